@@ -1,0 +1,80 @@
+// The `tdxAudit` settings as the server uses them. Values come from any client
+// (VS Code, Neovim, Emacs, a hand-written settings table), so everything is
+// validated and anything malformed falls back to the default instead of reaching
+// the engine.
+
+import type { AuditConfig, Profile, Severity } from '../audit/engine';
+import type { RuleCode } from '../c/types';
+
+export interface ServerSettings {
+  enable: boolean;
+  debounceMs: number;
+  engine: AuditConfig;
+}
+
+const PROFILES: readonly Profile[] = ['tdx-linux-6.12+', 'tdx-linux-6.1', 'tdx-linux-5.19', 'sev-es'];
+const LEVELS: readonly (Severity | 'off')[] = ['error', 'warning', 'information', 'hint', 'off'];
+const RULES: readonly RuleCode[] = [
+  'tdx-ve-mmio',
+  'tdx-ve-mmio-string',
+  'tdx-ve-port-io',
+  'tdx-ve-port-string',
+  'tdx-ve-msr',
+  'tdx-ve-cpuid',
+  'tdx-ve-hlt',
+  'tdx-iomem-deref',
+  'tdx-iomem-libc',
+  'tdx-movs-copy',
+  'tdx-movdir64b',
+];
+
+export const DEFAULT_SETTINGS: ServerSettings = {
+  enable: true,
+  debounceMs: 250,
+  engine: { severity: {}, followIncludes: true, profile: 'tdx-linux-6.12+' },
+};
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Reads a `tdxAudit` section. Accepts both the nested form (`{profile, severity, ...}`)
+ * and the whole settings tree (`{tdxAudit: {...}}`), which is what push-style
+ * didChangeConfiguration clients tend to send.
+ */
+export function parseSettings(raw: unknown): ServerSettings {
+  let section: unknown = raw;
+  if (isObject(raw) && isObject(raw.tdxAudit)) section = raw.tdxAudit;
+  if (!isObject(section)) return cloneDefaults();
+
+  const out = cloneDefaults();
+  if (typeof section.enable === 'boolean') out.enable = section.enable;
+  if (typeof section.debounceMs === 'number' && Number.isFinite(section.debounceMs)) {
+    out.debounceMs = Math.min(5000, Math.max(0, Math.round(section.debounceMs)));
+  }
+  if (typeof section.followIncludes === 'boolean') out.engine.followIncludes = section.followIncludes;
+  if (typeof section.profile === 'string' && (PROFILES as readonly string[]).includes(section.profile)) {
+    out.engine.profile = section.profile as Profile;
+  }
+  if (isObject(section.severity)) {
+    for (const [rule, level] of Object.entries(section.severity)) {
+      if ((RULES as readonly string[]).includes(rule) && typeof level === 'string' && (LEVELS as readonly string[]).includes(level)) {
+        out.engine.severity[rule as RuleCode] = level as Severity | 'off';
+      }
+    }
+  }
+  return out;
+}
+
+function cloneDefaults(): ServerSettings {
+  return { ...DEFAULT_SETTINGS, engine: { ...DEFAULT_SETTINGS.engine, severity: {} } };
+}
+
+/** Whether two settings differ in a way that changes audit results. */
+export function auditAffectingChange(a: ServerSettings, b: ServerSettings): boolean {
+  return a.enable !== b.enable || canonical(a.engine) !== canonical(b.engine);
+}
+
+function canonical(c: AuditConfig): string {
+  const severity = Object.entries(c.severity).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+  return JSON.stringify([c.profile, c.followIncludes, severity]);
+}

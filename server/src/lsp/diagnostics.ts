@@ -1,0 +1,73 @@
+// Findings → LSP diagnostics and the fileSummary response.
+
+import { DiagnosticSeverity, type Diagnostic, type DiagnosticRelatedInformation } from 'vscode-languageserver';
+import type { FileAudit, Finding, Severity } from '../audit/engine';
+import type { FileSummary } from './protocol';
+import { toUri } from './files';
+
+const SEVERITY: Record<Severity, DiagnosticSeverity> = {
+  error: DiagnosticSeverity.Error,
+  warning: DiagnosticSeverity.Warning,
+  information: DiagnosticSeverity.Information,
+  hint: DiagnosticSeverity.Hint,
+};
+
+export interface DiagnosticOptions {
+  /** Client supports relatedInformation; without it the related locations are appended to the message. */
+  relatedInformation: boolean;
+}
+
+export function toDiagnostic(f: Finding, opts: DiagnosticOptions): Diagnostic {
+  const d: Diagnostic = {
+    range: f.site.range,
+    severity: SEVERITY[f.severity] ?? DiagnosticSeverity.Warning,
+    code: f.rule,
+    source: 'tdx-audit',
+    message: f.message,
+  };
+  if (f.related.length) {
+    if (opts.relatedInformation) {
+      d.relatedInformation = f.related.map(
+        (r): DiagnosticRelatedInformation => ({ location: { uri: toUri(r.file), range: r.range }, message: r.message }),
+      );
+    } else {
+      d.message += f.related.map((r) => `\n  ${r.message} (${toUri(r.file)}:${r.range.start.line + 1})`).join('');
+    }
+  }
+  return d;
+}
+
+export function toDiagnostics(audit: FileAudit, opts: DiagnosticOptions): Diagnostic[] {
+  return audit.findings.map((f) => toDiagnostic(f, opts));
+}
+
+export function summarize(uri: string, audit: FileAudit): FileSummary {
+  let errors = 0;
+  let warnings = 0;
+  let others = 0;
+  for (const f of audit.findings) {
+    if (f.severity === 'error') errors++;
+    else if (f.severity === 'warning') warnings++;
+    else others++;
+  }
+  return {
+    uri,
+    version: audit.version,
+    sites: audit.analysis.sites.length,
+    errors,
+    warnings,
+    others,
+    functions: audit.analysis.functions,
+    items: audit.findings.map((f) => ({
+      rule: f.rule,
+      severity: f.severity,
+      message: f.message,
+      accessor: f.site.accessor,
+      base: f.site.base,
+      function: f.site.function,
+      range: f.site.range,
+    })),
+    parseErrors: audit.analysis.parseErrors,
+    ms: audit.ms,
+  };
+}

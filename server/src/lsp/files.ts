@@ -1,0 +1,109 @@
+// EngineHost.readFile for the language server: headers come from the editor's buffer
+// when open (so unsaved header edits count), else from disk, and only from inside the
+// workspace folders, so that a quoted include cannot make the server read arbitrary
+// files on the machine.
+
+import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { isAbsolute, normalize, relative, resolve, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { EngineHost } from '../audit/engine';
+import type { DocumentStore } from './documents';
+
+/** Headers larger than this are not read: a quoted include of a huge generated file should not stall the server. */
+const MAX_HEADER_BYTES = 8 * 1024 * 1024;
+
+/** A file: URI as a path, or undefined for other schemes and malformed URIs. */
+export function uriToPath(uri: string): string | undefined {
+  if (!uri.startsWith('file:')) return undefined;
+  try {
+    return fileURLToPath(uri);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Normalises what the engine puts in a related location (a URI as given, or an
+ * absolute path it resolved) to a URI. Relative paths cannot be resolved reliably
+ * and are returned unchanged.
+ */
+export function toUri(fileOrUri: string): string {
+  if (/^[a-zA-Z][a-zA-Z0-9+.-]+:/.test(fileOrUri) && !/^[a-zA-Z]:[\\/]/.test(fileOrUri)) return fileOrUri;
+  if (isAbsolute(fileOrUri)) return pathToFileURL(fileOrUri).href;
+  return fileOrUri;
+}
+
+function samePath(a: string, b: string): boolean {
+  // Windows and macOS file systems are case-insensitive by default; VS Code's URIs
+  // also lower-case drive letters.
+  return process.platform === 'linux' ? a === b : a.toLowerCase() === b.toLowerCase();
+}
+
+function inside(folder: string, path: string): boolean {
+  const rel = relative(folder, path);
+  return rel === '' || (!rel.startsWith('..' + sep) && rel !== '..' && !isAbsolute(rel));
+}
+
+export class WorkspaceFiles implements EngineHost {
+  private folders: string[] = [];
+
+  constructor(
+    private readonly documents: DocumentStore,
+    private readonly log: (message: string) => void,
+  ) {}
+
+  /** Workspace folder URIs (or root URI); non-file URIs are ignored. */
+  setFolders(uris: readonly string[]): void {
+    const paths: string[] = [];
+    for (const uri of uris) {
+      const p = uriToPath(uri);
+      if (p) paths.push(realOrSelf(normalize(p)));
+    }
+    this.folders = paths;
+  }
+
+  addFolders(uris: readonly string[]): void {
+    this.setFolders([...this.folders.map((p) => pathToFileURL(p).href), ...uris]);
+  }
+
+  removeFolders(uris: readonly string[]): void {
+    const gone = uris.map(uriToPath).filter((p): p is string => !!p).map((p) => realOrSelf(normalize(p)));
+    this.folders = this.folders.filter((f) => !gone.some((g) => samePath(f, g)));
+  }
+
+  get folderPaths(): readonly string[] {
+    return this.folders;
+  }
+
+  allowed(path: string): boolean {
+    const real = realOrSelf(resolve(path));
+    return this.folders.some((f) => inside(f, real));
+  }
+
+  readFile(path: string): string | undefined {
+    if (!isAbsolute(path)) return undefined;
+    const wanted = normalize(path);
+    if (!this.allowed(wanted)) return undefined;
+    for (const doc of this.documents.all()) {
+      const p = uriToPath(doc.uri);
+      if (p && samePath(normalize(p), wanted)) return doc.text;
+    }
+    try {
+      const st = statSync(wanted);
+      if (!st.isFile() || st.size > MAX_HEADER_BYTES) return undefined;
+      return readFileSync(wanted, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') this.log(`cannot read ${wanted}: ${String(err)}`);
+      return undefined;
+    }
+  }
+}
+
+function realOrSelf(p: string): string {
+  try {
+    return realpathSync.native(p);
+  } catch {
+    return p;
+  }
+}

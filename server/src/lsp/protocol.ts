@@ -1,0 +1,66 @@
+// Custom LSP messages shared by the server and the VS Code client. Only method names
+// and plain types live here so that the client bundle does not pull in the server's
+// JSON-RPC library (or the engine) just to name a request.
+
+import type { FunctionView, Range, RuleCode } from '../c/types';
+
+/** Request `tdxAudit/fileSummary`: what the audit found in one open document. */
+export const FileSummaryRequest = 'tdxAudit/fileSummary';
+
+export interface FileSummaryParams {
+  uri: string;
+}
+
+export type SummarySeverity = 'error' | 'warning' | 'information' | 'hint';
+
+/** One reported finding, enough for a picker to show and reveal it. */
+export interface SummaryItem {
+  rule: RuleCode;
+  severity: SummarySeverity;
+  message: string;
+  /** Callee as written, or the dereference for an __iomem deref. */
+  accessor: string;
+  /** The catalogued accessor it resolves to. */
+  base: string;
+  function: string | null;
+  range: Range;
+}
+
+/**
+ * `null` when the document is not open, auditing is disabled, or the engine failed
+ * to start. Otherwise the audit of the document's current version: the server audits
+ * pending edits first, so ranges match the text the client has.
+ */
+export interface FileSummary {
+  uri: string;
+  version: number;
+  /** Every site the analysis found, including those whose rule is set to 'off'. */
+  sites: number;
+  errors: number;
+  warnings: number;
+  /** Findings of severity information or hint. */
+  others: number;
+  functions: FunctionView[];
+  items: SummaryItem[];
+  parseErrors: number;
+  /** Wall time of the audit in ms. */
+  ms: number;
+}
+
+/** Notification `tdxAudit/status`, server → client: health, like rust-analyzer's serverStatus. */
+export const StatusNotification = 'tdxAudit/status';
+
+export type ServerState = 'starting' | 'ready' | 'busy' | 'error';
+
+export interface StatusParams {
+  state: ServerState;
+  message?: string;
+}
+
+/** What the client passes as `initializationOptions`. Every field is optional for other editors. */
+export interface InitializationOptions {
+  /** VS Code workspace trust. Absent (other editors) means trusted. */
+  trusted?: boolean;
+  /** Initial `tdxAudit` settings for clients that cannot answer workspace/configuration. */
+  settings?: unknown;
+}

@@ -1,0 +1,231 @@
+// Audit scheduling for open documents: debounce per document, incremental edits to
+// the engine, version checks before publishing, and failure isolation so that one
+// document's problem never stops the others from being served.
+
+import type { Diagnostic } from 'vscode-languageserver';
+import type { AuditConfig, FileAudit, TreeEdit } from '../audit/engine';
+import { DEFAULT_SETTINGS, auditAffectingChange, type ServerSettings } from './config';
+import type { DocumentStore } from './documents';
+import type { StatusParams } from './protocol';
+
+/** The part of AuditEngine the server uses. */
+export interface EngineLike {
+  configure(cfg: Partial<AuditConfig>): void;
+  audit(file: string, text: string, version: number, edits?: TreeEdit[]): FileAudit;
+  forget(file: string): void;
+}
+
+export interface ServiceHost {
+  /** version undefined clears diagnostics of a closed document. */
+  publish(uri: string, version: number | undefined, diagnostics: Diagnostic[]): void;
+  toDiagnostics(audit: FileAudit): Diagnostic[];
+  status(params: StatusParams): void;
+  /** Log, and tell the user once per (uri, message). uri undefined: not tied to a document. */
+  failure(uri: string | undefined, what: string, err: unknown): void;
+}
+
+export class AuditService {
+  private engine: EngineLike | undefined;
+  private engineFailed = false;
+  private settings: ServerSettings = DEFAULT_SETTINGS;
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly audits = new Map<string, FileAudit>();
+  /** Documents whose diagnostics were cleared because auditing is disabled. */
+  private readonly cleared = new Set<string>();
+  private state: StatusParams['state'] = 'starting';
+  private disposed = false;
+
+  constructor(
+    private readonly documents: DocumentStore,
+    private readonly host: ServiceHost,
+  ) {}
+
+  /** Creates the engine. Documents opened meanwhile are audited once it is there. */
+  async start(createEngine: () => Promise<EngineLike>, settings: ServerSettings): Promise<void> {
+    this.settings = settings;
+    this.setState('starting');
+    try {
+      const engine = await createEngine();
+      engine.configure(settings.engine);
+      this.engine = engine;
+    } catch (err) {
+      this.engineFailed = true;
+      this.setState('error', `The audit engine failed to start: ${errorText(err)}`);
+      this.host.failure(undefined, 'starting the audit engine', err);
+      return;
+    }
+    if (this.disposed) return;
+    this.setState('ready');
+    for (const doc of this.documents.all()) this.run(doc.uri);
+  }
+
+  get ready(): boolean {
+    return this.engine !== undefined;
+  }
+
+  applySettings(next: ServerSettings): void {
+    const prev = this.settings;
+    this.settings = next;
+    if (!auditAffectingChange(prev, next)) return;
+    if (this.engine) {
+      try {
+        this.engine.configure(next.engine);
+      } catch (err) {
+        this.host.failure(undefined, 'applying the tdxAudit settings', err);
+      }
+    }
+    this.audits.clear();
+    for (const doc of this.documents.all()) this.run(doc.uri);
+  }
+
+  opened(uri: string): void {
+    // A reopened document must not reuse a tree from its previous life.
+    this.forgetInEngine(uri);
+    this.audits.delete(uri);
+    this.cleared.delete(uri);
+    this.run(uri);
+  }
+
+  changed(uri: string): void {
+    this.schedule(uri, this.settings.debounceMs);
+  }
+
+  closed(uri: string): void {
+    this.cancel(uri);
+    this.audits.delete(uri);
+    this.cleared.delete(uri);
+    this.forgetInEngine(uri);
+    this.host.publish(uri, undefined, []);
+    this.updateBusy();
+  }
+
+  /**
+   * The audit of the document's current version, auditing now if edits are pending,
+   * so that hover and fileSummary positions match the client's text.
+   */
+  current(uri: string): FileAudit | undefined {
+    if (this.timers.has(uri)) this.run(uri);
+    const doc = this.documents.get(uri);
+    const audit = this.audits.get(uri);
+    if (!doc || !audit || audit.version !== doc.version) return undefined;
+    return audit;
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  private schedule(uri: string, delay: number): void {
+    if (this.disposed) return;
+    this.cancel(uri);
+    const timer = setTimeout(() => this.run(uri), delay);
+    this.timers.set(uri, timer);
+    this.updateBusy();
+  }
+
+  private cancel(uri: string): void {
+    const t = this.timers.get(uri);
+    if (t) clearTimeout(t);
+    this.timers.delete(uri);
+  }
+
+  /** Audits the current text now. Never throws. */
+  private run(uri: string): void {
+    this.cancel(uri);
+    try {
+      this.runUnguarded(uri);
+    } catch (err) {
+      this.host.failure(uri, 'publishing diagnostics', err);
+    } finally {
+      this.updateBusy();
+    }
+  }
+
+  private runUnguarded(uri: string): void {
+    if (this.disposed) return;
+    const doc = this.documents.get(uri);
+    const engine = this.engine;
+    if (!doc || !engine) return;
+    if (!this.settings.enable) {
+      this.audits.delete(uri);
+      if (!this.cleared.has(uri)) this.host.publish(uri, doc.version, []);
+      this.cleared.add(uri);
+      return;
+    }
+    this.cleared.delete(uri);
+
+    const audit = this.auditDocument(engine, uri, doc.text, doc.version);
+    // The audit is synchronous, so the document cannot have moved on meanwhile; the
+    // check guards against a future asynchronous engine publishing an older version.
+    if (this.documents.get(uri)?.version !== doc.version) return;
+    if (!audit) {
+      // Old diagnostics would point at text that has moved: clear them rather than mislead.
+      this.audits.delete(uri);
+      this.host.publish(uri, doc.version, []);
+      return;
+    }
+    this.audits.set(uri, audit);
+    this.host.publish(uri, doc.version, this.host.toDiagnostics(audit));
+  }
+
+  private auditDocument(engine: EngineLike, uri: string, text: string, version: number): FileAudit | undefined {
+    const edits = this.documents.takeEdits(uri);
+    try {
+      return engine.audit(uri, text, version, edits);
+    } catch (err) {
+      this.documents.markStale(uri);
+      this.forgetInEngine(uri);
+      if (edits === undefined) {
+        this.host.failure(uri, 'auditing', err);
+        return undefined;
+      }
+    }
+    // An incremental reparse failed; a full one may not (the cached tree may be what broke).
+    try {
+      const audit = engine.audit(uri, text, version);
+      this.documents.takeEdits(uri);
+      return audit;
+    } catch (err) {
+      this.documents.markStale(uri);
+      this.forgetInEngine(uri);
+      this.host.failure(uri, 'auditing', err);
+      return undefined;
+    }
+  }
+
+  private forgetInEngine(uri: string): void {
+    try {
+      this.engine?.forget(uri);
+    } catch (err) {
+      this.host.failure(uri, 'dropping the cached tree', err);
+    }
+  }
+
+  private updateBusy(): void {
+    if (this.disposed || !this.engine) return;
+    if (this.timers.size > 0) this.setState('busy');
+    else this.setState('ready');
+  }
+
+  private setState(state: StatusParams['state'], message?: string): void {
+    if (this.engineFailed && state !== 'error') return;
+    if (state === this.state && state !== 'error' && state !== 'ready') return;
+    if (state === 'ready') {
+      const n = this.audits.size;
+      message ??= n ? `${n} open file${n === 1 ? '' : 's'} audited` : 'Ready';
+      if (state === this.state && message === this.lastReadyMessage) return;
+      this.lastReadyMessage = message;
+    }
+    this.state = state;
+    this.host.status(message === undefined ? { state } : { state, message });
+  }
+
+  private lastReadyMessage: string | undefined;
+}
+
+export function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,213 @@
+// The tdx-audit language server: LSP wiring only. Runs under VS Code (--node-ipc) and
+// as `node dist/server.js --stdio` for Neovim, Emacs and other editors.
+
+import { basename } from 'node:path';
+import {
+  createConnection,
+  ProposedFeatures,
+  TextDocumentSyncKind,
+  type ClientCapabilities,
+  type DidChangeConfigurationParams,
+  type DidChangeTextDocumentParams,
+  type DidCloseTextDocumentParams,
+  type DidOpenTextDocumentParams,
+  type Hover,
+  type HoverParams,
+  type InitializeParams,
+  type InitializeResult,
+  type WorkspaceFoldersChangeEvent,
+} from 'vscode-languageserver/node';
+import { AuditEngine, hoverMarkdown } from './audit/engine';
+import { DEFAULT_SETTINGS, parseSettings, type ServerSettings } from './lsp/config';
+import { summarize, toDiagnostics } from './lsp/diagnostics';
+import { DocumentStore } from './lsp/documents';
+import { WorkspaceFiles, uriToPath } from './lsp/files';
+import {
+  FileSummaryRequest,
+  StatusNotification,
+  type FileSummary,
+  type FileSummaryParams,
+  type InitializationOptions,
+  type StatusParams,
+} from './lsp/protocol';
+import { AuditService, errorText } from './lsp/service';
+
+const connection = createConnection(ProposedFeatures.all);
+const documents = new DocumentStore();
+const files = new WorkspaceFiles(documents, (m) => connection.console.warn(m));
+
+let capabilities: ClientCapabilities = {};
+let pullConfiguration = false;
+let trusted = true;
+let pushedSettings: unknown;
+let initialized = false;
+let shuttingDown = false;
+
+/** (uri or '', message) pairs already shown to the user: a broken file must not spam popups on every keystroke. */
+const shown = new Set<string>();
+
+function failure(uri: string | undefined, what: string, err: unknown): void {
+  const message = errorText(err);
+  const where = uri ? ` (${uri})` : '';
+  try {
+    connection.console.error(`${what}${where} failed: ${err instanceof Error && err.stack ? err.stack : message}`);
+    const key = `${uri ?? ''}\n${message}`;
+    if (shown.has(key)) return;
+    shown.add(key);
+    const name = uri ? `${basename(uriToPath(uri) ?? uri)}: ` : '';
+    connection.window.showErrorMessage(`TDX Audit: ${name}${what} failed: ${message}`);
+  } catch {
+    // The connection itself is gone; nothing left to tell.
+  }
+}
+
+const service = new AuditService(documents, {
+  publish(uri, version, diagnostics) {
+    void connection.sendDiagnostics(version === undefined ? { uri, diagnostics } : { uri, version, diagnostics });
+  },
+  toDiagnostics(audit) {
+    return toDiagnostics(audit, {
+      relatedInformation: capabilities.textDocument?.publishDiagnostics?.relatedInformation !== false,
+    });
+  },
+  status(params: StatusParams) {
+    if (initialized) void connection.sendNotification(StatusNotification, params);
+  },
+  failure,
+});
+
+/**
+ * Runs a handler so that its exception is logged and reported, not propagated:
+ * vscode-languageserver would turn a thrown notification handler into noise, and a
+ * thrown request handler into an error response the client may show on every hover.
+ */
+function guarded<P, R>(what: string, uriOf: (p: P) => string | undefined, fallback: R, fn: (p: P) => R): (p: P) => R {
+  return (p: P) => {
+    try {
+      return fn(p);
+    } catch (err) {
+      let uri: string | undefined;
+      try {
+        uri = uriOf(p);
+      } catch {
+        uri = undefined;
+      }
+      failure(uri, what, err);
+      return fallback;
+    }
+  };
+}
+
+connection.onInitialize((params: InitializeParams): InitializeResult => {
+  capabilities = params.capabilities;
+  pullConfiguration = capabilities.workspace?.configuration === true;
+  const options = (params.initializationOptions ?? {}) as InitializationOptions;
+  if (typeof options === 'object' && options !== null) {
+    if (typeof options.trusted === 'boolean') trusted = options.trusted;
+    pushedSettings = options.settings;
+  }
+
+  const folders = params.workspaceFolders?.map((f) => f.uri) ?? (params.rootUri ? [params.rootUri] : []);
+  files.setFolders(folders);
+
+  return {
+    capabilities: {
+      textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental },
+      hoverProvider: true,
+      workspace: { workspaceFolders: { supported: true, changeNotifications: true } },
+    },
+    serverInfo: { name: 'tdx-audit', version: '0.1.0' },
+  };
+});
+
+connection.onInitialized(async () => {
+  initialized = true;
+  if (capabilities.workspace?.workspaceFolders) {
+    connection.workspace.onDidChangeWorkspaceFolders(
+      guarded('updating workspace folders', () => undefined, undefined, (e: WorkspaceFoldersChangeEvent) => {
+        files.removeFolders(e.removed.map((f) => f.uri));
+        files.addFolders(e.added.map((f) => f.uri));
+      }),
+    );
+  }
+  if (!files.folderPaths.length) {
+    connection.console.info('No workspace folder: quoted-include headers will not be read.');
+  }
+  if (!trusted) connection.console.info('Untrusted workspace: source audit only.');
+  const settings = await loadSettings();
+  await service.start(() => AuditEngine.create(files), settings);
+});
+
+async function loadSettings(): Promise<ServerSettings> {
+  if (!pullConfiguration) return pushedSettings === undefined ? DEFAULT_SETTINGS : parseSettings(pushedSettings);
+  try {
+    return parseSettings(await connection.workspace.getConfiguration('tdxAudit'));
+  } catch (err) {
+    failure(undefined, 'reading the tdxAudit settings', err);
+    return DEFAULT_SETTINGS;
+  }
+}
+
+connection.onDidChangeConfiguration(async (params: DidChangeConfigurationParams) => {
+  try {
+    // Push-only clients send the settings in the notification; pull-capable ones may send nothing useful.
+    if (!pullConfiguration && params.settings !== undefined && params.settings !== null) pushedSettings = params.settings;
+    const settings = await loadSettings();
+    if (!shuttingDown) service.applySettings(settings);
+  } catch (err) {
+    failure(undefined, 'applying the tdxAudit settings', err);
+  }
+});
+
+connection.onDidOpenTextDocument(
+  guarded('opening', (p: DidOpenTextDocumentParams) => p.textDocument.uri, undefined, (p) => {
+    if (shuttingDown) return;
+    documents.open(p);
+    service.opened(p.textDocument.uri);
+  }),
+);
+
+connection.onDidChangeTextDocument(
+  guarded('applying an edit', (p: DidChangeTextDocumentParams) => p.textDocument.uri, undefined, (p) => {
+    if (shuttingDown) return;
+    if (!documents.change(p)) return;
+    service.changed(p.textDocument.uri);
+  }),
+);
+
+connection.onDidCloseTextDocument(
+  guarded('closing', (p: DidCloseTextDocumentParams) => p.textDocument.uri, undefined, (p) => {
+    documents.close(p.textDocument.uri);
+    service.closed(p.textDocument.uri);
+    for (const key of shown) if (key.startsWith(p.textDocument.uri + '\n')) shown.delete(key);
+  }),
+);
+
+connection.onHover(
+  guarded('hover', (p: HoverParams) => p.textDocument.uri, null, (p): Hover | null => {
+    const audit = service.current(p.textDocument.uri);
+    if (!audit) return null;
+    const value = hoverMarkdown(audit, p.position);
+    return value ? { contents: { kind: 'markdown', value } } : null;
+  }),
+);
+
+connection.onRequest(
+  FileSummaryRequest,
+  guarded('fileSummary', (p: FileSummaryParams) => p?.uri, null, (p: FileSummaryParams): FileSummary | null => {
+    if (typeof p?.uri !== 'string') return null;
+    const audit = service.current(p.uri);
+    return audit ? summarize(p.uri, audit) : null;
+  }),
+);
+
+connection.onShutdown(() => {
+  shuttingDown = true;
+  service.dispose();
+});
+
+// One file's bug surfacing asynchronously (a timer callback) must not take the server down.
+process.on('uncaughtException', (err) => failure(undefined, 'the server', err));
+process.on('unhandledRejection', (err) => failure(undefined, 'the server', err));
+
+connection.listen();
