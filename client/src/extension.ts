@@ -1,0 +1,79 @@
+// The VS Code side of tdx-audit: starts the language server over IPC and adds what
+// the LSP alone cannot show (server health and site counts, a site picker).
+
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import {
+  LanguageClient,
+  TransportKind,
+  type LanguageClientOptions,
+  type ServerOptions,
+} from 'vscode-languageclient/node';
+import type { InitializationOptions } from '../../server/src/lsp/protocol';
+import { listSites } from './listSites';
+import { StatusView } from './status';
+
+let client: LanguageClient | undefined;
+
+/** Valid both as a VS Code and as an LSP document selector. */
+const SELECTOR: { scheme: string; language: string }[] = [
+  { scheme: 'file', language: 'c' },
+  { scheme: 'untitled', language: 'c' },
+];
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  const output = vscode.window.createOutputChannel('TDX Audit', { log: true });
+  context.subscriptions.push(output);
+
+  const serverModule = context.asAbsolutePath(path.join('dist', 'server.js'));
+  const serverOptions: ServerOptions = {
+    run: { module: serverModule, transport: TransportKind.ipc },
+    debug: { module: serverModule, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6009'] } },
+  };
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: SELECTOR,
+    outputChannel: output,
+    synchronize: { configurationSection: 'tdxAudit' },
+    // A function, so that a restart after a trust grant sends the new value.
+    initializationOptions: (): InitializationOptions => ({ trusted: vscode.workspace.isTrusted }),
+  };
+  const lc = new LanguageClient('tdxAudit', 'TDX Audit', serverOptions, clientOptions);
+  client = lc;
+
+  const status = new StatusView(lc, SELECTOR);
+  context.subscriptions.push(
+    status,
+    vscode.commands.registerCommand('tdxAudit.restartServer', async () => {
+      try {
+        await lc.restart();
+      } catch (err) {
+        output.error(`restart failed: ${String(err)}`);
+        void vscode.window.showErrorMessage(`TDX Audit: restarting the language server failed: ${String(err)}`);
+      }
+    }),
+    vscode.commands.registerCommand('tdxAudit.showOutput', () => output.show(true)),
+    vscode.commands.registerCommand('tdxAudit.listSites', async () => {
+      try {
+        await listSites(lc);
+      } catch (err) {
+        void vscode.window.showErrorMessage(`TDX Audit: listing sites failed: ${String(err)}`);
+      }
+    }),
+    // The server only learns about trust at initialize; restart so it runs with the granted trust.
+    vscode.workspace.onDidGrantWorkspaceTrust(() => {
+      if (lc.isRunning()) void lc.restart();
+    }),
+  );
+
+  try {
+    await lc.start();
+  } catch (err) {
+    // Keep the commands alive (restart, output) even when the first start fails.
+    output.error(`the language server failed to start: ${String(err)}`);
+  }
+}
+
+export async function deactivate(): Promise<void> {
+  await client?.stop();
+  client = undefined;
+}
