@@ -1,0 +1,226 @@
+// The static verdict: what handle_mmio() (arch/x86/coco/tdx/tdx.c) or
+// vc_handle_mmio() (arch/x86/kernel/sev.c) does with an instruction, before
+// any register values are known. Runtime-only checks (user-half address,
+// page split) are listed as `runtimeChecks`; emulate.ts applies them.
+import { kernelDecode, kernelRegSlot, type KernelInsn } from './kernelDecoder';
+import { matchMmioRule, kernelEnumName, type MmioClass } from './rules';
+import { cpuDecode, type CpuView } from './iced';
+import { profileData, DEFAULT_PROFILE, type Profile, type ProfileData } from './profiles';
+
+export type Verdict = 'emulated' | 'misemulated' | 'rejected-movs' | 'decode-failed';
+export type Misemulation = 'high-byte' | 'movzx32-upper' | 'vex-alias';
+export type Flag =
+  /** C6/C7 with ModRM.reg != 0: the CPU raises #UD, no MMIO access happens. */
+  | 'ud-c6c7-reg'
+  /** LOCK on MOV/MOVZX/MOVSX: #UD on the CPU. */
+  | 'ud-lock'
+  /** Any other bytes the CPU will not execute (iced: invalid). */
+  | 'ud-invalid'
+  /** The kernel skipped a ud2+"xen"/"kvm" emulate prefix; the CPU stops at the ud2. */
+  | 'emulate-prefix'
+  /** ModRM.mod == 3: register operand, this instruction cannot take an EPT-violation #VE. */
+  | 'no-memory-operand'
+  /** Kernel and CPU disagree on the instruction's length (RIP would be advanced wrongly). */
+  | 'length-mismatch'
+  /** The kernel's decoder sees a different instruction from the CPU's (e.g. REX before a legacy prefix). */
+  | 'kernel-misdecode';
+
+export const GPR_NAMES = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'] as const;
+
+export interface MmioVerdict {
+  profile: Profile;
+  bytes: string;
+  /** Bytes the instruction occupies per the CPU (iced). */
+  length: number;
+  /** Intel syntax per iced, "(bad)" when the CPU would not decode it. */
+  text: string;
+  class: MmioClass;
+  /** The kernel's enum spelling under this profile (MMIO_* or INSN_MMIO_*). */
+  kernelEnum: string;
+  /** Access size the kernel computes; 0 when decoding failed. */
+  size: number;
+  direction: 'read' | 'write' | null;
+  verdict: Verdict;
+  misemulation: Misemulation[];
+  flags: Flag[];
+  /** WARN_ON_ONCE fires (only when insn_decode() succeeded but insn_decode_mmio() did not). */
+  warn: boolean;
+  /** The pt_regs slot the kernel reads or writes (ModRM.reg + REX.R), when it uses one. */
+  regSlot: string | null;
+  /** What the failure does to the guest under this profile, or null on success. */
+  consequence: string | null;
+  /** Runtime checks that still apply (depend on the address, not the bytes). */
+  runtimeChecks: ('user-half' | 'page-split')[];
+  /** The TDVMCALL<EPT_VIOLATION> the kernel issues (R14 = GPA from the #VE info, R15 = the value for writes). */
+  tdvmcall: { r10: number; r11: number; r12: number; r13: number; r14: 'gpa'; r15: 'value' | 'uninitialised' | 0 } | null;
+  kernel: {
+    decoded: boolean;
+    error: string | null;
+    length: number;
+    opcode: number[];
+    opndBytes: number;
+    rex: number;
+    vex: 'vex2' | 'vex3' | 'evex' | null;
+  };
+  notes: string[];
+}
+
+const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');
+
+function directionOf(cls: MmioClass): 'read' | 'write' | null {
+  if (cls === 'WRITE' || cls === 'WRITE_IMM') return 'write';
+  if (cls === 'READ' || cls === 'READ_ZERO_EXTEND' || cls === 'READ_SIGN_EXTEND') return 'read';
+  return null;
+}
+
+/** Instruction analysis shared by classifyMmio and the emulator. */
+export interface Analysis {
+  verdict: MmioVerdict;
+  kinsn: KernelInsn;
+  cpu: CpuView;
+  prof: ProfileData;
+}
+
+export function analyse(bytes: Uint8Array, profile: Profile = DEFAULT_PROFILE): Analysis {
+  const prof = profileData(profile);
+  const kinsn = kernelDecode(bytes);
+  const cpu = cpuDecode(bytes);
+  const m = matchMmioRule(kinsn);
+  const flags: Flag[] = [];
+  const misemulation: Misemulation[] = [];
+  const notes: string[] = [];
+
+  // iced decodes the ud2 as a (valid) instruction that raises #UD.
+  if (kinsn.emulatePrefix) flags.push('emulate-prefix');
+  else if (!cpu.valid) {
+    if (cpu.hasLock || bytes.includes(0xf0)) flags.push('ud-lock');
+    else flags.push('ud-invalid');
+  }
+  // iced reports C6/C7 /1-/6 and LOCK MOV as invalid; name the specific reason.
+  if (!kinsn.vex && kinsn.modrm !== null && kinsn.opcode.length === 1 && (kinsn.opcode[0] === 0xc6 || kinsn.opcode[0] === 0xc7) &&
+      ((kinsn.modrm >> 3) & 7) !== 0) {
+    const i = flags.indexOf('ud-invalid');
+    if (i >= 0) flags.splice(i, 1);
+    if (!flags.includes('ud-c6c7-reg')) flags.push('ud-c6c7-reg');
+  }
+  if (kinsn.legacyPrefixes.includes(0xf0) && m.cls !== 'DECODE_FAILED' && !flags.includes('ud-lock')) {
+    const i = flags.indexOf('ud-invalid');
+    if (i >= 0) flags.splice(i, 1);
+    flags.push('ud-lock');
+  }
+  if (kinsn.modrm !== null && kinsn.modrm >> 6 === 3 && m.cls !== 'DECODE_FAILED') flags.push('no-memory-operand');
+  if (kinsn.ok && cpu.valid && !kinsn.emulatePrefix && m.cls !== 'DECODE_FAILED' && kinsn.length !== cpu.length) flags.push('length-mismatch');
+  if (cpu.valid && m.cls === 'DECODE_FAILED' && cpu.memory.length > 0 && isPlainMov(cpu)) {
+    // The CPU executes a MOV the kernel's decoder did not see as one.
+    flags.push('kernel-misdecode');
+    notes.push('The kernel decoder reads different opcode bytes from the CPU (a REX prefix counts only as the last prefix; more than four distinct legacy prefixes end the prefix scan).');
+  }
+
+  let verdict: Verdict;
+  let warn = false;
+  let consequence: string | null = null;
+  let regSlot: string | null = null;
+  const fail = prof.failure === 'oops'
+    ? 'handle_mmio returns -EINVAL: "VE fault" oops (panic with oops=panic or in interrupt context)'
+    : 'vc_handle_mmio returns ES_DECODE_FAILED/ES_UNSUPPORTED: the guest is terminated';
+
+  if (m.cls === 'DECODE_FAILED') {
+    verdict = 'decode-failed';
+    // handle_mmio: `if (insn_decode(...)) return -EINVAL;` comes before the WARN_ON_ONCE.
+    warn = prof.platform === 'tdx' && kinsn.ok;
+    consequence = fail;
+    if (!kinsn.ok) notes.push(`insn_decode() failed (${kinsn.error ?? 'error'}); no WARN, -EINVAL.`);
+    else notes.push('insn_decode_mmio() returned DECODE_FAILED' + (prof.platform === 'tdx' ? ': WARN_ON_ONCE, then -EINVAL.' : '.'));
+  } else if (m.cls === 'MOVS') {
+    if (prof.movs === 'rejected') {
+      verdict = 'rejected-movs';
+      consequence = fail;
+      notes.push('handle_mmio recognises MOVS and returns -EINVAL without a WARN.');
+    } else {
+      verdict = 'emulated';
+      notes.push('vc_handle_mmio_movs() emulates MOVS one element per #VC.');
+    }
+  } else {
+    verdict = 'emulated';
+    if (m.cls !== 'WRITE_IMM') {
+      const slot = kernelRegSlot(kinsn);
+      regSlot = slot === null ? null : GPR_NAMES[slot];
+    }
+    if (kinsn.vex) {
+      misemulation.push('vex-alias');
+      notes.push(`The kernel keeps only the opcode byte after the ${kinsn.vex.kind.toUpperCase()} prefix and takes it as ${kernelEnumName(m.cls, prof.enumPrefix)}.`);
+    } else {
+      const op = kinsn.opcode;
+      const reg = kinsn.modrm === null ? 0 : (kinsn.modrm >> 3) & 7;
+      if (op.length === 1 && (op[0] === 0x88 || op[0] === 0x8a) && kinsn.rex === 0 && reg >= 4) {
+        misemulation.push('high-byte');
+        notes.push(`ModRM.reg=${reg} without REX names ${['ah', 'ch', 'dh', 'bh'][reg - 4]}; get_regno() resolves it to the ${GPR_NAMES[reg]} slot.`);
+      }
+      if ((m.cls === 'READ_ZERO_EXTEND' || m.cls === 'READ_SIGN_EXTEND') && kinsn.opndBytes === 4) {
+        misemulation.push('movzx32-upper');
+        notes.push('32-bit destination: the CPU clears bits 63:32, the kernel memsets only opnd_bytes (4) and leaves them.');
+      }
+    }
+    if (misemulation.length) verdict = 'misemulated';
+  }
+
+  const runtimeChecks: MmioVerdict['runtimeChecks'] = [];
+  if (verdict === 'emulated' || verdict === 'misemulated') {
+    if (prof.userHalfRefused) runtimeChecks.push('user-half');
+    if (prof.pageSplitCheck) runtimeChecks.push('page-split');
+  }
+
+  const direction = directionOf(m.cls);
+  let tdvmcall: MmioVerdict['tdvmcall'] = null;
+  if (prof.hypercall === 'tdvmcall' && direction && (verdict === 'emulated' || verdict === 'misemulated')) {
+    tdvmcall = {
+      r10: 0, r11: 48, r12: m.size, r13: direction === 'write' ? 1 : 0, r14: 'gpa',
+      r15: direction === 'write' ? 'value' : prof.r15LeakOnRead ? 'uninitialised' : 0,
+    };
+  }
+
+  const v: MmioVerdict = {
+    profile: prof.id,
+    bytes: hex(bytes.subarray(0, instructionSpan(bytes, kinsn, cpu))),
+    length: cpu.length,
+    text: cpu.text,
+    class: m.cls,
+    kernelEnum: kernelEnumName(m.cls, prof.enumPrefix),
+    size: m.size,
+    direction,
+    verdict,
+    misemulation,
+    flags,
+    warn,
+    regSlot,
+    consequence,
+    runtimeChecks,
+    tdvmcall,
+    kernel: {
+      decoded: kinsn.ok,
+      error: kinsn.error ?? null,
+      length: kinsn.length,
+      opcode: kinsn.opcode.slice(),
+      opndBytes: kinsn.opndBytes,
+      rex: kinsn.rex,
+      vex: kinsn.vex?.kind ?? null,
+    },
+    notes,
+  };
+  return { verdict: v, kinsn, cpu, prof };
+}
+
+/** The bytes to show: what either decoder consumed, or the whole (capped) input when neither decoded it. */
+function instructionSpan(bytes: Uint8Array, k: KernelInsn, cpu: CpuView): number {
+  const n = Math.max(cpu.valid ? cpu.length : 0, k.ok ? k.length : 0);
+  return n > 0 ? n : Math.min(bytes.length, 15);
+}
+
+function isPlainMov(cpu: CpuView): boolean {
+  return cpu.mnemonic === 'mov' || cpu.mnemonic === 'movzx' || cpu.mnemonic === 'movsx';
+}
+
+/** Classify the instruction at the start of `bytes` as the profile's #VE/#VC handler would. */
+export function classifyMmio(bytes: Uint8Array, profile: Profile = DEFAULT_PROFILE): MmioVerdict {
+  return analyse(bytes, profile).verdict;
+}
