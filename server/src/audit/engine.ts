@@ -68,3 +68,134 @@ export interface EngineHost {
 }
 
 export type { Position };
+
+// ---------------------------------------------------------------------------------
+// Implementation
+
+import { dirname, resolve as resolvePath } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { analyzeFile } from '../c/analyze';
+import { emptyKnowledge, mergeKnowledge, type Knowledge } from '../c/knowledge';
+import { CParser } from '../c/parser';
+import { findingFor, DEFAULT_SEVERITY } from './findings';
+export { hoverMarkdown } from './hover';
+export { DEFAULT_SEVERITY };
+
+export const DEFAULT_CONFIG: AuditConfig = {
+  severity: {},
+  followIncludes: true,
+  profile: 'tdx-linux-6.12+',
+};
+
+const MAX_INCLUDE_DEPTH = 8;
+const QUOTED_INCLUDE_RE = /^[ \t]*#[ \t]*include[ \t]*"([^"\n]+)"/gm;
+
+interface HeaderEntry {
+  text: string;
+  knowledge: Knowledge;
+}
+
+export class AuditEngine {
+  private config: AuditConfig = { ...DEFAULT_CONFIG };
+  /** Headers by absolute path, reanalysed only when their text changes. */
+  private readonly headers = new Map<string, HeaderEntry>();
+
+  private constructor(
+    private readonly parser: CParser,
+    private readonly host: EngineHost,
+  ) {}
+
+  static async create(host: EngineHost): Promise<AuditEngine> {
+    return new AuditEngine(await CParser.create(), host);
+  }
+
+  configure(cfg: Partial<AuditConfig>): void {
+    this.config = { ...this.config, ...cfg, severity: { ...(cfg.severity ?? this.config.severity) } };
+  }
+
+  get configuration(): Readonly<AuditConfig> {
+    return this.config;
+  }
+
+  /**
+   * Audits one document. `edits` are accepted for callers that have them; the parser
+   * derives its own edit from the previous text, which is never wrong.
+   */
+  audit(file: string, text: string, version: number, edits?: TreeEdit[]): FileAudit {
+    void edits;
+    const t0 = performance.now();
+    const parsed = this.parser.parse(file, text);
+    const imported = this.config.followIncludes ? this.importsOf(file, text) : emptyKnowledge();
+    const { analysis } = analyzeFile(this.parser, parsed, file, imported);
+    const findings: Finding[] = [];
+    for (const site of analysis.sites) {
+      const f = findingFor(site, this.config);
+      if (f) findings.push(f);
+    }
+    return { file, version, analysis, findings, ms: performance.now() - t0 };
+  }
+
+  /** Audits text that is not kept open (CLI, workspace scans): no tree is cached. */
+  auditOnce(file: string, text: string): FileAudit {
+    try {
+      return this.audit(file, text, 0);
+    } finally {
+      this.forget(file);
+    }
+  }
+
+  forget(file: string): void {
+    this.parser.forget(file);
+  }
+
+  /** Drops cached header knowledge (a header changed on disk). */
+  invalidateHeader(path: string): void {
+    this.headers.delete(path);
+  }
+
+  /** Knowledge from the quoted includes of `file`, each header analysed with its own includes. */
+  private importsOf(file: string, text: string, depth = 0, seen = new Set<string>()): Knowledge {
+    const out = emptyKnowledge();
+    const path = toPath(file);
+    if (!path || depth > MAX_INCLUDE_DEPTH) return out;
+    seen.add(path);
+    const asUri = file.startsWith('file:');
+    for (const m of text.matchAll(QUOTED_INCLUDE_RE)) {
+      const hp = resolvePath(dirname(path), m[1]);
+      if (seen.has(hp)) continue;
+      const h = this.header(hp, asUri, depth + 1, seen);
+      if (h) mergeKnowledge(out, h);
+    }
+    return out;
+  }
+
+  /** A header's exports merged with what it includes (so includers see both). */
+  private header(path: string, asUri: boolean, depth: number, seen: Set<string>): Knowledge | undefined {
+    const text = this.host.readFile(path);
+    if (text === undefined) return undefined;
+    const cached = this.headers.get(path);
+    if (cached && cached.text === text) return cached.knowledge;
+    const name = asUri ? pathToFileURL(path).toString() : path;
+    const imported = this.importsOf(name, text, depth, seen);
+    const parsed = this.parser.parse(undefined, text);
+    try {
+      const { exports } = analyzeFile(this.parser, parsed, name, imported);
+      mergeKnowledge(exports, imported);
+      this.headers.set(path, { text, knowledge: exports });
+      return exports;
+    } finally {
+      parsed.tree.delete();
+    }
+  }
+}
+
+function toPath(file: string): string | undefined {
+  if (file.startsWith('file:')) {
+    try {
+      return fileURLToPath(file);
+    } catch {
+      return undefined;
+    }
+  }
+  return file.includes('://') ? undefined : resolvePath(file);
+}

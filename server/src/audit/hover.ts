@@ -1,0 +1,114 @@
+// Hover text for a site: what the accessor is, which #VE it raises, the TDVMCALL it
+// becomes (tdx-ve-rules.md §2 and arch/x86/coco/tdx/tdx.c), and what is known of
+// its compiled form.
+
+import { CATALOGUE, EXIT_REASON } from '../c/catalogue';
+import type { Position, Range, Site } from '../c/types';
+import type { FileAudit, Finding } from './engine';
+import { RULE_TITLES } from './findings';
+
+const EXIT_NAME: Record<number, string> = {
+  [EXIT_REASON.cpuid]: 'CPUID',
+  [EXIT_REASON.hlt]: 'HLT',
+  [EXIT_REASON.io]: 'IO_INSTRUCTION',
+  [EXIT_REASON.msrRead]: 'MSR_READ',
+  [EXIT_REASON.msrWrite]: 'MSR_WRITE',
+  [EXIT_REASON.eptViolation]: 'EPT_VIOLATION',
+};
+
+const HANDLER: Record<number, string> = {
+  [EXIT_REASON.cpuid]: 'handle_cpuid',
+  [EXIT_REASON.hlt]: 'handle_halt',
+  [EXIT_REASON.io]: 'handle_io',
+  [EXIT_REASON.msrRead]: 'read_msr',
+  [EXIT_REASON.msrWrite]: 'write_msr',
+  [EXIT_REASON.eptViolation]: 'handle_mmio',
+};
+
+function exitOf(site: Site): number {
+  switch (site.accessorKind) {
+    case 'port-in':
+    case 'port-out':
+    case 'port-string':
+      return EXIT_REASON.io;
+    case 'msr-read':
+      return EXIT_REASON.msrRead;
+    case 'msr-write':
+      return EXIT_REASON.msrWrite;
+    case 'cpuid':
+      return EXIT_REASON.cpuid;
+    case 'hlt':
+      return EXIT_REASON.hlt;
+    default:
+      return EXIT_REASON.eptViolation;
+  }
+}
+
+/** The TDVMCALL registers the handler sets for this kind of access. */
+export function tdvmcallFor(site: Site): string {
+  const size = site.width > 0 ? String(Math.min(site.width, 8)) : 'element size';
+  switch (site.accessorKind) {
+    case 'mmio-read':
+      return `R10=0 (standard), R11=48 (EPT_VIOLATION), R12=${size} (size), R13=0 (read), R14=GPA from the #VE info; the value returns in R11`;
+    case 'mmio-write':
+      return `R10=0, R11=48 (EPT_VIOLATION), R12=${size} (size), R13=1 (write), R14=GPA, R15=value`;
+    case 'mmio-string':
+      return `per element: R10=0, R11=48, R12=${size}, R13=direction, R14=GPA, R15=value for writes`;
+    case 'port-in':
+      return `R10=0, R11=30 (IO_INSTRUCTION), R12=${size} (size), R13=0 (in), R14=port; the value returns in R11`;
+    case 'port-out':
+      return `R10=0, R11=30 (IO_INSTRUCTION), R12=${size} (size), R13=1 (out), R14=port, R15=value`;
+    case 'port-string':
+      return `per element: R10=0, R11=30, R12=${size}, R13=direction, R14=port, R15=value for out`;
+    case 'msr-read':
+      return 'R10=0, R11=31 (MSR_READ), R12=MSR index (ECX); the value returns in R11';
+    case 'msr-write':
+      return 'R10=0, R11=32 (MSR_WRITE), R12=MSR index (ECX), R13=EDX:EAX';
+    case 'cpuid':
+      return 'R10=0, R11=10 (CPUID), R12=leaf (EAX), R13=subleaf (ECX); EAX..EDX return in R12..R15';
+    case 'hlt':
+      return 'R10=0, R11=12 (HLT), R12=interrupts-disabled flag';
+  }
+}
+
+function contains(r: Range, p: Position): boolean {
+  const afterStart = p.line > r.start.line || (p.line === r.start.line && p.character >= r.start.character);
+  const beforeEnd = p.line < r.end.line || (p.line === r.end.line && p.character <= r.end.character);
+  return afterStart && beforeEnd;
+}
+
+export function findingAt(audit: FileAudit, pos: Position): Finding | undefined {
+  let best: Finding | undefined;
+  for (const f of audit.findings) {
+    if (!contains(f.site.range, pos)) continue;
+    const span = (f.site.range.end.line - f.site.range.start.line) * 1e6 + f.site.range.end.character - f.site.range.start.character;
+    const bestSpan = best
+      ? (best.site.range.end.line - best.site.range.start.line) * 1e6 + best.site.range.end.character - best.site.range.start.character
+      : Infinity;
+    if (span < bestSpan) best = f;
+  }
+  return best;
+}
+
+export function hoverMarkdown(audit: FileAudit, pos: Position): string | null {
+  const f = findingAt(audit, pos);
+  if (!f) return null;
+  const s = f.site;
+  const exit = exitOf(s);
+  const a = CATALOGUE.get(s.base);
+  const title = s.kind === 'call' ? `\`${s.accessor}\`` : s.kind === 'iomem-libc' ? `\`${s.accessor}\` on __iomem` : `__iomem ${s.accessor}`;
+  const rows: [string, string][] = [
+    ['rule', `\`${f.rule}\` (${f.severity}): ${RULE_TITLES[f.rule]}`],
+    ['kind', `${s.accessorKind}${s.width ? `, ${s.width} byte${s.width === 1 ? '' : 's'}` : ''}${a ? (a.inline ? ', inlined into the caller' : ', out of line (the #VE lands in the callee)') : ''}`],
+  ];
+  if (s.via.length) rows.push(['via', s.via.map((v) => `${v.name} → ${v.callee}`).join(' · ')]);
+  if (s.address) rows.push([s.accessorKind.startsWith('port') ? 'port' : s.accessorKind.startsWith('msr') ? 'MSR' : 'address', `\`${s.address.replace(/\s+/g, ' ').slice(0, 120)}\``]);
+  rows.push(['#VE', `exit reason ${exit} (${EXIT_NAME[exit]}) → ${HANDLER[exit]}`]);
+  rows.push(['TDVMCALL', tdvmcallFor(s)]);
+  if (a) rows.push(['compiles to', a.compiles]);
+  else if (s.kind !== 'call') rows.push(['compiles to', 'whatever the compiler chooses for this expression']);
+  rows.push(['cost', 'exception entry, TDG.VP.VEINFO.GET, instruction fetch and decode, a TDVMCALL round trip to the host (often to the user-space device model): more than a plain VM exit; keep it off hot paths']);
+  rows.push(['compiled form', 'not known: no object file was read for this source, so the instruction the compiler emitted has not been checked']);
+  const table = ['| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v.replace(/\|/g, '\\|')} |`)].join('\n');
+  return `**${title}** in \`${s.function ?? '(file scope)'}\`\n\n${f.message}\n\n${table}`;
+}

@@ -1,0 +1,301 @@
+// Source analysis of one C file: accessor call sites (catalogued or through the
+// driver's own wrappers), `__iomem` dereferences, and the function-level view.
+
+import type { Node, Tree } from 'web-tree-sitter';
+import { CATALOGUE, LIBC_MEMORY_CALLS, type Accessor } from './catalogue';
+import { collectFunctions, enclosing, functionView, type FunctionDef } from './functions';
+import { collectDeclarations, DerefFinder, type LocalScopes } from './iomem';
+import { emptyKnowledge, mergeKnowledge, type Knowledge, type Wrapper } from './knowledge';
+import type { CParser, ParsedFile } from './parser';
+import { countErrors } from './parser';
+import { declaredName, identifiersIn, parameterNames, rangeOf } from './syntax';
+import type { Site, SourceAnalysis, ViaStep } from './types';
+
+interface MacroDef {
+  name: string;
+  params: string[];
+  /** Sub-parse of the body laid out at its real rows and columns (or null if not parsed). */
+  tree: Tree | null;
+  bodyText: string;
+  bodyNode: Node;
+}
+
+interface Call {
+  node: Node;
+  callee: string;
+  calleeNode: Node;
+  args: Node[];
+  fn: FunctionDef | undefined;
+  macro?: MacroDef;
+}
+
+export interface FileResult {
+  analysis: SourceAnalysis;
+  /** What this file declares for files that include it. */
+  exports: Knowledge;
+}
+
+const MAX_WRAPPER_ROUNDS = 8;
+
+/**
+ * Analyses a parsed file. `imported` is what its quoted-include headers declare.
+ * `file` names the file in sites and wrapper chains (a URI or a path).
+ */
+export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, imported: Knowledge): FileResult {
+  const root = parsed.tree.rootNode;
+  const defs = collectFunctions(root, parsed.prepared.annotations);
+  const own = emptyKnowledge();
+  const locals: LocalScopes = new Map();
+  collectDeclarations(parsed.tree, parsed.prepared.iomem, file, defs, own, locals);
+
+  const known = emptyKnowledge();
+  mergeKnowledge(known, own);
+  mergeKnowledge(known, imported);
+
+  const macros = collectMacros(root);
+  const calls: Call[] = [];
+  for (const n of root.descendantsOfType('call_expression')) {
+    if (n) {
+      const c = toCall(n, enclosing(defs, n.startIndex));
+      if (c) calls.push(c);
+    }
+  }
+
+  const isKnown = (name: string) => CATALOGUE.has(name) || known.wrappers.has(name);
+  const parsedMacros = new Set<MacroDef>();
+  try {
+    // Wrappers are found to a fixpoint: a wrapper of a wrapper is a wrapper.
+    for (let round = 0; round < MAX_WRAPPER_ROUNDS; round++) {
+      let added = false;
+      for (const m of macros) {
+        if (parsedMacros.has(m) || !mentionsAny(m.bodyText, isKnown)) continue;
+        parsedMacros.add(m);
+        m.tree = parseMacroBody(parser, parsed.text, m);
+        if (!m.tree) continue;
+        for (const n of m.tree.rootNode.descendantsOfType('call_expression')) {
+          const c = n && toCall(n, undefined);
+          if (c) calls.push({ ...c, macro: m });
+        }
+      }
+      for (const c of calls) {
+        const target = resolve(c.callee, known);
+        if (!target) continue;
+        const owner = c.macro
+          ? { name: c.macro.name, params: c.macro.params, isMacro: true }
+          : c.fn && c.fn.isStatic && c.fn.isInline
+            ? { name: c.fn.name, params: parameterNames(c.fn.params), isMacro: false }
+            : null;
+        if (!owner || owner.name === c.callee || known.wrappers.has(owner.name)) continue;
+        const addr = c.args[target.addrArg];
+        if (!addr) continue;
+        const ids = identifiersIn(addr);
+        const flows = c.fn ? localFlows(c.fn) : [];
+        const param = owner.params.findIndex((p) => p && overlaps(ids, closure(p, flows)));
+        if (param < 0) continue;
+        const step: ViaStep = { name: owner.name, file, range: rangeOf(c.node), callee: c.callee };
+        const w: Wrapper = {
+          name: owner.name,
+          accessor: target.accessor,
+          addrArg: param,
+          chain: [step, ...target.chain],
+          isMacro: owner.isMacro,
+        };
+        own.wrappers.set(w.name, w);
+        known.wrappers.set(w.name, w);
+        added = true;
+      }
+      if (!added) break;
+    }
+
+    const sites: Site[] = [];
+    const callsFrom = new Map<string, Set<string>>();
+    const finder = new DerefFinder(known, locals, defs);
+    for (const c of calls) {
+      const target = resolve(c.callee, known);
+      if (target) {
+        sites.push(callSite(c, target));
+        continue;
+      }
+      if (LIBC_MEMORY_CALLS.has(c.callee) && !c.macro) {
+        const use = finder.libcUse(c.node, c.callee);
+        if (use) {
+          sites.push({
+            kind: 'iomem-libc',
+            accessor: c.callee,
+            base: c.callee,
+            accessorKind: 'mmio-string',
+            width: 0,
+            rule: 'tdx-iomem-libc',
+            function: c.fn?.name ?? null,
+            range: rangeOf(c.calleeNode),
+            callRange: rangeOf(c.node),
+            address: use.arg.text,
+            via: [],
+            declaredAt: { file: use.decl.file, range: use.decl.range, name: use.decl.name },
+          });
+          continue;
+        }
+      }
+      if (c.fn) {
+        let s = callsFrom.get(c.fn.name);
+        if (!s) callsFrom.set(c.fn.name, (s = new Set()));
+        s.add(c.callee);
+      }
+    }
+    for (const d of finder.findDerefs(root)) {
+      sites.push({
+        kind: 'iomem-deref',
+        accessor: d.rmw ? 'read-modify-write' : d.write ? 'store' : 'load',
+        base: 'deref',
+        accessorKind: d.write && !d.rmw ? 'mmio-write' : 'mmio-read',
+        width: 0,
+        rule: 'tdx-iomem-deref',
+        function: d.fn?.name ?? null,
+        range: rangeOf(d.node),
+        callRange: rangeOf(d.node.parent && d.rmw ? d.node.parent : d.node),
+        address: d.node.text,
+        via: [],
+        declaredAt: { file: d.decl.file, range: d.decl.range, name: d.decl.name },
+      });
+    }
+    sites.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);
+
+    const direct = new Map<string, number>();
+    for (const s of sites) if (s.function) direct.set(s.function, (direct.get(s.function) ?? 0) + 1);
+    return {
+      analysis: { sites, functions: functionView(defs, direct, callsFrom), parseErrors: countErrors(parsed.tree) },
+      exports: own,
+    };
+  } finally {
+    for (const m of macros) m.tree?.delete();
+  }
+}
+
+interface Target {
+  accessor: Accessor;
+  addrArg: number;
+  chain: ViaStep[];
+}
+
+function resolve(name: string, k: Knowledge): Target | undefined {
+  const w = k.wrappers.get(name);
+  if (w) return { accessor: w.accessor, addrArg: w.addrArg, chain: w.chain };
+  const a = CATALOGUE.get(name);
+  return a ? { accessor: a, addrArg: Math.max(0, a.addrArg), chain: [] } : undefined;
+}
+
+function callSite(c: Call, t: Target): Site {
+  const a = t.accessor;
+  return {
+    kind: 'call',
+    accessor: c.callee,
+    base: a.name,
+    accessorKind: a.kind,
+    width: a.width,
+    rule: a.rule,
+    function: c.fn?.name ?? null,
+    range: rangeOf(c.calleeNode),
+    callRange: rangeOf(c.node),
+    address: a.addrArg >= 0 ? c.args[t.addrArg]?.text ?? '' : '',
+    via: t.chain,
+  };
+}
+
+function toCall(node: Node, fn: FunctionDef | undefined): Call | null {
+  const f = node.childForFieldName('function');
+  if (!f || f.type !== 'identifier') return null;
+  const args = node.childForFieldName('arguments');
+  return {
+    node,
+    callee: f.text,
+    calleeNode: f,
+    args: (args?.namedChildren ?? []).filter((a): a is Node => !!a && a.type !== 'comment'),
+    fn,
+  };
+}
+
+function collectMacros(root: Node): MacroDef[] {
+  const out: MacroDef[] = [];
+  for (const m of root.descendantsOfType('preproc_function_def')) {
+    if (!m) continue;
+    const name = m.childForFieldName('name')?.text;
+    const value = m.childForFieldName('value');
+    if (!name || !value) continue;
+    const params = (m.childForFieldName('parameters')?.namedChildren ?? [])
+      .filter((p): p is Node => !!p && p.type === 'identifier')
+      .map((p) => p.text);
+    out.push({ name, params, tree: null, bodyText: value.text, bodyNode: value });
+  }
+  return out;
+}
+
+const WORD_RE = /[A-Za-z_]\w*/g;
+function mentionsAny(text: string, isKnown: (w: string) => boolean): boolean {
+  for (const m of text.matchAll(WORD_RE)) if (isKnown(m[0])) return true;
+  return false;
+}
+
+/**
+ * Parses a macro body as statements, laid out at the body's own rows and columns so
+ * node positions are file positions. The wrapper function header goes on the body's
+ * first line, in the columns `#define NAME(args)` occupies (at least 10 of them).
+ */
+function parseMacroBody(parser: CParser, text: string, m: MacroDef): Tree | null {
+  const body = m.bodyNode;
+  const row = body.startPosition.row;
+  const col = body.startPosition.column;
+  const header = 'void m(){';
+  if (col < header.length + 1) return null;
+  const raw = text.slice(body.startIndex, body.endIndex).replace(/\\(\r?\n)/g, ' $1');
+  const src = '\n'.repeat(row) + header + ' '.repeat(col - header.length) + raw + '\n;}';
+  return parser.parseOnce(src);
+}
+
+type Flow = [target: string, from: Set<string>];
+
+/** Assignments to locals inside a function body: `x = expr` and `T x = expr`. */
+function localFlows(fn: FunctionDef): Flow[] {
+  const flows: Flow[] = [];
+  const body = fn.body;
+  if (!body) return flows;
+  for (const d of body.descendantsOfType('init_declarator')) {
+    const name = d?.childForFieldName('declarator');
+    const value = d?.childForFieldName('value');
+    const declared = name && declaredName(name);
+    if (declared && value) flows.push([declared.name, identifiersIn(value)]);
+  }
+  for (const a of body.descendantsOfType('assignment_expression')) {
+    const left = a?.childForFieldName('left');
+    const right = a?.childForFieldName('right');
+    if (left?.type === 'identifier' && right) flows.push([left.text, identifiersIn(right)]);
+  }
+  return flows;
+}
+
+/**
+ * A parameter and every local assigned (transitively) from it: an accessor whose
+ * address comes from one of these acts on the caller's argument.
+ */
+function closure(param: string, flows: Flow[]): Set<string> {
+  const out = new Set([param]);
+  for (let round = 0; round < 8; round++) {
+    let grew = false;
+    for (const [name, from] of flows) {
+      if (out.has(name)) continue;
+      for (const f of from) {
+        if (out.has(f)) {
+          out.add(name);
+          grew = true;
+          break;
+        }
+      }
+    }
+    if (!grew) break;
+  }
+  return out;
+}
+
+function overlaps(a: Set<string>, b: Set<string>): boolean {
+  for (const x of a) if (b.has(x)) return true;
+  return false;
+}

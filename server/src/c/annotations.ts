@@ -1,0 +1,266 @@
+// Kernel C is full of annotations and macros that tree-sitter-c does not know.
+// Rather than teach the grammar, we rewrite the text before parsing with edits that
+// never change its length or line structure, so every node position is still the
+// position in the user's file. What was rewritten is remembered (an `__iomem` is
+// the fact the audit needs most).
+
+/** Annotations that are a bare word: blanked to spaces. */
+const BARE = new Set([
+  '__iomem', '__user', '__force', '__rcu', '__percpu', '__kernel', '__bitwise', '__safe',
+  '__nocast', '__private', '__must_check', '__always_inline', '__inline', 'noinline',
+  '__noinline', '__init', '__exit', '__initdata', '__initconst', '__exitdata', '__devinit',
+  '__devexit', '__devinitdata', '__meminit', '__meminitdata', '__ref', '__refdata',
+  '__maybe_unused', '__always_unused', '__unused', '__cold', '__hot', '__noreturn',
+  '__packed', '__used', '__weak', '__pure', '__visible', '__read_mostly', '__ro_after_init',
+  '____cacheline_aligned', '__cacheline_aligned', '____cacheline_aligned_in_smp',
+  '__cacheline_aligned_in_smp', '__randomize_layout', '__no_randomize_layout',
+  '__latent_entropy', 'notrace', 'noinstr', 'asmlinkage', '__sched', '__kprobes',
+  '__irq_entry', '__attribute_const__', '__nocfi', '__init_or_module', '__flatten',
+  '__noclone', '__deprecated', '__naked', '__malloc', '__nonstring', '__designated_init',
+  '__noendbr', '__cpuidle', '__initdata_or_module', '__exit_p', '__must_be_checked',
+  '__acpi_initdata', '__lockfunc', '__no_kcsan', '__no_sanitize_address', '__nostackprotector',
+  '__always_inline__', '__fix_address', '__head', '__weak_alias', '__noinitretpoline',
+]);
+
+/** Annotations that take an argument list: blanked with their balanced parentheses. */
+const WITH_ARGS = new Set([
+  '__attribute__', '__attribute', '__must_hold', '__acquires', '__releases', '__acquire',
+  '__release', '__aligned', '__section', '__printf', '__scanf', '__counted_by', '__free',
+  '__cleanup', '__alloc_size', '__guarded_by', '__pt_guarded_by', '__diag_ignore',
+  '__no_sanitize_or_inline', '__cond_acquires', '__cond_releases', '__assume_aligned',
+  '__sized_by', '__nonnull', '__ATTR_PRINTF', '__bpf_kfunc', '__diagnose_as',
+]);
+
+/** Iterator macros (`list_for_each_entry(pos, head, member) { ... }`) parse as loops. */
+const ITERATOR_RE = /(^|_)for_each(_|$)|^for_each|_for_each$/;
+
+export interface Annotation {
+  name: string;
+  /** UTF-16 offset of the annotation in the original text. */
+  index: number;
+  length: number;
+}
+
+export interface Prepared {
+  /** Same length and line structure as the input. */
+  text: string;
+  /** Every blanked annotation, in text order. */
+  annotations: Annotation[];
+  /** Offsets of each `__iomem`, in text order (a subset of annotations). */
+  iomem: number[];
+}
+
+const isIdStart = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+const isIdChar = (c: number) => isIdStart(c) || (c >= 48 && c <= 57);
+
+type Bracket = '(' | '[' | 'block' | 'init';
+
+/**
+ * One pass over the text that skips comments, strings and character literals and:
+ * blanks known annotations; rewrites iterator macros into `while`; blanks
+ * preprocessor conditionals that stand inside an expression or initializer, where
+ * tree-sitter-c cannot place them (both branches are kept, as text).
+ */
+export function prepare(src: string): Prepared {
+  const out = src.split('');
+  let changed = false;
+  const annotations: Annotation[] = [];
+  const iomem: number[] = [];
+  const stack: Bracket[] = [];
+  const n = src.length;
+  let lastSig = ''; // last significant non-space character outside comments
+  let atLineStart = true;
+
+  const blank = (from: number, to: number) => {
+    for (let k = from; k < to; k++) {
+      const ch = out[k];
+      if (ch !== '\n' && ch !== '\r') out[k] = ' ';
+    }
+    changed = true;
+  };
+
+  let i = 0;
+  while (i < n) {
+    const c = src.charCodeAt(i);
+    // Newlines and whitespace.
+    if (c === 10) {
+      atLineStart = true;
+      i++;
+      continue;
+    }
+    if (c === 32 || c === 9 || c === 13 || c === 12 || c === 11) {
+      i++;
+      continue;
+    }
+    // Comments.
+    if (c === 47 /* / */ && src.charCodeAt(i + 1) === 42 /* * */) {
+      const end = src.indexOf('*/', i + 2);
+      i = end < 0 ? n : end + 2;
+      continue;
+    }
+    if (c === 47 && src.charCodeAt(i + 1) === 47) {
+      while (i < n && src.charCodeAt(i) !== 10) {
+        // A line comment continues over a backslash-newline, as in the preprocessor.
+        if (src.charCodeAt(i) === 92 && src.charCodeAt(i + 1) === 10) i++;
+        i++;
+      }
+      continue;
+    }
+    // Preprocessor lines.
+    if (c === 35 /* # */ && atLineStart) {
+      let end = i;
+      while (end < n) {
+        const e = src.charCodeAt(end);
+        if (e === 10) {
+          // Continuation: backslash (possibly followed by \r) before the newline.
+          let b = end - 1;
+          if (b >= 0 && src.charCodeAt(b) === 13) b--;
+          if (b >= 0 && src.charCodeAt(b) === 92) {
+            end++;
+            continue;
+          }
+          break;
+        }
+        if (e === 47 && src.charCodeAt(end + 1) === 42) {
+          const ce = src.indexOf('*/', end + 2);
+          end = ce < 0 ? n : ce + 2;
+          continue;
+        }
+        end++;
+      }
+      const top = stack[stack.length - 1];
+      const directive = /^#\s*(\w+)/.exec(src.slice(i, Math.min(end, i + 40)))?.[1] ?? '';
+      if ((top === '(' || top === '[' || top === 'init') && directive !== 'define') {
+        blank(i, end);
+      } else {
+        // Scan the directive's own text (e.g. a #define body) for annotations.
+        scanWords(i + 1, end);
+      }
+      i = end;
+      continue;
+    }
+    atLineStart = false;
+    // Strings and character literals.
+    if (c === 34 || c === 39) {
+      let j = i + 1;
+      while (j < n) {
+        const d = src.charCodeAt(j);
+        if (d === 92) {
+          j += 2;
+          continue;
+        }
+        if (d === c || d === 10) break;
+        j++;
+      }
+      i = j + 1;
+      lastSig = c === 34 ? '"' : "'";
+      continue;
+    }
+    if (isIdStart(c)) {
+      let j = i + 1;
+      while (j < n && isIdChar(src.charCodeAt(j))) j++;
+      const word = src.slice(i, j);
+      i = handleWord(word, i, j);
+      lastSig = 'a';
+      continue;
+    }
+    // Brackets.
+    const ch = src[i];
+    if (ch === '(') stack.push('(');
+    else if (ch === '[') stack.push('[');
+    else if (ch === '{') {
+      const top = stack[stack.length - 1];
+      stack.push(lastSig === '=' || lastSig === ',' || (lastSig === '{' && top === 'init') || top === '(' ? 'init' : 'block');
+    } else if (ch === ')' || ch === ']' || ch === '}') stack.pop();
+    lastSig = ch;
+    i++;
+  }
+
+  // Words inside a directive body (a #define) are handled like code.
+  function scanWords(from: number, to: number) {
+    let k = from;
+    while (k < to) {
+      const c = src.charCodeAt(k);
+      if (c === 47 && src.charCodeAt(k + 1) === 42) {
+        const e = src.indexOf('*/', k + 2);
+        k = e < 0 ? to : e + 2;
+        continue;
+      }
+      if (c === 34 || c === 39) {
+        let j = k + 1;
+        while (j < to && src.charCodeAt(j) !== c && src.charCodeAt(j) !== 10) j += src.charCodeAt(j) === 92 ? 2 : 1;
+        k = j + 1;
+        continue;
+      }
+      if (isIdStart(c)) {
+        let j = k + 1;
+        while (j < to && isIdChar(src.charCodeAt(j))) j++;
+        k = Math.max(j, handleWord(src.slice(k, j), k, j, to));
+        continue;
+      }
+      k++;
+    }
+  }
+
+  /** Returns the offset to continue scanning from. */
+  function handleWord(word: string, start: number, end: number, limit = n): number {
+    if (BARE.has(word)) {
+      annotations.push({ name: word, index: start, length: end - start });
+      if (word === '__iomem') iomem.push(start);
+      blank(start, end);
+      return end;
+    }
+    if (WITH_ARGS.has(word)) {
+      let k = end;
+      while (k < limit && /\s/.test(src[k])) k++;
+      if (src[k] !== '(') return end;
+      const close = matchParen(src, k, limit);
+      if (close < 0) return end;
+      annotations.push({ name: word, index: start, length: close + 1 - start });
+      blank(start, close + 1);
+      return close + 1;
+    }
+    if (word.length > 8 && ITERATOR_RE.test(word)) {
+      // `list_for_each_entry(a, b, c) stmt` -> `while              (a, b, c) stmt`:
+      // a comma expression in a while condition keeps the arguments' calls visible.
+      let k = end;
+      while (k < limit && (src[k] === ' ' || src[k] === '\t')) k++;
+      if (src[k] === '(') {
+        const close = matchParen(src, k, limit);
+        if (close > 0) {
+          let m = close + 1;
+          while (m < limit && /\s/.test(src[m])) m++;
+          if (src[m] !== ';' && src[m] !== ',' && src[m] !== ')') {
+            out[start] = 'w';
+            out[start + 1] = 'h';
+            out[start + 2] = 'i';
+            out[start + 3] = 'l';
+            out[start + 4] = 'e';
+            for (let q = start + 5; q < end; q++) out[q] = ' ';
+            changed = true;
+            annotations.push({ name: word, index: start, length: end - start });
+          }
+        }
+      }
+    }
+    return end;
+  }
+
+  return { text: changed ? out.join('') : src, annotations, iomem };
+}
+
+/** Index of the parenthesis closing the one at `open`, skipping strings; -1 if none. */
+export function matchParen(src: string, open: number, limit = src.length): number {
+  let depth = 0;
+  for (let k = open; k < limit; k++) {
+    const ch = src[k];
+    if (ch === '"' || ch === "'") {
+      k++;
+      while (k < limit && src[k] !== ch && src[k] !== '\n') k += src[k] === '\\' ? 2 : 1;
+      continue;
+    }
+    if (ch === '(') depth++;
+    else if (ch === ')' && --depth === 0) return k;
+  }
+  return -1;
+}

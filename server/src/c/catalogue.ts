@@ -1,0 +1,237 @@
+// The accessor catalogue: every x86-64 Linux accessor the audit knows, as data.
+// Sources: arch/x86/include/asm/io.h (build_mmio_read/write, inX/outX, insX/outsX),
+// include/asm-generic/io.h, lib/iomap.c (GENERIC_IOMAP on x86), arch/x86/lib/iomem.c,
+// include/linux/io-64-nonatomic-{lo-hi,hi-lo}.h, lib/iomem_copy.c / arch/x86/lib,
+// arch/x86/include/asm/pci_x86.h, asm/msr.h, asm/processor.h, asm/irqflags.h.
+// See ../shared/docs/tdx-ve-rules.md §4 for what each compiles to.
+
+import type { AccessorKind, RuleCode } from './types';
+
+/** The #VE exit reason an accessor raises (tdx-ve-rules.md §1). */
+export const EXIT_REASON = {
+  cpuid: 10,
+  hlt: 12,
+  io: 30,
+  msrRead: 31,
+  msrWrite: 32,
+  eptViolation: 48,
+} as const;
+
+export interface Accessor {
+  name: string;
+  kind: AccessorKind;
+  /** Bytes per access; for string/copy forms the element width the #VE sees. */
+  width: number;
+  /** true: inlined into the caller (the #VE lands there); false: an out-of-line function. */
+  inline: boolean;
+  exitReason: number;
+  /** Zero-based index of the address / port / MSR / leaf argument. */
+  addrArg: number;
+  rule: RuleCode;
+  /** What it compiles to on x86-64, and what the #VE handler does with that. */
+  compiles: string;
+}
+
+type Row = Omit<Accessor, 'name' | 'rule' | 'exitReason'> & { rule?: RuleCode };
+
+const W: Record<string, number> = { b: 1, w: 2, l: 4, q: 8 };
+const MOV_READ: Record<number, string> = { 1: '8A', 2: '66 8B', 4: '8B', 8: 'REX.W 8B' };
+const MOV_WRITE: Record<number, string> = { 1: '88', 2: '66 89', 4: '89', 8: 'REX.W 89' };
+
+const rows = new Map<string, Row>();
+const add = (names: string[], row: Row) => {
+  for (const n of names) rows.set(n, row);
+};
+
+// --- MMIO: io.h MOV accessors (build_mmio_read / build_mmio_write) ---------------
+for (const [s, w] of Object.entries(W)) {
+  add([`read${s}`, `read${s}_relaxed`, `__raw_read${s}`, `__read${s}`], {
+    kind: 'mmio-read', width: w, inline: true, addrArg: 0,
+    compiles: `one MOV load (${MOV_READ[w]}) through a register: decoded as READ, size ${w}, emulated`,
+  });
+  add([`write${s}`, `write${s}_relaxed`, `__raw_write${s}`, `__write${s}`], {
+    kind: 'mmio-write', width: w, inline: true, addrArg: 1,
+    compiles: `one MOV store (${MOV_WRITE[w]}) from a register: decoded as WRITE, size ${w}, emulated`,
+  });
+}
+
+// --- MMIO: lib/iomap.c, out of line; the MOV sits in the callee -------------------
+for (const w of [1, 2, 4, 8]) {
+  const bits = w * 8;
+  const variants = w === 1 ? [''] : w === 8 ? ['', 'be', '_lo_hi', '_hi_lo', 'be_lo_hi', 'be_hi_lo'] : ['', 'be'];
+  for (const v of variants) {
+    const split = v.includes('lo_hi') || v.includes('hi_lo');
+    add([`ioread${bits}${v}`], {
+      kind: 'mmio-read', width: split ? 4 : w, inline: split, addrArg: 0,
+      compiles: split
+        ? 'two 32-bit MOV loads (io-64-nonatomic): two #VEs, both emulated'
+        : `call to lib/iomap.c ioread${bits}${v}: port I/O or one MOV load by cookie; the #VE lands in the callee, emulated`,
+    });
+    add([`iowrite${bits}${v}`], {
+      kind: 'mmio-write', width: split ? 4 : w, inline: split, addrArg: 1,
+      compiles: split
+        ? 'two 32-bit MOV stores (io-64-nonatomic): two #VEs, both emulated'
+        : `call to lib/iomap.c iowrite${bits}${v}: port I/O or one MOV store by cookie; the #VE lands in the callee, emulated`,
+    });
+  }
+  if (w !== 8) {
+    add([`ioread${bits}_rep`], {
+      kind: 'mmio-string', width: w, inline: false, addrArg: 0,
+      compiles: 'lib/iomap.c: on MMIO a loop of single MOV loads (one #VE each); on ports string I/O, unrolled under TDX',
+    });
+    add([`iowrite${bits}_rep`], {
+      kind: 'mmio-string', width: w, inline: false, addrArg: 0,
+      compiles: 'lib/iomap.c: on MMIO a loop of single MOV stores (one #VE each); on ports string I/O, unrolled under TDX',
+    });
+  }
+}
+for (const [s, w] of Object.entries(W)) {
+  add([`reads${s}`, `writes${s}`], {
+    kind: 'mmio-string', width: w, inline: true, addrArg: 0,
+    compiles: `asm-generic io.h loop of single ${w}-byte MOVs: one #VE per element, each emulated`,
+  });
+}
+add(['lo_hi_readq', 'hi_lo_readq', 'lo_hi_readq_relaxed', 'hi_lo_readq_relaxed'], {
+  kind: 'mmio-read', width: 4, inline: true, addrArg: 0,
+  compiles: 'two 32-bit MOV loads (io-64-nonatomic): two #VEs, both emulated',
+});
+add(['lo_hi_writeq', 'hi_lo_writeq', 'lo_hi_writeq_relaxed', 'hi_lo_writeq_relaxed'], {
+  kind: 'mmio-write', width: 4, inline: true, addrArg: 1,
+  compiles: 'two 32-bit MOV stores (io-64-nonatomic): two #VEs, both emulated',
+});
+
+// --- MMIO copies (arch/x86/lib/iomem.c and friends) ------------------------------
+const unrolled = 'arch/x86/lib/iomem.c: under TDX (CC_ATTR_GUEST_UNROLL_STRING_IO, since v5.18) a byte-wise readb/writeb loop, one #VE per byte, all emulated; without it `rep movs`';
+add(['memcpy_fromio'], { kind: 'mmio-string', width: 1, inline: false, addrArg: 1, compiles: unrolled });
+add(['memcpy_toio'], { kind: 'mmio-string', width: 1, inline: false, addrArg: 0, compiles: unrolled });
+add(['memset_io'], { kind: 'mmio-string', width: 1, inline: false, addrArg: 0, compiles: unrolled.replace('readb/writeb', 'writeb').replace('rep movs', 'rep stos') });
+add(['__iowrite32_copy'], {
+  kind: 'mmio-string', width: 4, inline: false, addrArg: 0, rule: 'tdx-movs-copy',
+  compiles: '`rep movsl` with no confidential-computing check: MOVS on MMIO is recognised and rejected by handle_mmio (-EINVAL): oops',
+});
+add(['__ioread32_copy'], {
+  kind: 'mmio-string', width: 4, inline: false, addrArg: 1,
+  compiles: 'a loop of single 32-bit MOV loads (raw_readl): one #VE each, emulated',
+});
+add(['__iowrite64_copy'], {
+  kind: 'mmio-string', width: 8, inline: false, addrArg: 0,
+  compiles: 'a loop of single 64-bit MOV stores (raw_writeq): one #VE each, emulated',
+});
+add(['iosubmit_cmds512'], {
+  kind: 'mmio-string', width: 64, inline: true, addrArg: 0, rule: 'tdx-movdir64b',
+  compiles: 'MOVDIR64B (66 0F 38 F8): not in insn_decode_mmio\'s table, DECODE_FAILED: WARN_ON_ONCE then oops',
+});
+
+// --- PCI MMCONFIG (arch/x86/include/asm/pci_x86.h) -------------------------------
+for (const [s, w] of Object.entries(W)) {
+  if (w === 8) continue;
+  add([`mmio_config_read${s}`], {
+    kind: 'mmio-read', width: w, inline: true, addrArg: 0,
+    compiles: `inline asm MOV load into ${w === 1 ? 'AL' : w === 2 ? 'AX' : 'EAX'}: READ, size ${w}, emulated`,
+  });
+  add([`mmio_config_write${s}`], {
+    kind: 'mmio-write', width: w, inline: true, addrArg: 0,
+    compiles: `inline asm MOV store from ${w === 1 ? 'AL' : w === 2 ? 'AX' : 'EAX'}: WRITE, size ${w}, emulated`,
+  });
+}
+
+// --- Port I/O (arch/x86/include/asm/io.h BUILDIO) --------------------------------
+for (const [s, w] of Object.entries(W)) {
+  if (w === 8) continue;
+  add([`in${s}`, `in${s}_p`], {
+    kind: 'port-in', width: w, inline: true, addrArg: 0,
+    compiles: `IN into ${w === 1 ? 'AL' : w === 2 ? 'AX' : 'EAX'}: #VE exit 30, handle_io emulates it with a TDVMCALL`,
+  });
+  add([`out${s}`, `out${s}_p`], {
+    kind: 'port-out', width: w, inline: true, addrArg: 1,
+    compiles: `OUT from ${w === 1 ? 'AL' : w === 2 ? 'AX' : 'EAX'}: #VE exit 30, handle_io emulates it with a TDVMCALL`,
+  });
+  add([`ins${s}`, `outs${s}`], {
+    kind: 'port-string', width: w, inline: true, addrArg: 0,
+    compiles: 'under TDX unrolled into single IN/OUT (one #VE each); `rep ins/outs` would be rejected by handle_io',
+  });
+}
+
+// --- MSRs (arch/x86/include/asm/msr.h) -------------------------------------------
+const msrNote = 'RDMSR/WRMSR: the TDX module handles most MSRs itself; the rest raise #VE and go to the host by TDVMCALL';
+add(['rdmsr', 'rdmsrl', 'rdmsr_safe', 'rdmsrl_safe', 'native_read_msr', 'native_read_msr_safe', 'rdmsrq', 'rdmsrq_safe'], {
+  kind: 'msr-read', width: 8, inline: true, addrArg: 0, compiles: msrNote,
+});
+add(['wrmsr', 'wrmsrl', 'wrmsr_safe', 'wrmsrl_safe', 'native_write_msr', 'native_write_msr_safe', 'wrmsrq', 'wrmsrq_safe'], {
+  kind: 'msr-write', width: 8, inline: true, addrArg: 0, compiles: msrNote,
+});
+
+// --- CPUID (arch/x86/include/asm/processor.h) ------------------------------------
+add(['cpuid', 'cpuid_count', 'cpuid_eax', 'cpuid_ebx', 'cpuid_ecx', 'cpuid_edx', 'native_cpuid', '__cpuid'], {
+  kind: 'cpuid', width: 4, inline: true, addrArg: 0,
+  compiles: 'CPUID: leaves 0x40000000-0x4FFFFFFF go to the host by TDVMCALL, other #VE leaves read as 0',
+});
+
+// --- HLT (arch/x86/include/asm/irqflags.h) ---------------------------------------
+add(['native_halt', 'safe_halt', 'native_safe_halt'], {
+  kind: 'hlt', width: 0, inline: true, addrArg: -1,
+  compiles: 'HLT: #VE exit 12, handle_halt issues the TDVMCALL; the TDX idle path calls the hypercall directly',
+});
+
+const RULE_BY_KIND: Record<AccessorKind, RuleCode> = {
+  'mmio-read': 'tdx-ve-mmio',
+  'mmio-write': 'tdx-ve-mmio',
+  'mmio-string': 'tdx-ve-mmio-string',
+  'port-in': 'tdx-ve-port-io',
+  'port-out': 'tdx-ve-port-io',
+  'port-string': 'tdx-ve-port-string',
+  'msr-read': 'tdx-ve-msr',
+  'msr-write': 'tdx-ve-msr',
+  cpuid: 'tdx-ve-cpuid',
+  hlt: 'tdx-ve-hlt',
+};
+
+function exitReasonOf(kind: AccessorKind): number {
+  switch (kind) {
+    case 'mmio-read':
+    case 'mmio-write':
+    case 'mmio-string':
+      return EXIT_REASON.eptViolation;
+    case 'port-in':
+    case 'port-out':
+    case 'port-string':
+      return EXIT_REASON.io;
+    case 'msr-read':
+      return EXIT_REASON.msrRead;
+    case 'msr-write':
+      return EXIT_REASON.msrWrite;
+    case 'cpuid':
+      return EXIT_REASON.cpuid;
+    case 'hlt':
+      return EXIT_REASON.hlt;
+  }
+}
+
+export const CATALOGUE: ReadonlyMap<string, Accessor> = new Map(
+  [...rows].map(([name, r]) => [
+    name,
+    { name, ...r, rule: r.rule ?? RULE_BY_KIND[r.kind], exitReason: exitReasonOf(r.kind) },
+  ]),
+);
+
+export function lookupAccessor(name: string): Accessor | undefined {
+  return CATALOGUE.get(name);
+}
+
+/**
+ * Plain C library calls that become an MMIO access when handed an `__iomem`
+ * pointer: the compiler (or an out-of-line string routine) picks the instructions.
+ */
+export const LIBC_MEMORY_CALLS: ReadonlySet<string> = new Set([
+  'memcpy', 'memmove', 'memset', 'memcmp', 'strcpy', 'strncpy', 'strlcpy', 'strscpy',
+  'strcmp', 'strncmp', 'strlen', 'strnlen', '__builtin_memcpy', '__builtin_memset',
+]);
+
+/** A regex that matches any catalogued name as a whole word: the pre-filter. */
+export const CATALOGUE_NAMES_RE = new RegExp(`\\b(?:${[...CATALOGUE.keys()].join('|')})\\b`);
+
+export function isDirection(kind: AccessorKind): 'read' | 'write' | 'none' {
+  if (kind === 'mmio-read' || kind === 'port-in' || kind === 'msr-read') return 'read';
+  if (kind === 'mmio-write' || kind === 'port-out' || kind === 'msr-write') return 'write';
+  return 'none';
+}

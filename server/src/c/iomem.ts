@@ -1,0 +1,269 @@
+// `__iomem` pointers and their dereferences. A dereference of an `__iomem`
+// pointer (`*p`, `p[i]`, `p->f`) is an MMIO access whose instruction the compiler
+// picks: a read-modify-write becomes `or`/`and` on memory, which the #VE handler
+// cannot decode. Declarations are found where the annotation stood before it was
+// blanked for parsing.
+
+import type { Node, Tree } from 'web-tree-sitter';
+import type { IomemDecl, Knowledge } from './knowledge';
+import { declaredName, rangeOf } from './syntax';
+import { enclosing, type FunctionDef } from './functions';
+
+const DECL_TYPES = new Set(['declaration', 'parameter_declaration', 'field_declaration']);
+const NOT_EVALUATED = new Set(['sizeof_expression', 'alignof_expression', 'offsetof_expression', 'typeof_specifier', 'macro_type_specifier']);
+
+/** Per-function local declarations: name -> __iomem depth, or null for a plain local that shadows. */
+export type LocalScopes = Map<FunctionDef, Map<string, IomemDecl | null>>;
+
+/**
+ * Records every declaration in the file: __iomem ones into `k` (fields, globals)
+ * or `locals`; plain ones as shadows (locals) or plain field names.
+ */
+export function collectDeclarations(
+  tree: Tree,
+  iomemOffsets: readonly number[],
+  file: string,
+  defs: readonly FunctionDef[],
+  k: Knowledge,
+  locals: LocalScopes,
+): void {
+  const root = tree.rootNode;
+  const iomemDecls = new Set<number>();
+  // Declarations that carry an __iomem (found from where the annotation stood).
+  const marked: { decl: Node; at: number }[] = [];
+  for (const at of iomemOffsets) {
+    let n: Node | null = root.descendantForIndex(at, at);
+    while (n && !DECL_TYPES.has(n.type) && n.type !== 'type_descriptor' && n.type !== 'function_definition' && n.type !== 'translation_unit') n = n.parent;
+    if (!n || !DECL_TYPES.has(n.type)) continue; // casts, return types: provenance, not declarations
+    marked.push({ decl: n, at });
+    iomemDecls.add(n.id);
+  }
+
+  const record = (decl: Node, at: number | undefined) => {
+    const struct = decl.type === 'field_declaration' ? structTag(decl) : undefined;
+    for (const d of decl.childrenForFieldName('declarator')) {
+      if (!d) continue;
+      const named = declaredName(d);
+      if (!named) continue;
+      // An __iomem before the first declarator qualifies all; inside one, only that one.
+      const applies = at !== undefined && (at < d.startIndex || (at >= d.startIndex && at < d.endIndex));
+      const valueStart = d.type === 'init_declarator' ? d.childForFieldName('value')?.startIndex ?? Infinity : Infinity;
+      const isIomem = applies && named.depth > 0 && (at as number) < valueStart;
+      const info: IomemDecl = { name: named.name, depth: named.depth, file, range: rangeOf(named.node), struct };
+      if (decl.type === 'field_declaration') {
+        if (struct) {
+          let m = k.structs.get(struct);
+          if (!m) k.structs.set(struct, (m = new Map()));
+          m.set(named.name, isIomem ? info : null);
+        }
+        if (isIomem) k.fields.set(named.name, k.fields.get(named.name) ?? info);
+        else k.plainFields.add(named.name);
+        continue;
+      }
+      const fn = enclosing(defs, decl.startIndex);
+      if (decl.type === 'parameter_declaration' && (!fn || !inDeclarator(decl, fn))) continue; // prototypes
+      if (!fn) {
+        if (isIomem) k.globals.set(named.name, info);
+        continue;
+      }
+      let scope = locals.get(fn);
+      if (!scope) locals.set(fn, (scope = new Map()));
+      if (isIomem) scope.set(named.name, info);
+      else if (!scope.has(named.name)) scope.set(named.name, null);
+    }
+  };
+
+  for (const { decl, at } of marked) record(decl, at);
+  // Plain declarations matter only as shadows and for struct-typed resolution; the
+  // pass is restricted to files that have any __iomem in play.
+  if (iomemOffsets.length || k.fields.size || k.globals.size) {
+    for (const t of DECL_TYPES) {
+      for (const decl of root.descendantsOfType(t)) if (decl && !iomemDecls.has(decl.id)) record(decl, undefined);
+    }
+  }
+}
+
+function inDeclarator(param: Node, fn: FunctionDef): boolean {
+  return fn.params !== null && param.startIndex >= fn.params.startIndex && param.endIndex <= fn.params.endIndex;
+}
+
+function structTag(field: Node): string | undefined {
+  for (let p = field.parent; p; p = p.parent) {
+    if (p.type === 'struct_specifier' || p.type === 'union_specifier') return p.childForFieldName('name')?.text;
+  }
+  return undefined;
+}
+
+export interface Deref {
+  node: Node;
+  decl: IomemDecl;
+  /** The access is the target of a compound assignment or ++/--. */
+  rmw: boolean;
+  /** The access is written (assignment target). */
+  write: boolean;
+  fn: FunctionDef | undefined;
+}
+
+export interface LibcUse {
+  call: Node;
+  callee: string;
+  arg: Node;
+  decl: IomemDecl;
+  fn: FunctionDef | undefined;
+}
+
+/**
+ * Finds MMIO dereferences. For an expression, `remaining` is how many more
+ * dereferences lead to device memory: 0 means the expression designates MMIO.
+ */
+export class DerefFinder {
+  private readonly memo = new Map<number, { r: number; decl: IomemDecl } | null>();
+  private fn: FunctionDef | undefined;
+
+  constructor(
+    private readonly k: Knowledge,
+    private readonly locals: LocalScopes,
+    private readonly defs: readonly FunctionDef[],
+  ) {}
+
+  get active(): boolean {
+    return this.k.fields.size > 0 || this.k.globals.size > 0 || this.locals.size > 0;
+  }
+
+  private variable(name: string): IomemDecl | null {
+    const scope = this.fn ? this.locals.get(this.fn) : undefined;
+    if (scope?.has(name)) return scope.get(name) ?? null;
+    return this.k.globals.get(name) ?? null;
+  }
+
+  private field(name: string): IomemDecl | null {
+    const decl = this.k.fields.get(name);
+    if (!decl) return null;
+    if (!this.k.plainFields.has(name)) return decl;
+    // The name is also a plain field of another struct and the base's type is not
+    // tracked: stay silent rather than flag RAM accesses as MMIO.
+    return null;
+  }
+
+  remaining(node: Node): { r: number; decl: IomemDecl } | null {
+    if (this.memo.has(node.id)) return this.memo.get(node.id)!;
+    const v = this.compute(node);
+    this.memo.set(node.id, v);
+    return v;
+  }
+
+  private compute(node: Node): { r: number; decl: IomemDecl } | null {
+    switch (node.type) {
+      case 'identifier': {
+        const d = this.variable(node.text);
+        return d ? { r: d.depth, decl: d } : null;
+      }
+      case 'parenthesized_expression':
+        return node.namedChildCount === 1 ? this.remaining(node.namedChild(0)!) : null;
+      case 'cast_expression': {
+        const v = node.childForFieldName('value');
+        return v ? this.remaining(v) : null;
+      }
+      case 'field_expression': {
+        const base = node.childForFieldName('argument');
+        const fieldName = node.childForFieldName('field')?.text ?? '';
+        const arrow = node.childForFieldName('operator')?.text === '->' || node.text.includes('->');
+        const inner = base ? this.remaining(base) : null;
+        if (inner && ((arrow && inner.r === 1) || (!arrow && inner.r === 0) || (arrow && inner.r === 0))) {
+          return { r: 0, decl: inner.decl };
+        }
+        const f = this.field(fieldName);
+        return f ? { r: f.depth, decl: f } : null;
+      }
+      case 'subscript_expression': {
+        const a = node.childForFieldName('argument');
+        const inner = a ? this.remaining(a) : null;
+        if (!inner) return null;
+        return { r: Math.max(0, inner.r - 1), decl: inner.decl };
+      }
+      case 'pointer_expression': {
+        const a = node.childForFieldName('argument');
+        const inner = a ? this.remaining(a) : null;
+        if (!inner) return null;
+        const op = node.childForFieldName('operator')?.text ?? node.text[0];
+        if (op === '&') return { r: inner.r + 1, decl: inner.decl };
+        return inner.r >= 1 ? { r: inner.r - 1, decl: inner.decl } : null;
+      }
+      case 'binary_expression': {
+        const op = node.childForFieldName('operator')?.text;
+        if (op !== '+' && op !== '-') return null;
+        const l = node.childForFieldName('left');
+        const r = node.childForFieldName('right');
+        const lv = l ? this.remaining(l) : null;
+        if (lv && lv.r >= 1) return lv;
+        const rv = r && op === '+' ? this.remaining(r) : null;
+        return rv && rv.r >= 1 ? rv : null;
+      }
+      case 'conditional_expression': {
+        const c = node.childForFieldName('consequence');
+        const a = node.childForFieldName('alternative');
+        return (c && this.remaining(c)) || (a && this.remaining(a)) || null;
+      }
+      default:
+        return null;
+    }
+  }
+
+  /** Every outermost expression that designates MMIO and is evaluated. */
+  findDerefs(root: Node): Deref[] {
+    const out: Deref[] = [];
+    if (!this.active) return out;
+    const candidates: Node[] = [];
+    for (const t of ['pointer_expression', 'subscript_expression', 'field_expression']) {
+      for (const n of root.descendantsOfType(t)) if (n) candidates.push(n);
+    }
+    candidates.sort((a, b) => a.startIndex - b.startIndex);
+    for (const n of candidates) {
+      if (n.type === 'pointer_expression' && (n.childForFieldName('operator')?.text ?? n.text[0]) === '&') continue;
+      this.fn = enclosing(this.defs, n.startIndex);
+      if (!this.fn) continue; // initialisers of globals are not run-time accesses
+      const v = this.remaining(n);
+      if (!v || v.r !== 0) continue;
+      // Only the outermost expression of a member/subscript chain is the access.
+      let top = n;
+      let parent = n.parent;
+      while (parent?.type === 'parenthesized_expression') {
+        top = parent;
+        parent = parent.parent;
+      }
+      if (parent && (parent.type === 'field_expression' || parent.type === 'subscript_expression') &&
+          parent.childForFieldName('argument')?.id === top.id) {
+        const pv = this.remaining(parent);
+        if (pv && pv.r === 0) continue;
+      }
+      if (parent?.type === 'pointer_expression' && (parent.childForFieldName('operator')?.text ?? parent.text[0]) === '&') continue;
+      if (isUnevaluated(n)) continue;
+      const assign = parent?.type === 'assignment_expression' && parent.childForFieldName('left')?.id === top.id ? parent : null;
+      const op = assign?.childForFieldName('operator')?.text;
+      const rmw = (assign !== null && op !== '=') || parent?.type === 'update_expression';
+      out.push({ node: n, decl: v.decl, rmw, write: assign !== null || rmw, fn: this.fn });
+    }
+    return out;
+  }
+
+  /** An `__iomem` pointer handed to memcpy/memset/memcmp/str*. */
+  libcUse(call: Node, callee: string): LibcUse | null {
+    if (!this.active) return null;
+    this.fn = enclosing(this.defs, call.startIndex);
+    const args = call.childForFieldName('arguments');
+    for (const a of args?.namedChildren ?? []) {
+      if (!a) continue;
+      const v = this.remaining(a);
+      if (v && v.r === 1) return { call, callee, arg: a, decl: v.decl, fn: this.fn };
+    }
+    return null;
+  }
+}
+
+function isUnevaluated(n: Node): boolean {
+  for (let p = n.parent; p; p = p.parent) {
+    if (NOT_EVALUATED.has(p.type)) return true;
+    if (p.type === 'function_definition' || p.type === 'compound_statement') return false;
+  }
+  return false;
+}

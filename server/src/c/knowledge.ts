@@ -1,0 +1,52 @@
+// What one file teaches the analysis of another: accessor wrappers and `__iomem`
+// declarations found in a header are used for every file that includes it.
+
+import type { Accessor } from './catalogue';
+import type { Range, ViaStep } from './types';
+
+/** A driver's own static inline function or function-like macro that performs an accessor. */
+export interface Wrapper {
+  name: string;
+  /** The catalogued accessor it ends in. */
+  accessor: Accessor;
+  /** Which of the wrapper's arguments flows into the accessor's address. */
+  addrArg: number;
+  /** The chain from this wrapper down to the catalogued accessor (this wrapper first). */
+  chain: ViaStep[];
+  isMacro: boolean;
+}
+
+/** A pointer declared `__iomem`: `depth` pointer/array levels lead to device memory. */
+export interface IomemDecl {
+  name: string;
+  depth: number;
+  file: string;
+  range: Range;
+  /** For struct fields, the struct's tag when it has one. */
+  struct?: string;
+}
+
+export interface Knowledge {
+  wrappers: Map<string, Wrapper>;
+  /** __iomem struct fields by field name. */
+  fields: Map<string, IomemDecl>;
+  /** Field names also declared without __iomem somewhere (resolved only by struct type). */
+  plainFields: Set<string>;
+  /** File-scope __iomem variables. */
+  globals: Map<string, IomemDecl>;
+  /** struct tag -> field name -> pointer depth of every field of that struct (for type resolution). */
+  structs: Map<string, Map<string, IomemDecl | null>>;
+}
+
+export function emptyKnowledge(): Knowledge {
+  return { wrappers: new Map(), fields: new Map(), plainFields: new Set(), globals: new Map(), structs: new Map() };
+}
+
+/** Merges `from` into `into` (first definition wins, as with the preprocessor's first include). */
+export function mergeKnowledge(into: Knowledge, from: Knowledge): void {
+  for (const [k, v] of from.wrappers) if (!into.wrappers.has(k)) into.wrappers.set(k, v);
+  for (const [k, v] of from.fields) if (!into.fields.has(k)) into.fields.set(k, v);
+  for (const k of from.plainFields) into.plainFields.add(k);
+  for (const [k, v] of from.globals) if (!into.globals.has(k)) into.globals.set(k, v);
+  for (const [k, v] of from.structs) if (!into.structs.has(k)) into.structs.set(k, v);
+}

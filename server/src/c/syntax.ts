@@ -1,0 +1,89 @@
+// Small helpers over tree-sitter-c nodes shared by the site finders.
+
+import type { Node } from 'web-tree-sitter';
+import type { Range } from './types';
+
+export function rangeOf(node: Node): Range {
+  return {
+    start: { line: node.startPosition.row, character: node.startPosition.column },
+    end: { line: node.endPosition.row, character: node.endPosition.column },
+  };
+}
+
+/** The identifier a declarator declares, and how many pointer/array levels wrap it. */
+export function declaredName(declarator: Node | null): { name: string; node: Node; depth: number } | null {
+  let depth = 0;
+  let d = declarator;
+  for (let guard = 0; d && guard < 64; guard++) {
+    switch (d.type) {
+      case 'identifier':
+      case 'field_identifier':
+      case 'type_identifier':
+        return { name: d.text, node: d, depth };
+      case 'pointer_declarator':
+      case 'array_declarator':
+        depth++;
+        d = d.childForFieldName('declarator');
+        break;
+      case 'init_declarator':
+      case 'parenthesized_declarator':
+      case 'attributed_declarator':
+        d = d.childForFieldName('declarator') ?? d.namedChild(0);
+        break;
+      default:
+        return null; // function declarators and anything else declare no data pointer
+    }
+  }
+  return null;
+}
+
+/** Name of a function_definition (through pointer-returning declarators). */
+export function functionName(def: Node): { name: string; node: Node; params: Node | null } | null {
+  let d = def.childForFieldName('declarator');
+  for (let guard = 0; d && guard < 16; guard++) {
+    if (d.type === 'function_declarator') {
+      const inner = d.childForFieldName('declarator');
+      if (inner?.type === 'identifier') return { name: inner.text, node: inner, params: d.childForFieldName('parameters') };
+      // `int (*f(void))(int)` and the like: keep descending.
+      d = inner;
+      continue;
+    }
+    d = d.childForFieldName('declarator');
+  }
+  return null;
+}
+
+/** Parameter names of a parameter_list, in order. */
+export function parameterNames(params: Node | null): string[] {
+  if (!params) return [];
+  const names: string[] = [];
+  for (const p of params.namedChildren) {
+    if (p?.type !== 'parameter_declaration') continue;
+    names.push(declaredName(p.childForFieldName('declarator'))?.name ?? '');
+  }
+  return names;
+}
+
+/** Skips parentheses and casts to the expression that carries the value. */
+export function unwrap(node: Node): Node {
+  let n = node;
+  for (let guard = 0; guard < 64; guard++) {
+    if (n.type === 'parenthesized_expression' && n.namedChildCount === 1) n = n.namedChild(0)!;
+    else if (n.type === 'cast_expression') n = n.childForFieldName('value') ?? n;
+    else break;
+  }
+  return n;
+}
+
+/** Every identifier that appears in an expression (not field names). */
+export function identifiersIn(node: Node): Set<string> {
+  const out = new Set<string>();
+  if (node.type === 'identifier') out.add(node.text);
+  for (const id of node.descendantsOfType('identifier')) if (id) out.add(id.text);
+  return out;
+}
+
+export function isInside(node: Node, types: ReadonlySet<string>, stop?: Node): boolean {
+  for (let p = node.parent; p && p.id !== stop?.id; p = p.parent) if (types.has(p.type)) return true;
+  return false;
+}
