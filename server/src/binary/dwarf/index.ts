@@ -1,0 +1,483 @@
+/**
+ * The DWARF reader: a lazy compile-unit index and the queries the audit
+ * needs (line rows, addr2line-style inline chains, inlined instances,
+ * concrete functions).
+ *
+ * Scaling to a vmlinux: constructing the reader reads nothing; `units()`
+ * walks only unit headers; a unit's root DIE, full DIE tree and line table
+ * are each decoded on first use and cached on the unit (`DwarfUnit.release`
+ * drops the heavy parts). Address lookup goes through .debug_aranges when
+ * present, else through the units' own ranges.
+ *
+ * Addresses are bigints. For a relocatable object they are the synthetic
+ * addresses of relocate.ts: (sectionIndex << 32) + offset.
+ */
+import { DwarfError } from '../errors';
+import { ElfFile } from '../elf';
+import { AbbrevTable, parseAbbrevTable } from './abbrev';
+import { DW_AT, DW_TAG, DW_UT } from './constants';
+import { constValue } from './forms';
+import { Die, getAttr, listUnitHeaders } from './info';
+import { LineRow, isAbsolutePath } from './line';
+import { AddressRange, ArangeEntry, rangesContain, readAranges } from './ranges';
+import { DwarfSections, ElfDwarfSections } from './sections';
+import { DwarfUnit, UnitHost } from './unit';
+
+export interface FunctionInfo {
+  /** DW_AT_name, following abstract_origin/specification when the DIE has none. */
+  name: string | undefined;
+  /** DW_AT_linkage_name (or MIPS_linkage_name), followed the same way. */
+  linkageName: string | undefined;
+  dieOffset: number;
+  /** Half-open address ranges, possibly several (hot/cold split). */
+  ranges: AddressRange[];
+}
+
+export interface SubprogramInfo extends FunctionInfo {
+  /** Has code: low_pc/high_pc or DW_AT_ranges. */
+  concrete: boolean;
+  declaration: boolean;
+  external: boolean;
+  /** DW_AT_inline value (DW_INL_*), when present. */
+  inline: number | undefined;
+  /** DW_AT_abstract_origin target (.debug_info offset) of an out-of-line instance. */
+  abstractOrigin: number | undefined;
+}
+
+export interface InlinedInstance {
+  /** Name of the abstract origin (the inlined function). */
+  name: string | undefined;
+  linkageName: string | undefined;
+  dieOffset: number;
+  originOffset: number | undefined;
+  ranges: AddressRange[];
+  entryPc: bigint | undefined;
+  callFile: string | undefined;
+  callLine: number | undefined;
+  callColumn: number | undefined;
+  /** 1 when inlined directly into the concrete function, 2 for inline-in-inline, ... */
+  depth: number;
+  /** Name of the concrete (out-of-line) subprogram it sits in. */
+  enclosingFunction: string | undefined;
+  enclosingFunctionOffset: number;
+}
+
+/** One frame of an inline chain, innermost first (like `addr2line -f -i`). */
+export interface InlineFrame {
+  function: string | undefined;
+  linkageName: string | undefined;
+  file: string | undefined;
+  line: number;
+  column: number;
+  /** From the line row (innermost frame) or DW_AT_GNU_discriminator (outer frames). */
+  discriminator: number;
+  dieOffset: number | undefined;
+}
+
+export interface UnitSummary {
+  offset: number;
+  version: number;
+  unitType: number;
+  name: string | undefined;
+  compDir: string | undefined;
+  producer: string | undefined;
+}
+
+export interface SourceMatchOptions {
+  /** Also match files of the units' line tables (headers whose inline code landed in the unit). */
+  lineTableFiles?: boolean;
+}
+
+/** How many abstract_origin/specification hops name resolution follows. */
+const MAX_NAME_HOPS = 16;
+
+interface Sequence {
+  lo: bigint;
+  hi: bigint;
+  rows: LineRow[];
+}
+
+export class DwarfReader implements UnitHost {
+  readonly sections: DwarfSections;
+  private unitList: DwarfUnit[] | undefined;
+  private readonly abbrevs = new Map<number, AbbrevTable>();
+  private aranges: ArangeEntry[] | undefined;
+  private unitRanges: ArangeEntry[] | undefined;
+  private readonly sequences = new WeakMap<DwarfUnit, Sequence[]>();
+
+  constructor(sections: DwarfSections) {
+    this.sections = sections;
+  }
+
+  /** DWARF of an ELF file; for a .o, debug sections are relocated (synthetic addresses). */
+  static fromElf(elf: ElfFile): DwarfReader {
+    return new DwarfReader(new ElfDwarfSections(elf));
+  }
+
+  get hasDebugInfo(): boolean {
+    return this.sections.get('.debug_info') !== undefined;
+  }
+
+  abbrevTable(offset: number): AbbrevTable {
+    let t = this.abbrevs.get(offset);
+    if (!t) {
+      const data = this.sections.get('.debug_abbrev');
+      if (!data) throw new DwarfError('.debug_abbrev', offset, 'section missing');
+      t = parseAbbrevTable(data, offset);
+      this.abbrevs.set(offset, t);
+    }
+    return t;
+  }
+
+  /** All units of .debug_info (headers only; nothing else is decoded). */
+  units(): DwarfUnit[] {
+    if (!this.unitList) {
+      const info = this.sections.get('.debug_info');
+      this.unitList = info ? listUnitHeaders(info).map((h) => new DwarfUnit(this, h)) : [];
+    }
+    return this.unitList;
+  }
+
+  /** Compile (and partial) units: the ones that hold code. */
+  compileUnits(): DwarfUnit[] {
+    return this.units().filter((u) => u.header.unitType === DW_UT.compile || u.header.unitType === DW_UT.partial);
+  }
+
+  summary(u: DwarfUnit): UnitSummary {
+    return { offset: u.offset, version: u.version, unitType: u.header.unitType, name: u.name, compDir: u.compDir, producer: u.producer };
+  }
+
+  /** The unit containing a .debug_info offset. */
+  unitAt(offset: number): DwarfUnit | undefined {
+    const us = this.units();
+    let lo = 0;
+    let hi = us.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const u = us[mid]!;
+      if (offset < u.header.offset) hi = mid - 1;
+      else if (offset >= u.header.end) lo = mid + 1;
+      else return u;
+    }
+    return undefined;
+  }
+
+  /** A DIE by .debug_info offset, in whichever unit holds it. */
+  dieAt(offset: number): { unit: DwarfUnit; die: Die } | undefined {
+    const unit = this.unitAt(offset);
+    const die = unit?.dieAt(offset);
+    return unit && die ? { unit, die } : undefined;
+  }
+
+  /**
+   * Units whose source matches `path`: the unit name (raw and under
+   * comp_dir), and optionally the line-table files. A relative side matches
+   * when it is a '/'-aligned suffix of the other, so "drivers/x/y.c" finds
+   * "/home/me/linux/drivers/x/y.c" and vice versa.
+   */
+  unitsForSource(path: string, opts: SourceMatchOptions = {}): DwarfUnit[] {
+    const q = normalizePath(path);
+    const out: DwarfUnit[] = [];
+    for (const u of this.compileUnits()) {
+      const name = u.name;
+      const compDir = u.compDir;
+      const cands: string[] = [];
+      if (name) {
+        cands.push(name);
+        if (!isAbsolutePath(name) && compDir) cands.push(`${compDir}/${name}`);
+      }
+      if (opts.lineTableFiles) {
+        for (const f of u.lineTableFiles()) {
+          cands.push(f);
+          if (compDir && f.startsWith(compDir + '/')) cands.push(f.slice(compDir.length + 1));
+        }
+      }
+      if (cands.some((c) => pathsMatch(normalizePath(c), q))) out.push(u);
+    }
+    return out;
+  }
+
+  /** The compile unit whose code covers `addr` (via .debug_aranges, else unit ranges). */
+  unitForAddress(addr: bigint): DwarfUnit | undefined {
+    if (this.aranges === undefined) this.aranges = readAranges(this.sections);
+    const hit = findRange(this.aranges, addr);
+    if (hit) {
+      const u = this.unitAt(hit.unitOffset);
+      if (u) return u;
+    }
+    if (this.unitRanges === undefined) {
+      const all: ArangeEntry[] = [];
+      for (const u of this.compileUnits()) {
+        for (const r of u.dieRanges(u.root())) all.push({ ...r, unitOffset: u.offset });
+      }
+      all.sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : 0));
+      this.unitRanges = all;
+    }
+    const r = findRange(this.unitRanges, addr);
+    return r ? this.unitAt(r.unitOffset) : undefined;
+  }
+
+  /** Decoded line rows of a unit, in program order (as readelf's decodedline). */
+  lineRows(cu: DwarfUnit): LineRow[] {
+    return cu.lineRows();
+  }
+
+  /**
+   * The line row describing `addr`, as binutils picks it: inside a sequence,
+   * the last row whose address is <= addr (later rows at one address win).
+   */
+  lineForAddress(cu: DwarfUnit, addr: bigint): LineRow | undefined {
+    for (const s of this.sequencesOf(cu)) {
+      if (addr < s.lo || addr >= s.hi) continue;
+      const rows = s.rows;
+      let lo = 0;
+      let hi = rows.length - 1; // rows[hi] is the end_sequence row, address > addr
+      while (hi - lo > 1) {
+        const mid = (lo + hi) >> 1;
+        if (rows[mid]!.address <= addr) lo = mid;
+        else hi = mid;
+      }
+      return rows[lo];
+    }
+    return undefined;
+  }
+
+  private sequencesOf(cu: DwarfUnit): Sequence[] {
+    let seqs = this.sequences.get(cu);
+    if (seqs) return seqs;
+    seqs = [];
+    let cur: LineRow[] = [];
+    for (const row of cu.lineRows()) {
+      cur.push(row);
+      if (row.endSequence) {
+        const lo = cur[0]!.address;
+        if (row.address > lo) seqs.push({ lo, hi: row.address, rows: cur });
+        cur = [];
+      }
+    }
+    this.sequences.set(cu, seqs);
+    return seqs;
+  }
+
+  /** Name and linkage name of a DIE, following abstract_origin/specification (also across units). */
+  dieName(cu: DwarfUnit, die: Die): { name: string | undefined; linkageName: string | undefined } {
+    let name: string | undefined;
+    let linkageName: string | undefined;
+    let u = cu;
+    let d = die;
+    for (let hop = 0; hop <= MAX_NAME_HOPS; hop++) {
+      name ??= u.string(getAttr(d, DW_AT.name));
+      linkageName ??= u.string(getAttr(d, DW_AT.linkage_name) ?? getAttr(d, DW_AT.MIPS_linkage_name));
+      if (name !== undefined && linkageName !== undefined) break;
+      const ref = getAttr(d, DW_AT.abstract_origin) ?? getAttr(d, DW_AT.specification);
+      if (!ref || ref.kind !== 'ref') break;
+      const next = this.dieAt(ref.offset);
+      if (!next) throw new DwarfError('.debug_info', d.offset, `reference to 0x${ref.offset.toString(16)} is not a DIE`);
+      u = next.unit;
+      d = next.die;
+    }
+    return { name, linkageName };
+  }
+
+  /** All DW_TAG_subprogram DIEs of a unit, abstract, declared and concrete. */
+  subprograms(cu: DwarfUnit): SubprogramInfo[] {
+    const out: SubprogramInfo[] = [];
+    for (const d of cu.dies()) {
+      if (d.tag !== DW_TAG.subprogram) continue;
+      const ranges = cu.dieRanges(d);
+      const origin = getAttr(d, DW_AT.abstract_origin);
+      const decl = getAttr(d, DW_AT.declaration);
+      const ext = getAttr(d, DW_AT.external);
+      out.push({
+        ...this.dieName(cu, d),
+        dieOffset: d.offset,
+        ranges,
+        concrete: ranges.length > 0,
+        declaration: decl?.kind === 'flag' ? decl.value : false,
+        external: ext?.kind === 'flag' ? ext.value : false,
+        inline: constValue(getAttr(d, DW_AT.inline)),
+        abstractOrigin: origin?.kind === 'ref' ? origin.offset : undefined,
+      });
+    }
+    return out;
+  }
+
+  /** Concrete subprograms (those with code) of a unit, with their ranges. */
+  functions(cu: DwarfUnit): FunctionInfo[] {
+    return this.subprograms(cu)
+      .filter((s) => s.concrete)
+      .map(({ name, linkageName, dieOffset, ranges }) => ({ name, linkageName, dieOffset, ranges }));
+  }
+
+  /** Every DW_TAG_inlined_subroutine inside a concrete subprogram of the unit. */
+  inlinedInstances(cu: DwarfUnit): InlinedInstance[] {
+    const dies = cu.dies();
+    // Per DIE: index of the enclosing concrete subprogram (-1: none) and inline depth.
+    const encl = new Int32Array(dies.length).fill(-1);
+    const depth = new Int32Array(dies.length);
+    const concrete = new Map<number, boolean>();
+    const out: InlinedInstance[] = [];
+    for (const d of dies) {
+      const p = d.parent;
+      let e = p >= 0 ? encl[p]! : -1;
+      let dep = p >= 0 ? depth[p]! : 0;
+      if (d.tag === DW_TAG.subprogram) {
+        let c = concrete.get(d.index);
+        if (c === undefined) {
+          c = cu.dieRanges(d).length > 0;
+          concrete.set(d.index, c);
+        }
+        // A nested concrete function starts a new frame; an abstract one hides its contents.
+        e = c ? d.index : -1;
+        dep = 0;
+      } else if (d.tag === DW_TAG.inlined_subroutine && e >= 0) {
+        dep += 1;
+        const origin = getAttr(d, DW_AT.abstract_origin);
+        const cf = constValue(getAttr(d, DW_AT.call_file));
+        const enclDie = dies[e]!;
+        out.push({
+          ...this.dieName(cu, d),
+          dieOffset: d.offset,
+          originOffset: origin?.kind === 'ref' ? origin.offset : undefined,
+          ranges: cu.dieRanges(d),
+          entryPc: entryPc(cu, d),
+          callFile: cf === undefined ? undefined : cu.filePath(cf),
+          callLine: constValue(getAttr(d, DW_AT.call_line)),
+          callColumn: constValue(getAttr(d, DW_AT.call_column)),
+          depth: dep,
+          enclosingFunction: this.dieName(cu, enclDie).name,
+          enclosingFunctionOffset: enclDie.offset,
+        });
+      }
+      encl[d.index] = e;
+      depth[d.index] = dep;
+    }
+    return out;
+  }
+
+  /**
+   * Like `addr2line -f -i -a ADDR`: innermost frame first. The innermost
+   * frame's position comes from the line table; each outer frame's from the
+   * call_file/call_line/call_column of the inlined_subroutine nested in it.
+   */
+  inlineChain(addr: bigint): InlineFrame[] {
+    const cu = this.unitForAddress(addr);
+    if (!cu) return [];
+    const dies = cu.dies();
+    const row = this.lineForAddress(cu, addr);
+    // ok[i]: DIE i lies on a path of scopes that contain addr.
+    const ok = new Uint8Array(dies.length);
+    let best = -1;
+    for (const d of dies) {
+      const parentOk = d.parent < 0 || ok[d.parent] === 1;
+      if (!parentOk) continue;
+      switch (d.tag) {
+        case DW_TAG.subprogram:
+        case DW_TAG.inlined_subroutine:
+        case DW_TAG.lexical_block:
+        case DW_TAG.entry_point:
+          if (d.firstChild < 0 && d.tag === DW_TAG.lexical_block) break;
+          if (rangesContain(cu.dieRanges(d), addr)) {
+            ok[d.index] = 1;
+            if (d.tag !== DW_TAG.lexical_block && (best < 0 || d.depth > dies[best]!.depth)) best = d.index;
+          }
+          break;
+        case DW_TAG.compile_unit:
+        case DW_TAG.partial_unit:
+        case DW_TAG.namespace:
+        case DW_TAG.class_type:
+        case DW_TAG.structure_type:
+        case DW_TAG.union_type:
+          ok[d.index] = 1;
+          break;
+        default:
+          break;
+      }
+    }
+    const scopes: Die[] = []; // innermost first
+    for (let i = best; i >= 0; i = dies[i]!.parent) {
+      const d = dies[i]!;
+      if (d.tag === DW_TAG.subprogram || d.tag === DW_TAG.inlined_subroutine || d.tag === DW_TAG.entry_point) scopes.push(d);
+      if (d.tag === DW_TAG.subprogram) break;
+    }
+    if (scopes.length === 0) {
+      if (!row) return [];
+      return [{ function: undefined, linkageName: undefined, file: row.file || undefined, line: row.line, column: row.column, discriminator: row.discriminator, dieOffset: undefined }];
+    }
+    const frames: InlineFrame[] = [];
+    for (let k = 0; k < scopes.length; k++) {
+      const d = scopes[k]!;
+      const names = this.dieName(cu, d);
+      if (k === 0) {
+        frames.push({
+          function: names.name, linkageName: names.linkageName,
+          file: row?.file || undefined, line: row?.line ?? 0, column: row?.column ?? 0,
+          discriminator: row?.discriminator ?? 0, dieOffset: d.offset,
+        });
+      } else {
+        const inner = scopes[k - 1]!;
+        const cf = constValue(getAttr(inner, DW_AT.call_file));
+        frames.push({
+          function: names.name, linkageName: names.linkageName,
+          file: cf === undefined ? undefined : cu.filePath(cf),
+          line: constValue(getAttr(inner, DW_AT.call_line)) ?? 0,
+          column: constValue(getAttr(inner, DW_AT.call_column)) ?? 0,
+          discriminator: constValue(getAttr(inner, DW_AT.GNU_discriminator)) ?? 0,
+          dieOffset: d.offset,
+        });
+      }
+    }
+    return frames;
+  }
+}
+
+function entryPc(cu: DwarfUnit, d: Die): bigint | undefined {
+  const v = getAttr(d, DW_AT.entry_pc);
+  if (!v) return undefined;
+  const a = cu.address(v);
+  if (a !== undefined) return a;
+  // DWARF 5: a constant entry_pc is an offset from the DIE's low_pc / first range.
+  const off = v.kind === 'udata' || v.kind === 'sdata' ? v.value : undefined;
+  const first = cu.dieRanges(d)[0];
+  return off !== undefined && first ? BigInt.asUintN(64, first.lo + off) : undefined;
+}
+
+/** Binary search for the entry containing addr in ranges sorted by lo. */
+function findRange(sorted: readonly ArangeEntry[], addr: bigint): ArangeEntry | undefined {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  let cand = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]!.lo <= addr) {
+      cand = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  // Ranges may nest or overlap (e.g. unit ranges); look back a little for a container.
+  for (let i = cand; i >= 0 && i > cand - 64; i--) {
+    const r = sorted[i]!;
+    if (addr >= r.lo && addr < r.hi) return r;
+  }
+  return undefined;
+}
+
+export function normalizePath(p: string): string {
+  const abs = p.startsWith('/');
+  const parts: string[] = [];
+  for (const seg of p.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..' && parts.length > 0 && parts[parts.length - 1] !== '..') parts.pop();
+    else parts.push(seg);
+  }
+  return (abs ? '/' : '') + parts.join('/');
+}
+
+function pathsMatch(a: string, b: string): boolean {
+  if (a === b) return true;
+  if (!isAbsolutePath(a) && b.endsWith('/' + a)) return true;
+  if (!isAbsolutePath(b) && a.endsWith('/' + b)) return true;
+  return false;
+}
+
+export { DwarfUnit };

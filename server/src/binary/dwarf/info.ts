@@ -1,0 +1,175 @@
+/**
+ * .debug_info: unit headers and DIE trees.
+ *
+ * Headers are read without touching DIEs so a vmlinux (thousands of units,
+ * hundreds of MB) can be indexed cheaply; a unit's DIEs are decoded only on
+ * request, into a flat pre-order array with parent/child/sibling links.
+ */
+import { DwarfError } from '../errors';
+import { ByteReader } from '../reader';
+import { AbbrevTable } from './abbrev';
+import { DW_UT } from './constants';
+import { AttrValue, FormContext, readAttrValue } from './forms';
+import { faultIn } from './sections';
+
+export interface UnitHeader {
+  /** Offset of the unit header in .debug_info. */
+  offset: number;
+  /** Exclusive end of the unit. */
+  end: number;
+  version: number;
+  /** DW_UT_* (DW_UT_compile for DWARF 2-4 .debug_info units). */
+  unitType: number;
+  addressSize: number;
+  /** 4 (32-bit DWARF) or 8 (64-bit DWARF). */
+  offsetSize: number;
+  abbrevOffset: number;
+  /** Offset of the first (root) DIE. */
+  dieOffset: number;
+  typeSignature?: bigint;
+  dwoId?: bigint;
+}
+
+export interface Attr {
+  name: number;
+  form: number;
+  value: AttrValue;
+}
+
+export interface Die {
+  /** Position in the unit's DIE array. */
+  index: number;
+  /** Offset in .debug_info. */
+  offset: number;
+  tag: number;
+  attrs: Attr[];
+  /** Index of the parent DIE, -1 for the root. */
+  parent: number;
+  firstChild: number;
+  nextSibling: number;
+  /** 0 for the unit DIE. */
+  depth: number;
+}
+
+/** DIE nesting deeper than this is taken as corrupt (real C code stays far below). */
+export const MAX_DIE_DEPTH = 256;
+
+export function readUnitHeader(info: Uint8Array, offset: number): UnitHeader {
+  const r = new ByteReader(info, faultIn('.debug_info'), offset);
+  let length = r.u32();
+  let offsetSize = 4;
+  if (length === 0xffffffff) {
+    offsetSize = 8;
+    length = r.u64n('unit_length');
+  } else if (length >= 0xfffffff0) {
+    throw new DwarfError('.debug_info', offset, `reserved unit_length 0x${length.toString(16)}`);
+  }
+  const end = r.pos + length;
+  if (end > info.length) throw new DwarfError('.debug_info', offset, `unit length 0x${length.toString(16)} runs past section end`);
+  const ur = new ByteReader(info, faultIn('.debug_info'), r.pos, end);
+  const version = ur.u16();
+  if (version < 2 || version > 5) throw new DwarfError('.debug_info', offset, `unsupported DWARF version ${version}`);
+  let unitType: number = DW_UT.compile;
+  let addressSize: number;
+  let abbrevOffset: number;
+  let typeSignature: bigint | undefined;
+  let dwoId: bigint | undefined;
+  if (version >= 5) {
+    unitType = ur.u8();
+    addressSize = ur.u8();
+    abbrevOffset = ur.offset(offsetSize, 'debug_abbrev_offset');
+    if (unitType === DW_UT.skeleton || unitType === DW_UT.split_compile) dwoId = ur.u64();
+    else if (unitType === DW_UT.type || unitType === DW_UT.split_type) {
+      typeSignature = ur.u64();
+      ur.offset(offsetSize, 'type_offset');
+    } else if (unitType !== DW_UT.compile && unitType !== DW_UT.partial) {
+      throw new DwarfError('.debug_info', offset, `unknown unit type 0x${unitType.toString(16)}`);
+    }
+  } else {
+    abbrevOffset = ur.offset(offsetSize, 'debug_abbrev_offset');
+    addressSize = ur.u8();
+  }
+  if (addressSize !== 4 && addressSize !== 8) throw new DwarfError('.debug_info', offset, `bad address size ${addressSize}`);
+  const h: UnitHeader = { offset, end, version, unitType, addressSize, offsetSize, abbrevOffset, dieOffset: ur.pos };
+  if (typeSignature !== undefined) h.typeSignature = typeSignature;
+  if (dwoId !== undefined) h.dwoId = dwoId;
+  return h;
+}
+
+/** All unit headers of .debug_info, in order. Each step advances by the unit length (> 0). */
+export function listUnitHeaders(info: Uint8Array): UnitHeader[] {
+  const out: UnitHeader[] = [];
+  let off = 0;
+  while (off < info.length) {
+    const h = readUnitHeader(info, off);
+    out.push(h);
+    off = h.end;
+  }
+  return out;
+}
+
+export function formContext(h: UnitHeader): FormContext {
+  return { version: h.version, addressSize: h.addressSize, offsetSize: h.offsetSize, unitOffset: h.offset };
+}
+
+/**
+ * Decodes the DIEs of a unit. With `firstOnly`, only the root DIE (enough
+ * for name/comp_dir/bases). Every iteration consumes at least one byte of the
+ * unit, and nesting is capped at MAX_DIE_DEPTH.
+ */
+export function parseDies(info: Uint8Array, h: UnitHeader, abbrevs: AbbrevTable, firstOnly = false): Die[] {
+  const r = new ByteReader(info, faultIn('.debug_info'), h.dieOffset, h.end);
+  const ctx = formContext(h);
+  const dies: Die[] = [];
+  // Stack of indices of open parents; lastChild[d] = last DIE seen at depth d+1 under stack[d].
+  const stack: number[] = [];
+  const lastChild: number[] = [];
+  while (r.pos < h.end) {
+    const offset = r.pos;
+    const code = r.uleb();
+    if (code === 0) {
+      // End of a sibling chain (or padding after the root's children).
+      if (stack.length > 0) {
+        stack.pop();
+        lastChild.pop();
+      }
+      continue;
+    }
+    const ab = abbrevs.get(code);
+    if (!ab) throw new DwarfError('.debug_info', offset, `unknown abbreviation code ${code}`);
+    const attrs: Attr[] = new Array(ab.specs.length);
+    for (let i = 0; i < ab.specs.length; i++) {
+      const s = ab.specs[i]!;
+      attrs[i] = { name: s.name, form: s.form, value: readAttrValue(r, s.form, ctx, s.implicitConst) };
+    }
+    const index = dies.length;
+    const depth = stack.length;
+    if (depth === 0 && index > 0) {
+      throw new DwarfError('.debug_info', offset, 'more than one top-level DIE in unit');
+    }
+    const parent = depth > 0 ? stack[depth - 1]! : -1;
+    const die: Die = { index, offset, tag: ab.tag, attrs, parent, firstChild: -1, nextSibling: -1, depth };
+    dies.push(die);
+    if (parent >= 0) {
+      const prev = lastChild[depth - 1]!;
+      if (prev < 0) dies[parent]!.firstChild = index;
+      else dies[prev]!.nextSibling = index;
+      lastChild[depth - 1] = index;
+    }
+    if (firstOnly) break;
+    if (ab.hasChildren) {
+      if (stack.length >= MAX_DIE_DEPTH) throw new DwarfError('.debug_info', offset, `DIE nesting deeper than ${MAX_DIE_DEPTH}`);
+      stack.push(index);
+      lastChild.push(-1);
+    } else if (depth === 0) {
+      break; // a childless root: nothing else belongs to the unit
+    }
+  }
+  if (dies.length === 0) throw new DwarfError('.debug_info', h.dieOffset, 'unit has no DIE');
+  return dies;
+}
+
+export function getAttr(die: Die, name: number): AttrValue | undefined {
+  for (const a of die.attrs) if (a.name === name) return a.value;
+  return undefined;
+}

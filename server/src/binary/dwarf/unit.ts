@@ -1,0 +1,241 @@
+/**
+ * One compile unit, decoded lazily: the root DIE first (name, comp_dir, the
+ * DWARF 5 *_base attributes), the full DIE tree and the line table only
+ * when a query needs them. Resolves the unit-relative forms (strx, addrx,
+ * rnglistx) and DW_AT_ranges / low_pc+high_pc into address ranges.
+ */
+import { DwarfError } from '../errors';
+import { cstringAt } from '../reader';
+import { AbbrevTable } from './abbrev';
+import { DW_AT } from './constants';
+import { AttrValue, constValue } from './forms';
+import { Die, getAttr, parseDies, UnitHeader } from './info';
+import { LineProgramHeader, LineRow, lineFilePath, readLineProgramHeader, runLineProgram } from './line';
+import { AddressRange, readRangeList, readRnglist, rnglistxOffset } from './ranges';
+import { DwarfSections, faultIn, sectionReader } from './sections';
+
+export interface UnitHost {
+  sections: DwarfSections;
+  abbrevTable(offset: number): AbbrevTable;
+}
+
+export class DwarfUnit {
+  private rootDie: Die | undefined;
+  private allDies: Die[] | undefined;
+  private byOffset: Map<number, Die> | undefined;
+  private lineHdr: LineProgramHeader | null | undefined;
+  private rows: LineRow[] | undefined;
+
+  constructor(private readonly host: UnitHost, readonly header: UnitHeader) {}
+
+  get offset(): number {
+    return this.header.offset;
+  }
+
+  get version(): number {
+    return this.header.version;
+  }
+
+  private get sections(): DwarfSections {
+    return this.host.sections;
+  }
+
+  private info(): Uint8Array {
+    const d = this.sections.get('.debug_info');
+    if (!d) throw new DwarfError('.debug_info', 0, 'section missing');
+    return d;
+  }
+
+  /** The unit DIE (DW_TAG_compile_unit ...), decoded without its children. */
+  root(): Die {
+    if (this.allDies) return this.allDies[0]!;
+    if (!this.rootDie) {
+      this.rootDie = parseDies(this.info(), this.header, this.host.abbrevTable(this.header.abbrevOffset), true)[0]!;
+    }
+    return this.rootDie;
+  }
+
+  /** All DIEs in pre-order (decoded on first call, then cached). */
+  dies(): Die[] {
+    if (!this.allDies) {
+      this.allDies = parseDies(this.info(), this.header, this.host.abbrevTable(this.header.abbrevOffset));
+      this.rootDie = undefined;
+    }
+    return this.allDies;
+  }
+
+  /** Drops decoded DIEs and line rows (keeps the cheap root summary). */
+  release(): void {
+    if (this.allDies) this.rootDie = this.allDies[0];
+    this.allDies = undefined;
+    this.byOffset = undefined;
+    this.rows = undefined;
+  }
+
+  dieAt(offset: number): Die | undefined {
+    if (offset < this.header.dieOffset || offset >= this.header.end) return undefined;
+    if (!this.byOffset) {
+      this.byOffset = new Map();
+      for (const d of this.dies()) this.byOffset.set(d.offset, d);
+    }
+    return this.byOffset.get(offset);
+  }
+
+  children(die: Die): Die[] {
+    const dies = this.dies();
+    const out: Die[] = [];
+    // Sibling links only point forward, so this walk ends.
+    for (let c = die.firstChild; c >= 0; c = dies[c]!.nextSibling) out.push(dies[c]!);
+    return out;
+  }
+
+  private rootNumber(at: number): number | undefined {
+    const v = getAttr(this.root(), at);
+    if (!v) return undefined;
+    if (v.kind === 'secOffset') return v.value;
+    return constValue(v);
+  }
+
+  get strOffsetsBase(): number {
+    return this.rootNumber(DW_AT.str_offsets_base) ?? (this.header.offsetSize === 8 ? 16 : 8);
+  }
+
+  get addrBase(): number {
+    return this.rootNumber(DW_AT.addr_base) ?? (this.header.offsetSize === 8 ? 16 : 8);
+  }
+
+  get rnglistsBase(): number | undefined {
+    return this.rootNumber(DW_AT.rnglists_base);
+  }
+
+  /** A string attribute's text, or undefined when the value is not a string form. */
+  string(v: AttrValue | undefined): string | undefined {
+    if (!v) return undefined;
+    switch (v.kind) {
+      case 'string':
+        return v.value;
+      case 'strp': {
+        const data = this.sections.get(v.section);
+        if (!data) throw new DwarfError(v.section, v.offset, 'section missing');
+        return cstringAt(data, v.offset, data.length, faultIn(v.section)).value;
+      }
+      case 'strx': {
+        const os = this.header.offsetSize;
+        const r = sectionReader(this.sections, '.debug_str_offsets', this.strOffsetsBase);
+        r.skip(v.index * os);
+        const off = r.offset(os);
+        const data = this.sections.get('.debug_str');
+        if (!data) throw new DwarfError('.debug_str', off, 'section missing');
+        return cstringAt(data, off, data.length, faultIn('.debug_str')).value;
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  /** Entry `index` of this unit's .debug_addr table. */
+  addrx(index: number): bigint {
+    const r = sectionReader(this.sections, '.debug_addr', this.addrBase);
+    r.skip(index * this.header.addressSize);
+    return r.uintBig(this.header.addressSize);
+  }
+
+  address(v: AttrValue | undefined): bigint | undefined {
+    if (!v) return undefined;
+    if (v.kind === 'addr') return v.value;
+    if (v.kind === 'addrx') return this.addrx(v.index);
+    return undefined;
+  }
+
+  get name(): string | undefined {
+    return this.string(getAttr(this.root(), DW_AT.name));
+  }
+
+  get compDir(): string | undefined {
+    return this.string(getAttr(this.root(), DW_AT.comp_dir));
+  }
+
+  get producer(): string | undefined {
+    return this.string(getAttr(this.root(), DW_AT.producer));
+  }
+
+  /** The unit's base address for range lists (DW_AT_low_pc of the unit DIE, else 0). */
+  get baseAddress(): bigint {
+    return this.address(getAttr(this.root(), DW_AT.low_pc)) ?? 0n;
+  }
+
+  /**
+   * Address ranges of a DIE: DW_AT_ranges, else [low_pc, high_pc) with
+   * high_pc either an address or (constant forms) an offset from low_pc.
+   */
+  dieRanges(die: Die): AddressRange[] {
+    const rv = getAttr(die, DW_AT.ranges);
+    if (rv) {
+      const h = this.header;
+      if (rv.kind === 'rnglistx') {
+        const base = this.rnglistsBase ?? (h.offsetSize === 8 ? 20 : 12);
+        const off = rnglistxOffset(this.sections, base, h.offsetSize, rv.index);
+        return readRnglist(this.sections, off, h.addressSize, this.baseAddress, (i) => this.addrx(i));
+      }
+      const off = rv.kind === 'secOffset' ? rv.value : constValue(rv);
+      if (off === undefined) throw new DwarfError('.debug_info', die.offset, 'DW_AT_ranges of unexpected form');
+      if (h.version >= 5) return readRnglist(this.sections, off, h.addressSize, this.baseAddress, (i) => this.addrx(i));
+      return readRangeList(this.sections, off, h.addressSize, this.baseAddress);
+    }
+    const lo = this.address(getAttr(die, DW_AT.low_pc));
+    if (lo === undefined) return [];
+    const hv = getAttr(die, DW_AT.high_pc);
+    if (!hv) return [];
+    let hi: bigint | undefined;
+    if (hv.kind === 'udata' || hv.kind === 'sdata') hi = BigInt.asUintN(64, lo + hv.value);
+    else hi = this.address(hv);
+    if (hi === undefined || hi <= lo) return [];
+    return [{ lo, hi }];
+  }
+
+  /** The line program header of this unit (DW_AT_stmt_list), or undefined when it has none. */
+  lineHeader(): LineProgramHeader | undefined {
+    if (this.lineHdr === undefined) {
+      const v = getAttr(this.root(), DW_AT.stmt_list);
+      const off = v ? (v.kind === 'secOffset' ? v.value : constValue(v)) : undefined;
+      this.lineHdr =
+        off === undefined
+          ? null
+          : readLineProgramHeader(this.sections, off, this.header.addressSize, (val, section, at) => {
+              const s = this.string(val);
+              if (s === undefined) throw new DwarfError(section, at, 'line table path is not a string form');
+              return s;
+            });
+    }
+    return this.lineHdr ?? undefined;
+  }
+
+  /** Decoded line rows (cached). */
+  lineRows(): LineRow[] {
+    if (!this.rows) {
+      const h = this.lineHeader();
+      this.rows = h ? runLineProgram(this.sections, h, this.compDir) : [];
+    }
+    return this.rows;
+  }
+
+  /** Full path of a line-table file index (as DW_AT_call_file / DW_AT_decl_file use it). */
+  filePath(index: number): string | undefined {
+    const h = this.lineHeader();
+    return h ? lineFilePath(h, index, this.compDir) : undefined;
+  }
+
+  /** Every file path of the line table header (for source-path matching). */
+  lineTableFiles(): string[] {
+    const h = this.lineHeader();
+    if (!h) return [];
+    const out: string[] = [];
+    const first = h.version >= 5 ? 0 : 1;
+    for (let i = first; i < h.files.length + first; i++) {
+      const p = lineFilePath(h, i, this.compDir);
+      if (p) out.push(p);
+    }
+    return out;
+  }
+}
+
