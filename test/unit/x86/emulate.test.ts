@@ -128,7 +128,7 @@ test('decode failures and MOVS fail in the kernel; #UD forms never reach it', ()
   assert.equal(m.kernel.errno, '-EINVAL');
   assert.equal(m.kernel.warn, false);
   assert.equal(run('f3 a5', { profile: 'sev-es' }).kernel.status, 'not-modelled');
-  const u = run('c6 47 01 05');
+  const u = run('c6 4f 01 05');
   assert.equal(u.native.status, 'ud');
   assert.equal(u.equal, false);
 });
