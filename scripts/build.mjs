@@ -19,8 +19,9 @@ const common = {
   minify,
   // web-tree-sitter's ESM build has an empty import.meta.url once bundled and
   // Parser.init then fails silently: always take its CommonJS entry.
-  mainFields: ['main', 'module'],
-  conditions: ['require', 'node'],
+  // (An `import` statement activates the package's "import" condition whatever the
+  // output format, so the CommonJS file is named outright.)
+  alias: { 'web-tree-sitter': './node_modules/web-tree-sitter/tree-sitter.cjs' },
   logLevel: 'warning',
 };
 

@@ -143,6 +143,9 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
       }
     }
     for (const d of finder.findDerefs(root)) {
+      // An accessor's own definition dereferences its argument in the asm operand
+      // that *is* the MOV: that is the accessor, not a site.
+      if (d.fn && CATALOGUE.has(d.fn.name)) continue;
       sites.push({
         kind: 'iomem-deref',
         accessor: d.rmw ? 'read-modify-write' : d.write ? 'store' : 'load',

@@ -1,0 +1,230 @@
+#!/usr/bin/env node
+// The headless entry: the same engine as the language server, for CI and scripts.
+//   tdx-audit scan <files or dirs...> [--format text|json] [--profile P]
+//   tdx-audit decode <hex...> [--profile P] [--format text|json|jsonl]
+// Exit status: 0 clean, 1 an error-severity finding exists, 2 usage or I/O error.
+
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { CATALOGUE_NAMES_RE } from './c/catalogue';
+import { AuditEngine, type FileAudit, type Profile } from './audit/engine';
+import { runDecode } from './x86/decodeCli';
+
+const VERSION = '0.1.0';
+const PROFILES: Profile[] = ['tdx-linux-6.12+', 'tdx-linux-6.1', 'tdx-linux-5.19', 'sev-es'];
+const SKIP_DIRS = new Set(['.git', 'node_modules', '.tdx-audit', 'dist', 'Documentation']);
+/** Files larger than this are not C a human wrote; they are skipped with a note. */
+const MAX_FILE_BYTES = 32 * 1024 * 1024;
+
+class UsageError extends Error {}
+
+const USAGE = `usage:
+  tdx-audit scan <files or dirs...> [--format text|json] [--profile P] [--no-includes] [--exit-zero]
+  tdx-audit decode <hex bytes...> [--profile P] [--format text|json|jsonl]
+profiles: ${PROFILES.join(', ')}`;
+
+interface ScanOptions {
+  paths: string[];
+  format: 'text' | 'json';
+  profile: Profile;
+  followIncludes: boolean;
+  /** Report findings but exit 0 (for demos and advisory CI jobs). */
+  exitZero: boolean;
+}
+
+function parseScanArgs(argv: string[]): ScanOptions {
+  const o: ScanOptions = { paths: [], format: 'text', profile: 'tdx-linux-6.12+', followIncludes: true, exitZero: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--format') {
+      const v = argv[++i];
+      if (v !== 'text' && v !== 'json') throw new UsageError(`--format takes text or json, not ${v ?? 'nothing'}`);
+      o.format = v;
+    } else if (a === '--profile') {
+      const v = argv[++i] as Profile;
+      if (!PROFILES.includes(v)) throw new UsageError(`unknown profile ${v ?? '(none)'}; one of ${PROFILES.join(', ')}`);
+      o.profile = v;
+    } else if (a === '--no-includes') o.followIncludes = false;
+    else if (a === '--exit-zero') o.exitZero = true;
+    else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
+    else o.paths.push(a);
+  }
+  if (!o.paths.length) throw new UsageError('scan needs at least one file or directory');
+  return o;
+}
+
+/** C sources and headers under the given paths, in a stable order. */
+export function collectSources(paths: string[]): string[] {
+  const out: string[] = [];
+  const walk = (p: string) => {
+    const st = statSync(p);
+    if (st.isDirectory()) {
+      for (const n of readdirSync(p).sort()) {
+        if (SKIP_DIRS.has(n)) continue;
+        walk(join(p, n));
+      }
+    } else if (/\.[ch]$/.test(p)) out.push(p);
+  };
+  for (const p of paths) {
+    try {
+      const st = statSync(p);
+      if (st.isFile()) out.push(p);
+      else walk(p);
+    } catch (e) {
+      throw new UsageError(`cannot read ${p}: ${(e as Error).message}`);
+    }
+  }
+  return out;
+}
+
+const readOrUndefined = (p: string) => {
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return undefined;
+  }
+};
+
+async function scan(argv: string[], write: (s: string) => void, warn: (s: string) => void): Promise<number> {
+  const o = parseScanArgs(argv);
+  const engine = await AuditEngine.create({ readFile: readOrUndefined });
+  engine.configure({ profile: o.profile, followIncludes: o.followIncludes });
+  const files = collectSources(o.paths);
+  const audits: FileAudit[] = [];
+  const skipped: { file: string; why: string }[] = [];
+  for (const f of files) {
+    let text: string;
+    try {
+      if (statSync(f).size > MAX_FILE_BYTES) {
+        skipped.push({ file: f, why: `larger than ${MAX_FILE_BYTES} bytes` });
+        continue;
+      }
+      text = readFileSync(f, 'utf8');
+    } catch (e) {
+      skipped.push({ file: f, why: (e as Error).message });
+      continue;
+    }
+    // The pre-filter: a file naming no accessor and no __iomem has no site.
+    if (!CATALOGUE_NAMES_RE.test(text) && !text.includes('__iomem')) continue;
+    try {
+      audits.push(engine.auditOnce(f, text));
+    } catch (e) {
+      skipped.push({ file: f, why: `analysis failed: ${(e as Error).message}` });
+    }
+  }
+  for (const s of skipped) warn(`tdx-audit: skipped ${s.file}: ${s.why}`);
+  const hasError = audits.some((a) => a.findings.some((f) => f.severity === 'error'));
+  write(o.format === 'json' ? JSON.stringify(toJson(audits, o, skipped), null, 2) + '\n' : toText(audits));
+  return hasError && !o.exitZero ? 1 : 0;
+}
+
+/** The stable JSON interface (documented in the README). */
+export function toJson(audits: FileAudit[], o: Pick<ScanOptions, 'profile'>, skipped: { file: string; why: string }[] = []) {
+  const sites = audits.flatMap((a) =>
+    a.findings.map((f) => ({
+      file: a.file,
+      line: f.site.range.start.line + 1,
+      column: f.site.range.start.character + 1,
+      endLine: f.site.range.end.line + 1,
+      endColumn: f.site.range.end.character + 1,
+      function: f.site.function,
+      accessor: f.site.accessor,
+      base: f.site.base,
+      kind: f.site.accessorKind,
+      siteKind: f.site.kind,
+      width: f.site.width,
+      rule: f.rule,
+      severity: f.severity,
+      address: f.site.address,
+      message: f.message,
+      via: f.site.via.map((v) => ({ name: v.name, callee: v.callee, file: v.file, line: v.range.start.line + 1 })),
+    })),
+  );
+  const functions = audits.flatMap((a) =>
+    a.analysis.functions
+      .filter((fn) => fn.direct > 0 || fn.via.length > 0)
+      .map((fn) => ({
+        file: a.file,
+        name: fn.name,
+        line: fn.range.start.line + 1,
+        direct: fn.direct,
+        via: fn.via,
+        reached: fn.reached,
+        static: fn.isStatic,
+        inline: fn.isInline,
+      })),
+  );
+  return {
+    tool: 'tdx-audit',
+    version: VERSION,
+    profile: o.profile,
+    sites,
+    functions,
+    files: audits.map((a) => ({ file: a.file, sites: a.findings.length, parseErrors: a.analysis.parseErrors, ms: Math.round(a.ms * 10) / 10 })),
+    skipped,
+  };
+}
+
+function toText(audits: FileAudit[]): string {
+  const lines: string[] = [];
+  const cwd = process.cwd();
+  const counts = new Map<string, number>();
+  for (const a of audits) {
+    const name = relative(cwd, resolve(a.file)) || a.file;
+    for (const f of a.findings) {
+      const r = f.site.range.start;
+      lines.push(`${name}:${r.line + 1}:${r.character + 1}: ${f.severity}: [${f.rule}] ${f.message.replace(/`/g, "'")}`);
+      counts.set(f.severity, (counts.get(f.severity) ?? 0) + 1);
+    }
+  }
+  const landing = audits.flatMap((a) =>
+    a.analysis.functions
+      .filter((fn) => fn.direct > 0 || fn.via.length > 0)
+      .map((fn) => ({ file: relative(cwd, resolve(a.file)) || a.file, fn })),
+  );
+  if (landing.length) {
+    lines.push('', 'Where the #VE lands (function-level view; static helpers inline into their callers):');
+    for (const { file, fn } of landing) {
+      const via = fn.via.length ? `, +${fn.reached} via ${fn.via.join(', ')}` : '';
+      lines.push(`  ${file}:${fn.range.start.line + 1}: ${fn.name}: ${fn.direct} direct${via}`);
+    }
+  }
+  const summary = ['error', 'warning', 'information', 'hint'].map((s) => `${counts.get(s) ?? 0} ${s}`).join(', ');
+  lines.push('', `${audits.length} file(s) with sites: ${summary}`);
+  return lines.join('\n') + '\n';
+}
+
+export async function main(argv: string[], write = (s: string) => void process.stdout.write(s), warn = (s: string) => void process.stderr.write(s + '\n')): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'scan':
+        return await scan(rest, write, warn);
+      case 'decode':
+        return runDecode(rest, write);
+      case '--version':
+        write(VERSION + '\n');
+        return 0;
+      case undefined:
+      case '--help':
+      case '-h':
+        write(USAGE + '\n');
+        return cmd === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command ${cmd}`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      warn(`tdx-audit: ${e.message}\n${USAGE}`);
+      return 2;
+    }
+    warn(`tdx-audit: ${(e as Error).stack ?? e}`);
+    return 2;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

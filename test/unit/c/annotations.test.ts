@@ -1,0 +1,64 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { prepare } from '../../../server/src/c/annotations';
+import { CParser, countErrors } from '../../../server/src/c/parser';
+
+const KERNEL_SNIPPET = `static void __iomem *base __read_mostly;
+static int __init __maybe_unused foo_init(struct foo __iomem *r, void __user *u)
+{
+\tstruct bar *b __free(kfree) = NULL;
+\tlist_for_each_entry(b, &head, node) {
+\t\twritel(1, r);
+\t}
+\treturn 0;
+}
+static noinline __cold void __attribute__((unused)) slow(void) { }
+static const struct baz tbl[] = {
+\t{ .a = 1,
+#ifdef CONFIG_FOO
+\t  .b = 2,
+#endif
+\t},
+};
+`;
+
+test('blanking keeps length and line structure so positions stay exact', () => {
+  const p = prepare(KERNEL_SNIPPET);
+  assert.equal(p.text.length, KERNEL_SNIPPET.length);
+  assert.deepEqual(p.text.split('\n').map((l) => l.length), KERNEL_SNIPPET.split('\n').map((l) => l.length));
+  assert.ok(!p.text.includes('__iomem'));
+  assert.ok(!p.text.includes('__attribute__'));
+  assert.ok(p.text.includes('while'), 'iterator macro becomes a while loop');
+});
+
+test('every __iomem offset is remembered', () => {
+  const p = prepare(KERNEL_SNIPPET);
+  const expected = [...KERNEL_SNIPPET.matchAll(/__iomem/g)].map((m) => m.index);
+  assert.deepEqual(p.iomem, expected);
+});
+
+test('annotations inside comments and strings are left alone', () => {
+  const src = '/* __iomem */ char *s = "__user"; // __force\n';
+  const p = prepare(src);
+  assert.equal(p.text, src);
+  assert.deepEqual(p.iomem, []);
+});
+
+test('a conditional directive inside an initializer is blanked, one in a function body kept', () => {
+  const p = prepare(KERNEL_SNIPPET);
+  assert.ok(!p.text.includes('#ifdef CONFIG_FOO'));
+  const body = 'void f(void)\n{\n#ifdef X\n\tg();\n#endif\n}\n';
+  assert.ok(prepare(body).text.includes('#ifdef X'));
+});
+
+test('the rewrite turns a kernel snippet with parse errors into one without', async () => {
+  const parser = await CParser.create();
+  const raw = parser.parseOnce(KERNEL_SNIPPET);
+  const rawErrors = countErrors(raw);
+  raw.delete();
+  const prepared = parser.parse(undefined, KERNEL_SNIPPET);
+  const errors = countErrors(prepared.tree);
+  prepared.tree.delete();
+  assert.ok(rawErrors > 0, `expected the raw parse to fail somewhere, got ${rawErrors}`);
+  assert.equal(errors, 0);
+});

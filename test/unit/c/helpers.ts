@@ -1,0 +1,23 @@
+import { AuditEngine, type FileAudit } from '../../../server/src/audit/engine';
+
+/** An engine whose "disk" is the given map of absolute paths to text. */
+export async function engineWith(files: Record<string, string> = {}): Promise<AuditEngine> {
+  return AuditEngine.create({ readFile: (p) => files[p] });
+}
+
+export function siteAt(a: FileAudit, text: string, needle: string, nth = 0) {
+  const pos = locate(text, needle, nth);
+  return a.analysis.sites.find((s) => s.range.start.line === pos.line && s.range.start.character === pos.character);
+}
+
+/** 0-based line/character of the nth occurrence of needle (UTF-16 columns). */
+export function locate(text: string, needle: string, nth = 0): { line: number; character: number } {
+  let idx = -1;
+  for (let i = 0; i <= nth; i++) {
+    idx = text.indexOf(needle, idx + 1);
+    if (idx < 0) throw new Error(`needle ${JSON.stringify(needle)} #${nth} not in text`);
+  }
+  const before = text.slice(0, idx);
+  const line = before.split('\n').length - 1;
+  return { line, character: idx - (before.lastIndexOf('\n') + 1) };
+}
