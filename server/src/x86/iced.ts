@@ -214,7 +214,7 @@ export class CodeWalker {
     this.dec.ip = this.baseIp + BigInt(offset);
     this.dec.decodeOut(ins);
     const v = view(ins, fmt, fac);
-    const len = Math.max(1, v.length);
+    const len = v.valid ? v.length : 1;
     return { ...v, offset, ip: this.baseIp + BigInt(offset), bytes: this.code.slice(offset, offset + len) };
   }
 
@@ -224,7 +224,8 @@ export class CodeWalker {
     while (off < end) {
       const w = this.at(off);
       yield w;
-      off += Math.max(1, w.length);
+      // Resynchronise byte by byte after bytes the CPU would not decode.
+      off += w.valid ? w.length : 1;
     }
   }
 
