@@ -6,8 +6,9 @@ import { CodeWalker, decodeAt } from '../../../server/src/x86/iced';
 import { classifyMmio } from '../../../server/src/x86/classify';
 import { emulate, patternRegs } from '../../../server/src/x86/emulate';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const wasmBytes = (): number => (require('iced-x86') as { __wasm: { memory: WebAssembly.Memory } }).__wasm.memory.buffer.byteLength;
+// iced-x86's generated JS exports its WASM instance as __wasm (not in its .d.ts).
+const wasmBytes = (): number =>
+  (require('iced-x86') as { __wasm: { memory: { buffer: ArrayBuffer } } }).__wasm.memory.buffer.byteLength;
 
 const SAMPLES = [
   [0x8b, 0x07], [0x88, 0x27], [0x0f, 0xb6, 0x07], [0xc7, 0x07, 1, 0, 0, 0], [0x83, 0x0f, 0x01], [0xf3, 0xa5],
