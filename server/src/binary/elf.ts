@@ -76,6 +76,7 @@ export interface ElfSection {
 
 export interface ElfSymbol {
   index: number;
+  /** Name from the string table; an unnamed STT_SECTION symbol takes its section's name (as readelf shows it). */
   name: string;
   /** st_value: section-relative in a relocatable object, a virtual address otherwise. */
   value: bigint;
@@ -310,7 +311,9 @@ export class ElfFile {
       if (shndx !== SHN_UNDEF && shndx < SHN_LORESERVE && shndx >= this.sections.length) {
         throw fault(i * SYM_SIZE + 6, `symbol ${i} section index ${shndx} out of range`);
       }
-      const name = nameOff === 0 ? '' : cstringAt(strData, nameOff, strData.length, strFault).value;
+      let name = nameOff === 0 ? '' : cstringAt(strData, nameOff, strData.length, strFault).value;
+      // Like readelf, an unnamed section symbol is called after its section.
+      if (name === '' && (info & 0xf) === STT_SECTION && shndx > 0 && shndx < this.sections.length) name = this.sections[shndx]!.name;
       out[i] = { index: i, name, value, size, type: info & 0xf, bind: info >> 4, visibility: other & 3, shndx };
     }
     this.symtabCache.set(idx, out);
