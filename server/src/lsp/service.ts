@@ -32,7 +32,7 @@ export class AuditService {
   private readonly audits = new Map<string, FileAudit>();
   /** Documents whose diagnostics were cleared because auditing is disabled. */
   private readonly cleared = new Set<string>();
-  private state: StatusParams['state'] = 'starting';
+  private state: StatusParams['state'] | undefined;
   private disposed = false;
 
   constructor(
@@ -88,6 +88,12 @@ export class AuditService {
 
   changed(uri: string): void {
     this.schedule(uri, this.settings.debounceMs);
+    // The engine reads headers through the host at every audit, so an open includer
+    // only needs a new audit to see a header buffer's edit.
+    if (!isHeader(uri)) return;
+    for (const doc of this.documents.all()) {
+      if (doc.uri !== uri && hasQuotedInclude(doc.text)) this.schedule(doc.uri, this.settings.debounceMs);
+    }
   }
 
   closed(uri: string): void {
@@ -223,6 +229,16 @@ export class AuditService {
   }
 
   private lastReadyMessage: string | undefined;
+}
+
+/** Header-like URIs: the files other documents pull in with a quoted include. */
+function isHeader(uri: string): boolean {
+  return /\.(?:h|hh|hpp|inc)(?:[?#]|$)/i.test(uri);
+}
+
+/** Any quoted include, so that headers included through other headers are covered too. */
+function hasQuotedInclude(text: string): boolean {
+  return /^[ \t]*#[ \t]*include[ \t]*"/m.test(text);
 }
 
 export function errorText(err: unknown): string {
