@@ -15,6 +15,7 @@ const PROFILES: Profile[] = ['tdx-linux-6.12+', 'tdx-linux-6.1', 'tdx-linux-5.19
 const SKIP_DIRS = new Set(['.git', 'node_modules', '.tdx-audit', 'dist', 'Documentation']);
 /** Files larger than this are not C a human wrote; they are skipped with a note. */
 const MAX_FILE_BYTES = 32 * 1024 * 1024;
+const LOCAL_INCLUDE_RE = /^[ \t]*#[ \t]*include[ \t]*"/m;
 
 class UsageError extends Error {}
 
@@ -104,8 +105,9 @@ async function scan(argv: string[], write: (s: string) => void, warn: (s: string
       skipped.push({ file: f, why: (e as Error).message });
       continue;
     }
-    // The pre-filter: a file naming no accessor and no __iomem has no site.
-    if (!CATALOGUE_NAMES_RE.test(text) && !text.includes('__iomem')) continue;
+    // The pre-filter: a file naming no accessor, no __iomem and including no local
+    // header (which may declare wrappers or __iomem fields) has no site.
+    if (!CATALOGUE_NAMES_RE.test(text) && !text.includes('__iomem') && !LOCAL_INCLUDE_RE.test(text)) continue;
     try {
       audits.push(engine.auditOnce(f, text));
     } catch (e) {

@@ -86,17 +86,16 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
             ? { name: c.fn.name, params: parameterNames(c.fn.params), isMacro: false }
             : null;
         if (!owner || owner.name === c.callee || known.wrappers.has(owner.name)) continue;
-        const addr = c.args[target.addrArg];
-        if (!addr) continue;
-        const ids = identifiersIn(addr);
+        const ids = new Set<string>();
+        for (const i of target.addrArgs) for (const id of c.args[i] ? identifiersIn(c.args[i]) : []) ids.add(id);
         const flows = c.fn ? localFlows(c.fn) : [];
-        const param = owner.params.findIndex((p) => p && overlaps(ids, closure(p, flows)));
-        if (param < 0) continue;
+        const params = owner.params.flatMap((p, i) => (p && overlaps(ids, closure(p, flows)) ? [i] : []));
+        if (!params.length) continue;
         const step: ViaStep = { name: owner.name, file, range: rangeOf(c.node), callee: c.callee };
         const w: Wrapper = {
           name: owner.name,
           accessor: target.accessor,
-          addrArg: param,
+          addrArgs: params,
           chain: [step, ...target.chain],
           isMacro: owner.isMacro,
         };
@@ -176,15 +175,15 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
 
 interface Target {
   accessor: Accessor;
-  addrArg: number;
+  addrArgs: number[];
   chain: ViaStep[];
 }
 
 function resolve(name: string, k: Knowledge): Target | undefined {
   const w = k.wrappers.get(name);
-  if (w) return { accessor: w.accessor, addrArg: w.addrArg, chain: w.chain };
+  if (w) return { accessor: w.accessor, addrArgs: w.addrArgs, chain: w.chain };
   const a = CATALOGUE.get(name);
-  return a ? { accessor: a, addrArg: Math.max(0, a.addrArg), chain: [] } : undefined;
+  return a ? { accessor: a, addrArgs: a.addrArg >= 0 ? [a.addrArg] : [], chain: [] } : undefined;
 }
 
 function callSite(c: Call, t: Target): Site {
@@ -199,7 +198,7 @@ function callSite(c: Call, t: Target): Site {
     function: c.fn?.name ?? null,
     range: rangeOf(c.calleeNode),
     callRange: rangeOf(c.node),
-    address: a.addrArg >= 0 ? c.args[t.addrArg]?.text ?? '' : '',
+    address: t.addrArgs.length ? c.args[t.addrArgs[0]]?.text ?? '' : '',
     via: t.chain,
   };
 }
@@ -249,7 +248,13 @@ function parseMacroBody(parser: CParser, text: string, m: MacroDef): Tree | null
   const col = body.startPosition.column;
   const header = 'void m(){';
   if (col < header.length + 1) return null;
-  const raw = text.slice(body.startIndex, body.endIndex).replace(/\\(\r?\n)/g, ' $1');
+  // Continuations become spaces; `a##b` becomes `a+ b` and `#x` becomes ` x` so the
+  // pasted or stringified parameter is still an identifier in the expression.
+  const raw = text
+    .slice(body.startIndex, body.endIndex)
+    .replace(/\\(\r?\n)/g, ' $1')
+    .replace(/##/g, '+ ')
+    .replace(/#(?=\s*[A-Za-z_])/g, ' ');
   const src = '\n'.repeat(row) + header + ' '.repeat(col - header.length) + raw + '\n;}';
   return parser.parseOnce(src);
 }

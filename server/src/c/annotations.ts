@@ -31,6 +31,15 @@ const WITH_ARGS = new Set([
   '__sized_by', '__nonnull', '__ATTR_PRINTF', '__bpf_kfunc', '__diagnose_as',
 ]);
 
+/** Macros with a type among their arguments (index of that argument). */
+const TYPE_ARG: ReadonlyMap<string, number> = new Map([
+  ['container_of', 1], ['container_of_const', 1], ['list_entry', 1], ['list_first_entry', 1],
+  ['list_last_entry', 1], ['list_first_entry_or_null', 1], ['list_next_entry', -1], ['hlist_entry', 1],
+  ['hlist_entry_safe', 1], ['rb_entry', 1], ['llist_entry', 1], ['min_t', 0], ['max_t', 0],
+  ['clamp_t', 0], ['offsetof', 0], ['offsetofend', 0], ['sizeof_field', 0], ['FIELD_SIZEOF', 0],
+  ['struct_size_t', 0], ['__must_be_array', -1], ['va_arg', 1], ['READ_ONCE_TYPE', 0],
+]);
+
 /** Iterator macros (`list_for_each_entry(pos, head, member) { ... }`) parse as loops. */
 const ITERATOR_RE = /(^|_)for_each(_|$)|^for_each|_for_each$/;
 
@@ -220,6 +229,29 @@ export function prepare(src: string): Prepared {
       blank(start, close + 1);
       return close + 1;
     }
+    const typeArg = TYPE_ARG.get(word);
+    if (typeArg !== undefined && typeArg >= 0) {
+      // `container_of(p, struct foo, member)`: a type is no expression; stand a 0 in for it.
+      let k = end;
+      while (k < limit && /\s/.test(src[k])) k++;
+      const close = src[k] === '(' ? matchParen(src, k, limit) : -1;
+      const arg = close > 0 ? argumentSpan(src, k, close, typeArg) : null;
+      if (arg) {
+        blank(arg[0], arg[1]);
+        out[arg[0]] = '0';
+      }
+      return end;
+    }
+    if (word === 'static' && stack.length === 0) {
+      // `static DEVICE_ATTR(x, ...);` at file scope: the macro call stands alone.
+      const m = /^\s+([A-Z][A-Z0-9_]*)\s*\(/.exec(src.slice(end, end + 80));
+      if (m) {
+        const open = src.indexOf('(', end + m[0].length - 1);
+        const close = matchParen(src, open, limit);
+        if (close > 0 && /^\s*;/.test(src.slice(close + 1, close + 10))) blank(start, end);
+      }
+      return end;
+    }
     if (word.length > 8 && ITERATOR_RE.test(word)) {
       // `list_for_each_entry(a, b, c) stmt` -> `while              (a, b, c) stmt`:
       // a comma expression in a while condition keeps the arguments' calls visible.
@@ -247,6 +279,30 @@ export function prepare(src: string): Prepared {
   }
 
   return { text: changed ? out.join('') : src, annotations, iomem };
+}
+
+/** [start, end) of the nth top-level argument between `open` and `close`, trimmed. */
+function argumentSpan(src: string, open: number, close: number, nth: number): [number, number] | null {
+  let depth = 0;
+  let index = 0;
+  let from = open + 1;
+  for (let k = open + 1; k <= close; k++) {
+    const ch = src[k];
+    if (ch === '(' || ch === '[' || ch === '{') depth++;
+    else if ((ch === ')' || ch === ']' || ch === '}') && k < close) depth--;
+    else if ((ch === ',' && depth === 0) || k === close) {
+      if (index === nth) {
+        let a = from;
+        let b = k;
+        while (a < b && /\s/.test(src[a])) a++;
+        while (b > a && /\s/.test(src[b - 1])) b--;
+        return a < b ? [a, b] : null;
+      }
+      index++;
+      from = k + 1;
+    }
+  }
+  return null;
 }
 
 /** Index of the parenthesis closing the one at `open`, skipping strings; -1 if none. */

@@ -9,8 +9,8 @@ export interface Wrapper {
   name: string;
   /** The catalogued accessor it ends in. */
   accessor: Accessor;
-  /** Which of the wrapper's arguments flows into the accessor's address. */
-  addrArg: number;
+  /** The wrapper's arguments that flow into the accessor's address (first is shown). */
+  addrArgs: number[];
   /** The chain from this wrapper down to the catalogued accessor (this wrapper first). */
   chain: ViaStep[];
   isMacro: boolean;
