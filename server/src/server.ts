@@ -67,7 +67,7 @@ const service = new AuditService(documents, {
   },
   toDiagnostics(audit) {
     return toDiagnostics(audit, {
-      relatedInformation: capabilities.textDocument?.publishDiagnostics?.relatedInformation !== false,
+      relatedInformation: capabilities.textDocument?.publishDiagnostics?.relatedInformation === true,
     });
   },
   status(params: StatusParams) {

@@ -152,3 +152,18 @@ test('an engine that fails to start reports an error state and audits nothing', 
   assert.equal(svc.current('file:///a.c'), undefined);
   svc.dispose();
 });
+
+test('settings changed while the engine loads are the ones it gets', async () => {
+  const { svc, engine } = setup();
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const started = svc.start(async () => {
+    await gate;
+    return engine;
+  }, DEFAULT_SETTINGS);
+  svc.applySettings(parseSettings({ profile: 'tdx-linux-5.19' }));
+  release();
+  await started;
+  assert.equal(engine.configs.at(-1)?.profile, 'tdx-linux-5.19');
+  svc.dispose();
+});

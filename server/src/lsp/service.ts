@@ -46,7 +46,8 @@ export class AuditService {
     this.setState('starting');
     try {
       const engine = await createEngine();
-      engine.configure(settings.engine);
+      // Settings may have changed while the engine loaded.
+      engine.configure(this.settings.engine);
       this.engine = engine;
     } catch (err) {
       this.engineFailed = true;
