@@ -192,7 +192,8 @@ function toText(audits: FileAudit[]): string {
     }
   }
   const summary = ['error', 'warning', 'information', 'hint'].map((s) => `${counts.get(s) ?? 0} ${s}`).join(', ');
-  lines.push('', `${audits.length} file(s) with sites: ${summary}`);
+  const withSites = audits.filter((a) => a.findings.length > 0).length;
+  lines.push('', `${withSites} file(s) with sites: ${summary}`);
   return lines.join('\n') + '\n';
 }
 
