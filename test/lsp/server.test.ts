@@ -172,7 +172,7 @@ test('a burst of rapid edits: the last publish is the final version, and it is r
   const mine = lsp.diagnostics.slice(startCount).filter((d) => d.uri === DRIVER_URI);
   assert.equal(mine.at(-1)!.version, final, 'the last publish is for the final version');
   for (let i = 1; i < mine.length; i++) assert.ok(mine[i].version! >= mine[i - 1].version!, 'versions never go backwards');
-  assert.ok(mine.length < 10, `debounced: ${mine.length} publishes for ${final - 3} edits`);
+  assert.ok(mine.length < final - 3, `debounced: ${mine.length} publishes for ${final - 3} edits`);
 
   find(diags, 'tdx-ve-mmio', { start: { line: at.line, character: 1 }, end: { line: at.line, character: 7 } });
   // Incremental results must equal a fresh audit of the same text.
