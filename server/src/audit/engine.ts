@@ -197,5 +197,7 @@ function toPath(file: string): string | undefined {
       return undefined;
     }
   }
-  return file.includes('://') ? undefined : resolvePath(file);
+  // Other URI schemes (untitled:, vscode-notebook-cell:, ...) have no directory to
+  // resolve includes from; a Windows drive letter is a path, not a scheme.
+  return /^[a-z][a-z0-9+.-]+:/i.test(file) && !/^[a-z]:[\\/]/i.test(file) ? undefined : resolvePath(file);
 }

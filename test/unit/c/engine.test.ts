@@ -45,3 +45,13 @@ test('junk input gives an analysis, not an exception', async () => {
   const a = e.auditOnce('/d/junk.c', junk);
   assert.ok(a.analysis.parseErrors > 0);
 });
+
+test('a document with a non-file URI reads no includes relative to the working directory', async () => {
+  const read: string[] = [];
+  const { AuditEngine } = await import('../../../server/src/audit/engine');
+  const e = await AuditEngine.create({ readFile: (p) => (read.push(p), undefined) });
+  e.auditOnce('untitled:Untitled-1', '#include "hw.h"\nvoid f(void) { inb(1); }\n');
+  assert.deepEqual(read, []);
+  e.auditOnce('/abs/dir/x.c', '#include "hw.h"\n');
+  assert.deepEqual(read, ['/abs/dir/hw.h']);
+});
