@@ -2,7 +2,7 @@
 // becomes (tdx-ve-rules.md §2 and arch/x86/coco/tdx/tdx.c), and what is known of
 // its compiled form.
 
-import { CATALOGUE, EXIT_REASON } from '../c/catalogue';
+import { CATALOGUE, EXIT_REASON, exitReasonOf } from '../c/catalogue';
 import type { Position, Range, Site } from '../c/types';
 import type { FileAudit, Finding } from './engine';
 import { RULE_TITLES } from './findings';
@@ -24,25 +24,6 @@ const HANDLER: Record<number, string> = {
   [EXIT_REASON.msrWrite]: 'write_msr',
   [EXIT_REASON.eptViolation]: 'handle_mmio',
 };
-
-function exitOf(site: Site): number {
-  switch (site.accessorKind) {
-    case 'port-in':
-    case 'port-out':
-    case 'port-string':
-      return EXIT_REASON.io;
-    case 'msr-read':
-      return EXIT_REASON.msrRead;
-    case 'msr-write':
-      return EXIT_REASON.msrWrite;
-    case 'cpuid':
-      return EXIT_REASON.cpuid;
-    case 'hlt':
-      return EXIT_REASON.hlt;
-    default:
-      return EXIT_REASON.eptViolation;
-  }
-}
 
 /** The TDVMCALL registers the handler sets for this kind of access. */
 export function tdvmcallFor(site: Site): string {
@@ -94,7 +75,7 @@ export function hoverMarkdown(audit: FileAudit, pos: Position): string | null {
   const f = findingAt(audit, pos);
   if (!f) return null;
   const s = f.site;
-  const exit = exitOf(s);
+  const exit = exitReasonOf(s.accessorKind);
   const a = CATALOGUE.get(s.base);
   const title = s.kind === 'call' ? `\`${s.accessor}\`` : s.kind === 'iomem-libc' ? `\`${s.accessor}\` on __iomem` : `__iomem ${s.accessor}`;
   const rows: [string, string][] = [

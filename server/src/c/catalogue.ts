@@ -186,7 +186,7 @@ const RULE_BY_KIND: Record<AccessorKind, RuleCode> = {
   hlt: 'tdx-ve-hlt',
 };
 
-function exitReasonOf(kind: AccessorKind): number {
+export function exitReasonOf(kind: AccessorKind): number {
   switch (kind) {
     case 'mmio-read':
     case 'mmio-write':
