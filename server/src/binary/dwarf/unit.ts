@@ -225,7 +225,7 @@ export class DwarfUnit {
     return h ? lineFilePath(h, index, this.compDir) : undefined;
   }
 
-  /** Every file path of the line table header (for source-path matching). */
+  /** Every distinct file path of the line table header (for source-path matching). */
   lineTableFiles(): string[] {
     const h = this.lineHeader();
     if (!h) return [];
@@ -233,7 +233,7 @@ export class DwarfUnit {
     const first = h.version >= 5 ? 0 : 1;
     for (let i = first; i < h.files.length + first; i++) {
       const p = lineFilePath(h, i, this.compDir);
-      if (p) out.push(p);
+      if (p && !out.includes(p)) out.push(p);
     }
     return out;
   }
