@@ -7,22 +7,14 @@ import type { Position, Range, Site } from '../c/types';
 import type { FileAudit, Finding } from './engine';
 import { RULE_TITLES } from './findings';
 
-const EXIT_NAME: Record<number, string> = {
-  [EXIT_REASON.cpuid]: 'CPUID',
-  [EXIT_REASON.hlt]: 'HLT',
-  [EXIT_REASON.io]: 'IO_INSTRUCTION',
-  [EXIT_REASON.msrRead]: 'MSR_READ',
-  [EXIT_REASON.msrWrite]: 'MSR_WRITE',
-  [EXIT_REASON.eptViolation]: 'EPT_VIOLATION',
-};
-
-const HANDLER: Record<number, string> = {
-  [EXIT_REASON.cpuid]: 'handle_cpuid',
-  [EXIT_REASON.hlt]: 'handle_halt',
-  [EXIT_REASON.io]: 'handle_io',
-  [EXIT_REASON.msrRead]: 'read_msr',
-  [EXIT_REASON.msrWrite]: 'write_msr',
-  [EXIT_REASON.eptViolation]: 'handle_mmio',
+/** Exit reason -> the kernel's name for it and the tdx.c function that handles it. */
+const EXITS: Record<number, { name: string; handler: string }> = {
+  [EXIT_REASON.cpuid]: { name: 'CPUID', handler: 'handle_cpuid' },
+  [EXIT_REASON.hlt]: { name: 'HLT', handler: 'handle_halt' },
+  [EXIT_REASON.io]: { name: 'IO_INSTRUCTION', handler: 'handle_io' },
+  [EXIT_REASON.msrRead]: { name: 'MSR_READ', handler: 'read_msr' },
+  [EXIT_REASON.msrWrite]: { name: 'MSR_WRITE', handler: 'write_msr' },
+  [EXIT_REASON.eptViolation]: { name: 'EPT_VIOLATION', handler: 'handle_mmio' },
 };
 
 /** The TDVMCALL registers the handler sets for this kind of access. */
@@ -84,7 +76,7 @@ export function hoverMarkdown(audit: FileAudit, pos: Position): string | null {
   ];
   if (s.via.length) rows.push(['via', s.via.map((v) => `${v.name} → ${v.callee}`).join(' · ')]);
   if (s.address) rows.push([s.accessorKind.startsWith('port') ? 'port' : s.accessorKind.startsWith('msr') ? 'MSR' : 'address', `\`${s.address.replace(/\s+/g, ' ').slice(0, 120)}\``]);
-  rows.push(['#VE', `exit reason ${exit} (${EXIT_NAME[exit]}) → ${HANDLER[exit]}`]);
+  rows.push(['#VE', `exit reason ${exit} (${EXITS[exit].name}) → ${EXITS[exit].handler}`]);
   rows.push(['TDVMCALL', tdvmcallFor(s)]);
   if (a) rows.push(['compiles to', a.compiles]);
   else if (s.kind !== 'call') rows.push(['compiles to', 'whatever the compiler chooses for this expression']);

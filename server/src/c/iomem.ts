@@ -51,11 +51,6 @@ export function collectDeclarations(
       const isIomem = applies && named.depth > 0 && (at as number) < valueStart;
       const info: IomemDecl = { name: named.name, depth: named.depth, file, range: rangeOf(named.node), struct };
       if (decl.type === 'field_declaration') {
-        if (struct) {
-          let m = k.structs.get(struct);
-          if (!m) k.structs.set(struct, (m = new Map()));
-          m.set(named.name, isIomem ? info : null);
-        }
         if (isIomem) k.fields.set(named.name, k.fields.get(named.name) ?? info);
         else k.plainFields.add(named.name);
         continue;
@@ -74,7 +69,7 @@ export function collectDeclarations(
   };
 
   for (const { decl, at } of marked) record(decl, at);
-  // Plain declarations matter only as shadows and for struct-typed resolution; the
+  // Plain declarations matter only as shadows and as plain twins of __iomem field names; the
   // pass is restricted to files that have any __iomem in play.
   if (iomemOffsets.length || k.fields.size || k.globals.size) {
     for (const t of DECL_TYPES) {

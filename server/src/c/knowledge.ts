@@ -34,12 +34,10 @@ export interface Knowledge {
   plainFields: Set<string>;
   /** File-scope __iomem variables. */
   globals: Map<string, IomemDecl>;
-  /** struct tag -> field name -> pointer depth of every field of that struct (for type resolution). */
-  structs: Map<string, Map<string, IomemDecl | null>>;
 }
 
 export function emptyKnowledge(): Knowledge {
-  return { wrappers: new Map(), fields: new Map(), plainFields: new Set(), globals: new Map(), structs: new Map() };
+  return { wrappers: new Map(), fields: new Map(), plainFields: new Set(), globals: new Map() };
 }
 
 /** Merges `from` into `into` (first definition wins, as with the preprocessor's first include). */
@@ -48,5 +46,4 @@ export function mergeKnowledge(into: Knowledge, from: Knowledge): void {
   for (const [k, v] of from.fields) if (!into.fields.has(k)) into.fields.set(k, v);
   for (const k of from.plainFields) into.plainFields.add(k);
   for (const [k, v] of from.globals) if (!into.globals.has(k)) into.globals.set(k, v);
-  for (const [k, v] of from.structs) if (!into.structs.has(k)) into.structs.set(k, v);
 }
