@@ -64,3 +64,53 @@ export interface InitializationOptions {
   /** Initial `tdxAudit` settings for clients that cannot answer workspace/configuration. */
   settings?: unknown;
 }
+
+/**
+ * Request `tdxAudit/compiledForm`: the annotated disassembly of the function around a
+ * position (or named), for the "TDX: Show Compiled Form" view. `null` when no object
+ * is available; `message` then says why (missing, stale, no debug info).
+ */
+export const CompiledFormRequest = 'tdxAudit/compiledForm';
+
+export interface CompiledFormParams {
+  uri: string;
+  position?: { line: number; character: number };
+  /** Symbol name; wins over position when given. */
+  function?: string;
+}
+
+export interface CompiledFormResult {
+  /** Text in the `tdx-disasm` language (syntaxes/tdx-disasm.tmLanguage.json). */
+  content: string;
+  function: string | null;
+  object: string | null;
+  /** Non-empty when the object is stale or missing: show it to the user. */
+  message: string;
+}
+
+/**
+ * Request `tdxAudit/exportReport`: audits a scope and writes report files. Runs with
+ * work-done progress and honours cancellation (nothing partial is written).
+ */
+export const ExportReportRequest = 'tdxAudit/exportReport';
+
+export type ReportFormat = 'sarif' | 'html' | 'markdown' | 'json';
+
+export interface ExportReportParams {
+  /** A file URI, a folder URI, or omitted for the whole workspace. */
+  scope?: string;
+  /** Folder URI to write into. */
+  outputDir: string;
+  formats: ReportFormat[];
+  /** Replace existing report files (the client asks the user first). */
+  overwrite?: boolean;
+}
+
+export interface ExportReportResult {
+  /** Written file URIs, or empty when cancelled. */
+  written: string[];
+  /** Files that exist and were not overwritten (overwrite was false). */
+  exists: string[];
+  findings: number;
+  cancelled: boolean;
+}

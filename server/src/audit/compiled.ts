@@ -1,0 +1,101 @@
+// Types of the compiled form of a site: which object was used, which
+// instructions the compiler emitted for the site, and what the #VE handler does
+// with each. Shared by the join (join.ts), the LSP server, the CLI, the report
+// writers and the disassembly view; keep it stable.
+
+import type { MmioClass } from '../x86/rules';
+import type { Misemulation, Verdict, Flag } from '../x86/classify';
+
+export type InstructionClass = MmioClass | 'PORT_IN' | 'PORT_OUT' | 'PORT_STRING' | 'RDMSR' | 'WRMSR' | 'CPUID' | 'HLT' | 'CALL';
+
+/** handle_io() rejects INS/OUTS (tdx.c: `if (string || rep) return false`). */
+export type InstructionVerdict = Verdict | 'rejected-string-io' | 'out-of-line';
+
+/** How an instruction was tied to its source site. */
+export type MatchKind =
+  /** Inside an inlined instance of the accessor whose call_file/line/column is the site. */
+  | 'inlined-accessor'
+  /** DWARF line rows attribute the instruction to the site's line (and column when present). */
+  | 'line'
+  /** The site calls an out-of-line accessor: this is the CALL; the #VE lands in the callee. */
+  | 'call'
+  /** Binary-only inventory (no source): an inlined accessor instance found in the DWARF. */
+  | 'inventory';
+
+export interface CompiledInstruction {
+  /** Object file the instruction was read from (absolute path). */
+  object: string;
+  /** Symbol holding the instruction: where a #VE would land. */
+  function: string;
+  /** Offset from the start of that symbol. */
+  offset: number;
+  /** Section name (.text, .text.unlikely, .init.text ...). */
+  section: string;
+  /** Address as DWARF sees it, hex (synthetic section<<32|offset for a .o). */
+  address: string;
+  /** Hex bytes, space separated. */
+  bytes: string;
+  /** Intel syntax. */
+  text: string;
+  /** insn_decode_mmio class for MMIO; the exit kind for port I/O, MSR, CPUID, HLT. */
+  class: InstructionClass;
+  size: number;
+  verdict: InstructionVerdict;
+  misemulation: Misemulation[];
+  flags: Flag[];
+  /** One-line explanation of the verdict (from the emulator / rule model). */
+  summary: string;
+  /** Where DWARF puts it: innermost frame file:line:column. */
+  file: string | undefined;
+  line: number;
+  column: number;
+  /** Inline chain outermost-last, e.g. ['writel', 'foo_write', 'foo_probe']. */
+  inlineChain: string[];
+  match: MatchKind;
+  /** For a CALL: the callee, and what it does under the profile. */
+  callee?: string;
+  calleeNote?: string;
+}
+
+export type ObjectState =
+  | 'fresh'
+  /** Object older than the source file. */
+  | 'older-than-source'
+  /** The source's lines no longer match what DWARF records for it (edited, unsaved, or other version). */
+  | 'lines-differ'
+  /** No object found where we looked. */
+  | 'missing'
+  /** Object present but unusable: no DWARF, wrong architecture, malformed. */
+  | 'unusable';
+
+export interface ObjectInfo {
+  /** Path of the object used, or undefined when none was found. */
+  path: string | undefined;
+  state: ObjectState;
+  /** Human-readable reason for a non-fresh state (shown to the user). */
+  message: string;
+  /** Object modification time (ms since epoch) and age relative to the source. */
+  mtimeMs?: number;
+  sourceMtimeMs?: number;
+  /** Where it came from. */
+  origin?: 'beside-source' | 'build-dir' | 'module' | 'vmlinux' | 'explicit' | 'compiled';
+  /** DW_AT_producer of the unit (compiler and flags). */
+  producer?: string;
+}
+
+/** Compiled form of one source site. */
+export interface SiteCompiled {
+  /** Index into FileAudit.analysis.sites. */
+  siteIndex: number;
+  instructions: CompiledInstruction[];
+  /** Set when nothing was found for the site, saying why (optimised out, no object...). */
+  note?: string;
+}
+
+/** Compiled form of a whole file. */
+export interface FileCompiled {
+  object: ObjectInfo;
+  sites: SiteCompiled[];
+  /** Object-based function view: symbol -> number of MMIO/port instructions it holds. */
+  functions: { name: string; instructions: number; verdicts: Partial<Record<InstructionVerdict, number>> }[];
+}
