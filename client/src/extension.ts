@@ -10,6 +10,8 @@ import {
   type ServerOptions,
 } from 'vscode-languageclient/node';
 import type { InitializationOptions } from '../../server/src/lsp/protocol';
+import { COMPILED_SCHEME, CompiledFormProvider, showCompiledForm } from './compiledForm';
+import { exportReport } from './exportReport';
 import { listSites } from './listSites';
 import { StatusView } from './status';
 
@@ -41,8 +43,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   client = lc;
 
   const status = new StatusView(lc, SELECTOR);
+  const compiled = new CompiledFormProvider();
   context.subscriptions.push(
     status,
+    compiled,
+    vscode.workspace.registerTextDocumentContentProvider(COMPILED_SCHEME, compiled),
     vscode.commands.registerCommand('tdxAudit.restartServer', async () => {
       try {
         await lc.restart();
@@ -57,6 +62,20 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         await listSites(lc);
       } catch (err) {
         void vscode.window.showErrorMessage(`TDX Audit: listing sites failed: ${String(err)}`);
+      }
+    }),
+    vscode.commands.registerCommand('tdxAudit.showCompiledForm', async () => {
+      try {
+        await showCompiledForm(lc, compiled);
+      } catch (err) {
+        void vscode.window.showErrorMessage(`TDX Audit: showing the compiled form failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }),
+    vscode.commands.registerCommand('tdxAudit.exportReport', async () => {
+      try {
+        await exportReport(lc);
+      } catch (err) {
+        void vscode.window.showErrorMessage(`TDX Audit: exporting the report failed: ${err instanceof Error ? err.message : String(err)}`);
       }
     }),
     // The server only learns about trust at initialize; restart so it runs with the granted trust.
