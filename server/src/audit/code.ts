@@ -1,0 +1,169 @@
+// The code of one object as the join needs it: function symbols by address,
+// each function decoded once (iced, one walker per function, freed at once)
+// and kept as plain data, and call targets resolved through relocations in a
+// .o (where every call reads `call 0x0` until the linker runs).
+
+import type { BinaryObject, ElfSymbol } from '../binary/index';
+import { ET_REL, STT_FUNC, SHF_EXECINSTR } from '../binary/index';
+import { CodeWalker, type WalkedInstruction } from '../x86/iced';
+
+export interface FunctionCode {
+  name: string;
+  /** DWARF-view address of the first byte. */
+  start: bigint;
+  size: number;
+  sectionIndex: number;
+  section: string;
+  /** Offset of the first byte inside its section. */
+  sectionOffset: number;
+}
+
+/** R_X86_64_PC32 / PLT32 at a call's rel32 name its target in a .o. */
+const R_X86_64_PC32 = 2;
+const R_X86_64_PLT32 = 4;
+
+/** Largest function we decode; anything bigger is not a function a driver author wrote. */
+const MAX_FUNCTION_BYTES = 4 << 20;
+
+export class ObjectCode {
+  private readonly fns: FunctionCode[];
+  private readonly decoded = new Map<bigint, WalkedInstruction[]>();
+  private relocTargets: Map<number, Map<number, string>> | undefined;
+
+  constructor(readonly obj: BinaryObject) {
+    const elf = obj.elf;
+    const rel = elf.type === ET_REL;
+    const fns: FunctionCode[] = [];
+    const seen = new Set<bigint>();
+    for (const s of elf.functionSymbols()) {
+      if (s.size === 0 || s.shndx >= elf.sections.length) continue;
+      const sec = elf.sections[s.shndx];
+      if (!sec || (sec.flags & SHF_EXECINSTR) === 0) continue;
+      const start = rel ? (BigInt(s.shndx) << 32n) + s.value : s.value;
+      // Aliases (same address) keep the first, global-preferred, name.
+      if (seen.has(start)) continue;
+      seen.add(start);
+      const sectionOffset = Number(rel ? s.value : s.value - sec.addr);
+      if (sectionOffset < 0 || sectionOffset + s.size > sec.size) continue;
+      fns.push({ name: s.name, start, size: s.size, sectionIndex: s.shndx, section: sec.name, sectionOffset });
+    }
+    fns.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    this.fns = fns;
+  }
+
+  get functions(): readonly FunctionCode[] {
+    return this.fns;
+  }
+
+  /** The function symbol whose bytes hold `addr`. */
+  functionAt(addr: bigint): FunctionCode | undefined {
+    let lo = 0;
+    let hi = this.fns.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const f = this.fns[mid]!;
+      if (addr < f.start) hi = mid - 1;
+      else if (addr >= f.start + BigInt(f.size)) lo = mid + 1;
+      else return f;
+    }
+    return undefined;
+  }
+
+  byName(name: string): FunctionCode | undefined {
+    return this.fns.find((f) => f.name === name);
+  }
+
+  /** Every instruction of the function, decoded once; `ip` is the DWARF-view address. */
+  instructions(fn: FunctionCode): WalkedInstruction[] {
+    let out = this.decoded.get(fn.start);
+    if (out) return out;
+    out = [];
+    if (fn.size <= MAX_FUNCTION_BYTES) {
+      const sec = this.obj.elf.sections[fn.sectionIndex]!;
+      const code = this.obj.elf.sectionData(sec).subarray(fn.sectionOffset, fn.sectionOffset + fn.size);
+      const w = new CodeWalker(code, fn.start);
+      try {
+        for (const i of w.walk()) out.push(i);
+      } finally {
+        w.free();
+      }
+    }
+    this.decoded.set(fn.start, out);
+    return out;
+  }
+
+  /** The function sets up RBP as a frame pointer (push rbp; mov rbp,rsp near its entry). */
+  framePointer(fn: FunctionCode): boolean {
+    const ins = this.instructions(fn);
+    for (let k = 0; k + 1 < Math.min(ins.length, 12); k++) {
+      if (ins[k]!.text === 'push rbp' && ins[k + 1]!.text === 'mov rbp,rsp') return true;
+    }
+    return false;
+  }
+
+  /** Instructions with ip in [lo, hi), across functions. */
+  *instructionsIn(lo: bigint, hi: bigint): Generator<{ fn: FunctionCode; insn: WalkedInstruction }> {
+    let addr = lo;
+    while (addr < hi) {
+      const fn = this.functionAt(addr);
+      if (!fn) return;
+      for (const insn of this.instructions(fn)) {
+        if (insn.ip >= lo && insn.ip < hi) yield { fn, insn };
+      }
+      addr = fn.start + BigInt(fn.size);
+    }
+  }
+
+  /**
+   * Name of a direct call's target: the relocation at its rel32 in a .o, the
+   * function symbol at the target address in a linked image.
+   */
+  callTarget(fn: FunctionCode, insn: WalkedInstruction): string | undefined {
+    if (insn.mnemonic !== 'call' && insn.mnemonic !== 'jmp') return undefined;
+    const elf = this.obj.elf;
+    if (elf.type === ET_REL) {
+      const map = this.relocsFor(fn.sectionIndex);
+      const off = fn.sectionOffset + insn.offset;
+      for (let k = 1; k < insn.length; k++) {
+        const name = map.get(off + k);
+        if (name) return name;
+      }
+      return undefined;
+    }
+    const m = /\b(?:0x)?([0-9a-f]{6,16})h?\b/i.exec(insn.text);
+    if (!m) return undefined;
+    const target = this.functionAt(BigInt('0x' + m[1]));
+    return target?.name;
+  }
+
+  private relocsFor(sectionIndex: number): Map<number, string> {
+    this.relocTargets ??= new Map();
+    let m = this.relocTargets.get(sectionIndex);
+    if (m) return m;
+    m = new Map();
+    const elf = this.obj.elf;
+    let syms: ElfSymbol[] | undefined;
+    for (const rs of elf.relaSectionsFor(sectionIndex)) {
+      syms ??= elf.symbols(rs.link);
+      for (const r of elf.relocations(rs)) {
+        if (r.type !== R_X86_64_PC32 && r.type !== R_X86_64_PLT32) continue;
+        const s = syms[r.sym];
+        if (!s || !s.name) continue;
+        // A call to a static function in the same .o goes through its section symbol + addend.
+        let name = s.name;
+        if (s.type !== STT_FUNC && s.shndx !== 0) {
+          const target = (BigInt(s.shndx) << 32n) + s.value + r.addend + 4n;
+          name = this.functionAt(target)?.name ?? name;
+        }
+        m.set(Number(r.offset), name);
+      }
+    }
+    this.relocTargets.set(sectionIndex, m);
+    return m;
+  }
+
+  /** Drops decoded functions (the object stays open). */
+  release(): void {
+    this.decoded.clear();
+  }
+}

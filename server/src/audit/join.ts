@@ -1,0 +1,481 @@
+// The join: source sites × the object's DWARF and code → the instructions the
+// compiler emitted for each site, each with what the #VE handler does with it.
+//
+// - An inlined accessor call (readl, inb, a static inline wrapper of them) is
+//   found through the DW_TAG_inlined_subroutine whose call_file/call_line/
+//   call_column is the site; inside it, the instruction that touches memory with
+//   the accessor's width and direction and is not a stack access. GCC
+//   duplicates code (loop versioning, tail duplication), so one site can own
+//   several instances and instructions: all are kept.
+// - A dereference site is found through the line table: memory-touching
+//   instructions DWARF attributes to the site's line (and column, when gcc
+//   emitted one inside the expression).
+// - An out-of-line accessor (ioread32, memcpy_toio) is the CALL on the site's
+//   line; the #VE lands in the callee, which the catalogue describes.
+
+import { CATALOGUE } from '../c/catalogue';
+import type { Site } from '../c/types';
+import { normalizePath, type DwarfUnit, type InlinedInstance, type LineRow } from '../binary/index';
+import { getAttr } from '../binary/dwarf/info';
+import { constValue } from '../binary/dwarf/forms';
+import { DW_TAG } from '../binary/dwarf/constants';
+import { classifyMmio } from '../x86/classify';
+import type { MemoryAccess, WalkedInstruction } from '../x86/iced';
+import type { Profile } from '../x86/profiles';
+import type { FunctionCode } from './code';
+import type { CompiledInstruction, FileCompiled, InstructionClass, InstructionVerdict, MatchKind, ObjectInfo, SiteCompiled } from './compiled';
+import type { ObjectChoice, OpenedObject } from './objects';
+
+const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');
+
+/** Two paths name the same file: equal, or one is a '/'-aligned suffix of the other. */
+export function sameFile(a: string | undefined, b: string): boolean {
+  if (!a) return false;
+  const x = normalizePath(a);
+  const y = normalizePath(b);
+  if (x === y) return true;
+  const [s, l] = x.length < y.length ? [x, y] : [y, x];
+  return l.endsWith(s) && l[l.length - s.length - 1] === '/';
+}
+
+/** Per-unit DWARF facts the join reuses across edits. */
+interface UnitFacts {
+  instances: InlinedInstance[];
+  rows: LineRow[];
+}
+const unitFacts = new WeakMap<DwarfUnit, UnitFacts>();
+
+function factsOf(o: OpenedObject, cu: DwarfUnit): UnitFacts {
+  let f = unitFacts.get(cu);
+  if (!f) {
+    f = { instances: o.bin.dwarf.inlinedInstances(cu), rows: o.bin.dwarf.lineRows(cu) };
+    unitFacts.set(cu, f);
+  }
+  return f;
+}
+
+/** UTF-16 column (0-based) of a DWARF column (1-based, bytes; gcc counts a tab as 1). */
+function utf16Column(lineText: string, dwarfColumn: number): number {
+  if (dwarfColumn <= 0) return -1;
+  // Fast path: ASCII line.
+  if (!/[^\x00-\x7f]/.test(lineText)) return dwarfColumn - 1;
+  const bytes = Buffer.from(lineText, 'utf8');
+  return bytes.subarray(0, dwarfColumn - 1).toString('utf8').length;
+}
+
+function inRanges(ip: bigint, inst: InlinedInstance): boolean {
+  return inst.ranges.some((r) => ip >= r.lo && ip < r.hi);
+}
+
+function contains(outer: InlinedInstance, inner: InlinedInstance): boolean {
+  return inner.ranges.every((r) => outer.ranges.some((o) => r.lo >= o.lo && r.hi <= o.hi));
+}
+
+// ---------------------------------------------------------------------------------
+// Staleness
+
+export interface LineCheck {
+  checked: number;
+  mismatched: { line: number; name: string }[];
+}
+
+const DW_AT_decl_file = 0x3a;
+const DW_AT_decl_line = 0x3b;
+
+/**
+ * Compares what the object's DWARF records about this file with the text: each
+ * function declared in it must still be named on its DW_AT_decl_line, and each
+ * inlined call must still sit on a line that exists. Function names are robust
+ * to macros (gcc records the expansion point for inlined calls, so a call's
+ * column may show a macro name instead of the function).
+ */
+export function checkLines(o: OpenedObject, units: DwarfUnit[], source: string, text: string): LineCheck {
+  const lines = text.split(/\r?\n/);
+  const out: LineCheck = { checked: 0, mismatched: [] };
+  const seen = new Set<string>();
+  for (const cu of units) {
+    for (const d of cu.dies()) {
+      if (d.tag !== DW_TAG.subprogram) continue;
+      const line = constValue(getAttr(d, DW_AT_decl_line));
+      const file = constValue(getAttr(d, DW_AT_decl_file));
+      if (!line || file === undefined || !sameFile(cu.filePath(file), source)) continue;
+      const name = cu.string(getAttr(d, 0x03));
+      if (!name || seen.has(`${name}:${line}`)) continue;
+      // Names a macro made (BUILD_BUG_ON's __compiletime_assert_N) appear nowhere in the text.
+      if (!text.includes(name)) continue;
+      seen.add(`${name}:${line}`);
+      out.checked++;
+      const lt = lines[line - 1];
+      if (lt === undefined || !new RegExp(`\\b${name}\\b`).test(lt)) out.mismatched.push({ line, name });
+    }
+    for (const inst of factsOf(o, cu).instances) {
+      if (!inst.name || !inst.callLine || !sameFile(inst.callFile, source)) continue;
+      if (inst.callLine > lines.length) {
+        out.checked++;
+        out.mismatched.push({ line: inst.callLine, name: inst.name });
+      }
+    }
+  }
+  return out;
+}
+
+/** Fills in the staleness of a found object against the text being audited. */
+export function judgeFreshness(choice: ObjectChoice, source: string, text: string, diskText?: string): ObjectInfo {
+  const info = { ...choice.info };
+  if (!choice.object) return info;
+  const check = checkLines(choice.object, choice.units, source, text);
+  const bad = check.mismatched.length;
+  if (bad > 0 && bad > Math.max(0, Math.floor(check.checked / 10))) {
+    const first = check.mismatched[0]!;
+    const edited = diskText !== undefined && diskText !== text;
+    return {
+      ...info,
+      state: 'lines-differ',
+      message:
+        `${choice.object.path} does not match ${edited ? 'the edited text' : 'this source'}: ` +
+        `${bad} of ${check.checked} functions and calls it records are not where the text has them (e.g. ${first.name} at line ${first.line}); ` +
+        (edited ? 'save and rebuild the object' : 'rebuild the object'),
+    };
+  }
+  if (info.mtimeMs !== undefined && info.sourceMtimeMs !== undefined && info.mtimeMs + 1000 < info.sourceMtimeMs && (diskText === undefined || diskText === text)) {
+    // Older, but every inlined call it records still sits where the text has it: the
+    // instructions are shown, with the age in the message.
+    info.state = 'older-than-source';
+    info.message = `${choice.object.path} is older than the source (by ${formatAge(info.sourceMtimeMs - info.mtimeMs)}); the ${check.checked} functions it records are still where the text has them`;
+  }
+  return info;
+}
+
+export function formatAge(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 120) return `${s} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  if (s < 172800) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86400)} days`;
+}
+
+// ---------------------------------------------------------------------------------
+// Instruction selection and verdicts
+
+const SP = /^(rsp|esp|sp)$/i;
+const BP = /^(rbp|ebp|bp)$/i;
+
+/**
+ * Memory operands that can be device memory. RSP-based slots are the stack;
+ * RBP is the frame pointer only in functions that set one up; the kernel's
+ * default (ORC unwinder) leaves RBP a general register that often holds the
+ * ioremap()ed base.
+ */
+function deviceAccesses(insn: WalkedInstruction, framePointer: boolean): MemoryAccess[] {
+  return insn.memory.filter((m) => {
+    if (m.ripRelative || m.string) return false;
+    const regs = [m.base, m.index].filter((r): r is string => !!r);
+    if (regs.some((r) => SP.test(r))) return false;
+    if (framePointer && regs.some((r) => BP.test(r))) return false;
+    return true;
+  });
+}
+
+/** Does this instruction perform the access an accessor of this kind does? */
+function performs(site: { accessorKind: Site['accessorKind']; width: number }, insn: WalkedInstruction, framePointer: boolean): boolean {
+  if (!insn.valid) return false;
+  const m = insn.mnemonic;
+  switch (site.accessorKind) {
+    case 'mmio-read':
+    case 'mmio-write': {
+      const want = site.accessorKind === 'mmio-read' ? 'R' : 'W';
+      return deviceAccesses(insn, framePointer).some((a) => (a.access === want || a.access === 'RW') && (site.width === 0 || a.width === site.width));
+    }
+    case 'mmio-string':
+      return deviceAccesses(insn, framePointer).length > 0 || insn.memory.some((a) => a.string) || m === 'movdir64b';
+    case 'port-in':
+    case 'port-out':
+    case 'port-string':
+      return m === 'in' || m === 'out' || m.startsWith('ins') || m.startsWith('outs');
+    case 'msr-read':
+      return m === 'rdmsr';
+    case 'msr-write':
+      return m === 'wrmsr';
+    case 'cpuid':
+      return m === 'cpuid';
+    case 'hlt':
+      return m === 'hlt';
+  }
+  return false;
+}
+
+function describe(
+  o: OpenedObject,
+  fn: FunctionCode,
+  insn: WalkedInstruction,
+  kind: Site['accessorKind'] | 'deref',
+  profile: Profile,
+  match: MatchKind,
+): CompiledInstruction {
+  const base = {
+    object: o.path,
+    function: fn.name,
+    offset: Number(insn.ip - fn.start),
+    section: fn.section,
+    address: '0x' + insn.ip.toString(16),
+    bytes: hex(insn.bytes),
+    text: insn.text,
+    match,
+    inlineChain: [] as string[],
+    file: undefined as string | undefined,
+    line: 0,
+    column: 0,
+  };
+  const chain = o.bin.dwarf.inlineChain(insn.ip);
+  if (chain.length) {
+    base.inlineChain = chain.map((f) => f.function ?? '?');
+    base.file = chain[0]!.file;
+    base.line = chain[0]!.line;
+    base.column = chain[0]!.column;
+  }
+  const m = insn.mnemonic;
+  const plain = (cls: InstructionClass, size: number, verdict: InstructionVerdict, summary: string): CompiledInstruction => ({
+    ...base, class: cls, size, verdict, misemulation: [], flags: [], summary,
+  });
+  if (m === 'in' || m === 'out') {
+    const w = insn.operands.find((op) => op.gpr && op.gpr.index === 0)?.gpr?.width ?? 0;
+    return plain(m === 'in' ? 'PORT_IN' : 'PORT_OUT', w, 'emulated', `handle_io: ${m.toUpperCase()} of ${w} byte${w === 1 ? '' : 's'} through TDVMCALL IO_INSTRUCTION (30)`);
+  }
+  if (m.startsWith('ins') || m.startsWith('outs')) {
+    return profile === 'sev-es'
+      ? plain('PORT_STRING', 0, 'emulated', 'vc_handle_ioio emulates string port I/O')
+      : plain('PORT_STRING', 0, 'rejected-string-io', 'handle_io refuses string port I/O (INS/OUTS): the #VE is unhandled, the guest oopses');
+  }
+  if (m === 'rdmsr' || m === 'wrmsr') return plain(m === 'rdmsr' ? 'RDMSR' : 'WRMSR', 8, 'emulated', `${m === 'rdmsr' ? 'read_msr' : 'write_msr'}: TDVMCALL ${m === 'rdmsr' ? 'MSR_READ (31)' : 'MSR_WRITE (32)'}; RIP += 2`);
+  if (m === 'cpuid') return plain('CPUID', 0, 'emulated', 'handle_cpuid: TDVMCALL CPUID (10) for leaves the TDX module does not answer itself; RIP += 2');
+  if (m === 'hlt') return plain('HLT', 0, 'emulated', 'handle_halt: TDVMCALL HLT (12)');
+  void kind;
+  const v = classifyMmio(insn.bytes, profile);
+  const summary =
+    v.verdict === 'emulated'
+      ? `${v.kernelEnum}, ${v.size} byte${v.size === 1 ? '' : 's'}${v.regSlot ? ` via ${v.regSlot}` : ''}: emulated, RIP += ${v.length}`
+      : v.verdict === 'misemulated'
+        ? `${v.kernelEnum}, ${v.size} bytes: decoded but emulated wrongly (${v.misemulation.join(', ')})${v.notes.length ? `: ${v.notes[0]}` : ''}`
+        : `${v.kernelEnum}: ${v.consequence ?? 'not emulated'}`;
+  return { ...base, class: v.class, size: v.size, verdict: v.verdict, misemulation: v.misemulation, flags: v.flags, summary };
+}
+
+function callEntry(o: OpenedObject, fn: FunctionCode, insn: WalkedInstruction, callee: string, note: string): CompiledInstruction {
+  const chain = o.bin.dwarf.inlineChain(insn.ip);
+  return {
+    object: o.path,
+    function: fn.name,
+    offset: Number(insn.ip - fn.start),
+    section: fn.section,
+    address: '0x' + insn.ip.toString(16),
+    bytes: hex(insn.bytes),
+    // In a .o the rel32 is still 0 and iced prints the synthetic address: name the target.
+    text: `${insn.mnemonic} ${callee}`,
+    class: 'CALL',
+    size: 0,
+    verdict: 'out-of-line',
+    misemulation: [],
+    flags: [],
+    summary: `calls ${callee}; the #VE lands in ${callee}: ${note}`,
+    file: chain[0]?.file,
+    line: chain[0]?.line ?? 0,
+    column: chain[0]?.column ?? 0,
+    inlineChain: chain.map((f) => f.function ?? '?'),
+    match: 'call',
+    callee,
+    calleeNote: note,
+  };
+}
+
+// ---------------------------------------------------------------------------------
+// Per-site matching
+
+/**
+ * Names an accessor's inlined instance can carry: x86's io.h defines
+ * `#define inb __inb` (BUILDIO), so DWARF names the function behind the macro.
+ */
+function aliases(name: string): string[] {
+  return [name, `__${name}`];
+}
+
+/**
+ * `p->regs->ctrl |= 1` loads the __iomem pointer `p->regs` from ordinary memory
+ * on the same line and column as the MMIO access. A 64-bit load whose
+ * destination is the base or index of a later candidate is that pointer load.
+ */
+function withoutPointerLoads<T extends { insn: WalkedInstruction }>(cands: T[]): T[] {
+  const regName = (i: WalkedInstruction): string | undefined => {
+    const d = i.operands[0];
+    return i.mnemonic === 'mov' && d?.kind === 'register' && d.gpr?.width === 8 ? d.register?.toLowerCase() : undefined;
+  };
+  return cands.filter((c, k) => {
+    const r = regName(c.insn);
+    if (!r) return true;
+    return !cands.slice(k + 1).some((later) => later.insn.memory.some((m) => m.base?.toLowerCase() === r || m.index?.toLowerCase() === r));
+  });
+}
+
+interface Region {
+  lo: bigint;
+  hi: bigint;
+}
+
+function regionsOfRows(rows: LineRow[], source: string, line1: number, col: { lo: number; hi: number } | undefined, lineText: string): Region[] {
+  const all: { r: Region; column: number }[] = [];
+  for (let i = 0; i + 1 < rows.length; i++) {
+    const r = rows[i]!;
+    if (r.endSequence || r.line !== line1 || !sameFile(r.file, source)) continue;
+    const next = rows[i + 1]!;
+    if (next.address <= r.address) continue;
+    all.push({ r: { lo: r.address, hi: next.address }, column: r.column });
+  }
+  if (!col) return all.map((x) => x.r);
+  const inside = all.filter((x) => {
+    const c = utf16Column(lineText, x.column);
+    return c >= col.lo && c <= col.hi;
+  });
+  return (inside.length ? inside : all).map((x) => x.r);
+}
+
+function uniqueByAddress(xs: CompiledInstruction[]): CompiledInstruction[] {
+  const seen = new Set<string>();
+  return xs
+    .filter((x) => (seen.has(x.address) ? false : (seen.add(x.address), true)))
+    .sort((a, b) => (a.function === b.function ? a.offset - b.offset : a.function < b.function ? -1 : 1));
+}
+
+export interface JoinInput {
+  choice: ObjectChoice;
+  source: string;
+  text: string;
+  sites: readonly Site[];
+  profile: Profile;
+  /** Text of the file on disk, when the caller has an edited buffer (for the staleness message). */
+  diskText?: string;
+}
+
+/** Compiled forms of every site of one file. */
+export function compiledFormsFor(input: JoinInput): FileCompiled {
+  const { choice, source, text, sites, profile } = input;
+  const info = judgeFreshness(choice, source, text, input.diskText);
+  const o = choice.object;
+  if (!o || info.state === 'lines-differ') return { object: info, sites: [], functions: [] };
+  const lines = text.split(/\r?\n/);
+  const instances: InlinedInstance[] = [];
+  const rows: LineRow[][] = [];
+  for (const cu of choice.units) {
+    const f = factsOf(o, cu);
+    instances.push(...f.instances);
+    rows.push(f.rows);
+  }
+  const atCall = new Map<string, InlinedInstance[]>();
+  for (const inst of instances) {
+    if (!inst.name || !inst.callLine || !sameFile(inst.callFile, source)) continue;
+    const k = `${inst.callLine}:${inst.name}`;
+    const list = atCall.get(k) ?? [];
+    list.push(inst);
+    atCall.set(k, list);
+  }
+
+  const out: SiteCompiled[] = [];
+  sites.forEach((site, siteIndex) => {
+    const line1 = site.range.start.line + 1;
+    const lineText = lines[site.range.start.line] ?? '';
+    const found: CompiledInstruction[] = [];
+    let note: string | undefined;
+    const acc = CATALOGUE.get(site.base);
+    const pick = (regions: Region[], match: MatchKind) => {
+      for (const r of regions) {
+        for (const { fn, insn } of o.code.instructionsIn(r.lo, r.hi)) {
+          if (performs(site, insn, o.code.framePointer(fn))) found.push(describe(o, fn, insn, site.accessorKind, profile, match));
+        }
+      }
+    };
+    const calls = (regions: Region[], callee: string) => {
+      for (const r of regions) {
+        for (const { fn, insn } of o.code.instructionsIn(r.lo, r.hi)) {
+          if (o.code.callTarget(fn, insn) === callee) found.push(callEntry(o, fn, insn, callee, acc?.compiles ?? 'out of line'));
+        }
+      }
+    };
+    if (site.kind === 'call' && site.function === null) {
+      note = 'inside a macro definition: the compiled form is shown where the macro is used';
+    } else if (site.kind === 'call') {
+      // A macro wrapper leaves no instance of its own: gcc records the function it expands to.
+      let cands: InlinedInstance[] = [];
+      for (const name of [site.accessor, ...site.via.map((v) => v.callee)].flatMap(aliases)) {
+        cands = atCall.get(`${line1}:${name}`) ?? [];
+        if (cands.length) break;
+      }
+      const col = site.range.start.character;
+      const exact = cands.filter((c) => c.callColumn !== undefined && utf16Column(lineText, c.callColumn) === col);
+      const own = exact.length ? exact : cands;
+      if (own.length) {
+        for (const inst of own) {
+          if (aliases(site.base).includes(inst.name!) || !acc?.inline) {
+            if (acc && !acc.inline) calls(inst.ranges, site.base);
+            else pick(inst.ranges, 'inlined-accessor');
+          } else {
+            // Through an inline wrapper: the accessor's own instances nested in it.
+            const nested = instances.filter((x) => aliases(site.base).includes(x.name ?? '') && x.enclosingFunctionOffset === inst.enclosingFunctionOffset && x.depth > inst.depth && contains(inst, x));
+            for (const n of nested) pick(n.ranges, 'inlined-accessor');
+          }
+        }
+        if (!found.length) note = `${site.accessor} was inlined here (${own.length} instance${own.length === 1 ? '' : 's'}) but no ${site.accessorKind} instruction of ${site.width} bytes is inside it`;
+      } else {
+        const regions = rows.flatMap((rs) => regionsOfRows(rs, source, line1, { lo: site.range.start.character, hi: site.callRange.end.character }, lineText));
+        calls(regions, site.accessor);
+        if (!found.length && site.accessor !== site.base) calls(regions, site.base);
+        if (!found.length) {
+          note = regions.length
+            ? `no inlined ${site.accessor} and no call to it at line ${line1} in ${o.path}`
+            : `no code at line ${line1} in ${o.path}: the call was optimised out, or sits in a function the object does not hold`;
+        }
+      }
+    } else {
+      const regions = rows.flatMap((rs) => regionsOfRows(rs, source, line1, { lo: site.callRange.start.character, hi: site.callRange.end.character }, lineText));
+      const candidates: { fn: FunctionCode; insn: WalkedInstruction }[] = [];
+      for (const r of regions) {
+        for (const { fn, insn } of o.code.instructionsIn(r.lo, r.hi)) {
+          if (!insn.valid) continue;
+          const dev = deviceAccesses(insn, o.code.framePointer(fn));
+          const stringOp = insn.memory.some((a) => a.string) && !insn.memory.some((a) => a.stack);
+          if (site.kind === 'iomem-libc') {
+            const t = o.code.callTarget(fn, insn);
+            if (t === site.base || t === site.accessor) found.push(callEntry(o, fn, insn, t, `plain ${t} on MMIO: whatever instructions ${t} uses (rep movs/stos, vector moves) are not decodable by the #VE handler`));
+            else if (stringOp || dev.length) candidates.push({ fn, insn });
+          } else if (dev.some((a) => site.width === 0 || a.width === site.width) || stringOp) {
+            candidates.push({ fn, insn });
+          }
+        }
+      }
+      for (const c of withoutPointerLoads(candidates)) found.push(describe(o, c.fn, c.insn, 'deref', profile, 'line'));
+      if (!found.length) {
+        note = regions.length
+          ? `no memory access of ${site.width || 'any'} byte${site.width === 1 ? '' : 's'} at line ${line1}: gcc merged or dropped it`
+          : `no code at line ${line1} in ${o.path}`;
+      }
+    }
+    out.push({ siteIndex, instructions: uniqueByAddress(found), ...(found.length ? {} : { note }) });
+  });
+
+  return { object: info, sites: out, functions: functionView(out) };
+}
+
+/** Symbol → instructions it holds: where each #VE lands. */
+export function functionView(sites: readonly { instructions: CompiledInstruction[] }[]): FileCompiled['functions'] {
+  const by = new Map<string, { name: string; instructions: number; verdicts: Partial<Record<InstructionVerdict, number>>; seen: Set<string> }>();
+  for (const s of sites) {
+    for (const i of s.instructions) {
+      let e = by.get(i.function);
+      if (!e) by.set(i.function, (e = { name: i.function, instructions: 0, verdicts: {}, seen: new Set() }));
+      if (e.seen.has(i.address)) continue;
+      e.seen.add(i.address);
+      e.instructions++;
+      e.verdicts[i.verdict] = (e.verdicts[i.verdict] ?? 0) + 1;
+    }
+  }
+  return [...by.values()].map(({ seen: _s, ...rest }) => rest).sort((a, b) => a.name.localeCompare(b.name));
+}
+
+export { inRanges };
