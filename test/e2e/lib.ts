@@ -1,0 +1,202 @@
+// Shared by the editor end-to-end tests: finding the editors, process groups that are
+// always killed (also when a test fails or times out), the fixture workspace, and a
+// probe of which custom requests the built server answers.
+
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { LspHarness, fileUri } from '../lsp/harness';
+
+export const REPO = resolve(__dirname, '..', '..');
+export const FIXTURES = join(REPO, 'test', 'fixtures', 'drivers');
+export const OUTPUT = join(REPO, 'test-output', 'e2e');
+export const CODE_SERVER_VERSION = '4.100.3';
+
+export function which(cmd: string): string | undefined {
+  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
+  const p = r.stdout.trim();
+  return r.status === 0 && p ? p : undefined;
+}
+
+/** code-server as test/e2e/install-code-server.sh leaves it: $TDX_CODE_SERVER, or under $TDX_E2E_CACHE / ~/.cache/tdx-audit-e2e. */
+export function findCodeServer(): string | undefined {
+  if (process.env.TDX_CODE_SERVER) return existsSync(process.env.TDX_CODE_SERVER) ? process.env.TDX_CODE_SERVER : undefined;
+  const cache = process.env.TDX_E2E_CACHE || join(homedir(), '.cache', 'tdx-audit-e2e');
+  const dir = join(cache, `code-server-${CODE_SERVER_VERSION}`);
+  const bin = join(dir, 'node_modules', '.bin', 'code-server');
+  return existsSync(join(dir, '.done')) && existsSync(bin) ? bin : undefined;
+}
+
+export function findChromium(): string | undefined {
+  for (const p of [process.env.TDX_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser']) if (p && existsSync(p)) return p;
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------
+// Process groups. Every editor runs in its own group (detached spawn = setsid); stop()
+// signals the whole group and waits until it is empty. A process 'exit' hook kills
+// whatever is left if the runner dies or a test times out.
+
+const live = new Set<number>();
+process.on('exit', () => {
+  for (const pgid of live) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+});
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface Group {
+  child: ChildProcess;
+  pgid: number;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+export function spawnGroup(cmd: string, args: string[], opts: SpawnOptions = {}): Group {
+  const child = spawn(cmd, args, { ...opts, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (child.pid === undefined) throw new Error(`could not start ${cmd}`);
+  const pgid = child.pid;
+  live.add(pgid);
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+  child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-20_000)));
+  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+  return {
+    child,
+    pgid,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    async stop() {
+      for (const [sig, ms] of [['SIGTERM', 3000], ['SIGKILL', 5000]] as const) {
+        try {
+          process.kill(-pgid, sig);
+        } catch {
+          break;
+        }
+        const until = Date.now() + ms;
+        while (groupAlive(pgid) && Date.now() < until) await sleep(50);
+        if (!groupAlive(pgid)) break;
+      }
+      if (groupAlive(pgid)) throw new Error(`process group ${pgid} (${cmd}) survived SIGKILL`);
+      live.delete(pgid);
+    },
+  };
+}
+
+/** Runs a command in its own group to completion, killing the group on timeout. */
+export async function runGroup(
+  cmd: string,
+  args: string[],
+  opts: SpawnOptions & { timeoutMs: number },
+): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
+  const g = spawnGroup(cmd, args, opts);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    void g.stop();
+  }, opts.timeoutMs);
+  try {
+    const code = await g.exited;
+    return { code, stdout: g.stdout(), stderr: g.stderr(), timedOut };
+  } finally {
+    clearTimeout(timer);
+    await g.stop();
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------------------
+
+export interface Workspace {
+  root: string;
+  /** The workspace folder the editor opens. */
+  dir: string;
+  source: string;
+  object: string | undefined;
+  cleanup(): void;
+}
+
+/** A temp folder with foo_nic.c and tdx_io.h, and foo_nic.o beside them when gcc exists. */
+export function fixtureWorkspace(prefix: string): Workspace {
+  const root = mkdtempSync(join(tmpdir(), `tdx-e2e-${prefix}-`));
+  const dir = join(root, 'driver');
+  mkdirSync(dir);
+  for (const f of ['foo_nic.c', 'tdx_io.h']) copyFileSync(join(FIXTURES, f), join(dir, f));
+  let object: string | undefined;
+  if (which('gcc')) {
+    const r = spawnSync('gcc', ['-O2', '-g', '-c', 'foo_nic.c', '-o', 'foo_nic.o'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+    if (r.status !== 0) throw new Error(`gcc failed on the fixture: ${r.stderr}`);
+    object = join(dir, 'foo_nic.o');
+  }
+  return { root, dir, source: join(dir, 'foo_nic.c'), object, cleanup: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+/** 1-based line of the first line of `file` containing `needle`. */
+export function lineOf(file: string, needle: string): number {
+  const i = readFileSync(file, 'utf8').split('\n').findIndex((l) => l.includes(needle));
+  if (i < 0) throw new Error(`'${needle}' not in ${file}`);
+  return i + 1;
+}
+
+export interface ServerSupport {
+  compiledForm: string | null;
+  exportReport: string | null;
+  /** The hover at the __iowrite32_copy call, as the server gives it. */
+  hoverMentionsCompiled: boolean;
+}
+
+/**
+ * Asks the built server, over stdio, whether it answers the custom requests this
+ * extension's commands send. A string is why not (shown as the skip reason), null means supported.
+ */
+export async function probeServer(ws: Workspace): Promise<ServerSupport> {
+  const h = LspHarness.spawn({});
+  try {
+    await h.initialize(ws.dir);
+    const uri = fileUri(ws.source);
+    await h.open(uri, readFileSync(ws.source, 'utf8'));
+    await h.diagnosticsFor(uri, 1);
+    const why = async (method: string, params: unknown): Promise<string | null> => {
+      try {
+        await h.conn.sendRequest(method, params);
+        return null;
+      } catch (err) {
+        const e = err as { code?: number; message?: string };
+        return e.code === -32601
+          ? `the server has no handler for ${method} (MethodNotFound)`
+          : `${method} failed in the server: ${e.message ?? String(err)}`;
+      }
+    };
+    const line = lineOf(ws.source, 'foo_writel(fp, 1, FOO_CTRL)') - 1;
+    const compiledForm = await why('tdxAudit/compiledForm', { uri, position: { line, character: 3 } });
+    const outDir = mkdtempSync(join(ws.root, 'probe-'));
+    const exportReport = await why('tdxAudit/exportReport', { scope: uri, outputDir: fileUri(outDir), formats: ['json'] });
+    rmSync(outDir, { recursive: true, force: true });
+    const hover = (await h.conn.sendRequest('textDocument/hover', {
+      textDocument: { uri },
+      position: { line: lineOf(ws.source, '__iowrite32_copy(') - 1, character: 4 },
+    })) as { contents?: { value?: string } } | null;
+    const text = hover?.contents?.value ?? '';
+    return { compiledForm, exportReport, hoverMentionsCompiled: /compiled|objdump|\.o\b|verdict/i.test(text) && !!ws.object };
+  } finally {
+    h.kill();
+  }
+}

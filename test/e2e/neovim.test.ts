@@ -1,0 +1,95 @@
+// End to end in Neovim (Debian 0.7.2): its built-in LSP client starts our server over
+// stdio on the fixture driver. Diagnostics (ranges, severities, codes) must be the
+// CLI's findings for the same file, the hover at the __iowrite32_copy call must
+// explain it, and a line added by an edit must get its own diagnostic.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { REPO, fixtureWorkspace, lineOf, runGroup, which } from './lib';
+
+const nvim = which('nvim');
+const SERVER = join(REPO, 'dist', 'server.js');
+
+interface NvimDiag {
+  lnum: number;
+  col: number;
+  end_lnum: number;
+  end_col: number;
+  severity: number;
+  code?: string;
+  message: string;
+}
+
+const SEVERITY: Record<string, number> = { error: 1, warning: 2, information: 3, hint: 4 };
+
+test('Neovim: diagnostics, hover and an edit over the built-in LSP client', { skip: !nvim ? 'nvim not installed (apt-get install neovim; .ci/run installs it)' : !existsSync(SERVER) ? 'dist/server.js missing: run npm run build' : false, timeout: 120_000 }, async (t) => {
+  const version = spawnSync(nvim!, ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0];
+  t.diagnostic(version);
+  const ws = fixtureWorkspace('nvim');
+  const t0 = Date.now();
+  try {
+    const cli = spawnSync(process.execPath, [join(REPO, 'dist', 'cli.js'), 'scan', ws.source, '--format', 'json', '--exit-zero'], { encoding: 'utf8' });
+    assert.equal(cli.status, 0, cli.stderr);
+    const expected = (JSON.parse(cli.stdout).sites as { line: number; column: number; endLine: number; endColumn: number; rule: string; severity: string }[]).map((s) => ({
+      lnum: s.line - 1,
+      col: s.column - 1,
+      end_lnum: s.endLine - 1,
+      end_col: s.endColumn - 1,
+      severity: SEVERITY[s.severity],
+      code: s.rule,
+    }));
+    assert.ok(expected.length >= 10, 'the fixture has sites');
+
+    const hoverLine = lineOf(ws.source, '__iowrite32_copy(') - 1;
+    const editAfter = lineOf(ws.source, 'u32 foo_poll(') ; // 0-based index of the '{' line below it
+    const out = join(ws.root, 'nvim-result.json');
+    mkdirSync(join(ws.root, 'xdg'), { recursive: true });
+    const env = {
+      ...process.env,
+      TDX_OUT: out,
+      TDX_SERVER: SERVER,
+      TDX_ROOT: ws.dir,
+      TDX_HOVER_LINE: String(hoverLine),
+      TDX_HOVER_COL: '6',
+      TDX_EDIT_AFTER: String(editAfter),
+      TDX_EDIT_TEXT: '\twritel(0x3, fp->regs + FOO_CTRL);',
+      XDG_CONFIG_HOME: join(ws.root, 'xdg', 'config'),
+      XDG_DATA_HOME: join(ws.root, 'xdg', 'data'),
+      XDG_CACHE_HOME: join(ws.root, 'xdg', 'cache'),
+      XDG_STATE_HOME: join(ws.root, 'xdg', 'state'),
+    };
+    const r = await runGroup(nvim!, ['--headless', '--clean', '-u', join(__dirname, 'editors', 'nvim-probe.lua'), ws.source], { cwd: ws.dir, env, timeoutMs: 90_000 });
+    assert.ok(!r.timedOut, `nvim timed out\n${r.stderr}`);
+    assert.ok(existsSync(out), `nvim wrote no result (exit ${r.code})\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+    const res = JSON.parse(readFileSync(out, 'utf8'));
+    assert.equal(res.error, undefined, `in nvim: ${res.error}\n${JSON.stringify(res, null, 1).slice(0, 3000)}`);
+
+    // 1. diagnostics: the CLI's findings, range for range, with the LSP severities and codes.
+    const got = (res.diagnostics as NvimDiag[]).map(({ lnum, col, end_lnum, end_col, severity, code }) => ({ lnum, col, end_lnum, end_col, severity, code }));
+    assert.deepEqual(got, expected);
+    const err = (res.diagnostics as NvimDiag[]).find((d) => d.severity === 1)!;
+    assert.equal(err.lnum, hoverLine);
+    assert.match(err.message, /rep movs/);
+
+    // 2. hover on __iowrite32_copy names it and what the #VE handler does with it.
+    assert.equal(res.hover_error, undefined);
+    const hover = (res.hover as string[]).join('\n');
+    assert.match(hover, /__iowrite32_copy/);
+    assert.match(hover, /movs/i);
+
+    // 3. the edit: one more diagnostic, on the inserted writel line, an MMIO write.
+    const added = (res.after_edit as NvimDiag[]).filter((d) => d.lnum === editAfter + 1);
+    assert.equal(added.length, 1, JSON.stringify(res.after_edit));
+    assert.equal(added[0].code, 'tdx-ve-mmio');
+    assert.equal(added[0].severity, 3);
+    assert.equal(added[0].col, 1, JSON.stringify(added[0]));
+    assert.match(added[0].message, /writel/);
+    assert.equal((res.after_edit as NvimDiag[]).length, res.count_before_edit + 1);
+    t.diagnostic(`nvim steps (ms since start): ${JSON.stringify(res.steps)}; whole test ${Date.now() - t0} ms`);
+  } finally {
+    ws.cleanup();
+  }
+});

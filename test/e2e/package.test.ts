@@ -1,0 +1,96 @@
+// The .vsix holds what runs and nothing else, and stays small. Packs the current
+// dist/ (built by `npm test` / `npm run build`) with vsce into a temp folder and reads
+// the archive's own central directory, so what is checked is the file users install.
+
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { REPO, runGroup } from './lib';
+
+/** The vsix may not grow past this without someone deciding so (it is ~0.9 MB unminified). */
+export const MAX_VSIX_BYTES = 3 * 1024 * 1024;
+
+/** Names and uncompressed sizes from a zip's central directory. */
+export function zipEntries(buf: Buffer): { name: string; size: number }[] {
+  let eocd = -1;
+  for (let i = buf.length - 22; i >= Math.max(0, buf.length - 22 - 0xffff); i--) {
+    if (buf.readUInt32LE(i) === 0x06054b50) {
+      eocd = i;
+      break;
+    }
+  }
+  if (eocd < 0) throw new Error('not a zip: no end of central directory');
+  const count = buf.readUInt16LE(eocd + 10);
+  let p = buf.readUInt32LE(eocd + 16);
+  const out: { name: string; size: number }[] = [];
+  for (let i = 0; i < count; i++) {
+    if (buf.readUInt32LE(p) !== 0x02014b50) throw new Error(`bad central directory entry at ${p}`);
+    const size = buf.readUInt32LE(p + 24);
+    const n = buf.readUInt16LE(p + 28);
+    const m = buf.readUInt16LE(p + 30);
+    const k = buf.readUInt16LE(p + 32);
+    out.push({ name: buf.toString('utf8', p + 46, p + 46 + n), size });
+    p += 46 + n + m + k;
+  }
+  return out;
+}
+
+/** Packs the repository as it is into `dir`; returns the .vsix path. */
+export async function packVsix(dir: string): Promise<string> {
+  const vsix = join(dir, 'tdx-audit.vsix');
+  const r = await runGroup(process.execPath, [join(REPO, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--no-dependencies', '-o', vsix], {
+    cwd: REPO,
+    timeoutMs: 120_000,
+    env: { ...process.env, npm_config_update_notifier: 'false' },
+  });
+  if (r.code !== 0 || !existsSync(vsix)) throw new Error(`vsce package failed (exit ${r.code}, timed out: ${r.timedOut})\n${r.stdout}\n${r.stderr}`);
+  return vsix;
+}
+
+test('vsce packs an installable .vsix with only what runs', { timeout: 180_000, skip: existsSync(join(REPO, 'dist', 'server.js')) ? false : 'dist/ missing: run npm run build' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tdx-vsix-'));
+  try {
+    const t0 = Date.now();
+    const vsix = await packVsix(dir);
+    const size = statSync(vsix).size;
+    t.diagnostic(`packed in ${Date.now() - t0} ms, ${(size / 1024).toFixed(0)} KiB`);
+    assert.ok(size <= MAX_VSIX_BYTES, `the .vsix is ${size} bytes, over the ${MAX_VSIX_BYTES} budget`);
+
+    const names = zipEntries(readFileSync(vsix)).map((e) => e.name).sort();
+    const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8'));
+    const expected = [
+      '[Content_Types].xml',
+      'extension.vsixmanifest',
+      'extension/package.json',
+      'extension/readme.md',
+      'extension/LICENSE.txt',
+      'extension/dist/extension.js',
+      'extension/dist/server.js',
+      'extension/dist/cli.js',
+      'extension/dist/tree-sitter.wasm',
+      'extension/dist/tree-sitter-c.wasm',
+      'extension/dist/iced_x86_bg.wasm',
+      `extension/${pkg.icon}`,
+      // every grammar the manifest contributes, and nothing else from syntaxes/
+      ...(pkg.contributes.grammars ?? []).map((g: { path: string }) => `extension/${g.path.replace(/^\.\//, '')}`),
+    ].sort();
+    assert.deepEqual(names, expected);
+
+    // What the manifest points at is in the package.
+    for (const p of [pkg.main, pkg.bin['tdx-audit']]) assert.ok(names.includes(`extension/${p.replace(/^\.\//, '')}`), p);
+    assert.match(pkg.engines.vscode, /^\^1\.(\d+)\./);
+    assert.ok(Number(/^\^1\.(\d+)\./.exec(pkg.engines.vscode)![1]) <= 100, 'engines.vscode must accept VS Code 1.100 (code-server 4.100.3)');
+    const typesVscode = JSON.parse(readFileSync(join(REPO, 'node_modules', '@types', 'vscode', 'package.json'), 'utf8')).version as string;
+    assert.ok(Number(typesVscode.split('.')[1]) <= 100, `@types/vscode ${typesVscode} is newer than engines.vscode allows`);
+    // Every contributed command is activated and registered by the bundle.
+    const bundle = readFileSync(join(REPO, 'dist', 'extension.js'), 'utf8');
+    for (const c of pkg.contributes.commands as { command: string }[]) {
+      assert.ok(bundle.includes(c.command), `${c.command} is contributed but not registered in dist/extension.js`);
+      assert.ok(pkg.activationEvents.includes(`onCommand:${c.command}`), `${c.command} has no activation event`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
