@@ -4,7 +4,9 @@
 // or that the compiler chooses, are the ones worth a squiggle.
 
 import type { RuleCode, Site } from '../c/types';
-import { CATALOGUE, EXIT_REASON } from '../c/catalogue';
+import { CATALOGUE, EXIT_REASON, MAPPING_APIS } from '../c/catalogue';
+
+const MAPPING_SOURCE_NAMES: ReadonlySet<string> = new Set(MAPPING_APIS.keys());
 import type { AuditConfig, Finding, RelatedInfo, Severity } from './engine';
 
 export const DEFAULT_SEVERITY: Record<RuleCode, Severity> = {
@@ -17,6 +19,9 @@ export const DEFAULT_SEVERITY: Record<RuleCode, Severity> = {
   'tdx-ve-hlt': 'hint',
   'tdx-iomem-deref': 'warning',
   'tdx-iomem-libc': 'error',
+  // Warning until the compiled instruction is known: the join upgrades it to Error when
+  // the #VE handler rejects what gcc emitted (RMW, TEST, rep movs).
+  'tdx-mmio-untyped-deref': 'warning',
   'tdx-movs-copy': 'error',
   'tdx-movdir64b': 'error',
 };
@@ -31,6 +36,7 @@ export const RULE_TITLES: Record<RuleCode, string> = {
   'tdx-ve-hlt': 'HLT takes a #VE (unless the TDX idle hypercall is used)',
   'tdx-iomem-deref': 'Direct dereference of an __iomem pointer: the compiler chooses the instruction',
   'tdx-iomem-libc': 'Plain memcpy/memset/string call on an __iomem pointer',
+  'tdx-mmio-untyped-deref': 'Dereference of an MMIO pointer not declared __iomem (annotation cast away or never written)',
   'tdx-movs-copy': 'Copy with rep movs on MMIO: the #VE handler rejects MOVS',
   'tdx-movdir64b': 'MOVDIR64B on MMIO: the #VE handler cannot decode it',
 };
@@ -93,6 +99,8 @@ export function messageFor(site: Site, cfg: Pick<AuditConfig, 'profile'>): strin
       return `${does}MOVDIR64B: insn_decode_mmio cannot decode it (DECODE_FAILED): WARN_ON_ONCE, then the guest ${sev ? 'terminates' : 'oopses'}.`;
     case 'tdx-iomem-libc':
       return `\`${site.accessor}\` on __iomem pointer \`${site.declaredAt?.name ?? site.address}\`: the compiler or the string routine picks the instructions (rep movs/stos, SSE), which the #VE handler rejects: the guest ${sev ? 'terminates' : 'oopses'}. Use memcpy_toio()/memcpy_fromio()/memset_io().`;
+    case 'tdx-mmio-untyped-deref':
+      return untypedDerefMessage(site, sev);
     case 'tdx-iomem-deref': {
       const ptr = site.declaredAt?.name ?? 'pointer';
       const what =
@@ -106,12 +114,46 @@ export function messageFor(site: Site, cfg: Pick<AuditConfig, 'profile'>): strin
   }
 }
 
+/** tdx-mmio-untyped-deref: where the MMIO value came from and what gcc is likely to emit. */
+function untypedDerefMessage(site: Site, sev: boolean): string {
+  const from = site.declaredAt;
+  const line = from ? from.range.start.line + 1 : 0;
+  const origin = !from
+    ? 'an MMIO mapping'
+    : MAPPING_SOURCE_NAMES.has(from.name)
+      ? `${from.name}() (line ${line})`
+      : `__iomem \`${from.name}\` (line ${line})`;
+  const oops = `the guest ${sev ? 'terminates' : 'oopses'}`;
+  const addr = site.address.replace(/\s+/g, ' ');
+  if (site.shape === 'copy') {
+    return `\`${site.accessor}\` on \`${addr}\`, which points at MMIO from ${origin} but is not declared __iomem here: the compiler or the string routine picks the instructions (rep movs/stos, SSE), which the #VE handler rejects: ${oops}. Use memcpy_toio()/memcpy_fromio()/memset_io().`;
+  }
+  const w = site.width > 0 ? `${site.width}-byte ` : '';
+  const what =
+    site.shape === 'rmw'
+      ? `This ${w}read-modify-write (RMW) usually compiles to \`or\`/\`and\`/\`add\` on memory, which insn_decode_mmio cannot decode: ${oops}.`
+      : site.shape === 'test'
+        ? `This ${w}bit test is usually compiled to \`test\` on memory, which insn_decode_mmio cannot decode: ${oops}.`
+        : site.shape === 'widening'
+          ? `This ${w}load is usually a widening MOVZX/MOVSX: decoded, but the 32-bit-destination forms are mis-emulated (upper register bits left stale); gcc may also fold it into \`cmp\`/\`test\` on memory (rejected).`
+          : site.accessor === 'store'
+            ? `This ${w}store may compile to a MOV (emulated) or a merged or vector store, which the handler rejects.`
+            : `This ${w}load may compile to a MOV (emulated) or to a memory operand of \`test\`/\`cmp\`/ALU instructions (rejected), and gcc may merge or drop repeated reads.`;
+  return `MMIO ${site.accessor === 'read-modify-write' ? 'read-modify-write' : site.accessor} through \`${addr}\`: the pointer comes from ${origin} but is not declared __iomem here, so the compiler, not io.h, chooses the instruction. ${what} Keep the __iomem annotation and use readX()/writeX().`;
+}
+
 function relatedFor(site: Site): RelatedInfo[] {
   const out: RelatedInfo[] = site.via.map((v) => ({
     file: v.file,
     range: v.range,
     message: `${v.callee}() called inside ${v.name}`,
   }));
+  if (site.rule === 'tdx-mmio-untyped-deref' && site.declaredAt) {
+    const d = site.declaredAt;
+    out.push({ file: d.file, range: d.range, message: MAPPING_SOURCE_NAMES.has(d.name) ? `MMIO mapped by ${d.name}() here` : `${d.name} declared __iomem here` });
+    for (const p of site.path ?? []) out.push({ file: p.file, range: p.range, message: p.message });
+    return out;
+  }
   if (site.declaredAt) {
     out.push({ file: site.declaredAt.file, range: site.declaredAt.range, message: `${site.declaredAt.name} declared __iomem here` });
   }

@@ -7,6 +7,7 @@ import { collectFunctions, enclosing, functionView, type FunctionDef } from './f
 import { collectDeclarations, DerefFinder, type LocalScopes } from './iomem';
 import { emptyKnowledge, mergeKnowledge, type Knowledge, type Wrapper } from './knowledge';
 import type { CParser, ParsedFile } from './parser';
+import { findUntypedDerefs } from './provenance';
 import { countErrors } from './parser';
 import { declaredName, identifiersIn, parameterNames, rangeOf } from './syntax';
 import type { Site, SourceAnalysis, ViaStep } from './types';
@@ -160,6 +161,18 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
         declaredAt: { file: d.decl.file, range: d.decl.range, name: d.decl.name },
       });
     }
+    // Values of MMIO provenance dereferenced where they are not declared __iomem.
+    sites.push(
+      ...findUntypedDerefs({
+        root,
+        text: parsed.text,
+        file,
+        defs,
+        finder,
+        parser,
+        isAccessor: (name) => resolve(name, known) !== undefined,
+      }),
+    );
     sites.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);
 
     const direct = new Map<string, number>();

@@ -235,3 +235,88 @@ export function isDirection(kind: AccessorKind): 'read' | 'write' | 'none' {
   if (kind === 'mmio-write' || kind === 'port-out' || kind === 'msr-write') return 'write';
   return 'none';
 }
+
+// --- Mapping APIs: where MMIO pointers come from (issue 7, provenance.ts) ----------
+// A value returned by one of these is device memory whatever type it is later given:
+// casting the `__iomem` away (with or without `__force`) does not change what the
+// CPU does when the pointer is dereferenced. Sources: include/asm-generic/io.h,
+// arch/x86/include/asm/io.h, include/linux/io.h, lib/devres.c, lib/pci_iomap.c,
+// drivers/pci/pci.c, include/linux/of_address.h, drivers/acpi/osl.c, kernel/iomem.c.
+
+/** What a mapping API returns, as the #VE handler sees accesses through it. */
+export type MappingReturn =
+  /** A pointer to device MMIO (mapped shared in a TDX guest: every access is a #VE). */
+  | 'mmio'
+  /** A pointer to a table of MMIO pointers (pcim_iomap_table: `void __iomem * const *`). */
+  | 'mmio-table'
+  /** Normal memory (RAM or firmware memory the guest maps private): no #VE. */
+  | 'memory';
+
+export interface MappingApi {
+  name: string;
+  returns: MappingReturn;
+  /**
+   * For APIs that map MMIO only for some callers: the functions (by name) whose calls
+   * are known to map device regions. Elsewhere the result is taken as `returns`.
+   */
+  mmioIn?: readonly string[];
+  /** Why it is classified so. */
+  note: string;
+}
+
+const mappingRows: MappingApi[] = [];
+const mapping = (names: string[], returns: MappingReturn, note: string, mmioIn?: string[]) => {
+  for (const name of names) mappingRows.push({ name, returns, note, ...(mmioIn ? { mmioIn } : {}) });
+};
+
+mapping(
+  ['ioremap', 'ioremap_wc', 'ioremap_wt', 'ioremap_uc', 'ioremap_np', 'ioremap_nocache', 'ioremap_prot', 'ioremap_cache'],
+  'mmio',
+  'ioremap family: a TDX guest maps device ranges shared (pgprot_decrypted unless the resource is flagged encrypted), so accesses take the #VE path. ioremap_cache is used for device memory (NVDIMM, firmware MMIO) too and is taken as MMIO.',
+);
+mapping(['early_ioremap'], 'mmio', 'early boot ioremap of a device range (arch/x86/mm/ioremap.c): shared in a TDX guest');
+mapping(
+  ['devm_ioremap', 'devm_ioremap_uc', 'devm_ioremap_wc', 'devm_ioremap_np', 'devm_ioremap_resource', 'devm_ioremap_resource_wc',
+    'devm_platform_ioremap_resource', 'devm_platform_ioremap_resource_byname', 'devm_platform_get_and_ioremap_resource',
+    'devm_of_iomap'],
+  'mmio',
+  'device-managed ioremap (lib/devres.c, drivers/base/platform.c): an ioremap of a device resource',
+);
+mapping(
+  ['pci_iomap', 'pci_iomap_wc', 'pci_iomap_range', 'pci_iomap_wc_range', 'pcim_iomap', 'pcim_iomap_range', 'pcim_iomap_region',
+    'pci_ioremap_bar', 'pci_ioremap_wc_bar', 'devm_pci_remap_cfgspace', 'devm_pci_remap_cfg_resource', 'pci_remap_cfgspace'],
+  'mmio',
+  'PCI BAR / config-space mappings (lib/pci_iomap.c, drivers/pci/pci.c): ioremap of a memory BAR. pci_iomap of an I/O BAR returns a port cookie that only ioread/iowrite understand; a raw dereference of that is wrong on any machine.',
+);
+mapping(['pcim_iomap_table'], 'mmio-table', 'managed table of BAR mappings: an array of MMIO pointers, indexed by BAR');
+mapping(['of_iomap', 'of_io_request_and_map'], 'mmio', 'device-tree register ranges (drivers/of/address.c): ioremap of the node\'s reg property');
+mapping(
+  ['acpi_os_map_iomem', 'acpi_os_ioremap'],
+  'mmio',
+  'ACPI mappings of hardware registers (drivers/acpi/osl.c): ioremap of a non-RAM region',
+);
+mapping(
+  ['acpi_os_map_memory'],
+  'memory',
+  'drivers/acpi/osl.c: maps with kmap when the page is RAM, else ioremap_cache. Almost every caller maps ACPI tables or firmware data (FPDT, RSDP, XSDT), which a TDX guest maps private (IORES_DESC_ACPI_TABLES is flagged encrypted): no #VE. The exception is ACPICA\'s SystemMemory operation-region handler, which maps whatever address the AML names, device registers included: there it is MMIO.',
+  ['acpi_ex_system_memory_space_handler'],
+);
+mapping(
+  ['memremap', 'devm_memremap', 'early_memremap', 'early_memremap_ro', 'memremap_pages', 'devm_memremap_pages',
+    'phys_to_virt', '__va', 'kmap', 'kmap_local_page', 'page_address'],
+  'memory',
+  'memremap family (kernel/iomem.c) and the direct map: these return normal, cacheable memory (RAM, or reserved memory used as RAM). memremap refuses ranges that would need ioremap semantics unless MEMREMAP_WB of RAM; plain dereference is the intended use and takes no #VE.',
+);
+
+export const MAPPING_APIS: ReadonlyMap<string, MappingApi> = new Map(mappingRows.map((r) => [r.name, r]));
+
+/** Pre-filter: a file that names no mapping API has no mapping-call provenance. */
+export const MAPPING_NAMES_RE = new RegExp(
+  `\\b(?:${mappingRows.filter((r) => r.returns !== 'memory' || r.mmioIn).map((r) => r.name).join('|')})\\b`,
+);
+
+/** The argument of each libc memory call that is written (the destination); others are read. */
+export const LIBC_DEST_ARG: ReadonlyMap<string, number> = new Map([
+  ['memcpy', 0], ['memmove', 0], ['memset', 0], ['strcpy', 0], ['strncpy', 0], ['strlcpy', 0], ['strscpy', 0],
+  ['__builtin_memcpy', 0], ['__builtin_memset', 0],
+]);

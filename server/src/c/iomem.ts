@@ -241,6 +241,17 @@ export class DerefFinder {
     return out;
   }
 
+  /**
+   * How many dereferences from `node` lead to MMIO according to `__iomem` declarations
+   * alone, evaluated in `fn` (provenance.ts uses this as a source and to leave the
+   * accesses this finder reports to it).
+   */
+  valueAt(node: Node, fn: FunctionDef | undefined): { r: number; decl: IomemDecl } | null {
+    if (!this.active) return null;
+    this.fn = fn;
+    return this.remaining(node);
+  }
+
   /** An `__iomem` pointer handed to memcpy/memset/memcmp/str*. */
   libcUse(call: Node, callee: string): LibcUse | null {
     if (!this.active) return null;
@@ -255,7 +266,7 @@ export class DerefFinder {
   }
 }
 
-function isUnevaluated(n: Node): boolean {
+export function isUnevaluated(n: Node): boolean {
   for (let p = n.parent; p; p = p.parent) {
     if (NOT_EVALUATED.has(p.type)) return true;
     if (p.type === 'function_definition' || p.type === 'compound_statement') return false;

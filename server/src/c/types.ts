@@ -37,6 +37,7 @@ export type RuleCode =
   | 'tdx-ve-hlt'
   | 'tdx-iomem-deref'
   | 'tdx-iomem-libc'
+  | 'tdx-mmio-untyped-deref'
   | 'tdx-movs-copy'
   | 'tdx-movdir64b';
 
@@ -46,7 +47,13 @@ export type SiteKind =
   /** `*p`, `p[i]`, `p->f` where p is declared `__iomem`. */
   | 'iomem-deref'
   /** An `__iomem` pointer handed to plain memcpy/memset/memcmp/str*. */
-  | 'iomem-libc';
+  | 'iomem-libc'
+  /**
+   * A dereference (or plain memcpy/memset/str* call) of a pointer that is not declared
+   * `__iomem` where it is used but whose value comes from a mapping API (ioremap...) or
+   * an `__iomem` declaration: the annotation was cast away or never written.
+   */
+  | 'untyped-deref';
 
 /** One step of indirection between a site and the accessor that really does the access. */
 export interface ViaStep {
@@ -82,6 +89,13 @@ export interface Site {
   via: ViaStep[];
   /** For derefs: the __iomem declaration that makes this an MMIO pointer. */
   declaredAt?: { file: string; range: Range; name: string };
+  /**
+   * For untyped derefs: how the MMIO value got from `declaredAt` to the use, in order
+   * (stored in a variable or field, returned by a helper, passed as an argument).
+   */
+  path?: { file: string; range: Range; message: string }[];
+  /** For untyped derefs: the instruction shape gcc is expected to pick, when the source says. */
+  shape?: 'rmw' | 'test' | 'widening' | 'copy';
 }
 
 /** Function-level view: where a #VE lands once static helpers are inlined. */

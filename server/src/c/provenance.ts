@@ -1,0 +1,865 @@
+// MMIO provenance: accesses to device memory that no `__iomem` annotation marks.
+//
+// A pointer returned by ioremap() (or another mapping API in catalogue.ts) points at
+// device MMIO whatever type it is later given. Drivers cast the annotation away
+// (`(struct regs __force *)base`), store the value in a `void *` global or a plain
+// struct field, and then dereference it: `regs->flags |= BIT(0)` compiles to
+// `orl $1,(%rax)`, which the TDX #VE handler cannot decode (oops). sparse sees only
+// the cast. This pass follows the value instead.
+//
+// Model (flow-insensitive, per file, linear in the file's size times a small number
+// of rounds):
+//  - sources: calls of catalogued mapping APIs, and values declared `__iomem` (what
+//    DerefFinder knows), which matter once they are copied into plain storage;
+//  - storage ("slots"): locals and parameters per function, file-scope variables, struct
+//    fields keyed by struct tag and field name, the return value of each function of the
+//    file, the parameters of the file's static functions (from their callers' arguments);
+//  - transfer: assignments and initialisers, casts, pointer arithmetic, `&`/`*`/`[]`,
+//    member access, the conditional operator, same-file calls, and function-like macros
+//    of the file (a macro that dereferences or passes through its parameter);
+//  - a value is `depth` dereferences away from MMIO: 1 for a pointer to MMIO, 2 for a
+//    table of such pointers (pcim_iomap_table), 0 for an expression that *is* MMIO.
+// Slots are written once (the first provenance found wins), so the fixpoint ends after
+// at most as many rounds as there are slots; it is capped at MAX_ROUNDS.
+//
+// What it reports: every evaluated expression of depth 0 (a load, store or
+// read-modify-write of MMIO) and every plain memcpy/memset/str* call given a depth-1
+// value, unless DerefFinder already reports it because the pointer is declared
+// `__iomem` at that point (rule tdx-iomem-deref / tdx-iomem-libc): no double report.
+
+import type { Node } from 'web-tree-sitter';
+import { prepare } from './annotations';
+import { CATALOGUE, LIBC_DEST_ARG, LIBC_MEMORY_CALLS, MAPPING_APIS, MAPPING_NAMES_RE } from './catalogue';
+import { enclosing, type FunctionDef } from './functions';
+import { isUnevaluated, type DerefFinder } from './iomem';
+import type { CParser } from './parser';
+import { declaredName, rangeOf } from './syntax';
+import type { Range, Site } from './types';
+
+const MAX_ROUNDS = 6;
+const MAX_STEPS = 8;
+
+interface Origin {
+  file: string;
+  range: Range;
+  /** The mapping API called, or the `__iomem`-declared name. */
+  name: string;
+  from: 'mapping' | 'iomem' | 'param';
+  /** For macro-body analysis: which macro parameter this stands for. */
+  param?: number;
+}
+
+interface Step {
+  file: string;
+  range: Range;
+  message: string;
+}
+
+interface Prov {
+  depth: number;
+  origin: Origin;
+  steps: Step[];
+}
+
+/** A C type as far as this pass needs it: a base name and a pointer/array depth. */
+interface CType {
+  /** `struct:tag` for struct/union tags, a typedef or builtin name otherwise. */
+  name: string;
+  ptr: number;
+}
+
+export interface ProvenanceInput {
+  root: Node;
+  /** Original text (the pre-filter runs on it). */
+  text: string;
+  file: string;
+  defs: readonly FunctionDef[];
+  finder: DerefFinder;
+  parser: CParser;
+  /** true for callees that are already sites (catalogued accessors and derived wrappers). */
+  isAccessor: (name: string) => boolean;
+}
+
+// ---------------------------------------------------------------------------------
+// Types: just enough to know access widths and the struct tag behind `x->f`.
+
+const WIDTH_BY_NAME: ReadonlyMap<string, number> = new Map([
+  ...['u8', 's8', '__u8', '__s8', 'uint8_t', 'int8_t', 'bool', '_Bool'].map((n) => [n, 1] as const),
+  ...['u16', 's16', '__u16', '__s16', '__le16', '__be16', 'uint16_t', 'int16_t'].map((n) => [n, 2] as const),
+  ...['u32', 's32', '__u32', '__s32', '__le32', '__be32', 'uint32_t', 'int32_t', 'float', 'enum'].map((n) => [n, 4] as const),
+  ...['u64', 's64', '__u64', '__s64', '__le64', '__be64', 'uint64_t', 'int64_t', 'size_t', 'ssize_t', 'uintptr_t',
+    'phys_addr_t', 'dma_addr_t', 'resource_size_t', 'double'].map((n) => [n, 8] as const),
+]);
+
+/** Width of a builtin spelled with keywords (`unsigned short int`), x86-64 LP64. */
+function keywordWidth(name: string): number {
+  const words = name.split(/\s+/);
+  if (words.includes('char')) return 1;
+  if (words.includes('short')) return 2;
+  if (words.includes('long')) return 8;
+  if (words.includes('int') || words.includes('unsigned') || words.includes('signed')) return 4;
+  return 0;
+}
+
+function typeName(t: Node | null): string | null {
+  if (!t) return null;
+  switch (t.type) {
+    case 'primitive_type':
+    case 'type_identifier':
+      return t.text;
+    case 'sized_type_specifier':
+      return t.text.replace(/\s+/g, ' ');
+    case 'struct_specifier':
+    case 'union_specifier': {
+      const tag = t.childForFieldName('name')?.text;
+      return tag ? `struct:${tag}` : null;
+    }
+    case 'enum_specifier':
+      return 'enum';
+    default:
+      return null;
+  }
+}
+
+/** Pointer levels of an abstract declarator (in a cast's type descriptor). */
+function abstractDepth(d: Node | null): number {
+  let depth = 0;
+  for (let n = d, guard = 0; n && guard < 16; guard++) {
+    if (n.type === 'abstract_pointer_declarator' || n.type === 'abstract_array_declarator') depth++;
+    n = n.childForFieldName('declarator') ?? (n.type === 'abstract_parenthesized_declarator' ? n.namedChild(0) : null);
+  }
+  return depth;
+}
+
+class Types {
+  readonly typedefs = new Map<string, CType>();
+  readonly structs = new Map<string, Map<string, CType>>();
+  readonly globals = new Map<string, CType | null>();
+  readonly locals = new Map<FunctionDef, Map<string, CType | null>>();
+  /** The type of a call's value (function-like macros of the file), set by the user. */
+  callType?: (call: Node) => CType | null;
+  /** Per node; swapped out while a macro body (another tree) is evaluated. */
+  memo = new Map<number, CType | null>();
+
+  constructor(root: Node, defs: readonly FunctionDef[]) {
+    for (const n of root.descendantsOfType(['type_definition', 'struct_specifier', 'union_specifier', 'declaration', 'parameter_declaration'])) {
+      if (!n) continue;
+      if (n.type === 'type_definition') this.typedef(n);
+      else if (n.type === 'struct_specifier' || n.type === 'union_specifier') this.struct(n);
+      else this.declaration(n, defs);
+    }
+  }
+
+  private typedef(n: Node) {
+    const base = n.childForFieldName('type');
+    for (const d of n.childrenForFieldName('declarator')) {
+      const named = d && declaredName(d);
+      if (!named) continue;
+      const name = typeName(base);
+      // `typedef struct { ... } foo_t;` registers its fields under foo_t (see struct()).
+      if (name && name !== named.name) this.typedefs.set(named.name, { name, ptr: named.depth });
+    }
+  }
+
+  private struct(n: Node) {
+    const body = n.childForFieldName('body');
+    if (!body) return;
+    let tag = n.childForFieldName('name')?.text;
+    if (!tag && n.parent?.type === 'type_definition') {
+      const d = n.parent.childForFieldName('declarator');
+      const named = d && declaredName(d);
+      if (named && named.depth === 0) tag = named.name;
+    }
+    if (!tag || this.structs.has(tag)) return;
+    const fields = new Map<string, CType>();
+    this.fieldsOf(body, fields, 0);
+    this.structs.set(tag, fields);
+  }
+
+  private fieldsOf(body: Node, into: Map<string, CType>, level: number) {
+    for (const f of body.namedChildren) {
+      if (f?.type !== 'field_declaration') continue;
+      const t = f.childForFieldName('type');
+      const decls = f.childrenForFieldName('declarator').filter((d): d is Node => !!d);
+      if (!decls.length && t && level < 4 && (t.type === 'struct_specifier' || t.type === 'union_specifier')) {
+        // C11 anonymous member: its fields are the parent's.
+        const inner = t.childForFieldName('body');
+        if (inner) this.fieldsOf(inner, into, level + 1);
+        continue;
+      }
+      const name = typeName(t);
+      for (const d of decls) {
+        const named = declaredName(d);
+        if (named && name && !into.has(named.name)) into.set(named.name, { name, ptr: named.depth });
+      }
+    }
+  }
+
+  private declaration(n: Node, defs: readonly FunctionDef[]) {
+    const fn = enclosing(defs, n.startIndex);
+    if (n.type === 'parameter_declaration' && (!fn || !fn.params || n.startIndex < fn.params.startIndex || n.endIndex > fn.params.endIndex)) return;
+    if (n.parent?.type === 'field_declaration_list') return;
+    const name = typeName(n.childForFieldName('type'));
+    let scope = this.globals;
+    if (fn) {
+      scope = this.locals.get(fn) ?? new Map();
+      this.locals.set(fn, scope);
+    }
+    for (const d of n.childrenForFieldName('declarator')) {
+      const named = d && declaredName(d);
+      if (!named || scope.has(named.name)) continue;
+      scope.set(named.name, name ? { name, ptr: named.depth } : null);
+    }
+  }
+
+  isLocal(fn: FunctionDef | undefined, name: string): boolean {
+    return !!fn && !!this.locals.get(fn)?.has(name);
+  }
+
+  resolve(t: CType): CType {
+    let cur = t;
+    for (let guard = 0; guard < 8; guard++) {
+      const a = this.typedefs.get(cur.name);
+      if (!a) break;
+      cur = { name: a.name, ptr: cur.ptr + a.ptr };
+    }
+    return cur;
+  }
+
+  /** The struct tag a `->` (arrow) or `.` access on an expression of type t reads. */
+  tagOf(t: CType | null, arrow: boolean): string | undefined {
+    if (!t) return undefined;
+    const r = this.resolve(t);
+    if (r.ptr !== (arrow ? 1 : 0)) return undefined;
+    if (r.name.startsWith('struct:')) return r.name.slice(7);
+    return this.structs.has(r.name) ? r.name : undefined;
+  }
+
+  width(t: CType | null): number {
+    if (!t) return 0;
+    const r = this.resolve(t);
+    if (r.ptr > 0) return 8;
+    return WIDTH_BY_NAME.get(r.name) ?? keywordWidth(r.name);
+  }
+
+  typeOf(node: Node, fn: FunctionDef | undefined): CType | null {
+    const m = this.memo.get(node.id);
+    if (m !== undefined) return m;
+    const t = this.compute(node, fn);
+    this.memo.set(node.id, t);
+    return t;
+  }
+
+  private compute(node: Node, fn: FunctionDef | undefined): CType | null {
+    switch (node.type) {
+      case 'identifier': {
+        const l = fn ? this.locals.get(fn) : undefined;
+        if (l?.has(node.text)) return l.get(node.text) ?? null;
+        return this.globals.get(node.text) ?? null;
+      }
+      case 'parenthesized_expression':
+        return node.namedChildCount === 1 ? this.typeOf(node.namedChild(0)!, fn) : null;
+      case 'cast_expression': {
+        const td = node.childForFieldName('type');
+        const name = typeName(td?.childForFieldName('type') ?? null);
+        return name ? { name, ptr: abstractDepth(td?.childForFieldName('declarator') ?? null) } : null;
+      }
+      case 'field_expression': {
+        const base = node.childForFieldName('argument');
+        const arrow = node.childForFieldName('operator')?.text === '->';
+        const tag = this.tagOf(base ? this.typeOf(base, fn) : null, arrow);
+        const field = node.childForFieldName('field')?.text;
+        return (tag && field && this.structs.get(tag)?.get(field)) || null;
+      }
+      case 'subscript_expression': {
+        const a = node.childForFieldName('argument');
+        const t = a ? this.typeOf(a, fn) : null;
+        if (!t) return null;
+        const r = this.resolve(t);
+        return r.ptr > 0 ? { name: r.name, ptr: r.ptr - 1 } : null;
+      }
+      case 'pointer_expression': {
+        const a = node.childForFieldName('argument');
+        const t = a ? this.typeOf(a, fn) : null;
+        if (!t) return null;
+        const r = this.resolve(t);
+        if (node.childForFieldName('operator')?.text === '&') return { name: r.name, ptr: r.ptr + 1 };
+        return r.ptr > 0 ? { name: r.name, ptr: r.ptr - 1 } : null;
+      }
+      case 'call_expression':
+        return this.callType?.(node) ?? null;
+      case 'binary_expression': {
+        const op = node.childForFieldName('operator')?.text;
+        if (op !== '+' && op !== '-') return null;
+        for (const side of ['left', 'right']) {
+          const s = node.childForFieldName(side);
+          const t = s ? this.typeOf(s, fn) : null;
+          if (t && this.resolve(t).ptr > 0) return t;
+        }
+        return null;
+      }
+      default:
+        return null;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------
+// Macros of the file: which parameter a function-like macro dereferences or passes on.
+
+interface MacroInfo {
+  name: string;
+  params: string[];
+  body: string;
+  analysed?: MacroSummary;
+}
+
+interface MacroSummary {
+  /** The body's value is `depth` dereferences from parameter `param` (-1: none). */
+  value: { param: number; depth: number } | null;
+  /** Dereferences inside the body that do not make up its whole value. */
+  inner: { param: number; write: boolean; rmw: boolean; width: number; test: boolean }[];
+  /** Access width when the whole value is a dereference. */
+  width: number;
+  /** The type of the body's value when it says (a cast), for `MACRO(p)->field`. */
+  type: CType | null;
+}
+
+const DEREF_TYPES = ['pointer_expression', 'subscript_expression', 'field_expression'];
+const CONDITION_PARENTS = new Set(['if_statement', 'while_statement', 'do_statement', 'for_statement', 'conditional_expression']);
+
+// ---------------------------------------------------------------------------------
+
+interface Access {
+  write: boolean;
+  rmw: boolean;
+  /** The statement-level expression that performs the access (assignment, ++, or the node). */
+  whole: Node;
+  /** A load tested against a constant mask in a condition: gcc picks `test` on memory. */
+  test: boolean;
+}
+
+/** How `top` (an lvalue expression, parentheses climbed) is used by its parent. */
+function accessOf(top: Node): Access {
+  const parent = top.parent;
+  if (parent?.type === 'assignment_expression' && parent.childForFieldName('left')?.id === top.id) {
+    const op = parent.childForFieldName('operator')?.text ?? '=';
+    return { write: true, rmw: op !== '=', whole: parent, test: false };
+  }
+  if (parent?.type === 'update_expression') return { write: true, rmw: true, whole: parent, test: false };
+  return { write: false, rmw: false, whole: top, test: isBitTest(top) };
+}
+
+/** `x & CONST` (either order) used as a truth value. */
+function isBitTest(top: Node): boolean {
+  let p = top.parent;
+  if (p?.type !== 'binary_expression' || p.childForFieldName('operator')?.text !== '&') return false;
+  const other = p.childForFieldName('left')?.id === top.id ? p.childForFieldName('right') : p.childForFieldName('left');
+  if (!other || /[a-z]\w*\s*\(/.test(other.text) && !/^\s*(BIT|BIT_ULL|GENMASK)\s*\(/.test(other.text)) return false;
+  if (other.type === 'identifier' && !/^[A-Z_][A-Z0-9_]*$/.test(other.text)) return false;
+  for (let guard = 0; p?.parent && guard < 6; guard++) {
+    const pp: Node = p.parent;
+    if (pp.type === 'parenthesized_expression') {
+      p = pp;
+      continue;
+    }
+    if (pp.type === 'unary_expression' && pp.childForFieldName('operator')?.text === '!') return true;
+    if (pp.type === 'binary_expression' && ['&&', '||'].includes(pp.childForFieldName('operator')?.text ?? '')) return true;
+    if (pp.type === 'condition_clause' || CONDITION_PARENTS.has(pp.type)) return true;
+    return false;
+  }
+  return false;
+}
+
+function climbParens(n: Node): Node {
+  let top = n;
+  while (top.parent?.type === 'parenthesized_expression') top = top.parent;
+  return top;
+}
+
+const isDerefOp = (n: Node) => n.type !== 'pointer_expression' || (n.childForFieldName('operator')?.text ?? n.text[0]) !== '&';
+
+export function findUntypedDerefs(input: ProvenanceInput): Site[] {
+  const { root, text, finder } = input;
+  // Pre-filter: without a mapping API named and without any __iomem in play there is
+  // no source, so nothing to follow (most files: no cost beyond one regex test).
+  if (!MAPPING_NAMES_RE.test(text) && !finder.active) return [];
+  return new Provenance(input).run();
+}
+
+class Provenance {
+  private readonly file: string;
+  private readonly defs: readonly FunctionDef[];
+  private readonly byName = new Map<string, FunctionDef>();
+  private readonly types: Types;
+  private readonly slots = new Map<string, Prov>();
+  /** Field keys (`tag.field`, tag `?` when unknown) and bare field names given a non-MMIO value. */
+  private readonly plainFieldKeys = new Set<string>();
+  private readonly plainFieldNames = new Set<string>();
+  /** Field name -> struct tags it was given MMIO under. */
+  private readonly fieldTags = new Map<string, Set<string>>();
+  private readonly macros = new Map<string, MacroInfo>();
+  private memo = new Map<number, Prov | null>();
+  private changed = false;
+
+  constructor(private readonly input: ProvenanceInput) {
+    this.file = input.file;
+    this.defs = input.defs;
+    for (const d of input.defs) if (!this.byName.has(d.name)) this.byName.set(d.name, d);
+    this.types = new Types(input.root, input.defs);
+    this.types.callType = (call) => {
+      const name = call.childForFieldName('function')?.text ?? '';
+      const m = this.macros.get(name);
+      return m && !this.byName.has(name) && !input.isAccessor(name) ? this.summary(m).type : null;
+    };
+    for (const m of input.root.descendantsOfType('preproc_function_def')) {
+      const name = m?.childForFieldName('name')?.text;
+      const value = m?.childForFieldName('value');
+      if (!m || !name || !value) continue;
+      const params = (m.childForFieldName('parameters')?.namedChildren ?? [])
+        .filter((p): p is Node => !!p && p.type === 'identifier')
+        .map((p) => p.text);
+      if (!this.macros.has(name)) this.macros.set(name, { name, params, body: value.text });
+    }
+  }
+
+  run(): Site[] {
+    const nodes = this.input.root.descendantsOfType([
+      'init_declarator', 'assignment_expression', 'return_statement', 'call_expression', ...DEREF_TYPES,
+    ]);
+    const flows: { node: Node; fn: FunctionDef | undefined }[] = [];
+    const uses: { node: Node; fn: FunctionDef }[] = [];
+    for (const n of nodes) {
+      if (!n) continue;
+      const fn = enclosing(this.defs, n.startIndex);
+      if (n.type === 'init_declarator' || n.type === 'assignment_expression' || n.type === 'return_statement') {
+        if (n.type !== 'return_statement' || fn) flows.push({ node: n, fn });
+      } else if (n.type === 'call_expression') {
+        if (fn) {
+          flows.push({ node: n, fn });
+          uses.push({ node: n, fn });
+        }
+      } else if (fn) {
+        uses.push({ node: n, fn });
+      }
+    }
+
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      this.changed = false;
+      this.memo = new Map();
+      for (const f of flows) this.flow(f.node, f.fn);
+      if (!this.changed) break;
+    }
+
+    this.memo = new Map();
+    const sites: Site[] = [];
+    for (const u of uses) {
+      if (CATALOGUE.has(u.fn.name)) continue; // an accessor's own body is the accessor
+      const s = u.node.type === 'call_expression' ? this.callUse(u.node, u.fn) : this.derefUse(u.node, u.fn);
+      if (s) sites.push(...s);
+    }
+    return sites;
+  }
+
+  // --- transfer -------------------------------------------------------------------
+
+  private flow(n: Node, fn: FunctionDef | undefined) {
+    switch (n.type) {
+      case 'init_declarator': {
+        const value = n.childForFieldName('value');
+        const named = declaredName(n.childForFieldName('declarator'));
+        if (!value || !named || value.type === 'initializer_list') return;
+        const key = this.types.isLocal(fn, named.name) ? `L${fn!.startIndex}:${named.name}` : `G:${named.name}`;
+        this.store({ key, extra: 0, label: named.name }, value, fn, n);
+        return;
+      }
+      case 'assignment_expression': {
+        if (n.childForFieldName('operator')?.text !== '=') return;
+        const left = n.childForFieldName('left');
+        const right = n.childForFieldName('right');
+        const slot = left && this.lvalueSlot(left, fn);
+        if (slot && right) this.store(slot, right, fn, n);
+        return;
+      }
+      case 'return_statement': {
+        const e = n.namedChild(0);
+        if (e && e.type !== 'comment' && fn) this.store({ key: `R:${fn.name}`, extra: 0, label: `the return value of ${fn.name}()`, returns: fn.name }, e, fn, n);
+        return;
+      }
+      case 'call_expression': {
+        const callee = n.childForFieldName('function');
+        const target = callee?.type === 'identifier' ? this.byName.get(callee.text) : undefined;
+        // Arguments flow into the parameters of the file's static functions: gcc sees
+        // every caller of those (other callers would need the function to be extern).
+        if (!target || !target.isStatic || !target.params) return;
+        const params = target.params.namedChildren.filter((p): p is Node => p?.type === 'parameter_declaration');
+        const args = (n.childForFieldName('arguments')?.namedChildren ?? []).filter((a): a is Node => !!a && a.type !== 'comment');
+        for (let i = 0; i < Math.min(params.length, args.length); i++) {
+          const named = declaredName(params[i].childForFieldName('declarator'));
+          if (!named) continue;
+          this.store({ key: `L${target.startIndex}:${named.name}`, extra: 0, label: `parameter ${named.name} of ${target.name}()`, param: target.name }, args[i], fn, args[i]);
+        }
+        return;
+      }
+    }
+  }
+
+  private lvalueSlot(lhs: Node, fn: FunctionDef | undefined): { key: string; extra: number; label: string; field?: string; tag?: string } | null {
+    switch (lhs.type) {
+      case 'identifier':
+        return { key: this.types.isLocal(fn, lhs.text) ? `L${fn!.startIndex}:${lhs.text}` : `G:${lhs.text}`, extra: 0, label: lhs.text };
+      case 'parenthesized_expression':
+        return lhs.namedChildCount === 1 ? this.lvalueSlot(lhs.namedChild(0)!, fn) : null;
+      case 'field_expression': {
+        const base = lhs.childForFieldName('argument');
+        const field = lhs.childForFieldName('field')?.text;
+        if (!base || !field) return null;
+        const arrow = lhs.childForFieldName('operator')?.text === '->';
+        const b = this.val(base, fn);
+        if (b && ((arrow && b.depth === 1) || (!arrow && b.depth === 0))) return null; // a store into MMIO, not into a slot
+        const tag = this.types.tagOf(this.types.typeOf(base, fn), arrow) ?? '?';
+        return { key: `F:${tag}.${field}`, extra: 0, label: lhs.text, field, tag };
+      }
+      case 'subscript_expression':
+      case 'pointer_expression': {
+        if (!isDerefOp(lhs)) return null;
+        const a = lhs.childForFieldName('argument');
+        const inner = a && this.lvalueSlot(a, fn);
+        return inner ? { ...inner, extra: inner.extra + 1, label: lhs.text } : null;
+      }
+      default:
+        return null;
+    }
+  }
+
+  private store(
+    slot: { key: string; extra: number; label: string; field?: string; tag?: string; returns?: string; param?: string },
+    value: Node,
+    fn: FunctionDef | undefined,
+    at: Node,
+  ) {
+    const v = this.val(value, fn);
+    // Depth 0 is the MMIO location itself: what is stored is the data read from it.
+    if (!v || v.depth < 1) {
+      if (slot.field && !v && !isNullish(value)) {
+        this.plainFieldKeys.add(`${slot.tag}.${slot.field}`);
+        this.plainFieldNames.add(slot.field);
+      }
+      return;
+    }
+    if (this.slots.has(slot.key)) return;
+    const message = slot.returns
+      ? `returned by ${slot.returns}()`
+      : slot.param
+        ? `passed as ${slot.label}`
+        : `stored in \`${oneLine(slot.label)}\``;
+    const steps = v.steps.length < MAX_STEPS ? [...v.steps, { file: this.file, range: rangeOf(at), message }] : v.steps;
+    this.slots.set(slot.key, { depth: v.depth + slot.extra, origin: v.origin, steps });
+    if (slot.field) {
+      let tags = this.fieldTags.get(slot.field);
+      if (!tags) this.fieldTags.set(slot.field, (tags = new Set()));
+      tags.add(slot.tag ?? '?');
+    }
+    this.changed = true;
+  }
+
+  private fieldProv(tag: string | undefined, field: string): Prov | null {
+    const tags = this.fieldTags.get(field);
+    if (!tags) return null;
+    if (tag) {
+      const exact = this.slots.get(`F:${tag}.${field}`);
+      if (exact) return exact;
+      // Stored through a base whose type was not known: match it only when no other
+      // struct's field of that name was given anything else.
+      return tags.has('?') && !this.plainFieldNames.has(field) ? this.slots.get(`F:?.${field}`) ?? null : null;
+    }
+    // The base's type is unknown here: only a field name that holds MMIO and nothing else.
+    if (tags.size !== 1 || this.plainFieldNames.has(field)) return null;
+    return this.slots.get(`F:${[...tags][0]}.${field}`) ?? null;
+  }
+
+  // --- evaluation -----------------------------------------------------------------
+
+  private val(node: Node, fn: FunctionDef | undefined, env?: Map<string, Prov>): Prov | null {
+    const m = this.memo.get(node.id);
+    if (m !== undefined) return m;
+    this.memo.set(node.id, null); // cycles through macros or odd trees end here
+    const v = this.compute(node, fn, env);
+    this.memo.set(node.id, v);
+    return v;
+  }
+
+  private compute(node: Node, fn: FunctionDef | undefined, env?: Map<string, Prov>): Prov | null {
+    switch (node.type) {
+      case 'identifier': {
+        if (env) return env.get(node.text) ?? null;
+        const key = this.types.isLocal(fn, node.text) ? `L${fn!.startIndex}:${node.text}` : `G:${node.text}`;
+        return this.slots.get(key) ?? this.declared(node, fn);
+      }
+      case 'parenthesized_expression': {
+        const inner = node.namedChild(node.namedChildCount - 1);
+        return inner ? this.val(inner, fn, env) : null;
+      }
+      case 'cast_expression': {
+        const v = node.childForFieldName('value');
+        return v ? this.val(v, fn, env) : null;
+      }
+      case 'comma_expression': {
+        const r = node.childForFieldName('right');
+        return r ? this.val(r, fn, env) : null;
+      }
+      case 'assignment_expression': {
+        const r = node.childForFieldName('right');
+        return node.childForFieldName('operator')?.text === '=' && r ? this.val(r, fn, env) : null;
+      }
+      case 'conditional_expression': {
+        const c = node.childForFieldName('consequence');
+        const a = node.childForFieldName('alternative');
+        return (c && this.val(c, fn, env)) || (a && this.val(a, fn, env)) || null;
+      }
+      case 'binary_expression': {
+        const op = node.childForFieldName('operator')?.text;
+        if (op !== '+' && op !== '-') return null;
+        const l = node.childForFieldName('left');
+        const lv = l ? this.val(l, fn, env) : null;
+        if (lv && lv.depth >= 1) return lv;
+        const r = node.childForFieldName('right');
+        const rv = r && op === '+' ? this.val(r, fn, env) : null;
+        return rv && rv.depth >= 1 ? rv : null;
+      }
+      case 'pointer_expression': {
+        const a = node.childForFieldName('argument');
+        const inner = a ? this.val(a, fn, env) : null;
+        if (!inner) return null;
+        if (!isDerefOp(node)) return { ...inner, depth: inner.depth + 1 };
+        return inner.depth >= 1 ? { ...inner, depth: inner.depth - 1 } : null;
+      }
+      case 'subscript_expression': {
+        const a = node.childForFieldName('argument');
+        const inner = a ? this.val(a, fn, env) : null;
+        // An array member of an MMIO struct stays MMIO (depth 0), as in DerefFinder.
+        return inner ? { ...inner, depth: Math.max(0, inner.depth - 1) } : null;
+      }
+      case 'field_expression': {
+        const base = node.childForFieldName('argument');
+        const field = node.childForFieldName('field')?.text ?? '';
+        const arrow = node.childForFieldName('operator')?.text === '->';
+        const b = base ? this.val(base, fn, env) : null;
+        if (b && ((arrow && b.depth <= 1) || (!arrow && b.depth === 0))) return { ...b, depth: 0 };
+        if (env) return null;
+        return this.fieldProv(this.types.tagOf(base ? this.types.typeOf(base, fn) : null, arrow), field) ?? this.declared(node, fn);
+      }
+      case 'call_expression':
+        return this.callValue(node, fn, env);
+      default:
+        return null;
+    }
+  }
+
+  /** Provenance from an `__iomem` declaration (what DerefFinder knows). */
+  private declared(node: Node, fn: FunctionDef | undefined): Prov | null {
+    const d = this.input.finder.valueAt(node, fn);
+    if (!d) return null;
+    return { depth: d.r, origin: { file: d.decl.file, range: d.decl.range, name: d.decl.name, from: 'iomem' }, steps: [] };
+  }
+
+  private callValue(node: Node, fn: FunctionDef | undefined, env?: Map<string, Prov>): Prov | null {
+    const callee = node.childForFieldName('function');
+    if (callee?.type !== 'identifier') return null;
+    const name = callee.text;
+    const api = MAPPING_APIS.get(name);
+    if (api) {
+      const mmio = api.returns !== 'memory' || (!!fn && !!api.mmioIn?.includes(fn.name));
+      if (!mmio) return null;
+      return {
+        depth: api.returns === 'mmio-table' ? 2 : 1,
+        origin: { file: this.file, range: rangeOf(node), name, from: 'mapping' },
+        steps: [],
+      };
+    }
+    if (env) return null;
+    const ret = this.slots.get(`R:${name}`);
+    if (ret && this.byName.has(name)) return ret;
+    const macro = this.macros.get(name);
+    if (macro && !this.input.isAccessor(name)) {
+      const s = this.summary(macro);
+      if (!s.value) return null;
+      const args = (node.childForFieldName('arguments')?.namedChildren ?? []).filter((a): a is Node => !!a && a.type !== 'comment');
+      const arg = args[s.value.param];
+      const a = arg ? this.val(arg, fn) : null;
+      if (!a) return null;
+      const depth = a.depth - 1 + s.value.depth;
+      return depth >= 0 ? { ...a, depth } : null;
+    }
+    return null;
+  }
+
+  // --- macro bodies ---------------------------------------------------------------
+
+  private summary(m: MacroInfo): MacroSummary {
+    if (m.analysed) return m.analysed;
+    const none: MacroSummary = { value: null, inner: [], width: 0, type: null };
+    m.analysed = none; // recursion guard
+    if (!m.params.length || !/[*[]|->/.test(m.body)) return none;
+    const body = prepare(
+      m.body.replace(/\\(\r?\n)/g, ' $1').replace(/##/g, '+ ').replace(/#(?=\s*[A-Za-z_])/g, ' '),
+    ).text;
+    const tree = this.input.parser.parseOnce(`void __m(void){\n${body}\n;}`);
+    const saved = this.memo;
+    const savedTypes = this.types.memo;
+    this.memo = new Map();
+    this.types.memo = new Map();
+    try {
+      const env = new Map<string, Prov>();
+      m.params.forEach((p, i) =>
+        env.set(p, { depth: 1, origin: { file: this.file, range: ZERO, name: p, from: 'param', param: i }, steps: [] }),
+      );
+      const block = tree.rootNode.descendantsOfType('compound_statement')[0];
+      const first = block?.namedChild(0);
+      const top = first?.type === 'expression_statement' ? first.namedChild(0) : null;
+      const summary: MacroSummary = { value: null, inner: [], width: 0, type: null };
+      if (top && first && first.namedChildCount === 1 && block!.namedChildCount === 1) {
+        const v = this.val(top, undefined, env);
+        if (v && v.origin.param !== undefined) {
+          summary.value = { param: v.origin.param, depth: v.depth };
+          summary.type = this.types.typeOf(top, undefined);
+          if (v.depth === 0) summary.width = this.derefWidth(unparen(top), undefined);
+        }
+      }
+      for (const n of tree.rootNode.descendantsOfType(DEREF_TYPES)) {
+        if (!n || !isDerefOp(n) || isUnevaluated(n)) continue;
+        const v = this.val(n, undefined, env);
+        if (!v || v.depth !== 0 || v.origin.param === undefined) continue;
+        const t = climbParens(n);
+        if (top && (t.id === climbParens(top).id || t.id === top.id)) continue; // the whole value: the use site decides
+        const p = t.parent;
+        if (p && (p.type === 'field_expression' || p.type === 'subscript_expression') && p.childForFieldName('argument')?.id === t.id) {
+          const pv = this.val(p, undefined, env);
+          if (pv && pv.depth === 0) continue;
+        }
+        if (p?.type === 'pointer_expression' && !isDerefOp(p)) continue;
+        const acc = accessOf(t);
+        summary.inner.push({ param: v.origin.param, write: acc.write, rmw: acc.rmw, width: this.derefWidth(n, undefined), test: acc.test });
+      }
+      m.analysed = summary;
+      return summary;
+    } finally {
+      this.memo = saved;
+      this.types.memo = savedTypes;
+      tree.delete();
+    }
+  }
+
+  private derefWidth(n: Node, fn: FunctionDef | undefined): number {
+    return this.types.width(this.types.typeOf(n, fn));
+  }
+
+  // --- uses -----------------------------------------------------------------------
+
+  private derefUse(n: Node, fn: FunctionDef): Site[] | null {
+    if (!isDerefOp(n)) return null;
+    const v = this.val(n, fn);
+    if (!v || v.depth !== 0) return null;
+    // Declared __iomem at this point: DerefFinder reports it (tdx-iomem-deref).
+    if (this.input.finder.valueAt(n, fn)?.r === 0) return null;
+    const top = climbParens(n);
+    const parent = top.parent;
+    if (parent && (parent.type === 'field_expression' || parent.type === 'subscript_expression') && parent.childForFieldName('argument')?.id === top.id) {
+      const pv = this.val(parent, fn);
+      if (pv && pv.depth === 0) return null; // the outer member/subscript is the access
+    }
+    if (parent?.type === 'pointer_expression' && !isDerefOp(parent)) return null; // &p->f: an address
+    if (parent?.type === 'call_expression' && parent.childForFieldName('function')?.id === top.id) return null;
+    if (isUnevaluated(n)) return null;
+    const acc = accessOf(top);
+    const width = this.derefWidth(n, fn);
+    return [this.site(n, acc.whole, fn, v, { ...acc, width, address: n.text })];
+  }
+
+  private callUse(call: Node, fn: FunctionDef): Site[] | null {
+    const callee = call.childForFieldName('function');
+    if (callee?.type !== 'identifier') return null;
+    const name = callee.text;
+    const args = (call.childForFieldName('arguments')?.namedChildren ?? []).filter((a): a is Node => !!a && a.type !== 'comment');
+    if (LIBC_MEMORY_CALLS.has(name)) {
+      if (this.input.finder.libcUse(call, name)) return null; // tdx-iomem-libc reports it
+      const dest = LIBC_DEST_ARG.get(name);
+      const order = dest === undefined ? args.map((_, i) => i) : [dest, ...args.map((_, i) => i).filter((i) => i !== dest)];
+      for (const i of order) {
+        const v = args[i] ? this.val(args[i], fn) : null;
+        if (!v || v.depth !== 1) continue;
+        if (this.input.finder.valueAt(args[i], fn)?.r === 1) return null;
+        const s = this.site(callee, call, fn, v, { write: i === dest, rmw: false, test: false, width: 0, address: args[i].text });
+        s.accessor = name;
+        s.base = name;
+        s.shape = 'copy';
+        return [s];
+      }
+      return null;
+    }
+    const macro = this.macros.get(name);
+    if (!macro || this.input.isAccessor(name) || this.byName.has(name)) return null;
+    const sum = this.summary(macro);
+    const out: Site[] = [];
+    // The whole macro value is an MMIO lvalue: `REG(base, 4) |= 1`.
+    if (sum.value && sum.value.depth === 0) {
+      const v = this.val(call, fn);
+      if (v && v.depth === 0) {
+        const top = climbParens(call);
+        const acc = accessOf(top);
+        out.push(this.site(call, acc.whole, fn, v, { ...acc, width: sum.width, address: call.text }));
+      }
+    }
+    for (const d of sum.inner) {
+      const a = args[d.param];
+      const v = a ? this.val(a, fn) : null;
+      if (!v || v.depth !== 1) continue;
+      out.push(this.site(call, call, fn, v, { write: d.write, rmw: d.rmw, test: d.test, width: d.width, address: call.text }));
+    }
+    return out.length ? out : null;
+  }
+
+  private site(
+    node: Node,
+    whole: Node,
+    fn: FunctionDef,
+    v: Prov,
+    a: { write: boolean; rmw: boolean; test: boolean; width: number; address: string },
+  ): Site {
+    const shape = a.rmw ? 'rmw' : a.test ? 'test' : !a.write && (a.width === 1 || a.width === 2) ? 'widening' : undefined;
+    return {
+      kind: 'untyped-deref',
+      accessor: a.rmw ? 'read-modify-write' : a.write ? 'store' : 'load',
+      base: 'deref',
+      accessorKind: a.write ? 'mmio-write' : 'mmio-read',
+      width: a.width,
+      rule: 'tdx-mmio-untyped-deref',
+      function: fn.name,
+      range: rangeOf(node),
+      callRange: rangeOf(whole),
+      address: a.address,
+      via: [],
+      declaredAt: { file: v.origin.file, range: v.origin.range, name: v.origin.name },
+      path: v.steps,
+      ...(shape ? { shape } : {}),
+    };
+  }
+}
+
+const ZERO: Range = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
+
+function unparen(n: Node): Node {
+  let x = n;
+  while (x.type === 'parenthesized_expression' && x.namedChildCount === 1) x = x.namedChild(0)!;
+  return x;
+}
+
+function isNullish(n: Node): boolean {
+  const t = n.text.replace(/\s+/g, '');
+  return t === 'NULL' || t === '0' || t === '(void*)0' || n.type === 'initializer_list';
+}
+
+function oneLine(s: string): string {
+  const t = s.replace(/\s+/g, ' ');
+  return t.length > 60 ? `${t.slice(0, 57)}...` : t;
+}
