@@ -4,11 +4,15 @@
 //   tdx-audit decode <hex...> [--profile P] [--format text|json|jsonl]
 // Exit status: 0 clean, 1 an error-severity finding exists, 2 usage or I/O error.
 
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { CATALOGUE_NAMES_RE } from './c/catalogue';
 import { AuditEngine, type FileAudit, type Profile } from './audit/engine';
 import { runDecode } from './x86/decodeCli';
+import { ObjectStore } from './audit/objects';
+import { inventory } from './audit/inventory';
+import { isRejected } from './audit/verdicts';
+import type { CompiledInstruction } from './audit/compiled';
 
 const VERSION = '0.1.0';
 const PROFILES: Profile[] = ['tdx-linux-6.12+', 'tdx-linux-6.1', 'tdx-linux-5.19', 'sev-es'];
@@ -19,8 +23,18 @@ const LOCAL_INCLUDE_RE = /^[ \t]*#[ \t]*include[ \t]*"/m;
 
 class UsageError extends Error {}
 
+function statIsDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 const USAGE = `usage:
   tdx-audit scan <files or dirs...> [--format text|json] [--profile P] [--no-includes] [--exit-zero]
+                 [--objects DIR|FILE]... [--build-dir DIR --source-root DIR] [--vmlinux FILE]
+  tdx-audit scan --vmlinux FILE [--format text|json] [--profile P]      (binary inventory, no sources)
   tdx-audit decode <hex bytes...> [--profile P] [--format text|json|jsonl]
 profiles: ${PROFILES.join(', ')}`;
 
@@ -31,10 +45,19 @@ interface ScanOptions {
   followIncludes: boolean;
   /** Report findings but exit 0 (for demos and advisory CI jobs). */
   exitZero: boolean;
+  objects: string[];
+  buildDir?: string;
+  sourceRoot?: string;
+  vmlinux?: string;
 }
 
 function parseScanArgs(argv: string[]): ScanOptions {
-  const o: ScanOptions = { paths: [], format: 'text', profile: 'tdx-linux-6.12+', followIncludes: true, exitZero: false };
+  const o: ScanOptions = { paths: [], format: 'text', profile: 'tdx-linux-6.12+', followIncludes: true, exitZero: false, objects: [] };
+  const value = (i: number, flag: string): string => {
+    const v = argv[i];
+    if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
+    return v;
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--format') {
@@ -45,12 +68,20 @@ function parseScanArgs(argv: string[]): ScanOptions {
       const v = argv[++i] as Profile;
       if (!PROFILES.includes(v)) throw new UsageError(`unknown profile ${v ?? '(none)'}; one of ${PROFILES.join(', ')}`);
       o.profile = v;
-    } else if (a === '--no-includes') o.followIncludes = false;
+    } else if (a === '--objects') o.objects.push(value(++i, a));
+    else if (a === '--build-dir') o.buildDir = value(++i, a);
+    else if (a === '--source-root') o.sourceRoot = value(++i, a);
+    else if (a === '--vmlinux') o.vmlinux = value(++i, a);
+    else if (a === '--no-includes') o.followIncludes = false;
     else if (a === '--exit-zero') o.exitZero = true;
     else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
     else o.paths.push(a);
   }
-  if (!o.paths.length) throw new UsageError('scan needs at least one file or directory');
+  if (!o.paths.length && !o.vmlinux) throw new UsageError('scan needs at least one file or directory (or --vmlinux FILE alone for the binary inventory)');
+  if (o.buildDir && !o.sourceRoot) o.sourceRoot = o.paths.length === 1 && statIsDir(o.paths[0]!) ? o.paths[0] : process.cwd();
+  for (const p of [...o.objects, ...(o.vmlinux ? [o.vmlinux] : [])]) {
+    if (!existsSync(p)) throw new UsageError(`${p}: no such file or directory`);
+  }
   return o;
 }
 
@@ -88,8 +119,14 @@ const readOrUndefined = (p: string) => {
 
 async function scan(argv: string[], write: (s: string) => void, warn: (s: string) => void): Promise<number> {
   const o = parseScanArgs(argv);
+  if (!o.paths.length && o.vmlinux) return inventoryCommand(o, write, warn);
   const engine = await AuditEngine.create({ readFile: readOrUndefined });
-  engine.configure({ profile: o.profile, followIncludes: o.followIncludes });
+  const withObjects = o.objects.length > 0 || !!o.vmlinux || !!o.buildDir;
+  engine.configure({
+    profile: o.profile,
+    followIncludes: o.followIncludes,
+    objects: withObjects ? { objects: o.objects, vmlinux: o.vmlinux, buildDir: o.buildDir, sourceRoot: o.sourceRoot } : undefined,
+  });
   const files = collectSources(o.paths);
   const audits: FileAudit[] = [];
   const skipped: { file: string; why: string }[] = [];
@@ -115,9 +152,67 @@ async function scan(argv: string[], write: (s: string) => void, warn: (s: string
     }
   }
   for (const s of skipped) warn(`tdx-audit: skipped ${s.file}: ${s.why}`);
+  if (withObjects) {
+    for (const a of audits) {
+      const ob = a.compiled?.object;
+      if (ob && ob.state !== 'fresh' && a.findings.length) warn(`tdx-audit: ${a.file}: ${ob.message}`);
+    }
+  }
   const hasError = audits.some((a) => a.findings.some((f) => f.severity === 'error'));
   write(o.format === 'json' ? JSON.stringify(toJson(audits, o, skipped), null, 2) + '\n' : toText(audits));
   return hasError && !o.exitZero ? 1 : 0;
+}
+
+/** `scan --vmlinux FILE` with no sources: every accessor instruction in the image. */
+function inventoryCommand(o: ScanOptions, write: (s: string) => void, warn: (s: string) => void): number {
+  const store = new ObjectStore(1);
+  const r = store.load(resolve(o.vmlinux!), true);
+  if ('error' in r) {
+    warn(`tdx-audit: ${r.error}`);
+    return 2;
+  }
+  const tty = process.stderr.isTTY;
+  const inv = inventory(r, o.profile, {
+    onUnit: tty ? (k, n) => { if (k % 50 === 0) process.stderr.write(`\r  reading DWARF: unit ${k}/${n}`); } : undefined,
+  });
+  if (tty) process.stderr.write('\r\x1b[K');
+  const failures = inv.items.filter(isRejected);
+  if (o.format === 'json') {
+    write(JSON.stringify({
+      tool: 'tdx-audit', version: VERSION, profile: o.profile, object: inv.object,
+      units: inv.units, ms: Math.round(inv.ms),
+      summary: summaryOf(inv.items),
+      instructions: inv.items.map((i) => ({
+        function: i.function, offset: i.offset, section: i.section, address: i.address, bytes: i.bytes, text: i.text,
+        class: i.class, size: i.size, verdict: i.verdict, misemulation: i.misemulation, summary: i.summary,
+        ...(i.unreached ? { unreached: i.unreached } : {}),
+        accessor: i.accessor, site: { file: i.site.file ?? null, line: i.site.line, column: i.site.column }, inlineChain: i.inlineChain,
+      })),
+      functions: inv.functions,
+    }, null, 2) + '\n');
+  } else {
+    const lines: string[] = [];
+    for (const i of inv.items) {
+      const where = i.site.file ? `${i.site.file}:${i.site.line}` : '?';
+      lines.push(`${`${i.function}+0x${i.offset.toString(16)}`.padEnd(44)} ${i.text.padEnd(34)} ${`${i.class}/${i.size}`.padEnd(20)} ${i.verdict}${i.unreached ? ' (not reached under TDX)' : ''}  ${i.accessor} @ ${where}`);
+    }
+    const s = summaryOf(inv.items);
+    lines.push('', `${inv.items.length} accessor instructions in ${inv.functions.length} functions (${inv.units.scanned} of ${inv.units.total} units read, ${(inv.ms / 1000).toFixed(1)} s): ` +
+      Object.entries(s.byVerdict).map(([k, n]) => `${n} ${k}`).join(', '));
+    write(lines.join('\n') + '\n');
+  }
+  return failures.length && !o.exitZero ? 1 : 0;
+}
+
+function summaryOf(items: readonly CompiledInstruction[]) {
+  const byVerdict: Record<string, number> = {};
+  const byClass: Record<string, number> = {};
+  for (const i of items) {
+    const v = i.unreached ? `${i.verdict} (unreached)` : i.verdict;
+    byVerdict[v] = (byVerdict[v] ?? 0) + 1;
+    byClass[i.class] = (byClass[i.class] ?? 0) + 1;
+  }
+  return { instructions: items.length, functions: new Set(items.map((i) => i.function)).size, byVerdict, byClass };
 }
 
 /** The stable JSON interface (documented in the README). */
@@ -142,6 +237,31 @@ export function toJson(audits: FileAudit[], o: Pick<ScanOptions, 'profile'>, ski
       via: f.site.via.map((v) => ({ name: v.name, callee: v.callee, file: v.file, line: v.range.start.line + 1 })),
     })),
   );
+  const instructions = audits.flatMap((a) =>
+    a.findings.flatMap((f) =>
+      (f.instructions ?? []).map((i) => ({
+        function: i.function,
+        offset: i.offset,
+        section: i.section,
+        address: i.address,
+        bytes: i.bytes,
+        text: i.text,
+        class: i.class,
+        size: i.size,
+        verdict: i.verdict,
+        misemulation: i.misemulation,
+        summary: i.summary,
+        ...(i.callee ? { callee: i.callee } : {}),
+        inlineChain: i.inlineChain,
+        dwarf: { file: i.file ?? null, line: i.line, column: i.column },
+        object: i.object,
+        match: i.match,
+        site: { file: a.file, line: f.site.range.start.line + 1, column: f.site.range.start.character + 1, accessor: f.site.accessor, rule: f.rule },
+      })),
+    ),
+  );
+  const held = new Map<string, number>();
+  for (const a of audits) for (const fn of a.compiled?.functions ?? []) held.set(`${a.file}\0${fn.name}`, fn.instructions);
   const functions = audits.flatMap((a) =>
     a.analysis.functions
       .filter((fn) => fn.direct > 0 || fn.via.length > 0)
@@ -154,15 +274,26 @@ export function toJson(audits: FileAudit[], o: Pick<ScanOptions, 'profile'>, ski
         reached: fn.reached,
         static: fn.isStatic,
         inline: fn.isInline,
+        ...(a.compiled ? { instructions: held.get(`${a.file}\0${fn.name}`) ?? 0 } : {}),
       })),
   );
+  // The object's view: every symbol holding an instruction of this file's sites,
+  // including callers that static helpers were inlined into.
+  const objectFunctions = audits.flatMap((a) => (a.compiled?.functions ?? []).map((fn) => ({ file: a.file, ...fn })));
   return {
     tool: 'tdx-audit',
     version: VERSION,
     profile: o.profile,
     sites,
     functions,
-    files: audits.map((a) => ({ file: a.file, sites: a.findings.length, parseErrors: a.analysis.parseErrors, ms: Math.round(a.ms * 10) / 10 })),
+    ...(audits.some((a) => a.compiled) ? { instructions, objectFunctions } : {}),
+    files: audits.map((a) => ({
+      file: a.file,
+      sites: a.findings.length,
+      parseErrors: a.analysis.parseErrors,
+      ms: Math.round(a.ms * 10) / 10,
+      ...(a.compiled ? { object: { path: a.compiled.object.path ?? null, state: a.compiled.object.state, message: a.compiled.object.message, origin: a.compiled.object.origin ?? null } } : {}),
+    })),
     skipped,
   };
 }
@@ -176,7 +307,18 @@ function toText(audits: FileAudit[]): string {
     for (const f of a.findings) {
       const r = f.site.range.start;
       lines.push(`${name}:${r.line + 1}:${r.character + 1}: ${f.severity}: [${f.rule}] ${f.message.replace(/`/g, "'")}`);
+      for (const i of f.instructions ?? []) {
+        lines.push(`    ${`${i.function}+0x${i.offset.toString(16)}`.padEnd(32)} ${i.bytes.padEnd(20)} ${i.text.padEnd(32)} ${i.class === 'CALL' ? 'call' : `${i.class}/${i.size}`} ${i.verdict}${i.misemulation.length ? ` (${i.misemulation.join(', ')})` : ''}`);
+      }
       counts.set(f.severity, (counts.get(f.severity) ?? 0) + 1);
+    }
+  }
+  const objectLanding = audits.flatMap((a) => (a.compiled?.functions ?? []).map((fn) => ({ file: relative(cwd, resolve(a.file)) || a.file, fn })));
+  if (objectLanding.length) {
+    lines.push('', 'Where the #VE lands (from the objects: symbols holding the instructions):');
+    for (const { file, fn } of objectLanding) {
+      const v = Object.entries(fn.verdicts).map(([k, n]) => `${n} ${k}`).join(', ');
+      lines.push(`  ${file}: ${fn.name}: ${fn.instructions} instruction${fn.instructions === 1 ? '' : 's'} (${v})`);
     }
   }
   const landing = audits.flatMap((a) =>

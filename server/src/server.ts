@@ -1,7 +1,7 @@
 // The tdx-audit language server: LSP wiring only. Runs under VS Code (--node-ipc) and
 // as `node dist/server.js --stdio` for Neovim, Emacs and other editors.
 
-import { basename } from 'node:path';
+import { basename, isAbsolute, join } from 'node:path';
 import {
   createConnection,
   ProposedFeatures,
@@ -139,6 +139,10 @@ connection.onInitialized(async () => {
 });
 
 async function loadSettings(): Promise<ServerSettings> {
+  return withObjects(await readSettings());
+}
+
+async function readSettings(): Promise<ServerSettings> {
   if (!pullConfiguration) return pushedSettings === undefined ? DEFAULT_SETTINGS : parseSettings(pushedSettings);
   try {
     return parseSettings(await connection.workspace.getConfiguration('tdxAudit'));
@@ -146,6 +150,21 @@ async function loadSettings(): Promise<ServerSettings> {
     failure(undefined, 'reading the tdxAudit settings', err);
     return DEFAULT_SETTINGS;
   }
+}
+
+/**
+ * Object lookup for the engine. The .o beside a source is always read (parsing is
+ * all that happens to it); a build directory or vmlinux named by the workspace's
+ * settings only in a trusted workspace.
+ */
+function withObjects(s: ServerSettings): ServerSettings {
+  if (!s.objects.enable) return { ...s, engine: { ...s.engine, objects: undefined } };
+  const root = files.folderPaths[0];
+  const resolveIn = (p: string | undefined) => (p === undefined ? undefined : isAbsolute(p) || !root ? p : join(root, p));
+  const objects = trusted
+    ? { sourceRoot: root, buildDir: resolveIn(s.objects.buildDir), vmlinux: resolveIn(s.objects.vmlinux) }
+    : { sourceRoot: root };
+  return { ...s, engine: { ...s.engine, objects } };
 }
 
 connection.onDidChangeConfiguration(async (params: DidChangeConfigurationParams) => {

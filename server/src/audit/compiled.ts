@@ -52,6 +52,12 @@ export interface CompiledInstruction {
   /** Inline chain outermost-last, e.g. ['writel', 'foo_write', 'foo_probe']. */
   inlineChain: string[];
   match: MatchKind;
+  /**
+   * Set when the instruction exists but the profile's kernel never runs it, e.g.
+   * memcpy_fromio's `rep movs` branch, which TDX guests skip
+   * (CC_ATTR_GUEST_UNROLL_STRING_IO): says why. Not a failure.
+   */
+  unreached?: string;
   /** For a CALL: the callee, and what it does under the profile. */
   callee?: string;
   calleeNote?: string;

@@ -11,6 +11,8 @@
 //   engine.forget(uriOrPath)  // drop the cached tree when a document closes
 
 import type { Position, Range, Site, SourceAnalysis, RuleCode } from '../c/types';
+import type { CompiledInstruction, FileCompiled } from './compiled';
+import type { ObjectSearch } from './objects';
 
 export type Severity = 'error' | 'warning' | 'information' | 'hint';
 
@@ -26,6 +28,10 @@ export interface Finding {
   message: string;
   site: Site;
   related: RelatedInfo[];
+  /** The instructions the compiler emitted for this site (when an object was read). */
+  instructions?: CompiledInstruction[];
+  /** Why no instruction is shown although an object was read. */
+  compiledNote?: string;
 }
 
 export interface FileAudit {
@@ -37,6 +43,8 @@ export interface FileAudit {
   findings: Finding[];
   /** Wall time of parse + analysis in ms. */
   ms: number;
+  /** Compiled forms, when object lookup is configured and the file is on disk. */
+  compiled?: FileCompiled;
 }
 
 /** A text edit in web-tree-sitter's terms (indices are UTF-16 offsets into the document). */
@@ -57,6 +65,11 @@ export interface AuditConfig {
   /** Read quoted-include headers for __iomem fields and wrappers. */
   followIncludes: boolean;
   profile: Profile;
+  /**
+   * Where to look for objects holding the file's code; undefined turns the
+   * compiled-form join off (source-only audit).
+   */
+  objects?: ObjectSearch;
 }
 
 export interface EngineHost {
@@ -78,6 +91,9 @@ import { analyzeFile } from '../c/analyze';
 import { emptyKnowledge, mergeKnowledge, type Knowledge } from '../c/knowledge';
 import { CParser } from '../c/parser';
 import { findingFor, DEFAULT_SEVERITY } from './findings';
+import { ObjectStore } from './objects';
+import { compiledFormsFor } from './join';
+import { applyCompiled } from './verdicts';
 export { hoverMarkdown } from './hover';
 export { DEFAULT_SEVERITY };
 
@@ -99,6 +115,8 @@ export class AuditEngine {
   private config: AuditConfig = { ...DEFAULT_CONFIG };
   /** Headers by absolute path, reanalysed only when their text changes. */
   private readonly headers = new Map<string, HeaderEntry>();
+  /** Opened objects, shared by every file (a .ko or vmlinux holds many). */
+  readonly objects = new ObjectStore();
 
   private constructor(
     private readonly parser: CParser,
@@ -111,6 +129,7 @@ export class AuditEngine {
 
   configure(cfg: Partial<AuditConfig>): void {
     this.config = { ...this.config, ...cfg, severity: { ...(cfg.severity ?? this.config.severity) } };
+    if ('objects' in cfg) this.objects.refreshFolders();
   }
 
   get configuration(): Readonly<AuditConfig> {
@@ -128,11 +147,33 @@ export class AuditEngine {
     const imported = this.config.followIncludes ? this.importsOf(file, text) : emptyKnowledge();
     const { analysis } = analyzeFile(this.parser, parsed, file, imported);
     const findings: Finding[] = [];
+    const bySite = new Map<Site, Finding>();
     for (const site of analysis.sites) {
       const f = findingFor(site, this.config);
-      if (f) findings.push(f);
+      if (f) {
+        findings.push(f);
+        bySite.set(site, f);
+      }
     }
-    return { file, version, analysis, findings, ms: performance.now() - t0 };
+    const compiled = this.compiledForms(file, text, analysis);
+    if (compiled) applyCompiled(compiled, analysis.sites, bySite);
+    return { file, version, analysis, findings, ms: performance.now() - t0, ...(compiled ? { compiled } : {}) };
+  }
+
+  /**
+   * The join with the object holding this file's code. Never throws: a broken
+   * object becomes an 'unusable' ObjectInfo with the reason.
+   */
+  private compiledForms(file: string, text: string, analysis: SourceAnalysis): FileCompiled | undefined {
+    const search = this.config.objects;
+    const path = toPath(file);
+    if (!search || !path || analysis.sites.length === 0) return undefined;
+    try {
+      const choice = this.objects.find(path, search);
+      return compiledFormsFor({ choice, source: path, text, sites: analysis.sites, profile: this.config.profile, diskText: this.host.readFile(path) });
+    } catch (e) {
+      return { object: { path: undefined, state: 'unusable', message: `reading the object failed: ${e instanceof Error ? e.message : String(e)}` }, sites: [], functions: [] };
+    }
   }
 
   /** Audits text that is not kept open (CLI, workspace scans): no tree is cached. */

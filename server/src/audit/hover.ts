@@ -6,6 +6,68 @@ import { CATALOGUE, EXIT_REASON, exitReasonOf } from '../c/catalogue';
 import type { Position, Range, Site } from '../c/types';
 import type { FileAudit, Finding } from './engine';
 import { RULE_TITLES } from './findings';
+import type { CompiledInstruction, ObjectInfo } from './compiled';
+import { formatAge } from './join';
+import { GPR_NAMES } from '../x86/classify';
+
+const cell = (v: string): string => v.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+const VERDICT_TEXT: Record<string, string> = {
+  emulated: '✅ emulated',
+  misemulated: '⚠️ emulated wrongly',
+  'rejected-movs': '❌ rejected (MOVS): oops',
+  'decode-failed': '❌ not decodable: oops',
+  'rejected-string-io': '❌ string I/O refused: oops',
+  'out-of-line': '↪ out of line',
+};
+
+/** RIP advance, TDVMCALL and register effect of one instruction, as handle_mmio() does it. */
+function effect(i: CompiledInstruction): { tdvmcall: string; registers: string; rip: string } {
+  const len = i.bytes.split(' ').length;
+  const ok = i.verdict === 'emulated' || i.verdict === 'misemulated';
+  const rip = ok ? `+${len} (the handler advances RIP by the decoded length)` : 'not advanced: the #VE is not handled';
+  switch (i.class) {
+    case 'WRITE':
+    case 'WRITE_IMM':
+      return { tdvmcall: `R10=0, R11=48 (EPT_VIOLATION), R12=${i.size}, R13=1 (write), R14=GPA, R15=${i.class === 'WRITE_IMM' ? 'the immediate' : 'the source register'}`, registers: 'none', rip };
+    case 'READ':
+      return { tdvmcall: `R10=0, R11=48, R12=${i.size}, R13=0 (read), R14=GPA; value returns in R11`, registers: i.size >= 4 ? `destination := value${i.size === 4 ? ' (upper 32 bits zeroed)' : ''}` : `low ${i.size} byte${i.size === 1 ? '' : 's'} of the destination := value, the rest kept`, rip };
+    case 'READ_ZERO_EXTEND':
+    case 'READ_SIGN_EXTEND':
+      return { tdvmcall: `R10=0, R11=48, R12=${i.size}, R13=0 (read), R14=GPA; value returns in R11`, registers: `destination := ${i.class === 'READ_ZERO_EXTEND' ? 'zero' : 'sign'}-extended value${i.misemulation.includes('movzx32-upper') ? '; the kernel extends only to the operand size, so bits 63:32 keep their old value (natively they are cleared)' : ''}`, rip };
+    case 'PORT_IN':
+    case 'PORT_OUT':
+      return { tdvmcall: `R10=0, R11=30 (IO_INSTRUCTION), R12=${i.size}, R13=${i.class === 'PORT_IN' ? '0 (in)' : '1 (out)'}, R14=DX (port)${i.class === 'PORT_OUT' ? ', R15=AL/AX/EAX' : ''}`, registers: i.class === 'PORT_IN' ? `AL/AX/EAX := value` : 'none', rip: `+${len}` };
+    default:
+      return { tdvmcall: '-', registers: '-', rip: ok ? `+${len}` : '-' };
+  }
+}
+
+function objectLine(obj: ObjectInfo): string {
+  const age = obj.mtimeMs !== undefined ? `built ${formatAge(Math.max(0, Date.now() - obj.mtimeMs))} ago` : '';
+  const state = obj.state === 'fresh' ? '' : ` · ⚠️ ${obj.message}`;
+  return `\`${obj.path}\`${age ? ` (${age})` : ''}${state}`;
+}
+
+export function compiledMarkdown(instrs: readonly CompiledInstruction[], obj: ObjectInfo, _site: Site): string {
+  void GPR_NAMES;
+  const shown = instrs.slice(0, 6);
+  const parts = shown.map((i) => {
+    const e = effect(i);
+    const rows: [string, string][] = [
+      ['instruction', `\`${i.text}\` · bytes \`${i.bytes}\` · \`${i.function}+0x${i.offset.toString(16)}\` (${i.section})`],
+      ['verdict', `${VERDICT_TEXT[i.verdict] ?? i.verdict}${i.unreached ? ` (not reached: ${i.unreached})` : ''}: ${i.summary}`],
+    ];
+    if (i.class !== 'CALL') {
+      rows.push(['class, size', `${i.class}, ${i.size} byte${i.size === 1 ? '' : 's'}${i.misemulation.length ? ` · mis-emulation: ${i.misemulation.join(', ')}` : ''}`]);
+      rows.push(['TDVMCALL', e.tdvmcall], ['registers', e.registers], ['RIP', e.rip]);
+    }
+    if (i.inlineChain.length > 1) rows.push(['inlined', i.inlineChain.join(' ← ')]);
+    return ['| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${cell(v)} |`)].join('\n');
+  });
+  const more = instrs.length > shown.length ? `\n\n…and ${instrs.length - shown.length} more (TDX: Show Compiled Form lists all)` : '';
+  return `**Compiled form** (${instrs.length} instruction${instrs.length === 1 ? '' : 's'}) from ${objectLine(obj)}\n\n${parts.join('\n\n')}${more}`;
+}
 
 /** Exit reason -> the kernel's name for it and the tdx.c function that handles it. */
 const EXITS: Record<number, { name: string; handler: string }> = {
@@ -81,7 +143,10 @@ export function hoverMarkdown(audit: FileAudit, pos: Position): string | null {
   if (a) rows.push(['compiles to', a.compiles]);
   else if (s.kind !== 'call') rows.push(['compiles to', 'whatever the compiler chooses for this expression']);
   rows.push(['cost', 'exception entry, TDG.VP.VEINFO.GET, instruction fetch and decode, a TDVMCALL round trip to the host (often to the user-space device model): more than a plain VM exit; keep it off hot paths']);
-  rows.push(['compiled form', 'not known: no object file was read for this source, so the instruction the compiler emitted has not been checked']);
-  const table = ['| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v.replace(/\|/g, '\\|')} |`)].join('\n');
-  return `**${title}** in \`${s.function ?? '(file scope)'}\`\n\n${f.message}\n\n${table}`;
+  const obj = audit.compiled?.object;
+  if (!obj) rows.push(['compiled form', 'not known: no object file was read for this source, so the instruction the compiler emitted has not been checked']);
+  else if (!f.instructions?.length) rows.push(['compiled form', obj.path && obj.state !== 'lines-differ' && obj.state !== 'unusable' ? (f.compiledNote ?? 'no instruction found for this site') : obj.message]);
+  const table = ['| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${cell(v)} |`)].join('\n');
+  const compiled = f.instructions?.length && obj ? '\n\n' + compiledMarkdown(f.instructions, obj, s) : '';
+  return `**${title}** in \`${s.function ?? '(file scope)'}\`\n\n${f.message}${compiled}\n\n${table}`;
 }

@@ -177,7 +177,7 @@ function deviceAccesses(insn: WalkedInstruction, framePointer: boolean): MemoryA
 }
 
 /** Does this instruction perform the access an accessor of this kind does? */
-function performs(site: { accessorKind: Site['accessorKind']; width: number }, insn: WalkedInstruction, framePointer: boolean): boolean {
+export function performs(site: { accessorKind: Site['accessorKind']; width: number }, insn: WalkedInstruction, framePointer: boolean): boolean {
   if (!insn.valid) return false;
   const m = insn.mnemonic;
   switch (site.accessorKind) {
@@ -204,7 +204,7 @@ function performs(site: { accessorKind: Site['accessorKind']; width: number }, i
   return false;
 }
 
-function describe(
+export function describe(
   o: OpenedObject,
   fn: FunctionCode,
   insn: WalkedInstruction,
@@ -287,6 +287,22 @@ function callEntry(o: OpenedObject, fn: FunctionCode, insn: WalkedInstruction, c
   };
 }
 
+/**
+ * Under TDX, insX/outsX and memcpy_fromio/toio/memset_io take an unrolled
+ * branch (cc_platform_has(CC_ATTR_GUEST_UNROLL_STRING_IO), v5.18+;
+ * arch/x86/include/asm/io.h BUILDIO, arch/x86/lib/iomem.c). Their `rep ins/outs/movs`
+ * branch is in the binary but never runs in a TDX guest: not a failure.
+ */
+export function markUnrolled(i: CompiledInstruction, kind: Site['accessorKind'] | 'string-helper', profile: Profile): CompiledInstruction {
+  if (profile === 'sev-es') return i;
+  const stringInsn = i.class === 'MOVS' || i.class === 'PORT_STRING' || /^(rep )?(movs|stos|ins|outs)/.test(i.text);
+  if (!stringInsn || (kind !== 'port-string' && kind !== 'mmio-string' && kind !== 'string-helper')) return i;
+  return {
+    ...i,
+    unreached: 'TDX guests take the unrolled branch (cc_platform_has(CC_ATTR_GUEST_UNROLL_STRING_IO), since v5.18); this string instruction runs only outside TDX',
+  };
+}
+
 // ---------------------------------------------------------------------------------
 // Per-site matching
 
@@ -294,7 +310,7 @@ function callEntry(o: OpenedObject, fn: FunctionCode, insn: WalkedInstruction, c
  * Names an accessor's inlined instance can carry: x86's io.h defines
  * `#define inb __inb` (BUILDIO), so DWARF names the function behind the macro.
  */
-function aliases(name: string): string[] {
+export function aliases(name: string): string[] {
   return [name, `__${name}`];
 }
 
@@ -387,7 +403,7 @@ export function compiledFormsFor(input: JoinInput): FileCompiled {
     const pick = (regions: Region[], match: MatchKind) => {
       for (const r of regions) {
         for (const { fn, insn } of o.code.instructionsIn(r.lo, r.hi)) {
-          if (performs(site, insn, o.code.framePointer(fn))) found.push(describe(o, fn, insn, site.accessorKind, profile, match));
+          if (performs(site, insn, o.code.framePointer(fn))) found.push(markUnrolled(describe(o, fn, insn, site.accessorKind, profile, match), site.accessorKind, profile));
         }
       }
     };

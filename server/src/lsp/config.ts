@@ -10,6 +10,9 @@ export interface ServerSettings {
   enable: boolean;
   debounceMs: number;
   engine: AuditConfig;
+  /** Object lookup as the user set it; server.ts turns it into engine.objects (trust, folders). */
+  objects: { enable: boolean; buildDir?: string; vmlinux?: string };
+  compile: { onSave: boolean; timeoutMs: number };
 }
 
 const PROFILES: readonly Profile[] = ['tdx-linux-6.12+', 'tdx-linux-6.1', 'tdx-linux-5.19', 'sev-es'];
@@ -32,6 +35,8 @@ export const DEFAULT_SETTINGS: ServerSettings = {
   enable: true,
   debounceMs: 250,
   engine: { severity: {}, followIncludes: true, profile: 'tdx-linux-6.12+' },
+  objects: { enable: true },
+  compile: { onSave: false, timeoutMs: 60_000 },
 };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -55,6 +60,20 @@ export function parseSettings(raw: unknown): ServerSettings {
   if (typeof section.profile === 'string' && (PROFILES as readonly string[]).includes(section.profile)) {
     out.engine.profile = section.profile as Profile;
   }
+  // Both `objects: {buildDir}` and flat `"objects.buildDir"` keys (VS Code sends the nested form).
+  const objects = isObject(section.objects) ? section.objects : {};
+  const flat = (k: string): unknown => (section as Record<string, unknown>)[k];
+  const objEnable = objects.enable ?? flat('objects.enable');
+  if (typeof objEnable === 'boolean') out.objects.enable = objEnable;
+  const buildDir = objects.buildDir ?? flat('objects.buildDir');
+  if (typeof buildDir === 'string' && buildDir.trim()) out.objects.buildDir = buildDir.trim();
+  const vmlinux = objects.vmlinux ?? flat('objects.vmlinux');
+  if (typeof vmlinux === 'string' && vmlinux.trim()) out.objects.vmlinux = vmlinux.trim();
+  const compile = isObject(section.compile) ? section.compile : {};
+  const onSave = compile.onSave ?? flat('compile.onSave');
+  if (typeof onSave === 'boolean') out.compile.onSave = onSave;
+  const timeout = compile.timeoutMs ?? flat('compile.timeoutMs');
+  if (typeof timeout === 'number' && Number.isFinite(timeout)) out.compile.timeoutMs = Math.min(600_000, Math.max(1000, Math.round(timeout)));
   if (isObject(section.severity)) {
     for (const [rule, level] of Object.entries(section.severity)) {
       if ((RULES as readonly string[]).includes(rule) && typeof level === 'string' && (LEVELS as readonly string[]).includes(level)) {
@@ -66,7 +85,7 @@ export function parseSettings(raw: unknown): ServerSettings {
 }
 
 function cloneDefaults(): ServerSettings {
-  return { ...DEFAULT_SETTINGS, engine: { ...DEFAULT_SETTINGS.engine, severity: {} } };
+  return { ...DEFAULT_SETTINGS, engine: { ...DEFAULT_SETTINGS.engine, severity: {} }, objects: { ...DEFAULT_SETTINGS.objects }, compile: { ...DEFAULT_SETTINGS.compile } };
 }
 
 /** Whether two settings differ in a way that changes audit results. */
@@ -76,5 +95,5 @@ export function auditAffectingChange(a: ServerSettings, b: ServerSettings): bool
 
 function canonical(c: AuditConfig): string {
   const severity = Object.entries(c.severity).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
-  return JSON.stringify([c.profile, c.followIncludes, severity]);
+  return JSON.stringify([c.profile, c.followIncludes, severity, c.objects ?? null]);
 }

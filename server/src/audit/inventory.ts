@@ -1,0 +1,102 @@
+// Whole-image inventory: every inlined accessor instance in a kernel image's
+// DWARF and the instruction(s) inside it, with the function that holds each
+// and its verdict, without any source. Units are read one at a time and
+// released, so vmlinux's 170 MB of .debug_info is never all decoded at once.
+
+import { CATALOGUE } from '../c/catalogue';
+import type { DwarfUnit } from '../binary/index';
+import type { Profile } from '../x86/profiles';
+import type { CompiledInstruction } from './compiled';
+import { describe, markUnrolled, performs, functionView } from './join';
+import type { OpenedObject } from './objects';
+
+export interface InventoryItem extends CompiledInstruction {
+  /** The accessor whose inlined instance holds the instruction (or the string helper). */
+  accessor: string;
+  /** Where the accessor was called (call_file/call_line/call_column of the instance). */
+  site: { file: string | undefined; line: number; column: number };
+}
+
+export interface Inventory {
+  object: string;
+  profile: Profile;
+  units: { total: number; scanned: number };
+  items: InventoryItem[];
+  functions: ReturnType<typeof functionView>;
+  /** Instances whose range held no matching instruction (optimised out, or a code path we do not model). */
+  emptyInstances: number;
+  ms: number;
+}
+
+/** Headers that define inlined accessors; a unit whose line table names none of them has no instance. */
+const ACCESSOR_HEADERS = /(?:asm\/io\.h|asm\/shared\/io\.h|asm-generic\/io\.h|asm\/pci_x86\.h|io-64-nonatomic-(?:lo-hi|hi-lo)\.h|asm\/msr\.h)$/;
+
+/** Out-of-line helpers whose own bodies hold string instructions on MMIO (arch/x86/lib/iomem.c). */
+const STRING_HELPERS = new Set(['memcpy_fromio', 'memcpy_toio', 'memset_io', 'string_memcpy_fromio', 'string_memcpy_toio']);
+
+function accessorOf(name: string | undefined) {
+  if (!name) return undefined;
+  const a = CATALOGUE.get(name) ?? (name.startsWith('__') ? CATALOGUE.get(name.slice(2)) : undefined);
+  return a && a.inline ? a : undefined;
+}
+
+export function inventory(o: OpenedObject, profile: Profile, opts: { includeMsr?: boolean; onUnit?: (done: number, total: number) => void; cancelled?: () => boolean } = {}): Inventory {
+  const t0 = performance.now();
+  const dwarf = o.bin.dwarf;
+  const units = dwarf.compileUnits();
+  const items: InventoryItem[] = [];
+  const seen = new Set<string>();
+  let scanned = 0;
+  let empty = 0;
+  units.forEach((cu: DwarfUnit, k) => {
+    if (opts.cancelled?.()) return;
+    opts.onUnit?.(k, units.length);
+    let files: string[];
+    try {
+      files = cu.lineTableFiles();
+    } catch {
+      return;
+    }
+    if (!files.some((f) => ACCESSOR_HEADERS.test(f))) return;
+    scanned++;
+    try {
+      for (const inst of dwarf.inlinedInstances(cu)) {
+        const acc = accessorOf(inst.name);
+        if (!acc) continue;
+        if (!opts.includeMsr && (acc.kind === 'msr-read' || acc.kind === 'msr-write' || acc.kind === 'cpuid' || acc.kind === 'hlt')) continue;
+        let hit = 0;
+        for (const r of inst.ranges) {
+          for (const { fn, insn } of o.code.instructionsIn(r.lo, r.hi)) {
+            if (!performs({ accessorKind: acc.kind, width: acc.width }, insn, o.code.framePointer(fn))) continue;
+            hit++;
+            const key = `${insn.ip}:${inst.name}`;
+            if (seen.has(key)) continue;
+            seen.add(key);
+            const d = markUnrolled(describe(o, fn, insn, acc.kind, profile, 'inventory'), acc.kind, profile);
+            items.push({ ...d, accessor: inst.name!, site: { file: inst.callFile, line: inst.callLine ?? 0, column: inst.callColumn ?? 0 } });
+          }
+        }
+        if (!hit) empty++;
+      }
+      // The string helpers' own `rep movs`/`rep stos` (the non-TDX branch).
+      for (const fn of dwarf.functions(cu)) {
+        if (!fn.name || !STRING_HELPERS.has(fn.name)) continue;
+        for (const r of fn.ranges) {
+          for (const { fn: sym, insn } of o.code.instructionsIn(r.lo, r.hi)) {
+            if (!/^(rep )?(movs|stos)/.test(insn.text)) continue;
+            const key = `${insn.ip}:${fn.name}`;
+            if (seen.has(key)) continue;
+            seen.add(key);
+            const d = markUnrolled(describe(o, sym, insn, 'mmio-string', profile, 'inventory'), 'string-helper', profile);
+            items.push({ ...d, accessor: fn.name, site: { file: d.file, line: d.line, column: d.column } });
+          }
+        }
+      }
+    } finally {
+      cu.release();
+      o.code.release();
+    }
+  });
+  items.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+  return { object: o.path, profile, units: { total: units.length, scanned }, items, functions: functionView([{ instructions: items }]), emptyInstances: empty, ms: performance.now() - t0 };
+}
