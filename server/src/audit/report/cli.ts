@@ -1,0 +1,336 @@
+// `tdx-audit report <paths...> --out DIR [--format sarif,html,markdown,json] [--force]
+//    [--baseline FILE] [--triage FILE] [--objects DIR] [--vmlinux FILE] [--profile P]
+//    [--no-includes]`
+// Scans like `tdx-audit scan`, builds one report model and writes the chosen formats
+// into DIR. A progress bar goes to stderr on a terminal only. Ctrl-C (SIGINT) stops
+// the scan and writes nothing; existing report files are kept unless --force.
+// Exit status: 0 written, 2 usage or I/O error or existing files kept, 130 interrupted.
+
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { CATALOGUE_NAMES_RE } from '../../c/catalogue';
+import { AuditEngine, type FileAudit, type Profile } from '../engine';
+import type { FileCompiled, ObjectInfo } from '../compiled';
+import type { ReportFormat } from '../../lsp/protocol';
+import { applyBaseline } from './baseline';
+import { siteKeys } from './fingerprint';
+import { htmlText } from './html';
+import { jsonText, parseJsonReport } from './json';
+import { markdownText } from './markdown';
+import { buildReportModel, type ReportInputFile, type ReportModel } from './model';
+import { collectProvenance, findTreeRoot, relativeTo } from './provenance';
+import { sarifText } from './sarif';
+import { loadTriage, triagePathFor } from './triage';
+import { writeReportFiles, type OutputFile } from './write';
+
+const PROFILES: Profile[] = ['tdx-linux-6.12+', 'tdx-linux-6.1', 'tdx-linux-5.19', 'sev-es'];
+const FORMATS: ReportFormat[] = ['sarif', 'html', 'markdown', 'json'];
+
+/** Output file name per format, fixed so CI and the editor find them. */
+export const REPORT_FILE_NAMES: Record<ReportFormat, string> = {
+  sarif: 'tdx-audit.sarif',
+  html: 'tdx-audit.html',
+  markdown: 'tdx-audit.md',
+  json: 'tdx-audit.json',
+};
+
+export const REPORT_USAGE =
+  'tdx-audit report <files or dirs...> --out DIR [--format sarif,html,markdown,json] [--force] [--baseline FILE] [--triage FILE] [--objects DIR] [--vmlinux FILE] [--profile P] [--no-includes]';
+
+// Same walk as `scan` (server/src/cli.ts): kept here rather than imported so that the
+// CLI entry can import this module without a cycle.
+const SKIP_DIRS = new Set(['.git', 'node_modules', '.tdx-audit', 'dist', 'Documentation']);
+const MAX_FILE_BYTES = 32 * 1024 * 1024;
+const LOCAL_INCLUDE_RE = /^[ \t]*#[ \t]*include[ \t]*"/m;
+
+export class ReportUsageError extends Error {}
+
+export interface ReportOptions {
+  paths: string[];
+  out: string;
+  formats: ReportFormat[];
+  force: boolean;
+  baseline?: string;
+  triage?: string;
+  objects?: string;
+  vmlinux?: string;
+  profile: Profile;
+  followIncludes: boolean;
+}
+
+export function parseReportArgs(argv: string[]): ReportOptions {
+  const o: ReportOptions = { paths: [], out: '', formats: [...FORMATS], force: false, profile: 'tdx-linux-6.12+', followIncludes: true };
+  const value = (i: number, flag: string) => {
+    const v = argv[i];
+    if (v === undefined || v.startsWith('--')) throw new ReportUsageError(`${flag} needs a value`);
+    return v;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--out' || a === '-o') o.out = value(++i, a);
+    else if (a === '--format') {
+      const fs = value(++i, a).split(',').map((s) => s.trim()).filter(Boolean);
+      for (const f of fs) if (!FORMATS.includes(f as ReportFormat)) throw new ReportUsageError(`unknown format ${f}; one of ${FORMATS.join(', ')}`);
+      o.formats = [...new Set(fs as ReportFormat[])];
+    } else if (a === '--force') o.force = true;
+    else if (a === '--baseline') o.baseline = value(++i, a);
+    else if (a === '--triage') o.triage = value(++i, a);
+    else if (a === '--objects') o.objects = value(++i, a);
+    else if (a === '--vmlinux') o.vmlinux = value(++i, a);
+    else if (a === '--profile') {
+      const v = value(++i, a) as Profile;
+      if (!PROFILES.includes(v)) throw new ReportUsageError(`unknown profile ${v}; one of ${PROFILES.join(', ')}`);
+      o.profile = v;
+    } else if (a === '--no-includes') o.followIncludes = false;
+    else if (a.startsWith('-')) throw new ReportUsageError(`unknown option ${a}`);
+    else o.paths.push(a);
+  }
+  if (!o.paths.length) throw new ReportUsageError('report needs at least one file or directory');
+  if (!o.out) throw new ReportUsageError('report needs --out DIR');
+  if (!o.formats.length) throw new ReportUsageError('--format names no format');
+  return o;
+}
+
+/** C sources and headers under the given paths, absolute, in a stable order. */
+export function discoverSources(paths: string[]): string[] {
+  const out: string[] = [];
+  const walk = (p: string) => {
+    for (const n of readdirSync(p).sort()) {
+      if (SKIP_DIRS.has(n)) continue;
+      const c = join(p, n);
+      let st;
+      try {
+        st = statSync(c);
+      } catch {
+        continue; // a dangling link in a tree is not an error
+      }
+      if (st.isDirectory()) walk(c);
+      else if (/\.[ch]$/.test(n)) out.push(c);
+    }
+  };
+  for (const p of paths) {
+    const a = resolve(p);
+    let st;
+    try {
+      st = statSync(a);
+    } catch (e) {
+      throw new ReportUsageError(`cannot read ${p}: ${(e as Error).message}`);
+    }
+    if (st.isDirectory()) walk(a);
+    else out.push(a);
+  }
+  return [...new Set(out)];
+}
+
+/** What the join gives for one audited file (server/src/audit/join.ts). */
+export type CompileForms = (file: string, text: string, audit: FileAudit) => FileCompiled | undefined;
+
+export interface CompiledFormsRequest {
+  root: string;
+  objects?: string;
+  vmlinux?: string;
+  profile: Profile;
+}
+
+export interface ReportIO {
+  stderr: (s: string) => void;
+  stdout: (s: string) => void;
+  /** Draw the progress bar (stderr is a terminal). */
+  isTTY: boolean;
+  columns: number;
+  /** Aborts the run (SIGINT in the CLI; a test may pass its own). */
+  signal?: AbortSignal;
+  /**
+   * Makes the join for --objects/--vmlinux. The CLI entry passes one built on
+   * server/src/audit/join.ts compiledFormsFor; without it such a request is noted in
+   * the report's provenance and on stderr instead of silently ignored.
+   */
+  compiledForms?: (req: CompiledFormsRequest) => CompileForms;
+}
+
+function progressBar(io: ReportIO, total: number) {
+  if (!io.isTTY || total === 0) return { tick: (_i: number, _f: string) => undefined, done: () => undefined };
+  let last = 0;
+  const draw = (i: number, f: string) => {
+    const width = 24;
+    const filled = Math.round((i / total) * width);
+    const head = `report [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${i}/${total} `;
+    const room = Math.max(0, io.columns - head.length - 1);
+    const name = f.length > room ? '…' + f.slice(f.length - room + 1) : f;
+    io.stderr(`\r\x1b[2K${head}${room > 0 ? name : ''}`);
+  };
+  return {
+    tick: (i: number, f: string) => {
+      const now = Date.now();
+      // Redrawing per file would cost more than a small file's audit.
+      if (now - last >= 80 || i === total) {
+        last = now;
+        draw(i, f);
+      }
+    },
+    done: () => io.stderr('\r\x1b[2K'),
+  };
+}
+
+const readOrUndefined = (p: string) => {
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return undefined;
+  }
+};
+
+export interface ReportRun {
+  model: ReportModel;
+  files: OutputFile[];
+}
+
+/** Scans and renders without writing (the editor's export uses the same steps). */
+export async function buildReport(o: ReportOptions, io: ReportIO): Promise<ReportRun | 'cancelled'> {
+  const sources = discoverSources(o.paths);
+  const { root, kernel } = findTreeRoot(o.paths);
+  const engine = await AuditEngine.create({ readFile: readOrUndefined });
+  engine.configure({ profile: o.profile, followIncludes: o.followIncludes });
+
+  let compile: CompileForms | undefined;
+  let compiledNote: string | undefined;
+  if (o.objects || o.vmlinux) {
+    // COMPILED FORMS: the single place the join enters the report.
+    if (io.compiledForms) compile = io.compiledForms({ root, objects: o.objects, vmlinux: o.vmlinux, profile: o.profile });
+    else {
+      compiledNote = 'compiled forms were asked for (--objects/--vmlinux) but this build has no object join';
+      io.stderr(`tdx-audit: ${compiledNote}; the report is a source audit\n`);
+    }
+  }
+
+  const files: ReportInputFile[] = [];
+  const skipped: { file: string; why: string }[] = [];
+  const objects: { source: string; info: ObjectInfo }[] = [];
+  const bar = progressBar(io, sources.length);
+  try {
+    for (let i = 0; i < sources.length; i++) {
+      // Let a SIGINT handler run: the audit itself is synchronous.
+      if (i % 8 === 0) await new Promise((r) => setImmediate(r));
+      if (io.signal?.aborted) return 'cancelled';
+      const f = sources[i];
+      bar.tick(i + 1, relativeTo(root, f));
+      let text: string;
+      try {
+        if (statSync(f).size > MAX_FILE_BYTES) {
+          skipped.push({ file: f, why: `larger than ${MAX_FILE_BYTES} bytes` });
+          continue;
+        }
+        text = readFileSync(f, 'utf8');
+      } catch (e) {
+        skipped.push({ file: f, why: (e as Error).message });
+        continue;
+      }
+      // The scan's pre-filter: no accessor name, no __iomem, no local header: no site.
+      if (!CATALOGUE_NAMES_RE.test(text) && !text.includes('__iomem') && !LOCAL_INCLUDE_RE.test(text)) continue;
+      let audit: FileAudit;
+      try {
+        audit = engine.auditOnce(f, text);
+      } catch (e) {
+        skipped.push({ file: f, why: `analysis failed: ${(e as Error).message}` });
+        continue;
+      }
+      if (!audit.analysis.sites.length) continue;
+      let compiled: FileCompiled | undefined;
+      if (compile) {
+        try {
+          compiled = compile(f, text, audit);
+        } catch (e) {
+          skipped.push({ file: f, why: `compiled form failed: ${(e as Error).message}` });
+        }
+        if (compiled) objects.push({ source: f, info: compiled.object });
+      }
+      // Keys now, so the text can be dropped: a whole tree's text is not kept.
+      files.push({ path: f, audit, keys: siteKeys(relativeTo(root, f), text, audit.analysis.sites), ...(compiled ? { compiled } : {}) });
+    }
+  } finally {
+    bar.done();
+  }
+  if (io.signal?.aborted) return 'cancelled';
+
+  const triagePath = o.triage ? resolve(o.triage) : triagePathFor(root);
+  const triage = loadTriage(triagePath);
+  if (o.triage && !triage) throw new ReportUsageError(`cannot read triage file ${o.triage}`);
+  const provenance = collectProvenance({
+    root,
+    scope: o.paths.map((p) => resolve(p)),
+    profile: o.profile,
+    kernel,
+    configCandidates: [join(root, '.config'), ...(o.objects ? [join(resolve(o.objects), '.config')] : [])],
+    objects,
+    compiledNote,
+  });
+  let model = buildReportModel({ files, provenance, triage, skipped });
+  if (o.baseline) {
+    const text = readOrUndefined(o.baseline);
+    if (text === undefined) throw new ReportUsageError(`cannot read baseline ${o.baseline}`);
+    model = applyBaseline(model, parseJsonReport(text, o.baseline), o.baseline);
+  }
+  return { model, files: renderFormats(model, o.formats) };
+}
+
+export function renderFormats(model: ReportModel, formats: ReportFormat[]): OutputFile[] {
+  const render: Record<ReportFormat, (m: ReportModel) => string> = { sarif: sarifText, html: htmlText, markdown: markdownText, json: jsonText };
+  return formats.map((f) => ({ name: REPORT_FILE_NAMES[f], content: render[f](model) }));
+}
+
+function defaultIO(): ReportIO {
+  return {
+    stderr: (s) => void process.stderr.write(s),
+    stdout: (s) => void process.stdout.write(s),
+    isTTY: !!process.stderr.isTTY,
+    columns: process.stderr.columns || 80,
+  };
+}
+
+export async function runReport(argv: string[], ioOverrides: Partial<ReportIO> = {}): Promise<number> {
+  const io: ReportIO = { ...defaultIO(), ...ioOverrides };
+  let o: ReportOptions;
+  try {
+    o = parseReportArgs(argv);
+  } catch (e) {
+    io.stderr(`tdx-audit: ${(e as Error).message}\nusage: ${REPORT_USAGE}\n`);
+    return 2;
+  }
+  const ac = new AbortController();
+  const onSigint = () => ac.abort();
+  const outer = io.signal;
+  const forward = () => ac.abort();
+  outer?.addEventListener('abort', forward);
+  if (outer?.aborted) ac.abort();
+  process.on('SIGINT', onSigint);
+  try {
+    const run = await buildReport(o, { ...io, signal: ac.signal });
+    if (run === 'cancelled') {
+      io.stderr('tdx-audit: interrupted; no report written\n');
+      return 130;
+    }
+    const res = await writeReportFiles(o.out, run.files, { overwrite: o.force, signal: ac.signal });
+    if (res.cancelled) {
+      io.stderr('tdx-audit: interrupted; no report written\n');
+      return 130;
+    }
+    if (res.exists.length && !res.written.length) {
+      io.stderr(`tdx-audit: not overwriting existing report files (use --force):\n${res.exists.map((p) => `  ${p}\n`).join('')}`);
+      return 2;
+    }
+    const c = run.model.counts;
+    const b = run.model.baseline;
+    io.stdout(
+      `${c.findings} findings (${c.bySeverity.error} error, ${c.bySeverity.warning} warning)` +
+        (b ? `; against the baseline ${b.new} new, ${b.fixed.length} fixed, ${b.unchanged} unchanged` : '') +
+        `\n${res.written.map((p) => `wrote ${p}\n`).join('')}`,
+    );
+    return 0;
+  } catch (e) {
+    io.stderr(`tdx-audit: ${e instanceof ReportUsageError ? e.message : ((e as Error).message ?? String(e))}\n`);
+    return 2;
+  } finally {
+    process.off('SIGINT', onSigint);
+    outer?.removeEventListener('abort', forward);
+  }
+}

@@ -1,0 +1,96 @@
+// Fingerprints that identify a finding across kernel updates. Line numbers move
+// whenever anything above a site changes, so a triage keyed on them would be lost on
+// every rebase; like smatch's host-input lists, the key is what the code *says*:
+// the rule, the file, the enclosing function, the site's expression with formatting
+// removed, and which occurrence of that same expression in that function it is.
+// Moving, re-indenting or inserting unrelated code keeps the fingerprint; changing
+// the expression (another register, another accessor) gives a new one.
+
+import { createHash } from 'node:crypto';
+import type { Range, RuleCode, Site } from '../../c/types';
+
+/** Bumped only if the fingerprint recipe changes (the SARIF partialFingerprints key carries it). */
+export const FINGERPRINT_VERSION = 1;
+export const FINGERPRINT_KEY = `tdxAudit/v${FINGERPRINT_VERSION}`;
+
+export interface FingerprintParts {
+  rule: RuleCode;
+  /** Path relative to the tree root, '/'-separated (static functions repeat across files). */
+  file: string;
+  function: string | null;
+  /** Output of normaliseExpression. */
+  expression: string;
+  /** 0 for the first (function, expression) pair in source order, 1 for the next ... */
+  ordinal: number;
+}
+
+/**
+ * Comments dropped, whitespace runs collapsed, and whitespace next to punctuation
+ * removed, so `writel( v,fp->regs+REG )` and `writel(v, fp->regs + REG)` agree while
+ * `unsigned long` keeps its space.
+ */
+export function normaliseExpression(text: string): string {
+  return text
+    .replace(/\/\*[\s\S]*?\*\//g, ' ')
+    .replace(/\/\/[^\n]*/g, ' ')
+    .replace(/\\\r?\n/g, ' ')
+    .replace(/\s+/g, ' ')
+    .replace(/ ?([^\w\s]) ?/g, '$1')
+    .trim();
+}
+
+/** Offset of a 0-based line/UTF-16 column in text, clamped to the text. */
+function offsetOf(lineStarts: number[], text: string, p: Range['start']): number {
+  const start = lineStarts[Math.min(p.line, lineStarts.length - 1)] ?? 0;
+  return Math.min(start + p.character, text.length);
+}
+
+export function lineStartsOf(text: string): number[] {
+  const starts = [0];
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) starts.push(i + 1);
+  return starts;
+}
+
+/** The normalised source text of the site's whole call or dereference expression. */
+export function siteExpression(text: string, site: Site, lineStarts = lineStartsOf(text)): string {
+  const a = offsetOf(lineStarts, text, site.callRange.start);
+  const b = offsetOf(lineStarts, text, site.callRange.end);
+  const expr = normaliseExpression(text.slice(a, b));
+  // A site whose range no longer fits the text (stale audit) still gets a stable key.
+  return expr || normaliseExpression(`${site.accessor}(${site.address})`);
+}
+
+export function fingerprint(p: FingerprintParts): string {
+  const h = createHash('sha256');
+  // NUL-separated so no field can run into the next.
+  h.update([`v${FINGERPRINT_VERSION}`, p.rule, p.file, p.function ?? '', p.expression, String(p.ordinal)].join('\0'));
+  return h.digest('hex').slice(0, 32);
+}
+
+export interface SiteKey {
+  expression: string;
+  ordinal: number;
+  fingerprint: string;
+}
+
+/**
+ * Keys for every site of one file. Ordinals count identical (function, expression)
+ * pairs in source order over all sites of the analysis, not only reported findings,
+ * so a severity override that hides some sites does not renumber the others.
+ */
+export function siteKeys(file: string, text: string, sites: readonly Site[]): SiteKey[] {
+  const starts = lineStartsOf(text);
+  const order = sites
+    .map((s, i) => ({ s, i }))
+    .sort((x, y) => x.s.callRange.start.line - y.s.callRange.start.line || x.s.callRange.start.character - y.s.callRange.start.character || x.i - y.i);
+  const seen = new Map<string, number>();
+  const out: SiteKey[] = new Array(sites.length);
+  for (const { s, i } of order) {
+    const expression = siteExpression(text, s, starts);
+    const k = `${s.function ?? ''}\0${expression}`;
+    const ordinal = seen.get(k) ?? 0;
+    seen.set(k, ordinal + 1);
+    out[i] = { expression, ordinal, fingerprint: fingerprint({ rule: s.rule, file, function: s.function, expression, ordinal }) };
+  }
+  return out;
+}

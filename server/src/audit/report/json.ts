@@ -1,0 +1,187 @@
+// The JSON report: the stable machine form (documented in README, "Report formats").
+// Lines and columns are 1-based, columns in UTF-16 code units, as in `scan --format
+// json`. Fields are only ever added; `schemaVersion` changes if one is removed or
+// renamed. It is also the baseline format `--baseline` reads.
+
+import type { CompiledInstruction } from '../compiled';
+import type { LandingRow, ReportCounts, ReportFileRow, ReportFinding, ReportModel, BaselineSummary } from './model';
+import type { Provenance } from './provenance';
+import type { TriageEntry } from './triage';
+
+export const JSON_SCHEMA_NAME = 'tdx-audit-report';
+export const JSON_SCHEMA_VERSION = 1;
+
+export interface JsonLocation {
+  file: string;
+  line: number;
+  column: number;
+  endLine: number;
+  endColumn: number;
+}
+
+export interface JsonInstruction {
+  object: string;
+  function: string;
+  offset: number;
+  section: string;
+  address: string;
+  bytes: string;
+  text: string;
+  class: string;
+  size: number;
+  verdict: string;
+  misemulation: string[];
+  flags: string[];
+  summary: string;
+  file: string | null;
+  line: number;
+  column: number;
+  inlineChain: string[];
+  match: string;
+  callee?: string;
+  calleeNote?: string;
+}
+
+export interface JsonFinding extends JsonLocation {
+  fingerprint: string;
+  rule: string;
+  severity: string;
+  message: string;
+  subsystem: string;
+  function: string | null;
+  expression: string;
+  ordinal: number;
+  accessor: string;
+  base: string;
+  kind: string;
+  siteKind: string;
+  width: number;
+  address: string;
+  verdict: string;
+  verdictFrom: 'compiled' | 'source';
+  via: { name: string; callee: string; file: string; line: number }[];
+  related: (JsonLocation & { message: string })[];
+  /** null when no compiled form was joined for the file. */
+  compiled: { note: string | null; instructions: JsonInstruction[] } | null;
+  triage: TriageEntry | null;
+  baseline?: 'new' | 'unchanged';
+}
+
+export interface JsonReport {
+  schema: typeof JSON_SCHEMA_NAME;
+  schemaVersion: number;
+  provenance: Provenance;
+  summary: ReportCounts;
+  findings: JsonFinding[];
+  functions: LandingRow[];
+  files: ReportFileRow[];
+  skipped: { file: string; why: string }[];
+  baseline?: BaselineSummary;
+}
+
+const loc = (file: string, r: ReportFinding['range']): JsonLocation => ({
+  file,
+  line: r.start.line + 1,
+  column: r.start.character + 1,
+  endLine: r.end.line + 1,
+  endColumn: r.end.character + 1,
+});
+
+function instruction(i: CompiledInstruction): JsonInstruction {
+  return {
+    object: i.object,
+    function: i.function,
+    offset: i.offset,
+    section: i.section,
+    address: i.address,
+    bytes: i.bytes,
+    text: i.text,
+    class: i.class,
+    size: i.size,
+    verdict: i.verdict,
+    misemulation: [...i.misemulation],
+    flags: [...i.flags],
+    summary: i.summary,
+    file: i.file ?? null,
+    line: i.line,
+    column: i.column,
+    inlineChain: [...i.inlineChain],
+    match: i.match,
+    ...(i.callee !== undefined ? { callee: i.callee } : {}),
+    ...(i.calleeNote !== undefined ? { calleeNote: i.calleeNote } : {}),
+  };
+}
+
+export function jsonFinding(f: ReportFinding): JsonFinding {
+  return {
+    fingerprint: f.fingerprint,
+    ...loc(f.file, f.range),
+    rule: f.rule,
+    severity: f.severity,
+    message: f.message,
+    subsystem: f.subsystem,
+    function: f.function,
+    expression: f.expression,
+    ordinal: f.ordinal,
+    accessor: f.accessor,
+    base: f.base,
+    kind: f.accessorKind,
+    siteKind: f.siteKind,
+    width: f.width,
+    address: f.address,
+    verdict: f.verdict,
+    verdictFrom: f.verdictFrom,
+    via: f.via,
+    related: f.related.map((r) => ({ ...loc(r.file, r.range), message: r.message })),
+    compiled: f.compiled ? { note: f.compiled.note ?? null, instructions: f.compiled.instructions.map(instruction) } : null,
+    triage: f.triage ?? null,
+    ...(f.baseline ? { baseline: f.baseline } : {}),
+  };
+}
+
+export function toJsonReport(model: ReportModel): JsonReport {
+  return {
+    schema: JSON_SCHEMA_NAME,
+    schemaVersion: JSON_SCHEMA_VERSION,
+    provenance: model.provenance,
+    summary: model.counts,
+    findings: model.findings.map(jsonFinding),
+    functions: model.functions,
+    files: model.files,
+    skipped: model.skipped,
+    ...(model.baseline ? { baseline: model.baseline } : {}),
+  };
+}
+
+export function jsonText(model: ReportModel): string {
+  return JSON.stringify(toJsonReport(model), null, 2) + '\n';
+}
+
+export class ReportFormatError extends Error {}
+
+/**
+ * Reads a JSON report back (a baseline). Checks only what a diff relies on, so a
+ * report from a newer tool with added fields still reads.
+ */
+export function parseJsonReport(text: string, source = 'report'): JsonReport {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ReportFormatError(`${source}: not valid JSON (${(e as Error).message})`);
+  }
+  const o = raw as Partial<JsonReport> | null;
+  if (!o || typeof o !== 'object' || o.schema !== JSON_SCHEMA_NAME) {
+    throw new ReportFormatError(`${source}: not a tdx-audit JSON report (no "schema": "${JSON_SCHEMA_NAME}")`);
+  }
+  if (typeof o.schemaVersion !== 'number' || o.schemaVersion > JSON_SCHEMA_VERSION) {
+    throw new ReportFormatError(`${source}: schemaVersion ${String(o.schemaVersion)} is newer than this tool reads (${JSON_SCHEMA_VERSION})`);
+  }
+  if (!Array.isArray(o.findings)) throw new ReportFormatError(`${source}: "findings" must be an array`);
+  o.findings.forEach((f, i) => {
+    if (!f || typeof f !== 'object' || typeof f.fingerprint !== 'string' || !f.fingerprint) {
+      throw new ReportFormatError(`${source}: findings[${i}] has no fingerprint`);
+    }
+  });
+  return o as JsonReport;
+}

@@ -1,0 +1,415 @@
+// The report model: one structure every writer (SARIF, HTML, Markdown, JSON) renders,
+// so the formats cannot disagree. Built from the engine's audits, the compiled forms
+// when objects were read, the provenance, and the triage file.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AccessorKind, Range, RuleCode, SiteKind } from '../../c/types';
+import type { FileAudit, Severity } from '../engine';
+import type { CompiledInstruction, FileCompiled, InstructionVerdict, ObjectInfo } from '../compiled';
+import { siteKeys, type SiteKey } from './fingerprint';
+import { relativeTo, subsystemOf, type Provenance } from './provenance';
+import { DEEMPHASISED, type TriageEntry, type TriageFile } from './triage';
+
+export type ReportInputFile = {
+  /** Absolute path (or file: URI) of the source file. */
+  path: string;
+  audit: FileAudit;
+  /** Compiled forms, when an object or vmlinux was joined. */
+  compiled?: FileCompiled;
+} & (
+  | {
+      /** The text the audit was made from (fingerprints read the site expressions from it). */
+      text: string;
+      keys?: undefined;
+    }
+  | {
+      /**
+       * siteKeys(relative path, text, audit.analysis.sites), computed by a caller that
+       * drops each text after auditing it (a whole tree's text does not fit in memory twice).
+       */
+      keys: SiteKey[];
+      text?: undefined;
+    }
+);
+
+export interface ReportInput {
+  files: ReportInputFile[];
+  provenance: Provenance;
+  triage?: TriageFile;
+  /** Files that were not audited, and why (unreadable, too large, analysis failed). */
+  skipped?: { file: string; why: string }[];
+}
+
+/**
+ * What the #VE handler does with the site. From the compiled instructions when they
+ * were read (the worst of them); otherwise what the source implies: io.h accessors are
+ * one MOV (emulated), `__iowrite32_copy` is rep movs, `iosubmit_cmds512` is MOVDIR64B,
+ * and a raw dereference or libc call is whatever the compiler chose.
+ */
+export type ReportVerdict = InstructionVerdict | 'compiler-dependent';
+
+/** Worst first: the order of columns and of "the worst instruction wins". */
+export const VERDICT_ORDER: readonly ReportVerdict[] = [
+  'decode-failed',
+  'rejected-movs',
+  'rejected-string-io',
+  'misemulated',
+  'compiler-dependent',
+  'out-of-line',
+  'emulated',
+];
+
+/** Verdicts that mean the guest oopses or computes a wrong value. */
+export const FAILING_VERDICTS: ReadonlySet<ReportVerdict> = new Set<ReportVerdict>(['decode-failed', 'rejected-movs', 'rejected-string-io', 'misemulated']);
+
+// Partial: a rule added later defaults to compiler-dependent (nothing promised) until listed.
+const SOURCE_VERDICT: Partial<Record<RuleCode, ReportVerdict>> = {
+  'tdx-ve-mmio': 'emulated',
+  'tdx-ve-mmio-string': 'emulated',
+  'tdx-ve-port-io': 'emulated',
+  'tdx-ve-port-string': 'emulated',
+  'tdx-ve-msr': 'emulated',
+  'tdx-ve-cpuid': 'emulated',
+  'tdx-ve-hlt': 'emulated',
+  'tdx-iomem-deref': 'compiler-dependent',
+  'tdx-iomem-libc': 'compiler-dependent',
+  'tdx-mmio-untyped-deref': 'compiler-dependent',
+  'tdx-movs-copy': 'rejected-movs',
+  'tdx-movdir64b': 'decode-failed',
+};
+
+export const SEVERITIES: readonly Severity[] = ['error', 'warning', 'information', 'hint'];
+
+export interface ReportLocation {
+  /** Relative to the tree root, '/'-separated (absolute when outside the root). */
+  file: string;
+  range: Range;
+  message: string;
+}
+
+export interface ReportFinding {
+  fingerprint: string;
+  rule: RuleCode;
+  severity: Severity;
+  message: string;
+  file: string;
+  subsystem: string;
+  function: string | null;
+  /** Normalised source expression of the site (what the fingerprint hashes). */
+  expression: string;
+  /** Occurrence of (function, expression) within the function, from 0. */
+  ordinal: number;
+  range: Range;
+  callRange: Range;
+  accessor: string;
+  base: string;
+  accessorKind: AccessorKind;
+  siteKind: SiteKind;
+  width: number;
+  address: string;
+  via: { name: string; callee: string; file: string; line: number }[];
+  /** The wrapper/helper bodies, the __iomem declaration, and the kernel header that defines the accessor. */
+  related: ReportLocation[];
+  verdict: ReportVerdict;
+  verdictFrom: 'compiled' | 'source';
+  /** Present when compiled forms were joined for the file. */
+  compiled?: { instructions: CompiledInstruction[]; note?: string };
+  triage?: TriageEntry;
+  /** True for safe/excluded/trusted: shown, but not counted as open work. */
+  deemphasised: boolean;
+  /** Set once a baseline was applied. */
+  baseline?: 'new' | 'unchanged';
+}
+
+/** "Where the #VE lands": per function, from the object when read, else from the source view. */
+export interface LandingRow {
+  file: string;
+  subsystem: string;
+  function: string;
+  /** 1-based line of the definition; null when only the object knows the symbol. */
+  line: number | null;
+  from: 'object' | 'source';
+  /** Source view: sites in its own body, helpers it reaches them through, sites reached. */
+  direct: number | null;
+  via: string[];
+  reached: number | null;
+  isStatic: boolean | null;
+  isInline: boolean | null;
+  /** Object view: MMIO/port instructions the symbol holds, by verdict. */
+  instructions: number | null;
+  verdicts: Partial<Record<InstructionVerdict, number>> | null;
+}
+
+export interface ReportFileRow {
+  file: string;
+  subsystem: string;
+  /** All sites the analysis found, including rules switched off. */
+  sites: number;
+  findings: number;
+  parseErrors: number;
+  ms: number;
+  object?: Pick<ObjectInfo, 'path' | 'state' | 'message'>;
+}
+
+export interface SubsystemCount {
+  subsystem: string;
+  total: number;
+  byVerdict: Partial<Record<ReportVerdict, number>>;
+  bySeverity: Partial<Record<Severity, number>>;
+}
+
+export interface ReportCounts {
+  findings: number;
+  bySeverity: Record<Severity, number>;
+  byVerdict: Partial<Record<ReportVerdict, number>>;
+  byRule: Partial<Record<RuleCode, number>>;
+  /** Triage status, or 'untriaged'. */
+  byTriage: Record<string, number>;
+  /** Sorted by total, largest first. */
+  bySubsystem: SubsystemCount[];
+}
+
+export interface BaselineSummary {
+  /** Where the baseline came from (path or label). */
+  source: string;
+  new: number;
+  unchanged: number;
+  /** Findings of the baseline that are gone. */
+  fixed: { fingerprint: string; rule: string; file: string; function: string | null; line: number; message: string }[];
+}
+
+export interface ReportModel {
+  provenance: Provenance;
+  findings: ReportFinding[];
+  functions: LandingRow[];
+  files: ReportFileRow[];
+  skipped: { file: string; why: string }[];
+  counts: ReportCounts;
+  baseline?: BaselineSummary;
+}
+
+const inc = <K extends string>(m: Partial<Record<K, number>>, k: K) => {
+  m[k] = (m[k] ?? 0) + 1;
+};
+
+export function worstVerdict(vs: Iterable<ReportVerdict>): ReportVerdict | undefined {
+  let best: number | undefined;
+  for (const v of vs) {
+    const i = VERDICT_ORDER.indexOf(v);
+    if (i >= 0 && (best === undefined || i < best)) best = i;
+  }
+  return best === undefined ? undefined : VERDICT_ORDER[best];
+}
+
+export function buildReportModel(input: ReportInput): ReportModel {
+  const root = input.provenance.root;
+  const rel = (p: string) => relativeTo(root, p.startsWith('file:') ? fileURLToPath(p) : p);
+  const defs = new AccessorDefinitions(input.provenance.kernel ? root : undefined);
+  const findings: ReportFinding[] = [];
+  const functions: LandingRow[] = [];
+  const files: ReportFileRow[] = [];
+
+  for (const f of input.files) {
+    const file = rel(f.path);
+    const subsystem = subsystemOf(file);
+    const sites = f.audit.analysis.sites;
+    const keys = f.keys ?? siteKeys(file, f.text, sites);
+    if (keys.length !== sites.length) throw new Error(`${file}: ${keys.length} site keys for ${sites.length} sites`);
+    const compiledBySite = new Map((f.compiled?.sites ?? []).map((s) => [s.siteIndex, s]));
+
+    for (const fd of f.audit.findings) {
+      let idx = sites.indexOf(fd.site);
+      // An audit that went through structured cloning (worker, LSP) has copies, not the same objects.
+      if (idx < 0) idx = sites.findIndex((s) => sameRange(s.callRange, fd.site.callRange) && s.rule === fd.rule);
+      // A finding whose site is not in the analysis cannot happen with the engine; keep it, keyed alone.
+      const key = idx >= 0 ? keys[idx] : siteKeys(file, f.text ?? '', [fd.site])[0];
+      const sc = idx >= 0 ? compiledBySite.get(idx) : undefined;
+      const compiledVerdict = sc ? worstVerdict(sc.instructions.map((i) => i.verdict)) : undefined;
+      const s = fd.site;
+      const related: ReportLocation[] = fd.related.map((r) => ({ file: rel(r.file), range: r.range, message: r.message }));
+      const def = s.kind === 'call' ? defs.find(s.base) : undefined;
+      if (def) related.push({ file: def.file, range: def.range, message: `${s.base} defined here` });
+      const triage = input.triage?.entries[key.fingerprint];
+      findings.push({
+        fingerprint: key.fingerprint,
+        rule: fd.rule,
+        severity: fd.severity,
+        message: fd.message,
+        file,
+        subsystem,
+        function: s.function,
+        expression: key.expression,
+        ordinal: key.ordinal,
+        range: s.range,
+        callRange: s.callRange,
+        accessor: s.accessor,
+        base: s.base,
+        accessorKind: s.accessorKind,
+        siteKind: s.kind,
+        width: s.width,
+        address: s.address,
+        via: s.via.map((v) => ({ name: v.name, callee: v.callee, file: rel(v.file), line: v.range.start.line + 1 })),
+        related,
+        verdict: compiledVerdict ?? SOURCE_VERDICT[fd.rule] ?? 'compiler-dependent',
+        verdictFrom: compiledVerdict ? 'compiled' : 'source',
+        ...(f.compiled ? { compiled: { instructions: sc?.instructions ?? [], ...(sc?.note ? { note: sc.note } : {}) } } : {}),
+        ...(triage ? { triage } : {}),
+        deemphasised: triage ? DEEMPHASISED.has(triage.status) : false,
+      });
+    }
+
+    functions.push(...landingRows(file, subsystem, f));
+    files.push({
+      file,
+      subsystem,
+      sites: sites.length,
+      findings: f.audit.findings.length,
+      parseErrors: f.audit.analysis.parseErrors,
+      ms: Math.round(f.audit.ms * 10) / 10,
+      ...(f.compiled ? { object: { path: f.compiled.object.path, state: f.compiled.object.state, message: f.compiled.object.message } } : {}),
+    });
+  }
+
+  findings.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character));
+  const skipped = (input.skipped ?? []).map((s) => ({ file: rel(s.file), why: s.why }));
+  return { provenance: input.provenance, findings, functions, files, skipped, counts: countFindings(findings) };
+}
+
+function sameRange(a: Range, b: Range): boolean {
+  return a.start.line === b.start.line && a.start.character === b.start.character && a.end.line === b.end.line && a.end.character === b.end.character;
+}
+
+function landingRows(file: string, subsystem: string, f: ReportInputFile): LandingRow[] {
+  const src = new Map(f.audit.analysis.functions.map((fn) => [fn.name, fn]));
+  if (f.compiled?.functions.length) {
+    // The object knows where the #VE really lands (after inlining); the source view
+    // adds the line and the helpers it came through when the symbol is a source function.
+    return f.compiled.functions.map((o) => {
+      const s = src.get(o.name);
+      return {
+        file,
+        subsystem,
+        function: o.name,
+        line: s ? s.range.start.line + 1 : null,
+        from: 'object' as const,
+        direct: s ? s.direct : null,
+        via: s ? s.via : [],
+        reached: s ? s.reached : null,
+        isStatic: s ? s.isStatic : null,
+        isInline: s ? s.isInline : null,
+        instructions: o.instructions,
+        verdicts: o.verdicts,
+      };
+    });
+  }
+  return f.audit.analysis.functions
+    .filter((fn) => fn.direct > 0 || fn.via.length > 0)
+    .map((fn) => ({
+      file,
+      subsystem,
+      function: fn.name,
+      line: fn.range.start.line + 1,
+      from: 'source' as const,
+      direct: fn.direct,
+      via: fn.via,
+      reached: fn.reached,
+      isStatic: fn.isStatic,
+      isInline: fn.isInline,
+      instructions: null,
+      verdicts: null,
+    }));
+}
+
+export function countFindings(findings: readonly ReportFinding[]): ReportCounts {
+  const bySeverity: Record<Severity, number> = { error: 0, warning: 0, information: 0, hint: 0 };
+  const byVerdict: Partial<Record<ReportVerdict, number>> = {};
+  const byRule: Partial<Record<RuleCode, number>> = {};
+  const byTriage: Record<string, number> = {};
+  const subs = new Map<string, SubsystemCount>();
+  for (const f of findings) {
+    bySeverity[f.severity]++;
+    inc(byVerdict, f.verdict);
+    inc(byRule, f.rule);
+    inc(byTriage, f.triage?.status ?? 'untriaged');
+    let s = subs.get(f.subsystem);
+    if (!s) subs.set(f.subsystem, (s = { subsystem: f.subsystem, total: 0, byVerdict: {}, bySeverity: {} }));
+    s.total++;
+    inc(s.byVerdict, f.verdict);
+    inc(s.bySeverity, f.severity);
+  }
+  const bySubsystem = [...subs.values()].sort((a, b) => b.total - a.total || (a.subsystem < b.subsystem ? -1 : 1));
+  return { findings: findings.length, bySeverity, byVerdict, byRule, byTriage, bySubsystem };
+}
+
+// ---------------------------------------------------------------------------------
+// Where a catalogued accessor is defined in the kernel tree, so a finding can point
+// at the io.h line (`build_mmio_write(writel, ...)`) that makes it a single MOV.
+
+/** Searched in order: the x86 definition wins over the generic fallback. */
+const DEFINING_FILES = [
+  'arch/x86/include/asm/io.h',
+  'include/asm-generic/io.h',
+  'lib/iomap.c',
+  'arch/x86/lib/iomem.c',
+  'include/linux/io-64-nonatomic-lo-hi.h',
+  'include/linux/io-64-nonatomic-hi-lo.h',
+  'arch/x86/include/asm/msr.h',
+  'arch/x86/include/asm/special_insns.h',
+  'arch/x86/include/asm/processor.h',
+  'arch/x86/include/asm/irqflags.h',
+];
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+export class AccessorDefinitions {
+  private readonly texts = new Map<string, string[] | null>();
+  private readonly cache = new Map<string, { file: string; range: Range } | null>();
+
+  /** root undefined: not a kernel tree, nothing to find. */
+  constructor(private readonly root: string | undefined) {}
+
+  find(name: string): { file: string; range: Range } | undefined {
+    if (!this.root || !/^\w+$/.test(name)) return undefined;
+    if (this.cache.has(name)) return this.cache.get(name) ?? undefined;
+    const port = /^(?:in|out|ins|outs)([bwl])(?:_p)?$/.exec(name);
+    const patterns = [
+      new RegExp(`^build_mmio_(?:read|write)\\(\\s*${escapeRe(name)}\\s*,`),
+      ...(port ? [new RegExp(`^BUILDIO\\(\\s*${port[1]}\\s*,`)] : []),
+      // A definition starts in column 0 with a type; calls inside bodies are indented.
+      new RegExp(`^(?:static\\s+|extern\\s+)?(?:inline\\s+|__always_inline\\s+)?[A-Za-z_][\\w\\s*]*?\\b${escapeRe(name)}\\s*\\(`),
+    ];
+    let hit: { file: string; range: Range } | null = null;
+    outer: for (const rel of DEFINING_FILES) {
+      const lines = this.lines(rel);
+      if (!lines) continue;
+      for (const re of patterns) {
+        for (let i = 0; i < lines.length; i++) {
+          const m = re.exec(lines[i]);
+          if (m && !lines[i].trimEnd().endsWith(';')) {
+            // BUILDIO(b, b, u8) does not spell the name: point at the line start then.
+            const col = Math.max(0, lines[i].search(new RegExp(`\\b${escapeRe(name)}\\b`)));
+            hit = { file: rel, range: { start: { line: i, character: col }, end: { line: i, character: lines[i].length } } };
+            break outer;
+          }
+        }
+      }
+    }
+    this.cache.set(name, hit);
+    return hit ?? undefined;
+  }
+
+  private lines(rel: string): string[] | null {
+    if (!this.texts.has(rel)) {
+      let t: string[] | null = null;
+      try {
+        t = readFileSync(join(this.root!, rel), 'utf8').split('\n');
+      } catch {
+        t = null;
+      }
+      this.texts.set(rel, t);
+    }
+    return this.texts.get(rel)!;
+  }
+}

@@ -1,0 +1,220 @@
+// Provenance: what a report was made from, so a reader (or a later diff) knows which
+// kernel, which configuration, which objects and which tool produced it. A report
+// about #VE handling is only as good as the match between the source and the kernel
+// that runs in the guest, so staleness of objects is stated, not hidden.
+
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve, sep } from 'node:path';
+import { version as TOOL_VERSION } from '../../../../package.json';
+import type { Profile } from '../engine';
+import type { ObjectInfo, ObjectState } from '../compiled';
+
+export { TOOL_VERSION };
+
+/**
+ * Kconfig options that decide how a guest handles #VE/#VC and what the report means:
+ * the TDX guest itself, its attestation driver, the memory-encryption core both
+ * TDX and SEV select, and SEV for the sev-es profile.
+ */
+export const TDX_CONFIG_OPTIONS = [
+  'CONFIG_INTEL_TDX_GUEST',
+  'CONFIG_TDX_GUEST_DRIVER',
+  'CONFIG_X86_MEM_ENCRYPT',
+  'CONFIG_AMD_MEM_ENCRYPT',
+  'CONFIG_ARCH_HAS_CC_PLATFORM',
+  'CONFIG_HYPERVISOR_GUEST',
+  'CONFIG_UNACCEPTED_MEMORY',
+  'CONFIG_TSM_REPORTS',
+  'CONFIG_GENERIC_IOMAP',
+] as const;
+
+export interface KernelVersion {
+  /** e.g. "6.1.0" or "6.8.0-rc3" (VERSION.PATCHLEVEL.SUBLEVEL EXTRAVERSION). */
+  version: string;
+  name?: string;
+  /** The Makefile it was read from. */
+  makefile: string;
+}
+
+export interface ConfigInfo {
+  path: string;
+  /** Each listed option: its value ('y', 'm', a string) or 'not set'; options absent from the file are omitted. */
+  options: Record<string, string>;
+}
+
+export interface ObjectProvenance {
+  /** Source file (relative to the root) the object was looked up for. */
+  source: string;
+  object: string | undefined;
+  state: ObjectState;
+  message: string;
+  origin?: ObjectInfo['origin'];
+}
+
+export interface Provenance {
+  tool: { name: 'tdx-audit'; version: string };
+  /** ISO 8601. */
+  generatedAt: string;
+  /** Tree root: paths in the report are relative to it. */
+  root: string;
+  /** What the user asked to audit, relative to the root. */
+  scope: string[];
+  profile: Profile;
+  kernel?: KernelVersion;
+  config?: ConfigInfo;
+  /** Distinct DW_AT_producer strings of the objects used (compiler and flags). */
+  compilers: string[];
+  objects: ObjectProvenance[];
+  /** Counts of objects per state, e.g. { fresh: 10, 'older-than-source': 2 }. */
+  objectStates: Partial<Record<ObjectState, number>>;
+  /** Set when --objects/--vmlinux was asked for but compiled forms could not be joined. */
+  compiledNote?: string;
+}
+
+const MAKEFILE_VAR = (name: string) => new RegExp(`^${name}\\s*[:?]?=[ \\t]*(.*?)[ \\t]*$`, 'm');
+
+/** Kernel version from a top-level kernel Makefile, undefined when the text is not one. */
+export function parseKernelMakefile(text: string, makefile: string): KernelVersion | undefined {
+  const get = (n: string) => MAKEFILE_VAR(n).exec(text)?.[1];
+  const v = get('VERSION');
+  const p = get('PATCHLEVEL');
+  if (!v || !/^\d+$/.test(v) || p === undefined || !/^\d+$/.test(p)) return undefined;
+  const s = get('SUBLEVEL');
+  const extra = get('EXTRAVERSION') ?? '';
+  const name = get('NAME');
+  return { version: `${v}.${p}${s !== undefined && s !== '' ? `.${s}` : ''}${extra}`, ...(name ? { name } : {}), makefile };
+}
+
+/** The TDX-relevant options of a .config (`CONFIG_X=y`, `# CONFIG_X is not set`). */
+export function parseKernelConfig(text: string, path: string, wanted: readonly string[] = TDX_CONFIG_OPTIONS): ConfigInfo {
+  const want = new Set(wanted);
+  const options: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const set = /^(CONFIG_\w+)=(.*)$/.exec(line);
+    if (set && want.has(set[1])) options[set[1]] = set[2].replace(/^"(.*)"$/, '$1');
+    const unset = /^# (CONFIG_\w+) is not set$/.exec(line);
+    if (unset && want.has(unset[1])) options[unset[1]] = 'not set';
+  }
+  return { path, options };
+}
+
+const readText = (p: string): string | undefined => {
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return undefined;
+  }
+};
+
+const isDir = (p: string) => {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+};
+
+/** Deepest directory containing every path. */
+export function commonDirectory(paths: string[]): string {
+  const dirs = paths.map((p) => {
+    const a = resolve(p);
+    return isDir(a) ? a : dirname(a);
+  });
+  if (!dirs.length) return process.cwd();
+  let parts = dirs[0].split(sep);
+  for (const d of dirs.slice(1)) {
+    const q = d.split(sep);
+    let i = 0;
+    while (i < parts.length && i < q.length && parts[i] === q[i]) i++;
+    parts = parts.slice(0, i);
+  }
+  return parts.join(sep) || sep;
+}
+
+/**
+ * The kernel tree the paths belong to: the nearest ancestor of their common directory
+ * whose Makefile sets VERSION and PATCHLEVEL. Without one (a driver outside a tree),
+ * the common directory itself.
+ */
+export function findTreeRoot(paths: string[]): { root: string; kernel?: KernelVersion } {
+  const common = commonDirectory(paths);
+  for (let d = common; ; d = dirname(d)) {
+    const mk = join(d, 'Makefile');
+    const text = readText(mk);
+    const kernel = text !== undefined ? parseKernelMakefile(text, mk) : undefined;
+    if (kernel) return { root: d, kernel };
+    if (dirname(d) === d) break;
+  }
+  return { root: common };
+}
+
+export interface ProvenanceOptions {
+  root: string;
+  scope: string[];
+  profile: Profile;
+  kernel?: KernelVersion;
+  /** Places to look for .config, first found wins (the tree, then an O= build dir). */
+  configCandidates?: string[];
+  /** Object used per source file (absolute source path), when compiled forms were joined. */
+  objects?: { source: string; info: ObjectInfo }[];
+  compiledNote?: string;
+  now?: Date;
+}
+
+export function collectProvenance(o: ProvenanceOptions): Provenance {
+  const rel = (p: string) => relativeTo(o.root, p);
+  let config: ConfigInfo | undefined;
+  for (const c of o.configCandidates ?? [join(o.root, '.config')]) {
+    const text = readText(c);
+    if (text !== undefined) {
+      config = parseKernelConfig(text, c);
+      break;
+    }
+  }
+  const objects: ObjectProvenance[] = (o.objects ?? []).map(({ source, info }) => ({
+    source: rel(source),
+    object: info.path,
+    state: info.state,
+    message: info.message,
+    ...(info.origin ? { origin: info.origin } : {}),
+  }));
+  const objectStates: Partial<Record<ObjectState, number>> = {};
+  for (const ob of objects) objectStates[ob.state] = (objectStates[ob.state] ?? 0) + 1;
+  const compilers = [...new Set((o.objects ?? []).map((x) => x.info.producer).filter((p): p is string => !!p))].sort();
+  let kernel = o.kernel;
+  if (!kernel) {
+    const mk = join(o.root, 'Makefile');
+    const text = readText(mk);
+    kernel = text !== undefined ? parseKernelMakefile(text, mk) : undefined;
+  }
+  return {
+    tool: { name: 'tdx-audit', version: TOOL_VERSION },
+    generatedAt: (o.now ?? new Date()).toISOString(),
+    root: o.root,
+    scope: o.scope.map(rel),
+    profile: o.profile,
+    ...(kernel ? { kernel } : {}),
+    ...(config ? { config } : {}),
+    compilers,
+    objects,
+    objectStates,
+    ...(o.compiledNote ? { compiledNote: o.compiledNote } : {}),
+  };
+}
+
+/** '/'-separated path relative to root; the absolute path when outside it. */
+export function relativeTo(root: string, p: string): string {
+  const a = resolve(p);
+  const r = root.endsWith(sep) ? root : root + sep;
+  if (a === root) return '.';
+  if (!a.startsWith(r)) return a.split(sep).join('/');
+  return a.slice(r.length).split(sep).join('/');
+}
+
+/** First two path components (drivers/ata, arch/x86), '.' for a file at the root. */
+export function subsystemOf(relPath: string): string {
+  if (relPath.startsWith('/')) return dirname(relPath);
+  const parts = relPath.split('/');
+  parts.pop();
+  return parts.length ? parts.slice(0, 2).join('/') : '.';
+}

@@ -1,0 +1,151 @@
+// SARIF 2.1.0: the report as GitHub code scanning and the SARIF viewers load it.
+// Rule ids are the engine's stable RuleCodes; partialFingerprints carry the triage
+// fingerprint so code scanning tracks an alert across kernel updates the same way
+// the triage file does; triaged safe/excluded/trusted findings are emitted as
+// externally suppressed results rather than dropped.
+
+import { pathToFileURL } from 'node:url';
+import type * as Sarif from 'sarif';
+import type { Range, RuleCode } from '../../c/types';
+import type { Severity } from '../engine';
+import { DEFAULT_SEVERITY } from '../findings';
+import { FINGERPRINT_KEY } from './fingerprint';
+import type { ReportFinding, ReportLocation, ReportModel } from './model';
+import { allRules, ruleHelp, ruleTitle } from './rules';
+
+export const SARIF_SCHEMA_URI = 'https://json.schemastore.org/sarif-2.1.0.json';
+const SRCROOT = '%SRCROOT%';
+
+const LEVEL: Record<Severity, Sarif.ReportingConfiguration.level> = {
+  error: 'error',
+  warning: 'warning',
+  information: 'note',
+  hint: 'note',
+};
+
+const pascal = (rule: string) => rule.replace(/(^|-)([a-z0-9])/g, (_, __, c: string) => c.toUpperCase());
+
+function ruleDescriptor(rule: RuleCode): Sarif.ReportingDescriptor {
+  const h = ruleHelp(rule);
+  const title = ruleTitle(rule);
+  const kernel = h.kernel.length ? `\n\nModelled on the kernel sources: ${h.kernel.join('; ')}.` : '';
+  const kernelMd = h.kernel.length ? `\n\n**Kernel sources:**\n${h.kernel.map((k) => `- \`${k}\``).join('\n')}` : '';
+  return {
+    id: rule,
+    name: pascal(rule),
+    shortDescription: { text: title },
+    fullDescription: { text: h.text },
+    help: {
+      text: `${h.text}${h.fix ? `\n\nFix: ${h.fix}` : ''}${kernel}`,
+      markdown: `**${title}**\n\n${h.text}${h.fix ? `\n\n**Fix:** ${h.fix}` : ''}${kernelMd}`,
+    },
+    defaultConfiguration: { level: LEVEL[defaultSeverity(rule)] },
+    properties: { tags: ['tdx', 'confidential-computing', 'linux-kernel', 'mmio'] },
+  };
+}
+
+const defaultSeverity = (rule: RuleCode): Severity => DEFAULT_SEVERITY[rule] ?? 'warning';
+
+/** A relative report path as a URI reference under %SRCROOT%, or an absolute file URI. */
+function artifact(file: string): Sarif.ArtifactLocation {
+  if (file.startsWith('/')) return { uri: pathToFileURL(file).href };
+  return { uri: file.split('/').map(encodeURIComponent).join('/'), uriBaseId: SRCROOT };
+}
+
+/** SARIF regions are 1-based; columns count UTF-16 code units like ours (columnKind below). */
+function region(r: Range): Sarif.Region {
+  return { startLine: r.start.line + 1, startColumn: r.start.character + 1, endLine: r.end.line + 1, endColumn: r.end.character + 1 };
+}
+
+function physical(file: string, r: Range): Sarif.PhysicalLocation {
+  return { artifactLocation: artifact(file), region: region(r) };
+}
+
+function related(locs: ReportLocation[]): Sarif.Location[] {
+  return locs.map((l, i) => ({ id: i + 1, message: { text: l.message }, physicalLocation: physical(l.file, l.range) }));
+}
+
+function result(f: ReportFinding, ruleIndex: Map<RuleCode, number>, profile: string): Sarif.Result {
+  const loc: Sarif.Location = { physicalLocation: physical(f.file, f.range) };
+  if (f.function) loc.logicalLocations = [{ name: f.function, kind: 'function' }];
+  const r: Sarif.Result = {
+    ruleId: f.rule,
+    level: LEVEL[f.severity],
+    message: { text: f.message },
+    locations: [loc],
+    partialFingerprints: { [FINGERPRINT_KEY]: f.fingerprint },
+    properties: {
+      verdict: f.verdict,
+      verdictFrom: f.verdictFrom,
+      profile,
+      accessor: f.accessor,
+      base: f.base,
+      accessorKind: f.accessorKind,
+      width: f.width,
+      expression: f.expression,
+      subsystem: f.subsystem,
+      ...(f.compiled
+        ? {
+            instructions: f.compiled.instructions.map((i) => ({
+              bytes: i.bytes,
+              text: i.text,
+              class: i.class,
+              size: i.size,
+              verdict: i.verdict,
+              misemulation: i.misemulation,
+              summary: i.summary,
+              function: i.function,
+              offset: i.offset,
+              section: i.section,
+              object: i.object,
+            })),
+            ...(f.compiled.note ? { compiledNote: f.compiled.note } : {}),
+          }
+        : {}),
+      ...(f.triage ? { triage: f.triage } : {}),
+    },
+  };
+  const idx = ruleIndex.get(f.rule);
+  if (idx !== undefined) r.ruleIndex = idx;
+  if (f.related.length) r.relatedLocations = related(f.related);
+  if (f.baseline) r.baselineState = f.baseline;
+  if (f.triage && f.deemphasised) {
+    r.suppressions = [{ kind: 'external', status: 'accepted', justification: `${f.triage.status}${f.triage.comment ? `: ${f.triage.comment}` : ''}` }];
+  }
+  return r;
+}
+
+export function toSarif(model: ReportModel): Sarif.Log {
+  const rules = allRules();
+  for (const f of model.findings) if (!rules.includes(f.rule)) rules.push(f.rule);
+  const ruleIndex = new Map(rules.map((r, i) => [r, i]));
+  const p = model.provenance;
+  return {
+    $schema: SARIF_SCHEMA_URI,
+    version: '2.1.0',
+    runs: [
+      {
+        tool: {
+          driver: {
+            name: 'tdx-audit',
+            version: p.tool.version,
+            semanticVersion: p.tool.version,
+            rules: rules.map(ruleDescriptor),
+          },
+        },
+        originalUriBaseIds: { [SRCROOT]: { uri: pathToFileURL(p.root.endsWith('/') ? p.root : p.root + '/').href } },
+        columnKind: 'utf16CodeUnits',
+        invocations: [{ executionSuccessful: true, endTimeUtc: p.generatedAt }],
+        results: model.findings.map((f) => result(f, ruleIndex, p.profile)),
+        properties: {
+          provenance: p,
+          ...(model.baseline ? { baseline: model.baseline } : {}),
+        },
+      },
+    ],
+  };
+}
+
+export function sarifText(model: ReportModel): string {
+  return JSON.stringify(toSarif(model), null, 2) + '\n';
+}
