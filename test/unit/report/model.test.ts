@@ -1,0 +1,149 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CompiledInstruction, FileCompiled } from '../../../server/src/audit/compiled';
+import {
+  TOOL_VERSION,
+  collectProvenance,
+  findTreeRoot,
+  parseKernelConfig,
+  parseKernelMakefile,
+  subsystemOf,
+} from '../../../server/src/audit/report/provenance';
+import { DRIVER, KERNEL_MAKEFILE, makeTree, modelOf } from './helpers';
+
+test('kernel version comes from the top-level Makefile; a kbuild Makefile is not one', () => {
+  assert.deepEqual(parseKernelMakefile(KERNEL_MAKEFILE, 'M'), { version: '6.1.55-rc2', name: 'Curry Ramen', makefile: 'M' });
+  assert.equal(parseKernelMakefile('VERSION = 6\nPATCHLEVEL = 8\nSUBLEVEL = 0\nEXTRAVERSION =\n', 'M')!.version, '6.8.0');
+  assert.equal(parseKernelMakefile('obj-$(CONFIG_ACME) += acme.o\n', 'M'), undefined);
+  const root = makeTree({ Makefile: KERNEL_MAKEFILE, 'drivers/acme/Makefile': 'obj-y += acme.o\n', 'drivers/acme/acme.c': DRIVER });
+  const found = findTreeRoot([join(root, 'drivers/acme/acme.c')]);
+  assert.equal(found.root, root);
+  assert.equal(found.kernel?.version, '6.1.55-rc2');
+  // Outside a kernel tree the common directory is the root.
+  const loose = makeTree({ 'a/x.c': '', 'a/b/y.c': '' });
+  assert.equal(findTreeRoot([join(loose, 'a/x.c'), join(loose, 'a/b/y.c')]).root, join(loose, 'a'));
+});
+
+test('.config: the TDX options, set, unset, or absent', () => {
+  const c = parseKernelConfig('CONFIG_X86_64=y\nCONFIG_INTEL_TDX_GUEST=y\nCONFIG_TDX_GUEST_DRIVER=m\n# CONFIG_AMD_MEM_ENCRYPT is not set\nCONFIG_X86_MEM_ENCRYPT=y\n', '.config');
+  assert.deepEqual(c.options, { CONFIG_INTEL_TDX_GUEST: 'y', CONFIG_TDX_GUEST_DRIVER: 'm', CONFIG_AMD_MEM_ENCRYPT: 'not set', CONFIG_X86_MEM_ENCRYPT: 'y' });
+});
+
+test('provenance: tool version from package.json, config found, object states and compilers counted', () => {
+  const root = makeTree({ Makefile: KERNEL_MAKEFILE, '.config': 'CONFIG_INTEL_TDX_GUEST=y\n' });
+  const pkg = JSON.parse(readFileSync(join(__dirname, '../../../package.json'), 'utf8')) as { version: string };
+  const p = collectProvenance({
+    root,
+    scope: [join(root, 'drivers')],
+    profile: 'tdx-linux-6.1',
+    objects: [
+      { source: join(root, 'drivers/a.c'), info: { path: join(root, 'drivers/a.o'), state: 'fresh', message: '', producer: 'GNU C11 12.2.0 -O2' } },
+      { source: join(root, 'drivers/b.c'), info: { path: join(root, 'drivers/b.o'), state: 'older-than-source', message: 'b.o is 2 h older', producer: 'GNU C11 12.2.0 -O2' } },
+      { source: join(root, 'drivers/c.c'), info: { path: undefined, state: 'missing', message: 'no object' } },
+    ],
+  });
+  assert.equal(p.tool.version, pkg.version);
+  assert.equal(TOOL_VERSION, pkg.version);
+  assert.equal(p.kernel?.version, '6.1.55-rc2');
+  assert.deepEqual(p.config?.options, { CONFIG_INTEL_TDX_GUEST: 'y' });
+  assert.deepEqual(p.scope, ['drivers']);
+  assert.deepEqual(p.objectStates, { fresh: 1, 'older-than-source': 1, missing: 1 });
+  assert.deepEqual(p.compilers, ['GNU C11 12.2.0 -O2']);
+  assert.equal(p.objects[1].source, 'drivers/b.c');
+});
+
+test('subsystem is the first two components of the path', () => {
+  assert.equal(subsystemOf('drivers/ata/libata-core.c'), 'drivers/ata');
+  assert.equal(subsystemOf('drivers/net/ethernet/intel/e1000/e1000_main.c'), 'drivers/net');
+  assert.equal(subsystemOf('init/main.c'), 'init');
+  assert.equal(subsystemOf('top.c'), '.');
+});
+
+test('counts by verdict and by subsystem; a related location points at the io.h definition', async () => {
+  const ioh = 'static inline void x(void) {}\n\nbuild_mmio_read(readl, "l", unsigned int, "=r", :"memory")\nbuild_mmio_write(writel, "l", unsigned int, "r", :"memory")\n';
+  const root = makeTree({
+    Makefile: KERNEL_MAKEFILE,
+    'arch/x86/include/asm/io.h': ioh,
+    'drivers/acme/acme.c': DRIVER,
+    'drivers/ata/pata.c': 'void p(void __iomem *b) { writel(1, b); iosubmit_cmds512(b, 0, 1); }\n',
+  });
+  const m = await modelOf(root, ['drivers/acme/acme.c', 'drivers/ata/pata.c']);
+  assert.deepEqual(m.counts.byVerdict, { emulated: 5, 'rejected-movs': 1, 'compiler-dependent': 1, 'decode-failed': 1 });
+  assert.deepEqual(
+    m.counts.bySubsystem.map((s) => [s.subsystem, s.total]),
+    [['drivers/acme', 6], ['drivers/ata', 2]],
+  );
+  assert.deepEqual(m.counts.bySubsystem[1].byVerdict, { emulated: 1, 'decode-failed': 1 });
+  const w = m.findings.find((f) => f.accessor === 'writel' && f.file === 'drivers/ata/pata.c')!;
+  const def = w.related.find((r) => r.file === 'arch/x86/include/asm/io.h');
+  assert.ok(def, JSON.stringify(w.related));
+  assert.equal(def.range.start.line, 3);
+  assert.equal(def.message, 'writel defined here');
+  // The source-only verdicts say where they come from.
+  assert.ok(m.findings.every((f) => f.verdictFrom === 'source' && f.compiled === undefined));
+});
+
+function insn(over: Partial<CompiledInstruction>): CompiledInstruction {
+  return {
+    object: '/o/acme.o',
+    function: 'acme_probe',
+    offset: 0x10,
+    section: '.text',
+    address: '0x10',
+    bytes: '8b 07',
+    text: 'mov eax,[rdi]',
+    class: 'READ',
+    size: 4,
+    verdict: 'emulated',
+    misemulation: [],
+    flags: [],
+    summary: 'emulated',
+    file: undefined,
+    line: 0,
+    column: 0,
+    inlineChain: ['readl', 'acme_probe'],
+    match: 'inlined-accessor',
+    ...over,
+  };
+}
+
+test('compiled forms: the worst instruction is the verdict, and the landing table comes from the object', async () => {
+  const root = makeTree({ Makefile: KERNEL_MAKEFILE, 'drivers/acme/acme.c': DRIVER });
+  const plain = await modelOf(root, ['drivers/acme/acme.c']);
+  // Site indexes follow audit.analysis.sites; find the deref's index through the same audit.
+  const { AuditEngine } = await import('../../../server/src/audit/engine');
+  const e = await AuditEngine.create({ readFile: () => undefined });
+  const a = e.auditOnce(join(root, 'drivers/acme/acme.c'), DRIVER);
+  const derefIdx = a.analysis.sites.findIndex((s) => s.rule === 'tdx-iomem-deref');
+  const readIdx = a.analysis.sites.findIndex((s) => s.accessor === 'readl');
+  const compiled: FileCompiled = {
+    object: { path: '/o/acme.o', state: 'fresh', message: '', producer: 'GNU C11 12.2.0' },
+    sites: [
+      { siteIndex: derefIdx, instructions: [insn({ function: 'acme_peek', bytes: '83 0f 01', text: 'or dword ptr [rdi],1', class: 'DECODE_FAILED', verdict: 'decode-failed' }), insn({ function: 'acme_peek' })] },
+      { siteIndex: readIdx, instructions: [insn({})] },
+    ],
+    functions: [
+      { name: 'acme_probe', instructions: 3, verdicts: { emulated: 3 } },
+      { name: 'acme_peek', instructions: 2, verdicts: { emulated: 1, 'decode-failed': 1 } },
+    ],
+  };
+  const m = await modelOf(root, ['drivers/acme/acme.c'], { compiled: { 'drivers/acme/acme.c': compiled } });
+  const deref = m.findings.find((f) => f.rule === 'tdx-iomem-deref')!;
+  assert.equal(deref.verdict, 'decode-failed');
+  assert.equal(deref.verdictFrom, 'compiled');
+  assert.equal(deref.compiled?.instructions.length, 2);
+  const writes = m.findings.filter((f) => f.accessor === 'writel');
+  assert.ok(writes.every((f) => f.verdictFrom === 'source' && f.compiled?.instructions.length === 0), 'no instructions joined: source verdict');
+  assert.deepEqual(
+    m.functions.map((r) => [r.function, r.from, r.line, r.instructions, r.via]),
+    [
+      ['acme_probe', 'object', 9, 3, ['acme_kick']],
+      ['acme_peek', 'object', 19, 2, []],
+    ],
+  );
+  assert.equal(m.files[0].object?.state, 'fresh');
+  // Fingerprints do not depend on whether objects were read.
+  assert.deepEqual(m.findings.map((f) => f.fingerprint), plain.findings.map((f) => f.fingerprint));
+});
