@@ -1,0 +1,97 @@
+// vmlinux benchmark (issue 4): the whole-kernel binary inventory of Debian's vmlinux
+// (`tdx-audit scan --vmlinux FILE`, no sources) against `objdump -d` of the same file
+// in the same run (objdump only disassembles: no line or inline information).
+//
+//   npm run bench:vmlinux [-- --write]      (TDX_BENCH_RUNS_VMLINUX=N, default 3)
+//
+// When the CLI does not (yet) accept `scan --vmlinux FILE` without sources, the
+// stand-in is measured instead and labelled as such: the bundled decode-worker.ts
+// walking every function symbol of the image with one CodeWalker and classifying
+// every instruction with a non-stack, non-RIP-relative memory operand (no DWARF).
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { bundleWorker, ensureVmlinux, firstLine, fmtMiB, fmtMs, fmtRatio, gitHead, log, machine, Md, measure, median, ROOT, writeSection } from './lib';
+
+/** Does the built CLI take `scan --vmlinux FILE` with no source paths? (its usage text says so) */
+export function cliHasInventory(cli: string): boolean {
+  let help = '';
+  try {
+    help = execFileSync(process.execPath, [cli, '--help'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    help = String((e as { stdout?: string }).stdout ?? '') + String((e as { stderr?: string }).stderr ?? '');
+  }
+  return /scan --vmlinux FILE/.test(help);
+}
+
+async function main(): Promise<void> {
+  const runs = Number(process.env.TDX_BENCH_RUNS_VMLINUX ?? 3);
+  const vmlinux = ensureVmlinux();
+  const cli = join(ROOT, 'dist/cli.js');
+  const inventory = process.env.TDX_BENCH_STANDIN === '1' ? false : cliHasInventory(cli);
+  const worker = inventory ? '' : await bundleWorker(join(ROOT, 'test/bench/decode-worker.ts'), 'decode-worker');
+  const oursArgv = inventory
+    ? [process.execPath, cli, 'scan', '--vmlinux', vmlinux, '--format', 'json', '--exit-zero']
+    : [process.execPath, '--max-old-space-size=8192', worker, vmlinux];
+  const label = inventory ? '`tdx-audit scan --vmlinux` (inventory, DWARF inline instances + classification)' : 'STAND-IN: decode of every function symbol + classify of memory-touching instructions (no DWARF; `scan --vmlinux` not in the CLI yet)';
+  log(`vmlinux: ${vmlinux}; ours = ${inventory ? 'scan --vmlinux' : 'stand-in decode worker'}`);
+
+  const od: number[] = [], odRss: number[] = [], odCpu: number[] = [];
+  const us: number[] = [], usRss: number[] = [], usCpu: number[] = [];
+  let last = '';
+  // Warm the page cache (605 MB file) so neither side pays the first read.
+  execFileSync('sh', ['-c', `cat '${vmlinux}' > /dev/null`]);
+  for (let r = 0; r < runs; r++) {
+    log(`vmlinux: run ${r + 1}/${runs}`);
+    const order = r % 2 === 0 ? ['od', 'us'] : ['us', 'od'];
+    for (const who of order) {
+      if (who === 'od') {
+        const m = await measure(['objdump', '-d', vmlinux], { discard: true });
+        if (m.code !== 0) throw new Error(`objdump failed: ${m.stderr.slice(0, 1000)}`);
+        od.push(m.wallMs); odRss.push(m.maxRssKiB); odCpu.push(m.cpuS);
+      } else {
+        const m = await measure(oursArgv);
+        if (m.code !== 0) throw new Error(`ours failed (${m.code}): ${m.stderr.slice(0, 2000)}`);
+        us.push(m.wallMs); usRss.push(m.maxRssKiB); usCpu.push(m.cpuS);
+        last = m.stdout.toString();
+      }
+    }
+  }
+  const md = new Md();
+  md.line('### vmlinux: whole-kernel inventory vs `objdump -d`');
+  md.line();
+  md.line(`${machine()}; ${firstLine('objdump', ['--version'])}; ${vmlinux} (${(Number(execFileSync('stat', ['-c', '%s', vmlinux], { encoding: 'utf8' })) / 2 ** 20).toFixed(0)} MiB); tdx-audit ${gitHead()}; ${runs} runs, medians, page cache warm.`);
+  md.line();
+  md.line('| tool | wall | CPU s | peak RSS | ratio to objdump |');
+  md.line('|---|---|---|---|---|');
+  md.line(`| \`objdump -d\` (disassembly only, to /dev/null) | ${fmtMs(median(od))} | ${median(odCpu).toFixed(1)} | ${fmtMiB(median(odRss))} | 1× |`);
+  md.line(`| ${label} | ${fmtMs(median(us))} | ${median(usCpu).toFixed(1)} | ${fmtMiB(median(usRss))} | **${fmtRatio(median(us) / median(od))}** |`);
+  md.line();
+  md.line(`All runs (ms): objdump ${od.map((x) => x.toFixed(0)).join(', ')}; ours ${us.map((x) => x.toFixed(0)).join(', ')}.`);
+  if (inventory) {
+    try {
+      const j = JSON.parse(last) as {
+        ms?: number; units?: { scanned: number; total: number };
+        summary?: { instructions: number; functions: number; byVerdict: Record<string, number>; byClass: Record<string, number> };
+      };
+      const sm = j.summary;
+      if (sm) {
+        md.line(`Inventory: ${sm.instructions} accessor instructions in ${sm.functions} functions; verdicts ${Object.entries(sm.byVerdict).map(([k, n]) => `${k} ${n}`).join(', ')}; classes ${Object.entries(sm.byClass).map(([k, n]) => `${k} ${n}`).join(', ')}.`);
+      }
+      if (j.units) md.line(`DWARF units read: ${j.units.scanned} of ${j.units.total}; the CLI's own in-process time ${fmtMs(j.ms ?? NaN)}.`);
+    } catch (e) {
+      md.line(`(inventory JSON not parsed: ${(e as Error).message})`);
+    }
+  } else {
+    const w = JSON.parse(last) as { results: { counts: { functions: number; bytes: number; instructions: number; invalid: number; deviceMemory: number; verdicts: Record<string, number> }; ms: number[]; openMs: number }[]; maxRssKiB: number };
+    const c = w.results[0]!.counts;
+    md.line(`Stand-in counts: ${c.functions} function symbols (aliases once), ${(c.bytes / 2 ** 20).toFixed(1)} MiB of code, ${c.instructions} instructions (${c.invalid} undecodable), ${c.deviceMemory} with a non-stack, non-RIP-relative memory operand classified: ${Object.entries(c.verdicts).map(([k, n]) => `${k} ${n}`).join(', ')}. In-process ${fmtMs(w.results[0]!.ms[0]!)} (ELF open + symbols ${fmtMs(w.results[0]!.openMs)}).`);
+  }
+  writeSection('vmlinux', md.text());
+}
+
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
