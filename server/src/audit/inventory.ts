@@ -7,7 +7,7 @@ import { CATALOGUE } from '../c/catalogue';
 import type { DwarfUnit } from '../binary/index';
 import type { Profile } from '../x86/profiles';
 import type { CompiledInstruction } from './compiled';
-import { describe, markUnrolled, performs, functionView } from './join';
+import { describe, markUnrolled, performs, functionView, STRING_INSN } from './join';
 import type { OpenedObject } from './objects';
 
 export interface InventoryItem extends CompiledInstruction {
@@ -33,6 +33,12 @@ const ACCESSOR_HEADERS = /(?:asm\/io\.h|asm\/shared\/io\.h|asm-generic\/io\.h|as
 
 /** Out-of-line helpers whose own bodies hold string instructions on MMIO (arch/x86/lib/iomem.c). */
 const STRING_HELPERS = new Set(['memcpy_fromio', 'memcpy_toio', 'memset_io', 'string_memcpy_fromio', 'string_memcpy_toio']);
+
+/**
+ * arch/x86/lib/iomap_copy_64.S: `rep movsl` with no confidential-computing check,
+ * so under TDX it is reached and rejected.
+ */
+const ASM_STRING_HELPERS = ['__iowrite32_copy'];
 
 function accessorOf(name: string | undefined) {
   if (!name) return undefined;
@@ -67,7 +73,7 @@ export function inventory(o: OpenedObject, profile: Profile, opts: { includeMsr?
         let hit = 0;
         for (const r of inst.ranges) {
           for (const { fn, insn } of o.code.instructionsIn(r.lo, r.hi)) {
-            if (!performs({ accessorKind: acc.kind, width: acc.width }, insn, o.code.framePointer(fn))) continue;
+            if (!performs({ accessorKind: acc.kind, width: acc.width, name: inst.name }, insn, o.code.framePointer(fn))) continue;
             hit++;
             const key = `${insn.ip}:${inst.name}`;
             if (seen.has(key)) continue;
@@ -83,7 +89,7 @@ export function inventory(o: OpenedObject, profile: Profile, opts: { includeMsr?
         if (!fn.name || !STRING_HELPERS.has(fn.name)) continue;
         for (const r of fn.ranges) {
           for (const { fn: sym, insn } of o.code.instructionsIn(r.lo, r.hi)) {
-            if (!/^(rep )?(movs|stos)/.test(insn.text)) continue;
+            if (!STRING_INSN.test(insn.text)) continue;
             const key = `${insn.ip}:${fn.name}`;
             if (seen.has(key)) continue;
             seen.add(key);
@@ -97,6 +103,16 @@ export function inventory(o: OpenedObject, profile: Profile, opts: { includeMsr?
       o.code.release();
     }
   });
+  // Assembly helpers have no DWARF subprogram: find them by symbol.
+  for (const name of ASM_STRING_HELPERS) {
+    const fn = o.code.byName(name);
+    if (!fn) continue;
+    for (const insn of o.code.instructions(fn)) {
+      if (!STRING_INSN.test(insn.text)) continue;
+      const d = describe(o, fn, insn, 'mmio-string', profile, 'inventory');
+      items.push({ ...d, accessor: name, site: { file: d.file, line: d.line, column: d.column } });
+    }
+  }
   items.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
   return { object: o.path, profile, units: { total: units.length, scanned }, items, functions: functionView([{ instructions: items }]), emptyInstances: empty, ms: performance.now() - t0 };
 }

@@ -177,7 +177,22 @@ function deviceAccesses(insn: WalkedInstruction, framePointer: boolean): MemoryA
 }
 
 /** Does this instruction perform the access an accessor of this kind does? */
-export function performs(site: { accessorKind: Site['accessorKind']; width: number }, insn: WalkedInstruction, framePointer: boolean): boolean {
+/** String instructions as iced prints them (not MOVSX/MOVSXD, which share the prefix). */
+export const STRING_INSN = /^(?:rep[a-z]* )?(?:movs[bwdq]|stos[bwdq]|ins[bwd]|outs[bwd])\b/;
+
+/**
+ * The side of a string accessor that is device memory: writesX/iowriteX_rep/memcpy_toio
+ * write it and read an ordinary buffer; readsX/ioreadX_rep/memcpy_fromio the reverse.
+ */
+function stringDirection(name: string | undefined): 'R' | 'W' | undefined {
+  if (!name) return undefined;
+  const n = name.replace(/^_+/, '');
+  if (/^(writes|iowrite|memcpy_toio|memset_io|outs)/.test(n)) return 'W';
+  if (/^(reads|ioread|memcpy_fromio|ins)/.test(n)) return 'R';
+  return undefined;
+}
+
+export function performs(site: { accessorKind: Site['accessorKind']; width: number; name?: string }, insn: WalkedInstruction, framePointer: boolean): boolean {
   if (!insn.valid) return false;
   const m = insn.mnemonic;
   switch (site.accessorKind) {
@@ -186,8 +201,11 @@ export function performs(site: { accessorKind: Site['accessorKind']; width: numb
       const want = site.accessorKind === 'mmio-read' ? 'R' : 'W';
       return deviceAccesses(insn, framePointer).some((a) => (a.access === want || a.access === 'RW') && (site.width === 0 || a.width === site.width));
     }
-    case 'mmio-string':
+    case 'mmio-string': {
+      const dir = stringDirection(site.name);
+      if (dir) return deviceAccesses(insn, framePointer).some((a) => a.access === dir || a.access === 'RW') || STRING_INSN.test(insn.text) || m === 'movdir64b';
       return deviceAccesses(insn, framePointer).length > 0 || insn.memory.some((a) => a.string) || m === 'movdir64b';
+    }
     case 'port-in':
     case 'port-out':
     case 'port-string':
@@ -295,7 +313,7 @@ function callEntry(o: OpenedObject, fn: FunctionCode, insn: WalkedInstruction, c
  */
 export function markUnrolled(i: CompiledInstruction, kind: Site['accessorKind'] | 'string-helper', profile: Profile): CompiledInstruction {
   if (profile === 'sev-es') return i;
-  const stringInsn = i.class === 'MOVS' || i.class === 'PORT_STRING' || /^(rep )?(movs|stos|ins|outs)/.test(i.text);
+  const stringInsn = i.class === 'MOVS' || i.class === 'PORT_STRING' || STRING_INSN.test(i.text);
   if (!stringInsn || (kind !== 'port-string' && kind !== 'mmio-string' && kind !== 'string-helper')) return i;
   return {
     ...i,
@@ -403,7 +421,7 @@ export function compiledFormsFor(input: JoinInput): FileCompiled {
     const pick = (regions: Region[], match: MatchKind) => {
       for (const r of regions) {
         for (const { fn, insn } of o.code.instructionsIn(r.lo, r.hi)) {
-          if (performs(site, insn, o.code.framePointer(fn))) found.push(markUnrolled(describe(o, fn, insn, site.accessorKind, profile, match), site.accessorKind, profile));
+          if (performs({ ...site, name: site.base }, insn, o.code.framePointer(fn))) found.push(markUnrolled(describe(o, fn, insn, site.accessorKind, profile, match), site.accessorKind, profile));
         }
       }
     };
