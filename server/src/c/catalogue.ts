@@ -302,6 +302,11 @@ mapping(
   ['acpi_ex_system_memory_space_handler'],
 );
 mapping(
+  ['ioremap_encrypted'],
+  'memory',
+  'arch/x86/mm/ioremap.c: maps the range encrypted, i.e. private memory in a confidential guest (kdump\'s old memory, the SEV-SNP secrets page): no #VE, although the result is typed __iomem.',
+);
+mapping(
   ['memremap', 'devm_memremap', 'early_memremap', 'early_memremap_ro', 'memremap_pages', 'devm_memremap_pages',
     'phys_to_virt', '__va', 'kmap', 'kmap_local_page', 'page_address'],
   'memory',

@@ -399,6 +399,8 @@ class Provenance {
   /** Field name -> struct tags it was given MMIO under. */
   private readonly fieldTags = new Map<string, Set<string>>();
   private readonly macros = new Map<string, MacroInfo>();
+  /** Slots given the result of a mapping API that returns normal memory (memremap, ioremap_encrypted). */
+  private readonly memorySlots = new Set<string>();
   private memo = new Map<number, Prov | null>();
   private changed = false;
 
@@ -444,6 +446,15 @@ class Provenance {
       }
     }
 
+    // Variables given normal memory by a mapping API are known before any value flows,
+    // so an `__iomem` declaration on them is not taken as MMIO in any round.
+    for (const { node, fn } of flows) {
+      const lhs = node.type === 'init_declarator' ? declaredName(node.childForFieldName('declarator'))?.name
+        : node.type === 'assignment_expression' && node.childForFieldName('left')?.type === 'identifier' ? node.childForFieldName('left')!.text
+          : undefined;
+      const rhs = node.childForFieldName(node.type === 'init_declarator' ? 'value' : 'right');
+      if (lhs && rhs && isMemoryMapping(rhs)) this.memorySlots.add(this.types.isLocal(fn, lhs) ? `L${fn!.startIndex}:${lhs}` : `G:${lhs}`);
+    }
     for (let round = 0; round < MAX_ROUNDS; round++) {
       this.changed = false;
       this.memo = new Map();
@@ -594,7 +605,8 @@ class Provenance {
       case 'identifier': {
         if (env) return env.get(node.text) ?? null;
         const key = this.types.isLocal(fn, node.text) ? `L${fn!.startIndex}:${node.text}` : `G:${node.text}`;
-        return this.slots.get(key) ?? this.declared(node, fn);
+        // Declared __iomem but only ever given normal memory (`void __iomem *mem = ioremap_encrypted(...)`).
+        return this.slots.get(key) ?? (this.memorySlots.has(key) ? null : this.declared(node, fn));
       }
       case 'parenthesized_expression': {
         const inner = node.namedChild(node.namedChildCount - 1);
@@ -852,6 +864,18 @@ function unparen(n: Node): Node {
   let x = n;
   while (x.type === 'parenthesized_expression' && x.namedChildCount === 1) x = x.namedChild(0)!;
   return x;
+}
+
+/** A call (under casts and parentheses) of a mapping API that returns normal memory. */
+function isMemoryMapping(n: Node): boolean {
+  let x = n;
+  while (x.type === 'cast_expression' || (x.type === 'parenthesized_expression' && x.namedChildCount === 1)) {
+    x = (x.type === 'cast_expression' ? x.childForFieldName('value') : x.namedChild(0)) ?? x;
+    if (x === n) break;
+  }
+  if (x.type !== 'call_expression') return false;
+  const api = MAPPING_APIS.get(x.childForFieldName('function')?.text ?? '');
+  return !!api && api.returns === 'memory';
 }
 
 function isNullish(n: Node): boolean {

@@ -169,7 +169,7 @@ unsigned int any(void *q) { return *(unsigned int *)lookup(q)->base; }
   assert.deepEqual(mixed.untyped.map((s) => s.function), ['use']);
 });
 
-test('acpi_os_map_memory is memory (ACPI tables), except in the SystemMemory operation-region handler', async () => {
+test('acpi_os_map_memory is memory (ACPI tables) except in the SystemMemory operation-region handler; ioremap_encrypted and memremap are memory', async () => {
   const src = `void *acpi_os_map_memory(unsigned long a, unsigned long n);
 unsigned int table_sum(unsigned long a) { unsigned char *t = acpi_os_map_memory(a, 36); return t[9]; }
 int acpi_ex_system_memory_space_handler(unsigned long a, unsigned int *v)
@@ -177,6 +177,13 @@ int acpi_ex_system_memory_space_handler(unsigned long a, unsigned int *v)
 \tunsigned char *p = acpi_os_map_memory(a, 4);
 \t*v = *(unsigned int *)p;
 \treturn 0;
+}
+unsigned long secrets(unsigned long pa)
+{
+	struct layout *l;
+	void __iomem *mem = ioremap_encrypted(pa, 4096);
+	l = (struct layout *)mem;
+	return l->jump_table_pa;
 }
 void *buf_of(unsigned long a) { return memremap(a, 64, 1); }
 void z(unsigned long a) { ((unsigned int *)buf_of(a))[0] |= 1; }
