@@ -39,7 +39,7 @@ test('the SARIF log validates against the SARIF 2.1.0 schema', async () => {
   const validate = validator();
   assert.ok(validate(log), JSON.stringify(validate.errors, null, 2));
   // The validator is not vacuous: a result without a message is rejected.
-  const broken = structuredClone(log);
+  const broken = structuredClone(log) as { runs: { results: { message?: unknown }[] }[] };
   delete broken.runs[0].results[0].message;
   assert.equal(validate(broken), false);
 });
