@@ -140,7 +140,9 @@ function objects() {
     if ((!existsSync(path) || statSync(path).mtimeMs < statSync(src).mtimeMs) && flag('build')) {
       const b = spawnSync('make', ['-j2', obj], { cwd: tree, encoding: 'utf8', timeout: 900_000 });
       if (b.status !== 0 || !existsSync(path)) {
-        const why = /is not built|No rule to make target/.test(b.stderr + b.stdout) ? 'not built under this config' : `build failed: ${(b.stderr || '').trim().split('\n').pop()}`;
+        const log = `${b.stderr}\n${b.stdout}`;
+        const err = log.split('\n').find((l) => /error:/.test(l));
+        const why = /No rule to make target/.test(log) || !err ? 'not built under this config (no object, no compile error)' : `build failed: ${err.trim()}`;
         for (const s of sites) console.log(`${s.file}:${s.line} ${s.function}: ${why}`);
         continue;
       }
