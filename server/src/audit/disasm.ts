@@ -101,11 +101,14 @@ interface NamedSym {
   name: string;
   offset: number;
   size: number;
-  func: boolean;
+  /** A typed symbol (function, object) names an address better than a NOTYPE label such as _edata. */
+  typed: boolean;
 }
 
 interface ObjectIndex {
   functions: FuncSym[];
+  /** Per section: function symbols sorted by offset. */
+  bySection: Map<number, FuncSym[]>;
   byId: Map<string, FuncSym>;
   /** Per section: named symbols sorted by offset, for naming branch and relocation targets. */
   named: Map<number, NamedSym[]>;
@@ -130,10 +133,9 @@ function indexOf(obj: BinaryObject): ObjectIndex {
     if (offset < 0 || offset > sec.size) continue;
     let list = named.get(sec.index);
     if (!list) named.set(sec.index, (list = []));
-    list.push({ name: s.name, offset, size: s.size, func: s.type === STT_FUNC });
+    list.push({ name: s.name, offset, size: s.size, typed: s.type !== STT_NOTYPE });
   }
-  // Functions first at one offset, so an alias label never hides the function name.
-  for (const list of named.values()) list.sort((a, b) => a.offset - b.offset || Number(b.func) - Number(a.func));
+  for (const list of named.values()) list.sort((a, b) => a.offset - b.offset);
 
   const funcs: FuncSym[] = [];
   for (const s of elf.functionSymbols()) {
@@ -178,7 +180,13 @@ function indexOf(obj: BinaryObject): ObjectIndex {
       }
     }
   }
-  idx = { functions: funcs, byId, named, relocs };
+  const bySection = new Map<number, FuncSym[]>();
+  for (const f of funcs) {
+    let list = bySection.get(f.section.index);
+    if (!list) bySection.set(f.section.index, (list = []));
+    list.push(f); // funcs is sorted by section, then offset
+  }
+  idx = { functions: funcs, bySection, byId, named, relocs };
   indexCache.set(obj, idx);
   return idx;
 }
@@ -193,30 +201,49 @@ export function listFunctions(obj: BinaryObject): FunctionEntry[] {
   }));
 }
 
+/** Index of the last entry whose offset is <= off in a list sorted by offset, or -1. */
+function lastAtOrBefore<T extends { offset: number }>(list: readonly T[], off: number): number {
+  let lo = 0;
+  let hi = list.length - 1;
+  let hit = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid]!.offset <= off) {
+      hit = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return hit;
+}
+
+/** How far back to look for an enclosing symbol behind later-starting ones (aliases, nested labels). */
+const ENCLOSING_LOOKBACK = 16;
+
 /** The function symbol whose bytes hold a DWARF address. */
 function functionHolding(obj: BinaryObject, idx: ObjectIndex, addr: bigint): FuncSym | undefined {
   const loc = obj.locate(addr);
   if (!loc) return undefined;
+  const list = idx.bySection.get(loc.sectionIndex);
+  if (!list) return undefined;
   const off = Number(loc.offset);
-  let best: FuncSym | undefined;
-  for (const f of idx.functions) {
-    if (f.section.index !== loc.sectionIndex || off < f.offset || off >= f.offset + f.size) continue;
-    // Overlapping symbols (aliases): the innermost (latest start) is the more specific.
-    if (!best || f.offset > best.offset) best = f;
+  // The latest-starting symbol that contains it is the most specific (aliases share a start).
+  for (let i = lastAtOrBefore(list, off), n = 0; i >= 0 && n < ENCLOSING_LOOKBACK; i--, n++) {
+    const f = list[i]!;
+    if (off < f.offset + f.size) return f;
   }
-  return best;
+  return undefined;
 }
 
 /** "name", "name+0x10", or "section+0x10" for an offset in a section. */
 function nameIn(idx: ObjectIndex, elfSections: readonly ElfSection[], sectionIndex: number, offset: number): string {
-  const list = idx.named.get(sectionIndex);
+  const list = idx.named.get(sectionIndex) ?? [];
   let hit: NamedSym | undefined;
-  if (list) {
-    for (const n of list) {
-      if (n.offset > offset) break;
-      if (offset === n.offset || offset < n.offset + n.size) {
-        if (!hit || n.offset > hit.offset) hit = n;
-      }
+  for (let i = lastAtOrBefore(list, offset), n = 0; i >= 0 && n < ENCLOSING_LOOKBACK; i--, n++) {
+    const c = list[i]!;
+    if (offset === c.offset || offset < c.offset + c.size) {
+      // At one offset a function or object beats a bare label.
+      if (!hit || c.offset > hit.offset || (c.offset === hit.offset && c.typed && !hit.typed)) hit = c;
+      if (c.offset < offset) break;
     }
   }
   if (hit) return offset === hit.offset ? hit.name : `${hit.name}+${hexOff(offset - hit.offset)}`;
@@ -361,18 +388,18 @@ function inferMark(ins: WalkedInstruction, chain: readonly InlinedInstance[], pr
 function instructionText(
   obj: BinaryObject, idx: ObjectIndex, f: FuncSym, ins: WalkedInstruction,
 ): string {
-  let text = ins.valid ? ins.text : '(bad)';
-  if (!ins.valid) return text;
+  if (!ins.valid) return '(bad)';
+  let text = ins.text;
   const secOff = f.offset + ins.offset; // offset of the instruction in its section
   const end = secOff + ins.length;
-  const relocs = (idx.relocs.get(f.section.index) ?? []).filter((r) => r.rela.offset >= BigInt(secOff) && r.rela.offset < BigInt(end));
+  const relocs = relocsIn(idx.relocs.get(f.section.index) ?? [], BigInt(secOff), BigInt(end));
   const used = new Set<number>();
 
   const relocName = (k: number): string => {
     const { rela, syms } = relocs[k]!;
     used.add(k);
     const sym = syms[rela.sym];
-    let add = rela.addend + (PC_RELATIVE.has(rela.type) ? BigInt(end) - rela.offset : 0n);
+    const add = rela.addend + (PC_RELATIVE.has(rela.type) ? BigInt(end) - rela.offset : 0n);
     const got = GOT_RELATIVE.has(rela.type) ? '@GOTPCREL' : '';
     if (!sym) return `sym#${rela.sym}`;
     if (sym.type === STT_SECTION && add >= 0n && sym.shndx < SHN_LORESERVE) {
@@ -384,27 +411,43 @@ function instructionText(
   };
 
   const mnemonic = ins.mnemonic.split(' ').pop() ?? '';
-  const branch = BRANCH_MNEMONIC.test(mnemonic) ? /(?:short |near )?\b([0-9A-F]+)h$/.exec(text) : null;
+  // iced writes targets below 10 in decimal, the rest in hex with an h suffix.
+  const branch = BRANCH_MNEMONIC.test(mnemonic) ? /(?:short |near )?\b(?:([0-9][0-9A-F]*)h|([0-9]))$/.exec(text) : null;
   if (branch) {
     let target: string;
     if (relocs.length > 0) target = relocName(0);
     else {
-      const t = BigInt('0x' + branch[1]!);
+      const t = branch[1] !== undefined ? BigInt('0x' + branch[1]) : BigInt(branch[2]!);
       if (t >= f.ip && t < f.ip + BigInt(f.size)) target = `+${hexOff(t - f.ip)}`;
       else target = namedTarget(obj, idx, f, t);
     }
     text = text.slice(0, branch.index) + target;
   } else if (ins.memory.some((m) => m.ripRelative)) {
-    const m = /\[([0-9A-F]+)h\]/.exec(text);
+    const m = /\[(?:([0-9][0-9A-F]*)h|([0-9]))\]/.exec(text);
     if (m) {
       const k = relocs.findIndex((r) => PC_RELATIVE.has(r.rela.type));
-      const target = k >= 0 ? relocName(k) : namedTarget(obj, idx, f, BigInt('0x' + m[1]!));
+      const t = m[1] !== undefined ? BigInt('0x' + m[1]) : BigInt(m[2]!);
+      const target = k >= 0 ? relocName(k) : namedTarget(obj, idx, f, t);
       text = text.slice(0, m.index) + `[rip+${target}]` + text.slice(m.index + m[0].length);
     }
   }
   // Anything else relocated (absolute addresses, immediates): name it after the text.
   for (let k = 0; k < relocs.length; k++) if (!used.has(k)) text += ` <${relocName(k)}>`;
   return text;
+}
+
+/** The relocations whose place lies in [lo, hi), from a list sorted by offset. */
+function relocsIn<T extends { rela: ElfRela }>(list: readonly T[], lo: bigint, hi: bigint): T[] {
+  let a = 0;
+  let b = list.length;
+  while (a < b) {
+    const mid = (a + b) >> 1;
+    if (list[mid]!.rela.offset < lo) a = mid + 1;
+    else b = mid;
+  }
+  const out: T[] = [];
+  for (let i = a; i < list.length && list[i]!.rela.offset < hi; i++) out.push(list[i]!);
+  return out;
 }
 
 /** A target address in decoder-IP terms, named by the symbol holding it. */
