@@ -608,7 +608,11 @@ export function functionAt(obj: BinaryObject, sourcePath: string, line1: number)
   interface Cand { f: FuncSym; depth: number; rows: number; addr: bigint }
   const exact = new Map<FuncSym, Cand>();
   const spans = new Map<FuncSym, { lo: number; hi: number }>();
-  for (const cu of dwarf.unitsForSource(sourcePath, { lineTableFiles: true })) {
+  // A .c file's code is in its own unit: match unit names first (headers only),
+  // and read every unit's line-table header only for a header file.
+  let units = dwarf.unitsForSource(sourcePath);
+  if (units.length === 0) units = dwarf.unitsForSource(sourcePath, { lineTableFiles: true });
+  for (const cu of units) {
     let instances: InlinedInstance[] | undefined;
     const fileOk = new Map<string, boolean>();
     const rows = dwarf.lineRows(cu);
