@@ -1,7 +1,9 @@
 // The tdx-audit language server: LSP wiring only. Runs under VS Code (--node-ipc) and
 // as `node dist/server.js --stdio` for Neovim, Emacs and other editors.
 
-import { basename, isAbsolute, join } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join } from 'node:path';
+import { compileEntry, findCompileEntry, killAllCompiles } from './audit/compile';
 import {
   createConnection,
   ProposedFeatures,
@@ -11,6 +13,8 @@ import {
   type DidChangeTextDocumentParams,
   type DidCloseTextDocumentParams,
   type DidOpenTextDocumentParams,
+  type DidSaveTextDocumentParams,
+  type ExecuteCommandParams,
   type Hover,
   type HoverParams,
   type InitializeParams,
@@ -23,6 +27,7 @@ import { summarize, toDiagnostics } from './lsp/diagnostics';
 import { DocumentStore } from './lsp/documents';
 import { WorkspaceFiles, uriToPath } from './lsp/files';
 import {
+  CompileFileCommand,
   FileSummaryRequest,
   StatusNotification,
   type FileSummary,
@@ -42,6 +47,10 @@ let trusted = true;
 let pushedSettings: unknown;
 let initialized = false;
 let shuttingDown = false;
+let engine: AuditEngine | undefined;
+let currentSettings: ServerSettings = DEFAULT_SETTINGS;
+/** Running on-demand compiles by source path, so a newer save cancels an older compile. */
+const compiles = new Map<string, AbortController>();
 
 /** (uri or '', message) pairs already shown to the user: a broken file must not spam popups on every keystroke. */
 const shown = new Set<string>();
@@ -112,8 +121,9 @@ connection.onInitialize((params: InitializeParams): InitializeResult => {
 
   return {
     capabilities: {
-      textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental },
+      textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: { includeText: false } },
       hoverProvider: true,
+      executeCommandProvider: { commands: [CompileFileCommand] },
       workspace: { workspaceFolders: { supported: true, changeNotifications: true } },
     },
     serverInfo: { name: 'tdx-audit', version: '0.1.0' },
@@ -135,11 +145,57 @@ connection.onInitialized(async () => {
   }
   if (!trusted) connection.console.info('Untrusted workspace: source audit only.');
   const settings = await loadSettings();
-  await service.start(() => AuditEngine.create(files), settings);
+  await service.start(async () => (engine = await AuditEngine.create(files)), settings);
 });
 
 async function loadSettings(): Promise<ServerSettings> {
-  return withObjects(await readSettings());
+  currentSettings = withObjects(await readSettings());
+  return currentSettings;
+}
+
+/** compile_commands.json files that may describe a workspace source. */
+function compileDatabases(): string[] {
+  const dirs = [...files.folderPaths];
+  const bd = currentSettings.engine.objects?.buildDir;
+  if (bd) dirs.unshift(bd);
+  return dirs.map((d) => join(d, 'compile_commands.json')).filter((p) => existsSync(p));
+}
+
+/**
+ * Compiles one source from compile_commands.json into a temp dir and re-audits
+ * it with the new object. Trusted workspaces only; argv, no shell, timeout.
+ */
+async function compileForUri(uri: string, reason: 'save' | 'command'): Promise<string> {
+  if (!trusted) return 'Untrusted workspace: tdx-audit never runs a compiler here.';
+  const path = uriToPath(uri);
+  if (!path || !engine) return 'Not a file on disk.';
+  const dbs = compileDatabases();
+  const entry = findCompileEntry(path, dbs);
+  if (!entry) {
+    return dbs.length
+      ? `${basename(path)} is not in ${dbs.map((d) => basename(dirname(d)) + '/compile_commands.json').join(', ')}`
+      : 'No compile_commands.json in the workspace or build directory (the kernel writes one with `make compile_commands.json`).';
+  }
+  compiles.get(path)?.abort();
+  const ac = new AbortController();
+  compiles.set(path, ac);
+  service.setBusy(`compiling ${basename(path)}`);
+  try {
+    const r = await compileEntry(entry, { timeoutMs: currentSettings.compile.timeoutMs, signal: ac.signal });
+    if (shuttingDown) return 'shutting down';
+    const old = engine.objects.compiled.get(path);
+    engine.objects.compiled.set(path, r.object);
+    if (old && old !== r.object) rmSync(dirname(old), { recursive: true, force: true });
+    service.refresh(uri);
+    return `Compiled ${basename(path)} in ${(r.ms / 1000).toFixed(1)} s (${reason}).`;
+  } catch (err) {
+    if (ac.signal.aborted) return 'cancelled';
+    failure(uri, `compiling ${basename(path)}`, err);
+    return errorText(err);
+  } finally {
+    if (compiles.get(path) === ac) compiles.delete(path);
+    service.setBusy(undefined);
+  }
 }
 
 async function readSettings(): Promise<ServerSettings> {
@@ -220,8 +276,33 @@ connection.onRequest(
   }),
 );
 
+connection.onDidSaveTextDocument(
+  guarded('saving', (p: DidSaveTextDocumentParams) => p.textDocument.uri, undefined, (p) => {
+    if (shuttingDown) return;
+    // The object beside the source may have been rebuilt by the user's own make.
+    service.refresh(p.textDocument.uri);
+    if (currentSettings.compile.onSave && trusted) void compileForUri(p.textDocument.uri, 'save');
+  }),
+);
+
+connection.onExecuteCommand(async (p: ExecuteCommandParams) => {
+  try {
+    if (p.command === CompileFileCommand) {
+      const uri = typeof p.arguments?.[0] === 'string' ? p.arguments[0] : undefined;
+      if (!uri) return 'tdxAudit.compileFile needs the document URI as its argument';
+      return await compileForUri(uri, 'command');
+    }
+    return `unknown command ${p.command}`;
+  } catch (err) {
+    failure(undefined, p.command, err);
+    return errorText(err);
+  }
+});
+
 connection.onShutdown(() => {
   shuttingDown = true;
+  for (const ac of compiles.values()) ac.abort();
+  killAllCompiles();
   service.dispose();
 });
 

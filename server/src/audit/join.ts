@@ -202,6 +202,8 @@ export function performs(site: { accessorKind: Site['accessorKind']; width: numb
       return deviceAccesses(insn, framePointer).some((a) => (a.access === want || a.access === 'RW') && (site.width === 0 || a.width === site.width));
     }
     case 'mmio-string': {
+      // MOVDIR64B's accessor: the pointer loads gcc schedules into its range are not the access.
+      if (site.name && /cmds512$/.test(site.name)) return m === 'movdir64b';
       const dir = stringDirection(site.name);
       if (dir) return deviceAccesses(insn, framePointer).some((a) => a.access === dir || a.access === 'RW') || STRING_INSN.test(insn.text) || m === 'movdir64b';
       return deviceAccesses(insn, framePointer).length > 0 || insn.memory.some((a) => a.string) || m === 'movdir64b';
@@ -323,6 +325,37 @@ export function markUnrolled(i: CompiledInstruction, kind: Site['accessorKind'] 
 
 // ---------------------------------------------------------------------------------
 // Per-site matching
+
+const COPY_CALL = /\b(memcpy|memmove|memset|memcmp|strcpy|strncpy|strscpy|strlcpy|strcmp|strncmp|strlen|strnlen|__builtin_mem\w+)\s*\($/;
+
+/**
+ * When the site is an argument of a plain copy (`memcpy((void *)p->ring, src, n)`),
+ * which side of the copy is the device: the destination of memcpy/memset/str*cpy
+ * is written, every other argument read. The other side is an ordinary buffer
+ * whose loads or stores are not MMIO.
+ */
+export function copyDirection(lineText: string, siteColumn: number): 'R' | 'W' | undefined {
+  let depth = 0;
+  let commas = 0;
+  for (let i = siteColumn - 1; i >= 0; i--) {
+    const c = lineText[i];
+    if (c === ')' || c === ']') depth++;
+    else if (c === '(' || c === '[') {
+      if (depth > 0) {
+        depth--;
+        continue;
+      }
+      const m = COPY_CALL.exec(lineText.slice(0, i + 1));
+      if (m) {
+        const writes = /^(memcpy|memmove|memset|strcpy|strncpy|strscpy|strlcpy|__builtin_mem(cpy|move|set))$/.test(m[1]!);
+        return writes && commas === 0 ? 'W' : 'R';
+      }
+      // A cast's or grouping parenthesis: keep looking outwards.
+    } else if (c === ',' && depth === 0) commas++;
+    else if (c === ';' || c === '{' || c === '}') return undefined;
+  }
+  return undefined;
+}
 
 /**
  * Names an accessor's inlined instance can carry: x86's io.h defines
@@ -469,6 +502,7 @@ export function compiledFormsFor(input: JoinInput): FileCompiled {
     } else {
       const regions = rows.flatMap((rs) => regionsOfRows(rs, source, line1, { lo: site.callRange.start.character, hi: site.callRange.end.character }, lineText));
       const candidates: { fn: FunctionCode; insn: WalkedInstruction }[] = [];
+      const dir = copyDirection(lineText, site.callRange.start.character);
       for (const r of regions) {
         for (const { fn, insn } of o.code.instructionsIn(r.lo, r.hi)) {
           if (!insn.valid) continue;
@@ -477,8 +511,8 @@ export function compiledFormsFor(input: JoinInput): FileCompiled {
           if (site.kind === 'iomem-libc') {
             const t = o.code.callTarget(fn, insn);
             if (t === site.base || t === site.accessor) found.push(callEntry(o, fn, insn, t, `plain ${t} on MMIO: whatever instructions ${t} uses (rep movs/stos, vector moves) are not decodable by the #VE handler`));
-            else if (stringOp || dev.length) candidates.push({ fn, insn });
-          } else if (dev.some((a) => site.width === 0 || a.width === site.width) || stringOp) {
+            else if (stringOp || dev.some((a) => !dir || a.access === dir || a.access === 'RW')) candidates.push({ fn, insn });
+          } else if (dev.some((a) => (site.width === 0 || a.width === site.width) && (!dir || a.access === dir || a.access === 'RW')) || stringOp) {
             candidates.push({ fn, insn });
           }
         }

@@ -51,6 +51,8 @@ export class ObjectStore {
   private readonly open = new Map<string, OpenedObject>();
   private readonly failures = new Map<string, { mtimeMs: number; size: number; message: string }>();
   private readonly folderIndex = new Map<string, Map<string, string[]>>();
+  /** Objects compiled on demand (compile.ts), by absolute source path: tried first. */
+  readonly compiled = new Map<string, string>();
   /** Most recently used last; images are large, so only a few stay open. */
   private readonly maxOpen: number;
 
@@ -146,6 +148,8 @@ export class ObjectStore {
     const out: { path: string; origin: NonNullable<ObjectInfo['origin']>; image?: boolean }[] = [];
     const src = resolve(source);
     const stem = basename(src).replace(/\.[^.]+$/, '');
+    const fresh = this.compiled.get(src);
+    if (fresh) out.push({ path: fresh, origin: 'compiled' });
     out.push({ path: join(dirname(src), stem + '.o'), origin: 'beside-source' });
     if (search.buildDir && search.sourceRoot) {
       const rel = relative(resolve(search.sourceRoot), src);

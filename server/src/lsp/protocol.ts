@@ -114,3 +114,6 @@ export interface ExportReportResult {
   findings: number;
   cancelled: boolean;
 }
+
+/** workspace/executeCommand: compile the file (argument: its URI) from compile_commands.json. Returns a message. */
+export const CompileFileCommand = 'tdxAudit.compileFile';

@@ -97,6 +97,18 @@ export class AuditService {
     }
   }
 
+  /** Audits again now (an object for it appeared or changed). */
+  refresh(uri: string): void {
+    this.audits.delete(uri);
+    this.run(uri);
+  }
+
+  /** Audits every open document again (objects were rebuilt). */
+  refreshAll(): void {
+    this.audits.clear();
+    for (const doc of this.documents.all()) this.run(doc.uri);
+  }
+
   closed(uri: string): void {
     this.cancel(uri);
     this.audits.delete(uri);
@@ -210,9 +222,18 @@ export class AuditService {
     }
   }
 
+  private busyWith: string | undefined;
+
+  /** Long work outside the audit loop (a compile) shows as busy with its message. */
+  setBusy(message: string | undefined): void {
+    this.busyWith = message;
+    this.updateBusy();
+  }
+
   private updateBusy(): void {
     if (this.disposed || !this.engine) return;
-    if (this.timers.size > 0) this.setState('busy');
+    if (this.busyWith) this.setState('busy', this.busyWith);
+    else if (this.timers.size > 0) this.setState('busy');
     else this.setState('ready');
   }
 
