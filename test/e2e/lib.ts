@@ -134,14 +134,14 @@ export interface Workspace {
   cleanup(): void;
 }
 
-/** A temp folder with foo_nic.c and tdx_io.h, and foo_nic.o beside them when gcc exists. */
-export function fixtureWorkspace(prefix: string): Workspace {
+/** A temp folder with foo_nic.c and tdx_io.h, and foo_nic.o beside them when gcc exists (and `compile`). */
+export function fixtureWorkspace(prefix: string, compile = true): Workspace {
   const root = mkdtempSync(join(tmpdir(), `tdx-e2e-${prefix}-`));
   const dir = join(root, 'driver');
   mkdirSync(dir);
   for (const f of ['foo_nic.c', 'tdx_io.h']) copyFileSync(join(FIXTURES, f), join(dir, f));
   let object: string | undefined;
-  if (which('gcc')) {
+  if (compile && which('gcc')) {
     const r = spawnSync('gcc', ['-O2', '-g', '-c', 'foo_nic.c', '-o', 'foo_nic.o'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
     if (r.status !== 0) throw new Error(`gcc failed on the fixture: ${r.stderr}`);
     object = join(dir, 'foo_nic.o');
@@ -156,11 +156,18 @@ export function lineOf(file: string, needle: string): number {
   return i + 1;
 }
 
+export interface ProbeDiagnostic {
+  range: { start: { line: number; character: number }; end: { line: number; character: number } };
+  severity: number;
+  code: string;
+  message: string;
+}
+
 export interface ServerSupport {
+  /** What the server publishes for the fixture as opened (after any compiled-form join). */
+  diagnostics: ProbeDiagnostic[];
   compiledForm: string | null;
   exportReport: string | null;
-  /** The hover at the __iowrite32_copy call, as the server gives it. */
-  hoverMentionsCompiled: boolean;
 }
 
 /**
@@ -174,6 +181,10 @@ export async function probeServer(ws: Workspace): Promise<ServerSupport> {
     const uri = fileUri(ws.source);
     await h.open(uri, readFileSync(ws.source, 'utf8'));
     await h.diagnosticsFor(uri, 1);
+    await sleep(1500); // a later publish for the same version (the object read) wins
+    const diagnostics = (h.diagnostics.filter((d) => d.uri === uri).pop()!.diagnostics as unknown as ProbeDiagnostic[])
+      .slice()
+      .sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);
     const why = async (method: string, params: unknown): Promise<string | null> => {
       try {
         await h.conn.sendRequest(method, params);
@@ -190,13 +201,48 @@ export async function probeServer(ws: Workspace): Promise<ServerSupport> {
     const outDir = mkdtempSync(join(ws.root, 'probe-'));
     const exportReport = await why('tdxAudit/exportReport', { scope: uri, outputDir: fileUri(outDir), formats: ['json'] });
     rmSync(outDir, { recursive: true, force: true });
-    const hover = (await h.conn.sendRequest('textDocument/hover', {
-      textDocument: { uri },
-      position: { line: lineOf(ws.source, '__iowrite32_copy(') - 1, character: 4 },
-    })) as { contents?: { value?: string } } | null;
-    const text = hover?.contents?.value ?? '';
-    return { compiledForm, exportReport, hoverMentionsCompiled: /compiled|objdump|\.o\b|verdict/i.test(text) && !!ws.object };
+    return { diagnostics, compiledForm, exportReport };
   } finally {
     h.kill();
   }
 }
+
+// ---------------------------------------------------------------------------
+
+/** Names and uncompressed sizes from a zip's central directory. */
+export function zipEntries(buf: Buffer): { name: string; size: number }[] {
+  let eocd = -1;
+  for (let i = buf.length - 22; i >= Math.max(0, buf.length - 22 - 0xffff); i--) {
+    if (buf.readUInt32LE(i) === 0x06054b50) {
+      eocd = i;
+      break;
+    }
+  }
+  if (eocd < 0) throw new Error('not a zip: no end of central directory');
+  const count = buf.readUInt16LE(eocd + 10);
+  let p = buf.readUInt32LE(eocd + 16);
+  const out: { name: string; size: number }[] = [];
+  for (let i = 0; i < count; i++) {
+    if (buf.readUInt32LE(p) !== 0x02014b50) throw new Error(`bad central directory entry at ${p}`);
+    const size = buf.readUInt32LE(p + 24);
+    const n = buf.readUInt16LE(p + 28);
+    const m = buf.readUInt16LE(p + 30);
+    const k = buf.readUInt16LE(p + 32);
+    out.push({ name: buf.toString('utf8', p + 46, p + 46 + n), size });
+    p += 46 + n + m + k;
+  }
+  return out;
+}
+
+/** Packs the repository as it is into `dir`; returns the .vsix path. */
+export async function packVsix(dir: string): Promise<string> {
+  const vsix = join(dir, 'tdx-audit.vsix');
+  const r = await runGroup(process.execPath, [join(REPO, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--no-dependencies', '-o', vsix], {
+    cwd: REPO,
+    timeoutMs: 120_000,
+    env: { ...process.env, npm_config_update_notifier: 'false' },
+  });
+  if (r.code !== 0 || !existsSync(vsix)) throw new Error(`vsce package failed (exit ${r.code}, timed out: ${r.timedOut})\n${r.stdout}\n${r.stderr}`);
+  return vsix;
+}
+

@@ -7,47 +7,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { REPO, runGroup } from './lib';
+import { REPO, packVsix, zipEntries } from './lib';
 
 /** The vsix may not grow past this without someone deciding so (it is ~0.9 MB unminified). */
 export const MAX_VSIX_BYTES = 3 * 1024 * 1024;
-
-/** Names and uncompressed sizes from a zip's central directory. */
-export function zipEntries(buf: Buffer): { name: string; size: number }[] {
-  let eocd = -1;
-  for (let i = buf.length - 22; i >= Math.max(0, buf.length - 22 - 0xffff); i--) {
-    if (buf.readUInt32LE(i) === 0x06054b50) {
-      eocd = i;
-      break;
-    }
-  }
-  if (eocd < 0) throw new Error('not a zip: no end of central directory');
-  const count = buf.readUInt16LE(eocd + 10);
-  let p = buf.readUInt32LE(eocd + 16);
-  const out: { name: string; size: number }[] = [];
-  for (let i = 0; i < count; i++) {
-    if (buf.readUInt32LE(p) !== 0x02014b50) throw new Error(`bad central directory entry at ${p}`);
-    const size = buf.readUInt32LE(p + 24);
-    const n = buf.readUInt16LE(p + 28);
-    const m = buf.readUInt16LE(p + 30);
-    const k = buf.readUInt16LE(p + 32);
-    out.push({ name: buf.toString('utf8', p + 46, p + 46 + n), size });
-    p += 46 + n + m + k;
-  }
-  return out;
-}
-
-/** Packs the repository as it is into `dir`; returns the .vsix path. */
-export async function packVsix(dir: string): Promise<string> {
-  const vsix = join(dir, 'tdx-audit.vsix');
-  const r = await runGroup(process.execPath, [join(REPO, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--no-dependencies', '-o', vsix], {
-    cwd: REPO,
-    timeoutMs: 120_000,
-    env: { ...process.env, npm_config_update_notifier: 'false' },
-  });
-  if (r.code !== 0 || !existsSync(vsix)) throw new Error(`vsce package failed (exit ${r.code}, timed out: ${r.timedOut})\n${r.stdout}\n${r.stderr}`);
-  return vsix;
-}
 
 test('vsce packs an installable .vsix with only what runs', { timeout: 180_000, skip: existsSync(join(REPO, 'dist', 'server.js')) ? false : 'dist/ missing: run npm run build' }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tdx-vsix-'));
