@@ -252,6 +252,13 @@ export class DerefFinder {
     return this.remaining(node);
   }
 
+  /** Every name declared `__iomem` (fields, globals, locals): provenance's pre-filter words. */
+  iomemNames(): Set<string> {
+    const out = new Set<string>([...this.k.fields.keys(), ...this.k.globals.keys()]);
+    for (const scope of this.locals.values()) for (const [name, d] of scope) if (d) out.add(name);
+    return out;
+  }
+
   /** An `__iomem` pointer handed to memcpy/memset/memcmp/str*. */
   libcUse(call: Node, callee: string): LibcUse | null {
     if (!this.active) return null;

@@ -135,19 +135,50 @@ class Types {
   readonly typedefs = new Map<string, CType>();
   readonly structs = new Map<string, Map<string, CType>>();
   readonly globals = new Map<string, CType | null>();
-  readonly locals = new Map<FunctionDef, Map<string, CType | null>>();
+  private readonly locals = new Map<FunctionDef, Map<string, CType | null>>();
   /** The type of a call's value (function-like macros of the file), set by the user. */
   callType?: (call: Node) => CType | null;
   /** Per node; swapped out while a macro body (another tree) is evaluated. */
   memo = new Map<number, CType | null>();
 
-  constructor(root: Node, defs: readonly FunctionDef[]) {
-    for (const n of root.descendantsOfType(['type_definition', 'struct_specifier', 'union_specifier', 'declaration', 'parameter_declaration'])) {
+  private typesRead = false;
+
+  constructor(
+    private readonly root: Node,
+    private readonly defs: readonly FunctionDef[],
+  ) {
+    // File-scope declarations: the translation unit's own children (and those of
+    // top-level preprocessor blocks), not a walk of every function body.
+    const stack: Node[] = [root];
+    while (stack.length) {
+      const n = stack.pop()!;
+      for (const c of n.namedChildren) {
+        if (!c) continue;
+        if (c.type === 'declaration') this.declaration(c, undefined, this.globals);
+        else if (c.type.startsWith('preproc_if') || c.type === 'preproc_else' || c.type === 'preproc_elif') stack.push(c);
+      }
+    }
+  }
+
+  /** Struct and typedef tables, read on first need (most files never need them). */
+  private readTypes() {
+    if (this.typesRead) return;
+    this.typesRead = true;
+    for (const n of this.root.descendantsOfType(['type_definition', 'struct_specifier', 'union_specifier'])) {
       if (!n) continue;
       if (n.type === 'type_definition') this.typedef(n);
-      else if (n.type === 'struct_specifier' || n.type === 'union_specifier') this.struct(n);
-      else this.declaration(n, defs);
+      else this.struct(n);
     }
+  }
+
+  /** Parameters and locals of one function, read on first need. */
+  private localsOf(fn: FunctionDef): Map<string, CType | null> {
+    let scope = this.locals.get(fn);
+    if (scope) return scope;
+    scope = new Map();
+    this.locals.set(fn, scope);
+    for (const n of fn.node.descendantsOfType(['declaration', 'parameter_declaration'])) if (n) this.declaration(n, fn, scope);
+    return scope;
   }
 
   private typedef(n: Node) {
@@ -195,16 +226,9 @@ class Types {
     }
   }
 
-  private declaration(n: Node, defs: readonly FunctionDef[]) {
-    const fn = enclosing(defs, n.startIndex);
+  private declaration(n: Node, fn: FunctionDef | undefined, scope: Map<string, CType | null>) {
     if (n.type === 'parameter_declaration' && (!fn || !fn.params || n.startIndex < fn.params.startIndex || n.endIndex > fn.params.endIndex)) return;
-    if (n.parent?.type === 'field_declaration_list') return;
     const name = typeName(n.childForFieldName('type'));
-    let scope = this.globals;
-    if (fn) {
-      scope = this.locals.get(fn) ?? new Map();
-      this.locals.set(fn, scope);
-    }
     for (const d of n.childrenForFieldName('declarator')) {
       const named = d && declaredName(d);
       if (!named || scope.has(named.name)) continue;
@@ -213,10 +237,11 @@ class Types {
   }
 
   isLocal(fn: FunctionDef | undefined, name: string): boolean {
-    return !!fn && !!this.locals.get(fn)?.has(name);
+    return !!fn && this.localsOf(fn).has(name);
   }
 
   resolve(t: CType): CType {
+    this.readTypes();
     let cur = t;
     for (let guard = 0; guard < 8; guard++) {
       const a = this.typedefs.get(cur.name);
@@ -253,7 +278,7 @@ class Types {
   private compute(node: Node, fn: FunctionDef | undefined): CType | null {
     switch (node.type) {
       case 'identifier': {
-        const l = fn ? this.locals.get(fn) : undefined;
+        const l = fn ? this.localsOf(fn) : undefined;
         if (l?.has(node.text)) return l.get(node.text) ?? null;
         return this.globals.get(node.text) ?? null;
       }
@@ -326,6 +351,7 @@ interface MacroSummary {
 }
 
 const DEREF_TYPES = ['pointer_expression', 'subscript_expression', 'field_expression'];
+const WORD_RE = /[A-Za-z_]\w*/g;
 const CONDITION_PARENTS = new Set(['if_statement', 'while_statement', 'do_statement', 'for_statement', 'conditional_expression']);
 
 // ---------------------------------------------------------------------------------
@@ -403,12 +429,19 @@ class Provenance {
   private readonly memorySlots = new Set<string>();
   private memo = new Map<number, Prov | null>();
   private changed = false;
+  /**
+   * Words whose presence in an expression's text can give it provenance: mapping APIs,
+   * `__iomem` names, and every variable, field, function and macro that got one. An
+   * expression naming none of them is skipped without touching its tree (most are).
+   */
+  private readonly live: Set<string>;
 
   constructor(private readonly input: ProvenanceInput) {
     this.file = input.file;
     this.defs = input.defs;
     for (const d of input.defs) if (!this.byName.has(d.name)) this.byName.set(d.name, d);
     this.types = new Types(input.root, input.defs);
+    this.live = new Set([...MAPPING_APIS.keys(), ...input.finder.iomemNames()]);
     this.types.callType = (call) => {
       const name = call.childForFieldName('function')?.text ?? '';
       const m = this.macros.get(name);
@@ -429,47 +462,63 @@ class Provenance {
     const nodes = this.input.root.descendantsOfType([
       'init_declarator', 'assignment_expression', 'return_statement', 'call_expression', ...DEREF_TYPES,
     ]);
-    const flows: { node: Node; fn: FunctionDef | undefined }[] = [];
-    const uses: { node: Node; fn: FunctionDef }[] = [];
+    const flows: { node: Node; text: string; fn?: FunctionDef | null }[] = [];
+    const uses: { node: Node; text: string }[] = [];
     for (const n of nodes) {
       if (!n) continue;
-      const fn = enclosing(this.defs, n.startIndex);
-      if (n.type === 'init_declarator' || n.type === 'assignment_expression' || n.type === 'return_statement') {
-        if (n.type !== 'return_statement' || fn) flows.push({ node: n, fn });
-      } else if (n.type === 'call_expression') {
-        if (fn) {
-          flows.push({ node: n, fn });
-          uses.push({ node: n, fn });
-        }
-      } else if (fn) {
-        uses.push({ node: n, fn });
-      }
+      const t = n.type;
+      if (t === 'init_declarator' || t === 'assignment_expression' || t === 'return_statement') flows.push({ node: n, text: n.text });
+      else if (t === 'call_expression') {
+        const text = n.text;
+        flows.push({ node: n, text });
+        uses.push({ node: n, text });
+      } else uses.push({ node: n, text: n.text });
     }
+    for (const m of this.macros.values()) if (this.mentionsLive(m.body)) this.live.add(m.name);
 
+    const fnOf = (f: { node: Node; fn?: FunctionDef | null }) => {
+      if (f.fn === undefined) f.fn = enclosing(this.defs, f.node.startIndex) ?? null;
+      return f.fn ?? undefined;
+    };
     // Variables given normal memory by a mapping API are known before any value flows,
     // so an `__iomem` declaration on them is not taken as MMIO in any round.
-    for (const { node, fn } of flows) {
+    for (const f of flows) {
+      const node = f.node;
+      if (node.type === 'call_expression' || node.type === 'return_statement' || !this.mentionsLive(f.text)) continue;
       const lhs = node.type === 'init_declarator' ? declaredName(node.childForFieldName('declarator'))?.name
-        : node.type === 'assignment_expression' && node.childForFieldName('left')?.type === 'identifier' ? node.childForFieldName('left')!.text
+        : node.childForFieldName('left')?.type === 'identifier' ? node.childForFieldName('left')!.text
           : undefined;
       const rhs = node.childForFieldName(node.type === 'init_declarator' ? 'value' : 'right');
+      const fn = fnOf(f);
       if (lhs && rhs && isMemoryMapping(rhs)) this.memorySlots.add(this.types.isLocal(fn, lhs) ? `L${fn!.startIndex}:${lhs}` : `G:${lhs}`);
     }
     for (let round = 0; round < MAX_ROUNDS; round++) {
       this.changed = false;
       this.memo = new Map();
-      for (const f of flows) this.flow(f.node, f.fn);
+      for (const f of flows) {
+        if (!this.mentionsLive(f.text)) continue;
+        const fn = fnOf(f);
+        if (f.node.type !== 'init_declarator' && f.node.type !== 'assignment_expression' && !fn) continue;
+        this.flow(f.node, fn);
+      }
       if (!this.changed) break;
     }
 
     this.memo = new Map();
     const sites: Site[] = [];
     for (const u of uses) {
-      if (CATALOGUE.has(u.fn.name)) continue; // an accessor's own body is the accessor
-      const s = u.node.type === 'call_expression' ? this.callUse(u.node, u.fn) : this.derefUse(u.node, u.fn);
+      if (!this.mentionsLive(u.text)) continue;
+      const fn = enclosing(this.defs, u.node.startIndex);
+      if (!fn || CATALOGUE.has(fn.name)) continue; // an accessor's own body is the accessor
+      const s = u.node.type === 'call_expression' ? this.callUse(u.node, fn) : this.derefUse(u.node, fn);
       if (s) sites.push(...s);
     }
     return sites;
+  }
+
+  private mentionsLive(text: string): boolean {
+    for (const m of text.matchAll(WORD_RE)) if (this.live.has(m[0])) return true;
+    return false;
   }
 
   // --- transfer -------------------------------------------------------------------
@@ -566,6 +615,9 @@ class Provenance {
         : `stored in \`${oneLine(slot.label)}\``;
     const steps = v.steps.length < MAX_STEPS ? [...v.steps, { file: this.file, range: rangeOf(at), message }] : v.steps;
     this.slots.set(slot.key, { depth: v.depth + slot.extra, origin: v.origin, steps });
+    // Whatever names this slot in other expressions now carries provenance.
+    this.live.add(slot.key.slice(slot.key.lastIndexOf(slot.key.startsWith('F:') ? '.' : ':') + 1));
+    if (slot.returns) this.live.add(slot.returns);
     if (slot.field) {
       let tags = this.fieldTags.get(slot.field);
       if (!tags) this.fieldTags.set(slot.field, (tags = new Set()));
