@@ -48,7 +48,9 @@ export async function modelOf(
     return { path, text, audit: e.auditOnce(path, text), ...(compiled ? { compiled } : {}) };
   });
   const { root: r, kernel } = findTreeRoot([root]);
-  const provenance = collectProvenance({ root: r, scope: [root], profile: 'tdx-linux-6.1', kernel, now: opts.now ?? new Date('2025-02-03T04:05:06Z') });
+  // As the CLI does: the objects used are part of the provenance.
+  const objects = files.flatMap((f) => (f.compiled ? [{ source: f.path, info: f.compiled.object }] : []));
+  const provenance = collectProvenance({ root: r, scope: [root], profile: 'tdx-linux-6.1', kernel, objects, now: opts.now ?? new Date('2025-02-03T04:05:06Z') });
   return buildReportModel({ files, provenance, triage: opts.triage });
 }
 

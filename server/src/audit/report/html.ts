@@ -50,6 +50,7 @@ th{background:var(--alt);position:sticky;top:0;cursor:pointer;user-select:none;w
 th[aria-sort=ascending]::after{content:" \\25B2";font-size:10px}
 th[aria-sort=descending]::after{content:" \\25BC";font-size:10px}
 td.num,th.num{text-align:right}
+td.nowrap{white-space:nowrap}
 tr.dim td{opacity:.5}
 tr.dim td.msg{text-decoration:line-through}
 .pill{display:inline-block;border-radius:10px;padding:0 8px;color:#fff;font-size:12px;white-space:nowrap}
@@ -127,6 +128,9 @@ function pill(text: string, color: string): string {
   return `<span class="pill" style="background:${esc(color)}">${esc(text)}</span>`;
 }
 
+/** Engine messages mark code with backticks: shown as <code> (after escaping, so nothing else can become markup). */
+const message = (s: string) => esc(s).replace(/`([^`]+)`/g, '<code>$1</code>');
+
 const verdictPill = (v: ReportVerdict) => pill(v, VERDICT_COLOR[v] ?? '#555');
 const line = (f: ReportFinding) => f.range.start.line + 1;
 
@@ -178,13 +182,14 @@ function summary(model: ReportModel): string {
     });
   }
   const legend = VERDICT_ORDER.filter((v) => c.byVerdict[v]).map((v) => verdictPill(v)).join(' ');
+  const present = VERDICT_ORDER.filter((v) => c.byVerdict[v]);
   const subTable = c.bySubsystem
-    .map((s) => `<tr><td>${esc(s.subsystem)}</td><td class="num">${s.total}</td>${VERDICT_ORDER.map((v) => `<td class="num">${s.byVerdict[v] ?? ''}</td>`).join('')}</tr>`)
+    .map((s) => `<tr><td>${esc(s.subsystem)}</td><td class="num">${s.total}</td>${present.map((v) => `<td class="num">${s.byVerdict[v] ?? ''}</td>`).join('')}</tr>`)
     .join('');
   return `<section id="summary"><h2>Summary</h2><div class="cards">${cards}</div>
 <div class="charts"><figure><figcaption>By verdict</figcaption>${verdictRows.length ? barChart('Findings by verdict', verdictRows) : '<p class="note">No findings.</p>'}</figure>
 <figure><figcaption>By subsystem</figcaption>${subRows.length ? barChart('Findings by subsystem and verdict', subRows) : '<p class="note">No findings.</p>'}<div>${legend}</div></figure></div>
-<table class="sortable" id="subsystems"><thead><tr><th>subsystem</th><th class="num">findings</th>${VERDICT_ORDER.map((v) => `<th class="num">${esc(v)}</th>`).join('')}</tr></thead><tbody>${subTable}</tbody></table></section>`;
+<table class="sortable" id="subsystems"><thead><tr><th>subsystem</th><th class="num">findings</th>${present.map((v) => `<th class="num">${esc(v)}</th>`).join('')}</tr></thead><tbody>${subTable}</tbody></table></section>`;
 }
 
 function provenance(model: ReportModel): string {
@@ -241,10 +246,12 @@ function functionsTable(rows: LandingRow[]): string {
 }
 
 function findingsTable(model: ReportModel): string {
+  // Where no object was read at all, every verdict is from the source: no need to say so per row.
+  const mixed = model.findings.some((f) => f.verdictFrom === 'compiled');
   const body = model.findings
     .map((f, i) => {
       const cls = f.deemphasised ? ' class="dim"' : '';
-      return `<tr${cls} data-severity="${esc(f.severity)}" data-verdict="${esc(f.verdict)}" data-rule="${esc(f.rule)}"><td data-sort="${esc(`${f.file}:${String(line(f)).padStart(7, '0')}`)}"><a href="#site-${i}">${esc(f.file)}:${line(f)}</a></td><td><code>${esc(f.function ?? '(file scope)')}</code></td><td class="msg"><code>${esc(f.expression)}</code></td><td>${esc(f.rule)}</td><td data-sort="${SEVERITIES.indexOf(f.severity)}">${pill(f.severity, SEVERITY_COLOR[f.severity])}</td><td data-sort="${VERDICT_ORDER.indexOf(f.verdict)}">${verdictPill(f.verdict)}${f.verdictFrom === 'source' ? '<span class="note"> (source)</span>' : ''}</td><td>${esc(f.triage?.status ?? '')}${f.baseline === 'new' ? ' <b>new</b>' : ''}</td><td>${esc(f.subsystem)}</td></tr>`;
+      return `<tr${cls} data-severity="${esc(f.severity)}" data-verdict="${esc(f.verdict)}" data-rule="${esc(f.rule)}"><td data-sort="${esc(`${f.file}:${String(line(f)).padStart(7, '0')}`)}"><a href="#site-${i}">${esc(f.file)}:${line(f)}</a></td><td><code>${esc(f.function ?? '(file scope)')}</code></td><td class="msg"><code>${esc(f.expression)}</code></td><td class="nowrap">${esc(f.rule)}</td><td data-sort="${SEVERITIES.indexOf(f.severity)}">${pill(f.severity, SEVERITY_COLOR[f.severity])}</td><td data-sort="${VERDICT_ORDER.indexOf(f.verdict)}">${verdictPill(f.verdict)}${mixed && f.verdictFrom === 'source' ? '<span class="note"> (source)</span>' : ''}</td><td>${esc(f.triage?.status ?? '')}${f.baseline === 'new' ? ' <b>new</b>' : ''}</td><td>${esc(f.subsystem)}</td></tr>`;
     })
     .join('');
   const opt = (xs: readonly string[]) => xs.map((x) => `<option value="${esc(x)}">${esc(x)}</option>`).join('');
@@ -261,7 +268,7 @@ function findingsTable(model: ReportModel): string {
 function siteDetails(f: ReportFinding, i: number): string {
   const help = ruleHelp(f.rule);
   const parts: string[] = [];
-  parts.push(`<p>${esc(f.message)}</p>`);
+  parts.push(`<p>${message(f.message)}</p>`);
   parts.push(`<p class="note">${esc(ruleTitle(f.rule))}. ${esc(help.fix)}${help.kernel.length ? ` Kernel: ${help.kernel.map((k) => `<code>${esc(k)}</code>`).join(', ')}.` : ''}</p>`);
   if (f.via.length) parts.push(`<p>Via: ${f.via.map((v) => `<code>${esc(v.name)}</code> → <code>${esc(v.callee)}</code> (${esc(v.file)}:${v.line})`).join(' · ')}</p>`);
   if (f.related.length) parts.push(`<ul>${f.related.map((r) => `<li>${esc(r.file)}:${r.range.start.line + 1}: ${esc(r.message)}</li>`).join('')}</ul>`);

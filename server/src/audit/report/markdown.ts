@@ -6,9 +6,13 @@
 import type { ReportFinding, ReportModel, ReportVerdict } from './model';
 import { FAILING_VERDICTS, SEVERITIES, VERDICT_ORDER } from './model';
 
-/** Escapes text so no Markdown or HTML in it is interpreted (GitHub renders inline HTML). */
+/**
+ * Escapes text so no Markdown or HTML in it is interpreted (GitHub renders inline
+ * HTML). Brackets are escaped, so parentheses cannot form a link; the text never
+ * starts a line, so # + - need nothing.
+ */
 export function mdText(s: string): string {
-  return s.replace(/[\\`*_{}[\]()<>#+!|~&]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '&' ? '&amp;' : `\\${c}`)).replace(/\r?\n/g, ' ');
+  return s.replace(/[\\`*_[\]<>|~&]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '&' ? '&amp;' : `\\${c}`)).replace(/\r?\n/g, ' ');
 }
 
 /** An inline code span that survives backticks and pipes inside it (in a table cell too). */

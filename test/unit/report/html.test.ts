@@ -1,0 +1,225 @@
+// The HTML report: escaping of hostile names from the tree, and a real render in
+// headless Chromium (no console errors, no network request, a non-blank screenshot
+// in test-output/report/).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { inflateSync } from 'node:zlib';
+import type { CompiledInstruction, FileCompiled } from '../../../server/src/audit/compiled';
+import { AuditEngine } from '../../../server/src/audit/engine';
+import { htmlText } from '../../../server/src/audit/report/html';
+import { markdownText, mdCode, mdText } from '../../../server/src/audit/report/markdown';
+import { emptyTriage, setTriage } from '../../../server/src/audit/report/triage';
+import { DRIVER, KERNEL_MAKEFILE, makeTree, modelOf } from './helpers';
+
+const HOSTILE = 'evil_</script><img src=x onerror="window.__pwned=1">';
+const HOSTILE_FN = `void x__script_img(void __iomem *b) { writel(1, b); }\n`;
+
+const CHROMIUM = process.env.TDX_CHROMIUM ?? '/usr/bin/chromium';
+const OUT = resolve(__dirname, '../../../test-output/report');
+
+function insn(over: Partial<CompiledInstruction>): CompiledInstruction {
+  return {
+    object: '/o/acme.o', function: 'acme_peek', offset: 0x1c, section: '.text', address: '0x1c', bytes: '83 0f 01', text: 'or dword ptr [rdi],1',
+    class: 'DECODE_FAILED', size: 0, verdict: 'decode-failed', misemulation: [], flags: [], summary: 'insn_decode_mmio: no MMIO class for OR: WARN, then oops',
+    file: undefined, line: 20, column: 9, inlineChain: ['acme_peek'], match: 'line', ...over,
+  };
+}
+
+/** A model with triage, compiled forms, several subsystems, and hostile strings everywhere the tree controls. */
+async function richModel() {
+  const root = makeTree({
+    Makefile: KERNEL_MAKEFILE,
+    'drivers/acme/acme.c': DRIVER,
+    'drivers/ata/pata.c': 'void p(void __iomem *b) { writel(1, b); writel(2, b); iosubmit_cmds512(b, 0, 1); }\n',
+    'arch/x86/kernel/io.c': HOSTILE_FN,
+  });
+  const e = await AuditEngine.create({ readFile: () => undefined });
+  const a = e.auditOnce(join(root, 'drivers/acme/acme.c'), DRIVER);
+  const derefIdx = a.analysis.sites.findIndex((s) => s.rule === 'tdx-iomem-deref');
+  const readIdx = a.analysis.sites.findIndex((s) => s.accessor === 'readl');
+  const compiled: FileCompiled = {
+    object: { path: '/o/acme.o', state: 'older-than-source', message: 'acme.o is 3 minutes older than acme.c', producer: 'GNU C11 12.2.0 -mno-sse -O2' },
+    sites: [
+      { siteIndex: derefIdx, instructions: [insn({})] },
+      { siteIndex: readIdx, instructions: [insn({ function: 'acme_probe', bytes: '8b 47 04', text: 'mov eax,[rdi+4]', class: 'READ', size: 4, verdict: 'emulated', summary: 'READ 4 bytes into eax' })] },
+    ],
+    functions: [
+      { name: 'acme_probe', instructions: 4, verdicts: { emulated: 4 } },
+      { name: 'acme_peek', instructions: 1, verdicts: { 'decode-failed': 1 } },
+    ],
+  };
+  const m0 = await modelOf(root, ['drivers/acme/acme.c', 'drivers/ata/pata.c', 'arch/x86/kernel/io.c'], { compiled: { 'drivers/acme/acme.c': compiled } });
+  const copy = m0.findings.find((f) => f.rule === 'tdx-movs-copy')!;
+  const triage = setTriage(emptyTriage(), copy.fingerprint, 'excluded', { comment: `${HOSTILE} & "quotes"`, who: '<b>mallory</b>' });
+  const m = await modelOf(root, ['drivers/acme/acme.c', 'drivers/ata/pata.c', 'arch/x86/kernel/io.c'], { compiled: { 'drivers/acme/acme.c': compiled }, triage });
+  // Names come from the tree: make one hostile in every place a writer prints it.
+  const h = m.findings.find((f) => f.file === 'arch/x86/kernel/io.c')!;
+  h.function = HOSTILE;
+  h.expression = `writel(1,b)${HOSTILE}`;
+  h.message = `${HOSTILE} message`;
+  m.functions.find((r) => r.function === 'x__script_img')!.function = HOSTILE;
+  return m;
+}
+
+test('HTML escapes every string from the tree and loads nothing from the network', async () => {
+  const html = htmlText(await richModel());
+  assert.ok(!html.includes('<img'), 'no raw tag from the tree');
+  assert.ok(!html.includes('onerror="'), 'no raw attribute from the tree');
+  assert.ok(html.includes('evil_&lt;/script&gt;&lt;img src=x onerror=&quot;window.__pwned=1&quot;&gt;'));
+  assert.equal(html.match(/<\/script>/g)?.length, 1, 'only the page script closes a script element');
+  assert.doesNotMatch(html, /\b(?:src|href)=["']?(?:https?:)?\/\//i, 'no external resource');
+  assert.doesNotMatch(html, /@import|url\(/, 'no CSS fetch');
+  assert.match(html, /Content-Security-Policy" content="default-src 'none'/);
+});
+
+test('Markdown escapes names and keeps tables intact', async () => {
+  const md = markdownText(await richModel());
+  assert.ok(!md.includes('<img'), 'no raw HTML from the tree');
+  assert.match(md, /\| drivers\/acme\/acme\.c:21:\d+ \| `acme_peek`\+0x1c \| `83 0f 01` \| `or dword ptr \[rdi\],1` \| DECODE\\_FAILED \| \*\*decode-failed\*\* \|/);
+  assert.match(md, /Linux 6\.1\.55-rc2/);
+  assert.match(md, /Objects: 1 older-than-source; compiler `GNU C11 12\.2\.0 -mno-sse -O2`/);
+  // Every table row has the header's number of cells.
+  for (const line of md.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| site'))) {
+    const cells = line.replace(/\\\|/g, '').split('|').length - 2;
+    assert.equal(cells, 6, line);
+  }
+  assert.equal(mdCode('a`b|c', true), '``a`b\\|c``');
+  assert.equal(mdText('<b>*x*</b>'), '&lt;b&gt;\\*x\\*&lt;/b&gt;');
+  // Informational sites are counted per file, not listed; errors are.
+  assert.match(md, /\*\*drivers\/ata\/pata\.c\*\* \(2 informational sites not listed\)/);
+  assert.match(md, /L1: error `tdx-movdir64b` in `p`/);
+});
+
+test('the HTML report renders in headless Chromium without errors, sorts and filters, and is not blank', async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    t.skip(`Chromium not found at ${CHROMIUM} (apt-get install chromium, or set TDX_CHROMIUM)`);
+    return;
+  }
+  const { chromium } = await import('playwright-core');
+  const html = htmlText(await richModel());
+  mkdirSync(OUT, { recursive: true });
+  const file = join(OUT, 'report.html');
+  writeFileSync(file, html);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    const problems: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    page.on('dialog', (d) => {
+      problems.push(`dialog: ${d.message()}`);
+      void d.dismiss();
+    });
+    const requests: string[] = [];
+    page.on('request', (r) => {
+      if (!r.url().startsWith('file:') && !r.url().startsWith('data:')) requests.push(r.url());
+    });
+    await page.goto(`file://${file}`);
+    await page.waitForLoadState('load');
+    assert.deepEqual(problems, []);
+    assert.deepEqual(requests, []);
+    assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
+    assert.equal(await page.locator('img').count(), 0);
+    assert.ok((await page.locator('#findings-table tbody tr').first().textContent())!.length > 0);
+    const names = await page.locator('#functions-table tbody td:nth-child(2)').allTextContents();
+    assert.ok(names.includes(HOSTILE), `hostile name shown as text: ${JSON.stringify(names)}`);
+
+    // Sorting by severity puts the errors first.
+    await page.locator('#findings-table th', { hasText: 'severity' }).click();
+    const sev = await page.locator('#findings-table tbody tr td:nth-child(5)').allTextContents();
+    assert.equal(sev[0], 'error');
+    assert.deepEqual([...sev].sort((a, b) => ['error', 'warning', 'information', 'hint'].indexOf(a) - ['error', 'warning', 'information', 'hint'].indexOf(b)), sev);
+    // Filtering by verdict and by text.
+    await page.selectOption('#findings select[data-attr="data-verdict"]', 'decode-failed');
+    const shown = await page.locator('#findings-table tbody tr:not([hidden])').count();
+    assert.equal(shown, 2);
+    await page.selectOption('#findings select[data-attr="data-verdict"]', '');
+    await page.fill('#findings input[type=search]', 'pata.c');
+    assert.equal(await page.locator('#findings-table tbody tr:not([hidden])').count(), 3);
+    await page.fill('#findings input[type=search]', '');
+    // The triaged (excluded) row is de-emphasised and can be hidden.
+    assert.equal(await page.locator('#findings-table tbody tr.dim').count(), 1);
+    await page.check('#findings input[data-hide-dim]');
+    assert.equal(await page.locator('#findings-table tbody tr.dim:not([hidden])').count(), 0);
+    await page.uncheck('#findings input[data-hide-dim]');
+    // The charts are drawn.
+    assert.ok((await page.locator('#summary svg rect').count()) >= 4);
+    assert.deepEqual(problems, []);
+
+    // Open the site with a compiled form, so the full-page picture shows one.
+    await page.locator('details.site', { hasText: 'acme_peek' }).evaluate((d) => ((d as HTMLDetailsElement).open = true));
+    assert.match((await page.locator('details.site', { hasText: 'acme_peek' }).textContent())!, /acme_peek\+0x1c.*83 0f 01.*or dword ptr \[rdi\],1/s);
+    await page.evaluate(() => window.scrollTo(0, 0));
+    // The top of the page (summary, charts) is what must not be blank; the full page is for a person to look at.
+    await page.screenshot({ path: join(OUT, 'report-full.png'), fullPage: true });
+    const png = await page.screenshot({ path: join(OUT, 'report.png'), fullPage: false });
+    const stats = pngStats(png);
+    assert.ok(png.length > 20_000, `screenshot is ${png.length} bytes`);
+    assert.ok(stats.distinct > 50, `only ${stats.distinct} distinct colours`);
+    assert.ok(stats.nonWhite > 0.05, `only ${(stats.nonWhite * 100).toFixed(1)}% non-white pixels`);
+  } finally {
+    await browser.close();
+  }
+});
+
+/** Distinct colours and the share of non-white pixels of an 8-bit RGB(A) PNG. */
+function pngStats(png: Buffer): { distinct: number; nonWhite: number } {
+  let off = 8;
+  let width = 0;
+  let height = 0;
+  let channels = 0;
+  const idat: Buffer[] = [];
+  while (off < png.length) {
+    const len = png.readUInt32BE(off);
+    const type = png.toString('ascii', off + 4, off + 8);
+    const data = png.subarray(off + 8, off + 8 + len);
+    if (type === 'IHDR') {
+      width = data.readUInt32BE(0);
+      height = data.readUInt32BE(4);
+      assert.equal(data[8], 8, 'bit depth 8');
+      channels = data[9] === 6 ? 4 : data[9] === 2 ? 3 : 0;
+      assert.ok(channels, `colour type ${data[9]}`);
+    } else if (type === 'IDAT') idat.push(data);
+    off += 12 + len;
+  }
+  const raw = inflateSync(Buffer.concat(idat));
+  const stride = width * channels;
+  const prev = Buffer.alloc(stride);
+  const cur = Buffer.alloc(stride);
+  const colours = new Set<number>();
+  let nonWhite = 0;
+  for (let y = 0; y < height; y++) {
+    const base = y * (stride + 1);
+    const filter = raw[base];
+    for (let x = 0; x < stride; x++) {
+      const v = raw[base + 1 + x];
+      const a = x >= channels ? cur[x - channels] : 0;
+      const b = prev[x];
+      const c = x >= channels ? prev[x - channels] : 0;
+      let r: number;
+      switch (filter) {
+        case 0: r = v; break;
+        case 1: r = v + a; break;
+        case 2: r = v + b; break;
+        case 3: r = v + ((a + b) >> 1); break;
+        default: {
+          const p = a + b - c;
+          const pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
+          r = v + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c);
+        }
+      }
+      cur[x] = r & 0xff;
+    }
+    for (let x = 0; x < stride; x += channels) {
+      const rgb = (cur[x] << 16) | (cur[x + 1] << 8) | cur[x + 2];
+      colours.add(rgb);
+      if (rgb !== 0xffffff) nonWhite++;
+    }
+    cur.copy(prev);
+  }
+  return { distinct: colours.size, nonWhite: nonWhite / (width * height) };
+}
