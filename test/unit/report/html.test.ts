@@ -122,7 +122,7 @@ test('the HTML report renders in headless Chromium without errors, sorts and fil
     await page.waitForLoadState('load');
     assert.deepEqual(problems, []);
     assert.deepEqual(requests, []);
-    assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
+    assert.equal(await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned), undefined);
     assert.equal(await page.locator('img').count(), 0);
     assert.ok((await page.locator('#findings-table tbody tr').first().textContent())!.length > 0);
     const names = await page.locator('#functions-table tbody td:nth-child(2)').allTextContents();
@@ -151,9 +151,9 @@ test('the HTML report renders in headless Chromium without errors, sorts and fil
     assert.deepEqual(problems, []);
 
     // Open the site with a compiled form, so the full-page picture shows one.
-    await page.locator('details.site', { hasText: 'acme_peek' }).evaluate((d) => ((d as HTMLDetailsElement).open = true));
+    await page.locator('details.site', { hasText: 'acme_peek' }).evaluate((d) => ((d as unknown as { open: boolean }).open = true));
     assert.match((await page.locator('details.site', { hasText: 'acme_peek' }).textContent())!, /acme_peek\+0x1c.*83 0f 01.*or dword ptr \[rdi\],1/s);
-    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.evaluate(() => (globalThis as unknown as { scrollTo(x: number, y: number): void }).scrollTo(0, 0));
     // The top of the page (summary, charts) is what must not be blank; the full page is for a person to look at.
     await page.screenshot({ path: join(OUT, 'report-full.png'), fullPage: true });
     const png = await page.screenshot({ path: join(OUT, 'report.png'), fullPage: false });
