@@ -27,6 +27,9 @@ import { summarize, toDiagnostics } from './lsp/diagnostics';
 import { DocumentStore } from './lsp/documents';
 import { WorkspaceFiles, uriToPath } from './lsp/files';
 import {
+  CompiledFormRequest,
+  type CompiledFormParams,
+  type CompiledFormResult,
   CompileFileCommand,
   FileSummaryRequest,
   StatusNotification,
@@ -298,6 +301,16 @@ connection.onExecuteCommand(async (p: ExecuteCommandParams) => {
     return errorText(err);
   }
 });
+
+connection.onRequest(
+  CompiledFormRequest,
+  guarded('compiledForm', (p: CompiledFormParams) => p?.uri, null, (p: CompiledFormParams): CompiledFormResult | null => {
+    if (typeof p?.uri !== 'string' || !engine) return null;
+    const doc = documents.get(p.uri);
+    if (!doc) return { content: '', function: null, object: null, message: 'Open the file first.' };
+    return engine.compiledForm(p.uri, doc.text, p.position, typeof p.function === 'string' ? p.function : undefined);
+  }),
+);
 
 connection.onShutdown(() => {
   shuttingDown = true;

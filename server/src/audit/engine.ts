@@ -92,7 +92,8 @@ import { emptyKnowledge, mergeKnowledge, type Knowledge } from '../c/knowledge';
 import { CParser } from '../c/parser';
 import { findingFor, DEFAULT_SEVERITY } from './findings';
 import { ObjectStore } from './objects';
-import { compiledFormsFor } from './join';
+import { compiledFormsFor, sameFile } from './join';
+import { functionAt, renderFunction } from './disasm';
 import { applyCompiled } from './verdicts';
 export { hoverMarkdown } from './hover';
 export { DEFAULT_SEVERITY };
@@ -158,6 +159,34 @@ export class AuditEngine {
     const compiled = this.compiledForms(file, text, analysis);
     if (compiled) applyCompiled(compiled, analysis.sites, bySite);
     return { file, version, analysis, findings, ms: performance.now() - t0, ...(compiled ? { compiled } : {}) };
+  }
+
+  /**
+   * The annotated disassembly of the function holding `position` (or named
+   * `fn`), with the instructions the join tied to sites marked by verdict.
+   */
+  compiledForm(file: string, text: string, position?: Position, fn?: string): { content: string; function: string | null; object: string | null; message: string } {
+    const path = toPath(file);
+    const search = this.config.objects;
+    if (!path) return { content: '', function: null, object: null, message: 'Only files on disk have objects.' };
+    if (!search) return { content: '', function: null, object: null, message: 'Object lookup is off (tdxAudit.objects.enable).' };
+    const choice = this.objects.find(path, search);
+    if (!choice.object) return { content: '', function: null, object: null, message: choice.info.message };
+    const audit = this.auditOnceKeep(file, text);
+    const info = audit.compiled?.object ?? choice.info;
+    const marks = new Map<string, CompiledInstruction>();
+    for (const sc of audit.compiled?.sites ?? []) for (const i of sc.instructions) if (i.class !== 'CALL') marks.set(i.address, i);
+    const bin = choice.object.bin;
+    const symbol = fn ?? (position ? functionAt(bin, path, position.line + 1) : undefined);
+    if (!symbol) return { content: '', function: null, object: choice.object.path, message: `No code for line ${(position?.line ?? 0) + 1} in ${choice.object.path}.` };
+    const readSource = (p: string) => (sameFile(p, path) ? text : this.host.readFile(p));
+    const r = renderFunction(bin, choice.object.path, symbol, { profile: this.config.profile, marks: info.state === 'lines-differ' ? undefined : marks, readSource });
+    return { content: r.content, function: r.function, object: choice.object.path, message: info.state === 'fresh' ? '' : info.message };
+  }
+
+  /** The audit of `file` at this text, reusing the cached tree when it is open. */
+  private auditOnceKeep(file: string, text: string): FileAudit {
+    return this.audit(file, text, -1);
   }
 
   /**
