@@ -1,16 +1,16 @@
 // `tdx-audit report <paths...> --out DIR [--format sarif,html,markdown,json] [--force]
-//    [--baseline FILE] [--triage FILE] [--objects DIR] [--vmlinux FILE] [--profile P]
-//    [--no-includes]`
+//    [--baseline FILE] [--triage FILE] [--objects DIR|FILE]... [--build-dir DIR]
+//    [--vmlinux FILE] [--profile P] [--no-includes]`
 // Scans like `tdx-audit scan`, builds one report model and writes the chosen formats
 // into DIR. A progress bar goes to stderr on a terminal only. Ctrl-C (SIGINT) stops
 // the scan and writes nothing; existing report files are kept unless --force.
 // Exit status: 0 written, 2 usage or I/O error or existing files kept, 130 interrupted.
 
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CATALOGUE_NAMES_RE } from '../../c/catalogue';
 import { AuditEngine, type FileAudit, type Profile } from '../engine';
-import type { FileCompiled, ObjectInfo } from '../compiled';
+import type { ObjectInfo } from '../compiled';
 import type { ReportFormat } from '../../lsp/protocol';
 import { applyBaseline } from './baseline';
 import { siteKeys } from './fingerprint';
@@ -35,7 +35,7 @@ export const REPORT_FILE_NAMES: Record<ReportFormat, string> = {
 };
 
 export const REPORT_USAGE =
-  'tdx-audit report <files or dirs...> --out DIR [--format sarif,html,markdown,json] [--force] [--baseline FILE] [--triage FILE] [--objects DIR] [--vmlinux FILE] [--profile P] [--no-includes]';
+  'tdx-audit report <files or dirs...> --out DIR [--format sarif,html,markdown,json] [--force] [--baseline FILE] [--triage FILE] [--objects DIR|FILE]... [--build-dir DIR] [--vmlinux FILE] [--profile P] [--no-includes]';
 
 // Same walk as `scan` (server/src/cli.ts): kept here rather than imported so that the
 // CLI entry can import this module without a cycle.
@@ -52,14 +52,17 @@ export interface ReportOptions {
   force: boolean;
   baseline?: string;
   triage?: string;
-  objects?: string;
+  /** Object files or folders of them (.o, .ko); repeatable. */
+  objects: string[];
+  /** Build directory of an O= build (sources looked up by their path relative to the tree root). */
+  buildDir?: string;
   vmlinux?: string;
   profile: Profile;
   followIncludes: boolean;
 }
 
 export function parseReportArgs(argv: string[]): ReportOptions {
-  const o: ReportOptions = { paths: [], out: '', formats: [...FORMATS], force: false, profile: 'tdx-linux-6.12+', followIncludes: true };
+  const o: ReportOptions = { paths: [], out: '', formats: [...FORMATS], force: false, profile: 'tdx-linux-6.12+', followIncludes: true, objects: [] };
   const value = (i: number, flag: string) => {
     const v = argv[i];
     if (v === undefined || v.startsWith('--')) throw new ReportUsageError(`${flag} needs a value`);
@@ -75,7 +78,8 @@ export function parseReportArgs(argv: string[]): ReportOptions {
     } else if (a === '--force') o.force = true;
     else if (a === '--baseline') o.baseline = value(++i, a);
     else if (a === '--triage') o.triage = value(++i, a);
-    else if (a === '--objects') o.objects = value(++i, a);
+    else if (a === '--objects') o.objects.push(value(++i, a));
+    else if (a === '--build-dir') o.buildDir = value(++i, a);
     else if (a === '--vmlinux') o.vmlinux = value(++i, a);
     else if (a === '--profile') {
       const v = value(++i, a) as Profile;
@@ -88,6 +92,9 @@ export function parseReportArgs(argv: string[]): ReportOptions {
   if (!o.paths.length) throw new ReportUsageError('report needs at least one file or directory');
   if (!o.out) throw new ReportUsageError('report needs --out DIR');
   if (!o.formats.length) throw new ReportUsageError('--format names no format');
+  for (const p of [...o.objects, ...(o.vmlinux ? [o.vmlinux] : []), ...(o.buildDir ? [o.buildDir] : [])]) {
+    if (!existsSync(p)) throw new ReportUsageError(`${p}: no such file or directory`);
+  }
   return o;
 }
 
@@ -122,16 +129,6 @@ export function discoverSources(paths: string[]): string[] {
   return [...new Set(out)];
 }
 
-/** What the join gives for one audited file (server/src/audit/join.ts). */
-export type CompileForms = (file: string, text: string, audit: FileAudit) => FileCompiled | undefined;
-
-export interface CompiledFormsRequest {
-  root: string;
-  objects?: string;
-  vmlinux?: string;
-  profile: Profile;
-}
-
 export interface ReportIO {
   stderr: (s: string) => void;
   stdout: (s: string) => void;
@@ -140,12 +137,6 @@ export interface ReportIO {
   columns: number;
   /** Aborts the run (SIGINT in the CLI; a test may pass its own). */
   signal?: AbortSignal;
-  /**
-   * Makes the join for --objects/--vmlinux. The CLI entry passes one built on
-   * server/src/audit/join.ts compiledFormsFor; without it such a request is noted in
-   * the report's provenance and on stderr instead of silently ignored.
-   */
-  compiledForms?: (req: CompiledFormsRequest) => CompileForms;
 }
 
 function progressBar(io: ReportIO, total: number) {
@@ -190,18 +181,13 @@ export async function buildReport(o: ReportOptions, io: ReportIO): Promise<Repor
   const sources = discoverSources(o.paths);
   const { root, kernel } = findTreeRoot(o.paths);
   const engine = await AuditEngine.create({ readFile: readOrUndefined });
-  engine.configure({ profile: o.profile, followIncludes: o.followIncludes });
-
-  let compile: CompileForms | undefined;
-  let compiledNote: string | undefined;
-  if (o.objects || o.vmlinux) {
-    // COMPILED FORMS: the single place the join enters the report.
-    if (io.compiledForms) compile = io.compiledForms({ root, objects: o.objects, vmlinux: o.vmlinux, profile: o.profile });
-    else {
-      compiledNote = 'compiled forms were asked for (--objects/--vmlinux) but this build has no object join';
-      io.stderr(`tdx-audit: ${compiledNote}; the report is a source audit\n`);
-    }
-  }
+  const withObjects = o.objects.length > 0 || !!o.vmlinux || !!o.buildDir;
+  engine.configure({
+    profile: o.profile,
+    followIncludes: o.followIncludes,
+    // The compiled-form join happens inside the engine (join.ts) once it knows where objects are.
+    objects: withObjects ? { objects: o.objects.map((p) => resolve(p)), vmlinux: o.vmlinux && resolve(o.vmlinux), buildDir: o.buildDir && resolve(o.buildDir), sourceRoot: root } : undefined,
+  });
 
   const files: ReportInputFile[] = [];
   const skipped: { file: string; why: string }[] = [];
@@ -235,17 +221,9 @@ export async function buildReport(o: ReportOptions, io: ReportIO): Promise<Repor
         continue;
       }
       if (!audit.analysis.sites.length) continue;
-      let compiled: FileCompiled | undefined;
-      if (compile) {
-        try {
-          compiled = compile(f, text, audit);
-        } catch (e) {
-          skipped.push({ file: f, why: `compiled form failed: ${(e as Error).message}` });
-        }
-        if (compiled) objects.push({ source: f, info: compiled.object });
-      }
+      if (audit.compiled) objects.push({ source: f, info: audit.compiled.object });
       // Keys now, so the text can be dropped: a whole tree's text is not kept.
-      files.push({ path: f, audit, keys: siteKeys(relativeTo(root, f), text, audit.analysis.sites), ...(compiled ? { compiled } : {}) });
+      files.push({ path: f, audit, keys: siteKeys(relativeTo(root, f), text, audit.analysis.sites) });
     }
   } finally {
     bar.done();
@@ -260,9 +238,10 @@ export async function buildReport(o: ReportOptions, io: ReportIO): Promise<Repor
     scope: o.paths.map((p) => resolve(p)),
     profile: o.profile,
     kernel,
-    configCandidates: [join(root, '.config'), ...(o.objects ? [join(resolve(o.objects), '.config')] : [])],
+    // An O= build keeps its .config in the build directory.
+    configCandidates: [join(root, '.config'), ...[o.buildDir, ...o.objects].filter((d): d is string => !!d).map((d) => join(resolve(d), '.config'))],
     objects,
-    compiledNote,
+    ...(withObjects && !objects.length ? { compiledNote: 'objects were given, but none held code of the audited files' } : {}),
   });
   let model = buildReportModel({ files, provenance, triage, skipped });
   if (o.baseline) {

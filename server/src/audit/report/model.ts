@@ -16,7 +16,7 @@ export type ReportInputFile = {
   /** Absolute path (or file: URI) of the source file. */
   path: string;
   audit: FileAudit;
-  /** Compiled forms, when an object or vmlinux was joined. */
+  /** Compiled forms; defaults to audit.compiled (the engine joins when configured with objects). */
   compiled?: FileCompiled;
 } & (
   | {
@@ -217,7 +217,8 @@ export function buildReportModel(input: ReportInput): ReportModel {
     const sites = f.audit.analysis.sites;
     const keys = f.keys ?? siteKeys(file, f.text, sites);
     if (keys.length !== sites.length) throw new Error(`${file}: ${keys.length} site keys for ${sites.length} sites`);
-    const compiledBySite = new Map((f.compiled?.sites ?? []).map((s) => [s.siteIndex, s]));
+    const compiled = f.compiled ?? f.audit.compiled;
+    const compiledBySite = new Map((compiled?.sites ?? []).map((s) => [s.siteIndex, s]));
 
     for (const fd of f.audit.findings) {
       let idx = sites.indexOf(fd.site);
@@ -254,13 +255,15 @@ export function buildReportModel(input: ReportInput): ReportModel {
         related,
         verdict: compiledVerdict ?? SOURCE_VERDICT[fd.rule] ?? 'compiler-dependent',
         verdictFrom: compiledVerdict ? 'compiled' : 'source',
-        ...(f.compiled ? { compiled: { instructions: sc?.instructions ?? [], ...(sc?.note ? { note: sc.note } : {}) } } : {}),
+        ...(compiled
+          ? { compiled: { instructions: sc?.instructions ?? fd.instructions ?? [], ...((sc?.note ?? fd.compiledNote) ? { note: sc?.note ?? fd.compiledNote } : {}) } }
+          : {}),
         ...(triage ? { triage } : {}),
         deemphasised: triage ? DEEMPHASISED.has(triage.status) : false,
       });
     }
 
-    functions.push(...landingRows(file, subsystem, f));
+    functions.push(...landingRows(file, subsystem, f.audit, compiled));
     files.push({
       file,
       subsystem,
@@ -268,7 +271,7 @@ export function buildReportModel(input: ReportInput): ReportModel {
       findings: f.audit.findings.length,
       parseErrors: f.audit.analysis.parseErrors,
       ms: Math.round(f.audit.ms * 10) / 10,
-      ...(f.compiled ? { object: { path: f.compiled.object.path, state: f.compiled.object.state, message: f.compiled.object.message } } : {}),
+      ...(compiled ? { object: { path: compiled.object.path, state: compiled.object.state, message: compiled.object.message } } : {}),
     });
   }
 
@@ -281,12 +284,12 @@ function sameRange(a: Range, b: Range): boolean {
   return a.start.line === b.start.line && a.start.character === b.start.character && a.end.line === b.end.line && a.end.character === b.end.character;
 }
 
-function landingRows(file: string, subsystem: string, f: ReportInputFile): LandingRow[] {
-  const src = new Map(f.audit.analysis.functions.map((fn) => [fn.name, fn]));
-  if (f.compiled?.functions.length) {
+function landingRows(file: string, subsystem: string, audit: FileAudit, compiled: FileCompiled | undefined): LandingRow[] {
+  const src = new Map(audit.analysis.functions.map((fn) => [fn.name, fn]));
+  if (compiled?.functions.length) {
     // The object knows where the #VE really lands (after inlining); the source view
     // adds the line and the helpers it came through when the symbol is a source function.
-    return f.compiled.functions.map((o) => {
+    return compiled.functions.map((o) => {
       const s = src.get(o.name);
       return {
         file,
@@ -304,7 +307,7 @@ function landingRows(file: string, subsystem: string, f: ReportInputFile): Landi
       };
     });
   }
-  return f.audit.analysis.functions
+  return audit.analysis.functions
     .filter((fn) => fn.direct > 0 || fn.via.length > 0)
     .map((fn) => ({
       file,
