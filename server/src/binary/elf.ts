@@ -325,6 +325,30 @@ export class ElfFile {
     return this.symbols().filter((s) => s.type === STT_FUNC && s.shndx !== SHN_UNDEF);
   }
 
+  /**
+   * The bytes a symbol covers (a view; the section inflated if compressed, not
+   * relocated) and the address of its first byte as DWARF gives it (synthetic
+   * `sectionIndex << 32` + offset for a .o, the virtual address otherwise).
+   * Throws ElfError when the symbol has no section or runs past its section.
+   */
+  symbolBytes(sym: ElfSymbol): { bytes: Uint8Array; address: bigint; section: ElfSection; offset: number } {
+    const fault = (what: string) => new ElfError({ section: '.symtab', offset: sym.index * SYM_SIZE, what: `symbol ${sym.index} (${sym.name}): ${what}` });
+    if (sym.shndx === SHN_UNDEF || sym.shndx >= SHN_LORESERVE) throw fault(`no section (st_shndx 0x${sym.shndx.toString(16)})`);
+    const sec = this.sections[sym.shndx];
+    if (!sec) throw fault(`section index ${sym.shndx} out of range`);
+    if (sec.type === SHT_NOBITS || sec.type === SHT_NULL) throw fault(`section ${sec.name} has no contents`);
+    const start = this.type === ET_REL ? sym.value : sym.value - sec.addr;
+    const data = this.sectionData(sec);
+    if (start < 0n || start > BigInt(data.length) || BigInt(sym.size) > BigInt(data.length) - start) {
+      throw fault(`[0x${sym.value.toString(16)}, +0x${sym.size.toString(16)}) outside section ${sec.name}`);
+    }
+    const offset = Number(start);
+    const address = this.type === ET_REL
+      ? ((sec.flags & SHF_ALLOC) !== 0 ? BigInt(sec.index) << 32n : 0n) + start
+      : sym.value;
+    return { bytes: data.subarray(offset, offset + sym.size), address, section: sec, offset };
+  }
+
   /** SHT_RELA sections whose sh_info names `targetIndex`. */
   relaSectionsFor(targetIndex: number): ElfSection[] {
     return this.sections.filter((s) => s.type === SHT_RELA && s.info === targetIndex && s.index !== 0);

@@ -1,0 +1,51 @@
+/** Deterministic PRNG (mulberry32) and helpers, so that every fuzz input reproduces from (seed, index). */
+
+export type Rand = () => number;
+
+export function mulberry32(seed: number): Rand {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The PRNG of input `index` of a run seeded with `seed`: independent of every other input. */
+export function inputRand(seed: number, index: number): Rand {
+  let h = (seed ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+  return mulberry32((h ^ (h >>> 16)) >>> 0);
+}
+
+export class Pick {
+  constructor(readonly r: Rand) {}
+  /** Integer in [0, n). */
+  int(n: number): number {
+    return Math.floor(this.r() * n);
+  }
+  /** Integer in [lo, hi]. */
+  range(lo: number, hi: number): number {
+    return lo + this.int(hi - lo + 1);
+  }
+  chance(p: number): boolean {
+    return this.r() < p;
+  }
+  one<T>(xs: readonly T[]): T {
+    return xs[this.int(xs.length)]!;
+  }
+  /** Index chosen with the given weights. */
+  weighted(weights: readonly number[]): number {
+    let total = 0;
+    for (const w of weights) total += w;
+    let x = this.r() * total;
+    for (let i = 0; i < weights.length; i++) {
+      x -= weights[i]!;
+      if (x < 0) return i;
+    }
+    return weights.length - 1;
+  }
+}
