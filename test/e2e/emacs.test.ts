@@ -5,10 +5,10 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { REPO, fixtureWorkspace, lineOf, runGroup, which } from './lib';
+import { REPO, fixtureWorkspace, lineOf, readmeSnippet, runGroup, which } from './lib';
 
 const emacs = which('emacs');
 const SERVER = join(REPO, 'dist', 'server.js');
@@ -36,13 +36,15 @@ test('Emacs eglot: diagnostics and hover', { skip, timeout: 120_000 }, async (t)
     const expected = sites.map((s) => ({ line: s.line, col: s.column - 1, end_col: s.endColumn - 1, type: TYPE[s.severity], rule: s.rule }));
     const hoverLine = lineOf(ws.source, '__iowrite32_copy(');
     const out = join(ws.root, 'eglot-result.json');
+    const snippet = join(ws.root, 'readme-snippet.el');
+    writeFileSync(snippet, readmeSnippet('elisp', 'Emacs 28 with eglot'));
     const r = await runGroup(emacs!, ['--batch', '-q', '-l', join(__dirname, 'editors', 'eglot-probe.el')], {
       cwd: ws.dir,
       timeoutMs: 90_000,
       env: {
         ...process.env,
         HOME: ws.root, // no user init, no ~/.emacs.d writes
-        TDX_SERVER: SERVER,
+        TDX_SNIPPET: snippet,
         TDX_ROOT: ws.dir,
         TDX_FILE: ws.source,
         TDX_HOVER_LINE: String(hoverLine),

@@ -246,3 +246,14 @@ export async function packVsix(dir: string): Promise<string> {
   return vsix;
 }
 
+
+/** The first ```lang block after the line `after` in README.md, with /path/to/tdx-audit pointing here. */
+export function readmeSnippet(lang: string, after: string): string {
+  const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+  const at = readme.indexOf(after);
+  if (at < 0) throw new Error(`README.md has no '${after}'`);
+  const m = new RegExp('```' + lang + '\\n([\\s\\S]*?)```').exec(readme.slice(at));
+  if (!m) throw new Error(`README.md has no ${lang} block after '${after}'`);
+  if (!m[1].includes('/path/to/tdx-audit')) throw new Error(`the README ${lang} snippet no longer names /path/to/tdx-audit`);
+  return m[1].replaceAll('/path/to/tdx-audit', REPO);
+}

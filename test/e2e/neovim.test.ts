@@ -8,7 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { REPO, fixtureWorkspace, lineOf, runGroup, which } from './lib';
+import { writeFileSync } from 'node:fs';
+import { REPO, fixtureWorkspace, lineOf, readmeSnippet, runGroup, which } from './lib';
 
 const nvim = which('nvim');
 const SERVER = join(REPO, 'dist', 'server.js');
@@ -48,11 +49,12 @@ test('Neovim: diagnostics, hover and an edit over the built-in LSP client', { sk
     const editAfter = lineOf(ws.source, 'u32 foo_poll(') ; // 0-based index of the '{' line below it
     const out = join(ws.root, 'nvim-result.json');
     mkdirSync(join(ws.root, 'xdg'), { recursive: true });
+    const snippet = join(ws.root, 'readme-snippet.lua');
+    writeFileSync(snippet, readmeSnippet('lua', 'Neovim 0.7 and newer'));
     const env = {
       ...process.env,
       TDX_OUT: out,
-      TDX_SERVER: SERVER,
-      TDX_ROOT: ws.dir,
+      TDX_SNIPPET: snippet,
       TDX_HOVER_LINE: String(hoverLine),
       TDX_HOVER_COL: '6',
       TDX_EDIT_AFTER: String(editAfter),
@@ -67,6 +69,7 @@ test('Neovim: diagnostics, hover and an edit over the built-in LSP client', { sk
     assert.ok(existsSync(out), `nvim wrote no result (exit ${r.code})\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
     const res = JSON.parse(readFileSync(out, 'utf8'));
     assert.equal(res.error, undefined, `in nvim: ${res.error}\n${JSON.stringify(res, null, 1).slice(0, 3000)}`);
+    assert.equal(res.clients, 1, 'one server for the buffer');
 
     // 1. diagnostics: the CLI's findings, range for range, with the LSP severities and codes.
     const got = (res.diagnostics as NvimDiag[]).map(({ lnum, col, end_lnum, end_col, severity, code }) => ({ lnum, col, end_lnum, end_col, severity, code }));

@@ -1,20 +1,19 @@
 ;;; eglot-probe.el --- drive Emacs eglot against tdx-audit's server -*- lexical-binding: t -*-
 ;; Run by test/e2e/emacs.test.ts:  emacs --batch -q -l eglot-probe.el
-;; Reads TDX_SERVER, TDX_ROOT, TDX_FILE, TDX_HOVER_LINE (1-based), TDX_HOVER_COL,
+;; Reads TDX_SNIPPET (the README's eglot configuration), TDX_ROOT, TDX_FILE, TDX_HOVER_LINE (1-based), TDX_HOVER_COL,
 ;; TDX_OUT; writes what flymake shows and the hover text as JSON to TDX_OUT.
+(load (getenv "TDX_SNIPPET") nil t) ; the README snippet, before eglot loads
 (require 'eglot)
 (require 'json)
 (require 'flymake)
 
-(let* ((server (getenv "TDX_SERVER"))
-       (root (file-name-as-directory (getenv "TDX_ROOT")))
+(let* ((root (file-name-as-directory (getenv "TDX_ROOT")))
        (file (getenv "TDX_FILE"))
        (out (getenv "TDX_OUT"))
        (result (list)))
   (condition-case err
       (progn
-        ;; The README's snippet, plus a transient project for a folder outside version control.
-        (add-to-list 'eglot-server-programs `(c-mode . ("node" ,server "--stdio")))
+        ;; A transient project for a folder outside version control.
         (setq project-find-functions (list (lambda (_dir) (cons 'transient root))))
         (setq eglot-sync-connect 10)
         (find-file file)

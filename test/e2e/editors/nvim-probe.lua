@@ -1,9 +1,9 @@
 -- Drives Neovim 0.7's built-in LSP client against `node dist/server.js --stdio` on the
--- file given on the command line, as a user's config would (the README snippet), and
--- writes what the user would see to $TDX_OUT as JSON. Run by test/e2e/neovim.test.ts.
+-- file given on the command line, configured by the README's snippet ($TDX_SNIPPET),
+-- and writes what the user would see to $TDX_OUT as JSON. Run by test/e2e/neovim.test.ts.
 local out = assert(os.getenv('TDX_OUT'))
-local server = assert(os.getenv('TDX_SERVER'))
-local root = assert(os.getenv('TDX_ROOT'))
+-- The user's config: registers the FileType autocmd that starts and attaches the client.
+dofile(assert(os.getenv('TDX_SNIPPET')))
 local hover_line = tonumber(os.getenv('TDX_HOVER_LINE')) -- 0-based
 local hover_col = tonumber(os.getenv('TDX_HOVER_COL'))
 local edit_after = tonumber(os.getenv('TDX_EDIT_AFTER')) -- 0-based line to insert after
@@ -32,15 +32,17 @@ end
 local function run()
   local t0 = vim.loop.hrtime()
   local function ms() return math.floor((vim.loop.hrtime() - t0) / 1e6) end
-  vim.bo.filetype = 'c'
-  local id = vim.lsp.start_client({
-    name = 'tdx-audit',
-    cmd = { 'node', server, '--stdio' },
-    root_dir = root,
-  })
-  assert(id, 'start_client returned nil')
-  vim.lsp.buf_attach_client(0, id)
+  if vim.bo.filetype ~= 'c' then vim.bo.filetype = 'c' end -- fires the snippet's FileType autocmd if detection did not
+  local id
+  vim.wait(5000, function()
+    for cid, c in pairs(vim.lsp.buf_get_clients(0)) do
+      if c.name == 'tdx-audit' then id = cid end
+    end
+    return id ~= nil
+  end, 20)
+  assert(id, 'the README snippet attached no tdx-audit client to the buffer')
   result.client_id = id
+  result.clients = #vim.lsp.get_active_clients()
 
   -- 1. diagnostics of the file as opened
   local ok = vim.wait(20000, function() return #vim.diagnostic.get(0) > 0 end, 50)
