@@ -326,6 +326,27 @@ export function markUnrolled(i: CompiledInstruction, kind: Site['accessorKind'] 
 // ---------------------------------------------------------------------------------
 // Per-site matching
 
+/**
+ * The 0-based line where a call that is still open at (line, col) starts: walks
+ * back over at most 40 lines counting parentheses (strings and comments are rare
+ * enough in argument lists to ignore here).
+ */
+function openCallStart(lines: string[], line: number, col: number): number | undefined {
+  let depth = 0;
+  for (let l = line; l >= 0 && l >= line - 40; l--) {
+    const t = l === line ? lines[l]!.slice(0, col) : lines[l] ?? '';
+    for (let i = t.length - 1; i >= 0; i--) {
+      const c = t[i];
+      if (c === ')') depth++;
+      else if (c === '(') {
+        if (depth === 0) return l === line ? undefined : l;
+        depth--;
+      } else if ((c === ';' || c === '{' || c === '}') && depth === 0) return undefined;
+    }
+  }
+  return undefined;
+}
+
 const COPY_CALL = /\b(memcpy|memmove|memset|memcmp|strcpy|strncpy|strscpy|strlcpy|strcmp|strncmp|strlen|strnlen|__builtin_mem\w+)\s*\($/;
 
 /**
@@ -362,7 +383,11 @@ export function copyDirection(lineText: string, siteColumn: number): 'R' | 'W' |
  * `#define inb __inb` (BUILDIO), so DWARF names the function behind the macro.
  */
 export function aliases(name: string): string[] {
-  return [name, `__${name}`];
+  const out = [name, `__${name}`];
+  // x86 io.h: `#define __raw_readl __readl`, `#define readl_relaxed(a) __readl(a)`.
+  if (name.startsWith('__raw_')) out.push(`__${name.slice(6)}`);
+  if (name.endsWith('_relaxed')) out.push(`__${name.slice(0, -8)}`);
+  return out;
 }
 
 /**
@@ -470,12 +495,26 @@ export function compiledFormsFor(input: JoinInput): FileCompiled {
     } else if (site.kind === 'call') {
       // A macro wrapper leaves no instance of its own: gcc records the function it expands to.
       let cands: InlinedInstance[] = [];
-      for (const name of [site.accessor, ...site.via.map((v) => v.callee)].flatMap(aliases)) {
+      const names = [site.accessor, ...site.via.map((v) => v.callee)].flatMap(aliases);
+      for (const name of names) {
         cands = atCall.get(`${line1}:${name}`) ?? [];
         if (cands.length) break;
       }
+      // Inside a multi-line macro call (pr_info(..., readl(p))), gcc records the macro's
+      // line for everything expanded from it: look at the line the open call starts on.
+      let macroLine: number | undefined;
+      if (!cands.length) {
+        const start = openCallStart(lines, site.range.start.line, site.range.start.character);
+        if (start !== undefined) {
+          for (const name of names) {
+            cands = atCall.get(`${start + 1}:${name}`) ?? [];
+            if (cands.length) break;
+          }
+          if (cands.length) macroLine = start + 1;
+        }
+      }
       const col = site.range.start.character;
-      const exact = cands.filter((c) => c.callColumn !== undefined && utf16Column(lineText, c.callColumn) === col);
+      const exact = macroLine ? [] : cands.filter((c) => c.callColumn !== undefined && utf16Column(lineText, c.callColumn) === col);
       const own = exact.length ? exact : cands;
       if (own.length) {
         for (const inst of own) {
@@ -488,9 +527,17 @@ export function compiledFormsFor(input: JoinInput): FileCompiled {
             for (const n of nested) pick(n.ranges, 'inlined-accessor');
           }
         }
+        if (found.length && macroLine) {
+          const same = own.length;
+          note = `inside the arguments of a macro call starting at line ${macroLine}: gcc records that line for every ${site.accessor} in it, so these are all ${same} instance${same === 1 ? '' : 's'} there`;
+        }
         if (!found.length) note = `${site.accessor} was inlined here (${own.length} instance${own.length === 1 ? '' : 's'}) but no ${site.accessorKind} instruction of ${site.width} bytes is inside it`;
       } else {
-        const regions = rows.flatMap((rs) => regionsOfRows(rs, source, line1, { lo: site.range.start.character, hi: site.callRange.end.character }, lineText));
+        let regions = rows.flatMap((rs) => regionsOfRows(rs, source, line1, { lo: site.range.start.character, hi: site.callRange.end.character }, lineText));
+        if (!regions.length) {
+          const start = openCallStart(lines, site.range.start.line, site.range.start.character);
+          if (start !== undefined) regions = rows.flatMap((rs) => regionsOfRows(rs, source, start + 1, undefined, lines[start] ?? ''));
+        }
         calls(regions, site.accessor);
         if (!found.length && site.accessor !== site.base) calls(regions, site.base);
         if (!found.length) {
@@ -524,7 +571,7 @@ export function compiledFormsFor(input: JoinInput): FileCompiled {
           : `no code at line ${line1} in ${o.path}`;
       }
     }
-    out.push({ siteIndex, instructions: uniqueByAddress(found), ...(found.length ? {} : { note }) });
+    out.push({ siteIndex, instructions: uniqueByAddress(found), ...(note ? { note } : {}) });
   });
 
   return { object: info, sites: out, functions: functionView(out) };

@@ -155,6 +155,14 @@ describe('compiled forms of sites (gcc fixtures)', { skip }, () => {
     assert.ok(a.compiled!.functions.some((fn) => fn.name === 'foo_open' && fn.instructions >= 3));
   });
 
+  test('calls inside a multi-line macro call map through the line gcc records (the macro\'s)', () => {
+    const { a, text } = audit('forms.c');
+    const f = findingAt(a, text, 'readl(d->base + 0x10)');
+    assert.ok(f.instructions?.length, f.compiledNote);
+    assert.ok(f.instructions!.every((i) => i.function === 'in_macro_args' && /^mov e\w\w,\[/.test(i.text)));
+    assert.match(f.compiledNote ?? '', /macro call starting at line/);
+  });
+
   test('hover shows bytes, Intel syntax, function+offset, class, TDVMCALL, RIP and the verdict', () => {
     const { a, text } = audit('forms.c');
     const md = hoverMarkdown(a, locate(text, 'ctrl |= 1'))!;
