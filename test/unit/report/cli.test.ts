@@ -155,3 +155,23 @@ test('with --objects the report carries the compiled instructions, the compiler 
   assert.ok(j.functions.some((f) => f.from === 'object'));
   assert.ok(statSync(join(root, 'o/tdx-audit.html')).size > 0);
 });
+
+test('buildReport (the editor path): a caller engine and unsaved buffers are used, progress is reported per file', async () => {
+  const root = tree();
+  const { AuditEngine } = await import('../../../server/src/audit/engine');
+  const { buildReport } = await import('../../../server/src/audit/report/cli');
+  const engine = await AuditEngine.create({ readFile: () => undefined });
+  engine.configure({ profile: 'sev-es', severity: { 'tdx-ve-mmio': 'off' } });
+  const seen: string[] = [];
+  const acme = join(root, 'drivers/acme/acme.c');
+  const run = await buildReport(
+    { paths: [join(root, 'drivers')], formats: ['json'], profile: 'tdx-linux-6.12+', followIncludes: true, objects: [] },
+    { engine, textOf: (p) => (p === acme ? 'void f(void __iomem *b) { outb(1, 0x80); writel(1, b); }\n' : undefined), progress: (i, n, f) => void seen.push(`${i}/${n} ${f}`) },
+  );
+  assert.notEqual(run, 'cancelled');
+  if (run === 'cancelled') return;
+  assert.deepEqual(seen, ['1/2 drivers/acme/acme.c', '2/2 drivers/acme/quiet.c']);
+  assert.equal(run.model.provenance.profile, 'sev-es');
+  assert.deepEqual(run.model.findings.map((f) => f.rule), ['tdx-ve-port-io']);
+  assert.deepEqual(run.files.map((f) => f.name), ['tdx-audit.json']);
+});

@@ -139,10 +139,13 @@ export interface ReportIO {
   signal?: AbortSignal;
 }
 
-function progressBar(io: ReportIO, total: number) {
-  if (!io.isTTY || total === 0) return { tick: (_i: number, _f: string) => undefined, done: () => undefined };
+/** A one-line bar on a terminal; nothing otherwise (logs and pipes stay clean). */
+function progressBar(io: ReportIO): { tick: (done: number, total: number, file: string) => void; done: () => void } {
+  if (!io.isTTY) return { tick: () => undefined, done: () => undefined };
   let last = 0;
-  const draw = (i: number, f: string) => {
+  let drawn = false;
+  const draw = (i: number, total: number, f: string) => {
+    drawn = true;
     const width = 24;
     const filled = Math.round((i / total) * width);
     const head = `report [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${i}/${total} `;
@@ -151,15 +154,17 @@ function progressBar(io: ReportIO, total: number) {
     io.stderr(`\r\x1b[2K${head}${room > 0 ? name : ''}`);
   };
   return {
-    tick: (i: number, f: string) => {
+    tick: (i: number, total: number, f: string) => {
       const now = Date.now();
       // Redrawing per file would cost more than a small file's audit.
       if (now - last >= 80 || i === total) {
         last = now;
-        draw(i, f);
+        draw(i, total, f);
       }
     },
-    done: () => io.stderr('\r\x1b[2K'),
+    done: () => {
+      if (drawn) io.stderr('\r\x1b[2K');
+    },
   };
 }
 
@@ -176,31 +181,50 @@ export interface ReportRun {
   files: OutputFile[];
 }
 
+/** What a caller other than the CLI (the language server) plugs into a report run. */
+export interface ReportHooks {
+  /** Cancels the run; 'cancelled' is returned and nothing is rendered. */
+  signal?: AbortSignal;
+  /** Called before each file is audited (work-done progress in the editor, the bar in a terminal). */
+  progress?: (done: number, total: number, file: string) => void;
+  /**
+   * An engine configured by the caller (severity overrides, object search): used as
+   * is. Without one a fresh engine is made from the options.
+   */
+  engine?: AuditEngine;
+  /** Text of a file when the caller has a newer one than the disk (unsaved editor buffers). */
+  textOf?: (path: string) => string | undefined;
+}
+
 /** Scans and renders without writing (the editor's export uses the same steps). */
-export async function buildReport(o: ReportOptions, io: ReportIO): Promise<ReportRun | 'cancelled'> {
+export async function buildReport(o: Omit<ReportOptions, 'out' | 'force'>, hooks: ReportHooks = {}): Promise<ReportRun | 'cancelled'> {
   const sources = discoverSources(o.paths);
   const { root, kernel } = findTreeRoot(o.paths);
-  const engine = await AuditEngine.create({ readFile: readOrUndefined });
   const withObjects = o.objects.length > 0 || !!o.vmlinux || !!o.buildDir;
-  engine.configure({
+  const engine = hooks.engine ?? (await AuditEngine.create({ readFile: readOrUndefined }));
+  if (!hooks.engine) engine.configure({
     profile: o.profile,
     followIncludes: o.followIncludes,
     // The compiled-form join happens inside the engine (join.ts) once it knows where objects are.
     objects: withObjects ? { objects: o.objects.map((p) => resolve(p)), vmlinux: o.vmlinux && resolve(o.vmlinux), buildDir: o.buildDir && resolve(o.buildDir), sourceRoot: root } : undefined,
   });
+  // A caller's engine decides the profile and whether objects are read.
+  const profile = engine.configuration.profile;
+  const joining = !!engine.configuration.objects;
 
   const files: ReportInputFile[] = [];
   const skipped: { file: string; why: string }[] = [];
   const objects: { source: string; info: ObjectInfo }[] = [];
-  const bar = progressBar(io, sources.length);
-  try {
-    for (let i = 0; i < sources.length; i++) {
-      // Let a SIGINT handler run: the audit itself is synchronous.
-      if (i % 8 === 0) await new Promise((r) => setImmediate(r));
-      if (io.signal?.aborted) return 'cancelled';
-      const f = sources[i];
-      bar.tick(i + 1, relativeTo(root, f));
-      let text: string;
+  for (let i = 0; i < sources.length; i++) {
+    // Let a SIGINT handler (or a cancellation request) run: the audit itself is synchronous.
+    if (i % 8 === 0) await new Promise((r) => setImmediate(r));
+    if (hooks.signal?.aborted) return 'cancelled';
+    const f = sources[i];
+    hooks.progress?.(i + 1, sources.length, relativeTo(root, f));
+    let text: string;
+    const buffered = hooks.textOf?.(f);
+    if (buffered !== undefined) text = buffered;
+    else {
       try {
         if (statSync(f).size > MAX_FILE_BYTES) {
           skipped.push({ file: f, why: `larger than ${MAX_FILE_BYTES} bytes` });
@@ -211,24 +235,22 @@ export async function buildReport(o: ReportOptions, io: ReportIO): Promise<Repor
         skipped.push({ file: f, why: (e as Error).message });
         continue;
       }
-      // The scan's pre-filter: no accessor name, no __iomem, no local header: no site.
-      if (!CATALOGUE_NAMES_RE.test(text) && !text.includes('__iomem') && !LOCAL_INCLUDE_RE.test(text)) continue;
-      let audit: FileAudit;
-      try {
-        audit = engine.auditOnce(f, text);
-      } catch (e) {
-        skipped.push({ file: f, why: `analysis failed: ${(e as Error).message}` });
-        continue;
-      }
-      if (!audit.analysis.sites.length) continue;
-      if (audit.compiled) objects.push({ source: f, info: audit.compiled.object });
-      // Keys now, so the text can be dropped: a whole tree's text is not kept.
-      files.push({ path: f, audit, keys: siteKeys(relativeTo(root, f), text, audit.analysis.sites) });
     }
-  } finally {
-    bar.done();
+    // The scan's pre-filter: no accessor name, no __iomem, no local header: no site.
+    if (!CATALOGUE_NAMES_RE.test(text) && !text.includes('__iomem') && !LOCAL_INCLUDE_RE.test(text)) continue;
+    let audit: FileAudit;
+    try {
+      audit = engine.auditOnce(f, text);
+    } catch (e) {
+      skipped.push({ file: f, why: `analysis failed: ${(e as Error).message}` });
+      continue;
+    }
+    if (!audit.analysis.sites.length) continue;
+    if (audit.compiled) objects.push({ source: f, info: audit.compiled.object });
+    // Keys now, so the text can be dropped: a whole tree's text is not kept.
+    files.push({ path: f, audit, keys: siteKeys(relativeTo(root, f), text, audit.analysis.sites) });
   }
-  if (io.signal?.aborted) return 'cancelled';
+  if (hooks.signal?.aborted) return 'cancelled';
 
   const triagePath = o.triage ? resolve(o.triage) : triagePathFor(root);
   const triage = loadTriage(triagePath);
@@ -236,12 +258,12 @@ export async function buildReport(o: ReportOptions, io: ReportIO): Promise<Repor
   const provenance = collectProvenance({
     root,
     scope: o.paths.map((p) => resolve(p)),
-    profile: o.profile,
+    profile,
     kernel,
     // An O= build keeps its .config in the build directory.
     configCandidates: [join(root, '.config'), ...[o.buildDir, ...o.objects].filter((d): d is string => !!d).map((d) => join(resolve(d), '.config'))],
     objects,
-    ...(withObjects && !objects.length ? { compiledNote: 'objects were given, but none held code of the audited files' } : {}),
+    ...(joining && !objects.length ? { compiledNote: 'objects were given, but none held code of the audited files' } : {}),
   });
   let model = buildReportModel({ files, provenance, triage, skipped });
   if (o.baseline) {
@@ -283,7 +305,13 @@ export async function runReport(argv: string[], ioOverrides: Partial<ReportIO> =
   if (outer?.aborted) ac.abort();
   process.on('SIGINT', onSigint);
   try {
-    const run = await buildReport(o, { ...io, signal: ac.signal });
+    const bar = progressBar(io);
+    let run: ReportRun | 'cancelled';
+    try {
+      run = await buildReport(o, { signal: ac.signal, progress: bar.tick });
+    } finally {
+      bar.done();
+    }
     if (run === 'cancelled') {
       io.stderr('tdx-audit: interrupted; no report written\n');
       return 130;
