@@ -22,10 +22,8 @@ export function applyCompiled(compiled: FileCompiled, sites: readonly Site[], by
     const site = sites[sc.siteIndex];
     const f = site && bySite.get(site);
     if (!f) continue;
-    if (!sc.instructions.length) {
-      if (sc.note) f.compiledNote = sc.note;
-      continue;
-    }
+    if (sc.note) f.compiledNote = sc.note;
+    if (!sc.instructions.length) continue;
     f.instructions = sc.instructions;
     const rejected = sc.instructions.filter(isRejected);
     const mis = sc.instructions.filter((i) => i.verdict === 'misemulated');
