@@ -9,7 +9,7 @@ import { inflateSync } from 'node:zlib';
 import type { CompiledInstruction, FileCompiled } from '../../../server/src/audit/compiled';
 import { AuditEngine } from '../../../server/src/audit/engine';
 import { htmlText } from '../../../server/src/audit/report/html';
-import { markdownText, mdCode, mdText } from '../../../server/src/audit/report/markdown';
+import { markdownText, mdCode, mdMessage, mdText } from '../../../server/src/audit/report/markdown';
 import { emptyTriage, setTriage } from '../../../server/src/audit/report/triage';
 import { DRIVER, KERNEL_MAKEFILE, makeTree, modelOf } from './helpers';
 
@@ -87,6 +87,7 @@ test('Markdown escapes names and keeps tables intact', async () => {
   }
   assert.equal(mdCode('a`b|c', true), '``a`b\\|c``');
   assert.equal(mdText('<b>*x*</b>'), '&lt;b&gt;\\*x\\*&lt;/b&gt;');
+  assert.equal(mdMessage('`__iowrite32_copy` on <b> `a|b`'), '`__iowrite32_copy` on &lt;b&gt; `a|b`');
   // Informational sites are counted per file, not listed; errors are.
   assert.match(md, /\*\*drivers\/ata\/pata\.c\*\* \(2 informational sites not listed\)/);
   assert.match(md, /L1: error `tdx-movdir64b` in `p`/);

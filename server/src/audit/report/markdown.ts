@@ -26,6 +26,14 @@ export function mdCode(s: string, inTable = false): string {
   return `${fence}${pad}${inTable ? flat.replace(/\|/g, '\\|') : flat}${pad}${fence}`;
 }
 
+/** Engine messages mark code with backticks: kept as code spans, the rest escaped. */
+export function mdMessage(s: string): string {
+  return s
+    .split(/(`[^`]+`)/)
+    .map((part) => (part.length > 2 && part.startsWith('`') && part.endsWith('`') ? mdCode(part.slice(1, -1)) : mdText(part)))
+    .join('');
+}
+
 const cell = (s: string) => mdCode(s, true);
 const where = (f: ReportFinding) => `${f.file}:${f.range.start.line + 1}:${f.range.start.character + 1}`;
 const triageMark = (f: ReportFinding) => (f.triage ? ` _[${f.triage.status}${f.triage.comment ? `: ${mdText(f.triage.comment)}` : ''}]_` : '');
@@ -74,7 +82,7 @@ export function markdownText(model: ReportModel, opts: MarkdownOptions = {}): st
       rows.push(`| ${mdText(where(f))} | ${cell(f.function ?? '(file scope)')} | | ${cell(f.expression)} | ${mdText(f.rule)} | **${mdText(f.verdict)}**${triageMark(f)} |`);
     }
   }
-  out.push('### Not emulated', '');
+  out.push('### Not emulated, or compiler-dependent', '');
   if (rows.length) out.push('| site | where the #VE lands | bytes | instruction | class | verdict |', '|---|---|---|---|---|---|', ...rows);
   else out.push('Every site is an access the #VE handler emulates.');
   out.push('');
@@ -95,7 +103,7 @@ export function markdownText(model: ReportModel, opts: MarkdownOptions = {}): st
     for (const f of listed) {
       const dim = f.deemphasised ? '~~' : '';
       const isNew = f.baseline === 'new' ? ' **new**' : '';
-      out.push(`- ${dim}L${f.range.start.line + 1}: ${f.severity} ${mdCode(f.rule)} in ${mdCode(f.function ?? '(file scope)')}: ${mdText(f.message)}${dim} (${mdText(f.verdict)})${isNew}${triageMark(f)}`);
+      out.push(`- ${dim}L${f.range.start.line + 1}: ${f.severity} ${mdCode(f.rule)} in ${mdCode(f.function ?? '(file scope)')}: ${mdMessage(f.message)}${dim} (${mdText(f.verdict)})${isNew}${triageMark(f)}`);
     }
     if (listed.length) out.push('');
   }
