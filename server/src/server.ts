@@ -51,6 +51,8 @@ let pushedSettings: unknown;
 let initialized = false;
 let shuttingDown = false;
 let engine: AuditEngine | undefined;
+/** The document last opened, edited or hovered: the target of argument-less commands. */
+let lastTouched: string | undefined;
 let currentSettings: ServerSettings = DEFAULT_SETTINGS;
 /** Running on-demand compiles by source path, so a newer save cancels an older compile. */
 const compiles = new Map<string, AbortController>();
@@ -241,6 +243,7 @@ connection.onDidOpenTextDocument(
   guarded('opening', (p: DidOpenTextDocumentParams) => p.textDocument.uri, undefined, (p) => {
     if (shuttingDown) return;
     documents.open(p);
+    lastTouched = p.textDocument.uri;
     service.opened(p.textDocument.uri);
   }),
 );
@@ -249,6 +252,7 @@ connection.onDidChangeTextDocument(
   guarded('applying an edit', (p: DidChangeTextDocumentParams) => p.textDocument.uri, undefined, (p) => {
     if (shuttingDown) return;
     if (!documents.change(p)) return;
+    lastTouched = p.textDocument.uri;
     service.changed(p.textDocument.uri);
   }),
 );
@@ -263,6 +267,7 @@ connection.onDidCloseTextDocument(
 
 connection.onHover(
   guarded('hover', (p: HoverParams) => p.textDocument.uri, null, (p): Hover | null => {
+    lastTouched = p.textDocument.uri;
     const audit = service.current(p.textDocument.uri);
     if (!audit) return null;
     const value = hoverMarkdown(audit, p.position);
@@ -291,7 +296,8 @@ connection.onDidSaveTextDocument(
 connection.onExecuteCommand(async (p: ExecuteCommandParams) => {
   try {
     if (p.command === CompileFileCommand) {
-      const uri = typeof p.arguments?.[0] === 'string' ? p.arguments[0] : undefined;
+      // From a command palette there is no argument: the document the user last touched.
+      const uri = typeof p.arguments?.[0] === 'string' ? p.arguments[0] : lastTouched;
       if (!uri) return 'tdxAudit.compileFile needs the document URI as its argument';
       return await compileForUri(uri, 'command');
     }
