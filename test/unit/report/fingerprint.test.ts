@@ -55,3 +55,15 @@ test('the same function and expression in two files have different fingerprints'
   assert.equal(a.length, b.length);
   assert.ok(a.every((fp) => !b.includes(fp)));
 });
+
+test('findingFingerprints (for the language server) agree with the report model', async () => {
+  const { AuditEngine } = await import('../../../server/src/audit/engine');
+  const { findingFingerprints } = await import('../../../server/src/audit/report/fingerprint');
+  const root = makeTree({ Makefile: KERNEL_MAKEFILE, 'drivers/acme/acme.c': DRIVER });
+  const m = await modelOf(root, ['drivers/acme/acme.c']);
+  const e = await AuditEngine.create({ readFile: () => undefined });
+  const a = e.auditOnce(join(root, 'drivers/acme/acme.c'), DRIVER);
+  // Cloned apart, as an audit crossing a worker or the wire would be: sites are matched by position then.
+  const fps = findingFingerprints('drivers/acme/acme.c', DRIVER, { analysis: structuredClone(a.analysis), findings: structuredClone(a.findings) });
+  assert.deepEqual([...fps].sort(), m.findings.map((f) => f.fingerprint).sort());
+});

@@ -147,3 +147,16 @@ test('compiled forms: the worst instruction is the verdict, and the landing tabl
   // Fingerprints do not depend on whether objects were read.
   assert.deepEqual(m.findings.map((f) => f.fingerprint), plain.findings.map((f) => f.fingerprint));
 });
+
+test('outside a kernel tree the root is where .tdx-audit/ or .git is, whichever part of the tree is scanned', () => {
+  const t = makeTree({ 'proj/.git/HEAD': 'ref: x\n', 'proj/drv/a/x.c': '', 'proj/drv/b/y.c': '' });
+  const proj = join(t, 'proj');
+  assert.equal(findTreeRoot([join(proj, 'drv/a/x.c')]).root, proj);
+  assert.equal(findTreeRoot([join(proj, 'drv')]).root, proj);
+  // A triage folder nearer than .git wins: that is where the decisions live.
+  const t2 = makeTree({ 'proj/.git/HEAD': '', 'proj/sub/.tdx-audit/triage.json': '{"version":1,"entries":{}}', 'proj/sub/d/x.c': '' });
+  assert.equal(findTreeRoot([join(t2, 'proj/sub/d/x.c')]).root, join(t2, 'proj/sub'));
+  // A kernel tree wins over both.
+  const t3 = makeTree({ '.git/HEAD': '', 'linux/Makefile': KERNEL_MAKEFILE, 'linux/.tdx-audit/x': '', 'linux/drivers/x.c': '' });
+  assert.equal(findTreeRoot([join(t3, 'linux/drivers/x.c')]).root, join(t3, 'linux'));
+});

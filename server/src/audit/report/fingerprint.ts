@@ -8,6 +8,7 @@
 
 import { createHash } from 'node:crypto';
 import type { Range, RuleCode, Site } from '../../c/types';
+import type { FileAudit } from '../engine';
 
 /** Bumped only if the fingerprint recipe changes (the SARIF partialFingerprints key carries it). */
 export const FINGERPRINT_VERSION = 1;
@@ -93,4 +94,19 @@ export function siteKeys(file: string, text: string, sites: readonly Site[]): Si
     out[i] = { expression, ordinal, fingerprint: fingerprint({ rule: s.rule, file, function: s.function, expression, ordinal }) };
   }
   return out;
+}
+
+/**
+ * Fingerprints of a file's findings, parallel to audit.findings (for the language
+ * server: a diagnostic's triage status, and the code action that sets it).
+ * `file` is relative to the tree root (provenance.ts findTreeRoot / relativeTo).
+ */
+export function findingFingerprints(file: string, text: string, audit: Pick<FileAudit, 'analysis' | 'findings'>): string[] {
+  const sites = audit.analysis.sites;
+  const keys = siteKeys(file, text, sites);
+  return audit.findings.map((f) => {
+    let i = sites.indexOf(f.site);
+    if (i < 0) i = sites.findIndex((s) => s.rule === f.rule && s.callRange.start.line === f.site.callRange.start.line && s.callRange.start.character === f.site.callRange.start.character);
+    return i >= 0 ? keys[i].fingerprint : siteKeys(file, text, [f.site])[0].fingerprint;
+  });
 }

@@ -132,21 +132,41 @@ export function commonDirectory(paths: string[]): string {
 }
 
 /**
- * The kernel tree the paths belong to: the nearest ancestor of their common directory
- * whose Makefile sets VERSION and PATCHLEVEL. Without one (a driver outside a tree),
+ * The tree the paths belong to. Fingerprints and the triage file are relative to it,
+ * so it must not depend on which part of the tree was asked for (the CLI on one
+ * folder and the editor on the workspace must agree): the nearest ancestor of the
+ * paths' common directory whose Makefile sets VERSION and PATCHLEVEL (a kernel tree);
+ * else the nearest holding `.tdx-audit/` (a triage file's home), else `.git`; else
  * the common directory itself.
  */
 export function findTreeRoot(paths: string[]): { root: string; kernel?: KernelVersion } {
   const common = commonDirectory(paths);
+  const ancestors: string[] = [];
   for (let d = common; ; d = dirname(d)) {
+    ancestors.push(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of ancestors) {
     const mk = join(d, 'Makefile');
     const text = readText(mk);
     const kernel = text !== undefined ? parseKernelMakefile(text, mk) : undefined;
     if (kernel) return { root: d, kernel };
-    if (dirname(d) === d) break;
+  }
+  for (const marker of ['.tdx-audit', '.git']) {
+    const d = ancestors.find((a) => exists(join(a, marker)));
+    if (d) return { root: d };
   }
   return { root: common };
 }
+
+const exists = (p: string) => {
+  try {
+    statSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 export interface ProvenanceOptions {
   root: string;
