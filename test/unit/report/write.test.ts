@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lstatSync, mkdirSync, readFileSync, readdirSync, realpathSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { OutputPathError, writeReportFiles } from '../../../server/src/audit/report/write';
+import { OutputPathError, existingReportFiles, writeReportFiles } from '../../../server/src/audit/report/write';
 import { makeTree } from './helpers';
 
 const files = [
@@ -25,6 +25,9 @@ test('never overwrites silently: existing files are returned and nothing is writ
   assert.deepEqual(r.exists, [join(realpathSync(dir), 'r.md')]);
   assert.equal(readFileSync(join(dir, 'r.md'), 'utf8'), 'mine\n');
   assert.deepEqual(readdirSync(dir), ['r.md'], 'not even the file that did not exist was written');
+  // What an editor asks before offering to overwrite.
+  assert.deepEqual(await existingReportFiles(dir, ['r.json', 'r.md']), [join(realpathSync(dir), 'r.md')]);
+  assert.deepEqual(await existingReportFiles(join(dir, 'nope'), ['r.md']), []);
   const forced = await writeReportFiles(dir, files, { overwrite: true });
   assert.equal(forced.written.length, 2);
   assert.equal(readFileSync(join(dir, 'r.md'), 'utf8'), '# report\n');
