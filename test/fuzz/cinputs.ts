@@ -34,7 +34,7 @@ export function ownCSeeds(): CSeed[] {
 }
 
 /** Driver sources of the Debian kernel tree, when present (a few, small). */
-export function kernelCSeeds(limit = 60, maxBytes = 64 * 1024): CSeed[] {
+export function kernelCSeeds(limit = 40, maxBytes = 16 * 1024): CSeed[] {
   const root = join(KERNEL_DIR, 'drivers');
   if (!existsSync(root)) return [];
   const out: CSeed[] = [];
@@ -163,7 +163,7 @@ export function cInput(seeds: readonly CSeed[], r: Rand, bigBytes = 0, maxDepth 
   const kind = p.weighted([70, 8, 10, 6, 6]);
   const own = seed.own && other.own;
   switch (kind) {
-    case 1: return { text: junk(p, p.one([16, 256, 4096, 65536])), label: 'junk', ops: 'junk', own: true };
+    case 1: return { text: junk(p, p.one([16, 256, 4096, 16384])), label: 'junk', ops: 'junk', own: true };
     case 2: return { text: deep(p, maxDepth), label: 'generated', ops: 'deep', own: true };
     case 3: { // cut anywhere: unterminated everything
       const cut = p.int(seed.text.length + 1);

@@ -682,14 +682,14 @@ export function exerciseObject(data: Uint8Array): ExerciseStats {
   stage(() => {
     const fns = elf.functionSymbols();
     let classified = 0;
-    for (const sym of fns.slice(0, 12)) {
+    for (const sym of fns.slice(0, 6)) {
       stage(() => {
         const { bytes, address } = elf.symbolBytes(sym);
-        const insns = decodeFunction(bytes.subarray(0, 2048), address);
+        const insns = decodeFunction(bytes.subarray(0, 768), address);
         st.functionsDecoded++;
         st.instructions += insns.length;
         for (const ins of insns) {
-          if (classified >= 8) break;
+          if (classified >= 4) break;
           if (deviceMemoryAccesses(ins).length === 0) continue;
           classified++;
           classifyMmio(bytes.subarray(ins.offset, ins.offset + 15));

@@ -3,6 +3,7 @@
 // version is published), none are stale (publish versions never go back) and the
 // final diagnostics equal a fresh audit of the final text.
 // TDX_AUDIT_SOAK_EDITS sets the number of edits (default 2,000; `npm run fuzz` runs 10,000).
+// The server runs with its JS heap capped, so a leak kills it instead of just growing RSS.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +15,7 @@ import { mulberry32, Pick } from '../fuzz/prng';
 
 const EDITS = Number(process.env.TDX_AUDIT_SOAK_EDITS ?? 2000);
 const BURST = 50;
+const HEAP_MB = 64;
 const TEXT = readFileSync(join(FIXTURES, 'foo_nic.c'), 'utf8');
 
 let lsp: LspHarness | undefined;
@@ -41,7 +43,16 @@ function pos(text: string, offset: number): { line: number; character: number } 
 
 test(`soak: ${EDITS} rapid incremental edits, flat memory, no lost or stale diagnostics`, { timeout: 30 * 60_000 }, async () => {
   assert.ok(existsSync(SERVER), `${SERVER} is missing: run \`npm run build\` first`);
-  lsp = LspHarness.spawn({ debounceMs: 30 });
+  // A small old-space cap makes a leak fail the run (the server dies) instead of hiding in
+  // a heap V8 is merely slow to collect; the audit itself needs ~15 MB of JS heap.
+  const saved = process.env.NODE_OPTIONS;
+  process.env.NODE_OPTIONS = `${saved ?? ''} --max-old-space-size=${HEAP_MB}`.trim();
+  try {
+    lsp = LspHarness.spawn({ debounceMs: 30 });
+  } finally {
+    if (saved === undefined) delete process.env.NODE_OPTIONS;
+    else process.env.NODE_OPTIONS = saved;
+  }
   await lsp.initialize(REPO);
   const pid = lsp.child.pid!;
   const uri = fileUri(join(REPO, 'test-output', 'soak', 'soak.c'));
@@ -102,6 +113,7 @@ test(`soak: ${EDITS} rapid incremental edits, flat memory, no lost or stale diag
     assert.ok(versions[i]! >= versions[i - 1]!, `stale publish: version ${versions[i]} after ${versions[i - 1]}`);
   }
   assert.equal(versions[versions.length - 1], version, 'the last publish is for the final version');
+  assert.equal(lsp.exitCode, undefined, `the server (heap capped at ${HEAP_MB} MB) is alive`);
   const fresh = fileUri(join(REPO, 'test-output', 'soak', 'fresh.c'));
   await lsp.open(fresh, text, 1);
   assert.deepEqual(pubs[pubs.length - 1]!.diagnostics.map(fmt).sort(), (await lsp.diagnosticsFor(fresh, 1)).map(fmt).sort(), 'final diagnostics equal a fresh audit');
