@@ -70,7 +70,10 @@ export async function showCompiledForm(client: LanguageClient, provider: Compile
     return;
   }
   if (result.message) void vscode.window.showWarningMessage(`TDX Audit: ${result.message}`);
-  if (!result.content) return;
+  if (!result.content) {
+    if (!result.message) void vscode.window.showWarningMessage('TDX Audit: the server found no compiled form for this position.');
+    return;
+  }
   const uri = compiledFormUri(editor.document.uri, result.function);
   provider.set(uri, result.content);
   let doc = await vscode.workspace.openTextDocument(uri);

@@ -7,7 +7,7 @@
 // step is saved under test-output/e2e/.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -207,6 +207,17 @@ test('VS Code (code-server 4.100.3): the packaged extension as a user sees it', 
     await page.screenshot({ path: file });
     t.diagnostic(`screenshot ${file}`);
   };
+  // A failing step leaves a screenshot of what the user would have seen.
+  const step = (name: string, fn: (tt: TestContext) => Promise<unknown>) =>
+    t.test(name, async (tt) => {
+      try {
+        await fn(tt);
+      } catch (err) {
+        await screenshot(`FAILED-${name.replace(/[^\w]+/g, '-').slice(0, 40)}`).catch(() => undefined);
+        throw err;
+      }
+    });
+  for (const f of existsSync(OUTPUT) ? readdirSync(OUTPUT) : []) if (f.startsWith('vscode-')) rmSync(join(OUTPUT, f));
   try {
     // What the built server answers decides which steps can run (the others say why they skip).
     const support: ServerSupport = await probeServer(ws);
@@ -287,7 +298,7 @@ test('VS Code (code-server 4.100.3): the packaged extension as a user sees it', 
     lap('start');
 
     // 1. Open the driver: diagnostics appear as squiggles on the call ranges, with their severities.
-    await t.test('squiggles on the right ranges, with the right severities', async () => {
+    await step('squiggles on the right ranges, with the right severities', async () => {
       await p.keyboard.press('Control+P');
       await p.waitForSelector('.quick-input-widget:not([style*="display: none"]) input', { timeout: WAIT });
       await p.keyboard.insertText('foo_nic.c');
@@ -324,7 +335,7 @@ test('VS Code (code-server 4.100.3): the packaged extension as a user sees it', 
     });
 
     // 2. Problems panel: one entry per finding (hints are not listed there), with line and column.
-    await t.test('Problems panel entries', async () => {
+    await step('Problems panel entries', async () => {
       await p.keyboard.press('Control+Shift+M');
       await p.waitForSelector('.markers-panel .monaco-list-row', { timeout: WAIT });
       // The list is virtual (only the rows on screen exist); the file row carries the count.
@@ -359,7 +370,7 @@ test('VS Code (code-server 4.100.3): the packaged extension as a user sees it', 
     });
 
     // 3. Hover at the rep-movs copy explains what the #VE handler does with it.
-    await t.test('hover text', async () => {
+    await step('hover text', async () => {
       await goToLine(p, lineOf(ws.source, '__iowrite32_copy('));
       const text = await hoverText(p, '__iowrite32_copy(', '__iowrite32_copy', 'tdx-movs-copy');
       assert.match(text, /rep movsl/);
@@ -370,7 +381,7 @@ test('VS Code (code-server 4.100.3): the packaged extension as a user sees it', 
     });
 
     // 3b. With the compiled object beside the source the hover names the instruction and its verdict.
-    await t.test('hover names the compiled instruction and its verdict (needs foo_nic.o)', async (tt) => {
+    await step('hover names the compiled instruction and its verdict (needs foo_nic.o)', async (tt) => {
       if (!ws.object) return tt.skip('gcc not installed: no foo_nic.o to read');
       const line = 'fp->ovl->ctrl |= 1;';
       await goToLine(p, lineOf(ws.source, line));
@@ -390,7 +401,7 @@ test('VS Code (code-server 4.100.3): the packaged extension as a user sees it', 
     });
 
     // 4. The status item shows the site counts of the active file.
-    await t.test('status bar item', async () => {
+    await step('status bar item', async () => {
       const item = p.locator('[id="status.languageStatus"]');
       await item.waitFor({ timeout: WAIT });
       await item.click();
@@ -406,8 +417,37 @@ test('VS Code (code-server 4.100.3): the packaged extension as a user sees it', 
       lap('status');
     });
 
-    // 5. Typing a new writel() gets its own squiggle, Problems entry and status count.
-    await t.test('an edit adding a site gets its diagnostic', async () => {
+    // 5. TDX: Show Compiled Form (before any edit: the object matches the buffer) opens the function's annotated disassembly beside the source.
+    await step('TDX: Show Compiled Form', async (tt) => {
+      await p.locator('.monaco-editor .view-lines').first().click();
+      await goToLine(p, lineOf(ws.source, 'fp->ovl->ctrl |= 1;'));
+      await runCommand(p, 'TDX: Show Compiled Form');
+      if (support.compiledForm) {
+        // The client is wired (the command ran and sent the request); the server cannot answer it.
+        const msg = await waitNotification(p, /compiled form/i);
+        await screenshot('compiled-form-unsupported');
+        assert.match(msg, /tdxAudit\/compiledForm|Unhandled method|compiled form/i);
+        return tt.skip(`${support.compiledForm}: the command runs and reports the server's error`);
+      }
+      if (!ws.object) return tt.skip('gcc not installed: no foo_nic.o to disassemble');
+      const tab = p.locator('.tab[aria-label^="foo_kick.tdx-disasm"]');
+      await tab.waitFor({ timeout: WAIT });
+      const view = p.locator('.editor-group-container.active .monaco-editor .view-lines').first();
+      await view.waitFor({ timeout: WAIT });
+      const text = (await view.innerText()).replace(/\u00a0/g, ' ');
+      assert.match(text, /foo_kick/, text);
+      assert.match(text, OR_ON_MEMORY, text);
+      // the document is in the tdx-disasm language (status bar language indicator)
+      const mode = await p.locator('[id="status.editor.mode"]').innerText();
+      assert.match(mode, /TDX Disassembly/, mode);
+      await screenshot('compiled-form');
+      // back to the source for the next steps
+      await p.locator('.tab[aria-label^="foo_nic.c"]').first().click();
+      lap('compiled-form');
+    });
+
+    // 6. Typing a new writel() gets its own squiggle, Problems entry and status count.
+    await step('an edit adding a site gets its diagnostic', async () => {
       await p.locator('.monaco-editor .view-lines').first().click();
       await goToLine(p, lineOf(ws.source, 'u32 foo_poll(') + 1); // the '{' line
       await p.keyboard.press('End');
@@ -433,35 +473,8 @@ test('VS Code (code-server 4.100.3): the packaged extension as a user sees it', 
       lap('edit');
     });
 
-    // 6. TDX: Show Compiled Form opens the function's annotated disassembly beside the source.
-    await t.test('TDX: Show Compiled Form', async (tt) => {
-      await p.locator('.monaco-editor .view-lines').first().click();
-      await goToLine(p, lineOf(ws.source, 'fp->ovl->ctrl |= 1;') + 1); // +1: the line typed above foo_poll's return
-      await runCommand(p, 'TDX: Show Compiled Form');
-      if (support.compiledForm) {
-        // The client is wired (the command ran and sent the request); the server cannot answer it.
-        const msg = await waitNotification(p, /compiled form/i);
-        await screenshot('compiled-form-unsupported');
-        assert.match(msg, /tdxAudit\/compiledForm|Unhandled method|compiled form/i);
-        return tt.skip(`${support.compiledForm}: the command runs and reports the server's error`);
-      }
-      if (!ws.object) return tt.skip('gcc not installed: no foo_nic.o to disassemble');
-      const tab = p.locator('.tab[aria-label^="foo_kick.tdx-disasm"]');
-      await tab.waitFor({ timeout: WAIT });
-      const view = p.locator('.editor-group-container.active .monaco-editor .view-lines').first();
-      await view.waitFor({ timeout: WAIT });
-      const text = (await view.innerText()).replace(/\u00a0/g, ' ');
-      assert.match(text, /foo_kick/, text);
-      assert.match(text, OR_ON_MEMORY, text);
-      // the document is in the tdx-disasm language (status bar language indicator)
-      const mode = await p.locator('[id="status.editor.mode"]').innerText();
-      assert.match(mode, /TDX Disassembly/, mode);
-      await screenshot('compiled-form');
-      lap('compiled-form');
-    });
-
     // 7. TDX: Export Audit Report writes the four formats, and asks before overwriting.
-    await t.test('TDX: Export Audit Report', async (tt) => {
+    await step('TDX: Export Audit Report', async (tt) => {
       const outDir = join(ws.dir, 'reports');
       mkdirSync(outDir, { recursive: true });
       const exportOnce = async () => {
