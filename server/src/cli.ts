@@ -9,6 +9,7 @@ import { join, relative, resolve } from 'node:path';
 import { CATALOGUE_NAMES_RE } from './c/catalogue';
 import { AuditEngine, type FileAudit, type Profile } from './audit/engine';
 import { runDecode } from './x86/decodeCli';
+import { runReport, REPORT_USAGE } from './audit/report/cli';
 import { ObjectStore } from './audit/objects';
 import { inventory } from './audit/inventory';
 import { isRejected } from './audit/verdicts';
@@ -36,6 +37,7 @@ const USAGE = `usage:
                  [--objects DIR|FILE]... [--build-dir DIR --source-root DIR] [--vmlinux FILE]
   tdx-audit scan --vmlinux FILE [--format text|json] [--profile P]      (binary inventory, no sources)
   tdx-audit decode <hex bytes...> [--profile P] [--format text|json|jsonl]
+  ${REPORT_USAGE.trim()}
 profiles: ${PROFILES.join(', ')}`;
 
 interface ScanOptions {
@@ -347,6 +349,8 @@ export async function main(argv: string[], write = (s: string) => void process.s
         return await scan(rest, write, warn);
       case 'decode':
         return runDecode(rest, write);
+      case 'report':
+        return await runReport(rest);
       case '--version':
         write(VERSION + '\n');
         return 0;

@@ -26,7 +26,11 @@ import { DEFAULT_SETTINGS, parseSettings, type ServerSettings } from './lsp/conf
 import { summarize, toDiagnostics } from './lsp/diagnostics';
 import { DocumentStore } from './lsp/documents';
 import { WorkspaceFiles, uriToPath } from './lsp/files';
+import { WorkspaceIndexer, type IndexResult } from './index/indexer';
 import {
+  ReindexCommand,
+  WorkspaceSummaryRequest,
+  type WorkspaceSummary,
   CompiledFormRequest,
   type CompiledFormParams,
   type CompiledFormResult,
@@ -128,7 +132,7 @@ connection.onInitialize((params: InitializeParams): InitializeResult => {
     capabilities: {
       textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: { includeText: false } },
       hoverProvider: true,
-      executeCommandProvider: { commands: [CompileFileCommand] },
+      executeCommandProvider: { commands: [CompileFileCommand, ReindexCommand] },
       workspace: { workspaceFolders: { supported: true, changeNotifications: true } },
     },
     serverInfo: { name: 'tdx-audit', version: '0.1.0' },
@@ -151,11 +155,52 @@ connection.onInitialized(async () => {
   if (!trusted) connection.console.info('Untrusted workspace: source audit only.');
   const settings = await loadSettings();
   await service.start(async () => (engine = await AuditEngine.create(files)), settings);
+  // After the open documents: the index runs in the background and never delays them.
+  if (settings.index.enable) void indexWorkspace();
 });
 
 async function loadSettings(): Promise<ServerSettings> {
   currentSettings = withObjects(await readSettings());
   return currentSettings;
+}
+
+const indexer = new WorkspaceIndexer(join(__dirname, 'indexWorker.js'));
+let lastIndex: IndexResult | undefined;
+let indexRun: { cancelled: boolean } | undefined;
+
+/** Indexes the workspace folders on worker threads, with cancellable work-done progress. */
+async function indexWorkspace(): Promise<IndexResult | undefined> {
+  if (!files.folderPaths.length || shuttingDown) return undefined;
+  if (indexRun) indexRun.cancelled = true;
+  const token = { cancelled: false };
+  indexRun = token;
+  let progress: Awaited<ReturnType<typeof connection.window.createWorkDoneProgress>> | undefined;
+  if (capabilities.window?.workDoneProgress) {
+    try {
+      progress = await connection.window.createWorkDoneProgress();
+      progress.begin('TDX: indexing workspace', 0, 'finding C files', true);
+      progress.token.onCancellationRequested(() => (token.cancelled = true));
+    } catch {
+      progress = undefined;
+    }
+  }
+  try {
+    const r = await indexer.index(files.folderPaths, currentSettings.engine, (p) => {
+      progress?.report(p.total ? Math.floor((100 * p.done) / p.total) : 0, p.message);
+    }, token);
+    if (!r.cancelled) lastIndex = r;
+    const sites = r.files.reduce((n, f) => n + f.sites, 0);
+    const errors = r.files.reduce((n, f) => n + f.errors, 0);
+    connection.console.info(`Workspace index: ${r.files.length} files with sites (${r.skipped} skipped by the pre-filter, ${r.cacheHits} unchanged), ${sites} sites, ${errors} errors in ${(r.ms / 1000).toFixed(1)} s${r.cancelled ? ' (cancelled)' : ''}${r.capped ? ' (file cap reached)' : ''}`);
+    for (const f of r.failures.slice(0, 20)) connection.console.warn(`index: ${f.path}: ${f.message}`);
+    return r;
+  } catch (err) {
+    failure(undefined, 'indexing the workspace', err);
+    return undefined;
+  } finally {
+    progress?.done();
+    if (indexRun === token) indexRun = undefined;
+  }
 }
 
 /** compile_commands.json files that may describe a workspace source. */
@@ -295,6 +340,10 @@ connection.onDidSaveTextDocument(
 
 connection.onExecuteCommand(async (p: ExecuteCommandParams) => {
   try {
+    if (p.command === ReindexCommand) {
+      const r = await indexWorkspace();
+      return r ? `Indexed ${r.files.length} files in ${(r.ms / 1000).toFixed(1)} s` : 'No workspace folder to index.';
+    }
     if (p.command === CompileFileCommand) {
       // From a command palette there is no argument: the document the user last touched.
       const uri = typeof p.arguments?.[0] === 'string' ? p.arguments[0] : lastTouched;
@@ -318,8 +367,29 @@ connection.onRequest(
   }),
 );
 
+connection.onRequest(
+  WorkspaceSummaryRequest,
+  guarded('workspaceSummary', () => undefined, null, (): WorkspaceSummary | null => {
+    const r = lastIndex;
+    if (!r) return null;
+    const totals = { files: r.files.length, sites: 0, errors: 0, warnings: 0, others: 0 };
+    for (const f of r.files) {
+      totals.sites += f.sites;
+      totals.errors += f.errors;
+      totals.warnings += f.warnings;
+      totals.others += f.others;
+    }
+    return {
+      files: r.files.map(({ path, sites, errors, warnings, others, parseErrors }) => ({ path, sites, errors, warnings, others, parseErrors })),
+      totals, skipped: r.skipped, capped: r.capped, failures: r.failures, cacheHits: r.cacheHits, ms: r.ms, cancelled: r.cancelled,
+    };
+  }),
+);
+
 connection.onShutdown(() => {
   shuttingDown = true;
+  if (indexRun) indexRun.cancelled = true;
+  indexer.dispose();
   for (const ac of compiles.values()) ac.abort();
   killAllCompiles();
   service.dispose();

@@ -43,10 +43,10 @@ describe('compiled forms over LSP', { skip: hasGcc ? false : 'gcc is not install
     const rmw = diags.find((d) => d.range.start.line === positionOf(text, 'd->r->ctrl').line);
     assert.ok(rmw);
     assert.equal(rmw.severity, 1);
-    assert.match(rmw.message, /or dword ptr \[rax\],1/);
+    assert.match(String(rmw.message), /or dword ptr \[rax\],1/);
     const zext = diags.find((d) => d.range.start.line === positionOf(text, 'd->r->mac[2]').line);
     assert.equal(zext?.severity, 2);
-    assert.match(zext!.message, /movzx eax,byte ptr/);
+    assert.match(String(zext!.message), /movzx eax,byte ptr/);
   });
 
   test('hover names the compiled instruction, its bytes, function+offset and verdict', async () => {
@@ -73,6 +73,6 @@ describe('compiled forms over LSP', { skip: hasGcc ? false : 'gcc is not install
     assert.match(String(msg), /Compiled forms\.c/);
     assert.equal(existsSync(join(dir, 'forms.o')), false, 'the workspace tree is not written');
     const p = await lsp.nextDiagnostics(uri, before);
-    assert.ok(p.diagnostics.some((d) => /or dword ptr/.test(d.message)));
+    assert.ok(p.diagnostics.some((d) => /or dword ptr/.test(String(d.message))));
   });
 });

@@ -13,6 +13,8 @@ export interface ServerSettings {
   /** Object lookup as the user set it; server.ts turns it into engine.objects (trust, folders). */
   objects: { enable: boolean; buildDir?: string; vmlinux?: string };
   compile: { onSave: boolean; timeoutMs: number };
+  /** Background workspace indexing after initialize. */
+  index: { enable: boolean };
 }
 
 const PROFILES: readonly Profile[] = ['tdx-linux-6.12+', 'tdx-linux-6.1', 'tdx-linux-5.19', 'sev-es'];
@@ -37,6 +39,7 @@ export const DEFAULT_SETTINGS: ServerSettings = {
   engine: { severity: {}, followIncludes: true, profile: 'tdx-linux-6.12+' },
   objects: { enable: true },
   compile: { onSave: false, timeoutMs: 60_000 },
+  index: { enable: true },
 };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -74,6 +77,9 @@ export function parseSettings(raw: unknown): ServerSettings {
   if (typeof onSave === 'boolean') out.compile.onSave = onSave;
   const timeout = compile.timeoutMs ?? flat('compile.timeoutMs');
   if (typeof timeout === 'number' && Number.isFinite(timeout)) out.compile.timeoutMs = Math.min(600_000, Math.max(1000, Math.round(timeout)));
+  const index = isObject(section.index) ? section.index : {};
+  const indexEnable = index.enable ?? flat('index.enable');
+  if (typeof indexEnable === 'boolean') out.index.enable = indexEnable;
   if (isObject(section.severity)) {
     for (const [rule, level] of Object.entries(section.severity)) {
       if ((RULES as readonly string[]).includes(rule) && typeof level === 'string' && (LEVELS as readonly string[]).includes(level)) {
@@ -85,7 +91,7 @@ export function parseSettings(raw: unknown): ServerSettings {
 }
 
 function cloneDefaults(): ServerSettings {
-  return { ...DEFAULT_SETTINGS, engine: { ...DEFAULT_SETTINGS.engine, severity: {} }, objects: { ...DEFAULT_SETTINGS.objects }, compile: { ...DEFAULT_SETTINGS.compile } };
+  return { ...DEFAULT_SETTINGS, engine: { ...DEFAULT_SETTINGS.engine, severity: {} }, objects: { ...DEFAULT_SETTINGS.objects }, compile: { ...DEFAULT_SETTINGS.compile }, index: { ...DEFAULT_SETTINGS.index } };
 }
 
 /** Whether two settings differ in a way that changes audit results. */

@@ -117,3 +117,24 @@ export interface ExportReportResult {
 
 /** workspace/executeCommand: compile the file (argument: its URI) from compile_commands.json. Returns a message. */
 export const CompileFileCommand = 'tdxAudit.compileFile';
+
+/**
+ * Request `tdxAudit/workspaceSummary`: the background index of the workspace
+ * (source view of every C file that may hold a site). `null` before the first
+ * index finished.
+ */
+export const WorkspaceSummaryRequest = 'tdxAudit/workspaceSummary';
+
+export interface WorkspaceSummary {
+  files: { path: string; sites: number; errors: number; warnings: number; others: number; parseErrors: number }[];
+  totals: { files: number; sites: number; errors: number; warnings: number; others: number };
+  skipped: number;
+  capped: boolean;
+  failures: { path: string; message: string }[];
+  cacheHits: number;
+  ms: number;
+  cancelled: boolean;
+}
+
+/** Command (workspace/executeCommand): re-index the workspace now. */
+export const ReindexCommand = 'tdxAudit.reindexWorkspace';

@@ -1,0 +1,196 @@
+// Background workspace indexing: walks the workspace folders for C sources,
+// skips what cannot hold a site (the pre-filter), and audits the rest on worker
+// threads (one per core), caching results by content hash so an unchanged file
+// is never parsed twice. Never blocks the caller; cancellable; capped.
+
+import { createHash } from 'node:crypto';
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { CATALOGUE_NAMES_RE } from '../c/catalogue';
+import type { AuditConfig } from '../audit/engine';
+import type { FromWorker, IndexedFile, ToWorker } from './types';
+
+/** Folders that never hold driver C a user wants audited. */
+const SKIP_DIRS = new Set(['.git', '.hg', '.svn', 'node_modules', '.tdx-audit', 'Documentation', '.vscode', '.cache', 'dist', 'out']);
+const MAX_FILES = 100_000;
+const MAX_FILE_BYTES = 4 << 20;
+const LOCAL_INCLUDE_RE = /^[ \t]*#[ \t]*include[ \t]*"/m;
+
+export interface IndexProgress {
+  done: number;
+  total: number;
+  message: string;
+}
+
+export interface IndexResult {
+  files: IndexedFile[];
+  /** Files the pre-filter skipped (no accessor name, no __iomem, no local include). */
+  skipped: number;
+  /** Files found beyond the cap. */
+  capped: boolean;
+  failures: { path: string; message: string }[];
+  cacheHits: number;
+  ms: number;
+  cancelled: boolean;
+}
+
+export interface CancelToken {
+  readonly cancelled: boolean;
+}
+
+/** Sources under the folders, breadth-first, without following symlinks. */
+export async function discover(folders: readonly string[], token: CancelToken, max = MAX_FILES): Promise<{ files: string[]; capped: boolean }> {
+  const files: string[] = [];
+  const queue = [...folders];
+  while (queue.length && !token.cancelled) {
+    const dir = queue.shift()!;
+    let ents;
+    try {
+      ents = await readdir(dir, { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const e of ents) {
+      if (e.isSymbolicLink()) continue;
+      if (e.isDirectory()) {
+        if (!SKIP_DIRS.has(e.name) && !e.name.startsWith('.')) queue.push(join(dir, e.name));
+      } else if (e.isFile() && /\.[ch]$/.test(e.name)) {
+        files.push(join(dir, e.name));
+        if (files.length >= max) return { files, capped: true };
+      }
+    }
+  }
+  return { files, capped: false };
+}
+
+/** The pre-filter: a file naming no accessor, no __iomem and including no local header has no site. */
+export function mayHoldSites(text: string): boolean {
+  return CATALOGUE_NAMES_RE.test(text) || text.includes('__iomem') || LOCAL_INCLUDE_RE.test(text);
+}
+
+interface Slot {
+  worker: Worker;
+  busy: boolean;
+  ready: Promise<void>;
+}
+
+export class WorkspaceIndexer {
+  private slots: Slot[] = [];
+  private readonly byHash = new Map<string, Omit<IndexedFile, 'path'>>();
+  private nextId = 1;
+  private readonly pending = new Map<number, (m: FromWorker) => void>();
+  private configKey = '';
+
+  constructor(
+    private readonly workerPath: string,
+    private readonly threads = Math.max(1, availableParallelism()),
+  ) {}
+
+  private ensureWorkers(config: AuditConfig, folders: readonly string[]): void {
+    const key = JSON.stringify([config.profile, config.followIncludes, config.severity, folders]);
+    if (key !== this.configKey) {
+      // Results depend on the configuration: a new one empties the cache.
+      this.byHash.clear();
+      this.configKey = key;
+      for (const s of this.slots) s.worker.postMessage({ type: 'config', config: { ...config, objects: undefined }, folders: [...folders] } satisfies ToWorker);
+    }
+    while (this.slots.length < this.threads) {
+      const worker = new Worker(this.workerPath);
+      worker.unref();
+      let markReady!: () => void;
+      const ready = new Promise<void>((r) => (markReady = r));
+      worker.on('message', (m: FromWorker) => {
+        if (m.type === 'ready') return markReady();
+        const cb = this.pending.get(m.id);
+        if (cb) {
+          this.pending.delete(m.id);
+          cb(m);
+        }
+      });
+      worker.on('error', () => {
+        // A crashed worker fails what it held; a new one replaces it on the next run.
+        this.slots = this.slots.filter((s) => s.worker !== worker);
+        for (const [id, cb] of this.pending) cb({ type: 'error', id, path: '', message: 'indexer worker crashed' });
+        this.pending.clear();
+      });
+      worker.postMessage({ type: 'config', config: { ...config, objects: undefined }, folders: [...folders] } satisfies ToWorker);
+      this.slots.push({ worker, busy: false, ready });
+    }
+  }
+
+  private run(slot: Slot, path: string, text: string): Promise<FromWorker> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.pending.set(id, resolve);
+      slot.worker.postMessage({ type: 'audit', id, path, text } satisfies ToWorker);
+    });
+  }
+
+  /** Indexes the folders. Resolves (never rejects) with what was done, also when cancelled. */
+  async index(folders: readonly string[], config: AuditConfig, onProgress: (p: IndexProgress) => void, token: CancelToken): Promise<IndexResult> {
+    const t0 = performance.now();
+    this.ensureWorkers(config, folders);
+    await Promise.all(this.slots.map((s) => s.ready));
+    const { files: paths, capped } = await discover(folders, token);
+    const out: IndexedFile[] = [];
+    const failures: { path: string; message: string }[] = [];
+    let skipped = 0;
+    let hits = 0;
+    let done = 0;
+    let next = 0;
+    const total = paths.length;
+    let lastReport = 0;
+    const report = () => {
+      const now = performance.now();
+      if (now - lastReport < 100 && done < total) return;
+      lastReport = now;
+      onProgress({ done, total, message: `${done}/${total} files` });
+    };
+    const lane = async (slot: Slot) => {
+      while (!token.cancelled && next < paths.length) {
+        const path = paths[next++]!;
+        try {
+          const st = await stat(path);
+          if (st.size > MAX_FILE_BYTES) {
+            failures.push({ path, message: `larger than ${MAX_FILE_BYTES} bytes` });
+            continue;
+          }
+          const text = await readFile(path, 'utf8');
+          if (!mayHoldSites(text)) {
+            skipped++;
+            continue;
+          }
+          const hash = createHash('sha1').update(text).digest('hex');
+          const cached = this.byHash.get(hash);
+          if (cached) {
+            hits++;
+            out.push({ ...cached, path });
+            continue;
+          }
+          const m = await this.run(slot, path, text);
+          if (m.type === 'result') {
+            const { path: _p, ...rest } = m.file;
+            this.byHash.set(hash, rest);
+            out.push(m.file);
+          } else if (m.type === 'error') failures.push({ path, message: m.message });
+        } catch (e) {
+          failures.push({ path, message: e instanceof Error ? e.message : String(e) });
+        } finally {
+          done++;
+          report();
+        }
+      }
+    };
+    await Promise.all(this.slots.map((s) => lane(s)));
+    onProgress({ done, total, message: `${done}/${total} files` });
+    out.sort((a, b) => (a.path < b.path ? -1 : 1));
+    return { files: out, skipped, capped, failures, cacheHits: hits, ms: performance.now() - t0, cancelled: token.cancelled };
+  }
+
+  dispose(): void {
+    for (const s of this.slots) void s.worker.terminate();
+    this.slots = [];
+  }
+}

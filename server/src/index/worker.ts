@@ -1,0 +1,62 @@
+// Worker thread of the workspace indexer: one AuditEngine per thread (its own
+// parser and header cache), source-only audits of files the main thread read.
+
+import { readFileSync } from 'node:fs';
+import { resolve, sep } from 'node:path';
+import { parentPort } from 'node:worker_threads';
+import { AuditEngine } from '../audit/engine';
+import type { FromWorker, IndexedFile, ToWorker } from './types';
+
+const port = parentPort!;
+let folders: string[] = [];
+
+/** Headers are read only inside the workspace folders (as the server's host does). */
+function readInside(p: string): string | undefined {
+  const abs = resolve(p);
+  if (!folders.some((f) => abs === f || abs.startsWith(f.endsWith(sep) ? f : f + sep))) return undefined;
+  try {
+    return readFileSync(abs, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+async function main(): Promise<void> {
+  const engine = await AuditEngine.create({ readFile: readInside });
+  const post = (m: FromWorker) => port.postMessage(m);
+  port.on('message', (m: ToWorker) => {
+    if (m.type === 'config') {
+      folders = m.folders.map((f) => resolve(f));
+      // The index is the source view; objects are joined when a file is opened.
+      engine.configure({ ...m.config, objects: undefined });
+      return;
+    }
+    try {
+      const a = engine.auditOnce(m.path, m.text);
+      const file: IndexedFile = {
+        path: m.path,
+        sites: a.analysis.sites.length,
+        errors: a.findings.filter((f) => f.severity === 'error').length,
+        warnings: a.findings.filter((f) => f.severity === 'warning').length,
+        others: a.findings.filter((f) => f.severity === 'information' || f.severity === 'hint').length,
+        parseErrors: a.analysis.parseErrors,
+        ms: a.ms,
+        findings: a.findings.map((f) => ({
+          rule: f.rule,
+          severity: f.severity,
+          line: f.site.range.start.line,
+          character: f.site.range.start.character,
+          function: f.site.function,
+          accessor: f.site.accessor,
+          message: f.message,
+        })),
+      };
+      post({ type: 'result', id: m.id, file });
+    } catch (e) {
+      post({ type: 'error', id: m.id, path: m.path, message: e instanceof Error ? e.message : String(e) });
+    }
+  });
+  post({ type: 'ready' });
+}
+
+void main();
