@@ -47,11 +47,13 @@ test('vsce packs an installable .vsix with only what runs', { timeout: 180_000, 
     assert.ok(Number(/^\^1\.(\d+)\./.exec(pkg.engines.vscode)![1]) <= 100, 'engines.vscode must accept VS Code 1.100 (code-server 4.100.3)');
     const typesVscode = JSON.parse(readFileSync(join(REPO, 'node_modules', '@types', 'vscode', 'package.json'), 'utf8')).version as string;
     assert.ok(Number(typesVscode.split('.')[1]) <= 100, `@types/vscode ${typesVscode} is newer than engines.vscode allows`);
-    // Every contributed command is activated and registered by the bundle.
+    // Every contributed command is registered: by the client bundle, or by the server
+    // (executeCommandProvider: vscode-languageclient registers those when the server starts).
+    // VS Code 1.74+ activates on contributed commands by itself.
     const bundle = readFileSync(join(REPO, 'dist', 'extension.js'), 'utf8');
+    const server = readFileSync(join(REPO, 'dist', 'server.js'), 'utf8');
     for (const c of pkg.contributes.commands as { command: string }[]) {
-      assert.ok(bundle.includes(c.command), `${c.command} is contributed but not registered in dist/extension.js`);
-      assert.ok(pkg.activationEvents.includes(`onCommand:${c.command}`), `${c.command} has no activation event`);
+      assert.ok(bundle.includes(c.command) || server.includes(c.command), `${c.command} is contributed but registered neither in dist/extension.js nor in dist/server.js`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
