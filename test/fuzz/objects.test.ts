@@ -71,3 +71,40 @@ test('bounded object fuzz: 3,000 mutated objects, no untyped exception, no hang'
   // The mutations reach past the ELF header: most inputs are read at least in part.
   assert.ok(r.ok > 300 && r.typed > 300, `clean reads ${r.ok}, typed errors ${r.typed}`);
 });
+
+test('many zlib bombs in one small file stop at the joint inflation budget with an ElfError', { skip: noGcc }, async () => {
+  const { deflateSync } = await import('node:zlib');
+  const seed = seeds.find((s) => s.label === 'mmio_dev-dwarf5.o')!;
+  // Each debug section becomes a 40 MiB stream of zeros (~40 KiB compressed): each within the
+  // per-stream ratio, together far past 64 MiB + 32 x file size.
+  const z = deflateSync(Buffer.alloc(40 << 20), { level: 9 });
+  let buf = Buffer.from(seed.data);
+  const targets = seed.sections.filter((s) => s.name.startsWith('.debug_'));
+  for (const s of targets) {
+    const hdr = Buffer.alloc(24);
+    hdr.writeUInt32LE(1, 0);
+    hdr.writeBigUInt64LE(BigInt(40 << 20), 8);
+    const at = buf.length + ((8 - (buf.length % 8)) % 8);
+    buf = Buffer.concat([buf, Buffer.alloc(at - buf.length), hdr, z]);
+    buf.writeBigUInt64LE(BigInt(at), s.hdr + 24);
+    buf.writeBigUInt64LE(BigInt(24 + z.length), s.hdr + 32);
+    buf.writeBigUInt64LE(BigInt(s.flags | 0x800), s.hdr + 8);
+  }
+  assert.ok(targets.length >= 3 && buf.length < 1 << 20);
+  const elf = ElfFile.parse(buf);
+  let inflated = 0;
+  let refused: unknown;
+  for (const s of elf.sections.filter((x) => x.name.startsWith('.debug_'))) {
+    try {
+      inflated += elf.sectionData(s).length;
+    } catch (e) {
+      refused = e;
+      break;
+    }
+  }
+  assert.ok(refused instanceof ElfError, `refused with an ElfError: ${String(refused)}`);
+  assert.match(refused.message, /inflate to more than/);
+  assert.ok(inflated <= (64 << 20) + 32 * buf.length, `inflated ${inflated} bytes before refusing`);
+  // The pipeline as a whole ends in typed errors too.
+  exerciseObject(buf);
+});

@@ -54,6 +54,14 @@ const RELA_SIZE = 24;
 const CHDR_SIZE = 24;
 /** Deflate cannot expand by more than ~1032:1; a larger claim is a lie. */
 const MAX_INFLATE_RATIO = 1040;
+/**
+ * Cap on what all compressed sections of one file may inflate to together:
+ * 64 MiB plus 32 bytes per byte of file. Real debug info compresses 3-10x, so
+ * only a hostile file (many small zlib bombs, each within the per-stream
+ * ratio) reaches it.
+ */
+const INFLATE_BUDGET_BASE = 64 * 1024 * 1024;
+const INFLATE_BUDGET_PER_BYTE = 32;
 /** Hard cap on one inflated section (and below Buffer's own limit). */
 const MAX_INFLATED = Math.min(bufferConstants.MAX_LENGTH, 2 ** 31 - 1);
 
@@ -103,6 +111,8 @@ export class ElfFile {
   readonly entry: bigint;
   readonly sections: readonly ElfSection[];
   private readonly inflated = new Map<number, Uint8Array>();
+  /** Bytes inflated so far (see INFLATE_BUDGET_*). */
+  private inflatedBytes = 0;
   private readonly symtabCache = new Map<number, ElfSymbol[]>();
 
   private constructor(data: Uint8Array, type: number, machine: number, entry: bigint, sections: ElfSection[]) {
@@ -243,6 +253,7 @@ export class ElfFile {
     const cached = this.inflated.get(sec.index);
     if (cached) return cached;
     const out = (sec.flags & SHF_COMPRESSED) !== 0 ? this.inflateChdr(sec, raw) : this.inflateZdebug(sec, raw);
+    this.inflatedBytes += out.length;
     this.inflated.set(sec.index, out);
     return out;
   }
@@ -257,6 +268,7 @@ export class ElfFile {
     const chSize = r.u64n('ch_size');
     r.u64(); // ch_addralign
     if (chType !== ELFCOMPRESS_ZLIB) throw fault(0, `unsupported compression type ${chType}`);
+    this.checkBudget(chSize, (what) => fault(8, what));
     return inflateBounded(raw.subarray(CHDR_SIZE), chSize, (what) => fault(CHDR_SIZE, what));
   }
 
@@ -268,7 +280,16 @@ export class ElfFile {
     }
     const size = new DataView(raw.buffer, raw.byteOffset, raw.byteLength).getBigUint64(4, false);
     if (size > BigInt(Number.MAX_SAFE_INTEGER)) throw fault(4, 'uncompressed size too large');
+    this.checkBudget(Number(size), (what) => fault(4, what));
     return inflateBounded(raw.subarray(12), Number(size), (what) => fault(12, what));
+  }
+
+  /** Refuses an inflation that would take the file's compressed sections past their joint budget. */
+  private checkBudget(size: number, fail: (what: string) => ElfError): void {
+    const budget = INFLATE_BUDGET_BASE + INFLATE_BUDGET_PER_BYTE * this.data.length;
+    if (this.inflatedBytes + size > budget) {
+      throw fail(`compressed sections would inflate to more than ${budget} bytes in all (${this.inflatedBytes} already, ${size} more) for a file of ${this.data.length} bytes`);
+    }
   }
 
   /**
