@@ -15,6 +15,10 @@ import {
   type DidOpenTextDocumentParams,
   type DidSaveTextDocumentParams,
   type ExecuteCommandParams,
+  type CodeAction,
+  type CodeActionParams,
+  CodeActionKind,
+  type CancellationToken,
   type Hover,
   type HoverParams,
   type InitializeParams,
@@ -27,8 +31,18 @@ import { summarize, toDiagnostics } from './lsp/diagnostics';
 import { DocumentStore } from './lsp/documents';
 import { WorkspaceFiles, uriToPath } from './lsp/files';
 import { WorkspaceIndexer, type IndexResult } from './index/indexer';
+import { TriageStore } from './lsp/triage';
+import { TRIAGE_STATUSES, type TriageStatus } from './audit/report/triage';
+import { buildReport } from './audit/report/cli';
+import { writeReportFiles } from './audit/report/write';
+import { pathToFileURL } from 'node:url';
 import {
+  ExportReportRequest,
+  type ExportReportParams,
+  type ExportReportResult,
+  type ReportFormat,
   ReindexCommand,
+  SetTriageCommand,
   WorkspaceSummaryRequest,
   type WorkspaceSummary,
   CompiledFormRequest,
@@ -45,6 +59,7 @@ import {
 import { AuditService, errorText } from './lsp/service';
 
 const connection = createConnection(ProposedFeatures.all);
+const triage = new TriageStore();
 const documents = new DocumentStore();
 const files = new WorkspaceFiles(documents, (m) => connection.console.warn(m));
 
@@ -84,9 +99,18 @@ const service = new AuditService(documents, {
     void connection.sendDiagnostics(version === undefined ? { uri, diagnostics } : { uri, version, diagnostics });
   },
   toDiagnostics(audit) {
-    return toDiagnostics(audit, {
-      relatedInformation: capabilities.textDocument?.publishDiagnostics?.relatedInformation === true,
-    });
+    const opts = { relatedInformation: capabilities.textDocument?.publishDiagnostics?.relatedInformation === true };
+    const path = uriToPath(audit.file);
+    const doc = documents.get(audit.file);
+    if (!path || !doc || !audit.findings.length) return toDiagnostics(audit, opts);
+    try {
+      const t = triage.forAudit(path, doc.text, audit);
+      if (t.error) failure(audit.file, 'reading the triage file', new Error(t.error));
+      return toDiagnostics(audit, opts, t.items);
+    } catch (err) {
+      failure(audit.file, 'applying triage', err);
+      return toDiagnostics(audit, opts);
+    }
   },
   status(params: StatusParams) {
     if (initialized) void connection.sendNotification(StatusNotification, params);
@@ -132,7 +156,8 @@ connection.onInitialize((params: InitializeParams): InitializeResult => {
     capabilities: {
       textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: { includeText: false } },
       hoverProvider: true,
-      executeCommandProvider: { commands: [CompileFileCommand, ReindexCommand] },
+      executeCommandProvider: { commands: [CompileFileCommand, ReindexCommand, SetTriageCommand] },
+      codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
       workspace: { workspaceFolders: { supported: true, changeNotifications: true } },
     },
     serverInfo: { name: 'tdx-audit', version: '0.1.0' },
@@ -340,6 +365,15 @@ connection.onDidSaveTextDocument(
 
 connection.onExecuteCommand(async (p: ExecuteCommandParams) => {
   try {
+    if (p.command === SetTriageCommand) {
+      const [uri, fingerprint, status, comment] = p.arguments ?? [];
+      if (typeof uri !== 'string' || typeof fingerprint !== 'string' || !TRIAGE_STATUSES.includes(status as TriageStatus)) return 'tdxAudit.setTriage needs (uri, fingerprint, status)';
+      const path = uriToPath(uri);
+      if (!path) return 'not a file';
+      const file = await triage.set(path, fingerprint, status as TriageStatus, { ...(typeof comment === 'string' && comment ? { comment } : {}), who: process.env.USER ?? process.env.USERNAME });
+      service.refreshAll();
+      return `${status}: saved in ${file}`;
+    }
     if (p.command === ReindexCommand) {
       const r = await indexWorkspace();
       return r ? `Indexed ${r.files.length} files in ${(r.ms / 1000).toFixed(1)} s` : 'No workspace folder to index.';
@@ -366,6 +400,77 @@ connection.onRequest(
     return engine.compiledForm(p.uri, doc.text, p.position, typeof p.function === 'string' ? p.function : undefined);
   }),
 );
+
+connection.onCodeAction(
+  guarded('codeAction', (p: CodeActionParams) => p.textDocument.uri, [], (p: CodeActionParams): CodeAction[] => {
+    const out: CodeAction[] = [];
+    for (const d of p.context.diagnostics) {
+      if (d.source !== 'tdx-audit') continue;
+      const data = d.data as { fingerprint?: string; status?: string } | undefined;
+      if (!data?.fingerprint) continue;
+      for (const status of TRIAGE_STATUSES) {
+        if (status === data.status) continue;
+        out.push({
+          title: `TDX triage: mark as ${status}`,
+          kind: CodeActionKind.QuickFix,
+          diagnostics: [d],
+          command: { title: `Mark as ${status}`, command: SetTriageCommand, arguments: [p.textDocument.uri, data.fingerprint, status] },
+        });
+      }
+    }
+    return out;
+  }),
+);
+
+connection.onRequest(ExportReportRequest, async (p: ExportReportParams, token: CancellationToken): Promise<ExportReportResult | null> => {
+  const none: ExportReportResult = { written: [], exists: [], findings: 0, cancelled: true };
+  if (!engine || typeof p?.outputDir !== 'string') return null;
+  const ac = new AbortController();
+  token.onCancellationRequested(() => ac.abort());
+  let progress: Awaited<ReturnType<typeof connection.window.createWorkDoneProgress>> | undefined;
+  try {
+    const scopePath = p.scope ? uriToPath(p.scope) : undefined;
+    const paths = scopePath ? [scopePath] : [...files.folderPaths];
+    const outDir = uriToPath(p.outputDir);
+    if (!paths.length || !outDir) throw new Error('nothing to audit: open a folder or give a file or folder scope');
+    const formats = (Array.isArray(p.formats) && p.formats.length ? p.formats : ['sarif', 'html', 'markdown', 'json']).filter((f): f is ReportFormat => ['sarif', 'html', 'markdown', 'json'].includes(f));
+    if (capabilities.window?.workDoneProgress) {
+      progress = await connection.window.createWorkDoneProgress();
+      progress.begin('TDX: exporting audit report', 0, 'finding C files', true);
+      progress.token.onCancellationRequested(() => ac.abort());
+    }
+    const byPath = new Map(documents.all().map((d) => [uriToPath(d.uri), d.text] as const));
+    let last = 0;
+    const run = await buildReport(
+      { paths, formats, profile: currentSettings.engine.profile, followIncludes: currentSettings.engine.followIncludes, objects: [] } as Parameters<typeof buildReport>[0],
+      {
+        engine,
+        signal: ac.signal,
+        textOf: (f) => byPath.get(f),
+        progress: (done, total, file) => {
+          const now = Date.now();
+          if (now - last < 100 && done < total) return;
+          last = now;
+          progress?.report(Math.floor((100 * done) / Math.max(1, total)), `${done}/${total} ${file}`);
+        },
+      },
+    );
+    if (run === 'cancelled' || ac.signal.aborted) return none;
+    const w = await writeReportFiles(outDir, run.files, { overwrite: p.overwrite === true, signal: ac.signal });
+    if (w.cancelled) return none;
+    return {
+      written: w.written.map((f) => pathToFileURL(f).href),
+      exists: w.exists.map((f) => pathToFileURL(f).href),
+      findings: run.model.counts.findings,
+      cancelled: false,
+    };
+  } catch (err) {
+    failure(p.scope, 'exporting the audit report', err);
+    return null;
+  } finally {
+    progress?.done();
+  }
+});
 
 connection.onRequest(
   WorkspaceSummaryRequest,

@@ -82,6 +82,7 @@ export class WorkspaceIndexer {
   private nextId = 1;
   private readonly pending = new Map<number, (m: FromWorker) => void>();
   private configKey = '';
+  private lastError: string | undefined;
 
   constructor(
     private readonly workerPath: string,
@@ -109,12 +110,19 @@ export class WorkspaceIndexer {
           cb(m);
         }
       });
-      worker.on('error', () => {
-        // A crashed worker fails what it held; a new one replaces it on the next run.
+      const gone = () => {
+        // A crashed (or never started) worker fails what it held and stops blocking the run;
+        // a new one replaces it on the next run.
+        markReady();
         this.slots = this.slots.filter((s) => s.worker !== worker);
         for (const [id, cb] of this.pending) cb({ type: 'error', id, path: '', message: 'indexer worker crashed' });
         this.pending.clear();
+      };
+      worker.on('error', (e) => {
+        this.lastError = e instanceof Error ? e.message : String(e);
+        gone();
       });
+      worker.on('exit', gone);
       worker.postMessage({ type: 'config', config: { ...config, objects: undefined }, folders: [...folders] } satisfies ToWorker);
       this.slots.push({ worker, busy: false, ready });
     }
@@ -133,6 +141,7 @@ export class WorkspaceIndexer {
     const t0 = performance.now();
     this.ensureWorkers(config, folders);
     await Promise.all(this.slots.map((s) => s.ready));
+    if (!this.slots.length) throw new Error(`the indexer's worker threads did not start: ${this.lastError ?? 'unknown error'} (${this.workerPath})`);
     const { files: paths, capped } = await discover(folders, token);
     const out: IndexedFile[] = [];
     const failures: { path: string; message: string }[] = [];
@@ -142,6 +151,7 @@ export class WorkspaceIndexer {
     let next = 0;
     const total = paths.length;
     let lastReport = 0;
+    const inflight = new Map<string, Promise<FromWorker>>();
     const report = () => {
       const now = performance.now();
       if (now - lastReport < 100 && done < total) return;
@@ -169,7 +179,20 @@ export class WorkspaceIndexer {
             out.push({ ...cached, path });
             continue;
           }
-          const m = await this.run(slot, path, text);
+          // The same text already on its way through another lane (copied files, symlinked trees).
+          const flying = inflight.get(hash);
+          if (flying) {
+            const m = await flying;
+            if (m.type === 'result') {
+              hits++;
+              out.push({ ...m.file, path });
+            } else failures.push({ path, message: m.type === 'error' ? m.message : 'indexer failed' });
+            continue;
+          }
+          const job = this.run(slot, path, text);
+          inflight.set(hash, job);
+          const m = await job;
+          inflight.delete(hash);
           if (m.type === 'result') {
             const { path: _p, ...rest } = m.file;
             this.byHash.set(hash, rest);
@@ -184,6 +207,8 @@ export class WorkspaceIndexer {
       }
     };
     await Promise.all(this.slots.map((s) => lane(s)));
+    // Lanes whose worker died left files undone: say so rather than report a short index.
+    if (next < paths.length && !token.cancelled) failures.push({ path: paths[next]!, message: `indexing stopped: ${this.lastError ?? 'worker threads exited'}` });
     onProgress({ done, total, message: `${done}/${total} files` });
     out.sort((a, b) => (a.path < b.path ? -1 : 1));
     return { files: out, skipped, capped, failures, cacheHits: hits, ms: performance.now() - t0, cancelled: token.cancelled };

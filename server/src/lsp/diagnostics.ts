@@ -1,6 +1,7 @@
 // Findings → LSP diagnostics and the fileSummary response.
 
-import { DiagnosticSeverity, type Diagnostic, type DiagnosticRelatedInformation } from 'vscode-languageserver';
+import { DiagnosticSeverity, DiagnosticTag, type Diagnostic, type DiagnosticRelatedInformation } from 'vscode-languageserver';
+import type { FindingTriage } from './triage';
 import type { FileAudit, Finding, Severity } from '../audit/engine';
 import type { FileSummary } from './protocol';
 import { toUri } from './files';
@@ -37,8 +38,26 @@ export function toDiagnostic(f: Finding, opts: DiagnosticOptions): Diagnostic {
   return d;
 }
 
-export function toDiagnostics(audit: FileAudit, opts: DiagnosticOptions): Diagnostic[] {
-  return audit.findings.map((f) => toDiagnostic(f, opts));
+/**
+ * Diagnostics of an audit. With triage, each carries its fingerprint in `data` (the
+ * code action needs it), a triaged one names its status, and a finding someone
+ * marked safe/excluded/trusted is shown as a faded hint instead of its severity.
+ */
+export function toDiagnostics(audit: FileAudit, opts: DiagnosticOptions, triage?: FindingTriage[]): Diagnostic[] {
+  return audit.findings.map((f, i) => {
+    const d = toDiagnostic(f, opts);
+    const t = triage?.[i];
+    if (!t) return d;
+    d.data = { fingerprint: t.fingerprint, ...(t.entry ? { status: t.entry.status } : {}) };
+    if (t.entry) {
+      d.message = `[triaged ${t.entry.status}${t.entry.comment ? `: ${t.entry.comment}` : ''}] ${d.message}`;
+      if (t.deemphasised) {
+        d.severity = DiagnosticSeverity.Hint;
+        d.tags = [DiagnosticTag.Unnecessary];
+      }
+    }
+    return d;
+  });
 }
 
 export function summarize(uri: string, audit: FileAudit): FileSummary {

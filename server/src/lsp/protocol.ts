@@ -138,3 +138,9 @@ export interface WorkspaceSummary {
 
 /** Command (workspace/executeCommand): re-index the workspace now. */
 export const ReindexCommand = 'tdxAudit.reindexWorkspace';
+
+/**
+ * Command: record a triage decision (arguments: uri, fingerprint, status, comment?)
+ * in the tree's .tdx-audit/triage.json. Offered by the code action on each finding.
+ */
+export const SetTriageCommand = 'tdxAudit.setTriage';

@@ -1,0 +1,82 @@
+// Triage in the editor: each finding's fingerprint (the same one reports use, so a
+// decision made in the editor holds in CI and across kernel updates) looked up in
+// the tree's .tdx-audit/triage.json; decisions are shown on the diagnostic and set
+// by a code action.
+
+import { statSync } from 'node:fs';
+import type { FileAudit } from '../audit/engine';
+import { findTreeRoot, relativeTo } from '../audit/report/provenance';
+import { findingFingerprints } from '../audit/report/fingerprint';
+import { DEEMPHASISED, emptyTriage, loadTriage, saveTriage, setTriage, triagePathFor, type TriageEntry, type TriageFile, type TriageStatus } from '../audit/report/triage';
+
+export interface FindingTriage {
+  fingerprint: string;
+  entry?: TriageEntry;
+  deemphasised: boolean;
+}
+
+interface Cached {
+  mtimeMs: number;
+  file: TriageFile | undefined;
+  error?: string;
+}
+
+export class TriageStore {
+  private readonly roots = new Map<string, string>();
+  private readonly files = new Map<string, Cached>();
+
+  /** The tree root of a source (kernel Makefile, .tdx-audit/, .git): where its triage file lives. */
+  rootOf(path: string): string {
+    let r = this.roots.get(path);
+    if (!r) {
+      r = findTreeRoot([path]).root;
+      this.roots.set(path, r);
+    }
+    return r;
+  }
+
+  /** The triage file, reread when it changes on disk; a broken one is reported, not fatal. */
+  load(root: string): Cached {
+    const path = triagePathFor(root);
+    let mtimeMs = -1;
+    try {
+      mtimeMs = statSync(path).mtimeMs;
+    } catch {
+      mtimeMs = -1;
+    }
+    const hit = this.files.get(path);
+    if (hit && hit.mtimeMs === mtimeMs) return hit;
+    let c: Cached;
+    try {
+      c = { mtimeMs, file: mtimeMs < 0 ? undefined : loadTriage(path) };
+    } catch (e) {
+      c = { mtimeMs, file: undefined, error: e instanceof Error ? e.message : String(e) };
+    }
+    this.files.set(path, c);
+    return c;
+  }
+
+  /** Fingerprint and triage entry of every finding of an audit, in finding order. */
+  forAudit(path: string, text: string, audit: FileAudit): { items: FindingTriage[]; error?: string } {
+    const root = this.rootOf(path);
+    const fps = findingFingerprints(relativeTo(root, path), text, audit);
+    const t = this.load(root);
+    return {
+      items: fps.map((fingerprint) => {
+        const entry = t.file?.entries[fingerprint];
+        return { fingerprint, entry, deemphasised: !!entry && DEEMPHASISED.has(entry.status) };
+      }),
+      error: t.error,
+    };
+  }
+
+  async set(path: string, fingerprint: string, status: TriageStatus, info: { comment?: string; who?: string } = {}): Promise<string> {
+    const root = this.rootOf(path);
+    const t = this.load(root);
+    if (t.error) throw new Error(`not changing ${triagePathFor(root)}: ${t.error}`);
+    const file = triagePathFor(root);
+    await saveTriage(file, setTriage(t.file ?? emptyTriage(), fingerprint, status, info));
+    this.files.delete(file);
+    return file;
+  }
+}
