@@ -19,6 +19,7 @@ import {
   type CodeActionParams,
   CodeActionKind,
   type CancellationToken,
+  type WorkDoneProgressReporter,
   type Hover,
   type HoverParams,
   type InitializeParams,
@@ -422,7 +423,7 @@ connection.onCodeAction(
   }),
 );
 
-connection.onRequest(ExportReportRequest, async (p: ExportReportParams, token: CancellationToken): Promise<ExportReportResult | null> => {
+connection.onRequest(ExportReportRequest, async (p: ExportReportParams & { workDoneToken?: unknown }, token: CancellationToken, attached?: WorkDoneProgressReporter): Promise<ExportReportResult | null> => {
   const none: ExportReportResult = { written: [], exists: [], findings: 0, cancelled: true };
   if (!engine || typeof p?.outputDir !== 'string') return null;
   const ac = new AbortController();
@@ -434,7 +435,11 @@ connection.onRequest(ExportReportRequest, async (p: ExportReportParams, token: C
     const outDir = uriToPath(p.outputDir);
     if (!paths.length || !outDir) throw new Error('nothing to audit: open a folder or give a file or folder scope');
     const formats = (Array.isArray(p.formats) && p.formats.length ? p.formats : ['sarif', 'html', 'markdown', 'json']).filter((f): f is ReportFormat => ['sarif', 'html', 'markdown', 'json'].includes(f));
-    if (capabilities.window?.workDoneProgress) {
+    // The client's own progress (its workDoneToken) when it sent one; else one we create.
+    if (p.workDoneToken !== undefined && attached) {
+      progress = attached as typeof progress;
+      attached.begin('TDX: exporting audit report', 0, 'finding C files', true);
+    } else if (capabilities.window?.workDoneProgress) {
       progress = await connection.window.createWorkDoneProgress();
       progress.begin('TDX: exporting audit report', 0, 'finding C files', true);
       progress.token.onCancellationRequested(() => ac.abort());
