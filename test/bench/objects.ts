@@ -93,9 +93,10 @@ async function main(): Promise<void> {
   type Row = {
     ours: number[]; oursIn: number[]; od: number[]; rssOurs: number[]; rssOd: number[];
     oursNoLines: number[]; oursNoLinesIn: number[]; odPlain: number[]; rssOdPlain: number[]; rssOursNoLines: number[];
+    cpuOurs: number[]; cpuOd: number[];
     w?: WorkerOut['results'][0];
   };
-  const rows: Row[] = files.map(() => ({ ours: [], oursIn: [], od: [], rssOurs: [], rssOd: [], oursNoLines: [], oursNoLinesIn: [], odPlain: [], rssOdPlain: [], rssOursNoLines: [] }));
+  const rows: Row[] = files.map(() => ({ ours: [], oursIn: [], od: [], rssOurs: [], rssOd: [], oursNoLines: [], oursNoLinesIn: [], odPlain: [], rssOdPlain: [], rssOursNoLines: [], cpuOurs: [], cpuOd: [] }));
   const startFloor: number[] = [];
   const startRss: number[] = [];
 
@@ -126,19 +127,34 @@ async function main(): Promise<void> {
       const oursFirst = r % 2 === 0;
       if (!oursFirst) {
         const m = await od(f, true);
-        row.od.push(m.wallMs); row.rssOd.push(m.maxRssKiB);
+        row.od.push(m.wallMs); row.rssOd.push(m.maxRssKiB); row.cpuOd.push(m.cpuS);
       }
       const a = await ours(f, true);
-      row.ours.push(a.m.wallMs); row.oursIn.push(a.w.ms[0]!); row.rssOurs.push(a.m.maxRssKiB); row.w = a.w;
+      row.ours.push(a.m.wallMs); row.cpuOurs.push(a.m.cpuS); row.oursIn.push(a.w.ms[0]!); row.rssOurs.push(a.m.maxRssKiB); row.w = a.w;
       if (oursFirst) {
         const m = await od(f, true);
-        row.od.push(m.wallMs); row.rssOd.push(m.maxRssKiB);
+        row.od.push(m.wallMs); row.rssOd.push(m.maxRssKiB); row.cpuOd.push(m.cpuS);
       }
       const b = await ours(f, false);
       row.oursNoLines.push(b.m.wallMs); row.oursNoLinesIn.push(b.w.ms[0]!); row.rssOursNoLines.push(b.m.maxRssKiB);
       const p = await od(f, false);
       row.odPlain.push(p.wallMs); row.rssOdPlain.push(p.maxRssKiB);
     }
+  }
+
+  // Batched: all objects in one process each side, objdump repeated BATCH times in one
+  // shell loop so its CPU time rises above GNU time's 10 ms resolution; ours once.
+  const BATCH = 10;
+  const batch = { od: [] as number[], odCpu: [] as number[], ours: [] as number[], oursCpu: [] as number[], oursRss: [] as number[] };
+  for (let r = 0; r < runs; r++) {
+    log(`objects: batched run ${r + 1}/${runs}`);
+    const q = files.map((f) => `'${f}'`).join(' ');
+    const m = await measure(['sh', '-c', `for i in $(seq ${BATCH}); do objdump -d -l --inlines ${q} >/dev/null || exit 1; done`], { discard: true });
+    if (m.code !== 0) throw new Error(`objdump batch failed: ${m.stderr}`);
+    batch.od.push(m.wallMs / BATCH); batch.odCpu.push(m.cpuS / BATCH);
+    const o = await measure([node, worker, '--lines', ...files]);
+    if (o.code !== 0) throw new Error(`worker batch failed: ${o.stderr}`);
+    batch.ours.push(o.wallMs); batch.oursCpu.push(o.cpuS); batch.oursRss.push(o.maxRssKiB);
   }
 
   // Instruction counts of objdump (one untimed run with its output kept).
@@ -189,6 +205,13 @@ async function main(): Promise<void> {
     md.line(`| ${OBJECTS[i]} | ${c.functions} | ${c.instructions} | ${same}${odAll !== same ? ` (all: ${odAll})` : ''} | ${c.inlined} | ${c.deviceMemory} | ${fmtMs(o)} | ${fmtMs(u)} | **${fmtRatio(u / o)}** | ${fmtMs(ui)} | ${fmtMiB(median(row.rssOd))} | ${fmtMiB(median(row.rssOurs))} |`);
   }
   md.line(`| **all ${files.length}** | | ${tot.insns} | ${tot.odSame} (all: ${tot.odInsns}) | | | ${fmtMs(tot.od)} | ${fmtMs(tot.ours)} | **${fmtRatio(tot.ours / tot.od)}** | ${fmtMs(tot.oursIn)} | max ${fmtMiB(maxRssOd)} | max ${fmtMiB(maxRssOurs)} |`);
+  md.line(`| **all 7 in one process** (objdump: one invocation with the 7 files, ×${BATCH} per run) | | | | | | ${fmtMs(median(batch.od))} | ${fmtMs(median(batch.ours))} | **${fmtRatio(median(batch.ours) / median(batch.od))}** | | | ${fmtMiB(median(batch.oursRss))} |`);
+  md.line();
+  md.line(`CPU time (user+sys) of that batched form, median of ${runs}: objdump ${median(batch.odCpu).toFixed(3)} s per invocation, ours ${median(batch.oursCpu).toFixed(2)} s: **CPU ratio ${fmtRatio(median(batch.oursCpu) / median(batch.odCpu))}** (CPU time is far less sensitive than wall time to the other jobs on the machine).`);
+  const cpuO = rows.reduce((a, r) => a + median(r.cpuOurs), 0);
+  const cpuD = rows.reduce((a, r) => a + median(r.cpuOd), 0);
+  md.line();
+  md.line(`Per-object CPU time (user+sys, GNU time, 10 ms resolution, so objdump's is coarse), summed over the ${files.length} objects: objdump ${cpuD.toFixed(2)} s, ours ${cpuO.toFixed(2)} s: **ratio ${fmtRatio(cpuO / Math.max(cpuD, 0.01))}**.`);
   md.line();
   md.line(`Without line/inline mapping (decode + classify only) against plain \`objdump -d\`: objdump ${fmtMs(tot.odPlain)}, ours ${fmtMs(tot.oursNoLines)} (in-process ${fmtMs(tot.oursNoLinesIn)}), **ratio ${fmtRatio(tot.oursNoLines / tot.odPlain)}**. So line + inline mapping costs ${fmtMs(tot.oursIn - tot.oursNoLinesIn)} of our ${fmtMs(tot.oursIn)} in-process time.`);
   md.line();
