@@ -155,10 +155,15 @@ async function scan(argv: string[], write: (s: string) => void, warn: (s: string
   }
   for (const s of skipped) warn(`tdx-audit: skipped ${s.file}: ${s.why}`);
   if (withObjects) {
+    // Stale or broken objects are named one by one; files without any object are counted.
+    const missing: string[] = [];
     for (const a of audits) {
       const ob = a.compiled?.object;
-      if (ob && ob.state !== 'fresh' && a.findings.length) warn(`tdx-audit: ${a.file}: ${ob.message}`);
+      if (!ob || !a.findings.length || ob.state === 'fresh') continue;
+      if (ob.state === 'missing') missing.push(a.file);
+      else warn(`tdx-audit: ${a.file}: ${ob.message}`);
     }
+    if (missing.length) warn(`tdx-audit: ${missing.length} file(s) with sites have no object among those given (e.g. ${missing.slice(0, 3).join(', ')}): source view only for them`);
   }
   const hasError = audits.some((a) => a.findings.some((f) => f.severity === 'error'));
   write(o.format === 'json' ? JSON.stringify(toJson(audits, o, skipped), null, 2) + '\n' : toText(audits));

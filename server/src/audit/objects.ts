@@ -187,6 +187,7 @@ export class ObjectStore {
    */
   find(source: string, search: ObjectSearch): ObjectChoice {
     const tried: string[] = [];
+    let broken = false;
     let sourceMtimeMs: number | undefined;
     try {
       sourceMtimeMs = statSync(source).mtimeMs;
@@ -196,7 +197,10 @@ export class ObjectStore {
     for (const c of this.candidates(source, search)) {
       const r = this.load(c.path, c.image);
       if ('error' in r) {
-        if (!/no such file/.test(r.error)) tried.push(r.error);
+        if (!/no such file/.test(r.error)) {
+          tried.push(r.error);
+          broken = true;
+        }
         continue;
       }
       const units = r.bin.dwarf.unitsForSource(source);
@@ -222,7 +226,8 @@ export class ObjectStore {
     const message = tried.length
       ? `no usable object for ${basename(source)}: ${tried.slice(0, 3).join('; ')}`
       : `no object found for ${basename(source)} (looked for ${basename(source).replace(/\.[^.]+$/, '.o')} beside it${search.buildDir ? ', under the build directory' : ''}${search.objects?.length ? ', under the objects given' : ''}${search.vmlinux ? ', in vmlinux' : ''})`;
-    return { object: undefined, units: [], info: { path: undefined, state: tried.length ? 'unusable' : 'missing', message, sourceMtimeMs } };
+    // An object that opened but holds no unit for the file is not broken: the file is just not in it.
+    return { object: undefined, units: [], info: { path: undefined, state: broken ? 'unusable' : 'missing', message, sourceMtimeMs } };
   }
 }
 
