@@ -6,6 +6,7 @@
 //
 // Usage (from the repository root; runs the TypeScript sources through tsx):
 //   node --import tsx scripts/kernel/untyped-derefs.mjs scan [TREE] [--out FILE] [--dirs drivers,arch/x86]
+//   node --import tsx scripts/kernel/untyped-derefs.mjs merge --out FILE SHARD.json...   (after scan --shard i/n --out SHARD.json)
 //   node --import tsx scripts/kernel/untyped-derefs.mjs sample [--out FILE] [--n 40] [--seed 7]
 //   node --import tsx scripts/kernel/untyped-derefs.mjs objects [TREE] [--out FILE] [--sites FILE:LINE,...] [--build]
 // TREE defaults to $TDX_KERNEL_DIR/linux-source-6.1 (scripts/kernel/prepare.sh);
@@ -40,7 +41,9 @@ function walk(dir, acc) {
 async function scan() {
   if (!existsSync(join(tree, 'Makefile'))) throw new Error(`no kernel tree at ${tree}`);
   const dirs = opt('dirs', 'drivers,arch/x86').split(',');
-  const files = dirs.flatMap((d) => walk(join(tree, d), [])).sort();
+  // --shard i/n: every n-th file starting at i, so n processes can share the tree.
+  const [si, sn] = opt('shard', '0/1').split('/').map(Number);
+  const files = dirs.flatMap((d) => walk(join(tree, d), [])).sort().filter((_, i) => i % sn === si);
   const engine = await AuditEngine.create({
     readFile: (p) => {
       try {
@@ -83,6 +86,22 @@ async function scan() {
   const wall = performance.now() - t0;
   writeFileSync(out, JSON.stringify({ tree, files: files.length, analysisMs: ms, wallMs: wall, slowest, sites }, null, 1));
   summary({ files: files.length, analysisMs: ms, wallMs: wall, slowest, sites });
+}
+
+/** Merges shard outputs (--out of each) into one file and prints the summary. */
+function merge() {
+  const parts = argv.filter((a, i) => a.endsWith('.json') && argv[i - 1] !== '--out');
+  const rs = parts.map((p) => JSON.parse(readFileSync(p, 'utf8')));
+  const r = {
+    tree: rs[0].tree,
+    files: rs.reduce((a, x) => a + x.files, 0),
+    analysisMs: rs.reduce((a, x) => a + x.analysisMs, 0),
+    wallMs: Math.max(...rs.map((x) => x.wallMs)),
+    slowest: rs.map((x) => x.slowest).sort((a, b) => b.ms - a.ms)[0],
+    sites: rs.flatMap((x) => x.sites).sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column),
+  };
+  writeFileSync(out, JSON.stringify(r, null, 1));
+  summary(r);
 }
 
 function summary(r) {
@@ -189,7 +208,7 @@ function disassemble(obj, source) {
   return insns;
 }
 
-const run = { scan, sample, objects }[cmd];
+const run = { scan, merge, sample, objects }[cmd];
 if (!run) {
   console.error(`unknown command ${cmd}: scan | sample | objects`);
   process.exit(2);

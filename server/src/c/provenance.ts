@@ -427,6 +427,8 @@ class Provenance {
   private readonly macros = new Map<string, MacroInfo>();
   /** Slots given the result of a mapping API that returns normal memory (memremap, ioremap_encrypted). */
   private readonly memorySlots = new Set<string>();
+  /** Field names given such memory somewhere in the file (their `__iomem` is not taken as MMIO). */
+  private readonly memoryFields = new Set<string>();
   private memo = new Map<number, Prov | null>();
   private changed = false;
   /**
@@ -485,10 +487,13 @@ class Provenance {
     for (const f of flows) {
       const node = f.node;
       if (node.type === 'call_expression' || node.type === 'return_statement' || !this.mentionsLive(f.text)) continue;
+      const left = node.type === 'assignment_expression' ? node.childForFieldName('left') : null;
       const lhs = node.type === 'init_declarator' ? declaredName(node.childForFieldName('declarator'))?.name
-        : node.childForFieldName('left')?.type === 'identifier' ? node.childForFieldName('left')!.text
+        : left?.type === 'identifier' ? left.text
           : undefined;
       const rhs = node.childForFieldName(node.type === 'init_declarator' ? 'value' : 'right');
+      // `s->secret_data = ioremap_encrypted(...)`: that field name holds memory in this file.
+      if (left?.type === 'field_expression' && rhs && isMemoryMapping(rhs)) this.memoryFields.add(left.childForFieldName('field')?.text ?? '');
       const fn = fnOf(f);
       if (lhs && rhs && isMemoryMapping(rhs)) this.memorySlots.add(this.types.isLocal(fn, lhs) ? `L${fn!.startIndex}:${lhs}` : `G:${lhs}`);
     }
@@ -711,7 +716,8 @@ class Provenance {
         const b = base ? this.val(base, fn, env) : null;
         if (b && ((arrow && b.depth <= 1) || (!arrow && b.depth === 0))) return { ...b, depth: 0 };
         if (env) return null;
-        return this.fieldProv(this.types.tagOf(base ? this.types.typeOf(base, fn) : null, arrow), field) ?? this.declared(node, fn);
+        return this.fieldProv(this.types.tagOf(base ? this.types.typeOf(base, fn) : null, arrow), field) ??
+          (this.memoryFields.has(field) ? null : this.declared(node, fn));
       }
       case 'call_expression':
         return this.callValue(node, fn, env);

@@ -185,6 +185,13 @@ unsigned long secrets(unsigned long pa)
 	l = (struct layout *)mem;
 	return l->jump_table_pa;
 }
+struct sec { void __iomem *secret_data; };
+unsigned int secret_len(struct sec *s)
+{
+	unsigned int *p = (void __force *)s->secret_data;
+	return p[1];
+}
+void sec_map(struct sec *s, unsigned long pa) { s->secret_data = ioremap_encrypted(pa, 4096); }
 void *buf_of(unsigned long a) { return memremap(a, 64, 1); }
 void z(unsigned long a) { ((unsigned int *)buf_of(a))[0] |= 1; }
 `;
