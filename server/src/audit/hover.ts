@@ -145,7 +145,7 @@ export function hoverMarkdown(audit: FileAudit, pos: Position): string | null {
   rows.push(['cost', 'exception entry, TDG.VP.VEINFO.GET, instruction fetch and decode, a TDVMCALL round trip to the host (often to the user-space device model): more than a plain VM exit; keep it off hot paths']);
   const obj = audit.compiled?.object;
   if (!obj) rows.push(['compiled form', 'not known: no object file was read for this source, so the instruction the compiler emitted has not been checked']);
-  else if (!f.instructions?.length) rows.push(['compiled form', obj.path && obj.state !== 'lines-differ' && obj.state !== 'unusable' ? (f.compiledNote ?? 'no instruction found for this site') : obj.message]);
+  else if (!f.instructions?.length) rows.push(['compiled form', obj.path && obj.state !== 'lines-differ' && obj.state !== 'unusable' ? (f.compiledNote ?? 'no instruction found for this site') : `not known: ${obj.message}`]);
   const table = ['| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${cell(v)} |`)].join('\n');
   const compiled = f.instructions?.length && obj ? '\n\n' + compiledMarkdown(f.instructions, obj, s) + (f.compiledNote ? `\n\n_${f.compiledNote}_` : '') : '';
   return `**${title}** in \`${s.function ?? '(file scope)'}\`\n\n${f.message}${compiled}\n\n${table}`;
