@@ -131,7 +131,11 @@ export function hoverMarkdown(audit: FileAudit, pos: Position): string | null {
   const s = f.site;
   const exit = exitReasonOf(s.accessorKind);
   const a = CATALOGUE.get(s.base);
-  const title = s.kind === 'call' ? `\`${s.accessor}\`` : s.kind === 'iomem-libc' ? `\`${s.accessor}\` on __iomem` : `__iomem ${s.accessor}`;
+  const title =
+    s.kind === 'call' ? `\`${s.accessor}\``
+    : s.kind === 'iomem-libc' ? `\`${s.accessor}\` on __iomem`
+    : s.kind === 'untyped-deref' ? `MMIO ${s.accessor} through a pointer not typed __iomem`
+    : `__iomem ${s.accessor}`;
   const rows: [string, string][] = [
     ['rule', `\`${f.rule}\` (${f.severity}): ${RULE_TITLES[f.rule]}`],
     ['kind', `${s.accessorKind}${s.width ? `, ${s.width} byte${s.width === 1 ? '' : 's'}` : ''}${a ? (a.inline ? ', inlined into the caller' : ', out of line (the #VE lands in the callee)') : ''}`],

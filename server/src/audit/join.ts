@@ -574,7 +574,40 @@ export function compiledFormsFor(input: JoinInput): FileCompiled {
     out.push({ siteIndex, instructions: uniqueByAddress(found), ...(note ? { note } : {}) });
   });
 
+  noteMergedReads(out, sites, lines);
   return { object: info, sites: out, functions: functionView(out) };
+}
+
+/**
+ * A device register read twice in the source is two accesses only through
+ * readX(); through a plain pointer gcc may keep the first value and drop the
+ * second read. Where two load sites of one function read the same expression
+ * and only one of them has an instruction, say so on the other.
+ */
+function noteMergedReads(out: SiteCompiled[], sites: readonly Site[], lines: string[]): void {
+  const textOf = (s: Site): string => {
+    const r = s.callRange;
+    if (r.start.line !== r.end.line) return '';
+    return (lines[r.start.line] ?? '').slice(r.start.character, r.end.character).replace(/\s+/g, '');
+  };
+  const groups = new Map<string, SiteCompiled[]>();
+  for (const sc of out) {
+    const s = sites[sc.siteIndex]!;
+    if (s.kind === 'call' || s.kind === 'iomem-libc' || s.accessorKind !== 'mmio-read' || !s.function) continue;
+    const t = textOf(s);
+    if (!t) continue;
+    const k = `${s.function}\0${t}`;
+    groups.set(k, [...(groups.get(k) ?? []), sc]);
+  }
+  for (const g of groups.values()) {
+    const kept = g.filter((sc) => sc.instructions.length > 0);
+    const dropped = g.filter((sc) => sc.instructions.length === 0);
+    if (!kept.length || !dropped.length) continue;
+    const first = sites[kept[0]!.siteIndex]!;
+    for (const sc of dropped) {
+      sc.note = `the source reads \`${textOf(sites[sc.siteIndex]!)}\` again here, but the binary reads it once (line ${first.range.start.line + 1}, \`${kept[0]!.instructions[0]!.text}\`): gcc merged the reads. A device register read twice needs readX()`;
+    }
+  }
 }
 
 /** Symbol → instructions it holds: where each #VE lands. */

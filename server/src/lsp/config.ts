@@ -31,6 +31,7 @@ const RULES: readonly RuleCode[] = [
   'tdx-iomem-libc',
   'tdx-movs-copy',
   'tdx-movdir64b',
+  'tdx-mmio-untyped-deref',
 ];
 
 export const DEFAULT_SETTINGS: ServerSettings = {

@@ -163,6 +163,17 @@ describe('compiled forms of sites (gcc fixtures)', { skip }, () => {
     assert.match(f.compiledNote ?? '', /macro call starting at line/);
   });
 
+  test('a register read twice through a plain pointer but once in the binary is called out', () => {
+    const { a, text } = audit('forms.c');
+    const lines = [locate(text, 'u32 a = d->r->status').line, locate(text, 'u32 b = d->r->status').line];
+    const fs = a.findings.filter((f) => lines.includes(f.site.range.start.line));
+    assert.equal(fs.length, 2);
+    const withInsn = fs.filter((f) => f.instructions?.length);
+    const without = fs.filter((f) => !f.instructions?.length);
+    assert.equal(withInsn.length, 1, 'gcc keeps one load');
+    assert.match(without[0]!.compiledNote ?? '', /reads `d->r->status` again here, but the binary reads it once/);
+  });
+
   test('hover shows bytes, Intel syntax, function+offset, class, TDVMCALL, RIP and the verdict', () => {
     const { a, text } = audit('forms.c');
     const md = hoverMarkdown(a, locate(text, 'ctrl |= 1'))!;
