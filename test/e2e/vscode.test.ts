@@ -517,9 +517,14 @@ test('VS Code (code-server 4.100.3): the packaged extension as a user sees it', 
       await dialog.waitFor({ timeout: WAIT });
       await screenshot('export-overwrite-prompt');
       await dialog.locator('.monaco-button', { hasText: 'Overwrite' }).first().click();
-      await waitNotification(p, /wrote 4 report files/i, 60_000);
-      const after = files.map((f) => statSync(join(outDir, f)).mtimeMs);
+      // The first export's notification may still be on screen: wait for the files themselves.
+      let after = mtimes;
+      for (let i = 0; i < 600 && !after.every((m, k) => m > mtimes[k]); i++) {
+        await sleep(100);
+        after = files.map((f) => statSync(join(outDir, f)).mtimeMs);
+      }
       assert.ok(after.every((m, i) => m > mtimes[i]), 'the files were rewritten');
+      await screenshot('export-overwritten');
       lap('export');
     });
   } finally {
