@@ -87,7 +87,12 @@ export class ObjectStore {
       const data = readFileSync(path);
       const bin = openBinary(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
       if (bin.elf.machine !== 62) throw new Error(`${path}: not an x86-64 object (e_machine ${bin.elf.machine})`);
-      if (!bin.dwarf.hasDebugInfo) throw new Error(`${path}: has no DWARF (.debug_info); build with debug info (-g, CONFIG_DEBUG_INFO)`);
+      if (!bin.dwarf.hasDebugInfo) {
+        const stripped = !bin.elf.sectionByName('.symtab');
+        throw new Error(stripped
+          ? `${path}: is stripped (no symbols, no DWARF); use the unstripped object or a -dbg package's vmlinux`
+          : `${path}: has no DWARF (.debug_info); build with debug info (-g, CONFIG_DEBUG_INFO)`);
+      }
       const o: OpenedObject = { path, mtimeMs: st.mtimeMs, size: st.size, bin, code: new ObjectCode(bin) };
       this.open.set(path, o);
       while (this.open.size > this.maxOpen) {

@@ -238,6 +238,15 @@ describe('compiled forms of sites (gcc fixtures)', { skip }, () => {
     assert.equal(ar.info.state, 'unusable');
     assert.match(ar.info.message, /x86-64/);
 
+    const stripped = join(dir, 'stripped');
+    mkdirSync(stripped);
+    copyFileSync(join(dir, 'compiled', 'forms.o'), join(stripped, 'forms.o'));
+    if (spawnSync('strip', ['-s', join(stripped, 'forms.o')]).status === 0) {
+      const st = store.find(join(stripped, 'forms.c'), {});
+      assert.equal(st.info.state, 'unusable');
+      assert.match(st.info.message, /is stripped/);
+    }
+
     const junk = join(dir, 'junk');
     mkdirSync(junk);
     writeFileSync(join(junk, 'forms.o'), bytes.subarray(0, 100));
