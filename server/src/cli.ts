@@ -4,23 +4,19 @@
 //   tdx-audit decode <hex...> [--profile P] [--format text|json|jsonl]
 // Exit status: 0 clean, 1 an error-severity finding exists, 2 usage or I/O error.
 
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
-import { CATALOGUE_NAMES_RE } from './c/catalogue';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { relative, resolve } from 'node:path';
+import { discoverSources, mayHoldSites, readSource, SourceError } from './audit/sources';
 import { AuditEngine, type FileAudit, type Profile } from './audit/engine';
 import { runDecode } from './x86/decodeCli';
 import { runReport, REPORT_USAGE } from './audit/report/cli';
 import { ObjectStore } from './audit/objects';
 import { inventory } from './audit/inventory';
 import { isRejected } from './audit/verdicts';
-import type { CompiledInstruction } from './audit/compiled';
+import { instructionJson, type CompiledInstruction } from './audit/compiled';
 
 const VERSION = '0.1.0';
 const PROFILES: Profile[] = ['tdx-linux-6.12+', 'tdx-linux-6.1', 'tdx-linux-5.19', 'sev-es'];
-const SKIP_DIRS = new Set(['.git', 'node_modules', '.tdx-audit', 'dist', 'Documentation']);
-/** Files larger than this are not C a human wrote; they are skipped with a note. */
-const MAX_FILE_BYTES = 32 * 1024 * 1024;
-const LOCAL_INCLUDE_RE = /^[ \t]*#[ \t]*include[ \t]*"/m;
 
 class UsageError extends Error {}
 
@@ -89,26 +85,12 @@ function parseScanArgs(argv: string[]): ScanOptions {
 
 /** C sources and headers under the given paths, in a stable order. */
 export function collectSources(paths: string[]): string[] {
-  const out: string[] = [];
-  const walk = (p: string) => {
-    const st = statSync(p);
-    if (st.isDirectory()) {
-      for (const n of readdirSync(p).sort()) {
-        if (SKIP_DIRS.has(n)) continue;
-        walk(join(p, n));
-      }
-    } else if (/\.[ch]$/.test(p)) out.push(p);
-  };
-  for (const p of paths) {
-    try {
-      const st = statSync(p);
-      if (st.isFile()) out.push(p);
-      else walk(p);
-    } catch (e) {
-      throw new UsageError(`cannot read ${p}: ${(e as Error).message}`);
-    }
+  try {
+    return discoverSources(paths);
+  } catch (e) {
+    if (e instanceof SourceError) throw new UsageError(e.message);
+    throw e;
   }
-  return out;
 }
 
 const readOrUndefined = (p: string) => {
@@ -133,20 +115,13 @@ async function scan(argv: string[], write: (s: string) => void, warn: (s: string
   const audits: FileAudit[] = [];
   const skipped: { file: string; why: string }[] = [];
   for (const f of files) {
-    let text: string;
-    try {
-      if (statSync(f).size > MAX_FILE_BYTES) {
-        skipped.push({ file: f, why: `larger than ${MAX_FILE_BYTES} bytes` });
-        continue;
-      }
-      text = readFileSync(f, 'utf8');
-    } catch (e) {
-      skipped.push({ file: f, why: (e as Error).message });
+    const src = readSource(f);
+    if ('why' in src) {
+      skipped.push({ file: f, why: src.why });
       continue;
     }
-    // The pre-filter: a file naming no accessor, no __iomem and including no local
-    // header (which may declare wrappers or __iomem fields) has no site.
-    if (!CATALOGUE_NAMES_RE.test(text) && !text.includes('__iomem') && !LOCAL_INCLUDE_RE.test(text)) continue;
+    const text = src.text;
+    if (!mayHoldSites(text)) continue;
     try {
       audits.push(engine.auditOnce(f, text));
     } catch (e) {
@@ -190,10 +165,8 @@ function inventoryCommand(o: ScanOptions, write: (s: string) => void, warn: (s: 
       units: inv.units, ms: Math.round(inv.ms),
       summary: summaryOf(inv.items),
       instructions: inv.items.map((i) => ({
-        function: i.function, offset: i.offset, section: i.section, address: i.address, bytes: i.bytes, text: i.text,
-        class: i.class, size: i.size, verdict: i.verdict, misemulation: i.misemulation, summary: i.summary,
-        ...(i.unreached ? { unreached: i.unreached } : {}),
-        accessor: i.accessor, site: { file: i.site.file ?? null, line: i.site.line, column: i.site.column }, inlineChain: i.inlineChain,
+        ...instructionJson(i),
+        accessor: i.accessor, site: { file: i.site.file ?? null, line: i.site.line, column: i.site.column },
       })),
       functions: inv.functions,
     }, null, 2) + '\n');
@@ -247,22 +220,8 @@ export function toJson(audits: FileAudit[], o: Pick<ScanOptions, 'profile'>, ski
   const instructions = audits.flatMap((a) =>
     a.findings.flatMap((f) =>
       (f.instructions ?? []).map((i) => ({
-        function: i.function,
-        offset: i.offset,
-        section: i.section,
-        address: i.address,
-        bytes: i.bytes,
-        text: i.text,
-        class: i.class,
-        size: i.size,
-        verdict: i.verdict,
-        misemulation: i.misemulation,
-        summary: i.summary,
-        ...(i.callee ? { callee: i.callee } : {}),
-        inlineChain: i.inlineChain,
+        ...instructionJson(i),
         dwarf: { file: i.file ?? null, line: i.line, column: i.column },
-        object: i.object,
-        match: i.match,
         site: { file: a.file, line: f.site.range.start.line + 1, column: f.site.range.start.character + 1, accessor: f.site.accessor, rule: f.rule },
       })),
     ),

@@ -105,3 +105,30 @@ export interface FileCompiled {
   /** Object-based function view: symbol -> number of MMIO/port instructions it holds. */
   functions: { name: string; instructions: number; verdicts: Partial<Record<InstructionVerdict, number>> }[];
 }
+
+/** The stable JSON form of an instruction (CLI scan, report JSON, SARIF properties). */
+export function instructionJson(i: CompiledInstruction) {
+  return {
+    object: i.object,
+    function: i.function,
+    offset: i.offset,
+    section: i.section,
+    address: i.address,
+    bytes: i.bytes,
+    text: i.text,
+    class: i.class,
+    size: i.size,
+    verdict: i.verdict,
+    misemulation: [...i.misemulation],
+    flags: [...i.flags],
+    summary: i.summary,
+    file: i.file ?? null,
+    line: i.line,
+    column: i.column,
+    inlineChain: [...i.inlineChain],
+    match: i.match,
+    ...(i.unreached !== undefined ? { unreached: i.unreached } : {}),
+    ...(i.callee !== undefined ? { callee: i.callee } : {}),
+    ...(i.calleeNote !== undefined ? { calleeNote: i.calleeNote } : {}),
+  };
+}

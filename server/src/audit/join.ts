@@ -232,27 +232,7 @@ export function describe(
   profile: Profile,
   match: MatchKind,
 ): CompiledInstruction {
-  const base = {
-    object: o.path,
-    function: fn.name,
-    offset: Number(insn.ip - fn.start),
-    section: fn.section,
-    address: '0x' + insn.ip.toString(16),
-    bytes: hex(insn.bytes),
-    text: insn.text,
-    match,
-    inlineChain: [] as string[],
-    file: undefined as string | undefined,
-    line: 0,
-    column: 0,
-  };
-  const chain = o.bin.dwarf.inlineChain(insn.ip);
-  if (chain.length) {
-    base.inlineChain = chain.map((f) => f.function ?? '?');
-    base.file = chain[0]!.file;
-    base.line = chain[0]!.line;
-    base.column = chain[0]!.column;
-  }
+  const base = located(o, fn, insn, match);
   const m = insn.mnemonic;
   const plain = (cls: InstructionClass, size: number, verdict: InstructionVerdict, summary: string): CompiledInstruction => ({
     ...base, class: cls, size, verdict, misemulation: [], flags: [], summary,
@@ -280,7 +260,8 @@ export function describe(
   return { ...base, class: v.class, size: v.size, verdict: v.verdict, misemulation: v.misemulation, flags: v.flags, summary };
 }
 
-function callEntry(o: OpenedObject, fn: FunctionCode, insn: WalkedInstruction, callee: string, note: string): CompiledInstruction {
+/** Where an instruction is: object, symbol+offset, bytes, text, and DWARF's file/line/inline chain. */
+function located(o: OpenedObject, fn: FunctionCode, insn: WalkedInstruction, match: MatchKind) {
   const chain = o.bin.dwarf.inlineChain(insn.ip);
   return {
     object: o.path,
@@ -289,6 +270,18 @@ function callEntry(o: OpenedObject, fn: FunctionCode, insn: WalkedInstruction, c
     section: fn.section,
     address: '0x' + insn.ip.toString(16),
     bytes: hex(insn.bytes),
+    text: insn.text,
+    match,
+    inlineChain: chain.map((f) => f.function ?? '?'),
+    file: chain[0]?.file,
+    line: chain[0]?.line ?? 0,
+    column: chain[0]?.column ?? 0,
+  };
+}
+
+function callEntry(o: OpenedObject, fn: FunctionCode, insn: WalkedInstruction, callee: string, note: string): CompiledInstruction {
+  return {
+    ...located(o, fn, insn, 'call'),
     // In a .o the rel32 is still 0 and iced prints the synthetic address: name the target.
     text: `${insn.mnemonic} ${callee}`,
     class: 'CALL',
@@ -297,11 +290,6 @@ function callEntry(o: OpenedObject, fn: FunctionCode, insn: WalkedInstruction, c
     misemulation: [],
     flags: [],
     summary: `calls ${callee}; the #VE lands in ${callee}: ${note}`,
-    file: chain[0]?.file,
-    line: chain[0]?.line ?? 0,
-    column: chain[0]?.column ?? 0,
-    inlineChain: chain.map((f) => f.function ?? '?'),
-    match: 'call',
     callee,
     calleeNote: note,
   };

@@ -8,15 +8,14 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { CATALOGUE_NAMES_RE } from '../c/catalogue';
+import { mayHoldSites, SKIP_DIRS as TREE_SKIP_DIRS } from '../audit/sources';
 import type { AuditConfig } from '../audit/engine';
 import type { FromWorker, IndexedFile, ToWorker } from './types';
 
-/** Folders that never hold driver C a user wants audited. */
-const SKIP_DIRS = new Set(['.git', '.hg', '.svn', 'node_modules', '.tdx-audit', 'Documentation', '.vscode', '.cache', 'dist', 'out']);
+/** The tree walk's skips, plus editor and build-output folders a workspace has. */
+const SKIP_DIRS = new Set([...TREE_SKIP_DIRS, '.vscode', '.cache', 'out']);
 const MAX_FILES = 100_000;
 const MAX_FILE_BYTES = 4 << 20;
-const LOCAL_INCLUDE_RE = /^[ \t]*#[ \t]*include[ \t]*"/m;
 
 export interface IndexProgress {
   done: number;
@@ -65,10 +64,6 @@ export async function discover(folders: readonly string[], token: CancelToken, m
   return { files, capped: false };
 }
 
-/** The pre-filter: a file naming no accessor, no __iomem and including no local header has no site. */
-export function mayHoldSites(text: string): boolean {
-  return CATALOGUE_NAMES_RE.test(text) || text.includes('__iomem') || LOCAL_INCLUDE_RE.test(text);
-}
 
 interface Slot {
   worker: Worker;

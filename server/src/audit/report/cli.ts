@@ -6,9 +6,9 @@
 // the scan and writes nothing; existing report files are kept unless --force.
 // Exit status: 0 written, 2 usage or I/O error or existing files kept, 130 interrupted.
 
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { CATALOGUE_NAMES_RE } from '../../c/catalogue';
+import { discoverSources as discoverTree, mayHoldSites, readSource, SourceError } from '../sources';
 import { AuditEngine, type FileAudit, type Profile } from '../engine';
 import type { ObjectInfo } from '../compiled';
 import type { ReportFormat } from '../../lsp/protocol';
@@ -37,11 +37,6 @@ export const REPORT_FILE_NAMES: Record<ReportFormat, string> = {
 export const REPORT_USAGE =
   'tdx-audit report <files or dirs...> --out DIR [--format sarif,html,markdown,json] [--force] [--baseline FILE] [--triage FILE] [--objects DIR|FILE]... [--build-dir DIR] [--vmlinux FILE] [--profile P] [--no-includes]';
 
-// Same walk as `scan` (server/src/cli.ts): kept here rather than imported so that the
-// CLI entry can import this module without a cycle.
-const SKIP_DIRS = new Set(['.git', 'node_modules', '.tdx-audit', 'dist', 'Documentation']);
-const MAX_FILE_BYTES = 32 * 1024 * 1024;
-const LOCAL_INCLUDE_RE = /^[ \t]*#[ \t]*include[ \t]*"/m;
 
 export class ReportUsageError extends Error {}
 
@@ -100,33 +95,12 @@ export function parseReportArgs(argv: string[]): ReportOptions {
 
 /** C sources and headers under the given paths, absolute, in a stable order. */
 export function discoverSources(paths: string[]): string[] {
-  const out: string[] = [];
-  const walk = (p: string) => {
-    for (const n of readdirSync(p).sort()) {
-      if (SKIP_DIRS.has(n)) continue;
-      const c = join(p, n);
-      let st;
-      try {
-        st = statSync(c);
-      } catch {
-        continue; // a dangling link in a tree is not an error
-      }
-      if (st.isDirectory()) walk(c);
-      else if (/\.[ch]$/.test(n)) out.push(c);
-    }
-  };
-  for (const p of paths) {
-    const a = resolve(p);
-    let st;
-    try {
-      st = statSync(a);
-    } catch (e) {
-      throw new ReportUsageError(`cannot read ${p}: ${(e as Error).message}`);
-    }
-    if (st.isDirectory()) walk(a);
-    else out.push(a);
+  try {
+    return discoverTree(paths);
+  } catch (e) {
+    if (e instanceof SourceError) throw new ReportUsageError(e.message);
+    throw e;
   }
-  return [...new Set(out)];
 }
 
 export interface ReportIO {
@@ -225,19 +199,14 @@ export async function buildReport(o: Omit<ReportOptions, 'out' | 'force'>, hooks
     const buffered = hooks.textOf?.(f);
     if (buffered !== undefined) text = buffered;
     else {
-      try {
-        if (statSync(f).size > MAX_FILE_BYTES) {
-          skipped.push({ file: f, why: `larger than ${MAX_FILE_BYTES} bytes` });
-          continue;
-        }
-        text = readFileSync(f, 'utf8');
-      } catch (e) {
-        skipped.push({ file: f, why: (e as Error).message });
+      const src = readSource(f);
+      if ('why' in src) {
+        skipped.push({ file: f, why: src.why });
         continue;
       }
+      text = src.text;
     }
-    // The scan's pre-filter: no accessor name, no __iomem, no local header: no site.
-    if (!CATALOGUE_NAMES_RE.test(text) && !text.includes('__iomem') && !LOCAL_INCLUDE_RE.test(text)) continue;
+    if (!mayHoldSites(text)) continue;
     let audit: FileAudit;
     try {
       audit = engine.auditOnce(f, text);

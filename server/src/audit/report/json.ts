@@ -3,7 +3,7 @@
 // json`. Fields are only ever added; `schemaVersion` changes if one is removed or
 // renamed. It is also the baseline format `--baseline` reads.
 
-import type { CompiledInstruction } from '../compiled';
+import { instructionJson, type CompiledInstruction } from '../compiled';
 import type { LandingRow, ReportCounts, ReportFileRow, ReportFinding, ReportModel, BaselineSummary } from './model';
 import type { Provenance } from './provenance';
 import type { TriageEntry } from './triage';
@@ -88,28 +88,7 @@ const loc = (file: string, r: ReportFinding['range']): JsonLocation => ({
 });
 
 function instruction(i: CompiledInstruction): JsonInstruction {
-  return {
-    object: i.object,
-    function: i.function,
-    offset: i.offset,
-    section: i.section,
-    address: i.address,
-    bytes: i.bytes,
-    text: i.text,
-    class: i.class,
-    size: i.size,
-    verdict: i.verdict,
-    misemulation: [...i.misemulation],
-    flags: [...i.flags],
-    summary: i.summary,
-    file: i.file ?? null,
-    line: i.line,
-    column: i.column,
-    inlineChain: [...i.inlineChain],
-    match: i.match,
-    ...(i.callee !== undefined ? { callee: i.callee } : {}),
-    ...(i.calleeNote !== undefined ? { calleeNote: i.calleeNote } : {}),
-  };
+  return instructionJson(i);
 }
 
 export function jsonFinding(f: ReportFinding): JsonFinding {
