@@ -65,6 +65,13 @@ describe('compiled forms over LSP', { skip: hasGcc ? false : 'gcc is not install
     assert.equal(r.message, '');
   });
 
+  test('fileSummary names the symbols holding the instructions (the object view)', async () => {
+    const s: any = await lsp.conn.sendRequest('tdxAudit/fileSummary', { uri });
+    assert.equal(s.object.state, 'fresh');
+    const rmw = s.objectFunctions.find((f: any) => f.name === 'rmw_or');
+    assert.deepEqual(rmw, { name: 'rmw_or', instructions: 1, verdicts: { 'decode-failed': 1 } });
+  });
+
   test('tdxAudit.compileFile compiles from compile_commands.json and re-audits with the new object', async () => {
     rmSync(join(dir, 'forms.o'));
     writeFileSync(join(dir, 'compile_commands.json'), JSON.stringify([{ directory: dir, file: 'forms.c', arguments: ['gcc', '-O2', '-mno-sse', '-c', '-o', 'forms.o', 'forms.c'] }]));

@@ -77,6 +77,12 @@ export function summarize(uri: string, audit: FileAudit): FileSummary {
     warnings,
     others,
     functions: audit.analysis.functions,
+    ...(audit.compiled
+      ? {
+          objectFunctions: audit.compiled.functions.map((f) => ({ name: f.name, instructions: f.instructions, verdicts: { ...f.verdicts } as Record<string, number> })),
+          object: { path: audit.compiled.object.path ?? null, state: audit.compiled.object.state, message: audit.compiled.object.message },
+        }
+      : {}),
     items: audit.findings.map((f) => ({
       rule: f.rule,
       severity: f.severity,

@@ -41,6 +41,12 @@ export interface FileSummary {
   /** Findings of severity information or hint. */
   others: number;
   functions: FunctionView[];
+  /**
+   * With an object: the symbols holding this file's MMIO/port instructions (where a
+   * #VE really lands, static helpers already inlined), and the object's state.
+   */
+  objectFunctions?: { name: string; instructions: number; verdicts: Record<string, number> }[];
+  object?: { path: string | null; state: string; message: string };
   items: SummaryItem[];
   parseErrors: number;
   /** Wall time of the audit in ms. */
