@@ -178,9 +178,9 @@ export function cInput(seeds: readonly CSeed[], r: Rand, bigBytes = 0, maxDepth 
   }
 }
 
-/** Lines as tree-sitter and the engine count them: split at '\n' only. */
+/** Lines as LSP counts them (and the engine reports them): CRLF, LF or a lone CR ends a line. */
 function rows(text: string): string[] {
-  return text.split('\n');
+  return text.split(/\r\n|\r|\n/);
 }
 
 export class RangeMismatch extends Error {

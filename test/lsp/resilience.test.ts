@@ -14,9 +14,14 @@ const TEXT = readFileSync(DRIVER, 'utf8');
 
 let lsp: LspHarness;
 
+const MARKER = 'TDX_AUDIT_INJECTED_FAULT';
+
 before(async () => {
   assert.ok(existsSync(SERVER), `${SERVER} is missing: run \`npm run build\` first`);
+  // The server inherits the environment: the fault hook throws on documents holding MARKER.
+  process.env.TDX_AUDIT_TEST_FAULT = MARKER;
   lsp = LspHarness.spawn({ debounceMs: 50 });
+  delete process.env.TDX_AUDIT_TEST_FAULT;
   // showErrorMessage is a window/showMessageRequest; record it with the notifications.
   lsp.conn.onRequest('window/showMessageRequest', (p: { type: number; message: string }) => {
     lsp.shown.push({ type: p.type, message: p.message });
@@ -32,16 +37,15 @@ after(() => {
 const fmt = (d: Diagnostic) => `${d.code} ${d.range.start.line}:${d.range.start.character}-${d.range.end.line}:${d.range.end.character}`;
 
 /**
- * Inputs that make the audit throw inside the server today: the C analysis recurses once
- * per nesting level (stack overflow, see test/fuzz/c.test.ts). When that is fixed these
- * stop failing, and this test needs an injected fault instead (see the skip message).
+ * Inputs that make the audit throw inside the server: the injected fault, and inputs
+ * that once overflowed the stack (nesting 30,000 deep), kept as probes.
  */
 const FAULTS = [
+  `void f(void __iomem *b) { u32 x = readl(b); } /* ${MARKER} */\n`,
   `void f(void __iomem *b) { u32 x = ${'('.repeat(30000)}readl(b)${')'.repeat(30000)}; }\n`,
-  `void f(void __iomem *b) { u32 *p = ${'*'.repeat(30000)}b; }\n`,
 ];
 
-test('an exception auditing one document is logged and shown once; other documents keep being served', { timeout: 120_000 }, async (t) => {
+test('an exception auditing one document is logged and shown once; other documents keep being served', { timeout: 120_000 }, async () => {
   const good = fileUri(join(REPO, 'test-output', 'resilience', 'good.c'));
   await lsp.open(good, TEXT, 1);
   const baseline = (await lsp.diagnosticsFor(good, 1)).map(fmt).sort();
@@ -62,11 +66,7 @@ test('an exception auditing one document is logged and shown once; other documen
     }
     await lsp.close(uri);
   }
-  if (!bad) {
-    t.skip('no input makes the audit throw any more; this test needs a fault hook in the server ' +
-      '(e.g. an env var TDX_AUDIT_TEST_FAULT=<uri substring> honoured only in tests, making AuditService.auditDocument throw)');
-    return;
-  }
+  assert.ok(bad, 'the injected fault (TDX_AUDIT_TEST_FAULT) makes the audit of its document throw');
   // The failed document's diagnostics were cleared for its version, not left stale.
   const cleared = lsp.diagnostics.filter((d) => d.uri === bad);
   assert.deepEqual(cleared[cleared.length - 1]!.diagnostics, []);
@@ -74,11 +74,12 @@ test('an exception auditing one document is logged and shown once; other documen
   assert.equal(errorsShown(), 1, `one error message shown: ${JSON.stringify(lsp.shown)}`);
   const logged = lsp.logs.filter((l) => l.includes(bad!) && /auditing/.test(l));
   assert.equal(logged.length, 1);
-  assert.match(logged[0]!, /RangeError|Maximum call stack/, 'the log has the exception');
+  assert.match(logged[0]!, /injected test fault|RangeError|Maximum call stack/, 'the log has the exception');
 
   // More edits to the broken document: logged each time, shown no more; the good document is still served.
   for (let v = 2; v <= 4; v++) {
     await lsp.change(bad, v, [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, text: ' ' }]);
+    void faultText;
     await lsp.diagnosticsFor(bad, v, 60_000);
     const edit = v % 2 === 0 ? '\n' : '';
     await lsp.change(good, v, [{ range: { start: { line: 0, character: 0 }, end: { line: v % 2 === 0 ? 0 : 1, character: 0 } }, text: edit }]);

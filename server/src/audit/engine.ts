@@ -144,6 +144,9 @@ export class AuditEngine {
   audit(file: string, text: string, version: number, edits?: TreeEdit[]): FileAudit {
     void edits;
     const t0 = performance.now();
+    // LSP (and editors) end a line at a lone CR too; tree-sitter counts only LF. The
+    // same-length swap keeps every offset and makes rows the lines the client has.
+    if (text.includes('\r')) text = text.replace(/\r(?!\n)/g, '\n');
     const parsed = this.parser.parse(file, text);
     const imported = this.config.followIncludes ? this.importsOf(file, text) : emptyKnowledge();
     const { analysis } = analyzeFile(this.parser, parsed, file, imported);

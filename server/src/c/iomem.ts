@@ -107,6 +107,9 @@ export interface LibcUse {
   fn: FunctionDef | undefined;
 }
 
+/** Deepest expression nesting followed before giving up (each level is a JS stack frame or few). */
+export const MAX_EXPRESSION_NESTING = 400;
+
 /**
  * Finds MMIO dereferences. For an expression, `remaining` is how many more
  * dereferences lead to device memory: 0 means the expression designates MMIO.
@@ -142,10 +145,20 @@ export class DerefFinder {
 
   remaining(node: Node): { r: number; decl: IomemDecl } | null {
     if (this.memo.has(node.id)) return this.memo.get(node.id)!;
-    const v = this.compute(node);
-    this.memo.set(node.id, v);
-    return v;
+    // Expressions nested thousands deep are generated, not written: past the limit
+    // the value is unknown rather than a stack overflow.
+    if (this.nesting >= MAX_EXPRESSION_NESTING) return null;
+    this.nesting++;
+    try {
+      const v = this.compute(node);
+      this.memo.set(node.id, v);
+      return v;
+    } finally {
+      this.nesting--;
+    }
   }
+
+  private nesting = 0;
 
   private compute(node: Node): { r: number; decl: IomemDecl } | null {
     switch (node.type) {

@@ -31,7 +31,7 @@ import type { Node } from 'web-tree-sitter';
 import { prepare } from './annotations';
 import { CATALOGUE, LIBC_DEST_ARG, LIBC_MEMORY_CALLS, MAPPING_APIS, MAPPING_NAMES_RE } from './catalogue';
 import { enclosing, type FunctionDef } from './functions';
-import { isUnevaluated, type DerefFinder } from './iomem';
+import { isUnevaluated, MAX_EXPRESSION_NESTING, type DerefFinder } from './iomem';
 import type { CParser } from './parser';
 import { declaredName, rangeOf } from './syntax';
 import type { Range, Site } from './types';
@@ -270,10 +270,18 @@ class Types {
   typeOf(node: Node, fn: FunctionDef | undefined): CType | null {
     const m = this.memo.get(node.id);
     if (m !== undefined) return m;
-    const t = this.compute(node, fn);
-    this.memo.set(node.id, t);
-    return t;
+    if (this.nesting >= MAX_EXPRESSION_NESTING) return null;
+    this.nesting++;
+    try {
+      const t = this.compute(node, fn);
+      this.memo.set(node.id, t);
+      return t;
+    } finally {
+      this.nesting--;
+    }
   }
+
+  private nesting = 0;
 
   private compute(node: Node, fn: FunctionDef | undefined): CType | null {
     switch (node.type) {
@@ -652,10 +660,19 @@ class Provenance {
     const m = this.memo.get(node.id);
     if (m !== undefined) return m;
     this.memo.set(node.id, null); // cycles through macros or odd trees end here
-    const v = this.compute(node, fn, env);
-    this.memo.set(node.id, v);
-    return v;
+    // Generated expressions thousands deep: unknown rather than a stack overflow.
+    if (this.nesting >= MAX_EXPRESSION_NESTING) return null;
+    this.nesting++;
+    try {
+      const v = this.compute(node, fn, env);
+      this.memo.set(node.id, v);
+      return v;
+    } finally {
+      this.nesting--;
+    }
   }
+
+  private nesting = 0;
 
   private compute(node: Node, fn: FunctionDef | undefined, env?: Map<string, Prov>): Prov | null {
     switch (node.type) {

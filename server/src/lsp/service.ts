@@ -192,6 +192,7 @@ export class AuditService {
   private auditDocument(engine: EngineLike, uri: string, text: string, version: number): FileAudit | undefined {
     const edits = this.documents.takeEdits(uri);
     try {
+      injectedFault(text);
       return engine.audit(uri, text, version, edits);
     } catch (err) {
       this.documents.markStale(uri);
@@ -203,6 +204,7 @@ export class AuditService {
     }
     // An incremental reparse failed; a full one may not (the cached tree may be what broke).
     try {
+      injectedFault(text);
       const audit = engine.audit(uri, text, version);
       this.documents.takeEdits(uri);
       return audit;
@@ -251,6 +253,16 @@ export class AuditService {
   }
 
   private lastReadyMessage: string | undefined;
+}
+
+/**
+ * Tests prove failure isolation with a fault they can switch on: when the server was
+ * started with TDX_AUDIT_TEST_FAULT=<marker>, auditing a document whose text holds
+ * the marker throws. Unset (always, outside tests) it does nothing.
+ */
+const FAULT_MARKER = process.env.TDX_AUDIT_TEST_FAULT;
+function injectedFault(text: string): void {
+  if (FAULT_MARKER && text.includes(FAULT_MARKER)) throw new Error(`injected test fault (${FAULT_MARKER})`);
 }
 
 /** Header-like URIs: the files other documents pull in with a quoted include. */
