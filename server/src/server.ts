@@ -244,7 +244,10 @@ function compileDatabases(): string[] {
 async function compileForUri(uri: string, reason: 'save' | 'command'): Promise<string> {
   if (!trusted) return 'Untrusted workspace: tdx-audit never runs a compiler here.';
   const path = uriToPath(uri);
-  if (!path || !engine) return 'Not a file on disk.';
+  if (!path) return 'Not a file on disk.';
+  // A command can arrive while the engine is still loading its WASM.
+  for (let i = 0; !engine && i < 300 && !shuttingDown; i++) await new Promise((r) => setTimeout(r, 50));
+  if (!engine) return 'The audit engine is not running (see the TDX Audit output).';
   const dbs = compileDatabases();
   const entry = findCompileEntry(path, dbs);
   if (!entry) {

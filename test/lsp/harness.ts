@@ -91,7 +91,7 @@ export class LspHarness {
     return new LspHarness(child, conn, config);
   }
 
-  async initialize(rootPath: string): Promise<any> {
+  async initialize(rootPath: string, opts: { trusted?: boolean } = {}): Promise<any> {
     const result = await this.conn.sendRequest('initialize', {
       processId: process.pid,
       rootUri: fileUri(rootPath),
@@ -105,7 +105,7 @@ export class LspHarness {
         },
         window: { showMessage: {} },
       },
-      initializationOptions: { trusted: true },
+      initializationOptions: { trusted: opts.trusted ?? true },
     });
     await this.conn.sendNotification('initialized', {});
     return result;

@@ -9,7 +9,7 @@
 // dependency-file flags are dropped).
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 
@@ -211,7 +211,8 @@ export function compileEntry(entry: CompileEntry, opts: { timeoutMs: number; sig
     });
     child.on('error', (e) => finish(new CompileError(`cannot start ${argv[0]}: ${e.message}`)));
     child.on('close', (code, sig) => {
-      if (code === 0) finish(undefined);
+      if (code === 0 && !existsSync(object)) finish(new CompileError(`${argv[0]} exited 0 but wrote no object (${object})`));
+      else if (code === 0) finish(undefined);
       else finish(new CompileError(`${argv[0]} exited with ${code ?? sig}: ${stderr.trim().split('\n').slice(-3).join(' | ') || 'no message'}`));
     });
   });
