@@ -42,6 +42,71 @@ const MAX_WRAPPER_ROUNDS = 8;
  * Analyses a parsed file. `imported` is what its quoted-include headers declare.
  * `file` names the file in sites and wrapper chains (a URI or a path).
  */
+/** Tree depth beyond which a file is treated as generated (kernel code stays far below). */
+const MAX_TREE_DEPTH = 1000;
+/** nestingHint() above this asks for the exact (cursor) depth check. */
+const NESTING_HINT_LIMIT = 1500;
+
+/**
+ * A cheap upper-bound-ish hint of expression/statement nesting: the most opening
+ * parentheses and operator characters in one statement (or directive line), or the
+ * deepest brace. Only a hint: comments count too; the exact check is treeDeeperThan.
+ */
+export function nestingHint(text: string): number {
+  let best = 0;
+  let cur = 0;
+  let depth = 0;
+  let lineStart = true;
+  let directive = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10) {
+      if (directive && text.charCodeAt(i - 1) !== 92) {
+        if (cur > best) best = cur;
+        cur = 0;
+        directive = false;
+      }
+      lineStart = true;
+      continue;
+    }
+    if (lineStart && c !== 32 && c !== 9) {
+      directive = c === 35;
+      lineStart = false;
+    }
+    if (c === 59 || c === 123 || c === 125) {
+      if (cur > best) best = cur;
+      cur = 0;
+      if (c === 123) {
+        if (++depth > best) best = depth;
+      } else if (c === 125 && depth > 0) depth--;
+      continue;
+    }
+    // ( * & ! ~ + - | ^ ?
+    if (c === 40 || c === 42 || c === 38 || c === 33 || c === 126 || c === 43 || c === 45 || c === 124 || c === 94 || c === 63) cur++;
+  }
+  return Math.max(best, cur);
+}
+
+/** Whether the syntax tree is deeper than `limit` (a cursor walk: no node objects). */
+export function treeDeeperThan(root: Node, limit: number): boolean {
+  const c = root.walk();
+  let depth = 0;
+  try {
+    for (;;) {
+      if (c.gotoFirstChild()) {
+        if (++depth > limit) return true;
+        continue;
+      }
+      while (!c.gotoNextSibling()) {
+        if (!c.gotoParent()) return false;
+        depth--;
+      }
+    }
+  } finally {
+    c.delete();
+  }
+}
+
 export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, imported: Knowledge): FileResult {
   const root = parsed.tree.rootNode;
   const defs = collectFunctions(root, parsed.prepared.annotations);
@@ -142,7 +207,10 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
         s.add(c.callee);
       }
     }
-    for (const d of finder.findDerefs(root)) {
+    // Generated code nested thousands deep makes every node.parent (O(depth) in
+    // tree-sitter) quadratic: such a file gets calls only, not the deref analyses.
+    const tooDeep = nestingHint(parsed.text) > NESTING_HINT_LIMIT && treeDeeperThan(root, MAX_TREE_DEPTH);
+    for (const d of tooDeep ? [] : finder.findDerefs(root)) {
       // An accessor's own definition dereferences its argument in the asm operand
       // that *is* the MOV: that is the accessor, not a site.
       if (d.fn && CATALOGUE.has(d.fn.name)) continue;
@@ -162,7 +230,7 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
       });
     }
     // Values of MMIO provenance dereferenced where they are not declared __iomem.
-    sites.push(
+    if (!tooDeep) sites.push(
       ...findUntypedDerefs({
         root,
         text: parsed.text,
