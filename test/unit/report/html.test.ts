@@ -224,3 +224,20 @@ function pngStats(png: Buffer): { distinct: number; nonWhite: number } {
   }
   return { distinct: colours.size, nonWhite: nonWhite / (width * height) };
 }
+
+test('a whole-tree HTML report lists only notable findings and counts the informational rest per file', async () => {
+  const many = Array.from({ length: 2600 }, (_, i) => `\twritel(${i}, b + ${i * 4});\n\tx += readl(b + ${i * 4});`).join('\n');
+  const root = makeTree({
+    Makefile: KERNEL_MAKEFILE,
+    'drivers/big/big.c': `#include "../../io.h"\nu32 x;\nvoid big(void __iomem *b)\n{\n${many}\n}\nvoid bad(u32 __iomem *p)\n{\n\t*p |= 1;\n}\n`,
+    'io.h': '#define __iomem\n',
+  });
+  const model = await modelOf(root, ['drivers/big/big.c']);
+  assert.ok(model.findings.length > 5000, `${model.findings.length} findings`);
+  const html = htmlText(model);
+  const details = html.match(/<details class="site/g) ?? [];
+  const notable = model.findings.filter((f) => f.severity === 'error' || f.severity === 'warning');
+  assert.equal(details.length, notable.length, 'one detail per notable finding');
+  assert.match(html, /Informational sites not listed \(5200\)/);
+  assert.match(html, /drivers\/big\/big\.c<\/td><td class="num">5200</);
+});

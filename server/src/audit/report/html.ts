@@ -245,11 +245,40 @@ function functionsTable(rows: LandingRow[]): string {
 <table class="sortable" id="functions-table"><thead><tr><th>file</th><th>function</th><th class="num">line</th><th>from</th><th class="num">direct</th><th>via helpers</th><th class="num">reached</th><th class="num">instructions</th><th>verdicts</th></tr></thead><tbody>${body}</tbody></table></section>`;
 }
 
+/**
+ * A whole-tree audit has 100,000+ informational io.h sites: listing each makes a
+ * page no browser opens. Past this many findings only the notable ones are listed
+ * (and counted per file otherwise); the JSON report always has every finding.
+ */
+export const HTML_LIST_ALL_LIMIT = 5000;
+
+/** Worth a row of its own in a large report: not merely an emulated, untriaged io.h access. */
+function notable(f: ReportFinding): boolean {
+  return f.severity === 'error' || f.severity === 'warning' || (f.verdict !== 'emulated' && f.verdict !== 'out-of-line') || !!f.triage || f.baseline === 'new';
+}
+
+/** The findings the page lists, with their index in model.findings (anchors stay stable). */
+function listed(model: ReportModel): { f: ReportFinding; i: number }[] {
+  const all = model.findings.map((f, i) => ({ f, i }));
+  return model.findings.length > HTML_LIST_ALL_LIMIT ? all.filter((x) => notable(x.f)) : all;
+}
+
+function unlistedTable(model: ReportModel): string {
+  if (model.findings.length <= HTML_LIST_ALL_LIMIT) return '';
+  const byFile = new Map<string, number>();
+  for (const f of model.findings) if (!notable(f)) byFile.set(f.file, (byFile.get(f.file) ?? 0) + 1);
+  const rows = [...byFile.entries()].sort((a, b) => b[1] - a[1]).map(([file, n]) => `<tr><td>${esc(file)}</td><td class="num">${n}</td></tr>`).join('');
+  const total = [...byFile.values()].reduce((a, b) => a + b, 0);
+  return `<section id="unlisted"><h2>Informational sites not listed (${total})</h2>
+<p class="note">With ${model.findings.length} findings, this page lists only errors, warnings, instructions not emulated, triaged and new findings; the rest are emulated io.h accesses, counted here per file. The JSON and SARIF reports hold every finding.</p>
+<table class="sortable" id="unlisted-table"><thead><tr><th>file</th><th class="num">sites</th></tr></thead><tbody>${rows}</tbody></table></section>`;
+}
+
 function findingsTable(model: ReportModel): string {
   // Where no object was read at all, every verdict is from the source: no need to say so per row.
   const mixed = model.findings.some((f) => f.verdictFrom === 'compiled');
-  const body = model.findings
-    .map((f, i) => {
+  const body = listed(model)
+    .map(({ f, i }) => {
       const cls = f.deemphasised ? ' class="dim"' : '';
       return `<tr${cls} data-severity="${esc(f.severity)}" data-verdict="${esc(f.verdict)}" data-rule="${esc(f.rule)}"><td data-sort="${esc(`${f.file}:${String(line(f)).padStart(7, '0')}`)}"><a href="#site-${i}">${esc(f.file)}:${line(f)}</a></td><td><code>${esc(f.function ?? '(file scope)')}</code></td><td class="msg"><code>${esc(f.expression)}</code></td><td class="nowrap">${esc(f.rule)}</td><td data-sort="${SEVERITIES.indexOf(f.severity)}">${pill(f.severity, SEVERITY_COLOR[f.severity])}</td><td data-sort="${VERDICT_ORDER.indexOf(f.verdict)}">${verdictPill(f.verdict)}${mixed && f.verdictFrom === 'source' ? '<span class="note"> (source)</span>' : ''}</td><td>${esc(f.triage?.status ?? '')}${f.baseline === 'new' ? ' <b>new</b>' : ''}</td><td>${esc(f.subsystem)}</td></tr>`;
     })
@@ -304,7 +333,7 @@ export function htmlText(model: ReportModel): string {
 <title>${esc(title)}</title><style>${CSS}</style></head>
 <body><header><h1>${esc(title)}</h1><p>${esc(p.scope.join(', '))} · profile ${esc(p.profile)} · ${esc(p.generatedAt)}</p></header>
 <main>${summary(model)}${provenance(model)}${functionsTable(model.functions)}${findingsTable(model)}
-<section id="details"><h2>Sites</h2>${model.findings.map(siteDetails).join('\n')}</section></main>
+<section id="details"><h2>Sites</h2>${listed(model).map(({ f, i }) => siteDetails(f, i)).join('\n')}</section>${unlistedTable(model)}</main>
 <script>${JS}</script></body></html>
 `;
 }
