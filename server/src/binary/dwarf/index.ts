@@ -365,35 +365,7 @@ export class DwarfReader implements UnitHost {
     if (!cu) return [];
     const dies = cu.dies();
     const row = this.lineForAddress(cu, addr);
-    // ok[i]: DIE i lies on a path of scopes that contain addr.
-    const ok = new Uint8Array(dies.length);
-    let best = -1;
-    for (const d of dies) {
-      const parentOk = d.parent < 0 || ok[d.parent] === 1;
-      if (!parentOk) continue;
-      switch (d.tag) {
-        case DW_TAG.subprogram:
-        case DW_TAG.inlined_subroutine:
-        case DW_TAG.lexical_block:
-        case DW_TAG.entry_point:
-          if (d.firstChild < 0 && d.tag === DW_TAG.lexical_block) break;
-          if (rangesContain(cu.dieRanges(d), addr)) {
-            ok[d.index] = 1;
-            if (d.tag !== DW_TAG.lexical_block && (best < 0 || d.depth > dies[best]!.depth)) best = d.index;
-          }
-          break;
-        case DW_TAG.compile_unit:
-        case DW_TAG.partial_unit:
-        case DW_TAG.namespace:
-        case DW_TAG.class_type:
-        case DW_TAG.structure_type:
-        case DW_TAG.union_type:
-          ok[d.index] = 1;
-          break;
-        default:
-          break;
-      }
-    }
+    const best = this.innermostScope(cu, addr);
     const scopes: Die[] = []; // innermost first
     for (let i = best; i >= 0; i = dies[i]!.parent) {
       const d = dies[i]!;
@@ -428,6 +400,106 @@ export class DwarfReader implements UnitHost {
       }
     }
     return frames;
+  }
+
+  /**
+   * The innermost subprogram / inlined_subroutine / entry_point whose ranges hold
+   * addr, found through a per-unit interval index (built once, sorted by start) so
+   * that a query costs a binary search instead of a walk over every DIE. A scope
+   * counts only when every enclosing scope DIE (lexical blocks included) holds addr
+   * too, as a walk from the root would require.
+   */
+  private innermostScope(cu: DwarfUnit, addr: bigint): number {
+    const idx = this.scopeIndexOf(cu);
+    const dies = cu.dies();
+    // Last interval starting at or before addr.
+    let lo = 0;
+    let hi = idx.length - 1;
+    let at = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (idx[mid]!.lo <= addr) {
+        at = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    let best = -1;
+    for (let i = at; i >= 0; i--) {
+      const e = idx[i]!;
+      // No interval at or before i reaches addr: the rest belong to earlier code.
+      if (e.maxHi <= addr) break;
+      if (addr >= e.hi) continue;
+      const d = dies[e.die]!;
+      if (d.tag === DW_TAG.lexical_block) continue;
+      if (best >= 0 && d.depth <= dies[best]!.depth) continue;
+      if (!this.enclosedBy(cu, e.die, addr)) continue;
+      best = e.die;
+    }
+    return best;
+  }
+
+  /** Every scope DIE above `die` that has ranges holds addr (and their parents are scopes). */
+  private enclosedBy(cu: DwarfUnit, die: number, addr: bigint): boolean {
+    const dies = cu.dies();
+    const ranges = this.scopeRangesOf(cu);
+    for (let p = dies[die]!.parent; p >= 0; p = dies[p]!.parent) {
+      const d = dies[p]!;
+      switch (d.tag) {
+        case DW_TAG.subprogram:
+        case DW_TAG.inlined_subroutine:
+        case DW_TAG.lexical_block:
+        case DW_TAG.entry_point: {
+          if (d.firstChild < 0 && d.tag === DW_TAG.lexical_block) return false;
+          const r = ranges.get(p);
+          if (!r || !rangesContain(r, addr)) return false;
+          break;
+        }
+        case DW_TAG.compile_unit:
+        case DW_TAG.partial_unit:
+        case DW_TAG.namespace:
+        case DW_TAG.class_type:
+        case DW_TAG.structure_type:
+        case DW_TAG.union_type:
+          break;
+        default:
+          return false;
+      }
+    }
+    return true;
+  }
+
+  private readonly scopeIndexes = new WeakMap<DwarfUnit, { lo: bigint; hi: bigint; die: number; maxHi: bigint }[]>();
+  private readonly scopeRanges = new WeakMap<DwarfUnit, Map<number, AddressRange[]>>();
+
+  private scopeRangesOf(cu: DwarfUnit): Map<number, AddressRange[]> {
+    let m = this.scopeRanges.get(cu);
+    if (!m) {
+      m = new Map();
+      for (const d of cu.dies()) {
+        if (d.tag === DW_TAG.subprogram || d.tag === DW_TAG.inlined_subroutine || d.tag === DW_TAG.lexical_block || d.tag === DW_TAG.entry_point) {
+          const r = cu.dieRanges(d);
+          if (r.length) m.set(d.index, r);
+        }
+      }
+      this.scopeRanges.set(cu, m);
+    }
+    return m;
+  }
+
+  private scopeIndexOf(cu: DwarfUnit): { lo: bigint; hi: bigint; die: number; maxHi: bigint }[] {
+    let idx = this.scopeIndexes.get(cu);
+    if (!idx) {
+      idx = [];
+      for (const [die, rs] of this.scopeRangesOf(cu)) for (const r of rs) idx.push({ lo: r.lo, hi: r.hi, die, maxHi: 0n });
+      idx.sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : 0));
+      let m = 0n;
+      for (const e of idx) {
+        if (e.hi > m) m = e.hi;
+        e.maxHi = m;
+      }
+      this.scopeIndexes.set(cu, idx);
+    }
+    return idx;
   }
 }
 
