@@ -9,7 +9,7 @@
 //
 // All three scan .c and .h files: spatch with --include-headers, rg with -g '*.[ch]'.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { CATALOGUE } from '../../server/src/c/catalogue';
@@ -35,7 +35,7 @@ f@p(es)
 p << r.p;
 f << r.f;
 @@
-print("%s:%s:%s:%s" % (p[0].file, p[0].line, p[0].column, f))
+print("%s:%s:%s:%s" % (p[0].file, p[0].line, p[0].column, f), flush=True)
 `;
 }
 
@@ -206,8 +206,18 @@ async function main(): Promise<void> {
           const m = await measure([rg, '-n', '-o', '-w', '--column', '--no-heading', '-g', '*.[ch]', '-e', rgPattern, dir]);
           T.rg.push(m.wallMs); T.rRg.push(m.maxRssKiB); rgOut = m.stdout.toString('latin1');
         } else if (who === 'spatch' && spatch) {
-          const m = await measure([spatch, '--sp-file', sp, '--no-includes', '--include-headers', '-j', '2', '--very-quiet', '--dir', dir], { cwd: work });
-          T.spatch.push(m.wallMs); T.rSpatch.push(m.maxRssKiB); T.cSpatch.push(m.cpuS); spOut = m.stdout.toString('latin1');
+          // With -j, spatch's workers write their output to <cocci>_<date>_<pid>/stdout.N in
+          // the working directory; on all of drivers/ the parent did not always copy it to its
+          // own stdout (seen empty, and partial), so the worker files are the list when present.
+          const cwd = mkdtempSync(join(work, 'spatch-'));
+          const m = await measure([spatch, '--sp-file', sp, '--no-includes', '--include-headers', '-j', '2', '--very-quiet', '--dir', dir], { cwd });
+          T.spatch.push(m.wallMs); T.rSpatch.push(m.maxRssKiB); T.cSpatch.push(m.cpuS);
+          const parts = readdirSync(cwd).flatMap((d) => {
+            const sub = join(cwd, d);
+            return statSync(sub).isDirectory() ? readdirSync(sub).filter((f) => f.startsWith('stdout')).map((f) => readFileSync(join(sub, f), 'latin1')) : [];
+          });
+          spOut = parts.length ? parts.join('') : m.stdout.toString('latin1');
+          rmSync(cwd, { recursive: true, force: true });
         } else if (who === 'ours') {
           const m = await measure([process.execPath, cli, 'scan', dir, '--format', 'json', '--exit-zero']);
           if (m.code !== 0) throw new Error(`tdx-audit scan failed (${m.code}): ${m.stderr.slice(0, 2000)}`);
@@ -244,8 +254,9 @@ async function main(): Promise<void> {
     const spNotRg = minus(sp2, rgs);
     recallRows.push(`| ${t}/ | ${sp2.length} | ${ours.length} | ${both} | **${((100 * both) / Math.max(1, sp2.length)).toFixed(2)} %** | ${oursOnly.length} | ${spOnly.length} | ${rgs.length} (${rgNotSp.length} not calls per spatch${spNotRg.length ? `, misses ${spNotRg.length}` : ''}) | ${wrappers} | ${derefs} |`);
 
-    // Categorise the differences (the detail is written for the widest tree only).
-    if (t !== trees[trees.length - 1]) continue;
+    // Categorise the differences.
+    // Detail for each tree not inside another listed tree (drivers/ covers drivers/ata ...).
+    if (trees.some((u) => u !== t && t.startsWith(u + '/'))) continue;
     const skipped = new Set(j.skipped.map((x) => x.file));
     const parseErr = new Map(j.files.map((f) => [f.file, f.parseErrors]));
     const catO: Cat = new Map();
