@@ -180,7 +180,7 @@ async function main(): Promise<void> {
   const raw = (t: string, who: string) => join(work, `raw-${t.replace(/\//g, '_')}-${who}`);
 
   const md = new Md();
-  md.line('### Sources: `tdx-audit scan` vs Coccinelle and ripgrep');
+  md.line(reuse ? '### Sources: call-site recall against spatch (saved outputs re-analysed)' : '### Sources: `tdx-audit scan` vs Coccinelle and ripgrep');
   md.line();
   md.line(`${machine()}; ${spatch ? firstLine('spatch', ['--version']) : 'spatch missing'}; ${rg ? firstLine('rg', ['--version']) : 'rg missing'}; tdx-audit ${gitHead()}.`);
   md.line(`Commands (per tree, .c and .h): \`node dist/cli.js scan DIR --format json --exit-zero\`; \`spatch --sp-file accessors.cocci --no-includes --include-headers -j 2 --very-quiet --dir DIR\` (${NAMES.length} names, python script prints file:line:col); \`rg -n -o -w --column -g '*.[ch]' -e '${NAMES.slice(0, 3).join('|')}|…' DIR\`. Wall time spawn→exit under nice, medians; peak RSS from GNU time.`);
