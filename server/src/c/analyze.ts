@@ -328,7 +328,10 @@ function parseMacroBody(parser: CParser, text: string, m: MacroDef): Tree | null
   const row = body.startPosition.row;
   const col = body.startPosition.column;
   const header = 'void m(){';
-  if (col < header.length + 1) return null;
+  // A body that starts on a continuation line (`#define A(x) \` then `\t(readb(x) + 1)`)
+  // has no room before it: the header goes on the line above instead.
+  const headerAbove = col < header.length + 1;
+  if (headerAbove && row === 0) return null;
   // Continuations become spaces; `a##b` becomes `a+ b` and `#x` becomes ` x` so the
   // pasted or stringified parameter is still an identifier in the expression.
   const raw = text
@@ -336,7 +339,9 @@ function parseMacroBody(parser: CParser, text: string, m: MacroDef): Tree | null
     .replace(/\\(\r?\n)/g, ' $1')
     .replace(/##/g, '+ ')
     .replace(/#(?=\s*[A-Za-z_])/g, ' ');
-  const src = '\n'.repeat(row) + header + ' '.repeat(col - header.length) + raw + '\n;}';
+  const src = headerAbove
+    ? '\n'.repeat(row - 1) + header + '\n' + ' '.repeat(col) + raw + '\n;}'
+    : '\n'.repeat(row) + header + ' '.repeat(col - header.length) + raw + '\n;}';
   return parser.parseOnce(src);
 }
 

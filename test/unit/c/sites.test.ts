@@ -115,3 +115,12 @@ test('port I/O, MSR and string copies get their own rules', async () => {
   assert.equal(copy.severity, 'error');
   assert.match(copy.message, /rejects it/);
 });
+
+test('a macro whose body starts on a continuation line still yields its calls, at their own columns', async () => {
+  const src = '#define A(x) \\\n\t(readb(x) + 1)\n#define C(x) \\\n\treadb(x)\n#define B(x) (readb(x) + 1)\n';
+  const e = await engineWith();
+  const a = e.auditOnce('/x/m.c', src);
+  const at = a.analysis.sites.map((s) => `${s.range.start.line}:${s.range.start.character}`).sort();
+  assert.deepEqual(at, ['1:2', '3:1', '4:14']);
+  for (const s of a.analysis.sites) assert.equal(src.split('\n')[s.range.start.line]!.slice(s.range.start.character, s.range.end.character), 'readb');
+});
