@@ -8,13 +8,12 @@
 // test-output/kernel-vscode/. Not part of the default tests.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import Ajv from 'ajv-draft-04';
 import addFormats from 'ajv-formats';
 import { chromium as pw, type Page } from 'playwright-core';
-import { REPO, findChromium, findCodeServer, packVsix, runGroup, sleep, spawnGroup, type Group } from '../../test/e2e/lib';
+import { REPO, findChromium, findCodeServer, freePort, packVsix, runGroup, sleep, spawnGroup, type Group } from '../../test/e2e/lib';
 
 const TREE = join(process.env.TDX_KERNEL_DIR ?? '/var/tmp/tdx-audit-kernel', 'linux-source-6.1');
 const FOLDER = process.argv[2] ?? join(TREE, 'drivers', 'ata');
@@ -22,15 +21,6 @@ const FILE = process.argv[3] ?? 'libahci.c';
 const OUT = join(REPO, 'test-output', 'kernel-vscode');
 const WAIT = 60_000;
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (a && typeof a === 'object' ? res(a.port) : rej(new Error('no port'))));
-    });
-  });
-}
 
 async function waitNotification(page: Page, re: RegExp, timeoutMs = WAIT): Promise<string> {
   const until = Date.now() + timeoutMs;

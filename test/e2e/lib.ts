@@ -4,6 +4,7 @@
 
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LspHarness, fileUri } from '../lsp/harness';
@@ -256,4 +257,15 @@ export function readmeSnippet(lang: string, after: string): string {
   if (!m) throw new Error(`README.md has no ${lang} block after '${after}'`);
   if (!m[1].includes('/path/to/tdx-audit')) throw new Error(`the README ${lang} snippet no longer names /path/to/tdx-audit`);
   return m[1].replaceAll('/path/to/tdx-audit', REPO);
+}
+
+/** A TCP port free on 127.0.0.1 right now (for code-server). */
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => (a && typeof a === 'object' ? res(a.port) : rej(new Error('no port'))));
+    });
+  });
 }

@@ -8,7 +8,6 @@
 
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
@@ -17,6 +16,7 @@ import {
   REPO,
   fixtureWorkspace,
   findChromium,
+  freePort,
   findCodeServer,
   lineOf,
   packVsix,
@@ -45,15 +45,6 @@ const skip = !chromium
       ? 'dist/ missing: run npm run build'
       : false;
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (a && typeof a === 'object' ? res(a.port) : rej(new Error('no port'))));
-    });
-  });
-}
 
 interface Rect {
   left: number;
