@@ -85,7 +85,8 @@ export function inventory(o: OpenedObject, profile: Profile, opts: { includeMsr?
         if (!hit) empty++;
       }
       // The string helpers' own `rep movs`/`rep stos` (the non-TDX branch).
-      for (const fn of dwarf.functions(cu)) {
+      // Only arch/x86/lib/iomem.c defines them: skip the subprogram walk elsewhere.
+      for (const fn of /(^|\/)iomem\.c$/.test(cu.name ?? '') ? dwarf.functions(cu) : []) {
         if (!fn.name || !STRING_HELPERS.has(fn.name)) continue;
         for (const r of fn.ranges) {
           for (const { fn: sym, insn } of o.code.instructionsIn(r.lo, r.hi)) {

@@ -4,7 +4,7 @@
 // Opened objects are cached by path + mtime + size, so an edit loop reuses one
 // parse and a rebuild is picked up at once.
 
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { openBinary, ElfError, DwarfError, type BinaryObject, type DwarfUnit } from '../binary/index';
 import { ObjectCode } from './code';
@@ -84,7 +84,7 @@ export class ObjectStore {
       return { error: `${path}: ${(st.size / 1048576).toFixed(0)} MB is too large to open as an object` };
     }
     try {
-      const data = readFileSync(path);
+      const data = st.size > SPARSE_READ_BYTES ? readSparse(path, st.size) ?? readFileSync(path) : readFileSync(path);
       const bin = openBinary(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
       if (bin.elf.machine !== 62) throw new Error(`${path}: not an x86-64 object (e_machine ${bin.elf.machine})`);
       if (!bin.dwarf.hasDebugInfo) {
@@ -233,6 +233,75 @@ export class ObjectStore {
       : `no object found for ${basename(source)} (looked for ${basename(source).replace(/\.[^.]+$/, '.o')} beside it${search.buildDir ? ', under the build directory' : ''}${search.objects?.length ? ', under the objects given' : ''}${search.vmlinux ? ', in vmlinux' : ''})`;
     // An object that opened but holds no unit for the file is not broken: the file is just not in it.
     return { object: undefined, units: [], info: { path: undefined, state: broken ? 'unusable' : 'missing', message, sourceMtimeMs } };
+  }
+}
+
+/** Images larger than this are read section by section (see readSparse). */
+const SPARSE_READ_BYTES = 64 << 20;
+
+/**
+ * A linked image (vmlinux: 600 MB, of which .rela.debug_info alone is 260 MB) read
+ * with only what the audit uses: the headers, code, symbols and the debug sections
+ * other than relocations, location lists and frame tables. Everything else stays
+ * zero pages in a buffer of the file's size, so offsets are unchanged and memory
+ * is what was read. undefined for anything but a plain little-endian ELF64
+ * executable, which is then read whole.
+ */
+function readSparse(path: string, size: number): Buffer | undefined {
+  const fd = openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(64);
+    if (readSync(fd, head, 0, 64, 0) !== 64) return undefined;
+    if (head.readUInt32BE(0) !== 0x7f454c46 || head[4] !== 2 || head[5] !== 1) return undefined;
+    const type = head.readUInt16LE(16);
+    if (type !== 2 && type !== 3) return undefined; // relocatable objects need their .rela sections
+    const shoff = Number(head.readBigUInt64LE(0x28));
+    const shentsize = head.readUInt16LE(0x3a);
+    const shnum = head.readUInt16LE(0x3c);
+    const shstrndx = head.readUInt16LE(0x3e);
+    if (shentsize !== 64 || shnum === 0 || shstrndx >= shnum || shoff + shnum * 64 > size) return undefined;
+    // Zeroed by calloc/mmap: pages are committed only where a section is read into them.
+    const buf = Buffer.alloc(size);
+    const fill = (off: number, len: number) => {
+      if (off < 0 || len <= 0 || off + len > size) return;
+      for (let done = 0; done < len; ) {
+        const n = readSync(fd, buf, off + done, Math.min(len - done, 64 << 20), off + done);
+        if (n <= 0) throw new Error(`${path}: short read`);
+        done += n;
+      }
+    };
+    fill(0, 64);
+    fill(shoff, shnum * 64);
+    const sh = (i: number) => {
+      const o = shoff + i * 64;
+      return {
+        name: buf.readUInt32LE(o), type: buf.readUInt32LE(o + 4), flags: Number(buf.readBigUInt64LE(o + 8)),
+        offset: Number(buf.readBigUInt64LE(o + 24)), size: Number(buf.readBigUInt64LE(o + 32)),
+      };
+    };
+    const strs = sh(shstrndx);
+    fill(strs.offset, strs.size);
+    const nameOf = (off: number) => {
+      let e = strs.offset + off;
+      while (e < strs.offset + strs.size && buf[e] !== 0) e++;
+      return buf.toString('latin1', strs.offset + off, e);
+    };
+    const SHT_NOBITS = 8;
+    const SHF_ALLOC = 2;
+    const SHF_EXECINSTR = 4;
+    for (let i = 1; i < shnum; i++) {
+      const s = sh(i);
+      if (s.type === SHT_NOBITS || s.size === 0) continue;
+      const name = nameOf(s.name);
+      const wanted =
+        (s.flags & SHF_EXECINSTR) !== 0 ||
+        s.type === 2 /* SYMTAB */ || s.type === 3 /* STRTAB */ || s.type === 18 /* SYMTAB_SHNDX */ ||
+        ((s.flags & SHF_ALLOC) === 0 && /^\.(z?debug_(?!loc|frame)|symtab|strtab)/.test(name));
+      if (wanted) fill(s.offset, s.size);
+    }
+    return buf;
+  } finally {
+    closeSync(fd);
   }
 }
 
