@@ -247,7 +247,7 @@ const SPARSE_READ_BYTES = 64 << 20;
  * is what was read. undefined for anything but a plain little-endian ELF64
  * executable, which is then read whole.
  */
-function readSparse(path: string, size: number): Buffer | undefined {
+export function readSparse(path: string, size: number): Buffer | undefined {
   const fd = openSync(path, 'r');
   try {
     const head = Buffer.alloc(64);
