@@ -245,7 +245,8 @@ export async function buildReport(o: Omit<ReportOptions, 'out' | 'force'>, hooks
 
 export function renderFormats(model: ReportModel, formats: ReportFormat[]): OutputFile[] {
   const render: Record<ReportFormat, (m: ReportModel) => string> = { sarif: sarifText, html: htmlText, markdown: markdownText, json: jsonText };
-  return formats.map((f) => ({ name: REPORT_FILE_NAMES[f], content: render[f](model) }));
+  // Rendered when written, one format at a time (see OutputFile.content).
+  return formats.map((f) => ({ name: REPORT_FILE_NAMES[f], content: () => render[f](model) }));
 }
 
 function defaultIO(): ReportIO {

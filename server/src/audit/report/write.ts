@@ -17,7 +17,12 @@ import { basename, join, sep } from 'node:path';
 export interface OutputFile {
   /** Plain file name inside the output folder (no directory part). */
   name: string;
-  content: string | Uint8Array;
+  /**
+   * The bytes, or a function that renders them when the file is written: a whole
+   * tree's SARIF and JSON run to hundreds of MB each, so rendering them one at a time
+   * keeps only one in memory.
+   */
+  content: string | Uint8Array | (() => string | Uint8Array);
 }
 
 export interface WriteOptions {
@@ -97,7 +102,8 @@ export async function writeReportFiles(outDir: string, files: OutputFile[], opts
       const fh = await open(tmp, 'wx', 0o644);
       temps.push(tmp);
       try {
-        await fh.writeFile(files[i].content);
+        const c = files[i].content;
+        await fh.writeFile(typeof c === 'function' ? c() : c);
         await fh.sync();
       } finally {
         await fh.close();
