@@ -4,10 +4,12 @@
 //   tdx-audit decode <hex...> [--profile P] [--format text|json|jsonl]
 // Exit status: 0 clean, 1 an error-severity finding exists, 2 usage or I/O error.
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { discoverSources, mayHoldSites, readSource, SourceError } from './audit/sources';
-import { AuditEngine, type FileAudit, type Profile } from './audit/engine';
+import { checkObjectPaths, commonOption, optionValue, type CommonOptions } from './cliOptions';
+import { PROFILE_IDS } from './x86/profiles';
+import { AuditEngine, type FileAudit } from './audit/engine';
 import { runDecode } from './x86/decodeCli';
 import { runReport, REPORT_USAGE } from './audit/report/cli';
 import { ObjectStore } from './audit/objects';
@@ -16,7 +18,6 @@ import { isRejected } from './audit/verdicts';
 import { instructionJson, type CompiledInstruction } from './audit/compiled';
 
 const VERSION = '0.1.0';
-const PROFILES: Profile[] = ['tdx-linux-6.12+', 'tdx-linux-6.1', 'tdx-linux-5.19', 'sev-es'];
 
 class UsageError extends Error {}
 
@@ -34,52 +35,35 @@ const USAGE = `usage:
   tdx-audit scan --vmlinux FILE [--format text|json] [--profile P]      (binary inventory, no sources)
   tdx-audit decode <hex bytes...> [--profile P] [--format text|json|jsonl]
   ${REPORT_USAGE.trim()}
-profiles: ${PROFILES.join(', ')}`;
+profiles: ${PROFILE_IDS.join(', ')}`;
 
-interface ScanOptions {
+interface ScanOptions extends CommonOptions {
   paths: string[];
   format: 'text' | 'json';
-  profile: Profile;
-  followIncludes: boolean;
   /** Report findings but exit 0 (for demos and advisory CI jobs). */
   exitZero: boolean;
-  objects: string[];
-  buildDir?: string;
   sourceRoot?: string;
-  vmlinux?: string;
 }
 
 function parseScanArgs(argv: string[]): ScanOptions {
   const o: ScanOptions = { paths: [], format: 'text', profile: 'tdx-linux-6.12+', followIncludes: true, exitZero: false, objects: [] };
-  const value = (i: number, flag: string): string => {
-    const v = argv[i];
-    if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
-    return v;
-  };
+  const fail = (m: string) => new UsageError(m);
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--format') {
+    const a = argv[i]!;
+    const shared = commonOption(argv, i, o, fail);
+    if (shared >= 0) i = shared;
+    else if (a === '--format') {
       const v = argv[++i];
       if (v !== 'text' && v !== 'json') throw new UsageError(`--format takes text or json, not ${v ?? 'nothing'}`);
       o.format = v;
-    } else if (a === '--profile') {
-      const v = argv[++i] as Profile;
-      if (!PROFILES.includes(v)) throw new UsageError(`unknown profile ${v ?? '(none)'}; one of ${PROFILES.join(', ')}`);
-      o.profile = v;
-    } else if (a === '--objects') o.objects.push(value(++i, a));
-    else if (a === '--build-dir') o.buildDir = value(++i, a);
-    else if (a === '--source-root') o.sourceRoot = value(++i, a);
-    else if (a === '--vmlinux') o.vmlinux = value(++i, a);
-    else if (a === '--no-includes') o.followIncludes = false;
+    } else if (a === '--source-root') o.sourceRoot = optionValue(argv, ++i, a, fail);
     else if (a === '--exit-zero') o.exitZero = true;
     else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
     else o.paths.push(a);
   }
   if (!o.paths.length && !o.vmlinux) throw new UsageError('scan needs at least one file or directory (or --vmlinux FILE alone for the binary inventory)');
   if (o.buildDir && !o.sourceRoot) o.sourceRoot = o.paths.length === 1 && statIsDir(o.paths[0]!) ? o.paths[0] : process.cwd();
-  for (const p of [...o.objects, ...(o.vmlinux ? [o.vmlinux] : [])]) {
-    if (!existsSync(p)) throw new UsageError(`${p}: no such file or directory`);
-  }
+  checkObjectPaths(o, fail);
   return o;
 }
 

@@ -3,8 +3,10 @@
 // validated and anything malformed falls back to the default instead of reaching
 // the engine.
 
-import type { AuditConfig, Profile, Severity } from '../audit/engine';
+import type { AuditConfig, Severity } from '../audit/engine';
 import type { RuleCode } from '../c/types';
+import { DEFAULT_SEVERITY } from '../audit/findings';
+import { isProfile } from '../x86/profiles';
 
 export interface ServerSettings {
   enable: boolean;
@@ -17,22 +19,9 @@ export interface ServerSettings {
   index: { enable: boolean };
 }
 
-const PROFILES: readonly Profile[] = ['tdx-linux-6.12+', 'tdx-linux-6.1', 'tdx-linux-5.19', 'sev-es'];
 const LEVELS: readonly (Severity | 'off')[] = ['error', 'warning', 'information', 'hint', 'off'];
-const RULES: readonly RuleCode[] = [
-  'tdx-ve-mmio',
-  'tdx-ve-mmio-string',
-  'tdx-ve-port-io',
-  'tdx-ve-port-string',
-  'tdx-ve-msr',
-  'tdx-ve-cpuid',
-  'tdx-ve-hlt',
-  'tdx-iomem-deref',
-  'tdx-iomem-libc',
-  'tdx-movs-copy',
-  'tdx-movdir64b',
-  'tdx-mmio-untyped-deref',
-];
+/** Every rule code, from the default severity table (one list; a new rule needs no edit here). */
+const RULES = Object.keys(DEFAULT_SEVERITY) as RuleCode[];
 
 export const DEFAULT_SETTINGS: ServerSettings = {
   enable: true,
@@ -61,8 +50,8 @@ export function parseSettings(raw: unknown): ServerSettings {
     out.debounceMs = Math.min(5000, Math.max(0, Math.round(section.debounceMs)));
   }
   if (typeof section.followIncludes === 'boolean') out.engine.followIncludes = section.followIncludes;
-  if (typeof section.profile === 'string' && (PROFILES as readonly string[]).includes(section.profile)) {
-    out.engine.profile = section.profile as Profile;
+  if (typeof section.profile === 'string' && isProfile(section.profile)) {
+    out.engine.profile = section.profile;
   }
   // Both `objects: {buildDir}` and flat `"objects.buildDir"` keys (VS Code sends the nested form).
   const objects = isObject(section.objects) ? section.objects : {};

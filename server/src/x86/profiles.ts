@@ -51,6 +51,9 @@ export const PROFILES: Readonly<Record<Profile, ProfileData>> = {
   },
 };
 
+/** Every profile id, in the table's order (the CLI's and the settings' list). */
+export const PROFILE_IDS: readonly Profile[] = Object.keys(PROFILES) as Profile[];
+
 export function isProfile(s: string): s is Profile {
   return Object.prototype.hasOwnProperty.call(PROFILES, s);
 }

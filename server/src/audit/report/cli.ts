@@ -6,10 +6,11 @@
 // the scan and writes nothing; existing report files are kept unless --force.
 // Exit status: 0 written, 2 usage or I/O error or existing files kept, 130 interrupted.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { checkObjectPaths, commonOption, optionValue, type CommonOptions } from '../../cliOptions';
 import { discoverSources as discoverTree, mayHoldSites, readSource, SourceError } from '../sources';
-import { AuditEngine, type FileAudit, type Profile } from '../engine';
+import { AuditEngine, type FileAudit } from '../engine';
 import type { ObjectInfo } from '../compiled';
 import type { ReportFormat } from '../../lsp/protocol';
 import { applyBaseline } from './baseline';
@@ -23,7 +24,6 @@ import { sarifText } from './sarif';
 import { loadTriage, triagePathFor } from './triage';
 import { writeReportFiles, type OutputFile } from './write';
 
-const PROFILES: Profile[] = ['tdx-linux-6.12+', 'tdx-linux-6.1', 'tdx-linux-5.19', 'sev-es'];
 const FORMATS: ReportFormat[] = ['sarif', 'html', 'markdown', 'json'];
 
 /** Output file name per format, fixed so CI and the editor find them. */
@@ -40,56 +40,37 @@ export const REPORT_USAGE =
 
 export class ReportUsageError extends Error {}
 
-export interface ReportOptions {
+export interface ReportOptions extends CommonOptions {
   paths: string[];
   out: string;
   formats: ReportFormat[];
   force: boolean;
   baseline?: string;
   triage?: string;
-  /** Object files or folders of them (.o, .ko); repeatable. */
-  objects: string[];
-  /** Build directory of an O= build (sources looked up by their path relative to the tree root). */
-  buildDir?: string;
-  vmlinux?: string;
-  profile: Profile;
-  followIncludes: boolean;
 }
 
 export function parseReportArgs(argv: string[]): ReportOptions {
   const o: ReportOptions = { paths: [], out: '', formats: [...FORMATS], force: false, profile: 'tdx-linux-6.12+', followIncludes: true, objects: [] };
-  const value = (i: number, flag: string) => {
-    const v = argv[i];
-    if (v === undefined || v.startsWith('--')) throw new ReportUsageError(`${flag} needs a value`);
-    return v;
-  };
+  const fail = (m: string) => new ReportUsageError(m);
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--out' || a === '-o') o.out = value(++i, a);
+    const a = argv[i]!;
+    const shared = commonOption(argv, i, o, fail);
+    if (shared >= 0) i = shared;
+    else if (a === '--out' || a === '-o') o.out = optionValue(argv, ++i, a, fail);
     else if (a === '--format') {
-      const fs = value(++i, a).split(',').map((s) => s.trim()).filter(Boolean);
+      const fs = optionValue(argv, ++i, a, fail).split(',').map((s) => s.trim()).filter(Boolean);
       for (const f of fs) if (!FORMATS.includes(f as ReportFormat)) throw new ReportUsageError(`unknown format ${f}; one of ${FORMATS.join(', ')}`);
       o.formats = [...new Set(fs as ReportFormat[])];
     } else if (a === '--force') o.force = true;
-    else if (a === '--baseline') o.baseline = value(++i, a);
-    else if (a === '--triage') o.triage = value(++i, a);
-    else if (a === '--objects') o.objects.push(value(++i, a));
-    else if (a === '--build-dir') o.buildDir = value(++i, a);
-    else if (a === '--vmlinux') o.vmlinux = value(++i, a);
-    else if (a === '--profile') {
-      const v = value(++i, a) as Profile;
-      if (!PROFILES.includes(v)) throw new ReportUsageError(`unknown profile ${v}; one of ${PROFILES.join(', ')}`);
-      o.profile = v;
-    } else if (a === '--no-includes') o.followIncludes = false;
+    else if (a === '--baseline') o.baseline = optionValue(argv, ++i, a, fail);
+    else if (a === '--triage') o.triage = optionValue(argv, ++i, a, fail);
     else if (a.startsWith('-')) throw new ReportUsageError(`unknown option ${a}`);
     else o.paths.push(a);
   }
   if (!o.paths.length) throw new ReportUsageError('report needs at least one file or directory');
   if (!o.out) throw new ReportUsageError('report needs --out DIR');
   if (!o.formats.length) throw new ReportUsageError('--format names no format');
-  for (const p of [...o.objects, ...(o.vmlinux ? [o.vmlinux] : []), ...(o.buildDir ? [o.buildDir] : [])]) {
-    if (!existsSync(p)) throw new ReportUsageError(`${p}: no such file or directory`);
-  }
+  checkObjectPaths(o, fail);
   return o;
 }
 

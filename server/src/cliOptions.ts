@@ -1,0 +1,62 @@
+// Options `scan` and `report` share (profile, headers, where objects are), parsed
+// in one place so the two commands cannot drift apart.
+
+import { existsSync } from 'node:fs';
+import type { Profile } from './audit/engine';
+import { PROFILE_IDS, isProfile } from './x86/profiles';
+
+export interface CommonOptions {
+  profile: Profile;
+  followIncludes: boolean;
+  /** Object files or folders of them (.o, .ko); repeatable. */
+  objects: string[];
+  /** Build directory of an O= build. */
+  buildDir?: string;
+  vmlinux?: string;
+}
+
+type Fail = (message: string) => Error;
+
+/** The value after a flag; a missing one (or another flag) is a usage error. */
+export function optionValue(argv: readonly string[], i: number, flag: string, fail: Fail): string {
+  const v = argv[i];
+  if (v === undefined || v.startsWith('--')) throw fail(`${flag} needs a value`);
+  return v;
+}
+
+/**
+ * Applies argv[i] when it is one of the shared options. Returns the index of the
+ * last argument it consumed, or -1 when argv[i] is not a shared option.
+ */
+export function commonOption(argv: readonly string[], i: number, o: CommonOptions, fail: Fail): number {
+  const a = argv[i]!;
+  switch (a) {
+    case '--profile': {
+      const v = optionValue(argv, i + 1, a, fail);
+      if (!isProfile(v)) throw fail(`unknown profile ${v}; one of ${PROFILE_IDS.join(', ')}`);
+      o.profile = v;
+      return i + 1;
+    }
+    case '--objects':
+      o.objects.push(optionValue(argv, i + 1, a, fail));
+      return i + 1;
+    case '--build-dir':
+      o.buildDir = optionValue(argv, i + 1, a, fail);
+      return i + 1;
+    case '--vmlinux':
+      o.vmlinux = optionValue(argv, i + 1, a, fail);
+      return i + 1;
+    case '--no-includes':
+      o.followIncludes = false;
+      return i;
+    default:
+      return -1;
+  }
+}
+
+/** Every object path given must exist. */
+export function checkObjectPaths(o: CommonOptions, fail: Fail): void {
+  for (const p of [...o.objects, ...(o.vmlinux ? [o.vmlinux] : []), ...(o.buildDir ? [o.buildDir] : [])]) {
+    if (!existsSync(p)) throw fail(`${p}: no such file or directory`);
+  }
+}
