@@ -85,6 +85,7 @@ export type { Position };
 // ---------------------------------------------------------------------------------
 // Implementation
 
+import { readFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { analyzeFile } from '../c/analyze';
@@ -202,7 +203,15 @@ export class AuditEngine {
     if (!search || !path || analysis.sites.length === 0) return undefined;
     try {
       const choice = this.objects.find(path, search);
-      return compiledFormsFor({ choice, source: path, text, sites: analysis.sites, profile: this.config.profile, diskText: this.host.readFile(path) });
+      // The saved file, not the host (which answers with an open editor's buffer).
+      const diskText = () => {
+        try {
+          return readFileSync(path, 'utf8');
+        } catch {
+          return undefined;
+        }
+      };
+      return compiledFormsFor({ choice, source: path, text, sites: analysis.sites, profile: this.config.profile, diskText });
     } catch (e) {
       return { object: { path: undefined, state: 'unusable', message: `reading the object failed: ${e instanceof Error ? e.message : String(e)}` }, sites: [], functions: [] };
     }

@@ -8,7 +8,6 @@ import type { FileAudit, Finding } from './engine';
 import { RULE_TITLES } from './findings';
 import type { CompiledInstruction, ObjectInfo } from './compiled';
 import { formatAge } from './join';
-import { GPR_NAMES } from '../x86/classify';
 
 const cell = (v: string): string => v.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
@@ -49,8 +48,7 @@ function objectLine(obj: ObjectInfo): string {
   return `\`${obj.path}\`${age ? ` (${age})` : ''}${state}`;
 }
 
-export function compiledMarkdown(instrs: readonly CompiledInstruction[], obj: ObjectInfo, _site: Site): string {
-  void GPR_NAMES;
+export function compiledMarkdown(instrs: readonly CompiledInstruction[], obj: ObjectInfo): string {
   const shown = instrs.slice(0, 6);
   const parts = shown.map((i) => {
     const e = effect(i);
@@ -151,6 +149,6 @@ export function hoverMarkdown(audit: FileAudit, pos: Position): string | null {
   if (!obj) rows.push(['compiled form', 'not known: no object file was read for this source, so the instruction the compiler emitted has not been checked']);
   else if (!f.instructions?.length) rows.push(['compiled form', obj.path && obj.state !== 'lines-differ' && obj.state !== 'unusable' ? (f.compiledNote ?? 'no instruction found for this site') : `not known: ${obj.message}`]);
   const table = ['| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${cell(v)} |`)].join('\n');
-  const compiled = f.instructions?.length && obj ? '\n\n' + compiledMarkdown(f.instructions, obj, s) + (f.compiledNote ? `\n\n_${f.compiledNote}_` : '') : '';
+  const compiled = f.instructions?.length && obj ? '\n\n' + compiledMarkdown(f.instructions, obj) + (f.compiledNote ? `\n\n_${f.compiledNote}_` : '') : '';
   return `**${title}** in \`${s.function ?? '(file scope)'}\`\n\n${f.message}${compiled}\n\n${table}`;
 }

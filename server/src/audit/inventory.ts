@@ -78,7 +78,7 @@ export function inventory(o: OpenedObject, profile: Profile, opts: { includeMsr?
             const key = `${insn.ip}:${inst.name}`;
             if (seen.has(key)) continue;
             seen.add(key);
-            const d = markUnrolled(describe(o, fn, insn, acc.kind, profile, 'inventory'), acc.kind, profile);
+            const d = markUnrolled(describe(o, fn, insn, profile, 'inventory'), acc.kind, profile);
             items.push({ ...d, accessor: inst.name!, site: { file: inst.callFile, line: inst.callLine ?? 0, column: inst.callColumn ?? 0 } });
           }
         }
@@ -94,7 +94,7 @@ export function inventory(o: OpenedObject, profile: Profile, opts: { includeMsr?
             const key = `${insn.ip}:${fn.name}`;
             if (seen.has(key)) continue;
             seen.add(key);
-            const d = markUnrolled(describe(o, sym, insn, 'mmio-string', profile, 'inventory'), 'string-helper', profile);
+            const d = markUnrolled(describe(o, sym, insn, profile, 'inventory'), 'string-helper', profile);
             items.push({ ...d, accessor: fn.name, site: { file: d.file, line: d.line, column: d.column } });
           }
         }
@@ -110,7 +110,7 @@ export function inventory(o: OpenedObject, profile: Profile, opts: { includeMsr?
     if (!fn) continue;
     for (const insn of o.code.instructions(fn)) {
       if (!STRING_INSN.test(insn.text)) continue;
-      const d = describe(o, fn, insn, 'mmio-string', profile, 'inventory');
+      const d = describe(o, fn, insn, profile, 'inventory');
       items.push({ ...d, accessor: name, site: { file: d.file, line: d.line, column: d.column } });
     }
   }

@@ -42,16 +42,30 @@ export function sameFile(a: string | undefined, b: string): boolean {
 interface UnitFacts {
   instances: InlinedInstance[];
   rows: LineRow[];
+  /** Named subprograms with their DW_AT_decl_file/decl_line (the staleness check). */
+  decls: { name: string; line: number; file: string | undefined }[];
 }
 const unitFacts = new WeakMap<DwarfUnit, UnitFacts>();
 
 function factsOf(o: OpenedObject, cu: DwarfUnit): UnitFacts {
   let f = unitFacts.get(cu);
   if (!f) {
-    f = { instances: o.bin.dwarf.inlinedInstances(cu), rows: o.bin.dwarf.lineRows(cu) };
+    f = { instances: o.bin.dwarf.inlinedInstances(cu), rows: o.bin.dwarf.lineRows(cu), decls: declsOf(cu) };
     unitFacts.set(cu, f);
   }
   return f;
+}
+
+function declsOf(cu: DwarfUnit): UnitFacts['decls'] {
+  const out: UnitFacts['decls'] = [];
+  for (const d of cu.dies()) {
+    if (d.tag !== DW_TAG.subprogram) continue;
+    const line = constValue(getAttr(d, DW_AT_decl_line));
+    const file = constValue(getAttr(d, DW_AT_decl_file));
+    const name = cu.string(getAttr(d, DW_AT_name));
+    if (line && file !== undefined && name) out.push({ name, line, file: cu.filePath(file) });
+  }
+  return out;
 }
 
 /** UTF-16 column (0-based) of a DWARF column (1-based, bytes; gcc counts a tab as 1). */
@@ -61,10 +75,6 @@ function utf16Column(lineText: string, dwarfColumn: number): number {
   if (!/[^\x00-\x7f]/.test(lineText)) return dwarfColumn - 1;
   const bytes = Buffer.from(lineText, 'utf8');
   return bytes.subarray(0, dwarfColumn - 1).toString('utf8').length;
-}
-
-function inRanges(ip: bigint, inst: InlinedInstance): boolean {
-  return inst.ranges.some((r) => ip >= r.lo && ip < r.hi);
 }
 
 function contains(outer: InlinedInstance, inner: InlinedInstance): boolean {
@@ -79,6 +89,7 @@ export interface LineCheck {
   mismatched: { line: number; name: string }[];
 }
 
+const DW_AT_name = 0x03;
 const DW_AT_decl_file = 0x3a;
 const DW_AT_decl_line = 0x3b;
 
@@ -94,13 +105,8 @@ export function checkLines(o: OpenedObject, units: DwarfUnit[], source: string, 
   const out: LineCheck = { checked: 0, mismatched: [] };
   const seen = new Set<string>();
   for (const cu of units) {
-    for (const d of cu.dies()) {
-      if (d.tag !== DW_TAG.subprogram) continue;
-      const line = constValue(getAttr(d, DW_AT_decl_line));
-      const file = constValue(getAttr(d, DW_AT_decl_file));
-      if (!line || file === undefined || !sameFile(cu.filePath(file), source)) continue;
-      const name = cu.string(getAttr(d, 0x03));
-      if (!name || seen.has(`${name}:${line}`)) continue;
+    for (const { name, line, file } of factsOf(o, cu).decls) {
+      if (!sameFile(file, source) || seen.has(`${name}:${line}`)) continue;
       // Names a macro made (BUILD_BUG_ON's __compiletime_assert_N) appear nowhere in the text.
       if (!text.includes(name)) continue;
       seen.add(`${name}:${line}`);
@@ -120,14 +126,15 @@ export function checkLines(o: OpenedObject, units: DwarfUnit[], source: string, 
 }
 
 /** Fills in the staleness of a found object against the text being audited. */
-export function judgeFreshness(choice: ObjectChoice, source: string, text: string, diskText?: string): ObjectInfo {
+export function judgeFreshness(choice: ObjectChoice, source: string, text: string, diskText?: () => string | undefined): ObjectInfo {
   const info = { ...choice.info };
   if (!choice.object) return info;
   const check = checkLines(choice.object, choice.units, source, text);
   const bad = check.mismatched.length;
   if (bad > 0 && bad > Math.max(0, Math.floor(check.checked / 10))) {
     const first = check.mismatched[0]!;
-    const edited = diskText !== undefined && diskText !== text;
+    const disk = diskText?.();
+    const edited = disk !== undefined && disk !== text;
     return {
       ...info,
       state: 'lines-differ',
@@ -137,13 +144,18 @@ export function judgeFreshness(choice: ObjectChoice, source: string, text: strin
         (edited ? 'save and rebuild the object' : 'rebuild the object'),
     };
   }
-  if (info.mtimeMs !== undefined && info.sourceMtimeMs !== undefined && info.mtimeMs + 1000 < info.sourceMtimeMs && (diskText === undefined || diskText === text)) {
+  if (info.mtimeMs !== undefined && info.sourceMtimeMs !== undefined && info.mtimeMs + 1000 < info.sourceMtimeMs && unedited(text, diskText)) {
     // Older, but every inlined call it records still sits where the text has it: the
     // instructions are shown, with the age in the message.
     info.state = 'older-than-source';
     info.message = `${choice.object.path} is older than the source (by ${formatAge(info.sourceMtimeMs - info.mtimeMs)}); the ${check.checked} functions it records are still where the text has them`;
   }
   return info;
+}
+
+function unedited(text: string, diskText: (() => string | undefined) | undefined): boolean {
+  const disk = diskText?.();
+  return disk === undefined || disk === text;
 }
 
 export function formatAge(ms: number): string {
@@ -228,7 +240,6 @@ export function describe(
   o: OpenedObject,
   fn: FunctionCode,
   insn: WalkedInstruction,
-  kind: Site['accessorKind'] | 'deref',
   profile: Profile,
   match: MatchKind,
 ): CompiledInstruction {
@@ -249,7 +260,6 @@ export function describe(
   if (m === 'rdmsr' || m === 'wrmsr') return plain(m === 'rdmsr' ? 'RDMSR' : 'WRMSR', 8, 'emulated', `${m === 'rdmsr' ? 'read_msr' : 'write_msr'}: TDVMCALL ${m === 'rdmsr' ? 'MSR_READ (31)' : 'MSR_WRITE (32)'}; RIP += 2`);
   if (m === 'cpuid') return plain('CPUID', 0, 'emulated', 'handle_cpuid: TDVMCALL CPUID (10) for leaves the TDX module does not answer itself; RIP += 2');
   if (m === 'hlt') return plain('HLT', 0, 'emulated', 'handle_halt: TDVMCALL HLT (12)');
-  void kind;
   const v = classifyMmio(insn.bytes, profile);
   const summary =
     v.verdict === 'emulated'
@@ -430,8 +440,8 @@ export interface JoinInput {
   text: string;
   sites: readonly Site[];
   profile: Profile;
-  /** Text of the file on disk, when the caller has an edited buffer (for the staleness message). */
-  diskText?: string;
+  /** Reads the file as saved on disk; called only when the object looks stale (for the message). */
+  diskText?: () => string | undefined;
 }
 
 /** Compiled forms of every site of one file. */
@@ -467,7 +477,7 @@ export function compiledFormsFor(input: JoinInput): FileCompiled {
     const pick = (regions: Region[], match: MatchKind) => {
       for (const r of regions) {
         for (const { fn, insn } of o.code.instructionsIn(r.lo, r.hi)) {
-          if (performs({ ...site, name: site.base }, insn, o.code.framePointer(fn))) found.push(markUnrolled(describe(o, fn, insn, site.accessorKind, profile, match), site.accessorKind, profile));
+          if (performs({ ...site, name: site.base }, insn, o.code.framePointer(fn))) found.push(markUnrolled(describe(o, fn, insn, profile, match), site.accessorKind, profile));
         }
       }
     };
@@ -552,7 +562,7 @@ export function compiledFormsFor(input: JoinInput): FileCompiled {
           }
         }
       }
-      for (const c of withoutPointerLoads(candidates)) found.push(describe(o, c.fn, c.insn, 'deref', profile, 'line'));
+      for (const c of withoutPointerLoads(candidates)) found.push(describe(o, c.fn, c.insn, profile, 'line'));
       if (!found.length) {
         note = regions.length
           ? `no memory access of ${site.width || 'any'} byte${site.width === 1 ? '' : 's'} at line ${line1}: gcc merged or dropped it`
@@ -614,4 +624,3 @@ export function functionView(sites: readonly { instructions: CompiledInstruction
   return [...by.values()].map(({ seen: _s, ...rest }) => rest).sort((a, b) => a.name.localeCompare(b.name));
 }
 
-export { inRanges };
