@@ -400,8 +400,9 @@ connection.onRequest(
   guarded('compiledForm', (p: CompiledFormParams) => p?.uri, null, (p: CompiledFormParams): CompiledFormResult | null => {
     if (typeof p?.uri !== 'string' || !engine) return null;
     const doc = documents.get(p.uri);
-    if (!doc) return { content: '', function: null, object: null, message: 'Open the file first.' };
-    return engine.compiledForm(p.uri, doc.text, p.position, typeof p.function === 'string' ? p.function : undefined);
+    const audit = service.current(p.uri);
+    if (!doc || !audit) return { content: '', function: null, object: null, message: 'Open the file first (and turn tdxAudit.enable on).' };
+    return engine.compiledForm(audit, doc.text, p.position, typeof p.function === 'string' ? p.function : undefined);
   }),
 );
 

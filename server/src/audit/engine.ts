@@ -168,15 +168,16 @@ export class AuditEngine {
   /**
    * The annotated disassembly of the function holding `position` (or named
    * `fn`), with the instructions the join tied to sites marked by verdict.
+   * `audit` is the document's current audit (the caller has it; auditing again
+   * here would repeat the parse and the join).
    */
-  compiledForm(file: string, text: string, position?: Position, fn?: string): { content: string; function: string | null; object: string | null; message: string } {
-    const path = toPath(file);
+  compiledForm(audit: FileAudit, text: string, position?: Position, fn?: string): { content: string; function: string | null; object: string | null; message: string } {
+    const path = toPath(audit.file);
     const search = this.config.objects;
     if (!path) return { content: '', function: null, object: null, message: 'Only files on disk have objects.' };
     if (!search) return { content: '', function: null, object: null, message: 'Object lookup is off (tdxAudit.objects.enable).' };
     const choice = this.objects.find(path, search);
     if (!choice.object) return { content: '', function: null, object: null, message: choice.info.message };
-    const audit = this.auditOnceKeep(file, text);
     const info = audit.compiled?.object ?? choice.info;
     const marks = new Map<string, CompiledInstruction>();
     for (const sc of audit.compiled?.sites ?? []) for (const i of sc.instructions) if (i.class !== 'CALL') marks.set(i.address, i);
@@ -186,11 +187,6 @@ export class AuditEngine {
     const readSource = (p: string) => (sameFile(p, path) ? text : this.host.readFile(p));
     const r = renderFunction(bin, choice.object.path, symbol, { profile: this.config.profile, marks: info.state === 'lines-differ' ? undefined : marks, readSource });
     return { content: r.content, function: r.function, object: choice.object.path, message: info.state === 'fresh' ? '' : info.message };
-  }
-
-  /** The audit of `file` at this text, reusing the cached tree when it is open. */
-  private auditOnceKeep(file: string, text: string): FileAudit {
-    return this.audit(file, text, -1);
   }
 
   /**
