@@ -4,6 +4,7 @@ import {
   DwarfError, DwarfReader, ElfError, ElfFile, MapDwarfSections, openBinary, relocatedSectionData,
 } from '../../../server/src/binary/index';
 import { buildFixtures, readFixture } from './helpers';
+import { mulberry32 } from '../../fuzz/prng';
 
 const fixtures = buildFixtures();
 const skipNoGcc = fixtures ? false : 'gcc not found: fixtures cannot be compiled';
@@ -228,24 +229,13 @@ test('unknown form and indirect loops throw DwarfError', () => {
   assert.throws(() => d.summary(d.units()[0]!), DwarfError);
 });
 
-/** Deterministic PRNG (mulberry32) so a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('2,000 random corruptions: each reads or throws a typed error, quickly', { skip: skipNoGcc, timeout: 300_000 }, () => {
   const bases = ['dwarf5', 'dwarf4', 'dwarf5-zlib', 'exe-dwarf5'].map((l) => readFixture(l));
   const debugRanges = bases.map((buf) =>
     ElfFile.parse(buf).sections.filter((s) => s.name.includes('debug') || s.name === '.symtab' || s.name.startsWith('.rela')).map((s) => [s.offset, s.size] as const),
   );
-  const rand = rng(0x7d8a);
+  const rand = mulberry32(0x7d8a);
   const PER_INPUT_MS = 2000;
   let typed = 0;
   let ok = 0;

@@ -3,7 +3,7 @@
 // json`. Fields are only ever added; `schemaVersion` changes if one is removed or
 // renamed. It is also the baseline format `--baseline` reads.
 
-import { instructionJson, type CompiledInstruction } from '../compiled';
+import { instructionJson } from '../compiled';
 import type { LandingRow, ReportCounts, ReportFileRow, ReportFinding, ReportModel, BaselineSummary } from './model';
 import type { Provenance } from './provenance';
 import type { TriageEntry } from './triage';
@@ -19,28 +19,8 @@ export interface JsonLocation {
   endColumn: number;
 }
 
-export interface JsonInstruction {
-  object: string;
-  function: string;
-  offset: number;
-  section: string;
-  address: string;
-  bytes: string;
-  text: string;
-  class: string;
-  size: number;
-  verdict: string;
-  misemulation: string[];
-  flags: string[];
-  summary: string;
-  file: string | null;
-  line: number;
-  column: number;
-  inlineChain: string[];
-  match: string;
-  callee?: string;
-  calleeNote?: string;
-}
+/** An instruction as the report JSON carries it: the one JSON form (compiled.ts). */
+export type JsonInstruction = ReturnType<typeof instructionJson>;
 
 export interface JsonFinding extends JsonLocation {
   fingerprint: string;
@@ -87,10 +67,6 @@ const loc = (file: string, r: ReportFinding['range']): JsonLocation => ({
   endColumn: r.end.character + 1,
 });
 
-function instruction(i: CompiledInstruction): JsonInstruction {
-  return instructionJson(i);
-}
-
 export function jsonFinding(f: ReportFinding): JsonFinding {
   return {
     fingerprint: f.fingerprint,
@@ -112,7 +88,7 @@ export function jsonFinding(f: ReportFinding): JsonFinding {
     verdictFrom: f.verdictFrom,
     via: f.via,
     related: f.related.map((r) => ({ ...loc(r.file, r.range), message: r.message })),
-    compiled: f.compiled ? { note: f.compiled.note ?? null, instructions: f.compiled.instructions.map(instruction) } : null,
+    compiled: f.compiled ? { note: f.compiled.note ?? null, instructions: f.compiled.instructions.map(instructionJson) } : null,
     triage: f.triage ?? null,
     ...(f.baseline ? { baseline: f.baseline } : {}),
   };
