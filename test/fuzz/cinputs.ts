@@ -5,12 +5,13 @@
  * and one very large file. Besides "no exception", every site's range must
  * lie inside the text and cover the accessor it names.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { AuditEngine, FileAudit } from '../../server/src/audit/engine';
 import { hoverMarkdown } from '../../server/src/audit/engine';
 import { Pick, type Rand } from './prng';
 import { KERNEL_DIR } from './objects';
+import { walkFiles } from './files';
 
 const REPO = resolve(__dirname, '..', '..');
 
@@ -38,31 +39,13 @@ export function kernelCSeeds(limit = 40, maxBytes = 16 * 1024): CSeed[] {
   const root = join(KERNEL_DIR, 'drivers');
   if (!existsSync(root)) return [];
   const out: CSeed[] = [];
-  const walk = (d: string, depth: number) => {
-    if (out.length >= limit || depth > 6) return;
-    let names: string[];
-    try {
-      names = readdirSync(d).sort();
-    } catch {
-      return;
+  walkFiles(root, 6, (p, n, size) => {
+    if (n.endsWith('.c') && size <= maxBytes) {
+      const text = readFileSync(p, 'utf8');
+      if (/\b(?:readl|writel|ioread32|iowrite32|inb|outb)\s*\(/.test(text)) out.push({ label: `kernel:${p.slice(KERNEL_DIR.length + 1)}`, own: false, text });
     }
-    for (const n of names) {
-      if (out.length >= limit) return;
-      const p = join(d, n);
-      let st;
-      try {
-        st = statSync(p);
-      } catch {
-        continue;
-      }
-      if (st.isDirectory()) walk(p, depth + 1);
-      else if (n.endsWith('.c') && st.size <= maxBytes) {
-        const text = readFileSync(p, 'utf8');
-        if (/\b(?:readl|writel|ioread32|iowrite32|inb|outb)\s*\(/.test(text)) out.push({ label: `kernel:${p.slice(KERNEL_DIR.length + 1)}`, own: false, text });
-      }
-    }
-  };
-  walk(root, 0);
+    return out.length < limit;
+  });
   return out;
 }
 

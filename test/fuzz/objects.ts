@@ -5,13 +5,14 @@
  * subprograms / inline chains, and decoding function bytes with the x86 module).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { deflateSync, inflateSync } from 'node:zlib';
 import { DwarfError, ElfError, ElfFile, openBinary } from '../../server/src/binary/index';
 import { classifyMmio, decodeFunction, deviceMemoryAccesses } from '../../server/src/x86/index';
 import { Pick, type Rand } from './prng';
+import { walkFiles } from './files';
 
 export const REPO = resolve(__dirname, '..', '..');
 export const KERNEL_DIR = '/var/tmp/tdx-audit-kernel/linux-source-6.1';
@@ -123,27 +124,10 @@ export function ownSeeds(): Seed[] {
 export function kernelSeeds(maxBytes = 64 * 1024, limit = 40): Seed[] {
   if (!existsSync(KERNEL_DIR)) return [];
   const found: string[] = [];
-  const walk = (d: string, depth: number) => {
-    if (depth > 12 || found.length >= 5000) return;
-    let names: string[];
-    try {
-      names = readdirSync(d);
-    } catch {
-      return;
-    }
-    for (const n of names.sort()) {
-      const p = join(d, n);
-      let st;
-      try {
-        st = statSync(p);
-      } catch {
-        continue;
-      }
-      if (st.isDirectory()) walk(p, depth + 1);
-      else if (n.endsWith('.o') && st.size <= maxBytes && st.size > 0) found.push(p);
-    }
-  };
-  walk(KERNEL_DIR, 0);
+  walkFiles(KERNEL_DIR, 12, (p, n, size) => {
+    if (n.endsWith('.o') && size <= maxBytes && size > 0) found.push(p);
+    return found.length < 5000;
+  });
   const out: Seed[] = [];
   for (const p of found.slice(0, limit)) {
     const s = describeSeed(`kernel:${p.slice(KERNEL_DIR.length + 1)}`, readFileSync(p), false);
