@@ -9,14 +9,11 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { kernelTree } from './tree.mjs';
 import { createRequire } from 'node:module';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '../..');
-const tree = process.argv[2] ?? join(process.env.TDX_KERNEL_DIR ?? '/var/tmp/tdx-audit-kernel', 'linux-source-6.1');
-if (!existsSync(join(tree, 'Makefile'))) {
-  console.error(`no kernel tree at ${tree}: run scripts/kernel/prepare.sh first`);
-  process.exit(2);
-}
+const tree = kernelTree(process.argv[2]);
 const FILES = [
   'drivers/ata/libahci.c', 'arch/x86/kernel/apic/io_apic.c', 'drivers/pci/msi/msi.c',
   'arch/x86/pci/mmconfig_64.c', 'drivers/watchdog/iTCO_wdt.c', 'lib/iomap.c',
