@@ -6,7 +6,7 @@
 // Usage: node scripts/kernel/check-sites.mjs [TREE]   (needs `npm run build`; TREE
 // defaults to $TDX_KERNEL_DIR/linux-source-6.1, prepared by scripts/kernel/prepare.sh)
 import { execFileSync } from 'node:child_process';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { kernelTree } from './tree.mjs';
