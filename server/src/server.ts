@@ -71,6 +71,9 @@ let pushedSettings: unknown;
 let initialized = false;
 let shuttingDown = false;
 let engine: AuditEngine | undefined;
+/** Settles once the engine started (or failed to): commands may arrive while its WASM loads. */
+let engineSettled!: () => void;
+const engineStarted = new Promise<void>((r) => (engineSettled = r));
 /** The document last opened, edited or hovered: the target of argument-less commands. */
 let lastTouched: string | undefined;
 let currentSettings: ServerSettings = DEFAULT_SETTINGS;
@@ -181,6 +184,7 @@ connection.onInitialized(async () => {
   if (!trusted) connection.console.info('Untrusted workspace: source audit only.');
   const settings = await loadSettings();
   await service.start(async () => (engine = await AuditEngine.create(files)), settings);
+  engineSettled();
   // After the open documents: the index runs in the background and never delays them.
   if (settings.index.enable) void indexWorkspace();
 });
@@ -245,8 +249,7 @@ async function compileForUri(uri: string, reason: 'save' | 'command'): Promise<s
   if (!trusted) return 'Untrusted workspace: tdx-audit never runs a compiler here.';
   const path = uriToPath(uri);
   if (!path) return 'Not a file on disk.';
-  // A command can arrive while the engine is still loading its WASM.
-  for (let i = 0; !engine && i < 300 && !shuttingDown; i++) await new Promise((r) => setTimeout(r, 50));
+  await engineStarted;
   if (!engine) return 'The audit engine is not running (see the TDX Audit output).';
   const dbs = compileDatabases();
   const entry = findCompileEntry(path, dbs);
