@@ -4,7 +4,8 @@
 //   tdx-audit decode <hex...> [--profile P] [--format text|json|jsonl]
 // Exit status: 0 clean, 1 an error-severity finding exists, 2 usage or I/O error.
 
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { readTextOrUndefined } from './fs/safeRead';
 import { relative, resolve } from 'node:path';
 import { discoverSources, mayHoldSites, readSource, SourceError } from './audit/sources';
 import { checkObjectPaths, commonOption, optionValue, type CommonOptions } from './cliOptions';
@@ -68,22 +69,17 @@ function parseScanArgs(argv: string[]): ScanOptions {
 }
 
 /** C sources and headers under the given paths, in a stable order. */
-export function collectSources(paths: string[]): string[] {
+export function collectSources(paths: string[], onSkip?: (path: string, why: string) => void): string[] {
   try {
-    return discoverSources(paths);
+    return discoverSources(paths, onSkip);
   } catch (e) {
     if (e instanceof SourceError) throw new UsageError(e.message);
     throw e;
   }
 }
 
-const readOrUndefined = (p: string) => {
-  try {
-    return readFileSync(p, 'utf8');
-  } catch {
-    return undefined;
-  }
-};
+/** Headers: never /dev/zero, a FIFO or a 50 GB file (fs/safeRead). */
+const readOrUndefined = (p: string) => readTextOrUndefined(p);
 
 async function scan(argv: string[], write: (s: string) => void, warn: (s: string) => void): Promise<number> {
   const o = parseScanArgs(argv);
@@ -95,9 +91,9 @@ async function scan(argv: string[], write: (s: string) => void, warn: (s: string
     followIncludes: o.followIncludes,
     objects: withObjects ? { objects: o.objects, vmlinux: o.vmlinux, buildDir: o.buildDir, sourceRoot: o.sourceRoot } : undefined,
   });
-  const files = collectSources(o.paths);
-  const audits: FileAudit[] = [];
   const skipped: { file: string; why: string }[] = [];
+  const files = collectSources(o.paths, (file, why) => skipped.push({ file, why }));
+  const audits: FileAudit[] = [];
   for (const f of files) {
     const src = readSource(f);
     if ('why' in src) {

@@ -85,7 +85,7 @@ export type { Position };
 // ---------------------------------------------------------------------------------
 // Implementation
 
-import { readFileSync } from 'node:fs';
+import { readTextOrUndefined } from '../fs/safeRead';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { analyzeFile } from '../c/analyze';
@@ -200,13 +200,7 @@ export class AuditEngine {
     try {
       const choice = this.objects.find(path, search);
       // The saved file, not the host (which answers with an open editor's buffer).
-      const diskText = () => {
-        try {
-          return readFileSync(path, 'utf8');
-        } catch {
-          return undefined;
-        }
-      };
+      const diskText = () => readTextOrUndefined(path);
       return compiledFormsFor({ choice, source: path, text, sites: analysis.sites, profile: this.config.profile, diskText });
     } catch (e) {
       return { object: { path: undefined, state: 'unusable', message: `reading the object failed: ${e instanceof Error ? e.message : String(e)}` }, sites: [], functions: [] };

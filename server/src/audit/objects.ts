@@ -5,6 +5,7 @@
 // parse and a rebuild is picked up at once.
 
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { checkRegular, SafeReadError, safeReadBytes, safeReadHead } from '../fs/safeRead';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { openBinary, ElfError, DwarfError, type BinaryObject, type DwarfUnit } from '../binary/index';
 import { ObjectCode } from './code';
@@ -67,11 +68,11 @@ export class ObjectStore {
   load(path: string, image = false): OpenedObject | { error: string } {
     let st;
     try {
-      st = statSync(path);
-    } catch {
-      return { error: `${path}: no such file` };
+      // Resolves links (a loop is said as a loop), refuses FIFOs and devices unopened.
+      st = checkRegular(path, { maxBytes: Number.MAX_SAFE_INTEGER });
+    } catch (e) {
+      return { error: e instanceof SafeReadError ? e.message : `${path}: ${errorText(e)}` };
     }
-    if (!st.isFile()) return { error: `${path}: not a regular file` };
     const hit = this.open.get(path);
     if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) {
       this.open.delete(path);
@@ -84,7 +85,11 @@ export class ObjectStore {
       return { error: `${path}: ${(st.size / 1048576).toFixed(0)} MB is too large to open as an object` };
     }
     try {
-      const data = st.size > SPARSE_READ_BYTES ? readSparse(path, st.size) ?? readFileSync(path) : readFileSync(path);
+      // The ELF header before anything else: a 2 GB file that is not ELF is refused
+      // after 64 bytes instead of being read whole.
+      const head = safeReadHead(path, 64).head;
+      if (head.length < 4 || head.readUInt32BE(0) !== 0x7f454c46) throw new Error(`${path}: not an ELF file`);
+      const data = st.size > SPARSE_READ_BYTES ? readSparse(path, st.size) ?? safeReadBytes(path, { maxBytes: Number.MAX_SAFE_INTEGER }) : safeReadBytes(path, { maxBytes: Number.MAX_SAFE_INTEGER });
       const bin = openBinary(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
       if (bin.elf.machine !== 62) throw new Error(`${path}: not an x86-64 object (e_machine ${bin.elf.machine})`);
       if (!bin.dwarf.hasDebugInfo) {

@@ -2,14 +2,14 @@
 // never hold driver code, minus files that cannot hold a site (the pre-filter).
 // Shared by `scan`, `report`, the editor's export and the workspace index.
 
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { MAX_TEXT_BYTES, tryReadText } from '../fs/safeRead';
+import { walkFiles, WalkError } from '../fs/walk';
 import { CATALOGUE_NAMES_RE } from '../c/catalogue';
 
 /** Folders that never hold driver C a user wants audited. */
 export const SKIP_DIRS: ReadonlySet<string> = new Set(['.git', '.hg', '.svn', 'node_modules', '.tdx-audit', 'dist', 'Documentation']);
-/** Files larger than this are not C a human wrote; they are skipped with a note. */
-export const MAX_SOURCE_BYTES = 32 * 1024 * 1024;
+/** Files larger than this are not C a human wrote; they are skipped with a note (one policy: fs/safeRead). */
+export const MAX_SOURCE_BYTES = MAX_TEXT_BYTES;
 const LOCAL_INCLUDE_RE = /^[ \t]*#[ \t]*include[ \t]*"/m;
 
 export class SourceError extends Error {}
@@ -22,43 +22,26 @@ export function mayHoldSites(text: string): boolean {
   return CATALOGUE_NAMES_RE.test(text) || text.includes('__iomem') || LOCAL_INCLUDE_RE.test(text);
 }
 
-/** C sources and headers under the given paths, absolute, in a stable order. */
-export function discoverSources(paths: readonly string[]): string[] {
-  const out: string[] = [];
-  const walk = (p: string) => {
-    for (const n of readdirSync(p).sort()) {
-      if (SKIP_DIRS.has(n)) continue;
-      const c = join(p, n);
-      let st;
-      try {
-        st = statSync(c);
-      } catch {
-        continue; // a dangling link in a tree is not an error
-      }
-      if (st.isDirectory()) walk(c);
-      else if (/\.[ch]$/.test(n)) out.push(c);
-    }
-  };
-  for (const p of paths) {
-    const a = resolve(p);
-    let st;
-    try {
-      st = statSync(a);
-    } catch (e) {
-      throw new SourceError(`cannot read ${p}: ${(e as Error).message}`);
-    }
-    if (st.isDirectory()) walk(a);
-    else out.push(a);
+/**
+ * C sources and headers under the given paths, absolute, in a stable order. Loops
+ * end, each file comes once, and names that are not regular files (a FIFO called
+ * f.c) are passed to onSkip with the reason instead of being opened.
+ */
+export function discoverSources(paths: readonly string[], onSkip?: (path: string, why: string) => void): string[] {
+  let r;
+  try {
+    r = walkFiles(paths, { skipDirs: SKIP_DIRS, match: (n) => /\.[ch]$/.test(n) });
+  } catch (e) {
+    if (e instanceof WalkError) throw new SourceError(e.message);
+    throw e;
   }
-  return [...new Set(out)];
+  for (const s of r.skipped) onSkip?.(s.path, s.why);
+  return r.files;
 }
 
-/** A source's text, or why it is skipped (too large, unreadable). */
+/** A source's text, or why it is skipped (too large, not a regular file, unreadable). */
 export function readSource(path: string): { text: string } | { why: string } {
-  try {
-    if (statSync(path).size > MAX_SOURCE_BYTES) return { why: `larger than ${MAX_SOURCE_BYTES} bytes` };
-    return { text: readFileSync(path, 'utf8') };
-  } catch (e) {
-    return { why: (e as Error).message };
-  }
+  const r = tryReadText(path, { maxBytes: MAX_SOURCE_BYTES });
+  // The reader's message starts with the path; callers print the path themselves.
+  return 'text' in r ? r : { why: r.why.startsWith(path + ': ') ? r.why.slice(path.length + 2) : r.why };
 }

@@ -4,7 +4,8 @@
 // is never parsed twice. Never blocks the caller; cancellable; capped.
 
 import { createHash } from 'node:crypto';
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
+import { MAX_TEXT_BYTES, tryReadText } from '../fs/safeRead';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -15,7 +16,6 @@ import type { FromWorker, IndexedFile, ToWorker } from './types';
 /** The tree walk's skips, plus editor and build-output folders a workspace has. */
 const SKIP_DIRS = new Set([...TREE_SKIP_DIRS, '.vscode', '.cache', 'out']);
 const MAX_FILES = 100_000;
-const MAX_FILE_BYTES = 4 << 20;
 
 export interface IndexProgress {
   done: number;
@@ -157,12 +157,12 @@ export class WorkspaceIndexer {
       while (!token.cancelled && next < paths.length) {
         const path = paths[next++]!;
         try {
-          const st = await stat(path);
-          if (st.size > MAX_FILE_BYTES) {
-            failures.push({ path, message: `larger than ${MAX_FILE_BYTES} bytes` });
+          const r = tryReadText(path, { maxBytes: MAX_TEXT_BYTES });
+          if ('why' in r) {
+            failures.push({ path, message: r.why });
             continue;
           }
-          const text = await readFile(path, 'utf8');
+          const text = r.text;
           if (!mayHoldSites(text)) {
             skipped++;
             continue;

@@ -1,8 +1,8 @@
 // Worker thread of the workspace indexer: one AuditEngine per thread (its own
 // parser and header cache), source-only audits of files the main thread read.
 
-import { readFileSync } from 'node:fs';
-import { resolve, sep } from 'node:path';
+import { resolve } from 'node:path';
+import { readTextOrUndefined } from '../fs/safeRead';
 import { parentPort } from 'node:worker_threads';
 import { AuditEngine } from '../audit/engine';
 import type { FromWorker, IndexedFile, ToWorker } from './types';
@@ -10,15 +10,13 @@ import type { FromWorker, IndexedFile, ToWorker } from './types';
 const port = parentPort!;
 let folders: string[] = [];
 
-/** Headers are read only inside the workspace folders (as the server's host does). */
+/**
+ * Headers are read only inside the workspace folders (as the server's host does),
+ * judged after symlinks are resolved, and only regular files under the size cap: a
+ * quoted `zero.h -> /dev/zero` took a worker to 2.5 GB when only the path text was checked.
+ */
 function readInside(p: string): string | undefined {
-  const abs = resolve(p);
-  if (!folders.some((f) => abs === f || abs.startsWith(f.endsWith(sep) ? f : f + sep))) return undefined;
-  try {
-    return readFileSync(abs, 'utf8');
-  } catch {
-    return undefined;
-  }
+  return readTextOrUndefined(resolve(p), { roots: folders });
 }
 
 async function main(): Promise<void> {

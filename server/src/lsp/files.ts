@@ -3,14 +3,13 @@
 // workspace folders, so that a quoted include cannot make the server read arbitrary
 // files on the machine.
 
-import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
+import { tryReadText } from '../fs/safeRead';
 import { isAbsolute, normalize, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { EngineHost } from '../audit/engine';
 import type { DocumentStore } from './documents';
 
-/** Headers larger than this are not read: a quoted include of a huge generated file should not stall the server. */
-const MAX_HEADER_BYTES = 8 * 1024 * 1024;
 
 /** A file: URI as a path, or undefined for other schemes and malformed URIs. */
 export function uriToPath(uri: string): string | undefined {
@@ -71,6 +70,15 @@ export class WorkspaceFiles implements EngineHost {
     this.folders = this.folders.filter((f) => !gone.some((g) => samePath(f, g)));
   }
 
+  private readonly logged = new Set<string>();
+
+  /** Each header problem once: the engine asks again at every keystroke. */
+  private logOnce(message: string): void {
+    if (this.logged.has(message) || this.logged.size > 1000) return;
+    this.logged.add(message);
+    this.log(`not followed: ${message}`);
+  }
+
   get folderPaths(): readonly string[] {
     return this.folders;
   }
@@ -88,15 +96,12 @@ export class WorkspaceFiles implements EngineHost {
       const p = uriToPath(doc.uri);
       if (p && samePath(normalize(p), wanted)) return doc.text;
     }
-    try {
-      const st = statSync(wanted);
-      if (!st.isFile() || st.size > MAX_HEADER_BYTES) return undefined;
-      return readFileSync(wanted, 'utf8');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') this.log(`cannot read ${wanted}: ${String(err)}`);
-      return undefined;
-    }
+    // Symlinks resolved and judged against the folders again, regular files only,
+    // one size cap (fs/safeRead): `#include "zero.h"` with zero.h -> /dev/zero is refused.
+    const r = tryReadText(wanted, { roots: this.folders });
+    if ('text' in r) return r.text;
+    if (r.kind !== 'missing') this.logOnce(r.why);
+    return undefined;
   }
 }
 

@@ -6,7 +6,7 @@
 // the scan and writes nothing; existing report files are kept unless --force.
 // Exit status: 0 written, 2 usage or I/O error or existing files kept, 130 interrupted.
 
-import { readFileSync } from 'node:fs';
+import { readTextOrUndefined } from '../../fs/safeRead';
 import { join, resolve } from 'node:path';
 import { checkObjectPaths, commonOption, optionValue, type CommonOptions } from '../../cliOptions';
 import { discoverSources as discoverTree, mayHoldSites, readSource, SourceError } from '../sources';
@@ -75,9 +75,9 @@ export function parseReportArgs(argv: string[]): ReportOptions {
 }
 
 /** C sources and headers under the given paths, absolute, in a stable order. */
-export function discoverSources(paths: string[]): string[] {
+export function discoverSources(paths: string[], onSkip?: (path: string, why: string) => void): string[] {
   try {
-    return discoverTree(paths);
+    return discoverTree(paths, onSkip);
   } catch (e) {
     if (e instanceof SourceError) throw new ReportUsageError(e.message);
     throw e;
@@ -123,13 +123,8 @@ function progressBar(io: ReportIO): { tick: (done: number, total: number, file: 
   };
 }
 
-const readOrUndefined = (p: string) => {
-  try {
-    return readFileSync(p, 'utf8');
-  } catch {
-    return undefined;
-  }
-};
+/** Headers: never /dev/zero, a FIFO or a 50 GB file (fs/safeRead). */
+const readOrUndefined = (p: string) => readTextOrUndefined(p);
 
 export interface ReportRun {
   model: ReportModel;
@@ -153,7 +148,8 @@ export interface ReportHooks {
 
 /** Scans and renders without writing (the editor's export uses the same steps). */
 export async function buildReport(o: Omit<ReportOptions, 'out' | 'force'>, hooks: ReportHooks = {}): Promise<ReportRun | 'cancelled'> {
-  const sources = discoverSources(o.paths);
+  const skipped: { file: string; why: string }[] = [];
+  const sources = discoverSources(o.paths, (file, why) => skipped.push({ file, why }));
   const { root, kernel } = findTreeRoot(o.paths);
   const withObjects = o.objects.length > 0 || !!o.vmlinux || !!o.buildDir;
   const engine = hooks.engine ?? (await AuditEngine.create({ readFile: readOrUndefined }));
@@ -168,7 +164,6 @@ export async function buildReport(o: Omit<ReportOptions, 'out' | 'force'>, hooks
   const joining = !!engine.configuration.objects;
 
   const files: ReportInputFile[] = [];
-  const skipped: { file: string; why: string }[] = [];
   const objects: { source: string; info: ObjectInfo }[] = [];
   for (let i = 0; i < sources.length; i++) {
     // Let a SIGINT handler (or a cancellation request) run: the audit itself is synchronous.
@@ -249,12 +244,19 @@ export async function runReport(argv: string[], ioOverrides: Partial<ReportIO> =
     return 2;
   }
   const ac = new AbortController();
-  const onSigint = () => ac.abort();
+  // SIGTERM and SIGHUP (a CI job cancelled, a terminal closed) stop the run like
+  // Ctrl-C: the temp files are removed and nothing is half-written.
+  let exitCode = 130;
+  const onSignal = (sig: NodeJS.Signals) => {
+    exitCode = sig === 'SIGTERM' ? 143 : sig === 'SIGHUP' ? 129 : 130;
+    ac.abort();
+  };
   const outer = io.signal;
   const forward = () => ac.abort();
   outer?.addEventListener('abort', forward);
   if (outer?.aborted) ac.abort();
-  process.on('SIGINT', onSigint);
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const s of signals) process.on(s, onSignal);
   try {
     const bar = progressBar(io);
     let run: ReportRun | 'cancelled';
@@ -265,12 +267,12 @@ export async function runReport(argv: string[], ioOverrides: Partial<ReportIO> =
     }
     if (run === 'cancelled') {
       io.stderr('tdx-audit: interrupted; no report written\n');
-      return 130;
+      return exitCode;
     }
     const res = await writeReportFiles(o.out, run.files, { overwrite: o.force, signal: ac.signal });
     if (res.cancelled) {
       io.stderr('tdx-audit: interrupted; no report written\n');
-      return 130;
+      return exitCode;
     }
     if (res.exists.length && !res.written.length) {
       io.stderr(`tdx-audit: not overwriting existing report files (use --force):\n${res.exists.map((p) => `  ${p}\n`).join('')}`);
@@ -288,7 +290,7 @@ export async function runReport(argv: string[], ioOverrides: Partial<ReportIO> =
     io.stderr(`tdx-audit: ${e instanceof ReportUsageError ? e.message : ((e as Error).message ?? String(e))}\n`);
     return 2;
   } finally {
-    process.off('SIGINT', onSigint);
+    for (const s of signals) process.off(s, onSignal);
     outer?.removeEventListener('abort', forward);
   }
 }

@@ -2,7 +2,7 @@
 // so the formats cannot disagree. Built from the engine's audits, the compiled forms
 // when objects were read, the provenance, and the triage file.
 
-import { readFileSync } from 'node:fs';
+import { readTextOrUndefined } from '../../fs/safeRead';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AccessorKind, Range, RuleCode, SiteKind } from '../../c/types';
@@ -10,7 +10,7 @@ import type { FileAudit, Severity } from '../engine';
 import type { CompiledInstruction, FileCompiled, InstructionVerdict, ObjectInfo } from '../compiled';
 import { siteKeys, type SiteKey } from './fingerprint';
 import { relativeTo, subsystemOf, type Provenance } from './provenance';
-import { DEEMPHASISED, type TriageEntry, type TriageFile } from './triage';
+import { DEEMPHASISED, entryOf, type TriageEntry, type TriageFile } from './triage';
 
 export type ReportInputFile = {
   /** Absolute path (or file: URI) of the source file. */
@@ -232,7 +232,7 @@ export function buildReportModel(input: ReportInput): ReportModel {
       const related: ReportLocation[] = fd.related.map((r) => ({ file: rel(r.file), range: r.range, message: r.message }));
       const def = s.kind === 'call' ? defs.find(s.base) : undefined;
       if (def) related.push({ file: def.file, range: def.range, message: `${s.base} defined here` });
-      const triage = input.triage?.entries[key.fingerprint];
+      const triage = entryOf(input.triage, key.fingerprint);
       findings.push({
         fingerprint: key.fingerprint,
         rule: fd.rule,
@@ -405,12 +405,8 @@ export class AccessorDefinitions {
 
   private lines(rel: string): string[] | null {
     if (!this.texts.has(rel)) {
-      let t: string[] | null = null;
-      try {
-        t = readFileSync(join(this.root!, rel), 'utf8').split('\n');
-      } catch {
-        t = null;
-      }
+      const text = readTextOrUndefined(join(this.root!, rel));
+      const t = text === undefined ? null : text.split('\n');
       this.texts.set(rel, t);
     }
     return this.texts.get(rel)!;

@@ -3,7 +3,8 @@
 // about #VE handling is only as good as the match between the source and the kernel
 // that runs in the guest, so staleness of objects is stated, not hidden.
 
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { MAX_CONFIG_BYTES, readTextOrUndefined } from '../../fs/safeRead';
 import { dirname, join, resolve, sep } from 'node:path';
 import { version as TOOL_VERSION } from '../../../../package.json';
 import type { Profile } from '../engine';
@@ -98,13 +99,8 @@ export function parseKernelConfig(text: string, path: string, wanted: readonly s
   return { path, options };
 }
 
-const readText = (p: string): string | undefined => {
-  try {
-    return readFileSync(p, 'utf8');
-  } catch {
-    return undefined;
-  }
-};
+/** Makefile, .config: small files a cloned tree may have made into /dev/zero links or FIFOs. */
+const readText = (p: string): string | undefined => readTextOrUndefined(p, { maxBytes: MAX_CONFIG_BYTES });
 
 const isDir = (p: string) => {
   try {
