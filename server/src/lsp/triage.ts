@@ -4,10 +4,11 @@
 // by a code action.
 
 import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { FileAudit } from '../audit/engine';
 import { findTreeRoot, relativeTo } from '../audit/report/provenance';
 import { findingFingerprints } from '../audit/report/fingerprint';
-import { DEEMPHASISED, emptyTriage, loadTriage, saveTriage, setTriage, triagePathFor, type TriageEntry, type TriageFile, type TriageStatus } from '../audit/report/triage';
+import { DEEMPHASISED, entryOf, loadTriage, setTriage, TriageError, triagePathFor, updateTriage, type TriageEntry, type TriageFile, type TriageStatus } from '../audit/report/triage';
 
 export interface FindingTriage {
   fingerprint: string;
@@ -24,6 +25,12 @@ interface Cached {
 export class TriageStore {
   private readonly roots = new Map<string, string>();
   private readonly files = new Map<string, Cached>();
+
+  /**
+   * @param inWorkspace whether a path lies inside a workspace folder: decisions are
+   * taken only for such sources, and a triage folder is created only there.
+   */
+  constructor(private readonly inWorkspace: (path: string) => boolean = () => true) {}
 
   /** The tree root of a source (kernel Makefile, .tdx-audit/, .git): where its triage file lives. */
   rootOf(path: string): string {
@@ -63,7 +70,7 @@ export class TriageStore {
     const t = this.load(root);
     return {
       items: fps.map((fingerprint) => {
-        const entry = t.file?.entries[fingerprint];
+        const entry = entryOf(t.file, fingerprint);
         return { fingerprint, entry, deemphasised: !!entry && DEEMPHASISED.has(entry.status) };
       }),
       error: t.error,
@@ -71,12 +78,18 @@ export class TriageStore {
   }
 
   async set(path: string, fingerprint: string, status: TriageStatus, info: { comment?: string; who?: string } = {}): Promise<string> {
+    if (!this.inWorkspace(path)) throw new TriageError(`${path} is not in a workspace folder: no triage is recorded for it`);
     const root = this.rootOf(path);
     const t = this.load(root);
     if (t.error) throw new Error(`not changing ${triagePathFor(root)}: ${t.error}`);
     const file = triagePathFor(root);
-    await saveTriage(file, setTriage(t.file ?? emptyTriage(), fingerprint, status, info));
-    this.files.delete(file);
+    try {
+      // Another writer may have changed the file since it was loaded: the update
+      // re-reads it under a lock, so only this entry changes.
+      await updateTriage(file, (cur) => setTriage(cur, fingerprint, status, info), { root, create: this.inWorkspace(join(root, '.tdx-audit')) });
+    } finally {
+      this.files.delete(file);
+    }
     return file;
   }
 }
