@@ -9,7 +9,7 @@
 //   resolved with realpath, and a symlink at a target name is never written through
 //   (rename replaces the link itself; the file it points to is untouched).
 
-import { renameSync } from 'node:fs';
+import { linkSync, renameSync, unlinkSync } from 'node:fs';
 import { lstat, mkdir, open, realpath, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, join, sep } from 'node:path';
@@ -123,9 +123,40 @@ export async function writeReportFiles(outDir: string, files: OutputFile[], opts
     await cleanup();
     throw e;
   }
-  // Renames only from here: no await between them and the abort check above, so a
+  // Commits only from here: no await between them and the abort check above, so a
   // signal handler cannot run in the middle and leave a partial set.
   const written: string[] = [];
+  if (!opts.overwrite) {
+    // link() fails with EEXIST if the name appeared since it was checked (another
+    // run writing into the same folder): a check-then-rename would replace that
+    // run's file silently. On the first clash the files this run linked are taken
+    // back and the clash is reported as an existing file.
+    try {
+      for (let i = 0; i < files.length; i++) {
+        try {
+          linkSync(temps[i], targets[i]);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+          for (const w of written) unlinkSync(w);
+          await cleanup();
+          return { written: [], exists: [targets[i]], cancelled: false };
+        }
+        written.push(targets[i]);
+      }
+    } catch (e) {
+      for (const w of written) {
+        try {
+          unlinkSync(w);
+        } catch {
+          // already gone
+        }
+      }
+      await cleanup();
+      throw e;
+    }
+    await cleanup();
+    return { written, exists, cancelled: false };
+  }
   try {
     for (let i = 0; i < files.length; i++) {
       renameSync(temps[i], targets[i]);
