@@ -9,9 +9,13 @@
 // dependency-file flags are dropped).
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { checkRegular, MAX_COMPILE_DB_BYTES, SafeReadError, safeReadText } from '../fs/safeRead';
+import { filterCompileArgs, type FilteredArgv } from './compileArgs';
+import { killTagged } from './processTree';
 
 export interface CompileEntry {
   directory: string;
@@ -76,15 +80,32 @@ const dbCache = new Map<string, DbCache>();
 
 /** Entries of a compile_commands.json by absolute source path (cached by mtime). */
 export function loadCompileCommands(path: string): Map<string, CompileEntry> {
-  const st = statSync(path);
+  let st;
+  try {
+    // A FIFO named compile_commands.json blocked the server's main thread on open().
+    st = checkRegular(path, { maxBytes: MAX_COMPILE_DB_BYTES });
+  } catch (e) {
+    throw new CompileError(e instanceof SafeReadError ? e.message : `${path}: ${(e as Error).message}`);
+  }
   const hit = dbCache.get(path);
   if (hit && hit.mtimeMs === st.mtimeMs) return hit.entries;
   let raw: unknown;
+  let text: string;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    text = safeReadText(path, { maxBytes: MAX_COMPILE_DB_BYTES });
   } catch (e) {
-    throw new CompileError(`${path}: not valid JSON (${(e as Error).message})`);
+    throw new CompileError(e instanceof SafeReadError ? e.message : `${path}: ${(e as Error).message}`);
   }
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    const at = /position (\d+)/.exec((e as Error).message)?.[1];
+    throw new CompileError(`${path}: not valid JSON${at ? ` (at byte ${at})` : ''}`);
+  }
+  // JSON Compilation Database: "directory" is the working directory of the
+  // compile; a relative one is taken relative to the database's own folder (as
+  // clang's JSONCompilationDatabase does), never to whatever cwd we run in.
+  const dbDir = dirname(resolve(path));
   if (!Array.isArray(raw)) throw new CompileError(`${path}: expected a JSON array of compile commands`);
   const entries = new Map<string, CompileEntry>();
   for (const e of raw) {
@@ -100,63 +121,90 @@ export function loadCompileCommands(path: string): Map<string, CompileEntry> {
         argv = undefined; // reported when this file is compiled
       }
     }
-    const abs = isAbsolute(file) ? file : resolve(directory, file);
-    entries.set(abs, { directory, file: abs, argv: argv ?? [] });
+    const dir = resolve(dbDir, directory);
+    const abs = isAbsolute(file) ? file : resolve(dir, file);
+    entries.set(abs, { directory: dir, file: abs, argv: argv ?? [] });
   }
   dbCache.set(path, { mtimeMs: st.mtimeMs, entries });
   return entries;
 }
 
-/** Flags that write next to the user's objects (dependency files) or name the output. */
-const DROP_WITH_ARG = new Set(['-o', '-MF', '-MT', '-MQ']);
-const DROP = /^(-MD|-MMD|-M|-MM|-MP|-Wp,-MMD,.*|-Wp,-MD,.*)$/;
-
-/** The argv that compiles the entry's source into `output`, with debug info. */
-export function buildArgv(entry: CompileEntry, output: string): string[] {
+/**
+ * The argv that compiles the entry's source into `output`, with debug info: the
+ * command's options filtered by kind (compileArgs.ts), so nothing but `output` is
+ * written. `dropped` says what was left out and why.
+ */
+export function buildCompile(entry: CompileEntry, output: string): { argv: string[]; dropped: FilteredArgv['dropped'] } {
   if (!entry.argv.length) throw new CompileError(`no usable compile command for ${entry.file}`);
-  const out: string[] = [];
-  for (let i = 0; i < entry.argv.length; i++) {
-    const a = entry.argv[i]!;
-    if (DROP_WITH_ARG.has(a)) {
-      i++;
-      continue;
-    }
-    if (DROP.test(a) || (a.startsWith('-o') && a.length > 2 && i > 0)) continue;
-    out.push(a);
-  }
+  const f = filterCompileArgs(entry.argv, (a) => resolve(entry.directory, a) === entry.file);
+  const out = f.argv;
+  if (!out.slice(1).some((a) => resolve(entry.directory, a) === entry.file)) throw new CompileError(`the compile command for ${entry.file} does not name it`);
   if (!out.some((a) => /^-g(?!no)/.test(a) && a !== '-g0')) out.push('-g');
   if (!out.includes('-c')) out.push('-c');
   out.push('-o', output);
-  return out;
+  return { argv: out, dropped: f.dropped };
+}
+
+/** The argv alone (see buildCompile). */
+export function buildArgv(entry: CompileEntry, output: string): string[] {
+  return buildCompile(entry, output).argv;
 }
 
 export interface CompileResult {
   object: string;
   argv: string[];
+  /** Arguments of the database's command that were left out, with why. */
+  dropped: FilteredArgv['dropped'];
   stderr: string;
   ms: number;
 }
 
-/** Children still running; killed on shutdown. */
-const running = new Set<ChildProcess>();
+/** Compiles still running, with the tag their processes carry; killed on every way the server ends. */
+const running = new Map<ChildProcess, string>();
+/** Temp dirs of compiles, removed when their object is replaced and when the server ends. */
+const tempDirs = new Set<string>();
 
-function killGroup(child: ChildProcess): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, 'SIGKILL');
-  } catch {
+/** The environment variable every process of one compile inherits (processTree.ts). */
+export const COMPILE_TAG_VAR = 'TDX_AUDIT_COMPILE';
+
+/**
+ * Kills a compile's whole tree: its process group (gcc -> cc1 -> as) and every
+ * process carrying its tag, which also finds a child that called setsid() and
+ * was reparented to init.
+ */
+function killTree(child: ChildProcess, tag: string): void {
+  if (child.pid !== undefined) {
     try {
-      child.kill('SIGKILL');
+      process.kill(-child.pid, 'SIGKILL');
     } catch {
-      // already gone
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        // already gone
+      }
     }
   }
+  killTagged(COMPILE_TAG_VAR, tag);
 }
 
-/** Kills every compile still running (server shutdown). */
+/** Kills every compile still running (shutdown, exit, a signal). Synchronous, so it works in process.on('exit'). */
 export function killAllCompiles(): void {
-  for (const c of running) killGroup(c);
+  for (const [c, tag] of running) killTree(c, tag);
   running.clear();
+}
+
+/** Removes a compile's temp dir (its object was replaced or is no longer wanted). */
+export function removeCompileDir(object: string): void {
+  const dir = dirname(object);
+  if (!tempDirs.has(dir)) return;
+  tempDirs.delete(dir);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Removes every compile temp dir (the server ends). */
+export function removeAllCompileDirs(): void {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+  tempDirs.clear();
 }
 
 /**
@@ -166,29 +214,37 @@ export function killAllCompiles(): void {
  */
 export function compileEntry(entry: CompileEntry, opts: { timeoutMs: number; signal?: AbortSignal; tmpRoot?: string }): Promise<CompileResult> {
   const dir = mkdtempSync(join(opts.tmpRoot ?? tmpdir(), 'tdx-audit-'));
+  tempDirs.add(dir);
+  const drop = () => {
+    tempDirs.delete(dir);
+    rmSync(dir, { recursive: true, force: true });
+  };
   const object = join(dir, basename(entry.file).replace(/\.[^.]+$/, '') + '.o');
   let argv: string[];
+  let dropped: FilteredArgv['dropped'];
   try {
-    argv = buildArgv(entry, object);
+    ({ argv, dropped } = buildCompile(entry, object));
   } catch (e) {
-    rmSync(dir, { recursive: true, force: true });
+    drop();
     return Promise.reject(e);
   }
+  const tag = `${process.pid}-${randomBytes(8).toString('hex')}`;
   const t0 = performance.now();
   return new Promise((resolvePromise, reject) => {
     if (opts.signal?.aborted) {
-      rmSync(dir, { recursive: true, force: true });
+      drop();
       reject(new CompileError('compile cancelled'));
       return;
     }
+    // TMPDIR: gcc's own temporaries (-pipe aside) go to our dir too, not /tmp.
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: entry.directory,
       shell: false,
       detached: true,
       stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, LC_ALL: 'C' },
+      env: { ...process.env, LC_ALL: 'C', TMPDIR: dir, [COMPILE_TAG_VAR]: tag },
     });
-    running.add(child);
+    running.set(child, tag);
     let stderr = '';
     let done = false;
     const finish = (err: CompileError | undefined) => {
@@ -197,11 +253,12 @@ export function compileEntry(entry: CompileEntry, opts: { timeoutMs: number; sig
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
       running.delete(child);
+      // Whatever the compile left behind (a daemonised child) dies with it.
+      killTree(child, tag);
       if (err) {
-        killGroup(child);
-        rmSync(dir, { recursive: true, force: true });
+        drop();
         reject(err);
-      } else resolvePromise({ object, argv, stderr, ms: performance.now() - t0 });
+      } else resolvePromise({ object, argv, dropped, stderr, ms: performance.now() - t0 });
     };
     const timer = setTimeout(() => finish(new CompileError(`compile of ${basename(entry.file)} timed out after ${Math.round(opts.timeoutMs / 1000)} s`)), opts.timeoutMs);
     const onAbort = () => finish(new CompileError('compile cancelled'));
@@ -210,11 +267,16 @@ export function compileEntry(entry: CompileEntry, opts: { timeoutMs: number; sig
       if (stderr.length < 64 * 1024) stderr += d.toString();
     });
     child.on('error', (e) => finish(new CompileError(`cannot start ${argv[0]}: ${e.message}`)));
-    child.on('close', (code, sig) => {
+    const settle = (code: number | null, sig: NodeJS.Signals | null) => {
       if (code === 0 && !existsSync(object)) finish(new CompileError(`${argv[0]} exited 0 but wrote no object (${object})`));
       else if (code === 0) finish(undefined);
       else finish(new CompileError(`${argv[0]} exited with ${code ?? sig}: ${stderr.trim().split('\n').slice(-3).join(' | ') || 'no message'}`));
-    });
+    };
+    child.on('close', settle);
+    // 'close' waits for stderr to close, which a daemon the compiler left behind
+    // holds open: after the compiler's exit, give stderr a moment, then settle
+    // (finish kills what is left).
+    child.on('exit', (code, sig) => setTimeout(() => settle(code, sig), 250));
   });
 }
 

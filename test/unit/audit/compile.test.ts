@@ -27,7 +27,7 @@ describe('splitCommand', () => {
 describe('buildArgv', () => {
   test('drops dependency-file flags and the output, adds -g, writes only to the given object', () => {
     const argv = buildArgv(
-      { directory: '/k', file: '/k/a.c', argv: ['gcc', '-Wp,-MMD,drivers/.a.o.d', '-MD', '-MF', 'x.d', '-O2', '-c', '-o', 'drivers/a.o', 'drivers/a.c'] },
+      { directory: '/k', file: '/k/drivers/a.c', argv: ['gcc', '-Wp,-MMD,drivers/.a.o.d', '-MD', '-MF', 'x.d', '-O2', '-c', '-o', 'drivers/a.o', 'drivers/a.c'] },
       '/tmp/out/a.o',
     );
     assert.deepEqual(argv, ['gcc', '-O2', '-c', 'drivers/a.c', '-g', '-o', '/tmp/out/a.o']);
@@ -91,7 +91,7 @@ describe('compileEntry', () => {
       writeFileSync(fake, '#!/bin/sh\nexec sleep 60\n');
       chmodSync(fake, 0o755);
       const ac = new AbortController();
-      const p = compileEntry({ directory: dir, file: join(dir, 'a.c'), argv: [fake] }, { timeoutMs: 60_000, signal: ac.signal });
+      const p = compileEntry({ directory: dir, file: join(dir, 'a.c'), argv: [fake, '-c', 'a.c'] }, { timeoutMs: 60_000, signal: ac.signal });
       setTimeout(() => ac.abort(), 100);
       await assert.rejects(p, /cancelled/);
     } finally {
