@@ -1,12 +1,12 @@
 // The tdx-audit language server: LSP wiring only. Runs under VS Code (--node-ipc) and
 // as `node dist/server.js --stdio` for Neovim, Emacs and other editors.
 
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join } from 'node:path';
-import { compileEntry, findCompileEntry, killAllCompiles } from './audit/compile';
+import { compileEntry, findCompileEntry, killAllCompiles, removeAllCompileDirs, removeCompileDir } from './audit/compile';
 import {
-  createConnection,
-  ProposedFeatures,
+  ErrorCodes,
+  ResponseError,
   TextDocumentSyncKind,
   type ClientCapabilities,
   type DidChangeConfigurationParams,
@@ -27,7 +27,7 @@ import {
   type WorkspaceFoldersChangeEvent,
 } from 'vscode-languageserver/node';
 import { AuditEngine, hoverMarkdown } from './audit/engine';
-import { DEFAULT_SETTINGS, parseSettings, type ServerSettings } from './lsp/config';
+import { DEFAULT_SETTINGS, parseSettings, trustFrom, type ServerSettings } from './lsp/config';
 import { summarize, toDiagnostics } from './lsp/diagnostics';
 import { DocumentStore } from './lsp/documents';
 import { WorkspaceFiles, uriToPath } from './lsp/files';
@@ -58,11 +58,16 @@ import {
   type StatusParams,
 } from './lsp/protocol';
 import { AuditService, errorText } from './lsp/service';
+import { makeConnection } from './lsp/connection';
 
-const connection = createConnection(ProposedFeatures.all);
-const triage = new TriageStore();
+// stdin gone: exit as vscode-languageserver does (0 after shutdown, else 1); the
+// 'exit' handler below kills any compile still running.
+const connection = makeConnection(() => process.exit(shuttingDown ? 0 : 1));
 const documents = new DocumentStore();
 const files = new WorkspaceFiles(documents, (m) => connection.console.warn(m));
+// Decisions only for sources inside a workspace folder (never /proc/self/x.c), and a
+// .tdx-audit/ folder is only ever created inside one.
+const triage = new TriageStore((p) => files.allowed(p));
 
 let capabilities: ClientCapabilities = {};
 let pullConfiguration = false;
@@ -144,14 +149,25 @@ function guarded<P, R>(what: string, uriOf: (p: P) => string | undefined, fallba
   };
 }
 
+/** A request handler: guarded, and refused after shutdown. */
+function request<P, R>(what: string, uriOf: (p: P) => string | undefined, fallback: R, fn: (p: P) => R): (p: P) => R | ResponseError<void> {
+  const g = guarded(what, uriOf, fallback, fn);
+  return (p: P) => (shuttingDown ? afterShutdown() : g(p));
+}
+
+/** LSP: after `shutdown` every request is an InvalidRequest error (notifications are dropped). */
+function afterShutdown(): ResponseError<void> {
+  return new ResponseError(ErrorCodes.InvalidRequest, 'the server is shutting down');
+}
+
 connection.onInitialize((params: InitializeParams): InitializeResult => {
   capabilities = params.capabilities;
   pullConfiguration = capabilities.workspace?.configuration === true;
-  const options = (params.initializationOptions ?? {}) as InitializationOptions;
-  if (typeof options === 'object' && options !== null) {
-    if (typeof options.trusted === 'boolean') trusted = options.trusted;
-    pushedSettings = options.settings;
-  }
+  const t = trustFrom(params.initializationOptions);
+  trusted = t.trusted;
+  if (t.note) connection.console.warn(t.note);
+  const options = params.initializationOptions as InitializationOptions | undefined;
+  if (typeof options === 'object' && options !== null) pushedSettings = options.settings;
 
   const folders = params.workspaceFolders?.map((f) => f.uri) ?? (params.rootUri ? [params.rootUri] : []);
   files.setFolders(folders);
@@ -267,9 +283,11 @@ async function compileForUri(uri: string, reason: 'save' | 'command'): Promise<s
     if (shuttingDown) return 'shutting down';
     const old = engine.objects.compiled.get(path);
     engine.objects.compiled.set(path, r.object);
-    if (old && old !== r.object) rmSync(dirname(old), { recursive: true, force: true });
+    if (old && old !== r.object) removeCompileDir(old);
     service.refresh(uri);
-    return `Compiled ${basename(path)} in ${(r.ms / 1000).toFixed(1)} s (${reason}).`;
+    for (const d of r.dropped) connection.console.info(`compile of ${basename(path)}: left out ${d.arg}: ${d.why}`);
+    const left = r.dropped.length ? ` Left out of the database's command: ${r.dropped.map((d) => `${d.arg} (${d.why})`).join(', ')}.` : '';
+    return `Compiled ${basename(path)} in ${(r.ms / 1000).toFixed(1)} s (${reason}).${left}`;
   } catch (err) {
     if (ac.signal.aborted) return 'cancelled';
     failure(uri, `compiling ${basename(path)}`, err);
@@ -343,7 +361,7 @@ connection.onDidCloseTextDocument(
 );
 
 connection.onHover(
-  guarded('hover', (p: HoverParams) => p.textDocument.uri, null, (p): Hover | null => {
+  request('hover', (p: HoverParams) => p.textDocument.uri, null, (p): Hover | null => {
     lastTouched = p.textDocument.uri;
     const audit = service.current(p.textDocument.uri);
     if (!audit) return null;
@@ -354,7 +372,7 @@ connection.onHover(
 
 connection.onRequest(
   FileSummaryRequest,
-  guarded('fileSummary', (p: FileSummaryParams) => p?.uri, null, (p: FileSummaryParams): FileSummary | null => {
+  request('fileSummary', (p: FileSummaryParams) => p?.uri, null, (p: FileSummaryParams): FileSummary | null => {
     if (typeof p?.uri !== 'string') return null;
     const audit = service.current(p.uri);
     return audit ? summarize(p.uri, audit) : null;
@@ -371,12 +389,14 @@ connection.onDidSaveTextDocument(
 );
 
 connection.onExecuteCommand(async (p: ExecuteCommandParams) => {
+  if (shuttingDown) return afterShutdown();
   try {
     if (p.command === SetTriageCommand) {
       const [uri, fingerprint, status, comment] = p.arguments ?? [];
       if (typeof uri !== 'string' || typeof fingerprint !== 'string' || !TRIAGE_STATUSES.includes(status as TriageStatus)) return 'tdxAudit.setTriage needs (uri, fingerprint, status)';
       const path = uriToPath(uri);
       if (!path) return 'not a file';
+      if (!files.allowed(path)) return `${path} is not in a workspace folder: no triage is recorded for it`;
       const file = await triage.set(path, fingerprint, status as TriageStatus, { ...(typeof comment === 'string' && comment ? { comment } : {}), who: process.env.USER ?? process.env.USERNAME });
       service.refreshAll();
       return `${status}: saved in ${file}`;
@@ -400,7 +420,7 @@ connection.onExecuteCommand(async (p: ExecuteCommandParams) => {
 
 connection.onRequest(
   CompiledFormRequest,
-  guarded('compiledForm', (p: CompiledFormParams) => p?.uri, null, (p: CompiledFormParams): CompiledFormResult | null => {
+  request('compiledForm', (p: CompiledFormParams) => p?.uri, null, (p: CompiledFormParams): CompiledFormResult | null => {
     if (typeof p?.uri !== 'string' || !engine) return null;
     const doc = documents.get(p.uri);
     const audit = service.current(p.uri);
@@ -410,7 +430,7 @@ connection.onRequest(
 );
 
 connection.onCodeAction(
-  guarded('codeAction', (p: CodeActionParams) => p.textDocument.uri, [], (p: CodeActionParams): CodeAction[] => {
+  request('codeAction', (p: CodeActionParams) => p.textDocument.uri, [], (p: CodeActionParams): CodeAction[] => {
     const out: CodeAction[] = [];
     for (const d of p.context.diagnostics) {
       if (d.source !== 'tdx-audit') continue;
@@ -430,7 +450,8 @@ connection.onCodeAction(
   }),
 );
 
-connection.onRequest(ExportReportRequest, async (p: ExportReportParams & { workDoneToken?: unknown }, token: CancellationToken, attached?: WorkDoneProgressReporter): Promise<ExportReportResult | null> => {
+connection.onRequest(ExportReportRequest, async (p: ExportReportParams & { workDoneToken?: unknown }, token: CancellationToken, attached?: WorkDoneProgressReporter): Promise<ExportReportResult | null | ResponseError<void>> => {
+  if (shuttingDown) return afterShutdown();
   const none: ExportReportResult = { written: [], exists: [], findings: 0, cancelled: true };
   if (!engine || typeof p?.outputDir !== 'string') return null;
   const ac = new AbortController();
@@ -486,7 +507,7 @@ connection.onRequest(ExportReportRequest, async (p: ExportReportParams & { workD
 
 connection.onRequest(
   WorkspaceSummaryRequest,
-  guarded('workspaceSummary', () => undefined, null, (): WorkspaceSummary | null => {
+  request('workspaceSummary', () => undefined, null, (): WorkspaceSummary | null => {
     const r = lastIndex;
     if (!r) return null;
     const totals = { files: r.files.length, sites: 0, errors: 0, warnings: 0, others: 0 };
@@ -509,8 +530,22 @@ connection.onShutdown(() => {
   indexer.dispose();
   for (const ac of compiles.values()) ac.abort();
   killAllCompiles();
+  removeAllCompileDirs();
   service.dispose();
 });
+
+// However the server ends (exit without shutdown, stdin closed, a signal), no
+// compile it started may outlive it.
+process.on('exit', () => {
+  killAllCompiles();
+  removeAllCompileDirs();
+});
+for (const sig of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) {
+  process.on(sig, () => {
+    killAllCompiles();
+    process.exit(sig === 'SIGTERM' ? 143 : sig === 'SIGHUP' ? 129 : 130);
+  });
+}
 
 // One file's bug surfacing asynchronously (a timer callback) must not take the server down.
 process.on('uncaughtException', (err) => failure(undefined, 'the server', err));

@@ -71,6 +71,12 @@ export class LspHarness {
       this.shown.push(p);
       this.notify();
     });
+    // showErrorMessage is a window/showMessageRequest; record it with the notifications.
+    conn.onRequest('window/showMessageRequest', (p: ShownMessage) => {
+      this.shown.push({ type: p.type, message: p.message });
+      this.notify();
+      return null;
+    });
     conn.onNotification('window/logMessage', (p: ShownMessage) => {
       this.logs.push(p.message);
     });
@@ -91,7 +97,11 @@ export class LspHarness {
     return new LspHarness(child, conn, config);
   }
 
-  async initialize(rootPath: string, opts: { trusted?: boolean } = {}): Promise<any> {
+  /**
+   * opts.initializationOptions, when the key is present, is sent as is (even
+   * undefined or null): the trust parsing is tested with hostile values.
+   */
+  async initialize(rootPath: string, opts: { trusted?: boolean; initializationOptions?: unknown } = {}): Promise<any> {
     const result = await this.conn.sendRequest('initialize', {
       processId: process.pid,
       rootUri: fileUri(rootPath),
@@ -105,7 +115,7 @@ export class LspHarness {
         },
         window: { showMessage: {} },
       },
-      initializationOptions: { trusted: opts.trusted ?? true },
+      initializationOptions: 'initializationOptions' in opts ? opts.initializationOptions : { trusted: opts.trusted ?? true },
     });
     await this.conn.sendNotification('initialized', {});
     return result;

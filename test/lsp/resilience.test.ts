@@ -22,11 +22,6 @@ before(async () => {
   process.env.TDX_AUDIT_TEST_FAULT = MARKER;
   lsp = LspHarness.spawn({ debounceMs: 50 });
   delete process.env.TDX_AUDIT_TEST_FAULT;
-  // showErrorMessage is a window/showMessageRequest; record it with the notifications.
-  lsp.conn.onRequest('window/showMessageRequest', (p: { type: number; message: string }) => {
-    lsp.shown.push({ type: p.type, message: p.message });
-    return null;
-  });
   await lsp.initialize(REPO);
 });
 

@@ -93,3 +93,21 @@ function canonical(c: AuditConfig): string {
   const severity = Object.entries(c.severity).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
   return JSON.stringify([c.profile, c.followIncludes, severity, c.objects ?? null]);
 }
+
+/**
+ * Workspace trust from initializationOptions. Absent options, or options without a
+ * `trusted` key, mean trusted (other editors have no notion of trust; README says
+ * so). Only the boolean `true` is trust when the key is there: `"false"`, `0`,
+ * `null`, `"untrusted"` and a `null` options object are untrusted, and said so.
+ */
+export function trustFrom(options: unknown): { trusted: boolean; note?: string } {
+  if (options === undefined) return { trusted: true };
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    return { trusted: false, note: `initializationOptions is ${JSON.stringify(options)}, not an object: treating the workspace as untrusted` };
+  }
+  if (!Object.prototype.hasOwnProperty.call(options, 'trusted')) return { trusted: true };
+  const v = (options as { trusted?: unknown }).trusted;
+  if (v === true) return { trusted: true };
+  if (v === false) return { trusted: false };
+  return { trusted: false, note: `initializationOptions.trusted is ${JSON.stringify(v) ?? String(v)}, not true or false: treating the workspace as untrusted` };
+}

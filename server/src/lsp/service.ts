@@ -7,6 +7,10 @@ import type { AuditConfig, FileAudit, TreeEdit } from '../audit/engine';
 import { DEFAULT_SETTINGS, auditAffectingChange, type ServerSettings } from './config';
 import type { DocumentStore } from './documents';
 import type { StatusParams } from './protocol';
+import { MAX_TEXT_BYTES, tooLargeMessage } from '../fs/safeRead';
+
+/** The adaptive delay never exceeds this, so a slow file still updates every few seconds. */
+const MAX_ADAPTIVE_DELAY_MS = 5000;
 
 /** The part of AuditEngine the server uses. */
 export interface EngineLike {
@@ -30,6 +34,8 @@ export class AuditService {
   private settings: ServerSettings = DEFAULT_SETTINGS;
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly audits = new Map<string, FileAudit>();
+  /** How long each document's last audit took (ms): the least delay before the next. */
+  private readonly costMs = new Map<string, number>();
   /** Documents whose diagnostics were cleared because auditing is disabled. */
   private readonly cleared = new Set<string>();
   private state: StatusParams['state'] | undefined;
@@ -111,6 +117,7 @@ export class AuditService {
 
   closed(uri: string): void {
     this.cancel(uri);
+    this.costMs.delete(uri);
     this.audits.delete(uri);
     this.cleared.delete(uri);
     this.forgetInEngine(uri);
@@ -136,9 +143,17 @@ export class AuditService {
     this.timers.clear();
   }
 
-  private schedule(uri: string, delay: number): void {
+  /**
+   * Waits at least as long as the document's last audit took. With debounceMs 0, a
+   * burst of edits to a large file would otherwise audit every intermediate version
+   * (the timer fires between two queued notifications); this way the edits that
+   * arrived during one audit are applied together and only the latest version is
+   * audited next.
+   */
+  private schedule(uri: string, debounce: number): void {
     if (this.disposed) return;
     this.cancel(uri);
+    const delay = Math.max(debounce, Math.min(this.costMs.get(uri) ?? 0, MAX_ADAPTIVE_DELAY_MS));
     const timer = setTimeout(() => this.run(uri), delay);
     this.timers.set(uri, timer);
     this.updateBusy();
@@ -174,8 +189,18 @@ export class AuditService {
       return;
     }
     this.cleared.delete(uri);
+    if (doc.text.length > MAX_TEXT_BYTES) {
+      // One size policy with the CLI and the index: a 50 MB buffer would take the
+      // parser to gigabytes and block every other document for a minute.
+      this.audits.delete(uri);
+      this.host.publish(uri, doc.version, []);
+      this.host.failure(uri, 'auditing', new Error(tooLargeMessage('this file', doc.text.length, MAX_TEXT_BYTES)));
+      return;
+    }
 
+    const t0 = performance.now();
     const audit = this.auditDocument(engine, uri, doc.text, doc.version);
+    this.costMs.set(uri, performance.now() - t0);
     // The audit is synchronous, so the document cannot have moved on meanwhile; the
     // check guards against a future asynchronous engine publishing an older version.
     if (this.documents.get(uri)?.version !== doc.version) return;

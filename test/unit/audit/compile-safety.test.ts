@@ -10,6 +10,7 @@ import { join, resolve, relative } from 'node:path';
 import { createHash } from 'node:crypto';
 import { buildCompile, compileEntry, findCompileEntry, loadCompileCommands, removeCompileDir } from '../../../server/src/audit/compile';
 import { filterCompileArgs } from '../../../server/src/audit/compileArgs';
+import { isDead, stateOf } from '../../support/proc';
 
 const FIX = resolve(__dirname, '../../fixtures');
 const hasGcc = spawnSync('gcc', ['--version']).status === 0;
@@ -36,14 +37,6 @@ function snapshot(dir: string): string[] {
   };
   walk(dir);
   return out;
-}
-
-function stateOf(pid: number): string {
-  try {
-    return /^State:\s+(\w)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 'gone';
-  } catch {
-    return 'gone';
-  }
 }
 
 /** Flags from the issue that made gcc write outside the temp dir, and their kin. */
@@ -117,7 +110,7 @@ describe('compiles leave no process behind', () => {
     await new Promise((r) => setTimeout(r, 200));
     const pid = Number(readFileSync(pidFile, 'utf8'));
     assert.ok(pid > 0);
-    assert.ok(['gone', 'Z'].includes(stateOf(pid)), `the setsid child is dead (state ${stateOf(pid)})`);
+    assert.ok(isDead(pid), `the setsid child is dead (state ${stateOf(pid)})`);
   });
 
   test('a daemon left by a compile that succeeded is killed too', async () => {
@@ -130,6 +123,6 @@ describe('compiles leave no process behind', () => {
     removeCompileDir(r.object);
     await new Promise((res) => setTimeout(res, 200));
     const pid = Number(readFileSync(pidFile, 'utf8'));
-    assert.ok(['gone', 'Z'].includes(stateOf(pid)), `the daemon is dead (state ${stateOf(pid)})`);
+    assert.ok(isDead(pid), `the daemon is dead (state ${stateOf(pid)})`);
   });
 });
