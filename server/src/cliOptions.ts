@@ -1,7 +1,7 @@
 // Options `scan` and `report` share (profile, headers, where objects are), parsed
 // in one place so the two commands cannot drift apart.
 
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import type { Profile } from './audit/engine';
 import { PROFILE_IDS, isProfile } from './x86/profiles';
 
@@ -54,9 +54,13 @@ export function commonOption(argv: readonly string[], i: number, o: CommonOption
   }
 }
 
-/** Every object path given must exist. */
+/** Every object path given must exist (a symlink loop is said as one, not as missing). */
 export function checkObjectPaths(o: CommonOptions, fail: Fail): void {
   for (const p of [...o.objects, ...(o.vmlinux ? [o.vmlinux] : []), ...(o.buildDir ? [o.buildDir] : [])]) {
-    if (!existsSync(p)) throw fail(`${p}: no such file or directory`);
+    try {
+      statSync(p);
+    } catch (e) {
+      throw fail(`${p}: ${(e as NodeJS.ErrnoException).code === 'ELOOP' ? 'symlink loop' : 'no such file or directory'}`);
+    }
   }
 }

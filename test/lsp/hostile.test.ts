@@ -81,7 +81,7 @@ describe('protocol misuse', { skip }, () => {
       await lsp.diagnosticsFor(w.uri, 1);
       await lsp.conn.sendRequest('shutdown');
       await assert.rejects(lsp.conn.sendRequest('textDocument/hover', { textDocument: { uri: w.uri }, position: { line: 1, character: 1 } }), (e: { code?: number }) => e.code === -32600);
-      await assert.rejects(lsp.conn.sendRequest('workspace/executeCommand', { command: 'tdxAudit.reindex', arguments: [] }), (e: { code?: number }) => e.code === -32600);
+      await assert.rejects(lsp.conn.sendRequest('workspace/executeCommand', { command: 'tdxAudit.reindexWorkspace', arguments: [] }), (e: { code?: number }) => e.code === -32600);
     } finally {
       lsp.kill();
     }

@@ -81,14 +81,12 @@ export class ObjectStore {
     }
     const failed = this.failures.get(path);
     if (failed && failed.mtimeMs === st.mtimeMs && failed.size === st.size) return { error: failed.message };
-    if (st.size > (image ? MAX_IMAGE_BYTES : MAX_OBJECT_BYTES)) {
-      return { error: `${path}: ${(st.size / 1048576).toFixed(0)} MB is too large to open as an object` };
-    }
     try {
       // The ELF header before anything else: a 2 GB file that is not ELF is refused
-      // after 64 bytes instead of being read whole.
+      // after 64 bytes instead of being read whole, and said to be what it is.
       const head = safeReadHead(path, 64).head;
       if (head.length < 4 || head.readUInt32BE(0) !== 0x7f454c46) throw new Error(`${path}: not an ELF file`);
+      if (st.size > (image ? MAX_IMAGE_BYTES : MAX_OBJECT_BYTES)) throw new Error(`${path}: ${(st.size / 1048576).toFixed(0)} MB is too large to open as an object`);
       const data = st.size > SPARSE_READ_BYTES ? readSparse(path, st.size) ?? safeReadBytes(path, { maxBytes: Number.MAX_SAFE_INTEGER }) : safeReadBytes(path, { maxBytes: Number.MAX_SAFE_INTEGER });
       const bin = openBinary(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
       if (bin.elf.machine !== 62) throw new Error(`${path}: not an x86-64 object (e_machine ${bin.elf.machine})`);
