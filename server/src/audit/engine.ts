@@ -149,7 +149,7 @@ export class AuditEngine {
     // same-length swap keeps every offset and makes rows the lines the client has.
     if (text.includes('\r')) text = text.replace(/\r(?!\n)/g, '\n');
     const parsed = this.parser.parse(file, text);
-    const imported = this.config.followIncludes ? this.importsOf(file, text) : emptyKnowledge();
+    const imported = this.config.followIncludes ? this.importsOf(file, text).knowledge : emptyKnowledge();
     const { analysis } = analyzeFile(this.parser, parsed, file, imported);
     const findings: Finding[] = [];
     const bySite = new Map<Site, Finding>();
@@ -225,40 +225,71 @@ export class AuditEngine {
     this.headers.delete(path);
   }
 
-  /** Knowledge from the quoted includes of `file`, each header analysed with its own includes. */
-  private importsOf(file: string, text: string, depth = 0, seen = new Set<string>()): Knowledge {
+  /**
+   * Knowledge from the quoted includes of `file`, each header analysed with its own
+   * includes. `stack` holds the headers on the current include chain only (a cycle
+   * is cut there), not every header seen so far: with a global "seen" set, a header
+   * reached second in a diamond (a.c includes b.h and c.h, both include d.h) was
+   * cached without d.h's knowledge, and every later file including c.h missed d.h's
+   * wrappers, so a file's sites depended on which files were audited before it.
+   */
+  private importsOf(file: string, text: string, depth = 0, stack = new Set<string>(), memo = new Map<string, HeaderResult>()): HeaderResult {
     const out = emptyKnowledge();
     const path = toPath(file);
-    if (!path || depth > MAX_INCLUDE_DEPTH) return out;
-    seen.add(path);
+    if (!path) return { knowledge: out, partial: false };
+    if (depth > MAX_INCLUDE_DEPTH) return { knowledge: out, partial: true };
+    stack.add(path);
+    let partial = false;
     const asUri = file.startsWith('file:');
     for (const m of text.matchAll(QUOTED_INCLUDE_RE)) {
       const hp = resolvePath(dirname(path), m[1]);
-      if (seen.has(hp)) continue;
-      const h = this.header(hp, asUri, depth + 1, seen);
-      if (h) mergeKnowledge(out, h);
+      if (stack.has(hp)) {
+        partial = true; // a cycle: this chain's knowledge lacks the header it came back to
+        continue;
+      }
+      const h = this.header(hp, asUri, depth + 1, stack, memo);
+      if (!h) continue;
+      if (h.partial) partial = true;
+      mergeKnowledge(out, h.knowledge);
     }
-    return out;
+    stack.delete(path);
+    return { knowledge: out, partial };
   }
 
-  /** A header's exports merged with what it includes (so includers see both). */
-  private header(path: string, asUri: boolean, depth: number, seen: Set<string>): Knowledge | undefined {
+  /**
+   * A header's exports merged with what it includes (so includers see both). Cached
+   * by path and text, unless a cycle was cut below it: what it knows then depends on
+   * where the chain started.
+   */
+  private header(path: string, asUri: boolean, depth: number, stack: Set<string>, memo: Map<string, HeaderResult>): HeaderResult | undefined {
+    // Within one audit each header is analysed once (a partial one too), which
+    // bounds the work on cyclic includes.
+    const seen = memo.get(path);
+    if (seen) return seen;
     const text = this.host.readFile(path);
     if (text === undefined) return undefined;
     const cached = this.headers.get(path);
-    if (cached && cached.text === text) return cached.knowledge;
+    if (cached && cached.text === text) return { knowledge: cached.knowledge, partial: false };
     const name = asUri ? pathToFileURL(path).toString() : path;
-    const imported = this.importsOf(name, text, depth, seen);
+    const imported = this.importsOf(name, text, depth, stack, memo);
     const parsed = this.parser.parse(undefined, text);
     try {
-      const { exports } = analyzeFile(this.parser, parsed, name, imported);
-      mergeKnowledge(exports, imported);
-      this.headers.set(path, { text, knowledge: exports });
-      return exports;
+      const { exports } = analyzeFile(this.parser, parsed, name, imported.knowledge);
+      mergeKnowledge(exports, imported.knowledge);
+      if (!imported.partial) this.headers.set(path, { text, knowledge: exports });
+      const r = { knowledge: exports, partial: imported.partial };
+      memo.set(path, r);
+      return r;
     } finally {
       parsed.tree.delete();
     }
   }
+}
+
+interface HeaderResult {
+  knowledge: Knowledge;
+  /** A cycle was cut below: what it knows depends on where the chain started (never cached across files). */
+  partial: boolean;
 }
 
 function toPath(file: string): string | undefined {

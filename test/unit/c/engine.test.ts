@@ -55,3 +55,38 @@ test('a document with a non-file URI reads no includes relative to the working d
   e.auditOnce('/abs/dir/x.c', '#include "hw.h"\n');
   assert.deepEqual(read, ['/abs/dir/hw.h']);
 });
+
+test('a header reached second in an include diamond keeps what it includes: the sites of a file do not depend on which files were audited before', async () => {
+  // a.c includes b.h and c.h; both include d.h, which defines the wrapper. Before,
+  // c.h was cached without d.h's knowledge (d.h was already "seen" through b.h), so
+  // e.c, including only c.h, lost its site when audited after a.c.
+  const files: Record<string, string> = {
+    '/t/d.h': '#define rd(p) readl(p)\n',
+    '/t/b.h': '#include "d.h"\n',
+    '/t/c.h': '#include "d.h"\nstatic inline unsigned int get(void __iomem *p) { return rd(p); }\n',
+    '/t/a.c': '#include "b.h"\n#include "c.h"\nvoid fa(void __iomem *p) { get(p); }\n',
+    '/t/e.c': '#include "c.h"\nvoid fe(void __iomem *p) { rd(p + 4); }\n',
+  };
+  const fresh = (await engineWith(files)).auditOnce('/t/e.c', files['/t/e.c']!);
+  const e = await engineWith(files);
+  e.auditOnce('/t/a.c', files['/t/a.c']!);
+  const after = e.auditOnce('/t/e.c', files['/t/e.c']!);
+  assert.equal(fresh.analysis.sites.length, 1);
+  assert.deepEqual(after.analysis.sites, fresh.analysis.sites);
+});
+
+test('include cycles end, and what a cycle cut is not cached for other files', async () => {
+  const files: Record<string, string> = {
+    '/t/x.h': '#include "y.h"\n#define wx(v, p) writel(v, p)\n',
+    '/t/y.h': '#include "x.h"\n#define wy(v, p) wx(v, p)\n',
+    '/t/f.c': '#include "x.h"\nvoid f(void __iomem *p) { wy(1, p); }\n',
+    '/t/g.c': '#include "y.h"\nvoid g(void __iomem *p) { wy(1, p); }\n',
+  };
+  const e = await engineWith(files);
+  const f1 = e.auditOnce('/t/f.c', files['/t/f.c']!);
+  const g1 = e.auditOnce('/t/g.c', files['/t/g.c']!);
+  const g0 = (await engineWith(files)).auditOnce('/t/g.c', files['/t/g.c']!);
+  const f0 = (await engineWith(files)).auditOnce('/t/f.c', files['/t/f.c']!);
+  assert.deepEqual(g1.analysis.sites, g0.analysis.sites);
+  assert.deepEqual(f1.analysis.sites, f0.analysis.sites);
+});
