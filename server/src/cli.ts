@@ -6,19 +6,20 @@
 
 import { statSync } from 'node:fs';
 import { readTextOrUndefined } from './fs/safeRead';
-import { relative, resolve } from 'node:path';
-import { discoverSources, mayHoldSites, readSource, SourceError } from './audit/sources';
+import { resolve } from 'node:path';
+import { discoverSources, SourceError } from './audit/sources';
 import { checkObjectPaths, commonOption, optionValue, type CommonOptions } from './cliOptions';
 import { PROFILE_IDS } from './x86/profiles';
-import { AuditEngine, type FileAudit } from './audit/engine';
+import { AuditEngine } from './audit/engine';
 import { runDecode } from './x86/decodeCli';
 import { runReport, REPORT_USAGE } from './audit/report/cli';
 import { ObjectStore } from './audit/objects';
 import { inventory } from './audit/inventory';
 import { isRejected } from './audit/verdicts';
 import { instructionJson, type CompiledInstruction } from './audit/compiled';
+import { assembleJson, assembleText, VERSION } from './cli/scanOutput';
+import { defaultJobs, scanFiles } from './cli/scanPool';
 
-const VERSION = '0.1.0';
 
 class UsageError extends Error {}
 
@@ -31,7 +32,7 @@ function statIsDir(p: string): boolean {
 }
 
 const USAGE = `usage:
-  tdx-audit scan <files or dirs...> [--format text|json] [--profile P] [--no-includes] [--exit-zero]
+  tdx-audit scan <files or dirs...> [--format text|json] [--profile P] [--no-includes] [--exit-zero] [--jobs N] [--shard K/N]
                  [--objects DIR|FILE]... [--build-dir DIR --source-root DIR] [--vmlinux FILE]
   tdx-audit scan --vmlinux FILE [--format text|json] [--profile P]      (binary inventory, no sources)
   tdx-audit decode <hex bytes...> [--profile P] [--format text|json|jsonl]
@@ -44,10 +45,14 @@ interface ScanOptions extends CommonOptions {
   /** Report findings but exit 0 (for demos and advisory CI jobs). */
   exitZero: boolean;
   sourceRoot?: string;
+  /** Worker threads (default: one per core). */
+  jobs: number;
+  /** Audit only shard `index` of `of` (1-based): every of-th file of the sorted list. */
+  shard?: { index: number; of: number };
 }
 
 function parseScanArgs(argv: string[]): ScanOptions {
-  const o: ScanOptions = { paths: [], format: 'text', profile: 'tdx-linux-6.12+', followIncludes: true, exitZero: false, objects: [] };
+  const o: ScanOptions = { paths: [], format: 'text', profile: 'tdx-linux-6.12+', followIncludes: true, exitZero: false, objects: [], jobs: defaultJobs() };
   const fail = (m: string) => new UsageError(m);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -59,6 +64,16 @@ function parseScanArgs(argv: string[]): ScanOptions {
       o.format = v;
     } else if (a === '--source-root') o.sourceRoot = optionValue(argv, ++i, a, fail);
     else if (a === '--exit-zero') o.exitZero = true;
+    else if (a === '--jobs' || a === '-j') {
+      const v = optionValue(argv, ++i, a, fail);
+      if (!/^[1-9]\d{0,2}$/.test(v)) throw new UsageError(`${a} takes a number of threads (1-999), not ${v}`);
+      o.jobs = Number(v);
+    } else if (a === '--shard') {
+      const v = optionValue(argv, ++i, a, fail);
+      const m = /^(\d+)\/(\d+)$/.exec(v);
+      if (!m || Number(m[1]) < 1 || Number(m[1]) > Number(m[2])) throw new UsageError(`--shard takes K/N with 1 <= K <= N, not ${v}`);
+      o.shard = { index: Number(m[1]), of: Number(m[2]) };
+    }
     else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
     else o.paths.push(a);
   }
@@ -84,44 +99,35 @@ const readOrUndefined = (p: string) => readTextOrUndefined(p);
 async function scan(argv: string[], write: (s: string) => void, warn: (s: string) => void): Promise<number> {
   const o = parseScanArgs(argv);
   if (!o.paths.length && o.vmlinux) return inventoryCommand(o, write, warn);
-  const engine = await AuditEngine.create({ readFile: readOrUndefined });
   const withObjects = o.objects.length > 0 || !!o.vmlinux || !!o.buildDir;
-  engine.configure({
+  const config = {
     profile: o.profile,
     followIncludes: o.followIncludes,
-    objects: withObjects ? { objects: o.objects, vmlinux: o.vmlinux, buildDir: o.buildDir, sourceRoot: o.sourceRoot } : undefined,
+    objects: withObjects ? { objects: o.objects.map((p) => resolve(p)), vmlinux: o.vmlinux && resolve(o.vmlinux), buildDir: o.buildDir && resolve(o.buildDir), sourceRoot: o.sourceRoot && resolve(o.sourceRoot) } : undefined,
+  };
+  const walkSkipped: { file: string; why: string }[] = [];
+  const all = collectSources(o.paths, (file, why) => walkSkipped.push({ file, why }));
+  // A shard is every N-th file of the sorted list, so N shards cover the tree once.
+  const files = o.shard ? all.filter((_, i) => i % o.shard!.of === o.shard!.index - 1) : all;
+  const run = await scanFiles(files, config, o.jobs, async () => {
+    const engine = await AuditEngine.create({ readFile: readOrUndefined });
+    engine.configure(config);
+    return engine;
   });
-  const skipped: { file: string; why: string }[] = [];
-  const files = collectSources(o.paths, (file, why) => skipped.push({ file, why }));
-  const audits: FileAudit[] = [];
-  for (const f of files) {
-    const src = readSource(f);
-    if ('why' in src) {
-      skipped.push({ file: f, why: src.why });
-      continue;
-    }
-    const text = src.text;
-    if (!mayHoldSites(text)) continue;
-    try {
-      audits.push(engine.auditOnce(f, text));
-    } catch (e) {
-      skipped.push({ file: f, why: `analysis failed: ${(e as Error).message}` });
-    }
-  }
+  const skipped = [...walkSkipped, ...run.skipped];
   for (const s of skipped) warn(`tdx-audit: skipped ${s.file}: ${s.why}`);
   if (withObjects) {
     // Stale or broken objects are named one by one; files without any object are counted.
     const missing: string[] = [];
-    for (const a of audits) {
-      const ob = a.compiled?.object;
-      if (!ob || !a.findings.length || ob.state === 'fresh') continue;
-      if (ob.state === 'missing') missing.push(a.file);
-      else warn(`tdx-audit: ${a.file}: ${ob.message}`);
+    for (const r of run.results) {
+      if (!r.object || !r.sites.length || r.object.state === 'fresh') continue;
+      if (r.object.state === 'missing') missing.push(r.file);
+      else warn(`tdx-audit: ${r.file}: ${r.object.message}`);
     }
     if (missing.length) warn(`tdx-audit: ${missing.length} file(s) with sites have no object among those given (e.g. ${missing.slice(0, 3).join(', ')}): source view only for them`);
   }
-  const hasError = audits.some((a) => a.findings.some((f) => f.severity === 'error'));
-  write(o.format === 'json' ? JSON.stringify(toJson(audits, o, skipped), null, 2) + '\n' : toText(audits));
+  const hasError = run.results.some((r) => (r.counts.error ?? 0) > 0);
+  write(o.format === 'json' ? JSON.stringify(assembleJson(run.results, o.profile, skipped), null, 2) + '\n' : assembleText(run.results));
   return hasError && !o.exitZero ? 1 : 0;
 }
 
@@ -173,116 +179,6 @@ function summaryOf(items: readonly CompiledInstruction[]) {
     byClass[i.class] = (byClass[i.class] ?? 0) + 1;
   }
   return { instructions: items.length, functions: new Set(items.map((i) => i.function)).size, byVerdict, byClass };
-}
-
-/** The stable JSON interface (documented in the README). */
-export function toJson(audits: FileAudit[], o: Pick<ScanOptions, 'profile'>, skipped: { file: string; why: string }[] = []) {
-  const sites = audits.flatMap((a) =>
-    a.findings.map((f) => ({
-      file: a.file,
-      line: f.site.range.start.line + 1,
-      column: f.site.range.start.character + 1,
-      endLine: f.site.range.end.line + 1,
-      endColumn: f.site.range.end.character + 1,
-      function: f.site.function,
-      accessor: f.site.accessor,
-      base: f.site.base,
-      kind: f.site.accessorKind,
-      siteKind: f.site.kind,
-      width: f.site.width,
-      rule: f.rule,
-      severity: f.severity,
-      address: f.site.address,
-      message: f.message,
-      via: f.site.via.map((v) => ({ name: v.name, callee: v.callee, file: v.file, line: v.range.start.line + 1 })),
-    })),
-  );
-  const instructions = audits.flatMap((a) =>
-    a.findings.flatMap((f) =>
-      (f.instructions ?? []).map((i) => ({
-        ...instructionJson(i),
-        dwarf: { file: i.file ?? null, line: i.line, column: i.column },
-        site: { file: a.file, line: f.site.range.start.line + 1, column: f.site.range.start.character + 1, accessor: f.site.accessor, rule: f.rule },
-      })),
-    ),
-  );
-  const held = new Map<string, number>();
-  for (const a of audits) for (const fn of a.compiled?.functions ?? []) held.set(`${a.file}\0${fn.name}`, fn.instructions);
-  const functions = audits.flatMap((a) =>
-    a.analysis.functions
-      .filter((fn) => fn.direct > 0 || fn.via.length > 0)
-      .map((fn) => ({
-        file: a.file,
-        name: fn.name,
-        line: fn.range.start.line + 1,
-        direct: fn.direct,
-        via: fn.via,
-        reached: fn.reached,
-        static: fn.isStatic,
-        inline: fn.isInline,
-        ...(a.compiled ? { instructions: held.get(`${a.file}\0${fn.name}`) ?? 0 } : {}),
-      })),
-  );
-  // The object's view: every symbol holding an instruction of this file's sites,
-  // including callers that static helpers were inlined into.
-  const objectFunctions = audits.flatMap((a) => (a.compiled?.functions ?? []).map((fn) => ({ file: a.file, ...fn })));
-  return {
-    tool: 'tdx-audit',
-    version: VERSION,
-    profile: o.profile,
-    sites,
-    functions,
-    ...(audits.some((a) => a.compiled) ? { instructions, objectFunctions } : {}),
-    files: audits.map((a) => ({
-      file: a.file,
-      sites: a.findings.length,
-      parseErrors: a.analysis.parseErrors,
-      ms: Math.round(a.ms * 10) / 10,
-      ...(a.compiled ? { object: { path: a.compiled.object.path ?? null, state: a.compiled.object.state, message: a.compiled.object.message, origin: a.compiled.object.origin ?? null } } : {}),
-    })),
-    skipped,
-  };
-}
-
-function toText(audits: FileAudit[]): string {
-  const lines: string[] = [];
-  const cwd = process.cwd();
-  const counts = new Map<string, number>();
-  for (const a of audits) {
-    const name = relative(cwd, resolve(a.file)) || a.file;
-    for (const f of a.findings) {
-      const r = f.site.range.start;
-      lines.push(`${name}:${r.line + 1}:${r.character + 1}: ${f.severity}: [${f.rule}] ${f.message.replace(/`/g, "'")}`);
-      for (const i of f.instructions ?? []) {
-        lines.push(`    ${`${i.function}+0x${i.offset.toString(16)}`.padEnd(32)} ${i.bytes.padEnd(20)} ${i.text.padEnd(32)} ${i.class === 'CALL' ? 'call' : `${i.class}/${i.size}`} ${i.verdict}${i.misemulation.length ? ` (${i.misemulation.join(', ')})` : ''}`);
-      }
-      counts.set(f.severity, (counts.get(f.severity) ?? 0) + 1);
-    }
-  }
-  const objectLanding = audits.flatMap((a) => (a.compiled?.functions ?? []).map((fn) => ({ file: relative(cwd, resolve(a.file)) || a.file, fn })));
-  if (objectLanding.length) {
-    lines.push('', 'Where the #VE lands (from the objects: symbols holding the instructions):');
-    for (const { file, fn } of objectLanding) {
-      const v = Object.entries(fn.verdicts).map(([k, n]) => `${n} ${k}`).join(', ');
-      lines.push(`  ${file}: ${fn.name}: ${fn.instructions} instruction${fn.instructions === 1 ? '' : 's'} (${v})`);
-    }
-  }
-  const landing = audits.flatMap((a) =>
-    a.analysis.functions
-      .filter((fn) => fn.direct > 0 || fn.via.length > 0)
-      .map((fn) => ({ file: relative(cwd, resolve(a.file)) || a.file, fn })),
-  );
-  if (landing.length) {
-    lines.push('', 'Where the #VE lands (function-level view; static helpers inline into their callers):');
-    for (const { file, fn } of landing) {
-      const via = fn.via.length ? `, +${fn.reached} via ${fn.via.join(', ')}` : '';
-      lines.push(`  ${file}:${fn.range.start.line + 1}: ${fn.name}: ${fn.direct} direct${via}`);
-    }
-  }
-  const summary = ['error', 'warning', 'information', 'hint'].map((s) => `${counts.get(s) ?? 0} ${s}`).join(', ');
-  const withSites = audits.filter((a) => a.findings.length > 0).length;
-  lines.push('', `${withSites} file(s) with sites: ${summary}`);
-  return lines.join('\n') + '\n';
 }
 
 export async function main(argv: string[], write = (s: string) => void process.stdout.write(s), warn = (s: string) => void process.stderr.write(s + '\n')): Promise<number> {

@@ -62,3 +62,23 @@ test('an unknown command is a usage error with exit 2', () => {
   assert.equal(r.code, 2);
   assert.match(r.err, /usage:/);
 });
+
+test('scan on worker threads gives the output of one thread, and shards K/N together cover the tree once', () => {
+  const trees = [FIX, join(ROOT, 'examples'), join(ROOT, 'test/fixtures/compiled')];
+  const norm = (out: string) => {
+    const j = JSON.parse(out);
+    for (const f of j.files) delete f.ms; // time per file
+    return j;
+  };
+  const one = norm(run('scan', ...trees, '--format', 'json', '--exit-zero', '--jobs', '1').out);
+  const two = norm(run('scan', ...trees, '--format', 'json', '--exit-zero', '--jobs', '2').out);
+  assert.ok(one.sites.length > 20 && one.files.length > 3);
+  assert.deepEqual(two, one);
+  assert.equal(run('scan', ...trees, '--jobs', '2').out, run('scan', ...trees, '--jobs', '1').out, 'text output too');
+  const shards = [1, 2, 3].map((k) => norm(run('scan', ...trees, '--format', 'json', '--exit-zero', '--shard', `${k}/3`).out));
+  const files = shards.flatMap((s) => s.files.map((f: { file: string }) => f.file)).sort();
+  assert.deepEqual(files, one.files.map((f: { file: string }) => f.file).sort());
+  assert.equal(shards.reduce((n, s) => n + s.sites.length, 0), one.sites.length);
+  assert.equal(run('scan', FIX, '--shard', '4/3').code, 2);
+  assert.equal(run('scan', FIX, '--jobs', '0').code, 2);
+});

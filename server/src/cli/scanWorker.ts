@@ -1,0 +1,28 @@
+// A worker thread of `scan`: its own AuditEngine (parser, header cache, object
+// store); audits the files the main thread hands it, one at a time, and answers
+// with the file's output pieces (scanOutput.ts).
+import { parentPort, workerData } from 'node:worker_threads';
+import { AuditEngine, type AuditConfig } from '../audit/engine';
+import { readTextOrUndefined } from '../fs/safeRead';
+import { auditForScan, type ScanJobResult } from './scanPool';
+
+const port = parentPort!;
+
+async function main(): Promise<void> {
+  const engine = await AuditEngine.create({ readFile: (p) => readTextOrUndefined(p) });
+  engine.configure(workerData.config as Partial<AuditConfig>);
+  port.on('message', (m: { id: number; path: string }) => {
+    let r: ScanJobResult;
+    try {
+      r = auditForScan(engine, m.path);
+    } catch (e) {
+      r = { kind: 'skipped', why: `analysis failed: ${(e as Error).message}` };
+    }
+    port.postMessage({ id: m.id, result: r });
+  });
+  port.postMessage({ ready: true });
+}
+
+main().catch((e) => {
+  port.postMessage({ fatal: String((e as Error)?.stack ?? e) });
+});
