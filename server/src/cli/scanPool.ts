@@ -9,16 +9,17 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { AuditConfig, AuditEngine } from '../audit/engine';
-import { mayHoldSites, readSource } from '../audit/sources';
+import { readSource, SiteFilter } from '../audit/sources';
+import { readTextOrUndefined } from '../fs/safeRead';
 import { fileResult, type ScanFileResult } from './scanOutput';
 
 export type ScanJobResult = { kind: 'result'; result: ScanFileResult } | { kind: 'skipped'; why: string } | { kind: 'no-sites' };
 
 /** What one file contributes to a scan (shared by the main thread and the workers). */
-export function auditForScan(engine: Pick<AuditEngine, 'auditOnce'>, path: string): ScanJobResult {
+export function auditForScan(engine: Pick<AuditEngine, 'auditOnce'>, path: string, filter: SiteFilter): ScanJobResult {
   const src = readSource(path);
   if ('why' in src) return { kind: 'skipped', why: src.why };
-  if (!mayHoldSites(src.text)) return { kind: 'no-sites' };
+  if (!filter.mayHoldSites(path, src.text)) return { kind: 'no-sites' };
   return { kind: 'result', result: fileResult(engine.auditOnce(path, src.text)) };
 }
 
@@ -43,13 +44,14 @@ export interface ScanRun {
  */
 export async function scanFiles(files: readonly string[], config: Partial<AuditConfig>, jobs: number, local: () => Promise<Pick<AuditEngine, 'auditOnce'>>): Promise<ScanRun> {
   const out: (ScanJobResult | undefined)[] = new Array(files.length);
+  const filter = new SiteFilter((p) => readTextOrUndefined(p));
   const wp = workerPath();
   const threads = Math.min(jobs, files.length);
   if (threads <= 1 || !wp) {
     const engine = await local();
     files.forEach((f, i) => {
       try {
-        out[i] = auditForScan(engine, f);
+        out[i] = auditForScan(engine, f, filter);
       } catch (e) {
         out[i] = { kind: 'skipped', why: `analysis failed: ${(e as Error).message}` };
       }
@@ -89,7 +91,7 @@ export async function scanFiles(files: readonly string[], config: Partial<AuditC
     const missing = files.map((_, i) => i).filter((i) => !out[i]);
     if (missing.length) {
       const engine = await local();
-      for (const i of missing) out[i] = auditForScan(engine, files[i]!);
+      for (const i of missing) out[i] = auditForScan(engine, files[i]!, filter);
     }
   }
   const results: ScanFileResult[] = [];

@@ -5,16 +5,18 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { AuditEngine, type AuditConfig } from '../audit/engine';
 import { readTextOrUndefined } from '../fs/safeRead';
 import { auditForScan, type ScanJobResult } from './scanPool';
+import { SiteFilter } from '../audit/sources';
 
 const port = parentPort!;
 
 async function main(): Promise<void> {
   const engine = await AuditEngine.create({ readFile: (p) => readTextOrUndefined(p) });
   engine.configure(workerData.config as Partial<AuditConfig>);
+  const filter = new SiteFilter((p) => readTextOrUndefined(p));
   port.on('message', (m: { id: number; path: string }) => {
     let r: ScanJobResult;
     try {
-      r = auditForScan(engine, m.path);
+      r = auditForScan(engine, m.path, filter);
     } catch (e) {
       r = { kind: 'skipped', why: `analysis failed: ${(e as Error).message}` };
     }

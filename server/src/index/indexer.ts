@@ -5,11 +5,11 @@
 
 import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
-import { MAX_TEXT_BYTES, tryReadText } from '../fs/safeRead';
+import { MAX_TEXT_BYTES, readTextOrUndefined, tryReadText } from '../fs/safeRead';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { mayHoldSites, SKIP_DIRS as TREE_SKIP_DIRS } from '../audit/sources';
+import { SiteFilter, SKIP_DIRS as TREE_SKIP_DIRS } from '../audit/sources';
 import type { AuditConfig } from '../audit/engine';
 import type { FromWorker, IndexedFile, ToWorker } from './types';
 
@@ -147,6 +147,8 @@ export class WorkspaceIndexer {
     const total = paths.length;
     let lastReport = 0;
     const inflight = new Map<string, Promise<FromWorker>>();
+    // Headers only inside the folders, as the workers read them.
+    const filter = new SiteFilter((p) => readTextOrUndefined(p, { roots: folders }));
     const report = () => {
       const now = performance.now();
       if (now - lastReport < 100 && done < total) return;
@@ -163,7 +165,7 @@ export class WorkspaceIndexer {
             continue;
           }
           const text = r.text;
-          if (!mayHoldSites(text)) {
+          if (!filter.mayHoldSites(path, text)) {
             skipped++;
             continue;
           }

@@ -9,7 +9,7 @@
 import { readTextOrUndefined } from '../../fs/safeRead';
 import { join, resolve } from 'node:path';
 import { checkObjectPaths, commonOption, optionValue, type CommonOptions } from '../../cliOptions';
-import { discoverSources as discoverTree, mayHoldSites, readSource, SourceError } from '../sources';
+import { discoverSources as discoverTree, readSource, SiteFilter, SourceError } from '../sources';
 import { AuditEngine, type FileAudit } from '../engine';
 import type { ObjectInfo } from '../compiled';
 import type { ReportFormat } from '../../lsp/protocol';
@@ -164,6 +164,7 @@ export async function buildReport(o: Omit<ReportOptions, 'out' | 'force'>, hooks
   const joining = !!engine.configuration.objects;
 
   const files: ReportInputFile[] = [];
+  const filter = new SiteFilter((p) => hooks.textOf?.(p) ?? readTextOrUndefined(p));
   const objects: { source: string; info: ObjectInfo }[] = [];
   for (let i = 0; i < sources.length; i++) {
     // Let a SIGINT handler (or a cancellation request) run: the audit itself is synchronous.
@@ -182,7 +183,7 @@ export async function buildReport(o: Omit<ReportOptions, 'out' | 'force'>, hooks
       }
       text = src.text;
     }
-    if (!mayHoldSites(text)) continue;
+    if (!filter.mayHoldSites(f, text)) continue;
     let audit: FileAudit;
     try {
       audit = engine.auditOnce(f, text);
