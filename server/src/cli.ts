@@ -115,7 +115,7 @@ async function scan(argv: string[], write: (s: string) => void, warn: (s: string
     return engine;
   });
   const skipped = [...walkSkipped, ...run.skipped];
-  for (const s of skipped) warn(`tdx-audit: skipped ${s.file}: ${s.why}`);
+  for (const s of skipped) warn(`tdx-audit: ${s.file}: ${s.why.startsWith('skipped') ? s.why : `skipped: ${s.why}`}`);
   if (withObjects) {
     // Stale or broken objects are named one by one; files without any object are counted.
     const missing: string[] = [];
