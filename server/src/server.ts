@@ -453,6 +453,8 @@ connection.onCodeAction(
 connection.onRequest(ExportReportRequest, async (p: ExportReportParams & { workDoneToken?: unknown }, token: CancellationToken, attached?: WorkDoneProgressReporter): Promise<ExportReportResult | null | ResponseError<void>> => {
   if (shuttingDown) return afterShutdown();
   const none: ExportReportResult = { written: [], exists: [], findings: 0, cancelled: true };
+  // An export sent right after `initialized` waits for the engine (its WASM loads) rather than answering null.
+  await engineStarted;
   if (!engine || typeof p?.outputDir !== 'string') return null;
   const ac = new AbortController();
   token.onCancellationRequested(() => ac.abort());

@@ -79,6 +79,7 @@ export class LspHarness {
     });
     conn.onNotification('window/logMessage', (p: ShownMessage) => {
       this.logs.push(p.message);
+      this.notify();
     });
     conn.onRequest('workspace/configuration', (p: { items: { section?: string }[] }) =>
       p.items.map((i) => (i.section === 'tdxAudit' ? this.config : null)),
