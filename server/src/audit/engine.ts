@@ -105,12 +105,19 @@ export const DEFAULT_CONFIG: AuditConfig = {
   profile: 'tdx-linux-6.12+',
 };
 
-const MAX_INCLUDE_DEPTH = 8;
+/** Headers one include walk may read (a generated tree of thousands of headers stops there). */
+const MAX_HEADERS_PER_WALK = 2000;
 const QUOTED_INCLUDE_RE = /^[ \t]*#[ \t]*include[ \t]*"([^"\n]+)"/gm;
 
 interface HeaderEntry {
   text: string;
   knowledge: Knowledge;
+  /**
+   * Every header the knowledge was built from (itself, its component, all it
+   * includes) with the text it had: an edit to any of them, not only to this one,
+   * makes the entry stale.
+   */
+  deps: ReadonlyMap<string, string>;
 }
 
 export class AuditEngine {
@@ -149,7 +156,7 @@ export class AuditEngine {
     // same-length swap keeps every offset and makes rows the lines the client has.
     if (text.includes('\r')) text = text.replace(/\r(?!\n)/g, '\n');
     const parsed = this.parser.parse(file, text);
-    const imported = this.config.followIncludes ? this.importsOf(file, text).knowledge : emptyKnowledge();
+    const imported = this.config.followIncludes ? this.importsOf(file, text) : emptyKnowledge();
     const { analysis } = analyzeFile(this.parser, parsed, file, imported);
     const findings: Finding[] = [];
     const bySite = new Map<Site, Finding>();
@@ -226,70 +233,144 @@ export class AuditEngine {
   }
 
   /**
-   * Knowledge from the quoted includes of `file`, each header analysed with its own
-   * includes. `stack` holds the headers on the current include chain only (a cycle
-   * is cut there), not every header seen so far: with a global "seen" set, a header
+   * Knowledge from the quoted includes of `file`, in include order (first definition
+   * wins, as with the preprocessor).
+   *
+   * A header's knowledge is what it declares plus everything it includes, and must
+   * not depend on which file reached it first: with a global "seen" set, a header
    * reached second in a diamond (a.c includes b.h and c.h, both include d.h) was
-   * cached without d.h's knowledge, and every later file including c.h missed d.h's
-   * wrappers, so a file's sites depended on which files were audited before it.
+   * cached without d.h's knowledge, so a file's sites depended on which files were
+   * audited before it. Headers are therefore taken a strongly connected component
+   * of the include graph at a time (Tarjan): a header outside any cycle is analysed
+   * once with what it includes; headers that include each other (with guards, C
+   * sees all of them whichever comes first) share one knowledge, computed by
+   * analysing each member against the others' exports until nothing new appears.
    */
-  private importsOf(file: string, text: string, depth = 0, stack = new Set<string>(), memo = new Map<string, HeaderResult>()): HeaderResult {
+  private importsOf(file: string, text: string): Knowledge {
     const out = emptyKnowledge();
     const path = toPath(file);
-    if (!path) return { knowledge: out, partial: false };
-    if (depth > MAX_INCLUDE_DEPTH) return { knowledge: out, partial: true };
-    stack.add(path);
-    let partial = false;
+    if (!path) return out;
     const asUri = file.startsWith('file:');
+    // Each header is read once per audit, however many includes name it.
+    const texts = new Map<string, string | undefined>();
+    const read = (p: string) => {
+      if (!texts.has(p)) texts.set(p, this.host.readFile(p));
+      return texts.get(p);
+    };
     for (const m of text.matchAll(QUOTED_INCLUDE_RE)) {
-      const hp = resolvePath(dirname(path), m[1]);
-      if (stack.has(hp)) {
-        partial = true; // a cycle: this chain's knowledge lacks the header it came back to
-        continue;
+      const k = this.headerKnowledge(resolvePath(dirname(path), m[1]!), asUri, read);
+      if (k) mergeKnowledge(out, k);
+    }
+    return out;
+  }
+
+  /** The cached knowledge of a header whose text is unchanged, else undefined. */
+  private cachedHeader(path: string, read: (p: string) => string | undefined): { text: string; knowledge: Knowledge } | undefined {
+    const hit = this.headers.get(path);
+    if (!hit) return undefined;
+    for (const [p, t] of hit.deps) if (read(p) !== t) return undefined;
+    return hit;
+  }
+
+  /** A header's knowledge (with all it includes), or undefined when it cannot be read. */
+  private headerKnowledge(root: string, asUri: boolean, read: (p: string) => string | undefined): Knowledge | undefined {
+    const hit = this.cachedHeader(root, read);
+    if (hit) return hit.knowledge;
+    interface Node {
+      path: string;
+      text: string;
+      includes: string[];
+      index: number;
+      low: number;
+      onStack: boolean;
+    }
+    const nodes = new Map<string, Node>();
+    const stack: Node[] = [];
+    const done = new Map<string, Knowledge>();
+    const depsOf = new Map<string, ReadonlyMap<string, string>>();
+    let budget = MAX_HEADERS_PER_WALK;
+    const knowledgeOf = (p: string): Knowledge | undefined => done.get(p) ?? this.cachedHeader(p, read)?.knowledge;
+    const analyse = (n: Node, imported: Knowledge): Knowledge => {
+      const name = asUri ? pathToFileURL(n.path).toString() : n.path;
+      const parsed = this.parser.parse(undefined, n.text);
+      try {
+        return analyzeFile(this.parser, parsed, name, imported).exports;
+      } finally {
+        parsed.tree.delete();
       }
-      const h = this.header(hp, asUri, depth + 1, stack, memo);
-      if (!h) continue;
-      if (h.partial) partial = true;
-      mergeKnowledge(out, h.knowledge);
-    }
-    stack.delete(path);
-    return { knowledge: out, partial };
+    };
+    const finish = (members: Node[]) => {
+      // Path order, so the result does not depend on where the walk came in.
+      members.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+      const inScc = new Set(members.map((m) => m.path));
+      const external = emptyKnowledge();
+      const deps = new Map<string, string>(members.map((m) => [m.path, m.text]));
+      for (const m of members) {
+        for (const q of m.includes) {
+          if (inScc.has(q)) continue;
+          const k = knowledgeOf(q);
+          if (!k) continue;
+          mergeKnowledge(external, k);
+          for (const [p, t] of depsOf.get(q) ?? this.headers.get(q)?.deps ?? []) deps.set(p, t);
+        }
+      }
+      let know = emptyKnowledge();
+      const single = members.length === 1 && !members[0]!.includes.includes(members[0]!.path);
+      for (let round = 0, last = -1; round <= (single ? 0 : Math.min(members.length, 4)); round++) {
+        const imported = emptyKnowledge();
+        mergeKnowledge(imported, know);
+        mergeKnowledge(imported, external);
+        const next = emptyKnowledge();
+        for (const m of members) mergeKnowledge(next, analyse(m, imported));
+        mergeKnowledge(next, external);
+        know = next;
+        const size = know.wrappers.size + know.fields.size + know.globals.size + know.plainFields.size;
+        if (size === last) break;
+        last = size;
+      }
+      for (const m of members) {
+        done.set(m.path, know);
+        depsOf.set(m.path, deps);
+        this.headers.set(m.path, { text: m.text, knowledge: know, deps });
+      }
+    };
+    let next = 0;
+    const visit = (p: string): Node | undefined => {
+      const text = read(p);
+      if (text === undefined) return undefined;
+      const dir = dirname(p);
+      const n: Node = { path: p, text, includes: [...text.matchAll(QUOTED_INCLUDE_RE)].map((m) => resolvePath(dir, m[1]!)), index: next, low: next, onStack: true };
+      next++;
+      nodes.set(p, n);
+      stack.push(n);
+      for (const q of n.includes) {
+        const seen = nodes.get(q);
+        if (seen) {
+          if (seen.onStack) n.low = Math.min(n.low, seen.index);
+          continue;
+        }
+        if (done.has(q) || this.cachedHeader(q, read)) continue;
+        // A pathological tree (thousands of generated headers) stops here rather than
+        // recursing without bound; what lies beyond is not followed.
+        if (--budget < 0) continue;
+        const m = visit(q);
+        if (m) n.low = Math.min(n.low, m.low);
+      }
+      if (n.low === n.index) {
+        const members: Node[] = [];
+        for (;;) {
+          const m = stack.pop()!;
+          m.onStack = false;
+          members.push(m);
+          if (m === n) break;
+        }
+        finish(members);
+      }
+      return n;
+    };
+    visit(root);
+    return done.get(root);
   }
-
-  /**
-   * A header's exports merged with what it includes (so includers see both). Cached
-   * by path and text, unless a cycle was cut below it: what it knows then depends on
-   * where the chain started.
-   */
-  private header(path: string, asUri: boolean, depth: number, stack: Set<string>, memo: Map<string, HeaderResult>): HeaderResult | undefined {
-    // Within one audit each header is analysed once (a partial one too), which
-    // bounds the work on cyclic includes.
-    const seen = memo.get(path);
-    if (seen) return seen;
-    const text = this.host.readFile(path);
-    if (text === undefined) return undefined;
-    const cached = this.headers.get(path);
-    if (cached && cached.text === text) return { knowledge: cached.knowledge, partial: false };
-    const name = asUri ? pathToFileURL(path).toString() : path;
-    const imported = this.importsOf(name, text, depth, stack, memo);
-    const parsed = this.parser.parse(undefined, text);
-    try {
-      const { exports } = analyzeFile(this.parser, parsed, name, imported.knowledge);
-      mergeKnowledge(exports, imported.knowledge);
-      if (!imported.partial) this.headers.set(path, { text, knowledge: exports });
-      const r = { knowledge: exports, partial: imported.partial };
-      memo.set(path, r);
-      return r;
-    } finally {
-      parsed.tree.delete();
-    }
-  }
-}
-
-interface HeaderResult {
-  knowledge: Knowledge;
-  /** A cycle was cut below: what it knows depends on where the chain started (never cached across files). */
-  partial: boolean;
 }
 
 function toPath(file: string): string | undefined {

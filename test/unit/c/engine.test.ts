@@ -90,3 +90,15 @@ test('include cycles end, and what a cycle cut is not cached for other files', a
   assert.deepEqual(g1.analysis.sites, g0.analysis.sites);
   assert.deepEqual(f1.analysis.sites, f0.analysis.sites);
 });
+
+test('an edit to a header two includes away reaches the includer (the cache checks every header its knowledge came from)', async () => {
+  const files: Record<string, string> = {
+    '/t/d.h': '#define rd(p) readl(p)\n',
+    '/t/b.h': '#include "d.h"\n',
+    '/t/a.c': '#include "b.h"\nvoid f(void __iomem *p) { rd(p); wr(1, p); }\n',
+  };
+  const e = await engineWith(files);
+  assert.equal(e.auditOnce('/t/a.c', files['/t/a.c']!).analysis.sites.length, 1);
+  files['/t/d.h'] += '#define wr(v, p) writel(v, p)\n';
+  assert.equal(e.auditOnce('/t/a.c', files['/t/a.c']!).analysis.sites.length, 2);
+});
