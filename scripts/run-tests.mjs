@@ -1,12 +1,12 @@
 // Runs node's test runner over test/**/*.test.ts (Node 20's --test takes no globs).
-// Usage: node scripts/run-tests.mjs [dir...]   (default: test/unit test/fuzz test/lsp test/cli test/adversarial test/e2e)
+// Usage: node scripts/run-tests.mjs [dir...]   (default: test/unit test/fuzz test/lsp test/cli test/adversarial test/dynamic test/e2e)
 // test/e2e drives real editors (code-server + Chromium, Neovim, Emacs); each test
 // skips, saying what is missing, when its editor is not installed (.ci/run installs them).
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
-const roots = process.argv.slice(2).length ? process.argv.slice(2) : ['test/unit', 'test/fuzz', 'test/lsp', 'test/cli', 'test/adversarial', 'test/e2e'];
+const roots = process.argv.slice(2).length ? process.argv.slice(2) : ['test/unit', 'test/fuzz', 'test/lsp', 'test/cli', 'test/adversarial', 'test/dynamic', 'test/e2e'];
 const files = [];
 const walk = (d) => {
   for (const n of readdirSync(d).sort()) {
