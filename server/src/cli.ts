@@ -17,7 +17,8 @@ import { ObjectStore } from './audit/objects';
 import { inventory } from './audit/inventory';
 import { isRejected } from './audit/verdicts';
 import { instructionJson, type CompiledInstruction } from './audit/compiled';
-import { assembleJson, assembleText, VERSION } from './cli/scanOutput';
+import { VERSION } from './cli/scanOutput';
+import { jsonWriter, textWriter } from './cli/scanWriter';
 import { defaultJobs, scanFiles } from './cli/scanPool';
 
 
@@ -109,25 +110,35 @@ async function scan(argv: string[], write: (s: string) => void, warn: (s: string
   const all = collectSources(o.paths, (file, why) => walkSkipped.push({ file, why }));
   // A shard is every N-th file of the sorted list, so N shards cover the tree once.
   const files = o.shard ? all.filter((_, i) => i % o.shard!.of === o.shard!.index - 1) : all;
-  const run = await scanFiles(files, config, o.jobs, async () => {
-    const engine = await AuditEngine.create({ readFile: readOrUndefined });
-    engine.configure(config);
-    return engine;
-  });
-  const skipped = [...walkSkipped, ...run.skipped];
+  const writer = o.format === 'json' ? jsonWriter(write, o.profile, withObjects) : textWriter(write);
+  // What the end needs of each file, kept small: errors, and objects that were not fresh.
+  let hasError = false;
+  const missing: string[] = [];
+  const stale: string[] = [];
+  const runSkipped = await scanFiles(
+    files,
+    config,
+    o.jobs,
+    async () => {
+      const engine = await AuditEngine.create({ readFile: readOrUndefined });
+      engine.configure(config);
+      return engine;
+    },
+    (r) => {
+      if ((r.counts.error ?? 0) > 0) hasError = true;
+      if (r.object && r.sites.length && r.object.state !== 'fresh') {
+        if (r.object.state === 'missing') missing.push(r.file);
+        else stale.push(`${r.file}: ${r.object.message}`);
+      }
+      writer.add(r);
+    },
+  );
+  const skipped = [...walkSkipped, ...runSkipped];
+  writer.finish(skipped);
   for (const s of skipped) warn(`tdx-audit: ${s.file}: ${s.why.startsWith('skipped') ? s.why : `skipped: ${s.why}`}`);
-  if (withObjects) {
-    // Stale or broken objects are named one by one; files without any object are counted.
-    const missing: string[] = [];
-    for (const r of run.results) {
-      if (!r.object || !r.sites.length || r.object.state === 'fresh') continue;
-      if (r.object.state === 'missing') missing.push(r.file);
-      else warn(`tdx-audit: ${r.file}: ${r.object.message}`);
-    }
-    if (missing.length) warn(`tdx-audit: ${missing.length} file(s) with sites have no object among those given (e.g. ${missing.slice(0, 3).join(', ')}): source view only for them`);
-  }
-  const hasError = run.results.some((r) => (r.counts.error ?? 0) > 0);
-  write(o.format === 'json' ? JSON.stringify(assembleJson(run.results, o.profile, skipped), null, 2) + '\n' : assembleText(run.results));
+  // Stale or broken objects are named one by one; files without any object are counted.
+  for (const m of stale) warn(`tdx-audit: ${m}`);
+  if (missing.length) warn(`tdx-audit: ${missing.length} file(s) with sites have no object among those given (e.g. ${missing.slice(0, 3).join(', ')}): source view only for them`);
   return hasError && !o.exitZero ? 1 : 0;
 }
 

@@ -79,6 +79,12 @@ test('scan on worker threads gives the output of one thread, and shards K/N toge
   const files = shards.flatMap((s) => s.files.map((f: { file: string }) => f.file)).sort();
   assert.deepEqual(files, one.files.map((f: { file: string }) => f.file).sort());
   assert.equal(shards.reduce((n, s) => n + s.sites.length, 0), one.sites.length);
+  // Written as files complete (scanWriter.ts), the document is still exactly what
+  // JSON.stringify(doc, null, 2) prints, empty arrays and skipped files included.
+  for (const args of [trees, [join(FIX, 'tdx_io.h')], [FIX, join(FIX, 'no-such-dir-is-fine-here', '..')]]) {
+    const out = run('scan', ...args, '--format', 'json', '--exit-zero').out;
+    assert.equal(out, JSON.stringify(JSON.parse(out), null, 2) + '\n');
+  }
   assert.equal(run('scan', FIX, '--shard', '4/3').code, 2);
   assert.equal(run('scan', FIX, '--jobs', '0').code, 2);
 });

@@ -1,8 +1,7 @@
 // `scan`'s output, built per file so that files can be audited on worker threads
-// and their results merged in path order: each audit becomes a ScanFileResult (the
-// JSON pieces and text lines of that one file, plain data that crosses a thread),
-// and assembly concatenates them. The output is the same whichever thread audited
-// which file, and the same as one thread's.
+// and written in path order as they complete (scanWriter.ts): each audit becomes a
+// ScanFileResult, the JSON pieces and text lines of that one file, plain data that
+// crosses a thread. The output is the same whichever thread audited which file.
 
 import { relative, resolve } from 'node:path';
 import { instructionJson } from '../audit/compiled';
@@ -117,40 +116,4 @@ export function fileResult(a: FileAudit): ScanFileResult {
     objectLanding,
     landing,
   };
-}
-
-/** The `scan --format json` document from per-file results in path order. */
-export function assembleJson(results: readonly ScanFileResult[], profile: string, skipped: { file: string; why: string }[] = []) {
-  const joined = results.some((r) => r.joined);
-  return {
-    tool: 'tdx-audit',
-    version: VERSION,
-    profile,
-    sites: results.flatMap((r) => r.sites),
-    functions: results.flatMap((r) => r.functions),
-    ...(joined ? { instructions: results.flatMap((r) => r.instructions), objectFunctions: results.flatMap((r) => r.objectFunctions) } : {}),
-    files: results.map((r) => r.fileEntry),
-    skipped,
-  };
-}
-
-/** The text form. */
-export function assembleText(results: readonly ScanFileResult[]): string {
-  const lines: string[] = results.flatMap((r) => r.findingLines);
-  const objectLanding = results.flatMap((r) => r.objectLanding);
-  if (objectLanding.length) {
-    lines.push('', 'Where the #VE lands (from the objects: symbols holding the instructions):');
-    for (const o of objectLanding) lines.push(o.line);
-  }
-  const landing = results.flatMap((r) => r.landing);
-  if (landing.length) {
-    lines.push('', 'Where the #VE lands (function-level view; static helpers inline into their callers):');
-    for (const l of landing) lines.push(l.line);
-  }
-  const counts = new Map<string, number>();
-  for (const r of results) for (const [k, n] of Object.entries(r.counts)) counts.set(k, (counts.get(k) ?? 0) + n);
-  const summary = ['error', 'warning', 'information', 'hint'].map((s) => `${counts.get(s) ?? 0} ${s}`).join(', ');
-  const withSites = results.filter((r) => r.sites.length > 0).length;
-  lines.push('', `${withSites} file(s) with sites: ${summary}`);
-  return lines.join('\n') + '\n';
 }

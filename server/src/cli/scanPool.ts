@@ -13,6 +13,7 @@ import { readSource, SiteFilter } from '../audit/sources';
 import { readTextOrUndefined } from '../fs/safeRead';
 import { fileResult, type ScanFileResult } from './scanOutput';
 
+export type { ScanFileResult };
 export type ScanJobResult = { kind: 'result'; result: ScanFileResult } | { kind: 'skipped'; why: string } | { kind: 'no-sites' };
 
 /** What one file contributes to a scan (shared by the main thread and the workers). */
@@ -33,72 +34,88 @@ function workerPath(): string | undefined {
   return existsSync(p) ? p : undefined;
 }
 
-export interface ScanRun {
-  results: ScanFileResult[];
-  skipped: { file: string; why: string }[];
-}
-
 /**
- * Audits `files` with `jobs` threads. `local` audits on this thread (used when
- * jobs is 1 or no worker bundle exists).
+ * Audits `files` with `jobs` threads and hands each file's result to `emit` in the
+ * files' order, as soon as every earlier file is done (results that finish early
+ * wait in a small reorder buffer). `local` audits on this thread (used when jobs is
+ * 1 or no worker bundle exists). Returns the files skipped, with why.
  */
-export async function scanFiles(files: readonly string[], config: Partial<AuditConfig>, jobs: number, local: () => Promise<Pick<AuditEngine, 'auditOnce'>>): Promise<ScanRun> {
-  const out: (ScanJobResult | undefined)[] = new Array(files.length);
+export async function scanFiles(
+  files: readonly string[],
+  config: Partial<AuditConfig>,
+  jobs: number,
+  local: () => Promise<Pick<AuditEngine, 'auditOnce'>>,
+  emit: (r: ScanFileResult) => void,
+): Promise<{ file: string; why: string }[]> {
+  const skipped: { file: string; why: string }[] = [];
+  const waiting = new Map<number, ScanJobResult>();
+  let nextOut = 0;
+  const done = (i: number, r: ScanJobResult) => {
+    waiting.set(i, r);
+    while (waiting.has(nextOut)) {
+      const x = waiting.get(nextOut)!;
+      waiting.delete(nextOut);
+      if (x.kind === 'result') emit(x.result);
+      else if (x.kind === 'skipped') skipped.push({ file: files[nextOut]!, why: x.why });
+      nextOut++;
+    }
+  };
   const filter = new SiteFilter((p) => readTextOrUndefined(p));
+  const auditHere = (engine: Pick<AuditEngine, 'auditOnce'>, i: number) => {
+    try {
+      done(i, auditForScan(engine, files[i]!, filter));
+    } catch (e) {
+      done(i, { kind: 'skipped', why: `analysis failed: ${(e as Error).message}` });
+    }
+  };
   const wp = workerPath();
   const threads = Math.min(jobs, files.length);
+  const given = new Set<number>();
   if (threads <= 1 || !wp) {
     const engine = await local();
-    files.forEach((f, i) => {
-      try {
-        out[i] = auditForScan(engine, f, filter);
-      } catch (e) {
-        out[i] = { kind: 'skipped', why: `analysis failed: ${(e as Error).message}` };
-      }
-    });
-  } else {
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: threads }, () =>
-        new Promise<void>((resolveLane, rejectLane) => {
-          const w = new Worker(wp, { workerData: { config } });
-          let current = -1;
-          const give = () => {
-            if (next >= files.length) {
-              void w.terminate();
-              resolveLane();
-              return;
-            }
-            current = next++;
-            w.postMessage({ id: current, path: files[current] });
-          };
-          w.on('message', (m: { ready?: true; fatal?: string; id?: number; result?: ScanJobResult }) => {
-            if (m.fatal) return rejectLane(new Error(`a scan worker failed to start: ${m.fatal}`));
-            if (m.ready) return give();
-            out[m.id!] = m.result;
-            give();
-          });
-          w.on('error', (e) => {
-            // One file took its worker down: say so for that file and go on without the thread.
-            if (current >= 0 && !out[current]) out[current] = { kind: 'skipped', why: `analysis failed: ${e.message}` };
-            resolveLane();
-          });
-          w.on('exit', () => resolveLane());
-        }),
-      ),
-    );
-    // Files a dead worker never got to: audit them here.
-    const missing = files.map((_, i) => i).filter((i) => !out[i]);
-    if (missing.length) {
-      const engine = await local();
-      for (const i of missing) out[i] = auditForScan(engine, files[i]!, filter);
-    }
+    for (let i = 0; i < files.length; i++) auditHere(engine, i);
+    return skipped;
   }
-  const results: ScanFileResult[] = [];
-  const skipped: { file: string; why: string }[] = [];
-  out.forEach((r, i) => {
-    if (r?.kind === 'result') results.push(r.result);
-    else if (r?.kind === 'skipped') skipped.push({ file: files[i]!, why: r.why });
-  });
-  return { results, skipped };
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: threads }, () =>
+      new Promise<void>((resolveLane, rejectLane) => {
+        const w = new Worker(wp, { workerData: { config } });
+        let current = -1;
+        const give = () => {
+          if (next >= files.length) {
+            void w.terminate();
+            resolveLane();
+            return;
+          }
+          current = next++;
+          given.add(current);
+          w.postMessage({ id: current, path: files[current] });
+        };
+        w.on('message', (m: { ready?: true; fatal?: string; id?: number; result?: ScanJobResult }) => {
+          if (m.fatal) return rejectLane(new Error(`a scan worker failed to start: ${m.fatal}`));
+          if (m.ready) return give();
+          given.delete(m.id!);
+          done(m.id!, m.result!);
+          give();
+        });
+        w.on('error', (e) => {
+          // One file took its worker down: say so for that file and go on without the thread.
+          if (current >= 0 && given.has(current)) {
+            given.delete(current);
+            done(current, { kind: 'skipped', why: `analysis failed: ${e.message}` });
+          }
+          resolveLane();
+        });
+        w.on('exit', () => resolveLane());
+      }),
+    ),
+  );
+  // Files no worker got to (every worker died): audit them here.
+  if (next < files.length || given.size) {
+    const engine = await local();
+    for (const i of [...given].sort((a, b) => a - b)) auditHere(engine, i);
+    for (let i = next; i < files.length; i++) auditHere(engine, i);
+  }
+  return skipped;
 }
