@@ -1,6 +1,7 @@
 // Source analysis of one C file: accessor call sites (catalogued or through the
 // driver's own wrappers), `__iomem` dereferences, and the function-level view.
 
+import { nodesOf } from './nodeIndex';
 import type { Node, Tree } from 'web-tree-sitter';
 import { CATALOGUE, LIBC_MEMORY_CALLS, type Accessor } from './catalogue';
 import { collectFunctions, enclosing, functionView, type FunctionDef } from './functions';
@@ -120,7 +121,7 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
 
   const macros = collectMacros(root);
   const calls: Call[] = [];
-  for (const n of root.descendantsOfType('call_expression')) {
+  for (const n of nodesOf(root, 'call_expression')) {
     if (n) {
       const c = toCall(n, enclosing(defs, n.startIndex));
       if (c) calls.push(c);
@@ -299,7 +300,7 @@ function toCall(node: Node, fn: FunctionDef | undefined): Call | null {
 
 function collectMacros(root: Node): MacroDef[] {
   const out: MacroDef[] = [];
-  for (const m of root.descendantsOfType('preproc_function_def')) {
+  for (const m of nodesOf(root, 'preproc_function_def')) {
     if (!m) continue;
     const name = m.childForFieldName('name')?.text;
     const value = m.childForFieldName('value');
@@ -352,13 +353,13 @@ function localFlows(fn: FunctionDef): Flow[] {
   const flows: Flow[] = [];
   const body = fn.body;
   if (!body) return flows;
-  for (const d of body.descendantsOfType('init_declarator')) {
+  for (const d of nodesOf(body, 'init_declarator')) {
     const name = d?.childForFieldName('declarator');
     const value = d?.childForFieldName('value');
     const declared = name && declaredName(name);
     if (declared && value) flows.push([declared.name, identifiersIn(value)]);
   }
-  for (const a of body.descendantsOfType('assignment_expression')) {
+  for (const a of nodesOf(body, 'assignment_expression')) {
     const left = a?.childForFieldName('left');
     const right = a?.childForFieldName('right');
     if (left?.type === 'identifier' && right) flows.push([left.text, identifiersIn(right)]);

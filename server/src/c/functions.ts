@@ -2,6 +2,7 @@
 // static or inline (candidates for inlining into their callers), and the
 // function-level view of where a #VE lands once static helpers are inlined.
 
+import { nodesOf } from './nodeIndex';
 import type { Node } from 'web-tree-sitter';
 import type { Annotation } from './annotations';
 import type { FunctionView, Range } from './types';
@@ -23,7 +24,7 @@ const INLINE_WORDS = new Set(['inline', '__inline', '__inline__', '__always_inli
 
 export function collectFunctions(root: Node, annotations: readonly Annotation[]): FunctionDef[] {
   const defs: FunctionDef[] = [];
-  for (const def of root.descendantsOfType('function_definition')) {
+  for (const def of nodesOf(root, 'function_definition')) {
     if (!def) continue;
     const fn = functionName(def);
     if (!fn) continue;

@@ -4,6 +4,7 @@
 // cannot decode. Declarations are found where the annotation stood before it was
 // blanked for parsing.
 
+import { nodesOf } from './nodeIndex';
 import type { Node, Tree } from 'web-tree-sitter';
 import type { IomemDecl, Knowledge } from './knowledge';
 import { declaredName, rangeOf } from './syntax';
@@ -73,7 +74,7 @@ export function collectDeclarations(
   // pass is restricted to files that have any __iomem in play.
   if (iomemOffsets.length || k.fields.size || k.globals.size) {
     for (const t of DECL_TYPES) {
-      for (const decl of root.descendantsOfType(t)) if (decl && !iomemDecls.has(decl.id)) record(decl, undefined);
+      for (const decl of nodesOf(root, t)) if (decl && !iomemDecls.has(decl.id)) record(decl, undefined);
     }
   }
 }
@@ -223,7 +224,7 @@ export class DerefFinder {
     if (!this.active) return out;
     const candidates: Node[] = [];
     for (const t of ['pointer_expression', 'subscript_expression', 'field_expression']) {
-      for (const n of root.descendantsOfType(t)) if (n) candidates.push(n);
+      for (const n of nodesOf(root, t)) if (n) candidates.push(n);
     }
     candidates.sort((a, b) => a.startIndex - b.startIndex);
     for (const n of candidates) {

@@ -27,6 +27,7 @@
 // value, unless DerefFinder already reports it because the pointer is declared
 // `__iomem` at that point (rule tdx-iomem-deref / tdx-iomem-libc): no double report.
 
+import { nodesOf } from './nodeIndex';
 import type { Node } from 'web-tree-sitter';
 import { prepare } from './annotations';
 import { CATALOGUE, LIBC_DEST_ARG, LIBC_MEMORY_CALLS, MAPPING_APIS, MAPPING_NAMES_RE } from './catalogue';
@@ -164,7 +165,7 @@ class Types {
   private readTypes() {
     if (this.typesRead) return;
     this.typesRead = true;
-    for (const n of this.root.descendantsOfType(['type_definition', 'struct_specifier', 'union_specifier'])) {
+    for (const n of nodesOf(this.root, ['type_definition', 'struct_specifier', 'union_specifier'])) {
       if (!n) continue;
       if (n.type === 'type_definition') this.typedef(n);
       else this.struct(n);
@@ -177,7 +178,7 @@ class Types {
     if (scope) return scope;
     scope = new Map();
     this.locals.set(fn, scope);
-    for (const n of fn.node.descendantsOfType(['declaration', 'parameter_declaration'])) if (n) this.declaration(n, fn, scope);
+    for (const n of nodesOf(fn.node, ['declaration', 'parameter_declaration'])) if (n) this.declaration(n, fn, scope);
     return scope;
   }
 
@@ -457,7 +458,7 @@ class Provenance {
       const m = this.macros.get(name);
       return m && !this.byName.has(name) && !input.isAccessor(name) ? this.summary(m).type : null;
     };
-    for (const m of input.root.descendantsOfType('preproc_function_def')) {
+    for (const m of nodesOf(input.root, 'preproc_function_def')) {
       const name = m?.childForFieldName('name')?.text;
       const value = m?.childForFieldName('value');
       if (!m || !name || !value) continue;
@@ -469,7 +470,7 @@ class Provenance {
   }
 
   run(): Site[] {
-    const nodes = this.input.root.descendantsOfType([
+    const nodes = nodesOf(this.input.root, [
       'init_declarator', 'assignment_expression', 'return_statement', 'call_expression', ...DEREF_TYPES,
     ]);
     const flows: { node: Node; text: string; fn?: FunctionDef | null }[] = [];
