@@ -5,7 +5,6 @@
 // Exit status: 0 clean, 1 an error-severity finding exists, 2 usage or I/O error.
 
 import { statSync } from 'node:fs';
-import { readTextOrUndefined } from './fs/safeRead';
 import { resolve } from 'node:path';
 import { discoverSources, SourceError } from './audit/sources';
 import { checkObjectPaths, commonOption, optionValue, type CommonOptions } from './cliOptions';
@@ -94,8 +93,6 @@ export function collectSources(paths: string[], onSkip?: (path: string, why: str
   }
 }
 
-/** Headers: never /dev/zero, a FIFO or a 50 GB file (fs/safeRead). */
-const readOrUndefined = (p: string) => readTextOrUndefined(p);
 
 async function scan(argv: string[], write: (s: string) => void, warn: (s: string) => void): Promise<number> {
   const o = parseScanArgs(argv);
@@ -119,8 +116,8 @@ async function scan(argv: string[], write: (s: string) => void, warn: (s: string
     files,
     config,
     o.jobs,
-    async () => {
-      const engine = await AuditEngine.create({ readFile: readOrUndefined });
+    async (read) => {
+      const engine = await AuditEngine.create({ readFile: read });
       engine.configure(config);
       return engine;
     },

@@ -44,7 +44,7 @@ export async function scanFiles(
   files: readonly string[],
   config: Partial<AuditConfig>,
   jobs: number,
-  local: () => Promise<Pick<AuditEngine, 'auditOnce'>>,
+  local: (read: (p: string) => string | undefined) => Promise<Pick<AuditEngine, 'auditOnce'>>,
   emit: (r: ScanFileResult) => void,
 ): Promise<{ file: string; why: string }[]> {
   const skipped: { file: string; why: string }[] = [];
@@ -60,7 +60,8 @@ export async function scanFiles(
       nextOut++;
     }
   };
-  const filter = new SiteFilter((p) => readTextOrUndefined(p));
+  const read = (p: string) => readTextOrUndefined(p);
+  const filter = new SiteFilter(read);
   const auditHere = (engine: Pick<AuditEngine, 'auditOnce'>, i: number) => {
     try {
       done(i, auditForScan(engine, files[i]!, filter));
@@ -72,7 +73,7 @@ export async function scanFiles(
   const threads = Math.min(jobs, files.length);
   const given = new Set<number>();
   if (threads <= 1 || !wp) {
-    const engine = await local();
+    const engine = await local(read);
     for (let i = 0; i < files.length; i++) auditHere(engine, i);
     return skipped;
   }
@@ -113,7 +114,7 @@ export async function scanFiles(
   );
   // Files no worker got to (every worker died): audit them here.
   if (next < files.length || given.size) {
-    const engine = await local();
+    const engine = await local(read);
     for (const i of [...given].sort((a, b) => a - b)) auditHere(engine, i);
     for (let i = next; i < files.length; i++) auditHere(engine, i);
   }

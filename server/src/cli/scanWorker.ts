@@ -10,9 +10,10 @@ import { SiteFilter } from '../audit/sources';
 const port = parentPort!;
 
 async function main(): Promise<void> {
-  const engine = await AuditEngine.create({ readFile: (p) => readTextOrUndefined(p) });
+  const read = (p: string) => readTextOrUndefined(p);
+  const engine = await AuditEngine.create({ readFile: read });
   engine.configure(workerData.config as Partial<AuditConfig>);
-  const filter = new SiteFilter((p) => readTextOrUndefined(p));
+  const filter = new SiteFilter(read);
   port.on('message', (m: { id: number; path: string }) => {
     let r: ScanJobResult;
     try {

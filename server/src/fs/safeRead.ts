@@ -250,3 +250,4 @@ export function readTextOrUndefined(path: string, opts: SafeReadOptions = {}): s
   const r = tryReadText(path, opts);
   return 'text' in r ? r.text : undefined;
 }
+

@@ -152,7 +152,8 @@ export async function buildReport(o: Omit<ReportOptions, 'out' | 'force'>, hooks
   const sources = discoverSources(o.paths, (file, why) => skipped.push({ file, why }));
   const { root, kernel } = findTreeRoot(o.paths);
   const withObjects = o.objects.length > 0 || !!o.vmlinux || !!o.buildDir;
-  const engine = hooks.engine ?? (await AuditEngine.create({ readFile: readOrUndefined }));
+  const read = (p: string) => readTextOrUndefined(p);
+  const engine = hooks.engine ?? (await AuditEngine.create({ readFile: read }));
   if (!hooks.engine) engine.configure({
     profile: o.profile,
     followIncludes: o.followIncludes,
@@ -164,7 +165,7 @@ export async function buildReport(o: Omit<ReportOptions, 'out' | 'force'>, hooks
   const joining = !!engine.configuration.objects;
 
   const files: ReportInputFile[] = [];
-  const filter = new SiteFilter((p) => hooks.textOf?.(p) ?? readTextOrUndefined(p));
+  const filter = new SiteFilter((p) => hooks.textOf?.(p) ?? read(p));
   const objects: { source: string; info: ObjectInfo }[] = [];
   for (let i = 0; i < sources.length; i++) {
     // Let a SIGINT handler (or a cancellation request) run: the audit itself is synchronous.
