@@ -22,7 +22,9 @@ test('report writes the four formats, with provenance, and prints nothing on std
   const out = join(root, 'out');
   const t = io();
   const code = await runReport([join(root, 'drivers'), '--out', out, '--profile', 'tdx-linux-6.1'], t.io);
-  assert.equal(code, 0, t.err.join(''));
+  // Exits like scan: 1 because the driver has an error finding; --exit-zero makes it 0.
+  assert.equal(code, 1, t.err.join(''));
+  assert.equal(await runReport([join(root, 'drivers'), '--out', join(root, 'out0'), '--profile', 'tdx-linux-6.1', '--exit-zero'], io().io), 0);
   assert.deepEqual(readdirSync(out).sort(), ['tdx-audit.html', 'tdx-audit.json', 'tdx-audit.md', 'tdx-audit.sarif']);
   assert.deepEqual(t.err, []);
   assert.match(t.out.join(''), /6 findings \(1 error, 1 warning\)/);
@@ -41,20 +43,20 @@ test('report writes the four formats, with provenance, and prints nothing on std
 test('an existing report is kept without --force and replaced with it', async () => {
   const root = tree();
   const out = join(root, 'out');
-  assert.equal(await runReport([join(root, 'drivers'), '--out', out, '--format', 'json,markdown'], io().io), 0);
+  assert.equal(await runReport([join(root, 'drivers'), '--out', out, '--format', 'json,markdown', '--exit-zero'], io().io), 0);
   writeFileSync(join(out, 'tdx-audit.md'), 'edited by hand\n');
   const t = io();
   assert.equal(await runReport([join(root, 'drivers'), '--out', out, '--format', 'json,markdown'], t.io), 2);
   assert.match(t.err.join(''), /not overwriting existing report files \(use --force\)/);
   assert.match(t.err.join(''), /tdx-audit\.md/);
   assert.equal(readFileSync(join(out, 'tdx-audit.md'), 'utf8'), 'edited by hand\n');
-  assert.equal(await runReport([join(root, 'drivers'), '--out', out, '--format', 'json,markdown', '--force'], io().io), 0);
+  assert.equal(await runReport([join(root, 'drivers'), '--out', out, '--format', 'json,markdown', '--force', '--exit-zero'], io().io), 0);
   assert.match(readFileSync(join(out, 'tdx-audit.md'), 'utf8'), /## tdx-audit report/);
 });
 
 test('--baseline reports new, fixed and unchanged; the tree triage file is applied', async () => {
   const root = tree();
-  assert.equal(await runReport([join(root, 'drivers'), '--out', join(root, 'r1'), '--format', 'json'], io().io), 0);
+  assert.equal(await runReport([join(root, 'drivers'), '--out', join(root, 'r1'), '--format', 'json'], io().io), 1);
   const first = readJson(join(root, 'r1/tdx-audit.json'));
   const deref = first.findings.find((f) => f.rule === 'tdx-iomem-deref')!;
   mkdirSync(join(root, '.tdx-audit'));
@@ -65,7 +67,8 @@ test('--baseline reports new, fixed and unchanged; the tree triage file is appli
   );
   const t = io();
   const code = await runReport([join(root, 'drivers'), '--out', join(root, 'r2'), '--format', 'json,markdown', '--baseline', join(root, 'r1/tdx-audit.json')], t.io);
-  assert.equal(code, 0, t.err.join(''));
+  // With a baseline only a new error fails the run: here the new MOVDIR64B is one.
+  assert.equal(code, 1, t.err.join(''));
   assert.match(t.out.join(''), /against the baseline 1 new, 1 fixed, 5 unchanged/);
   const second = readJson(join(root, 'r2/tdx-audit.json'));
   assert.deepEqual(second.findings.filter((f) => f.baseline === 'new').map((f) => f.rule), ['tdx-movdir64b']);
@@ -95,7 +98,7 @@ test('a broken triage file or baseline is an error that names the file, and noth
 test('a progress bar is drawn on a terminal, and an interrupted run writes nothing', async () => {
   const root = tree();
   const t = io(true);
-  assert.equal(await runReport([join(root, 'drivers'), '--out', join(root, 'o'), '--format', 'json'], t.io), 0);
+  assert.equal(await runReport([join(root, 'drivers'), '--out', join(root, 'o'), '--format', 'json', '--exit-zero'], t.io), 0);
   const err = t.err.join('');
   assert.match(err, /\r\x1b\[2Kreport \[#+-*\] \d\/2 drivers\/acme\//);
   assert.ok(err.endsWith('\r\x1b[2K'), 'the bar is cleared at the end');
@@ -140,7 +143,7 @@ test('with --objects the report carries the compiled instructions, the compiler 
   const r = spawnSync('gcc', ['-O2', '-g', '-c', 'foo_nic.c', '-o', 'foo_nic.o'], { cwd: d, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const t = io();
-  const code = await runReport([join(d, 'foo_nic.c'), '--out', join(root, 'o'), '--objects', d, '--format', 'json,html'], t.io);
+  const code = await runReport([join(d, 'foo_nic.c'), '--out', join(root, 'o'), '--objects', d, '--format', 'json,html', '--exit-zero'], t.io);
   assert.equal(code, 0, t.err.join(''));
   const j = readJson(join(root, 'o/tdx-audit.json'));
   assert.equal(j.provenance.objects.length, 1);
@@ -174,4 +177,17 @@ test('buildReport (the editor path): a caller engine and unsaved buffers are use
   assert.equal(run.model.provenance.profile, 'sev-es');
   assert.deepEqual(run.model.findings.map((f) => f.rule), ['tdx-ve-port-io']);
   assert.deepEqual(run.files.map((f) => f.name), ['tdx-audit.json']);
+});
+
+test('report exits 1 on error findings like scan, but not for errors a baseline already had or a reviewer marked safe', async () => {
+  const root = makeTree({ Makefile: KERNEL_MAKEFILE, 'drivers/acme/acme.c': DRIVER });
+  assert.equal(await runReport([join(root, 'drivers'), '--out', join(root, 'a'), '--format', 'json'], io().io), 1);
+  // The same tree against its own report: every error is unchanged, so CI passes.
+  assert.equal(await runReport([join(root, 'drivers'), '--out', join(root, 'b'), '--format', 'json', '--baseline', join(root, 'a/tdx-audit.json')], io().io), 0);
+  // Every error triaged safe: nothing left to fail on.
+  const j = readJson(join(root, 'a/tdx-audit.json'));
+  const entries = Object.fromEntries(j.findings.filter((f) => f.severity === 'error').map((f) => [f.fingerprint, { status: 'safe' }]));
+  mkdirSync(join(root, '.tdx-audit'), { recursive: true });
+  writeFileSync(join(root, '.tdx-audit/triage.json'), JSON.stringify({ version: 1, entries }));
+  assert.equal(await runReport([join(root, 'drivers'), '--out', join(root, 'c'), '--format', 'json'], io().io), 0);
 });

@@ -21,7 +21,7 @@ import { markdownText } from './markdown';
 import { buildReportModel, type ReportInputFile, type ReportModel } from './model';
 import { collectProvenance, findTreeRoot, relativeTo } from './provenance';
 import { sarifText } from './sarif';
-import { loadTriage, triagePathFor } from './triage';
+import { DEEMPHASISED, loadTriage, triagePathFor } from './triage';
 import { writeReportFiles, type OutputFile } from './write';
 
 const FORMATS: ReportFormat[] = ['sarif', 'html', 'markdown', 'json'];
@@ -35,7 +35,7 @@ export const REPORT_FILE_NAMES: Record<ReportFormat, string> = {
 };
 
 export const REPORT_USAGE =
-  'tdx-audit report <files or dirs...> --out DIR [--format sarif,html,markdown,json] [--force] [--baseline FILE] [--triage FILE] [--objects DIR|FILE]... [--build-dir DIR] [--vmlinux FILE] [--profile P] [--no-includes]';
+  'tdx-audit report <files or dirs...> --out DIR [--format sarif,html,markdown,json] [--force] [--baseline FILE] [--triage FILE] [--objects DIR|FILE]... [--build-dir DIR] [--vmlinux FILE] [--profile P] [--no-includes] [--exit-zero]';
 
 
 export class ReportUsageError extends Error {}
@@ -47,6 +47,8 @@ export interface ReportOptions extends CommonOptions {
   force: boolean;
   baseline?: string;
   triage?: string;
+  /** Write the report but exit 0 even with error findings (as scan's --exit-zero). */
+  exitZero?: boolean;
 }
 
 export function parseReportArgs(argv: string[]): ReportOptions {
@@ -62,6 +64,7 @@ export function parseReportArgs(argv: string[]): ReportOptions {
       for (const f of fs) if (!FORMATS.includes(f as ReportFormat)) throw new ReportUsageError(`unknown format ${f}; one of ${FORMATS.join(', ')}`);
       o.formats = [...new Set(fs as ReportFormat[])];
     } else if (a === '--force') o.force = true;
+    else if (a === '--exit-zero') o.exitZero = true;
     else if (a === '--baseline') o.baseline = optionValue(argv, ++i, a, fail);
     else if (a === '--triage') o.triage = optionValue(argv, ++i, a, fail);
     else if (a.startsWith('-')) throw new ReportUsageError(`unknown option ${a}`);
@@ -287,7 +290,10 @@ export async function runReport(argv: string[], ioOverrides: Partial<ReportIO> =
         (b ? `; against the baseline ${b.new} new, ${b.fixed.length} fixed, ${b.unchanged} unchanged` : '') +
         `\n${res.written.map((p) => `wrote ${p}\n`).join('')}`,
     );
-    return 0;
+    // As scan: 1 when an error-severity finding exists (with a baseline, a new one;
+    // a finding triaged safe, excluded or trusted does not count), so CI can fail on it.
+    const failing = run.model.findings.some((f) => f.severity === 'error' && f.baseline !== 'unchanged' && !(f.triage && DEEMPHASISED.has(f.triage.status)));
+    return failing && !o.exitZero ? 1 : 0;
   } catch (e) {
     io.stderr(`tdx-audit: ${e instanceof ReportUsageError ? e.message : ((e as Error).message ?? String(e))}\n`);
     return 2;
