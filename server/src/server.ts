@@ -309,18 +309,16 @@ async function readSettings(): Promise<ServerSettings> {
 }
 
 /**
- * Object lookup for the engine. The .o beside a source is always read (parsing is
- * all that happens to it); a build directory or vmlinux named by the workspace's
- * settings only in a trusted workspace.
+ * Object lookup for the engine, in a trusted workspace only: an object is a file
+ * the workspace provides (the .o beside a source as much as a build directory or a
+ * vmlinux named by its settings), and README and the manifest promise that an
+ * untrusted workspace gets the source audit alone.
  */
 function withObjects(s: ServerSettings): ServerSettings {
-  if (!s.objects.enable) return { ...s, engine: { ...s.engine, objects: undefined } };
+  if (!s.objects.enable || !trusted) return { ...s, engine: { ...s.engine, objects: undefined } };
   const root = files.folderPaths[0];
   const resolveIn = (p: string | undefined) => (p === undefined ? undefined : isAbsolute(p) || !root ? p : join(root, p));
-  const objects = trusted
-    ? { sourceRoot: root, buildDir: resolveIn(s.objects.buildDir), vmlinux: resolveIn(s.objects.vmlinux) }
-    : { sourceRoot: root };
-  return { ...s, engine: { ...s.engine, objects } };
+  return { ...s, engine: { ...s.engine, objects: { sourceRoot: root, buildDir: resolveIn(s.objects.buildDir), vmlinux: resolveIn(s.objects.vmlinux) } } };
 }
 
 connection.onDidChangeConfiguration(async (params: DidChangeConfigurationParams) => {

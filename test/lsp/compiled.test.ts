@@ -49,6 +49,22 @@ describe('compiled forms over LSP', { skip: hasGcc ? false : 'gcc is not install
     assert.match(String(zext!.message), /movzx eax,byte ptr/);
   });
 
+  test('an untrusted workspace reads no object, not even the .o beside the source (source audit only)', async () => {
+    const untrusted = LspHarness.spawn({ debounceMs: 50 });
+    try {
+      await untrusted.initialize(dir, { trusted: false });
+      await untrusted.open(uri, text, 1);
+      const diags = await untrusted.diagnosticsFor(uri, 1);
+      const rmw = diags.find((d) => d.range.start.line === positionOf(text, 'd->r->ctrl').line);
+      assert.ok(rmw);
+      assert.doesNotMatch(String(rmw.message), /or dword ptr/);
+      const h: any = await untrusted.conn.sendRequest('textDocument/hover', { textDocument: { uri }, position: positionOf(text, 'ctrl |= 1') });
+      assert.doesNotMatch(String(h?.contents?.value ?? ''), /83 08 01/);
+    } finally {
+      untrusted.kill();
+    }
+  });
+
   test('hover names the compiled instruction, its bytes, function+offset and verdict', async () => {
     const h: any = await lsp.conn.sendRequest('textDocument/hover', { textDocument: { uri }, position: positionOf(text, 'ctrl |= 1') });
     const md: string = h.contents.value;
