@@ -4,7 +4,7 @@
 // .o (where every call reads `call 0x0` until the linker runs).
 
 import type { BinaryObject, ElfSymbol } from '../binary/index';
-import { ET_REL, STT_FUNC, SHF_EXECINSTR } from '../binary/index';
+import { ET_REL, STT_FUNC, STT_OBJECT, STT_SECTION, SHF_EXECINSTR } from '../binary/index';
 import { CodeWalker, type WalkedInstruction } from '../x86/iced';
 
 export interface FunctionCode {
@@ -29,6 +29,7 @@ export class ObjectCode {
   private readonly fns: FunctionCode[];
   private readonly decoded = new Map<bigint, WalkedInstruction[]>();
   private relocTargets: Map<number, Map<number, string>> | undefined;
+  private dataRefs: Map<number, Map<number, { sym: ElfSymbol; addend: bigint }>> | undefined;
 
   constructor(readonly obj: BinaryObject) {
     const elf = obj.elf;
@@ -160,6 +161,80 @@ export class ObjectCode {
     }
     this.relocTargets.set(sectionIndex, m);
     return m;
+  }
+
+  /**
+   * The datum a RIP-relative operand names, as `symbol+offset`: in a .o through the
+   * relocation at its disp32 (gas points a static variable's reference at its
+   * section symbol, so that one is turned back into the variable's own symbol);
+   * in a linked image through the object symbol holding the address.
+   */
+  dataRef(fn: FunctionCode, insn: WalkedInstruction): string | undefined {
+    const m = insn.memory.find((x) => x.ripRelative) ?? (insn.address?.base === 'rip' ? insn.address : undefined);
+    if (!m) return undefined;
+    const elf = this.obj.elf;
+    if (elf.type !== ET_REL) {
+      // iced gives a RIP-relative operand's displacement as the absolute target.
+      const target = m.displacement;
+      const s = this.objectSymbolAt(-1, target);
+      return s ? `${s.name}+${target - s.value}` : `0x${target.toString(16)}`;
+    }
+    this.dataRefs ??= new Map();
+    let map = this.dataRefs.get(fn.sectionIndex);
+    if (!map) {
+      map = new Map();
+      for (const rs of elf.relaSectionsFor(fn.sectionIndex)) {
+        const syms = elf.symbols(rs.link);
+        for (const r of elf.relocations(rs)) {
+          const sym = syms[r.sym];
+          if (sym && r.type === R_X86_64_PC32) map.set(Number(r.offset), { sym, addend: r.addend });
+        }
+      }
+      this.dataRefs.set(fn.sectionIndex, map);
+    }
+    const at = fn.sectionOffset + insn.offset;
+    for (let k = 1; k < insn.length; k++) {
+      const r = map.get(at + k);
+      if (!r) continue;
+      // The CPU adds disp32 to the next instruction's address: S + A + (length - k).
+      const off = r.addend + BigInt(insn.length - k);
+      if (r.sym.type === STT_SECTION) {
+        const v = this.objectSymbolAt(r.sym.shndx, off);
+        return v ? `${v.name}+${off - v.value}` : `${r.sym.name}+${off}`;
+      }
+      return `${r.sym.name}+${off}`;
+    }
+    return undefined;
+  }
+
+  private objectSymbols: Map<number, ElfSymbol[]> | undefined;
+
+  /** The data symbol holding `value` (in section `shndx` of a .o; -1: any, for a linked image). */
+  private objectSymbolAt(shndx: number, value: bigint): ElfSymbol | undefined {
+    if (!this.objectSymbols) {
+      this.objectSymbols = new Map();
+      for (const x of this.obj.elf.symbols()) {
+        if (x.type !== STT_OBJECT) continue;
+        const k = this.obj.elf.type === ET_REL ? x.shndx : -1;
+        const list = this.objectSymbols.get(k) ?? [];
+        list.push(x);
+        this.objectSymbols.set(k, list);
+      }
+      for (const l of this.objectSymbols.values()) l.sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+    }
+    const list = this.objectSymbols.get(shndx);
+    if (!list) return undefined;
+    let lo = 0;
+    let hi = list.length - 1;
+    let best: ElfSymbol | undefined;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid]!.value <= value) {
+        best = list[mid];
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return best && value < best.value + BigInt(Math.max(1, Number(best.size))) ? best : undefined;
   }
 
   /** Drops decoded functions (the object stays open). */

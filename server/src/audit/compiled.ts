@@ -15,8 +15,18 @@ export type InstructionVerdict = Verdict | 'rejected-string-io' | 'out-of-line';
 export type MatchKind =
   /** Inside an inlined instance of the accessor whose call_file/line/column is the site. */
   | 'inlined-accessor'
-  /** DWARF line rows attribute the instruction to the site's line (and column when present). */
-  | 'line'
+  /**
+   * The MMIO dataflow (compiled/dataflow.ts) says its address derives from MMIO, and
+   * DWARF's line rows put it at the site (or, for a load gcc fused into the next
+   * line's test, just after it).
+   */
+  | 'dataflow'
+  /**
+   * Only the line table ties it to the site, by width and direction: the dataflow had
+   * nothing to start from in this function (no DWARF type, an MMIO pointer from
+   * another object), so this is a guess.
+   */
+  | 'line-fallback'
   /** The site calls an out-of-line accessor: this is the CALL; the #VE lands in the callee. */
   | 'call'
   /** Binary-only inventory (no source): an inlined accessor instance found in the DWARF. */

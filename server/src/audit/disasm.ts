@@ -354,7 +354,7 @@ function normaliseMarks(marks: Map<string, CompiledInstruction>): Map<bigint, Co
 }
 
 function markFromJoin(c: CompiledInstruction): Mark {
-  const what = c.match === 'call' ? c.callee : c.match === 'line' ? 'deref' : c.inlineChain[0];
+  const what = c.match === 'call' ? c.callee : c.match === 'dataflow' || c.match === 'line-fallback' ? 'deref' : c.inlineChain[0];
   return { verdict: c.verdict, misemulation: c.misemulation, class: c.class, size: c.size, what };
 }
 

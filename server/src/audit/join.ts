@@ -25,6 +25,8 @@ import type { Profile } from '../x86/profiles';
 import type { FunctionCode } from './code';
 import type { CompiledInstruction, FileCompiled, InstructionClass, InstructionVerdict, MatchKind, ObjectInfo, SiteCompiled } from './compiled';
 import type { ObjectChoice, OpenedObject } from './objects';
+import { ObjectFacts, objectFlow, sourceMmioNames } from './compiled/facts';
+import { STRING_INSN } from './compiled/strings';
 
 const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');
 
@@ -188,9 +190,7 @@ function deviceAccesses(insn: WalkedInstruction, framePointer: boolean): MemoryA
   });
 }
 
-/** Does this instruction perform the access an accessor of this kind does? */
-/** String instructions as iced prints them (not MOVSX/MOVSXD, which share the prefix). */
-export const STRING_INSN = /^(?:rep[a-z]* )?(?:movs[bwdq]|stos[bwdq]|ins[bwd]|outs[bwd])\b/;
+export { STRING_INSN };
 
 /**
  * The side of a string accessor that is device memory: writesX/iowriteX_rep/memcpy_toio
@@ -450,6 +450,7 @@ export function compiledFormsFor(input: JoinInput): FileCompiled {
   const info = judgeFreshness(choice, source, text, input.diskText);
   const o = choice.object;
   if (!o || info.state === 'lines-differ') return { object: info, sites: [], functions: [] };
+  const flow = flowFor(o, choice.units, sites);
   const lines = text.split(/\r?\n/);
   const instances: InlinedInstance[] = [];
   const rows: LineRow[][] = [];
@@ -547,10 +548,21 @@ export function compiledFormsFor(input: JoinInput): FileCompiled {
     } else {
       const regions = rows.flatMap((rs) => regionsOfRows(rs, source, line1, { lo: site.callRange.start.character, hi: site.callRange.end.character }, lineText));
       const candidates: { fn: FunctionCode; insn: WalkedInstruction }[] = [];
+      const byFlow: { fn: FunctionCode; insn: WalkedInstruction }[] = [];
+      let flowKnows = false;
       const dir = copyDirection(lineText, site.callRange.start.character);
       for (const r of regions) {
         for (const { fn, insn } of o.code.instructionsIn(r.lo, r.hi)) {
           if (!insn.valid) continue;
+          const known = flow.accessesOf(fn);
+          if (known) {
+            flowKnows = true;
+            const a = known.get(insn.ip);
+            if (a && (!dir || a.access === dir || a.access === 'RW') && site.kind !== 'iomem-libc') {
+              byFlow.push({ fn, insn });
+              continue;
+            }
+          }
           const dev = deviceAccesses(insn, o.code.framePointer(fn));
           const stringOp = insn.memory.some((a) => a.string) && !insn.memory.some((a) => a.stack);
           if (site.kind === 'iomem-libc') {
@@ -562,18 +574,160 @@ export function compiledFormsFor(input: JoinInput): FileCompiled {
           }
         }
       }
-      for (const c of withoutPointerLoads(candidates)) found.push(describe(o, c.fn, c.insn, profile, 'line'));
+      if (!byFlow.length && flowKnows) {
+        // The columns DWARF gives for the site's own expression hold no MMIO access: gcc
+        // attributes an inline memset/memcpy or a read-modify-write to other columns of
+        // the line. The dataflow decides, so look at the whole line.
+        for (const r of rows.flatMap((rs) => regionsOfRows(rs, source, line1, undefined, lineText))) {
+          for (const { fn, insn } of o.code.instructionsIn(r.lo, r.hi)) {
+            const a = flow.accessesOf(fn)?.get(insn.ip);
+            if (a && (!dir || a.access === dir || a.access === 'RW') && site.kind !== 'iomem-libc') byFlow.push({ fn, insn });
+          }
+        }
+      }
+      if (byFlow.length) {
+        // Two sites on one line: each keeps the accesses of its own width when that tells them apart.
+        const own = site.width ? byFlow.filter((c) => c.insn.memory.some((m) => m.width === site.width)) : [];
+        for (const c of own.length ? own : byFlow) found.push(describe(o, c.fn, c.insn, profile, 'dataflow'));
+      } else if (!flowKnows) {
+        for (const c of withoutPointerLoads(candidates)) found.push(describe(o, c.fn, c.insn, profile, 'line-fallback'));
+      }
       if (!found.length) {
-        note = regions.length
-          ? `no memory access of ${site.width || 'any'} byte${site.width === 1 ? '' : 's'} at line ${line1}: gcc merged or dropped it`
-          : `no code at line ${line1} in ${o.path}`;
+        note = !regions.length
+          ? `no code at line ${line1} in ${o.path}`
+          : flowKnows
+            ? `no instruction at line ${line1} has an address derived from MMIO: gcc merged or dropped the access, or moved it to another line`
+            : `no memory access of ${site.width || 'any'} byte${site.width === 1 ? '' : 's'} at line ${line1}: gcc merged or dropped it`;
       }
     }
     out.push({ siteIndex, instructions: uniqueByAddress(found), ...(note ? { note } : {}) });
   });
 
+  claimFusedAccesses(o, out, sites, flow, rows, source, profile);
   noteMergedReads(out, sites, lines);
   return { object: info, sites: out, functions: functionView(out) };
+}
+
+/** The MMIO dataflow of the functions the join looks at, as per-function lookups. */
+export interface JoinFlow {
+  /** The function's MMIO accesses by address, when the dataflow found any there (else the join falls back by line). */
+  accessesOf(fn: FunctionCode): Map<bigint, MemoryAccess> | undefined;
+}
+
+const flowCache = new WeakMap<OpenedObject, Map<string, JoinFlow>>();
+
+/** Runs (once per object, units and source MMIO names) the object-wide MMIO dataflow. */
+export function flowFor(o: OpenedObject, units: readonly DwarfUnit[], sites: readonly Site[]): JoinFlow {
+  const names = sourceMmioNames(sites);
+  const key = `${units.map((u) => u.offset).join(',')}|${[...names].map(([f, n]) => `${f}:${[...n].sort().join(',')}`).sort().join(';')}`;
+  let per = flowCache.get(o);
+  if (!per) flowCache.set(o, (per = new Map()));
+  const hit = per.get(key);
+  if (hit) return hit;
+  const fns = new Map<bigint, FunctionCode>();
+  for (const cu of units) {
+    let infos;
+    try {
+      infos = o.bin.dwarf.functions(cu);
+    } catch {
+      continue;
+    }
+    for (const f of infos) {
+      for (const r of f.ranges) {
+        const fn = o.code.functionAt(r.lo);
+        if (fn) fns.set(fn.start, fn);
+      }
+    }
+  }
+  const facts = new ObjectFacts(units, o.code, names);
+  const result = objectFlow(o.code, [...fns.values()], facts);
+  const byFn = new Map<string, Map<bigint, MemoryAccess> | undefined>();
+  const jf: JoinFlow = {
+    accessesOf(fn) {
+      if (byFn.has(fn.name)) return byFn.get(fn.name);
+      const f = result.functions.get(fn.name);
+      let m: Map<bigint, MemoryAccess> | undefined;
+      if (f && !f.truncated && f.accesses.length) {
+        const ins = o.code.instructions(fn);
+        m = new Map(f.accesses.map((a) => [ins[a.index]!.ip, a.access]));
+      }
+      byFn.set(fn.name, m);
+      return m;
+    },
+  };
+  // One entry per object is plenty: an edit changes the names rarely, and the old flow is garbage then.
+  per.clear();
+  per.set(key, jf);
+  return jf;
+}
+
+/** Lines after a read site where gcc may put the instruction it fused the load into (`testb $0xe,(%rax)` of `if (status & 0xe)`). */
+const FUSE_LINES = 2;
+
+/**
+ * MMIO accesses the dataflow found that no site claimed: gcc fused a load into
+ * the next line's test or branch, and DWARF gives that line. Each goes to the
+ * nearest read site above it in the same function, within FUSE_LINES lines.
+ */
+function claimFusedAccesses(o: OpenedObject, out: SiteCompiled[], sites: readonly Site[], flow: JoinFlow, rows: LineRow[][], source: string, profile: Profile): void {
+  const claimed = new Set<string>();
+  for (const sc of out) for (const i of sc.instructions) claimed.add(i.address);
+  const readers = out.filter((sc) => {
+    const s = sites[sc.siteIndex]!;
+    return s.kind !== 'call' && s.kind !== 'iomem-libc' && s.accessorKind === 'mmio-read' && sc.instructions.every((i) => i.match !== 'line-fallback');
+  });
+  if (!readers.length) return;
+  // Address ranges of the line rows of this file, sorted, for "which line is this instruction on".
+  const spans: { lo: bigint; hi: bigint; line: number }[] = [];
+  for (const rs of rows) {
+    for (let i = 0; i + 1 < rs.length; i++) {
+      const r = rs[i]!;
+      if (!r.endSequence && sameFile(r.file, source) && rs[i + 1]!.address > r.address) spans.push({ lo: r.address, hi: rs[i + 1]!.address, line: r.line });
+    }
+  }
+  spans.sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : 0));
+  const lineAt = (ip: bigint): number | undefined => {
+    let lo = 0;
+    let hi = spans.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const sp = spans[mid]!;
+      if (ip < sp.lo) hi = mid - 1;
+      else if (ip >= sp.hi) lo = mid + 1;
+      else return sp.line;
+    }
+    return undefined;
+  };
+  const seen = new Set<string>();
+  for (const fn of o.code.functions) {
+    const acc = flow.accessesOf(fn);
+    if (!acc) continue;
+    for (const insn of o.code.instructions(fn)) {
+      const a = acc.get(insn.ip);
+      if (!a || a.access === 'W') continue;
+      const addr = '0x' + insn.ip.toString(16);
+      if (claimed.has(addr) || seen.has(addr)) continue;
+      const line = lineAt(insn.ip);
+      if (line === undefined) continue;
+      const frames = o.bin.dwarf.inlineChain(insn.ip).map((f) => f.function);
+      let best: SiteCompiled | undefined;
+      let bestLine = -1;
+      for (const sc of readers) {
+        const site = sites[sc.siteIndex]!;
+        if (!site.function || (fn.name !== site.function && !fn.name.startsWith(`${site.function}.`) && !frames.includes(site.function))) continue;
+        const l = site.range.start.line + 1;
+        if (l < line && line - l <= FUSE_LINES && l > bestLine) {
+          best = sc;
+          bestLine = l;
+        }
+      }
+      if (!best) continue;
+      seen.add(addr);
+      best.instructions.push(describe(o, fn, insn, profile, 'dataflow'));
+      best.instructions = uniqueByAddress(best.instructions);
+      best.note = `gcc fused this read into \`${insn.text}\` on line ${line}`;
+    }
+  }
 }
 
 /**

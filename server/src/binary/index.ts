@@ -15,7 +15,7 @@ export { ElfError, DwarfError } from './errors';
 export type { ElfSection, ElfSymbol, ElfRela } from './elf';
 export {
   ElfFile, parseElf,
-  ET_REL, ET_EXEC, ET_DYN, SHF_ALLOC, SHF_EXECINSTR, SHF_COMPRESSED, STT_FUNC, STT_SECTION,
+  ET_REL, ET_EXEC, ET_DYN, SHF_ALLOC, SHF_EXECINSTR, SHF_COMPRESSED, STT_FUNC, STT_OBJECT, STT_SECTION,
 } from './elf';
 export { addressOf, locate, sectionBase, relocatedSectionData, SYNTHETIC_SECTION_SHIFT } from './relocate';
 export type { SectionOffset } from './relocate';

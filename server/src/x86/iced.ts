@@ -55,6 +55,10 @@ export interface CpuView {
   hasLock: boolean;
   hasRep: boolean;
   encoding: 'legacy' | 'vex' | 'evex' | 'xop' | '3dnow' | 'mvex';
+  /** LEA's address operand, which touches no memory and so is not in `memory`. */
+  address?: { base: string | null; index: string | null; displacement: bigint };
+  /** A direct near JMP/Jcc/CALL/LOOP's target address (the MMIO dataflow's control flow). */
+  branchTarget?: bigint;
 }
 
 let formatter: Formatter | null = null;
@@ -131,6 +135,7 @@ function view(ins: Instruction, fmt: Formatter, fac: InstructionInfoFactory): Cp
       } else if (k === OpKind.Memory) {
         out.operands.push({ kind: 'memory' });
         const acc = accessOf(info.opAccess(i));
+        if (!acc) out.address = { base: regName(ins.memoryBase), index: regName(ins.memoryIndex), displacement: ins.memoryDisplacement };
         if (acc) {
           const base = ins.memoryBase, index = ins.memoryIndex;
           out.memory.push({
@@ -151,6 +156,9 @@ function view(ins: Instruction, fmt: Formatter, fac: InstructionInfoFactory): Cp
         k === OpKind.Immediate8to16 || k === OpKind.Immediate8to32 || k === OpKind.Immediate8to64 || k === OpKind.Immediate32to64
       ) {
         out.operands.push({ kind: 'immediate', immediate: ins.immediate(i) });
+      } else if (k === OpKind.NearBranch64 || k === OpKind.NearBranch32 || k === OpKind.NearBranch16) {
+        out.operands.push({ kind: 'other' });
+        out.branchTarget = k === OpKind.NearBranch64 ? ins.nearBranch64 : BigInt(k === OpKind.NearBranch32 ? ins.nearBranch32 : ins.nearBranch16);
       } else {
         out.operands.push({ kind: 'other' });
         if (k === OpKind.MemorySegRSI || k === OpKind.MemorySegESI || k === OpKind.MemoryESRDI || k === OpKind.MemoryESEDI ||

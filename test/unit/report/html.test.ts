@@ -23,7 +23,7 @@ function insn(over: Partial<CompiledInstruction>): CompiledInstruction {
   return {
     object: '/o/acme.o', function: 'acme_peek', offset: 0x1c, section: '.text', address: '0x1c', bytes: '83 0f 01', text: 'or dword ptr [rdi],1',
     class: 'DECODE_FAILED', size: 0, verdict: 'decode-failed', misemulation: [], flags: [], summary: 'insn_decode_mmio: no MMIO class for OR: WARN, then oops',
-    file: undefined, line: 20, column: 9, inlineChain: ['acme_peek'], match: 'line', ...over,
+    file: undefined, line: 20, column: 9, inlineChain: ['acme_peek'], match: 'line-fallback', ...over,
   };
 }
 

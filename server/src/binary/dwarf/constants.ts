@@ -2,6 +2,10 @@
 
 export const DW_TAG = {
   array_type: 0x01,
+  const_type: 0x26,
+  volatile_type: 0x35,
+  restrict_type: 0x37,
+  atomic_type: 0x47,
   class_type: 0x02,
   entry_point: 0x03,
   enumeration_type: 0x04,
@@ -28,6 +32,8 @@ export const DW_AT = {
   location: 0x02,
   name: 0x03,
   byte_size: 0x0b,
+  data_member_location: 0x38,
+  type: 0x49,
   stmt_list: 0x10,
   low_pc: 0x11,
   high_pc: 0x12,

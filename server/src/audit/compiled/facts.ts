@@ -1,0 +1,269 @@
+// What the object's DWARF and the source say the MMIO dataflow starts from, and
+// what it learns while running (dataflow.ts asks through DataflowFacts):
+//
+// - at a function's entry, each parameter's register holds its DWARF type (a
+//   pointer to a struct), or MMIO when the source declares it __iomem or a
+//   mapping API's value reaches it (site.declaredAt);
+// - a load from a struct member yields MMIO when an MMIO value is stored into that
+//   member anywhere in the object (learned), or the source names it as MMIO;
+//   a pointer to another struct otherwise (so `dev->priv->regs` is followed);
+// - a struct whose pointer is ever given MMIO is a register overlay: every
+//   pointer of that type is MMIO (`a->c->mask` for `struct regs *c`);
+// - globals and return values likewise; ioremap() and the other mapping APIs
+//   of the catalogue return MMIO.
+//
+// Malformed DWARF (a bad type reference, a location that is not a register)
+// leaves a parameter unknown, never throws: the join then falls back by line.
+import { MAPPING_APIS } from '../../c/catalogue';
+import type { Site } from '../../c/types';
+import type { DwarfUnit } from '../../binary/index';
+import { DW_AT, DW_TAG } from '../../binary/dwarf/constants';
+import { getAttr, type Die } from '../../binary/dwarf/info';
+import { typeRef, UnitTypes } from '../../binary/dwarf/types';
+import type { FunctionCode, ObjectCode } from '../code';
+import { analyseFunction, MMIO, UNKNOWN, type DataflowFacts, type FunctionFlow, type Val } from './dataflow';
+
+/** System V integer argument registers, GPR numbers: rdi rsi rdx rcx r8 r9. */
+const ARG_REGS = [7, 6, 2, 1, 8, 9];
+/** DWARF register number → GPR number (x86-64 psABI: rax rdx rcx rbx rsi rdi rbp rsp r8-r15). */
+const DWARF_GPR = [0, 2, 1, 3, 6, 7, 5, 4, 8, 9, 10, 11, 12, 13, 14, 15];
+const DW_OP_reg0 = 0x50;
+/** Rounds of the object-wide fixpoint (a member learned in one function is read in another). */
+const MAX_ROUNDS = 4;
+
+interface Param {
+  name: string | undefined;
+  type: number | undefined;
+  /** GPR number at entry. */
+  reg: number | undefined;
+}
+
+/**
+ * What the source says holds MMIO: the names of the __iomem (or mapping-API-fed)
+ * declarations its dereference sites start from, per enclosing function (a
+ * parameter `p` of one function says nothing of another's `p`).
+ */
+export function sourceMmioNames(sites: readonly Site[]): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const s of sites) {
+    if (s.kind === 'call' || !s.function) continue;
+    const n = s.declaredAt?.name;
+    if (!n || !/^[A-Za-z_]\w*$/.test(n) || MAPPING_APIS.has(n)) continue;
+    let set = out.get(s.function);
+    if (!set) out.set(s.function, (set = new Set()));
+    set.add(n);
+  }
+  return out;
+}
+
+export class ObjectFacts implements DataflowFacts {
+  private readonly types: UnitTypes[];
+  private readonly params = new Map<string, Param[]>();
+  private readonly globalTypes = new Map<string, number | undefined>();
+  private readonly memberHolders = new Set<string>();
+  private readonly globalHolders = new Set<string>();
+  private readonly returnHolders = new Set<string>();
+  /** Functions whose DWARF return type is a pointer: only their RAX at `ret` is a return value worth learning. */
+  private readonly returnsPointer = new Set<string>();
+  private readonly overlays = new Set<number>();
+
+  constructor(units: readonly DwarfUnit[], code: ObjectCode, private readonly mmioNames: ReadonlyMap<string, ReadonlySet<string>>) {
+    this.types = units.map((cu) => new UnitTypes(cu));
+    for (const t of this.types) this.readUnit(t, code);
+  }
+
+  private typesOf(offset: number): UnitTypes | undefined {
+    return this.types.find((t) => offset >= t.cu.header.dieOffset && offset < t.cu.header.end);
+  }
+
+  private named(t: UnitTypes, d: Die): { name: string | undefined; type: number | undefined } {
+    let name = t.cu.string(getAttr(d, DW_AT.name));
+    let type = typeRef(d);
+    const origin = getAttr(d, DW_AT.abstract_origin);
+    if ((name === undefined || type === undefined) && origin?.kind === 'ref') {
+      const o = t.cu.dieAt(origin.offset);
+      if (o) {
+        name ??= t.cu.string(getAttr(o, DW_AT.name));
+        type ??= typeRef(o);
+      }
+    }
+    return { name, type };
+  }
+
+  private readUnit(t: UnitTypes, code: ObjectCode): void {
+    const cu = t.cu;
+    let dies: Die[];
+    try {
+      dies = cu.dies();
+    } catch {
+      return;
+    }
+    for (const d of dies) {
+      if (d.tag === DW_TAG.variable && d.depth === 1) {
+        const { name, type } = this.named(t, d);
+        if (name) this.globalTypes.set(name, type);
+        continue;
+      }
+      if (d.tag !== DW_TAG.subprogram) continue;
+      let ranges;
+      try {
+        ranges = cu.dieRanges(d);
+      } catch {
+        continue;
+      }
+      if (!ranges.length) continue;
+      const fn = code.functionAt(ranges[0]!.lo);
+      if (!fn || fn.start !== ranges[0]!.lo) continue;
+      // gcc's clones (foo.isra.0, foo.constprop.0) drop or reorder arguments: only a
+      // register location says where a parameter is.
+      const clone = fn.name.includes('.');
+      const params: Param[] = [];
+      for (const c of cu.children(d)) {
+        if (c.tag !== DW_TAG.formal_parameter) continue;
+        const { name, type } = this.named(t, c);
+        const loc = getAttr(c, DW_AT.location);
+        let reg: number | undefined;
+        if (loc?.kind === 'block' && loc.value.length === 1 && loc.value[0]! >= DW_OP_reg0 && loc.value[0]! < DW_OP_reg0 + 16) {
+          reg = DWARF_GPR[loc.value[0]! - DW_OP_reg0];
+        } else if (!clone) reg = ARG_REGS[params.length];
+        params.push({ name, type, reg });
+      }
+      this.params.set(fn.name, params);
+      const ret = this.named(t, d).type;
+      if (ret !== undefined && t.shape(ret).kind === 'pointer') this.returnsPointer.add(fn.name);
+    }
+  }
+
+  /** A value of this DWARF type: MMIO for a pointer to an overlay, ptr(struct) for another struct pointer. */
+  private valueOfType(type: number | undefined, name?: string, fn?: string): Val {
+    if (name && fn !== undefined && this.mmioNames.get(fn.replace(/\..*$/, ''))?.has(name)) return MMIO;
+    if (type === undefined) return UNKNOWN;
+    const s = this.typesOf(type)?.shape(type);
+    if (!s || s.kind !== 'pointer' || s.to === undefined) return UNKNOWN;
+    if (this.overlays.has(s.to)) return MMIO;
+    return this.typesOf(s.to)?.shape(s.to).kind === 'struct' ? s.to : UNKNOWN;
+  }
+
+  entry(fn: string): ReadonlyMap<number, Val> {
+    const out = new Map<number, Val>();
+    for (const p of this.params.get(fn) ?? []) {
+      if (p.reg === undefined) continue;
+      const v = this.valueOfType(p.type, p.name, fn);
+      if (v !== UNKNOWN) out.set(p.reg, v);
+    }
+    return out;
+  }
+
+  member(struct: number, offset: number): Val {
+    if (this.memberHolders.has(`${struct}:${offset}`)) return MMIO;
+    const t = this.typesOf(struct);
+    if (!t) return UNKNOWN;
+    let v: Val = UNKNOWN;
+    for (const m of t.membersAt(struct, offset)) {
+      const mv = this.valueOfType(m.type, m.name);
+      if (mv === MMIO) return MMIO;
+      if (mv !== UNKNOWN) v = mv;
+    }
+    return v;
+  }
+
+  memberAddress(struct: number, offset: number): Val {
+    const t = this.typesOf(struct);
+    if (!t) return UNKNOWN;
+    for (const m of t.membersAt(struct, offset)) {
+      const s = t.shape(m.type);
+      if (s.kind === 'struct') return s.offset;
+    }
+    return UNKNOWN;
+  }
+
+  private globalName(ref: string): { name: string; offset: number } | undefined {
+    const m = /^(.*)\+(-?\d+)$/.exec(ref);
+    return m ? { name: m[1]!, offset: Number(m[2]) } : undefined;
+  }
+
+  global(ref: string): Val {
+    if (this.globalHolders.has(ref)) return MMIO;
+    const g = this.globalName(ref);
+    if (!g || !this.globalTypes.has(g.name)) return UNKNOWN;
+    const type = this.globalTypes.get(g.name);
+    if (g.offset === 0) return this.valueOfType(type, g.name);
+    // A member of a global struct (`static struct priv p; p.regs`).
+    const s = type === undefined ? undefined : this.typesOf(type)?.shape(type);
+    return s?.kind === 'struct' ? this.member(s.offset, g.offset) : UNKNOWN;
+  }
+
+  globalAddress(ref: string): Val {
+    const g = this.globalName(ref);
+    const type = g ? this.globalTypes.get(g.name) : undefined;
+    if (!g || type === undefined) return UNKNOWN;
+    const s = this.typesOf(type)?.shape(type);
+    if (s?.kind !== 'struct') return UNKNOWN;
+    return g.offset === 0 ? s.offset : this.memberAddress(s.offset, g.offset);
+  }
+
+  returns(callee: string): Val {
+    const api = MAPPING_APIS.get(callee);
+    if (api && api.returns === 'mmio') return MMIO;
+    return this.returnHolders.has(callee) ? MMIO : UNKNOWN;
+  }
+
+  /** The member's pointee struct becomes an overlay: every pointer of that type is MMIO. */
+  private overlay(type: number | undefined): void {
+    if (type === undefined) return;
+    const s = this.typesOf(type)?.shape(type);
+    if (s?.kind === 'pointer' && s.to !== undefined && this.typesOf(s.to)?.shape(s.to).kind === 'struct') this.overlays.add(s.to);
+  }
+
+  learnMember(struct: number, offset: number): boolean {
+    const k = `${struct}:${offset}`;
+    if (this.memberHolders.has(k)) return false;
+    this.memberHolders.add(k);
+    for (const m of this.typesOf(struct)?.membersAt(struct, offset) ?? []) this.overlay(m.type);
+    return true;
+  }
+
+  learnGlobal(ref: string): boolean {
+    if (this.globalHolders.has(ref)) return false;
+    this.globalHolders.add(ref);
+    const g = this.globalName(ref);
+    if (g && g.offset === 0) this.overlay(this.globalTypes.get(g.name));
+    return true;
+  }
+
+  learnReturn(fn: string): boolean {
+    if (this.returnHolders.has(fn) || !this.returnsPointer.has(fn)) return false;
+    this.returnHolders.add(fn);
+    return true;
+  }
+}
+
+export interface ObjectFlow {
+  /** Per function (by symbol name): its MMIO accesses. */
+  functions: Map<string, FunctionFlow>;
+  /** Functions the analysis covered. */
+  analysed: number;
+}
+
+/**
+ * Runs the dataflow over the given functions of an object until what it learns
+ * (members, globals, return values holding MMIO) stops growing.
+ */
+export function objectFlow(code: ObjectCode, fns: readonly FunctionCode[], facts: ObjectFacts): ObjectFlow {
+  const functions = new Map<string, FunctionFlow>();
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    let learned = false;
+    for (const fn of fns) {
+      const flow = analyseFunction(fn.name, {
+        instructions: code.instructions(fn),
+        framePointer: code.framePointer(fn),
+        callTarget: (i) => code.callTarget(fn, i),
+        dataRef: (i) => code.dataRef(fn, i),
+      }, facts);
+      functions.set(fn.name, flow);
+      learned ||= flow.learned;
+    }
+    if (!learned) break;
+  }
+  return { functions, analysed: fns.length };
+}
