@@ -1,20 +1,16 @@
 // Which compiled instructions really touch MMIO, against which ones the analysis
 // names (issue 11). The truth comes from running the fixtures under the tracer
-// (trace.ts); the analysis is the product's own (AuditEngine with the object).
-// Targets: per fixture the two sets equal; overall precision >= 99 %, recall
-// >= 98 %, no false decode-failed. Until the binary-side MMIO dataflow lands those
-// are `todo` (run and reported, not failing); what is asserted now is the tracer
-// itself and a floor under today's figures, so a regression fails.
+// (trace.ts); the analysis is the product's own (AuditEngine with the object and
+// its MMIO dataflow). Asserted: per fixture and variant the two sets are equal;
+// overall precision >= 99 %, recall >= 98 %, no false decode-failed.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { analysisSet, canTrace, FIXTURE_FILES, score, traceFixture, VARIANTS, type Score } from './trace';
 
 const skip = canTrace();
-const AWAITING = 'awaiting the binary-side MMIO dataflow (issue 11)';
-
-/** Today's overall figures (see BENCHMARKS.md, "Dynamic ground truth"): a floor, not a target. */
-const FLOOR = { precision: 0.85, recall: 0.82 };
+/** Issue 11's targets. */
+const TARGET = { precision: 0.99, recall: 0.98 };
 
 describe('dynamic ground truth: the tracer', { skip }, () => {
   test('it records exactly the BAR offsets the accessors touch, at MOV-shaped instructions, and nothing for RAM', () => {
@@ -49,24 +45,20 @@ describe('dynamic ground truth: the analysis against the traced instructions', {
         totals.falseDecodeFailed.push(...s.falseDecodeFailed);
         rows.push(`| ${fixture} | ${variant} | ${s.traced} | ${s.flagged} | ${s.truePositives} | ${s.missed.join(', ') || '-'} | ${s.extra.join('; ') || '-'} |`);
       });
-      test(`${fixture} (${variant}): the analysis names exactly the traced instructions`, { todo: AWAITING }, () => {
+      test(`${fixture} (${variant}): the analysis names exactly the traced instructions`, () => {
         assert.ok(s, 'traced');
         assert.deepEqual({ missed: s.missed, extra: s.extra }, { missed: [], extra: [] });
       });
     }
   }
-  test('overall precision and recall stay above today\'s floor', (t) => {
+  test('overall precision >= 99 %, recall >= 98 %, no false decode-failed (the issue 11 targets)', (t) => {
     const precision = totals.flagged ? totals.tp / totals.flagged : 1;
     const recall = totals.traced ? totals.tp / totals.traced : 1;
     t.diagnostic(`precision ${(100 * precision).toFixed(1)} % (${totals.tp}/${totals.flagged}), recall ${(100 * recall).toFixed(1)} % (${totals.tp}/${totals.traced}), false decode-failed ${totals.falseDecodeFailed.length}`);
     for (const r of rows) t.diagnostic(r);
     assert.ok(totals.traced > 40, 'the fixtures were traced');
-    assert.ok(precision >= FLOOR.precision, `precision ${precision.toFixed(3)} fell below ${FLOOR.precision}`);
-    assert.ok(recall >= FLOOR.recall, `recall ${recall.toFixed(3)} fell below ${FLOOR.recall}`);
-  });
-  test('overall precision >= 99 %, recall >= 98 %, no false decode-failed (the issue 11 targets)', { todo: AWAITING }, () => {
-    assert.ok(totals.tp / totals.flagged >= 0.99);
-    assert.ok(totals.tp / totals.traced >= 0.98);
+    assert.ok(precision >= TARGET.precision, `precision ${precision.toFixed(3)} is below ${TARGET.precision}`);
+    assert.ok(recall >= TARGET.recall, `recall ${recall.toFixed(3)} is below ${TARGET.recall}`);
     assert.deepEqual(totals.falseDecodeFailed, []);
   });
 });

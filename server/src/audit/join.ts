@@ -311,8 +311,10 @@ function callEntry(o: OpenedObject, fn: FunctionCode, insn: WalkedInstruction, c
  * arch/x86/include/asm/io.h BUILDIO, arch/x86/lib/iomem.c). Their `rep ins/outs/movs`
  * branch is in the binary but never runs in a TDX guest: not a failure.
  */
-export function markUnrolled(i: CompiledInstruction, kind: Site['accessorKind'] | 'string-helper', profile: Profile): CompiledInstruction {
+export function markUnrolled(i: CompiledInstruction, kind: Site['accessorKind'] | 'string-helper', profile: Profile, accessor?: string): CompiledInstruction {
   if (profile === 'sev-es') return i;
+  // __iowrite32_copy's `rep movsl` has no cc_platform_has() branch: it runs in a TDX guest.
+  if (accessor === '__iowrite32_copy') return i;
   const stringInsn = i.class === 'MOVS' || i.class === 'PORT_STRING' || STRING_INSN.test(i.text);
   if (!stringInsn || (kind !== 'port-string' && kind !== 'mmio-string' && kind !== 'string-helper')) return i;
   return {
@@ -478,7 +480,7 @@ export function compiledFormsFor(input: JoinInput): FileCompiled {
     const pick = (regions: Region[], match: MatchKind) => {
       for (const r of regions) {
         for (const { fn, insn } of o.code.instructionsIn(r.lo, r.hi)) {
-          if (performs({ ...site, name: site.base }, insn, o.code.framePointer(fn))) found.push(markUnrolled(describe(o, fn, insn, profile, match), site.accessorKind, profile));
+          if (performs({ ...site, name: site.base }, insn, o.code.framePointer(fn))) found.push(markUnrolled(describe(o, fn, insn, profile, match), site.accessorKind, profile, site.base));
         }
       }
     };
@@ -518,8 +520,11 @@ export function compiledFormsFor(input: JoinInput): FileCompiled {
       if (own.length) {
         for (const inst of own) {
           if (aliases(site.base).includes(inst.name!) || !acc?.inline) {
+            const before = found.length;
             if (acc && !acc.inline) calls(inst.ranges, site.base);
-            else pick(inst.ranges, 'inlined-accessor');
+            // An accessor the catalogue knows out of line that this kernel inlines
+            // (x86 __iowrite32_copy since 6.10: inline `rep movsl`): its own instructions.
+            if (found.length === before) pick(inst.ranges, 'inlined-accessor');
           } else {
             // Through an inline wrapper: the accessor's own instances nested in it.
             const nested = instances.filter((x) => aliases(site.base).includes(x.name ?? '') && x.enclosingFunctionOffset === inst.enclosingFunctionOffset && x.depth > inst.depth && contains(inst, x));

@@ -208,6 +208,11 @@ export class DerefFinder {
         const rv = r && op === '+' ? this.remaining(r) : null;
         return rv && rv.r >= 1 ? rv : null;
       }
+      case 'update_expression': {
+        // `*p++ = v`: p++ (and ++p, p--) designates what p does.
+        const a = node.childForFieldName('argument');
+        return a ? this.remaining(a) : null;
+      }
       case 'conditional_expression': {
         const c = node.childForFieldName('consequence');
         const a = node.childForFieldName('alternative');

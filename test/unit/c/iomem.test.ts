@@ -76,3 +76,16 @@ test('memcpy on an __iomem pointer is a libc MMIO site, memcpy_toio is not', asy
   assert.equal(libc[0].severity, 'error');
   assert.ok(a.findings.some((f) => f.site.accessor === 'memcpy_toio'));
 });
+
+test('*p++ and *++p through an __iomem pointer are MMIO stores and loads (the pointer advances, the target stays MMIO)', async () => {
+  const src = `void f(unsigned int __iomem *p, const unsigned int *v, int n)
+{
+\twhile (n--)
+\t\t*p++ = *v++;
+\tunsigned int x = *++p;
+\t(void)x;
+}
+`;
+  const d = await derefs(src);
+  assert.deepEqual(d.map((s) => [s.address, s.accessor]), [['*p++', 'store'], ['*++p', 'load']]);
+});
