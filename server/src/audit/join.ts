@@ -579,21 +579,36 @@ export function compiledFormsFor(input: JoinInput): FileCompiled {
           }
         }
       }
-      if (!byFlow.length && flowKnows) {
-        // The columns DWARF gives for the site's own expression hold no MMIO access: gcc
-        // attributes an inline memset/memcpy or a read-modify-write to other columns of
-        // the line. The dataflow decides, so look at the whole line.
+      // The columns DWARF gives for the site's own expression may hold no MMIO access (gcc
+      // attributes an inline memset/memcpy or a read-modify-write to other columns of the
+      // line), or another site's: the dataflow decides, so the whole line is looked at too.
+      const wholeLine: { fn: FunctionCode; insn: WalkedInstruction }[] = [];
+      if (flowKnows && site.kind !== 'iomem-libc') {
         for (const r of rows.flatMap((rs) => regionsOfRows(rs, source, line1, undefined, lineText))) {
           for (const { fn, insn } of o.code.instructionsIn(r.lo, r.hi)) {
             const a = flow.accessesOf(fn)?.get(insn.ip);
-            if (a && (!dir || a.access === dir || a.access === 'RW') && site.kind !== 'iomem-libc') byFlow.push({ fn, insn });
+            if (a && (!dir || a.access === dir || a.access === 'RW')) wholeLine.push({ fn, insn });
           }
         }
       }
-      if (byFlow.length) {
+      // `eabr_vc->last_desc` and `abr_vc->status` on one line: the member's offset is the displacement.
+      // (Not for an argument of a copy: memcpy(r->data, ...) touches every word after data.)
+      const field = dir || site.shape === 'copy' ? undefined : /(?:->|\.)\s*([A-Za-z_]\w*)\s*$/.exec(site.address)?.[1];
+      const offs = field ? flow.memberOffsets(field) : undefined;
+      const shaped = (cs: typeof byFlow) => (offs ? cs.filter((c) => c.insn.memory.some((m) => !m.index && offs.has(Number(m.displacement)))) : []);
+      const pickFlow = (): typeof byFlow => {
+        const a = shaped(byFlow);
+        if (a.length) return a;
+        const b = shaped(wholeLine);
+        if (b.length) return b;
+        return byFlow.length ? byFlow : wholeLine;
+      };
+      const chosen = pickFlow();
+      if (chosen.length) {
         // Two sites on one line: each keeps the accesses of its own width when that tells them apart.
-        const own = site.width ? byFlow.filter((c) => c.insn.memory.some((m) => m.width === site.width)) : [];
-        for (const c of own.length ? own : byFlow) found.push(describe(o, c.fn, c.insn, profile, 'dataflow'));
+        let own = site.width ? chosen.filter((c) => c.insn.memory.some((m) => m.width === site.width)) : [];
+        if (!own.length) own = chosen;
+        for (const c of own) found.push(describe(o, c.fn, c.insn, profile, 'dataflow'));
       } else if (!flowKnows) {
         for (const c of withoutPointerLoads(candidates)) found.push(describe(o, c.fn, c.insn, profile, 'line-fallback'));
       }
@@ -608,6 +623,7 @@ export function compiledFormsFor(input: JoinInput): FileCompiled {
     out.push({ siteIndex, instructions: uniqueByAddress(found), ...(note ? { note } : {}) });
   });
 
+  preferSpecificClaims(out, sites);
   claimFusedAccesses(o, out, sites, flow, rows, source, profile);
   noteMergedReads(out, sites, lines);
   return { object: info, sites: out, functions: functionView(out) };
@@ -617,6 +633,8 @@ export function compiledFormsFor(input: JoinInput): FileCompiled {
 export interface JoinFlow {
   /** The function's MMIO accesses by address, when the dataflow found any there (else the join falls back by line). */
   accessesOf(fn: FunctionCode): Map<bigint, MemoryAccess> | undefined;
+  /** Offsets of struct members of this name (to tell `a->x` from `b->y` on one line). */
+  memberOffsets(name: string): ReadonlySet<number>;
 }
 
 const flowCache = new WeakMap<OpenedObject, Map<string, JoinFlow>>();
@@ -648,6 +666,7 @@ export function flowFor(o: OpenedObject, units: readonly DwarfUnit[], sites: rea
   const result = objectFlow(o.code, [...fns.values()], facts);
   const byFn = new Map<string, Map<bigint, MemoryAccess> | undefined>();
   const jf: JoinFlow = {
+    memberOffsets: (name) => facts.memberOffsets(name),
     accessesOf(fn) {
       if (byFn.has(fn.name)) return byFn.get(fn.name);
       const f = result.functions.get(fn.name);
@@ -664,6 +683,34 @@ export function flowFor(o: OpenedObject, units: readonly DwarfUnit[], sites: rea
   per.clear();
   per.set(key, jf);
   return jf;
+}
+
+/**
+ * Two dereference sites on one line that the dataflow gave overlapping
+ * instructions: when one site's set is a single instruction the other also
+ * holds, that instruction is the first site's (its shape matched more narrowly),
+ * and the other site keeps the rest.
+ */
+function preferSpecificClaims(out: SiteCompiled[], sites: readonly Site[]): void {
+  const byLine = new Map<number, SiteCompiled[]>();
+  for (const sc of out) {
+    const s = sites[sc.siteIndex]!;
+    if (s.kind === 'call' || !sc.instructions.length || sc.instructions.some((i) => i.match !== 'dataflow')) continue;
+    const l = s.range.start.line;
+    byLine.set(l, [...(byLine.get(l) ?? []), sc]);
+  }
+  for (const group of byLine.values()) {
+    if (group.length < 2) continue;
+    for (const a of group) {
+      if (a.instructions.length !== 1) continue;
+      const x = a.instructions[0]!.address;
+      for (const b of group) {
+        if (b !== a && b.instructions.length > 1 && b.instructions.some((i) => i.address === x)) {
+          b.instructions = b.instructions.filter((i) => i.address !== x);
+        }
+      }
+    }
+  }
 }
 
 /** Lines after a read site where gcc may put the instruction it fused the load into (`testb $0xe,(%rax)` of `if (status & 0xe)`). */
@@ -715,22 +762,28 @@ function claimFusedAccesses(o: OpenedObject, out: SiteCompiled[], sites: readonl
       const line = lineAt(insn.ip);
       if (line === undefined) continue;
       const frames = o.bin.dwarf.inlineChain(insn.ip).map((f) => f.function);
+      // The nearest read site of the same function within FUSE_LINES, one still without an
+      // instruction first: above it for a load fused into the next line's test, below it
+      // for a condition continued on the next line that DWARF gives the first line
+      // (hptiop's `info->header.type` on line 456 read at 455, discriminator 1).
       let best: SiteCompiled | undefined;
-      let bestLine = -1;
+      let bestRank = Infinity;
       for (const sc of readers) {
         const site = sites[sc.siteIndex]!;
         if (!site.function || (fn.name !== site.function && !fn.name.startsWith(`${site.function}.`) && !frames.includes(site.function))) continue;
         const l = site.range.start.line + 1;
-        if (l < line && line - l <= FUSE_LINES && l > bestLine) {
+        if (l === line || Math.abs(l - line) > FUSE_LINES) continue;
+        const rank = (sc.instructions.length ? 10 : 0) + Math.abs(l - line) + (l > line ? 0.5 : 0);
+        if (rank < bestRank) {
           best = sc;
-          bestLine = l;
+          bestRank = rank;
         }
       }
       if (!best) continue;
       seen.add(addr);
       best.instructions.push(describe(o, fn, insn, profile, 'dataflow'));
       best.instructions = uniqueByAddress(best.instructions);
-      best.note = `gcc fused this read into \`${insn.text}\` on line ${line}`;
+      best.note = `DWARF puts this read's instruction \`${insn.text}\` on line ${line} (gcc fused or scheduled it there)`;
     }
   }
 }

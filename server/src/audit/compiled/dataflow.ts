@@ -22,9 +22,19 @@ export type Val = number;
 export const MMIO: Val = -1;
 export const UNKNOWN: Val = 0;
 
+/** DWARF says: over [lo, hi) register `reg` holds a variable whose value is `value`. */
+export interface RegisterHint {
+  lo: bigint;
+  hi: bigint;
+  reg: number;
+  value: Val;
+}
+
 export interface DataflowFacts {
   /** What the registers (GPR numbers 0-15) hold at the function's entry. */
   entry(fn: string): ReadonlyMap<number, Val>;
+  /** Typed variables' register locations inside the function (location lists). */
+  hints(fn: string): readonly RegisterHint[];
   /** The 8-byte value loaded from offset `offset` of a struct `struct`. */
   member(struct: number, offset: number): Val;
   /** `lea r,[p+offset]` for p a pointer to `struct`: a pointer to the embedded struct there, if one starts there. */
@@ -102,6 +112,10 @@ const IMPLICIT: Record<string, number[]> = {
   cpuid: [0, 1, 2, 3], rdmsr: [0, 2], rdtsc: [0, 2], rdtscp: [0, 1, 2], xgetbv: [0, 2],
   cmpxchg: [0], in: [0], syscall: [1, 11], lodsb: [0], lodsw: [0], lodsd: [0], lodsq: [0],
 };
+/** Calls that clobber nothing (the ftrace entry the kernel builds with -mfentry / -pg). */
+const PRESERVES_ALL: ReadonlySet<string> = new Set(['__fentry__', 'mcount', '__mcount', '__sanitizer_cov_trace_pc']);
+/** What `ret` becomes in a kernel built with CONFIG_RETHUNK. */
+const RETURN_THUNK = '__x86_return_thunk';
 /** Joins the analysis gives up on: a function this big or this branchy is not driver code we can afford. */
 const MAX_INSNS = 40_000;
 const MAX_VISITS_PER_INSN = 64;
@@ -171,6 +185,24 @@ export function analyseFunction(name: string, code: CodeView, facts: DataflowFac
   ins.forEach((x, i) => byIp.set(x.ip, i));
   const entry: State = { r: new Array<Val>(16).fill(UNKNOWN), slots: new Map(), sp: 0 };
   for (const [g, v] of facts.entry(name)) entry.r[g] = v;
+  // Per instruction, the DWARF location hints that hold there (applied before it runs).
+  const hintAt = new Map<number, RegisterHint[]>();
+  for (const h of facts.hints(name)) {
+    let lo = 0;
+    let hi = ins.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (ins[mid]!.ip < h.lo) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let k = lo; k < ins.length && ins[k]!.ip < h.hi; k++) {
+      {
+        const l = hintAt.get(k);
+        if (l) l.push(h);
+        else hintAt.set(k, [h]);
+      }
+    }
+  }
   const states: (State | undefined)[] = new Array(ins.length);
   states[0] = entry;
   const visits = new Uint16Array(ins.length);
@@ -229,6 +261,10 @@ export function analyseFunction(name: string, code: CodeView, facts: DataflowFac
     }
     const insn = ins[i]!;
     const s = clone(states[i]!);
+    for (const h of hintAt.get(i) ?? []) {
+      // A typed variable is where DWARF says; MMIO that the flow already derived wins over a struct type.
+      if (h.reg !== RSP && (s.r[h.reg] === UNKNOWN || h.value === MMIO)) s.r[h.reg] = h.value;
+    }
     const mn = insn.mnemonic;
     // Accesses are judged on the state before the instruction.
     for (const m of insn.memory) {
@@ -239,8 +275,12 @@ export function analyseFunction(name: string, code: CodeView, facts: DataflowFac
     const succ: number[] = [];
     const next = i + 1 < ins.length ? i + 1 : -1;
     const target = insn.branchTarget !== undefined ? byIp.get(insn.branchTarget) : undefined;
+    const external = (mn === 'jmp' || mn === 'call') ? code.callTarget(insn) : undefined;
     if (mn === 'jmp') {
-      if (target !== undefined) succ.push(target);
+      // A jmp with a relocation is a tail call or the return thunk (`jmp __x86_return_thunk`
+      // for `ret` under retbleed mitigations); in a .o its rel32 still points at the next byte.
+      if (external === RETURN_THUNK && s.r[0] === MMIO && facts.learnReturn(name)) out.learned = true;
+      if (external === undefined && target !== undefined) succ.push(target);
     } else if (mn.startsWith('j') || mn.startsWith('loop')) {
       if (next >= 0) succ.push(next);
       if (target !== undefined) succ.push(target);
@@ -304,6 +344,8 @@ export function analyseFunction(name: string, code: CodeView, facts: DataflowFac
     }
     if (mn === 'call') {
       const callee = code.callTarget(insn);
+      // ftrace's patched-in call saves and restores every register.
+      if (callee && PRESERVES_ALL.has(callee)) return;
       for (const g of CLOBBERED) s.r[g] = UNKNOWN;
       s.r[0] = callee ? facts.returns(callee) : UNKNOWN;
       return;

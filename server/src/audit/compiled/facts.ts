@@ -17,17 +17,17 @@
 import { MAPPING_APIS } from '../../c/catalogue';
 import type { Site } from '../../c/types';
 import type { DwarfUnit } from '../../binary/index';
-import { DW_AT, DW_TAG } from '../../binary/dwarf/constants';
+import { DW_AT, DW_OP, DW_TAG } from '../../binary/dwarf/constants';
 import { getAttr, type Die } from '../../binary/dwarf/info';
+import { constValue } from '../../binary/dwarf/forms';
 import { typeRef, UnitTypes } from '../../binary/dwarf/types';
 import type { FunctionCode, ObjectCode } from '../code';
-import { analyseFunction, MMIO, UNKNOWN, type DataflowFacts, type FunctionFlow, type Val } from './dataflow';
+import { analyseFunction, MMIO, UNKNOWN, type DataflowFacts, type FunctionFlow, type RegisterHint, type Val } from './dataflow';
 
 /** System V integer argument registers, GPR numbers: rdi rsi rdx rcx r8 r9. */
 const ARG_REGS = [7, 6, 2, 1, 8, 9];
 /** DWARF register number → GPR number (x86-64 psABI: rax rdx rcx rbx rsi rdi rbp rsp r8-r15). */
 const DWARF_GPR = [0, 2, 1, 3, 6, 7, 5, 4, 8, 9, 10, 11, 12, 13, 14, 15];
-const DW_OP_reg0 = 0x50;
 /** Rounds of the object-wide fixpoint (a member learned in one function is read in another). */
 const MAX_ROUNDS = 4;
 
@@ -56,6 +56,13 @@ export function sourceMmioNames(sites: readonly Site[]): Map<string, Set<string>
   return out;
 }
 
+/** The GPR a location expression names when it is exactly DW_OP_regN / DW_OP_regx N (x86-64 numbering). */
+export function registerOf(expr: Uint8Array): number | undefined {
+  if (expr.length === 1 && expr[0]! >= DW_OP.reg0 && expr[0]! <= DW_OP.reg0 + 15) return DWARF_GPR[expr[0]! - DW_OP.reg0];
+  if (expr.length === 2 && expr[0] === DW_OP.regx && expr[1]! < 16) return DWARF_GPR[expr[1]!];
+  return undefined;
+}
+
 export class ObjectFacts implements DataflowFacts {
   private readonly types: UnitTypes[];
   private readonly params = new Map<string, Param[]>();
@@ -70,7 +77,17 @@ export class ObjectFacts implements DataflowFacts {
   constructor(units: readonly DwarfUnit[], code: ObjectCode, private readonly mmioNames: ReadonlyMap<string, ReadonlySet<string>>) {
     this.types = units.map((cu) => new UnitTypes(cu));
     for (const t of this.types) this.readUnit(t, code);
+    // A name the source declares __iomem that is no parameter of the function using
+    // it is a struct field or a global (`dev->seg_ram`): loads of a pointer member
+    // of that name are MMIO, even when the struct pointer came through a void * cast
+    // the dataflow cannot type (iphase's INPH_IA_DEV(dev) = dev->dev_data).
+    for (const [fn, names] of mmioNames) {
+      const params = new Set((this.params.get(fn) ?? []).map((p) => p.name));
+      for (const n of names) if (!params.has(n)) this.fieldNames.add(n);
+    }
   }
+
+  private readonly fieldNames = new Set<string>();
 
   private typesOf(offset: number): UnitTypes | undefined {
     return this.types.find((t) => offset >= t.cu.header.dieOffset && offset < t.cu.header.end);
@@ -123,15 +140,85 @@ export class ObjectFacts implements DataflowFacts {
         const { name, type } = this.named(t, c);
         const loc = getAttr(c, DW_AT.location);
         let reg: number | undefined;
-        if (loc?.kind === 'block' && loc.value.length === 1 && loc.value[0]! >= DW_OP_reg0 && loc.value[0]! < DW_OP_reg0 + 16) {
-          reg = DWARF_GPR[loc.value[0]! - DW_OP_reg0];
+        if (loc?.kind === 'block' && registerOf(loc.value) !== undefined) {
+          reg = registerOf(loc.value);
         } else if (!clone) reg = ARG_REGS[params.length];
         params.push({ name, type, reg });
       }
       this.params.set(fn.name, params);
+      this.readLocations(t, d, fn);
       const ret = this.named(t, d).type;
       if (ret !== undefined && t.shape(ret).kind === 'pointer') this.returnsPointer.add(fn.name);
     }
+  }
+
+  private memberOffsetIndex: Map<string, Set<number>> | undefined;
+
+  /** Byte offsets at which a member of this name sits in the structs of these units (expression-shape matching). */
+  memberOffsets(name: string): ReadonlySet<number> {
+    if (!this.memberOffsetIndex) {
+      this.memberOffsetIndex = new Map();
+      for (const t of this.types) {
+        for (const d of t.cu.dies()) {
+          if (d.tag !== DW_TAG.member) continue;
+          const n = t.cu.string(getAttr(d, DW_AT.name));
+          const loc = getAttr(d, DW_AT.data_member_location);
+          const off = loc === undefined ? 0 : loc.kind === 'block' ? undefined : constValue(loc);
+          if (!n || off === undefined) continue;
+          let set = this.memberOffsetIndex.get(n);
+          if (!set) this.memberOffsetIndex.set(n, (set = new Set()));
+          set.add(off);
+        }
+      }
+    }
+    return this.memberOffsetIndex.get(name) ?? new Set();
+  }
+
+  private readonly hintsOf = new Map<string, { die: Die; t: UnitTypes; fnName: string }[]>();
+
+  /** Parameters and locals (inlined ones too) of a subprogram, for their location lists. */
+  private readLocations(t: UnitTypes, d: Die, fn: FunctionCode): void {
+    const dies = t.cu.dies();
+    const list: { die: Die; t: UnitTypes; fnName: string }[] = [];
+    // The function a variable belongs to in the source: the innermost inlined
+    // subroutine around it (rx_pkt's buf_desc_ptr inside ia_int), else this one.
+    const scopes: { depth: number; name: string }[] = [{ depth: d.depth, name: fn.name }];
+    for (let i = d.index + 1; i < dies.length && dies[i]!.depth > d.depth; i++) {
+      const c = dies[i]!;
+      while (scopes.length > 1 && scopes[scopes.length - 1]!.depth >= c.depth) scopes.pop();
+      if (c.tag === DW_TAG.inlined_subroutine) {
+        const n = this.named(t, c).name;
+        if (n) scopes.push({ depth: c.depth, name: n });
+        continue;
+      }
+      if ((c.tag === DW_TAG.formal_parameter || c.tag === DW_TAG.variable) && getAttr(c, DW_AT.location)) list.push({ die: c, t, fnName: scopes[scopes.length - 1]!.name });
+    }
+    this.hintsOf.set(fn.name, list);
+  }
+
+  /**
+   * Where the function's typed variables sit in registers: location-list entries
+   * (and single locations) that are one DW_OP_regN, for variables whose type is a
+   * struct pointer or that the source says hold MMIO. Read lazily, per function.
+   */
+  hints(fn: string): RegisterHint[] {
+    const out: RegisterHint[] = [];
+    for (const { die, t, fnName } of this.hintsOf.get(fn) ?? []) {
+      const { name, type } = this.named(t, die);
+      const v = this.valueOfType(type, name, fnName);
+      if (v === UNKNOWN) continue;
+      let locs;
+      try {
+        locs = t.cu.locations(die);
+      } catch {
+        continue; // malformed list: this variable gives no hint, the rest still do
+      }
+      for (const l of locs) {
+        const reg = registerOf(l.expr);
+        if (reg !== undefined) out.push({ lo: l.lo, hi: l.hi, reg, value: v });
+      }
+    }
+    return out;
   }
 
   /** A value of this DWARF type: MMIO for a pointer to an overlay, ptr(struct) for another struct pointer. */
@@ -160,6 +247,7 @@ export class ObjectFacts implements DataflowFacts {
     if (!t) return UNKNOWN;
     let v: Val = UNKNOWN;
     for (const m of t.membersAt(struct, offset)) {
+      if (m.name && this.fieldNames.has(m.name) && t.shape(m.type).kind === 'pointer') return MMIO;
       const mv = this.valueOfType(m.type, m.name);
       if (mv === MMIO) return MMIO;
       if (mv !== UNKNOWN) v = mv;
@@ -187,6 +275,7 @@ export class ObjectFacts implements DataflowFacts {
     const g = this.globalName(ref);
     if (!g || !this.globalTypes.has(g.name)) return UNKNOWN;
     const type = this.globalTypes.get(g.name);
+    if (g.offset === 0 && this.fieldNames.has(g.name) && type !== undefined && this.typesOf(type)?.shape(type).kind === 'pointer') return MMIO;
     if (g.offset === 0) return this.valueOfType(type, g.name);
     // A member of a global struct (`static struct priv p; p.regs`).
     const s = type === undefined ? undefined : this.typesOf(type)?.shape(type);

@@ -160,6 +160,26 @@ export const DW_RLE = {
   start_length: 7,
 } as const;
 
+/** DW_LLE_* location list entry kinds (DWARF 5, 7.7.3). */
+export const DW_LLE = {
+  end_of_list: 0,
+  base_addressx: 1,
+  startx_endx: 2,
+  startx_length: 3,
+  offset_pair: 4,
+  default_location: 5,
+  base_address: 6,
+  start_end: 7,
+  start_length: 8,
+} as const;
+
+/** The DW_OP_* operations the MMIO dataflow reads (a value in a register). */
+export const DW_OP = {
+  reg0: 0x50,
+  reg31: 0x6f,
+  regx: 0x90,
+} as const;
+
 /** DW_INL_* values of DW_AT_inline. */
 export const DW_INL = {
   not_inlined: 0,

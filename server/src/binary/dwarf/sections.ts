@@ -17,6 +17,8 @@ export type DwarfSectionName =
   | '.debug_addr'
   | '.debug_ranges'
   | '.debug_rnglists'
+  | '.debug_loc'
+  | '.debug_loclists'
   | '.debug_line'
   | '.debug_aranges';
 

@@ -12,6 +12,7 @@ import { AttrValue, constValue } from './forms';
 import { Die, getAttr, parseDies, UnitHeader } from './info';
 import { LineProgramHeader, LineRow, lineFilePath, readLineProgramHeader, runLineProgram } from './line';
 import { AddressRange, readRangeList, readRnglist, rnglistxOffset } from './ranges';
+import { LocationEntry, loclistxOffset, readLocList, readLoclist } from './loclists';
 import { DwarfSections, faultIn, sectionReader } from './sections';
 
 export interface UnitHost {
@@ -191,6 +192,27 @@ export class DwarfUnit {
     else hi = this.address(hv);
     if (hi === undefined || hi <= lo) return [];
     return [{ lo, hi }];
+  }
+
+  /**
+   * Where a variable or parameter lives: one entry covering every address for a
+   * single location expression (DW_FORM_exprloc), the list's entries for a
+   * location list (DWARF 4 .debug_loc, DWARF 5 .debug_loclists, loclistx).
+   */
+  locations(die: Die): LocationEntry[] {
+    const v = getAttr(die, DW_AT.location);
+    if (!v) return [];
+    if (v.kind === 'block') return [{ lo: 0n, hi: (1n << 64n) - 1n, expr: v.value }];
+    const h = this.header;
+    if (v.kind === 'loclistx') {
+      const base = this.rootNumber(DW_AT.loclists_base) ?? (h.offsetSize === 8 ? 20 : 12);
+      const off = loclistxOffset(this.sections, base, h.offsetSize, v.index);
+      return readLoclist(this.sections, off, h.addressSize, this.baseAddress, (i) => this.addrx(i));
+    }
+    const off = v.kind === 'secOffset' ? v.value : undefined;
+    if (off === undefined) return [];
+    if (h.version >= 5) return readLoclist(this.sections, off, h.addressSize, this.baseAddress, (i) => this.addrx(i));
+    return readLocList(this.sections, off, h.addressSize, this.baseAddress);
   }
 
   /** The line program header of this unit (DW_AT_stmt_list), or undefined when it has none. */
