@@ -1,6 +1,6 @@
 // Types of the compiled form of a site: which object was used, which
 // instructions the compiler emitted for the site, and what the #VE handler does
-// with each. Shared by the join (join.ts), the LSP server, the CLI, the report
+// with each. Shared by the join (compiled/match.ts), the LSP server, the CLI, the report
 // writers and the disassembly view; keep it stable.
 
 import type { MmioClass } from '../x86/rules';

@@ -7,7 +7,7 @@ import type { Position, Range, Site } from '../c/types';
 import type { FileAudit, Finding } from './engine';
 import { RULE_TITLES } from './findings';
 import type { CompiledInstruction, ObjectInfo } from './compiled';
-import { formatAge } from './join';
+import { formatAge } from './compiled/freshness';
 
 const cell = (v: string): string => v.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 

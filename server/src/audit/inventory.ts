@@ -7,7 +7,8 @@ import { CATALOGUE } from '../c/catalogue';
 import type { DwarfUnit } from '../binary/index';
 import type { Profile } from '../x86/profiles';
 import type { CompiledInstruction } from './compiled';
-import { describe, markUnrolled, performs, functionView, STRING_INSN } from './join';
+import { describe, markUnrolled, performs, STRING_INSN } from './compiled/describe';
+import { functionView } from './compiled/match';
 import type { OpenedObject } from './objects';
 
 export interface InventoryItem extends CompiledInstruction {

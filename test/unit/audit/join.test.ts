@@ -8,7 +8,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync,
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AuditEngine, hoverMarkdown, type FileAudit, type Finding } from '../../../server/src/audit/engine';
-import { copyDirection } from '../../../server/src/audit/join';
+import { copyDirection } from '../../../server/src/audit/compiled/match';
 import { ObjectStore } from '../../../server/src/audit/objects';
 import { locate } from '../c/helpers';
 

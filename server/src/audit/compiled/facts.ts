@@ -16,7 +16,8 @@
 // leaves a parameter unknown, never throws: the join then falls back by line.
 import { MAPPING_APIS } from '../../c/catalogue';
 import type { Site } from '../../c/types';
-import type { DwarfUnit } from '../../binary/index';
+import { normalizePath, type DwarfUnit, type InlinedInstance, type LineRow } from '../../binary/index';
+import type { OpenedObject } from '../objects';
 import { DW_AT, DW_OP, DW_TAG } from '../../binary/dwarf/constants';
 import { getAttr, type Die } from '../../binary/dwarf/info';
 import { constValue } from '../../binary/dwarf/forms';
@@ -326,6 +327,48 @@ export class ObjectFacts implements DataflowFacts {
     return true;
   }
 }
+
+/** Two paths name the same file: equal, or one is a '/'-aligned suffix of the other. */
+export function sameFile(a: string | undefined, b: string): boolean {
+  if (!a) return false;
+  const x = normalizePath(a);
+  const y = normalizePath(b);
+  if (x === y) return true;
+  const [s, l] = x.length < y.length ? [x, y] : [y, x];
+  return l.endsWith(s) && l[l.length - s.length - 1] === '/';
+}
+
+
+/** Per-unit DWARF facts the join reuses across edits. */
+export interface UnitFacts {
+  instances: InlinedInstance[];
+  rows: LineRow[];
+  /** Named subprograms with their DW_AT_decl_file/decl_line (the staleness check). */
+  decls: { name: string; line: number; file: string | undefined }[];
+}
+const unitFacts = new WeakMap<DwarfUnit, UnitFacts>();
+
+export function unitFactsOf(o: OpenedObject, cu: DwarfUnit): UnitFacts {
+  let f = unitFacts.get(cu);
+  if (!f) {
+    f = { instances: o.bin.dwarf.inlinedInstances(cu), rows: o.bin.dwarf.lineRows(cu), decls: declsOf(cu) };
+    unitFacts.set(cu, f);
+  }
+  return f;
+}
+
+function declsOf(cu: DwarfUnit): UnitFacts['decls'] {
+  const out: UnitFacts['decls'] = [];
+  for (const d of cu.dies()) {
+    if (d.tag !== DW_TAG.subprogram) continue;
+    const line = constValue(getAttr(d, DW_AT.decl_line));
+    const file = constValue(getAttr(d, DW_AT.decl_file));
+    const name = cu.string(getAttr(d, DW_AT.name));
+    if (line && file !== undefined && name) out.push({ name, line, file: cu.filePath(file) });
+  }
+  return out;
+}
+
 
 export interface ObjectFlow {
   /** Per function (by symbol name): its MMIO accesses. */

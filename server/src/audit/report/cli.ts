@@ -160,7 +160,7 @@ export async function buildReport(o: Omit<ReportOptions, 'out' | 'force'>, hooks
   if (!hooks.engine) engine.configure({
     profile: o.profile,
     followIncludes: o.followIncludes,
-    // The compiled-form join happens inside the engine (join.ts) once it knows where objects are.
+    // The compiled-form join happens inside the engine (compiled/match.ts) once it knows where objects are.
     objects: withObjects ? { objects: o.objects.map((p) => resolve(p)), vmlinux: o.vmlinux && resolve(o.vmlinux), buildDir: o.buildDir && resolve(o.buildDir), sourceRoot: root } : undefined,
   });
   // A caller's engine decides the profile and whether objects are read.

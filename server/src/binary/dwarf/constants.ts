@@ -42,6 +42,8 @@ export const DW_AT = {
   inline: 0x20,
   producer: 0x25,
   abstract_origin: 0x31,
+  decl_file: 0x3a,
+  decl_line: 0x3b,
   declaration: 0x3c,
   external: 0x3f,
   specification: 0x47,

@@ -7,68 +7,23 @@
 //   the accessor's width and direction and is not a stack access. GCC
 //   duplicates code (loop versioning, tail duplication), so one site can own
 //   several instances and instructions: all are kept.
-// - A dereference site is found through the line table: memory-touching
-//   instructions DWARF attributes to the site's line (and column, when gcc
-//   emitted one inside the expression).
+// - A dereference site gets the instructions of its line (DWARF's line table,
+//   columns first) whose address the MMIO dataflow (dataflow.ts) derives from
+//   MMIO: match 'dataflow'. Only where the dataflow knows nothing of the
+//   function does the old width/direction guess run, labelled 'line-fallback'.
 // - An out-of-line accessor (ioread32, memcpy_toio) is the CALL on the site's
 //   line; the #VE lands in the callee, which the catalogue describes.
-
-import { CATALOGUE } from '../c/catalogue';
-import type { Site } from '../c/types';
-import { normalizePath, type DwarfUnit, type InlinedInstance, type LineRow } from '../binary/index';
-import { getAttr } from '../binary/dwarf/info';
-import { constValue } from '../binary/dwarf/forms';
-import { DW_TAG } from '../binary/dwarf/constants';
-import { classifyMmio } from '../x86/classify';
-import type { MemoryAccess, WalkedInstruction } from '../x86/iced';
-import type { Profile } from '../x86/profiles';
-import type { FunctionCode } from './code';
-import type { CompiledInstruction, FileCompiled, InstructionClass, InstructionVerdict, MatchKind, ObjectInfo, SiteCompiled } from './compiled';
-import type { ObjectChoice, OpenedObject } from './objects';
-import { ObjectFacts, objectFlow, sourceMmioNames } from './compiled/facts';
-import { STRING_INSN } from './compiled/strings';
-
-const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');
-
-/** Two paths name the same file: equal, or one is a '/'-aligned suffix of the other. */
-export function sameFile(a: string | undefined, b: string): boolean {
-  if (!a) return false;
-  const x = normalizePath(a);
-  const y = normalizePath(b);
-  if (x === y) return true;
-  const [s, l] = x.length < y.length ? [x, y] : [y, x];
-  return l.endsWith(s) && l[l.length - s.length - 1] === '/';
-}
-
-/** Per-unit DWARF facts the join reuses across edits. */
-interface UnitFacts {
-  instances: InlinedInstance[];
-  rows: LineRow[];
-  /** Named subprograms with their DW_AT_decl_file/decl_line (the staleness check). */
-  decls: { name: string; line: number; file: string | undefined }[];
-}
-const unitFacts = new WeakMap<DwarfUnit, UnitFacts>();
-
-function factsOf(o: OpenedObject, cu: DwarfUnit): UnitFacts {
-  let f = unitFacts.get(cu);
-  if (!f) {
-    f = { instances: o.bin.dwarf.inlinedInstances(cu), rows: o.bin.dwarf.lineRows(cu), decls: declsOf(cu) };
-    unitFacts.set(cu, f);
-  }
-  return f;
-}
-
-function declsOf(cu: DwarfUnit): UnitFacts['decls'] {
-  const out: UnitFacts['decls'] = [];
-  for (const d of cu.dies()) {
-    if (d.tag !== DW_TAG.subprogram) continue;
-    const line = constValue(getAttr(d, DW_AT_decl_line));
-    const file = constValue(getAttr(d, DW_AT_decl_file));
-    const name = cu.string(getAttr(d, DW_AT_name));
-    if (line && file !== undefined && name) out.push({ name, line, file: cu.filePath(file) });
-  }
-  return out;
-}
+import { CATALOGUE } from '../../c/catalogue';
+import type { Site } from '../../c/types';
+import type { DwarfUnit, InlinedInstance, LineRow } from '../../binary/index';
+import type { MemoryAccess, WalkedInstruction } from '../../x86/iced';
+import type { Profile } from '../../x86/profiles';
+import type { FunctionCode } from '../code';
+import type { CompiledInstruction, FileCompiled, InstructionVerdict, MatchKind, SiteCompiled } from '../compiled';
+import type { ObjectChoice, OpenedObject } from '../objects';
+import { callEntry, describe, deviceAccesses, markUnrolled, performs } from './describe';
+import { ObjectFacts, objectFlow, sameFile, sourceMmioNames, unitFactsOf } from './facts';
+import { judgeFreshness } from './freshness';
 
 /** UTF-16 column (0-based) of a DWARF column (1-based, bytes; gcc counts a tab as 1). */
 function utf16Column(lineText: string, dwarfColumn: number): number {
@@ -83,248 +38,6 @@ function contains(outer: InlinedInstance, inner: InlinedInstance): boolean {
   return inner.ranges.every((r) => outer.ranges.some((o) => r.lo >= o.lo && r.hi <= o.hi));
 }
 
-// ---------------------------------------------------------------------------------
-// Staleness
-
-export interface LineCheck {
-  checked: number;
-  mismatched: { line: number; name: string }[];
-}
-
-const DW_AT_name = 0x03;
-const DW_AT_decl_file = 0x3a;
-const DW_AT_decl_line = 0x3b;
-
-/**
- * Compares what the object's DWARF records about this file with the text: each
- * function declared in it must still be named on its DW_AT_decl_line, and each
- * inlined call must still sit on a line that exists. Function names are robust
- * to macros (gcc records the expansion point for inlined calls, so a call's
- * column may show a macro name instead of the function).
- */
-export function checkLines(o: OpenedObject, units: DwarfUnit[], source: string, text: string): LineCheck {
-  const lines = text.split(/\r?\n/);
-  const out: LineCheck = { checked: 0, mismatched: [] };
-  const seen = new Set<string>();
-  for (const cu of units) {
-    for (const { name, line, file } of factsOf(o, cu).decls) {
-      if (!sameFile(file, source) || seen.has(`${name}:${line}`)) continue;
-      // Names a macro made (BUILD_BUG_ON's __compiletime_assert_N) appear nowhere in the text.
-      if (!text.includes(name)) continue;
-      seen.add(`${name}:${line}`);
-      out.checked++;
-      const lt = lines[line - 1];
-      if (lt === undefined || !new RegExp(`\\b${name}\\b`).test(lt)) out.mismatched.push({ line, name });
-    }
-    for (const inst of factsOf(o, cu).instances) {
-      if (!inst.name || !inst.callLine || !sameFile(inst.callFile, source)) continue;
-      if (inst.callLine > lines.length) {
-        out.checked++;
-        out.mismatched.push({ line: inst.callLine, name: inst.name });
-      }
-    }
-  }
-  return out;
-}
-
-/** Fills in the staleness of a found object against the text being audited. */
-export function judgeFreshness(choice: ObjectChoice, source: string, text: string, diskText?: () => string | undefined): ObjectInfo {
-  const info = { ...choice.info };
-  if (!choice.object) return info;
-  const check = checkLines(choice.object, choice.units, source, text);
-  const bad = check.mismatched.length;
-  if (bad > 0 && bad > Math.max(0, Math.floor(check.checked / 10))) {
-    const first = check.mismatched[0]!;
-    const disk = diskText?.();
-    const edited = disk !== undefined && disk !== text;
-    return {
-      ...info,
-      state: 'lines-differ',
-      message:
-        `${choice.object.path} does not match ${edited ? 'the edited text' : 'this source'}: ` +
-        `${bad} of ${check.checked} functions and calls it records are not where the text has them (e.g. ${first.name} at line ${first.line}); ` +
-        (edited ? 'save and rebuild the object' : 'rebuild the object'),
-    };
-  }
-  if (info.mtimeMs !== undefined && info.sourceMtimeMs !== undefined && info.mtimeMs + 1000 < info.sourceMtimeMs && unedited(text, diskText)) {
-    // Older, but every inlined call it records still sits where the text has it: the
-    // instructions are shown, with the age in the message.
-    info.state = 'older-than-source';
-    info.message = `${choice.object.path} is older than the source (by ${formatAge(info.sourceMtimeMs - info.mtimeMs)}); the ${check.checked} functions it records are still where the text has them`;
-  }
-  return info;
-}
-
-function unedited(text: string, diskText: (() => string | undefined) | undefined): boolean {
-  const disk = diskText?.();
-  return disk === undefined || disk === text;
-}
-
-export function formatAge(ms: number): string {
-  const s = Math.round(ms / 1000);
-  if (s < 120) return `${s} s`;
-  if (s < 7200) return `${Math.round(s / 60)} min`;
-  if (s < 172800) return `${Math.round(s / 3600)} h`;
-  return `${Math.round(s / 86400)} days`;
-}
-
-// ---------------------------------------------------------------------------------
-// Instruction selection and verdicts
-
-const SP = /^(rsp|esp|sp)$/i;
-const BP = /^(rbp|ebp|bp)$/i;
-
-/**
- * Memory operands that can be device memory. RSP-based slots are the stack;
- * RBP is the frame pointer only in functions that set one up; the kernel's
- * default (ORC unwinder) leaves RBP a general register that often holds the
- * ioremap()ed base.
- */
-function deviceAccesses(insn: WalkedInstruction, framePointer: boolean): MemoryAccess[] {
-  return insn.memory.filter((m) => {
-    if (m.ripRelative || m.string) return false;
-    const regs = [m.base, m.index].filter((r): r is string => !!r);
-    if (regs.some((r) => SP.test(r))) return false;
-    if (framePointer && regs.some((r) => BP.test(r))) return false;
-    return true;
-  });
-}
-
-export { STRING_INSN };
-
-/**
- * The side of a string accessor that is device memory: writesX/iowriteX_rep/memcpy_toio
- * write it and read an ordinary buffer; readsX/ioreadX_rep/memcpy_fromio the reverse.
- */
-function stringDirection(name: string | undefined): 'R' | 'W' | undefined {
-  if (!name) return undefined;
-  const n = name.replace(/^_+/, '');
-  if (/^(writes|iowrite|memcpy_toio|memset_io|outs)/.test(n)) return 'W';
-  if (/^(reads|ioread|memcpy_fromio|ins)/.test(n)) return 'R';
-  return undefined;
-}
-
-export function performs(site: { accessorKind: Site['accessorKind']; width: number; name?: string }, insn: WalkedInstruction, framePointer: boolean): boolean {
-  if (!insn.valid) return false;
-  const m = insn.mnemonic;
-  switch (site.accessorKind) {
-    case 'mmio-read':
-    case 'mmio-write': {
-      const want = site.accessorKind === 'mmio-read' ? 'R' : 'W';
-      return deviceAccesses(insn, framePointer).some((a) => (a.access === want || a.access === 'RW') && (site.width === 0 || a.width === site.width));
-    }
-    case 'mmio-string': {
-      // MOVDIR64B's accessor: the pointer loads gcc schedules into its range are not the access.
-      if (site.name && /cmds512$/.test(site.name)) return m === 'movdir64b';
-      const dir = stringDirection(site.name);
-      if (dir) return deviceAccesses(insn, framePointer).some((a) => a.access === dir || a.access === 'RW') || STRING_INSN.test(insn.text) || m === 'movdir64b';
-      return deviceAccesses(insn, framePointer).length > 0 || insn.memory.some((a) => a.string) || m === 'movdir64b';
-    }
-    case 'port-in':
-    case 'port-out':
-    case 'port-string':
-      return m === 'in' || m === 'out' || m.startsWith('ins') || m.startsWith('outs');
-    case 'msr-read':
-      return m === 'rdmsr';
-    case 'msr-write':
-      return m === 'wrmsr';
-    case 'cpuid':
-      return m === 'cpuid';
-    case 'hlt':
-      return m === 'hlt';
-  }
-  return false;
-}
-
-export function describe(
-  o: OpenedObject,
-  fn: FunctionCode,
-  insn: WalkedInstruction,
-  profile: Profile,
-  match: MatchKind,
-): CompiledInstruction {
-  const base = located(o, fn, insn, match);
-  const m = insn.mnemonic;
-  const plain = (cls: InstructionClass, size: number, verdict: InstructionVerdict, summary: string): CompiledInstruction => ({
-    ...base, class: cls, size, verdict, misemulation: [], flags: [], summary,
-  });
-  if (m === 'in' || m === 'out') {
-    const w = insn.operands.find((op) => op.gpr && op.gpr.index === 0)?.gpr?.width ?? 0;
-    return plain(m === 'in' ? 'PORT_IN' : 'PORT_OUT', w, 'emulated', `handle_io: ${m.toUpperCase()} of ${w} byte${w === 1 ? '' : 's'} through TDVMCALL IO_INSTRUCTION (30)`);
-  }
-  if (m.startsWith('ins') || m.startsWith('outs')) {
-    return profile === 'sev-es'
-      ? plain('PORT_STRING', 0, 'emulated', 'vc_handle_ioio emulates string port I/O')
-      : plain('PORT_STRING', 0, 'rejected-string-io', 'handle_io refuses string port I/O (INS/OUTS): the #VE is unhandled, the guest oopses');
-  }
-  if (m === 'rdmsr' || m === 'wrmsr') return plain(m === 'rdmsr' ? 'RDMSR' : 'WRMSR', 8, 'emulated', `${m === 'rdmsr' ? 'read_msr' : 'write_msr'}: TDVMCALL ${m === 'rdmsr' ? 'MSR_READ (31)' : 'MSR_WRITE (32)'}; RIP += 2`);
-  if (m === 'cpuid') return plain('CPUID', 0, 'emulated', 'handle_cpuid: TDVMCALL CPUID (10) for leaves the TDX module does not answer itself; RIP += 2');
-  if (m === 'hlt') return plain('HLT', 0, 'emulated', 'handle_halt: TDVMCALL HLT (12)');
-  const v = classifyMmio(insn.bytes, profile);
-  const summary =
-    v.verdict === 'emulated'
-      ? `${v.kernelEnum}, ${v.size} byte${v.size === 1 ? '' : 's'}${v.regSlot ? ` via ${v.regSlot}` : ''}: emulated, RIP += ${v.length}`
-      : v.verdict === 'misemulated'
-        ? `${v.kernelEnum}, ${v.size} bytes: decoded but emulated wrongly (${v.misemulation.join(', ')})${v.notes.length ? `: ${v.notes[0]}` : ''}`
-        : `${v.kernelEnum}: ${v.consequence ?? 'not emulated'}`;
-  return { ...base, class: v.class, size: v.size, verdict: v.verdict, misemulation: v.misemulation, flags: v.flags, summary };
-}
-
-/** Where an instruction is: object, symbol+offset, bytes, text, and DWARF's file/line/inline chain. */
-function located(o: OpenedObject, fn: FunctionCode, insn: WalkedInstruction, match: MatchKind) {
-  const chain = o.bin.dwarf.inlineChain(insn.ip);
-  return {
-    object: o.path,
-    function: fn.name,
-    offset: Number(insn.ip - fn.start),
-    section: fn.section,
-    address: '0x' + insn.ip.toString(16),
-    bytes: hex(insn.bytes),
-    text: insn.text,
-    match,
-    inlineChain: chain.map((f) => f.function ?? '?'),
-    file: chain[0]?.file,
-    line: chain[0]?.line ?? 0,
-    column: chain[0]?.column ?? 0,
-  };
-}
-
-function callEntry(o: OpenedObject, fn: FunctionCode, insn: WalkedInstruction, callee: string, note: string): CompiledInstruction {
-  return {
-    ...located(o, fn, insn, 'call'),
-    // In a .o the rel32 is still 0 and iced prints the synthetic address: name the target.
-    text: `${insn.mnemonic} ${callee}`,
-    class: 'CALL',
-    size: 0,
-    verdict: 'out-of-line',
-    misemulation: [],
-    flags: [],
-    summary: `calls ${callee}; the #VE lands in ${callee}: ${note}`,
-    callee,
-    calleeNote: note,
-  };
-}
-
-/**
- * Under TDX, insX/outsX and memcpy_fromio/toio/memset_io take an unrolled
- * branch (cc_platform_has(CC_ATTR_GUEST_UNROLL_STRING_IO), v5.18+;
- * arch/x86/include/asm/io.h BUILDIO, arch/x86/lib/iomem.c). Their `rep ins/outs/movs`
- * branch is in the binary but never runs in a TDX guest: not a failure.
- */
-export function markUnrolled(i: CompiledInstruction, kind: Site['accessorKind'] | 'string-helper', profile: Profile, accessor?: string): CompiledInstruction {
-  if (profile === 'sev-es') return i;
-  // __iowrite32_copy's `rep movsl` has no cc_platform_has() branch: it runs in a TDX guest.
-  if (accessor === '__iowrite32_copy') return i;
-  const stringInsn = i.class === 'MOVS' || i.class === 'PORT_STRING' || STRING_INSN.test(i.text);
-  if (!stringInsn || (kind !== 'port-string' && kind !== 'mmio-string' && kind !== 'string-helper')) return i;
-  return {
-    ...i,
-    unreached: 'TDX guests take the unrolled branch (cc_platform_has(CC_ATTR_GUEST_UNROLL_STRING_IO), since v5.18); this string instruction runs only outside TDX',
-  };
-}
-
-// ---------------------------------------------------------------------------------
-// Per-site matching
 
 /**
  * The 0-based line where a call that is still open at (line, col) starts: walks
@@ -457,7 +170,7 @@ export function compiledFormsFor(input: JoinInput): FileCompiled {
   const instances: InlinedInstance[] = [];
   const rows: LineRow[][] = [];
   for (const cu of choice.units) {
-    const f = factsOf(o, cu);
+    const f = unitFactsOf(o, cu);
     instances.push(...f.instances);
     rows.push(f.rows);
   }
@@ -835,4 +548,5 @@ export function functionView(sites: readonly { instructions: CompiledInstruction
   }
   return [...by.values()].map(({ seen: _s, ...rest }) => rest).sort((a, b) => a.name.localeCompare(b.name));
 }
+
 

@@ -1,0 +1,167 @@
+// What the #VE handler does with one compiled instruction, and which instructions
+// an accessor's inlined body performs its access with: the description every
+// matched instruction gets (class, size, verdict, mis-emulation, where it is).
+import type { Site } from '../../c/types';
+import { classifyMmio } from '../../x86/classify';
+import type { MemoryAccess, WalkedInstruction } from '../../x86/iced';
+import type { Profile } from '../../x86/profiles';
+import type { FunctionCode } from '../code';
+import type { CompiledInstruction, InstructionClass, InstructionVerdict, MatchKind } from '../compiled';
+import type { OpenedObject } from '../objects';
+import { STRING_INSN } from './strings';
+
+const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');
+
+
+const SP = /^(rsp|esp|sp)$/i;
+const BP = /^(rbp|ebp|bp)$/i;
+
+/**
+ * Memory operands that can be device memory. RSP-based slots are the stack;
+ * RBP is the frame pointer only in functions that set one up; the kernel's
+ * default (ORC unwinder) leaves RBP a general register that often holds the
+ * ioremap()ed base.
+ */
+export function deviceAccesses(insn: WalkedInstruction, framePointer: boolean): MemoryAccess[] {
+  return insn.memory.filter((m) => {
+    if (m.ripRelative || m.string) return false;
+    const regs = [m.base, m.index].filter((r): r is string => !!r);
+    if (regs.some((r) => SP.test(r))) return false;
+    if (framePointer && regs.some((r) => BP.test(r))) return false;
+    return true;
+  });
+}
+
+export { STRING_INSN };
+
+/**
+ * The side of a string accessor that is device memory: writesX/iowriteX_rep/memcpy_toio
+ * write it and read an ordinary buffer; readsX/ioreadX_rep/memcpy_fromio the reverse.
+ */
+function stringDirection(name: string | undefined): 'R' | 'W' | undefined {
+  if (!name) return undefined;
+  const n = name.replace(/^_+/, '');
+  if (/^(writes|iowrite|memcpy_toio|memset_io|outs)/.test(n)) return 'W';
+  if (/^(reads|ioread|memcpy_fromio|ins)/.test(n)) return 'R';
+  return undefined;
+}
+
+export function performs(site: { accessorKind: Site['accessorKind']; width: number; name?: string }, insn: WalkedInstruction, framePointer: boolean): boolean {
+  if (!insn.valid) return false;
+  const m = insn.mnemonic;
+  switch (site.accessorKind) {
+    case 'mmio-read':
+    case 'mmio-write': {
+      const want = site.accessorKind === 'mmio-read' ? 'R' : 'W';
+      return deviceAccesses(insn, framePointer).some((a) => (a.access === want || a.access === 'RW') && (site.width === 0 || a.width === site.width));
+    }
+    case 'mmio-string': {
+      // MOVDIR64B's accessor: the pointer loads gcc schedules into its range are not the access.
+      if (site.name && /cmds512$/.test(site.name)) return m === 'movdir64b';
+      const dir = stringDirection(site.name);
+      if (dir) return deviceAccesses(insn, framePointer).some((a) => a.access === dir || a.access === 'RW') || STRING_INSN.test(insn.text) || m === 'movdir64b';
+      return deviceAccesses(insn, framePointer).length > 0 || insn.memory.some((a) => a.string) || m === 'movdir64b';
+    }
+    case 'port-in':
+    case 'port-out':
+    case 'port-string':
+      return m === 'in' || m === 'out' || m.startsWith('ins') || m.startsWith('outs');
+    case 'msr-read':
+      return m === 'rdmsr';
+    case 'msr-write':
+      return m === 'wrmsr';
+    case 'cpuid':
+      return m === 'cpuid';
+    case 'hlt':
+      return m === 'hlt';
+  }
+  return false;
+}
+
+export function describe(
+  o: OpenedObject,
+  fn: FunctionCode,
+  insn: WalkedInstruction,
+  profile: Profile,
+  match: MatchKind,
+): CompiledInstruction {
+  const base = located(o, fn, insn, match);
+  const m = insn.mnemonic;
+  const plain = (cls: InstructionClass, size: number, verdict: InstructionVerdict, summary: string): CompiledInstruction => ({
+    ...base, class: cls, size, verdict, misemulation: [], flags: [], summary,
+  });
+  if (m === 'in' || m === 'out') {
+    const w = insn.operands.find((op) => op.gpr && op.gpr.index === 0)?.gpr?.width ?? 0;
+    return plain(m === 'in' ? 'PORT_IN' : 'PORT_OUT', w, 'emulated', `handle_io: ${m.toUpperCase()} of ${w} byte${w === 1 ? '' : 's'} through TDVMCALL IO_INSTRUCTION (30)`);
+  }
+  if (m.startsWith('ins') || m.startsWith('outs')) {
+    return profile === 'sev-es'
+      ? plain('PORT_STRING', 0, 'emulated', 'vc_handle_ioio emulates string port I/O')
+      : plain('PORT_STRING', 0, 'rejected-string-io', 'handle_io refuses string port I/O (INS/OUTS): the #VE is unhandled, the guest oopses');
+  }
+  if (m === 'rdmsr' || m === 'wrmsr') return plain(m === 'rdmsr' ? 'RDMSR' : 'WRMSR', 8, 'emulated', `${m === 'rdmsr' ? 'read_msr' : 'write_msr'}: TDVMCALL ${m === 'rdmsr' ? 'MSR_READ (31)' : 'MSR_WRITE (32)'}; RIP += 2`);
+  if (m === 'cpuid') return plain('CPUID', 0, 'emulated', 'handle_cpuid: TDVMCALL CPUID (10) for leaves the TDX module does not answer itself; RIP += 2');
+  if (m === 'hlt') return plain('HLT', 0, 'emulated', 'handle_halt: TDVMCALL HLT (12)');
+  const v = classifyMmio(insn.bytes, profile);
+  const summary =
+    v.verdict === 'emulated'
+      ? `${v.kernelEnum}, ${v.size} byte${v.size === 1 ? '' : 's'}${v.regSlot ? ` via ${v.regSlot}` : ''}: emulated, RIP += ${v.length}`
+      : v.verdict === 'misemulated'
+        ? `${v.kernelEnum}, ${v.size} bytes: decoded but emulated wrongly (${v.misemulation.join(', ')})${v.notes.length ? `: ${v.notes[0]}` : ''}`
+        : `${v.kernelEnum}: ${v.consequence ?? 'not emulated'}`;
+  return { ...base, class: v.class, size: v.size, verdict: v.verdict, misemulation: v.misemulation, flags: v.flags, summary };
+}
+
+/** Where an instruction is: object, symbol+offset, bytes, text, and DWARF's file/line/inline chain. */
+export function located(o: OpenedObject, fn: FunctionCode, insn: WalkedInstruction, match: MatchKind) {
+  const chain = o.bin.dwarf.inlineChain(insn.ip);
+  return {
+    object: o.path,
+    function: fn.name,
+    offset: Number(insn.ip - fn.start),
+    section: fn.section,
+    address: '0x' + insn.ip.toString(16),
+    bytes: hex(insn.bytes),
+    text: insn.text,
+    match,
+    inlineChain: chain.map((f) => f.function ?? '?'),
+    file: chain[0]?.file,
+    line: chain[0]?.line ?? 0,
+    column: chain[0]?.column ?? 0,
+  };
+}
+
+export function callEntry(o: OpenedObject, fn: FunctionCode, insn: WalkedInstruction, callee: string, note: string): CompiledInstruction {
+  return {
+    ...located(o, fn, insn, 'call'),
+    // In a .o the rel32 is still 0 and iced prints the synthetic address: name the target.
+    text: `${insn.mnemonic} ${callee}`,
+    class: 'CALL',
+    size: 0,
+    verdict: 'out-of-line',
+    misemulation: [],
+    flags: [],
+    summary: `calls ${callee}; the #VE lands in ${callee}: ${note}`,
+    callee,
+    calleeNote: note,
+  };
+}
+
+/**
+ * Under TDX, insX/outsX and memcpy_fromio/toio/memset_io take an unrolled
+ * branch (cc_platform_has(CC_ATTR_GUEST_UNROLL_STRING_IO), v5.18+;
+ * arch/x86/include/asm/io.h BUILDIO, arch/x86/lib/iomem.c). Their `rep ins/outs/movs`
+ * branch is in the binary but never runs in a TDX guest: not a failure.
+ */
+export function markUnrolled(i: CompiledInstruction, kind: Site['accessorKind'] | 'string-helper', profile: Profile, accessor?: string): CompiledInstruction {
+  if (profile === 'sev-es') return i;
+  // __iowrite32_copy's `rep movsl` has no cc_platform_has() branch: it runs in a TDX guest.
+  if (accessor === '__iowrite32_copy') return i;
+  const stringInsn = i.class === 'MOVS' || i.class === 'PORT_STRING' || STRING_INSN.test(i.text);
+  if (!stringInsn || (kind !== 'port-string' && kind !== 'mmio-string' && kind !== 'string-helper')) return i;
+  return {
+    ...i,
+    unreached: 'TDX guests take the unrolled branch (cc_platform_has(CC_ATTR_GUEST_UNROLL_STRING_IO), since v5.18); this string instruction runs only outside TDX',
+  };
+}
+
