@@ -25,6 +25,14 @@ const R_X86_64_PLT32 = 4;
 /** Largest function we decode; anything bigger is not a function a driver author wrote. */
 const MAX_FUNCTION_BYTES = 4 << 20;
 
+/** A function sets up RBP as a frame pointer: `push rbp; mov rbp,rsp` among its first instructions. */
+export function hasFramePointer(ins: readonly WalkedInstruction[]): boolean {
+  for (let k = 0; k + 1 < Math.min(ins.length, 12); k++) {
+    if (ins[k]!.text === 'push rbp' && ins[k + 1]!.text === 'mov rbp,rsp') return true;
+  }
+  return false;
+}
+
 export class ObjectCode {
   private readonly fns: FunctionCode[];
   private readonly decoded = new Map<bigint, WalkedInstruction[]>();
@@ -95,11 +103,7 @@ export class ObjectCode {
 
   /** The function sets up RBP as a frame pointer (push rbp; mov rbp,rsp near its entry). */
   framePointer(fn: FunctionCode): boolean {
-    const ins = this.instructions(fn);
-    for (let k = 0; k + 1 < Math.min(ins.length, 12); k++) {
-      if (ins[k]!.text === 'push rbp' && ins[k + 1]!.text === 'mov rbp,rsp') return true;
-    }
-    return false;
+    return hasFramePointer(this.instructions(fn));
   }
 
   /** Instructions with ip in [lo, hi), across functions. */

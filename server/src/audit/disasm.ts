@@ -24,7 +24,9 @@ import { getAttr } from '../binary/dwarf/info';
 import { constValue } from '../binary/dwarf/forms';
 import { DW_AT } from '../binary/dwarf/constants';
 import { R_X86_64_PC32, R_X86_64_PC64 } from '../binary/relocate';
-import { CodeWalker, deviceMemoryAccesses, type WalkedInstruction } from '../x86/iced';
+import { CodeWalker, type WalkedInstruction } from '../x86/iced';
+import { performs } from './compiled/describe';
+import { hasFramePointer } from './code';
 import { classifyMmio } from '../x86/classify';
 import type { Profile } from '../x86/profiles';
 import { CATALOGUE } from '../c/catalogue';
@@ -359,23 +361,19 @@ function markFromJoin(c: CompiledInstruction): Mark {
 }
 
 /**
- * Without the join: an instruction inside an inlined instance of a catalogued
- * MMIO accessor that touches non-stack, non-RIP-relative memory is the
- * access. For readX/writeX the access must also have the accessor's
- * direction and width (as the join requires), so a pointer reload that DWARF
+ * Without the join (no source, or an object that no longer matches it): an
+ * instruction inside an inlined instance of a catalogued MMIO accessor that
+ * performs that accessor's access, by the join's own rule (compiled/describe.ts
+ * `performs`: direction, width, not the stack), so a pointer reload DWARF
  * happens to put inside the instance is not taken for the MMIO.
  */
-function inferMark(ins: WalkedInstruction, chain: readonly InlinedInstance[], profile: Profile): Mark | undefined {
+function inferMark(ins: WalkedInstruction, chain: readonly InlinedInstance[], profile: Profile, framePointer: boolean): Mark | undefined {
   if (!ins.valid) return undefined;
-  const mem = deviceMemoryAccesses(ins);
-  if (mem.length === 0) return undefined;
   for (let k = chain.length - 1; k >= 0; k--) {
     const name = chain[k]!.name;
     const acc = name === undefined ? undefined : CATALOGUE.get(name);
     if (!acc || !acc.kind.startsWith('mmio-')) continue;
-    const fits = acc.kind === 'mmio-string' || mem.some((m) =>
-      m.width === acc.width && (acc.kind === 'mmio-read' ? m.access !== 'W' : m.access !== 'R'));
-    if (!fits) return undefined;
+    if (!performs({ accessorKind: acc.kind, width: acc.width, name }, ins, framePointer)) return undefined;
     const v = classifyMmio(ins.bytes, profile);
     return { verdict: v.verdict, misemulation: v.misemulation, class: v.class, size: v.size, what: name };
   }
@@ -512,11 +510,12 @@ export function renderFunction(obj: BinaryObject, objectPath: string, symbol: st
   }
 
   interface Row { ins: WalkedInstruction; addr: bigint; text: string; mark: Mark | undefined; chain: InlinedInstance[] }
+  const framePointer = hasFramePointer(insns);
   const rows: Row[] = insns.map((ins) => {
     const addr = f.address + BigInt(ins.offset);
     const chain = chainAt(dw.instances, addr);
     const joined = marks?.get(addr);
-    const mark = marks ? (joined ? markFromJoin(joined) : undefined) : inferMark(ins, chain, opts.profile);
+    const mark = marks ? (joined ? markFromJoin(joined) : undefined) : inferMark(ins, chain, opts.profile, framePointer);
     return { ins, addr, text: instructionText(obj, idx, f, ins), mark, chain };
   });
 
