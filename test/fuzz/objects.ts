@@ -11,6 +11,11 @@ import { join, resolve } from 'node:path';
 import { deflateSync, inflateSync } from 'node:zlib';
 import { DwarfError, ElfError, ElfFile, openBinary } from '../../server/src/binary/index';
 import { classifyMmio, decodeFunction, deviceMemoryAccesses } from '../../server/src/x86/index';
+import { DW_AT, DW_TAG } from '../../server/src/binary/dwarf/constants';
+import { getAttr } from '../../server/src/binary/dwarf/info';
+import { UnitTypes } from '../../server/src/binary/dwarf/types';
+import { ObjectCode } from '../../server/src/audit/code';
+import { ObjectFacts, objectFlow } from '../../server/src/audit/compiled/facts';
 import { Pick, type Rand } from './prng';
 import { walkFiles } from './files';
 
@@ -151,7 +156,7 @@ const FORMS = [
   0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27,
   0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x00, 0x02, 0x2d, 0x7f,
 ];
-const DEBUG_NAMES = ['.debug_info', '.debug_abbrev', '.debug_line', '.debug_str', '.debug_line_str', '.debug_rnglists', '.debug_ranges', '.debug_aranges', '.debug_str_offsets', '.debug_addr'];
+const DEBUG_NAMES = ['.debug_info', '.debug_abbrev', '.debug_line', '.debug_str', '.debug_line_str', '.debug_rnglists', '.debug_ranges', '.debug_aranges', '.debug_str_offsets', '.debug_addr', '.debug_loclists', '.debug_loc'];
 
 /** A mutable working copy: a buffer that may grow (sections moved to the end). */
 class Work {
@@ -710,6 +715,25 @@ export function exerciseObject(data: Uint8Array): ExerciseStats {
       }
     }
     stage(() => void dwarf.unitsForSource('mmio_dev.c', { lineTableFiles: true }));
+    // The MMIO dataflow's DWARF: location lists, struct members, and the dataflow itself.
+    for (const u of units.slice(0, 4)) {
+      stage(() => {
+        const t = new UnitTypes(u);
+        let n = 0;
+        for (const d of u.dies()) {
+          if (n > 40) break;
+          if (getAttr(d, DW_AT.location)) {
+            n++;
+            stage(() => void u.locations(d));
+          }
+          if (d.tag === DW_TAG.structure_type) stage(() => void t.members(d.offset));
+        }
+      });
+    }
+    stage(() => {
+      const code = new ObjectCode(b);
+      objectFlow(code, code.functions.slice(0, 6), new ObjectFacts(units.slice(0, 4), code, new Map()));
+    });
   });
   return st;
 }

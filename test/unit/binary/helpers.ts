@@ -261,3 +261,106 @@ export function addr2line(path: string, addrs: bigint[], section?: string): Map<
   }
   return out;
 }
+
+// ---------------------------------------------------------------- readelf --debug-dump=loc
+
+export interface ReadelfLocEntry {
+  begin: bigint;
+  end: bigint;
+  /** The expression as readelf prints it, e.g. `DW_OP_reg5 (rdi)`. */
+  expr: string;
+}
+
+/**
+ * Location lists as readelf prints them (.debug_loc and .debug_loclists), keyed
+ * by the offset of each list's first entry (what DW_AT_location holds); view pairs
+ * are skipped, as DW_AT_GNU_locviews points at those.
+ */
+export function readelfLocLists(path: string): Map<number, ReadelfLocEntry[]> {
+  const out = new Map<number, ReadelfLocEntry[]>();
+  let current: ReadelfLocEntry[] | undefined;
+  let pendingOffset: number | undefined;
+  for (const line of run('readelf', ['--debug-dump=loc', '-W', path]).split('\n')) {
+    if (/^Contents of the/.test(line)) {
+      current = undefined;
+      continue;
+    }
+    const end = /^\s+([0-9a-f]{8}) <End of list>/.exec(line);
+    if (end) {
+      current = undefined;
+      continue;
+    }
+    const viewsFor = /^\s+([0-9a-f]{8}) v[0-9a-f]+ v[0-9a-f]+ views at [0-9a-f]+ for:/.exec(line);
+    if (viewsFor) {
+      pendingOffset = parseInt(viewsFor[1]!, 16);
+      continue;
+    }
+    if (/location view pair/.test(line)) continue;
+    const base = /^\s+([0-9a-f]{8}) [0-9a-f]{16} \(base address\)/.exec(line);
+    if (base) {
+      // A base-address entry opens the list (DW_LLE_base_addressx / base_address).
+      if (!current) out.set(parseInt(base[1]!, 16), (current = []));
+      continue;
+    }
+    const entryWithOffset = /^\s+([0-9a-f]{8}) ([0-9a-f]{16}) ([0-9a-f]{16}) \((.*)\)\s*$/.exec(line);
+    const entryAlone = /^\s+([0-9a-f]{16}) ([0-9a-f]{16}) \((.*)\)\s*$/.exec(line);
+    let entry: ReadelfLocEntry | undefined;
+    let at: number | undefined;
+    if (entryWithOffset) {
+      at = parseInt(entryWithOffset[1]!, 16);
+      entry = { begin: BigInt('0x' + entryWithOffset[2]), end: BigInt('0x' + entryWithOffset[3]), expr: entryWithOffset[4]! };
+    } else if (entryAlone) {
+      at = pendingOffset;
+      entry = { begin: BigInt('0x' + entryAlone[1]), end: BigInt('0x' + entryAlone[2]), expr: entryAlone[3]! };
+    }
+    pendingOffset = undefined;
+    if (!entry) continue;
+    if (!current) {
+      current = [];
+      if (at !== undefined) out.set(at, current);
+    }
+    current.push(entry);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- readelf --debug-dump=info (members)
+
+/** Per struct/union DIE offset: its direct members (name, data_member_location) as readelf prints them. */
+export function readelfMembers(path: string): Map<number, { name: string; offset: number }[]> {
+  const out = new Map<number, { name: string; offset: number }[]>();
+  const parents: { depth: number; offset: number; aggregate: boolean }[] = [];
+  let member: { name?: string; offset?: number; parent: number } | undefined;
+  const flush = () => {
+    if (member && member.name !== undefined) {
+      const list = out.get(member.parent) ?? [];
+      list.push({ name: member.name, offset: member.offset ?? 0 });
+      out.set(member.parent, list);
+    }
+    member = undefined;
+  };
+  for (const line of run('readelf', ['--debug-dump=info', '-W', path]).split('\n')) {
+    const die = /^\s*<(\d+)><([0-9a-f]+)>: Abbrev Number: \d+ \((DW_TAG_\w+)\)/.exec(line);
+    if (die) {
+      flush();
+      const depth = Number(die[1]);
+      const offset = parseInt(die[2]!, 16);
+      while (parents.length && parents[parents.length - 1]!.depth >= depth) parents.pop();
+      const parent = parents[parents.length - 1];
+      if (die[3] === 'DW_TAG_member' && parent?.aggregate) member = { parent: parent.offset };
+      parents.push({ depth, offset, aggregate: die[3] === 'DW_TAG_structure_type' || die[3] === 'DW_TAG_union_type' });
+      continue;
+    }
+    if (/^\s*<\d+><[0-9a-f]+>: Abbrev Number: 0/.test(line)) {
+      flush();
+      continue;
+    }
+    if (!member) continue;
+    const name = /DW_AT_name\s*:.*[\s)]([A-Za-z_]\w*)\s*$/.exec(line);
+    if (name) member.name = name[1];
+    const loc = /DW_AT_data_member_location\s*: \((?:data\d|udata|sdata|implicit_const)\) (\d+)/.exec(line);
+    if (loc) member.offset = Number(loc[1]);
+  }
+  flush();
+  return out;
+}

@@ -16,7 +16,7 @@
 // leaves a parameter unknown, never throws: the join then falls back by line.
 import { MAPPING_APIS } from '../../c/catalogue';
 import type { Site } from '../../c/types';
-import { normalizePath, type DwarfUnit, type InlinedInstance, type LineRow } from '../../binary/index';
+import { DwarfError, ElfError, normalizePath, type DwarfUnit, type InlinedInstance, type LineRow } from '../../binary/index';
 import type { OpenedObject } from '../objects';
 import { DW_AT, DW_OP, DW_TAG } from '../../binary/dwarf/constants';
 import { getAttr, type Die } from '../../binary/dwarf/info';
@@ -77,7 +77,14 @@ export class ObjectFacts implements DataflowFacts {
 
   constructor(units: readonly DwarfUnit[], code: ObjectCode, private readonly mmioNames: ReadonlyMap<string, ReadonlySet<string>>) {
     this.types = units.map((cu) => new UnitTypes(cu));
-    for (const t of this.types) this.readUnit(t, code);
+    for (const t of this.types) {
+      try {
+        this.readUnit(t, code);
+      } catch (e) {
+        // A unit whose DIEs the reader rejects gives no facts; the others still do.
+        if (!(e instanceof ElfError || e instanceof DwarfError)) throw e;
+      }
+    }
     // A name the source declares __iomem that is no parameter of the function using
     // it is a struct field or a global (`dev->seg_ram`): loads of a pointer member
     // of that name are MMIO, even when the struct pointer came through a void * cast
@@ -160,7 +167,13 @@ export class ObjectFacts implements DataflowFacts {
     if (!this.memberOffsetIndex) {
       this.memberOffsetIndex = new Map();
       for (const t of this.types) {
-        for (const d of t.cu.dies()) {
+        let dies: Die[] = [];
+        try {
+          dies = t.cu.dies();
+        } catch {
+          continue;
+        }
+        for (const d of dies) {
           if (d.tag !== DW_TAG.member) continue;
           const n = t.cu.string(getAttr(d, DW_AT.name));
           const loc = getAttr(d, DW_AT.data_member_location);

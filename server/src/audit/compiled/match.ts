@@ -15,7 +15,7 @@
 //   line; the #VE lands in the callee, which the catalogue describes.
 import { CATALOGUE } from '../../c/catalogue';
 import type { Site } from '../../c/types';
-import type { DwarfUnit, InlinedInstance, LineRow } from '../../binary/index';
+import { DwarfError, ElfError, type DwarfUnit, type InlinedInstance, type LineRow } from '../../binary/index';
 import type { MemoryAccess, WalkedInstruction } from '../../x86/iced';
 import type { Profile } from '../../x86/profiles';
 import type { FunctionCode } from '../code';
@@ -375,8 +375,19 @@ export function flowFor(o: OpenedObject, units: readonly DwarfUnit[], sites: rea
       }
     }
   }
-  const facts = new ObjectFacts(units, o.code, names);
-  const result = objectFlow(o.code, [...fns.values()], facts);
+  let facts: ObjectFacts;
+  let result: ReturnType<typeof objectFlow>;
+  try {
+    facts = new ObjectFacts(units, o.code, names);
+    result = objectFlow(o.code, [...fns.values()], facts);
+  } catch (e) {
+    // Malformed DWARF the readers reject (a typed ElfError/DwarfError): no dataflow,
+    // so every dereference site falls back by line, labelled so.
+    if (!(e instanceof ElfError || e instanceof DwarfError)) throw e;
+    const none: JoinFlow = { accessesOf: () => undefined, memberOffsets: () => new Set() };
+    per.set(key, none);
+    return none;
+  }
   const byFn = new Map<string, Map<bigint, MemoryAccess> | undefined>();
   const jf: JoinFlow = {
     memberOffsets: (name) => facts.memberOffsets(name),

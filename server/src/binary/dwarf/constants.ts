@@ -173,6 +173,8 @@ export const DW_LLE = {
   base_address: 6,
   start_end: 7,
   start_length: 8,
+  /** GNU extension (gcc's -gvariable-location-views, DWARF 5): a view pair before an entry. */
+  GNU_view_pair: 9,
 } as const;
 
 /** The DW_OP_* operations the MMIO dataflow reads (a value in a register). */

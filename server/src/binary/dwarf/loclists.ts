@@ -91,6 +91,11 @@ export function readLoclist(
         push(BigInt.asUintN(64, b + s), BigInt.asUintN(64, b + e), expr());
         break;
       }
+      case DW_LLE.GNU_view_pair:
+        // Location views (which of several entries at one address): not needed here.
+        r.uleb();
+        r.uleb();
+        break;
       case DW_LLE.default_location:
         // Applies where no other entry does: the dataflow only needs the ranged ones.
         expr();
