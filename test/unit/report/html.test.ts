@@ -74,23 +74,78 @@ test('HTML escapes every string from the tree and loads nothing from the network
   assert.match(html, /Content-Security-Policy" content="default-src 'none'/);
 });
 
-test('Markdown escapes names and keeps tables intact', async () => {
-  const md = markdownText(await richModel());
-  assert.ok(!md.includes('<img'), 'no raw HTML from the tree');
-  assert.match(md, /\| drivers\/acme\/acme\.c:21:\d+ \| `acme_peek`\+0x1c \| `83 0f 01` \| `or dword ptr \[rdi\],1` \| DECODE\\_FAILED \| \*\*decode-failed\*\* \|/);
-  assert.match(md, /Linux 6\.1\.55-rc2/);
-  assert.match(md, /Objects: 1 older-than-source; compiler `GNU C11 12\.2\.0 -mno-sse -O2`/);
-  // Every table row has the header's number of cells.
-  for (const line of md.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| site'))) {
-    const cells = line.replace(/\\\|/g, '').split('|').length - 2;
-    assert.equal(cells, 6, line);
+/** Cells of a GFM table row: `\|` is a literal pipe inside a cell, not a separator. */
+function cells(row: string): string[] {
+  assert.ok(row.startsWith('| ') && row.endsWith(' |'), row);
+  return row.slice(2, -2).split(/(?<!\\)\|/).map((c) => c.trim());
+}
+
+/** Every table: each row has exactly its header's number of cells, none empty. */
+function assertTablesWellFormed(md: string): number {
+  const lines = md.split('\n');
+  let tables = 0;
+  for (let i = 0; i + 1 < lines.length; i++) {
+    if (!lines[i].startsWith('| ') || !/^\|(?:---\|)+$/.test(lines[i + 1])) continue;
+    tables++;
+    const n = cells(lines[i]).length;
+    for (let j = i + 2; j < lines.length && lines[j].startsWith('|'); j++) {
+      const cs = cells(lines[j]);
+      assert.equal(cs.length, n, `row has ${cs.length} cells, header ${n}: ${lines[j]}`);
+      assert.ok(cs.every((c) => c.length > 0), `empty cell: ${lines[j]}`);
+      assert.ok(!lines[j].includes('\n'));
+    }
   }
+  return tables;
+}
+
+test('Markdown opens with what will crash, grouped by function with the instruction; warnings next; the informational rest is one line', async () => {
+  const m = await richModel();
+  const md = markdownText(m);
+  assert.ok(!md.includes('<img'), 'no raw HTML from the tree');
+  assert.match(md, /Linux 6\.1\.55-rc2/);
+  const fail = md.indexOf('### Will fail in a TDX guest (3)');
+  const info = md.indexOf('### Informational (7)');
+  const prov = md.indexOf('<details><summary>Provenance');
+  assert.ok(fail > 0 && fail < info && info < prov, 'failing, then informational, then provenance (folded)');
+  // The compiled row names the instruction, where it lands and its bytes; worst verdict first, the triaged group last.
+  const rows = md.slice(fail, info).split('\n').filter((l) => l.startsWith('| `'));
+  assert.deepEqual(rows.map((r) => cells(r)[0]), ['`acme_peek`', '`p`', '`acme_probe`']);
+  assert.deepEqual(cells(rows[0]), ['`acme_peek`', 'drivers/acme/acme.c:21:9', '`or dword ptr [rdi],1` at `acme_peek+0x1c` (`83 0f 01`)', '**decode-failed**', '`*reg`']);
+  // A row without an instruction keeps its columns: the expression stays under "expression".
+  assert.deepEqual(cells(rows[1]).slice(2), ['_not compiled: from the source_', '**decode-failed**', '`iosubmit_cmds512(b,0,1)`']);
+  assert.match(rows[2], /~~drivers\/acme\/acme\.c:14:2~~/);
+  // No per-file "(N informational sites not listed)" lines: one summary.
+  assert.doesNotMatch(md, /informational sites? not listed/);
+  assert.match(md, /Accesses the #VE handler emulates \(7 emulated\): 7 `tdx-ve-mmio`; in 3 files\./);
+  assert.match(md, /- Objects: 1 older-than-source; compiler `GNU C11 12\.2\.0 -mno-sse -O2`/);
+  // The whole tree is named by its folder, not ".".
+  assert.doesNotMatch(md, /`\.`/);
+  assert.match(md, /`tdx-report-\w+\/`, profile/);
+  assertTablesWellFormed(md);
+  // With full, the informational sites are listed too.
+  assert.equal((markdownText(m, { full: true }).match(/^- .*\(emulated\)/gm) ?? []).length, 7);
+
   assert.equal(mdCode('a`b|c', true), '``a`b\\|c``');
   assert.equal(mdText('<b>*x*</b>'), '&lt;b&gt;\\*x\\*&lt;/b&gt;');
   assert.equal(mdMessage('`__iowrite32_copy` on <b> `a|b`'), '`__iowrite32_copy` on &lt;b&gt; `a|b`');
-  // Informational sites are counted per file, not listed; errors are.
-  assert.match(md, /\*\*drivers\/ata\/pata\.c\*\* \(2 informational sites not listed\)/);
-  assert.match(md, /L1: error `tdx-movdir64b` in `p`/);
+});
+
+test('Markdown tables stay well-formed with pipes, newlines and backticks in names, and rows without an instruction', async () => {
+  const m = await richModel();
+  for (const f of m.findings) {
+    f.function = 'a|b\nc`d';
+    f.expression = 'x |= y\n| z';
+    f.message = 'warn | with\nnewline `p|q`. Rest.';
+  }
+  // Every finding a warning with no compiled form: the warning table's rows have no instruction.
+  const w = m.findings.find((f) => f.rule === 'tdx-iomem-deref')!;
+  w.verdict = 'compiler-dependent';
+  w.severity = 'warning';
+  delete w.compiled;
+  const md = markdownText(m, { full: true });
+  assert.ok(assertTablesWellFormed(md) >= 2, 'the failing and warning tables are checked');
+  const warn = md.split('\n').find((l) => l.startsWith('| ') && l.includes('tdx-iomem-deref'))!;
+  assert.deepEqual(cells(warn).slice(2, 5), ['`x \\|= y \\| z`', 'tdx-iomem-deref', 'warn \\| with newline `p\\|q`.']);
 });
 
 test('the HTML report renders in headless Chromium without errors, sorts and filters, and is not blank', async (t) => {
