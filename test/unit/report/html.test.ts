@@ -74,6 +74,35 @@ test('HTML escapes every string from the tree and loads nothing from the network
   assert.match(html, /Content-Security-Policy" content="default-src 'none'/);
 });
 
+test('HTML opens with what will crash; the reference tables come after the findings, folded; long code can wrap', async () => {
+  const m = await richModel();
+  const html = htmlText(m);
+  const at = (id: string) => html.indexOf(`<section id="${id}"`);
+  const order = ['summary', 'failing', 'informational', 'findings', 'charts', 'details', 'functions', 'provenance'].map(at);
+  assert.ok(order.every((x) => x > 0), JSON.stringify(order));
+  assert.deepEqual([...order].sort((a, b) => a - b), order, 'sections in errors-first order');
+  // Failing sites grouped by function, worst first, the triaged group last; the instruction in the row.
+  const failing = html.slice(at('failing'), at('informational'));
+  const groups = [...failing.matchAll(/<tr class="group"><th colspan="6"><code>([^<]*)<\/code>/g)].map((x) => x[1]);
+  assert.deepEqual(groups, ['acme_peek', 'p', 'acme_probe']);
+  assert.match(failing, /<code>or dword ptr \[rdi\],1<\/code> <span class="note">at<\/span> <code>acme_peek\+0x1c<\/code>/);
+  assert.match(failing, /not compiled: verdict from the source/);
+  // "Where the #VE lands" and the objects table are folded.
+  assert.match(html, /<section id="functions"><details class="ref"><summary>Where the #VE lands \(\d+ functions?\)<\/summary>/);
+  assert.match(html, /<details id="objects"><summary>Objects not fresh \(1\)<\/summary>/);
+  // Long code wraps anywhere; the wide tables have fixed layouts with one <col> per header cell.
+  assert.match(html, /td,th,dd,li,p,summary,code\{overflow-wrap:anywhere\}/);
+  assert.match(html, /table\.fixed\{table-layout:fixed\}/);
+  for (const id of ['failing-table', 'findings-table', 'functions-table']) {
+    const t = new RegExp(`<table class="[^"]*fixed[^"]*" id="${id}"><colgroup>(.*?)</colgroup>\\s*<thead><tr>(.*?)</tr></thead>`).exec(html);
+    assert.ok(t, `${id} is a fixed table with a colgroup`);
+    assert.equal((t[1].match(/<col\b/g) ?? []).length, (t[2].match(/<th\b/g) ?? []).length, id);
+  }
+  assert.doesNotMatch(html, /class="nowrap"/);
+  // The whole tree is named by its folder.
+  assert.doesNotMatch(html, /<code>\.<\/code>/);
+});
+
 /** Cells of a GFM table row: `\|` is a literal pipe inside a cell, not a separator. */
 function cells(row: string): string[] {
   assert.ok(row.startsWith('| ') && row.endsWith(' |'), row);
@@ -203,7 +232,7 @@ test('the HTML report renders in headless Chromium without errors, sorts and fil
     assert.equal(await page.locator('#findings-table tbody tr.dim:not([hidden])').count(), 0);
     await page.uncheck('#findings input[data-hide-dim]');
     // The charts are drawn.
-    assert.ok((await page.locator('#summary svg rect').count()) >= 4);
+    assert.ok((await page.locator('#charts svg rect').count()) >= 4);
     assert.deepEqual(problems, []);
 
     // Open the site with a compiled form, so the full-page picture shows one.
@@ -217,6 +246,54 @@ test('the HTML report renders in headless Chromium without errors, sorts and fil
     assert.ok(png.length > 20_000, `screenshot is ${png.length} bytes`);
     assert.ok(stats.distinct > 50, `only ${stats.distinct} distinct colours`);
     assert.ok(stats.nonWhite > 0.05, `only ${(stats.nonWhite * 100).toFixed(1)}% non-white pixels`);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('the HTML report fits 1,280 px: long code wraps, severity and verdict stay on screen, the failing sites are on the first screen', async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    t.skip(`Chromium not found at ${CHROMIUM} (apt-get install chromium, or set TDX_CHROMIUM)`);
+    return;
+  }
+  const { chromium } = await import('playwright-core');
+  const m = await richModel();
+  // Names without a break opportunity, as a macro-heavy driver has them.
+  const long = 'REG_' + 'VERY_LONG_REGISTER_NAME_'.repeat(12);
+  for (const f of m.findings) {
+    f.expression = `*(u32*)(dev->seg_ram+${long}+dev->host_tcq_wr)`;
+    f.function = `ia_${long.toLowerCase()}`;
+    f.file = `drivers/atm/${long.toLowerCase()}/iphase.c`;
+  }
+  for (const r of m.functions) r.function = `fn_${long}`;
+  const html = htmlText(m);
+  mkdirSync(OUT, { recursive: true });
+  const file = join(OUT, 'report-1280.html');
+  writeFileSync(file, html);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`file://${file}`);
+    // Open every fold, so the folded tables are measured too.
+    await page.evaluate(`document.querySelectorAll('details').forEach((d) => { d.open = true; })`);
+    // A string, not a function: tsx would wrap a named arrow function in a helper the page lacks.
+    const r = (await page.evaluate(`(() => {
+      const right = (sel) => Math.max(0, ...[...document.querySelectorAll(sel)].map((e) => e.getBoundingClientRect().right));
+      return {
+        scrollWidth: document.documentElement.scrollWidth,
+        widestTable: right('table'),
+        severity: right('#findings-table td:nth-child(5) .pill'),
+        verdict: right('#findings-table td:nth-child(6) .pill'),
+        failingVerdict: right('#failing-table td:nth-child(4) .pill'),
+        failingTop: document.querySelector('#failing').getBoundingClientRect().top,
+      };
+    })()`)) as Record<'scrollWidth' | 'widestTable' | 'severity' | 'verdict' | 'failingVerdict' | 'failingTop', number>;
+    await page.evaluate(() => (globalThis as unknown as { scrollTo(x: number, y: number): void }).scrollTo(0, 0));
+    await page.screenshot({ path: join(OUT, 'report-1280.png') });
+    assert.ok(r.scrollWidth <= 1280, `page is ${r.scrollWidth} px wide`);
+    assert.ok(r.widestTable <= 1280, `a table reaches ${r.widestTable} px`);
+    for (const k of ['severity', 'verdict', 'failingVerdict'] as const) assert.ok(r[k] > 0 && r[k] <= 1280, `${k} pill ends at ${r[k]} px`);
+    assert.ok(r.failingTop < 600, `the failing sites start at ${r.failingTop} px`);
   } finally {
     await browser.close();
   }

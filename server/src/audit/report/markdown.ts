@@ -7,7 +7,7 @@
 // cell is "—", and `|` and newlines in tree text are escaped.
 
 import type { ReportFinding, ReportModel } from './model';
-import { SEVERITIES } from './model';
+import { FAILING_VERDICTS, SEVERITIES } from './model';
 import { objectStateText, scopeLabels } from './provenance';
 import { headline, insnWhere, reportSections, tierCounts, type FunctionGroup, type SiteRow } from './sections';
 
@@ -67,7 +67,7 @@ function failingRows(groups: FunctionGroup[]): string[] {
         ? r.instructions.map((i) => `${mdCode(i.text, true)} at ${mdCode(insnWhere(i), true)}${i.bytes ? ` (${mdCode(i.bytes, true)})` : ''}`).join('; ')
         : '_not compiled: from the source_';
       const isNew = f.baseline === 'new' ? ' **new**' : '';
-      out.push(tr([fnCell(g), `${dim}${mdText(where(f))}${dim}`, insn, `**${mdText(f.verdict)}**${isNew}${triageMark(f)}`, cell(f.expression)]));
+      out.push(tr([fnCell(g), `${dim}${mdText(where(f))}${dim}`, insn, `**${mdText(f.verdict)}**${FAILING_VERDICTS.has(f.verdict) ? '' : ` (${f.severity}: ${mdCode(f.rule, true)})`}${isNew}${triageMark(f)}`, cell(f.expression)]));
     });
   }
   return out;
