@@ -9,7 +9,9 @@ import { inflateSync } from 'node:zlib';
 import type { CompiledInstruction, FileCompiled } from '../../../server/src/audit/compiled';
 import { AuditEngine } from '../../../server/src/audit/engine';
 import { htmlText } from '../../../server/src/audit/report/html';
+import { toJsonReport } from '../../../server/src/audit/report/json';
 import { markdownText, mdCode, mdMessage, mdText } from '../../../server/src/audit/report/markdown';
+import { toSarif } from '../../../server/src/audit/report/sarif';
 import { emptyTriage, setTriage } from '../../../server/src/audit/report/triage';
 import { DRIVER, KERNEL_MAKEFILE, makeTree, modelOf } from './helpers';
 
@@ -101,6 +103,18 @@ test('HTML opens with what will crash; the reference tables come after the findi
   assert.doesNotMatch(html, /class="nowrap"/);
   // The whole tree is named by its folder.
   assert.doesNotMatch(html, /<code>\.<\/code>/);
+});
+
+test('JSON and SARIF list the failing sites first, worst function first, then the rest by file', async () => {
+  const m = await richModel();
+  const j = toJsonReport(m);
+  assert.deepEqual(j.summary.tiers, { failing: 3, warnings: 0, informational: 7 });
+  assert.deepEqual(j.findings.slice(0, 3).map((f) => [f.function, f.verdict]), [['acme_peek', 'decode-failed'], ['p', 'decode-failed'], ['acme_probe', 'rejected-movs']]);
+  const rest = j.findings.slice(3).map((f) => `${f.file}:${String(f.line).padStart(5, '0')}`);
+  assert.deepEqual(rest, [...rest].sort());
+  assert.equal(j.findings.length, m.findings.length);
+  const results = toSarif(m).runs[0].results!;
+  assert.deepEqual(results.slice(0, 3).map((r) => r.fingerprints?.['tdxAudit/v1'] ?? r.partialFingerprints?.['tdxAudit/v1']), j.findings.slice(0, 3).map((f) => f.fingerprint));
 });
 
 /** Cells of a GFM table row: `\|` is a literal pipe inside a cell, not a separator. */

@@ -143,3 +143,12 @@ export function tierCounts(s: ReportSections): { failing: number; failingOpen: n
   const open = (gs: FunctionGroup[]) => gs.reduce((a, g) => a + g.open, 0);
   return { failing: n(s.failing), failingOpen: open(s.failing), warnings: n(s.warnings), warningsOpen: open(s.warnings), info: s.info.total };
 }
+
+/**
+ * The findings in reading order: failing sites (worst function first), then warnings,
+ * then the informational rest in file order. JSON and SARIF list their findings so.
+ */
+export function errorsFirst(model: ReportModel, s: ReportSections = reportSections(model)): ReportFinding[] {
+  const rows = [...s.failing.flatMap((g) => g.rows), ...s.warnings.flatMap((g) => g.rows), ...s.infoRows];
+  return rows.map((r) => r.finding);
+}
