@@ -1,7 +1,6 @@
 // `tdx-audit report` run in-process (runReport) on throwaway trees.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { runReport, parseReportArgs } from '../../../server/src/audit/report/cli';
