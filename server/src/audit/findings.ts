@@ -93,6 +93,21 @@ export function withoutVerdict(message: string): string {
   return rest.charAt(0).toUpperCase() + rest.slice(1);
 }
 
+/**
+ * The first sentence of a finding's message: what happens to the guest and where
+ * (the rest is the detail a hover or a report shows below it).
+ * Sentences end at ". " outside code spans (an address like `a.b` is not an end).
+ */
+export function headline(message: string): string {
+  let code = false;
+  for (let i = 0; i < message.length; i++) {
+    const c = message[i];
+    if (c === '`') code = !code;
+    else if (!code && c === '.' && (message[i + 1] === ' ' || i === message.length - 1)) return message.slice(0, i + 1);
+  }
+  return message;
+}
+
 /** What the site touches: "`readl` on `base + 4`", "read-modify-write of `p->ctrl`". */
 function subject(site: Site): string {
   const addr = site.address ? ` on ${q(site.address)}` : '';

@@ -123,19 +123,8 @@ export function reportSections(model: ReportModel): ReportSections {
 /** `fn+0x1c` of an instruction, as objdump and the kernel's oops print it. */
 export const insnWhere = (i: CompiledInstruction) => `${i.function}+0x${i.offset.toString(16)}`;
 
-/**
- * The first sentence of a finding's message: what happens to the guest and where.
- * Sentences end at ". " outside code spans (an address like `a.b` is not an end).
- */
-export function headline(message: string): string {
-  let code = false;
-  for (let i = 0; i < message.length; i++) {
-    const c = message[i];
-    if (c === '`') code = !code;
-    else if (!code && c === '.' && (message[i + 1] === ' ' || i === message.length - 1)) return message.slice(0, i + 1);
-  }
-  return message;
-}
+// The first sentence of a message (what happens and where): defined with the messages.
+export { headline } from '../findings';
 
 /** "3 will fail, 97 warnings, 925 informational" and the parts, for every writer's summary line. */
 export function tierCounts(s: ReportSections): { failing: number; failingOpen: number; warnings: number; warningsOpen: number; info: number } {
