@@ -65,8 +65,12 @@ function row(finding: ReportFinding, index: number): SiteRow {
   return { finding, index, instructions: bad.length ? bad : all };
 }
 
-/** Rows grouped by (file, function); groups with open rows first, then by worst verdict, file, function. */
-export function groupByFunction(rows: SiteRow[]): FunctionGroup[] {
+/**
+ * Rows grouped by (file, function); groups with open rows first, then by worst
+ * verdict, then by `risk` (lower first: the likeliest failure among the group's open
+ * rows), file, function.
+ */
+export function groupByFunction(rows: SiteRow[], risk: (f: ReportFinding) => number = () => 0): FunctionGroup[] {
   const groups = new Map<string, FunctionGroup>();
   for (const r of rows) {
     const f = r.finding;
@@ -82,9 +86,24 @@ export function groupByFunction(rows: SiteRow[]): FunctionGroup[] {
     g.worst = (open.length ? open : g.rows).map((r) => r.finding.verdict).reduce((a, b) => (rank(b) < rank(a) ? b : a));
   }
   const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  const riskOf = new Map([...groups.values()].map((g) => [g, Math.min(...(g.open ? g.rows.filter((r) => !r.finding.deemphasised) : g.rows).map((r) => risk(r.finding)))]));
   return [...groups.values()].sort(
-    (a, b) => Number(b.open > 0) - Number(a.open > 0) || rank(a.worst) - rank(b.worst) || cmp(a.file, b.file) || cmp(a.function ?? '', b.function ?? ''),
+    (a, b) =>
+      Number(b.open > 0) - Number(a.open > 0) ||
+      rank(a.worst) - rank(b.worst) ||
+      riskOf.get(a)! - riskOf.get(b)! ||
+      cmp(a.file, b.file) ||
+      cmp(a.function ?? '', b.function ?? ''),
   );
+}
+
+/**
+ * Among warnings (not compiled yet), what the source shape predicts: a
+ * read-modify-write or bit test on MMIO is a likely oops, a widening load a likely
+ * mis-emulation; the message's verdict says which (findings.ts writes it).
+ */
+export function warningRisk(f: ReportFinding): number {
+  return /^likely (?:oops|terminates)\b/.test(f.message) ? 0 : /^likely mis-emulated\b/.test(f.message) ? 1 : 2;
 }
 
 export function reportSections(model: ReportModel): ReportSections {
@@ -109,7 +128,7 @@ export function reportSections(model: ReportModel): ReportSections {
   const desc = <K>(m: Map<K, number>): [K, number][] => [...m.entries()].sort((a, b) => b[1] - a[1] || (String(a[0]) < String(b[0]) ? -1 : 1));
   return {
     failing: groupByFunction(failing),
-    warnings: groupByFunction(warnings),
+    warnings: groupByFunction(warnings, warningRisk),
     info: {
       total: infoRows.length,
       byRule: desc(byRule),
