@@ -18,7 +18,7 @@ const FORMATS: { format: ReportFormat; label: string; detail: string }[] = [
   { format: 'sarif', label: 'SARIF', detail: 'SARIF 2.1.0, for code-scanning dashboards' },
   { format: 'html', label: 'HTML', detail: 'a self-contained page to read or attach' },
   { format: 'markdown', label: 'Markdown', detail: 'for a review or a ticket' },
-  { format: 'json', label: 'JSON', detail: 'the CLI\'s stable `scan --format json` shape' },
+  { format: 'json', label: 'JSON', detail: 'the report schema (tdx-audit-report v1), which `report --baseline` reads' },
 ];
 
 interface ScopePick extends vscode.QuickPickItem {

@@ -34,7 +34,7 @@ import { WorkspaceFiles, uriToPath } from './lsp/files';
 import { WorkspaceIndexer, type IndexResult } from './index/indexer';
 import { TriageStore } from './lsp/triage';
 import { TRIAGE_STATUSES, type TriageStatus } from './audit/report/triage';
-import { buildReport } from './audit/report/cli';
+import { buildReport } from './audit/report/build';
 import { writeReportFiles } from './audit/report/write';
 import { pathToFileURL } from 'node:url';
 import {

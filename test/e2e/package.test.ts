@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { REPO, packVsix, zipEntries } from './lib';
 
-/** The vsix may not grow past this without someone deciding so (it is ~0.9 MB unminified). */
+/** The vsix may not grow past this without someone deciding so (1.28 MB minified, as `npm run package` builds it; 1.66 MB unminified). */
 export const MAX_VSIX_BYTES = 3 * 1024 * 1024;
 
 test('vsce packs an installable .vsix with only what runs', { timeout: 180_000, skip: existsSync(join(REPO, 'dist', 'server.js')) ? false : 'dist/ missing: run npm run build' }, async (t) => {

@@ -1,11 +1,11 @@
 // `tdx-audit report` run in-process (runReport) on throwaway trees.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { runReport, parseReportArgs } from '../../../server/src/audit/report/cli';
 import { parseJsonReport, type JsonReport } from '../../../server/src/audit/report/json';
+import { compileObject, GCC_FLAGS, skipWithoutGcc } from '../../support/gcc';
 import { DRIVER, KERNEL_MAKEFILE, makeTree } from './helpers';
 
 function io(tty = false) {
@@ -132,16 +132,13 @@ test('usage errors exit 2 with the usage line', async () => {
   assert.deepEqual(parseReportArgs(['a', '-o', 'o', '--format', 'sarif,json,sarif']).formats, ['sarif', 'json']);
 });
 
-const hasGcc = spawnSync('gcc', ['--version']).status === 0;
-
-test('with --objects the report carries the compiled instructions, the compiler and object freshness', { skip: hasGcc ? false : 'gcc is not installed' }, async () => {
+test('with --objects the report carries the compiled instructions, the compiler and object freshness', { skip: skipWithoutGcc }, async () => {
   const FIX = resolve(__dirname, '../../fixtures/drivers');
   const root = makeTree({ Makefile: KERNEL_MAKEFILE });
   const d = join(root, 'drivers/foo');
   mkdirSync(d, { recursive: true });
   for (const f of ['tdx_io.h', 'foo_nic.c']) copyFileSync(join(FIX, f), join(d, f));
-  const r = spawnSync('gcc', ['-O2', '-g', '-c', 'foo_nic.c', '-o', 'foo_nic.o'], { cwd: d, encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
+  compileObject('foo_nic.c', d);
   const t = io();
   const code = await runReport([join(d, 'foo_nic.c'), '--out', join(root, 'o'), '--objects', d, '--format', 'json,html', '--exit-zero'], t.io);
   assert.equal(code, 0, t.err.join(''));
@@ -190,4 +187,35 @@ test('report exits 1 on error findings like scan, but not for errors a baseline 
   mkdirSync(join(root, '.tdx-audit'), { recursive: true });
   writeFileSync(join(root, '.tdx-audit/triage.json'), JSON.stringify({ version: 1, entries }));
   assert.equal(await runReport([join(root, 'drivers'), '--out', join(root, 'c'), '--format', 'json'], io().io), 0);
+});
+
+test('a report of compiled drivers opens with the rejected and mis-emulated instructions, grouped by function; headers are not missing objects', { skip: skipWithoutGcc }, async () => {
+  const FIX = resolve(__dirname, '../../fixtures');
+  const root = makeTree({ Makefile: KERNEL_MAKEFILE });
+  // forms_io.h includes ../drivers/tdx_io.h: the fixtures keep their relative layout.
+  for (const [dir, files] of [['drivers/compiled', ['forms.c', 'forms_io.h']], ['drivers/drivers', ['foo_nic.c', 'tdx_io.h']]] as const) {
+    mkdirSync(join(root, dir), { recursive: true });
+    for (const f of files) copyFileSync(join(FIX, dir.split('/')[1], f), join(root, dir, f));
+  }
+  compileObject('forms.c', join(root, 'drivers/compiled'), GCC_FLAGS.forms);
+  compileObject('foo_nic.c', join(root, 'drivers/drivers'));
+  const t = io();
+  const code = await runReport([join(root, 'drivers'), '--out', join(root, 'o'), '--objects', join(root, 'drivers'), '--format', 'json,markdown,html'], t.io);
+  assert.equal(code, 1, 'decode-failed instructions are errors');
+  const md = readFileSync(join(root, 'o/tdx-audit.md'), 'utf8');
+  const failing = md.slice(md.indexOf('### Will fail in a TDX guest'), md.indexOf('### ', md.indexOf('### Will fail') + 4));
+  const rows = failing.split('\n').filter((l) => l.startsWith('| `'));
+  // Worst first: every decode-failed row before any rejected-movs, those before mis-emulated.
+  const verdicts = rows.map((r) => /\*\*([\w-]+)\*\*/.exec(r)![1]);
+  const order = ['decode-failed', 'rejected-movs', 'misemulated', 'out-of-line'];
+  assert.deepEqual([...verdicts].sort((a, b) => order.indexOf(a) - order.indexOf(b)), verdicts, verdicts.join(', '));
+  assert.ok(rows.some((r) => /^\| `foo_kick` \| drivers\/drivers\/foo\\_nic\.c:\d+:\d+ \| `or dword ptr \[rax\],1` at `foo_kick\+0x[0-9a-f]+` /.test(r)), rows.join('\n'));
+  assert.ok(rows.some((r) => r.includes('**misemulated**') && r.includes('`movzx ')), rows.join('\n'));
+  assert.ok(md.indexOf('### Will fail') < md.indexOf('### Informational'));
+  const j = readJson(join(root, 'o/tdx-audit.json'));
+  assert.equal(j.findings[0].verdict, 'decode-failed');
+  assert.match(j.findings[0].message, /^oops: `[^`]+` cannot be decoded — \w+\+0x[0-9a-f]+\. /);
+  assert.ok(!j.provenance.objects.some((o) => o.source.endsWith('.h')), 'a header is not listed as a missing object');
+  const html = readFileSync(join(root, 'o/tdx-audit.html'), 'utf8');
+  assert.ok(html.indexOf('id="failing-table"') < html.indexOf('id="findings-table"'));
 });

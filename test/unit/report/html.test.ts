@@ -9,7 +9,9 @@ import { inflateSync } from 'node:zlib';
 import type { CompiledInstruction, FileCompiled } from '../../../server/src/audit/compiled';
 import { AuditEngine } from '../../../server/src/audit/engine';
 import { htmlText } from '../../../server/src/audit/report/html';
+import { toJsonReport } from '../../../server/src/audit/report/json';
 import { markdownText, mdCode, mdMessage, mdText } from '../../../server/src/audit/report/markdown';
+import { toSarif } from '../../../server/src/audit/report/sarif';
 import { emptyTriage, setTriage } from '../../../server/src/audit/report/triage';
 import { DRIVER, KERNEL_MAKEFILE, makeTree, modelOf } from './helpers';
 
@@ -74,23 +76,119 @@ test('HTML escapes every string from the tree and loads nothing from the network
   assert.match(html, /Content-Security-Policy" content="default-src 'none'/);
 });
 
-test('Markdown escapes names and keeps tables intact', async () => {
-  const md = markdownText(await richModel());
-  assert.ok(!md.includes('<img'), 'no raw HTML from the tree');
-  assert.match(md, /\| drivers\/acme\/acme\.c:21:\d+ \| `acme_peek`\+0x1c \| `83 0f 01` \| `or dword ptr \[rdi\],1` \| DECODE\\_FAILED \| \*\*decode-failed\*\* \|/);
-  assert.match(md, /Linux 6\.1\.55-rc2/);
-  assert.match(md, /Objects: 1 older-than-source; compiler `GNU C11 12\.2\.0 -mno-sse -O2`/);
-  // Every table row has the header's number of cells.
-  for (const line of md.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| site'))) {
-    const cells = line.replace(/\\\|/g, '').split('|').length - 2;
-    assert.equal(cells, 6, line);
+test('HTML opens with what will crash; the reference tables come after the findings, folded; long code can wrap', async () => {
+  const m = await richModel();
+  const html = htmlText(m);
+  const at = (id: string) => html.indexOf(`<section id="${id}"`);
+  const order = ['summary', 'failing', 'informational', 'findings', 'charts', 'details', 'functions', 'provenance'].map(at);
+  assert.ok(order.every((x) => x > 0), JSON.stringify(order));
+  assert.deepEqual([...order].sort((a, b) => a - b), order, 'sections in errors-first order');
+  // Failing sites grouped by function, worst first, the triaged group last; the instruction in the row.
+  const failing = html.slice(at('failing'), at('informational'));
+  const groups = [...failing.matchAll(/<tr class="group"><th colspan="6"><code>([^<]*)<\/code>/g)].map((x) => x[1]);
+  assert.deepEqual(groups, ['acme_peek', 'p', 'acme_probe']);
+  assert.match(failing, /<code>or dword ptr \[rdi\],1<\/code> <span class="note">at<\/span> <code>acme_peek\+0x1c<\/code>/);
+  assert.match(failing, /not compiled: verdict from the source/);
+  // "Where the #VE lands" and the objects table are folded.
+  assert.match(html, /<section id="functions"><details class="ref"><summary>Where the #VE lands \(\d+ functions?\)<\/summary>/);
+  assert.match(html, /<details id="objects"><summary>Objects not fresh \(1\)<\/summary>/);
+  // Long code wraps anywhere; the wide tables have fixed layouts with one <col> per header cell.
+  assert.match(html, /td,th,dd,li,p,summary,code\{overflow-wrap:anywhere\}/);
+  assert.match(html, /table\.fixed\{table-layout:fixed\}/);
+  for (const id of ['failing-table', 'findings-table', 'functions-table']) {
+    const t = new RegExp(`<table class="[^"]*fixed[^"]*" id="${id}"><colgroup>(.*?)</colgroup>\\s*<thead><tr>(.*?)</tr></thead>`).exec(html);
+    assert.ok(t, `${id} is a fixed table with a colgroup`);
+    assert.equal((t[1].match(/<col\b/g) ?? []).length, (t[2].match(/<th\b/g) ?? []).length, id);
   }
+  assert.doesNotMatch(html, /class="nowrap"/);
+  // The whole tree is named by its folder.
+  assert.doesNotMatch(html, /<code>\.<\/code>/);
+});
+
+test('JSON and SARIF list the failing sites first, worst function first, then the rest by file', async () => {
+  const m = await richModel();
+  const j = toJsonReport(m);
+  assert.deepEqual(j.summary.tiers, { failing: 3, warnings: 0, informational: 7 });
+  assert.deepEqual(j.findings.slice(0, 3).map((f) => [f.function, f.verdict]), [['acme_peek', 'decode-failed'], ['p', 'decode-failed'], ['acme_probe', 'rejected-movs']]);
+  const rest = j.findings.slice(3).map((f) => `${f.file}:${String(f.line).padStart(5, '0')}`);
+  assert.deepEqual(rest, [...rest].sort());
+  assert.equal(j.findings.length, m.findings.length);
+  const results = toSarif(m).runs[0].results!;
+  assert.deepEqual(results.slice(0, 3).map((r) => r.fingerprints?.['tdxAudit/v1'] ?? r.partialFingerprints?.['tdxAudit/v1']), j.findings.slice(0, 3).map((f) => f.fingerprint));
+});
+
+/** Cells of a GFM table row: `\|` is a literal pipe inside a cell, not a separator. */
+function cells(row: string): string[] {
+  assert.ok(row.startsWith('| ') && row.endsWith(' |'), row);
+  return row.slice(2, -2).split(/(?<!\\)\|/).map((c) => c.trim());
+}
+
+/** Every table: each row has exactly its header's number of cells, none empty. */
+function assertTablesWellFormed(md: string): number {
+  const lines = md.split('\n');
+  let tables = 0;
+  for (let i = 0; i + 1 < lines.length; i++) {
+    if (!lines[i].startsWith('| ') || !/^\|(?:---\|)+$/.test(lines[i + 1])) continue;
+    tables++;
+    const n = cells(lines[i]).length;
+    for (let j = i + 2; j < lines.length && lines[j].startsWith('|'); j++) {
+      const cs = cells(lines[j]);
+      assert.equal(cs.length, n, `row has ${cs.length} cells, header ${n}: ${lines[j]}`);
+      assert.ok(cs.every((c) => c.length > 0), `empty cell: ${lines[j]}`);
+      assert.ok(!lines[j].includes('\n'));
+    }
+  }
+  return tables;
+}
+
+test('Markdown opens with what will crash, grouped by function with the instruction; warnings next; the informational rest is one line', async () => {
+  const m = await richModel();
+  const md = markdownText(m);
+  assert.ok(!md.includes('<img'), 'no raw HTML from the tree');
+  assert.match(md, /Linux 6\.1\.55-rc2/);
+  const fail = md.indexOf('### Will fail in a TDX guest (3)');
+  const info = md.indexOf('### Informational (7)');
+  const prov = md.indexOf('<details><summary>Provenance');
+  assert.ok(fail > 0 && fail < info && info < prov, 'failing, then informational, then provenance (folded)');
+  // The compiled row names the instruction, where it lands and its bytes; worst verdict first, the triaged group last.
+  const rows = md.slice(fail, info).split('\n').filter((l) => l.startsWith('| `'));
+  assert.deepEqual(rows.map((r) => cells(r)[0]), ['`acme_peek`', '`p`', '`acme_probe`']);
+  assert.deepEqual(cells(rows[0]), ['`acme_peek`', 'drivers/acme/acme.c:21:9', '`or dword ptr [rdi],1` at `acme_peek+0x1c` (`83 0f 01`)', '**decode-failed**', '`*reg`']);
+  // A row without an instruction keeps its columns: the expression stays under "expression".
+  assert.deepEqual(cells(rows[1]).slice(2), ['_not compiled: from the source_', '**decode-failed**', '`iosubmit_cmds512(b,0,1)`']);
+  assert.match(rows[2], /~~drivers\/acme\/acme\.c:14:2~~/);
+  // No per-file "(N informational sites not listed)" lines: one summary.
+  assert.doesNotMatch(md, /informational sites? not listed/);
+  assert.match(md, /Accesses the #VE handler emulates \(7 emulated\): 7 `tdx-ve-mmio`; in 3 files\./);
+  assert.match(md, /- Objects: 1 older-than-source; compiler `GNU C11 12\.2\.0 -mno-sse -O2`/);
+  // The whole tree is named by its folder, not ".".
+  assert.doesNotMatch(md, /`\.`/);
+  assert.match(md, /`tdx-report-\w+\/`, profile/);
+  assertTablesWellFormed(md);
+  // With full, the informational sites are listed too.
+  assert.equal((markdownText(m, { full: true }).match(/^- .*\(emulated\)/gm) ?? []).length, 7);
+
   assert.equal(mdCode('a`b|c', true), '``a`b\\|c``');
   assert.equal(mdText('<b>*x*</b>'), '&lt;b&gt;\\*x\\*&lt;/b&gt;');
   assert.equal(mdMessage('`__iowrite32_copy` on <b> `a|b`'), '`__iowrite32_copy` on &lt;b&gt; `a|b`');
-  // Informational sites are counted per file, not listed; errors are.
-  assert.match(md, /\*\*drivers\/ata\/pata\.c\*\* \(2 informational sites not listed\)/);
-  assert.match(md, /L1: error `tdx-movdir64b` in `p`/);
+});
+
+test('Markdown tables stay well-formed with pipes, newlines and backticks in names, and rows without an instruction', async () => {
+  const m = await richModel();
+  for (const f of m.findings) {
+    f.function = 'a|b\nc`d';
+    f.expression = 'x |= y\n| z';
+    f.message = 'warn | with\nnewline `p|q`. Rest.';
+  }
+  // Every finding a warning with no compiled form: the warning table's rows have no instruction.
+  const w = m.findings.find((f) => f.rule === 'tdx-iomem-deref')!;
+  w.verdict = 'compiler-dependent';
+  w.severity = 'warning';
+  delete w.compiled;
+  const md = markdownText(m, { full: true });
+  assert.ok(assertTablesWellFormed(md) >= 2, 'the failing and warning tables are checked');
+  const warn = md.split('\n').find((l) => l.startsWith('| ') && l.includes('tdx-iomem-deref'))!;
+  assert.deepEqual(cells(warn).slice(2, 5), ['`x \\|= y \\| z`', 'tdx-iomem-deref', 'warn \\| with newline `p\\|q`.']);
 });
 
 test('the HTML report renders in headless Chromium without errors, sorts and filters, and is not blank', async (t) => {
@@ -148,7 +246,7 @@ test('the HTML report renders in headless Chromium without errors, sorts and fil
     assert.equal(await page.locator('#findings-table tbody tr.dim:not([hidden])').count(), 0);
     await page.uncheck('#findings input[data-hide-dim]');
     // The charts are drawn.
-    assert.ok((await page.locator('#summary svg rect').count()) >= 4);
+    assert.ok((await page.locator('#charts svg rect').count()) >= 4);
     assert.deepEqual(problems, []);
 
     // Open the site with a compiled form, so the full-page picture shows one.
@@ -162,6 +260,54 @@ test('the HTML report renders in headless Chromium without errors, sorts and fil
     assert.ok(png.length > 20_000, `screenshot is ${png.length} bytes`);
     assert.ok(stats.distinct > 50, `only ${stats.distinct} distinct colours`);
     assert.ok(stats.nonWhite > 0.05, `only ${(stats.nonWhite * 100).toFixed(1)}% non-white pixels`);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('the HTML report fits 1,280 px: long code wraps, severity and verdict stay on screen, the failing sites are on the first screen', async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    t.skip(`Chromium not found at ${CHROMIUM} (apt-get install chromium, or set TDX_CHROMIUM)`);
+    return;
+  }
+  const { chromium } = await import('playwright-core');
+  const m = await richModel();
+  // Names without a break opportunity, as a macro-heavy driver has them.
+  const long = 'REG_' + 'VERY_LONG_REGISTER_NAME_'.repeat(12);
+  for (const f of m.findings) {
+    f.expression = `*(u32*)(dev->seg_ram+${long}+dev->host_tcq_wr)`;
+    f.function = `ia_${long.toLowerCase()}`;
+    f.file = `drivers/atm/${long.toLowerCase()}/iphase.c`;
+  }
+  for (const r of m.functions) r.function = `fn_${long}`;
+  const html = htmlText(m);
+  mkdirSync(OUT, { recursive: true });
+  const file = join(OUT, 'report-1280.html');
+  writeFileSync(file, html);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`file://${file}`);
+    // Open every fold, so the folded tables are measured too.
+    await page.evaluate(`document.querySelectorAll('details').forEach((d) => { d.open = true; })`);
+    // A string, not a function: tsx would wrap a named arrow function in a helper the page lacks.
+    const r = (await page.evaluate(`(() => {
+      const right = (sel) => Math.max(0, ...[...document.querySelectorAll(sel)].map((e) => e.getBoundingClientRect().right));
+      return {
+        scrollWidth: document.documentElement.scrollWidth,
+        widestTable: right('table'),
+        severity: right('#findings-table td:nth-child(5) .pill'),
+        verdict: right('#findings-table td:nth-child(6) .pill'),
+        failingVerdict: right('#failing-table td:nth-child(4) .pill'),
+        failingTop: document.querySelector('#failing').getBoundingClientRect().top,
+      };
+    })()`)) as Record<'scrollWidth' | 'widestTable' | 'severity' | 'verdict' | 'failingVerdict' | 'failingTop', number>;
+    await page.evaluate(() => (globalThis as unknown as { scrollTo(x: number, y: number): void }).scrollTo(0, 0));
+    await page.screenshot({ path: join(OUT, 'report-1280.png') });
+    assert.ok(r.scrollWidth <= 1280, `page is ${r.scrollWidth} px wide`);
+    assert.ok(r.widestTable <= 1280, `a table reaches ${r.widestTable} px`);
+    for (const k of ['severity', 'verdict', 'failingVerdict'] as const) assert.ok(r[k] > 0 && r[k] <= 1280, `${k} pill ends at ${r[k]} px`);
+    assert.ok(r.failingTop < 600, `the failing sites start at ${r.failingTop} px`);
   } finally {
     await browser.close();
   }

@@ -7,7 +7,9 @@ import {
   TOOL_VERSION,
   collectProvenance,
   findTreeRoot,
+  objectStateText,
   parseKernelConfig,
+  scopeLabels,
   parseKernelMakefile,
   subsystemOf,
 } from '../../../server/src/audit/report/provenance';
@@ -52,6 +54,28 @@ test('provenance: tool version from package.json, config found, object states an
   assert.deepEqual(p.objectStates, { fresh: 1, 'older-than-source': 1, missing: 1 });
   assert.deepEqual(p.compilers, ['GNU C11 12.2.0 -O2']);
   assert.equal(p.objects[1].source, 'drivers/b.c');
+});
+
+test('provenance: a header without an object is not a missing object; the whole tree is named by its folder', () => {
+  const root = makeTree({ Makefile: KERNEL_MAKEFILE });
+  const p = collectProvenance({
+    root,
+    scope: [root, join(root, 'drivers/atm')],
+    profile: 'tdx-linux-6.1',
+    objects: [
+      { source: join(root, 'drivers/atm/iphase.c'), info: { path: undefined, state: 'missing', message: 'no object found for iphase.c (looked for iphase.o beside it)' } },
+      { source: join(root, 'drivers/atm/iphase.h'), info: { path: undefined, state: 'missing', message: 'no object found for iphase.h (looked for iphase.o beside it)' } },
+      { source: join(root, 'drivers/atm/arcdevice.h'), info: { path: undefined, state: 'missing', message: 'no object found for arcdevice.h (looked for arcdevice.o beside it)' } },
+      // A header whose code was found (vmlinux's DWARF names it) is an object like any other.
+      { source: join(root, 'include/linux/io.h'), info: { path: '/b/vmlinux', state: 'fresh', message: '' } },
+    ],
+  });
+  assert.deepEqual(p.objectStates, { missing: 1, fresh: 1 });
+  assert.equal(p.headersWithoutObject, 2);
+  assert.ok(!p.objects.some((o) => /looked for \w+\.o beside \w+\.h|beside it/.test(o.message) && o.source.endsWith('.h')));
+  assert.equal(objectStateText(p), "1 missing, 1 fresh; 2 headers (their code is in the including files' objects)");
+  assert.deepEqual(p.scope, ['.', 'drivers/atm']);
+  assert.deepEqual(scopeLabels(p), [`${root.split('/').pop()}/`, 'drivers/atm']);
 });
 
 test('subsystem is the first two components of the path', () => {

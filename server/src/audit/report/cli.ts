@@ -6,47 +6,22 @@
 // the scan and writes nothing; existing report files are kept unless --force.
 // Exit status: 0 written, 2 usage or I/O error or existing files kept, 130 interrupted.
 
-import { readTextOrUndefined } from '../../fs/safeRead';
-import { join, resolve } from 'node:path';
-import { checkObjectPaths, commonOption, optionValue, type CommonOptions } from '../../cliOptions';
-import { discoverSources as discoverTree, readSource, SiteFilter, SourceError } from '../sources';
-import { AuditEngine, type FileAudit } from '../engine';
-import type { ObjectInfo } from '../compiled';
+import { checkObjectPaths, commonOption, optionValue } from '../../cliOptions';
 import type { ReportFormat } from '../../lsp/protocol';
-import { applyBaseline } from './baseline';
-import { siteKeys } from './fingerprint';
-import { htmlText } from './html';
-import { jsonText, parseJsonReport } from './json';
-import { markdownText } from './markdown';
-import { buildReportModel, type ReportInputFile, type ReportModel } from './model';
-import { collectProvenance, findTreeRoot, relativeTo } from './provenance';
-import { sarifText } from './sarif';
-import { DEEMPHASISED, loadTriage, triagePathFor } from './triage';
-import { writeReportFiles, type OutputFile } from './write';
+import { buildReport, FORMATS, ReportUsageError, type BuildOptions, type ReportRun } from './build';
+import { DEEMPHASISED } from './triage';
+import { writeReportFiles } from './write';
 
-const FORMATS: ReportFormat[] = ['sarif', 'html', 'markdown', 'json'];
-
-/** Output file name per format, fixed so CI and the editor find them. */
-export const REPORT_FILE_NAMES: Record<ReportFormat, string> = {
-  sarif: 'tdx-audit.sarif',
-  html: 'tdx-audit.html',
-  markdown: 'tdx-audit.md',
-  json: 'tdx-audit.json',
-};
+// What the language server and older imports take from here; they live in build.ts.
+export { buildReport, discoverSources, renderFormats, REPORT_FILE_NAMES, ReportUsageError, type ReportHooks, type ReportRun } from './build';
 
 export const REPORT_USAGE =
   'tdx-audit report <files or dirs...> --out DIR [--format sarif,html,markdown,json] [--force] [--baseline FILE] [--triage FILE] [--objects DIR|FILE]... [--build-dir DIR] [--vmlinux FILE] [--profile P] [--no-includes] [--exit-zero]';
 
 
-export class ReportUsageError extends Error {}
-
-export interface ReportOptions extends CommonOptions {
-  paths: string[];
+export interface ReportOptions extends BuildOptions {
   out: string;
-  formats: ReportFormat[];
   force: boolean;
-  baseline?: string;
-  triage?: string;
   /** Write the report but exit 0 even with error findings (as scan's --exit-zero). */
   exitZero?: boolean;
 }
@@ -75,16 +50,6 @@ export function parseReportArgs(argv: string[]): ReportOptions {
   if (!o.formats.length) throw new ReportUsageError('--format names no format');
   checkObjectPaths(o, fail);
   return o;
-}
-
-/** C sources and headers under the given paths, absolute, in a stable order. */
-export function discoverSources(paths: string[], onSkip?: (path: string, why: string) => void): string[] {
-  try {
-    return discoverTree(paths, onSkip);
-  } catch (e) {
-    if (e instanceof SourceError) throw new ReportUsageError(e.message);
-    throw e;
-  }
 }
 
 export interface ReportIO {
@@ -124,110 +89,6 @@ function progressBar(io: ReportIO): { tick: (done: number, total: number, file: 
       if (drawn) io.stderr('\r\x1b[2K');
     },
   };
-}
-
-/** Headers: never /dev/zero, a FIFO or a 50 GB file (fs/safeRead). */
-const readOrUndefined = (p: string) => readTextOrUndefined(p);
-
-export interface ReportRun {
-  model: ReportModel;
-  files: OutputFile[];
-}
-
-/** What a caller other than the CLI (the language server) plugs into a report run. */
-export interface ReportHooks {
-  /** Cancels the run; 'cancelled' is returned and nothing is rendered. */
-  signal?: AbortSignal;
-  /** Called before each file is audited (work-done progress in the editor, the bar in a terminal). */
-  progress?: (done: number, total: number, file: string) => void;
-  /**
-   * An engine configured by the caller (severity overrides, object search): used as
-   * is. Without one a fresh engine is made from the options.
-   */
-  engine?: AuditEngine;
-  /** Text of a file when the caller has a newer one than the disk (unsaved editor buffers). */
-  textOf?: (path: string) => string | undefined;
-}
-
-/** Scans and renders without writing (the editor's export uses the same steps). */
-export async function buildReport(o: Omit<ReportOptions, 'out' | 'force'>, hooks: ReportHooks = {}): Promise<ReportRun | 'cancelled'> {
-  const skipped: { file: string; why: string }[] = [];
-  const sources = discoverSources(o.paths, (file, why) => skipped.push({ file, why }));
-  const { root, kernel } = findTreeRoot(o.paths);
-  const withObjects = o.objects.length > 0 || !!o.vmlinux || !!o.buildDir;
-  const read = (p: string) => readTextOrUndefined(p);
-  const engine = hooks.engine ?? (await AuditEngine.create({ readFile: read }));
-  if (!hooks.engine) engine.configure({
-    profile: o.profile,
-    followIncludes: o.followIncludes,
-    // The compiled-form join happens inside the engine (compiled/match.ts) once it knows where objects are.
-    objects: withObjects ? { objects: o.objects.map((p) => resolve(p)), vmlinux: o.vmlinux && resolve(o.vmlinux), buildDir: o.buildDir && resolve(o.buildDir), sourceRoot: root } : undefined,
-  });
-  // A caller's engine decides the profile and whether objects are read.
-  const profile = engine.configuration.profile;
-  const joining = !!engine.configuration.objects;
-
-  const files: ReportInputFile[] = [];
-  const filter = new SiteFilter((p) => hooks.textOf?.(p) ?? read(p));
-  const objects: { source: string; info: ObjectInfo }[] = [];
-  for (let i = 0; i < sources.length; i++) {
-    // Let a SIGINT handler (or a cancellation request) run: the audit itself is synchronous.
-    if (i % 8 === 0) await new Promise((r) => setImmediate(r));
-    if (hooks.signal?.aborted) return 'cancelled';
-    const f = sources[i];
-    hooks.progress?.(i + 1, sources.length, relativeTo(root, f));
-    let text: string;
-    const buffered = hooks.textOf?.(f);
-    if (buffered !== undefined) text = buffered;
-    else {
-      const src = readSource(f);
-      if ('why' in src) {
-        skipped.push({ file: f, why: src.why });
-        continue;
-      }
-      text = src.text;
-    }
-    if (!filter.mayHoldSites(f, text)) continue;
-    let audit: FileAudit;
-    try {
-      audit = engine.auditOnce(f, text);
-    } catch (e) {
-      skipped.push({ file: f, why: `analysis failed: ${(e as Error).message}` });
-      continue;
-    }
-    if (!audit.analysis.sites.length) continue;
-    if (audit.compiled) objects.push({ source: f, info: audit.compiled.object });
-    // Keys now, so the text can be dropped: a whole tree's text is not kept.
-    files.push({ path: f, audit, keys: siteKeys(relativeTo(root, f), text, audit.analysis.sites) });
-  }
-  if (hooks.signal?.aborted) return 'cancelled';
-
-  const triagePath = o.triage ? resolve(o.triage) : triagePathFor(root);
-  const triage = loadTriage(triagePath);
-  if (o.triage && !triage) throw new ReportUsageError(`cannot read triage file ${o.triage}`);
-  const provenance = collectProvenance({
-    root,
-    scope: o.paths.map((p) => resolve(p)),
-    profile,
-    kernel,
-    // An O= build keeps its .config in the build directory.
-    configCandidates: [join(root, '.config'), ...[o.buildDir, ...o.objects].filter((d): d is string => !!d).map((d) => join(resolve(d), '.config'))],
-    objects,
-    ...(joining && !objects.length ? { compiledNote: 'objects were given, but none held code of the audited files' } : {}),
-  });
-  let model = buildReportModel({ files, provenance, triage, skipped });
-  if (o.baseline) {
-    const text = readOrUndefined(o.baseline);
-    if (text === undefined) throw new ReportUsageError(`cannot read baseline ${o.baseline}`);
-    model = applyBaseline(model, parseJsonReport(text, o.baseline), o.baseline);
-  }
-  return { model, files: renderFormats(model, o.formats) };
-}
-
-export function renderFormats(model: ReportModel, formats: ReportFormat[]): OutputFile[] {
-  const render: Record<ReportFormat, (m: ReportModel) => string> = { sarif: sarifText, html: htmlText, markdown: markdownText, json: jsonText };
-  // Rendered when written, one format at a time (see OutputFile.content).
-  return formats.map((f) => ({ name: REPORT_FILE_NAMES[f], content: () => render[f](model) }));
 }
 
 function defaultIO(): ReportIO {

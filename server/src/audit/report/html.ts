@@ -4,10 +4,19 @@
 // Every string from the audited tree (function names, expressions, messages, paths,
 // triage comments) goes through esc(): the tree is untrusted input. The script
 // carries no data; it only sorts and filters the rows already in the page.
+//
+// Errors first: the page opens with what will crash the guest (grouped by function,
+// with the instruction), then the warnings, then a count of the informational rest;
+// the sortable list of every finding, the charts, and the long reference tables
+// ("where the #VE lands", objects) come after, folded. It fits a 1,280 px window:
+// long code wraps anywhere and the wide tables have fixed column widths, so severity
+// and verdict stay on screen.
 
 import type { LandingRow, ReportFinding, ReportModel, ReportVerdict } from './model';
-import { SEVERITIES, VERDICT_ORDER } from './model';
+import { FAILING_VERDICTS, SEVERITIES, VERDICT_ORDER } from './model';
+import { objectStateText, scopeLabels } from './provenance';
 import { ruleHelp, ruleTitle } from './rules';
+import { headline, insnWhere, reportSections, tierCounts, type FunctionGroup, type ReportSections } from './sections';
 
 const ESC: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 /** Text and attribute values: both contexts are covered by escaping all five. */
@@ -35,22 +44,30 @@ header{padding:18px 28px;background:#1f2a44;color:#fff}
 header h1{margin:0 0 4px;font-size:22px}
 header p{margin:0;color:#c9d2e6}
 main{padding:8px 28px 40px;max-width:1600px}
+td,th,dd,li,p,summary,code{overflow-wrap:anywhere}
+code{white-space:pre-wrap}
 h2{font-size:18px;margin:28px 0 10px;border-bottom:1px solid var(--line);padding-bottom:4px}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono",monospace;font-size:12.5px}
 .cards{display:flex;flex-wrap:wrap;gap:12px;margin:16px 0}
-.card{border:1px solid var(--line);border-radius:8px;padding:10px 16px;min-width:120px;background:var(--alt)}
+.card{border:1px solid var(--line);border-radius:8px;padding:10px 16px;min-width:120px;background:var(--alt);color:inherit;text-decoration:none}
 .card b{display:block;font-size:24px}
 .card span{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.04em}
 .charts{display:flex;flex-wrap:wrap;gap:28px}
 .charts figure{margin:0}
 .charts figcaption{font-weight:600;margin-bottom:6px}
 table{border-collapse:collapse;width:100%;margin:6px 0 12px}
+table.fixed{table-layout:fixed}
+table.fixed th{overflow:hidden;text-overflow:ellipsis}
 th,td{border-bottom:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
 th{background:var(--alt);position:sticky;top:0;cursor:pointer;user-select:none;white-space:nowrap}
 th[aria-sort=ascending]::after{content:" \\25B2";font-size:10px}
 th[aria-sort=descending]::after{content:" \\25BC";font-size:10px}
 td.num,th.num{text-align:right}
-td.nowrap{white-space:nowrap}
+tr.group th{background:#eef1f6;cursor:default;position:static;font-weight:600;white-space:normal}
+tr.group th code{font-weight:600}
+section.tier h2 .count{font-weight:normal;font-size:14px}
+details.ref{margin:20px 0}
+details.ref>summary{cursor:pointer;font-size:18px;font-weight:600;border-bottom:1px solid var(--line);padding-bottom:4px}
 tr.dim td{opacity:.5}
 tr.dim td.msg{text-decoration:line-through}
 .pill{display:inline-block;border-radius:10px;padding:0 8px;color:#fff;font-size:12px;white-space:nowrap}
@@ -160,17 +177,90 @@ export function barChart(title: string, rows: { label: string; parts: { value: n
   return `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="${esc(title)}" width="${labelW + barW + 60}" height="${h}" viewBox="0 0 ${labelW + barW + 60} ${h}">${bars.join('')}</svg>`;
 }
 
-function summary(model: ReportModel): string {
+function summary(model: ReportModel, s: ReportSections): string {
   const c = model.counts;
-  const failing = VERDICT_ORDER.filter((v) => v !== 'emulated' && v !== 'out-of-line' && v !== 'compiler-dependent').reduce((a, v) => a + (c.byVerdict[v] ?? 0), 0);
+  const t = tierCounts(s);
   const cards = [
-    ['findings', c.findings, '#1d2330'],
-    ...SEVERITIES.map((s) => [s, c.bySeverity[s], SEVERITY_COLOR[s]] as const),
-    ['rejected or mis-emulated', failing, VERDICT_COLOR['decode-failed']],
-    ['compiler-dependent', c.byVerdict['compiler-dependent'] ?? 0, VERDICT_COLOR['compiler-dependent']],
+    ['will fail', t.failing, VERDICT_COLOR['decode-failed'], '#failing'],
+    ['warnings', t.warnings, SEVERITY_COLOR.warning, '#warnings'],
+    ['informational', t.info, SEVERITY_COLOR.information, '#informational'],
+    ['findings', c.findings, '#1d2330', '#findings'],
   ]
-    .map(([k, v, color]) => `<div class="card"><b style="color:${esc(color)}">${esc(v)}</b><span>${esc(k)}</span></div>`)
+    .map(([k, v, color, href]) => `<a class="card" href="${esc(href)}"><b style="color:${esc(color)}">${esc(v)}</b><span>${esc(k)}</span></a>`)
     .join('');
+  const sev = SEVERITIES.map((sv) => `${c.bySeverity[sv]} ${sv}`).join(', ');
+  const triaged = t.failing - t.failingOpen + (t.warnings - t.warningsOpen);
+  const b = model.baseline;
+  return `<section id="summary"><div class="cards">${cards}</div>
+<p class="note">By severity: ${esc(sev)}.${triaged ? ` ${triaged} of the failing and warning sites are triaged safe, excluded or trusted (shown struck through).` : ''}${
+    b ? ` Against baseline <code>${esc(b.source)}</code>: <b>${b.new} new</b>, ${b.fixed.length} fixed, ${b.unchanged} unchanged.` : ''
+  }${model.provenance.objects.length ? '' : ' No object was read: verdicts come from the source, and raw dereferences are warnings until compiled.'}</p></section>`;
+}
+
+const fnName = (g: FunctionGroup) => (g.function ? `<code>${esc(g.function)}</code>` : '<span class="note">(file scope)</span>');
+const groupRow = (g: FunctionGroup, cols: number) =>
+  `<tr class="group"><th colspan="${cols}">${fnName(g)} <span class="note">${esc(g.file)}${g.open < g.rows.length ? ` · ${g.rows.length - g.open} triaged` : ''}</span></th></tr>`;
+const siteLink = (f: ReportFinding, i: number) => `<a href="#site-${i}">${esc(f.file.split('/').pop() ?? f.file)}:${line(f)}</a>`;
+const triageCell = (f: ReportFinding) => `${esc(f.triage?.status ?? '')}${f.baseline === 'new' ? ' <b>new</b>' : ''}`;
+
+/** What will crash: one block per function, worst first, each site with its instruction. */
+function failingSection(s: ReportSections): string {
+  const n = s.failing.reduce((a, g) => a + g.rows.length, 0);
+  if (!n) return `<section id="failing" class="tier"><h2>Will fail in a TDX guest (0)</h2><p>No site the #VE handler rejects or mis-emulates.</p></section>`;
+  const body = s.failing
+    .map(
+      (g) =>
+        groupRow(g, 6) +
+        g.rows
+          .map(({ finding: f, index: i, instructions }) => {
+            const insn = instructions.length
+              ? instructions.map((x) => `<code>${esc(x.text)}</code> <span class="note">at</span> <code>${esc(insnWhere(x))}</code>`).join('<br>')
+              : '<span class="note">not compiled: verdict from the source</span>';
+            const bytes = instructions.map((x) => `<code>${esc(x.bytes)}</code>`).join('<br>');
+            // Here for its rule (an error) while the instruction is a call: say which rule.
+            const why = FAILING_VERDICTS.has(f.verdict) ? '' : `<br><span class="note">${esc(f.severity)}: ${esc(f.rule)}</span>`;
+            return `<tr${f.deemphasised ? ' class="dim"' : ''}><td>${siteLink(f, i)}</td><td>${insn}</td><td>${bytes}</td><td>${verdictPill(f.verdict)}${why}</td><td class="msg"><code>${esc(f.expression)}</code></td><td>${triageCell(f)}</td></tr>`;
+          })
+          .join(''),
+    )
+    .join('');
+  return `<section id="failing" class="tier"><h2>Will fail in a TDX guest (${n})</h2>
+<p class="note">Decode-failed or rejected: the guest oopses (panics with oops=panic). Mis-emulated: it reads or writes a wrong value. Grouped by function, worst first.</p>
+<table class="fixed" id="failing-table"><colgroup><col style="width:13%"><col style="width:27%"><col style="width:12%"><col style="width:12%"><col><col style="width:8%"></colgroup>
+<thead><tr><th>site</th><th>instruction</th><th>bytes</th><th>verdict</th><th>expression</th><th>triage</th></tr></thead><tbody>${body}</tbody></table></section>`;
+}
+
+/** What the compiler decides: grouped like the failing sites, with what happens in words. */
+function warningSection(s: ReportSections): string {
+  const n = s.warnings.reduce((a, g) => a + g.rows.length, 0);
+  if (!n) return '';
+  const body = s.warnings
+    .map(
+      (g) =>
+        groupRow(g, 5) +
+        g.rows
+          .map(({ finding: f, index: i }) => `<tr${f.deemphasised ? ' class="dim"' : ''}><td>${siteLink(f, i)}</td><td class="msg"><code>${esc(f.expression)}</code></td><td>${verdictPill(f.verdict)}</td><td>${message(headline(f.message))}</td><td>${triageCell(f)}</td></tr>`)
+          .join(''),
+    )
+    .join('');
+  return `<section id="warnings" class="tier"><h2>Warnings: the compiler decides (${n})</h2>
+<table class="fixed" id="warnings-table"><colgroup><col style="width:13%"><col style="width:25%"><col style="width:13%"><col><col style="width:8%"></colgroup>
+<thead><tr><th>site</th><th>expression</th><th>verdict</th><th>what happens</th><th>triage</th></tr></thead><tbody>${body}</tbody></table></section>`;
+}
+
+/** The emulated rest: counted, with the per-file counts folded. */
+function infoSection(s: ReportSections, allListed: boolean): string {
+  const i = s.info;
+  if (!i.total) return '';
+  const rows = i.byFile.map(([f, n]) => `<tr><td>${esc(f)}</td><td class="num">${n}</td></tr>`).join('');
+  return `<section id="informational" class="tier"><h2>Informational (${i.total})</h2>
+<p>Accesses the #VE handler emulates (${i.byVerdict.map(([v, n]) => `${n} ${esc(v)}`).join(', ')}): ${i.byRule.map(([r, n]) => `${n} <code>${esc(r)}</code>`).join(', ')}; in ${i.byFile.length} file${i.byFile.length === 1 ? '' : 's'}. ${allListed ? 'Each is in the list of all findings below.' : 'Too many to list here: the JSON and SARIF reports hold each one.'}</p>
+<details><summary>Per file</summary><table class="sortable" id="informational-table"><thead><tr><th>file</th><th class="num">sites</th></tr></thead><tbody>${rows}</tbody></table></details></section>`;
+}
+
+/** The charts and the per-subsystem counts: after the findings. */
+function charts(model: ReportModel): string {
+  const c = model.counts;
   const verdictRows = VERDICT_ORDER.filter((v) => c.byVerdict[v]).map((v) => ({ label: v, parts: [{ value: c.byVerdict[v] ?? 0, color: VERDICT_COLOR[v], name: 'sites' }] }));
   const top = c.bySubsystem.slice(0, 15);
   const rest = c.bySubsystem.slice(15);
@@ -186,7 +276,7 @@ function summary(model: ReportModel): string {
   const subTable = c.bySubsystem
     .map((s) => `<tr><td>${esc(s.subsystem)}</td><td class="num">${s.total}</td>${present.map((v) => `<td class="num">${s.byVerdict[v] ?? ''}</td>`).join('')}</tr>`)
     .join('');
-  return `<section id="summary"><h2>Summary</h2><div class="cards">${cards}</div>
+  return `<section id="charts"><h2>By verdict and subsystem</h2>
 <div class="charts"><figure><figcaption>By verdict</figcaption>${verdictRows.length ? barChart('Findings by verdict', verdictRows) : '<p class="note">No findings.</p>'}</figure>
 <figure><figcaption>By subsystem</figcaption>${subRows.length ? barChart('Findings by subsystem and verdict', subRows) : '<p class="note">No findings.</p>'}<div>${legend}</div></figure></div>
 <table class="sortable" id="subsystems"><thead><tr><th>subsystem</th><th class="num">findings</th>${present.map((v) => `<th class="num">${esc(v)}</th>`).join('')}</tr></thead><tbody>${subTable}</tbody></table></section>`;
@@ -197,7 +287,7 @@ function provenance(model: ReportModel): string {
   const rows: [string, string][] = [
     ['kernel', p.kernel ? `${esc(p.kernel.version)}${p.kernel.name ? ` “${esc(p.kernel.name)}”` : ''} <span class="note">(${esc(p.kernel.makefile)})</span>` : '<span class="note">not a kernel tree (no top-level Makefile with VERSION)</span>'],
     ['tree root', `<code>${esc(p.root)}</code>`],
-    ['scope', p.scope.map((s) => `<code>${esc(s)}</code>`).join(', ')],
+    ['scope', scopeLabels(p).map((s) => `<code>${esc(s)}</code>`).join(', ')],
     ['profile', `<code>${esc(p.profile)}</code>`],
     [
       '.config',
@@ -208,8 +298,8 @@ function provenance(model: ReportModel): string {
     ['compiler', p.compilers.length ? p.compilers.map((c) => `<code>${esc(c)}</code>`).join('<br>') : '<span class="note">unknown (no objects read)</span>'],
     [
       'objects',
-      p.objects.length
-        ? Object.entries(p.objectStates).map(([s, n]) => `${esc(n)} ${esc(s)}`).join(', ')
+      p.objects.length || p.headersWithoutObject
+        ? esc(objectStateText(p))
         : `<span class="note">${esc(p.compiledNote ?? 'none read: source audit only')}</span>`,
     ],
     ['tool', `tdx-audit ${esc(p.tool.version)}`],
@@ -221,9 +311,9 @@ function provenance(model: ReportModel): string {
   }
   const stale = p.objects.filter((o) => o.state !== 'fresh');
   const staleTable = stale.length
-    ? `<table class="sortable"><thead><tr><th>source</th><th>object</th><th>state</th><th>why</th></tr></thead><tbody>${stale
+    ? `<details id="objects"><summary>Objects not fresh (${stale.length})</summary><table class="sortable fixed"><colgroup><col style="width:25%"><col style="width:25%"><col style="width:12%"><col></colgroup><thead><tr><th>source</th><th>object</th><th>state</th><th>why</th></tr></thead><tbody>${stale
         .map((o) => `<tr><td>${esc(o.source)}</td><td><code>${esc(o.object ?? '')}</code></td><td>${esc(o.state)}</td><td>${esc(o.message)}</td></tr>`)
-        .join('')}</tbody></table>`
+        .join('')}</tbody></table></details>`
     : '';
   return `<section id="provenance"><h2>Provenance</h2><dl class="prov">${rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${v}</dd>`).join('')}</dl>${staleTable}</section>`;
 }
@@ -239,10 +329,10 @@ function functionsTable(rows: LandingRow[]): string {
       return `<tr><td>${esc(r.file)}</td><td><code>${esc(r.function)}</code></td><td class="num">${r.line ?? ''}</td><td>${esc(r.from)}</td><td class="num">${r.direct ?? ''}</td><td>${r.via.map((v) => `<code>${esc(v)}</code>`).join(', ')}</td><td class="num">${r.reached ?? ''}</td><td class="num">${r.instructions ?? ''}</td><td>${verdicts}</td></tr>`;
     })
     .join('');
-  return `<section id="functions"><h2>Where the #VE lands</h2>
+  return `<section id="functions"><details class="ref"><summary>Where the #VE lands (${rows.length} function${rows.length === 1 ? '' : 's'})</summary>
 <p class="note">A #VE reports the instruction's RIP: static helpers are inlined into their callers, so each row is a function that holds #VE sites after inlining (from the object when one was read, else from the source view).</p>
 <div class="tools" data-filter-for="functions-table"><input type="search" placeholder="Filter functions…" aria-label="Filter functions"><span class="count"></span></div>
-<table class="sortable" id="functions-table"><thead><tr><th>file</th><th>function</th><th class="num">line</th><th>from</th><th class="num">direct</th><th>via helpers</th><th class="num">reached</th><th class="num">instructions</th><th>verdicts</th></tr></thead><tbody>${body}</tbody></table></section>`;
+<table class="sortable fixed" id="functions-table"><colgroup><col style="width:20%"><col style="width:17%"><col style="width:6%"><col style="width:7%"><col style="width:6%"><col><col style="width:7%"><col style="width:9%"><col style="width:13%"></colgroup><thead><tr><th>file</th><th>function</th><th class="num">line</th><th>from</th><th class="num">direct</th><th>via helpers</th><th class="num">reached</th><th class="num">instructions</th><th>verdicts</th></tr></thead><tbody>${body}</tbody></table></details></section>`;
 }
 
 /**
@@ -280,18 +370,18 @@ function findingsTable(model: ReportModel): string {
   const body = listed(model)
     .map(({ f, i }) => {
       const cls = f.deemphasised ? ' class="dim"' : '';
-      return `<tr${cls} data-severity="${esc(f.severity)}" data-verdict="${esc(f.verdict)}" data-rule="${esc(f.rule)}"><td data-sort="${esc(`${f.file}:${String(line(f)).padStart(7, '0')}`)}"><a href="#site-${i}">${esc(f.file)}:${line(f)}</a></td><td><code>${esc(f.function ?? '(file scope)')}</code></td><td class="msg"><code>${esc(f.expression)}</code></td><td class="nowrap">${esc(f.rule)}</td><td data-sort="${SEVERITIES.indexOf(f.severity)}">${pill(f.severity, SEVERITY_COLOR[f.severity])}</td><td data-sort="${VERDICT_ORDER.indexOf(f.verdict)}">${verdictPill(f.verdict)}${mixed && f.verdictFrom === 'source' ? '<span class="note"> (source)</span>' : ''}</td><td>${esc(f.triage?.status ?? '')}${f.baseline === 'new' ? ' <b>new</b>' : ''}</td><td>${esc(f.subsystem)}</td></tr>`;
+      return `<tr${cls} data-severity="${esc(f.severity)}" data-verdict="${esc(f.verdict)}" data-rule="${esc(f.rule)}"><td data-sort="${esc(`${f.file}:${String(line(f)).padStart(7, '0')}`)}"><a href="#site-${i}">${esc(f.file)}:${line(f)}</a></td><td><code>${esc(f.function ?? '(file scope)')}</code></td><td class="msg"><code>${esc(f.expression)}</code></td><td>${esc(f.rule)}</td><td data-sort="${SEVERITIES.indexOf(f.severity)}">${pill(f.severity, SEVERITY_COLOR[f.severity])}</td><td data-sort="${VERDICT_ORDER.indexOf(f.verdict)}">${verdictPill(f.verdict)}${mixed && f.verdictFrom === 'source' ? '<span class="note"> (source)</span>' : ''}</td><td>${esc(f.triage?.status ?? '')}${f.baseline === 'new' ? ' <b>new</b>' : ''}</td><td>${esc(f.subsystem)}</td></tr>`;
     })
     .join('');
   const opt = (xs: readonly string[]) => xs.map((x) => `<option value="${esc(x)}">${esc(x)}</option>`).join('');
   const rules = [...new Set(model.findings.map((f) => f.rule))].sort();
-  return `<section id="findings"><h2>Findings</h2>
+  return `<section id="findings"><h2>All findings</h2>
 <div class="tools" data-filter-for="findings-table"><input type="search" placeholder="Filter by file, function, expression…" aria-label="Filter findings">
 <select data-attr="data-severity" aria-label="Severity"><option value="">any severity</option>${opt(SEVERITIES)}</select>
 <select data-attr="data-verdict" aria-label="Verdict"><option value="">any verdict</option>${opt(VERDICT_ORDER.filter((v) => model.counts.byVerdict[v]))}</select>
 <select data-attr="data-rule" aria-label="Rule"><option value="">any rule</option>${opt(rules)}</select>
 <label><input type="checkbox" data-hide-dim> hide triaged safe/excluded/trusted</label><span class="count"></span></div>
-<table class="sortable" id="findings-table"><thead><tr><th>site</th><th>function</th><th>expression</th><th>rule</th><th>severity</th><th>verdict</th><th>triage</th><th>subsystem</th></tr></thead><tbody>${body}</tbody></table></section>`;
+<table class="sortable fixed" id="findings-table"><colgroup><col style="width:16%"><col style="width:13%"><col><col style="width:13%"><col style="width:9%"><col style="width:12%"><col style="width:7%"><col style="width:9%"></colgroup><thead><tr><th>site</th><th>function</th><th>expression</th><th>rule</th><th>severity</th><th>verdict</th><th>triage</th><th>subsystem</th></tr></thead><tbody>${body}</tbody></table></section>`;
 }
 
 function siteDetails(f: ReportFinding, i: number): string {
@@ -307,7 +397,7 @@ function siteDetails(f: ReportFinding, i: number): string {
   if (f.compiled) {
     if (f.compiled.instructions.length) {
       parts.push(
-        `<table><thead><tr><th>function+offset</th><th>bytes</th><th>instruction (Intel)</th><th>class</th><th class="num">size</th><th>verdict</th><th>emulation</th></tr></thead><tbody>${f.compiled.instructions
+        `<table class="fixed"><colgroup><col style="width:16%"><col style="width:12%"><col style="width:18%"><col style="width:10%"><col style="width:5%"><col style="width:12%"><col></colgroup><thead><tr><th>function+offset</th><th>bytes</th><th>instruction (Intel)</th><th>class</th><th class="num">size</th><th>verdict</th><th>emulation</th></tr></thead><tbody>${f.compiled.instructions
           .map(
             (ins) =>
               `<tr><td><code>${esc(ins.function)}+0x${ins.offset.toString(16)}</code><br><span class="note">${esc(ins.section)}</span></td><td><code>${esc(ins.bytes)}</code></td><td><code>${esc(ins.text)}</code></td><td>${esc(ins.class)}</td><td class="num">${ins.size}</td><td>${verdictPill(ins.verdict)}${ins.misemulation.length ? `<br><span class="note">${esc(ins.misemulation.join(', '))}</span>` : ''}</td><td>${esc(ins.summary)}${ins.calleeNote ? `<br><span class="note">${esc(ins.calleeNote)}</span>` : ''}</td></tr>`,
@@ -325,15 +415,16 @@ function siteDetails(f: ReportFinding, i: number): string {
 export function htmlText(model: ReportModel): string {
   const p = model.provenance;
   const title = `TDX #VE audit${p.kernel ? ` — Linux ${p.kernel.version}` : ''}`;
+  const s = reportSections(model);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="tdx-audit ${esc(p.tool.version)}">
 <title>${esc(title)}</title><style>${CSS}</style></head>
-<body><header><h1>${esc(title)}</h1><p>${esc(p.scope.join(', '))} · profile ${esc(p.profile)} · ${esc(p.generatedAt)}</p></header>
-<main>${summary(model)}${provenance(model)}${functionsTable(model.functions)}${findingsTable(model)}
-<section id="details"><h2>Sites</h2>${listed(model).map(({ f, i }) => siteDetails(f, i)).join('\n')}</section>${unlistedTable(model)}</main>
+<body><header><h1>${esc(title)}</h1><p>${esc(scopeLabels(p).join(', '))} · profile ${esc(p.profile)} · ${esc(p.generatedAt)}</p></header>
+<main>${summary(model, s)}${failingSection(s)}${warningSection(s)}${infoSection(s, model.findings.length <= HTML_LIST_ALL_LIMIT)}${findingsTable(model)}${charts(model)}
+<section id="details"><h2>Sites</h2>${listed(model).map(({ f, i }) => siteDetails(f, i)).join('\n')}</section>${unlistedTable(model)}${functionsTable(model.functions)}${provenance(model)}</main>
 <script>${JS}</script></body></html>
 `;
 }

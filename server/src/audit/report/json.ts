@@ -6,6 +6,7 @@
 import { instructionJson } from '../compiled';
 import type { LandingRow, ReportCounts, ReportFileRow, ReportFinding, ReportModel, BaselineSummary } from './model';
 import type { Provenance } from './provenance';
+import { errorsFirst, reportSections, tierCounts } from './sections';
 import type { TriageEntry } from './triage';
 
 export const JSON_SCHEMA_NAME = 'tdx-audit-report';
@@ -51,7 +52,8 @@ export interface JsonReport {
   schema: typeof JSON_SCHEMA_NAME;
   schemaVersion: number;
   provenance: Provenance;
-  summary: ReportCounts;
+  /** `tiers`: sites that will fail in the guest, warnings, informational (added in 0.1.0; absent in older reports). */
+  summary: ReportCounts & { tiers?: { failing: number; warnings: number; informational: number } };
   findings: JsonFinding[];
   functions: LandingRow[];
   files: ReportFileRow[];
@@ -95,12 +97,15 @@ export function jsonFinding(f: ReportFinding): JsonFinding {
 }
 
 export function toJsonReport(model: ReportModel): JsonReport {
+  const s = reportSections(model);
+  const t = tierCounts(s);
   return {
     schema: JSON_SCHEMA_NAME,
     schemaVersion: JSON_SCHEMA_VERSION,
     provenance: model.provenance,
-    summary: model.counts,
-    findings: model.findings.map(jsonFinding),
+    summary: { ...model.counts, tiers: { failing: t.failing, warnings: t.warnings, informational: t.info } },
+    // Errors first: failing sites grouped by function, worst first; then warnings; then the rest by file.
+    findings: errorsFirst(model, s).map(jsonFinding),
     functions: model.functions,
     files: model.files,
     skipped: model.skipped,

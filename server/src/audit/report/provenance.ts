@@ -5,7 +5,7 @@
 
 import { statSync } from 'node:fs';
 import { MAX_CONFIG_BYTES, readTextOrUndefined } from '../../fs/safeRead';
-import { dirname, join, resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { version as TOOL_VERSION } from '../../../../package.json';
 import type { Profile } from '../engine';
 import type { ObjectInfo, ObjectState } from '../compiled';
@@ -68,6 +68,12 @@ export interface Provenance {
   objects: ObjectProvenance[];
   /** Counts of objects per state, e.g. { fresh: 10, 'older-than-source': 2 }. */
   objectStates: Partial<Record<ObjectState, number>>;
+  /**
+   * Headers audited for which no object of their own was found: not a missing object
+   * (a header's code is in the objects of the files that include it), so counted here
+   * and left out of `objects` and `objectStates`.
+   */
+  headersWithoutObject?: number;
   /** Set when --objects/--vmlinux was asked for but compiled forms could not be joined. */
   compiledNote?: string;
 }
@@ -187,13 +193,18 @@ export function collectProvenance(o: ProvenanceOptions): Provenance {
       break;
     }
   }
-  const objects: ObjectProvenance[] = (o.objects ?? []).map(({ source, info }) => ({
-    source: rel(source),
-    object: info.path,
-    state: info.state,
-    message: info.message,
-    ...(info.origin ? { origin: info.origin } : {}),
-  }));
+  // "looked for arcdevice.o beside arcdevice.h" is no news: a header never has an object.
+  const headerOnly = (x: { source: string; info: ObjectInfo }) => isHeader(x.source) && x.info.state === 'missing';
+  const headersWithoutObject = (o.objects ?? []).filter(headerOnly).length;
+  const objects: ObjectProvenance[] = (o.objects ?? [])
+    .filter((x) => !headerOnly(x))
+    .map(({ source, info }) => ({
+      source: rel(source),
+      object: info.path,
+      state: info.state,
+      message: info.message,
+      ...(info.origin ? { origin: info.origin } : {}),
+    }));
   const objectStates: Partial<Record<ObjectState, number>> = {};
   for (const ob of objects) objectStates[ob.state] = (objectStates[ob.state] ?? 0) + 1;
   const compilers = [...new Set((o.objects ?? []).map((x) => x.info.producer).filter((p): p is string => !!p))].sort();
@@ -214,8 +225,27 @@ export function collectProvenance(o: ProvenanceOptions): Provenance {
     compilers,
     objects,
     objectStates,
+    ...(headersWithoutObject ? { headersWithoutObject } : {}),
     ...(o.compiledNote ? { compiledNote: o.compiledNote } : {}),
   };
+}
+
+const isHeader = (p: string) => /\.(?:h|hh|hpp)$/i.test(p);
+
+/**
+ * The scope as a reader names it: the tree root itself is its folder name
+ * (`linux-6.1/`), not ".".
+ */
+export function scopeLabels(p: Pick<Provenance, 'root' | 'scope'>): string[] {
+  const name = basename(p.root) || p.root;
+  return p.scope.map((s) => (s === '.' ? `${name}/` : s));
+}
+
+/** "2 fresh, 10 missing; 3 headers (no object of their own)". */
+export function objectStateText(p: Pick<Provenance, 'objectStates' | 'headersWithoutObject'>): string {
+  const states = Object.entries(p.objectStates).map(([s, n]) => `${n} ${s}`);
+  const h = p.headersWithoutObject ? `; ${p.headersWithoutObject} header${p.headersWithoutObject === 1 ? '' : 's'} (their code is in the including files' objects)` : '';
+  return states.join(', ') + h;
 }
 
 /** '/'-separated path relative to root; the absolute path when outside it. */

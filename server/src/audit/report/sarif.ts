@@ -9,6 +9,7 @@ import type * as Sarif from 'sarif';
 import type { Range, RuleCode } from '../../c/types';
 import type { Severity } from '../engine';
 import { DEFAULT_SEVERITY } from '../findings';
+import { errorsFirst } from './sections';
 import { FINGERPRINT_KEY } from './fingerprint';
 import type { ReportFinding, ReportLocation, ReportModel } from './model';
 import { allRules, ruleHelp, ruleTitle } from './rules';
@@ -136,7 +137,8 @@ export function toSarif(model: ReportModel): Sarif.Log {
         originalUriBaseIds: { [SRCROOT]: { uri: pathToFileURL(p.root.endsWith('/') ? p.root : p.root + '/').href } },
         columnKind: 'utf16CodeUnits',
         invocations: [{ executionSuccessful: true, endTimeUtc: p.generatedAt }],
-        results: model.findings.map((f) => result(f, ruleIndex, p.profile)),
+        // Errors first, as every report: a viewer that keeps the order shows what crashes on top.
+        results: errorsFirst(model).map((f) => result(f, ruleIndex, p.profile)),
         properties: {
           provenance: p,
           ...(model.baseline ? { baseline: model.baseline } : {}),

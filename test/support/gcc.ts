@@ -1,0 +1,35 @@
+// Building fixture objects with the host gcc: one place for every test that compiles
+// C (whether gcc is there, the flags the fixtures are built with, and a failure that
+// shows gcc's own message instead of a bare exit status).
+import { spawnSync } from 'node:child_process';
+
+/** gcc runs here. Checked once per process. */
+export const hasGcc: boolean = spawnSync('gcc', ['--version'], { stdio: 'ignore' }).status === 0;
+
+/** For `test(name, { skip: skipWithoutGcc }, ...)`: false, or the reason to skip. */
+export const skipWithoutGcc: false | string = hasGcc ? false : 'gcc is not installed: needed to build the fixture object';
+
+/**
+ * Flag sets the fixtures are compiled with:
+ * - `plain`: -O2 -g, as a distribution kernel module (foo_nic.c);
+ * - `forms`: the kernel's -mno-sse plus rep movs for copies, so forms.c yields the
+ *   MOVS, RMW and MOVZX forms the #VE handler rejects or mis-emulates.
+ */
+export const GCC_FLAGS = {
+  plain: ['-O2', '-g'],
+  forms: ['-O2', '-g', '-mno-sse', '-mstringop-strategy=rep_4byte'],
+} as const;
+
+/** Runs gcc with args in cwd; throws with gcc's stderr when it fails. */
+export function gcc(args: readonly string[], cwd: string, timeoutMs = 60_000): void {
+  const r = spawnSync('gcc', [...args], { cwd, encoding: 'utf8', timeout: timeoutMs });
+  if (r.error) throw new Error(`gcc ${args.join(' ')}: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`gcc ${args.join(' ')} failed (exit ${r.status}):\n${r.stderr}`);
+}
+
+/** Compiles one source to an object beside it (`foo.c` -> `foo.o` in cwd); returns the object's name. */
+export function compileObject(source: string, cwd: string, flags: readonly string[] = GCC_FLAGS.plain): string {
+  const out = source.replace(/\.c$/, '') + '.o';
+  gcc([...flags, '-c', source, '-o', out], cwd);
+  return out;
+}
