@@ -97,6 +97,18 @@ export class ObjectFacts implements DataflowFacts {
 
   private readonly fieldNames = new Set<string>();
 
+  /**
+   * A pointer to void or to a scalar: what an __iomem field is declared as
+   * (`void __iomem *seg_ram`, `u32 __iomem *regs`). A same-named pointer to a
+   * struct elsewhere (struct atm_dev's `const struct atmphy_ops *phy` beside
+   * iphase's `void __iomem *phy`) is not taken for it by name alone.
+   */
+  private plainPointer(t: UnitTypes, type: number | undefined): boolean {
+    const s = t.shape(type);
+    if (s.kind !== 'pointer') return false;
+    return s.to === undefined || t.shape(s.to).kind === 'other';
+  }
+
   private typesOf(offset: number): UnitTypes | undefined {
     return this.types.find((t) => offset >= t.cu.header.dieOffset && offset < t.cu.header.end);
   }
@@ -139,6 +151,12 @@ export class ObjectFacts implements DataflowFacts {
       if (!ranges.length) continue;
       const fn = code.functionAt(ranges[0]!.lo);
       if (!fn || fn.start !== ranges[0]!.lo) continue;
+      // gcc's hot/cold split (foo.cold): the other ranges are functions of their own;
+      // the location lists cover them too, so their typed variables are known there.
+      for (const r of ranges.slice(1)) {
+        const part = code.functionAt(r.lo);
+        if (part && part.start === r.lo && part !== fn) this.readLocations(t, d, part);
+      }
       // gcc's clones (foo.isra.0, foo.constprop.0) drop or reorder arguments: only a
       // register location says where a parameter is.
       const clone = fn.name.includes('.');
@@ -261,7 +279,7 @@ export class ObjectFacts implements DataflowFacts {
     if (!t) return UNKNOWN;
     let v: Val = UNKNOWN;
     for (const m of t.membersAt(struct, offset)) {
-      if (m.name && this.fieldNames.has(m.name) && t.shape(m.type).kind === 'pointer') return MMIO;
+      if (m.name && this.fieldNames.has(m.name) && this.plainPointer(t, m.type)) return MMIO;
       const mv = this.valueOfType(m.type, m.name);
       if (mv === MMIO) return MMIO;
       if (mv !== UNKNOWN) v = mv;

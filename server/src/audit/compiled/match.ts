@@ -300,7 +300,10 @@ export function compiledFormsFor(input: JoinInput): FileCompiled {
         for (const r of rows.flatMap((rs) => regionsOfRows(rs, source, line1, undefined, lineText))) {
           for (const { fn, insn } of o.code.instructionsIn(r.lo, r.hi)) {
             const a = flow.accessesOf(fn)?.get(insn.ip);
-            if (a && (!dir || a.access === dir || a.access === 'RW')) wholeLine.push({ fn, insn });
+            // On the rest of the line only an access of the site's own direction: a load
+            // site must not take the store of the same line's other side.
+            const want = dir ?? (site.accessor === 'load' ? 'R' : site.accessor === 'store' ? 'W' : undefined);
+            if (a && (!want || a.access === want || a.access === 'RW')) wholeLine.push({ fn, insn });
           }
         }
       }
