@@ -8,7 +8,7 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { discoverSources, SourceError } from './audit/sources';
 import { checkObjectPaths, commonOption, optionValue, type CommonOptions } from './cliOptions';
-import { PROFILE_IDS } from './x86/profiles';
+import { DEFAULT_PROFILE, PROFILE_IDS } from './x86/profiles';
 import { AuditEngine } from './audit/engine';
 import { runDecode } from './x86/decodeCli';
 import { runReport, REPORT_USAGE } from './audit/report/cli';
@@ -52,7 +52,7 @@ interface ScanOptions extends CommonOptions {
 }
 
 function parseScanArgs(argv: string[]): ScanOptions {
-  const o: ScanOptions = { paths: [], format: 'text', profile: 'tdx-linux-6.12+', followIncludes: true, exitZero: false, objects: [], jobs: defaultJobs() };
+  const o: ScanOptions = { paths: [], format: 'text', profile: DEFAULT_PROFILE, followIncludes: true, exitZero: false, objects: [], jobs: defaultJobs() };
   const fail = (m: string) => new UsageError(m);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;

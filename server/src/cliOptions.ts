@@ -2,8 +2,7 @@
 // in one place so the two commands cannot drift apart.
 
 import { statSync } from 'node:fs';
-import type { Profile } from './audit/engine';
-import { PROFILE_IDS, isProfile } from './x86/profiles';
+import { PROFILE_IDS, isProfile, type Profile } from './x86/profiles';
 
 export interface CommonOptions {
   profile: Profile;

@@ -127,10 +127,10 @@ export function analyse(bytes: Uint8Array, profile: Profile = DEFAULT_PROFILE): 
   if (m.cls === 'DECODE_FAILED') {
     verdict = 'decode-failed';
     // handle_mmio: `if (insn_decode(...)) return -EINVAL;` comes before the WARN_ON_ONCE.
-    warn = prof.platform === 'tdx' && kinsn.ok;
+    warn = prof.decodeFailedWarns && kinsn.ok;
     consequence = fail;
     if (!kinsn.ok) notes.push(`insn_decode() failed (${kinsn.error ?? 'error'}); no WARN, -EINVAL.`);
-    else notes.push('insn_decode_mmio() returned DECODE_FAILED' + (prof.platform === 'tdx' ? ': WARN_ON_ONCE, then -EINVAL.' : '.'));
+    else notes.push('insn_decode_mmio() returned DECODE_FAILED' + (prof.decodeFailedWarns ? ': WARN_ON_ONCE, then -EINVAL.' : '.'));
   } else if (m.cls === 'MOVS') {
     if (prof.movs === 'rejected') {
       verdict = 'rejected-movs';

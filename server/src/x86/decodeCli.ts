@@ -8,7 +8,7 @@
 //           never has to check which shape it got.
 // Exit codes: 0 success, 2 usage error or bad hex.
 import { classifyMmio, type MmioVerdict } from './classify';
-import { DEFAULT_PROFILE, isProfile, PROFILES, type Profile } from './profiles';
+import { DEFAULT_PROFILE, isProfile, PROFILE_IDS, type Profile } from './profiles';
 
 type Format = 'text' | 'json' | 'jsonl';
 
@@ -79,7 +79,7 @@ export function decodeRecord(input: string, profile: Profile): DecodeRecord {
   };
 }
 
-const USAGE = 'usage: tdx-audit decode <hex...> [--profile tdx-linux-6.12+|tdx-linux-6.1|tdx-linux-5.19|sev-es] [--format text|json|jsonl]';
+const USAGE = `usage: tdx-audit decode <hex...> [--profile ${PROFILE_IDS.join('|')}] [--format text|json|jsonl]`;
 
 function textOf(r: DecodeRecord): string {
   const lines = [
@@ -115,7 +115,7 @@ export function runDecode(argv: string[], write: (s: string) => void): number {
     } else if (a === '--profile' || a.startsWith('--profile=')) {
       const v = takeValue('--profile');
       if (v === null || !isProfile(v)) {
-        write(`error: unknown profile ${v === null ? '(missing)' : `"${v}"`}; expected one of ${Object.keys(PROFILES).join(', ')}\n`);
+        write(`error: unknown profile ${v === null ? '(missing)' : `"${v}"`}; expected one of ${PROFILE_IDS.join(', ')}\n`);
         return 2;
       }
       profile = v;

@@ -1,8 +1,9 @@
 // Every way the modelled #VE / #VC handlers differ between kernel versions and
 // platforms lives in this one table, so a version question has one answer.
-import type { Profile } from '../audit/engine';
+// This module owns the Profile type (audit/engine.ts re-exports it), so the
+// x86 model imports nothing from the audit layer.
 
-export type { Profile };
+export type Profile = 'tdx-linux-6.12+' | 'tdx-linux-6.1' | 'tdx-linux-5.19' | 'sev-es';
 
 export interface ProfileData {
   id: Profile;
@@ -21,6 +22,11 @@ export interface ProfileData {
   failure: 'oops' | 'terminate-guest';
   /** The hypercall the handler issues. */
   hypercall: 'tdvmcall' | 'ghcb';
+  /**
+   * DECODE_FAILED after a successful insn_decode() fires WARN_ON_ONCE: TDX
+   * handle_mmio() does; SEV vc_handle_mmio() returns ES_DECODE_FAILED silently.
+   */
+  decodeFailedWarns: boolean;
 }
 
 export const DEFAULT_PROFILE: Profile = 'tdx-linux-6.12+';
@@ -29,25 +35,25 @@ export const PROFILES: Readonly<Record<Profile, ProfileData>> = {
   'tdx-linux-6.12+': {
     id: 'tdx-linux-6.12+', platform: 'tdx', movs: 'rejected', pageSplitCheck: true,
     userHalfRefused: true, r15LeakOnRead: false, enumPrefix: 'INSN_MMIO_',
-    failure: 'oops', hypercall: 'tdvmcall',
+    failure: 'oops', hypercall: 'tdvmcall', decodeFailedWarns: true,
   },
   // 6.1 LTS as shipped by distributions: the user-half check and the R15 fix
   // both came in through stable, but the enum still has the old names.
   'tdx-linux-6.1': {
     id: 'tdx-linux-6.1', platform: 'tdx', movs: 'rejected', pageSplitCheck: true,
     userHalfRefused: true, r15LeakOnRead: false, enumPrefix: 'MMIO_',
-    failure: 'oops', hypercall: 'tdvmcall',
+    failure: 'oops', hypercall: 'tdvmcall', decodeFailedWarns: true,
   },
   // 5.19 is modelled at -rc1, the only point without the page-split check.
   'tdx-linux-5.19': {
     id: 'tdx-linux-5.19', platform: 'tdx', movs: 'rejected', pageSplitCheck: false,
     userHalfRefused: false, r15LeakOnRead: true, enumPrefix: 'MMIO_',
-    failure: 'oops', hypercall: 'tdvmcall',
+    failure: 'oops', hypercall: 'tdvmcall', decodeFailedWarns: true,
   },
   'sev-es': {
     id: 'sev-es', platform: 'sev-es', movs: 'emulated', pageSplitCheck: false,
     userHalfRefused: false, r15LeakOnRead: false, enumPrefix: 'INSN_MMIO_',
-    failure: 'terminate-guest', hypercall: 'ghcb',
+    failure: 'terminate-guest', hypercall: 'ghcb', decodeFailedWarns: false,
   },
 };
 
