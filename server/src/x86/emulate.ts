@@ -41,7 +41,8 @@ export interface RegChange {
 
 export interface KernelOutcome {
   status: 'ok' | 'fault' | 'not-modelled';
-  errno?: '-EINVAL' | '-EFAULT' | '-EIO';
+  /** handle_mmio()'s return, or vc_handle_mmio()'s enum es_result under SEV. */
+  errno?: '-EINVAL' | '-EFAULT' | '-EIO' | 'ES_UNSUPPORTED';
   warn: boolean;
   reason?: string;
   regs: bigint[];
@@ -187,6 +188,8 @@ function runKernel(a: ReturnType<typeof analyse>, input: EmulateInput, ea: bigin
   }
   const slot = v.class === 'WRITE_IMM' ? null : kernelRegSlot(kinsn);
   if (v.class !== 'WRITE_IMM' && slot === null) return fault('-EINVAL', 'insn_get_modrm_reg_ptr() returned NULL');
+  // Checks the bytes alone decide (0x67 under the user-half check, two segment overrides).
+  if (v.decidedFailure) return fault(v.decidedFailure.code, v.decidedFailure.why, v.decidedFailure.warn);
   const gla = input.gla ?? ea ?? 0n;
   if (prof.userHalfRefused && gla < KERNEL_HALF) {
     return fault('-EINVAL', 'fault_in_kernel_space(ve->gla) is false: "Access to userspace address is not supported"', true);
@@ -207,7 +210,14 @@ function runKernel(a: ReturnType<typeof analyse>, input: EmulateInput, ea: bigin
     out.tdvmcall = call(1, val, size < 8);
   } else if (v.class === 'WRITE_IMM') {
     const imm = kinsn.immediate ?? 0n;
-    out.access = { direction: 'write', size, value: imm & mask(size) };
+    let value = imm & mask(size);
+    if (prof.writeImmValue === 'immediate1-bytes' && size > kinsn.immBytes) {
+      // memcpy(shared_buffer, insn->immediate1.bytes, size): the immediate's bytes, then
+      // struct insn_field's got (1) and nbytes, then padding left 0 by insn_init()'s memset.
+      const field = (imm & mask(kinsn.immBytes)) | (1n << 32n) | (BigInt(kinsn.immBytes) << 40n);
+      value = field & mask(size);
+    }
+    out.access = { direction: 'write', size, value };
     out.tdvmcall = call(1, imm, false);
   } else {
     const val = (input.deviceValue ?? 0n) & MASK64;
