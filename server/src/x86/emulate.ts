@@ -111,14 +111,14 @@ function regValueByName(name: string | null, regs: readonly bigint[], rip: bigin
 }
 
 /** Effective address of the (first explicit) memory operand, as the CPU computes it. */
-function effectiveAddress(cpu: CpuView, regs: readonly bigint[], rip: bigint): bigint | null {
+export function effectiveAddress(cpu: CpuView, regs: readonly bigint[], rip: bigint): bigint | null {
   const m = cpu.memory[0];
   if (!m) return null;
   const next = rip + BigInt(cpu.length);
   const base = m.ripRelative ? next : regValueByName(m.base, regs, rip);
   const index = regValueByName(m.index, regs, rip);
-  // iced reports the displacement of a RIP-relative operand as the absolute target.
-  if (m.ripRelative) return BigInt.asUintN(64, m.displacement);
+  // iced (decoding at IP 0) reports a RIP-relative operand's target as next-IP + disp: add the RIP.
+  if (m.ripRelative) return BigInt.asUintN(64, rip + m.displacement);
   return BigInt.asUintN(64, base + index * BigInt(m.scale) + m.displacement);
 }
 

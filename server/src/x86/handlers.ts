@@ -38,7 +38,9 @@ export type HandlerMisemulation =
   /** SEV vc_handle_ioio(): INB/INW clear the RAX bits above the access. */
   | 'port-in-upper-cleared'
   /** SEV vc_handle_ioio() (REP) INS/OUTS: ES base + RSI for the OUTS source, 64-bit RSI/RDI/RCX under 0x67. */
-  | 'string-io-segment-or-addr32';
+  | 'string-io-segment-or-addr32'
+  /** SEV vc_handle_ioio(): INS/OUTS without REP return ES_RETRY while RCX != 0: executed again and again. */
+  | 'string-io-retry-without-rep';
 
 /** A TDG.VP.VMCALL: numbers where the kernel passes constants, a description where it passes a value. */
 export interface TdvmcallRegs {
@@ -403,6 +405,11 @@ function portRecord(k: KernelInsn, cpu: CpuView, prof: ProfileData, base: Base):
       if (rep) {
         outcome = { result: 'retried', code: 'ES_RETRY', warn: false, consequence: null, runtimeChecks: [] };
         rip = { advance: 'retry', bytes: base.length };
+      } else if (prof.stringIoRetryWithoutRep) {
+        misemulation.push('string-io-retry-without-rep');
+        outcome = { result: 'retried', code: 'ES_RETRY', warn: false, consequence: null, runtimeChecks: ['RCX == 0: handled once; any other RCX: ES_RETRY for ever (RCX is not decremented without REP)'] };
+        rip = { advance: 'retry', bytes: base.length };
+        notes.push('vc_handle_ioio() ends with `ret = regs->cx ? ES_RETRY : ES_OK` for every string form: without REP, RCX never changes, so with RCX != 0 the INS/OUTS is executed again and again (found by running the kernel code).');
       }
       const segs = k.legacyPrefixes.filter((p) => p === 0x64 || p === 0x65);
       if ((!isIn && segs.length) || k.addrBytes === 4) {
@@ -494,6 +501,31 @@ function hltRecord(prof: ProfileData, base: Base): HandlerRecord {
     caveats: [], rows: [row(tdx ? 'tdx-hlt' : 'sev-hlt')], mmio: null,
     notes: tdx ? ['The idle path (tdx_safe_halt) issues the TDVMCALL directly; only a plain HLT takes the #VE.'] : ['HLT is an automatic exit under SEV-ES: the hypervisor sees it without a #VC.'],
   };
+}
+
+const MASK64 = (1n << 64n) - 1n;
+const lowMask = (bits: number): bigint => (1n << BigInt(bits)) - 1n;
+
+/**
+ * RAX after an IN of `size` bytes that returned `value` (ok = false: the hypercall
+ * failed, the kernel puts 0): handle_in() (TDX, per version) or vc_handle_ioio() (SEV).
+ */
+export function portInResult(prof: ProfileData, size: 1 | 2 | 4, rax: bigint, value: bigint, ok = true): bigint {
+  const bits = size * 8;
+  const v = ok ? value : 0n;
+  if (prof.hypercall === 'ghcb') return v & lowMask(bits);
+  const { maskExtraBit, inlUpper, narrowUpper } = prof.portIn;
+  if (size === 4 && inlUpper === 'zeroed') return v & lowMask(32);
+  const mask = lowMask(maskExtraBit ? bits + 1 : bits);
+  const merged = (rax & ~mask & MASK64) | (v & mask);
+  return narrowUpper === 'zeroed' ? merged & mask : merged;
+}
+
+/** The value an OUT of `size` bytes sends: R15 (TDX handle_out) or the GHCB RAX (SEV lower_bits). */
+export function portOutValue(prof: ProfileData, size: 1 | 2 | 4, rax: bigint): bigint {
+  const bits = size * 8;
+  if (prof.hypercall === 'ghcb') return rax & lowMask(bits);
+  return rax & lowMask(prof.portIn.maskExtraBit ? bits + 1 : bits);
 }
 
 interface Base {

@@ -49,6 +49,7 @@ export type FactId =
   | 'sev-write-imm-immediate1-bytes'
   | 'sev-movs-segment-and-addr32-ignored'
   | 'sev-port-in-clears-rax'
+  | 'sev-string-io-retry-without-rep'
   | 'unrolled-string-mmio'
   | 'iowrite32-copy-inline';
 
@@ -168,6 +169,14 @@ export const KERNEL_FACTS: readonly KernelFact[] = [
     evidence: '6.1.192 and 6.12.118 sources (identical function)',
   },
   {
+    id: 'sev-string-io-retry-without-rep', platform: 'sev-es',
+    what: 'vc_handle_ioio(): INS/OUTS without REP return ES_RETRY whenever RCX != 0 (`ret = regs->cx ? ES_RETRY : ES_OK` is not limited to REP, and RCX is only decremented under REP): the instruction is executed again and again, moving RSI/RDI each time',
+    source: 'arch/x86/coco/sev/shared.c vc_handle_ioio() (arch/x86/kernel/sev-shared.c before 6.9)',
+    commits: 'x86/sev-es: Handle I/O instructions (5.10)',
+    introduced: 'always', fixed: null,
+    evidence: 'found by running the 6.1.192 and 6.12.118 code in user space (scripts/kernel/oracle.mjs): "6e" with RCX != 0 returns ES_RETRY, RSI advanced, RCX unchanged',
+  },
+  {
     id: 'unrolled-string-mmio', platform: 'tdx',
     what: 'memcpy_fromio/memcpy_toio/memset_io and ins*/outs* are unrolled into single accesses under CC_ATTR_GUEST_UNROLL_STRING_IO',
     source: 'arch/x86/lib/iomem.c, arch/x86/include/asm/io.h BUILDIO',
@@ -282,6 +291,8 @@ export interface ProfileData {
   };
   /** String port I/O (INS/OUTS): TDX handle_io returns -EIO; SEV emulates it. */
   stringIo: 'rejected' | 'emulated';
+  /** SEV: a non-REP INS/OUTS is retried (re-executed) while RCX != 0. */
+  stringIoRetryWithoutRep: boolean;
   /** CPUID result registers are the host's full 64 bits (no zero-extension). */
   cpuidNoZeroExtend: boolean;
   /** RDMSR: RAX/RDX get the host's 64-bit values (SEV) or lower/upper_32_bits of one value (TDX). */
@@ -326,6 +337,7 @@ function derive(id: Profile, platform: Platform, k: KernelVersion, alias: NamedP
       ? { maskExtraBit: holds('tdx-port-in-mask-off-by-one'), inlUpper: holds('tdx-port-inl-no-zero-extend') ? 'kept' : 'zeroed', narrowUpper: 'kept' }
       : { maskExtraBit: false, inlUpper: 'zeroed', narrowUpper: holds('sev-port-in-clears-rax') ? 'zeroed' : 'kept' },
     stringIo: tdx ? 'rejected' : 'emulated',
+    stringIoRetryWithoutRep: !tdx && holds('sev-string-io-retry-without-rep'),
     cpuidNoZeroExtend: tdx ? holds('tdx-cpuid-no-zero-extend') : true,
     msrReadZeroExtends: tdx,
     hlt: tdx ? 'tdvmcall' : 'automatic-exit',

@@ -197,9 +197,12 @@ test('SEV port I/O: IN clears the RAX bits above a narrow access; string I/O is 
 
   const rep = h('f3 6c', 'sev-es');
   assert.deepEqual([rep.class, rep.verdict, rep.outcome.result], ['PORT_STRING', 'emulated', 'retried']);
+  assert.equal(h('f3 6c', 'tdx-linux-6.12+').verdict, 'rejected-string-io');
   assert.ok(rep.rows.some((x) => x.id === 'sev-ioio-string'));
-  assert.equal(h('6e', 'sev-es').outcome.result, 'handled');
-  assert.deepEqual(h('65 6e', 'sev-es').misemulation, ['string-io-segment-or-addr32']);
+  // Without REP: `ret = regs->cx ? ES_RETRY : ES_OK` and RCX never changes: executed again and again.
+  const once = h('6e', 'sev-es');
+  assert.deepEqual([once.verdict, once.misemulation, once.outcome.result], ['misemulated', ['string-io-retry-without-rep'], 'retried']);
+  assert.deepEqual(h('65 6e', 'sev-es').misemulation, ['string-io-retry-without-rep', 'string-io-segment-or-addr32']);
   assert.deepEqual(h('67 f3 6d', 'sev-es').misemulation, ['string-io-segment-or-addr32']);
 });
 
