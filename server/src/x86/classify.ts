@@ -210,7 +210,7 @@ export function analyse(bytes: Uint8Array, profile: Profile = DEFAULT_PROFILE): 
 
   const runtimeChecks: MmioVerdict['runtimeChecks'] = [];
   let decidedFailure: DecidedFailure | null = null;
-  if (verdict === 'emulated' || verdict === 'misemulated') {
+  if (verdict === 'emulated' || verdict === 'misemulated' || verdict === 'rejected-movs') {
     decidedFailure = decidedFailureOf(kinsn, m.cls, m.size, prof);
     if (decidedFailure) {
       notes.push(decidedFailure.why);
@@ -218,7 +218,7 @@ export function analyse(bytes: Uint8Array, profile: Profile = DEFAULT_PROFILE): 
         ? `handle_mmio returns ${decidedFailure.code}: "VE fault" oops unless the site has an exception fixup`
         : `vc_do_mmio returns ${decidedFailure.code}: the guest is terminated`;
     }
-    else {
+    else if (verdict !== 'rejected-movs') {
       if (prof.userHalfRefused) runtimeChecks.push('user-half');
       if (prof.pageSplitCheck) runtimeChecks.push('page-split');
     }
@@ -275,9 +275,11 @@ function segmentOverrides(prefixes: readonly number[]): number[] {
  * handler's order: the user-half check, then insn_get_addr_ref().
  */
 function decidedFailureOf(k: KernelInsn, cls: MmioClass, size: number, prof: ProfileData): DecidedFailure | null {
-  if (cls === 'MOVS') return null;
+  // SEV's MOVS path never calls vc_do_mmio(); TDX rejects MOVS only after these checks.
+  if (cls === 'MOVS' && prof.movs === 'emulated') return null;
   // 0x67: the CPU forms a 32-bit address, zero-extended: always in the user half.
-  if (prof.userHalfRefused && k.addrBytes === 4) {
+  // (A register operand, ModRM.mod == 3, never takes an EPT violation: nothing to decide.)
+  if (prof.userHalfRefused && k.addrBytes === 4 && !(k.modrm !== null && k.modrm >> 6 === 3)) {
     return { check: 'user-half', code: '-EINVAL', warn: true, why: 'The 0x67 prefix makes the linear address 32-bit, so it is in the user half: fault_in_kernel_space(ve->gla) fails, WARN_ONCE "Access to userspace address is not supported", -EINVAL.' };
   }
   // get_seg_reg_override_idx(): "More than one segment override prefix" -> -EINVAL, so insn_get_addr_ref() returns -1L.

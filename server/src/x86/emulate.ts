@@ -118,7 +118,8 @@ export function effectiveAddress(cpu: CpuView, regs: readonly bigint[], rip: big
   const base = m.ripRelative ? next : regValueByName(m.base, regs, rip);
   const index = regValueByName(m.index, regs, rip);
   // iced (decoding at IP 0) reports a RIP-relative operand's target as next-IP + disp: add the RIP.
-  if (m.ripRelative) return BigInt.asUintN(64, rip + m.displacement);
+  // Under 0x67 the base is EIP and the address wraps at 32 bits.
+  if (m.ripRelative) return m.base === 'eip' ? (rip + m.displacement) & 0xffffffffn : BigInt.asUintN(64, rip + m.displacement);
   return BigInt.asUintN(64, base + index * BigInt(m.scale) + m.displacement);
 }
 

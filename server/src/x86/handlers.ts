@@ -250,8 +250,12 @@ function mmioRecord(bytes: Uint8Array, prof: ProfileData): HandlerRecord {
     rip = { advance: 'none', bytes: null };
   } else if (v.class === 'MOVS') {
     if (prof.movs === 'rejected') {
+      // handle_mmio() runs the user-half and page-split checks before its switch rejects MOVS.
+      const d = v.decidedFailure;
+      if (d) rows.push(row(d.check === 'user-half' ? 'tdx-mmio-user-half' : 'tdx-mmio-page-split'));
       rows.push(row('tdx-mmio-movs'));
-      outcome = fail('-EINVAL', false);
+      outcome = d ? fail(d.code, d.warn) : fail('-EINVAL', false);
+      if (!d) outcome.runtimeChecks = ['insn_get_addr_ref() takes MOVS (no ModRM) as [RAX]: when RAX + size - 1 crosses a page the page-split check answers -EFAULT first'];
       rip = { advance: 'none', bytes: null };
     } else {
       rows.push(row('sev-mmio-movs'));
