@@ -25,7 +25,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, statSync, copyFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
+import { join } from 'node:path';
 
 const SERIES = {
   '6.1': { tdx: 'arch/x86/coco/tdx/tdx.c', sevCore: 'arch/x86/kernel/sev.c', sevShared: 'arch/x86/kernel/sev-shared.c' },
@@ -395,4 +395,3 @@ if (process.argv[1] && process.argv[1].endsWith('oracle.mjs')) {
   const input = readFileSync(0, 'utf8').split('\n').filter(Boolean);
   for (const x of o.run(input)) console.log(JSON.stringify(x));
 }
-void dirname;
