@@ -566,3 +566,39 @@ export function handle(bytes: Uint8Array, profile: Profile = DEFAULT_PROFILE, op
   }
 }
 
+
+// ---------------------------------------------------------------------------
+// Renderers: one wording of the record for hover, the disassembly view and reports.
+
+const num = (v: number | string | null): string => (typeof v === 'number' ? String(v) : v ?? '-');
+
+/** "TDVMCALL R10=0 R11=48 (EXIT_REASON_EPT_VIOLATION) R12=4 R13=1 R14=ve->gpa R15=...; returns ..." or the GHCB form. */
+export function hypercallText(r: HandlerRecord): string {
+  const h = r.hypercall;
+  if (!h) return r.outcome.result === 'not-intercepted' ? 'no #VE/#VC: not intercepted' : 'none: the handler fails before calling the host';
+  if (h.kind === 'tdvmcall') {
+    const reason = r.exit.tdxReason && r.exit.tdxReason.code === h.r11 ? ` (${r.exit.tdxReason.name})` : '';
+    const regs = [`R10=${h.r10}`, `R11=${h.r11}${reason}`, `R12=${num(h.r12)}`];
+    if (h.r13 !== null) regs.push(`R13=${num(h.r13)}`);
+    if (h.r14 !== null) regs.push(`R14=${num(h.r14)}`);
+    if (h.r15 !== null) regs.push(`R15=${num(h.r15)}`);
+    return `TDVMCALL ${regs.join(' ')}${h.returns ? `; returns ${h.returns}` : ''}`;
+  }
+  const fields = Object.entries(h.fields).map(([k, v]) => `${k}=${v}`).join(' ');
+  return `VMGEXIT ${h.exitName} (0x${h.exitCode.toString(16)}) exit_info_1=${num(h.exitInfo1)} exit_info_2=${num(h.exitInfo2)}${fields ? ` ${fields}` : ''}${h.returns ? `; returns ${h.returns}` : ''}`;
+}
+
+/** "rax: kernel ... / CPU ..." per register, marking where they differ. */
+export function registerText(r: HandlerRecord): string[] {
+  return r.registers.map((e) => (e.kernel === e.cpu ? `${e.reg}: ${e.kernel}` : `${e.reg}: kernel ${e.kernel}; CPU ${e.cpu}`));
+}
+
+/** How RIP moves after the handler. */
+export function ripText(r: HandlerRecord): string {
+  switch (r.rip.advance) {
+    case 'insn.length': return `+${r.rip.bytes} (the decoded length)`;
+    case 've->instr_len': return `+${r.rip.bytes} (ve->instr_len from the TDX module)`;
+    case 'retry': return 'not advanced until RCX reaches 0 (ES_RETRY re-executes the instruction)';
+    case 'none': return 'not advanced: the exception is not handled';
+  }
+}

@@ -2,7 +2,8 @@
 // kernel version. Each HANDLER_ROWS row is reached by at least one case here.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { handle, HANDLER_ROWS, type HandlerRecord } from '../../../server/src/x86/handlers';
+import { handle, HANDLER_ROWS, hypercallText, registerText, ripText, type HandlerRecord } from '../../../server/src/x86/handlers';
+import { decodeRecord } from '../../../server/src/x86/decodeCli';
 import { emulate, patternRegs } from '../../../server/src/x86/emulate';
 import { parseHex } from '../../../server/src/x86/decodeCli';
 import type { Profile } from '../../../server/src/x86/profiles';
@@ -260,4 +261,20 @@ test('handle() never throws and always names a handler row', () => {
       assert.ok(r.outcome.result === 'fails' ? r.outcome.code !== null : true);
     }
   }
+});
+
+test('one wording for renderers, and decode carries the record', () => {
+  assert.equal(hypercallText(handle(parseHex('89 07'), 'tdx-linux-6.12+')), 'TDVMCALL R10=0 R11=48 (EXIT_REASON_EPT_VIOLATION) R12=4 R13=1 R14=ve->gpa (from the #VE info) R15=rax (low 4 bytes; the rest of the local is uninitialised)');
+  assert.match(hypercallText(handle(parseHex('8b 07'), 'sev-es')), /^VMGEXIT SVM_VMGEXIT_MMIO_READ \(0x80000001\) exit_info_1=GPA .* exit_info_2=4 .*returns shared_buffer/);
+  assert.match(hypercallText(handle(parseHex('67 89 07'), 'tdx-linux-6.12+')), /fails before calling the host/);
+  assert.match(hypercallText(handle(parseHex('f4'), 'sev-es')), /not intercepted/);
+  assert.deepEqual(registerText(handle(parseHex('ed'), 'tdx-linux-6.1.187')), ['eax: kernel RAX &= ~GENMASK(32, 0); RAX |= R11 & GENMASK(32, 0); bits 63:33 kept; CPU RAX := zero-extended value']);
+  assert.equal(ripText(handle(parseHex('8b 07'), 'tdx-linux-6.12+')), '+2 (the decoded length)');
+  assert.match(ripText(handle(parseHex('f3 a5'), 'sev-es')), /ES_RETRY/);
+  const d = decodeRecord('67 89 07', 'tdx-linux-6.12+');
+  assert.equal(d.verdict, 'emulated', 'the decode interface keeps its verdict values');
+  assert.equal(d.decidedFailure?.code, '-EINVAL');
+  assert.equal(d.tdvmcall, null);
+  assert.equal(d.handler.verdict, 'rejected');
+  assert.equal('mmio' in d.handler, false);
 });
