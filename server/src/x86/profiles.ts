@@ -293,6 +293,11 @@ export interface ProfileData {
   stringIo: 'rejected' | 'emulated';
   /** SEV: a non-REP INS/OUTS is retried (re-executed) while RCX != 0. */
   stringIoRetryWithoutRep: boolean;
+  /**
+   * memcpy_fromio, memcpy_toio, memset_io and the ins/outs helpers take their unrolled branch
+   * (cc_platform_has(CC_ATTR_GUEST_UNROLL_STRING_IO)): TDX only; their `rep` branch never runs.
+   */
+  unrollsStringIo: boolean;
   /** CPUID result registers are the host's full 64 bits (no zero-extension). */
   cpuidNoZeroExtend: boolean;
   /** RDMSR: RAX/RDX get the host's 64-bit values (SEV) or lower/upper_32_bits of one value (TDX). */
@@ -338,6 +343,7 @@ function derive(id: Profile, platform: Platform, k: KernelVersion, alias: NamedP
       : { maskExtraBit: false, inlUpper: 'zeroed', narrowUpper: holds('sev-port-in-clears-rax') ? 'zeroed' : 'kept' },
     stringIo: tdx ? 'rejected' : 'emulated',
     stringIoRetryWithoutRep: !tdx && holds('sev-string-io-retry-without-rep'),
+    unrollsStringIo: tdx && holds('unrolled-string-mmio'),
     cpuidNoZeroExtend: tdx ? holds('tdx-cpuid-no-zero-extend') : true,
     msrReadZeroExtends: tdx,
     hlt: tdx ? 'tdvmcall' : 'automatic-exit',

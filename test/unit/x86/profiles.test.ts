@@ -111,6 +111,8 @@ test('platform behaviour comes from the platform, in every version', () => {
     assert.equal(t.hlt, 'tdvmcall');
     assert.equal(s.hlt, 'automatic-exit');
     assert.equal(s.decodeFailedWarns, false);
+    assert.equal(t.unrollsStringIo, true);
+    assert.equal(s.unrollsStringIo, false);
     assert.equal(t.decodeFailedWarns, true);
   }
 });
