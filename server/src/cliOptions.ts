@@ -2,8 +2,8 @@
 // in one place so the two commands cannot drift apart.
 
 import { statSync } from 'node:fs';
-import { PROFILE_IDS, behaviourDifferences, formatVersion, isProfile, platformHasGuest, PLATFORM_LABEL, profileData, profileForVersion, profileIdFor, type Profile } from './x86/profiles';
-import { findTreeVersion } from './x86/treeVersion';
+import { PROFILE_IDS, isProfile, type Profile } from './x86/profiles';
+import { treeProfile } from './x86/treeVersion';
 
 export interface CommonOptions {
   profile: Profile;
@@ -69,31 +69,13 @@ export function checkObjectPaths(o: CommonOptions, fail: Fail): void {
 }
 
 /**
- * The profile from the kernel tree the sources lie in: the nearest top-level
- * Makefile at or above the first path that has one gives VERSION.PATCHLEVEL.SUBLEVEL.
- * Without --profile that version picks the profile (on the default profile's
- * platform); with --profile the given one wins, and when it models a different
- * behaviour from the tree's version that is said once through `warn`.
+ * The profile from the kernel tree the sources lie in (x86/treeVersion.ts
+ * treeProfile): without --profile the tree's version picks it; with --profile
+ * that wins, and a disagreement with the tree is said once through `warn`.
  */
 export function applyTreeProfile(o: CommonOptions, paths: readonly string[], warn: (s: string) => void): { root: string; version: string } | null {
-  for (const p of paths) {
-    const tree = findTreeVersion(p);
-    if (!tree) continue;
-    const chosen = profileData(o.profile);
-    if (!platformHasGuest(chosen.platform, tree.version)) {
-      warn(`tdx-audit: ${tree.makefile} says Linux ${formatVersion(tree.version)}, which has no ${PLATFORM_LABEL[chosen.platform]} guest; using ${o.profile}`);
-      return { root: tree.root, version: formatVersion(tree.version) };
-    }
-    const fromTree = profileForVersion(tree.version, chosen.platform);
-    if (!o.profileExplicit) {
-      o.profile = profileIdFor(tree.version, chosen.platform);
-    } else {
-      const diff = behaviourDifferences(chosen, fromTree);
-      if (diff.length) {
-        warn(`tdx-audit: --profile ${o.profile} (Linux ${formatVersion(chosen.kernel)}) disagrees with ${tree.makefile} (Linux ${formatVersion(tree.version)}, profile ${fromTree.id}) on ${diff.join(', ')}; using ${o.profile}`);
-      }
-    }
-    return { root: tree.root, version: formatVersion(tree.version) };
-  }
-  return null;
+  const r = treeProfile(paths, o.profile, !!o.profileExplicit);
+  o.profile = r.profile;
+  if (r.disagreement) warn(`tdx-audit: ${r.disagreement}`);
+  return r.tree && { root: r.tree.root, version: r.tree.version };
 }

@@ -4,7 +4,10 @@
 // refused, never read.
 import { dirname, join, resolve } from 'node:path';
 import { safeReadHead, SafeReadError } from '../fs/safeRead';
-import type { KernelVersion } from './profiles';
+import {
+  PLATFORM_LABEL, behaviourDifferences, formatVersion, platformHasGuest, profileData, profileForVersion, profileIdFor,
+  type KernelVersion, type Profile,
+} from './profiles';
 
 /** The version lines are the first five of every kernel Makefile; 4 KiB leaves room for a licence header. */
 const HEAD_BYTES = 4096;
@@ -51,4 +54,42 @@ export function findTreeVersion(path: string, maxUp = 32): { root: string; versi
     dir = up;
   }
   return null;
+}
+
+export interface TreeProfile {
+  /** The profile to audit with. */
+  profile: Profile;
+  /** The tree found, if any. */
+  tree: { root: string; makefile: string; version: string } | null;
+  /** Said once to the user (CLI stderr, status item, report provenance) when the setting and the tree disagree; else null. */
+  disagreement: string | null;
+}
+
+/**
+ * The profile for sources under `paths`: the nearest top-level kernel Makefile
+ * at or above the first path that has one gives the version. A profile the user
+ * chose (`explicit`) wins; when it models a different behaviour from the tree's
+ * version, `disagreement` says so. Otherwise the tree's version on `chosen`'s
+ * platform is used. The one rule for the CLI, the server and reports.
+ */
+export function treeProfile(paths: readonly string[], chosen: Profile, explicit: boolean): TreeProfile {
+  for (const p of paths) {
+    const t = findTreeVersion(p);
+    if (!t) continue;
+    const tree = { root: t.root, makefile: t.makefile, version: formatVersion(t.version) };
+    const cur = profileData(chosen);
+    if (!platformHasGuest(cur.platform, t.version)) {
+      return { profile: chosen, tree, disagreement: `${t.makefile} says Linux ${tree.version}, which has no ${PLATFORM_LABEL[cur.platform]} guest; using ${chosen}` };
+    }
+    const fromTree = profileForVersion(t.version, cur.platform);
+    if (!explicit) return { profile: profileIdFor(t.version, cur.platform), tree, disagreement: null };
+    const diff = behaviourDifferences(cur, fromTree);
+    return {
+      profile: chosen, tree,
+      disagreement: diff.length
+        ? `--profile ${chosen} (Linux ${formatVersion(cur.kernel)}) disagrees with ${t.makefile} (Linux ${tree.version}, profile ${fromTree.id}) on ${diff.join(', ')}; using ${chosen}`
+        : null,
+    };
+  }
+  return { profile: chosen, tree: null, disagreement: null };
 }

@@ -10,7 +10,7 @@ import {
   PROFILES, PROFILE_IDS, DEFAULT_PROFILE, KERNEL_FACTS, compareVersions, factHolds, factTable, isProfile, parseProfile,
   profileData, profileForVersion, profileIdFor, behaviourDifferences, type KernelVersion,
 } from '../../../server/src/x86/profiles';
-import { parseKernelMakefile, readTreeVersion, findTreeVersion } from '../../../server/src/x86/treeVersion';
+import { parseKernelMakefile, readTreeVersion, findTreeVersion, treeProfile } from '../../../server/src/x86/treeVersion';
 import { applyTreeProfile, type CommonOptions } from '../../../server/src/cliOptions';
 
 const k = (s: string): KernelVersion => {
@@ -218,6 +218,13 @@ test('scan takes the tree\'s profile unless --profile is given; a disagreeing --
     const c = { ...opts(), profile: 'tdx-linux-6.1.149' as const, profileExplicit: true };
     applyTreeProfile(c, [root], (s) => warned.push(s));
     assert.equal(warned.length, 0);
+
+    // The same rule for the server and reports: treeProfile() returns what the CLI applies.
+    const tp = treeProfile([root], 'sev-es', true);
+    assert.equal(tp.profile, 'sev-es');
+    assert.deepEqual(tp.tree, { root, makefile: join(root, 'Makefile'), version: '6.1.150' });
+    assert.match(tp.disagreement!, /--profile sev-es \(Linux 6\.12\.118\) disagrees .* on enumPrefix/);
+    assert.deepEqual(treeProfile([tmpdir()], 'tdx-linux-6.1', false), { profile: 'tdx-linux-6.1', tree: null, disagreement: null });
 
     // An SEV profile keeps its platform and takes the tree's version.
     const d = { ...opts(), profile: 'sev-es' as const };
