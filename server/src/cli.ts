@@ -7,8 +7,8 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { discoverSources, SourceError } from './audit/sources';
-import { checkObjectPaths, commonOption, optionValue, type CommonOptions } from './cliOptions';
-import { PROFILE_IDS } from './x86/profiles';
+import { applyTreeProfile, checkObjectPaths, commonOption, optionValue, type CommonOptions } from './cliOptions';
+import { DEFAULT_PROFILE, PROFILE_IDS } from './x86/profiles';
 import { AuditEngine } from './audit/engine';
 import { runDecode } from './x86/decodeCli';
 import { runReport, REPORT_USAGE } from './audit/report/cli';
@@ -37,7 +37,7 @@ const USAGE = `usage:
   tdx-audit scan --vmlinux FILE [--format text|json] [--profile P]      (binary inventory, no sources)
   tdx-audit decode <hex bytes...> [--profile P] [--format text|json|jsonl]
   ${REPORT_USAGE.trim()}
-profiles: ${PROFILE_IDS.join(', ')}`;
+profiles: ${PROFILE_IDS.join(', ')}, or tdx-linux-X.Y.Z / sev-es-linux-X.Y.Z (default: the version in the tree's top-level Makefile, else ${DEFAULT_PROFILE})`;
 
 interface ScanOptions extends CommonOptions {
   paths: string[];
@@ -52,7 +52,7 @@ interface ScanOptions extends CommonOptions {
 }
 
 function parseScanArgs(argv: string[]): ScanOptions {
-  const o: ScanOptions = { paths: [], format: 'text', profile: 'tdx-linux-6.12+', followIncludes: true, exitZero: false, objects: [], jobs: defaultJobs() };
+  const o: ScanOptions = { paths: [], format: 'text', profile: DEFAULT_PROFILE, followIncludes: true, exitZero: false, objects: [], jobs: defaultJobs() };
   const fail = (m: string) => new UsageError(m);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -97,6 +97,7 @@ export function collectSources(paths: string[], onSkip?: (path: string, why: str
 async function scan(argv: string[], write: (s: string) => void, warn: (s: string) => void): Promise<number> {
   const o = parseScanArgs(argv);
   if (!o.paths.length && o.vmlinux) return inventoryCommand(o, write, warn);
+  applyTreeProfile(o, o.paths, warn);
   const withObjects = o.objects.length > 0 || !!o.vmlinux || !!o.buildDir;
   const config = {
     profile: o.profile,

@@ -2,11 +2,13 @@
 // in one place so the two commands cannot drift apart.
 
 import { statSync } from 'node:fs';
-import type { Profile } from './audit/engine';
-import { PROFILE_IDS, isProfile } from './x86/profiles';
+import { PROFILE_IDS, isProfile, type Profile } from './x86/profiles';
+import { treeProfile } from './x86/treeVersion';
 
 export interface CommonOptions {
   profile: Profile;
+  /** --profile was given (it then wins over the tree's Makefile). */
+  profileExplicit?: boolean;
   followIncludes: boolean;
   /** Object files or folders of them (.o, .ko); repeatable. */
   objects: string[];
@@ -33,8 +35,9 @@ export function commonOption(argv: readonly string[], i: number, o: CommonOption
   switch (a) {
     case '--profile': {
       const v = optionValue(argv, i + 1, a, fail);
-      if (!isProfile(v)) throw fail(`unknown profile ${v}; one of ${PROFILE_IDS.join(', ')}`);
+      if (!isProfile(v)) throw fail(`unknown profile ${v}; one of ${PROFILE_IDS.join(', ')}, or tdx-linux-X.Y.Z / sev-es-linux-X.Y.Z`);
       o.profile = v;
+      o.profileExplicit = true;
       return i + 1;
     }
     case '--objects':
@@ -63,4 +66,16 @@ export function checkObjectPaths(o: CommonOptions, fail: Fail): void {
       throw fail(`${p}: ${(e as NodeJS.ErrnoException).code === 'ELOOP' ? 'symlink loop' : 'no such file or directory'}`);
     }
   }
+}
+
+/**
+ * The profile from the kernel tree the sources lie in (x86/treeVersion.ts
+ * treeProfile): without --profile the tree's version picks it; with --profile
+ * that wins, and a disagreement with the tree is said once through `warn`.
+ */
+export function applyTreeProfile(o: CommonOptions, paths: readonly string[], warn: (s: string) => void): { root: string; version: string } | null {
+  const r = treeProfile(paths, o.profile, !!o.profileExplicit);
+  o.profile = r.profile;
+  if (r.disagreement) warn(`tdx-audit: ${r.disagreement}`);
+  return r.tree && { root: r.tree.root, version: r.tree.version };
 }

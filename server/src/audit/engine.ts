@@ -57,7 +57,10 @@ export interface TreeEdit {
   newEndPosition: { row: number; column: number };
 }
 
-export type Profile = 'tdx-linux-6.12+' | 'tdx-linux-6.1' | 'tdx-linux-5.19' | 'sev-es';
+// The profile type lives with the profile table (x86/profiles.ts); re-exported
+// here for the engine's callers.
+import type { Profile } from '../x86/profiles';
+export type { Profile };
 
 export interface AuditConfig {
   /** Per-rule overrides; 'off' drops the finding. */
@@ -86,6 +89,7 @@ export type { Position };
 // Implementation
 
 import { readTextOrUndefined } from '../fs/safeRead';
+import { DEFAULT_PROFILE } from '../x86/profiles';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { analyzeFile } from '../c/analyze';
@@ -103,7 +107,7 @@ export { DEFAULT_SEVERITY };
 export const DEFAULT_CONFIG: AuditConfig = {
   severity: {},
   followIncludes: true,
-  profile: 'tdx-linux-6.12+',
+  profile: DEFAULT_PROFILE,
 };
 
 /** Headers one include walk may read (a generated tree of thousands of headers stops there). */

@@ -8,7 +8,33 @@ import { cpuDecode, type CpuView } from './iced';
 import { profileData, DEFAULT_PROFILE, type Profile, type ProfileData } from './profiles';
 
 export type Verdict = 'emulated' | 'misemulated' | 'rejected-movs' | 'decode-failed';
-export type Misemulation = 'high-byte' | 'movzx32-upper' | 'vex-alias';
+export type Misemulation =
+  | 'high-byte'
+  | 'movzx32-upper'
+  | 'vex-alias'
+  /** SEV vc_handle_mmio(): WRITE_IMM copies `bytes` of immediate1.bytes; an 8-byte store of an imm32 sends 4 bytes of struct insn after it. */
+  | 'write-imm-upper-garbage'
+  /** SEV vc_handle_mmio_movs(): the source is DS base + RSI whatever FS/GS override the CPU honours. */
+  | 'movs-segment-override'
+  /** SEV vc_handle_mmio_movs(): under 0x67 the CPU uses ESI/EDI/ECX, the kernel the 64-bit RSI/RDI/RCX. */
+  | 'movs-addr32';
+
+/**
+ * A handler check whose result the instruction bytes alone decide: the access
+ * fails whatever the address. (`verdict` keeps its value for compatibility;
+ * x86/handlers.ts turns this into the record's 'rejected' verdict.)
+ */
+export interface DecidedFailure {
+  /** Which check fails. */
+  check: 'user-half' | 'page-split' | 'addr-ref';
+  /** handle_mmio()'s return value, or vc_do_mmio()'s enum es_result. */
+  code: '-EINVAL' | '-EFAULT' | 'ES_UNSUPPORTED';
+  warn: boolean;
+  why: string;
+}
+
+/** The segment-override prefixes (ES, CS, SS, DS, FS, GS). */
+const SEGMENT_PREFIXES = [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65];
 export type Flag =
   /** C6/C7 with ModRM.reg != 0: the CPU raises #UD, no MMIO access happens. */
   | 'ud-c6c7-reg'
@@ -51,6 +77,8 @@ export interface MmioVerdict {
   consequence: string | null;
   /** Runtime checks that still apply (depend on the address, not the bytes). */
   runtimeChecks: ('user-half' | 'page-split')[];
+  /** A check that fails for every address (0x67 under the user-half check; two different segment overrides), else null. */
+  decidedFailure: DecidedFailure | null;
   /** The TDVMCALL<EPT_VIOLATION> the kernel issues (R14 = GPA from the #VE info, R15 = the value for writes). */
   tdvmcall: { r10: number; r11: number; r12: number; r13: number; r14: 'gpa'; r15: 'value' | 'uninitialised' | 0 } | null;
   kernel: {
@@ -127,10 +155,10 @@ export function analyse(bytes: Uint8Array, profile: Profile = DEFAULT_PROFILE): 
   if (m.cls === 'DECODE_FAILED') {
     verdict = 'decode-failed';
     // handle_mmio: `if (insn_decode(...)) return -EINVAL;` comes before the WARN_ON_ONCE.
-    warn = prof.platform === 'tdx' && kinsn.ok;
+    warn = prof.decodeFailedWarns && kinsn.ok;
     consequence = fail;
     if (!kinsn.ok) notes.push(`insn_decode() failed (${kinsn.error ?? 'error'}); no WARN, -EINVAL.`);
-    else notes.push('insn_decode_mmio() returned DECODE_FAILED' + (prof.platform === 'tdx' ? ': WARN_ON_ONCE, then -EINVAL.' : '.'));
+    else notes.push('insn_decode_mmio() returned DECODE_FAILED' + (prof.decodeFailedWarns ? ': WARN_ON_ONCE, then -EINVAL.' : '.'));
   } else if (m.cls === 'MOVS') {
     if (prof.movs === 'rejected') {
       verdict = 'rejected-movs';
@@ -161,18 +189,44 @@ export function analyse(bytes: Uint8Array, profile: Profile = DEFAULT_PROFILE): 
         notes.push('32-bit destination: the CPU clears bits 63:32, the kernel memsets only opnd_bytes (4) and leaves them.');
       }
     }
+    if (m.cls === 'WRITE_IMM' && prof.writeImmValue === 'immediate1-bytes' && m.size > kinsn.immBytes) {
+      misemulation.push('write-imm-upper-garbage');
+      notes.push(`memcpy(ghcb->shared_buffer, insn->immediate1.bytes, ${m.size}) copies the ${kinsn.immBytes}-byte immediate and then the insn_field's got/nbytes bytes: the device gets 0x00000401 in the upper half where the CPU sign-extends.`);
+    }
+    if (misemulation.length) verdict = 'misemulated';
+  }
+  if (m.cls === 'MOVS' && prof.movs === 'emulated' && prof.movsIgnoresOverrides) {
+    const segs = segmentOverrides(kinsn.legacyPrefixes);
+    if (segs.some((p) => p === 0x64 || p === 0x65)) {
+      misemulation.push('movs-segment-override');
+      notes.push('vc_handle_mmio_movs() reads from DS base + RSI: the FS/GS override the CPU applies to the source is ignored.');
+    }
+    if (kinsn.addrBytes === 4) {
+      misemulation.push('movs-addr32');
+      notes.push('vc_handle_mmio_movs() uses the 64-bit RSI/RDI (and RCX for REP) where the 0x67 prefix makes the CPU use ESI/EDI/ECX.');
+    }
     if (misemulation.length) verdict = 'misemulated';
   }
 
   const runtimeChecks: MmioVerdict['runtimeChecks'] = [];
-  if (verdict === 'emulated' || verdict === 'misemulated') {
-    if (prof.userHalfRefused) runtimeChecks.push('user-half');
-    if (prof.pageSplitCheck) runtimeChecks.push('page-split');
+  let decidedFailure: DecidedFailure | null = null;
+  if (verdict === 'emulated' || verdict === 'misemulated' || verdict === 'rejected-movs') {
+    decidedFailure = decidedFailureOf(kinsn, m.cls, m.size, prof);
+    if (decidedFailure) {
+      notes.push(decidedFailure.why);
+      consequence = prof.failure === 'oops'
+        ? `handle_mmio returns ${decidedFailure.code}: "VE fault" oops unless the site has an exception fixup`
+        : `vc_do_mmio returns ${decidedFailure.code}: the guest is terminated`;
+    }
+    else if (verdict !== 'rejected-movs') {
+      if (prof.userHalfRefused) runtimeChecks.push('user-half');
+      if (prof.pageSplitCheck) runtimeChecks.push('page-split');
+    }
   }
 
   const direction = directionOf(m.cls);
   let tdvmcall: MmioVerdict['tdvmcall'] = null;
-  if (prof.hypercall === 'tdvmcall' && direction && (verdict === 'emulated' || verdict === 'misemulated')) {
+  if (prof.hypercall === 'tdvmcall' && direction && !decidedFailure && (verdict === 'emulated' || verdict === 'misemulated')) {
     tdvmcall = {
       r10: 0, r11: 48, r12: m.size, r13: direction === 'write' ? 1 : 0, r14: 'gpa',
       r15: direction === 'write' ? 'value' : prof.r15LeakOnRead ? 'uninitialised' : 0,
@@ -195,6 +249,7 @@ export function analyse(bytes: Uint8Array, profile: Profile = DEFAULT_PROFILE): 
     regSlot,
     consequence,
     runtimeChecks,
+    decidedFailure,
     tdvmcall,
     kernel: {
       decoded: kinsn.ok,
@@ -208,6 +263,35 @@ export function analyse(bytes: Uint8Array, profile: Profile = DEFAULT_PROFILE): 
     notes,
   };
   return { verdict: v, kinsn, cpu, prof };
+}
+
+function segmentOverrides(prefixes: readonly number[]): number[] {
+  return prefixes.filter((p) => SEGMENT_PREFIXES.includes(p));
+}
+
+/**
+ * The checks after decoding that the bytes alone decide (handle_mmio() in
+ * arch/x86/coco/tdx/tdx.c, vc_do_mmio() in arch/x86/coco/sev/core.c), in the
+ * handler's order: the user-half check, then insn_get_addr_ref().
+ */
+function decidedFailureOf(k: KernelInsn, cls: MmioClass, size: number, prof: ProfileData): DecidedFailure | null {
+  // SEV's MOVS path never calls vc_do_mmio(); TDX rejects MOVS only after these checks.
+  if (cls === 'MOVS' && prof.movs === 'emulated') return null;
+  // 0x67: the CPU forms a 32-bit address, zero-extended: always in the user half.
+  // (A register operand, ModRM.mod == 3, never takes an EPT violation: nothing to decide.)
+  if (prof.userHalfRefused && k.addrBytes === 4 && !(k.modrm !== null && k.modrm >> 6 === 3)) {
+    return { check: 'user-half', code: '-EINVAL', warn: true, why: 'The 0x67 prefix makes the linear address 32-bit, so it is in the user half: fault_in_kernel_space(ve->gla) fails, WARN_ONCE "Access to userspace address is not supported", -EINVAL.' };
+  }
+  // get_seg_reg_override_idx(): "More than one segment override prefix" -> -EINVAL, so insn_get_addr_ref() returns -1L.
+  if (new Set(segmentOverrides(k.legacyPrefixes)).size > 1) {
+    if (prof.addrRefFailure === 'page-split-efault' && size >= 2) {
+      return { check: 'page-split', code: '-EFAULT', warn: false, why: 'Two different segment overrides: insn_get_addr_ref() returns -1L, so (vaddr + size - 1) wraps onto another page and handle_mmio() returns -EFAULT.' };
+    }
+    if (prof.addrRefFailure === 'es-unsupported') {
+      return { check: 'addr-ref', code: 'ES_UNSUPPORTED', warn: false, why: 'Two different segment overrides: insn_get_addr_ref() returns -1L and vc_do_mmio() returns ES_UNSUPPORTED: the guest is terminated.' };
+    }
+  }
+  return null;
 }
 
 /** The bytes to show: what either decoder consumed, or the whole (capped) input when neither decoded it. */

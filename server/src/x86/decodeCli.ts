@@ -8,7 +8,8 @@
 //           never has to check which shape it got.
 // Exit codes: 0 success, 2 usage error or bad hex.
 import { classifyMmio, type MmioVerdict } from './classify';
-import { DEFAULT_PROFILE, isProfile, PROFILES, type Profile } from './profiles';
+import { DEFAULT_PROFILE, isProfile, PROFILE_IDS, type Profile } from './profiles';
+import { handle, type HandlerRecord } from './handlers';
 
 type Format = 'text' | 'json' | 'jsonl';
 
@@ -30,6 +31,10 @@ export interface DecodeRecord {
   consequence: string | null;
   runtimeChecks: MmioVerdict['runtimeChecks'];
   tdvmcall: MmioVerdict['tdvmcall'];
+  /** A check the bytes alone make fail (0x67 under the user-half check, two segment overrides). */
+  decidedFailure: MmioVerdict['decidedFailure'];
+  /** x86/handlers.ts's record for the exit this instruction raises (port I/O, CPUID, MSR, HLT too), without the MMIO view repeated. */
+  handler: Omit<HandlerRecord, 'mmio'>;
   notes: string[];
 }
 
@@ -56,7 +61,9 @@ export function parseHex(s: string): Uint8Array {
 }
 
 export function decodeRecord(input: string, profile: Profile): DecodeRecord {
-  const v = classifyMmio(parseHex(input), profile);
+  const bytes = parseHex(input);
+  const v = classifyMmio(bytes, profile);
+  const { mmio: _mmio, ...handler } = handle(bytes, profile);
   return {
     input,
     bytes: v.bytes,
@@ -75,11 +82,13 @@ export function decodeRecord(input: string, profile: Profile): DecodeRecord {
     consequence: v.consequence,
     runtimeChecks: v.runtimeChecks,
     tdvmcall: v.tdvmcall,
+    decidedFailure: v.decidedFailure,
+    handler,
     notes: v.notes,
   };
 }
 
-const USAGE = 'usage: tdx-audit decode <hex...> [--profile tdx-linux-6.12+|tdx-linux-6.1|tdx-linux-5.19|sev-es] [--format text|json|jsonl]';
+const USAGE = `usage: tdx-audit decode <hex...> [--profile ${PROFILE_IDS.join('|')}] [--format text|json|jsonl]`;
 
 function textOf(r: DecodeRecord): string {
   const lines = [
@@ -94,6 +103,12 @@ function textOf(r: DecodeRecord): string {
     lines.push(`  TDVMCALL r10=${t.r10} r11=${t.r11} r12=${t.r12} r13=${t.r13} r14=${t.r14} r15=${t.r15}`);
   }
   if (r.consequence) lines.push(`  ${r.consequence}`);
+  const hr = r.handler;
+  if (hr.exit.kind !== 'mmio' || hr.verdict !== r.verdict) {
+    lines.push(`  handler ${hr.exit.handler}: ${hr.class}${hr.size ? `/${hr.size}` : ''} verdict ${hr.verdict}` +
+      (hr.misemulation.length ? `  misemulation ${hr.misemulation.join(',')}` : '') +
+      `  outcome ${hr.outcome.result}${hr.outcome.code ? ` (${hr.outcome.code})` : ''}`);
+  }
   for (const n of r.notes) lines.push(`  note: ${n}`);
   return lines.join('\n');
 }
@@ -115,7 +130,7 @@ export function runDecode(argv: string[], write: (s: string) => void): number {
     } else if (a === '--profile' || a.startsWith('--profile=')) {
       const v = takeValue('--profile');
       if (v === null || !isProfile(v)) {
-        write(`error: unknown profile ${v === null ? '(missing)' : `"${v}"`}; expected one of ${Object.keys(PROFILES).join(', ')}\n`);
+        write(`error: unknown profile ${v === null ? '(missing)' : `"${v}"`}; expected one of ${PROFILE_IDS.join(', ')}\n`);
         return 2;
       }
       profile = v;

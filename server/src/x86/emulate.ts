@@ -41,7 +41,8 @@ export interface RegChange {
 
 export interface KernelOutcome {
   status: 'ok' | 'fault' | 'not-modelled';
-  errno?: '-EINVAL' | '-EFAULT' | '-EIO';
+  /** handle_mmio()'s return, or vc_handle_mmio()'s enum es_result under SEV. */
+  errno?: '-EINVAL' | '-EFAULT' | '-EIO' | 'ES_UNSUPPORTED';
   warn: boolean;
   reason?: string;
   regs: bigint[];
@@ -110,14 +111,15 @@ function regValueByName(name: string | null, regs: readonly bigint[], rip: bigin
 }
 
 /** Effective address of the (first explicit) memory operand, as the CPU computes it. */
-function effectiveAddress(cpu: CpuView, regs: readonly bigint[], rip: bigint): bigint | null {
+export function effectiveAddress(cpu: CpuView, regs: readonly bigint[], rip: bigint): bigint | null {
   const m = cpu.memory[0];
   if (!m) return null;
   const next = rip + BigInt(cpu.length);
   const base = m.ripRelative ? next : regValueByName(m.base, regs, rip);
   const index = regValueByName(m.index, regs, rip);
-  // iced reports the displacement of a RIP-relative operand as the absolute target.
-  if (m.ripRelative) return BigInt.asUintN(64, m.displacement);
+  // iced (decoding at IP 0) reports a RIP-relative operand's target as next-IP + disp: add the RIP.
+  // Under 0x67 the base is EIP and the address wraps at 32 bits.
+  if (m.ripRelative) return m.base === 'eip' ? (rip + m.displacement) & 0xffffffffn : BigInt.asUintN(64, rip + m.displacement);
   return BigInt.asUintN(64, base + index * BigInt(m.scale) + m.displacement);
 }
 
@@ -187,6 +189,8 @@ function runKernel(a: ReturnType<typeof analyse>, input: EmulateInput, ea: bigin
   }
   const slot = v.class === 'WRITE_IMM' ? null : kernelRegSlot(kinsn);
   if (v.class !== 'WRITE_IMM' && slot === null) return fault('-EINVAL', 'insn_get_modrm_reg_ptr() returned NULL');
+  // Checks the bytes alone decide (0x67 under the user-half check, two segment overrides).
+  if (v.decidedFailure) return fault(v.decidedFailure.code, v.decidedFailure.why, v.decidedFailure.warn);
   const gla = input.gla ?? ea ?? 0n;
   if (prof.userHalfRefused && gla < KERNEL_HALF) {
     return fault('-EINVAL', 'fault_in_kernel_space(ve->gla) is false: "Access to userspace address is not supported"', true);
@@ -207,7 +211,14 @@ function runKernel(a: ReturnType<typeof analyse>, input: EmulateInput, ea: bigin
     out.tdvmcall = call(1, val, size < 8);
   } else if (v.class === 'WRITE_IMM') {
     const imm = kinsn.immediate ?? 0n;
-    out.access = { direction: 'write', size, value: imm & mask(size) };
+    let value = imm & mask(size);
+    if (prof.writeImmValue === 'immediate1-bytes' && size > kinsn.immBytes) {
+      // memcpy(shared_buffer, insn->immediate1.bytes, size): the immediate's bytes, then
+      // struct insn_field's got (1) and nbytes, then padding left 0 by insn_init()'s memset.
+      const field = (imm & mask(kinsn.immBytes)) | (1n << 32n) | (BigInt(kinsn.immBytes) << 40n);
+      value = field & mask(size);
+    }
+    out.access = { direction: 'write', size, value };
     out.tdvmcall = call(1, imm, false);
   } else {
     const val = (input.deviceValue ?? 0n) & MASK64;

@@ -170,7 +170,8 @@ function view(ins: Instruction, fmt: Formatter, fac: InstructionInfoFactory): Cp
             out.memory.push({
               width: MemorySizeExt.size(ins.memorySize),
               access: acc,
-              base: isDst ? 'rdi' : 'rsi',
+              // 0x67: the string instruction addresses through EDI/ESI.
+              base: isDst ? (k === OpKind.MemoryESEDI || k === OpKind.MemorySegEDI ? 'edi' : 'rdi') : (k === OpKind.MemorySegESI ? 'esi' : 'rsi'),
               index: null, scale: 1, displacement: 0n, segment: null,
               stack: false, ripRelative: false, string: true,
             });

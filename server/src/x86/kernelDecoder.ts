@@ -83,6 +83,14 @@ function kernelAcceptsAvx(map: number, op: number, pp: number, evex: boolean, mo
     if (op === 0xc7) return false;
     // 88-8b Jcc, a4/a5 SHLD, 0f 3DNow!: not VEX-ok.
     if ([0x88, 0x89, 0x8a, 0x8b, 0xa4, 0xa5, 0x0f].includes(op)) return false;
+    // Common vector moves (checked against the kernel's code, scripts/kernel/oracle.mjs):
+    // 10/11 vmovups|vmovupd (66)|vmovss (F3)|vmovsd (F2); 28/29 vmovaps|vmovapd (66);
+    // 6f/7f movq (not VEX) | vmovdqa (66) | vmovdqu (F3) | vmovdqu8/16 (F2),(ev);
+    // b6/b7/be/bf MOVZX/MOVSX: not VEX-ok.
+    if (op === 0x10 || op === 0x11) return true;
+    if (op === 0x28 || op === 0x29) return pp <= 1;
+    if (op === 0x6f || op === 0x7f) return pp === 1 || pp === 2 || (pp === 3 && evex);
+    if ([0xb6, 0xb7, 0xbe, 0xbf].includes(op)) return false;
     return undefined;
   }
   if (map === 2) {
@@ -94,6 +102,13 @@ function kernelAcceptsAvx(map: number, op: number, pp: number, evex: boolean, mo
     // 0f: vtestpd (66),(v)
     if (op === 0x0f) return pp === 1;
     if (op === 0xa4 || op === 0xa5) return false;
+    // 11 vpmovusdb (F3),(ev) | vpsravw (66),(ev); 7f vpermt2ps/d (66),(ev); no 6f;
+    // 28/29 vpmuldq|vpcmpeqq (66),(v1) | vpmovm2b/vpmovb2m (F3),(ev); b6-bf vfma* (66),(v).
+    if (op === 0x11) return evex && (pp === 1 || pp === 2);
+    if (op === 0x7f) return evex && pp === 1;
+    if (op === 0x6f) return false;
+    if (op === 0x28 || op === 0x29) return pp === 1 || (pp === 2 && evex);
+    if ([0xb6, 0xb7, 0xbe, 0xbf].includes(op)) return pp === 1;
     return undefined;
   }
   if (map === 3) {
@@ -177,6 +192,13 @@ export function kernelDecode(input: Uint8Array): KernelInsn {
     }
     insn.vex = { kind: first === 0xc5 ? 'vex2' : first === 0xc4 ? 'vex3' : 'evex', bytes, map, pp };
     p += n;
+    // inat_get_avx_attribute(): a map without a table gives attribute 0, so
+    // insn_get_opcode() fails (VEX maps 1-3; EVEX 1-3, 5, 6). Checked against the
+    // kernel's code for 6.1 and 6.12 (c4 07 ..., 62 07 ...).
+    if (!(first === 0x62 ? [1, 2, 3, 5, 6] : [1, 2, 3]).includes(map)) {
+      insn.opcode.push(b[p] ?? 0);
+      return fail('-EINVAL: no attribute table for this VEX/EVEX map');
+    }
   }
 
   if (p >= b.length) return fail('-ENODATA: no opcode byte');
@@ -209,6 +231,12 @@ export function kernelDecode(input: Uint8Array): KernelInsn {
         insn.opcode.push(b[p++]);
       }
     }
+    // __get_immptr(): "ptr16:64 is not exist": CALLF/JMPF Ap with REX.W fail.
+    if (insn.opcode.length === 1 && (op === 0x9a || op === 0xea) && insn.opndBytes === 8) return fail('-EINVAL: far pointer immediate with a 64-bit operand');
+    // 0F 78-7B with 66/F2/F3 as the last prefix: those variants are EVEX-only, so the legacy form has no attribute.
+    if (insn.opcode.length === 2 && insn.opcode[1] >= 0x78 && insn.opcode[1] <= 0x7b && [0x66, 0xf2, 0xf3].includes(insn.legacyPrefixes[insn.legacyPrefixes.length - 1])) {
+      return fail('-EINVAL: 66/F2/F3 0F 78-7B exist only as EVEX forms');
+    }
     hasModrm = legacyHasModrm(insn.opcode);
     if (!hasModrm && insn.opcode.length === 1 && (op === 0xa4 || op === 0xa5)) {
       insn.ok = true;
@@ -228,9 +256,11 @@ export function kernelDecode(input: Uint8Array): KernelInsn {
   const mod = modrm >> 6, rm = modrm & 7, reg = (modrm >> 3) & 7;
 
   if (!insn.vex && insn.opcode.length === 1 && (op === 0xc6 || op === 0xc7)) {
-    // Grp11A/Grp11B: /0 MOV, /7 XABORT Ib / XBEGIN Jz. Other /digits have no
-    // attribute, hence no immediate in the kernel's length.
-    if (reg === 0 || reg === 7) immKind = op === 0xc6 ? 'b' : 'z';
+    // "c6: Grp11A Eb,Ib (1A)" / "c7: Grp11B Ev,Iz (1A)": the immediate is on the
+    // opcode's own attribute, which inat_get_group_attribute() keeps for every
+    // /digit (inat_group_common_attribute()), so /1-/6 carry it too (checked
+    // against the kernel's code: c6 27 11 is 3 bytes long there).
+    immKind = op === 0xc6 ? 'b' : 'z';
   }
 
   if (mod !== 3 && rm === 4) {
