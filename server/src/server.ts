@@ -1,6 +1,7 @@
 // The tdx-audit language server: LSP wiring only. Runs under VS Code (--node-ipc) and
 // as `node dist/server.js --stdio` for Neovim, Emacs and other editors.
 
+import { treeProfile } from './x86/treeVersion';
 import { existsSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { compileEntry, findCompileEntry, killAllCompiles, removeAllCompileDirs, removeCompileDir } from './audit/compile';
@@ -206,7 +207,7 @@ connection.onInitialized(async () => {
 });
 
 async function loadSettings(): Promise<ServerSettings> {
-  currentSettings = withObjects(await readSettings());
+  currentSettings = withTreeProfile(withObjects(await readSettings()));
   return currentSettings;
 }
 
@@ -314,6 +315,26 @@ async function readSettings(): Promise<ServerSettings> {
  * vmlinux named by its settings), and README and the manifest promise that an
  * untrusted workspace gets the source audit alone.
  */
+/** Disagreements between the profile setting and the tree already told the user. */
+const profileNotes = new Set<string>();
+
+/**
+ * The kernel version the workspace's top-level Makefile names picks the profile
+ * (as in the CLI and reports); an explicit tdxAudit.profile wins, and a
+ * disagreement with the tree is said once.
+ */
+function withTreeProfile(s: ServerSettings): ServerSettings {
+  if (!files.folderPaths.length) return s;
+  const r = treeProfile(files.folderPaths, s.engine.profile, s.profileExplicit);
+  if (r.disagreement && !profileNotes.has(r.disagreement)) {
+    profileNotes.add(r.disagreement);
+    const said = r.disagreement.replace(/^--profile /, 'tdxAudit.profile ');
+    connection.console.warn(said);
+    void connection.window.showInformationMessage(`TDX Audit: ${said}`);
+  }
+  return r.profile === s.engine.profile ? s : { ...s, engine: { ...s.engine, profile: r.profile } };
+}
+
 function withObjects(s: ServerSettings): ServerSettings {
   if (!s.objects.enable || !trusted) return { ...s, engine: { ...s.engine, objects: undefined } };
   const root = files.folderPaths[0];

@@ -3,6 +3,7 @@
 // work, they only cost a #VE); the sites whose instruction the #VE handler rejects,
 // or that the compiler chooses, are the ones worth a squiggle.
 
+import { profileData } from '../x86/profiles';
 import type { RuleCode, Site } from '../c/types';
 import { CATALOGUE, EXIT_REASON, MAPPING_APIS } from '../c/catalogue';
 
@@ -128,7 +129,7 @@ function lineRef(file: string, line: number): string {
 export function messageFor(site: Site, cfg: Pick<AuditConfig, 'profile'>): string {
   const name = `\`${site.accessor}\``;
   const via = site.via.length ? `${name} performs \`${site.base}\` through ${site.via.map((v) => `${v.name} → ${v.callee}`).join(', ')}. ` : '';
-  const sev = cfg.profile === 'sev-es';
+  const sev = profileData(cfg.profile).platform === 'sev-es';
   const oops = sev ? 'terminates' : 'oops';
   const who = subject(site);
   // Each message: "<what happens to the guest>: <the site>. <why, and what to do>".

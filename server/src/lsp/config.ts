@@ -6,7 +6,7 @@
 import type { AuditConfig, Severity } from '../audit/engine';
 import type { RuleCode } from '../c/types';
 import { DEFAULT_SEVERITY } from '../audit/findings';
-import { isProfile } from '../x86/profiles';
+import { DEFAULT_PROFILE, isProfile } from '../x86/profiles';
 
 export interface ServerSettings {
   enable: boolean;
@@ -17,6 +17,8 @@ export interface ServerSettings {
   compile: { onSave: boolean; timeoutMs: number };
   /** Background workspace indexing after initialize. */
   index: { enable: boolean };
+  /** `tdxAudit.profile` was set to a profile (not "auto"): it wins over the tree's Makefile. */
+  profileExplicit: boolean;
 }
 
 const LEVELS: readonly (Severity | 'off')[] = ['error', 'warning', 'information', 'hint', 'off'];
@@ -26,10 +28,11 @@ const RULES = Object.keys(DEFAULT_SEVERITY) as RuleCode[];
 export const DEFAULT_SETTINGS: ServerSettings = {
   enable: true,
   debounceMs: 250,
-  engine: { severity: {}, followIncludes: true, profile: 'tdx-linux-6.12+' },
+  engine: { severity: {}, followIncludes: true, profile: DEFAULT_PROFILE },
   objects: { enable: true },
   compile: { onSave: false, timeoutMs: 60_000 },
   index: { enable: true },
+  profileExplicit: false,
 };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -50,8 +53,10 @@ export function parseSettings(raw: unknown): ServerSettings {
     out.debounceMs = Math.min(5000, Math.max(0, Math.round(section.debounceMs)));
   }
   if (typeof section.followIncludes === 'boolean') out.engine.followIncludes = section.followIncludes;
-  if (typeof section.profile === 'string' && isProfile(section.profile)) {
+  // "auto" (the default): the workspace tree's Makefile picks the kernel version (server.ts).
+  if (typeof section.profile === 'string' && section.profile !== 'auto' && isProfile(section.profile)) {
     out.engine.profile = section.profile;
+    out.profileExplicit = true;
   }
   // Both `objects: {buildDir}` and flat `"objects.buildDir"` keys (VS Code sends the nested form).
   const objects = isObject(section.objects) ? section.objects : {};

@@ -4,7 +4,7 @@
 import type { Site } from '../../c/types';
 import { classifyMmio } from '../../x86/classify';
 import type { MemoryAccess, WalkedInstruction } from '../../x86/iced';
-import type { Profile } from '../../x86/profiles';
+import { profileData, type Profile } from '../../x86/profiles';
 import type { FunctionCode } from '../code';
 import type { CompiledInstruction, InstructionClass, InstructionVerdict, MatchKind } from '../compiled';
 import type { OpenedObject } from '../objects';
@@ -95,7 +95,7 @@ export function describe(
     return plain(m === 'in' ? 'PORT_IN' : 'PORT_OUT', w, 'emulated', `handle_io: ${m.toUpperCase()} of ${w} byte${w === 1 ? '' : 's'} through TDVMCALL IO_INSTRUCTION (30)`);
   }
   if (m.startsWith('ins') || m.startsWith('outs')) {
-    return profile === 'sev-es'
+    return profileData(profile).stringIo === 'emulated'
       ? plain('PORT_STRING', 0, 'emulated', 'vc_handle_ioio emulates string port I/O')
       : plain('PORT_STRING', 0, 'rejected-string-io', 'handle_io refuses string port I/O (INS/OUTS): the #VE is unhandled, the guest oopses');
   }
@@ -154,7 +154,7 @@ export function callEntry(o: OpenedObject, fn: FunctionCode, insn: WalkedInstruc
  * branch is in the binary but never runs in a TDX guest: not a failure.
  */
 export function markUnrolled(i: CompiledInstruction, kind: Site['accessorKind'] | 'string-helper', profile: Profile, accessor?: string): CompiledInstruction {
-  if (profile === 'sev-es') return i;
+  if (!profileData(profile).unrollsStringIo) return i;
   // __iowrite32_copy's `rep movsl` has no cc_platform_has() branch: it runs in a TDX guest.
   if (accessor === '__iowrite32_copy') return i;
   const stringInsn = i.class === 'MOVS' || i.class === 'PORT_STRING' || STRING_INSN.test(i.text);

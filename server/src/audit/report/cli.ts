@@ -6,7 +6,8 @@
 // the scan and writes nothing; existing report files are kept unless --force.
 // Exit status: 0 written, 2 usage or I/O error or existing files kept, 130 interrupted.
 
-import { checkObjectPaths, commonOption, optionValue } from '../../cliOptions';
+import { DEFAULT_PROFILE } from '../../x86/profiles';
+import { applyTreeProfile, checkObjectPaths, commonOption, optionValue } from '../../cliOptions';
 import type { ReportFormat } from '../../lsp/protocol';
 import { buildReport, FORMATS, ReportUsageError, type BuildOptions, type ReportRun } from './build';
 import { DEEMPHASISED } from './triage';
@@ -27,7 +28,7 @@ export interface ReportOptions extends BuildOptions {
 }
 
 export function parseReportArgs(argv: string[]): ReportOptions {
-  const o: ReportOptions = { paths: [], out: '', formats: [...FORMATS], force: false, profile: 'tdx-linux-6.12+', followIncludes: true, objects: [] };
+  const o: ReportOptions = { paths: [], out: '', formats: [...FORMATS], force: false, profile: DEFAULT_PROFILE, followIncludes: true, objects: [] };
   const fail = (m: string) => new ReportUsageError(m);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -109,6 +110,8 @@ export async function runReport(argv: string[], ioOverrides: Partial<ReportIO> =
     io.stderr(`tdx-audit: ${(e as Error).message}\nusage: ${REPORT_USAGE}\n`);
     return 2;
   }
+  // The tree's Makefile decides the kernel version, as for scan; --profile wins and a disagreement is said once.
+  applyTreeProfile(o, o.paths, (m) => io.stderr(`${m}\n`));
   const ac = new AbortController();
   // SIGTERM and SIGHUP (a CI job cancelled, a terminal closed) stop the run like
   // Ctrl-C: the temp files are removed and nothing is half-written.
