@@ -78,5 +78,11 @@ export async function showCompiledForm(client: LanguageClient, provider: Compile
   provider.set(uri, result.content);
   let doc = await vscode.workspace.openTextDocument(uri);
   if (doc.languageId !== DISASM_LANGUAGE) doc = await vscode.languages.setTextDocumentLanguage(doc, DISASM_LANGUAGE);
-  await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: true });
+  const shown = await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: true });
+  if (result.line !== undefined && result.line < doc.lineCount) {
+    // Open at the cursor's instruction, not at the listing's first line.
+    const at = new vscode.Position(result.line, 0);
+    shown.selection = new vscode.Selection(at, at);
+    shown.revealRange(new vscode.Range(at, at), vscode.TextEditorRevealType.InCenter);
+  }
 }

@@ -7,6 +7,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuditEngine } from '../../server/src/audit/engine';
+import { hoverMarkdown } from '../../server/src/audit/hover';
+import { headline } from '../../server/src/audit/findings';
 import { gcc, skipWithoutGcc } from '../support/gcc';
 import { FIXTURES, VARIANTS } from './trace';
 
@@ -41,6 +43,19 @@ for (const fixture of ['iphase_like.c', 'overlay.c', 'nested.c']) {
         }
         assert.deepEqual([...marked].sort((a, b) => a - b), [...offsets].sort((a, b) => a - b), `${fn}:\n${view.content}`);
       }
+      // Opened from a site, the view starts at that site's instruction.
+      const site = audit.findings.find((f) => f.instructions?.some((i) => !NOT_MMIO.has(i.class)))!;
+      const at = engine.compiledForm(audit, text, site.site.range.start);
+      const first = site.instructions!.find((i) => !NOT_MMIO.has(i.class))!;
+      assert.ok(at.line !== undefined, 'a line to open at');
+      assert.match(at.content.split('\n')[at.line!]!, new RegExp(`^\\s+\\+0x${first.offset.toString(16)}\\s`));
+      // The hover leads with the verdict and the instruction, says how it was matched, and ends with the rule.
+      const hover = hoverMarkdown(audit, site.site.range.start)!;
+      const [, second] = hover.split('\n\n');
+      assert.equal(second, headline(site.message));
+      const iCompiled = hover.indexOf('**Compiled form**');
+      assert.ok(iCompiled > 0 && iCompiled < hover.indexOf('| rule |'), hover);
+      assert.match(hover, /\| matched \| by MMIO dataflow|\| matched \| inside the accessor/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -98,6 +98,7 @@ import { CParser } from '../c/parser';
 import { findingFor, DEFAULT_SEVERITY } from './findings';
 import { ObjectStore } from './objects';
 import { compiledFormsFor } from './compiled/match';
+import { findingAt } from './hover';
 import { sameFile } from './compiled/facts';
 import { functionAt, renderFunction } from './disasm';
 import { applyCompiled } from './verdicts';
@@ -183,7 +184,7 @@ export class AuditEngine {
    * `audit` is the document's current audit (the caller has it; auditing again
    * here would repeat the parse and the join).
    */
-  compiledForm(audit: FileAudit, text: string, position?: Position, fn?: string): { content: string; function: string | null; object: string | null; message: string } {
+  compiledForm(audit: FileAudit, text: string, position?: Position, fn?: string): { content: string; function: string | null; object: string | null; message: string; line?: number } {
     const path = toPath(audit.file);
     const search = this.config.objects;
     if (!path) return { content: '', function: null, object: null, message: 'Only files on disk have objects.' };
@@ -198,7 +199,8 @@ export class AuditEngine {
     if (!symbol) return { content: '', function: null, object: choice.object.path, message: `No code for line ${(position?.line ?? 0) + 1} in ${choice.object.path}.` };
     const readSource = (p: string) => (sameFile(p, path) ? text : this.host.readFile(p));
     const r = renderFunction(bin, choice.object.path, symbol, { profile: this.config.profile, marks: info.state === 'lines-differ' ? undefined : marks, readSource });
-    return { content: r.content, function: r.function, object: choice.object.path, message: info.state === 'fresh' ? '' : info.message };
+    const line = position ? openingLine(r.content, audit, position) : undefined;
+    return { content: r.content, function: r.function, object: choice.object.path, message: info.state === 'fresh' ? '' : info.message, ...(line !== undefined ? { line } : {}) };
   }
 
   /**
@@ -389,4 +391,20 @@ function toPath(file: string): string | undefined {
   // Other URI schemes (untitled:, vscode-notebook-cell:, ...) have no directory to
   // resolve includes from; a Windows drive letter is a path, not a scheme.
   return /^[a-z][a-z0-9+.-]+:/i.test(file) && !/^[a-z]:[\\/]/i.test(file) ? undefined : resolvePath(file);
+}
+
+/**
+ * Where Show Compiled Form opens: the first instruction of the site under the
+ * cursor (its `+0x..` row), else the first row of the cursor's source line.
+ */
+export function openingLine(content: string, audit: FileAudit, position: Position): number | undefined {
+  const rows = content.split('\n');
+  const f = findingAt(audit, position);
+  const first = f?.instructions?.find((i) => i.class !== 'CALL') ?? f?.instructions?.[0];
+  if (first) {
+    const k = rows.findIndex((r) => new RegExp(`^\\s+\\+0x${first.offset.toString(16)}\\s`).test(r));
+    if (k >= 0) return k;
+  }
+  const k = rows.findIndex((r) => new RegExp(`^; \\S+:${position.line + 1}$`).test(r));
+  return k >= 0 ? k : undefined;
 }

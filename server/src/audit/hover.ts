@@ -5,7 +5,7 @@
 import { CATALOGUE, EXIT_REASON, exitReasonOf } from '../c/catalogue';
 import type { Position, Range, Site } from '../c/types';
 import type { FileAudit, Finding } from './engine';
-import { RULE_TITLES } from './findings';
+import { headline, RULE_TITLES } from './findings';
 import type { CompiledInstruction, ObjectInfo } from './compiled';
 import { formatAge } from './compiled/freshness';
 
@@ -18,6 +18,15 @@ const VERDICT_TEXT: Record<string, string> = {
   'decode-failed': '❌ not decodable: oops',
   'rejected-string-io': '❌ string I/O refused: oops',
   'out-of-line': '↪ out of line',
+};
+
+/** How the join tied the instruction to the site (compiled.ts MatchKind), in words. */
+const MATCH_TEXT: Record<string, string> = {
+  dataflow: 'by MMIO dataflow: its address derives from an MMIO pointer, on the site\'s line',
+  'inlined-accessor': 'inside the accessor\'s inlined instance at this call',
+  call: 'the call on this line (the #VE lands in the callee)',
+  'line-fallback': '⚠️ by line, width and direction only: the dataflow knew nothing of this function, so this is a guess',
+  inventory: 'binary inventory (no source)',
 };
 
 /** RIP advance, TDVMCALL and register effect of one instruction, as handle_mmio() does it. */
@@ -61,6 +70,7 @@ export function compiledMarkdown(instrs: readonly CompiledInstruction[], obj: Ob
       rows.push(['TDVMCALL', e.tdvmcall], ['registers', e.registers], ['RIP', e.rip]);
     }
     if (i.inlineChain.length > 1) rows.push(['inlined', i.inlineChain.join(' ← ')]);
+    rows.push(['matched', MATCH_TEXT[i.match] ?? i.match]);
     return ['| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${cell(v)} |`)].join('\n');
   });
   const more = instrs.length > shown.length ? `\n\n…and ${instrs.length - shown.length} more (TDX: Show Compiled Form lists all)` : '';
@@ -150,5 +160,8 @@ export function hoverMarkdown(audit: FileAudit, pos: Position): string | null {
   else if (!f.instructions?.length) rows.push(['compiled form', obj.path && obj.state !== 'lines-differ' && obj.state !== 'unusable' ? (f.compiledNote ?? 'no instruction found for this site') : `not known: ${obj.message}`]);
   const table = ['| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${cell(v)} |`)].join('\n');
   const compiled = f.instructions?.length && obj ? '\n\n' + compiledMarkdown(f.instructions, obj) + (f.compiledNote ? `\n\n_${f.compiledNote}_` : '') : '';
-  return `**${title}** in \`${s.function ?? '(file scope)'}\`\n\n${f.message}${compiled}\n\n${table}`;
+  // Verdict and instruction first, then what the handler does with it, then why, then the rule.
+  const verdict = headline(f.message);
+  const why = f.message.slice(verdict.length).trim();
+  return `**${title}** in \`${s.function ?? '(file scope)'}\`\n\n${verdict}${compiled}${why ? `\n\n${why}` : ''}\n\n${table}`;
 }

@@ -92,6 +92,8 @@ export interface CompiledFormResult {
   object: string | null;
   /** Non-empty when the object is stale or missing: show it to the user. */
   message: string;
+  /** 0-based line of `content` to open at: the instruction of the site under the cursor, else the cursor's source line. */
+  line?: number;
 }
 
 /**
