@@ -9,7 +9,7 @@ import {
   type LanguageClientOptions,
   type ServerOptions,
 } from 'vscode-languageclient/node';
-import type { InitializationOptions } from '../../server/src/lsp/protocol';
+import { SetTriageCommand, type InitializationOptions } from '../../server/src/lsp/protocol';
 import { COMPILED_SCHEME, CompiledFormProvider, showCompiledForm } from './compiledForm';
 import { exportReport } from './exportReport';
 import { listSites } from './listSites';
@@ -38,6 +38,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     synchronize: { configurationSection: 'tdxAudit' },
     // A function, so that a restart after a trust grant sends the new value.
     initializationOptions: (): InitializationOptions => ({ trusted: vscode.workspace.isTrusted }),
+    middleware: { executeCommand: askTriageReason },
   };
   const lc = new LanguageClient('tdxAudit', 'TDX Audit', serverOptions, clientOptions);
   client = lc;
@@ -95,4 +96,26 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
 export async function deactivate(): Promise<void> {
   await client?.stop();
   client = undefined;
+}
+
+/** Statuses that dismiss a finding: setting one on an error or warning asks why (tdxAudit.triage.askReason). */
+const DISMISSING = new Set(['safe', 'excluded', 'trusted']);
+
+/**
+ * Marking an error or warning safe, excluded or trusted asks for a reason first
+ * (one keystroke must not silence a decode-failed oops); Escape cancels the change.
+ */
+async function askTriageReason(command: string, args: unknown[], next: (command: string, args: unknown[]) => unknown): Promise<unknown> {
+  const [uri, fingerprint, status, comment, severity] = args as [string, string, string, string | undefined, number | undefined];
+  const serious = severity === undefined || severity <= 2; // DiagnosticSeverity Error = 1, Warning = 2
+  const ask = vscode.workspace.getConfiguration('tdxAudit').get<boolean>('triage.askReason', true);
+  if (command !== SetTriageCommand || !DISMISSING.has(status) || comment || !serious || !ask) return next(command, args);
+  const reason = await vscode.window.showInputBox({
+    title: `TDX triage: mark as ${status}`,
+    prompt: 'Why does this site need no change? (kept in .tdx-audit/triage.json with your name and the time)',
+    ignoreFocusOut: true,
+    validateInput: (v) => (v.trim() ? undefined : 'A reason is needed to dismiss an error or warning'),
+  });
+  if (reason === undefined) return undefined;
+  return next(command, [uri, fingerprint, status, reason.trim()]);
 }

@@ -1,6 +1,8 @@
 // The tdx-audit language server: LSP wiring only. Runs under VS Code (--node-ipc) and
 // as `node dist/server.js --stdio` for Neovim, Emacs and other editors.
 
+import { execFile } from 'node:child_process';
+import { homedir, userInfo } from 'node:os';
 import { treeProfile } from './x86/treeVersion';
 import { existsSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join } from 'node:path';
@@ -407,6 +409,27 @@ connection.onDidSaveTextDocument(
   }),
 );
 
+let author: string | undefined;
+/**
+ * Who records a triage decision: git's global user.name <user.email> (never the
+ * workspace's own git config, which an untrusted tree controls), else the OS user.
+ */
+async function triageAuthor(): Promise<string | undefined> {
+  if (author !== undefined) return author || undefined;
+  const get = (key: string) => new Promise<string>((resolve) => {
+    execFile('git', ['config', '--global', '--get', key], { cwd: homedir(), timeout: 2000, windowsHide: true }, (err, out) => resolve(err ? '' : String(out).trim()));
+  });
+  const [name, email] = await Promise.all([get('user.name'), get('user.email')]);
+  let os = '';
+  try {
+    os = userInfo().username;
+  } catch {
+    os = process.env.USER ?? process.env.USERNAME ?? '';
+  }
+  author = name ? `${name}${email ? ` <${email}>` : ''}` : os;
+  return author || undefined;
+}
+
 connection.onExecuteCommand(async (p: ExecuteCommandParams) => {
   if (shuttingDown) return afterShutdown();
   try {
@@ -416,7 +439,7 @@ connection.onExecuteCommand(async (p: ExecuteCommandParams) => {
       const path = uriToPath(uri);
       if (!path) return 'not a file';
       if (!files.allowed(path)) return `${path} is not in a workspace folder: no triage is recorded for it`;
-      const file = await triage.set(path, fingerprint, status as TriageStatus, { ...(typeof comment === 'string' && comment ? { comment } : {}), who: process.env.USER ?? process.env.USERNAME });
+      const file = await triage.set(path, fingerprint, status as TriageStatus, { ...(typeof comment === 'string' && comment ? { comment } : {}), who: await triageAuthor() });
       service.refreshAll();
       return `${status}: saved in ${file}`;
     }
@@ -461,7 +484,8 @@ connection.onCodeAction(
           title: `TDX triage: mark as ${status}`,
           kind: CodeActionKind.QuickFix,
           diagnostics: [d],
-          command: { title: `Mark as ${status}`, command: SetTriageCommand, arguments: [p.textDocument.uri, data.fingerprint, status] },
+          // The severity rides along so a client can ask for a reason before dismissing an error or warning.
+          command: { title: `Mark as ${status}`, command: SetTriageCommand, arguments: [p.textDocument.uri, data.fingerprint, status, undefined, d.severity] },
         });
       }
     }
