@@ -4,6 +4,7 @@
 //   tdx-audit decode <hex...> [--profile P] [--format text|json|jsonl]
 // Exit status: 0 clean, 1 an error-severity finding exists, 2 usage or I/O error.
 
+import { runFix, FIX_USAGE } from './cli/fix';
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { discoverSources, SourceError } from './audit/sources';
@@ -37,6 +38,7 @@ const USAGE = `usage:
   tdx-audit scan --vmlinux FILE [--format text|json] [--profile P]      (binary inventory, no sources)
   tdx-audit decode <hex bytes...> [--profile P] [--format text|json|jsonl]
   ${REPORT_USAGE.trim()}
+  ${FIX_USAGE}
 profiles: ${PROFILE_IDS.join(', ')}, or tdx-linux-X.Y.Z / sev-es-linux-X.Y.Z (default: the version in the tree's top-level Makefile, else ${DEFAULT_PROFILE})`;
 
 interface ScanOptions extends CommonOptions {
@@ -200,6 +202,8 @@ export async function main(argv: string[], write = (s: string) => void process.s
         return runDecode(rest, write);
       case 'report':
         return await runReport(rest);
+      case 'fix':
+        return await runFix(rest, write, warn);
       case '--version':
         write(VERSION + '\n');
         return 0;

@@ -1,6 +1,7 @@
 // The tdx-audit language server: LSP wiring only. Runs under VS Code (--node-ipc) and
 // as `node dist/server.js --stdio` for Neovim, Emacs and other editors.
 
+import { fixFor } from './audit/fix';
 import { execFile } from 'node:child_process';
 import { homedir, userInfo } from 'node:os';
 import { treeProfile } from './x86/treeVersion';
@@ -474,8 +475,16 @@ connection.onRequest(
 connection.onCodeAction(
   request('codeAction', (p: CodeActionParams) => p.textDocument.uri, [], (p: CodeActionParams): CodeAction[] => {
     const out: CodeAction[] = [];
+    const audit = service.current(p.textDocument.uri);
+    const doc = documents.get(p.textDocument.uri);
     for (const d of p.context.diagnostics) {
       if (d.source !== 'tdx-audit') continue;
+      // The accessor rewrite first (audit/fix.ts: the same edit `tdx-audit fix --diff` prints).
+      const f = audit?.findings.find((x) => x.site.kind !== 'call' && x.site.range.start.line === d.range.start.line && x.site.range.start.character === d.range.start.character);
+      const fix = f && doc ? fixFor(doc.text, f.site, f.instructions) : undefined;
+      if (fix && !('none' in fix)) {
+        out.push({ title: `TDX: ${fix.title}`, kind: CodeActionKind.QuickFix, diagnostics: [d], isPreferred: true, edit: { changes: { [p.textDocument.uri]: [{ range: fix.range, newText: fix.newText }] } } });
+      }
       const data = d.data as { fingerprint?: string; status?: string } | undefined;
       if (!data?.fingerprint) continue;
       for (const status of TRIAGE_STATUSES) {

@@ -44,3 +44,26 @@ test('a triage decision keeps its reason, author and time; the quick fix passes 
     lsp.kill();
   }
 });
+
+test('a raw MMIO dereference gets a quick fix that rewrites it with the accessor of its width', { skip: existsSync(SERVER) ? false : 'dist/server.js missing: run npm run build' }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tdx-lsp-fixit-'));
+  dirs.push(dir);
+  copyFileSync(join(FIXTURES, 'tdx_io.h'), join(dir, 'tdx_io.h'));
+  const text = '#include "tdx_io.h"\nstruct regs { unsigned int ctrl; };\nvoid kick(struct regs __iomem *r)\n{\n\tr->ctrl |= 4;\n}\n';
+  const lsp = LspHarness.spawn({ debounceMs: 20 });
+  try {
+    await lsp.initialize(dir, { trusted: false });
+    const uri = fileUri(join(dir, 'kick.c'));
+    await lsp.open(uri, text);
+    const diags = await lsp.diagnosticsFor(uri, 1);
+    const d = diags.find((x) => x.range.start.line === 4)!;
+    assert.ok(d, JSON.stringify(diags));
+    const actions: any[] = await lsp.conn.sendRequest('textDocument/codeAction', { textDocument: { uri }, range: d.range, context: { diagnostics: [d] } });
+    const fix = actions.find((a) => a.edit);
+    assert.ok(fix, JSON.stringify(actions.map((a) => a.title)));
+    assert.equal(fix.title, 'TDX: Use readl()/writel()');
+    assert.deepEqual(fix.edit.changes[uri], [{ range: { start: { line: 4, character: 1 }, end: { line: 4, character: 13 } }, newText: 'writel(readl(&r->ctrl) | 4, &r->ctrl)' }]);
+  } finally {
+    lsp.kill();
+  }
+});

@@ -858,6 +858,11 @@ class Provenance {
     }
     if (parent?.type === 'pointer_expression' && !isDerefOp(parent)) return null; // &p->f: an address
     if (parent?.type === 'call_expression' && parent.childForFieldName('function')?.id === top.id) return null;
+    // An argument of an accessor (`memcpy_toio(r->data, ...)`, `readl(r->regs)`): the accessor does the access.
+    if (parent?.type === 'argument_list') {
+      const callee = parent.parent?.childForFieldName('function');
+      if (callee?.type === 'identifier' && CATALOGUE.has(callee.text)) return null;
+    }
     if (isUnevaluated(n)) return null;
     const acc = accessOf(top);
     const width = this.derefWidth(n, fn);
