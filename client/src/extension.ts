@@ -37,8 +37,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     outputChannel: output,
     synchronize: { configurationSection: 'tdxAudit' },
     // A function, so that a restart after a trust grant sends the new value.
-    initializationOptions: (): InitializationOptions => ({ trusted: vscode.workspace.isTrusted }),
+    initializationOptions: (): InitializationOptions => ({ trusted: vscode.workspace.isTrusted, commandLinks: true }),
     middleware: { executeCommand: askTriageReason },
+    // Hovers may link to Show Compiled Form (and to nothing else).
+    markdown: { isTrusted: { enabledCommands: ['tdxAudit.showCompiledForm'] } },
   };
   const lc = new LanguageClient('tdxAudit', 'TDX Audit', serverOptions, clientOptions);
   client = lc;
@@ -65,8 +67,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         void vscode.window.showErrorMessage(`TDX Audit: listing sites failed: ${String(err)}`);
       }
     }),
-    vscode.commands.registerCommand('tdxAudit.showCompiledForm', async () => {
+    vscode.commands.registerCommand('tdxAudit.showCompiledForm', async (at?: { uri?: string; line?: number; character?: number }) => {
       try {
+        // From a hover's link: put the cursor on that site first.
+        if (at?.uri && typeof at.line === 'number') {
+          const editor = await vscode.window.showTextDocument(vscode.Uri.parse(at.uri), { preserveFocus: false });
+          const p = new vscode.Position(at.line, at.character ?? 0);
+          editor.selection = new vscode.Selection(p, p);
+        }
         await showCompiledForm(lc, compiled);
       } catch (err) {
         void vscode.window.showErrorMessage(`TDX Audit: showing the compiled form failed: ${err instanceof Error ? err.message : String(err)}`);

@@ -164,6 +164,9 @@ function afterShutdown(): ResponseError<void> {
   return new ResponseError(ErrorCodes.InvalidRequest, 'the server is shutting down');
 }
 
+/** The client runs `command:` links in hovers (InitializationOptions.commandLinks). */
+let commandLinks = false;
+
 connection.onInitialize((params: InitializeParams): InitializeResult => {
   capabilities = params.capabilities;
   pullConfiguration = capabilities.workspace?.configuration === true;
@@ -171,7 +174,10 @@ connection.onInitialize((params: InitializeParams): InitializeResult => {
   trusted = t.trusted;
   if (t.note) connection.console.warn(t.note);
   const options = params.initializationOptions as InitializationOptions | undefined;
-  if (typeof options === 'object' && options !== null) pushedSettings = options.settings;
+  if (typeof options === 'object' && options !== null) {
+    pushedSettings = options.settings;
+    commandLinks = options.commandLinks === true;
+  }
 
   const folders = params.workspaceFolders?.map((f) => f.uri) ?? (params.rootUri ? [params.rootUri] : []);
   files.setFolders(folders);
@@ -387,7 +393,7 @@ connection.onHover(
     lastTouched = p.textDocument.uri;
     const audit = service.current(p.textDocument.uri);
     if (!audit) return null;
-    const value = hoverMarkdown(audit, p.position);
+    const value = hoverMarkdown(audit, p.position, commandLinks ? { uri: p.textDocument.uri } : undefined);
     return value ? { contents: { kind: 'markdown', value } } : null;
   }),
 );

@@ -56,6 +56,12 @@ for (const fixture of ['iphase_like.c', 'overlay.c', 'nested.c']) {
       const iCompiled = hover.indexOf('**Compiled form**');
       assert.ok(iCompiled > 0 && iCompiled < hover.indexOf('| rule |'), hover);
       assert.match(hover, /\| matched \| by MMIO dataflow|\| matched \| inside the accessor/);
+      // A client that runs command links (VS Code) gets one to Show Compiled Form at this site; others do not.
+      assert.ok(!hover.includes('command:'));
+      const linked = hoverMarkdown(audit, site.site.range.start, { uri: 'file:///w/x.c' })!;
+      const m = /\[Show Compiled Form at this instruction\]\(command:tdxAudit\.showCompiledForm\?([^)]+)\)/.exec(linked);
+      assert.ok(m, linked);
+      assert.deepEqual(JSON.parse(decodeURIComponent(m![1]!)), [{ uri: 'file:///w/x.c', line: site.site.range.start.line, character: site.site.range.start.character }]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -133,7 +133,11 @@ export function findingAt(audit: FileAudit, pos: Position): Finding | undefined 
   return best;
 }
 
-export function hoverMarkdown(audit: FileAudit, pos: Position): string | null {
+/**
+ * @param links when the client runs `command:` links: the document's URI, so the hover
+ * can open Show Compiled Form at this site.
+ */
+export function hoverMarkdown(audit: FileAudit, pos: Position, links?: { uri: string }): string | null {
   const f = findingAt(audit, pos);
   if (!f) return null;
   const s = f.site;
@@ -163,5 +167,7 @@ export function hoverMarkdown(audit: FileAudit, pos: Position): string | null {
   // Verdict and instruction first, then what the handler does with it, then why, then the rule.
   const verdict = headline(f.message);
   const why = f.message.slice(verdict.length).trim();
-  return `**${title}** in \`${s.function ?? '(file scope)'}\`\n\n${verdict}${compiled}${why ? `\n\n${why}` : ''}\n\n${table}`;
+  const args = encodeURIComponent(JSON.stringify([{ uri: links?.uri, line: s.range.start.line, character: s.range.start.character }]));
+  const link = links && f.instructions?.length ? `\n\n[Show Compiled Form at this instruction](command:tdxAudit.showCompiledForm?${args})` : '';
+  return `**${title}** in \`${s.function ?? '(file scope)'}\`\n\n${verdict}${compiled}${link}${why ? `\n\n${why}` : ''}\n\n${table}`;
 }

@@ -69,6 +69,8 @@ export interface InitializationOptions {
   trusted?: boolean;
   /** Initial `tdxAudit` settings for clients that cannot answer workspace/configuration. */
   settings?: unknown;
+  /** The client runs `command:` links in hovers (VS Code with the command trusted): the hover offers Show Compiled Form. */
+  commandLinks?: boolean;
 }
 
 /**
