@@ -54,13 +54,24 @@ installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install o
 # The -dbg image package of the same version as linux-source-<series> (so vmlinux,
 # modules and sources are one build); the newest one when none matches.
 pick_dbg() {
-  local want cands p v best="" bestver=""
+  local want cands
   want=$(dpkg-query -W -f='${Version}' "linux-source-$SERIES" 2>/dev/null || apt-cache policy "linux-source-$SERIES" | awk '/Candidate:/{print $2}')
-  cands=$(apt-cache search --names-only "^linux-image-${SERIES//./\\.}\\.[0-9]+-[0-9]+-amd64-dbg\$" | awk '{print $1}')
+  # 6.1: linux-image-6.1.0-57-amd64-dbg; 6.12: linux-image-6.12.111+deb12-amd64-dbg (not the meta package, not cloud/rt).
+  cands=$(apt-cache search --names-only "^linux-image-${SERIES//./\\.}\\.[0-9]+(-[0-9]+|\\+[a-z0-9]+)-amd64-dbg\$" | awk '{print $1}')
   [[ -n $cands ]] || die "no linux-image-$SERIES.*-amd64-dbg package known to apt (apt-get update? is the release's -security or -backports source configured?)"
-  for p in $cands; do
-    v=$(apt-cache policy "$p" | awk '/Candidate:/{print $2}')
-    if [[ -n $want && $v == "$want" ]]; then echo "$p"; return; fi
+  # One apt-cache call for all candidates (one call per package takes a minute): "name version" lines.
+  local table hit
+  # shellcheck disable=SC2086
+  table=$(apt-cache policy $cands | awk '/^[^ ]/{sub(":$","",$1); p=$1} /Candidate:/{print p, $2}')
+  hit=$(awk -v want="$want" '$2 == want {print $1; exit}' <<<"$table")
+  if [[ -n $hit ]]; then echo "$hit"; else newest_of <<<"$table"; fi
+}
+
+# The package of the newest version among "name version" lines on stdin.
+newest_of() {
+  local best="" bestver="" p v
+  while read -r p v; do
+    [[ -n $p ]] || continue
     if [[ -z $bestver ]] || dpkg --compare-versions "$v" gt "$bestver"; then best=$p; bestver=$v; fi
   done
   echo "$best"

@@ -15,8 +15,7 @@
 
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { checkRegular, SafeReadError, safeReadBytes, safeReadHead } from '../fs/safeRead';
-import { basename, dirname, join, relative, resolve, sep } from 'node:path';
-import { posix } from 'node:path';
+import { basename, dirname, join, posix, relative, resolve, sep } from 'node:path';
 import { openBinary, normalizePath, ElfError, DwarfError, type BinaryObject, type DwarfUnit } from '../binary/index';
 import { ObjectCode } from './code';
 import type { ObjectInfo } from './compiled';
