@@ -78,6 +78,8 @@ export interface ObjectChoice {
 /** Objects bigger than this are only opened when named as vmlinux (they are read whole). */
 const MAX_OBJECT_BYTES = 64 << 20;
 const MAX_IMAGE_BYTES = 2047 << 20;
+/** Sources whose image units stay decoded (see keepImageUnits). */
+const IMAGE_UNIT_SETS = 8;
 /** Cap on files visited when indexing an --objects folder. */
 const MAX_INDEXED_FILES = 200_000;
 
@@ -101,6 +103,8 @@ export class ObjectStore {
    * again for every source of the tree once the open cache has dropped it.
    */
   private readonly unitNames = new Map<string, { mtimeMs: number; size: number; names: Set<string> }>();
+  /** Unit sets of the sources last joined against each image, oldest first. */
+  private readonly imageUnits = new WeakMap<OpenedObject, DwarfUnit[][]>();
   /** Most recently used last; images are large, so only a few stay open. */
   private readonly maxOpen: number;
 
@@ -159,6 +163,26 @@ export class ObjectStore {
       this.failures.set(path, { mtimeMs: st.mtimeMs, size: st.size, message });
       return { error: message };
     }
+  }
+
+  /**
+   * A linked image stays open for a whole tree, and each unit the join reads keeps
+   * its decoded DIEs and line rows: over every built-in file of a kernel that is
+   * gigabytes. The units of the last IMAGE_UNIT_SETS sources stay decoded (an
+   * editor switching between a few files re-decodes nothing); older ones are
+   * released, with the image's decoded instructions.
+   */
+  private keepImageUnits(o: OpenedObject, units: DwarfUnit[]): void {
+    const sets = this.imageUnits.get(o) ?? [];
+    this.imageUnits.set(o, sets);
+    const k = sets.findIndex((u) => u.length === units.length && u.every((x, i) => x === units[i]));
+    if (k >= 0) sets.splice(k, 1);
+    sets.push(units);
+    if (sets.length <= IMAGE_UNIT_SETS) return;
+    const dropped = sets.shift()!;
+    const kept = new Set(sets.flat());
+    for (const u of dropped) if (!kept.has(u)) u.release();
+    o.code.release();
   }
 
   forget(path: string): void {
@@ -282,6 +306,7 @@ export class ObjectStore {
         continue;
       }
       if ('units' in m) {
+        if (c.image) this.keepImageUnits(r, m.units);
         const producer = m.units[0]!.producer;
         return {
           object: r,
