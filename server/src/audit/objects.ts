@@ -555,27 +555,50 @@ export function readSparse(path: string, size: number): Buffer | undefined {
   }
 }
 
+/** Modules of an indexed folder by their folder (relative, without a leading kernel/), per index. */
+const modulesByDir = new WeakMap<Map<string, string[]>, Map<string, string[]>>();
+
 /**
  * The modules of an objects folder that may hold `source`: those whose folder
  * (relative to the objects folder, without a leading kernel/ as in
  * /lib/modules/<version>/kernel) is the source's folder or one above it in the
  * tree (a composite module such as e1000e.ko sits above some of its sources),
  * nearest first. Modules at the top of the folder come last, as candidates for
- * any source. A tree of 4,000 modules is not opened whole for every source.
+ * any source. A tree of 4,000 modules is not opened whole for every source, nor
+ * walked: the folders are looked up.
  */
 function modulesFor(dir: string, idx: Map<string, string[]>, source: string): string[] {
-  const srcDir = '/' + toPosix(dirname(source)).split('/').filter(Boolean).join('/') + '/';
-  const ranked: { path: string; depth: number }[] = [];
-  for (const list of idx.values()) {
-    for (const k of list) {
-      if (!k.endsWith('.ko')) continue;
-      let rel = toPosix(relative(dir, dirname(k)));
-      if (rel.startsWith('kernel/') || rel === 'kernel') rel = rel.slice(7);
-      if (rel === '' || rel === '.') ranked.push({ path: k, depth: 0 });
-      else if (srcDir.includes('/' + rel + '/')) ranked.push({ path: k, depth: rel.split('/').length });
+  let byDir = modulesByDir.get(idx);
+  if (!byDir) {
+    byDir = new Map();
+    for (const list of idx.values()) {
+      for (const k of list) {
+        if (!k.endsWith('.ko')) continue;
+        let rel = toPosix(relative(dir, dirname(k)));
+        if (rel === '.' || rel === 'kernel') rel = '';
+        else if (rel.startsWith('kernel/')) rel = rel.slice(7);
+        const l = byDir.get(rel) ?? [];
+        l.push(k);
+        byDir.set(rel, l);
+      }
+    }
+    for (const l of byDir.values()) l.sort();
+    modulesByDir.set(idx, byDir);
+  }
+  // Every run of consecutive folders of the source's path, longest first: the tree root is not known here.
+  const parts = toPosix(dirname(source)).split('/').filter(Boolean);
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (let len = parts.length; len >= 1; len--) {
+    for (let i = 0; i + len <= parts.length; i++) {
+      const rel = parts.slice(i, i + len).join('/');
+      if (seen.has(rel)) continue;
+      seen.add(rel);
+      for (const k of byDir.get(rel) ?? []) out.push(k);
     }
   }
-  return ranked.sort((a, b) => b.depth - a.depth || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)).map((r) => r.path);
+  for (const k of byDir.get('') ?? []) out.push(k);
+  return out;
 }
 
 function sharedTail(a: string, b: string): number {

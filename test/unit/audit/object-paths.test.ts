@@ -142,6 +142,26 @@ describe('object units matched like a debugger (gcc fixtures)', { skip }, () => 
     assert.equal(wrong.a.compiled?.object.state, 'missing');
   });
 
+  test('a module is found under /lib/modules-style kernel/<source folder>, the Debian name matched by the tree tail', async () => {
+    const mods = join(dir, 'modules', 'kernel');
+    mkdirSync(join(mods, 'drivers'), { recursive: true });
+    mkdirSync(join(mods, 'sound'), { recursive: true });
+    // A module is a relocatable object like a .o; ld -r makes one of a different name.
+    const ld = spawnSync('ld', ['-r', join(dir, 'built-deb', 'drivers', 'foo_nic.o'), '-o', join(mods, 'drivers', 'foonet.ko')], { encoding: 'utf8' });
+    assert.equal(ld.status, 0, ld.stderr);
+    copyFileSync(join(mods, 'drivers', 'foonet.ko'), join(mods, 'sound', 'decoy.ko'));
+    const tree = join(dir, 'linux-source');
+    const src = join(tree, 'drivers', 'foo_nic.c');
+    const search = { sourceRoot: tree, objects: [join(dir, 'modules')] };
+    const { a, text, engine } = await auditWith(src, search);
+    assertUsed(a);
+    assert.equal(a.compiled?.object.origin, 'module');
+    assert.equal(a.compiled?.object.path, join(mods, 'drivers', 'foonet.ko'));
+    assert.equal(pollRead(a, text).instructions?.[0]?.function, 'foo_poll');
+    // A module of another folder is not a candidate at all.
+    assert.ok(!engine.objects.candidates(src, search).some((c) => c.path.includes('decoy')));
+  });
+
   test('suggestMapping names the differing heads of two paths', () => {
     assert.deepEqual(suggestMapping('/b/x/drivers/ata/libahci.c', '/home/me/linux/drivers/ata/libahci.c'), { from: '/b/x', to: '/home/me/linux' });
     assert.equal(suggestMapping('/a/foo.c', '/b/bar.c'), undefined);
