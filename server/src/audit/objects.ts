@@ -41,6 +41,9 @@ export interface PathMapping {
   to: string;
 }
 
+/** Why an object was tried for a source (see matchUnits). */
+export type ObjectPlace = 'placed' | 'named' | 'many';
+
 /** How a source was tied to a compile unit of its object. */
 export type UnitMatch = 'name' | 'path-map' | 'tail' | 'file-name';
 
@@ -298,7 +301,11 @@ export class ObjectStore {
         continue;
       }
       if (!names || names.mtimeMs !== r.mtimeMs || names.size !== r.size) this.unitNames.set(c.path, { mtimeMs: r.mtimeMs, size: r.size, names: new Set(unitIndex(r.bin).keys()) });
-      const m = matchUnits(r.bin, src, search, c.origin === 'beside-source' || c.origin === 'compiled' || c.origin === 'build-dir' || (c.origin === 'explicit' && c.file === true));
+      const place: ObjectPlace =
+        c.origin === 'beside-source' || c.origin === 'compiled' || c.origin === 'build-dir' || (c.origin === 'explicit' && c.file === true)
+          ? 'placed'
+          : c.origin === 'explicit' ? 'named' : 'many';
+      const m = matchUnits(r.bin, src, search, place);
       if ('units' in m && !rowsName(m.units, m.unitPath)) {
         // The unit was found, but its line table names the file by another path:
         // every site would read "no code at this line", which is false.
@@ -422,26 +429,38 @@ function toPosix(p: string): string {
  * The compile units of `bin` that hold `source` (absolute), and the path they
  * name it by; else the path of the unit of the same file name that comes
  * nearest, for the message.
- * `placed`: the object sits where this source's own object belongs (beside it,
- * at its place under the build directory, compiled from it, or named alone), so
- * a unit of the same file name is this file even when no path agrees.
+ * `place`: 'placed' when the object sits where this source's own object belongs
+ * (beside it, at its place under the build directory, compiled from it, or named
+ * alone), so a unit of the same file name is this file even when no path agrees;
+ * 'named' when it was picked by the source's name from a folder; 'many' for a
+ * module or image, which holds many files of a tree.
  */
 export function matchUnits(
   bin: BinaryObject,
   source: string,
   search: Pick<ObjectSearch, 'sourceRoot' | 'pathMap'>,
-  placed: boolean,
+  place: ObjectPlace,
 ): { units: DwarfUnit[]; unitPath: string; matchedBy: UnitMatch } | { nearest?: string } {
   const q = normalizePath(toPosix(source));
   const same = unitIndex(bin).get(posix.basename(q)) ?? [];
   if (!same.length) return {};
   const pick = (hits: IndexedUnit[], matchedBy: UnitMatch) => ({ units: hits.map((h) => h.unit), unitPath: hits[0]!.path, matchedBy });
+  // A tail names one file: units of two different paths that both end with it are not this file's.
+  const one = (hits: IndexedUnit[]) => hits.length > 0 && hits.every((h) => h.path === hits[0]!.path);
+  // The source's path under the tree root, when it is inside it.
+  let rel: string | undefined;
+  if (search.sourceRoot) {
+    const r = toPosix(relative(resolve(search.sourceRoot), source));
+    if (r && !r.startsWith('..') && !r.startsWith('/')) rel = normalizePath(r);
+  }
   // 1. The unit's name under its comp_dir is the file; or a relative name (Kbuild's
-  //    drivers/ata/libahci.c) is a tail of it.
+  //    drivers/ata/libahci.c) is a tail of it. Under a known tree root the whole
+  //    path under the root must be the name's tail: vmlinux's lib/iomap_copy.c is
+  //    not arch/mips/lib/iomap_copy.c.
   let hits = same.filter((h) => h.path === q);
   if (hits.length) return pick(hits, 'name');
-  hits = same.filter((h) => !h.name.startsWith('/') && isTailOf(h.name, q));
-  if (hits.length) return pick(hits, 'tail');
+  hits = same.filter((h) => !h.name.startsWith('/') && isTailOf(h.name, q) && (!rel || isTailOf(rel, h.name)));
+  if (one(hits)) return pick(hits, 'tail');
   // 2. An explicit substitution, FROM (as the object names it) -> TO (where it is here).
   for (const m of search.pathMap ?? []) {
     const from = normalizePath(toPosix(m.from));
@@ -458,19 +477,20 @@ export function matchUnits(
   }
   // 3. The source's path under the tree root is the tail of the unit's path (the tree
   //    was built elsewhere, or under a build prefix such as Debian's).
-  if (search.sourceRoot) {
-    const rel = toPosix(relative(resolve(search.sourceRoot), source));
-    if (rel && !rel.startsWith('..') && !rel.startsWith('/')) {
-      hits = same.filter((h) => isTailOf(normalizePath(rel), h.path));
-      if (hits.length) return pick(hits, 'tail');
-    }
+  if (rel) {
+    hits = same.filter((h) => isTailOf(rel!, h.path));
+    if (one(hits)) return pick(hits, 'tail');
   }
   // 4. An object in this source's own place with one unit of its file name.
-  if (placed && new Set(same.map((h) => h.path)).size === 1) return pick(same, 'file-name');
+  if (place === 'placed' && new Set(same.map((h) => h.path)).size === 1) return pick(same, 'file-name');
   // Nothing: the unit whose path shares the longest tail with the file, for the message.
+  // In an object of many files (vmlinux, a module) a unit that shares only the file
+  // name, or anything under a known tree root, is another file of the tree
+  // (arch/alpha/kernel/time.c is not arch/x86/kernel/time.c): nothing to say.
   const best = same
     .map((h) => ({ h, n: sharedTail(h.path, q) }))
     .sort((a, b) => b.n - a.n)[0]!;
+  if (place === 'many' && (rel !== undefined || best.n < 2)) return {};
   return { nearest: best.h.path };
 }
 

@@ -162,6 +162,23 @@ describe('object units matched like a debugger (gcc fixtures)', { skip }, () => 
     assert.ok(!engine.objects.candidates(src, search).some((c) => c.path.includes('decoy')));
   });
 
+  test('under a known tree root, a relative unit name is the file only when the whole path under the root is its tail', async () => {
+    // Kbuild names vmlinux's units from the tree root: lib/foo_nic.c is not arch/mips/lib/foo_nic.c.
+    mkdirSync(join(dir, 'kb', 'lib'), { recursive: true });
+    copySources(join(dir, 'kb', 'lib'));
+    const img = join(dir, 'kb', 'image.o');
+    gcc(['-O2', '-g', '-c', 'lib/foo_nic.c', '-o', img], join(dir, 'kb'));
+    const tree = join(dir, 'kbtree');
+    copySources(join(tree, 'arch', 'mips', 'lib'));
+    copySources(join(tree, 'lib'));
+    const search = { sourceRoot: tree, objects: [img] };
+    const engine = await AuditEngine.create({ readFile: read });
+    const other = engine.objects.find(join(tree, 'arch', 'mips', 'lib', 'foo_nic.c'), { sourceRoot: tree, vmlinux: img });
+    assert.equal(other.object, undefined, 'not joined with another file of the same name');
+    assert.doesNotMatch(other.info.message, / names /, 'and no path-map advice for a file of another folder');
+    assert.equal(engine.objects.find(join(tree, 'lib', 'foo_nic.c'), search).matchedBy, 'tail');
+  });
+
   test('suggestMapping names the differing heads of two paths', () => {
     assert.deepEqual(suggestMapping('/b/x/drivers/ata/libahci.c', '/home/me/linux/drivers/ata/libahci.c'), { from: '/b/x', to: '/home/me/linux' });
     assert.equal(suggestMapping('/a/foo.c', '/b/bar.c'), undefined);
