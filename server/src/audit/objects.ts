@@ -332,7 +332,8 @@ export class ObjectStore {
         };
       }
       if (m.nearest && !nearest) nearest = { object: r.path, unit: m.nearest };
-      if (c.origin !== 'module' && !m.nearest) tried.push(`${c.path}: no compile unit for ${basename(source)}`);
+      // vmlinux and modules hold most files of a tree but not every one: not finding one there is not a fault.
+      if (place !== 'many' && !m.nearest) tried.push(`${c.path}: no compile unit for ${basename(source)}`);
     }
     if (nearest) {
       // The object holds this file's name under another path: say both, and the mapping that would join them.
