@@ -5,15 +5,15 @@
 // Exit status: 0 clean, 1 an error-severity finding exists, 2 usage or I/O error.
 
 import { runFix, FIX_USAGE } from './cli/fix';
-import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { discoverSources, SourceError } from './audit/sources';
-import { applyTreeProfile, checkObjectPaths, commonOption, optionValue, type CommonOptions } from './cliOptions';
+import { applyTreeProfile, checkObjectPaths, commonOption, objectSearchOf, objectsNamed, optionValue, type CommonOptions } from './cliOptions';
+import { findTreeRoot } from './audit/report/provenance';
 import { DEFAULT_PROFILE, PROFILE_IDS } from './x86/profiles';
 import { AuditEngine } from './audit/engine';
 import { runDecode } from './x86/decodeCli';
 import { runReport, REPORT_USAGE } from './audit/report/cli';
-import { ObjectStore } from './audit/objects';
+import { ObjectStore, type ObjectSearch } from './audit/objects';
 import { inventory } from './audit/inventory';
 import { isRejected } from './audit/verdicts';
 import { instructionJson, type CompiledInstruction } from './audit/compiled';
@@ -24,17 +24,11 @@ import { defaultJobs, scanFiles } from './cli/scanPool';
 
 class UsageError extends Error {}
 
-function statIsDir(p: string): boolean {
-  try {
-    return statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
 const USAGE = `usage:
   tdx-audit scan <files or dirs...> [--format text|json] [--profile P] [--no-includes] [--exit-zero] [--jobs N] [--shard K/N]
-                 [--objects DIR|FILE]... [--build-dir DIR --source-root DIR] [--vmlinux FILE]
+                 [--objects DIR|FILE]... [--build-dir DIR] [--source-root DIR] [--vmlinux FILE]
+                 [--path-map FROM=TO]... [--no-objects]
+      (the .o beside each source is read unless --no-objects; --path-map: the objects name FROM, the sources are under TO)
   tdx-audit scan --vmlinux FILE [--format text|json] [--profile P]      (binary inventory, no sources)
   tdx-audit decode <hex bytes...> [--profile P] [--format text|json|jsonl]
   ${REPORT_USAGE.trim()}
@@ -51,6 +45,8 @@ interface ScanOptions extends CommonOptions {
   jobs: number;
   /** Audit only shard `index` of `of` (1-based): every of-th file of the sorted list. */
   shard?: { index: number; of: number };
+  /** Where objects are looked for; undefined with --no-objects. */
+  search?: ObjectSearch;
 }
 
 function parseScanArgs(argv: string[]): ScanOptions {
@@ -80,7 +76,11 @@ function parseScanArgs(argv: string[]): ScanOptions {
     else o.paths.push(a);
   }
   if (!o.paths.length && !o.vmlinux) throw new UsageError('scan needs at least one file or directory (or --vmlinux FILE alone for the binary inventory)');
-  if (o.buildDir && !o.sourceRoot) o.sourceRoot = o.paths.length === 1 && statIsDir(o.paths[0]!) ? o.paths[0] : process.cwd();
+  // The tree the paths belong to (a kernel tree's top, else .git's): O= builds mirror it,
+  // and a unit built elsewhere is matched by the source's path under it.
+  if (!o.sourceRoot && o.paths.length) o.sourceRoot = findTreeRoot(o.paths.map((p) => resolve(p))).root;
+  if (!o.sourceRoot) o.sourceRoot = process.cwd();
+  o.search = objectSearchOf(o, o.sourceRoot, fail);
   checkObjectPaths(o, fail);
   return o;
 }
@@ -100,11 +100,12 @@ async function scan(argv: string[], write: (s: string) => void, warn: (s: string
   const o = parseScanArgs(argv);
   if (!o.paths.length && o.vmlinux) return inventoryCommand(o, write, warn);
   applyTreeProfile(o, o.paths, warn);
-  const withObjects = o.objects.length > 0 || !!o.vmlinux || !!o.buildDir;
+  // Like the editor: the .o beside each source is read unless --no-objects.
+  const withObjects = !!o.search;
   const config = {
     profile: o.profile,
     followIncludes: o.followIncludes,
-    objects: withObjects ? { objects: o.objects.map((p) => resolve(p)), vmlinux: o.vmlinux && resolve(o.vmlinux), buildDir: o.buildDir && resolve(o.buildDir), sourceRoot: o.sourceRoot && resolve(o.sourceRoot) } : undefined,
+    objects: o.search,
   };
   const walkSkipped: { file: string; why: string }[] = [];
   const all = collectSources(o.paths, (file, why) => walkSkipped.push({ file, why }));
@@ -127,7 +128,8 @@ async function scan(argv: string[], write: (s: string) => void, warn: (s: string
     (r) => {
       if ((r.counts.error ?? 0) > 0) hasError = true;
       if (r.object && r.sites.length && r.object.state !== 'fresh') {
-        if (r.object.state === 'missing') missing.push(r.file);
+        // Nothing found is counted; an object that names this file by another path is said per file.
+        if (r.object.state === 'missing' && r.object.message.startsWith('no object found')) missing.push(r.file);
         else stale.push(`${r.file}: ${r.object.message}`);
       }
       writer.add(r);
@@ -138,7 +140,10 @@ async function scan(argv: string[], write: (s: string) => void, warn: (s: string
   for (const s of skipped) warn(`tdx-audit: ${s.file}: ${s.why.startsWith('skipped') ? s.why : `skipped: ${s.why}`}`);
   // Stale or broken objects are named one by one; files without any object are counted.
   for (const m of stale) warn(`tdx-audit: ${m}`);
-  if (missing.length) warn(`tdx-audit: ${missing.length} file(s) with sites have no object among those given (e.g. ${missing.slice(0, 3).join(', ')}): source view only for them`);
+  if (missing.length) {
+    const where = objectsNamed(o) ? 'among those given or beside them' : 'beside them (--objects, --build-dir, --vmlinux name others; --no-objects reads none)';
+    warn(`tdx-audit: ${missing.length} file(s) with sites have no object ${where} (e.g. ${missing.slice(0, 3).join(', ')}): source view only for them`);
+  }
   return hasError && !o.exitZero ? 1 : 0;
 }
 

@@ -348,7 +348,9 @@ function withObjects(s: ServerSettings): ServerSettings {
   if (!s.objects.enable || !trusted) return { ...s, engine: { ...s.engine, objects: undefined } };
   const root = files.folderPaths[0];
   const resolveIn = (p: string | undefined) => (p === undefined ? undefined : isAbsolute(p) || !root ? p : join(root, p));
-  return { ...s, engine: { ...s.engine, objects: { sourceRoot: root, buildDir: resolveIn(s.objects.buildDir), vmlinux: resolveIn(s.objects.vmlinux) } } };
+  // A mapping's TO is a local path (${workspaceFolder} or relative: under the first folder); FROM is as the object names it.
+  const pathMap = s.objects.pathMap?.map((m) => ({ from: m.from, to: resolveIn(root ? m.to.replace(/^\$\{workspaceFolder\}/, root) : m.to)! }));
+  return { ...s, engine: { ...s.engine, objects: { sourceRoot: root, buildDir: resolveIn(s.objects.buildDir), vmlinux: resolveIn(s.objects.vmlinux), ...(pathMap?.length ? { pathMap } : {}) } } };
 }
 
 connection.onDidChangeConfiguration(async (params: DidChangeConfigurationParams) => {

@@ -97,7 +97,7 @@ import { emptyKnowledge, mergeKnowledge, type Knowledge } from '../c/knowledge';
 import { CParser } from '../c/parser';
 import { findingFor, DEFAULT_SEVERITY } from './findings';
 import { ObjectStore } from './objects';
-import { compiledFormsFor } from './compiled/match';
+import { compiledFormsThroughEdits, savedLineOf } from './compiled/edited';
 import { findingAt } from './hover';
 import { sameFile } from './compiled/facts';
 import { functionAt, renderFunction } from './disasm';
@@ -195,9 +195,12 @@ export class AuditEngine {
     const marks = new Map<string, CompiledInstruction>();
     for (const sc of audit.compiled?.sites ?? []) for (const i of sc.instructions) if (i.class !== 'CALL') marks.set(i.address, i);
     const bin = choice.object.bin;
-    const symbol = fn ?? (position ? functionAt(bin, path, position.line + 1) : undefined);
+    // DWARF names the file by the path it was built at, and numbers the saved text's lines.
+    const unitPath = choice.unitPath ?? path;
+    const symbol = fn ?? (position ? functionAt(bin, unitPath, savedLineOf(readTextOrUndefined(path), text, position.line) + 1) : undefined);
     if (!symbol) return { content: '', function: null, object: choice.object.path, message: `No code for line ${(position?.line ?? 0) + 1} in ${choice.object.path}.` };
-    const readSource = (p: string) => (sameFile(p, path) ? text : this.host.readFile(p));
+    // The object's lines are the saved text's (an unsaved edit shifts them).
+    const readSource = (p: string) => (sameFile(p, unitPath) ? readTextOrUndefined(path) ?? text : this.host.readFile(p));
     const r = renderFunction(bin, choice.object.path, symbol, { profile: this.config.profile, marks: info.state === 'lines-differ' ? undefined : marks, readSource });
     const line = position ? openingLine(r.content, audit, position) : undefined;
     return { content: r.content, function: r.function, object: choice.object.path, message: info.state === 'fresh' ? '' : info.message, ...(line !== undefined ? { line } : {}) };
@@ -215,7 +218,9 @@ export class AuditEngine {
       const choice = this.objects.find(path, search);
       // The saved file, not the host (which answers with an open editor's buffer).
       const diskText = () => readTextOrUndefined(path);
-      return compiledFormsFor({ choice, source: path, text, sites: analysis.sites, profile: this.config.profile, diskText });
+      // Line rows are compared with the path the object names (a tree built elsewhere);
+      // an unsaved edit keeps the compiled forms of the functions it did not touch.
+      return compiledFormsThroughEdits({ choice, source: choice.unitPath ?? path, text, sites: analysis.sites, functions: analysis.functions, profile: this.config.profile, diskText });
     } catch (e) {
       return { object: { path: undefined, state: 'unusable', message: `reading the object failed: ${e instanceof Error ? e.message : String(e)}` }, sites: [], functions: [] };
     }

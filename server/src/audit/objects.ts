@@ -3,11 +3,21 @@
 // builds), a .ko or any object under an explicit objects folder, or vmlinux.
 // Opened objects are cached by path + mtime + size, so an edit loop reuses one
 // parse and a rebuild is picked up at once.
+//
+// Inside an object, the compile unit of a source is found as a debugger finds
+// it (gdb's substitute-path, lldb's source-map): by the unit's DW_AT_name under
+// its DW_AT_comp_dir; then by an explicit path mapping; then by the source's path
+// relative to the tree root as the tail of the unit's path (a tree built
+// elsewhere, Debian's debian/build/build_amd64_none_amd64/drivers/...); and, for
+// an object that sits where the source's own object belongs, by file name alone.
+// The join then compares line rows with the path the object names (unitPath),
+// not with where the file happens to be now.
 
+import { forgetUnitFacts } from './compiled/facts';
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { checkRegular, SafeReadError, safeReadBytes, safeReadHead } from '../fs/safeRead';
-import { basename, dirname, join, relative, resolve, sep } from 'node:path';
-import { openBinary, ElfError, DwarfError, type BinaryObject, type DwarfUnit } from '../binary/index';
+import { basename, dirname, join, posix, relative, resolve, sep } from 'node:path';
+import { openBinary, normalizePath, ElfError, DwarfError, type BinaryObject, type DwarfUnit } from '../binary/index';
 import { ObjectCode } from './code';
 import type { ObjectInfo } from './compiled';
 
@@ -20,7 +30,23 @@ export interface ObjectSearch {
   objects?: string[];
   /** A linked kernel image with DWARF. */
   vmlinux?: string;
+  /**
+   * Path substitutions, tried in order, like gdb's `set substitute-path FROM TO`: a
+   * unit whose path (comp_dir joined) starts with `from` is the file under `to`.
+   */
+  pathMap?: PathMapping[];
 }
+
+export interface PathMapping {
+  from: string;
+  to: string;
+}
+
+/** Why an object was tried for a source (see matchUnits). */
+export type ObjectPlace = 'placed' | 'named' | 'many';
+
+/** How a source was tied to a compile unit of its object. */
+export type UnitMatch = 'name' | 'path-map' | 'tail' | 'file-name';
 
 export interface OpenedObject {
   path: string;
@@ -30,15 +56,34 @@ export interface OpenedObject {
   code: ObjectCode;
 }
 
+export interface ObjectCandidate {
+  path: string;
+  origin: NonNullable<ObjectInfo['origin']>;
+  /** Read as a linked image (vmlinux: section by section). */
+  image?: boolean;
+  /** An object file named by itself (not found in a folder). */
+  file?: boolean;
+}
+
 export interface ObjectChoice {
   object: OpenedObject | undefined;
   units: DwarfUnit[];
   info: ObjectInfo;
+  /**
+   * The source's path as the object names it (DW_AT_name under DW_AT_comp_dir,
+   * normalised): what line rows and inlined calls of this file carry. The join
+   * compares DWARF paths with this, not with where the file is now.
+   */
+  unitPath?: string;
+  /** How the unit was found (name and comp_dir, the path map, the tail under the tree root, or the file name). */
+  matchedBy?: UnitMatch;
 }
 
 /** Objects bigger than this are only opened when named as vmlinux (they are read whole). */
 const MAX_OBJECT_BYTES = 64 << 20;
 const MAX_IMAGE_BYTES = 2047 << 20;
+/** Sources whose image units stay decoded (see keepImageUnits). */
+const IMAGE_UNIT_SETS = 8;
 /** Cap on files visited when indexing an --objects folder. */
 const MAX_INDEXED_FILES = 200_000;
 
@@ -50,10 +95,20 @@ function errorText(e: unknown): string {
 
 export class ObjectStore {
   private readonly open = new Map<string, OpenedObject>();
+  /** Paths opened as linked images (never dropped by the open cache). */
+  private readonly images = new Set<string>();
   private readonly failures = new Map<string, { mtimeMs: number; size: number; message: string }>();
   private readonly folderIndex = new Map<string, Map<string, string[]>>();
   /** Objects compiled on demand (compile.ts), by absolute source path: tried first. */
   readonly compiled = new Map<string, string>();
+  /**
+   * File names of the units each object read so far holds (by path, with the
+   * mtime and size they were read at): a module of another file is not opened
+   * again for every source of the tree once the open cache has dropped it.
+   */
+  private readonly unitNames = new Map<string, { mtimeMs: number; size: number; names: Set<string> }>();
+  /** Unit sets of the sources last joined against each image, oldest first. */
+  private readonly imageUnits = new WeakMap<OpenedObject, DwarfUnit[][]>();
   /** Most recently used last; images are large, so only a few stay open. */
   private readonly maxOpen: number;
 
@@ -98,9 +153,12 @@ export class ObjectStore {
       }
       const o: OpenedObject = { path, mtimeMs: st.mtimeMs, size: st.size, bin, code: new ObjectCode(bin) };
       this.open.set(path, o);
-      while (this.open.size > this.maxOpen) {
-        const oldest = this.open.keys().next().value as string;
-        this.open.delete(oldest);
+      if (image) this.images.add(path);
+      // A linked image stays open: re-reading vmlinux because 16 modules were opened
+      // after it would cost seconds for every source of a tree.
+      for (const k of [...this.open.keys()]) {
+        if (this.open.size - this.images.size <= this.maxOpen) break;
+        if (!this.images.has(k)) this.open.delete(k);
       }
       this.failures.delete(path);
       return o;
@@ -111,8 +169,33 @@ export class ObjectStore {
     }
   }
 
+  /**
+   * A linked image stays open for a whole tree, and each unit the join reads keeps
+   * its decoded DIEs and line rows: over every built-in file of a kernel that is
+   * gigabytes. The units of the last IMAGE_UNIT_SETS sources stay decoded (an
+   * editor switching between a few files re-decodes nothing); older ones are
+   * released, with the image's decoded instructions.
+   */
+  private keepImageUnits(o: OpenedObject, units: DwarfUnit[]): void {
+    const sets = this.imageUnits.get(o) ?? [];
+    this.imageUnits.set(o, sets);
+    const k = sets.findIndex((u) => u.length === units.length && u.every((x, i) => x === units[i]));
+    if (k >= 0) sets.splice(k, 1);
+    sets.push(units);
+    if (sets.length <= IMAGE_UNIT_SETS) return;
+    const dropped = sets.shift()!;
+    const kept = new Set(sets.flat());
+    for (const u of dropped) {
+      if (kept.has(u)) continue;
+      u.release();
+      forgetUnitFacts(u);
+    }
+    o.code.release();
+  }
+
   forget(path: string): void {
     this.open.delete(path);
+    this.images.delete(path);
     this.failures.delete(path);
   }
 
@@ -152,8 +235,8 @@ export class ObjectStore {
   }
 
   /** Candidate object paths for a source, most specific first. */
-  candidates(source: string, search: ObjectSearch): { path: string; origin: NonNullable<ObjectInfo['origin']>; image?: boolean }[] {
-    const out: { path: string; origin: NonNullable<ObjectInfo['origin']>; image?: boolean }[] = [];
+  candidates(source: string, search: ObjectSearch): ObjectCandidate[] {
+    const out: ObjectCandidate[] = [];
     const src = resolve(source);
     const stem = basename(src).replace(/\.[^.]+$/, '');
     const fresh = this.compiled.get(src);
@@ -173,7 +256,7 @@ export class ObjectStore {
       } catch {
         continue;
       }
-      if (st.isFile()) out.push({ path: p, origin: 'explicit' });
+      if (st.isFile()) out.push({ path: p, origin: 'explicit', file: true });
       else if (st.isDirectory()) {
         const idx = this.indexFolder(p);
         const byName = idx.get(stem + '.o') ?? [];
@@ -182,7 +265,7 @@ export class ObjectStore {
           .map((c) => ({ c, score: sharedTail(c.replace(/\.o$/, ''), src.replace(/\.[^.]+$/, '')) }))
           .sort((a, b) => b.score - a.score);
         for (const r of ranked) out.push({ path: r.c, origin: 'explicit' });
-        for (const list of idx.values()) for (const k of list) if (k.endsWith('.ko')) out.push({ path: k, origin: 'module' });
+        for (const k of modulesFor(p, idx, src)) out.push({ path: k, origin: 'module' });
       }
     }
     if (search.vmlinux) out.push({ path: resolve(search.vmlinux), origin: 'vmlinux', image: true });
@@ -191,18 +274,29 @@ export class ObjectStore {
 
   /**
    * The first candidate that opens and has a compile unit for `source`.
-   * The ObjectInfo says what was found and why others were not used.
+   * The ObjectInfo says what was found and why others were not used; when
+   * objects opened but none names this file, one line says which path the
+   * nearest one names and which the file has.
    */
   find(source: string, search: ObjectSearch): ObjectChoice {
     const tried: string[] = [];
     let broken = false;
     let sourceMtimeMs: number | undefined;
+    let nearest: { object: string; unit: string } | undefined;
     try {
       sourceMtimeMs = statSync(source).mtimeMs;
     } catch {
       sourceMtimeMs = undefined;
     }
+    const src = resolve(source);
+    const stem = basename(src);
     for (const c of this.candidates(source, search)) {
+      // A module or image already read once and holding no unit of this file name is not opened again.
+      const names = this.unitNames.get(c.path);
+      if (names && c.origin !== 'compiled' && c.origin !== 'beside-source' && c.origin !== 'build-dir') {
+        const st = statOrUndefined(c.path);
+        if (st && st.mtimeMs === names.mtimeMs && st.size === names.size && !names.names.has(stem)) continue;
+      }
       const r = this.load(c.path, c.image);
       if ('error' in r) {
         if (!/no such file/.test(r.error)) {
@@ -211,25 +305,49 @@ export class ObjectStore {
         }
         continue;
       }
-      const units = r.bin.dwarf.unitsForSource(source);
-      if (units.length === 0) {
-        if (c.origin !== 'module') tried.push(`${c.path}: no compile unit for ${basename(source)}`);
+      if (!names || names.mtimeMs !== r.mtimeMs || names.size !== r.size) this.unitNames.set(c.path, { mtimeMs: r.mtimeMs, size: r.size, names: new Set(unitIndex(r.bin).keys()) });
+      const place: ObjectPlace =
+        c.origin === 'beside-source' || c.origin === 'compiled' || c.origin === 'build-dir' || (c.origin === 'explicit' && c.file === true)
+          ? 'placed'
+          : c.origin === 'explicit' ? 'named' : 'many';
+      const m = matchUnits(r.bin, src, search, place);
+      if ('units' in m && !rowsName(m.units, m.unitPath)) {
+        // The unit was found, but its line table names the file by another path:
+        // every site would read "no code at this line", which is false.
+        if (!nearest) nearest = { object: r.path, unit: rowFiles(m.units)[0] ?? m.unitPath };
         continue;
       }
-      const producer = units[0]!.producer;
-      return {
-        object: r,
-        units,
-        info: {
-          path: r.path,
-          state: 'fresh',
-          message: '',
-          mtimeMs: r.mtimeMs,
-          sourceMtimeMs,
-          origin: c.origin,
-          producer,
-        },
-      };
+      if ('units' in m) {
+        if (c.image) this.keepImageUnits(r, m.units);
+        const producer = m.units[0]!.producer;
+        return {
+          object: r,
+          units: m.units,
+          unitPath: m.unitPath,
+          matchedBy: m.matchedBy,
+          info: {
+            path: r.path,
+            state: 'fresh',
+            message: '',
+            mtimeMs: r.mtimeMs,
+            sourceMtimeMs,
+            origin: c.origin,
+            producer,
+          },
+        };
+      }
+      if (m.nearest && !nearest) nearest = { object: r.path, unit: m.nearest };
+      // vmlinux and modules hold most files of a tree but not every one: not finding one there is not a fault.
+      if (place !== 'many' && !m.nearest) tried.push(`${c.path}: no compile unit for ${basename(source)}`);
+    }
+    if (nearest) {
+      // The object holds this file's name under another path: say both, and the mapping that would join them.
+      const hint = suggestMapping(nearest.unit, src);
+      const message =
+        `${nearest.object} names ${nearest.unit}, this file is ${src}: no compile unit matches by path` +
+        (search.sourceRoot ? ` or by its path under ${search.sourceRoot}` : '') +
+        (hint ? `; map it with tdxAudit.objects.pathMap or --path-map ${hint.from}=${hint.to}` : '');
+      return { object: undefined, units: [], info: { path: undefined, state: 'missing', message, sourceMtimeMs } };
     }
     const message = tried.length
       ? `no usable object for ${basename(source)}: ${tried.slice(0, 3).join('; ')}`
@@ -237,6 +355,161 @@ export class ObjectStore {
     // An object that opened but holds no unit for the file is not broken: the file is just not in it.
     return { object: undefined, units: [], info: { path: undefined, state: broken ? 'unusable' : 'missing', message, sourceMtimeMs } };
   }
+}
+
+function statOrUndefined(p: string): { mtimeMs: number; size: number } | undefined {
+  try {
+    const st = statSync(p);
+    return { mtimeMs: st.mtimeMs, size: st.size };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether any line row of the units is in `path` (their own source, not only headers). */
+function rowsName(units: DwarfUnit[], path: string): boolean {
+  let any = false;
+  for (const u of units) {
+    for (const r of u.lineRows()) {
+      if (r.endSequence || !r.file) continue;
+      any = true;
+      if (isTailOf(normalizePath(r.file), path) || isTailOf(path, normalizePath(r.file))) return true;
+    }
+  }
+  // A unit without code (only declarations) has no rows to disagree with.
+  return !any;
+}
+
+/** The files the units' line rows name (at most four), for a message. */
+function rowFiles(units: DwarfUnit[]): string[] {
+  const out = new Set<string>();
+  for (const u of units) for (const r of u.lineRows()) if (r.file && !r.endSequence && out.size < 4) out.add(r.file);
+  return [...out];
+}
+
+/** A unit's source path as DWARF names it: DW_AT_name under DW_AT_comp_dir, normalised. */
+export function unitSourcePath(u: Pick<DwarfUnit, 'name' | 'compDir'>): string | undefined {
+  const name = u.name;
+  if (!name) return undefined;
+  return normalizePath(name.startsWith('/') || !u.compDir ? name : `${u.compDir}/${name}`);
+}
+
+interface IndexedUnit {
+  unit: DwarfUnit;
+  /** Raw DW_AT_name, normalised. */
+  name: string;
+  /** comp_dir joined. */
+  path: string;
+}
+
+const unitIndexes = new WeakMap<BinaryObject, Map<string, IndexedUnit[]>>();
+
+/** Compile units by the file name of their source (one pass over the unit headers per object). */
+function unitIndex(bin: BinaryObject): Map<string, IndexedUnit[]> {
+  let idx = unitIndexes.get(bin);
+  if (idx) return idx;
+  idx = new Map();
+  for (const unit of bin.dwarf.compileUnits()) {
+    const raw = unit.name;
+    const path = unitSourcePath(unit);
+    if (!raw || !path) continue;
+    const k = posix.basename(path);
+    const list = idx.get(k) ?? [];
+    list.push({ unit, name: normalizePath(raw), path });
+    idx.set(k, list);
+  }
+  unitIndexes.set(bin, idx);
+  return idx;
+}
+
+/** `a` is `b` or a '/'-aligned tail of it. */
+function isTailOf(a: string, b: string): boolean {
+  return a === b || (b.endsWith(a) && (a.startsWith('/') || b[b.length - a.length - 1] === '/'));
+}
+
+function toPosix(p: string): string {
+  return sep === '/' ? p : p.split(sep).join('/');
+}
+
+/**
+ * The compile units of `bin` that hold `source` (absolute), and the path they
+ * name it by; else the path of the unit of the same file name that comes
+ * nearest, for the message.
+ * `place`: 'placed' when the object sits where this source's own object belongs
+ * (beside it, at its place under the build directory, compiled from it, or named
+ * alone), so a unit of the same file name is this file even when no path agrees;
+ * 'named' when it was picked by the source's name from a folder; 'many' for a
+ * module or image, which holds many files of a tree.
+ */
+export function matchUnits(
+  bin: BinaryObject,
+  source: string,
+  search: Pick<ObjectSearch, 'sourceRoot' | 'pathMap'>,
+  place: ObjectPlace,
+): { units: DwarfUnit[]; unitPath: string; matchedBy: UnitMatch } | { nearest?: string } {
+  const q = normalizePath(toPosix(source));
+  const same = unitIndex(bin).get(posix.basename(q)) ?? [];
+  if (!same.length) return {};
+  const pick = (hits: IndexedUnit[], matchedBy: UnitMatch) => ({ units: hits.map((h) => h.unit), unitPath: hits[0]!.path, matchedBy });
+  // A tail names one file: units of two different paths that both end with it are not this file's.
+  const one = (hits: IndexedUnit[]) => hits.length > 0 && hits.every((h) => h.path === hits[0]!.path);
+  // The source's path under the tree root, when it is inside it.
+  let rel: string | undefined;
+  if (search.sourceRoot) {
+    const r = toPosix(relative(resolve(search.sourceRoot), source));
+    if (r && !r.startsWith('..') && !r.startsWith('/')) rel = normalizePath(r);
+  }
+  // 1. The unit's name under its comp_dir is the file; or a relative name (Kbuild's
+  //    drivers/ata/libahci.c) is a tail of it. Under a known tree root the whole
+  //    path under the root must be the name's tail: vmlinux's lib/iomap_copy.c is
+  //    not arch/mips/lib/iomap_copy.c.
+  let hits = same.filter((h) => h.path === q);
+  if (hits.length) return pick(hits, 'name');
+  hits = same.filter((h) => !h.name.startsWith('/') && isTailOf(h.name, q) && (!rel || isTailOf(rel, h.name)));
+  if (one(hits)) return pick(hits, 'tail');
+  // 2. An explicit substitution, FROM (as the object names it) -> TO (where it is here).
+  for (const m of search.pathMap ?? []) {
+    const from = normalizePath(toPosix(m.from));
+    const to = normalizePath(toPosix(m.to));
+    hits = same.filter((h) => {
+      for (const p of [h.path, h.name]) {
+        if (p === from || p.startsWith(from + '/')) {
+          if (normalizePath(to + p.slice(from.length)) === q) return true;
+        }
+      }
+      return false;
+    });
+    if (hits.length) return pick(hits, 'path-map');
+  }
+  // 3. The source's path under the tree root is the tail of the unit's path (the tree
+  //    was built elsewhere, or under a build prefix such as Debian's).
+  if (rel) {
+    hits = same.filter((h) => isTailOf(rel!, h.path));
+    if (one(hits)) return pick(hits, 'tail');
+  }
+  // 4. An object in this source's own place with one unit of its file name.
+  if (place === 'placed' && new Set(same.map((h) => h.path)).size === 1) return pick(same, 'file-name');
+  // Nothing: the unit whose path shares the longest tail with the file, for the message.
+  // In an object of many files (vmlinux, a module) a unit that shares only the file
+  // name, or anything under a known tree root, is another file of the tree
+  // (arch/alpha/kernel/time.c is not arch/x86/kernel/time.c): nothing to say.
+  const best = same
+    .map((h) => ({ h, n: sharedTail(h.path, q) }))
+    .sort((a, b) => b.n - a.n)[0]!;
+  if (place === 'many' && (rel !== undefined || best.n < 2)) return {};
+  return { nearest: best.h.path };
+}
+
+/** The substitution that would turn `unitPath` into `source`: their differing heads. */
+export function suggestMapping(unitPath: string, source: string): PathMapping | undefined {
+  const a = normalizePath(unitPath).split('/');
+  const b = normalizePath(toPosix(source)).split('/');
+  let n = 0;
+  while (n < a.length - 1 && n < b.length - 1 && a[a.length - 1 - n] === b[b.length - 1 - n]) n++;
+  if (n === 0) return undefined;
+  const from = a.slice(0, a.length - n).join('/') || '/';
+  const to = b.slice(0, b.length - n).join('/') || '/';
+  return from === to ? undefined : { from, to };
 }
 
 /** Images larger than this are read section by section (see readSparse). */
@@ -306,6 +579,52 @@ export function readSparse(path: string, size: number): Buffer | undefined {
   } finally {
     closeSync(fd);
   }
+}
+
+/** Modules of an indexed folder by their folder (relative, without a leading kernel/), per index. */
+const modulesByDir = new WeakMap<Map<string, string[]>, Map<string, string[]>>();
+
+/**
+ * The modules of an objects folder that may hold `source`: those whose folder
+ * (relative to the objects folder, without a leading kernel/ as in
+ * /lib/modules/<version>/kernel) is the source's folder or one above it in the
+ * tree (a composite module such as e1000e.ko sits above some of its sources),
+ * nearest first. Modules at the top of the folder come last, as candidates for
+ * any source. A tree of 4,000 modules is not opened whole for every source, nor
+ * walked: the folders are looked up.
+ */
+function modulesFor(dir: string, idx: Map<string, string[]>, source: string): string[] {
+  let byDir = modulesByDir.get(idx);
+  if (!byDir) {
+    byDir = new Map();
+    for (const list of idx.values()) {
+      for (const k of list) {
+        if (!k.endsWith('.ko')) continue;
+        let rel = toPosix(relative(dir, dirname(k)));
+        if (rel === '.' || rel === 'kernel') rel = '';
+        else if (rel.startsWith('kernel/')) rel = rel.slice(7);
+        const l = byDir.get(rel) ?? [];
+        l.push(k);
+        byDir.set(rel, l);
+      }
+    }
+    for (const l of byDir.values()) l.sort();
+    modulesByDir.set(idx, byDir);
+  }
+  // Every run of consecutive folders of the source's path, longest first: the tree root is not known here.
+  const parts = toPosix(dirname(source)).split('/').filter(Boolean);
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (let len = parts.length; len >= 1; len--) {
+    for (let i = 0; i + len <= parts.length; i++) {
+      const rel = parts.slice(i, i + len).join('/');
+      if (seen.has(rel)) continue;
+      seen.add(rel);
+      for (const k of byDir.get(rel) ?? []) out.push(k);
+    }
+  }
+  for (const k of byDir.get('') ?? []) out.push(k);
+  return out;
 }
 
 function sharedTail(a: string, b: string): number {

@@ -4,6 +4,7 @@
 // the engine.
 
 import type { AuditConfig, Severity } from '../audit/engine';
+import type { PathMapping } from '../audit/objects';
 import type { RuleCode } from '../c/types';
 import { DEFAULT_SEVERITY } from '../audit/findings';
 import { DEFAULT_PROFILE, isProfile } from '../x86/profiles';
@@ -13,7 +14,7 @@ export interface ServerSettings {
   debounceMs: number;
   engine: AuditConfig;
   /** Object lookup as the user set it; server.ts turns it into engine.objects (trust, folders). */
-  objects: { enable: boolean; buildDir?: string; vmlinux?: string };
+  objects: { enable: boolean; buildDir?: string; vmlinux?: string; pathMap?: PathMapping[] };
   compile: { onSave: boolean; timeoutMs: number };
   /** Background workspace indexing after initialize. */
   index: { enable: boolean };
@@ -67,6 +68,8 @@ export function parseSettings(raw: unknown): ServerSettings {
   if (typeof buildDir === 'string' && buildDir.trim()) out.objects.buildDir = buildDir.trim();
   const vmlinux = objects.vmlinux ?? flat('objects.vmlinux');
   if (typeof vmlinux === 'string' && vmlinux.trim()) out.objects.vmlinux = vmlinux.trim();
+  const pathMap = parsePathMap(objects.pathMap ?? flat('objects.pathMap'));
+  if (pathMap.length) out.objects.pathMap = pathMap;
   const compile = isObject(section.compile) ? section.compile : {};
   const onSave = compile.onSave ?? flat('compile.onSave');
   if (typeof onSave === 'boolean') out.compile.onSave = onSave;
@@ -81,6 +84,36 @@ export function parseSettings(raw: unknown): ServerSettings {
         out.engine.severity[rule as RuleCode] = level as Severity | 'off';
       }
     }
+  }
+  return out;
+}
+
+/** Most mappings one setting may hold (each is tried per unit). */
+const MAX_PATH_MAPPINGS = 64;
+
+/**
+ * `tdxAudit.objects.pathMap`: the path an object names -> the path the sources
+ * are at, like gdb's substitute-path (a `{"FROM": "TO"}` object, as launch.json's
+ * sourceFileMap); `[{from, to}]` and `["FROM=TO"]` are taken too. Entries that are
+ * not two non-empty strings are dropped. TO may start with ${workspaceFolder}.
+ */
+export function parsePathMap(raw: unknown): PathMapping[] {
+  const out: PathMapping[] = [];
+  const add = (from: unknown, to: unknown) => {
+    if (typeof from !== 'string' || typeof to !== 'string') return;
+    const f = from.trim();
+    const t = to.trim();
+    if (f && t && out.length < MAX_PATH_MAPPINGS) out.push({ from: f, to: t });
+  };
+  if (Array.isArray(raw)) {
+    for (const e of raw) {
+      if (typeof e === 'string') {
+        const k = e.indexOf('=');
+        if (k > 0) add(e.slice(0, k), e.slice(k + 1));
+      } else if (isObject(e)) add(e.from, e.to);
+    }
+  } else if (isObject(raw)) {
+    for (const [from, to] of Object.entries(raw)) add(from, to);
   }
   return out;
 }

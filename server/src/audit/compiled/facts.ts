@@ -379,6 +379,11 @@ export interface UnitFacts {
 }
 const unitFacts = new WeakMap<DwarfUnit, UnitFacts>();
 
+/** Drops a unit's cached facts (a linked image's unit released after use: its rows and instances are the bulk of the memory). */
+export function forgetUnitFacts(cu: DwarfUnit): void {
+  unitFacts.delete(cu);
+}
+
 export function unitFactsOf(o: OpenedObject, cu: DwarfUnit): UnitFacts {
   let f = unitFacts.get(cu);
   if (!f) {

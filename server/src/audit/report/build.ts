@@ -7,6 +7,7 @@
 import { readTextOrUndefined } from '../../fs/safeRead';
 import { join, resolve } from 'node:path';
 import type { CommonOptions } from '../../cliOptions';
+import { objectSearchOf } from '../../cliOptions';
 import { discoverSources as discoverTree, readSource, SiteFilter, SourceError } from '../sources';
 import { AuditEngine, type FileAudit } from '../engine';
 import type { ObjectInfo } from '../compiled';
@@ -80,14 +81,14 @@ export async function buildReport(o: BuildOptions, hooks: ReportHooks = {}): Pro
   const skipped: { file: string; why: string }[] = [];
   const sources = discoverSources(o.paths, (file, why) => skipped.push({ file, why }));
   const { root, kernel } = findTreeRoot(o.paths);
-  const withObjects = o.objects.length > 0 || !!o.vmlinux || !!o.buildDir;
   const read = (p: string) => readTextOrUndefined(p);
   const engine = hooks.engine ?? (await AuditEngine.create({ readFile: read }));
   if (!hooks.engine) engine.configure({
     profile: o.profile,
     followIncludes: o.followIncludes,
     // The compiled-form join happens inside the engine (compiled/match.ts) once it knows where objects are.
-    objects: withObjects ? { objects: o.objects.map((p) => resolve(p)), vmlinux: o.vmlinux && resolve(o.vmlinux), buildDir: o.buildDir && resolve(o.buildDir), sourceRoot: root } : undefined,
+    // As scan: the .o beside each source unless --no-objects, plus what the options name.
+    objects: objectSearchOf(o, root, (m) => new Error(m)),
   });
   // A caller's engine decides the profile and whether objects are read.
   const profile = engine.configuration.profile;

@@ -17,7 +17,7 @@ import { writeReportFiles } from './write';
 export { buildReport, discoverSources, renderFormats, REPORT_FILE_NAMES, ReportUsageError, type ReportHooks, type ReportRun } from './build';
 
 export const REPORT_USAGE =
-  'tdx-audit report <files or dirs...> --out DIR [--format sarif,html,markdown,json] [--force] [--baseline FILE] [--triage FILE] [--objects DIR|FILE]... [--build-dir DIR] [--vmlinux FILE] [--profile P] [--no-includes] [--exit-zero]';
+  'tdx-audit report <files or dirs...> --out DIR [--format sarif,html,markdown,json] [--force] [--baseline FILE] [--triage FILE] [--objects DIR|FILE]... [--build-dir DIR] [--vmlinux FILE] [--path-map FROM=TO]... [--no-objects] [--profile P] [--no-includes] [--exit-zero]';
 
 
 export interface ReportOptions extends BuildOptions {
