@@ -6,7 +6,7 @@
 
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { discoverSources, SourceError } from './audit/sources';
+import { batchHost, discoverSources, SourceError } from './audit/sources';
 import { checkObjectPaths, commonOption, optionValue, type CommonOptions } from './cliOptions';
 import { PROFILE_IDS } from './x86/profiles';
 import { AuditEngine } from './audit/engine';
@@ -116,8 +116,8 @@ async function scan(argv: string[], write: (s: string) => void, warn: (s: string
     files,
     config,
     o.jobs,
-    async (read) => {
-      const engine = await AuditEngine.create({ readFile: read });
+    async () => {
+      const engine = await AuditEngine.create(batchHost());
       engine.configure(config);
       return engine;
     },

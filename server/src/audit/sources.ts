@@ -2,7 +2,7 @@
 // never hold driver code, minus files that cannot hold a site (the pre-filter).
 // Shared by `scan`, `report`, the editor's export and the workspace index.
 
-import { MAX_TEXT_BYTES, tryReadText } from '../fs/safeRead';
+import { MAX_TEXT_BYTES, readTextOrUndefined, tryReadText } from '../fs/safeRead';
 import { walkFiles, WalkError } from '../fs/walk';
 import { dirname, resolve } from 'node:path';
 import { CATALOGUE_NAMES_RE, MAPPING_NAMES_RE } from '../c/catalogue';
@@ -88,4 +88,25 @@ export function readSource(path: string): { text: string } | { why: string } {
   const r = tryReadText(path, { maxBytes: MAX_SOURCE_BYTES });
   // The reader's message starts with the path; callers print the path themselves.
   return 'text' in r ? r : { why: r.why.startsWith(path + ': ') ? r.why.slice(path.length + 2) : r.why };
+}
+
+/**
+ * The engine host of a batch run (scan, report, the index workers): files through
+ * the safe reader (inside `roots` when given), with the reason a header was not
+ * read, and the tree taken as unchanging for the run (header facts remembered).
+ */
+export function batchHost(roots?: readonly string[]): {
+  readFile(p: string): string | undefined;
+  tryReadFile(p: string): { text: string } | { why: string; missing: boolean };
+  snapshot: true;
+} {
+  const opts = roots ? { roots } : {};
+  return {
+    readFile: (p) => readTextOrUndefined(p, opts),
+    tryReadFile: (p) => {
+      const r = tryReadText(p, opts);
+      return 'text' in r ? r : { why: r.why.startsWith(p + ': ') ? r.why.slice(p.length + 2) : r.why, missing: r.kind === 'missing' };
+    },
+    snapshot: true,
+  };
 }

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { readTextOrUndefined } from '../fs/safeRead';
 import { parentPort } from 'node:worker_threads';
 import { AuditEngine } from '../audit/engine';
+import { batchHost } from '../audit/sources';
 import type { FromWorker, IndexedFile, ToWorker } from './types';
 
 const port = parentPort!;
@@ -20,7 +21,8 @@ function readInside(p: string): string | undefined {
 }
 
 async function main(): Promise<void> {
-  const engine = await AuditEngine.create({ readFile: readInside });
+    // Folders come with the first message; the host reads them when it is called.
+  const engine = await AuditEngine.create({ ...batchHost(), readFile: readInside, tryReadFile: (p) => batchHost(folders).tryReadFile(resolve(p)) });
   const post = (m: FromWorker) => port.postMessage(m);
   port.on('message', (m: ToWorker) => {
     if (m.type === 'config') {

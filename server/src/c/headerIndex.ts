@@ -1,0 +1,348 @@
+// What the headers a file includes teach its analysis: accessor wrappers (static
+// inline functions and function-like macros that perform an accessor on an
+// argument), `__iomem` struct fields and globals. One index per engine (a thread),
+// shared by every file it audits.
+//
+// The include graph is walked from the file's includes (forced ones first) with the
+// include path of its context (includePath.ts). Headers are taken a strongly
+// connected component at a time (Tarjan, iterative: a 1,000-deep chain is a loop,
+// not a recursion): a header outside any cycle is analysed once with what it
+// includes; headers that include each other (with guards, C sees all of them
+// whichever comes first) are analysed together until nothing new appears.
+//
+// Caching is by content: a component's key is the hash of its members' paths and
+// texts and of the keys of the components it includes (a Merkle key), so an edit to
+// a header three includes away changes the key of everything above it, and what a
+// header teaches never depends on which file reached it first. Only what a
+// component itself declares is kept (not the union of what it includes, which for
+// kernel headers would repeat the same hundreds of names per header); a file's
+// knowledge is merged at audit time in C's order (an include's declarations before
+// the includer's, first definition wins). The cache holds at most `maxEntries`
+// components (least recently used go first).
+//
+// In a snapshot (a batch run: the CLI, report, the index workers), a header's text
+// hash and include lines, and where each include resolves, are remembered for the
+// engine's life: the tree does not change under a run. Otherwise (an editor, where
+// headers are edited and the host answers with open buffers) every header of the
+// walk is read again per audit and the keys say what changed.
+
+import { createHash } from 'node:crypto';
+import { dirname } from 'node:path';
+import { emptyKnowledge, mergeKnowledge, type Knowledge } from './knowledge';
+import { includeDirectives, resolveInclude, type IncludeContext, type IncludeDirective, type Probe, type Resolution } from './includePath';
+
+/** What the host answers for a header: its text, or why not (`missing`: the search goes on). */
+export type HeaderRead = (path: string) => { text: string } | { why: string; missing: boolean };
+
+/** An include that was not followed, with why (listed once per audit). */
+export interface NotFollowed {
+  /** The include as written (`<linux/x.h>`, `"regs.h"`), or the header's path when it was found but not read. */
+  include: string;
+  /** The file whose include line it is. */
+  from: string;
+  /** 0-based line of the include in `from`. */
+  line: number;
+  why: string;
+}
+
+export interface Imports {
+  knowledge: Knowledge;
+  notFollowed: NotFollowed[];
+  /** Headers the walk reached. */
+  headers: number;
+}
+
+/** Analyses one component's members against what they import; returns what they declare. */
+export type AnalyseHeaders = (members: { path: string; name: string; text: string }[], imported: Knowledge) => Knowledge;
+
+export interface HeaderIndexOptions {
+  /** Remember header facts and resolutions for the index's life (batch runs). */
+  snapshot: boolean;
+  /** Components kept (least recently used dropped first). */
+  maxEntries?: number;
+  /** Headers one walk may reach. */
+  maxHeadersPerWalk?: number;
+}
+
+interface Facts {
+  hash: string;
+  directives: IncludeDirective[];
+}
+
+interface Node {
+  path: string;
+  facts: Facts;
+  /** Resolved includes, in order. */
+  edges: string[];
+  index: number;
+  low: number;
+  onStack: boolean;
+  comp?: Component;
+}
+
+interface Component {
+  key: string;
+  members: Node[];
+  exports: Knowledge;
+}
+
+const EMPTY: Knowledge = emptyKnowledge();
+const isEmpty = (k: Knowledge) => k.wrappers.size === 0 && k.fields.size === 0 && k.globals.size === 0 && k.plainFields.size === 0;
+
+/** Rounds of analysis for the members of an include cycle (each round can add a wrapper level). */
+const MAX_CYCLE_ROUNDS = 4;
+
+export class HeaderIndex {
+  private readonly exportsByKey = new Map<string, Knowledge>();
+  private readonly facts = new Map<string, Facts | { why: string; missing: boolean }>();
+  private readonly resolutions = new Map<string, Resolution>();
+  private readonly maxEntries: number;
+  private readonly maxHeaders: number;
+  /** Component analyses done (cache misses), for tests and measurements. */
+  analysed = 0;
+
+  constructor(
+    private readonly analyse: AnalyseHeaders,
+    private readonly opts: HeaderIndexOptions,
+  ) {
+    this.maxEntries = opts.maxEntries ?? 50_000;
+    this.maxHeaders = opts.maxHeadersPerWalk ?? 20_000;
+  }
+
+  /** Forgets what is remembered of a header (it changed on disk). Cached components are keyed by content and stay valid. */
+  invalidate(path?: string): void {
+    if (path === undefined) {
+      this.facts.clear();
+      this.resolutions.clear();
+    } else {
+      this.facts.delete(path);
+      // A header that appears or disappears changes where includes resolve.
+      this.resolutions.clear();
+    }
+  }
+
+  get size(): number {
+    return this.exportsByKey.size;
+  }
+
+  /**
+   * The knowledge `file` imports through its includes. `name` turns a header's path
+   * into the name used in sites (a URI for the server, the path for the CLI).
+   */
+  importsOf(file: string, text: string, ctx: IncludeContext, read: HeaderRead, name: (path: string) => string): Imports {
+    const notFollowed: NotFollowed[] = [];
+    const said = new Set<string>();
+    const say = (n: NotFollowed) => {
+      const k = `${n.from}\0${n.include}\0${n.why}`;
+      if (said.has(k)) return;
+      said.add(k);
+      notFollowed.push(n);
+    };
+    // Texts read in this walk (a header is read once per audit, however many include it).
+    const texts = new Map<string, { text: string } | { why: string; missing: boolean }>();
+    const readOnce = (p: string) => {
+      let r = texts.get(p);
+      if (!r) texts.set(p, (r = read(p)));
+      return r;
+    };
+    const factsOf = (p: string): Facts | { why: string; missing: boolean } => {
+      if (this.opts.snapshot) {
+        const hit = this.facts.get(p);
+        if (hit) return hit;
+      }
+      const r = readOnce(p);
+      const f = 'text' in r ? { hash: createHash('sha1').update(r.text).digest('hex'), directives: includeDirectives(r.text) } : r;
+      if (this.opts.snapshot) this.facts.set(p, f);
+      return f;
+    };
+    const probe: Probe = (p) => {
+      const f = factsOf(p);
+      return 'hash' in f ? true : f.missing ? 'missing' : { why: f.why };
+    };
+    const resolveFrom = (d: IncludeDirective, from: string): Resolution => {
+      if (!this.opts.snapshot) return resolveInclude(d, from, ctx, probe);
+      // An angle include resolves the same from anywhere (but #include_next).
+      const k = `${ctx.key}\0${d.kind}\0${d.spec}\0${d.kind === 'angle' && !d.next ? '' : d.next ? from : dirname(from)}`;
+      let r = this.resolutions.get(k);
+      if (!r) this.resolutions.set(k, (r = resolveInclude(d, from, ctx, probe)));
+      return r;
+    };
+    const shown = (d: IncludeDirective) => (d.kind === 'quote' ? `"${d.spec}"` : d.kind === 'angle' ? `<${d.spec}>` : d.spec);
+    const edgesOf = (from: string, directives: readonly IncludeDirective[]): string[] => {
+      const out: string[] = [];
+      for (const d of directives) {
+        const r = resolveFrom(d, from);
+        if ('path' in r) out.push(r.path);
+        else say({ include: shown(d), from, line: d.line, why: r.why });
+      }
+      return out;
+    };
+
+    // The file's own includes, after the forced ones (the compiler reads those first).
+    const roots: string[] = [];
+    for (const f of ctx.forced) {
+      const r = factsOf(f);
+      if ('hash' in r) roots.push(f);
+      else say({ include: f, from: file, line: 0, why: `forced include (-include): ${r.why}` });
+    }
+    roots.push(...edgesOf(file, includeDirectives(text)));
+
+    // Tarjan's algorithm with an explicit stack of frames.
+    const nodes = new Map<string, Node>();
+    const stack: Node[] = [];
+    let counter = 0;
+    let budgetSaid = false;
+    const open = (p: string): Node | undefined => {
+      const f = factsOf(p);
+      if (!('hash' in f)) {
+        // Resolution found it readable, so this is a read that failed since.
+        say({ include: p, from: file, line: 0, why: f.why });
+        return undefined;
+      }
+      const n: Node = { path: p, facts: f, edges: edgesOf(p, f.directives), index: counter, low: counter, onStack: true };
+      counter++;
+      nodes.set(p, n);
+      stack.push(n);
+      return n;
+    };
+    for (const root of roots) {
+      if (nodes.has(root)) continue;
+      if (nodes.size >= this.maxHeaders) break;
+      const first = open(root);
+      if (!first) continue;
+      const frames: { n: Node; i: number }[] = [{ n: first, i: 0 }];
+      while (frames.length) {
+        const fr = frames[frames.length - 1]!;
+        const n = fr.n;
+        if (fr.i < n.edges.length) {
+          const q = n.edges[fr.i++]!;
+          const seen = nodes.get(q);
+          if (seen) {
+            if (seen.onStack) n.low = Math.min(n.low, seen.index);
+            continue;
+          }
+          if (nodes.size >= this.maxHeaders) {
+            if (!budgetSaid) say({ include: q, from: n.path, line: 0, why: `the walk reached ${this.maxHeaders} headers; what lies beyond is not followed` });
+            budgetSaid = true;
+            continue;
+          }
+          const m = open(q);
+          if (m) frames.push({ n: m, i: 0 });
+          continue;
+        }
+        frames.pop();
+        const parent = frames[frames.length - 1]?.n;
+        if (parent) parent.low = Math.min(parent.low, n.low);
+        if (n.low === n.index) {
+          const members: Node[] = [];
+          for (;;) {
+            const m = stack.pop()!;
+            m.onStack = false;
+            members.push(m);
+            if (m === n) break;
+          }
+          this.finish(members, nodes, readOnce, name);
+        }
+      }
+    }
+
+    const knowledge = emptyKnowledge();
+    mergeClosure(knowledge, roots, nodes);
+    return { knowledge, notFollowed, headers: nodes.size };
+  }
+
+  private finish(members: Node[], nodes: Map<string, Node>, read: (p: string) => { text: string } | { why: string; missing: boolean }, name: (p: string) => string): void {
+    // Path order, so the key and the result do not depend on where the walk came in.
+    members.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const inComp = new Set(members.map((m) => m.path));
+    const h = createHash('sha1');
+    for (const m of members) h.update(`${name(m.path)}\0${m.facts.hash}\0`);
+    const external: string[] = [];
+    for (const m of members) {
+      for (const q of m.edges) {
+        if (inComp.has(q)) continue;
+        const c = nodes.get(q)?.comp;
+        if (!c) continue; // cut by the walk's budget
+        external.push(q);
+        h.update(`>${c.key}`);
+      }
+    }
+    const key = h.digest('hex');
+    let exports = this.exportsByKey.get(key);
+    if (exports) {
+      // Least recently used goes first: a hit moves to the end.
+      this.exportsByKey.delete(key);
+      this.exportsByKey.set(key, exports);
+    } else {
+      exports = this.analyseComponent(members, external, nodes, read, name);
+      this.exportsByKey.set(key, exports);
+      while (this.exportsByKey.size > this.maxEntries) this.exportsByKey.delete(this.exportsByKey.keys().next().value!);
+    }
+    const comp: Component = { key, members, exports };
+    for (const m of members) m.comp = comp;
+  }
+
+  private analyseComponent(members: Node[], external: string[], nodes: Map<string, Node>, read: (p: string) => { text: string } | { why: string; missing: boolean }, name: (p: string) => string): Knowledge {
+    const texts: { path: string; name: string; text: string }[] = [];
+    for (const m of members) {
+      const r = read(m.path);
+      if ('text' in r) texts.push({ path: m.path, name: name(m.path), text: r.text });
+    }
+    if (!texts.length) return EMPTY;
+    this.analysed++;
+    const imported = emptyKnowledge();
+    mergeClosure(imported, external, nodes);
+    const single = members.length === 1 && !members[0]!.edges.includes(members[0]!.path);
+    if (single) {
+      const own = this.analyse(texts, imported);
+      return isEmpty(own) ? EMPTY : own;
+    }
+    // A cycle: each round analyses every member against what the others declared.
+    let own = emptyKnowledge();
+    for (let round = 0, last = -1; round < MAX_CYCLE_ROUNDS; round++) {
+      const know = emptyKnowledge();
+      mergeKnowledge(know, own);
+      mergeKnowledge(know, imported);
+      const next = this.analyse(texts, know);
+      const size = next.wrappers.size + next.fields.size + next.globals.size + next.plainFields.size;
+      own = next;
+      if (size === last) break;
+      last = size;
+    }
+    return isEmpty(own) ? EMPTY : own;
+  }
+}
+
+/**
+ * Merges the exports of everything reachable from `starts` in C's order: a
+ * header's includes before the header itself (first definition wins). Each
+ * component once.
+ */
+function mergeClosure(into: Knowledge, starts: readonly string[], nodes: Map<string, Node>): void {
+  const seen = new Set<Component>();
+  const visited = new Set<string>();
+  for (const s of starts) {
+    const first = nodes.get(s);
+    if (!first || visited.has(s)) continue;
+    visited.add(s);
+    const frames: { n: Node; i: number }[] = [{ n: first, i: 0 }];
+    while (frames.length) {
+      const fr = frames[frames.length - 1]!;
+      if (fr.i < fr.n.edges.length) {
+        const q = fr.n.edges[fr.i++]!;
+        const m = nodes.get(q);
+        if (m && !visited.has(q)) {
+          visited.add(q);
+          frames.push({ n: m, i: 0 });
+        }
+        continue;
+      }
+      frames.pop();
+      const c = fr.n.comp;
+      if (c && !seen.has(c)) {
+        seen.add(c);
+        if (c.exports !== EMPTY) mergeKnowledge(into, c.exports);
+      }
+    }
+  }
+}
