@@ -112,6 +112,7 @@ import { HeaderIndex, type Imports } from '../c/headerIndex';
 import { IncludeResolver, type IncludeContext } from '../c/includePath';
 import { loadCompileCommands } from './compile';
 import { findingFor, DEFAULT_SEVERITY } from './findings';
+import { CATALOGUE } from '../c/catalogue';
 import { ObjectStore } from './objects';
 import { compiledFormsFor, sameFile } from './join';
 import { functionAt, renderFunction } from './disasm';
@@ -159,10 +160,22 @@ export class AuditEngine {
     this.resolver = new IncludeResolver((p) => host.readFile(p), lookup, snapshot);
   }
 
-  /** What header texts declare, analysed together against what they import. */
-  private analyseHeaders(members: { name: string; text: string }[], imported: Knowledge): Knowledge {
+  /**
+   * What header texts declare, analysed together against what they import. A
+   * kernel (or -I) header that names no accessor, no wrapper it imports and no
+   * `__iomem` can declare nothing but plain fields: it is not parsed (most of the
+   * kernel's headers; parsing them was two thirds of a cold run), and its plain
+   * field names come from a line pattern, a superset that only keeps `p->f` of a
+   * same-named `__iomem` field silent, as a parsed header would.
+   */
+  private analyseHeaders(members: { name: string; text: string; system: boolean }[], imported: Knowledge): Knowledge {
     const out = emptyKnowledge();
+    const known = (w: string) => CATALOGUE.has(w) || imported.wrappers.has(w);
     for (const m of members) {
+      if (m.system && !m.text.includes('__iomem') && !mentionsName(m.text, known)) {
+        for (const f of plainFieldNames(m.text)) out.plainFields.add(f);
+        continue;
+      }
       let parsed;
       try {
         parsed = this.parser.parse(undefined, m.text);
@@ -316,6 +329,25 @@ export class AuditEngine {
   get headerStats(): { components: number; analysed: number } {
     return { components: this.index.size, analysed: this.index.analysed };
   }
+}
+
+const WORD_RE = /[A-Za-z_]\w*/g;
+function mentionsName(text: string, known: (w: string) => boolean): boolean {
+  for (const m of text.matchAll(WORD_RE)) if (known(m[0])) return true;
+  return false;
+}
+
+/** Indented `T name;`, `T *a, *b[4];`, `T x : 3;` lines: field names (and some locals: a superset). */
+const MEMBER_LINE_RE = /^[ \t]+(?!return\b|goto\b|break\b|continue\b)[A-Za-z_][^;{}()#=\n]*;/gm;
+function plainFieldNames(text: string): Set<string> {
+  const out = new Set<string>();
+  for (const m of text.matchAll(MEMBER_LINE_RE)) {
+    for (const part of m[0].slice(0, -1).split(',')) {
+      const id = /([A-Za-z_]\w*)\s*(?:\[[^\]]*\]\s*)*(?::\s*\w+\s*)?$/.exec(part.trim());
+      if (id) out.add(id[1]!);
+    }
+  }
+  return out;
 }
 
 function toPath(file: string): string | undefined {

@@ -27,7 +27,7 @@
 // walk is read again per audit and the keys say what changed.
 
 import { createHash } from 'node:crypto';
-import { dirname } from 'node:path';
+import { dirname, sep } from 'node:path';
 import { emptyKnowledge, mergeKnowledge, type Knowledge } from './knowledge';
 import { includeDirectives, resolveInclude, type IncludeContext, type IncludeDirective, type Probe, type Resolution } from './includePath';
 
@@ -53,7 +53,11 @@ export interface Imports {
 }
 
 /** Analyses one component's members against what they import; returns what they declare. */
-export type AnalyseHeaders = (members: { path: string; name: string; text: string }[], imported: Knowledge) => Knowledge;
+/**
+ * `system`: the header lies in one of the context's include folders (the kernel's
+ * include/ and arch/x86/include/, or a -I folder), not beside the driver.
+ */
+export type AnalyseHeaders = (members: { path: string; name: string; text: string; system: boolean }[], imported: Knowledge) => Knowledge;
 
 export interface HeaderIndexOptions {
   /** Remember header facts and resolutions for the index's life (batch runs). */
@@ -74,6 +78,8 @@ interface Node {
   facts: Facts;
   /** Resolved includes, in order. */
   edges: string[];
+  /** Its includes that were not followed. */
+  notes: NotFollowed[];
   index: number;
   low: number;
   onStack: boolean;
@@ -89,6 +95,9 @@ interface Component {
 const EMPTY: Knowledge = emptyKnowledge();
 const isEmpty = (k: Knowledge) => k.wrappers.size === 0 && k.fields.size === 0 && k.globals.size === 0 && k.plainFields.size === 0;
 
+/** Include graphs (contexts) a snapshot keeps. */
+const MAX_GRAPHS = 16;
+
 /** Rounds of analysis for the members of an include cycle (each round can add a wrapper level). */
 const MAX_CYCLE_ROUNDS = 4;
 
@@ -96,6 +105,8 @@ export class HeaderIndex {
   private readonly exportsByKey = new Map<string, Knowledge>();
   private readonly facts = new Map<string, Facts | { why: string; missing: boolean }>();
   private readonly resolutions = new Map<string, Resolution>();
+  /** Snapshot mode: the include graph per context, kept across walks. */
+  private readonly graphs = new Map<string, Map<string, Node>>();
   private readonly maxEntries: number;
   private readonly maxHeaders: number;
   /** Component analyses done (cache misses), for tests and measurements. */
@@ -114,10 +125,12 @@ export class HeaderIndex {
     if (path === undefined) {
       this.facts.clear();
       this.resolutions.clear();
+      this.graphs.clear();
     } else {
       this.facts.delete(path);
       // A header that appears or disappears changes where includes resolve.
       this.resolutions.clear();
+      this.graphs.clear();
     }
   }
 
@@ -168,29 +181,35 @@ export class HeaderIndex {
       return r;
     };
     const shown = (d: IncludeDirective) => (d.kind === 'quote' ? `"${d.spec}"` : d.kind === 'angle' ? `<${d.spec}>` : d.spec);
-    const edgesOf = (from: string, directives: readonly IncludeDirective[]): string[] => {
+    const edgesOf = (from: string, directives: readonly IncludeDirective[], notes: NotFollowed[]): string[] => {
       const out: string[] = [];
       for (const d of directives) {
         const r = resolveFrom(d, from);
         if ('path' in r) out.push(r.path);
-        else say({ include: shown(d), from, line: d.line, why: r.why });
+        else notes.push({ include: shown(d), from, line: d.line, why: r.why });
       }
       return out;
     };
 
     // The file's own includes, after the forced ones (the compiler reads those first).
     const roots: string[] = [];
+    const ownNotes: NotFollowed[] = [];
     for (const f of ctx.forced) {
       const r = factsOf(f);
       if ('hash' in r) roots.push(f);
-      else say({ include: f, from: file, line: 0, why: `forced include (-include): ${r.why}` });
+      else ownNotes.push({ include: f, from: file, line: 0, why: `forced include (-include): ${r.why}` });
     }
-    roots.push(...edgesOf(file, includeDirectives(text)));
+    roots.push(...edgesOf(file, includeDirectives(text), ownNotes));
+    for (const n of ownNotes) say(n);
 
-    // Tarjan's algorithm with an explicit stack of frames.
-    const nodes = new Map<string, Node>();
+    // In a snapshot the graph outlives the walk: a header whose component is known
+    // is not opened again, and only new headers are walked.
+    const nodes = this.opts.snapshot ? this.graphFor(`${ctx.key}\0${name('/')}`) : new Map<string, Node>();
+    const isSystem = (p: string) => ctx.angle.some((d) => p.startsWith(d.endsWith(sep) ? d : d + sep));
     const stack: Node[] = [];
     let counter = 0;
+    let opened = 0;
+    const openedNodes: Node[] = [];
     let budgetSaid = false;
     const open = (p: string): Node | undefined => {
       const f = factsOf(p);
@@ -199,15 +218,44 @@ export class HeaderIndex {
         say({ include: p, from: file, line: 0, why: f.why });
         return undefined;
       }
-      const n: Node = { path: p, facts: f, edges: edgesOf(p, f.directives), index: counter, low: counter, onStack: true };
+      const notes: NotFollowed[] = [];
+      const n: Node = { path: p, facts: f, edges: edgesOf(p, f.directives, notes), notes, index: counter, low: counter, onStack: true };
       counter++;
+      opened++;
+      openedNodes.push(n);
       nodes.set(p, n);
       stack.push(n);
       return n;
     };
+    try {
+      this.walk(roots, nodes, open, () => opened >= this.maxHeaders, (n, q) => {
+        if (!budgetSaid) n.notes.push({ include: q, from: n.path, line: 0, why: `the walk reached ${this.maxHeaders} headers; what lies beyond is not followed` });
+        budgetSaid = true;
+      }, stack, (members) => this.finish(members, nodes, readOnce, name, isSystem));
+    } finally {
+      // A walk that threw leaves no half-made header behind in a kept graph.
+      for (const n of openedNodes) if (!n.comp) nodes.delete(n.path);
+    }
+
+    const knowledge = emptyKnowledge();
+    const reached = mergeClosure(knowledge, roots, nodes);
+    for (const n of reached) for (const note of n.notes) say(note);
+    return { knowledge, notFollowed, headers: reached.length };
+  }
+
+  /** Tarjan's algorithm from each root in turn, with an explicit stack of frames (no recursion). */
+  private walk(
+    roots: readonly string[],
+    nodes: Map<string, Node>,
+    open: (p: string) => Node | undefined,
+    full: () => boolean,
+    cut: (n: Node, q: string) => void,
+    stack: Node[],
+    finish: (members: Node[]) => void,
+  ): void {
     for (const root of roots) {
       if (nodes.has(root)) continue;
-      if (nodes.size >= this.maxHeaders) break;
+      if (full()) break;
       const first = open(root);
       if (!first) continue;
       const frames: { n: Node; i: number }[] = [{ n: first, i: 0 }];
@@ -218,12 +266,12 @@ export class HeaderIndex {
           const q = n.edges[fr.i++]!;
           const seen = nodes.get(q);
           if (seen) {
+            // A header of a finished component (this walk's or an earlier one's) is done.
             if (seen.onStack) n.low = Math.min(n.low, seen.index);
             continue;
           }
-          if (nodes.size >= this.maxHeaders) {
-            if (!budgetSaid) say({ include: q, from: n.path, line: 0, why: `the walk reached ${this.maxHeaders} headers; what lies beyond is not followed` });
-            budgetSaid = true;
+          if (full()) {
+            cut(n, q);
             continue;
           }
           const m = open(q);
@@ -241,22 +289,28 @@ export class HeaderIndex {
             members.push(m);
             if (m === n) break;
           }
-          this.finish(members, nodes, readOnce, name);
+          finish(members);
         }
       }
     }
-
-    const knowledge = emptyKnowledge();
-    mergeClosure(knowledge, roots, nodes);
-    return { knowledge, notFollowed, headers: nodes.size };
   }
 
-  private finish(members: Node[], nodes: Map<string, Node>, read: (p: string) => { text: string } | { why: string; missing: boolean }, name: (p: string) => string): void {
+  /** The persistent include graph of one context (snapshot mode), least recently used dropped. */
+  private graphFor(key: string): Map<string, Node> {
+    let g = this.graphs.get(key);
+    if (g) this.graphs.delete(key);
+    else g = new Map();
+    this.graphs.set(key, g);
+    while (this.graphs.size > MAX_GRAPHS) this.graphs.delete(this.graphs.keys().next().value!);
+    return g;
+  }
+
+  private finish(members: Node[], nodes: Map<string, Node>, read: (p: string) => { text: string } | { why: string; missing: boolean }, name: (p: string) => string, isSystem: (p: string) => boolean): void {
     // Path order, so the key and the result do not depend on where the walk came in.
     members.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     const inComp = new Set(members.map((m) => m.path));
     const h = createHash('sha1');
-    for (const m of members) h.update(`${name(m.path)}\0${m.facts.hash}\0`);
+    for (const m of members) h.update(`${name(m.path)}\0${m.facts.hash}\0${isSystem(m.path) ? 's' : ''}\0`);
     const external: string[] = [];
     for (const m of members) {
       for (const q of m.edges) {
@@ -274,7 +328,7 @@ export class HeaderIndex {
       this.exportsByKey.delete(key);
       this.exportsByKey.set(key, exports);
     } else {
-      exports = this.analyseComponent(members, external, nodes, read, name);
+      exports = this.analyseComponent(members, external, nodes, read, name, isSystem);
       this.exportsByKey.set(key, exports);
       while (this.exportsByKey.size > this.maxEntries) this.exportsByKey.delete(this.exportsByKey.keys().next().value!);
     }
@@ -282,30 +336,36 @@ export class HeaderIndex {
     for (const m of members) m.comp = comp;
   }
 
-  private analyseComponent(members: Node[], external: string[], nodes: Map<string, Node>, read: (p: string) => { text: string } | { why: string; missing: boolean }, name: (p: string) => string): Knowledge {
-    const texts: { path: string; name: string; text: string }[] = [];
+  private analyseComponent(members: Node[], external: string[], nodes: Map<string, Node>, read: (p: string) => { text: string } | { why: string; missing: boolean }, name: (p: string) => string, isSystem: (p: string) => boolean): Knowledge {
+    const texts: { path: string; name: string; text: string; system: boolean }[] = [];
     for (const m of members) {
       const r = read(m.path);
-      if ('text' in r) texts.push({ path: m.path, name: name(m.path), text: r.text });
+      if ('text' in r) texts.push({ path: m.path, name: name(m.path), text: r.text, system: isSystem(m.path) });
     }
     if (!texts.length) return EMPTY;
     this.analysed++;
+    // What a header declares depends only on the wrappers it can call (fields and
+    // globals of other headers are the includer's business): merging every field
+    // name of the closure for each header made a cold kernel walk quadratic.
     const imported = emptyKnowledge();
-    mergeClosure(imported, external, nodes);
+    mergeClosure(imported, external, nodes, true);
     const single = members.length === 1 && !members[0]!.edges.includes(members[0]!.path);
     if (single) {
       const own = this.analyse(texts, imported);
       return isEmpty(own) ? EMPTY : own;
     }
-    // A cycle: each round analyses every member against what the others declared.
-    let own = emptyKnowledge();
+    // A cycle: each round analyses every member against what the others declared so
+    // far, and what is found is kept. (The analysis does not export again a wrapper
+    // it was handed, so a round's result alone alternated between everything and
+    // nothing, and an even number of rounds lost ixgbe.h <-> ixgbe_common.h's
+    // IXGBE_WRITE_REG: 625 sites of drivers/net/ethernet/intel.)
+    const own = emptyKnowledge();
     for (let round = 0, last = -1; round < MAX_CYCLE_ROUNDS; round++) {
       const know = emptyKnowledge();
       mergeKnowledge(know, own);
       mergeKnowledge(know, imported);
-      const next = this.analyse(texts, know);
-      const size = next.wrappers.size + next.fields.size + next.globals.size + next.plainFields.size;
-      own = next;
+      mergeKnowledge(own, this.analyse(texts, know));
+      const size = own.wrappers.size + own.fields.size + own.globals.size + own.plainFields.size;
       if (size === last) break;
       last = size;
     }
@@ -318,9 +378,10 @@ export class HeaderIndex {
  * header's includes before the header itself (first definition wins). Each
  * component once.
  */
-function mergeClosure(into: Knowledge, starts: readonly string[], nodes: Map<string, Node>): void {
+function mergeClosure(into: Knowledge, starts: readonly string[], nodes: Map<string, Node>, wrappersOnly = false): Node[] {
   const seen = new Set<Component>();
   const visited = new Set<string>();
+  const reached: Node[] = [];
   for (const s of starts) {
     const first = nodes.get(s);
     if (!first || visited.has(s)) continue;
@@ -338,11 +399,15 @@ function mergeClosure(into: Knowledge, starts: readonly string[], nodes: Map<str
         continue;
       }
       frames.pop();
+      reached.push(fr.n);
       const c = fr.n.comp;
       if (c && !seen.has(c)) {
         seen.add(c);
-        if (c.exports !== EMPTY) mergeKnowledge(into, c.exports);
+        if (c.exports === EMPTY) continue;
+        if (!wrappersOnly) mergeKnowledge(into, c.exports);
+        else for (const [k, v] of c.exports.wrappers) if (!into.wrappers.has(k)) into.wrappers.set(k, v);
       }
     }
   }
+  return reached;
 }
