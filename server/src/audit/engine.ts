@@ -133,6 +133,8 @@ const MAX_HEADER_COMPONENTS = 50_000;
 
 export class AuditEngine {
   private config: AuditConfig = { ...DEFAULT_CONFIG };
+  /** The last file's header walk (the pre-filter's, reused by the audit that follows). */
+  private lastImports: { file: string; text: string; imports: Imports } | undefined;
   /** Header knowledge by content (headerIndex.ts). */
   private readonly index: HeaderIndex;
   /** Include paths per file (includePath.ts). */
@@ -296,6 +298,7 @@ export class AuditEngine {
 
   /** Drops what is remembered of a header (it changed on disk); a Makefile or compile database resets the include paths. */
   invalidateHeader(path: string): void {
+    this.lastImports = undefined;
     this.index.invalidate(path);
     if (/(?:^|[\\/])(?:Makefile|compile_commands\.json)$/.test(path)) this.resolver.reset();
   }
@@ -307,6 +310,32 @@ export class AuditEngine {
    * quoted includes beside the file.
    */
   private importsOf(file: string, text: string): Imports {
+    const last = this.lastImports;
+    if (last && last.file === file && last.text === text) return last.imports;
+    const imports = this.computeImports(file, text);
+    this.lastImports = { file, text, imports };
+    return imports;
+  }
+
+  /**
+   * Whether a file that names no accessor, `__iomem` or mapping API (the cheap
+   * pre-filter's test) can still hold a site through what its headers declare: it
+   * calls a wrapper they define (`vp_ioread16` from <linux/virtio_pci_modern.h>),
+   * names an `__iomem` global, or reaches an `__iomem` field with `->` or `.`.
+   * The header walk is kept for the audit that follows.
+   */
+  mayHoldSitesThroughHeaders(file: string, text: string): boolean {
+    if (!this.config.followIncludes) return false;
+    const k = this.importsOf(file, text).knowledge;
+    if (!k.wrappers.size && !k.globals.size && !k.fields.size) return false;
+    for (const m of text.matchAll(MEMBER_OR_WORD_RE)) {
+      const w = m[2]!;
+      if (m[1] ? k.fields.has(w) : k.wrappers.has(w) || k.globals.has(w)) return true;
+    }
+    return false;
+  }
+
+  private computeImports(file: string, text: string): Imports {
     const path = toPath(file);
     if (!path) return { knowledge: emptyKnowledge(), notFollowed: [], headers: 0 };
     const asUri = file.startsWith('file:');
@@ -332,6 +361,8 @@ export class AuditEngine {
 }
 
 const WORD_RE = /[A-Za-z_]\w*/g;
+/** A word, with the `->` or `.` before it when it is a member access. */
+const MEMBER_OR_WORD_RE = /(->|\.)?\s*([A-Za-z_]\w*)/g;
 function mentionsName(text: string, known: (w: string) => boolean): boolean {
   for (const m of text.matchAll(WORD_RE)) if (known(m[0])) return true;
   return false;

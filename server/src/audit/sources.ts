@@ -20,6 +20,8 @@ export function namesSite(text: string): boolean {
 }
 
 const QUOTED_INCLUDE_G = /^[ \t]*#[ \t]*include[ \t]*"([^"\n]+)"/gm;
+/** A file with no include at all learns nothing from headers (the forced ones declare no wrappers). */
+const ANY_INCLUDE = /^[ \t]*#[ \t]*include/m;
 /** Include chains deeper than this are let through (the engine decides). */
 const MAX_FILTER_DEPTH = 32;
 
@@ -33,10 +35,19 @@ const MAX_FILTER_DEPTH = 32;
 export class SiteFilter {
   private readonly memo = new Map<string, boolean>();
 
-  constructor(private readonly read: (path: string) => string | undefined) {}
+  /**
+   * `throughHeaders` is the engine's second look (AuditEngine.mayHoldSitesThroughHeaders)
+   * at a file the text tests let go: what the headers of its include path declare
+   * (a wrapper in <linux/...>). Without it only the quoted chain is looked at.
+   */
+  constructor(
+    private readonly read: (path: string) => string | undefined,
+    private readonly throughHeaders?: (path: string, text: string) => boolean,
+  ) {}
 
   mayHoldSites(path: string, text: string): boolean {
-    return namesSite(text) || this.includesSite(path, text, 0, new Set([resolve(path)])) !== false;
+    if (namesSite(text) || this.includesSite(path, text, 0, new Set([resolve(path)])) !== false) return true;
+    return !!this.throughHeaders && ANY_INCLUDE.test(text) && this.throughHeaders(path, text);
   }
 
   /** true, false, or 'cut' (an include cycle was cut below: not memoised, counted as false here). */

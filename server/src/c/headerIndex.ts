@@ -175,7 +175,7 @@ export class HeaderIndex {
     const resolveFrom = (d: IncludeDirective, from: string): Resolution => {
       if (!this.opts.snapshot) return resolveInclude(d, from, ctx, probe);
       // An angle include resolves the same from anywhere (but #include_next).
-      const k = `${ctx.key}\0${d.kind}\0${d.spec}\0${d.kind === 'angle' && !d.next ? '' : d.next ? from : dirname(from)}`;
+      const k = `${ctx.key}\0${d.kind}\0${d.spec}\0${d.kind === 'angle' && !d.next ? '' : d.next ? from : dirname(from)}${d.kind === 'macro' ? `\0${ctx.defines.get(d.spec) ?? ''}` : ''}`;
       let r = this.resolutions.get(k);
       if (!r) this.resolutions.set(k, (r = resolveInclude(d, from, ctx, probe)));
       return r;

@@ -48,7 +48,7 @@ export interface IncludeContext {
   forced: string[];
   /** -D/-U as the command leaves them (name -> value; undefined after -U). */
   defines: Map<string, string>;
-  /** Identifies the context in cache keys (the same folders and defines give the same key). */
+  /** Identifies the context in cache keys (the same folders and forced includes give the same key). */
   key: string;
 }
 
@@ -75,14 +75,20 @@ export function isKernelMakefile(text: string): boolean {
   return VERSION_RE.test(head) && PATCHLEVEL_RE.test(head);
 }
 
-function contextKey(quote: readonly string[], angle: readonly string[], forced: readonly string[], defines: ReadonlyMap<string, string>): string {
+/**
+ * The folders and forced includes, not the defines: a kernel compile database gives
+ * every file its own -DKBUILD_MODNAME and -DKBUILD_BASENAME, and a key with them
+ * made every file a context of its own (no header shared between two files). A
+ * define matters only to a computed include, whose resolution is keyed by its value.
+ */
+function contextKey(quote: readonly string[], angle: readonly string[], forced: readonly string[]): string {
   const h = createHash('sha1');
-  h.update(JSON.stringify([quote, angle, forced, [...defines].sort()]));
+  h.update(JSON.stringify([quote, angle, forced]));
   return h.digest('hex').slice(0, 16);
 }
 
 function makeContext(origin: IncludeContext['origin'], quote: string[], angle: string[], forced: string[], defines: Map<string, string>): IncludeContext {
-  return { origin, quote, angle, forced, defines, key: contextKey(quote, angle, forced, defines) };
+  return { origin, quote, angle, forced, defines, key: contextKey(quote, angle, forced) };
 }
 
 export const PLAIN_CONTEXT: IncludeContext = makeContext({ kind: 'plain' }, [], [], [], new Map());

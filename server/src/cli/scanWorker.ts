@@ -13,7 +13,7 @@ async function main(): Promise<void> {
   const read = (p: string) => readTextOrUndefined(p);
   const engine = await AuditEngine.create(batchHost());
   engine.configure(workerData.config as Partial<AuditConfig>);
-  const filter = new SiteFilter(read);
+  const filter = new SiteFilter(read, (p, t) => engine.mayHoldSitesThroughHeaders(p, t));
   port.on('message', (m: { id: number; path: string }) => {
     let r: ScanJobResult;
     try {

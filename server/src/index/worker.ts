@@ -32,6 +32,10 @@ async function main(): Promise<void> {
       return;
     }
     try {
+      if (m.headersOnly && !engine.mayHoldSitesThroughHeaders(m.path, m.text)) {
+        post({ type: 'no-sites', id: m.id });
+        return;
+      }
       const a = engine.auditOnce(m.path, m.text);
       const file: IndexedFile = {
         path: m.path,
