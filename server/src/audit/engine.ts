@@ -310,11 +310,12 @@ export class AuditEngine {
    * quoted includes beside the file.
    */
   private importsOf(file: string, text: string): Imports {
+    // The pre-filter's walk serves the one audit that follows it, not later ones (a
+    // header may be edited between two audits of the same text).
     const last = this.lastImports;
+    this.lastImports = undefined;
     if (last && last.file === file && last.text === text) return last.imports;
-    const imports = this.computeImports(file, text);
-    this.lastImports = { file, text, imports };
-    return imports;
+    return this.computeImports(file, text);
   }
 
   /**
@@ -326,7 +327,9 @@ export class AuditEngine {
    */
   mayHoldSitesThroughHeaders(file: string, text: string): boolean {
     if (!this.config.followIncludes) return false;
-    const k = this.importsOf(file, text).knowledge;
+    const imports = this.computeImports(file, text);
+    this.lastImports = { file, text, imports };
+    const k = imports.knowledge;
     if (!k.wrappers.size && !k.globals.size && !k.fields.size) return false;
     for (const m of text.matchAll(MEMBER_OR_WORD_RE)) {
       const w = m[2]!;
