@@ -197,7 +197,9 @@ export class HeaderIndex {
     for (const f of ctx.forced) {
       const r = factsOf(f);
       if ('hash' in r) roots.push(f);
-      else ownNotes.push({ include: f, from: file, line: 0, why: `forced include (-include): ${r.why}` });
+      // The kernel's own list is ours, and older trees lack compiler-version.h: only a
+      // compile command's -include that is missing is worth a line.
+      else if (ctx.origin.kind !== 'kernel' || !r.missing) ownNotes.push({ include: f, from: file, line: 0, why: `forced include (-include): ${r.why}` });
     }
     roots.push(...edgesOf(file, includeDirectives(text), ownNotes));
     for (const n of ownNotes) say(n);
