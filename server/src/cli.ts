@@ -23,6 +23,9 @@ import { defaultJobs, scanFiles } from './cli/scanPool';
 
 class UsageError extends Error {}
 
+/** Includes not followed that a scan names on stderr (each once; a kernel tree without generated headers has many). */
+const MAX_NOT_FOLLOWED_LINES = 20;
+
 function statIsDir(p: string): boolean {
   try {
     return statSync(p).isDirectory();
@@ -112,6 +115,8 @@ async function scan(argv: string[], write: (s: string) => void, warn: (s: string
   let hasError = false;
   const missing: string[] = [];
   const stale: string[] = [];
+  /** Each include not followed, once for the run (the first file that met it). */
+  const notFollowed = new Map<string, { include: string; from: string; line: number; why: string }>();
   const runSkipped = await scanFiles(
     files,
     config,
@@ -127,6 +132,10 @@ async function scan(argv: string[], write: (s: string) => void, warn: (s: string
         if (r.object.state === 'missing') missing.push(r.file);
         else stale.push(`${r.file}: ${r.object.message}`);
       }
+      for (const n of r.notFollowed) {
+        const k = `${n.include}\0${n.why}`;
+        if (!notFollowed.has(k)) notFollowed.set(k, n);
+      }
       writer.add(r);
     },
   );
@@ -135,6 +144,9 @@ async function scan(argv: string[], write: (s: string) => void, warn: (s: string
   for (const s of skipped) warn(`tdx-audit: ${s.file}: ${s.why.startsWith('skipped') ? s.why : `skipped: ${s.why}`}`);
   // Stale or broken objects are named one by one; files without any object are counted.
   for (const m of stale) warn(`tdx-audit: ${m}`);
+  const nf = [...notFollowed.values()];
+  for (const n of nf.slice(0, MAX_NOT_FOLLOWED_LINES)) warn(`tdx-audit: not followed: ${n.include} (${n.from}:${n.line + 1}): ${n.why}`);
+  if (nf.length > MAX_NOT_FOLLOWED_LINES) warn(`tdx-audit: ... and ${nf.length - MAX_NOT_FOLLOWED_LINES} more includes not followed`);
   if (missing.length) warn(`tdx-audit: ${missing.length} file(s) with sites have no object among those given (e.g. ${missing.slice(0, 3).join(', ')}): source view only for them`);
   return hasError && !o.exitZero ? 1 : 0;
 }
