@@ -35,7 +35,7 @@ function statIsDir(p: string): boolean {
 }
 
 const USAGE = `usage:
-  tdx-audit scan <files or dirs...> [--format text|json] [--profile P] [--no-includes] [--exit-zero] [--jobs N] [--shard K/N]
+  tdx-audit scan <files or dirs...> [--format text|json] [--profile P] [--no-includes] [--no-header-cache | --header-cache-dir DIR] [--exit-zero] [--jobs N] [--shard K/N]
                  [--objects DIR|FILE]... [--build-dir DIR --source-root DIR] [--vmlinux FILE]
   tdx-audit scan --vmlinux FILE [--format text|json] [--profile P]      (binary inventory, no sources)
   tdx-audit decode <hex bytes...> [--profile P] [--format text|json|jsonl]
@@ -47,6 +47,10 @@ interface ScanOptions extends CommonOptions {
   format: 'text' | 'json';
   /** Report findings but exit 0 (for demos and advisory CI jobs). */
   exitZero: boolean;
+  /** Keep header knowledge under the tree's .tdx-audit/headers/ (--no-header-cache: off). */
+  headerCache: boolean;
+  /** Where the header cache goes instead of the tree's .tdx-audit/ (a tree you must not write to). */
+  headerCacheDir?: string;
   sourceRoot?: string;
   /** Worker threads (default: one per core). */
   jobs: number;
@@ -55,7 +59,7 @@ interface ScanOptions extends CommonOptions {
 }
 
 function parseScanArgs(argv: string[]): ScanOptions {
-  const o: ScanOptions = { paths: [], format: 'text', profile: 'tdx-linux-6.12+', followIncludes: true, exitZero: false, objects: [], jobs: defaultJobs() };
+  const o: ScanOptions = { paths: [], format: 'text', profile: 'tdx-linux-6.12+', followIncludes: true, exitZero: false, headerCache: true, objects: [], jobs: defaultJobs() };
   const fail = (m: string) => new UsageError(m);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -67,6 +71,8 @@ function parseScanArgs(argv: string[]): ScanOptions {
       o.format = v;
     } else if (a === '--source-root') o.sourceRoot = optionValue(argv, ++i, a, fail);
     else if (a === '--exit-zero') o.exitZero = true;
+    else if (a === '--no-header-cache') o.headerCache = false;
+    else if (a === '--header-cache-dir') o.headerCacheDir = resolve(optionValue(argv, ++i, a, fail));
     else if (a === '--jobs' || a === '-j') {
       const v = optionValue(argv, ++i, a, fail);
       if (!/^[1-9]\d{0,2}$/.test(v)) throw new UsageError(`${a} takes a number of threads (1-999), not ${v}`);
@@ -104,6 +110,8 @@ async function scan(argv: string[], write: (s: string) => void, warn: (s: string
   const config = {
     profile: o.profile,
     followIncludes: o.followIncludes,
+    headerCache: o.headerCache,
+    ...(o.headerCacheDir ? { headerCacheDir: o.headerCacheDir } : {}),
     objects: withObjects ? { objects: o.objects.map((p) => resolve(p)), vmlinux: o.vmlinux && resolve(o.vmlinux), buildDir: o.buildDir && resolve(o.buildDir), sourceRoot: o.sourceRoot && resolve(o.sourceRoot) } : undefined,
   };
   const walkSkipped: { file: string; why: string }[] = [];

@@ -71,6 +71,13 @@ export interface AuditConfig {
   followIncludes: boolean;
   /** Where include paths come from besides the kernel tree (compile databases). */
   includes?: IncludeSetup;
+  /**
+   * Keep header knowledge on disk under the tree's .tdx-audit/headers/ (or the
+   * user's cache when the tree is read-only). Batch engines (host.snapshot) only.
+   */
+  headerCache?: boolean;
+  /** The header cache's folder instead of the tree's own .tdx-audit/ (one subfolder per tree). */
+  headerCacheDir?: string;
   profile: Profile;
   /**
    * Where to look for objects holding the file's code; undefined turns the
@@ -103,7 +110,8 @@ export type { Position };
 // Implementation
 
 import { readTextOrUndefined } from '../fs/safeRead';
-import { resolve as resolvePath } from 'node:path';
+import { dirname, resolve as resolvePath } from 'node:path';
+import { DiskHeaderStore, headerCacheDir, type HeaderStore } from '../c/headerCache';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { analyzeFile } from '../c/analyze';
 import { emptyKnowledge, mergeKnowledge, type Knowledge } from '../c/knowledge';
@@ -137,6 +145,8 @@ export class AuditEngine {
   private lastImports: { file: string; text: string; imports: Imports } | undefined;
   /** Header knowledge by content (headerIndex.ts). */
   private readonly index: HeaderIndex;
+  /** Disk stores of header knowledge by tree root (undefined: none could be made). */
+  private readonly stores = new Map<string, HeaderStore | undefined>();
   /** Include paths per file (includePath.ts). */
   private readonly resolver: IncludeResolver;
   /** Opened objects, shared by every file (a .ko or vmlinux holds many). */
@@ -348,7 +358,18 @@ export class AuditEngine {
       const t = this.host.readFile(p);
       return t === undefined ? { why: 'not found or not readable', missing: true } : { text: t };
     };
-    return this.index.importsOf(path, text, ctx, read, (p) => (asUri ? pathToFileURL(p).toString() : p));
+    return this.index.importsOf(path, text, ctx, read, (p) => (asUri ? pathToFileURL(p).toString() : p), this.storeFor(ctx));
+  }
+
+  /** The disk store of a context's tree (batch runs with headerCache on), or undefined. */
+  private storeFor(ctx: IncludeContext): HeaderStore | undefined {
+    if (!this.host.snapshot || !this.config.headerCache || ctx.origin.kind === 'plain') return undefined;
+    const root = ctx.origin.kind === 'kernel' ? ctx.origin.root : dirname(ctx.origin.path);
+    if (!this.stores.has(root)) {
+      const dir = headerCacheDir(root, this.config.headerCacheDir);
+      this.stores.set(root, dir ? new DiskHeaderStore(dir) : undefined);
+    }
+    return this.stores.get(root);
   }
 
   /** The include context (search path) the engine uses for a file on disk. */
@@ -358,8 +379,8 @@ export class AuditEngine {
   }
 
   /** Header components held by the index (for measurements). */
-  get headerStats(): { components: number; analysed: number } {
-    return { components: this.index.size, analysed: this.index.analysed };
+  get headerStats(): { components: number; analysed: number; fromDisk: number } {
+    return { components: this.index.size, analysed: this.index.analysed, fromDisk: this.index.fromStore };
   }
 }
 

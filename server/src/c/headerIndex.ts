@@ -29,6 +29,7 @@
 import { createHash } from 'node:crypto';
 import { dirname, sep } from 'node:path';
 import { emptyKnowledge, mergeKnowledge, type Knowledge } from './knowledge';
+import type { HeaderStore } from './headerCache';
 import { includeDirectives, resolveInclude, type IncludeContext, type IncludeDirective, type Probe, type Resolution } from './includePath';
 
 /** What the host answers for a header: its text, or why not (`missing`: the search goes on). */
@@ -111,6 +112,8 @@ export class HeaderIndex {
   private readonly maxHeaders: number;
   /** Component analyses done (cache misses), for tests and measurements. */
   analysed = 0;
+  /** Components taken from the disk store. */
+  fromStore = 0;
 
   constructor(
     private readonly analyse: AnalyseHeaders,
@@ -142,7 +145,7 @@ export class HeaderIndex {
    * The knowledge `file` imports through its includes. `name` turns a header's path
    * into the name used in sites (a URI for the server, the path for the CLI).
    */
-  importsOf(file: string, text: string, ctx: IncludeContext, read: HeaderRead, name: (path: string) => string): Imports {
+  importsOf(file: string, text: string, ctx: IncludeContext, read: HeaderRead, name: (path: string) => string, store?: HeaderStore): Imports {
     const notFollowed: NotFollowed[] = [];
     const said = new Set<string>();
     const say = (n: NotFollowed) => {
@@ -233,7 +236,7 @@ export class HeaderIndex {
       this.walk(roots, nodes, open, () => opened >= this.maxHeaders, (n, q) => {
         if (!budgetSaid) n.notes.push({ include: q, from: n.path, line: 0, why: `the walk reached ${this.maxHeaders} headers; what lies beyond is not followed` });
         budgetSaid = true;
-      }, stack, (members) => this.finish(members, nodes, readOnce, name, isSystem));
+      }, stack, (members) => this.finish(members, nodes, readOnce, name, isSystem, store));
     } finally {
       // A walk that threw leaves no half-made header behind in a kept graph.
       for (const n of openedNodes) if (!n.comp) nodes.delete(n.path);
@@ -307,7 +310,14 @@ export class HeaderIndex {
     return g;
   }
 
-  private finish(members: Node[], nodes: Map<string, Node>, read: (p: string) => { text: string } | { why: string; missing: boolean }, name: (p: string) => string, isSystem: (p: string) => boolean): void {
+  private finish(
+    members: Node[],
+    nodes: Map<string, Node>,
+    read: (p: string) => { text: string } | { why: string; missing: boolean },
+    name: (p: string) => string,
+    isSystem: (p: string) => boolean,
+    store: HeaderStore | undefined,
+  ): void {
     // Path order, so the key and the result do not depend on where the walk came in.
     members.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     const inComp = new Set(members.map((m) => m.path));
@@ -330,7 +340,14 @@ export class HeaderIndex {
       this.exportsByKey.delete(key);
       this.exportsByKey.set(key, exports);
     } else {
-      exports = this.analyseComponent(members, external, nodes, read, name, isSystem);
+      const stored = store?.get(key);
+      if (stored) {
+        exports = isEmpty(stored) ? EMPTY : stored;
+        this.fromStore++;
+      } else {
+        exports = this.analyseComponent(members, external, nodes, read, name, isSystem);
+        store?.put(key, exports);
+      }
       this.exportsByKey.set(key, exports);
       while (this.exportsByKey.size > this.maxEntries) this.exportsByKey.delete(this.exportsByKey.keys().next().value!);
     }
