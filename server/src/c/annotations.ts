@@ -31,14 +31,21 @@ const WITH_ARGS = new Set([
   '__sized_by', '__nonnull', '__ATTR_PRINTF', '__bpf_kfunc', '__diagnose_as',
 ]);
 
-/** Macros with a type among their arguments (index of that argument). */
+/**
+ * Macros with a type among their arguments (index of that argument). Not `offsetof`:
+ * tree-sitter-c parses `offsetof(struct a, b)` itself, and a 0 there was an ERROR
+ * (in virtio_pci_modern_dev.c's first function, among others).
+ */
 const TYPE_ARG: ReadonlyMap<string, number> = new Map([
   ['container_of', 1], ['container_of_const', 1], ['list_entry', 1], ['list_first_entry', 1],
   ['list_last_entry', 1], ['list_first_entry_or_null', 1], ['list_next_entry', -1], ['hlist_entry', 1],
   ['hlist_entry_safe', 1], ['rb_entry', 1], ['llist_entry', 1], ['min_t', 0], ['max_t', 0],
-  ['clamp_t', 0], ['offsetof', 0], ['offsetofend', 0], ['sizeof_field', 0], ['FIELD_SIZEOF', 0],
+  ['clamp_t', 0], ['offsetofend', 0], ['sizeof_field', 0], ['FIELD_SIZEOF', 0],
   ['struct_size_t', 0], ['__must_be_array', -1], ['va_arg', 1], ['READ_ONCE_TYPE', 0],
 ]);
+
+/** Words before a '(' that does not open a call's arguments. */
+const NOT_CALL = new Set(['if', 'while', 'for', 'switch', 'return', 'sizeof', 'typeof', '__typeof__', '__typeof', '_Alignof', '__alignof__', 'alignof', 'case', 'do', 'else', 'goto', '_Generic', '__builtin_types_compatible_p', '__builtin_offsetof', 'offsetof']);
 
 /** Iterator macros (`list_for_each_entry(pos, head, member) { ... }`) parse as loops. */
 const ITERATOR_RE = /(^|_)for_each(_|$)|^for_each|_for_each$/;
@@ -86,8 +93,11 @@ export function prepare(src: string): Prepared {
   const annotations: Annotation[] = [];
   const iomem: number[] = [];
   const stack: Bracket[] = [];
+  /** For each '(' on the stack: whether it opens a call's arguments (a word, not a keyword, before it). */
+  const callParens: boolean[] = [];
   const n = src.length;
   let lastSig = ''; // last significant non-space character outside comments
+  let lastWord = '';
   let atLineStart = true;
 
   const blank = (from: number, to: number) => {
@@ -182,16 +192,21 @@ export function prepare(src: string): Prepared {
       const word = src.slice(i, j);
       i = handleWord(word, i, j);
       lastSig = 'a';
+      lastWord = word;
       continue;
     }
     // Brackets.
     const ch = src[i];
-    if (ch === '(') stack.push('(');
-    else if (ch === '[') stack.push('[');
+    if (ch === '(') {
+      stack.push('(');
+      callParens.push(lastSig === 'a' && !NOT_CALL.has(lastWord));
+    } else if (ch === '[') stack.push('[');
     else if (ch === '{') {
       const top = stack[stack.length - 1];
       stack.push(lastSig === '=' || lastSig === ',' || (lastSig === '{' && top === 'init') || top === '(' ? 'init' : 'block');
-    } else if (ch === ')' || ch === ']' || ch === '}') stack.pop();
+    } else if (ch === ')' || ch === ']' || ch === '}') {
+      if (stack.pop() === '(') callParens.pop();
+    }
     lastSig = ch;
     i++;
   }
@@ -252,6 +267,19 @@ export function prepare(src: string): Prepared {
         put(arg[0], '0');
       }
       return end;
+    }
+    if ((word === 'struct' || word === 'union') && limit === n && (lastSig === '(' || lastSig === ',') && stack[stack.length - 1] === '(' && callParens[callParens.length - 1] && stack.includes('block')) {
+      // `virtio_cread_le(vdev, struct virtio_balloon_config, num_pages, &v)` in a
+      // function body: a type standing alone as a macro argument is no expression
+      // (a prototype's `struct foo *` has a star and is left alone); a 0 stands in.
+      const m = /^\s+[A-Za-z_]\w*\s*(?=[,)])/.exec(src.slice(end, end + 120));
+      if (m) {
+        const to = end + m[0].trimEnd().length;
+        annotations.push({ name: `${word} type argument`, index: start, length: to - start });
+        blank(start, to);
+        put(start, '0');
+        return to;
+      }
     }
     if (word === 'static' && stack.length === 0) {
       // `static DEVICE_ATTR(x, ...);` at file scope: the macro call stands alone.

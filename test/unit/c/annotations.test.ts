@@ -62,3 +62,21 @@ test('the rewrite turns a kernel snippet with parse errors into one without', as
   assert.ok(rawErrors > 0, `expected the raw parse to fail somewhere, got ${rawErrors}`);
   assert.equal(errors, 0);
 });
+
+test('a lone struct type as a macro argument in a body parses (virtio_cread_le), offsetof is left to the grammar, prototypes and casts are untouched', async () => {
+  const p = await CParser.create();
+  const errors = (t: string) => {
+    const r = p.parse(undefined, t);
+    try {
+      return countErrors(r.tree);
+    } finally {
+      r.tree.delete();
+    }
+  };
+  // Debian 6.1 drivers/virtio/virtio_balloon.c:396 and virtio_pci_modern_dev.c:31.
+  assert.equal(errors('void f(struct vb *vb)\n{\n\tvirtio_cread_le(vb->vdev, struct virtio_balloon_config, num_pages,\n\t\t\t&num_pages);\n}\n'), 0);
+  assert.equal(errors('void f(void)\n{\n\tpci_read_config_byte(dev, off + offsetof(struct virtio_pci_cap,\n\t\t\t\t\t\t bar),\n\t\t\t     &bar);\n}\n'), 0);
+  assert.equal(prepare('int g(struct foo *, int);\n').text, 'int g(struct foo *, int);\n');
+  const casts = 'void h(void) { x = (struct foo *)p; z = f((struct a)b); return (struct bar)y; }\n';
+  assert.equal(prepare(casts).text, casts);
+});
