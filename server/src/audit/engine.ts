@@ -110,6 +110,7 @@ export type { Position };
 // Implementation
 
 import { readTextOrUndefined } from '../fs/safeRead';
+import { statSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { DiskHeaderStore, headerCacheDir, type HeaderStore } from '../c/headerCache';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -161,6 +162,15 @@ export class AuditEngine {
       snapshot,
       maxEntries: MAX_HEADER_COMPONENTS,
       maxHeadersPerWalk: MAX_HEADERS_PER_WALK,
+      // A stat, not a read (the read, when there is one, is the host's).
+      stamp: (p) => {
+        try {
+          const st = statSync(p, { throwIfNoEntry: false });
+          return st === undefined ? null : st.isFile() ? `${st.size}:${st.mtimeMs}:${st.ino}` : undefined;
+        } catch {
+          return undefined;
+        }
+      },
     });
     const lookup = (db: string, f: string) => {
       try {

@@ -67,6 +67,12 @@ export interface HeaderIndexOptions {
   maxEntries?: number;
   /** Headers one walk may reach. */
   maxHeadersPerWalk?: number;
+  /**
+   * A cheap token that changes when a file does (size and mtime), for headers of
+   * the include path outside a snapshot; null when no file is there (the include
+   * search goes on without a read), undefined when it cannot be told.
+   */
+  stamp?: (path: string) => string | null | undefined;
 }
 
 interface Facts {
@@ -94,7 +100,12 @@ interface Component {
 }
 
 const EMPTY: Knowledge = emptyKnowledge();
+const NO_FILE: { why: string; missing: boolean } = { why: 'no such file', missing: true };
+const ABSENT = '\0absent';
 const isEmpty = (k: Knowledge) => k.wrappers.size === 0 && k.fields.size === 0 && k.globals.size === 0 && k.plainFields.size === 0;
+
+/** Stamped header facts an editor's index keeps (cleared past this). */
+const MAX_STAMPED = 50_000;
 
 /** Include graphs (contexts) a snapshot keeps. */
 const MAX_GRAPHS = 16;
@@ -106,6 +117,8 @@ export class HeaderIndex {
   private readonly exportsByKey = new Map<string, Knowledge>();
   private readonly facts = new Map<string, Facts | { why: string; missing: boolean }>();
   private readonly resolutions = new Map<string, Resolution>();
+  /** Outside a snapshot: include-path headers' facts by path, with the stamp they had. */
+  private readonly stamped = new Map<string, { stamp: string; facts: Facts | { why: string; missing: boolean } }>();
   /** Snapshot mode: the include graph per context, kept across walks. */
   private readonly graphs = new Map<string, Map<string, Node>>();
   private readonly maxEntries: number;
@@ -127,10 +140,12 @@ export class HeaderIndex {
   invalidate(path?: string): void {
     if (path === undefined) {
       this.facts.clear();
+      this.stamped.clear();
       this.resolutions.clear();
       this.graphs.clear();
     } else {
       this.facts.delete(path);
+      this.stamped.delete(path);
       // A header that appears or disappears changes where includes resolve.
       this.resolutions.clear();
       this.graphs.clear();
@@ -161,14 +176,29 @@ export class HeaderIndex {
       if (!r) texts.set(p, (r = read(p)));
       return r;
     };
+    const isSystem = (p: string) => ctx.angle.some((d) => p.startsWith(d.endsWith(sep) ? d : d + sep));
     const factsOf = (p: string): Facts | { why: string; missing: boolean } => {
       if (this.opts.snapshot) {
         const hit = this.facts.get(p);
         if (hit) return hit;
       }
+      // An editor's engine: a header of the include path (the kernel's include/, not
+      // the driver's folder) is taken as unchanged while its size and mtime are; a
+      // walk read all ~800 of a NIC driver's kernel headers again on every keystroke.
+      // A candidate that is not on disk and that the host did not have either is
+      // remembered as absent while the disk says so (most of an include search).
+      const stamp = !this.opts.snapshot && this.opts.stamp && isSystem(p) ? this.opts.stamp(p) : undefined;
+      if (stamp !== undefined) {
+        const hit = this.stamped.get(p);
+        if (hit && hit.stamp === (stamp ?? ABSENT)) return hit.facts;
+      }
       const r = readOnce(p);
       const f = 'text' in r ? { hash: createHash('sha1').update(r.text).digest('hex'), directives: includeDirectives(r.text) } : r;
       if (this.opts.snapshot) this.facts.set(p, f);
+      else if (stamp !== undefined && (stamp === null ? !('hash' in f) && f.missing : 'hash' in f)) {
+        if (this.stamped.size >= MAX_STAMPED) this.stamped.clear();
+        this.stamped.set(p, { stamp: stamp ?? ABSENT, facts: stamp === null ? NO_FILE : f });
+      }
       return f;
     };
     const probe: Probe = (p) => {
@@ -210,7 +240,6 @@ export class HeaderIndex {
     // In a snapshot the graph outlives the walk: a header whose component is known
     // is not opened again, and only new headers are walked.
     const nodes = this.opts.snapshot ? this.graphFor(`${ctx.key}\0${name('/')}`) : new Map<string, Node>();
-    const isSystem = (p: string) => ctx.angle.some((d) => p.startsWith(d.endsWith(sep) ? d : d + sep));
     const stack: Node[] = [];
     let counter = 0;
     let opened = 0;

@@ -104,3 +104,29 @@ test('the component cache is bounded (least recently used dropped)', () => {
   for (let i = 0; i < 20; i++) idx.importsOf(`/k/x${i}.c`, `#include <h${i}.h>\n`, ctx, read, (p) => p);
   assert.equal(idx.size, 5);
 });
+
+test("an editor's engine reads a kernel header again only when its size or mtime changed, and sees the change", async () => {
+  const { mkdirSync, utimesSync } = await import('node:fs');
+  const { readTextOrUndefined } = await import('../../../server/src/fs/safeRead');
+  const root = mkdtempSync(join(tmpdir(), 'tdx-stamp-'));
+  try {
+    mkdirSync(join(root, 'include/linux'), { recursive: true });
+    mkdirSync(join(root, 'drivers/x'), { recursive: true });
+    writeFileSync(join(root, 'Makefile'), MAKEFILE);
+    const hdr = join(root, 'include/linux/regs.h');
+    writeFileSync(hdr, '#define rd_a(p) readl(p)\n');
+    const src = '#include <linux/regs.h>\nvoid f(void __iomem *p) { rd_a(p); rd_b(p); }\n';
+    const reads: string[] = [];
+    const e = await AuditEngine.create({ readFile: (p) => (reads.push(p), readTextOrUndefined(p)) });
+    const file = join(root, 'drivers/x/x.c');
+    assert.equal(e.audit(file, src, 1).analysis.sites.length, 1);
+    reads.length = 0;
+    assert.equal(e.audit(file, src + '\n', 2).analysis.sites.length, 1);
+    assert.deepEqual(reads.filter((p) => p.includes('/include/')), [], 'unchanged kernel headers are not read again');
+    writeFileSync(hdr, '#define rd_a(p) readl(p)\n#define rd_b(p) readw(p)\n');
+    utimesSync(hdr, new Date(), new Date(Date.now() + 5000));
+    assert.equal(e.audit(file, src, 3).analysis.sites.length, 2, 'the edit is seen');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
