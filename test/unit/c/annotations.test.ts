@@ -80,3 +80,43 @@ test('a lone struct type as a macro argument in a body parses (virtio_cread_le),
   const casts = 'void h(void) { x = (struct foo *)p; z = f((struct a)b); return (struct bar)y; }\n';
   assert.equal(prepare(casts).text, casts);
 });
+
+test('kernel macro shapes from Debian 6.1 drivers/ parse without ERROR: case ranges, KERN_* string prefixes, file-scope module_init/EXPORT_SYMBOL/static DEFINE_PER_CPU, PM-ops initializers, DECLARE_BITMAP members; a K&R-style definition and sites stay', async () => {
+  const p = await CParser.create();
+  const text = [
+    'static DEFINE_PER_CPU(struct cpc_desc *, cpc_desc_ptr);',
+    'static DEFINE_RATELIMIT_STATE(ratelimit_corrected, 5*HZ, 2);',
+    'struct s {',
+    '\tint a;',
+    '\tDECLARE_BITMAP(bitmap, MAP_SZ);',
+    '\tvoid __iomem *regs;',
+    '};',
+    'static const struct dev_pm_ops o = {',
+    '\tSET_SYSTEM_SLEEP_PM_OPS(a_suspend, a_resume)',
+    '\tSET_RUNTIME_PM_OPS(c, d, e)',
+    '};',
+    'int',
+    'FOO_READ(struct s *s, int x)',
+    '{',
+    '\tswitch (x) {',
+    "\tcase 'a' ... 'z':",
+    '\t\tprintk(KERN_ERR DRV_NAME ": bad %d\\n", x);',
+    '\t\treturn readl(s->regs + x);',
+    '\t}',
+    '\treturn 0;',
+    '}',
+    'module_init(aten_init)',
+    'EXPORT_SYMBOL_GPL(FOO_READ);',
+    '',
+  ].join('\n');
+  const r = p.parse(undefined, text);
+  try {
+    assert.equal(countErrors(r.tree), 0, r.prepared.text);
+    assert.equal(r.prepared.text.length, text.length);
+    assert.deepEqual(r.prepared.text.split('\n').map((l) => l.length), text.split('\n').map((l) => l.length));
+    assert.ok(r.tree.rootNode.descendantsOfType('function_definition').length === 1, 'FOO_READ is still a function');
+    assert.ok(r.prepared.text.includes('readl(s->regs + x)'));
+  } finally {
+    r.tree.delete();
+  }
+});
