@@ -120,3 +120,22 @@ test('kernel macro shapes from Debian 6.1 drivers/ parse without ERROR: case ran
     r.tree.delete();
   }
 });
+
+test('named variadic macro parameters and a label closing a block parse, and a wrapper macro keeps its parameter indices', async () => {
+  const p = await CParser.create();
+  const text = '#define dbg(dev, fmt, args...) dev_printk(KERN_DEBUG, dev, fmt, ##args)\n#define rd(base, off, rest...) readl((base) + (off))\nint f(void __iomem *b)\n{\n\tif (!b)\n\t\tgoto out;\n\trd(b, 4, 1, 2);\nout:\n}\n';
+  const r = p.parse(undefined, text);
+  try {
+    assert.equal(countErrors(r.tree), 0, r.prepared.text);
+  } finally {
+    r.tree.delete();
+  }
+  const { AuditEngine } = await import('../../../server/src/audit/engine');
+  const e = await AuditEngine.create({ readFile: () => undefined });
+  const a = e.auditOnce('/t/v.c', text);
+  // The macro body's own readl is a site too (file scope), as for any wrapper macro.
+  assert.deepEqual(a.analysis.sites.map((s) => [s.accessor, s.base, s.address]), [
+    ['readl', 'readl', '(base) + (off)'],
+    ['rd', 'readl', 'b'],
+  ]);
+});
