@@ -368,7 +368,12 @@ export class AuditEngine {
       const t = this.host.readFile(p);
       return t === undefined ? { why: 'not found or not readable', missing: true } : { text: t };
     };
-    return this.index.importsOf(path, text, ctx, read, (p) => (asUri ? pathToFileURL(p).toString() : p), this.storeFor(ctx));
+    try {
+      return this.index.importsOf(path, text, ctx, read, (p) => (asUri ? pathToFileURL(p).toString() : p), this.storeFor(ctx));
+    } catch (e) {
+      // Headers teach; they never stop the file's own audit.
+      return { knowledge: emptyKnowledge(), notFollowed: [{ include: '(all headers)', from: path, line: 0, why: `the header walk failed: ${e instanceof Error ? e.message : String(e)}` }], headers: 0 };
+    }
   }
 
   /** The disk store of a context's tree (batch runs with headerCache on), or undefined. */

@@ -130,3 +130,15 @@ test("an editor's engine reads a kernel header again only when its size or mtime
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('a host that throws while headers are read costs the file its headers, not its audit', async () => {
+  const e = await AuditEngine.create({
+    readFile: () => undefined,
+    tryReadFile: () => {
+      throw new Error('EIO from a dying disk');
+    },
+  });
+  const a = e.auditOnce('/t/a.c', '#include "regs.h"\nvoid f(void __iomem *p) { writel(1, p); }\n');
+  assert.equal(a.analysis.sites.length, 1);
+  assert.match(a.notFollowed?.[0]?.why ?? '', /header walk failed: EIO/);
+});
