@@ -21,8 +21,10 @@ function readInside(p: string): string | undefined {
 }
 
 async function main(): Promise<void> {
-    // Folders come with the first message; the host reads them when it is called.
-  const engine = await AuditEngine.create({ ...batchHost(), readFile: readInside, tryReadFile: (p) => batchHost(folders).tryReadFile(resolve(p)) });
+    // Folders come with the first message; the host reads them when it is called. Not
+  // a snapshot: the worker lives across index runs while the user edits headers
+  // (kernel-tree headers are still not re-read while a stat says they are unchanged).
+  const engine = await AuditEngine.create({ readFile: readInside, tryReadFile: (p) => batchHost(folders).tryReadFile(resolve(p)) });
   const post = (m: FromWorker) => port.postMessage(m);
   port.on('message', (m: ToWorker) => {
     if (m.type === 'config') {
