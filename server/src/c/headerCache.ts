@@ -93,6 +93,7 @@ function writable(dir: string): boolean {
 }
 
 export class DiskHeaderStore implements HeaderStore {
+  /** Key -> stored JSON not yet handed out, or null (written by us, or already handed out). */
   private loaded: Map<string, unknown> | undefined;
   private fd: number | undefined;
   private written = 0;
@@ -130,8 +131,13 @@ export class DiskHeaderStore implements HeaderStore {
   }
 
   get(key: string): Knowledge | undefined {
-    const j = this.load().get(key);
-    return j === undefined ? undefined : knowledgeFromJson(j, (n) => CATALOGUE.get(n));
+    const m = this.load();
+    const j = m.get(key);
+    if (j === undefined || j === null) return undefined;
+    // Handed over once: the index keeps the knowledge; the raw JSON is let go (a
+    // run over drivers/ held every component twice).
+    m.set(key, null);
+    return knowledgeFromJson(j, (n) => CATALOGUE.get(n));
   }
 
   put(key: string, k: Knowledge): void {
@@ -143,7 +149,7 @@ export class DiskHeaderStore implements HeaderStore {
       this.fd ??= openSync(join(this.dir, `${process.pid}-${threadId}-${Date.now().toString(36)}.jsonl`), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
       writeSync(this.fd, line);
       this.written += line.length;
-      m.set(key, JSON.parse(line).v);
+      m.set(key, null); // on disk; the index holds the knowledge itself
     } catch {
       this.broken = true; // a full disk or a folder gone: the run goes on without the cache
     }
