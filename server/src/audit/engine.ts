@@ -185,19 +185,14 @@ export class AuditEngine {
   /**
    * What header texts declare, analysed together against what they import. A
    * kernel (or -I) header that names no accessor, no wrapper it imports and no
-   * `__iomem` can declare nothing but plain fields: it is not parsed (most of the
-   * kernel's headers; parsing them was two thirds of a cold run), and its plain
-   * field names come from a line pattern, a superset that only keeps `p->f` of a
-   * same-named `__iomem` field silent, as a parsed header would.
+   * `__iomem` declares nothing this uses: it is not parsed (most of the kernel's
+   * headers; parsing them was two thirds of a cold run).
    */
   private analyseHeaders(members: { name: string; text: string; system: boolean }[], imported: Knowledge): Knowledge {
     const out = emptyKnowledge();
     const known = (w: string) => CATALOGUE.has(w) || imported.wrappers.has(w);
     for (const m of members) {
-      if (m.system && !m.text.includes('__iomem') && !mentionsName(m.text, known)) {
-        for (const f of plainFieldNames(m.text)) out.plainFields.add(f);
-        continue;
-      }
+      if (m.system && !m.text.includes('__iomem') && !mentionsName(m.text, known)) continue;
       let parsed;
       try {
         parsed = this.parser.parse(undefined, m.text);
@@ -205,7 +200,18 @@ export class AuditEngine {
         continue; // a header tree-sitter cannot take teaches nothing
       }
       try {
-        mergeKnowledge(out, analyzeFile(this.parser, parsed, m.name, imported).exports);
+        const own = analyzeFile(this.parser, parsed, m.name, imported).exports;
+        if (m.system) {
+          // A kernel header's struct fields, __iomem or plain, stay out of the
+          // driver's dereference analysis, which matches fields by name only: the
+          // kernel's thousands of plain `base`/`regs`/`addr` silenced 348 true
+          // dereferences of drivers' own __iomem fields on drivers/ (forcedeth.c,
+          // sun8i-ce-hash.c), and its __iomem ones would flag drivers' plain fields.
+          // Its wrappers and __iomem globals are what it teaches.
+          own.fields.clear();
+          own.plainFields.clear();
+        }
+        mergeKnowledge(out, own);
       } finally {
         parsed.tree.delete();
       }
@@ -405,19 +411,6 @@ const MEMBER_OR_WORD_RE = /(->|\.)?\s*([A-Za-z_]\w*)/g;
 function mentionsName(text: string, known: (w: string) => boolean): boolean {
   for (const m of text.matchAll(WORD_RE)) if (known(m[0])) return true;
   return false;
-}
-
-/** Indented `T name;`, `T *a, *b[4];`, `T x : 3;` lines: field names (and some locals: a superset). */
-const MEMBER_LINE_RE = /^[ \t]+(?!return\b|goto\b|break\b|continue\b)[A-Za-z_][^;{}()#=\n]*;/gm;
-function plainFieldNames(text: string): Set<string> {
-  const out = new Set<string>();
-  for (const m of text.matchAll(MEMBER_LINE_RE)) {
-    for (const part of m[0].slice(0, -1).split(',')) {
-      const id = /([A-Za-z_]\w*)\s*(?:\[[^\]]*\]\s*)*(?::\s*\w+\s*)?$/.exec(part.trim());
-      if (id) out.add(id[1]!);
-    }
-  }
-  return out;
 }
 
 function toPath(file: string): string | undefined {

@@ -49,6 +49,9 @@ const CAPS_RE = /^[A-Z][A-Z0-9_]*[A-Z0-9]$/;
 /** Lower-case macros that stand alone at file scope. */
 const FILE_SCOPE_CALL_RE = /^(?:module_(?:init|exit|param\w*|driver|\w+_driver)|\w*initcall\w*|console_initcall|builtin_\w*driver)$/;
 
+/** The kernel's file-scope declaring macros (they hold no site). */
+const KERNEL_DECL_MACRO_RE = /^(?:EXPORT_\w+|MODULE_\w+|DEFINE_(?:PER_CPU\w*|RATELIMIT_STATE|MUTEX|SPINLOCK|RAW_SPINLOCK|IDA|IDR|XARRAY\w*|SEMAPHORE|RWLOCK|STATIC_KEY_\w+|SHOW_ATTRIBUTE|SHOW_STORE_ATTRIBUTE|SIMPLE_ATTRIBUTE|DEBUGFS_ATTRIBUTE|SIMPLE_DEV_PM_OPS|RUNTIME_DEV_PM_OPS|STATIC_SRCU|WAIT_QUEUE_HEAD\w*|TIMER|LOCAL_IRQ_LOCK)|DECLARE_(?:PER_CPU\w*|WORK|DELAYED_WORK|BITMAP|WAIT_QUEUE_HEAD\w*|HASHTABLE|TASKLET\w*|COMPLETION\w*|RWSEM|KFIFO\w*)|LIST_HEAD|SIMPLE_DEV_PM_OPS|ACPI_MODULE_NAME|MODULE_DEVICE_TABLE)$/;
+
 /** Words before a '(' that does not open a call's arguments. */
 const NOT_CALL = new Set(['if', 'while', 'for', 'switch', 'return', 'sizeof', 'typeof', '__typeof__', '__typeof', '_Alignof', '__alignof__', 'alignof', 'case', 'do', 'else', 'goto', '_Generic', '__builtin_types_compatible_p', '__builtin_offsetof', 'offsetof']);
 
@@ -320,10 +323,13 @@ export function prepare(src: string): Prepared {
       annotations.push({ name, index: start, length: to - start });
       return to;
     };
-    if (stack.length === 0 && atLineStart && next !== '{' && !/^\s*[;=]/.test(src.slice(close + 1, close + 3)) && /^[ \t]*\r?\n/.test(src.slice(close + 1, close + 40))) {
+    // Only the kernel's own declaring macros: a driver's file-scope macro call may
+    // define accessors (BCM_SYSPORT_IO_MACRO, OCX_DEBUGFS_ATTR) and is a site.
+    const declaring = FILE_SCOPE_CALL_RE.test(word) || KERNEL_DECL_MACRO_RE.test(word);
+    if (declaring && stack.length === 0 && atLineStart && next !== '{' && !/^\s*[;=]/.test(src.slice(close + 1, close + 3)) && /^[ \t]*\r?\n/.test(src.slice(close + 1, close + 40))) {
       return drop(close + 1, 'file-scope macro');
     }
-    if (stack.length === 0 && atLineStart && next === ';' && !args.includes('{')) {
+    if (declaring && stack.length === 0 && atLineStart && next === ';' && !args.includes('{')) {
       return drop(after + 1, 'file-scope macro');
     }
     if (top === 'init' && (lastSig === '{' || lastSig === ',') && next !== ',' && next !== '}' && (isIdStart(next.charCodeAt(0)) || next === '.' || next === '[')) {

@@ -25,7 +25,7 @@ import { CATALOGUE } from './catalogue';
 import { knowledgeFromJson, knowledgeToJson, type Knowledge } from './knowledge';
 
 /** Bumped when what a component's analysis yields changes (the analysis, the catalogue's meaning). */
-export const HEADER_CACHE_FORMAT = 1;
+export const HEADER_CACHE_FORMAT = 2;
 /** One writer's file stops growing here; all files together are not loaded past this. */
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
 const MAX_TOTAL_BYTES = 256 * 1024 * 1024;

@@ -37,7 +37,7 @@ test('a warm disk cache: the second engine analyses no header and finds the same
     const cold = await audit(root);
     assert.ok(cold.e.headerStats.analysed > 0);
     assert.equal(cold.sites.length, 1);
-    assert.ok(existsSync(join(root, '.tdx-audit/headers/v1')), 'inside the tree when it can be written');
+    assert.ok(existsSync(join(root, '.tdx-audit/headers/v2')), 'inside the tree when it can be written');
     const warm = await audit(root);
     assert.equal(warm.e.headerStats.analysed, 0);
     assert.ok(warm.e.headerStats.fromDisk > 0);
