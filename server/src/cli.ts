@@ -6,7 +6,7 @@
 
 import { runFix, FIX_USAGE } from './cli/fix';
 import { resolve } from 'node:path';
-import { discoverSources, SourceError } from './audit/sources';
+import { batchHost, discoverSources, SourceError } from './audit/sources';
 import { applyTreeProfile, checkObjectPaths, commonOption, objectSearchOf, objectsNamed, optionValue, type CommonOptions } from './cliOptions';
 import { findTreeRoot } from './audit/report/provenance';
 import { DEFAULT_PROFILE, PROFILE_IDS } from './x86/profiles';
@@ -24,8 +24,11 @@ import { defaultJobs, scanFiles } from './cli/scanPool';
 
 class UsageError extends Error {}
 
+/** Includes not followed that a scan names on stderr (each once; a kernel tree without generated headers has many). */
+const MAX_NOT_FOLLOWED_LINES = 20;
+
 const USAGE = `usage:
-  tdx-audit scan <files or dirs...> [--format text|json] [--profile P] [--no-includes] [--exit-zero] [--jobs N] [--shard K/N]
+  tdx-audit scan <files or dirs...> [--format text|json] [--profile P] [--no-includes] [--no-header-cache | --header-cache-dir DIR] [--exit-zero] [--jobs N] [--shard K/N]
                  [--objects DIR|FILE]... [--build-dir DIR] [--source-root DIR] [--vmlinux FILE]
                  [--path-map FROM=TO]... [--no-objects]
       (the .o beside each source is read unless --no-objects; --path-map: the objects name FROM, the sources are under TO)
@@ -40,6 +43,10 @@ interface ScanOptions extends CommonOptions {
   format: 'text' | 'json';
   /** Report findings but exit 0 (for demos and advisory CI jobs). */
   exitZero: boolean;
+  /** Keep header knowledge under the tree's .tdx-audit/headers/ (--no-header-cache: off). */
+  headerCache: boolean;
+  /** Where the header cache goes instead of the tree's .tdx-audit/ (a tree you must not write to). */
+  headerCacheDir?: string;
   sourceRoot?: string;
   /** Worker threads (default: one per core). */
   jobs: number;
@@ -50,7 +57,7 @@ interface ScanOptions extends CommonOptions {
 }
 
 function parseScanArgs(argv: string[]): ScanOptions {
-  const o: ScanOptions = { paths: [], format: 'text', profile: DEFAULT_PROFILE, followIncludes: true, exitZero: false, objects: [], jobs: defaultJobs() };
+  const o: ScanOptions = { paths: [], format: 'text', profile: DEFAULT_PROFILE, followIncludes: true, exitZero: false, headerCache: true, objects: [], jobs: defaultJobs() };
   const fail = (m: string) => new UsageError(m);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -62,6 +69,8 @@ function parseScanArgs(argv: string[]): ScanOptions {
       o.format = v;
     } else if (a === '--source-root') o.sourceRoot = optionValue(argv, ++i, a, fail);
     else if (a === '--exit-zero') o.exitZero = true;
+    else if (a === '--no-header-cache') o.headerCache = false;
+    else if (a === '--header-cache-dir') o.headerCacheDir = resolve(optionValue(argv, ++i, a, fail));
     else if (a === '--jobs' || a === '-j') {
       const v = optionValue(argv, ++i, a, fail);
       if (!/^[1-9]\d{0,2}$/.test(v)) throw new UsageError(`${a} takes a number of threads (1-999), not ${v}`);
@@ -105,6 +114,8 @@ async function scan(argv: string[], write: (s: string) => void, warn: (s: string
   const config = {
     profile: o.profile,
     followIncludes: o.followIncludes,
+    headerCache: o.headerCache,
+    ...(o.headerCacheDir ? { headerCacheDir: o.headerCacheDir } : {}),
     objects: o.search,
   };
   const walkSkipped: { file: string; why: string }[] = [];
@@ -116,12 +127,14 @@ async function scan(argv: string[], write: (s: string) => void, warn: (s: string
   let hasError = false;
   const missing: string[] = [];
   const stale: string[] = [];
+  /** Each include not followed, once for the run (the first file that met it). */
+  const notFollowed = new Map<string, { include: string; from: string; line: number; why: string }>();
   const runSkipped = await scanFiles(
     files,
     config,
     o.jobs,
-    async (read) => {
-      const engine = await AuditEngine.create({ readFile: read });
+    async () => {
+      const engine = await AuditEngine.create(batchHost());
       engine.configure(config);
       return engine;
     },
@@ -132,6 +145,10 @@ async function scan(argv: string[], write: (s: string) => void, warn: (s: string
         if (r.object.state === 'missing' && r.object.message.startsWith('no object found')) missing.push(r.file);
         else stale.push(`${r.file}: ${r.object.message}`);
       }
+      for (const n of r.notFollowed) {
+        const k = `${n.include}\0${n.why}`;
+        if (!notFollowed.has(k)) notFollowed.set(k, n);
+      }
       writer.add(r);
     },
   );
@@ -140,6 +157,9 @@ async function scan(argv: string[], write: (s: string) => void, warn: (s: string
   for (const s of skipped) warn(`tdx-audit: ${s.file}: ${s.why.startsWith('skipped') ? s.why : `skipped: ${s.why}`}`);
   // Stale or broken objects are named one by one; files without any object are counted.
   for (const m of stale) warn(`tdx-audit: ${m}`);
+  const nf = [...notFollowed.values()];
+  for (const n of nf.slice(0, MAX_NOT_FOLLOWED_LINES)) warn(`tdx-audit: not followed: ${n.include} (${n.from}:${n.line + 1}): ${n.why}`);
+  if (nf.length > MAX_NOT_FOLLOWED_LINES) warn(`tdx-audit: ... and ${nf.length - MAX_NOT_FOLLOWED_LINES} more includes not followed`);
   if (missing.length) {
     const where = objectsNamed(o) ? 'among those given or beside them' : 'beside them (--objects, --build-dir, --vmlinux name others; --no-objects reads none)';
     warn(`tdx-audit: ${missing.length} file(s) with sites have no object ${where} (e.g. ${missing.slice(0, 3).join(', ')}): source view only for them`);

@@ -13,6 +13,9 @@
 import type { Position, Range, Site, SourceAnalysis, RuleCode } from '../c/types';
 import type { CompiledInstruction, FileCompiled } from './compiled';
 import type { ObjectSearch } from './objects';
+import type { NotFollowed } from '../c/headerIndex';
+import type { IncludeSetup } from '../c/includePath';
+export type { NotFollowed, IncludeSetup };
 
 export type Severity = 'error' | 'warning' | 'information' | 'hint';
 
@@ -45,6 +48,8 @@ export interface FileAudit {
   ms: number;
   /** Compiled forms, when object lookup is configured and the file is on disk. */
   compiled?: FileCompiled;
+  /** Includes that were not followed (not found, not readable), each once. */
+  notFollowed?: NotFollowed[];
 }
 
 /** A text edit in web-tree-sitter's terms (indices are UTF-16 offsets into the document). */
@@ -65,8 +70,17 @@ export type { Profile };
 export interface AuditConfig {
   /** Per-rule overrides; 'off' drops the finding. */
   severity: Partial<Record<RuleCode, Severity | 'off'>>;
-  /** Read quoted-include headers for __iomem fields and wrappers. */
+  /** Read included headers for __iomem fields and wrappers. */
   followIncludes: boolean;
+  /** Where include paths come from besides the kernel tree (compile databases). */
+  includes?: IncludeSetup;
+  /**
+   * Keep header knowledge on disk under the tree's .tdx-audit/headers/ (or the
+   * user's cache when the tree is read-only). Batch engines (host.snapshot) only.
+   */
+  headerCache?: boolean;
+  /** The header cache's folder instead of the tree's own .tdx-audit/ (one subfolder per tree). */
+  headerCacheDir?: string;
   profile: Profile;
   /**
    * Where to look for objects holding the file's code; undefined turns the
@@ -81,6 +95,16 @@ export interface EngineHost {
    * does not exist or is outside what the host allows. Paths are absolute file paths.
    */
   readFile(path: string): string | undefined;
+  /**
+   * The same read with the reason when it fails (`missing` lets an include search
+   * go on to the next folder; anything else stops it and is listed as not followed).
+   */
+  tryReadFile?(path: string): { text: string } | { why: string; missing: boolean };
+  /**
+   * Files do not change during this engine's life (a batch run): header facts and
+   * include resolutions are remembered instead of read again per audit.
+   */
+  snapshot?: boolean;
 }
 
 export type { Position };
@@ -90,12 +114,18 @@ export type { Position };
 
 import { readTextOrUndefined } from '../fs/safeRead';
 import { DEFAULT_PROFILE } from '../x86/profiles';
+import { statSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
+import { DiskHeaderStore, headerCacheDir, type HeaderStore } from '../c/headerCache';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { analyzeFile } from '../c/analyze';
 import { emptyKnowledge, mergeKnowledge, type Knowledge } from '../c/knowledge';
 import { CParser } from '../c/parser';
+import { HeaderIndex, type Imports } from '../c/headerIndex';
+import { IncludeResolver, type IncludeContext } from '../c/includePath';
+import { loadCompileCommands } from './compile';
 import { findingFor, DEFAULT_SEVERITY } from './findings';
+import { CATALOGUE } from '../c/catalogue';
 import { ObjectStore } from './objects';
 import { compiledFormsThroughEdits, savedLineOf } from './compiled/edited';
 import { findingAt } from './hover';
@@ -111,32 +141,89 @@ export const DEFAULT_CONFIG: AuditConfig = {
   profile: DEFAULT_PROFILE,
 };
 
-/** Headers one include walk may read (a generated tree of thousands of headers stops there). */
-const MAX_HEADERS_PER_WALK = 2000;
-const QUOTED_INCLUDE_RE = /^[ \t]*#[ \t]*include[ \t]*"([^"\n]+)"/gm;
-
-interface HeaderEntry {
-  text: string;
-  knowledge: Knowledge;
-  /**
-   * Every header the knowledge was built from (itself, its component, all it
-   * includes) with the text it had: an edit to any of them, not only to this one,
-   * makes the entry stale.
-   */
-  deps: ReadonlyMap<string, string>;
-}
+/** Headers one include walk may read (the x86 kernel's whole include/ is about 7,000). */
+const MAX_HEADERS_PER_WALK = 20_000;
+/** Header components the index keeps (each is what one header, or one include cycle, declares). */
+const MAX_HEADER_COMPONENTS = 50_000;
 
 export class AuditEngine {
   private config: AuditConfig = { ...DEFAULT_CONFIG };
-  /** Headers by absolute path, reanalysed only when their text changes. */
-  private readonly headers = new Map<string, HeaderEntry>();
+  /** The last file's header walk (the pre-filter's, reused by the audit that follows). */
+  private lastImports: { file: string; text: string; imports: Imports } | undefined;
+  /** Header knowledge by content (headerIndex.ts). */
+  private readonly index: HeaderIndex;
+  /** Disk stores of header knowledge by tree root (undefined: none could be made). */
+  private readonly stores = new Map<string, HeaderStore | undefined>();
+  /** Include paths per file (includePath.ts). */
+  private readonly resolver: IncludeResolver;
   /** Opened objects, shared by every file (a .ko or vmlinux holds many). */
   readonly objects = new ObjectStore();
 
   private constructor(
     private readonly parser: CParser,
     private readonly host: EngineHost,
-  ) {}
+  ) {
+    const snapshot = host.snapshot === true;
+    this.index = new HeaderIndex((members, imported) => this.analyseHeaders(members, imported), {
+      snapshot,
+      maxEntries: MAX_HEADER_COMPONENTS,
+      maxHeadersPerWalk: MAX_HEADERS_PER_WALK,
+      // A stat, not a read (the read, when there is one, is the host's).
+      stamp: (p) => {
+        try {
+          const st = statSync(p, { throwIfNoEntry: false });
+          return st === undefined ? null : st.isFile() ? `${st.size}:${st.mtimeMs}:${st.ino}` : undefined;
+        } catch {
+          return undefined;
+        }
+      },
+    });
+    const lookup = (db: string, f: string) => {
+      try {
+        return loadCompileCommands(db).get(f);
+      } catch {
+        return undefined; // an unreadable or malformed database describes nothing
+      }
+    };
+    this.resolver = new IncludeResolver((p) => host.readFile(p), lookup, snapshot);
+  }
+
+  /**
+   * What header texts declare, analysed together against what they import. A
+   * kernel (or -I) header that names no accessor, no wrapper it imports and no
+   * `__iomem` declares nothing this uses: it is not parsed (most of the kernel's
+   * headers; parsing them was two thirds of a cold run).
+   */
+  private analyseHeaders(members: { name: string; text: string; system: boolean }[], imported: Knowledge): Knowledge {
+    const out = emptyKnowledge();
+    const known = (w: string) => CATALOGUE.has(w) || imported.wrappers.has(w);
+    for (const m of members) {
+      if (m.system && !m.text.includes('__iomem') && !mentionsName(m.text, known)) continue;
+      let parsed;
+      try {
+        parsed = this.parser.parse(undefined, m.text);
+      } catch {
+        continue; // a header tree-sitter cannot take teaches nothing
+      }
+      try {
+        const own = analyzeFile(this.parser, parsed, m.name, imported).exports;
+        if (m.system) {
+          // A kernel header's struct fields, __iomem or plain, stay out of the
+          // driver's dereference analysis, which matches fields by name only: the
+          // kernel's thousands of plain `base`/`regs`/`addr` silenced 348 true
+          // dereferences of drivers' own __iomem fields on drivers/ (forcedeth.c,
+          // sun8i-ce-hash.c), and its __iomem ones would flag drivers' plain fields.
+          // Its wrappers and __iomem globals are what it teaches.
+          own.fields.clear();
+          own.plainFields.clear();
+        }
+        mergeKnowledge(out, own);
+      } finally {
+        parsed.tree.delete();
+      }
+    }
+    return out;
+  }
 
   static async create(host: EngineHost): Promise<AuditEngine> {
     return new AuditEngine(await CParser.create(), host);
@@ -162,8 +249,8 @@ export class AuditEngine {
     // same-length swap keeps every offset and makes rows the lines the client has.
     if (text.includes('\r')) text = text.replace(/\r(?!\n)/g, '\n');
     const parsed = this.parser.parse(file, text);
-    const imported = this.config.followIncludes ? this.importsOf(file, text) : emptyKnowledge();
-    const { analysis } = analyzeFile(this.parser, parsed, file, imported);
+    const imports = this.config.followIncludes ? this.importsOf(file, text) : undefined;
+    const { analysis } = analyzeFile(this.parser, parsed, file, imports?.knowledge ?? emptyKnowledge());
     const findings: Finding[] = [];
     const bySite = new Map<Site, Finding>();
     for (const site of analysis.sites) {
@@ -175,7 +262,15 @@ export class AuditEngine {
     }
     const compiled = this.compiledForms(file, text, analysis);
     if (compiled) applyCompiled(compiled, analysis.sites, bySite);
-    return { file, version, analysis, findings, ms: performance.now() - t0, ...(compiled ? { compiled } : {}) };
+    return {
+      file,
+      version,
+      analysis,
+      findings,
+      ms: performance.now() - t0,
+      ...(compiled ? { compiled } : {}),
+      ...(imports?.notFollowed.length ? { notFollowed: imports.notFollowed } : {}),
+    };
   }
 
   /**
@@ -239,150 +334,95 @@ export class AuditEngine {
     this.parser.forget(file);
   }
 
-  /** Drops cached header knowledge (a header changed on disk). */
+  /** Drops what is remembered of a header (it changed on disk); a Makefile or compile database resets the include paths. */
   invalidateHeader(path: string): void {
-    this.headers.delete(path);
+    this.lastImports = undefined;
+    this.index.invalidate(path);
+    if (/(?:^|[\\/])(?:Makefile|compile_commands\.json)$/.test(path)) this.resolver.reset();
   }
 
   /**
-   * Knowledge from the quoted includes of `file`, in include order (first definition
-   * wins, as with the preprocessor).
-   *
-   * A header's knowledge is what it declares plus everything it includes, and must
-   * not depend on which file reached it first: with a global "seen" set, a header
-   * reached second in a diamond (a.c includes b.h and c.h, both include d.h) was
-   * cached without d.h's knowledge, so a file's sites depended on which files were
-   * audited before it. Headers are therefore taken a strongly connected component
-   * of the include graph at a time (Tarjan): a header outside any cycle is analysed
-   * once with what it includes; headers that include each other (with guards, C
-   * sees all of them whichever comes first) share one knowledge, computed by
-   * analysing each member against the others' exports until nothing new appears.
+   * What `file` imports through its includes (header index), with the includes
+   * that were not followed. The include path is the compiler's (includePath.ts):
+   * the file's compile_commands.json entry, else the kernel tree's x86 order, else
+   * quoted includes beside the file.
    */
-  private importsOf(file: string, text: string): Knowledge {
-    const out = emptyKnowledge();
+  private importsOf(file: string, text: string): Imports {
+    // The pre-filter's walk serves the one audit that follows it, not later ones (a
+    // header may be edited between two audits of the same text).
+    const last = this.lastImports;
+    this.lastImports = undefined;
+    if (last && last.file === file && last.text === text) return last.imports;
+    return this.computeImports(file, text);
+  }
+
+  /**
+   * Whether a file that names no accessor, `__iomem` or mapping API (the cheap
+   * pre-filter's test) can still hold a site through what its headers declare: it
+   * calls a wrapper they define (`vp_ioread16` from <linux/virtio_pci_modern.h>),
+   * names an `__iomem` global, or reaches an `__iomem` field with `->` or `.`.
+   * The header walk is kept for the audit that follows.
+   */
+  mayHoldSitesThroughHeaders(file: string, text: string): boolean {
+    if (!this.config.followIncludes) return false;
+    const imports = this.computeImports(file, text);
+    this.lastImports = { file, text, imports };
+    const k = imports.knowledge;
+    if (!k.wrappers.size && !k.globals.size && !k.fields.size) return false;
+    for (const m of text.matchAll(MEMBER_OR_WORD_RE)) {
+      const w = m[2]!;
+      if (m[1] ? k.fields.has(w) : k.wrappers.has(w) || k.globals.has(w)) return true;
+    }
+    return false;
+  }
+
+  private computeImports(file: string, text: string): Imports {
     const path = toPath(file);
-    if (!path) return out;
+    if (!path) return { knowledge: emptyKnowledge(), notFollowed: [], headers: 0 };
     const asUri = file.startsWith('file:');
-    // Each header is read once per audit, however many includes name it.
-    const texts = new Map<string, string | undefined>();
+    const ctx = this.resolver.contextFor(path, this.config.includes);
     const read = (p: string) => {
-      if (!texts.has(p)) texts.set(p, this.host.readFile(p));
-      return texts.get(p);
+      if (this.host.tryReadFile) return this.host.tryReadFile(p);
+      const t = this.host.readFile(p);
+      return t === undefined ? { why: 'not found or not readable', missing: true } : { text: t };
     };
-    for (const m of text.matchAll(QUOTED_INCLUDE_RE)) {
-      const k = this.headerKnowledge(resolvePath(dirname(path), m[1]!), asUri, read);
-      if (k) mergeKnowledge(out, k);
+    try {
+      return this.index.importsOf(path, text, ctx, read, (p) => (asUri ? pathToFileURL(p).toString() : p), this.storeFor(ctx));
+    } catch (e) {
+      // Headers teach; they never stop the file's own audit.
+      return { knowledge: emptyKnowledge(), notFollowed: [{ include: '(all headers)', from: path, line: 0, why: `the header walk failed: ${e instanceof Error ? e.message : String(e)}` }], headers: 0 };
     }
-    return out;
   }
 
-  /** The cached knowledge of a header whose text is unchanged, else undefined. */
-  private cachedHeader(path: string, read: (p: string) => string | undefined): { text: string; knowledge: Knowledge } | undefined {
-    const hit = this.headers.get(path);
-    if (!hit) return undefined;
-    for (const [p, t] of hit.deps) if (read(p) !== t) return undefined;
-    return hit;
+  /** The disk store of a context's tree (batch runs with headerCache on), or undefined. */
+  private storeFor(ctx: IncludeContext): HeaderStore | undefined {
+    if (!this.host.snapshot || !this.config.headerCache || ctx.origin.kind === 'plain') return undefined;
+    const root = ctx.origin.kind === 'kernel' ? ctx.origin.root : dirname(ctx.origin.path);
+    if (!this.stores.has(root)) {
+      const dir = headerCacheDir(root, this.config.headerCacheDir);
+      this.stores.set(root, dir ? new DiskHeaderStore(dir) : undefined);
+    }
+    return this.stores.get(root);
   }
 
-  /** A header's knowledge (with all it includes), or undefined when it cannot be read. */
-  private headerKnowledge(root: string, asUri: boolean, read: (p: string) => string | undefined): Knowledge | undefined {
-    const hit = this.cachedHeader(root, read);
-    if (hit) return hit.knowledge;
-    interface Node {
-      path: string;
-      text: string;
-      includes: string[];
-      index: number;
-      low: number;
-      onStack: boolean;
-    }
-    const nodes = new Map<string, Node>();
-    const stack: Node[] = [];
-    const done = new Map<string, Knowledge>();
-    const depsOf = new Map<string, ReadonlyMap<string, string>>();
-    let budget = MAX_HEADERS_PER_WALK;
-    const knowledgeOf = (p: string): Knowledge | undefined => done.get(p) ?? this.cachedHeader(p, read)?.knowledge;
-    const analyse = (n: Node, imported: Knowledge): Knowledge => {
-      const name = asUri ? pathToFileURL(n.path).toString() : n.path;
-      const parsed = this.parser.parse(undefined, n.text);
-      try {
-        return analyzeFile(this.parser, parsed, name, imported).exports;
-      } finally {
-        parsed.tree.delete();
-      }
-    };
-    const finish = (members: Node[]) => {
-      // Path order, so the result does not depend on where the walk came in.
-      members.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-      const inScc = new Set(members.map((m) => m.path));
-      const external = emptyKnowledge();
-      const deps = new Map<string, string>(members.map((m) => [m.path, m.text]));
-      for (const m of members) {
-        for (const q of m.includes) {
-          if (inScc.has(q)) continue;
-          const k = knowledgeOf(q);
-          if (!k) continue;
-          mergeKnowledge(external, k);
-          for (const [p, t] of depsOf.get(q) ?? this.headers.get(q)?.deps ?? []) deps.set(p, t);
-        }
-      }
-      let know = emptyKnowledge();
-      const single = members.length === 1 && !members[0]!.includes.includes(members[0]!.path);
-      for (let round = 0, last = -1; round <= (single ? 0 : Math.min(members.length, 4)); round++) {
-        const imported = emptyKnowledge();
-        mergeKnowledge(imported, know);
-        mergeKnowledge(imported, external);
-        const next = emptyKnowledge();
-        for (const m of members) mergeKnowledge(next, analyse(m, imported));
-        mergeKnowledge(next, external);
-        know = next;
-        const size = know.wrappers.size + know.fields.size + know.globals.size + know.plainFields.size;
-        if (size === last) break;
-        last = size;
-      }
-      for (const m of members) {
-        done.set(m.path, know);
-        depsOf.set(m.path, deps);
-        this.headers.set(m.path, { text: m.text, knowledge: know, deps });
-      }
-    };
-    let next = 0;
-    const visit = (p: string): Node | undefined => {
-      const text = read(p);
-      if (text === undefined) return undefined;
-      const dir = dirname(p);
-      const n: Node = { path: p, text, includes: [...text.matchAll(QUOTED_INCLUDE_RE)].map((m) => resolvePath(dir, m[1]!)), index: next, low: next, onStack: true };
-      next++;
-      nodes.set(p, n);
-      stack.push(n);
-      for (const q of n.includes) {
-        const seen = nodes.get(q);
-        if (seen) {
-          if (seen.onStack) n.low = Math.min(n.low, seen.index);
-          continue;
-        }
-        if (done.has(q) || this.cachedHeader(q, read)) continue;
-        // A pathological tree (thousands of generated headers) stops here rather than
-        // recursing without bound; what lies beyond is not followed.
-        if (--budget < 0) continue;
-        const m = visit(q);
-        if (m) n.low = Math.min(n.low, m.low);
-      }
-      if (n.low === n.index) {
-        const members: Node[] = [];
-        for (;;) {
-          const m = stack.pop()!;
-          m.onStack = false;
-          members.push(m);
-          if (m === n) break;
-        }
-        finish(members);
-      }
-      return n;
-    };
-    visit(root);
-    return done.get(root);
+  /** The include context (search path) the engine uses for a file on disk. */
+  includeContextFor(file: string): IncludeContext | undefined {
+    const path = toPath(file);
+    return path ? this.resolver.contextFor(path, this.config.includes) : undefined;
   }
+
+  /** Header components held by the index (for measurements). */
+  get headerStats(): { components: number; analysed: number; fromDisk: number } {
+    return { components: this.index.size, analysed: this.index.analysed, fromDisk: this.index.fromStore };
+  }
+}
+
+const WORD_RE = /[A-Za-z_]\w*/g;
+/** A word, with the `->` or `.` before it when it is a member access. */
+const MEMBER_OR_WORD_RE = /(->|\.)?\s*([A-Za-z_]\w*)/g;
+function mentionsName(text: string, known: (w: string) => boolean): boolean {
+  for (const m of text.matchAll(WORD_RE)) if (known(m[0])) return true;
+  return false;
 }
 
 function toPath(file: string): string | undefined {

@@ -2,7 +2,7 @@
 // never hold driver code, minus files that cannot hold a site (the pre-filter).
 // Shared by `scan`, `report`, the editor's export and the workspace index.
 
-import { MAX_TEXT_BYTES, tryReadText } from '../fs/safeRead';
+import { MAX_TEXT_BYTES, readTextOrUndefined, tryReadText } from '../fs/safeRead';
 import { walkFiles, WalkError } from '../fs/walk';
 import { dirname, resolve } from 'node:path';
 import { CATALOGUE_NAMES_RE, MAPPING_NAMES_RE } from '../c/catalogue';
@@ -20,6 +20,8 @@ export function namesSite(text: string): boolean {
 }
 
 const QUOTED_INCLUDE_G = /^[ \t]*#[ \t]*include[ \t]*"([^"\n]+)"/gm;
+/** A file with no include at all learns nothing from headers (the forced ones declare no wrappers). */
+const ANY_INCLUDE = /^[ \t]*#[ \t]*include/m;
 /** Include chains deeper than this are let through (the engine decides). */
 const MAX_FILTER_DEPTH = 32;
 
@@ -33,10 +35,19 @@ const MAX_FILTER_DEPTH = 32;
 export class SiteFilter {
   private readonly memo = new Map<string, boolean>();
 
-  constructor(private readonly read: (path: string) => string | undefined) {}
+  /**
+   * `throughHeaders` is the engine's second look (AuditEngine.mayHoldSitesThroughHeaders)
+   * at a file the text tests let go: what the headers of its include path declare
+   * (a wrapper in <linux/...>). Without it only the quoted chain is looked at.
+   */
+  constructor(
+    private readonly read: (path: string) => string | undefined,
+    private readonly throughHeaders?: (path: string, text: string) => boolean,
+  ) {}
 
   mayHoldSites(path: string, text: string): boolean {
-    return namesSite(text) || this.includesSite(path, text, 0, new Set([resolve(path)])) !== false;
+    if (namesSite(text) || this.includesSite(path, text, 0, new Set([resolve(path)])) !== false) return true;
+    return !!this.throughHeaders && ANY_INCLUDE.test(text) && this.throughHeaders(path, text);
   }
 
   /** true, false, or 'cut' (an include cycle was cut below: not memoised, counted as false here). */
@@ -88,4 +99,25 @@ export function readSource(path: string): { text: string } | { why: string } {
   const r = tryReadText(path, { maxBytes: MAX_SOURCE_BYTES });
   // The reader's message starts with the path; callers print the path themselves.
   return 'text' in r ? r : { why: r.why.startsWith(path + ': ') ? r.why.slice(path.length + 2) : r.why };
+}
+
+/**
+ * The engine host of a batch run (scan, report, the index workers): files through
+ * the safe reader (inside `roots` when given), with the reason a header was not
+ * read, and the tree taken as unchanging for the run (header facts remembered).
+ */
+export function batchHost(roots?: readonly string[]): {
+  readFile(p: string): string | undefined;
+  tryReadFile(p: string): { text: string } | { why: string; missing: boolean };
+  snapshot: true;
+} {
+  const opts = roots ? { roots } : {};
+  return {
+    readFile: (p) => readTextOrUndefined(p, opts),
+    tryReadFile: (p) => {
+      const r = tryReadText(p, opts);
+      return 'text' in r ? r : { why: r.why.startsWith(p + ': ') ? r.why.slice(p.length + 2) : r.why, missing: r.kind === 'missing' };
+    },
+    snapshot: true,
+  };
 }

@@ -152,7 +152,9 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
           : c.fn && c.fn.isStatic && c.fn.isInline
             ? { name: c.fn.name, params: parameterNames(c.fn.params), isMacro: false }
             : null;
-        if (!owner || owner.name === c.callee || known.wrappers.has(owner.name)) continue;
+        // A catalogued accessor's own definition (asm-generic/io.h's `ioread32` calling
+        // `readl`) is the accessor, not a wrapper of another one.
+        if (!owner || owner.name === c.callee || known.wrappers.has(owner.name) || CATALOGUE.has(owner.name)) continue;
         const ids = new Set<string>();
         for (const i of target.addrArgs) for (const id of c.args[i] ? identifiersIn(c.args[i]) : []) ids.add(id);
         const flows = c.fn ? localFlows(c.fn) : [];

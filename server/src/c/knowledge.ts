@@ -47,3 +47,40 @@ export function mergeKnowledge(into: Knowledge, from: Knowledge): void {
   for (const k of from.plainFields) into.plainFields.add(k);
   for (const [k, v] of from.globals) if (!into.globals.has(k)) into.globals.set(k, v);
 }
+
+/** Knowledge as plain JSON (the header index's disk cache); accessors by name. */
+export interface KnowledgeJson {
+  w?: [string, { a: string; args: number[]; chain: ViaStep[]; m: boolean }][];
+  f?: [string, IomemDecl][];
+  p?: string[];
+  g?: [string, IomemDecl][];
+}
+
+export function knowledgeToJson(k: Knowledge): KnowledgeJson {
+  const out: KnowledgeJson = {};
+  if (k.wrappers.size) out.w = [...k.wrappers].map(([n, w]) => [n, { a: w.accessor.name, args: w.addrArgs, chain: w.chain, m: w.isMacro }]);
+  if (k.fields.size) out.f = [...k.fields];
+  if (k.plainFields.size) out.p = [...k.plainFields];
+  if (k.globals.size) out.g = [...k.globals];
+  return out;
+}
+
+/** The knowledge back, or undefined when the JSON is not what knowledgeToJson wrote (or names an accessor no longer catalogued). */
+export function knowledgeFromJson(j: unknown, accessor: (name: string) => Accessor | undefined): Knowledge | undefined {
+  if (typeof j !== 'object' || j === null) return undefined;
+  const o = j as KnowledgeJson;
+  const k = emptyKnowledge();
+  try {
+    for (const [n, w] of o.w ?? []) {
+      const a = accessor(w.a);
+      if (!a || !Array.isArray(w.args) || !Array.isArray(w.chain)) return undefined;
+      k.wrappers.set(n, { name: n, accessor: a, addrArgs: w.args, chain: w.chain, isMacro: !!w.m });
+    }
+    for (const [n, d] of o.f ?? []) k.fields.set(n, d);
+    for (const n of o.p ?? []) k.plainFields.add(n);
+    for (const [n, d] of o.g ?? []) k.globals.set(n, d);
+  } catch {
+    return undefined;
+  }
+  return k;
+}

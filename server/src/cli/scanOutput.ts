@@ -25,6 +25,8 @@ export interface ScanFileResult {
   findingLines: string[];
   objectLanding: { file: string; line: string }[];
   landing: { file: string; line: string }[];
+  /** Includes the engine did not follow (not found, not readable), as the engine lists them. */
+  notFollowed: { include: string; from: string; line: number; why: string }[];
 }
 
 /** One audited file as output pieces (the stable JSON interface, documented in the README). */
@@ -115,5 +117,6 @@ export function fileResult(a: FileAudit): ScanFileResult {
     findingLines,
     objectLanding,
     landing,
+    notFollowed: a.notFollowed ?? [],
   };
 }

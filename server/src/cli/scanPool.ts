@@ -44,7 +44,7 @@ export async function scanFiles(
   files: readonly string[],
   config: Partial<AuditConfig>,
   jobs: number,
-  local: (read: (p: string) => string | undefined) => Promise<Pick<AuditEngine, 'auditOnce'>>,
+  local: (read: (p: string) => string | undefined) => Promise<Pick<AuditEngine, 'auditOnce' | 'mayHoldSitesThroughHeaders'>>,
   emit: (r: ScanFileResult) => void,
 ): Promise<{ file: string; why: string }[]> {
   const skipped: { file: string; why: string }[] = [];
@@ -61,8 +61,10 @@ export async function scanFiles(
     }
   };
   const read = (p: string) => readTextOrUndefined(p);
-  const filter = new SiteFilter(read);
-  const auditHere = (engine: Pick<AuditEngine, 'auditOnce'>, i: number) => {
+  const filters = new Map<object, SiteFilter>();
+  const auditHere = (engine: Pick<AuditEngine, 'auditOnce' | 'mayHoldSitesThroughHeaders'>, i: number) => {
+    let filter = filters.get(engine);
+    if (!filter) filters.set(engine, (filter = new SiteFilter(read, (p, t) => engine.mayHoldSitesThroughHeaders(p, t))));
     try {
       done(i, auditForScan(engine, files[i]!, filter));
     } catch (e) {

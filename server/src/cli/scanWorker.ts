@@ -5,15 +5,15 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { AuditEngine, type AuditConfig } from '../audit/engine';
 import { readTextOrUndefined } from '../fs/safeRead';
 import { auditForScan, type ScanJobResult } from './scanPool';
-import { SiteFilter } from '../audit/sources';
+import { batchHost, SiteFilter } from '../audit/sources';
 
 const port = parentPort!;
 
 async function main(): Promise<void> {
   const read = (p: string) => readTextOrUndefined(p);
-  const engine = await AuditEngine.create({ readFile: read });
+  const engine = await AuditEngine.create(batchHost());
   engine.configure(workerData.config as Partial<AuditConfig>);
-  const filter = new SiteFilter(read);
+  const filter = new SiteFilter(read, (p, t) => engine.mayHoldSitesThroughHeaders(p, t));
   port.on('message', (m: { id: number; path: string }) => {
     let r: ScanJobResult;
     try {

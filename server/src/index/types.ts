@@ -27,9 +27,11 @@ export interface IndexedFile {
 
 export type ToWorker =
   | { type: 'config'; config: AuditConfig; folders: string[] }
-  | { type: 'audit'; id: number; path: string; text: string };
+  /** `headersOnly`: the text names nothing itself; audit it only if its headers' wrappers or `__iomem` names appear in it. */
+  | { type: 'audit'; id: number; path: string; text: string; headersOnly?: boolean };
 
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'result'; id: number; file: IndexedFile }
+  | { type: 'no-sites'; id: number }
   | { type: 'error'; id: number; path: string; message: string };

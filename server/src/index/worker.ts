@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { readTextOrUndefined } from '../fs/safeRead';
 import { parentPort } from 'node:worker_threads';
 import { AuditEngine } from '../audit/engine';
+import { batchHost } from '../audit/sources';
 import type { FromWorker, IndexedFile, ToWorker } from './types';
 
 const port = parentPort!;
@@ -20,7 +21,10 @@ function readInside(p: string): string | undefined {
 }
 
 async function main(): Promise<void> {
-  const engine = await AuditEngine.create({ readFile: readInside });
+    // Folders come with the first message; the host reads them when it is called. Not
+  // a snapshot: the worker lives across index runs while the user edits headers
+  // (kernel-tree headers are still not re-read while a stat says they are unchanged).
+  const engine = await AuditEngine.create({ readFile: readInside, tryReadFile: (p) => batchHost(folders).tryReadFile(resolve(p)) });
   const post = (m: FromWorker) => port.postMessage(m);
   port.on('message', (m: ToWorker) => {
     if (m.type === 'config') {
@@ -30,6 +34,10 @@ async function main(): Promise<void> {
       return;
     }
     try {
+      if (m.headersOnly && !engine.mayHoldSitesThroughHeaders(m.path, m.text)) {
+        post({ type: 'no-sites', id: m.id });
+        return;
+      }
       const a = engine.auditOnce(m.path, m.text);
       const file: IndexedFile = {
         path: m.path,

@@ -43,3 +43,16 @@ test('include cycles end and what a cycle cut is not remembered as "names nothin
   assert.equal(f.mayHoldSites('/t/x.c', '#include "a.h"\n'), true);
   assert.equal(f.mayHoldSites('/t/y.c', '#include "b.h"\n'), true);
 });
+
+test("the engine's look through headers is asked only when the text tests fail, and never for a file without includes", () => {
+  const asked: string[] = [];
+  const f = new SiteFilter(
+    () => undefined,
+    (p) => (asked.push(p), p.endsWith('wrapped.c')),
+  );
+  assert.equal(f.mayHoldSites('/t/direct.c', '#include <linux/io.h>\nvoid f(void) { readl(p); }\n'), true);
+  assert.equal(f.mayHoldSites('/t/none.c', 'int f(void) { return vp_ioread16(p); }\n'), false, 'no include: nothing to learn from headers');
+  assert.equal(f.mayHoldSites('/t/wrapped.c', '#include <linux/virtio_pci_modern.h>\nint f(void) { return vp_ioread16(p); }\n'), true);
+  assert.equal(f.mayHoldSites('/t/plain.c', '#include <linux/module.h>\nint g(void) { return 0; }\n'), false);
+  assert.deepEqual(asked, ['/t/wrapped.c', '/t/plain.c']);
+});

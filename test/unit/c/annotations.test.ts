@@ -62,3 +62,80 @@ test('the rewrite turns a kernel snippet with parse errors into one without', as
   assert.ok(rawErrors > 0, `expected the raw parse to fail somewhere, got ${rawErrors}`);
   assert.equal(errors, 0);
 });
+
+test('a lone struct type as a macro argument in a body parses (virtio_cread_le), offsetof is left to the grammar, prototypes and casts are untouched', async () => {
+  const p = await CParser.create();
+  const errors = (t: string) => {
+    const r = p.parse(undefined, t);
+    try {
+      return countErrors(r.tree);
+    } finally {
+      r.tree.delete();
+    }
+  };
+  // Debian 6.1 drivers/virtio/virtio_balloon.c:396 and virtio_pci_modern_dev.c:31.
+  assert.equal(errors('void f(struct vb *vb)\n{\n\tvirtio_cread_le(vb->vdev, struct virtio_balloon_config, num_pages,\n\t\t\t&num_pages);\n}\n'), 0);
+  assert.equal(errors('void f(void)\n{\n\tpci_read_config_byte(dev, off + offsetof(struct virtio_pci_cap,\n\t\t\t\t\t\t bar),\n\t\t\t     &bar);\n}\n'), 0);
+  assert.equal(prepare('int g(struct foo *, int);\n').text, 'int g(struct foo *, int);\n');
+  const casts = 'void h(void) { x = (struct foo *)p; z = f((struct a)b); return (struct bar)y; }\n';
+  assert.equal(prepare(casts).text, casts);
+});
+
+test('kernel macro shapes from Debian 6.1 drivers/ parse without ERROR: case ranges, KERN_* string prefixes, file-scope module_init/EXPORT_SYMBOL/static DEFINE_PER_CPU, PM-ops initializers, DECLARE_BITMAP members; a K&R-style definition and sites stay', async () => {
+  const p = await CParser.create();
+  const text = [
+    'static DEFINE_PER_CPU(struct cpc_desc *, cpc_desc_ptr);',
+    'static DEFINE_RATELIMIT_STATE(ratelimit_corrected, 5*HZ, 2);',
+    'struct s {',
+    '\tint a;',
+    '\tDECLARE_BITMAP(bitmap, MAP_SZ);',
+    '\tvoid __iomem *regs;',
+    '};',
+    'static const struct dev_pm_ops o = {',
+    '\tSET_SYSTEM_SLEEP_PM_OPS(a_suspend, a_resume)',
+    '\tSET_RUNTIME_PM_OPS(c, d, e)',
+    '};',
+    'int',
+    'FOO_READ(struct s *s, int x)',
+    '{',
+    '\tswitch (x) {',
+    "\tcase 'a' ... 'z':",
+    '\t\tprintk(KERN_ERR DRV_NAME ": bad %d\\n", x);',
+    '\t\treturn readl(s->regs + x);',
+    '\t}',
+    '\treturn 0;',
+    '}',
+    'module_init(aten_init)',
+    'EXPORT_SYMBOL_GPL(FOO_READ);',
+    '',
+  ].join('\n');
+  const r = p.parse(undefined, text);
+  try {
+    assert.equal(countErrors(r.tree), 0, r.prepared.text);
+    assert.equal(r.prepared.text.length, text.length);
+    assert.deepEqual(r.prepared.text.split('\n').map((l) => l.length), text.split('\n').map((l) => l.length));
+    assert.ok(r.tree.rootNode.descendantsOfType('function_definition').length === 1, 'FOO_READ is still a function');
+    assert.ok(r.prepared.text.includes('readl(s->regs + x)'));
+  } finally {
+    r.tree.delete();
+  }
+});
+
+test('named variadic macro parameters and a label closing a block parse, and a wrapper macro keeps its parameter indices', async () => {
+  const p = await CParser.create();
+  const text = '#define dbg(dev, fmt, args...) dev_printk(KERN_DEBUG, dev, fmt, ##args)\n#define rd(base, off, rest...) readl((base) + (off))\nint f(void __iomem *b)\n{\n\tif (!b)\n\t\tgoto out;\n\trd(b, 4, 1, 2);\nout:\n}\n';
+  const r = p.parse(undefined, text);
+  try {
+    assert.equal(countErrors(r.tree), 0, r.prepared.text);
+  } finally {
+    r.tree.delete();
+  }
+  const { AuditEngine } = await import('../../../server/src/audit/engine');
+  const e = await AuditEngine.create({ readFile: () => undefined });
+  const a = e.auditOnce('/t/v.c', text);
+  // The macro body's own readl is a site too (file scope), as for any wrapper macro.
+  assert.deepEqual(a.analysis.sites.map((s) => [s.accessor, s.base, s.address]), [
+    ['readl', 'readl', '(base) + (off)'],
+    ['rd', 'readl', 'b'],
+  ]);
+});

@@ -53,7 +53,8 @@ test('a document with a non-file URI reads no includes relative to the working d
   e.auditOnce('untitled:Untitled-1', '#include "hw.h"\nvoid f(void) { inb(1); }\n');
   assert.deepEqual(read, []);
   e.auditOnce('/abs/dir/x.c', '#include "hw.h"\n');
-  assert.deepEqual(read, ['/abs/dir/hw.h']);
+  // Besides the header, only the folders' Makefiles (is this a kernel tree?).
+  assert.deepEqual((read as string[]).filter((p) => !p.endsWith('/Makefile')), ['/abs/dir/hw.h']);
 });
 
 test('a header reached second in an include diamond keeps what it includes: the sites of a file do not depend on which files were audited before', async () => {

@@ -1,0 +1,157 @@
+// The header index on disk: what each header component declares, by its content
+// key (headerIndex.ts), so that a second run over the same tree, and every worker
+// thread of one run, parse no header a first one already did.
+//
+// Where: `<tree>/.tdx-audit/headers/` (the kernel tree's root, or the compile
+// database's folder); when that cannot be written (a read-only tree, a symlink
+// where the folder should be), `$XDG_CACHE_HOME/tdx-audit/headers/<hash of the
+// tree path>/`. Each process and thread appends to a file of its own (no locks, no
+// torn lines between writers); loading reads them all. Lines are
+// `{"k": key, "v": knowledge}`; a line that does not parse is skipped. Reading goes
+// through the safe reader (regular files only, capped); writing opens with
+// O_NOFOLLOW inside a folder checked not to be a symlink.
+//
+// A cache is only as trustworthy as the tree it sits in: a key is a hash of header
+// contents that anyone can compute, so a planted cache could hide wrappers. The
+// CLI's --no-header-cache ignores it; an untrusted tree should be scanned so.
+
+import { closeSync, constants, lstatSync, mkdirSync, openSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { homedir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { threadId } from 'node:worker_threads';
+import { tryReadText } from '../fs/safeRead';
+import { CATALOGUE } from './catalogue';
+import { knowledgeFromJson, knowledgeToJson, type Knowledge } from './knowledge';
+
+/** Bumped when what a component's analysis yields changes (the analysis, the catalogue's meaning). */
+export const HEADER_CACHE_FORMAT = 2;
+/** One writer's file stops growing here; all files together are not loaded past this. */
+const MAX_FILE_BYTES = 64 * 1024 * 1024;
+const MAX_TOTAL_BYTES = 256 * 1024 * 1024;
+
+export interface HeaderStore {
+  get(key: string): Knowledge | undefined;
+  put(key: string, k: Knowledge): void;
+  /** Where it lives, for messages. */
+  readonly dir: string;
+}
+
+function isRealDir(p: string): boolean {
+  try {
+    const st = lstatSync(p);
+    return st.isDirectory() && !st.isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+/** Makes `dir` (and parents) unless a symlink stands in the way; true when it is a real folder. */
+function ensureDir(base: string, parts: string[]): string | undefined {
+  let d = base;
+  for (const p of parts) {
+    d = join(d, p);
+    try {
+      mkdirSync(d, { mode: 0o700 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return undefined;
+    }
+    if (!isRealDir(d)) return undefined;
+  }
+  return d;
+}
+
+/** The cache folder for a tree: `chosen`/<tree hash> when given, else inside the tree when writable, else in the user's cache. */
+export function headerCacheDir(treeRoot: string, chosen?: string): string | undefined {
+  const format = `v${HEADER_CACHE_FORMAT}`;
+  const tag = createHash('sha1').update(treeRoot).digest('hex').slice(0, 16);
+  if (chosen) {
+    const d = isRealDir(chosen) || ensureDir(dirname(chosen), [basename(chosen)]) ? ensureDir(chosen, [tag, format]) : undefined;
+    return d && writable(d) ? d : undefined;
+  }
+  const inTree = isRealDir(treeRoot) ? ensureDir(treeRoot, ['.tdx-audit', 'headers', format]) : undefined;
+  if (inTree && writable(inTree)) return inTree;
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  const user = ensureDir(base, ['tdx-audit', 'headers', tag, format]);
+  return user && writable(user) ? user : undefined;
+}
+
+function writable(dir: string): boolean {
+  const probe = join(dir, `.probe-${process.pid}-${threadId}`);
+  try {
+    closeSync(openSync(probe, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o600));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    try {
+      unlinkSync(probe);
+    } catch {
+      // never made
+    }
+  }
+}
+
+export class DiskHeaderStore implements HeaderStore {
+  /** Key -> stored JSON not yet handed out, or null (written by us, or already handed out). */
+  private loaded: Map<string, unknown> | undefined;
+  private fd: number | undefined;
+  private written = 0;
+  private broken = false;
+
+  constructor(readonly dir: string) {}
+
+  private load(): Map<string, unknown> {
+    if (this.loaded) return this.loaded;
+    const m = new Map<string, unknown>();
+    this.loaded = m;
+    let names: string[];
+    try {
+      names = readdirSync(this.dir).filter((n) => n.endsWith('.jsonl')).sort();
+    } catch {
+      return m;
+    }
+    let total = 0;
+    for (const n of names) {
+      const r = tryReadText(join(this.dir, n), { maxBytes: MAX_FILE_BYTES });
+      if (!('text' in r)) continue;
+      total += r.text.length;
+      if (total > MAX_TOTAL_BYTES) break;
+      for (const line of r.text.split('\n')) {
+        if (!line) continue;
+        try {
+          const o = JSON.parse(line) as { k?: unknown; v?: unknown };
+          if (typeof o.k === 'string' && !m.has(o.k)) m.set(o.k, o.v);
+        } catch {
+          // a torn or foreign line
+        }
+      }
+    }
+    return m;
+  }
+
+  get(key: string): Knowledge | undefined {
+    const m = this.load();
+    const j = m.get(key);
+    if (j === undefined || j === null) return undefined;
+    // Handed over once: the index keeps the knowledge; the raw JSON is let go (a
+    // run over drivers/ held every component twice).
+    m.set(key, null);
+    return knowledgeFromJson(j, (n) => CATALOGUE.get(n));
+  }
+
+  put(key: string, k: Knowledge): void {
+    const m = this.load();
+    if (this.broken || m.has(key)) return;
+    const line = JSON.stringify({ k: key, v: knowledgeToJson(k) }) + '\n';
+    if (this.written + line.length > MAX_FILE_BYTES) return;
+    try {
+      this.fd ??= openSync(join(this.dir, `${process.pid}-${threadId}-${Date.now().toString(36)}.jsonl`), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+      writeSync(this.fd, line);
+      this.written += line.length;
+      m.set(key, null); // on disk; the index holds the knowledge itself
+    } catch {
+      this.broken = true; // a full disk or a folder gone: the run goes on without the cache
+    }
+  }
+}

@@ -1,0 +1,461 @@
+// What the headers a file includes teach its analysis: accessor wrappers (static
+// inline functions and function-like macros that perform an accessor on an
+// argument), `__iomem` struct fields and globals. One index per engine (a thread),
+// shared by every file it audits.
+//
+// The include graph is walked from the file's includes (forced ones first) with the
+// include path of its context (includePath.ts). Headers are taken a strongly
+// connected component at a time (Tarjan, iterative: a 1,000-deep chain is a loop,
+// not a recursion): a header outside any cycle is analysed once with what it
+// includes; headers that include each other (with guards, C sees all of them
+// whichever comes first) are analysed together until nothing new appears.
+//
+// Caching is by content: a component's key is the hash of its members' paths and
+// texts and of the keys of the components it includes (a Merkle key), so an edit to
+// a header three includes away changes the key of everything above it, and what a
+// header teaches never depends on which file reached it first. Only what a
+// component itself declares is kept (not the union of what it includes, which for
+// kernel headers would repeat the same hundreds of names per header); a file's
+// knowledge is merged at audit time in C's order (an include's declarations before
+// the includer's, first definition wins). The cache holds at most `maxEntries`
+// components (least recently used go first).
+//
+// In a snapshot (a batch run: the CLI, report, the index workers), a header's text
+// hash and include lines, and where each include resolves, are remembered for the
+// engine's life: the tree does not change under a run. Otherwise (an editor, where
+// headers are edited and the host answers with open buffers) every header of the
+// walk is read again per audit and the keys say what changed.
+
+import { createHash } from 'node:crypto';
+import { dirname, sep } from 'node:path';
+import { emptyKnowledge, mergeKnowledge, type Knowledge } from './knowledge';
+import type { HeaderStore } from './headerCache';
+import { includeDirectives, resolveInclude, type IncludeContext, type IncludeDirective, type Probe, type Resolution } from './includePath';
+
+/** What the host answers for a header: its text, or why not (`missing`: the search goes on). */
+export type HeaderRead = (path: string) => { text: string } | { why: string; missing: boolean };
+
+/** An include that was not followed, with why (listed once per audit). */
+export interface NotFollowed {
+  /** The include as written (`<linux/x.h>`, `"regs.h"`), or the header's path when it was found but not read. */
+  include: string;
+  /** The file whose include line it is. */
+  from: string;
+  /** 0-based line of the include in `from`. */
+  line: number;
+  why: string;
+}
+
+export interface Imports {
+  knowledge: Knowledge;
+  notFollowed: NotFollowed[];
+  /** Headers the walk reached. */
+  headers: number;
+}
+
+/** Analyses one component's members against what they import; returns what they declare. */
+/**
+ * `system`: the header lies in one of the context's include folders (the kernel's
+ * include/ and arch/x86/include/, or a -I folder), not beside the driver.
+ */
+export type AnalyseHeaders = (members: { path: string; name: string; text: string; system: boolean }[], imported: Knowledge) => Knowledge;
+
+export interface HeaderIndexOptions {
+  /** Remember header facts and resolutions for the index's life (batch runs). */
+  snapshot: boolean;
+  /** Components kept (least recently used dropped first). */
+  maxEntries?: number;
+  /** Headers one walk may reach. */
+  maxHeadersPerWalk?: number;
+  /**
+   * A cheap token that changes when a file does (size and mtime), for headers of
+   * the include path outside a snapshot; null when no file is there (the include
+   * search goes on without a read), undefined when it cannot be told.
+   */
+  stamp?: (path: string) => string | null | undefined;
+}
+
+interface Facts {
+  hash: string;
+  directives: IncludeDirective[];
+}
+
+interface Node {
+  path: string;
+  facts: Facts;
+  /** Resolved includes, in order. */
+  edges: string[];
+  /** Its includes that were not followed. */
+  notes: NotFollowed[];
+  index: number;
+  low: number;
+  onStack: boolean;
+  comp?: Component;
+}
+
+interface Component {
+  key: string;
+  members: Node[];
+  exports: Knowledge;
+}
+
+const EMPTY: Knowledge = emptyKnowledge();
+const NO_FILE: { why: string; missing: boolean } = { why: 'no such file', missing: true };
+const ABSENT = '\0absent';
+const isEmpty = (k: Knowledge) => k.wrappers.size === 0 && k.fields.size === 0 && k.globals.size === 0 && k.plainFields.size === 0;
+
+/** Stamped header facts an editor's index keeps (cleared past this). */
+const MAX_STAMPED = 50_000;
+
+/** Include graphs (contexts) a snapshot keeps. */
+const MAX_GRAPHS = 16;
+
+/** Rounds of analysis for the members of an include cycle (each round can add a wrapper level). */
+const MAX_CYCLE_ROUNDS = 4;
+
+export class HeaderIndex {
+  private readonly exportsByKey = new Map<string, Knowledge>();
+  private readonly facts = new Map<string, Facts | { why: string; missing: boolean }>();
+  private readonly resolutions = new Map<string, Resolution>();
+  /** Outside a snapshot: include-path headers' facts by path, with the stamp they had. */
+  private readonly stamped = new Map<string, { stamp: string; facts: Facts | { why: string; missing: boolean } }>();
+  /** Snapshot mode: the include graph per context, kept across walks. */
+  private readonly graphs = new Map<string, Map<string, Node>>();
+  private readonly maxEntries: number;
+  private readonly maxHeaders: number;
+  /** Component analyses done (cache misses), for tests and measurements. */
+  analysed = 0;
+  /** Components taken from the disk store. */
+  fromStore = 0;
+
+  constructor(
+    private readonly analyse: AnalyseHeaders,
+    private readonly opts: HeaderIndexOptions,
+  ) {
+    this.maxEntries = opts.maxEntries ?? 50_000;
+    this.maxHeaders = opts.maxHeadersPerWalk ?? 20_000;
+  }
+
+  /** Forgets what is remembered of a header (it changed on disk). Cached components are keyed by content and stay valid. */
+  invalidate(path?: string): void {
+    if (path === undefined) {
+      this.facts.clear();
+      this.stamped.clear();
+      this.resolutions.clear();
+      this.graphs.clear();
+    } else {
+      this.facts.delete(path);
+      this.stamped.delete(path);
+      // A header that appears or disappears changes where includes resolve.
+      this.resolutions.clear();
+      this.graphs.clear();
+    }
+  }
+
+  get size(): number {
+    return this.exportsByKey.size;
+  }
+
+  /**
+   * The knowledge `file` imports through its includes. `name` turns a header's path
+   * into the name used in sites (a URI for the server, the path for the CLI).
+   */
+  importsOf(file: string, text: string, ctx: IncludeContext, read: HeaderRead, name: (path: string) => string, store?: HeaderStore): Imports {
+    const notFollowed: NotFollowed[] = [];
+    const said = new Set<string>();
+    const say = (n: NotFollowed) => {
+      const k = `${n.from}\0${n.include}\0${n.why}`;
+      if (said.has(k)) return;
+      said.add(k);
+      notFollowed.push(n);
+    };
+    // Texts read in this walk (a header is read once per audit, however many include it).
+    const texts = new Map<string, { text: string } | { why: string; missing: boolean }>();
+    const readOnce = (p: string) => {
+      let r = texts.get(p);
+      if (!r) texts.set(p, (r = read(p)));
+      return r;
+    };
+    const isSystem = (p: string) => ctx.angle.some((d) => p.startsWith(d.endsWith(sep) ? d : d + sep));
+    const factsOf = (p: string): Facts | { why: string; missing: boolean } => {
+      if (this.opts.snapshot) {
+        const hit = this.facts.get(p);
+        if (hit) return hit;
+      }
+      // An editor's engine: a header of the include path (the kernel's include/, not
+      // the driver's folder) is taken as unchanged while its size and mtime are; a
+      // walk read all ~800 of a NIC driver's kernel headers again on every keystroke.
+      // A candidate that is not on disk and that the host did not have either is
+      // remembered as absent while the disk says so (most of an include search).
+      const stamp = !this.opts.snapshot && this.opts.stamp && isSystem(p) ? this.opts.stamp(p) : undefined;
+      if (stamp !== undefined) {
+        const hit = this.stamped.get(p);
+        if (hit && hit.stamp === (stamp ?? ABSENT)) return hit.facts;
+      }
+      const r = readOnce(p);
+      const f = 'text' in r ? { hash: createHash('sha1').update(r.text).digest('hex'), directives: includeDirectives(r.text) } : r;
+      if (this.opts.snapshot) this.facts.set(p, f);
+      else if (stamp !== undefined && (stamp === null ? !('hash' in f) && f.missing : 'hash' in f)) {
+        if (this.stamped.size >= MAX_STAMPED) this.stamped.clear();
+        this.stamped.set(p, { stamp: stamp ?? ABSENT, facts: stamp === null ? NO_FILE : f });
+      }
+      return f;
+    };
+    const probe: Probe = (p) => {
+      const f = factsOf(p);
+      return 'hash' in f ? true : f.missing ? 'missing' : { why: f.why };
+    };
+    const resolveFrom = (d: IncludeDirective, from: string): Resolution => {
+      if (!this.opts.snapshot) return resolveInclude(d, from, ctx, probe);
+      // An angle include resolves the same from anywhere (but #include_next).
+      const k = `${ctx.key}\0${d.kind}\0${d.spec}\0${d.kind === 'angle' && !d.next ? '' : d.next ? from : dirname(from)}${d.kind === 'macro' ? `\0${ctx.defines.get(d.spec) ?? ''}` : ''}`;
+      let r = this.resolutions.get(k);
+      if (!r) this.resolutions.set(k, (r = resolveInclude(d, from, ctx, probe)));
+      return r;
+    };
+    const shown = (d: IncludeDirective) => (d.kind === 'quote' ? `"${d.spec}"` : d.kind === 'angle' ? `<${d.spec}>` : d.spec);
+    const edgesOf = (from: string, directives: readonly IncludeDirective[], notes: NotFollowed[]): string[] => {
+      const out: string[] = [];
+      for (const d of directives) {
+        const r = resolveFrom(d, from);
+        if ('path' in r) out.push(r.path);
+        else notes.push({ include: shown(d), from, line: d.line, why: r.why });
+      }
+      return out;
+    };
+
+    // The file's own includes, after the forced ones (the compiler reads those first).
+    const roots: string[] = [];
+    const ownNotes: NotFollowed[] = [];
+    for (const f of ctx.forced) {
+      const r = factsOf(f);
+      if ('hash' in r) roots.push(f);
+      // The kernel's own list is ours, and older trees lack compiler-version.h: only a
+      // compile command's -include that is missing is worth a line.
+      else if (ctx.origin.kind !== 'kernel' || !r.missing) ownNotes.push({ include: f, from: file, line: 0, why: `forced include (-include): ${r.why}` });
+    }
+    roots.push(...edgesOf(file, includeDirectives(text), ownNotes));
+    for (const n of ownNotes) say(n);
+
+    // In a snapshot the graph outlives the walk: a header whose component is known
+    // is not opened again, and only new headers are walked.
+    const nodes = this.opts.snapshot ? this.graphFor(`${ctx.key}\0${name('/')}`) : new Map<string, Node>();
+    const stack: Node[] = [];
+    let counter = 0;
+    let opened = 0;
+    const openedNodes: Node[] = [];
+    let budgetSaid = false;
+    const open = (p: string): Node | undefined => {
+      const f = factsOf(p);
+      if (!('hash' in f)) {
+        // Resolution found it readable, so this is a read that failed since.
+        say({ include: p, from: file, line: 0, why: f.why });
+        return undefined;
+      }
+      const notes: NotFollowed[] = [];
+      const n: Node = { path: p, facts: f, edges: edgesOf(p, f.directives, notes), notes, index: counter, low: counter, onStack: true };
+      counter++;
+      opened++;
+      openedNodes.push(n);
+      nodes.set(p, n);
+      stack.push(n);
+      return n;
+    };
+    try {
+      this.walk(roots, nodes, open, () => opened >= this.maxHeaders, (n, q) => {
+        if (!budgetSaid) n.notes.push({ include: q, from: n.path, line: 0, why: `the walk reached ${this.maxHeaders} headers; what lies beyond is not followed` });
+        budgetSaid = true;
+      }, stack, (members) => this.finish(members, nodes, readOnce, name, isSystem, store));
+    } finally {
+      // A walk that threw leaves no half-made header behind in a kept graph.
+      for (const n of openedNodes) if (!n.comp) nodes.delete(n.path);
+    }
+
+    const knowledge = emptyKnowledge();
+    const reached = mergeClosure(knowledge, roots, nodes);
+    for (const n of reached) for (const note of n.notes) say(note);
+    return { knowledge, notFollowed, headers: reached.length };
+  }
+
+  /** Tarjan's algorithm from each root in turn, with an explicit stack of frames (no recursion). */
+  private walk(
+    roots: readonly string[],
+    nodes: Map<string, Node>,
+    open: (p: string) => Node | undefined,
+    full: () => boolean,
+    cut: (n: Node, q: string) => void,
+    stack: Node[],
+    finish: (members: Node[]) => void,
+  ): void {
+    for (const root of roots) {
+      if (nodes.has(root)) continue;
+      if (full()) break;
+      const first = open(root);
+      if (!first) continue;
+      const frames: { n: Node; i: number }[] = [{ n: first, i: 0 }];
+      while (frames.length) {
+        const fr = frames[frames.length - 1]!;
+        const n = fr.n;
+        if (fr.i < n.edges.length) {
+          const q = n.edges[fr.i++]!;
+          const seen = nodes.get(q);
+          if (seen) {
+            // A header of a finished component (this walk's or an earlier one's) is done.
+            if (seen.onStack) n.low = Math.min(n.low, seen.index);
+            continue;
+          }
+          if (full()) {
+            cut(n, q);
+            continue;
+          }
+          const m = open(q);
+          if (m) frames.push({ n: m, i: 0 });
+          continue;
+        }
+        frames.pop();
+        const parent = frames[frames.length - 1]?.n;
+        if (parent) parent.low = Math.min(parent.low, n.low);
+        if (n.low === n.index) {
+          const members: Node[] = [];
+          for (;;) {
+            const m = stack.pop()!;
+            m.onStack = false;
+            members.push(m);
+            if (m === n) break;
+          }
+          finish(members);
+        }
+      }
+    }
+  }
+
+  /** The persistent include graph of one context (snapshot mode), least recently used dropped. */
+  private graphFor(key: string): Map<string, Node> {
+    let g = this.graphs.get(key);
+    if (g) this.graphs.delete(key);
+    else g = new Map();
+    this.graphs.set(key, g);
+    while (this.graphs.size > MAX_GRAPHS) this.graphs.delete(this.graphs.keys().next().value!);
+    return g;
+  }
+
+  private finish(
+    members: Node[],
+    nodes: Map<string, Node>,
+    read: (p: string) => { text: string } | { why: string; missing: boolean },
+    name: (p: string) => string,
+    isSystem: (p: string) => boolean,
+    store: HeaderStore | undefined,
+  ): void {
+    // Path order, so the key and the result do not depend on where the walk came in.
+    members.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const inComp = new Set(members.map((m) => m.path));
+    const h = createHash('sha1');
+    for (const m of members) h.update(`${name(m.path)}\0${m.facts.hash}\0${isSystem(m.path) ? 's' : ''}\0`);
+    const external: string[] = [];
+    for (const m of members) {
+      for (const q of m.edges) {
+        if (inComp.has(q)) continue;
+        const c = nodes.get(q)?.comp;
+        if (!c) continue; // cut by the walk's budget
+        external.push(q);
+        h.update(`>${c.key}`);
+      }
+    }
+    const key = h.digest('hex');
+    let exports = this.exportsByKey.get(key);
+    if (exports) {
+      // Least recently used goes first: a hit moves to the end.
+      this.exportsByKey.delete(key);
+      this.exportsByKey.set(key, exports);
+    } else {
+      const stored = store?.get(key);
+      if (stored) {
+        exports = isEmpty(stored) ? EMPTY : stored;
+        this.fromStore++;
+      } else {
+        exports = this.analyseComponent(members, external, nodes, read, name, isSystem);
+        store?.put(key, exports);
+      }
+      this.exportsByKey.set(key, exports);
+      while (this.exportsByKey.size > this.maxEntries) this.exportsByKey.delete(this.exportsByKey.keys().next().value!);
+    }
+    const comp: Component = { key, members, exports };
+    for (const m of members) m.comp = comp;
+  }
+
+  private analyseComponent(members: Node[], external: string[], nodes: Map<string, Node>, read: (p: string) => { text: string } | { why: string; missing: boolean }, name: (p: string) => string, isSystem: (p: string) => boolean): Knowledge {
+    const texts: { path: string; name: string; text: string; system: boolean }[] = [];
+    for (const m of members) {
+      const r = read(m.path);
+      if ('text' in r) texts.push({ path: m.path, name: name(m.path), text: r.text, system: isSystem(m.path) });
+    }
+    if (!texts.length) return EMPTY;
+    this.analysed++;
+    // What a header declares depends only on the wrappers it can call (fields and
+    // globals of other headers are the includer's business): merging every field
+    // name of the closure for each header made a cold kernel walk quadratic.
+    const imported = emptyKnowledge();
+    mergeClosure(imported, external, nodes, true);
+    const single = members.length === 1 && !members[0]!.edges.includes(members[0]!.path);
+    if (single) {
+      const own = this.analyse(texts, imported);
+      return isEmpty(own) ? EMPTY : own;
+    }
+    // A cycle: each round analyses every member against what the others declared so
+    // far, and what is found is kept. (The analysis does not export again a wrapper
+    // it was handed, so a round's result alone alternated between everything and
+    // nothing, and an even number of rounds lost ixgbe.h <-> ixgbe_common.h's
+    // IXGBE_WRITE_REG: 625 sites of drivers/net/ethernet/intel.)
+    const own = emptyKnowledge();
+    for (let round = 0, last = -1; round < MAX_CYCLE_ROUNDS; round++) {
+      const know = emptyKnowledge();
+      mergeKnowledge(know, own);
+      mergeKnowledge(know, imported);
+      mergeKnowledge(own, this.analyse(texts, know));
+      const size = own.wrappers.size + own.fields.size + own.globals.size + own.plainFields.size;
+      if (size === last) break;
+      last = size;
+    }
+    return isEmpty(own) ? EMPTY : own;
+  }
+}
+
+/**
+ * Merges the exports of everything reachable from `starts` in C's order: a
+ * header's includes before the header itself (first definition wins). Each
+ * component once.
+ */
+function mergeClosure(into: Knowledge, starts: readonly string[], nodes: Map<string, Node>, wrappersOnly = false): Node[] {
+  const seen = new Set<Component>();
+  const visited = new Set<string>();
+  const reached: Node[] = [];
+  for (const s of starts) {
+    const first = nodes.get(s);
+    if (!first || visited.has(s)) continue;
+    visited.add(s);
+    const frames: { n: Node; i: number }[] = [{ n: first, i: 0 }];
+    while (frames.length) {
+      const fr = frames[frames.length - 1]!;
+      if (fr.i < fr.n.edges.length) {
+        const q = fr.n.edges[fr.i++]!;
+        const m = nodes.get(q);
+        if (m && !visited.has(q)) {
+          visited.add(q);
+          frames.push({ n: m, i: 0 });
+        }
+        continue;
+      }
+      frames.pop();
+      reached.push(fr.n);
+      const c = fr.n.comp;
+      if (c && !seen.has(c)) {
+        seen.add(c);
+        if (c.exports === EMPTY) continue;
+        if (!wrappersOnly) mergeKnowledge(into, c.exports);
+        else for (const [k, v] of c.exports.wrappers) if (!into.wrappers.has(k)) into.wrappers.set(k, v);
+      }
+    }
+  }
+  return reached;
+}
