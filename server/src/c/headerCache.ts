@@ -69,8 +69,8 @@ export function headerCacheDir(treeRoot: string, chosen?: string): string | unde
     const d = isRealDir(chosen) || ensureDir(dirname(chosen), [basename(chosen)]) ? ensureDir(chosen, [tag, format]) : undefined;
     return d && writable(d) ? d : undefined;
   }
-  const inTree = isRealDir(treeRoot) ? ensureDir(treeRoot, ['.tdx-audit', 'headers', format]) : undefined;
-  if (inTree && writable(inTree)) return inTree;
+  // The user's cache, never the tree: a cache planted in a cloned repository could
+  // claim a header declares no wrapper and hide its sites (and scanning writes nothing into the tree).
   const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
   const user = ensureDir(base, ['tdx-audit', 'headers', tag, format]);
   return user && writable(user) ? user : undefined;

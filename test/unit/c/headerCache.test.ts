@@ -31,19 +31,25 @@ const audit = async (root: string, cacheDir?: string) => {
   return { e, sites: a.analysis.sites.map((s) => [s.accessor, s.via.map((v) => [v.file, v.range.start.line])]) };
 };
 
-test('a warm disk cache: the second engine analyses no header and finds the same sites', async () => {
+test('a warm disk cache: the second engine analyses no header and finds the same sites; the tree is not written', async () => {
   const root = tree();
+  const home = mkdtempSync(join(tmpdir(), 'tdx-hcache-home-'));
+  const saved = process.env.XDG_CACHE_HOME;
+  process.env.XDG_CACHE_HOME = home;
   try {
     const cold = await audit(root);
     assert.ok(cold.e.headerStats.analysed > 0);
     assert.equal(cold.sites.length, 1);
-    assert.ok(existsSync(join(root, '.tdx-audit/headers/v2')), 'inside the tree when it can be written');
+    assert.ok(!existsSync(join(root, '.tdx-audit')), 'nothing written into the tree (a planted cache could hide wrappers)');
+    assert.ok(readdirSync(join(home, 'tdx-audit/headers')).length > 0, 'the user cache');
     const warm = await audit(root);
     assert.equal(warm.e.headerStats.analysed, 0);
     assert.ok(warm.e.headerStats.fromDisk > 0);
     assert.deepEqual(warm.sites, cold.sites);
   } finally {
-    rmSync(root, { recursive: true, force: true });
+    if (saved === undefined) delete process.env.XDG_CACHE_HOME;
+    else process.env.XDG_CACHE_HOME = saved;
+    for (const d of [root, home]) rmSync(d, { recursive: true, force: true });
   }
 });
 

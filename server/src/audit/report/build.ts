@@ -8,7 +8,7 @@ import { readTextOrUndefined } from '../../fs/safeRead';
 import { join, resolve } from 'node:path';
 import type { CommonOptions } from '../../cliOptions';
 import { objectSearchOf } from '../../cliOptions';
-import { discoverSources as discoverTree, readSource, SiteFilter, SourceError } from '../sources';
+import { batchHost, discoverSources as discoverTree, readSource, SiteFilter, SourceError } from '../sources';
 import { AuditEngine, type FileAudit } from '../engine';
 import type { ObjectInfo } from '../compiled';
 import type { ReportFormat } from '../../lsp/protocol';
@@ -82,10 +82,12 @@ export async function buildReport(o: BuildOptions, hooks: ReportHooks = {}): Pro
   const sources = discoverSources(o.paths, (file, why) => skipped.push({ file, why }));
   const { root, kernel } = findTreeRoot(o.paths);
   const read = (p: string) => readTextOrUndefined(p);
-  const engine = hooks.engine ?? (await AuditEngine.create({ readFile: read }));
+  // A batch run as scan's: headers through the include path, their knowledge cached.
+  const engine = hooks.engine ?? (await AuditEngine.create(batchHost()));
   if (!hooks.engine) engine.configure({
     profile: o.profile,
     followIncludes: o.followIncludes,
+    headerCache: true,
     // The compiled-form join happens inside the engine (compiled/match.ts) once it knows where objects are.
     // As scan: the .o beside each source unless --no-objects, plus what the options name.
     objects: objectSearchOf(o, root, (m) => new Error(m)),
@@ -95,7 +97,8 @@ export async function buildReport(o: BuildOptions, hooks: ReportHooks = {}): Pro
   const joining = !!engine.configuration.objects;
 
   const files: ReportInputFile[] = [];
-  const filter = new SiteFilter((p) => hooks.textOf?.(p) ?? read(p));
+  // A file that only calls header wrappers (vp_ioread16) is asked of the engine before it is skipped.
+  const filter = new SiteFilter((p) => hooks.textOf?.(p) ?? read(p), (p, t) => engine.mayHoldSitesThroughHeaders(p, t));
   const objects: { source: string; info: ObjectInfo }[] = [];
   for (let i = 0; i < sources.length; i++) {
     // Let a SIGINT handler (or a cancellation request) run: the audit itself is synchronous.
