@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { copyDriverFixture, gcc } from '../support/gcc';
 
 const ROOT = resolve(__dirname, '../..');
 const CLI = join(ROOT, 'dist/cli.js');
@@ -21,15 +22,7 @@ function run(...args: string[]) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
-function gcc(args: string[], cwd: string): void {
-  const r = spawnSync('gcc', args, { cwd, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`gcc ${args.join(' ')} failed: ${r.stderr}`);
-}
-
-function copySources(to: string): void {
-  mkdirSync(to, { recursive: true });
-  for (const f of ['foo_nic.c', 'tdx_io.h']) copyFileSync(join(FIX, f), join(to, f));
-}
+const copySources = (to: string): void => copyDriverFixture(to, FIX);
 
 /** JSON scan's instructions for foo_poll's readl. */
 function pollInstructions(out: string): { function: string; text: string }[] {

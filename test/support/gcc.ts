@@ -2,6 +2,8 @@
 // C (whether gcc is there, the flags the fixtures are built with, and a failure that
 // shows gcc's own message instead of a bare exit status).
 import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** gcc runs here. Checked once per process. */
 export const hasGcc: boolean = spawnSync('gcc', ['--version'], { stdio: 'ignore' }).status === 0;
@@ -32,4 +34,10 @@ export function compileObject(source: string, cwd: string, flags: readonly strin
   const out = source.replace(/\.c$/, '') + '.o';
   gcc([...flags, '-c', source, '-o', out], cwd);
   return out;
+}
+
+/** Copies foo_nic.c and the tdx_io.h it includes (test/fixtures/drivers) into `to`. */
+export function copyDriverFixture(to: string, fixtures: string): void {
+  mkdirSync(to, { recursive: true });
+  for (const f of ['foo_nic.c', 'tdx_io.h']) copyFileSync(join(fixtures, f), join(to, f));
 }

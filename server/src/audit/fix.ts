@@ -5,6 +5,7 @@
 // `writel(readl(&p->f) | v, &p->f)`, and memcpy/memset on MMIO become
 // memcpy_toio/memcpy_fromio/memset_io. Text in, one edit (or the reason there is
 // none) out; the LSP quick fix and `tdx-audit fix --diff` share it.
+import { pointAt } from '../c/parser';
 import type { Range, Site } from '../c/types';
 import type { CompiledInstruction } from './compiled';
 
@@ -29,13 +30,8 @@ function offsetAt(text: string, line: number, character: number): number {
 }
 
 function positionAt(text: string, offset: number): { line: number; character: number } {
-  let line = 0;
-  let last = 0;
-  for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) {
-    line++;
-    last = i + 1;
-  }
-  return { line, character: offset - last };
+  const p = pointAt(text, offset);
+  return { line: p.row, character: p.column };
 }
 
 /** The access width: the site's own, else the one width every compiled access of it has. */

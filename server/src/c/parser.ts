@@ -102,7 +102,8 @@ interface Point {
   column: number;
 }
 
-function pointAt(text: string, index: number): Point {
+/** Row and column (UTF-16) of an index into the text. */
+export function pointAt(text: string, index: number): Point {
   let row = 0;
   let lineStart = 0;
   for (let i = text.indexOf('\n'); i >= 0 && i < index; i = text.indexOf('\n', i + 1)) {

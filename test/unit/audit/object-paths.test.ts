@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { copyDriverFixture, gcc } from '../../support/gcc';
 import { AuditEngine, type FileAudit } from '../../../server/src/audit/engine';
 import type { ObjectSearch } from '../../../server/src/audit/objects';
 import { suggestMapping } from '../../../server/src/audit/objects';
@@ -19,15 +20,7 @@ const skip = hasGcc ? false : 'gcc is not installed: these tests build their obj
 /** The prefix Debian's kernel packages name their sources under. */
 const DEBIAN = '/build/linux-6.1/debian/build/build_amd64_none_amd64';
 
-function gcc(args: string[], cwd: string): void {
-  const r = spawnSync('gcc', args, { cwd, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`gcc ${args.join(' ')} failed: ${r.stderr}`);
-}
-
-function copySources(to: string): void {
-  mkdirSync(to, { recursive: true });
-  for (const f of ['foo_nic.c', 'tdx_io.h']) copyFileSync(join(FIX, f), join(to, f));
-}
+const copySources = (to: string): void => copyDriverFixture(to, FIX);
 
 let dir = '';
 const read = (p: string) => {
