@@ -22,6 +22,12 @@ export interface FunctionCode {
 const R_X86_64_PC32 = 2;
 const R_X86_64_PLT32 = 4;
 
+interface PcReloc {
+  sym: ElfSymbol;
+  addend: bigint;
+  type: number;
+}
+
 /** Largest function we decode; anything bigger is not a function a driver author wrote. */
 const MAX_FUNCTION_BYTES = 4 << 20;
 
@@ -36,8 +42,7 @@ export function hasFramePointer(ins: readonly WalkedInstruction[]): boolean {
 export class ObjectCode {
   private readonly fns: FunctionCode[];
   private readonly decoded = new Map<bigint, WalkedInstruction[]>();
-  private relocTargets: Map<number, Map<number, string>> | undefined;
-  private dataRefs: Map<number, Map<number, { sym: ElfSymbol; addend: bigint }>> | undefined;
+  private relocs: Map<number, Map<number, PcReloc>> | undefined;
 
   constructor(readonly obj: BinaryObject) {
     const elf = obj.elf;
@@ -125,46 +130,19 @@ export class ObjectCode {
    */
   callTarget(fn: FunctionCode, insn: WalkedInstruction): string | undefined {
     if (insn.mnemonic !== 'call' && insn.mnemonic !== 'jmp') return undefined;
-    const elf = this.obj.elf;
-    if (elf.type === ET_REL) {
-      const map = this.relocsFor(fn.sectionIndex);
-      const off = fn.sectionOffset + insn.offset;
-      for (let k = 1; k < insn.length; k++) {
-        const name = map.get(off + k);
-        if (name) return name;
+    if (this.obj.elf.type === ET_REL) {
+      const r = this.relocIn(fn, insn);
+      if (!r || !r.sym.name) return undefined;
+      // A call to a static function in the same .o goes through its section symbol + addend.
+      if (r.sym.type !== STT_FUNC && r.sym.shndx !== 0) {
+        return this.functionAt((BigInt(r.sym.shndx) << 32n) + r.sym.value + r.addend + 4n)?.name ?? r.sym.name;
       }
-      return undefined;
+      return r.sym.name;
     }
     const m = /\b(?:0x)?([0-9a-f]{6,16})h?\b/i.exec(insn.text);
     if (!m) return undefined;
     const target = this.functionAt(BigInt('0x' + m[1]));
     return target?.name;
-  }
-
-  private relocsFor(sectionIndex: number): Map<number, string> {
-    this.relocTargets ??= new Map();
-    let m = this.relocTargets.get(sectionIndex);
-    if (m) return m;
-    m = new Map();
-    const elf = this.obj.elf;
-    let syms: ElfSymbol[] | undefined;
-    for (const rs of elf.relaSectionsFor(sectionIndex)) {
-      syms ??= elf.symbols(rs.link);
-      for (const r of elf.relocations(rs)) {
-        if (r.type !== R_X86_64_PC32 && r.type !== R_X86_64_PLT32) continue;
-        const s = syms[r.sym];
-        if (!s || !s.name) continue;
-        // A call to a static function in the same .o goes through its section symbol + addend.
-        let name = s.name;
-        if (s.type !== STT_FUNC && s.shndx !== 0) {
-          const target = (BigInt(s.shndx) << 32n) + s.value + r.addend + 4n;
-          name = this.functionAt(target)?.name ?? name;
-        }
-        m.set(Number(r.offset), name);
-      }
-    }
-    this.relocTargets.set(sectionIndex, m);
-    return m;
   }
 
   /**
@@ -176,39 +154,50 @@ export class ObjectCode {
   dataRef(fn: FunctionCode, insn: WalkedInstruction): string | undefined {
     const m = insn.memory.find((x) => x.ripRelative) ?? (insn.address?.base === 'rip' ? insn.address : undefined);
     if (!m) return undefined;
-    const elf = this.obj.elf;
-    if (elf.type !== ET_REL) {
+    if (this.obj.elf.type !== ET_REL) {
       // iced gives a RIP-relative operand's displacement as the absolute target.
       const target = m.displacement;
       const s = this.objectSymbolAt(-1, target);
       return s ? `${s.name}+${target - s.value}` : `0x${target.toString(16)}`;
     }
-    this.dataRefs ??= new Map();
-    let map = this.dataRefs.get(fn.sectionIndex);
-    if (!map) {
-      map = new Map();
-      for (const rs of elf.relaSectionsFor(fn.sectionIndex)) {
-        const syms = elf.symbols(rs.link);
-        for (const r of elf.relocations(rs)) {
-          const sym = syms[r.sym];
-          if (sym && r.type === R_X86_64_PC32) map.set(Number(r.offset), { sym, addend: r.addend });
-        }
-      }
-      this.dataRefs.set(fn.sectionIndex, map);
+    const r = this.relocIn(fn, insn);
+    if (!r || r.type !== R_X86_64_PC32) return undefined;
+    // The CPU adds disp32 to the next instruction's address: S + A + (length - k).
+    const off = r.addend + BigInt(insn.length - r.at);
+    if (r.sym.type === STT_SECTION) {
+      const v = this.objectSymbolAt(r.sym.shndx, off);
+      return v ? `${v.name}+${off - v.value}` : `${r.sym.name}+${off}`;
     }
-    const at = fn.sectionOffset + insn.offset;
+    return `${r.sym.name}+${off}`;
+  }
+
+  /** The PC-relative relocation inside an instruction's bytes (its rel32 or disp32) in a .o, and the byte it starts at. */
+  private relocIn(fn: FunctionCode, insn: WalkedInstruction): (PcReloc & { at: number }) | undefined {
+    const map = this.pcRelocs(fn.sectionIndex);
+    const start = fn.sectionOffset + insn.offset;
     for (let k = 1; k < insn.length; k++) {
-      const r = map.get(at + k);
-      if (!r) continue;
-      // The CPU adds disp32 to the next instruction's address: S + A + (length - k).
-      const off = r.addend + BigInt(insn.length - k);
-      if (r.sym.type === STT_SECTION) {
-        const v = this.objectSymbolAt(r.sym.shndx, off);
-        return v ? `${v.name}+${off - v.value}` : `${r.sym.name}+${off}`;
-      }
-      return `${r.sym.name}+${off}`;
+      const r = map.get(start + k);
+      if (r) return { ...r, at: k };
     }
     return undefined;
+  }
+
+  /** PC32/PLT32 relocations of a code section by offset: what its calls, jumps and RIP-relative operands refer to. */
+  private pcRelocs(sectionIndex: number): Map<number, PcReloc> {
+    this.relocs ??= new Map();
+    let m = this.relocs.get(sectionIndex);
+    if (m) return m;
+    m = new Map();
+    const elf = this.obj.elf;
+    for (const rs of elf.relaSectionsFor(sectionIndex)) {
+      const syms = elf.symbols(rs.link);
+      for (const r of elf.relocations(rs)) {
+        const sym = syms[r.sym];
+        if (sym && (r.type === R_X86_64_PC32 || r.type === R_X86_64_PLT32)) m.set(Number(r.offset), { sym, addend: r.addend, type: r.type });
+      }
+    }
+    this.relocs.set(sectionIndex, m);
+    return m;
   }
 
   private objectSymbols: Map<number, ElfSymbol[]> | undefined;
