@@ -67,8 +67,6 @@ export interface MmioAccess {
 
 export interface FunctionFlow {
   accesses: MmioAccess[];
-  /** Instructions whose address came from a struct member or global the facts know holds MMIO (the pointer loads). */
-  pointerLoads: number[];
   /** Learned facts changed: run the object again. */
   learned: boolean;
   /** The fixpoint was cut short (a function too big or too branchy): treat as incomplete. */
@@ -175,7 +173,7 @@ const regOf = (m: MemoryAccess): { base?: number; index?: number } => ({ base: g
 /** The MMIO dataflow of one function. */
 export function analyseFunction(name: string, code: CodeView, facts: DataflowFacts): FunctionFlow {
   const ins = code.instructions;
-  const out: FunctionFlow = { accesses: [], pointerLoads: [], learned: false, truncated: false };
+  const out: FunctionFlow = { accesses: [], learned: false, truncated: false };
   if (!ins.length) return out;
   if (ins.length > MAX_INSNS) {
     out.truncated = true;
@@ -251,7 +249,6 @@ export function analyseFunction(name: string, code: CodeView, facts: DataflowFac
   };
 
   const accessAt = new Map<number, MemoryAccess>();
-  const pointerLoads = new Set<number>();
   while (work.length) {
     const i = work.pop()!;
     queued[i] = 0;
@@ -270,7 +267,7 @@ export function analyseFunction(name: string, code: CodeView, facts: DataflowFac
     for (const m of insn.memory) {
       if (isMmioAddress(m, s)) accessAt.set(i, m);
     }
-    step(insn, s, i);
+    step(insn, s);
     // Successors.
     const succ: number[] = [];
     const next = i + 1 < ins.length ? i + 1 : -1;
@@ -298,10 +295,9 @@ export function analyseFunction(name: string, code: CodeView, facts: DataflowFac
     }
   }
   out.accesses = [...accessAt].sort((a, b) => a[0] - b[0]).map(([index, access]) => ({ index, access }));
-  out.pointerLoads = [...pointerLoads].sort((a, b) => a - b);
   return out;
 
-  function step(insn: WalkedInstruction, s: State, at: number): void {
+  function step(insn: WalkedInstruction, s: State): void {
     const mn = insn.mnemonic;
     const op0 = insn.operands[0];
     const op1 = insn.operands[1];
@@ -384,10 +380,7 @@ export function analyseFunction(name: string, code: CodeView, facts: DataflowFac
       let v: Val = UNKNOWN;
       if (dstWidth === 8) {
         if (srcReg !== undefined) v = s.r[srcReg]!;
-        else if (mem) {
-          v = loaded(insn, mem, s, 8);
-          if (v === MMIO) pointerLoads.add(at);
-        }
+        else if (mem) v = loaded(insn, mem, s, 8);
       }
       set(dst, mn === 'mov' ? v : meet(cur, v));
       return;
@@ -422,7 +415,6 @@ export function analyseFunction(name: string, code: CodeView, facts: DataflowFac
         return;
       }
       if (mn === 'add' && mem && cur === UNKNOWN && loaded(insn, mem, s, 8) === MMIO) {
-        pointerLoads.add(at);
         set(dst, MMIO);
         return;
       }

@@ -64,6 +64,17 @@ export function registerOf(expr: Uint8Array): number | undefined {
   return undefined;
 }
 
+/** A variable with a location, and (read once, when its type first makes it worth it) its register ranges. */
+interface LocatedVariable {
+  die: Die;
+  t: UnitTypes;
+  /** The function it belongs to in the source (an inlined callee's name inside its caller). */
+  fnName: string;
+  name: string | undefined;
+  type: number | undefined;
+  regs?: { lo: bigint; hi: bigint; reg: number }[];
+}
+
 export class ObjectFacts implements DataflowFacts {
   private readonly types: UnitTypes[];
   private readonly params = new Map<string, Param[]>();
@@ -206,12 +217,12 @@ export class ObjectFacts implements DataflowFacts {
     return this.memberOffsetIndex.get(name) ?? new Set();
   }
 
-  private readonly hintsOf = new Map<string, { die: Die; t: UnitTypes; fnName: string }[]>();
+  private readonly hintsOf = new Map<string, LocatedVariable[]>();
 
   /** Parameters and locals (inlined ones too) of a subprogram, for their location lists. */
   private readLocations(t: UnitTypes, d: Die, fn: FunctionCode): void {
     const dies = t.cu.dies();
-    const list: { die: Die; t: UnitTypes; fnName: string }[] = [];
+    const list: LocatedVariable[] = [];
     // The function a variable belongs to in the source: the innermost inlined
     // subroutine around it (rx_pkt's buf_desc_ptr inside ia_int), else this one.
     const scopes: { depth: number; name: string }[] = [{ depth: d.depth, name: fn.name }];
@@ -223,7 +234,9 @@ export class ObjectFacts implements DataflowFacts {
         if (n) scopes.push({ depth: c.depth, name: n });
         continue;
       }
-      if ((c.tag === DW_TAG.formal_parameter || c.tag === DW_TAG.variable) && getAttr(c, DW_AT.location)) list.push({ die: c, t, fnName: scopes[scopes.length - 1]!.name });
+      if ((c.tag === DW_TAG.formal_parameter || c.tag === DW_TAG.variable) && getAttr(c, DW_AT.location)) {
+        list.push({ die: c, t, fnName: scopes[scopes.length - 1]!.name, ...this.named(t, c) });
+      }
     }
     this.hintsOf.set(fn.name, list);
   }
@@ -235,20 +248,22 @@ export class ObjectFacts implements DataflowFacts {
    */
   hints(fn: string): RegisterHint[] {
     const out: RegisterHint[] = [];
-    for (const { die, t, fnName } of this.hintsOf.get(fn) ?? []) {
-      const { name, type } = this.named(t, die);
-      const v = this.valueOfType(type, name, fnName);
+    // The values change as the object's run learns (overlays); the locations do not: read once.
+    for (const h of this.hintsOf.get(fn) ?? []) {
+      const v = this.valueOfType(h.type, h.name, h.fnName);
       if (v === UNKNOWN) continue;
-      let locs;
-      try {
-        locs = t.cu.locations(die);
-      } catch {
-        continue; // malformed list: this variable gives no hint, the rest still do
+      if (!h.regs) {
+        h.regs = [];
+        try {
+          for (const l of h.t.cu.locations(h.die)) {
+            const reg = registerOf(l.expr);
+            if (reg !== undefined) h.regs.push({ lo: l.lo, hi: l.hi, reg });
+          }
+        } catch {
+          // malformed list: this variable gives no hint, the rest still do
+        }
       }
-      for (const l of locs) {
-        const reg = registerOf(l.expr);
-        if (reg !== undefined) out.push({ lo: l.lo, hi: l.hi, reg, value: v });
-      }
+      for (const r of h.regs) out.push({ ...r, value: v });
     }
     return out;
   }
