@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AuditEngine } from '../../server/src/audit/engine';
@@ -77,6 +77,21 @@ test('fix --diff: the patched driver compiles, its MMIO accesses are emulated MO
     assert.deepEqual(a1.findings.filter((f) => !changed.has(f.site.range.start.line) && !viaFixed(f)).map(key), a0.findings.filter((f) => !changed.has(f.site.range.start.line)).map(key));
     assert.ok(a0.findings.some((f) => (f.instructions ?? []).some((i) => i.verdict === 'decode-failed')), 'the original had an oops to fix');
     assert.ok(!a1.findings.some((f) => (f.instructions ?? []).some((i) => i.verdict === 'decode-failed' && changed.has(f.site.range.start.line))), 'no oops left on a fixed line');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('fix reads a named source like scan: a FIFO or a link to /dev/zero is skipped with the reason, not read', { skip: process.platform === 'win32' }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tdx-fix-hostile-'));
+  try {
+    spawnSync('mkfifo', [join(dir, 'f.c')]);
+    symlinkSync('/dev/zero', join(dir, 'z.c'));
+    const r = spawnSync(process.execPath, [CLI, 'fix', 'f.c', 'z.c', '--diff'], { encoding: 'utf8', cwd: dir, timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^tdx-audit: f\.c: skipped: a FIFO, not a regular file$/m);
+    assert.match(r.stderr, /^tdx-audit: z\.c: skipped: a character device, not a regular file$/m);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

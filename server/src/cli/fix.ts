@@ -2,11 +2,10 @@
 // or untyped MMIO dereference as a unified diff on stdout (`git apply` takes it).
 // Nothing is written; the object, when given, tells the access width of a site
 // the source does not (a cast to a typedef, a struct field).
-import { readFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { AuditEngine } from '../audit/engine';
 import { applyFixes, fixFor, unifiedDiff, type Fix } from '../audit/fix';
-import { readTextOrUndefined } from '../fs/safeRead';
+import { readTextOrUndefined, tryReadText } from '../fs/safeRead';
 
 export const FIX_USAGE = 'tdx-audit fix <files...> --diff [--objects DIR|FILE]...';
 
@@ -36,7 +35,14 @@ export async function runFix(argv: string[], write: (s: string) => void, warn: (
   let left = 0;
   for (const f of files) {
     const path = resolve(f);
-    const text = readFileSync(path, 'utf8');
+    // A FIFO, /dev/zero or a 50 GB file named as a source: skipped with the reason, as scan does.
+    const read = tryReadText(path);
+    if (!('text' in read)) {
+      const why = read.why.startsWith(path + ': ') ? read.why.slice(path.length + 2) : read.why;
+      warn(`tdx-audit: ${f}: ${why.startsWith('skipped') ? why : `skipped: ${why}`}`);
+      continue;
+    }
+    const text = read.text;
     const audit = engine.auditOnce(path, text);
     const fixes: Fix[] = [];
     for (const finding of audit.findings) {
