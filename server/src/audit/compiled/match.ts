@@ -351,6 +351,8 @@ export interface JoinFlow {
   accessesOf(fn: FunctionCode): Map<bigint, MemoryAccess> | undefined;
   /** Offsets of struct members of this name (to tell `a->x` from `b->y` on one line). */
   memberOffsets(name: string): ReadonlySet<number>;
+  /** The functions the dataflow ran over (the chosen units' code, not a whole vmlinux). */
+  functions: readonly FunctionCode[];
 }
 
 const flowCache = new WeakMap<OpenedObject, Map<string, JoinFlow>>();
@@ -387,12 +389,13 @@ export function flowFor(o: OpenedObject, units: readonly DwarfUnit[], sites: rea
     // Malformed DWARF the readers reject (a typed ElfError/DwarfError): no dataflow,
     // so every dereference site falls back by line, labelled so.
     if (!(e instanceof ElfError || e instanceof DwarfError)) throw e;
-    const none: JoinFlow = { accessesOf: () => undefined, memberOffsets: () => new Set() };
+    const none: JoinFlow = { accessesOf: () => undefined, memberOffsets: () => new Set(), functions: [] };
     per.set(key, none);
     return none;
   }
   const byFn = new Map<string, Map<bigint, MemoryAccess> | undefined>();
   const jf: JoinFlow = {
+    functions: [...fns.values()],
     memberOffsets: (name) => facts.memberOffsets(name),
     accessesOf(fn) {
       if (byFn.has(fn.name)) return byFn.get(fn.name);
@@ -478,7 +481,7 @@ function claimFusedAccesses(o: OpenedObject, out: SiteCompiled[], sites: readonl
     return undefined;
   };
   const seen = new Set<string>();
-  for (const fn of o.code.functions) {
+  for (const fn of flow.functions) {
     const acc = flow.accessesOf(fn);
     if (!acc) continue;
     for (const insn of o.code.instructions(fn)) {
