@@ -447,9 +447,11 @@ export function openingLine(content: string, audit: FileAudit, position: Positio
   const f = findingAt(audit, position);
   const first = f?.instructions?.find((i) => i.class !== 'CALL') ?? f?.instructions?.[0];
   if (first) {
-    const k = rows.findIndex((r) => new RegExp(`^\\s+\\+0x${first.offset.toString(16)}\\s`).test(r));
+    const at = new RegExp(`^\\s+\\+0x${first.offset.toString(16)}\\s`);
+    const k = rows.findIndex((r) => at.test(r));
     if (k >= 0) return k;
   }
-  const k = rows.findIndex((r) => new RegExp(`^; \\S+:${position.line + 1}$`).test(r));
+  const onLine = new RegExp(`^; \\S+:${position.line + 1}$`);
+  const k = rows.findIndex((r) => onLine.test(r));
   return k >= 0 ? k : undefined;
 }
