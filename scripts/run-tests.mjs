@@ -1,5 +1,5 @@
 // Runs node's test runner over test/**/*.test.ts (Node 20's --test takes no globs).
-// Usage: node scripts/run-tests.mjs [dir...]   (default: test/unit test/fuzz test/lsp test/cli test/adversarial test/dynamic test/e2e)
+// Usage: node scripts/run-tests.mjs [dir or .test.ts file...]   (default: test/unit test/fuzz test/lsp test/cli test/adversarial test/dynamic test/e2e)
 // test/e2e drives real editors (code-server + Chromium, Neovim, Emacs); each test
 // skips, saying what is missing, when its editor is not installed (.ci/run installs them).
 import { readdirSync, statSync, existsSync } from 'node:fs';
@@ -15,7 +15,11 @@ const walk = (d) => {
     else if (n.endsWith('.test.ts')) files.push(p);
   }
 };
-for (const r of roots) if (existsSync(r)) walk(r);
+for (const r of roots) {
+  if (!existsSync(r)) continue;
+  if (statSync(r).isDirectory()) walk(r);
+  else files.push(r);
+}
 if (!files.length) {
   console.error('no test files found under', roots.join(' '));
   process.exit(1);
