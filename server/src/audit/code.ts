@@ -1,16 +1,27 @@
-// The code of one object as the join needs it: function symbols by address,
-// each function decoded once (iced, one walker per function, freed at once)
-// and kept as plain data, and call targets resolved through relocations in a
-// .o (where every call reads `call 0x0` until the linker runs).
+// The code of one object, indexed once: its function symbols (by address for the
+// join, by section for the disassembly view), its named symbols, its relocations,
+// and each function decoded once (iced, one walker per function, freed at once)
+// and kept as plain data. Call targets and data references are resolved through
+// relocations in a .o (where every call reads `call 0x0` until the linker runs).
+// The join (compiled/), the inventory and the disassembly view (disasm.ts) all
+// read this one index through codeOf(): none of them keeps its own.
 
-import type { BinaryObject, ElfSymbol } from '../binary/index';
+import type { BinaryObject, ElfRela, ElfSymbol } from '../binary/index';
 import { ET_REL, STT_FUNC, STT_OBJECT, STT_SECTION, SHF_EXECINSTR } from '../binary/index';
+import { SHN_LORESERVE, SHN_UNDEF, STT_NOTYPE } from '../binary/elf';
+import { R_X86_64_PC32, R_X86_64_PLT32 } from '../binary/relocate';
 import { CodeWalker, type WalkedInstruction } from '../x86/iced';
 
 export interface FunctionCode {
+  /**
+   * Unique within the object: the name, or `name@0x<address>` when several
+   * symbols (static functions of one name, or aliases) share it.
+   */
+  id: string;
   name: string;
-  /** DWARF-view address of the first byte. */
+  /** DWARF-view address of the first byte (synthetic section<<32|offset in a .o). */
   start: bigint;
+  /** Bytes: st_size, clamped to the section, or up to the next symbol for a size-0 (assembly) entry. */
   size: number;
   sectionIndex: number;
   section: string;
@@ -18,10 +29,23 @@ export interface FunctionCode {
   sectionOffset: number;
 }
 
-/** R_X86_64_PC32 / PLT32 at a call's rel32 name its target in a .o. */
-const R_X86_64_PC32 = 2;
-const R_X86_64_PLT32 = 4;
+/** A symbol that names an address in a section (branch targets, relocation targets, data). */
+export interface NamedSymbol {
+  name: string;
+  /** Offset in its section. */
+  offset: number;
+  size: number;
+  /** A function or object names an address better than a NOTYPE label such as _edata. */
+  typed: boolean;
+}
 
+/** A relocation of a code section, with the symbol table it indexes. */
+export interface CodeReloc {
+  rela: ElfRela;
+  syms: ElfSymbol[];
+}
+
+/** A PC32/PLT32 relocation: at a call's rel32 it names the target in a .o. */
 interface PcReloc {
   sym: ElfSymbol;
   addend: bigint;
@@ -29,7 +53,10 @@ interface PcReloc {
 }
 
 /** Largest function we decode; anything bigger is not a function a driver author wrote. */
-const MAX_FUNCTION_BYTES = 4 << 20;
+export const MAX_FUNCTION_BYTES = 4 << 20;
+
+/** How far back to look for an enclosing symbol behind later-starting ones (aliases, nested labels). */
+const ENCLOSING_LOOKBACK = 16;
 
 /** A function sets up RBP as a frame pointer: `push rbp; mov rbp,rsp` among its first instructions. */
 export function hasFramePointer(ins: readonly WalkedInstruction[]): boolean {
@@ -39,37 +66,99 @@ export function hasFramePointer(ins: readonly WalkedInstruction[]): boolean {
   return false;
 }
 
+/** Index of the last entry whose offset is <= off in a list sorted by offset, or -1. */
+function lastAtOrBefore<T>(list: readonly T[], off: number, offsetOf: (t: T) => number): number {
+  let lo = 0;
+  let hi = list.length - 1;
+  let hit = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (offsetOf(list[mid]!) <= off) {
+      hit = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return hit;
+}
+
+const byBig = (a: bigint, b: bigint): number => (a < b ? -1 : a > b ? 1 : 0);
+
+const cache = new WeakMap<BinaryObject, ObjectCode>();
+
+/** The one code index of an object (made on first use, kept as long as the object). */
+export function codeOf(obj: BinaryObject): ObjectCode {
+  let c = cache.get(obj);
+  if (!c) cache.set(obj, (c = new ObjectCode(obj)));
+  return c;
+}
+
 export class ObjectCode {
+  /** Every function symbol with code, in section then offset order (aliases included). */
+  readonly symbols: readonly FunctionCode[];
+  /** The join's view: one symbol per address (sized, inside its section), by address. */
   private readonly fns: FunctionCode[];
-  private readonly decoded = new Map<bigint, WalkedInstruction[]>();
+  private readonly bySection = new Map<number, FunctionCode[]>();
+  private readonly byId = new Map<string, FunctionCode>();
+  private readonly decoded = new Map<FunctionCode, WalkedInstruction[]>();
+  private symbolIndex: { named: Map<number, NamedSymbol[]>; objects: Map<number, ElfSymbol[]> } | undefined;
+  private codeRelocs: Map<number, CodeReloc[]> | undefined;
   private relocs: Map<number, Map<number, PcReloc>> | undefined;
 
   constructor(readonly obj: BinaryObject) {
     const elf = obj.elf;
     const rel = elf.type === ET_REL;
+    const all: FunctionCode[] = [];
     const fns: FunctionCode[] = [];
     const seen = new Set<bigint>();
+    let sized0 = false;
     for (const s of elf.functionSymbols()) {
-      if (s.size === 0 || s.shndx >= elf.sections.length) continue;
+      if (s.shndx >= SHN_LORESERVE) continue;
       const sec = elf.sections[s.shndx];
       if (!sec || (sec.flags & SHF_EXECINSTR) === 0) continue;
-      const start = rel ? (BigInt(s.shndx) << 32n) + s.value : s.value;
-      // Aliases (same address) keep the first, global-preferred, name.
-      if (seen.has(start)) continue;
-      seen.add(start);
       const sectionOffset = Number(rel ? s.value : s.value - sec.addr);
-      if (sectionOffset < 0 || sectionOffset + s.size > sec.size) continue;
-      fns.push({ name: s.name, start, size: s.size, sectionIndex: s.shndx, section: sec.name, sectionOffset });
+      if (sectionOffset < 0 || sectionOffset > sec.size) continue;
+      const f: FunctionCode = {
+        id: s.name, name: s.name, start: obj.addressOf(sec.index, sectionOffset),
+        size: Math.min(s.size, sec.size - sectionOffset), sectionIndex: sec.index, section: sec.name, sectionOffset,
+      };
+      if (f.size === 0) sized0 = true;
+      all.push(f);
+      // The join's view: a sized symbol wholly inside its section; aliases (same
+      // address) keep the first, global-preferred, name.
+      if (s.size === 0 || sectionOffset + s.size > sec.size || seen.has(f.start)) continue;
+      seen.add(f.start);
+      fns.push(f);
     }
-    fns.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    if (sized0) {
+      // An assembly entry point without .size: like objdump, run to the next symbol.
+      const named = this.named();
+      for (const f of all) {
+        if (f.size !== 0) continue;
+        const next = named.get(f.sectionIndex)?.find((n) => n.offset > f.sectionOffset);
+        f.size = (next ? next.offset : elf.sections[f.sectionIndex]!.size) - f.sectionOffset;
+      }
+    }
+    all.sort((a, b) => a.sectionIndex - b.sectionIndex || a.sectionOffset - b.sectionOffset);
+    fns.sort((a, b) => byBig(a.start, b.start));
+    const counts = new Map<string, number>();
+    for (const f of all) counts.set(f.name, (counts.get(f.name) ?? 0) + 1);
+    for (const f of all) {
+      if (counts.get(f.name)! > 1) f.id = `${f.name}@0x${f.start.toString(16)}`;
+      this.byId.set(f.id, f);
+      let list = this.bySection.get(f.sectionIndex);
+      if (!list) this.bySection.set(f.sectionIndex, (list = []));
+      list.push(f);
+    }
+    this.symbols = all;
     this.fns = fns;
   }
 
+  /** The join's functions: one per address, by address. */
   get functions(): readonly FunctionCode[] {
     return this.fns;
   }
 
-  /** The function symbol whose bytes hold `addr`. */
+  /** The function whose bytes hold `addr` (the join's view: no overlaps). */
   functionAt(addr: bigint): FunctionCode | undefined {
     let lo = 0;
     let hi = this.fns.length - 1;
@@ -83,13 +172,35 @@ export class ObjectCode {
     return undefined;
   }
 
+  /**
+   * The most specific symbol holding a DWARF address, aliases and nested entry
+   * points included: the latest-starting one that contains it.
+   */
+  symbolHolding(addr: bigint): FunctionCode | undefined {
+    const loc = this.obj.locate(addr);
+    if (!loc) return undefined;
+    const list = this.bySection.get(loc.sectionIndex);
+    if (!list) return undefined;
+    const off = Number(loc.offset);
+    for (let i = lastAtOrBefore(list, off, (f) => f.sectionOffset), n = 0; i >= 0 && n < ENCLOSING_LOOKBACK; i--, n++) {
+      const f = list[i]!;
+      if (off < f.sectionOffset + f.size) return f;
+    }
+    return undefined;
+  }
+
   byName(name: string): FunctionCode | undefined {
     return this.fns.find((f) => f.name === name);
   }
 
+  /** A symbol by id (see FunctionCode.id), or else the first of that name. */
+  byIdOrName(id: string): FunctionCode | undefined {
+    return this.byId.get(id) ?? this.symbols.find((f) => f.name === id);
+  }
+
   /** Every instruction of the function, decoded once; `ip` is the DWARF-view address. */
   instructions(fn: FunctionCode): WalkedInstruction[] {
-    let out = this.decoded.get(fn.start);
+    let out = this.decoded.get(fn);
     if (out) return out;
     out = [];
     if (fn.size <= MAX_FUNCTION_BYTES) {
@@ -102,7 +213,7 @@ export class ObjectCode {
         w.free();
       }
     }
-    this.decoded.set(fn.start, out);
+    this.decoded.set(fn, out);
     return out;
   }
 
@@ -125,24 +236,36 @@ export class ObjectCode {
   }
 
   /**
-   * Name of a direct call's target: the relocation at its rel32 in a .o, the
-   * function symbol at the target address in a linked image.
+   * Name of a direct call's target: the relocation at its rel32 in a .o, else
+   * the function symbol at the decoder's branch target (never the text's: iced
+   * prints a target whose low 32 bits are zero as 0).
    */
   callTarget(fn: FunctionCode, insn: WalkedInstruction): string | undefined {
     if (insn.mnemonic !== 'call' && insn.mnemonic !== 'jmp') return undefined;
     if (this.obj.elf.type === ET_REL) {
       const r = this.relocIn(fn, insn);
-      if (!r || !r.sym.name) return undefined;
+      // No relocation: gas resolved a call within the section itself (a static function).
+      if (!r) return this.functionEntered(fn, insn);
+      if (!r.sym.name) return undefined;
       // A call to a static function in the same .o goes through its section symbol + addend.
       if (r.sym.type !== STT_FUNC && r.sym.shndx !== 0) {
         return this.functionAt((BigInt(r.sym.shndx) << 32n) + r.sym.value + r.addend + 4n)?.name ?? r.sym.name;
       }
       return r.sym.name;
     }
-    const m = /\b(?:0x)?([0-9a-f]{6,16})h?\b/i.exec(insn.text);
-    if (!m) return undefined;
-    const target = this.functionAt(BigInt('0x' + m[1]));
-    return target?.name;
+    return this.functionEntered(fn, insn);
+  }
+
+  /**
+   * The function a branch enters at its first byte: a call, or a jmp that leaves
+   * `fn` (a tail call). A jmp inside the function is control flow, not a call.
+   */
+  private functionEntered(fn: FunctionCode, insn: WalkedInstruction): string | undefined {
+    const t = insn.branchTarget;
+    if (t === undefined) return undefined;
+    if (insn.mnemonic === 'jmp' && t >= fn.start && t < fn.start + BigInt(fn.size)) return undefined;
+    const g = this.functionAt(t);
+    return g && g.start === t ? g.name : undefined;
   }
 
   /**
@@ -171,6 +294,43 @@ export class ObjectCode {
     return `${r.sym.name}+${off}`;
   }
 
+  /** The relocations of a code section whose place lies in [lo, hi) (section offsets), in offset order. */
+  relocationsIn(sectionIndex: number, lo: number, hi: number): CodeReloc[] {
+    const list = this.relocations().get(sectionIndex) ?? [];
+    let a = 0;
+    let b = list.length;
+    const l = BigInt(lo);
+    const h = BigInt(hi);
+    while (a < b) {
+      const mid = (a + b) >> 1;
+      if (list[mid]!.rela.offset < l) a = mid + 1;
+      else b = mid;
+    }
+    const out: CodeReloc[] = [];
+    for (let i = a; i < list.length && list[i]!.rela.offset < h; i++) out.push(list[i]!);
+    return out;
+  }
+
+  /**
+   * "name", "name+0x10", or "section+0x10" for an offset in a section: the
+   * symbol holding it, a function or object beating a bare label at one offset.
+   */
+  nameIn(sectionIndex: number, offset: number): string {
+    const list = this.named().get(sectionIndex) ?? [];
+    let hit: NamedSymbol | undefined;
+    for (let i = lastAtOrBefore(list, offset, (x) => x.offset), n = 0; i >= 0 && n < ENCLOSING_LOOKBACK; i--, n++) {
+      const c = list[i]!;
+      if (offset === c.offset || offset < c.offset + c.size) {
+        if (!hit || c.offset > hit.offset || (c.offset === hit.offset && c.typed && !hit.typed)) hit = c;
+        if (c.offset < offset) break;
+      }
+    }
+    const hex = (n: number): string => '0x' + n.toString(16);
+    if (hit) return offset === hit.offset ? hit.name : `${hit.name}+${hex(offset - hit.offset)}`;
+    const sec = this.obj.elf.sections[sectionIndex];
+    return sec ? (offset === 0 ? sec.name : `${sec.name}+${hex(offset)}`) : hex(offset);
+  }
+
   /** The PC-relative relocation inside an instruction's bytes (its rel32 or disp32) in a .o, and the byte it starts at. */
   private relocIn(fn: FunctionCode, insn: WalkedInstruction): (PcReloc & { at: number }) | undefined {
     const map = this.pcRelocs(fn.sectionIndex);
@@ -182,40 +342,79 @@ export class ObjectCode {
     return undefined;
   }
 
+  /** Relocations of each code section of a .o, sorted by offset. */
+  private relocations(): Map<number, CodeReloc[]> {
+    if (this.codeRelocs) return this.codeRelocs;
+    const out = new Map<number, CodeReloc[]>();
+    const elf = this.obj.elf;
+    if (elf.type === ET_REL) {
+      for (const sec of elf.sections) {
+        if ((sec.flags & SHF_EXECINSTR) === 0) continue;
+        const list: CodeReloc[] = [];
+        for (const rs of elf.relaSectionsFor(sec.index)) {
+          const syms = elf.symbols(rs.link);
+          for (const r of elf.relocations(rs)) list.push({ rela: r, syms });
+        }
+        if (list.length) {
+          list.sort((a, b) => byBig(a.rela.offset, b.rela.offset));
+          out.set(sec.index, list);
+        }
+      }
+    }
+    return (this.codeRelocs = out);
+  }
+
   /** PC32/PLT32 relocations of a code section by offset: what its calls, jumps and RIP-relative operands refer to. */
   private pcRelocs(sectionIndex: number): Map<number, PcReloc> {
     this.relocs ??= new Map();
     let m = this.relocs.get(sectionIndex);
     if (m) return m;
     m = new Map();
-    const elf = this.obj.elf;
-    for (const rs of elf.relaSectionsFor(sectionIndex)) {
-      const syms = elf.symbols(rs.link);
-      for (const r of elf.relocations(rs)) {
-        const sym = syms[r.sym];
-        if (sym && (r.type === R_X86_64_PC32 || r.type === R_X86_64_PLT32)) m.set(Number(r.offset), { sym, addend: r.addend, type: r.type });
-      }
+    for (const { rela, syms } of this.relocations().get(sectionIndex) ?? []) {
+      const sym = syms[rela.sym];
+      if (sym && (rela.type === R_X86_64_PC32 || rela.type === R_X86_64_PLT32)) m.set(Number(rela.offset), { sym, addend: rela.addend, type: rela.type });
     }
     this.relocs.set(sectionIndex, m);
     return m;
   }
 
-  private objectSymbols: Map<number, ElfSymbol[]> | undefined;
+  /** One pass over the symbol table: named symbols per section, and data objects (for dataRef). */
+  private symbolTables(): { named: Map<number, NamedSymbol[]>; objects: Map<number, ElfSymbol[]> } {
+    if (this.symbolIndex) return this.symbolIndex;
+    const elf = this.obj.elf;
+    const rel = elf.type === ET_REL;
+    const named = new Map<number, NamedSymbol[]>();
+    const objects = new Map<number, ElfSymbol[]>();
+    for (const s of elf.symbols()) {
+      if (s.type === STT_OBJECT) {
+        // In a linked image a datum is found by its absolute address, across sections.
+        const k = rel ? s.shndx : -1;
+        const list = objects.get(k) ?? [];
+        list.push(s);
+        objects.set(k, list);
+      }
+      if (s.shndx === SHN_UNDEF || s.shndx >= SHN_LORESERVE || s.name === '' || s.name.startsWith('.L')) continue;
+      if (s.type !== STT_FUNC && s.type !== STT_OBJECT && s.type !== STT_NOTYPE) continue;
+      const sec = elf.sections[s.shndx];
+      if (!sec) continue;
+      const offset = Number(rel ? s.value : s.value - sec.addr);
+      if (offset < 0 || offset > sec.size) continue;
+      let list = named.get(sec.index);
+      if (!list) named.set(sec.index, (list = []));
+      list.push({ name: s.name, offset, size: s.size, typed: s.type !== STT_NOTYPE });
+    }
+    for (const list of named.values()) list.sort((a, b) => a.offset - b.offset);
+    for (const l of objects.values()) l.sort((a, b) => byBig(a.value, b.value));
+    return (this.symbolIndex = { named, objects });
+  }
+
+  private named(): Map<number, NamedSymbol[]> {
+    return this.symbolTables().named;
+  }
 
   /** The data symbol holding `value` (in section `shndx` of a .o; -1: any, for a linked image). */
   private objectSymbolAt(shndx: number, value: bigint): ElfSymbol | undefined {
-    if (!this.objectSymbols) {
-      this.objectSymbols = new Map();
-      for (const x of this.obj.elf.symbols()) {
-        if (x.type !== STT_OBJECT) continue;
-        const k = this.obj.elf.type === ET_REL ? x.shndx : -1;
-        const list = this.objectSymbols.get(k) ?? [];
-        list.push(x);
-        this.objectSymbols.set(k, list);
-      }
-      for (const l of this.objectSymbols.values()) l.sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
-    }
-    const list = this.objectSymbols.get(shndx);
+    const list = this.symbolTables().objects.get(shndx);
     if (!list) return undefined;
     let lo = 0;
     let hi = list.length - 1;
@@ -230,7 +429,7 @@ export class ObjectCode {
     return best && value < best.value + BigInt(Math.max(1, Number(best.size))) ? best : undefined;
   }
 
-  /** Drops decoded functions (the object stays open). */
+  /** Drops decoded functions (the object and its symbol index stay). */
   release(): void {
     this.decoded.clear();
   }

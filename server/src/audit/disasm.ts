@@ -17,16 +17,16 @@
 // instruction text never contains two spaces in a row.
 
 import { posix } from 'node:path';
-import type { BinaryObject, DwarfUnit, ElfRela, ElfSection, ElfSymbol, InlinedInstance } from '../binary/index';
-import { ET_REL, SHF_EXECINSTR, STT_FUNC, STT_SECTION } from '../binary/index';
-import { SHN_LORESERVE, SHN_UNDEF, STT_NOTYPE, STT_OBJECT } from '../binary/elf';
+import type { BinaryObject, DwarfUnit, InlinedInstance } from '../binary/index';
+import { STT_SECTION } from '../binary/index';
+import { SHN_LORESERVE } from '../binary/elf';
 import { getAttr } from '../binary/dwarf/info';
 import { constValue } from '../binary/dwarf/forms';
 import { DW_AT } from '../binary/dwarf/constants';
-import { R_X86_64_PC32, R_X86_64_PC64 } from '../binary/relocate';
-import { CodeWalker, type WalkedInstruction } from '../x86/iced';
+import { R_X86_64_GOTPCREL, R_X86_64_GOTPCRELX, R_X86_64_PC32, R_X86_64_PC64, R_X86_64_PLT32, R_X86_64_REX_GOTPCRELX } from '../binary/relocate';
+import type { WalkedInstruction } from '../x86/iced';
 import { performs } from './compiled/describe';
-import { hasFramePointer } from './code';
+import { codeOf, type FunctionCode, type ObjectCode } from './code';
 import { classifyMmio } from '../x86/classify';
 import type { Profile } from '../x86/profiles';
 import { CATALOGUE } from '../c/catalogue';
@@ -37,10 +37,6 @@ const DW_AT_DECL_FILE = 0x3a;
 const DW_AT_DECL_LINE = 0x3b;
 
 /** PC-relative relocation types: the field holds S + A - P, so the target is S + A + (end of insn - P). */
-const R_X86_64_PLT32 = 4;
-const R_X86_64_GOTPCREL = 9;
-const R_X86_64_GOTPCRELX = 41;
-const R_X86_64_REX_GOTPCRELX = 42;
 const PC_RELATIVE = new Set([R_X86_64_PC32, R_X86_64_PLT32, R_X86_64_PC64, R_X86_64_GOTPCREL, R_X86_64_GOTPCRELX, R_X86_64_REX_GOTPCRELX]);
 const GOT_RELATIVE = new Set([R_X86_64_GOTPCREL, R_X86_64_GOTPCRELX, R_X86_64_REX_GOTPCRELX]);
 
@@ -82,175 +78,14 @@ export interface FunctionEntry {
   address: string;
 }
 
-// ------------------------------------------------------------------ symbol index
-
-interface FuncSym {
-  id: string;
-  name: string;
-  sym: ElfSymbol;
-  section: ElfSection;
-  /** Offset in the section. */
-  offset: number;
-  /** Bytes to disassemble: st_size, or up to the next symbol for size-0 (assembly) symbols. */
-  size: number;
-  /** DWARF address of the first byte. */
-  address: bigint;
-  /** Decoder IP of the first byte: the section offset in a .o (as objdump shows it), the virtual address otherwise. */
-  ip: bigint;
-}
-
-interface NamedSym {
-  name: string;
-  offset: number;
-  size: number;
-  /** A typed symbol (function, object) names an address better than a NOTYPE label such as _edata. */
-  typed: boolean;
-}
-
-interface ObjectIndex {
-  functions: FuncSym[];
-  /** Per section: function symbols sorted by offset. */
-  bySection: Map<number, FuncSym[]>;
-  byId: Map<string, FuncSym>;
-  /** Per section: named symbols sorted by offset, for naming branch and relocation targets. */
-  named: Map<number, NamedSym[]>;
-  /** Per code section: relocations sorted by offset, each with its symbol table. */
-  relocs: Map<number, { rela: ElfRela; syms: ElfSymbol[] }[]>;
-}
-
-const indexCache = new WeakMap<BinaryObject, ObjectIndex>();
-
-function indexOf(obj: BinaryObject): ObjectIndex {
-  let idx = indexCache.get(obj);
-  if (idx) return idx;
-  const elf = obj.elf;
-  const rel = elf.type === ET_REL;
-  const named = new Map<number, NamedSym[]>();
-  for (const s of elf.symbols()) {
-    if (s.shndx === SHN_UNDEF || s.shndx >= SHN_LORESERVE || s.name === '' || s.name.startsWith('.L')) continue;
-    if (s.type !== STT_FUNC && s.type !== STT_OBJECT && s.type !== STT_NOTYPE) continue;
-    const sec = elf.sections[s.shndx];
-    if (!sec) continue;
-    const offset = Number(rel ? s.value : s.value - sec.addr);
-    if (offset < 0 || offset > sec.size) continue;
-    let list = named.get(sec.index);
-    if (!list) named.set(sec.index, (list = []));
-    list.push({ name: s.name, offset, size: s.size, typed: s.type !== STT_NOTYPE });
-  }
-  for (const list of named.values()) list.sort((a, b) => a.offset - b.offset);
-
-  const funcs: FuncSym[] = [];
-  for (const s of elf.functionSymbols()) {
-    if (s.shndx >= SHN_LORESERVE) continue;
-    const sec = elf.sections[s.shndx];
-    if (!sec || (sec.flags & SHF_EXECINSTR) === 0) continue;
-    const offset = Number(rel ? s.value : s.value - sec.addr);
-    if (offset < 0 || offset > sec.size) continue;
-    let size = Math.min(s.size, sec.size - offset);
-    if (size === 0) {
-      // An assembly entry point without .size: like objdump, run to the next symbol.
-      const next = named.get(sec.index)?.find((n) => n.offset > offset);
-      size = (next ? next.offset : sec.size) - offset;
-    }
-    funcs.push({
-      id: s.name, name: s.name, sym: s, section: sec, offset, size,
-      address: obj.addressOf(sec.index, offset),
-      ip: rel ? BigInt(offset) : s.value,
-    });
-  }
-  funcs.sort((a, b) => a.section.index - b.section.index || a.offset - b.offset);
-  const counts = new Map<string, number>();
-  for (const f of funcs) counts.set(f.name, (counts.get(f.name) ?? 0) + 1);
-  const byId = new Map<string, FuncSym>();
-  for (const f of funcs) {
-    if (counts.get(f.name)! > 1) f.id = `${f.name}@${hexAddr(f.address)}`;
-    byId.set(f.id, f);
-  }
-
-  const relocs = new Map<number, { rela: ElfRela; syms: ElfSymbol[] }[]>();
-  if (rel) {
-    for (const sec of elf.sections) {
-      if ((sec.flags & SHF_EXECINSTR) === 0) continue;
-      const list: { rela: ElfRela; syms: ElfSymbol[] }[] = [];
-      for (const rs of elf.relaSectionsFor(sec.index)) {
-        const syms = elf.symbols(rs.link);
-        for (const r of elf.relocations(rs)) list.push({ rela: r, syms });
-      }
-      if (list.length) {
-        list.sort((a, b) => (a.rela.offset < b.rela.offset ? -1 : a.rela.offset > b.rela.offset ? 1 : 0));
-        relocs.set(sec.index, list);
-      }
-    }
-  }
-  const bySection = new Map<number, FuncSym[]>();
-  for (const f of funcs) {
-    let list = bySection.get(f.section.index);
-    if (!list) bySection.set(f.section.index, (list = []));
-    list.push(f); // funcs is sorted by section, then offset
-  }
-  idx = { functions: funcs, bySection, byId, named, relocs };
-  indexCache.set(obj, idx);
-  return idx;
-}
-
 const hexAddr = (a: bigint): string => '0x' + a.toString(16);
 const hexOff = (n: number | bigint): string => '0x' + n.toString(16);
 
 /** Function symbols of the object, in section and address order. */
 export function listFunctions(obj: BinaryObject): FunctionEntry[] {
-  return indexOf(obj).functions.map((f) => ({
-    id: f.id, name: f.name, section: f.section.name, offset: f.offset, size: f.size, address: hexAddr(f.address),
+  return codeOf(obj).symbols.map((f) => ({
+    id: f.id, name: f.name, section: f.section, offset: f.sectionOffset, size: f.size, address: hexAddr(f.start),
   }));
-}
-
-/** Index of the last entry whose offset is <= off in a list sorted by offset, or -1. */
-function lastAtOrBefore<T extends { offset: number }>(list: readonly T[], off: number): number {
-  let lo = 0;
-  let hi = list.length - 1;
-  let hit = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (list[mid]!.offset <= off) {
-      hit = mid;
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
-  return hit;
-}
-
-/** How far back to look for an enclosing symbol behind later-starting ones (aliases, nested labels). */
-const ENCLOSING_LOOKBACK = 16;
-
-/** The function symbol whose bytes hold a DWARF address. */
-function functionHolding(obj: BinaryObject, idx: ObjectIndex, addr: bigint): FuncSym | undefined {
-  const loc = obj.locate(addr);
-  if (!loc) return undefined;
-  const list = idx.bySection.get(loc.sectionIndex);
-  if (!list) return undefined;
-  const off = Number(loc.offset);
-  // The latest-starting symbol that contains it is the most specific (aliases share a start).
-  for (let i = lastAtOrBefore(list, off), n = 0; i >= 0 && n < ENCLOSING_LOOKBACK; i--, n++) {
-    const f = list[i]!;
-    if (off < f.offset + f.size) return f;
-  }
-  return undefined;
-}
-
-/** "name", "name+0x10", or "section+0x10" for an offset in a section. */
-function nameIn(idx: ObjectIndex, elfSections: readonly ElfSection[], sectionIndex: number, offset: number): string {
-  const list = idx.named.get(sectionIndex) ?? [];
-  let hit: NamedSym | undefined;
-  for (let i = lastAtOrBefore(list, offset), n = 0; i >= 0 && n < ENCLOSING_LOOKBACK; i--, n++) {
-    const c = list[i]!;
-    if (offset === c.offset || offset < c.offset + c.size) {
-      // At one offset a function or object beats a bare label.
-      if (!hit || c.offset > hit.offset || (c.offset === hit.offset && c.typed && !hit.typed)) hit = c;
-      if (c.offset < offset) break;
-    }
-  }
-  if (hit) return offset === hit.offset ? hit.name : `${hit.name}+${hexOff(offset - hit.offset)}`;
-  const sec = elfSections[sectionIndex];
-  return sec ? (offset === 0 ? sec.name : `${sec.name}+${hexOff(offset)}`) : hexOff(offset);
 }
 
 // ------------------------------------------------------------------ DWARF helpers
@@ -267,13 +102,13 @@ interface FunctionDwarf {
   instances: InlinedInstance[];
 }
 
-function functionDwarf(obj: BinaryObject, f: FuncSym): FunctionDwarf {
+function functionDwarf(obj: BinaryObject, f: FunctionCode): FunctionDwarf {
   const dwarf = obj.dwarf;
   if (!dwarf.hasDebugInfo) return { cu: undefined, instances: [] };
-  const cu = dwarf.unitForAddress(f.address) ?? dwarf.unitForAddress(f.address + BigInt(Math.max(0, f.size - 1)));
+  const cu = dwarf.unitForAddress(f.start) ?? dwarf.unitForAddress(f.start + BigInt(Math.max(0, f.size - 1)));
   if (!cu) return { cu: undefined, instances: [] };
-  const lo = f.address;
-  const hi = f.address + BigInt(f.size);
+  const lo = f.start;
+  const hi = f.start + BigInt(f.size);
   const instances = dwarf.inlinedInstances(cu).filter((i) => i.ranges.some((r) => r.lo < hi && r.hi > lo));
   return { cu, instances };
 }
@@ -384,13 +219,13 @@ function inferMark(ins: WalkedInstruction, chain: readonly InlinedInstance[], pr
 
 /** Rewrites iced's absolute branch targets and RIP-relative addresses into names. */
 function instructionText(
-  obj: BinaryObject, idx: ObjectIndex, f: FuncSym, ins: WalkedInstruction,
+  code: ObjectCode, f: FunctionCode, ins: WalkedInstruction,
 ): string {
   if (!ins.valid) return '(bad)';
   let text = ins.text;
-  const secOff = f.offset + ins.offset; // offset of the instruction in its section
+  const secOff = f.sectionOffset + ins.offset; // offset of the instruction in its section
   const end = secOff + ins.length;
-  const relocs = relocsIn(idx.relocs.get(f.section.index) ?? [], BigInt(secOff), BigInt(end));
+  const relocs = code.relocationsIn(f.sectionIndex, secOff, end);
   const used = new Set<number>();
 
   const relocName = (k: number): string => {
@@ -401,7 +236,7 @@ function instructionText(
     const got = GOT_RELATIVE.has(rela.type) ? '@GOTPCREL' : '';
     if (!sym) return `sym#${rela.sym}`;
     if (sym.type === STT_SECTION && add >= 0n && sym.shndx < SHN_LORESERVE) {
-      return nameIn(idx, obj.elf.sections, sym.shndx, Number(add)) + got;
+      return code.nameIn(sym.shndx, Number(add)) + got;
     }
     const name = sym.name || `sym#${rela.sym}`;
     if (add === 0n) return name + got;
@@ -415,9 +250,11 @@ function instructionText(
     let target: string;
     if (relocs.length > 0) target = relocName(0);
     else {
-      const t = branch[1] !== undefined ? BigInt('0x' + branch[1]) : BigInt(branch[2]!);
-      if (t >= f.ip && t < f.ip + BigInt(f.size)) target = `+${hexOff(t - f.ip)}`;
-      else target = namedTarget(obj, idx, f, t);
+      // The decoder's own target, not the text's: iced prints a target whose low
+      // 32 bits are zero (a .o's synthetic address of a section's first function) as 0.
+      const t = ins.branchTarget ?? (branch[1] !== undefined ? BigInt('0x' + branch[1]) : BigInt(branch[2]!));
+      if (t >= f.start && t < f.start + BigInt(f.size)) target = `+${hexOff(t - f.start)}`;
+      else target = namedTarget(code, t);
     }
     text = text.slice(0, branch.index) + target;
   } else if (ins.memory.some((m) => m.ripRelative)) {
@@ -425,7 +262,7 @@ function instructionText(
     if (m) {
       const k = relocs.findIndex((r) => PC_RELATIVE.has(r.rela.type));
       const t = m[1] !== undefined ? BigInt('0x' + m[1]) : BigInt(m[2]!);
-      const target = k >= 0 ? relocName(k) : namedTarget(obj, idx, f, t);
+      const target = k >= 0 ? relocName(k) : namedTarget(code, t);
       text = text.slice(0, m.index) + `[rip+${target}]` + text.slice(m.index + m[0].length);
     }
   }
@@ -434,34 +271,19 @@ function instructionText(
   return text;
 }
 
-/** The relocations whose place lies in [lo, hi), from a list sorted by offset. */
-function relocsIn<T extends { rela: ElfRela }>(list: readonly T[], lo: bigint, hi: bigint): T[] {
-  let a = 0;
-  let b = list.length;
-  while (a < b) {
-    const mid = (a + b) >> 1;
-    if (list[mid]!.rela.offset < lo) a = mid + 1;
-    else b = mid;
-  }
-  const out: T[] = [];
-  for (let i = a; i < list.length && list[i]!.rela.offset < hi; i++) out.push(list[i]!);
-  return out;
-}
-
-/** A target address in decoder-IP terms, named by the symbol holding it. */
-function namedTarget(obj: BinaryObject, idx: ObjectIndex, f: FuncSym, t: bigint): string {
-  if (obj.elf.type === ET_REL) {
-    // Unrelocated: the target is in the same section.
-    return t >= 0n && t <= BigInt(f.section.size) ? nameIn(idx, obj.elf.sections, f.section.index, Number(t)) : hexAddr(t);
-  }
-  const sec = obj.elf.sectionForAddress(t);
-  return sec ? nameIn(idx, obj.elf.sections, sec.index, Number(t - sec.addr)) : hexAddr(t);
+/**
+ * A target address (decoded at DWARF-view addresses, so a .o's are synthetic
+ * section<<32|offset), named by the symbol holding it.
+ */
+function namedTarget(code: ObjectCode, t: bigint): string {
+  const loc = code.obj.locate(t);
+  return loc ? code.nameIn(loc.sectionIndex, Number(loc.offset)) : hexAddr(t);
 }
 
 // ------------------------------------------------------------------ render
 
-function resolveFunction(idx: ObjectIndex, symbol: string): FuncSym {
-  const f = idx.byId.get(symbol) ?? idx.functions.find((g) => g.name === symbol);
+function resolveFunction(code: ObjectCode, symbol: string): FunctionCode {
+  const f = code.byIdOrName(symbol);
   if (!f) throw new Error(`no function symbol ${symbol}`);
   return f;
 }
@@ -472,8 +294,8 @@ function resolveFunction(idx: ObjectIndex, symbol: string): FuncSym {
  * static functions share the name; a bare name then takes the first).
  */
 export function renderFunction(obj: BinaryObject, objectPath: string, symbol: string, opts: RenderOptions): RenderedFunction {
-  const idx = indexOf(obj);
-  const f = resolveFunction(idx, symbol);
+  const code = codeOf(obj);
+  const f = resolveFunction(code, symbol);
   const dw = functionDwarf(obj, f);
   const display = pathDisplay(dw.cu);
   const marks = opts.marks ? normaliseMarks(opts.marks) : undefined;
@@ -500,23 +322,16 @@ export function renderFunction(obj: BinaryObject, objectPath: string, symbol: st
   };
 
   // Decode first: the columns are padded to the widest byte string and text.
-  const code = obj.elf.sectionData(f.section).subarray(f.offset, f.offset + f.size);
-  const walker = new CodeWalker(code, f.ip);
-  let insns: WalkedInstruction[];
-  try {
-    insns = Array.from(walker.walk());
-  } finally {
-    walker.free();
-  }
+  const insns = code.instructions(f);
 
   interface Row { ins: WalkedInstruction; addr: bigint; text: string; mark: Mark | undefined; chain: InlinedInstance[] }
-  const framePointer = hasFramePointer(insns);
+  const framePointer = code.framePointer(f);
   const rows: Row[] = insns.map((ins) => {
-    const addr = f.address + BigInt(ins.offset);
+    const addr = f.start + BigInt(ins.offset);
     const chain = chainAt(dw.instances, addr);
     const joined = marks?.get(addr);
     const mark = marks ? (joined ? markFromJoin(joined) : undefined) : inferMark(ins, chain, opts.profile, framePointer);
-    return { ins, addr, text: instructionText(obj, idx, f, ins), mark, chain };
+    return { ins, addr, text: instructionText(code, f, ins), mark, chain };
   });
 
   const out: string[] = [];
@@ -527,14 +342,14 @@ export function renderFunction(obj: BinaryObject, objectPath: string, symbol: st
   out.push(`# tdx-audit compiled form: ${f.name}`);
   out.push(`# object    ${objectPath}`);
   out.push(`# function  ${f.id}`);
-  out.push(`# section   ${f.section.name}+${hexOff(f.offset)}, ${f.size} bytes`);
+  out.push(`# section   ${f.section}+${hexOff(f.sectionOffset)}, ${f.size} bytes`);
   out.push(`# profile   ${opts.profile}`);
   out.push(`# compiler  ${dw.cu?.producer ?? (obj.dwarf.hasDebugInfo ? 'unknown (no DW_AT_producer)' : 'unknown (no DWARF)')}`);
   if (dw.cu?.name) out.push(`# unit      ${dw.cu.compDir && !dw.cu.name.startsWith('/') ? posix.join(dw.cu.compDir, dw.cu.name) : dw.cu.name}`);
   const how = marks ? 'from the audit join' : dw.cu ? 'inferred from inlined io.h accessors' : 'none (no DWARF to find accessors)';
   out.push(`# mmio      ${marked} marked${marked ? ` (${verdictList})` : ''}, ${how}`);
-  const parts = idx.functions.filter((g) => g !== f && g.name.startsWith(f.name + '.') && /^\.(?:cold|part|isra|constprop|localalias)/.test(g.name.slice(f.name.length)));
-  if (parts.length) out.push(`# parts     ${parts.map((g) => `${g.id} (${g.section.name})`).join(', ')}`);
+  const parts = code.symbols.filter((g) => g !== f && g.name.startsWith(f.name + '.') && /^\.(?:cold|part|isra|constprop|localalias)/.test(g.name.slice(f.name.length)));
+  if (parts.length) out.push(`# parts     ${parts.map((g) => `${g.id} (${g.section})`).join(', ')}`);
   out.push('');
   out.push(`${f.id}:`);
 
@@ -603,10 +418,10 @@ function pathMatches(file: string, query: string): boolean {
 export function functionAt(obj: BinaryObject, sourcePath: string, line1: number): string | undefined {
   const dwarf = obj.dwarf;
   if (!dwarf.hasDebugInfo) return undefined;
-  const idx = indexOf(obj);
-  interface Cand { f: FuncSym; depth: number; rows: number; addr: bigint }
-  const exact = new Map<FuncSym, Cand>();
-  const spans = new Map<FuncSym, { lo: number; hi: number }>();
+  const code = codeOf(obj);
+  interface Cand { f: FunctionCode; depth: number; rows: number; addr: bigint }
+  const exact = new Map<FunctionCode, Cand>();
+  const spans = new Map<FunctionCode, { lo: number; hi: number }>();
   // A .c file's code is in its own unit: match unit names first (headers only),
   // and read every unit's line-table header only for a header file.
   let units = dwarf.unitsForSource(sourcePath);
@@ -625,7 +440,7 @@ export function functionAt(obj: BinaryObject, sourcePath: string, line1: number)
       let ok = fileOk.get(row.file);
       if (ok === undefined) fileOk.set(row.file, (ok = pathMatches(row.file, sourcePath)));
       if (!ok) continue;
-      const f = functionHolding(obj, idx, row.address);
+      const f = code.symbolHolding(row.address);
       if (!f) continue;
       const s = spans.get(f);
       if (!s) spans.set(f, { lo: row.line, hi: row.line });
@@ -649,7 +464,7 @@ export function functionAt(obj: BinaryObject, sourcePath: string, line1: number)
     const best = [...exact.values()].sort((a, b) => a.depth - b.depth || b.rows - a.rows || (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0))[0]!;
     return best.f.id;
   }
-  let best: { f: FuncSym; span: number } | undefined;
+  let best: { f: FunctionCode; span: number } | undefined;
   for (const [f, s] of spans) {
     if (line1 < s.lo || line1 > s.hi) continue;
     const span = s.hi - s.lo;

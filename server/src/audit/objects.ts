@@ -18,7 +18,7 @@ import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } fr
 import { checkRegular, SafeReadError, safeReadBytes, safeReadHead } from '../fs/safeRead';
 import { basename, dirname, join, posix, relative, resolve, sep } from 'node:path';
 import { openBinary, normalizePath, ElfError, DwarfError, type BinaryObject, type DwarfUnit } from '../binary/index';
-import { ObjectCode } from './code';
+import { codeOf, type ObjectCode } from './code';
 import type { ObjectInfo } from './compiled';
 
 export interface ObjectSearch {
@@ -151,7 +151,7 @@ export class ObjectStore {
           ? `${path}: is stripped (no symbols, no DWARF); use the unstripped object or a -dbg package's vmlinux`
           : `${path}: has no DWARF (.debug_info); build with debug info (-g, CONFIG_DEBUG_INFO)`);
       }
-      const o: OpenedObject = { path, mtimeMs: st.mtimeMs, size: st.size, bin, code: new ObjectCode(bin) };
+      const o: OpenedObject = { path, mtimeMs: st.mtimeMs, size: st.size, bin, code: codeOf(bin) };
       this.open.set(path, o);
       if (image) this.images.add(path);
       // A linked image stays open: re-reading vmlinux because 16 modules were opened

@@ -25,11 +25,15 @@ const OFFSET_MASK = (1n << SYNTHETIC_SECTION_SHIFT) - 1n;
 export const R_X86_64_NONE = 0;
 export const R_X86_64_64 = 1;
 export const R_X86_64_PC32 = 2;
+export const R_X86_64_PLT32 = 4;
+export const R_X86_64_GOTPCREL = 9;
 export const R_X86_64_32 = 10;
 export const R_X86_64_32S = 11;
 export const R_X86_64_DTPOFF64 = 17;
 export const R_X86_64_DTPOFF32 = 21;
 export const R_X86_64_PC64 = 24;
+export const R_X86_64_GOTPCRELX = 41;
+export const R_X86_64_REX_GOTPCRELX = 42;
 
 /** Where a DWARF address lies: a section and an offset inside it. */
 export interface SectionOffset {
