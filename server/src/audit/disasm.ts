@@ -32,10 +32,6 @@ import type { Profile } from '../x86/profiles';
 import { CATALOGUE } from '../c/catalogue';
 import type { CompiledInstruction, InstructionVerdict } from './compiled';
 
-/** DW_AT_decl_file / DW_AT_decl_line (DWARF 2+); not in the reader's constant table. */
-const DW_AT_DECL_FILE = 0x3a;
-const DW_AT_DECL_LINE = 0x3b;
-
 /** PC-relative relocation types: the field holds S + A - P, so the target is S + A + (end of insn - P). */
 const PC_RELATIVE = new Set([R_X86_64_PC32, R_X86_64_PLT32, R_X86_64_PC64, R_X86_64_GOTPCREL, R_X86_64_GOTPCRELX, R_X86_64_REX_GOTPCRELX]);
 const GOT_RELATIVE = new Set([R_X86_64_GOTPCREL, R_X86_64_GOTPCRELX, R_X86_64_REX_GOTPCRELX]);
@@ -126,8 +122,8 @@ function declOf(obj: BinaryObject, originOffset: number | undefined, display: (p
   for (let hop = 0; hop < 4 && off !== undefined; hop++) {
     const hit = obj.dwarf.dieAt(off);
     if (!hit) return undefined;
-    const file = constValue(getAttr(hit.die, DW_AT_DECL_FILE));
-    const line = constValue(getAttr(hit.die, DW_AT_DECL_LINE));
+    const file = constValue(getAttr(hit.die, DW_AT.decl_file));
+    const line = constValue(getAttr(hit.die, DW_AT.decl_line));
     if (file !== undefined && line !== undefined) {
       const path = hit.unit.filePath(file);
       return path ? `${display(path)}:${line}` : undefined;
