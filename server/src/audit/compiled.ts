@@ -114,6 +114,22 @@ export interface FileCompiled {
   sites: SiteCompiled[];
   /** Object-based function view: symbol -> number of MMIO/port instructions it holds. */
   functions: { name: string; instructions: number; verdicts: Partial<Record<InstructionVerdict, number>> }[];
+  /**
+   * Accessors the object performs at lines of this file where the source analysis
+   * found no site (a macro or parse error hid it): missed sites, "seen in the object only".
+   */
+  objectOnly?: ObjectOnlySite[];
+}
+
+/** An accessor the object shows at a source line the source analysis has no site for. */
+export interface ObjectOnlySite {
+  /** 1-based line and column, as DWARF gives the call. */
+  line: number;
+  column: number;
+  accessor: string;
+  /** How the object shows it: an inlined instance, or a call to the out-of-line accessor. */
+  how: 'inlined' | 'call';
+  instructions: CompiledInstruction[];
 }
 
 /** The stable JSON form of an instruction (CLI scan, report JSON, SARIF properties). */

@@ -22,6 +22,8 @@ import type { FunctionCode } from '../code';
 import type { CompiledInstruction, FileCompiled, InstructionVerdict, MatchKind, SiteCompiled } from '../compiled';
 import type { ObjectChoice, OpenedObject } from '../objects';
 import { callEntry, describe, deviceAccesses, markUnrolled, performs } from './describe';
+import { objectOnlySites } from './objectOnly';
+import { openCallStart } from './sourceLines';
 import { ObjectFacts, objectFlow, sameFile, sourceMmioNames, unitFactsOf } from './facts';
 import { judgeFreshness } from './freshness';
 
@@ -38,27 +40,6 @@ function contains(outer: InlinedInstance, inner: InlinedInstance): boolean {
   return inner.ranges.every((r) => outer.ranges.some((o) => r.lo >= o.lo && r.hi <= o.hi));
 }
 
-
-/**
- * The 0-based line where a call that is still open at (line, col) starts: walks
- * back over at most 40 lines counting parentheses (strings and comments are rare
- * enough in argument lists to ignore here).
- */
-function openCallStart(lines: string[], line: number, col: number): number | undefined {
-  let depth = 0;
-  for (let l = line; l >= 0 && l >= line - 40; l--) {
-    const t = l === line ? lines[l]!.slice(0, col) : lines[l] ?? '';
-    for (let i = t.length - 1; i >= 0; i--) {
-      const c = t[i];
-      if (c === ')') depth++;
-      else if (c === '(') {
-        if (depth === 0) return l === line ? undefined : l;
-        depth--;
-      } else if ((c === ';' || c === '{' || c === '}') && depth === 0) return undefined;
-    }
-  }
-  return undefined;
-}
 
 const COPY_CALL = /\b(memcpy|memmove|memset|memcmp|strcpy|strncpy|strscpy|strlcpy|strcmp|strncmp|strlen|strnlen|__builtin_mem\w+)\s*\($/;
 
@@ -342,7 +323,8 @@ export function compiledFormsFor(input: JoinInput): FileCompiled {
   preferSpecificClaims(out, sites);
   claimFusedAccesses(o, out, sites, flow, rows, source, profile);
   noteMergedReads(out, sites, lines);
-  return { object: info, sites: out, functions: functionView(out) };
+  const objectOnly = objectOnlySites({ o, functions: flow.functions, instances, sites, lines, source, profile });
+  return { object: info, sites: out, functions: functionView(out), ...(objectOnly.length ? { objectOnly } : {}) };
 }
 
 /** The MMIO dataflow of the functions the join looks at, as per-function lookups. */

@@ -1,0 +1,75 @@
+// The object's side of the cross-check (issue 14): accessors the compiled code
+// performs at lines of the file where the source analysis found no site, because a
+// macro, a parse error or a wrapper it could not see hid the call. DWARF says
+// where: an inlined instance's DW_AT_call_file/line, or the line row of a call to
+// an out-of-line accessor. These are reported as "seen in the object only"
+// instead of being dropped.
+
+import type { InlinedInstance } from '../../binary/index';
+import type { Site } from '../../c/types';
+import { CATALOGUE } from '../../c/catalogue';
+import type { Profile } from '../../x86/profiles';
+import type { OpenedObject } from '../objects';
+import type { CompiledInstruction, ObjectOnlySite } from '../compiled';
+import { callEntry, describe, markUnrolled, performs } from './describe';
+import { sameFile } from './facts';
+import { openCallStart } from './sourceLines';
+import type { FunctionCode } from '../code';
+
+export interface ObjectOnlyInput {
+  o: OpenedObject;
+  /** The file's functions (the dataflow's, not a whole vmlinux). */
+  functions: readonly FunctionCode[];
+  /** Inlined instances of the file's units. */
+  instances: readonly InlinedInstance[];
+  sites: readonly Site[];
+  lines: readonly string[];
+  source: string;
+  profile: Profile;
+}
+
+export function objectOnlySites(input: ObjectOnlyInput): ObjectOnlySite[] {
+  const { o, functions, instances, sites, lines, source, profile } = input;
+  // Lines a site covers, and the line its enclosing macro call starts on (gcc records that one).
+  const covered = new Set<number>();
+  for (const s of sites) {
+    for (let l = s.range.start.line; l <= s.range.end.line; l++) covered.add(l + 1);
+    const start = openCallStart(lines, s.range.start.line, s.range.start.character);
+    if (start !== undefined) covered.add(start + 1);
+  }
+  const out = new Map<string, ObjectOnlySite>();
+  const add = (line: number, column: number, accessor: string, how: ObjectOnlySite['how'], ins: CompiledInstruction[]) => {
+    const k = `${line}:${column}:${accessor}`;
+    const hit = out.get(k);
+    if (hit) hit.instructions.push(...ins.filter((i) => !hit.instructions.some((j) => j.address === i.address)));
+    else out.set(k, { line, column, accessor, how, instructions: ins });
+  };
+
+  for (const inst of instances) {
+    const acc = inst.name ? CATALOGUE.get(inst.name) : undefined;
+    if (!acc || !acc.inline || !inst.callLine || !sameFile(inst.callFile, source) || covered.has(inst.callLine)) continue;
+    const ins: CompiledInstruction[] = [];
+    for (const r of inst.ranges) {
+      for (const { fn, insn } of o.code.instructionsIn(r.lo, r.hi)) {
+        if (performs({ accessorKind: acc.kind, width: acc.width, name: inst.name! }, insn, o.code.framePointer(fn))) {
+          ins.push(markUnrolled(describe(o, fn, insn, profile, 'inlined-accessor'), acc.kind, profile, inst.name!));
+        }
+      }
+    }
+    if (ins.length) add(inst.callLine, inst.callColumn ?? 0, inst.name!, 'inlined', ins);
+  }
+
+  // Calls to out-of-line accessors (ioread32, memcpy_toio...) in the file's own functions.
+  for (const fn of functions) {
+    for (const insn of o.code.instructions(fn)) {
+      if (insn.mnemonic !== 'call' && insn.mnemonic !== 'jmp') continue;
+      const callee = o.code.callTarget(fn, insn);
+      const acc = callee ? CATALOGUE.get(callee) : undefined;
+      if (!callee || !acc || acc.inline) continue;
+      const c = callEntry(o, fn, insn, callee, acc.compiles ?? 'out of line');
+      if (!c.file || !sameFile(c.file, source) || !c.line || covered.has(c.line)) continue;
+      add(c.line, c.column, callee, 'call', [c]);
+    }
+  }
+  return [...out.values()].sort((a, b) => a.line - b.line || a.column - b.column);
+}
