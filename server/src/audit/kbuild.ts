@@ -93,12 +93,10 @@ export class KbuildMap {
     for (let up = 0; up < 3; up++) {
       const paths = this.objectPaths(dir, obj, 0);
       if (paths.length || dir === '.') return paths;
-      const parent = posix.dirname(dir);
-      const sub = posix.basename(dir);
-      // Kbuild descends into the folder: its own Makefile was the one to name the file.
-      if (this.folderPaths(dir, 0).length) return [];
-      obj = `${sub}/${obj}`;
-      dir = parent;
+      // Even when Kbuild descends into the folder, a parent may name the file by its
+      // longer path (drivers/gpu/drm/Makefile: drm_kms_helper-y += bridge/panel.o).
+      obj = `${posix.basename(dir)}/${obj}`;
+      dir = posix.dirname(dir);
     }
     return [];
   }
@@ -208,6 +206,18 @@ function evaluate(p: BuildPath, config: DotConfig): BuildVerdict {
   return { state: module ? 'module' : 'built-in', why: syms };
 }
 
+/** The words of a list, with $(name) replaced by an earlier list of that name; other $(...) dropped. */
+function expand(text: string, vars: ReadonlyMap<string, string[]>, depth: number): string[] {
+  const out: string[] = [];
+  for (const w of text.split(/\s+/)) {
+    if (!w) continue;
+    const ref = /^\$\(([A-Za-z0-9_.-]+)\)$/.exec(w);
+    if (ref && depth < 8) out.push(...(vars.get(ref[1]!) ?? []));
+    else if (!w.includes('$')) out.push(w);
+  }
+  return out;
+}
+
 /** The assignments of one Kbuild Makefile, with `ifdef`/`ifeq` conditions on one CONFIG_ symbol. */
 export function parseKbuild(text: string): Assignment[] {
   const out: Assignment[] = [];
@@ -222,6 +232,8 @@ export function parseKbuild(text: string): Assignment[] {
   }
   /** Enclosing conditions: a symbol, or null for one we cannot read (or an else branch). */
   const stack: (string | null)[] = [];
+  /** Lists by name (foo-y, gem-y, plain FOO := a.o), for $(name) in later lists. */
+  const vars = new Map<string, string[]>();
   for (const { text: t, line } of lines) {
     const s = t.trim();
     if (!s) continue;
@@ -233,6 +245,9 @@ export function parseKbuild(text: string): Assignment[] {
     else if (/^else\b/.test(s)) {
       if (stack.length) stack[stack.length - 1] = null; // the negation of a symbol is not one
     } else if (/^endif\b/.test(s)) stack.pop();
+    else if ((m = /^([A-Za-z_][A-Za-z0-9_]*)\s*(:=|\+=|=)\s*(.*)$/.exec(s))) {
+      vars.set(m[1]!, [...(m[2] === '+=' ? vars.get(m[1]!) ?? [] : []), ...expand(m[3]!, vars, 0)]);
+    }
     else if ((m = /^([A-Za-z0-9_.-]+?)-(\$\((.*)\)|y|m|objs)\s*(?::=|\+=|=)\s*(.*)$/.exec(s))) {
       const target = m[1]!;
       const expr = m[3];
@@ -248,7 +263,10 @@ export function parseKbuild(text: string): Assignment[] {
           opaque = true;
         }
       }
-      const items = m[4]!.split(/\s+/).filter((x) => x && !x.includes('$'));
+      const items = expand(m[4]!, vars, 0);
+      // Remember the list as a variable too: i915-y += $(gem-y) reuses it.
+      const key = `${target}-${m[2]}`;
+      vars.set(key, [...(m[0]!.includes('+=') ? vars.get(key) ?? [] : []), ...items]);
       if (!items.length) continue;
       const conditions = stack.filter((c): c is string => c !== null);
       out.push({ target, gate, opaque, items, line, conditions, uncertain: stack.some((c) => c === null) });

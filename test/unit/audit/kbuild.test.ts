@@ -42,7 +42,12 @@ before(() => {
     'obj-$(subst m,y,$(CONFIG_BAR)) += bar.o',
     'ccflags-y += -DDEBUG foo_hw.o',
     'obj-$(CONFIG_SUBDIR_OBJS) += sub/deep.o',
+    'obj-y += gem/',
+    'gem-y += \\',
+    '\tgem/gem_a.o',
+    'foo_nic-y += $(gem-y) $(addprefix x/,y.o)',
   ].join('\n'));
+  put('drivers/net/gem/Makefile', 'obj-y += gem_own.o\n');
   put('drivers/block/aoe/Makefile', 'obj-$(CONFIG_ATA_OVER_ETH)\t+= aoe.o\naoe-y := aoeblk.o aoenet.o\n');
   put('drivers/widget/Kbuild', 'obj-$(CONFIG_WIDGET_CORE) += widget_core.o\n');
   put('drivers/widget/Makefile', 'obj-y += widget_core.o widget_extra.o\n'); // Kbuild wins
@@ -97,6 +102,12 @@ test('a folder entered from a grandparent by its longer path (drivers/Makefile: 
 
 test('an object of a subfolder named by its parent Makefile (sub/deep.o)', () => {
   assert.equal(state('drivers/net/sub/deep.c'), 'built-in');
+});
+
+test('a list reused as $(name) takes its objects; a parent names a subfolder file even when Kbuild descends there', () => {
+  assert.equal(state('drivers/net/gem/gem_a.c'), 'module', 'foo_nic-y += $(gem-y), foo_nic is a module');
+  assert.deepEqual(treeKbuild(root).objectsOf('drivers/net/gem/gem_a.c'), ['foo_nic']);
+  assert.equal(state('drivers/net/gem/gem_own.c'), 'built-in');
 });
 
 test('a Kbuild file wins over the Makefile beside it', () => {
