@@ -1,10 +1,14 @@
 // Reading the source text around a site, shared by the join (match.ts) and the
 // object-side cross-check (objectOnly.ts).
 
+/** Keywords followed by a parenthesis that opens a statement's condition, not a call. */
+const CONTROL = new Set(['if', 'while', 'for', 'switch', 'return', 'sizeof', 'typeof', '__typeof__', '_Generic']);
+
 /**
  * The 0-based line where a call that is still open at (line, col) starts: walks
  * back over at most 40 lines counting parentheses (strings and comments are rare
- * enough in argument lists to ignore here).
+ * enough in argument lists to ignore here). Grouping parentheses on the way out
+ * are stepped over; a statement's own `if (` ends the walk.
  */
 export function openCallStart(lines: readonly string[], line: number, col: number): number | undefined {
   let depth = 0;
@@ -14,8 +18,16 @@ export function openCallStart(lines: readonly string[], line: number, col: numbe
       const c = t[i];
       if (c === ')') depth++;
       else if (c === '(') {
-        if (depth === 0) return l === line ? undefined : l;
-        depth--;
+        if (depth > 0) {
+          depth--;
+          continue;
+        }
+        const word = /([A-Za-z_]\w*)\s*$/.exec(t.slice(0, i))?.[1];
+        // `(readl(p) & M)` inside a macro's arguments: a grouping parenthesis, keep going out.
+        if (word === undefined) continue;
+        // The condition of a statement is not a call: the site is not inside a macro call.
+        if (CONTROL.has(word)) return undefined;
+        return l === line ? undefined : l;
       } else if ((c === ';' || c === '{' || c === '}') && depth === 0) return undefined;
     }
   }
