@@ -105,9 +105,9 @@ const REP_MOVSL = [0xf3, 0xa5];
  * compiler chooses (dereferences, libc calls) or the accessor is a loop.
  */
 export function siteInstruction(site: Site): Uint8Array | null {
-  if (site.kind !== 'call') return null;
   if (site.rule === 'tdx-movs-copy') return Uint8Array.from(REP_MOVSL);
   if (site.rule === 'tdx-movdir64b') return Uint8Array.from(MOVDIR64B);
+  if (site.kind !== 'call') return null;
   const a = CATALOGUE.get(site.base);
   if (!a) return null;
   const bytes = accessorInstruction(a.kind, a.width);
@@ -208,7 +208,8 @@ export function messageFor(site: Site, cfg: Pick<AuditConfig, 'profile'>, handle
     case 'tdx-ve-hlt':
     case 'tdx-movs-copy':
     case 'tdx-movdir64b':
-      // Only through a wrapper whose accessor is not one instruction (or of a width io.h lacks).
+      // Not reached for a catalogued accessor (siteInstruction has one for each of
+      // these rules); kept so a rule given to a new accessor kind still reads.
       return `emulated ${sev ? '#VC' : '#VE'}: ${who}. ${via}${cap(KIND_TEXT[site.accessorKind])}${width(site)}: ${CATALOGUE.get(site.base)?.compiles ?? 'handled by the guest kernel'}.`;
     case 'tdx-iomem-libc':
       return `${oops}: \`${site.accessor}\` on __iomem ${q(site.declaredAt?.name ?? site.address)} — rep movs/stos or SSE, which the #VE handler rejects. The compiler or the string routine picks the instructions; the guest ${sev ? 'terminates' : 'oopses'}. Use memcpy_toio()/memcpy_fromio()/memset_io().`;
