@@ -43,6 +43,14 @@ const MATCH_TEXT: Record<string, string> = {
 /** The label of the hypercall row: what the platform calls it. */
 const callLabel = (h: HandlerFacts): string => (h.hypercall?.kind === 'ghcb' || h.platform === 'sev-es' ? 'GHCB' : 'TDVMCALL');
 
+/** "exit reason 48 (EPT_VIOLATION)" (TDX), "exit code 0x400 (SVM_EXIT_NPF)" (SEV). */
+function exitRow(h: HandlerFacts): string {
+  if (h.outcome.result === 'not-intercepted') return 'none, not intercepted';
+  if (h.exit.tdxReason) return `exit reason ${h.exit.tdxReason.code} (${h.exit.tdxReason.name.replace(/^EXIT_REASON_/, '')})`;
+  if (h.exit.svmExit) return `exit code 0x${h.exit.svmExit.code.toString(16)} (${h.exit.svmExit.name})`;
+  return exitText(h);
+}
+
 /**
  * The rows that word a handler record (x86/handlers.ts): the exit and handler, the
  * hypercall's registers or GHCB fields, the register effect, RIP, and when it fails
@@ -50,7 +58,7 @@ const callLabel = (h: HandlerFacts): string => (h.hypercall?.kind === 'ghcb' || 
  */
 export function handlerRows(h: HandlerFacts): [string, string][] {
   const rows: [string, string][] = [
-    [h.platform === 'tdx' ? '#VE' : '#VC', `${h.outcome.result === 'not-intercepted' ? 'none, not intercepted' : exitText(h)} → ${h.exit.handler} (Linux ${h.kernel}, profile ${h.profile})`],
+    [h.platform === 'tdx' ? '#VE' : '#VC', `${exitRow(h)} → ${h.exit.handler} (Linux ${h.kernel}, profile ${h.profile})`],
     [callLabel(h), hypercallText(h)],
   ];
   const regs = registerText(h);
@@ -136,9 +144,10 @@ export function hoverMarkdown(audit: FileAudit, pos: Position, links?: { uri: st
   if (s.address) rows.push([s.accessorKind.startsWith('port') ? 'port' : s.accessorKind.startsWith('msr') ? 'MSR' : 'address', `\`${s.address.replace(/\s+/g, ' ').slice(0, 120)}\``]);
   // The accessor's own instruction, judged by the profile's handler (findings.ts siteHandler);
   // a dereference or copy has none: the compiled form says what the compiler emitted.
-  // Once the object was read, the compiled instructions' own records below supersede it.
+  // Once the object was read, the compiled instructions' own records below supersede it
+  // (a CALL has none: the #VE lands in the callee, on the accessor's instruction).
   const h = f.handler;
-  if (h && !f.instructions?.length) rows.push(['judged on', `\`${h.text}\` (what \`${s.base}\` compiles to): ${VERDICT_TEXT[h.verdict]}: ${summaryText(h)}`], ...handlerRows(h));
+  if (h && !f.instructions?.some((i) => i.handler)) rows.push(['judged on', `\`${h.text}\` (what \`${s.base}\` compiles to): ${VERDICT_TEXT[h.verdict]}: ${summaryText(h)}`], ...handlerRows(h));
   else if (!h) rows.push(['exception', `${exitOf(s.accessorKind)}: what the handler does depends on the instruction the compiler emits (see the compiled form)`]);
   // The catalogue's words for what an accessor compiles to, where no single instruction (and so no record) stands for it.
   if (a && !h) rows.push(['compiles to', a.compiles]);

@@ -57,7 +57,7 @@ test('TDX 6.1.150 (before the 6.1.188 port-I/O fixes): an inb site is mis-emulat
   assert.match(f.message, /handle_io\(\) emulates `in al,dx` wrongly \(port-mask-extra-bit\): GENMASK\(8, 0\) is 9 bits/);
   assert.equal(f.severity, 'warning', 'a mis-emulated accessor is at least a Warning, as a mis-emulated compiled instruction is');
   const md = hoverAt(a, 'inb(port)');
-  assert.match(md, /\| #VE \| #VE IO_INSTRUCTION \(exit 30\) → arch\/x86\/coco\/tdx\/tdx\.c handle_io\(\) \(Linux 6\.1\.150, profile tdx-linux-6\.1\.150\) \|/);
+  assert.match(md, /\| #VE \| exit reason 30 \(IO_INSTRUCTION\) → arch\/x86\/coco\/tdx\/tdx\.c handle_io\(\) \(Linux 6\.1\.150, profile tdx-linux-6\.1\.150\) \|/);
   assert.match(md, /\| TDVMCALL \| TDVMCALL R10=0 R11=30 \(EXIT_REASON_IO_INSTRUCTION\) R12=1 R13=0 R14=DX; returns R11: the value read \|/);
   assert.match(md, /\| registers \| al: kernel RAX &= ~GENMASK\(8, 0\); RAX \\\|= R11 & GENMASK\(8, 0\); CPU al := value, the rest of RAX kept \|/);
   assert.match(md, /\| mis-emulation \| port-mask-extra-bit: /);
@@ -80,7 +80,7 @@ test('SEV-ES: the hover shows the #VC exit and the GHCB fields, not TDVMCALL reg
   const a = await auditUnder('sev-es');
   const md = hoverAt(a, 'writel(1');
   assert.match(md, /^emulated #VC: `writel` on `p \+ 4`\./m);
-  assert.match(md, /\| #VC \| #VC SVM_EXIT_NPF \(0x400\) → arch\/x86\/coco\/sev\/core\.c .*vc_handle_mmio\(\) \(Linux 6\.12\.118, profile sev-es\) \|/);
+  assert.match(md, /\| #VC \| exit code 0x400 \(SVM_EXIT_NPF\) → arch\/x86\/coco\/sev\/core\.c .*vc_handle_mmio\(\) \(Linux 6\.12\.118, profile sev-es\) \|/);
   assert.match(md, /\| GHCB \| VMGEXIT SVM_VMGEXIT_MMIO_WRITE \(0x80000002\) exit_info_1=GPA of insn_get_addr_ref\(\) \(vc_slow_virt_to_phys\) exit_info_2=4 sw_scratch=GPA of ghcb->shared_buffer shared_buffer=rax \(low 4 bytes\) \|/);
   // (The rule's title keeps its TDX wording: rules are named per site, not per platform.)
   assert.doesNotMatch(md.replace(/^\| rule \|.*$/m, ''), /TDVMCALL|R11=48|TDG\.VP\.VEINFO/);
@@ -102,6 +102,21 @@ test('SEV-ES: HLT is not intercepted and __iowrite32_copy\'s rep movsl is emulat
   const t = at(await auditUnder('tdx-linux-6.12+'), '__iowrite32_copy');
   assert.equal(t.handler?.verdict, 'rejected-movs');
   assert.match(t.message, /^oops: .* copies with `rep movsl`, which handle_mmio rejects\. .*handle_mmio\(\) returns -EINVAL for `rep movsd/);
+});
+
+test('an out-of-line accessor whose compiled form is only the CALL keeps the record of the instruction in the callee', async () => {
+  const a = await auditUnder('tdx-linux-6.12+');
+  const f = at(a, '__iowrite32_copy');
+  const call: CompiledInstruction = {
+    object: '/o/f.o', function: 'f', offset: 0x1b, section: '.text', address: '0x1b', bytes: 'e8 00 00 00 00', text: 'call __iowrite32_copy',
+    class: 'CALL', size: 0, verdict: 'out-of-line', misemulation: [], flags: [], summary: 'calls __iowrite32_copy', file: '/d/f.c', line: 6, column: 2,
+    inlineChain: ['f'], match: 'call', callee: '__iowrite32_copy', calleeNote: 'rep movsl',
+  };
+  withCompiled(a, '__iowrite32_copy', [call]);
+  assert.equal(f.instructions?.length, 1);
+  const md = hoverAt(a, '__iowrite32_copy');
+  assert.match(md, /\| #VE \| exit reason 48 \(EPT_VIOLATION\) → arch\/x86\/coco\/tdx\/tdx\.c handle_mmio\(\)/);
+  assert.match(md, /\| judged on \| `rep movsd \[rdi\],\[rsi\]`/);
 });
 
 test('hover words the record it is given: a changed record changes the hover, nothing is rebuilt from class and size', async () => {
