@@ -274,8 +274,10 @@ function handlerMessage(site: Site, h: HandlerView, who: string, via: string): s
       break;
     case 'not-intercepted':
       return `${lead}: ${headline}. ${via}${cap(KIND_TEXT[site.accessorKind])}: ${(h.notes[0] ?? 'not intercepted').replace(/\.?$/, '.')}`;
-    default:
-      what = `${fn}() returns ${h.outcome.code ?? 'an error'} for ${insn}${h.outcome.warn ? ' after a WARN' : ''}: ${h.outcome.consequence ?? 'the exception is not handled'}.`;
+    default: {
+      const why = h.verdict === 'rejected-movs' ? `recognises ${insn} as MOVS and rejects it` : h.verdict === 'decode-failed' ? `cannot decode ${insn}` : `refuses ${insn}`;
+      what = `${fn}() ${why} (${h.outcome.code ?? 'an error'}${h.outcome.warn ? ', after a WARN' : ''}): ${h.outcome.consequence ?? 'the exception is not handled'}.`;
+    }
   }
   // Facts the handler record keeps beside the verdict: which CPUID leaves and halts trap, what the host controls.
   const extra = h.verdict === 'emulated' && (site.rule === 'tdx-ve-cpuid' || site.rule === 'tdx-ve-hlt' || site.rule === 'tdx-ve-msr') ? [...h.notes.slice(0, 1), ...h.outcome.runtimeChecks.slice(0, 1)] : [];

@@ -101,7 +101,7 @@ test('SEV-ES: HLT is not intercepted and __iowrite32_copy\'s rep movsl is emulat
   assert.match(copy.message, /^emulated, one #VC exit per element: .*vc_handle_mmio\(\) emulates `rep movsd \[rdi\],\[rsi\]`, one element per exception until RCX is 0 \(ES_RETRY\)/);
   const t = at(await auditUnder('tdx-linux-6.12+'), '__iowrite32_copy');
   assert.equal(t.handler?.verdict, 'rejected-movs');
-  assert.match(t.message, /^oops: .* copies with `rep movsl`, which handle_mmio rejects\. .*handle_mmio\(\) returns -EINVAL for `rep movsd/);
+  assert.match(t.message, /^oops: .* copies with `rep movsl`, which handle_mmio rejects\. .*handle_mmio\(\) recognises `rep movsd \[rdi\],\[rsi\]` as MOVS and rejects it \(-EINVAL\): "VE fault"/);
 });
 
 test('an out-of-line accessor whose compiled form is only the CALL keeps the record of the instruction in the callee', async () => {
