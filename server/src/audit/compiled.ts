@@ -3,13 +3,17 @@
 // with each. Shared by the join (compiled/match.ts), the LSP server, the CLI, the report
 // writers and the disassembly view; keep it stable.
 
-import type { MmioClass } from '../x86/rules';
-import type { Misemulation, Verdict, Flag } from '../x86/classify';
+import type { Flag } from '../x86/classify';
+import type { HandlerClass, HandlerMisemulation, HandlerVerdict, HandlerView } from '../x86/handlers';
 
-export type InstructionClass = MmioClass | 'PORT_IN' | 'PORT_OUT' | 'PORT_STRING' | 'RDMSR' | 'WRMSR' | 'CPUID' | 'HLT' | 'CALL';
+export type InstructionClass = HandlerClass | 'CALL';
 
-/** handle_io() rejects INS/OUTS (tdx.c: `if (string || rep) return false`). */
-export type InstructionVerdict = Verdict | 'rejected-string-io' | 'out-of-line';
+/**
+ * x86/handlers.ts's verdict (emulated, misemulated, rejected-movs, decode-failed,
+ * rejected-string-io, and since the handler model: 'rejected' for a check the bytes
+ * alone fail, 'not-intercepted' for HLT under SEV-ES), or 'out-of-line' for a CALL.
+ */
+export type InstructionVerdict = HandlerVerdict | 'out-of-line';
 
 /** How an instruction was tied to its source site. */
 export type MatchKind =
@@ -47,14 +51,22 @@ export interface CompiledInstruction {
   bytes: string;
   /** Intel syntax. */
   text: string;
-  /** insn_decode_mmio class for MMIO; the exit kind for port I/O, MSR, CPUID, HLT. */
+  /** insn_decode_mmio class for MMIO; the exit kind for port I/O, MSR, CPUID, HLT. Equals handler.class. */
   class: InstructionClass;
   size: number;
+  /** Equals handler.verdict (out-of-line for a CALL). */
   verdict: InstructionVerdict;
-  misemulation: Misemulation[];
+  misemulation: HandlerMisemulation[];
   flags: Flag[];
-  /** One-line explanation of the verdict (from the emulator / rule model). */
+  /** One-line explanation of the verdict: summaryText(handler) (x86/handlers.ts). */
   summary: string;
+  /**
+   * What the profile's #VE/#VC handler does with the instruction (x86/handlers.ts,
+   * computed once where the instruction is described): exit, hypercall registers or
+   * GHCB fields, register effect, RIP advance, verdict, mis-emulation, outcome.
+   * Hover, findings and reports render it; absent for a CALL.
+   */
+  handler?: HandlerView;
   /** Where DWARF puts it: innermost frame file:line:column. */
   file: string | undefined;
   line: number;
@@ -156,5 +168,6 @@ export function instructionJson(i: CompiledInstruction) {
     ...(i.unreached !== undefined ? { unreached: i.unreached } : {}),
     ...(i.callee !== undefined ? { callee: i.callee } : {}),
     ...(i.calleeNote !== undefined ? { calleeNote: i.calleeNote } : {}),
+    ...(i.handler !== undefined ? { handler: i.handler } : {}),
   };
 }

@@ -10,6 +10,7 @@
 //   hoverMarkdown(audit, position) -> markdown string or null
 //   engine.forget(uriOrPath)  // drop the cached tree when a document closes
 
+import type { HandlerView } from '../x86/handlers';
 import type { Position, Range, Site, SourceAnalysis, RuleCode } from '../c/types';
 import type { CompiledInstruction, FileCompiled } from './compiled';
 import type { ObjectSearch } from './objects';
@@ -35,6 +36,13 @@ export interface Finding {
   instructions?: CompiledInstruction[];
   /** Why no instruction is shown although an object was read. */
   compiledNote?: string;
+  /**
+   * For an accessor that is one known instruction (io.h readl/inb, rdmsr, cpuid,
+   * hlt, __iowrite32_copy's rep movsl, MOVDIR64B): what the profile's handler does
+   * with that instruction (audit/findings.ts siteHandler). The compiled form's own
+   * records (instructions[].handler) supersede it when an object was read.
+   */
+  handler?: HandlerView;
 }
 
 export interface FileAudit {

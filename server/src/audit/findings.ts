@@ -3,12 +3,13 @@
 // work, they only cost a #VE); the sites whose instruction the #VE handler rejects,
 // or that the compiler chooses, are the ones worth a squiggle.
 
-import { profileData } from '../x86/profiles';
+import { profileData, type Profile } from '../x86/profiles';
+import { accessorInstruction, exitText, handleOnce, handlerName, hypercallName, type HandlerVerdict, type HandlerView } from '../x86/handlers';
 import type { RuleCode, Site } from '../c/types';
-import { CATALOGUE, EXIT_REASON, MAPPING_APIS } from '../c/catalogue';
+import { CATALOGUE, MAPPING_APIS } from '../c/catalogue';
+import type { AuditConfig, Finding, RelatedInfo, Severity } from './engine';
 
 const MAPPING_SOURCE_NAMES: ReadonlySet<string> = new Set(MAPPING_APIS.keys());
-import type { AuditConfig, Finding, RelatedInfo, Severity } from './engine';
 
 export const DEFAULT_SEVERITY: Record<RuleCode, Severity> = {
   'tdx-ve-mmio': 'information',
@@ -60,9 +61,69 @@ export function severityOf(rule: RuleCode, cfg: Pick<AuditConfig, 'severity'>): 
 }
 
 export function findingFor(site: Site, cfg: AuditConfig): Finding | null {
-  const severity = severityOf(site.rule, cfg);
-  if (severity === 'off') return null;
-  return { rule: site.rule, severity, message: messageFor(site, cfg), site, related: relatedFor(site) };
+  const configured = severityOf(site.rule, cfg);
+  if (configured === 'off') return null;
+  const handler = siteHandler(site, cfg.profile);
+  // The accessor's own instruction fails or is mis-emulated under this profile: as
+  // the compiled form's would (verdicts.ts), that is at least an Error or a Warning.
+  const severity = handler ? atLeast(configured, severityOfVerdict(handler.verdict)) : configured;
+  return { rule: site.rule, severity, message: messageFor(site, cfg, handler), site, related: relatedFor(site), ...(handler ? { handler } : {}) };
+}
+
+const RANK: Record<Severity, number> = { hint: 0, information: 1, warning: 2, error: 3 };
+
+/** The more severe of the two. */
+export function atLeast(s: Severity, floor: Severity | null): Severity {
+  return floor && RANK[floor] > RANK[s] ? floor : s;
+}
+
+/** The least severity a handler verdict calls for: a failing handler an Error, a wrong emulation a Warning. */
+export function severityOfVerdict(v: HandlerVerdict): Severity | null {
+  switch (v) {
+    case 'decode-failed':
+    case 'rejected':
+    case 'rejected-movs':
+    case 'rejected-string-io':
+      return 'error';
+    case 'misemulated':
+      return 'warning';
+    default:
+      return null;
+  }
+}
+
+/** iosubmit_cmds512(): `movdir64b rax, [rdi]` (arch/x86/include/asm/special_insns.h movdir64b()). */
+const MOVDIR64B = [0x66, 0x0f, 0x38, 0xf8, 0x07];
+/** __iowrite32_copy(): `rep movsl` (arch/x86/lib/iomap_copy_64.S up to 6.9, inline asm in the caller since 6.10). */
+const REP_MOVSL = [0xf3, 0xa5];
+
+/**
+ * The instruction a site's accessor is, when it is one: io.h's MOV, IN and OUT
+ * (x86/handlers.ts accessorInstruction), `in al, imm8` / `out imm8, al` for a
+ * constant port below 0x100 (BUILDIO's "Nd" constraint), RDMSR, WRMSR, CPUID, HLT,
+ * __iowrite32_copy's `rep movsl` and iosubmit_cmds512's MOVDIR64B. Null where the
+ * compiler chooses (dereferences, libc calls) or the accessor is a loop.
+ */
+export function siteInstruction(site: Site): Uint8Array | null {
+  if (site.rule === 'tdx-movs-copy') return Uint8Array.from(REP_MOVSL);
+  if (site.rule === 'tdx-movdir64b') return Uint8Array.from(MOVDIR64B);
+  if (site.kind !== 'call') return null;
+  const a = CATALOGUE.get(site.base);
+  if (!a) return null;
+  const bytes = accessorInstruction(a.kind, a.width);
+  const port = (a.kind === 'port-in' || a.kind === 'port-out') && /^\s*(0x[0-9a-f]+|\d+)[ul]*\s*$/i.exec(site.address)?.[1];
+  if (bytes && port && Number(port) < 0x100) {
+    // E4/E5/E6/E7 with the port as imm8: the DX forms' opcode minus 8, after any 0x66.
+    const op = bytes[bytes.length - 1]! - 8;
+    return Uint8Array.from([...bytes.subarray(0, bytes.length - 1), op, Number(port)]);
+  }
+  return bytes;
+}
+
+/** What the profile's handler does with the site's own instruction (siteInstruction), or undefined. */
+export function siteHandler(site: Site, profile: Profile): HandlerView | undefined {
+  const bytes = siteInstruction(site);
+  return bytes ? handleOnce(bytes, profile).view : undefined;
 }
 
 function width(site: Site): string {
@@ -126,37 +187,30 @@ function lineRef(file: string, line: number): string {
   return /\.(?:h|hh|hpp)$/i.test(base) ? `(${base}:${line})` : `(line ${line})`;
 }
 
-export function messageFor(site: Site, cfg: Pick<AuditConfig, 'profile'>): string {
+export function messageFor(site: Site, cfg: Pick<AuditConfig, 'profile'>, handler: HandlerView | undefined = siteHandler(site, cfg.profile)): string {
   const name = `\`${site.accessor}\``;
   const via = site.via.length ? `${name} performs \`${site.base}\` through ${site.via.map((v) => `${v.name} → ${v.callee}`).join(', ')}. ` : '';
   const sev = profileData(cfg.profile).platform === 'sev-es';
   const oops = sev ? 'terminates' : 'oops';
   const who = subject(site);
+  // An accessor that is one instruction: what the handler record says about it.
+  if (handler) return handlerMessage(site, handler, who, via);
   // Each message: "<what happens to the guest>: <the site>. <why, and what to do>".
   switch (site.rule) {
-    case 'tdx-ve-mmio': {
-      const a = CATALOGUE.get(site.base);
-      const where = a && !a.inline ? ' in the out-of-line callee' : '';
-      return `emulated #VE: ${who}. ${via}${cap(KIND_TEXT[site.accessorKind])}${width(site)}: in a TDX guest it takes a #VE${where} (EPT violation, exit ${EXIT_REASON.eptViolation}); the handler decodes the MOV and performs it with a TDVMCALL, one host round trip per access.`;
-    }
     case 'tdx-ve-mmio-string':
       return `emulated, one #VE per ${site.width > 0 ? `${site.width}-byte ` : ''}element: ${who}. ${via}${cap(KIND_TEXT[site.accessorKind])}; ${CATALOGUE.get(site.base)?.compiles ?? ''}.`;
-    case 'tdx-ve-port-io':
-      return `emulated #VE: ${who}. ${via}${cap(KIND_TEXT[site.accessorKind])}${width(site)}: #VE exit ${EXIT_REASON.io} (I/O instruction), emulated by handle_io with a TDVMCALL.`;
     case 'tdx-ve-port-string':
       return `emulated, one #VE per element: ${who}. ${via}${cap(KIND_TEXT[site.accessorKind])}: under TDX unrolled into single IN/OUT, one #VE each (rep INS/OUTS would be rejected by handle_io).`;
+    case 'tdx-ve-mmio':
+    case 'tdx-ve-port-io':
     case 'tdx-ve-msr':
-      return `#VE unless the TDX module virtualises the MSR: ${who}. ${via}${cap(KIND_TEXT[site.accessorKind])}: it takes a #VE (exit ${site.accessorKind === 'msr-read' ? EXIT_REASON.msrRead : EXIT_REASON.msrWrite}) and goes to the host by TDVMCALL; an MSR the host refuses fails the access.`;
     case 'tdx-ve-cpuid':
-      return `#VE for hypervisor leaves: ${who}. ${via}CPUID leaves 0x40000000-0x4FFFFFFF take a #VE (exit ${EXIT_REASON.cpuid}) and go to the host; other #VE leaves read as 0.`;
     case 'tdx-ve-hlt':
-      return `emulated #VE: ${who}. ${via}HLT: #VE exit ${EXIT_REASON.hlt}, handle_halt issues the TDVMCALL (the TDX idle path calls the hypercall directly).`;
     case 'tdx-movs-copy':
-      return sev
-        ? `emulated, one #VC exit per element: ${who} copies with \`rep movsl\`. ${via}SEV-ES's #VC handler emulates MOVS.`
-        : `oops: ${who} copies with \`rep movsl\`, which handle_mmio rejects. ${via}A MOVS copy to MMIO with no confidential-computing check: handle_mmio recognises MOVS and rejects it (-EINVAL), so the TDX guest oopses (panics with oops=panic). Use a loop of writel() or __iowrite64_copy().`;
     case 'tdx-movdir64b':
-      return `${oops}: ${who} is MOVDIR64B, which cannot be decoded. ${via}insn_decode_mmio cannot decode it (DECODE_FAILED): WARN_ON_ONCE, then the guest ${sev ? 'terminates' : 'oopses'}.`;
+      // Not reached for a catalogued accessor (siteInstruction has one for each of
+      // these rules); kept so a rule given to a new accessor kind still reads.
+      return `emulated ${sev ? '#VC' : '#VE'}: ${who}. ${via}${cap(KIND_TEXT[site.accessorKind])}${width(site)}: ${CATALOGUE.get(site.base)?.compiles ?? 'handled by the guest kernel'}.`;
     case 'tdx-iomem-libc':
       return `${oops}: \`${site.accessor}\` on __iomem ${q(site.declaredAt?.name ?? site.address)} — rep movs/stos or SSE, which the #VE handler rejects. The compiler or the string routine picks the instructions; the guest ${sev ? 'terminates' : 'oopses'}. Use memcpy_toio()/memcpy_fromio()/memset_io().`;
     case 'tdx-mmio-untyped-deref':
@@ -173,6 +227,63 @@ export function messageFor(site: Site, cfg: Pick<AuditConfig, 'profile'>): strin
       return `compiler-dependent: ${who}. ${why} A load may compile to a MOV (emulated), a widening MOVZX/MOVSX (32-bit forms mis-emulated), or a memory operand of another instruction (\`test\`, \`cmp\`: rejected). Use readX().`;
     }
   }
+}
+
+/** The verdict a message opens with, for the site's own instruction. */
+function leadOf(rule: RuleCode, h: HandlerView): string {
+  const tdx = h.platform === 'tdx';
+  const exc = tdx ? '#VE' : '#VC';
+  switch (h.verdict) {
+    case 'emulated':
+      if (rule === 'tdx-ve-msr') return tdx ? '#VE unless the TDX module virtualises the MSR' : '#VC when the hypervisor intercepts the MSR';
+      if (rule === 'tdx-ve-cpuid' && tdx) return '#VE for hypervisor leaves';
+      if (rule === 'tdx-movs-copy') return `emulated, one ${exc} exit per element`;
+      return `emulated ${exc}`;
+    case 'misemulated':
+      return 'mis-emulated';
+    case 'not-intercepted':
+      return `no ${exc}`;
+    default:
+      return tdx ? 'oops' : 'terminates';
+  }
+}
+
+/**
+ * "<verdict>: <the site>. <the exit, and what the handler does with the instruction>":
+ * every clause after the site is read off the handler record.
+ */
+function handlerMessage(site: Site, h: HandlerView, who: string, via: string): string {
+  const lead = leadOf(site.rule, h);
+  const fn = handlerName(h);
+  const failing = severityOfVerdict(h.verdict) === 'error';
+  let headline: string;
+  if (site.rule === 'tdx-movs-copy') headline = `${who} copies with \`rep movsl\`${failing ? `, which ${fn} rejects` : ''}`;
+  else if (site.rule === 'tdx-movdir64b') headline = `${who} is MOVDIR64B${h.verdict === 'decode-failed' ? ', which cannot be decoded' : ''}`;
+  else headline = who;
+  const a = CATALOGUE.get(site.base);
+  const where = a && !a.inline ? ' in the out-of-line callee' : '';
+  const insn = `\`${h.text}\``;
+  const call = hypercallName(h);
+  let what: string;
+  switch (h.verdict) {
+    case 'emulated':
+      what = `${fn}() emulates ${insn}${call ? ` with ${call}` : ''}${site.rule === 'tdx-ve-mmio' || site.rule === 'tdx-ve-port-io' ? ', one host round trip per access' : ''}${h.rip.advance === 'retry' ? ', one element per exception until RCX is 0 (ES_RETRY)' : ''}.`;
+      break;
+    case 'misemulated':
+      what = `${fn}() emulates ${insn} wrongly (${h.misemulation.join(', ')})${h.notes[0] ? `: ${h.notes[0].replace(/\.$/, '')}` : ''}.`;
+      break;
+    case 'not-intercepted':
+      return `${lead}: ${headline}. ${via}${cap(KIND_TEXT[site.accessorKind])}: ${(h.notes[0] ?? 'not intercepted').replace(/\.?$/, '.')}`;
+    default: {
+      const why = h.verdict === 'rejected-movs' ? `recognises ${insn} as MOVS and rejects it` : h.verdict === 'decode-failed' ? `cannot decode ${insn}` : `refuses ${insn}`;
+      what = `${fn}() ${why} (${h.outcome.code ?? 'an error'}${h.outcome.warn ? ', after a WARN' : ''}): ${h.outcome.consequence ?? 'the exception is not handled'}.`;
+    }
+  }
+  // Facts the handler record keeps beside the verdict: which CPUID leaves and halts trap, what the host controls.
+  const extra = h.verdict === 'emulated' && (site.rule === 'tdx-ve-cpuid' || site.rule === 'tdx-ve-hlt' || site.rule === 'tdx-ve-msr') ? [...h.notes.slice(0, 1), ...h.outcome.runtimeChecks.slice(0, 1)] : [];
+  const advice = site.rule === 'tdx-movs-copy' && failing ? ' Use a loop of writel() or __iowrite64_copy().' : '';
+  const tail = extra.length ? ` ${extra.map((e) => cap(e).replace(/\.?$/, '.')).join(' ')}` : '';
+  return `${lead}: ${headline}. ${via}${cap(KIND_TEXT[site.accessorKind])}${width(site)}${where} takes a ${exitText(h)}; ${what}${tail}${advice}`;
 }
 
 const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);

@@ -1,24 +1,35 @@
-// Hover text for a site: what the accessor is, which #VE it raises, the TDVMCALL it
-// becomes (tdx-ve-rules.md §2 and arch/x86/coco/tdx/tdx.c), and what is known of
-// its compiled form.
+// Hover text for a site: what the accessor is, what the profile's #VE/#VC handler
+// does with its instruction (the handler record of x86/handlers.ts, carried by the
+// finding and by each compiled instruction: exit, TDVMCALL registers or GHCB
+// fields, register effect, RIP, verdict), and what is known of its compiled form.
 
-import { CATALOGUE, EXIT_REASON, exitReasonOf } from '../c/catalogue';
-import type { Position, Range, Site } from '../c/types';
+import { CATALOGUE } from '../c/catalogue';
+import type { AccessorKind, Position, Range } from '../c/types';
+import { exitText, hypercallText, registerText, ripText, summaryText, type HandlerFacts } from '../x86/handlers';
 import type { FileAudit, Finding } from './engine';
-import { headline, RULE_TITLES } from './findings';
-import type { CompiledInstruction, ObjectInfo } from './compiled';
+import { headline, RULE_TITLES, severityOfVerdict } from './findings';
+import type { CompiledInstruction, InstructionVerdict, ObjectInfo } from './compiled';
 import { formatAge } from './compiled/freshness';
 
 const cell = (v: string): string => v.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
-const VERDICT_TEXT: Record<string, string> = {
+/** The verdict's words; a failing verdict adds what the failure does (hover's compiledMarkdown). */
+const VERDICT_TEXT: Record<InstructionVerdict, string> = {
   emulated: '✅ emulated',
   misemulated: '⚠️ emulated wrongly',
-  'rejected-movs': '❌ rejected (MOVS): oops',
-  'decode-failed': '❌ not decodable: oops',
-  'rejected-string-io': '❌ string I/O refused: oops',
+  rejected: '❌ a handler check fails',
+  'rejected-movs': '❌ rejected (MOVS)',
+  'decode-failed': '❌ not decodable',
+  'rejected-string-io': '❌ string I/O refused',
+  'not-intercepted': '➖ not intercepted',
   'out-of-line': '↪ out of line',
 };
+
+function verdictText(i: CompiledInstruction): string {
+  const words = VERDICT_TEXT[i.verdict] ?? i.verdict;
+  const fails = i.verdict !== 'out-of-line' && severityOfVerdict(i.verdict) === 'error';
+  return fails ? `${words}: ${i.handler?.platform === 'sev-es' ? 'the guest is terminated' : 'oops'}` : words;
+}
 
 /** How the join tied the instruction to the site (compiled.ts MatchKind), in words. */
 const MATCH_TEXT: Record<string, string> = {
@@ -29,26 +40,34 @@ const MATCH_TEXT: Record<string, string> = {
   inventory: 'binary inventory (no source)',
 };
 
-/** RIP advance, TDVMCALL and register effect of one instruction, as handle_mmio() does it. */
-function effect(i: CompiledInstruction): { tdvmcall: string; registers: string; rip: string } {
-  const len = i.bytes.split(' ').length;
-  const ok = i.verdict === 'emulated' || i.verdict === 'misemulated';
-  const rip = ok ? `+${len} (the handler advances RIP by the decoded length)` : 'not advanced: the #VE is not handled';
-  switch (i.class) {
-    case 'WRITE':
-    case 'WRITE_IMM':
-      return { tdvmcall: `R10=0, R11=48 (EPT_VIOLATION), R12=${i.size}, R13=1 (write), R14=GPA, R15=${i.class === 'WRITE_IMM' ? 'the immediate' : 'the source register'}`, registers: 'none', rip };
-    case 'READ':
-      return { tdvmcall: `R10=0, R11=48, R12=${i.size}, R13=0 (read), R14=GPA; value returns in R11`, registers: i.size >= 4 ? `destination := value${i.size === 4 ? ' (upper 32 bits zeroed)' : ''}` : `low ${i.size} byte${i.size === 1 ? '' : 's'} of the destination := value, the rest kept`, rip };
-    case 'READ_ZERO_EXTEND':
-    case 'READ_SIGN_EXTEND':
-      return { tdvmcall: `R10=0, R11=48, R12=${i.size}, R13=0 (read), R14=GPA; value returns in R11`, registers: `destination := ${i.class === 'READ_ZERO_EXTEND' ? 'zero' : 'sign'}-extended value${i.misemulation.includes('movzx32-upper') ? '; the kernel extends only to the operand size, so bits 63:32 keep their old value (natively they are cleared)' : ''}`, rip };
-    case 'PORT_IN':
-    case 'PORT_OUT':
-      return { tdvmcall: `R10=0, R11=30 (IO_INSTRUCTION), R12=${i.size}, R13=${i.class === 'PORT_IN' ? '0 (in)' : '1 (out)'}, R14=DX (port)${i.class === 'PORT_OUT' ? ', R15=AL/AX/EAX' : ''}`, registers: i.class === 'PORT_IN' ? `AL/AX/EAX := value` : 'none', rip: `+${len}` };
-    default:
-      return { tdvmcall: '-', registers: '-', rip: ok ? `+${len}` : '-' };
-  }
+/** The label of the hypercall row: what the platform calls it. */
+const callLabel = (h: HandlerFacts): string => (h.hypercall?.kind === 'ghcb' || h.platform === 'sev-es' ? 'GHCB' : 'TDVMCALL');
+
+/** "exit reason 48 (EPT_VIOLATION)" (TDX), "exit code 0x400 (SVM_EXIT_NPF)" (SEV). */
+function exitRow(h: HandlerFacts): string {
+  if (h.outcome.result === 'not-intercepted') return 'none, not intercepted';
+  if (h.exit.tdxReason) return `exit reason ${h.exit.tdxReason.code} (${h.exit.tdxReason.name.replace(/^EXIT_REASON_/, '')})`;
+  if (h.exit.svmExit) return `exit code 0x${h.exit.svmExit.code.toString(16)} (${h.exit.svmExit.name})`;
+  return exitText(h);
+}
+
+/**
+ * The rows that word a handler record (x86/handlers.ts): the exit and handler, the
+ * hypercall's registers or GHCB fields, the register effect, RIP, and when it fails
+ * what the failure does; mis-emulation and the host-controlled values last.
+ */
+export function handlerRows(h: HandlerFacts): [string, string][] {
+  const rows: [string, string][] = [
+    [h.platform === 'tdx' ? '#VE' : '#VC', `${exitRow(h)} → ${h.exit.handler} (Linux ${h.kernel}, profile ${h.profile})`],
+    [callLabel(h), hypercallText(h)],
+  ];
+  const regs = registerText(h);
+  rows.push(['registers', regs.length ? regs.join('; ') : 'none'], ['RIP', ripText(h)]);
+  if (h.outcome.result === 'fails') rows.push(['fails', `${h.outcome.code ?? 'error'}${h.outcome.warn ? ' after a WARN' : ''}: ${h.outcome.consequence ?? ''}`]);
+  if (h.misemulation.length) rows.push(['mis-emulation', `${h.misemulation.join(', ')}${h.notes.length ? `: ${h.notes.join(' ')}` : ''}`]);
+  if (h.outcome.runtimeChecks.length) rows.push(['at run time', h.outcome.runtimeChecks.join('; ')]);
+  if (h.caveats.length) rows.push(['host controls', h.caveats.join('; ')]);
+  return rows;
 }
 
 function objectLine(obj: ObjectInfo): string {
@@ -60,14 +79,14 @@ function objectLine(obj: ObjectInfo): string {
 export function compiledMarkdown(instrs: readonly CompiledInstruction[], obj: ObjectInfo): string {
   const shown = instrs.slice(0, 6);
   const parts = shown.map((i) => {
-    const e = effect(i);
     const rows: [string, string][] = [
       ['instruction', `\`${i.text}\` · bytes \`${i.bytes}\` · \`${i.function}+0x${i.offset.toString(16)}\` (${i.section})`],
-      ['verdict', `${VERDICT_TEXT[i.verdict] ?? i.verdict}${i.unreached ? ` (not reached: ${i.unreached})` : ''}: ${i.summary}`],
+      ['verdict', `${verdictText(i)}${i.unreached ? ` (not reached: ${i.unreached})` : ''}: ${i.summary}`],
     ];
     if (i.class !== 'CALL') {
       rows.push(['class, size', `${i.class}, ${i.size} byte${i.size === 1 ? '' : 's'}${i.misemulation.length ? ` · mis-emulation: ${i.misemulation.join(', ')}` : ''}`]);
-      rows.push(['TDVMCALL', e.tdvmcall], ['registers', e.registers], ['RIP', e.rip]);
+      // What the handler does is the record's; an instruction without one (built by hand) shows none.
+      if (i.handler) rows.push(...handlerRows(i.handler).filter(([k]) => k !== 'mis-emulation' || !i.misemulation.length));
     }
     if (i.inlineChain.length > 1) rows.push(['inlined', i.inlineChain.join(' ← ')]);
     rows.push(['matched', MATCH_TEXT[i.match] ?? i.match]);
@@ -77,41 +96,11 @@ export function compiledMarkdown(instrs: readonly CompiledInstruction[], obj: Ob
   return `**Compiled form** (${instrs.length} instruction${instrs.length === 1 ? '' : 's'}) from ${objectLine(obj)}\n\n${parts.join('\n\n')}${more}`;
 }
 
-/** Exit reason -> the kernel's name for it and the tdx.c function that handles it. */
-const EXITS: Record<number, { name: string; handler: string }> = {
-  [EXIT_REASON.cpuid]: { name: 'CPUID', handler: 'handle_cpuid' },
-  [EXIT_REASON.hlt]: { name: 'HLT', handler: 'handle_halt' },
-  [EXIT_REASON.io]: { name: 'IO_INSTRUCTION', handler: 'handle_io' },
-  [EXIT_REASON.msrRead]: { name: 'MSR_READ', handler: 'read_msr' },
-  [EXIT_REASON.msrWrite]: { name: 'MSR_WRITE', handler: 'write_msr' },
-  [EXIT_REASON.eptViolation]: { name: 'EPT_VIOLATION', handler: 'handle_mmio' },
-};
-
-/** The TDVMCALL registers the handler sets for this kind of access. */
-export function tdvmcallFor(site: Site): string {
-  const size = site.width > 0 ? String(Math.min(site.width, 8)) : 'element size';
-  switch (site.accessorKind) {
-    case 'mmio-read':
-      return `R10=0 (standard), R11=48 (EPT_VIOLATION), R12=${size} (size), R13=0 (read), R14=GPA from the #VE info; the value returns in R11`;
-    case 'mmio-write':
-      return `R10=0, R11=48 (EPT_VIOLATION), R12=${size} (size), R13=1 (write), R14=GPA, R15=value`;
-    case 'mmio-string':
-      return `per element: R10=0, R11=48, R12=${size}, R13=direction, R14=GPA, R15=value for writes`;
-    case 'port-in':
-      return `R10=0, R11=30 (IO_INSTRUCTION), R12=${size} (size), R13=0 (in), R14=port; the value returns in R11`;
-    case 'port-out':
-      return `R10=0, R11=30 (IO_INSTRUCTION), R12=${size} (size), R13=1 (out), R14=port, R15=value`;
-    case 'port-string':
-      return `per element: R10=0, R11=30, R12=${size}, R13=direction, R14=port, R15=value for out`;
-    case 'msr-read':
-      return 'R10=0, R11=31 (MSR_READ), R12=MSR index (ECX); the value returns in R11';
-    case 'msr-write':
-      return 'R10=0, R11=32 (MSR_WRITE), R12=MSR index (ECX), R13=EDX:EAX';
-    case 'cpuid':
-      return 'R10=0, R11=10 (CPUID), R12=leaf (EAX), R13=subleaf (ECX); EAX..EDX return in R12..R15';
-    case 'hlt':
-      return 'R10=0, R11=12 (HLT), R12=interrupts-disabled flag';
-  }
+/** The exception class of a kind of access, for a site no single instruction stands for. */
+function exitOf(kind: AccessorKind): string {
+  if (kind.startsWith('mmio')) return 'EPT violation (TDX) / NPF (SEV)';
+  if (kind.startsWith('port')) return 'I/O instruction';
+  return kind;
 }
 
 function contains(r: Range, p: Position): boolean {
@@ -141,7 +130,6 @@ export function hoverMarkdown(audit: FileAudit, pos: Position, links?: { uri: st
   const f = findingAt(audit, pos);
   if (!f) return null;
   const s = f.site;
-  const exit = exitReasonOf(s.accessorKind);
   const a = CATALOGUE.get(s.base);
   const title =
     s.kind === 'call' ? `\`${s.accessor}\``
@@ -154,11 +142,18 @@ export function hoverMarkdown(audit: FileAudit, pos: Position, links?: { uri: st
   ];
   if (s.via.length) rows.push(['via', s.via.map((v) => `${v.name} → ${v.callee}`).join(' · ')]);
   if (s.address) rows.push([s.accessorKind.startsWith('port') ? 'port' : s.accessorKind.startsWith('msr') ? 'MSR' : 'address', `\`${s.address.replace(/\s+/g, ' ').slice(0, 120)}\``]);
-  rows.push(['#VE', `exit reason ${exit} (${EXITS[exit].name}) → ${EXITS[exit].handler}`]);
-  rows.push(['TDVMCALL', tdvmcallFor(s)]);
-  if (a) rows.push(['compiles to', a.compiles]);
+  // The accessor's own instruction, judged by the profile's handler (findings.ts siteHandler);
+  // a dereference or copy has none: the compiled form says what the compiler emitted.
+  // Once the object was read, the compiled instructions' own records below supersede it
+  // (a CALL has none: the #VE lands in the callee, on the accessor's instruction).
+  const h = f.handler;
+  if (h && !f.instructions?.some((i) => i.handler)) rows.push(['judged on', `\`${h.text}\` (what \`${s.base}\` compiles to): ${VERDICT_TEXT[h.verdict]}: ${summaryText(h)}`], ...handlerRows(h));
+  else if (!h) rows.push(['exception', `${exitOf(s.accessorKind)}: what the handler does depends on the instruction the compiler emits (see the compiled form)`]);
+  // The catalogue's words for what an accessor compiles to, where no single instruction (and so no record) stands for it.
+  if (a && !h) rows.push(['compiles to', a.compiles]);
   else if (s.kind !== 'call') rows.push(['compiles to', 'whatever the compiler chooses for this expression']);
-  rows.push(['cost', 'exception entry, TDG.VP.VEINFO.GET, instruction fetch and decode, a TDVMCALL round trip to the host (often to the user-space device model): more than a plain VM exit; keep it off hot paths']);
+  const platform = h?.platform ?? f.instructions?.find((i) => i.handler)?.handler?.platform;
+  rows.push(['cost', `exception entry, ${platform === 'tdx' ? 'TDG.VP.VEINFO.GET, ' : ''}instruction fetch and decode, ${platform === 'tdx' ? 'a TDVMCALL' : platform === 'sev-es' ? 'a VMGEXIT (GHCB)' : 'a hypercall'} round trip to the host (often to the user-space device model): more than a plain VM exit; keep it off hot paths`]);
   const obj = audit.compiled?.object;
   if (!obj) rows.push(['compiled form', 'not known: no object file was read for this source, so the instruction the compiler emitted has not been checked']);
   else if (!f.instructions?.length) rows.push(['compiled form', obj.path && obj.state !== 'lines-differ' && obj.state !== 'unusable' ? (f.compiledNote ?? 'no instruction found for this site') : `not known: ${obj.message}`]);

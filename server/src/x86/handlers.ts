@@ -3,14 +3,15 @@
 // port I/O, CPUID, RDMSR/WRMSR and HLT. Written like rules.ts: HANDLER_ROWS is the
 // kernel's code row for row, each citing its file and function, and handle()
 // returns one HandlerRecord naming the rows it applied. Downstream code
-// (CompiledInstruction, findings, hover, the disassembly view, reports) renders
-// this record; it does not recompute registers or verdicts.
+// (CompiledInstruction, findings, hover, the disassembly view, reports) carries
+// handlerView() of this record and words it with the renderers at the end of this
+// file; it does not recompute registers or verdicts.
 //
 // MMIO is classify.ts (insn_decode_mmio + handle_mmio/vc_handle_mmio) wrapped;
 // the rest is here. Sources: Linux 6.1.192 and 6.12.118 as Debian ships them
 // (arch/x86/coco/tdx/tdx.c, arch/x86/coco/sev/{core,shared}.c; in 6.1
 // arch/x86/kernel/sev.c and sev-shared.c), behaviour per version from profiles.ts.
-import { analyse, type MmioVerdict, type Misemulation } from './classify';
+import { analyse, type Flag, type MmioVerdict, type Misemulation } from './classify';
 import { kernelDecode, type KernelInsn } from './kernelDecoder';
 import { cpuDecode, type CpuView } from './iced';
 import type { MmioClass } from './rules';
@@ -568,14 +569,98 @@ export function handle(bytes: Uint8Array, profile: Profile = DEFAULT_PROFILE, op
 
 
 // ---------------------------------------------------------------------------
-// Renderers: one wording of the record for hover, the disassembly view and reports.
+// What travels downstream
+
+/** Everything the record decides, in the form renderers read (a HandlerRecord and a HandlerView both are one). */
+export type HandlerFacts = Omit<HandlerRecord, 'mmio' | 'rows'>;
+
+/**
+ * The record as CompiledInstruction and Finding carry it: plain data that survives
+ * JSON and structured cloning. classify's MMIO view is left out (its flags are on
+ * the instruction already) and the rows are named by id (HANDLER_ROWS has the rest).
+ */
+export interface HandlerView extends HandlerFacts {
+  rows: string[];
+}
+
+export function handlerView(r: HandlerRecord): HandlerView {
+  const { mmio: _mmio, rows, ...rest } = r;
+  return { ...rest, rows: rows.map((x) => x.id) };
+}
+
+/** handle() as downstream code keeps it: the view, classify's flags (MMIO) and the summary line. */
+export interface Handled {
+  view: HandlerView;
+  flags: Flag[];
+  summary: string;
+}
+
+const HANDLED = new Map<string, Handled>();
+const HANDLED_MAX = 8192;
+
+/**
+ * handle() once per encoding and profile: an object repeats a few encodings many
+ * times, and the instructions (and sites) that share one share its view, in memory
+ * and through structured cloning. Callers must not modify what they get.
+ */
+export function handleOnce(bytes: Uint8Array, profile: Profile = DEFAULT_PROFILE): Handled {
+  const key = `${profile} ${hex(bytes)}`;
+  let h = HANDLED.get(key);
+  if (!h) {
+    const r = handle(bytes, profile);
+    h = { view: handlerView(r), flags: r.mmio?.flags ?? [], summary: summaryText(r) };
+    if (HANDLED.size >= HANDLED_MAX) HANDLED.clear();
+    HANDLED.set(key, h);
+  }
+  return h;
+}
+
+/** The row behind an id of HandlerView.rows. */
+export function handlerRow(id: string): HandlerRow | undefined {
+  return ROW.get(id);
+}
+
+/**
+ * What an io.h / msr.h / processor.h / irqflags.h accessor compiles to, address in
+ * RDI: build_mmio_read()/build_mmio_write() are one MOV of the access width
+ * (`movb (%1),%0` ... `movq`), BUILDIO's inX/outX are `in`/`out` through DX,
+ * native_read_msr/native_write_msr RDMSR/WRMSR, native_cpuid CPUID, native_halt HLT
+ * (arch/x86/include/asm/{io,msr,processor,irqflags}.h). A source site is judged on
+ * this instruction until the object shows what the compiler really emitted.
+ * `kind` spells the catalogue's AccessorKind; null where no single instruction is
+ * the accessor (copies, string I/O, widths it does not have).
+ */
+export function accessorInstruction(kind: string, width: number): Uint8Array | null {
+  const sized = (op8: number, op: number, tail: number[], quad: boolean): number[] | null =>
+    width === 1 ? [op8, ...tail] : width === 2 ? [0x66, op, ...tail] : width === 4 ? [op, ...tail] : width === 8 && quad ? [0x48, op, ...tail] : null;
+  let b: number[] | null = null;
+  switch (kind) {
+    case 'mmio-read': b = sized(0x8a, 0x8b, [0x07], true); break; // mov al/ax/eax/rax, [rdi]
+    case 'mmio-write': b = sized(0x88, 0x89, [0x07], true); break; // mov [rdi], al/ax/eax/rax
+    case 'port-in': b = sized(0xec, 0xed, [], false); break; // in al/ax/eax, dx
+    case 'port-out': b = sized(0xee, 0xef, [], false); break; // out dx, al/ax/eax
+    case 'msr-read': b = [0x0f, 0x32]; break;
+    case 'msr-write': b = [0x0f, 0x30]; break;
+    case 'cpuid': b = [0x0f, 0xa2]; break;
+    case 'hlt': b = [0xf4]; break;
+  }
+  return b ? Uint8Array.from(b) : null;
+}
+
+// ---------------------------------------------------------------------------
+// Renderers: one wording of the record for hover, findings, the disassembly view and reports.
 
 const num = (v: number | string | null): string => (typeof v === 'number' ? String(v) : v ?? '-');
 
 /** "TDVMCALL R10=0 R11=48 (EXIT_REASON_EPT_VIOLATION) R12=4 R13=1 R14=ve->gpa R15=...; returns ..." or the GHCB form. */
-export function hypercallText(r: HandlerRecord): string {
+export function hypercallText(r: HandlerFacts): string {
   const h = r.hypercall;
-  if (!h) return r.outcome.result === 'not-intercepted' ? 'no #VE/#VC: not intercepted' : 'none: the handler fails before calling the host';
+  if (!h) {
+    if (r.outcome.result === 'not-intercepted') return 'no #VE/#VC: not intercepted';
+    if (r.outcome.result === 'fails') return 'none: the handler fails before calling the host';
+    // SEV's MOVS: vc_read_mem()/vc_write_mem() touch the MMIO side, which takes a #VC of its own.
+    return `none of its own${r.outcome.runtimeChecks[0] ? `: ${r.outcome.runtimeChecks[0]}` : ''}`;
+  }
   if (h.kind === 'tdvmcall') {
     const reason = r.exit.tdxReason && r.exit.tdxReason.code === h.r11 ? ` (${r.exit.tdxReason.name})` : '';
     const regs = [`R10=${h.r10}`, `R11=${h.r11}${reason}`, `R12=${num(h.r12)}`];
@@ -589,16 +674,79 @@ export function hypercallText(r: HandlerRecord): string {
 }
 
 /** "rax: kernel ... / CPU ..." per register, marking where they differ. */
-export function registerText(r: HandlerRecord): string[] {
+export function registerText(r: HandlerFacts): string[] {
   return r.registers.map((e) => (e.kernel === e.cpu ? `${e.reg}: ${e.kernel}` : `${e.reg}: kernel ${e.kernel}; CPU ${e.cpu}`));
 }
 
 /** How RIP moves after the handler. */
-export function ripText(r: HandlerRecord): string {
+export function ripText(r: HandlerFacts): string {
   switch (r.rip.advance) {
     case 'insn.length': return `+${r.rip.bytes} (the decoded length)`;
     case 've->instr_len': return `+${r.rip.bytes} (ve->instr_len from the TDX module)`;
     case 'retry': return 'not advanced until RCX reaches 0 (ES_RETRY re-executes the instruction)';
     case 'none': return 'not advanced: the exception is not handled';
+  }
+}
+
+/** The handler function that runs: "handle_mmio", "vc_handle_ioio". */
+export function handlerName(r: HandlerFacts): string {
+  return /(\w+)\(\)/.exec(r.exit.handler)?.[1] ?? r.exit.handler;
+}
+
+/** "TDVMCALL EPT_VIOLATION (48)", "VMGEXIT SVM_EXIT_IOIO (0x7b)"; null when the handler calls no host. */
+export function hypercallName(r: HandlerFacts): string | null {
+  const h = r.hypercall;
+  if (!h) return null;
+  if (h.kind === 'ghcb') return `VMGEXIT ${h.exitName} (0x${h.exitCode.toString(16)})`;
+  const reason = r.exit.tdxReason && r.exit.tdxReason.code === h.r11 ? r.exit.tdxReason.name.replace(/^EXIT_REASON_/, '') : 'exit';
+  return `TDVMCALL ${reason} (${h.r11})`;
+}
+
+/** "#VE EPT_VIOLATION (exit 48)" / "#VC SVM_EXIT_NPF (0x400)": the exception and its reason. */
+export function exitText(r: HandlerFacts): string {
+  if (r.exit.tdxReason) return `#VE ${r.exit.tdxReason.name.replace(/^EXIT_REASON_/, '')} (exit ${r.exit.tdxReason.code})`;
+  if (r.exit.svmExit) return `#VC ${r.exit.svmExit.name} (0x${r.exit.svmExit.code.toString(16)})`;
+  return r.platform === 'tdx' ? '#VE' : '#VC';
+}
+
+/** What is accessed: "INSN_MMIO_READ, 4 bytes", "IN of 1 byte", "RDMSR". */
+export function accessText(r: HandlerFacts): string {
+  const bytes = (n: number) => `${n} byte${n === 1 ? '' : 's'}`;
+  switch (r.exit.kind) {
+    case 'mmio': return `${r.kernelEnum ?? r.class}${r.size ? `, ${bytes(r.size)}` : ''}`;
+    case 'port-io': {
+      const op = r.class === 'PORT_STRING' ? (r.direction === 'read' ? 'INS' : 'OUTS') : r.direction === 'read' ? 'IN' : 'OUT';
+      return `${op} of ${bytes(r.size)}`;
+    }
+    case 'cpuid': return 'CPUID';
+    case 'msr-read': return 'RDMSR';
+    case 'msr-write': return 'WRMSR';
+    case 'hlt': return 'HLT';
+  }
+}
+
+/**
+ * One line for the record: what is accessed, what the handler does with it, and
+ * why when it fails or goes wrong. CompiledInstruction.summary is this.
+ */
+export function summaryText(r: HandlerFacts): string {
+  const what = accessText(r);
+  const fn = handlerName(r);
+  const note = r.notes[0] ? `: ${r.notes[0].replace(/\.$/, '')}` : '';
+  switch (r.verdict) {
+    case 'emulated': {
+      const rip = r.rip.advance === 'retry' ? 'repeated (ES_RETRY) until RCX is 0' : r.rip.bytes !== null ? `RIP += ${r.rip.bytes}` : 'RIP not advanced';
+      const call = hypercallName(r);
+      return `${what}: emulated by ${fn}()${call ? ` with ${call}` : ''}, ${rip}`;
+    }
+    case 'misemulated':
+      return `${what}: emulated wrongly by ${fn}() (${r.misemulation.join(', ')})${note}`;
+    case 'not-intercepted':
+      return `${what}: not intercepted${note}`;
+    default: {
+      const o = r.outcome;
+      const why = r.verdict === 'rejected' && r.notes.length ? ` (${r.notes[r.notes.length - 1].replace(/\.$/, '')})` : '';
+      return `${what}: ${fn}() returns ${o.code ?? 'an error'}${o.warn ? ' after a WARN' : ''}${why}: ${o.consequence ?? 'the exception is not handled'}`;
+    }
   }
 }

@@ -33,8 +33,8 @@ test('hover names the accessor, exit reason, TDVMCALL registers and says the com
   const a = e.auditOnce('/d/e.c', SRC);
   const md = hoverMarkdown(a, locate(SRC, 'writel'))!;
   assert.match(md, /`writel`/);
-  assert.match(md, /exit reason 48 \(EPT_VIOLATION\)/);
-  assert.match(md, /R12=4 \(size\), R13=1 \(write\)/);
+  assert.match(md, /\| #VE \| exit reason 48 \(EPT_VIOLATION\) → arch\/x86\/coco\/tdx\/tdx\.c handle_mmio\(\)/);
+  assert.match(md, /TDVMCALL R10=0 R11=48 \(EXIT_REASON_EPT_VIOLATION\) R12=4 R13=1 /);
   assert.match(md, /not known/);
   assert.equal(hoverMarkdown(a, { line: 0, character: 0 }), null);
 });

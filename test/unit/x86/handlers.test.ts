@@ -2,7 +2,8 @@
 // kernel version. Each HANDLER_ROWS row is reached by at least one case here.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { handle, HANDLER_ROWS, hypercallText, registerText, ripText, type HandlerRecord } from '../../../server/src/x86/handlers';
+import { accessorInstruction, handle, handleOnce, handlerView, HANDLER_ROWS, hypercallText, registerText, ripText, summaryText, type HandlerRecord } from '../../../server/src/x86/handlers';
+import { cpuDecode } from '../../../server/src/x86/iced';
 import { decodeRecord } from '../../../server/src/x86/decodeCli';
 import { emulate, patternRegs } from '../../../server/src/x86/emulate';
 import { parseHex } from '../../../server/src/x86/decodeCli';
@@ -277,4 +278,35 @@ test('one wording for renderers, and decode carries the record', () => {
   assert.equal(d.tdvmcall, null);
   assert.equal(d.handler.verdict, 'rejected');
   assert.equal('mmio' in d.handler, false);
+});
+
+test('accessorInstruction is the instruction io.h, msr.h, processor.h and irqflags.h emit for each kind and width', () => {
+  const text = (kind: string, w: number) => {
+    const b = accessorInstruction(kind, w);
+    return b ? cpuDecode(b).text : null;
+  };
+  assert.deepEqual([1, 2, 4, 8].map((w) => text('mmio-read', w)), ['mov al,[rdi]', 'mov ax,[rdi]', 'mov eax,[rdi]', 'mov rax,[rdi]']);
+  assert.deepEqual([1, 2, 4, 8].map((w) => text('mmio-write', w)), ['mov [rdi],al', 'mov [rdi],ax', 'mov [rdi],eax', 'mov [rdi],rax']);
+  assert.deepEqual([1, 2, 4, 8].map((w) => text('port-in', w)), ['in al,dx', 'in ax,dx', 'in eax,dx', null]);
+  assert.deepEqual([1, 2, 4].map((w) => text('port-out', w)), ['out dx,al', 'out dx,ax', 'out dx,eax']);
+  assert.deepEqual(['msr-read', 'msr-write', 'cpuid', 'hlt'].map((k) => text(k, 0)), ['rdmsr', 'wrmsr', 'cpuid', 'hlt']);
+  assert.equal(accessorInstruction('mmio-string', 4), null, 'a copy is a loop, not one instruction');
+  assert.equal(accessorInstruction('mmio-read', 3), null);
+});
+
+test('handleOnce: one view per encoding and profile, shared; the view is the record without classify\'s MMIO view', () => {
+  const a = handleOnce(parseHex('ec'), 'tdx-linux-6.1.150');
+  assert.equal(handleOnce(parseHex('ec'), 'tdx-linux-6.1.150'), a, 'the same object for the same bytes and profile');
+  assert.notEqual(handleOnce(parseHex('ec'), 'tdx-linux-6.1.192').view.verdict, a.view.verdict, 'another kernel version, another record');
+  const r = handle(parseHex('ec'), 'tdx-linux-6.1.150');
+  assert.deepEqual(a.view, handlerView(r));
+  assert.equal(a.summary, summaryText(r));
+  assert.deepEqual(handleOnce(parseHex('88 27'), 'tdx-linux-6.12+').flags, handle(parseHex('88 27'), 'tdx-linux-6.12+').mmio!.flags);
+});
+
+test('SEV MOVS calls no host itself: the hypercall row says so instead of claiming the handler failed', () => {
+  const r = handle(parseHex('f3 a5'), 'sev-es');
+  assert.equal(r.hypercall, null);
+  assert.match(hypercallText(r), /^none of its own: vc_read_mem\(\)\/vc_write_mem\(\) take a nested #VC/);
+  assert.match(summaryText(r), /^INSN_MMIO_MOVS, 4 bytes: emulated by vc_handle_mmio\(\), repeated \(ES_RETRY\) until RCX is 0$/);
 });

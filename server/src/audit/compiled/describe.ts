@@ -1,12 +1,13 @@
 // What the #VE handler does with one compiled instruction, and which instructions
 // an accessor's inlined body performs its access with: the description every
-// matched instruction gets (class, size, verdict, mis-emulation, where it is).
+// matched instruction gets (where it is, and x86/handlers.ts's record of what the
+// profile's handler does with it, which class, size, verdict and summary are read from).
 import type { Site } from '../../c/types';
-import { classifyMmio } from '../../x86/classify';
+import { handleOnce } from '../../x86/handlers';
 import type { MemoryAccess, WalkedInstruction } from '../../x86/iced';
 import { profileData, type Profile } from '../../x86/profiles';
 import type { FunctionCode } from '../code';
-import type { CompiledInstruction, InstructionClass, InstructionVerdict, MatchKind } from '../compiled';
+import type { CompiledInstruction, MatchKind } from '../compiled';
 import type { OpenedObject } from '../objects';
 import { STRING_INSN } from './strings';
 
@@ -85,31 +86,12 @@ export function describe(
   profile: Profile,
   match: MatchKind,
 ): CompiledInstruction {
-  const base = located(o, fn, insn, match);
-  const m = insn.mnemonic;
-  const plain = (cls: InstructionClass, size: number, verdict: InstructionVerdict, summary: string): CompiledInstruction => ({
-    ...base, class: cls, size, verdict, misemulation: [], flags: [], summary,
-  });
-  if (m === 'in' || m === 'out') {
-    const w = insn.operands.find((op) => op.gpr && op.gpr.index === 0)?.gpr?.width ?? 0;
-    return plain(m === 'in' ? 'PORT_IN' : 'PORT_OUT', w, 'emulated', `handle_io: ${m.toUpperCase()} of ${w} byte${w === 1 ? '' : 's'} through TDVMCALL IO_INSTRUCTION (30)`);
-  }
-  if (m.startsWith('ins') || m.startsWith('outs')) {
-    return profileData(profile).stringIo === 'emulated'
-      ? plain('PORT_STRING', 0, 'emulated', 'vc_handle_ioio emulates string port I/O')
-      : plain('PORT_STRING', 0, 'rejected-string-io', 'handle_io refuses string port I/O (INS/OUTS): the #VE is unhandled, the guest oopses');
-  }
-  if (m === 'rdmsr' || m === 'wrmsr') return plain(m === 'rdmsr' ? 'RDMSR' : 'WRMSR', 8, 'emulated', `${m === 'rdmsr' ? 'read_msr' : 'write_msr'}: TDVMCALL ${m === 'rdmsr' ? 'MSR_READ (31)' : 'MSR_WRITE (32)'}; RIP += 2`);
-  if (m === 'cpuid') return plain('CPUID', 0, 'emulated', 'handle_cpuid: TDVMCALL CPUID (10) for leaves the TDX module does not answer itself; RIP += 2');
-  if (m === 'hlt') return plain('HLT', 0, 'emulated', 'handle_halt: TDVMCALL HLT (12)');
-  const v = classifyMmio(insn.bytes, profile);
-  const summary =
-    v.verdict === 'emulated'
-      ? `${v.kernelEnum}, ${v.size} byte${v.size === 1 ? '' : 's'}${v.regSlot ? ` via ${v.regSlot}` : ''}: emulated, RIP += ${v.length}`
-      : v.verdict === 'misemulated'
-        ? `${v.kernelEnum}, ${v.size} bytes: decoded but emulated wrongly (${v.misemulation.join(', ')})${v.notes.length ? `: ${v.notes[0]}` : ''}`
-        : `${v.kernelEnum}: ${v.consequence ?? 'not emulated'}`;
-  return { ...base, class: v.class, size: v.size, verdict: v.verdict, misemulation: v.misemulation, flags: v.flags, summary };
+  const h = handleOnce(insn.bytes, profile);
+  return {
+    ...located(o, fn, insn, match),
+    class: h.view.class, size: h.view.size, verdict: h.view.verdict, misemulation: h.view.misemulation, flags: h.flags,
+    summary: h.summary, handler: h.view,
+  };
 }
 
 /** Where an instruction is: object, symbol+offset, bytes, text, and DWARF's file/line/inline chain. */

@@ -26,12 +26,14 @@ export function esc(s: unknown): string {
 
 export const VERDICT_COLOR: Record<ReportVerdict, string> = {
   'decode-failed': '#b3261e',
+  rejected: '#c62828',
   'rejected-movs': '#d84315',
   'rejected-string-io': '#ef6c00',
   misemulated: '#b28704',
   'compiler-dependent': '#7e57c2',
   'out-of-line': '#4f7fd9',
   emulated: '#2e7d32',
+  'not-intercepted': '#78909c',
 };
 
 const SEVERITY_COLOR: Record<string, string> = { error: '#b3261e', warning: '#b28704', information: '#4f7fd9', hint: '#78909c' };

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { AccessorKind, Range, RuleCode, SiteKind } from '../../c/types';
 import type { FileAudit, Severity } from '../engine';
 import type { CompiledInstruction, FileCompiled, InstructionVerdict, ObjectInfo } from '../compiled';
+import type { HandlerView } from '../../x86/handlers';
 import { siteKeys, type SiteKey } from './fingerprint';
 import { relativeTo, subsystemOf, type Provenance } from './provenance';
 import { DEEMPHASISED, entryOf, type TriageEntry, type TriageFile } from './triage';
@@ -53,18 +54,22 @@ export type ReportVerdict = InstructionVerdict | 'compiler-dependent';
 /** Worst first: the order of columns and of "the worst instruction wins". */
 export const VERDICT_ORDER: readonly ReportVerdict[] = [
   'decode-failed',
+  'rejected',
   'rejected-movs',
   'rejected-string-io',
   'misemulated',
   'compiler-dependent',
   'out-of-line',
   'emulated',
+  'not-intercepted',
 ];
 
-/** Verdicts that mean the guest oopses or computes a wrong value. */
-export const FAILING_VERDICTS: ReadonlySet<ReportVerdict> = new Set<ReportVerdict>(['decode-failed', 'rejected-movs', 'rejected-string-io', 'misemulated']);
+/** Verdicts that mean the guest oopses (is terminated) or computes a wrong value. */
+export const FAILING_VERDICTS: ReadonlySet<ReportVerdict> = new Set<ReportVerdict>(['decode-failed', 'rejected', 'rejected-movs', 'rejected-string-io', 'misemulated']);
 
-// Partial: a rule added later defaults to compiler-dependent (nothing promised) until listed.
+// Without compiled forms: the handler record of the accessor's own instruction
+// (Finding.handler) when it is one; else by rule. Partial: a rule added later
+// defaults to compiler-dependent (nothing promised) until listed.
 const SOURCE_VERDICT: Partial<Record<RuleCode, ReportVerdict>> = {
   'tdx-ve-mmio': 'emulated',
   'tdx-ve-mmio-string': 'emulated',
@@ -114,6 +119,12 @@ export interface ReportFinding {
   related: ReportLocation[];
   verdict: ReportVerdict;
   verdictFrom: 'compiled' | 'source';
+  /**
+   * What the profile's handler does with the accessor's own instruction (io.h's MOV,
+   * IN/OUT, RDMSR ...: Finding.handler), when the accessor is one instruction: the
+   * source verdict's reason. Each compiled instruction carries its own record.
+   */
+  handler?: HandlerView;
   /** Present when compiled forms were joined for the file. */
   compiled?: { instructions: CompiledInstruction[]; note?: string };
   triage?: TriageEntry;
@@ -253,8 +264,9 @@ export function buildReportModel(input: ReportInput): ReportModel {
         address: s.address,
         via: s.via.map((v) => ({ name: v.name, callee: v.callee, file: rel(v.file), line: v.range.start.line + 1 })),
         related,
-        verdict: compiledVerdict ?? SOURCE_VERDICT[fd.rule] ?? 'compiler-dependent',
+        verdict: compiledVerdict ?? fd.handler?.verdict ?? SOURCE_VERDICT[fd.rule] ?? 'compiler-dependent',
         verdictFrom: compiledVerdict ? 'compiled' : 'source',
+        ...(fd.handler ? { handler: fd.handler } : {}),
         ...(compiled
           ? { compiled: { instructions: sc?.instructions ?? fd.instructions ?? [], ...((sc?.note ?? fd.compiledNote) ? { note: sc?.note ?? fd.compiledNote } : {}) } }
           : {}),
