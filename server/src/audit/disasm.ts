@@ -27,7 +27,7 @@ import { R_X86_64_GOTPCREL, R_X86_64_GOTPCRELX, R_X86_64_PC32, R_X86_64_PC64, R_
 import type { WalkedInstruction } from '../x86/iced';
 import { performs } from './compiled/describe';
 import { codeOf, type FunctionCode, type ObjectCode } from './code';
-import { classifyMmio } from '../x86/classify';
+import { handleOnce } from '../x86/handlers';
 import type { Profile } from '../x86/profiles';
 import { CATALOGUE } from '../c/catalogue';
 import type { CompiledInstruction, InstructionVerdict } from './compiled';
@@ -170,8 +170,12 @@ function markText(m: Mark): string {
     case 'out-of-line':
       v = '-> out-of-line';
       break;
+    case 'not-intercepted':
+      // No #VE/#VC at all on this platform (HLT under SEV-ES): the guest is fine.
+      v = 'ok not-intercepted';
+      break;
     default:
-      // rejected-movs, decode-failed, rejected-string-io: the guest oopses or is terminated.
+      // rejected, rejected-movs, decode-failed, rejected-string-io: the guest oopses or is terminated.
       v = `!! ${m.verdict}`;
   }
   return `${v}  ${m.class} size ${m.size}${m.what ? `  ${m.what}` : ''}`;
@@ -205,7 +209,8 @@ function inferMark(ins: WalkedInstruction, chain: readonly InlinedInstance[], pr
     const acc = name === undefined ? undefined : CATALOGUE.get(name);
     if (!acc || !acc.kind.startsWith('mmio-')) continue;
     if (!performs({ accessorKind: acc.kind, width: acc.width, name }, ins, framePointer)) return undefined;
-    const v = classifyMmio(ins.bytes, profile);
+    // The handler model's one record for these bytes, as the join's instructions carry it.
+    const v = handleOnce(ins.bytes, profile).view;
     return { verdict: v.verdict, misemulation: v.misemulation, class: v.class, size: v.size, what: name };
   }
   return undefined;
