@@ -66,7 +66,12 @@ export function findingFor(site: Site, cfg: AuditConfig): Finding | null {
   const handler = siteHandler(site, cfg.profile);
   // The accessor's own instruction fails or is mis-emulated under this profile: as
   // the compiled form's would (verdicts.ts), that is at least an Error or a Warning.
-  const severity = handler ? atLeast(configured, severityOfVerdict(handler.verdict)) : configured;
+  // A rule whose default severity states what TDX does with that one instruction
+  // (tdx-movs-copy's rep movsl) follows the profile's record when the user did not
+  // set it: SEV-ES emulates the MOVS, so there it is information, not an error.
+  const floor = handler ? severityOfVerdict(handler.verdict) : null;
+  const base = handler && cfg.severity[site.rule] === undefined && floor === null && RANK[configured] > RANK.information ? 'information' : configured;
+  const severity = atLeast(base, floor);
   return { rule: site.rule, severity, message: messageFor(site, cfg, handler), site, related: relatedFor(site), ...(handler ? { handler } : {}) };
 }
 

@@ -98,9 +98,11 @@ test('SEV-ES: HLT is not intercepted and __iowrite32_copy\'s rep movsl is emulat
   assert.match(hoverAt(s, 'native_halt'), /\| GHCB \| no #VE\/#VC: not intercepted \|/);
   const copy = at(s, '__iowrite32_copy');
   assert.equal(copy.handler?.verdict, 'emulated');
+  assert.equal(copy.severity, 'information', 'the rule is an error for what TDX does; SEV-ES emulates it');
   assert.match(copy.message, /^emulated, one #VC exit per element: .*vc_handle_mmio\(\) emulates `rep movsd \[rdi\],\[rsi\]`, one element per exception until RCX is 0 \(ES_RETRY\)/);
   const t = at(await auditUnder('tdx-linux-6.12+'), '__iowrite32_copy');
   assert.equal(t.handler?.verdict, 'rejected-movs');
+  assert.equal(t.severity, 'error');
   assert.match(t.message, /^oops: .* copies with `rep movsl`, which handle_mmio rejects\. .*handle_mmio\(\) recognises `rep movsd \[rdi\],\[rsi\]` as MOVS and rejects it \(-EINVAL\): "VE fault"/);
 });
 
