@@ -140,6 +140,7 @@ import { findingAt } from './hover';
 import { sameFile } from './compiled/facts';
 import { functionAt, renderFunction } from './disasm';
 import { applyCompiled } from './verdicts';
+import { objectOnlyAsSites } from './compiled/objectOnly';
 export { hoverMarkdown } from './hover';
 export { DEFAULT_SEVERITY };
 
@@ -269,6 +270,18 @@ export class AuditEngine {
       }
     }
     const compiled = this.compiledForms(file, text, analysis);
+    // Accessors only the object shows (a macro hid them from the parser) become sites too.
+    if (compiled?.objectOnly) {
+      for (const x of objectOnlyAsSites(compiled, analysis.sites.length, analysis.functions, text.split('\n'))) {
+        analysis.sites.push(x.site);
+        compiled.sites.push(x.compiled);
+        const f = findingFor(x.site, this.config);
+        if (f) {
+          findings.push(f);
+          bySite.set(x.site, f);
+        }
+      }
+    }
     if (compiled) applyCompiled(compiled, analysis.sites, bySite);
     return {
       file,

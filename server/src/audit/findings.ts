@@ -72,7 +72,10 @@ export function findingFor(site: Site, cfg: AuditConfig): Finding | null {
   const floor = handler ? severityOfVerdict(handler.verdict) : null;
   const base = handler && cfg.severity[site.rule] === undefined && floor === null && RANK[configured] > RANK.information ? 'information' : configured;
   const severity = atLeast(base, floor);
-  return { rule: site.rule, severity, message: messageFor(site, cfg, handler), site, related: relatedFor(site), ...(handler ? { handler } : {}) };
+  const seen = site.objectOnly
+    ? ` Seen in the object only: DWARF puts ${site.objectOnly.how === 'inlined' ? `an inlined \`${site.base}\`` : `a call to \`${site.base}\``} at this line, where the source analysis found no call (a macro or a parse error hid it).`
+    : '';
+  return { rule: site.rule, severity, message: messageFor(site, cfg, handler) + seen, site, related: relatedFor(site), ...(handler ? { handler } : {}) };
 }
 
 const RANK: Record<Severity, number> = { hint: 0, information: 1, warning: 2, error: 3 };

@@ -96,6 +96,12 @@ export interface Site {
   path?: { file: string; range: Range; message: string }[];
   /** For untyped derefs: the instruction shape gcc is expected to pick, when the source says. */
   shape?: 'rmw' | 'test' | 'widening' | 'copy';
+  /**
+   * Not found in the source: the object performs this accessor here (an inlined
+   * instance's call line, or a call's line row) where the source analysis saw no
+   * call, because a macro or a parse error hid it (audit/compiled/objectOnly.ts).
+   */
+  objectOnly?: { how: 'inlined' | 'call' };
 }
 
 /** Function-level view: where a #VE lands once static helpers are inlined. */

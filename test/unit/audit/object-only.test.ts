@@ -41,7 +41,7 @@ const lineOf = (lines: string[], needle: string) => lines.findIndex((l) => l.inc
 test('accessors built by token pasting are seen in the object only, with their instructions', { skip: skipWithoutGcc }, () => {
   const { a, lines } = audit('objectonly/hidden.c');
   assert.equal(a.compiled?.object.state, 'fresh');
-  const siteLines = a.analysis.sites.map((s) => s.range.start.line + 1);
+  const siteLines = a.analysis.sites.filter((s) => !s.objectOnly).map((s) => s.range.start.line + 1);
   const writelLine = lineOf(lines, 'writel(v, h->regs + 8)');
   assert.ok(siteLines.includes(writelLine), 'the plain writel is a site');
   const rd = lineOf(lines, 'return RD(h->regs + 4)');
@@ -56,6 +56,19 @@ test('accessors built by token pasting are seen in the object only, with their i
     assert.ok(x.instructions.length > 0);
     assert.ok(x.instructions.every((i) => i.verdict === 'emulated' && i.match === 'inlined-accessor'), JSON.stringify(x.instructions.map((i) => i.text)));
   }
+});
+
+test('an accessor seen in the object only is a finding like any site, with its instruction and why', { skip: skipWithoutGcc }, () => {
+  const { a, lines } = audit('objectonly/hidden.c');
+  const rd = lineOf(lines, 'return RD(h->regs + 4)');
+  const f = a.findings.find((x) => x.site.range.start.line === rd - 1);
+  assert.ok(f, 'a finding at the hidden readl');
+  assert.deepEqual(f.site.objectOnly, { how: 'inlined' });
+  assert.equal(f.site.accessor, 'readl');
+  assert.match(f.message, /^emulated #VE: `mov e\w\w,\[r\w\w\+4\]` — hid_status\+0x\w+\. .*Seen in the object only: DWARF puts an inlined `readl` at this line/);
+  assert.equal(f.instructions?.length, 1);
+  assert.equal(f.site.function, 'hid_status');
+  assert.equal(lines[rd - 1]!.slice(f.site.range.start.character, f.site.range.end.character), 'RD', 'the range is the macro that hid it');
 });
 
 test('a file whose every accessor is a site has nothing seen in the object only', { skip: skipWithoutGcc }, () => {

@@ -10,7 +10,8 @@ import type { Site } from '../../c/types';
 import { CATALOGUE } from '../../c/catalogue';
 import type { Profile } from '../../x86/profiles';
 import type { OpenedObject } from '../objects';
-import type { CompiledInstruction, ObjectOnlySite } from '../compiled';
+import type { CompiledInstruction, FileCompiled, ObjectOnlySite, SiteCompiled } from '../compiled';
+import type { FunctionView } from '../../c/types';
 import { callEntry, describe, markUnrolled, performs } from './describe';
 import { sameFile } from './facts';
 import { openCallStart } from './sourceLines';
@@ -72,4 +73,31 @@ export function objectOnlySites(input: ObjectOnlyInput): ObjectOnlySite[] {
     }
   }
   return [...out.values()].sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
+/**
+ * The object-only accessors as sites of the file, each with its compiled form, so
+ * that findings, hover, diagnostics, counts and reports treat them like any other
+ * site (marked `objectOnly`). Indices continue after the source's own sites.
+ */
+export function objectOnlyAsSites(compiled: FileCompiled, firstIndex: number, functions: readonly FunctionView[], lines: readonly string[]): { site: Site; compiled: SiteCompiled }[] {
+  const out: { site: Site; compiled: SiteCompiled }[] = [];
+  for (const x of compiled.objectOnly ?? []) {
+    const acc = CATALOGUE.get(x.accessor);
+    if (!acc) continue;
+    const line = x.line - 1;
+    const text = lines[line] ?? '';
+    // DWARF's column is 1-based bytes; the token there (a macro's name, usually) is the range.
+    let col = x.column > 0 ? Buffer.from(text, 'utf8').subarray(0, x.column - 1).toString('utf8').length : text.search(/\S/);
+    if (col < 0 || col > text.length) col = 0;
+    const word = /^[A-Za-z_]\w*/.exec(text.slice(col))?.[0] ?? text.slice(col).trimEnd();
+    const range = { start: { line, character: col }, end: { line, character: col + Math.max(1, word.length) } };
+    const fn = functions.find((f) => f.range.start.line <= line && line <= f.range.end.line);
+    const site: Site = {
+      kind: 'call', accessor: x.accessor, base: x.accessor, accessorKind: acc.kind, width: acc.width, rule: acc.rule,
+      function: fn?.name ?? null, range, callRange: range, address: '', via: [], objectOnly: { how: x.how },
+    };
+    out.push({ site, compiled: { siteIndex: firstIndex + out.length, instructions: x.instructions } });
+  }
+  return out;
 }
