@@ -6,15 +6,13 @@
 // the scan and writes nothing; existing report files are kept unless --force.
 // Exit status: 0 written, 2 usage or I/O error or existing files kept, 130 interrupted.
 
-import { DEFAULT_PROFILE } from '../../x86/profiles';
-import { applyTreeProfile, checkObjectPaths, commonOption, optionValue } from '../../cliOptions';
-import type { ReportFormat } from '../../lsp/protocol';
-import { buildReport, FORMATS, ReportUsageError, type BuildOptions, type ReportRun } from './build';
-import { DEEMPHASISED } from './triage';
-import { writeReportFiles } from './write';
+import { DEFAULT_PROFILE } from '../x86/profiles';
+import { applyTreeProfile, checkObjectPaths, commonOption, optionValue } from './options';
+import type { ReportFormat } from '../lsp/protocol';
+import { buildReport, FORMATS, ReportUsageError, type BuildOptions, type ReportRun } from '../audit/report/build';
+import { DEEMPHASISED } from '../audit/report/triage';
+import { writeReportFiles } from '../audit/report/write';
 
-// What the language server and older imports take from here; they live in build.ts.
-export { buildReport, discoverSources, renderFormats, REPORT_FILE_NAMES, ReportUsageError, type ReportHooks, type ReportRun } from './build';
 
 export const REPORT_USAGE =
   'tdx-audit report <files or dirs...> --out DIR [--format sarif,html,markdown,json] [--force] [--baseline FILE] [--triage FILE] [--objects DIR|FILE]... [--build-dir DIR] [--vmlinux FILE] [--path-map FROM=TO]... [--no-objects] [--profile P] [--no-includes] [--exit-zero]';
