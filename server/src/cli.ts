@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The headless entry: the same engine as the language server, for CI and scripts.
-// One module per command under cli/ (scan, report, decode, fix; options they share);
+// One module per command under cli/ (scan, report, merge, decode, fix; options they share);
 // this file only dispatches and prints the usage.
 // Exit status: 0 clean, 1 an error-severity finding exists, 2 usage or I/O error.
 
@@ -9,6 +9,7 @@ import { runScan, SCAN_USAGE } from './cli/scan';
 import { runReport, REPORT_USAGE } from './cli/report';
 import { runDecode, DECODE_USAGE } from './cli/decode';
 import { runFix, FIX_USAGE } from './cli/fix';
+import { runMerge, MERGE_USAGE } from './cli/merge';
 import { UsageError } from './cli/options';
 import { VERSION } from './cli/scanOutput';
 
@@ -16,6 +17,7 @@ const USAGE = `usage:
   ${SCAN_USAGE}
   ${DECODE_USAGE}
   ${REPORT_USAGE.trim()}
+  ${MERGE_USAGE}
   ${FIX_USAGE}
 profiles: ${PROFILE_IDS.join(', ')}, or tdx-linux-X.Y.Z / sev-es-linux-X.Y.Z (default: the version in the tree's top-level Makefile, else ${DEFAULT_PROFILE})`;
 
@@ -29,6 +31,8 @@ export async function main(argv: string[], write = (s: string) => void process.s
         return runDecode(rest, write);
       case 'report':
         return await runReport(rest);
+      case 'merge':
+        return await runMerge(rest);
       case 'fix':
         return await runFix(rest, write, warn);
       case '--version':

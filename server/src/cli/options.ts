@@ -21,6 +21,35 @@ export interface CommonOptions {
   pathMap?: PathMapping[];
   /** --no-objects: read no object, not even the .o beside a source. */
   noObjects?: boolean;
+  /** --shard K/N: audit only this shard of the file list (shardOf). */
+  shard?: Shard;
+}
+
+/** Shard `index` of `of` (1-based), as `--shard K/N` names it. */
+export interface Shard {
+  index: number;
+  of: number;
+}
+
+/**
+ * The files of one shard: every N-th of the discovered list, starting at the K-th.
+ * The list is in walk order (sorted names, depth first), which does not depend on
+ * the machine, so N runs on N machines cover the tree once and `merge` can put
+ * their results back in that order (audit/report/merge.ts). By index rather than
+ * by a hash of the path so that shards stay even on a small tree; by stride
+ * rather than in blocks so that a subsystem's large files are spread over shards.
+ */
+export function shardOf<T>(files: readonly T[], shard: Shard | undefined): T[] {
+  return shard ? files.filter((_, i) => i % shard.of === shard.index - 1) : [...files];
+}
+
+/** `K/N` with 1 <= K <= N. */
+export function parseShard(v: string): Shard | undefined {
+  const m = /^(\d{1,6})\/(\d{1,6})$/.exec(v);
+  if (!m) return undefined;
+  const index = Number(m[1]);
+  const of = Number(m[2]);
+  return index >= 1 && index <= of ? { index, of } : undefined;
 }
 
 type Fail = (message: string) => Error;
@@ -71,6 +100,13 @@ export function commonOption(argv: readonly string[], i: number, o: CommonOption
     case '--no-objects':
       o.noObjects = true;
       return i;
+    case '--shard': {
+      const v = optionValue(argv, i + 1, a, fail);
+      const sh = parseShard(v);
+      if (!sh) throw fail(`--shard takes K/N with 1 <= K <= N, not ${v}`);
+      o.shard = sh;
+      return i + 1;
+    }
     default:
       return -1;
   }

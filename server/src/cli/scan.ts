@@ -5,7 +5,7 @@
 
 import { resolve } from 'node:path';
 import { batchHost, discoverSources, SourceError } from '../audit/sources';
-import { applyTreeProfile, checkObjectPaths, commonOption, objectSearchOf, objectsNamed, optionValue, UsageError, type CommonOptions } from './options';
+import { applyTreeProfile, checkObjectPaths, commonOption, objectSearchOf, objectsNamed, optionValue, shardOf, UsageError, type CommonOptions } from './options';
 import { findTreeRoot } from '../audit/report/provenance';
 import { DEFAULT_PROFILE } from '../x86/profiles';
 import { AuditEngine } from '../audit/engine';
@@ -38,8 +38,6 @@ interface ScanOptions extends CommonOptions {
   sourceRoot?: string;
   /** Worker threads (default: one per core). */
   jobs: number;
-  /** Audit only shard `index` of `of` (1-based): every of-th file of the sorted list. */
-  shard?: { index: number; of: number };
   /** Where objects are looked for; undefined with --no-objects. */
   search?: ObjectSearch;
 }
@@ -63,13 +61,7 @@ function parseScanArgs(argv: string[]): ScanOptions {
       const v = optionValue(argv, ++i, a, fail);
       if (!/^[1-9]\d{0,2}$/.test(v)) throw new UsageError(`${a} takes a number of threads (1-999), not ${v}`);
       o.jobs = Number(v);
-    } else if (a === '--shard') {
-      const v = optionValue(argv, ++i, a, fail);
-      const m = /^(\d+)\/(\d+)$/.exec(v);
-      if (!m || Number(m[1]) < 1 || Number(m[1]) > Number(m[2])) throw new UsageError(`--shard takes K/N with 1 <= K <= N, not ${v}`);
-      o.shard = { index: Number(m[1]), of: Number(m[2]) };
-    }
-    else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
+    } else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
     else o.paths.push(a);
   }
   if (!o.paths.length && !o.vmlinux) throw new UsageError('scan needs at least one file or directory (or --vmlinux FILE alone for the binary inventory)');
@@ -108,8 +100,7 @@ export async function runScan(argv: string[], write: (s: string) => void, warn: 
   };
   const walkSkipped: { file: string; why: string }[] = [];
   const all = collectSources(o.paths, (file, why) => walkSkipped.push({ file, why }));
-  // A shard is every N-th file of the sorted list, so N shards cover the tree once.
-  const files = o.shard ? all.filter((_, i) => i % o.shard!.of === o.shard!.index - 1) : all;
+  const files = shardOf(all, o.shard);
   const writer = o.format === 'json' ? jsonWriter(write, o.profile, withObjects) : textWriter(write);
   // What the end needs of each file, kept small: errors, and objects that were not fresh.
   let hasError = false;

@@ -51,6 +51,8 @@ export interface JsonFinding extends JsonLocation {
 export interface JsonReport {
   schema: typeof JSON_SCHEMA_NAME;
   schemaVersion: number;
+  /** Present in the report of one shard (`report --shard K/N`): `tdx-audit merge` takes the N of them. */
+  shard?: { index: number; of: number };
   provenance: Provenance;
   /** `tiers`: sites that will fail in the guest, warnings, informational (added in 0.1.0; absent in older reports). */
   summary: ReportCounts & { tiers?: { failing: number; warnings: number; informational: number } };
@@ -96,12 +98,18 @@ export function jsonFinding(f: ReportFinding): JsonFinding {
   };
 }
 
-export function toJsonReport(model: ReportModel): JsonReport {
+/** What the model does not hold but the JSON says: which shard of a split run this is. */
+export interface JsonExtras {
+  shard?: { index: number; of: number };
+}
+
+export function toJsonReport(model: ReportModel, extras: JsonExtras = {}): JsonReport {
   const s = reportSections(model);
   const t = tierCounts(s);
   return {
     schema: JSON_SCHEMA_NAME,
     schemaVersion: JSON_SCHEMA_VERSION,
+    ...(extras.shard ? { shard: { index: extras.shard.index, of: extras.shard.of } } : {}),
     provenance: model.provenance,
     summary: { ...model.counts, tiers: { failing: t.failing, warnings: t.warnings, informational: t.info } },
     // Errors first: failing sites grouped by function, worst first; then warnings; then the rest by file.
@@ -113,8 +121,8 @@ export function toJsonReport(model: ReportModel): JsonReport {
   };
 }
 
-export function jsonText(model: ReportModel): string {
-  return JSON.stringify(toJsonReport(model), null, 2) + '\n';
+export function jsonText(model: ReportModel, extras: JsonExtras = {}): string {
+  return JSON.stringify(toJsonReport(model, extras), null, 2) + '\n';
 }
 
 export class ReportFormatError extends Error {}
@@ -138,6 +146,12 @@ export function parseJsonReport(text: string, source = 'report'): JsonReport {
     throw new ReportFormatError(`${source}: schemaVersion ${String(o.schemaVersion)} is newer than this tool reads (${JSON_SCHEMA_VERSION})`);
   }
   if (!Array.isArray(o.findings)) throw new ReportFormatError(`${source}: "findings" must be an array`);
+  if (o.shard !== undefined) {
+    const sh = o.shard as { index?: unknown; of?: unknown } | null;
+    if (!sh || !Number.isInteger(sh.index) || !Number.isInteger(sh.of) || (sh.index as number) < 1 || (sh.index as number) > (sh.of as number)) {
+      throw new ReportFormatError(`${source}: "shard" must be {"index": K, "of": N} with 1 <= K <= N`);
+    }
+  }
   o.findings.forEach((f, i) => {
     if (!f || typeof f !== 'object' || typeof f.fingerprint !== 'string' || !f.fingerprint) {
       throw new ReportFormatError(`${source}: findings[${i}] has no fingerprint`);
