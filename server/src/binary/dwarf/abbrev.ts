@@ -18,21 +18,50 @@ export interface Abbrev {
   specs: AttrSpec[];
 }
 
-export type AbbrevTable = Map<number, Abbrev>;
+/** An abbreviation table: the entry of a code, undefined when the table has none. */
+export interface AbbrevTable {
+  get(code: number): Abbrev | undefined;
+}
 
 /**
- * Parses the table at `offset`. It ends at a zero code (or the section end,
- * which readelf also accepts); each loop iteration consumes bytes, so it ends.
+ * A table read only as far as the codes asked for: a unit whose root DIE alone is
+ * read (its name, its line table: every unit of a vmlinux) needs the first entry,
+ * not the hundreds after it. Entries are read in order and kept; a code not yet
+ * seen reads on until it is found or the table ends. A malformed entry throws when
+ * it is reached, with its offset, as an eager parse would.
  */
-export function parseAbbrevTable(data: Uint8Array, offset: number): AbbrevTable {
-  const fault = faultIn('.debug_abbrev');
-  if (offset < 0 || offset >= data.length) throw new DwarfError('.debug_abbrev', offset, 'abbreviation table offset outside section');
-  const r = new ByteReader(data, fault, offset);
-  const table: AbbrevTable = new Map();
-  while (!r.atEnd()) {
+class LazyAbbrevTable implements AbbrevTable {
+  private readonly entries = new Map<number, Abbrev>();
+  private readonly r: ByteReader;
+  private done = false;
+
+  constructor(data: Uint8Array, offset: number) {
+    this.r = new ByteReader(data, faultIn('.debug_abbrev'), offset);
+  }
+
+  get(code: number): Abbrev | undefined {
+    const hit = this.entries.get(code);
+    if (hit || this.done) return hit;
+    while (!this.done) {
+      const a = this.next();
+      if (a && a.code === code) return this.entries.get(code);
+    }
+    return this.entries.get(code);
+  }
+
+  /** Reads one entry (kept unless its code was seen: the first wins); undefined at the end. */
+  private next(): Abbrev | undefined {
+    const r = this.r;
+    if (r.atEnd()) {
+      this.done = true;
+      return undefined;
+    }
     const at = r.pos;
     const code = r.uleb();
-    if (code === 0) break;
+    if (code === 0) {
+      this.done = true;
+      return undefined;
+    }
     const tag = r.uleb();
     const children = r.u8();
     if (children > 1) throw new DwarfError('.debug_abbrev', at, `bad DW_CHILDREN value ${children}`);
@@ -46,7 +75,17 @@ export function parseAbbrevTable(data: Uint8Array, offset: number): AbbrevTable 
       if (form === DW_FORM.implicit_const) spec.implicitConst = r.slebBig();
       specs.push(spec);
     }
-    if (!table.has(code)) table.set(code, { code, tag, hasChildren: children === 1, specs });
+    const a = { code, tag, hasChildren: children === 1, specs };
+    if (!this.entries.has(code)) this.entries.set(code, a);
+    return a;
   }
-  return table;
+}
+
+/**
+ * The table at `offset`. It ends at a zero code (or the section end, which
+ * readelf also accepts); entries are read as codes are asked for (LazyAbbrevTable).
+ */
+export function parseAbbrevTable(data: Uint8Array, offset: number): AbbrevTable {
+  if (offset < 0 || offset >= data.length) throw new DwarfError('.debug_abbrev', offset, 'abbreviation table offset outside section');
+  return new LazyAbbrevTable(data, offset);
 }
