@@ -9,6 +9,7 @@
 // walking every function symbol of the image with one CodeWalker and classifying
 // every instruction with a non-stack, non-RIP-relative memory operand (no DWARF).
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorker, ensureVmlinux, firstLine, fmtMiB, fmtMs, fmtRatio, gitHead, log, machine, Md, measure, median, ROOT, writeSection } from './lib';
 
@@ -23,8 +24,15 @@ export function cliHasInventory(cli: string): boolean {
   return /scan --vmlinux FILE/.test(help);
 }
 
+/** Debian's debug vmlinux images this machine may have, newest ABI first (TDX_VMLINUX wins). */
+const DEBIAN_VMLINUX = ['/usr/lib/debug/boot/vmlinux-6.1.0-57-amd64', '/usr/lib/debug/lib/modules/6.1.0-57-amd64/vmlinux', '/usr/lib/debug/boot/vmlinux-6.1.0-56-amd64'];
+
 async function main(): Promise<void> {
   const runs = Number(process.env.TDX_BENCH_RUNS_VMLINUX ?? 3);
+  if (!process.env.TDX_VMLINUX) {
+    const local = DEBIAN_VMLINUX.find((p) => existsSync(p));
+    if (local) process.env.TDX_VMLINUX = local;
+  }
   const vmlinux = ensureVmlinux();
   const cli = join(ROOT, 'dist/cli.js');
   const inventory = process.env.TDX_BENCH_STANDIN === '1' ? false : cliHasInventory(cli);

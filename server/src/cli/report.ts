@@ -10,7 +10,10 @@ import { DEFAULT_PROFILE } from '../x86/profiles';
 import { applyTreeProfile, checkObjectPaths, commonOption, optionValue } from './options';
 import type { ReportFormat } from '../lsp/protocol';
 import { buildReport, FORMATS, REPORT_FILE_NAMES, ReportUsageError, type BuildOptions, type ReportRun } from '../audit/report/build';
-import { jsonText } from '../audit/report/json';
+import { htmlChunks } from '../audit/report/html';
+import { jsonReportChunks, type JsonExtras } from '../audit/report/json';
+import { markdownText } from '../audit/report/markdown';
+import { sarifChunks } from '../audit/report/sarif';
 import type { ReportModel } from '../audit/report/model';
 import { DEEMPHASISED } from '../audit/report/triage';
 import { writeReportFiles, type OutputFile } from '../audit/report/write';
@@ -146,9 +149,8 @@ export async function runReport(argv: string[], ioOverrides: Partial<ReportIO> =
       return exitCode;
     }
     // A shard's JSON says which shard it is, for merge (the model does not hold it).
-    const model = run.model;
-    const files = o.shard ? run.files.map((f) => (f.name === REPORT_FILE_NAMES.json ? { name: f.name, content: () => jsonText(model, { shard: o.shard }) } : f)) : run.files;
-    return await writeAndSay(model, files, o, io, ac.signal, () => exitCode);
+    const files = streamedFormats(run.model, o.formats, o.shard ? { shard: o.shard } : {});
+    return await writeAndSay(run.model, files, o, io, ac.signal, () => exitCode);
   } catch (e) {
     io.stderr(`tdx-audit: ${e instanceof ReportUsageError ? e.message : ((e as Error).message ?? String(e))}\n`);
     return 2;
@@ -156,6 +158,23 @@ export async function runReport(argv: string[], ioOverrides: Partial<ReportIO> =
     for (const s of signals) process.off(s, onSignal);
     outer?.removeEventListener('abort', forward);
   }
+}
+
+/**
+ * The formats as written by the CLI: JSON, SARIF and HTML in pieces, finding by
+ * finding (write.ts gathers them into 1 MB writes), so a whole tree's report is never
+ * one string. Markdown is one string: it lists the failing sites and warnings only,
+ * the informational rest as counts, so it stays small whatever the tree. The bytes
+ * are those of build.ts renderFormats (jsonText and the others join these pieces).
+ */
+export function streamedFormats(model: ReportModel, formats: readonly ReportFormat[], extras: JsonExtras = {}): OutputFile[] {
+  const pieces: Record<ReportFormat, OutputFile['content']> = {
+    json: { chunks: () => jsonReportChunks(model, extras) },
+    sarif: { chunks: () => sarifChunks(model) },
+    html: { chunks: () => htmlChunks(model) },
+    markdown: () => markdownText(model),
+  };
+  return formats.map((f) => ({ name: REPORT_FILE_NAMES[f], content: pieces[f] }));
 }
 
 /**

@@ -6,6 +6,7 @@
 import { instructionJson } from '../compiled';
 import type { LandingRow, ReportCounts, ReportFileRow, ReportFinding, ReportModel, BaselineSummary } from './model';
 import type { Provenance } from './provenance';
+import { jsonChunks, LazyArray } from './jsonStream';
 import { errorsFirst, reportSections, tierCounts } from './sections';
 import type { TriageEntry } from './triage';
 
@@ -46,6 +47,11 @@ export interface JsonFinding extends JsonLocation {
   compiled: { note: string | null; instructions: JsonInstruction[] } | null;
   triage: TriageEntry | null;
   baseline?: 'new' | 'unchanged';
+}
+
+/** What the model does not hold but the JSON says: which shard of a split run this is. */
+export interface JsonExtras {
+  shard?: { index: number; of: number };
 }
 
 export interface JsonReport {
@@ -98,14 +104,19 @@ export function jsonFinding(f: ReportFinding): JsonFinding {
   };
 }
 
-/** What the model does not hold but the JSON says: which shard of a split run this is. */
-export interface JsonExtras {
-  shard?: { index: number; of: number };
+/** One element at a time: a whole tree's findings are not converted all at once. */
+function* mapped<T, U>(xs: readonly T[], f: (x: T) => U): Generator<U> {
+  for (const x of xs) yield f(x);
 }
 
-export function toJsonReport(model: ReportModel, extras: JsonExtras = {}): JsonReport {
+/**
+ * The document, with its long arrays (findings, functions, files, skipped) as
+ * LazyArrays when `lazy`: jsonChunks then prints them element by element.
+ */
+function jsonDocument(model: ReportModel, extras: JsonExtras, lazy: boolean) {
   const s = reportSections(model);
   const t = tierCounts(s);
+  const list = <T>(xs: () => T[] | Iterable<T>): T[] => (lazy ? (new LazyArray(xs) as unknown as T[]) : [...xs()]);
   return {
     schema: JSON_SCHEMA_NAME,
     schemaVersion: JSON_SCHEMA_VERSION,
@@ -113,16 +124,26 @@ export function toJsonReport(model: ReportModel, extras: JsonExtras = {}): JsonR
     provenance: model.provenance,
     summary: { ...model.counts, tiers: { failing: t.failing, warnings: t.warnings, informational: t.info } },
     // Errors first: failing sites grouped by function, worst first; then warnings; then the rest by file.
-    findings: errorsFirst(model, s).map(jsonFinding),
-    functions: model.functions,
-    files: model.files,
-    skipped: model.skipped,
+    findings: list(() => mapped(errorsFirst(model, s), jsonFinding)),
+    functions: list(() => model.functions),
+    files: list(() => model.files),
+    skipped: list(() => model.skipped),
     ...(model.baseline ? { baseline: model.baseline } : {}),
-  };
+  } satisfies JsonReport;
+}
+
+export function toJsonReport(model: ReportModel, extras: JsonExtras = {}): JsonReport {
+  return jsonDocument(model, extras, false);
+}
+
+/** The JSON report in pieces, finding by finding (the CLI writes them as they come). */
+export function* jsonReportChunks(model: ReportModel, extras: JsonExtras = {}): Generator<string> {
+  yield* jsonChunks(jsonDocument(model, extras, true));
+  yield '\n';
 }
 
 export function jsonText(model: ReportModel, extras: JsonExtras = {}): string {
-  return JSON.stringify(toJsonReport(model, extras), null, 2) + '\n';
+  return [...jsonReportChunks(model, extras)].join('');
 }
 
 export class ReportFormatError extends Error {}
