@@ -1,7 +1,10 @@
 // Whole-image inventory: every inlined accessor instance in a kernel image's
 // DWARF and the instruction(s) inside it, with the function that holds each
 // and its verdict, without any source. Units are read one at a time and
-// released, so vmlinux's 170 MB of .debug_info is never all decoded at once.
+// released whole (DwarfUnit.releaseAll), so vmlinux's 170 MB of .debug_info is
+// never all decoded at once; of each unit only the scope DIEs are built
+// (DwarfUnit.codeTree: subprograms, inlined subroutines, blocks), and only the
+// inlined instances of catalogued accessors are described.
 
 import { CATALOGUE } from '../c/catalogue';
 import type { DwarfUnit } from '../binary/index';

@@ -8,7 +8,7 @@
 import { DwarfError } from '../errors';
 import { ByteReader } from '../reader';
 import { AbbrevTable } from './abbrev';
-import { DW_UT } from './constants';
+import { DW_AT, DW_UT } from './constants';
 import { AttrValue, FormContext, readAttrValue, skipAttrValue } from './forms';
 import { faultIn } from './sections';
 
@@ -237,8 +237,22 @@ export function parseDiesOfTags(info: Uint8Array, h: UnitHeader, abbrevs: Abbrev
       self = index;
       selfClean = 1;
     } else {
-      for (let i = 0; i < ab.specs.length; i++) skipAttrValue(r, ab.specs[i]!.form, ctx);
       selfClean = parentClean && transparent.has(ab.tag) ? 1 : 0;
+      // A DIE of another kind with children (a struct's members, a call site's
+      // parameters, an enumeration): its DW_AT_sibling, when given, jumps past them.
+      // What lies below such a DIE could only ever be opaque, so nothing is lost.
+      let sibling = -1;
+      for (let i = 0; i < ab.specs.length; i++) {
+        const sp = ab.specs[i]!;
+        if (sp.name === DW_AT.sibling && ab.hasChildren && !selfClean) {
+          const v = readAttrValue(r, sp.form, ctx, sp.implicitConst);
+          if (v.kind === 'ref') sibling = v.offset;
+        } else skipAttrValue(r, sp.form, ctx);
+      }
+      if (sibling > r.pos && sibling <= h.end) {
+        r.pos = sibling;
+        continue;
+      }
     }
     if (ab.hasChildren) {
       if (depth >= MAX_DIE_DEPTH) throw new DwarfError('.debug_info', offset, `DIE nesting deeper than ${MAX_DIE_DEPTH}`);

@@ -304,13 +304,15 @@ export class DwarfUnit {
   lineTableFiles(): string[] {
     const h = this.lineHeader();
     if (!h) return [];
-    const out: string[] = [];
+    // A Set, not out.includes: a kernel unit's table names hundreds of headers.
+    const out = new Set<string>();
     const first = h.version >= 5 ? 0 : 1;
+    const compDir = this.compDir;
     for (let i = first; i < h.files.length + first; i++) {
-      const p = lineFilePath(h, i, this.compDir);
-      if (p && !out.includes(p)) out.push(p);
+      const p = lineFilePath(h, i, compDir);
+      if (p) out.add(p);
     }
-    return out;
+    return [...out];
   }
 }
 
