@@ -112,6 +112,14 @@ describe('sharded reports merge to the single run', { skip: skipWithoutGcc }, ()
     assert.equal(mixed.code, 2);
     assert.match(mixed.err, /profile differs/);
     assert.equal(run('merge', a, b, '--out', join(dir, 'm4'), '--exit-zero').code, 0);
+    // A shard field that cannot be a shard, and a file that is no report.
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, readFileSync(a, 'utf8').replace('"index": 1', '"index": 3'));
+    const r = run('merge', bad, b, '--out', join(dir, 'm5'));
+    assert.equal(r.code, 2);
+    assert.match(r.err, /"shard" must be \{"index": K, "of": N\}/);
+    writeFileSync(bad, '{"not": "a report"}');
+    assert.match(run('merge', bad, '--out', join(dir, 'm6')).err, /not a tdx-audit JSON report/);
   });
 
   test('--shard with --baseline is a usage error: the baseline is given to merge', () => {
