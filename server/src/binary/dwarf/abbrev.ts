@@ -32,6 +32,8 @@ export interface AbbrevTable {
  */
 class LazyAbbrevTable implements AbbrevTable {
   private readonly entries = new Map<number, Abbrev>();
+  /** Where each code seen so far starts (its specs are read when it is asked for). */
+  private readonly at = new Map<number, number>();
   private readonly r: ByteReader;
   private done = false;
 
@@ -41,43 +43,63 @@ class LazyAbbrevTable implements AbbrevTable {
 
   get(code: number): Abbrev | undefined {
     const hit = this.entries.get(code);
-    if (hit || this.done) return hit;
-    while (!this.done) {
-      const a = this.next();
-      if (a && a.code === code) return this.entries.get(code);
+    if (hit) return hit;
+    let pos = this.at.get(code);
+    // GCC puts the unit DIE's entry anywhere in the table: codes are stepped over,
+    // not built, until the one asked for.
+    while (pos === undefined && !this.done) {
+      const c = this.skipEntry();
+      if (c === code) pos = this.at.get(code);
     }
-    return this.entries.get(code);
+    if (pos === undefined) return undefined;
+    const a = this.readEntry(pos);
+    this.entries.set(code, a);
+    return a;
   }
 
-  /** Reads one entry (kept unless its code was seen: the first wins); undefined at the end. */
-  private next(): Abbrev | undefined {
+  /** Steps over the next entry, noting where its code starts; returns the code (undefined at the end). */
+  private skipEntry(): number | undefined {
     const r = this.r;
     if (r.atEnd()) {
       this.done = true;
       return undefined;
     }
-    const at = r.pos;
+    const start = r.pos;
     const code = r.uleb();
     if (code === 0) {
       this.done = true;
       return undefined;
     }
-    const tag = r.uleb();
+    r.uleb();
     const children = r.u8();
-    if (children > 1) throw new DwarfError('.debug_abbrev', at, `bad DW_CHILDREN value ${children}`);
-    const specs: AttrSpec[] = [];
+    if (children > 1) throw new DwarfError('.debug_abbrev', start, `bad DW_CHILDREN value ${children}`);
     for (;;) {
       const name = r.uleb();
       const form = r.uleb();
       if (name === 0 && form === 0) break;
       if (name === 0 || form === 0) throw new DwarfError('.debug_abbrev', r.pos, 'zero attribute name or form');
+      if (form === DW_FORM.implicit_const) r.slebBig();
+    }
+    // The first entry with a code wins.
+    if (!this.at.has(code)) this.at.set(code, start);
+    return code;
+  }
+
+  private readEntry(start: number): Abbrev {
+    const r = new ByteReader(this.r.data, this.r.fault, start, this.r.end);
+    const code = r.uleb();
+    const tag = r.uleb();
+    const children = r.u8();
+    const specs: AttrSpec[] = [];
+    for (;;) {
+      const name = r.uleb();
+      const form = r.uleb();
+      if (name === 0 && form === 0) break;
       const spec: AttrSpec = { name, form };
       if (form === DW_FORM.implicit_const) spec.implicitConst = r.slebBig();
       specs.push(spec);
     }
-    const a = { code, tag, hasChildren: children === 1, specs };
-    if (!this.entries.has(code)) this.entries.set(code, a);
-    return a;
+    return { code, tag, hasChildren: children === 1, specs };
   }
 }
 
