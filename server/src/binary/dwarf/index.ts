@@ -20,7 +20,8 @@ import { constValue } from './forms';
 import { Die, getAttr, listUnitHeaders } from './info';
 import { LineRow, isAbsolutePath } from './line';
 import { AddressRange, ArangeEntry, rangesContain, readAranges } from './ranges';
-import { DwarfSections, ElfDwarfSections } from './sections';
+import { cstringAt } from '../reader';
+import { DwarfSections, ElfDwarfSections, faultIn } from './sections';
 import { DwarfUnit, UnitHost } from './unit';
 
 export interface FunctionInfo {
@@ -118,6 +119,24 @@ export class DwarfReader implements UnitHost {
 
   get hasDebugInfo(): boolean {
     return this.sections.get('.debug_info') !== undefined;
+  }
+
+  private readonly strings = { '.debug_str': new Map<number, string>(), '.debug_line_str': new Map<number, string>() };
+
+  /**
+   * A string of .debug_str / .debug_line_str, decoded once: every unit of a vmlinux
+   * names the same few thousand headers and types, by the same offsets.
+   */
+  stringAt(section: '.debug_str' | '.debug_line_str', offset: number): string {
+    const cache = this.strings[section];
+    let s = cache.get(offset);
+    if (s === undefined) {
+      const data = this.sections.get(section);
+      if (!data) throw new DwarfError(section, offset, 'section missing');
+      s = cstringAt(data, offset, data.length, faultIn(section)).value;
+      cache.set(offset, s);
+    }
+    return s;
   }
 
   abbrevTable(offset: number): AbbrevTable {

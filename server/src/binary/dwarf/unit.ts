@@ -24,6 +24,8 @@ const TRANSPARENT_TAGS: ReadonlySet<number> = new Set([DW_TAG.class_type, DW_TAG
 export interface UnitHost {
   sections: DwarfSections;
   abbrevTable(offset: number): AbbrevTable;
+  /** The string at an offset of .debug_str / .debug_line_str, decoded once per reader when the host keeps them. */
+  stringAt?(section: '.debug_str' | '.debug_line_str', offset: number): string;
 }
 
 export class DwarfUnit {
@@ -168,23 +170,24 @@ export class DwarfUnit {
     switch (v.kind) {
       case 'string':
         return v.value;
-      case 'strp': {
-        const data = this.sections.get(v.section);
-        if (!data) throw new DwarfError(v.section, v.offset, 'section missing');
-        return cstringAt(data, v.offset, data.length, faultIn(v.section)).value;
-      }
+      case 'strp':
+        return this.strAt(v.section, v.offset);
       case 'strx': {
         const os = this.header.offsetSize;
         const r = sectionReader(this.sections, '.debug_str_offsets', this.strOffsetsBase);
         r.skip(v.index * os);
-        const off = r.offset(os);
-        const data = this.sections.get('.debug_str');
-        if (!data) throw new DwarfError('.debug_str', off, 'section missing');
-        return cstringAt(data, off, data.length, faultIn('.debug_str')).value;
+        return this.strAt('.debug_str', r.offset(os));
       }
       default:
         return undefined;
     }
+  }
+
+  private strAt(section: '.debug_str' | '.debug_line_str', offset: number): string {
+    if (this.host.stringAt) return this.host.stringAt(section, offset);
+    const data = this.sections.get(section);
+    if (!data) throw new DwarfError(section, offset, 'section missing');
+    return cstringAt(data, offset, data.length, faultIn(section)).value;
   }
 
   /** Entry `index` of this unit's .debug_addr table. */
