@@ -3,12 +3,16 @@
 // in the same run (objdump only disassembles: no line or inline information).
 //
 //   npm run bench:vmlinux [-- --write]      (TDX_BENCH_RUNS_VMLINUX=N, default 3)
+//   TDX_BENCH_BASELINE_CLI=/path/to/older/dist/cli.js adds an older build's inventory
+//   to the same run (before -> after, measured alongside).
 //
 // When the CLI does not (yet) accept `scan --vmlinux FILE` without sources, the
 // stand-in is measured instead and labelled as such: the bundled decode-worker.ts
 // walking every function symbol of the image with one CodeWalker and classifying
 // every instruction with a non-stack, non-RIP-relative memory operand (no DWARF).
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { bundleWorker, ensureVmlinux, firstLine, fmtMiB, fmtMs, fmtRatio, gitHead, log, machine, Md, measure, median, ROOT, writeSection } from './lib';
 
@@ -23,8 +27,15 @@ export function cliHasInventory(cli: string): boolean {
   return /scan --vmlinux FILE/.test(help);
 }
 
+/** Debian's debug vmlinux images this machine may have, newest ABI first (TDX_VMLINUX wins). */
+const DEBIAN_VMLINUX = ['/usr/lib/debug/boot/vmlinux-6.1.0-57-amd64', '/usr/lib/debug/lib/modules/6.1.0-57-amd64/vmlinux', '/usr/lib/debug/boot/vmlinux-6.1.0-56-amd64'];
+
 async function main(): Promise<void> {
   const runs = Number(process.env.TDX_BENCH_RUNS_VMLINUX ?? 3);
+  if (!process.env.TDX_VMLINUX) {
+    const local = DEBIAN_VMLINUX.find((p) => existsSync(p));
+    if (local) process.env.TDX_VMLINUX = local;
+  }
   const vmlinux = ensureVmlinux();
   const cli = join(ROOT, 'dist/cli.js');
   const inventory = process.env.TDX_BENCH_STANDIN === '1' ? false : cliHasInventory(cli);
@@ -35,6 +46,9 @@ async function main(): Promise<void> {
   const label = inventory ? '`tdx-audit scan --vmlinux` (inventory, DWARF inline instances + classification)' : 'STAND-IN: decode of every function symbol + classify of memory-touching instructions (no DWARF; `scan --vmlinux` not in the CLI yet)';
   log(`vmlinux: ${vmlinux}; ours = ${inventory ? 'scan --vmlinux' : 'stand-in decode worker'}`);
 
+  const baseline = process.env.TDX_BENCH_BASELINE_CLI;
+  const baseArgv = baseline ? [process.execPath, baseline, 'scan', '--vmlinux', vmlinux, '--format', 'json', '--exit-zero'] : undefined;
+  const bs: number[] = [], bsRss: number[] = [], bsCpu: number[] = [];
   const od: number[] = [], odRss: number[] = [], odCpu: number[] = [];
   const us: number[] = [], usRss: number[] = [], usCpu: number[] = [];
   let last = '';
@@ -42,9 +56,14 @@ async function main(): Promise<void> {
   execFileSync('sh', ['-c', `cat '${vmlinux}' > /dev/null`]);
   for (let r = 0; r < runs; r++) {
     log(`vmlinux: run ${r + 1}/${runs}`);
-    const order = r % 2 === 0 ? ['od', 'us'] : ['us', 'od'];
+    const order = r % 2 === 0 ? ['od', 'us', 'bs'] : ['bs', 'us', 'od'];
     for (const who of order) {
-      if (who === 'od') {
+      if (who === 'bs') {
+        if (!baseArgv) continue;
+        const m = await measure(baseArgv, { discard: true });
+        if (m.code !== 0) throw new Error(`baseline failed (${m.code}): ${m.stderr.slice(0, 2000)}`);
+        bs.push(m.wallMs); bsRss.push(m.maxRssKiB); bsCpu.push(m.cpuS);
+      } else if (who === 'od') {
         const m = await measure(['objdump', '-d', vmlinux], { discard: true });
         if (m.code !== 0) throw new Error(`objdump failed: ${m.stderr.slice(0, 1000)}`);
         od.push(m.wallMs); odRss.push(m.maxRssKiB); odCpu.push(m.cpuS);
@@ -65,8 +84,10 @@ async function main(): Promise<void> {
   md.line('|---|---|---|---|---|---|');
   md.line(`| \`objdump -d\` (disassembly only, to /dev/null) | ${fmtMs(median(od))} | ${median(odCpu).toFixed(1)} | ${fmtMiB(median(odRss))} | 1× | 1× |`);
   md.line(`| ${label} | ${fmtMs(median(us))} | ${median(usCpu).toFixed(1)} | ${fmtMiB(median(usRss))} | **${fmtRatio(median(us) / median(od))}** | ${fmtRatio(median(usCpu) / median(odCpu))} |`);
+  if (baseArgv) md.line(`| same, baseline build \`${baseline}\` | ${fmtMs(median(bs))} | ${median(bsCpu).toFixed(1)} | ${fmtMiB(median(bsRss))} | ${fmtRatio(median(bs) / median(od))} | ${fmtRatio(median(bsCpu) / median(odCpu))} |`);
   md.line();
-  md.line(`All runs (ms): objdump ${od.map((x) => x.toFixed(0)).join(', ')}; ours ${us.map((x) => x.toFixed(0)).join(', ')}.`);
+  md.line(`All runs (ms): objdump ${od.map((x) => x.toFixed(0)).join(', ')}; ours ${us.map((x) => x.toFixed(0)).join(', ')}${baseArgv ? `; baseline ${bs.map((x) => x.toFixed(0)).join(', ')}` : ''}. Load at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}.`);
+  if (baseArgv) md.line(`Before -> after (baseline / ours, same run): wall ${fmtRatio(median(bs) / median(us))}, CPU ${fmtRatio(median(bsCpu) / median(usCpu))}, peak RSS ${fmtMiB(median(bsRss))} -> ${fmtMiB(median(usRss))}.`);
   if (inventory) {
     try {
       const j = JSON.parse(last) as {

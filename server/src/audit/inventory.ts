@@ -1,7 +1,10 @@
 // Whole-image inventory: every inlined accessor instance in a kernel image's
 // DWARF and the instruction(s) inside it, with the function that holds each
 // and its verdict, without any source. Units are read one at a time and
-// released, so vmlinux's 170 MB of .debug_info is never all decoded at once.
+// released whole (DwarfUnit.releaseAll), so vmlinux's 170 MB of .debug_info is
+// never all decoded at once; of each unit only the scope DIEs are built
+// (DwarfUnit.codeTree: subprograms, inlined subroutines, blocks), and only the
+// inlined instances of catalogued accessors are described.
 
 import { CATALOGUE } from '../c/catalogue';
 import type { DwarfUnit } from '../binary/index';
@@ -47,6 +50,49 @@ function accessorOf(name: string | undefined) {
   return a && a.inline ? a : undefined;
 }
 
+/**
+ * The accessor instructions of one unit (pushed to `items`, each instruction once
+ * over the image through `seen`); returns the instances that held none.
+ */
+function unitItems(o: OpenedObject, cu: DwarfUnit, profile: Profile, includeMsr: boolean, seen: Set<string>, items: InventoryItem[]): number {
+  const dwarf = o.bin.dwarf;
+  let empty = 0;
+  for (const inst of dwarf.inlinedInstances(cu, (n) => !!accessorOf(n))) {
+    const acc = accessorOf(inst.name);
+    if (!acc) continue;
+    if (!includeMsr && (acc.kind === 'msr-read' || acc.kind === 'msr-write' || acc.kind === 'cpuid' || acc.kind === 'hlt')) continue;
+    let hit = 0;
+    for (const r of inst.ranges) {
+      for (const { fn, insn } of o.code.instructionsIn(r.lo, r.hi)) {
+        if (!performs({ accessorKind: acc.kind, width: acc.width, name: inst.name }, insn, o.code.framePointer(fn))) continue;
+        hit++;
+        const key = `${insn.ip}:${inst.name}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const d = markUnrolled(describe(o, fn, insn, profile, 'inventory'), acc.kind, profile);
+        items.push({ ...d, accessor: inst.name!, site: { file: inst.callFile, line: inst.callLine ?? 0, column: inst.callColumn ?? 0 } });
+      }
+    }
+    if (!hit) empty++;
+  }
+  // The string helpers' own `rep movs`/`rep stos` (the non-TDX branch).
+  // Only arch/x86/lib/iomem.c defines them: skip the subprogram walk elsewhere.
+  for (const fn of /(^|\/)iomem\.c$/.test(cu.name ?? '') ? dwarf.functions(cu) : []) {
+    if (!fn.name || !STRING_HELPERS.has(fn.name)) continue;
+    for (const r of fn.ranges) {
+      for (const { fn: sym, insn } of o.code.instructionsIn(r.lo, r.hi)) {
+        if (!STRING_INSN.test(insn.text)) continue;
+        const key = `${insn.ip}:${fn.name}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const d = markUnrolled(describe(o, sym, insn, profile, 'inventory'), 'string-helper', profile);
+        items.push({ ...d, accessor: fn.name, site: { file: d.file, line: d.line, column: d.column } });
+      }
+    }
+  }
+  return empty;
+}
+
 export function inventory(o: OpenedObject, profile: Profile, opts: { includeMsr?: boolean; onUnit?: (done: number, total: number) => void; cancelled?: () => boolean } = {}): Inventory {
   const t0 = performance.now();
   const dwarf = o.bin.dwarf;
@@ -58,50 +104,20 @@ export function inventory(o: OpenedObject, profile: Profile, opts: { includeMsr?
   units.forEach((cu: DwarfUnit, k) => {
     if (opts.cancelled?.()) return;
     opts.onUnit?.(k, units.length);
-    let files: string[];
     try {
-      files = cu.lineTableFiles();
-    } catch {
-      return;
-    }
-    if (!files.some((f) => ACCESSOR_HEADERS.test(f))) return;
-    scanned++;
-    try {
-      for (const inst of dwarf.inlinedInstances(cu)) {
-        const acc = accessorOf(inst.name);
-        if (!acc) continue;
-        if (!opts.includeMsr && (acc.kind === 'msr-read' || acc.kind === 'msr-write' || acc.kind === 'cpuid' || acc.kind === 'hlt')) continue;
-        let hit = 0;
-        for (const r of inst.ranges) {
-          for (const { fn, insn } of o.code.instructionsIn(r.lo, r.hi)) {
-            if (!performs({ accessorKind: acc.kind, width: acc.width, name: inst.name }, insn, o.code.framePointer(fn))) continue;
-            hit++;
-            const key = `${insn.ip}:${inst.name}`;
-            if (seen.has(key)) continue;
-            seen.add(key);
-            const d = markUnrolled(describe(o, fn, insn, profile, 'inventory'), acc.kind, profile);
-            items.push({ ...d, accessor: inst.name!, site: { file: inst.callFile, line: inst.callLine ?? 0, column: inst.callColumn ?? 0 } });
-          }
-        }
-        if (!hit) empty++;
+      let files: string[];
+      try {
+        files = cu.lineTableFiles();
+      } catch {
+        return;
       }
-      // The string helpers' own `rep movs`/`rep stos` (the non-TDX branch).
-      // Only arch/x86/lib/iomem.c defines them: skip the subprogram walk elsewhere.
-      for (const fn of /(^|\/)iomem\.c$/.test(cu.name ?? '') ? dwarf.functions(cu) : []) {
-        if (!fn.name || !STRING_HELPERS.has(fn.name)) continue;
-        for (const r of fn.ranges) {
-          for (const { fn: sym, insn } of o.code.instructionsIn(r.lo, r.hi)) {
-            if (!STRING_INSN.test(insn.text)) continue;
-            const key = `${insn.ip}:${fn.name}`;
-            if (seen.has(key)) continue;
-            seen.add(key);
-            const d = markUnrolled(describe(o, sym, insn, profile, 'inventory'), 'string-helper', profile);
-            items.push({ ...d, accessor: fn.name, site: { file: d.file, line: d.line, column: d.column } });
-          }
-        }
-      }
+      if (!files.some((f) => ACCESSOR_HEADERS.test(f))) return;
+      scanned++;
+      empty += unitItems(o, cu, profile, opts.includeMsr ?? false, seen, items);
     } finally {
-      cu.release();
+      // Nothing of a unit is needed once it is read: the root DIE and line header go
+      // too (kept, 2,352 of them would hold more than the units being read).
+      cu.releaseAll();
       o.code.release();
     }
   });

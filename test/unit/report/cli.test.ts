@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { runReport, parseReportArgs } from '../../../server/src/audit/report/cli';
+import { runReport, parseReportArgs } from '../../../server/src/cli/report';
 import { parseJsonReport, type JsonReport } from '../../../server/src/audit/report/json';
 import { compileObject, GCC_FLAGS, skipWithoutGcc } from '../../support/gcc';
 import { DRIVER, KERNEL_MAKEFILE, makeTree } from './helpers';
@@ -161,7 +161,7 @@ test('with --objects the report carries the compiled instructions, the compiler 
 test('buildReport (the editor path): a caller engine and unsaved buffers are used, progress is reported per file', async () => {
   const root = tree();
   const { AuditEngine } = await import('../../../server/src/audit/engine');
-  const { buildReport } = await import('../../../server/src/audit/report/cli');
+  const { buildReport } = await import('../../../server/src/audit/report/build');
   const engine = await AuditEngine.create({ readFile: () => undefined });
   engine.configure({ profile: 'sev-es', severity: { 'tdx-ve-mmio': 'off' } });
   const seen: string[] = [];

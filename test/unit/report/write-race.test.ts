@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeReportFiles } from '../../../server/src/audit/report/write';
-import { runReport } from '../../../server/src/audit/report/cli';
+import { runReport } from '../../../server/src/cli/report';
 import { DRIVER, KERNEL_MAKEFILE, makeTree } from './helpers';
 
 test('two report runs into one empty folder without --force: exactly one writes, the other is told the files exist', async () => {

@@ -7,7 +7,7 @@
 import { readTextOrUndefined } from '../../fs/safeRead';
 import { join, resolve } from 'node:path';
 import type { CommonOptions } from '../../cliOptions';
-import { objectSearchOf } from '../../cliOptions';
+import { objectSearchOf, shardOf } from '../../cliOptions';
 import { batchHost, discoverSources as discoverTree, readSource, SiteFilter, SourceError } from '../sources';
 import { AuditEngine, type FileAudit } from '../engine';
 import type { ObjectInfo } from '../compiled';
@@ -79,7 +79,8 @@ export interface ReportHooks {
 /** Scans and renders without writing (the editor's export uses the same steps). */
 export async function buildReport(o: BuildOptions, hooks: ReportHooks = {}): Promise<ReportRun | 'cancelled'> {
   const skipped: { file: string; why: string }[] = [];
-  const sources = discoverSources(o.paths, (file, why) => skipped.push({ file, why }));
+  // --shard: this run's part of the list; the provenance still names the whole scope.
+  const sources = shardOf(discoverSources(o.paths, (file, why) => skipped.push({ file, why })), o.shard);
   const { root, kernel } = findTreeRoot(o.paths);
   const read = (p: string) => readTextOrUndefined(p);
   // A batch run as scan's: headers through the include path, their knowledge cached.

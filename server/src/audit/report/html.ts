@@ -320,21 +320,22 @@ function provenance(model: ReportModel): string {
   return `<section id="provenance"><h2>Provenance</h2><dl class="prov">${rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${v}</dd>`).join('')}</dl>${staleTable}</section>`;
 }
 
-function functionsTable(rows: LandingRow[]): string {
-  const body = rows
-    .map((r) => {
-      const verdicts = r.verdicts
-        ? Object.entries(r.verdicts)
-            .map(([v, n]) => `${n} ${esc(v)}`)
-            .join(', ')
-        : '';
-      return `<tr><td>${esc(r.file)}</td><td><code>${esc(r.function)}</code></td><td class="num">${r.line ?? ''}</td><td>${esc(r.from)}</td><td class="num">${r.direct ?? ''}</td><td>${r.via.map((v) => `<code>${esc(v)}</code>`).join(', ')}</td><td class="num">${r.reached ?? ''}</td><td class="num">${r.instructions ?? ''}</td><td>${verdicts}</td></tr>`;
-    })
-    .join('');
-  return `<section id="functions"><details class="ref"><summary>Where the #VE lands (${rows.length} function${rows.length === 1 ? '' : 's'})</summary>
+function functionRow(r: LandingRow): string {
+  const verdicts = r.verdicts
+    ? Object.entries(r.verdicts)
+        .map(([v, n]) => `${n} ${esc(v)}`)
+        .join(', ')
+    : '';
+  return `<tr><td>${esc(r.file)}</td><td><code>${esc(r.function)}</code></td><td class="num">${r.line ?? ''}</td><td>${esc(r.from)}</td><td class="num">${r.direct ?? ''}</td><td>${r.via.map((v) => `<code>${esc(v)}</code>`).join(', ')}</td><td class="num">${r.reached ?? ''}</td><td class="num">${r.instructions ?? ''}</td><td>${verdicts}</td></tr>`;
+}
+
+function* functionsTable(rows: LandingRow[]): Generator<string> {
+  yield `<section id="functions"><details class="ref"><summary>Where the #VE lands (${rows.length} function${rows.length === 1 ? '' : 's'})</summary>
 <p class="note">A #VE reports the instruction's RIP: static helpers are inlined into their callers, so each row is a function that holds #VE sites after inlining (from the object when one was read, else from the source view).</p>
 <div class="tools" data-filter-for="functions-table"><input type="search" placeholder="Filter functions…" aria-label="Filter functions"><span class="count"></span></div>
-<table class="sortable fixed" id="functions-table"><colgroup><col style="width:20%"><col style="width:17%"><col style="width:6%"><col style="width:7%"><col style="width:6%"><col><col style="width:7%"><col style="width:9%"><col style="width:13%"></colgroup><thead><tr><th>file</th><th>function</th><th class="num">line</th><th>from</th><th class="num">direct</th><th>via helpers</th><th class="num">reached</th><th class="num">instructions</th><th>verdicts</th></tr></thead><tbody>${body}</tbody></table></details></section>`;
+<table class="sortable fixed" id="functions-table"><colgroup><col style="width:20%"><col style="width:17%"><col style="width:6%"><col style="width:7%"><col style="width:6%"><col><col style="width:7%"><col style="width:9%"><col style="width:13%"></colgroup><thead><tr><th>file</th><th>function</th><th class="num">line</th><th>from</th><th class="num">direct</th><th>via helpers</th><th class="num">reached</th><th class="num">instructions</th><th>verdicts</th></tr></thead><tbody>`;
+  for (const r of rows) yield functionRow(r);
+  yield `</tbody></table></details></section>`;
 }
 
 /**
@@ -366,24 +367,24 @@ function unlistedTable(model: ReportModel): string {
 <table class="sortable" id="unlisted-table"><thead><tr><th>file</th><th class="num">sites</th></tr></thead><tbody>${rows}</tbody></table></section>`;
 }
 
-function findingsTable(model: ReportModel): string {
+function* findingsTable(model: ReportModel): Generator<string> {
   // Where no object was read at all, every verdict is from the source: no need to say so per row.
   const mixed = model.findings.some((f) => f.verdictFrom === 'compiled');
-  const body = listed(model)
-    .map(({ f, i }) => {
-      const cls = f.deemphasised ? ' class="dim"' : '';
-      return `<tr${cls} data-severity="${esc(f.severity)}" data-verdict="${esc(f.verdict)}" data-rule="${esc(f.rule)}"><td data-sort="${esc(`${f.file}:${String(line(f)).padStart(7, '0')}`)}"><a href="#site-${i}">${esc(f.file)}:${line(f)}</a></td><td><code>${esc(f.function ?? '(file scope)')}</code></td><td class="msg"><code>${esc(f.expression)}</code></td><td>${esc(f.rule)}</td><td data-sort="${SEVERITIES.indexOf(f.severity)}">${pill(f.severity, SEVERITY_COLOR[f.severity])}</td><td data-sort="${VERDICT_ORDER.indexOf(f.verdict)}">${verdictPill(f.verdict)}${mixed && f.verdictFrom === 'source' ? '<span class="note"> (source)</span>' : ''}</td><td>${esc(f.triage?.status ?? '')}${f.baseline === 'new' ? ' <b>new</b>' : ''}</td><td>${esc(f.subsystem)}</td></tr>`;
-    })
-    .join('');
+  const row = ({ f, i }: { f: ReportFinding; i: number }) => {
+    const cls = f.deemphasised ? ' class="dim"' : '';
+    return `<tr${cls} data-severity="${esc(f.severity)}" data-verdict="${esc(f.verdict)}" data-rule="${esc(f.rule)}"><td data-sort="${esc(`${f.file}:${String(line(f)).padStart(7, '0')}`)}"><a href="#site-${i}">${esc(f.file)}:${line(f)}</a></td><td><code>${esc(f.function ?? '(file scope)')}</code></td><td class="msg"><code>${esc(f.expression)}</code></td><td>${esc(f.rule)}</td><td data-sort="${SEVERITIES.indexOf(f.severity)}">${pill(f.severity, SEVERITY_COLOR[f.severity])}</td><td data-sort="${VERDICT_ORDER.indexOf(f.verdict)}">${verdictPill(f.verdict)}${mixed && f.verdictFrom === 'source' ? '<span class="note"> (source)</span>' : ''}</td><td>${esc(f.triage?.status ?? '')}${f.baseline === 'new' ? ' <b>new</b>' : ''}</td><td>${esc(f.subsystem)}</td></tr>`;
+  };
   const opt = (xs: readonly string[]) => xs.map((x) => `<option value="${esc(x)}">${esc(x)}</option>`).join('');
   const rules = [...new Set(model.findings.map((f) => f.rule))].sort();
-  return `<section id="findings"><h2>All findings</h2>
+  yield `<section id="findings"><h2>All findings</h2>
 <div class="tools" data-filter-for="findings-table"><input type="search" placeholder="Filter by file, function, expression…" aria-label="Filter findings">
 <select data-attr="data-severity" aria-label="Severity"><option value="">any severity</option>${opt(SEVERITIES)}</select>
 <select data-attr="data-verdict" aria-label="Verdict"><option value="">any verdict</option>${opt(VERDICT_ORDER.filter((v) => model.counts.byVerdict[v]))}</select>
 <select data-attr="data-rule" aria-label="Rule"><option value="">any rule</option>${opt(rules)}</select>
 <label><input type="checkbox" data-hide-dim> hide triaged safe/excluded/trusted</label><span class="count"></span></div>
-<table class="sortable fixed" id="findings-table"><colgroup><col style="width:16%"><col style="width:13%"><col><col style="width:13%"><col style="width:9%"><col style="width:12%"><col style="width:7%"><col style="width:9%"></colgroup><thead><tr><th>site</th><th>function</th><th>expression</th><th>rule</th><th>severity</th><th>verdict</th><th>triage</th><th>subsystem</th></tr></thead><tbody>${body}</tbody></table></section>`;
+<table class="sortable fixed" id="findings-table"><colgroup><col style="width:16%"><col style="width:13%"><col><col style="width:13%"><col style="width:9%"><col style="width:12%"><col style="width:7%"><col style="width:9%"></colgroup><thead><tr><th>site</th><th>function</th><th>expression</th><th>rule</th><th>severity</th><th>verdict</th><th>triage</th><th>subsystem</th></tr></thead><tbody>`;
+  for (const x of listed(model)) yield row(x);
+  yield `</tbody></table></section>`;
 }
 
 function siteDetails(f: ReportFinding, i: number): string {
@@ -414,19 +415,38 @@ function siteDetails(f: ReportFinding, i: number): string {
   return `<details class="site${f.deemphasised ? ' dim' : ''}" id="site-${i}"><summary>${verdictPill(f.verdict)} <b>${esc(f.file)}:${line(f)}</b> <code>${esc(f.function ?? '(file scope)')}</code>: <code>${esc(f.expression)}</code></summary>${parts.join('')}</details>`;
 }
 
-export function htmlText(model: ReportModel): string {
+/**
+ * The page in pieces: the long parts (the findings table, the site details, the
+ * functions table) row by row, so a whole tree's page is never one string.
+ */
+export function* htmlChunks(model: ReportModel): Generator<string> {
   const p = model.provenance;
   const title = `TDX #VE audit${p.kernel ? ` — Linux ${p.kernel.version}` : ''}`;
   const s = reportSections(model);
-  return `<!doctype html>
+  yield `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="tdx-audit ${esc(p.tool.version)}">
 <title>${esc(title)}</title><style>${CSS}</style></head>
 <body><header><h1>${esc(title)}</h1><p>${esc(scopeLabels(p).join(', '))} · profile ${esc(p.profile)} · ${esc(p.generatedAt)}</p></header>
-<main>${summary(model, s)}${failingSection(s)}${warningSection(s)}${infoSection(s, model.findings.length <= HTML_LIST_ALL_LIMIT)}${findingsTable(model)}${charts(model)}
-<section id="details"><h2>Sites</h2>${listed(model).map(({ f, i }) => siteDetails(f, i)).join('\n')}</section>${unlistedTable(model)}${functionsTable(model.functions)}${provenance(model)}</main>
+<main>${summary(model, s)}${failingSection(s)}${warningSection(s)}${infoSection(s, model.findings.length <= HTML_LIST_ALL_LIMIT)}`;
+  yield* findingsTable(model);
+  yield charts(model);
+  yield `
+<section id="details"><h2>Sites</h2>`;
+  let first = true;
+  for (const { f, i } of listed(model)) {
+    yield (first ? '' : '\n') + siteDetails(f, i);
+    first = false;
+  }
+  yield `</section>${unlistedTable(model)}`;
+  yield* functionsTable(model.functions);
+  yield `${provenance(model)}</main>
 <script>${JS}</script></body></html>
 `;
+}
+
+export function htmlText(model: ReportModel): string {
+  return [...htmlChunks(model)].join('');
 }

@@ -6,6 +6,7 @@
 import { instructionJson } from '../compiled';
 import type { LandingRow, ReportCounts, ReportFileRow, ReportFinding, ReportModel, BaselineSummary } from './model';
 import type { Provenance } from './provenance';
+import { jsonChunks, LazyArray } from './jsonStream';
 import { errorsFirst, reportSections, tierCounts } from './sections';
 import type { TriageEntry } from './triage';
 
@@ -48,9 +49,16 @@ export interface JsonFinding extends JsonLocation {
   baseline?: 'new' | 'unchanged';
 }
 
+/** What the model does not hold but the JSON says: which shard of a split run this is. */
+export interface JsonExtras {
+  shard?: { index: number; of: number };
+}
+
 export interface JsonReport {
   schema: typeof JSON_SCHEMA_NAME;
   schemaVersion: number;
+  /** Present in the report of one shard (`report --shard K/N`): `tdx-audit merge` takes the N of them. */
+  shard?: { index: number; of: number };
   provenance: Provenance;
   /** `tiers`: sites that will fail in the guest, warnings, informational (added in 0.1.0; absent in older reports). */
   summary: ReportCounts & { tiers?: { failing: number; warnings: number; informational: number } };
@@ -96,25 +104,46 @@ export function jsonFinding(f: ReportFinding): JsonFinding {
   };
 }
 
-export function toJsonReport(model: ReportModel): JsonReport {
+/** One element at a time: a whole tree's findings are not converted all at once. */
+function* mapped<T, U>(xs: readonly T[], f: (x: T) => U): Generator<U> {
+  for (const x of xs) yield f(x);
+}
+
+/**
+ * The document, with its long arrays (findings, functions, files, skipped) as
+ * LazyArrays when `lazy`: jsonChunks then prints them element by element.
+ */
+function jsonDocument(model: ReportModel, extras: JsonExtras, lazy: boolean) {
   const s = reportSections(model);
   const t = tierCounts(s);
+  const list = <T>(xs: () => T[] | Iterable<T>): T[] => (lazy ? (new LazyArray(xs) as unknown as T[]) : [...xs()]);
   return {
     schema: JSON_SCHEMA_NAME,
     schemaVersion: JSON_SCHEMA_VERSION,
+    ...(extras.shard ? { shard: { index: extras.shard.index, of: extras.shard.of } } : {}),
     provenance: model.provenance,
     summary: { ...model.counts, tiers: { failing: t.failing, warnings: t.warnings, informational: t.info } },
     // Errors first: failing sites grouped by function, worst first; then warnings; then the rest by file.
-    findings: errorsFirst(model, s).map(jsonFinding),
-    functions: model.functions,
-    files: model.files,
-    skipped: model.skipped,
+    findings: list(() => mapped(errorsFirst(model, s), jsonFinding)),
+    functions: list(() => model.functions),
+    files: list(() => model.files),
+    skipped: list(() => model.skipped),
     ...(model.baseline ? { baseline: model.baseline } : {}),
-  };
+  } satisfies JsonReport;
 }
 
-export function jsonText(model: ReportModel): string {
-  return JSON.stringify(toJsonReport(model), null, 2) + '\n';
+export function toJsonReport(model: ReportModel, extras: JsonExtras = {}): JsonReport {
+  return jsonDocument(model, extras, false);
+}
+
+/** The JSON report in pieces, finding by finding (the CLI writes them as they come). */
+export function* jsonReportChunks(model: ReportModel, extras: JsonExtras = {}): Generator<string> {
+  yield* jsonChunks(jsonDocument(model, extras, true));
+  yield '\n';
+}
+
+export function jsonText(model: ReportModel, extras: JsonExtras = {}): string {
+  return [...jsonReportChunks(model, extras)].join('');
 }
 
 export class ReportFormatError extends Error {}
@@ -138,6 +167,12 @@ export function parseJsonReport(text: string, source = 'report'): JsonReport {
     throw new ReportFormatError(`${source}: schemaVersion ${String(o.schemaVersion)} is newer than this tool reads (${JSON_SCHEMA_VERSION})`);
   }
   if (!Array.isArray(o.findings)) throw new ReportFormatError(`${source}: "findings" must be an array`);
+  if (o.shard !== undefined) {
+    const sh = o.shard as { index?: unknown; of?: unknown } | null;
+    if (!sh || !Number.isInteger(sh.index) || !Number.isInteger(sh.of) || (sh.index as number) < 1 || (sh.index as number) > (sh.of as number)) {
+      throw new ReportFormatError(`${source}: "shard" must be {"index": K, "of": N} with 1 <= K <= N`);
+    }
+  }
   o.findings.forEach((f, i) => {
     if (!f || typeof f !== 'object' || typeof f.fingerprint !== 'string' || !f.fingerprint) {
       throw new ReportFormatError(`${source}: findings[${i}] has no fingerprint`);

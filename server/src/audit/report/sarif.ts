@@ -9,6 +9,7 @@ import type * as Sarif from 'sarif';
 import type { Range, RuleCode } from '../../c/types';
 import type { Severity } from '../engine';
 import { DEFAULT_SEVERITY } from '../findings';
+import { jsonChunks, LazyArray } from './jsonStream';
 import { errorsFirst } from './sections';
 import { FINGERPRINT_KEY } from './fingerprint';
 import type { ReportFinding, ReportLocation, ReportModel } from './model';
@@ -117,6 +118,11 @@ function result(f: ReportFinding, ruleIndex: Map<RuleCode, number>, profile: str
 }
 
 export function toSarif(model: ReportModel): Sarif.Log {
+  return sarifDocument(model, false);
+}
+
+/** The log with its results as a LazyArray when `lazy` (jsonChunks prints them one by one). */
+function sarifDocument(model: ReportModel, lazy: boolean): Sarif.Log {
   const rules = allRules();
   for (const f of model.findings) if (!rules.includes(f.rule)) rules.push(f.rule);
   const ruleIndex = new Map(rules.map((r, i) => [r, i]));
@@ -138,7 +144,11 @@ export function toSarif(model: ReportModel): Sarif.Log {
         columnKind: 'utf16CodeUnits',
         invocations: [{ executionSuccessful: true, endTimeUtc: p.generatedAt }],
         // Errors first, as every report: a viewer that keeps the order shows what crashes on top.
-        results: errorsFirst(model).map((f) => result(f, ruleIndex, p.profile)),
+        results: lazy
+          ? (new LazyArray(function* () {
+              for (const f of errorsFirst(model)) yield result(f, ruleIndex, p.profile);
+            }) as unknown as Sarif.Result[])
+          : errorsFirst(model).map((f) => result(f, ruleIndex, p.profile)),
         properties: {
           provenance: p,
           ...(model.baseline ? { baseline: model.baseline } : {}),
@@ -148,6 +158,12 @@ export function toSarif(model: ReportModel): Sarif.Log {
   };
 }
 
+/** The SARIF log in pieces, result by result (the CLI writes them as they come). */
+export function* sarifChunks(model: ReportModel): Generator<string> {
+  yield* jsonChunks(sarifDocument(model, true));
+  yield '\n';
+}
+
 export function sarifText(model: ReportModel): string {
-  return JSON.stringify(toSarif(model), null, 2) + '\n';
+  return [...sarifChunks(model)].join('');
 }

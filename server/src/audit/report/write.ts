@@ -18,12 +18,16 @@ export interface OutputFile {
   /** Plain file name inside the output folder (no directory part). */
   name: string;
   /**
-   * The bytes, or a function that renders them when the file is written: a whole
-   * tree's SARIF and JSON run to hundreds of MB each, so rendering them one at a time
-   * keeps only one in memory.
+   * The bytes, or a function that renders them when the file is written, or the
+   * pieces of the text to write as they are made (`chunks`): a whole tree's SARIF
+   * and JSON run to hundreds of MB each; written in pieces neither exists as one
+   * string, and the files are rendered one at a time.
    */
-  content: string | Uint8Array | (() => string | Uint8Array);
+  content: string | Uint8Array | (() => string | Uint8Array) | { chunks: () => Iterable<string> };
 }
+
+/** Pieces are gathered to about this many characters before each write. */
+const WRITE_BATCH = 1 << 20;
 
 export interface WriteOptions {
   /** Replace existing files (the CLI's --force; the editor asks first). */
@@ -101,10 +105,29 @@ export async function writeReportFiles(outDir: string, files: OutputFile[], opts
       // 'wx': O_CREAT|O_EXCL, which fails on any existing name, a planted symlink included.
       const fh = await open(tmp, 'wx', 0o644);
       temps.push(tmp);
+      let stopped = false;
       try {
         const c = files[i].content;
-        await fh.writeFile(typeof c === 'function' ? c() : c);
-        await fh.sync();
+        if (typeof c === 'object' && 'chunks' in c) {
+          let batch: string[] = [];
+          let size = 0;
+          for (const piece of c.chunks()) {
+            batch.push(piece);
+            size += piece.length;
+            if (size >= WRITE_BATCH) {
+              await fh.write(batch.join(''));
+              batch = [];
+              size = 0;
+              // A long file stops at the next batch rather than at its end.
+              if (opts.signal?.aborted) {
+                stopped = true;
+                break;
+              }
+            }
+          }
+          if (!stopped && batch.length) await fh.write(batch.join(''));
+        } else await fh.writeFile(typeof c === 'function' ? c() : c);
+        if (!stopped) await fh.sync();
       } finally {
         await fh.close();
       }

@@ -149,3 +149,97 @@ export function constValue(v: AttrValue | undefined): number | undefined {
   if (v.value > BigInt(Number.MAX_SAFE_INTEGER) || v.value < BigInt(Number.MIN_SAFE_INTEGER)) return undefined;
   return Number(v.value);
 }
+
+/** Steps over a LEB128 (signed or not) without decoding it. */
+function skipLeb(r: ByteReader): void {
+  const d = r.data;
+  const start = r.pos;
+  let p = start;
+  while (p < r.end && (d[p]! & 0x80) !== 0) p++;
+  if (p >= r.end) throw r.fault(start, 'truncated LEB128');
+  r.pos = p + 1;
+}
+
+/**
+ * Steps over an attribute value as readAttrValue would read it, allocating nothing:
+ * a reader that wants few DIE kinds (the vmlinux inventory) skips the attributes of
+ * every other DIE, which are most of .debug_info. Same bounds checks, same faults.
+ */
+export function skipAttrValue(r: ByteReader, form: number, ctx: FormContext): void {
+  let f = form;
+  for (let hop = 0; f === DW_FORM.indirect; hop++) {
+    if (hop >= MAX_INDIRECT) throw r.fault(r.pos, 'DW_FORM_indirect chain too long');
+    f = r.uleb();
+  }
+  switch (f) {
+    case DW_FORM.implicit_const:
+    case DW_FORM.flag_present:
+      return;
+    case DW_FORM.data1:
+    case DW_FORM.ref1:
+    case DW_FORM.flag:
+    case DW_FORM.strx1:
+    case DW_FORM.addrx1:
+      return r.skip(1);
+    case DW_FORM.data2:
+    case DW_FORM.ref2:
+    case DW_FORM.strx2:
+    case DW_FORM.addrx2:
+      return r.skip(2);
+    case DW_FORM.strx3:
+    case DW_FORM.addrx3:
+      return r.skip(3);
+    case DW_FORM.data4:
+    case DW_FORM.ref4:
+    case DW_FORM.strx4:
+    case DW_FORM.addrx4:
+    case DW_FORM.ref_sup4:
+      return r.skip(4);
+    case DW_FORM.data8:
+    case DW_FORM.ref8:
+    case DW_FORM.ref_sig8:
+    case DW_FORM.ref_sup8:
+      return r.skip(8);
+    case DW_FORM.data16:
+      return r.skip(16);
+    case DW_FORM.addr:
+      return r.skip(ctx.addressSize);
+    case DW_FORM.strp:
+    case DW_FORM.line_strp:
+    case DW_FORM.sec_offset:
+    case DW_FORM.GNU_ref_alt:
+    case DW_FORM.strp_sup:
+    case DW_FORM.GNU_strp_alt:
+      return r.skip(ctx.offsetSize);
+    case DW_FORM.ref_addr:
+      return r.skip(ctx.version <= 2 ? ctx.addressSize : ctx.offsetSize);
+    case DW_FORM.udata:
+    case DW_FORM.sdata:
+    case DW_FORM.strx:
+    case DW_FORM.GNU_str_index:
+    case DW_FORM.addrx:
+    case DW_FORM.GNU_addr_index:
+    case DW_FORM.ref_udata:
+    case DW_FORM.loclistx:
+    case DW_FORM.rnglistx:
+      return skipLeb(r);
+    case DW_FORM.string: {
+      if (r.pos >= r.end) throw r.fault(r.pos, 'string offset outside section');
+      const rel = r.data.subarray(r.pos, r.end).indexOf(0);
+      if (rel < 0) throw r.fault(r.pos, 'unterminated string');
+      r.pos += rel + 1;
+      return;
+    }
+    case DW_FORM.block1:
+      return r.skip(r.u8());
+    case DW_FORM.block2:
+      return r.skip(r.u16());
+    case DW_FORM.block4:
+      return r.skip(r.u32());
+    case DW_FORM.block:
+    case DW_FORM.exprloc:
+      return r.skip(r.uleb());
+    default:
+      throw r.fault(r.pos, `unknown attribute form 0x${f.toString(16)}`);
+  }
+}

@@ -20,7 +20,8 @@ import { constValue } from './forms';
 import { Die, getAttr, listUnitHeaders } from './info';
 import { LineRow, isAbsolutePath } from './line';
 import { AddressRange, ArangeEntry, rangesContain, readAranges } from './ranges';
-import { DwarfSections, ElfDwarfSections } from './sections';
+import { cstringAt } from '../reader';
+import { DwarfSections, ElfDwarfSections, faultIn } from './sections';
 import { DwarfUnit, UnitHost } from './unit';
 
 export interface FunctionInfo {
@@ -97,13 +98,15 @@ interface Sequence {
   rows: LineRow[];
 }
 
+/** Abbreviation tables kept parsed (a unit's is re-parsed when it was dropped: cheap). */
+const MAX_ABBREV_TABLES = 64;
+
 export class DwarfReader implements UnitHost {
   readonly sections: DwarfSections;
   private unitList: DwarfUnit[] | undefined;
   private readonly abbrevs = new Map<number, AbbrevTable>();
   private aranges: ArangeEntry[] | undefined;
   private unitRanges: ArangeEntry[] | undefined;
-  private readonly sequences = new WeakMap<DwarfUnit, Sequence[]>();
 
   constructor(sections: DwarfSections) {
     this.sections = sections;
@@ -118,14 +121,38 @@ export class DwarfReader implements UnitHost {
     return this.sections.get('.debug_info') !== undefined;
   }
 
+  private readonly strings = { '.debug_str': new Map<number, string>(), '.debug_line_str': new Map<number, string>() };
+
+  /**
+   * A string of .debug_str / .debug_line_str, decoded once: every unit of a vmlinux
+   * names the same few thousand headers and types, by the same offsets.
+   */
+  stringAt(section: '.debug_str' | '.debug_line_str', offset: number): string {
+    const cache = this.strings[section];
+    let s = cache.get(offset);
+    if (s === undefined) {
+      const data = this.sections.get(section);
+      if (!data) throw new DwarfError(section, offset, 'section missing');
+      s = cstringAt(data, offset, data.length, faultIn(section)).value;
+      cache.set(offset, s);
+    }
+    return s;
+  }
+
   abbrevTable(offset: number): AbbrevTable {
     let t = this.abbrevs.get(offset);
-    if (!t) {
-      const data = this.sections.get('.debug_abbrev');
-      if (!data) throw new DwarfError('.debug_abbrev', offset, 'section missing');
-      t = parseAbbrevTable(data, offset);
+    if (t) {
+      // Most recently used last, so the oldest is dropped first.
+      this.abbrevs.delete(offset);
       this.abbrevs.set(offset, t);
+      return t;
     }
+    const data = this.sections.get('.debug_abbrev');
+    if (!data) throw new DwarfError('.debug_abbrev', offset, 'section missing');
+    t = parseAbbrevTable(data, offset);
+    this.abbrevs.set(offset, t);
+    // A vmlinux has a table per unit (thousands); the units of a .o share one.
+    if (this.abbrevs.size > MAX_ABBREV_TABLES) this.abbrevs.delete(this.abbrevs.keys().next().value!);
     return t;
   }
 
@@ -243,7 +270,7 @@ export class DwarfReader implements UnitHost {
   }
 
   private sequencesOf(cu: DwarfUnit): Sequence[] {
-    let seqs = this.sequences.get(cu);
+    let seqs = cu.sequenceCache as Sequence[] | undefined;
     if (seqs) return seqs;
     seqs = [];
     let cur: LineRow[] = [];
@@ -255,7 +282,8 @@ export class DwarfReader implements UnitHost {
         cur = [];
       }
     }
-    this.sequences.set(cu, seqs);
+    // On the unit, so that releasing the unit's rows releases these too.
+    cu.sequenceCache = seqs;
     return seqs;
   }
 
@@ -271,10 +299,11 @@ export class DwarfReader implements UnitHost {
       if (name !== undefined && linkageName !== undefined) break;
       const ref = getAttr(d, DW_AT.abstract_origin) ?? getAttr(d, DW_AT.specification);
       if (!ref || ref.kind !== 'ref') break;
-      const next = this.dieAt(ref.offset);
-      if (!next) throw new DwarfError('.debug_info', d.offset, `reference to 0x${ref.offset.toString(16)} is not a DIE`);
-      u = next.unit;
-      d = next.die;
+      const nu = this.unitAt(ref.offset);
+      const nd = nu?.attrDieAt(ref.offset);
+      if (!nu || !nd) throw new DwarfError('.debug_info', d.offset, `reference to 0x${ref.offset.toString(16)} is not a DIE`);
+      u = nu;
+      d = nd;
     }
     return { name, linkageName };
   }
@@ -282,7 +311,7 @@ export class DwarfReader implements UnitHost {
   /** All DW_TAG_subprogram DIEs of a unit, abstract, declared and concrete. */
   subprograms(cu: DwarfUnit): SubprogramInfo[] {
     const out: SubprogramInfo[] = [];
-    for (const d of cu.dies()) {
+    for (const d of cu.codeDies()) {
       if (d.tag !== DW_TAG.subprogram) continue;
       const ranges = cu.dieRanges(d);
       const origin = getAttr(d, DW_AT.abstract_origin);
@@ -309,9 +338,15 @@ export class DwarfReader implements UnitHost {
       .map(({ name, linkageName, dieOffset, ranges }) => ({ name, linkageName, dieOffset, ranges }));
   }
 
-  /** Every DW_TAG_inlined_subroutine inside a concrete subprogram of the unit. */
-  inlinedInstances(cu: DwarfUnit): InlinedInstance[] {
-    const dies = cu.dies();
+  /**
+   * Every DW_TAG_inlined_subroutine inside a concrete subprogram of the unit; with
+   * `wanted`, only those whose name it accepts (the rest are not described: a
+   * whole-image pass wants a few accessors among a unit's thousands of instances).
+   */
+  inlinedInstances(cu: DwarfUnit, wanted?: (name: string | undefined) => boolean): InlinedInstance[] {
+    // The scope DIEs (cu.codeTree()): only subprograms and inlined subroutines change
+    // the frame and depth below, so the DIEs left out would only have passed them on.
+    const dies = cu.codeDies();
     // Per DIE: index of the enclosing concrete subprogram (-1: none) and inline depth.
     const encl = new Int32Array(dies.length).fill(-1);
     const depth = new Int32Array(dies.length);
@@ -332,11 +367,15 @@ export class DwarfReader implements UnitHost {
         dep = 0;
       } else if (d.tag === DW_TAG.inlined_subroutine && e >= 0) {
         dep += 1;
+        const names = this.dieName(cu, d);
+        encl[d.index] = e;
+        depth[d.index] = dep;
+        if (wanted && !wanted(names.name)) continue;
         const origin = getAttr(d, DW_AT.abstract_origin);
         const cf = constValue(getAttr(d, DW_AT.call_file));
         const enclDie = dies[e]!;
         out.push({
-          ...this.dieName(cu, d),
+          ...names,
           dieOffset: d.offset,
           originOffset: origin?.kind === 'ref' ? origin.offset : undefined,
           ranges: cu.dieRanges(d),
@@ -363,7 +402,8 @@ export class DwarfReader implements UnitHost {
   inlineChain(addr: bigint): InlineFrame[] {
     const cu = this.unitForAddress(addr);
     if (!cu) return [];
-    const dies = cu.dies();
+    // Scopes only (cu.codeTree()): the chain, the ranges and the walk up never look at other DIEs.
+    const dies = cu.codeDies();
     const row = this.lineForAddress(cu, addr);
     const best = this.innermostScope(cu, addr);
     const scopes: Die[] = []; // innermost first
@@ -411,7 +451,7 @@ export class DwarfReader implements UnitHost {
    */
   private innermostScope(cu: DwarfUnit, addr: bigint): number {
     const idx = this.scopeIndexOf(cu);
-    const dies = cu.dies();
+    const dies = cu.codeDies();
     // Last interval starting at or before addr.
     let lo = 0;
     let hi = idx.length - 1;
@@ -440,9 +480,11 @@ export class DwarfReader implements UnitHost {
 
   /** Every scope DIE above `die` that has ranges holds addr (and their parents are scopes). */
   private enclosedBy(cu: DwarfUnit, die: number, addr: bigint): boolean {
-    const dies = cu.dies();
+    const { dies, opaque } = cu.codeTree();
     const ranges = this.scopeRangesOf(cu);
-    for (let p = dies[die]!.parent; p >= 0; p = dies[p]!.parent) {
+    for (let c = die, p = dies[die]!.parent; p >= 0; c = p, p = dies[p]!.parent) {
+      // Between c and p lies a DIE of a kind the switch below would refuse.
+      if (opaque[c]) return false;
       const d = dies[p]!;
       switch (d.tag) {
         case DW_TAG.subprogram:
@@ -468,26 +510,30 @@ export class DwarfReader implements UnitHost {
     return true;
   }
 
-  private readonly scopeIndexes = new WeakMap<DwarfUnit, { lo: bigint; hi: bigint; die: number; maxHi: bigint }[]>();
-  private readonly scopeRanges = new WeakMap<DwarfUnit, Map<number, AddressRange[]>>();
+  /** Per unit, on the unit so that release() drops them with the DIEs they index. */
+  private scopeCacheOf(cu: DwarfUnit): { ranges?: Map<number, AddressRange[]>; index?: { lo: bigint; hi: bigint; die: number; maxHi: bigint }[] } {
+    return (cu.scopeCache ??= {}) as { ranges?: Map<number, AddressRange[]>; index?: { lo: bigint; hi: bigint; die: number; maxHi: bigint }[] };
+  }
 
   private scopeRangesOf(cu: DwarfUnit): Map<number, AddressRange[]> {
-    let m = this.scopeRanges.get(cu);
+    const c = this.scopeCacheOf(cu);
+    let m = c.ranges;
     if (!m) {
       m = new Map();
-      for (const d of cu.dies()) {
+      for (const d of cu.codeDies()) {
         if (d.tag === DW_TAG.subprogram || d.tag === DW_TAG.inlined_subroutine || d.tag === DW_TAG.lexical_block || d.tag === DW_TAG.entry_point) {
           const r = cu.dieRanges(d);
           if (r.length) m.set(d.index, r);
         }
       }
-      this.scopeRanges.set(cu, m);
+      c.ranges = m;
     }
     return m;
   }
 
   private scopeIndexOf(cu: DwarfUnit): { lo: bigint; hi: bigint; die: number; maxHi: bigint }[] {
-    let idx = this.scopeIndexes.get(cu);
+    const c = this.scopeCacheOf(cu);
+    let idx = c.index;
     if (!idx) {
       idx = [];
       for (const [die, rs] of this.scopeRangesOf(cu)) for (const r of rs) idx.push({ lo: r.lo, hi: r.hi, die, maxHi: 0n });
@@ -497,7 +543,7 @@ export class DwarfReader implements UnitHost {
         if (e.hi > m) m = e.hi;
         e.maxHi = m;
       }
-      this.scopeIndexes.set(cu, idx);
+      c.index = idx;
     }
     return idx;
   }

@@ -8,8 +8,8 @@
 import { DwarfError } from '../errors';
 import { ByteReader } from '../reader';
 import { AbbrevTable } from './abbrev';
-import { DW_UT } from './constants';
-import { AttrValue, FormContext, readAttrValue } from './forms';
+import { DW_AT, DW_UT } from './constants';
+import { AttrValue, FormContext, readAttrValue, skipAttrValue } from './forms';
 import { faultIn } from './sections';
 
 export interface UnitHeader {
@@ -167,6 +167,104 @@ export function parseDies(info: Uint8Array, h: UnitHeader, abbrevs: AbbrevTable,
   }
   if (dies.length === 0) throw new DwarfError('.debug_info', h.dieOffset, 'unit has no DIE');
   return dies;
+}
+
+/** The kept DIEs of parseDiesOfTags, and which of them hang below a DIE that is neither kept nor transparent. */
+export interface DieSubset {
+  dies: Die[];
+  /**
+   * opaque[i] = 1 when a DIE between dies[i] and its parent (its nearest kept
+   * ancestor) is neither kept nor transparent: a walk up the full tree would
+   * have met a DIE of another kind there.
+   */
+  opaque: Uint8Array;
+}
+
+/**
+ * The DIEs of a unit whose tag is in `keep` (and the root), with all their
+ * attributes; every other DIE is stepped over without being built. `parent`,
+ * `firstChild` and `nextSibling` link the kept DIEs: a kept DIE's parent is its
+ * nearest kept ancestor. `index` is the position in the kept array; `depth` is
+ * the real nesting depth. Skipped DIEs whose tag is in `transparent` (a struct
+ * around a method) do not make the DIEs below them opaque. The same checks as
+ * parseDies (depth cap, one root).
+ */
+export function parseDiesOfTags(info: Uint8Array, h: UnitHeader, abbrevs: AbbrevTable, keep: ReadonlySet<number>, transparent: ReadonlySet<number> = new Set()): DieSubset {
+  const r = new ByteReader(info, faultIn('.debug_info'), h.dieOffset, h.end);
+  const ctx = formContext(h);
+  const dies: Die[] = [];
+  const opaque: number[] = [];
+  // Per open DIE: the nearest kept DIE at or above it, and whether only kept or
+  // transparent DIEs lie between (1) or not (0).
+  const keptAt: number[] = [];
+  const clean: number[] = [];
+  const lastChild = new Map<number, number>();
+  let depth = 0;
+  let roots = 0;
+  while (r.pos < h.end) {
+    const offset = r.pos;
+    const code = r.uleb();
+    if (code === 0) {
+      if (depth > 0) {
+        depth--;
+        keptAt.pop();
+        clean.pop();
+      }
+      continue;
+    }
+    const ab = abbrevs.get(code);
+    if (!ab) throw new DwarfError('.debug_info', offset, `unknown abbreviation code ${code}`);
+    if (depth === 0 && roots++ > 0) throw new DwarfError('.debug_info', offset, 'more than one top-level DIE in unit');
+    const parent = depth > 0 ? keptAt[depth - 1]! : -1;
+    const parentClean = depth > 0 ? clean[depth - 1]! : 1;
+    let self = parent;
+    let selfClean: number;
+    if (depth === 0 || keep.has(ab.tag)) {
+      const attrs: Attr[] = new Array(ab.specs.length);
+      for (let i = 0; i < ab.specs.length; i++) {
+        const s = ab.specs[i]!;
+        attrs[i] = { name: s.name, form: s.form, value: readAttrValue(r, s.form, ctx, s.implicitConst) };
+      }
+      const index = dies.length;
+      dies.push({ index, offset, tag: ab.tag, attrs, parent, firstChild: -1, nextSibling: -1, depth });
+      opaque.push(parentClean ? 0 : 1);
+      if (parent >= 0) {
+        const prev = lastChild.get(parent);
+        if (prev === undefined) dies[parent]!.firstChild = index;
+        else dies[prev]!.nextSibling = index;
+        lastChild.set(parent, index);
+      }
+      self = index;
+      selfClean = 1;
+    } else {
+      selfClean = parentClean && transparent.has(ab.tag) ? 1 : 0;
+      // A DIE of another kind with children (a struct's members, a call site's
+      // parameters, an enumeration): its DW_AT_sibling, when given, jumps past them.
+      // What lies below such a DIE could only ever be opaque, so nothing is lost.
+      let sibling = -1;
+      for (let i = 0; i < ab.specs.length; i++) {
+        const sp = ab.specs[i]!;
+        if (sp.name === DW_AT.sibling && ab.hasChildren && !selfClean) {
+          const v = readAttrValue(r, sp.form, ctx, sp.implicitConst);
+          if (v.kind === 'ref') sibling = v.offset;
+        } else skipAttrValue(r, sp.form, ctx);
+      }
+      if (sibling > r.pos && sibling <= h.end) {
+        r.pos = sibling;
+        continue;
+      }
+    }
+    if (ab.hasChildren) {
+      if (depth >= MAX_DIE_DEPTH) throw new DwarfError('.debug_info', offset, `DIE nesting deeper than ${MAX_DIE_DEPTH}`);
+      keptAt.push(self);
+      clean.push(selfClean);
+      depth++;
+    } else if (depth === 0) {
+      break;
+    }
+  }
+  if (dies.length === 0) throw new DwarfError('.debug_info', h.dieOffset, 'unit has no DIE');
+  return { dies, opaque: Uint8Array.from(opaque) };
 }
 
 export function getAttr(die: Die, name: number): AttrValue | undefined {

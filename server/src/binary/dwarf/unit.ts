@@ -9,15 +9,23 @@ import { cstringAt } from '../reader';
 import { AbbrevTable } from './abbrev';
 import { DW_AT } from './constants';
 import { AttrValue, constValue } from './forms';
-import { Die, getAttr, parseDies, UnitHeader } from './info';
+import { Die, DieSubset, getAttr, parseDies, parseDiesOfTags, UnitHeader } from './info';
+import { DW_TAG } from './constants';
 import { LineProgramHeader, LineRow, lineFilePath, readLineProgramHeader, runLineProgram } from './line';
 import { AddressRange, readRangeList, readRnglist, rnglistxOffset } from './ranges';
 import { LocationEntry, loclistxOffset, readLocList, readLoclist } from './loclists';
 import { DwarfSections, faultIn, sectionReader } from './sections';
 
+/** What codeTree() keeps besides the root. */
+const CODE_TAGS: ReadonlySet<number> = new Set([DW_TAG.subprogram, DW_TAG.inlined_subroutine, DW_TAG.lexical_block, DW_TAG.entry_point, DW_TAG.namespace]);
+/** Skipped, but a scope below one is still reached from its function (a C++ method in its class). */
+const TRANSPARENT_TAGS: ReadonlySet<number> = new Set([DW_TAG.class_type, DW_TAG.structure_type, DW_TAG.union_type]);
+
 export interface UnitHost {
   sections: DwarfSections;
   abbrevTable(offset: number): AbbrevTable;
+  /** The string at an offset of .debug_str / .debug_line_str, decoded once per reader when the host keeps them. */
+  stringAt?(section: '.debug_str' | '.debug_line_str', offset: number): string;
 }
 
 export class DwarfUnit {
@@ -26,6 +34,11 @@ export class DwarfUnit {
   private byOffset: Map<number, Die> | undefined;
   private lineHdr: LineProgramHeader | null | undefined;
   private rows: LineRow[] | undefined;
+  private code: (DieSubset & { byOffset: Map<number, Die> }) | undefined;
+  /** Line rows split into sequences (DwarfReader.lineForAddress); dropped with the rows. */
+  sequenceCache: unknown;
+  /** The scope interval index over codeDies() (DwarfReader.inlineChain); dropped with them. */
+  scopeCache: unknown;
 
   constructor(private readonly host: UnitHost, readonly header: UnitHeader) {}
 
@@ -65,12 +78,54 @@ export class DwarfUnit {
     return this.allDies;
   }
 
-  /** Drops decoded DIEs and line rows (keeps the cheap root summary). */
+  /**
+   * The DIEs that hold code, name it or scope it: the root, subprograms, inlined
+   * subroutines, lexical blocks, entry points, namespaces (parseDiesOfTags: a
+   * kept DIE's parent is its nearest kept ancestor; `opaque` marks those below a
+   * DIE of another kind). Enough to list inlined instances, name them and find the
+   * inline chain at an address; the rest (types, variables, parameters, call
+   * sites: most of a kernel unit) is stepped over unbuilt. Cached until release().
+   * Its indices are its own, not those of dies().
+   */
+  codeTree(): DieSubset & { byOffset: Map<number, Die> } {
+    if (!this.code) {
+      const t = parseDiesOfTags(this.info(), this.header, this.host.abbrevTable(this.header.abbrevOffset), CODE_TAGS, TRANSPARENT_TAGS);
+      this.code = { ...t, byOffset: new Map(t.dies.map((d) => [d.offset, d])) };
+    }
+    return this.code;
+  }
+
+  codeDies(): Die[] {
+    return this.codeTree().dies;
+  }
+
+  /**
+   * A DIE by offset for reading its attributes only (names through abstract_origin
+   * and specification): from codeDies() when they hold it, so naming an inlined
+   * instance does not decode the whole unit. Its index and links may be the kept
+   * tree's: use dieAt() to walk the tree.
+   */
+  attrDieAt(offset: number): Die | undefined {
+    if (this.allDies) return this.dieAt(offset);
+    return this.codeTree().byOffset.get(offset) ?? this.dieAt(offset);
+  }
+
+  /** Drops decoded DIEs and line rows (keeps the cheap root summary and line header). */
   release(): void {
     if (this.allDies) this.rootDie = this.allDies[0];
     this.allDies = undefined;
     this.byOffset = undefined;
+    this.code = undefined;
     this.rows = undefined;
+    this.sequenceCache = undefined;
+    this.scopeCache = undefined;
+  }
+
+  /** release(), and the root DIE and line header too: the unit is done with (a whole-image pass). */
+  releaseAll(): void {
+    this.release();
+    this.rootDie = undefined;
+    this.lineHdr = undefined;
   }
 
   dieAt(offset: number): Die | undefined {
@@ -115,23 +170,24 @@ export class DwarfUnit {
     switch (v.kind) {
       case 'string':
         return v.value;
-      case 'strp': {
-        const data = this.sections.get(v.section);
-        if (!data) throw new DwarfError(v.section, v.offset, 'section missing');
-        return cstringAt(data, v.offset, data.length, faultIn(v.section)).value;
-      }
+      case 'strp':
+        return this.strAt(v.section, v.offset);
       case 'strx': {
         const os = this.header.offsetSize;
         const r = sectionReader(this.sections, '.debug_str_offsets', this.strOffsetsBase);
         r.skip(v.index * os);
-        const off = r.offset(os);
-        const data = this.sections.get('.debug_str');
-        if (!data) throw new DwarfError('.debug_str', off, 'section missing');
-        return cstringAt(data, off, data.length, faultIn('.debug_str')).value;
+        return this.strAt('.debug_str', r.offset(os));
       }
       default:
         return undefined;
     }
+  }
+
+  private strAt(section: '.debug_str' | '.debug_line_str', offset: number): string {
+    if (this.host.stringAt) return this.host.stringAt(section, offset);
+    const data = this.sections.get(section);
+    if (!data) throw new DwarfError(section, offset, 'section missing');
+    return cstringAt(data, offset, data.length, faultIn(section)).value;
   }
 
   /** Entry `index` of this unit's .debug_addr table. */
@@ -251,13 +307,15 @@ export class DwarfUnit {
   lineTableFiles(): string[] {
     const h = this.lineHeader();
     if (!h) return [];
-    const out: string[] = [];
+    // A Set, not out.includes: a kernel unit's table names hundreds of headers.
+    const out = new Set<string>();
     const first = h.version >= 5 ? 0 : 1;
+    const compDir = this.compDir;
     for (let i = first; i < h.files.length + first; i++) {
-      const p = lineFilePath(h, i, this.compDir);
-      if (p && !out.includes(p)) out.push(p);
+      const p = lineFilePath(h, i, compDir);
+      if (p) out.add(p);
     }
-    return out;
+    return [...out];
   }
 }
 

@@ -1,23 +1,26 @@
 // `tdx-audit report <paths...> --out DIR [--format sarif,html,markdown,json] [--force]
 //    [--baseline FILE] [--triage FILE] [--objects DIR|FILE]... [--build-dir DIR]
-//    [--vmlinux FILE] [--profile P] [--no-includes]`
+//    [--vmlinux FILE] [--profile P] [--no-includes] [--shard K/N]`
 // Scans like `tdx-audit scan`, builds one report model and writes the chosen formats
 // into DIR. A progress bar goes to stderr on a terminal only. Ctrl-C (SIGINT) stops
 // the scan and writes nothing; existing report files are kept unless --force.
 // Exit status: 0 written, 2 usage or I/O error or existing files kept, 130 interrupted.
 
-import { DEFAULT_PROFILE } from '../../x86/profiles';
-import { applyTreeProfile, checkObjectPaths, commonOption, optionValue } from '../../cliOptions';
-import type { ReportFormat } from '../../lsp/protocol';
-import { buildReport, FORMATS, ReportUsageError, type BuildOptions, type ReportRun } from './build';
-import { DEEMPHASISED } from './triage';
-import { writeReportFiles } from './write';
+import { DEFAULT_PROFILE } from '../x86/profiles';
+import { applyTreeProfile, checkObjectPaths, commonOption, optionValue } from './options';
+import type { ReportFormat } from '../lsp/protocol';
+import { buildReport, FORMATS, REPORT_FILE_NAMES, ReportUsageError, type BuildOptions, type ReportRun } from '../audit/report/build';
+import { htmlChunks } from '../audit/report/html';
+import { jsonReportChunks, type JsonExtras } from '../audit/report/json';
+import { markdownText } from '../audit/report/markdown';
+import { sarifChunks } from '../audit/report/sarif';
+import type { ReportModel } from '../audit/report/model';
+import { DEEMPHASISED } from '../audit/report/triage';
+import { writeReportFiles, type OutputFile } from '../audit/report/write';
 
-// What the language server and older imports take from here; they live in build.ts.
-export { buildReport, discoverSources, renderFormats, REPORT_FILE_NAMES, ReportUsageError, type ReportHooks, type ReportRun } from './build';
 
 export const REPORT_USAGE =
-  'tdx-audit report <files or dirs...> --out DIR [--format sarif,html,markdown,json] [--force] [--baseline FILE] [--triage FILE] [--objects DIR|FILE]... [--build-dir DIR] [--vmlinux FILE] [--path-map FROM=TO]... [--no-objects] [--profile P] [--no-includes] [--exit-zero]';
+  'tdx-audit report <files or dirs...> --out DIR [--format sarif,html,markdown,json] [--force] [--baseline FILE] [--triage FILE] [--objects DIR|FILE]... [--build-dir DIR] [--vmlinux FILE] [--path-map FROM=TO]... [--no-objects] [--profile P] [--no-includes] [--exit-zero] [--shard K/N]';
 
 
 export interface ReportOptions extends BuildOptions {
@@ -36,9 +39,7 @@ export function parseReportArgs(argv: string[]): ReportOptions {
     if (shared >= 0) i = shared;
     else if (a === '--out' || a === '-o') o.out = optionValue(argv, ++i, a, fail);
     else if (a === '--format') {
-      const fs = optionValue(argv, ++i, a, fail).split(',').map((s) => s.trim()).filter(Boolean);
-      for (const f of fs) if (!FORMATS.includes(f as ReportFormat)) throw new ReportUsageError(`unknown format ${f}; one of ${FORMATS.join(', ')}`);
-      o.formats = [...new Set(fs as ReportFormat[])];
+      o.formats = parseFormats(optionValue(argv, ++i, a, fail));
     } else if (a === '--force') o.force = true;
     else if (a === '--exit-zero') o.exitZero = true;
     else if (a === '--baseline') o.baseline = optionValue(argv, ++i, a, fail);
@@ -49,8 +50,17 @@ export function parseReportArgs(argv: string[]): ReportOptions {
   if (!o.paths.length) throw new ReportUsageError('report needs at least one file or directory');
   if (!o.out) throw new ReportUsageError('report needs --out DIR');
   if (!o.formats.length) throw new ReportUsageError('--format names no format');
+  // Each shard would list the other shards' findings as fixed: the baseline is applied at merge.
+  if (o.shard && o.baseline) throw new ReportUsageError('--baseline applies to the whole run: give it to `tdx-audit merge`, not to each --shard');
   checkObjectPaths(o, fail);
   return o;
+}
+
+/** Which formats a --format value names (shared with merge). */
+export function parseFormats(v: string): ReportFormat[] {
+  const fs = v.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const f of fs) if (!FORMATS.includes(f as ReportFormat)) throw new ReportUsageError(`unknown format ${f}; one of ${FORMATS.join(', ')}`);
+  return [...new Set(fs as ReportFormat[])];
 }
 
 export interface ReportIO {
@@ -92,7 +102,7 @@ function progressBar(io: ReportIO): { tick: (done: number, total: number, file: 
   };
 }
 
-function defaultIO(): ReportIO {
+export function defaultIO(): ReportIO {
   return {
     stderr: (s) => void process.stderr.write(s),
     stdout: (s) => void process.stdout.write(s),
@@ -138,26 +148,9 @@ export async function runReport(argv: string[], ioOverrides: Partial<ReportIO> =
       io.stderr('tdx-audit: interrupted; no report written\n');
       return exitCode;
     }
-    const res = await writeReportFiles(o.out, run.files, { overwrite: o.force, signal: ac.signal });
-    if (res.cancelled) {
-      io.stderr('tdx-audit: interrupted; no report written\n');
-      return exitCode;
-    }
-    if (res.exists.length && !res.written.length) {
-      io.stderr(`tdx-audit: not overwriting existing report files (use --force):\n${res.exists.map((p) => `  ${p}\n`).join('')}`);
-      return 2;
-    }
-    const c = run.model.counts;
-    const b = run.model.baseline;
-    io.stdout(
-      `${c.findings} findings (${c.bySeverity.error} error, ${c.bySeverity.warning} warning)` +
-        (b ? `; against the baseline ${b.new} new, ${b.fixed.length} fixed, ${b.unchanged} unchanged` : '') +
-        `\n${res.written.map((p) => `wrote ${p}\n`).join('')}`,
-    );
-    // As scan: 1 when an error-severity finding exists (with a baseline, a new one;
-    // a finding triaged safe, excluded or trusted does not count), so CI can fail on it.
-    const failing = run.model.findings.some((f) => f.severity === 'error' && f.baseline !== 'unchanged' && !(f.triage && DEEMPHASISED.has(f.triage.status)));
-    return failing && !o.exitZero ? 1 : 0;
+    // A shard's JSON says which shard it is, for merge (the model does not hold it).
+    const files = streamedFormats(run.model, o.formats, o.shard ? { shard: o.shard } : {});
+    return await writeAndSay(run.model, files, o, io, ac.signal, () => exitCode);
   } catch (e) {
     io.stderr(`tdx-audit: ${e instanceof ReportUsageError ? e.message : ((e as Error).message ?? String(e))}\n`);
     return 2;
@@ -165,4 +158,54 @@ export async function runReport(argv: string[], ioOverrides: Partial<ReportIO> =
     for (const s of signals) process.off(s, onSignal);
     outer?.removeEventListener('abort', forward);
   }
+}
+
+/**
+ * The formats as written by the CLI: JSON, SARIF and HTML in pieces, finding by
+ * finding (write.ts gathers them into 1 MB writes), so a whole tree's report is never
+ * one string. Markdown is one string: it lists the failing sites and warnings only,
+ * the informational rest as counts, so it stays small whatever the tree. The bytes
+ * are those of build.ts renderFormats (jsonText and the others join these pieces).
+ */
+export function streamedFormats(model: ReportModel, formats: readonly ReportFormat[], extras: JsonExtras = {}): OutputFile[] {
+  const pieces: Record<ReportFormat, OutputFile['content']> = {
+    json: { chunks: () => jsonReportChunks(model, extras) },
+    sarif: { chunks: () => sarifChunks(model) },
+    html: { chunks: () => htmlChunks(model) },
+    markdown: () => markdownText(model),
+  };
+  return formats.map((f) => ({ name: REPORT_FILE_NAMES[f], content: pieces[f] }));
+}
+
+/**
+ * Writes the rendered files and says what was found (report and merge end alike).
+ * Exit 1 when an error-severity finding is open, as scan: with a baseline, a new one;
+ * a finding triaged safe, excluded or trusted does not count.
+ */
+export async function writeAndSay(
+  model: ReportModel,
+  files: OutputFile[],
+  o: { out: string; force: boolean; exitZero?: boolean },
+  io: ReportIO,
+  signal: AbortSignal,
+  interruptedCode: () => number = () => 130,
+): Promise<number> {
+  const res = await writeReportFiles(o.out, files, { overwrite: o.force, signal });
+  if (res.cancelled) {
+    io.stderr('tdx-audit: interrupted; no report written\n');
+    return interruptedCode();
+  }
+  if (res.exists.length && !res.written.length) {
+    io.stderr(`tdx-audit: not overwriting existing report files (use --force):\n${res.exists.map((p) => `  ${p}\n`).join('')}`);
+    return 2;
+  }
+  const c = model.counts;
+  const b = model.baseline;
+  io.stdout(
+    `${c.findings} findings (${c.bySeverity.error} error, ${c.bySeverity.warning} warning)` +
+      (b ? `; against the baseline ${b.new} new, ${b.fixed.length} fixed, ${b.unchanged} unchanged` : '') +
+      `\n${res.written.map((p) => `wrote ${p}\n`).join('')}`,
+  );
+  const failing = model.findings.some((f) => f.severity === 'error' && f.baseline !== 'unchanged' && !(f.triage && DEEMPHASISED.has(f.triage.status)));
+  return failing && !o.exitZero ? 1 : 0;
 }
