@@ -61,7 +61,9 @@ const rank = (v: ReportVerdict) => {
 
 function row(finding: ReportFinding, index: number): SiteRow {
   const all = finding.compiled?.instructions ?? [];
-  const bad = all.filter((i) => i.verdict !== 'emulated' && i.verdict !== 'out-of-line');
+  // The instructions worth showing first: what the handler fails or emulates wrongly
+  // (not-intercepted takes no exception at all, so it is not among them).
+  const bad = all.filter((i) => i.verdict !== 'emulated' && i.verdict !== 'out-of-line' && i.verdict !== 'not-intercepted');
   return { finding, index, instructions: bad.length ? bad : all };
 }
 
