@@ -23,6 +23,10 @@ export interface CommonOptions {
   noObjects?: boolean;
   /** --shard K/N: audit only this shard of the file list (shardOf). */
   shard?: Shard;
+  /** --config FILE: the .config deciding which files the TD kernel builds. */
+  config?: string;
+  /** --allow-list FILE: the drivers a TD runs; their findings first. */
+  allowList?: string;
 }
 
 /** Shard `index` of `of` (1-based), as `--shard K/N` names it. */
@@ -100,6 +104,12 @@ export function commonOption(argv: readonly string[], i: number, o: CommonOption
     case '--no-objects':
       o.noObjects = true;
       return i;
+    case '--config':
+      o.config = optionValue(argv, i + 1, a, fail);
+      return i + 1;
+    case '--allow-list':
+      o.allowList = optionValue(argv, i + 1, a, fail);
+      return i + 1;
     case '--shard': {
       const v = optionValue(argv, i + 1, a, fail);
       const sh = parseShard(v);

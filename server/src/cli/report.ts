@@ -15,12 +15,11 @@ import { jsonReportChunks, type JsonExtras } from '../audit/report/json';
 import { markdownText } from '../audit/report/markdown';
 import { sarifChunks } from '../audit/report/sarif';
 import type { ReportModel } from '../audit/report/model';
-import { DEEMPHASISED } from '../audit/report/triage';
 import { writeReportFiles, type OutputFile } from '../audit/report/write';
 
 
 export const REPORT_USAGE =
-  'tdx-audit report <files or dirs...> --out DIR [--format sarif,html,markdown,json] [--force] [--baseline FILE] [--triage FILE] [--objects DIR|FILE]... [--build-dir DIR] [--vmlinux FILE] [--path-map FROM=TO]... [--no-objects] [--profile P] [--no-includes] [--exit-zero] [--shard K/N]';
+  'tdx-audit report <files or dirs...> --out DIR [--format sarif,html,markdown,json] [--force] [--baseline FILE] [--triage FILE] [--objects DIR|FILE]... [--build-dir DIR] [--vmlinux FILE] [--path-map FROM=TO]... [--no-objects] [--profile P] [--no-includes] [--exit-zero] [--shard K/N] [--config .config] [--allow-list FILE]';
 
 
 export interface ReportOptions extends BuildOptions {
@@ -203,9 +202,12 @@ export async function writeAndSay(
   const b = model.baseline;
   io.stdout(
     `${c.findings} findings (${c.bySeverity.error} error, ${c.bySeverity.warning} warning)` +
+      (c.notBuilt ? `; ${c.notBuilt} in files this .config does not build` : '') +
+      (c.allowed !== undefined ? `; ${c.allowed} in allow-listed drivers` : '') +
       (b ? `; against the baseline ${b.new} new, ${b.fixed.length} fixed, ${b.unchanged} unchanged` : '') +
       `\n${res.written.map((p) => `wrote ${p}\n`).join('')}`,
   );
-  const failing = model.findings.some((f) => f.severity === 'error' && f.baseline !== 'unchanged' && !(f.triage && DEEMPHASISED.has(f.triage.status)));
+  // Faded findings (triaged safe/excluded/trusted, or in a file the .config does not build) do not fail the run.
+  const failing = model.findings.some((f) => f.severity === 'error' && f.baseline !== 'unchanged' && !f.deemphasised);
   return failing && !o.exitZero ? 1 : 0;
 }

@@ -64,6 +64,7 @@ function parseScanArgs(argv: string[]): ScanOptions {
     } else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
     else o.paths.push(a);
   }
+  if (o.config || o.allowList) throw new UsageError('--config and --allow-list rank and fade the findings of a report: give them to `tdx-audit report`');
   if (!o.paths.length && !o.vmlinux) throw new UsageError('scan needs at least one file or directory (or --vmlinux FILE alone for the binary inventory)');
   // The tree the paths belong to (a kernel tree's top, else .git's): O= builds mirror it,
   // and a unit built elsewhere is matched by the source's path under it.

@@ -17,7 +17,9 @@ import { siteKeys } from './fingerprint';
 import { htmlText } from './html';
 import { jsonText, parseJsonReport } from './json';
 import { markdownText } from './markdown';
-import { buildReportModel, type ReportInputFile, type ReportModel } from './model';
+import { buildReportModel, type FileBuild, type ReportInputFile, type ReportModel } from './model';
+import { parseDotConfig, treeKbuild } from '../kbuild';
+import { allowed, parseAllowList, type AllowList } from '../allowList';
 import { collectProvenance, findTreeRoot, relativeTo } from './provenance';
 import { sarifText } from './sarif';
 import { loadTriage, triagePathFor } from './triage';
@@ -41,6 +43,10 @@ export interface BuildOptions extends CommonOptions {
   formats: ReportFormat[];
   baseline?: string;
   triage?: string;
+  /** --config: the .config that says which files the TD kernel builds (default: the tree's, or the O= build's). */
+  config?: string;
+  /** --allow-list: the drivers a TD runs (audit/allowList.ts); their findings rank first. */
+  allowList?: string;
 }
 
 /** C sources and headers under the given paths, absolute, in a stable order. */
@@ -98,6 +104,7 @@ export async function buildReport(o: BuildOptions, hooks: ReportHooks = {}): Pro
   const joining = !!engine.configuration.objects;
 
   const files: ReportInputFile[] = [];
+  const buildOf = buildStates(o, root, kernel !== undefined);
   // A file that only calls header wrappers (vp_ioread16) is asked of the engine before it is skipped.
   const filter = new SiteFilter((p) => hooks.textOf?.(p) ?? read(p), (p, t) => engine.mayHoldSitesThroughHeaders(p, t));
   const objects: { source: string; info: ObjectInfo }[] = [];
@@ -129,7 +136,8 @@ export async function buildReport(o: BuildOptions, hooks: ReportHooks = {}): Pro
     if (!audit.analysis.sites.length) continue;
     if (audit.compiled) objects.push({ source: f, info: audit.compiled.object });
     // Keys now, so the text can be dropped: a whole tree's text is not kept.
-    files.push({ path: f, audit, keys: siteKeys(relativeTo(root, f), text, audit.analysis.sites) });
+    const build = buildOf(relativeTo(root, f));
+    files.push({ path: f, audit, keys: siteKeys(relativeTo(root, f), text, audit.analysis.sites), ...(build ? { build } : {}) });
   }
   if (hooks.signal?.aborted) return 'cancelled';
 
@@ -142,7 +150,7 @@ export async function buildReport(o: BuildOptions, hooks: ReportHooks = {}): Pro
     profile,
     kernel,
     // An O= build keeps its .config in the build directory.
-    configCandidates: [join(root, '.config'), ...[o.buildDir, ...o.objects].filter((d): d is string => !!d).map((d) => join(resolve(d), '.config'))],
+    configCandidates: o.config ? [resolve(o.config)] : configCandidates(o, root),
     objects,
     ...(joining && !objects.length ? { compiledNote: 'objects were given, but none held code of the audited files' } : {}),
   });
@@ -153,6 +161,46 @@ export async function buildReport(o: BuildOptions, hooks: ReportHooks = {}): Pro
     model = applyBaseline(model, parseJsonReport(text, o.baseline), o.baseline);
   }
   return { model, files: renderFormats(model, o.formats) };
+}
+
+/** Where a tree keeps its .config: the tree itself, then an O= build directory or an objects folder. */
+function configCandidates(o: BuildOptions, root: string): string[] {
+  return [join(root, '.config'), ...[o.buildDir, ...o.objects].filter((d): d is string => !!d).map((d) => join(resolve(d), '.config'))];
+}
+
+/**
+ * Per file (tree-relative): what the .config builds (Kbuild's Makefiles, audit/kbuild.ts)
+ * and whether the allow-list names it. Only inside a kernel tree; a .config or
+ * allow-list named on the command line that cannot be read is a usage error.
+ */
+function buildStates(o: BuildOptions, root: string, kernelTree: boolean): (rel: string) => FileBuild | undefined {
+  let config: Map<string, string> | undefined;
+  if (o.config) {
+    const text = readOrUndefined(o.config);
+    if (text === undefined) throw new ReportUsageError(`cannot read .config ${o.config}`);
+    config = parseDotConfig(text);
+  } else if (kernelTree) {
+    for (const c of configCandidates(o, root)) {
+      const text = readTextOrUndefined(c, { maxBytes: 4 << 20 });
+      if (text !== undefined) {
+        config = parseDotConfig(text);
+        break;
+      }
+    }
+  }
+  let list: AllowList | undefined;
+  if (o.allowList) {
+    const text = readOrUndefined(o.allowList);
+    if (text === undefined) throw new ReportUsageError(`cannot read allow-list ${o.allowList}`);
+    list = parseAllowList(text);
+  }
+  if (!config && !list) return () => undefined;
+  const kb = kernelTree ? treeKbuild(root) : undefined;
+  return (rel) => {
+    const v = config && kb ? kb.verdict(rel, config) : undefined;
+    const allowedHere = list ? allowed(list, rel, kb ? kb.objectsOf(rel) : []) : undefined;
+    return { ...(v ? { state: v.state, why: v.why } : {}), ...(allowedHere !== undefined ? { allowed: allowedHere } : {}) };
+  };
 }
 
 export function renderFormats(model: ReportModel, formats: ReportFormat[]): OutputFile[] {

@@ -16,7 +16,7 @@ import type { LandingRow, ReportFinding, ReportModel, ReportVerdict } from './mo
 import { FAILING_VERDICTS, SEVERITIES, VERDICT_ORDER } from './model';
 import { objectStateText, scopeLabels } from './provenance';
 import { ruleHelp, ruleTitle } from './rules';
-import { headline, insnWhere, reportSections, tierCounts, type FunctionGroup, type ReportSections } from './sections';
+import { buildNote, headline, insnWhere, reportSections, tierCounts, type FunctionGroup, type ReportSections } from './sections';
 
 const ESC: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 /** Text and attribute values: both contexts are covered by escaping all five. */
@@ -194,16 +194,19 @@ function summary(model: ReportModel, s: ReportSections): string {
   const triaged = t.failing - t.failingOpen + (t.warnings - t.warningsOpen);
   const b = model.baseline;
   return `<section id="summary"><div class="cards">${cards}</div>
-<p class="note">By severity: ${esc(sev)}.${triaged ? ` ${triaged} of the failing and warning sites are triaged safe, excluded or trusted (shown struck through).` : ''}${
+<p class="note">By severity: ${esc(sev)}.${triaged ? ` ${triaged} of the failing and warning sites are triaged safe, excluded or trusted${c.notBuilt ? ', or in files this .config does not build' : ''} (shown struck through).` : ''}${
     b ? ` Against baseline <code>${esc(b.source)}</code>: <b>${b.new} new</b>, ${b.fixed.length} fixed, ${b.unchanged} unchanged.` : ''
   }${model.provenance.objects.length ? '' : ' No object was read: verdicts come from the source, and raw dereferences are warnings until compiled.'}</p></section>`;
 }
 
 const fnName = (g: FunctionGroup) => (g.function ? `<code>${esc(g.function)}</code>` : '<span class="note">(file scope)</span>');
 const groupRow = (g: FunctionGroup, cols: number) =>
-  `<tr class="group"><th colspan="${cols}">${fnName(g)} <span class="note">${esc(g.file)}${g.open < g.rows.length ? ` · ${g.rows.length - g.open} triaged` : ''}</span></th></tr>`;
+  `<tr class="group"><th colspan="${cols}">${fnName(g)} <span class="note">${esc(g.file)}${g.open < g.rows.length ? ` · ${g.rows.length - g.open} set aside (triaged or not built)` : ''}</span></th></tr>`;
 const siteLink = (f: ReportFinding, i: number) => `<a href="#site-${i}">${esc(f.file.split('/').pop() ?? f.file)}:${line(f)}</a>`;
-const triageCell = (f: ReportFinding) => `${esc(f.triage?.status ?? '')}${f.baseline === 'new' ? ' <b>new</b>' : ''}`;
+const triageCell = (f: ReportFinding) => {
+  const note = buildNote(f);
+  return `${esc(f.triage?.status ?? '')}${f.baseline === 'new' ? ' <b>new</b>' : ''}${note ? `<br><span class="note">${esc(note)}</span>` : ''}`;
+};
 
 /** What will crash: one block per function, worst first, each site with its instruction. */
 function failingSection(s: ReportSections): string {

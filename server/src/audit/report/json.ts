@@ -9,6 +9,7 @@ import type { Provenance } from './provenance';
 import { jsonChunks, LazyArray } from './jsonStream';
 import { errorsFirst, reportSections, tierCounts } from './sections';
 import type { TriageEntry } from './triage';
+import type { FileBuild } from './model';
 
 export const JSON_SCHEMA_NAME = 'tdx-audit-report';
 export const JSON_SCHEMA_VERSION = 1;
@@ -47,6 +48,8 @@ export interface JsonFinding extends JsonLocation {
   compiled: { note: string | null; instructions: JsonInstruction[] } | null;
   triage: TriageEntry | null;
   baseline?: 'new' | 'unchanged';
+  /** Present when a .config or an allow-list was read: built-in/module/not-built/unknown, why, on the allow-list. */
+  build?: FileBuild;
 }
 
 /** What the model does not hold but the JSON says: which shard of a split run this is. */
@@ -101,6 +104,7 @@ export function jsonFinding(f: ReportFinding): JsonFinding {
     compiled: f.compiled ? { note: f.compiled.note ?? null, instructions: f.compiled.instructions.map(instructionJson) } : null,
     triage: f.triage ?? null,
     ...(f.baseline ? { baseline: f.baseline } : {}),
+    ...(f.build ? { build: f.build } : {}),
   };
 }
 

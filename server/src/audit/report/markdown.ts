@@ -9,7 +9,7 @@
 import type { ReportFinding, ReportModel } from './model';
 import { FAILING_VERDICTS, SEVERITIES } from './model';
 import { objectStateText, scopeLabels } from './provenance';
-import { headline, insnWhere, reportSections, tierCounts, type FunctionGroup, type SiteRow } from './sections';
+import { buildNote, headline, insnWhere, reportSections, tierCounts, type FunctionGroup, type SiteRow } from './sections';
 
 /**
  * Escapes text so no Markdown or HTML in it is interpreted (GitHub renders inline
@@ -41,7 +41,10 @@ export function mdMessage(s: string, inTable = false): string {
 
 const cell = (s: string) => (s ? mdCode(s, true) : '—');
 const where = (f: ReportFinding) => `${f.file}:${f.range.start.line + 1}:${f.range.start.character + 1}`;
-const triageMark = (f: ReportFinding) => (f.triage ? ` _[${f.triage.status}${f.triage.comment ? `: ${mdText(f.triage.comment)}` : ''}]_` : '');
+const triageMark = (f: ReportFinding) => {
+  const note = buildNote(f);
+  return (f.triage ? ` _[${f.triage.status}${f.triage.comment ? `: ${mdText(f.triage.comment)}` : ''}]_` : '') + (note ? ` _(${note})_` : '');
+};
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 export interface MarkdownOptions {
@@ -104,7 +107,8 @@ export function markdownText(model: ReportModel, opts: MarkdownOptions = {}): st
   out.push(`${kernel}, ${scopeLabels(p).map((x) => mdCode(x)).join(', ')}, profile ${mdCode(p.profile)}, tdx-audit ${mdText(p.tool.version)}, ${mdText(p.generatedAt)}.`);
   if (!p.objects.length) out.push(`Compiled forms: ${p.compiledNote ? mdText(p.compiledNote) : 'not read (source audit only): verdicts come from the source'}.`);
   out.push('');
-  const open = (n: number, o: number) => (o < n ? ` (${n - o} triaged)` : '');
+  const aside = c.notBuilt ? 'triaged or not built' : 'triaged';
+  const open = (n: number, o: number) => (o < n ? ` (${n - o} ${aside})` : '');
   out.push(
     `**${plural(t.failing, 'site')} will fail** in a TDX guest${open(t.failing, t.failingOpen)}, ` +
       `**${plural(t.warnings, 'warning')}**${open(t.warnings, t.warningsOpen)}, ${t.info} informational ` +

@@ -22,9 +22,8 @@
 import type { RuleCode, AccessorKind, SiteKind, Range } from '../../c/types';
 import type { CompiledInstruction } from '../compiled';
 import { type JsonFinding, type JsonInstruction, type JsonLocation, type JsonReport } from './json';
-import { countFindings, type ReportFinding, type ReportModel, type ReportVerdict } from './model';
+import { countFindings, deemphasisedOf, type ReportFinding, type ReportModel, type ReportVerdict } from './model';
 import type { ObjectProvenance, Provenance } from './provenance';
-import { DEEMPHASISED } from './triage';
 
 export class MergeError extends Error {}
 
@@ -75,7 +74,8 @@ export function findingOf(f: JsonFinding): ReportFinding {
     verdictFrom: f.verdictFrom,
     ...(f.compiled ? { compiled: { instructions: f.compiled.instructions.map(instructionOf), ...(f.compiled.note !== null ? { note: f.compiled.note } : {}) } } : {}),
     ...(f.triage ? { triage: f.triage } : {}),
-    deemphasised: f.triage ? DEEMPHASISED.has(f.triage.status) : false,
+    ...(f.build ? { build: f.build } : {}),
+    deemphasised: deemphasisedOf(f),
   };
 }
 

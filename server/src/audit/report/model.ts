@@ -12,6 +12,7 @@ import type { HandlerView } from '../../x86/handlers';
 import { siteKeys, type SiteKey } from './fingerprint';
 import { relativeTo, subsystemOf, type Provenance } from './provenance';
 import { DEEMPHASISED, entryOf, type TriageEntry, type TriageFile } from './triage';
+import type { BuildState } from '../kbuild';
 
 export type ReportInputFile = {
   /** Absolute path (or file: URI) of the source file. */
@@ -19,6 +20,8 @@ export type ReportInputFile = {
   audit: FileAudit;
   /** Compiled forms; defaults to audit.compiled (the engine joins when configured with objects). */
   compiled?: FileCompiled;
+  /** What the tree's .config does with the file (audit/kbuild.ts), and whether the allow-list names it. */
+  build?: FileBuild;
 } & (
   | {
       /** The text the audit was made from (fingerprints read the site expressions from it). */
@@ -34,6 +37,19 @@ export type ReportInputFile = {
       text?: undefined;
     }
 );
+
+/** A file's place in the TD kernel: built by its .config or not, on the driver allow-list or not. */
+export interface FileBuild {
+  state?: BuildState;
+  why?: string;
+  /** Set when an allow-list was given: the file's folder, path or driver is on it. */
+  allowed?: boolean;
+}
+
+/** Shown but not counted as open work: triaged safe/excluded/trusted, or not built by this .config. */
+export function deemphasisedOf(f: { triage?: TriageEntry | null; build?: FileBuild }): boolean {
+  return (f.triage ? DEEMPHASISED.has(f.triage.status) : false) || f.build?.state === 'not-built';
+}
 
 export interface ReportInput {
   files: ReportInputFile[];
@@ -132,6 +148,8 @@ export interface ReportFinding {
   deemphasised: boolean;
   /** Set once a baseline was applied. */
   baseline?: 'new' | 'unchanged';
+  /** The file's build state under the tree's .config, and its place on the allow-list. */
+  build?: FileBuild;
 }
 
 /** "Where the #VE lands": per function, from the object when read, else from the source view. */
@@ -180,6 +198,10 @@ export interface ReportCounts {
   byTriage: Record<string, number>;
   /** Sorted by total, largest first. */
   bySubsystem: SubsystemCount[];
+  /** Findings in files this .config does not build (counted apart, shown faded); absent without a .config. */
+  notBuilt?: number;
+  /** Findings in files on the driver allow-list; absent without one. */
+  allowed?: number;
 }
 
 export interface BaselineSummary {
@@ -271,7 +293,8 @@ export function buildReportModel(input: ReportInput): ReportModel {
           ? { compiled: { instructions: sc?.instructions ?? fd.instructions ?? [], ...((sc?.note ?? fd.compiledNote) ? { note: sc?.note ?? fd.compiledNote } : {}) } }
           : {}),
         ...(triage ? { triage } : {}),
-        deemphasised: triage ? DEEMPHASISED.has(triage.status) : false,
+        ...(f.build ? { build: f.build } : {}),
+        deemphasised: deemphasisedOf({ triage, build: f.build }),
       });
     }
 
@@ -355,7 +378,13 @@ export function countFindings(findings: readonly ReportFinding[]): ReportCounts 
     inc(s.bySeverity, f.severity);
   }
   const bySubsystem = [...subs.values()].sort((a, b) => b.total - a.total || (a.subsystem < b.subsystem ? -1 : 1));
-  return { findings: findings.length, bySeverity, byVerdict, byRule, byTriage, bySubsystem };
+  const built = findings.some((f) => f.build?.state !== undefined);
+  const listed = findings.some((f) => f.build?.allowed !== undefined);
+  return {
+    findings: findings.length, bySeverity, byVerdict, byRule, byTriage, bySubsystem,
+    ...(built ? { notBuilt: findings.filter((f) => f.build?.state === 'not-built').length } : {}),
+    ...(listed ? { allowed: findings.filter((f) => f.build?.allowed === true).length } : {}),
+  };
 }
 
 // ---------------------------------------------------------------------------------

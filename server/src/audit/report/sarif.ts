@@ -86,6 +86,7 @@ function result(f: ReportFinding, ruleIndex: Map<RuleCode, number>, profile: str
       width: f.width,
       expression: f.expression,
       subsystem: f.subsystem,
+      ...(f.build ? { build: f.build } : {}),
       ...(f.compiled
         ? {
             instructions: f.compiled.instructions.map((i) => ({

@@ -92,6 +92,8 @@ export function groupByFunction(rows: SiteRow[], risk: (f: ReportFinding) => num
   return [...groups.values()].sort(
     (a, b) =>
       Number(b.open > 0) - Number(a.open > 0) ||
+      // With an allow-list, the drivers a TD runs come first (allowed is undefined without one).
+      Number(b.rows.some((r) => r.finding.build?.allowed === true)) - Number(a.rows.some((r) => r.finding.build?.allowed === true)) ||
       rank(a.worst) - rank(b.worst) ||
       riskOf.get(a)! - riskOf.get(b)! ||
       cmp(a.file, b.file) ||
@@ -161,4 +163,14 @@ export function tierCounts(s: ReportSections): { failing: number; failingOpen: n
 export function errorsFirst(model: ReportModel, s: ReportSections = reportSections(model)): ReportFinding[] {
   const rows = [...s.failing.flatMap((g) => g.rows), ...s.warnings.flatMap((g) => g.rows), ...s.infoRows];
   return rows.map((r) => r.finding);
+}
+
+/** The file's place in the TD kernel, in words, when a .config or an allow-list said something. */
+export function buildNote(f: ReportFinding): string | undefined {
+  const b = f.build;
+  if (!b) return undefined;
+  const parts: string[] = [];
+  if (b.state === 'not-built') parts.push('not built in this .config');
+  if (b.allowed === true) parts.push('allow-listed');
+  return parts.length ? parts.join(', ') : undefined;
 }
