@@ -22,6 +22,11 @@ import {
 
 export const TREES = ['drivers/ata', 'drivers/pci', 'drivers/net/ethernet/intel', 'arch/x86', 'drivers'];
 const NAMES = [...CATALOGUE.keys()];
+/**
+ * Every scan starts without the on-disk header cache (a run would otherwise warm it
+ * for the next one, and the tool measured second would be measured warm).
+ */
+const SCAN_ARGS = ['--format', 'json', '--exit-zero', '--no-header-cache'];
 
 /** The semantic patch: a call of any catalogued name, reported as file:line:column:name. */
 export function cocci(): string {
@@ -188,7 +193,7 @@ async function main(): Promise<void> {
   md.line(reuse ? '### Sources: call-site recall against spatch (saved outputs re-analysed)' : '### Sources: `tdx-audit scan` vs Coccinelle and ripgrep');
   md.line();
   md.line(`${machine()}; ${spatch ? firstLine('spatch', ['--version']) : 'spatch missing'}; ${rg ? firstLine('rg', ['--version']) : 'rg missing'}; tdx-audit ${gitHead()}.`);
-  md.line(`Commands (per tree, .c and .h): \`node dist/cli.js scan DIR --format json --exit-zero\`; \`spatch --sp-file accessors.cocci --no-includes --include-headers -j 2 --very-quiet --dir DIR\` (${NAMES.length} names, python script prints file:line:col); \`rg -n -o -w --column -g '*.[ch]' -e '${NAMES.slice(0, 3).join('|')}|…' DIR\`. Wall time spawn→exit under nice, medians; peak RSS from GNU time.`);
+  md.line(`Commands (per tree, .c and .h): \`node dist/cli.js scan DIR ${SCAN_ARGS.join(' ')}\`; \`spatch --sp-file accessors.cocci --no-includes --include-headers -j 2 --very-quiet --dir DIR\` (${NAMES.length} names, python script prints file:line:col); \`rg -n -o -w --column -g '*.[ch]' -e '${NAMES.slice(0, 3).join('|')}|…' DIR\`. Wall time spawn→exit under nice, medians; peak RSS from GNU time.`);
   md.line();
   if (before) md.line(`"before" is \`${before}\`, measured in the same runs.`);
   md.line();
@@ -229,12 +234,12 @@ async function main(): Promise<void> {
           spOut = parts.length ? parts.join('') : m.stdout.toString('latin1');
           rmSync(cwd, { recursive: true, force: true });
         } else if (who === 'before' && before) {
-          const m = await measure([process.execPath, before, 'scan', dir, '--format', 'json', '--exit-zero']);
+          const m = await measure([process.execPath, before, 'scan', dir, ...SCAN_ARGS]);
           if (m.code !== 0) throw new Error(`before: tdx-audit scan failed (${m.code}): ${m.stderr.slice(0, 2000)}`);
           B.wall.push(m.wallMs); B.rss.push(m.maxRssKiB); B.cpu.push(m.cpuS);
           writeFileSync(raw(t, 'before.json'), m.stdout);
         } else if (who === 'ours') {
-          const m = await measure([process.execPath, cli, 'scan', dir, '--format', 'json', '--exit-zero']);
+          const m = await measure([process.execPath, cli, 'scan', dir, ...SCAN_ARGS]);
           if (m.code !== 0) throw new Error(`tdx-audit scan failed (${m.code}): ${m.stderr.slice(0, 2000)}`);
           T.ours.push(m.wallMs); T.rOurs.push(m.maxRssKiB); T.cOurs.push(m.cpuS); oursOut = m.stdout.toString('utf8');
         }
