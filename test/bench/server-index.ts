@@ -7,9 +7,13 @@
 // the only workspace folder (no client configuration: default settings, index enabled),
 // waits for the server's "Workspace index: ..." log line, asks tdxAudit/workspaceSummary,
 // then shutdown/exit. Peak RSS covers the index worker threads (threads of the process).
+// The server's resident memory is also read from /proc when the index finishes and
+// again after TDX_BENCH_IDLE_S seconds (default 45) of idleness, when the indexer has
+// ended its worker threads (index/indexer.ts): what an editor session keeps.
+// TDX_BENCH_SERVER=/other/dist/server.js measures another build the same way.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ensureTree, fmtMiB, fmtMs, gitHead, log, machine, Md, NICE, ROOT, writeSection } from './lib';
@@ -21,13 +25,28 @@ export interface IndexMeasure {
   maxRssKiB: number;
   cpuS: number;
   logLine: string;
+  /** VmRSS of the server process when the index log line arrived, and after the idle wait (KiB). */
+  rssAtIndexKiB: number;
+  rssIdleKiB: number;
   summary: { totals?: { files: number; sites: number }; skipped?: number; capped?: boolean; ms?: number } | null;
 }
 
-export function measureServerIndex(dir: string, timeoutMs = 3_600_000): Promise<IndexMeasure> {
+/** VmRSS (KiB) of the node process under nice -> time (time's child), or NaN. */
+function serverRss(timePid: number | undefined): number {
+  try {
+    const kids = readFileSync(`/proc/${timePid}/task/${timePid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    const pid = kids[0];
+    const st = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(/VmRSS:\s+(\d+)/.exec(st)?.[1] ?? NaN);
+  } catch {
+    return NaN;
+  }
+}
+
+export function measureServerIndex(dir: string, timeoutMs = 3_600_000, server = join(ROOT, 'dist/server.js'), idleS = Number(process.env.TDX_BENCH_IDLE_S ?? 45)): Promise<IndexMeasure> {
   const tdir = mkdtempSync(join(tmpdir(), 'tdx-bench-srv-'));
   const timeFile = join(tdir, 'time');
-  const child = spawn('nice', ['-n', String(NICE), '/usr/bin/time', '-o', timeFile, '-f', '%M %U %S', process.execPath, join(ROOT, 'dist/server.js'), '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('nice', ['-n', String(NICE), '/usr/bin/time', '-o', timeFile, '-f', '%M %U %S', process.execPath, server, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
   const t0 = performance.now();
   let buf = Buffer.alloc(0);
   let nextId = 1;
@@ -69,11 +88,16 @@ export function measureServerIndex(dir: string, timeoutMs = 3_600_000): Promise<
     let indexMs = NaN;
     let logLine = '';
     let summary: IndexMeasure['summary'] = null;
+    let rssAtIndexKiB = NaN;
+    let rssIdleKiB = NaN;
     onLog = (s) => {
       if (!s.startsWith('Workspace index:')) return;
       indexMs = performance.now() - t0;
       logLine = s;
+      rssAtIndexKiB = serverRss(child.pid);
       void (async () => {
+        await new Promise((r) => setTimeout(r, idleS * 1000));
+        rssIdleKiB = serverRss(child.pid);
         summary = (await request('tdxAudit/workspaceSummary', null)) as IndexMeasure['summary'];
         await request('shutdown', null);
         send({ method: 'exit' });
@@ -90,7 +114,7 @@ export function measureServerIndex(dir: string, timeoutMs = 3_600_000): Promise<
       } catch { /* killed */ }
       rmSync(tdir, { recursive: true, force: true });
       if (!logLine) rej(new Error(`server exited before indexing ${dir}`));
-      else res({ dir, indexMs, wallMs, maxRssKiB, cpuS, logLine, summary });
+      else res({ dir, indexMs, wallMs, maxRssKiB, cpuS, logLine, summary, rssAtIndexKiB, rssIdleKiB });
     });
     const uri = pathToFileURL(dir).href;
     void request('initialize', {
@@ -106,15 +130,19 @@ async function main(): Promise<void> {
   const md = new Md();
   md.line('### Language server: background workspace index');
   md.line();
-  md.line(`${machine()}; tdx-audit ${gitHead()}. \`node dist/server.js --stdio\`, one workspace folder, default settings (index on, worker threads one per core), untrusted (source audit only).`);
+  const server = process.env.TDX_BENCH_SERVER ?? join(ROOT, 'dist/server.js');
+  const idleS = Number(process.env.TDX_BENCH_IDLE_S ?? 45);
+  md.line(`${machine()}; tdx-audit ${gitHead()}. \`node ${server === join(ROOT, 'dist/server.js') ? 'dist/server.js' : server} --stdio\`, one workspace folder, default settings (index on, worker threads one per core), untrusted (source audit only). Load average at the start: ${loadavg().map((x) => x.toFixed(2)).join(' ')}.`);
   md.line();
-  md.line('| folder | index time (initialize → "Workspace index" log) | CPU s | peak RSS | index log |');
-  md.line('|---|---|---|---|---|');
+  md.line(`| folder | index time (initialize → "Workspace index" log) | CPU s | peak RSS | RSS when indexed | RSS after ${idleS} s idle | index log |`);
+  md.line('|---|---|---|---|---|---|---|');
   for (const d of dirs.length ? dirs : [join(tree, 'drivers')]) {
     log(`server index: ${d}`);
-    const m = await measureServerIndex(d);
-    md.line(`| ${d.startsWith(tree) ? d.slice(tree.length + 1) + '/' : d} | ${fmtMs(m.indexMs)} | ${m.cpuS.toFixed(1)} | ${fmtMiB(m.maxRssKiB)} | ${m.logLine.replace(/\|/g, '\\|')} |`);
+    const m = await measureServerIndex(d, undefined, server, idleS);
+    md.line(`| ${d.startsWith(tree) ? d.slice(tree.length + 1) + '/' : d} | ${fmtMs(m.indexMs)} | ${m.cpuS.toFixed(1)} | ${fmtMiB(m.maxRssKiB)} | ${fmtMiB(m.rssAtIndexKiB)} | ${fmtMiB(m.rssIdleKiB)} | ${m.logLine.replace(/\|/g, '\\|')} |`);
   }
+  md.line();
+  md.line(`Load average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}.`);
   writeSection('server', md.text());
 }
 

@@ -6,11 +6,14 @@
 //
 //   npm run bench:sources [-- --write] [-- --trees drivers/ata,drivers/pci]
 //   TDX_BENCH_RUNS (default 3) runs per tree, TDX_BENCH_RUNS_BIG (default 1) for drivers/.
+//   TDX_BENCH_BEFORE=/path/to/other/dist/cli.js also measures that build ("before") in
+//   the same runs, alternating with the others: before -> after ratios from one run.
+//   The issue-15 set (1,035 .c files): --trees drivers/ata,drivers/pci,drivers/net/ethernet/intel,drivers/virtio,arch/x86
 //
 // All three scan .c and .h files: spatch with --include-headers, rg with -g '*.[ch]'.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { CATALOGUE } from '../../server/src/c/catalogue';
 import {
@@ -19,6 +22,11 @@ import {
 
 export const TREES = ['drivers/ata', 'drivers/pci', 'drivers/net/ethernet/intel', 'arch/x86', 'drivers'];
 const NAMES = [...CATALOGUE.keys()];
+/**
+ * Every scan starts without the on-disk header cache (a run would otherwise warm it
+ * for the next one, and the tool measured second would be measured warm).
+ */
+const SCAN_ARGS = ['--format', 'json', '--exit-zero', '--no-header-cache'];
 
 /** The semantic patch: a call of any catalogued name, reported as file:line:column:name. */
 export function cocci(): string {
@@ -170,6 +178,8 @@ async function main(): Promise<void> {
   const rg = ensurePeer('rg', 'ripgrep');
   const cli = join(ROOT, 'dist/cli.js');
   if (!existsSync(cli)) throw new Error('dist/cli.js missing: run npm run build first (npm run bench does)');
+  const before = process.env.TDX_BENCH_BEFORE;
+  if (before && !existsSync(before)) throw new Error(`TDX_BENCH_BEFORE: ${before} does not exist`);
   const work = join(tmpdir(), 'tdx-audit-bench');
   mkdirSync(work, { recursive: true });
   const sp = join(work, 'accessors.cocci');
@@ -183,24 +193,29 @@ async function main(): Promise<void> {
   md.line(reuse ? '### Sources: call-site recall against spatch (saved outputs re-analysed)' : '### Sources: `tdx-audit scan` vs Coccinelle and ripgrep');
   md.line();
   md.line(`${machine()}; ${spatch ? firstLine('spatch', ['--version']) : 'spatch missing'}; ${rg ? firstLine('rg', ['--version']) : 'rg missing'}; tdx-audit ${gitHead()}.`);
-  md.line(`Commands (per tree, .c and .h): \`node dist/cli.js scan DIR --format json --exit-zero\`; \`spatch --sp-file accessors.cocci --no-includes --include-headers -j 2 --very-quiet --dir DIR\` (${NAMES.length} names, python script prints file:line:col); \`rg -n -o -w --column -g '*.[ch]' -e '${NAMES.slice(0, 3).join('|')}|…' DIR\`. Wall time spawn→exit under nice, medians; peak RSS from GNU time.`);
+  md.line(`Commands (per tree, .c and .h): \`node dist/cli.js scan DIR ${SCAN_ARGS.join(' ')}\`; \`spatch --sp-file accessors.cocci --no-includes --include-headers -j 2 --very-quiet --dir DIR\` (${NAMES.length} names, python script prints file:line:col); \`rg -n -o -w --column -g '*.[ch]' -e '${NAMES.slice(0, 3).join('|')}|…' DIR\`. Wall time spawn→exit under nice, medians; peak RSS from GNU time.`);
   md.line();
-  if (!reuse) md.line('| tree | files (.c/.h) | runs | ripgrep | spatch -j 2 | tdx-audit | **ours/spatch** | ours/rg | peak RSS rg / spatch / ours | spatch CPU s | ours CPU s |');
-  if (!reuse) md.line('|---|---|---|---|---|---|---|---|---|---|---|');
+  if (before) md.line(`"before" is \`${before}\`, measured in the same runs.`);
+  md.line();
+  if (!reuse) md.line(`| tree | files (.c/.h) | runs | ripgrep | spatch -j 2 |${before ? ' before | before/spatch |' : ''} tdx-audit | **ours/spatch** | ours/rg | peak RSS rg / spatch /${before ? ' before /' : ''} ours | spatch CPU s |${before ? ' before CPU s |' : ''} ours CPU s |`);
+  if (!reuse) md.line(`|---|---|---|---|---|${before ? '---|---|' : ''}---|---|---|---|---|${before ? '---|' : ''}---|`);
+  const load0 = loadavg().map((x) => x.toFixed(2)).join(' ');
 
   const recallRows: string[] = [];
+  const sum = { s: 0, b: 0, o: 0, cs: 0, cb: 0, co: 0 };
   const detail: string[] = [];
   for (const t of trees) {
     const dir = join(tree, t);
     const nFiles = Number(execFileSync('sh', ['-c', `find '${dir}' -name '*.[ch]' | wc -l`], { encoding: 'utf8' }).trim());
     const n = t === 'drivers' ? runsBig : runs;
+    const B = { wall: [] as number[], rss: [] as number[], cpu: [] as number[] };
     const T = { ours: [] as number[], spatch: [] as number[], rg: [] as number[], rOurs: [] as number[], rSpatch: [] as number[], rRg: [] as number[], cOurs: [] as number[], cSpatch: [] as number[] };
     let oursOut = '';
     let spOut = '';
     let rgOut = '';
     for (let r = 0; r < (reuse ? 0 : n); r++) {
       log(`sources: ${t} run ${r + 1}/${n}`);
-      const order = r % 2 === 0 ? ['rg', 'spatch', 'ours'] : ['ours', 'spatch', 'rg'];
+      const order = r % 2 === 0 ? ['rg', 'spatch', 'before', 'ours'] : ['ours', 'before', 'spatch', 'rg'];
       for (const who of order) {
         if (who === 'rg' && rg) {
           const m = await measure([rg, '-n', '-o', '-w', '--column', '--no-heading', '-g', '*.[ch]', '-e', rgPattern, dir]);
@@ -218,8 +233,13 @@ async function main(): Promise<void> {
           });
           spOut = parts.length ? parts.join('') : m.stdout.toString('latin1');
           rmSync(cwd, { recursive: true, force: true });
+        } else if (who === 'before' && before) {
+          const m = await measure([process.execPath, before, 'scan', dir, ...SCAN_ARGS]);
+          if (m.code !== 0) throw new Error(`before: tdx-audit scan failed (${m.code}): ${m.stderr.slice(0, 2000)}`);
+          B.wall.push(m.wallMs); B.rss.push(m.maxRssKiB); B.cpu.push(m.cpuS);
+          writeFileSync(raw(t, 'before.json'), m.stdout);
         } else if (who === 'ours') {
-          const m = await measure([process.execPath, cli, 'scan', dir, '--format', 'json', '--exit-zero']);
+          const m = await measure([process.execPath, cli, 'scan', dir, ...SCAN_ARGS]);
           if (m.code !== 0) throw new Error(`tdx-audit scan failed (${m.code}): ${m.stderr.slice(0, 2000)}`);
           T.ours.push(m.wallMs); T.rOurs.push(m.maxRssKiB); T.cOurs.push(m.cpuS); oursOut = m.stdout.toString('utf8');
         }
@@ -235,7 +255,12 @@ async function main(): Promise<void> {
       writeFileSync(raw(t, 'rg.txt'), rgOut);
     }
     const o = median(T.ours), s = median(T.spatch), g = median(T.rg);
-    if (!reuse) md.line(`| ${t}/ | ${nFiles} | ${n} | ${fmtMs(g)} | ${fmtMs(s)} | ${fmtMs(o)} | **${fmtRatio(o / s)}** | ${fmtRatio(o / g)} | ${fmtMiB(median(T.rRg))} / ${fmtMiB(median(T.rSpatch))} / ${fmtMiB(median(T.rOurs))} | ${median(T.cSpatch).toFixed(1)} | ${median(T.cOurs).toFixed(1)} |`);
+    const b = median(B.wall);
+    if (!trees.some((u) => u !== t && t.startsWith(u + '/'))) {
+      sum.s += s; sum.b += b; sum.o += o;
+      sum.cs += median(T.cSpatch); sum.cb += median(B.cpu); sum.co += median(T.cOurs);
+    }
+    if (!reuse) md.line(`| ${t}/ | ${nFiles} | ${n} | ${fmtMs(g)} | ${fmtMs(s)} |${before ? ` ${fmtMs(b)} | ${fmtRatio(b / s)} |` : ''} ${fmtMs(o)} | **${fmtRatio(o / s)}** | ${fmtRatio(o / g)} | ${fmtMiB(median(T.rRg))} / ${fmtMiB(median(T.rSpatch))} /${before ? ` ${fmtMiB(median(B.rss))} /` : ''} ${fmtMiB(median(T.rOurs))} | ${median(T.cSpatch).toFixed(1)} |${before ? ` ${median(B.cpu).toFixed(1)} |` : ''} ${median(T.cOurs).toFixed(1)} |`);
 
     // ---- recall against spatch's list
     const j = JSON.parse(oursOut) as OurJson;
@@ -319,6 +344,11 @@ async function main(): Promise<void> {
     show('Found by ripgrep, not calls per spatch', catR, rgNotSp.length);
     if (spNotRg.length) detail.push(`spatch sites ripgrep misses: ${spNotRg.length} (e.g. ${spNotRg.slice(0, 3).map((x) => `${rel(x.file)}:${x.line} ${x.name}`).join(', ')}).\n`);
     writeFileSync(join(work, `diff-${t.replace(/\//g, '_')}.json`), JSON.stringify({ oursOnly, spOnly, rgNotSp: rgNotSp.length }, null, 1));
+  }
+  if (!reuse) {
+    md.line(`| **all listed trees** | | | | ${fmtMs(sum.s)} |${before ? ` ${fmtMs(sum.b)} | ${fmtRatio(sum.b / sum.s)} |` : ''} ${fmtMs(sum.o)} | **${fmtRatio(sum.o / sum.s)}** | | | ${sum.cs.toFixed(1)} |${before ? ` ${sum.cb.toFixed(1)} |` : ''} ${sum.co.toFixed(1)} |`);
+    md.line();
+    md.line(`Load average (1/5/15 min) at the start: ${load0}; at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}.`);
   }
   md.line();
   md.line('Call-site recall against spatch\'s list (direct calls of catalogued names only; keyed by file:line:name):');

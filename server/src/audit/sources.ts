@@ -26,28 +26,45 @@ const ANY_INCLUDE = /^[ \t]*#[ \t]*include/m;
 const MAX_FILTER_DEPTH = 32;
 
 /**
- * The pre-filter with headers: a file that names nothing of the above passes only
- * if a header it includes with quotes (relative to its folder, as the engine
- * resolves them), or one those include, does. A quoted include alone let 751 of the
- * 1,035 files of the speed benchmark through when 268 name something. Decisions
- * per header are kept for the run (one instance per scan, report or index run).
+ * What a file's own text says before any header is read: it names something
+ * (`'parse'`), it can only hold a site through what its headers declare
+ * (`'headers'`: the engine's AuditEngine.mayHoldSitesThroughHeaders decides), or it
+ * has no include and names nothing (`'skip'`).
+ */
+export function textDecision(text: string): 'parse' | 'headers' | 'skip' {
+  if (namesSite(text)) return 'parse';
+  return ANY_INCLUDE.test(text) ? 'headers' : 'skip';
+}
+
+/**
+ * The pre-filter. A file that names no accessor, `__iomem` or mapping API itself can
+ * hold a site only by naming something its headers declare: a wrapper they define,
+ * an `__iomem` global, or an `__iomem` field after `->` or `.` (every other site
+ * starts from a name the text tests see). With the engine's look at its headers
+ * (`throughHeaders`, the same include walk, quoted and angle-bracket, the audit will
+ * use), that is the whole test: exact, in that a skipped file would have had no
+ * site (test/unit/c/prefilter-exact.test.ts; test/bench/prefilter.ts on real trees).
+ * A quoted include that merely names something no longer lets the file through (the
+ * 1,035-file set: it let 761 files be parsed where 268 name something).
+ *
+ * Without an engine (no header index), the quoted-include chain is the
+ * over-approximation: a file passes if a header it includes with quotes (relative
+ * to its folder), or one those include, names something. Decisions per header are
+ * kept for the run (one instance per scan, report or index run).
  */
 export class SiteFilter {
   private readonly memo = new Map<string, boolean>();
 
-  /**
-   * `throughHeaders` is the engine's second look (AuditEngine.mayHoldSitesThroughHeaders)
-   * at a file the text tests let go: what the headers of its include path declare
-   * (a wrapper in <linux/...>). Without it only the quoted chain is looked at.
-   */
   constructor(
     private readonly read: (path: string) => string | undefined,
     private readonly throughHeaders?: (path: string, text: string) => boolean,
   ) {}
 
   mayHoldSites(path: string, text: string): boolean {
-    if (namesSite(text) || this.includesSite(path, text, 0, new Set([resolve(path)])) !== false) return true;
-    return !!this.throughHeaders && ANY_INCLUDE.test(text) && this.throughHeaders(path, text);
+    const d = textDecision(text);
+    if (d !== 'headers') return d === 'parse';
+    if (this.throughHeaders) return this.throughHeaders(path, text);
+    return this.includesSite(path, text, 0, new Set([resolve(path)])) !== false;
   }
 
   /** true, false, or 'cut' (an include cycle was cut below: not memoised, counted as false here). */

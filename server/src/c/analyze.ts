@@ -342,10 +342,11 @@ function parseMacroBody(parser: CParser, text: string, m: MacroDef): Tree | null
     .replace(/\\(\r?\n)/g, ' $1')
     .replace(/##/g, '+ ')
     .replace(/#(?=\s*[A-Za-z_])/g, ' ');
-  const src = headerAbove
-    ? '\n'.repeat(row - 1) + header + '\n' + ' '.repeat(col) + raw + '\n;}'
-    : '\n'.repeat(row) + header + ' '.repeat(col - header.length) + raw + '\n;}';
-  return parser.parseOnce(src);
+  // Only the body's lines are given to tree-sitter, placed at their rows (parseAt);
+  // the body's own characters keep their indices in the file.
+  const lead = headerAbove ? header + '\n' + ' '.repeat(col) : header + ' '.repeat(col - header.length);
+  const start = Math.max(0, body.startIndex - lead.length);
+  return parser.parseAt(lead + raw + '\n;}', start, { row: headerAbove ? row - 1 : row, column: 0 });
 }
 
 type Flow = [target: string, from: Set<string>];

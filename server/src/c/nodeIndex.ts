@@ -18,24 +18,42 @@ const INDEXED = [
 ] as const;
 const INDEXED_SET: ReadonlySet<string> = new Set(INDEXED);
 
-const indexes = new WeakMap<Tree, Node[]>();
-
-function indexOf(tree: Tree): Node[] {
-  let all = indexes.get(tree);
-  if (!all) {
-    all = tree.rootNode.descendantsOfType([...INDEXED]).filter((n): n is Node => !!n);
-    indexes.set(tree, all);
-  }
-  return all;
+interface TreeIndex {
+  nodes: Node[];
+  /** Start and end of each node (reading `endIndex` is a call into WASM: done once here). */
+  starts: Int32Array;
+  ends: Int32Array;
+  /** Each node's kind (`type` is a call into WASM too). */
+  kinds: string[];
 }
 
-/** First position in `all` (sorted by startIndex) whose node starts at or after `start`. */
-function lowerBound(all: readonly Node[], start: number): number {
+const indexes = new WeakMap<Tree, TreeIndex>();
+
+function indexOf(tree: Tree): TreeIndex {
+  let ix = indexes.get(tree);
+  if (!ix) {
+    const nodes = tree.rootNode.descendantsOfType([...INDEXED]).filter((n): n is Node => !!n);
+    const starts = new Int32Array(nodes.length);
+    const ends = new Int32Array(nodes.length);
+    const kinds: string[] = new Array(nodes.length);
+    for (let i = 0; i < nodes.length; i++) {
+      starts[i] = nodes[i]!.startIndex;
+      ends[i] = nodes[i]!.endIndex;
+      kinds[i] = nodes[i]!.type;
+    }
+    ix = { nodes, starts, ends, kinds };
+    indexes.set(tree, ix);
+  }
+  return ix;
+}
+
+/** First position in `starts` (ascending) at or after `start`. */
+function lowerBound(starts: Int32Array, start: number): number {
   let lo = 0;
-  let hi = all.length;
+  let hi = starts.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (all[mid]!.startIndex < start) lo = mid + 1;
+    if (starts[mid]! < start) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -48,14 +66,15 @@ function lowerBound(all: readonly Node[], start: number): number {
 export function nodesOf(node: Node, types: string | readonly string[]): Node[] {
   const wanted = typeof types === 'string' ? [types] : types;
   if (!wanted.every((t) => INDEXED_SET.has(t))) return node.descendantsOfType([...wanted]).filter((n): n is Node => !!n);
-  const all = indexOf(node.tree);
+  const { nodes, starts, ends, kinds } = indexOf(node.tree);
   const set = new Set(wanted);
   const out: Node[] = [];
+  const start = node.startIndex;
   const end = node.endIndex;
-  for (let i = lowerBound(all, node.startIndex); i < all.length; i++) {
-    const n = all[i]!;
-    if (n.startIndex > end) break;
-    if (n.endIndex <= end && set.has(n.type)) out.push(n);
+  const whole = start === 0 && node.id === node.tree.rootNode.id;
+  for (let i = whole ? 0 : lowerBound(starts, start); i < nodes.length; i++) {
+    if (starts[i]! > end) break;
+    if (ends[i]! <= end && set.has(kinds[i]!)) out.push(nodes[i]!);
   }
   return out;
 }

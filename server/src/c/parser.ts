@@ -79,6 +79,30 @@ export class CParser {
     return tree;
   }
 
+  /**
+   * A one-off parse of `src` as if it stood at `startIndex` / `startPosition` of a
+   * larger document (a macro body at its own rows and columns): node positions are
+   * document positions. tree-sitter jumps to the start of the included range, so
+   * nothing before it is built or lexed (padding the text with `row` newlines made
+   * each macro body cost its row number: quadratic in a file with many macros).
+   * The caller must delete the tree.
+   */
+  parseAt(src: string, startIndex: number, startPosition: Point): Tree {
+    const end = startIndex + src.length;
+    let row = startPosition.row;
+    let lineStart = -startPosition.column;
+    for (let i = src.indexOf('\n'); i >= 0; i = src.indexOf('\n', i + 1)) {
+      row++;
+      lineStart = i + 1;
+    }
+    const endPosition = { row, column: src.length - lineStart };
+    const tree = this.parser.parse((index: number) => (index >= startIndex && index < end ? src.slice(index - startIndex) : ''), null, {
+      includedRanges: [{ startIndex, endIndex: end, startPosition, endPosition }],
+    });
+    if (!tree) throw new Error('tree-sitter returned no tree');
+    return tree;
+  }
+
   private store(key: string | undefined, p: ParsedFile): ParsedFile {
     if (key !== undefined) this.cache.set(key, p);
     return p;

@@ -5,17 +5,19 @@
 
 import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
-import { MAX_TEXT_BYTES, readTextOrUndefined, tryReadText } from '../fs/safeRead';
+import { MAX_TEXT_BYTES, tryReadText } from '../fs/safeRead';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { SiteFilter, SKIP_DIRS as TREE_SKIP_DIRS } from '../audit/sources';
+import { SKIP_DIRS as TREE_SKIP_DIRS, textDecision } from '../audit/sources';
 import type { AuditConfig } from '../audit/engine';
 import type { FromWorker, IndexedFile, ToWorker } from './types';
 
 /** The tree walk's skips, plus editor and build-output folders a workspace has. */
 const SKIP_DIRS = new Set([...TREE_SKIP_DIRS, '.vscode', '.cache', 'out']);
 const MAX_FILES = 100_000;
+const DEFAULT_RELEASE_MS = 30_000;
+const MAX_INTERNED = 200_000;
 
 export interface IndexProgress {
   done: number;
@@ -79,10 +81,45 @@ export class WorkspaceIndexer {
   private configKey = '';
   private lastError: string | undefined;
 
+  /** Ends the idle workers (their parsers' WASM heaps and header indexes) after a run. */
+  private releaseTimer: NodeJS.Timeout | undefined;
+  /** One copy of each short string the findings repeat (function, accessor, rule names). */
+  private readonly strings = new Map<string, string>();
+
+  /**
+   * @param releaseAfterMs how long worker threads stay after a run before they are
+   * ended: a worker holds tree-sitter's WASM heap (it never shrinks) and the header
+   * index of what it audited, hundreds of MB after a kernel tree. The next run starts
+   * new ones (about 0.5 s each, and the headers are analysed again). Infinity keeps them.
+   */
   constructor(
     private readonly workerPath: string,
     private readonly threads = Math.max(1, availableParallelism()),
+    private readonly releaseAfterMs = DEFAULT_RELEASE_MS,
   ) {}
+
+  private intern(s: string): string {
+    const hit = this.strings.get(s);
+    if (hit !== undefined) return hit;
+    if (this.strings.size < MAX_INTERNED) this.strings.set(s, s);
+    return s;
+  }
+
+  /** A worker's file record with its repeated strings shared (structured clone copies every string). */
+  private compact(f: IndexedFile): IndexedFile {
+    for (const x of f.findings) {
+      x.rule = this.intern(x.rule) as typeof x.rule;
+      x.severity = this.intern(x.severity) as typeof x.severity;
+      x.accessor = this.intern(x.accessor);
+      if (x.function !== null) x.function = this.intern(x.function);
+    }
+    return f;
+  }
+
+  /** Worker threads alive now (for tests and measurements). */
+  get liveWorkers(): number {
+    return this.slots.length;
+  }
 
   private ensureWorkers(config: AuditConfig, folders: readonly string[]): void {
     const key = JSON.stringify([config.profile, config.followIncludes, config.severity, folders]);
@@ -123,17 +160,19 @@ export class WorkspaceIndexer {
     }
   }
 
-  private run(slot: Slot, path: string, text: string, headersOnly: boolean): Promise<FromWorker> {
+  private run(slot: Slot, path: string, text: string, hash: string, headersOnly: boolean): Promise<FromWorker> {
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.pending.set(id, resolve);
-      slot.worker.postMessage({ type: 'audit', id, path, text, headersOnly } satisfies ToWorker);
+      slot.worker.postMessage({ type: 'audit', id, path, text, hash, headersOnly } satisfies ToWorker);
     });
   }
 
   /** Indexes the folders. Resolves (never rejects) with what was done, also when cancelled. */
   async index(folders: readonly string[], config: AuditConfig, onProgress: (p: IndexProgress) => void, token: CancelToken): Promise<IndexResult> {
     const t0 = performance.now();
+    clearTimeout(this.releaseTimer);
+    this.releaseTimer = undefined;
     this.ensureWorkers(config, folders);
     await Promise.all(this.slots.map((s) => s.ready));
     if (!this.slots.length) throw new Error(`the indexer's worker threads did not start: ${this.lastError ?? 'unknown error'} (${this.workerPath})`);
@@ -147,8 +186,6 @@ export class WorkspaceIndexer {
     const total = paths.length;
     let lastReport = 0;
     const inflight = new Map<string, Promise<FromWorker>>();
-    // Headers only inside the folders, as the workers read them.
-    const filter = new SiteFilter((p) => readTextOrUndefined(p, { roots: folders }));
     const report = () => {
       const now = performance.now();
       if (now - lastReport < 100 && done < total) return;
@@ -165,9 +202,15 @@ export class WorkspaceIndexer {
             continue;
           }
           const text = r.text;
-          // A file the text tests let go may still call a wrapper of a kernel header:
-          // the worker (which holds the header index) has the last word.
-          const headersOnly = !filter.mayHoldSites(path, text);
+          // A file that names nothing itself may still name what its headers declare
+          // (a wrapper, an __iomem global or field): the worker, which holds the header
+          // index, has the last word (the pre-filter of audit/sources.ts).
+          const decision = textDecision(text);
+          if (decision === 'skip') {
+            skipped++;
+            continue;
+          }
+          const headersOnly = decision === 'headers';
           const hash = createHash('sha1').update(text).digest('hex');
           const cached = this.byHash.get(hash);
           if (cached) {
@@ -186,15 +229,16 @@ export class WorkspaceIndexer {
             else failures.push({ path, message: m.type === 'error' ? m.message : 'indexer failed' });
             continue;
           }
-          const job = this.run(slot, path, text, headersOnly);
+          const job = this.run(slot, path, text, hash, headersOnly);
           inflight.set(hash, job);
           const m = await job;
           inflight.delete(hash);
           if (m.type === 'no-sites') skipped++;
           else if (m.type === 'result') {
-            const { path: _p, ...rest } = m.file;
+            const file = this.compact(m.file);
+            const { path: _p, ...rest } = file;
             this.byHash.set(hash, rest);
-            out.push(m.file);
+            out.push(file);
           } else if (m.type === 'error') failures.push({ path, message: m.message });
         } catch (e) {
           failures.push({ path, message: e instanceof Error ? e.message : String(e) });
@@ -209,10 +253,32 @@ export class WorkspaceIndexer {
     if (next < paths.length && !token.cancelled) failures.push({ path: paths[next]!, message: `indexing stopped: ${this.lastError ?? 'worker threads exited'}` });
     onProgress({ done, total, message: `${done}/${total} files` });
     out.sort((a, b) => (a.path < b.path ? -1 : 1));
+    this.releaseLater();
     return { files: out, skipped, capped, failures, cacheHits: hits, ms: performance.now() - t0, cancelled: token.cancelled };
   }
 
+  /** Ends the workers once no run has started for releaseAfterMs (the summaries stay). */
+  private releaseLater(): void {
+    clearTimeout(this.releaseTimer);
+    if (!Number.isFinite(this.releaseAfterMs)) return;
+    this.releaseTimer = setTimeout(() => {
+      this.releaseTimer = undefined;
+      if (this.pending.size) return; // a run is under way: it schedules its own release
+      this.endWorkers();
+    }, this.releaseAfterMs);
+    this.releaseTimer.unref();
+  }
+
+  private endWorkers(): void {
+    const slots = this.slots;
+    this.slots = [];
+    // New workers get the configuration when they start (ensureWorkers); the cached
+    // summaries stay valid, as the configuration is unchanged.
+    for (const s of slots) void s.worker.terminate();
+  }
+
   dispose(): void {
+    clearTimeout(this.releaseTimer);
     for (const s of this.slots) void s.worker.terminate();
     this.slots = [];
   }

@@ -1,5 +1,11 @@
 // Messages between the workspace indexer and its worker threads, and what the
 // index holds per file. Plain data only (structured clone).
+//
+// The index keeps a compact summary per file (counts, the content hash, and one
+// small record per finding with its triage fingerprint), never an audit, a syntax
+// tree or a site's ranges and chains: a workspace of 10,000 files with sites keeps
+// only what a workspace view shows and what tells an export which files are
+// unchanged (summary.ts reads it).
 
 import type { AuditConfig, Severity } from '../audit/engine';
 import type { RuleCode } from '../c/types';
@@ -7,28 +13,39 @@ import type { RuleCode } from '../c/types';
 export interface IndexedFinding {
   rule: RuleCode;
   severity: Severity;
+  /** 0-based line and UTF-16 column of the accessor (or dereference). */
   line: number;
   character: number;
   function: string | null;
   accessor: string;
   message: string;
+  /**
+   * The finding's triage fingerprint (audit/report/fingerprint.ts), the key of
+   * .tdx-audit/triage.json and of SARIF partialFingerprints: stable across edits
+   * above the site. Computed against the tree root the language server uses.
+   */
+  fingerprint: string;
 }
 
 export interface IndexedFile {
   path: string;
+  /** sha1 of the text that was audited (an export re-audits only files whose text differs). */
+  hash: string;
   sites: number;
   errors: number;
   warnings: number;
   others: number;
   parseErrors: number;
   ms: number;
+  /** Sites by rule (every site, also those whose severity is off). */
+  byRule: Partial<Record<RuleCode, number>>;
   findings: IndexedFinding[];
 }
 
 export type ToWorker =
   | { type: 'config'; config: AuditConfig; folders: string[] }
   /** `headersOnly`: the text names nothing itself; audit it only if its headers' wrappers or `__iomem` names appear in it. */
-  | { type: 'audit'; id: number; path: string; text: string; headersOnly?: boolean };
+  | { type: 'audit'; id: number; path: string; text: string; hash: string; headersOnly?: boolean };
 
 export type FromWorker =
   | { type: 'ready' }

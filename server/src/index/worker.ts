@@ -1,11 +1,15 @@
 // Worker thread of the workspace indexer: one AuditEngine per thread (its own
 // parser and header cache), source-only audits of files the main thread read.
 
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { readTextOrUndefined } from '../fs/safeRead';
 import { parentPort } from 'node:worker_threads';
 import { AuditEngine } from '../audit/engine';
 import { batchHost } from '../audit/sources';
+import { findingFingerprints } from '../audit/report/fingerprint';
+import { findTreeRoot, relativeTo } from '../audit/report/provenance';
+import type { FileAudit } from '../audit/engine';
+import type { RuleCode } from '../c/types';
 import type { FromWorker, IndexedFile, ToWorker } from './types';
 
 const port = parentPort!;
@@ -18,6 +22,49 @@ let folders: string[] = [];
  */
 function readInside(p: string): string | undefined {
   return readTextOrUndefined(resolve(p), { roots: folders });
+}
+
+/** Tree roots by folder (the language server's triage keys fingerprints on them). */
+const roots = new Map<string, string>();
+function rootOf(path: string): string {
+  const d = dirname(path);
+  let r = roots.get(d);
+  if (r === undefined) roots.set(d, (r = findTreeRoot([path]).root));
+  return r;
+}
+
+/** What the index keeps of an audit: counts and one small record per finding (types.ts). */
+function summarise(path: string, hash: string, text: string, a: FileAudit): IndexedFile {
+  const byRule: Partial<Record<RuleCode, number>> = {};
+  for (const s of a.analysis.sites) byRule[s.rule] = (byRule[s.rule] ?? 0) + 1;
+  const fps = a.findings.length ? findingFingerprints(relativeTo(rootOf(path), path), text, a) : [];
+  let errors = 0;
+  let warnings = 0;
+  for (const f of a.findings) {
+    if (f.severity === 'error') errors++;
+    else if (f.severity === 'warning') warnings++;
+  }
+  return {
+    path,
+    hash,
+    sites: a.analysis.sites.length,
+    errors,
+    warnings,
+    others: a.findings.length - errors - warnings,
+    parseErrors: a.analysis.parseErrors,
+    ms: a.ms,
+    byRule,
+    findings: a.findings.map((f, i) => ({
+      rule: f.rule,
+      severity: f.severity,
+      line: f.site.range.start.line,
+      character: f.site.range.start.character,
+      function: f.site.function,
+      accessor: f.site.accessor,
+      message: f.message,
+      fingerprint: fps[i]!,
+    })),
+  };
 }
 
 async function main(): Promise<void> {
@@ -39,24 +86,7 @@ async function main(): Promise<void> {
         return;
       }
       const a = engine.auditOnce(m.path, m.text);
-      const file: IndexedFile = {
-        path: m.path,
-        sites: a.analysis.sites.length,
-        errors: a.findings.filter((f) => f.severity === 'error').length,
-        warnings: a.findings.filter((f) => f.severity === 'warning').length,
-        others: a.findings.filter((f) => f.severity === 'information' || f.severity === 'hint').length,
-        parseErrors: a.analysis.parseErrors,
-        ms: a.ms,
-        findings: a.findings.map((f) => ({
-          rule: f.rule,
-          severity: f.severity,
-          line: f.site.range.start.line,
-          character: f.site.range.start.character,
-          function: f.site.function,
-          accessor: f.site.accessor,
-          message: f.message,
-        })),
-      };
+      const file = summarise(m.path, m.hash, m.text, a);
       post({ type: 'result', id: m.id, file });
     } catch (e) {
       post({ type: 'error', id: m.id, path: m.path, message: e instanceof Error ? e.message : String(e) });
