@@ -14,6 +14,7 @@ import { COMPILED_SCHEME, CompiledFormProvider, showCompiledForm } from './compi
 import { exportReport } from './exportReport';
 import { listSites } from './listSites';
 import { StatusView } from './status';
+import { WorkspaceFindingsView } from './workspaceView';
 
 let client: LanguageClient | undefined;
 
@@ -46,9 +47,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   client = lc;
 
   const status = new StatusView(lc, SELECTOR);
+  const findings = new WorkspaceFindingsView(lc);
   const compiled = new CompiledFormProvider();
   context.subscriptions.push(
     status,
+    findings,
+    vscode.commands.registerCommand('tdxAudit.showFindings', () => findings.reveal()),
     compiled,
     vscode.workspace.registerTextDocumentContentProvider(COMPILED_SCHEME, compiled),
     vscode.commands.registerCommand('tdxAudit.restartServer', async () => {
