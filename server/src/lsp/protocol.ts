@@ -5,7 +5,7 @@
 // vscode-languageclient are built on, so the client bundle pulls in no server code.
 // Other editors (Neovim, Emacs) send the same method strings.
 
-import { NotificationType, RequestType, type WorkDoneProgressParams } from 'vscode-languageserver-protocol';
+import { NotificationType, RequestType, RequestType0, type WorkDoneProgressParams } from 'vscode-languageserver-protocol';
 import type { FunctionView, Range, RuleCode } from '../c/types';
 
 export interface FileSummaryParams {
@@ -165,7 +165,7 @@ export interface WorkspaceSummary {
  * (source view of every C file that may hold a site). `null` before the first
  * index finished.
  */
-export const WorkspaceSummaryRequest = new RequestType<void, WorkspaceSummary | null, void>('tdxAudit/workspaceSummary');
+export const WorkspaceSummaryRequest = new RequestType0<WorkspaceSummary | null, void>('tdxAudit/workspaceSummary');
 
 /** The groups of the workspace view, errors first. A dismissed finding is in 'triaged' whatever its severity. */
 export const FINDING_GROUPS = ['error', 'warning', 'information', 'hint', 'triaged'] as const;
