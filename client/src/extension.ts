@@ -46,8 +46,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const lc = new LanguageClient('tdxAudit', 'TDX Audit', serverOptions, clientOptions);
   client = lc;
 
-  const status = new StatusView(lc, SELECTOR);
   const findings = new WorkspaceFindingsView(lc);
+  const status = new StatusView(lc, SELECTOR, findings.onDidChangeTotals);
   const compiled = new CompiledFormProvider();
   context.subscriptions.push(
     status,

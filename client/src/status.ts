@@ -8,7 +8,6 @@ import { State, type LanguageClient, type StateChangeEvent } from 'vscode-langua
 import {
   FileSummaryRequest,
   StatusNotification,
-  WorkspaceChangedNotification,
   WorkspaceFindingsRequest,
   type FileSummary,
   type FileSummaryParams,
@@ -34,6 +33,8 @@ export class StatusView implements vscode.Disposable {
   constructor(
     private readonly client: LanguageClient,
     selector: vscode.DocumentSelector,
+    /** tdxAudit/workspaceChanged, from the TDX Findings view that owns the notification. */
+    onWorkspaceChanged: vscode.Event<{ totals: WorkspaceFindings['totals']; indexing: boolean }>,
   ) {
     this.item = vscode.languages.createLanguageStatusItem('tdxAudit.status', selector);
     this.item.name = 'TDX Audit';
@@ -42,7 +43,7 @@ export class StatusView implements vscode.Disposable {
     this.workspaceItem.name = 'TDX Audit: workspace';
     this.workspaceItem.command = 'tdxAudit.showFindings';
     this.disposables.push(
-      client.onNotification(WorkspaceChangedNotification, (p) => {
+      onWorkspaceChanged((p) => {
         this.workspace = p;
         this.renderWorkspace();
       }),

@@ -36,13 +36,24 @@ export class WorkspaceFindingsView implements vscode.TreeDataProvider<Node>, vsc
   private readonly view: vscode.TreeView<Node>;
   private readonly disposables: vscode.Disposable[] = [];
   private last: WorkspaceFindings | undefined;
+  private readonly totalsChanged = new vscode.EventEmitter<{ totals: WorkspaceFindings['totals']; indexing: boolean }>();
+  /**
+   * The workspace totals each time the server says they changed. vscode-languageclient
+   * keeps one handler per notification method, so this view owns
+   * tdxAudit/workspaceChanged and the status item listens here.
+   */
+  readonly onDidChangeTotals = this.totalsChanged.event;
 
   constructor(private readonly client: LanguageClient) {
     this.view = vscode.window.createTreeView(VIEW_ID, { treeDataProvider: this, showCollapseAll: true });
     this.disposables.push(
       this.view,
       this.changed,
-      client.onNotification(WorkspaceChangedNotification, () => this.refresh()),
+      this.totalsChanged,
+      client.onNotification(WorkspaceChangedNotification, (p) => {
+        this.totalsChanged.fire(p);
+        this.refresh();
+      }),
       client.onDidChangeState((e) => {
         if (e.newState === State.Running) this.refresh();
       }),
