@@ -61,7 +61,7 @@ export async function showCompiledForm(client: LanguageClient, provider: Compile
   };
   const result = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Window, title: 'TDX: reading the compiled form' },
-    (_p, token) => client.sendRequest<CompiledFormResult | null>(CompiledFormRequest, params, token),
+    (_p, token) => client.sendRequest(CompiledFormRequest, params, token),
   );
   if (!result) {
     void vscode.window.showWarningMessage(

@@ -1,5 +1,5 @@
 // TDX: Export Audit Report — asks for a scope (this file, a folder, the workspace), an
-// output folder and the formats (all four unless the user unticks some), then lets the
+// output folder (tdxAudit.export.folder first, outside the tree: exportFolder.ts) and the formats (all four unless the user unticks some), then lets the
 // server audit and write the files. The server reports work-done progress on the
 // token this side passes; cancelling the notification cancels the request, and the
 // server then writes nothing. Existing report files are only replaced after the user
@@ -13,6 +13,7 @@ import {
   type ExportReportResult,
   type ReportFormat,
 } from '../../server/src/lsp/protocol';
+import { exportFolder } from '../../server/src/lsp/exportFolder';
 
 const FORMATS: { format: ReportFormat; label: string; detail: string }[] = [
   { format: 'sarif', label: 'SARIF', detail: 'SARIF 2.1.0, for code-scanning dashboards' },
@@ -63,17 +64,32 @@ export async function exportReport(client: LanguageClient): Promise<void> {
     scope = picked[0];
   }
 
-  // 2. Output folder.
-  const out = await vscode.window.showOpenDialog({
-    title: 'TDX: Export Audit Report (2/3): folder to write the report into',
-    canSelectFiles: false,
-    canSelectFolders: true,
-    canSelectMany: false,
-    openLabel: 'Export Here',
-    defaultUri: folders[0]?.uri ?? (activeFile ? vscode.Uri.joinPath(activeFile, '..') : undefined),
-  });
-  if (!out?.[0]) return;
-  const outputDir = out[0];
+  // 2. Output folder: the configured one (outside the tree by default), or one to pick.
+  const configured = vscode.Uri.file(exportFolder(
+    vscode.workspace.getConfiguration('tdxAudit').get<string>('export.folder'),
+    folders.filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath),
+  ));
+  const where = await vscode.window.showQuickPick(
+    [
+      { label: `$(folder-opened) ${configured.fsPath}`, description: 'tdxAudit.export.folder', uri: configured as vscode.Uri | undefined },
+      { label: '$(folder) Choose a folder…', description: 'write somewhere else this time', uri: undefined },
+    ],
+    { title: 'TDX: Export Audit Report (2/3): folder to write the report into', placeHolder: 'Output folder', ignoreFocusOut: true },
+  );
+  if (!where) return;
+  let outputDir = where.uri;
+  if (!outputDir) {
+    const out = await vscode.window.showOpenDialog({
+      title: 'TDX: folder to write the report into',
+      canSelectFiles: false,
+      canSelectFolders: true,
+      canSelectMany: false,
+      openLabel: 'Export Here',
+      defaultUri: configured,
+    });
+    if (!out?.[0]) return;
+    outputDir = out[0];
+  }
 
   // 3. Formats: all four unless unticked.
   const formatPicks = await vscode.window.showQuickPick(
@@ -113,8 +129,10 @@ export async function exportReport(client: LanguageClient): Promise<void> {
   }
   const written = result.written.map((u) => client.protocol2CodeConverter.asUri(u));
   const md = written.find((u) => u.path.endsWith('.md')) ?? written[0];
+  // Said, not left for the user to notice: why the report counts differently from the TDX Findings view.
+  const differ = result.differences?.length ? ` Counts differ from TDX Findings: ${result.differences.join('; ')}.` : '';
   const action = await vscode.window.showInformationMessage(
-    `TDX Audit: wrote ${written.length} report file${written.length === 1 ? '' : 's'} (${result.findings} finding${result.findings === 1 ? '' : 's'}) to ${vscode.workspace.asRelativePath(outputDir)}.`,
+    `TDX Audit: wrote ${written.length} report file${written.length === 1 ? '' : 's'} (${result.findings} finding${result.findings === 1 ? '' : 's'}) to ${vscode.workspace.asRelativePath(outputDir)}.${differ}`,
     ...(md ? ['Open Report'] : []),
   );
   if (action === 'Open Report' && md) await vscode.commands.executeCommand('vscode.open', md);
@@ -134,7 +152,7 @@ async function send(client: LanguageClient, params: ExportReportParams): Promise
         if (pct !== undefined) last = pct;
       });
       try {
-        return await client.sendRequest<ExportReportResult>(ExportReportRequest, { ...params, workDoneToken }, token);
+        return (await client.sendRequest(ExportReportRequest, { ...params, workDoneToken }, token)) ?? undefined;
       } catch (err) {
         if (token.isCancellationRequested) {
           void vscode.window.showInformationMessage('TDX Audit: export cancelled; nothing was written.');

@@ -14,6 +14,7 @@ import { COMPILED_SCHEME, CompiledFormProvider, showCompiledForm } from './compi
 import { exportReport } from './exportReport';
 import { listSites } from './listSites';
 import { StatusView } from './status';
+import { WorkspaceFindingsView } from './workspaceView';
 
 let client: LanguageClient | undefined;
 
@@ -45,10 +46,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const lc = new LanguageClient('tdxAudit', 'TDX Audit', serverOptions, clientOptions);
   client = lc;
 
-  const status = new StatusView(lc, SELECTOR);
+  const findings = new WorkspaceFindingsView(lc);
+  const status = new StatusView(lc, SELECTOR, findings.onDidChangeTotals);
   const compiled = new CompiledFormProvider();
   context.subscriptions.push(
     status,
+    findings,
+    vscode.commands.registerCommand('tdxAudit.showFindings', () => findings.reveal()),
     compiled,
     vscode.workspace.registerTextDocumentContentProvider(COMPILED_SCHEME, compiled),
     vscode.commands.registerCommand('tdxAudit.restartServer', async () => {

@@ -28,7 +28,7 @@ export async function listSites(client: LanguageClient): Promise<void> {
     return;
   }
   const params: FileSummaryParams = { uri: client.code2ProtocolConverter.asUri(editor.document.uri) };
-  const summary = await client.sendRequest<FileSummary | null>(FileSummaryRequest, params);
+  const summary = await client.sendRequest(FileSummaryRequest, params);
   if (!summary) {
     const pick = await vscode.window.showInformationMessage(
       'TDX Audit: no audit for this file (auditing is disabled, or the server failed; see the output).',
@@ -44,8 +44,8 @@ export async function listSites(client: LanguageClient): Promise<void> {
   }
 
   const picks: SitePick[] = summary.items.map((site) => ({
-    label: `${ICON[site.severity] ?? ''} ${site.accessor}${site.base !== site.accessor ? ` → ${site.base}` : ''}`,
-    description: `${site.rule}  ·  ${site.function ?? 'file scope'}:${site.range.start.line + 1}`,
+    label: `${site.dismissed ? '$(pass)' : ICON[site.severity] ?? ''} ${site.accessor}${site.base !== site.accessor ? ` → ${site.base}` : ''}`,
+    description: `${site.rule}  ·  ${site.function ?? 'file scope'}:${site.range.start.line + 1}${site.triage ? `  ·  ${site.triage}` : ''}`,
     detail: site.message,
     site,
   }));
@@ -53,7 +53,7 @@ export async function listSites(client: LanguageClient): Promise<void> {
   const originalSelection = editor.selection;
   const originalVisible = editor.visibleRanges[0];
   const qp = vscode.window.createQuickPick<SitePick>();
-  qp.title = `#VE sites in ${name}: ${summary.errors} errors, ${summary.warnings} warnings`;
+  qp.title = `#VE sites in ${name}: ${summary.errors} errors, ${summary.warnings} warnings${summary.triaged ? `, ${summary.triaged} triaged` : ''}`;
   qp.placeholder = 'Filter by accessor, rule or function';
   qp.matchOnDescription = true;
   qp.matchOnDetail = true;

@@ -1,15 +1,27 @@
 // The language status item for C files: server health from `tdxAudit/status`, and the
 // active file's site counts from `tdxAudit/fileSummary`. Clicking it lists the sites.
+// Beside it, a status bar item with the workspace's counts (`tdxAudit/workspaceChanged`),
+// visible whatever file is active; clicking it opens the TDX Findings view.
 
 import * as vscode from 'vscode';
 import { State, type LanguageClient, type StateChangeEvent } from 'vscode-languageclient/node';
-import { FileSummaryRequest, StatusNotification, type FileSummary, type FileSummaryParams, type StatusParams } from '../../server/src/lsp/protocol';
+import {
+  FileSummaryRequest,
+  StatusNotification,
+  WorkspaceFindingsRequest,
+  type FileSummary,
+  type FileSummaryParams,
+  type StatusParams,
+  type WorkspaceFindings,
+} from '../../server/src/lsp/protocol';
 
 /** Diagnostics events come per audit, editors change in bursts: coalesce the summary requests. */
 const REFRESH_DELAY_MS = 150;
 
 export class StatusView implements vscode.Disposable {
   private readonly item: vscode.LanguageStatusItem;
+  private readonly workspaceItem: vscode.StatusBarItem;
+  private workspace: { totals: WorkspaceFindings['totals']; indexing: boolean } | undefined;
   private readonly disposables: vscode.Disposable[] = [];
   private server: StatusParams = { state: 'starting' };
   private clientState: State = State.Stopped;
@@ -21,17 +33,28 @@ export class StatusView implements vscode.Disposable {
   constructor(
     private readonly client: LanguageClient,
     selector: vscode.DocumentSelector,
+    /** tdxAudit/workspaceChanged, from the TDX Findings view that owns the notification. */
+    onWorkspaceChanged: vscode.Event<{ totals: WorkspaceFindings['totals']; indexing: boolean }>,
   ) {
     this.item = vscode.languages.createLanguageStatusItem('tdxAudit.status', selector);
     this.item.name = 'TDX Audit';
     this.item.command = { command: 'tdxAudit.listSites', title: 'List Sites' };
+    this.workspaceItem = vscode.window.createStatusBarItem('tdxAudit.workspace', vscode.StatusBarAlignment.Left, 50);
+    this.workspaceItem.name = 'TDX Audit: workspace';
+    this.workspaceItem.command = 'tdxAudit.showFindings';
     this.disposables.push(
+      onWorkspaceChanged((p) => {
+        this.workspace = p;
+        this.renderWorkspace();
+      }),
       client.onDidChangeState((e: StateChangeEvent) => {
         this.clientState = e.newState;
         if (e.newState !== State.Running) {
           this.server = { state: 'starting' };
           this.summary = null;
-        }
+          this.workspace = undefined;
+        } else void this.askWorkspace();
+        this.renderWorkspace();
         this.render();
         this.schedule();
       }),
@@ -70,7 +93,7 @@ export class StatusView implements vscode.Disposable {
     let summary: FileSummary | null = null;
     try {
       const params: FileSummaryParams = { uri: this.client.code2ProtocolConverter.asUri(doc.uri) };
-      summary = await this.client.sendRequest<FileSummary | null>(FileSummaryRequest, params);
+      summary = await this.client.sendRequest(FileSummaryRequest, params);
     } catch {
       // The server restarting or not yet initialised; the next state change refreshes.
       summary = null;
@@ -78,6 +101,33 @@ export class StatusView implements vscode.Disposable {
     if (seq !== this.seq) return;
     this.summary = summary;
     this.render();
+  }
+
+  private async askWorkspace(): Promise<void> {
+    try {
+      const r = await this.client.sendRequest(WorkspaceFindingsRequest, {});
+      this.workspace = { totals: r.totals, indexing: r.index.state === 'running' };
+    } catch {
+      this.workspace = undefined;
+    }
+    this.renderWorkspace();
+  }
+
+  /** Errors and warnings of the whole workspace, as the TDX Findings view counts them. */
+  private renderWorkspace(): void {
+    const w = this.workspace;
+    const item = this.workspaceItem;
+    if (!w || this.clientState !== State.Running) {
+      item.hide();
+      return;
+    }
+    const t = w.totals;
+    const spin = w.indexing ? '$(sync~spin) ' : '';
+    item.text = `${spin}$(shield) TDX $(error) ${t.errors} $(warning) ${t.warnings}`;
+    const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+    item.tooltip = `TDX Audit, workspace: ${plural(t.errors, 'error')}, ${plural(t.warnings, 'warning')}, ${t.others} other, ${t.triaged} triaged in ${plural(t.files, 'file')}${w.indexing ? ' (indexing…)' : ''}. Click to open TDX Findings.`;
+    item.backgroundColor = t.errors ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
+    item.show();
   }
 
   private render(): void {
@@ -116,6 +166,7 @@ export class StatusView implements vscode.Disposable {
         item.text = `$(shield) ${s.sites} #VE site${s.sites === 1 ? '' : 's'}`;
         const parts = [`${s.errors} error${s.errors === 1 ? '' : 's'}`, `${s.warnings} warning${s.warnings === 1 ? '' : 's'}`];
         if (s.others) parts.push(`${s.others} other`);
+        if (s.triaged) parts.push(`${s.triaged} triaged`);
         if (s.parseErrors) parts.push(`${s.parseErrors} parse error${s.parseErrors === 1 ? '' : 's'}`);
         item.detail = parts.join(', ');
         return;
@@ -127,5 +178,6 @@ export class StatusView implements vscode.Disposable {
     if (this.timer) clearTimeout(this.timer);
     for (const d of this.disposables) d.dispose();
     this.item.dispose();
+    this.workspaceItem.dispose();
   }
 }

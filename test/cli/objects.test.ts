@@ -9,11 +9,11 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { copyDriverFixture, gcc } from '../support/gcc';
+import { hasGcc } from '../support/gcc';
 
 const ROOT = resolve(__dirname, '../..');
 const CLI = join(ROOT, 'dist/cli.js');
 const FIX = join(ROOT, 'test/fixtures/drivers');
-const hasGcc = spawnSync('gcc', ['--version']).status === 0;
 const skip = hasGcc ? false : 'gcc is not installed: these tests build their objects with it';
 const PREFIX = '/build/linux-6.1/debian/build/build_amd64_none_amd64';
 

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AuditEngine } from '../../server/src/audit/engine';
 import type { InstructionClass } from '../../server/src/audit/compiled';
+import { gcc, hasGcc } from '../support/gcc';
 
 export const DYN = resolve(__dirname);
 export const FIXTURES = join(DYN, 'fixtures');
@@ -24,15 +25,11 @@ export const FIXTURE_FILES = ['accessors.c', 'iphase_like.c', 'overlay.c', 'deco
 
 export function canTrace(): string | false {
   if (process.platform !== 'linux' || process.arch !== 'x64') return 'the tracer needs x86-64 Linux';
-  if (spawnSync('gcc', ['--version']).status !== 0) return 'gcc is not installed';
+  if (!hasGcc) return 'gcc is not installed';
   if (spawnSync('nm', ['--version']).status !== 0) return 'binutils (nm) is not installed';
   return false;
 }
 
-function gcc(args: string[], cwd: string): void {
-  const r = spawnSync('gcc', args, { cwd, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`gcc ${args.join(' ')}: ${r.stderr}`);
-}
 
 interface Sym {
   name: string;

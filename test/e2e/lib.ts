@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LspHarness, fileUri } from '../lsp/harness';
+import { compileObject, hasGcc } from '../support/gcc';
 
 export const REPO = resolve(__dirname, '..', '..');
 export const FIXTURES = join(REPO, 'test', 'fixtures', 'drivers');
@@ -142,10 +143,8 @@ export function fixtureWorkspace(prefix: string, compile = true): Workspace {
   mkdirSync(dir);
   for (const f of ['foo_nic.c', 'tdx_io.h']) copyFileSync(join(FIXTURES, f), join(dir, f));
   let object: string | undefined;
-  if (compile && which('gcc')) {
-    const r = spawnSync('gcc', ['-O2', '-g', '-c', 'foo_nic.c', '-o', 'foo_nic.o'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
-    if (r.status !== 0) throw new Error(`gcc failed on the fixture: ${r.stderr}`);
-    object = join(dir, 'foo_nic.o');
+  if (compile && hasGcc) {
+    object = join(dir, compileObject('foo_nic.c', dir));
   }
   return { root, dir, source: join(dir, 'foo_nic.c'), object, cleanup: () => rmSync(root, { recursive: true, force: true }) };
 }

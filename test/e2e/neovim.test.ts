@@ -1,7 +1,9 @@
 // End to end in Neovim (Debian 0.7.2): its built-in LSP client starts our server over
 // stdio on the fixture driver. Diagnostics (ranges, severities, codes) must be the
 // CLI's findings for the same file, the hover at the __iowrite32_copy call must
-// explain it, and a line added by an edit must get its own diagnostic.
+// explain it, a line added by an edit must get its own diagnostic, and after an
+// error is marked safe the diagnostics, the file summary and the workspace view
+// (tdxAudit/workspaceFindings, VS Code's TDX Findings) count the same errors.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -92,6 +94,14 @@ test('Neovim: diagnostics, hover and an edit over the built-in LSP client', { sk
     assert.equal(added[0].col, 1, JSON.stringify(added[0]));
     assert.match(added[0].message, /writel/);
     assert.equal((res.after_edit as NvimDiag[]).length, res.count_before_edit + 1);
+    // 4. the workspace view and triage: every count agrees, before and after.
+    const b = res.before_triage;
+    assert.equal(b.index, 'done');
+    assert.deepEqual([b.view_errors, b.summary_errors, b.view_triaged, b.summary_triaged], [b.nvim_errors, b.nvim_errors, 0, 0], JSON.stringify(b));
+    assert.match(String(res.triage_message), /^safe: saved in /);
+    const a = res.after_triage;
+    assert.equal(a.nvim_errors, b.nvim_errors - 1);
+    assert.deepEqual([a.view_errors, a.summary_errors, a.view_triaged, a.summary_triaged], [a.nvim_errors, a.nvim_errors, 1, 1], JSON.stringify(a));
     t.diagnostic(`nvim steps (ms since start): ${JSON.stringify(res.steps)}; whole test ${Date.now() - t0} ms`);
   } finally {
     ws.cleanup();

@@ -3,12 +3,15 @@
 // packed from this repository installed with --install-extension, and the workbench
 // driven by playwright-core in Debian's Chromium, as a user would: open the fixture
 // driver, look at the squiggles, the Problems panel, the hover, the status item, type
-// a new writel(), run Show Compiled Form and Export Audit Report. A screenshot of each
-// step is saved under test-output/e2e/.
+// a new writel(), open TDX Findings from the workspace status item, mark an error
+// safe and see every count move together, run Show Compiled Form and Export Audit
+// Report (into tdxAudit.export.folder, outside the tree) and read the HTML report in
+// Chromium. A screenshot of each step is saved under test-output/e2e/.
 
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { test, type TestContext } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import {
@@ -239,6 +242,8 @@ test('VS Code (code-server 4.100.3): the packaged extension as a user sees it', 
         'editor.hover.delay': 200,
         'workbench.editor.enablePreviewFromQuickOpen': false,
         'chat.disableAIFeatures': true,
+        // Outside the workspace folder, as the default (~/tdx-audit-reports/...) is: not the home folder of whoever runs the test.
+        'tdxAudit.export.folder': join(ws.root, 'exported'),
       }),
     );
     const env = {
@@ -408,6 +413,106 @@ test('VS Code (code-server 4.100.3): the packaged extension as a user sees it', 
       lap('status');
     });
 
+    /** The workspace status bar item (TDX Findings' totals): "TDX <errors> <warnings>". */
+    const workspaceItem = () => p.locator('.statusbar-item', { hasText: /TDX\s+\d+\s+\d+/ }).first();
+    const workspaceCounts = async () => {
+      const m = /TDX\s+(\d+)\s+(\d+)/.exec((await workspaceItem().innerText()).replace(/\s+/g, ' '));
+      return m ? { errors: Number(m[1]), warnings: Number(m[2]) } : undefined;
+    };
+    /** The language status item's detail for the active file: "N errors, M warnings, ...". */
+    const fileCounts = async () => {
+      await p.locator('[id="status.languageStatus"]').click();
+      const hover = p.locator('.hover-language-status', { hasText: '#VE site' }).first();
+      await hover.waitFor({ timeout: WAIT });
+      const text = await hover.innerText();
+      await p.keyboard.press('Escape');
+      const n = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+      return { errors: n(/(\d+) errors?/), warnings: n(/(\d+) warnings?/), triaged: n(/(\d+) triaged/), text };
+    };
+    /** A row of the TDX Findings tree (not of the Explorer's file tree above it). */
+    const findingsRow = (text: string | RegExp) =>
+      p.locator('.pane', { has: p.locator('.pane-header', { hasText: 'TDX Findings' }) }).locator('.monaco-list-row', { hasText: text }).first();
+    /** A group row of the TDX Findings tree ("Errors 3 in 1 file"): its count, or 0 when the group is absent. */
+    const groupCount = async (label: string) => {
+      const row = p.locator('.monaco-list-row', { hasText: label }).filter({ hasText: /\d+ in \d+ files?/ }).first();
+      if (!(await row.count())) return 0;
+      return Number(/(\d+) in \d+ files?/.exec(await row.innerText())?.[1] ?? 0);
+    };
+    const eventually = async (what: string, ok: () => Promise<boolean>) => {
+      const end = Date.now() + WAIT;
+      while (Date.now() < end) {
+        if (await ok().catch(() => false)) return;
+        await sleep(250);
+      }
+      throw new Error(`timed out: ${what}`);
+    };
+
+    // 4b. The workspace status item shows the workspace's errors and opens TDX Findings: errors first, by file, by site.
+    await step('TDX Findings view from the workspace status item', async () => {
+      await workspaceItem().waitFor({ timeout: WAIT });
+      const file = await fileCounts();
+      await eventually('the workspace item counts the open file as its status item does', async () => {
+        const w = await workspaceCounts();
+        return !!w && w.errors === file.errors && w.warnings === file.warnings;
+      });
+      await workspaceItem().click();
+      await p.locator('.pane-header', { hasText: 'TDX Findings' }).first().waitFor({ timeout: WAIT });
+      await eventually('the Errors group with the same count', async () => (await groupCount('Errors')) === file.errors);
+      // Errors come first and are open: the file, then its sites.
+      const rows = await p.locator('.pane', { has: p.locator('.pane-header', { hasText: 'TDX Findings' }) }).locator('.monaco-list-row').allInnerTexts();
+      const first = rows.findIndex((r) => /^Errors/.test(r));
+      assert.ok(first >= 0 && rows.slice(0, first).every((r) => !/^(Warnings|Information|Hints)/.test(r)), JSON.stringify(rows));
+      await findingsRow('foo_nic.c').click();
+      await findingsRow('__iowrite32_copy').waitFor({ timeout: WAIT });
+      assert.equal(await groupCount('Warnings'), file.warnings);
+      await screenshot('findings-view');
+      // A site row opens the source at the site.
+      await findingsRow('__iowrite32_copy').click();
+      await p.waitForSelector('.tab.active[aria-label^="foo_nic.c"]', { timeout: WAIT });
+      lap('findings-view');
+    });
+
+    // 4c. Marking an error safe asks why, and every count moves together: status item, workspace item, TDX Findings.
+    await step('triage: after marking an error safe every count agrees', async () => {
+      const before = await fileCounts();
+      const line = lineOf(ws.source, '__iowrite32_copy(');
+      const col = readFileSync(ws.source, 'utf8').split('\n')[line - 1].indexOf('__iowrite32_copy') + 1;
+      await p.locator('.monaco-editor .view-lines').first().click();
+      await goToLine(p, line);
+      await p.keyboard.press('Home');
+      for (let i = 1; i < col; i++) await p.keyboard.press('ArrowRight');
+      await p.keyboard.press('Control+.');
+      const fix = p.locator('.action-widget .monaco-list-row', { hasText: 'mark as safe' }).first();
+      await fix.waitFor({ timeout: WAIT });
+      await screenshot('triage-quick-fix');
+      // By keyboard, as the menu opens with its first entry focused (a click raced its hover).
+      const menu = await p.locator('.action-widget .monaco-list-row').allInnerTexts();
+      const at = menu.findIndex((e) => /mark as safe/.test(e));
+      const focused = Math.max(0, menu.findIndex((e) => /mark as concern/.test(e)));
+      for (let i = focused; i < at; i++) await p.keyboard.press('ArrowDown');
+      await p.keyboard.press('Enter');
+      await p.waitForSelector('.quick-input-widget:not([style*="display: none"]) input', { timeout: WAIT });
+      await p.keyboard.insertText('e2e: the ring is copied by the host in this test');
+      await screenshot('triage-reason');
+      await p.keyboard.press('Enter');
+      await eventually('the status item says one error fewer, one triaged', async () => {
+        const c = await fileCounts();
+        return c.errors === before.errors - 1 && c.triaged === before.triaged + 1;
+      });
+      await eventually('the workspace item agrees', async () => (await workspaceCounts())?.errors === before.errors - 1);
+      // The view's header says its totals (the Triaged group itself may be below the pane's fold).
+      const header = async () => (await p.locator('.pane-header', { hasText: 'TDX Findings' }).first().innerText()).replace(/\s+/g, ' ');
+      await eventually('TDX Findings agrees', async () => {
+        const h = await header();
+        return (await groupCount('Errors')) === before.errors - 1 && new RegExp(`\\b${before.errors - 1} errors?\\b`).test(h) && new RegExp(`\\b${before.triaged + 1} triaged\\b`).test(h);
+      });
+      const triage = JSON.parse(readFileSync(join(ws.dir, '.tdx-audit', 'triage.json'), 'utf8'));
+      const entries = Object.values(triage.entries) as { status: string; comment?: string }[];
+      assert.ok(entries.some((e) => e.status === 'safe' && /copied by the host/.test(e.comment ?? '')), JSON.stringify(triage));
+      await screenshot('triage-counts');
+      lap('triage');
+    });
+
     // 5. TDX: Show Compiled Form (before any edit: the object matches the buffer) opens the function's annotated disassembly beside the source.
     await step('TDX: Show Compiled Form', async (tt) => {
       await p.locator('.monaco-editor .view-lines').first().click();
@@ -466,22 +571,19 @@ test('VS Code (code-server 4.100.3): the packaged extension as a user sees it', 
 
     // 7. TDX: Export Audit Report writes the four formats, and asks before overwriting.
     await step('TDX: Export Audit Report', async (tt) => {
-      const outDir = join(ws.dir, 'reports');
-      mkdirSync(outDir, { recursive: true });
+      // tdxAudit.export.folder (settings above): offered first, outside the workspace folder.
+      const outDir = join(ws.root, 'exported');
       const exportOnce = async () => {
         await p.locator('.monaco-editor .view-lines').first().click();
         await runCommand(p, 'TDX: Export Audit Report');
         await p.locator('.quick-input-list .monaco-list-row', { hasText: 'Whole workspace' }).first().waitFor({ timeout: WAIT });
         await screenshot('export-scope');
         await p.locator('.quick-input-list .monaco-list-row', { hasText: 'Whole workspace' }).first().click();
-        // code-server's own folder dialog: a quick input holding a path
-        await p.waitForSelector('.quick-input-widget:not([style*="display: none"]) input', { timeout: WAIT });
-        await sleep(300);
-        const input = p.locator('.quick-input-widget input.input').first();
-        await input.fill(outDir + '/');
-        await sleep(300);
+        // The configured folder first, "Choose a folder…" second.
+        const configured = p.locator('.quick-input-list .monaco-list-row', { hasText: outDir }).first();
+        await configured.waitFor({ timeout: WAIT });
         await screenshot('export-folder');
-        await p.keyboard.press('Enter');
+        await configured.click();
         // formats: all four ticked; Enter accepts
         await p.locator('.quick-input-list .monaco-list-row', { hasText: 'SARIF' }).first().waitFor({ timeout: WAIT });
         await p.keyboard.press('Enter');
@@ -500,6 +602,29 @@ test('VS Code (code-server 4.100.3): the packaged extension as a user sees it', 
       assert.match(done, /wrote 4 report files/i);
       const sarif = JSON.parse(readFileSync(join(outDir, files.find((f) => f.endsWith('.sarif'))!), 'utf8'));
       assert.equal(sarif.version, '2.1.0');
+      assert.ok(!existsSync(join(ws.dir, 'tdx-audit.html')), 'nothing written into the tree');
+      // The report agrees with the editor: its open errors are the status item's (the triaged one is not counted).
+      const json = JSON.parse(readFileSync(join(outDir, 'tdx-audit.json'), 'utf8'));
+      const dismissed = (f: { triage: { status: string } | null }) => !!f.triage && ['safe', 'excluded', 'trusted'].includes(f.triage.status);
+      const openErrors = json.findings.filter((f: { severity: string; triage: { status: string } | null }) => f.severity === 'error' && !dismissed(f)).length;
+      assert.equal(openErrors, (await fileCounts()).errors, 'report and status item count the same errors');
+      assert.equal(json.findings.filter(dismissed).length, 1, 'the report carries the triage');
+      t.diagnostic(`export notification: ${done}`);
+      // The report pages as a maintainer reads them: the HTML in Chromium, at 1,280 px.
+      const report = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
+      try {
+        await report.goto(pathToFileURL(join(outDir, 'tdx-audit.html')).href);
+        const width = await report.evaluate('document.documentElement.scrollWidth');
+        t.diagnostic(`HTML report: ${width} px wide at a 1,280 px window`);
+        const file = join(OUTPUT, `vscode-${String(++shot).padStart(2, '0')}-report-html-top.png`);
+        await report.screenshot({ path: file });
+        t.diagnostic(`screenshot ${file}`);
+        const full = join(OUTPUT, `vscode-${String(++shot).padStart(2, '0')}-report-html-full.png`);
+        await report.screenshot({ path: full, fullPage: true });
+        t.diagnostic(`screenshot ${full}`);
+      } finally {
+        await report.close();
+      }
       const mtimes = files.map((f) => statSync(join(outDir, f)).mtimeMs);
       // Again into the same folder: the user is asked, and Overwrite replaces the files.
       await sleep(50);

@@ -4,7 +4,6 @@
  * (openBinary, symbols, every unit's line rows / inlined instances /
  * subprograms / inline chains, and decoding function bytes with the x86 module).
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -18,6 +17,7 @@ import { ObjectCode } from '../../server/src/audit/code';
 import { ObjectFacts, objectFlow } from '../../server/src/audit/compiled/facts';
 import { Pick, type Rand } from './prng';
 import { walkFiles } from './files';
+import { gcc, hasGcc } from '../support/gcc';
 
 export const REPO = resolve(__dirname, '..', '..');
 export const KERNEL_DIR = '/var/tmp/tdx-audit-kernel/linux-source-6.1';
@@ -61,25 +61,17 @@ export function describeSeed(label: string, data: Buffer, own: boolean): Seed | 
 
 const TOOL_TIMEOUT_MS = 60_000;
 
-function hasGcc(): boolean {
-  try {
-    execFileSync('gcc', ['--version'], { stdio: 'ignore', timeout: TOOL_TIMEOUT_MS });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Compiles our fixtures (test/fixtures/binary/*.c, test/fixtures/drivers/*.c)
  * with several debug-info flavours; [] without gcc.
  */
 export function ownSeeds(): Seed[] {
-  if (!hasGcc()) return [];
+  if (!hasGcc) return [];
   const dir = mkdtempSync(join(tmpdir(), 'tdx-audit-fuzz-'));
   const out: Seed[] = [];
   try {
-    const cc = (args: string[]) => execFileSync('gcc', args, { cwd: dir, timeout: TOOL_TIMEOUT_MS, stdio: ['ignore', 'ignore', 'pipe'] });
+    const cc = (args: string[]) => gcc(args, dir, TOOL_TIMEOUT_MS);
     const flavours: Array<[string, string[]]> = [
       ['dwarf5', ['-O2', '-g']],
       ['dwarf4', ['-O2', '-gdwarf-4']],

@@ -3,12 +3,11 @@
 // (Report export refusing symlinks out of its folder: test/unit/report/write.test.ts.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { hasGcc } from '../support/gcc';
 
-const hasGcc = spawnSync('gcc', ['--version']).status === 0;
 const compilePresent = existsSync(join(__dirname, '../../server/src/audit/compile.ts'));
 
 test('compile commands with `; touch` and `$(...)` never run them', { skip: !compilePresent ? 'server/src/audit/compile.ts absent' : !hasGcc ? 'gcc is not installed' : false }, async () => {

@@ -3,14 +3,13 @@
 // disassembly, and tdxAudit.compileFile compiles from compile_commands.json.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LspHarness, SERVER, fileUri, positionOf } from './harness';
+import { GCC_FLAGS, compileObject, hasGcc } from '../support/gcc';
 
 const FIX = resolve(__dirname, '../fixtures');
-const hasGcc = spawnSync('gcc', ['--version']).status === 0;
 
 describe('compiled forms over LSP', { skip: hasGcc ? false : 'gcc is not installed: needed to build the fixture object' }, () => {
   let dir = '';
@@ -25,8 +24,7 @@ describe('compiled forms over LSP', { skip: hasGcc ? false : 'gcc is not install
     // One flat folder: forms_io.h's include of ../drivers/tdx_io.h points beside it.
     writeFileSync(join(dir, 'forms_io.h'), readFileSync(join(FIX, 'compiled', 'forms_io.h'), 'utf8').replace('"../drivers/tdx_io.h"', '"tdx_io.h"'));
     copyFileSync(join(FIX, 'drivers', 'tdx_io.h'), join(dir, 'tdx_io.h'));
-    const r = spawnSync('gcc', ['-O2', '-g', '-mno-sse', '-mstringop-strategy=rep_4byte', '-c', 'forms.c', '-o', 'forms.o'], { cwd: dir, encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
+    compileObject('forms.c', dir, GCC_FLAGS.forms);
     lsp = LspHarness.spawn({ debounceMs: 50 });
     await lsp.initialize(dir);
     uri = fileUri(join(dir, 'forms.c'));

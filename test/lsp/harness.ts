@@ -1,8 +1,11 @@
 // Drives the real built server (`node dist/server.js --stdio`) over JSON-RPC and
-// records what it sends, so tests can wait on events rather than sleep.
+// records what it sends, so tests can wait on events rather than sleep. `inProcess`
+// runs the same server class (lsp/server.ts) in this process over in-memory streams,
+// for tests that give it their own engine (a stub that fails on demand).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import {
   createProtocolConnection,
@@ -11,6 +14,8 @@ import {
   type PublishDiagnosticsParams,
   type TextDocumentContentChangeEvent,
 } from 'vscode-languageserver-protocol/node';
+import { createConnection, ProposedFeatures, StreamMessageReader, StreamMessageWriter } from 'vscode-languageserver/node';
+import { SERVER_INFO, TdxServer, type ServerOptions } from '../../server/src/lsp/server';
 
 export const REPO = resolve(__dirname, '..', '..');
 export const SERVER = join(REPO, 'dist', 'server.js');
@@ -44,19 +49,19 @@ export class LspHarness {
   private readonly exited: Promise<number | null>;
 
   private constructor(
-    readonly child: ChildProcess,
+    private readonly proc: ChildProcess | undefined,
     readonly conn: ProtocolConnection,
     config: Record<string, unknown>,
   ) {
     this.config = config;
     this.exited = new Promise((res) => {
-      child.on('exit', (code) => {
+      proc?.on('exit', (code) => {
         this.exitCode = code;
         this.notify();
         res(code);
       });
     });
-    child.stderr!.on('data', (d: Buffer) => {
+    proc?.stderr!.on('data', (d: Buffer) => {
       this.stderr += d.toString();
     });
     conn.onNotification('textDocument/publishDiagnostics', (p: PublishDiagnosticsParams) => {
@@ -99,12 +104,53 @@ export class LspHarness {
   }
 
   /**
+   * The server class in this process over in-memory streams, with the options a
+   * test gives it (its own engine); the index workers are the built ones.
+   */
+  static inProcess(options: ServerOptions = {}, config: Record<string, unknown> = {}): LspHarness {
+    const toServer = new PassThrough();
+    const toClient = new PassThrough();
+    const server = createConnection(ProposedFeatures.all, new StreamMessageReader(toServer), new StreamMessageWriter(toClient));
+    let instance: TdxServer | undefined;
+    server.onInitialize((params) => {
+      const s = TdxServer.create(server, params, { indexWorker: join(REPO, 'dist', 'indexWorker.js'), ...options });
+      instance = s;
+      s.register();
+      return { capabilities: s.capabilities(), serverInfo: SERVER_INFO };
+    });
+    server.listen();
+    const conn = createProtocolConnection(toClient, toServer);
+    conn.onError(() => undefined);
+    conn.onClose(() => undefined);
+    conn.listen();
+    const h = new LspHarness(undefined, conn, config);
+    // vscode-languageserver polls a processId it is given (and exits the process when it is gone): none in-process.
+    h.processId = null;
+    h.disposeServer = () => {
+      instance?.dispose();
+      server.dispose();
+      toServer.end();
+      toClient.end();
+    };
+    return h;
+  }
+
+  private disposeServer: (() => void) | undefined;
+  private processId: number | null = process.pid;
+
+  /** The server process (not for an in-process server). */
+  get child(): ChildProcess {
+    if (!this.proc) throw new Error('an in-process server has no child process');
+    return this.proc;
+  }
+
+  /**
    * opts.initializationOptions, when the key is present, is sent as is (even
    * undefined or null): the trust parsing is tested with hostile values.
    */
   async initialize(rootPath: string, opts: { trusted?: boolean; initializationOptions?: unknown } = {}): Promise<any> {
     const result = await this.conn.sendRequest('initialize', {
-      processId: process.pid,
+      processId: this.processId,
       rootUri: fileUri(rootPath),
       workspaceFolders: [{ uri: fileUri(rootPath), name: 'root' }],
       capabilities: {
@@ -206,8 +252,9 @@ export class LspHarness {
   }
 
   kill(): void {
-    if (this.exitCode === undefined) this.child.kill('SIGKILL');
+    if (this.proc && this.exitCode === undefined) this.proc.kill('SIGKILL');
     this.conn.dispose();
+    this.disposeServer?.();
   }
 }
 

@@ -3,13 +3,12 @@
 // workspace's file only once the setting maps that prefix to the workspace.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FIXTURES, LspHarness, SERVER, fileUri, positionOf } from './harness';
+import { gcc, hasGcc } from '../support/gcc';
 
-const hasGcc = spawnSync('gcc', ['--version']).status === 0;
 
 describe('tdxAudit.objects.pathMap over LSP', { skip: hasGcc ? false : 'gcc is not installed: needed to build the fixture image' }, () => {
   let dir = '';
@@ -31,9 +30,8 @@ describe('tdxAudit.objects.pathMap over LSP', { skip: hasGcc ? false : 'gcc is n
       copyFileSync(join(FIXTURES, f), join(ws, 'net', f));
     }
     vmlinux = join(dir, 'vmlinux');
-    const r = spawnSync('gcc', ['-O2', '-g', '-nostdlib', '-static', '-fno-pie', '-no-pie', '-Wl,-e,foo_poll', '-Wl,--unresolved-symbols=ignore-all',
-      `-fdebug-prefix-map=${join(dir, 'build')}=/build/x`, '-o', vmlinux, join(dir, 'build', 'drivers', 'foo_nic.c')], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
+    gcc(['-O2', '-g', '-nostdlib', '-static', '-fno-pie', '-no-pie', '-Wl,-e,foo_poll', '-Wl,--unresolved-symbols=ignore-all',
+      `-fdebug-prefix-map=${join(dir, 'build')}=/build/x`, '-o', vmlinux, join(dir, 'build', 'drivers', 'foo_nic.c')], dir);
     uri = fileUri(join(ws, 'net', 'foo_nic.c'));
     text = readFileSync(join(ws, 'net', 'foo_nic.c'), 'utf8');
   });

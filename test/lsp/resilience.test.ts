@@ -1,4 +1,5 @@
-// Resilience of the built server (dist/server.js over stdio): a document whose audit
+// Resilience of the server (lsp/server.ts, in this process, with an engine that
+// throws on a marker: no fault hook lives in product code): a document whose audit
 // throws is logged and reported once while every other document is still served;
 // diagnostics carry UTF-16 columns; stale results are never published after a newer edit.
 
@@ -7,6 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Diagnostic } from 'vscode-languageserver-protocol/node';
+import { AuditEngine } from '../../server/src/audit/engine';
 import { FIXTURES, LspHarness, REPO, SERVER, fileUri } from './harness';
 
 const DRIVER = join(FIXTURES, 'foo_nic.c');
@@ -18,10 +20,17 @@ const MARKER = 'TDX_AUDIT_INJECTED_FAULT';
 
 before(async () => {
   assert.ok(existsSync(SERVER), `${SERVER} is missing: run \`npm run build\` first`);
-  // The server inherits the environment: the fault hook throws on documents holding MARKER.
-  process.env.TDX_AUDIT_TEST_FAULT = MARKER;
-  lsp = LspHarness.spawn({ debounceMs: 50 });
-  delete process.env.TDX_AUDIT_TEST_FAULT;
+  // The real engine, whose audit throws on documents holding MARKER.
+  const createEngine = async (files: Parameters<typeof AuditEngine.create>[0]) => {
+    const engine = await AuditEngine.create(files);
+    const audit = engine.audit.bind(engine);
+    engine.audit = (file, text, version) => {
+      if (text.includes(MARKER)) throw new Error(`injected test fault (${MARKER})`);
+      return audit(file, text, version);
+    };
+    return engine;
+  };
+  lsp = LspHarness.inProcess({ createEngine }, { debounceMs: 50 });
   await lsp.initialize(REPO);
 });
 
@@ -61,7 +70,7 @@ test('an exception auditing one document is logged and shown once; other documen
     }
     await lsp.close(uri);
   }
-  assert.ok(bad, 'the injected fault (TDX_AUDIT_TEST_FAULT) makes the audit of its document throw');
+  assert.ok(bad, 'the stub engine makes the audit of the marked document throw');
   // The failed document's diagnostics were cleared for its version, not left stale.
   const cleared = lsp.diagnostics.filter((d) => d.uri === bad);
   assert.deepEqual(cleared[cleared.length - 1]!.diagnostics, []);

@@ -18,6 +18,8 @@ export interface ServerSettings {
   compile: { onSave: boolean; timeoutMs: number };
   /** Background workspace indexing after initialize. */
   index: { enable: boolean };
+  /** Where Export Audit Report writes when the request names no folder (export.ts). */
+  export: { folder?: string };
   /** `tdxAudit.profile` was set to a profile (not "auto"): it wins over the tree's Makefile. */
   profileExplicit: boolean;
 }
@@ -33,6 +35,7 @@ export const DEFAULT_SETTINGS: ServerSettings = {
   objects: { enable: true },
   compile: { onSave: false, timeoutMs: 60_000 },
   index: { enable: true },
+  export: {},
   profileExplicit: false,
 };
 
@@ -78,6 +81,9 @@ export function parseSettings(raw: unknown): ServerSettings {
   const index = isObject(section.index) ? section.index : {};
   const indexEnable = index.enable ?? flat('index.enable');
   if (typeof indexEnable === 'boolean') out.index.enable = indexEnable;
+  const exp = isObject(section.export) ? section.export : {};
+  const folder = exp.folder ?? flat('export.folder');
+  if (typeof folder === 'string' && folder.trim()) out.export.folder = folder.trim();
   if (isObject(section.severity)) {
     for (const [rule, level] of Object.entries(section.severity)) {
       if ((RULES as readonly string[]).includes(rule) && typeof level === 'string' && (LEVELS as readonly string[]).includes(level)) {
@@ -119,7 +125,7 @@ export function parsePathMap(raw: unknown): PathMapping[] {
 }
 
 function cloneDefaults(): ServerSettings {
-  return { ...DEFAULT_SETTINGS, engine: { ...DEFAULT_SETTINGS.engine, severity: {} }, objects: { ...DEFAULT_SETTINGS.objects }, compile: { ...DEFAULT_SETTINGS.compile }, index: { ...DEFAULT_SETTINGS.index } };
+  return { ...DEFAULT_SETTINGS, engine: { ...DEFAULT_SETTINGS.engine, severity: {} }, objects: { ...DEFAULT_SETTINGS.objects }, compile: { ...DEFAULT_SETTINGS.compile }, index: { ...DEFAULT_SETTINGS.index }, export: { ...DEFAULT_SETTINGS.export } };
 }
 
 /** Whether two settings differ in a way that changes audit results. */

@@ -5,6 +5,7 @@ import type { FindingTriage } from './triage';
 import type { FileAudit, Finding, Severity } from '../audit/engine';
 import type { FileSummary } from './protocol';
 import { toUri } from './files';
+import { countFindings } from './counts';
 
 const SEVERITY: Record<Severity, DiagnosticSeverity> = {
   error: DiagnosticSeverity.Error,
@@ -60,30 +61,14 @@ export function toDiagnostics(audit: FileAudit, opts: DiagnosticOptions, triage?
   });
 }
 
-export function summarize(uri: string, audit: FileAudit): FileSummary {
-  let errors = 0;
-  let warnings = 0;
-  let others = 0;
-  for (const f of audit.findings) {
-    if (f.severity === 'error') errors++;
-    else if (f.severity === 'warning') warnings++;
-    else others++;
-  }
-  return {
-    uri,
-    version: audit.version,
-    sites: audit.analysis.sites.length,
-    errors,
-    warnings,
-    others,
-    functions: audit.analysis.functions,
-    ...(audit.compiled
-      ? {
-          objectFunctions: audit.compiled.functions.map((f) => ({ name: f.name, instructions: f.instructions, verdicts: { ...f.verdicts } as Record<string, number> })),
-          object: { path: audit.compiled.object.path ?? null, state: audit.compiled.object.state, message: audit.compiled.object.message },
-        }
-      : {}),
-    items: audit.findings.map((f) => ({
+/**
+ * The fileSummary of an audit, with the same triage the diagnostics carry: a
+ * dismissed finding counts as triaged (counts.ts), as it shows as a hint.
+ */
+export function summarize(uri: string, audit: FileAudit, triage?: readonly FindingTriage[]): FileSummary {
+  const items = audit.findings.map((f, i) => {
+    const t = triage?.[i];
+    return {
       rule: f.rule,
       severity: f.severity,
       message: f.message,
@@ -91,7 +76,23 @@ export function summarize(uri: string, audit: FileAudit): FileSummary {
       base: f.site.base,
       function: f.site.function,
       range: f.site.range,
-    })),
+      ...(t?.entry ? { triage: t.entry.status } : {}),
+      ...(t?.deemphasised ? { dismissed: true } : {}),
+    };
+  });
+  const counts = countFindings(items, audit.analysis.sites.length);
+  return {
+    uri,
+    version: audit.version,
+    ...counts,
+    functions: audit.analysis.functions,
+    ...(audit.compiled
+      ? {
+          objectFunctions: audit.compiled.functions.map((f) => ({ name: f.name, instructions: f.instructions, verdicts: { ...f.verdicts } as Record<string, number> })),
+          object: { path: audit.compiled.object.path ?? null, state: audit.compiled.object.state, message: audit.compiled.object.message },
+        }
+      : {}),
+    items,
     parseErrors: audit.analysis.parseErrors,
     ms: audit.ms,
   };

@@ -1,11 +1,12 @@
-// Custom LSP messages shared by the server and the VS Code client. Only method names
-// and plain types live here so that the client bundle does not pull in the server's
-// JSON-RPC library (or the engine) just to name a request.
+// Custom LSP messages shared by the server and the VS Code client (rust-analyzer's
+// lsp_ext.ts): each request or notification is one typed constant binding its
+// method to its parameter and result types, imported by both sides. Only
+// vscode-languageserver-protocol is imported, which both vscode-languageserver and
+// vscode-languageclient are built on, so the client bundle pulls in no server code.
+// Other editors (Neovim, Emacs) send the same method strings.
 
+import { NotificationType, RequestType, RequestType0, type WorkDoneProgressParams } from 'vscode-languageserver-protocol';
 import type { FunctionView, Range, RuleCode } from '../c/types';
-
-/** Request `tdxAudit/fileSummary`: what the audit found in one open document. */
-export const FileSummaryRequest = 'tdxAudit/fileSummary';
 
 export interface FileSummaryParams {
   uri: string;
@@ -24,6 +25,10 @@ export interface SummaryItem {
   base: string;
   function: string | null;
   range: Range;
+  /** The triage status recorded for this finding, if any. */
+  triage?: string;
+  /** Marked safe, excluded or trusted: counted as triaged, not by its severity. */
+  dismissed?: boolean;
 }
 
 /**
@@ -36,10 +41,13 @@ export interface FileSummary {
   version: number;
   /** Every site the analysis found, including those whose rule is set to 'off'. */
   sites: number;
+  /** Errors nobody dismissed: what the Problems panel shows as errors (counts.ts). */
   errors: number;
   warnings: number;
   /** Findings of severity information or hint. */
   others: number;
+  /** Findings someone marked safe, excluded or trusted (shown as faded hints). */
+  triaged: number;
   functions: FunctionView[];
   /**
    * With an object: the symbols holding this file's MMIO/port instructions (where a
@@ -47,14 +55,15 @@ export interface FileSummary {
    */
   objectFunctions?: { name: string; instructions: number; verdicts: Record<string, number> }[];
   object?: { path: string | null; state: string; message: string };
+  /** Dismissed ones (triage) included, with their status. */
   items: SummaryItem[];
   parseErrors: number;
   /** Wall time of the audit in ms. */
   ms: number;
 }
 
-/** Notification `tdxAudit/status`, server → client: health, like rust-analyzer's serverStatus. */
-export const StatusNotification = 'tdxAudit/status';
+/** Request `tdxAudit/fileSummary`: what the audit found in one open document. */
+export const FileSummaryRequest = new RequestType<FileSummaryParams, FileSummary | null, void>('tdxAudit/fileSummary');
 
 export type ServerState = 'starting' | 'ready' | 'busy' | 'error';
 
@@ -62,6 +71,9 @@ export interface StatusParams {
   state: ServerState;
   message?: string;
 }
+
+/** Notification `tdxAudit/status`, server → client: health, like rust-analyzer's serverStatus. */
+export const StatusNotification = new NotificationType<StatusParams>('tdxAudit/status');
 
 /** What the client passes as `initializationOptions`. Every field is optional for other editors. */
 export interface InitializationOptions {
@@ -72,13 +84,6 @@ export interface InitializationOptions {
   /** The client runs `command:` links in hovers (VS Code with the command trusted): the hover offers Show Compiled Form. */
   commandLinks?: boolean;
 }
-
-/**
- * Request `tdxAudit/compiledForm`: the annotated disassembly of the function around a
- * position (or named), for the "TDX: Show Compiled Form" view. `null` when no object
- * is available; `message` then says why (missing, stale, no debug info).
- */
-export const CompiledFormRequest = 'tdxAudit/compiledForm';
 
 export interface CompiledFormParams {
   uri: string;
@@ -99,18 +104,22 @@ export interface CompiledFormResult {
 }
 
 /**
- * Request `tdxAudit/exportReport`: audits a scope and writes report files. Runs with
- * work-done progress and honours cancellation (nothing partial is written).
+ * Request `tdxAudit/compiledForm`: the annotated disassembly of the function around a
+ * position (or named), for the "TDX: Show Compiled Form" view. `null` when no object
+ * is available; `message` then says why (missing, stale, no debug info).
  */
-export const ExportReportRequest = 'tdxAudit/exportReport';
+export const CompiledFormRequest = new RequestType<CompiledFormParams, CompiledFormResult | null, void>('tdxAudit/compiledForm');
 
 export type ReportFormat = 'sarif' | 'html' | 'markdown' | 'json';
 
-export interface ExportReportParams {
+export interface ExportReportParams extends WorkDoneProgressParams {
   /** A file URI, a folder URI, or omitted for the whole workspace. */
   scope?: string;
-  /** Folder URI to write into. */
-  outputDir: string;
+  /**
+   * Folder URI to write into. Omitted: tdxAudit.export.folder, by default
+   * ~/tdx-audit-reports/<workspace folder name> (outside the tree, see config.ts).
+   */
+  outputDir?: string;
   formats: ReportFormat[];
   /** Replace existing report files (the client asks the user first). */
   overwrite?: boolean;
@@ -123,17 +132,22 @@ export interface ExportReportResult {
   exists: string[];
   findings: number;
   cancelled: boolean;
+  /**
+   * Why the report's counts differ from the workspace view's (index and open
+   * editors), when they do: one sentence per cause. Empty when they agree.
+   */
+  differences?: string[];
 }
+
+/**
+ * Request `tdxAudit/exportReport`: audits a scope and writes report files. Runs with
+ * work-done progress (on the client's workDoneToken when it sends one) and honours
+ * cancellation (nothing partial is written).
+ */
+export const ExportReportRequest = new RequestType<ExportReportParams, ExportReportResult | null, void>('tdxAudit/exportReport');
 
 /** workspace/executeCommand: compile the file (argument: its URI) from compile_commands.json. Returns a message. */
 export const CompileFileCommand = 'tdxAudit.compileFile';
-
-/**
- * Request `tdxAudit/workspaceSummary`: the background index of the workspace
- * (source view of every C file that may hold a site). `null` before the first
- * index finished.
- */
-export const WorkspaceSummaryRequest = 'tdxAudit/workspaceSummary';
 
 export interface WorkspaceSummary {
   files: { path: string; sites: number; errors: number; warnings: number; others: number; parseErrors: number }[];
@@ -145,6 +159,66 @@ export interface WorkspaceSummary {
   ms: number;
   cancelled: boolean;
 }
+
+/**
+ * Request `tdxAudit/workspaceSummary`: the background index of the workspace
+ * (source view of every C file that may hold a site). `null` before the first
+ * index finished.
+ */
+export const WorkspaceSummaryRequest = new RequestType0<WorkspaceSummary | null, void>('tdxAudit/workspaceSummary');
+
+/** The groups of the workspace view, errors first. A dismissed finding is in 'triaged' whatever its severity. */
+export const FINDING_GROUPS = ['error', 'warning', 'information', 'hint', 'triaged'] as const;
+export type FindingGroup = (typeof FINDING_GROUPS)[number];
+
+/** Counts that every view shares (status item, List Sites, tree view, Problems). */
+export interface FindingCounts {
+  sites: number;
+  errors: number;
+  warnings: number;
+  /** Information and hint. */
+  others: number;
+  /** Marked safe, excluded or trusted. */
+  triaged: number;
+}
+
+export interface WorkspaceFindingsParams {
+  /** With `uri`: the findings of that group in that file. Without: the group and file counts. */
+  group?: FindingGroup;
+  uri?: string;
+}
+
+export interface WorkspaceFinding {
+  rule: RuleCode;
+  severity: SummarySeverity;
+  message: string;
+  accessor: string;
+  function: string | null;
+  line: number;
+  character: number;
+  triage?: string;
+  /** Marked safe, excluded or trusted: in the 'triaged' group. */
+  dismissed?: boolean;
+}
+
+export interface WorkspaceFindings {
+  totals: FindingCounts & { files: number };
+  /** Every group in FINDING_GROUPS order, also when empty. */
+  groups: { group: FindingGroup; count: number; files: { uri: string; count: number; from: 'editor' | 'index' }[] }[];
+  /** The findings asked for with `group` and `uri`, in line order. */
+  findings?: WorkspaceFinding[];
+  index: { state: 'off' | 'running' | 'done' | 'cancelled' | 'failed'; files: number; ms: number; failures: number; capped: boolean };
+}
+
+/**
+ * Request `tdxAudit/workspaceFindings`: the workspace view, the background index's
+ * findings with every file open in (or audited by) the editor taken from its own
+ * audit, triage applied, so its counts are the diagnostics'.
+ */
+export const WorkspaceFindingsRequest = new RequestType<WorkspaceFindingsParams, WorkspaceFindings, void>('tdxAudit/workspaceFindings');
+
+/** Notification `tdxAudit/workspaceChanged`, server → client: the workspace view changed (index progress, an audit, a triage); ask again. */
+export const WorkspaceChangedNotification = new NotificationType<{ totals: FindingCounts & { files: number }; indexing: boolean }>('tdxAudit/workspaceChanged');
 
 /** Command (workspace/executeCommand): re-index the workspace now. */
 export const ReindexCommand = 'tdxAudit.reindexWorkspace';

@@ -3,7 +3,7 @@
 // document's problem never stops the others from being served.
 
 import type { Diagnostic } from 'vscode-languageserver';
-import type { AuditConfig, FileAudit, TreeEdit } from '../audit/engine';
+import type { AuditConfig, FileAudit } from '../audit/engine';
 import { DEFAULT_SETTINGS, auditAffectingChange, type ServerSettings } from './config';
 import type { DocumentStore } from './documents';
 import type { StatusParams } from './protocol';
@@ -15,7 +15,7 @@ const MAX_ADAPTIVE_DELAY_MS = 5000;
 /** The part of AuditEngine the server uses. */
 export interface EngineLike {
   configure(cfg: Partial<AuditConfig>): void;
-  audit(file: string, text: string, version: number, edits?: TreeEdit[]): FileAudit;
+  audit(file: string, text: string, version: number): FileAudit;
   forget(file: string): void;
 }
 
@@ -215,26 +215,16 @@ export class AuditService {
   }
 
   private auditDocument(engine: EngineLike, uri: string, text: string, version: number): FileAudit | undefined {
-    const edits = this.documents.takeEdits(uri);
     try {
-      injectedFault(text);
-      return engine.audit(uri, text, version, edits);
-    } catch (err) {
-      this.documents.markStale(uri);
+      return engine.audit(uri, text, version);
+    } catch {
+      // The engine's cached tree of this document may be what broke: drop it and
+      // parse from scratch once before giving up on this version.
       this.forgetInEngine(uri);
-      if (edits === undefined) {
-        this.host.failure(uri, 'auditing', err);
-        return undefined;
-      }
     }
-    // An incremental reparse failed; a full one may not (the cached tree may be what broke).
     try {
-      injectedFault(text);
-      const audit = engine.audit(uri, text, version);
-      this.documents.takeEdits(uri);
-      return audit;
+      return engine.audit(uri, text, version);
     } catch (err) {
-      this.documents.markStale(uri);
       this.forgetInEngine(uri);
       this.host.failure(uri, 'auditing', err);
       return undefined;
@@ -278,16 +268,6 @@ export class AuditService {
   }
 
   private lastReadyMessage: string | undefined;
-}
-
-/**
- * Tests prove failure isolation with a fault they can switch on: when the server was
- * started with TDX_AUDIT_TEST_FAULT=<marker>, auditing a document whose text holds
- * the marker throws. Unset (always, outside tests) it does nothing.
- */
-const FAULT_MARKER = process.env.TDX_AUDIT_TEST_FAULT;
-function injectedFault(text: string): void {
-  if (FAULT_MARKER && text.includes(FAULT_MARKER)) throw new Error(`injected test fault (${FAULT_MARKER})`);
 }
 
 /** Header-like URIs: the files other documents pull in with a quoted include. */

@@ -3,7 +3,7 @@
 // the tree's .tdx-audit/triage.json; decisions are shown on the diagnostic and set
 // by a code action.
 
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FileAudit } from '../audit/engine';
 import { findTreeRoot, relativeTo } from '../audit/report/provenance';
@@ -30,13 +30,25 @@ export class TriageStore {
    * @param inWorkspace whether a path lies inside a workspace folder: decisions are
    * taken only for such sources, and a triage folder is created only there.
    */
-  constructor(private readonly inWorkspace: (path: string) => boolean = () => true) {}
+  constructor(
+    private readonly inWorkspace: (path: string) => boolean = () => true,
+    /** The workspace folder holding a path, if any. */
+    private readonly folderOf: (path: string) => string | undefined = () => undefined,
+  ) {}
 
-  /** The tree root of a source (kernel Makefile, .tdx-audit/, .git): where its triage file lives. */
+  /**
+   * The tree root of a source (kernel Makefile, .tdx-audit/, .git): where its triage
+   * file lives. In a tree with none of them, the workspace folder holding it, as an
+   * export of that folder finds (findTreeRoot of the folder): the file's own folder
+   * would put the decision in another triage file, keyed by another relative path,
+   * and the report would not see it.
+   */
   rootOf(path: string): string {
     let r = this.roots.get(path);
     if (!r) {
-      r = findTreeRoot([path]).root;
+      const t = findTreeRoot([path]);
+      const marked = !!t.kernel || existsSync(join(t.root, '.tdx-audit')) || existsSync(join(t.root, '.git'));
+      r = marked ? t.root : (this.folderOf(path) ?? t.root);
       this.roots.set(path, r);
     }
     return r;

@@ -81,6 +81,41 @@ local function run()
   result.after_edit = diags()
   if not ok then error('no diagnostic on the inserted line within 20 s') end
 
+  -- 4. the workspace view (tdxAudit/workspaceFindings, what VS Code's TDX Findings shows) and a
+  -- triage: after one error is marked safe, nvim's diagnostics, the file summary and the view agree.
+  local function request(method, p)
+    local r = vim.lsp.buf_request_sync(0, method, p, 10000)
+    for _, x in pairs(r or {}) do
+      if x.error then error(method .. ': ' .. x.error.message) end
+      return x.result
+    end
+  end
+  local function errors()
+    return #vim.diagnostic.get(0, { severity = vim.diagnostic.severity.ERROR })
+  end
+  local uri = vim.uri_from_bufnr(0)
+  local function counts()
+    local view = request('tdxAudit/workspaceFindings', {})
+    local summary = request('tdxAudit/fileSummary', { uri = uri })
+    return { nvim_errors = errors(), view_errors = view.totals.errors, view_triaged = view.totals.triaged,
+      summary_errors = summary.errors, summary_triaged = summary.triaged, index = view.index.state }
+  end
+  vim.wait(20000, function() return request('tdxAudit/workspaceFindings', {}).index.state == 'done' end, 200)
+  result.before_triage = counts()
+  local fp
+  for _, d in ipairs(vim.diagnostic.get(0, { severity = vim.diagnostic.severity.ERROR })) do
+    local data = d.user_data and d.user_data.lsp and d.user_data.lsp.data
+    if data and data.fingerprint then fp = data.fingerprint break end
+  end
+  assert(fp, 'an error diagnostic with a fingerprint')
+  local before_errors = errors()
+  result.triage_message = request('workspace/executeCommand', { command = 'tdxAudit.setTriage', arguments = { uri, fp, 'safe', 'nvim e2e: reviewed' } })
+  ok = vim.wait(20000, function() return errors() == before_errors - 1 end, 50)
+  vim.wait(500) -- the view's change notification is debounced
+  result.after_triage = counts()
+  result.steps.triage_ms = ms()
+  if not ok then error('the triaged error is still an error after 20 s') end
+
   vim.lsp.stop_client(id)
   vim.wait(3000, function() return vim.lsp.get_client_by_id(id) == nil end, 50)
 end

@@ -11,9 +11,9 @@ import { createHash } from 'node:crypto';
 import { buildCompile, compileEntry, findCompileEntry, loadCompileCommands, removeCompileDir } from '../../../server/src/audit/compile';
 import { filterCompileArgs } from '../../../server/src/audit/compileArgs';
 import { isDead, stateOf } from '../../support/proc';
+import { hasGcc } from '../../support/gcc';
 
 const FIX = resolve(__dirname, '../../fixtures');
-const hasGcc = spawnSync('gcc', ['--version']).status === 0;
 const dirs: string[] = [];
 after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });

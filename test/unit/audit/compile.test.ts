@@ -2,14 +2,13 @@
 // refused), the user's tree untouched, a timeout that kills the whole process group.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildArgv, compileEntry, CompileError, findCompileEntry, splitCommand } from '../../../server/src/audit/compile';
+import { hasGcc } from '../../support/gcc';
 
 const FIX = resolve(__dirname, '../../fixtures');
-const hasGcc = spawnSync('gcc', ['--version']).status === 0;
 
 describe('splitCommand', () => {
   test('splits like a shell without expanding: kernel-style quoting survives', () => {

@@ -4,7 +4,6 @@
 // Oniguruma WASM build, as VS Code runs it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
@@ -15,6 +14,7 @@ import { functionAt, listFunctions, renderFunction } from '../../../server/src/a
 import { CATALOGUE } from '../../../server/src/c/catalogue';
 import type { CompiledInstruction } from '../../../server/src/audit/compiled';
 import { hasTool, readelfSymbols, run } from '../binary/helpers';
+import { GCC_FLAGS, gcc } from '../../support/gcc';
 
 const ROOT = resolve(__dirname, '../../..');
 const DRIVERS = join(ROOT, 'test/fixtures/drivers');
@@ -48,11 +48,11 @@ before(() => {
   dir = mkdtempSync(join(tmpdir(), 'tdx-audit-disasm-'));
   nicO = join(dir, 'foo_nic.o');
   rejectO = join(dir, 'tdx_reject.o');
-  execFileSync('gcc', ['-O2', '-g', '-c', NIC_C, '-o', nicO], { cwd: dir, timeout: 60_000 });
-  execFileSync('gcc', ['-O2', '-g', '-c', REJECT_C, '-o', rejectO], { cwd: dir, timeout: 60_000 });
+  gcc([...GCC_FLAGS.plain, '-c', NIC_C, '-o', nicO], dir);
+  gcc([...GCC_FLAGS.plain, '-c', REJECT_C, '-o', rejectO], dir);
   // Linked like a vmlinux: virtual addresses, no relocations left to read.
   rejectExe = join(dir, 'tdx_reject');
-  execFileSync('gcc', ['-O2', '-g', '-nostdlib', '-static', '-Wl,-e,ring_reset', REJECT_C, '-o', rejectExe], { cwd: dir, timeout: 60_000 });
+  gcc(['-O2', '-g', '-nostdlib', '-static', '-Wl,-e,ring_reset', REJECT_C, '-o', rejectExe], dir);
   nic = openBinary(readFileSync(nicO));
   reject = openBinary(readFileSync(rejectO));
   rejectLinked = openBinary(readFileSync(rejectExe));

@@ -4,16 +4,15 @@
 // ones wait for a save and a rebuild. The object is built here with gcc.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AuditEngine, type FileAudit, type Finding } from '../../../server/src/audit/engine';
 import { editedWithin, lineMap } from '../../../server/src/audit/compiled/freshness';
 import { locate } from '../c/helpers';
+import { compileObject, hasGcc } from '../../support/gcc';
 
 const FIX = resolve(__dirname, '../../fixtures/drivers');
-const hasGcc = spawnSync('gcc', ['--version']).status === 0;
 const skip = hasGcc ? false : 'gcc is not installed: these tests build their object with it';
 
 describe('lineMap: edited lines back to saved lines', () => {
@@ -73,8 +72,7 @@ describe('an unsaved edit keeps the compiled forms of the functions it did not t
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tdx-edited-'));
     for (const f of ['foo_nic.c', 'tdx_io.h']) copyFileSync(join(FIX, f), join(dir, f));
-    const r = spawnSync('gcc', ['-O2', '-g', '-c', 'foo_nic.c', '-o', 'foo_nic.o'], { cwd: dir, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(r.stderr);
+    compileObject('foo_nic.c', dir);
     src = join(dir, 'foo_nic.c');
     saved = readFileSync(src, 'utf8');
     engine = await AuditEngine.create({ readFile: read });

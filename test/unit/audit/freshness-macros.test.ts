@@ -5,14 +5,13 @@
 // match this source" and lost every compiled form).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AuditEngine } from '../../../server/src/audit/engine';
+import { compileObject, hasGcc } from '../../support/gcc';
 
 const FIX = resolve(__dirname, '../../fixtures/drivers');
-const hasGcc = spawnSync('gcc', ['--version']).status === 0;
 
 const SOURCE = `#include "tdx_io.h"
 
@@ -50,8 +49,7 @@ test('functions made by file-scope macros do not make the object stale', { skip:
     copyFileSync(join(FIX, 'tdx_io.h'), join(dir, 'tdx_io.h'));
     const src = join(dir, 'win.c');
     writeFileSync(src, SOURCE);
-    const r = spawnSync('gcc', ['-O2', '-g', '-c', 'win.c', '-o', 'win.o'], { cwd: dir, encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
+    compileObject('win.c', dir);
     const engine = await AuditEngine.create({ readFile: (p) => { try { return readFileSync(p, 'utf8'); } catch { return undefined; } } });
     engine.configure({ objects: {} });
     const a = engine.audit(src, SOURCE, 1);

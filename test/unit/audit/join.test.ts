@@ -11,15 +11,11 @@ import { AuditEngine, hoverMarkdown, type FileAudit, type Finding } from '../../
 import { copyDirection } from '../../../server/src/audit/compiled/match';
 import { ObjectStore } from '../../../server/src/audit/objects';
 import { locate } from '../c/helpers';
+import { gcc, hasGcc } from '../../support/gcc';
 
 const FIX = resolve(__dirname, '../../fixtures');
-const hasGcc = spawnSync('gcc', ['--version']).status === 0;
 const skip = hasGcc ? false : 'gcc is not installed: the compiled-form tests need it to build their fixtures';
 
-function gcc(args: string[], cwd: string): void {
-  const r = spawnSync('gcc', args, { cwd, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`gcc ${args.join(' ')} failed: ${r.stderr}`);
-}
 
 let dir = '';
 let engine: AuditEngine;

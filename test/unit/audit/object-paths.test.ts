@@ -8,14 +8,13 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { copyDriverFixture, gcc } from '../../support/gcc';
+import { copyDriverFixture, gcc, hasGcc } from '../../support/gcc';
 import { AuditEngine, type FileAudit } from '../../../server/src/audit/engine';
 import type { ObjectSearch } from '../../../server/src/audit/objects';
 import { suggestMapping } from '../../../server/src/audit/objects';
 import { locate } from '../c/helpers';
 
 const FIX = resolve(__dirname, '../../fixtures/drivers');
-const hasGcc = spawnSync('gcc', ['--version']).status === 0;
 const skip = hasGcc ? false : 'gcc is not installed: these tests build their objects with it';
 /** The prefix Debian's kernel packages name their sources under. */
 const DEBIAN = '/build/linux-6.1/debian/build/build_amd64_none_amd64';

@@ -3,14 +3,13 @@
 // location-list or data bytes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openBinary } from '../../../server/src/binary/index';
 import { readSparse } from '../../../server/src/audit/objects';
+import { gcc, hasGcc } from '../../support/gcc';
 
-const hasGcc = spawnSync('gcc', ['--version']).status === 0;
 
 test('a sparse read of an executable gives the same symbols, line rows and inline chains as a full read', { skip: hasGcc ? false : 'gcc is not installed' }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'tdx-sparse-'));
@@ -23,8 +22,7 @@ test('a sparse read of an executable gives the same symbols, line rows and inlin
       '',
     ].join('\n'));
     // --emit-relocs keeps .rela sections in the executable, as vmlinux has them.
-    const r = spawnSync('gcc', ['-O2', '-g', '-Wl,--emit-relocs', src, '-o', join(dir, 'prog')], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
+    gcc(['-O2', '-g', '-Wl,--emit-relocs', src, '-o', join(dir, 'prog')], dir);
     const path = join(dir, 'prog');
     const full = openBinary(new Uint8Array(readFileSync(path)));
     const sparseBuf = readSparse(path, statSync(path).size);

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { gcc } from '../../support/gcc';
 
 export const FIXTURE_DIR = resolve(__dirname, '../../fixtures/binary');
 const TOOL_TIMEOUT_MS = 60_000;
@@ -47,7 +48,7 @@ export function buildFixtures(): Fixture[] | undefined {
   const src = join(FIXTURE_DIR, 'mmio_dev.c');
   const mainSrc = join(FIXTURE_DIR, 'main.c');
   const fixtures: Fixture[] = [];
-  const cc = (args: string[]) => execFileSync('gcc', args, { cwd: dir, timeout: TOOL_TIMEOUT_MS, stdio: ['ignore', 'ignore', 'pipe'] });
+  const cc = (args: string[]) => gcc(args, dir, TOOL_TIMEOUT_MS);
   const obj = (label: string, extra: string[], dwarfVersion: 4 | 5, compressed: Fixture['compressed']) => {
     const out = join(dir, `${label}.o`);
     cc(['-O2', '-g', ...extra, '-c', src, '-o', out]);

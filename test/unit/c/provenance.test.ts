@@ -8,6 +8,7 @@ import { classifyMmio } from '../../../server/src/x86/classify';
 import type { FileAudit } from '../../../server/src/audit/engine';
 import type { Site } from '../../../server/src/c/types';
 import { engineWith, locate } from './helpers';
+import { GCC_FLAGS, gcc, hasGcc } from '../../support/gcc';
 
 const FIX = resolve(__dirname, '../../fixtures/drivers/provenance');
 const HEADERS = [join(FIX, 'prov_io.h'), resolve(FIX, '../tdx_io.h')];
@@ -245,7 +246,7 @@ function disassemble(obj: string, source: string): Insn[] {
   return insns;
 }
 
-const haveGcc = spawnSync('gcc', ['--version']).status === 0 && spawnSync('objdump', ['--version']).status === 0;
+const haveGcc = hasGcc && spawnSync('objdump', ['--version']).status === 0;
 
 test('gcc -O2 compiles each untyped pattern to the instruction the #VE handler rejects (or mis-emulates)', { skip: haveGcc ? false : 'gcc/objdump not installed: cannot check the compiled forms of the provenance fixtures' }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tdx-prov-'));
@@ -270,7 +271,7 @@ test('gcc -O2 compiles each untyped pattern to the instruction the #VE handler r
     const byFile = new Map<string, Insn[]>();
     for (const name of ['overlay.c', 'global_irq.c', 'member.c']) {
       const obj = join(dir, name.replace(/\.c$/, '.o'));
-      execFileSync('gcc', ['-O2', '-g', '-c', '-o', obj, join(FIX, name)]);
+      gcc([...GCC_FLAGS.plain, '-c', '-o', obj, join(FIX, name)], FIX);
       byFile.set(name, disassemble(obj, name));
     }
     for (const [file, needle, re, verdict] of expected) {

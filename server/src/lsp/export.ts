@@ -1,0 +1,145 @@
+// Export Audit Report: audits a scope with the server's engine (objects, severity
+// overrides, unsaved buffers) and writes the report files, with work-done progress
+// and cancellation. Says why the report's counts differ from the workspace view's
+// when they do, file by file, instead of leaving two numbers to disagree.
+//
+// Where reports go when the request names no folder: exportFolder.ts.
+
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { CancellationToken, Connection, WorkDoneProgressReporter } from 'vscode-languageserver/node';
+import type { AuditEngine } from '../audit/engine';
+import { buildReport, FORMATS } from '../audit/report/build';
+import type { ReportModel } from '../audit/report/model';
+import { writeReportFiles } from '../audit/report/write';
+import { isInside } from '../fs/safeRead';
+import type { ServerSettings } from './config';
+import { countFindings } from './counts';
+import type { DocumentStore } from './documents';
+import { exportFolder } from './exportFolder';
+import { uriToPath } from './files';
+import type { ExportReportParams, ExportReportResult, FindingCounts, ReportFormat } from './protocol';
+import type { WorkspaceView } from './workspace';
+
+export interface ExportContext {
+  connection: Connection;
+  workDoneProgress: boolean;
+  engine: AuditEngine;
+  documents: DocumentStore;
+  folders: readonly string[];
+  settings: ServerSettings;
+  view: WorkspaceView;
+}
+
+export async function exportReport(
+  p: ExportReportParams,
+  token: CancellationToken,
+  attached: WorkDoneProgressReporter | undefined,
+  ctx: ExportContext,
+): Promise<ExportReportResult> {
+  const none: ExportReportResult = { written: [], exists: [], findings: 0, cancelled: true };
+  const ac = new AbortController();
+  token.onCancellationRequested(() => ac.abort());
+  let progress: WorkDoneProgressReporter | undefined;
+  try {
+    const scopePath = p.scope ? uriToPath(p.scope) : undefined;
+    const paths = scopePath ? [scopePath] : [...ctx.folders];
+    const outDir = typeof p.outputDir === 'string' ? uriToPath(p.outputDir) : exportFolder(ctx.settings.export.folder, ctx.folders);
+    if (!paths.length || !outDir) throw new Error('nothing to audit: open a folder or give a file or folder scope');
+    const formats = (Array.isArray(p.formats) && p.formats.length ? p.formats : FORMATS).filter((f): f is ReportFormat => FORMATS.includes(f));
+    // The client's own progress (its workDoneToken) when it sent one; else one we create.
+    if (p.workDoneToken !== undefined && attached) {
+      progress = attached;
+      attached.begin('TDX: exporting audit report', 0, 'finding C files', true);
+    } else if (ctx.workDoneProgress) {
+      const created = await ctx.connection.window.createWorkDoneProgress();
+      progress = created;
+      created.begin('TDX: exporting audit report', 0, 'finding C files', true);
+      created.token.onCancellationRequested(() => ac.abort());
+    }
+    const byPath = new Map(ctx.documents.all().map((d) => [uriToPath(d.uri), d.text] as const));
+    let last = 0;
+    const run = await buildReport(
+      { paths, formats, profile: ctx.settings.engine.profile, followIncludes: ctx.settings.engine.followIncludes, objects: [] } as unknown as Parameters<typeof buildReport>[0],
+      {
+        engine: ctx.engine,
+        signal: ac.signal,
+        textOf: (f) => byPath.get(f),
+        progress: (done, total, file) => {
+          const now = Date.now();
+          if (now - last < 100 && done < total) return;
+          last = now;
+          progress?.report(Math.floor((100 * done) / Math.max(1, total)), `${done}/${total} ${file}`);
+        },
+      },
+    );
+    if (run === 'cancelled' || ac.signal.aborted) return none;
+    const w = await writeReportFiles(outDir, run.files, { overwrite: p.overwrite === true, signal: ac.signal });
+    if (w.cancelled) return none;
+    const differences = compareWithView(run.model, paths, ctx.view);
+    return {
+      written: w.written.map((f) => pathToFileURL(f).href),
+      exists: w.exists.map((f) => pathToFileURL(f).href),
+      findings: run.model.counts.findings,
+      cancelled: false,
+      ...(differences.length ? { differences } : {}),
+    };
+  } finally {
+    progress?.done();
+  }
+}
+
+const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
+
+/**
+ * Why the report and the workspace view (in the same scope) count differently, one
+ * sentence per cause; empty when every file's errors, warnings, others and triaged
+ * agree. Counted with counts.ts on both sides, so only real differences remain.
+ */
+export function compareWithView(model: ReportModel, scope: readonly string[], view: WorkspaceView): string[] {
+  const inScope = (path: string) => scope.some((s) => path === s || isInside(s, path));
+  const report = new Map<string, FindingCounts>();
+  const sitesOf = new Map(model.files.map((f) => [join(model.provenance.root, f.file), f.sites] as const));
+  const byFile = new Map<string, { severity: ReportModel['findings'][number]['severity']; dismissed: boolean }[]>();
+  for (const f of model.findings) {
+    const path = join(model.provenance.root, f.file);
+    let list = byFile.get(path);
+    if (!list) byFile.set(path, (list = []));
+    list.push({ severity: f.severity, dismissed: f.deemphasised });
+  }
+  for (const [path, sites] of sitesOf) report.set(path, countFindings(byFile.get(path) ?? [], sites));
+  const viewFiles = new Map([...view.fileCounts()].filter(([p, v]) => inScope(p) && (v.counts.sites > 0 || findingsOf(v.counts) > 0)));
+  const withObject = new Set(model.files.filter((f) => f.object?.path).map((f) => join(model.provenance.root, f.file)));
+  const triagedInReport = (path: string) => (report.get(path)?.triaged ?? 0) > 0;
+
+  let onlyReport = 0;
+  let onlyView = 0;
+  const differ = { compiled: 0, triage: 0, other: 0 };
+  for (const [path, r] of report) {
+    const v = viewFiles.get(path);
+    if (!v) {
+      if (findingsOf(r)) onlyReport++;
+      continue;
+    }
+    if (same(r, v.counts)) continue;
+    if (v.from === 'index' && triagedInReport(path)) differ.triage++;
+    else if (v.from === 'index' && withObject.has(path)) differ.compiled++;
+    else differ.other++;
+  }
+  for (const [path, v] of viewFiles) if (!report.has(path) && findingsOf(v.counts)) onlyView++;
+  const state = view.query().index.state;
+  const out: string[] = [];
+  if (state !== 'done' && (onlyReport || differ.compiled || differ.other)) out.push(`the workspace index is ${state === 'running' ? 'still running' : state === 'off' ? 'off (tdxAudit.index.enable)' : state}, so the view does not yet hold every file`);
+  if (onlyReport) out.push(`${plural(onlyReport, 'file')} with findings in the report ${onlyReport === 1 ? 'is' : 'are'} not in the workspace view (not indexed: the index skipped or failed on ${onlyReport === 1 ? 'it' : 'them'}, or ran before ${onlyReport === 1 ? 'it' : 'they'} changed)`);
+  if (onlyView) out.push(`${plural(onlyView, 'file')} of the workspace view ${onlyView === 1 ? 'is' : 'are'} not in the report (the report's walk skipped ${onlyView === 1 ? 'it' : 'them'}: see its "skipped" list)`);
+  if (differ.compiled) out.push(`${plural(differ.compiled, 'file')} count differently because the report joined their compiled forms (objects) while the index reads the source only; open a file to see the editor's own audit`);
+  if (differ.triage) out.push(`${plural(differ.triage, 'file')} hold triage decisions the report applies and the index cannot (the index keeps no fingerprints); opening a file applies them in the view`);
+  if (differ.other) out.push(`${plural(differ.other, 'file')} changed between the index (or the editor's audit) and the export`);
+  const sites = [...report.values()].reduce((n, c) => n + c.sites, 0);
+  const findings = model.findings.length;
+  if (out.length && sites !== findings) out.push(`the report has ${sites} sites and ${findings} findings: ${sites - findings} sites belong to rules set to "off" (tdxAudit.severity), which only the site counts include`);
+  return out;
+}
+
+const findingsOf = (c: FindingCounts) => c.errors + c.warnings + c.others + c.triaged;
+const same = (a: FindingCounts, b: FindingCounts) => a.errors === b.errors && a.warnings === b.warnings && a.others === b.others && a.triaged === b.triaged;
