@@ -5,7 +5,7 @@
 // API CONTRACT (the LSP server and the CLI code against this; keep it stable):
 //   const engine = await AuditEngine.create({ readFile });
 //   engine.configure({ severity: {...}, followIncludes: true, profile: 'tdx-linux-6.12+' });
-//   const audit = engine.audit(uriOrPath, text, version, edits?);   // synchronous after create
+//   const audit = engine.audit(uriOrPath, text, version);   // synchronous after create
 //   audit.findings: Finding[]; audit.analysis.functions: FunctionView[]
 //   hoverMarkdown(audit, position) -> markdown string or null
 //   engine.forget(uriOrPath)  // drop the cached tree when a document closes
@@ -58,16 +58,6 @@ export interface FileAudit {
   compiled?: FileCompiled;
   /** Includes that were not followed (not found, not readable), each once. */
   notFollowed?: NotFollowed[];
-}
-
-/** A text edit in web-tree-sitter's terms (indices are UTF-16 offsets into the document). */
-export interface TreeEdit {
-  startIndex: number;
-  oldEndIndex: number;
-  newEndIndex: number;
-  startPosition: { row: number; column: number };
-  oldEndPosition: { row: number; column: number };
-  newEndPosition: { row: number; column: number };
 }
 
 // The profile type lives with the profile table (x86/profiles.ts); re-exported
@@ -248,11 +238,10 @@ export class AuditEngine {
   }
 
   /**
-   * Audits one document. `edits` are accepted for callers that have them; the parser
-   * derives its own edit from the previous text, which is never wrong.
+   * Audits one document. The parser derives its own tree edit from the previous
+   * text of the same file, which is never wrong (so callers pass no edit list).
    */
-  audit(file: string, text: string, version: number, edits?: TreeEdit[]): FileAudit {
-    void edits;
+  audit(file: string, text: string, version: number): FileAudit {
     const t0 = performance.now();
     // LSP (and editors) end a line at a lone CR too; tree-sitter counts only LF. The
     // same-length swap keeps every offset and makes rows the lines the client has.
