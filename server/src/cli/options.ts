@@ -68,12 +68,25 @@ export function optionValue(argv: readonly string[], i: number, flag: string, fa
   return v;
 }
 
+/** Shared options that take one path. */
+const PATH_OPTIONS: Readonly<Record<string, 'buildDir' | 'vmlinux' | 'config' | 'allowList'>> = {
+  '--build-dir': 'buildDir',
+  '--vmlinux': 'vmlinux',
+  '--config': 'config',
+  '--allow-list': 'allowList',
+};
+
 /**
  * Applies argv[i] when it is one of the shared options. Returns the index of the
  * last argument it consumed, or -1 when argv[i] is not a shared option.
  */
 export function commonOption(argv: readonly string[], i: number, o: CommonOptions, fail: Fail): number {
   const a = argv[i]!;
+  const field = PATH_OPTIONS[a];
+  if (field) {
+    o[field] = optionValue(argv, i + 1, a, fail);
+    return i + 1;
+  }
   switch (a) {
     case '--profile': {
       const v = optionValue(argv, i + 1, a, fail);
@@ -84,12 +97,6 @@ export function commonOption(argv: readonly string[], i: number, o: CommonOption
     }
     case '--objects':
       o.objects.push(optionValue(argv, i + 1, a, fail));
-      return i + 1;
-    case '--build-dir':
-      o.buildDir = optionValue(argv, i + 1, a, fail);
-      return i + 1;
-    case '--vmlinux':
-      o.vmlinux = optionValue(argv, i + 1, a, fail);
       return i + 1;
     case '--no-includes':
       o.followIncludes = false;
@@ -104,12 +111,6 @@ export function commonOption(argv: readonly string[], i: number, o: CommonOption
     case '--no-objects':
       o.noObjects = true;
       return i;
-    case '--config':
-      o.config = optionValue(argv, i + 1, a, fail);
-      return i + 1;
-    case '--allow-list':
-      o.allowList = optionValue(argv, i + 1, a, fail);
-      return i + 1;
     case '--shard': {
       const v = optionValue(argv, i + 1, a, fail);
       const sh = parseShard(v);
