@@ -76,6 +76,10 @@ export const SERVER_INFO = { name: 'tdx-audit', version: '0.1.0' };
 
 /** Re-index this long after the last file change on disk (a checkout changes hundreds at once). */
 const REINDEX_DELAY_MS = 2000;
+/** Quiet time after the last object change before the open files are audited again. */
+const OBJECT_REFRESH_MS = 500;
+/** Object files and kernel images whose change means the compiled forms may have changed. */
+const OBJECT_FILE = /(?:\.(?:o|ko)|(?:^|\/)vmlinux[^/]*)$/;
 
 export interface ServerOptions {
   /** The engine to audit with; tests inject a stub (a real engine that throws on a marker, say). */
@@ -219,7 +223,8 @@ export class TdxServer {
     }
     // C files changed on disk (a save elsewhere, a checkout) keep the workspace view live.
     if (this.clientCapabilities.workspace?.didChangeWatchedFiles?.dynamicRegistration) {
-      void c.client.register(DidChangeWatchedFilesNotification.type, { watchers: [{ globPattern: '**/*.{c,h}' }] }).catch(() => undefined);
+      // Sources (re-index) and objects (a rebuild by the user's own make: audit the open files again).
+      void c.client.register(DidChangeWatchedFilesNotification.type, { watchers: [{ globPattern: '**/*.{c,h}' }, { globPattern: '**/*.{o,ko}' }, { globPattern: '**/vmlinux*' }] }).catch(() => undefined);
     }
     if (!this.files.folderPaths.length) c.console.info('No workspace folder: quoted-include headers will not be read.');
     if (!this.trusted) c.console.info('Untrusted workspace: source audit only.');
@@ -240,6 +245,7 @@ export class TdxServer {
     this.shuttingDown = true;
     if (this.indexRun) this.indexRun.cancelled = true;
     if (this.reindexTimer) clearTimeout(this.reindexTimer);
+    if (this.objectRefresh) clearTimeout(this.objectRefresh);
     this.indexer.dispose();
     this.compiler.dispose();
     this.service.dispose();
@@ -286,14 +292,34 @@ export class TdxServer {
   private onDidChangeWatchedFiles(p: DidChangeWatchedFilesParams): void {
     if (this.shuttingDown) return;
     let any = false;
+    let objects = false;
     for (const ch of p.changes) {
       const path = uriToPath(ch.uri);
+      if (path && OBJECT_FILE.test(path)) {
+        // A rebuilt object (or vmlinux) is read again: the store keeps no stale copy of it.
+        this.engine?.objects.forget(path);
+        objects = true;
+        continue;
+      }
       if (!path || !/\.[ch]$/.test(path) || !this.files.allowed(path)) continue;
       if (ch.type !== FileChangeType.Created) this.view.changedOnDisk(path);
       any = true;
     }
     // The index's content-hash cache makes the run cheap: only changed files are audited again.
     if (any && this.settings.index.enable) this.scheduleReindex();
+    if (objects) this.scheduleObjectRefresh();
+  }
+
+  private objectRefresh: NodeJS.Timeout | undefined;
+
+  /** A make rebuilds many objects at once: the open files are audited again once it settles. */
+  private scheduleObjectRefresh(): void {
+    if (this.objectRefresh) clearTimeout(this.objectRefresh);
+    this.objectRefresh = setTimeout(() => {
+      this.objectRefresh = undefined;
+      if (!this.shuttingDown) this.service.refreshAll();
+    }, OBJECT_REFRESH_MS);
+    this.objectRefresh.unref?.();
   }
 
   // ---------------------------------------------------------------- requests
@@ -490,6 +516,7 @@ export class TdxServer {
 
   private scheduleReindex(): void {
     if (this.reindexTimer) clearTimeout(this.reindexTimer);
+    if (this.objectRefresh) clearTimeout(this.objectRefresh);
     this.reindexTimer = setTimeout(() => {
       this.reindexTimer = undefined;
       void this.indexWorkspace();
