@@ -35,6 +35,12 @@ export interface Accessor {
    * (accessorFor); absent in the version-neutral CATALOGUE rows.
    */
   source?: string;
+  /**
+   * The symbols a call of this name really calls when a header renames it: x86-64 has no
+   * out-of-line ioread64/iowrite64 (lib/iomap.c defines only the _lo_hi/_hi_lo forms), so
+   * io-64-nonatomic-lo-hi.h / -hi-lo.h `#define ioread64 ioread64_lo_hi` (or _hi_lo).
+   */
+  callees?: readonly string[];
 }
 
 type Row = Omit<Accessor, 'name' | 'rule' | 'exitReason'> & { rule?: RuleCode };
@@ -79,6 +85,20 @@ for (const w of [1, 2, 4, 8]) {
       kind: 'mmio-write', width: w, inline: false, addrArg: 1,
       compiles: `call to lib/iomap.c iowrite${bits}${v}: port I/O or one ${w}-byte MOV store by cookie${half}; the #VE lands in the callee, emulated`,
     });
+  }
+  if (w === 8) {
+    // ioread64 & co: the name a driver writes is a macro for one of two lib/iomap.c functions.
+    for (const v of ['', 'be']) {
+      for (const dir of ['read', 'write'] as const) {
+        const name = `io${dir}64${v}`;
+        const r = rows.get(name)!;
+        rows.set(name, {
+          ...r,
+          callees: [`${name}_lo_hi`, `${name}_hi_lo`],
+          compiles: `a macro of include/linux/io-64-nonatomic-lo-hi.h (or -hi-lo.h) for lib/iomap.c io${dir}64${v}_lo_hi (_hi_lo): port I/O as two 32-bit halves, or one 8-byte MOV ${dir === 'read' ? 'load' : 'store'} on MMIO; the #VE lands in the callee, emulated (x86-64 has no io${dir}64${v} of its own, 6.1.192 and 6.12.118)`,
+        });
+      }
+    }
   }
   if (w !== 8) {
     add([`ioread${bits}_rep`], {

@@ -23,26 +23,27 @@ const read = (p: string) => {
   }
 };
 
-/** The finding of the __iowrite32_copy call in `file`, audited under `profile` with the .o beside it. */
-async function copyFinding(file: string, profile: Profile): Promise<Finding> {
+/** The finding of the `callee(` call in `file`, audited under `profile` with the .o beside it. */
+async function copyFinding(file: string, profile: Profile, callee = '__iowrite32_copy'): Promise<Finding> {
   const engine = await AuditEngine.create({ readFile: read });
   engine.configure({ objects: {}, profile });
   const p = join(dir, file);
   const text = readFileSync(p, 'utf8');
   const a = engine.audit(p, text, 1);
   assert.equal(a.compiled?.object.state, 'fresh', `${file}: the object beside it is read`);
-  const line = text.split('\n').findIndex((l) => l.includes('__iowrite32_copy('));
+  const line = text.split('\n').findIndex((l) => l.includes(`${callee}(`));
   const f = a.findings.find((x) => x.site.range.start.line === line);
-  assert.ok(f, `${file}: a finding at the __iowrite32_copy call`);
+  assert.ok(f, `${file}: a finding at the ${callee} call`);
   return f;
 }
 
 describe('__iowrite32_copy per kernel version (gcc fixtures)', { skip: skipWithoutGcc }, () => {
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'tdx-accver-'));
-    for (const f of ['copy_io.h', 'mbox_612.c', 'mbox_61.c']) copyFileSync(join(FIX, f), join(dir, f));
+    for (const f of ['copy_io.h', 'mbox_612.c', 'mbox_61.c', 'q64.c']) copyFileSync(join(FIX, f), join(dir, f));
     compileObject('mbox_612.c', dir);
     compileObject('mbox_61.c', dir);
+    compileObject('q64.c', dir);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -80,5 +81,13 @@ describe('__iowrite32_copy per kernel version (gcc fixtures)', { skip: skipWitho
   test('SEV-ES on 6.12: the same inline MOVS is emulated by the #VC handler', async () => {
     const f = await copyFinding('mbox_612.c', 'sev-es-linux-6.12.118');
     assert.deepEqual(f.instructions?.map((i) => [i.class, i.verdict]), [['MOVS', 'emulated']]);
+  });
+
+  test('ioread64/iowrite64 join to the CALL of the _lo_hi function io-64-nonatomic-lo-hi.h renames them to', async () => {
+    for (const [name, callee] of [['iowrite64', 'iowrite64_lo_hi'], ['ioread64', 'ioread64_lo_hi']]) {
+      const f = await copyFinding('q64.c', 'tdx-linux-6.12.118', name);
+      assert.deepEqual(f.instructions?.map((i) => [i.function, i.class, i.verdict, i.callee]), [['q64_kick', 'CALL', 'out-of-line', callee]], name);
+      assert.match(f.instructions![0]!.calleeNote ?? '', /lib\/iomap\.c/);
+    }
   });
 });

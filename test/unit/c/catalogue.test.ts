@@ -136,3 +136,10 @@ test('x86-64 ioread64_lo_hi & co are lib/iomap.c calls doing one 8-byte readq/wr
   // io-64-nonatomic's lo_hi_readq really is two 32-bit halves inline.
   assert.deepEqual([CATALOGUE.get('lo_hi_readq')!.inline, CATALOGUE.get('lo_hi_readq')!.width], [true, 4]);
 });
+
+test('ioread64 & co name the two lib/iomap.c functions a call really lands on', () => {
+  assert.deepEqual(CATALOGUE.get('ioread64')!.callees, ['ioread64_lo_hi', 'ioread64_hi_lo']);
+  assert.deepEqual(CATALOGUE.get('iowrite64be')!.callees, ['iowrite64be_lo_hi', 'iowrite64be_hi_lo']);
+  assert.equal(CATALOGUE.get('ioread64')!.width, 8);
+  assert.equal(CATALOGUE.get('ioread32')!.callees, undefined);
+});

@@ -265,6 +265,8 @@ export function compiledFormsFor(input: JoinInput): FileCompiled {
         }
         calls(regions, site.accessor);
         if (!found.length && site.accessor !== site.base) calls(regions, site.base);
+        // ioread64 is a header's macro for ioread64_lo_hi or _hi_lo: the CALL names those.
+        for (const c of acc?.callees ?? []) if (!found.length) calls(regions, c);
         if (!found.length) {
           note = regions.length
             ? `no inlined ${site.accessor} and no call to it at line ${line1} in ${o.path}`
