@@ -156,7 +156,7 @@ else
     log "   removing stale/incomplete tree $TREE (stamp: $(cat "$EXTRACT_STAMP" 2>/dev/null || echo none), package: $SRC_VERSION)"
     rm -rf "$TREE"
   fi
-  tmp="$KDIR_BASE/.extract.tmp"
+  tmp="$KDIR_BASE/.extract-$SERIES.tmp"
   rm -rf "$tmp"; mkdir -p "$tmp"
   tar -C "$tmp" -xJf "$TARBALL"
   [[ -d $tmp/linux-source-$SERIES ]] || die "tarball did not contain linux-source-$SERIES/"
