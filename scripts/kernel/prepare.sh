@@ -67,8 +67,9 @@ OBJECTS_6_1=(
   drivers/net/ethernet/intel/e1000e/ptp.o
 )
 
-# 6.12: the raw-__iomem drivers of the 6.1 real-object check, and callers of
-# __iowrite32_copy, which 6.10+ inlines as `rep ; movsl` (arch/x86/include/asm/io.h).
+# 6.12: the raw-__iomem drivers of the 6.1 real-object check, callers of
+# __iowrite32_copy, which 6.10+ inlines as `rep ; movsl` (arch/x86/include/asm/io.h),
+# and an iowrite64 user (io-64-nonatomic-lo-hi.h makes it a call of iowrite64_lo_hi).
 OBJECTS_6_12=(
   drivers/atm/iphase.o
   drivers/acpi/acpi_extlog.o
@@ -76,6 +77,7 @@ OBJECTS_6_12=(
   drivers/net/ethernet/broadcom/bnxt/bnxt_hwrm.o
   drivers/net/wireless/mediatek/mt76/mmio.o
   drivers/infiniband/hw/bnxt_re/qplib_rcfw.o
+  drivers/net/wwan/iosm/iosm_ipc_mmio.o
 )
 if [[ $SERIES == 6.1 ]]; then OBJECTS=("${OBJECTS_6_1[@]}"); else OBJECTS=("${OBJECTS_6_12[@]}"); fi
 # TDX_KERNEL_OBJECTS (space-separated) replaces the list.
