@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# Fetch and prepare a real Linux 6.1 tree (Debian's linux-source-6.1) for
-# tdx-audit's real-world checks and benchmarks. Not part of the default test run.
+# Fetch and prepare a real Linux tree (Debian's linux-source-6.1 or linux-source-6.12)
+# for tdx-audit's real-world checks and benchmarks. Not part of the default test run.
+#
+#   scripts/kernel/prepare.sh            # 6.1 (the default)
+#   scripts/kernel/prepare.sh 6.12       # 6.12 (or TDX_KERNEL_SERIES=6.12)
 #
 # Phases (each timed, each skipped when already done):
 #   1. install   apt packages (root only; skipped when all are installed)
-#   2. extract   /usr/src/linux-source-6.1.tar.xz -> $TDX_KERNEL_DIR/linux-source-6.1
+#   2. extract   /usr/src/linux-source-<series>.tar.xz -> $TDX_KERNEL_DIR/linux-source-<series>
 #   3. config    Debian amd64 config + TDX guest + DWARF5, olddefconfig, make prepare
 #   4. build     the driver objects the benchmarks audit (make -j$JOBS <obj>...)
 #   5. compdb    compile_commands.json for the built objects (gen_compile_commands.py)
 #   6. verify    every object exists and has .debug_info; summary table
 #
 # Environment:
+#   TDX_KERNEL_SERIES   6.1 (default) or 6.12; the first argument wins
 #   TDX_KERNEL_DIR      where the tree goes (default /var/tmp/tdx-audit-kernel)
 #   TDX_KERNEL_JOBS     make -j value (default: nproc)
 #   TDX_KERNEL_VERBOSE  1 = stream make output instead of logging it to $TDX_KERNEL_DIR/logs
@@ -20,23 +24,30 @@
 # Nothing here writes into the repository.
 set -euo pipefail
 
+SERIES=${1:-${TDX_KERNEL_SERIES:-6.1}}
+case "$SERIES" in
+  6.1 | 6.12) ;;
+  *) printf '[prepare] ERROR: the series is 6.1 or 6.12, not %s\n' "$SERIES" >&2; exit 2 ;;
+esac
 KDIR_BASE=${TDX_KERNEL_DIR:-/var/tmp/tdx-audit-kernel}
-TREE="$KDIR_BASE/linux-source-6.1"
+TREE="$KDIR_BASE/linux-source-$SERIES"
+# 6.1 keeps its historical log folder; other series log apart so runs do not mix.
 LOGDIR="$KDIR_BASE/logs"
+[[ $SERIES == 6.1 ]] || LOGDIR="$KDIR_BASE/logs-$SERIES"
 JOBS=${TDX_KERNEL_JOBS:-$(nproc)}
 VERBOSE=${TDX_KERNEL_VERBOSE:-0}
-TARBALL=/usr/src/linux-source-6.1.tar.xz
-DEBCONFIG=/usr/src/linux-config-6.1/config.amd64_none_amd64.xz
+TARBALL=/usr/src/linux-source-$SERIES.tar.xz
+DEBCONFIG=/usr/src/linux-config-$SERIES/config.amd64_none_amd64.xz
 
 PACKAGES=(
-  linux-source-6.1 linux-config-6.1
+  "linux-source-$SERIES" "linux-config-$SERIES"
   build-essential flex bison bc libelf-dev libssl-dev dwarves xz-utils python3
   coccinelle ripgrep
 )
 
 # Objects the benchmarks use. Each is a single kbuild target; works whether the
 # owning driver is =y or =m in Debian's config.
-OBJECTS=(
+OBJECTS_6_1=(
   drivers/ata/libahci.o
   arch/x86/kernel/apic/io_apic.o
   drivers/pci/msi/msi.o
@@ -55,6 +66,22 @@ OBJECTS=(
   drivers/net/ethernet/intel/e1000e/param.o
   drivers/net/ethernet/intel/e1000e/ptp.o
 )
+
+# 6.12: the raw-__iomem drivers of the 6.1 real-object check, callers of
+# __iowrite32_copy, which 6.10+ inlines as `rep ; movsl` (arch/x86/include/asm/io.h),
+# and an iowrite64 user (io-64-nonatomic-lo-hi.h makes it a call of iowrite64_lo_hi).
+OBJECTS_6_12=(
+  drivers/atm/iphase.o
+  drivers/acpi/acpi_extlog.o
+  drivers/scsi/hptiop.o
+  drivers/net/ethernet/broadcom/bnxt/bnxt_hwrm.o
+  drivers/net/wireless/mediatek/mt76/mmio.o
+  drivers/infiniband/hw/bnxt_re/qplib_rcfw.o
+  drivers/net/wwan/iosm/iosm_ipc_mmio.o
+)
+if [[ $SERIES == 6.1 ]]; then OBJECTS=("${OBJECTS_6_1[@]}"); else OBJECTS=("${OBJECTS_6_12[@]}"); fi
+# TDX_KERNEL_OBJECTS (space-separated) replaces the list.
+[[ -z ${TDX_KERNEL_OBJECTS:-} ]] || read -r -a OBJECTS <<<"$TDX_KERNEL_OBJECTS"
 
 # Config changes on top of Debian's config. Changing this list re-runs phase 3.
 CONFIG_ARGS=(
@@ -116,29 +143,29 @@ if ((${#missing[@]})); then
 else
   phase_end install "all ${#PACKAGES[@]} packages present"
 fi
-[[ -f $TARBALL ]] || die "$TARBALL not found (linux-source-6.1 installed?)"
-[[ -f $DEBCONFIG ]] || die "$DEBCONFIG not found (linux-config-6.1 installed?)"
-SRC_VERSION=$(dpkg-query -W -f='${Version}' linux-source-6.1)
+[[ -f $TARBALL ]] || die "$TARBALL not found (linux-source-$SERIES installed?)"
+[[ -f $DEBCONFIG ]] || die "$DEBCONFIG not found (linux-config-$SERIES installed?)"
+SRC_VERSION=$(dpkg-query -W -f='${Version}' "linux-source-$SERIES")
 
 # ---------------------------------------------------------------- 2. extract
 phase_start extract
 EXTRACT_STAMP="$TREE/.tdx-audit-extracted"
 if [[ -f $EXTRACT_STAMP && $(cat "$EXTRACT_STAMP") == "$SRC_VERSION" ]]; then
-  phase_end extract "already extracted (linux-source-6.1 $SRC_VERSION)"
+  phase_end extract "already extracted (linux-source-$SERIES $SRC_VERSION)"
 else
   mkdir -p "$KDIR_BASE"
   if [[ -d $TREE ]]; then
     log "   removing stale/incomplete tree $TREE (stamp: $(cat "$EXTRACT_STAMP" 2>/dev/null || echo none), package: $SRC_VERSION)"
     rm -rf "$TREE"
   fi
-  tmp="$KDIR_BASE/.extract.tmp"
+  tmp="$KDIR_BASE/.extract-$SERIES.tmp"
   rm -rf "$tmp"; mkdir -p "$tmp"
   tar -C "$tmp" -xJf "$TARBALL"
-  [[ -d $tmp/linux-source-6.1 ]] || die "tarball did not contain linux-source-6.1/"
-  mv "$tmp/linux-source-6.1" "$TREE"
+  [[ -d $tmp/linux-source-$SERIES ]] || die "tarball did not contain linux-source-$SERIES/"
+  mv "$tmp/linux-source-$SERIES" "$TREE"
   rmdir "$tmp"
   echo "$SRC_VERSION" >"$EXTRACT_STAMP"
-  phase_end extract "extracted linux-source-6.1 $SRC_VERSION"
+  phase_end extract "extracted linux-source-$SERIES $SRC_VERSION"
 fi
 
 # ---------------------------------------------------------------- 3. config + prepare

@@ -30,6 +30,17 @@ export interface Accessor {
   rule: RuleCode;
   /** What it compiles to on x86-64, and what the #VE handler does with that. */
   compiles: string;
+  /**
+   * The kernel file(s) that define it, for a row that depends on the kernel version
+   * (accessorFor); absent in the version-neutral CATALOGUE rows.
+   */
+  source?: string;
+  /**
+   * The symbols a call of this name really calls when a header renames it: x86-64 has no
+   * out-of-line ioread64/iowrite64 (lib/iomap.c defines only the _lo_hi/_hi_lo forms), so
+   * io-64-nonatomic-lo-hi.h / -hi-lo.h `#define ioread64 ioread64_lo_hi` (or _hi_lo).
+   */
+  callees?: readonly string[];
 }
 
 type Row = Omit<Accessor, 'name' | 'rule' | 'exitReason'> & { rule?: RuleCode };
@@ -60,19 +71,34 @@ for (const w of [1, 2, 4, 8]) {
   const bits = w * 8;
   const variants = w === 1 ? [''] : w === 8 ? ['', 'be', '_lo_hi', '_hi_lo', 'be_lo_hi', 'be_hi_lo'] : ['', 'be'];
   for (const v of variants) {
+    // x86-64 defines readq/writeq, so asm-generic/iomap.h declares ioread64_lo_hi & co
+    // and lib/iomap.c defines them (IO_COND: two 32-bit port accesses on a port cookie,
+    // one readq/writeq on MMIO); io-64-nonatomic-*.h's inline two-halves versions are
+    // behind `#ifndef ioread64_lo_hi` and never built on x86-64 (6.1.192 and 6.12.118).
     const split = v.includes('lo_hi') || v.includes('hi_lo');
+    const half = split ? `; on a port cookie two 32-bit IN/OUT in ${v.includes('lo_hi') ? 'low-high' : 'high-low'} order` : '';
     add([`ioread${bits}${v}`], {
-      kind: 'mmio-read', width: split ? 4 : w, inline: split, addrArg: 0,
-      compiles: split
-        ? 'two 32-bit MOV loads (io-64-nonatomic): two #VEs, both emulated'
-        : `call to lib/iomap.c ioread${bits}${v}: port I/O or one MOV load by cookie; the #VE lands in the callee, emulated`,
+      kind: 'mmio-read', width: w, inline: false, addrArg: 0,
+      compiles: `call to lib/iomap.c ioread${bits}${v}: port I/O or one ${w}-byte MOV load by cookie${half}; the #VE lands in the callee, emulated`,
     });
     add([`iowrite${bits}${v}`], {
-      kind: 'mmio-write', width: split ? 4 : w, inline: split, addrArg: 1,
-      compiles: split
-        ? 'two 32-bit MOV stores (io-64-nonatomic): two #VEs, both emulated'
-        : `call to lib/iomap.c iowrite${bits}${v}: port I/O or one MOV store by cookie; the #VE lands in the callee, emulated`,
+      kind: 'mmio-write', width: w, inline: false, addrArg: 1,
+      compiles: `call to lib/iomap.c iowrite${bits}${v}: port I/O or one ${w}-byte MOV store by cookie${half}; the #VE lands in the callee, emulated`,
     });
+  }
+  if (w === 8) {
+    // ioread64 & co: the name a driver writes is a macro for one of two lib/iomap.c functions.
+    for (const v of ['', 'be']) {
+      for (const dir of ['read', 'write'] as const) {
+        const name = `io${dir}64${v}`;
+        const r = rows.get(name)!;
+        rows.set(name, {
+          ...r,
+          callees: [`${name}_lo_hi`, `${name}_hi_lo`],
+          compiles: `a macro of include/linux/io-64-nonatomic-lo-hi.h (or -hi-lo.h) for lib/iomap.c io${dir}64${v}_lo_hi (_hi_lo): port I/O as two 32-bit halves, or one 8-byte MOV ${dir === 'read' ? 'load' : 'store'} on MMIO; the #VE lands in the callee, emulated (x86-64 has no io${dir}64${v} of its own, 6.1.192 and 6.12.118)`,
+        });
+      }
+    }
   }
   if (w !== 8) {
     add([`ioread${bits}_rep`], {
@@ -105,9 +131,11 @@ const unrolled = 'arch/x86/lib/iomem.c: under TDX (CC_ATTR_GUEST_UNROLL_STRING_I
 add(['memcpy_fromio'], { kind: 'mmio-string', width: 1, inline: false, addrArg: 1, compiles: unrolled });
 add(['memcpy_toio'], { kind: 'mmio-string', width: 1, inline: false, addrArg: 0, compiles: unrolled });
 add(['memset_io'], { kind: 'mmio-string', width: 1, inline: false, addrArg: 0, compiles: unrolled.replace('readb/writeb', 'writeb').replace('rep movs', 'rep stos') });
+// Version-neutral row; accessorFor() gives the form of a given kernel (out of line up
+// to 6.9, inline in the caller from 6.10).
 add(['__iowrite32_copy'], {
   kind: 'mmio-string', width: 4, inline: false, addrArg: 0, rule: 'tdx-movs-copy',
-  compiles: '`rep movsl` with no confidential-computing check: MOVS on MMIO is recognised and rejected by handle_mmio (-EINVAL): oops',
+  compiles: '`rep movsl` with no confidential-computing check (out of line up to 6.9, inline in the caller from 6.10): MOVS on MMIO is recognised and rejected by handle_mmio (-EINVAL): oops',
 });
 add(['__ioread32_copy'], {
   kind: 'mmio-string', width: 4, inline: false, addrArg: 1,
@@ -216,6 +244,142 @@ export const CATALOGUE: ReadonlyMap<string, Accessor> = new Map(
 
 export function lookupAccessor(name: string): Accessor | undefined {
   return CATALOGUE.get(name);
+}
+
+// --- What an accessor compiles to, per kernel version (x86-64) ---------------------
+// Checked by reading Debian's linux-source-6.1 (6.1.192) and linux-source-6.12
+// (6.12.118); the boundaries come from the mainline commits named. Where the two
+// trees agree the form has one row citing both. The TDX/SEV verdict on the
+// instruction is the handler model's (x86/handlers.ts); the catalogue only says
+// which instruction is emitted and where.
+
+/** A kernel release as its Makefile names it (structurally x86/profiles' KernelVersion). */
+export interface KernelRelease {
+  version: number;
+  patchlevel: number;
+  sublevel: number;
+  rc?: number;
+}
+
+/** One accessor's x86-64 form from a mainline release on, until the next row's `from`. */
+export interface VersionedForm {
+  /** First mainline release (VERSION.PATCHLEVEL; its -rcN count) with this form. */
+  from: readonly [number, number];
+  inline: boolean;
+  compiles: string;
+  /** The kernel file(s) that define it, as read in the version(s) named. */
+  source: string;
+}
+
+const FORMS = new Map<string, readonly VersionedForm[]>();
+const forms = (names: string[], rows: VersionedForm[]) => {
+  for (const n of names) FORMS.set(n, rows);
+};
+
+const MOVS_REJECTED = 'MOVS on MMIO: insn_decode_mmio() classifies it and handle_mmio() rejects it (-EINVAL): oops';
+forms(['__iowrite32_copy'], [
+  {
+    from: [2, 6], inline: false,
+    compiles: `out of line: \`movl %edx,%ecx; rep movsl; RET\` with no confidential-computing check; the call site holds a CALL and the #VE lands in __iowrite32_copy itself. ${MOVS_REJECTED}`,
+    source: 'arch/x86/lib/iomap_copy_64.S (SYM_FUNC_START(__iowrite32_copy); overrides the weak loop in lib/iomap_copy.c), read in 6.1.192',
+  },
+  {
+    // "x86: Stop using weak symbols for __iowrite32_copy()" (6.10-rc1); iomap_copy_64.S deleted.
+    from: [6, 10], inline: true,
+    compiles: `inline in the caller: \`asm volatile("rep ; movsl")\` with no confidential-computing check; the #VE lands in the driver's own function. ${MOVS_REJECTED}`,
+    source: 'arch/x86/include/asm/io.h (static inline __iowrite32_copy under CONFIG_X86_64; lib/iomap_copy.c\'s loop is behind #ifndef __iowrite32_copy), read in 6.12.118',
+  },
+]);
+forms(['__iowrite64_copy'], [
+  {
+    from: [2, 6], inline: false,
+    compiles: 'out of line: a loop of single 64-bit MOV stores (__raw_writeq), one #VE each, emulated; x86 has no override of the weak generic function',
+    source: 'lib/iomap_copy.c (__attribute__((weak)) __iowrite64_copy), read in 6.1.192',
+  },
+  {
+    // Same series (6.10-rc1): the weak attribute became #ifndef __iowrite64_copy; x86 defines none.
+    from: [6, 10], inline: false,
+    compiles: 'out of line: a loop of single 64-bit MOV stores (__raw_writeq), one #VE each, emulated; x86 defines no __iowrite64_copy of its own (only arm64 and s390 do)',
+    source: 'lib/iomap_copy.c (#ifndef __iowrite64_copy), include/linux/io.h, read in 6.12.118',
+  },
+]);
+forms(['__ioread32_copy'], [{
+  from: [2, 6], inline: false,
+  compiles: 'out of line: a loop of single 32-bit MOV loads (__raw_readl), one #VE each, emulated',
+  source: 'lib/iomap_copy.c __ioread32_copy, the same in 6.1.192 and 6.12.118',
+}]);
+const IOMEM_C = 'arch/x86/lib/iomem.c, identical in 6.1.192 and 6.12.118';
+forms(['memcpy_fromio'], [{
+  from: [5, 18], inline: false,
+  compiles: 'out of line: cc_platform_has(CC_ATTR_GUEST_UNROLL_STRING_IO) ? a readb loop (one #VE per byte, emulated) : movsb/movsw then `rep movsl` (string_memcpy_fromio); a TDX guest takes the readb loop, a SEV-ES guest the MOVS, which its #VC handler emulates',
+  source: IOMEM_C,
+}]);
+forms(['memcpy_toio'], [{
+  from: [5, 18], inline: false,
+  compiles: 'out of line: cc_platform_has(CC_ATTR_GUEST_UNROLL_STRING_IO) ? a writeb loop (one #VE per byte, emulated) : movsb/movsw then `rep movsl` (string_memcpy_toio); a TDX guest takes the writeb loop, a SEV-ES guest the MOVS, which its #VC handler emulates',
+  source: IOMEM_C,
+}]);
+forms(['memset_io'], [{
+  from: [5, 18], inline: false,
+  compiles: 'out of line: cc_platform_has(CC_ATTR_GUEST_UNROLL_STRING_IO) ? a writeb loop (one #VE per byte, emulated) : plain memset() on the MMIO (`rep stos` or whatever memset is); a TDX guest takes the writeb loop',
+  source: IOMEM_C,
+}]);
+const IOMAP_C = 'lib/iomap.c (CONFIG_GENERIC_IOMAP), identical in 6.1.192 and 6.12.118; declared in asm-generic/iomap.h (included by arch/x86/include/asm/io.h in 6.1, by asm-generic/io.h in 6.12)';
+for (const [s, w] of [['8', 1], ['16', 2], ['32', 4]] as const) {
+  const sfx = { 1: 'b', 2: 'w', 4: 'l' }[w];
+  forms([`ioread${s}_rep`], [{
+    from: [2, 6], inline: false,
+    compiles: `out of line: on an MMIO cookie mmio_ins${sfx}, a loop of single ${w}-byte __raw_read${sfx} MOVs (one #VE each, emulated); on a port cookie ins${sfx}(), which TDX unrolls into single IN (one #VE each)`,
+    source: IOMAP_C,
+  }]);
+  forms([`iowrite${s}_rep`], [{
+    from: [2, 6], inline: false,
+    compiles: `out of line: on an MMIO cookie mmio_outs${sfx}, a loop of single ${w}-byte __raw_write${sfx} MOVs (one #VE each, emulated); on a port cookie outs${sfx}(), which TDX unrolls into single OUT (one #VE each)`,
+    source: IOMAP_C,
+  }]);
+}
+forms(['iosubmit_cmds512'], [
+  {
+    from: [5, 10], inline: true,
+    compiles: 'inline MOVDIR64B (66 0F 38 F8, movdir64b()): not in insn_decode_mmio\'s table, DECODE_FAILED: WARN_ON_ONCE then oops',
+    source: 'arch/x86/include/asm/io.h iosubmit_cmds512 -> asm/special_insns.h movdir64b(), read in 6.1.192',
+  },
+  {
+    from: [6, 2], inline: true,
+    compiles: 'inline MOVDIR64B (66 0F 38 F8, movdir64b_io() -> movdir64b()): not in insn_decode_mmio\'s table, DECODE_FAILED: WARN_ON_ONCE then oops',
+    source: 'arch/x86/include/asm/io.h iosubmit_cmds512 -> asm/special_insns.h movdir64b_io(), read in 6.12.118',
+  },
+]);
+
+/** The versioned rows of an accessor, oldest first (empty when its form never changed by version). */
+export function versionedForms(name: string): readonly VersionedForm[] {
+  return FORMS.get(name) ?? [];
+}
+
+/** Every accessor with versioned rows. */
+export function versionedAccessorNames(): string[] {
+  return [...FORMS.keys()];
+}
+
+/** The row of `forms` in force in kernel `k`: the last whose `from` is not after k's VERSION.PATCHLEVEL. */
+function formAt(rows: readonly VersionedForm[], k: KernelRelease): VersionedForm | undefined {
+  let hit: VersionedForm | undefined;
+  for (const r of rows) {
+    if (k.version > r.from[0] || (k.version === r.from[0] && k.patchlevel >= r.from[1])) hit = r;
+  }
+  return hit;
+}
+
+/**
+ * What `name` compiles to in kernel `k` on x86-64: the CATALOGUE row with the
+ * version's inline/out-of-line form, description and source. Without `k` (or for an
+ * accessor whose form does not depend on the version) the version-neutral row.
+ */
+export function accessorFor(name: string, k?: KernelRelease): Accessor | undefined {
+  const a = CATALOGUE.get(name);
+  if (!a || !k) return a;
+  const f = formAt(versionedForms(name), k);
+  return f ? { ...a, inline: f.inline, compiles: f.compiles, source: f.source } : a;
 }
 
 /**

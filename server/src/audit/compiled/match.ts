@@ -13,11 +13,11 @@
 //   function does the old width/direction guess run, labelled 'line-fallback'.
 // - An out-of-line accessor (ioread32, memcpy_toio) is the CALL on the site's
 //   line; the #VE lands in the callee, which the catalogue describes.
-import { CATALOGUE } from '../../c/catalogue';
+import { accessorFor } from '../../c/catalogue';
 import type { Site } from '../../c/types';
 import { DwarfError, ElfError, type DwarfUnit, type InlinedInstance, type LineRow } from '../../binary/index';
 import type { MemoryAccess, WalkedInstruction } from '../../x86/iced';
-import type { Profile } from '../../x86/profiles';
+import { formatVersion, profileData, type Profile } from '../../x86/profiles';
 import type { FunctionCode } from '../code';
 import type { CompiledInstruction, FileCompiled, InstructionVerdict, MatchKind, SiteCompiled } from '../compiled';
 import type { ObjectChoice, OpenedObject } from '../objects';
@@ -165,12 +165,15 @@ export function compiledFormsFor(input: JoinInput): FileCompiled {
   }
 
   const out: SiteCompiled[] = [];
+  // The accessor as the profile's kernel builds it (x86 __iowrite32_copy: a CALL up to 6.9,
+  // an inline `rep movsl` from 6.10), so the call note and the order of the search follow it.
+  const kernel = profileData(profile).kernel;
   sites.forEach((site, siteIndex) => {
     const line1 = site.range.start.line + 1;
     const lineText = lines[site.range.start.line] ?? '';
     const found: CompiledInstruction[] = [];
     let note: string | undefined;
-    const acc = CATALOGUE.get(site.base);
+    const acc = accessorFor(site.base, kernel);
     const pick = (regions: Region[], match: MatchKind) => {
       for (const r of regions) {
         for (const { fn, insn } of o.code.instructionsIn(r.lo, r.hi)) {
@@ -178,10 +181,15 @@ export function compiledFormsFor(input: JoinInput): FileCompiled {
         }
       }
     };
+    // A CALL to an accessor the profile's kernel builds inline: the object is from another version.
+    const callNote = (callee: string) =>
+      acc?.inline && acc.source && callee === site.base
+        ? `out of line in this object, but ${formatVersion(kernel)} (the profile's kernel) builds ${callee} inline (${acc.source}): the object is from another kernel version, or the profile is wrong`
+        : acc?.compiles ?? 'out of line';
     const calls = (regions: Region[], callee: string) => {
       for (const r of regions) {
         for (const { fn, insn } of o.code.instructionsIn(r.lo, r.hi)) {
-          if (o.code.callTarget(fn, insn) === callee) found.push(callEntry(o, fn, insn, callee, acc?.compiles ?? 'out of line'));
+          if (o.code.callTarget(fn, insn) === callee) found.push(callEntry(o, fn, insn, callee, callNote(callee)));
         }
       }
     };
@@ -238,6 +246,8 @@ export function compiledFormsFor(input: JoinInput): FileCompiled {
         }
         calls(regions, site.accessor);
         if (!found.length && site.accessor !== site.base) calls(regions, site.base);
+        // ioread64 is a header's macro for ioread64_lo_hi or _hi_lo: the CALL names those.
+        for (const c of acc?.callees ?? []) if (!found.length) calls(regions, c);
         if (!found.length) {
           note = regions.length
             ? `no inlined ${site.accessor} and no call to it at line ${line1} in ${o.path}`
