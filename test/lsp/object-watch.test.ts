@@ -33,7 +33,7 @@ after(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const rmwMessage = (ds: { range: { start: { line: number } }; message: string }[]) => String(ds.find((d) => d.range.start.line === positionOf(text, 'd->r->ctrl').line)?.message);
+const rmwMessage = (ds: readonly { range: { start: { line: number } }; message: unknown }[]) => String(ds.find((d) => d.range.start.line === positionOf(text, 'd->r->ctrl').line)?.message);
 
 test('an object built (or rebuilt) beside an open source is read when the watcher says so', { skip: skipWithoutGcc }, async () => {
   const first = await lsp.diagnosticsFor(uri, 1);
