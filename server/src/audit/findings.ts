@@ -6,7 +6,7 @@
 import { profileData, type Profile } from '../x86/profiles';
 import { accessorInstruction, exitText, handleOnce, handlerName, hypercallName, type HandlerVerdict, type HandlerView } from '../x86/handlers';
 import type { RuleCode, Site } from '../c/types';
-import { CATALOGUE, MAPPING_APIS } from '../c/catalogue';
+import { CATALOGUE, MAPPING_APIS, accessorFor } from '../c/catalogue';
 import type { AuditConfig, Finding, RelatedInfo, Severity } from './engine';
 
 const MAPPING_SOURCE_NAMES: ReadonlySet<string> = new Set(MAPPING_APIS.keys());
@@ -206,7 +206,7 @@ export function messageFor(site: Site, cfg: Pick<AuditConfig, 'profile'>, handle
   // Each message: "<what happens to the guest>: <the site>. <why, and what to do>".
   switch (site.rule) {
     case 'tdx-ve-mmio-string':
-      return `emulated, one #VE per ${site.width > 0 ? `${site.width}-byte ` : ''}element: ${who}. ${via}${cap(KIND_TEXT[site.accessorKind])}; ${CATALOGUE.get(site.base)?.compiles ?? ''}.`;
+      return `emulated, one #VE per ${site.width > 0 ? `${site.width}-byte ` : ''}element: ${who}. ${via}${cap(KIND_TEXT[site.accessorKind])}; ${accessorFor(site.base, profileData(cfg.profile).kernel)?.compiles ?? ''}.`;
     case 'tdx-ve-port-string':
       return `emulated, one #VE per element: ${who}. ${via}${cap(KIND_TEXT[site.accessorKind])}: under TDX unrolled into single IN/OUT, one #VE each (rep INS/OUTS would be rejected by handle_io).`;
     case 'tdx-ve-mmio':
@@ -218,7 +218,7 @@ export function messageFor(site: Site, cfg: Pick<AuditConfig, 'profile'>, handle
     case 'tdx-movdir64b':
       // Not reached for a catalogued accessor (siteInstruction has one for each of
       // these rules); kept so a rule given to a new accessor kind still reads.
-      return `emulated ${sev ? '#VC' : '#VE'}: ${who}. ${via}${cap(KIND_TEXT[site.accessorKind])}${width(site)}: ${CATALOGUE.get(site.base)?.compiles ?? 'handled by the guest kernel'}.`;
+      return `emulated ${sev ? '#VC' : '#VE'}: ${who}. ${via}${cap(KIND_TEXT[site.accessorKind])}${width(site)}: ${accessorFor(site.base, profileData(cfg.profile).kernel)?.compiles ?? 'handled by the guest kernel'}.`;
     case 'tdx-iomem-libc':
       return `${oops}: \`${site.accessor}\` on __iomem ${q(site.declaredAt?.name ?? site.address)} — rep movs/stos or SSE, which the #VE handler rejects. The compiler or the string routine picks the instructions; the guest ${sev ? 'terminates' : 'oopses'}. Use memcpy_toio()/memcpy_fromio()/memset_io().`;
     case 'tdx-mmio-untyped-deref':
@@ -268,7 +268,8 @@ function handlerMessage(site: Site, h: HandlerView, who: string, via: string): s
   if (site.rule === 'tdx-movs-copy') headline = `${who} copies with \`rep movsl\`${failing ? `, which ${fn} rejects` : ''}`;
   else if (site.rule === 'tdx-movdir64b') headline = `${who} is MOVDIR64B${h.verdict === 'decode-failed' ? ', which cannot be decoded' : ''}`;
   else headline = who;
-  const a = CATALOGUE.get(site.base);
+  // What the accessor is in the record's kernel (__iowrite32_copy: a call up to 6.9, inline since 6.10).
+  const a = accessorFor(site.base, profileData(h.profile).kernel);
   const where = a && !a.inline ? ' in the out-of-line callee' : '';
   const insn = `\`${h.text}\``;
   const call = hypercallName(h);

@@ -3,7 +3,8 @@
 // finding and by each compiled instruction: exit, TDVMCALL registers or GHCB
 // fields, register effect, RIP, verdict), and what is known of its compiled form.
 
-import { CATALOGUE } from '../c/catalogue';
+import { accessorFor } from '../c/catalogue';
+import { profileData } from '../x86/profiles';
 import type { AccessorKind, Position, Range } from '../c/types';
 import { exitText, hypercallText, registerText, ripText, summaryText, type HandlerFacts } from '../x86/handlers';
 import type { FileAudit, Finding } from './engine';
@@ -130,7 +131,8 @@ export function hoverMarkdown(audit: FileAudit, pos: Position, links?: { uri: st
   const f = findingAt(audit, pos);
   if (!f) return null;
   const s = f.site;
-  const a = CATALOGUE.get(s.base);
+  // As the profile's kernel builds it (the record names the profile; __iowrite32_copy is inline since 6.10).
+  const a = accessorFor(s.base, f.handler ? profileData(f.handler.profile).kernel : undefined);
   const title =
     s.kind === 'call' ? `\`${s.accessor}\``
     : s.kind === 'iomem-libc' ? `\`${s.accessor}\` on __iomem`

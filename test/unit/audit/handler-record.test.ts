@@ -257,3 +257,10 @@ describe('compiled instructions get the record of the engine\'s profile (gcc fix
     assert.doesNotMatch(sev.md, /\| TDVMCALL \|/);
   });
 });
+
+test('the message says where the rep movsl runs in the profile\'s kernel: the out-of-line callee up to 6.9, the caller since 6.10', async () => {
+  const old = at(await auditUnder('tdx-linux-6.1'), '__iowrite32_copy');
+  const now = at(await auditUnder('tdx-linux-6.12+'), '__iowrite32_copy');
+  assert.match(old.message, /in the out-of-line callee/);
+  assert.doesNotMatch(now.message, /in the out-of-line callee/);
+});
