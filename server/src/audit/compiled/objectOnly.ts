@@ -7,7 +7,8 @@
 
 import type { InlinedInstance } from '../../binary/index';
 import type { Site } from '../../c/types';
-import { CATALOGUE } from '../../c/catalogue';
+import { CATALOGUE, accessorFor } from '../../c/catalogue';
+import { profileData } from '../../x86/profiles';
 import type { Profile } from '../../x86/profiles';
 import type { OpenedObject } from '../objects';
 import type { CompiledInstruction, FileCompiled, ObjectOnlySite, SiteCompiled } from '../compiled';
@@ -31,6 +32,8 @@ export interface ObjectOnlyInput {
 
 export function objectOnlySites(input: ObjectOnlyInput): ObjectOnlySite[] {
   const { o, functions, instances, sites, lines, source, profile } = input;
+  // As the profile's kernel builds each accessor (__iowrite32_copy: inline since 6.10).
+  const kernel = profileData(profile).kernel;
   // Lines a site covers, and the line its enclosing macro call starts on (gcc records that one).
   const covered = new Set<number>();
   for (const s of sites) {
@@ -47,7 +50,7 @@ export function objectOnlySites(input: ObjectOnlyInput): ObjectOnlySite[] {
   };
 
   for (const inst of instances) {
-    const acc = inst.name ? CATALOGUE.get(inst.name) : undefined;
+    const acc = inst.name ? accessorFor(inst.name, kernel) : undefined;
     if (!acc || !acc.inline || !inst.callLine || !sameFile(inst.callFile, source) || covered.has(inst.callLine)) continue;
     const ins: CompiledInstruction[] = [];
     for (const r of inst.ranges) {
@@ -65,7 +68,7 @@ export function objectOnlySites(input: ObjectOnlyInput): ObjectOnlySite[] {
     for (const insn of o.code.instructions(fn)) {
       if (insn.mnemonic !== 'call' && insn.mnemonic !== 'jmp') continue;
       const callee = o.code.callTarget(fn, insn);
-      const acc = callee ? CATALOGUE.get(callee) : undefined;
+      const acc = callee ? accessorFor(callee, kernel) : undefined;
       if (!callee || !acc || acc.inline) continue;
       const c = callEntry(o, fn, insn, callee, acc.compiles ?? 'out of line');
       if (!c.file || !sameFile(c.file, source) || !c.line || covered.has(c.line)) continue;
