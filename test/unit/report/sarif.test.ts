@@ -86,6 +86,18 @@ test('SARIF: stable rule ids with help, locations, related locations, fingerprin
   assert.equal(odd.locations![0].physicalLocation!.artifactLocation!.uri, 'drivers/acme/odd%20name%25.c');
 });
 
+test('SARIF: a finding whose accessor is one instruction carries the handler record: exit, hypercall, verdict, outcome', async () => {
+  const { model } = await sample();
+  const results = toSarif(model).runs[0].results!;
+  const movdir = results.find((r) => r.ruleId === 'tdx-movdir64b')!;
+  const h = (movdir.properties as { handler?: { verdict: string; hypercall: string; outcome: { result: string } } }).handler;
+  assert.ok(h, 'iosubmit_cmds512 is MOVDIR64B: its record is there');
+  assert.equal(h.verdict, 'decode-failed');
+  assert.equal(h.outcome.result, 'fails');
+  const write = results.find((r) => r.ruleId === 'tdx-ve-mmio')!;
+  assert.match((write.properties as { handler: { hypercall: string } }).handler.hypercall, /^TDVMCALL R10=0 R11=48/);
+});
+
 test('SARIF: triaged safe findings are suppressed, not dropped; baseline state is carried', async () => {
   const { root, model } = await sample();
   const deref = model.findings.find((f) => f.rule === 'tdx-iomem-deref')!;

@@ -4,6 +4,7 @@
 // the triage file does; triaged safe/excluded/trusted findings are emitted as
 // externally suppressed results rather than dropped.
 
+import { hypercallText, registerText, ripText } from '../../x86/handlers';
 import { pathToFileURL } from 'node:url';
 import type * as Sarif from 'sarif';
 import type { Range, RuleCode } from '../../c/types';
@@ -87,6 +88,7 @@ function result(f: ReportFinding, ruleIndex: Map<RuleCode, number>, profile: str
       expression: f.expression,
       subsystem: f.subsystem,
       ...(f.build ? { build: f.build } : {}),
+      ...(f.handler ? { handler: { exit: f.handler.exit, hypercall: hypercallText(f.handler), verdict: f.handler.verdict, outcome: f.handler.outcome } } : {}),
       ...(f.compiled
         ? {
             instructions: f.compiled.instructions.map((i) => ({
@@ -101,6 +103,8 @@ function result(f: ReportFinding, ruleIndex: Map<RuleCode, number>, profile: str
               offset: i.offset,
               section: i.section,
               object: i.object,
+              // What the handler does with it, in the record's one wording (x86/handlers.ts).
+              ...(i.handler ? { hypercall: hypercallText(i.handler), registers: registerText(i.handler), rip: ripText(i.handler), outcome: i.handler.outcome } : {}),
             })),
             ...(f.compiled.note ? { compiledNote: f.compiled.note } : {}),
           }
