@@ -10,6 +10,7 @@ import { jsonChunks, LazyArray } from './jsonStream';
 import { errorsFirst, reportSections, tierCounts } from './sections';
 import type { TriageEntry } from './triage';
 import type { FileBuild } from './model';
+import type { HandlerView } from '../../x86/handlers';
 
 export const JSON_SCHEMA_NAME = 'tdx-audit-report';
 export const JSON_SCHEMA_VERSION = 1;
@@ -50,6 +51,8 @@ export interface JsonFinding extends JsonLocation {
   baseline?: 'new' | 'unchanged';
   /** Present when a .config or an allow-list was read: built-in/module/not-built/unknown, why, on the allow-list. */
   build?: FileBuild;
+  /** The handler record of the accessor's own instruction, when it is one (Finding.handler). */
+  handler?: HandlerView;
 }
 
 /** What the model does not hold but the JSON says: which shard of a split run this is. */
@@ -105,6 +108,7 @@ export function jsonFinding(f: ReportFinding): JsonFinding {
     triage: f.triage ?? null,
     ...(f.baseline ? { baseline: f.baseline } : {}),
     ...(f.build ? { build: f.build } : {}),
+    ...(f.handler ? { handler: f.handler } : {}),
   };
 }
 

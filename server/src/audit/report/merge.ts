@@ -75,6 +75,7 @@ export function findingOf(f: JsonFinding): ReportFinding {
     ...(f.compiled ? { compiled: { instructions: f.compiled.instructions.map(instructionOf), ...(f.compiled.note !== null ? { note: f.compiled.note } : {}) } } : {}),
     ...(f.triage ? { triage: f.triage } : {}),
     ...(f.build ? { build: f.build } : {}),
+    ...(f.handler ? { handler: f.handler } : {}),
     deemphasised: deemphasisedOf(f),
   };
 }
