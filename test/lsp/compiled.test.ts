@@ -3,11 +3,11 @@
 // disassembly, and tdxAudit.compileFile compiles from compile_commands.json.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LspHarness, SERVER, fileUri, positionOf } from './harness';
-import { GCC_FLAGS, compileObject, hasGcc } from '../support/gcc';
+import { GCC_FLAGS, compileObject, copyFormsFixture, hasGcc } from '../support/gcc';
 
 const FIX = resolve(__dirname, '../fixtures');
 
@@ -20,10 +20,7 @@ describe('compiled forms over LSP', { skip: hasGcc ? false : 'gcc is not install
   before(async () => {
     assert.ok(existsSync(SERVER), `${SERVER} is missing: run \`npm run build\` first`);
     dir = mkdtempSync(join(tmpdir(), 'tdx-lsp-obj-'));
-    for (const f of ['forms.c', 'forms_io.h']) copyFileSync(join(FIX, 'compiled', f), join(dir, f));
-    // One flat folder: forms_io.h's include of ../drivers/tdx_io.h points beside it.
-    writeFileSync(join(dir, 'forms_io.h'), readFileSync(join(FIX, 'compiled', 'forms_io.h'), 'utf8').replace('"../drivers/tdx_io.h"', '"tdx_io.h"'));
-    copyFileSync(join(FIX, 'drivers', 'tdx_io.h'), join(dir, 'tdx_io.h'));
+    copyFormsFixture(dir, FIX);
     compileObject('forms.c', dir, GCC_FLAGS.forms);
     lsp = LspHarness.spawn({ debounceMs: 50 });
     await lsp.initialize(dir);

@@ -3,11 +3,11 @@
 // without a save or reopen. The built server over stdio; objects built here with gcc.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LspHarness, SERVER, fileUri, positionOf } from './harness';
-import { GCC_FLAGS, compileObject, skipWithoutGcc } from '../support/gcc';
+import { GCC_FLAGS, compileObject, copyFormsFixture, skipWithoutGcc } from '../support/gcc';
 
 const FIX = resolve(__dirname, '../fixtures');
 let dir = '';
@@ -19,9 +19,7 @@ before(async () => {
   if (skipWithoutGcc) return;
   assert.ok(existsSync(SERVER), `${SERVER} is missing: run \`npm run build\` first`);
   dir = mkdtempSync(join(tmpdir(), 'tdx-lsp-watch-'));
-  copyFileSync(join(FIX, 'compiled', 'forms.c'), join(dir, 'forms.c'));
-  writeFileSync(join(dir, 'forms_io.h'), readFileSync(join(FIX, 'compiled', 'forms_io.h'), 'utf8').replace('"../drivers/tdx_io.h"', '"tdx_io.h"'));
-  copyFileSync(join(FIX, 'drivers', 'tdx_io.h'), join(dir, 'tdx_io.h'));
+  copyFormsFixture(dir, FIX);
   lsp = LspHarness.spawn({ debounceMs: 50 });
   await lsp.initialize(dir);
   uri = fileUri(join(dir, 'forms.c'));

@@ -2,7 +2,7 @@
 // C (whether gcc is there, the flags the fixtures are built with, and a failure that
 // shows gcc's own message instead of a bare exit status).
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** gcc runs here. Checked once per process. */
@@ -40,4 +40,16 @@ export function compileObject(source: string, cwd: string, flags: readonly strin
 export function copyDriverFixture(to: string, fixtures: string): void {
   mkdirSync(to, { recursive: true });
   for (const f of ['foo_nic.c', 'tdx_io.h']) copyFileSync(join(fixtures, f), join(to, f));
+}
+
+/**
+ * Copies forms.c, forms_io.h and the tdx_io.h it includes (test/fixtures/compiled,
+ * drivers) into one flat folder `to`: forms_io.h's include of ../drivers/tdx_io.h
+ * then points beside it.
+ */
+export function copyFormsFixture(to: string, fixtures: string): void {
+  mkdirSync(to, { recursive: true });
+  copyFileSync(join(fixtures, 'compiled', 'forms.c'), join(to, 'forms.c'));
+  writeFileSync(join(to, 'forms_io.h'), readFileSync(join(fixtures, 'compiled', 'forms_io.h'), 'utf8').replace('"../drivers/tdx_io.h"', '"tdx_io.h"'));
+  copyFileSync(join(fixtures, 'drivers', 'tdx_io.h'), join(to, 'tdx_io.h'));
 }
