@@ -20,7 +20,7 @@ import { markdownText } from './markdown';
 import { buildReportModel, type FileBuild, type ReportInputFile, type ReportModel } from './model';
 import { parseDotConfig, treeKbuild } from '../kbuild';
 import { allowed, parseAllowList, type AllowList } from '../allowList';
-import { collectProvenance, findTreeRoot, relativeTo } from './provenance';
+import { collectProvenance, findTreeRoot, readFirstConfig, relativeTo, type DotConfigText } from './provenance';
 import { sarifText } from './sarif';
 import { loadTriage, triagePathFor } from './triage';
 import type { OutputFile } from './write';
@@ -104,7 +104,9 @@ export async function buildReport(o: BuildOptions, hooks: ReportHooks = {}): Pro
   const joining = !!engine.configuration.objects;
 
   const files: ReportInputFile[] = [];
-  const buildOf = buildStates(o, root, kernel !== undefined);
+  // Read once: the build states and the provenance both come from it.
+  const dotConfig = findDotConfig(o, root);
+  const buildOf = buildStates(o, root, kernel !== undefined, dotConfig);
   // A file that only calls header wrappers (vp_ioread16) is asked of the engine before it is skipped.
   const filter = new SiteFilter((p) => hooks.textOf?.(p) ?? read(p), (p, t) => engine.mayHoldSitesThroughHeaders(p, t));
   const objects: { source: string; info: ObjectInfo }[] = [];
@@ -150,7 +152,7 @@ export async function buildReport(o: BuildOptions, hooks: ReportHooks = {}): Pro
     profile,
     kernel,
     // An O= build keeps its .config in the build directory.
-    configCandidates: o.config ? [resolve(o.config)] : configCandidates(o, root),
+    ...(dotConfig ? { dotConfig } : { configCandidates: [] }),
     objects,
     ...(joining && !objects.length ? { compiledNote: 'objects were given, but none held code of the audited files' } : {}),
   });
@@ -168,26 +170,21 @@ function configCandidates(o: BuildOptions, root: string): string[] {
   return [join(root, '.config'), ...[o.buildDir, ...o.objects].filter((d): d is string => !!d).map((d) => join(resolve(d), '.config'))];
 }
 
+/** The .config the run judges by: --config (unreadable: a usage error), else the tree's or an O= build's. */
+function findDotConfig(o: BuildOptions, root: string): DotConfigText | undefined {
+  if (!o.config) return readFirstConfig(configCandidates(o, root));
+  const found = readFirstConfig([resolve(o.config)]);
+  if (!found) throw new ReportUsageError(`cannot read .config ${o.config}`);
+  return found;
+}
+
 /**
  * Per file (tree-relative): what the .config builds (Kbuild's Makefiles, audit/kbuild.ts)
- * and whether the allow-list names it. Only inside a kernel tree; a .config or
- * allow-list named on the command line that cannot be read is a usage error.
+ * and whether the allow-list names it. Only inside a kernel tree; an allow-list named
+ * on the command line that cannot be read is a usage error.
  */
-function buildStates(o: BuildOptions, root: string, kernelTree: boolean): (rel: string) => FileBuild | undefined {
-  let config: Map<string, string> | undefined;
-  if (o.config) {
-    const text = readOrUndefined(o.config);
-    if (text === undefined) throw new ReportUsageError(`cannot read .config ${o.config}`);
-    config = parseDotConfig(text);
-  } else if (kernelTree) {
-    for (const c of configCandidates(o, root)) {
-      const text = readTextOrUndefined(c, { maxBytes: 4 << 20 });
-      if (text !== undefined) {
-        config = parseDotConfig(text);
-        break;
-      }
-    }
-  }
+function buildStates(o: BuildOptions, root: string, kernelTree: boolean, dotConfig: DotConfigText | undefined): (rel: string) => FileBuild | undefined {
+  const config = dotConfig && (kernelTree || o.config) ? parseDotConfig(dotConfig.text) : undefined;
   let list: AllowList | undefined;
   if (o.allowList) {
     const text = readOrUndefined(o.allowList);

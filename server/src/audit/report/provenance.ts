@@ -170,6 +170,21 @@ const exists = (p: string) => {
   }
 };
 
+/** A .config as read: where, and its text. */
+export interface DotConfigText {
+  path: string;
+  text: string;
+}
+
+/** The first of `candidates` that can be read as a .config (safe reader, size cap). */
+export function readFirstConfig(candidates: readonly string[]): DotConfigText | undefined {
+  for (const path of candidates) {
+    const text = readText(path);
+    if (text !== undefined) return { path, text };
+  }
+  return undefined;
+}
+
 export interface ProvenanceOptions {
   root: string;
   scope: string[];
@@ -177,6 +192,8 @@ export interface ProvenanceOptions {
   kernel?: KernelVersion;
   /** Places to look for .config, first found wins (the tree, then an O= build dir). */
   configCandidates?: string[];
+  /** The .config already read by the caller (report: --config or the first candidate); wins over the candidates. */
+  dotConfig?: DotConfigText;
   /** Object used per source file (absolute source path), when compiled forms were joined. */
   objects?: { source: string; info: ObjectInfo }[];
   compiledNote?: string;
@@ -185,14 +202,8 @@ export interface ProvenanceOptions {
 
 export function collectProvenance(o: ProvenanceOptions): Provenance {
   const rel = (p: string) => relativeTo(o.root, p);
-  let config: ConfigInfo | undefined;
-  for (const c of o.configCandidates ?? [join(o.root, '.config')]) {
-    const text = readText(c);
-    if (text !== undefined) {
-      config = parseKernelConfig(text, c);
-      break;
-    }
-  }
+  const found = o.dotConfig ?? readFirstConfig(o.configCandidates ?? [join(o.root, '.config')]);
+  const config = found ? parseKernelConfig(found.text, found.path) : undefined;
   // "looked for arcdevice.o beside arcdevice.h" is no news: a header never has an object.
   const headerOnly = (x: { source: string; info: ObjectInfo }) => isHeader(x.source) && x.info.state === 'missing';
   const headersWithoutObject = (o.objects ?? []).filter(headerOnly).length;
