@@ -23,18 +23,9 @@ import type { CompiledInstruction, FileCompiled, InstructionVerdict, MatchKind, 
 import type { ObjectChoice, OpenedObject } from '../objects';
 import { callEntry, describe, deviceAccesses, markUnrolled, performs } from './describe';
 import { objectOnlySites } from './objectOnly';
-import { openCallStart } from './sourceLines';
+import { openCallStart, utf16Column } from './sourceLines';
 import { ObjectFacts, objectFlow, sameFile, sourceMmioNames, unitFactsOf } from './facts';
 import { judgeFreshness } from './freshness';
-
-/** UTF-16 column (0-based) of a DWARF column (1-based, bytes; gcc counts a tab as 1). */
-function utf16Column(lineText: string, dwarfColumn: number): number {
-  if (dwarfColumn <= 0) return -1;
-  // Fast path: ASCII line.
-  if (!/[^\x00-\x7f]/.test(lineText)) return dwarfColumn - 1;
-  const bytes = Buffer.from(lineText, 'utf8');
-  return bytes.subarray(0, dwarfColumn - 1).toString('utf8').length;
-}
 
 function contains(outer: InlinedInstance, inner: InlinedInstance): boolean {
   return inner.ranges.every((r) => outer.ranges.some((o) => r.lo >= o.lo && r.hi <= o.hi));

@@ -15,7 +15,7 @@ import type { CompiledInstruction, FileCompiled, ObjectOnlySite, SiteCompiled } 
 import type { FunctionView } from '../../c/types';
 import { callEntry, describe, markUnrolled, performs } from './describe';
 import { sameFile } from './facts';
-import { openCallStart } from './sourceLines';
+import { openCallStart, utf16Column } from './sourceLines';
 import type { FunctionCode } from '../code';
 
 export interface ObjectOnlyInput {
@@ -91,7 +91,7 @@ export function objectOnlyAsSites(compiled: FileCompiled, firstIndex: number, fu
     const line = x.line - 1;
     const text = lines[line] ?? '';
     // DWARF's column is 1-based bytes; the token there (a macro's name, usually) is the range.
-    let col = x.column > 0 ? Buffer.from(text, 'utf8').subarray(0, x.column - 1).toString('utf8').length : text.search(/\S/);
+    let col = x.column > 0 ? utf16Column(text, x.column) : text.search(/\S/);
     if (col < 0 || col > text.length) col = 0;
     const word = /^[A-Za-z_]\w*/.exec(text.slice(col))?.[0] ?? text.slice(col).trimEnd();
     const range = { start: { line, character: col }, end: { line, character: col + Math.max(1, word.length) } };

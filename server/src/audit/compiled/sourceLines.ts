@@ -1,4 +1,4 @@
-// Reading the source text around a site, shared by the join (match.ts) and the
+// Reading the source text around a site (macro calls, DWARF columns), shared by the join (match.ts) and the
 // object-side cross-check (objectOnly.ts).
 
 /** Keywords followed by a parenthesis that opens a statement's condition, not a call. */
@@ -32,4 +32,13 @@ export function openCallStart(lines: readonly string[], line: number, col: numbe
     }
   }
   return undefined;
+}
+
+/** UTF-16 column (0-based) of a DWARF column (1-based, bytes; gcc counts a tab as 1); -1 for none. */
+export function utf16Column(lineText: string, dwarfColumn: number): number {
+  if (dwarfColumn <= 0) return -1;
+  // Fast path: ASCII line.
+  if (!/[^\x00-\x7f]/.test(lineText)) return dwarfColumn - 1;
+  const bytes = Buffer.from(lineText, 'utf8');
+  return bytes.subarray(0, dwarfColumn - 1).toString('utf8').length;
 }
