@@ -146,6 +146,7 @@ export class TdxServer {
       (totals, indexing) => {
         if (this.initialized && !this.shuttingDown) void connection.sendNotification(WorkspaceChangedNotification, { totals, indexing });
       },
+      () => this.files.folderPaths,
     );
     this.service = new AuditService(this.documents, {
       publish: (uri, version, diagnostics) => {

@@ -50,9 +50,14 @@ export class WorkspaceView {
   private cached: Map<string, FileEntry> | undefined;
 
   /** @param changed called (debounced) when what the view shows changed. */
+  /**
+   * @param roots the workspace folders: a disk read resolves links and stays inside them
+   *   (a source linked to a file outside the workspace is not read).
+   */
   constructor(
     private readonly inWorkspace: (path: string) => boolean,
     private readonly changed: (totals: WorkspaceFindings['totals'], indexing: boolean) => void,
+    private readonly roots: () => readonly string[],
   ) {}
 
   setIndexState(state: IndexState, result?: IndexResult): void {
@@ -171,7 +176,7 @@ export class WorkspaceView {
   }
 
   private sameOnDisk(path: string, hash: string): boolean {
-    const r = tryReadText(path);
+    const r = tryReadText(path, { roots: this.roots() });
     return !('why' in r) && textHash(r.text) === hash;
   }
 
