@@ -12,7 +12,7 @@ import type { FileAudit } from '../audit/engine';
 import type { IndexResult } from '../index/indexer';
 import type { IndexedFinding } from '../index/types';
 import { tryReadText } from '../fs/safeRead';
-import { addCounts, addFinding, emptyCounts, groupOf } from './counts';
+import { addCounts, countFindings, emptyCounts, groupOf } from './counts';
 import { toUri } from './files';
 import { FINDING_GROUPS, type FindingCounts, type FindingGroup, type WorkspaceFinding, type WorkspaceFindings, type WorkspaceFindingsParams } from './protocol';
 import type { FindingTriage } from './triage';
@@ -92,9 +92,7 @@ export class WorkspaceView {
       };
       return { ...w, group: groupOf({ severity: f.severity, dismissed: t?.deemphasised }) };
     });
-    const counts = emptyCounts();
-    counts.sites = audit.analysis.sites.length;
-    for (const f of findings) addFinding(counts, { severity: f.severity, dismissed: f.group === 'triaged' });
+    const counts = countFindings(findings, audit.analysis.sites.length);
     this.editor.set(path, { uri: toUri(path), path, from: 'editor', counts, findings, hash: textHash(text), open: true });
     this.touch();
   }
@@ -201,9 +199,7 @@ function fromIndex(path: string, sites: number, indexed: readonly IndexedFinding
     character: f.character,
     group: f.severity,
   }));
-  const counts = emptyCounts();
-  counts.sites = sites;
-  for (const f of findings) addFinding(counts, f);
+  const counts = countFindings(findings, sites);
   return { uri: toUri(path), path, from: 'index', counts, findings };
 }
 
