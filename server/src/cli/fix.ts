@@ -5,7 +5,8 @@
 import { relative, resolve } from 'node:path';
 import { AuditEngine } from '../audit/engine';
 import { applyFixes, fixFor, unifiedDiff, type Fix } from '../audit/fix';
-import { readTextOrUndefined, tryReadText } from '../fs/safeRead';
+import { readTextOrUndefined } from '../fs/safeRead';
+import { readSource } from '../audit/sources';
 
 export const FIX_USAGE = 'tdx-audit fix <files...> --diff [--objects DIR|FILE]...';
 
@@ -36,9 +37,9 @@ export async function runFix(argv: string[], write: (s: string) => void, warn: (
   for (const f of files) {
     const path = resolve(f);
     // A FIFO, /dev/zero or a 50 GB file named as a source: skipped with the reason, as scan does.
-    const read = tryReadText(path);
-    if (!('text' in read)) {
-      const why = read.why.startsWith(path + ': ') ? read.why.slice(path.length + 2) : read.why;
+    const read = readSource(path);
+    if ('why' in read) {
+      const why = read.why;
       warn(`tdx-audit: ${f}: ${why.startsWith('skipped') ? why : `skipped: ${why}`}`);
       continue;
     }

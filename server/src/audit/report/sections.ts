@@ -110,7 +110,16 @@ export function warningRisk(f: ReportFinding): number {
   return /^likely (?:oops|terminates)\b/.test(f.message) ? 0 : /^likely mis-emulated\b/.test(f.message) ? 1 : 2;
 }
 
+/** Each writer (HTML, Markdown, JSON, SARIF) asks for the sections of the same model: grouped once. */
+const sectionsOf = new WeakMap<ReportModel, ReportSections>();
+
 export function reportSections(model: ReportModel): ReportSections {
+  let s = sectionsOf.get(model);
+  if (!s) sectionsOf.set(model, (s = groupSections(model)));
+  return s;
+}
+
+function groupSections(model: ReportModel): ReportSections {
   const failing: SiteRow[] = [];
   const warnings: SiteRow[] = [];
   const infoRows: SiteRow[] = [];
