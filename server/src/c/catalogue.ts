@@ -356,11 +356,6 @@ export function versionedForms(name: string): readonly VersionedForm[] {
   return FORMS.get(name) ?? [];
 }
 
-/** Every accessor with versioned rows. */
-export function versionedAccessorNames(): string[] {
-  return [...FORMS.keys()];
-}
-
 /** The row of `forms` in force in kernel `k`: the last whose `from` is not after k's VERSION.PATCHLEVEL. */
 function formAt(rows: readonly VersionedForm[], k: KernelRelease): VersionedForm | undefined {
   let hit: VersionedForm | undefined;

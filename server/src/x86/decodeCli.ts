@@ -62,8 +62,9 @@ export function parseHex(s: string): Uint8Array {
 
 export function decodeRecord(input: string, profile: Profile): DecodeRecord {
   const bytes = parseHex(input);
-  const v = classifyMmio(bytes, profile);
-  const { mmio: _mmio, ...handler } = handle(bytes, profile);
+  // handle() already ran the MMIO classification for an MMIO exit: not analysed twice.
+  const { mmio, ...handler } = handle(bytes, profile);
+  const v = mmio ?? classifyMmio(bytes, profile);
   return {
     input,
     bytes: v.bytes,

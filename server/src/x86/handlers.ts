@@ -615,11 +615,6 @@ export function handleOnce(bytes: Uint8Array, profile: Profile = DEFAULT_PROFILE
   return h;
 }
 
-/** The row behind an id of HandlerView.rows. */
-export function handlerRow(id: string): HandlerRow | undefined {
-  return ROW.get(id);
-}
-
 /**
  * What an io.h / msr.h / processor.h / irqflags.h accessor compiles to, address in
  * RDI: build_mmio_read()/build_mmio_write() are one MOV of the access width

@@ -355,10 +355,6 @@ export const PROFILES: Readonly<Record<NamedProfile, ProfileData>> = Object.from
   PROFILE_IDS.map((n) => [n, derive(n, ALIASES[n].platform, ALIASES[n].kernel, n)]),
 ) as Record<NamedProfile, ProfileData>;
 
-export function aliasNote(n: NamedProfile): string {
-  return ALIASES[n].note;
-}
-
 export function isNamedProfile(s: string): s is NamedProfile {
   return Object.prototype.hasOwnProperty.call(ALIASES, s);
 }
