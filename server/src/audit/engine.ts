@@ -302,10 +302,12 @@ export class AuditEngine {
     const bin = choice.object.bin;
     // DWARF names the file by the path it was built at, and numbers the saved text's lines.
     const unitPath = choice.unitPath ?? path;
-    const symbol = fn ?? (position ? functionAt(bin, unitPath, savedLineOf(readTextOrUndefined(path), text, position.line) + 1) : undefined);
+    // The saved file, read once: the line mapping and the listing's source column both use it.
+    const saved = readTextOrUndefined(path);
+    const symbol = fn ?? (position ? functionAt(bin, unitPath, savedLineOf(saved, text, position.line) + 1) : undefined);
     if (!symbol) return { content: '', function: null, object: choice.object.path, message: `No code for line ${(position?.line ?? 0) + 1} in ${choice.object.path}.` };
     // The object's lines are the saved text's (an unsaved edit shifts them).
-    const readSource = (p: string) => (sameFile(p, unitPath) ? readTextOrUndefined(path) ?? text : this.host.readFile(p));
+    const readSource = (p: string) => (sameFile(p, unitPath) ? saved ?? text : this.host.readFile(p));
     const r = renderFunction(bin, choice.object.path, symbol, { profile: this.config.profile, marks: info.state === 'lines-differ' ? undefined : marks, readSource });
     const line = position ? openingLine(r.content, audit, position) : undefined;
     return { content: r.content, function: r.function, object: choice.object.path, message: info.state === 'fresh' ? '' : info.message, ...(line !== undefined ? { line } : {}) };
