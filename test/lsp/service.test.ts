@@ -161,3 +161,49 @@ test('settings changed while the engine loads are the ones it gets', async () =>
   assert.equal(engine.configs.at(-1)?.profile, 'tdx-linux-5.19');
   svc.dispose();
 });
+
+/** A service on a clock the test moves, with an engine whose every audit costs `costMs` of it; setTimeout mocked. */
+function clocked(costMs: number) {
+  let clock = 0;
+  const docs = new DocumentStore();
+  const published: { uri: string; version: number | undefined }[] = [];
+  const svc = new AuditService(
+    docs,
+    { publish: (uri, version) => published.push({ uri, version }), toDiagnostics: () => [], status: () => undefined, failure: () => undefined },
+    () => clock,
+  );
+  const engine = new FakeEngine();
+  const audit = engine.audit.bind(engine);
+  engine.audit = (file, text, version) => {
+    clock += costMs;
+    return audit(file, text, version);
+  };
+  return { docs, svc, engine, published, pass: (ms: number) => (clock += ms) };
+}
+
+test('an edit after a pause is audited after the debounce alone; one right after an audit waits out the audit\'s cost', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const { docs, svc, engine, published, pass } = clocked(400);
+  await svc.start(async () => engine, parseSettings({ debounceMs: 0 }));
+  open(docs, 'file:///big.c');
+  svc.opened('file:///big.c');
+  assert.deepEqual(published.map((p) => p.version), [1]);
+
+  // The user pauses longer than the audit took, then types: no wait beyond the debounce.
+  pass(1000);
+  edit(docs, 'file:///big.c', 2);
+  svc.changed('file:///big.c');
+  t.mock.timers.tick(1);
+  assert.deepEqual(published.map((p) => p.version), [1, 2], 'audited at once after a pause');
+
+  // An edit arriving as an audit ends (a burst): the next audit waits the last one's cost.
+  edit(docs, 'file:///big.c', 3);
+  svc.changed('file:///big.c');
+  t.mock.timers.tick(1);
+  assert.deepEqual(published.map((p) => p.version), [1, 2], 'a burst is not audited version by version');
+  edit(docs, 'file:///big.c', 4);
+  svc.changed('file:///big.c');
+  t.mock.timers.tick(400);
+  assert.deepEqual(published.map((p) => p.version), [1, 2, 4], 'then the latest version only');
+  svc.dispose();
+});

@@ -34,8 +34,8 @@ export class AuditService {
   private settings: ServerSettings = DEFAULT_SETTINGS;
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly audits = new Map<string, FileAudit>();
-  /** How long each document's last audit took (ms): the least delay before the next. */
-  private readonly costMs = new Map<string, number>();
+  /** How long each document's last audit took (ms), and when it ended: the least delay before the next. */
+  private readonly costMs = new Map<string, { ms: number; endedAt: number }>();
   /** Documents whose diagnostics were cleared because auditing is disabled. */
   private readonly cleared = new Set<string>();
   private state: StatusParams['state'] | undefined;
@@ -44,6 +44,8 @@ export class AuditService {
   constructor(
     private readonly documents: DocumentStore,
     private readonly host: ServiceHost,
+    /** Milliseconds, monotonic: a test's clock, so the scheduling is tested without sleeping. */
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   /** Creates the engine. Documents opened meanwhile are audited once it is there. */
@@ -144,16 +146,20 @@ export class AuditService {
   }
 
   /**
-   * Waits at least as long as the document's last audit took. With debounceMs 0, a
-   * burst of edits to a large file would otherwise audit every intermediate version
-   * (the timer fires between two queued notifications); this way the edits that
-   * arrived during one audit are applied together and only the latest version is
-   * audited next.
+   * Leaves at least as long as the document's last audit took between the end of
+   * that audit and the next. With debounceMs 0, a burst of edits to a large file
+   * would otherwise audit every intermediate version (the timer fires between two
+   * queued notifications); this way the edits that arrived during one audit are
+   * applied together and only the latest version is audited next. An edit after a
+   * pause longer than that is audited after the debounce alone: counting the wait
+   * from the edit doubled the latency of every single keystroke on a large file.
    */
   private schedule(uri: string, debounce: number): void {
     if (this.disposed) return;
     this.cancel(uri);
-    const delay = Math.max(debounce, Math.min(this.costMs.get(uri) ?? 0, MAX_ADAPTIVE_DELAY_MS));
+    const last = this.costMs.get(uri);
+    const rest = last ? Math.min(last.ms, MAX_ADAPTIVE_DELAY_MS) - (this.now() - last.endedAt) : 0;
+    const delay = Math.max(debounce, rest);
     const timer = setTimeout(() => this.run(uri), delay);
     this.timers.set(uri, timer);
     this.updateBusy();
@@ -198,9 +204,10 @@ export class AuditService {
       return;
     }
 
-    const t0 = performance.now();
+    const t0 = this.now();
     const audit = this.auditDocument(engine, uri, doc.text, doc.version);
-    this.costMs.set(uri, performance.now() - t0);
+    const endedAt = this.now();
+    this.costMs.set(uri, { ms: endedAt - t0, endedAt });
     // The audit is synchronous, so the document cannot have moved on meanwhile; the
     // check guards against a future asynchronous engine publishing an older version.
     if (this.documents.get(uri)?.version !== doc.version) return;
