@@ -12,9 +12,33 @@ import {
 /** The version lines are the first five of every kernel Makefile; 4 KiB leaves room for a licence header. */
 const HEAD_BYTES = 4096;
 
+/** The version lines of a top-level kernel Makefile, as written. */
+export interface MakefileVersionLines {
+  VERSION?: string;
+  PATCHLEVEL?: string;
+  SUBLEVEL?: string;
+  EXTRAVERSION?: string;
+  NAME?: string;
+}
+
+/**
+ * Reads the version lines (`VERSION = 6`; make also takes `:=` and `?=`). The one
+ * reading of them: the profile (here) and the report's provenance both use it, so
+ * the version printed and the version judged by cannot differ.
+ */
+export function makefileVersionLines(text: string): MakefileVersionLines {
+  const out: MakefileVersionLines = {};
+  for (const name of ['VERSION', 'PATCHLEVEL', 'SUBLEVEL', 'EXTRAVERSION', 'NAME'] as const) {
+    const v = new RegExp(`^${name}[ \\t]*[:?]?=[ \\t]*(.*?)[ \\t]*$`, 'm').exec(text)?.[1];
+    if (v !== undefined) out[name] = v;
+  }
+  return out;
+}
+
 /** Parses the head of a kernel Makefile; null when it is not one. */
 export function parseKernelMakefile(text: string): KernelVersion | null {
-  const field = (name: string): string | undefined => new RegExp(`^${name}[ \\t]*=[ \\t]*(\\S*)[ \\t]*$`, 'm').exec(text)?.[1];
+  const lines = makefileVersionLines(text);
+  const field = (name: keyof MakefileVersionLines): string | undefined => lines[name];
   const ver = field('VERSION');
   const pl = field('PATCHLEVEL');
   const sl = field('SUBLEVEL');

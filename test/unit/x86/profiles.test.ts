@@ -246,3 +246,18 @@ test('scan takes the tree\'s profile unless --profile is given; a disagreeing --
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('the profile and the report read a kernel Makefile the same way, := and ?= included', async () => {
+  const { parseKernelMakefile: reportVersion } = await import('../../../server/src/audit/report/provenance');
+  for (const [text, profile, report] of [
+    ['VERSION = 6\nPATCHLEVEL = 1\nSUBLEVEL = 192\nEXTRAVERSION =\n', '6.1.192', '6.1.192'],
+    ['VERSION := 6\nPATCHLEVEL := 12\nSUBLEVEL := 118\nEXTRAVERSION :=\n', '6.12.118', '6.12.118'],
+    ['VERSION ?= 6\nPATCHLEVEL ?= 8\nSUBLEVEL ?= 0\nEXTRAVERSION = -rc3\n', '6.8.0-rc3', '6.8.0-rc3'],
+    ['VERSION = six\nPATCHLEVEL = 1\n', null, null],
+  ] as const) {
+    const k = parseKernelMakefile(text);
+    const r = reportVersion(text, 'M');
+    assert.equal(k ? `${k.version}.${k.patchlevel}.${k.sublevel}${k.rc !== undefined ? `-rc${k.rc}` : ''}` : null, profile, text);
+    assert.equal(r ? r.version : null, report, text);
+  }
+});

@@ -7,6 +7,7 @@ import { statSync } from 'node:fs';
 import { MAX_CONFIG_BYTES, readTextOrUndefined } from '../../fs/safeRead';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { version as TOOL_VERSION } from '../../../../package.json';
+import { makefileVersionLines, type MakefileVersionLines } from '../../x86/treeVersion';
 import type { Profile } from '../engine';
 import type { ObjectInfo, ObjectState } from '../compiled';
 
@@ -78,11 +79,10 @@ export interface Provenance {
   compiledNote?: string;
 }
 
-const MAKEFILE_VAR = (name: string) => new RegExp(`^${name}\\s*[:?]?=[ \\t]*(.*?)[ \\t]*$`, 'm');
-
 /** Kernel version from a top-level kernel Makefile, undefined when the text is not one. */
 export function parseKernelMakefile(text: string, makefile: string): KernelVersion | undefined {
-  const get = (n: string) => MAKEFILE_VAR(n).exec(text)?.[1];
+  const lines = makefileVersionLines(text);
+  const get = (n: keyof MakefileVersionLines) => lines[n];
   const v = get('VERSION');
   const p = get('PATCHLEVEL');
   if (!v || !/^\d+$/.test(v) || p === undefined || !/^\d+$/.test(p)) return undefined;
