@@ -12,7 +12,7 @@
 // the server's CPU per edit (/proc/<pid>/stat) is the figure to compare; the wall
 // latency carries the load.
 //
-//   node --import tsx test/bench/edit-latency.ts [--lines 10000] [--edits 20] [--idle 400]
+//   node --import tsx test/bench/edit-latency.ts [--lines 10000] [--edits 20] [--idle 1000]
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -79,7 +79,7 @@ function cpuOfPid(pid: number): number {
 async function main(): Promise<void> {
   const lines = arg('--lines', 10_000);
   const nEdits = arg('--edits', 20);
-  const idle = arg('--idle', 400);
+  const idle = arg('--idle', 1000);
   const text0 = driverOfLines(lines);
   const edits = editsOf(text0, nEdits);
   const dir = mkdtempSync(join(tmpdir(), 'tdx-edit-latency-'));
