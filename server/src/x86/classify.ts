@@ -4,7 +4,7 @@
 // page split) are listed as `runtimeChecks`; emulate.ts applies them.
 import { kernelDecode, kernelRegSlot, type KernelInsn } from './kernelDecoder';
 import { matchMmioRule, kernelEnumName, type MmioClass } from './rules';
-import { cpuDecode, type CpuView } from './iced';
+import { cpuDecode, hexBytes, type CpuView } from './iced';
 import { profileData, DEFAULT_PROFILE, type Profile, type ProfileData } from './profiles';
 
 export type Verdict = 'emulated' | 'misemulated' | 'rejected-movs' | 'decode-failed';
@@ -93,7 +93,6 @@ export interface MmioVerdict {
   notes: string[];
 }
 
-const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');
 
 function directionOf(cls: MmioClass): 'read' | 'write' | null {
   if (cls === 'WRITE' || cls === 'WRITE_IMM') return 'write';
@@ -109,9 +108,10 @@ export interface Analysis {
   prof: ProfileData;
 }
 
-export function analyse(bytes: Uint8Array, profile: Profile = DEFAULT_PROFILE): Analysis {
+/** `decoded`: the kernel decoder's reading of these bytes when the caller already has it (handle()). */
+export function analyse(bytes: Uint8Array, profile: Profile = DEFAULT_PROFILE, decoded?: KernelInsn): Analysis {
   const prof = profileData(profile);
-  const kinsn = kernelDecode(bytes);
+  const kinsn = decoded ?? kernelDecode(bytes);
   const cpu = cpuDecode(bytes);
   const m = matchMmioRule(kinsn);
   const flags: Flag[] = [];
@@ -235,7 +235,7 @@ export function analyse(bytes: Uint8Array, profile: Profile = DEFAULT_PROFILE): 
 
   const v: MmioVerdict = {
     profile: prof.id,
-    bytes: hex(bytes.subarray(0, instructionSpan(bytes, kinsn, cpu))),
+    bytes: hexBytes(bytes.subarray(0, instructionSpan(bytes, kinsn, cpu))),
     length: cpu.length,
     text: cpu.text,
     class: m.cls,

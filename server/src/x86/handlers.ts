@@ -13,7 +13,7 @@
 // arch/x86/kernel/sev.c and sev-shared.c), behaviour per version from profiles.ts.
 import { analyse, type Flag, type MmioVerdict, type Misemulation } from './classify';
 import { kernelDecode, type KernelInsn } from './kernelDecoder';
-import { cpuDecode, type CpuView } from './iced';
+import { cpuDecode, hexBytes, type CpuView } from './iced';
 import type { MmioClass } from './rules';
 import { DEFAULT_PROFILE, formatVersion, profileData, type Platform, type Profile, type ProfileData } from './profiles';
 
@@ -218,7 +218,6 @@ export function exitKindOf(k: KernelInsn): ExitKind {
   return 'mmio';
 }
 
-const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');
 
 function failureConsequence(prof: ProfileData): string {
   return prof.failure === 'oops'
@@ -232,8 +231,8 @@ function failureConsequence(prof: ProfileData): string {
 const SEV_MMIO_READ = 0x80000001;
 const SEV_MMIO_WRITE = 0x80000002;
 
-function mmioRecord(bytes: Uint8Array, prof: ProfileData): HandlerRecord {
-  const { verdict: v, kinsn } = analyse(bytes, prof.id);
+function mmioRecord(bytes: Uint8Array, prof: ProfileData, decoded?: KernelInsn): HandlerRecord {
+  const { verdict: v, kinsn } = analyse(bytes, prof.id, decoded);
   const tdx = prof.hypercall === 'tdvmcall';
   const rows: HandlerRow[] = tdx ? [row('tdx-mmio')] : [row('sev-decode'), row('sev-mmio')];
   const notes = v.notes.slice();
@@ -551,12 +550,12 @@ export function handle(bytes: Uint8Array, profile: Profile = DEFAULT_PROFILE, op
   const prof = profileData(profile);
   const k = kernelDecode(bytes);
   const kind = opts.exit ?? (k.ok ? exitKindOf(k) : 'mmio');
-  if (kind === 'mmio') return mmioRecord(bytes, prof);
+  if (kind === 'mmio') return mmioRecord(bytes, prof, k);
   const cpu = cpuDecode(bytes);
   const length = cpu.valid ? cpu.length : k.length;
   const base: Base = {
     length,
-    common: { profile: prof.id, platform: prof.platform, kernel: formatVersion(prof.kernel), bytes: hex(bytes.subarray(0, Math.max(1, length))), text: cpu.text, length },
+    common: { profile: prof.id, platform: prof.platform, kernel: formatVersion(prof.kernel), bytes: hexBytes(bytes.subarray(0, Math.max(1, length))), text: cpu.text, length },
   };
   switch (kind) {
     case 'port-io': return portRecord(k, cpu, prof, base);
@@ -604,7 +603,7 @@ const HANDLED_MAX = 8192;
  * and through structured cloning. Callers must not modify what they get.
  */
 export function handleOnce(bytes: Uint8Array, profile: Profile = DEFAULT_PROFILE): Handled {
-  const key = `${profile} ${hex(bytes)}`;
+  const key = `${profile} ${hexBytes(bytes)}`;
   let h = HANDLED.get(key);
   if (!h) {
     const r = handle(bytes, profile);

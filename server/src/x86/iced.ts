@@ -185,6 +185,9 @@ function view(ins: Instruction, fmt: Formatter, fac: InstructionInfoFactory): Cp
   return out;
 }
 
+/** Instruction bytes as the hover, reports and objdump show them: `8b 02`. */
+export const hexBytes = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');
+
 /** Decode one instruction at the start of `bytes` (64-bit mode). */
 export function cpuDecode(bytes: Uint8Array, ip = 0n): CpuView {
   const { fmt, ins, fac } = singletons();
