@@ -358,7 +358,7 @@ export class TdxServer {
     const doc = this.documents.get(p.uri);
     const audit = this.service.current(p.uri);
     if (!doc || !audit) return { content: '', function: null, object: null, message: 'Open the file first (and turn tdxAudit.enable on).' };
-    if (!this.trusted) return { content: '', function: null, object: null, message: 'Restricted mode: tdx-audit reads no object file of an untrusted workspace. Trust the folder to see compiled forms.' };
+    if (!this.trusted) return { content: '', function: null, object: null, message: 'Restricted mode reads no object file. Trust the folder to see compiled forms.' };
     return this.engine.compiledForm(audit, doc.text, p.position, typeof p.function === 'string' ? p.function : undefined);
   }
 
