@@ -152,6 +152,17 @@ export class KernelBuild {
     return info;
   }
 
+  /**
+   * The files the settings name, resolved (none in an untrusted workspace): what an
+   * export passes to buildReport as `config` and `allowList`, so that the report judges
+   * by the same .config and list as the diagnostics.
+   */
+  reportOptions(): { config?: string; allowList?: string } {
+    const config = this.settingPath(this.settings.config);
+    const allowList = this.allowListPath();
+    return { ...(config ? { config } : {}), ...(allowList ? { allowList } : {}) };
+  }
+
   private treeOf(path: string): Tree | undefined {
     const dir = dirname(path);
     let r = this.roots.get(dir);
