@@ -10,7 +10,8 @@
 
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Diagnostic } from 'vscode-languageserver-protocol/node';
@@ -230,6 +231,30 @@ describe('not built in this .config', () => {
       h.kill();
     }
   });
+});
+
+test('a hostile tree: a .config that is a FIFO and a Makefile linked to /dev/zero are skipped, never opened or read whole', { skip: process.platform === 'win32' }, async () => {
+  const dir = tree(undefined);
+  execFileSync('mkfifo', [join(dir, '.config')]);
+  const mk = join(dir, 'drivers', 'foo', 'Makefile');
+  rmSync(mk);
+  symlinkSync('/dev/zero', mk);
+  const h = LspHarness.spawn({ debounceMs: 20, index: { enable: false } });
+  try {
+    await h.initialize(dir);
+    const foo = await openFile(h, src(dir, 'foo'));
+    assert.ok(foo.diags.some((d) => d.severity === 1) && foo.diags.every((d) => !d.tags?.length), 'nothing known, nothing faded');
+    const s = (await h.conn.sendRequest('tdxAudit/fileSummary', { uri: foo.uri })) as FileSummary;
+    assert.equal(s.notBuilt, 0);
+    // A .config that becomes readable is picked up (the FIFO replaced by a file).
+    rmSync(join(dir, '.config'));
+    writeFileSync(join(dir, '.config'), readFileSync(join(TREE, 'foo-not-set.config')));
+    const after = await watched(h, foo.uri, join(dir, '.config'));
+    // The Makefile naming foo.o is still /dev/zero: Kbuild cannot say, so nothing is faded.
+    assert.ok(after.every((d) => !d.tags?.length), JSON.stringify(after));
+  } finally {
+    h.kill();
+  }
 });
 
 test('counts.ts: not built is its own group, after a triage decision', () => {

@@ -14,7 +14,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { KbuildMap, parseDotConfig, treeKbuild, type DotConfig } from '../audit/kbuild';
 import { allowed, parseAllowList, type AllowList } from '../audit/allowList';
 import type { FileBuild } from '../audit/report/model';
-import { findTreeRoot, relativeTo } from '../audit/report/provenance';
+import { findTreeRoot, parseKernelMakefile, relativeTo } from '../audit/report/provenance';
 import { MAX_CONFIG_BYTES, readTextOrUndefined } from '../fs/safeRead';
 
 /** A file's build record, with the .config it was judged by (for the hover). */
@@ -39,19 +39,18 @@ export interface BuildSettings {
   trusted: boolean;
 }
 
-/** How often a .config or allow-list is checked for changes, at most. */
+/** How often the .config and allow-list files are checked for changes, at most. */
 const RECHECK_MS = 1000;
 
 interface Watched<T> {
   path: string;
+  /** size:mtime:inode, or 'missing'. */
   key: string;
-  checked: number;
   value: T | undefined;
 }
 
-/** A file read again when its size or mtime changes; undefined while it is missing or unreadable. */
-function watched<T>(path: string, parse: (text: string) => T, roots: string[] | undefined, prev: Watched<T> | undefined, now: number): Watched<T> {
-  if (prev && prev.path === path && now - prev.checked < RECHECK_MS) return prev;
+/** A file read again when its size, mtime or inode changes; value undefined while it is missing or unreadable. */
+function watched<T>(path: string, parse: (text: string) => T, roots: string[] | undefined, prev: Watched<T> | undefined): Watched<T> {
   let key = 'missing';
   try {
     const st = statSync(path);
@@ -59,97 +58,117 @@ function watched<T>(path: string, parse: (text: string) => T, roots: string[] | 
   } catch {
     key = 'missing';
   }
-  if (prev && prev.path === path && prev.key === key) return { ...prev, checked: now };
+  if (prev && prev.path === path && prev.key === key) return prev;
   const text = key === 'missing' ? undefined : readTextOrUndefined(path, { maxBytes: MAX_CONFIG_BYTES, ...(roots ? { roots } : {}) });
-  return { path, key, checked: now, value: text === undefined ? undefined : parse(text) };
+  return { path, key, value: text === undefined ? undefined : parse(text) };
 }
 
 interface Tree {
   root: string;
   kernel: boolean;
   kbuild: KbuildMap | undefined;
+  /** The .config in force; undefined until read (or after the watcher reported a change). */
   config: Watched<DotConfig> | undefined;
-  /** Verdicts by tree-relative path, valid for the .config and allow-list of `sig`. */
-  verdicts: Map<string, BuildInfo>;
-  sig: string;
 }
 
-/** Which file, at which size/mtime: a verdict holds while this is the same. */
+/** Which file, at which size/mtime: an answer holds while this is the same. */
 const sigOf = (w: Watched<unknown> | undefined): string => (w ? `${w.path}\0${w.key}` : '');
 
 export class KernelBuild {
   private settings: BuildSettings = { trusted: true };
-  /** Tree root by the directory of a file (findTreeRoot reads each ancestor's Makefile). */
-  private readonly roots = new Map<string, { root: string; kernel: boolean }>();
+  /** The kernel tree holding each directory asked about (null: none), each directory's Makefile read once. */
+  private readonly kernelRoots = new Map<string, string | null>();
   private readonly trees = new Map<string, Tree>();
   private list: Watched<AllowList> | undefined;
+  /**
+   * Answers by absolute path (null: nothing known), valid until anything they depend
+   * on changes: the workspace view asks for every indexed file each time it changes, so
+   * a repeated answer must cost a map lookup, not a path walk.
+   */
+  private readonly answers = new Map<string, BuildInfo | null>();
+  private checkedAt = 0;
 
   /** @param folders the workspace folders; a relative setting is relative to the first. */
   constructor(private readonly folders: () => readonly string[]) {}
 
   configure(s: BuildSettings): void {
-    const same = JSON.stringify(s) === JSON.stringify(this.settings);
+    if (JSON.stringify(s) === JSON.stringify(this.settings)) return;
     this.settings = { ...s };
-    if (!same) {
-      for (const t of this.trees.values()) {
-        t.config = undefined;
-        t.sig = '';
-      }
-      this.list = undefined;
-    }
+    for (const t of this.trees.values()) t.config = undefined;
+    this.list = undefined;
+    this.forgetAnswers();
   }
 
   /**
    * A Makefile, Kbuild file or .config changed on disk (or was created or deleted):
-   * the trees it may belong to forget what they read. Returns whether anything was dropped.
+   * what was read from it is dropped. Returns whether answers may have changed.
    */
   changed(path: string): boolean {
     const name = path.slice(path.lastIndexOf('/') + 1);
-    if (name !== 'Makefile' && name !== 'Kbuild' && name !== '.config' && path !== this.allowListPath()) return false;
-    if (path === this.allowListPath()) {
-      this.list = undefined;
-      return true;
-    }
-    // A top Makefile may have become (or stopped being) a kernel tree's.
-    if (name === 'Makefile') this.roots.clear();
-    let any = false;
-    for (const t of [...this.trees.values()]) {
-      if (path !== t.root && !path.startsWith(t.root.endsWith('/') ? t.root : t.root + '/') && name !== '.config') continue;
-      if (name === '.config') {
-        t.config = undefined;
-        t.sig = '';
-      } else this.trees.delete(t.root);
-      any = true;
-    }
-    return any || name === 'Makefile';
+    if (path === this.allowListPath()) this.list = undefined;
+    else if (name === '.config') {
+      // The tree's own, an O= build's or the setting's: cheap to read again, so every tree does.
+      for (const t of this.trees.values()) t.config = undefined;
+    } else if (name === 'Makefile' || name === 'Kbuild') {
+      // A top Makefile may have become (or stopped being) a kernel tree's; a folder's
+      // Makefile changes the map of the tree holding it (read again lazily).
+      if (name === 'Makefile') this.kernelRoots.clear();
+      for (const t of [...this.trees.values()]) if (path.startsWith(t.root.endsWith('/') ? t.root : t.root + '/')) this.trees.delete(t.root);
+    } else return false;
+    this.forgetAnswers();
+    return true;
   }
 
   /** What the TD kernel does with a source file (absolute path); undefined when nothing is known. */
   of(path: string): BuildInfo | undefined {
+    this.recheck();
+    const hit = this.answers.get(path);
+    if (hit !== undefined) return hit ?? undefined;
+    const info = this.judge(path);
+    this.answers.set(path, info ?? null);
+    return info;
+  }
+
+  private judge(path: string): BuildInfo | undefined {
     const tree = this.treeOf(path);
     if (!tree) return undefined;
     const rel = relativeTo(tree.root, path);
     if (rel.startsWith('/') || rel.startsWith('..')) return undefined;
-    const now = Date.now();
-    tree.config = this.configOf(tree, now);
-    const list = this.allowList(now);
-    const sig = `${sigOf(tree.config)}\n${sigOf(this.list)}`;
-    if (sig !== tree.sig) {
-      tree.verdicts.clear();
-      tree.sig = sig;
-    }
-    const hit = tree.verdicts.get(rel);
-    if (hit) return hit;
+    tree.config ??= this.configOf(tree);
+    this.list ??= this.allowListFile();
     const config = tree.config?.value;
+    const list = this.list?.value;
     if (!config && !list) return undefined;
     const v = config && tree.kbuild ? tree.kbuild.verdict(rel, config) : undefined;
     const on = list ? allowed(list, rel, tree.kbuild ? tree.kbuild.objectsOf(rel) : []) : undefined;
-    const info: BuildInfo = {
+    return {
       ...(v ? { state: v.state, why: v.why, config: tree.config!.path } : {}),
       ...(on !== undefined ? { allowed: on, allowList: this.list!.path } : {}),
     };
-    tree.verdicts.set(rel, info);
-    return info;
+  }
+
+  /** At most once a second: a .config or allow-list edited without a watcher event (another client, a script). */
+  private recheck(): void {
+    const now = Date.now();
+    if (now - this.checkedAt < RECHECK_MS) return;
+    this.checkedAt = now;
+    let changed = false;
+    for (const t of this.trees.values()) {
+      if (!t.config) continue;
+      const next = this.configOf(t);
+      if (next !== t.config && sigOf(next) !== sigOf(t.config)) changed = true;
+      t.config = next;
+    }
+    if (this.list) {
+      const next = this.allowListFile();
+      if (sigOf(next) !== sigOf(this.list)) changed = true;
+      this.list = next;
+    }
+    if (changed) this.forgetAnswers();
+  }
+
+  private forgetAnswers(): void {
+    this.answers.clear();
   }
 
   /**
@@ -164,44 +183,55 @@ export class KernelBuild {
   }
 
   private treeOf(path: string): Tree | undefined {
-    const dir = dirname(path);
-    let r = this.roots.get(dir);
-    if (!r) {
-      const t = findTreeRoot([path]);
-      r = { root: t.root, kernel: t.kernel !== undefined };
-      this.roots.set(dir, r);
-    }
-    // Kbuild states only in a kernel tree (as `report`); an allow-list anywhere.
-    if (!r.kernel && !this.allowListPath()) return undefined;
+    const kernelRoot = this.kernelRootOf(dirname(path));
+    // Kbuild states only in a kernel tree (as `report`); an allow-list anywhere (the root report would take).
+    if (kernelRoot === null && !this.allowListPath()) return undefined;
+    const r = kernelRoot !== null ? { root: kernelRoot, kernel: true } : { root: findTreeRoot([path]).root, kernel: false };
     let tree = this.trees.get(r.root);
     if (!tree) {
-      tree = { root: r.root, kernel: r.kernel, kbuild: r.kernel ? treeKbuild(r.root) : undefined, config: undefined, verdicts: new Map(), sig: '' };
+      tree = { root: r.root, kernel: r.kernel, kbuild: r.kernel ? treeKbuild(r.root) : undefined, config: undefined };
       this.trees.set(r.root, tree);
     }
     return tree;
   }
 
+  /**
+   * The nearest directory at or above `dir` whose Makefile names a kernel VERSION and
+   * PATCHLEVEL (findTreeRoot's rule), memoised per directory: a whole tree's 2,000
+   * folders cost one Makefile read each, not one per ancestor of each.
+   */
+  private kernelRootOf(dir: string): string | null {
+    const hit = this.kernelRoots.get(dir);
+    if (hit !== undefined) return hit;
+    const mk = join(dir, 'Makefile');
+    const text = readTextOrUndefined(mk, { maxBytes: MAX_CONFIG_BYTES });
+    const parent = dirname(dir);
+    const root = text !== undefined && parseKernelMakefile(text, mk) ? dir : parent === dir ? null : this.kernelRootOf(parent);
+    this.kernelRoots.set(dir, root);
+    return root;
+  }
+
   /** The .config: the setting's, else the tree's, else the O= build directory's (as `report`). */
-  private configOf(tree: Tree, now: number): Watched<DotConfig> | undefined {
+  private configOf(tree: Tree): Watched<DotConfig> | undefined {
     if (!tree.kernel) return undefined;
-    const parse = (t: string) => parseDotConfig(t);
+    const prev = (p: string) => (tree.config?.path === p ? tree.config : undefined);
     const named = this.settingPath(this.settings.config);
-    if (named) return watched(named, parse, undefined, tree.config, now);
-    const own = watched(join(tree.root, '.config'), parse, [tree.root], tree.config?.path === join(tree.root, '.config') ? tree.config : undefined, now);
+    if (named) return watched(named, parseDotConfig, undefined, prev(named));
+    const ownPath = join(tree.root, '.config');
+    const own = watched(ownPath, parseDotConfig, [tree.root], prev(ownPath));
     if (own.value) return own;
     const build = this.settingPath(this.settings.buildDir);
     if (build) {
       const p = join(build, '.config');
-      const o = watched(p, parse, undefined, tree.config?.path === p ? tree.config : undefined, now);
+      const o = watched(p, parseDotConfig, undefined, prev(p));
       if (o.value) return o;
     }
     return own;
   }
 
-  private allowList(now: number): AllowList | undefined {
+  private allowListFile(): Watched<AllowList> | undefined {
     const p = this.allowListPath();
-    this.list = p ? watched(p, parseAllowList, undefined, this.list, now) : undefined;
-    return this.list?.value;
+    return p ? watched(p, parseAllowList, undefined, this.list) : undefined;
   }
 
   private allowListPath(): string | undefined {
