@@ -44,7 +44,7 @@ export async function listSites(client: LanguageClient): Promise<void> {
   }
 
   const picks: SitePick[] = summary.items.map((site) => ({
-    label: `${site.dismissed ? '$(pass)' : ICON[site.severity] ?? ''} ${site.accessor}${site.base !== site.accessor ? ` → ${site.base}` : ''}`,
+    label: `${site.dismissed ? '$(pass)' : site.notBuilt ? '$(circle-slash)' : ICON[site.severity] ?? ''} ${site.accessor}${site.base !== site.accessor ? ` → ${site.base}` : ''}`,
     description: `${site.rule}  ·  ${site.function ?? 'file scope'}:${site.range.start.line + 1}${site.triage ? `  ·  ${site.triage}` : ''}`,
     detail: site.message,
     site,
@@ -53,7 +53,7 @@ export async function listSites(client: LanguageClient): Promise<void> {
   const originalSelection = editor.selection;
   const originalVisible = editor.visibleRanges[0];
   const qp = vscode.window.createQuickPick<SitePick>();
-  qp.title = `#VE sites in ${name}: ${summary.errors} errors, ${summary.warnings} warnings${summary.triaged ? `, ${summary.triaged} triaged` : ''}`;
+  qp.title = `#VE sites in ${name}: ${summary.errors} errors, ${summary.warnings} warnings${summary.triaged ? `, ${summary.triaged} triaged` : ''}${summary.notBuilt ? `, ${summary.notBuilt} not built in this .config` : ''}`;
   qp.placeholder = 'Filter by accessor, rule or function';
   qp.matchOnDescription = true;
   qp.matchOnDetail = true;

@@ -125,7 +125,7 @@ export class StatusView implements vscode.Disposable {
     const spin = w.indexing ? '$(sync~spin) ' : '';
     item.text = `${spin}$(shield) TDX $(error) ${t.errors} $(warning) ${t.warnings}`;
     const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-    item.tooltip = `TDX Audit, workspace: ${plural(t.errors, 'error')}, ${plural(t.warnings, 'warning')}, ${t.others} other, ${t.triaged} triaged in ${plural(t.files, 'file')}${w.indexing ? ' (indexing…)' : ''}. Click to open TDX Findings.`;
+    item.tooltip = `TDX Audit, workspace: ${plural(t.errors, 'error')}, ${plural(t.warnings, 'warning')}, ${t.others} other, ${t.triaged} triaged${t.notBuilt ? `, ${t.notBuilt} not built in this .config` : ''} in ${plural(t.files, 'file')}${w.indexing ? ' (indexing…)' : ''}. Click to open TDX Findings.`;
     item.backgroundColor = t.errors ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
     item.show();
   }
@@ -167,6 +167,7 @@ export class StatusView implements vscode.Disposable {
         const parts = [`${s.errors} error${s.errors === 1 ? '' : 's'}`, `${s.warnings} warning${s.warnings === 1 ? '' : 's'}`];
         if (s.others) parts.push(`${s.others} other`);
         if (s.triaged) parts.push(`${s.triaged} triaged`);
+        if (s.notBuilt) parts.push(`${s.notBuilt} not built in this .config`);
         if (s.parseErrors) parts.push(`${s.parseErrors} parse error${s.parseErrors === 1 ? '' : 's'}`);
         item.detail = parts.join(', ');
         return;

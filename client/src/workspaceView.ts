@@ -23,6 +23,7 @@ const GROUP: Record<FindingGroup, { label: string; icon: vscode.ThemeIcon }> = {
   information: { label: 'Information', icon: new vscode.ThemeIcon('info', new vscode.ThemeColor('problemsInfoIcon.foreground')) },
   hint: { label: 'Hints', icon: new vscode.ThemeIcon('lightbulb') },
   triaged: { label: 'Triaged (safe, excluded, trusted)', icon: new vscode.ThemeIcon('pass') },
+  'not-built': { label: 'Not built in this .config', icon: new vscode.ThemeIcon('circle-slash') },
 };
 
 type Node =
@@ -115,7 +116,7 @@ export class WorkspaceFindingsView implements vscode.TreeDataProvider<Node>, vsc
     const item = new vscode.TreeItem(`${f.accessor}`, vscode.TreeItemCollapsibleState.None);
     item.description = `${f.function ?? 'file scope'}:${f.line + 1}  ${f.rule}${f.triage ? `  [${f.triage}]` : ''}`;
     item.tooltip = new vscode.MarkdownString().appendText(f.message);
-    item.iconPath = GROUP[f.dismissed ? 'triaged' : f.severity].icon;
+    item.iconPath = GROUP[f.dismissed ? 'triaged' : f.notBuilt ? 'not-built' : f.severity].icon;
     const at = new vscode.Position(f.line, f.character);
     item.command = {
       command: 'vscode.open',
@@ -132,7 +133,7 @@ export class WorkspaceFindingsView implements vscode.TreeDataProvider<Node>, vsc
     const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
     this.view.badge = t.errors ? { value: t.errors, tooltip: `${plural(t.errors, 'error')} in the workspace` } : undefined;
     const state = r.index.state === 'running' ? 'indexing…' : r.index.state === 'off' ? 'index off' : r.index.state === 'failed' ? 'index failed' : r.index.state === 'cancelled' ? 'index cancelled' : '';
-    this.view.description = [plural(t.errors, 'error'), plural(t.warnings, 'warning'), t.triaged ? `${t.triaged} triaged` : '', state].filter(Boolean).join(', ');
+    this.view.description = [plural(t.errors, 'error'), plural(t.warnings, 'warning'), t.triaged ? `${t.triaged} triaged` : '', t.notBuilt ? `${t.notBuilt} not built` : '', state].filter(Boolean).join(', ');
     this.view.message = t.files
       ? undefined
       : r.index.state === 'running'

@@ -3,7 +3,7 @@
 // probe of which custom requests the built server answers.
 
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -267,4 +267,75 @@ export function freePort(): Promise<number> {
       s.close(() => (a && typeof a === 'object' ? res(a.port) : rej(new Error('no port'))));
     });
   });
+}
+
+// ---------------------------------------------------------------------------
+
+/** The user settings every code-server scenario needs (no walkthrough, no network, no telemetry). */
+export const QUIET_SETTINGS: Record<string, unknown> = {
+  'workbench.startupEditor': 'none',
+  'workbench.tips.enabled': false,
+  'telemetry.telemetryLevel': 'off',
+  'update.mode': 'none',
+  'extensions.autoCheckUpdates': false,
+  'extensions.autoUpdate': false,
+  'extensions.ignoreRecommendations': true,
+  'git.enabled': false,
+  'editor.minimap.enabled': false,
+  'editor.hover.delay': 200,
+  'workbench.editor.enablePreviewFromQuickOpen': false,
+  'chat.disableAIFeatures': true,
+};
+
+export interface CodeServerRun {
+  server: Group;
+  port: number;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * code-server on 127.0.0.1 with throwaway user-data, extensions and XDG folders under
+ * `ws.root`, the .vsix installed, `folder` opened, healthy. With `trust: true` workspace
+ * trust is on (the folder opens in Restricted Mode: nobody has trusted it in this fresh
+ * user-data folder); otherwise it is off, as in the main scenario.
+ */
+export async function startCodeServer(codeServer: string, ws: Workspace, vsix: string, o: { trust: boolean; settings?: Record<string, unknown> }): Promise<CodeServerRun> {
+  const ud = join(ws.root, 'user-data');
+  const ext = join(ws.root, 'extensions');
+  const xdg = join(ws.root, 'xdg');
+  mkdirSync(join(ud, 'User'), { recursive: true });
+  const trust = o.trust
+    ? { 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never', 'security.workspace.trust.banner': 'always' }
+    : { 'security.workspace.trust.enabled': false };
+  writeFileSync(join(ud, 'User', 'settings.json'), JSON.stringify({ ...QUIET_SETTINGS, ...trust, ...o.settings }));
+  const env = { ...process.env, XDG_CONFIG_HOME: join(xdg, 'config'), XDG_DATA_HOME: join(xdg, 'data'), XDG_CACHE_HOME: join(xdg, 'cache'), EXTENSIONS_GALLERY: '{}' };
+  const inst = await runGroup(codeServer, ['--user-data-dir', ud, '--extensions-dir', ext, '--install-extension', vsix], { env, timeoutMs: 120_000 });
+  if (inst.code !== 0 || !/successfully installed/i.test(inst.stdout + inst.stderr)) throw new Error(`--install-extension failed:\n${inst.stdout}\n${inst.stderr}`);
+  const port = await freePort();
+  const server = spawnGroup(
+    codeServer,
+    [
+      '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check',
+      ...(o.trust ? [] : ['--disable-workspace-trust']), '--disable-getting-started-override',
+      '--user-data-dir', ud, '--extensions-dir', ext, ws.dir,
+    ],
+    { env, cwd: ws.root },
+  );
+  const until = Date.now() + 60_000;
+  for (;;) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/healthz`);
+      if (r.ok) break;
+    } catch {
+      /* not yet */
+    }
+    if (server.child.exitCode !== null) throw new Error(`code-server exited: ${server.stderr()}`);
+    if (Date.now() > until) {
+      await server.stop();
+      throw new Error(`code-server not healthy within 60 s: ${server.stderr()}`);
+    }
+    await sleep(100);
+  }
+  return { server, port, url: `http://127.0.0.1:${port}/`, stop: () => server.stop() };
 }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { writeFileSync } from 'node:fs';
 import { REPO, fixtureWorkspace, lineOf, readmeSnippet, runGroup, which } from './lib';
+import { hasGcc } from '../support/gcc';
 
 const nvim = which('nvim');
 const SERVER = join(REPO, 'dist', 'server.js');
@@ -103,6 +104,41 @@ test('Neovim: diagnostics, hover and an edit over the built-in LSP client', { sk
     assert.equal(a.nvim_errors, b.nvim_errors - 1);
     assert.deepEqual([a.view_errors, a.summary_errors, a.view_triaged, a.summary_triaged], [a.nvim_errors, a.nvim_errors, 1, 1], JSON.stringify(a));
     t.diagnostic(`nvim steps (ms since start): ${JSON.stringify(res.steps)}; whole test ${Date.now() - t0} ms`);
+  } finally {
+    ws.cleanup();
+  }
+});
+
+// Workspace trust has no LSP-side meaning in Neovim: it has no trust prompt that reaches
+// a language server (vim.secure guards only exrc files), so the README snippet sends no
+// initializationOptions and the server treats the folder as trusted, reading foo_nic.o
+// beside foo_nic.c. A user who wants restricted mode asks for it with
+// `init_options = { trusted = false }`: then no object is read and the hover says so.
+test('Neovim: no trust prompt, so trusted by default; init_options trusted=false gives restricted mode', { skip: !nvim ? 'nvim not installed (apt-get install neovim; .ci/run installs it)' : !existsSync(SERVER) ? 'dist/server.js missing: run npm run build' : !hasGcc ? 'gcc not installed: no foo_nic.o' : false, timeout: 120_000 }, async () => {
+  const ws = fixtureWorkspace('nvim-trust');
+  try {
+    assert.ok(ws.object, 'foo_nic.o beside the source');
+    const line = lineOf(ws.source, 'fp->ovl->ctrl |= 1;') - 1;
+    const probe = async (initOptions: string) => {
+      const out = join(ws.root, `nvim-trust-${initOptions ? 'restricted' : 'default'}.json`);
+      const env = {
+        ...process.env, TDX_OUT: out, TDX_SERVER: SERVER, TDX_INIT_OPTIONS: initOptions, TDX_HOVER_LINE: String(line), TDX_HOVER_COL: '2',
+        XDG_CONFIG_HOME: join(ws.root, 'xdg', 'config'), XDG_DATA_HOME: join(ws.root, 'xdg', 'data'), XDG_CACHE_HOME: join(ws.root, 'xdg', 'cache'), XDG_STATE_HOME: join(ws.root, 'xdg', 'state'),
+      };
+      const r = await runGroup(nvim!, ['--headless', '--clean', '-u', join(__dirname, 'editors', 'nvim-trust.lua'), ws.source], { cwd: ws.dir, env, timeoutMs: 60_000 });
+      assert.ok(existsSync(out), `nvim wrote no result (exit ${r.code}, timed out: ${r.timedOut})\n${r.stderr}`);
+      const res = JSON.parse(readFileSync(out, 'utf8')) as { error?: string; messages: { severity: number; message: string }[]; hover: string };
+      assert.equal(res.error, undefined, res.error);
+      return res;
+    };
+    const dflt = await probe('');
+    assert.match(dflt.messages.map((m) => m.message).join('\n'), /or dword ptr \[/, 'no init_options: trusted, the object is read');
+    assert.equal(dflt.messages[0]?.severity, 1);
+    assert.doesNotMatch(dflt.hover, /Restricted mode/);
+    const restricted = await probe('{"trusted": false}');
+    assert.doesNotMatch(restricted.messages.map((m) => m.message).join('\n'), /or dword ptr/, 'trusted=false: no object read');
+    assert.equal(restricted.messages[0]?.severity, 2, 'the source verdict: a warning');
+    assert.match(restricted.hover, /Restricted mode: no object file of this workspace is read/);
   } finally {
     ws.cleanup();
   }

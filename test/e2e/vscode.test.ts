@@ -9,11 +9,13 @@
 // Chromium. A screenshot of each step is saved under test-output/e2e/.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { test, type TestContext } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { hasGcc } from '../support/gcc';
 import {
   OUTPUT,
   REPO,
@@ -27,6 +29,8 @@ import {
   runGroup,
   sleep,
   spawnGroup,
+  startCodeServer,
+  type CodeServerRun,
   type Group,
   type ServerSupport,
   type Workspace,
@@ -178,6 +182,208 @@ async function waitNotification(page: Page, re: RegExp, timeoutMs = WAIT): Promi
   }
   throw new Error(`no notification matching ${re} within ${timeoutMs} ms (seen: ${JSON.stringify(seen)})`);
 }
+
+/**
+ * Restricted mode as README and the manifest promise it: a folder nobody trusted (workspace
+ * trust on, a fresh user-data folder) with foo_nic.o built beside foo_nic.c. The editor
+ * shows the source audit only: the raw `fp->ovl->ctrl |= 1` is a warning whose hover names
+ * no instruction and says why, and Show Compiled Form says it reads no object. Trusting the
+ * folder (Workspaces: Manage Workspace Trust → Trust Folder) restarts the server with trust,
+ * and the same line becomes the error naming gcc's `or` on memory. Screenshots:
+ * test-output/e2e/restricted-*.png.
+ */
+test('VS Code (code-server 4.100.3): restricted mode reads no workspace object until the folder is trusted', { skip: skip || (!hasGcc ? 'gcc not installed: no foo_nic.o to build' : false), timeout: 240_000 }, async (t) => {
+  const { chromium: pw } = await import('playwright-core');
+  mkdirSync(OUTPUT, { recursive: true });
+  for (const f of readdirSync(OUTPUT)) if (f.startsWith('restricted-')) rmSync(join(OUTPUT, f));
+  const ws: Workspace = fixtureWorkspace('restricted');
+  assert.ok(ws.object && existsSync(ws.object), 'foo_nic.o built beside foo_nic.c');
+  let run: CodeServerRun | undefined;
+  let browser: Browser | undefined;
+  let page: Page | undefined;
+  let shot = 0;
+  const screenshot = async (name: string) => {
+    if (!page) return;
+    const file = join(OUTPUT, `restricted-${String(++shot).padStart(2, '0')}-${name}.png`);
+    await sleep(600);
+    await page.screenshot({ path: file });
+    t.diagnostic(`screenshot ${file}`);
+  };
+  const line = 'fp->ovl->ctrl |= 1;';
+  try {
+    const vsix = await packVsix(ws.root);
+    run = await startCodeServer(codeServer!, ws, vsix, { trust: true });
+    browser = await pw.launch({
+      executablePath: chromium,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
+    const p = page;
+    await p.goto(run.url, { timeout: 60_000 });
+    await p.waitForSelector('.monaco-workbench', { timeout: 60_000 });
+    await p.waitForSelector('.explorer-folders-view .monaco-list-row', { timeout: WAIT });
+    try {
+      // The workbench itself says the folder is not trusted.
+      await p.locator('.statusbar-item', { hasText: 'Restricted Mode' }).first().waitFor({ timeout: WAIT });
+      await p.keyboard.press('Control+P');
+      await p.waitForSelector('.quick-input-widget:not([style*="display: none"]) input', { timeout: WAIT });
+      await p.keyboard.insertText('foo_nic.c');
+      await p.locator('.quick-input-list .monaco-list-row', { hasText: 'foo_nic.c' }).first().waitFor({ timeout: WAIT });
+      await p.keyboard.press('Enter');
+      await p.waitForSelector('.tab[aria-label^="foo_nic.c"]', { timeout: WAIT });
+
+      // Untrusted: the source verdict (a warning), no compiled instruction, and the hover says why.
+      await goToLine(p, lineOf(ws.source, line));
+      await expectSquiggle(p, 'squiggly-warning', line, 'fp->ovl->ctrl');
+      const before = await hoverText(p, line, 'fp->ovl->ctrl', 'Restricted mode');
+      await screenshot('untrusted-hover');
+      assert.doesNotMatch(before, OR_ON_MEMORY, before);
+      assert.doesNotMatch(before, /decode.failed|foo_kick\+0x/i, before);
+      assert.match(before, /no object file of this workspace is read/, before);
+      await p.mouse.move(5, 5);
+      await p.keyboard.press('Escape');
+      await p.locator('.monaco-editor .view-lines').first().click();
+      await goToLine(p, lineOf(ws.source, line));
+      await runCommand(p, 'TDX: Show Compiled Form');
+      const refused = await waitNotification(p, /Restricted mode/);
+      assert.match(refused, /reads no object file.*Trust the folder/, refused);
+      assert.equal(await p.locator('.tab[aria-label^="foo_kick.tdx-disasm"]').count(), 0, 'no compiled form opened');
+      await screenshot('untrusted-compiled-form-refused');
+      await p.keyboard.press('Escape');
+
+      // Trust the folder (the Workspace Trust editor's "Trust"): the extension restarts its server with trust, which reads foo_nic.o.
+      await runCommand(p, 'Workspaces: Manage Workspace Trust');
+      const trustButton = p.locator('.workspace-trust-editor .monaco-button', { hasText: /^\s*Trust\s*$/ }).first();
+      await trustButton.waitFor({ timeout: WAIT });
+      await screenshot('trust-editor');
+      await trustButton.click();
+      await p.locator('.statusbar-item', { hasText: 'Restricted Mode' }).first().waitFor({ state: 'detached', timeout: WAIT });
+      await p.locator('.tab[aria-label^="foo_nic.c"]').first().click();
+      await goToLine(p, lineOf(ws.source, line));
+      await expectSquiggle(p, 'squiggly-error', line, 'fp->ovl->ctrl');
+      const after = await hoverText(p, line, 'fp->ovl->ctrl', 'foo_kick+0x');
+      await screenshot('trusted-hover');
+      assert.match(after, OR_ON_MEMORY, after);
+      assert.match(after, /decode.failed/i, after);
+      assert.doesNotMatch(after, /Restricted mode/, after);
+    } catch (err) {
+      await screenshot('FAILED').catch(() => undefined);
+      throw err;
+    }
+  } finally {
+    await browser?.close().catch(() => undefined);
+    await run?.stop();
+    if (process.env.TDX_E2E_KEEP) t.diagnostic(`kept ${ws.root}`);
+    else ws.cleanup();
+  }
+});
+
+/**
+ * What the TD kernel builds, as the editor shows it: test/fixtures/kbuild (a top Makefile
+ * with VERSION/PATCHLEVEL, drivers/foo/Makefile with `obj-$(CONFIG_FOO) += foo.o`) with a
+ * .config that does not set CONFIG_FOO. foo.c's findings are faded (Monaco's
+ * unnecessary-code style) over an information squiggle, not an error; its hover starts
+ * with "not built in this .config"; the status item counts them as not built with no
+ * errors; bar.c (obj-y) keeps its error. Screenshots: test-output/e2e/notbuilt-*.png.
+ */
+test('VS Code (code-server 4.100.3): findings in a file the .config does not build are faded and counted apart', { skip, timeout: 240_000 }, async (t) => {
+  const { chromium: pw } = await import('playwright-core');
+  mkdirSync(OUTPUT, { recursive: true });
+  for (const f of readdirSync(OUTPUT)) if (f.startsWith('notbuilt-')) rmSync(join(OUTPUT, f));
+  const root = mkdtempSync(join(tmpdir(), 'tdx-e2e-notbuilt-'));
+  const dir = join(root, 'linux');
+  cpSync(join(REPO, 'test', 'fixtures', 'kbuild'), dir, { recursive: true });
+  writeFileSync(join(dir, '.config'), readFileSync(join(dir, 'foo-not-set.config')));
+  const foo = join(dir, 'drivers', 'foo', 'foo.c');
+  const ws: Workspace = { root, dir, source: foo, object: undefined, cleanup: () => rmSync(root, { recursive: true, force: true }) };
+  let run: CodeServerRun | undefined;
+  let browser: Browser | undefined;
+  let page: Page | undefined;
+  let shot = 0;
+  const screenshot = async (name: string) => {
+    if (!page) return;
+    const file = join(OUTPUT, `notbuilt-${String(++shot).padStart(2, '0')}-${name}.png`);
+    await sleep(600);
+    await page.screenshot({ path: file });
+    t.diagnostic(`screenshot ${file}`);
+  };
+  const openFile = async (p: Page, name: string) => {
+    await p.keyboard.press('Control+P');
+    await p.waitForSelector('.quick-input-widget:not([style*="display: none"]) input', { timeout: WAIT });
+    await p.keyboard.insertText(name);
+    await p.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ timeout: WAIT });
+    await p.keyboard.press('Enter');
+    await p.waitForSelector(`.tab.active[aria-label^="${name}"]`, { timeout: WAIT });
+  };
+  const call = '__iowrite32_copy(r->ring, fw, 16);';
+  try {
+    const vsix = await packVsix(root);
+    run = await startCodeServer(codeServer!, ws, vsix, { trust: false });
+    browser = await pw.launch({
+      executablePath: chromium,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
+    const p = page;
+    await p.goto(run.url, { timeout: 60_000 });
+    await p.waitForSelector('.monaco-workbench', { timeout: 60_000 });
+    await p.waitForSelector('.explorer-folders-view .monaco-list-row', { timeout: WAIT });
+    try {
+      await openFile(p, 'foo.c');
+      // Faded (DiagnosticTag.Unnecessary) over an information squiggle: no error, no warning.
+      await expectSquiggle(p, 'squiggly-info', call, '__iowrite32_copy');
+      await expectSquiggle(p, 'squiggly-inline-unnecessary', call, '__iowrite32_copy');
+      await noSquiggle(p, ['squiggly-error', 'squiggly-warning'], call, '__iowrite32_copy');
+      // The extension's hover (not only the diagnostic's text in the marker hover above it).
+      const hover = await hoverText(p, call, '__iowrite32_copy', 'never runs this code');
+      assert.match(hover, /not built in this \.config: CONFIG_FOO is not set \(drivers\/foo\/Makefile:2\)/, hover);
+      await screenshot('foo-faded-hover');
+      await p.mouse.move(5, 5);
+      await p.keyboard.press('Escape');
+      // The status item: no open errors, the findings counted as not built.
+      await p.locator('[id="status.languageStatus"]').click();
+      const status = p.locator('.hover-language-status', { hasText: '#VE site' }).first();
+      await status.waitFor({ timeout: WAIT });
+      const until = Date.now() + WAIT;
+      let text = '';
+      while (Date.now() < until && !/not built in this \.config/.test(text)) {
+        text = await status.innerText();
+        await sleep(200);
+      }
+      assert.match(text, /0 errors, 0 warnings/, text);
+      assert.match(text, /(\d+) not built in this \.config/, text);
+      await screenshot('foo-status-not-built');
+      await p.keyboard.press('Escape');
+      // bar.c is obj-y: its error stands.
+      await openFile(p, 'bar.c');
+      await expectSquiggle(p, 'squiggly-error', call, '__iowrite32_copy');
+      // The workspace (index and editor): bar.c's error and warnings only; foo.c's four in a group of their own.
+      const item = p.locator('.statusbar-item', { hasText: /TDX\s+\d+\s+\d+/ }).first();
+      const end = Date.now() + WAIT;
+      let counts = '';
+      while (Date.now() < end && !/TDX\s+1\s+2\b/.test(counts)) {
+        counts = (await item.innerText().catch(() => '')).replace(/\s+/g, ' ');
+        await sleep(250);
+      }
+      assert.match(counts, /TDX\s+1\s+2\b/, counts);
+      await item.click();
+      const group = p.locator('.pane', { has: p.locator('.pane-header', { hasText: 'TDX Findings' }) }).locator('.monaco-list-row', { hasText: 'Not built in this .config' }).first();
+      await group.waitFor({ timeout: WAIT });
+      assert.match(await group.innerText(), /4 in 1 file/);
+      await screenshot('bar-error-and-findings-view');
+    } catch (err) {
+      await screenshot('FAILED').catch(() => undefined);
+      throw err;
+    }
+  } finally {
+    await browser?.close().catch(() => undefined);
+    await run?.stop();
+    if (process.env.TDX_E2E_KEEP) t.diagnostic(`kept ${root}`);
+    else ws.cleanup();
+  }
+});
 
 test('VS Code (code-server 4.100.3): the packaged extension as a user sees it', { skip, timeout: 300_000 }, async (t) => {
   const { chromium: pw } = await import('playwright-core');

@@ -20,6 +20,8 @@ export interface ServerSettings {
   index: { enable: boolean };
   /** Where Export Audit Report writes when the request names no folder (export.ts). */
   export: { folder?: string };
+  /** What the TD kernel builds (kernelBuild.ts): a .config other than the tree's, a driver allow-list. */
+  build: { config?: string; allowList?: string };
   /** `tdxAudit.profile` was set to a profile (not "auto"): it wins over the tree's Makefile. */
   profileExplicit: boolean;
 }
@@ -36,6 +38,7 @@ export const DEFAULT_SETTINGS: ServerSettings = {
   compile: { onSave: false, timeoutMs: 60_000 },
   index: { enable: true },
   export: {},
+  build: {},
   profileExplicit: false,
 };
 
@@ -84,6 +87,11 @@ export function parseSettings(raw: unknown): ServerSettings {
   const exp = isObject(section.export) ? section.export : {};
   const folder = exp.folder ?? flat('export.folder');
   if (typeof folder === 'string' && folder.trim()) out.export.folder = folder.trim();
+  const build = isObject(section.build) ? section.build : {};
+  for (const key of ['config', 'allowList'] as const) {
+    const v = build[key] ?? flat(`build.${key}`);
+    if (typeof v === 'string' && v.trim()) out.build[key] = v.trim();
+  }
   if (isObject(section.severity)) {
     for (const [rule, level] of Object.entries(section.severity)) {
       if ((RULES as readonly string[]).includes(rule) && typeof level === 'string' && (LEVELS as readonly string[]).includes(level)) {
@@ -125,12 +133,12 @@ export function parsePathMap(raw: unknown): PathMapping[] {
 }
 
 function cloneDefaults(): ServerSettings {
-  return { ...DEFAULT_SETTINGS, engine: { ...DEFAULT_SETTINGS.engine, severity: {} }, objects: { ...DEFAULT_SETTINGS.objects }, compile: { ...DEFAULT_SETTINGS.compile }, index: { ...DEFAULT_SETTINGS.index }, export: { ...DEFAULT_SETTINGS.export } };
+  return { ...DEFAULT_SETTINGS, engine: { ...DEFAULT_SETTINGS.engine, severity: {} }, objects: { ...DEFAULT_SETTINGS.objects }, compile: { ...DEFAULT_SETTINGS.compile }, index: { ...DEFAULT_SETTINGS.index }, export: { ...DEFAULT_SETTINGS.export }, build: { ...DEFAULT_SETTINGS.build } };
 }
 
-/** Whether two settings differ in a way that changes audit results. */
+/** Whether two settings differ in a way that changes audit results or their diagnostics (the build state fades them). */
 export function auditAffectingChange(a: ServerSettings, b: ServerSettings): boolean {
-  return a.enable !== b.enable || canonical(a.engine) !== canonical(b.engine);
+  return a.enable !== b.enable || canonical(a.engine) !== canonical(b.engine) || JSON.stringify(a.build) !== JSON.stringify(b.build) || a.objects.buildDir !== b.objects.buildDir;
 }
 
 function canonical(c: AuditConfig): string {

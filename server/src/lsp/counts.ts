@@ -2,7 +2,10 @@
 // diagnostics' severities), the status item, List Sites, the workspace tree view and
 // the export's summary. A finding someone marked safe, excluded or trusted is shown
 // as a faded hint (diagnostics.ts), so it is counted as triaged, not by its severity:
-// after a triage every view says the same number of errors.
+// after a triage every view says the same number of errors. A finding in a file the
+// TD kernel's .config does not build is likewise shown, faded, and not open work:
+// it is counted apart as not built (a triage decision on it wins: it is the more
+// specific statement, and it outlives a change of .config).
 
 import type { Severity } from '../audit/engine';
 import type { FindingCounts, FindingGroup } from './protocol';
@@ -11,15 +14,17 @@ export interface Countable {
   severity: Severity;
   /** Marked safe, excluded or trusted (triage DEEMPHASISED). */
   dismissed?: boolean;
+  /** In a file the .config does not build (kernelBuild.ts). */
+  notBuilt?: boolean;
 }
 
 /** The workspace view's group of a finding. */
 export function groupOf(f: Countable): FindingGroup {
-  return f.dismissed ? 'triaged' : f.severity;
+  return f.dismissed ? 'triaged' : f.notBuilt ? 'not-built' : f.severity;
 }
 
 export function emptyCounts(): FindingCounts {
-  return { sites: 0, errors: 0, warnings: 0, others: 0, triaged: 0 };
+  return { sites: 0, errors: 0, warnings: 0, others: 0, triaged: 0, notBuilt: 0 };
 }
 
 export function countFindings(findings: Iterable<Countable>, sites: number): FindingCounts {
@@ -32,6 +37,7 @@ export function countFindings(findings: Iterable<Countable>, sites: number): Fin
 export function addFinding(c: FindingCounts, f: Countable): void {
   const g = groupOf(f);
   if (g === 'triaged') c.triaged++;
+  else if (g === 'not-built') c.notBuilt++;
   else if (g === 'error') c.errors++;
   else if (g === 'warning') c.warnings++;
   else c.others++;
@@ -43,4 +49,5 @@ export function addCounts(into: FindingCounts, c: FindingCounts): void {
   into.warnings += c.warnings;
   into.others += c.others;
   into.triaged += c.triaged;
+  into.notBuilt += c.notBuilt;
 }

@@ -6,6 +6,7 @@ import type { FileAudit, Finding, Severity } from '../audit/engine';
 import type { FileSummary } from './protocol';
 import { toUri } from './files';
 import { countFindings } from './counts';
+import type { BuildInfo } from './kernelBuild';
 
 const SEVERITY: Record<Severity, DiagnosticSeverity> = {
   error: DiagnosticSeverity.Error,
@@ -39,17 +40,39 @@ export function toDiagnostic(f: Finding, opts: DiagnosticOptions): Diagnostic {
   return d;
 }
 
+/** A file the .config does not build (a triage decision is applied first, and wins). */
+export const notBuilt = (build: BuildInfo | undefined): boolean => build?.state === 'not-built';
+
+/** The words a not-built finding's message starts with, and its hover says. */
+export function notBuiltText(build: BuildInfo): string {
+  return `not built in this .config: ${build.why ?? 'no Kbuild rule builds it'}`;
+}
+
 /**
  * Diagnostics of an audit. With triage, each carries its fingerprint in `data` (the
  * code action needs it), a triaged one names its status, and a finding someone
  * marked safe/excluded/trusted is shown as a faded hint instead of its severity.
+ *
+ * In a file the TD kernel's .config does not build (`build`), every finding is
+ * faded (DiagnosticTag.Unnecessary), says so first, and is information at most: the
+ * guest this .config describes never runs the code, so it is no error of that
+ * guest, but the defect is real for every kernel that does build the driver (another
+ * .config, a distribution kernel, a module loaded later), so it stays listed in
+ * Problems (hints are not) rather than disappearing; a hint stays a hint.
  */
-export function toDiagnostics(audit: FileAudit, opts: DiagnosticOptions, triage?: FindingTriage[]): Diagnostic[] {
+export function toDiagnostics(audit: FileAudit, opts: DiagnosticOptions, triage?: FindingTriage[], build?: BuildInfo): Diagnostic[] {
+  const aside = notBuilt(build);
+  const buildData = build && (build.state !== undefined || build.allowed !== undefined) ? { build: { ...(build.state ? { state: build.state, why: build.why } : {}), ...(build.allowed !== undefined ? { allowed: build.allowed } : {}) } } : {};
   return audit.findings.map((f, i) => {
     const d = toDiagnostic(f, opts);
     const t = triage?.[i];
+    if (aside) {
+      d.message = `[${notBuiltText(build!)}] ${d.message}`;
+      d.severity = Math.max(d.severity ?? DiagnosticSeverity.Warning, DiagnosticSeverity.Information) as DiagnosticSeverity;
+      d.tags = [DiagnosticTag.Unnecessary];
+    }
+    if (t || buildData.build) d.data = { ...(t ? { fingerprint: t.fingerprint } : {}), ...(t?.entry ? { status: t.entry.status } : {}), ...buildData };
     if (!t) return d;
-    d.data = { fingerprint: t.fingerprint, ...(t.entry ? { status: t.entry.status } : {}) };
     if (t.entry) {
       d.message = `[triaged ${t.entry.status}${t.entry.comment ? `: ${t.entry.comment}` : ''}] ${d.message}`;
       if (t.deemphasised) {
@@ -62,10 +85,39 @@ export function toDiagnostics(audit: FileAudit, opts: DiagnosticOptions, triage?
 }
 
 /**
- * The fileSummary of an audit, with the same triage the diagnostics carry: a
- * dismissed finding counts as triaged (counts.ts), as it shows as a hint.
+ * Lines the hover adds above the finding's own text: the file's place in the TD
+ * kernel (not built, allow-listed) and, in an untrusted workspace, why no compiled
+ * form is shown. Markdown; empty when there is nothing to say.
  */
-export function summarize(uri: string, audit: FileAudit, triage?: readonly FindingTriage[]): FileSummary {
+export function hoverNotes(build: BuildInfo | undefined, trusted: boolean): string[] {
+  const out: string[] = [];
+  if (build?.state === 'not-built') {
+    out.push(`**${notBuiltText(build)}**${build.config ? ` (\`${build.config}\`)` : ''}: the guest this .config builds never runs this code, so the finding is set aside (faded, information at most, not counted as open work); it still holds for every kernel that builds the file.`);
+  } else if (build?.state === 'built-in' || build?.state === 'module') {
+    out.push(`Built ${build.state === 'module' ? 'as a module' : 'into the kernel'} by this .config (${build.why}).`);
+  }
+  if (build?.allowed === true) out.push('**Allow-listed**: a driver the TD runs (tdxAudit.build.allowList), so this finding is reachable in the guest.');
+  else if (build?.allowed === false) out.push('Not on the driver allow-list (tdxAudit.build.allowList).');
+  if (!trusted) out.push('_Restricted mode: no object file of this workspace is read, so the instruction the compiler emitted is not shown. Trust the folder to see it._');
+  return out;
+}
+
+/** The hover with the notes after its title line (the verdict follows them). */
+export function withHoverNotes(markdown: string, notes: readonly string[]): string {
+  if (!notes.length) return markdown;
+  const cut = markdown.indexOf('\n\n');
+  const head = cut < 0 ? markdown : markdown.slice(0, cut);
+  const rest = cut < 0 ? '' : markdown.slice(cut);
+  return `${head}\n\n${notes.join('\n\n')}${rest}`;
+}
+
+/**
+ * The fileSummary of an audit, with the same triage and build state the
+ * diagnostics carry: a dismissed finding counts as triaged, one in a file the
+ * .config does not build as not built (counts.ts), as they show faded.
+ */
+export function summarize(uri: string, audit: FileAudit, triage?: readonly FindingTriage[], build?: BuildInfo): FileSummary {
+  const aside = notBuilt(build);
   const items = audit.findings.map((f, i) => {
     const t = triage?.[i];
     return {
@@ -78,6 +130,7 @@ export function summarize(uri: string, audit: FileAudit, triage?: readonly Findi
       range: f.site.range,
       ...(t?.entry ? { triage: t.entry.status } : {}),
       ...(t?.deemphasised ? { dismissed: true } : {}),
+      ...(aside ? { notBuilt: true } : {}),
     };
   });
   const counts = countFindings(items, audit.analysis.sites.length);
@@ -85,6 +138,7 @@ export function summarize(uri: string, audit: FileAudit, triage?: readonly Findi
     uri,
     version: audit.version,
     ...counts,
+    ...(build && (build.state !== undefined || build.allowed !== undefined) ? { build: { state: build.state, why: build.why, allowed: build.allowed, config: build.config } } : {}),
     functions: audit.analysis.functions,
     ...(audit.compiled
       ? {

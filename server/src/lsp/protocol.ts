@@ -29,6 +29,8 @@ export interface SummaryItem {
   triage?: string;
   /** Marked safe, excluded or trusted: counted as triaged, not by its severity. */
   dismissed?: boolean;
+  /** In a file the TD kernel's .config does not build: counted as not built, not by its severity. */
+  notBuilt?: boolean;
 }
 
 /**
@@ -48,6 +50,10 @@ export interface FileSummary {
   others: number;
   /** Findings someone marked safe, excluded or trusted (shown as faded hints). */
   triaged: number;
+  /** Findings in a file the TD kernel's .config does not build (faded, at most information). */
+  notBuilt: number;
+  /** The file's place in the TD kernel, when a .config or allow-list says something (kernelBuild.ts). */
+  build?: { state?: string; why?: string; allowed?: boolean; config?: string };
   functions: FunctionView[];
   /**
    * With an object: the symbols holding this file's MMIO/port instructions (where a
@@ -167,8 +173,8 @@ export interface WorkspaceSummary {
  */
 export const WorkspaceSummaryRequest = new RequestType0<WorkspaceSummary | null, void>('tdxAudit/workspaceSummary');
 
-/** The groups of the workspace view, errors first. A dismissed finding is in 'triaged' whatever its severity. */
-export const FINDING_GROUPS = ['error', 'warning', 'information', 'hint', 'triaged'] as const;
+/** The groups of the workspace view, errors first. A dismissed finding is in 'triaged', one in a file the .config does not build in 'not-built', whatever its severity. */
+export const FINDING_GROUPS = ['error', 'warning', 'information', 'hint', 'triaged', 'not-built'] as const;
 export type FindingGroup = (typeof FINDING_GROUPS)[number];
 
 /** Counts that every view shares (status item, List Sites, tree view, Problems). */
@@ -180,6 +186,8 @@ export interface FindingCounts {
   others: number;
   /** Marked safe, excluded or trusted. */
   triaged: number;
+  /** In files the TD kernel's .config does not build (not triaged). */
+  notBuilt: number;
 }
 
 export interface WorkspaceFindingsParams {
@@ -199,6 +207,8 @@ export interface WorkspaceFinding {
   triage?: string;
   /** Marked safe, excluded or trusted: in the 'triaged' group. */
   dismissed?: boolean;
+  /** In a file the .config does not build: in the 'not-built' group. */
+  notBuilt?: boolean;
 }
 
 export interface WorkspaceFindings {

@@ -42,10 +42,11 @@ import { isInside } from '../fs/safeRead';
 import { treeProfile } from '../x86/treeVersion';
 import { Compiler } from './compile';
 import { DEFAULT_SETTINGS, parseSettings, trustFrom, type ServerSettings } from './config';
-import { summarize, toDiagnostics } from './diagnostics';
+import { hoverNotes, summarize, toDiagnostics, withHoverNotes } from './diagnostics';
 import { DocumentStore } from './documents';
 import { exportReport } from './export';
 import { WorkspaceFiles, uriToPath } from './files';
+import { KernelBuild } from './kernelBuild';
 import {
   CompileFileCommand,
   CompiledFormRequest,
@@ -80,6 +81,8 @@ const REINDEX_DELAY_MS = 2000;
 const OBJECT_REFRESH_MS = 500;
 /** Object files and kernel images whose change means the compiled forms may have changed. */
 const OBJECT_FILE = /(?:\.(?:o|ko)|(?:^|\/)vmlinux[^/]*)$/;
+/** Files whose change may change what the TD kernel builds (kernelBuild.ts). */
+const BUILD_FILE = /(?:^|\/)(?:Makefile|Kbuild|\.config)$/;
 
 export interface ServerOptions {
   /** The engine to audit with; tests inject a stub (a real engine that throws on a marker, say). */
@@ -96,6 +99,8 @@ export class TdxServer {
   private readonly view: WorkspaceView;
   private readonly compiler: Compiler;
   private readonly indexer: WorkspaceIndexer;
+  /** What the TD kernel's .config builds: not-built files' findings are faded and counted apart. */
+  private readonly build: KernelBuild;
   private readonly pullConfiguration: boolean;
   private readonly trusted: boolean;
   /** The client runs `command:` links in hovers (InitializationOptions.commandLinks). */
@@ -141,12 +146,14 @@ export class TdxServer {
       (p) => this.files.allowed(p),
       (p) => this.files.folderPaths.filter((f) => isInside(f, p)).sort((a, b) => b.length - a.length)[0],
     );
+    this.build = new KernelBuild(() => this.files.folderPaths);
     this.view = new WorkspaceView(
       (p) => this.files.allowed(p),
       (totals, indexing) => {
         if (this.initialized && !this.shuttingDown) void connection.sendNotification(WorkspaceChangedNotification, { totals, indexing });
       },
       () => this.files.folderPaths,
+      (p) => this.build.of(p)?.state === 'not-built',
     );
     this.service = new AuditService(this.documents, {
       publish: (uri, version, diagnostics) => {
@@ -225,7 +232,7 @@ export class TdxServer {
     // C files changed on disk (a save elsewhere, a checkout) keep the workspace view live.
     if (this.clientCapabilities.workspace?.didChangeWatchedFiles?.dynamicRegistration) {
       // Sources (re-index) and objects (a rebuild by the user's own make: audit the open files again).
-      void c.client.register(DidChangeWatchedFilesNotification.type, { watchers: [{ globPattern: '**/*.{c,h}' }, { globPattern: '**/*.{o,ko}' }, { globPattern: '**/vmlinux*' }] }).catch(() => undefined);
+      void c.client.register(DidChangeWatchedFilesNotification.type, { watchers: [{ globPattern: '**/*.{c,h}' }, { globPattern: '**/*.{o,ko}' }, { globPattern: '**/vmlinux*' }, { globPattern: '**/{Makefile,Kbuild,.config}' }] }).catch(() => undefined);
     }
     if (!this.files.folderPaths.length) c.console.info('No workspace folder: quoted-include headers will not be read.');
     if (!this.trusted) c.console.info('Untrusted workspace: source audit only.');
@@ -296,6 +303,11 @@ export class TdxServer {
     let objects = false;
     for (const ch of p.changes) {
       const path = uriToPath(ch.uri);
+      // A Makefile or .config: which files the TD kernel builds may have changed (the open files are published again).
+      if (path && BUILD_FILE.test(path)) {
+        if (this.build.changed(path)) objects = true;
+        continue;
+      }
       if (path && OBJECT_FILE.test(path)) {
         // A rebuilt object (or vmlinux) is read again: the store keeps no stale copy of it.
         this.engine?.objects.forget(path);
@@ -330,13 +342,15 @@ export class TdxServer {
     const audit = this.service.current(p.textDocument.uri);
     if (!audit) return null;
     const value = hoverMarkdown(audit, p.position, this.commandLinks ? { uri: p.textDocument.uri } : undefined);
-    return value ? { contents: { kind: 'markdown', value } } : null;
+    const path = uriToPath(p.textDocument.uri);
+    return value ? { contents: { kind: 'markdown', value: withHoverNotes(value, hoverNotes(path ? this.build.of(path) : undefined, this.trusted)) } } : null;
   }
 
   private onFileSummary(p: FileSummaryParams): FileSummary | null {
     if (typeof p?.uri !== 'string') return null;
     const audit = this.service.current(p.uri);
-    return audit ? summarize(p.uri, audit, this.triageOf(audit)?.items) : null;
+    const path = uriToPath(p.uri);
+    return audit ? summarize(p.uri, audit, this.triageOf(audit)?.items, path ? this.build.of(path) : undefined) : null;
   }
 
   private onCompiledForm(p: CompiledFormParams): CompiledFormResult | null {
@@ -344,6 +358,7 @@ export class TdxServer {
     const doc = this.documents.get(p.uri);
     const audit = this.service.current(p.uri);
     if (!doc || !audit) return { content: '', function: null, object: null, message: 'Open the file first (and turn tdxAudit.enable on).' };
+    if (!this.trusted) return { content: '', function: null, object: null, message: 'Restricted mode reads no object file. Trust the folder to see compiled forms.' };
     return this.engine.compiledForm(audit, doc.text, p.position, typeof p.function === 'string' ? p.function : undefined);
   }
 
@@ -468,6 +483,7 @@ export class TdxServer {
 
   private async loadSettings(): Promise<ServerSettings> {
     this.settings = this.withTreeProfile(this.withObjects(await this.readSettings()));
+    this.build.configure({ ...this.settings.build, buildDir: this.settings.objects.buildDir, trusted: this.trusted });
     return this.settings;
   }
 
@@ -588,7 +604,7 @@ export class TdxServer {
     const path = uriToPath(audit.file);
     const doc = this.documents.get(audit.file);
     if (path && doc) this.view.audited(path, doc.text, audit, items);
-    return toDiagnostics(audit, opts, items);
+    return toDiagnostics(audit, opts, items, path ? this.build.of(path) : undefined);
   }
 
   /**

@@ -58,6 +58,8 @@ export class WorkspaceView {
     private readonly inWorkspace: (path: string) => boolean,
     private readonly changed: (totals: WorkspaceFindings['totals'], indexing: boolean) => void,
     private readonly roots: () => readonly string[],
+    /** The file is in a kernel tree whose .config does not build it (kernelBuild.ts): its findings go to 'not-built'. */
+    private readonly notBuilt: (path: string) => boolean = () => false,
   ) {}
 
   setIndexState(state: IndexState, result?: IndexResult): void {
@@ -77,6 +79,7 @@ export class WorkspaceView {
   /** An audit the editor published (with the triage its diagnostics carry). */
   audited(path: string, text: string, audit: FileAudit, triage: readonly FindingTriage[] | undefined): void {
     if (!this.inWorkspace(path)) return;
+    const aside = this.notBuilt(path);
     const findings: ViewFinding[] = audit.findings.map((f, i) => {
       const t = triage?.[i];
       const w: WorkspaceFinding = {
@@ -89,8 +92,9 @@ export class WorkspaceView {
         character: f.site.range.start.character,
         ...(t?.entry ? { triage: t.entry.status } : {}),
         ...(t?.deemphasised ? { dismissed: true } : {}),
+        ...(aside ? { notBuilt: true } : {}),
       };
-      return { ...w, group: groupOf({ severity: f.severity, dismissed: t?.deemphasised }) };
+      return { ...w, group: groupOf({ severity: f.severity, dismissed: t?.deemphasised, notBuilt: aside }) };
     });
     const counts = countFindings(findings, audit.analysis.sites.length);
     this.editor.set(path, { uri: toUri(path), path, from: 'editor', counts, findings, hash: textHash(text), open: true });
@@ -167,7 +171,7 @@ export class WorkspaceView {
   private entries(): Map<string, FileEntry> {
     if (this.cached) return this.cached;
     const m = new Map<string, FileEntry>();
-    for (const f of this.index?.files ?? []) m.set(f.path, fromIndex(f.path, f.sites, f.findings));
+    for (const f of this.index?.files ?? []) m.set(f.path, fromIndex(f.path, f.sites, f.findings, this.notBuilt(f.path)));
     for (const [path, e] of this.editor) m.set(path, e);
     this.cached = m;
     return m;
@@ -188,7 +192,7 @@ export class WorkspaceView {
   }
 }
 
-function fromIndex(path: string, sites: number, indexed: readonly IndexedFinding[]): FileEntry {
+function fromIndex(path: string, sites: number, indexed: readonly IndexedFinding[], notBuilt: boolean): FileEntry {
   const findings: ViewFinding[] = indexed.map((f) => ({
     rule: f.rule,
     severity: f.severity,
@@ -197,7 +201,8 @@ function fromIndex(path: string, sites: number, indexed: readonly IndexedFinding
     function: f.function,
     line: f.line,
     character: f.character,
-    group: f.severity,
+    ...(notBuilt ? { notBuilt: true } : {}),
+    group: groupOf({ severity: f.severity, notBuilt }),
   }));
   const counts = countFindings(findings, sites);
   return { uri: toUri(path), path, from: 'index', counts, findings };
