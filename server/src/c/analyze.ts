@@ -112,7 +112,7 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
   const root = parsed.tree.rootNode;
   const defs = collectFunctions(root, parsed.prepared.annotations);
   const own = emptyKnowledge();
-  const locals = new LocalScopes(root);
+  const locals = new LocalScopes(root, parsed.text);
   collectDeclarations(parsed.tree, parsed.prepared.iomem, file, defs, own, locals);
 
   const known = emptyKnowledge();

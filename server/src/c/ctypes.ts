@@ -58,6 +58,13 @@ function typeName(t: Node | null): string | null {
 }
 
 /** Pointer levels of an abstract declarator (in a cast's type descriptor). */
+/** Macros whose value points at the type given as this argument (annotations.ts's TYPE_ARG). */
+const CONTAINER_TYPE_ARG: ReadonlyMap<string, number> = new Map([
+  ['container_of', 1], ['container_of_const', 1], ['list_entry', 1], ['list_first_entry', 1],
+  ['list_last_entry', 1], ['list_first_entry_or_null', 1], ['hlist_entry', 1], ['hlist_entry_safe', 1],
+  ['rb_entry', 1], ['llist_entry', 1],
+]);
+
 function abstractDepth(d: Node | null): number {
   let depth = 0;
   for (let n = d, guard = 0; n && guard < 16; guard++) {
@@ -83,6 +90,8 @@ export class Types {
   constructor(
     private readonly root: Node,
     private readonly scopes: Scopes,
+    /** The file's text before preparation (annotations.ts blanks container_of's type argument). */
+    private readonly source?: string,
   ) {
     // File-scope declarations: the translation unit's own children (and those of
     // top-level preprocessor blocks), not a walk of every function body.
@@ -200,6 +209,24 @@ export class Types {
     return WIDTH_BY_NAME.get(r.name) ?? keywordWidth(r.name);
   }
 
+  /**
+   * `container_of(p, struct foo, member)` (and list_entry & co.) is a `struct foo *`.
+   * The type argument was blanked to `0` for parsing: it is read from the source.
+   */
+  private containerType(call: Node): CType | null {
+    const callee = call.childForFieldName('function');
+    const index = callee?.type === 'identifier' ? CONTAINER_TYPE_ARG.get(callee.text) : undefined;
+    if (index === undefined || !this.source || call.tree !== this.root.tree) return null;
+    const args = call.childForFieldName('arguments');
+    const list = (args?.namedChildren ?? []).filter((a): a is Node => !!a && a.type !== 'comment');
+    const arg = list[index];
+    if (!arg || !args) return null;
+    const end = list[index + 1]?.startIndex ?? args.endIndex - 1;
+    const m = /^\s*(?:(struct|union)\s+)?([A-Za-z_]\w*)\s*,?\s*$/.exec(this.source.slice(arg.startIndex, end));
+    if (!m) return null;
+    return { name: m[1] ? `struct:${m[2]}` : m[2]!, ptr: 1 };
+  }
+
   typeOf(node: Node, fn: FunctionDef | undefined): CType | null {
     const m = this.memo.get(node.id);
     if (m !== undefined) return m;
@@ -253,7 +280,7 @@ export class Types {
         return r.ptr > 0 ? { name: r.name, ptr: r.ptr - 1 } : null;
       }
       case 'call_expression':
-        return this.callType?.(node) ?? null;
+        return this.callType?.(node) ?? this.containerType(node);
       case 'binary_expression': {
         const op = node.childForFieldName('operator')?.text;
         if (op !== '+' && op !== '-') return null;

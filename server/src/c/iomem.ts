@@ -28,7 +28,11 @@ export class LocalScopes {
   /** The file the declarations are in (an imported global of a name it declares is shadowed). */
   file = '';
 
-  constructor(readonly root: Node) {
+  constructor(
+    readonly root: Node,
+    /** The file's text before preparation (container_of's type argument is read from it). */
+    readonly source?: string,
+  ) {
     this.scopes = new Scopes(root);
   }
 }
@@ -205,7 +209,7 @@ export class DerefFinder {
    * found at all.
    */
   private baseStruct(base: Node, arrow: boolean): { name: string; known: boolean } | undefined {
-    this.typesOf ??= new Types(this.locals.root, this.locals.scopes);
+    this.typesOf ??= new Types(this.locals.root, this.locals.scopes, this.locals.source);
     const t = this.typesOf.typeOf(base, this.fn);
     if (!t) return undefined;
     const r = this.typesOf.resolve(t);

@@ -191,7 +191,7 @@ class Provenance {
     this.defs = input.defs;
     for (const d of input.defs) if (!this.byName.has(d.name)) this.byName.set(d.name, d);
     this.scopes = input.finder.scopes;
-    this.types = new Types(input.root, this.scopes);
+    this.types = new Types(input.root, this.scopes, input.text);
     this.live = new Set([...MAPPING_APIS.keys(), ...input.finder.iomemNames()]);
     this.types.callType = (call) => {
       const name = call.childForFieldName('function')?.text ?? '';
