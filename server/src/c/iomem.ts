@@ -203,6 +203,16 @@ export class DerefFinder {
   }
 
   /**
+   * Whether struct `tag` declares `name` __iomem: undefined when no struct declares a
+   * field of that name __iomem (nothing is known), false when only others do.
+   */
+  iomemFieldIn(tag: string, name: string): boolean | undefined {
+    const decls = this.k.fields.get(name);
+    if (!decls?.length) return undefined;
+    return decls.some((d) => d.struct === tag);
+  }
+
+  /**
    * The struct behind a member access's base: `known` when the type says
    * `struct tag` (through the file's typedefs), not known when it is only a type
    * name this file does not define (a header's typedef), undefined when no type is

@@ -397,8 +397,11 @@ class Provenance {
       const exact = this.slots.get(`F:${tag}.${field}`);
       if (exact) return exact;
       // Stored through a base whose type was not known: match it only when no other
-      // struct's field of that name was given anything else.
-      return tags.has('?') && !this.plainFieldNames.has(field) ? this.slots.get(`F:?.${field}`) ?? null : null;
+      // struct's field of that name was given anything else, and not when the
+      // declarations say the name is __iomem in other structs only (iphase.c stores
+      // MMIO in an IADEV's `phy`; a `struct atm_dev`'s `phy` is its ops table).
+      if (!tags.has('?') || this.plainFieldNames.has(field) || this.input.finder.iomemFieldIn(tag, field) === false) return null;
+      return this.slots.get(`F:?.${field}`) ?? null;
     }
     // The base's type is unknown here: only a field name that holds MMIO and nothing else.
     if (tags.size !== 1 || this.plainFieldNames.has(field)) return null;

@@ -94,3 +94,8 @@ test('__iomem fields are kept per struct through merging and the header cache; a
   assert.deepEqual(back?.fields.get('regs')!.map((d) => [d.struct, d.depth]), [['a', 1], ['b', 2]]);
   assert.equal(knowledgeFromJson({ f: [['regs', { name: 'regs', depth: 1, file: 'a.h', range: at }]] }, (n) => CATALOGUE.get(n)), undefined);
 });
+
+test('a field stored through a base of unknown type is not matched by a known struct that the declarations say is another (iphase.c shape)', async () => {
+  const { src, sites } = await sitesOf('typed_slots.c', ['typed_slots.h']);
+  assertMarks(src, sites);
+});
