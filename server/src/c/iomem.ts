@@ -64,7 +64,7 @@ export function collectDeclarations(
   }
 
   const record = (decl: Node, at: number | undefined) => {
-    const struct = decl.type === 'field_declaration' ? structTag(decl) : undefined;
+    const owner = decl.type === 'field_declaration' ? structTag(decl) : {};
     for (const d of decl.childrenForFieldName('declarator')) {
       if (!d) continue;
       const named = declaredName(d);
@@ -73,7 +73,7 @@ export function collectDeclarations(
       const applies = at !== undefined && (at < d.startIndex || (at >= d.startIndex && at < d.endIndex));
       const valueStart = d.type === 'init_declarator' ? d.childForFieldName('value')?.startIndex ?? Infinity : Infinity;
       const isIomem = applies && named.depth > 0 && (at as number) < valueStart;
-      const info: IomemDecl = { name: named.name, depth: named.depth, file, range: rangeOf(named.node), struct };
+      const info: IomemDecl = { name: named.name, depth: named.depth, file, range: rangeOf(named.node), ...owner };
       if (decl.type === 'field_declaration') {
         if (isIomem) addField(k, info);
         else k.plainFields.add(named.name);
@@ -108,20 +108,19 @@ function inDeclarator(param: Node, fn: FunctionDef): boolean {
  * `typedef struct { ... } foo_t` the typedef name (as ctypes.ts registers it); a C11
  * anonymous struct or union member's fields are the enclosing struct's.
  */
-function structTag(field: Node): string | undefined {
+function structTag(field: Node): { struct?: string; typedef?: string } {
   for (let p = field.parent; p; p = p.parent) {
     if (p.type !== 'struct_specifier' && p.type !== 'union_specifier') continue;
-    const tag = p.childForFieldName('name')?.text;
-    if (tag) return tag;
     const holder = p.parent;
-    if (holder?.type === 'field_declaration' && !holder.childForFieldName('declarator')) continue; // anonymous member
-    if (holder?.type === 'type_definition') {
-      const named = declaredName(holder.childForFieldName('declarator'));
-      return named && named.depth === 0 ? named.name : undefined;
-    }
-    return undefined;
+    if (holder?.type === 'field_declaration' && !holder.childForFieldName('declarator') && !p.childForFieldName('name')) continue; // anonymous member
+    // `typedef struct iadev_priv { ... } IADEV;`: a file that includes this header
+    // names the type IADEV without seeing the typedef.
+    const named = holder?.type === 'type_definition' ? declaredName(holder.childForFieldName('declarator')) : null;
+    const typedef = named && named.depth === 0 ? named.name : undefined;
+    const tag = p.childForFieldName('name')?.text ?? typedef;
+    return tag ? { struct: tag, ...(typedef && typedef !== tag ? { typedef } : {}) } : {};
   }
-  return undefined;
+  return {};
 }
 
 export interface Deref {
@@ -177,6 +176,18 @@ export class DerefFinder {
   }
 
   private typesOf?: Types;
+  private typedefs?: Map<string, string>;
+
+  /** Typedef name -> struct tag, for the structs that declare an __iomem field under a typedef. */
+  private typedefTags(): Map<string, string> {
+    if (!this.typedefs) {
+      this.typedefs = new Map();
+      for (const list of this.k.fields.values()) {
+        for (const d of list) if (d.typedef && d.struct && !this.typedefs.has(d.typedef)) this.typedefs.set(d.typedef, d.struct);
+      }
+    }
+    return this.typedefs;
+  }
 
   /**
    * The `__iomem` field `base->name` (or `base.name`) designates. When the base's
@@ -226,6 +237,8 @@ export class DerefFinder {
     if (r.ptr !== (arrow ? 1 : 0)) return undefined;
     if (r.name.startsWith('struct:')) return { name: r.name.slice(7), known: true };
     if (this.typesOf.structs.has(r.name)) return { name: r.name, known: true }; // typedef struct { ... } name
+    const tag = this.typedefTags().get(r.name);
+    if (tag) return { name: tag, known: true };
     return { name: r.name, known: false };
   }
 

@@ -24,6 +24,8 @@ export interface IomemDecl {
   range: Range;
   /** For struct fields, the struct's tag (`typedef struct { ... } name`: the typedef name) when it has one. */
   struct?: string;
+  /** For struct fields, the typedef name the struct is declared under (`typedef struct tag { ... } name`) when it differs. */
+  typedef?: string;
 }
 
 export interface Knowledge {

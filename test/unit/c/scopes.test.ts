@@ -99,3 +99,8 @@ test('a field stored through a base of unknown type is not matched by a known st
   const { src, sites } = await sitesOf('typed_slots.c', ['typed_slots.h']);
   assertMarks(src, sites);
 });
+
+test("a header's typedef names its struct: the struct's own fields decide, not a same-named plain field elsewhere (iphase.h's IADEV shape)", async () => {
+  const { src, sites } = await sitesOf('header_typedef.c', ['header_typedef.h']);
+  assertMarks(src, sites);
+});
