@@ -11,7 +11,8 @@
 // of rounds):
 //  - sources: calls of catalogued mapping APIs, and values declared `__iomem` (what
 //    DerefFinder knows), which matter once they are copied into plain storage;
-//  - storage ("slots"): locals and parameters per function, file-scope variables, struct
+//  - storage ("slots"): locals and parameters per declaration (scopes.ts: two `raw`s
+//    in two blocks are two slots), file-scope variables, struct
 //    fields keyed by struct tag and field name, the return value of each function of the
 //    file, the parameters of the file's static functions (from their callers' arguments);
 //  - transfer: assignments and initialisers, casts, pointer arithmetic, `&`/`*`/`[]`,
