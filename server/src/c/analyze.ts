@@ -5,7 +5,7 @@ import { nodesOf } from './nodeIndex';
 import type { Node, Tree } from 'web-tree-sitter';
 import { CATALOGUE, LIBC_MEMORY_CALLS, type Accessor } from './catalogue';
 import { collectFunctions, enclosing, functionView, type FunctionDef } from './functions';
-import { collectDeclarations, DerefFinder, type LocalScopes } from './iomem';
+import { collectDeclarations, DerefFinder, LocalScopes } from './iomem';
 import { emptyKnowledge, mergeKnowledge, type Knowledge, type Wrapper } from './knowledge';
 import type { CParser, ParsedFile } from './parser';
 import { findUntypedDerefs } from './provenance';
@@ -112,7 +112,7 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
   const root = parsed.tree.rootNode;
   const defs = collectFunctions(root, parsed.prepared.annotations);
   const own = emptyKnowledge();
-  const locals: LocalScopes = new Map();
+  const locals = new LocalScopes(root, parsed.text);
   collectDeclarations(parsed.tree, parsed.prepared.iomem, file, defs, own, locals);
 
   const known = emptyKnowledge();

@@ -6,19 +6,41 @@
 
 import { nodesOf } from './nodeIndex';
 import type { Node, Tree } from 'web-tree-sitter';
-import type { IomemDecl, Knowledge } from './knowledge';
+import { MAX_EXPRESSION_NESTING, Types } from './ctypes';
+import { addField, type IomemDecl, type Knowledge } from './knowledge';
+import { Scopes } from './scopes';
 import { declaredName, rangeOf } from './syntax';
 import { enclosing, type FunctionDef } from './functions';
+
+export { MAX_EXPRESSION_NESTING } from './ctypes';
 
 const DECL_TYPES = new Set(['declaration', 'parameter_declaration', 'field_declaration']);
 const NOT_EVALUATED = new Set(['sizeof_expression', 'alignof_expression', 'offsetof_expression', 'typeof_specifier', 'macro_type_specifier']);
 
-/** Per-function local declarations: name -> __iomem depth, or null for a plain local that shadows. */
-export type LocalScopes = Map<FunctionDef, Map<string, IomemDecl | null>>;
+/**
+ * A file's own declarations as the dereference analysis reads them: which locals and
+ * parameters are `__iomem` (by declaration, scopes.ts) and the file's scopes.
+ */
+export class LocalScopes {
+  /** `__iomem` locals and parameters by the start of their declared name (LocalDecl.id). */
+  readonly iomem = new Map<number, IomemDecl>();
+  readonly scopes: Scopes;
+  /** The file the declarations are in (an imported global of a name it declares is shadowed). */
+  file = '';
+
+  constructor(
+    readonly root: Node,
+    /** The file's text before preparation (container_of's type argument is read from it). */
+    readonly source?: string,
+  ) {
+    this.scopes = new Scopes(root);
+  }
+}
 
 /**
  * Records every declaration in the file: __iomem ones into `k` (fields, globals)
- * or `locals`; plain ones as shadows (locals) or plain field names.
+ * or `locals`; plain field names as plain (a local's or a global's plainness is its
+ * own declaration, which scopes.ts finds).
  */
 export function collectDeclarations(
   tree: Tree,
@@ -29,6 +51,7 @@ export function collectDeclarations(
   locals: LocalScopes,
 ): void {
   const root = tree.rootNode;
+  locals.file = file;
   const iomemDecls = new Set<number>();
   // Declarations that carry an __iomem (found from where the annotation stood).
   const marked: { decl: Node; at: number }[] = [];
@@ -41,7 +64,7 @@ export function collectDeclarations(
   }
 
   const record = (decl: Node, at: number | undefined) => {
-    const struct = decl.type === 'field_declaration' ? structTag(decl) : undefined;
+    const owner = decl.type === 'field_declaration' ? structTag(decl) : {};
     for (const d of decl.childrenForFieldName('declarator')) {
       if (!d) continue;
       const named = declaredName(d);
@@ -50,32 +73,29 @@ export function collectDeclarations(
       const applies = at !== undefined && (at < d.startIndex || (at >= d.startIndex && at < d.endIndex));
       const valueStart = d.type === 'init_declarator' ? d.childForFieldName('value')?.startIndex ?? Infinity : Infinity;
       const isIomem = applies && named.depth > 0 && (at as number) < valueStart;
-      const info: IomemDecl = { name: named.name, depth: named.depth, file, range: rangeOf(named.node), struct };
+      const info: IomemDecl = { name: named.name, depth: named.depth, file, range: rangeOf(named.node), ...owner };
       if (decl.type === 'field_declaration') {
-        if (isIomem) k.fields.set(named.name, k.fields.get(named.name) ?? info);
+        if (isIomem) addField(k, info);
         else k.plainFields.add(named.name);
         continue;
       }
+      if (!isIomem) continue;
       const fn = enclosing(defs, decl.startIndex);
       if (decl.type === 'parameter_declaration' && (!fn || !inDeclarator(decl, fn))) continue; // prototypes
       if (!fn) {
-        if (isIomem) k.globals.set(named.name, info);
+        k.globals.set(named.name, info);
         continue;
       }
-      let scope = locals.get(fn);
-      if (!scope) locals.set(fn, (scope = new Map()));
-      if (isIomem) scope.set(named.name, info);
-      else if (!scope.has(named.name)) scope.set(named.name, null);
+      // Keyed by declaration: scopes.ts says which one a use of the name means.
+      locals.iomem.set(named.node.startIndex, info);
     }
   };
 
   for (const { decl, at } of marked) record(decl, at);
-  // Plain declarations matter only as shadows and as plain twins of __iomem field names; the
-  // pass is restricted to files that have any __iomem in play.
+  // Plain field declarations matter as plain twins of __iomem field names (for a base
+  // whose type is not known); the pass is restricted to files that have any __iomem in play.
   if (iomemOffsets.length || k.fields.size || k.globals.size) {
-    for (const t of DECL_TYPES) {
-      for (const decl of nodesOf(root, t)) if (decl && !iomemDecls.has(decl.id)) record(decl, undefined);
-    }
+    for (const decl of nodesOf(root, 'field_declaration')) if (decl && !iomemDecls.has(decl.id)) record(decl, undefined);
   }
 }
 
@@ -83,11 +103,24 @@ function inDeclarator(param: Node, fn: FunctionDef): boolean {
   return fn.params !== null && param.startIndex >= fn.params.startIndex && param.endIndex <= fn.params.endIndex;
 }
 
-function structTag(field: Node): string | undefined {
+/**
+ * The struct a field belongs to, as a member access names it: the tag, or for
+ * `typedef struct { ... } foo_t` the typedef name (as ctypes.ts registers it); a C11
+ * anonymous struct or union member's fields are the enclosing struct's.
+ */
+function structTag(field: Node): { struct?: string; typedef?: string } {
   for (let p = field.parent; p; p = p.parent) {
-    if (p.type === 'struct_specifier' || p.type === 'union_specifier') return p.childForFieldName('name')?.text;
+    if (p.type !== 'struct_specifier' && p.type !== 'union_specifier') continue;
+    const holder = p.parent;
+    if (holder?.type === 'field_declaration' && !holder.childForFieldName('declarator') && !p.childForFieldName('name')) continue; // anonymous member
+    // `typedef struct iadev_priv { ... } IADEV;`: a file that includes this header
+    // names the type IADEV without seeing the typedef.
+    const named = holder?.type === 'type_definition' ? declaredName(holder.childForFieldName('declarator')) : null;
+    const typedef = named && named.depth === 0 ? named.name : undefined;
+    const tag = p.childForFieldName('name')?.text ?? typedef;
+    return tag ? { struct: tag, ...(typedef && typedef !== tag ? { typedef } : {}) } : {};
   }
-  return undefined;
+  return {};
 }
 
 export interface Deref {
@@ -108,9 +141,6 @@ export interface LibcUse {
   fn: FunctionDef | undefined;
 }
 
-/** Deepest expression nesting followed before giving up (each level is a JS stack frame or few). */
-export const MAX_EXPRESSION_NESTING = 400;
-
 /**
  * Finds MMIO dereferences. For an expression, `remaining` is how many more
  * dereferences lead to device memory: 0 means the expression designates MMIO.
@@ -126,22 +156,90 @@ export class DerefFinder {
   ) {}
 
   get active(): boolean {
-    return this.k.fields.size > 0 || this.k.globals.size > 0 || this.locals.size > 0;
+    return this.k.fields.size > 0 || this.k.globals.size > 0 || this.locals.iomem.size > 0;
   }
 
-  private variable(name: string): IomemDecl | null {
-    const scope = this.fn ? this.locals.get(this.fn) : undefined;
-    if (scope?.has(name)) return scope.get(name) ?? null;
-    return this.k.globals.get(name) ?? null;
+  /** The file's scopes (provenance.ts resolves its variables through the same ones). */
+  get scopes(): Scopes {
+    return this.locals.scopes;
   }
 
-  private field(name: string): IomemDecl | null {
-    const decl = this.k.fields.get(name);
-    if (!decl) return null;
-    if (!this.k.plainFields.has(name)) return decl;
+  /** What the name `id` means where it stands: its own declaration, scoped as C scopes it. */
+  private variable(id: Node): IomemDecl | null {
+    const local = this.locals.scopes.resolve(this.fn, id.text, id.startIndex);
+    if (local) return this.locals.iomem.get(local.id) ?? null;
+    const g = this.k.globals.get(id.text);
+    // A header's __iomem global of a name this file declares itself at file scope
+    // without __iomem: the file's own declaration is the one in force.
+    if (g && g.file !== this.locals.file && this.locals.scopes.declaresAtFileScope(id.text)) return null;
+    return g ?? null;
+  }
+
+  private typesOf?: Types;
+  private typedefs?: Map<string, string>;
+
+  /** Typedef name -> struct tag, for the structs that declare an __iomem field under a typedef. */
+  private typedefTags(): Map<string, string> {
+    if (!this.typedefs) {
+      this.typedefs = new Map();
+      for (const list of this.k.fields.values()) {
+        for (const d of list) if (d.typedef && d.struct && !this.typedefs.has(d.typedef)) this.typedefs.set(d.typedef, d.struct);
+      }
+    }
+    return this.typedefs;
+  }
+
+  /**
+   * The `__iomem` field `base->name` (or `base.name`) designates. When the base's
+   * struct is known, only that struct's own `__iomem` field of that name counts
+   * (`msg->vram` of a `struct synthvid_msg *` is not `hyperv_drm_device`'s `void
+   * __iomem *vram`). When it is not known (a call's value, a type from a header not
+   * read), the name decides as before, unless the name is also a plain field
+   * somewhere: recall over precision, measured in BENCHMARKS.md ("Scoped names").
+   */
+  private field(base: Node | null, name: string, arrow: boolean): IomemDecl | null {
+    const decls = this.k.fields.get(name);
+    if (!decls?.length) return null;
+    const tag = base ? this.baseStruct(base, arrow) : undefined;
+    if (tag !== undefined) {
+      if (tag.known) return decls.find((d) => d.struct === tag.name) ?? null;
+      // A type name that may be a typedef of a header's struct: its own field if it has one.
+      const own = decls.find((d) => d.struct === tag.name);
+      if (own) return own;
+    }
+    if (!this.k.plainFields.has(name)) return decls[0];
     // The name is also a plain field of another struct and the base's type is not
     // tracked: stay silent rather than flag RAM accesses as MMIO.
     return null;
+  }
+
+  /**
+   * Whether struct `tag` declares `name` __iomem: undefined when no struct declares a
+   * field of that name __iomem (nothing is known), false when only others do.
+   */
+  iomemFieldIn(tag: string, name: string): boolean | undefined {
+    const decls = this.k.fields.get(name);
+    if (!decls?.length) return undefined;
+    return decls.some((d) => d.struct === tag);
+  }
+
+  /**
+   * The struct behind a member access's base: `known` when the type says
+   * `struct tag` (through the file's typedefs), not known when it is only a type
+   * name this file does not define (a header's typedef), undefined when no type is
+   * found at all.
+   */
+  private baseStruct(base: Node, arrow: boolean): { name: string; known: boolean } | undefined {
+    this.typesOf ??= new Types(this.locals.root, this.locals.scopes, this.locals.source);
+    const t = this.typesOf.typeOf(base, this.fn);
+    if (!t) return undefined;
+    const r = this.typesOf.resolve(t);
+    if (r.ptr !== (arrow ? 1 : 0)) return undefined;
+    if (r.name.startsWith('struct:')) return { name: r.name.slice(7), known: true };
+    if (this.typesOf.structs.has(r.name)) return { name: r.name, known: true }; // typedef struct { ... } name
+    const tag = this.typedefTags().get(r.name);
+    if (tag) return { name: tag, known: true };
+    return { name: r.name, known: false };
   }
 
   remaining(node: Node): { r: number; decl: IomemDecl } | null {
@@ -164,7 +262,7 @@ export class DerefFinder {
   private compute(node: Node): { r: number; decl: IomemDecl } | null {
     switch (node.type) {
       case 'identifier': {
-        const d = this.variable(node.text);
+        const d = this.variable(node);
         return d ? { r: d.depth, decl: d } : null;
       }
       case 'parenthesized_expression':
@@ -181,7 +279,7 @@ export class DerefFinder {
         if (inner && ((arrow && inner.r === 1) || (!arrow && inner.r === 0) || (arrow && inner.r === 0))) {
           return { r: 0, decl: inner.decl };
         }
-        const f = this.field(fieldName);
+        const f = this.field(base, fieldName, arrow);
         return f ? { r: f.depth, decl: f } : null;
       }
       case 'subscript_expression': {
@@ -274,7 +372,7 @@ export class DerefFinder {
   /** Every name declared `__iomem` (fields, globals, locals): provenance's pre-filter words. */
   iomemNames(): Set<string> {
     const out = new Set<string>([...this.k.fields.keys(), ...this.k.globals.keys()]);
-    for (const scope of this.locals.values()) for (const [name, d] of scope) if (d) out.add(name);
+    for (const d of this.locals.iomem.values()) out.add(d.name);
     return out;
   }
 

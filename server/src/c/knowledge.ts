@@ -22,14 +22,19 @@ export interface IomemDecl {
   depth: number;
   file: string;
   range: Range;
-  /** For struct fields, the struct's tag when it has one. */
+  /** For struct fields, the struct's tag (`typedef struct { ... } name`: the typedef name) when it has one. */
   struct?: string;
+  /** For struct fields, the typedef name the struct is declared under (`typedef struct tag { ... } name`) when it differs. */
+  typedef?: string;
 }
 
 export interface Knowledge {
   wrappers: Map<string, Wrapper>;
-  /** __iomem struct fields by field name. */
-  fields: Map<string, IomemDecl>;
+  /**
+   * __iomem struct fields by field name: the first declaration of each struct (tag)
+   * that has one, first seen first (a base of unknown type takes the first).
+   */
+  fields: Map<string, IomemDecl[]>;
   /** Field names also declared without __iomem somewhere (resolved only by struct type). */
   plainFields: Set<string>;
   /** File-scope __iomem variables. */
@@ -40,10 +45,17 @@ export function emptyKnowledge(): Knowledge {
   return { wrappers: new Map(), fields: new Map(), plainFields: new Set(), globals: new Map() };
 }
 
+/** Adds an __iomem field unless its struct already has one of that name (the first wins). */
+export function addField(k: Knowledge, d: IomemDecl): void {
+  const list = k.fields.get(d.name);
+  if (!list) k.fields.set(d.name, [d]);
+  else if (!list.some((x) => x.struct === d.struct)) list.push(d);
+}
+
 /** Merges `from` into `into` (first definition wins, as with the preprocessor's first include). */
 export function mergeKnowledge(into: Knowledge, from: Knowledge): void {
   for (const [k, v] of from.wrappers) if (!into.wrappers.has(k)) into.wrappers.set(k, v);
-  for (const [k, v] of from.fields) if (!into.fields.has(k)) into.fields.set(k, v);
+  for (const list of from.fields.values()) for (const d of list) addField(into, d);
   for (const k of from.plainFields) into.plainFields.add(k);
   for (const [k, v] of from.globals) if (!into.globals.has(k)) into.globals.set(k, v);
 }
@@ -51,7 +63,8 @@ export function mergeKnowledge(into: Knowledge, from: Knowledge): void {
 /** Knowledge as plain JSON (the header index's disk cache); accessors by name. */
 export interface KnowledgeJson {
   w?: [string, { a: string; args: number[]; chain: ViaStep[]; m: boolean }][];
-  f?: [string, IomemDecl][];
+  /** Each field name's declarations, one per struct. */
+  f?: [string, IomemDecl[]][];
   p?: string[];
   g?: [string, IomemDecl][];
 }
@@ -76,7 +89,11 @@ export function knowledgeFromJson(j: unknown, accessor: (name: string) => Access
       if (!a || !Array.isArray(w.args) || !Array.isArray(w.chain)) return undefined;
       k.wrappers.set(n, { name: n, accessor: a, addrArgs: w.args, chain: w.chain, isMacro: !!w.m });
     }
-    for (const [n, d] of o.f ?? []) k.fields.set(n, d);
+    for (const [n, d] of o.f ?? []) {
+      // A cache line from before fields were kept per struct (one declaration, not a list).
+      if (!Array.isArray(d)) return undefined;
+      k.fields.set(n, d);
+    }
     for (const n of o.p ?? []) k.plainFields.add(n);
     for (const [n, d] of o.g ?? []) k.globals.set(n, d);
   } catch {

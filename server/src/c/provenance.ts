@@ -11,7 +11,8 @@
 // of rounds):
 //  - sources: calls of catalogued mapping APIs, and values declared `__iomem` (what
 //    DerefFinder knows), which matter once they are copied into plain storage;
-//  - storage ("slots"): locals and parameters per function, file-scope variables, struct
+//  - storage ("slots"): locals and parameters per declaration (scopes.ts: two `raw`s
+//    in two blocks are two slots), file-scope variables, struct
 //    fields keyed by struct tag and field name, the return value of each function of the
 //    file, the parameters of the file's static functions (from their callers' arguments);
 //  - transfer: assignments and initialisers, casts, pointer arithmetic, `&`/`*`/`[]`,
@@ -32,8 +33,10 @@ import type { Node } from 'web-tree-sitter';
 import { prepare } from './annotations';
 import { CATALOGUE, LIBC_DEST_ARG, LIBC_MEMORY_CALLS, MAPPING_APIS, MAPPING_NAMES_RE } from './catalogue';
 import { enclosing, type FunctionDef } from './functions';
-import { isUnevaluated, MAX_EXPRESSION_NESTING, type DerefFinder } from './iomem';
+import { MAX_EXPRESSION_NESTING, Types, type CType } from './ctypes';
+import { isUnevaluated, type DerefFinder } from './iomem';
 import type { CParser } from './parser';
+import type { Scopes } from './scopes';
 import { declaredName, rangeOf } from './syntax';
 import type { Range, Site } from './types';
 
@@ -62,13 +65,6 @@ interface Prov {
   steps: Step[];
 }
 
-/** A C type as far as this pass needs it: a base name and a pointer/array depth. */
-interface CType {
-  /** `struct:tag` for struct/union tags, a typedef or builtin name otherwise. */
-  name: string;
-  ptr: number;
-}
-
 export interface ProvenanceInput {
   root: Node;
   /** Original text (the pre-filter runs on it). */
@@ -79,263 +75,6 @@ export interface ProvenanceInput {
   parser: CParser;
   /** true for callees that are already sites (catalogued accessors and derived wrappers). */
   isAccessor: (name: string) => boolean;
-}
-
-// ---------------------------------------------------------------------------------
-// Types: just enough to know access widths and the struct tag behind `x->f`.
-
-const WIDTH_BY_NAME: ReadonlyMap<string, number> = new Map([
-  ...['u8', 's8', '__u8', '__s8', 'uint8_t', 'int8_t', 'bool', '_Bool'].map((n) => [n, 1] as const),
-  ...['u16', 's16', '__u16', '__s16', '__le16', '__be16', 'uint16_t', 'int16_t'].map((n) => [n, 2] as const),
-  ...['u32', 's32', '__u32', '__s32', '__le32', '__be32', 'uint32_t', 'int32_t', 'float', 'enum'].map((n) => [n, 4] as const),
-  ...['u64', 's64', '__u64', '__s64', '__le64', '__be64', 'uint64_t', 'int64_t', 'size_t', 'ssize_t', 'uintptr_t',
-    'phys_addr_t', 'dma_addr_t', 'resource_size_t', 'double'].map((n) => [n, 8] as const),
-]);
-
-/** Width of a builtin spelled with keywords (`unsigned short int`), x86-64 LP64. */
-function keywordWidth(name: string): number {
-  const words = name.split(/\s+/);
-  if (words.includes('char')) return 1;
-  if (words.includes('short')) return 2;
-  if (words.includes('long')) return 8;
-  if (words.includes('int') || words.includes('unsigned') || words.includes('signed')) return 4;
-  return 0;
-}
-
-function typeName(t: Node | null): string | null {
-  if (!t) return null;
-  switch (t.type) {
-    case 'primitive_type':
-    case 'type_identifier':
-      return t.text;
-    case 'sized_type_specifier':
-      return t.text.replace(/\s+/g, ' ');
-    case 'struct_specifier':
-    case 'union_specifier': {
-      const tag = t.childForFieldName('name')?.text;
-      return tag ? `struct:${tag}` : null;
-    }
-    case 'enum_specifier':
-      return 'enum';
-    default:
-      return null;
-  }
-}
-
-/** Pointer levels of an abstract declarator (in a cast's type descriptor). */
-function abstractDepth(d: Node | null): number {
-  let depth = 0;
-  for (let n = d, guard = 0; n && guard < 16; guard++) {
-    if (n.type === 'abstract_pointer_declarator' || n.type === 'abstract_array_declarator') depth++;
-    n = n.childForFieldName('declarator') ?? (n.type === 'abstract_parenthesized_declarator' ? n.namedChild(0) : null);
-  }
-  return depth;
-}
-
-class Types {
-  readonly typedefs = new Map<string, CType>();
-  readonly structs = new Map<string, Map<string, CType>>();
-  readonly globals = new Map<string, CType | null>();
-  private readonly locals = new Map<FunctionDef, Map<string, CType | null>>();
-  /** The type of a call's value (function-like macros of the file), set by the user. */
-  callType?: (call: Node) => CType | null;
-  /** Per node; swapped out while a macro body (another tree) is evaluated. */
-  memo = new Map<number, CType | null>();
-
-  private typesRead = false;
-
-  constructor(
-    private readonly root: Node,
-    private readonly defs: readonly FunctionDef[],
-  ) {
-    // File-scope declarations: the translation unit's own children (and those of
-    // top-level preprocessor blocks), not a walk of every function body.
-    const stack: Node[] = [root];
-    while (stack.length) {
-      const n = stack.pop()!;
-      for (const c of n.namedChildren) {
-        if (!c) continue;
-        if (c.type === 'declaration') this.declaration(c, undefined, this.globals);
-        else if (c.type.startsWith('preproc_if') || c.type === 'preproc_else' || c.type === 'preproc_elif') stack.push(c);
-      }
-    }
-  }
-
-  /** Struct and typedef tables, read on first need (most files never need them). */
-  private readTypes() {
-    if (this.typesRead) return;
-    this.typesRead = true;
-    for (const n of nodesOf(this.root, ['type_definition', 'struct_specifier', 'union_specifier'])) {
-      if (!n) continue;
-      if (n.type === 'type_definition') this.typedef(n);
-      else this.struct(n);
-    }
-  }
-
-  /** Parameters and locals of one function, read on first need. */
-  private localsOf(fn: FunctionDef): Map<string, CType | null> {
-    let scope = this.locals.get(fn);
-    if (scope) return scope;
-    scope = new Map();
-    this.locals.set(fn, scope);
-    for (const n of nodesOf(fn.node, ['declaration', 'parameter_declaration'])) if (n) this.declaration(n, fn, scope);
-    return scope;
-  }
-
-  private typedef(n: Node) {
-    const base = n.childForFieldName('type');
-    for (const d of n.childrenForFieldName('declarator')) {
-      const named = d && declaredName(d);
-      if (!named) continue;
-      const name = typeName(base);
-      // `typedef struct { ... } foo_t;` registers its fields under foo_t (see struct()).
-      if (name && name !== named.name) this.typedefs.set(named.name, { name, ptr: named.depth });
-    }
-  }
-
-  private struct(n: Node) {
-    const body = n.childForFieldName('body');
-    if (!body) return;
-    let tag = n.childForFieldName('name')?.text;
-    if (!tag && n.parent?.type === 'type_definition') {
-      const d = n.parent.childForFieldName('declarator');
-      const named = d && declaredName(d);
-      if (named && named.depth === 0) tag = named.name;
-    }
-    if (!tag || this.structs.has(tag)) return;
-    const fields = new Map<string, CType>();
-    this.fieldsOf(body, fields, 0);
-    this.structs.set(tag, fields);
-  }
-
-  private fieldsOf(body: Node, into: Map<string, CType>, level: number) {
-    for (const f of body.namedChildren) {
-      if (f?.type !== 'field_declaration') continue;
-      const t = f.childForFieldName('type');
-      const decls = f.childrenForFieldName('declarator').filter((d): d is Node => !!d);
-      if (!decls.length && t && level < 4 && (t.type === 'struct_specifier' || t.type === 'union_specifier')) {
-        // C11 anonymous member: its fields are the parent's.
-        const inner = t.childForFieldName('body');
-        if (inner) this.fieldsOf(inner, into, level + 1);
-        continue;
-      }
-      const name = typeName(t);
-      for (const d of decls) {
-        const named = declaredName(d);
-        if (named && name && !into.has(named.name)) into.set(named.name, { name, ptr: named.depth });
-      }
-    }
-  }
-
-  private declaration(n: Node, fn: FunctionDef | undefined, scope: Map<string, CType | null>) {
-    if (n.type === 'parameter_declaration' && (!fn || !fn.params || n.startIndex < fn.params.startIndex || n.endIndex > fn.params.endIndex)) return;
-    const name = typeName(n.childForFieldName('type'));
-    for (const d of n.childrenForFieldName('declarator')) {
-      const named = d && declaredName(d);
-      if (!named || scope.has(named.name)) continue;
-      scope.set(named.name, name ? { name, ptr: named.depth } : null);
-    }
-  }
-
-  isLocal(fn: FunctionDef | undefined, name: string): boolean {
-    return !!fn && this.localsOf(fn).has(name);
-  }
-
-  resolve(t: CType): CType {
-    this.readTypes();
-    let cur = t;
-    for (let guard = 0; guard < 8; guard++) {
-      const a = this.typedefs.get(cur.name);
-      if (!a) break;
-      cur = { name: a.name, ptr: cur.ptr + a.ptr };
-    }
-    return cur;
-  }
-
-  /** The struct tag a `->` (arrow) or `.` access on an expression of type t reads. */
-  tagOf(t: CType | null, arrow: boolean): string | undefined {
-    if (!t) return undefined;
-    const r = this.resolve(t);
-    if (r.ptr !== (arrow ? 1 : 0)) return undefined;
-    if (r.name.startsWith('struct:')) return r.name.slice(7);
-    return this.structs.has(r.name) ? r.name : undefined;
-  }
-
-  width(t: CType | null): number {
-    if (!t) return 0;
-    const r = this.resolve(t);
-    if (r.ptr > 0) return 8;
-    return WIDTH_BY_NAME.get(r.name) ?? keywordWidth(r.name);
-  }
-
-  typeOf(node: Node, fn: FunctionDef | undefined): CType | null {
-    const m = this.memo.get(node.id);
-    if (m !== undefined) return m;
-    if (this.nesting >= MAX_EXPRESSION_NESTING) return null;
-    this.nesting++;
-    try {
-      const t = this.compute(node, fn);
-      this.memo.set(node.id, t);
-      return t;
-    } finally {
-      this.nesting--;
-    }
-  }
-
-  private nesting = 0;
-
-  private compute(node: Node, fn: FunctionDef | undefined): CType | null {
-    switch (node.type) {
-      case 'identifier': {
-        const l = fn ? this.localsOf(fn) : undefined;
-        if (l?.has(node.text)) return l.get(node.text) ?? null;
-        return this.globals.get(node.text) ?? null;
-      }
-      case 'parenthesized_expression':
-        return node.namedChildCount === 1 ? this.typeOf(node.namedChild(0)!, fn) : null;
-      case 'cast_expression': {
-        const td = node.childForFieldName('type');
-        const name = typeName(td?.childForFieldName('type') ?? null);
-        return name ? { name, ptr: abstractDepth(td?.childForFieldName('declarator') ?? null) } : null;
-      }
-      case 'field_expression': {
-        const base = node.childForFieldName('argument');
-        const arrow = node.childForFieldName('operator')?.text === '->';
-        const tag = this.tagOf(base ? this.typeOf(base, fn) : null, arrow);
-        const field = node.childForFieldName('field')?.text;
-        return (tag && field && this.structs.get(tag)?.get(field)) || null;
-      }
-      case 'subscript_expression': {
-        const a = node.childForFieldName('argument');
-        const t = a ? this.typeOf(a, fn) : null;
-        if (!t) return null;
-        const r = this.resolve(t);
-        return r.ptr > 0 ? { name: r.name, ptr: r.ptr - 1 } : null;
-      }
-      case 'pointer_expression': {
-        const a = node.childForFieldName('argument');
-        const t = a ? this.typeOf(a, fn) : null;
-        if (!t) return null;
-        const r = this.resolve(t);
-        if (node.childForFieldName('operator')?.text === '&') return { name: r.name, ptr: r.ptr + 1 };
-        return r.ptr > 0 ? { name: r.name, ptr: r.ptr - 1 } : null;
-      }
-      case 'call_expression':
-        return this.callType?.(node) ?? null;
-      case 'binary_expression': {
-        const op = node.childForFieldName('operator')?.text;
-        if (op !== '+' && op !== '-') return null;
-        for (const side of ['left', 'right']) {
-          const s = node.childForFieldName(side);
-          const t = s ? this.typeOf(s, fn) : null;
-          if (t && this.resolve(t).ptr > 0) return t;
-        }
-        return null;
-      }
-      default:
-        return null;
-    }
-  }
 }
 
 // ---------------------------------------------------------------------------------
@@ -427,6 +166,7 @@ class Provenance {
   private readonly defs: readonly FunctionDef[];
   private readonly byName = new Map<string, FunctionDef>();
   private readonly types: Types;
+  private readonly scopes: Scopes;
   private readonly slots = new Map<string, Prov>();
   /** Field keys (`tag.field`, tag `?` when unknown) and bare field names given a non-MMIO value. */
   private readonly plainFieldKeys = new Set<string>();
@@ -451,7 +191,8 @@ class Provenance {
     this.file = input.file;
     this.defs = input.defs;
     for (const d of input.defs) if (!this.byName.has(d.name)) this.byName.set(d.name, d);
-    this.types = new Types(input.root, input.defs);
+    this.scopes = input.finder.scopes;
+    this.types = new Types(input.root, this.scopes, input.text);
     this.live = new Set([...MAPPING_APIS.keys(), ...input.finder.iomemNames()]);
     this.types.callType = (call) => {
       const name = call.childForFieldName('function')?.text ?? '';
@@ -497,14 +238,14 @@ class Provenance {
       const node = f.node;
       if (node.type === 'call_expression' || node.type === 'return_statement' || !this.mentionsLive(f.text)) continue;
       const left = node.type === 'assignment_expression' ? node.childForFieldName('left') : null;
-      const lhs = node.type === 'init_declarator' ? declaredName(node.childForFieldName('declarator'))?.name
-        : left?.type === 'identifier' ? left.text
-          : undefined;
+      const declared = node.type === 'init_declarator' ? declaredName(node.childForFieldName('declarator')) : null;
+      const lhs = declared ? declared.name : left?.type === 'identifier' ? left.text : undefined;
+      const lhsEnd = declared?.node.endIndex;
       const rhs = node.childForFieldName(node.type === 'init_declarator' ? 'value' : 'right');
       // `s->secret_data = ioremap_encrypted(...)`: that field name holds memory in this file.
       if (left?.type === 'field_expression' && rhs && isMemoryMapping(rhs)) this.memoryFields.add(left.childForFieldName('field')?.text ?? '');
       const fn = fnOf(f);
-      if (lhs && rhs && isMemoryMapping(rhs)) this.memorySlots.add(this.types.isLocal(fn, lhs) ? `L${fn!.startIndex}:${lhs}` : `G:${lhs}`);
+      if (lhs && rhs && isMemoryMapping(rhs)) this.memorySlots.add(this.varKey(fn, lhs, left ? left.startIndex : lhsEnd!));
     }
     for (let round = 0; round < MAX_ROUNDS; round++) {
       this.changed = false;
@@ -530,6 +271,16 @@ class Provenance {
     return sites;
   }
 
+  /**
+   * The slot of variable `name` used at offset `at`: the local declaration it means
+   * there (scopes.ts; keyed like the parameters above, by where the name is
+   * declared), else the file-scope name.
+   */
+  private varKey(fn: FunctionDef | undefined, name: string, at: number): string {
+    const d = this.scopes.resolve(fn, name, at);
+    return d ? `L${d.id}:${name}` : `G:${name}`;
+  }
+
   private mentionsLive(text: string): boolean {
     for (const m of text.matchAll(WORD_RE)) if (this.live.has(m[0])) return true;
     return false;
@@ -543,7 +294,7 @@ class Provenance {
         const value = n.childForFieldName('value');
         const named = declaredName(n.childForFieldName('declarator'));
         if (!value || !named || value.type === 'initializer_list') return;
-        const key = this.types.isLocal(fn, named.name) ? `L${fn!.startIndex}:${named.name}` : `G:${named.name}`;
+        const key = this.varKey(fn, named.name, named.node.endIndex);
         this.store({ key, extra: 0, label: named.name }, value, fn, n);
         return;
       }
@@ -571,7 +322,7 @@ class Provenance {
         for (let i = 0; i < Math.min(params.length, args.length); i++) {
           const named = declaredName(params[i].childForFieldName('declarator'));
           if (!named) continue;
-          this.store({ key: `L${target.startIndex}:${named.name}`, extra: 0, label: `parameter ${named.name} of ${target.name}()`, param: target.name }, args[i], fn, args[i]);
+          this.store({ key: `L${named.node.startIndex}:${named.name}`, extra: 0, label: `parameter ${named.name} of ${target.name}()`, param: target.name }, args[i], fn, args[i]);
         }
         return;
       }
@@ -581,7 +332,7 @@ class Provenance {
   private lvalueSlot(lhs: Node, fn: FunctionDef | undefined): { key: string; extra: number; label: string; field?: string; tag?: string } | null {
     switch (lhs.type) {
       case 'identifier':
-        return { key: this.types.isLocal(fn, lhs.text) ? `L${fn!.startIndex}:${lhs.text}` : `G:${lhs.text}`, extra: 0, label: lhs.text };
+        return { key: this.varKey(fn, lhs.text, lhs.startIndex), extra: 0, label: lhs.text };
       case 'parenthesized_expression':
         return lhs.namedChildCount === 1 ? this.lvalueSlot(lhs.namedChild(0)!, fn) : null;
       case 'field_expression': {
@@ -647,8 +398,11 @@ class Provenance {
       const exact = this.slots.get(`F:${tag}.${field}`);
       if (exact) return exact;
       // Stored through a base whose type was not known: match it only when no other
-      // struct's field of that name was given anything else.
-      return tags.has('?') && !this.plainFieldNames.has(field) ? this.slots.get(`F:?.${field}`) ?? null : null;
+      // struct's field of that name was given anything else, and not when the
+      // declarations say the name is __iomem in other structs only (iphase.c stores
+      // MMIO in an IADEV's `phy`; a `struct atm_dev`'s `phy` is its ops table).
+      if (!tags.has('?') || this.plainFieldNames.has(field) || this.input.finder.iomemFieldIn(tag, field) === false) return null;
+      return this.slots.get(`F:?.${field}`) ?? null;
     }
     // The base's type is unknown here: only a field name that holds MMIO and nothing else.
     if (tags.size !== 1 || this.plainFieldNames.has(field)) return null;
@@ -679,7 +433,7 @@ class Provenance {
     switch (node.type) {
       case 'identifier': {
         if (env) return env.get(node.text) ?? null;
-        const key = this.types.isLocal(fn, node.text) ? `L${fn!.startIndex}:${node.text}` : `G:${node.text}`;
+        const key = this.varKey(fn, node.text, node.startIndex);
         // Declared __iomem but only ever given normal memory (`void __iomem *mem = ioremap_encrypted(...)`).
         return this.slots.get(key) ?? (this.memorySlots.has(key) ? null : this.declared(node, fn));
       }
