@@ -21,7 +21,7 @@ export const VARIANTS: Record<string, string[]> = {
   Os: ['-Os', ...KERNEL],
 };
 
-export const FIXTURE_FILES = ['accessors.c', 'iphase_like.c', 'overlay.c', 'decoys.c', 'nested.c'];
+export const FIXTURE_FILES = ['accessors.c', 'iphase_like.c', 'overlay.c', 'decoys.c', 'nested.c', 'scoped.c'];
 
 export function canTrace(): string | false {
   if (process.platform !== 'linux' || process.arch !== 'x64') return 'the tracer needs x86-64 Linux';
