@@ -1,13 +1,14 @@
 // Worker thread of the workspace indexer: one AuditEngine per thread (its own
 // parser and header cache), source-only audits of files the main thread read.
 
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { readTextOrUndefined } from '../fs/safeRead';
 import { parentPort } from 'node:worker_threads';
 import { AuditEngine } from '../audit/engine';
 import { batchHost } from '../audit/sources';
 import { findingFingerprints } from '../audit/report/fingerprint';
-import { findTreeRoot, relativeTo } from '../audit/report/provenance';
+import { relativeTo } from '../audit/report/provenance';
+import { deepestFolder, TreeRoots } from './treeRoot';
 import type { FileAudit } from '../audit/engine';
 import type { RuleCode } from '../c/types';
 import type { FromWorker, IndexedFile, ToWorker } from './types';
@@ -24,14 +25,9 @@ function readInside(p: string): string | undefined {
   return readTextOrUndefined(resolve(p), { roots: folders });
 }
 
-/** Tree roots by folder (the language server's triage keys fingerprints on them). */
-const roots = new Map<string, string>();
-function rootOf(path: string): string {
-  const d = dirname(path);
-  let r = roots.get(d);
-  if (r === undefined) roots.set(d, (r = findTreeRoot([path]).root));
-  return r;
-}
+/** Tree roots by the language server's triage rule: fingerprints are keyed on them. */
+let roots = new TreeRoots((p) => deepestFolder(folders, p));
+const rootOf = (path: string) => roots.rootOf(path);
 
 /** What the index keeps of an audit: counts and one small record per finding (types.ts). */
 function summarise(path: string, hash: string, text: string, a: FileAudit): IndexedFile {
@@ -76,6 +72,7 @@ async function main(): Promise<void> {
   port.on('message', (m: ToWorker) => {
     if (m.type === 'config') {
       folders = m.folders.map((f) => resolve(f));
+      roots = new TreeRoots((p) => deepestFolder(folders, p));
       // The index is the source view; objects are joined when a file is opened.
       engine.configure({ ...m.config, objects: undefined });
       return;
