@@ -10,7 +10,6 @@ import { findingFingerprints } from '../audit/report/fingerprint';
 import { relativeTo } from '../audit/report/provenance';
 import { deepestFolder, TreeRoots } from './treeRoot';
 import type { FileAudit } from '../audit/engine';
-import type { RuleCode } from '../c/types';
 import type { FromWorker, IndexedFile, ToWorker } from './types';
 
 const port = parentPort!;
@@ -31,8 +30,6 @@ const rootOf = (path: string) => roots.rootOf(path);
 
 /** What the index keeps of an audit: counts and one small record per finding (types.ts). */
 function summarise(path: string, hash: string, text: string, a: FileAudit): IndexedFile {
-  const byRule: Partial<Record<RuleCode, number>> = {};
-  for (const s of a.analysis.sites) byRule[s.rule] = (byRule[s.rule] ?? 0) + 1;
   const fps = a.findings.length ? findingFingerprints(relativeTo(rootOf(path), path), text, a) : [];
   let errors = 0;
   let warnings = 0;
@@ -49,7 +46,6 @@ function summarise(path: string, hash: string, text: string, a: FileAudit): Inde
     others: a.findings.length - errors - warnings,
     parseErrors: a.analysis.parseErrors,
     ms: a.ms,
-    byRule,
     findings: a.findings.map((f, i) => ({
       rule: f.rule,
       severity: f.severity,

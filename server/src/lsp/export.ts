@@ -110,11 +110,10 @@ export function compareWithView(model: ReportModel, scope: readonly string[], vi
   for (const [path, sites] of sitesOf) report.set(path, countFindings(byFile.get(path) ?? [], sites));
   const viewFiles = new Map([...view.fileCounts()].filter(([p, v]) => inScope(p) && (v.counts.sites > 0 || findingsOf(v.counts) > 0)));
   const withObject = new Set(model.files.filter((f) => f.object?.path).map((f) => join(model.provenance.root, f.file)));
-  const triagedInReport = (path: string) => (report.get(path)?.triaged ?? 0) > 0;
 
   let onlyReport = 0;
   let onlyView = 0;
-  const differ = { compiled: 0, triage: 0, other: 0 };
+  const differ = { compiled: 0, other: 0 };
   for (const [path, r] of report) {
     const v = viewFiles.get(path);
     if (!v) {
@@ -122,8 +121,7 @@ export function compareWithView(model: ReportModel, scope: readonly string[], vi
       continue;
     }
     if (same(r, v.counts)) continue;
-    if (v.from === 'index' && triagedInReport(path)) differ.triage++;
-    else if (v.from === 'index' && withObject.has(path)) differ.compiled++;
+    if (v.from === 'index' && withObject.has(path)) differ.compiled++;
     else differ.other++;
   }
   for (const [path, v] of viewFiles) if (!report.has(path) && findingsOf(v.counts)) onlyView++;
@@ -133,7 +131,6 @@ export function compareWithView(model: ReportModel, scope: readonly string[], vi
   if (onlyReport) out.push(`${plural(onlyReport, 'file')} with findings in the report ${onlyReport === 1 ? 'is' : 'are'} not in the workspace view (not indexed: the index skipped or failed on ${onlyReport === 1 ? 'it' : 'them'}, or ran before ${onlyReport === 1 ? 'it' : 'they'} changed)`);
   if (onlyView) out.push(`${plural(onlyView, 'file')} of the workspace view ${onlyView === 1 ? 'is' : 'are'} not in the report (the report's walk skipped ${onlyView === 1 ? 'it' : 'them'}: see its "skipped" list)`);
   if (differ.compiled) out.push(`${plural(differ.compiled, 'file')} count differently because the report joined their compiled forms (objects) while the index reads the source only; open a file to see the editor's own audit`);
-  if (differ.triage) out.push(`${plural(differ.triage, 'file')} hold triage decisions the report applies and the index cannot (the index keeps no fingerprints); opening a file applies them in the view`);
   if (differ.other) out.push(`${plural(differ.other, 'file')} changed between the index (or the editor's audit) and the export`);
   const sites = [...report.values()].reduce((n, c) => n + c.sites, 0);
   const findings = model.findings.length;

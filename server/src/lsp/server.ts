@@ -147,6 +147,7 @@ export class TdxServer {
         if (this.initialized && !this.shuttingDown) void connection.sendNotification(WorkspaceChangedNotification, { totals, indexing });
       },
       () => this.files.folderPaths,
+      (path, fingerprints) => this.triage.forFingerprints(path, fingerprints).items,
     );
     this.service = new AuditService(this.documents, {
       publish: (uri, version, diagnostics) => {
@@ -204,7 +205,8 @@ export class TdxServer {
     c.onRequest(FileSummaryRequest, this.request('fileSummary', (p: FileSummaryParams) => p?.uri, null, (p) => this.onFileSummary(p)));
     c.onRequest(CompiledFormRequest, this.request('compiledForm', (p: CompiledFormParams) => p?.uri, null, (p) => this.onCompiledForm(p)));
     c.onRequest(WorkspaceSummaryRequest, this.request('workspaceSummary', () => undefined, null, () => this.onWorkspaceSummary()));
-    c.onRequest(WorkspaceFindingsRequest, this.request('workspaceFindings', () => undefined, this.view.query(), (p) => this.onWorkspaceFindings(p)));
+    // A failed query is an error answer, not an empty view made when the server started.
+    c.onRequest(WorkspaceFindingsRequest, this.request<WorkspaceFindingsParams | undefined, WorkspaceFindings | ResponseError<void>>('workspaceFindings', () => undefined, new ResponseError(ErrorCodes.InternalError, 'the workspace view failed: see the TDX Audit output'), (p) => this.onWorkspaceFindings(p)));
     c.onRequest(ExportReportRequest, (p, token) => this.onExportReport(p, token));
     c.onShutdown(() => this.onShutdown());
   }

@@ -72,10 +72,18 @@ export class TriageStore {
   /** Fingerprint and triage entry of every finding of an audit, in finding order. */
   forAudit(path: string, text: string, audit: FileAudit): { items: FindingTriage[]; error?: string } {
     const root = this.rootOf(path);
-    const fps = findingFingerprints(relativeTo(root, path), text, audit);
-    const t = this.load(root);
+    return this.forFingerprints(path, findingFingerprints(relativeTo(root, path), text, audit));
+  }
+
+  /**
+   * Triage of findings whose fingerprints are known (the index's workers computed
+   * them with the same root rule): the workspace view applies decisions to files
+   * the editor never opened.
+   */
+  forFingerprints(path: string, fingerprints: readonly string[]): { items: FindingTriage[]; error?: string } {
+    const t = this.load(this.rootOf(path));
     return {
-      items: fps.map((fingerprint) => {
+      items: fingerprints.map((fingerprint) => {
         const entry = entryOf(t.file, fingerprint);
         return { fingerprint, entry, deemphasised: !!entry && DEEMPHASISED.has(entry.status) };
       }),
