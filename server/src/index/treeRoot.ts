@@ -29,31 +29,44 @@ function exists(p: string): boolean {
  * `folderOf` names the deepest workspace folder holding a path, if any.
  */
 export class TreeRoots {
-  private readonly byDir = new Map<string, string>();
+  private readonly byDir = new Map<string, Tree>();
 
   constructor(private readonly folderOf: (path: string) => string | undefined) {}
 
   rootOf(path: string): string {
+    return this.treeOf(path).root;
+  }
+
+  treeOf(path: string): Tree {
     const dir = dirname(path);
     let r = this.byDir.get(dir);
     if (r === undefined) {
-      r = treeRootOf(path, this.folderOf(path));
+      r = treeOf(path, this.folderOf(path));
       this.byDir.set(dir, r);
     }
     return r;
   }
 }
 
+export interface Tree {
+  root: string;
+  /** The root is a kernel tree's (its Makefile sets VERSION and PATCHLEVEL). */
+  kernel: boolean;
+}
+
 /** The rule itself (TreeRoots caches it per folder). */
 export function treeRootOf(path: string, folder: string | undefined): string {
+  return treeOf(path, folder).root;
+}
+
+function treeOf(path: string, folder: string | undefined): Tree {
   const t = findTreeRoot([path]);
-  if (t.kernel) return t.root;
+  if (t.kernel) return { root: t.root, kernel: true };
   const dir = dirname(path);
   // findTreeRoot answers above the file's folder only when a marker is there; at the
   // folder itself it is either a marker or the fallback: only then look (once).
-  if (t.root !== dir) return t.root;
-  if (folder === undefined || folder === dir) return dir;
-  return MARKERS.some((m) => exists(join(dir, m))) ? dir : folder;
+  if (t.root !== dir || folder === undefined || folder === dir) return { root: t.root, kernel: false };
+  return { root: MARKERS.some((m) => exists(join(dir, m))) ? dir : folder, kernel: false };
 }
 
 /** The deepest of `folders` holding `path` (the workspace folder a file belongs to). */

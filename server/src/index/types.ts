@@ -40,7 +40,8 @@ export interface IndexedFile {
 }
 
 export type ToWorker =
-  | { type: 'config'; config: AuditConfig; folders: string[] }
+  /** `spool`: the folder report rows are written to (spool.ts); none without it. */
+  | { type: 'config'; config: AuditConfig; folders: string[]; spool?: string }
   /** `headersOnly`: the text names nothing itself; audit it only if its headers' wrappers or `__iomem` names appear in it. */
   | { type: 'audit'; id: number; path: string; text: string; hash: string; headersOnly?: boolean };
 

@@ -3,6 +3,12 @@
 // and cancellation. Says why the report's counts differ from the workspace view's
 // when they do, file by file, instead of leaving two numbers to disagree.
 //
+// A file the background index audited from the same text, with the same engine
+// configuration, tree root and objects, is not audited again: its report rows come
+// from the index's spool (index/spool.ts). The report is the same as a fresh one
+// (test/lsp/export-reuse.test.ts); the result says how many files came from the
+// index and why the others were audited.
+//
 // Where reports go when the request names no folder: exportFolder.ts.
 
 import { join } from 'node:path';
@@ -10,9 +16,12 @@ import { pathToFileURL } from 'node:url';
 import type { CancellationToken, Connection, WorkDoneProgressReporter } from 'vscode-languageserver/node';
 import type { AuditEngine } from '../audit/engine';
 import { buildReport, FORMATS } from '../audit/report/build';
-import type { ReportModel } from '../audit/report/model';
+import type { FileReportRows, ReportModel } from '../audit/report/model';
+import { findTreeRoot } from '../audit/report/provenance';
+import { textDecision } from '../audit/sources';
 import { writeReportFiles } from '../audit/report/write';
-import { isInside } from '../fs/safeRead';
+import { isInside, readTextOrUndefined } from '../fs/safeRead';
+import { objectSignature, readReusable, reuseKey, sha1, type Miss } from '../index/spool';
 import type { ServerSettings } from './config';
 import { countFindings } from './counts';
 import type { DocumentStore } from './documents';
@@ -29,6 +38,8 @@ export interface ExportContext {
   folders: readonly string[];
   settings: ServerSettings;
   view: WorkspaceView;
+  /** The index's spool of report rows (index/indexer.ts), when there is one. */
+  spool?: string;
 }
 
 export async function exportReport(
@@ -58,6 +69,7 @@ export async function exportReport(
       created.token.onCancellationRequested(() => ac.abort());
     }
     const byPath = new Map(ctx.documents.all().map((d) => [uriToPath(d.uri), d.text] as const));
+    const reuse = reuseFromIndex(ctx, paths, byPath);
     let last = 0;
     const run = await buildReport(
       { paths, formats, profile: ctx.settings.engine.profile, followIncludes: ctx.settings.engine.followIncludes, objects: [] } as unknown as Parameters<typeof buildReport>[0],
@@ -65,6 +77,7 @@ export async function exportReport(
         engine: ctx.engine,
         signal: ac.signal,
         textOf: (f) => byPath.get(f),
+        ...(reuse.hook ? { reuse: reuse.hook } : {}),
         progress: (done, total, file) => {
           const now = Date.now();
           if (now - last < 100 && done < total) return;
@@ -83,6 +96,7 @@ export async function exportReport(
       findings: run.model.counts.findings,
       cancelled: false,
       ...(differences.length ? { differences } : {}),
+      ...(reuse.hook || reuse.off ? { reuse: reuse.note() } : {}),
     };
   } finally {
     progress?.done();
@@ -90,6 +104,59 @@ export async function exportReport(
 }
 
 const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
+
+/** Why files were audited although the index had read them, in the words of the result. */
+const MISS_WORDS: Record<Miss, string> = {
+  absent: 'not indexed (new, skipped by the index or indexed from another copy of the same text)',
+  changed: 'changed since indexing (or unsaved)',
+  configuration: 'indexed under another configuration (profile, severity, objects)',
+  root: 'indexed under another tree root (an export of part of a tree)',
+  objects: 'whose objects changed since indexing',
+};
+
+/** Rows of a file with no site: the report leaves it out, as an audit finding none would. */
+function noSiteRows(path: string): FileReportRows {
+  return { path, file: '', findings: [], functions: [], row: { file: '', subsystem: '', sites: 0, findings: 0, parseErrors: 0, ms: 0 } };
+}
+
+/**
+ * The export's reuse hook (audit/report/build.ts ReportHooks.reuse): a file's rows
+ * from the index's spool when its entry was made from this text, this engine
+ * configuration, this export's tree root and the same objects; else the file is
+ * audited. Counts what it took and why it did not, for the result's note.
+ */
+export function reuseFromIndex(ctx: Pick<ExportContext, 'engine' | 'spool'>, paths: readonly string[], buffers: ReadonlyMap<string | undefined, string>) {
+  let reused = 0;
+  const misses = new Map<Miss, number>();
+  let off: string | undefined;
+  const spool = ctx.spool;
+  if (!spool) off = 'the workspace index has no rows on disk (index off, not run yet, or its cache folder could not be made)';
+  // The engine reads an open header's buffer; the index read the disk.
+  const dirtyHeader = [...buffers].find(([p, text]) => p !== undefined && /\.h$/.test(p) && readTextOrUndefined(p) !== text)?.[0];
+  if (!off && dirtyHeader) off = `${dirtyHeader} has unsaved changes the index did not see`;
+  const config = ctx.engine.configuration;
+  const now = { key: reuseKey(config), root: findTreeRoot([...paths]).root, objects: (p: string) => objectSignature(ctx.engine.objects, p, config.objects) };
+  const hook = off
+    ? undefined
+    : (path: string, text: string): FileReportRows | undefined => {
+        // What the pre-filter skips is neither indexed nor audited: nothing to count.
+        if (textDecision(text) === 'skip') return undefined;
+        const r = readReusable(spool!, path, sha1(text), now);
+        if ('miss' in r) {
+          misses.set(r.miss, (misses.get(r.miss) ?? 0) + 1);
+          return undefined;
+        }
+        reused++;
+        return r.rows ?? noSiteRows(path);
+      };
+  const note = (): string => {
+    if (off) return `every file was audited: ${off}`;
+    const audited = [...misses.values()].reduce((a, b) => a + b, 0);
+    const why = [...misses].sort((a, b) => b[1] - a[1]).map(([m, n]) => `${n} ${MISS_WORDS[m]}`);
+    return `${plural(reused, 'file')} taken from the workspace index unchanged; ${plural(audited, 'file')} audited${why.length ? `: ${why.join(', ')}` : ''}`;
+  };
+  return { hook, off, note, counts: () => ({ reused, misses: Object.fromEntries(misses) as Partial<Record<Miss, number>> }) };
+}
 
 /**
  * Why the report and the workspace view (in the same scope) count differently, one

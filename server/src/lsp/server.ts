@@ -306,6 +306,8 @@ export class TdxServer {
       }
       if (!path || !/\.[ch]$/.test(path) || !this.files.allowed(path)) continue;
       if (ch.type !== FileChangeType.Created) this.view.changedOnDisk(path);
+      // The index's results (and the export's reuse of them) depend on the headers they read.
+      if (path.endsWith('.h')) this.indexer.headerChanged();
       any = true;
     }
     // The index's content-hash cache makes the run cheap: only changed files are audited again.
@@ -426,6 +428,7 @@ export class TdxServer {
         folders: this.files.folderPaths,
         settings: this.settings,
         view: this.view,
+        spool: this.indexer.spool,
       });
     } catch (err) {
       this.failure(p.scope, 'exporting the audit report', err);
