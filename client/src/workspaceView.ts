@@ -117,7 +117,7 @@ export class WorkspaceFindingsView implements vscode.TreeDataProvider<Node>, vsc
       const rel = vscode.workspace.asRelativePath(uri, false);
       const dir = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
       item.description = `${node.count}${dir ? `  ${dir}` : ''}`;
-      item.tooltip = `${rel}: ${node.count} ${GROUP[node.group].label.toLowerCase()}\n${node.from === 'editor' ? "From the editor's audit of this file (objects and triage applied)." : 'From the background index (source view, triage applied; objects are joined when the file is opened).'}`;
+      item.tooltip = `${rel}: ${node.count} ${GROUP[node.group].label.toLowerCase()}\n${node.from === 'editor' ? "From the editor's audit of this file (objects and triage applied)." : 'From the background index (objects beside the sources and triage applied; a vmlinux is joined when the file is opened).'}`;
       item.resourceUri = uri;
       item.contextValue = 'tdxFile';
       return item;

@@ -197,7 +197,7 @@ export function compareWithView(model: ReportModel, scope: readonly string[], vi
   if (state !== 'done' && (onlyReport || differ.compiled || differ.other)) out.push(`the workspace index is ${state === 'running' ? 'still running' : state === 'off' ? 'off (tdxAudit.index.enable)' : state}, so the view does not yet hold every file`);
   if (onlyReport) out.push(`${plural(onlyReport, 'file')} with findings in the report ${onlyReport === 1 ? 'is' : 'are'} not in the workspace view (not indexed: the index skipped or failed on ${onlyReport === 1 ? 'it' : 'them'}, or ran before ${onlyReport === 1 ? 'it' : 'they'} changed)`);
   if (onlyView) out.push(`${plural(onlyView, 'file')} of the workspace view ${onlyView === 1 ? 'is' : 'are'} not in the report (the report's walk skipped ${onlyView === 1 ? 'it' : 'them'}: see its "skipped" list)`);
-  if (differ.compiled) out.push(`${plural(differ.compiled, 'file')} count differently because the report joined their compiled forms (objects) while the index reads the source only; open a file to see the editor's own audit`);
+  if (differ.compiled) out.push(`${plural(differ.compiled, 'file')} count differently because the report joined compiled forms the index did not read (a vmlinux, which the index's threads do not open, or objects rebuilt since indexing); open a file to see the editor's own audit`);
   if (differ.other) out.push(`${plural(differ.other, 'file')} changed between the index (or the editor's audit) and the export`);
   const sites = [...report.values()].reduce((n, c) => n + c.sites, 0);
   const findings = model.findings.length;
