@@ -1,6 +1,6 @@
 // The editor's whole-workspace export after the background index, with the index's
 // report rows reused (index/spool.ts) and without (the same build, its spool folder
-// unmakeable: XDG_CACHE_HOME points below /proc), in the same run.
+// unmakeable: XDG_CACHE_HOME names a file), in the same run.
 //
 //   node --import tsx test/bench/export-reuse.ts [DIR ...] [--write]   (default: drivers/net)
 //
@@ -12,7 +12,7 @@
 // (/proc/PID/stat) across the request; RSS is VmRSS after the index, when idle, and
 // right after the export. Peak RSS (GNU time) covers the worker threads.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -63,8 +63,9 @@ const loadNow = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 function measure(dir: string, mode: Run['mode'], idleS: number, server: string): Promise<Run> {
   const tdir = mkdtempSync(join(tmpdir(), 'tdx-bench-export-'));
   const timeFile = join(tdir, 'time');
-  // Without reuse: the spool folder cannot be made, so the index writes no rows and the export audits every file.
-  const cache = mode === 'reuse' ? join(tdir, 'cache') : '/proc/tdx-audit-no-cache';
+  // Without reuse: the spool folder cannot be made (the cache "folder" is a file), so the index writes no rows and the export audits every file.
+  const cache = join(tdir, 'cache');
+  if (mode === 'no reuse') writeFileSync(cache, '');
   const child = spawn('nice', ['-n', String(NICE), '/usr/bin/time', '-o', timeFile, '-f', '%M %U %S', process.execPath, server, '--stdio'], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, XDG_CACHE_HOME: cache },
@@ -154,7 +155,7 @@ async function main(): Promise<void> {
   const md = new Md();
   md.line('### Editor export after the workspace index: rows reused vs audited again');
   md.line();
-  md.line(`${machine()}; tdx-audit ${gitHead()}. \`node dist/server.js --stdio\` under nice ${NICE}, one workspace folder, untrusted (source audit), default settings; index, ${idleS} s idle (the index's threads end), then tdxAudit/exportReport of the whole folder in all four formats. "no reuse" is the same build with its spool folder unmakeable (XDG_CACHE_HOME below /proc), so every file is audited again, as before this change. Both modes in the same run, one after the other.`);
+  md.line(`${machine()}; tdx-audit ${gitHead()}. \`node dist/server.js --stdio\` under nice ${NICE}, one workspace folder, untrusted (source audit), default settings; index, ${idleS} s idle (the index's threads end), then tdxAudit/exportReport of the whole folder in all four formats. "no reuse" is the same build with its spool folder unmakeable (XDG_CACHE_HOME names a file), so every file is audited again, as before this change. Both modes in the same run, one after the other.`);
   md.line();
   md.line('| folder | mode | index | export wall | export CPU s | ratio (export wall) | RSS indexed | RSS idle | RSS after export | peak RSS | total CPU s | findings | load avg at start | export says |');
   md.line('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');

@@ -155,16 +155,29 @@ export function readReusable(dir: string, path: string, hash: string, now: Reuse
   return { rows: e.rows };
 }
 
-/** The user's cache folder for spools, or undefined when it cannot be made (then nothing is spooled). */
+/**
+ * The user's cache folder for spools, made one level at a time (Node's recursive
+ * mkdir never returns below /proc, where mkdir answers ENOENT under a folder that
+ * exists), refusing a symlink in place of a folder it makes; undefined when it cannot be made (then nothing is spooled).
+ */
 function spoolBase(): string | undefined {
-  const base = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'tdx-audit', 'index-rows');
-  try {
-    mkdirSync(base, { recursive: true, mode: 0o700 });
-    const st = lstatSync(base);
-    return st.isDirectory() && !st.isSymbolicLink() ? base : undefined;
-  } catch {
-    return undefined;
+  let d = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  for (const part of ['', 'tdx-audit', 'index-rows']) {
+    d = part ? join(d, part) : d;
+    try {
+      mkdirSync(d, { mode: 0o700 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return undefined;
+    }
+    try {
+      // The cache folder itself may be a link (dotfiles); what we make in it may not.
+      const st = part ? lstatSync(d) : statSync(d);
+      if (!st.isDirectory() || st.isSymbolicLink()) return undefined;
+    } catch {
+      return undefined;
+    }
   }
+  return d;
 }
 
 const alive = (pid: number): boolean => {

@@ -3,10 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { WorkspaceIndexer } from '../../../server/src/index/indexer';
+import { makeSpoolDir, removeSpoolDir } from '../../../server/src/index/spool';
 import { DEFAULT_CONFIG } from '../../../server/src/audit/engine';
 
 const WORKER = resolve(__dirname, '../../../dist/indexWorker.js');
@@ -37,6 +38,28 @@ test('the indexer keeps hashes and fingerprints, and ends idle workers without l
     assert.deepEqual(again.files, r.files);
     ix.dispose();
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a cache folder that cannot be made (below /proc, a file) turns the spool off and returns', () => {
+  const saved = process.env.XDG_CACHE_HOME;
+  const dir = mkdtempSync(join(tmpdir(), 'tdx-spool-'));
+  try {
+    // Node's recursive mkdir loops forever below /proc: the spool must not use it.
+    process.env.XDG_CACHE_HOME = '/proc/tdx-audit-no-cache';
+    assert.equal(makeSpoolDir(), undefined);
+    writeFileSync(join(dir, 'file'), '');
+    process.env.XDG_CACHE_HOME = join(dir, 'file');
+    assert.equal(makeSpoolDir(), undefined);
+    process.env.XDG_CACHE_HOME = dir;
+    const made = makeSpoolDir();
+    assert.ok(made && existsSync(made) && made.startsWith(realpathSync(dir)));
+    removeSpoolDir(made);
+    assert.ok(!existsSync(made));
+  } finally {
+    if (saved === undefined) delete process.env.XDG_CACHE_HOME;
+    else process.env.XDG_CACHE_HOME = saved;
     rmSync(dir, { recursive: true, force: true });
   }
 });
