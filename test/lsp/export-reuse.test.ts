@@ -145,6 +145,7 @@ describe('export reuses the index for unchanged files', { skip: existsSync(WORKE
     const before = ix.spool;
     ix.headerChanged();
     assert.notEqual(ix.spool, before);
+    for (let i = 0; i < 50 && existsSync(before!); i++) await new Promise((r) => setTimeout(r, 20));
     assert.ok(!existsSync(before!), 'the old spool is removed');
     audited.length = 0;
     const { r, run } = withReuse();

@@ -149,7 +149,7 @@ export class WorkspaceIndexer {
     this.epoch++;
     this.byHash.clear();
     if (!this.spoolMade) return;
-    removeSpoolDir(this.spoolDir);
+    removeSpoolDir(this.spoolDir, true);
     this.spoolDir = makeSpoolDir();
     this.configureWorkers();
   }

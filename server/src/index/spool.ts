@@ -16,6 +16,7 @@
 
 import { createHash } from 'node:crypto';
 import { closeSync, constants, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
@@ -209,6 +210,9 @@ export function makeSpoolDir(): string | undefined {
   }
 }
 
-export function removeSpoolDir(dir: string | undefined): void {
-  if (dir) rmSync(dir, { recursive: true, force: true });
+/** Removes a spool folder; `later`: in the background (a kernel tree's thousands of entries, while the server answers). */
+export function removeSpoolDir(dir: string | undefined, later = false): void {
+  if (!dir) return;
+  if (later) void rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  else rmSync(dir, { recursive: true, force: true });
 }

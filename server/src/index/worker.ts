@@ -72,7 +72,7 @@ function summarise(path: string, hash: string, a: FileAudit, rows: FileReportRow
 }
 
 async function main(): Promise<void> {
-    // Folders come with the first message; the host reads them when it is called. Not
+  // Folders come with the first message; the host reads them when it is called. Not
   // a snapshot: the worker lives across index runs while the user edits headers
   // (kernel-tree headers are still not re-read while a stat says they are unchanged).
   const engine = await AuditEngine.create({ readFile: readInside, tryReadFile: (p) => batchHost(folders).tryReadFile(resolve(p)) });
@@ -83,7 +83,7 @@ async function main(): Promise<void> {
       roots = new TreeRoots((p) => deepestFolder(folders, p));
       scopes = new Map();
       spool = m.spool;
-      // The indexer decides whether objects are joined (index/indexer.ts workerConfig).
+      // The indexer decides whether objects are joined (index/indexer.ts configMessage: no vmlinux).
       engine.configure(m.config);
       return;
     }
