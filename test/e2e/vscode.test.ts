@@ -703,6 +703,13 @@ test('VS Code: Export Audit Report after the index takes unchanged files from it
     const p = page;
     await p.goto(`http://127.0.0.1:${port}/`, { timeout: 60_000 });
     await p.waitForSelector('.explorer-folders-view .monaco-list-row', { timeout: 60_000 });
+    // A C file activates the extension (opened, not edited: its text is the indexed one).
+    await p.keyboard.press('Control+P');
+    await p.waitForSelector('.quick-input-widget:not([style*="display: none"]) input', { timeout: WAIT });
+    await p.keyboard.insertText('foo_nic.c');
+    await p.locator('.quick-input-list .monaco-list-row', { hasText: 'foo_nic.c' }).first().waitFor({ timeout: WAIT });
+    await p.keyboard.press('Enter');
+    await p.waitForSelector('.monaco-editor .view-lines', { timeout: WAIT });
     // The index is done when the workspace item shows its counts without the spinning icon.
     const item = p.locator('.statusbar-item', { hasText: /TDX\s+\d+\s+\d+/ }).first();
     await item.waitFor({ timeout: 60_000 });
@@ -710,6 +717,7 @@ test('VS Code: Export Audit Report after the index takes unchanged files from it
       if (Date.now() > until) throw new Error('the workspace index did not finish');
     }
     await shot('indexed');
+    await p.locator('.monaco-editor .view-lines').first().click();
     await runCommand(p, 'TDX: Export Audit Report');
     await p.locator('.quick-input-list .monaco-list-row', { hasText: 'Whole workspace' }).first().click({ timeout: WAIT });
     await p.locator('.quick-input-list .monaco-list-row', { hasText: outDir }).first().click({ timeout: WAIT });
