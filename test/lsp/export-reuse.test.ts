@@ -161,7 +161,7 @@ describe('export reuses the index for unchanged files', { skip: existsSync(WORKE
   });
 });
 
-test('over LSP, an export after the index says how many files it took from the index', { skip: existsSync(SERVER) ? false : 'dist/server.js missing: run npm run build' }, async () => {
+test('over LSP, an export after the index says how many files it took from the index, and why counts differ', { skip: existsSync(SERVER) ? false : 'dist/server.js missing: run npm run build' }, async () => {
   const dir = realpathSync(mkdtempSync(join(tmpdir(), 'tdx-export-reuse-lsp-')));
   mkdirSync(join(dir, '.git'));
   mkdirSync(join(dir, 'drivers', 'net'), { recursive: true });
@@ -181,6 +181,11 @@ test('over LSP, an export after the index says how many files it took from the i
     assert.equal(r.cancelled, false);
     assert.match(r.reuse, /^3 files taken from the workspace index unchanged; 0 files audited$/);
     assert.equal(r.differences, undefined, 'the report and the view agree');
+    // A file changed on disk after indexing (no watcher told the server): audited, and the difference said.
+    writeFileSync(join(dir, 'drivers', 'net', 'other.c'), OTHER.replace('return readl(p);', 'writel(2, p + 16); return readl(p);'));
+    const again: any = await lsp.conn.sendRequest('tdxAudit/exportReport', { outputDir: fileUri(join(dir, 'out')), formats: ['json'], overwrite: true });
+    assert.match(again.reuse, /^2 files taken from the workspace index unchanged; 1 file audited: 1 changed since indexing/);
+    assert.ok(again.differences?.some((d: string) => /1 file changed between the index \(or the editor's audit\) and the export/.test(d)), JSON.stringify(again.differences));
   } finally {
     lsp.kill();
     rmSync(dir, { recursive: true, force: true });
