@@ -710,11 +710,16 @@ test('VS Code: Export Audit Report after the index takes unchanged files from it
     await p.locator('.quick-input-list .monaco-list-row', { hasText: 'foo_nic.c' }).first().waitFor({ timeout: WAIT });
     await p.keyboard.press('Enter');
     await p.waitForSelector('.monaco-editor .view-lines', { timeout: WAIT });
-    // The index is done when the workspace item shows its counts without the spinning icon.
+    // The index is done when the workspace item counts every copy's error (each holds at
+    // least foo_nic.c's one) without the spinning icon; before the index starts it counts the open file only.
     const item = p.locator('.statusbar-item', { hasText: /TDX\s+\d+\s+\d+/ }).first();
     await item.waitFor({ timeout: 60_000 });
-    for (const until = Date.now() + 60_000; (await item.locator('.codicon-sync, .codicon-modifier-spin').count()) > 0; await sleep(250)) {
-      if (Date.now() > until) throw new Error('the workspace index did not finish');
+    const indexed = async () => {
+      const m = /TDX\s+(\d+)/.exec((await item.innerText()).replace(/\s+/g, ' '));
+      return !!m && Number(m[1]) >= 21 && (await item.locator('.codicon-sync, .codicon-modifier-spin').count()) === 0;
+    };
+    for (const until = Date.now() + 120_000; !(await indexed().catch(() => false)); await sleep(250)) {
+      if (Date.now() > until) throw new Error(`the workspace index did not finish: ${await item.innerText()}`);
     }
     await shot('indexed');
     await p.locator('.monaco-editor .view-lines').first().click();
