@@ -131,8 +131,10 @@ export async function exportReport(client: LanguageClient): Promise<void> {
   const md = written.find((u) => u.path.endsWith('.md')) ?? written[0];
   // Said, not left for the user to notice: why the report counts differently from the TDX Findings view.
   const differ = result.differences?.length ? ` Counts differ from TDX Findings: ${result.differences.join('; ')}.` : '';
+  // What the export took from the workspace index instead of auditing again, and why it audited the rest.
+  const reuse = result.reuse ? ` ${result.reuse[0]!.toUpperCase()}${result.reuse.slice(1)}.` : '';
   const action = await vscode.window.showInformationMessage(
-    `TDX Audit: wrote ${written.length} report file${written.length === 1 ? '' : 's'} (${result.findings} finding${result.findings === 1 ? '' : 's'}) to ${vscode.workspace.asRelativePath(outputDir)}.${differ}`,
+    `TDX Audit: wrote ${written.length} report file${written.length === 1 ? '' : 's'} (${result.findings} finding${result.findings === 1 ? '' : 's'}) to ${vscode.workspace.asRelativePath(outputDir)}.${differ}${reuse}`,
     ...(md ? ['Open Report'] : []),
   );
   if (action === 'Open Report' && md) await vscode.commands.executeCommand('vscode.open', md);

@@ -8,7 +8,6 @@ import { State, type LanguageClient, type StateChangeEvent } from 'vscode-langua
 import {
   FileSummaryRequest,
   StatusNotification,
-  WorkspaceFindingsRequest,
   type FileSummary,
   type FileSummaryParams,
   type StatusParams,
@@ -53,7 +52,8 @@ export class StatusView implements vscode.Disposable {
           this.server = { state: 'starting' };
           this.summary = null;
           this.workspace = undefined;
-        } else void this.askWorkspace();
+        }
+        // When running, the TDX Findings view asks for the totals once and passes them on.
         this.renderWorkspace();
         this.render();
         this.schedule();
@@ -101,16 +101,6 @@ export class StatusView implements vscode.Disposable {
     if (seq !== this.seq) return;
     this.summary = summary;
     this.render();
-  }
-
-  private async askWorkspace(): Promise<void> {
-    try {
-      const r = await this.client.sendRequest(WorkspaceFindingsRequest, {});
-      this.workspace = { totals: r.totals, indexing: r.index.state === 'running' };
-    } catch {
-      this.workspace = undefined;
-    }
-    this.renderWorkspace();
   }
 
   /** Errors and warnings of the whole workspace, as the TDX Findings view counts them. */

@@ -4,6 +4,8 @@
 // audited taken from that audit and its triage), and says when it changed
 // (`tdxAudit/workspaceChanged`: index progress, an audit, a triage), so the tree
 // stays live as files change. A file's sites are fetched when it is expanded.
+// The view asks for the groups once per change and shares the answer with the
+// status item (its totals), which sends no request of its own.
 
 import * as vscode from 'vscode';
 import { State, type LanguageClient } from 'vscode-languageclient/node';
@@ -36,7 +38,8 @@ export class WorkspaceFindingsView implements vscode.TreeDataProvider<Node>, vsc
   readonly onDidChangeTreeData = this.changed.event;
   private readonly view: vscode.TreeView<Node>;
   private readonly disposables: vscode.Disposable[] = [];
-  private last: WorkspaceFindings | undefined;
+  /** The groups, asked once per change of the server's view: the tree and the status item share it. */
+  private top: Promise<WorkspaceFindings | undefined> | undefined;
   private readonly totalsChanged = new vscode.EventEmitter<{ totals: WorkspaceFindings['totals']; indexing: boolean }>();
   /**
    * The workspace totals each time the server says they changed. vscode-languageclient
@@ -56,13 +59,22 @@ export class WorkspaceFindingsView implements vscode.TreeDataProvider<Node>, vsc
         this.refresh();
       }),
       client.onDidChangeState((e) => {
-        if (e.newState === State.Running) this.refresh();
+        if (e.newState !== State.Running) return;
+        this.refresh();
+        // The status item's first totals, before any change is notified (a hidden view asks nothing).
+        void this.groups().then((r) => r && this.totalsChanged.fire({ totals: r.totals, indexing: r.index.state === 'running' }));
       }),
     );
   }
 
   refresh(): void {
+    this.top = undefined;
     this.changed.fire(undefined);
+  }
+
+  private groups(): Promise<WorkspaceFindings | undefined> {
+    this.top ??= this.ask({});
+    return this.top;
   }
 
   async reveal(): Promise<void> {
@@ -75,9 +87,8 @@ export class WorkspaceFindingsView implements vscode.TreeDataProvider<Node>, vsc
       return [];
     }
     if (!node) {
-      const r = await this.ask({});
+      const r = await this.groups();
       if (!r) return [];
-      this.last = r;
       this.describe(r);
       return r.groups.filter((g) => g.count > 0).map((g) => ({ kind: 'group', group: g.group, count: g.count, files: g.files }));
     }
@@ -107,7 +118,7 @@ export class WorkspaceFindingsView implements vscode.TreeDataProvider<Node>, vsc
       const rel = vscode.workspace.asRelativePath(uri, false);
       const dir = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
       item.description = `${node.count}${dir ? `  ${dir}` : ''}`;
-      item.tooltip = `${rel}: ${node.count} ${GROUP[node.group].label.toLowerCase()}\n${node.from === 'editor' ? "From the editor's audit of this file (objects and triage applied)." : 'From the background index (source view; triage decisions show once the file is opened).'}`;
+      item.tooltip = `${rel}: ${node.count} ${GROUP[node.group].label.toLowerCase()}\n${node.from === 'editor' ? "From the editor's audit of this file (objects and triage applied)." : 'From the background index (objects beside the sources and triage applied; a vmlinux is joined when the file is opened).'}`;
       item.resourceUri = uri;
       item.contextValue = 'tdxFile';
       return item;
@@ -150,10 +161,6 @@ export class WorkspaceFindingsView implements vscode.TreeDataProvider<Node>, vsc
       // The server restarting; its next state change refreshes the view.
       return undefined;
     }
-  }
-
-  get totals(): WorkspaceFindings['totals'] | undefined {
-    return this.last?.totals;
   }
 
   dispose(): void {

@@ -862,3 +862,92 @@ test('VS Code (code-server 4.100.3): the packaged extension as a user sees it', 
     t.diagnostic(`timings (ms): ${JSON.stringify(times)}; whole test ${Date.now() - t0} ms`);
   }
 });
+
+// The export after the background index (helper "export", issue 17 item 5): the
+// workspace's files come from the index's rows instead of being audited again, and
+// the notification says so. Its own code-server session, on a workspace of twenty
+// distinct copies of the fixture driver, none of them opened.
+test('VS Code: Export Audit Report after the index takes unchanged files from it', { skip, timeout: 300_000 }, async (t) => {
+  const { chromium: pw } = await import('playwright-core');
+  mkdirSync(OUTPUT, { recursive: true });
+  const ws: Workspace = fixtureWorkspace('vscode-export', false);
+  const nic = readFileSync(ws.source, 'utf8');
+  // Distinct texts: a copy of the same text is audited once by the index and has no rows of its own.
+  for (let i = 0; i < 20; i++) writeFileSync(join(ws.dir, `nic_${i}.c`), `/* copy ${i} */\n${nic}`);
+  let server: Group | undefined;
+  let browser: Browser | undefined;
+  let page: Page | undefined;
+  const shot = async (name: string) => {
+    const file = join(OUTPUT, `vscode-export-${name}.png`);
+    await sleep(600);
+    await page?.screenshot({ path: file });
+    t.diagnostic(`screenshot ${file}`);
+  };
+  try {
+    const vsix = await packVsix(ws.root);
+    const ud = join(ws.root, 'user-data');
+    const ext = join(ws.root, 'extensions');
+    const xdg = join(ws.root, 'xdg');
+    const outDir = join(ws.root, 'exported');
+    mkdirSync(join(ud, 'User'), { recursive: true });
+    writeFileSync(join(ud, 'User', 'settings.json'), JSON.stringify({
+      'workbench.startupEditor': 'none', 'workbench.tips.enabled': false, 'telemetry.telemetryLevel': 'off', 'update.mode': 'none',
+      'extensions.autoCheckUpdates': false, 'extensions.autoUpdate': false, 'security.workspace.trust.enabled': false, 'git.enabled': false,
+      'chat.disableAIFeatures': true, 'tdxAudit.export.folder': outDir,
+    }));
+    const env = { ...process.env, XDG_CONFIG_HOME: join(xdg, 'config'), XDG_DATA_HOME: join(xdg, 'data'), XDG_CACHE_HOME: join(xdg, 'cache'), EXTENSIONS_GALLERY: '{}' };
+    const inst = await runGroup(codeServer!, ['--user-data-dir', ud, '--extensions-dir', ext, '--install-extension', vsix], { env, timeoutMs: 120_000 });
+    assert.equal(inst.code, 0, `--install-extension failed:\n${inst.stdout}\n${inst.stderr}`);
+    const port = await freePort();
+    server = spawnGroup(codeServer!, ['--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override', '--user-data-dir', ud, '--extensions-dir', ext, ws.dir], { env, cwd: ws.root });
+    for (const until = Date.now() + 60_000; ; await sleep(100)) {
+      if (await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false)) break;
+      if (server.child.exitCode !== null || Date.now() > until) throw new Error(`code-server not healthy: ${server.stderr()}`);
+    }
+    browser = await pw.launch({ executablePath: chromium, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+    page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
+    const p = page;
+    await p.goto(`http://127.0.0.1:${port}/`, { timeout: 60_000 });
+    await p.waitForSelector('.explorer-folders-view .monaco-list-row', { timeout: 60_000 });
+    // A C file activates the extension (opened, not edited: its text is the indexed one).
+    await p.keyboard.press('Control+P');
+    await p.waitForSelector('.quick-input-widget:not([style*="display: none"]) input', { timeout: WAIT });
+    await p.keyboard.insertText('foo_nic.c');
+    await p.locator('.quick-input-list .monaco-list-row', { hasText: 'foo_nic.c' }).first().waitFor({ timeout: WAIT });
+    await p.keyboard.press('Enter');
+    await p.waitForSelector('.monaco-editor .view-lines', { timeout: WAIT });
+    // The index is done when the workspace item counts every copy's error (each holds at
+    // least foo_nic.c's one) without the spinning icon; before the index starts it counts the open file only.
+    const item = p.locator('.statusbar-item', { hasText: /TDX\s+\d+\s+\d+/ }).first();
+    await item.waitFor({ timeout: 60_000 });
+    const indexed = async () => {
+      const m = /TDX\s+(\d+)/.exec((await item.innerText()).replace(/\s+/g, ' '));
+      return !!m && Number(m[1]) >= 21 && (await item.locator('.codicon-sync, .codicon-modifier-spin').count()) === 0;
+    };
+    for (const until = Date.now() + 120_000; !(await indexed().catch(() => false)); await sleep(250)) {
+      if (Date.now() > until) throw new Error(`the workspace index did not finish: ${await item.innerText()}`);
+    }
+    await shot('indexed');
+    await p.locator('.monaco-editor .view-lines').first().click();
+    await runCommand(p, 'TDX: Export Audit Report');
+    await p.locator('.quick-input-list .monaco-list-row', { hasText: 'Whole workspace' }).first().click({ timeout: WAIT });
+    await p.locator('.quick-input-list .monaco-list-row', { hasText: outDir }).first().click({ timeout: WAIT });
+    await p.locator('.quick-input-list .monaco-list-row', { hasText: 'SARIF' }).first().waitFor({ timeout: WAIT });
+    const t0 = Date.now();
+    await p.keyboard.press('Enter');
+    const done = await waitNotification(p, /wrote 4 report files/i, 60_000);
+    const ms = Date.now() - t0;
+    await shot('after-index');
+    t.diagnostic(`export after the index: ${ms} ms; notification: ${done}`);
+    // foo_nic.c and its twenty copies (and the header): every file from the index, none audited again.
+    const taken = /(\d+) files taken from the workspace index unchanged; 0 files audited/i.exec(done);
+    assert.ok(taken && Number(taken[1]) >= 21, done);
+    const json = JSON.parse(readFileSync(join(outDir, 'tdx-audit.json'), 'utf8'));
+    assert.equal(new Set(json.findings.map((f: { file: string }) => f.file)).size >= 21, true, 'every copy is in the report');
+  } finally {
+    await browser?.close().catch(() => undefined);
+    await server?.stop();
+    if (process.env.TDX_E2E_KEEP) t.diagnostic(`kept ${ws.root}`);
+    else ws.cleanup();
+  }
+});

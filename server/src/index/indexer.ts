@@ -2,6 +2,12 @@
 // skips what cannot hold a site (the pre-filter), and audits the rest on worker
 // threads (one per core), caching results by content hash so an unchanged file
 // is never parsed twice. Never blocks the caller; cancellable; capped.
+//
+// The workers audit with the server engine's configuration, objects included (a
+// vmlinux aside: each worker would read the whole image), and write each file's
+// report rows to a spool folder (spool.ts) that the export reads instead of auditing
+// unchanged files again. A header that changes on disk empties the cache and starts
+// a new spool: every result may depend on it.
 
 import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
@@ -11,6 +17,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { SKIP_DIRS as TREE_SKIP_DIRS, textDecision } from '../audit/sources';
 import type { AuditConfig } from '../audit/engine';
+import { makeSpoolDir, removeSpoolDir } from './spool';
 import type { FromWorker, IndexedFile, ToWorker } from './types';
 
 /** The tree walk's skips, plus editor and build-output folders a workspace has. */
@@ -85,6 +92,13 @@ export class WorkspaceIndexer {
   private releaseTimer: NodeJS.Timeout | undefined;
   /** One copy of each short string the findings repeat (function, accessor, rule names). */
   private readonly strings = new Map<string, string>();
+  /** Where the workers write report rows (made on the first run); undefined when it cannot be made. */
+  private spoolDir: string | undefined;
+  private spoolMade = false;
+  /** Bumped by headerChanged(): results of audits started before it are not cached. */
+  private epoch = 0;
+  private folders: readonly string[] = [];
+  private config: AuditConfig | undefined;
 
   /**
    * @param releaseAfterMs how long worker threads stay after a run before they are
@@ -121,13 +135,49 @@ export class WorkspaceIndexer {
     return this.slots.length;
   }
 
+  /** The spool folder of report rows (spool.ts), for the export; undefined before the first run or when none could be made. */
+  get spool(): string | undefined {
+    return this.spoolDir;
+  }
+
+  /**
+   * A header changed on disk: every cached result may depend on it (the workers read
+   * headers through the include path), so the cache and the spool start over and
+   * the next run audits every file again.
+   */
+  headerChanged(): void {
+    this.epoch++;
+    this.byHash.clear();
+    if (!this.spoolMade) return;
+    removeSpoolDir(this.spoolDir, true);
+    this.spoolDir = makeSpoolDir();
+    this.configureWorkers();
+  }
+
+  private configMessage(): ToWorker {
+    const c = this.config!;
+    // A vmlinux is read whole by each thread that opens it: the workers join .o files only.
+    const objects = c.objects?.vmlinux ? { ...c.objects, vmlinux: undefined } : c.objects;
+    return { type: 'config', config: { ...c, objects }, folders: [...this.folders], ...(this.spoolDir ? { spool: this.spoolDir } : {}) };
+  }
+
+  private configureWorkers(): void {
+    if (this.config) for (const s of this.slots) s.worker.postMessage(this.configMessage());
+  }
+
   private ensureWorkers(config: AuditConfig, folders: readonly string[]): void {
-    const key = JSON.stringify([config.profile, config.followIncludes, config.severity, folders]);
+    if (!this.spoolMade) {
+      this.spoolMade = true;
+      this.spoolDir = makeSpoolDir();
+    }
+    const key = JSON.stringify([config.profile, config.followIncludes, config.severity, config.objects ?? null, folders]);
+    this.config = config;
+    this.folders = folders;
     if (key !== this.configKey) {
       // Results depend on the configuration: a new one empties the cache.
       this.byHash.clear();
       this.configKey = key;
-      for (const s of this.slots) s.worker.postMessage({ type: 'config', config: { ...config, objects: undefined }, folders: [...folders] } satisfies ToWorker);
+      this.configureWorkers();
     }
     while (this.slots.length < this.threads) {
       const worker = new Worker(this.workerPath);
@@ -155,7 +205,7 @@ export class WorkspaceIndexer {
         gone();
       });
       worker.on('exit', gone);
-      worker.postMessage({ type: 'config', config: { ...config, objects: undefined }, folders: [...folders] } satisfies ToWorker);
+      worker.postMessage(this.configMessage());
       this.slots.push({ worker, busy: false, ready });
     }
   }
@@ -231,13 +281,15 @@ export class WorkspaceIndexer {
           }
           const job = this.run(slot, path, text, hash, headersOnly);
           inflight.set(hash, job);
+          const epoch = this.epoch;
           const m = await job;
           inflight.delete(hash);
           if (m.type === 'no-sites') skipped++;
           else if (m.type === 'result') {
             const file = this.compact(m.file);
             const { path: _p, ...rest } = file;
-            this.byHash.set(hash, rest);
+            // Audited before a header changed: used for this run, not kept.
+            if (epoch === this.epoch) this.byHash.set(hash, rest);
             out.push(file);
           } else if (m.type === 'error') failures.push({ path, message: m.message });
         } catch (e) {
@@ -281,5 +333,7 @@ export class WorkspaceIndexer {
     clearTimeout(this.releaseTimer);
     for (const s of this.slots) void s.worker.terminate();
     this.slots = [];
+    removeSpoolDir(this.spoolDir);
+    this.spoolDir = undefined;
   }
 }

@@ -4,8 +4,7 @@
 // The index keeps a compact summary per file (counts, the content hash, and one
 // small record per finding with its triage fingerprint), never an audit, a syntax
 // tree or a site's ranges and chains: a workspace of 10,000 files with sites keeps
-// only what a workspace view shows and what tells an export which files are
-// unchanged (summary.ts reads it).
+// only what the workspace view (lsp/workspace.ts) shows and applies triage to.
 
 import type { AuditConfig, Severity } from '../audit/engine';
 import type { RuleCode } from '../c/types';
@@ -37,13 +36,12 @@ export interface IndexedFile {
   others: number;
   parseErrors: number;
   ms: number;
-  /** Sites by rule (every site, also those whose severity is off). */
-  byRule: Partial<Record<RuleCode, number>>;
   findings: IndexedFinding[];
 }
 
 export type ToWorker =
-  | { type: 'config'; config: AuditConfig; folders: string[] }
+  /** `spool`: the folder report rows are written to (spool.ts); none without it. */
+  | { type: 'config'; config: AuditConfig; folders: string[]; spool?: string }
   /** `headersOnly`: the text names nothing itself; audit it only if its headers' wrappers or `__iomem` names appear in it. */
   | { type: 'audit'; id: number; path: string; text: string; hash: string; headersOnly?: boolean };
 

@@ -3,6 +3,12 @@
 // and cancellation. Says why the report's counts differ from the workspace view's
 // when they do, file by file, instead of leaving two numbers to disagree.
 //
+// A file the background index audited from the same text, with the same engine
+// configuration, tree root and objects, is not audited again: its report rows come
+// from the index's spool (index/spool.ts). The report is the same as a fresh one
+// (test/lsp/export-reuse.test.ts); the result says how many files came from the
+// index and why the others were audited.
+//
 // Where reports go when the request names no folder: exportFolder.ts.
 
 import { join } from 'node:path';
@@ -10,9 +16,12 @@ import { pathToFileURL } from 'node:url';
 import type { CancellationToken, Connection, WorkDoneProgressReporter } from 'vscode-languageserver/node';
 import type { AuditEngine } from '../audit/engine';
 import { buildReport, FORMATS } from '../audit/report/build';
-import type { ReportModel } from '../audit/report/model';
+import type { FileReportRows, ReportModel } from '../audit/report/model';
+import { findTreeRoot } from '../audit/report/provenance';
+import { textDecision } from '../audit/sources';
 import { writeReportFiles } from '../audit/report/write';
-import { isInside } from '../fs/safeRead';
+import { isInside, readTextOrUndefined } from '../fs/safeRead';
+import { objectSignature, readReusable, reuseKey, sha1, type Miss } from '../index/spool';
 import type { ServerSettings } from './config';
 import { countFindings } from './counts';
 import type { DocumentStore } from './documents';
@@ -29,6 +38,8 @@ export interface ExportContext {
   folders: readonly string[];
   settings: ServerSettings;
   view: WorkspaceView;
+  /** The index's spool of report rows (index/indexer.ts), when there is one. */
+  spool?: string;
 }
 
 export async function exportReport(
@@ -58,6 +69,7 @@ export async function exportReport(
       created.token.onCancellationRequested(() => ac.abort());
     }
     const byPath = new Map(ctx.documents.all().map((d) => [uriToPath(d.uri), d.text] as const));
+    const reuse = reuseFromIndex(ctx, paths, byPath);
     let last = 0;
     const run = await buildReport(
       { paths, formats, profile: ctx.settings.engine.profile, followIncludes: ctx.settings.engine.followIncludes, objects: [] } as unknown as Parameters<typeof buildReport>[0],
@@ -65,6 +77,7 @@ export async function exportReport(
         engine: ctx.engine,
         signal: ac.signal,
         textOf: (f) => byPath.get(f),
+        ...(reuse.hook ? { reuse: reuse.hook } : {}),
         progress: (done, total, file) => {
           const now = Date.now();
           if (now - last < 100 && done < total) return;
@@ -83,6 +96,7 @@ export async function exportReport(
       findings: run.model.counts.findings,
       cancelled: false,
       ...(differences.length ? { differences } : {}),
+      ...(reuse.hook || reuse.off ? { reuse: reuse.note() } : {}),
     };
   } finally {
     progress?.done();
@@ -90,6 +104,59 @@ export async function exportReport(
 }
 
 const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
+
+/** Why files were audited although the index had read them, in the words of the result. */
+const MISS_WORDS: Record<Miss, string> = {
+  absent: 'not indexed (new, skipped by the index or indexed from another copy of the same text)',
+  changed: 'changed since indexing (or unsaved)',
+  configuration: 'indexed under another configuration (profile, severity, objects)',
+  root: 'indexed under another tree root (an export of part of a tree)',
+  objects: 'whose objects changed since indexing',
+};
+
+/** Rows of a file with no site: the report leaves it out, as an audit finding none would. */
+function noSiteRows(path: string): FileReportRows {
+  return { path, file: '', findings: [], functions: [], row: { file: '', subsystem: '', sites: 0, findings: 0, parseErrors: 0, ms: 0 } };
+}
+
+/**
+ * The export's reuse hook (audit/report/build.ts ReportHooks.reuse): a file's rows
+ * from the index's spool when its entry was made from this text, this engine
+ * configuration, this export's tree root and the same objects; else the file is
+ * audited. Counts what it took and why it did not, for the result's note.
+ */
+export function reuseFromIndex(ctx: Pick<ExportContext, 'engine' | 'spool'>, paths: readonly string[], buffers: ReadonlyMap<string | undefined, string>) {
+  let reused = 0;
+  const misses = new Map<Miss, number>();
+  let off: string | undefined;
+  const spool = ctx.spool;
+  if (!spool) off = 'the workspace index has no rows on disk (index off, not run yet, or its cache folder could not be made)';
+  // The engine reads an open header's buffer; the index read the disk.
+  const dirtyHeader = [...buffers].find(([p, text]) => p !== undefined && /\.h$/.test(p) && readTextOrUndefined(p) !== text)?.[0];
+  if (!off && dirtyHeader) off = `${dirtyHeader} has unsaved changes the index did not see`;
+  const config = ctx.engine.configuration;
+  const now = { key: reuseKey(config), root: findTreeRoot([...paths]).root, objects: (p: string) => objectSignature(ctx.engine.objects, p, config.objects) };
+  const hook = off
+    ? undefined
+    : (path: string, text: string): FileReportRows | undefined => {
+        // What the pre-filter skips is neither indexed nor audited: nothing to count.
+        if (textDecision(text) === 'skip') return undefined;
+        const r = readReusable(spool!, path, sha1(text), now);
+        if ('miss' in r) {
+          misses.set(r.miss, (misses.get(r.miss) ?? 0) + 1);
+          return undefined;
+        }
+        reused++;
+        return r.rows ?? noSiteRows(path);
+      };
+  const note = (): string => {
+    if (off) return `every file was audited: ${off}`;
+    const audited = [...misses.values()].reduce((a, b) => a + b, 0);
+    const why = [...misses].sort((a, b) => b[1] - a[1]).map(([m, n]) => `${n} ${MISS_WORDS[m]}`);
+    return `${plural(reused, 'file')} taken from the workspace index unchanged; ${plural(audited, 'file')} audited${why.length ? `: ${why.join(', ')}` : ''}`;
+  };
+  return { hook, off, note, counts: () => ({ reused, misses: Object.fromEntries(misses) as Partial<Record<Miss, number>> }) };
+}
 
 /**
  * Why the report and the workspace view (in the same scope) count differently, one
@@ -110,11 +177,10 @@ export function compareWithView(model: ReportModel, scope: readonly string[], vi
   for (const [path, sites] of sitesOf) report.set(path, countFindings(byFile.get(path) ?? [], sites));
   const viewFiles = new Map([...view.fileCounts()].filter(([p, v]) => inScope(p) && (v.counts.sites > 0 || findingsOf(v.counts) > 0)));
   const withObject = new Set(model.files.filter((f) => f.object?.path).map((f) => join(model.provenance.root, f.file)));
-  const triagedInReport = (path: string) => (report.get(path)?.triaged ?? 0) > 0;
 
   let onlyReport = 0;
   let onlyView = 0;
-  const differ = { compiled: 0, triage: 0, other: 0 };
+  const differ = { compiled: 0, other: 0 };
   for (const [path, r] of report) {
     const v = viewFiles.get(path);
     if (!v) {
@@ -122,8 +188,7 @@ export function compareWithView(model: ReportModel, scope: readonly string[], vi
       continue;
     }
     if (same(r, v.counts)) continue;
-    if (v.from === 'index' && triagedInReport(path)) differ.triage++;
-    else if (v.from === 'index' && withObject.has(path)) differ.compiled++;
+    if (v.from === 'index' && withObject.has(path)) differ.compiled++;
     else differ.other++;
   }
   for (const [path, v] of viewFiles) if (!report.has(path) && findingsOf(v.counts)) onlyView++;
@@ -132,8 +197,7 @@ export function compareWithView(model: ReportModel, scope: readonly string[], vi
   if (state !== 'done' && (onlyReport || differ.compiled || differ.other)) out.push(`the workspace index is ${state === 'running' ? 'still running' : state === 'off' ? 'off (tdxAudit.index.enable)' : state}, so the view does not yet hold every file`);
   if (onlyReport) out.push(`${plural(onlyReport, 'file')} with findings in the report ${onlyReport === 1 ? 'is' : 'are'} not in the workspace view (not indexed: the index skipped or failed on ${onlyReport === 1 ? 'it' : 'them'}, or ran before ${onlyReport === 1 ? 'it' : 'they'} changed)`);
   if (onlyView) out.push(`${plural(onlyView, 'file')} of the workspace view ${onlyView === 1 ? 'is' : 'are'} not in the report (the report's walk skipped ${onlyView === 1 ? 'it' : 'them'}: see its "skipped" list)`);
-  if (differ.compiled) out.push(`${plural(differ.compiled, 'file')} count differently because the report joined their compiled forms (objects) while the index reads the source only; open a file to see the editor's own audit`);
-  if (differ.triage) out.push(`${plural(differ.triage, 'file')} hold triage decisions the report applies and the index cannot (the index keeps no fingerprints); opening a file applies them in the view`);
+  if (differ.compiled) out.push(`${plural(differ.compiled, 'file')} count differently because the report joined compiled forms the index did not read (a vmlinux, which the index's threads do not open, or objects rebuilt since indexing); open a file to see the editor's own audit`);
   if (differ.other) out.push(`${plural(differ.other, 'file')} changed between the index (or the editor's audit) and the export`);
   const sites = [...report.values()].reduce((n, c) => n + c.sites, 0);
   const findings = model.findings.length;

@@ -143,6 +143,8 @@ export interface ExportReportResult {
    * editors), when they do: one sentence per cause. Empty when they agree.
    */
   differences?: string[];
+  /** How many files came from the workspace index unchanged, how many were audited and why. */
+  reuse?: string;
 }
 
 /**

@@ -153,6 +153,7 @@ export class TdxServer {
         if (this.initialized && !this.shuttingDown) void connection.sendNotification(WorkspaceChangedNotification, { totals, indexing });
       },
       () => this.files.folderPaths,
+      (path, fingerprints) => this.triage.forFingerprints(path, fingerprints).items,
       (p) => this.build.of(p)?.state === 'not-built',
     );
     this.service = new AuditService(this.documents, {
@@ -211,7 +212,8 @@ export class TdxServer {
     c.onRequest(FileSummaryRequest, this.request('fileSummary', (p: FileSummaryParams) => p?.uri, null, (p) => this.onFileSummary(p)));
     c.onRequest(CompiledFormRequest, this.request('compiledForm', (p: CompiledFormParams) => p?.uri, null, (p) => this.onCompiledForm(p)));
     c.onRequest(WorkspaceSummaryRequest, this.request('workspaceSummary', () => undefined, null, () => this.onWorkspaceSummary()));
-    c.onRequest(WorkspaceFindingsRequest, this.request('workspaceFindings', () => undefined, this.view.query(), (p) => this.onWorkspaceFindings(p)));
+    // A failed query is an error answer, not an empty view made when the server started.
+    c.onRequest(WorkspaceFindingsRequest, this.request<WorkspaceFindingsParams | undefined, WorkspaceFindings | ResponseError<void>>('workspaceFindings', () => undefined, new ResponseError(ErrorCodes.InternalError, 'the workspace view failed: see the TDX Audit output'), (p) => this.onWorkspaceFindings(p)));
     c.onRequest(ExportReportRequest, (p, token) => this.onExportReport(p, token));
     c.onShutdown(() => this.onShutdown());
   }
@@ -316,6 +318,8 @@ export class TdxServer {
       }
       if (!path || !/\.[ch]$/.test(path) || !this.files.allowed(path)) continue;
       if (ch.type !== FileChangeType.Created) this.view.changedOnDisk(path);
+      // The index's results (and the export's reuse of them) depend on the headers they read.
+      if (path.endsWith('.h')) this.indexer.headerChanged();
       any = true;
     }
     // The index's content-hash cache makes the run cheap: only changed files are audited again.
@@ -439,6 +443,7 @@ export class TdxServer {
         folders: this.files.folderPaths,
         settings: this.settings,
         view: this.view,
+        spool: this.indexer.spool,
       });
     } catch (err) {
       this.failure(p.scope, 'exporting the audit report', err);

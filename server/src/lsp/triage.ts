@@ -3,10 +3,11 @@
 // the tree's .tdx-audit/triage.json; decisions are shown on the diagnostic and set
 // by a code action.
 
-import { existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FileAudit } from '../audit/engine';
-import { findTreeRoot, relativeTo } from '../audit/report/provenance';
+import { relativeTo } from '../audit/report/provenance';
+import { TreeRoots } from '../index/treeRoot';
 import { findingFingerprints } from '../audit/report/fingerprint';
 import { DEEMPHASISED, entryOf, loadTriage, setTriage, TriageError, triagePathFor, updateTriage, type TriageEntry, type TriageFile, type TriageStatus } from '../audit/report/triage';
 
@@ -23,7 +24,7 @@ interface Cached {
 }
 
 export class TriageStore {
-  private readonly roots = new Map<string, string>();
+  private readonly roots: TreeRoots;
   private readonly files = new Map<string, Cached>();
 
   /**
@@ -33,25 +34,18 @@ export class TriageStore {
   constructor(
     private readonly inWorkspace: (path: string) => boolean = () => true,
     /** The workspace folder holding a path, if any. */
-    private readonly folderOf: (path: string) => string | undefined = () => undefined,
-  ) {}
+    folderOf: (path: string) => string | undefined = () => undefined,
+  ) {
+    this.roots = new TreeRoots(folderOf);
+  }
 
   /**
-   * The tree root of a source (kernel Makefile, .tdx-audit/, .git): where its triage
-   * file lives. In a tree with none of them, the workspace folder holding it, as an
-   * export of that folder finds (findTreeRoot of the folder): the file's own folder
-   * would put the decision in another triage file, keyed by another relative path,
-   * and the report would not see it.
+   * The tree root of a source (kernel Makefile, .tdx-audit/, .git; else the
+   * workspace folder holding it): where its triage file lives. The index's workers
+   * key fingerprints by the same rule (index/treeRoot.ts).
    */
   rootOf(path: string): string {
-    let r = this.roots.get(path);
-    if (!r) {
-      const t = findTreeRoot([path]);
-      const marked = !!t.kernel || existsSync(join(t.root, '.tdx-audit')) || existsSync(join(t.root, '.git'));
-      r = marked ? t.root : (this.folderOf(path) ?? t.root);
-      this.roots.set(path, r);
-    }
-    return r;
+    return this.roots.rootOf(path);
   }
 
   /** The triage file, reread when it changes on disk; a broken one is reported, not fatal. */
@@ -78,10 +72,18 @@ export class TriageStore {
   /** Fingerprint and triage entry of every finding of an audit, in finding order. */
   forAudit(path: string, text: string, audit: FileAudit): { items: FindingTriage[]; error?: string } {
     const root = this.rootOf(path);
-    const fps = findingFingerprints(relativeTo(root, path), text, audit);
-    const t = this.load(root);
+    return this.forFingerprints(path, findingFingerprints(relativeTo(root, path), text, audit));
+  }
+
+  /**
+   * Triage of findings whose fingerprints are known (the index's workers computed
+   * them with the same root rule): the workspace view applies decisions to files
+   * the editor never opened.
+   */
+  forFingerprints(path: string, fingerprints: readonly string[]): { items: FindingTriage[]; error?: string } {
+    const t = this.load(this.rootOf(path));
     return {
-      items: fps.map((fingerprint) => {
+      items: fingerprints.map((fingerprint) => {
         const entry = entryOf(t.file, fingerprint);
         return { fingerprint, entry, deemphasised: !!entry && DEEMPHASISED.has(entry.status) };
       }),

@@ -4,13 +4,18 @@
 // unchanged since) is taken from that audit instead, with its triage applied, so
 // the view counts exactly what the Problems panel shows for it.
 //
-// The index holds no fingerprints, so a triage decision applies here to files the
-// editor audited; a file only the index has read counts by its severities.
+// The index's findings carry their triage fingerprints (index/worker.ts, keyed on the
+// editor's tree-root rule), so a triage decision applies to files only the index has
+// read too: every count agrees after a triage.
+//
+// What the view shows is built once per change (an index run, an audit, a close):
+// the totals and the groups are kept, and a file's findings are only listed when
+// that file is expanded.
 
 import { createHash } from 'node:crypto';
 import type { FileAudit } from '../audit/engine';
 import type { IndexResult } from '../index/indexer';
-import type { IndexedFinding } from '../index/types';
+import type { IndexedFile } from '../index/types';
 import { tryReadText } from '../fs/safeRead';
 import { addCounts, countFindings, emptyCounts, groupOf } from './counts';
 import { toUri } from './files';
@@ -29,7 +34,10 @@ interface FileEntry {
   path: string;
   from: 'editor' | 'index';
   counts: FindingCounts;
-  findings: ViewFinding[];
+  /** Findings by group, counted. */
+  perGroup: Map<FindingGroup, number>;
+  /** The file's findings; an index entry makes them when the file is expanded. */
+  findings(): ViewFinding[];
 }
 
 interface EditorEntry extends FileEntry {
@@ -37,6 +45,17 @@ interface EditorEntry extends FileEntry {
   hash: string;
   open: boolean;
 }
+
+/** What the view shows, built once per change. */
+interface Built {
+  byPath: Map<string, FileEntry>;
+  byUri: Map<string, FileEntry>;
+  totals: WorkspaceFindings['totals'];
+  groups: WorkspaceFindings['groups'];
+}
+
+/** Triage of an index file's findings by their fingerprints (lsp/triage.ts forFingerprints). */
+export type TriageLookup = (path: string, fingerprints: readonly string[]) => readonly FindingTriage[] | undefined;
 
 export type IndexState = WorkspaceFindings['index']['state'];
 
@@ -47,10 +66,10 @@ export class WorkspaceView {
   private indexState: IndexState = 'off';
   private readonly editor = new Map<string, EditorEntry>();
   private timer: NodeJS.Timeout | undefined;
-  private cached: Map<string, FileEntry> | undefined;
+  private cached: Built | undefined;
 
-  /** @param changed called (debounced) when what the view shows changed. */
   /**
+   * @param changed called (debounced) when what the view shows changed.
    * @param roots the workspace folders: a disk read resolves links and stays inside them
    *   (a source linked to a file outside the workspace is not read).
    */
@@ -58,6 +77,8 @@ export class WorkspaceView {
     private readonly inWorkspace: (path: string) => boolean,
     private readonly changed: (totals: WorkspaceFindings['totals'], indexing: boolean) => void,
     private readonly roots: () => readonly string[],
+    /** Decisions for files only the index has read (none: they count by severity). */
+    private readonly triageOf: TriageLookup = () => undefined,
     /** The file is in a kernel tree whose .config does not build it (kernelBuild.ts): its findings go to 'not-built'. */
     private readonly notBuilt: (path: string) => boolean = () => false,
   ) {}
@@ -97,7 +118,7 @@ export class WorkspaceView {
       return { ...w, group: groupOf({ severity: f.severity, dismissed: t?.deemphasised, notBuilt: aside }) };
     });
     const counts = countFindings(findings, audit.analysis.sites.length);
-    this.editor.set(path, { uri: toUri(path), path, from: 'editor', counts, findings, hash: textHash(text), open: true });
+    this.editor.set(path, { uri: toUri(path), path, from: 'editor', counts, perGroup: perGroup(findings), findings: () => findings, hash: textHash(text), open: true });
     this.touch();
   }
 
@@ -120,33 +141,17 @@ export class WorkspaceView {
   }
 
   query(p: WorkspaceFindingsParams = {}): WorkspaceFindings {
-    const entries = this.entries();
-    const totals = { files: 0, ...emptyCounts() };
-    const groups = FINDING_GROUPS.map((group) => ({ group, count: 0, files: [] as WorkspaceFindings['groups'][number]['files'] }));
-    for (const e of entries.values()) {
-      if (!e.counts.sites && !e.findings.length) continue;
-      totals.files++;
-      addCounts(totals, e.counts);
-      const per = new Map<FindingGroup, number>();
-      for (const f of e.findings) per.set(f.group, (per.get(f.group) ?? 0) + 1);
-      for (const g of groups) {
-        const n = per.get(g.group);
-        if (!n) continue;
-        g.count += n;
-        g.files.push({ uri: e.uri, count: n, from: e.from });
-      }
-    }
-    // Files with the most first, then by path: the worst file at the top of each group.
-    for (const g of groups) g.files.sort((a, b) => b.count - a.count || (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0));
+    const b = this.built();
     const r = this.index;
     const out: WorkspaceFindings = {
-      totals,
-      groups,
+      totals: b.totals,
+      groups: b.groups,
       index: { state: this.indexState, files: r?.files.length ?? 0, ms: Math.round(r?.ms ?? 0), failures: r?.failures.length ?? 0, capped: r?.capped ?? false },
     };
+    // Expanding one file lists that file's findings only.
     if (p.group && p.uri) {
-      const e = [...entries.values()].find((x) => x.uri === p.uri);
-      out.findings = (e?.findings ?? []).filter((f) => f.group === p.group).sort((a, b) => a.line - b.line || a.character - b.character).map(({ group: _g, ...f }) => f);
+      const e = b.byUri.get(p.uri);
+      out.findings = (e?.findings() ?? []).filter((f) => f.group === p.group).sort((a, b) => a.line - b.line || a.character - b.character).map(({ group: _g, ...f }) => f);
     }
     return out;
   }
@@ -154,12 +159,12 @@ export class WorkspaceView {
   /** Each file's counts by absolute path, and where they came from. */
   fileCounts(): Map<string, { counts: FindingCounts; from: 'editor' | 'index' }> {
     const m = new Map<string, { counts: FindingCounts; from: 'editor' | 'index' }>();
-    for (const [path, e] of this.entries()) m.set(path, { counts: e.counts, from: e.from });
+    for (const [path, e] of this.built().byPath) m.set(path, { counts: e.counts, from: e.from });
     return m;
   }
 
   totals(): WorkspaceFindings['totals'] {
-    return this.query().totals;
+    return this.built().totals;
   }
 
   dispose(): void {
@@ -167,14 +172,56 @@ export class WorkspaceView {
     this.timer = undefined;
   }
 
-  /** Index entries by path, each replaced by the editor's audit when there is one. */
-  private entries(): Map<string, FileEntry> {
+  /** Index entries by path, each replaced by the editor's audit when there is one; totals and groups over them. */
+  private built(): Built {
     if (this.cached) return this.cached;
-    const m = new Map<string, FileEntry>();
-    for (const f of this.index?.files ?? []) m.set(f.path, fromIndex(f.path, f.sites, f.findings, this.notBuilt(f.path)));
-    for (const [path, e] of this.editor) m.set(path, e);
-    this.cached = m;
-    return m;
+    const byPath = new Map<string, FileEntry>();
+    for (const f of this.index?.files ?? []) if (!this.editor.has(f.path)) byPath.set(f.path, this.fromIndex(f));
+    for (const [path, e] of this.editor) byPath.set(path, e);
+    const totals = { files: 0, ...emptyCounts() };
+    const groups = FINDING_GROUPS.map((group) => ({ group, count: 0, files: [] as WorkspaceFindings['groups'][number]['files'] }));
+    const byUri = new Map<string, FileEntry>();
+    for (const e of byPath.values()) {
+      byUri.set(e.uri, e);
+      if (!e.counts.sites && !e.perGroup.size) continue;
+      totals.files++;
+      addCounts(totals, e.counts);
+      for (const g of groups) {
+        const n = e.perGroup.get(g.group);
+        if (!n) continue;
+        g.count += n;
+        g.files.push({ uri: e.uri, count: n, from: e.from });
+      }
+    }
+    // Files with the most first, then by path: the worst file at the top of each group.
+    for (const g of groups) g.files.sort((a, b) => b.count - a.count || (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0));
+    this.cached = { byPath, byUri, totals, groups };
+    return this.cached;
+  }
+
+  /** A file only the index has read: counted with the triage its fingerprints find; findings made when asked for. */
+  private fromIndex(f: IndexedFile): FileEntry {
+    const triage = f.findings.length ? this.triageOf(f.path, f.findings.map((x) => x.fingerprint)) : undefined;
+    const notBuilt = f.findings.length > 0 && this.notBuilt(f.path);
+    const findings = (): ViewFinding[] =>
+      f.findings.map((x, i) => {
+        const t = triage?.[i];
+        return {
+          rule: x.rule,
+          severity: x.severity,
+          message: x.message,
+          accessor: x.accessor,
+          function: x.function,
+          line: x.line,
+          character: x.character,
+          ...(t?.entry ? { triage: t.entry.status } : {}),
+          ...(t?.deemphasised ? { dismissed: true } : {}),
+          ...(notBuilt ? { notBuilt: true } : {}),
+          group: groupOf({ severity: x.severity, dismissed: t?.deemphasised, notBuilt }),
+        };
+      });
+    const countable = f.findings.map((x, i) => ({ severity: x.severity, dismissed: triage?.[i]?.deemphasised, notBuilt }));
+    return { uri: toUri(f.path), path: f.path, from: 'index', counts: countFindings(countable, f.sites), perGroup: perGroup(countable.map((c) => ({ group: groupOf(c) }))), findings };
   }
 
   private sameOnDisk(path: string, hash: string): boolean {
@@ -192,19 +239,8 @@ export class WorkspaceView {
   }
 }
 
-function fromIndex(path: string, sites: number, indexed: readonly IndexedFinding[], notBuilt: boolean): FileEntry {
-  const findings: ViewFinding[] = indexed.map((f) => ({
-    rule: f.rule,
-    severity: f.severity,
-    message: f.message,
-    accessor: f.accessor,
-    function: f.function,
-    line: f.line,
-    character: f.character,
-    ...(notBuilt ? { notBuilt: true } : {}),
-    group: groupOf({ severity: f.severity, notBuilt }),
-  }));
-  const counts = countFindings(findings, sites);
-  return { uri: toUri(path), path, from: 'index', counts, findings };
+function perGroup(findings: readonly { group: FindingGroup }[]): Map<FindingGroup, number> {
+  const m = new Map<FindingGroup, number>();
+  for (const f of findings) m.set(f.group, (m.get(f.group) ?? 0) + 1);
+  return m;
 }
-

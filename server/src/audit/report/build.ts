@@ -10,14 +10,13 @@ import type { CommonOptions } from '../../cliOptions';
 import { objectSearchOf, shardOf } from '../../cliOptions';
 import { batchHost, discoverSources as discoverTree, readSource, SiteFilter, SourceError } from '../sources';
 import { AuditEngine, type FileAudit } from '../engine';
-import type { ObjectInfo } from '../compiled';
 import type { ReportFormat } from '../../lsp/protocol';
 import { applyBaseline } from './baseline';
 import { siteKeys } from './fingerprint';
 import { htmlText } from './html';
 import { jsonText, parseJsonReport } from './json';
 import { markdownText } from './markdown';
-import { buildReportModel, type FileBuild, type ReportInputFile, type ReportModel } from './model';
+import { assembleReportModel, reportRowsOf, rowScope, type FileBuild, type FileReportRows, type ReportModel } from './model';
 import { parseDotConfig, treeKbuild } from '../kbuild';
 import { allowed, parseAllowList, type AllowList } from '../allowList';
 import { collectProvenance, findTreeRoot, readFirstConfig, relativeTo, type DotConfigText } from './provenance';
@@ -80,6 +79,19 @@ export interface ReportHooks {
   engine?: AuditEngine;
   /** Text of a file when the caller has a newer one than the disk (unsaved editor buffers). */
   textOf?: (path: string) => string | undefined;
+  /**
+   * The rows of a file the caller already audited from exactly this text (the editor's
+   * index): returned rows are used as they are and the file is not audited again;
+   * undefined audits it. Rows with no sites leave the file out, as an audit finding none
+   * would. This run's .config and allow-list decide the rows' build state.
+   */
+  reuse?: (path: string, text: string) => FileReportRows | undefined;
+}
+
+/** Rows with this run's build state (reused rows may come from a run with another .config). */
+function withBuild(r: FileReportRows, build: FileBuild | undefined): FileReportRows {
+  const { build: _old, ...rest } = r;
+  return build ? { ...rest, build } : rest;
 }
 
 /** Scans and renders without writing (the editor's export uses the same steps). */
@@ -103,13 +115,13 @@ export async function buildReport(o: BuildOptions, hooks: ReportHooks = {}): Pro
   const profile = engine.configuration.profile;
   const joining = !!engine.configuration.objects;
 
-  const files: ReportInputFile[] = [];
+  const rows: FileReportRows[] = [];
   // Read once: the build states and the provenance both come from it.
   const dotConfig = findDotConfig(o, root);
   const buildOf = buildStates(o, root, kernel !== undefined, dotConfig);
+  const scope = rowScope(root, kernel !== undefined);
   // A file that only calls header wrappers (vp_ioread16) is asked of the engine before it is skipped.
   const filter = new SiteFilter((p) => hooks.textOf?.(p) ?? read(p), (p, t) => engine.mayHoldSitesThroughHeaders(p, t));
-  const objects: { source: string; info: ObjectInfo }[] = [];
   for (let i = 0; i < sources.length; i++) {
     // Let a SIGINT handler (or a cancellation request) run: the audit itself is synchronous.
     if (i % 8 === 0) await new Promise((r) => setImmediate(r));
@@ -127,6 +139,12 @@ export async function buildReport(o: BuildOptions, hooks: ReportHooks = {}): Pro
       }
       text = src.text;
     }
+    // Rows the caller already has for this text (the editor's index): not audited again.
+    const reused = hooks.reuse?.(f, text);
+    if (reused) {
+      if (reused.row.sites) rows.push(withBuild(reused, buildOf(relativeTo(root, f))));
+      continue;
+    }
     if (!filter.mayHoldSites(f, text)) continue;
     let audit: FileAudit;
     try {
@@ -136,16 +154,16 @@ export async function buildReport(o: BuildOptions, hooks: ReportHooks = {}): Pro
       continue;
     }
     if (!audit.analysis.sites.length) continue;
-    if (audit.compiled) objects.push({ source: f, info: audit.compiled.object });
-    // Keys now, so the text can be dropped: a whole tree's text is not kept.
     const build = buildOf(relativeTo(root, f));
-    files.push({ path: f, audit, keys: siteKeys(relativeTo(root, f), text, audit.analysis.sites), ...(build ? { build } : {}) });
+    // Keys now, so the text can be dropped: a whole tree's text is not kept, nor its audits.
+    rows.push(reportRowsOf({ path: f, audit, keys: siteKeys(relativeTo(root, f), text, audit.analysis.sites), ...(build ? { build } : {}) }, scope));
   }
   if (hooks.signal?.aborted) return 'cancelled';
 
   const triagePath = o.triage ? resolve(o.triage) : triagePathFor(root);
   const triage = loadTriage(triagePath);
   if (o.triage && !triage) throw new ReportUsageError(`cannot read triage file ${o.triage}`);
+  const objects = rows.flatMap((r) => (r.object ? [{ source: r.path, info: r.object }] : []));
   const provenance = collectProvenance({
     root,
     scope: o.paths.map((p) => resolve(p)),
@@ -156,7 +174,7 @@ export async function buildReport(o: BuildOptions, hooks: ReportHooks = {}): Pro
     objects,
     ...(joining && !objects.length ? { compiledNote: 'objects were given, but none held code of the audited files' } : {}),
   });
-  let model = buildReportModel({ files, provenance, triage, skipped });
+  let model = assembleReportModel({ rows, provenance, triage, skipped });
   if (o.baseline) {
     const text = readOrUndefined(o.baseline);
     if (text === undefined) throw new ReportUsageError(`cannot read baseline ${o.baseline}`);

@@ -236,70 +236,107 @@ export function worstVerdict(vs: Iterable<ReportVerdict>): ReportVerdict | undef
   return best === undefined ? undefined : VERDICT_ORDER[best];
 }
 
-export function buildReportModel(input: ReportInput): ReportModel {
-  const root = input.provenance.root;
-  const rel = (p: string) => relativeTo(root, p.startsWith('file:') ? fileURLToPath(p) : p);
-  const defs = new AccessorDefinitions(input.provenance.kernel ? root : undefined);
-  const findings: ReportFinding[] = [];
-  const functions: LandingRow[] = [];
-  const files: ReportFileRow[] = [];
+/**
+ * A finding as one file's audit gives it. Triage, the file's build state and what
+ * follows from them (deemphasised) are the run's, added by assembleReportModel.
+ */
+export type RowFinding = Omit<ReportFinding, 'triage' | 'deemphasised' | 'baseline' | 'build'>;
 
-  for (const f of input.files) {
-    const file = rel(f.path);
-    const subsystem = subsystemOf(file);
-    const sites = f.audit.analysis.sites;
-    const keys = f.keys ?? siteKeys(file, f.text, sites);
-    if (keys.length !== sites.length) throw new Error(`${file}: ${keys.length} site keys for ${sites.length} sites`);
-    const compiled = f.compiled ?? f.audit.compiled;
-    const compiledBySite = new Map((compiled?.sites ?? []).map((s) => [s.siteIndex, s]));
+/**
+ * One audited file's share of a report: plain JSON data (no audit, no tree, no
+ * text), so it can cross a worker boundary, be written to a spool file, or be kept
+ * by the editor's index and reused by its export. Made by reportRowsOf, put
+ * together by assembleReportModel.
+ */
+export interface FileReportRows {
+  /** The path the file was audited under (absolute, or a file: URI): the provenance names its object by it. */
+  path: string;
+  /** Relative to the tree root, '/'-separated. */
+  file: string;
+  /** In the audit's order; triage not applied. */
+  findings: RowFinding[];
+  /** Where the #VE lands, per function. */
+  functions: LandingRow[];
+  row: ReportFileRow;
+  /** The object the compiled forms came from, when they were joined (provenance lists it). */
+  object?: ObjectInfo;
+  /** What the .config does with the file, and whether the allow-list names it. */
+  build?: FileBuild;
+}
 
-    for (const fd of f.audit.findings) {
-      let idx = sites.indexOf(fd.site);
-      // An audit that went through structured cloning (worker, LSP) has copies, not the same objects.
-      if (idx < 0) idx = sites.findIndex((s) => sameRange(s.callRange, fd.site.callRange) && s.rule === fd.rule);
-      // A finding whose site is not in the analysis cannot happen with the engine; keep it, keyed alone.
-      const key = idx >= 0 ? keys[idx] : siteKeys(file, f.text ?? '', [fd.site])[0];
-      const sc = idx >= 0 ? compiledBySite.get(idx) : undefined;
-      const compiledVerdict = sc ? worstVerdict(sc.instructions.map((i) => i.verdict)) : undefined;
-      const s = fd.site;
-      const related: ReportLocation[] = fd.related.map((r) => ({ file: rel(r.file), range: r.range, message: r.message }));
-      const def = s.kind === 'call' ? defs.find(s.base) : undefined;
-      if (def) related.push({ file: def.file, range: def.range, message: `${s.base} defined here` });
-      const triage = entryOf(input.triage, key.fingerprint);
-      findings.push({
-        fingerprint: key.fingerprint,
-        rule: fd.rule,
-        severity: fd.severity,
-        message: fd.message,
-        file,
-        subsystem,
-        function: s.function,
-        expression: key.expression,
-        ordinal: key.ordinal,
-        range: s.range,
-        callRange: s.callRange,
-        accessor: s.accessor,
-        base: s.base,
-        accessorKind: s.accessorKind,
-        siteKind: s.kind,
-        width: s.width,
-        address: s.address,
-        via: s.via.map((v) => ({ name: v.name, callee: v.callee, file: rel(v.file), line: v.range.start.line + 1 })),
-        related,
-        verdict: compiledVerdict ?? fd.handler?.verdict ?? SOURCE_VERDICT[fd.rule] ?? 'compiler-dependent',
-        verdictFrom: compiledVerdict ? 'compiled' : 'source',
-        ...(fd.handler ? { handler: fd.handler } : {}),
-        ...(compiled
-          ? { compiled: { instructions: sc?.instructions ?? fd.instructions ?? [], ...((sc?.note ?? fd.compiledNote) ? { note: sc?.note ?? fd.compiledNote } : {}) } }
-          : {}),
-        ...(triage ? { triage } : {}),
-        ...(f.build ? { build: f.build } : {}),
-        deemphasised: deemphasisedOf({ triage, build: f.build }),
-      });
-    }
+/** What every file's rows of one run share: the tree root paths are relative to, and where accessors are defined. */
+export interface RowScope {
+  root: string;
+  definitions: AccessorDefinitions;
+}
 
-    functions.push(...landingRows(file, subsystem, f.audit, compiled));
-    files.push({
+/** The scope of a run over `root`; in a kernel tree findings point at the io.h line defining their accessor. */
+export function rowScope(root: string, kernelTree: boolean): RowScope {
+  return { root, definitions: new AccessorDefinitions(kernelTree ? root : undefined) };
+}
+
+const relIn = (root: string, p: string) => relativeTo(root, p.startsWith('file:') ? fileURLToPath(p) : p);
+
+/** The per-file step of a report: pure, from the audit alone (no triage, no other file). */
+export function reportRowsOf(f: ReportInputFile, scope: RowScope): FileReportRows {
+  const rel = (p: string) => relIn(scope.root, p);
+  const defs = scope.definitions;
+  const file = rel(f.path);
+  const subsystem = subsystemOf(file);
+  const sites = f.audit.analysis.sites;
+  const keys = f.keys ?? siteKeys(file, f.text, sites);
+  if (keys.length !== sites.length) throw new Error(`${file}: ${keys.length} site keys for ${sites.length} sites`);
+  const compiled = f.compiled ?? f.audit.compiled;
+  const compiledBySite = new Map((compiled?.sites ?? []).map((s) => [s.siteIndex, s]));
+  const findings: RowFinding[] = [];
+
+  for (const fd of f.audit.findings) {
+    let idx = sites.indexOf(fd.site);
+    // An audit that went through structured cloning (worker, LSP) has copies, not the same objects.
+    if (idx < 0) idx = sites.findIndex((s) => sameRange(s.callRange, fd.site.callRange) && s.rule === fd.rule);
+    // A finding whose site is not in the analysis cannot happen with the engine; keep it, keyed alone.
+    const key = idx >= 0 ? keys[idx] : siteKeys(file, f.text ?? '', [fd.site])[0];
+    const sc = idx >= 0 ? compiledBySite.get(idx) : undefined;
+    const compiledVerdict = sc ? worstVerdict(sc.instructions.map((i) => i.verdict)) : undefined;
+    const s = fd.site;
+    const related: ReportLocation[] = fd.related.map((r) => ({ file: rel(r.file), range: r.range, message: r.message }));
+    const def = s.kind === 'call' ? defs.find(s.base) : undefined;
+    if (def) related.push({ file: def.file, range: def.range, message: `${s.base} defined here` });
+    findings.push({
+      fingerprint: key.fingerprint,
+      rule: fd.rule,
+      severity: fd.severity,
+      message: fd.message,
+      file,
+      subsystem,
+      function: s.function,
+      expression: key.expression,
+      ordinal: key.ordinal,
+      range: s.range,
+      callRange: s.callRange,
+      accessor: s.accessor,
+      base: s.base,
+      accessorKind: s.accessorKind,
+      siteKind: s.kind,
+      width: s.width,
+      address: s.address,
+      via: s.via.map((v) => ({ name: v.name, callee: v.callee, file: rel(v.file), line: v.range.start.line + 1 })),
+      related,
+      verdict: compiledVerdict ?? fd.handler?.verdict ?? SOURCE_VERDICT[fd.rule] ?? 'compiler-dependent',
+      verdictFrom: compiledVerdict ? 'compiled' : 'source',
+      ...(fd.handler ? { handler: fd.handler } : {}),
+      ...(compiled
+        ? { compiled: { instructions: sc?.instructions ?? fd.instructions ?? [], ...((sc?.note ?? fd.compiledNote) ? { note: sc?.note ?? fd.compiledNote } : {}) } }
+        : {}),
+    });
+  }
+
+  return {
+    path: f.path,
+    file,
+    findings,
+    functions: landingRows(file, subsystem, f.audit, compiled),
+    row: {
       file,
       subsystem,
       sites: sites.length,
@@ -307,12 +344,44 @@ export function buildReportModel(input: ReportInput): ReportModel {
       parseErrors: f.audit.analysis.parseErrors,
       ms: Math.round(f.audit.ms * 10) / 10,
       ...(compiled ? { object: { path: compiled.object.path, state: compiled.object.state, message: compiled.object.message } } : {}),
-    });
-  }
+    },
+    ...(compiled ? { object: compiled.object } : {}),
+    ...(f.build ? { build: f.build } : {}),
+  };
+}
 
+export interface RowsInput {
+  /** Each audited file's rows, in the order the files were listed (findings are sorted here, stably). */
+  rows: Iterable<FileReportRows>;
+  provenance: Provenance;
+  triage?: TriageFile;
+  /** Files that were not audited, and why (unreadable, too large, analysis failed). */
+  skipped?: { file: string; why: string }[];
+}
+
+/** The run-wide step of a report: triage and build state on each finding, sorted, counted. */
+export function assembleReportModel(input: RowsInput): ReportModel {
+  const findings: ReportFinding[] = [];
+  const functions: LandingRow[] = [];
+  const files: ReportFileRow[] = [];
+  for (const r of input.rows) {
+    const build = r.build;
+    for (const rf of r.findings) {
+      const triage = entryOf(input.triage, rf.fingerprint);
+      findings.push({ ...rf, ...(triage ? { triage } : {}), ...(build ? { build } : {}), deemphasised: deemphasisedOf({ triage, build }) });
+    }
+    for (const fn of r.functions) functions.push(fn);
+    files.push(r.row);
+  }
   findings.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character));
-  const skipped = (input.skipped ?? []).map((s) => ({ file: rel(s.file), why: s.why }));
+  const skipped = (input.skipped ?? []).map((s) => ({ file: relIn(input.provenance.root, s.file), why: s.why }));
   return { provenance: input.provenance, findings, functions, files, skipped, counts: countFindings(findings) };
+}
+
+/** The model from whole audits: reportRowsOf per file, then assembleReportModel. */
+export function buildReportModel(input: ReportInput): ReportModel {
+  const scope = rowScope(input.provenance.root, input.provenance.kernel !== undefined);
+  return assembleReportModel({ ...input, rows: input.files.map((f) => reportRowsOf(f, scope)) });
 }
 
 function sameRange(a: Range, b: Range): boolean {
