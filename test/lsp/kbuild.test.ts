@@ -194,6 +194,13 @@ describe('not built in this .config', () => {
       const bar = await openFile(h, src(dir, 'bar'));
       assert.match(await hoverAt(h, bar.uri, bar.text, '__iowrite32_copy'), /\*\*Allow-listed\*\*/);
       assert.equal(((bar.diags[0]!.data as { build?: { allowed?: boolean } }).build)?.allowed, true);
+      // The export judges by the same .config and list as the diagnostics.
+      const out = join(dir, 'out');
+      await h.conn.sendRequest('tdxAudit/exportReport', { outputDir: fileUri(out), formats: ['json'] });
+      const report = JSON.parse(readFileSync(join(out, 'tdx-audit.json'), 'utf8')) as { findings: { file: string; build?: { state?: string; allowed?: boolean } }[] };
+      const byFile = (name: string) => report.findings.filter((f) => f.file.endsWith(`${name}.c`));
+      assert.ok(byFile('foo').length && byFile('foo').every((f) => f.build?.state === 'not-built' && f.build.allowed === false), JSON.stringify(byFile('foo')[0]?.build));
+      assert.ok(byFile('bar').length && byFile('bar').every((f) => f.build?.allowed === true), JSON.stringify(byFile('bar')[0]?.build));
     } finally {
       h.kill();
     }

@@ -40,6 +40,8 @@ export interface ExportContext {
   view: WorkspaceView;
   /** The index's spool of report rows (index/indexer.ts), when there is one. */
   spool?: string;
+  /** tdxAudit.build.config / allowList resolved (KernelBuild.reportOptions; none when untrusted). */
+  build?: { config?: string; allowList?: string };
 }
 
 export async function exportReport(
@@ -72,7 +74,8 @@ export async function exportReport(
     const reuse = reuseFromIndex(ctx, paths, byPath);
     let last = 0;
     const run = await buildReport(
-      { paths, formats, profile: ctx.settings.engine.profile, followIncludes: ctx.settings.engine.followIncludes, objects: [] } as unknown as Parameters<typeof buildReport>[0],
+      // The .config and allow-list the diagnostics judge by (tdxAudit.build.*), so the report's not-built marks agree with the editor's.
+      { paths, formats, profile: ctx.settings.engine.profile, followIncludes: ctx.settings.engine.followIncludes, objects: [], ...ctx.build },
       {
         engine: ctx.engine,
         signal: ac.signal,

@@ -444,6 +444,7 @@ export class TdxServer {
         settings: this.settings,
         view: this.view,
         spool: this.indexer.spool,
+        build: this.build.reportOptions(),
       });
     } catch (err) {
       this.failure(p.scope, 'exporting the audit report', err);
