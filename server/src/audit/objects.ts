@@ -54,6 +54,11 @@ export interface OpenedObject {
   size: number;
   bin: BinaryObject;
   code: ObjectCode;
+  /**
+   * What joins computed from this object's units (compiled/match.ts flowFor), by the
+   * units and names they were computed for; cleared when the units are released.
+   */
+  joins?: Map<string, unknown>;
 }
 
 export interface ObjectCandidate {
@@ -82,8 +87,10 @@ export interface ObjectChoice {
 /** Objects bigger than this are only opened when named as vmlinux (they are read whole). */
 const MAX_OBJECT_BYTES = 64 << 20;
 const MAX_IMAGE_BYTES = 2047 << 20;
-/** Sources whose image units stay decoded (see keepImageUnits). */
+/** Sources whose image units stay decoded (see keepUnits). */
 const IMAGE_UNIT_SETS = 8;
+/** Objects other than images kept open in a batch run (ObjectStore.batchMode). */
+const BATCH_OPEN = 4;
 /** Cap on files visited when indexing an --objects folder. */
 const MAX_INDEXED_FILES = 200_000;
 
@@ -110,10 +117,24 @@ export class ObjectStore {
   /** Unit sets of the sources last joined against each image, oldest first. */
   private readonly imageUnits = new WeakMap<OpenedObject, DwarfUnit[][]>();
   /** Most recently used last; images are large, so only a few stay open. */
-  private readonly maxOpen: number;
+  private maxOpen: number;
+  /** See batchMode(). */
+  private batch = false;
 
   constructor(maxOpen = 16) {
     this.maxOpen = maxOpen;
+  }
+
+  /**
+   * A batch run (the CLI's report and scan): each source is joined once, in path
+   * order, and not asked about again. Every object, not only a linked image, then
+   * keeps only the last source's units decoded (a module of 60 files otherwise holds
+   * all 60 units' DIEs, line rows and dataflow until it is closed: over a kernel's
+   * modules, gigabytes), and at most BATCH_OPEN modules stay open.
+   */
+  batchMode(): void {
+    this.batch = true;
+    this.maxOpen = Math.min(this.maxOpen, BATCH_OPEN);
   }
 
   /**
@@ -174,15 +195,17 @@ export class ObjectStore {
    * its decoded DIEs and line rows: over every built-in file of a kernel that is
    * gigabytes. The units of the last IMAGE_UNIT_SETS sources stay decoded (an
    * editor switching between a few files re-decodes nothing); older ones are
-   * released, with the image's decoded instructions.
+   * released, with the image's decoded instructions. In a batch run only the last
+   * source's units stay, in every object.
    */
-  private keepImageUnits(o: OpenedObject, units: DwarfUnit[]): void {
+  private keepUnits(o: OpenedObject, units: DwarfUnit[]): void {
+    const keep = this.batch ? 1 : IMAGE_UNIT_SETS;
     const sets = this.imageUnits.get(o) ?? [];
     this.imageUnits.set(o, sets);
     const k = sets.findIndex((u) => u.length === units.length && u.every((x, i) => x === units[i]));
     if (k >= 0) sets.splice(k, 1);
     sets.push(units);
-    if (sets.length <= IMAGE_UNIT_SETS) return;
+    if (sets.length <= keep) return;
     const dropped = sets.shift()!;
     const kept = new Set(sets.flat());
     for (const u of dropped) {
@@ -191,6 +214,7 @@ export class ObjectStore {
       forgetUnitFacts(u);
     }
     o.code.release();
+    o.joins?.clear();
   }
 
   forget(path: string): void {
@@ -318,7 +342,7 @@ export class ObjectStore {
         continue;
       }
       if ('units' in m) {
-        if (c.image) this.keepImageUnits(r, m.units);
+        if (c.image || this.batch) this.keepUnits(r, m.units);
         const producer = m.units[0]!.producer;
         return {
           object: r,

@@ -32,13 +32,24 @@ export interface PoolRun<R> {
   workerData: PoolWorkerData;
   /** The task on this thread (one job, no worker bundle, or files every worker died on). */
   local: () => Promise<(path: string) => R>;
-  /** What a file whose worker died (or threw) gives. */
+  /** What a file gives whose task threw on this thread. */
   failed: (message: string) => R;
   /** Each file's result, in the files' order, as soon as every earlier file is done. */
   emit: (index: number, result: R) => void;
   /** Stops handing out files; workers are terminated and the run ends early. */
   signal?: AbortSignal;
+  /**
+   * Each worker's V8 old-generation limit in MB. V8 grows a heap towards its limit
+   * (by default a quarter of the machine's memory) before collecting it in full, so
+   * without one two workers hold gigabytes of garbage; a worker that reaches it dies,
+   * a fresh worker takes the lane's next file, and the file is audited again on this
+   * thread once the workers are done.
+   */
+  maxHeapMb?: number;
 }
+
+/** Workers started again after one died, per run: a file that kills every worker does not loop forever. */
+const MAX_RESTARTS = 16;
 
 /** Runs the task over every file (see PoolRun); resolves when each result was emitted, or on abort. */
 export async function runPool<R>(run: PoolRun<R>): Promise<void> {
@@ -78,47 +89,49 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
   }
   const given = new Set<number>();
   let next = 0;
-  await Promise.all(
-    Array.from({ length: threads }, () =>
-      new Promise<void>((resolveLane, rejectLane) => {
-        const w = new Worker(wp, { workerData: run.workerData });
-        let current = -1;
-        const stop = () => {
-          void w.terminate();
-          resolveLane();
-        };
-        signal?.addEventListener('abort', stop, { once: true });
-        const give = () => {
-          if (next >= files.length || signal?.aborted) {
-            signal?.removeEventListener('abort', stop);
-            stop();
-            return;
-          }
-          current = next++;
-          given.add(current);
-          w.postMessage({ id: current, path: files[current] });
-        };
-        w.on('message', (m: { ready?: true; fatal?: string; id?: number; result?: R }) => {
-          if (m.fatal) return rejectLane(new Error(`a worker failed to start: ${m.fatal}`));
-          if (m.ready) return give();
-          given.delete(m.id!);
-          done(m.id!, m.result!);
-          give();
-        });
-        w.on('error', (e) => {
-          // One file took its worker down: say so for that file and go on without the thread.
-          if (current >= 0 && given.has(current)) {
-            given.delete(current);
-            done(current, run.failed(e.message));
-          }
-          resolveLane();
-        });
-        w.on('exit', () => resolveLane());
-      }),
-    ),
-  );
+  let restarts = 0;
+  const lane = () =>
+    new Promise<void>((resolveLane, rejectLane) => {
+      const w = new Worker(wp, { workerData: run.workerData, ...(run.maxHeapMb ? { resourceLimits: { maxOldGenerationSizeMb: run.maxHeapMb } } : {}) });
+      let current = -1;
+      let ended = false;
+      const end = (again: boolean) => {
+        if (ended) return;
+        ended = true;
+        signal?.removeEventListener('abort', stop);
+        // A worker that died with files left: a fresh one takes over the lane.
+        if (again && next < files.length && !signal?.aborted && restarts++ < MAX_RESTARTS) lane().then(resolveLane, rejectLane);
+        else resolveLane();
+      };
+      const stop = () => {
+        void w.terminate();
+        end(false);
+      };
+      signal?.addEventListener('abort', stop, { once: true });
+      const give = () => {
+        if (next >= files.length || signal?.aborted) return stop();
+        current = next++;
+        given.add(current);
+        w.postMessage({ id: current, path: files[current] });
+      };
+      w.on('message', (m: { ready?: true; fatal?: string; id?: number; result?: R }) => {
+        if (m.fatal) {
+          ended = true;
+          return rejectLane(new Error(`a worker failed to start: ${m.fatal}`));
+        }
+        if (m.ready) return give();
+        given.delete(m.id!);
+        done(m.id!, m.result!);
+        give();
+      });
+      // One file took its worker down (an exception, or its heap limit): it stays in
+      // `given` and is audited again on this thread at the end, without the limit.
+      w.on('error', () => end(true));
+      w.on('exit', () => end(false));
+    });
+  await Promise.all(Array.from({ length: threads }, lane));
   if (signal?.aborted) return;
-  // Files no worker got to (every worker died): audited here.
+  // Files a worker died on, and files no worker got to (every worker died): audited here.
   for (const i of [...given].sort((a, b) => a - b)) await auditHere(i);
   for (let i = next; i < files.length; i++) await auditHere(i);
 }

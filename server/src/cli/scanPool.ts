@@ -39,6 +39,8 @@ export async function scanFiles(
     workerData: { task: 'scan', config },
     local: async () => {
       const engine = await local(read);
+      // Each file is joined once, in path order: objects keep only the last file's decoded units.
+      if ('objects' in engine) (engine as AuditEngine).objects.batchMode();
       const filter = new SiteFilter(read, (p, t) => engine.mayHoldSitesThroughHeaders(p, t));
       return (path) => auditForScan(engine, path, filter);
     },

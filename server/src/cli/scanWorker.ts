@@ -15,6 +15,8 @@ async function main(): Promise<void> {
   const read = (p: string) => readTextOrUndefined(p);
   const engine = await AuditEngine.create(batchHost());
   engine.configure(workerData.config as Partial<AuditConfig>);
+  // Each file is joined once, in path order: objects keep only the last file's decoded units.
+  engine.objects.batchMode();
   const filter = new SiteFilter(read, (p, t) => engine.mayHoldSitesThroughHeaders(p, t));
   const job: (path: string) => unknown =
     workerData.task === 'report' ? reportJob(engine, filter, workerData.report as ReportJobSettings) : (path) => auditForScan(engine, path, filter);
