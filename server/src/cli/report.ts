@@ -14,6 +14,7 @@ import { AuditEngine } from '../audit/engine';
 import { batchHost, SiteFilter } from '../audit/sources';
 import { readTextOrUndefined } from '../fs/safeRead';
 import { defaultJobs, runPool } from './pool';
+import { readSharedImage } from '../audit/objects';
 import { htmlChunks } from '../audit/report/html';
 import { jsonReportChunks, type JsonExtras } from '../audit/report/json';
 import { markdownText } from '../audit/report/markdown';
@@ -180,15 +181,19 @@ const WORKER_HEAP_MB = 512;
 
 /** Report's files audited on `jobs` threads (pool.ts), each worker with its own engine. */
 function pooledJobs(jobs: number, signal: AbortSignal): ReportHooks['runJobs'] {
-  return (files, job, emit) =>
-    runPool<ReportJobResult>({
+  return (files, job, emit) => {
+    // vmlinux read once, into memory the workers share, instead of once per worker.
+    const vmlinux = job.config.objects?.vmlinux;
+    const image = jobs > 1 && files.length > 1 && vmlinux ? readSharedImage(vmlinux) : undefined;
+    return runPool<ReportJobResult>({
       files,
       jobs,
-      workerData: { task: 'report', config: job.config, report: job.settings },
+      workerData: { task: 'report', config: job.config, report: job.settings, images: image ? [image] : [] },
       local: async () => {
         const engine = await AuditEngine.create(batchHost());
         engine.configure(job.config);
         engine.objects.batchMode();
+        if (image) engine.objects.shareImage(image);
         const filter = new SiteFilter((p) => readTextOrUndefined(p), (p, t) => engine.mayHoldSitesThroughHeaders(p, t));
         return reportJob(engine, filter, job.settings);
       },
@@ -197,6 +202,7 @@ function pooledJobs(jobs: number, signal: AbortSignal): ReportHooks['runJobs'] {
       signal,
       maxHeapMb: WORKER_HEAP_MB,
     });
+  };
 }
 
 /**

@@ -8,6 +8,7 @@ import { readTextOrUndefined } from '../fs/safeRead';
 import { auditForScan } from './scanPool';
 import { batchHost, SiteFilter } from '../audit/sources';
 import { reportJob, type ReportJobSettings } from '../audit/report/build';
+import type { SharedImage } from '../audit/objects';
 
 const port = parentPort!;
 
@@ -17,6 +18,8 @@ async function main(): Promise<void> {
   engine.configure(workerData.config as Partial<AuditConfig>);
   // Each file is joined once, in path order: objects keep only the last file's decoded units.
   engine.objects.batchMode();
+  // vmlinux as the main thread read it once for every worker (report.ts).
+  for (const image of (workerData.images ?? []) as SharedImage[]) engine.objects.shareImage(image);
   const filter = new SiteFilter(read, (p, t) => engine.mayHoldSitesThroughHeaders(p, t));
   const job: (path: string) => unknown =
     workerData.task === 'report' ? reportJob(engine, filter, workerData.report as ReportJobSettings) : (path) => auditForScan(engine, path, filter);
