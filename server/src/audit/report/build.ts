@@ -16,7 +16,7 @@ import { siteKeys } from './fingerprint';
 import { htmlText } from './html';
 import { jsonText, parseJsonReport } from './json';
 import { markdownText } from './markdown';
-import { assembleReportModel, reportRowsOf, rowScope, type FileBuild, type FileReportRows, type ReportModel, type RowScope } from './model';
+import { assembleReportModel, reportRowsOf, RowInterner, rowScope, type FileBuild, type FileReportRows, type ReportModel, type RowScope } from './model';
 import { parseDotConfig, treeKbuild } from '../kbuild';
 import { allowed, parseAllowList, type AllowList } from '../allowList';
 import { collectProvenance, findTreeRoot, readFirstConfig, relativeTo, type DotConfigText } from './provenance';
@@ -162,10 +162,12 @@ export async function buildReport(o: BuildOptions, hooks: ReportHooks = {}): Pro
     else if (r.kind === 'rows') rows.push(withBuild(r.rows, buildOf(relativeTo(root, f))));
   };
   if (hooks.runJobs && config && !hooks.textOf && !hooks.reuse) {
-    // Audited elsewhere (the CLI's worker threads); only the rows come back, in the files' order.
+    // Audited elsewhere (the CLI's worker threads); only the rows come back, in the files' order,
+    // each a copy: what repeats across files is shared again.
+    const interner = new RowInterner();
     await hooks.runJobs(sources, { config, settings }, (i, r) => {
       hooks.progress?.(i + 1, sources.length, relativeTo(root, sources[i]!));
-      take(sources[i]!, r);
+      take(sources[i]!, r.kind === 'rows' ? { kind: 'rows', rows: interner.intern(r.rows) } : r);
     });
   } else {
     const engine = hooks.engine ?? (await AuditEngine.create(batchHost()));
