@@ -24,6 +24,10 @@
 #   TDX_DISTRO_FORMATS  report formats (default json,markdown)
 #   TDX_DISTRO_SCOPE    a folder under the tree to audit instead of all of it (e.g. drivers/ata)
 #   TDX_DISTRO_PROFILE  --profile (default tdx-linux-6.1 for 6.1, tdx-linux-6.12+ for 6.12)
+#   TDX_DISTRO_JOBS     --jobs: threads auditing files (default: one per core)
+#
+# $OUT/time.txt gets /usr/bin/time -v's figures and the load average before and
+# after (the machine may be shared: compare user+sys CPU, not wall time, then).
 #
 # The last stdout line is the report folder.
 set -euo pipefail
@@ -93,7 +97,7 @@ log "debug package: $PKG $(apt-cache policy "$PKG" | awk '/Candidate:/{print $2}
 
 TARGET=$TREE${SCOPE:+/$SCOPE}
 REPORT=(node "$HERE/dist/cli.js" report "$TARGET" --vmlinux "$VMLINUX" --objects "$MODULES"
-  --out "$OUT" --format "$FORMATS" --force --profile "$PROFILE" --exit-zero)
+  --out "$OUT" --format "$FORMATS" --force --profile "$PROFILE" --exit-zero ${TDX_DISTRO_JOBS:+--jobs "$TDX_DISTRO_JOBS"})
 if [[ $PRINT == 1 ]]; then
   echo "apt-get install linux-source-$SERIES $PKG"
   echo "tar -C $(dirname "$TREE") -xaf /usr/src/linux-source-$SERIES.tar.xz"
@@ -134,7 +138,9 @@ fi
 mkdir -p "$OUT"
 t2=$(now)
 log "running: ${REPORT[*]}"
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 /usr/bin/time -v -o "$OUT/time.txt" "${REPORT[@]}" 2> >(tee "$OUT/stderr.txt" | tail -n 20 >&2)
-log "report: $(since "$t2") s wall, peak RSS $(awk -F': ' '/Maximum resident/{printf "%.0f MB", $2/1024}' "$OUT/time.txt")"
+printf '\tLoad average at start: %s\n\tLoad average at end: %s\n' "$load0" "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/time.txt"
+log "report: $(since "$t2") s wall, $(awk -F': ' '/User time/{u=$2} /System time/{s=$2} END{printf "%.0f", u+s}' "$OUT/time.txt") s CPU (user+sys), peak RSS $(awk -F': ' '/Maximum resident/{printf "%.0f MB", $2/1024}' "$OUT/time.txt"), load $load0 -> $(cut -d' ' -f1-3 /proc/loadavg)"
 log "total: $(since "$t0") s"
 echo "$OUT"

@@ -54,6 +54,19 @@ export interface OpenedObject {
   size: number;
   bin: BinaryObject;
   code: ObjectCode;
+  /**
+   * What joins computed from this object's units (compiled/match.ts flowFor), by the
+   * units and names they were computed for; cleared when the units are released.
+   */
+  joins?: Map<string, unknown>;
+}
+
+/** A linked image's bytes as read by readSharedImage: memory every thread of a process can use. */
+export interface SharedImage {
+  path: string;
+  mtimeMs: number;
+  size: number;
+  bytes: SharedArrayBuffer;
 }
 
 export interface ObjectCandidate {
@@ -82,8 +95,10 @@ export interface ObjectChoice {
 /** Objects bigger than this are only opened when named as vmlinux (they are read whole). */
 const MAX_OBJECT_BYTES = 64 << 20;
 const MAX_IMAGE_BYTES = 2047 << 20;
-/** Sources whose image units stay decoded (see keepImageUnits). */
+/** Sources whose image units stay decoded (see keepUnits). */
 const IMAGE_UNIT_SETS = 8;
+/** Objects other than images kept open in a batch run (ObjectStore.batchMode). */
+const BATCH_OPEN = 4;
 /** Cap on files visited when indexing an --objects folder. */
 const MAX_INDEXED_FILES = 200_000;
 
@@ -110,10 +125,35 @@ export class ObjectStore {
   /** Unit sets of the sources last joined against each image, oldest first. */
   private readonly imageUnits = new WeakMap<OpenedObject, DwarfUnit[][]>();
   /** Most recently used last; images are large, so only a few stay open. */
-  private readonly maxOpen: number;
+  private maxOpen: number;
+  /** See batchMode(). */
+  private batch = false;
+  /** Images read once by another thread (shareImage): their bytes, used while the file is unchanged. */
+  private readonly shared = new Map<string, SharedImage>();
 
   constructor(maxOpen = 16) {
     this.maxOpen = maxOpen;
+  }
+
+  /**
+   * A batch run (the CLI's report and scan): each source is joined once, in path
+   * order, and not asked about again. Every object, not only a linked image, then
+   * keeps only the last source's units decoded (a module of 60 files otherwise holds
+   * all 60 units' DIEs, line rows and dataflow until it is closed: over a kernel's
+   * modules, gigabytes), and at most BATCH_OPEN modules stay open.
+   */
+  /**
+   * Bytes of a linked image another thread already read (readSharedImage), used
+   * instead of reading the file again while its mtime and size are unchanged: two
+   * report workers share one copy of vmlinux's 200 MB of code and DWARF.
+   */
+  shareImage(image: SharedImage): void {
+    this.shared.set(image.path, image);
+  }
+
+  batchMode(): void {
+    this.batch = true;
+    this.maxOpen = Math.min(this.maxOpen, BATCH_OPEN);
   }
 
   /**
@@ -142,7 +182,13 @@ export class ObjectStore {
       const head = safeReadHead(path, 64).head;
       if (head.length < 4 || head.readUInt32BE(0) !== 0x7f454c46) throw new Error(`${path}: not an ELF file`);
       if (st.size > (image ? MAX_IMAGE_BYTES : MAX_OBJECT_BYTES)) throw new Error(`${path}: ${(st.size / 1048576).toFixed(0)} MB is too large to open as an object`);
-      const data = st.size > SPARSE_READ_BYTES ? readSparse(path, st.size) ?? safeReadBytes(path, { maxBytes: Number.MAX_SAFE_INTEGER }) : safeReadBytes(path, { maxBytes: Number.MAX_SAFE_INTEGER });
+      const given = this.shared.get(path);
+      const data =
+        given && given.mtimeMs === st.mtimeMs && given.size === st.size
+          ? Buffer.from(given.bytes)
+          : st.size > SPARSE_READ_BYTES
+            ? readSparse(path, st.size) ?? safeReadBytes(path, { maxBytes: Number.MAX_SAFE_INTEGER })
+            : safeReadBytes(path, { maxBytes: Number.MAX_SAFE_INTEGER });
       const bin = openBinary(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
       if (bin.elf.machine !== 62) throw new Error(`${path}: not an x86-64 object (e_machine ${bin.elf.machine})`);
       if (!bin.dwarf.hasDebugInfo) {
@@ -174,15 +220,17 @@ export class ObjectStore {
    * its decoded DIEs and line rows: over every built-in file of a kernel that is
    * gigabytes. The units of the last IMAGE_UNIT_SETS sources stay decoded (an
    * editor switching between a few files re-decodes nothing); older ones are
-   * released, with the image's decoded instructions.
+   * released, with the image's decoded instructions. In a batch run only the last
+   * source's units stay, in every object.
    */
-  private keepImageUnits(o: OpenedObject, units: DwarfUnit[]): void {
+  private keepUnits(o: OpenedObject, units: DwarfUnit[]): void {
+    const keep = this.batch ? 1 : IMAGE_UNIT_SETS;
     const sets = this.imageUnits.get(o) ?? [];
     this.imageUnits.set(o, sets);
     const k = sets.findIndex((u) => u.length === units.length && u.every((x, i) => x === units[i]));
     if (k >= 0) sets.splice(k, 1);
     sets.push(units);
-    if (sets.length <= IMAGE_UNIT_SETS) return;
+    if (sets.length <= keep) return;
     const dropped = sets.shift()!;
     const kept = new Set(sets.flat());
     for (const u of dropped) {
@@ -191,6 +239,7 @@ export class ObjectStore {
       forgetUnitFacts(u);
     }
     o.code.release();
+    o.joins?.clear();
   }
 
   forget(path: string): void {
@@ -318,7 +367,7 @@ export class ObjectStore {
         continue;
       }
       if ('units' in m) {
-        if (c.image) this.keepImageUnits(r, m.units);
+        if (c.image || this.batch) this.keepUnits(r, m.units);
         const producer = m.units[0]!.producer;
         return {
           object: r,
@@ -523,7 +572,7 @@ const SPARSE_READ_BYTES = 64 << 20;
  * is what was read. undefined for anything but a plain little-endian ELF64
  * executable, which is then read whole.
  */
-export function readSparse(path: string, size: number): Buffer | undefined {
+export function readSparse(path: string, size: number, alloc: (size: number) => Buffer = (n) => Buffer.alloc(n)): Buffer | undefined {
   const fd = openSync(path, 'r');
   try {
     const head = Buffer.alloc(64);
@@ -537,7 +586,7 @@ export function readSparse(path: string, size: number): Buffer | undefined {
     const shstrndx = head.readUInt16LE(0x3e);
     if (shentsize !== 64 || shnum === 0 || shstrndx >= shnum || shoff + shnum * 64 > size) return undefined;
     // Zeroed by calloc/mmap: pages are committed only where a section is read into them.
-    const buf = Buffer.alloc(size);
+    const buf = alloc(size);
     const fill = (off: number, len: number) => {
       if (off < 0 || len <= 0 || off + len > size) return;
       for (let done = 0; done < len; ) {
@@ -578,6 +627,23 @@ export function readSparse(path: string, size: number): Buffer | undefined {
     return buf;
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * A linked image read as load() reads it (readSparse), into memory threads share
+ * (ObjectStore.shareImage); undefined when it is not a large plain ELF64 image
+ * (each thread then reads it as before) or cannot be read.
+ */
+export function readSharedImage(path: string): SharedImage | undefined {
+  try {
+    const st = statSync(path);
+    if (!st.isFile() || st.size <= SPARSE_READ_BYTES || st.size > MAX_IMAGE_BYTES) return undefined;
+    let bytes: SharedArrayBuffer | undefined;
+    const buf = readSparse(path, st.size, (n) => Buffer.from((bytes = new SharedArrayBuffer(n))));
+    return buf && bytes ? { path, mtimeMs: st.mtimeMs, size: st.size, bytes } : undefined;
+  } catch {
+    return undefined;
   }
 }
 

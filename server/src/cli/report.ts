@@ -9,7 +9,12 @@
 import { DEFAULT_PROFILE } from '../x86/profiles';
 import { applyTreeProfile, checkObjectPaths, commonOption, optionValue } from './options';
 import type { ReportFormat } from '../lsp/protocol';
-import { buildReport, FORMATS, REPORT_FILE_NAMES, ReportUsageError, type BuildOptions, type ReportRun } from '../audit/report/build';
+import { buildReport, FORMATS, REPORT_FILE_NAMES, reportJob, ReportUsageError, type BuildOptions, type ReportHooks, type ReportJobResult, type ReportRun } from '../audit/report/build';
+import { AuditEngine } from '../audit/engine';
+import { batchHost, SiteFilter } from '../audit/sources';
+import { readTextOrUndefined } from '../fs/safeRead';
+import { defaultJobs, runPool } from './pool';
+import { readSharedImage } from '../audit/objects';
 import { htmlChunks } from '../audit/report/html';
 import { jsonReportChunks, type JsonExtras } from '../audit/report/json';
 import { markdownText } from '../audit/report/markdown';
@@ -19,7 +24,7 @@ import { writeReportFiles, type OutputFile } from '../audit/report/write';
 
 
 export const REPORT_USAGE =
-  'tdx-audit report <files or dirs...> --out DIR [--format sarif,html,markdown,json] [--force] [--baseline FILE] [--triage FILE] [--objects DIR|FILE]... [--build-dir DIR] [--vmlinux FILE] [--path-map FROM=TO]... [--no-objects] [--profile P] [--no-includes] [--exit-zero] [--shard K/N] [--config .config] [--allow-list FILE]';
+  'tdx-audit report <files or dirs...> --out DIR [--format sarif,html,markdown,json] [--force] [--baseline FILE] [--triage FILE] [--objects DIR|FILE]... [--build-dir DIR] [--vmlinux FILE] [--path-map FROM=TO]... [--no-objects] [--profile P] [--no-includes] [--exit-zero] [--jobs N] [--shard K/N] [--config .config] [--allow-list FILE]';
 
 
 export interface ReportOptions extends BuildOptions {
@@ -27,10 +32,12 @@ export interface ReportOptions extends BuildOptions {
   force: boolean;
   /** Write the report but exit 0 even with error findings (as scan's --exit-zero). */
   exitZero?: boolean;
+  /** Threads auditing files (--jobs; default one per core). */
+  jobs: number;
 }
 
 export function parseReportArgs(argv: string[]): ReportOptions {
-  const o: ReportOptions = { paths: [], out: '', formats: [...FORMATS], force: false, profile: DEFAULT_PROFILE, followIncludes: true, objects: [] };
+  const o: ReportOptions = { paths: [], out: '', formats: [...FORMATS], force: false, profile: DEFAULT_PROFILE, followIncludes: true, objects: [], jobs: defaultJobs() };
   const fail = (m: string) => new ReportUsageError(m);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -43,6 +50,11 @@ export function parseReportArgs(argv: string[]): ReportOptions {
     else if (a === '--exit-zero') o.exitZero = true;
     else if (a === '--baseline') o.baseline = optionValue(argv, ++i, a, fail);
     else if (a === '--triage') o.triage = optionValue(argv, ++i, a, fail);
+    else if (a === '--jobs' || a === '-j') {
+      const v = optionValue(argv, ++i, a, fail);
+      if (!/^[1-9]\d{0,2}$/.test(v)) throw new ReportUsageError(`${a} takes a number of threads (1-999), not ${v}`);
+      o.jobs = Number(v);
+    }
     else if (a.startsWith('-')) throw new ReportUsageError(`unknown option ${a}`);
     else o.paths.push(a);
   }
@@ -139,7 +151,7 @@ export async function runReport(argv: string[], ioOverrides: Partial<ReportIO> =
     const bar = progressBar(io);
     let run: ReportRun | 'cancelled';
     try {
-      run = await buildReport(o, { signal: ac.signal, progress: bar.tick });
+      run = await buildReport(o, { signal: ac.signal, progress: bar.tick, runJobs: pooledJobs(o.jobs, ac.signal) });
     } finally {
       bar.done();
     }
@@ -157,6 +169,40 @@ export async function runReport(argv: string[], ioOverrides: Partial<ReportIO> =
     for (const s of signals) process.off(s, onSignal);
     outer?.removeEventListener('abort', forward);
   }
+}
+
+/**
+ * A report worker's heap limit: the live set of one file's audit and join, with the
+ * last module's decoded units, stays under 300 MB on drivers/ of Debian 6.1
+ * (measured with --max-old-space-size); a file that needs more is audited again on
+ * the main thread without a limit (pool.ts).
+ */
+const WORKER_HEAP_MB = 512;
+
+/** Report's files audited on `jobs` threads (pool.ts), each worker with its own engine. */
+function pooledJobs(jobs: number, signal: AbortSignal): ReportHooks['runJobs'] {
+  return (files, job, emit) => {
+    // vmlinux read once, into memory the workers share, instead of once per worker.
+    const vmlinux = job.config.objects?.vmlinux;
+    const image = jobs > 1 && files.length > 1 && vmlinux ? readSharedImage(vmlinux) : undefined;
+    return runPool<ReportJobResult>({
+      files,
+      jobs,
+      workerData: { task: 'report', config: job.config, report: job.settings, images: image ? [image] : [] },
+      local: async () => {
+        const engine = await AuditEngine.create(batchHost());
+        engine.configure(job.config);
+        engine.objects.batchMode();
+        if (image) engine.objects.shareImage(image);
+        const filter = new SiteFilter((p) => readTextOrUndefined(p), (p, t) => engine.mayHoldSitesThroughHeaders(p, t));
+        return reportJob(engine, filter, job.settings);
+      },
+      failed: (message) => ({ kind: 'skipped', why: `analysis failed: ${message}` }),
+      emit,
+      signal,
+      maxHeapMb: WORKER_HEAP_MB,
+    });
+  };
 }
 
 /**

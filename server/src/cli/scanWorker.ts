@@ -1,11 +1,14 @@
-// A worker thread of `scan`: its own AuditEngine (parser, header cache, object
-// store); audits the files the main thread hands it, one at a time, and answers
-// with the file's output pieces (scanOutput.ts).
+// A worker thread of the CLI's pool (pool.ts): its own AuditEngine (parser, header
+// cache, object store); audits the files the main thread hands it, one at a time,
+// and answers with what the task keeps of each: scan's output pieces
+// (scanOutput.ts) or report's rows (audit/report/build.ts reportJob).
 import { parentPort, workerData } from 'node:worker_threads';
 import { AuditEngine, type AuditConfig } from '../audit/engine';
 import { readTextOrUndefined } from '../fs/safeRead';
-import { auditForScan, type ScanJobResult } from './scanPool';
+import { auditForScan } from './scanPool';
 import { batchHost, SiteFilter } from '../audit/sources';
+import { reportJob, type ReportJobSettings } from '../audit/report/build';
+import type { SharedImage } from '../audit/objects';
 
 const port = parentPort!;
 
@@ -13,11 +16,17 @@ async function main(): Promise<void> {
   const read = (p: string) => readTextOrUndefined(p);
   const engine = await AuditEngine.create(batchHost());
   engine.configure(workerData.config as Partial<AuditConfig>);
+  // Each file is joined once, in path order: objects keep only the last file's decoded units.
+  engine.objects.batchMode();
+  // vmlinux as the main thread read it once for every worker (report.ts).
+  for (const image of (workerData.images ?? []) as SharedImage[]) engine.objects.shareImage(image);
   const filter = new SiteFilter(read, (p, t) => engine.mayHoldSitesThroughHeaders(p, t));
+  const job: (path: string) => unknown =
+    workerData.task === 'report' ? reportJob(engine, filter, workerData.report as ReportJobSettings) : (path) => auditForScan(engine, path, filter);
   port.on('message', (m: { id: number; path: string }) => {
-    let r: ScanJobResult;
+    let r: unknown;
     try {
-      r = auditForScan(engine, m.path, filter);
+      r = job(m.path);
     } catch (e) {
       r = { kind: 'skipped', why: `analysis failed: ${(e as Error).message}` };
     }

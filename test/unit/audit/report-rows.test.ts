@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { AuditEngine } from '../../../server/src/audit/engine';
 import { batchHost } from '../../../server/src/audit/sources';
 import { buildReport } from '../../../server/src/audit/report/build';
-import { assembleReportModel, buildReportModel, reportRowsOf, rowScope, type FileReportRows, type ReportInputFile } from '../../../server/src/audit/report/model';
+import { assembleReportModel, buildReportModel, reportRowsOf, RowInterner, rowScope, type FileReportRows, type ReportInputFile } from '../../../server/src/audit/report/model';
 import { collectProvenance, findTreeRoot, relativeTo } from '../../../server/src/audit/report/provenance';
 import { jsonText } from '../../../server/src/audit/report/json';
 import { sarifText } from '../../../server/src/audit/report/sarif';
@@ -92,6 +92,12 @@ describe('report rows', { skip: skipWithoutGcc }, () => {
     const model = assembleReportModel({ rows: copied, provenance, triage, skipped });
     for (const render of [jsonText, sarifText, htmlText, markdownText]) assert.equal(render(model), render(expected), render.name);
     assert.equal(model.counts.findings, expected.findings.length);
+    // Rows from workers (copies) with their repeated parts shared again: the same report.
+    const interner = new RowInterner();
+    const shared = (JSON.parse(JSON.stringify(rows)) as FileReportRows[]).map((r) => interner.intern(r));
+    const handlers = shared.flatMap((r) => r.findings.flatMap((f) => (f.handler ? [f.handler] : [])));
+    assert.ok(handlers.length > new Set(handlers).size, 'equal handler records are one object');
+    assert.equal(jsonText(assembleReportModel({ rows: shared, provenance, triage, skipped })), jsonText(expected));
     // Rows carry no audit, tree or text: each row's keys are the documented ones.
     for (const row of rows) assert.deepEqual(Object.keys(row).filter((k) => !['path', 'file', 'findings', 'functions', 'row', 'object', 'build'].includes(k)), []);
   });

@@ -338,14 +338,12 @@ export interface JoinFlow {
   functions: readonly FunctionCode[];
 }
 
-const flowCache = new WeakMap<OpenedObject, Map<string, JoinFlow>>();
-
 /** Runs (once per object, units and source MMIO names) the object-wide MMIO dataflow. */
 export function flowFor(o: OpenedObject, units: readonly DwarfUnit[], sites: readonly Site[]): JoinFlow {
   const names = sourceMmioNames(sites);
   const key = `${units.map((u) => u.offset).join(',')}|${[...names].map(([f, n]) => `${f}:${[...n].sort().join(',')}`).sort().join(';')}`;
-  let per = flowCache.get(o);
-  if (!per) flowCache.set(o, (per = new Map()));
+  // Kept on the object, so releasing its units (ObjectStore.keepUnits) drops these too.
+  const per = (o.joins ??= new Map()) as Map<string, JoinFlow>;
   const hit = per.get(key);
   if (hit) return hit;
   const fns = new Map<bigint, FunctionCode>();

@@ -9,14 +9,14 @@ import { join, resolve } from 'node:path';
 import type { CommonOptions } from '../../cliOptions';
 import { objectSearchOf, shardOf } from '../../cliOptions';
 import { batchHost, discoverSources as discoverTree, readSource, SiteFilter, SourceError } from '../sources';
-import { AuditEngine, type FileAudit } from '../engine';
+import { AuditEngine, type AuditConfig, type FileAudit } from '../engine';
 import type { ReportFormat } from '../../lsp/protocol';
 import { applyBaseline } from './baseline';
 import { siteKeys } from './fingerprint';
 import { htmlText } from './html';
 import { jsonText, parseJsonReport } from './json';
 import { markdownText } from './markdown';
-import { assembleReportModel, reportRowsOf, rowScope, type FileBuild, type FileReportRows, type ReportModel } from './model';
+import { assembleReportModel, reportRowsOf, RowInterner, rowScope, type FileBuild, type FileReportRows, type ReportModel, type RowScope } from './model';
 import { parseDotConfig, treeKbuild } from '../kbuild';
 import { allowed, parseAllowList, type AllowList } from '../allowList';
 import { collectProvenance, findTreeRoot, readFirstConfig, relativeTo, type DotConfigText } from './provenance';
@@ -86,12 +86,53 @@ export interface ReportHooks {
    * would. This run's .config and allow-list decide the rows' build state.
    */
   reuse?: (path: string, text: string) => FileReportRows | undefined;
+  /**
+   * Audits the files elsewhere (the CLI's worker threads: cli/pool.ts) with engines
+   * configured by `job.config`, each file by reportJob(job.settings); `emit` gets each
+   * file's result in the files' order. Used only when the run has no engine, textOf or
+   * reuse of the caller's. Returns early (having emitted less) when `signal` aborts.
+   */
+  runJobs?: (files: readonly string[], job: { config: Partial<AuditConfig>; settings: ReportJobSettings }, emit: (index: number, r: ReportJobResult) => void) => Promise<void>;
 }
 
 /** Rows with this run's build state (reused rows may come from a run with another .config). */
 function withBuild(r: FileReportRows, build: FileBuild | undefined): FileReportRows {
   const { build: _old, ...rest } = r;
   return build ? { ...rest, build } : rest;
+}
+
+/** What one file gives a report: its rows, why it was skipped, or nothing (no site). */
+export type ReportJobResult = { kind: 'rows'; rows: FileReportRows } | { kind: 'skipped'; why: string } | { kind: 'none' };
+
+/** What a thread auditing a report's files needs besides the engine's configuration (plain data, for a worker). */
+export interface ReportJobSettings {
+  /** The tree root paths are relative to. */
+  root: string;
+  /** A kernel tree: findings point at the io.h line defining their accessor. */
+  kernelTree: boolean;
+}
+
+/** A file's text audited into rows (its keys taken now, so neither the text nor the audit is kept). */
+function rowsOfText(engine: Pick<AuditEngine, 'auditOnce'>, filter: SiteFilter, scope: RowScope, path: string, text: string): ReportJobResult {
+  if (!filter.mayHoldSites(path, text)) return { kind: 'none' };
+  let audit: FileAudit;
+  try {
+    audit = engine.auditOnce(path, text);
+  } catch (e) {
+    return { kind: 'skipped', why: `analysis failed: ${(e as Error).message}` };
+  }
+  if (!audit.analysis.sites.length) return { kind: 'none' };
+  return { kind: 'rows', rows: reportRowsOf({ path, audit, keys: siteKeys(relativeTo(scope.root, path), text, audit.analysis.sites) }, scope) };
+}
+
+/** The per-file task of a report on a thread of its own (cli/scanWorker.ts): read, filter, audit, rows. */
+export function reportJob(engine: Pick<AuditEngine, 'auditOnce'>, filter: SiteFilter, settings: ReportJobSettings): (path: string) => ReportJobResult {
+  const scope = rowScope(settings.root, settings.kernelTree);
+  return (path) => {
+    const src = readSource(path);
+    if ('why' in src) return { kind: 'skipped', why: src.why };
+    return rowsOfText(engine, filter, scope, path, src.text);
+  };
 }
 
 /** Scans and renders without writing (the editor's export uses the same steps). */
@@ -102,61 +143,58 @@ export async function buildReport(o: BuildOptions, hooks: ReportHooks = {}): Pro
   const { root, kernel } = findTreeRoot(o.paths);
   const read = (p: string) => readTextOrUndefined(p);
   // A batch run as scan's: headers through the include path, their knowledge cached.
-  const engine = hooks.engine ?? (await AuditEngine.create(batchHost()));
-  if (!hooks.engine) engine.configure({
-    profile: o.profile,
-    followIncludes: o.followIncludes,
-    headerCache: true,
-    // The compiled-form join happens inside the engine (compiled/match.ts) once it knows where objects are.
-    // As scan: the .o beside each source unless --no-objects, plus what the options name.
-    objects: objectSearchOf(o, root, (m) => new Error(m)),
-  });
+  // The compiled-form join happens inside the engine (compiled/match.ts) once it knows where objects are.
+  // As scan: the .o beside each source unless --no-objects, plus what the options name.
+  const config: Partial<AuditConfig> | undefined = hooks.engine
+    ? undefined
+    : { profile: o.profile, followIncludes: o.followIncludes, headerCache: true, objects: objectSearchOf(o, root, (m) => new Error(m)) };
   // A caller's engine decides the profile and whether objects are read.
-  const profile = engine.configuration.profile;
-  const joining = !!engine.configuration.objects;
+  const profile = hooks.engine ? hooks.engine.configuration.profile : o.profile;
+  const joining = hooks.engine ? !!hooks.engine.configuration.objects : !!config?.objects;
 
   const rows: FileReportRows[] = [];
   // Read once: the build states and the provenance both come from it.
   const dotConfig = findDotConfig(o, root);
   const buildOf = buildStates(o, root, kernel !== undefined, dotConfig);
-  const scope = rowScope(root, kernel !== undefined);
-  // A file that only calls header wrappers (vp_ioread16) is asked of the engine before it is skipped.
-  const filter = new SiteFilter((p) => hooks.textOf?.(p) ?? read(p), (p, t) => engine.mayHoldSitesThroughHeaders(p, t));
-  for (let i = 0; i < sources.length; i++) {
-    // Let a SIGINT handler (or a cancellation request) run: the audit itself is synchronous.
-    if (i % 8 === 0) await new Promise((r) => setImmediate(r));
-    if (hooks.signal?.aborted) return 'cancelled';
-    const f = sources[i];
-    hooks.progress?.(i + 1, sources.length, relativeTo(root, f));
-    let text: string;
-    const buffered = hooks.textOf?.(f);
-    if (buffered !== undefined) text = buffered;
-    else {
-      const src = readSource(f);
-      if ('why' in src) {
-        skipped.push({ file: f, why: src.why });
+  const settings: ReportJobSettings = { root, kernelTree: kernel !== undefined };
+  const take = (f: string, r: ReportJobResult) => {
+    if (r.kind === 'skipped') skipped.push({ file: f, why: r.why });
+    else if (r.kind === 'rows') rows.push(withBuild(r.rows, buildOf(relativeTo(root, f))));
+  };
+  if (hooks.runJobs && config && !hooks.textOf && !hooks.reuse) {
+    // Audited elsewhere (the CLI's worker threads); only the rows come back, in the files' order,
+    // each a copy: what repeats across files is shared again.
+    const interner = new RowInterner();
+    await hooks.runJobs(sources, { config, settings }, (i, r) => {
+      hooks.progress?.(i + 1, sources.length, relativeTo(root, sources[i]!));
+      take(sources[i]!, r.kind === 'rows' ? { kind: 'rows', rows: interner.intern(r.rows) } : r);
+    });
+  } else {
+    const engine = hooks.engine ?? (await AuditEngine.create(batchHost()));
+    if (config) engine.configure(config);
+    // A file that only calls header wrappers (vp_ioread16) is asked of the engine before it is skipped.
+    const filter = new SiteFilter((p) => hooks.textOf?.(p) ?? read(p), (p, t) => engine.mayHoldSitesThroughHeaders(p, t));
+    const scope = rowScope(root, kernel !== undefined);
+    for (let i = 0; i < sources.length; i++) {
+      // Let a SIGINT handler (or a cancellation request) run: the audit itself is synchronous.
+      if (i % 8 === 0) await new Promise((r) => setImmediate(r));
+      if (hooks.signal?.aborted) return 'cancelled';
+      const f = sources[i]!;
+      hooks.progress?.(i + 1, sources.length, relativeTo(root, f));
+      const text = hooks.textOf?.(f) ?? readSource(f);
+      if (typeof text !== 'string' && 'why' in text) {
+        take(f, { kind: 'skipped', why: text.why });
         continue;
       }
-      text = src.text;
+      const t = typeof text === 'string' ? text : text.text;
+      // Rows the caller already has for this text (the editor's index): not audited again.
+      const reused = hooks.reuse?.(f, t);
+      if (reused) {
+        if (reused.row.sites) take(f, { kind: 'rows', rows: reused });
+        continue;
+      }
+      take(f, rowsOfText(engine, filter, scope, f, t));
     }
-    // Rows the caller already has for this text (the editor's index): not audited again.
-    const reused = hooks.reuse?.(f, text);
-    if (reused) {
-      if (reused.row.sites) rows.push(withBuild(reused, buildOf(relativeTo(root, f))));
-      continue;
-    }
-    if (!filter.mayHoldSites(f, text)) continue;
-    let audit: FileAudit;
-    try {
-      audit = engine.auditOnce(f, text);
-    } catch (e) {
-      skipped.push({ file: f, why: `analysis failed: ${(e as Error).message}` });
-      continue;
-    }
-    if (!audit.analysis.sites.length) continue;
-    const build = buildOf(relativeTo(root, f));
-    // Keys now, so the text can be dropped: a whole tree's text is not kept, nor its audits.
-    rows.push(reportRowsOf({ path: f, audit, keys: siteKeys(relativeTo(root, f), text, audit.analysis.sites), ...(build ? { build } : {}) }, scope));
   }
   if (hooks.signal?.aborted) return 'cancelled';
 

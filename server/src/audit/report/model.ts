@@ -350,6 +350,46 @@ export function reportRowsOf(f: ReportInputFile, scope: RowScope): FileReportRow
   };
 }
 
+/**
+ * Shares the parts of rows that repeat across files: rows that came from another
+ * thread are copies, one per file, of the same handler records (HandlerView: the
+ * same few dozen for a whole kernel, each larger than the finding that carries it),
+ * instruction summaries and object paths. A run's main thread keeps every row until
+ * the model is written; sharing them is what lets a whole kernel's rows fit.
+ */
+export class RowInterner {
+  private readonly handlers = new Map<string, HandlerView>();
+  private readonly strings = new Map<string, string>();
+
+  private handler(h: HandlerView): HandlerView {
+    const k = JSON.stringify(h);
+    const hit = this.handlers.get(k);
+    if (hit) return hit;
+    this.handlers.set(k, h);
+    return h;
+  }
+
+  private string(s: string): string {
+    const hit = this.strings.get(s);
+    if (hit !== undefined) return hit;
+    this.strings.set(s, s);
+    return s;
+  }
+
+  /** The rows, with repeated parts replaced by the first equal copy (in place; the same JSON). */
+  intern(r: FileReportRows): FileReportRows {
+    for (const f of r.findings) {
+      if (f.handler) f.handler = this.handler(f.handler);
+      for (const i of f.compiled?.instructions ?? []) {
+        if (i.handler) i.handler = this.handler(i.handler);
+        i.object = this.string(i.object);
+        i.summary = this.string(i.summary);
+      }
+    }
+    return r;
+  }
+}
+
 export interface RowsInput {
   /** Each audited file's rows, in the order the files were listed (findings are sorted here, stably). */
   rows: Iterable<FileReportRows>;

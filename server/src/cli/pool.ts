@@ -1,0 +1,137 @@
+// Files audited on worker threads, one per core (the design of the server's index
+// pool), shared by `scan` and `report`: files are handed out one at a time to
+// whichever worker is free, and the results are put back in the files' order, so
+// the output does not depend on the number of threads or on which finished first.
+// Without the bundled worker (running from sources under tsx), or with one job,
+// the files are audited on this thread.
+
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+
+export function defaultJobs(): number {
+  return Math.max(1, availableParallelism());
+}
+
+/** The bundled worker beside this bundle (dist/scanWorker.js), if there is one. */
+function workerPath(): string | undefined {
+  const p = join(__dirname, 'scanWorker.js');
+  return existsSync(p) ? p : undefined;
+}
+
+/** What a worker is started with: which task it runs (scanWorker.ts) and that task's settings. */
+export interface PoolWorkerData {
+  task: 'scan' | 'report';
+  [k: string]: unknown;
+}
+
+export interface PoolRun<R> {
+  files: readonly string[];
+  jobs: number;
+  workerData: PoolWorkerData;
+  /** The task on this thread (one job, no worker bundle, or files every worker died on). */
+  local: () => Promise<(path: string) => R>;
+  /** What a file gives whose task threw on this thread. */
+  failed: (message: string) => R;
+  /** Each file's result, in the files' order, as soon as every earlier file is done. */
+  emit: (index: number, result: R) => void;
+  /** Stops handing out files; workers are terminated and the run ends early. */
+  signal?: AbortSignal;
+  /**
+   * Each worker's V8 old-generation limit in MB. V8 grows a heap towards its limit
+   * (by default a quarter of the machine's memory) before collecting it in full, so
+   * without one two workers hold gigabytes of garbage; a worker that reaches it dies,
+   * a fresh worker takes the lane's next file, and the file is audited again on this
+   * thread once the workers are done.
+   */
+  maxHeapMb?: number;
+}
+
+/** Workers started again after one died, per run: a file that kills every worker does not loop forever. */
+const MAX_RESTARTS = 16;
+
+/** Runs the task over every file (see PoolRun); resolves when each result was emitted, or on abort. */
+export async function runPool<R>(run: PoolRun<R>): Promise<void> {
+  const { files, signal } = run;
+  const waiting = new Map<number, R>();
+  let nextOut = 0;
+  const done = (i: number, r: R) => {
+    waiting.set(i, r);
+    while (waiting.has(nextOut)) {
+      const x = waiting.get(nextOut)!;
+      waiting.delete(nextOut);
+      run.emit(nextOut, x);
+      nextOut++;
+    }
+  };
+  let here: ((path: string) => R) | undefined;
+  const auditHere = async (i: number) => {
+    here ??= await run.local();
+    let r: R;
+    try {
+      r = here(files[i]!);
+    } catch (e) {
+      r = run.failed((e as Error).message);
+    }
+    done(i, r);
+  };
+  const wp = workerPath();
+  const threads = Math.min(run.jobs, files.length);
+  if (threads <= 1 || !wp) {
+    for (let i = 0; i < files.length; i++) {
+      // Let a SIGINT handler (or a cancellation request) run: the audit itself is synchronous.
+      if (i % 8 === 0) await new Promise((r) => setImmediate(r));
+      if (signal?.aborted) return;
+      await auditHere(i);
+    }
+    return;
+  }
+  const given = new Set<number>();
+  let next = 0;
+  let restarts = 0;
+  const lane = () =>
+    new Promise<void>((resolveLane, rejectLane) => {
+      const w = new Worker(wp, { workerData: run.workerData, ...(run.maxHeapMb ? { resourceLimits: { maxOldGenerationSizeMb: run.maxHeapMb } } : {}) });
+      let current = -1;
+      let ended = false;
+      const end = (again: boolean) => {
+        if (ended) return;
+        ended = true;
+        signal?.removeEventListener('abort', stop);
+        // A worker that died with files left: a fresh one takes over the lane.
+        if (again && next < files.length && !signal?.aborted && restarts++ < MAX_RESTARTS) lane().then(resolveLane, rejectLane);
+        else resolveLane();
+      };
+      const stop = () => {
+        void w.terminate();
+        end(false);
+      };
+      signal?.addEventListener('abort', stop, { once: true });
+      const give = () => {
+        if (next >= files.length || signal?.aborted) return stop();
+        current = next++;
+        given.add(current);
+        w.postMessage({ id: current, path: files[current] });
+      };
+      w.on('message', (m: { ready?: true; fatal?: string; id?: number; result?: R }) => {
+        if (m.fatal) {
+          ended = true;
+          return rejectLane(new Error(`a worker failed to start: ${m.fatal}`));
+        }
+        if (m.ready) return give();
+        given.delete(m.id!);
+        done(m.id!, m.result!);
+        give();
+      });
+      // One file took its worker down (an exception, or its heap limit): it stays in
+      // `given` and is audited again on this thread at the end, without the limit.
+      w.on('error', () => end(true));
+      w.on('exit', () => end(false));
+    });
+  await Promise.all(Array.from({ length: threads }, lane));
+  if (signal?.aborted) return;
+  // Files a worker died on, and files no worker got to (every worker died): audited here.
+  for (const i of [...given].sort((a, b) => a - b)) await auditHere(i);
+  for (let i = next; i < files.length; i++) await auditHere(i);
+}
