@@ -10,6 +10,7 @@ import { emptyKnowledge, mergeKnowledge, type Knowledge, type Wrapper } from './
 import type { CParser, ParsedFile } from './parser';
 import { findUntypedDerefs } from './provenance';
 import { countErrors } from './parser';
+import { callsInErrors, errorRegions, inRegions, lineStarts, rangeAt } from './errorRegions';
 import { declaredName, identifiersIn, parameterNames, rangeOf } from './syntax';
 import type { Site, SourceAnalysis, ViaStep } from './types';
 
@@ -178,10 +179,14 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
     const sites: Site[] = [];
     const callsFrom = new Map<string, Set<string>>();
     const finder = new DerefFinder(known, locals, defs);
+    // Sites of macro bodies come from their own sub-parse: the file's ERROR regions say nothing of them.
+    const fromMacros = new Set<Site>();
     for (const c of calls) {
       const target = resolve(c.callee, known);
       if (target) {
-        sites.push(callSite(c, target));
+        const s = callSite(c, target);
+        sites.push(s);
+        if (c.macro) fromMacros.add(s);
         continue;
       }
       if (LIBC_MEMORY_CALLS.has(c.callee) && !c.macro) {
@@ -244,6 +249,10 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
         isAccessor: (name) => resolve(name, known) !== undefined,
       }),
     );
+    markParseErrors(root, parsed.prepared.text, parsed.text, sites, fromMacros, (name) => {
+      const t = resolve(name, known);
+      return t && { target: t, fn: (at: number) => enclosing(defs, at)?.name ?? null };
+    });
     sites.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);
 
     const direct = new Map<string, number>();
@@ -254,6 +263,51 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
     };
   } finally {
     for (const m of macros) m.tree?.delete();
+  }
+}
+
+/**
+ * Sites standing in an ERROR region are marked `inParseError`; calls of accessors or
+ * wrappers the parser left as loose tokens there (errorRegions.ts says when such a
+ * call is unambiguous) become sites, marked the same way, instead of being lost.
+ */
+function markParseErrors(
+  root: Node,
+  prepared: string,
+  text: string,
+  sites: Site[],
+  fromMacros: ReadonlySet<Site>,
+  lookup: (name: string) => { target: Target; fn: (at: number) => string | null } | undefined,
+): void {
+  const regions = errorRegions(root);
+  if (!regions.length) return;
+  const starts = lineStarts(text);
+  const offset = (p: { line: number; character: number }) => (starts[p.line] ?? text.length) + p.character;
+  const taken = new Set<number>();
+  for (const s of sites) {
+    if (fromMacros.has(s)) continue;
+    const at = offset(s.range.start);
+    taken.add(at);
+    if (inRegions(regions, at)) s.inParseError = true;
+  }
+  for (const r of callsInErrors(root, prepared, regions, (name) => lookup(name) !== undefined)) {
+    if (taken.has(r.start)) continue;
+    const { target: t, fn } = lookup(r.callee)!;
+    const a = t.accessor;
+    sites.push({
+      kind: 'call',
+      accessor: r.callee,
+      base: a.name,
+      accessorKind: a.kind,
+      width: a.width,
+      rule: a.rule,
+      function: fn(r.start),
+      range: rangeOf(r.calleeNode),
+      callRange: rangeAt(starts, r.start, r.end),
+      address: t.addrArgs.length ? r.args[t.addrArgs[0]!] ?? '' : '',
+      via: t.chain,
+      inParseError: true,
+    });
   }
 }
 

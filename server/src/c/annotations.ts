@@ -55,6 +55,16 @@ const KERNEL_DECL_MACRO_RE = /^(?:EXPORT_\w+|MODULE_\w+|DEFINE_(?:PER_CPU\w*|RAT
 /** Words before a '(' that does not open a call's arguments. */
 const NOT_CALL = new Set(['if', 'while', 'for', 'switch', 'return', 'sizeof', 'typeof', '__typeof__', '__typeof', '_Alignof', '__alignof__', 'alignof', 'case', 'do', 'else', 'goto', '_Generic', '__builtin_types_compatible_p', '__builtin_offsetof', 'offsetof']);
 
+/** Words that are C's own (never a statement macro's name). */
+const C_KEYWORDS = new Set([
+  'int', 'char', 'void', 'unsigned', 'signed', 'long', 'short', 'const', 'volatile', 'static', 'struct', 'union',
+  'enum', 'typedef', 'extern', 'register', 'auto', 'inline', 'break', 'continue', 'default', 'if', 'else', 'while',
+  'for', 'do', 'switch', 'return', 'goto', 'case', 'sizeof', 'asm', '__asm__', '__asm', '_Static_assert',
+  'static_assert', 'float', 'double', 'bool', '_Bool', '__volatile__', '__extension__', '__label__',
+]);
+/** Keywords that start a statement. */
+const STATEMENT_KEYWORDS = new Set(['if', 'for', 'while', 'do', 'switch', 'return', 'goto', 'break', 'continue']);
+
 /** Iterator macros (`list_for_each_entry(pos, head, member) { ... }`) parse as loops. */
 const ITERATOR_RE = /(^|_)for_each(_|$)|^for_each|_for_each$/;
 
@@ -119,6 +129,124 @@ export function prepare(src: string): Prepared {
     changed = true;
   };
 
+  /** Directive lines (`#else`, `#endif`) of a group splitsStatement() decided to blank. */
+  const blankDirectives = new Set<number>();
+
+  /**
+   * A conditional group in a function body that splits an if/else (`}` then `#ifdef X`
+   * then `else {`, or `if (a) x; else` before `#endif`): tree-sitter-c wants each
+   * branch to hold whole statements, and every such file had its first ERROR there.
+   * When every branch is balanced in braces and parentheses, the directive lines are
+   * blanked (both branches stay, as code) and the group parses as the statements it
+   * joins. Records the later directives of the group for blanking; returns whether
+   * the group at `at` is one.
+   */
+  function splitsStatement(at: number): boolean {
+    const directives: number[] = [];
+    const branches: [number, number][] = [];
+    let depth = 0;
+    let k = at;
+    let branchStart = -1;
+    for (let guard = 0; guard < 2000 && k < n; guard++) {
+      const lineEnd = lineEndOf(k);
+      const m = /^[ \t]*#[ \t]*(\w+)/.exec(src.slice(k, Math.min(lineEnd, k + 40)));
+      if (m) {
+        const d = m[1]!;
+        if (d === 'if' || d === 'ifdef' || d === 'ifndef') {
+          if (depth === 0) {
+            directives.push(k);
+            branchStart = lineEnd;
+          }
+          depth++;
+        } else if ((d === 'else' || d === 'elif') && depth === 1) {
+          branches.push([branchStart, k]);
+          directives.push(k);
+          branchStart = lineEnd;
+        } else if (d === 'endif') {
+          if (--depth === 0) {
+            branches.push([branchStart, k]);
+            directives.push(k);
+            break;
+          }
+        }
+      }
+      k = lineEnd + 1;
+    }
+    if (depth !== 0 || !branches.length) return false;
+    let split = false;
+    for (const [a, b] of branches) {
+      const t = codeTokens(a, b);
+      if (t === null) return false;
+      if (t.first === 'else' || t.first === '}' || t.last === 'else') split = true;
+    }
+    const endifEnd = lineEndOf(directives[directives.length - 1]!);
+    const after = nextSignificant(endifEnd);
+    if (after >= 0 && /^else\b/.test(src.slice(after, after + 5))) split = true;
+    if (!split) return false;
+    for (const d of directives.slice(1)) blankDirectives.add(d);
+    annotations.push({ name: 'conditional group in a statement', index: at, length: endifEnd - at });
+    return true;
+  }
+
+  /** Offset of the newline ending the (backslash-continued) line holding `k`, or n. */
+  function lineEndOf(k: number): number {
+    let e = src.indexOf('\n', k);
+    while (e > 0 && (src[e - 1] === '\\' || (src[e - 1] === '\r' && src[e - 2] === '\\'))) e = src.indexOf('\n', e + 1);
+    return e < 0 ? n : e;
+  }
+
+  /**
+   * First and last significant token (a word or one character) of [a, b), skipping
+   * comments, strings and directive lines; null when braces or parentheses do not balance.
+   */
+  function codeTokens(a: number, b: number): { first: string; last: string } | null {
+    let braces = 0;
+    let parens = 0;
+    let first = '';
+    let last = '';
+    let lineStart = true;
+    for (let k = a; k < b; k++) {
+      const c = src[k]!;
+      if (c === '\n') {
+        lineStart = true;
+        continue;
+      }
+      if (c === ' ' || c === '\t' || c === '\r') continue;
+      if (c === '#' && lineStart) {
+        k = lineEndOf(k) - 1;
+        continue;
+      }
+      lineStart = false;
+      if (c === '/' && src[k + 1] === '*') {
+        const e = src.indexOf('*/', k + 2);
+        k = e < 0 ? b : e + 1;
+        continue;
+      }
+      if (c === '/' && src[k + 1] === '/') {
+        k = src.indexOf('\n', k) - 1;
+        if (k < 0) k = b;
+        continue;
+      }
+      let tok = c;
+      if (c === '"' || c === "'") {
+        let j = k + 1;
+        while (j < b && src[j] !== c && src[j] !== '\n') j += src[j] === '\\' ? 2 : 1;
+        k = j;
+      } else if (isIdChar(c.charCodeAt(0))) {
+        let j = k + 1;
+        while (j < b && isIdChar(src.charCodeAt(j))) j++;
+        tok = src.slice(k, j);
+        k = j - 1;
+      } else if (c === '{') braces++;
+      else if (c === '}') braces--;
+      else if (c === '(') parens++;
+      else if (c === ')') parens--;
+      if (!first) first = tok;
+      last = tok;
+    }
+    return braces === 0 && parens === 0 ? { first, last } : null;
+  }
+
   let i = 0;
   while (i < n) {
     const c = src.charCodeAt(i);
@@ -171,6 +299,10 @@ export function prepare(src: string): Prepared {
       const top = stack[stack.length - 1];
       const directive = /^#\s*(\w+)/.exec(src.slice(i, Math.min(end, i + 40)))?.[1] ?? '';
       if ((top === '(' || top === '[' || top === 'init') && directive !== 'define') {
+        blank(i, end);
+      } else if (blankDirectives.has(i)) {
+        blank(i, end);
+      } else if (top === 'block' && (directive === 'if' || directive === 'ifdef' || directive === 'ifndef') && splitsStatement(i)) {
         blank(i, end);
       } else {
         if (directive === 'define') {
@@ -344,6 +476,80 @@ export function prepare(src: string): Prepared {
     return end;
   }
 
+  /**
+   * A macro used as a statement without a semicolon, at the start of a statement in a
+   * function body (after `;`, `{` or `}`), then another statement:
+   *   - `skb_queue_walk(&q, skb) {` / `FOO(x) writel(...)`: a call followed by a name or
+   *     a block is a loop-like macro: its name becomes `while` (or `if` when shorter),
+   *     the arguments stay an expression (their calls are still seen), the statement
+   *     after it its body;
+   *   - `NVRAM_CLR_CE` alone on its line, then a statement: a capitalised word
+   *     becomes an empty statement `;`.
+   * Returns whether the shape applied.
+   */
+  function statementMacro(word: string, start: number, end: number): boolean {
+    let k = end;
+    while (k < n && (src[k] === ' ' || src[k] === '\t')) k++;
+    if (src[k] === '(') {
+      if (word.length < 2) return false;
+      const close = matchParen(src, k, n);
+      if (close < 0) return false;
+      const next = nextSignificant(close + 1);
+      if (next < 0) return false;
+      const c = src.charCodeAt(next);
+      if (!(isIdStart(c) || c === 123 /* { */)) return false;
+      // `FOO(x) else`, `FOO(x) const`: not a statement after it.
+      if (isIdStart(c)) {
+        let j = next + 1;
+        while (j < n && isIdChar(src.charCodeAt(j))) j++;
+        const w = src.slice(next, j);
+        if (w === 'else') return false;
+        // `MACRO(a) b;`: a declaration of b with a macro type (`DECLARE_X(a) b`) reads
+        // the same way; only a name followed by `(`, `=`, `->`, `.`, `[` or `++` is a statement.
+        let m = j;
+        while (m < n && /\s/.test(src[m]!)) m++;
+        if (!STATEMENT_KEYWORDS.has(w) && !/^(?:\(|=[^=]|->|\.|\[|\+\+|--|[-+*/|&^]=)/.test(src.slice(m, m + 2))) return false;
+      }
+      const kw = word.length >= 5 ? 'while' : 'if';
+      for (let q = 0; q < kw.length; q++) put(start + q, kw[q]!);
+      for (let q = start + kw.length; q < end; q++) put(q, ' ');
+      changed = true;
+      annotations.push({ name: 'statement macro', index: start, length: end - start });
+      return true;
+    }
+    if (!CAPS_RE.test(word)) return false;
+    // The rest of the line is empty (or a comment), and a statement or `}` follows.
+    if (!/^[ \t]*(?:\/\*.*?\*\/[ \t]*|\/\/.*)?\r?\n/.test(src.slice(end, end + 200))) return false;
+    const next = nextSignificant(end);
+    if (next < 0) return false;
+    const c = src.charCodeAt(next);
+    if (!(isIdStart(c) || c === 123 || c === 125)) return false;
+    blank(start, end);
+    put(start, ';');
+    annotations.push({ name: 'statement macro', index: start, length: end - start });
+    return true;
+  }
+
+  /** Offset of the next character that is not space or comment (-1 at the end). */
+  function nextSignificant(from: number): number {
+    let k = from;
+    while (k < n) {
+      const c = src.charCodeAt(k);
+      if (c === 32 || c === 9 || c === 10 || c === 13 || c === 12 || c === 11) k++;
+      else if (c === 47 && src.charCodeAt(k + 1) === 42) {
+        const e = src.indexOf('*/', k + 2);
+        if (e < 0) return -1;
+        k = e + 2;
+      } else if (c === 47 && src.charCodeAt(k + 1) === 47) {
+        const e = src.indexOf('\n', k);
+        if (e < 0) return -1;
+        k = e;
+      } else if (c === 35 /* # */) return -1; // a directive: leave the shape alone
+      else return k;
+    }
+    return -1;
+  }
+
   /** Returns the offset to continue scanning from. */
   function handleWord(word: string, start: number, end: number, limit = n): number {
     if (BARE.has(word)) {
@@ -401,6 +607,9 @@ export function prepare(src: string): Prepared {
         if (close > 0 && /^\s*;/.test(src.slice(close + 1, close + 10))) blank(start, end);
       }
       return end;
+    }
+    if (limit === n && stack[stack.length - 1] === 'block' && (lastSig === ';' || lastSig === '{' || lastSig === '}') && !NOT_CALL.has(word) && !C_KEYWORDS.has(word)) {
+      if (statementMacro(word, start, end)) return end;
     }
     if (word.length > 8 && ITERATOR_RE.test(word)) {
       // `list_for_each_entry(a, b, c) stmt` -> `while              (a, b, c) stmt`:
