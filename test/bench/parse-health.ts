@@ -87,9 +87,9 @@ export function classify(line: string, before: string, after: string, errText: s
   return 'other';
 }
 
-export async function parseHealth(dir: string): Promise<{ files: number; withErrors: FirstError[] }> {
+export async function parseHealth(dir: string, only?: ReadonlySet<string>): Promise<{ files: number; withErrors: FirstError[] }> {
   const p = await CParser.create();
-  const files = discoverSources([dir]).filter((f) => f.endsWith('.c'));
+  const files = discoverSources([dir]).filter((f) => f.endsWith('.c') && (!only || only.has(f)));
   const withErrors: FirstError[] = [];
   let n = 0;
   for (const f of files) {
@@ -117,8 +117,30 @@ export async function parseHealth(dir: string): Promise<{ files: number; withErr
   return { files: n, withErrors };
 }
 
+/** Buckets of an old run's TSV (path:line, kind, text; scripts/kernel/parse-health.ts wrote it) by reading each file. */
+function classifyTsv(tsv: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const row of readFileSync(tsv, 'utf8').split('\n').filter(Boolean)) {
+    const [where, kind] = row.split('\t');
+    const m = /^(.*):(\d+)$/.exec(where!)!;
+    const text = readFileSync(m[1]!, 'latin1');
+    let at = 0;
+    for (let l = 1; l < Number(m[2]); l++) at = text.indexOf('\n', at) + 1;
+    const a = around(text, at);
+    const b = classify(a.line, a.before, a.after, kind === 'MISSING' ? '' : 'x');
+    out.set(b, (out.get(b) ?? 0) + 1);
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  if (args[0] === '--classify') {
+    const b = classifyTsv(args[1]!);
+    console.log(JSON.stringify({ files: [...b.values()].reduce((x, y) => x + y, 0) }));
+    for (const [k, v] of [...b].sort((x, y) => y[1] - x[1])) console.log(`${String(v).padStart(6)}  ${k}`);
+    return;
+  }
   const opt = (name: string) => {
     const i = args.indexOf(name);
     return i >= 0 ? args.splice(i, 2)[1] : undefined;
@@ -126,9 +148,15 @@ async function main(): Promise<void> {
   const out = opt('--out');
   const json = opt('--json');
   const compare = opt('--compare');
+  // --only LIST.tsv: parse just the files a previous run listed (first column, path:line).
+  const onlyList = opt('--only');
   const dir = args[0] ?? join(TREE, 'drivers');
+  const only = onlyList ? new Set(readFileSync(onlyList, 'utf8').split('\n').filter(Boolean).map((l) => {
+    const f = l.split('\t')[0]!.replace(/:\d+$/, '');
+    return f.startsWith('/') ? f : join(dir, '..', f);
+  })) : undefined;
   const t0 = Date.now();
-  const { files, withErrors } = await parseHealth(dir);
+  const { files, withErrors } = await parseHealth(dir, only);
   const rel = (f: string) => relative(join(dir, '..'), f);
   if (out) writeFileSync(out, withErrors.map((e) => `${rel(e.file)}:${e.line}\t${e.missing ? 'MISSING' : 'ERROR'}\t${e.bucket}\t${e.text}`).join('\n') + '\n');
   if (json) writeFileSync(json, JSON.stringify(withErrors.map((e) => ({ ...e, file: rel(e.file) }))));

@@ -46,6 +46,8 @@ const TYPE_ARG: ReadonlyMap<string, number> = new Map([
 ]);
 
 const CAPS_RE = /^[A-Z][A-Z0-9_]*[A-Z0-9]$/;
+/** C number literals (with GNU/C23 suffixes). */
+const NUMBER_RE = /^(?:0[xX][0-9a-fA-F']*(?:\.[0-9a-fA-F]*)?(?:[pP][+-]?\d+)?|0[bB][01']+|\d[\d']*(?:\.\d*)?(?:[eE][+-]?\d+)?)(?:[uUlLfFiIjJ]|wb|WB|df|dd|dl|DF|DD|DL)*$/;
 /** Lower-case macros that stand alone at file scope. */
 const FILE_SCOPE_CALL_RE = /^(?:module_(?:init|exit|param\w*|driver|\w+_driver)|\w*initcall\w*|console_initcall|builtin_\w*driver)$/;
 
@@ -124,9 +126,33 @@ export function prepare(src: string): Prepared {
     for (let k = from; k < to; k++) {
       // Newlines are never rewritten, so the source tells where they are.
       const ch = src[k];
-      if (ch !== '\n' && ch !== '\r') put(k, ' ');
+      if (ch === '\n' || ch === '\r') continue;
+      // Nor is a line continuation: a blanked `\` would end a #define early.
+      if (ch === '\\' && (src[k + 1] === '\n' || (src[k + 1] === '\r' && src[k + 2] === '\n'))) continue;
+      put(k, ' ');
     }
     changed = true;
+  };
+  /** Set when a whole macro call was blanked: the significant character before it still holds. */
+  let dropped = false;
+  const definesAccessor = new Map<string, boolean>();
+  /**
+   * Whether this file #defines `name` with a body that calls something accessor-like:
+   * its file-scope invocations may be wrapper sites (BCM_SYSPORT_IO_MACRO), never blanked.
+   */
+  const definesAccessorMacro = (name: string): boolean => {
+    let r = definesAccessor.get(name);
+    if (r === undefined) {
+      const m = new RegExp(`#[ \\t]*define[ \\t]+${name}\\b`).exec(src);
+      if (!m) r = false;
+      else {
+        let e = m.index;
+        do e = src.indexOf('\n', e + 1); while (e > 0 && /\\\r?$/.test(src.slice(Math.max(0, e - 2), e)));
+        r = /\b(?:\w*(?:read|write|io|in|out)[bwlq]?\w*|[rw]dmsr\w*|cpuid\w*)\s*\(/i.test(src.slice(m.index, e < 0 ? n : e).replace(/^#[ \t]*define[ \t]+\w+/, ''));
+      }
+      definesAccessor.set(name, r);
+    }
+    return r;
   };
 
   /** Directive lines (`#else`, `#endif`) of a group splitsStatement() decided to blank. */
@@ -178,6 +204,8 @@ export function prepare(src: string): Prepared {
       const t = codeTokens(a, b);
       if (t === null) return false;
       if (t.first === 'else' || t.first === '}' || t.last === 'else') split = true;
+      // `#if X` / `if (cond)` / `#endif` then the statement it guards.
+      if ((t.first === 'if' || t.first === 'while' || t.first === 'for') && t.last === ')') split = true;
     }
     const endifEnd = lineEndOf(directives[directives.length - 1]!);
     const after = nextSignificant(endifEnd);
@@ -343,11 +371,32 @@ export function prepare(src: string): Prepared {
       let j = i + 1;
       while (j < n && isIdChar(src.charCodeAt(j))) j++;
       const word = src.slice(i, j);
+      dropped = false;
       i = handleWord(word, i, j);
+      // A macro call blanked whole (an initializer's `DW_BLOCK(...)`) leaves the
+      // significant character before it in place for the next one.
+      if (dropped) continue;
       lastSig = 'a';
       prevWord = lastWord;
       lastWord = word;
       continue;
+    }
+    if (c >= 48 && c <= 57) {
+      // A number. `10000baseT_Full` (a pasted link-mode name: `ETHTOOL_LINK_MODE_ ## x ## _BIT`)
+      // is no number literal: its first digit becomes `_`, an identifier of the same length.
+      let j = i + 1;
+      while (j < n && (isIdChar(src.charCodeAt(j)) || src[j] === '.')) j++;
+      const tok = src.slice(i, j);
+      if (/^\d+[A-Za-z_]\w*$/.test(tok) && !NUMBER_RE.test(tok) && !(/[eEpP]$/.test(tok) && (src[j] === '+' || src[j] === '-'))) {
+        put(i, '_');
+        changed = true;
+        annotations.push({ name: 'pasted name starting with a digit', index: i, length: j - i });
+        lastSig = 'a';
+        prevWord = lastWord;
+        lastWord = tok;
+        i = j;
+        continue;
+      }
     }
     // Brackets.
     const ch = src[i];
@@ -409,7 +458,8 @@ export function prepare(src: string): Prepared {
     if (top === 'block' && (lastSig === ';' || lastSig === '{' || lastSig === '}') && word !== 'default') {
       // `out:` as the last thing in a block (`out:\n}`) needs a statement after it in
       // the grammar (MISSING); `out;` parses and keeps every position.
-      const m = /^[ \t]*:(?!:)(?:\s|\/\*[\s\S]*?\*\/)*\}/.exec(src.slice(end, end + 300));
+      // The same for a label just before a directive line (`out:` then `#ifdef X`).
+      const m = /^[ \t]*:(?!:)(?:\s|\/\*[\s\S]*?\*\/)*(?:\}|\n[ \t]*#[ \t]*(?:if|ifdef|ifndef|endif|else|elif)\b)/.exec(src.slice(end, end + 300));
       if (m) {
         const colon = src.indexOf(':', end);
         put(colon, ';');
@@ -447,14 +497,15 @@ export function prepare(src: string): Prepared {
     if (src[k] !== '(') return end;
     const close = matchParen(src, k, n);
     if (close < 0) return end;
-    let after = close + 1;
-    while (after < n && /\s/.test(src[after])) after++;
+    let after = nextSignificant(close + 1);
+    if (after < 0) after = n;
     const next = src[after] ?? '';
     const lineStart = src.lastIndexOf('\n', start - 1) + 1;
     const atLineStart = /^\s*(?:static\s+)?$/.test(src.slice(lineStart, start));
     const args = src.slice(k, close);
     const drop = (to: number, name: string) => {
       blank(start, to);
+      dropped = true;
       annotations.push({ name, index: start, length: to - start });
       return to;
     };
@@ -466,6 +517,19 @@ export function prepare(src: string): Prepared {
     }
     if (declaring && stack.length === 0 && atLineStart && next === ';' && !args.includes('{')) {
       return drop(after + 1, 'file-scope macro');
+    }
+    // Any capitalised macro call alone on its lines at file scope with no `;` after it
+    // (`DEF_SCSI_QCMD(hptiop_queuecommand)`, `EPF_NTB_R(spad_count)`, `ACPI_EXPORT_SYMBOL(f)`):
+    // it defines something; a `static` before it goes with it. Not when this file
+    // defines the macro over an accessor (its invocation may be a wrapper site).
+    if (stack.length === 0 && atLineStart && CAPS_RE.test(word) && (after >= n || isIdStart(next.charCodeAt(0)) || src[after] === '#' || next === '}') &&
+      /^[ \t]*(?:\/\*.*?\*\/[ \t]*|\/\/.*)?\r?\n/.test(src.slice(close + 1, close + 200)) && !definesAccessorMacro(word)) {
+      const st = /static\s+$/.exec(src.slice(lineStart, start));
+      const from = st ? lineStart + st.index : start;
+      blank(from, close + 1);
+      dropped = true;
+      annotations.push({ name: 'file-scope macro', index: from, length: close + 1 - from });
+      return close + 1;
     }
     if (top === 'init' && (lastSig === '{' || lastSig === ',') && next !== ',' && next !== '}' && (isIdStart(next.charCodeAt(0)) || next === '.' || next === '[')) {
       return drop(close + 1, 'initializer macro');
@@ -497,6 +561,16 @@ export function prepare(src: string): Prepared {
       const next = nextSignificant(close + 1);
       if (next < 0) return false;
       const c = src.charCodeAt(next);
+      if (c === 61 /* = */ && CAPS_RE.test(word) && /^DECLARE_/.test(word)) {
+        // `DECLARE_BITMAP(ids, 64) = { ... };`: the initializer goes (a bitmap's zeros hold no site).
+        const open = nextSignificant(next + 1);
+        if (open < 0 || src[open] !== '{') return false;
+        const shut = matchBrace(src, open, n);
+        if (shut < 0) return false;
+        blank(next, shut + 1);
+        annotations.push({ name: 'macro declaration initializer', index: next, length: shut + 1 - next });
+        return true;
+      }
       if (!(isIdStart(c) || c === 123 /* { */)) return false;
       // `FOO(x) else`, `FOO(x) const`: not a statement after it.
       if (isIdStart(c)) {
@@ -598,8 +672,9 @@ export function prepare(src: string): Prepared {
         return to;
       }
     }
-    if (word === 'static' && stack.length === 0) {
-      // `static DEVICE_ATTR(x, ...);` at file scope: the macro call stands alone.
+    if (word === 'static' && (stack.length === 0 || (stack[stack.length - 1] === 'block' && (lastSig === ';' || lastSig === '{' || lastSig === '}')))) {
+      // `static DEVICE_ATTR(x, ...);` at file scope, `static DEFINE_RATELIMIT_STATE(rs, HZ, 2);`
+      // in a function body: the macro call stands alone.
       const m = /^\s+([A-Z][A-Z0-9_]*)\s*\(/.exec(src.slice(end, end + 80));
       if (m) {
         const open = src.indexOf('(', end + m[0].length - 1);
@@ -608,8 +683,49 @@ export function prepare(src: string): Prepared {
       }
       return end;
     }
-    if (limit === n && stack[stack.length - 1] === 'block' && (lastSig === ';' || lastSig === '{' || lastSig === '}') && !NOT_CALL.has(word) && !C_KEYWORDS.has(word)) {
+    if (limit === n && stack[stack.length - 1] === 'block' && (lastSig === ';' || lastSig === '{' || lastSig === '}' || lastSig === ':') && !NOT_CALL.has(word) && !C_KEYWORDS.has(word)) {
       if (statementMacro(word, start, end)) return end;
+    }
+    if (limit === n && stack[stack.length - 1] === '(' && callParens[callParens.length - 1] && stack.includes('block')) {
+      // Statements as a macro argument (nouveau's `nvkm_msec(device, 2000, if (!(nvkm_rd32(d, R) & 1)) break;)`):
+      // `if` and `break;` go, the condition stays an argument expression (its calls seen).
+      if (word === 'if' && /^\s*\(/.test(src.slice(end, end + 20)) && (lastSig === ',' || lastSig === ';')) {
+        blank(start, end);
+        annotations.push({ name: 'statement in a macro argument', index: start, length: end - start });
+        return end;
+      }
+      if (word === 'break' || word === 'continue') {
+        const m = /^\s*;/.exec(src.slice(end, end + 20));
+        if (m) {
+          blank(start, end + m[0].length);
+          annotations.push({ name: 'statement in a macro argument', index: start, length: end + m[0].length - start });
+          return end + m[0].length;
+        }
+      }
+    }
+    if ((word === 'offsetof' || word === '__builtin_offsetof') && limit === n) {
+      // tree-sitter-c's offsetof takes a type and one field name: `offsetof(struct s, a[i].b)`
+      // keeps `a`, `offsetof(typeof(*p), f)` gets `int` for its type (neither holds a site).
+      let k = end;
+      while (k < n && /\s/.test(src[k]!)) k++;
+      const close = src[k] === '(' ? matchParen(src, k, n) : -1;
+      if (close > 0) {
+        const t = argumentSpan(src, k, close, 0);
+        const f = argumentSpan(src, k, close, 1);
+        if (t && /^(?:typeof|__typeof__|__typeof)\s*\(/.test(src.slice(t[0], t[1]))) {
+          blank(t[0], t[1]);
+          for (let q = 0; q < 3; q++) put(t[0] + q, 'int'[q]!);
+          annotations.push({ name: 'offsetof typeof', index: t[0], length: t[1] - t[0] });
+        }
+        if (f) {
+          const m = /^[A-Za-z_]\w*/.exec(src.slice(f[0], f[1]));
+          if (m && m[0].length < f[1] - f[0] && !src.slice(f[0], f[1]).includes('\n#')) {
+            blank(f[0] + m[0].length, f[1]);
+            annotations.push({ name: 'offsetof member designator', index: f[0], length: f[1] - f[0] });
+          }
+        }
+      }
+      return end;
     }
     if (word.length > 8 && ITERATOR_RE.test(word)) {
       // `list_for_each_entry(a, b, c) stmt` -> `while              (a, b, c) stmt`:
@@ -660,6 +776,22 @@ function argumentSpan(src: string, open: number, close: number, nth: number): [n
     }
   }
   return null;
+}
+
+/** Index of the brace closing the one at `open`, skipping strings; -1 if none. */
+function matchBrace(src: string, open: number, limit: number): number {
+  let depth = 0;
+  for (let k = open; k < limit; k++) {
+    const ch = src[k];
+    if (ch === '"' || ch === "'") {
+      k++;
+      while (k < limit && src[k] !== ch && src[k] !== '\n') k += src[k] === '\\' ? 2 : 1;
+      continue;
+    }
+    if (ch === '{') depth++;
+    else if (ch === '}' && --depth === 0) return k;
+  }
+  return -1;
 }
 
 /** Index of the parenthesis closing the one at `open`, skipping strings; -1 if none. */
