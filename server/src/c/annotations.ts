@@ -46,6 +46,8 @@ const TYPE_ARG: ReadonlyMap<string, number> = new Map([
 ]);
 
 const CAPS_RE = /^[A-Z][A-Z0-9_]*[A-Z0-9]$/;
+/** A call of something named like an accessor (a file's own macro over it may be a wrapper). */
+const ACCESSOR_LIKE_CALL_RE = /\b(?:(?:__raw_)?(?:read|write)[bwlq]\w*|io(?:read|write)\w*|(?:in|out)[bwl](?:_p)?|[rw]dmsr\w*|cpuid\w*|\w*_(?:read|write|rd|wr|in|out)(?:8|16|32|64|[bwlq])?|memcpy_(?:to|from)io|memset_io)\s*\(/i;
 /** C number literals (with GNU/C23 suffixes). */
 const NUMBER_RE = /^(?:0[xX][0-9a-fA-F']*(?:\.[0-9a-fA-F]*)?(?:[pP][+-]?\d+)?|0[bB][01']+|\d[\d']*(?:\.\d*)?(?:[eE][+-]?\d+)?)(?:[uUlLfFiIjJ]|wb|WB|df|dd|dl|DF|DD|DL)*$/;
 /** Lower-case macros that stand alone at file scope. */
@@ -148,7 +150,7 @@ export function prepare(src: string): Prepared {
       else {
         let e = m.index;
         do e = src.indexOf('\n', e + 1); while (e > 0 && /\\\r?$/.test(src.slice(Math.max(0, e - 2), e)));
-        r = /\b(?:\w*(?:read|write|io|in|out)[bwlq]?\w*|[rw]dmsr\w*|cpuid\w*)\s*\(/i.test(src.slice(m.index, e < 0 ? n : e).replace(/^#[ \t]*define[ \t]+\w+/, ''));
+        r = ACCESSOR_LIKE_CALL_RE.test(src.slice(m.index, e < 0 ? n : e).replace(/^#[ \t]*define[ \t]+\w+/, ''));
       }
       definesAccessor.set(name, r);
     }
@@ -328,6 +330,10 @@ export function prepare(src: string): Prepared {
       const directive = /^#\s*(\w+)/.exec(src.slice(i, Math.min(end, i + 40)))?.[1] ?? '';
       if ((top === '(' || top === '[' || top === 'init') && directive !== 'define') {
         blank(i, end);
+      } else if (top === 'init' && directive === 'define' && !ACCESSOR_LIKE_CALL_RE.test(src.slice(i, end))) {
+        // `#define DMUB_SR(reg) REG_OFFSET(reg),` inside an initializer or an enum: the
+        // grammar has no place for it; a macro over no accessor holds no site.
+        blank(i, end);
       } else if (blankDirectives.has(i)) {
         blank(i, end);
       } else if (top === 'block' && (directive === 'if' || directive === 'ifdef' || directive === 'ifndef') && splitsStatement(i)) {
@@ -342,6 +348,18 @@ export function prepare(src: string): Prepared {
             const at = i + head[0].length - 1 - (head[1]!.length - named.index!);
             blank(at, at + named[1]!.length);
             annotations.push({ name: 'named variadic parameter', index: at, length: named[1]!.length });
+          }
+        }
+        if (directive === 'define') {
+          // A comment inside a #define body followed by more of the body (`X /* c */ + \`)
+          // ends tree-sitter-c's macro value early: a one-line comment there is only space.
+          for (let k = src.indexOf('/*', i); k >= 0 && k < end; k = src.indexOf('/*', k + 2)) {
+            const e = src.indexOf('*/', k + 2);
+            if (e < 0 || e >= end) break;
+            if (!src.slice(k, e).includes('\n') && /\S/.test(src.slice(e + 2, lineEndOf(e)).replace(/\\\r?$/, '') + (src[lineEndOf(e) - 1] === '\\' ? 'x' : ''))) {
+              blank(k, e + 2);
+            }
+            k = e;
           }
         }
         // Scan the directive's own text (e.g. a #define body) for annotations.
@@ -408,7 +426,9 @@ export function prepare(src: string): Prepared {
       const top = stack[stack.length - 1];
       const init = lastSig === '=' || lastSig === ',' || (lastSig === '{' && top === 'init') || top === '(';
       const record = !init && lastSig === 'a' && (lastWord === 'struct' || lastWord === 'union' || prevWord === 'struct' || prevWord === 'union');
-      stack.push(init ? 'init' : record ? 'record' : 'block');
+      // An enum's list is read like an initializer (directives in it are blanked).
+      const enumList = !init && lastSig === 'a' && (lastWord === 'enum' || prevWord === 'enum');
+      stack.push(init || enumList ? 'init' : record ? 'record' : 'block');
     } else if (ch === ')' || ch === ']' || ch === '}') {
       if (stack.pop() === '(') callParens.pop();
     }
