@@ -21,6 +21,9 @@ const BARE = new Set([
   '__acpi_initdata', '__lockfunc', '__no_kcsan', '__no_sanitize_address', '__nostackprotector',
   '__always_inline__', '__fix_address', '__head', '__weak_alias', '__noinitretpoline',
   'noinline_for_stack', '__exception_irq_entry', '__softirq_entry', '__init_memblock',
+  '__efiapi', '__noipa', '__net_init', '__net_exit', '__net_initdata', 'ACPI_INIT_FUNCTION',
+  'ACPI_SYSTEM_XFACE', 'ACPI_INTERNAL_VAR_XFACE', 'ACPI_EXTERNAL_XFACE', 'ACPI_INTERNAL_XFACE',
+  '__efistub_global', '__initconst_or_module', '__maybe_unused_var',
 ]);
 
 /** Annotations that take an argument list: blanked with their balanced parentheses. */
@@ -418,6 +421,16 @@ export function prepare(src: string): Prepared {
     }
     // Brackets.
     const ch = src[i];
+    if (ch === ';' && stack[stack.length - 1] === '(' && callParens[callParens.length - 1] && stack.includes('block')) {
+      // A statement's `;` inside a macro's arguments (`nvkm_msec(d, 2000, tmp = rd(d); if (tmp) break;)`):
+      // a comma joins the statements as expressions; the last one before `)` goes.
+      const nx = nextSignificant(i + 1);
+      put(i, nx >= 0 && src[nx] === ')' ? ' ' : ',');
+      changed = true;
+      lastSig = ',';
+      i++;
+      continue;
+    }
     if (ch === '(') {
       stack.push('(');
       callParens.push(lastSig === 'a' && !NOT_CALL.has(lastWord));
@@ -695,7 +708,7 @@ export function prepare(src: string): Prepared {
     if (word === 'static' && (stack.length === 0 || (stack[stack.length - 1] === 'block' && (lastSig === ';' || lastSig === '{' || lastSig === '}')))) {
       // `static DEVICE_ATTR(x, ...);` at file scope, `static DEFINE_RATELIMIT_STATE(rs, HZ, 2);`
       // in a function body: the macro call stands alone.
-      const m = /^\s+([A-Z][A-Z0-9_]*)\s*\(/.exec(src.slice(end, end + 80));
+      const m = /^\s+(?:__\w+\s+)*([A-Z][A-Z0-9_]*)\s*\(/.exec(src.slice(end, end + 120));
       if (m) {
         const open = src.indexOf('(', end + m[0].length - 1);
         const close = matchParen(src, open, limit);
@@ -712,6 +725,26 @@ export function prepare(src: string): Prepared {
       if (word === 'if' && /^\s*\(/.test(src.slice(end, end + 20)) && (lastSig === ',' || lastSig === ';')) {
         blank(start, end);
         annotations.push({ name: 'statement in a macro argument', index: start, length: end - start });
+        return end;
+      }
+      if (word === 'return' && lastSig === ',') {
+        // `PP_ASSERT_WITH_CODE(cond, "msg", return result);`: the value stays an argument.
+        blank(start, end);
+        annotations.push({ name: 'statement in a macro argument', index: start, length: end - start });
+        return end;
+      }
+      if ((lastSig === ',' || lastSig === ';') && /^\s+[A-Za-z_]\w*\s*=[^=]/.test(src.slice(end, end + 80)) && !C_KEYWORDS.has(word)) {
+        // `nvkm_msec(d, 2000, u32 tmp = nvkm_rd32(d, R); if (tmp & 1) break;)`: a
+        // declaration there becomes its assignment.
+        blank(start, end);
+        annotations.push({ name: 'declaration in a macro argument', index: start, length: end - start });
+        return end;
+      }
+      if (CAPS_RE.test(word) && /^[ \t]+[A-Z][A-Z0-9_]*[A-Z0-9]\s*[,)]/.test(src.slice(end, end + 80))) {
+        // `printk(KERN_INFO PMC551_VERSION)`, `request_module(MDIO_MODULE_PREFIX MDIO_ID_FMT, ...)`:
+        // string macros pasted together; the last one stays.
+        blank(start, end);
+        annotations.push({ name: 'string prefix macro', index: start, length: end - start });
         return end;
       }
       if (word === 'break' || word === 'continue') {
