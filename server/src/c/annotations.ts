@@ -132,14 +132,17 @@ export function prepare(src: string): Prepared {
       // Newlines are never rewritten, so the source tells where they are.
       const ch = src[k];
       if (ch === '\n' || ch === '\r') continue;
-      // Nor is a line continuation: a blanked `\` would end a #define early.
-      if (ch === '\\' && (src[k + 1] === '\n' || (src[k + 1] === '\r' && src[k + 2] === '\n'))) continue;
+      // Nor is a directive's line continuation: a blanked `\` would end a #define early
+      // (in code a continuation is only space, and blanked with what it joins).
+      if (inDirective && ch === '\\' && (src[k + 1] === '\n' || (src[k + 1] === '\r' && src[k + 2] === '\n'))) continue;
       put(k, ' ');
     }
     changed = true;
   };
   /** Set when a whole macro call was blanked: the significant character before it still holds. */
   let dropped = false;
+  /** While a preprocessor directive's own text is rewritten. */
+  let inDirective = false;
   const definesAccessor = new Map<string, boolean>();
   /**
    * Whether this file #defines `name` with a body that calls something accessor-like:
@@ -342,6 +345,7 @@ export function prepare(src: string): Prepared {
       } else if (top === 'block' && (directive === 'if' || directive === 'ifdef' || directive === 'ifndef') && splitsStatement(i)) {
         blank(i, end);
       } else {
+        inDirective = true;
         if (directive === 'define') {
           // GNU named variadic parameters, `#define dbg(fmt, args...)`, are not in the
           // grammar (539 files' first ERROR in drivers/): the name goes, `...` stays.
@@ -368,6 +372,7 @@ export function prepare(src: string): Prepared {
         // Scan the directive's own text (e.g. a #define body) for annotations.
         scanWords(i + 1, end);
       }
+      inDirective = false;
       i = end;
       continue;
     }
@@ -437,7 +442,8 @@ export function prepare(src: string): Prepared {
     } else if (ch === '[') stack.push('[');
     else if (ch === '{') {
       const top = stack[stack.length - 1];
-      const init = lastSig === '=' || lastSig === ',' || (lastSig === '{' && top === 'init') || top === '(';
+      // Inside an initializer every brace is one (a compound literal's `(struct s) {`).
+      const init = lastSig === '=' || lastSig === ',' || top === 'init' || top === '(';
       const record = !init && lastSig === 'a' && (lastWord === 'struct' || lastWord === 'union' || prevWord === 'struct' || prevWord === 'union');
       // An enum's list is read like an initializer (directives in it are blanked).
       const enumList = !init && lastSig === 'a' && (lastWord === 'enum' || prevWord === 'enum');
@@ -820,8 +826,10 @@ function argumentSpan(src: string, open: number, close: number, nth: number): [n
       if (index === nth) {
         let a = from;
         let b = k;
-        while (a < b && /\s/.test(src[a])) a++;
-        while (b > a && /\s/.test(src[b - 1])) b--;
+        // A line continuation (`, \` then the argument on the next line of a #define) is space.
+        const space = (q: number) => /\s/.test(src[q]!) || (src[q] === '\\' && /^\\\r?\n/.test(src.slice(q, q + 3)));
+        while (a < b && space(a)) a++;
+        while (b > a && /\s/.test(src[b - 1]!)) b--;
         return a < b ? [a, b] : null;
       }
       index++;
