@@ -11,6 +11,7 @@ import type { CParser, ParsedFile } from './parser';
 import { findUntypedDerefs } from './provenance';
 import { countErrors } from './parser';
 import { callsInErrors, errorRegions, inRegions, lineStarts, rangeAt } from './errorRegions';
+import { SHOWN_AS_WRITTEN } from './annotations';
 import { declaredName, identifiersIn, parameterNames, rangeOf } from './syntax';
 import type { Site, SourceAnalysis, ViaStep } from './types';
 
@@ -177,6 +178,7 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
     }
 
     const sites: Site[] = [];
+    const asWritten = shownAsWritten(parsed);
     const callsFrom = new Map<string, Set<string>>();
     const finder = new DerefFinder(known, locals, defs);
     // Sites of macro bodies come from their own sub-parse: the file's ERROR regions say nothing of them.
@@ -184,7 +186,7 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
     for (const c of calls) {
       const target = resolve(c.callee, known);
       if (target) {
-        const s = callSite(c, target);
+        const s = callSite(c, target, c.macro ? undefined : asWritten);
         sites.push(s);
         if (c.macro) fromMacros.add(s);
         continue;
@@ -324,8 +326,34 @@ function resolve(name: string, k: Knowledge): Target | undefined {
   return a ? { accessor: a, addrArgs: a.addrArg >= 0 ? [a.addrArg] : [], chain: [] } : undefined;
 }
 
-function callSite(c: Call, t: Target): Site {
+/**
+ * The text of a node as written: the prepared text, with the rewrites that change an
+ * argument's characters (SHOWN_AS_WRITTEN: `offsetof(struct s, a.b)` read as `a`) put
+ * back. Undefined when the file has none (node.text is then the text as written, up to
+ * blanked annotations, as always).
+ */
+function shownAsWritten(parsed: ParsedFile): ((n: Node) => string) | undefined {
+  const spans = parsed.prepared.annotations.filter((a) => SHOWN_AS_WRITTEN.has(a.name)).map((a) => [a.index, a.index + a.length] as const);
+  if (!spans.length) return undefined;
+  spans.sort((x, y) => x[0] - y[0]);
+  return (n: Node) => {
+    const s = n.startIndex;
+    const e = n.endIndex;
+    let out = n.text;
+    for (const [a, b] of spans) {
+      if (a >= e) break;
+      if (b <= s) continue;
+      const from = Math.max(a, s);
+      const to = Math.min(b, e);
+      out = out.slice(0, from - s) + parsed.text.slice(from, to) + out.slice(to - s);
+    }
+    return out;
+  };
+}
+
+function callSite(c: Call, t: Target, asWritten?: (n: Node) => string): Site {
   const a = t.accessor;
+  const arg = t.addrArgs.length ? c.args[t.addrArgs[0]!] : undefined;
   return {
     kind: 'call',
     accessor: c.callee,
@@ -336,7 +364,7 @@ function callSite(c: Call, t: Target): Site {
     function: c.fn?.name ?? null,
     range: rangeOf(c.calleeNode),
     callRange: rangeOf(c.node),
-    address: t.addrArgs.length ? c.args[t.addrArgs[0]]?.text ?? '' : '',
+    address: arg ? (asWritten ? asWritten(arg) : arg.text) : '',
     via: t.chain,
   };
 }

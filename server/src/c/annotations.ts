@@ -82,6 +82,15 @@ export interface Annotation {
   length: number;
 }
 
+/**
+ * Rewrites whose original text is what a site's address shows (they change characters
+ * inside an argument, not only blank an annotation): analyze.ts puts the original back.
+ */
+export const SHOWN_AS_WRITTEN: ReadonlySet<string> = new Set([
+  'pasted name starting with a digit', 'statement in a macro argument', 'declaration in a macro argument',
+  'offsetof typeof', 'offsetof member designator', 'pasted string macro in an argument',
+]);
+
 export interface Prepared {
   /** Same length and line structure as the input. */
   text: string;
@@ -431,6 +440,7 @@ export function prepare(src: string): Prepared {
       // a comma joins the statements as expressions; the last one before `)` goes.
       const nx = nextSignificant(i + 1);
       put(i, nx >= 0 && src[nx] === ')' ? ' ' : ',');
+      annotations.push({ name: 'statement in a macro argument', index: i, length: 1 });
       changed = true;
       lastSig = ',';
       i++;
@@ -750,7 +760,7 @@ export function prepare(src: string): Prepared {
         // `printk(KERN_INFO PMC551_VERSION)`, `request_module(MDIO_MODULE_PREFIX MDIO_ID_FMT, ...)`:
         // string macros pasted together; the last one stays.
         blank(start, end);
-        annotations.push({ name: 'string prefix macro', index: start, length: end - start });
+        annotations.push({ name: 'pasted string macro in an argument', index: start, length: end - start });
         return end;
       }
       if (word === 'break' || word === 'continue') {

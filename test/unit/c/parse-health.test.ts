@@ -190,3 +190,10 @@ test('a site inside an ERROR region is reported, marked inParseError, and its me
   assert.match(findingFor(w, DEFAULT_CONFIG)!.message, /\(in code the parser could not fully read\)/);
   assert.doesNotMatch(findingFor(clean, DEFAULT_CONFIG)!.message, /could not fully read/);
 });
+
+test("a site's address is the text as written where a rewrite changed an argument (offsetof designator, pasted name)", async () => {
+  const text = 'int f(void __iomem *b)\n{\n\treturn readl(b + offsetof(struct scu, type.ssp.off)) + readl(b + 1000baseT_Full);\n}\n';
+  const e = await engineWith();
+  const a = e.auditOnce('/t/k.c', text);
+  assert.deepEqual(a.analysis.sites.map((s) => s.address), ['b + offsetof(struct scu, type.ssp.off)', 'b + 1000baseT_Full']);
+});
