@@ -174,6 +174,8 @@ export function prepare(src: string): Prepared {
 
   /** Directive lines (`#else`, `#endif`) of a group splitsStatement() decided to blank. */
   const blankDirectives = new Set<number>();
+  /** Dead branches of a constant `#if 0`/`#if 1` group splitsStatement() blanked: start -> end, not scanned. */
+  const deadCode = new Map<number, number>();
 
   /**
    * A conditional group in a function body that splits an if/else (`}` then `#ifdef X`
@@ -217,9 +219,23 @@ export function prepare(src: string): Prepared {
     }
     if (depth !== 0 || !branches.length) return false;
     let split = false;
+    const constant = /^[ \t]*#[ \t]*if[ \t]+([01])[ \t]*(?:\/\*.*\*\/)?[ \t]*$/.exec(src.slice(at, lineEndOf(at)))?.[1];
     for (const [a, b] of branches) {
       const t = codeTokens(a, b);
-      if (t === null) return false;
+      if (t === null) {
+        // `#if 1` / `if (x) {` / `#else` / `if (1) {` / `#endif`: each branch opens the
+        // block (sym_hipd.c). With a constant condition the compiler reads one branch:
+        // the other is blanked, as dead code, and the group parses as the live one.
+        if (constant === undefined || branches.length > 2 || /#[ \t]*elif/.test(src.slice(at, directives[directives.length - 1]!))) return false;
+        const dead = constant === '1' ? branches[1] : branches[0];
+        if (dead) {
+          blank(dead[0], dead[1]);
+          deadCode.set(dead[0], dead[1]);
+        }
+        for (const d of directives.slice(1)) blankDirectives.add(d);
+        annotations.push({ name: 'constant conditional group', index: at, length: lineEndOf(directives[directives.length - 1]!) - at });
+        return true;
+      }
       if (t.first === 'else' || t.first === '}' || t.last === 'else') split = true;
       // `#if X` / `if (cond)` / `#endif` then the statement it guards.
       if ((t.first === 'if' || t.first === 'while' || t.first === 'for') && t.last === ')') split = true;
@@ -294,6 +310,12 @@ export function prepare(src: string): Prepared {
 
   let i = 0;
   while (i < n) {
+    const skip = deadCode.get(i);
+    if (skip !== undefined) {
+      i = skip;
+      atLineStart = true;
+      continue;
+    }
     const c = src.charCodeAt(i);
     // Newlines and whitespace.
     if (c === 10) {

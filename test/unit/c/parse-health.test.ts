@@ -52,7 +52,7 @@ test('statement-like macros without a semicolon parse and keep the calls after t
   assert.ok(prepare(text).text.includes('DECLARE_X(a) b;'));
 });
 
-test('a conditional group splitting an if/else is read as the statements it joins; a balanced group is left alone', async () => {
+test('a conditional group splitting an if/else is read as the statements it joins, a constant #if whose branches each open a block keeps its live branch; a balanced group is left alone', async () => {
   const text = [
     'int f(int a, void __iomem *b)',
     '{',
@@ -68,6 +68,13 @@ test('a conditional group splitting an if/else is read as the statements it join
     '\tif (a == 8)',
     '#endif',
     '\t\ta = readl(b);',
+    '#if 1',
+    '\tif (a & 66) {',
+    '#else',
+    '\tif (1) {',
+    '#endif',
+    '\t\twritew(1, b);',
+    '\t}',
     '#ifdef A',
     '\ta = 6;',
     '#else',
@@ -78,9 +85,10 @@ test('a conditional group splitting an if/else is read as the statements it join
     '',
   ].join('\n');
   assert.equal(await errorsIn(text), 0);
-  assert.deepEqual(await sitesOf(text), [['writel', 8, 2], ['readl', 14, 6]]);
+  assert.deepEqual(await sitesOf(text), [['writel', 8, 2], ['readl', 14, 6], ['writew', 20, 2]]);
   const p = prepare(text).text.split('\n');
-  assert.equal(p[14], '#ifdef A', 'a group of whole statements keeps its directives');
+  assert.equal(p[17]!.trim(), '', 'the dead branch of `#if 1` whose branches each open a block goes');
+  assert.equal(p[21], '#ifdef A', 'a group of whole statements keeps its directives');
   assert.equal(p[5]!.trim(), '', 'the splitting group loses them');
 });
 
