@@ -754,7 +754,7 @@ export function prepare(src: string): Prepared {
       }
       return end;
     }
-    if (limit === n && stack[stack.length - 1] === 'block' && (lastSig === ';' || lastSig === '{' || lastSig === '}' || lastSig === ':') && !NOT_CALL.has(word) && !C_KEYWORDS.has(word)) {
+    if (limit === n && stack[stack.length - 1] === 'block' && (lastSig === ';' || lastSig === '{' || lastSig === '}' || lastSig === ':' || (lastSig === 'a' && lastWord === 'else')) && !NOT_CALL.has(word) && !C_KEYWORDS.has(word)) {
       if (statementMacro(word, start, end)) return end;
     }
     if (limit === n && stack[stack.length - 1] === '(' && callParens[callParens.length - 1] && stack.includes('block')) {

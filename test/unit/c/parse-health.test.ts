@@ -205,3 +205,9 @@ test("a site's address is the text as written where a rewrite changed an argumen
   const a = e.auditOnce('/t/k.c', text);
   assert.deepEqual(a.analysis.sites.map((s) => s.address), ['b + offsetof(struct scu, type.ssp.off)', 'b + 1000baseT_Full']);
 });
+
+test('a statement-like macro right after else parses and keeps the call after it (iphase.c IF_ERR)', async () => {
+  const text = 'void f(int i, void __iomem *b)\n{\n\tif (i)\n\t\ti = 1;\n\telse\n\t\tIF_ERR(printk("ABR %x\\n", i);)\n\twritew(1, b);\n}\n';
+  assert.equal(await errorsIn(text), 0);
+  assert.deepEqual(await sitesOf(text), [['writew', 7, 1]]);
+});
