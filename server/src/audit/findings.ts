@@ -75,7 +75,8 @@ export function findingFor(site: Site, cfg: AuditConfig): Finding | null {
   const seen = site.objectOnly
     ? ` Seen in the object only: DWARF puts ${site.objectOnly.how === 'inlined' ? `an inlined \`${site.base}\`` : `a call to \`${site.base}\``} at this line, where the source analysis found no call (a macro or a parse error hid it).`
     : '';
-  return { rule: site.rule, severity, message: messageFor(site, cfg, handler) + seen, site, related: relatedFor(site), ...(handler ? { handler } : {}) };
+  const unread = site.inParseError ? ' (in code the parser could not fully read)' : '';
+  return { rule: site.rule, severity, message: messageFor(site, cfg, handler) + unread + seen, site, related: relatedFor(site), ...(handler ? { handler } : {}) };
 }
 
 const RANK: Record<Severity, number> = { hint: 0, information: 1, warning: 2, error: 3 };

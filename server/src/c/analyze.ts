@@ -10,6 +10,8 @@ import { emptyKnowledge, mergeKnowledge, type Knowledge, type Wrapper } from './
 import type { CParser, ParsedFile } from './parser';
 import { findUntypedDerefs } from './provenance';
 import { countErrors } from './parser';
+import { callsInErrors, errorRegions, inRegions, lineStarts, rangeAt } from './errorRegions';
+import { SHOWN_AS_WRITTEN } from './annotations';
 import { declaredName, identifiersIn, parameterNames, rangeOf } from './syntax';
 import type { Site, SourceAnalysis, ViaStep } from './types';
 
@@ -176,12 +178,17 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
     }
 
     const sites: Site[] = [];
+    const asWritten = shownAsWritten(parsed);
     const callsFrom = new Map<string, Set<string>>();
     const finder = new DerefFinder(known, locals, defs);
+    // Sites of macro bodies come from their own sub-parse: the file's ERROR regions say nothing of them.
+    const fromMacros = new Set<Site>();
     for (const c of calls) {
       const target = resolve(c.callee, known);
       if (target) {
-        sites.push(callSite(c, target));
+        const s = callSite(c, target, c.macro ? undefined : asWritten);
+        sites.push(s);
+        if (c.macro) fromMacros.add(s);
         continue;
       }
       if (LIBC_MEMORY_CALLS.has(c.callee) && !c.macro) {
@@ -244,6 +251,10 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
         isAccessor: (name) => resolve(name, known) !== undefined,
       }),
     );
+    markParseErrors(root, parsed.prepared.text, parsed.text, sites, fromMacros, (name) => {
+      const t = resolve(name, known);
+      return t && { target: t, fn: (at: number) => enclosing(defs, at)?.name ?? null };
+    });
     sites.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);
 
     const direct = new Map<string, number>();
@@ -254,6 +265,51 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
     };
   } finally {
     for (const m of macros) m.tree?.delete();
+  }
+}
+
+/**
+ * Sites standing in an ERROR region are marked `inParseError`; calls of accessors or
+ * wrappers the parser left as loose tokens there (errorRegions.ts says when such a
+ * call is unambiguous) become sites, marked the same way, instead of being lost.
+ */
+function markParseErrors(
+  root: Node,
+  prepared: string,
+  text: string,
+  sites: Site[],
+  fromMacros: ReadonlySet<Site>,
+  lookup: (name: string) => { target: Target; fn: (at: number) => string | null } | undefined,
+): void {
+  const regions = errorRegions(root);
+  if (!regions.length) return;
+  const starts = lineStarts(text);
+  const offset = (p: { line: number; character: number }) => (starts[p.line] ?? text.length) + p.character;
+  const taken = new Set<number>();
+  for (const s of sites) {
+    if (fromMacros.has(s)) continue;
+    const at = offset(s.range.start);
+    taken.add(at);
+    if (inRegions(regions, at)) s.inParseError = true;
+  }
+  for (const r of callsInErrors(root, prepared, regions, (name) => lookup(name) !== undefined)) {
+    if (taken.has(r.start)) continue;
+    const { target: t, fn } = lookup(r.callee)!;
+    const a = t.accessor;
+    sites.push({
+      kind: 'call',
+      accessor: r.callee,
+      base: a.name,
+      accessorKind: a.kind,
+      width: a.width,
+      rule: a.rule,
+      function: fn(r.start),
+      range: rangeOf(r.calleeNode),
+      callRange: rangeAt(starts, r.start, r.end),
+      address: t.addrArgs.length ? r.args[t.addrArgs[0]!] ?? '' : '',
+      via: t.chain,
+      inParseError: true,
+    });
   }
 }
 
@@ -270,8 +326,34 @@ function resolve(name: string, k: Knowledge): Target | undefined {
   return a ? { accessor: a, addrArgs: a.addrArg >= 0 ? [a.addrArg] : [], chain: [] } : undefined;
 }
 
-function callSite(c: Call, t: Target): Site {
+/**
+ * The text of a node as written: the prepared text, with the rewrites that change an
+ * argument's characters (SHOWN_AS_WRITTEN: `offsetof(struct s, a.b)` read as `a`) put
+ * back. Undefined when the file has none (node.text is then the text as written, up to
+ * blanked annotations, as always).
+ */
+function shownAsWritten(parsed: ParsedFile): ((n: Node) => string) | undefined {
+  const spans = parsed.prepared.annotations.filter((a) => SHOWN_AS_WRITTEN.has(a.name)).map((a) => [a.index, a.index + a.length] as const);
+  if (!spans.length) return undefined;
+  spans.sort((x, y) => x[0] - y[0]);
+  return (n: Node) => {
+    const s = n.startIndex;
+    const e = n.endIndex;
+    let out = n.text;
+    for (const [a, b] of spans) {
+      if (a >= e) break;
+      if (b <= s) continue;
+      const from = Math.max(a, s);
+      const to = Math.min(b, e);
+      out = out.slice(0, from - s) + parsed.text.slice(from, to) + out.slice(to - s);
+    }
+    return out;
+  };
+}
+
+function callSite(c: Call, t: Target, asWritten?: (n: Node) => string): Site {
   const a = t.accessor;
+  const arg = t.addrArgs.length ? c.args[t.addrArgs[0]!] : undefined;
   return {
     kind: 'call',
     accessor: c.callee,
@@ -282,7 +364,7 @@ function callSite(c: Call, t: Target): Site {
     function: c.fn?.name ?? null,
     range: rangeOf(c.calleeNode),
     callRange: rangeOf(c.node),
-    address: t.addrArgs.length ? c.args[t.addrArgs[0]]?.text ?? '' : '',
+    address: arg ? (asWritten ? asWritten(arg) : arg.text) : '',
     via: t.chain,
   };
 }

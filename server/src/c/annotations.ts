@@ -21,6 +21,9 @@ const BARE = new Set([
   '__acpi_initdata', '__lockfunc', '__no_kcsan', '__no_sanitize_address', '__nostackprotector',
   '__always_inline__', '__fix_address', '__head', '__weak_alias', '__noinitretpoline',
   'noinline_for_stack', '__exception_irq_entry', '__softirq_entry', '__init_memblock',
+  '__efiapi', '__noipa', '__net_init', '__net_exit', '__net_initdata', 'ACPI_INIT_FUNCTION',
+  'ACPI_SYSTEM_XFACE', 'ACPI_INTERNAL_VAR_XFACE', 'ACPI_EXTERNAL_XFACE', 'ACPI_INTERNAL_XFACE',
+  '__efistub_global', '__initconst_or_module', '__maybe_unused_var',
 ]);
 
 /** Annotations that take an argument list: blanked with their balanced parentheses. */
@@ -46,6 +49,10 @@ const TYPE_ARG: ReadonlyMap<string, number> = new Map([
 ]);
 
 const CAPS_RE = /^[A-Z][A-Z0-9_]*[A-Z0-9]$/;
+/** A call of something named like an accessor (a file's own macro over it may be a wrapper). */
+const ACCESSOR_LIKE_CALL_RE = /\b(?:(?:__raw_)?(?:read|write)[bwlq]\w*|io(?:read|write)\w*|(?:in|out)[bwl](?:_p)?|[rw]dmsr\w*|cpuid\w*|\w*_(?:read|write|rd|wr|in|out)(?:8|16|32|64|[bwlq])?|memcpy_(?:to|from)io|memset_io)\s*\(/i;
+/** C number literals (with GNU/C23 suffixes). */
+const NUMBER_RE = /^(?:0[xX][0-9a-fA-F']*(?:\.[0-9a-fA-F]*)?(?:[pP][+-]?\d+)?|0[bB][01']+|\d[\d']*(?:\.\d*)?(?:[eE][+-]?\d+)?)(?:[uUlLfFiIjJ]|wb|WB|df|dd|dl|DF|DD|DL)*$/;
 /** Lower-case macros that stand alone at file scope. */
 const FILE_SCOPE_CALL_RE = /^(?:module_(?:init|exit|param\w*|driver|\w+_driver)|\w*initcall\w*|console_initcall|builtin_\w*driver)$/;
 
@@ -54,6 +61,16 @@ const KERNEL_DECL_MACRO_RE = /^(?:EXPORT_\w+|MODULE_\w+|DEFINE_(?:PER_CPU\w*|RAT
 
 /** Words before a '(' that does not open a call's arguments. */
 const NOT_CALL = new Set(['if', 'while', 'for', 'switch', 'return', 'sizeof', 'typeof', '__typeof__', '__typeof', '_Alignof', '__alignof__', 'alignof', 'case', 'do', 'else', 'goto', '_Generic', '__builtin_types_compatible_p', '__builtin_offsetof', 'offsetof']);
+
+/** Words that are C's own (never a statement macro's name). */
+const C_KEYWORDS = new Set([
+  'int', 'char', 'void', 'unsigned', 'signed', 'long', 'short', 'const', 'volatile', 'static', 'struct', 'union',
+  'enum', 'typedef', 'extern', 'register', 'auto', 'inline', 'break', 'continue', 'default', 'if', 'else', 'while',
+  'for', 'do', 'switch', 'return', 'goto', 'case', 'sizeof', 'asm', '__asm__', '__asm', '_Static_assert',
+  'static_assert', 'float', 'double', 'bool', '_Bool', '__volatile__', '__extension__', '__label__',
+]);
+/** Keywords that start a statement. */
+const STATEMENT_KEYWORDS = new Set(['if', 'for', 'while', 'do', 'switch', 'return', 'goto', 'break', 'continue']);
 
 /** Iterator macros (`list_for_each_entry(pos, head, member) { ... }`) parse as loops. */
 const ITERATOR_RE = /(^|_)for_each(_|$)|^for_each|_for_each$/;
@@ -64,6 +81,15 @@ export interface Annotation {
   index: number;
   length: number;
 }
+
+/**
+ * Rewrites whose original text is what a site's address shows (they change characters
+ * inside an argument, not only blank an annotation): analyze.ts puts the original back.
+ */
+export const SHOWN_AS_WRITTEN: ReadonlySet<string> = new Set([
+  'pasted name starting with a digit', 'statement in a macro argument', 'declaration in a macro argument',
+  'offsetof typeof', 'offsetof member designator', 'pasted string macro in an argument',
+]);
 
 export interface Prepared {
   /** Same length and line structure as the input. */
@@ -114,13 +140,182 @@ export function prepare(src: string): Prepared {
     for (let k = from; k < to; k++) {
       // Newlines are never rewritten, so the source tells where they are.
       const ch = src[k];
-      if (ch !== '\n' && ch !== '\r') put(k, ' ');
+      if (ch === '\n' || ch === '\r') continue;
+      // Nor is a directive's line continuation: a blanked `\` would end a #define early
+      // (in code a continuation is only space, and blanked with what it joins).
+      if (inDirective && ch === '\\' && (src[k + 1] === '\n' || (src[k + 1] === '\r' && src[k + 2] === '\n'))) continue;
+      put(k, ' ');
     }
     changed = true;
   };
+  /** Set when a whole macro call was blanked: the significant character before it still holds. */
+  let dropped = false;
+  /** While a preprocessor directive's own text is rewritten. */
+  let inDirective = false;
+  const definesAccessor = new Map<string, boolean>();
+  /**
+   * Whether this file #defines `name` with a body that calls something accessor-like:
+   * its file-scope invocations may be wrapper sites (BCM_SYSPORT_IO_MACRO), never blanked.
+   */
+  const definesAccessorMacro = (name: string): boolean => {
+    let r = definesAccessor.get(name);
+    if (r === undefined) {
+      const m = new RegExp(`#[ \\t]*define[ \\t]+${name}\\b`).exec(src);
+      if (!m) r = false;
+      else {
+        let e = m.index;
+        do e = src.indexOf('\n', e + 1); while (e > 0 && /\\\r?$/.test(src.slice(Math.max(0, e - 2), e)));
+        r = ACCESSOR_LIKE_CALL_RE.test(src.slice(m.index, e < 0 ? n : e).replace(/^#[ \t]*define[ \t]+\w+/, ''));
+      }
+      definesAccessor.set(name, r);
+    }
+    return r;
+  };
+
+  /** Directive lines (`#else`, `#endif`) of a group splitsStatement() decided to blank. */
+  const blankDirectives = new Set<number>();
+  /** Dead branches of a constant `#if 0`/`#if 1` group splitsStatement() blanked: start -> end, not scanned. */
+  const deadCode = new Map<number, number>();
+
+  /**
+   * A conditional group in a function body that splits an if/else (`}` then `#ifdef X`
+   * then `else {`, or `if (a) x; else` before `#endif`): tree-sitter-c wants each
+   * branch to hold whole statements, and every such file had its first ERROR there.
+   * When every branch is balanced in braces and parentheses, the directive lines are
+   * blanked (both branches stay, as code) and the group parses as the statements it
+   * joins. Records the later directives of the group for blanking; returns whether
+   * the group at `at` is one.
+   */
+  function splitsStatement(at: number): boolean {
+    const directives: number[] = [];
+    const branches: [number, number][] = [];
+    let depth = 0;
+    let k = at;
+    let branchStart = -1;
+    for (let guard = 0; guard < 2000 && k < n; guard++) {
+      const lineEnd = lineEndOf(k);
+      const m = /^[ \t]*#[ \t]*(\w+)/.exec(src.slice(k, Math.min(lineEnd, k + 40)));
+      if (m) {
+        const d = m[1]!;
+        if (d === 'if' || d === 'ifdef' || d === 'ifndef') {
+          if (depth === 0) {
+            directives.push(k);
+            branchStart = lineEnd;
+          }
+          depth++;
+        } else if ((d === 'else' || d === 'elif') && depth === 1) {
+          branches.push([branchStart, k]);
+          directives.push(k);
+          branchStart = lineEnd;
+        } else if (d === 'endif') {
+          if (--depth === 0) {
+            branches.push([branchStart, k]);
+            directives.push(k);
+            break;
+          }
+        }
+      }
+      k = lineEnd + 1;
+    }
+    if (depth !== 0 || !branches.length) return false;
+    let split = false;
+    const constant = /^[ \t]*#[ \t]*if[ \t]+([01])[ \t]*(?:\/\*.*\*\/)?[ \t]*$/.exec(src.slice(at, lineEndOf(at)))?.[1];
+    for (const [a, b] of branches) {
+      const t = codeTokens(a, b);
+      if (t === null) {
+        // `#if 1` / `if (x) {` / `#else` / `if (1) {` / `#endif`: each branch opens the
+        // block (sym_hipd.c). With a constant condition the compiler reads one branch:
+        // the other is blanked, as dead code, and the group parses as the live one.
+        if (constant === undefined || branches.length > 2 || /#[ \t]*elif/.test(src.slice(at, directives[directives.length - 1]!))) return false;
+        const dead = constant === '1' ? branches[1] : branches[0];
+        if (dead) {
+          blank(dead[0], dead[1]);
+          deadCode.set(dead[0], dead[1]);
+        }
+        for (const d of directives.slice(1)) blankDirectives.add(d);
+        annotations.push({ name: 'constant conditional group', index: at, length: lineEndOf(directives[directives.length - 1]!) - at });
+        return true;
+      }
+      if (t.first === 'else' || t.first === '}' || t.last === 'else') split = true;
+      // `#if X` / `if (cond)` / `#endif` then the statement it guards.
+      if ((t.first === 'if' || t.first === 'while' || t.first === 'for') && t.last === ')') split = true;
+    }
+    const endifEnd = lineEndOf(directives[directives.length - 1]!);
+    const after = nextSignificant(endifEnd);
+    if (after >= 0 && /^else\b/.test(src.slice(after, after + 5))) split = true;
+    if (!split) return false;
+    for (const d of directives.slice(1)) blankDirectives.add(d);
+    annotations.push({ name: 'conditional group in a statement', index: at, length: endifEnd - at });
+    return true;
+  }
+
+  /** Offset of the newline ending the (backslash-continued) line holding `k`, or n. */
+  function lineEndOf(k: number): number {
+    let e = src.indexOf('\n', k);
+    while (e > 0 && (src[e - 1] === '\\' || (src[e - 1] === '\r' && src[e - 2] === '\\'))) e = src.indexOf('\n', e + 1);
+    return e < 0 ? n : e;
+  }
+
+  /**
+   * First and last significant token (a word or one character) of [a, b), skipping
+   * comments, strings and directive lines; null when braces or parentheses do not balance.
+   */
+  function codeTokens(a: number, b: number): { first: string; last: string } | null {
+    let braces = 0;
+    let parens = 0;
+    let first = '';
+    let last = '';
+    let lineStart = true;
+    for (let k = a; k < b; k++) {
+      const c = src[k]!;
+      if (c === '\n') {
+        lineStart = true;
+        continue;
+      }
+      if (c === ' ' || c === '\t' || c === '\r') continue;
+      if (c === '#' && lineStart) {
+        k = lineEndOf(k) - 1;
+        continue;
+      }
+      lineStart = false;
+      if (c === '/' && src[k + 1] === '*') {
+        const e = src.indexOf('*/', k + 2);
+        k = e < 0 ? b : e + 1;
+        continue;
+      }
+      if (c === '/' && src[k + 1] === '/') {
+        k = src.indexOf('\n', k) - 1;
+        if (k < 0) k = b;
+        continue;
+      }
+      let tok = c;
+      if (c === '"' || c === "'") {
+        let j = k + 1;
+        while (j < b && src[j] !== c && src[j] !== '\n') j += src[j] === '\\' ? 2 : 1;
+        k = j;
+      } else if (isIdChar(c.charCodeAt(0))) {
+        let j = k + 1;
+        while (j < b && isIdChar(src.charCodeAt(j))) j++;
+        tok = src.slice(k, j);
+        k = j - 1;
+      } else if (c === '{') braces++;
+      else if (c === '}') braces--;
+      else if (c === '(') parens++;
+      else if (c === ')') parens--;
+      if (!first) first = tok;
+      last = tok;
+    }
+    return braces === 0 && parens === 0 ? { first, last } : null;
+  }
 
   let i = 0;
   while (i < n) {
+    const skip = deadCode.get(i);
+    if (skip !== undefined) {
+      i = skip;
+      atLineStart = true;
+      continue;
+    }
     const c = src.charCodeAt(i);
     // Newlines and whitespace.
     if (c === 10) {
@@ -172,7 +367,16 @@ export function prepare(src: string): Prepared {
       const directive = /^#\s*(\w+)/.exec(src.slice(i, Math.min(end, i + 40)))?.[1] ?? '';
       if ((top === '(' || top === '[' || top === 'init') && directive !== 'define') {
         blank(i, end);
+      } else if (top === 'init' && directive === 'define' && !ACCESSOR_LIKE_CALL_RE.test(src.slice(i, end))) {
+        // `#define DMUB_SR(reg) REG_OFFSET(reg),` inside an initializer or an enum: the
+        // grammar has no place for it; a macro over no accessor holds no site.
+        blank(i, end);
+      } else if (blankDirectives.has(i)) {
+        blank(i, end);
+      } else if (top === 'block' && (directive === 'if' || directive === 'ifdef' || directive === 'ifndef') && splitsStatement(i)) {
+        blank(i, end);
       } else {
+        inDirective = true;
         if (directive === 'define') {
           // GNU named variadic parameters, `#define dbg(fmt, args...)`, are not in the
           // grammar (539 files' first ERROR in drivers/): the name goes, `...` stays.
@@ -184,9 +388,22 @@ export function prepare(src: string): Prepared {
             annotations.push({ name: 'named variadic parameter', index: at, length: named[1]!.length });
           }
         }
+        if (directive === 'define') {
+          // A comment inside a #define body followed by more of the body (`X /* c */ + \`)
+          // ends tree-sitter-c's macro value early: a one-line comment there is only space.
+          for (let k = src.indexOf('/*', i); k >= 0 && k < end; k = src.indexOf('/*', k + 2)) {
+            const e = src.indexOf('*/', k + 2);
+            if (e < 0 || e >= end) break;
+            if (!src.slice(k, e).includes('\n') && /\S/.test(src.slice(e + 2, lineEndOf(e)).replace(/\\\r?$/, '') + (src[lineEndOf(e) - 1] === '\\' ? 'x' : ''))) {
+              blank(k, e + 2);
+            }
+            k = e;
+          }
+        }
         // Scan the directive's own text (e.g. a #define body) for annotations.
         scanWords(i + 1, end);
       }
+      inDirective = false;
       i = end;
       continue;
     }
@@ -211,23 +428,58 @@ export function prepare(src: string): Prepared {
       let j = i + 1;
       while (j < n && isIdChar(src.charCodeAt(j))) j++;
       const word = src.slice(i, j);
+      dropped = false;
       i = handleWord(word, i, j);
+      // A macro call blanked whole (an initializer's `DW_BLOCK(...)`) leaves the
+      // significant character before it in place for the next one.
+      if (dropped) continue;
       lastSig = 'a';
       prevWord = lastWord;
       lastWord = word;
       continue;
     }
+    if (c >= 48 && c <= 57) {
+      // A number. `10000baseT_Full` (a pasted link-mode name: `ETHTOOL_LINK_MODE_ ## x ## _BIT`)
+      // is no number literal: its first digit becomes `_`, an identifier of the same length.
+      let j = i + 1;
+      while (j < n && (isIdChar(src.charCodeAt(j)) || src[j] === '.')) j++;
+      const tok = src.slice(i, j);
+      if (/^\d+[A-Za-z_]\w*$/.test(tok) && !NUMBER_RE.test(tok) && !(/[eEpP]$/.test(tok) && (src[j] === '+' || src[j] === '-'))) {
+        put(i, '_');
+        changed = true;
+        annotations.push({ name: 'pasted name starting with a digit', index: i, length: j - i });
+        lastSig = 'a';
+        prevWord = lastWord;
+        lastWord = tok;
+        i = j;
+        continue;
+      }
+    }
     // Brackets.
     const ch = src[i];
+    if (ch === ';' && stack[stack.length - 1] === '(' && callParens[callParens.length - 1] && stack.includes('block')) {
+      // A statement's `;` inside a macro's arguments (`nvkm_msec(d, 2000, tmp = rd(d); if (tmp) break;)`):
+      // a comma joins the statements as expressions; the last one before `)` goes.
+      const nx = nextSignificant(i + 1);
+      put(i, nx >= 0 && src[nx] === ')' ? ' ' : ',');
+      annotations.push({ name: 'statement in a macro argument', index: i, length: 1 });
+      changed = true;
+      lastSig = ',';
+      i++;
+      continue;
+    }
     if (ch === '(') {
       stack.push('(');
       callParens.push(lastSig === 'a' && !NOT_CALL.has(lastWord));
     } else if (ch === '[') stack.push('[');
     else if (ch === '{') {
       const top = stack[stack.length - 1];
-      const init = lastSig === '=' || lastSig === ',' || (lastSig === '{' && top === 'init') || top === '(';
+      // Inside an initializer every brace is one (a compound literal's `(struct s) {`).
+      const init = lastSig === '=' || lastSig === ',' || top === 'init' || top === '(';
       const record = !init && lastSig === 'a' && (lastWord === 'struct' || lastWord === 'union' || prevWord === 'struct' || prevWord === 'union');
-      stack.push(init ? 'init' : record ? 'record' : 'block');
+      // An enum's list is read like an initializer (directives in it are blanked).
+      const enumList = !init && lastSig === 'a' && (lastWord === 'enum' || prevWord === 'enum');
+      stack.push(init || enumList ? 'init' : record ? 'record' : 'block');
     } else if (ch === ')' || ch === ']' || ch === '}') {
       if (stack.pop() === '(') callParens.pop();
     }
@@ -277,7 +529,8 @@ export function prepare(src: string): Prepared {
     if (top === 'block' && (lastSig === ';' || lastSig === '{' || lastSig === '}') && word !== 'default') {
       // `out:` as the last thing in a block (`out:\n}`) needs a statement after it in
       // the grammar (MISSING); `out;` parses and keeps every position.
-      const m = /^[ \t]*:(?!:)(?:\s|\/\*[\s\S]*?\*\/)*\}/.exec(src.slice(end, end + 300));
+      // The same for a label just before a directive line (`out:` then `#ifdef X`).
+      const m = /^[ \t]*:(?!:)(?:\s|\/\*[\s\S]*?\*\/)*(?:\}|\n[ \t]*#[ \t]*(?:if|ifdef|ifndef|endif|else|elif)\b)/.exec(src.slice(end, end + 300));
       if (m) {
         const colon = src.indexOf(':', end);
         put(colon, ';');
@@ -315,14 +568,15 @@ export function prepare(src: string): Prepared {
     if (src[k] !== '(') return end;
     const close = matchParen(src, k, n);
     if (close < 0) return end;
-    let after = close + 1;
-    while (after < n && /\s/.test(src[after])) after++;
+    let after = nextSignificant(close + 1);
+    if (after < 0) after = n;
     const next = src[after] ?? '';
     const lineStart = src.lastIndexOf('\n', start - 1) + 1;
     const atLineStart = /^\s*(?:static\s+)?$/.test(src.slice(lineStart, start));
     const args = src.slice(k, close);
     const drop = (to: number, name: string) => {
       blank(start, to);
+      dropped = true;
       annotations.push({ name, index: start, length: to - start });
       return to;
     };
@@ -335,6 +589,19 @@ export function prepare(src: string): Prepared {
     if (declaring && stack.length === 0 && atLineStart && next === ';' && !args.includes('{')) {
       return drop(after + 1, 'file-scope macro');
     }
+    // Any capitalised macro call alone on its lines at file scope with no `;` after it
+    // (`DEF_SCSI_QCMD(hptiop_queuecommand)`, `EPF_NTB_R(spad_count)`, `ACPI_EXPORT_SYMBOL(f)`):
+    // it defines something; a `static` before it goes with it. Not when this file
+    // defines the macro over an accessor (its invocation may be a wrapper site).
+    if (stack.length === 0 && atLineStart && CAPS_RE.test(word) && (after >= n || isIdStart(next.charCodeAt(0)) || src[after] === '#' || next === '}') &&
+      /^[ \t]*(?:\/\*.*?\*\/[ \t]*|\/\/.*)?\r?\n/.test(src.slice(close + 1, close + 200)) && !definesAccessorMacro(word)) {
+      const st = /static\s+$/.exec(src.slice(lineStart, start));
+      const from = st ? lineStart + st.index : start;
+      blank(from, close + 1);
+      dropped = true;
+      annotations.push({ name: 'file-scope macro', index: from, length: close + 1 - from });
+      return close + 1;
+    }
     if (top === 'init' && (lastSig === '{' || lastSig === ',') && next !== ',' && next !== '}' && (isIdStart(next.charCodeAt(0)) || next === '.' || next === '[')) {
       return drop(close + 1, 'initializer macro');
     }
@@ -342,6 +609,90 @@ export function prepare(src: string): Prepared {
       return drop(after + 1, 'member macro');
     }
     return end;
+  }
+
+  /**
+   * A macro used as a statement without a semicolon, at the start of a statement in a
+   * function body (after `;`, `{` or `}`), then another statement:
+   *   - `skb_queue_walk(&q, skb) {` / `FOO(x) writel(...)`: a call followed by a name or
+   *     a block is a loop-like macro: its name becomes `while` (or `if` when shorter),
+   *     the arguments stay an expression (their calls are still seen), the statement
+   *     after it its body;
+   *   - `NVRAM_CLR_CE` alone on its line, then a statement: a capitalised word
+   *     becomes an empty statement `;`.
+   * Returns whether the shape applied.
+   */
+  function statementMacro(word: string, start: number, end: number): boolean {
+    let k = end;
+    while (k < n && (src[k] === ' ' || src[k] === '\t')) k++;
+    if (src[k] === '(') {
+      if (word.length < 2) return false;
+      const close = matchParen(src, k, n);
+      if (close < 0) return false;
+      const next = nextSignificant(close + 1);
+      if (next < 0) return false;
+      const c = src.charCodeAt(next);
+      if (c === 61 /* = */ && CAPS_RE.test(word) && /^DECLARE_/.test(word)) {
+        // `DECLARE_BITMAP(ids, 64) = { ... };`: the initializer goes (a bitmap's zeros hold no site).
+        const open = nextSignificant(next + 1);
+        if (open < 0 || src[open] !== '{') return false;
+        const shut = matchBrace(src, open, n);
+        if (shut < 0) return false;
+        blank(next, shut + 1);
+        annotations.push({ name: 'macro declaration initializer', index: next, length: shut + 1 - next });
+        return true;
+      }
+      if (!(isIdStart(c) || c === 123 /* { */)) return false;
+      // `FOO(x) else`, `FOO(x) const`: not a statement after it.
+      if (isIdStart(c)) {
+        let j = next + 1;
+        while (j < n && isIdChar(src.charCodeAt(j))) j++;
+        const w = src.slice(next, j);
+        if (w === 'else') return false;
+        // `MACRO(a) b;`: a declaration of b with a macro type (`DECLARE_X(a) b`) reads
+        // the same way; only a name followed by `(`, `=`, `->`, `.`, `[` or `++` is a statement.
+        let m = j;
+        while (m < n && /\s/.test(src[m]!)) m++;
+        if (!STATEMENT_KEYWORDS.has(w) && !/^(?:\(|=[^=]|->|\.|\[|\+\+|--|[-+*/|&^]=)/.test(src.slice(m, m + 2))) return false;
+      }
+      const kw = word.length >= 5 ? 'while' : 'if';
+      for (let q = 0; q < kw.length; q++) put(start + q, kw[q]!);
+      for (let q = start + kw.length; q < end; q++) put(q, ' ');
+      changed = true;
+      annotations.push({ name: 'statement macro', index: start, length: end - start });
+      return true;
+    }
+    if (!CAPS_RE.test(word)) return false;
+    // The rest of the line is empty (or a comment), and a statement or `}` follows.
+    if (!/^[ \t]*(?:\/\*.*?\*\/[ \t]*|\/\/.*)?\r?\n/.test(src.slice(end, end + 200))) return false;
+    const next = nextSignificant(end);
+    if (next < 0) return false;
+    const c = src.charCodeAt(next);
+    if (!(isIdStart(c) || c === 123 || c === 125)) return false;
+    blank(start, end);
+    put(start, ';');
+    annotations.push({ name: 'statement macro', index: start, length: end - start });
+    return true;
+  }
+
+  /** Offset of the next character that is not space or comment (-1 at the end). */
+  function nextSignificant(from: number): number {
+    let k = from;
+    while (k < n) {
+      const c = src.charCodeAt(k);
+      if (c === 32 || c === 9 || c === 10 || c === 13 || c === 12 || c === 11) k++;
+      else if (c === 47 && src.charCodeAt(k + 1) === 42) {
+        const e = src.indexOf('*/', k + 2);
+        if (e < 0) return -1;
+        k = e + 2;
+      } else if (c === 47 && src.charCodeAt(k + 1) === 47) {
+        const e = src.indexOf('\n', k);
+        if (e < 0) return -1;
+        k = e;
+      } else if (c === 35 /* # */) return -1; // a directive: leave the shape alone
+      else return k;
+    }
+    return -1;
   }
 
   /** Returns the offset to continue scanning from. */
@@ -392,13 +743,78 @@ export function prepare(src: string): Prepared {
         return to;
       }
     }
-    if (word === 'static' && stack.length === 0) {
-      // `static DEVICE_ATTR(x, ...);` at file scope: the macro call stands alone.
-      const m = /^\s+([A-Z][A-Z0-9_]*)\s*\(/.exec(src.slice(end, end + 80));
+    if (word === 'static' && (stack.length === 0 || (stack[stack.length - 1] === 'block' && (lastSig === ';' || lastSig === '{' || lastSig === '}')))) {
+      // `static DEVICE_ATTR(x, ...);` at file scope, `static DEFINE_RATELIMIT_STATE(rs, HZ, 2);`
+      // in a function body: the macro call stands alone.
+      const m = /^\s+(?:__\w+\s+)*([A-Z][A-Z0-9_]*)\s*\(/.exec(src.slice(end, end + 120));
       if (m) {
         const open = src.indexOf('(', end + m[0].length - 1);
         const close = matchParen(src, open, limit);
         if (close > 0 && /^\s*;/.test(src.slice(close + 1, close + 10))) blank(start, end);
+      }
+      return end;
+    }
+    if (limit === n && stack[stack.length - 1] === 'block' && (lastSig === ';' || lastSig === '{' || lastSig === '}' || lastSig === ':' || (lastSig === 'a' && lastWord === 'else')) && !NOT_CALL.has(word) && !C_KEYWORDS.has(word)) {
+      if (statementMacro(word, start, end)) return end;
+    }
+    if (limit === n && stack[stack.length - 1] === '(' && callParens[callParens.length - 1] && stack.includes('block')) {
+      // Statements as a macro argument (nouveau's `nvkm_msec(device, 2000, if (!(nvkm_rd32(d, R) & 1)) break;)`):
+      // `if` and `break;` go, the condition stays an argument expression (its calls seen).
+      if (word === 'if' && /^\s*\(/.test(src.slice(end, end + 20)) && (lastSig === ',' || lastSig === ';')) {
+        blank(start, end);
+        annotations.push({ name: 'statement in a macro argument', index: start, length: end - start });
+        return end;
+      }
+      if (word === 'return' && lastSig === ',') {
+        // `PP_ASSERT_WITH_CODE(cond, "msg", return result);`: the value stays an argument.
+        blank(start, end);
+        annotations.push({ name: 'statement in a macro argument', index: start, length: end - start });
+        return end;
+      }
+      if ((lastSig === ',' || lastSig === ';') && /^\s+[A-Za-z_]\w*\s*=[^=]/.test(src.slice(end, end + 80)) && !C_KEYWORDS.has(word)) {
+        // `nvkm_msec(d, 2000, u32 tmp = nvkm_rd32(d, R); if (tmp & 1) break;)`: a
+        // declaration there becomes its assignment.
+        blank(start, end);
+        annotations.push({ name: 'declaration in a macro argument', index: start, length: end - start });
+        return end;
+      }
+      if (CAPS_RE.test(word) && /^[ \t]+[A-Z][A-Z0-9_]*[A-Z0-9]\s*[,)]/.test(src.slice(end, end + 80))) {
+        // `printk(KERN_INFO PMC551_VERSION)`, `request_module(MDIO_MODULE_PREFIX MDIO_ID_FMT, ...)`:
+        // string macros pasted together; the last one stays.
+        blank(start, end);
+        annotations.push({ name: 'pasted string macro in an argument', index: start, length: end - start });
+        return end;
+      }
+      if (word === 'break' || word === 'continue') {
+        const m = /^\s*;/.exec(src.slice(end, end + 20));
+        if (m) {
+          blank(start, end + m[0].length);
+          annotations.push({ name: 'statement in a macro argument', index: start, length: end + m[0].length - start });
+          return end + m[0].length;
+        }
+      }
+    }
+    if ((word === 'offsetof' || word === '__builtin_offsetof') && limit === n) {
+      // tree-sitter-c's offsetof takes a type and one field name: `offsetof(struct s, a[i].b)`
+      // keeps `a`, `offsetof(typeof(*p), f)` gets `int` for its type (neither holds a site).
+      let k = end;
+      while (k < n && /\s/.test(src[k]!)) k++;
+      const close = src[k] === '(' ? matchParen(src, k, n) : -1;
+      if (close > 0) {
+        const t = argumentSpan(src, k, close, 0);
+        const f = argumentSpan(src, k, close, 1);
+        if (t && /^(?:typeof|__typeof__|__typeof)\s*\(/.test(src.slice(t[0], t[1]))) {
+          blank(t[0], t[1]);
+          for (let q = 0; q < 3; q++) put(t[0] + q, 'int'[q]!);
+          annotations.push({ name: 'offsetof typeof', index: t[0], length: t[1] - t[0] });
+        }
+        if (f) {
+          const m = /^[A-Za-z_]\w*/.exec(src.slice(f[0], f[1]));
+          if (m && m[0].length < f[1] - f[0] && !src.slice(f[0], f[1]).includes('\n#')) {
+            blank(f[0] + m[0].length, f[1]);
+            annotations.push({ name: 'offsetof member designator', index: f[0], length: f[1] - f[0] });
+          }
+        }
       }
       return end;
     }
@@ -442,8 +858,10 @@ function argumentSpan(src: string, open: number, close: number, nth: number): [n
       if (index === nth) {
         let a = from;
         let b = k;
-        while (a < b && /\s/.test(src[a])) a++;
-        while (b > a && /\s/.test(src[b - 1])) b--;
+        // A line continuation (`, \` then the argument on the next line of a #define) is space.
+        const space = (q: number) => /\s/.test(src[q]!) || (src[q] === '\\' && /^\\\r?\n/.test(src.slice(q, q + 3)));
+        while (a < b && space(a)) a++;
+        while (b > a && /\s/.test(src[b - 1]!)) b--;
         return a < b ? [a, b] : null;
       }
       index++;
@@ -451,6 +869,22 @@ function argumentSpan(src: string, open: number, close: number, nth: number): [n
     }
   }
   return null;
+}
+
+/** Index of the brace closing the one at `open`, skipping strings; -1 if none. */
+function matchBrace(src: string, open: number, limit: number): number {
+  let depth = 0;
+  for (let k = open; k < limit; k++) {
+    const ch = src[k];
+    if (ch === '"' || ch === "'") {
+      k++;
+      while (k < limit && src[k] !== ch && src[k] !== '\n') k += src[k] === '\\' ? 2 : 1;
+      continue;
+    }
+    if (ch === '{') depth++;
+    else if (ch === '}' && --depth === 0) return k;
+  }
+  return -1;
 }
 
 /** Index of the parenthesis closing the one at `open`, skipping strings; -1 if none. */

@@ -102,6 +102,12 @@ export interface Site {
    * call, because a macro or a parse error hid it (audit/compiled/objectOnly.ts).
    */
   objectOnly?: { how: 'inlined' | 'call' };
+  /**
+   * The site stands in code tree-sitter could not fully read (an ERROR region of the
+   * parse): the call is unambiguous from its tokens (c/errorRegions.ts), the statement
+   * around it is not.
+   */
+  inParseError?: true;
 }
 
 /** Function-level view: where a #VE lands once static helpers are inlined. */

@@ -1,0 +1,213 @@
+// Parse health (issue 14, item 4): kernel shapes from Debian 6.1's drivers/ that gave a
+// file its first ERROR now parse (same length, same lines, sites at their columns), and
+// a site tree-sitter could not place is still reported, marked as such.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CParser, countErrors } from '../../../server/src/c/parser';
+import { callsInErrors, errorRegions } from '../../../server/src/c/errorRegions';
+import { prepare } from '../../../server/src/c/annotations';
+import { findingFor } from '../../../server/src/audit/findings';
+import { DEFAULT_CONFIG } from '../../../server/src/audit/engine';
+import { engineWith, locate } from './helpers';
+
+/** Parses `text` as the engine does and says how many ERROR/MISSING nodes are left. */
+async function errorsIn(text: string): Promise<number> {
+  const p = await CParser.create();
+  const r = p.parse(undefined, text);
+  try {
+    assert.equal(r.prepared.text.length, text.length, 'same length');
+    assert.deepEqual(r.prepared.text.split('\n').map((l) => l.length), text.split('\n').map((l) => l.length), 'same lines');
+    return countErrors(r.tree);
+  } finally {
+    r.tree.delete();
+  }
+}
+
+/** Each site as [accessor, 1-based line, 0-based column]. */
+async function sitesOf(text: string): Promise<[string, number, number][]> {
+  const e = await engineWith();
+  const a = e.auditOnce('/t/k.c', text);
+  return a.analysis.sites.map((s) => [s.accessor, s.range.start.line + 1, s.range.start.character]);
+}
+
+test('statement-like macros without a semicolon parse and keep the calls after them (iphase.c NVRAM_CLR_CE, skb_queue_walk)', async () => {
+  const text = [
+    'static void f(void __iomem *base, struct sk_buff_head *q)',
+    '{',
+    '\tstruct sk_buff *skb;',
+    '\tNVRAM_CLR_CE',
+    '\twritel(1, base + 4);',
+    '\tCFG_OR(NVCE) writel(2, base);',
+    '\tskb_queue_walk(q, skb) {',
+    '\t\treadl(base + skb->len);',
+    '\t}',
+    'out:\tLOOK',
+    '\tDECLARE_X(a) b;',
+    '}',
+    '',
+  ].join('\n');
+  assert.equal(await errorsIn(text), 0);
+  assert.deepEqual(await sitesOf(text), [['writel', 5, 1], ['writel', 6, 14], ['readl', 8, 2]]);
+  // `DECLARE_X(a) b;` is a declaration with a macro type: left to the grammar.
+  assert.ok(prepare(text).text.includes('DECLARE_X(a) b;'));
+});
+
+test('a conditional group splitting an if/else is read as the statements it joins, a constant #if whose branches each open a block keeps its live branch; a balanced group is left alone', async () => {
+  const text = [
+    'int f(int a, void __iomem *b)',
+    '{',
+    '\tif (a) {',
+    '\t\ta = 1;',
+    '\t}',
+    '#ifdef TARGET_MODE',
+    '\telse {',
+    '\t\twritel(1, b);',
+    '\t}',
+    '#endif',
+    '#if IS_ENABLED(CONFIG_IPV6)',
+    '\tif (a == 8)',
+    '#endif',
+    '\t\ta = readl(b);',
+    '#if 1',
+    '\tif (a & 66) {',
+    '#else',
+    '\tif (1) {',
+    '#endif',
+    '\t\twritew(1, b);',
+    '\t}',
+    '#ifdef A',
+    '\ta = 6;',
+    '#else',
+    '\ta = 7;',
+    '#endif',
+    '\treturn a;',
+    '}',
+    '',
+  ].join('\n');
+  assert.equal(await errorsIn(text), 0);
+  assert.deepEqual(await sitesOf(text), [['writel', 8, 2], ['readl', 14, 6], ['writew', 20, 2]]);
+  const p = prepare(text).text.split('\n');
+  assert.equal(p[17]!.trim(), '', 'the dead branch of `#if 1` whose branches each open a block goes');
+  assert.equal(p[21], '#ifdef A', 'a group of whole statements keeps its directives');
+  assert.equal(p[5]!.trim(), '', 'the splitting group loses them');
+});
+
+test('macro arguments holding statements, offsetof designators, pasted names and file-scope macro calls parse', async () => {
+  const text = [
+    'static DEF_SCSI_QCMD(hptiop_queuecommand)',
+    'EPF_NTB_R(spad_count)',
+    'static int f(struct x *p, void __iomem *base)',
+    '{',
+    '\tstatic DEFINE_RATELIMIT_STATE(rs, 5*HZ, 2);',
+    '\tDECLARE_BITMAP(ids, 64) = { [0 ... BITS_TO_LONGS(64) - 1] = 0 };',
+    '\tint o = offsetof(struct meta, compute[p->idx].mec_hpd);',
+    '\tint q = offsetof(typeof(*p), f) + 0x1fUL + 1e+5 + 1.5f;',
+    '\tphylink_set(sup, 10000baseT_Full);',
+    '\tprintk(KERN_INFO DRV_VERSION);',
+    '\tif (nvkm_msec(device, 2000,',
+    '\t\tu32 tmp = readl(base + 0x10);',
+    '\t\tif (tmp & 1)',
+    '\t\t\tbreak;',
+    '\t) < 0)',
+    '\t\treturn -EBUSY;',
+    '\tPP_ASSERT_WITH_CODE(o == 0, "failed", return o);',
+    'out:',
+    '#ifdef CONFIG_X',
+    '\twritel(1, base);',
+    '#endif',
+    '\treturn 0;',
+    '}',
+    '#define DESC_NEEDED TXD(X) /* skb */ + \\',
+    '\tMAX * TXD(P) + 1',
+    'static const int tbl[] = {',
+    '#define R(x) (x) + 1,',
+    '\tR(1)',
+    '};',
+    '',
+  ].join('\n');
+  assert.equal(await errorsIn(text), 0);
+  assert.deepEqual(await sitesOf(text), [['readl', 12, 12], ['writel', 20, 1]]);
+});
+
+test('a file-scope macro this file defines over an accessor is not blanked (its invocation may be a wrapper site)', () => {
+  const text = '#define IO_MACRO(name, off) static u32 name##_rd(void __iomem *b) { return readl(b + off); }\nIO_MACRO(intrl2, 0x10)\nint x;\n';
+  assert.ok(prepare(text).text.includes('IO_MACRO(intrl2, 0x10)'));
+  const other = '#define SHOW(name) static int name##_show(void) { return 0; }\nSHOW(intrl2)\nint x;\n';
+  assert.ok(!prepare(other).text.includes('SHOW(intrl2)'));
+});
+
+test('calls left as loose tokens in an ERROR region are found when unambiguous; prototypes and members are not', async () => {
+  const p = await CParser.create();
+  // Without the rewrite, `NVRAM_CLR_CE` then `writel(` is an ERROR holding the name and `(`.
+  const text = [
+    'static void f(void __iomem *base)',
+    '{',
+    '\tNVRAM_CLR_CE',
+    '\twritel(1, base + 4);',
+    '}',
+    '',
+  ].join('\n');
+  const tree = p.parseOnce(text);
+  try {
+    const regions = errorRegions(tree.rootNode);
+    assert.ok(regions.length > 0, 'the raw text has an ERROR');
+    const calls = callsInErrors(tree.rootNode, text, regions, (n) => n === 'writel' || n === 'readl');
+    assert.deepEqual(calls.map((c) => [c.callee, c.start, c.end, c.args]), [['writel', text.indexOf('writel'), text.indexOf(');') + 1, ['1', 'base + 4']]]);
+  } finally {
+    tree.delete();
+  }
+  for (const junk of ['static u32 NVRAM\nreadl(void __iomem *a)\n{ @ }', 'x = a NVRAM\n\t->readl(base);', 'y = u32 readl(int a) @;']) {
+    const t = p.parseOnce(junk);
+    try {
+      const regions = errorRegions(t.rootNode);
+      assert.deepEqual(callsInErrors(t.rootNode, junk, regions, (n) => n === 'readl'), [], junk);
+    } finally {
+      t.delete();
+    }
+  }
+});
+
+test('a site inside an ERROR region is reported, marked inParseError, and its message says the parser could not fully read it', async () => {
+  const text = [
+    'static void g(void __iomem *base)',
+    '{',
+    '\twritel(2, base);',
+    '}',
+    'static void f(void __iomem *base)',
+    '{',
+    '\tint x;',
+    '\tx = foo(1, ;',
+    '\twritel(1, base + 4);',
+    '\tx = readl(base);',
+    '}',
+    '',
+  ].join('\n');
+  const e = await engineWith();
+  const a = e.auditOnce('/t/k.c', text);
+  const at = (needle: string, nth = 0) => {
+    const pos = locate(text, needle, nth);
+    return a.analysis.sites.find((s) => s.range.start.line === pos.line && s.range.start.character === pos.character);
+  };
+  const w = at('writel', 1);
+  const r = at('readl');
+  const clean = at('writel');
+  assert.ok(w && r && clean, JSON.stringify(a.analysis.sites.map((s) => [s.accessor, s.range.start])));
+  assert.equal(w.inParseError, true);
+  assert.equal(r.inParseError, true);
+  assert.equal(clean.inParseError, undefined, 'a site in a function that parsed is not marked');
+  assert.match(findingFor(w, DEFAULT_CONFIG)!.message, /\(in code the parser could not fully read\)/);
+  assert.doesNotMatch(findingFor(clean, DEFAULT_CONFIG)!.message, /could not fully read/);
+});
+
+test("a site's address is the text as written where a rewrite changed an argument (offsetof designator, pasted name)", async () => {
+  const text = 'int f(void __iomem *b)\n{\n\treturn readl(b + offsetof(struct scu, type.ssp.off)) + readl(b + 1000baseT_Full);\n}\n';
+  const e = await engineWith();
+  const a = e.auditOnce('/t/k.c', text);
+  assert.deepEqual(a.analysis.sites.map((s) => s.address), ['b + offsetof(struct scu, type.ssp.off)', 'b + 1000baseT_Full']);
+});
+
+test('a statement-like macro right after else parses and keeps the call after it (iphase.c IF_ERR)', async () => {
+  const text = 'void f(int i, void __iomem *b)\n{\n\tif (i)\n\t\ti = 1;\n\telse\n\t\tIF_ERR(printk("ABR %x\\n", i);)\n\twritew(1, b);\n}\n';
+  assert.equal(await errorsIn(text), 0);
+  assert.deepEqual(await sitesOf(text), [['writew', 7, 1]]);
+});
