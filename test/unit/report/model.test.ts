@@ -184,3 +184,22 @@ test('outside a kernel tree the root is where .tdx-audit/ or .git is, whichever 
   const t3 = makeTree({ '.git/HEAD': '', 'linux/Makefile': KERNEL_MAKEFILE, 'linux/.tdx-audit/x': '', 'linux/drivers/x.c': '' });
   assert.equal(findTreeRoot([join(t3, 'linux/drivers/x.c')]).root, join(t3, 'linux'));
 });
+
+test('a site read from an ERROR region is marked inParseError in the JSON and SARIF, and the mark survives a merge', async () => {
+  const { jsonFinding } = await import('../../../server/src/audit/report/json');
+  const { findingOf } = await import('../../../server/src/audit/report/merge');
+  const { toSarif } = await import('../../../server/src/audit/report/sarif');
+  const broken = ['static void g(void __iomem *base)', '{', '\twritel(2, base);', '}', 'static void f(void __iomem *base)', '{', '\tint x;', '\tx = foo(1, ;', '\twritel(1, base + 4);', '}', ''].join('\n');
+  const root = makeTree({ Makefile: KERNEL_MAKEFILE, 'drivers/acme/broken.c': broken });
+  const model = await modelOf(root, ['drivers/acme/broken.c']);
+  const byLine = (line: number) => model.findings.find((f) => f.range.start.line === line)!;
+  assert.equal(byLine(8).inParseError, true, 'writel after the broken statement');
+  assert.equal(byLine(2).inParseError, undefined, 'writel in a function that parsed');
+  const json = jsonFinding(byLine(8));
+  assert.equal(json.inParseError, true);
+  assert.equal(findingOf(json).inParseError, true, 'merge keeps the mark');
+  assert.equal(jsonFinding(byLine(2)).inParseError, undefined);
+  const sarif = toSarif(model);
+  const props = sarif.runs[0]!.results!.map((r) => r.properties as { inParseError?: boolean } | undefined);
+  assert.deepEqual(props.map((p) => p?.inParseError ?? false).sort(), [false, true]);
+});

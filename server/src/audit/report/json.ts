@@ -43,6 +43,10 @@ export interface JsonFinding extends JsonLocation {
   address: string;
   verdict: string;
   verdictFrom: 'compiled' | 'source';
+  /** Found in a region the parser could not fully read. */
+  inParseError?: true;
+  /** Seen in the object only (no source site at this line): an inlined instance or a call. */
+  objectOnly?: 'inlined' | 'call';
   via: { name: string; callee: string; file: string; line: number }[];
   related: (JsonLocation & { message: string })[];
   /** null when no compiled form was joined for the file. */
@@ -102,6 +106,8 @@ export function jsonFinding(f: ReportFinding): JsonFinding {
     address: f.address,
     verdict: f.verdict,
     verdictFrom: f.verdictFrom,
+    ...(f.inParseError ? { inParseError: true as const } : {}),
+    ...(f.objectOnly ? { objectOnly: f.objectOnly } : {}),
     via: f.via,
     related: f.related.map((r) => ({ ...loc(r.file, r.range), message: r.message })),
     compiled: f.compiled ? { note: f.compiled.note ?? null, instructions: f.compiled.instructions.map(instructionJson) } : null,

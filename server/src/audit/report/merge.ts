@@ -72,6 +72,8 @@ export function findingOf(f: JsonFinding): ReportFinding {
     related: f.related.map((r) => ({ file: r.file, range: rangeOf(r), message: r.message })),
     verdict: f.verdict as ReportVerdict,
     verdictFrom: f.verdictFrom,
+    ...(f.inParseError ? { inParseError: true as const } : {}),
+    ...(f.objectOnly ? { objectOnly: f.objectOnly } : {}),
     ...(f.compiled ? { compiled: { instructions: f.compiled.instructions.map(instructionOf), ...(f.compiled.note !== null ? { note: f.compiled.note } : {}) } } : {}),
     ...(f.triage ? { triage: f.triage } : {}),
     ...(f.build ? { build: f.build } : {}),

@@ -134,6 +134,10 @@ export interface ReportFinding {
   /** The wrapper/helper bodies, the __iomem declaration, and the kernel header that defines the accessor. */
   related: ReportLocation[];
   verdict: ReportVerdict;
+  /** The site stands in a region tree-sitter could not fully read (c/errorRegions.ts): found, but from loose tokens. */
+  inParseError?: true;
+  /** Seen in the object only: DWARF shows the accessor at a line where the source analysis found none (compiled/objectOnly.ts). */
+  objectOnly?: 'inlined' | 'call';
   verdictFrom: 'compiled' | 'source';
   /**
    * What the profile's handler does with the accessor's own instruction (io.h's MOV,
@@ -324,6 +328,8 @@ export function reportRowsOf(f: ReportInputFile, scope: RowScope): FileReportRow
       related,
       verdict: compiledVerdict ?? fd.handler?.verdict ?? SOURCE_VERDICT[fd.rule] ?? 'compiler-dependent',
       verdictFrom: compiledVerdict ? 'compiled' : 'source',
+      ...(s.inParseError ? { inParseError: true as const } : {}),
+      ...(s.objectOnly ? { objectOnly: s.objectOnly.how } : {}),
       ...(fd.handler ? { handler: fd.handler } : {}),
       ...(compiled
         ? { compiled: { instructions: sc?.instructions ?? fd.instructions ?? [], ...((sc?.note ?? fd.compiledNote) ? { note: sc?.note ?? fd.compiledNote } : {}) } }

@@ -87,6 +87,8 @@ function result(f: ReportFinding, ruleIndex: Map<RuleCode, number>, profile: str
       width: f.width,
       expression: f.expression,
       subsystem: f.subsystem,
+      ...(f.inParseError ? { inParseError: true } : {}),
+      ...(f.objectOnly ? { objectOnly: f.objectOnly } : {}),
       ...(f.build ? { build: f.build } : {}),
       ...(f.handler ? { handler: { exit: f.handler.exit, hypercall: hypercallText(f.handler), verdict: f.handler.verdict, outcome: f.handler.outcome } } : {}),
       ...(f.compiled
