@@ -871,8 +871,8 @@ function argumentSpan(src: string, open: number, close: number, nth: number): [n
   return null;
 }
 
-/** Index of the brace closing the one at `open`, skipping strings; -1 if none. */
-function matchBrace(src: string, open: number, limit: number): number {
+/** Index of the bracket closing the `openCh` at `open` (its pair `closeCh`), skipping strings; -1 if none. */
+function matchPair(src: string, open: number, limit: number, openCh: string, closeCh: string): number {
   let depth = 0;
   for (let k = open; k < limit; k++) {
     const ch = src[k];
@@ -881,24 +881,18 @@ function matchBrace(src: string, open: number, limit: number): number {
       while (k < limit && src[k] !== ch && src[k] !== '\n') k += src[k] === '\\' ? 2 : 1;
       continue;
     }
-    if (ch === '{') depth++;
-    else if (ch === '}' && --depth === 0) return k;
+    if (ch === openCh) depth++;
+    else if (ch === closeCh && --depth === 0) return k;
   }
   return -1;
 }
 
+/** Index of the brace closing the one at `open`, skipping strings; -1 if none. */
+function matchBrace(src: string, open: number, limit: number): number {
+  return matchPair(src, open, limit, '{', '}');
+}
+
 /** Index of the parenthesis closing the one at `open`, skipping strings; -1 if none. */
 export function matchParen(src: string, open: number, limit = src.length): number {
-  let depth = 0;
-  for (let k = open; k < limit; k++) {
-    const ch = src[k];
-    if (ch === '"' || ch === "'") {
-      k++;
-      while (k < limit && src[k] !== ch && src[k] !== '\n') k += src[k] === '\\' ? 2 : 1;
-      continue;
-    }
-    if (ch === '(') depth++;
-    else if (ch === ')' && --depth === 0) return k;
-  }
-  return -1;
+  return matchPair(src, open, limit, '(', ')');
 }
