@@ -55,9 +55,8 @@ function editsOf(text: string, n: number): Edit[] {
   const out: Edit[] = [];
   for (let k = 0; k < n; k++) {
     const at = spots[Math.floor(((k + 0.5) * spots.length) / n)]!;
-    const before = text.slice(0, at);
-    const line = before.split('\n').length - 1;
-    out.push({ at, line, character: at - before.lastIndexOf('\n') - 1, to: k % 2 ? '6' : '7' });
+    const p = pointOf(text, at);
+    out.push({ at, line: p.row, character: p.column, to: k % 2 ? '6' : '7' });
   }
   return out;
 }

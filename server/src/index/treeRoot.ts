@@ -8,21 +8,9 @@
 // folder would put a decision in another triage file, keyed by another relative
 // path, and the report would not see it.
 
-import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { findTreeRoot } from '../audit/report/provenance';
+import { findTreeRoot, pathExists, TREE_MARKERS } from '../audit/report/provenance';
 import { isInside } from '../fs/safeRead';
-
-const MARKERS = ['.tdx-audit', '.git'];
-
-function exists(p: string): boolean {
-  try {
-    statSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Tree roots by the file's folder (every file of a folder has the same root).
@@ -66,7 +54,7 @@ function treeOf(path: string, folder: string | undefined): Tree {
   // findTreeRoot answers above the file's folder only when a marker is there; at the
   // folder itself it is either a marker or the fallback: only then look (once).
   if (t.root !== dir || folder === undefined || folder === dir) return { root: t.root, kernel: false };
-  return { root: MARKERS.some((m) => exists(join(dir, m))) ? dir : folder, kernel: false };
+  return { root: TREE_MARKERS.some((m) => pathExists(join(dir, m))) ? dir : folder, kernel: false };
 }
 
 /** The deepest of `folders` holding `path` (the workspace folder a file belongs to). */

@@ -154,14 +154,17 @@ export function findTreeRoot(paths: string[]): { root: string; kernel?: KernelVe
     const kernel = text !== undefined ? parseKernelMakefile(text, mk) : undefined;
     if (kernel) return { root: d, kernel };
   }
-  for (const marker of ['.tdx-audit', '.git']) {
-    const d = ancestors.find((a) => exists(join(a, marker)));
+  for (const marker of TREE_MARKERS) {
+    const d = ancestors.find((a) => pathExists(join(a, marker)));
     if (d) return { root: d };
   }
   return { root: common };
 }
 
-const exists = (p: string) => {
+/** What marks a tree root outside a kernel tree, nearest first: the project's own folder, then git's. */
+export const TREE_MARKERS = ['.tdx-audit', '.git'] as const;
+
+export const pathExists = (p: string): boolean => {
   try {
     statSync(p);
     return true;
