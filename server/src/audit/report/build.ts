@@ -141,7 +141,6 @@ export async function buildReport(o: BuildOptions, hooks: ReportHooks = {}): Pro
   // --shard: this run's part of the list; the provenance still names the whole scope.
   const sources = shardOf(discoverSources(o.paths, (file, why) => skipped.push({ file, why })), o.shard);
   const { root, kernel } = findTreeRoot(o.paths);
-  const read = (p: string) => readTextOrUndefined(p);
   // A batch run as scan's: headers through the include path, their knowledge cached.
   // The compiled-form join happens inside the engine (compiled/match.ts) once it knows where objects are.
   // As scan: the .o beside each source unless --no-objects, plus what the options name.
@@ -173,7 +172,7 @@ export async function buildReport(o: BuildOptions, hooks: ReportHooks = {}): Pro
     const engine = hooks.engine ?? (await AuditEngine.create(batchHost()));
     if (config) engine.configure(config);
     // A file that only calls header wrappers (vp_ioread16) is asked of the engine before it is skipped.
-    const filter = new SiteFilter((p) => hooks.textOf?.(p) ?? read(p), (p, t) => engine.mayHoldSitesThroughHeaders(p, t));
+    const filter = new SiteFilter((p) => hooks.textOf?.(p) ?? readOrUndefined(p), (p, t) => engine.mayHoldSitesThroughHeaders(p, t));
     const scope = rowScope(root, kernel !== undefined);
     for (let i = 0; i < sources.length; i++) {
       // Let a SIGINT handler (or a cancellation request) run: the audit itself is synchronous.
