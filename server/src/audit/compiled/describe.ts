@@ -4,15 +4,12 @@
 // profile's handler does with it, which class, size, verdict and summary are read from).
 import type { Site } from '../../c/types';
 import { handleOnce } from '../../x86/handlers';
-import type { MemoryAccess, WalkedInstruction } from '../../x86/iced';
+import { hexBytes, type MemoryAccess, type WalkedInstruction } from '../../x86/iced';
 import { profileData, type Profile } from '../../x86/profiles';
 import type { FunctionCode } from '../code';
 import type { CompiledInstruction, MatchKind } from '../compiled';
 import type { OpenedObject } from '../objects';
 import { STRING_INSN } from './strings';
-
-const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');
-
 
 const SP = /^(rsp|esp|sp)$/i;
 const BP = /^(rbp|ebp|bp)$/i;
@@ -103,7 +100,7 @@ export function located(o: OpenedObject, fn: FunctionCode, insn: WalkedInstructi
     offset: Number(insn.ip - fn.start),
     section: fn.section,
     address: '0x' + insn.ip.toString(16),
-    bytes: hex(insn.bytes),
+    bytes: hexBytes(insn.bytes),
     text: insn.text,
     match,
     inlineChain: chain.map((f) => f.function ?? '?'),
