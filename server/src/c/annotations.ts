@@ -24,6 +24,9 @@ const BARE = new Set([
   '__efiapi', '__noipa', '__net_init', '__net_exit', '__net_initdata', 'ACPI_INIT_FUNCTION',
   'ACPI_SYSTEM_XFACE', 'ACPI_INTERNAL_VAR_XFACE', 'ACPI_EXTERNAL_XFACE', 'ACPI_INTERNAL_XFACE',
   '__efistub_global', '__initconst_or_module', '__maybe_unused_var',
+  // Driver- and subsystem-local spellings of the same (each the first ERROR of files in drivers/):
+  '__xipram', '__long_aligned', '__ALIGNED__', 'SBA_INLINE', 'CCIO_INLINE', 'INITSECTION',
+  '__initdata_or_acpilib', 'I915_SELFTEST_EXPORT', 'INDIRECT_CALLABLE_SCOPE', '__mock',
 ]);
 
 /** Annotations that take an argument list: blanked with their balanced parentheses. */
@@ -46,6 +49,8 @@ const TYPE_ARG: ReadonlyMap<string, number> = new Map([
   ['hlist_entry_safe', 1], ['rb_entry', 1], ['llist_entry', 1], ['min_t', 0], ['max_t', 0],
   ['clamp_t', 0], ['offsetofend', 0], ['sizeof_field', 0], ['FIELD_SIZEOF', 0],
   ['struct_size_t', 0], ['__must_be_array', -1], ['va_arg', 1], ['READ_ONCE_TYPE', 0],
+  ['alloc_percpu', 0], ['alloc_percpu_gfp', 0], ['BITS_PER_TYPE', 0], ['typecheck', 0],
+  ['overflows_type', 1], ['vla_item', 1], ['DECLARE_SOCKADDR', 0], ['smtod', 1],
 ]);
 
 const CAPS_RE = /^[A-Z][A-Z0-9_]*[A-Z0-9]$/;
@@ -72,6 +77,13 @@ const C_KEYWORDS = new Set([
 /** Keywords that start a statement. */
 const STATEMENT_KEYWORDS = new Set(['if', 'for', 'while', 'do', 'switch', 'return', 'goto', 'break', 'continue']);
 
+/** Type words that end an unnamed bit-field's type (`u16 :10;`, `unsigned int: 16;`). */
+const BITFIELD_TYPE_RE = /^(?:int|char|short|long|unsigned|signed|bool|_Bool|(?:__)?[us](?:8|16|32|64)|u?int(?:8|16|32|64)_t|__(?:le|be)(?:16|32|64)|u_(?:char|short|int|long)|uint|ulong|ushort|uchar)$/;
+/** An operator standing alone as a macro argument (`NVBO_TD32(bo, o, R, F, ==, V)`). */
+const OPERATOR_ARG_RE = /^(?:==|!=|>=|<=|&&|\|\||[<>+\-*\/%&|^])(?=[ \t]*[,)])/;
+/** `struct_group(NAME, members...)` and its kin: index of the members' first argument. */
+const STRUCT_GROUP: ReadonlyMap<string, number> = new Map([['struct_group', 1], ['struct_group_attr', 2], ['struct_group_tagged', 2], ['__struct_group', 3]]);
+
 /** Iterator macros (`list_for_each_entry(pos, head, member) { ... }`) parse as loops. */
 const ITERATOR_RE = /(^|_)for_each(_|$)|^for_each|_for_each$/;
 
@@ -89,6 +101,8 @@ export interface Annotation {
 export const SHOWN_AS_WRITTEN: ReadonlySet<string> = new Set([
   'pasted name starting with a digit', 'statement in a macro argument', 'declaration in a macro argument',
   'offsetof typeof', 'offsetof member designator', 'pasted string macro in an argument',
+  'alignof as sizeof', 'string macro as a string', 'typeof as a type name', 'empty macro argument',
+  'operator as a macro argument', 'per-cpu definition as a declaration', 'enumerator macro call',
 ]);
 
 export interface Prepared {
@@ -130,6 +144,18 @@ export function prepare(src: string): Prepared {
   const stack: Bracket[] = [];
   /** For each '(' on the stack: whether it opens a call's arguments (a word, not a keyword, before it). */
   const callParens: boolean[] = [];
+  /** For each '(' on the stack: offset of that '(' or of the last top-level ',' after it. */
+  const argStart: number[] = [];
+  /**
+   * For each '(' on the stack: a macro call at file scope, its name with no type before it
+   * (after `;`, `}`, the file's start, or a `static` alone): not a prototype's parameter list.
+   */
+  const fileCall: boolean[] = [];
+  /** Stack depths whose top is an enum's list. */
+  const enumLevels = new Set<number>();
+  /** The significant character before the last word, and where the current struct member starts. */
+  let sigBeforeWord = '';
+  let memberStart = -1;
   const n = src.length;
   let lastSig = ''; // last significant non-space character outside comments
   let lastWord = '';
@@ -428,11 +454,14 @@ export function prepare(src: string): Prepared {
       let j = i + 1;
       while (j < n && isIdChar(src.charCodeAt(j))) j++;
       const word = src.slice(i, j);
+      const ws = i;
       dropped = false;
       i = handleWord(word, i, j);
       // A macro call blanked whole (an initializer's `DW_BLOCK(...)`) leaves the
       // significant character before it in place for the next one.
       if (dropped) continue;
+      if (stack[stack.length - 1] === 'record' && (lastSig === ';' || lastSig === '{')) memberStart = ws;
+      sigBeforeWord = lastSig;
       lastSig = 'a';
       prevWord = lastWord;
       lastWord = word;
@@ -465,12 +494,59 @@ export function prepare(src: string): Prepared {
       annotations.push({ name: 'statement in a macro argument', index: i, length: 1 });
       changed = true;
       lastSig = ',';
+      argStart[argStart.length - 1] = i;
       i++;
       continue;
     }
+    const inCall = stack[stack.length - 1] === '(' && callParens[callParens.length - 1];
+    if (inCall && (lastSig === ',' || lastSig === '(')) {
+      // An operator as an argument (nouveau's `NVBO_TD32(bo, o, R, F, ==, V)`,
+      // `V4L2_FRACT_COMPARE(a, <, b)`): the macro pastes it; a 0 stands in (no site there).
+      const m = OPERATOR_ARG_RE.exec(src.slice(i, i + 3));
+      if (m) {
+        blank(i, i + m[0].length);
+        put(i, '0');
+        annotations.push({ name: 'operator as a macro argument', index: i, length: m[0].length });
+        lastSig = 'a';
+        i += m[0].length;
+        continue;
+      }
+    }
+    if (inCall && (ch === ',' || ch === ')')) {
+      // An empty macro argument (`PP_ASSERT_WITH_CODE(c, "msg", )`, `CONFIGFS_ATTR(, enabled)`,
+      // `GROUP(a, b, /* RESERVED */ )`) is MISSING to the grammar: a 0 stands in, in its
+      // space (or over the comma and the space after it), so the arguments keep their places.
+      const from = argStart[argStart.length - 1]!;
+      if (!(ch === ')' && src[from] === '(')) {
+        const moved = emptyArgument(from + 1, i, ch);
+        if (moved) {
+          argStart[argStart.length - 1] = i + 1;
+          lastSig = ',';
+          i += 2;
+          continue;
+        }
+      }
+      if (ch === ',') argStart[argStart.length - 1] = i;
+    }
+    if (ch === ':' && stack[stack.length - 1] === 'record' && lastSig === 'a' && BITFIELD_TYPE_RE.test(lastWord) && memberStart >= 0) {
+      // An unnamed bit-field (`u16 :10;`, padding) has no place in tree-sitter-c's grammar:
+      // the member goes (it holds no site).
+      const semi = src.indexOf(';', i);
+      if (semi > 0 && semi - i < 80 && !/[{}()]/.test(src.slice(i, semi))) {
+        blank(memberStart, semi + 1);
+        annotations.push({ name: 'unnamed bit-field', index: memberStart, length: semi + 1 - memberStart });
+        memberStart = -1;
+        lastSig = ';';
+        i = semi + 1;
+        continue;
+      }
+    }
     if (ch === '(') {
+      const call = lastSig === 'a' && !NOT_CALL.has(lastWord);
+      fileCall.push(call && stack.length === 0 && (sigBeforeWord === ';' || sigBeforeWord === '}' || sigBeforeWord === '' || (prevWord === 'static' && CAPS_RE.test(lastWord))));
       stack.push('(');
-      callParens.push(lastSig === 'a' && !NOT_CALL.has(lastWord));
+      callParens.push(call);
+      argStart.push(i);
     } else if (ch === '[') stack.push('[');
     else if (ch === '{') {
       const top = stack[stack.length - 1];
@@ -480,11 +556,54 @@ export function prepare(src: string): Prepared {
       // An enum's list is read like an initializer (directives in it are blanked).
       const enumList = !init && lastSig === 'a' && (lastWord === 'enum' || prevWord === 'enum');
       stack.push(init || enumList ? 'init' : record ? 'record' : 'block');
+      if (enumList) enumLevels.add(stack.length);
     } else if (ch === ')' || ch === ']' || ch === '}') {
-      if (stack.pop() === '(') callParens.pop();
+      enumLevels.delete(stack.length);
+      if (stack.pop() === '(') {
+        callParens.pop();
+        argStart.pop();
+        fileCall.pop();
+      }
     }
     lastSig = ch;
     i++;
+  }
+
+  /**
+   * [a, b) is one macro argument ending at the `,` or `)` at b: when it holds only space
+   * and comments, a 0 goes in its first space (comments blanked), or, with no space in
+   * it, over the `,` at b with that `,` moved one to the right (returns true then).
+   */
+  function emptyArgument(a: number, b: number, endCh: string): boolean {
+    let spaceAt = -1;
+    for (let k = a; k < b; k++) {
+      const c = src[k]!;
+      if (c === '/' && src[k + 1] === '*') {
+        const e = src.indexOf('*/', k + 2);
+        if (e < 0 || e >= b) return false;
+        k = e + 1;
+        continue;
+      }
+      if (c === ' ' || c === '\t') {
+        if (spaceAt < 0) spaceAt = k;
+        continue;
+      }
+      if (c === '\n' || c === '\r') continue;
+      return false;
+    }
+    if (spaceAt < 0) {
+      // `(, x)`: `,` then a space becomes `0,`.
+      if (endCh !== ',' || (src[b + 1] !== ' ' && src[b + 1] !== '\t')) return false;
+      if (a < b) blank(a, b);
+      put(b, '0');
+      put(b + 1, ',');
+      annotations.push({ name: 'empty macro argument', index: b, length: 2 });
+      return true;
+    }
+    blank(a, b);
+    put(spaceAt, '0');
+    annotations.push({ name: 'empty macro argument', index: spaceAt, length: 1 });
+    return false;
   }
 
   // Words inside a directive body (a #define) are handled like code.
@@ -556,7 +675,7 @@ export function prepare(src: string): Prepared {
     if (!CAPS_RE.test(word) && !(stack.length === 0 && FILE_SCOPE_CALL_RE.test(word))) return end;
     // CAPS words then a string literal: `KERN_ERR DRV_NAME ": ..."`.
     if (CAPS_RE.test(word) && top !== undefined) {
-      const m = /^(?:\s+[A-Z][A-Z0-9_]*)*\s*"/.exec(src.slice(end, end + 200));
+      const m = /^(?:\s+[A-Z][A-Z0-9_]*)*\s*(?:"|(?:pr_fmt|__stringify)\s*\()/.exec(src.slice(end, end + 200));
       if (m) {
         blank(start, end);
         annotations.push({ name: 'string prefix macro', index: start, length: end - start });
@@ -565,7 +684,20 @@ export function prepare(src: string): Prepared {
     }
     let k = end;
     while (k < n && (src[k] === ' ' || src[k] === '\t')) k++;
-    if (src[k] !== '(') return end;
+    if (src[k] !== '(') {
+      // An initializer list of macros without commas (rtlwifi's `RTL8188EE_TRANS_CARDEMU_TO_ACT`
+      // then `RTL8188EE_TRANS_END` on the next line, spi-nor's `PARSE_SFDP` then
+      // `FIXUP_FLAGS(...)`): each expands to its own list items; all but the last go.
+      if (top === 'init' && (lastSig === '{' || lastSig === ',') && CAPS_RE.test(word)) {
+        const nx = nextSignificant(end);
+        if (nx > 0 && isIdStart(src.charCodeAt(nx)) && src.slice(end, nx).includes('\n')) {
+          blank(start, end);
+          dropped = true;
+          annotations.push({ name: 'initializer macro', index: start, length: end - start });
+        }
+      }
+      return end;
+    }
     const close = matchParen(src, k, n);
     if (close < 0) return end;
     let after = nextSignificant(close + 1);
@@ -642,13 +774,14 @@ export function prepare(src: string): Prepared {
         annotations.push({ name: 'macro declaration initializer', index: next, length: shut + 1 - next });
         return true;
       }
+      if (c === 125 /* } */) return CAPS_RE.test(word) && semicolonAfter(close, next);
       if (!(isIdStart(c) || c === 123 /* { */)) return false;
       // `FOO(x) else`, `FOO(x) const`: not a statement after it.
       if (isIdStart(c)) {
         let j = next + 1;
         while (j < n && isIdChar(src.charCodeAt(j))) j++;
         const w = src.slice(next, j);
-        if (w === 'else') return false;
+        if (w === 'else') return CAPS_RE.test(word) && semicolonAfter(close, next);
         // `MACRO(a) b;`: a declaration of b with a macro type (`DECLARE_X(a) b`) reads
         // the same way; only a name followed by `(`, `=`, `->`, `.`, `[` or `++` is a statement.
         let m = j;
@@ -673,6 +806,119 @@ export function prepare(src: string): Prepared {
     put(start, ';');
     annotations.push({ name: 'statement macro', index: start, length: end - start });
     return true;
+  }
+
+  /**
+   * `TW_PRINTK(h, d, 0x13, "msg")` then `else` or `}`: a statement macro whose own
+   * expansion ends in `;` (the call reads as an expression statement missing its `;`).
+   * A `;` goes in the first space between the `)` at `close` and `next`, when that is
+   * space only. Returns whether it did.
+   */
+  function semicolonAfter(close: number, next: number): boolean {
+    for (let q = close + 1; q < next; q++) {
+      const c = src[q];
+      if (c === ' ' || c === '\t') {
+        put(q, ';');
+        annotations.push({ name: 'statement macro without a semicolon', index: q, length: 1 });
+        return true;
+      }
+      if (c !== '\n' && c !== '\r') return false;
+    }
+    return false;
+  }
+
+  /**
+   * Shapes around types and strings the grammar does not know (each the first ERROR of
+   * files in Debian 6.1's drivers/), none holding a site:
+   *   - `__alignof__(*p)`: read as `sizeof`;
+   *   - `typeof(x->f) v;`, `(typeof(p->m))~0U`: on one line, one type name `typeof_x__f_`
+   *     (typeof's operand is not evaluated: no call in it runs);
+   *   - `"a" __stringify(N) "b"`, `pr_fmt("x") " y"`: a string literal `""` and space;
+   *   - `GP_ALL(DATA),` in an enum list: the enumerator's name stays, its arguments go;
+   *   - `static DEFINE_PER_CPU(struct crng, crngs) = {`: read as `struct crng crngs = {`;
+   *   - `struct_group(cdb, u8 a[16]; u8 b;);` in a struct: the members stay, as members.
+   * Returns the offset to go on from (`end` when nothing applies).
+   */
+  function typedShapes(word: string, start: number, end: number, limit: number): number {
+    if (word === '__alignof__' || word === '__alignof') {
+      blank(start, end);
+      for (let q = 0; q < 6; q++) put(start + q, 'sizeof'[q]!);
+      annotations.push({ name: 'alignof as sizeof', index: start, length: end - start });
+      return end;
+    }
+    let k = end;
+    while (k < limit && (src[k] === ' ' || src[k] === '\t')) k++;
+    if (src[k] !== '(') return end;
+    if (word === 'typeof' || word === '__typeof__' || word === '__typeof') {
+      const close = matchParen(src, k, limit);
+      if (close < 0 || src.slice(start, close).includes('\n') || (out && out[start] !== src.charCodeAt(start))) return end;
+      for (let q = end; q <= close; q++) if (!isIdChar(src.charCodeAt(q))) put(q, '_');
+      changed = true;
+      annotations.push({ name: 'typeof as a type name', index: start, length: close + 1 - start });
+      return close + 1;
+    }
+    const defining = /#[ \t]*define[ \t]+$/.test(src.slice(Math.max(0, start - 40), start));
+    if ((word === '__stringify' || word === 'pr_fmt') && !defining) {
+      const close = matchParen(src, k, limit);
+      if (close < 0) return end;
+      if (word === 'pr_fmt') {
+        const a = nextSignificant(k + 1);
+        const b = nextSignificant(close + 1);
+        if (!(a > 0 && src[a] === '"') && !(b > 0 && src[b] === '"')) return end;
+      }
+      blank(start, close + 1);
+      put(start, '"');
+      put(start + 1, '"');
+      annotations.push({ name: 'string macro as a string', index: start, length: close + 1 - start });
+      return close + 1;
+    }
+    if (limit !== n) return end;
+    const top = stack[stack.length - 1];
+    if (top === 'init' && enumLevels.has(stack.length) && (lastSig === '{' || lastSig === ',')) {
+      const close = matchParen(src, k, n);
+      if (close < 0) return end;
+      const nx = nextSignificant(close + 1);
+      if (nx < 0 || src[nx] === '=') return end;
+      blank(k, close + 1);
+      if (isIdStart(src.charCodeAt(nx))) put(k, ',');
+      annotations.push({ name: 'enumerator macro call', index: start, length: close + 1 - start });
+      if (isIdStart(src.charCodeAt(nx))) {
+        lastSig = ',';
+        dropped = true;
+      }
+      return close + 1;
+    }
+    if (stack.length === 0 && /^DEFINE_PER_CPU\w*$/.test(word)) {
+      const close = matchParen(src, k, n);
+      if (close < 0) return end;
+      const nx = nextSignificant(close + 1);
+      const type = argumentSpan(src, k, close, 0);
+      const name = argumentSpan(src, k, close, 1);
+      if (nx < 0 || src[nx] !== '=' || !type || !name || argumentSpan(src, k, close, 2) || /[[(]/.test(src.slice(type[0], type[1]))) return end;
+      blank(start, k + 1);
+      blank(type[1], name[0]);
+      blank(close, close + 1);
+      annotations.push({ name: 'per-cpu definition as a declaration', index: start, length: close + 1 - start });
+      return close + 1;
+    }
+    const group = STRUCT_GROUP.get(word);
+    if (group !== undefined && top === 'record') {
+      const close = matchParen(src, k, n);
+      const members = close > 0 ? argumentSpan(src, k, close, group) : null;
+      if (!members) return end;
+      blank(start, members[0]);
+      const nx = nextSignificant(close + 1);
+      blank(close, nx > 0 && src[nx] === ';' ? nx + 1 : close + 1);
+      annotations.push({ name: 'struct group', index: start, length: close + 1 - start });
+      return end;
+    }
+    if (top === 'block' && lastSig === ')' && CAPS_RE.test(word)) {
+      // `if (x)` then `TW_PRINTK(...)` then `else`.
+      const close = matchParen(src, k, n);
+      const nx = close > 0 ? nextSignificant(close + 1) : -1;
+      if (nx > 0 && /^else\b/.test(src.slice(nx, nx + 5))) semicolonAfter(close, nx);
+    }
+    return end;
   }
 
   /** Offset of the next character that is not space or comment (-1 at the end). */
@@ -726,15 +972,20 @@ export function prepare(src: string): Prepared {
       }
       return end;
     }
+    const to = typedShapes(word, start, end, limit);
+    if (to > end) return to;
     if (limit === n) {
       const to = kernelMacroShape(word, start, end);
       if (to > end) return to;
     }
-    if ((word === 'struct' || word === 'union') && limit === n && (lastSig === '(' || lastSig === ',') && stack[stack.length - 1] === '(' && callParens[callParens.length - 1] && stack.includes('block')) {
+    if ((word === 'struct' || word === 'union' || word === 'enum') && limit === n && (lastSig === '(' || lastSig === ',') && stack[stack.length - 1] === '(' && callParens[callParens.length - 1] &&
+      (stack.includes('block') || stack.includes('init') || fileCall[fileCall.length - 1])) {
       // `virtio_cread_le(vdev, struct virtio_balloon_config, num_pages, &v)` in a
-      // function body: a type standing alone as a macro argument is no expression
-      // (a prototype's `struct foo *` has a star and is left alone); a 0 stands in.
-      const m = /^\s+[A-Za-z_]\w*\s*(?=[,)])/.exec(src.slice(end, end + 120));
+      // function body, `UVERBS_ATTR_TYPE(struct x)` / `enum x` in an initializer,
+      // `INTERVAL_TREE_DEFINE(struct s, ...)` at file scope: a type standing alone as a
+      // macro argument is no expression; a 0 stands in. Not in a prototype's parameters
+      // (file scope with a type before the name).
+      const m = /^\s+[A-Za-z_]\w*(?:\s*\*)*\s*(?=[,)])/.exec(src.slice(end, end + 120));
       if (m) {
         const to = end + m[0].trimEnd().length;
         annotations.push({ name: `${word} type argument`, index: start, length: to - start });
@@ -746,11 +997,14 @@ export function prepare(src: string): Prepared {
     if (word === 'static' && (stack.length === 0 || (stack[stack.length - 1] === 'block' && (lastSig === ';' || lastSig === '{' || lastSig === '}')))) {
       // `static DEVICE_ATTR(x, ...);` at file scope, `static DEFINE_RATELIMIT_STATE(rs, HZ, 2);`
       // in a function body: the macro call stands alone.
-      const m = /^\s+(?:__\w+\s+)*([A-Z][A-Z0-9_]*)\s*\(/.exec(src.slice(end, end + 120));
+      const m = /^\s+(?:__\w+\s+)*(const\s+)?([A-Z][A-Z0-9_]*)\s*\(/.exec(src.slice(end, end + 120));
       if (m) {
         const open = src.indexOf('(', end + m[0].length - 1);
         const close = matchParen(src, open, limit);
-        if (close > 0 && /^\s*;/.test(src.slice(close + 1, close + 10))) blank(start, end);
+        if (close > 0 && /^\s*;/.test(src.slice(close + 1, close + 10))) {
+          // `static const DECLARE_TLV_DB_SCALE(s, -3450, 150, 0);`: `const` goes too.
+          blank(start, m[1] ? end + m[0].lastIndexOf(m[2]!) : end);
+        }
       }
       return end;
     }
@@ -761,6 +1015,12 @@ export function prepare(src: string): Prepared {
       // Statements as a macro argument (nouveau's `nvkm_msec(device, 2000, if (!(nvkm_rd32(d, R) & 1)) break;)`):
       // `if` and `break;` go, the condition stays an argument expression (its calls seen).
       if (word === 'if' && /^\s*\(/.test(src.slice(end, end + 20)) && (lastSig === ',' || lastSig === ';')) {
+        blank(start, end);
+        annotations.push({ name: 'statement in a macro argument', index: start, length: end - start });
+        return end;
+      }
+      if (word === 'goto' && (lastSig === ',' || lastSig === ';') && /^\s+[A-Za-z_]\w*\s*[;,)]/.test(src.slice(end, end + 80))) {
+        // `PP_ASSERT_WITH_CODE(c, "msg", goto error);`: the label stays, as a name.
         blank(start, end);
         annotations.push({ name: 'statement in a macro argument', index: start, length: end - start });
         return end;
