@@ -80,7 +80,7 @@ const STATEMENT_KEYWORDS = new Set(['if', 'for', 'while', 'do', 'switch', 'retur
 /** Type words that end an unnamed bit-field's type (`u16 :10;`, `unsigned int: 16;`). */
 const BITFIELD_TYPE_RE = /^(?:int|char|short|long|unsigned|signed|bool|_Bool|(?:__)?[us](?:8|16|32|64)|u?int(?:8|16|32|64)_t|__(?:le|be)(?:16|32|64)|u_(?:char|short|int|long)|uint|ulong|ushort|uchar)$/;
 /** An operator standing alone as a macro argument (`NVBO_TD32(bo, o, R, F, ==, V)`). */
-const OPERATOR_ARG_RE = /^(?:==|!=|>=|<=|&&|\|\||[<>+\-*\/%&|^])(?=[ \t]*[,)])/;
+const OPERATOR_ARG_RE = /^(?:==|!=|>=|<=|&&|\|\||[<>+\-\/%&|^])(?=[ \t]*[,)])/;
 /** `struct_group(NAME, members...)` and its kin: index of the members' first argument. */
 const STRUCT_GROUP: ReadonlyMap<string, number> = new Map([['struct_group', 1], ['struct_group_attr', 2], ['struct_group_tagged', 2], ['__struct_group', 3]]);
 
@@ -137,6 +137,7 @@ export function prepare(src: string): Prepared {
       for (let q = 0; q < src.length; q++) out[q] = src.charCodeAt(q);
     }
     out[k] = ch.charCodeAt(0);
+    changed = true;
   };
   let changed = false;
   const annotations: Annotation[] = [];
@@ -174,11 +175,25 @@ export function prepare(src: string): Prepared {
     }
     changed = true;
   };
+  /** `)` of macros unwrapStatements() took apart: not brackets any more. */
+  const ignoreClose = new Set<number>();
+  /** The `)` of the last statement macro read as a loop (a run of them follows each other). */
+  let chainClose = -1;
   /** Set when a whole macro call was blanked: the significant character before it still holds. */
   let dropped = false;
   /** While a preprocessor directive's own text is rewritten. */
   let inDirective = false;
   const definesAccessor = new Map<string, boolean>();
+  const definesFunction = new Map<string, boolean>();
+  /** Whether this file #defines `name` as a function-like macro. */
+  const definesFunctionMacro = (name: string): boolean => {
+    let r = definesFunction.get(name);
+    if (r === undefined) {
+      r = new RegExp(`#[ \\t]*define[ \\t]+${name}\\(`).test(src);
+      definesFunction.set(name, r);
+    }
+    return r;
+  };
   /**
    * Whether this file #defines `name` with a body that calls something accessor-like:
    * its file-scope invocations may be wrapper sites (BCM_SYSPORT_IO_MACRO), never blanked.
@@ -212,7 +227,7 @@ export function prepare(src: string): Prepared {
    * joins. Records the later directives of the group for blanking; returns whether
    * the group at `at` is one.
    */
-  function splitsStatement(at: number): boolean {
+  function splitsStatement(at: number, afterHeader = false): boolean {
     const directives: number[] = [];
     const branches: [number, number][] = [];
     let depth = 0;
@@ -269,6 +284,9 @@ export function prepare(src: string): Prepared {
     const endifEnd = lineEndOf(directives[directives.length - 1]!);
     const after = nextSignificant(endifEnd);
     if (after >= 0 && /^else\b/.test(src.slice(after, after + 5))) split = true;
+    // `while (length--)` then `#ifdef X` / one statement / `#else` / another / `#endif`:
+    // each branch is the body; joined, the first is and the second follows it.
+    if (afterHeader && branches.length <= 2) split = true;
     if (!split) return false;
     for (const d of directives.slice(1)) blankDirectives.add(d);
     annotations.push({ name: 'conditional group in a statement', index: at, length: endifEnd - at });
@@ -399,8 +417,14 @@ export function prepare(src: string): Prepared {
         blank(i, end);
       } else if (blankDirectives.has(i)) {
         blank(i, end);
-      } else if (top === 'block' && (directive === 'if' || directive === 'ifdef' || directive === 'ifndef') && splitsStatement(i)) {
+      } else if (top === 'block' && (directive === 'if' || directive === 'ifdef' || directive === 'ifndef') && splitsStatement(i, lastSig === ')' || (lastSig === 'a' && lastWord === 'else'))) {
         blank(i, end);
+      } else if (top === 'block' && /^[=+\-*/%&|^<>?!~,]$/.test(lastSig) && directive !== 'define' && directive !== 'undef') {
+        // `*rx_buf_pgcnt =` then `#if (PAGE_SIZE < 8192)` / `page_count(p);` / `#else` / `0;`
+        // (igb, i40e, igc, ixgbe): a conditional inside an expression; its directives go,
+        // both branches stay as code (the calls in each are seen).
+        blank(i, end);
+        annotations.push({ name: 'conditional in an expression', index: i, length: end - i });
       } else {
         inDirective = true;
         if (directive === 'define') {
@@ -486,15 +510,20 @@ export function prepare(src: string): Prepared {
     }
     // Brackets.
     const ch = src[i];
+    if (ignoreClose.has(i)) {
+      i++;
+      continue;
+    }
     if (ch === ';' && stack[stack.length - 1] === '(' && callParens[callParens.length - 1] && stack.includes('block')) {
       // A statement's `;` inside a macro's arguments (`nvkm_msec(d, 2000, tmp = rd(d); if (tmp) break;)`):
       // a comma joins the statements as expressions; the last one before `)` goes.
       const nx = nextSignificant(i + 1);
-      put(i, nx >= 0 && src[nx] === ')' ? ' ' : ',');
+      const last = nx >= 0 && src[nx] === ')';
+      put(i, last ? ' ' : ',');
       annotations.push({ name: 'statement in a macro argument', index: i, length: 1 });
       changed = true;
       lastSig = ',';
-      argStart[argStart.length - 1] = i;
+      if (!last) argStart[argStart.length - 1] = i;
       i++;
       continue;
     }
@@ -543,7 +572,7 @@ export function prepare(src: string): Prepared {
     }
     if (ch === '(') {
       const call = lastSig === 'a' && !NOT_CALL.has(lastWord);
-      fileCall.push(call && stack.length === 0 && (sigBeforeWord === ';' || sigBeforeWord === '}' || sigBeforeWord === '' || (prevWord === 'static' && CAPS_RE.test(lastWord))));
+      fileCall.push(call && ((stack.length === 0 && (sigBeforeWord === ';' || sigBeforeWord === '}' || sigBeforeWord === '' || (prevWord === 'static' && CAPS_RE.test(lastWord)))) || fileCall.includes(true)));
       stack.push('(');
       callParens.push(call);
       argStart.push(i);
@@ -575,6 +604,14 @@ export function prepare(src: string): Prepared {
    * it, over the `,` at b with that `,` moved one to the right (returns true then).
    */
   function emptyArgument(a: number, b: number, endCh: string): boolean {
+    // `"msg",);`, `NAND_OP_PARSER_PAT_WAITRDY_ELEM(true)),` then `);` on the next line:
+    // a trailing empty argument with no space for a 0 loses its comma instead.
+    if (endCh === ')' && src[a - 1] === ',' && /^[\r\n]*$/.test(src.slice(a, b))) {
+      put(a - 1, ' ');
+      changed = true;
+      annotations.push({ name: 'empty macro argument', index: a - 1, length: 1 });
+      return false;
+    }
     let spaceAt = -1;
     for (let k = a; k < b; k++) {
       const c = src[k]!;
@@ -597,6 +634,7 @@ export function prepare(src: string): Prepared {
       if (a < b) blank(a, b);
       put(b, '0');
       put(b + 1, ',');
+      changed = true;
       annotations.push({ name: 'empty macro argument', index: b, length: 2 });
       return true;
     }
@@ -672,9 +710,12 @@ export function prepare(src: string): Prepared {
       }
       return end;
     }
-    if (!CAPS_RE.test(word) && !(stack.length === 0 && FILE_SCOPE_CALL_RE.test(word))) return end;
+    // A lower-case macro this file defines, called alone at file scope (`show_in_reg(in)`,
+    // `fc_enum_name_search(...)`: generators of functions), reads like a capitalised one.
+    const localGenerator = stack.length === 0 && !CAPS_RE.test(word) && (lastSig === ';' || lastSig === '}' || lastSig === '') && definesFunctionMacro(word);
+    if (!CAPS_RE.test(word) && !localGenerator && !(stack.length === 0 && FILE_SCOPE_CALL_RE.test(word))) return end;
     // CAPS words then a string literal: `KERN_ERR DRV_NAME ": ..."`.
-    if (CAPS_RE.test(word) && top !== undefined) {
+    if (CAPS_RE.test(word) && (top !== undefined || lastSig === '=')) {
       const m = /^(?:\s+[A-Z][A-Z0-9_]*)*\s*(?:"|(?:pr_fmt|__stringify)\s*\()/.exec(src.slice(end, end + 200));
       if (m) {
         blank(start, end);
@@ -688,9 +729,12 @@ export function prepare(src: string): Prepared {
       // An initializer list of macros without commas (rtlwifi's `RTL8188EE_TRANS_CARDEMU_TO_ACT`
       // then `RTL8188EE_TRANS_END` on the next line, spi-nor's `PARSE_SFDP` then
       // `FIXUP_FLAGS(...)`): each expands to its own list items; all but the last go.
-      if (top === 'init' && (lastSig === '{' || lastSig === ',') && CAPS_RE.test(word)) {
+      // The same in a macro's arguments (pinctrl's `GROUP(` then `IP0_31_28` / `IP0_27_24` ...,
+      // each expanding to `x,`), and after a list's last `}` (floppy.c's `EXTRA_FLOPPY_PARAMS`).
+      const list = top === 'init' || (top === '(' && callParens[callParens.length - 1]);
+      if (list && (lastSig === '{' || lastSig === ',' || lastSig === '(' || lastSig === '}') && CAPS_RE.test(word)) {
         const nx = nextSignificant(end);
-        if (nx > 0 && isIdStart(src.charCodeAt(nx)) && src.slice(end, nx).includes('\n')) {
+        if (nx > 0 && src.slice(end, nx).includes('\n') && (lastSig === '}' ? src[nx] === '}' && top === 'init' : isIdStart(src.charCodeAt(nx)))) {
           blank(start, end);
           dropped = true;
           annotations.push({ name: 'initializer macro', index: start, length: end - start });
@@ -725,7 +769,13 @@ export function prepare(src: string): Prepared {
     // (`DEF_SCSI_QCMD(hptiop_queuecommand)`, `EPF_NTB_R(spad_count)`, `ACPI_EXPORT_SYMBOL(f)`):
     // it defines something; a `static` before it goes with it. Not when this file
     // defines the macro over an accessor (its invocation may be a wrapper site).
-    if (stack.length === 0 && atLineStart && CAPS_RE.test(word) && (after >= n || isIdStart(next.charCodeAt(0)) || src[after] === '#' || next === '}') &&
+    if (stack.length === 0 && atLineStart && CAPS_RE.test(word) && next === ';' && args.includes('{') && !ACCESSOR_LIKE_CALL_RE.test(args) && !definesAccessorMacro(word) &&
+      (lastSig === ';' || lastSig === '}' || lastSig === '')) {
+      // `SSAM_DEFINE_SYNC_REQUEST_N(name, { .target_category = ... });`: a braced initializer
+      // as an argument at file scope (a declaration to the grammar, which has no place for it).
+      return drop(after + 1, 'file-scope macro');
+    }
+    if (stack.length === 0 && atLineStart && (CAPS_RE.test(word) || localGenerator) && (after >= n || isIdStart(next.charCodeAt(0)) || src[after] === '#' || next === '}') &&
       /^[ \t]*(?:\/\*.*?\*\/[ \t]*|\/\/.*)?\r?\n/.test(src.slice(close + 1, close + 200)) && !definesAccessorMacro(word)) {
       const st = /static\s+$/.exec(src.slice(lineStart, start));
       const from = st ? lineStart + st.index : start;
@@ -734,7 +784,7 @@ export function prepare(src: string): Prepared {
       annotations.push({ name: 'file-scope macro', index: from, length: close + 1 - from });
       return close + 1;
     }
-    if (top === 'init' && (lastSig === '{' || lastSig === ',') && next !== ',' && next !== '}' && (isIdStart(next.charCodeAt(0)) || next === '.' || next === '[')) {
+    if (top === 'init' && (lastSig === '{' || lastSig === ',') && next !== ',' && next !== '}' && (isIdStart(next.charCodeAt(0)) || next === '.' || next === '[' || (next === '{' && !ACCESSOR_LIKE_CALL_RE.test(args)))) {
       return drop(close + 1, 'initializer macro');
     }
     if (top === 'record' && atLineStart && next === ';' && !args.includes(';') && !args.includes('{')) {
@@ -786,9 +836,11 @@ export function prepare(src: string): Prepared {
         // the same way; only a name followed by `(`, `=`, `->`, `.`, `[` or `++` is a statement.
         let m = j;
         while (m < n && /\s/.test(src[m]!)) m++;
-        if (!STATEMENT_KEYWORDS.has(w) && !/^(?:\(|=[^=]|->|\.|\[|\+\+|--|[-+*/|&^]=)/.test(src.slice(m, m + 2))) return false;
+        const bareCapsLine = CAPS_RE.test(w) && /^[ \t]*(?:\/\*.*?\*\/[ \t]*|\/\/.*)?\r?\n/.test(src.slice(j, j + 200));
+        if (!STATEMENT_KEYWORDS.has(w) && !bareCapsLine && !/^(?:\(|=[^=]|->|\.|\[|\+\+|--|[-+*/|&^]=)/.test(src.slice(m, m + 2))) return false;
       }
       const kw = word.length >= 5 ? 'while' : 'if';
+      chainClose = close;
       for (let q = 0; q < kw.length; q++) put(start + q, kw[q]!);
       for (let q = start + kw.length; q < end; q++) put(q, ' ');
       changed = true;
@@ -796,16 +848,46 @@ export function prepare(src: string): Prepared {
       return true;
     }
     if (!CAPS_RE.test(word)) return false;
-    // The rest of the line is empty (or a comment), and a statement or `}` follows.
+    // The rest of the line is empty (or a comment), and a statement, `}` or a directive
+    // (octeontx2's `MBOX_MESSAGES` then `#undef M`) follows.
     if (!/^[ \t]*(?:\/\*.*?\*\/[ \t]*|\/\/.*)?\r?\n/.test(src.slice(end, end + 200))) return false;
     const next = nextSignificant(end);
-    if (next < 0) return false;
-    const c = src.charCodeAt(next);
-    if (!(isIdStart(c) || c === 123 || c === 125)) return false;
+    if (next < 0 && !/^[^\n]*\n\s*#/.test(src.slice(end, end + 400))) return false;
+    const c = next < 0 ? 35 : src.charCodeAt(next);
+    if (!(isIdStart(c) || c === 123 || c === 125 || c === 35)) return false;
     blank(start, end);
     put(start, ';');
     annotations.push({ name: 'statement macro', index: start, length: end - start });
+    // What follows starts a statement (the next macro of a run is one too).
+    lastSig = ';';
+    dropped = true;
     return true;
+  }
+
+  /**
+   * `DEB(const char *stp;)`, `IF_CBR(printk("...");)` at the start of a statement (or as
+   * an if's body): a macro whose argument is whole statements, ending in `;`. Its name
+   * and parentheses go; the statements inside stay, as statements (their calls seen).
+   * Returns the offset to go on from, or -1.
+   */
+  function unwrapStatements(word: string, start: number, end: number): number {
+    if (!CAPS_RE.test(word)) return -1;
+    let k = end;
+    while (k < n && (src[k] === ' ' || src[k] === '\t')) k++;
+    if (src[k] !== '(') return -1;
+    const close = matchParen(src, k, n);
+    if (close < 0) return -1;
+    let b = close - 1;
+    while (b > k && /\s/.test(src[b]!)) b--;
+    // One argument only: `PP_ASSERT_WITH_CODE(c, "msg", return r;)` is an expression's macro.
+    if (src[b] !== ';' || src.slice(k, close).includes('\n#') || argumentSpan(src, k, close, 1)) return -1;
+    blank(start, k + 1);
+    blank(close, close + 1);
+    ignoreClose.add(close);
+    annotations.push({ name: 'statement macro', index: start, length: close + 1 - start });
+    lastSig = ';';
+    dropped = true;
+    return k + 1;
   }
 
   /**
@@ -819,6 +901,7 @@ export function prepare(src: string): Prepared {
       const c = src[q];
       if (c === ' ' || c === '\t') {
         put(q, ';');
+        changed = true;
         annotations.push({ name: 'statement macro without a semicolon', index: q, length: 1 });
         return true;
       }
@@ -911,6 +994,11 @@ export function prepare(src: string): Prepared {
       blank(close, nx > 0 && src[nx] === ';' ? nx + 1 : close + 1);
       annotations.push({ name: 'struct group', index: start, length: close + 1 - start });
       return end;
+    }
+    if (top === 'block' && (lastSig === ')' || (lastSig === 'a' && lastWord === 'else'))) {
+      // `if (entries < 1)` then `IF_CBR(printk("...");)`.
+      const inner = unwrapStatements(word, start, end);
+      if (inner >= 0) return inner;
     }
     if (top === 'block' && lastSig === ')' && CAPS_RE.test(word)) {
       // `if (x)` then `TW_PRINTK(...)` then `else`.
@@ -1008,7 +1096,11 @@ export function prepare(src: string): Prepared {
       }
       return end;
     }
-    if (limit === n && stack[stack.length - 1] === 'block' && (lastSig === ';' || lastSig === '{' || lastSig === '}' || lastSig === ':' || (lastSig === 'a' && lastWord === 'else')) && !NOT_CALL.has(word) && !C_KEYWORDS.has(word)) {
+    if (limit === n && stack[stack.length - 1] === 'block' && (lastSig === ';' || lastSig === '{' || lastSig === '}' || lastSig === ':' || (lastSig === 'a' && lastWord === 'else') ||
+      // `PHY_STATE_STR(DOWN)` then `PHY_STATE_STR(READY)` ...: the next of a run of statement macros.
+      (lastSig === ')' && chainClose >= 0 && nextSignificant(chainClose + 1) === start)) && !NOT_CALL.has(word) && !C_KEYWORDS.has(word)) {
+      const inner = unwrapStatements(word, start, end);
+      if (inner >= 0) return inner;
       if (statementMacro(word, start, end)) return end;
     }
     if (limit === n && stack[stack.length - 1] === '(' && callParens[callParens.length - 1] && stack.includes('block')) {
@@ -1046,11 +1138,12 @@ export function prepare(src: string): Prepared {
         return end;
       }
       if (word === 'break' || word === 'continue') {
-        const m = /^\s*;/.exec(src.slice(end, end + 20));
-        if (m) {
-          blank(start, end + m[0].length);
-          annotations.push({ name: 'statement in a macro argument', index: start, length: end + m[0].length - start });
-          return end + m[0].length;
+        // The word goes; its `;` is read like any statement's there (a `,` before the
+        // next statement, space before the `)`).
+        if (/^\s*;/.test(src.slice(end, end + 20))) {
+          blank(start, end);
+          annotations.push({ name: 'statement in a macro argument', index: start, length: end - start });
+          return end;
         }
       }
     }

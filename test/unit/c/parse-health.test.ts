@@ -278,3 +278,59 @@ test('a statement macro without its semicolon before else or } parses and the ca
   assert.equal(await errorsIn(text), 0);
   assert.deepEqual(await sitesOf(text), [['writel', 6, 2], ['readl', 8, 2]]);
 });
+
+test('statement shapes parse: runs of statement macros, a macro wrapping whole statements, conditionals inside an expression or as a loop body, a bare macro before a directive', async () => {
+  const text = [
+    'static int f(void __iomem *base, int st, int length)',
+    '{',
+    '\tDEB(const char *stp;)',
+    '\tint r = 0;',
+    '\tif (st < 1)',
+    '\t\tIF_CBR(printk("small %d\\n", st);)',
+    '\tswitch (st) {',
+    '\tPHY_STATE_STR(DOWN)',
+    '\tPHY_STATE_STR(READY)',
+    '\t}',
+    '\tr =',
+    '#if (PAGE_SIZE < 8192)',
+    '\t\treadl(base);',
+    '#else',
+    '\t\t0;',
+    '#endif',
+    '\twhile (length--)',
+    '#ifdef ONE_AT_A_TIME_RX',
+    '\t\twritel(r, base);',
+    '#else',
+    '\t\twritel(0, base);',
+    '#endif',
+    '\tswitch (st) {',
+    '#define M(_name, _id) case _id: return 1;',
+    '\tMBOX_MESSAGES',
+    '#undef M',
+    '\t}',
+    '\treturn r;',
+    '}',
+    '',
+  ].join('\n');
+  assert.equal(await errorsIn(text), 0);
+  assert.deepEqual(await sitesOf(text), [['readl', 13, 2], ['writel', 19, 2], ['writel', 21, 2]]);
+  // Neither a function-pointer cast nor a macro whose last argument is a statement is taken apart.
+  await allParse({
+    'function-pointer casts (tpm-chip.c, vmlogrdr.c)': 'void f(struct d *dev) { g(dev, (void (*)(void *)) put_device); dev->release = (void (*)(struct device *))kfree; }\n',
+    'PP_ASSERT_WITH_CODE with a statement last (ci_smumgr.c)': 'int f(int result) { PP_ASSERT_WITH_CODE((0 == result), "can not get ULV voltage value", return result;); return 0; }\n',
+  });
+});
+
+test('file-scope and list shapes parse: lower-case generator macros this file defines, braced initializers as macro arguments, KERN_ prefixes in a static string, trailing empty arguments, macros without commas in arguments and after a list', async () => {
+  await allParse({
+    'a lower-case generator macro defined in the file, called alone (libata-transport.c)': '#define ata_bitfield_name_search(title, table) static int f_##title(void) { return 0; }\nata_bitfield_name_search(class, ata_class_names)\nstatic int g(void) { return 0; }\n',
+    'a braced initializer as a file-scope macro argument (surface_dtx.c)': 'SSAM_DEFINE_SYNC_REQUEST_N(ssam_bas_latch_lock, {\n\t.target_category = SSAM_SSH_TC_BAS,\n\t.command_id = 0x06,\n});\n',
+    'KERN_INFO before a static string (natsemi.c)': 'static const char version[] =\n  KERN_INFO DRV_NAME " dp8381x driver, version " DRV_VERSION ", " DRV_RELDATE "\\n";\n',
+    'a trailing empty argument without a space (process_pptables_v1_0.c, sunxi_nand.c)': 'void f(int r) { PP_ASSERT_WITH_CODE(r == 0, "exceeds!",); }\nstatic const struct p q = NAND_OP_PARSER(\n\tNAND_OP_PARSER_PATTERN(x,\n\t\tNAND_OP_PARSER_PAT_WAITRDY_ELEM(true)),\n);\n',
+    'macros without commas inside a macro argument (pfc-r8a7796.c GROUP)': 'static const struct c r[] = {\n\t{ PINMUX_CFG_REG("IPSR0", 0xe6060200, 32, 4, GROUP(\n\t\tIP0_31_28\n\t\tIP0_27_24\n\t\tIP0_23_20))\n\t},\n};\n',
+    'a macro after the last } of a list (floppy.c)': 'static struct p params[] = {\n\t{"L40SX", 0, 0}\n\n\tEXTRA_FLOPPY_PARAMS\n};\n',
+    'an initializer macro before a brace (pfc-r8a7790.c PINMUX_BIAS_REG)': 'static const struct b regs[] = {\n\t{ PINMUX_BIAS_REG("PUPR0", 0xe6060100, "N/A", 0) {\n\t\t[0] = 1,\n\t} },\n};\n',
+  });
+  // A lower-case call at file scope is left alone when no #define of it is in the file (a prototype may follow).
+  assert.ok(prepare('foo_bar(class, names)\nstatic int g(void);\n').text.includes('foo_bar(class, names)'));
+});
