@@ -184,15 +184,11 @@ export function prepare(src: string): Prepared {
   /** While a preprocessor directive's own text is rewritten. */
   let inDirective = false;
   const definesAccessor = new Map<string, boolean>();
-  const definesFunction = new Map<string, boolean>();
-  /** Whether this file #defines `name` as a function-like macro. */
+  let functionMacros: Set<string> | undefined;
+  /** Whether this file #defines `name` as a function-like macro (one pass over the file, on first use). */
   const definesFunctionMacro = (name: string): boolean => {
-    let r = definesFunction.get(name);
-    if (r === undefined) {
-      r = new RegExp(`#[ \\t]*define[ \\t]+${name}\\(`).test(src);
-      definesFunction.set(name, r);
-    }
-    return r;
+    functionMacros ??= new Set([...src.matchAll(/#[ \t]*define[ \t]+([A-Za-z_]\w*)\(/g)].map((m) => m[1]!));
+    return functionMacros.has(name);
   };
   /**
    * Whether this file #defines `name` with a body that calls something accessor-like:
@@ -712,7 +708,8 @@ export function prepare(src: string): Prepared {
     }
     // A lower-case macro this file defines, called alone at file scope (`show_in_reg(in)`,
     // `fc_enum_name_search(...)`: generators of functions), reads like a capitalised one.
-    const localGenerator = stack.length === 0 && !CAPS_RE.test(word) && (lastSig === ';' || lastSig === '}' || lastSig === '') && definesFunctionMacro(word);
+    const localGenerator = stack.length === 0 && (lastSig === ';' || lastSig === '}' || lastSig === '') && /^[ \t]*\(/.test(src.slice(end, end + 20)) &&
+      !CAPS_RE.test(word) && definesFunctionMacro(word);
     if (!CAPS_RE.test(word) && !localGenerator && !(stack.length === 0 && FILE_SCOPE_CALL_RE.test(word))) return end;
     // CAPS words then a string literal: `KERN_ERR DRV_NAME ": ..."`.
     if (CAPS_RE.test(word) && (top !== undefined || lastSig === '=')) {
