@@ -14,6 +14,7 @@ import { callsInErrors, errorRegions, inRegions, lineStarts, rangeAt } from './e
 import { SHOWN_AS_WRITTEN } from './annotations';
 import { declaredName, identifiersIn, parameterNames, rangeOf } from './syntax';
 import type { Site, SourceAnalysis, ViaStep } from './types';
+import { objectLikeMacros } from './macroBodies';
 
 interface MacroDef {
   name: string;
@@ -121,7 +122,7 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
   mergeKnowledge(known, own);
   mergeKnowledge(known, imported);
 
-  const macros = collectMacros(root);
+  const macros = collectMacros(root, parsed.text);
   const calls: Call[] = [];
   for (const n of nodesOf(root, 'call_expression')) {
     if (n) {
@@ -139,7 +140,8 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
       for (const m of macros) {
         if (parsedMacros.has(m) || !mentionsAny(m.bodyText, isKnown)) continue;
         parsedMacros.add(m);
-        m.tree = parseMacroBody(parser, parsed.text, m);
+        // The prepared text: a body's annotations (`(__force u32)`, `(void __iomem *)`) are blanked as in code.
+        m.tree = parseMacroBody(parser, parsed.prepared.text, m);
         if (!m.tree) continue;
         for (const n of m.tree.rootNode.descendantsOfType('call_expression')) {
           const c = n && toCall(n, undefined);
@@ -382,8 +384,8 @@ function toCall(node: Node, fn: FunctionDef | undefined): Call | null {
   };
 }
 
-function collectMacros(root: Node): MacroDef[] {
-  const out: MacroDef[] = [];
+function collectMacros(root: Node, text: string): MacroDef[] {
+  const out: MacroDef[] = objectLikeMacros(root, text).map((o) => ({ name: o.name, params: [], tree: null, bodyText: o.bodyNode.text, bodyNode: o.bodyNode }));
   for (const m of nodesOf(root, 'preproc_function_def')) {
     if (!m) continue;
     const name = m.childForFieldName('name')?.text;

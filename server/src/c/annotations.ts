@@ -24,6 +24,9 @@ const BARE = new Set([
   '__efiapi', '__noipa', '__net_init', '__net_exit', '__net_initdata', 'ACPI_INIT_FUNCTION',
   'ACPI_SYSTEM_XFACE', 'ACPI_INTERNAL_VAR_XFACE', 'ACPI_EXTERNAL_XFACE', 'ACPI_INTERNAL_XFACE',
   '__efistub_global', '__initconst_or_module', '__maybe_unused_var',
+  // Driver- and subsystem-local spellings of the same (each the first ERROR of files in drivers/):
+  '__xipram', '__long_aligned', '__ALIGNED__', 'SBA_INLINE', 'CCIO_INLINE', 'INITSECTION',
+  '__initdata_or_acpilib', 'I915_SELFTEST_EXPORT', 'INDIRECT_CALLABLE_SCOPE', '__mock',
 ]);
 
 /** Annotations that take an argument list: blanked with their balanced parentheses. */
@@ -46,6 +49,8 @@ const TYPE_ARG: ReadonlyMap<string, number> = new Map([
   ['hlist_entry_safe', 1], ['rb_entry', 1], ['llist_entry', 1], ['min_t', 0], ['max_t', 0],
   ['clamp_t', 0], ['offsetofend', 0], ['sizeof_field', 0], ['FIELD_SIZEOF', 0],
   ['struct_size_t', 0], ['__must_be_array', -1], ['va_arg', 1], ['READ_ONCE_TYPE', 0],
+  ['alloc_percpu', 0], ['alloc_percpu_gfp', 0], ['BITS_PER_TYPE', 0], ['typecheck', 0],
+  ['overflows_type', 1], ['vla_item', 1], ['DECLARE_SOCKADDR', 0], ['smtod', 1],
 ]);
 
 const CAPS_RE = /^[A-Z][A-Z0-9_]*[A-Z0-9]$/;
@@ -72,6 +77,13 @@ const C_KEYWORDS = new Set([
 /** Keywords that start a statement. */
 const STATEMENT_KEYWORDS = new Set(['if', 'for', 'while', 'do', 'switch', 'return', 'goto', 'break', 'continue']);
 
+/** Type words that end an unnamed bit-field's type (`u16 :10;`, `unsigned int: 16;`). */
+const BITFIELD_TYPE_RE = /^(?:int|char|short|long|unsigned|signed|bool|_Bool|(?:__)?[us](?:8|16|32|64)|u?int(?:8|16|32|64)_t|__(?:le|be)(?:16|32|64)|u_(?:char|short|int|long)|uint|ulong|ushort|uchar)$/;
+/** An operator standing alone as a macro argument (`NVBO_TD32(bo, o, R, F, ==, V)`). */
+const OPERATOR_ARG_RE = /^(?:==|!=|>=|<=|&&|\|\||[<>+\-\/%&|^])(?=[ \t]*[,)])/;
+/** `struct_group(NAME, members...)` and its kin: index of the members' first argument. */
+const STRUCT_GROUP: ReadonlyMap<string, number> = new Map([['struct_group', 1], ['struct_group_attr', 2], ['struct_group_tagged', 2], ['__struct_group', 3]]);
+
 /** Iterator macros (`list_for_each_entry(pos, head, member) { ... }`) parse as loops. */
 const ITERATOR_RE = /(^|_)for_each(_|$)|^for_each|_for_each$/;
 
@@ -89,6 +101,8 @@ export interface Annotation {
 export const SHOWN_AS_WRITTEN: ReadonlySet<string> = new Set([
   'pasted name starting with a digit', 'statement in a macro argument', 'declaration in a macro argument',
   'offsetof typeof', 'offsetof member designator', 'pasted string macro in an argument',
+  'alignof as sizeof', 'string macro as a string', 'typeof as a type name', 'empty macro argument',
+  'operator as a macro argument', 'per-cpu definition as a declaration', 'enumerator macro call',
 ]);
 
 export interface Prepared {
@@ -123,6 +137,7 @@ export function prepare(src: string): Prepared {
       for (let q = 0; q < src.length; q++) out[q] = src.charCodeAt(q);
     }
     out[k] = ch.charCodeAt(0);
+    changed = true;
   };
   let changed = false;
   const annotations: Annotation[] = [];
@@ -130,6 +145,18 @@ export function prepare(src: string): Prepared {
   const stack: Bracket[] = [];
   /** For each '(' on the stack: whether it opens a call's arguments (a word, not a keyword, before it). */
   const callParens: boolean[] = [];
+  /** For each '(' on the stack: offset of that '(' or of the last top-level ',' after it. */
+  const argStart: number[] = [];
+  /**
+   * For each '(' on the stack: a macro call at file scope, its name with no type before it
+   * (after `;`, `}`, the file's start, or a `static` alone): not a prototype's parameter list.
+   */
+  const fileCall: boolean[] = [];
+  /** Stack depths whose top is an enum's list. */
+  const enumLevels = new Set<number>();
+  /** The significant character before the last word, and where the current struct member starts. */
+  let sigBeforeWord = '';
+  let memberStart = -1;
   const n = src.length;
   let lastSig = ''; // last significant non-space character outside comments
   let lastWord = '';
@@ -148,11 +175,21 @@ export function prepare(src: string): Prepared {
     }
     changed = true;
   };
+  /** `)` of macros unwrapStatements() took apart: not brackets any more. */
+  const ignoreClose = new Set<number>();
+  /** The `)` of the last statement macro read as a loop (a run of them follows each other). */
+  let chainClose = -1;
   /** Set when a whole macro call was blanked: the significant character before it still holds. */
   let dropped = false;
   /** While a preprocessor directive's own text is rewritten. */
   let inDirective = false;
   const definesAccessor = new Map<string, boolean>();
+  let functionMacros: Set<string> | undefined;
+  /** Whether this file #defines `name` as a function-like macro (one pass over the file, on first use). */
+  const definesFunctionMacro = (name: string): boolean => {
+    functionMacros ??= new Set([...src.matchAll(/#[ \t]*define[ \t]+([A-Za-z_]\w*)\(/g)].map((m) => m[1]!));
+    return functionMacros.has(name);
+  };
   /**
    * Whether this file #defines `name` with a body that calls something accessor-like:
    * its file-scope invocations may be wrapper sites (BCM_SYSPORT_IO_MACRO), never blanked.
@@ -186,7 +223,7 @@ export function prepare(src: string): Prepared {
    * joins. Records the later directives of the group for blanking; returns whether
    * the group at `at` is one.
    */
-  function splitsStatement(at: number): boolean {
+  function splitsStatement(at: number, afterHeader = false): boolean {
     const directives: number[] = [];
     const branches: [number, number][] = [];
     let depth = 0;
@@ -243,6 +280,9 @@ export function prepare(src: string): Prepared {
     const endifEnd = lineEndOf(directives[directives.length - 1]!);
     const after = nextSignificant(endifEnd);
     if (after >= 0 && /^else\b/.test(src.slice(after, after + 5))) split = true;
+    // `while (length--)` then `#ifdef X` / one statement / `#else` / another / `#endif`:
+    // each branch is the body; joined, the first is and the second follows it.
+    if (afterHeader && branches.length <= 2) split = true;
     if (!split) return false;
     for (const d of directives.slice(1)) blankDirectives.add(d);
     annotations.push({ name: 'conditional group in a statement', index: at, length: endifEnd - at });
@@ -373,8 +413,14 @@ export function prepare(src: string): Prepared {
         blank(i, end);
       } else if (blankDirectives.has(i)) {
         blank(i, end);
-      } else if (top === 'block' && (directive === 'if' || directive === 'ifdef' || directive === 'ifndef') && splitsStatement(i)) {
+      } else if (top === 'block' && (directive === 'if' || directive === 'ifdef' || directive === 'ifndef') && splitsStatement(i, lastSig === ')' || (lastSig === 'a' && lastWord === 'else'))) {
         blank(i, end);
+      } else if (top === 'block' && /^[=+\-*/%&|^<>?!~,]$/.test(lastSig) && directive !== 'define' && directive !== 'undef') {
+        // `*rx_buf_pgcnt =` then `#if (PAGE_SIZE < 8192)` / `page_count(p);` / `#else` / `0;`
+        // (igb, i40e, igc, ixgbe): a conditional inside an expression; its directives go,
+        // both branches stay as code (the calls in each are seen).
+        blank(i, end);
+        annotations.push({ name: 'conditional in an expression', index: i, length: end - i });
       } else {
         inDirective = true;
         if (directive === 'define') {
@@ -428,11 +474,14 @@ export function prepare(src: string): Prepared {
       let j = i + 1;
       while (j < n && isIdChar(src.charCodeAt(j))) j++;
       const word = src.slice(i, j);
+      const ws = i;
       dropped = false;
       i = handleWord(word, i, j);
       // A macro call blanked whole (an initializer's `DW_BLOCK(...)`) leaves the
       // significant character before it in place for the next one.
       if (dropped) continue;
+      if (stack[stack.length - 1] === 'record' && (lastSig === ';' || lastSig === '{')) memberStart = ws;
+      sigBeforeWord = lastSig;
       lastSig = 'a';
       prevWord = lastWord;
       lastWord = word;
@@ -457,20 +506,72 @@ export function prepare(src: string): Prepared {
     }
     // Brackets.
     const ch = src[i];
+    if (ignoreClose.has(i)) {
+      i++;
+      continue;
+    }
     if (ch === ';' && stack[stack.length - 1] === '(' && callParens[callParens.length - 1] && stack.includes('block')) {
       // A statement's `;` inside a macro's arguments (`nvkm_msec(d, 2000, tmp = rd(d); if (tmp) break;)`):
       // a comma joins the statements as expressions; the last one before `)` goes.
       const nx = nextSignificant(i + 1);
-      put(i, nx >= 0 && src[nx] === ')' ? ' ' : ',');
+      const last = nx >= 0 && src[nx] === ')';
+      put(i, last ? ' ' : ',');
       annotations.push({ name: 'statement in a macro argument', index: i, length: 1 });
       changed = true;
       lastSig = ',';
+      if (!last) argStart[argStart.length - 1] = i;
       i++;
       continue;
     }
+    const inCall = stack[stack.length - 1] === '(' && callParens[callParens.length - 1];
+    if (inCall && (lastSig === ',' || lastSig === '(')) {
+      // An operator as an argument (nouveau's `NVBO_TD32(bo, o, R, F, ==, V)`,
+      // `V4L2_FRACT_COMPARE(a, <, b)`): the macro pastes it; a 0 stands in (no site there).
+      const m = OPERATOR_ARG_RE.exec(src.slice(i, i + 3));
+      if (m) {
+        blank(i, i + m[0].length);
+        put(i, '0');
+        annotations.push({ name: 'operator as a macro argument', index: i, length: m[0].length });
+        lastSig = 'a';
+        i += m[0].length;
+        continue;
+      }
+    }
+    if (inCall && (ch === ',' || ch === ')')) {
+      // An empty macro argument (`PP_ASSERT_WITH_CODE(c, "msg", )`, `CONFIGFS_ATTR(, enabled)`,
+      // `GROUP(a, b, /* RESERVED */ )`) is MISSING to the grammar: a 0 stands in, in its
+      // space (or over the comma and the space after it), so the arguments keep their places.
+      const from = argStart[argStart.length - 1]!;
+      if (!(ch === ')' && src[from] === '(')) {
+        const moved = emptyArgument(from + 1, i, ch);
+        if (moved) {
+          argStart[argStart.length - 1] = i + 1;
+          lastSig = ',';
+          i += 2;
+          continue;
+        }
+      }
+      if (ch === ',') argStart[argStart.length - 1] = i;
+    }
+    if (ch === ':' && stack[stack.length - 1] === 'record' && lastSig === 'a' && BITFIELD_TYPE_RE.test(lastWord) && memberStart >= 0) {
+      // An unnamed bit-field (`u16 :10;`, padding) has no place in tree-sitter-c's grammar:
+      // the member goes (it holds no site).
+      const semi = src.indexOf(';', i);
+      if (semi > 0 && semi - i < 80 && !/[{}()]/.test(src.slice(i, semi))) {
+        blank(memberStart, semi + 1);
+        annotations.push({ name: 'unnamed bit-field', index: memberStart, length: semi + 1 - memberStart });
+        memberStart = -1;
+        lastSig = ';';
+        i = semi + 1;
+        continue;
+      }
+    }
     if (ch === '(') {
+      const call = lastSig === 'a' && !NOT_CALL.has(lastWord);
+      fileCall.push(call && ((stack.length === 0 && (sigBeforeWord === ';' || sigBeforeWord === '}' || sigBeforeWord === '' || (prevWord === 'static' && CAPS_RE.test(lastWord)))) || fileCall.includes(true)));
       stack.push('(');
-      callParens.push(lastSig === 'a' && !NOT_CALL.has(lastWord));
+      callParens.push(call);
+      argStart.push(i);
     } else if (ch === '[') stack.push('[');
     else if (ch === '{') {
       const top = stack[stack.length - 1];
@@ -480,11 +581,63 @@ export function prepare(src: string): Prepared {
       // An enum's list is read like an initializer (directives in it are blanked).
       const enumList = !init && lastSig === 'a' && (lastWord === 'enum' || prevWord === 'enum');
       stack.push(init || enumList ? 'init' : record ? 'record' : 'block');
+      if (enumList) enumLevels.add(stack.length);
     } else if (ch === ')' || ch === ']' || ch === '}') {
-      if (stack.pop() === '(') callParens.pop();
+      enumLevels.delete(stack.length);
+      if (stack.pop() === '(') {
+        callParens.pop();
+        argStart.pop();
+        fileCall.pop();
+      }
     }
     lastSig = ch;
     i++;
+  }
+
+  /**
+   * [a, b) is one macro argument ending at the `,` or `)` at b: when it holds only space
+   * and comments, a 0 goes in its first space (comments blanked), or, with no space in
+   * it, over the `,` at b with that `,` moved one to the right (returns true then).
+   */
+  function emptyArgument(a: number, b: number, endCh: string): boolean {
+    // `"msg",);`, `NAND_OP_PARSER_PAT_WAITRDY_ELEM(true)),` then `);` on the next line:
+    // a trailing empty argument with no space for a 0 loses its comma instead.
+    if (endCh === ')' && src[a - 1] === ',' && /^[\r\n]*$/.test(src.slice(a, b))) {
+      put(a - 1, ' ');
+      changed = true;
+      annotations.push({ name: 'empty macro argument', index: a - 1, length: 1 });
+      return false;
+    }
+    let spaceAt = -1;
+    for (let k = a; k < b; k++) {
+      const c = src[k]!;
+      if (c === '/' && src[k + 1] === '*') {
+        const e = src.indexOf('*/', k + 2);
+        if (e < 0 || e >= b) return false;
+        k = e + 1;
+        continue;
+      }
+      if (c === ' ' || c === '\t') {
+        if (spaceAt < 0) spaceAt = k;
+        continue;
+      }
+      if (c === '\n' || c === '\r') continue;
+      return false;
+    }
+    if (spaceAt < 0) {
+      // `(, x)`: `,` then a space becomes `0,`.
+      if (endCh !== ',' || (src[b + 1] !== ' ' && src[b + 1] !== '\t')) return false;
+      if (a < b) blank(a, b);
+      put(b, '0');
+      put(b + 1, ',');
+      changed = true;
+      annotations.push({ name: 'empty macro argument', index: b, length: 2 });
+      return true;
+    }
+    blank(a, b);
+    put(spaceAt, '0');
+    annotations.push({ name: 'empty macro argument', index: spaceAt, length: 1 });
+    return false;
   }
 
   // Words inside a directive body (a #define) are handled like code.
@@ -553,10 +706,14 @@ export function prepare(src: string): Prepared {
       }
       return end;
     }
-    if (!CAPS_RE.test(word) && !(stack.length === 0 && FILE_SCOPE_CALL_RE.test(word))) return end;
+    // A lower-case macro this file defines, called alone at file scope (`show_in_reg(in)`,
+    // `fc_enum_name_search(...)`: generators of functions), reads like a capitalised one.
+    const localGenerator = stack.length === 0 && (lastSig === ';' || lastSig === '}' || lastSig === '') && /^[ \t]*\(/.test(src.slice(end, end + 20)) &&
+      !CAPS_RE.test(word) && definesFunctionMacro(word);
+    if (!CAPS_RE.test(word) && !localGenerator && !(stack.length === 0 && FILE_SCOPE_CALL_RE.test(word))) return end;
     // CAPS words then a string literal: `KERN_ERR DRV_NAME ": ..."`.
-    if (CAPS_RE.test(word) && top !== undefined) {
-      const m = /^(?:\s+[A-Z][A-Z0-9_]*)*\s*"/.exec(src.slice(end, end + 200));
+    if (CAPS_RE.test(word) && (top !== undefined || lastSig === '=')) {
+      const m = /^(?:\s+[A-Z][A-Z0-9_]*)*\s*(?:"|(?:pr_fmt|__stringify)\s*\()/.exec(src.slice(end, end + 200));
       if (m) {
         blank(start, end);
         annotations.push({ name: 'string prefix macro', index: start, length: end - start });
@@ -565,7 +722,23 @@ export function prepare(src: string): Prepared {
     }
     let k = end;
     while (k < n && (src[k] === ' ' || src[k] === '\t')) k++;
-    if (src[k] !== '(') return end;
+    if (src[k] !== '(') {
+      // An initializer list of macros without commas (rtlwifi's `RTL8188EE_TRANS_CARDEMU_TO_ACT`
+      // then `RTL8188EE_TRANS_END` on the next line, spi-nor's `PARSE_SFDP` then
+      // `FIXUP_FLAGS(...)`): each expands to its own list items; all but the last go.
+      // The same in a macro's arguments (pinctrl's `GROUP(` then `IP0_31_28` / `IP0_27_24` ...,
+      // each expanding to `x,`), and after a list's last `}` (floppy.c's `EXTRA_FLOPPY_PARAMS`).
+      const list = top === 'init' || (top === '(' && callParens[callParens.length - 1]);
+      if (list && (lastSig === '{' || lastSig === ',' || lastSig === '(' || lastSig === '}') && CAPS_RE.test(word)) {
+        const nx = nextSignificant(end);
+        if (nx > 0 && src.slice(end, nx).includes('\n') && (lastSig === '}' ? src[nx] === '}' && top === 'init' : isIdStart(src.charCodeAt(nx)))) {
+          blank(start, end);
+          dropped = true;
+          annotations.push({ name: 'initializer macro', index: start, length: end - start });
+        }
+      }
+      return end;
+    }
     const close = matchParen(src, k, n);
     if (close < 0) return end;
     let after = nextSignificant(close + 1);
@@ -593,7 +766,13 @@ export function prepare(src: string): Prepared {
     // (`DEF_SCSI_QCMD(hptiop_queuecommand)`, `EPF_NTB_R(spad_count)`, `ACPI_EXPORT_SYMBOL(f)`):
     // it defines something; a `static` before it goes with it. Not when this file
     // defines the macro over an accessor (its invocation may be a wrapper site).
-    if (stack.length === 0 && atLineStart && CAPS_RE.test(word) && (after >= n || isIdStart(next.charCodeAt(0)) || src[after] === '#' || next === '}') &&
+    if (stack.length === 0 && atLineStart && CAPS_RE.test(word) && next === ';' && args.includes('{') && !ACCESSOR_LIKE_CALL_RE.test(args) && !definesAccessorMacro(word) &&
+      (lastSig === ';' || lastSig === '}' || lastSig === '')) {
+      // `SSAM_DEFINE_SYNC_REQUEST_N(name, { .target_category = ... });`: a braced initializer
+      // as an argument at file scope (a declaration to the grammar, which has no place for it).
+      return drop(after + 1, 'file-scope macro');
+    }
+    if (stack.length === 0 && atLineStart && (CAPS_RE.test(word) || localGenerator) && (after >= n || isIdStart(next.charCodeAt(0)) || src[after] === '#' || next === '}') &&
       /^[ \t]*(?:\/\*.*?\*\/[ \t]*|\/\/.*)?\r?\n/.test(src.slice(close + 1, close + 200)) && !definesAccessorMacro(word)) {
       const st = /static\s+$/.exec(src.slice(lineStart, start));
       const from = st ? lineStart + st.index : start;
@@ -602,7 +781,7 @@ export function prepare(src: string): Prepared {
       annotations.push({ name: 'file-scope macro', index: from, length: close + 1 - from });
       return close + 1;
     }
-    if (top === 'init' && (lastSig === '{' || lastSig === ',') && next !== ',' && next !== '}' && (isIdStart(next.charCodeAt(0)) || next === '.' || next === '[')) {
+    if (top === 'init' && (lastSig === '{' || lastSig === ',') && next !== ',' && next !== '}' && (isIdStart(next.charCodeAt(0)) || next === '.' || next === '[' || (next === '{' && !ACCESSOR_LIKE_CALL_RE.test(args)))) {
       return drop(close + 1, 'initializer macro');
     }
     if (top === 'record' && atLineStart && next === ';' && !args.includes(';') && !args.includes('{')) {
@@ -642,20 +821,23 @@ export function prepare(src: string): Prepared {
         annotations.push({ name: 'macro declaration initializer', index: next, length: shut + 1 - next });
         return true;
       }
+      if (c === 125 /* } */) return CAPS_RE.test(word) && semicolonAfter(close, next);
       if (!(isIdStart(c) || c === 123 /* { */)) return false;
       // `FOO(x) else`, `FOO(x) const`: not a statement after it.
       if (isIdStart(c)) {
         let j = next + 1;
         while (j < n && isIdChar(src.charCodeAt(j))) j++;
         const w = src.slice(next, j);
-        if (w === 'else') return false;
+        if (w === 'else') return CAPS_RE.test(word) && semicolonAfter(close, next);
         // `MACRO(a) b;`: a declaration of b with a macro type (`DECLARE_X(a) b`) reads
         // the same way; only a name followed by `(`, `=`, `->`, `.`, `[` or `++` is a statement.
         let m = j;
         while (m < n && /\s/.test(src[m]!)) m++;
-        if (!STATEMENT_KEYWORDS.has(w) && !/^(?:\(|=[^=]|->|\.|\[|\+\+|--|[-+*/|&^]=)/.test(src.slice(m, m + 2))) return false;
+        const bareCapsLine = CAPS_RE.test(w) && /^[ \t]*(?:\/\*.*?\*\/[ \t]*|\/\/.*)?\r?\n/.test(src.slice(j, j + 200));
+        if (!STATEMENT_KEYWORDS.has(w) && !bareCapsLine && !/^(?:\(|=[^=]|->|\.|\[|\+\+|--|[-+*/|&^]=)/.test(src.slice(m, m + 2))) return false;
       }
       const kw = word.length >= 5 ? 'while' : 'if';
+      chainClose = close;
       for (let q = 0; q < kw.length; q++) put(start + q, kw[q]!);
       for (let q = start + kw.length; q < end; q++) put(q, ' ');
       changed = true;
@@ -663,16 +845,165 @@ export function prepare(src: string): Prepared {
       return true;
     }
     if (!CAPS_RE.test(word)) return false;
-    // The rest of the line is empty (or a comment), and a statement or `}` follows.
+    // The rest of the line is empty (or a comment), and a statement, `}` or a directive
+    // (octeontx2's `MBOX_MESSAGES` then `#undef M`) follows.
     if (!/^[ \t]*(?:\/\*.*?\*\/[ \t]*|\/\/.*)?\r?\n/.test(src.slice(end, end + 200))) return false;
     const next = nextSignificant(end);
-    if (next < 0) return false;
-    const c = src.charCodeAt(next);
-    if (!(isIdStart(c) || c === 123 || c === 125)) return false;
+    if (next < 0 && !/^[^\n]*\n\s*#/.test(src.slice(end, end + 400))) return false;
+    const c = next < 0 ? 35 : src.charCodeAt(next);
+    if (!(isIdStart(c) || c === 123 || c === 125 || c === 35)) return false;
     blank(start, end);
     put(start, ';');
     annotations.push({ name: 'statement macro', index: start, length: end - start });
+    // What follows starts a statement (the next macro of a run is one too).
+    lastSig = ';';
+    dropped = true;
     return true;
+  }
+
+  /**
+   * `DEB(const char *stp;)`, `IF_CBR(printk("...");)` at the start of a statement (or as
+   * an if's body): a macro whose argument is whole statements, ending in `;`. Its name
+   * and parentheses go; the statements inside stay, as statements (their calls seen).
+   * Returns the offset to go on from, or -1.
+   */
+  function unwrapStatements(word: string, start: number, end: number): number {
+    if (!CAPS_RE.test(word)) return -1;
+    let k = end;
+    while (k < n && (src[k] === ' ' || src[k] === '\t')) k++;
+    if (src[k] !== '(') return -1;
+    const close = matchParen(src, k, n);
+    if (close < 0) return -1;
+    let b = close - 1;
+    while (b > k && /\s/.test(src[b]!)) b--;
+    // One argument only: `PP_ASSERT_WITH_CODE(c, "msg", return r;)` is an expression's macro.
+    if (src[b] !== ';' || src.slice(k, close).includes('\n#') || argumentSpan(src, k, close, 1)) return -1;
+    blank(start, k + 1);
+    blank(close, close + 1);
+    ignoreClose.add(close);
+    annotations.push({ name: 'statement macro', index: start, length: close + 1 - start });
+    lastSig = ';';
+    dropped = true;
+    return k + 1;
+  }
+
+  /**
+   * `TW_PRINTK(h, d, 0x13, "msg")` then `else` or `}`: a statement macro whose own
+   * expansion ends in `;` (the call reads as an expression statement missing its `;`).
+   * A `;` goes in the first space between the `)` at `close` and `next`, when that is
+   * space only. Returns whether it did.
+   */
+  function semicolonAfter(close: number, next: number): boolean {
+    for (let q = close + 1; q < next; q++) {
+      const c = src[q];
+      if (c === ' ' || c === '\t') {
+        put(q, ';');
+        changed = true;
+        annotations.push({ name: 'statement macro without a semicolon', index: q, length: 1 });
+        return true;
+      }
+      if (c !== '\n' && c !== '\r') return false;
+    }
+    return false;
+  }
+
+  /**
+   * Shapes around types and strings the grammar does not know (each the first ERROR of
+   * files in Debian 6.1's drivers/), none holding a site:
+   *   - `__alignof__(*p)`: read as `sizeof`;
+   *   - `typeof(x->f) v;`, `(typeof(p->m))~0U`: on one line, one type name `typeof_x__f_`
+   *     (typeof's operand is not evaluated: no call in it runs);
+   *   - `"a" __stringify(N) "b"`, `pr_fmt("x") " y"`: a string literal `""` and space;
+   *   - `GP_ALL(DATA),` in an enum list: the enumerator's name stays, its arguments go;
+   *   - `static DEFINE_PER_CPU(struct crng, crngs) = {`: read as `struct crng crngs = {`;
+   *   - `struct_group(cdb, u8 a[16]; u8 b;);` in a struct: the members stay, as members.
+   * Returns the offset to go on from (`end` when nothing applies).
+   */
+  function typedShapes(word: string, start: number, end: number, limit: number): number {
+    if (word === '__alignof__' || word === '__alignof') {
+      blank(start, end);
+      for (let q = 0; q < 6; q++) put(start + q, 'sizeof'[q]!);
+      annotations.push({ name: 'alignof as sizeof', index: start, length: end - start });
+      return end;
+    }
+    let k = end;
+    while (k < limit && (src[k] === ' ' || src[k] === '\t')) k++;
+    if (src[k] !== '(') return end;
+    if (word === 'typeof' || word === '__typeof__' || word === '__typeof') {
+      const close = matchParen(src, k, limit);
+      if (close < 0 || src.slice(start, close).includes('\n') || (out && out[start] !== src.charCodeAt(start))) return end;
+      for (let q = end; q <= close; q++) if (!isIdChar(src.charCodeAt(q))) put(q, '_');
+      changed = true;
+      annotations.push({ name: 'typeof as a type name', index: start, length: close + 1 - start });
+      return close + 1;
+    }
+    const defining = /#[ \t]*define[ \t]+$/.test(src.slice(Math.max(0, start - 40), start));
+    if ((word === '__stringify' || word === 'pr_fmt') && !defining) {
+      const close = matchParen(src, k, limit);
+      if (close < 0) return end;
+      if (word === 'pr_fmt') {
+        const a = nextSignificant(k + 1);
+        const b = nextSignificant(close + 1);
+        if (!(a > 0 && src[a] === '"') && !(b > 0 && src[b] === '"')) return end;
+      }
+      blank(start, close + 1);
+      put(start, '"');
+      put(start + 1, '"');
+      annotations.push({ name: 'string macro as a string', index: start, length: close + 1 - start });
+      return close + 1;
+    }
+    if (limit !== n) return end;
+    const top = stack[stack.length - 1];
+    if (top === 'init' && enumLevels.has(stack.length) && (lastSig === '{' || lastSig === ',')) {
+      const close = matchParen(src, k, n);
+      if (close < 0) return end;
+      const nx = nextSignificant(close + 1);
+      if (nx < 0 || src[nx] === '=') return end;
+      blank(k, close + 1);
+      if (isIdStart(src.charCodeAt(nx))) put(k, ',');
+      annotations.push({ name: 'enumerator macro call', index: start, length: close + 1 - start });
+      if (isIdStart(src.charCodeAt(nx))) {
+        lastSig = ',';
+        dropped = true;
+      }
+      return close + 1;
+    }
+    if (stack.length === 0 && /^DEFINE_PER_CPU\w*$/.test(word)) {
+      const close = matchParen(src, k, n);
+      if (close < 0) return end;
+      const nx = nextSignificant(close + 1);
+      const type = argumentSpan(src, k, close, 0);
+      const name = argumentSpan(src, k, close, 1);
+      if (nx < 0 || src[nx] !== '=' || !type || !name || argumentSpan(src, k, close, 2) || /[[(]/.test(src.slice(type[0], type[1]))) return end;
+      blank(start, k + 1);
+      blank(type[1], name[0]);
+      blank(close, close + 1);
+      annotations.push({ name: 'per-cpu definition as a declaration', index: start, length: close + 1 - start });
+      return close + 1;
+    }
+    const group = STRUCT_GROUP.get(word);
+    if (group !== undefined && top === 'record') {
+      const close = matchParen(src, k, n);
+      const members = close > 0 ? argumentSpan(src, k, close, group) : null;
+      if (!members) return end;
+      blank(start, members[0]);
+      const nx = nextSignificant(close + 1);
+      blank(close, nx > 0 && src[nx] === ';' ? nx + 1 : close + 1);
+      annotations.push({ name: 'struct group', index: start, length: close + 1 - start });
+      return end;
+    }
+    if (top === 'block' && (lastSig === ')' || (lastSig === 'a' && lastWord === 'else'))) {
+      // `if (entries < 1)` then `IF_CBR(printk("...");)`.
+      const inner = unwrapStatements(word, start, end);
+      if (inner >= 0) return inner;
+    }
+    if (top === 'block' && lastSig === ')' && CAPS_RE.test(word)) {
+      // `if (x)` then `TW_PRINTK(...)` then `else`.
+      const close = matchParen(src, k, n);
+      const nx = close > 0 ? nextSignificant(close + 1) : -1;
+      if (nx > 0 && /^else\b/.test(src.slice(nx, nx + 5))) semicolonAfter(close, nx);
+    }
+    return end;
   }
 
   /** Offset of the next character that is not space or comment (-1 at the end). */
@@ -726,15 +1057,20 @@ export function prepare(src: string): Prepared {
       }
       return end;
     }
+    const to = typedShapes(word, start, end, limit);
+    if (to > end) return to;
     if (limit === n) {
       const to = kernelMacroShape(word, start, end);
       if (to > end) return to;
     }
-    if ((word === 'struct' || word === 'union') && limit === n && (lastSig === '(' || lastSig === ',') && stack[stack.length - 1] === '(' && callParens[callParens.length - 1] && stack.includes('block')) {
+    if ((word === 'struct' || word === 'union' || word === 'enum') && limit === n && (lastSig === '(' || lastSig === ',') && stack[stack.length - 1] === '(' && callParens[callParens.length - 1] &&
+      (stack.includes('block') || stack.includes('init') || fileCall[fileCall.length - 1])) {
       // `virtio_cread_le(vdev, struct virtio_balloon_config, num_pages, &v)` in a
-      // function body: a type standing alone as a macro argument is no expression
-      // (a prototype's `struct foo *` has a star and is left alone); a 0 stands in.
-      const m = /^\s+[A-Za-z_]\w*\s*(?=[,)])/.exec(src.slice(end, end + 120));
+      // function body, `UVERBS_ATTR_TYPE(struct x)` / `enum x` in an initializer,
+      // `INTERVAL_TREE_DEFINE(struct s, ...)` at file scope: a type standing alone as a
+      // macro argument is no expression; a 0 stands in. Not in a prototype's parameters
+      // (file scope with a type before the name).
+      const m = /^\s+[A-Za-z_]\w*(?:\s*\*)*\s*(?=[,)])/.exec(src.slice(end, end + 120));
       if (m) {
         const to = end + m[0].trimEnd().length;
         annotations.push({ name: `${word} type argument`, index: start, length: to - start });
@@ -746,21 +1082,34 @@ export function prepare(src: string): Prepared {
     if (word === 'static' && (stack.length === 0 || (stack[stack.length - 1] === 'block' && (lastSig === ';' || lastSig === '{' || lastSig === '}')))) {
       // `static DEVICE_ATTR(x, ...);` at file scope, `static DEFINE_RATELIMIT_STATE(rs, HZ, 2);`
       // in a function body: the macro call stands alone.
-      const m = /^\s+(?:__\w+\s+)*([A-Z][A-Z0-9_]*)\s*\(/.exec(src.slice(end, end + 120));
+      const m = /^\s+(?:__\w+\s+)*(const\s+)?([A-Z][A-Z0-9_]*)\s*\(/.exec(src.slice(end, end + 120));
       if (m) {
         const open = src.indexOf('(', end + m[0].length - 1);
         const close = matchParen(src, open, limit);
-        if (close > 0 && /^\s*;/.test(src.slice(close + 1, close + 10))) blank(start, end);
+        if (close > 0 && /^\s*;/.test(src.slice(close + 1, close + 10))) {
+          // `static const DECLARE_TLV_DB_SCALE(s, -3450, 150, 0);`: `const` goes too.
+          blank(start, m[1] ? end + m[0].lastIndexOf(m[2]!) : end);
+        }
       }
       return end;
     }
-    if (limit === n && stack[stack.length - 1] === 'block' && (lastSig === ';' || lastSig === '{' || lastSig === '}' || lastSig === ':' || (lastSig === 'a' && lastWord === 'else')) && !NOT_CALL.has(word) && !C_KEYWORDS.has(word)) {
+    if (limit === n && stack[stack.length - 1] === 'block' && (lastSig === ';' || lastSig === '{' || lastSig === '}' || lastSig === ':' || (lastSig === 'a' && lastWord === 'else') ||
+      // `PHY_STATE_STR(DOWN)` then `PHY_STATE_STR(READY)` ...: the next of a run of statement macros.
+      (lastSig === ')' && chainClose >= 0 && nextSignificant(chainClose + 1) === start)) && !NOT_CALL.has(word) && !C_KEYWORDS.has(word)) {
+      const inner = unwrapStatements(word, start, end);
+      if (inner >= 0) return inner;
       if (statementMacro(word, start, end)) return end;
     }
     if (limit === n && stack[stack.length - 1] === '(' && callParens[callParens.length - 1] && stack.includes('block')) {
       // Statements as a macro argument (nouveau's `nvkm_msec(device, 2000, if (!(nvkm_rd32(d, R) & 1)) break;)`):
       // `if` and `break;` go, the condition stays an argument expression (its calls seen).
       if (word === 'if' && /^\s*\(/.test(src.slice(end, end + 20)) && (lastSig === ',' || lastSig === ';')) {
+        blank(start, end);
+        annotations.push({ name: 'statement in a macro argument', index: start, length: end - start });
+        return end;
+      }
+      if (word === 'goto' && (lastSig === ',' || lastSig === ';') && /^\s+[A-Za-z_]\w*\s*[;,)]/.test(src.slice(end, end + 80))) {
+        // `PP_ASSERT_WITH_CODE(c, "msg", goto error);`: the label stays, as a name.
         blank(start, end);
         annotations.push({ name: 'statement in a macro argument', index: start, length: end - start });
         return end;
@@ -786,11 +1135,12 @@ export function prepare(src: string): Prepared {
         return end;
       }
       if (word === 'break' || word === 'continue') {
-        const m = /^\s*;/.exec(src.slice(end, end + 20));
-        if (m) {
-          blank(start, end + m[0].length);
-          annotations.push({ name: 'statement in a macro argument', index: start, length: end + m[0].length - start });
-          return end + m[0].length;
+        // The word goes; its `;` is read like any statement's there (a `,` before the
+        // next statement, space before the `)`).
+        if (/^\s*;/.test(src.slice(end, end + 20))) {
+          blank(start, end);
+          annotations.push({ name: 'statement in a macro argument', index: start, length: end - start });
+          return end;
         }
       }
     }

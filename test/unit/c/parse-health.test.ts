@@ -211,3 +211,126 @@ test('a statement-like macro right after else parses and keeps the call after it
   assert.equal(await errorsIn(text), 0);
   assert.deepEqual(await sitesOf(text), [['writew', 7, 1]]);
 });
+
+/** Asserts every snippet parses without an ERROR/MISSING node (each names the rewrite it needs). */
+async function allParse(cases: Record<string, string>): Promise<void> {
+  for (const [why, text] of Object.entries(cases)) assert.equal(await errorsIn(text), 0, why);
+}
+
+test('type and string spellings parse: __alignof__, typeof as a type, __stringify and pr_fmt beside strings, annotation words, type arguments', async () => {
+  await allParse({
+    'alignof of an expression (virtio_net.c)': 'int f(struct s *p) { return __alignof__(*p) + __alignof__ *p->q; }\n',
+    'typeof as a declaration type and in a cast (xen_wdt.c, ipvlan_core.c)': 'void f(struct s *p) { typeof(p->id) id = p->id; p->h = (typeof(p->h))~0U; const typeof(*p) *q = p; }\n',
+    '__stringify between strings, over two lines (caamhash.c, uio_pci_generic.c)': 'void f(int n) { pr_debug("a@" __stringify(__LINE__) ": ", n); dev_warn(d, "more than " __stringify(\n\tMAX_MAPS) " maps\\n"); }\n',
+    'KERN_ prefix before pr_fmt, pr_fmt before a string (evbug.c, telemetry/core.c)': 'void f(int n) { printk(KERN_DEBUG pr_fmt("Event %d\\n"), n); pr_info(pr_fmt(DRIVER_NAME) " Init\\n"); }\n',
+    'driver-local annotation words (cfi_util.c __xipram, bond_3ad.c __long_aligned)': 'int __xipram f(int a) { return a; }\nconst u8 m[8] __long_aligned = { 1 };\nINDIRECT_CALLABLE_SCOPE bool g(void) { return 0; }\n',
+    'alloc_percpu and friends take a type (irq-gic.c, md/dm.c, ess.c)': 'void f(struct g *g, struct mb *mb) { g->b = alloc_percpu(void __iomem *); g->c = alloc_percpu(unsigned long); g->n = BITS_PER_TYPE(unsigned long); g->s = smtod(mb, struct smt_sba_chg *); }\n',
+    'struct/enum argument in an initializer and a file-scope macro call (uverbs_std_types_cq.c, interval trees)': 'static const struct a x[] = { UVERBS_ATTR_FLAGS_IN(X, enum ib_flags), UVERBS_ATTR_TYPE(struct ib_resp) };\nINTERVAL_TREE_DEFINE(struct serial_info, node, sector_t, _last, START, LAST, static, it)\n',
+  });
+  // A prototype's unnamed `struct foo` parameter is a parameter, left alone.
+  assert.ok(prepare('int f(int a);\nvoid g(struct foo, int);\n').text.includes('struct foo'));
+});
+
+test('macro-argument shapes parse: empty arguments keep their places, an operator argument, goto in a macro argument', async () => {
+  await allParse({
+    'empty last argument after a newline (ci_smumgr.c PP_ASSERT_WITH_CODE)': 'void f(int r) {\n\tPP_ASSERT_WITH_CODE((r == 0),\n\t\t"failed",\n\t\t);\n}\n',
+    'empty first argument without space before the comma (netconsole.c CONFIGFS_ATTR)': 'CONFIGFS_ATTR(, enabled);\nFSG_MODULE_PARAMETERS(/* no prefix */, mod_data);\n',
+    'trailing comma before ) with a comment (pfc-sh7722.c GROUP)': 'static const struct r c[] = { { PINMUX_CFG_REG("P", 1, GROUP(A, 0, B,\n\t\t/* RESERVED [2] */ )) } };\n',
+    'operator arguments (nouveau NVBO_TD32, V4L2_FRACT_COMPARE)': 'void f(void *bo) { if (NVBO_TD32(bo, 0, N, _0, STATUS, ==, BEGUN)) g(); t = V4L2_FRACT_COMPARE(t, <, m) ? m : t; }\n',
+    'goto as a macro argument (smu7_powertune.c)': 'int f(int r) { PP_ASSERT_WITH_CODE((r == 0), "failed.", goto error); return 0; error: return r; }\n',
+  });
+  // The empty argument becomes a 0 in its own space: the arguments after it keep their index.
+  const t = prepare('CONFIGFS_ATTR(, enabled);\nvoid f(void) { W(a,\n\t); }\n').text;
+  assert.ok(t.startsWith('CONFIGFS_ATTR(0,enabled);'), t);
+  assert.ok(/W\(a,\n0\); \}/.test(t), t);
+  // A call without arguments is not an empty argument.
+  assert.equal(prepare('void f(void) { g(); h( ); }\n').text, 'void f(void) { g(); h( ); }\n');
+});
+
+test('declaration shapes parse: enum lists of macro calls, initializer lists of macros without commas, per-cpu definitions with an initializer, struct_group, unnamed bit-fields, static const macro declarations', async () => {
+  await allParse({
+    'macro calls as enumerators (pfc-r8a7790.c GP_ALL, tcpm.c FOREACH_STATE)': 'enum {\n\tPINMUX_RESERVED = 0,\n\tGP_ALL(DATA),\n\tPINMUX_DATA_END,\n};\nenum tcpm_state {\n\tFOREACH_STATE(GENERATE_ENUM)\n\tX(A) Y(B)\n};\n',
+    'initializer macros without commas (rtl8188ee/pwrseq.c, spi-nor/issi.c)': 'struct c t[] = {\n\tTRANS_CARDEMU_TO_ACT\n\tTRANS_END\n};\nstatic const struct i p[] = {\n\t{ "is25lp256", INFO(0x9d6019, 0, 64 * 1024, 512)\n\t\tPARSE_SFDP\n\t\tFIXUP_FLAGS(SPI_NOR_4B_OPCODES) },\n};\n',
+    'DEFINE_PER_CPU with an initializer (random.c, arch_topology.c)': 'static DEFINE_PER_CPU(struct crng, crngs) = {\n\t.lock = 0,\n};\nstatic DEFINE_PER_CPU(u32, freq_factor) = 1;\n',
+    'struct_group members (sata_fsl.c)': 'struct command_desc {\n\tu8 cfis[8 * 4];\n\tstruct_group(cdb,\n\t\tu8 acmd[4 * 4];\n\t\tu8 fill[4 * 4];\n\t);\n\tu32 prdt[8];\n};\n',
+    'unnamed bit-fields (chsc.c, n64joy.c, ca8210.c)': 'struct s {\n\tu16 :10;\n\tu8 a;\n\tunsigned int: 16; /* unused */\n\tu8 /* reserved */ : 1;\n\tunsigned flag : 1;\n};\n',
+    'static const macro declaration (em28xx-audio.c)': 'static const DECLARE_TLV_DB_SCALE(em28xx_db_scale, -3450, 150, 0);\n',
+  });
+  // A named bit-field is a member, left alone.
+  assert.ok(prepare('struct s { unsigned flag : 1; };\n').text.includes('unsigned flag : 1;'));
+});
+
+test('a statement macro without its semicolon before else or } parses and the calls around it stay sites (3w-9xxx.c TW_PRINTK)', async () => {
+  const text = [
+    'static void f(void __iomem *base, int r)',
+    '{',
+    '\tif (r)',
+    '\t\tTW_PRINTK(h, TW_DRIVER, 0x13, "No valid response")',
+    '\telse',
+    '\t\twritel(1, base);',
+    '\tif (r) {',
+    '\t\treadl(base);',
+    '\t\tDBG_OUT(r)',
+    '\t}',
+    '}',
+    '',
+  ].join('\n');
+  assert.equal(await errorsIn(text), 0);
+  assert.deepEqual(await sitesOf(text), [['writel', 6, 2], ['readl', 8, 2]]);
+});
+
+test('statement shapes parse: runs of statement macros, a macro wrapping whole statements, conditionals inside an expression or as a loop body, a bare macro before a directive', async () => {
+  const text = [
+    'static int f(void __iomem *base, int st, int length)',
+    '{',
+    '\tDEB(const char *stp;)',
+    '\tint r = 0;',
+    '\tif (st < 1)',
+    '\t\tIF_CBR(printk("small %d\\n", st);)',
+    '\tswitch (st) {',
+    '\tPHY_STATE_STR(DOWN)',
+    '\tPHY_STATE_STR(READY)',
+    '\t}',
+    '\tr =',
+    '#if (PAGE_SIZE < 8192)',
+    '\t\treadl(base);',
+    '#else',
+    '\t\t0;',
+    '#endif',
+    '\twhile (length--)',
+    '#ifdef ONE_AT_A_TIME_RX',
+    '\t\twritel(r, base);',
+    '#else',
+    '\t\twritel(0, base);',
+    '#endif',
+    '\tswitch (st) {',
+    '#define M(_name, _id) case _id: return 1;',
+    '\tMBOX_MESSAGES',
+    '#undef M',
+    '\t}',
+    '\treturn r;',
+    '}',
+    '',
+  ].join('\n');
+  assert.equal(await errorsIn(text), 0);
+  assert.deepEqual(await sitesOf(text), [['readl', 13, 2], ['writel', 19, 2], ['writel', 21, 2]]);
+  // Neither a function-pointer cast nor a macro whose last argument is a statement is taken apart.
+  await allParse({
+    'function-pointer casts (tpm-chip.c, vmlogrdr.c)': 'void f(struct d *dev) { g(dev, (void (*)(void *)) put_device); dev->release = (void (*)(struct device *))kfree; }\n',
+    'PP_ASSERT_WITH_CODE with a statement last (ci_smumgr.c)': 'int f(int result) { PP_ASSERT_WITH_CODE((0 == result), "can not get ULV voltage value", return result;); return 0; }\n',
+  });
+});
+
+test('file-scope and list shapes parse: lower-case generator macros this file defines, braced initializers as macro arguments, KERN_ prefixes in a static string, trailing empty arguments, macros without commas in arguments and after a list', async () => {
+  await allParse({
+    'a lower-case generator macro defined in the file, called alone (libata-transport.c)': '#define ata_bitfield_name_search(title, table) static int f_##title(void) { return 0; }\nata_bitfield_name_search(class, ata_class_names)\nstatic int g(void) { return 0; }\n',
+    'a braced initializer as a file-scope macro argument (surface_dtx.c)': 'SSAM_DEFINE_SYNC_REQUEST_N(ssam_bas_latch_lock, {\n\t.target_category = SSAM_SSH_TC_BAS,\n\t.command_id = 0x06,\n});\n',
+    'KERN_INFO before a static string (natsemi.c)': 'static const char version[] =\n  KERN_INFO DRV_NAME " dp8381x driver, version " DRV_VERSION ", " DRV_RELDATE "\\n";\n',
+    'a trailing empty argument without a space (process_pptables_v1_0.c, sunxi_nand.c)': 'void f(int r) { PP_ASSERT_WITH_CODE(r == 0, "exceeds!",); }\nstatic const struct p q = NAND_OP_PARSER(\n\tNAND_OP_PARSER_PATTERN(x,\n\t\tNAND_OP_PARSER_PAT_WAITRDY_ELEM(true)),\n);\n',
+    'macros without commas inside a macro argument (pfc-r8a7796.c GROUP)': 'static const struct c r[] = {\n\t{ PINMUX_CFG_REG("IPSR0", 0xe6060200, 32, 4, GROUP(\n\t\tIP0_31_28\n\t\tIP0_27_24\n\t\tIP0_23_20))\n\t},\n};\n',
+    'a macro after the last } of a list (floppy.c)': 'static struct p params[] = {\n\t{"L40SX", 0, 0}\n\n\tEXTRA_FLOPPY_PARAMS\n};\n',
+    'an initializer macro before a brace (pfc-r8a7790.c PINMUX_BIAS_REG)': 'static const struct b regs[] = {\n\t{ PINMUX_BIAS_REG("PUPR0", 0xe6060100, "N/A", 0) {\n\t\t[0] = 1,\n\t} },\n};\n',
+  });
+  // A lower-case call at file scope is left alone when no #define of it is in the file (a prototype may follow).
+  assert.ok(prepare('foo_bar(class, names)\nstatic int g(void);\n').text.includes('foo_bar(class, names)'));
+});
