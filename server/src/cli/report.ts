@@ -9,17 +9,13 @@
 import { DEFAULT_PROFILE } from '../x86/profiles';
 import { applyTreeProfile, checkObjectPaths, commonOption, optionValue } from './options';
 import type { ReportFormat } from '../lsp/protocol';
-import { buildReport, FORMATS, REPORT_FILE_NAMES, reportJob, ReportUsageError, type BuildOptions, type ReportHooks, type ReportJobResult, type ReportRun } from '../audit/report/build';
+import { buildReport, FORMATS, reportJob, ReportUsageError, type BuildOptions, type ReportHooks, type ReportJobResult, type ReportRun } from '../audit/report/build';
 import { AuditEngine } from '../audit/engine';
 import { batchHost, SiteFilter } from '../audit/sources';
 import { readTextOrUndefined } from '../fs/safeRead';
 import { defaultJobs, runPool } from './pool';
 import { readSharedImage } from '../audit/objects';
-import { htmlChunks } from '../audit/report/html';
-import { jsonReportChunks, type JsonExtras } from '../audit/report/json';
-import { markdownText } from '../audit/report/markdown';
-import { sarifChunks } from '../audit/report/sarif';
-import type { ReportModel } from '../audit/report/model';
+import { asDoc, type ReportSource } from '../audit/report/doc';
 import { writeReportFiles, type OutputFile } from '../audit/report/write';
 
 
@@ -151,7 +147,7 @@ export async function runReport(argv: string[], ioOverrides: Partial<ReportIO> =
     const bar = progressBar(io);
     let run: ReportRun | 'cancelled';
     try {
-      run = await buildReport(o, { signal: ac.signal, progress: bar.tick, runJobs: pooledJobs(o.jobs, ac.signal) });
+      run = await buildReport(o, { signal: ac.signal, progress: bar.tick, runJobs: pooledJobs(o.jobs, ac.signal), spool: true });
     } finally {
       bar.done();
     }
@@ -159,9 +155,11 @@ export async function runReport(argv: string[], ioOverrides: Partial<ReportIO> =
       io.stderr('tdx-audit: interrupted; no report written\n');
       return exitCode;
     }
-    // A shard's JSON says which shard it is, for merge (the model does not hold it).
-    const files = streamedFormats(run.model, o.formats, o.shard ? { shard: o.shard } : {});
-    return await writeAndSay(run.model, files, o, io, ac.signal, () => exitCode);
+    try {
+      return await writeAndSay(run.doc, run.files, o, io, ac.signal, () => exitCode);
+    } finally {
+      run.doc.close();
+    }
   } catch (e) {
     io.stderr(`tdx-audit: ${e instanceof ReportUsageError ? e.message : ((e as Error).message ?? String(e))}\n`);
     return 2;
@@ -206,29 +204,12 @@ function pooledJobs(jobs: number, signal: AbortSignal): ReportHooks['runJobs'] {
 }
 
 /**
- * The formats as written by the CLI: JSON, SARIF and HTML in pieces, finding by
- * finding (write.ts gathers them into 1 MB writes), so a whole tree's report is never
- * one string. Markdown is one string: it lists the failing sites and warnings only,
- * the informational rest as counts, so it stays small whatever the tree. The bytes
- * are those of build.ts renderFormats (jsonText and the others join these pieces).
- */
-export function streamedFormats(model: ReportModel, formats: readonly ReportFormat[], extras: JsonExtras = {}): OutputFile[] {
-  const pieces: Record<ReportFormat, OutputFile['content']> = {
-    json: { chunks: () => jsonReportChunks(model, extras) },
-    sarif: { chunks: () => sarifChunks(model) },
-    html: { chunks: () => htmlChunks(model) },
-    markdown: () => markdownText(model),
-  };
-  return formats.map((f) => ({ name: REPORT_FILE_NAMES[f], content: pieces[f] }));
-}
-
-/**
  * Writes the rendered files and says what was found (report and merge end alike).
  * Exit 1 when an error-severity finding is open, as scan: with a baseline, a new one;
  * a finding triaged safe, excluded or trusted does not count.
  */
 export async function writeAndSay(
-  model: ReportModel,
+  source: ReportSource,
   files: OutputFile[],
   o: { out: string; force: boolean; exitZero?: boolean },
   io: ReportIO,
@@ -244,8 +225,9 @@ export async function writeAndSay(
     io.stderr(`tdx-audit: not overwriting existing report files (use --force):\n${res.exists.map((p) => `  ${p}\n`).join('')}`);
     return 2;
   }
-  const c = model.counts;
-  const b = model.baseline;
+  const doc = asDoc(source);
+  const c = doc.counts;
+  const b = doc.baseline;
   io.stdout(
     `${c.findings} findings (${c.bySeverity.error} error, ${c.bySeverity.warning} warning)` +
       (c.notBuilt ? `; ${c.notBuilt} in files this .config does not build` : '') +
@@ -254,6 +236,6 @@ export async function writeAndSay(
       `\n${res.written.map((p) => `wrote ${p}\n`).join('')}`,
   );
   // Faded findings (triaged safe/excluded/trusted, or in a file the .config does not build) do not fail the run.
-  const failing = model.findings.some((f) => f.severity === 'error' && f.baseline !== 'unchanged' && !f.deemphasised);
+  const failing = doc.keys.some((f) => f.severity === 'error' && f.baseline !== 'unchanged' && !f.deemphasised);
   return failing && !o.exitZero ? 1 : 0;
 }
