@@ -38,6 +38,8 @@ function removeLive(): void {
 const WRITE_BATCH = 1 << 20;
 /** A read fetches at least this much, so records read in file order cost one read per window. */
 const READ_WINDOW = 1 << 18;
+/** What a read away from the window fetches beyond the record. */
+const READ_AHEAD = 1 << 13;
 
 class SpoolFile {
   readonly dir: string;
@@ -45,6 +47,8 @@ class SpoolFile {
   private size = 0;
   private pending: string[] = [];
   private pendingBytes = 0;
+  /** Reused for every read; `window` is the part of it holding the file from `windowAt`. */
+  private buffer = Buffer.alloc(0);
   private window = Buffer.alloc(0);
   private windowAt = 0;
 
@@ -80,15 +84,20 @@ class SpoolFile {
   read(at: number, length: number): string {
     if (at < this.windowAt || at + length > this.windowAt + this.window.length) {
       this.flush();
-      const buf = Buffer.allocUnsafe(Math.max(length, READ_WINDOW));
+      // Reading on from the window (the model's order walks the spool forward) fetches a
+      // whole window; a jump (the failing sites, grouped by function) fetches the record
+      // and a little more, so scattered reads do not each copy a window.
+      const onward = at >= this.windowAt && at <= this.windowAt + this.window.length + READ_AHEAD;
+      const want = Math.max(length, onward ? READ_WINDOW : READ_AHEAD);
+      if (this.buffer.length < want) this.buffer = Buffer.allocUnsafe(Math.max(want, READ_WINDOW));
       let got = 0;
       // A short read happens only at the file's end: the record itself is whole.
       while (got < length) {
-        const n = readSync(this.open(), buf, got, buf.length - got, at + got);
+        const n = readSync(this.open(), this.buffer, got, want - got, at + got);
         if (n === 0) throw new Error(`report spool: record at ${at} (${length} bytes) is past the end of ${this.dir}`);
         got += n;
       }
-      this.window = buf.subarray(0, got);
+      this.window = this.buffer.subarray(0, got);
       this.windowAt = at;
     }
     const from = at - this.windowAt;
@@ -106,6 +115,7 @@ class SpoolFile {
       this.fd = undefined;
     }
     this.pending = [];
+    this.buffer = Buffer.alloc(0);
     this.window = Buffer.alloc(0);
     rmSync(this.dir, { recursive: true, force: true });
     live.delete(this.dir);
