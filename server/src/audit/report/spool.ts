@@ -150,7 +150,7 @@ export class ReportSpool {
     const findings = findingsOfRows(r, this.triage).sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);
     for (const f of findings) {
       const where = this.file.append(JSON.stringify(f));
-      this.keys.push(keyOf(f));
+      this.keys.push(this.shared(keyOf(f)));
       this.at.push(where.at);
       this.length.push(where.length);
     }
@@ -190,6 +190,30 @@ export class ReportSpool {
       skipped,
       close: () => file.close(),
     };
+  }
+
+  private readonly strings = new Map<string, string>();
+  private string<T extends string | null>(s: T): T {
+    if (s === null) return s;
+    const hit = this.strings.get(s);
+    if (hit !== undefined) return hit as T;
+    this.strings.set(s, s);
+    return s;
+  }
+
+  /**
+   * The key with the strings every finding of a file (or of the run) repeats shared:
+   * rows from a worker thread are copies, each finding with its own copy of the file
+   * name, function, rule and verdict, and a whole kernel has 170,000 keys.
+   */
+  private shared(k: FindingKey): FindingKey {
+    k.file = this.string(k.file);
+    k.function = this.string(k.function);
+    k.subsystem = this.string(k.subsystem);
+    k.rule = this.string(k.rule);
+    k.severity = this.string(k.severity);
+    k.verdict = this.string(k.verdict);
+    return k;
   }
 
   /** Removes the spool without making a document (a cancelled or failed run). */
