@@ -176,11 +176,12 @@ export async function runReport(argv: string[], ioOverrides: Partial<ReportIO> =
  * last module's decoded units, stays under 300 MB on drivers/ of Debian 6.1
  * (measured with --max-old-space-size); a file that needs more is audited again on
  * the main thread without a limit (pool.ts). Since the main thread keeps findings on
- * disk (audit/report/spool.ts) the two workers are most of a run's memory: on the
- * kernel subset of BENCHMARKS.md 320 MB instead of 512 took the peak from 1,199 to
- * 1,039 MB for 9% more CPU (GC), with the same report.
+ * disk (audit/report/spool.ts) the two workers are most of a run's memory, but a lower
+ * limit did not lower the whole kernel's peak: 320 MB took the kernel subset of
+ * BENCHMARKS.md from 1,199 to 1,039 MB, and the whole Debian 6.1 kernel from 1,627 to
+ * 1,703 MB (a spike at the end, files re-audited here after a worker died) for more CPU.
  */
-const WORKER_HEAP_MB = 320;
+const WORKER_HEAP_MB = 512;
 
 /** Report's files audited on `jobs` threads (pool.ts), each worker with its own engine. */
 function pooledJobs(jobs: number, signal: AbortSignal): ReportHooks['runJobs'] {
