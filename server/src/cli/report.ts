@@ -179,7 +179,8 @@ export async function runReport(argv: string[], ioOverrides: Partial<ReportIO> =
  * disk (audit/report/spool.ts) the two workers are most of a run's memory, but a lower
  * limit did not lower the whole kernel's peak: 320 MB took the kernel subset of
  * BENCHMARKS.md from 1,199 to 1,039 MB, and the whole Debian 6.1 kernel from 1,627 to
- * 1,703 MB (a spike at the end, files re-audited here after a worker died) for more CPU.
+ * 1,703 MB (a spike at the end, most likely files re-audited here after a worker died
+ * at the lower limit) for more CPU.
  */
 const WORKER_HEAP_MB = 512;
 
