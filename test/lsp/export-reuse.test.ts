@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { AuditEngine, DEFAULT_CONFIG, type AuditConfig } from '../../server/src/audit/engine';
 import { batchHost } from '../../server/src/audit/sources';
 import { buildReport, FORMATS, type BuildOptions, type ReportRun } from '../../server/src/audit/report/build';
+import { outputText } from '../../server/src/audit/report/write';
 import { WorkspaceIndexer } from '../../server/src/index/indexer';
 import { reuseFromIndex } from '../../server/src/lsp/export';
 import { LspHarness, SERVER, fileUri } from './harness';
@@ -20,7 +21,7 @@ const FIX = resolve(__dirname, '../fixtures/drivers');
 const timeless = (s: string) => s.replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g, '<time>').replace(/"ms": [\d.]+/g, '"ms": 0');
 const rendered = (run: ReportRun | 'cancelled') => {
   assert.notEqual(run, 'cancelled');
-  return Object.fromEntries((run as ReportRun).files.map((f) => [f.name, timeless(String((f.content as () => string)()))]));
+  return Object.fromEntries((run as ReportRun).files.map((f) => [f.name, timeless(outputText(f))]));
 };
 
 const OTHER = '#include "tdx_io.h"\nstruct regs { u32 ctrl; };\nint other(void __iomem *p, struct regs __iomem *r) { writel(1, p + 8); r->ctrl |= 4; return readl(p); }\n';

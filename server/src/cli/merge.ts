@@ -7,12 +7,12 @@
 
 import { tryReadText } from '../fs/safeRead';
 import { applyBaseline } from '../audit/report/baseline';
-import { FORMATS, ReportUsageError } from '../audit/report/build';
+import { FORMATS, reportFiles, ReportUsageError } from '../audit/report/build';
 import { parseJsonReport, ReportFormatError } from '../audit/report/json';
 import { mergeShardReports, MergeError } from '../audit/report/merge';
 import type { ReportFormat } from '../lsp/protocol';
 import { optionValue } from './options';
-import { defaultIO, parseFormats, streamedFormats, writeAndSay, type ReportIO } from './report';
+import { defaultIO, parseFormats, writeAndSay, type ReportIO } from './report';
 
 export const MERGE_USAGE = 'tdx-audit merge <report.json...> --out DIR [--format sarif,html,markdown,json] [--force] [--baseline FILE] [--exit-zero]';
 
@@ -65,7 +65,7 @@ export async function runMerge(argv: string[], ioOverrides: Partial<ReportIO> = 
   try {
     let model = mergeShardReports(o.reports.map((p) => ({ source: p, report: readReport(p) })));
     if (o.baseline) model = applyBaseline(model, readReport(o.baseline), o.baseline);
-    return await writeAndSay(model, streamedFormats(model, o.formats), o, io, new AbortController().signal);
+    return await writeAndSay(model, reportFiles(model, o.formats), o, io, new AbortController().signal);
   } catch (e) {
     if (e instanceof ReportUsageError || e instanceof ReportFormatError || e instanceof MergeError) {
       io.stderr(`tdx-audit: ${e.message}\n`);

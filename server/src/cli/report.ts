@@ -3,23 +3,21 @@
 //    [--vmlinux FILE] [--profile P] [--no-includes] [--shard K/N]`
 // Scans like `tdx-audit scan`, builds one report model and writes the chosen formats
 // into DIR. A progress bar goes to stderr on a terminal only. Ctrl-C (SIGINT) stops
-// the scan and writes nothing; existing report files are kept unless --force.
+// the scan and writes nothing; existing report files are kept unless --force. The
+// findings wait in a private temp folder until written (report/spool.ts), removed
+// at the end however the run ends.
 // Exit status: 0 written, 2 usage or I/O error or existing files kept, 130 interrupted.
 
 import { DEFAULT_PROFILE } from '../x86/profiles';
 import { applyTreeProfile, checkObjectPaths, commonOption, optionValue } from './options';
 import type { ReportFormat } from '../lsp/protocol';
-import { buildReport, FORMATS, REPORT_FILE_NAMES, reportJob, ReportUsageError, type BuildOptions, type ReportHooks, type ReportJobResult, type ReportRun } from '../audit/report/build';
+import { buildReport, FORMATS, reportJob, ReportUsageError, type BuildOptions, type ReportHooks, type ReportJobResult, type ReportRun } from '../audit/report/build';
 import { AuditEngine } from '../audit/engine';
 import { batchHost, SiteFilter } from '../audit/sources';
 import { readTextOrUndefined } from '../fs/safeRead';
 import { defaultJobs, runPool } from './pool';
 import { readSharedImage } from '../audit/objects';
-import { htmlChunks } from '../audit/report/html';
-import { jsonReportChunks, type JsonExtras } from '../audit/report/json';
-import { markdownText } from '../audit/report/markdown';
-import { sarifChunks } from '../audit/report/sarif';
-import type { ReportModel } from '../audit/report/model';
+import { asDoc, type ReportSource } from '../audit/report/doc';
 import { writeReportFiles, type OutputFile } from '../audit/report/write';
 
 
@@ -151,7 +149,7 @@ export async function runReport(argv: string[], ioOverrides: Partial<ReportIO> =
     const bar = progressBar(io);
     let run: ReportRun | 'cancelled';
     try {
-      run = await buildReport(o, { signal: ac.signal, progress: bar.tick, runJobs: pooledJobs(o.jobs, ac.signal) });
+      run = await buildReport(o, { signal: ac.signal, progress: bar.tick, runJobs: pooledJobs(o.jobs, ac.signal), spool: true });
     } finally {
       bar.done();
     }
@@ -159,9 +157,11 @@ export async function runReport(argv: string[], ioOverrides: Partial<ReportIO> =
       io.stderr('tdx-audit: interrupted; no report written\n');
       return exitCode;
     }
-    // A shard's JSON says which shard it is, for merge (the model does not hold it).
-    const files = streamedFormats(run.model, o.formats, o.shard ? { shard: o.shard } : {});
-    return await writeAndSay(run.model, files, o, io, ac.signal, () => exitCode);
+    try {
+      return await writeAndSay(run.doc, run.files, o, io, ac.signal, () => exitCode);
+    } finally {
+      run.doc.close();
+    }
   } catch (e) {
     io.stderr(`tdx-audit: ${e instanceof ReportUsageError ? e.message : ((e as Error).message ?? String(e))}\n`);
     return 2;
@@ -175,7 +175,12 @@ export async function runReport(argv: string[], ioOverrides: Partial<ReportIO> =
  * A report worker's heap limit: the live set of one file's audit and join, with the
  * last module's decoded units, stays under 300 MB on drivers/ of Debian 6.1
  * (measured with --max-old-space-size); a file that needs more is audited again on
- * the main thread without a limit (pool.ts).
+ * the main thread without a limit (pool.ts). Since the main thread keeps findings on
+ * disk (audit/report/spool.ts) the two workers are most of a run's memory, but a lower
+ * limit did not lower the whole kernel's peak: 320 MB took the kernel subset of
+ * BENCHMARKS.md from 1,199 to 1,039 MB, and the whole Debian 6.1 kernel from 1,627 to
+ * 1,703 MB (a spike at the end, most likely files re-audited here after a worker died
+ * at the lower limit) for more CPU.
  */
 const WORKER_HEAP_MB = 512;
 
@@ -206,29 +211,12 @@ function pooledJobs(jobs: number, signal: AbortSignal): ReportHooks['runJobs'] {
 }
 
 /**
- * The formats as written by the CLI: JSON, SARIF and HTML in pieces, finding by
- * finding (write.ts gathers them into 1 MB writes), so a whole tree's report is never
- * one string. Markdown is one string: it lists the failing sites and warnings only,
- * the informational rest as counts, so it stays small whatever the tree. The bytes
- * are those of build.ts renderFormats (jsonText and the others join these pieces).
- */
-export function streamedFormats(model: ReportModel, formats: readonly ReportFormat[], extras: JsonExtras = {}): OutputFile[] {
-  const pieces: Record<ReportFormat, OutputFile['content']> = {
-    json: { chunks: () => jsonReportChunks(model, extras) },
-    sarif: { chunks: () => sarifChunks(model) },
-    html: { chunks: () => htmlChunks(model) },
-    markdown: () => markdownText(model),
-  };
-  return formats.map((f) => ({ name: REPORT_FILE_NAMES[f], content: pieces[f] }));
-}
-
-/**
  * Writes the rendered files and says what was found (report and merge end alike).
  * Exit 1 when an error-severity finding is open, as scan: with a baseline, a new one;
  * a finding triaged safe, excluded or trusted does not count.
  */
 export async function writeAndSay(
-  model: ReportModel,
+  source: ReportSource,
   files: OutputFile[],
   o: { out: string; force: boolean; exitZero?: boolean },
   io: ReportIO,
@@ -244,8 +232,9 @@ export async function writeAndSay(
     io.stderr(`tdx-audit: not overwriting existing report files (use --force):\n${res.exists.map((p) => `  ${p}\n`).join('')}`);
     return 2;
   }
-  const c = model.counts;
-  const b = model.baseline;
+  const doc = asDoc(source);
+  const c = doc.counts;
+  const b = doc.baseline;
   io.stdout(
     `${c.findings} findings (${c.bySeverity.error} error, ${c.bySeverity.warning} warning)` +
       (c.notBuilt ? `; ${c.notBuilt} in files this .config does not build` : '') +
@@ -254,6 +243,6 @@ export async function writeAndSay(
       `\n${res.written.map((p) => `wrote ${p}\n`).join('')}`,
   );
   // Faded findings (triaged safe/excluded/trusted, or in a file the .config does not build) do not fail the run.
-  const failing = model.findings.some((f) => f.severity === 'error' && f.baseline !== 'unchanged' && !f.deemphasised);
+  const failing = doc.keys.some((f) => f.severity === 'error' && f.baseline !== 'unchanged' && !f.deemphasised);
   return failing && !o.exitZero ? 1 : 0;
 }

@@ -16,7 +16,8 @@ import { pathToFileURL } from 'node:url';
 import type { CancellationToken, Connection, WorkDoneProgressReporter } from 'vscode-languageserver/node';
 import type { AuditEngine } from '../audit/engine';
 import { buildReport, FORMATS } from '../audit/report/build';
-import type { FileReportRows, ReportModel } from '../audit/report/model';
+import type { FileReportRows } from '../audit/report/model';
+import { asDoc, type FindingKey, type ReportSource } from '../audit/report/doc';
 import { findTreeRoot } from '../audit/report/provenance';
 import { textDecision } from '../audit/sources';
 import { writeReportFiles } from '../audit/report/write';
@@ -80,6 +81,8 @@ export async function exportReport(
         engine: ctx.engine,
         signal: ac.signal,
         textOf: (f) => byPath.get(f),
+        // Findings on disk until written: the server's heap holds a key per finding, not the report.
+        spool: true,
         ...(reuse.hook ? { reuse: reuse.hook } : {}),
         progress: (done, total, file) => {
           const now = Date.now();
@@ -89,14 +92,21 @@ export async function exportReport(
         },
       },
     );
-    if (run === 'cancelled' || ac.signal.aborted) return none;
-    const w = await writeReportFiles(outDir, run.files, { overwrite: p.overwrite === true, signal: ac.signal });
-    if (w.cancelled) return none;
-    const differences = compareWithView(run.model, paths, ctx.view);
+    if (run === 'cancelled') return none;
+    let w: Awaited<ReturnType<typeof writeReportFiles>>;
+    let differences: string[];
+    try {
+      if (ac.signal.aborted) return none;
+      w = await writeReportFiles(outDir, run.files, { overwrite: p.overwrite === true, signal: ac.signal });
+      if (w.cancelled) return none;
+      differences = compareWithView(run.doc, paths, ctx.view);
+    } finally {
+      run.doc.close();
+    }
     return {
       written: w.written.map((f) => pathToFileURL(f).href),
       exists: w.exists.map((f) => pathToFileURL(f).href),
-      findings: run.model.counts.findings,
+      findings: run.doc.counts.findings,
       cancelled: false,
       ...(differences.length ? { differences } : {}),
       ...(reuse.hook || reuse.off ? { reuse: reuse.note() } : {}),
@@ -166,12 +176,13 @@ export function reuseFromIndex(ctx: Pick<ExportContext, 'engine' | 'spool'>, pat
  * sentence per cause; empty when every file's errors, warnings, others and triaged
  * agree. Counted with counts.ts on both sides, so only real differences remain.
  */
-export function compareWithView(model: ReportModel, scope: readonly string[], view: WorkspaceView): string[] {
+export function compareWithView(source: ReportSource, scope: readonly string[], view: WorkspaceView): string[] {
+  const model = asDoc(source);
   const inScope = (path: string) => scope.some((s) => path === s || isInside(s, path));
   const report = new Map<string, FindingCounts>();
   const sitesOf = new Map(model.files.map((f) => [join(model.provenance.root, f.file), f.sites] as const));
-  const byFile = new Map<string, { severity: ReportModel['findings'][number]['severity']; dismissed: boolean }[]>();
-  for (const f of model.findings) {
+  const byFile = new Map<string, { severity: FindingKey['severity']; dismissed: boolean }[]>();
+  for (const f of model.keys) {
     const path = join(model.provenance.root, f.file);
     let list = byFile.get(path);
     if (!list) byFile.set(path, (list = []));
@@ -203,7 +214,7 @@ export function compareWithView(model: ReportModel, scope: readonly string[], vi
   if (differ.compiled) out.push(`${plural(differ.compiled, 'file')} count differently because the report joined compiled forms the index did not read (a vmlinux, which the index's threads do not open, or objects rebuilt since indexing); open a file to see the editor's own audit`);
   if (differ.other) out.push(`${plural(differ.other, 'file')} changed between the index (or the editor's audit) and the export`);
   const sites = [...report.values()].reduce((n, c) => n + c.sites, 0);
-  const findings = model.findings.length;
+  const findings = model.keys.length;
   if (out.length && sites !== findings) out.push(`the report has ${sites} sites and ${findings} findings: ${sites - findings} sites belong to rules set to "off" (tdxAudit.severity), which only the site counts include`);
   return out;
 }

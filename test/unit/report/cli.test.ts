@@ -173,8 +173,8 @@ test('buildReport (the editor path): a caller engine and unsaved buffers are use
   assert.notEqual(run, 'cancelled');
   if (run === 'cancelled') return;
   assert.deepEqual(seen, ['1/2 drivers/acme/acme.c', '2/2 drivers/acme/quiet.c']);
-  assert.equal(run.model.provenance.profile, 'sev-es');
-  assert.deepEqual(run.model.findings.map((f) => f.rule), ['tdx-ve-port-io']);
+  assert.equal(run.model!.provenance.profile, 'sev-es');
+  assert.deepEqual(run.model!.findings.map((f) => f.rule), ['tdx-ve-port-io']);
   assert.deepEqual(run.files.map((f) => f.name), ['tdx-audit.json']);
 });
 

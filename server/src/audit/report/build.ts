@@ -11,16 +11,18 @@ import { objectSearchOf, shardOf } from '../../cliOptions';
 import { batchHost, discoverSources as discoverTree, readSource, SiteFilter, SourceError } from '../sources';
 import { AuditEngine, type AuditConfig, type FileAudit } from '../engine';
 import type { ReportFormat } from '../../lsp/protocol';
-import { applyBaseline } from './baseline';
+import { applyBaseline, applyBaselineToDoc } from './baseline';
+import { asDoc, docOfModel, type ReportDoc, type ReportSource } from './doc';
 import { siteKeys } from './fingerprint';
-import { htmlText } from './html';
-import { jsonText, parseJsonReport } from './json';
+import { htmlChunks } from './html';
+import { jsonReportChunks, parseJsonReport, type JsonExtras, type JsonReport } from './json';
 import { markdownText } from './markdown';
-import { assembleReportModel, reportRowsOf, RowInterner, rowScope, type FileBuild, type FileReportRows, type ReportModel, type RowScope } from './model';
+import { assembleReportModel, reportRowsOf, RowInterner, rowScope, skippedRows, type FileBuild, type FileReportRows, type ReportModel, type RowScope } from './model';
+import { ReportSpool } from './spool';
 import { parseDotConfig, treeKbuild } from '../kbuild';
 import { allowed, parseAllowList, type AllowList } from '../allowList';
 import { collectProvenance, findTreeRoot, readFirstConfig, relativeTo, type DotConfigText } from './provenance';
-import { sarifText } from './sarif';
+import { sarifChunks } from './sarif';
 import { loadTriage, triagePathFor } from './triage';
 import type { OutputFile } from './write';
 
@@ -62,7 +64,11 @@ export function discoverSources(paths: string[], onSkip?: (path: string, why: st
 const readOrUndefined = (p: string) => readTextOrUndefined(p);
 
 export interface ReportRun {
-  model: ReportModel;
+  /** What the writers read; close() it once the files are written (a spooled run's findings are on disk). */
+  doc: ReportDoc;
+  /** The model itself, when the run kept its findings in memory (no `spool` hook). */
+  model?: ReportModel;
+  /** The chosen formats, each rendered in pieces when written. */
   files: OutputFile[];
 }
 
@@ -93,6 +99,12 @@ export interface ReportHooks {
    * reuse of the caller's. Returns early (having emitted less) when `signal` aborts.
    */
   runJobs?: (files: readonly string[], job: { config: Partial<AuditConfig>; settings: ReportJobSettings }, emit: (index: number, r: ReportJobResult) => void) => Promise<void>;
+  /**
+   * Keep the findings on disk (spool.ts) as each file's rows arrive, and read them
+   * back while the files are written: the heap holds a small key per finding instead
+   * of every finding of the run. The output is the same.
+   */
+  spool?: boolean;
 }
 
 /** Rows with this run's build state (reused rows may come from a run with another .config). */
@@ -152,72 +164,105 @@ export async function buildReport(o: BuildOptions, hooks: ReportHooks = {}): Pro
   const joining = hooks.engine ? !!hooks.engine.configuration.objects : !!config?.objects;
 
   const rows: FileReportRows[] = [];
-  // Read once: the build states and the provenance both come from it.
-  const dotConfig = findDotConfig(o, root);
-  const buildOf = buildStates(o, root, kernel !== undefined, dotConfig);
-  const settings: ReportJobSettings = { root, kernelTree: kernel !== undefined };
-  const take = (f: string, r: ReportJobResult) => {
-    if (r.kind === 'skipped') skipped.push({ file: f, why: r.why });
-    else if (r.kind === 'rows') rows.push(withBuild(r.rows, buildOf(relativeTo(root, f))));
-  };
-  if (hooks.runJobs && config && !hooks.textOf && !hooks.reuse) {
-    // Audited elsewhere (the CLI's worker threads); only the rows come back, in the files' order,
-    // each a copy: what repeats across files is shared again.
-    const interner = new RowInterner();
-    await hooks.runJobs(sources, { config, settings }, (i, r) => {
-      hooks.progress?.(i + 1, sources.length, relativeTo(root, sources[i]!));
-      take(sources[i]!, r.kind === 'rows' ? { kind: 'rows', rows: interner.intern(r.rows) } : r);
-    });
-  } else {
-    const engine = hooks.engine ?? (await AuditEngine.create(batchHost()));
-    if (config) engine.configure(config);
-    // A file that only calls header wrappers (vp_ioread16) is asked of the engine before it is skipped.
-    const filter = new SiteFilter((p) => hooks.textOf?.(p) ?? readOrUndefined(p), (p, t) => engine.mayHoldSitesThroughHeaders(p, t));
-    const scope = rowScope(root, kernel !== undefined);
-    for (let i = 0; i < sources.length; i++) {
-      // Let a SIGINT handler (or a cancellation request) run: the audit itself is synchronous.
-      if (i % 8 === 0) await new Promise((r) => setImmediate(r));
-      if (hooks.signal?.aborted) return 'cancelled';
-      const f = sources[i]!;
-      hooks.progress?.(i + 1, sources.length, relativeTo(root, f));
-      const text = hooks.textOf?.(f) ?? readSource(f);
-      if (typeof text !== 'string' && 'why' in text) {
-        take(f, { kind: 'skipped', why: text.why });
-        continue;
-      }
-      const t = typeof text === 'string' ? text : text.text;
-      // Rows the caller already has for this text (the editor's index): not audited again.
-      const reused = hooks.reuse?.(f, t);
-      if (reused) {
-        if (reused.row.sites) take(f, { kind: 'rows', rows: reused });
-        continue;
-      }
-      take(f, rowsOfText(engine, filter, scope, f, t));
-    }
-  }
-  if (hooks.signal?.aborted) return 'cancelled';
-
+  // The triage applies to findings as they are spooled: read before the run.
   const triagePath = o.triage ? resolve(o.triage) : triagePathFor(root);
   const triage = loadTriage(triagePath);
   if (o.triage && !triage) throw new ReportUsageError(`cannot read triage file ${o.triage}`);
-  const objects = rows.flatMap((r) => (r.object ? [{ source: r.path, info: r.object }] : []));
-  const provenance = collectProvenance({
-    root,
-    scope: o.paths.map((p) => resolve(p)),
-    profile,
-    kernel,
-    // An O= build keeps its .config in the build directory.
-    ...(dotConfig ? { dotConfig } : { configCandidates: [] }),
-    objects,
-    ...(joining && !objects.length ? { compiledNote: 'objects were given, but none held code of the audited files' } : {}),
-  });
-  let model = assembleReportModel({ rows, provenance, triage, skipped });
-  if (o.baseline) {
-    const text = readOrUndefined(o.baseline);
-    if (text === undefined) throw new ReportUsageError(`cannot read baseline ${o.baseline}`);
-    model = applyBaseline(model, parseJsonReport(text, o.baseline), o.baseline);
+  const spool = hooks.spool ? new ReportSpool(triage) : undefined;
+  // Whatever ends the run early (an error, a cancellation) removes the spool's folder.
+  try {
+    return await runAndAssemble();
+  } catch (e) {
+    spool?.close();
+    throw e;
   }
-  return { model, files: renderFormats(model, o.formats) };
+
+  async function runAndAssemble(): Promise<ReportRun | 'cancelled'> {
+    // Read once: the build states and the provenance both come from it.
+    const dotConfig = findDotConfig(o, root);
+    const buildOf = buildStates(o, root, kernel !== undefined, dotConfig);
+    const settings: ReportJobSettings = { root, kernelTree: kernel !== undefined };
+    const take = (f: string, r: ReportJobResult) => {
+      if (r.kind === 'skipped') skipped.push({ file: f, why: r.why });
+      else if (r.kind === 'rows') {
+        const withState = withBuild(r.rows, buildOf(relativeTo(root, f)));
+        if (spool) spool.add(withState);
+        else rows.push(withState);
+      }
+    };
+    if (hooks.runJobs && config && !hooks.textOf && !hooks.reuse) {
+      // Audited elsewhere (the CLI's worker threads); only the rows come back, in the files' order,
+      // each a copy: what repeats across files is shared again.
+      const interner = new RowInterner();
+      await hooks.runJobs(sources, { config, settings }, (i, r) => {
+        hooks.progress?.(i + 1, sources.length, relativeTo(root, sources[i]!));
+        // Spooled rows are written out at once: nothing of them is kept to share.
+        take(sources[i]!, r.kind === 'rows' && !spool ? { kind: 'rows', rows: interner.intern(r.rows) } : r);
+      });
+    } else {
+      const engine = hooks.engine ?? (await AuditEngine.create(batchHost()));
+      if (config) engine.configure(config);
+      // A file that only calls header wrappers (vp_ioread16) is asked of the engine before it is skipped.
+      const filter = new SiteFilter((p) => hooks.textOf?.(p) ?? readOrUndefined(p), (p, t) => engine.mayHoldSitesThroughHeaders(p, t));
+      const scope = rowScope(root, kernel !== undefined);
+      for (let i = 0; i < sources.length; i++) {
+        // Let a SIGINT handler (or a cancellation request) run: the audit itself is synchronous.
+        if (i % 8 === 0) await new Promise((r) => setImmediate(r));
+        if (hooks.signal?.aborted) {
+          spool?.close();
+          return 'cancelled';
+        }
+        const f = sources[i]!;
+        hooks.progress?.(i + 1, sources.length, relativeTo(root, f));
+        const text = hooks.textOf?.(f) ?? readSource(f);
+        if (typeof text !== 'string' && 'why' in text) {
+          take(f, { kind: 'skipped', why: text.why });
+          continue;
+        }
+        const t = typeof text === 'string' ? text : text.text;
+        // Rows the caller already has for this text (the editor's index): not audited again.
+        const reused = hooks.reuse?.(f, t);
+        if (reused) {
+          if (reused.row.sites) take(f, { kind: 'rows', rows: reused });
+          continue;
+        }
+        take(f, rowsOfText(engine, filter, scope, f, t));
+      }
+    }
+    if (hooks.signal?.aborted) {
+      spool?.close();
+      return 'cancelled';
+    }
+
+    const objects = spool ? spool.objects : rows.flatMap((r) => (r.object ? [{ source: r.path, info: r.object }] : []));
+    const provenance = collectProvenance({
+      root,
+      scope: o.paths.map((p) => resolve(p)),
+      profile,
+      kernel,
+      // An O= build keeps its .config in the build directory.
+      ...(dotConfig ? { dotConfig } : { configCandidates: [] }),
+      objects,
+      ...(joining && !objects.length ? { compiledNote: 'objects were given, but none held code of the audited files' } : {}),
+    });
+    let baseline: JsonReport | undefined;
+    if (o.baseline) {
+      const text = readOrUndefined(o.baseline);
+      if (text === undefined) throw new ReportUsageError(`cannot read baseline ${o.baseline}`);
+      baseline = parseJsonReport(text, o.baseline);
+    }
+    let model: ReportModel | undefined;
+    let doc: ReportDoc;
+    if (spool) {
+      doc = spool.finish(provenance, skippedRows(root, skipped));
+      if (baseline) doc = applyBaselineToDoc(doc, baseline, o.baseline!);
+    } else {
+      model = assembleReportModel({ rows, provenance, triage, skipped });
+      if (baseline) model = applyBaseline(model, baseline, o.baseline!);
+      doc = docOfModel(model);
+    }
+    return { doc, ...(model ? { model } : {}), files: reportFiles(doc, o.formats, o.shard ? { shard: o.shard } : {}) };
+  }
 }
 
 /** Where a tree keeps its .config: the tree itself, then an O= build directory or an objects folder. */
@@ -255,8 +300,21 @@ function buildStates(o: BuildOptions, root: string, kernelTree: boolean, dotConf
   };
 }
 
-export function renderFormats(model: ReportModel, formats: ReportFormat[]): OutputFile[] {
-  const render: Record<ReportFormat, (m: ReportModel) => string> = { sarif: sarifText, html: htmlText, markdown: markdownText, json: jsonText };
-  // Rendered when written, one format at a time (see OutputFile.content).
-  return formats.map((f) => ({ name: REPORT_FILE_NAMES[f], content: () => render[f](model) }));
+/**
+ * The report files of the chosen formats, each written in pieces (write.ts gathers
+ * them into 1 MB writes): JSON and SARIF finding by finding, HTML row by row, so a
+ * whole tree's report is never one string, and findings are read from the document as
+ * they are printed. Markdown is one string: it lists failing sites and warnings and
+ * counts the informational rest, so it stays small whatever the tree. The one table
+ * of formats the CLI, merge and the editor's export all write through.
+ */
+export function reportFiles(source: ReportSource, formats: readonly ReportFormat[], extras: JsonExtras = {}): OutputFile[] {
+  const doc = asDoc(source);
+  const pieces: Record<ReportFormat, () => Iterable<string>> = {
+    json: () => jsonReportChunks(doc, extras),
+    sarif: () => sarifChunks(doc),
+    html: () => htmlChunks(doc),
+    markdown: () => [markdownText(doc)],
+  };
+  return formats.map((f) => ({ name: REPORT_FILE_NAMES[f], content: { chunks: pieces[f] } }));
 }

@@ -12,7 +12,8 @@
 // long code wraps anywhere and the wide tables have fixed column widths, so severity
 // and verdict stay on screen.
 
-import type { LandingRow, ReportFinding, ReportModel, ReportVerdict } from './model';
+import type { LandingRow, ReportFinding, ReportVerdict } from './model';
+import { asDoc, type FindingKey, type ReportDoc, type ReportSource } from './doc';
 import { FAILING_VERDICTS, SEVERITIES, VERDICT_ORDER } from './model';
 import { objectStateText, scopeLabels } from './provenance';
 import { ruleHelp, ruleTitle } from './rules';
@@ -179,7 +180,7 @@ export function barChart(title: string, rows: { label: string; parts: { value: n
   return `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="${esc(title)}" width="${labelW + barW + 60}" height="${h}" viewBox="0 0 ${labelW + barW + 60} ${h}">${bars.join('')}</svg>`;
 }
 
-function summary(model: ReportModel, s: ReportSections): string {
+function summary(model: ReportDoc, s: ReportSections): string {
   const c = model.counts;
   const t = tierCounts(s);
   const cards = [
@@ -264,7 +265,7 @@ function infoSection(s: ReportSections, allListed: boolean): string {
 }
 
 /** The charts and the per-subsystem counts: after the findings. */
-function charts(model: ReportModel): string {
+function charts(model: ReportDoc): string {
   const c = model.counts;
   const verdictRows = VERDICT_ORDER.filter((v) => c.byVerdict[v]).map((v) => ({ label: v, parts: [{ value: c.byVerdict[v] ?? 0, color: VERDICT_COLOR[v], name: 'sites' }] }));
   const top = c.bySubsystem.slice(0, 15);
@@ -287,7 +288,7 @@ function charts(model: ReportModel): string {
 <table class="sortable" id="subsystems"><thead><tr><th>subsystem</th><th class="num">findings</th>${present.map((v) => `<th class="num">${esc(v)}</th>`).join('')}</tr></thead><tbody>${subTable}</tbody></table></section>`;
 }
 
-function provenance(model: ReportModel): string {
+function provenance(model: ReportDoc): string {
   const p = model.provenance;
   const rows: [string, string][] = [
     ['kernel', p.kernel ? `${esc(p.kernel.version)}${p.kernel.name ? ` “${esc(p.kernel.name)}”` : ''} <span class="note">(${esc(p.kernel.makefile)})</span>` : '<span class="note">not a kernel tree (no top-level Makefile with VERSION)</span>'],
@@ -332,8 +333,8 @@ function functionRow(r: LandingRow): string {
   return `<tr><td>${esc(r.file)}</td><td><code>${esc(r.function)}</code></td><td class="num">${r.line ?? ''}</td><td>${esc(r.from)}</td><td class="num">${r.direct ?? ''}</td><td>${r.via.map((v) => `<code>${esc(v)}</code>`).join(', ')}</td><td class="num">${r.reached ?? ''}</td><td class="num">${r.instructions ?? ''}</td><td>${verdicts}</td></tr>`;
 }
 
-function* functionsTable(rows: LandingRow[]): Generator<string> {
-  yield `<section id="functions"><details class="ref"><summary>Where the #VE lands (${rows.length} function${rows.length === 1 ? '' : 's'})</summary>
+function* functionsTable(count: number, rows: Iterable<LandingRow>): Generator<string> {
+  yield `<section id="functions"><details class="ref"><summary>Where the #VE lands (${count} function${count === 1 ? '' : 's'})</summary>
 <p class="note">A #VE reports the instruction's RIP: static helpers are inlined into their callers, so each row is a function that holds #VE sites after inlining (from the object when one was read, else from the source view).</p>
 <div class="tools" data-filter-for="functions-table"><input type="search" placeholder="Filter functions…" aria-label="Filter functions"><span class="count"></span></div>
 <table class="sortable fixed" id="functions-table"><colgroup><col style="width:20%"><col style="width:17%"><col style="width:6%"><col style="width:7%"><col style="width:6%"><col><col style="width:7%"><col style="width:9%"><col style="width:13%"></colgroup><thead><tr><th>file</th><th>function</th><th class="num">line</th><th>from</th><th class="num">direct</th><th>via helpers</th><th class="num">reached</th><th class="num">instructions</th><th>verdicts</th></tr></thead><tbody>`;
@@ -349,36 +350,36 @@ function* functionsTable(rows: LandingRow[]): Generator<string> {
 export const HTML_LIST_ALL_LIMIT = 5000;
 
 /** Worth a row of its own in a large report: not merely an emulated, untriaged io.h access. */
-function notable(f: ReportFinding): boolean {
+function notable(f: FindingKey): boolean {
   return f.severity === 'error' || f.severity === 'warning' || (f.verdict !== 'emulated' && f.verdict !== 'out-of-line') || !!f.triage || f.baseline === 'new';
 }
 
-/** The findings the page lists, with their index in model.findings (anchors stay stable). */
-function listed(model: ReportModel): { f: ReportFinding; i: number }[] {
-  const all = model.findings.map((f, i) => ({ f, i }));
-  return model.findings.length > HTML_LIST_ALL_LIMIT ? all.filter((x) => notable(x.f)) : all;
+/** The indices (in the model's order: anchors stay stable) of the findings the page lists. */
+function* listed(model: ReportDoc): Generator<number> {
+  const all = model.keys.length <= HTML_LIST_ALL_LIMIT;
+  for (let i = 0; i < model.keys.length; i++) if (all || notable(model.keys[i]!)) yield i;
 }
 
-function unlistedTable(model: ReportModel): string {
-  if (model.findings.length <= HTML_LIST_ALL_LIMIT) return '';
+function unlistedTable(model: ReportDoc): string {
+  if (model.keys.length <= HTML_LIST_ALL_LIMIT) return '';
   const byFile = new Map<string, number>();
-  for (const f of model.findings) if (!notable(f)) byFile.set(f.file, (byFile.get(f.file) ?? 0) + 1);
+  for (const f of model.keys) if (!notable(f)) byFile.set(f.file, (byFile.get(f.file) ?? 0) + 1);
   const rows = [...byFile.entries()].sort((a, b) => b[1] - a[1]).map(([file, n]) => `<tr><td>${esc(file)}</td><td class="num">${n}</td></tr>`).join('');
   const total = [...byFile.values()].reduce((a, b) => a + b, 0);
   return `<section id="unlisted"><h2>Informational sites not listed (${total})</h2>
-<p class="note">With ${model.findings.length} findings, this page lists only errors, warnings, instructions not emulated, triaged and new findings; the rest are emulated io.h accesses, counted here per file. The JSON and SARIF reports hold every finding.</p>
+<p class="note">With ${model.keys.length} findings, this page lists only errors, warnings, instructions not emulated, triaged and new findings; the rest are emulated io.h accesses, counted here per file. The JSON and SARIF reports hold every finding.</p>
 <table class="sortable" id="unlisted-table"><thead><tr><th>file</th><th class="num">sites</th></tr></thead><tbody>${rows}</tbody></table></section>`;
 }
 
-function* findingsTable(model: ReportModel): Generator<string> {
+function* findingsTable(model: ReportDoc): Generator<string> {
   // Where no object was read at all, every verdict is from the source: no need to say so per row.
-  const mixed = model.findings.some((f) => f.verdictFrom === 'compiled');
-  const row = ({ f, i }: { f: ReportFinding; i: number }) => {
+  const mixed = model.keys.some((f) => f.verdictFrom === 'compiled');
+  const row = (f: ReportFinding, i: number) => {
     const cls = f.deemphasised ? ' class="dim"' : '';
     return `<tr${cls} data-severity="${esc(f.severity)}" data-verdict="${esc(f.verdict)}" data-rule="${esc(f.rule)}"><td data-sort="${esc(`${f.file}:${String(line(f)).padStart(7, '0')}`)}"><a href="#site-${i}">${esc(f.file)}:${line(f)}</a></td><td><code>${esc(f.function ?? '(file scope)')}</code></td><td class="msg"><code>${esc(f.expression)}</code></td><td>${esc(f.rule)}</td><td data-sort="${SEVERITIES.indexOf(f.severity)}">${pill(f.severity, SEVERITY_COLOR[f.severity])}</td><td data-sort="${VERDICT_ORDER.indexOf(f.verdict)}">${verdictPill(f.verdict)}${mixed && f.verdictFrom === 'source' ? '<span class="note"> (source)</span>' : ''}</td><td>${esc(f.triage?.status ?? '')}${f.baseline === 'new' ? ' <b>new</b>' : ''}</td><td>${esc(f.subsystem)}</td></tr>`;
   };
   const opt = (xs: readonly string[]) => xs.map((x) => `<option value="${esc(x)}">${esc(x)}</option>`).join('');
-  const rules = [...new Set(model.findings.map((f) => f.rule))].sort();
+  const rules = [...new Set(model.keys.map((f) => f.rule))].sort();
   yield `<section id="findings"><h2>All findings</h2>
 <div class="tools" data-filter-for="findings-table"><input type="search" placeholder="Filter by file, function, expression…" aria-label="Filter findings">
 <select data-attr="data-severity" aria-label="Severity"><option value="">any severity</option>${opt(SEVERITIES)}</select>
@@ -386,7 +387,7 @@ function* findingsTable(model: ReportModel): Generator<string> {
 <select data-attr="data-rule" aria-label="Rule"><option value="">any rule</option>${opt(rules)}</select>
 <label><input type="checkbox" data-hide-dim> hide triaged safe/excluded/trusted</label><span class="count"></span></div>
 <table class="sortable fixed" id="findings-table"><colgroup><col style="width:16%"><col style="width:13%"><col><col style="width:13%"><col style="width:9%"><col style="width:12%"><col style="width:7%"><col style="width:9%"></colgroup><thead><tr><th>site</th><th>function</th><th>expression</th><th>rule</th><th>severity</th><th>verdict</th><th>triage</th><th>subsystem</th></tr></thead><tbody>`;
-  for (const x of listed(model)) yield row(x);
+  for (const i of listed(model)) yield row(model.finding(i), i);
   yield `</tbody></table></section>`;
 }
 
@@ -422,7 +423,8 @@ function siteDetails(f: ReportFinding, i: number): string {
  * The page in pieces: the long parts (the findings table, the site details, the
  * functions table) row by row, so a whole tree's page is never one string.
  */
-export function* htmlChunks(model: ReportModel): Generator<string> {
+export function* htmlChunks(source: ReportSource): Generator<string> {
+  const model = asDoc(source);
   const p = model.provenance;
   const title = `TDX #VE audit${p.kernel ? ` — Linux ${p.kernel.version}` : ''}`;
   const s = reportSections(model);
@@ -433,23 +435,23 @@ export function* htmlChunks(model: ReportModel): Generator<string> {
 <meta name="generator" content="tdx-audit ${esc(p.tool.version)}">
 <title>${esc(title)}</title><style>${CSS}</style></head>
 <body><header><h1>${esc(title)}</h1><p>${esc(scopeLabels(p).join(', '))} · profile ${esc(p.profile)} · ${esc(p.generatedAt)}</p></header>
-<main>${summary(model, s)}${failingSection(s)}${warningSection(s)}${infoSection(s, model.findings.length <= HTML_LIST_ALL_LIMIT)}`;
+<main>${summary(model, s)}${failingSection(s)}${warningSection(s)}${infoSection(s, model.keys.length <= HTML_LIST_ALL_LIMIT)}`;
   yield* findingsTable(model);
   yield charts(model);
   yield `
 <section id="details"><h2>Sites</h2>`;
   let first = true;
-  for (const { f, i } of listed(model)) {
-    yield (first ? '' : '\n') + siteDetails(f, i);
+  for (const i of listed(model)) {
+    yield (first ? '' : '\n') + siteDetails(model.finding(i), i);
     first = false;
   }
   yield `</section>${unlistedTable(model)}`;
-  yield* functionsTable(model.functions);
+  yield* functionsTable(model.functionCount, model.functions());
   yield `${provenance(model)}</main>
 <script>${JS}</script></body></html>
 `;
 }
 
-export function htmlText(model: ReportModel): string {
-  return [...htmlChunks(model)].join('');
+export function htmlText(source: ReportSource): string {
+  return [...htmlChunks(source)].join('');
 }

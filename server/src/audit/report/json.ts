@@ -4,7 +4,8 @@
 // renamed. It is also the baseline format `--baseline` reads.
 
 import { instructionJson } from '../compiled';
-import type { LandingRow, ReportCounts, ReportFileRow, ReportFinding, ReportModel, BaselineSummary } from './model';
+import type { LandingRow, ReportCounts, ReportFileRow, ReportFinding, BaselineSummary } from './model';
+import { asDoc, type ReportSource } from './doc';
 import type { Provenance } from './provenance';
 import { jsonChunks, LazyArray } from './jsonStream';
 import { errorsFirst, reportSections, tierCounts } from './sections';
@@ -118,46 +119,45 @@ export function jsonFinding(f: ReportFinding): JsonFinding {
   };
 }
 
-/** One element at a time: a whole tree's findings are not converted all at once. */
-function* mapped<T, U>(xs: readonly T[], f: (x: T) => U): Generator<U> {
-  for (const x of xs) yield f(x);
-}
-
 /**
  * The document, with its long arrays (findings, functions, files, skipped) as
- * LazyArrays when `lazy`: jsonChunks then prints them element by element.
+ * LazyArrays when `lazy`: jsonChunks then prints them element by element, each
+ * finding read from the document as it is printed.
  */
-function jsonDocument(model: ReportModel, extras: JsonExtras, lazy: boolean) {
-  const s = reportSections(model);
+function jsonDocument(source: ReportSource, extras: JsonExtras, lazy: boolean) {
+  const doc = asDoc(source);
+  const s = reportSections(doc);
   const t = tierCounts(s);
-  const list = <T>(xs: () => T[] | Iterable<T>): T[] => (lazy ? (new LazyArray(xs) as unknown as T[]) : [...xs()]);
+  const list = <T>(xs: () => Iterable<T>): T[] => (lazy ? (new LazyArray(xs) as unknown as T[]) : [...xs()]);
   return {
     schema: JSON_SCHEMA_NAME,
     schemaVersion: JSON_SCHEMA_VERSION,
     ...(extras.shard ? { shard: { index: extras.shard.index, of: extras.shard.of } } : {}),
-    provenance: model.provenance,
-    summary: { ...model.counts, tiers: { failing: t.failing, warnings: t.warnings, informational: t.info } },
+    provenance: doc.provenance,
+    summary: { ...doc.counts, tiers: { failing: t.failing, warnings: t.warnings, informational: t.info } },
     // Errors first: failing sites grouped by function, worst first; then warnings; then the rest by file.
-    findings: list(() => mapped(errorsFirst(model, s), jsonFinding)),
-    functions: list(() => model.functions),
-    files: list(() => model.files),
-    skipped: list(() => model.skipped),
-    ...(model.baseline ? { baseline: model.baseline } : {}),
+    findings: list(function* () {
+      for (const i of errorsFirst(s)) yield jsonFinding(doc.finding(i));
+    }),
+    functions: list(() => doc.functions()),
+    files: list(() => doc.files),
+    skipped: list(() => doc.skipped),
+    ...(doc.baseline ? { baseline: doc.baseline } : {}),
   } satisfies JsonReport;
 }
 
-export function toJsonReport(model: ReportModel, extras: JsonExtras = {}): JsonReport {
-  return jsonDocument(model, extras, false);
+export function toJsonReport(source: ReportSource, extras: JsonExtras = {}): JsonReport {
+  return jsonDocument(source, extras, false);
 }
 
-/** The JSON report in pieces, finding by finding (the CLI writes them as they come). */
-export function* jsonReportChunks(model: ReportModel, extras: JsonExtras = {}): Generator<string> {
-  yield* jsonChunks(jsonDocument(model, extras, true));
+/** The JSON report in pieces, finding by finding (written as they come). */
+export function* jsonReportChunks(source: ReportSource, extras: JsonExtras = {}): Generator<string> {
+  yield* jsonChunks(jsonDocument(source, extras, true));
   yield '\n';
 }
 
-export function jsonText(model: ReportModel, extras: JsonExtras = {}): string {
-  return [...jsonReportChunks(model, extras)].join('');
+export function jsonText(source: ReportSource, extras: JsonExtras = {}): string {
+  return [...jsonReportChunks(source, extras)].join('');
 }
 
 export class ReportFormatError extends Error {}

@@ -6,10 +6,11 @@
 // per-file counts come last, folded. Every table row has its header's cells: an empty
 // cell is "—", and `|` and newlines in tree text are escaped.
 
-import type { ReportFinding, ReportModel } from './model';
+import type { ReportFinding } from './model';
 import { FAILING_VERDICTS, SEVERITIES } from './model';
+import { asDoc, type ReportDoc, type ReportSource } from './doc';
 import { objectStateText, scopeLabels } from './provenance';
-import { buildNote, headline, insnWhere, reportSections, tierCounts, type FunctionGroup, type SiteRow } from './sections';
+import { buildNote, headline, insnWhere, instructionsWorthNaming, reportSections, tierCounts, type FunctionGroup } from './sections';
 
 /**
  * Escapes text so no Markdown or HTML in it is interpreted (GitHub renders inline
@@ -66,8 +67,9 @@ function failingRows(groups: FunctionGroup[]): string[] {
     g.rows.forEach((r) => {
       const f = r.finding;
       const dim = f.deemphasised ? '~~' : '';
-      const insn = r.instructions.length
-        ? r.instructions.map((i) => `${mdCode(i.text, true)} at ${mdCode(insnWhere(i), true)}${i.bytes ? ` (${mdCode(i.bytes, true)})` : ''}`).join('; ')
+      const instructions = instructionsWorthNaming(f);
+      const insn = instructions.length
+        ? instructions.map((i) => `${mdCode(i.text, true)} at ${mdCode(insnWhere(i), true)}${i.bytes ? ` (${mdCode(i.bytes, true)})` : ''}`).join('; ')
         : '_not compiled: from the source_';
       const isNew = f.baseline === 'new' ? ' **new**' : '';
       out.push(tr([fnCell(g), `${dim}${mdText(where(f))}${dim}`, insn, `**${mdText(f.verdict)}**${FAILING_VERDICTS.has(f.verdict) ? '' : ` (${f.severity}: ${mdCode(f.rule, true)})`}${isNew}${triageMark(f)}`, cell(f.expression)]));
@@ -89,14 +91,16 @@ function warningRows(groups: FunctionGroup[]): string[] {
   return out;
 }
 
-function infoList(rows: SiteRow[]): string[] {
-  return rows.map(({ finding: f }) => {
+function infoList(doc: ReportDoc, indices: readonly number[]): string[] {
+  return indices.map((i) => {
+    const f = doc.finding(i);
     const dim = f.deemphasised ? '~~' : '';
     return `- ${dim}${mdText(where(f))}${dim} ${mdCode(f.function ?? '(file scope)')}: ${mdMessage(headline(f.message))} (${mdText(f.verdict)})${triageMark(f)}`;
   });
 }
 
-export function markdownText(model: ReportModel, opts: MarkdownOptions = {}): string {
+export function markdownText(source: ReportSource, opts: MarkdownOptions = {}): string {
+  const model = asDoc(source);
   const p = model.provenance;
   const c = model.counts;
   const s = reportSections(model);
@@ -139,7 +143,7 @@ export function markdownText(model: ReportModel, opts: MarkdownOptions = {}): st
     const rules = s.info.byRule.map(([r, n]) => `${n} ${mdCode(r)}`).join(', ');
     out.push(`Accesses the #VE handler emulates (${s.info.byVerdict.map(([v, n]) => `${n} ${mdText(v)}`).join(', ')}): ${rules}; in ${plural(s.info.byFile.length, 'file')}.` + (opts.full ? '' : ' Not listed here; the JSON and SARIF reports hold each one.'));
     out.push('');
-    if (opts.full) out.push(...infoList(s.infoRows), '');
+    if (opts.full) out.push(...infoList(model, s.infoIndices), '');
   }
 
   if (model.baseline?.fixed.length) {

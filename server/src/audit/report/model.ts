@@ -405,23 +405,33 @@ export interface RowsInput {
   skipped?: { file: string; why: string }[];
 }
 
+/** A file's findings with the run's triage and the file's build state applied (in the rows' order). */
+export function findingsOfRows(r: FileReportRows, triageFile: TriageFile | undefined): ReportFinding[] {
+  const build = r.build;
+  return r.findings.map((rf) => {
+    const triage = entryOf(triageFile, rf.fingerprint);
+    return { ...rf, ...(triage ? { triage } : {}), ...(build ? { build } : {}), deemphasised: deemphasisedOf({ triage, build }) };
+  });
+}
+
 /** The run-wide step of a report: triage and build state on each finding, sorted, counted. */
 export function assembleReportModel(input: RowsInput): ReportModel {
   const findings: ReportFinding[] = [];
   const functions: LandingRow[] = [];
   const files: ReportFileRow[] = [];
   for (const r of input.rows) {
-    const build = r.build;
-    for (const rf of r.findings) {
-      const triage = entryOf(input.triage, rf.fingerprint);
-      findings.push({ ...rf, ...(triage ? { triage } : {}), ...(build ? { build } : {}), deemphasised: deemphasisedOf({ triage, build }) });
-    }
+    for (const f of findingsOfRows(r, input.triage)) findings.push(f);
     for (const fn of r.functions) functions.push(fn);
     files.push(r.row);
   }
   findings.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character));
-  const skipped = (input.skipped ?? []).map((s) => ({ file: relIn(input.provenance.root, s.file), why: s.why }));
+  const skipped = skippedRows(input.provenance.root, input.skipped);
   return { provenance: input.provenance, findings, functions, files, skipped, counts: countFindings(findings) };
+}
+
+/** Skipped files as the report lists them: relative to the tree root. */
+export function skippedRows(root: string, skipped: readonly { file: string; why: string }[] = []): { file: string; why: string }[] {
+  return skipped.map((s) => ({ file: relIn(root, s.file), why: s.why }));
 }
 
 /** The model from whole audits: reportRowsOf per file, then assembleReportModel. */
@@ -475,13 +485,23 @@ function landingRows(file: string, subsystem: string, audit: FileAudit, compiled
     }));
 }
 
-export function countFindings(findings: readonly ReportFinding[]): ReportCounts {
+/** What counting reads of a finding (a ReportFinding or a doc.ts FindingKey). */
+export type Counted = Pick<ReportFinding, 'severity' | 'verdict' | 'rule' | 'subsystem' | 'build'> & { triage?: { status: string } };
+
+/** The run's counts, from its findings in the model's order (key order follows first appearance). */
+export function countFindings(findings: Iterable<Counted>): ReportCounts {
   const bySeverity: Record<Severity, number> = { error: 0, warning: 0, information: 0, hint: 0 };
   const byVerdict: Partial<Record<ReportVerdict, number>> = {};
   const byRule: Partial<Record<RuleCode, number>> = {};
   const byTriage: Record<string, number> = {};
   const subs = new Map<string, SubsystemCount>();
+  let n = 0;
+  let built = false;
+  let listed = false;
+  let notBuilt = 0;
+  let allowedN = 0;
   for (const f of findings) {
+    n++;
     bySeverity[f.severity]++;
     inc(byVerdict, f.verdict);
     inc(byRule, f.rule);
@@ -491,14 +511,16 @@ export function countFindings(findings: readonly ReportFinding[]): ReportCounts 
     s.total++;
     inc(s.byVerdict, f.verdict);
     inc(s.bySeverity, f.severity);
+    if (f.build?.state !== undefined) built = true;
+    if (f.build?.allowed !== undefined) listed = true;
+    if (f.build?.state === 'not-built') notBuilt++;
+    if (f.build?.allowed === true) allowedN++;
   }
   const bySubsystem = [...subs.values()].sort((a, b) => b.total - a.total || (a.subsystem < b.subsystem ? -1 : 1));
-  const built = findings.some((f) => f.build?.state !== undefined);
-  const listed = findings.some((f) => f.build?.allowed !== undefined);
   return {
-    findings: findings.length, bySeverity, byVerdict, byRule, byTriage, bySubsystem,
-    ...(built ? { notBuilt: findings.filter((f) => f.build?.state === 'not-built').length } : {}),
-    ...(listed ? { allowed: findings.filter((f) => f.build?.allowed === true).length } : {}),
+    findings: n, bySeverity, byVerdict, byRule, byTriage, bySubsystem,
+    ...(built ? { notBuilt } : {}),
+    ...(listed ? { allowed: allowedN } : {}),
   };
 }
 

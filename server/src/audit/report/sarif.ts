@@ -11,9 +11,10 @@ import type { Range, RuleCode } from '../../c/types';
 import type { Severity } from '../engine';
 import { DEFAULT_SEVERITY } from '../findings';
 import { jsonChunks, LazyArray } from './jsonStream';
-import { errorsFirst } from './sections';
+import { errorsFirst, reportSections } from './sections';
+import { asDoc, type ReportSource } from './doc';
 import { FINGERPRINT_KEY } from './fingerprint';
-import type { ReportFinding, ReportLocation, ReportModel } from './model';
+import type { ReportFinding, ReportLocation } from './model';
 import { allRules, ruleHelp, ruleTitle } from './rules';
 
 export const SARIF_SCHEMA_URI = 'https://json.schemastore.org/sarif-2.1.0.json';
@@ -124,16 +125,21 @@ function result(f: ReportFinding, ruleIndex: Map<RuleCode, number>, profile: str
   return r;
 }
 
-export function toSarif(model: ReportModel): Sarif.Log {
-  return sarifDocument(model, false);
+export function toSarif(source: ReportSource): Sarif.Log {
+  return sarifDocument(source, false);
 }
 
 /** The log with its results as a LazyArray when `lazy` (jsonChunks prints them one by one). */
-function sarifDocument(model: ReportModel, lazy: boolean): Sarif.Log {
+function sarifDocument(source: ReportSource, lazy: boolean): Sarif.Log {
+  const doc = asDoc(source);
   const rules = allRules();
-  for (const f of model.findings) if (!rules.includes(f.rule)) rules.push(f.rule);
+  for (const f of doc.keys) if (!rules.includes(f.rule)) rules.push(f.rule);
   const ruleIndex = new Map(rules.map((r, i) => [r, i]));
-  const p = model.provenance;
+  const p = doc.provenance;
+  const s = reportSections(doc);
+  const results = function* () {
+    for (const i of errorsFirst(s)) yield result(doc.finding(i), ruleIndex, p.profile);
+  };
   return {
     $schema: SARIF_SCHEMA_URI,
     version: '2.1.0',
@@ -151,26 +157,22 @@ function sarifDocument(model: ReportModel, lazy: boolean): Sarif.Log {
         columnKind: 'utf16CodeUnits',
         invocations: [{ executionSuccessful: true, endTimeUtc: p.generatedAt }],
         // Errors first, as every report: a viewer that keeps the order shows what crashes on top.
-        results: lazy
-          ? (new LazyArray(function* () {
-              for (const f of errorsFirst(model)) yield result(f, ruleIndex, p.profile);
-            }) as unknown as Sarif.Result[])
-          : errorsFirst(model).map((f) => result(f, ruleIndex, p.profile)),
+        results: lazy ? (new LazyArray(results) as unknown as Sarif.Result[]) : [...results()],
         properties: {
           provenance: p,
-          ...(model.baseline ? { baseline: model.baseline } : {}),
+          ...(doc.baseline ? { baseline: doc.baseline } : {}),
         },
       },
     ],
   };
 }
 
-/** The SARIF log in pieces, result by result (the CLI writes them as they come). */
-export function* sarifChunks(model: ReportModel): Generator<string> {
-  yield* jsonChunks(sarifDocument(model, true));
+/** The SARIF log in pieces, result by result (written as they come). */
+export function* sarifChunks(source: ReportSource): Generator<string> {
+  yield* jsonChunks(sarifDocument(source, true));
   yield '\n';
 }
 
-export function sarifText(model: ReportModel): string {
-  return [...sarifChunks(model)].join('');
+export function sarifText(source: ReportSource): string {
+  return [...sarifChunks(source)].join('');
 }

@@ -7,23 +7,44 @@
 // Writers render these sections; none of them re-sorts or re-classifies findings.
 
 import type { CompiledInstruction } from '../compiled';
-import type { ReportFinding, ReportModel, ReportVerdict } from './model';
+import type { ReportFinding, ReportVerdict } from './model';
 import { FAILING_VERDICTS, VERDICT_ORDER } from './model';
+import { asDoc, type FindingKey, type ReportDoc, type ReportSource } from './doc';
+
+export { warningRisk } from './doc';
 
 export type Tier = 'failing' | 'warning' | 'info';
 
-export function tierOf(f: ReportFinding): Tier {
+export function tierOf(f: Pick<FindingKey, 'verdict' | 'severity' | 'triage'>): Tier {
   if (FAILING_VERDICTS.has(f.verdict) || f.severity === 'error') return 'failing';
   if (f.severity === 'warning' || f.verdict === 'compiler-dependent' || f.triage?.status === 'concern') return 'warning';
   return 'info';
 }
 
-export interface SiteRow {
-  finding: ReportFinding;
-  /** Index in model.findings (anchors in the HTML page). */
-  index: number;
-  /** The instructions worth naming: those not emulated, else every one found. */
-  instructions: CompiledInstruction[];
+/** The instructions worth naming: those not emulated, else every one found. */
+export function instructionsWorthNaming(finding: ReportFinding): CompiledInstruction[] {
+  const all = finding.compiled?.instructions ?? [];
+  // What the handler fails or emulates wrongly (not-intercepted takes no exception at all, so it is not among them).
+  const bad = all.filter((i) => i.verdict !== 'emulated' && i.verdict !== 'out-of-line' && i.verdict !== 'not-intercepted');
+  return bad.length ? bad : all;
+}
+
+/** A listed site: its key, and the finding read from the document when a writer prints it. */
+export class SiteRow {
+  constructor(
+    private readonly doc: ReportDoc,
+    readonly key: FindingKey,
+    /** Index in the model's order (anchors in the HTML page). */
+    readonly index: number,
+  ) {}
+
+  get finding(): ReportFinding {
+    return this.doc.finding(this.index);
+  }
+
+  get instructions(): CompiledInstruction[] {
+    return instructionsWorthNaming(this.finding);
+  }
 }
 
 export interface FunctionGroup {
@@ -50,8 +71,8 @@ export interface ReportSections {
   failing: FunctionGroup[];
   warnings: FunctionGroup[];
   info: InfoSummary;
-  /** The informational findings themselves (listed only when a writer is asked for all). */
-  infoRows: SiteRow[];
+  /** The informational findings' indices in the model's order (listed only when a writer is asked for all). */
+  infoIndices: number[];
 }
 
 const rank = (v: ReportVerdict) => {
@@ -59,41 +80,33 @@ const rank = (v: ReportVerdict) => {
   return i < 0 ? VERDICT_ORDER.length : i;
 };
 
-function row(finding: ReportFinding, index: number): SiteRow {
-  const all = finding.compiled?.instructions ?? [];
-  // The instructions worth showing first: what the handler fails or emulates wrongly
-  // (not-intercepted takes no exception at all, so it is not among them).
-  const bad = all.filter((i) => i.verdict !== 'emulated' && i.verdict !== 'out-of-line' && i.verdict !== 'not-intercepted');
-  return { finding, index, instructions: bad.length ? bad : all };
-}
-
 /**
  * Rows grouped by (file, function); groups with open rows first, then by worst
  * verdict, then by `risk` (lower first: the likeliest failure among the group's open
  * rows), file, function.
  */
-export function groupByFunction(rows: SiteRow[], risk: (f: ReportFinding) => number = () => 0): FunctionGroup[] {
+export function groupByFunction(rows: SiteRow[], risk: (f: FindingKey) => number = () => 0): FunctionGroup[] {
   const groups = new Map<string, FunctionGroup>();
   for (const r of rows) {
-    const f = r.finding;
+    const f = r.key;
     const key = `${f.file}\0${f.function ?? ''}`;
     let g = groups.get(key);
     if (!g) groups.set(key, (g = { file: f.file, function: f.function, worst: f.verdict, open: 0, rows: [] }));
     g.rows.push(r);
   }
   for (const g of groups.values()) {
-    g.rows.sort((a, b) => a.finding.range.start.line - b.finding.range.start.line || a.finding.range.start.character - b.finding.range.start.character);
-    const open = g.rows.filter((r) => !r.finding.deemphasised);
+    g.rows.sort((a, b) => a.key.line - b.key.line || a.key.character - b.key.character);
+    const open = g.rows.filter((r) => !r.key.deemphasised);
     g.open = open.length;
-    g.worst = (open.length ? open : g.rows).map((r) => r.finding.verdict).reduce((a, b) => (rank(b) < rank(a) ? b : a));
+    g.worst = (open.length ? open : g.rows).map((r) => r.key.verdict).reduce((a, b) => (rank(b) < rank(a) ? b : a));
   }
   const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-  const riskOf = new Map([...groups.values()].map((g) => [g, Math.min(...(g.open ? g.rows.filter((r) => !r.finding.deemphasised) : g.rows).map((r) => risk(r.finding)))]));
+  const riskOf = new Map([...groups.values()].map((g) => [g, Math.min(...(g.open ? g.rows.filter((r) => !r.key.deemphasised) : g.rows).map((r) => risk(r.key)))]));
   return [...groups.values()].sort(
     (a, b) =>
       Number(b.open > 0) - Number(a.open > 0) ||
       // With an allow-list, the drivers a TD runs come first (allowed is undefined without one).
-      Number(b.rows.some((r) => r.finding.build?.allowed === true)) - Number(a.rows.some((r) => r.finding.build?.allowed === true)) ||
+      Number(b.rows.some((r) => r.key.build?.allowed === true)) - Number(a.rows.some((r) => r.key.build?.allowed === true)) ||
       rank(a.worst) - rank(b.worst) ||
       riskOf.get(a)! - riskOf.get(b)! ||
       cmp(a.file, b.file) ||
@@ -101,38 +114,29 @@ export function groupByFunction(rows: SiteRow[], risk: (f: ReportFinding) => num
   );
 }
 
-/**
- * Among warnings (not compiled yet), what the source shape predicts: a
- * read-modify-write or bit test on MMIO is a likely oops, a widening load a likely
- * mis-emulation; the message's verdict says which (findings.ts writes it).
- */
-export function warningRisk(f: ReportFinding): number {
-  return /^likely (?:oops|terminates)\b/.test(f.message) ? 0 : /^likely mis-emulated\b/.test(f.message) ? 1 : 2;
-}
+/** Each writer (HTML, Markdown, JSON, SARIF) asks for the sections of the same document: grouped once. */
+const sectionsOf = new WeakMap<ReportDoc, ReportSections>();
 
-/** Each writer (HTML, Markdown, JSON, SARIF) asks for the sections of the same model: grouped once. */
-const sectionsOf = new WeakMap<ReportModel, ReportSections>();
-
-export function reportSections(model: ReportModel): ReportSections {
-  let s = sectionsOf.get(model);
-  if (!s) sectionsOf.set(model, (s = groupSections(model)));
+export function reportSections(source: ReportSource): ReportSections {
+  const doc = asDoc(source);
+  let s = sectionsOf.get(doc);
+  if (!s) sectionsOf.set(doc, (s = groupSections(doc)));
   return s;
 }
 
-function groupSections(model: ReportModel): ReportSections {
+function groupSections(doc: ReportDoc): ReportSections {
   const failing: SiteRow[] = [];
   const warnings: SiteRow[] = [];
-  const infoRows: SiteRow[] = [];
+  const infoIndices: number[] = [];
   const byRule = new Map<string, number>();
   const byVerdict = new Map<ReportVerdict, number>();
   const byFile = new Map<string, number>();
-  model.findings.forEach((f, i) => {
+  doc.keys.forEach((f, i) => {
     const t = tierOf(f);
-    const r = row(f, i);
-    if (t === 'failing') failing.push(r);
-    else if (t === 'warning') warnings.push(r);
+    if (t === 'failing') failing.push(new SiteRow(doc, f, i));
+    else if (t === 'warning') warnings.push(new SiteRow(doc, f, i));
     else {
-      infoRows.push(r);
+      infoIndices.push(i);
       byRule.set(f.rule, (byRule.get(f.rule) ?? 0) + 1);
       byVerdict.set(f.verdict, (byVerdict.get(f.verdict) ?? 0) + 1);
       byFile.set(f.file, (byFile.get(f.file) ?? 0) + 1);
@@ -141,14 +145,14 @@ function groupSections(model: ReportModel): ReportSections {
   const desc = <K>(m: Map<K, number>): [K, number][] => [...m.entries()].sort((a, b) => b[1] - a[1] || (String(a[0]) < String(b[0]) ? -1 : 1));
   return {
     failing: groupByFunction(failing),
-    warnings: groupByFunction(warnings, warningRisk),
+    warnings: groupByFunction(warnings, (k) => k.risk),
     info: {
-      total: infoRows.length,
+      total: infoIndices.length,
       byRule: desc(byRule),
       byVerdict: [...byVerdict.entries()].sort((a, b) => rank(a[0]) - rank(b[0])),
       byFile: desc(byFile),
     },
-    infoRows,
+    infoIndices,
   };
 }
 
@@ -166,16 +170,18 @@ export function tierCounts(s: ReportSections): { failing: number; failingOpen: n
 }
 
 /**
- * The findings in reading order: failing sites (worst function first), then warnings,
- * then the informational rest in file order. JSON and SARIF list their findings so.
+ * The findings in reading order, as indices in the model's order: failing sites
+ * (worst function first), then warnings, then the informational rest in file order.
+ * JSON and SARIF list their findings so.
  */
-export function errorsFirst(model: ReportModel, s: ReportSections = reportSections(model)): ReportFinding[] {
-  const rows = [...s.failing.flatMap((g) => g.rows), ...s.warnings.flatMap((g) => g.rows), ...s.infoRows];
-  return rows.map((r) => r.finding);
+export function* errorsFirst(s: ReportSections): Generator<number> {
+  for (const g of s.failing) for (const r of g.rows) yield r.index;
+  for (const g of s.warnings) for (const r of g.rows) yield r.index;
+  yield* s.infoIndices;
 }
 
 /** The file's place in the TD kernel, in words, when a .config or an allow-list said something. */
-export function buildNote(f: ReportFinding): string | undefined {
+export function buildNote(f: Pick<FindingKey, 'build'>): string | undefined {
   const b = f.build;
   if (!b) return undefined;
   const parts: string[] = [];

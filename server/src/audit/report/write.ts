@@ -26,6 +26,14 @@ export interface OutputFile {
   content: string | Uint8Array | (() => string | Uint8Array) | { chunks: () => Iterable<string> };
 }
 
+/** A file's whole text (tests, and callers that want a small report as one string). */
+export function outputText(f: OutputFile): string {
+  const c = f.content;
+  if (typeof c === 'object' && 'chunks' in c) return [...c.chunks()].join('');
+  const v = typeof c === 'function' ? c() : c;
+  return typeof v === 'string' ? v : Buffer.from(v).toString('utf8');
+}
+
 /** Pieces are gathered to about this many characters before each write. */
 const WRITE_BATCH = 1 << 20;
 
