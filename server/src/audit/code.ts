@@ -58,9 +58,12 @@ export const MAX_FUNCTION_BYTES = 4 << 20;
 /** How far back to look for an enclosing symbol behind later-starting ones (aliases, nested labels). */
 const ENCLOSING_LOOKBACK = 16;
 
+/** How many of a function's first instructions hasFramePointer looks at. */
+const FRAME_POINTER_WINDOW = 12;
+
 /** A function sets up RBP as a frame pointer: `push rbp; mov rbp,rsp` among its first instructions. */
 export function hasFramePointer(ins: readonly WalkedInstruction[]): boolean {
-  for (let k = 0; k + 1 < Math.min(ins.length, 12); k++) {
+  for (let k = 0; k + 1 < Math.min(ins.length, FRAME_POINTER_WINDOW); k++) {
     if (ins[k]!.text === 'push rbp' && ins[k + 1]!.text === 'mov rbp,rsp') return true;
   }
   return false;
@@ -100,6 +103,7 @@ export class ObjectCode {
   private readonly bySection = new Map<number, FunctionCode[]>();
   private readonly byId = new Map<string, FunctionCode>();
   private readonly decoded = new Map<FunctionCode, WalkedInstruction[]>();
+  private readonly frames = new Map<FunctionCode, boolean>();
   private symbolIndex: { named: Map<number, NamedSymbol[]>; objects: Map<number, ElfSymbol[]> } | undefined;
   private codeRelocs: Map<number, CodeReloc[]> | undefined;
   private relocs: Map<number, Map<number, PcReloc>> | undefined;
@@ -217,9 +221,61 @@ export class ObjectCode {
     return out;
   }
 
-  /** The function sets up RBP as a frame pointer (push rbp; mov rbp,rsp near its entry). */
+  /**
+   * The function sets up RBP as a frame pointer (push rbp; mov rbp,rsp near its
+   * entry): from its decoded instructions when they are kept, else from its first
+   * few alone (a whole-image pass asks this of functions it never decodes whole).
+   */
   framePointer(fn: FunctionCode): boolean {
-    return hasFramePointer(this.instructions(fn));
+    const whole = this.decoded.get(fn);
+    if (whole) return hasFramePointer(whole);
+    let fp = this.frames.get(fn);
+    if (fp === undefined) {
+      const head: WalkedInstruction[] = [];
+      this.walkFunction(fn, 0, fn.size, (i) => head.push(i) < FRAME_POINTER_WINDOW);
+      this.frames.set(fn, (fp = hasFramePointer(head)));
+    }
+    return fp;
+  }
+
+  /**
+   * Instructions with ip in [lo, hi), across functions, as instructionsIn gives
+   * them, but decoded from `lo` only and not kept: the range of an inlined
+   * instance starts at an instruction, so decoding from it finds the same
+   * instructions a decode of the whole function would. For a pass that visits
+   * each range once (the whole-image inventory); a function already decoded is
+   * read from its decode.
+   */
+  *instructionsInRange(lo: bigint, hi: bigint): Generator<{ fn: FunctionCode; insn: WalkedInstruction }> {
+    let addr = lo;
+    while (addr < hi) {
+      const fn = this.functionAt(addr);
+      if (!fn) return;
+      const end = fn.start + BigInt(fn.size);
+      const whole = this.decoded.get(fn);
+      if (whole) {
+        for (const insn of whole) if (insn.ip >= lo && insn.ip < hi) yield { fn, insn };
+      } else {
+        const out: WalkedInstruction[] = [];
+        const stop = hi < end ? hi : end;
+        this.walkFunction(fn, Number(addr - fn.start), Number(stop - fn.start), (i) => (out.push(i), true));
+        for (const insn of out) yield { fn, insn };
+      }
+      addr = end;
+    }
+  }
+
+  /** Decodes `fn` from byte `from` while instructions start before `to`, as long as `each` says go on. */
+  private walkFunction(fn: FunctionCode, from: number, to: number, each: (i: WalkedInstruction) => boolean): void {
+    if (fn.size > MAX_FUNCTION_BYTES || from >= to) return;
+    const sec = this.obj.elf.sections[fn.sectionIndex]!;
+    const code = this.obj.elf.sectionData(sec).subarray(fn.sectionOffset, fn.sectionOffset + fn.size);
+    const w = new CodeWalker(code, fn.start);
+    try {
+      for (const i of w.walk(from, to)) if (!each(i)) break;
+    } finally {
+      w.free();
+    }
   }
 
   /** Instructions with ip in [lo, hi), across functions. */

@@ -8,6 +8,7 @@
 
 import { CATALOGUE } from '../c/catalogue';
 import type { DwarfUnit } from '../binary/index';
+import { lineFilePath } from '../binary/dwarf/line';
 import type { Profile } from '../x86/profiles';
 import type { CompiledInstruction } from './compiled';
 import { describe, markUnrolled, performs, STRING_INSN } from './compiled/describe';
@@ -34,6 +35,27 @@ export interface Inventory {
 
 /** Headers that define inlined accessors; a unit whose line table names none of them has no instance. */
 const ACCESSOR_HEADERS = /(?:asm\/io\.h|asm\/shared\/io\.h|asm-generic\/io\.h|asm\/pci_x86\.h|io-64-nonatomic-(?:lo-hi|hi-lo)\.h|asm\/msr\.h)$/;
+/** The file names ACCESSOR_HEADERS can end with: only a line-table entry named so is joined to its directory. */
+const ACCESSOR_HEADER_NAMES = /(?:(?:^|\/)(?:io|pci_x86|msr)\.h|io-64-nonatomic-(?:lo-hi|hi-lo)\.h)$/;
+
+/**
+ * Whether the unit's line table names a header that defines accessors: the
+ * entries' own names are tested first, and only those that can match are joined
+ * to their directory (a vmlinux has 2,352 tables of hundreds of headers each).
+ */
+export function namesAccessorHeader(cu: DwarfUnit): boolean {
+  const h = cu.lineHeader();
+  if (!h) return false;
+  const first = h.version >= 5 ? 0 : 1;
+  let compDir: string | undefined | null = null;
+  for (let i = 0; i < h.files.length; i++) {
+    if (!ACCESSOR_HEADER_NAMES.test(h.files[i]!.name)) continue;
+    if (compDir === null) compDir = cu.compDir;
+    const p = lineFilePath(h, i + first, compDir);
+    if (p && ACCESSOR_HEADERS.test(p)) return true;
+  }
+  return false;
+}
 
 /** Out-of-line helpers whose own bodies hold string instructions on MMIO (arch/x86/lib/iomem.c). */
 const STRING_HELPERS = new Set(['memcpy_fromio', 'memcpy_toio', 'memset_io', 'string_memcpy_fromio', 'string_memcpy_toio']);
@@ -63,7 +85,7 @@ function unitItems(o: OpenedObject, cu: DwarfUnit, profile: Profile, includeMsr:
     if (!includeMsr && (acc.kind === 'msr-read' || acc.kind === 'msr-write' || acc.kind === 'cpuid' || acc.kind === 'hlt')) continue;
     let hit = 0;
     for (const r of inst.ranges) {
-      for (const { fn, insn } of o.code.instructionsIn(r.lo, r.hi)) {
+      for (const { fn, insn } of o.code.instructionsInRange(r.lo, r.hi)) {
         if (!performs({ accessorKind: acc.kind, width: acc.width, name: inst.name }, insn, o.code.framePointer(fn))) continue;
         hit++;
         const key = `${insn.ip}:${inst.name}`;
@@ -80,7 +102,7 @@ function unitItems(o: OpenedObject, cu: DwarfUnit, profile: Profile, includeMsr:
   for (const fn of /(^|\/)iomem\.c$/.test(cu.name ?? '') ? dwarf.functions(cu) : []) {
     if (!fn.name || !STRING_HELPERS.has(fn.name)) continue;
     for (const r of fn.ranges) {
-      for (const { fn: sym, insn } of o.code.instructionsIn(r.lo, r.hi)) {
+      for (const { fn: sym, insn } of o.code.instructionsInRange(r.lo, r.hi)) {
         if (!STRING_INSN.test(insn.text)) continue;
         const key = `${insn.ip}:${fn.name}`;
         if (seen.has(key)) continue;
@@ -105,13 +127,13 @@ export function inventory(o: OpenedObject, profile: Profile, opts: { includeMsr?
     if (opts.cancelled?.()) return;
     opts.onUnit?.(k, units.length);
     try {
-      let files: string[];
+      let named: boolean;
       try {
-        files = cu.lineTableFiles();
+        named = namesAccessorHeader(cu);
       } catch {
         return;
       }
-      if (!files.some((f) => ACCESSOR_HEADERS.test(f))) return;
+      if (!named) return;
       scanned++;
       empty += unitItems(o, cu, profile, opts.includeMsr ?? false, seen, items);
     } finally {
