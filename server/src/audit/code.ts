@@ -86,6 +86,19 @@ function lastAtOrBefore<T>(list: readonly T[], off: number, offsetOf: (t: T) => 
 
 const byBig = (a: bigint, b: bigint): number => (a < b ? -1 : a > b ? 1 : 0);
 
+/** Size-0 function symbols sized by one scan of the symbol table (more: through the named index). */
+const FEW_UNSIZED = 16;
+
+/** The offset in its section of a symbol that names an address there (see NamedSymbol), or undefined. */
+function namedOffset(elf: BinaryObject['elf'], s: ElfSymbol): number | undefined {
+  if (s.shndx === SHN_UNDEF || s.shndx >= SHN_LORESERVE || s.name === '' || s.name.startsWith('.L')) return undefined;
+  if (s.type !== STT_FUNC && s.type !== STT_OBJECT && s.type !== STT_NOTYPE) return undefined;
+  const sec = elf.sections[s.shndx];
+  if (!sec) return undefined;
+  const offset = Number(elf.type === ET_REL ? s.value : s.value - sec.addr);
+  return offset < 0 || offset > sec.size ? undefined : offset;
+}
+
 const cache = new WeakMap<BinaryObject, ObjectCode>();
 
 /** The one code index of an object (made on first use, kept as long as the object). */
@@ -135,12 +148,27 @@ export class ObjectCode {
     }
     if (sized0) {
       // An assembly entry point without .size: like objdump, run to the next symbol.
-      const named = this.named();
-      for (const f of all) {
-        if (f.size !== 0) continue;
-        const next = named.get(f.sectionIndex)?.find((n) => n.offset > f.sectionOffset);
-        f.size = (next ? next.offset : elf.sections[f.sectionIndex]!.size) - f.sectionOffset;
+      const unsized = all.filter((f) => f.size === 0);
+      const next = new Map<FunctionCode, number>();
+      if (unsized.length > FEW_UNSIZED) {
+        const named = this.named();
+        for (const f of unsized) {
+          const list = named.get(f.sectionIndex) ?? [];
+          const k = lastAtOrBefore(list, f.sectionOffset, (n) => n.offset) + 1;
+          if (k < list.length) next.set(f, list[k]!.offset);
+        }
+      } else {
+        // A vmlinux has one such entry among 130,000 symbols: one pass over them
+        // instead of the whole named index (which only a disassembly view needs).
+        for (const s of elf.symbols()) {
+          const at = namedOffset(elf, s);
+          if (at === undefined) continue;
+          for (const f of unsized) {
+            if (s.shndx === f.sectionIndex && at > f.sectionOffset && at < (next.get(f) ?? Infinity)) next.set(f, at);
+          }
+        }
       }
+      for (const f of unsized) f.size = (next.get(f) ?? elf.sections[f.sectionIndex]!.size) - f.sectionOffset;
     }
     all.sort((a, b) => a.sectionIndex - b.sectionIndex || a.sectionOffset - b.sectionOffset);
     fns.sort((a, b) => byBig(a.start, b.start));
@@ -449,14 +477,10 @@ export class ObjectCode {
         list.push(s);
         objects.set(k, list);
       }
-      if (s.shndx === SHN_UNDEF || s.shndx >= SHN_LORESERVE || s.name === '' || s.name.startsWith('.L')) continue;
-      if (s.type !== STT_FUNC && s.type !== STT_OBJECT && s.type !== STT_NOTYPE) continue;
-      const sec = elf.sections[s.shndx];
-      if (!sec) continue;
-      const offset = Number(rel ? s.value : s.value - sec.addr);
-      if (offset < 0 || offset > sec.size) continue;
-      let list = named.get(sec.index);
-      if (!list) named.set(sec.index, (list = []));
+      const offset = namedOffset(elf, s);
+      if (offset === undefined) continue;
+      let list = named.get(s.shndx);
+      if (!list) named.set(s.shndx, (list = []));
       list.push({ name: s.name, offset, size: s.size, typed: s.type !== STT_NOTYPE });
     }
     for (const list of named.values()) list.sort((a, b) => a.offset - b.offset);
