@@ -115,16 +115,34 @@ function unitItems(o: OpenedObject, cu: DwarfUnit, profile: Profile, includeMsr:
   return empty;
 }
 
-export function inventory(o: OpenedObject, profile: Profile, opts: { includeMsr?: boolean; onUnit?: (done: number, total: number) => void; cancelled?: () => boolean } = {}): Inventory {
-  const t0 = performance.now();
-  const dwarf = o.bin.dwarf;
-  const units = dwarf.compileUnits();
-  const items: InventoryItem[] = [];
+/** Options of a whole-image pass. */
+export interface InventoryOptions {
+  includeMsr?: boolean;
+  onUnit?: (done: number, total: number) => void;
+  cancelled?: () => boolean;
+}
+
+/**
+ * What a pass over some of the units gives: each unit's items in the order a
+ * pass over all of them pushes them (deduplicated within the units read here
+ * only), the assembly helpers' items when asked for, and counts. Passes over
+ * disjoint unit sets merge (mergeInventory) into exactly one pass's inventory.
+ */
+export interface InventoryPart {
+  total: number;
+  scanned: number;
+  empty: number;
+  units: { unit: number; items: InventoryItem[] }[];
+  asm: InventoryItem[];
+}
+
+/** The pass over the units `mine` accepts (by index); `asm`: also the assembly string helpers. */
+export function inventoryPart(o: OpenedObject, profile: Profile, mine: (unit: number) => boolean, asm: boolean, opts: InventoryOptions = {}): InventoryPart {
+  const units = o.bin.dwarf.compileUnits();
   const seen = new Set<string>();
-  let scanned = 0;
-  let empty = 0;
+  const part: InventoryPart = { total: units.length, scanned: 0, empty: 0, units: [], asm: [] };
   units.forEach((cu: DwarfUnit, k) => {
-    if (opts.cancelled?.()) return;
+    if (!mine(k) || opts.cancelled?.()) return;
     opts.onUnit?.(k, units.length);
     try {
       let named: boolean;
@@ -134,8 +152,10 @@ export function inventory(o: OpenedObject, profile: Profile, opts: { includeMsr?
         return;
       }
       if (!named) return;
-      scanned++;
-      empty += unitItems(o, cu, profile, opts.includeMsr ?? false, seen, items);
+      part.scanned++;
+      const items: InventoryItem[] = [];
+      part.empty += unitItems(o, cu, profile, opts.includeMsr ?? false, seen, items);
+      if (items.length) part.units.push({ unit: k, items });
     } finally {
       // Nothing of a unit is needed once it is read: the root DIE and line header go
       // too (kept, 2,352 of them would hold more than the units being read).
@@ -144,15 +164,47 @@ export function inventory(o: OpenedObject, profile: Profile, opts: { includeMsr?
     }
   });
   // Assembly helpers have no DWARF subprogram: find them by symbol.
-  for (const name of ASM_STRING_HELPERS) {
+  for (const name of asm ? ASM_STRING_HELPERS : []) {
     const fn = o.code.byName(name);
     if (!fn) continue;
     for (const insn of o.code.instructions(fn)) {
       if (!STRING_INSN.test(insn.text)) continue;
       const d = describe(o, fn, insn, profile, 'inventory');
-      items.push({ ...d, accessor: name, site: { file: d.file, line: d.line, column: d.column } });
+      part.asm.push({ ...d, accessor: name, site: { file: d.file, line: d.line, column: d.column } });
     }
   }
+  return part;
+}
+
+/**
+ * One inventory from passes over disjoint unit sets: units in their order, an
+ * instruction kept at its first unit (as one pass's `seen` keeps it), then the
+ * assembly helpers, sorted by address (a stable sort: ties stay in that order).
+ */
+export function mergeInventory(object: string, profile: Profile, parts: readonly InventoryPart[], ms: number): Inventory {
+  const byUnit = parts.flatMap((p) => p.units).sort((a, b) => a.unit - b.unit);
+  const seen = new Set<string>();
+  const items: InventoryItem[] = [];
+  for (const u of byUnit) {
+    for (const i of u.items) {
+      // The key one pass uses (`${ip}:${name}`), from what an item keeps of it.
+      const key = `${i.address}:${i.accessor}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      items.push(i);
+    }
+  }
+  for (const p of parts) items.push(...p.asm);
   items.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
-  return { object: o.path, profile, units: { total: units.length, scanned }, items, functions: functionView([{ instructions: items }]), emptyInstances: empty, ms: performance.now() - t0 };
+  const sum = (f: (p: InventoryPart) => number) => parts.reduce((n, p) => n + f(p), 0);
+  return {
+    object, profile, units: { total: parts[0]?.total ?? 0, scanned: sum((p) => p.scanned) }, items,
+    functions: functionView([{ instructions: items }]), emptyInstances: sum((p) => p.empty), ms,
+  };
+}
+
+export function inventory(o: OpenedObject, profile: Profile, opts: InventoryOptions = {}): Inventory {
+  const t0 = performance.now();
+  const part = inventoryPart(o, profile, () => true, true, opts);
+  return mergeInventory(o.path, profile, [part], performance.now() - t0);
 }

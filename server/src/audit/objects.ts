@@ -67,6 +67,8 @@ export interface SharedImage {
   mtimeMs: number;
   size: number;
   bytes: SharedArrayBuffer;
+  /** .debug_info was left in the file: each thread reads it unit by unit (FileSectionSource). */
+  infoFromFile?: boolean;
 }
 
 export interface ObjectCandidate {
@@ -185,8 +187,10 @@ export class ObjectStore {
       const given = this.shared.get(path);
       let data: Buffer | undefined;
       let infoFrom: OpenBinaryOptions['infoFrom'];
-      if (given && given.mtimeMs === st.mtimeMs && given.size === st.size) data = Buffer.from(given.bytes);
-      else if (st.size > SPARSE_READ_BYTES) {
+      if (given && given.mtimeMs === st.mtimeMs && given.size === st.size) {
+        data = Buffer.from(given.bytes);
+        if (given.infoFromFile) infoFrom = (sec) => new FileSectionSource(path, sec.offset, sec.size, { size: st.size, mtimeMs: st.mtimeMs });
+      } else if (st.size > SPARSE_READ_BYTES) {
         // .debug_info (170 MB in a vmlinux) stays in the file, read unit by unit.
         data = readSparse(path, st.size, undefined, { infoFromFile: true });
         if (data) infoFrom = (sec) => new FileSectionSource(path, sec.offset, sec.size, { size: st.size, mtimeMs: st.mtimeMs });
@@ -640,15 +644,17 @@ export function readSparse(path: string, size: number, alloc: (size: number) => 
 /**
  * A linked image read as load() reads it (readSparse), into memory threads share
  * (ObjectStore.shareImage); undefined when it is not a large plain ELF64 image
- * (each thread then reads it as before) or cannot be read.
+ * (each thread then reads it as before) or cannot be read. With `infoFromFile`,
+ * .debug_info is not read: each thread reads the units it needs from the file.
  */
-export function readSharedImage(path: string): SharedImage | undefined {
+export function readSharedImage(path: string, opts: { infoFromFile?: boolean } = {}): SharedImage | undefined {
   try {
     const st = statSync(path);
     if (!st.isFile() || st.size <= SPARSE_READ_BYTES || st.size > MAX_IMAGE_BYTES) return undefined;
     let bytes: SharedArrayBuffer | undefined;
-    const buf = readSparse(path, st.size, (n) => Buffer.from((bytes = new SharedArrayBuffer(n))));
-    return buf && bytes ? { path, mtimeMs: st.mtimeMs, size: st.size, bytes } : undefined;
+    const buf = readSparse(path, st.size, (n) => Buffer.from((bytes = new SharedArrayBuffer(n))), opts);
+    if (!buf || !bytes) return undefined;
+    return { path, mtimeMs: st.mtimeMs, size: st.size, bytes, ...(opts.infoFromFile ? { infoFromFile: true } : {}) };
   } catch {
     return undefined;
   }
