@@ -86,6 +86,28 @@ function lastAtOrBefore<T>(list: readonly T[], off: number, offsetOf: (t: T) => 
 
 const byBig = (a: bigint, b: bigint): number => (a < b ? -1 : a > b ? 1 : 0);
 
+const bySectionOffset = (a: FunctionCode, b: FunctionCode): number => a.sectionIndex - b.sectionIndex || a.sectionOffset - b.sectionOffset;
+
+/**
+ * The `sized` functions in address order, those at one address in symbol-table
+ * order: each section's run (by offset, stably sorted) with the sections taken by
+ * base address, checked, and sorted by address when sections overlap.
+ */
+function byStart(bySection: ReadonlyMap<number, readonly FunctionCode[]>, sized: ReadonlySet<FunctionCode>, bases: ReadonlyMap<number, bigint>): FunctionCode[] {
+  const order = [...bySection.keys()].sort((a, b) => byBig(bases.get(a)!, bases.get(b)!) || a - b);
+  const out: FunctionCode[] = [];
+  for (const k of order) for (const f of bySection.get(k)!) if (sized.has(f)) out.push(f);
+  for (let i = 1; i < out.length; i++) {
+    const p = out[i - 1]!;
+    const c = out[i]!;
+    // Equal addresses in two sections: their symbol-table order decides, as below.
+    if (p.start > c.start || (p.start === c.start && p.sectionIndex !== c.sectionIndex)) {
+      return [...sized].sort((x, y) => byBig(x.start, y.start));
+    }
+  }
+  return out;
+}
+
 /** Size-0 function symbols sized by one scan of the symbol table (more: through the named index). */
 const FEW_UNSIZED = 16;
 
@@ -114,7 +136,7 @@ export class ObjectCode {
   /** The join's view: one symbol per address (sized, inside its section), by address. */
   private readonly fns: FunctionCode[];
   private readonly bySection = new Map<number, FunctionCode[]>();
-  private readonly byId = new Map<string, FunctionCode>();
+  private byId: Map<string, FunctionCode> | undefined;
   private readonly decoded = new Map<FunctionCode, WalkedInstruction[]>();
   private readonly frames = new Map<FunctionCode, boolean>();
   private symbolIndex: { named: Map<number, NamedSymbol[]>; objects: Map<number, ElfSymbol[]> } | undefined;
@@ -125,8 +147,9 @@ export class ObjectCode {
     const elf = obj.elf;
     const rel = elf.type === ET_REL;
     const all: FunctionCode[] = [];
-    const fns: FunctionCode[] = [];
-    const seen = new Set<bigint>();
+    /** Candidates for the join's view. */
+    const sized = new Set<FunctionCode>();
+    const bases = new Map<number, bigint>();
     let sized0 = false;
     for (const s of elf.functionSymbols()) {
       if (s.shndx >= SHN_LORESERVE) continue;
@@ -134,17 +157,16 @@ export class ObjectCode {
       if (!sec || (sec.flags & SHF_EXECINSTR) === 0) continue;
       const sectionOffset = Number(rel ? s.value : s.value - sec.addr);
       if (sectionOffset < 0 || sectionOffset > sec.size) continue;
+      let base = bases.get(sec.index);
+      if (base === undefined) bases.set(sec.index, (base = obj.addressOf(sec.index, 0)));
       const f: FunctionCode = {
-        id: s.name, name: s.name, start: obj.addressOf(sec.index, sectionOffset),
+        id: s.name, name: s.name, start: base + BigInt(sectionOffset),
         size: Math.min(s.size, sec.size - sectionOffset), sectionIndex: sec.index, section: sec.name, sectionOffset,
       };
       if (f.size === 0) sized0 = true;
       all.push(f);
-      // The join's view: a sized symbol wholly inside its section; aliases (same
-      // address) keep the first, global-preferred, name.
-      if (s.size === 0 || sectionOffset + s.size > sec.size || seen.has(f.start)) continue;
-      seen.add(f.start);
-      fns.push(f);
+      // The join's view: a sized symbol wholly inside its section.
+      if (s.size !== 0 && sectionOffset + s.size <= sec.size) sized.add(f);
     }
     if (sized0) {
       // An assembly entry point without .size: like objdump, run to the next symbol.
@@ -160,7 +182,9 @@ export class ObjectCode {
       } else {
         // A vmlinux has one such entry among 130,000 symbols: one pass over them
         // instead of the whole named index (which only a disassembly view needs).
+        const secs = new Set(unsized.map((f) => f.sectionIndex));
         for (const s of elf.symbols()) {
+          if (!secs.has(s.shndx)) continue;
           const at = namedOffset(elf, s);
           if (at === undefined) continue;
           for (const f of unsized) {
@@ -170,17 +194,19 @@ export class ObjectCode {
       }
       for (const f of unsized) f.size = (next.get(f) ?? elf.sections[f.sectionIndex]!.size) - f.sectionOffset;
     }
-    all.sort((a, b) => a.sectionIndex - b.sectionIndex || a.sectionOffset - b.sectionOffset);
-    fns.sort((a, b) => byBig(a.start, b.start));
+    // A stable sort: symbols at one place stay in symbol-table order.
+    all.sort(bySectionOffset);
+    for (let i = 0; i < all.length; ) {
+      let j = i + 1;
+      while (j < all.length && all[j]!.sectionIndex === all[i]!.sectionIndex) j++;
+      this.bySection.set(all[i]!.sectionIndex, all.slice(i, j));
+      i = j;
+    }
+    // Aliases (same address) keep the first, global-preferred, name.
+    const fns = byStart(this.bySection, sized, bases).filter((f, i, a) => i === 0 || a[i - 1]!.start !== f.start);
     const counts = new Map<string, number>();
     for (const f of all) counts.set(f.name, (counts.get(f.name) ?? 0) + 1);
-    for (const f of all) {
-      if (counts.get(f.name)! > 1) f.id = `${f.name}@0x${f.start.toString(16)}`;
-      this.byId.set(f.id, f);
-      let list = this.bySection.get(f.sectionIndex);
-      if (!list) this.bySection.set(f.sectionIndex, (list = []));
-      list.push(f);
-    }
+    for (const f of all) if (counts.get(f.name)! > 1) f.id = `${f.name}@0x${f.start.toString(16)}`;
     this.symbols = all;
     this.fns = fns;
   }
@@ -227,6 +253,7 @@ export class ObjectCode {
 
   /** A symbol by id (see FunctionCode.id), or else the first of that name. */
   byIdOrName(id: string): FunctionCode | undefined {
+    this.byId ??= new Map(this.symbols.map((f) => [f.id, f]));
     return this.byId.get(id) ?? this.symbols.find((f) => f.name === id);
   }
 
