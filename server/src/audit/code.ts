@@ -58,9 +58,12 @@ export const MAX_FUNCTION_BYTES = 4 << 20;
 /** How far back to look for an enclosing symbol behind later-starting ones (aliases, nested labels). */
 const ENCLOSING_LOOKBACK = 16;
 
+/** How many of a function's first instructions hasFramePointer looks at. */
+const FRAME_POINTER_WINDOW = 12;
+
 /** A function sets up RBP as a frame pointer: `push rbp; mov rbp,rsp` among its first instructions. */
 export function hasFramePointer(ins: readonly WalkedInstruction[]): boolean {
-  for (let k = 0; k + 1 < Math.min(ins.length, 12); k++) {
+  for (let k = 0; k + 1 < Math.min(ins.length, FRAME_POINTER_WINDOW); k++) {
     if (ins[k]!.text === 'push rbp' && ins[k + 1]!.text === 'mov rbp,rsp') return true;
   }
   return false;
@@ -83,6 +86,41 @@ function lastAtOrBefore<T>(list: readonly T[], off: number, offsetOf: (t: T) => 
 
 const byBig = (a: bigint, b: bigint): number => (a < b ? -1 : a > b ? 1 : 0);
 
+const bySectionOffset = (a: FunctionCode, b: FunctionCode): number => a.sectionIndex - b.sectionIndex || a.sectionOffset - b.sectionOffset;
+
+/**
+ * The `sized` functions in address order, those at one address in symbol-table
+ * order: each section's run (by offset, stably sorted) with the sections taken by
+ * base address, checked, and sorted by address when sections overlap.
+ */
+function byStart(bySection: ReadonlyMap<number, readonly FunctionCode[]>, sized: ReadonlySet<FunctionCode>, bases: ReadonlyMap<number, bigint>): FunctionCode[] {
+  const order = [...bySection.keys()].sort((a, b) => byBig(bases.get(a)!, bases.get(b)!) || a - b);
+  const out: FunctionCode[] = [];
+  for (const k of order) for (const f of bySection.get(k)!) if (sized.has(f)) out.push(f);
+  for (let i = 1; i < out.length; i++) {
+    const p = out[i - 1]!;
+    const c = out[i]!;
+    // Equal addresses in two sections: their symbol-table order decides, as below.
+    if (p.start > c.start || (p.start === c.start && p.sectionIndex !== c.sectionIndex)) {
+      return [...sized].sort((x, y) => byBig(x.start, y.start));
+    }
+  }
+  return out;
+}
+
+/** Size-0 function symbols sized by one scan of the symbol table (more: through the named index). */
+const FEW_UNSIZED = 16;
+
+/** The offset in its section of a symbol that names an address there (see NamedSymbol), or undefined. */
+function namedOffset(elf: BinaryObject['elf'], s: ElfSymbol): number | undefined {
+  if (s.shndx === SHN_UNDEF || s.shndx >= SHN_LORESERVE || s.name === '' || s.name.startsWith('.L')) return undefined;
+  if (s.type !== STT_FUNC && s.type !== STT_OBJECT && s.type !== STT_NOTYPE) return undefined;
+  const sec = elf.sections[s.shndx];
+  if (!sec) return undefined;
+  const offset = Number(elf.type === ET_REL ? s.value : s.value - sec.addr);
+  return offset < 0 || offset > sec.size ? undefined : offset;
+}
+
 const cache = new WeakMap<BinaryObject, ObjectCode>();
 
 /** The one code index of an object (made on first use, kept as long as the object). */
@@ -98,8 +136,9 @@ export class ObjectCode {
   /** The join's view: one symbol per address (sized, inside its section), by address. */
   private readonly fns: FunctionCode[];
   private readonly bySection = new Map<number, FunctionCode[]>();
-  private readonly byId = new Map<string, FunctionCode>();
+  private byId: Map<string, FunctionCode> | undefined;
   private readonly decoded = new Map<FunctionCode, WalkedInstruction[]>();
+  private readonly frames = new Map<FunctionCode, boolean>();
   private symbolIndex: { named: Map<number, NamedSymbol[]>; objects: Map<number, ElfSymbol[]> } | undefined;
   private codeRelocs: Map<number, CodeReloc[]> | undefined;
   private relocs: Map<number, Map<number, PcReloc>> | undefined;
@@ -108,8 +147,9 @@ export class ObjectCode {
     const elf = obj.elf;
     const rel = elf.type === ET_REL;
     const all: FunctionCode[] = [];
-    const fns: FunctionCode[] = [];
-    const seen = new Set<bigint>();
+    /** Candidates for the join's view. */
+    const sized = new Set<FunctionCode>();
+    const bases = new Map<number, bigint>();
     let sized0 = false;
     for (const s of elf.functionSymbols()) {
       if (s.shndx >= SHN_LORESERVE) continue;
@@ -117,38 +157,56 @@ export class ObjectCode {
       if (!sec || (sec.flags & SHF_EXECINSTR) === 0) continue;
       const sectionOffset = Number(rel ? s.value : s.value - sec.addr);
       if (sectionOffset < 0 || sectionOffset > sec.size) continue;
+      let base = bases.get(sec.index);
+      if (base === undefined) bases.set(sec.index, (base = obj.addressOf(sec.index, 0)));
       const f: FunctionCode = {
-        id: s.name, name: s.name, start: obj.addressOf(sec.index, sectionOffset),
+        id: s.name, name: s.name, start: base + BigInt(sectionOffset),
         size: Math.min(s.size, sec.size - sectionOffset), sectionIndex: sec.index, section: sec.name, sectionOffset,
       };
       if (f.size === 0) sized0 = true;
       all.push(f);
-      // The join's view: a sized symbol wholly inside its section; aliases (same
-      // address) keep the first, global-preferred, name.
-      if (s.size === 0 || sectionOffset + s.size > sec.size || seen.has(f.start)) continue;
-      seen.add(f.start);
-      fns.push(f);
+      // The join's view: a sized symbol wholly inside its section.
+      if (s.size !== 0 && sectionOffset + s.size <= sec.size) sized.add(f);
     }
     if (sized0) {
       // An assembly entry point without .size: like objdump, run to the next symbol.
-      const named = this.named();
-      for (const f of all) {
-        if (f.size !== 0) continue;
-        const next = named.get(f.sectionIndex)?.find((n) => n.offset > f.sectionOffset);
-        f.size = (next ? next.offset : elf.sections[f.sectionIndex]!.size) - f.sectionOffset;
+      const unsized = all.filter((f) => f.size === 0);
+      const next = new Map<FunctionCode, number>();
+      if (unsized.length > FEW_UNSIZED) {
+        const named = this.named();
+        for (const f of unsized) {
+          const list = named.get(f.sectionIndex) ?? [];
+          const k = lastAtOrBefore(list, f.sectionOffset, (n) => n.offset) + 1;
+          if (k < list.length) next.set(f, list[k]!.offset);
+        }
+      } else {
+        // A vmlinux has one such entry among 130,000 symbols: one pass over them
+        // instead of the whole named index (which only a disassembly view needs).
+        const secs = new Set(unsized.map((f) => f.sectionIndex));
+        for (const s of elf.symbols()) {
+          if (!secs.has(s.shndx)) continue;
+          const at = namedOffset(elf, s);
+          if (at === undefined) continue;
+          for (const f of unsized) {
+            if (s.shndx === f.sectionIndex && at > f.sectionOffset && at < (next.get(f) ?? Infinity)) next.set(f, at);
+          }
+        }
       }
+      for (const f of unsized) f.size = (next.get(f) ?? elf.sections[f.sectionIndex]!.size) - f.sectionOffset;
     }
-    all.sort((a, b) => a.sectionIndex - b.sectionIndex || a.sectionOffset - b.sectionOffset);
-    fns.sort((a, b) => byBig(a.start, b.start));
+    // A stable sort: symbols at one place stay in symbol-table order.
+    all.sort(bySectionOffset);
+    for (let i = 0; i < all.length; ) {
+      let j = i + 1;
+      while (j < all.length && all[j]!.sectionIndex === all[i]!.sectionIndex) j++;
+      this.bySection.set(all[i]!.sectionIndex, all.slice(i, j));
+      i = j;
+    }
+    // Aliases (same address) keep the first, global-preferred, name.
+    const fns = byStart(this.bySection, sized, bases).filter((f, i, a) => i === 0 || a[i - 1]!.start !== f.start);
     const counts = new Map<string, number>();
     for (const f of all) counts.set(f.name, (counts.get(f.name) ?? 0) + 1);
-    for (const f of all) {
-      if (counts.get(f.name)! > 1) f.id = `${f.name}@0x${f.start.toString(16)}`;
-      this.byId.set(f.id, f);
-      let list = this.bySection.get(f.sectionIndex);
-      if (!list) this.bySection.set(f.sectionIndex, (list = []));
-      list.push(f);
-    }
+    for (const f of all) if (counts.get(f.name)! > 1) f.id = `${f.name}@0x${f.start.toString(16)}`;
     this.symbols = all;
     this.fns = fns;
   }
@@ -195,6 +253,7 @@ export class ObjectCode {
 
   /** A symbol by id (see FunctionCode.id), or else the first of that name. */
   byIdOrName(id: string): FunctionCode | undefined {
+    this.byId ??= new Map(this.symbols.map((f) => [f.id, f]));
     return this.byId.get(id) ?? this.symbols.find((f) => f.name === id);
   }
 
@@ -217,9 +276,61 @@ export class ObjectCode {
     return out;
   }
 
-  /** The function sets up RBP as a frame pointer (push rbp; mov rbp,rsp near its entry). */
+  /**
+   * The function sets up RBP as a frame pointer (push rbp; mov rbp,rsp near its
+   * entry): from its decoded instructions when they are kept, else from its first
+   * few alone (a whole-image pass asks this of functions it never decodes whole).
+   */
   framePointer(fn: FunctionCode): boolean {
-    return hasFramePointer(this.instructions(fn));
+    const whole = this.decoded.get(fn);
+    if (whole) return hasFramePointer(whole);
+    let fp = this.frames.get(fn);
+    if (fp === undefined) {
+      const head: WalkedInstruction[] = [];
+      this.walkFunction(fn, 0, fn.size, (i) => head.push(i) < FRAME_POINTER_WINDOW);
+      this.frames.set(fn, (fp = hasFramePointer(head)));
+    }
+    return fp;
+  }
+
+  /**
+   * Instructions with ip in [lo, hi), across functions, as instructionsIn gives
+   * them, but decoded from `lo` only and not kept: the range of an inlined
+   * instance starts at an instruction, so decoding from it finds the same
+   * instructions a decode of the whole function would. For a pass that visits
+   * each range once (the whole-image inventory); a function already decoded is
+   * read from its decode.
+   */
+  *instructionsInRange(lo: bigint, hi: bigint): Generator<{ fn: FunctionCode; insn: WalkedInstruction }> {
+    let addr = lo;
+    while (addr < hi) {
+      const fn = this.functionAt(addr);
+      if (!fn) return;
+      const end = fn.start + BigInt(fn.size);
+      const whole = this.decoded.get(fn);
+      if (whole) {
+        for (const insn of whole) if (insn.ip >= lo && insn.ip < hi) yield { fn, insn };
+      } else {
+        const out: WalkedInstruction[] = [];
+        const stop = hi < end ? hi : end;
+        this.walkFunction(fn, Number(addr - fn.start), Number(stop - fn.start), (i) => (out.push(i), true));
+        for (const insn of out) yield { fn, insn };
+      }
+      addr = end;
+    }
+  }
+
+  /** Decodes `fn` from byte `from` while instructions start before `to`, as long as `each` says go on. */
+  private walkFunction(fn: FunctionCode, from: number, to: number, each: (i: WalkedInstruction) => boolean): void {
+    if (fn.size > MAX_FUNCTION_BYTES || from >= to) return;
+    const sec = this.obj.elf.sections[fn.sectionIndex]!;
+    const code = this.obj.elf.sectionData(sec).subarray(fn.sectionOffset, fn.sectionOffset + fn.size);
+    const w = new CodeWalker(code, fn.start);
+    try {
+      for (const i of w.walk(from, to)) if (!each(i)) break;
+    } finally {
+      w.free();
+    }
   }
 
   /** Instructions with ip in [lo, hi), across functions. */
@@ -393,14 +504,10 @@ export class ObjectCode {
         list.push(s);
         objects.set(k, list);
       }
-      if (s.shndx === SHN_UNDEF || s.shndx >= SHN_LORESERVE || s.name === '' || s.name.startsWith('.L')) continue;
-      if (s.type !== STT_FUNC && s.type !== STT_OBJECT && s.type !== STT_NOTYPE) continue;
-      const sec = elf.sections[s.shndx];
-      if (!sec) continue;
-      const offset = Number(rel ? s.value : s.value - sec.addr);
-      if (offset < 0 || offset > sec.size) continue;
-      let list = named.get(sec.index);
-      if (!list) named.set(sec.index, (list = []));
+      const offset = namedOffset(elf, s);
+      if (offset === undefined) continue;
+      let list = named.get(s.shndx);
+      if (!list) named.set(s.shndx, (list = []));
       list.push({ name: s.name, offset, size: s.size, typed: s.type !== STT_NOTYPE });
     }
     for (const list of named.values()) list.sort((a, b) => a.offset - b.offset);

@@ -8,6 +8,7 @@
 
 import { CATALOGUE } from '../c/catalogue';
 import type { DwarfUnit } from '../binary/index';
+import { lineFilePath } from '../binary/dwarf/line';
 import type { Profile } from '../x86/profiles';
 import type { CompiledInstruction } from './compiled';
 import { describe, markUnrolled, performs, STRING_INSN } from './compiled/describe';
@@ -34,6 +35,27 @@ export interface Inventory {
 
 /** Headers that define inlined accessors; a unit whose line table names none of them has no instance. */
 const ACCESSOR_HEADERS = /(?:asm\/io\.h|asm\/shared\/io\.h|asm-generic\/io\.h|asm\/pci_x86\.h|io-64-nonatomic-(?:lo-hi|hi-lo)\.h|asm\/msr\.h)$/;
+/** The file names ACCESSOR_HEADERS can end with: only a line-table entry named so is joined to its directory. */
+const ACCESSOR_HEADER_NAMES = /(?:(?:^|\/)(?:io|pci_x86|msr)\.h|io-64-nonatomic-(?:lo-hi|hi-lo)\.h)$/;
+
+/**
+ * Whether the unit's line table names a header that defines accessors: the
+ * entries' own names are tested first, and only those that can match are joined
+ * to their directory (a vmlinux has 2,352 tables of hundreds of headers each).
+ */
+export function namesAccessorHeader(cu: DwarfUnit): boolean {
+  const h = cu.lineHeader();
+  if (!h) return false;
+  const first = h.version >= 5 ? 0 : 1;
+  let compDir: string | undefined | null = null;
+  for (let i = 0; i < h.files.length; i++) {
+    if (!ACCESSOR_HEADER_NAMES.test(h.files[i]!.name)) continue;
+    if (compDir === null) compDir = cu.compDir;
+    const p = lineFilePath(h, i + first, compDir);
+    if (p && ACCESSOR_HEADERS.test(p)) return true;
+  }
+  return false;
+}
 
 /** Out-of-line helpers whose own bodies hold string instructions on MMIO (arch/x86/lib/iomem.c). */
 const STRING_HELPERS = new Set(['memcpy_fromio', 'memcpy_toio', 'memset_io', 'string_memcpy_fromio', 'string_memcpy_toio']);
@@ -63,7 +85,7 @@ function unitItems(o: OpenedObject, cu: DwarfUnit, profile: Profile, includeMsr:
     if (!includeMsr && (acc.kind === 'msr-read' || acc.kind === 'msr-write' || acc.kind === 'cpuid' || acc.kind === 'hlt')) continue;
     let hit = 0;
     for (const r of inst.ranges) {
-      for (const { fn, insn } of o.code.instructionsIn(r.lo, r.hi)) {
+      for (const { fn, insn } of o.code.instructionsInRange(r.lo, r.hi)) {
         if (!performs({ accessorKind: acc.kind, width: acc.width, name: inst.name }, insn, o.code.framePointer(fn))) continue;
         hit++;
         const key = `${insn.ip}:${inst.name}`;
@@ -80,7 +102,7 @@ function unitItems(o: OpenedObject, cu: DwarfUnit, profile: Profile, includeMsr:
   for (const fn of /(^|\/)iomem\.c$/.test(cu.name ?? '') ? dwarf.functions(cu) : []) {
     if (!fn.name || !STRING_HELPERS.has(fn.name)) continue;
     for (const r of fn.ranges) {
-      for (const { fn: sym, insn } of o.code.instructionsIn(r.lo, r.hi)) {
+      for (const { fn: sym, insn } of o.code.instructionsInRange(r.lo, r.hi)) {
         if (!STRING_INSN.test(insn.text)) continue;
         const key = `${insn.ip}:${fn.name}`;
         if (seen.has(key)) continue;
@@ -93,27 +115,47 @@ function unitItems(o: OpenedObject, cu: DwarfUnit, profile: Profile, includeMsr:
   return empty;
 }
 
-export function inventory(o: OpenedObject, profile: Profile, opts: { includeMsr?: boolean; onUnit?: (done: number, total: number) => void; cancelled?: () => boolean } = {}): Inventory {
-  const t0 = performance.now();
-  const dwarf = o.bin.dwarf;
-  const units = dwarf.compileUnits();
-  const items: InventoryItem[] = [];
+/** Options of a whole-image pass. */
+export interface InventoryOptions {
+  includeMsr?: boolean;
+  onUnit?: (done: number, total: number) => void;
+  cancelled?: () => boolean;
+}
+
+/**
+ * What a pass over some of the units gives: each unit's items in the order a
+ * pass over all of them pushes them (deduplicated within the units read here
+ * only), the assembly helpers' items when asked for, and counts. Passes over
+ * disjoint unit sets merge (mergeInventory) into exactly one pass's inventory.
+ */
+export interface InventoryPart {
+  total: number;
+  scanned: number;
+  empty: number;
+  units: { unit: number; items: InventoryItem[] }[];
+  asm: InventoryItem[];
+}
+
+/** The pass over the units `mine` accepts (by index); `asm`: also the assembly string helpers. */
+export function inventoryPart(o: OpenedObject, profile: Profile, mine: (unit: number) => boolean, asm: boolean, opts: InventoryOptions = {}): InventoryPart {
+  const units = o.bin.dwarf.compileUnits();
   const seen = new Set<string>();
-  let scanned = 0;
-  let empty = 0;
+  const part: InventoryPart = { total: units.length, scanned: 0, empty: 0, units: [], asm: [] };
   units.forEach((cu: DwarfUnit, k) => {
-    if (opts.cancelled?.()) return;
+    if (!mine(k) || opts.cancelled?.()) return;
     opts.onUnit?.(k, units.length);
     try {
-      let files: string[];
+      let named: boolean;
       try {
-        files = cu.lineTableFiles();
+        named = namesAccessorHeader(cu);
       } catch {
         return;
       }
-      if (!files.some((f) => ACCESSOR_HEADERS.test(f))) return;
-      scanned++;
-      empty += unitItems(o, cu, profile, opts.includeMsr ?? false, seen, items);
+      if (!named) return;
+      part.scanned++;
+      const items: InventoryItem[] = [];
+      part.empty += unitItems(o, cu, profile, opts.includeMsr ?? false, seen, items);
+      if (items.length) part.units.push({ unit: k, items });
     } finally {
       // Nothing of a unit is needed once it is read: the root DIE and line header go
       // too (kept, 2,352 of them would hold more than the units being read).
@@ -122,15 +164,47 @@ export function inventory(o: OpenedObject, profile: Profile, opts: { includeMsr?
     }
   });
   // Assembly helpers have no DWARF subprogram: find them by symbol.
-  for (const name of ASM_STRING_HELPERS) {
+  for (const name of asm ? ASM_STRING_HELPERS : []) {
     const fn = o.code.byName(name);
     if (!fn) continue;
     for (const insn of o.code.instructions(fn)) {
       if (!STRING_INSN.test(insn.text)) continue;
       const d = describe(o, fn, insn, profile, 'inventory');
-      items.push({ ...d, accessor: name, site: { file: d.file, line: d.line, column: d.column } });
+      part.asm.push({ ...d, accessor: name, site: { file: d.file, line: d.line, column: d.column } });
     }
   }
+  return part;
+}
+
+/**
+ * One inventory from passes over disjoint unit sets: units in their order, an
+ * instruction kept at its first unit (as one pass's `seen` keeps it), then the
+ * assembly helpers, sorted by address (a stable sort: ties stay in that order).
+ */
+export function mergeInventory(object: string, profile: Profile, parts: readonly InventoryPart[], ms: number): Inventory {
+  const byUnit = parts.flatMap((p) => p.units).sort((a, b) => a.unit - b.unit);
+  const seen = new Set<string>();
+  const items: InventoryItem[] = [];
+  for (const u of byUnit) {
+    for (const i of u.items) {
+      // The key one pass uses (`${ip}:${name}`), from what an item keeps of it.
+      const key = `${i.address}:${i.accessor}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      items.push(i);
+    }
+  }
+  for (const p of parts) items.push(...p.asm);
   items.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
-  return { object: o.path, profile, units: { total: units.length, scanned }, items, functions: functionView([{ instructions: items }]), emptyInstances: empty, ms: performance.now() - t0 };
+  const sum = (f: (p: InventoryPart) => number) => parts.reduce((n, p) => n + f(p), 0);
+  return {
+    object, profile, units: { total: parts[0]?.total ?? 0, scanned: sum((p) => p.scanned) }, items,
+    functions: functionView([{ instructions: items }]), emptyInstances: sum((p) => p.empty), ms,
+  };
+}
+
+export function inventory(o: OpenedObject, profile: Profile, opts: InventoryOptions = {}): Inventory {
+  const t0 = performance.now();
+  const part = inventoryPart(o, profile, () => true, true, opts);
+  return mergeInventory(o.path, profile, [part], performance.now() - t0);
 }

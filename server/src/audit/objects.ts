@@ -17,7 +17,7 @@ import { forgetUnitFacts } from './compiled/facts';
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { checkRegular, SafeReadError, safeReadBytes, safeReadHead } from '../fs/safeRead';
 import { basename, dirname, join, posix, relative, resolve, sep } from 'node:path';
-import { openBinary, normalizePath, ElfError, DwarfError, type BinaryObject, type DwarfUnit } from '../binary/index';
+import { openBinary, normalizePath, ElfError, DwarfError, FileSectionSource, type BinaryObject, type DwarfUnit, type OpenBinaryOptions } from '../binary/index';
 import { codeOf, type ObjectCode } from './code';
 import type { ObjectInfo } from './compiled';
 
@@ -67,6 +67,8 @@ export interface SharedImage {
   mtimeMs: number;
   size: number;
   bytes: SharedArrayBuffer;
+  /** .debug_info was left in the file: each thread reads it unit by unit (FileSectionSource). */
+  infoFromFile?: boolean;
 }
 
 export interface ObjectCandidate {
@@ -183,13 +185,18 @@ export class ObjectStore {
       if (head.length < 4 || head.readUInt32BE(0) !== 0x7f454c46) throw new Error(`${path}: not an ELF file`);
       if (st.size > (image ? MAX_IMAGE_BYTES : MAX_OBJECT_BYTES)) throw new Error(`${path}: ${(st.size / 1048576).toFixed(0)} MB is too large to open as an object`);
       const given = this.shared.get(path);
-      const data =
-        given && given.mtimeMs === st.mtimeMs && given.size === st.size
-          ? Buffer.from(given.bytes)
-          : st.size > SPARSE_READ_BYTES
-            ? readSparse(path, st.size) ?? safeReadBytes(path, { maxBytes: Number.MAX_SAFE_INTEGER })
-            : safeReadBytes(path, { maxBytes: Number.MAX_SAFE_INTEGER });
-      const bin = openBinary(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      let data: Buffer | undefined;
+      let infoFrom: OpenBinaryOptions['infoFrom'];
+      if (given && given.mtimeMs === st.mtimeMs && given.size === st.size) {
+        data = Buffer.from(given.bytes);
+        if (given.infoFromFile) infoFrom = (sec) => new FileSectionSource(path, sec.offset, sec.size, { size: st.size, mtimeMs: st.mtimeMs });
+      } else if (st.size > SPARSE_READ_BYTES) {
+        // .debug_info (170 MB in a vmlinux) stays in the file, read unit by unit.
+        data = readSparse(path, st.size, undefined, { infoFromFile: true });
+        if (data) infoFrom = (sec) => new FileSectionSource(path, sec.offset, sec.size, { size: st.size, mtimeMs: st.mtimeMs });
+      }
+      data ??= safeReadBytes(path, { maxBytes: Number.MAX_SAFE_INTEGER });
+      const bin = openBinary(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), { infoFrom });
       if (bin.elf.machine !== 62) throw new Error(`${path}: not an x86-64 object (e_machine ${bin.elf.machine})`);
       if (!bin.dwarf.hasDebugInfo) {
         const stripped = !bin.elf.sectionByName('.symtab');
@@ -570,9 +577,11 @@ const SPARSE_READ_BYTES = 64 << 20;
  * other than relocations, location lists and frame tables. Everything else stays
  * zero pages in a buffer of the file's size, so offsets are unchanged and memory
  * is what was read. undefined for anything but a plain little-endian ELF64
- * executable, which is then read whole.
+ * executable, which is then read whole. With `infoFromFile`, an uncompressed
+ * .debug_info is left unread too: the caller reads it from the file unit by unit
+ * (openBinary's infoFrom, under the same rule: DwarfReader.fromElf).
  */
-export function readSparse(path: string, size: number, alloc: (size: number) => Buffer = (n) => Buffer.alloc(n)): Buffer | undefined {
+export function readSparse(path: string, size: number, alloc: (size: number) => Buffer = (n) => Buffer.alloc(n), opts: { infoFromFile?: boolean } = {}): Buffer | undefined {
   const fd = openSync(path, 'r');
   try {
     const head = Buffer.alloc(64);
@@ -614,10 +623,12 @@ export function readSparse(path: string, size: number, alloc: (size: number) => 
     const SHT_NOBITS = 8;
     const SHF_ALLOC = 2;
     const SHF_EXECINSTR = 4;
+    const SHF_COMPRESSED = 0x800;
     for (let i = 1; i < shnum; i++) {
       const s = sh(i);
       if (s.type === SHT_NOBITS || s.size === 0) continue;
       const name = nameOf(s.name);
+      if (opts.infoFromFile && name === '.debug_info' && (s.flags & SHF_COMPRESSED) === 0) continue;
       const wanted =
         (s.flags & SHF_EXECINSTR) !== 0 ||
         s.type === 2 /* SYMTAB */ || s.type === 3 /* STRTAB */ || s.type === 18 /* SYMTAB_SHNDX */ ||
@@ -633,15 +644,17 @@ export function readSparse(path: string, size: number, alloc: (size: number) => 
 /**
  * A linked image read as load() reads it (readSparse), into memory threads share
  * (ObjectStore.shareImage); undefined when it is not a large plain ELF64 image
- * (each thread then reads it as before) or cannot be read.
+ * (each thread then reads it as before) or cannot be read. With `infoFromFile`,
+ * .debug_info is not read: each thread reads the units it needs from the file.
  */
-export function readSharedImage(path: string): SharedImage | undefined {
+export function readSharedImage(path: string, opts: { infoFromFile?: boolean } = {}): SharedImage | undefined {
   try {
     const st = statSync(path);
     if (!st.isFile() || st.size <= SPARSE_READ_BYTES || st.size > MAX_IMAGE_BYTES) return undefined;
     let bytes: SharedArrayBuffer | undefined;
-    const buf = readSparse(path, st.size, (n) => Buffer.from((bytes = new SharedArrayBuffer(n))));
-    return buf && bytes ? { path, mtimeMs: st.mtimeMs, size: st.size, bytes } : undefined;
+    const buf = readSparse(path, st.size, (n) => Buffer.from((bytes = new SharedArrayBuffer(n))), opts);
+    if (!buf || !bytes) return undefined;
+    return { path, mtimeMs: st.mtimeMs, size: st.size, bytes, ...(opts.infoFromFile ? { infoFromFile: true } : {}) };
   } catch {
     return undefined;
   }

@@ -10,6 +10,8 @@ import { ElfFile } from './elf';
 import { DwarfReader } from './dwarf/index';
 import { addressOf, locate } from './relocate';
 import type { SectionOffset } from './relocate';
+import type { ElfSection } from './elf';
+import type { InfoSource } from './dwarf/sections';
 
 export { ElfError, DwarfError } from './errors';
 export type { ElfSection, ElfSymbol, ElfRela } from './elf';
@@ -24,7 +26,10 @@ export type { FunctionInfo, SubprogramInfo, InlinedInstance, InlineFrame, UnitSu
 export type { LineRow, LineProgramHeader } from './dwarf/line';
 export type { AddressRange } from './dwarf/ranges';
 export { ElfDwarfSections, MapDwarfSections } from './dwarf/sections';
-export type { DwarfSections } from './dwarf/sections';
+export type { DwarfSections, InfoSource, InfoBytes } from './dwarf/sections';
+export { MemoryInfoSource } from './dwarf/sections';
+export { FileSectionSource } from './fileSection';
+export type { FileIdentity } from './fileSection';
 
 /** An ELF file with its DWARF, and the address conversions for it. */
 export interface BinaryObject {
@@ -36,10 +41,18 @@ export interface BinaryObject {
   locate(addr: bigint): SectionOffset | undefined;
 }
 
+export interface OpenBinaryOptions {
+  /**
+   * For a linked image read without its .debug_info (ObjectStore: a vmlinux read
+   * sparsely): where that section is read from instead, given its header.
+   */
+  infoFrom?: (sec: ElfSection) => InfoSource | undefined;
+}
+
 /** Parses an ELF image already read into memory (the buffer is used in place, never copied). */
-export function openBinary(data: Uint8Array): BinaryObject {
+export function openBinary(data: Uint8Array, opts: OpenBinaryOptions = {}): BinaryObject {
   const elf = ElfFile.parse(data);
-  const dwarf = DwarfReader.fromElf(elf);
+  const dwarf = DwarfReader.fromElf(elf, opts.infoFrom);
   return {
     elf,
     dwarf,

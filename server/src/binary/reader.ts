@@ -227,6 +227,9 @@ export class ByteReader {
   }
 }
 
+/** Node's Latin-1 slice of a byte view: an ASCII string without a TextDecoder call and a subarray. */
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice: (this: Uint8Array, start: number, end: number) => string }).latin1Slice;
+
 /** Reads a NUL-terminated string at `pos`, bounded by `end`. */
 export function cstringAt(
   data: Uint8Array,
@@ -236,8 +239,14 @@ export function cstringAt(
 ): { value: string; next: number } {
   if (pos < 0 || pos >= end) throw fault(pos, 'string offset outside section');
   // Search only inside [pos, end) so a missing NUL cannot scan a whole vmlinux.
-  const rel = data.subarray(pos, end).indexOf(0);
-  if (rel < 0) throw fault(pos, 'unterminated string');
-  const nul = pos + rel;
-  return { value: utf8.decode(data.subarray(pos, nul)), next: nul + 1 };
+  // Symbol and DWARF names are ASCII: those are sliced as Latin-1 (the same text).
+  let nul = pos;
+  let high = 0;
+  for (; nul < end; nul++) {
+    const b = data[nul]!;
+    if (b === 0) break;
+    high |= b;
+  }
+  if (nul >= end) throw fault(pos, 'unterminated string');
+  return { value: high < 0x80 ? latin1Slice.call(data, pos, nul) : utf8.decode(data.subarray(pos, nul)), next: nul + 1 };
 }

@@ -11,6 +11,7 @@ import { DEFAULT_PROFILE } from '../x86/profiles';
 import { AuditEngine } from '../audit/engine';
 import { ObjectStore, type ObjectSearch } from '../audit/objects';
 import { inventory } from '../audit/inventory';
+import { inventoryThreads } from '../audit/inventoryThreads';
 import { isRejected } from '../audit/verdicts';
 import { instructionJson, type CompiledInstruction } from '../audit/compiled';
 import { VERSION } from './scanOutput';
@@ -148,18 +149,26 @@ export async function runScan(argv: string[], write: (s: string) => void, warn: 
 }
 
 /** `scan --vmlinux FILE` with no sources: every accessor instruction in the image. */
-function inventoryCommand(o: ScanOptions, write: (s: string) => void, warn: (s: string) => void): number {
-  const store = new ObjectStore(1);
-  const r = store.load(resolve(o.vmlinux!), true);
-  if ('error' in r) {
-    warn(`tdx-audit: ${r.error}`);
+async function inventoryCommand(o: ScanOptions, write: (s: string) => void, warn: (s: string) => void): Promise<number> {
+  // On --jobs worker threads when the bundle has its worker (the same inventory), else here.
+  let inv = await inventoryThreads(resolve(o.vmlinux!), o.profile, o.jobs);
+  if (inv && 'error' in inv) {
+    warn(`tdx-audit: ${inv.error}`);
     return 2;
   }
-  const tty = process.stderr.isTTY;
-  const inv = inventory(r, o.profile, {
-    onUnit: tty ? (k, n) => { if (k % 50 === 0) process.stderr.write(`\r  reading DWARF: unit ${k}/${n}`); } : undefined,
-  });
-  if (tty) process.stderr.write('\r\x1b[K');
+  if (!inv) {
+    const store = new ObjectStore(1);
+    const r = store.load(resolve(o.vmlinux!), true);
+    if ('error' in r) {
+      warn(`tdx-audit: ${r.error}`);
+      return 2;
+    }
+    const tty = process.stderr.isTTY;
+    inv = inventory(r, o.profile, {
+      onUnit: tty ? (k, n) => { if (k % 50 === 0) process.stderr.write(`\r  reading DWARF: unit ${k}/${n}`); } : undefined,
+    });
+    if (tty) process.stderr.write('\r\x1b[K');
+  }
   const failures = inv.items.filter(isRejected);
   if (o.format === 'json') {
     write(JSON.stringify({

@@ -13,7 +13,7 @@
  * addresses of relocate.ts: (sectionIndex << 32) + offset.
  */
 import { DwarfError } from '../errors';
-import { ElfFile } from '../elf';
+import { ElfFile, ET_REL, SHF_COMPRESSED, SHT_NOBITS, type ElfSection } from '../elf';
 import { AbbrevTable, parseAbbrevTable } from './abbrev';
 import { DW_AT, DW_TAG, DW_UT } from './constants';
 import { constValue } from './forms';
@@ -21,7 +21,7 @@ import { Die, getAttr, listUnitHeaders } from './info';
 import { LineRow, isAbsolutePath } from './line';
 import { AddressRange, ArangeEntry, rangesContain, readAranges } from './ranges';
 import { cstringAt } from '../reader';
-import { DwarfSections, ElfDwarfSections, faultIn } from './sections';
+import { DwarfSections, ElfDwarfSections, faultIn, infoSourceOf, type InfoSource } from './sections';
 import { DwarfUnit, UnitHost } from './unit';
 
 export interface FunctionInfo {
@@ -112,13 +112,29 @@ export class DwarfReader implements UnitHost {
     this.sections = sections;
   }
 
-  /** DWARF of an ELF file; for a .o, debug sections are relocated (synthetic addresses). */
-  static fromElf(elf: ElfFile): DwarfReader {
-    return new DwarfReader(new ElfDwarfSections(elf));
+  /**
+   * DWARF of an ELF file; for a .o, debug sections are relocated (synthetic addresses).
+   * `infoFrom`, for a linked image whose .debug_info is stored plain, gives a source
+   * that reads it from the file range by range instead of from `elf`'s bytes.
+   */
+  static fromElf(elf: ElfFile, infoFrom?: (sec: ElfSection) => InfoSource | undefined): DwarfReader {
+    const sec = infoFrom ? elf.sectionByName('.debug_info') : undefined;
+    const plain = sec && elf.type !== ET_REL && (sec.flags & SHF_COMPRESSED) === 0 && sec.type !== SHT_NOBITS;
+    return new DwarfReader(new ElfDwarfSections(elf, plain ? infoFrom!(sec) : undefined));
+  }
+
+  private infoSrc: InfoSource | null | undefined;
+
+  /** .debug_info as an InfoSource (UnitHost); a DwarfError when there is none. */
+  info(): InfoSource {
+    if (this.infoSrc === undefined) this.infoSrc = infoSourceOf(this.sections) ?? null;
+    if (!this.infoSrc) throw new DwarfError('.debug_info', 0, 'section missing');
+    return this.infoSrc;
   }
 
   get hasDebugInfo(): boolean {
-    return this.sections.get('.debug_info') !== undefined;
+    if (this.infoSrc === undefined) this.infoSrc = infoSourceOf(this.sections) ?? null;
+    return this.infoSrc !== null;
   }
 
   private readonly strings = { '.debug_str': new Map<number, string>(), '.debug_line_str': new Map<number, string>() };
@@ -159,8 +175,7 @@ export class DwarfReader implements UnitHost {
   /** All units of .debug_info (headers only; nothing else is decoded). */
   units(): DwarfUnit[] {
     if (!this.unitList) {
-      const info = this.sections.get('.debug_info');
-      this.unitList = info ? listUnitHeaders(info).map((h) => new DwarfUnit(this, h)) : [];
+      this.unitList = this.hasDebugInfo ? listUnitHeaders(this.info()).map((h) => new DwarfUnit(this, h)) : [];
     }
     return this.unitList;
   }

@@ -6,11 +6,11 @@
  * request, into a flat pre-order array with parent/child/sibling links.
  */
 import { DwarfError } from '../errors';
-import { ByteReader } from '../reader';
+import { ByteReader, type FaultFn } from '../reader';
 import { AbbrevTable } from './abbrev';
 import { DW_AT, DW_UT } from './constants';
 import { AttrValue, FormContext, readAttrValue, skipAttrValue } from './forms';
-import { faultIn } from './sections';
+import { faultIn, MemoryInfoSource, type InfoBytes, type InfoSource } from './sections';
 
 export interface UnitHeader {
   /** Offset of the unit header in .debug_info. */
@@ -54,8 +54,19 @@ export interface Die {
 /** DIE nesting deeper than this is taken as corrupt (real C code stays far below). */
 export const MAX_DIE_DEPTH = 256;
 
-export function readUnitHeader(info: Uint8Array, offset: number): UnitHeader {
-  const r = new ByteReader(info, faultIn('.debug_info'), offset);
+/** Faults at a position of `data` reported at its .debug_info offset (`base` + position). */
+function infoFault(base: number): FaultFn {
+  return base === 0 ? faultIn('.debug_info') : (off, what) => new DwarfError('.debug_info', off + base, what);
+}
+
+/**
+ * The header of the unit at section offset `offset`, from bytes that start at or
+ * before it (`base`: the section offset of `info[0]`) and hold at least the header.
+ * `sectionSize` bounds the unit (the bytes may be a window of the section).
+ */
+export function readUnitHeader(info: Uint8Array, offset: number, base = 0, sectionSize = base + info.length): UnitHeader {
+  const fault = infoFault(base);
+  const r = new ByteReader(info, fault, offset - base);
   let length = r.u32();
   let offsetSize = 4;
   if (length === 0xffffffff) {
@@ -64,9 +75,9 @@ export function readUnitHeader(info: Uint8Array, offset: number): UnitHeader {
   } else if (length >= 0xfffffff0) {
     throw new DwarfError('.debug_info', offset, `reserved unit_length 0x${length.toString(16)}`);
   }
-  const end = r.pos + length;
-  if (end > info.length) throw new DwarfError('.debug_info', offset, `unit length 0x${length.toString(16)} runs past section end`);
-  const ur = new ByteReader(info, faultIn('.debug_info'), r.pos, end);
+  const end = r.pos + base + length;
+  if (end > sectionSize) throw new DwarfError('.debug_info', offset, `unit length 0x${length.toString(16)} runs past section end`);
+  const ur = new ByteReader(info, fault, r.pos, Math.min(end - base, info.length));
   const version = ur.u16();
   if (version < 2 || version > 5) throw new DwarfError('.debug_info', offset, `unsupported DWARF version ${version}`);
   let unitType: number = DW_UT.compile;
@@ -90,22 +101,43 @@ export function readUnitHeader(info: Uint8Array, offset: number): UnitHeader {
     addressSize = ur.u8();
   }
   if (addressSize !== 4 && addressSize !== 8) throw new DwarfError('.debug_info', offset, `bad address size ${addressSize}`);
-  const h: UnitHeader = { offset, end, version, unitType, addressSize, offsetSize, abbrevOffset, dieOffset: ur.pos };
+  const h: UnitHeader = { offset, end, version, unitType, addressSize, offsetSize, abbrevOffset, dieOffset: ur.pos + base };
   if (typeSignature !== undefined) h.typeSignature = typeSignature;
   if (dwoId !== undefined) h.dwoId = dwoId;
   return h;
 }
 
-/** All unit headers of .debug_info, in order. Each step advances by the unit length (> 0). */
-export function listUnitHeaders(info: Uint8Array): UnitHeader[] {
+/** The most a unit header takes (64-bit DWARF 5 with a type signature and offset). */
+const MAX_UNIT_HEADER = 4 + 8 + 2 + 1 + 1 + 8 + 8 + 8;
+
+/**
+ * All unit headers of .debug_info, in order. Each step advances by the unit length
+ * (> 0). Only the headers are read: from a file-backed section, a few dozen bytes per unit.
+ */
+export function listUnitHeaders(info: Uint8Array | InfoSource): UnitHeader[] {
+  const src = info instanceof Uint8Array ? new MemoryInfoSource(info) : info;
   const out: UnitHeader[] = [];
   let off = 0;
-  while (off < info.length) {
-    const h = readUnitHeader(info, off);
+  while (off < src.size) {
+    const b = src.read(off, Math.min(off + MAX_UNIT_HEADER, src.size));
+    const h = readUnitHeader(b.data, off, b.base, src.size);
     out.push(h);
     off = h.end;
   }
   return out;
+}
+
+/**
+ * A reader over a unit's DIEs in `info` (the section, or bytes of it starting at
+ * `base`). With `whole`, the bytes must hold the unit to its end; else they may be a
+ * prefix (the root DIE alone: a read past it is a fault the caller answers by
+ * reading the unit whole).
+ */
+function unitReader(info: Uint8Array | InfoBytes, h: UnitHeader, whole: boolean): { r: ByteReader; base: number } {
+  const { data, base } = info instanceof Uint8Array ? { data: info, base: 0 } : info;
+  if (h.dieOffset < base) throw new DwarfError('.debug_info', h.dieOffset, 'unit bytes start after its first DIE');
+  if (whole && h.end - base > data.length) throw new DwarfError('.debug_info', base + data.length, 'unit bytes end before the unit');
+  return { r: new ByteReader(data, infoFault(base), h.dieOffset - base, Math.min(h.end - base, data.length)), base };
 }
 
 export function formContext(h: UnitHeader): FormContext {
@@ -117,15 +149,15 @@ export function formContext(h: UnitHeader): FormContext {
  * for name/comp_dir/bases). Every iteration consumes at least one byte of the
  * unit, and nesting is capped at MAX_DIE_DEPTH.
  */
-export function parseDies(info: Uint8Array, h: UnitHeader, abbrevs: AbbrevTable, firstOnly = false): Die[] {
-  const r = new ByteReader(info, faultIn('.debug_info'), h.dieOffset, h.end);
+export function parseDies(info: Uint8Array | InfoBytes, h: UnitHeader, abbrevs: AbbrevTable, firstOnly = false): Die[] {
+  const { r, base } = unitReader(info, h, !firstOnly);
   const ctx = formContext(h);
   const dies: Die[] = [];
   // Stack of indices of open parents; lastChild[d] = last DIE seen at depth d+1 under stack[d].
   const stack: number[] = [];
   const lastChild: number[] = [];
-  while (r.pos < h.end) {
-    const offset = r.pos;
+  while (r.pos < r.end) {
+    const offset = r.pos + base;
     const code = r.uleb();
     if (code === 0) {
       // End of a sibling chain (or padding after the root's children).
@@ -189,8 +221,8 @@ export interface DieSubset {
  * around a method) do not make the DIEs below them opaque. The same checks as
  * parseDies (depth cap, one root).
  */
-export function parseDiesOfTags(info: Uint8Array, h: UnitHeader, abbrevs: AbbrevTable, keep: ReadonlySet<number>, transparent: ReadonlySet<number> = new Set()): DieSubset {
-  const r = new ByteReader(info, faultIn('.debug_info'), h.dieOffset, h.end);
+export function parseDiesOfTags(info: Uint8Array | InfoBytes, h: UnitHeader, abbrevs: AbbrevTable, keep: ReadonlySet<number>, transparent: ReadonlySet<number> = new Set()): DieSubset {
+  const { r, base } = unitReader(info, h, true);
   const ctx = formContext(h);
   const dies: Die[] = [];
   const opaque: number[] = [];
@@ -201,8 +233,8 @@ export function parseDiesOfTags(info: Uint8Array, h: UnitHeader, abbrevs: Abbrev
   const lastChild = new Map<number, number>();
   let depth = 0;
   let roots = 0;
-  while (r.pos < h.end) {
-    const offset = r.pos;
+  while (r.pos < r.end) {
+    const offset = r.pos + base;
     const code = r.uleb();
     if (code === 0) {
       if (depth > 0) {
@@ -249,8 +281,8 @@ export function parseDiesOfTags(info: Uint8Array, h: UnitHeader, abbrevs: Abbrev
           if (v.kind === 'ref') sibling = v.offset;
         } else skipAttrValue(r, sp.form, ctx);
       }
-      if (sibling > r.pos && sibling <= h.end) {
-        r.pos = sibling;
+      if (sibling > r.pos + base && sibling <= h.end) {
+        r.pos = sibling - base;
         continue;
       }
     }

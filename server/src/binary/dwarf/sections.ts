@@ -25,14 +25,75 @@ export type DwarfSectionName =
 export interface DwarfSections {
   /** Contents (inflated and, for a .o, relocated), or undefined when absent. */
   get(name: DwarfSectionName): Uint8Array | undefined;
+  /**
+   * Where .debug_info is read from when it is not held in memory (a linked image's
+   * 170 MB read unit by unit from the file); get('.debug_info') then refuses.
+   */
+  readonly infoSource?: InfoSource;
+}
+
+/**
+ * Bytes of .debug_info: `data[i]` is the section's byte `base + i`. A reader over
+ * them works in data coordinates and adds `base` to every offset it reports.
+ */
+export interface InfoBytes {
+  data: Uint8Array;
+  base: number;
+}
+
+/**
+ * .debug_info as ranges: the whole section in memory, or positioned reads of the
+ * file (FileSectionSource). `read` may return more than asked (memory hands out the
+ * whole section), never less; a range outside the section is a DwarfError.
+ */
+export interface InfoSource {
+  /** The section's size in bytes. */
+  readonly size: number;
+  /** Whether read() costs nothing (the section is in memory): nothing is worth keeping. */
+  readonly inMemory: boolean;
+  read(start: number, end: number): InfoBytes;
+}
+
+/** .debug_info already in memory: every read is the whole section. */
+export class MemoryInfoSource implements InfoSource {
+  readonly inMemory = true;
+  private readonly whole: InfoBytes;
+  constructor(data: Uint8Array) {
+    this.whole = { data, base: 0 };
+  }
+  get size(): number {
+    return this.whole.data.length;
+  }
+  read(start: number, end: number): InfoBytes {
+    checkInfoRange(start, end, this.size);
+    return this.whole;
+  }
+}
+
+export function checkInfoRange(start: number, end: number, size: number): void {
+  if (!(start >= 0 && start <= end && end <= size)) {
+    throw new DwarfError('.debug_info', start, `range [0x${start.toString(16)}, 0x${end.toString(16)}) outside section of 0x${size.toString(16)} bytes`);
+  }
+}
+
+/** The section's bytes as an InfoSource: the file-backed one when the sections have it. */
+export function infoSourceOf(sections: DwarfSections): InfoSource | undefined {
+  if (sections.infoSource) return sections.infoSource;
+  const data = sections.get('.debug_info');
+  return data ? new MemoryInfoSource(data) : undefined;
 }
 
 /** DWARF sections of an ELF file; inflated and relocated lazily, once each. */
 export class ElfDwarfSections implements DwarfSections {
   private readonly cache = new Map<string, Uint8Array | undefined>();
-  constructor(private readonly elf: ElfFile) {}
+  constructor(
+    private readonly elf: ElfFile,
+    readonly infoSource?: InfoSource,
+  ) {}
 
   get(name: DwarfSectionName): Uint8Array | undefined {
+    // The buffer holds no .debug_info bytes (zeros) when it is read from the file.
+    if (name === '.debug_info' && this.infoSource) throw new DwarfError(name, 0, 'read unit by unit from the file, not whole');
     if (this.cache.has(name)) return this.cache.get(name);
     const sec = this.elf.debugSection(name);
     const data = sec ? relocatedSectionData(this.elf, sec) : undefined;

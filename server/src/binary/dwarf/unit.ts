@@ -14,7 +14,14 @@ import { DW_TAG } from './constants';
 import { LineProgramHeader, LineRow, lineFilePath, readLineProgramHeader, runLineProgram } from './line';
 import { AddressRange, readRangeList, readRnglist, rnglistxOffset } from './ranges';
 import { LocationEntry, loclistxOffset, readLocList, readLoclist } from './loclists';
-import { DwarfSections, faultIn, sectionReader } from './sections';
+import { DwarfSections, faultIn, sectionReader, type InfoBytes, type InfoSource } from './sections';
+
+/**
+ * Bytes read for a root DIE alone from a file-backed section: kernel root DIEs
+ * (producer, name, comp_dir as string offsets, ranges, stmt_list) take under 64.
+ * A longer one is read again with its whole unit.
+ */
+const ROOT_PREFIX = 512;
 
 /** What codeTree() keeps besides the root. */
 const CODE_TAGS: ReadonlySet<number> = new Set([DW_TAG.subprogram, DW_TAG.inlined_subroutine, DW_TAG.lexical_block, DW_TAG.entry_point, DW_TAG.namespace]);
@@ -23,6 +30,8 @@ const TRANSPARENT_TAGS: ReadonlySet<number> = new Set([DW_TAG.class_type, DW_TAG
 
 export interface UnitHost {
   sections: DwarfSections;
+  /** .debug_info, in memory or read from the file range by range. */
+  info(): InfoSource;
   abbrevTable(offset: number): AbbrevTable;
   /** The string at an offset of .debug_str / .debug_line_str, decoded once per reader when the host keeps them. */
   stringAt?(section: '.debug_str' | '.debug_line_str', offset: number): string;
@@ -35,6 +44,8 @@ export class DwarfUnit {
   private lineHdr: LineProgramHeader | null | undefined;
   private rows: LineRow[] | undefined;
   private code: (DieSubset & { byOffset: Map<number, Die> }) | undefined;
+  /** The unit's bytes while its DIEs are decoded (a file-backed section); dropped with them. */
+  private bytes: InfoBytes | undefined;
   /** Line rows split into sequences (DwarfReader.lineForAddress); dropped with the rows. */
   sequenceCache: unknown;
   /** The scope interval index over codeDies() (DwarfReader.inlineChain); dropped with them. */
@@ -54,17 +65,32 @@ export class DwarfUnit {
     return this.host.sections;
   }
 
-  private info(): Uint8Array {
-    const d = this.sections.get('.debug_info');
-    if (!d) throw new DwarfError('.debug_info', 0, 'section missing');
-    return d;
+  /** The whole unit's bytes (the section itself when it is in memory). */
+  private unitBytes(): InfoBytes {
+    return (this.bytes ??= this.host.info().read(this.header.offset, this.header.end));
   }
 
   /** The unit DIE (DW_TAG_compile_unit ...), decoded without its children. */
   root(): Die {
     if (this.allDies) return this.allDies[0]!;
     if (!this.rootDie) {
-      this.rootDie = parseDies(this.info(), this.header, this.host.abbrevTable(this.header.abbrevOffset), true)[0]!;
+      const h = this.header;
+      const abbrevs = this.host.abbrevTable(h.abbrevOffset);
+      const src = this.host.info();
+      // From a file, the root DIE's own bytes, not the unit's (a vmlinux pass reads
+      // every unit's root and a tenth of the units whole).
+      if (this.bytes || src.inMemory || h.end - h.dieOffset <= ROOT_PREFIX) {
+        this.rootDie = parseDies(this.unitBytes(), h, abbrevs, true)[0]!;
+        if (!src.inMemory && !this.allDies && !this.code) this.bytes = undefined;
+      } else {
+        try {
+          this.rootDie = parseDies(src.read(h.offset, h.dieOffset + ROOT_PREFIX), h, abbrevs, true)[0]!;
+        } catch (e) {
+          if (!(e instanceof DwarfError)) throw e;
+          // Longer than the prefix (or broken: the whole unit says where).
+          this.rootDie = parseDies(src.read(h.offset, h.end), h, abbrevs, true)[0]!;
+        }
+      }
     }
     return this.rootDie;
   }
@@ -72,7 +98,7 @@ export class DwarfUnit {
   /** All DIEs in pre-order (decoded on first call, then cached). */
   dies(): Die[] {
     if (!this.allDies) {
-      this.allDies = parseDies(this.info(), this.header, this.host.abbrevTable(this.header.abbrevOffset));
+      this.allDies = parseDies(this.unitBytes(), this.header, this.host.abbrevTable(this.header.abbrevOffset));
       this.rootDie = undefined;
     }
     return this.allDies;
@@ -89,7 +115,7 @@ export class DwarfUnit {
    */
   codeTree(): DieSubset & { byOffset: Map<number, Die> } {
     if (!this.code) {
-      const t = parseDiesOfTags(this.info(), this.header, this.host.abbrevTable(this.header.abbrevOffset), CODE_TAGS, TRANSPARENT_TAGS);
+      const t = parseDiesOfTags(this.unitBytes(), this.header, this.host.abbrevTable(this.header.abbrevOffset), CODE_TAGS, TRANSPARENT_TAGS);
       this.code = { ...t, byOffset: new Map(t.dies.map((d) => [d.offset, d])) };
     }
     return this.code;
@@ -112,7 +138,9 @@ export class DwarfUnit {
 
   /** Drops decoded DIEs and line rows (keeps the cheap root summary and line header). */
   release(): void {
-    if (this.allDies) this.rootDie = this.allDies[0];
+    // From a file the root is read again when asked: kept, it would hold the unit's bytes.
+    if (this.allDies && this.host.info().inMemory) this.rootDie = this.allDies[0];
+    this.bytes = undefined;
     this.allDies = undefined;
     this.byOffset = undefined;
     this.code = undefined;
