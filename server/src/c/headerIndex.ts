@@ -30,6 +30,7 @@ import { createHash } from 'node:crypto';
 import { dirname, sep } from 'node:path';
 import { emptyKnowledge, mergeKnowledge, type Knowledge } from './knowledge';
 import type { HeaderStore } from './headerCache';
+import { headerShareOfThisThread, type HeaderShare } from './headerShare';
 import { includeDirectives, resolveInclude, type IncludeContext, type IncludeDirective, type Probe, type Resolution } from './includePath';
 
 /** What the host answers for a header: its text, or why not (`missing`: the search goes on). */
@@ -73,6 +74,11 @@ export interface HeaderIndexOptions {
    * search goes on without a read), undefined when it cannot be told.
    */
   stamp?: (path: string) => string | null | undefined;
+  /**
+   * Components shared with the other worker threads of a run (headerShare.ts);
+   * by default the one this thread was given, if any.
+   */
+  shared?: HeaderShare;
 }
 
 interface Facts {
@@ -127,6 +133,7 @@ export class HeaderIndex {
   analysed = 0;
   /** Components taken from the disk store. */
   fromStore = 0;
+  private readonly shared: HeaderShare | undefined;
 
   constructor(
     private readonly analyse: AnalyseHeaders,
@@ -134,6 +141,8 @@ export class HeaderIndex {
   ) {
     this.maxEntries = opts.maxEntries ?? 50_000;
     this.maxHeaders = opts.maxHeadersPerWalk ?? 20_000;
+    // Only a snapshot's components are the same for every thread of a run.
+    this.shared = opts.snapshot ? (opts.shared ?? headerShareOfThisThread()) : undefined;
   }
 
   /** Forgets what is remembered of a header (it changed on disk). Cached components are keyed by content and stay valid. */
@@ -374,8 +383,21 @@ export class HeaderIndex {
         exports = isEmpty(stored) ? EMPTY : stored;
         this.fromStore++;
       } else {
-        exports = this.analyseComponent(members, external, nodes, read, name, isSystem);
-        store?.put(key, exports);
+        // Another worker of the run may have analysed it, or be analysing it now.
+        const claim = this.shared?.claim(key);
+        if (claim && 'knowledge' in claim) {
+          // Its owner wrote it to the disk store.
+          exports = isEmpty(claim.knowledge) ? EMPTY : claim.knowledge;
+        } else {
+          try {
+            exports = this.analyseComponent(members, external, nodes, read, name, isSystem);
+          } catch (e) {
+            if (claim) this.shared!.abandon(key);
+            throw e;
+          }
+          if (claim) this.shared!.publish(key, exports);
+          store?.put(key, exports);
+        }
       }
       this.exportsByKey.set(key, exports);
       while (this.exportsByKey.size > this.maxEntries) this.exportsByKey.delete(this.exportsByKey.keys().next().value!);
