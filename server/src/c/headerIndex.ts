@@ -97,12 +97,18 @@ interface Node {
   low: number;
   onStack: boolean;
   comp?: Component;
+  /** `edges` as nodes, once each of them is in the graph (merges run per file: no map lookups). */
+  edgeNodes?: Node[];
+  /** The merge that last visited this node (mergeClosure's visited set, without hashing paths). */
+  visit?: number;
 }
 
 interface Component {
   key: string;
   members: Node[];
   exports: Knowledge;
+  /** The merge that last took its exports. */
+  visit?: number;
 }
 
 const EMPTY: Knowledge = emptyKnowledge();
@@ -443,36 +449,46 @@ export class HeaderIndex {
   }
 }
 
+/** Numbers each merge, so visited marks of earlier merges are stale without clearing them. */
+let merges = 0;
+
+/** The nodes `n` includes, in order; cached once every include is in the graph. */
+function edgeNodesOf(n: Node, nodes: Map<string, Node>): (Node | undefined)[] {
+  if (n.edgeNodes) return n.edgeNodes;
+  const out = n.edges.map((q) => nodes.get(q));
+  if (out.every((m) => m !== undefined)) n.edgeNodes = out as Node[];
+  return out;
+}
+
 /**
  * Merges the exports of everything reachable from `starts` in C's order: a
  * header's includes before the header itself (first definition wins). Each
- * component once.
+ * component once. (Runs once per audited or pre-filtered file over the ~800
+ * headers a driver reaches: visited marks are numbers on the nodes, not a set of paths.)
  */
 function mergeClosure(into: Knowledge, starts: readonly string[], nodes: Map<string, Node>, wrappersOnly = false): Node[] {
-  const seen = new Set<Component>();
-  const visited = new Set<string>();
+  const visit = ++merges;
   const reached: Node[] = [];
   for (const s of starts) {
     const first = nodes.get(s);
-    if (!first || visited.has(s)) continue;
-    visited.add(s);
-    const frames: { n: Node; i: number }[] = [{ n: first, i: 0 }];
+    if (!first || first.visit === visit) continue;
+    first.visit = visit;
+    const frames: { n: Node; i: number; edges: (Node | undefined)[] }[] = [{ n: first, i: 0, edges: edgeNodesOf(first, nodes) }];
     while (frames.length) {
       const fr = frames[frames.length - 1]!;
-      if (fr.i < fr.n.edges.length) {
-        const q = fr.n.edges[fr.i++]!;
-        const m = nodes.get(q);
-        if (m && !visited.has(q)) {
-          visited.add(q);
-          frames.push({ n: m, i: 0 });
+      if (fr.i < fr.edges.length) {
+        const m = fr.edges[fr.i++];
+        if (m && m.visit !== visit) {
+          m.visit = visit;
+          frames.push({ n: m, i: 0, edges: edgeNodesOf(m, nodes) });
         }
         continue;
       }
       frames.pop();
       reached.push(fr.n);
       const c = fr.n.comp;
-      if (c && !seen.has(c)) {
-        seen.add(c);
+      if (c && c.visit !== visit) {
+        c.visit = visit;
         if (c.exports === EMPTY) continue;
         if (!wrappersOnly) mergeKnowledge(into, c.exports);
         else for (const [k, v] of c.exports.wrappers) if (!into.wrappers.has(k)) into.wrappers.set(k, v);
