@@ -111,6 +111,17 @@ interface Component {
   visit?: number;
 }
 
+/** What another thread published for a header's facts, checked before use. */
+function isFacts(j: unknown): j is Facts | { why: string; missing: boolean } {
+  if (typeof j !== 'object' || j === null) return false;
+  const o = j as Record<string, unknown>;
+  if (typeof o.why === 'string') return typeof o.missing === 'boolean';
+  return typeof o.hash === 'string' && Array.isArray(o.directives) && o.directives.every((d: unknown) => {
+    const x = d as Record<string, unknown>;
+    return typeof x?.spec === 'string' && (x.kind === 'quote' || x.kind === 'angle' || x.kind === 'macro') && typeof x.next === 'boolean' && typeof x.line === 'number';
+  });
+}
+
 const EMPTY: Knowledge = emptyKnowledge();
 const NO_FILE: { why: string; missing: boolean } = { why: 'no such file', missing: true };
 const ABSENT = '\0absent';
@@ -207,8 +218,22 @@ export class HeaderIndex {
         const hit = this.stamped.get(p);
         if (hit && hit.stamp === (stamp ?? ABSENT)) return hit.facts;
       }
-      const r = readOnce(p);
-      const f = 'text' in r ? { hash: createHash('sha1').update(r.text).digest('hex'), directives: includeDirectives(r.text) } : r;
+      // Another worker of the run may have read it (or found it missing) already.
+      const key = this.shared ? createHash('sha1').update(`facts\0${p}`).digest('hex') : '';
+      const claim = this.shared?.claimJson(key, false);
+      if (claim && 'json' in claim && isFacts(claim.json)) {
+        this.facts.set(p, claim.json);
+        return claim.json;
+      }
+      let f: Facts | { why: string; missing: boolean };
+      try {
+        const r = readOnce(p);
+        f = 'text' in r ? { hash: createHash('sha1').update(r.text).digest('hex'), directives: includeDirectives(r.text) } : r;
+      } catch (e) {
+        if (claim) this.shared!.abandon(key);
+        throw e;
+      }
+      if (claim) this.shared!.publishJson(key, f);
       if (this.opts.snapshot) this.facts.set(p, f);
       else if (stamp !== undefined && (stamp === null ? !('hash' in f) && f.missing : 'hash' in f)) {
         if (this.stamped.size >= MAX_STAMPED) this.stamped.clear();

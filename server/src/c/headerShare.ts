@@ -27,7 +27,7 @@ const ABANDONED = 4;
 const SLOT_WORDS = 6;
 /** Header words: bytes of the data area used. */
 const HEADER_WORDS = 2;
-const DEFAULT_SLOTS = 1 << 17;
+const DEFAULT_SLOTS = 1 << 19;
 const DEFAULT_DATA_BYTES = 48 * 1024 * 1024;
 /** How long a waiter waits for an owner before analysing the component itself. */
 const WAIT_MS = 60_000;
@@ -67,6 +67,24 @@ export class HeaderShare {
    * claimed for this one (publish or abandon it), or undefined.
    */
   claim(key: string): ShareClaim {
+    const c = this.claimJson(key, true);
+    if (!c || 'mine' in c) return c;
+    const k = knowledgeFromJson(c.json, (n) => CATALOGUE.get(n));
+    if (k) this.received++;
+    return k ? { knowledge: k } : undefined;
+  }
+
+  /** Hands a claimed component's result to every thread. */
+  publish(key: string, k: Knowledge): void {
+    this.publishJson(key, knowledgeToJson(k));
+  }
+
+  /**
+   * Any JSON value by key, as claim does for components. Without `wait`, a slot
+   * another thread has claimed and not yet published answers undefined at once
+   * (for work cheaper than a wait: reading and hashing one header).
+   */
+  claimJson(key: string, wait: boolean): { json: unknown } | { mine: true } | undefined {
     const k0 = parseInt(key.slice(0, 8), 16) | 0;
     const k1 = parseInt(key.slice(8, 16), 16) | 0;
     const k2 = parseInt(key.slice(16, 24), 16) | 0;
@@ -96,6 +114,7 @@ export class HeaderShare {
         probes++;
         continue;
       }
+      if (s === CLAIMED && !wait) return undefined;
       const deadline = Date.now() + this.waitMs;
       while (s === CLAIMED) {
         const left = deadline - Date.now();
@@ -112,9 +131,7 @@ export class HeaderShare {
       const off = Atomics.load(w, at + 4);
       const len = Atomics.load(w, at + 5);
       try {
-        const k = knowledgeFromJson(JSON.parse(this.data.toString('utf8', off, off + len)), (n) => CATALOGUE.get(n));
-        if (k) this.received++;
-        return k ? { knowledge: k } : undefined;
+        return { json: JSON.parse(this.data.toString('utf8', off, off + len)) as unknown };
       } catch {
         return undefined;
       }
@@ -122,12 +139,12 @@ export class HeaderShare {
     return undefined; // the table is full
   }
 
-  /** Hands a claimed component's result to every thread. */
-  publish(key: string, k: Knowledge): void {
+  /** Hands a value claimed with claimJson to every thread. */
+  publishJson(key: string, value: unknown): void {
     const at = this.claimed.get(key);
     if (at === undefined) return;
     this.claimed.delete(key);
-    const text = JSON.stringify(knowledgeToJson(k));
+    const text = JSON.stringify(value);
     const len = Buffer.byteLength(text);
     const off = Atomics.add(this.words, 0, len);
     if (off + len > this.data.length) return this.release(at);

@@ -28,15 +28,20 @@ function knowledgeWithWrapper(): Knowledge {
 async function audits(share: SharedArrayBuffer | undefined) {
   shareHeadersOnThisThread(share);
   try {
-    const e = await AuditEngine.create({ readFile: (p) => FILES[p], snapshot: true });
+    const headerReads: string[] = [];
+    const readFile = (p: string) => {
+      if (p.endsWith('.h')) headerReads.push(p);
+      return FILES[p];
+    };
+    const e = await AuditEngine.create({ readFile, snapshot: true });
     const out = ['/k/drivers/a.c', '/k/drivers/b.c'].map((f) => e.auditOnce(f, FILES[f]!).analysis.sites.map((s) => [s.accessor, s.base, s.range.start.line]));
-    return { out, analysed: e.headerStats.analysed };
+    return { out, analysed: e.headerStats.analysed, headerReads };
   } finally {
     shareHeadersOnThisThread(undefined);
   }
 }
 
-test('a second engine sharing the buffer analyses no header component the first did, and finds the same sites', async () => {
+test('a second engine sharing the buffer reads and analyses no header the first did, and finds the same sites', async () => {
   const alone = await audits(undefined);
   assert.ok(alone.analysed > 0);
   const buf = createHeaderShareBuffer(64, 1 << 16);
@@ -46,6 +51,8 @@ test('a second engine sharing the buffer analyses no header component the first 
   assert.deepEqual(second.out, alone.out);
   assert.equal(first.analysed, alone.analysed);
   assert.equal(second.analysed, 0, 'every component came from the first engine');
+  assert.ok(first.headerReads.length > 0);
+  assert.deepEqual(second.headerReads, [], 'header facts (hash, includes, and the include search misses) came from the first engine');
   assert.deepEqual(
     second.out[0]!.map((s) => s[0]),
     ['dev_rd', 'io_rd'],
