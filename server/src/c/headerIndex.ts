@@ -30,6 +30,7 @@ import { createHash } from 'node:crypto';
 import { dirname, sep } from 'node:path';
 import { emptyKnowledge, mergeKnowledge, type Knowledge } from './knowledge';
 import type { HeaderStore } from './headerCache';
+import { headerShareOfThisThread, type HeaderShare } from './headerShare';
 import { includeDirectives, resolveInclude, type IncludeContext, type IncludeDirective, type Probe, type Resolution } from './includePath';
 
 /** What the host answers for a header: its text, or why not (`missing`: the search goes on). */
@@ -73,6 +74,11 @@ export interface HeaderIndexOptions {
    * search goes on without a read), undefined when it cannot be told.
    */
   stamp?: (path: string) => string | null | undefined;
+  /**
+   * Components shared with the other worker threads of a run (headerShare.ts);
+   * by default the one this thread was given, if any.
+   */
+  shared?: HeaderShare;
 }
 
 interface Facts {
@@ -91,12 +97,29 @@ interface Node {
   low: number;
   onStack: boolean;
   comp?: Component;
+  /** `edges` as nodes, once each of them is in the graph (merges run per file: no map lookups). */
+  edgeNodes?: Node[];
+  /** The merge that last visited this node (mergeClosure's visited set, without hashing paths). */
+  visit?: number;
 }
 
 interface Component {
   key: string;
   members: Node[];
   exports: Knowledge;
+  /** The merge that last took its exports. */
+  visit?: number;
+}
+
+/** What another thread published for a header's facts, checked before use. */
+function isFacts(j: unknown): j is Facts | { why: string; missing: boolean } {
+  if (typeof j !== 'object' || j === null) return false;
+  const o = j as Record<string, unknown>;
+  if (typeof o.why === 'string') return typeof o.missing === 'boolean';
+  return typeof o.hash === 'string' && Array.isArray(o.directives) && o.directives.every((d: unknown) => {
+    const x = d as Record<string, unknown>;
+    return typeof x?.spec === 'string' && (x.kind === 'quote' || x.kind === 'angle' || x.kind === 'macro') && typeof x.next === 'boolean' && typeof x.line === 'number';
+  });
 }
 
 const EMPTY: Knowledge = emptyKnowledge();
@@ -127,6 +150,7 @@ export class HeaderIndex {
   analysed = 0;
   /** Components taken from the disk store. */
   fromStore = 0;
+  private readonly shared: HeaderShare | undefined;
 
   constructor(
     private readonly analyse: AnalyseHeaders,
@@ -134,6 +158,8 @@ export class HeaderIndex {
   ) {
     this.maxEntries = opts.maxEntries ?? 50_000;
     this.maxHeaders = opts.maxHeadersPerWalk ?? 20_000;
+    // Only a snapshot's components are the same for every thread of a run.
+    this.shared = opts.snapshot ? (opts.shared ?? headerShareOfThisThread()) : undefined;
   }
 
   /** Forgets what is remembered of a header (it changed on disk). Cached components are keyed by content and stay valid. */
@@ -192,8 +218,22 @@ export class HeaderIndex {
         const hit = this.stamped.get(p);
         if (hit && hit.stamp === (stamp ?? ABSENT)) return hit.facts;
       }
-      const r = readOnce(p);
-      const f = 'text' in r ? { hash: createHash('sha1').update(r.text).digest('hex'), directives: includeDirectives(r.text) } : r;
+      // Another worker of the run may have read it (or found it missing) already.
+      const key = this.shared ? createHash('sha1').update(`facts\0${p}`).digest('hex') : '';
+      const claim = this.shared?.claimJson(key, false);
+      if (claim && 'json' in claim && isFacts(claim.json)) {
+        this.facts.set(p, claim.json);
+        return claim.json;
+      }
+      let f: Facts | { why: string; missing: boolean };
+      try {
+        const r = readOnce(p);
+        f = 'text' in r ? { hash: createHash('sha1').update(r.text).digest('hex'), directives: includeDirectives(r.text) } : r;
+      } catch (e) {
+        if (claim) this.shared!.abandon(key);
+        throw e;
+      }
+      if (claim) this.shared!.publishJson(key, f);
       if (this.opts.snapshot) this.facts.set(p, f);
       else if (stamp !== undefined && (stamp === null ? !('hash' in f) && f.missing : 'hash' in f)) {
         if (this.stamped.size >= MAX_STAMPED) this.stamped.clear();
@@ -374,8 +414,21 @@ export class HeaderIndex {
         exports = isEmpty(stored) ? EMPTY : stored;
         this.fromStore++;
       } else {
-        exports = this.analyseComponent(members, external, nodes, read, name, isSystem);
-        store?.put(key, exports);
+        // Another worker of the run may have analysed it, or be analysing it now.
+        const claim = this.shared?.claim(key);
+        if (claim && 'knowledge' in claim) {
+          // Its owner wrote it to the disk store.
+          exports = isEmpty(claim.knowledge) ? EMPTY : claim.knowledge;
+        } else {
+          try {
+            exports = this.analyseComponent(members, external, nodes, read, name, isSystem);
+          } catch (e) {
+            if (claim) this.shared!.abandon(key);
+            throw e;
+          }
+          if (claim) this.shared!.publish(key, exports);
+          store?.put(key, exports);
+        }
       }
       this.exportsByKey.set(key, exports);
       while (this.exportsByKey.size > this.maxEntries) this.exportsByKey.delete(this.exportsByKey.keys().next().value!);
@@ -421,36 +474,46 @@ export class HeaderIndex {
   }
 }
 
+/** Numbers each merge, so visited marks of earlier merges are stale without clearing them. */
+let merges = 0;
+
+/** The nodes `n` includes, in order; cached once every include is in the graph. */
+function edgeNodesOf(n: Node, nodes: Map<string, Node>): (Node | undefined)[] {
+  if (n.edgeNodes) return n.edgeNodes;
+  const out = n.edges.map((q) => nodes.get(q));
+  if (out.every((m) => m !== undefined)) n.edgeNodes = out as Node[];
+  return out;
+}
+
 /**
  * Merges the exports of everything reachable from `starts` in C's order: a
  * header's includes before the header itself (first definition wins). Each
- * component once.
+ * component once. (Runs once per audited or pre-filtered file over the ~800
+ * headers a driver reaches: visited marks are numbers on the nodes, not a set of paths.)
  */
 function mergeClosure(into: Knowledge, starts: readonly string[], nodes: Map<string, Node>, wrappersOnly = false): Node[] {
-  const seen = new Set<Component>();
-  const visited = new Set<string>();
+  const visit = ++merges;
   const reached: Node[] = [];
   for (const s of starts) {
     const first = nodes.get(s);
-    if (!first || visited.has(s)) continue;
-    visited.add(s);
-    const frames: { n: Node; i: number }[] = [{ n: first, i: 0 }];
+    if (!first || first.visit === visit) continue;
+    first.visit = visit;
+    const frames: { n: Node; i: number; edges: (Node | undefined)[] }[] = [{ n: first, i: 0, edges: edgeNodesOf(first, nodes) }];
     while (frames.length) {
       const fr = frames[frames.length - 1]!;
-      if (fr.i < fr.n.edges.length) {
-        const q = fr.n.edges[fr.i++]!;
-        const m = nodes.get(q);
-        if (m && !visited.has(q)) {
-          visited.add(q);
-          frames.push({ n: m, i: 0 });
+      if (fr.i < fr.edges.length) {
+        const m = fr.edges[fr.i++];
+        if (m && m.visit !== visit) {
+          m.visit = visit;
+          frames.push({ n: m, i: 0, edges: edgeNodesOf(m, nodes) });
         }
         continue;
       }
       frames.pop();
       reached.push(fr.n);
       const c = fr.n.comp;
-      if (c && !seen.has(c)) {
-        seen.add(c);
+      if (c && c.visit !== visit) {
+        c.visit = visit;
         if (c.exports === EMPTY) continue;
         if (!wrappersOnly) mergeKnowledge(into, c.exports);
         else for (const [k, v] of c.exports.wrappers) if (!into.wrappers.has(k)) into.wrappers.set(k, v);

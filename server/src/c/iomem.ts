@@ -330,7 +330,13 @@ export class DerefFinder {
       for (const n of nodesOf(root, t)) if (n) candidates.push(n);
     }
     candidates.sort((a, b) => a.startIndex - b.startIndex);
+    // Every non-null `remaining` starts at an identifier of an __iomem variable or at
+    // a field name declared __iomem, both inside the expression's own text: a
+    // candidate naming none of them is no access (most dereferences of a driver),
+    // and is passed over without asking the tree anything else.
+    const names = this.iomemNames();
     for (const n of candidates) {
+      if (!namesAny(n.text, names)) continue;
       if (n.type === 'pointer_expression' && (n.childForFieldName('operator')?.text ?? n.text[0]) === '&') continue;
       this.fn = enclosing(this.defs, n.startIndex);
       if (!this.fn) continue; // initialisers of globals are not run-time accesses
@@ -388,6 +394,13 @@ export class DerefFinder {
     }
     return null;
   }
+}
+
+/** C identifiers as tree-sitter reads them (Unicode letters, `$`, `\u` escapes): never split, so never missed. */
+const WORD_RE = /[\p{ID_Start}_$\\][\p{ID_Continue}$\\]*/gu;
+function namesAny(text: string, names: ReadonlySet<string>): boolean {
+  for (const m of text.matchAll(WORD_RE)) if (names.has(m[0])) return true;
+  return false;
 }
 
 export function isUnevaluated(n: Node): boolean {

@@ -8,6 +8,7 @@
 // at the end however the run ends.
 // Exit status: 0 written, 2 usage or I/O error or existing files kept, 130 interrupted.
 
+import { createHeaderShareBuffer } from '../c/headerShare';
 import { DEFAULT_PROFILE } from '../x86/profiles';
 import { applyTreeProfile, checkObjectPaths, commonOption, optionValue } from './options';
 import type { ReportFormat } from '../lsp/protocol';
@@ -194,7 +195,7 @@ function pooledJobs(jobs: number, signal: AbortSignal): ReportHooks['runJobs'] {
     return runPool<ReportJobResult>({
       files,
       jobs,
-      workerData: { task: 'report', config: job.config, report: job.settings, images: image ? [image] : [] },
+      workerData: { task: 'report', config: job.config, report: job.settings, images: image ? [image] : [], headerShare: jobs > 1 ? createHeaderShareBuffer() : undefined },
       local: async () => {
         const engine = await AuditEngine.create(batchHost());
         engine.configure(job.config);

@@ -6,6 +6,7 @@ import { readSource, SiteFilter } from '../audit/sources';
 import { readTextOrUndefined } from '../fs/safeRead';
 import { fileResult, type ScanFileResult } from './scanOutput';
 import { runPool } from './pool';
+import { createHeaderShareBuffer } from '../c/headerShare';
 
 export { defaultJobs } from './pool';
 export type { ScanFileResult };
@@ -36,7 +37,7 @@ export async function scanFiles(
   await runPool<ScanJobResult>({
     files,
     jobs,
-    workerData: { task: 'scan', config },
+    workerData: { task: 'scan', config, headerShare: jobs > 1 ? createHeaderShareBuffer() : undefined },
     local: async () => {
       const engine = await local(read);
       // Each file is joined once, in path order: objects keep only the last file's decoded units.

@@ -9,11 +9,14 @@ import { auditForScan } from './scanPool';
 import { batchHost, SiteFilter } from '../audit/sources';
 import { reportJob, type ReportJobSettings } from '../audit/report/build';
 import type { SharedImage } from '../audit/objects';
+import { shareHeadersOnThisThread } from '../c/headerShare';
 
 const port = parentPort!;
 
 async function main(): Promise<void> {
   const read = (p: string) => readTextOrUndefined(p);
+  // Header components the other workers of this run analyse are not analysed again here.
+  shareHeadersOnThisThread(workerData.headerShare as SharedArrayBuffer | undefined);
   const engine = await AuditEngine.create(batchHost());
   engine.configure(workerData.config as Partial<AuditConfig>);
   // Each file is joined once, in path order: objects keep only the last file's decoded units.

@@ -89,3 +89,19 @@ test('*p++ and *++p through an __iomem pointer are MMIO stores and loads (the po
   const d = await derefs(src);
   assert.deepEqual(d.map((s) => [s.address, s.accessor]), [['*p++', 'store'], ['*++p', 'load']]);
 });
+
+test('the lexical pass-over of dereferences naming no __iomem name keeps identifiers tree-sitter reads whole (Unicode, $)', async () => {
+  // Derefs whose text names no __iomem variable or field are passed over before any
+  // tree query (iomem.ts findDerefs); the words are C's, not [A-Za-z_]\w*, so
+  // `régs` is not read as `r` + `gs` and its accesses stay sites.
+  const src = `struct dev { unsigned int __iomem *régs; unsigned int plain; };
+unsigned int f(struct dev *d, unsigned int __iomem *a$b, unsigned int *q)
+{
+\tunsigned int x = *d->régs;
+\tunsigned int y = a$b[1];
+\treturn x + y + *q + d->plain;
+}
+`;
+  const d = await derefs(src);
+  assert.deepEqual(d.map((s) => s.address), ['*d->régs', 'a$b[1]']);
+});
