@@ -162,6 +162,13 @@ export class AuditEngine {
   private readonly memory = new Map<string, AnalysisMemory>();
   /** How many audits re-analysed one function, and how many the whole file (tests and measurements). */
   readonly auditCounts = { incremental: 0, full: 0, why: new Map<string, number>() };
+  /**
+   * The finding of each site under the current configuration: an edit keeps the
+   * site objects it does not move, and their findings (messages name lines, so a
+   * moved site gets a new one). Handed out as copies: the compiled-form join
+   * annotates the findings of one audit.
+   */
+  private findingOf = new WeakMap<Site, Finding | null>();
 
   private constructor(
     private readonly parser: CParser,
@@ -236,6 +243,7 @@ export class AuditEngine {
   configure(cfg: Partial<AuditConfig>): void {
     this.config = { ...this.config, ...cfg, severity: { ...(cfg.severity ?? this.config.severity) } };
     this.memory.clear();
+    this.findingOf = new WeakMap();
     if ('objects' in cfg) this.objects.refreshFolders();
   }
 
@@ -257,7 +265,9 @@ export class AuditEngine {
     const findings: Finding[] = [];
     const bySite = new Map<Site, Finding>();
     for (const site of analysis.sites) {
-      const f = findingFor(site, this.config);
+      let f = this.findingOf.get(site);
+      if (f === undefined) this.findingOf.set(site, (f = findingFor(site, this.config)));
+      if (f) f = { ...f };
       if (f) {
         findings.push(f);
         bySite.set(site, f);

@@ -24,10 +24,10 @@
 import type { CParser } from '../c/parser';
 import { analyzeFile, nestingHint, NESTING_HINT_LIMIT, type FileResult, type FunctionSpan } from '../c/analyze';
 import type { ProvenanceTrace } from '../c/provenance';
-import type { Knowledge } from '../c/knowledge';
+import { emptyKnowledge, mergeKnowledge, type Knowledge, type Wrapper } from '../c/knowledge';
 import { countErrors } from '../c/parser';
 import { functionView } from '../c/functions';
-import type { Position, Range, Site, SourceAnalysis } from '../c/types';
+import type { FunctionView, Position, Range, Site, SourceAnalysis } from '../c/types';
 
 /** What the previous audit of a document left for the next edit. */
 export interface AnalysisMemory {
@@ -39,17 +39,20 @@ export interface AnalysisMemory {
   trace: ProvenanceTrace;
   /** What the headers taught, as text: another value means another analysis. */
   imported: string;
+  /** The file's own wrappers (static inline functions and macros), at this text's positions. */
+  wrappers: Map<string, Wrapper>;
+  functions: FunctionView[];
 }
 
 export function emptyTrace(): ProvenanceTrace {
-  return { writers: new Set(), facts: new Map(), plain: new Set(), capped: false };
+  return { writers: new Set(), facts: new Map(), plain: new Set(), plainBy: new Map(), capped: false };
 }
 
 /** The memory a full analysis leaves, or undefined when an edit could not reuse it. */
 export function memoryOf(text: string, prepared: string, result: FileResult, trace: ProvenanceTrace, imported: string): AnalysisMemory | undefined {
   if (result.analysis.parseErrors > 0 || trace.capped || prepared.length !== text.length) return undefined;
   if (nestingHint(text) > NESTING_HINT_LIMIT) return undefined;
-  return { text, sites: [...result.analysis.sites], table: result.table, callsFrom: result.callsFrom, trace, imported };
+  return { text, sites: [...result.analysis.sites], table: result.table, callsFrom: result.callsFrom, trace, imported, wrappers: new Map(result.exports.wrappers), functions: result.analysis.functions };
 }
 
 /** A stable text of what the headers taught (compared between two audits). */
@@ -90,7 +93,8 @@ function fallback(why: string): undefined {
 function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: string, imported: Knowledge, importedKey: string): IncrementalResult | undefined {
   const old = mem.text;
   const edit = editOf(old, text);
-  if (!edit) return fallback('no edit');
+  // The same text again (a refresh): the same analysis.
+  if (!edit) return { analysis: { sites: [...mem.sites], functions: mem.functions, parseErrors: 0 }, memory: mem };
   const { start, oldEnd, delta } = edit;
   // The function whose braces hold the whole edit.
   const k = mem.table.findIndex((d) => d.bodyStart >= 0 && d.bodyStart < start && oldEnd < d.bodyEnd);
@@ -113,8 +117,11 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   );
 
   // The text analysed: other bodies blanked unless they hand facts on.
-  const keep = (d: FunctionSpan, i: number) =>
-    i === k || (d.isStatic && d.isInline) || mem.trace.writers.has(mem.table[i]!.start) || d.bodyStart < 0;
+  // A fact of the plain kind (a set of names) needs one function that adds it: the first.
+  const needed = new Set(mem.trace.writers);
+  const relevantBefore = relevantPlain(mem.trace);
+  for (const [key, by] of mem.trace.plainBy) if (relevantBefore.has(key)) needed.add(Math.min(...by));
+  const keep = (d: FunctionSpan, i: number) => i === k || needed.has(mem.table[i]!.start) || d.bodyStart < 0;
   const parts: string[] = [];
   let from = 0;
   table.forEach((d, i) => {
@@ -127,11 +134,19 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   parts.push(text.slice(from));
   const slice = parts.join('');
 
+  // The file's wrappers come from the previous audit (static inline bodies and macros
+  // are outside the edit), first as in analyze.ts, then what the headers teach.
+  const wrappers = new Map<string, Wrapper>();
+  for (const [name, w] of mem.wrappers) wrappers.set(name, w.chain.some((c) => c.file === file) ? { ...w, chain: w.chain.map((c) => (c.file === file ? { ...c, range: shiftRange(edit, c.range) } : c)) } : w);
+  const known = emptyKnowledge();
+  for (const [name, w] of wrappers) known.wrappers.set(name, w);
+  mergeKnowledge(known, imported);
+
   const parsed = parser.parse(undefined, slice);
   try {
     if (parsed.prepared.text.length !== slice.length || countErrors(parsed.tree) > 0) return fallback('parse errors');
     const trace = emptyTrace();
-    const result = analyzeFile(parser, parsed, file, imported, { trace });
+    const result = analyzeFile(parser, parsed, file, known, { trace, skipMacroBodies: true });
     // The same definitions where they were, the edited one ending where its body now ends.
     if (result.table.length !== table.length) return fallback('the definitions changed');
     for (let i = 0; i < table.length; i++) {
@@ -139,7 +154,7 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
       const b = table[i]!;
       if (a.name !== b.name || a.start !== b.start || a.end !== b.end || a.bodyStart !== b.bodyStart || a.bodyEnd !== b.bodyEnd || a.isStatic !== b.isStatic || a.isInline !== b.isInline) return fallback('the definitions changed');
     }
-    if (trace.capped || !sameFacts(edit, file, mem.trace, trace)) return fallback('the provenance facts changed');
+    if (trace.capped || !sameFacts(edit, file, mem.trace, trace) || !sameSet(relevantBefore, relevantPlain(trace))) return fallback('the provenance facts changed');
 
     // Sites: the edited function's from this run, every other one moved.
     const fnNew = table[k]!;
@@ -160,18 +175,30 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
     const direct = new Map<string, number>();
     for (const s of sites) if (s.function) direct.set(s.function, (direct.get(s.function) ?? 0) + 1);
 
+    const moved = (w: number) => (w < 0 ? w : at(w));
     const writers = new Set<number>();
-    for (const w of mem.trace.writers) if (w !== fn.start) writers.add(w < 0 ? w : at(w));
+    for (const w of mem.trace.writers) if (w !== fn.start) writers.add(moved(w));
     if (trace.writers.has(fn.start)) writers.add(fn.start);
+    // Who adds each plain fact: the previous producers but the edited function, which says anew.
+    const plainBy = new Map<string, Set<number>>();
+    for (const [key, by] of mem.trace.plainBy) {
+      const set = new Set<number>();
+      for (const w of by) if (w !== fn.start) set.add(moved(w));
+      if (trace.plainBy.get(key)?.has(fn.start)) set.add(fn.start);
+      if (set.size) plainBy.set(key, set);
+    }
+    for (const [key, by] of trace.plainBy) if (by.has(fn.start) && !plainBy.has(key)) plainBy.set(key, new Set([fn.start]));
     const memory: AnalysisMemory = {
       text,
       sites,
       table,
       callsFrom,
-      trace: { writers, facts: trace.facts, plain: trace.plain, capped: false },
+      trace: { writers, facts: trace.facts, plain: new Set([...trace.plain, ...plainBy.keys()]), plainBy, capped: false },
       imported: importedKey,
+      wrappers,
+      functions: functionView(table, direct, callsFrom),
     };
-    return { analysis: { sites: [...sites], functions: functionView(table, direct, callsFrom), parseErrors: 0 }, memory };
+    return { analysis: { sites: [...sites], functions: memory.functions, parseErrors: 0 }, memory };
   } finally {
     parsed.tree.delete();
   }
@@ -236,12 +263,35 @@ function shiftRange(e: Edit, r: Range, around = false): Range {
   throw new Fallback('a range overlaps the edit');
 }
 
+/** The site moved by the edit; the same object when nothing of it moves (its finding is reused). */
 function shiftSite(e: Edit, file: string, s: Site): Site {
-  const out: Site = { ...s, range: shiftRange(e, s.range), callRange: shiftRange(e, s.callRange) };
-  if (s.via.length) out.via = s.via.map((v) => (v.file === file ? { ...v, range: shiftRange(e, v.range) } : v));
-  if (s.declaredAt && s.declaredAt.file === file) out.declaredAt = { ...s.declaredAt, range: shiftRange(e, s.declaredAt.range) };
-  if (s.path) out.path = s.path.map((p) => (p.file === file ? { ...p, range: shiftRange(e, p.range) } : p));
-  return out;
+  const range = shiftRange(e, s.range);
+  const callRange = shiftRange(e, s.callRange);
+  let moved = range !== s.range || callRange !== s.callRange;
+  const via = s.via.map((v) => {
+    if (v.file !== file) return v;
+    const r = shiftRange(e, v.range);
+    if (r === v.range) return v;
+    moved = true;
+    return { ...v, range: r };
+  });
+  let declaredAt = s.declaredAt;
+  if (declaredAt && declaredAt.file === file) {
+    const r = shiftRange(e, declaredAt.range);
+    if (r !== declaredAt.range) {
+      moved = true;
+      declaredAt = { ...declaredAt, range: r };
+    }
+  }
+  const path = s.path?.map((p) => {
+    if (p.file !== file) return p;
+    const r = shiftRange(e, p.range);
+    if (r === p.range) return p;
+    moved = true;
+    return { ...p, range: r };
+  });
+  if (!moved) return s;
+  return { ...s, range, callRange, via, ...(declaredAt ? { declaredAt } : {}), ...(path ? { path } : {}) };
 }
 
 /**
@@ -250,8 +300,7 @@ function shiftSite(e: Edit, file: string, s: Site): Site {
  * the facts are file positions.
  */
 function sameFacts(e: Edit, file: string, before: ProvenanceTrace, after: ProvenanceTrace): boolean {
-  if (before.plain.size !== after.plain.size || before.facts.size !== after.facts.size) return false;
-  for (const p of before.plain) if (!after.plain.has(p)) return false;
+  if (before.facts.size !== after.facts.size) return false;
   const r = (x: { file: string; range: Range }) => (x.file === file ? shiftRange(e, x.range) : x.range);
   for (const [key, v] of before.facts) {
     const m = /^L(\d+):(.*)$/s.exec(key);
@@ -262,6 +311,25 @@ function sameFacts(e: Edit, file: string, before: ProvenanceTrace, after: Proven
     const b = JSON.stringify([w.origin, w.steps]);
     if (a !== b) return false;
   }
+  return true;
+}
+
+/**
+ * The plain facts a run reads: a field name given a plain value matters only for a
+ * field name that also holds MMIO somewhere (provenance.ts fieldProv); fields and
+ * globals given normal memory always matter.
+ */
+function relevantPlain(t: ProvenanceTrace): Set<string> {
+  const mmioFields = new Set<string>();
+  for (const k of t.facts.keys()) if (k.startsWith('F:')) mmioFields.add(k.slice(k.lastIndexOf('.') + 1));
+  const out = new Set<string>();
+  for (const p of t.plain) if (p.startsWith('M:') || p.startsWith('S:') || (p.startsWith('N:') && mmioFields.has(p.slice(2)))) out.add(p);
+  return out;
+}
+
+function sameSet<T>(a: ReadonlySet<T>, b: ReadonlySet<T>): boolean {
+  if (a.size !== b.size) return false;
+  for (const x of a) if (!b.has(x)) return false;
   return true;
 }
 

@@ -59,6 +59,12 @@ export interface FunctionSpan {
 export interface AnalyzeOptions {
   /** Filled with what the provenance pass hands between functions. */
   trace?: ProvenanceTrace;
+  /**
+   * Leave macro bodies unparsed: their calls are neither sites nor wrappers here (an
+   * editor's re-analysis of one function passes the file's wrappers in `imported` and
+   * keeps the macro bodies' sites of its previous audit).
+   */
+  skipMacroBodies?: boolean;
 }
 
 const MAX_WRAPPER_ROUNDS = 8;
@@ -158,7 +164,7 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
     // Wrappers are found to a fixpoint: a wrapper of a wrapper is a wrapper.
     for (let round = 0; round < MAX_WRAPPER_ROUNDS; round++) {
       let added = false;
-      for (const m of macros) {
+      for (const m of opts.skipMacroBodies ? [] : macros) {
         if (parsedMacros.has(m) || !mentionsAny(m.bodyText, isKnown)) continue;
         parsedMacros.add(m);
         m.tree = parseMacroBody(parser, parsed.text, m);

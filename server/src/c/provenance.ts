@@ -88,8 +88,10 @@ export interface ProvenanceInput {
 export interface ProvenanceTrace {
   writers: Set<number>;
   facts: Map<string, { depth: number; origin: Origin; steps: Step[] }>;
-  /** Field keys and names given a plain value or normal memory, and global slots given normal memory. */
+  /** Field names given a plain value (`N:`) or normal memory (`M:`), and global slots given normal memory (`S:`). */
   plain: Set<string>;
+  /** The functions (start index, -1 file scope) that add each `plain` entry. */
+  plainBy: Map<string, Set<number>>;
   /** The fixpoint stopped at its round cap (the result depends on more than the facts). */
   capped: boolean;
 }
@@ -273,7 +275,13 @@ class Provenance {
         if (f.node.type !== 'assignment_expression' || !this.mentionsLive(f.text)) continue;
         const left = f.node.childForFieldName('left');
         const rhs = f.node.childForFieldName('right');
-        if (rhs && isMemoryMapping(rhs) && (left?.type === 'field_expression' || this.varKey(fnOf(f), left?.text ?? '', left?.startIndex ?? 0).startsWith('G:'))) trace.writers.add(fnOf(f)?.startIndex ?? -1);
+        if (!rhs || !isMemoryMapping(rhs)) continue;
+        const at = fnOf(f)?.startIndex ?? -1;
+        if (left?.type === 'field_expression') addTo(trace.plainBy, `M:${left.childForFieldName('field')?.text ?? ''}`, at);
+        else if (left?.type === 'identifier') {
+          const key = this.varKey(fnOf(f), left.text, left.startIndex);
+          if (key.startsWith('G:')) addTo(trace.plainBy, `S:${key}`, at);
+        }
       }
     }
     let settled = false;
@@ -294,7 +302,6 @@ class Provenance {
     if (trace) {
       trace.capped = !settled;
       for (const [k, v] of this.slots) if (!k.startsWith('L') || this.paramSlots.has(k)) trace.facts.set(k, v);
-      for (const k of this.plainFieldKeys) trace.plain.add(`K:${k}`);
       for (const k of this.plainFieldNames) trace.plain.add(`N:${k}`);
       for (const k of this.memoryFields) trace.plain.add(`M:${k}`);
       for (const k of this.memorySlots) if (k.startsWith('G:')) trace.plain.add(`S:${k}`);
@@ -410,7 +417,9 @@ class Provenance {
       if (slot.field && !v && !isNullish(value)) {
         this.plainFieldKeys.add(`${slot.tag}.${slot.field}`);
         this.plainFieldNames.add(slot.field);
-        this.input.trace?.writers.add(fn?.startIndex ?? -1);
+        if (this.input.trace) {
+          addTo(this.input.trace.plainBy, `N:${slot.field}`, fn?.startIndex ?? -1);
+        }
       }
       return;
     }
@@ -740,6 +749,12 @@ class Provenance {
 }
 
 const ZERO: Range = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
+
+function addTo(m: Map<string, Set<number>>, key: string, v: number): void {
+  let set = m.get(key);
+  if (!set) m.set(key, (set = new Set()));
+  set.add(v);
+}
 
 function unparen(n: Node): Node {
   let x = n;
