@@ -122,14 +122,24 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   const relevantBefore = relevantPlain(mem.trace);
   for (const [key, by] of mem.trace.plainBy) if (relevantBefore.has(key)) needed.add(Math.min(...by));
   const keep = (d: FunctionSpan, i: number) => i === k || needed.has(mem.table[i]!.start) || d.bodyStart < 0;
+  // A function no kept body names goes whole (its header too: a prototype-free
+  // definition still costs a parse, a scope and a type walk); one that is named keeps
+  // its header (its parameters and return type are what a call reads).
+  const named = new Set<string>();
+  table.forEach((d, i) => {
+    if (keep(d, i)) for (const w of text.slice(d.start, d.end).match(WORDS_RE) ?? []) named.add(w);
+  });
+  const removed = new Set<number>();
   const parts: string[] = [];
   let from = 0;
   table.forEach((d, i) => {
     if (keep(d, i)) return;
-    const inner = text.slice(d.bodyStart + 1, d.bodyEnd - 1);
-    if (inner.includes('__iomem') || DIRECTIVE_RE.test(inner)) return;
-    parts.push(text.slice(from, d.bodyStart + 1), inner.replace(/[^\n\r]/g, ' '));
-    from = d.bodyEnd - 1;
+    const all = text.slice(d.start, d.end);
+    if (all.includes('__iomem') || DIRECTIVE_RE.test(all)) return;
+    const [a, b] = named.has(d.name) ? [d.bodyStart + 1, d.bodyEnd - 1] : [d.start, d.end];
+    if (!named.has(d.name)) removed.add(i);
+    parts.push(text.slice(from, a), text.slice(a, b).replace(/[^\n\r]/g, ' '));
+    from = b;
   });
   parts.push(text.slice(from));
   const slice = parts.join('');
@@ -148,10 +158,11 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
     const trace = emptyTrace();
     const result = analyzeFile(parser, parsed, file, known, { trace, skipMacroBodies: true });
     // The same definitions where they were, the edited one ending where its body now ends.
-    if (result.table.length !== table.length) return fallback('the definitions changed');
-    for (let i = 0; i < table.length; i++) {
+    const expected = table.filter((_, i) => !removed.has(i));
+    if (result.table.length !== expected.length) return fallback('the definitions changed');
+    for (let i = 0; i < expected.length; i++) {
       const a = result.table[i]!;
-      const b = table[i]!;
+      const b = expected[i]!;
       if (a.name !== b.name || a.start !== b.start || a.end !== b.end || a.bodyStart !== b.bodyStart || a.bodyEnd !== b.bodyEnd || a.isStatic !== b.isStatic || a.isInline !== b.isInline) return fallback('the definitions changed');
     }
     if (trace.capped || !sameFacts(edit, file, mem.trace, trace) || !sameSet(relevantBefore, relevantPlain(trace))) return fallback('the provenance facts changed');
@@ -205,6 +216,7 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
 }
 
 const DIRECTIVE_RE = /^[ \t]*#/m;
+const WORDS_RE = /[A-Za-z_]\w*/g;
 
 // ---------------------------------------------------------------------------------
 // The edit and how it moves positions.
