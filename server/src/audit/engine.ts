@@ -131,7 +131,7 @@ import { sameFile } from './compiled/facts';
 import { functionAt, renderFunction } from './disasm';
 import { applyCompiled } from './verdicts';
 import { objectOnlyAsSites } from './compiled/objectOnly';
-import { analyseEdit, emptyTrace, knowledgeKey, lastFallback, memoryOf, type AnalysisMemory } from './incremental';
+import { analyseEdit, emptyTrace, knowledgeKey, lastFallback, memoryOf, sliceKey, type AnalysisMemory } from './incremental';
 export { hoverMarkdown } from './hover';
 export { DEFAULT_SEVERITY };
 
@@ -385,6 +385,7 @@ export class AuditEngine {
 
   forget(file: string): void {
     this.memory.delete(file);
+    this.parser.forget(sliceKey(file));
     this.parser.forget(file);
   }
 

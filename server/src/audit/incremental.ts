@@ -152,8 +152,10 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   for (const [name, w] of wrappers) known.wrappers.set(name, w);
   mergeKnowledge(known, imported);
 
-  const parsed = parser.parse(undefined, slice);
-  try {
+  // Parsed against the previous slice's tree (kept by the parser under its own key):
+  // a typist's next edit is mostly in the same function, so the slice barely changes.
+  const parsed = parser.parse(sliceKey(file), slice);
+  {
     if (parsed.prepared.text.length !== slice.length || countErrors(parsed.tree) > 0) return fallback('parse errors');
     const trace = emptyTrace();
     const result = analyzeFile(parser, parsed, file, known, { trace, skipMacroBodies: true });
@@ -210,9 +212,12 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
       functions: functionView(table, direct, callsFrom),
     };
     return { analysis: { sites: [...sites], functions: memory.functions, parseErrors: 0 }, memory };
-  } finally {
-    parsed.tree.delete();
   }
+}
+
+/** The parser-cache key of a document's analysed slice (the engine forgets it with the document). */
+export function sliceKey(file: string): string {
+  return `${file}\0slice`;
 }
 
 const DIRECTIVE_RE = /^[ \t]*#/m;
