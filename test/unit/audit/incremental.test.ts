@@ -219,15 +219,15 @@ async function compareSequences(name: string, start: string, seeds: number, step
 
 describe('incremental audit of an edited document equals a full audit', () => {
   test('random edits of functions handing MMIO to each other (fields, globals, returns, static parameters)', async () => {
-    const counts = await compareSequences('cross', CROSS, 20, 30);
+    const counts = await compareSequences('cross', CROSS, 12, 30);
     // Both paths ran: a comparison that never took the incremental one proves nothing.
-    assert.ok(counts.incremental >= 60, `incremental audits: ${counts.incremental}; full: ${JSON.stringify([...counts.why])}`);
+    assert.ok(counts.incremental >= 50, `incremental audits: ${counts.incremental}; full: ${JSON.stringify([...counts.why])}`);
     assert.ok(counts.full >= 100, `full audits: ${counts.full}`);
   });
 
   test('random edits of a generated driver (macro and inline wrappers, __iomem fields, ioremap)', async () => {
-    const counts = await compareSequences('generated', generate(9000), 6, 25);
-    assert.ok(counts.incremental >= 25, `incremental audits: ${counts.incremental}; full: ${JSON.stringify([...counts.why])}`);
+    const counts = await compareSequences('generated', generate(6000), 4, 20);
+    assert.ok(counts.incremental >= 10, `incremental audits: ${counts.incremental}; full: ${JSON.stringify([...counts.why])}`);
   });
 
   test('a digit typed in a loop bound re-analyses that function only and moves nothing else', async () => {
