@@ -9,6 +9,8 @@
 //   audit.findings: Finding[]; audit.analysis.functions: FunctionView[]
 //   hoverMarkdown(audit, position) -> markdown string or null
 //   engine.forget(uriOrPath)  // drop the cached tree when a document closes
+//   An audit of the same file after an edit re-analyses only the edited function when
+//   the edit allows it (incremental.ts); the result is that of a full audit.
 
 import type { HandlerView } from '../x86/handlers';
 import type { Position, Range, Site, SourceAnalysis, RuleCode } from '../c/types';
