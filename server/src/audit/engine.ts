@@ -9,6 +9,8 @@
 //   audit.findings: Finding[]; audit.analysis.functions: FunctionView[]
 //   hoverMarkdown(audit, position) -> markdown string or null
 //   engine.forget(uriOrPath)  // drop the cached tree when a document closes
+//   An audit of the same file after an edit re-analyses only the edited function when
+//   the edit allows it (incremental.ts); the result is that of a full audit.
 
 import type { HandlerView } from '../x86/handlers';
 import type { Position, Range, Site, SourceAnalysis, RuleCode } from '../c/types';
@@ -131,6 +133,7 @@ import { sameFile } from './compiled/facts';
 import { functionAt, renderFunction } from './disasm';
 import { applyCompiled } from './verdicts';
 import { objectOnlyAsSites } from './compiled/objectOnly';
+import { analyseEdit, emptyTrace, knowledgeKey, lastFallback, memoryOf, sliceKey, type AnalysisMemory } from './incremental';
 export { hoverMarkdown } from './hover';
 export { DEFAULT_SEVERITY };
 
@@ -157,6 +160,17 @@ export class AuditEngine {
   private readonly resolver: IncludeResolver;
   /** Opened objects, shared by every file (a .ko or vmlinux holds many). */
   readonly objects = new ObjectStore();
+  /** Per document audited with `audit` (not `auditOnce`): what the next edit can reuse (incremental.ts). */
+  private readonly memory = new Map<string, AnalysisMemory>();
+  /** How many audits re-analysed one function, and how many the whole file (tests and measurements). */
+  readonly auditCounts = { incremental: 0, full: 0, why: new Map<string, number>() };
+  /**
+   * The finding of each site under the current configuration: an edit keeps the
+   * site objects it does not move, and their findings (messages name lines, so a
+   * moved site gets a new one). Handed out as copies: the compiled-form join
+   * annotates the findings of one audit.
+   */
+  private findingOf = new WeakMap<Site, Finding | null>();
 
   private constructor(
     private readonly parser: CParser,
@@ -230,6 +244,8 @@ export class AuditEngine {
 
   configure(cfg: Partial<AuditConfig>): void {
     this.config = { ...this.config, ...cfg, severity: { ...(cfg.severity ?? this.config.severity) } };
+    this.memory.clear();
+    this.findingOf = new WeakMap();
     if ('objects' in cfg) this.objects.refreshFolders();
   }
 
@@ -246,13 +262,14 @@ export class AuditEngine {
     // LSP (and editors) end a line at a lone CR too; tree-sitter counts only LF. The
     // same-length swap keeps every offset and makes rows the lines the client has.
     if (text.includes('\r')) text = text.replace(/\r(?!\n)/g, '\n');
-    const parsed = this.parser.parse(file, text);
     const imports = this.config.followIncludes ? this.importsOf(file, text) : undefined;
-    const { analysis } = analyzeFile(this.parser, parsed, file, imports?.knowledge ?? emptyKnowledge());
+    const analysis = this.analyse(file, text, imports?.knowledge ?? emptyKnowledge());
     const findings: Finding[] = [];
     const bySite = new Map<Site, Finding>();
     for (const site of analysis.sites) {
-      const f = findingFor(site, this.config);
+      let f = this.findingOf.get(site);
+      if (f === undefined) this.findingOf.set(site, (f = findingFor(site, this.config)));
+      if (f) f = { ...f };
       if (f) {
         findings.push(f);
         bySite.set(site, f);
@@ -281,6 +298,32 @@ export class AuditEngine {
       ...(compiled ? { compiled } : {}),
       ...(imports?.notFollowed.length ? { notFollowed: imports.notFollowed } : {}),
     };
+  }
+
+  /**
+   * The source analysis of a document: only the edited function's when the edit
+   * allows it (incremental.ts), else the whole file's.
+   */
+  private analyse(file: string, text: string, imported: Knowledge): SourceAnalysis {
+    const key = knowledgeKey(imported);
+    const mem = this.memory.get(file);
+    this.memory.delete(file);
+    if (mem) {
+      const r = analyseEdit(this.parser, mem, text, file, imported, key);
+      if (r) {
+        this.memory.set(file, r.memory);
+        this.auditCounts.incremental++;
+        return r.analysis;
+      }
+      this.auditCounts.why.set(lastFallback, (this.auditCounts.why.get(lastFallback) ?? 0) + 1);
+    } else this.auditCounts.why.set('no memory', (this.auditCounts.why.get('no memory') ?? 0) + 1);
+    this.auditCounts.full++;
+    const parsed = this.parser.parse(file, text);
+    const trace = emptyTrace();
+    const result = analyzeFile(this.parser, parsed, file, imported, { trace });
+    const next = memoryOf(text, parsed.prepared.text, result, trace, key);
+    if (next) this.memory.set(file, next);
+    return result.analysis;
   }
 
   /**
@@ -343,6 +386,8 @@ export class AuditEngine {
   }
 
   forget(file: string): void {
+    this.memory.delete(file);
+    this.parser.forget(sliceKey(file));
     this.parser.forget(file);
   }
 

@@ -8,12 +8,12 @@ import { collectFunctions, enclosing, functionView, type FunctionDef } from './f
 import { collectDeclarations, DerefFinder, LocalScopes } from './iomem';
 import { emptyKnowledge, mergeKnowledge, type Knowledge, type Wrapper } from './knowledge';
 import type { CParser, ParsedFile } from './parser';
-import { findUntypedDerefs } from './provenance';
+import { findUntypedDerefs, type ProvenanceTrace } from './provenance';
 import { countErrors } from './parser';
 import { callsInErrors, errorRegions, inRegions, lineStarts, rangeAt } from './errorRegions';
 import { SHOWN_AS_WRITTEN } from './annotations';
 import { declaredName, identifiersIn, parameterNames, rangeOf } from './syntax';
-import type { Site, SourceAnalysis, ViaStep } from './types';
+import type { Range, Site, SourceAnalysis, ViaStep } from './types';
 import { objectLikeMacros } from './macroBodies';
 
 interface MacroDef {
@@ -38,6 +38,34 @@ export interface FileResult {
   analysis: SourceAnalysis;
   /** What this file declares for files that include it. */
   exports: Knowledge;
+  /** The function definitions, in file order (offsets into the text). */
+  table: FunctionSpan[];
+  /** Per function name: the names it calls that are not sites (functionView's input). */
+  callsFrom: Map<string, Set<string>>;
+}
+
+/** Where a function definition and its body stand in the text, without its tree. */
+export interface FunctionSpan {
+  name: string;
+  start: number;
+  end: number;
+  /** The body's `{` and one past its `}` (-1 when the definition has none). */
+  bodyStart: number;
+  bodyEnd: number;
+  isStatic: boolean;
+  isInline: boolean;
+  range: Range;
+}
+
+export interface AnalyzeOptions {
+  /** Filled with what the provenance pass hands between functions. */
+  trace?: ProvenanceTrace;
+  /**
+   * Leave macro bodies unparsed: their calls are neither sites nor wrappers here (an
+   * editor's re-analysis of one function passes the file's wrappers in `imported` and
+   * keeps the macro bodies' sites of its previous audit).
+   */
+  skipMacroBodies?: boolean;
 }
 
 const MAX_WRAPPER_ROUNDS = 8;
@@ -49,7 +77,7 @@ const MAX_WRAPPER_ROUNDS = 8;
 /** Tree depth beyond which a file is treated as generated (kernel code stays far below). */
 const MAX_TREE_DEPTH = 1000;
 /** nestingHint() above this asks for the exact (cursor) depth check. */
-const NESTING_HINT_LIMIT = 1500;
+export const NESTING_HINT_LIMIT = 1500;
 
 /**
  * A cheap upper-bound-ish hint of expression/statement nesting: the most opening
@@ -111,7 +139,7 @@ export function treeDeeperThan(root: Node, limit: number): boolean {
   }
 }
 
-export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, imported: Knowledge): FileResult {
+export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, imported: Knowledge, opts: AnalyzeOptions = {}): FileResult {
   const root = parsed.tree.rootNode;
   const defs = collectFunctions(root, parsed.prepared.annotations);
   const own = emptyKnowledge();
@@ -137,7 +165,7 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
     // Wrappers are found to a fixpoint: a wrapper of a wrapper is a wrapper.
     for (let round = 0; round < MAX_WRAPPER_ROUNDS; round++) {
       let added = false;
-      for (const m of macros) {
+      for (const m of opts.skipMacroBodies ? [] : macros) {
         if (parsedMacros.has(m) || !mentionsAny(m.bodyText, isKnown)) continue;
         parsedMacros.add(m);
         // The prepared text: a body's annotations (`(__force u32)`, `(void __iomem *)`) are blanked as in code.
@@ -251,6 +279,7 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
         finder,
         parser,
         isAccessor: (name) => resolve(name, known) !== undefined,
+        ...(opts.trace ? { trace: opts.trace } : {}),
       }),
     );
     markParseErrors(root, parsed.prepared.text, parsed.text, sites, fromMacros, (name) => {
@@ -264,6 +293,8 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
     return {
       analysis: { sites, functions: functionView(defs, direct, callsFrom), parseErrors: countErrors(parsed.tree) },
       exports: own,
+      table: defs.map((d) => ({ name: d.name, start: d.startIndex, end: d.endIndex, bodyStart: d.body?.startIndex ?? -1, bodyEnd: d.body?.endIndex ?? -1, isStatic: d.isStatic, isInline: d.isInline, range: d.range })),
+      callsFrom,
     };
   } finally {
     for (const m of macros) m.tree?.delete();

@@ -89,7 +89,7 @@ export function enclosing(defs: readonly FunctionDef[], index: number): Function
  * functions, which gcc inlines freely, so their #VE lands in the caller.
  */
 export function functionView(
-  defs: readonly FunctionDef[],
+  defs: readonly Pick<FunctionDef, 'name' | 'range' | 'isStatic' | 'isInline'>[],
   directCount: ReadonlyMap<string, number>,
   calls: ReadonlyMap<string, ReadonlySet<string>>,
 ): FunctionView[] {

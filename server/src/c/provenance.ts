@@ -43,7 +43,7 @@ import type { Range, Site } from './types';
 const MAX_ROUNDS = 6;
 const MAX_STEPS = 8;
 
-interface Origin {
+export interface Origin {
   file: string;
   range: Range;
   /** The mapping API called, or the `__iomem`-declared name. */
@@ -53,7 +53,7 @@ interface Origin {
   param?: number;
 }
 
-interface Step {
+export interface Step {
   file: string;
   range: Range;
   message: string;
@@ -75,6 +75,25 @@ export interface ProvenanceInput {
   parser: CParser;
   /** true for callees that are already sites (catalogued accessors and derived wrappers). */
   isAccessor: (name: string) => boolean;
+  /** Filled when given: what other functions read of this run (an editor's re-analysis of one function compares it). */
+  trace?: ProvenanceTrace;
+}
+
+/**
+ * The facts of a run that one function can hand to another: slots other than a
+ * function's own locals (globals, struct fields, return values, static functions'
+ * parameters), the fields given plain or normal memory, and the functions (by start
+ * index; -1 for file scope) whose flows set any of them.
+ */
+export interface ProvenanceTrace {
+  writers: Set<number>;
+  facts: Map<string, { depth: number; origin: Origin; steps: Step[] }>;
+  /** Field names given a plain value (`N:`) or normal memory (`M:`), and global slots given normal memory (`S:`). */
+  plain: Set<string>;
+  /** The functions (start index, -1 file scope) that add each `plain` entry. */
+  plainBy: Map<string, Set<number>>;
+  /** The fixpoint stopped at its round cap (the result depends on more than the facts). */
+  capped: boolean;
 }
 
 // ---------------------------------------------------------------------------------
@@ -180,6 +199,8 @@ class Provenance {
   private readonly memoryFields = new Set<string>();
   private memo = new Map<number, Prov | null>();
   private changed = false;
+  /** Slots that are a static function's parameter (set from its callers: a cross-function fact). */
+  private readonly paramSlots = new Set<string>();
   /**
    * Words whose presence in an expression's text can give it provenance: mapping APIs,
    * `__iomem` names, and every variable, field, function and macro that got one. An
@@ -247,6 +268,23 @@ class Provenance {
       const fn = fnOf(f);
       if (lhs && rhs && isMemoryMapping(rhs)) this.memorySlots.add(this.varKey(fn, lhs, left ? left.startIndex : lhsEnd!));
     }
+    const trace = this.input.trace;
+    if (trace) {
+      // The pre-pass above is cross-function only for fields and file-scope names.
+      for (const f of flows) {
+        if (f.node.type !== 'assignment_expression' || !this.mentionsLive(f.text)) continue;
+        const left = f.node.childForFieldName('left');
+        const rhs = f.node.childForFieldName('right');
+        if (!rhs || !isMemoryMapping(rhs)) continue;
+        const at = fnOf(f)?.startIndex ?? -1;
+        if (left?.type === 'field_expression') addTo(trace.plainBy, `M:${left.childForFieldName('field')?.text ?? ''}`, at);
+        else if (left?.type === 'identifier') {
+          const key = this.varKey(fnOf(f), left.text, left.startIndex);
+          if (key.startsWith('G:')) addTo(trace.plainBy, `S:${key}`, at);
+        }
+      }
+    }
+    let settled = false;
     for (let round = 0; round < MAX_ROUNDS; round++) {
       this.changed = false;
       this.memo = new Map();
@@ -256,7 +294,17 @@ class Provenance {
         if (f.node.type !== 'init_declarator' && f.node.type !== 'assignment_expression' && !fn) continue;
         this.flow(f.node, fn);
       }
-      if (!this.changed) break;
+      if (!this.changed) {
+        settled = true;
+        break;
+      }
+    }
+    if (trace) {
+      trace.capped = !settled;
+      for (const [k, v] of this.slots) if (!k.startsWith('L') || this.paramSlots.has(k)) trace.facts.set(k, v);
+      for (const k of this.plainFieldNames) trace.plain.add(`N:${k}`);
+      for (const k of this.memoryFields) trace.plain.add(`M:${k}`);
+      for (const k of this.memorySlots) if (k.startsWith('G:')) trace.plain.add(`S:${k}`);
     }
 
     this.memo = new Map();
@@ -369,10 +417,17 @@ class Provenance {
       if (slot.field && !v && !isNullish(value)) {
         this.plainFieldKeys.add(`${slot.tag}.${slot.field}`);
         this.plainFieldNames.add(slot.field);
+        if (this.input.trace) {
+          addTo(this.input.trace.plainBy, `N:${slot.field}`, fn?.startIndex ?? -1);
+        }
       }
       return;
     }
     if (this.slots.has(slot.key)) return;
+    if (this.input.trace && (slot.param || !slot.key.startsWith('L'))) {
+      this.input.trace.writers.add(fn?.startIndex ?? -1);
+      if (slot.param) this.paramSlots.add(slot.key);
+    }
     const message = slot.returns
       ? `returned by ${slot.returns}()`
       : slot.param
@@ -694,6 +749,12 @@ class Provenance {
 }
 
 const ZERO: Range = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
+
+function addTo(m: Map<string, Set<number>>, key: string, v: number): void {
+  let set = m.get(key);
+  if (!set) m.set(key, (set = new Set()));
+  set.add(v);
+}
 
 function unparen(n: Node): Node {
   let x = n;

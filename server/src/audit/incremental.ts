@@ -1,0 +1,368 @@
+// Re-analysis of an open document after an edit inside one function body.
+//
+// A full audit of a 10,000-line driver costs ~400 ms of CPU per keystroke, almost
+// all of it analyses of functions the edit did not touch. When the edit (the span
+// between the common prefix and suffix of the old and new text) lies inside one
+// function's braces, only that function's sites can change, unless the function
+// hands facts to others. What a function can hand on, and how each is covered:
+//  - accessor wrappers: only static inline functions and macros become wrappers; an
+//    edit in such a function, or one that touches a directive line, is audited whole;
+//  - `__iomem` declarations outside function bodies: not in the edited span by
+//    construction; bodies holding `__iomem` are analysed with the edited one;
+//  - MMIO provenance (provenance.ts): globals, struct fields, return values and
+//    static functions' parameters a function sets. The functions that set any of
+//    them in the previous audit (its trace) are analysed with the edited one, and the
+//    facts the new run derives must equal the previous ones moved by the edit;
+//    otherwise the whole file is audited.
+// The analysed text is the new text with every other function body blanked (same
+// length, newlines kept), so positions are file positions; the sites of the blanked
+// functions are the previous audit's, moved by the edit's line and column delta.
+// Anything this cannot vouch for (parse errors, a structural change, a range of a
+// kept site that overlaps the edit, the round cap of the provenance fixpoint) falls
+// back to the full audit, which is always right.
+
+import type { CParser } from '../c/parser';
+import { analyzeFile, nestingHint, NESTING_HINT_LIMIT, type FileResult, type FunctionSpan } from '../c/analyze';
+import type { ProvenanceTrace } from '../c/provenance';
+import { emptyKnowledge, mergeKnowledge, type Knowledge, type Wrapper } from '../c/knowledge';
+import { countErrors } from '../c/parser';
+import { functionView } from '../c/functions';
+import type { FunctionView, Position, Range, Site, SourceAnalysis } from '../c/types';
+
+/** What the previous audit of a document left for the next edit. */
+export interface AnalysisMemory {
+  text: string;
+  /** The analysis's own sites (before any compiled-form additions), in analysis order. */
+  sites: Site[];
+  table: FunctionSpan[];
+  callsFrom: Map<string, Set<string>>;
+  trace: ProvenanceTrace;
+  /** What the headers taught, as text: another value means another analysis. */
+  imported: string;
+  /** The file's own wrappers (static inline functions and macros), at this text's positions. */
+  wrappers: Map<string, Wrapper>;
+  functions: FunctionView[];
+}
+
+export function emptyTrace(): ProvenanceTrace {
+  return { writers: new Set(), facts: new Map(), plain: new Set(), plainBy: new Map(), capped: false };
+}
+
+/** The memory a full analysis leaves, or undefined when an edit could not reuse it. */
+export function memoryOf(text: string, prepared: string, result: FileResult, trace: ProvenanceTrace, imported: string): AnalysisMemory | undefined {
+  if (result.analysis.parseErrors > 0 || trace.capped || prepared.length !== text.length) return undefined;
+  if (nestingHint(text) > NESTING_HINT_LIMIT) return undefined;
+  return { text, sites: [...result.analysis.sites], table: result.table, callsFrom: result.callsFrom, trace, imported, wrappers: new Map(result.exports.wrappers), functions: result.analysis.functions };
+}
+
+/** A stable text of what the headers taught (compared between two audits). */
+export function knowledgeKey(k: Knowledge): string {
+  if (!k.wrappers.size && !k.fields.size && !k.globals.size && !k.plainFields.size) return '';
+  return JSON.stringify([[...k.wrappers], [...k.fields], [...k.plainFields], [...k.globals]]);
+}
+
+/** Why an edit cannot be taken incrementally (the full audit runs instead). */
+class Fallback extends Error {}
+
+export interface IncrementalResult {
+  analysis: SourceAnalysis;
+  memory: AnalysisMemory;
+}
+
+/**
+ * The analysis of `text` from the memory of the previous text's, re-analysing only
+ * the edited function; undefined when the full analysis must run.
+ */
+export function analyseEdit(parser: CParser, mem: AnalysisMemory, text: string, file: string, imported: Knowledge, importedKey: string): IncrementalResult | undefined {
+  if (importedKey !== mem.imported) return fallback('the headers taught something else');
+  try {
+    return analyse(parser, mem, text, file, imported, importedKey);
+  } catch (e) {
+    if (e instanceof Fallback) return fallback(e.message);
+    throw e;
+  }
+}
+
+/** Why the last edit was audited whole (for measurements and tests). */
+export let lastFallback = '';
+function fallback(why: string): undefined {
+  lastFallback = why;
+  return undefined;
+}
+
+function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: string, imported: Knowledge, importedKey: string): IncrementalResult | undefined {
+  const old = mem.text;
+  const edit = editOf(old, text);
+  // The same text again (a refresh): the same analysis.
+  if (!edit) return { analysis: { sites: [...mem.sites], functions: mem.functions, parseErrors: 0 }, memory: mem };
+  const { start, oldEnd, delta } = edit;
+  // The function whose braces hold the whole edit.
+  const k = mem.table.findIndex((d) => d.bodyStart >= 0 && d.bodyStart < start && oldEnd < d.bodyEnd);
+  if (k < 0) return fallback('the edit is not inside one function body');
+  const fn = mem.table[k]!;
+  if (fn.isStatic && fn.isInline) return fallback('a static inline function (a wrapper candidate)');
+  if (mem.table.some((d, i) => i !== k && d.name === fn.name)) return fallback('another definition has that name'); // callsFrom is by name
+  const newBody = text.slice(fn.bodyStart, fn.bodyEnd + delta);
+  const oldBody = old.slice(fn.bodyStart, fn.bodyEnd);
+  if (DIRECTIVE_RE.test(newBody) || DIRECTIVE_RE.test(oldBody)) return fallback('a directive in the body');
+  if (nestingHint(text) > NESTING_HINT_LIMIT) return fallback('generated nesting');
+
+  const at = (i: number) => (i >= oldEnd ? i + delta : i);
+  const table: FunctionSpan[] = mem.table.map((d, i) =>
+    i === k
+      ? { ...d, end: d.end + delta, bodyEnd: d.bodyEnd + delta, range: shiftRange(edit, d.range, true) }
+      : i < k
+        ? d
+        : { ...d, start: at(d.start), end: at(d.end), bodyStart: at(d.bodyStart), bodyEnd: at(d.bodyEnd), range: shiftRange(edit, d.range) },
+  );
+
+  // The text analysed: other bodies blanked unless they hand facts on.
+  // A fact of the plain kind (a set of names) needs one function that adds it: the first.
+  const needed = new Set(mem.trace.writers);
+  const relevantBefore = relevantPlain(mem.trace);
+  for (const [key, by] of mem.trace.plainBy) if (relevantBefore.has(key)) needed.add(Math.min(...by));
+  const keep = (d: FunctionSpan, i: number) => i === k || needed.has(mem.table[i]!.start) || d.bodyStart < 0;
+  // A function no kept body names goes whole (its header too: a prototype-free
+  // definition still costs a parse, a scope and a type walk); one that is named keeps
+  // its header (its parameters and return type are what a call reads).
+  const named = new Set<string>();
+  table.forEach((d, i) => {
+    if (keep(d, i)) for (const w of text.slice(d.start, d.end).match(WORDS_RE) ?? []) named.add(w);
+  });
+  const removed = new Set<number>();
+  const parts: string[] = [];
+  let from = 0;
+  table.forEach((d, i) => {
+    if (keep(d, i)) return;
+    const all = text.slice(d.start, d.end);
+    if (all.includes('__iomem') || DIRECTIVE_RE.test(all)) return;
+    const [a, b] = named.has(d.name) ? [d.bodyStart + 1, d.bodyEnd - 1] : [d.start, d.end];
+    if (!named.has(d.name)) removed.add(i);
+    parts.push(text.slice(from, a), text.slice(a, b).replace(/[^\n\r]/g, ' '));
+    from = b;
+  });
+  parts.push(text.slice(from));
+  const slice = parts.join('');
+
+  // The file's wrappers come from the previous audit (static inline bodies and macros
+  // are outside the edit), first as in analyze.ts, then what the headers teach.
+  const wrappers = new Map<string, Wrapper>();
+  for (const [name, w] of mem.wrappers) wrappers.set(name, w.chain.some((c) => c.file === file) ? { ...w, chain: w.chain.map((c) => (c.file === file ? { ...c, range: shiftRange(edit, c.range) } : c)) } : w);
+  const known = emptyKnowledge();
+  for (const [name, w] of wrappers) known.wrappers.set(name, w);
+  mergeKnowledge(known, imported);
+
+  // Parsed against the previous slice's tree (kept by the parser under its own key):
+  // a typist's next edit is mostly in the same function, so the slice barely changes.
+  const parsed = parser.parse(sliceKey(file), slice);
+  {
+    if (parsed.prepared.text.length !== slice.length || countErrors(parsed.tree) > 0) return fallback('parse errors');
+    const trace = emptyTrace();
+    const result = analyzeFile(parser, parsed, file, known, { trace, skipMacroBodies: true });
+    // The same definitions where they were, the edited one ending where its body now ends.
+    const expected = table.filter((_, i) => !removed.has(i));
+    if (result.table.length !== expected.length) return fallback('the definitions changed');
+    for (let i = 0; i < expected.length; i++) {
+      const a = result.table[i]!;
+      const b = expected[i]!;
+      if (a.name !== b.name || a.start !== b.start || a.end !== b.end || a.bodyStart !== b.bodyStart || a.bodyEnd !== b.bodyEnd || a.isStatic !== b.isStatic || a.isInline !== b.isInline) return fallback('the definitions changed');
+    }
+    if (trace.capped || !sameFacts(edit, file, mem.trace, trace) || !sameSet(relevantBefore, relevantPlain(trace))) return fallback('the provenance facts changed');
+
+    // Sites: the edited function's from this run, every other one moved.
+    const fnNew = table[k]!;
+    const inFn = (s: Site, lo: number, hi: number, starts: number[]) => {
+      const o = offsetIn(starts, s.range.start);
+      return o >= lo && o < hi;
+    };
+    const oldStarts = lineStartsOf(old);
+    const newStarts = lineStartsOf(text);
+    const kept = mem.sites.filter((s) => !inFn(s, fn.start, fn.end, oldStarts)).map((s) => shiftSite(edit, file, s));
+    const fresh = result.analysis.sites.filter((s) => inFn(s, fnNew.start, fnNew.end, newStarts));
+    const sites = [...kept, ...fresh].sort(byPosition);
+
+    const callsFrom = new Map(mem.callsFrom);
+    const mine = result.callsFrom.get(fn.name);
+    if (mine) callsFrom.set(fn.name, mine);
+    else callsFrom.delete(fn.name);
+    const direct = new Map<string, number>();
+    for (const s of sites) if (s.function) direct.set(s.function, (direct.get(s.function) ?? 0) + 1);
+
+    const moved = (w: number) => (w < 0 ? w : at(w));
+    const writers = new Set<number>();
+    for (const w of mem.trace.writers) if (w !== fn.start) writers.add(moved(w));
+    if (trace.writers.has(fn.start)) writers.add(fn.start);
+    // Who adds each plain fact: the previous producers but the edited function, which says anew.
+    const plainBy = new Map<string, Set<number>>();
+    for (const [key, by] of mem.trace.plainBy) {
+      const set = new Set<number>();
+      for (const w of by) if (w !== fn.start) set.add(moved(w));
+      if (trace.plainBy.get(key)?.has(fn.start)) set.add(fn.start);
+      if (set.size) plainBy.set(key, set);
+    }
+    for (const [key, by] of trace.plainBy) if (by.has(fn.start) && !plainBy.has(key)) plainBy.set(key, new Set([fn.start]));
+    const memory: AnalysisMemory = {
+      text,
+      sites,
+      table,
+      callsFrom,
+      trace: { writers, facts: trace.facts, plain: new Set([...trace.plain, ...plainBy.keys()]), plainBy, capped: false },
+      imported: importedKey,
+      wrappers,
+      functions: functionView(table, direct, callsFrom),
+    };
+    return { analysis: { sites: [...sites], functions: memory.functions, parseErrors: 0 }, memory };
+  }
+}
+
+/** The parser-cache key of a document's analysed slice (the engine forgets it with the document). */
+export function sliceKey(file: string): string {
+  return `${file}\0slice`;
+}
+
+const DIRECTIVE_RE = /^[ \t]*#/m;
+const WORDS_RE = /[A-Za-z_]\w*/g;
+
+// ---------------------------------------------------------------------------------
+// The edit and how it moves positions.
+
+export interface Edit {
+  /** Offsets in the old text: the changed span is [start, oldEnd); in the new text [start, oldEnd + delta). */
+  start: number;
+  oldEnd: number;
+  delta: number;
+  /** The same as positions: text at or after oldEndPos moves to newEndPos. */
+  startPos: Position;
+  oldEndPos: Position;
+  newEndPos: Position;
+}
+
+/** The span between the common prefix and suffix; undefined for equal texts. */
+export function editOf(before: string, after: string): Edit | undefined {
+  const max = Math.min(before.length, after.length);
+  let start = 0;
+  while (start < max && before.charCodeAt(start) === after.charCodeAt(start)) start++;
+  if (start === before.length && start === after.length) return undefined;
+  let tail = 0;
+  while (tail < max - start && before.charCodeAt(before.length - 1 - tail) === after.charCodeAt(after.length - 1 - tail)) tail++;
+  const oldEnd = before.length - tail;
+  const newEnd = after.length - tail;
+  return { start, oldEnd, delta: newEnd - oldEnd, startPos: posAt(before, start), oldEndPos: posAt(before, oldEnd), newEndPos: posAt(after, newEnd) };
+}
+
+function posAt(text: string, index: number): Position {
+  let line = 0;
+  let lineStart = 0;
+  for (let i = text.indexOf('\n'); i >= 0 && i < index; i = text.indexOf('\n', i + 1)) {
+    line++;
+    lineStart = i + 1;
+  }
+  return { line, character: index - lineStart };
+}
+
+const cmp = (a: Position, b: Position) => a.line - b.line || a.character - b.character;
+
+function shiftPos(e: Edit, p: Position): Position {
+  if (cmp(p, e.oldEndPos) < 0) return p;
+  return p.line === e.oldEndPos.line
+    ? { line: e.newEndPos.line, character: p.character - e.oldEndPos.character + e.newEndPos.character }
+    : { line: p.line + e.newEndPos.line - e.oldEndPos.line, character: p.character };
+}
+
+/**
+ * A range of text the edit did not touch, moved; a range overlapping the changed
+ * span cannot be moved (its text changed) unless `around` (the edited function's
+ * own range, which holds the edit).
+ */
+function shiftRange(e: Edit, r: Range, around = false): Range {
+  if (cmp(r.end, e.startPos) <= 0) return r;
+  if (cmp(r.start, e.oldEndPos) >= 0 || around) return { start: shiftPos(e, r.start), end: shiftPos(e, r.end) };
+  throw new Fallback('a range overlaps the edit');
+}
+
+/** The site moved by the edit; the same object when nothing of it moves (its finding is reused). */
+function shiftSite(e: Edit, file: string, s: Site): Site {
+  const range = shiftRange(e, s.range);
+  const callRange = shiftRange(e, s.callRange);
+  let moved = range !== s.range || callRange !== s.callRange;
+  const via = s.via.map((v) => {
+    if (v.file !== file) return v;
+    const r = shiftRange(e, v.range);
+    if (r === v.range) return v;
+    moved = true;
+    return { ...v, range: r };
+  });
+  let declaredAt = s.declaredAt;
+  if (declaredAt && declaredAt.file === file) {
+    const r = shiftRange(e, declaredAt.range);
+    if (r !== declaredAt.range) {
+      moved = true;
+      declaredAt = { ...declaredAt, range: r };
+    }
+  }
+  const path = s.path?.map((p) => {
+    if (p.file !== file) return p;
+    const r = shiftRange(e, p.range);
+    if (r === p.range) return p;
+    moved = true;
+    return { ...p, range: r };
+  });
+  if (!moved) return s;
+  return { ...s, range, callRange, via, ...(declaredAt ? { declaredAt } : {}), ...(path ? { path } : {}) };
+}
+
+/**
+ * Whether the facts the new run derived are the previous run's, moved by the edit.
+ * Slot keys of static functions' parameters carry the parameter's offset; ranges in
+ * the facts are file positions.
+ */
+function sameFacts(e: Edit, file: string, before: ProvenanceTrace, after: ProvenanceTrace): boolean {
+  if (before.facts.size !== after.facts.size) return false;
+  const r = (x: { file: string; range: Range }) => (x.file === file ? shiftRange(e, x.range) : x.range);
+  for (const [key, v] of before.facts) {
+    const m = /^L(\d+):(.*)$/s.exec(key);
+    const moved = m ? `L${Number(m[1]) >= e.oldEnd ? Number(m[1]) + e.delta : Number(m[1])}:${m[2]}` : key;
+    const w = after.facts.get(moved);
+    if (!w || w.depth !== v.depth) return false;
+    const a = JSON.stringify([{ ...v.origin, range: r(v.origin) }, v.steps.map((s) => ({ ...s, range: r(s) }))]);
+    const b = JSON.stringify([w.origin, w.steps]);
+    if (a !== b) return false;
+  }
+  return true;
+}
+
+/**
+ * The plain facts a run reads: a field name given a plain value matters only for a
+ * field name that also holds MMIO somewhere (provenance.ts fieldProv); fields and
+ * globals given normal memory always matter.
+ */
+function relevantPlain(t: ProvenanceTrace): Set<string> {
+  const mmioFields = new Set<string>();
+  for (const k of t.facts.keys()) if (k.startsWith('F:')) mmioFields.add(k.slice(k.lastIndexOf('.') + 1));
+  const out = new Set<string>();
+  for (const p of t.plain) if (p.startsWith('M:') || p.startsWith('S:') || (p.startsWith('N:') && mmioFields.has(p.slice(2)))) out.add(p);
+  return out;
+}
+
+function sameSet<T>(a: ReadonlySet<T>, b: ReadonlySet<T>): boolean {
+  if (a.size !== b.size) return false;
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
+}
+
+// ---------------------------------------------------------------------------------
+
+function lineStartsOf(text: string): number[] {
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  return starts;
+}
+
+function offsetIn(starts: number[], p: Position): number {
+  return (starts[p.line] ?? Infinity) + p.character;
+}
+
+/** The analysis's own order (analyze.ts): by start position, stable. */
+function byPosition(a: Site, b: Site): number {
+  return a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character;
+}

@@ -1,0 +1,243 @@
+// The editor's incremental re-analysis (audit/incremental.ts) against a full audit of
+// the same text: for random edit sequences on driver-shaped fixtures (inside
+// function bodies, in macros, in declarations, adding and removing wrappers,
+// `__iomem` fields, MMIO stored in fields and globals, returned, passed to static
+// functions, several ranges at once), every version's findings (rule, severity,
+// message, positions, related locations), sites, function view and triage
+// fingerprints must equal what a fresh engine finds in that text. A wrong shift, or
+// a fact one function hands another that the incremental path misses, shows as a
+// difference at the first edit that exercises it.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { AuditEngine, type FileAudit } from '../../../server/src/audit/engine';
+import { findingFingerprints } from '../../../server/src/audit/report/fingerprint';
+import { generate } from '../../bench/bigfile';
+
+/** Functions that hand MMIO to each other through every kind of fact provenance.ts follows. */
+const CROSS = `#include <linux/io.h>
+#define REG_A 0x10
+#define rd(p, o) readl((p)->base + (o))
+
+struct priv {
+\tvoid __iomem *base;
+\tu32 *regs;
+\tvoid *shadow;
+\tint irq;
+};
+
+static u8 *gmap;
+void __iomem *gbase;
+
+static inline u32 priv_read(struct priv *p, unsigned int off)
+{
+\treturn ioread32(p->base + off);
+}
+
+static u32 *map_regs(resource_size_t start)
+{
+\tu32 *r = (u32 __force *)ioremap(start, 0x100);
+\treturn r;
+}
+
+static void poke(u32 *where, u32 v)
+{
+\tint i;
+\tfor (i = 0; i < 4; i++)
+\t\twhere[i] = v;
+}
+
+static int probe(struct priv *p, resource_size_t start)
+{
+\tu32 v = 0;
+\tint i;
+\tp->regs = map_regs(start);
+\tgmap = (u8 *)ioremap(start + 0x1000, 16);
+\tp->shadow = kmalloc(64, GFP_KERNEL);
+\tfor (i = 0; i < 16; i++)
+\t\tv += priv_read(p, i * 4);
+\tpoke(p->regs, v);
+\treturn v ? 0 : -EIO;
+}
+
+static void irq_handler(struct priv *p)
+{
+\tu32 s = p->regs[2];
+\tgmap[3] = 1;
+\tp->regs[4] |= 8;
+\t*(u32 *)p->shadow = s;
+\twritel(s, gbase + REG_A);
+\ts = rd(p, 4);
+}
+
+static void one(u32 *q) { int n = 16; q[n] = 0; } static void two(struct priv *p) { writel(2, gbase); gmap[1] = 3; }
+
+static void remove(struct priv *p)
+{
+\tmemcpy(p->shadow, p->regs, 16);
+\tiounmap(p->regs);
+}
+`;
+
+const IN_BODY = [
+  '\tv = readl(p->base);\n',
+  '\tp->shadow = ioremap(0, 16);\n',
+  '\tp->regs = kmalloc(4, GFP_KERNEL);\n',
+  '\tgmap = kzalloc(8, GFP_KERNEL);\n',
+  '\treturn ioremap(0, 8);\n',
+  '\tpoke(p->shadow, 1);\n',
+  '\tpoke(gmap, 2);\n',
+  '\tx = 1;\n',
+  '\tmemcpy(p->shadow, p->base, 4);\n',
+  '\t*((u32 *)p->regs) = 5;\n',
+  '\tvoid __iomem *q = p->base;\n\t*(u32 *)q = 1;\n',
+  '\toutb(1, 0x80);\n',
+  '\tu8 *m = ioremap(0, 4);\n\tm[1] = 2;\n',
+  '}\n',
+  '{\n',
+  '/* ',
+  '#define WR(p) writel(0, p)\n',
+  '"',
+  '\n\n',
+];
+const OUTSIDE = [
+  'void __iomem *gextra;\n',
+  'struct other { void __iomem *shadow; };\n',
+  'static inline void poke(u32 *where, u32 v) { writel(v, where); }\n',
+  '#define rd(p, o) inl(o)\n',
+  'static inline u32 gread(void) { return readl(gbase); }\n',
+  'static void *shadow_of(struct priv *p) { return p->regs; }\n',
+  '/* a comment */\n',
+];
+
+/** A small deterministic PRNG (mulberry32): the sequences are the same every run. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Offsets of the lines of `text` that stand inside a function body (after a `{` line, before its `}`). */
+function bodyLineStarts(text: string): number[] {
+  const out: number[] = [];
+  let depth = 0;
+  let at = 0;
+  for (const line of text.split('\n')) {
+    if (depth > 0 && !line.startsWith('}')) out.push(at);
+    for (const c of line) {
+      if (c === '{') depth++;
+      else if (c === '}') depth = Math.max(0, depth - 1);
+    }
+    at += line.length + 1;
+  }
+  return out;
+}
+
+function lineStarts(text: string): number[] {
+  const out = [0];
+  for (let i = 0; i < text.length; i++) if (text[i] === '\n') out.push(i + 1);
+  return out;
+}
+
+/** One random edit of `text`. */
+function editOnce(text: string, r: () => number): string {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+  const body = bodyLineStarts(text);
+  const kind = r();
+  if (kind < 0.3 && body.length) {
+    // A digit or character change (typing), the bench's edit: in a body line, or at any
+    // digit (one-line functions, macros, array sizes).
+    const digits = [...text.matchAll(/\d/g)].map((m) => m.index!);
+    const at = r() < 0.35 ? pick(digits) : pick(body) + 1 + Math.floor(r() * 12);
+    if (at >= text.length) return text;
+    const ch = pick(['7', '6', 'x', ' ', '', '(', ';', '*', 'v']);
+    return text.slice(0, at) + ch + text.slice(at + (r() < 0.7 ? 1 : 0));
+  }
+  if (kind < 0.6 && body.length) return insertAt(text, pick(body), pick(IN_BODY));
+  if (kind < 0.72) {
+    // Delete a whole line anywhere (a declaration, a brace, a macro, a statement).
+    const starts = lineStarts(text);
+    const i = Math.floor(r() * (starts.length - 1));
+    return text.slice(0, starts[i]) + text.slice(starts[i + 1]);
+  }
+  if (kind < 0.85) return insertAt(text, pick(lineStarts(text).filter((o) => !body.includes(o))), pick(OUTSIDE));
+  if (kind < 0.92) {
+    // Make a function a wrapper candidate, or stop it being one.
+    return text.includes('static u32 *map_regs') ? text.replace('static u32 *map_regs', 'static inline u32 *map_regs') : text.replace('static inline u32 *map_regs', 'static u32 *map_regs');
+  }
+  // Deleting a few characters anywhere.
+  const at = Math.floor(r() * text.length);
+  return text.slice(0, at) + text.slice(at + 1 + Math.floor(r() * 4));
+}
+
+function insertAt(text: string, at: number, s: string): string {
+  return text.slice(0, at) + s + text.slice(at);
+}
+
+/** What a client sees of an audit: everything positions, messages and fingerprints depend on. */
+function view(a: FileAudit, text: string): unknown {
+  return {
+    findings: a.findings.map((f) => ({ rule: f.rule, severity: f.severity, message: f.message, site: f.site, related: f.related })),
+    sites: a.analysis.sites,
+    functions: a.analysis.functions,
+    parseErrors: a.analysis.parseErrors,
+    fingerprints: findingFingerprints('drivers/x/driver.c', text, a),
+  };
+}
+
+async function compareSequences(name: string, start: string, seeds: number, steps: number): Promise<AuditEngine['auditCounts']> {
+  const inc = await AuditEngine.create({ readFile: () => undefined });
+  const ref = await AuditEngine.create({ readFile: () => undefined });
+  const file = `/nonexistent/tdx-incremental/${name}.c`;
+  for (let seed = 1; seed <= seeds; seed++) {
+    const r = rng(seed * 7919);
+    let text = start;
+    let clean = start;
+    let broken = false;
+    inc.forget(file);
+    inc.audit(file, text, 0);
+    for (let step = 1; step <= steps; step++) {
+      // A text that does not parse is audited whole; the typist fixes it soon, as a
+      // typist does (else one stray quote would leave every later edit on the full path).
+      if (broken && r() < 0.9) text = clean;
+      // Sometimes two edits between audits (a burst, or a multi-range change).
+      text = editOnce(text, r);
+      if (r() < 0.15) text = editOnce(text, r);
+      const got = inc.audit(file, text, step);
+      const want = ref.auditOnce(file, text);
+      assert.deepStrictEqual(view(got, text), view(want, text), `${name}, seed ${seed}, edit ${step}: the incremental audit differs from a full one`);
+      broken = want.analysis.parseErrors > 0;
+      if (!broken) clean = text;
+    }
+  }
+  return inc.auditCounts;
+}
+
+describe('incremental audit of an edited document equals a full audit', () => {
+  test('random edits of functions handing MMIO to each other (fields, globals, returns, static parameters)', async () => {
+    const counts = await compareSequences('cross', CROSS, 12, 30);
+    // Both paths ran: a comparison that never took the incremental one proves nothing.
+    assert.ok(counts.incremental >= 50, `incremental audits: ${counts.incremental}; full: ${JSON.stringify([...counts.why])}`);
+    assert.ok(counts.full >= 100, `full audits: ${counts.full}`);
+  });
+
+  test('random edits of a generated driver (macro and inline wrappers, __iomem fields, ioremap)', async () => {
+    const counts = await compareSequences('generated', generate(6000), 4, 20);
+    assert.ok(counts.incremental >= 10, `incremental audits: ${counts.incremental}; full: ${JSON.stringify([...counts.why])}`);
+  });
+
+  test('a digit typed in a loop bound re-analyses that function only and moves nothing else', async () => {
+    const inc = await AuditEngine.create({ readFile: () => undefined });
+    const file = '/nonexistent/tdx-incremental/digit.c';
+    inc.audit(file, CROSS, 1);
+    const next = CROSS.replace('i < 16', 'i < 160');
+    const a = inc.audit(file, next, 2);
+    assert.deepEqual([inc.auditCounts.incremental, inc.auditCounts.full], [1, 1]);
+    const ref = await AuditEngine.create({ readFile: () => undefined });
+    assert.deepStrictEqual(view(a, next), view(ref.auditOnce(file, next), next));
+  });
+});
