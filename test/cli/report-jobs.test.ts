@@ -18,7 +18,11 @@ const EXAMPLE = join(ROOT, 'examples/acme_wdt');
 const NAMES = ['tdx-audit.json', 'tdx-audit.sarif', 'tdx-audit.md', 'tdx-audit.html'];
 
 function run(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return runWith({}, ...args);
+}
+
+function runWith(env: Record<string, string>, ...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...env } });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -80,5 +84,28 @@ describe('report on worker threads', { skip: skipWithoutGcc }, () => {
     const r = run('report', join(tree, 'drivers'), '--out', join(dir, 'bad'), '--jobs', '0');
     assert.equal(r.code, 2);
     assert.match(r.err, /--jobs takes a number of threads/);
+  });
+
+  test('a file that takes its worker past the heap limit is audited again by a worker with twice the limit, and the report is one thread\'s', () => {
+    // 40 functions of 1,000 lines with two accessors each (80,000 findings, 2 MB): over
+    // 96 MB of heap in a worker, where starting a worker and the small files need far less.
+    const big = join(dir, 'heap', 'drivers');
+    mkdirSync(big, { recursive: true });
+    for (const f of ['acme_wdt.c', 'acme_io.h']) copyFileSync(join(EXAMPLE, f), join(big, f));
+    const lines = ['#include <linux/io.h>', 'struct big { void __iomem *base; };'];
+    for (let f = 0; f < 40; f++) {
+      lines.push(`void big_fill${f}(struct big *b)`, '{');
+      for (let i = 0; i < 1000; i++) lines.push(`\twritel(${i}, b->base + ${i * 4}); readl(b->base + ${i});`);
+      lines.push('}');
+    }
+    writeFileSync(join(big, 'big.c'), lines.join('\n') + '\n');
+    const one = join(dir, 'heap-j1');
+    const r1 = run('report', big, '--out', one, '--format', 'json', '--exit-zero', '--jobs', '1');
+    assert.equal(r1.code, 0, r1.err);
+    const out = join(dir, 'heap-j2');
+    const r2 = runWith({ TDX_AUDIT_WORKER_HEAP_MB: '96' }, 'report', big, '--out', out, '--format', 'json', '--exit-zero', '--jobs', '2');
+    assert.equal(r2.code, 0, r2.err);
+    assert.match(r2.err, /big\.c: its worker ran out of memory; audited again by a worker with 192 MB of heap/);
+    assert.equal(timeless(readFileSync(join(out, 'tdx-audit.json'), 'utf8')), timeless(readFileSync(join(one, 'tdx-audit.json'), 'utf8')));
   });
 });

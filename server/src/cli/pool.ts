@@ -41,11 +41,15 @@ export interface PoolRun<R> {
   /**
    * Each worker's V8 old-generation limit in MB. V8 grows a heap towards its limit
    * (by default a quarter of the machine's memory) before collecting it in full, so
-   * without one two workers hold gigabytes of garbage; a worker that reaches it dies,
-   * a fresh worker takes the lane's next file, and the file is audited again on this
-   * thread once the workers are done.
+   * without one two workers hold gigabytes of garbage. A worker that reaches it dies;
+   * the file it was auditing is given at once to a fresh worker with twice the limit,
+   * which ends after that file (a normal one takes the lane on), so the results of
+   * later files do not wait for it and no thread runs without a limit. A file that
+   * takes the bigger worker down too is audited on this thread once the workers are done.
    */
   maxHeapMb?: number;
+  /** A file a worker died on, given again to a worker with `heapMb` (for a note to the user). */
+  retried?: (path: string, heapMb: number | undefined) => void;
 }
 
 /** Workers started again after one died, per run: a file that kills every worker does not loop forever. */
@@ -88,30 +92,45 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
     return;
   }
   const given = new Set<number>();
+  /** Files already given to a bigger worker after their first worker died. */
+  const tried = new Set<number>();
   let next = 0;
   let restarts = 0;
-  const lane = () =>
+  const lane = (retry?: number): Promise<void> =>
     new Promise<void>((resolveLane, rejectLane) => {
-      const w = new Worker(wp, { workerData: run.workerData, ...(run.maxHeapMb ? { resourceLimits: { maxOldGenerationSizeMb: run.maxHeapMb } } : {}) });
+      const heapMb = retry !== undefined && run.maxHeapMb ? run.maxHeapMb * 2 : run.maxHeapMb;
+      if (retry !== undefined) run.retried?.(files[retry]!, heapMb);
+      const w = new Worker(wp, { workerData: run.workerData, ...(heapMb ? { resourceLimits: { maxOldGenerationSizeMb: heapMb } } : {}) });
       let current = -1;
       let ended = false;
-      const end = (again: boolean) => {
+      /** died: this worker went down (an exception, or its heap limit) auditing `current`; retired: a retry worker's one file is done. */
+      const end = (how: 'stopped' | 'died' | 'retired') => {
         if (ended) return;
         ended = true;
         signal?.removeEventListener('abort', stop);
-        // A worker that died with files left: a fresh one takes over the lane.
-        if (again && next < files.length && !signal?.aborted && restarts++ < MAX_RESTARTS) lane().then(resolveLane, rejectLane);
-        else resolveLane();
+        if (signal?.aborted) return resolveLane();
+        if (how === 'died') {
+          if (restarts++ >= MAX_RESTARTS) return resolveLane();
+          const again = current >= 0 && given.has(current) && !tried.has(current) ? current : undefined;
+          if (again !== undefined) tried.add(again);
+          if (again !== undefined || next < files.length) return void lane(again).then(resolveLane, rejectLane);
+        } else if (how === 'retired' && next < files.length) return void lane().then(resolveLane, rejectLane);
+        resolveLane();
       };
       const stop = () => {
         void w.terminate();
-        end(false);
+        end('stopped');
       };
       signal?.addEventListener('abort', stop, { once: true });
       const give = () => {
-        if (next >= files.length || signal?.aborted) return stop();
-        current = next++;
-        given.add(current);
+        if (retry !== undefined) {
+          current = retry;
+          retry = undefined;
+        } else if (next >= files.length || signal?.aborted) return stop();
+        else {
+          current = next++;
+          given.add(current);
+        }
         w.postMessage({ id: current, path: files[current] });
       };
       w.on('message', (m: { ready?: true; fatal?: string; id?: number; result?: R }) => {
@@ -122,14 +141,18 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
         if (m.ready) return give();
         given.delete(m.id!);
         done(m.id!, m.result!);
+        // A bigger worker ends after its one file: its heap goes back to the system.
+        if (heapMb !== run.maxHeapMb) {
+          void w.terminate();
+          return end('retired');
+        }
         give();
       });
-      // One file took its worker down (an exception, or its heap limit): it stays in
-      // `given` and is audited again on this thread at the end, without the limit.
-      w.on('error', () => end(true));
-      w.on('exit', () => end(false));
+      // A file that took even the bigger worker down stays in `given`: audited on this thread at the end.
+      w.on('error', () => end('died'));
+      w.on('exit', () => end('stopped'));
     });
-  await Promise.all(Array.from({ length: threads }, lane));
+  await Promise.all(Array.from({ length: threads }, () => lane()));
   if (signal?.aborted) return;
   // Files a worker died on, and files no worker got to (every worker died): audited here.
   for (const i of [...given].sort((a, b) => a - b)) await auditHere(i);

@@ -150,7 +150,7 @@ export async function runReport(argv: string[], ioOverrides: Partial<ReportIO> =
     const bar = progressBar(io);
     let run: ReportRun | 'cancelled';
     try {
-      run = await buildReport(o, { signal: ac.signal, progress: bar.tick, runJobs: pooledJobs(o.jobs, ac.signal), spool: true });
+      run = await buildReport(o, { signal: ac.signal, progress: bar.tick, runJobs: pooledJobs(o.jobs, ac.signal, (m) => io.stderr(`${io.isTTY ? '\r\x1b[2K' : ''}${m}\n`)), spool: true });
     } finally {
       bar.done();
     }
@@ -175,8 +175,8 @@ export async function runReport(argv: string[], ioOverrides: Partial<ReportIO> =
 /**
  * A report worker's heap limit: the live set of one file's audit and join, with the
  * last module's decoded units, stays under 300 MB on drivers/ of Debian 6.1
- * (measured with --max-old-space-size); a file that needs more is audited again on
- * the main thread without a limit (pool.ts). Since the main thread keeps findings on
+ * (measured with --max-old-space-size); a file that needs more is audited again by a
+ * worker with twice the limit (pool.ts). Since the main thread keeps findings on
  * disk (audit/report/spool.ts) the two workers are most of a run's memory, but a lower
  * limit did not lower the whole kernel's peak: 320 MB took the kernel subset of
  * BENCHMARKS.md from 1,199 to 1,039 MB, and the whole Debian 6.1 kernel from 1,627 to
@@ -185,8 +185,14 @@ export async function runReport(argv: string[], ioOverrides: Partial<ReportIO> =
  */
 const WORKER_HEAP_MB = 512;
 
+/** The limit, or TDX_AUDIT_WORKER_HEAP_MB's (at least 16 MB): to trade CPU for memory on a small machine. */
+function workerHeapMb(): number {
+  const v = Number(process.env.TDX_AUDIT_WORKER_HEAP_MB);
+  return Number.isInteger(v) && v >= 16 ? v : WORKER_HEAP_MB;
+}
+
 /** Report's files audited on `jobs` threads (pool.ts), each worker with its own engine. */
-function pooledJobs(jobs: number, signal: AbortSignal): ReportHooks['runJobs'] {
+function pooledJobs(jobs: number, signal: AbortSignal, note: (m: string) => void): ReportHooks['runJobs'] {
   return (files, job, emit) => {
     // vmlinux read once, into memory the workers share, instead of once per worker; its
     // .debug_info (166 MiB of 6.1's 225) stays in the file: each worker reads the units it joins.
@@ -207,7 +213,8 @@ function pooledJobs(jobs: number, signal: AbortSignal): ReportHooks['runJobs'] {
       failed: (message) => ({ kind: 'skipped', why: `analysis failed: ${message}` }),
       emit,
       signal,
-      maxHeapMb: WORKER_HEAP_MB,
+      maxHeapMb: workerHeapMb(),
+      retried: (path, heapMb) => note(`tdx-audit: ${path}: its worker ran out of memory; audited again by a worker with ${heapMb} MB of heap`),
     });
   };
 }
