@@ -177,13 +177,12 @@ export async function runReport(argv: string[], ioOverrides: Partial<ReportIO> =
  * last module's decoded units, stays under 300 MB on drivers/ of Debian 6.1
  * (measured with --max-old-space-size); a file that needs more is audited again by a
  * worker with twice the limit (pool.ts). Since the main thread keeps findings on
- * disk (audit/report/spool.ts) the two workers are most of a run's memory, but a lower
- * limit did not lower the whole kernel's peak: 320 MB took the kernel subset of
- * BENCHMARKS.md from 1,199 to 1,039 MB, and the whole Debian 6.1 kernel from 1,627 to
- * 1,703 MB (a spike at the end, most likely files re-audited here after a worker died
- * at the lower limit) for more CPU.
+ * disk (audit/report/spool.ts) the two workers are most of a run's memory. 384 MB
+ * (with such a retry instead of the main thread's unlimited engine, and vmlinux's
+ * .debug_info left in the file) took the whole Debian 6.1 kernel from 1,480 MB at
+ * 512 MB to 1,297 MB, 6.12 to 1,399 MB, for 12-16 % more CPU (BENCHMARKS.md).
  */
-const WORKER_HEAP_MB = 512;
+const WORKER_HEAP_MB = 384;
 
 /** The limit, or TDX_AUDIT_WORKER_HEAP_MB's (at least 16 MB): to trade CPU for memory on a small machine. */
 function workerHeapMb(): number {
