@@ -37,8 +37,10 @@ interface ScanOptions extends CommonOptions {
   /** Where the header cache goes instead of the tree's .tdx-audit/ (a tree you must not write to). */
   headerCacheDir?: string;
   sourceRoot?: string;
-  /** Worker threads (default: one per core). */
+  /** Worker threads (default: one per core; the vmlinux inventory: one). */
   jobs: number;
+  /** --jobs was given (the inventory's default differs from the scan's). */
+  jobsGiven?: boolean;
   /** Where objects are looked for; undefined with --no-objects. */
   search?: ObjectSearch;
 }
@@ -62,6 +64,7 @@ function parseScanArgs(argv: string[]): ScanOptions {
       const v = optionValue(argv, ++i, a, fail);
       if (!/^[1-9]\d{0,2}$/.test(v)) throw new UsageError(`${a} takes a number of threads (1-999), not ${v}`);
       o.jobs = Number(v);
+      o.jobsGiven = true;
     } else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
     else o.paths.push(a);
   }
@@ -151,7 +154,9 @@ export async function runScan(argv: string[], write: (s: string) => void, warn: 
 /** `scan --vmlinux FILE` with no sources: every accessor instruction in the image. */
 async function inventoryCommand(o: ScanOptions, write: (s: string) => void, warn: (s: string) => void): Promise<number> {
   // On --jobs worker threads when the bundle has its worker (the same inventory), else here.
-  let inv = await inventoryThreads(resolve(o.vmlinux!), o.profile, o.jobs);
+  // One by default: on Debian 6.1's vmlinux, quiet 2-core machine, two threads took the same
+  // wall time as one (2.48 s against 2.49 s) for 30 % more CPU (each builds its own symbol index).
+  let inv = await inventoryThreads(resolve(o.vmlinux!), o.profile, o.jobsGiven ? o.jobs : 1);
   if (inv && 'error' in inv) {
     warn(`tdx-audit: ${inv.error}`);
     return 2;
