@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { AuditEngine, type FileAudit } from '../../../server/src/audit/engine';
 import { findingFingerprints } from '../../../server/src/audit/report/fingerprint';
 import { generate } from '../../bench/bigfile';
+import { mulberry32 as rng } from '../../fuzz/prng';
 
 /** Functions that hand MMIO to each other through every kind of fact provenance.ts follows. */
 const CROSS = `#include <linux/io.h>
@@ -108,18 +109,6 @@ const OUTSIDE = [
   'static void *shadow_of(struct priv *p) { return p->regs; }\n',
   '/* a comment */\n',
 ];
-
-/** A small deterministic PRNG (mulberry32): the sequences are the same every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Offsets of the lines of `text` that stand inside a function body (after a `{` line, before its `}`). */
 function bodyLineStarts(text: string): number[] {
