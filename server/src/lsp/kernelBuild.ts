@@ -14,7 +14,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { KbuildMap, parseDotConfig, treeKbuild, type DotConfig } from '../audit/kbuild';
 import { allowed, parseAllowList, type AllowList } from '../audit/allowList';
 import type { FileBuild } from '../audit/report/model';
-import { findTreeRoot, parseKernelMakefile, relativeTo } from '../audit/report/provenance';
+import { findTreeRoot, kernelMakefileAt, relativeTo } from '../audit/report/provenance';
 import { MAX_CONFIG_BYTES, readTextOrUndefined } from '../fs/safeRead';
 
 /** A file's build record, with the .config it was judged by (for the hover). */
@@ -203,10 +203,8 @@ export class KernelBuild {
   private kernelRootOf(dir: string): string | null {
     const hit = this.kernelRoots.get(dir);
     if (hit !== undefined) return hit;
-    const mk = join(dir, 'Makefile');
-    const text = readTextOrUndefined(mk, { maxBytes: MAX_CONFIG_BYTES });
     const parent = dirname(dir);
-    const root = text !== undefined && parseKernelMakefile(text, mk) ? dir : parent === dir ? null : this.kernelRootOf(parent);
+    const root = kernelMakefileAt(dir) ? dir : parent === dir ? null : this.kernelRootOf(parent);
     this.kernelRoots.set(dir, root);
     return root;
   }

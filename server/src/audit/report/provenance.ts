@@ -141,6 +141,13 @@ export function commonDirectory(paths: string[]): string {
  * else the nearest holding `.tdx-audit/` (a triage file's home), else `.git`; else
  * the common directory itself.
  */
+/** The kernel version `dir`'s Makefile sets (VERSION and PATCHLEVEL), if it is a kernel tree's top. */
+export function kernelMakefileAt(dir: string): KernelVersion | undefined {
+  const mk = join(dir, 'Makefile');
+  const text = readText(mk);
+  return text !== undefined ? parseKernelMakefile(text, mk) : undefined;
+}
+
 export function findTreeRoot(paths: string[]): { root: string; kernel?: KernelVersion } {
   const common = commonDirectory(paths);
   const ancestors: string[] = [];
@@ -149,9 +156,7 @@ export function findTreeRoot(paths: string[]): { root: string; kernel?: KernelVe
     if (dirname(d) === d) break;
   }
   for (const d of ancestors) {
-    const mk = join(d, 'Makefile');
-    const text = readText(mk);
-    const kernel = text !== undefined ? parseKernelMakefile(text, mk) : undefined;
+    const kernel = kernelMakefileAt(d);
     if (kernel) return { root: d, kernel };
   }
   for (const marker of TREE_MARKERS) {
@@ -222,12 +227,7 @@ export function collectProvenance(o: ProvenanceOptions): Provenance {
   const objectStates: Partial<Record<ObjectState, number>> = {};
   for (const ob of objects) objectStates[ob.state] = (objectStates[ob.state] ?? 0) + 1;
   const compilers = [...new Set((o.objects ?? []).map((x) => x.info.producer).filter((p): p is string => !!p))].sort();
-  let kernel = o.kernel;
-  if (!kernel) {
-    const mk = join(o.root, 'Makefile');
-    const text = readText(mk);
-    kernel = text !== undefined ? parseKernelMakefile(text, mk) : undefined;
-  }
+  const kernel = o.kernel ?? kernelMakefileAt(o.root);
   return {
     tool: { name: 'tdx-audit', version: TOOL_VERSION },
     generatedAt: (o.now ?? new Date()).toISOString(),
