@@ -14,12 +14,11 @@
 // time is the request's wall time; its CPU time is the server's utime+stime
 // (/proc/PID/stat) across the request; RSS is VmRSS after the index, when idle,
 // right after the export and TDX_BENCH_AFTER_S (default 30) seconds later. Peak RSS (GNU time) covers the worker threads.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ensureTree, fmtMiB, fmtMs, fmtRatio, gitHead, log, machine, Md, NICE, ROOT, writeSection } from './lib';
+import { ensureTree, fmtMiB, fmtMs, fmtRatio, gitHead, log, machine, Md, NICE, ROOT, spawnBenchServer, timedChildPid, vmRssKiB, writeSection } from './lib';
 
 interface Run {
   mode: 'reuse' | 'no reuse';
@@ -41,20 +40,6 @@ interface Run {
 
 const TICK = 100; // USER_HZ on Linux
 
-function serverPid(timePid: number | undefined): number | undefined {
-  try {
-    return Number(readFileSync(`/proc/${timePid}/task/${timePid}/children`, 'utf8').trim().split(/\s+/)[0]);
-  } catch {
-    return undefined;
-  }
-}
-function rss(pid: number | undefined): number {
-  try {
-    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
-  } catch {
-    return NaN;
-  }
-}
 function cpuS(pid: number | undefined): number {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -71,65 +56,30 @@ function measure(dir: string, mode: Run['mode'], idleS: number, server: string, 
   // Without reuse: the spool folder cannot be made (the cache "folder" is a file), so the index writes no rows and the export audits every file.
   const cache = join(tdir, 'cache');
   if (mode === 'no reuse') writeFileSync(cache, '');
-  const child = spawn('nice', ['-n', String(NICE), '/usr/bin/time', '-o', timeFile, '-f', '%M %U %S', process.execPath, server, '--stdio'], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, XDG_CACHE_HOME: cache },
-  });
+  const srv = spawnBenchServer(server, timeFile, { ...process.env, XDG_CACHE_HOME: cache });
+  const { child, send, request } = srv;
   const t0 = performance.now();
-  let buf = Buffer.alloc(0);
-  let nextId = 1;
-  const pending = new Map<number, (r: unknown) => void>();
-  const send = (msg: object) => {
-    const body = Buffer.from(JSON.stringify({ jsonrpc: '2.0', ...msg }));
-    child.stdin.write(`Content-Length: ${body.length}\r\n\r\n`);
-    child.stdin.write(body);
-  };
-  const request = (method: string, params: unknown) =>
-    new Promise<unknown>((res) => {
-      const id = nextId++;
-      pending.set(id, res);
-      send({ id, method, params });
-    });
-  let onLog: ((s: string) => void) | undefined;
-  child.stdout.on('data', (d: Buffer) => {
-    buf = Buffer.concat([buf, d]);
-    for (;;) {
-      const h = buf.indexOf('\r\n\r\n');
-      if (h < 0) break;
-      const len = Number(/Content-Length: (\d+)/i.exec(buf.subarray(0, h).toString())?.[1]);
-      if (buf.length < h + 4 + len) break;
-      const msg = JSON.parse(buf.subarray(h + 4, h + 4 + len).toString()) as { id?: number; method?: string; params?: { message?: string }; result?: unknown };
-      buf = buf.subarray(h + 4 + len);
-      if (msg.method === 'window/logMessage' && msg.params?.message) onLog?.(msg.params.message);
-      else if (msg.method && msg.id !== undefined) send({ id: msg.id, result: null });
-      else if (msg.id !== undefined && pending.has(msg.id)) {
-        pending.get(msg.id)!(msg.result);
-        pending.delete(msg.id);
-      }
-    }
-  });
-  child.stderr.on('data', () => undefined);
   return new Promise<Run>((res, rej) => {
     const partial: Partial<Run> = { mode, load: loadNow() };
-    onLog = (s) => {
+    srv.onLog = (s) => {
       if (!s.startsWith('Workspace index:') || partial.indexLog) return;
       partial.indexMs = performance.now() - t0;
       partial.indexLog = s;
-      const pid = serverPid(child.pid);
-      partial.rssIndexKiB = rss(pid);
+      const pid = timedChildPid(child.pid);
+      partial.rssIndexKiB = vmRssKiB(pid);
       void (async () => {
         await new Promise((r) => setTimeout(r, idleS * 1000));
-        partial.rssIdleKiB = rss(pid);
+        partial.rssIdleKiB = vmRssKiB(pid);
         const c0 = cpuS(pid);
         const e0 = performance.now();
         const r = (await request('tdxAudit/exportReport', { outputDir: pathToFileURL(join(tdir, 'out')).href, formats: ['sarif', 'html', 'markdown', 'json'], overwrite: true })) as { findings?: number; reuse?: string } | null;
         partial.exportMs = performance.now() - e0;
         partial.exportCpuS = cpuS(pid) - c0;
-        partial.rssExportKiB = rss(pid);
+        partial.rssExportKiB = vmRssKiB(pid);
         partial.findings = r?.findings ?? NaN;
         partial.reuse = r?.reuse ?? '';
         await new Promise((res) => setTimeout(res, afterS * 1000));
-        partial.rssLaterKiB = rss(pid);
+        partial.rssLaterKiB = vmRssKiB(pid);
         await request('shutdown', null);
         send({ method: 'exit' });
       })();

@@ -223,3 +223,65 @@ export class Md {
     return this.lines.join('\n');
   }
 }
+
+/**
+ * The language server bundle `server` over stdio, under nice and GNU time (`timeFile`
+ * gets "%M %U %S": peak KiB, user and system seconds): `request` sends a request and
+ * resolves with its result, `onLog` receives window/logMessage lines, and the
+ * server's own requests (configuration, progress) are answered null.
+ */
+export function spawnBenchServer(server: string, timeFile: string, env: NodeJS.ProcessEnv = process.env) {
+  const child = spawn('nice', ['-n', String(NICE), '/usr/bin/time', '-o', timeFile, '-f', '%M %U %S', process.execPath, server, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'], env });
+  let buf = Buffer.alloc(0);
+  let nextId = 1;
+  const pending = new Map<number, (r: unknown) => void>();
+  const send = (msg: object) => {
+    const body = Buffer.from(JSON.stringify({ jsonrpc: '2.0', ...msg }));
+    child.stdin.write(`Content-Length: ${body.length}\r\n\r\n`);
+    child.stdin.write(body);
+  };
+  const request = (method: string, params: unknown) =>
+    new Promise<unknown>((res) => {
+      const id = nextId++;
+      pending.set(id, res);
+      send({ id, method, params });
+    });
+  const io = { child, send, request, onLog: undefined as ((s: string) => void) | undefined };
+  child.stdout.on('data', (d: Buffer) => {
+    buf = Buffer.concat([buf, d]);
+    for (;;) {
+      const h = buf.indexOf('\r\n\r\n');
+      if (h < 0) break;
+      const len = Number(/Content-Length: (\d+)/i.exec(buf.subarray(0, h).toString())?.[1]);
+      if (buf.length < h + 4 + len) break;
+      const msg = JSON.parse(buf.subarray(h + 4, h + 4 + len).toString()) as { id?: number; method?: string; params?: { message?: string }; result?: unknown };
+      buf = buf.subarray(h + 4 + len);
+      if (msg.method === 'window/logMessage' && msg.params?.message) io.onLog?.(msg.params.message);
+      else if (msg.method && msg.id !== undefined) send({ id: msg.id, result: null }); // client requests (configuration, progress create)
+      else if (msg.id !== undefined && pending.has(msg.id)) {
+        pending.get(msg.id)!(msg.result);
+        pending.delete(msg.id);
+      }
+    }
+  });
+  child.stderr.on('data', () => undefined);
+  return io;
+}
+
+/** The node process GNU time runs (its child), from the pid of `time` under nice. */
+export function timedChildPid(timePid: number | undefined): number | undefined {
+  try {
+    return Number(readFileSync(`/proc/${timePid}/task/${timePid}/children`, 'utf8').trim().split(/\s+/)[0]) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** VmRSS of a process in KiB, or NaN. */
+export function vmRssKiB(pid: number | undefined): number {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
+  } catch {
+    return NaN;
+  }
+}

@@ -11,12 +11,11 @@
 // again after TDX_BENCH_IDLE_S seconds (default 45) of idleness, when the indexer has
 // ended its worker threads (index/indexer.ts): what an editor session keeps.
 // TDX_BENCH_SERVER=/other/dist/server.js measures another build the same way.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ensureTree, fmtMiB, fmtMs, gitHead, log, machine, Md, NICE, ROOT, writeSection } from './lib';
+import { ensureTree, fmtMiB, fmtMs, gitHead, log, machine, Md, ROOT, spawnBenchServer, timedChildPid, vmRssKiB, writeSection } from './lib';
 
 export interface IndexMeasure {
   dir: string;
@@ -31,55 +30,12 @@ export interface IndexMeasure {
   summary: { totals?: { files: number; sites: number }; skipped?: number; capped?: boolean; ms?: number } | null;
 }
 
-/** VmRSS (KiB) of the node process under nice -> time (time's child), or NaN. */
-function serverRss(timePid: number | undefined): number {
-  try {
-    const kids = readFileSync(`/proc/${timePid}/task/${timePid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-    const pid = kids[0];
-    const st = readFileSync(`/proc/${pid}/status`, 'utf8');
-    return Number(/VmRSS:\s+(\d+)/.exec(st)?.[1] ?? NaN);
-  } catch {
-    return NaN;
-  }
-}
-
 export function measureServerIndex(dir: string, timeoutMs = 3_600_000, server = join(ROOT, 'dist/server.js'), idleS = Number(process.env.TDX_BENCH_IDLE_S ?? 45)): Promise<IndexMeasure> {
   const tdir = mkdtempSync(join(tmpdir(), 'tdx-bench-srv-'));
   const timeFile = join(tdir, 'time');
-  const child = spawn('nice', ['-n', String(NICE), '/usr/bin/time', '-o', timeFile, '-f', '%M %U %S', process.execPath, server, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const srv = spawnBenchServer(server, timeFile);
+  const { child, send, request } = srv;
   const t0 = performance.now();
-  let buf = Buffer.alloc(0);
-  let nextId = 1;
-  const pending = new Map<number, (r: unknown) => void>();
-  const send = (msg: object) => {
-    const body = Buffer.from(JSON.stringify({ jsonrpc: '2.0', ...msg }));
-    child.stdin.write(`Content-Length: ${body.length}\r\n\r\n`);
-    child.stdin.write(body);
-  };
-  const request = (method: string, params: unknown) => new Promise<unknown>((res) => {
-    const id = nextId++;
-    pending.set(id, res);
-    send({ id, method, params });
-  });
-  let onLog: ((s: string) => void) | undefined;
-  child.stdout.on('data', (d: Buffer) => {
-    buf = Buffer.concat([buf, d]);
-    for (;;) {
-      const h = buf.indexOf('\r\n\r\n');
-      if (h < 0) break;
-      const len = Number(/Content-Length: (\d+)/i.exec(buf.subarray(0, h).toString())?.[1]);
-      if (buf.length < h + 4 + len) break;
-      const msg = JSON.parse(buf.subarray(h + 4, h + 4 + len).toString()) as { id?: number; method?: string; params?: { message?: string }; result?: unknown };
-      buf = buf.subarray(h + 4 + len);
-      if (msg.method === 'window/logMessage' && msg.params?.message) onLog?.(msg.params.message);
-      else if (msg.method && msg.id !== undefined) send({ id: msg.id, result: null }); // client requests (configuration, progress create)
-      else if (msg.id !== undefined && pending.has(msg.id)) {
-        pending.get(msg.id)!(msg.result);
-        pending.delete(msg.id);
-      }
-    }
-  });
-  child.stderr.on('data', () => undefined);
   return new Promise<IndexMeasure>((res, rej) => {
     const timer = setTimeout(() => {
       child.kill();
@@ -90,14 +46,14 @@ export function measureServerIndex(dir: string, timeoutMs = 3_600_000, server = 
     let summary: IndexMeasure['summary'] = null;
     let rssAtIndexKiB = NaN;
     let rssIdleKiB = NaN;
-    onLog = (s) => {
+    srv.onLog = (s) => {
       if (!s.startsWith('Workspace index:')) return;
       indexMs = performance.now() - t0;
       logLine = s;
-      rssAtIndexKiB = serverRss(child.pid);
+      rssAtIndexKiB = vmRssKiB(timedChildPid(child.pid));
       void (async () => {
         await new Promise((r) => setTimeout(r, idleS * 1000));
-        rssIdleKiB = serverRss(child.pid);
+        rssIdleKiB = vmRssKiB(timedChildPid(child.pid));
         summary = (await request('tdxAudit/workspaceSummary', null)) as IndexMeasure['summary'];
         await request('shutdown', null);
         send({ method: 'exit' });
