@@ -10,30 +10,14 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { compileObject, copyDriverFixture, copyFormsFixture, GCC_FLAGS, skipWithoutGcc } from '../support/gcc';
+import { runCli, timeless } from '../support/reportRuns';
 
 const ROOT = resolve(__dirname, '../..');
-const CLI = join(ROOT, 'dist/cli.js');
 const FIX = join(ROOT, 'test/fixtures');
 const EXAMPLE = join(ROOT, 'examples/acme_wdt');
 const NAMES = ['tdx-audit.json', 'tdx-audit.sarif', 'tdx-audit.md', 'tdx-audit.html'];
 
-function run(...args: string[]) {
-  return runWith({}, ...args);
-}
-
-function runWith(env: Record<string, string>, ...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...env } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-/** What two runs of the same report may differ in: when, and how long each file took. */
-function timeless(text: string): string {
-  return text
-    .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g, '<time>')
-    .replace(/"ms": [\d.]+/g, '"ms": 0')
-    .replace(/<td class="num">[\d.]+ ms<\/td>/g, '<td class="num">0 ms</td>')
-    .replace(/\| [\d.]+ ms \|/g, '| 0 ms |');
-}
+const run = (...args: string[]) => runCli(args);
 
 let dir = '';
 let tree = '';
@@ -103,7 +87,7 @@ describe('report on worker threads', { skip: skipWithoutGcc }, () => {
     const r1 = run('report', big, '--out', one, '--format', 'json', '--exit-zero', '--jobs', '1');
     assert.equal(r1.code, 0, r1.err);
     const out = join(dir, 'heap-j2');
-    const r2 = runWith({ TDX_AUDIT_WORKER_HEAP_MB: '96' }, 'report', big, '--out', out, '--format', 'json', '--exit-zero', '--jobs', '2');
+    const r2 = runCli(['report', big, '--out', out, '--format', 'json', '--exit-zero', '--jobs', '2'], { TDX_AUDIT_WORKER_HEAP_MB: '96' });
     assert.equal(r2.code, 0, r2.err);
     assert.match(r2.err, /big\.c: its worker ran out of memory; audited again by a worker with 192 MB of heap/);
     assert.equal(timeless(readFileSync(join(out, 'tdx-audit.json'), 'utf8')), timeless(readFileSync(join(one, 'tdx-audit.json'), 'utf8')));

@@ -11,26 +11,14 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { copyDriverFixture, gcc, skipWithoutGcc } from '../support/gcc';
+import { runCli, timeless } from '../support/reportRuns';
 
 const ROOT = resolve(__dirname, '../..');
-const CLI = join(ROOT, 'dist/cli.js');
 const FIX = join(ROOT, 'test/fixtures/drivers');
 const EXAMPLE = join(ROOT, 'examples/acme_wdt');
 const NAMES = ['tdx-audit.json', 'tdx-audit.sarif', 'tdx-audit.md', 'tdx-audit.html'];
 
-function run(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-/** What two runs of the same report may differ in: when, and how long each file took. */
-function timeless(text: string): string {
-  return text
-    .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g, '<time>')
-    .replace(/"ms": [\d.]+/g, '"ms": 0')
-    .replace(/<td class="num">[\d.]+ ms<\/td>/g, '<td class="num">0 ms</td>')
-    .replace(/\| [\d.]+ ms \|/g, '| 0 ms |');
-}
+const run = (...args: string[]) => runCli(args);
 
 let dir = '';
 let tree = '';
