@@ -39,6 +39,16 @@ describe('export reuses the index for unchanged files', { skip: existsSync(WORKE
     const r = reuseFromIndex({ engine, spool: ix.spool }, [dir], buffers);
     return { r, run: buildReport(options(), { engine, textOf: (p) => buffers.get(p), ...(r.hook ? { reuse: r.hook } : {}) }) };
   };
+  /** A fresh export, then one reusing the index's rows: both rendered, and what the fresh one audited (`audited` then holds the second's). */
+  const bothExports = async () => {
+    audited.length = 0;
+    const a = rendered(await fresh());
+    const freshAudited = [...audited];
+    audited.length = 0;
+    const { r, run } = withReuse();
+    const b = rendered(await run);
+    return { a, b, r, freshAudited };
+  };
 
   before(async () => {
     dir = realpathSync(mkdtempSync(join(tmpdir(), 'tdx-export-reuse-')));
@@ -69,12 +79,8 @@ describe('export reuses the index for unchanged files', { skip: existsSync(WORKE
   });
 
   test('an export after the index audits no unchanged file and writes the fresh export\'s report, byte for byte', async () => {
-    audited.length = 0;
-    const a = rendered(await fresh());
-    assert.ok(audited.length >= 3, `the fresh export audits every file with sites: ${audited.join(', ')}`);
-    audited.length = 0;
-    const { r, run } = withReuse();
-    const b = rendered(await run);
+    const { a, b, r, freshAudited } = await bothExports();
+    assert.ok(freshAudited.length >= 3, `the fresh export audits every file with sites: ${freshAudited.join(', ')}`);
     assert.deepEqual(audited, [], 'nothing audited again');
     assert.deepEqual(Object.keys(b), Object.keys(a));
     for (const name of Object.keys(a)) assert.equal(b[name], a[name], `${name} identical`);
@@ -86,11 +92,7 @@ describe('export reuses the index for unchanged files', { skip: existsSync(WORKE
     const other = join(dir, 'drivers', 'net', 'other.c');
     writeFileSync(other, OTHER.replace('p + 8', 'p + 12'));
     try {
-      audited.length = 0;
-      const a = rendered(await fresh());
-      audited.length = 0;
-      const { r, run } = withReuse();
-      const b = rendered(await run);
+      const { a, b, r } = await bothExports();
       assert.deepEqual(audited, [other]);
       for (const name of Object.keys(a)) assert.equal(b[name], a[name], `${name} identical`);
       assert.match(r.note(), /1 file audited: 1 changed since indexing/);
@@ -108,11 +110,7 @@ describe('export reuses the index for unchanged files', { skip: existsSync(WORKE
     // A broken object beside foo_nic.c: the engine now reports it (unusable), so the rows change.
     writeFileSync(join(dir, 'drivers', 'net', 'foo_nic.o'), 'not an ELF file');
     try {
-      audited.length = 0;
-      const a = rendered(await fresh());
-      audited.length = 0;
-      const { r, run } = withReuse();
-      const b = rendered(await run);
+      const { a, b, r } = await bothExports();
       assert.deepEqual(audited, [nic]);
       assert.equal(b['tdx-audit.json'], a['tdx-audit.json']);
       assert.match(r.note(), /1 whose objects changed since indexing/);
