@@ -133,7 +133,7 @@ import { sameFile } from './compiled/facts';
 import { functionAt, renderFunction } from './disasm';
 import { applyCompiled } from './verdicts';
 import { objectOnlyAsSites } from './compiled/objectOnly';
-import { analyseEdit, emptyTrace, knowledgeKey, lastFallback, memoryOf, sliceKey, type AnalysisMemory } from './incremental';
+import { analyseEdit, emptyTrace, knowledgeKey, memoryOf, sliceKey, type AnalysisMemory } from './incremental';
 export { hoverMarkdown } from './hover';
 export { DEFAULT_SEVERITY };
 
@@ -310,12 +310,12 @@ export class AuditEngine {
     this.memory.delete(file);
     if (mem) {
       const r = analyseEdit(this.parser, mem, text, file, imported, key);
-      if (r) {
+      if (!('fallback' in r)) {
         this.memory.set(file, r.memory);
         this.auditCounts.incremental++;
         return r.analysis;
       }
-      this.auditCounts.why.set(lastFallback, (this.auditCounts.why.get(lastFallback) ?? 0) + 1);
+      this.auditCounts.why.set(r.fallback, (this.auditCounts.why.get(r.fallback) ?? 0) + 1);
     } else this.auditCounts.why.set('no memory', (this.auditCounts.why.get('no memory') ?? 0) + 1);
     this.auditCounts.full++;
     const parsed = this.parser.parse(file, text);

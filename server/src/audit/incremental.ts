@@ -71,26 +71,23 @@ export interface IncrementalResult {
 
 /**
  * The analysis of `text` from the memory of the previous text's, re-analysing only
- * the edited function; undefined when the full analysis must run.
+ * the edited function; `fallback` says why the full analysis must run instead.
  */
-export function analyseEdit(parser: CParser, mem: AnalysisMemory, text: string, file: string, imported: Knowledge, importedKey: string): IncrementalResult | undefined {
-  if (importedKey !== mem.imported) return fallback('the headers taught something else');
+export function analyseEdit(parser: CParser, mem: AnalysisMemory, text: string, file: string, imported: Knowledge, importedKey: string): IncrementalResult | { fallback: string } {
   try {
+    if (importedKey !== mem.imported) fallback('the headers taught something else');
     return analyse(parser, mem, text, file, imported, importedKey);
   } catch (e) {
-    if (e instanceof Fallback) return fallback(e.message);
+    if (e instanceof Fallback) return { fallback: e.message };
     throw e;
   }
 }
 
-/** Why the last edit was audited whole (for measurements and tests). */
-export let lastFallback = '';
-function fallback(why: string): undefined {
-  lastFallback = why;
-  return undefined;
+function fallback(why: string): never {
+  throw new Fallback(why);
 }
 
-function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: string, imported: Knowledge, importedKey: string): IncrementalResult | undefined {
+function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: string, imported: Knowledge, importedKey: string): IncrementalResult {
   const old = mem.text;
   const edit = editOf(old, text);
   // The same text again (a refresh): the same analysis.
@@ -277,7 +274,7 @@ function shiftPos(e: Edit, p: Position): Position {
 function shiftRange(e: Edit, r: Range, around = false): Range {
   if (cmp(r.end, e.startPos) <= 0) return r;
   if (cmp(r.start, e.oldEndPos) >= 0 || around) return { start: shiftPos(e, r.start), end: shiftPos(e, r.end) };
-  throw new Fallback('a range overlaps the edit');
+  return fallback('a range overlaps the edit');
 }
 
 /** The site moved by the edit; the same object when nothing of it moves (its finding is reused). */
