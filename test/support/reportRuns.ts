@@ -7,7 +7,7 @@ const CLI = join(resolve(__dirname, '../..'), 'dist/cli.js');
 
 /** `node dist/cli.js ...args` with `env` added to this process's environment. */
 export function runCli(args: string[], env: Record<string, string> = {}): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...env } });
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000, maxBuffer: 256 << 20, env: { ...process.env, ...env } });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 

@@ -14,6 +14,29 @@ export function defaultJobs(): number {
   return Math.max(1, availableParallelism());
 }
 
+/**
+ * A worker's heap limit (scan and report alike): the live set of one file's audit and
+ * join, with the last module's decoded units, stays under 300 MB on drivers/ of Debian
+ * 6.1 (measured with --max-old-space-size); a file that needs more is audited again by
+ * a worker with twice the limit (runPool). Without a limit V8 grows each worker's heap
+ * towards a quarter of the machine's memory before collecting it in full. 384 MB (with
+ * such a retry, and vmlinux's .debug_info left in the file) took the whole Debian 6.1
+ * kernel report from 1,480 MB at 512 MB to 1,297 MB, for 12-16 % more CPU
+ * (BENCHMARKS.md); scan of drivers/ from 1,781 MB to the figure there.
+ */
+const WORKER_HEAP_MB = 384;
+
+/** The limit, or TDX_AUDIT_WORKER_HEAP_MB's (at least 16 MB): to trade CPU for memory on a small machine. */
+export function workerHeapMb(): number {
+  const v = Number(process.env.TDX_AUDIT_WORKER_HEAP_MB);
+  return Number.isInteger(v) && v >= 16 ? v : WORKER_HEAP_MB;
+}
+
+/** PoolRun.retried that tells the user, on `note`, which file needed the bigger worker. */
+export function noteRetried(note: (m: string) => void): (path: string, heapMb: number | undefined) => void {
+  return (path, heapMb) => note(`tdx-audit: ${path}: its worker ran out of memory; audited again by a worker with ${heapMb} MB of heap`);
+}
+
 /** The bundled worker beside this bundle (dist/scanWorker.js), if there is one. */
 function workerPath(): string | undefined {
   const p = join(__dirname, 'scanWorker.js');

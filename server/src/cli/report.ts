@@ -16,7 +16,7 @@ import { buildReport, FORMATS, reportJob, ReportUsageError, type BuildOptions, t
 import { AuditEngine } from '../audit/engine';
 import { batchHost, SiteFilter } from '../audit/sources';
 import { readTextOrUndefined } from '../fs/safeRead';
-import { defaultJobs, runPool } from './pool';
+import { defaultJobs, runPool, workerHeapMb, noteRetried } from './pool';
 import { readSharedImage } from '../audit/objects';
 import { asDoc, type ReportSource } from '../audit/report/doc';
 import { writeReportFiles, type OutputFile } from '../audit/report/write';
@@ -172,24 +172,6 @@ export async function runReport(argv: string[], ioOverrides: Partial<ReportIO> =
   }
 }
 
-/**
- * A report worker's heap limit: the live set of one file's audit and join, with the
- * last module's decoded units, stays under 300 MB on drivers/ of Debian 6.1
- * (measured with --max-old-space-size); a file that needs more is audited again by a
- * worker with twice the limit (pool.ts). Since the main thread keeps findings on
- * disk (audit/report/spool.ts) the two workers are most of a run's memory. 384 MB
- * (with such a retry instead of the main thread's unlimited engine, and vmlinux's
- * .debug_info left in the file) took the whole Debian 6.1 kernel from 1,480 MB at
- * 512 MB to 1,297 MB, 6.12 to 1,399 MB, for 12-16 % more CPU (BENCHMARKS.md).
- */
-const WORKER_HEAP_MB = 384;
-
-/** The limit, or TDX_AUDIT_WORKER_HEAP_MB's (at least 16 MB): to trade CPU for memory on a small machine. */
-function workerHeapMb(): number {
-  const v = Number(process.env.TDX_AUDIT_WORKER_HEAP_MB);
-  return Number.isInteger(v) && v >= 16 ? v : WORKER_HEAP_MB;
-}
-
 /** Report's files audited on `jobs` threads (pool.ts), each worker with its own engine. */
 function pooledJobs(jobs: number, signal: AbortSignal, note: (m: string) => void): ReportHooks['runJobs'] {
   return (files, job, emit) => {
@@ -213,7 +195,7 @@ function pooledJobs(jobs: number, signal: AbortSignal, note: (m: string) => void
       emit,
       signal,
       maxHeapMb: workerHeapMb(),
-      retried: (path, heapMb) => note(`tdx-audit: ${path}: its worker ran out of memory; audited again by a worker with ${heapMb} MB of heap`),
+      retried: noteRetried(note),
     });
   };
 }

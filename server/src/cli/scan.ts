@@ -135,6 +135,7 @@ export async function runScan(argv: string[], write: (s: string) => void, warn: 
       }
       writer.add(r);
     },
+    warn,
   );
   const skipped = [...walkSkipped, ...runSkipped];
   writer.finish(skipped);

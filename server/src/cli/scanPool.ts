@@ -5,7 +5,7 @@ import type { AuditConfig, AuditEngine } from '../audit/engine';
 import { readSource, SiteFilter } from '../audit/sources';
 import { readTextOrUndefined } from '../fs/safeRead';
 import { fileResult, type ScanFileResult } from './scanOutput';
-import { runPool } from './pool';
+import { runPool, workerHeapMb, noteRetried } from './pool';
 import { createHeaderShareBuffer } from '../c/headerShare';
 
 export { defaultJobs } from './pool';
@@ -31,6 +31,7 @@ export async function scanFiles(
   jobs: number,
   local: (read: (p: string) => string | undefined) => Promise<Pick<AuditEngine, 'auditOnce' | 'mayHoldSitesThroughHeaders'>>,
   emit: (r: ScanFileResult) => void,
+  note: (m: string) => void = () => {},
 ): Promise<{ file: string; why: string }[]> {
   const skipped: { file: string; why: string }[] = [];
   const read = (p: string) => readTextOrUndefined(p);
@@ -50,6 +51,8 @@ export async function scanFiles(
       if (x.kind === 'result') emit(x.result);
       else if (x.kind === 'skipped') skipped.push({ file: files[i]!, why: x.why });
     },
+    maxHeapMb: workerHeapMb(),
+    retried: noteRetried(note),
   });
   return skipped;
 }
