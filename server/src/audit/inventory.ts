@@ -6,12 +6,12 @@
 // (DwarfUnit.codeTree: subprograms, inlined subroutines, blocks), and only the
 // inlined instances of catalogued accessors are described.
 
-import { CATALOGUE } from '../c/catalogue';
+import { inlineAccessorFor } from '../c/catalogue';
 import type { DwarfUnit } from '../binary/index';
 import { lineFilePath } from '../binary/dwarf/line';
-import type { Profile } from '../x86/profiles';
+import { profileData, type Profile } from '../x86/profiles';
 import type { CompiledInstruction } from './compiled';
-import { describe, markUnrolled, performs, STRING_INSN } from './compiled/describe';
+import { describe, markUnrolled, performedIn, STRING_INSN } from './compiled/describe';
 import { functionView } from './compiled/match';
 import type { OpenedObject } from './objects';
 
@@ -66,11 +66,6 @@ const STRING_HELPERS = new Set(['memcpy_fromio', 'memcpy_toio', 'memset_io', 'st
  */
 const ASM_STRING_HELPERS = ['__iowrite32_copy'];
 
-function accessorOf(name: string | undefined) {
-  if (!name) return undefined;
-  const a = CATALOGUE.get(name) ?? (name.startsWith('__') ? CATALOGUE.get(name.slice(2)) : undefined);
-  return a && a.inline ? a : undefined;
-}
 
 /**
  * The accessor instructions of one unit (pushed to `items`, each instruction once
@@ -79,21 +74,19 @@ function accessorOf(name: string | undefined) {
 function unitItems(o: OpenedObject, cu: DwarfUnit, profile: Profile, includeMsr: boolean, seen: Set<string>, items: InventoryItem[]): number {
   const dwarf = o.bin.dwarf;
   let empty = 0;
-  for (const inst of dwarf.inlinedInstances(cu, (n) => !!accessorOf(n))) {
-    const acc = accessorOf(inst.name);
+  // As the profile's kernel builds each accessor (__iowrite32_copy: inline since 6.10).
+  const kernel = profileData(profile).kernel;
+  for (const inst of dwarf.inlinedInstances(cu, (n) => !!inlineAccessorFor(n, kernel))) {
+    const acc = inlineAccessorFor(inst.name, kernel);
     if (!acc) continue;
     if (!includeMsr && (acc.kind === 'msr-read' || acc.kind === 'msr-write' || acc.kind === 'cpuid' || acc.kind === 'hlt')) continue;
     let hit = 0;
-    for (const r of inst.ranges) {
-      for (const { fn, insn } of o.code.instructionsInRange(r.lo, r.hi)) {
-        if (!performs({ accessorKind: acc.kind, width: acc.width, name: inst.name }, insn, o.code.framePointer(fn))) continue;
-        hit++;
-        const key = `${insn.ip}:${inst.name}`;
-        if (seen.has(key)) continue;
-        seen.add(key);
-        const d = markUnrolled(describe(o, fn, insn, profile, 'inventory'), acc.kind, profile);
-        items.push({ ...d, accessor: inst.name!, site: { file: inst.callFile, line: inst.callLine ?? 0, column: inst.callColumn ?? 0 } });
-      }
+    for (const { insn, described } of performedIn(o, inst.ranges, { accessorKind: acc.kind, width: acc.width, name: inst.name! }, profile, 'inventory', { once: true })) {
+      hit++;
+      const key = `${insn.ip}:${inst.name}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      items.push({ ...described(), accessor: inst.name!, site: { file: inst.callFile, line: inst.callLine ?? 0, column: inst.callColumn ?? 0 } });
     }
     if (!hit) empty++;
   }

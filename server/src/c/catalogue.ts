@@ -378,6 +378,17 @@ export function accessorFor(name: string, k?: KernelRelease): Accessor | undefin
 }
 
 /**
+ * The accessor an inlined instance named `name` is, when kernel `k` builds it inline
+ * (x86 io.h's `__readl` family is the unordered twin of `readl`); undefined for an
+ * out-of-line one (its instructions are behind a CALL, not in the instance).
+ */
+export function inlineAccessorFor(name: string | undefined, k?: KernelRelease): Accessor | undefined {
+  if (!name) return undefined;
+  const a = accessorFor(name, k) ?? (name.startsWith('__') ? accessorFor(name.slice(2), k) : undefined);
+  return a?.inline ? a : undefined;
+}
+
+/**
  * Plain C library calls that become an MMIO access when handed an `__iomem`
  * pointer: the compiler (or an out-of-line string routine) picks the instructions.
  */

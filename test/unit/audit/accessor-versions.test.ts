@@ -5,12 +5,15 @@
 // what the compiler did.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AuditEngine, type Finding } from '../../../server/src/audit/engine';
+import { inventory } from '../../../server/src/audit/inventory';
+import { codeOf } from '../../../server/src/audit/code';
+import { openBinary } from '../../../server/src/binary/index';
 import type { Profile } from '../../../server/src/x86/profiles';
-import { compileObject, skipWithoutGcc } from '../../support/gcc';
+import { compileObject, GCC_FLAGS, skipWithoutGcc } from '../../support/gcc';
 
 const FIX = resolve(__dirname, '../../fixtures/versions');
 let dir = '';
@@ -89,5 +92,20 @@ describe('__iowrite32_copy per kernel version (gcc fixtures)', { skip: skipWitho
       assert.deepEqual(f.instructions?.map((i) => [i.function, i.class, i.verdict, i.callee]), [['q64_kick', 'CALL', 'out-of-line', callee]], name);
       assert.match(f.instructions![0]!.calleeNote ?? '', /lib\/iomap\.c/);
     }
+  });
+
+  test('the whole-image inventory finds the 6.10+ inline `rep movsl` and says what the site\'s join says: it runs in a TDX guest', () => {
+    // The inventory reads only units whose line table names an accessor header: the same
+    // mailbox, with copy_io.h where the kernel has it (arch/x86/include/asm/io.h).
+    const inv = join(dir, 'inv');
+    mkdirSync(join(inv, 'asm'), { recursive: true });
+    copyFileSync(join(FIX, 'copy_io.h'), join(inv, 'asm', 'io.h'));
+    writeFileSync(join(inv, 'mbox.c'), readFileSync(join(FIX, 'mbox_612.c'), 'utf8').replace('"copy_io.h"', '"asm/io.h"'));
+    const path = join(inv, compileObject('mbox.c', inv, [...GCC_FLAGS.plain, '-I', inv]));
+    const bin = openBinary(new Uint8Array(readFileSync(path)));
+    const st = statSync(path);
+    const got = inventory({ path, mtimeMs: st.mtimeMs, size: st.size, bin, code: codeOf(bin) }, 'tdx-linux-6.12.118');
+    const movs = got.items.filter((i) => i.accessor === '__iowrite32_copy');
+    assert.deepEqual(movs.map((i) => [i.function, i.class, i.verdict, i.unreached]), [['mbox_post', 'MOVS', 'rejected-movs', undefined]]);
   });
 });

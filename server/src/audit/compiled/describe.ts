@@ -6,6 +6,7 @@ import type { Site } from '../../c/types';
 import { handleOnce } from '../../x86/handlers';
 import { hexBytes, type MemoryAccess, type WalkedInstruction } from '../../x86/iced';
 import { profileData, type Profile } from '../../x86/profiles';
+import type { AddressRange } from '../../binary/index';
 import type { FunctionCode } from '../code';
 import type { CompiledInstruction, MatchKind } from '../compiled';
 import type { OpenedObject } from '../objects';
@@ -144,3 +145,29 @@ export function markUnrolled(i: CompiledInstruction, kind: Site['accessorKind'] 
   };
 }
 
+/** What an accessor is to `performs`: its kind, width and name. */
+export type Performer = { accessorKind: Site['accessorKind']; width: number; name: string };
+
+/**
+ * The instructions of an accessor's inlined instance (its address ranges) that perform
+ * its access, described as `match` and marked when TDX takes the unrolled branch: what
+ * the site join, the object-only sites and the inventory each say of an instance.
+ * `once`: decode each range from its start and keep nothing (a pass that visits each
+ * range once, as the whole-image inventory does); otherwise functions' decodes are kept.
+ */
+export function* performedIn(
+  o: OpenedObject,
+  ranges: readonly AddressRange[],
+  acc: Performer,
+  profile: Profile,
+  match: MatchKind,
+  opts: { once?: boolean } = {},
+): Generator<{ insn: WalkedInstruction; described: () => CompiledInstruction }> {
+  for (const r of ranges) {
+    const insns = opts.once ? o.code.instructionsInRange(r.lo, r.hi) : o.code.instructionsIn(r.lo, r.hi);
+    for (const { fn, insn } of insns) {
+      if (!performs(acc, insn, o.code.framePointer(fn))) continue;
+      yield { insn, described: () => markUnrolled(describe(o, fn, insn, profile, match), acc.accessorKind, profile, acc.name) };
+    }
+  }
+}

@@ -21,7 +21,7 @@ import { formatVersion, profileData, type Profile } from '../../x86/profiles';
 import type { FunctionCode } from '../code';
 import type { CompiledInstruction, FileCompiled, InstructionVerdict, MatchKind, SiteCompiled } from '../compiled';
 import type { ObjectChoice, OpenedObject } from '../objects';
-import { callEntry, describe, deviceAccesses, markUnrolled, performs } from './describe';
+import { callEntry, describe, deviceAccesses, performedIn } from './describe';
 import { objectOnlySites } from './objectOnly';
 import { openCallStart, utf16Column } from './sourceLines';
 import { ObjectFacts, objectFlow, sameFile, sourceMmioNames, unitFactsOf } from './facts';
@@ -166,11 +166,7 @@ export function compiledFormsFor(input: JoinInput): FileCompiled {
     let note: string | undefined;
     const acc = accessorFor(site.base, kernel);
     const pick = (regions: Region[], match: MatchKind) => {
-      for (const r of regions) {
-        for (const { fn, insn } of o.code.instructionsIn(r.lo, r.hi)) {
-          if (performs({ ...site, name: site.base }, insn, o.code.framePointer(fn))) found.push(markUnrolled(describe(o, fn, insn, profile, match), site.accessorKind, profile, site.base));
-        }
-      }
+      for (const p of performedIn(o, regions, { accessorKind: site.accessorKind, width: site.width, name: site.base }, profile, match)) found.push(p.described());
     };
     // A CALL to an accessor the profile's kernel builds inline: the object is from another version.
     const callNote = (callee: string) =>

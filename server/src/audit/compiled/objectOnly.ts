@@ -7,13 +7,13 @@
 
 import type { InlinedInstance } from '../../binary/index';
 import type { Site } from '../../c/types';
-import { CATALOGUE, accessorFor } from '../../c/catalogue';
+import { CATALOGUE, accessorFor, inlineAccessorFor } from '../../c/catalogue';
 import { profileData } from '../../x86/profiles';
 import type { Profile } from '../../x86/profiles';
 import type { OpenedObject } from '../objects';
 import type { CompiledInstruction, FileCompiled, ObjectOnlySite, SiteCompiled } from '../compiled';
 import type { FunctionView } from '../../c/types';
-import { callEntry, describe, markUnrolled, performs } from './describe';
+import { callEntry, performedIn } from './describe';
 import { sameFile } from './facts';
 import { openCallStart, utf16Column } from './sourceLines';
 import type { FunctionCode } from '../code';
@@ -50,16 +50,10 @@ export function objectOnlySites(input: ObjectOnlyInput): ObjectOnlySite[] {
   };
 
   for (const inst of instances) {
-    const acc = inst.name ? accessorFor(inst.name, kernel) : undefined;
-    if (!acc || !acc.inline || !inst.callLine || !sameFile(inst.callFile, source) || covered.has(inst.callLine)) continue;
-    const ins: CompiledInstruction[] = [];
-    for (const r of inst.ranges) {
-      for (const { fn, insn } of o.code.instructionsIn(r.lo, r.hi)) {
-        if (performs({ accessorKind: acc.kind, width: acc.width, name: inst.name! }, insn, o.code.framePointer(fn))) {
-          ins.push(markUnrolled(describe(o, fn, insn, profile, 'inlined-accessor'), acc.kind, profile, inst.name!));
-        }
-      }
-    }
+    const acc = inlineAccessorFor(inst.name, kernel);
+    if (!acc || !inst.callLine || !sameFile(inst.callFile, source) || covered.has(inst.callLine)) continue;
+    const performer = { accessorKind: acc.kind, width: acc.width, name: inst.name! };
+    const ins = [...performedIn(o, inst.ranges, performer, profile, 'inlined-accessor')].map((p) => p.described());
     if (ins.length) add(inst.callLine, inst.callColumn ?? 0, inst.name!, 'inlined', ins);
   }
 
