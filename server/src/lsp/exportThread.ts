@@ -76,6 +76,7 @@ export function assembleOnWorker(script: string, input: ExportWorkerInput, o: Wo
       env: { ...process.env, TMPDIR: temp },
       ...(o.resourceLimits ? { resourceLimits: o.resourceLimits } : {}),
     });
+    const thread = worker.threadId;
     const cancel = () => worker.postMessage({ type: 'cancel' } satisfies ToExportWorker);
     if (o.signal.aborted) cancel();
     else o.signal.addEventListener('abort', cancel, { once: true });
@@ -93,7 +94,10 @@ export function assembleOnWorker(script: string, input: ExportWorkerInput, o: Wo
     worker.on('exit', (code) => {
       o.signal.removeEventListener('abort', cancel);
       rmSync(temp, { recursive: true, force: true });
-      if (outcome) return resolve(outcome);
+      if (outcome) {
+        o.log(`Export Audit Report: assembled on worker thread ${thread}, which has ended`);
+        return resolve(outcome);
+      }
       removePartialReport(input.job);
       if (failure !== undefined) return reject(new Error(failure));
       const why = died ? `${died.message}${(died as NodeJS.ErrnoException).code ? ` (${(died as NodeJS.ErrnoException).code})` : ''}` : `it exited with code ${code}`;
