@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { AuditEngine } from '../../server/src/audit/engine';
+import { AuditEngine, DEFAULT_CONFIG } from '../../server/src/audit/engine';
+import { assembleOnWorker } from '../../server/src/lsp/exportThread';
 import type { ServerOptions } from '../../server/src/lsp/server';
 import { LspHarness, fileUri } from './harness';
 
@@ -125,6 +126,24 @@ test('an export whose worker dies (out of heap) fails with a clear error, leaves
     assert.ok(await lsp.conn.sendRequest('tdxAudit/workspaceSummary'));
   } finally {
     lsp.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an export cancelled while its worker runs ends the worker, writes nothing and answers cancelled', { skip }, async () => {
+  const dir = tree();
+  try {
+    const ac = new AbortController();
+    ac.abort();
+    const out = join(dir, 'out');
+    const outcome = await assembleOnWorker(
+      EXPORT_WORKER,
+      { job: { paths: [dir], formats: ['json'], outDir: out, overwrite: false, profile: DEFAULT_CONFIG.profile, followIncludes: true }, config: { ...DEFAULT_CONFIG }, folders: [dir], buffers: [] },
+      { signal: ac.signal, progress: () => undefined, log: () => undefined },
+    );
+    assert.deepEqual(outcome, { cancelled: true });
+    assert.ok(!existsSync(out) || readdirSync(out).length === 0, 'nothing written');
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
