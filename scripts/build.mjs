@@ -27,7 +27,7 @@ const common = {
 
 const builds = [
   { ...common, entryPoints: { extension: 'client/src/extension.ts' }, outdir: out, external: ['vscode'] },
-  { ...common, entryPoints: { server: 'server/src/server.ts', cli: 'server/src/cli.ts', indexWorker: 'server/src/index/worker.ts', scanWorker: 'server/src/cli/scanWorker.ts', inventoryWorker: 'server/src/audit/inventoryWorker.ts' }, outdir: out },
+  { ...common, entryPoints: { server: 'server/src/server.ts', cli: 'server/src/cli.ts', indexWorker: 'server/src/index/worker.ts', exportWorker: 'server/src/lsp/exportWorker.ts', scanWorker: 'server/src/cli/scanWorker.ts', inventoryWorker: 'server/src/audit/inventoryWorker.ts' }, outdir: out },
 ];
 
 for (const [from, to] of [

@@ -6,6 +6,7 @@
 // and give it its own engine.
 
 import { execFile } from 'node:child_process';
+import type { ResourceLimits } from 'node:worker_threads';
 import { homedir, userInfo } from 'node:os';
 import { basename, isAbsolute, join } from 'node:path';
 import {
@@ -89,6 +90,12 @@ export interface ServerOptions {
   createEngine?: (files: WorkspaceFiles) => Promise<AuditEngine>;
   /** The index worker script (dist/indexWorker.js beside the bundle by default). */
   indexWorker?: string;
+  /**
+   * The thread Export Audit Report assembles on (lsp/exportThread.ts): by default
+   * dist/exportWorker.js beside the bundle (the server's thread when it is missing);
+   * false: always the server's thread. resourceLimits: for tests (a worker that dies).
+   */
+  exportWorker?: { path?: string; resourceLimits?: ResourceLimits } | false;
 }
 
 export class TdxServer {
@@ -445,6 +452,7 @@ export class TdxServer {
         view: this.view,
         spool: this.indexer.spool,
         build: this.build.reportOptions(),
+        ...(this.options.exportWorker === false ? {} : { worker: { path: this.options.exportWorker?.path ?? join(__dirname, 'exportWorker.js'), ...(this.options.exportWorker?.resourceLimits ? { resourceLimits: this.options.exportWorker.resourceLimits } : {}) } }),
       });
     } catch (err) {
       this.failure(p.scope, 'exporting the audit report', err);
