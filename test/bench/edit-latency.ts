@@ -1,27 +1,42 @@
 // Edit → diagnostics latency over LSP (issue 15: "≤ 2× tree-sitter's incremental
 // reparse of the same edit on a 10,000-line driver, measured over LSP").
 //
-// The built server (dist/server.js --stdio) is given a generated driver-shaped file
-// of LINES lines (test/bench/bigfile.ts's generator, never committed) with
-// debounceMs 0, then EDITS one-character edits spread over the file, one at a time:
-// each is timed from the didChange notification to the publishDiagnostics of that
-// version. Between edits the bench waits IDLE ms, as a typist pauses.
+// The built server (dist/server.js --stdio, or TDX_BENCH_SERVER=/other/dist/server.js
+// for another build) is given a driver with debounceMs 0, then EDITS one-character
+// edits spread over the file, one at a time: each is timed from the didChange
+// notification to the publishDiagnostics of that version. Between edits the bench
+// waits IDLE ms, as a typist pauses. Two drivers, each in its own server:
+//  - a generated driver-shaped file of LINES lines (test/bench/bigfile.ts's
+//    generator, never committed: thousands of findings, the worst case for publishing);
+//  - real drivers read at run time from the Debian tree when it is there
+//    (REAL_DRIVERS; `--file PATH`, repeatable, names others), opened where they
+//    lie so their includes resolve as in the editor; never copied or committed.
+// The edits: a decimal literal inside a function body (found with tree-sitter) gets
+// another last digit, and the next edit puts it back; pairs spread over the file.
 // The peer, in this process: web-tree-sitter's incremental reparse of the same
 // edit (tree.edit + parse with the old tree) of the same text, the floor any
 // tree-sitter based server pays, in CPU time of this thread. The machine is shared:
 // the server's CPU per edit (/proc/<pid>/stat) is the figure to compare; the wall
 // latency carries the load.
 //
-//   node --import tsx test/bench/edit-latency.ts [--lines 10000] [--edits 20] [--idle 1000]
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+//   node --import tsx test/bench/edit-latency.ts [--lines 10000 (0: no generated file)] [--edits 20] [--idle 1000] [--file PATH | --no-file]
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Parser, type Tree } from 'web-tree-sitter';
+import { Parser, type Node, type Tree } from 'web-tree-sitter';
 import { CParser } from '../../server/src/c/parser';
-import { LspHarness, fileUri } from '../lsp/harness';
+import { LspHarness, SERVER, fileUri } from '../lsp/harness';
 import { generate } from './bigfile';
-import { fmtMs, log, median } from './lib';
+import { fmtMs, log, median, TREE } from './lib';
+
+/**
+ * The real drivers measured by default when the Debian tree is there: igb_main.c
+ * (10,185 lines) parses without an error, so an edit in a body takes the incremental
+ * path; ixgbe_main.c (11,668 lines) has 3 parse errors, so every edit audits the
+ * whole file (incremental.ts keeps no memory of a text that does not parse).
+ */
+const REAL_DRIVERS = ['drivers/net/ethernet/intel/igb/igb_main.c', 'drivers/net/ethernet/intel/ixgbe/ixgbe_main.c'].map((p) => join(TREE, p));
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(name);
@@ -48,15 +63,26 @@ interface Edit {
   to: string;
 }
 
-/** One-character edits inside function bodies, spread over the file: `i < 16` → `i < 17` and back. */
-function editsOf(text: string, n: number): Edit[] {
+/**
+ * One-character edits inside function bodies, spread over the file: the last digit
+ * of a decimal literal changed, then put back by the next edit (so every edit
+ * changes the text, and the file ends as it began).
+ */
+function editsOf(tree: Tree, text: string, n: number): Edit[] {
   const spots: number[] = [];
-  for (let i = text.indexOf('i < 16'); i >= 0; i = text.indexOf('i < 16', i + 1)) spots.push(i + 5);
+  const visit = (node: Node, inBody: boolean): void => {
+    if (inBody && node.type === 'number_literal' && /^(?:0|[1-9]\d*)$/.test(node.text)) spots.push(node.endIndex - 1);
+    for (const c of node.children) if (c) visit(c, inBody || (node.type === 'function_definition' && c.type === 'compound_statement'));
+  };
+  visit(tree.rootNode, false);
+  if (!spots.length) throw new Error('no decimal literal inside a function body to edit');
   const out: Edit[] = [];
+  const pairs = Math.ceil(n / 2);
   for (let k = 0; k < n; k++) {
-    const at = spots[Math.floor(((k + 0.5) * spots.length) / n)]!;
+    const at = spots[Math.floor(((Math.floor(k / 2) + 0.5) * spots.length) / pairs)]!;
+    const was = text[at]!;
     const p = pointOf(text, at);
-    out.push({ at, line: p.row, character: p.column, to: k % 2 ? '6' : '7' });
+    out.push({ at, line: p.row, character: p.column, to: k % 2 ? was : was === '9' ? '8' : String(Number(was) + 1) });
   }
   return out;
 }
@@ -75,23 +101,31 @@ function cpuOfPid(pid: number): number {
   return (Number(rest[11]) + Number(rest[12])) * 10;
 }
 
-async function main(): Promise<void> {
-  const lines = arg('--lines', 10_000);
-  const nEdits = arg('--edits', 20);
-  const idle = arg('--idle', 1000);
-  const text0 = driverOfLines(lines);
-  const edits = editsOf(text0, nEdits);
-  const dir = mkdtempSync(join(tmpdir(), 'tdx-edit-latency-'));
-  const file = join(dir, 'driver.c');
-  writeFileSync(file, text0);
-  log(`${text0.split('\n').length} lines, ${(text0.length / 1024).toFixed(0)} KiB, ${edits.length} edits; load ${loadavg()[0]!.toFixed(2)}`);
+interface Row {
+  name: string;
+  lines: number;
+  edits: number;
+  diagnostics: number;
+  peerMs: number;
+  oursMs: number[];
+  oursCpu: number[];
+  openMs: number;
+  loadBefore: number;
+  loadAfter: number;
+}
 
-  // Peer: tree-sitter's own incremental reparse of each edit (warm: one full parse and one untimed edit first).
+/** One driver: the peer's reparse of each edit, then the server's edit → diagnostics. */
+async function measure(name: string, file: string, text0: string, nEdits: number, idle: number, workspace: string): Promise<Row> {
+  const loadBefore = loadavg()[0]!;
   const cp = await CParser.create();
   const parser = new Parser();
   parser.setLanguage(cp.language);
   let peerText = text0;
   let tree: Tree = parser.parse(peerText)!;
+  const edits = editsOf(tree, text0, nEdits);
+  log(`${name}: ${text0.split('\n').length} lines, ${(text0.length / 1024).toFixed(0)} KiB, ${edits.length} edits; load ${loadBefore.toFixed(2)}`);
+
+  // Peer: tree-sitter's own incremental reparse of each edit (warm: one full parse and two untimed edits first).
   const applyPeer = (e: Edit): number => {
     const next = peerText.slice(0, e.at) + e.to + peerText.slice(e.at + 1);
     const p = pointOf(peerText, e.at);
@@ -106,7 +140,7 @@ async function main(): Promise<void> {
     return ms;
   };
   applyPeer(edits[0]!);
-  applyPeer({ ...edits[0]!, to: '6' });
+  applyPeer(edits[1] ?? { ...edits[0]!, to: text0[edits[0]!.at]! });
   const peerMs = edits.map(applyPeer);
   tree.delete();
   parser.delete();
@@ -114,15 +148,15 @@ async function main(): Promise<void> {
   // Ours, over LSP.
   // TDX_BENCH_SERVER_PROF=DIR: a CPU profile of the server, for finding where the latency goes.
   const prof = process.env.TDX_BENCH_SERVER_PROF;
-  const h = LspHarness.spawn({ debounceMs: 0 }, prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []);
+  const h = LspHarness.spawn({ debounceMs: 0 }, prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [], process.env.TDX_BENCH_SERVER ?? SERVER);
   const uri = fileUri(file);
   try {
-    await h.initialize(dir);
+    await h.initialize(workspace);
     let t = performance.now();
     await h.open(uri, text0, 1);
     const first = await h.diagnosticsFor(uri, 1, 120_000);
     const openMs = performance.now() - t;
-    log(`open: ${fmtMs(openMs)}, ${first.length} diagnostics`);
+    log(`${name}: open ${fmtMs(openMs)}, ${first.length} diagnostics`);
     const oursMs: number[] = [];
     const oursCpu: number[] = [];
     const pid = h.child.pid!;
@@ -137,18 +171,46 @@ async function main(): Promise<void> {
       oursMs.push(performance.now() - t);
       oursCpu.push(cpuOfPid(pid) - c0);
     }
-    const o = median(oursMs);
-    const oc = median(oursCpu);
-    const p = median(peerMs);
-    console.log('| file | tree-sitter incremental reparse, CPU (median) | edit → publishDiagnostics over LSP, debounceMs 0: wall (median, min–max) | server CPU per edit (median) | **ours / reparse**: wall, CPU | open → first diagnostics | load (1 min) |');
-    console.log('|---|---|---|---|---|---|---|');
-    console.log(
-      `| ${text0.split('\n').length} lines, ${edits.length} edits | ${p.toFixed(2)} ms | ${fmtMs(o)} (${fmtMs(Math.min(...oursMs))}–${fmtMs(Math.max(...oursMs))}) | ${fmtMs(oc)} | **${(o / p).toFixed(0)}×, ${(oc / p).toFixed(0)}×** | ${fmtMs(openMs)} | ${loadavg()[0]!.toFixed(2)} |`,
-    );
     await h.shutdown();
+    return { name, lines: text0.split('\n').length, edits: edits.length, diagnostics: first.length, peerMs: median(peerMs), oursMs, oursCpu, openMs, loadBefore, loadAfter: loadavg()[0]! };
   } finally {
     h.kill();
+  }
+}
+
+async function main(): Promise<void> {
+  const lines = arg('--lines', 10_000);
+  const nEdits = arg('--edits', 20);
+  const idle = arg('--idle', 1000);
+  const named = process.argv.flatMap((a, i) => (a === '--file' && process.argv[i + 1] ? [process.argv[i + 1]!] : []));
+  const reals = process.argv.includes('--no-file') ? [] : named.length ? named : REAL_DRIVERS.filter((p) => existsSync(p));
+  if (process.env.TDX_BENCH_SERVER) log(`server: ${process.env.TDX_BENCH_SERVER}`);
+  const rows: Row[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'tdx-edit-latency-'));
+  try {
+    if (lines > 0) {
+      const gen = join(dir, 'driver.c');
+      const text0 = driverOfLines(lines);
+      writeFileSync(gen, text0);
+      rows.push(await measure('generated driver', gen, text0, nEdits, idle, dir));
+    }
+    // The workspace is an empty folder: the workspace index would otherwise run
+    // over the driver's directory in the same server during the edits.
+    const ws = join(dir, 'workspace');
+    mkdirSync(ws);
+    for (const real of reals) rows.push(await measure(`${real.replace(`${dirname(dirname(real))}/`, '')}`, real, readFileSync(real, 'utf8'), nEdits, idle, ws));
+    if (!reals.length) log('real drivers: skipped (no Debian tree; --file PATH names one)');
+  } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+  console.log('| file | diagnostics | tree-sitter incremental reparse, CPU (median) | edit → publishDiagnostics over LSP, debounceMs 0: wall (median, min–max) | server CPU per edit (median) | **ours / reparse**: wall, CPU | open → first diagnostics | load (1 min) before → after |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    const o = median(r.oursMs);
+    const oc = median(r.oursCpu);
+    console.log(
+      `| ${r.name}, ${r.lines} lines, ${r.edits} edits | ${r.diagnostics} | ${r.peerMs.toFixed(2)} ms | ${fmtMs(o)} (${fmtMs(Math.min(...r.oursMs))}–${fmtMs(Math.max(...r.oursMs))}) | ${fmtMs(oc)} | **${(o / r.peerMs).toFixed(0)}×, ${(oc / r.peerMs).toFixed(0)}×** | ${fmtMs(r.openMs)} | ${r.loadBefore.toFixed(2)} → ${r.loadAfter.toFixed(2)} |`,
+    );
   }
 }
 

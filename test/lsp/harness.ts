@@ -93,9 +93,9 @@ export class LspHarness {
     conn.onRequest('window/workDoneProgress/create', () => null);
   }
 
-  /** nodeArgs: flags for the server's node (a bench's --cpu-prof). */
-  static spawn(config: Record<string, unknown> = {}, nodeArgs: string[] = []): LspHarness {
-    const child = spawn(process.execPath, [...nodeArgs, SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  /** nodeArgs: flags for the server's node (a bench's --cpu-prof); server: another build's server.js (a bench's before/after). */
+  static spawn(config: Record<string, unknown> = {}, nodeArgs: string[] = [], server = SERVER): LspHarness {
+    const child = spawn(process.execPath, [...nodeArgs, server, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
     const conn = createProtocolConnection(child.stdout!, child.stdin!);
     // A server that dies mid-test closes the pipes; that must fail the waiting test, not crash the runner.
     conn.onError(() => undefined);

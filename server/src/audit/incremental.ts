@@ -259,11 +259,11 @@ function posAt(text: string, index: number): Position {
 
 const cmp = (a: Position, b: Position) => a.line - b.line || a.character - b.character;
 
+/** The position moved by the edit: the same object when it does not move (a character replaced by another moves nothing). */
 function shiftPos(e: Edit, p: Position): Position {
   if (cmp(p, e.oldEndPos) < 0) return p;
-  return p.line === e.oldEndPos.line
-    ? { line: e.newEndPos.line, character: p.character - e.oldEndPos.character + e.newEndPos.character }
-    : { line: p.line + e.newEndPos.line - e.oldEndPos.line, character: p.character };
+  if (p.line === e.oldEndPos.line) return e.newEndPos.line === e.oldEndPos.line && e.newEndPos.character === e.oldEndPos.character ? p : { line: e.newEndPos.line, character: p.character - e.oldEndPos.character + e.newEndPos.character };
+  return e.newEndPos.line === e.oldEndPos.line ? p : { line: p.line + e.newEndPos.line - e.oldEndPos.line, character: p.character };
 }
 
 /**
@@ -273,7 +273,12 @@ function shiftPos(e: Edit, p: Position): Position {
  */
 function shiftRange(e: Edit, r: Range, around = false): Range {
   if (cmp(r.end, e.startPos) <= 0) return r;
-  if (cmp(r.start, e.oldEndPos) >= 0 || around) return { start: shiftPos(e, r.start), end: shiftPos(e, r.end) };
+  if (cmp(r.start, e.oldEndPos) >= 0 || around) {
+    const start = shiftPos(e, r.start);
+    const end = shiftPos(e, r.end);
+    // An unmoved range stays the same object: its site, finding, fingerprint and diagnostic are reused.
+    return start === r.start && end === r.end ? r : { start, end };
+  }
   return fallback('a range overlaps the edit');
 }
 

@@ -74,9 +74,27 @@ function abstractDepth(d: Node | null): number {
   return depth;
 }
 
+/** The typedef and struct tables of a file's declarations (never changed once read). */
+interface TypeTables {
+  typedefs: Map<string, CType>;
+  structs: Map<string, Map<string, CType>>;
+}
+
+/** Tables by the text of the declarations they were read from, most recent last. */
+const TABLES = new Map<string, TypeTables>();
+/** A few: the documents being edited, and the header components of one walk. */
+const MAX_TABLES = 8;
+/** How many times tables were read from a tree rather than reused (tests prove the reuse and its invalidation). */
+export const typeTableReads = { count: 0 };
+
 export class Types {
-  readonly typedefs = new Map<string, CType>();
-  readonly structs = new Map<string, Map<string, CType>>();
+  /** Filled by readTypes, or another Types's tables of the same declarations (then never written). */
+  private typedefs = new Map<string, CType>();
+  private structTable = new Map<string, Map<string, CType>>();
+  /** Struct and union fields by tag (or by the typedef name of an untagged one): empty until a type is resolved. */
+  get structs(): ReadonlyMap<string, ReadonlyMap<string, CType>> {
+    return this.structTable;
+  }
   readonly globals = new Map<string, CType | null>();
   /** Locals and parameters by declaration (scopes.ts's id). */
   private readonly locals = new Map<number, CType | null>();
@@ -106,15 +124,44 @@ export class Types {
     }
   }
 
-  /** Struct and typedef tables, read on first need (most files never need them). */
+  /**
+   * Struct and typedef tables, read on first need (most files never need them).
+   * They are a function of the text of the declarations that define them, in order:
+   * the tables of the same declarations are reused (the iomem and provenance passes
+   * of one analysis each make a Types; each keystroke in the editor analyses the
+   * same declarations again), as reading 220 structs' fields through the tree costs
+   * ~20 ms per analysis.
+   */
   private readTypes() {
     if (this.typesRead) return;
     this.typesRead = true;
+    const defining: Node[] = [];
+    const texts: string[] = [];
     for (const n of nodesOf(this.root, ['type_definition', 'struct_specifier', 'union_specifier'])) {
       if (!n) continue;
+      // A struct or union without a body (`struct foo *p`) defines nothing: most of
+      // them, and the ones in function bodies the editor's slice keeps or blanks.
+      const text = n.text;
+      if (n.type !== 'type_definition' && !text.includes('{')) continue;
+      defining.push(n);
+      texts.push(n.type, text);
+    }
+    const key = texts.join('\0');
+    const hit = TABLES.get(key);
+    if (hit) {
+      TABLES.delete(key);
+      TABLES.set(key, hit);
+      this.typedefs = hit.typedefs;
+      this.structTable = hit.structs;
+      return;
+    }
+    typeTableReads.count++;
+    for (const n of defining) {
       if (n.type === 'type_definition') this.typedef(n);
       else this.struct(n);
     }
+    TABLES.set(key, { typedefs: this.typedefs, structs: this.structTable });
+    if (TABLES.size > MAX_TABLES) TABLES.delete(TABLES.keys().next().value!);
   }
 
   /** The declared type of a local or parameter. */
@@ -148,10 +195,10 @@ export class Types {
       const named = d && declaredName(d);
       if (named && named.depth === 0) tag = named.name;
     }
-    if (!tag || this.structs.has(tag)) return;
+    if (!tag || this.structTable.has(tag)) return;
     const fields = new Map<string, CType>();
     this.fieldsOf(body, fields, 0);
-    this.structs.set(tag, fields);
+    this.structTable.set(tag, fields);
   }
 
   private fieldsOf(body: Node, into: Map<string, CType>, level: number) {

@@ -63,25 +63,75 @@ export function notBuiltText(build: BuildInfo): string {
 export function toDiagnostics(audit: FileAudit, opts: DiagnosticOptions, triage?: FindingTriage[], build?: BuildInfo): Diagnostic[] {
   const aside = notBuilt(build);
   const buildData = build && (build.state !== undefined || build.allowed !== undefined) ? { build: { ...(build.state ? { state: build.state, why: build.why } : {}), ...(build.allowed !== undefined ? { allowed: build.allowed } : {}) } } : {};
+  const buildKey = build ? JSON.stringify([build.state, build.why, build.allowed]) : '';
   return audit.findings.map((f, i) => {
-    const d = toDiagnostic(f, opts);
     const t = triage?.[i];
-    if (aside) {
-      d.message = `[${notBuiltText(build!)}] ${d.message}`;
-      d.severity = Math.max(d.severity ?? DiagnosticSeverity.Warning, DiagnosticSeverity.Information) as DiagnosticSeverity;
-      d.tags = [DiagnosticTag.Unnecessary];
-    }
-    if (t || buildData.build) d.data = { ...(t ? { fingerprint: t.fingerprint } : {}), ...(t?.entry ? { status: t.entry.status } : {}), ...buildData };
-    if (!t) return d;
-    if (t.entry) {
-      d.message = `[triaged ${t.entry.status}${t.entry.comment ? `: ${t.entry.comment}` : ''}] ${d.message}`;
-      if (t.deemphasised) {
-        d.severity = DiagnosticSeverity.Hint;
-        d.tags = [DiagnosticTag.Unnecessary];
-      }
-    }
+    // An edit keeps the site objects (and their findings' text) of every function it
+    // did not touch: the same inputs give the same diagnostic, built once.
+    const hit = lastDiagnostic.get(f.site);
+    if (hit && sameInputs(hit, f, opts, t, buildKey)) return hit.diagnostic;
+    const d = diagnosticOf(f, opts, t, aside, build, buildData);
+    lastDiagnostic.set(f.site, { rule: f.rule, severity: f.severity, message: f.message, related: f.related, range: f.site.range, relatedInformation: opts.relatedInformation, fingerprint: t?.fingerprint, status: t?.entry?.status, comment: t?.entry?.comment, deemphasised: t?.deemphasised, buildKey, diagnostic: d });
     return d;
   });
+}
+
+/** What a site's last diagnostic was made of (toDiagnostics's reuse). */
+interface Made {
+  rule: Finding['rule'];
+  severity: Severity;
+  message: string;
+  related: Finding['related'];
+  range: Finding['site']['range'];
+  relatedInformation: boolean;
+  fingerprint: string | undefined;
+  status: string | undefined;
+  comment: string | undefined;
+  deemphasised: boolean | undefined;
+  buildKey: string;
+  diagnostic: Diagnostic;
+}
+
+/**
+ * Each site's last diagnostic. Sites are immutable (an edit that moves one makes a
+ * new object); findings are per-audit copies, so what a diagnostic reads of the
+ * finding, its triage and the file's build state is compared here.
+ */
+const lastDiagnostic = new WeakMap<Finding['site'], Made>();
+
+function sameInputs(m: Made, f: Finding, opts: DiagnosticOptions, t: FindingTriage | undefined, buildKey: string): boolean {
+  return (
+    m.rule === f.rule &&
+    m.severity === f.severity &&
+    m.message === f.message &&
+    m.related === f.related &&
+    m.range === f.site.range &&
+    m.relatedInformation === opts.relatedInformation &&
+    m.fingerprint === t?.fingerprint &&
+    m.status === t?.entry?.status &&
+    m.comment === t?.entry?.comment &&
+    m.deemphasised === t?.deemphasised &&
+    m.buildKey === buildKey
+  );
+}
+
+function diagnosticOf(f: Finding, opts: DiagnosticOptions, t: FindingTriage | undefined, aside: boolean, build: BuildInfo | undefined, buildData: { build?: object }): Diagnostic {
+  const d = toDiagnostic(f, opts);
+  if (aside) {
+    d.message = `[${notBuiltText(build!)}] ${d.message}`;
+    d.severity = Math.max(d.severity ?? DiagnosticSeverity.Warning, DiagnosticSeverity.Information) as DiagnosticSeverity;
+    d.tags = [DiagnosticTag.Unnecessary];
+  }
+  if (t || buildData.build) d.data = { ...(t ? { fingerprint: t.fingerprint } : {}), ...(t?.entry ? { status: t.entry.status } : {}), ...buildData };
+  if (!t) return d;
+  if (t.entry) {
+    d.message = `[triaged ${t.entry.status}${t.entry.comment ? `: ${t.entry.comment}` : ''}] ${d.message}`;
+    if (t.deemphasised) {
+      d.severity = DiagnosticSeverity.Hint;
+      d.tags = [DiagnosticTag.Unnecessary];
+    }
+  }
+  return d;
 }
 
 /**

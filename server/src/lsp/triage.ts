@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { FileAudit } from '../audit/engine';
 import { relativeTo } from '../audit/report/provenance';
 import { TreeRoots } from '../index/treeRoot';
-import { findingFingerprints } from '../audit/report/fingerprint';
+import { FingerprintMemo, findingFingerprints } from '../audit/report/fingerprint';
 import { DEEMPHASISED, entryOf, loadTriage, setTriage, TriageError, triagePathFor, updateTriage, type TriageEntry, type TriageFile, type TriageStatus } from '../audit/report/triage';
 
 export interface FindingTriage {
@@ -16,6 +16,9 @@ export interface FindingTriage {
   entry?: TriageEntry;
   deemphasised: boolean;
 }
+
+/** Documents whose last fingerprints are kept for the next version's (the ones being edited). */
+const MEMO_DOCUMENTS = 8;
 
 interface Cached {
   mtimeMs: number;
@@ -26,6 +29,8 @@ interface Cached {
 export class TriageStore {
   private readonly roots: TreeRoots;
   private readonly files = new Map<string, Cached>();
+  /** Per source path, most recent last: its previous version's fingerprints (fingerprint.ts FingerprintMemo). */
+  private readonly memos = new Map<string, FingerprintMemo>();
 
   /**
    * @param inWorkspace whether a path lies inside a workspace folder: decisions are
@@ -72,7 +77,16 @@ export class TriageStore {
   /** Fingerprint and triage entry of every finding of an audit, in finding order. */
   forAudit(path: string, text: string, audit: FileAudit): { items: FindingTriage[]; error?: string } {
     const root = this.rootOf(path);
-    return this.forFingerprints(path, findingFingerprints(relativeTo(root, path), text, audit));
+    return this.forFingerprints(path, findingFingerprints(relativeTo(root, path), text, audit, this.memoOf(path)));
+  }
+
+  /** The path's fingerprint memo, made the most recent; the least recent beyond MEMO_DOCUMENTS is dropped. */
+  private memoOf(path: string): FingerprintMemo {
+    const m = this.memos.get(path) ?? new FingerprintMemo();
+    this.memos.delete(path);
+    this.memos.set(path, m);
+    if (this.memos.size > MEMO_DOCUMENTS) this.memos.delete(this.memos.keys().next().value!);
+    return m;
   }
 
   /**

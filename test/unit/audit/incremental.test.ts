@@ -10,7 +10,9 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { AuditEngine, type FileAudit } from '../../../server/src/audit/engine';
-import { findingFingerprints } from '../../../server/src/audit/report/fingerprint';
+import { FingerprintMemo, findingFingerprints } from '../../../server/src/audit/report/fingerprint';
+import { toDiagnostics } from '../../../server/src/lsp/diagnostics';
+import { typeTableReads } from '../../../server/src/c/ctypes';
 import { generate } from '../../bench/bigfile';
 import { mulberry32 as rng } from '../../fuzz/prng';
 
@@ -167,14 +169,22 @@ function insertAt(text: string, at: number, s: string): string {
   return text.slice(0, at) + s + text.slice(at);
 }
 
-/** What a client sees of an audit: everything positions, messages and fingerprints depend on. */
-function view(a: FileAudit, text: string): unknown {
+/**
+ * What a client sees of an audit: everything positions, messages and fingerprints
+ * depend on, and the diagnostics the language server publishes. `memo`: the
+ * document's fingerprint memo, as the server keeps one across versions (without it,
+ * every fingerprint is computed afresh). Diagnostics go through toDiagnostics's reuse
+ * of a site's previous diagnostic; the reference side's sites are all new objects.
+ */
+function view(a: FileAudit, text: string, memo?: FingerprintMemo): unknown {
+  const fingerprints = findingFingerprints('drivers/x/driver.c', text, a, memo);
   return {
     findings: a.findings.map((f) => ({ rule: f.rule, severity: f.severity, message: f.message, site: f.site, related: f.related })),
     sites: a.analysis.sites,
     functions: a.analysis.functions,
     parseErrors: a.analysis.parseErrors,
-    fingerprints: findingFingerprints('drivers/x/driver.c', text, a),
+    fingerprints,
+    diagnostics: toDiagnostics(a, { relatedInformation: true }, fingerprints.map((fingerprint) => ({ fingerprint, deemphasised: false }))),
   };
 }
 
@@ -188,7 +198,8 @@ async function compareSequences(name: string, start: string, seeds: number, step
     let clean = start;
     let broken = false;
     inc.forget(file);
-    inc.audit(file, text, 0);
+    const memo = new FingerprintMemo();
+    view(inc.audit(file, text, 0), text, memo);
     for (let step = 1; step <= steps; step++) {
       // A text that does not parse is audited whole; the typist fixes it soon, as a
       // typist does (else one stray quote would leave every later edit on the full path).
@@ -198,7 +209,7 @@ async function compareSequences(name: string, start: string, seeds: number, step
       if (r() < 0.15) text = editOnce(text, r);
       const got = inc.audit(file, text, step);
       const want = ref.auditOnce(file, text);
-      assert.deepStrictEqual(view(got, text), view(want, text), `${name}, seed ${seed}, edit ${step}: the incremental audit differs from a full one`);
+      assert.deepStrictEqual(view(got, text, memo), view(want, text), `${name}, seed ${seed}, edit ${step}: the incremental audit differs from a full one`);
       broken = want.analysis.parseErrors > 0;
       if (!broken) clean = text;
     }
@@ -228,5 +239,83 @@ describe('incremental audit of an edited document equals a full audit', () => {
     assert.deepEqual([inc.auditCounts.incremental, inc.auditCounts.full], [1, 1]);
     const ref = await AuditEngine.create({ readFile: () => undefined });
     assert.deepStrictEqual(view(a, next), view(ref.auditOnce(file, next), next));
+  });
+
+  test('an edit in one function hashes only that function\'s fingerprints again; the others come from the memo', async () => {
+    const inc = await AuditEngine.create({ readFile: () => undefined });
+    const file = '/nonexistent/tdx-incremental/memo.c';
+    const text = generate(6000);
+    const memo = new FingerprintMemo();
+    const first = findingFingerprints('drivers/x/driver.c', text, inc.audit(file, text, 1), memo);
+    assert.equal(memo.misses.hashes, first.length, 'the first version hashes every finding');
+    // A second statement in one function, the copy of one of its own sites: the copy
+    // and every later identical expression of that function take the next ordinals.
+    const at = text.indexOf('\t*d->doorbell = v;\n', text.length >> 1);
+    assert.ok(at > 0);
+    const next = `${text.slice(0, at)}\t*d->doorbell = v;\n${text.slice(at)}`;
+    const a = inc.audit(file, next, 2);
+    const got = findingFingerprints('drivers/x/driver.c', next, a, memo);
+    assert.deepEqual(got, findingFingerprints('drivers/x/driver.c', next, a), 'the memo gives what a fresh computation gives');
+    assert.ok(memo.misses.hashes >= 1 && memo.misses.hashes < 20, `hashed again: ${memo.misses.hashes} of ${got.length}`);
+    assert.equal(new Set(got).size, got.length, 'the copy has its own fingerprint (its ordinal)');
+    // The same text again: nothing is hashed.
+    findingFingerprints('drivers/x/driver.c', next, inc.audit(file, next, 3), memo);
+    assert.deepEqual(memo.misses, { expressions: 0, hashes: 0 });
+  });
+
+  test('a changed expression, a moved site and another file each get the fingerprint a fresh computation gives, memo or not', async () => {
+    const eng = await AuditEngine.create({ readFile: () => undefined });
+    const file = '/nonexistent/tdx-incremental/memo2.c';
+    const memo = new FingerprintMemo();
+    const key = (t: string, rel = 'drivers/x/driver.c') => {
+      const a = eng.audit(file, t, 0);
+      const got = findingFingerprints(rel, t, a, memo);
+      assert.deepEqual(got, findingFingerprints(rel, t, a), `memo against fresh for ${rel}`);
+      return got;
+    };
+    const before = key(CROSS);
+    // Another register in irq_handler's writel: a new fingerprint for that finding only.
+    const changed = key(CROSS.replace('writel(s, gbase + REG_A);', 'writel(s, gbase + REG_A + 4);'));
+    assert.equal(changed.length, before.length);
+    assert.equal(changed.filter((f, i) => f !== before[i]).length, 1);
+    // Lines inserted above everything: the same fingerprints (they name no line).
+    assert.deepEqual(key(CROSS.replace('#define REG_A', '/* moved */\n\n#define REG_A')), before);
+    // Another file: every fingerprint differs (the file is part of the key).
+    const other = key(CROSS, 'drivers/y/driver.c');
+    assert.ok(other.every((f, i) => f !== before[i]));
+  });
+
+  test('a character replaced by another moves no site: every site outside the edited function keeps its object', async () => {
+    const inc = await AuditEngine.create({ readFile: () => undefined });
+    const file = '/nonexistent/tdx-incremental/same-length.c';
+    const a = inc.audit(file, CROSS, 1);
+    const next = CROSS.replace('i < 16', 'i < 17');
+    const b = inc.audit(file, next, 2);
+    assert.equal(inc.auditCounts.incremental, 1);
+    const outside = (x: FileAudit) => x.analysis.sites.filter((s) => s.function !== 'probe');
+    assert.ok(outside(a).length >= 8);
+    assert.deepEqual(outside(b).map((s) => outside(a).includes(s)), outside(a).map(() => true), 'the same site objects (their findings and diagnostics are reused)');
+    // A line inserted above moves every later site: new objects with the new lines.
+    const c = inc.audit(file, next.replace('static void irq_handler', '\nstatic void irq_handler'), 3);
+    const moved = c.analysis.sites.find((s) => s.function === 'irq_handler')!;
+    assert.ok(!outside(b).includes(moved));
+    assert.deepEqual(view(c, next.replace('static void irq_handler', '\nstatic void irq_handler')), view((await AuditEngine.create({ readFile: () => undefined })).auditOnce(file, next.replace('static void irq_handler', '\nstatic void irq_handler')), next.replace('static void irq_handler', '\nstatic void irq_handler')));
+  });
+
+  test('the struct and typedef tables are kept across an edit in a body and read again when a declaration changes', async () => {
+    const inc = await AuditEngine.create({ readFile: () => undefined });
+    const file = '/nonexistent/tdx-incremental/types.c';
+    // The access width of `p->regs[2]` comes from struct priv's `regs` field type.
+    const width = (text: string, v: number) => inc.audit(file, text, v).analysis.sites.find((s) => /regs\[2\]/.test(s.address) || /regs\[2\]/.test(s.accessor))?.width;
+    const u16 = CROSS.replace('\tu32 *regs;', '\tu16 *regs;');
+    assert.equal(width(CROSS, 1), 4);
+    const reads = typeTableReads.count;
+    assert.equal(width(CROSS.replace('i < 16', 'i < 17'), 2), 4);
+    assert.equal(typeTableReads.count, reads, 'an edit inside a body reads no declaration again');
+    assert.equal(width(u16, 3), 2, 'the field declared u16: its width');
+    assert.ok(typeTableReads.count > reads);
+    assert.equal(width(CROSS, 4), 4, 'back to u32');
+    assert.equal(width(CROSS.replace('struct priv {', 'struct privx {'), 5), 0, 'no struct priv: no width');
+    assert.equal(width(u16.replace('struct priv {', 'typedef struct {').replace('\n};\n', '\n} priv_t;\n').replace(/struct priv \*/g, 'priv_t *'), 6), 2, 'an untagged struct named by its typedef');
   });
 });
