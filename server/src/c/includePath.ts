@@ -189,6 +189,8 @@ export class IncludeResolver {
   private readonly dbOf = new Map<string, { v: string | null; at: number }>();
   private readonly kernelContexts = new Map<string, IncludeContext>();
   private readonly dbContexts = new Map<string, { entry: CompileEntry; ctx: IncludeContext }>();
+  /** A batch run's answer per (database, file): the context, or null for no entry. */
+  private readonly dbAnswers = new Map<string, IncludeContext | null>();
 
   constructor(
     private readonly read: ReadText,
@@ -202,6 +204,7 @@ export class IncludeResolver {
     this.dbOf.clear();
     this.kernelContexts.clear();
     this.dbContexts.clear();
+    this.dbAnswers.clear();
   }
 
   contextFor(file: string, setup: IncludeSetup = {}): IncludeContext {
@@ -225,13 +228,24 @@ export class IncludeResolver {
   }
 
   private fromDatabase(db: string, file: string): IncludeContext | undefined {
-    const entry = this.lookup(db, file);
-    if (!entry || !entry.argv.length) return undefined;
     const k = `${db}\0${file}`;
-    const hit = this.dbContexts.get(k);
-    if (hit && hit.entry === entry) return hit.ctx;
-    const ctx = contextFromArgv(entry.argv, entry.directory, db);
-    this.dbContexts.set(k, { entry, ctx });
+    // A batch run takes the database as it first found it (the lookup stats and
+    // resolves the database on every call: 1 % of a warm scan).
+    if (this.remember) {
+      const known = this.dbAnswers.get(k);
+      if (known !== undefined) return known ?? undefined;
+    }
+    const entry = this.lookup(db, file);
+    let ctx: IncludeContext | undefined;
+    if (entry && entry.argv.length) {
+      const hit = this.dbContexts.get(k);
+      if (hit && hit.entry === entry) ctx = hit.ctx;
+      else {
+        ctx = contextFromArgv(entry.argv, entry.directory, db);
+        this.dbContexts.set(k, { entry, ctx });
+      }
+    }
+    if (this.remember) this.dbAnswers.set(k, ctx ?? null);
     return ctx;
   }
 
