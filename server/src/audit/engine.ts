@@ -476,8 +476,8 @@ export class AuditEngine {
   }
 
   /** Header components held by the index (for measurements). */
-  get headerStats(): { components: number; analysed: number; fromDisk: number } {
-    return { components: this.index.size, analysed: this.index.analysed, fromDisk: this.index.fromStore };
+  get headerStats(): { components: number; analysed: number; fromDisk: number; factsFromDisk: number } {
+    return { components: this.index.size, analysed: this.index.analysed, fromDisk: this.index.fromStore, factsFromDisk: this.index.factsFromStore };
   }
 }
 

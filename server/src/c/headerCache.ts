@@ -181,14 +181,20 @@ export class DiskHeaderStore implements HeaderStore {
     if (j === undefined || j === null) return undefined;
     // Handed over once: the index keeps the knowledge; the raw JSON is let go (a
     // run over drivers/ held every component twice).
-    m.set(key, null);
-    return knowledgeFromJson(j, (n) => CATALOGUE.get(n));
+    const k = knowledgeFromJson(j, (n) => CATALOGUE.get(n));
+    // A bad line is forgotten, so the component's analysis is written again.
+    if (k) m.set(key, null);
+    else m.delete(key);
+    return k;
   }
 
   facts(path: string, stamp: string): HeaderFacts | undefined {
     this.load();
-    const j = this.factsLoaded.get(`${path}\0${stamp}`);
-    return j ? factsFromJson(j.h, j.d) : undefined;
+    const k = `${path}\0${stamp}`;
+    const j = this.factsLoaded.get(k);
+    const f = j ? factsFromJson(j.h, j.d) : undefined;
+    if (j && !f) this.factsLoaded.delete(k); // a bad line: the header is read and its facts written again
+    return f;
   }
 
   putFacts(path: string, stamp: string, f: HeaderFacts): void {
