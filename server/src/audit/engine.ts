@@ -122,7 +122,7 @@ import { analyzeFile } from '../c/analyze';
 import { emptyKnowledge, mergeKnowledge, type Knowledge } from '../c/knowledge';
 import { CParser } from '../c/parser';
 import { HeaderIndex, type DeclaredNames, type Imports } from '../c/headerIndex';
-import { IncludeResolver, type IncludeContext } from '../c/includePath';
+import { IncludeResolver, type CompileEntry, type IncludeContext } from '../c/includePath';
 import { loadCompileCommands } from './compile';
 import { findingFor, DEFAULT_SEVERITY } from './findings';
 import { CATALOGUE } from '../c/catalogue';
@@ -192,9 +192,14 @@ export class AuditEngine {
         }
       },
     });
+    // A batch run reads each compile database once (loadCompileCommands stats it on every call).
+    const dbs = new Map<string, Map<string, CompileEntry>>();
     const lookup = (db: string, f: string) => {
       try {
-        return loadCompileCommands(db).get(f);
+        if (!snapshot) return loadCompileCommands(db).get(f);
+        let m = dbs.get(db);
+        if (!m) dbs.set(db, (m = loadCompileCommands(db)));
+        return m.get(f);
       } catch {
         return undefined; // an unreadable or malformed database describes nothing
       }

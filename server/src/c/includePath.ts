@@ -340,6 +340,9 @@ export type Resolution = { path: string } | { why: string };
  */
 export type Probe = (path: string) => true | 'missing' | { why: string };
 
+/** A spec path.resolve would change beyond joining: `.`/`..` segments, `//`, a backslash. */
+const NOT_PLAIN_SPEC = /(?:^|\/)\.\.?(?:\/|$)|\/\/|\\|\/$/;
+
 /** Where an include of `from` (an absolute path) finds its header. */
 export function resolveInclude(d: IncludeDirective, from: string, ctx: IncludeContext, probe: Probe): Resolution {
   let spec = d.spec;
@@ -366,8 +369,12 @@ export function resolveInclude(d: IncludeDirective, from: string, ctx: IncludeCo
     const i = dirs.findIndex((dir) => from.startsWith(dir.endsWith(sep) ? dir : dir + sep));
     start = i < 0 ? 0 : i + 1;
   }
+  // Most specs are plain relative names (linux/io.h): joined as strings, not through
+  // path.resolve (a warm kernel walk resolves thousands of candidates).
+  const plain = sep === '/' && !NOT_PLAIN_SPEC.test(spec);
   for (let i = start; i < dirs.length; i++) {
-    const p = resolve(dirs[i]!, spec);
+    const dir = dirs[i]!;
+    const p = plain && isAbsolute(dir) && !dir.endsWith('/') ? `${dir}/${spec}` : resolve(dir, spec);
     const r = probe(p);
     if (r === true) return { path: p };
     if (r !== 'missing') return r;

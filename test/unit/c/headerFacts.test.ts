@@ -188,3 +188,17 @@ test('the pre-filter: a file naming nothing any known header declares is skipped
     t.done();
   }
 });
+
+test('include candidates joined as strings are the paths path.resolve gives, for plain and unusual specs', async () => {
+  const { resolveInclude, kernelContext } = await import('../../../server/src/c/includePath');
+  const { resolve } = await import('node:path');
+  const ctx = kernelContext('/k');
+  for (const spec of ['linux/io.h', '../x.h', './x.h', 'a/../b.h', 'a/./b.h', 'a//b.h', '.hidden.h', 'a/.b.h', 'a..b.h', 'x.h/']) {
+    for (const kind of ['angle', 'quote'] as const) {
+      const probed: string[] = [];
+      resolveInclude({ spec, kind, next: false, line: 0 }, '/k/drivers/x/x.c', ctx, (p) => (probed.push(p), 'missing'));
+      const want = [...(kind === 'quote' ? ['/k/drivers/x'] : []), ...ctx.angle].map((d) => resolve(d, spec));
+      assert.deepEqual(probed, want, `${kind} ${spec}`);
+    }
+  }
+});
