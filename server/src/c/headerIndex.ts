@@ -22,7 +22,9 @@
 //
 // In a snapshot (a batch run: the CLI, report, the index workers), a header's text
 // hash and include lines, and where each include resolves, are remembered for the
-// engine's life: the tree does not change under a run. Otherwise (an editor, where
+// engine's life: the tree does not change under a run; with a disk store, a header
+// whose lstat is the one the store read it under is not read at all (headerCache.ts),
+// and a candidate lstat says is absent is not opened. Otherwise (an editor, where
 // headers are edited and the host answers with open buffers) every header of the
 // walk is read again per audit and the keys say what changed.
 
