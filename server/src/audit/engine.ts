@@ -114,15 +114,15 @@ export type { Position };
 
 import { readTextOrUndefined } from '../fs/safeRead';
 import { DEFAULT_PROFILE } from '../x86/profiles';
-import { statSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { DiskHeaderStore, headerCacheDir, type HeaderStore } from '../c/headerCache';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { analyzeFile } from '../c/analyze';
 import { emptyKnowledge, mergeKnowledge, type Knowledge } from '../c/knowledge';
 import { CParser } from '../c/parser';
-import { HeaderIndex, type Imports } from '../c/headerIndex';
-import { IncludeResolver, type IncludeContext } from '../c/includePath';
+import { HeaderIndex, type DeclaredNames, type Imports } from '../c/headerIndex';
+import { IncludeResolver, type CompileEntry, type IncludeContext } from '../c/includePath';
 import { loadCompileCommands } from './compile';
 import { findingFor, DEFAULT_SEVERITY } from './findings';
 import { CATALOGUE } from '../c/catalogue';
@@ -181,19 +181,25 @@ export class AuditEngine {
       snapshot,
       maxEntries: MAX_HEADER_COMPONENTS,
       maxHeadersPerWalk: MAX_HEADERS_PER_WALK,
-      // A stat, not a read (the read, when there is one, is the host's).
+      // An lstat, not a read (the read, when there is one, is the host's): a symlink
+      // or anything but a regular file is not stamped, so it is always read safely.
       stamp: (p) => {
         try {
-          const st = statSync(p, { throwIfNoEntry: false });
-          return st === undefined ? null : st.isFile() ? `${st.size}:${st.mtimeMs}:${st.ino}` : undefined;
+          const st = lstatSync(p, { throwIfNoEntry: false });
+          return st === undefined ? null : st.isFile() ? `${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}:${st.dev}` : undefined;
         } catch {
           return undefined;
         }
       },
     });
+    // A batch run reads each compile database once (loadCompileCommands stats it on every call).
+    const dbs = new Map<string, Map<string, CompileEntry>>();
     const lookup = (db: string, f: string) => {
       try {
-        return loadCompileCommands(db).get(f);
+        if (!snapshot) return loadCompileCommands(db).get(f);
+        let m = dbs.get(db);
+        if (!m) dbs.set(db, (m = loadCompileCommands(db)));
+        return m.get(f);
       } catch {
         return undefined; // an unreadable or malformed database describes nothing
       }
@@ -422,7 +428,10 @@ export class AuditEngine {
    */
   mayHoldSitesThroughHeaders(file: string, text: string): boolean {
     if (!this.config.followIncludes) return false;
-    const imports = this.computeImports(file, text);
+    // Words first against every name the header index knows (no merge of the
+    // file's ~800-header closure for a file that names none of them).
+    const imports = this.computeImports(file, text, (names) => namesAny(text, names));
+    if (!imports) return false;
     this.lastImports = { file, text, imports };
     const k = imports.knowledge;
     if (!k.wrappers.size && !k.globals.size && !k.fields.size) return false;
@@ -433,7 +442,9 @@ export class AuditEngine {
     return false;
   }
 
-  private computeImports(file: string, text: string): Imports {
+  private computeImports(file: string, text: string): Imports;
+  private computeImports(file: string, text: string, gate: (names: DeclaredNames) => boolean): Imports | undefined;
+  private computeImports(file: string, text: string, gate?: (names: DeclaredNames) => boolean): Imports | undefined {
     const path = toPath(file);
     if (!path) return { knowledge: emptyKnowledge(), notFollowed: [], headers: 0 };
     const asUri = file.startsWith('file:');
@@ -444,7 +455,8 @@ export class AuditEngine {
       return t === undefined ? { why: 'not found or not readable', missing: true } : { text: t };
     };
     try {
-      return this.index.importsOf(path, text, ctx, read, (p) => (asUri ? pathToFileURL(p).toString() : p), this.storeFor(ctx));
+      const name = (p: string) => (asUri ? pathToFileURL(p).toString() : p);
+      return gate ? this.index.importsOf(path, text, ctx, read, name, this.storeFor(ctx), gate) : this.index.importsOf(path, text, ctx, read, name, this.storeFor(ctx));
     } catch (e) {
       // Headers teach; they never stop the file's own audit.
       return { knowledge: emptyKnowledge(), notFollowed: [{ include: '(all headers)', from: path, line: 0, why: `the header walk failed: ${e instanceof Error ? e.message : String(e)}` }], headers: 0 };
@@ -469,14 +481,24 @@ export class AuditEngine {
   }
 
   /** Header components held by the index (for measurements). */
-  get headerStats(): { components: number; analysed: number; fromDisk: number } {
-    return { components: this.index.size, analysed: this.index.analysed, fromDisk: this.index.fromStore };
+  get headerStats(): { components: number; analysed: number; fromDisk: number; factsFromDisk: number } {
+    return { components: this.index.size, analysed: this.index.analysed, fromDisk: this.index.fromStore, factsFromDisk: this.index.factsFromStore };
   }
 }
 
 const WORD_RE = /[A-Za-z_]\w*/g;
 /** A word, with the `->` or `.` before it when it is a member access. */
 const MEMBER_OR_WORD_RE = /(->|\.)?\s*([A-Za-z_]\w*)/g;
+/** Whether the text names something in `names` (a field only after `->` or `.`). */
+function namesAny(text: string, names: DeclaredNames): boolean {
+  if (!names.callable.size && !names.fields.size) return false;
+  for (const m of text.matchAll(MEMBER_OR_WORD_RE)) {
+    const w = m[2]!;
+    if (m[1] ? names.fields.has(w) : names.callable.has(w)) return true;
+  }
+  return false;
+}
+
 function mentionsName(text: string, known: (w: string) => boolean): boolean {
   for (const m of text.matchAll(WORD_RE)) if (known(m[0])) return true;
   return false;

@@ -11,6 +11,14 @@
 // through the safe reader (regular files only, capped); writing opens with
 // O_NOFOLLOW inside a folder checked not to be a symlink.
 //
+// Beside each component, a header's facts (its content hash and include lines) are
+// kept by path and by the stat the header had when it was read: `{"p": path, "s":
+// stamp, "h": hash, "d": directives}` (stamp: lstat's size, mtime, ctime, inode and
+// device, the header a regular file and not a symlink). A warm run stats a header
+// instead of opening, reading and hashing it (headerIndex.ts); any other stat reads it
+// again, and the content hash stays what keys its component. A header rewritten with
+// its size and mtime kept still changes its ctime, which a user cannot set.
+//
 // A cache is only as trustworthy as the tree it sits in: a key is a hash of header
 // contents that anyone can compute, so a planted cache could hide wrappers. The
 // CLI's --no-header-cache ignores it; an untrusted tree should be scanned so.
@@ -23,6 +31,13 @@ import { threadId } from 'node:worker_threads';
 import { tryReadText } from '../fs/safeRead';
 import { CATALOGUE } from './catalogue';
 import { knowledgeFromJson, knowledgeToJson, type Knowledge } from './knowledge';
+import type { IncludeDirective } from './includePath';
+
+/** What a header's own text says, for the include walk: its content hash and include lines. */
+export interface HeaderFacts {
+  hash: string;
+  directives: IncludeDirective[];
+}
 
 /** Bumped when what a component's analysis yields changes (the analysis, the catalogue's meaning). */
 export const HEADER_CACHE_FORMAT = 2;
@@ -33,6 +48,10 @@ const MAX_TOTAL_BYTES = 256 * 1024 * 1024;
 export interface HeaderStore {
   get(key: string): Knowledge | undefined;
   put(key: string, k: Knowledge): void;
+  /** A header's facts as last read while its stat was `stamp`, or undefined. */
+  facts?(path: string, stamp: string): HeaderFacts | undefined;
+  /** Remembers a header's facts under the stat it had when read (and still had after). */
+  putFacts?(path: string, stamp: string, f: HeaderFacts): void;
   /** Where it lives, for messages. */
   readonly dir: string;
 }
@@ -92,9 +111,33 @@ function writable(dir: string): boolean {
   }
 }
 
+/** Directives as stored: [spec, kind (q, a, m), next (0, 1), line]. */
+type DirectiveJson = [string, string, number, number];
+const KINDS: Record<string, IncludeDirective['kind']> = { q: 'quote', a: 'angle', m: 'macro' };
+
+/** The facts back, or undefined when the stored value is not what putFacts wrote. */
+export function factsFromJson(h: unknown, d: unknown): HeaderFacts | undefined {
+  if (typeof h !== 'string' || !/^[0-9a-f]{40}$/.test(h) || !Array.isArray(d)) return undefined;
+  const directives: IncludeDirective[] = [];
+  for (const x of d as unknown[]) {
+    if (!Array.isArray(x) || x.length !== 4) return undefined;
+    const [spec, k, next, line] = x as DirectiveJson;
+    const kind = typeof k === 'string' ? KINDS[k] : undefined;
+    if (typeof spec !== 'string' || !spec || !kind || (next !== 0 && next !== 1) || !Number.isInteger(line) || line < 0) return undefined;
+    directives.push({ spec, kind, next: next === 1, line });
+  }
+  return { hash: h, directives };
+}
+
+function factsToJson(f: HeaderFacts): DirectiveJson[] {
+  return f.directives.map((d) => [d.spec, d.kind[0]!, d.next ? 1 : 0, d.line]);
+}
+
 export class DiskHeaderStore implements HeaderStore {
   /** Key -> stored JSON not yet handed out, or null (written by us, or already handed out). */
   private loaded: Map<string, unknown> | undefined;
+  /** `path\0stamp` -> stored hash and directives (several stamps of one path may be kept). */
+  private readonly factsLoaded = new Map<string, { h: unknown; d: unknown }>();
   private fd: number | undefined;
   private written = 0;
   private broken = false;
@@ -120,8 +163,10 @@ export class DiskHeaderStore implements HeaderStore {
       for (const line of r.text.split('\n')) {
         if (!line) continue;
         try {
-          const o = JSON.parse(line) as { k?: unknown; v?: unknown };
-          if (typeof o.k === 'string' && !m.has(o.k)) m.set(o.k, o.v);
+          const o = JSON.parse(line) as { k?: unknown; v?: unknown; p?: unknown; s?: unknown; h?: unknown; d?: unknown };
+          if (typeof o.k === 'string') {
+            if (!m.has(o.k)) m.set(o.k, o.v);
+          } else if (typeof o.p === 'string' && typeof o.s === 'string') this.factsLoaded.set(`${o.p}\0${o.s}`, { h: o.h, d: o.d });
         } catch {
           // a torn or foreign line
         }
@@ -136,22 +181,47 @@ export class DiskHeaderStore implements HeaderStore {
     if (j === undefined || j === null) return undefined;
     // Handed over once: the index keeps the knowledge; the raw JSON is let go (a
     // run over drivers/ held every component twice).
-    m.set(key, null);
-    return knowledgeFromJson(j, (n) => CATALOGUE.get(n));
+    const k = knowledgeFromJson(j, (n) => CATALOGUE.get(n));
+    // A bad line is forgotten, so the component's analysis is written again.
+    if (k) m.set(key, null);
+    else m.delete(key);
+    return k;
+  }
+
+  facts(path: string, stamp: string): HeaderFacts | undefined {
+    this.load();
+    const k = `${path}\0${stamp}`;
+    const j = this.factsLoaded.get(k);
+    const f = j ? factsFromJson(j.h, j.d) : undefined;
+    if (j && !f) this.factsLoaded.delete(k); // a bad line: the header is read and its facts written again
+    return f;
+  }
+
+  putFacts(path: string, stamp: string, f: HeaderFacts): void {
+    this.load();
+    const k = `${path}\0${stamp}`;
+    if (this.broken || this.factsLoaded.has(k)) return;
+    const d = factsToJson(f);
+    if (this.append(JSON.stringify({ p: path, s: stamp, h: f.hash, d }) + '\n')) this.factsLoaded.set(k, { h: f.hash, d });
   }
 
   put(key: string, k: Knowledge): void {
     const m = this.load();
     if (this.broken || m.has(key)) return;
-    const line = JSON.stringify({ k: key, v: knowledgeToJson(k) }) + '\n';
-    if (this.written + line.length > MAX_FILE_BYTES) return;
+    if (this.append(JSON.stringify({ k: key, v: knowledgeToJson(k) }) + '\n')) m.set(key, null); // on disk; the index holds the knowledge itself
+  }
+
+  /** Appends one line to this writer's own file; false when it was not written. */
+  private append(line: string): boolean {
+    if (this.broken || this.written + line.length > MAX_FILE_BYTES) return false;
     try {
       this.fd ??= openSync(join(this.dir, `${process.pid}-${threadId}-${Date.now().toString(36)}.jsonl`), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
       writeSync(this.fd, line);
       this.written += line.length;
-      m.set(key, null); // on disk; the index holds the knowledge itself
+      return true;
     } catch {
       this.broken = true; // a full disk or a folder gone: the run goes on without the cache
+      return false;
     }
   }
 }

@@ -22,7 +22,9 @@
 //
 // In a snapshot (a batch run: the CLI, report, the index workers), a header's text
 // hash and include lines, and where each include resolves, are remembered for the
-// engine's life: the tree does not change under a run. Otherwise (an editor, where
+// engine's life: the tree does not change under a run; with a disk store, a header
+// whose lstat is the one the store read it under is not read at all (headerCache.ts),
+// and a candidate lstat says is absent is not opened. Otherwise (an editor, where
 // headers are edited and the host answers with open buffers) every header of the
 // walk is read again per audit and the keys say what changed.
 
@@ -54,6 +56,12 @@ export interface Imports {
   headers: number;
 }
 
+/** Names headers declare: wrappers and `__iomem` globals (called or named), `__iomem` fields (after `->` or `.`). */
+export interface DeclaredNames {
+  callable: ReadonlySet<string>;
+  fields: ReadonlySet<string>;
+}
+
 /** Analyses one component's members against what they import; returns what they declare. */
 /**
  * `system`: the header lies in one of the context's include folders (the kernel's
@@ -69,9 +77,11 @@ export interface HeaderIndexOptions {
   /** Headers one walk may reach. */
   maxHeadersPerWalk?: number;
   /**
-   * A cheap token that changes when a file does (size and mtime), for headers of
-   * the include path outside a snapshot; null when no file is there (the include
-   * search goes on without a read), undefined when it cannot be told.
+   * A cheap token that changes when a file does (an lstat's size, mtime, ctime,
+   * inode, device), for headers of the include path outside a snapshot and for
+   * every header of a batch run with a disk store; null when no file is there (the
+   * include search goes on without a read), undefined when it cannot be told (a
+   * symlink, a FIFO: those are always read, through the host's safe reader).
    */
   stamp?: (path: string) => string | null | undefined;
   /**
@@ -150,6 +160,10 @@ export class HeaderIndex {
   analysed = 0;
   /** Components taken from the disk store. */
   fromStore = 0;
+  /** Headers whose facts the disk store gave for their stat (not read). */
+  factsFromStore = 0;
+  /** Every name a component this index has seen declares (only grows). */
+  private readonly names = { callable: new Set<string>(), fields: new Set<string>() };
   private readonly shared: HeaderShare | undefined;
 
   constructor(
@@ -186,7 +200,14 @@ export class HeaderIndex {
    * The knowledge `file` imports through its includes. `name` turns a header's path
    * into the name used in sites (a URI for the server, the path for the CLI).
    */
-  importsOf(file: string, text: string, ctx: IncludeContext, read: HeaderRead, name: (path: string) => string, store?: HeaderStore): Imports {
+  importsOf(file: string, text: string, ctx: IncludeContext, read: HeaderRead, name: (path: string) => string, store?: HeaderStore): Imports;
+  /**
+   * With `gate`: undefined, without merging the closure, when `gate` says no word of
+   * the file is among the names every header the index knows declares (a superset
+   * of any one closure's: a negative answer is exact).
+   */
+  importsOf(file: string, text: string, ctx: IncludeContext, read: HeaderRead, name: (path: string) => string, store: HeaderStore | undefined, gate: (names: DeclaredNames) => boolean): Imports | undefined;
+  importsOf(file: string, text: string, ctx: IncludeContext, read: HeaderRead, name: (path: string) => string, store?: HeaderStore, gate?: (names: DeclaredNames) => boolean): Imports | undefined {
     const notFollowed: NotFollowed[] = [];
     const said = new Set<string>();
     const say = (n: NotFollowed) => {
@@ -218,6 +239,22 @@ export class HeaderIndex {
         const hit = this.stamped.get(p);
         if (hit && hit.stamp === (stamp ?? ABSENT)) return hit.facts;
       }
+      // A batch run with a disk store (its host reads the disk): a header's stat says
+      // it is not there (no read, no error made), or that it is the file the store
+      // last read (its facts without a read).
+      const batchStamp = this.opts.snapshot && this.opts.stamp && store?.facts ? this.opts.stamp(p) : undefined;
+      if (batchStamp === null) {
+        this.facts.set(p, NO_FILE);
+        return NO_FILE;
+      }
+      if (batchStamp !== undefined) {
+        const known = store?.facts?.(p, batchStamp);
+        if (known) {
+          this.factsFromStore++;
+          this.facts.set(p, known);
+          return known;
+        }
+      }
       // Another worker of the run may have read it (or found it missing) already.
       const key = this.shared ? createHash('sha1').update(`facts\0${p}`).digest('hex') : '';
       const claim = this.shared?.claimJson(key, false);
@@ -234,6 +271,9 @@ export class HeaderIndex {
         throw e;
       }
       if (claim) this.shared!.publishJson(key, f);
+      // Kept under the stat it had before the read only if it still has it (a header
+      // written meanwhile is read again next run).
+      if (batchStamp !== undefined && 'hash' in f && store?.putFacts && this.opts.stamp!(p) === batchStamp) store.putFacts(p, batchStamp, f);
       if (this.opts.snapshot) this.facts.set(p, f);
       else if (stamp !== undefined && (stamp === null ? !('hash' in f) && f.missing : 'hash' in f)) {
         if (this.stamped.size >= MAX_STAMPED) this.stamped.clear();
@@ -311,6 +351,9 @@ export class HeaderIndex {
       for (const n of openedNodes) if (!n.comp) nodes.delete(n.path);
     }
 
+    // The pre-filter's question first: a file none of whose words any header known
+    // to the index declares cannot name one its closure declares (no merge needed).
+    if (gate && !gate(this.names)) return undefined;
     const knowledge = emptyKnowledge();
     const reached = mergeClosure(knowledge, roots, nodes);
     for (const n of reached) for (const note of n.notes) say(note);
@@ -431,6 +474,11 @@ export class HeaderIndex {
         }
       }
       this.exportsByKey.set(key, exports);
+      if (exports !== EMPTY) {
+        for (const n of exports.wrappers.keys()) this.names.callable.add(n);
+        for (const n of exports.globals.keys()) this.names.callable.add(n);
+        for (const n of exports.fields.keys()) this.names.fields.add(n);
+      }
       while (this.exportsByKey.size > this.maxEntries) this.exportsByKey.delete(this.exportsByKey.keys().next().value!);
     }
     const comp: Component = { key, members, exports };

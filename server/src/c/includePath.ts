@@ -189,6 +189,8 @@ export class IncludeResolver {
   private readonly dbOf = new Map<string, { v: string | null; at: number }>();
   private readonly kernelContexts = new Map<string, IncludeContext>();
   private readonly dbContexts = new Map<string, { entry: CompileEntry; ctx: IncludeContext }>();
+  /** A batch run's answer per (database, file): the context, or null for no entry. */
+  private readonly dbAnswers = new Map<string, IncludeContext | null>();
 
   constructor(
     private readonly read: ReadText,
@@ -202,6 +204,7 @@ export class IncludeResolver {
     this.dbOf.clear();
     this.kernelContexts.clear();
     this.dbContexts.clear();
+    this.dbAnswers.clear();
   }
 
   contextFor(file: string, setup: IncludeSetup = {}): IncludeContext {
@@ -225,13 +228,24 @@ export class IncludeResolver {
   }
 
   private fromDatabase(db: string, file: string): IncludeContext | undefined {
-    const entry = this.lookup(db, file);
-    if (!entry || !entry.argv.length) return undefined;
     const k = `${db}\0${file}`;
-    const hit = this.dbContexts.get(k);
-    if (hit && hit.entry === entry) return hit.ctx;
-    const ctx = contextFromArgv(entry.argv, entry.directory, db);
-    this.dbContexts.set(k, { entry, ctx });
+    // A batch run takes the database as it first found it (the lookup stats and
+    // resolves the database on every call: 1 % of a warm scan).
+    if (this.remember) {
+      const known = this.dbAnswers.get(k);
+      if (known !== undefined) return known ?? undefined;
+    }
+    const entry = this.lookup(db, file);
+    let ctx: IncludeContext | undefined;
+    if (entry && entry.argv.length) {
+      const hit = this.dbContexts.get(k);
+      if (hit && hit.entry === entry) ctx = hit.ctx;
+      else {
+        ctx = contextFromArgv(entry.argv, entry.directory, db);
+        this.dbContexts.set(k, { entry, ctx });
+      }
+    }
+    if (this.remember) this.dbAnswers.set(k, ctx ?? null);
     return ctx;
   }
 
@@ -326,6 +340,9 @@ export type Resolution = { path: string } | { why: string };
  */
 export type Probe = (path: string) => true | 'missing' | { why: string };
 
+/** A spec path.resolve would change beyond joining: `.`/`..` segments, `//`, a backslash. */
+const NOT_PLAIN_SPEC = /(?:^|\/)\.\.?(?:\/|$)|\/\/|\\|\/$/;
+
 /** Where an include of `from` (an absolute path) finds its header. */
 export function resolveInclude(d: IncludeDirective, from: string, ctx: IncludeContext, probe: Probe): Resolution {
   let spec = d.spec;
@@ -352,8 +369,12 @@ export function resolveInclude(d: IncludeDirective, from: string, ctx: IncludeCo
     const i = dirs.findIndex((dir) => from.startsWith(dir.endsWith(sep) ? dir : dir + sep));
     start = i < 0 ? 0 : i + 1;
   }
+  // Most specs are plain relative names (linux/io.h): joined as strings, not through
+  // path.resolve (a warm kernel walk resolves thousands of candidates).
+  const plain = sep === '/' && !NOT_PLAIN_SPEC.test(spec);
   for (let i = start; i < dirs.length; i++) {
-    const p = resolve(dirs[i]!, spec);
+    const dir = dirs[i]!;
+    const p = plain && isAbsolute(dir) && !dir.endsWith('/') ? `${dir}/${spec}` : resolve(dir, spec);
     const r = probe(p);
     if (r === true) return { path: p };
     if (r !== 'missing') return r;
