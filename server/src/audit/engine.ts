@@ -105,6 +105,14 @@ export interface EngineHost {
    * include resolutions are remembered instead of read again per audit.
    */
   snapshot?: boolean;
+  /**
+   * A number that changes whenever anything `file`'s header walk reads may have
+   * changed (a file on disk, another open document's text), or undefined when the
+   * host cannot tell. While it stays the same and the file's include lines do too,
+   * the walk of the previous audit is used again (an editor's keystrokes: the walk
+   * of a NIC driver's ~970 kernel headers cost more than the audit of the edit).
+   */
+  headerEpoch?(file: string): number | undefined;
 }
 
 export type { Position };
@@ -122,7 +130,7 @@ import { analyzeFile } from '../c/analyze';
 import { emptyKnowledge, mergeKnowledge, type Knowledge } from '../c/knowledge';
 import { CParser } from '../c/parser';
 import { HeaderIndex, type DeclaredNames, type Imports } from '../c/headerIndex';
-import { IncludeResolver, type CompileEntry, type IncludeContext } from '../c/includePath';
+import { IncludeResolver, includeDirectives, type CompileEntry, type IncludeContext } from '../c/includePath';
 import { loadCompileCommands } from './compile';
 import { findingFor, DEFAULT_SEVERITY } from './findings';
 import { CATALOGUE } from '../c/catalogue';
@@ -147,11 +155,15 @@ export const DEFAULT_CONFIG: AuditConfig = {
 const MAX_HEADERS_PER_WALK = 20_000;
 /** Header components the index keeps (each is what one header, or one include cycle, declares). */
 const MAX_HEADER_COMPONENTS = 50_000;
+/** Files whose last header walk is kept (open documents, in practice). */
+const MAX_KEPT_WALKS = 64;
 
 export class AuditEngine {
   private config: AuditConfig = { ...DEFAULT_CONFIG };
   /** The last file's header walk (the pre-filter's, reused by the audit that follows). */
   private lastImports: { file: string; text: string; imports: Imports } | undefined;
+  /** Each file's last header walk, kept while host.headerEpoch and its include lines stay (editor only). */
+  private readonly walks = new Map<string, { epoch: number; includes: string; imports: Imports }>();
   /** Header knowledge by content (headerIndex.ts). */
   private readonly index: HeaderIndex;
   /** Disk stores of header knowledge by tree root (undefined: none could be made). */
@@ -251,6 +263,7 @@ export class AuditEngine {
   configure(cfg: Partial<AuditConfig>): void {
     this.config = { ...this.config, ...cfg, severity: { ...(cfg.severity ?? this.config.severity) } };
     this.memory.clear();
+    this.walks.clear();
     this.findingOf = new WeakMap();
     if ('objects' in cfg) this.objects.refreshFolders();
   }
@@ -393,6 +406,7 @@ export class AuditEngine {
 
   forget(file: string): void {
     this.memory.delete(file);
+    this.walks.delete(file);
     this.parser.forget(sliceKey(file));
     this.parser.forget(file);
   }
@@ -400,6 +414,7 @@ export class AuditEngine {
   /** Drops what is remembered of a header (it changed on disk); a Makefile or compile database resets the include paths. */
   invalidateHeader(path: string): void {
     this.lastImports = undefined;
+    this.walks.clear();
     this.index.invalidate(path);
     if (/(?:^|[\\/])(?:Makefile|compile_commands\.json)$/.test(path)) this.resolver.reset();
   }
@@ -416,7 +431,18 @@ export class AuditEngine {
     const last = this.lastImports;
     this.lastImports = undefined;
     if (last && last.file === file && last.text === text) return last.imports;
-    return this.computeImports(file, text);
+    const epoch = this.host.snapshot ? undefined : this.host.headerEpoch?.(file);
+    if (epoch === undefined) return this.computeImports(file, text);
+    // The walk depends on the file only through its include lines (and their lines:
+    // what was not followed is said at the include).
+    const includes = JSON.stringify(includeDirectives(text));
+    const hit = this.walks.get(file);
+    if (hit && hit.epoch === epoch && hit.includes === includes) return hit.imports;
+    const imports = this.computeImports(file, text);
+    this.walks.delete(file);
+    this.walks.set(file, { epoch, includes, imports });
+    if (this.walks.size > MAX_KEPT_WALKS) this.walks.delete(this.walks.keys().next().value!);
+    return imports;
   }
 
   /**

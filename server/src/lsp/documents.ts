@@ -15,11 +15,15 @@ export interface OpenDocument {
 
 export class DocumentStore {
   private readonly entries = new Map<string, TextDocument>();
+  /** Opens, changes and closes of every document, and of each one (revisionsOf). */
+  private revisions = 0;
+  private readonly own = new Map<string, number>();
 
   open(p: DidOpenTextDocumentParams): OpenDocument {
     const { uri, languageId, version, text } = p.textDocument;
     const doc = TextDocument.create(uri, languageId, version, text);
     this.entries.set(uri, doc);
+    this.revised(uri);
     return view(doc);
   }
 
@@ -29,11 +33,27 @@ export class DocumentStore {
     if (!doc) return undefined;
     // A notification with no changes still carries a new version number.
     TextDocument.update(doc, p.contentChanges, p.textDocument.version);
+    this.revised(p.textDocument.uri);
     return view(doc);
   }
 
   close(uri: string): boolean {
+    this.revised(uri);
     return this.entries.delete(uri);
+  }
+
+  /**
+   * How many times a document other than `uri` was opened, changed or closed: what
+   * `uri` reads of the others (a header's unsaved text) can only have changed when
+   * this has.
+   */
+  revisionsOfOthers(uri: string): number {
+    return this.revisions - (this.own.get(uri) ?? 0);
+  }
+
+  private revised(uri: string): void {
+    this.revisions++;
+    this.own.set(uri, (this.own.get(uri) ?? 0) + 1);
   }
 
   get(uri: string): OpenDocument | undefined {

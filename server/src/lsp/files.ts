@@ -45,6 +45,13 @@ function inside(folder: string, path: string): boolean {
 
 export class WorkspaceFiles implements EngineHost {
   private folders: string[] = [];
+  /**
+   * Whether the client reports changes on disk (the server registered its file
+   * watchers): only then can a header walk be kept between two audits (headerEpoch).
+   */
+  watching = false;
+  /** Changes on disk the client reported, and workspace folder changes. */
+  private diskChanges = 0;
 
   constructor(
     private readonly documents: DocumentStore,
@@ -59,6 +66,7 @@ export class WorkspaceFiles implements EngineHost {
       if (p) paths.push(realOrSelf(normalize(p)));
     }
     this.folders = paths;
+    this.diskChanges++;
   }
 
   addFolders(uris: readonly string[]): void {
@@ -68,6 +76,21 @@ export class WorkspaceFiles implements EngineHost {
   removeFolders(uris: readonly string[]): void {
     const gone = uris.map(uriToPath).filter((p): p is string => !!p).map((p) => realOrSelf(normalize(p)));
     this.folders = this.folders.filter((f) => !gone.some((g) => samePath(f, g)));
+    this.diskChanges++;
+  }
+
+  /** A header, source or compile database changed on disk (a watched-file event). */
+  changedOnDisk(): void {
+    this.diskChanges++;
+  }
+
+  /**
+   * EngineHost.headerEpoch: changes whenever something `file`'s header walk reads may
+   * have: a file on disk (as the client's watchers report it), the workspace folders,
+   * or another open document's text. Undefined while nothing reports disk changes.
+   */
+  headerEpoch(file: string): number | undefined {
+    return this.watching ? this.diskChanges + this.documents.revisionsOfOthers(file) : undefined;
   }
 
   private readonly logged = new Set<string>();

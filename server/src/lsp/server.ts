@@ -241,7 +241,13 @@ export class TdxServer {
     // C files changed on disk (a save elsewhere, a checkout) keep the workspace view live.
     if (this.clientCapabilities.workspace?.didChangeWatchedFiles?.dynamicRegistration) {
       // Sources (re-index) and objects (a rebuild by the user's own make: audit the open files again).
-      void c.client.register(DidChangeWatchedFilesNotification.type, { watchers: [{ globPattern: '**/*.{c,h}' }, { globPattern: '**/*.{o,ko}' }, { globPattern: '**/vmlinux*' }, { globPattern: '**/{Makefile,Kbuild,.config}' }] }).catch(() => undefined);
+      void c.client
+        .register(DidChangeWatchedFilesNotification.type, {
+          watchers: [{ globPattern: '**/*.{c,h}' }, { globPattern: '**/*.{o,ko}' }, { globPattern: '**/vmlinux*' }, { globPattern: '**/{Makefile,Kbuild,.config,compile_commands.json}' }],
+        })
+        // From now on a change on disk is reported: an open file's header walk is kept between its audits.
+        .then(() => (this.files.watching = true))
+        .catch(() => undefined);
     }
     if (!this.files.folderPaths.length) c.console.info('No workspace folder: quoted-include headers will not be read.');
     if (!this.trusted) c.console.info('Untrusted workspace: source audit only.');
@@ -308,6 +314,8 @@ export class TdxServer {
 
   private onDidChangeWatchedFiles(p: DidChangeWatchedFilesParams): void {
     if (this.shuttingDown) return;
+    // Any of them (a header, a Makefile, a compile database) can change a header walk.
+    if (p.changes.length) this.files.changedOnDisk();
     let any = false;
     let objects = false;
     for (const ch of p.changes) {
