@@ -94,6 +94,8 @@ export interface ProvenanceTrace {
   plainBy: Map<string, Set<number>>;
   /** The fixpoint stopped at its round cap (the result depends on more than the facts). */
   capped: boolean;
+  /** How many rounds the fixpoint ran (set by the run). */
+  rounds?: number;
 }
 
 // ---------------------------------------------------------------------------------
@@ -299,7 +301,9 @@ class Provenance {
       }
     }
     let settled = false;
+    let rounds = 0;
     for (let round = 0; round < MAX_ROUNDS; round++) {
+      rounds++;
       this.changed = false;
       this.memo = new Map();
       // Not the last round: record what this round read, to tell whether the next
@@ -330,6 +334,7 @@ class Provenance {
     this.reads = undefined;
     if (trace) {
       trace.capped = !settled;
+      trace.rounds = rounds;
       for (const [k, v] of this.slots) if (!k.startsWith('L') || this.paramSlots.has(k)) trace.facts.set(k, v);
       for (const k of this.plainFieldNames) trace.plain.add(`N:${k}`);
       for (const k of this.memoryFields) trace.plain.add(`M:${k}`);
