@@ -64,8 +64,18 @@ export function collectDeclarations(
     iomemDecls.add(n.id);
   }
 
+  // The fields of one struct body share their owner: climbed to once per body.
+  const owners = new Map<number, { struct?: string; typedef?: string }>();
+  const ownerOf = (field: Node) => {
+    const list = field.parent;
+    if (!list) return structTag(field);
+    let o = owners.get(list.id);
+    if (!o) owners.set(list.id, (o = structTag(field)));
+    return o;
+  };
   const record = (decl: Node, at: number | undefined) => {
-    const owner = decl.type === 'field_declaration' ? structTag(decl) : {};
+    const isField = decl.type === 'field_declaration';
+    const owner = isField ? ownerOf(decl) : {};
     for (const d of decl.childrenForFieldName('declarator')) {
       if (!d) continue;
       const named = declaredName(d);
@@ -75,7 +85,7 @@ export function collectDeclarations(
       const valueStart = d.type === 'init_declarator' ? d.childForFieldName('value')?.startIndex ?? Infinity : Infinity;
       const isIomem = applies && named.depth > 0 && (at as number) < valueStart;
       const info: IomemDecl = { name: named.name, depth: named.depth, file, range: rangeOf(named.node), ...owner };
-      if (decl.type === 'field_declaration') {
+      if (isField) {
         if (isIomem) addField(k, info);
         else k.plainFields.add(named.name);
         continue;

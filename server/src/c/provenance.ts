@@ -347,7 +347,7 @@ class Provenance {
       if (!this.itemLive(u)) continue;
       const fn = enclosing(this.defs, u.node.startIndex);
       if (!fn || CATALOGUE.has(fn.name)) continue; // an accessor's own body is the accessor
-      const s = u.kind === 'call_expression' ? this.callUse(u.node, fn) : this.derefUse(u.node, fn);
+      const s = u.kind === 'call_expression' ? this.callUse(u.node, fn) : this.derefUse(u.node, fn, u.kind);
       if (s) sites.push(...s);
     }
     return sites;
@@ -733,8 +733,8 @@ class Provenance {
 
   // --- uses -----------------------------------------------------------------------
 
-  private derefUse(n: Node, fn: FunctionDef): Site[] | null {
-    if (!isDerefOp(n)) return null;
+  private derefUse(n: Node, fn: FunctionDef, kind: string): Site[] | null {
+    if (kind === 'pointer_expression' && !isDerefOp(n)) return null;
     const v = this.val(n, fn);
     if (!v || v.depth !== 0) return null;
     // Declared __iomem at this point: DerefFinder reports it (tdx-iomem-deref).
