@@ -302,9 +302,12 @@ class Provenance {
     }
     let settled = false;
     let rounds = 0;
+    /** The last round read only final facts and never hit the nesting cap: its values stand. */
+    let final = false;
     for (let round = 0; round < MAX_ROUNDS; round++) {
       rounds++;
       this.changed = false;
+      this.capHit = false;
       this.memo = new Map();
       // Not the last round: record what this round read, to tell whether the next
       // one could see anything different (see `stale`).
@@ -319,6 +322,7 @@ class Provenance {
         if (f.kind !== 'init_declarator' && f.kind !== 'assignment_expression' && !fn) continue;
         this.flow(f.node, fn);
       }
+      final = !!this.reads && !this.stale && !this.capHit;
       if (!this.changed) {
         settled = true;
         break;
@@ -341,7 +345,9 @@ class Provenance {
       for (const k of this.memorySlots) if (k.startsWith('G:')) trace.plain.add(`S:${k}`);
     }
 
-    this.memo = new Map();
+    // The uses below evaluate many of the expressions the last round did (a flow's
+    // value is often a use): when that round's values are final they are kept.
+    if (!final) this.memo = new Map();
     const sites: Site[] = [];
     for (const u of uses) {
       if (!this.itemLive(u)) continue;
@@ -551,7 +557,10 @@ class Provenance {
     if (m !== undefined) return m;
     this.memo.set(node.id, null); // cycles through macros or odd trees end here
     // Generated expressions thousands deep: unknown rather than a stack overflow.
-    if (this.nesting >= MAX_EXPRESSION_NESTING) return null;
+    if (this.nesting >= MAX_EXPRESSION_NESTING) {
+      this.capHit = true; // this node's null is where the walk started, not what it is
+      return null;
+    }
     this.nesting++;
     try {
       const v = this.compute(node, fn, env);
@@ -563,6 +572,7 @@ class Provenance {
   }
 
   private nesting = 0;
+  private capHit = false;
 
   private compute(node: Node, fn: FunctionDef | undefined, env?: Map<string, Prov>): Prov | null {
     switch (node.type) {

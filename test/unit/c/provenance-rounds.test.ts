@@ -79,3 +79,20 @@ static void setup(unsigned long phys)
   assert.equal(trace.rounds, 2);
   assert.deepEqual(starts(untyped), [locate(src, 'p[2]')]);
 });
+
+test('the last round\'s values are kept for the uses only when no evaluation stopped at the nesting cap', async () => {
+  // The flow into `v` meets `*regs` 400 parentheses down, at the cap, and leaves it
+  // unknown; evaluated as a use of its own it is an MMIO load.
+  const deep = `${'('.repeat(400)}*regs${')'.repeat(400)}`;
+  const src = `
+static void probe(unsigned long phys)
+{
+\tunsigned int *regs = ioremap(phys, 0x100);
+\tunsigned int v;
+\tv = ${deep};
+}
+`;
+  const { trace, untyped } = await run(src);
+  assert.equal(trace.rounds, 1);
+  assert.deepEqual(starts(untyped), [locate(src, '*regs', 1)]);
+});
