@@ -1,7 +1,26 @@
 // Small helpers over tree-sitter-c nodes shared by the site finders.
 
-import type { Node } from 'web-tree-sitter';
+import type { Node, Tree } from 'web-tree-sitter';
 import type { Range } from './types';
+
+/**
+ * `node.childForFieldName(field)`, asked of tree-sitter once per node and field:
+ * the analyses (declarations, `__iomem` dereferences, provenance, types) ask the
+ * same nodes for the same children, and each answer is a call into WASM and a new
+ * node object. Kept per tree (a tree is not changed once parsed: an edit reparses
+ * into a new one).
+ */
+export function fieldChild(node: Node | null | undefined, field: string): Node | null {
+  if (!node) return null;
+  let byField = childCache.get(node.tree);
+  if (!byField) childCache.set(node.tree, (byField = new Map()));
+  let byNode = byField.get(field);
+  if (!byNode) byField.set(field, (byNode = new Map()));
+  let c = byNode.get(node.id);
+  if (c === undefined) byNode.set(node.id, (c = node.childForFieldName(field)));
+  return c;
+}
+const childCache = new WeakMap<Tree, Map<string, Map<number, Node | null>>>();
 
 export function rangeOf(node: Node): Range {
   return {
@@ -23,12 +42,12 @@ export function declaredName(declarator: Node | null): { name: string; node: Nod
       case 'pointer_declarator':
       case 'array_declarator':
         depth++;
-        d = d.childForFieldName('declarator');
+        d = fieldChild(d, 'declarator');
         break;
       case 'init_declarator':
       case 'parenthesized_declarator':
       case 'attributed_declarator':
-        d = d.childForFieldName('declarator') ?? d.namedChild(0);
+        d = fieldChild(d, 'declarator') ?? d.namedChild(0);
         break;
       default:
         return null; // function declarators and anything else declare no data pointer
@@ -39,16 +58,16 @@ export function declaredName(declarator: Node | null): { name: string; node: Nod
 
 /** Name of a function_definition (through pointer-returning declarators). */
 export function functionName(def: Node): { name: string; node: Node; params: Node | null } | null {
-  let d = def.childForFieldName('declarator');
+  let d = fieldChild(def, 'declarator');
   for (let guard = 0; d && guard < 16; guard++) {
     if (d.type === 'function_declarator') {
-      const inner = d.childForFieldName('declarator');
-      if (inner?.type === 'identifier') return { name: inner.text, node: inner, params: d.childForFieldName('parameters') };
+      const inner = fieldChild(d, 'declarator');
+      if (inner?.type === 'identifier') return { name: inner.text, node: inner, params: fieldChild(d, 'parameters') };
       // `int (*f(void))(int)` and the like: keep descending.
       d = inner;
       continue;
     }
-    d = d.childForFieldName('declarator');
+    d = fieldChild(d, 'declarator');
   }
   return null;
 }
@@ -59,7 +78,7 @@ export function parameterNames(params: Node | null): string[] {
   const names: string[] = [];
   for (const p of params.namedChildren) {
     if (p?.type !== 'parameter_declaration') continue;
-    names.push(declaredName(p.childForFieldName('declarator'))?.name ?? '');
+    names.push(declaredName(fieldChild(p, 'declarator'))?.name ?? '');
   }
   return names;
 }
@@ -69,7 +88,7 @@ export function unwrap(node: Node): Node {
   let n = node;
   for (let guard = 0; guard < 64; guard++) {
     if (n.type === 'parenthesized_expression' && n.namedChildCount === 1) n = n.namedChild(0)!;
-    else if (n.type === 'cast_expression') n = n.childForFieldName('value') ?? n;
+    else if (n.type === 'cast_expression') n = fieldChild(n, 'value') ?? n;
     else break;
   }
   return n;
