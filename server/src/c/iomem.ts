@@ -9,7 +9,7 @@ import type { Node, Tree } from 'web-tree-sitter';
 import { MAX_EXPRESSION_NESTING, Types } from './ctypes';
 import { addField, type IomemDecl, type Knowledge } from './knowledge';
 import { Scopes } from './scopes';
-import { declaredName, fieldChild, rangeOf } from './syntax';
+import { declaredName, fieldChild, kindOf, rangeOf } from './syntax';
 import { enclosing, type FunctionDef } from './functions';
 
 export { MAX_EXPRESSION_NESTING } from './ctypes';
@@ -58,8 +58,8 @@ export function collectDeclarations(
   const marked: { decl: Node; at: number }[] = [];
   for (const at of iomemOffsets) {
     let n: Node | null = root.descendantForIndex(at, at);
-    while (n && !DECL_TYPES.has(n.type) && n.type !== 'type_descriptor' && n.type !== 'function_definition' && n.type !== 'translation_unit') n = n.parent;
-    if (!n || !DECL_TYPES.has(n.type)) continue; // casts, return types: provenance, not declarations
+    while (n && !DECL_TYPES.has(kindOf(n)) && kindOf(n) !== 'type_descriptor' && kindOf(n) !== 'function_definition' && kindOf(n) !== 'translation_unit') n = n.parent;
+    if (!n || !DECL_TYPES.has(kindOf(n))) continue; // casts, return types: provenance, not declarations
     marked.push({ decl: n, at });
     iomemDecls.add(n.id);
   }
@@ -82,7 +82,7 @@ export function collectDeclarations(
       if (!named) continue;
       // An __iomem before the first declarator qualifies all; inside one, only that one.
       const applies = at !== undefined && (at < d.startIndex || (at >= d.startIndex && at < d.endIndex));
-      const valueStart = d.type === 'init_declarator' ? fieldChild(d, 'value')?.startIndex ?? Infinity : Infinity;
+      const valueStart = kindOf(d) === 'init_declarator' ? fieldChild(d, 'value')?.startIndex ?? Infinity : Infinity;
       const isIomem = applies && named.depth > 0 && (at as number) < valueStart;
       const info: IomemDecl = { name: named.name, depth: named.depth, file, range: rangeOf(named.node), ...owner };
       if (isField) {
@@ -121,12 +121,12 @@ function inDeclarator(param: Node, fn: FunctionDef): boolean {
  */
 function structTag(field: Node): { struct?: string; typedef?: string } {
   for (let p = field.parent; p; p = p.parent) {
-    if (p.type !== 'struct_specifier' && p.type !== 'union_specifier') continue;
+    if (kindOf(p) !== 'struct_specifier' && kindOf(p) !== 'union_specifier') continue;
     const holder = p.parent;
-    if (holder?.type === 'field_declaration' && !fieldChild(holder, 'declarator') && !fieldChild(p, 'name')) continue; // anonymous member
+    if (kindOf(holder) === 'field_declaration' && !fieldChild(holder, 'declarator') && !fieldChild(p, 'name')) continue; // anonymous member
     // `typedef struct iadev_priv { ... } IADEV;`: a file that includes this header
     // names the type IADEV without seeing the typedef.
-    const named = holder?.type === 'type_definition' ? declaredName(fieldChild(holder, 'declarator')) : null;
+    const named = kindOf(holder) === 'type_definition' ? declaredName(fieldChild(holder, 'declarator')) : null;
     const typedef = named && named.depth === 0 ? named.name : undefined;
     const tag = fieldChild(p, 'name')?.text ?? typedef;
     return tag ? { struct: tag, ...(typedef && typedef !== tag ? { typedef } : {}) } : {};
@@ -271,7 +271,7 @@ export class DerefFinder {
   private nesting = 0;
 
   private compute(node: Node): { r: number; decl: IomemDecl } | null {
-    switch (node.type) {
+    switch (kindOf(node)) {
       case 'identifier': {
         const d = this.variable(node);
         return d ? { r: d.depth, decl: d } : null;
@@ -363,20 +363,20 @@ export class DerefFinder {
       // Only the outermost expression of a member/subscript chain is the access.
       let top = n;
       let parent = n.parent;
-      while (parent?.type === 'parenthesized_expression') {
+      while (parent && kindOf(parent) === 'parenthesized_expression') {
         top = parent;
         parent = parent.parent;
       }
-      if (parent && (parent.type === 'field_expression' || parent.type === 'subscript_expression') &&
+      if (parent && (kindOf(parent) === 'field_expression' || kindOf(parent) === 'subscript_expression') &&
           fieldChild(parent, 'argument')?.id === top.id) {
         const pv = this.remaining(parent);
         if (pv && pv.r === 0) continue;
       }
-      if (parent?.type === 'pointer_expression' && (fieldChild(parent, 'operator')?.text ?? parent.text[0]) === '&') continue;
+      if (parent && kindOf(parent) === 'pointer_expression' && (fieldChild(parent, 'operator')?.text ?? parent.text[0]) === '&') continue;
       if (isUnevaluated(n)) continue;
-      const assign = parent?.type === 'assignment_expression' && fieldChild(parent, 'left')?.id === top.id ? parent : null;
+      const assign = kindOf(parent) === 'assignment_expression' && fieldChild(parent, 'left')?.id === top.id ? parent : null;
       const op = fieldChild(assign, 'operator')?.text;
-      const rmw = (assign !== null && op !== '=') || parent?.type === 'update_expression';
+      const rmw = (assign !== null && op !== '=') || kindOf(parent) === 'update_expression';
       out.push({ node: n, decl: v.decl, rmw, write: assign !== null || rmw, fn: this.fn });
     }
     return out;
@@ -423,8 +423,8 @@ function namesAny(text: string, names: ReadonlySet<string>): boolean {
 
 export function isUnevaluated(n: Node): boolean {
   for (let p = n.parent; p; p = p.parent) {
-    if (NOT_EVALUATED.has(p.type)) return true;
-    if (p.type === 'function_definition' || p.type === 'compound_statement') return false;
+    if (NOT_EVALUATED.has(kindOf(p))) return true;
+    if (kindOf(p) === 'function_definition' || kindOf(p) === 'compound_statement') return false;
   }
   return false;
 }

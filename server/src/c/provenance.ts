@@ -37,7 +37,7 @@ import { MAX_EXPRESSION_NESTING, Types, type CType } from './ctypes';
 import { isUnevaluated, type DerefFinder } from './iomem';
 import type { CParser } from './parser';
 import type { Scopes } from './scopes';
-import { declaredName, fieldChild, rangeOf } from './syntax';
+import { declaredName, fieldChild, kindOf, rangeOf } from './syntax';
 import type { Range, Site } from './types';
 
 const MAX_ROUNDS = 6;
@@ -149,30 +149,30 @@ interface Access {
 /** How `top` (an lvalue expression, parentheses climbed) is used by its parent. */
 function accessOf(top: Node): Access {
   const parent = top.parent;
-  if (parent?.type === 'assignment_expression' && fieldChild(parent, 'left')?.id === top.id) {
+  if (parent && kindOf(parent) === 'assignment_expression' && fieldChild(parent, 'left')?.id === top.id) {
     const op = fieldChild(parent, 'operator')?.text ?? '=';
     return { write: true, rmw: op !== '=', whole: parent, test: false };
   }
-  if (parent?.type === 'update_expression') return { write: true, rmw: true, whole: parent, test: false };
+  if (parent && kindOf(parent) === 'update_expression') return { write: true, rmw: true, whole: parent, test: false };
   return { write: false, rmw: false, whole: top, test: isBitTest(top) };
 }
 
 /** `x & CONST` (either order) used as a truth value. */
 function isBitTest(top: Node): boolean {
   let p = top.parent;
-  if (p?.type !== 'binary_expression' || fieldChild(p, 'operator')?.text !== '&') return false;
+  if (kindOf(p) !== 'binary_expression' || fieldChild(p, 'operator')?.text !== '&') return false;
   const other = fieldChild(p, 'left')?.id === top.id ? fieldChild(p, 'right') : fieldChild(p, 'left');
   if (!other || /[a-z]\w*\s*\(/.test(other.text) && !/^\s*(BIT|BIT_ULL|GENMASK)\s*\(/.test(other.text)) return false;
-  if (other.type === 'identifier' && !/^[A-Z_][A-Z0-9_]*$/.test(other.text)) return false;
+  if (kindOf(other) === 'identifier' && !/^[A-Z_][A-Z0-9_]*$/.test(other.text)) return false;
   for (let guard = 0; p?.parent && guard < 6; guard++) {
     const pp: Node = p.parent;
-    if (pp.type === 'parenthesized_expression') {
+    if (kindOf(pp) === 'parenthesized_expression') {
       p = pp;
       continue;
     }
-    if (pp.type === 'unary_expression' && fieldChild(pp, 'operator')?.text === '!') return true;
-    if (pp.type === 'binary_expression' && ['&&', '||'].includes(fieldChild(pp, 'operator')?.text ?? '')) return true;
-    if (pp.type === 'condition_clause' || CONDITION_PARENTS.has(pp.type)) return true;
+    if (kindOf(pp) === 'unary_expression' && fieldChild(pp, 'operator')?.text === '!') return true;
+    if (kindOf(pp) === 'binary_expression' && ['&&', '||'].includes(fieldChild(pp, 'operator')?.text ?? '')) return true;
+    if (kindOf(pp) === 'condition_clause' || CONDITION_PARENTS.has(kindOf(pp))) return true;
     return false;
   }
   return false;
@@ -180,11 +180,11 @@ function isBitTest(top: Node): boolean {
 
 function climbParens(n: Node): Node {
   let top = n;
-  while (top.parent?.type === 'parenthesized_expression') top = top.parent;
+  for (let up = top.parent; up && kindOf(up) === 'parenthesized_expression'; up = up.parent) top = up;
   return top;
 }
 
-const isDerefOp = (n: Node) => n.type !== 'pointer_expression' || (fieldChild(n, 'operator')?.text ?? n.text[0]) !== '&';
+const isDerefOp = (n: Node) => kindOf(n) !== 'pointer_expression' || (fieldChild(n, 'operator')?.text ?? n.text[0]) !== '&';
 
 export function findUntypedDerefs(input: ProvenanceInput): Site[] {
   const { root, text, finder } = input;
@@ -239,7 +239,7 @@ class Provenance {
       const value = fieldChild(m, 'value');
       if (!m || !name || !value) continue;
       const params = (fieldChild(m, 'parameters')?.namedChildren ?? [])
-        .filter((p): p is Node => !!p && p.type === 'identifier')
+        .filter((p): p is Node => !!p && kindOf(p) === 'identifier')
         .map((p) => p.text);
       if (!this.macros.has(name)) this.macros.set(name, { name, params, body: value.text });
     }
@@ -274,13 +274,13 @@ class Provenance {
     for (const f of flows) {
       const node = f.node;
       if (f.kind === 'call_expression' || f.kind === 'return_statement' || !this.itemLive(f)) continue;
-      const left = node.type === 'assignment_expression' ? fieldChild(node, 'left') : null;
-      const declared = node.type === 'init_declarator' ? declaredName(fieldChild(node, 'declarator')) : null;
-      const lhs = declared ? declared.name : left?.type === 'identifier' ? left.text : undefined;
+      const left = kindOf(node) === 'assignment_expression' ? fieldChild(node, 'left') : null;
+      const declared = kindOf(node) === 'init_declarator' ? declaredName(fieldChild(node, 'declarator')) : null;
+      const lhs = declared ? declared.name : left && kindOf(left) === 'identifier' ? left.text : undefined;
       const lhsEnd = declared?.node.endIndex;
-      const rhs = fieldChild(node, node.type === 'init_declarator' ? 'value' : 'right');
+      const rhs = fieldChild(node, kindOf(node) === 'init_declarator' ? 'value' : 'right');
       // `s->secret_data = ioremap_encrypted(...)`: that field name holds memory in this file.
-      if (left?.type === 'field_expression' && rhs && isMemoryMapping(rhs)) this.memoryFields.add(fieldChild(left, 'field')?.text ?? '');
+      if (kindOf(left) === 'field_expression' && rhs && isMemoryMapping(rhs)) this.memoryFields.add(fieldChild(left, 'field')?.text ?? '');
       const fn = fnOf(f);
       if (lhs && rhs && isMemoryMapping(rhs)) this.memorySlots.add(this.varKey(fn, lhs, left ? left.startIndex : lhsEnd!));
     }
@@ -293,8 +293,8 @@ class Provenance {
         const rhs = fieldChild(f.node, 'right');
         if (!rhs || !isMemoryMapping(rhs)) continue;
         const at = fnOf(f)?.startIndex ?? -1;
-        if (left?.type === 'field_expression') addTo(trace.plainBy, `M:${fieldChild(left, 'field')?.text ?? ''}`, at);
-        else if (left?.type === 'identifier') {
+        if (kindOf(left) === 'field_expression') addTo(trace.plainBy, `M:${fieldChild(left, 'field')?.text ?? ''}`, at);
+        else if (left && kindOf(left) === 'identifier') {
           const key = this.varKey(fnOf(f), left.text, left.startIndex);
           if (key.startsWith('G:')) addTo(trace.plainBy, `S:${key}`, at);
         }
@@ -417,11 +417,11 @@ class Provenance {
   // --- transfer -------------------------------------------------------------------
 
   private flow(n: Node, fn: FunctionDef | undefined) {
-    switch (n.type) {
+    switch (kindOf(n)) {
       case 'init_declarator': {
         const value = fieldChild(n, 'value');
         const named = declaredName(fieldChild(n, 'declarator'));
-        if (!value || !named || value.type === 'initializer_list') return;
+        if (!value || !named || kindOf(value) === 'initializer_list') return;
         const key = this.varKey(fn, named.name, named.node.endIndex);
         this.store({ key, extra: 0, label: named.name }, value, fn, n);
         return;
@@ -436,17 +436,17 @@ class Provenance {
       }
       case 'return_statement': {
         const e = n.namedChild(0);
-        if (e && e.type !== 'comment' && fn) this.store({ key: `R:${fn.name}`, extra: 0, label: `the return value of ${fn.name}()`, returns: fn.name }, e, fn, n);
+        if (e && kindOf(e) !== 'comment' && fn) this.store({ key: `R:${fn.name}`, extra: 0, label: `the return value of ${fn.name}()`, returns: fn.name }, e, fn, n);
         return;
       }
       case 'call_expression': {
         const callee = fieldChild(n, 'function');
-        const target = callee?.type === 'identifier' ? this.byName.get(callee.text) : undefined;
+        const target = callee && kindOf(callee) === 'identifier' ? this.byName.get(callee.text) : undefined;
         // Arguments flow into the parameters of the file's static functions: gcc sees
         // every caller of those (other callers would need the function to be extern).
         if (!target || !target.isStatic || !target.params) return;
-        const params = target.params.namedChildren.filter((p): p is Node => p?.type === 'parameter_declaration');
-        const args = (fieldChild(n, 'arguments')?.namedChildren ?? []).filter((a): a is Node => !!a && a.type !== 'comment');
+        const params = target.params.namedChildren.filter((p): p is Node => kindOf(p) === 'parameter_declaration');
+        const args = (fieldChild(n, 'arguments')?.namedChildren ?? []).filter((a): a is Node => !!a && kindOf(a) !== 'comment');
         for (let i = 0; i < Math.min(params.length, args.length); i++) {
           const named = declaredName(params[i].childForFieldName('declarator'));
           if (!named) continue;
@@ -458,7 +458,7 @@ class Provenance {
   }
 
   private lvalueSlot(lhs: Node, fn: FunctionDef | undefined): { key: string; extra: number; label: string; field?: string; tag?: string } | null {
-    switch (lhs.type) {
+    switch (kindOf(lhs)) {
       case 'identifier':
         return { key: this.varKey(fn, lhs.text, lhs.startIndex), extra: 0, label: lhs.text };
       case 'parenthesized_expression':
@@ -575,7 +575,7 @@ class Provenance {
   private capHit = false;
 
   private compute(node: Node, fn: FunctionDef | undefined, env?: Map<string, Prov>): Prov | null {
-    switch (node.type) {
+    switch (kindOf(node)) {
       case 'identifier': {
         if (env) return env.get(node.text) ?? null;
         const key = this.varKey(fn, node.text, node.startIndex);
@@ -652,7 +652,7 @@ class Provenance {
 
   private callValue(node: Node, fn: FunctionDef | undefined, env?: Map<string, Prov>): Prov | null {
     const callee = fieldChild(node, 'function');
-    if (callee?.type !== 'identifier') return null;
+    if (!callee || kindOf(callee) !== 'identifier') return null;
     const name = callee.text;
     const api = MAPPING_APIS.get(name);
     if (api) {
@@ -671,7 +671,7 @@ class Provenance {
     if (macro && !this.input.isAccessor(name)) {
       const s = this.summary(macro);
       if (!s.value) return null;
-      const args = (fieldChild(node, 'arguments')?.namedChildren ?? []).filter((a): a is Node => !!a && a.type !== 'comment');
+      const args = (fieldChild(node, 'arguments')?.namedChildren ?? []).filter((a): a is Node => !!a && kindOf(a) !== 'comment');
       const arg = args[s.value.param];
       const a = arg ? this.val(arg, fn) : null;
       if (!a) return null;
@@ -703,7 +703,7 @@ class Provenance {
       );
       const block = tree.rootNode.descendantsOfType('compound_statement')[0];
       const first = block?.namedChild(0);
-      const top = first?.type === 'expression_statement' ? first.namedChild(0) : null;
+      const top = first && kindOf(first) === 'expression_statement' ? first.namedChild(0) : null;
       const summary: MacroSummary = { value: null, inner: [], width: 0, type: null };
       if (top && first && first.namedChildCount === 1 && block!.namedChildCount === 1) {
         const v = this.val(top, undefined, env);
@@ -720,11 +720,11 @@ class Provenance {
         const t = climbParens(n);
         if (top && (t.id === climbParens(top).id || t.id === top.id)) continue; // the whole value: the use site decides
         const p = t.parent;
-        if (p && (p.type === 'field_expression' || p.type === 'subscript_expression') && fieldChild(p, 'argument')?.id === t.id) {
+        if (p && (kindOf(p) === 'field_expression' || kindOf(p) === 'subscript_expression') && fieldChild(p, 'argument')?.id === t.id) {
           const pv = this.val(p, undefined, env);
           if (pv && pv.depth === 0) continue;
         }
-        if (p?.type === 'pointer_expression' && !isDerefOp(p)) continue;
+        if (p && kindOf(p) === 'pointer_expression' && !isDerefOp(p)) continue;
         const acc = accessOf(t);
         summary.inner.push({ param: v.origin.param, write: acc.write, rmw: acc.rmw, width: this.derefWidth(n, undefined), test: acc.test });
       }
@@ -751,16 +751,16 @@ class Provenance {
     if (this.input.finder.valueAt(n, fn)?.r === 0) return null;
     const top = climbParens(n);
     const parent = top.parent;
-    if (parent && (parent.type === 'field_expression' || parent.type === 'subscript_expression') && fieldChild(parent, 'argument')?.id === top.id) {
+    if (parent && (kindOf(parent) === 'field_expression' || kindOf(parent) === 'subscript_expression') && fieldChild(parent, 'argument')?.id === top.id) {
       const pv = this.val(parent, fn);
       if (pv && pv.depth === 0) return null; // the outer member/subscript is the access
     }
-    if (parent?.type === 'pointer_expression' && !isDerefOp(parent)) return null; // &p->f: an address
-    if (parent?.type === 'call_expression' && fieldChild(parent, 'function')?.id === top.id) return null;
+    if (parent && kindOf(parent) === 'pointer_expression' && !isDerefOp(parent)) return null; // &p->f: an address
+    if (kindOf(parent) === 'call_expression' && fieldChild(parent, 'function')?.id === top.id) return null;
     // An argument of an accessor (`memcpy_toio(r->data, ...)`, `readl(r->regs)`): the accessor does the access.
-    if (parent?.type === 'argument_list') {
+    if (parent && kindOf(parent) === 'argument_list') {
       const callee = fieldChild(parent.parent, 'function');
-      if (callee?.type === 'identifier' && CATALOGUE.has(callee.text)) return null;
+      if (callee && kindOf(callee) === 'identifier' && CATALOGUE.has(callee.text)) return null;
     }
     if (isUnevaluated(n)) return null;
     const acc = accessOf(top);
@@ -770,9 +770,9 @@ class Provenance {
 
   private callUse(call: Node, fn: FunctionDef): Site[] | null {
     const callee = fieldChild(call, 'function');
-    if (callee?.type !== 'identifier') return null;
+    if (!callee || kindOf(callee) !== 'identifier') return null;
     const name = callee.text;
-    const args = (fieldChild(call, 'arguments')?.namedChildren ?? []).filter((a): a is Node => !!a && a.type !== 'comment');
+    const args = (fieldChild(call, 'arguments')?.namedChildren ?? []).filter((a): a is Node => !!a && kindOf(a) !== 'comment');
     if (LIBC_MEMORY_CALLS.has(name)) {
       if (this.input.finder.libcUse(call, name)) return null; // tdx-iomem-libc reports it
       const dest = LIBC_DEST_ARG.get(name);
@@ -848,25 +848,25 @@ function addTo(m: Map<string, Set<number>>, key: string, v: number): void {
 
 function unparen(n: Node): Node {
   let x = n;
-  while (x.type === 'parenthesized_expression' && x.namedChildCount === 1) x = x.namedChild(0)!;
+  while (kindOf(x) === 'parenthesized_expression' && x.namedChildCount === 1) x = x.namedChild(0)!;
   return x;
 }
 
 /** A call (under casts and parentheses) of a mapping API that returns normal memory. */
 function isMemoryMapping(n: Node): boolean {
   let x = n;
-  while (x.type === 'cast_expression' || (x.type === 'parenthesized_expression' && x.namedChildCount === 1)) {
-    x = (x.type === 'cast_expression' ? fieldChild(x, 'value') : x.namedChild(0)) ?? x;
+  while (kindOf(x) === 'cast_expression' || (kindOf(x) === 'parenthesized_expression' && x.namedChildCount === 1)) {
+    x = (kindOf(x) === 'cast_expression' ? fieldChild(x, 'value') : x.namedChild(0)) ?? x;
     if (x === n) break;
   }
-  if (x.type !== 'call_expression') return false;
+  if (kindOf(x) !== 'call_expression') return false;
   const api = MAPPING_APIS.get(fieldChild(x, 'function')?.text ?? '');
   return !!api && api.returns === 'memory';
 }
 
 function isNullish(n: Node): boolean {
   const t = n.text.replace(/\s+/g, '');
-  return t === 'NULL' || t === '0' || t === '(void*)0' || n.type === 'initializer_list';
+  return t === 'NULL' || t === '0' || t === '(void*)0' || kindOf(n) === 'initializer_list';
 }
 
 function oneLine(s: string): string {

@@ -22,6 +22,23 @@ export function fieldChild(node: Node | null | undefined, field: string): Node |
 }
 const childCache = new WeakMap<Tree, Map<string, Map<number, Node | null>>>();
 
+/**
+ * `node.type`, asked of tree-sitter once per node (each read is a call into WASM;
+ * the analyses test the same nodes' kinds again and again). Undefined for no node,
+ * as `node?.type`.
+ */
+export function kindOf(node: Node): string;
+export function kindOf(node: Node | null | undefined): string | undefined;
+export function kindOf(node: Node | null | undefined): string | undefined {
+  if (!node) return undefined;
+  let byNode = kindCache.get(node.tree);
+  if (!byNode) kindCache.set(node.tree, (byNode = new Map()));
+  let k = byNode.get(node.id);
+  if (k === undefined) byNode.set(node.id, (k = node.type));
+  return k;
+}
+const kindCache = new WeakMap<Tree, Map<number, string>>();
+
 export function rangeOf(node: Node): Range {
   return {
     start: { line: node.startPosition.row, character: node.startPosition.column },
