@@ -37,7 +37,7 @@ import { MAX_EXPRESSION_NESTING, Types, type CType } from './ctypes';
 import { isUnevaluated, type DerefFinder } from './iomem';
 import type { CParser } from './parser';
 import type { Scopes } from './scopes';
-import { declaredName, fieldChild, kindOf, rangeOf } from './syntax';
+import { declaredName, fieldChild, forgetNodeCaches, kindOf, rangeOf } from './syntax';
 import type { Range, Site } from './types';
 
 const MAX_ROUNDS = 6;
@@ -733,6 +733,7 @@ class Provenance {
     } finally {
       this.memo = saved;
       this.types.memo = savedTypes;
+      forgetNodeCaches(tree);
       tree.delete();
     }
   }

@@ -39,6 +39,16 @@ export function kindOf(node: Node | null | undefined): string | undefined {
 }
 const kindCache = new WeakMap<Tree, Map<number, string>>();
 
+/**
+ * Drops what fieldChild and kindOf keep for `tree` (an analysis calls this when it is
+ * done: the answers would otherwise live as long as the tree object, and the CLI's
+ * peak memory grew by the node objects of every file still awaiting collection).
+ */
+export function forgetNodeCaches(tree: Tree): void {
+  childCache.delete(tree);
+  kindCache.delete(tree);
+}
+
 export function rangeOf(node: Node): Range {
   return {
     start: { line: node.startPosition.row, character: node.startPosition.column },
