@@ -12,7 +12,7 @@ import { findUntypedDerefs, type ProvenanceTrace } from './provenance';
 import { countErrors } from './parser';
 import { callsInErrors, errorRegions, inRegions, lineStarts, rangeAt } from './errorRegions';
 import { SHOWN_AS_WRITTEN } from './annotations';
-import { declaredName, forgetNodeCaches, identifiersIn, parameterNames, rangeOf } from './syntax';
+import { declaredName, identifiersIn, parameterNames, rangeOf } from './syntax';
 import type { Range, Site, SourceAnalysis, ViaStep } from './types';
 import { objectLikeMacros } from './macroBodies';
 
@@ -314,11 +314,7 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
       callsFrom,
     };
   } finally {
-    for (const m of macros) {
-      if (m.tree) forgetNodeCaches(m.tree);
-      m.tree?.delete();
-    }
-    forgetNodeCaches(parsed.tree);
+    for (const m of macros) m.tree?.delete();
   }
 }
 

@@ -9,7 +9,7 @@ import type { Node, Tree } from 'web-tree-sitter';
 import { MAX_EXPRESSION_NESTING, Types } from './ctypes';
 import { addField, type IomemDecl, type Knowledge } from './knowledge';
 import { Scopes } from './scopes';
-import { declaredName, fieldChild, kindOf, rangeOf } from './syntax';
+import { declaredName, rangeOf } from './syntax';
 import { enclosing, type FunctionDef } from './functions';
 
 export { MAX_EXPRESSION_NESTING } from './ctypes';
@@ -58,8 +58,8 @@ export function collectDeclarations(
   const marked: { decl: Node; at: number }[] = [];
   for (const at of iomemOffsets) {
     let n: Node | null = root.descendantForIndex(at, at);
-    while (n && !DECL_TYPES.has(kindOf(n)) && kindOf(n) !== 'type_descriptor' && kindOf(n) !== 'function_definition' && kindOf(n) !== 'translation_unit') n = n.parent;
-    if (!n || !DECL_TYPES.has(kindOf(n))) continue; // casts, return types: provenance, not declarations
+    while (n && !DECL_TYPES.has(n.type) && n.type !== 'type_descriptor' && n.type !== 'function_definition' && n.type !== 'translation_unit') n = n.parent;
+    if (!n || !DECL_TYPES.has(n.type)) continue; // casts, return types: provenance, not declarations
     marked.push({ decl: n, at });
     iomemDecls.add(n.id);
   }
@@ -82,7 +82,7 @@ export function collectDeclarations(
       if (!named) continue;
       // An __iomem before the first declarator qualifies all; inside one, only that one.
       const applies = at !== undefined && (at < d.startIndex || (at >= d.startIndex && at < d.endIndex));
-      const valueStart = kindOf(d) === 'init_declarator' ? fieldChild(d, 'value')?.startIndex ?? Infinity : Infinity;
+      const valueStart = d.type === 'init_declarator' ? d.childForFieldName('value')?.startIndex ?? Infinity : Infinity;
       const isIomem = applies && named.depth > 0 && (at as number) < valueStart;
       const info: IomemDecl = { name: named.name, depth: named.depth, file, range: rangeOf(named.node), ...owner };
       if (isField) {
@@ -121,14 +121,14 @@ function inDeclarator(param: Node, fn: FunctionDef): boolean {
  */
 function structTag(field: Node): { struct?: string; typedef?: string } {
   for (let p = field.parent; p; p = p.parent) {
-    if (kindOf(p) !== 'struct_specifier' && kindOf(p) !== 'union_specifier') continue;
+    if (p.type !== 'struct_specifier' && p.type !== 'union_specifier') continue;
     const holder = p.parent;
-    if (kindOf(holder) === 'field_declaration' && !fieldChild(holder, 'declarator') && !fieldChild(p, 'name')) continue; // anonymous member
+    if (holder?.type === 'field_declaration' && !holder.childForFieldName('declarator') && !p.childForFieldName('name')) continue; // anonymous member
     // `typedef struct iadev_priv { ... } IADEV;`: a file that includes this header
     // names the type IADEV without seeing the typedef.
-    const named = kindOf(holder) === 'type_definition' ? declaredName(fieldChild(holder, 'declarator')) : null;
+    const named = holder?.type === 'type_definition' ? declaredName(holder.childForFieldName('declarator')) : null;
     const typedef = named && named.depth === 0 ? named.name : undefined;
-    const tag = fieldChild(p, 'name')?.text ?? typedef;
+    const tag = p.childForFieldName('name')?.text ?? typedef;
     return tag ? { struct: tag, ...(typedef && typedef !== tag ? { typedef } : {}) } : {};
   }
   return {};
@@ -271,7 +271,7 @@ export class DerefFinder {
   private nesting = 0;
 
   private compute(node: Node): { r: number; decl: IomemDecl } | null {
-    switch (kindOf(node)) {
+    switch (node.type) {
       case 'identifier': {
         const d = this.variable(node);
         return d ? { r: d.depth, decl: d } : null;
@@ -279,13 +279,13 @@ export class DerefFinder {
       case 'parenthesized_expression':
         return node.namedChildCount === 1 ? this.remaining(node.namedChild(0)!) : null;
       case 'cast_expression': {
-        const v = fieldChild(node, 'value');
+        const v = node.childForFieldName('value');
         return v ? this.remaining(v) : null;
       }
       case 'field_expression': {
-        const base = fieldChild(node, 'argument');
-        const fieldName = fieldChild(node, 'field')?.text ?? '';
-        const arrow = fieldChild(node, 'operator')?.text === '->' || node.text.includes('->');
+        const base = node.childForFieldName('argument');
+        const fieldName = node.childForFieldName('field')?.text ?? '';
+        const arrow = node.childForFieldName('operator')?.text === '->' || node.text.includes('->');
         const inner = base ? this.remaining(base) : null;
         if (inner && ((arrow && inner.r === 1) || (!arrow && inner.r === 0) || (arrow && inner.r === 0))) {
           return { r: 0, decl: inner.decl };
@@ -294,24 +294,24 @@ export class DerefFinder {
         return f ? { r: f.depth, decl: f } : null;
       }
       case 'subscript_expression': {
-        const a = fieldChild(node, 'argument');
+        const a = node.childForFieldName('argument');
         const inner = a ? this.remaining(a) : null;
         if (!inner) return null;
         return { r: Math.max(0, inner.r - 1), decl: inner.decl };
       }
       case 'pointer_expression': {
-        const a = fieldChild(node, 'argument');
+        const a = node.childForFieldName('argument');
         const inner = a ? this.remaining(a) : null;
         if (!inner) return null;
-        const op = fieldChild(node, 'operator')?.text ?? node.text[0];
+        const op = node.childForFieldName('operator')?.text ?? node.text[0];
         if (op === '&') return { r: inner.r + 1, decl: inner.decl };
         return inner.r >= 1 ? { r: inner.r - 1, decl: inner.decl } : null;
       }
       case 'binary_expression': {
-        const op = fieldChild(node, 'operator')?.text;
+        const op = node.childForFieldName('operator')?.text;
         if (op !== '+' && op !== '-') return null;
-        const l = fieldChild(node, 'left');
-        const r = fieldChild(node, 'right');
+        const l = node.childForFieldName('left');
+        const r = node.childForFieldName('right');
         const lv = l ? this.remaining(l) : null;
         if (lv && lv.r >= 1) return lv;
         const rv = r && op === '+' ? this.remaining(r) : null;
@@ -319,12 +319,12 @@ export class DerefFinder {
       }
       case 'update_expression': {
         // `*p++ = v`: p++ (and ++p, p--) designates what p does.
-        const a = fieldChild(node, 'argument');
+        const a = node.childForFieldName('argument');
         return a ? this.remaining(a) : null;
       }
       case 'conditional_expression': {
-        const c = fieldChild(node, 'consequence');
-        const a = fieldChild(node, 'alternative');
+        const c = node.childForFieldName('consequence');
+        const a = node.childForFieldName('alternative');
         return (c && this.remaining(c)) || (a && this.remaining(a)) || null;
       }
       default:
@@ -355,7 +355,7 @@ export class DerefFinder {
       const n = candidates[i]!;
       const text = n.text;
       if (!namesAny(text, names)) continue;
-      if (candidateKinds[i] === 'pointer_expression' && (fieldChild(n, 'operator')?.text ?? text[0]) === '&') continue;
+      if (candidateKinds[i] === 'pointer_expression' && (n.childForFieldName('operator')?.text ?? text[0]) === '&') continue;
       this.fn = enclosing(this.defs, n.startIndex);
       if (!this.fn) continue; // initialisers of globals are not run-time accesses
       const v = this.remaining(n);
@@ -363,20 +363,20 @@ export class DerefFinder {
       // Only the outermost expression of a member/subscript chain is the access.
       let top = n;
       let parent = n.parent;
-      while (parent && kindOf(parent) === 'parenthesized_expression') {
+      while (parent?.type === 'parenthesized_expression') {
         top = parent;
         parent = parent.parent;
       }
-      if (parent && (kindOf(parent) === 'field_expression' || kindOf(parent) === 'subscript_expression') &&
-          fieldChild(parent, 'argument')?.id === top.id) {
+      if (parent && (parent.type === 'field_expression' || parent.type === 'subscript_expression') &&
+          parent.childForFieldName('argument')?.id === top.id) {
         const pv = this.remaining(parent);
         if (pv && pv.r === 0) continue;
       }
-      if (parent && kindOf(parent) === 'pointer_expression' && (fieldChild(parent, 'operator')?.text ?? parent.text[0]) === '&') continue;
+      if (parent?.type === 'pointer_expression' && (parent.childForFieldName('operator')?.text ?? parent.text[0]) === '&') continue;
       if (isUnevaluated(n)) continue;
-      const assign = kindOf(parent) === 'assignment_expression' && fieldChild(parent, 'left')?.id === top.id ? parent : null;
-      const op = fieldChild(assign, 'operator')?.text;
-      const rmw = (assign !== null && op !== '=') || kindOf(parent) === 'update_expression';
+      const assign = parent?.type === 'assignment_expression' && parent.childForFieldName('left')?.id === top.id ? parent : null;
+      const op = assign?.childForFieldName('operator')?.text;
+      const rmw = (assign !== null && op !== '=') || parent?.type === 'update_expression';
       out.push({ node: n, decl: v.decl, rmw, write: assign !== null || rmw, fn: this.fn });
     }
     return out;
@@ -404,7 +404,7 @@ export class DerefFinder {
   libcUse(call: Node, callee: string): LibcUse | null {
     if (!this.active) return null;
     this.fn = enclosing(this.defs, call.startIndex);
-    const args = fieldChild(call, 'arguments');
+    const args = call.childForFieldName('arguments');
     for (const a of args?.namedChildren ?? []) {
       if (!a) continue;
       const v = this.remaining(a);
@@ -423,8 +423,8 @@ function namesAny(text: string, names: ReadonlySet<string>): boolean {
 
 export function isUnevaluated(n: Node): boolean {
   for (let p = n.parent; p; p = p.parent) {
-    if (NOT_EVALUATED.has(kindOf(p))) return true;
-    if (kindOf(p) === 'function_definition' || kindOf(p) === 'compound_statement') return false;
+    if (NOT_EVALUATED.has(p.type)) return true;
+    if (p.type === 'function_definition' || p.type === 'compound_statement') return false;
   }
   return false;
 }

@@ -37,7 +37,7 @@ import { MAX_EXPRESSION_NESTING, Types, type CType } from './ctypes';
 import { isUnevaluated, type DerefFinder } from './iomem';
 import type { CParser } from './parser';
 import type { Scopes } from './scopes';
-import { declaredName, fieldChild, forgetNodeCaches, kindOf, rangeOf } from './syntax';
+import { declaredName, rangeOf } from './syntax';
 import type { Range, Site } from './types';
 
 const MAX_ROUNDS = 6;
@@ -149,30 +149,30 @@ interface Access {
 /** How `top` (an lvalue expression, parentheses climbed) is used by its parent. */
 function accessOf(top: Node): Access {
   const parent = top.parent;
-  if (parent && kindOf(parent) === 'assignment_expression' && fieldChild(parent, 'left')?.id === top.id) {
-    const op = fieldChild(parent, 'operator')?.text ?? '=';
+  if (parent?.type === 'assignment_expression' && parent.childForFieldName('left')?.id === top.id) {
+    const op = parent.childForFieldName('operator')?.text ?? '=';
     return { write: true, rmw: op !== '=', whole: parent, test: false };
   }
-  if (parent && kindOf(parent) === 'update_expression') return { write: true, rmw: true, whole: parent, test: false };
+  if (parent?.type === 'update_expression') return { write: true, rmw: true, whole: parent, test: false };
   return { write: false, rmw: false, whole: top, test: isBitTest(top) };
 }
 
 /** `x & CONST` (either order) used as a truth value. */
 function isBitTest(top: Node): boolean {
   let p = top.parent;
-  if (kindOf(p) !== 'binary_expression' || fieldChild(p, 'operator')?.text !== '&') return false;
-  const other = fieldChild(p, 'left')?.id === top.id ? fieldChild(p, 'right') : fieldChild(p, 'left');
+  if (p?.type !== 'binary_expression' || p.childForFieldName('operator')?.text !== '&') return false;
+  const other = p.childForFieldName('left')?.id === top.id ? p.childForFieldName('right') : p.childForFieldName('left');
   if (!other || /[a-z]\w*\s*\(/.test(other.text) && !/^\s*(BIT|BIT_ULL|GENMASK)\s*\(/.test(other.text)) return false;
-  if (kindOf(other) === 'identifier' && !/^[A-Z_][A-Z0-9_]*$/.test(other.text)) return false;
+  if (other.type === 'identifier' && !/^[A-Z_][A-Z0-9_]*$/.test(other.text)) return false;
   for (let guard = 0; p?.parent && guard < 6; guard++) {
     const pp: Node = p.parent;
-    if (kindOf(pp) === 'parenthesized_expression') {
+    if (pp.type === 'parenthesized_expression') {
       p = pp;
       continue;
     }
-    if (kindOf(pp) === 'unary_expression' && fieldChild(pp, 'operator')?.text === '!') return true;
-    if (kindOf(pp) === 'binary_expression' && ['&&', '||'].includes(fieldChild(pp, 'operator')?.text ?? '')) return true;
-    if (kindOf(pp) === 'condition_clause' || CONDITION_PARENTS.has(kindOf(pp))) return true;
+    if (pp.type === 'unary_expression' && pp.childForFieldName('operator')?.text === '!') return true;
+    if (pp.type === 'binary_expression' && ['&&', '||'].includes(pp.childForFieldName('operator')?.text ?? '')) return true;
+    if (pp.type === 'condition_clause' || CONDITION_PARENTS.has(pp.type)) return true;
     return false;
   }
   return false;
@@ -180,11 +180,11 @@ function isBitTest(top: Node): boolean {
 
 function climbParens(n: Node): Node {
   let top = n;
-  for (let up = top.parent; up && kindOf(up) === 'parenthesized_expression'; up = up.parent) top = up;
+  while (top.parent?.type === 'parenthesized_expression') top = top.parent;
   return top;
 }
 
-const isDerefOp = (n: Node) => kindOf(n) !== 'pointer_expression' || (fieldChild(n, 'operator')?.text ?? n.text[0]) !== '&';
+const isDerefOp = (n: Node) => n.type !== 'pointer_expression' || (n.childForFieldName('operator')?.text ?? n.text[0]) !== '&';
 
 export function findUntypedDerefs(input: ProvenanceInput): Site[] {
   const { root, text, finder } = input;
@@ -230,16 +230,16 @@ class Provenance {
     this.types = new Types(input.root, this.scopes, input.text);
     this.live = new Set([...MAPPING_APIS.keys(), ...input.finder.iomemNames()]);
     this.types.callType = (call) => {
-      const name = fieldChild(call, 'function')?.text ?? '';
+      const name = call.childForFieldName('function')?.text ?? '';
       const m = this.macros.get(name);
       return m && !this.byName.has(name) && !input.isAccessor(name) ? this.summary(m).type : null;
     };
     for (const m of nodesOf(input.root, 'preproc_function_def')) {
-      const name = fieldChild(m, 'name')?.text;
-      const value = fieldChild(m, 'value');
+      const name = m?.childForFieldName('name')?.text;
+      const value = m?.childForFieldName('value');
       if (!m || !name || !value) continue;
-      const params = (fieldChild(m, 'parameters')?.namedChildren ?? [])
-        .filter((p): p is Node => !!p && kindOf(p) === 'identifier')
+      const params = (m.childForFieldName('parameters')?.namedChildren ?? [])
+        .filter((p): p is Node => !!p && p.type === 'identifier')
         .map((p) => p.text);
       if (!this.macros.has(name)) this.macros.set(name, { name, params, body: value.text });
     }
@@ -274,13 +274,13 @@ class Provenance {
     for (const f of flows) {
       const node = f.node;
       if (f.kind === 'call_expression' || f.kind === 'return_statement' || !this.itemLive(f)) continue;
-      const left = kindOf(node) === 'assignment_expression' ? fieldChild(node, 'left') : null;
-      const declared = kindOf(node) === 'init_declarator' ? declaredName(fieldChild(node, 'declarator')) : null;
-      const lhs = declared ? declared.name : left && kindOf(left) === 'identifier' ? left.text : undefined;
+      const left = node.type === 'assignment_expression' ? node.childForFieldName('left') : null;
+      const declared = node.type === 'init_declarator' ? declaredName(node.childForFieldName('declarator')) : null;
+      const lhs = declared ? declared.name : left?.type === 'identifier' ? left.text : undefined;
       const lhsEnd = declared?.node.endIndex;
-      const rhs = fieldChild(node, kindOf(node) === 'init_declarator' ? 'value' : 'right');
+      const rhs = node.childForFieldName(node.type === 'init_declarator' ? 'value' : 'right');
       // `s->secret_data = ioremap_encrypted(...)`: that field name holds memory in this file.
-      if (kindOf(left) === 'field_expression' && rhs && isMemoryMapping(rhs)) this.memoryFields.add(fieldChild(left, 'field')?.text ?? '');
+      if (left?.type === 'field_expression' && rhs && isMemoryMapping(rhs)) this.memoryFields.add(left.childForFieldName('field')?.text ?? '');
       const fn = fnOf(f);
       if (lhs && rhs && isMemoryMapping(rhs)) this.memorySlots.add(this.varKey(fn, lhs, left ? left.startIndex : lhsEnd!));
     }
@@ -289,12 +289,12 @@ class Provenance {
       // The pre-pass above is cross-function only for fields and file-scope names.
       for (const f of flows) {
         if (f.kind !== 'assignment_expression' || !this.itemLive(f)) continue;
-        const left = fieldChild(f.node, 'left');
-        const rhs = fieldChild(f.node, 'right');
+        const left = f.node.childForFieldName('left');
+        const rhs = f.node.childForFieldName('right');
         if (!rhs || !isMemoryMapping(rhs)) continue;
         const at = fnOf(f)?.startIndex ?? -1;
-        if (kindOf(left) === 'field_expression') addTo(trace.plainBy, `M:${fieldChild(left, 'field')?.text ?? ''}`, at);
-        else if (left && kindOf(left) === 'identifier') {
+        if (left?.type === 'field_expression') addTo(trace.plainBy, `M:${left.childForFieldName('field')?.text ?? ''}`, at);
+        else if (left?.type === 'identifier') {
           const key = this.varKey(fnOf(f), left.text, left.startIndex);
           if (key.startsWith('G:')) addTo(trace.plainBy, `S:${key}`, at);
         }
@@ -417,36 +417,36 @@ class Provenance {
   // --- transfer -------------------------------------------------------------------
 
   private flow(n: Node, fn: FunctionDef | undefined) {
-    switch (kindOf(n)) {
+    switch (n.type) {
       case 'init_declarator': {
-        const value = fieldChild(n, 'value');
-        const named = declaredName(fieldChild(n, 'declarator'));
-        if (!value || !named || kindOf(value) === 'initializer_list') return;
+        const value = n.childForFieldName('value');
+        const named = declaredName(n.childForFieldName('declarator'));
+        if (!value || !named || value.type === 'initializer_list') return;
         const key = this.varKey(fn, named.name, named.node.endIndex);
         this.store({ key, extra: 0, label: named.name }, value, fn, n);
         return;
       }
       case 'assignment_expression': {
-        if (fieldChild(n, 'operator')?.text !== '=') return;
-        const left = fieldChild(n, 'left');
-        const right = fieldChild(n, 'right');
+        if (n.childForFieldName('operator')?.text !== '=') return;
+        const left = n.childForFieldName('left');
+        const right = n.childForFieldName('right');
         const slot = left && this.lvalueSlot(left, fn);
         if (slot && right) this.store(slot, right, fn, n);
         return;
       }
       case 'return_statement': {
         const e = n.namedChild(0);
-        if (e && kindOf(e) !== 'comment' && fn) this.store({ key: `R:${fn.name}`, extra: 0, label: `the return value of ${fn.name}()`, returns: fn.name }, e, fn, n);
+        if (e && e.type !== 'comment' && fn) this.store({ key: `R:${fn.name}`, extra: 0, label: `the return value of ${fn.name}()`, returns: fn.name }, e, fn, n);
         return;
       }
       case 'call_expression': {
-        const callee = fieldChild(n, 'function');
-        const target = callee && kindOf(callee) === 'identifier' ? this.byName.get(callee.text) : undefined;
+        const callee = n.childForFieldName('function');
+        const target = callee?.type === 'identifier' ? this.byName.get(callee.text) : undefined;
         // Arguments flow into the parameters of the file's static functions: gcc sees
         // every caller of those (other callers would need the function to be extern).
         if (!target || !target.isStatic || !target.params) return;
-        const params = target.params.namedChildren.filter((p): p is Node => kindOf(p) === 'parameter_declaration');
-        const args = (fieldChild(n, 'arguments')?.namedChildren ?? []).filter((a): a is Node => !!a && kindOf(a) !== 'comment');
+        const params = target.params.namedChildren.filter((p): p is Node => p?.type === 'parameter_declaration');
+        const args = (n.childForFieldName('arguments')?.namedChildren ?? []).filter((a): a is Node => !!a && a.type !== 'comment');
         for (let i = 0; i < Math.min(params.length, args.length); i++) {
           const named = declaredName(params[i].childForFieldName('declarator'));
           if (!named) continue;
@@ -458,16 +458,16 @@ class Provenance {
   }
 
   private lvalueSlot(lhs: Node, fn: FunctionDef | undefined): { key: string; extra: number; label: string; field?: string; tag?: string } | null {
-    switch (kindOf(lhs)) {
+    switch (lhs.type) {
       case 'identifier':
         return { key: this.varKey(fn, lhs.text, lhs.startIndex), extra: 0, label: lhs.text };
       case 'parenthesized_expression':
         return lhs.namedChildCount === 1 ? this.lvalueSlot(lhs.namedChild(0)!, fn) : null;
       case 'field_expression': {
-        const base = fieldChild(lhs, 'argument');
-        const field = fieldChild(lhs, 'field')?.text;
+        const base = lhs.childForFieldName('argument');
+        const field = lhs.childForFieldName('field')?.text;
         if (!base || !field) return null;
-        const arrow = fieldChild(lhs, 'operator')?.text === '->';
+        const arrow = lhs.childForFieldName('operator')?.text === '->';
         const b = this.val(base, fn);
         if (b && ((arrow && b.depth === 1) || (!arrow && b.depth === 0))) return null; // a store into MMIO, not into a slot
         const tag = this.types.tagOf(this.types.typeOf(base, fn), arrow) ?? '?';
@@ -476,7 +476,7 @@ class Provenance {
       case 'subscript_expression':
       case 'pointer_expression': {
         if (!isDerefOp(lhs)) return null;
-        const a = fieldChild(lhs, 'argument');
+        const a = lhs.childForFieldName('argument');
         const inner = a && this.lvalueSlot(a, fn);
         return inner ? { ...inner, extra: inner.extra + 1, label: lhs.text } : null;
       }
@@ -575,7 +575,7 @@ class Provenance {
   private capHit = false;
 
   private compute(node: Node, fn: FunctionDef | undefined, env?: Map<string, Prov>): Prov | null {
-    switch (kindOf(node)) {
+    switch (node.type) {
       case 'identifier': {
         if (env) return env.get(node.text) ?? null;
         const key = this.varKey(fn, node.text, node.startIndex);
@@ -587,49 +587,49 @@ class Provenance {
         return inner ? this.val(inner, fn, env) : null;
       }
       case 'cast_expression': {
-        const v = fieldChild(node, 'value');
+        const v = node.childForFieldName('value');
         return v ? this.val(v, fn, env) : null;
       }
       case 'comma_expression': {
-        const r = fieldChild(node, 'right');
+        const r = node.childForFieldName('right');
         return r ? this.val(r, fn, env) : null;
       }
       case 'assignment_expression': {
-        const r = fieldChild(node, 'right');
-        return fieldChild(node, 'operator')?.text === '=' && r ? this.val(r, fn, env) : null;
+        const r = node.childForFieldName('right');
+        return node.childForFieldName('operator')?.text === '=' && r ? this.val(r, fn, env) : null;
       }
       case 'conditional_expression': {
-        const c = fieldChild(node, 'consequence');
-        const a = fieldChild(node, 'alternative');
+        const c = node.childForFieldName('consequence');
+        const a = node.childForFieldName('alternative');
         return (c && this.val(c, fn, env)) || (a && this.val(a, fn, env)) || null;
       }
       case 'binary_expression': {
-        const op = fieldChild(node, 'operator')?.text;
+        const op = node.childForFieldName('operator')?.text;
         if (op !== '+' && op !== '-') return null;
-        const l = fieldChild(node, 'left');
+        const l = node.childForFieldName('left');
         const lv = l ? this.val(l, fn, env) : null;
         if (lv && lv.depth >= 1) return lv;
-        const r = fieldChild(node, 'right');
+        const r = node.childForFieldName('right');
         const rv = r && op === '+' ? this.val(r, fn, env) : null;
         return rv && rv.depth >= 1 ? rv : null;
       }
       case 'pointer_expression': {
-        const a = fieldChild(node, 'argument');
+        const a = node.childForFieldName('argument');
         const inner = a ? this.val(a, fn, env) : null;
         if (!inner) return null;
         if (!isDerefOp(node)) return { ...inner, depth: inner.depth + 1 };
         return inner.depth >= 1 ? { ...inner, depth: inner.depth - 1 } : null;
       }
       case 'subscript_expression': {
-        const a = fieldChild(node, 'argument');
+        const a = node.childForFieldName('argument');
         const inner = a ? this.val(a, fn, env) : null;
         // An array member of an MMIO struct stays MMIO (depth 0), as in DerefFinder.
         return inner ? { ...inner, depth: Math.max(0, inner.depth - 1) } : null;
       }
       case 'field_expression': {
-        const base = fieldChild(node, 'argument');
-        const field = fieldChild(node, 'field')?.text ?? '';
-        const arrow = fieldChild(node, 'operator')?.text === '->';
+        const base = node.childForFieldName('argument');
+        const field = node.childForFieldName('field')?.text ?? '';
+        const arrow = node.childForFieldName('operator')?.text === '->';
         const b = base ? this.val(base, fn, env) : null;
         if (b && ((arrow && b.depth <= 1) || (!arrow && b.depth === 0))) return { ...b, depth: 0 };
         if (env) return null;
@@ -651,8 +651,8 @@ class Provenance {
   }
 
   private callValue(node: Node, fn: FunctionDef | undefined, env?: Map<string, Prov>): Prov | null {
-    const callee = fieldChild(node, 'function');
-    if (!callee || kindOf(callee) !== 'identifier') return null;
+    const callee = node.childForFieldName('function');
+    if (callee?.type !== 'identifier') return null;
     const name = callee.text;
     const api = MAPPING_APIS.get(name);
     if (api) {
@@ -671,7 +671,7 @@ class Provenance {
     if (macro && !this.input.isAccessor(name)) {
       const s = this.summary(macro);
       if (!s.value) return null;
-      const args = (fieldChild(node, 'arguments')?.namedChildren ?? []).filter((a): a is Node => !!a && kindOf(a) !== 'comment');
+      const args = (node.childForFieldName('arguments')?.namedChildren ?? []).filter((a): a is Node => !!a && a.type !== 'comment');
       const arg = args[s.value.param];
       const a = arg ? this.val(arg, fn) : null;
       if (!a) return null;
@@ -703,7 +703,7 @@ class Provenance {
       );
       const block = tree.rootNode.descendantsOfType('compound_statement')[0];
       const first = block?.namedChild(0);
-      const top = first && kindOf(first) === 'expression_statement' ? first.namedChild(0) : null;
+      const top = first?.type === 'expression_statement' ? first.namedChild(0) : null;
       const summary: MacroSummary = { value: null, inner: [], width: 0, type: null };
       if (top && first && first.namedChildCount === 1 && block!.namedChildCount === 1) {
         const v = this.val(top, undefined, env);
@@ -720,11 +720,11 @@ class Provenance {
         const t = climbParens(n);
         if (top && (t.id === climbParens(top).id || t.id === top.id)) continue; // the whole value: the use site decides
         const p = t.parent;
-        if (p && (kindOf(p) === 'field_expression' || kindOf(p) === 'subscript_expression') && fieldChild(p, 'argument')?.id === t.id) {
+        if (p && (p.type === 'field_expression' || p.type === 'subscript_expression') && p.childForFieldName('argument')?.id === t.id) {
           const pv = this.val(p, undefined, env);
           if (pv && pv.depth === 0) continue;
         }
-        if (p && kindOf(p) === 'pointer_expression' && !isDerefOp(p)) continue;
+        if (p?.type === 'pointer_expression' && !isDerefOp(p)) continue;
         const acc = accessOf(t);
         summary.inner.push({ param: v.origin.param, write: acc.write, rmw: acc.rmw, width: this.derefWidth(n, undefined), test: acc.test });
       }
@@ -733,7 +733,6 @@ class Provenance {
     } finally {
       this.memo = saved;
       this.types.memo = savedTypes;
-      forgetNodeCaches(tree);
       tree.delete();
     }
   }
@@ -752,16 +751,16 @@ class Provenance {
     if (this.input.finder.valueAt(n, fn)?.r === 0) return null;
     const top = climbParens(n);
     const parent = top.parent;
-    if (parent && (kindOf(parent) === 'field_expression' || kindOf(parent) === 'subscript_expression') && fieldChild(parent, 'argument')?.id === top.id) {
+    if (parent && (parent.type === 'field_expression' || parent.type === 'subscript_expression') && parent.childForFieldName('argument')?.id === top.id) {
       const pv = this.val(parent, fn);
       if (pv && pv.depth === 0) return null; // the outer member/subscript is the access
     }
-    if (parent && kindOf(parent) === 'pointer_expression' && !isDerefOp(parent)) return null; // &p->f: an address
-    if (kindOf(parent) === 'call_expression' && fieldChild(parent, 'function')?.id === top.id) return null;
+    if (parent?.type === 'pointer_expression' && !isDerefOp(parent)) return null; // &p->f: an address
+    if (parent?.type === 'call_expression' && parent.childForFieldName('function')?.id === top.id) return null;
     // An argument of an accessor (`memcpy_toio(r->data, ...)`, `readl(r->regs)`): the accessor does the access.
-    if (parent && kindOf(parent) === 'argument_list') {
-      const callee = fieldChild(parent.parent, 'function');
-      if (callee && kindOf(callee) === 'identifier' && CATALOGUE.has(callee.text)) return null;
+    if (parent?.type === 'argument_list') {
+      const callee = parent.parent?.childForFieldName('function');
+      if (callee?.type === 'identifier' && CATALOGUE.has(callee.text)) return null;
     }
     if (isUnevaluated(n)) return null;
     const acc = accessOf(top);
@@ -770,10 +769,10 @@ class Provenance {
   }
 
   private callUse(call: Node, fn: FunctionDef): Site[] | null {
-    const callee = fieldChild(call, 'function');
-    if (!callee || kindOf(callee) !== 'identifier') return null;
+    const callee = call.childForFieldName('function');
+    if (callee?.type !== 'identifier') return null;
     const name = callee.text;
-    const args = (fieldChild(call, 'arguments')?.namedChildren ?? []).filter((a): a is Node => !!a && kindOf(a) !== 'comment');
+    const args = (call.childForFieldName('arguments')?.namedChildren ?? []).filter((a): a is Node => !!a && a.type !== 'comment');
     if (LIBC_MEMORY_CALLS.has(name)) {
       if (this.input.finder.libcUse(call, name)) return null; // tdx-iomem-libc reports it
       const dest = LIBC_DEST_ARG.get(name);
@@ -849,25 +848,25 @@ function addTo(m: Map<string, Set<number>>, key: string, v: number): void {
 
 function unparen(n: Node): Node {
   let x = n;
-  while (kindOf(x) === 'parenthesized_expression' && x.namedChildCount === 1) x = x.namedChild(0)!;
+  while (x.type === 'parenthesized_expression' && x.namedChildCount === 1) x = x.namedChild(0)!;
   return x;
 }
 
 /** A call (under casts and parentheses) of a mapping API that returns normal memory. */
 function isMemoryMapping(n: Node): boolean {
   let x = n;
-  while (kindOf(x) === 'cast_expression' || (kindOf(x) === 'parenthesized_expression' && x.namedChildCount === 1)) {
-    x = (kindOf(x) === 'cast_expression' ? fieldChild(x, 'value') : x.namedChild(0)) ?? x;
+  while (x.type === 'cast_expression' || (x.type === 'parenthesized_expression' && x.namedChildCount === 1)) {
+    x = (x.type === 'cast_expression' ? x.childForFieldName('value') : x.namedChild(0)) ?? x;
     if (x === n) break;
   }
-  if (kindOf(x) !== 'call_expression') return false;
-  const api = MAPPING_APIS.get(fieldChild(x, 'function')?.text ?? '');
+  if (x.type !== 'call_expression') return false;
+  const api = MAPPING_APIS.get(x.childForFieldName('function')?.text ?? '');
   return !!api && api.returns === 'memory';
 }
 
 function isNullish(n: Node): boolean {
   const t = n.text.replace(/\s+/g, '');
-  return t === 'NULL' || t === '0' || t === '(void*)0' || kindOf(n) === 'initializer_list';
+  return t === 'NULL' || t === '0' || t === '(void*)0' || n.type === 'initializer_list';
 }
 
 function oneLine(s: string): string {

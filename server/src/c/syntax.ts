@@ -1,53 +1,7 @@
 // Small helpers over tree-sitter-c nodes shared by the site finders.
 
-import type { Node, Tree } from 'web-tree-sitter';
+import type { Node } from 'web-tree-sitter';
 import type { Range } from './types';
-
-/**
- * `node.childForFieldName(field)`, asked of tree-sitter once per node and field:
- * the analyses (declarations, `__iomem` dereferences, provenance, types) ask the
- * same nodes for the same children, and each answer is a call into WASM and a new
- * node object. Kept per tree (a tree is not changed once parsed: an edit reparses
- * into a new one).
- */
-export function fieldChild(node: Node | null | undefined, field: string): Node | null {
-  if (!node) return null;
-  let byField = childCache.get(node.tree);
-  if (!byField) childCache.set(node.tree, (byField = new Map()));
-  let byNode = byField.get(field);
-  if (!byNode) byField.set(field, (byNode = new Map()));
-  let c = byNode.get(node.id);
-  if (c === undefined) byNode.set(node.id, (c = node.childForFieldName(field)));
-  return c;
-}
-const childCache = new WeakMap<Tree, Map<string, Map<number, Node | null>>>();
-
-/**
- * `node.type`, asked of tree-sitter once per node (each read is a call into WASM;
- * the analyses test the same nodes' kinds again and again). Undefined for no node,
- * as `node?.type`.
- */
-export function kindOf(node: Node): string;
-export function kindOf(node: Node | null | undefined): string | undefined;
-export function kindOf(node: Node | null | undefined): string | undefined {
-  if (!node) return undefined;
-  let byNode = kindCache.get(node.tree);
-  if (!byNode) kindCache.set(node.tree, (byNode = new Map()));
-  let k = byNode.get(node.id);
-  if (k === undefined) byNode.set(node.id, (k = node.type));
-  return k;
-}
-const kindCache = new WeakMap<Tree, Map<number, string>>();
-
-/**
- * Drops what fieldChild and kindOf keep for `tree` (an analysis calls this when it is
- * done: the answers would otherwise live as long as the tree object, and the CLI's
- * peak memory grew by the node objects of every file still awaiting collection).
- */
-export function forgetNodeCaches(tree: Tree): void {
-  childCache.delete(tree);
-  kindCache.delete(tree);
-}
 
 export function rangeOf(node: Node): Range {
   return {
@@ -69,12 +23,12 @@ export function declaredName(declarator: Node | null): { name: string; node: Nod
       case 'pointer_declarator':
       case 'array_declarator':
         depth++;
-        d = fieldChild(d, 'declarator');
+        d = d.childForFieldName('declarator');
         break;
       case 'init_declarator':
       case 'parenthesized_declarator':
       case 'attributed_declarator':
-        d = fieldChild(d, 'declarator') ?? d.namedChild(0);
+        d = d.childForFieldName('declarator') ?? d.namedChild(0);
         break;
       default:
         return null; // function declarators and anything else declare no data pointer
@@ -85,16 +39,16 @@ export function declaredName(declarator: Node | null): { name: string; node: Nod
 
 /** Name of a function_definition (through pointer-returning declarators). */
 export function functionName(def: Node): { name: string; node: Node; params: Node | null } | null {
-  let d = fieldChild(def, 'declarator');
+  let d = def.childForFieldName('declarator');
   for (let guard = 0; d && guard < 16; guard++) {
     if (d.type === 'function_declarator') {
-      const inner = fieldChild(d, 'declarator');
-      if (inner?.type === 'identifier') return { name: inner.text, node: inner, params: fieldChild(d, 'parameters') };
+      const inner = d.childForFieldName('declarator');
+      if (inner?.type === 'identifier') return { name: inner.text, node: inner, params: d.childForFieldName('parameters') };
       // `int (*f(void))(int)` and the like: keep descending.
       d = inner;
       continue;
     }
-    d = fieldChild(d, 'declarator');
+    d = d.childForFieldName('declarator');
   }
   return null;
 }
@@ -105,7 +59,7 @@ export function parameterNames(params: Node | null): string[] {
   const names: string[] = [];
   for (const p of params.namedChildren) {
     if (p?.type !== 'parameter_declaration') continue;
-    names.push(declaredName(fieldChild(p, 'declarator'))?.name ?? '');
+    names.push(declaredName(p.childForFieldName('declarator'))?.name ?? '');
   }
   return names;
 }
@@ -115,7 +69,7 @@ export function unwrap(node: Node): Node {
   let n = node;
   for (let guard = 0; guard < 64; guard++) {
     if (n.type === 'parenthesized_expression' && n.namedChildCount === 1) n = n.namedChild(0)!;
-    else if (n.type === 'cast_expression') n = fieldChild(n, 'value') ?? n;
+    else if (n.type === 'cast_expression') n = n.childForFieldName('value') ?? n;
     else break;
   }
   return n;
