@@ -29,9 +29,26 @@ interface Call {
   node: Node;
   callee: string;
   calleeNode: Node;
-  args: Node[];
+  /** The arguments, comments left out (read on first need: most callees are no accessor). */
+  readonly args: Node[];
   fn: FunctionDef | undefined;
   macro?: MacroDef;
+}
+
+class CallOf implements Call {
+  private argList?: Node[];
+  constructor(
+    readonly node: Node,
+    readonly callee: string,
+    readonly calleeNode: Node,
+    readonly fn: FunctionDef | undefined,
+    readonly macro?: MacroDef,
+  ) {}
+
+  get args(): Node[] {
+    this.argList ??= (this.node.childForFieldName('arguments')?.namedChildren ?? []).filter((a): a is Node => !!a && a.type !== 'comment');
+    return this.argList;
+  }
 }
 
 export interface FileResult {
@@ -172,8 +189,8 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
         m.tree = parseMacroBody(parser, parsed.prepared.text, m);
         if (!m.tree) continue;
         for (const n of m.tree.rootNode.descendantsOfType('call_expression')) {
-          const c = n && toCall(n, undefined);
-          if (c) calls.push({ ...c, macro: m });
+          const c = n && toCall(n, undefined, m);
+          if (c) calls.push(c);
         }
       }
       for (const c of calls) {
@@ -402,17 +419,10 @@ function callSite(c: Call, t: Target, asWritten?: (n: Node) => string): Site {
   };
 }
 
-function toCall(node: Node, fn: FunctionDef | undefined): Call | null {
+function toCall(node: Node, fn: FunctionDef | undefined, macro?: MacroDef): Call | null {
   const f = node.childForFieldName('function');
   if (!f || f.type !== 'identifier') return null;
-  const args = node.childForFieldName('arguments');
-  return {
-    node,
-    callee: f.text,
-    calleeNode: f,
-    args: (args?.namedChildren ?? []).filter((a): a is Node => !!a && a.type !== 'comment'),
-    fn,
-  };
+  return new CallOf(node, f.text, f, fn, macro);
 }
 
 function collectMacros(root: Node, text: string): MacroDef[] {

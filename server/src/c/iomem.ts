@@ -4,7 +4,7 @@
 // cannot decode. Declarations are found where the annotation stood before it was
 // blanked for parsing.
 
-import { nodesOf } from './nodeIndex';
+import { kindedNodesOf, nodesOf } from './nodeIndex';
 import type { Node, Tree } from 'web-tree-sitter';
 import { MAX_EXPRESSION_NESTING, Types } from './ctypes';
 import { addField, type IomemDecl, type Knowledge } from './knowledge';
@@ -14,6 +14,7 @@ import { enclosing, type FunctionDef } from './functions';
 
 export { MAX_EXPRESSION_NESTING } from './ctypes';
 
+const DEREF_KINDS = ['pointer_expression', 'subscript_expression', 'field_expression'];
 const DECL_TYPES = new Set(['declaration', 'parameter_declaration', 'field_declaration']);
 const NOT_EVALUATED = new Set(['sizeof_expression', 'alignof_expression', 'offsetof_expression', 'typeof_specifier', 'macro_type_specifier']);
 
@@ -63,8 +64,18 @@ export function collectDeclarations(
     iomemDecls.add(n.id);
   }
 
+  // The fields of one struct body share their owner: climbed to once per body.
+  const owners = new Map<number, { struct?: string; typedef?: string }>();
+  const ownerOf = (field: Node) => {
+    const list = field.parent;
+    if (!list) return structTag(field);
+    let o = owners.get(list.id);
+    if (!o) owners.set(list.id, (o = structTag(field)));
+    return o;
+  };
   const record = (decl: Node, at: number | undefined) => {
-    const owner = decl.type === 'field_declaration' ? structTag(decl) : {};
+    const isField = decl.type === 'field_declaration';
+    const owner = isField ? ownerOf(decl) : {};
     for (const d of decl.childrenForFieldName('declarator')) {
       if (!d) continue;
       const named = declaredName(d);
@@ -74,7 +85,7 @@ export function collectDeclarations(
       const valueStart = d.type === 'init_declarator' ? d.childForFieldName('value')?.startIndex ?? Infinity : Infinity;
       const isIomem = applies && named.depth > 0 && (at as number) < valueStart;
       const info: IomemDecl = { name: named.name, depth: named.depth, file, range: rangeOf(named.node), ...owner };
-      if (decl.type === 'field_declaration') {
+      if (isField) {
         if (isIomem) addField(k, info);
         else k.plainFields.add(named.name);
         continue;
@@ -325,19 +336,26 @@ export class DerefFinder {
   findDerefs(root: Node): Deref[] {
     const out: Deref[] = [];
     if (!this.active) return out;
-    const candidates: Node[] = [];
-    for (const t of ['pointer_expression', 'subscript_expression', 'field_expression']) {
-      for (const n of nodesOf(root, t)) if (n) candidates.push(n);
-    }
-    candidates.sort((a, b) => a.startIndex - b.startIndex);
+    // One request for the three kinds (document order, kinds from the index), in the
+    // order three requests sorted by start gave: at one start, pointers, then
+    // subscripts, then members, each kind in document order.
+    const found = kindedNodesOf(root, DEREF_KINDS);
+    const order = found.nodes.map((_, i) => i);
+    const rank = found.kinds.map((k) => DEREF_KINDS.indexOf(k));
+    const starts = found.nodes.map((n) => n.startIndex);
+    order.sort((a, b) => starts[a]! - starts[b]! || rank[a]! - rank[b]! || a - b);
+    const candidates = order.map((i) => found.nodes[i]!);
+    const candidateKinds = order.map((i) => found.kinds[i]!);
     // Every non-null `remaining` starts at an identifier of an __iomem variable or at
     // a field name declared __iomem, both inside the expression's own text: a
     // candidate naming none of them is no access (most dereferences of a driver),
     // and is passed over without asking the tree anything else.
     const names = this.iomemNames();
-    for (const n of candidates) {
-      if (!namesAny(n.text, names)) continue;
-      if (n.type === 'pointer_expression' && (n.childForFieldName('operator')?.text ?? n.text[0]) === '&') continue;
+    for (let i = 0; i < candidates.length; i++) {
+      const n = candidates[i]!;
+      const text = n.text;
+      if (!namesAny(text, names)) continue;
+      if (candidateKinds[i] === 'pointer_expression' && (n.childForFieldName('operator')?.text ?? text[0]) === '&') continue;
       this.fn = enclosing(this.defs, n.startIndex);
       if (!this.fn) continue; // initialisers of globals are not run-time accesses
       const v = this.remaining(n);

@@ -64,17 +64,32 @@ function lowerBound(starts: Int32Array, start: number): number {
  * order), from the tree's index when every requested kind is indexed.
  */
 export function nodesOf(node: Node, types: string | readonly string[]): Node[] {
+  return kindedNodesOf(node, types).nodes;
+}
+
+/**
+ * `nodesOf` with each node's kind beside it (`kinds[i]` is `nodes[i].type`): a caller
+ * that dispatches on the kind reads it from the index instead of asking WASM again.
+ */
+export function kindedNodesOf(node: Node, types: string | readonly string[]): { nodes: Node[]; kinds: string[] } {
   const wanted = typeof types === 'string' ? [types] : types;
-  if (!wanted.every((t) => INDEXED_SET.has(t))) return node.descendantsOfType([...wanted]).filter((n): n is Node => !!n);
+  if (!wanted.every((t) => INDEXED_SET.has(t))) {
+    const found = node.descendantsOfType([...wanted]).filter((n): n is Node => !!n);
+    return { nodes: found, kinds: found.map((n) => n.type) };
+  }
   const { nodes, starts, ends, kinds } = indexOf(node.tree);
   const set = new Set(wanted);
   const out: Node[] = [];
+  const outKinds: string[] = [];
   const start = node.startIndex;
   const end = node.endIndex;
   const whole = start === 0 && node.id === node.tree.rootNode.id;
   for (let i = whole ? 0 : lowerBound(starts, start); i < nodes.length; i++) {
     if (starts[i]! > end) break;
-    if (ends[i]! <= end && set.has(kinds[i]!)) out.push(nodes[i]!);
+    if (ends[i]! <= end && set.has(kinds[i]!)) {
+      out.push(nodes[i]!);
+      outKinds.push(kinds[i]!);
+    }
   }
-  return out;
+  return { nodes: out, kinds: outKinds };
 }

@@ -28,7 +28,7 @@
 // value, unless DerefFinder already reports it because the pointer is declared
 // `__iomem` at that point (rule tdx-iomem-deref / tdx-iomem-libc): no double report.
 
-import { nodesOf } from './nodeIndex';
+import { kindedNodesOf, nodesOf } from './nodeIndex';
 import type { Node } from 'web-tree-sitter';
 import { prepare } from './annotations';
 import { CATALOGUE, LIBC_DEST_ARG, LIBC_MEMORY_CALLS, MAPPING_APIS, MAPPING_NAMES_RE } from './catalogue';
@@ -94,6 +94,8 @@ export interface ProvenanceTrace {
   plainBy: Map<string, Set<number>>;
   /** The fixpoint stopped at its round cap (the result depends on more than the facts). */
   capped: boolean;
+  /** How many rounds the fixpoint ran (set by the run). */
+  rounds?: number;
 }
 
 // ---------------------------------------------------------------------------------
@@ -122,6 +124,18 @@ const WORD_RE = /[A-Za-z_]\w*/g;
 const CONDITION_PARENTS = new Set(['if_statement', 'while_statement', 'do_statement', 'for_statement', 'conditional_expression']);
 
 // ---------------------------------------------------------------------------------
+
+/** An expression the pass reads: a flow (value transfer) or a use (possible access). */
+interface Item {
+  node: Node;
+  /** The node's kind, from the node index. */
+  kind: string;
+  text: string;
+  /** The distinct words of `text`, read on first need. */
+  words?: string[];
+  /** The enclosing function (null: file scope), found on first need. */
+  fn?: FunctionDef | null;
+}
 
 interface Access {
   write: boolean;
@@ -232,24 +246,26 @@ class Provenance {
   }
 
   run(): Site[] {
-    const nodes = nodesOf(this.input.root, [
+    // Kinds come from the node index (each `type` read is a call into WASM), and each
+    // expression's words are read once: the rounds below test them against `live` again.
+    const { nodes, kinds } = kindedNodesOf(this.input.root, [
       'init_declarator', 'assignment_expression', 'return_statement', 'call_expression', ...DEREF_TYPES,
     ]);
-    const flows: { node: Node; text: string; fn?: FunctionDef | null }[] = [];
-    const uses: { node: Node; text: string }[] = [];
-    for (const n of nodes) {
-      if (!n) continue;
-      const t = n.type;
-      if (t === 'init_declarator' || t === 'assignment_expression' || t === 'return_statement') flows.push({ node: n, text: n.text });
+    const flows: Item[] = [];
+    const uses: Item[] = [];
+    for (let i = 0; i < nodes.length; i++) {
+      const n = nodes[i]!;
+      const t = kinds[i]!;
+      if (t === 'init_declarator' || t === 'assignment_expression' || t === 'return_statement') flows.push({ node: n, kind: t, text: n.text });
       else if (t === 'call_expression') {
-        const text = n.text;
-        flows.push({ node: n, text });
-        uses.push({ node: n, text });
-      } else uses.push({ node: n, text: n.text });
+        const item: Item = { node: n, kind: t, text: n.text };
+        flows.push(item);
+        uses.push(item);
+      } else uses.push({ node: n, kind: t, text: n.text });
     }
     for (const m of this.macros.values()) if (this.mentionsLive(m.body)) this.live.add(m.name);
 
-    const fnOf = (f: { node: Node; fn?: FunctionDef | null }) => {
+    const fnOf = (f: Item) => {
       if (f.fn === undefined) f.fn = enclosing(this.defs, f.node.startIndex) ?? null;
       return f.fn ?? undefined;
     };
@@ -257,7 +273,7 @@ class Provenance {
     // so an `__iomem` declaration on them is not taken as MMIO in any round.
     for (const f of flows) {
       const node = f.node;
-      if (node.type === 'call_expression' || node.type === 'return_statement' || !this.mentionsLive(f.text)) continue;
+      if (f.kind === 'call_expression' || f.kind === 'return_statement' || !this.itemLive(f)) continue;
       const left = node.type === 'assignment_expression' ? node.childForFieldName('left') : null;
       const declared = node.type === 'init_declarator' ? declaredName(node.childForFieldName('declarator')) : null;
       const lhs = declared ? declared.name : left?.type === 'identifier' ? left.text : undefined;
@@ -272,7 +288,7 @@ class Provenance {
     if (trace) {
       // The pre-pass above is cross-function only for fields and file-scope names.
       for (const f of flows) {
-        if (f.node.type !== 'assignment_expression' || !this.mentionsLive(f.text)) continue;
+        if (f.kind !== 'assignment_expression' || !this.itemLive(f)) continue;
         const left = f.node.childForFieldName('left');
         const rhs = f.node.childForFieldName('right');
         if (!rhs || !isMemoryMapping(rhs)) continue;
@@ -285,35 +301,59 @@ class Provenance {
       }
     }
     let settled = false;
+    let rounds = 0;
+    /** The last round read only final facts and never hit the nesting cap: its values stand. */
+    let final = false;
     for (let round = 0; round < MAX_ROUNDS; round++) {
+      rounds++;
       this.changed = false;
+      this.capHit = false;
       this.memo = new Map();
+      // Not the last round: record what this round read, to tell whether the next
+      // one could see anything different (see `stale`).
+      this.reads = round < MAX_ROUNDS - 1 ? { slots: new Set(), plain: new Set(), tags: new Set(), dead: new Set() } : undefined;
+      this.stale = false;
       for (const f of flows) {
-        if (!this.mentionsLive(f.text)) continue;
+        if (!this.itemLive(f)) {
+          if (this.reads) for (const w of f.words!) this.reads.dead.add(w);
+          continue;
+        }
         const fn = fnOf(f);
-        if (f.node.type !== 'init_declarator' && f.node.type !== 'assignment_expression' && !fn) continue;
+        if (f.kind !== 'init_declarator' && f.kind !== 'assignment_expression' && !fn) continue;
         this.flow(f.node, fn);
       }
+      final = !!this.reads && !this.stale && !this.capHit;
       if (!this.changed) {
         settled = true;
         break;
       }
+      // Every fact this round read was already final when read: the next round would
+      // compute the same values, store nothing new and stop (the confirming round
+      // that most files with any provenance used to pay for).
+      if (this.reads && !this.stale) {
+        settled = true;
+        break;
+      }
     }
+    this.reads = undefined;
     if (trace) {
       trace.capped = !settled;
+      trace.rounds = rounds;
       for (const [k, v] of this.slots) if (!k.startsWith('L') || this.paramSlots.has(k)) trace.facts.set(k, v);
       for (const k of this.plainFieldNames) trace.plain.add(`N:${k}`);
       for (const k of this.memoryFields) trace.plain.add(`M:${k}`);
       for (const k of this.memorySlots) if (k.startsWith('G:')) trace.plain.add(`S:${k}`);
     }
 
-    this.memo = new Map();
+    // The uses below evaluate many of the expressions the last round did (a flow's
+    // value is often a use): when that round's values are final they are kept.
+    if (!final) this.memo = new Map();
     const sites: Site[] = [];
     for (const u of uses) {
-      if (!this.mentionsLive(u.text)) continue;
+      if (!this.itemLive(u)) continue;
       const fn = enclosing(this.defs, u.node.startIndex);
       if (!fn || CATALOGUE.has(fn.name)) continue; // an accessor's own body is the accessor
-      const s = u.node.type === 'call_expression' ? this.callUse(u.node, fn) : this.derefUse(u.node, fn);
+      const s = u.kind === 'call_expression' ? this.callUse(u.node, fn) : this.derefUse(u.node, fn, u.kind);
       if (s) sites.push(...s);
     }
     return sites;
@@ -332,6 +372,46 @@ class Provenance {
   private mentionsLive(text: string): boolean {
     for (const m of text.matchAll(WORD_RE)) if (this.live.has(m[0])) return true;
     return false;
+  }
+
+  /** `mentionsLive(item.text)`, from the item's words (read from its text once). */
+  private itemLive(item: Item): boolean {
+    let words = item.words;
+    if (!words) {
+      const set = new Set<string>();
+      for (const m of item.text.matchAll(WORD_RE)) set.add(m[0]);
+      item.words = words = [...set];
+    }
+    for (const w of words) if (this.live.has(w)) return true;
+    return false;
+  }
+
+  /**
+   * What the current round read of the facts that grow during a round: slot keys
+   * looked up and not found, field names found not plain, field names whose tags were
+   * read, and the words of flows skipped as naming nothing live. When a fact among
+   * these changes later in the same round, an earlier evaluation may have seen less
+   * than the next round would: the round is `stale`, and the next one must run.
+   */
+  private reads?: { slots: Set<string>; plain: Set<string>; tags: Set<string>; dead: Set<string> };
+  private stale = false;
+
+  private slotOf(key: string): Prov | undefined {
+    const v = this.slots.get(key);
+    if (v === undefined && this.reads) this.reads.slots.add(key);
+    return v;
+  }
+
+  private isPlainField(field: string): boolean {
+    const plain = this.plainFieldNames.has(field);
+    if (!plain && this.reads) this.reads.plain.add(field);
+    return plain;
+  }
+
+  private addLive(word: string): void {
+    if (this.live.has(word)) return;
+    this.live.add(word);
+    if (this.reads?.dead.has(word)) this.stale = true;
   }
 
   // --- transfer -------------------------------------------------------------------
@@ -416,7 +496,10 @@ class Provenance {
     if (!v || v.depth < 1) {
       if (slot.field && !v && !isNullish(value)) {
         this.plainFieldKeys.add(`${slot.tag}.${slot.field}`);
-        this.plainFieldNames.add(slot.field);
+        if (!this.plainFieldNames.has(slot.field)) {
+          this.plainFieldNames.add(slot.field);
+          if (this.reads?.plain.has(slot.field)) this.stale = true;
+        }
         if (this.input.trace) {
           addTo(this.input.trace.plainBy, `N:${slot.field}`, fn?.startIndex ?? -1);
         }
@@ -435,12 +518,14 @@ class Provenance {
         : `stored in \`${oneLine(slot.label)}\``;
     const steps = v.steps.length < MAX_STEPS ? [...v.steps, { file: this.file, range: rangeOf(at), message }] : v.steps;
     this.slots.set(slot.key, { depth: v.depth + slot.extra, origin: v.origin, steps });
+    if (this.reads?.slots.has(slot.key)) this.stale = true;
     // Whatever names this slot in other expressions now carries provenance.
-    this.live.add(slot.key.slice(slot.key.lastIndexOf(slot.key.startsWith('F:') ? '.' : ':') + 1));
-    if (slot.returns) this.live.add(slot.returns);
+    this.addLive(slot.key.slice(slot.key.lastIndexOf(slot.key.startsWith('F:') ? '.' : ':') + 1));
+    if (slot.returns) this.addLive(slot.returns);
     if (slot.field) {
       let tags = this.fieldTags.get(slot.field);
       if (!tags) this.fieldTags.set(slot.field, (tags = new Set()));
+      if (this.reads?.tags.has(slot.field) && !tags.has(slot.tag ?? '?')) this.stale = true;
       tags.add(slot.tag ?? '?');
     }
     this.changed = true;
@@ -448,20 +533,21 @@ class Provenance {
 
   private fieldProv(tag: string | undefined, field: string): Prov | null {
     const tags = this.fieldTags.get(field);
+    this.reads?.tags.add(field);
     if (!tags) return null;
     if (tag) {
-      const exact = this.slots.get(`F:${tag}.${field}`);
+      const exact = this.slotOf(`F:${tag}.${field}`);
       if (exact) return exact;
       // Stored through a base whose type was not known: match it only when no other
       // struct's field of that name was given anything else, and not when the
       // declarations say the name is __iomem in other structs only (iphase.c stores
       // MMIO in an IADEV's `phy`; a `struct atm_dev`'s `phy` is its ops table).
-      if (!tags.has('?') || this.plainFieldNames.has(field) || this.input.finder.iomemFieldIn(tag, field) === false) return null;
-      return this.slots.get(`F:?.${field}`) ?? null;
+      if (!tags.has('?') || this.isPlainField(field) || this.input.finder.iomemFieldIn(tag, field) === false) return null;
+      return this.slotOf(`F:?.${field}`) ?? null;
     }
     // The base's type is unknown here: only a field name that holds MMIO and nothing else.
-    if (tags.size !== 1 || this.plainFieldNames.has(field)) return null;
-    return this.slots.get(`F:${[...tags][0]}.${field}`) ?? null;
+    if (tags.size !== 1 || this.isPlainField(field)) return null;
+    return this.slotOf(`F:${[...tags][0]}.${field}`) ?? null;
   }
 
   // --- evaluation -----------------------------------------------------------------
@@ -471,7 +557,10 @@ class Provenance {
     if (m !== undefined) return m;
     this.memo.set(node.id, null); // cycles through macros or odd trees end here
     // Generated expressions thousands deep: unknown rather than a stack overflow.
-    if (this.nesting >= MAX_EXPRESSION_NESTING) return null;
+    if (this.nesting >= MAX_EXPRESSION_NESTING) {
+      this.capHit = true; // this node's null is where the walk started, not what it is
+      return null;
+    }
     this.nesting++;
     try {
       const v = this.compute(node, fn, env);
@@ -483,6 +572,7 @@ class Provenance {
   }
 
   private nesting = 0;
+  private capHit = false;
 
   private compute(node: Node, fn: FunctionDef | undefined, env?: Map<string, Prov>): Prov | null {
     switch (node.type) {
@@ -490,7 +580,7 @@ class Provenance {
         if (env) return env.get(node.text) ?? null;
         const key = this.varKey(fn, node.text, node.startIndex);
         // Declared __iomem but only ever given normal memory (`void __iomem *mem = ioremap_encrypted(...)`).
-        return this.slots.get(key) ?? (this.memorySlots.has(key) ? null : this.declared(node, fn));
+        return this.slotOf(key) ?? (this.memorySlots.has(key) ? null : this.declared(node, fn));
       }
       case 'parenthesized_expression': {
         const inner = node.namedChild(node.namedChildCount - 1);
@@ -575,7 +665,7 @@ class Provenance {
       };
     }
     if (env) return null;
-    const ret = this.slots.get(`R:${name}`);
+    const ret = this.slotOf(`R:${name}`);
     if (ret && this.byName.has(name)) return ret;
     const macro = this.macros.get(name);
     if (macro && !this.input.isAccessor(name)) {
@@ -653,8 +743,8 @@ class Provenance {
 
   // --- uses -----------------------------------------------------------------------
 
-  private derefUse(n: Node, fn: FunctionDef): Site[] | null {
-    if (!isDerefOp(n)) return null;
+  private derefUse(n: Node, fn: FunctionDef, kind: string): Site[] | null {
+    if (kind === 'pointer_expression' && !isDerefOp(n)) return null;
     const v = this.val(n, fn);
     if (!v || v.depth !== 0) return null;
     // Declared __iomem at this point: DerefFinder reports it (tdx-iomem-deref).
