@@ -101,7 +101,13 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   if (mem.table.some((d, i) => i !== k && d.name === fn.name)) return fallback('another definition has that name'); // callsFrom is by name
   const newBody = text.slice(fn.bodyStart, fn.bodyEnd + delta);
   const oldBody = old.slice(fn.bodyStart, fn.bodyEnd);
-  if (DIRECTIVE_RE.test(newBody) || DIRECTIVE_RE.test(oldBody)) return fallback('a directive in the body');
+  // Conditional branches the edit leaves alone are parsed in the slice as in the file
+  // (the body is kept whole). Any other directive (a #define's body is analysed with
+  // the file's macros, not the function's statements), or a branch line the edit adds,
+  // removes or changes, changes what the previous audit decided about the file.
+  const dirs = directives(oldBody);
+  if (dirs.some((d) => !CONDITIONAL_RE.test(d))) return fallback('a directive in the body');
+  if (!sameLines(dirs, directives(newBody))) return fallback('a directive in the body changed');
   if (nestingHint(text) > NESTING_HINT_LIMIT) return fallback('generated nesting');
 
   const at = (i: number) => (i >= oldEnd ? i + delta : i);
@@ -218,6 +224,29 @@ export function sliceKey(file: string): string {
 }
 
 const DIRECTIVE_RE = /^[ \t]*#/m;
+
+/** The preprocessor lines of a body, each with its continuation lines, in order. */
+function directives(body: string): string[] {
+  const out: string[] = [];
+  if (!DIRECTIVE_RE.test(body)) return out;
+  let open: string[] | undefined;
+  for (const line of body.split('\n')) {
+    if (!open && !/^[ \t]*#/.test(line)) continue;
+    (open ??= []).push(line);
+    if (!/\\\s*$/.test(line)) {
+      out.push(open.join('\n'));
+      open = undefined;
+    }
+  }
+  if (open) out.push(open.join('\n'));
+  return out;
+}
+
+const CONDITIONAL_RE = /^[ \t]*#[ \t]*(?:if|ifdef|ifndef|elif|elifdef|elifndef|else|endif)\b/;
+
+function sameLines(x: readonly string[], y: readonly string[]): boolean {
+  return x.length === y.length && x.every((d, i) => d === y[i]);
+}
 const WORDS_RE = /[A-Za-z_]\w*/g;
 
 // ---------------------------------------------------------------------------------

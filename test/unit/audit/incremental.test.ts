@@ -99,6 +99,10 @@ const IN_BODY = [
   '{\n',
   '/* ',
   '#define WR(p) writel(0, p)\n',
+  // Branches stay in the body for the edits after (an edit outside them keeps the incremental path).
+  '#ifdef CONFIG_PM\n\tv = readl(p->base);\n#endif\n',
+  '#if 0\n\tgmap[2] = 1;\n#else\n\tx = 2;\n#endif\n',
+  '#define RDX(p) \\\n\treadl(p)\n',
   '"',
   '\n\n',
 ];
@@ -239,6 +243,26 @@ describe('incremental audit of an edited document equals a full audit', () => {
     assert.deepEqual([inc.auditCounts.incremental, inc.auditCounts.full], [1, 1]);
     const ref = await AuditEngine.create({ readFile: () => undefined });
     assert.deepStrictEqual(view(a, next), view(ref.auditOnce(file, next), next));
+  });
+
+  test('a body with #ifdef branches the edit leaves alone takes the incremental path; a changed branch line or a #define in the body does not', async () => {
+    const withBranch = CROSS.replace('\tfor (i = 0; i < 16; i++)\n', '#ifdef CONFIG_PM\n\tgmap[5] = 2;\n#else\n\twritel(1, gbase);\n#endif\n\tfor (i = 0; i < 16; i++)\n');
+    const ref = await AuditEngine.create({ readFile: () => undefined });
+    const steps: [string, string, number][] = [
+      ['a digit outside the branches', withBranch.replace('i < 16', 'i < 160'), 1],
+      ['a digit inside a branch', withBranch.replace('gmap[5] = 2', 'gmap[5] = 27'), 1],
+      ['a branch line changed', withBranch.replace('#ifdef CONFIG_PM', '#ifdef CONFIG_PM_SLEEP'), 0],
+      ['a #define in the body', withBranch.replace('#else\n', '#else\n#define WR(p) writel(0, p)\n').replace('i < 16', 'i < 160'), 0],
+    ];
+    for (const [what, next, incremental] of steps) {
+      const inc = await AuditEngine.create({ readFile: () => undefined });
+      const file = '/nonexistent/tdx-incremental/branch.c';
+      const base = what === 'a #define in the body' ? withBranch.replace('#else\n', '#else\n#define WR(p) writel(0, p)\n') : withBranch;
+      inc.audit(file, base, 1);
+      const a = inc.audit(file, next, 2);
+      assert.equal(inc.auditCounts.incremental, incremental, `${what}: ${JSON.stringify([...inc.auditCounts.why])}`);
+      assert.deepStrictEqual(view(a, next), view(ref.auditOnce(file, next), next), what);
+    }
   });
 
   test('an edit in one function hashes only that function\'s fingerprints again; the others come from the memo', async () => {
