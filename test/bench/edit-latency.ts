@@ -19,7 +19,13 @@
 // the server's CPU per edit (/proc/<pid>/stat) is the figure to compare; the wall
 // latency carries the load.
 //
-//   node --import tsx test/bench/edit-latency.ts [--lines 10000 (0: no generated file)] [--edits 20] [--idle 1000] [--file PATH | --no-file]
+// `--kernel-workspace` measures each real driver a second time with its kernel tree
+// as the workspace folder, as a user has it: its kernel headers are followed (about
+// 970 for igb_main.c), the client registers file watchers (so the server may keep a
+// file's header walk between edits), and the workspace index is off (`index.enable`
+// false: it would audit the whole tree in the same server during the edits).
+//
+//   node --import tsx test/bench/edit-latency.ts [--lines 10000 (0: no generated file)] [--edits 20] [--idle 1000] [--file PATH | --no-file] [--kernel-workspace]
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -42,6 +48,15 @@ const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(name);
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
 };
+
+/** The kernel tree holding `file`: the nearest folder above it whose Makefile sets VERSION. */
+function kernelTreeOf(file: string): string | undefined {
+  for (let d = dirname(file); d !== dirname(d); d = dirname(d)) {
+    const mk = join(d, 'Makefile');
+    if (existsSync(mk) && /^VERSION\s*=/m.test(readFileSync(mk, 'utf8'))) return d;
+  }
+  return undefined;
+}
 
 /** A driver of at least `lines` lines, cut at the end of a unit. */
 export function driverOfLines(lines: number): string {
@@ -115,7 +130,7 @@ interface Row {
 }
 
 /** One driver: the peer's reparse of each edit, then the server's edit → diagnostics. */
-async function measure(name: string, file: string, text0: string, nEdits: number, idle: number, workspace: string): Promise<Row> {
+async function measure(name: string, file: string, text0: string, nEdits: number, idle: number, workspace: string, kernel = false): Promise<Row> {
   const loadBefore = loadavg()[0]!;
   const cp = await CParser.create();
   const parser = new Parser();
@@ -148,10 +163,10 @@ async function measure(name: string, file: string, text0: string, nEdits: number
   // Ours, over LSP.
   // TDX_BENCH_SERVER_PROF=DIR: a CPU profile of the server, for finding where the latency goes.
   const prof = process.env.TDX_BENCH_SERVER_PROF;
-  const h = LspHarness.spawn({ debounceMs: 0 }, prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [], process.env.TDX_BENCH_SERVER ?? SERVER);
+  const h = LspHarness.spawn(kernel ? { debounceMs: 0, index: { enable: false } } : { debounceMs: 0 }, prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [], process.env.TDX_BENCH_SERVER ?? SERVER);
   const uri = fileUri(file);
   try {
-    await h.initialize(workspace);
+    await h.initialize(workspace, kernel ? { capabilities: { workspace: { didChangeWatchedFiles: { dynamicRegistration: true } } } } : {});
     let t = performance.now();
     await h.open(uri, text0, 1);
     const first = await h.diagnosticsFor(uri, 1, 120_000);
@@ -198,7 +213,12 @@ async function main(): Promise<void> {
     // over the driver's directory in the same server during the edits.
     const ws = join(dir, 'workspace');
     mkdirSync(ws);
-    for (const real of reals) rows.push(await measure(`${real.replace(`${dirname(dirname(real))}/`, '')}`, real, readFileSync(real, 'utf8'), nEdits, idle, ws));
+    for (const real of reals) {
+      const name = real.replace(`${dirname(dirname(real))}/`, '');
+      rows.push(await measure(name, real, readFileSync(real, 'utf8'), nEdits, idle, ws));
+      const tree = process.argv.includes('--kernel-workspace') ? kernelTreeOf(real) : undefined;
+      if (tree) rows.push(await measure(`${name} (kernel tree as workspace)`, real, readFileSync(real, 'utf8'), nEdits, idle, tree, true));
+    }
     if (!reals.length) log('real drivers: skipped (no Debian tree; --file PATH names one)');
   } finally {
     rmSync(dir, { recursive: true, force: true });

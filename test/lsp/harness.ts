@@ -149,13 +149,14 @@ export class LspHarness {
    * opts.initializationOptions, when the key is present, is sent as is (even
    * undefined or null): the trust parsing is tested with hostile values.
    */
-  async initialize(rootPath: string, opts: { trusted?: boolean; initializationOptions?: unknown } = {}): Promise<any> {
+  /** `capabilities`: added to the client capabilities below (a section replaces the same section). */
+  async initialize(rootPath: string, opts: { trusted?: boolean; initializationOptions?: unknown; capabilities?: { workspace?: Record<string, unknown> } } = {}): Promise<any> {
     const result = await this.conn.sendRequest('initialize', {
       processId: this.processId,
       rootUri: fileUri(rootPath),
       workspaceFolders: [{ uri: fileUri(rootPath), name: 'root' }],
       capabilities: {
-        workspace: { configuration: true, workspaceFolders: true, didChangeConfiguration: { dynamicRegistration: false } },
+        workspace: { configuration: true, workspaceFolders: true, didChangeConfiguration: { dynamicRegistration: false }, ...opts.capabilities?.workspace },
         textDocument: {
           synchronization: { dynamicRegistration: false },
           hover: { contentFormat: ['markdown', 'plaintext'] },
