@@ -127,6 +127,7 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import { DiskHeaderStore, headerCacheDir, type HeaderStore } from '../c/headerCache';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { analyzeFile } from '../c/analyze';
+import { C_MEMBER_OR_WORD_RE, C_WORD_RE } from '../c/syntax';
 import { emptyKnowledge, mergeKnowledge, type Knowledge } from '../c/knowledge';
 import { CParser } from '../c/parser';
 import { HeaderIndex, type DeclaredNames, type Imports } from '../c/headerIndex';
@@ -461,7 +462,7 @@ export class AuditEngine {
     this.lastImports = { file, text, imports };
     const k = imports.knowledge;
     if (!k.wrappers.size && !k.globals.size && !k.fields.size) return false;
-    for (const m of text.matchAll(MEMBER_OR_WORD_RE)) {
+    for (const m of text.matchAll(C_MEMBER_OR_WORD_RE)) {
       const w = m[2]!;
       if (m[1] ? k.fields.has(w) : k.wrappers.has(w) || k.globals.has(w)) return true;
     }
@@ -512,13 +513,11 @@ export class AuditEngine {
   }
 }
 
-const WORD_RE = /[A-Za-z_]\w*/g;
 /** A word, with the `->` or `.` before it when it is a member access. */
-const MEMBER_OR_WORD_RE = /(->|\.)?\s*([A-Za-z_]\w*)/g;
 /** Whether the text names something in `names` (a field only after `->` or `.`). */
 function namesAny(text: string, names: DeclaredNames): boolean {
   if (!names.callable.size && !names.fields.size) return false;
-  for (const m of text.matchAll(MEMBER_OR_WORD_RE)) {
+  for (const m of text.matchAll(C_MEMBER_OR_WORD_RE)) {
     const w = m[2]!;
     if (m[1] ? names.fields.has(w) : names.callable.has(w)) return true;
   }
@@ -526,7 +525,7 @@ function namesAny(text: string, names: DeclaredNames): boolean {
 }
 
 function mentionsName(text: string, known: (w: string) => boolean): boolean {
-  for (const m of text.matchAll(WORD_RE)) if (known(m[0])) return true;
+  for (const m of text.matchAll(C_WORD_RE)) if (known(m[0])) return true;
   return false;
 }
 

@@ -28,6 +28,7 @@ import { emptyKnowledge, mergeKnowledge, type Knowledge, type Wrapper } from '..
 import { countErrors } from '../c/parser';
 import { functionView } from '../c/functions';
 import type { FunctionView, Position, Range, Site, SourceAnalysis } from '../c/types';
+import { C_WORD_RE } from '../c/syntax';
 
 /** What the previous audit of a document left for the next edit. */
 export interface AnalysisMemory {
@@ -130,7 +131,7 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   // its header (its parameters and return type are what a call reads).
   const named = new Set<string>();
   table.forEach((d, i) => {
-    if (keep(d, i)) for (const w of text.slice(d.start, d.end).match(WORDS_RE) ?? []) named.add(w);
+    if (keep(d, i)) for (const w of text.slice(d.start, d.end).match(C_WORD_RE) ?? []) named.add(w);
   });
   const removed = new Set<number>();
   const parts: string[] = [];
@@ -247,7 +248,6 @@ const CONDITIONAL_RE = /^[ \t]*#[ \t]*(?:if|ifdef|ifndef|elif|elifdef|elifndef|e
 function sameLines(x: readonly string[], y: readonly string[]): boolean {
   return x.length === y.length && x.every((d, i) => d === y[i]);
 }
-const WORDS_RE = /[A-Za-z_]\w*/g;
 
 // ---------------------------------------------------------------------------------
 // The edit and how it moves positions.

@@ -12,7 +12,7 @@ import { findUntypedDerefs, type ProvenanceTrace } from './provenance';
 import { countErrors } from './parser';
 import { callsInErrors, errorRegions, inRegions, lineStarts, rangeAt } from './errorRegions';
 import { SHOWN_AS_WRITTEN } from './annotations';
-import { declaredName, identifiersIn, parameterNames, rangeOf } from './syntax';
+import { C_WORD_RE, declaredName, identifiersIn, parameterNames, rangeOf } from './syntax';
 import type { Range, Site, SourceAnalysis, ViaStep } from './types';
 import { objectLikeMacros } from './macroBodies';
 
@@ -440,9 +440,8 @@ function collectMacros(root: Node, text: string): MacroDef[] {
   return out;
 }
 
-const WORD_RE = /[A-Za-z_]\w*/g;
 function mentionsAny(text: string, isKnown: (w: string) => boolean): boolean {
-  for (const m of text.matchAll(WORD_RE)) if (isKnown(m[0])) return true;
+  for (const m of text.matchAll(C_WORD_RE)) if (isKnown(m[0])) return true;
   return false;
 }
 

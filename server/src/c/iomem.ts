@@ -9,7 +9,7 @@ import type { Node, Tree } from 'web-tree-sitter';
 import { MAX_EXPRESSION_NESTING, Types } from './ctypes';
 import { addField, type IomemDecl, type Knowledge } from './knowledge';
 import { Scopes } from './scopes';
-import { declaredName, rangeOf } from './syntax';
+import { C_WORD_RE, declaredName, rangeOf } from './syntax';
 import { enclosing, type FunctionDef } from './functions';
 
 export { MAX_EXPRESSION_NESTING } from './ctypes';
@@ -414,10 +414,8 @@ export class DerefFinder {
   }
 }
 
-/** C identifiers as tree-sitter reads them (Unicode letters, `$`, `\u` escapes): never split, so never missed. */
-const WORD_RE = /[\p{ID_Start}_$\\][\p{ID_Continue}$\\]*/gu;
 function namesAny(text: string, names: ReadonlySet<string>): boolean {
-  for (const m of text.matchAll(WORD_RE)) if (names.has(m[0])) return true;
+  for (const m of text.matchAll(C_WORD_RE)) if (names.has(m[0])) return true;
   return false;
 }
 

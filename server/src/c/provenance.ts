@@ -37,7 +37,7 @@ import { MAX_EXPRESSION_NESTING, Types, type CType } from './ctypes';
 import { isUnevaluated, type DerefFinder } from './iomem';
 import type { CParser } from './parser';
 import type { Scopes } from './scopes';
-import { declaredName, rangeOf } from './syntax';
+import { C_WORD_RE, declaredName, rangeOf } from './syntax';
 import type { Range, Site } from './types';
 
 const MAX_ROUNDS = 6;
@@ -120,7 +120,6 @@ interface MacroSummary {
 }
 
 const DEREF_TYPES = ['pointer_expression', 'subscript_expression', 'field_expression'];
-const WORD_RE = /[A-Za-z_]\w*/g;
 const CONDITION_PARENTS = new Set(['if_statement', 'while_statement', 'do_statement', 'for_statement', 'conditional_expression']);
 
 // ---------------------------------------------------------------------------------
@@ -370,7 +369,7 @@ class Provenance {
   }
 
   private mentionsLive(text: string): boolean {
-    for (const m of text.matchAll(WORD_RE)) if (this.live.has(m[0])) return true;
+    for (const m of text.matchAll(C_WORD_RE)) if (this.live.has(m[0])) return true;
     return false;
   }
 
@@ -379,7 +378,7 @@ class Provenance {
     let words = item.words;
     if (!words) {
       const set = new Set<string>();
-      for (const m of item.text.matchAll(WORD_RE)) set.add(m[0]);
+      for (const m of item.text.matchAll(C_WORD_RE)) set.add(m[0]);
       item.words = words = [...set];
     }
     for (const w of words) if (this.live.has(w)) return true;

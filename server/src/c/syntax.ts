@@ -3,6 +3,17 @@
 import type { Node } from 'web-tree-sitter';
 import type { Range } from './types';
 
+/**
+ * C identifiers as tree-sitter and gcc read them: Unicode letters, `$`, and `\u`/`\U`
+ * universal character names, never split (an ASCII-only `[A-Za-z_]\w*` reads `régs`
+ * as `r` and `gs`, so a set of names tested word by word misses it). Global: use with
+ * matchAll.
+ */
+export const C_WORD_RE = /(?:[\p{ID_Start}_$]|\\u[\dA-Fa-f]{4}|\\U[\dA-Fa-f]{8})(?:[\p{ID_Continue}$]|\\u[\dA-Fa-f]{4}|\\U[\dA-Fa-f]{8})*/gu;
+
+/** `C_WORD_RE` with the `->` or `.` before the word when it is a member access (group 1), the word in group 2. */
+export const C_MEMBER_OR_WORD_RE = /(->|\.)?\s*((?:[\p{ID_Start}_$]|\\u[\dA-Fa-f]{4}|\\U[\dA-Fa-f]{8})(?:[\p{ID_Continue}$]|\\u[\dA-Fa-f]{4}|\\U[\dA-Fa-f]{8})*)/gu;
+
 export function rangeOf(node: Node): Range {
   return {
     start: { line: node.startPosition.row, character: node.startPosition.column },

@@ -172,6 +172,17 @@ test('no file the pre-filter skips has a site: a generated kernel-like corpus, a
   assert.ok(passedEmpty + withSites + skipped === rows.length);
 });
 
+test('a wrapper, global or field whose name is not ASCII or holds `$` (`rd_régs`, `g$base`) still lets its file through', async () => {
+  const disk: Record<string, string> = {
+    '/k/régs.h': '#define rd_régs(p) readl(p)\nextern void __iomem *g$base;\nstruct d { void __iomem *régs; };\n',
+    '/k/a.c': '#include "régs.h"\nunsigned int f(void *p) { return rd_régs(p); }\n',
+    '/k/b.c': '#include "régs.h"\nvoid g(void) { *(volatile unsigned int *)g$base = 1; }\n',
+    '/k/c.c': '#include "régs.h"\nunsigned int h(struct d *x) { return *(unsigned int *)x->régs; }\n',
+  };
+  const rows = await sideBySide(disk, ['/k/a.c', '/k/b.c', '/k/c.c']);
+  assert.deepEqual(rows.map((r) => [r.path, r.passes, r.sites > 0]), [['/k/a.c', true, true], ['/k/b.c', true, true], ['/k/c.c', true, true]]);
+});
+
 test('the text decision: names pass, no include and no name is skipped, the rest asks the headers', () => {
   assert.equal(textDecision('int f(void) { return readl(p); }'), 'parse');
   assert.equal(textDecision('/* __iomem */ int x;'), 'parse');

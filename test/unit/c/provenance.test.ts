@@ -292,3 +292,15 @@ test('gcc -O2 compiles each untyped pattern to the instruction the #VE handler r
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a value flows through a variable whose name is not ASCII (`régs`): words are read as C identifiers, not split', async () => {
+  const src = `void f(resource_size_t start)
+{
+	u32 *régs = ioremap(start, 16);
+	u32 *p = régs;
+	*p = 1;
+}
+`;
+  const { untyped } = await untypedIn(src);
+  assert.deepEqual(untyped.map((s) => [s.function, s.accessor, s.range.start.line]), [['f', 'store', 4]]);
+});
