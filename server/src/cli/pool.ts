@@ -1,4 +1,4 @@
-// Files audited on worker threads, one per core (the design of the server's index
+// Files audited on worker threads, one per core but one (the design of the server's index
 // pool), shared by `scan` and `report`: files are handed out one at a time to
 // whichever worker is free, and the results are put back in the files' order, so
 // the output does not depend on the number of threads or on which finished first.
@@ -10,8 +10,15 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 
+/**
+ * Worker threads by default: one per core but one. The main thread and V8's own
+ * threads (GC, compilation) keep a core busy: on 2 cores one worker scanned drivers/
+ * of Debian 6.1 in the wall time of two (105 s against 85-112 s) for 124 s of CPU
+ * against 162-170 s and 538 MB against 819-938 MB peak (BENCHMARKS.md), and every
+ * smaller tree of the spatch comparison was faster on one.
+ */
 export function defaultJobs(): number {
-  return Math.max(1, availableParallelism());
+  return Math.max(1, availableParallelism() - 1);
 }
 
 /**
@@ -105,7 +112,10 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
   };
   const wp = workerPath();
   const threads = Math.min(run.jobs, files.length);
-  if (threads <= 1 || !wp) {
+  // One job still runs on a worker when there is a heap limit to keep (and more than
+  // one file): this thread's heap has none, and V8 grows it towards a quarter of the
+  // machine before collecting in full.
+  if (!wp || files.length <= 1 || (threads <= 1 && !run.maxHeapMb)) {
     for (let i = 0; i < files.length; i++) {
       // Let a SIGINT handler (or a cancellation request) run: the audit itself is synchronous.
       if (i % 8 === 0) await new Promise((r) => setImmediate(r));
