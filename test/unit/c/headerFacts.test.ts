@@ -30,6 +30,16 @@ function tree(): { root: string; cache: string; hdr: string; file: string; done:
   return { root, cache, hdr, file: join(root, 'drivers/x/x.c'), done: () => [root, cache].forEach((d) => rmSync(d, { recursive: true, force: true })) };
 }
 
+/** Runs `body` on a fresh tree and store, removed afterwards whatever happens. */
+async function withTree(body: (t: ReturnType<typeof tree>) => Promise<void>): Promise<void> {
+  const t = tree();
+  try {
+    await body(t);
+  } finally {
+    t.done();
+  }
+}
+
 /** One batch engine's audit of the driver: its sites' accessors, the headers it read, its stats, what was not followed. */
 async function run(t: { cache: string; file: string }) {
   const base = batchHost();
@@ -40,9 +50,8 @@ async function run(t: { cache: string; file: string }) {
   return { accessors: a.analysis.sites.map((s) => s.accessor).sort(), reads: reads.filter((p) => p.endsWith('.h')), stats: e.headerStats, notFollowed: a.notFollowed ?? [] };
 }
 
-test('a warm run takes every header on its stat: none is read, the sites are the cold run\'s', async () => {
-  const t = tree();
-  try {
+test('a warm run takes every header on its stat: none is read, the sites are the cold run\'s', () =>
+  withTree(async (t) => {
     const cold = await run(t);
     assert.deepEqual(cold.accessors, ['rd_a']);
     assert.ok(cold.reads.some((p) => p.endsWith('regs.h')));
@@ -51,41 +60,29 @@ test('a warm run takes every header on its stat: none is read, the sites are the
     assert.ok(warm.stats.factsFromDisk >= 2, 'regs.h and types.h (and the forced includes that exist) from the store');
     assert.equal(warm.stats.analysed, 0);
     assert.deepEqual(warm.accessors, cold.accessors);
-  } finally {
-    t.done();
-  }
-});
+  }));
 
-test('a header whose size changed is read again and its new wrapper seen', async () => {
-  const t = tree();
-  try {
+test('a header whose size changed is read again and its new wrapper seen', () =>
+  withTree(async (t) => {
     await run(t);
     writeFileSync(t.hdr, TWO + '#define rd_c(p) readl(p)\n');
     const again = await run(t);
     assert.ok(again.reads.some((p) => p.endsWith('regs.h')));
     assert.deepEqual(again.accessors, ['rd_a', 'rd_b']);
-  } finally {
-    t.done();
-  }
-});
+  }));
 
-test('a header whose mtime changed (same size) is read again', async () => {
-  const t = tree();
-  try {
+test('a header whose mtime changed (same size) is read again', () =>
+  withTree(async (t) => {
     await run(t);
     writeFileSync(t.hdr, TWO);
     utimesSync(t.hdr, new Date(), new Date(Date.now() + 60_000));
     const again = await run(t);
     assert.ok(again.reads.some((p) => p.endsWith('regs.h')));
     assert.deepEqual(again.accessors, ['rd_a', 'rd_b']);
-  } finally {
-    t.done();
-  }
-});
+  }));
 
-test('a header rewritten with its size and mtime put back is read again (its ctime moved)', async () => {
-  const t = tree();
-  try {
+test('a header rewritten with its size and mtime put back is read again (its ctime moved)', () =>
+  withTree(async (t) => {
     // Whole seconds, so utimes can put the mtime back exactly.
     const when = Math.floor(Date.now() / 1000) - 100;
     utimesSync(t.hdr, when, when);
@@ -98,14 +95,10 @@ test('a header rewritten with its size and mtime put back is read again (its cti
     const again = await run(t);
     assert.ok(again.reads.some((p) => p.endsWith('regs.h')));
     assert.deepEqual(again.accessors, ['rd_a', 'rd_b']);
-  } finally {
-    t.done();
-  }
-});
+  }));
 
-test('a corrupt or truncated store is ignored: headers are read again and the sites are the same', async () => {
-  const t = tree();
-  try {
+test('a corrupt or truncated store is ignored: headers are read again and the sites are the same', () =>
+  withTree(async (t) => {
     const cold = await run(t);
     const dir = headerCacheDir(t.root, t.cache)!;
     for (const n of readdirSync(dir)) {
@@ -122,10 +115,7 @@ test('a corrupt or truncated store is ignored: headers are read again and the si
     const third = await run(t);
     assert.deepEqual(third.reads, []);
     assert.deepEqual(third.accessors, cold.accessors);
-  } finally {
-    t.done();
-  }
-});
+  }));
 
 test('stored facts are checked before use (hash shape, directive kinds, lines)', () => {
   const h = 'a'.repeat(40);
@@ -158,9 +148,8 @@ test('a header replaced by a symlink to a FIFO, or by a FIFO, is not followed (n
   }
 });
 
-test('a header replaced by a symlink to another regular file is read through the safe reader, not taken on the old stat', { skip: process.platform === 'win32' }, async () => {
-  const t = tree();
-  try {
+test('a header replaced by a symlink to another regular file is read through the safe reader, not taken on the old stat', { skip: process.platform === 'win32' }, () =>
+  withTree(async (t) => {
     await run(t);
     writeFileSync(join(t.root, 'other.h'), TWO);
     unlinkSync(t.hdr);
@@ -168,14 +157,10 @@ test('a header replaced by a symlink to another regular file is read through the
     const again = await run(t);
     assert.ok(again.reads.some((p) => p.endsWith('regs.h')));
     assert.deepEqual(again.accessors, ['rd_a', 'rd_b']);
-  } finally {
-    t.done();
-  }
-});
+  }));
 
-test('the pre-filter: a file naming nothing any known header declares is skipped without a merge; one naming a wrapper its own headers do not declare is still skipped', async () => {
-  const t = tree();
-  try {
+test('the pre-filter: a file naming nothing any known header declares is skipped without a merge; one naming a wrapper its own headers do not declare is still skipped', () =>
+  withTree(async (t) => {
     writeFileSync(join(t.root, 'include/linux/other.h'), '#define rd_other(p) readl(p)\n');
     const e = await AuditEngine.create(batchHost());
     e.configure({ headerCache: true, headerCacheDir: t.cache });
@@ -184,10 +169,7 @@ test('the pre-filter: a file naming nothing any known header declares is skipped
     assert.equal(e.mayHoldSitesThroughHeaders(t.file, '#include <linux/regs.h>\nint g(void) { return 0; }\n'), false);
     assert.equal(e.mayHoldSitesThroughHeaders(t.file, '#include <linux/regs.h>\nint g(void *p) { return rd_other(p); }\n'), false, 'a name of another closure is not this one\'s');
     assert.equal(e.mayHoldSitesThroughHeaders(t.file, '#include <linux/regs.h>\nint g(void *p) { return rd_a(p); }\n'), true);
-  } finally {
-    t.done();
-  }
-});
+  }));
 
 test('include candidates joined as strings are the paths path.resolve gives, for plain and unusual specs', async () => {
   const { resolveInclude, kernelContext } = await import('../../../server/src/c/includePath');
