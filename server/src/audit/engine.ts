@@ -127,7 +127,7 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import { DiskHeaderStore, headerCacheDir, type HeaderStore } from '../c/headerCache';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { analyzeFile } from '../c/analyze';
-import { C_MEMBER_OR_WORD_RE, C_WORD_RE } from '../c/syntax';
+import { namesMemberOrWord, namesWord } from '../c/syntax';
 import { emptyKnowledge, mergeKnowledge, type Knowledge } from '../c/knowledge';
 import { CParser } from '../c/parser';
 import { HeaderIndex, type DeclaredNames, type Imports } from '../c/headerIndex';
@@ -230,7 +230,7 @@ export class AuditEngine {
     const out = emptyKnowledge();
     const known = (w: string) => CATALOGUE.has(w) || imported.wrappers.has(w);
     for (const m of members) {
-      if (m.system && !m.text.includes('__iomem') && !mentionsName(m.text, known)) continue;
+      if (m.system && !m.text.includes('__iomem') && !namesWord(m.text, known)) continue;
       let parsed;
       try {
         parsed = this.parser.parse(undefined, m.text);
@@ -457,16 +457,16 @@ export class AuditEngine {
     if (!this.config.followIncludes) return false;
     // Words first against every name the header index knows (no merge of the
     // file's ~800-header closure for a file that names none of them).
-    const imports = this.computeImports(file, text, (names) => namesAny(text, names));
+    const imports = this.computeImports(
+      file,
+      text,
+      (names) => (names.callable.size > 0 || names.fields.size > 0) && namesMemberOrWord(text, (w) => names.callable.has(w), (w) => names.fields.has(w)),
+    );
     if (!imports) return false;
     this.lastImports = { file, text, imports };
     const k = imports.knowledge;
     if (!k.wrappers.size && !k.globals.size && !k.fields.size) return false;
-    for (const m of text.matchAll(C_MEMBER_OR_WORD_RE)) {
-      const w = m[2]!;
-      if (m[1] ? k.fields.has(w) : k.wrappers.has(w) || k.globals.has(w)) return true;
-    }
-    return false;
+    return namesMemberOrWord(text, (w) => k.wrappers.has(w) || k.globals.has(w), (w) => k.fields.has(w));
   }
 
   private computeImports(file: string, text: string): Imports;
@@ -511,22 +511,6 @@ export class AuditEngine {
   get headerStats(): { components: number; analysed: number; fromDisk: number; factsFromDisk: number } {
     return { components: this.index.size, analysed: this.index.analysed, fromDisk: this.index.fromStore, factsFromDisk: this.index.factsFromStore };
   }
-}
-
-/** A word, with the `->` or `.` before it when it is a member access. */
-/** Whether the text names something in `names` (a field only after `->` or `.`). */
-function namesAny(text: string, names: DeclaredNames): boolean {
-  if (!names.callable.size && !names.fields.size) return false;
-  for (const m of text.matchAll(C_MEMBER_OR_WORD_RE)) {
-    const w = m[2]!;
-    if (m[1] ? names.fields.has(w) : names.callable.has(w)) return true;
-  }
-  return false;
-}
-
-function mentionsName(text: string, known: (w: string) => boolean): boolean {
-  for (const m of text.matchAll(C_WORD_RE)) if (known(m[0])) return true;
-  return false;
 }
 
 function toPath(file: string): string | undefined {

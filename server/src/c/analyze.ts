@@ -12,7 +12,7 @@ import { findUntypedDerefs, type ProvenanceTrace } from './provenance';
 import { countErrors } from './parser';
 import { callsInErrors, errorRegions, inRegions, lineStarts, rangeAt } from './errorRegions';
 import { SHOWN_AS_WRITTEN } from './annotations';
-import { C_WORD_RE, declaredName, identifiersIn, parameterNames, rangeOf } from './syntax';
+import { declaredName, identifiersIn, namesWord, parameterNames, rangeOf } from './syntax';
 import type { Range, Site, SourceAnalysis, ViaStep } from './types';
 import { objectLikeMacros } from './macroBodies';
 
@@ -183,7 +183,7 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
     for (let round = 0; round < MAX_WRAPPER_ROUNDS; round++) {
       let added = false;
       for (const m of opts.skipMacroBodies ? [] : macros) {
-        if (parsedMacros.has(m) || !mentionsAny(m.bodyText, isKnown)) continue;
+        if (parsedMacros.has(m) || !namesWord(m.bodyText, isKnown)) continue;
         parsedMacros.add(m);
         // The prepared text: a body's annotations (`(__force u32)`, `(void __iomem *)`) are blanked as in code.
         m.tree = parseMacroBody(parser, parsed.prepared.text, m);
@@ -438,11 +438,6 @@ function collectMacros(root: Node, text: string): MacroDef[] {
     out.push({ name, params, tree: null, bodyText: value.text, bodyNode: value });
   }
   return out;
-}
-
-function mentionsAny(text: string, isKnown: (w: string) => boolean): boolean {
-  for (const m of text.matchAll(C_WORD_RE)) if (isKnown(m[0])) return true;
-  return false;
 }
 
 /**

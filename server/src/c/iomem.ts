@@ -9,7 +9,7 @@ import type { Node, Tree } from 'web-tree-sitter';
 import { MAX_EXPRESSION_NESTING, Types } from './ctypes';
 import { addField, type IomemDecl, type Knowledge } from './knowledge';
 import { Scopes } from './scopes';
-import { C_WORD_RE, declaredName, rangeOf } from './syntax';
+import { declaredName, namesWord, rangeOf } from './syntax';
 import { enclosing, type FunctionDef } from './functions';
 
 export { MAX_EXPRESSION_NESTING } from './ctypes';
@@ -354,7 +354,7 @@ export class DerefFinder {
     for (let i = 0; i < candidates.length; i++) {
       const n = candidates[i]!;
       const text = n.text;
-      if (!namesAny(text, names)) continue;
+      if (!namesWord(text, (w) => names.has(w))) continue;
       if (candidateKinds[i] === 'pointer_expression' && (n.childForFieldName('operator')?.text ?? text[0]) === '&') continue;
       this.fn = enclosing(this.defs, n.startIndex);
       if (!this.fn) continue; // initialisers of globals are not run-time accesses
@@ -412,11 +412,6 @@ export class DerefFinder {
     }
     return null;
   }
-}
-
-function namesAny(text: string, names: ReadonlySet<string>): boolean {
-  for (const m of text.matchAll(C_WORD_RE)) if (names.has(m[0])) return true;
-  return false;
 }
 
 export function isUnevaluated(n: Node): boolean {

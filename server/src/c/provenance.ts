@@ -37,7 +37,7 @@ import { MAX_EXPRESSION_NESTING, Types, type CType } from './ctypes';
 import { isUnevaluated, type DerefFinder } from './iomem';
 import type { CParser } from './parser';
 import type { Scopes } from './scopes';
-import { C_WORD_RE, declaredName, rangeOf } from './syntax';
+import { C_WORD_RE, declaredName, namesWord, rangeOf } from './syntax';
 import type { Range, Site } from './types';
 
 const MAX_ROUNDS = 6;
@@ -369,8 +369,7 @@ class Provenance {
   }
 
   private mentionsLive(text: string): boolean {
-    for (const m of text.matchAll(C_WORD_RE)) if (this.live.has(m[0])) return true;
-    return false;
+    return namesWord(text, (w) => this.live.has(w));
   }
 
   /** `mentionsLive(item.text)`, from the item's words (read from its text once). */

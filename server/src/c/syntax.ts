@@ -14,6 +14,18 @@ export const C_WORD_RE = /(?:[\p{ID_Start}_$]|\\u[\dA-Fa-f]{4}|\\U[\dA-Fa-f]{8})
 /** `C_WORD_RE` with the `->` or `.` before the word when it is a member access (group 1), the word in group 2. */
 export const C_MEMBER_OR_WORD_RE = /(->|\.)?\s*((?:[\p{ID_Start}_$]|\\u[\dA-Fa-f]{4}|\\U[\dA-Fa-f]{8})(?:[\p{ID_Continue}$]|\\u[\dA-Fa-f]{4}|\\U[\dA-Fa-f]{8})*)/gu;
 
+/** Whether some C word of `text` is one `known` takes. */
+export function namesWord(text: string, known: (w: string) => boolean): boolean {
+  for (const m of text.matchAll(C_WORD_RE)) if (known(m[0])) return true;
+  return false;
+}
+
+/** Whether `text` names a word `plain` takes, or after `->` or `.` a member `member` takes. */
+export function namesMemberOrWord(text: string, plain: (w: string) => boolean, member: (w: string) => boolean): boolean {
+  for (const m of text.matchAll(C_MEMBER_OR_WORD_RE)) if (m[1] ? member(m[2]!) : plain(m[2]!)) return true;
+  return false;
+}
+
 export function rangeOf(node: Node): Range {
   return {
     start: { line: node.startPosition.row, character: node.startPosition.column },
