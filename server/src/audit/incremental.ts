@@ -25,7 +25,7 @@ import type { CParser } from '../c/parser';
 import { analyzeFile, nestingHint, NESTING_HINT_LIMIT, type FileResult, type FunctionSpan } from '../c/analyze';
 import type { ProvenanceTrace } from '../c/provenance';
 import { emptyKnowledge, mergeKnowledge, type Knowledge, type Wrapper } from '../c/knowledge';
-import { countErrors } from '../c/parser';
+import { countErrors, diffEdit } from '../c/parser';
 import { functionView } from '../c/functions';
 import type { FunctionView, Position, Range, Site, SourceAnalysis } from '../c/types';
 import { C_WORD_RE } from '../c/syntax';
@@ -263,27 +263,12 @@ export interface Edit {
   newEndPos: Position;
 }
 
-/** The span between the common prefix and suffix; undefined for equal texts. */
+/** The span between the common prefix and suffix (the parser's own edit, c/parser.ts); undefined for equal texts. */
 export function editOf(before: string, after: string): Edit | undefined {
-  const max = Math.min(before.length, after.length);
-  let start = 0;
-  while (start < max && before.charCodeAt(start) === after.charCodeAt(start)) start++;
-  if (start === before.length && start === after.length) return undefined;
-  let tail = 0;
-  while (tail < max - start && before.charCodeAt(before.length - 1 - tail) === after.charCodeAt(after.length - 1 - tail)) tail++;
-  const oldEnd = before.length - tail;
-  const newEnd = after.length - tail;
-  return { start, oldEnd, delta: newEnd - oldEnd, startPos: posAt(before, start), oldEndPos: posAt(before, oldEnd), newEndPos: posAt(after, newEnd) };
-}
-
-function posAt(text: string, index: number): Position {
-  let line = 0;
-  let lineStart = 0;
-  for (let i = text.indexOf('\n'); i >= 0 && i < index; i = text.indexOf('\n', i + 1)) {
-    line++;
-    lineStart = i + 1;
-  }
-  return { line, character: index - lineStart };
+  if (before === after) return undefined;
+  const d = diffEdit(before, after);
+  const pos = (p: { row: number; column: number }): Position => ({ line: p.row, character: p.column });
+  return { start: d.startIndex, oldEnd: d.oldEndIndex, delta: d.newEndIndex - d.oldEndIndex, startPos: pos(d.startPosition), oldEndPos: pos(d.oldEndPosition), newEndPos: pos(d.newEndPosition) };
 }
 
 const cmp = (a: Position, b: Position) => a.line - b.line || a.character - b.character;
