@@ -96,38 +96,39 @@ export class FingerprintMemo {
 
   /** Starts a keying: entries not used by it are dropped at its end. */
   begin(): { expression(raw: string): string; fingerprint(p: FingerprintParts): string; end(): void } {
-    const prevE = this.expressions;
-    const prevH = this.hashes;
-    const nextE = new Map<string, string>();
-    const nextH = new Map<string, string>();
     const misses = { expressions: 0, hashes: 0 };
+    const expressions = carried(this.expressions, normaliseExpression, () => misses.expressions++);
+    const hashes = carried(this.hashes, fingerprint, () => misses.hashes++);
     return {
-      expression: (raw) => {
-        let e = nextE.get(raw) ?? prevE.get(raw);
-        if (e === undefined) {
-          e = normaliseExpression(raw);
-          misses.expressions++;
-        }
-        nextE.set(raw, e);
-        return e;
-      },
-      fingerprint: (p) => {
-        const k = [p.rule, p.file, p.function ?? '', p.expression, String(p.ordinal)].join('\0');
-        let h = nextH.get(k) ?? prevH.get(k);
-        if (h === undefined) {
-          h = fingerprint(p);
-          misses.hashes++;
-        }
-        nextH.set(k, h);
-        return h;
-      },
+      expression: (raw) => expressions.get(raw, raw),
+      fingerprint: (p) => hashes.get([p.rule, p.file, p.function ?? '', p.expression, String(p.ordinal)].join('\0'), p),
       end: () => {
-        this.expressions = nextE;
-        this.hashes = nextH;
+        this.expressions = expressions.next;
+        this.hashes = hashes.next;
         this.misses = misses;
       },
     };
   }
+}
+
+/**
+ * One keying's lookup by `key`: found in this keying or the last one (`prev`), else
+ * computed from `input` (and counted by `miss`); `next` holds what this keying used.
+ */
+function carried<I>(prev: ReadonlyMap<string, string>, compute: (input: I) => string, miss: () => void) {
+  const next = new Map<string, string>();
+  return {
+    next,
+    get(key: string, input: I): string {
+      let v = next.get(key) ?? prev.get(key);
+      if (v === undefined) {
+        v = compute(input);
+        miss();
+      }
+      next.set(key, v);
+      return v;
+    },
+  };
 }
 
 /**
