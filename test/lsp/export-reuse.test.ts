@@ -3,8 +3,7 @@
 // report a fresh export writes (lsp/export.ts reuseFromIndex, index/spool.ts).
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AuditEngine, DEFAULT_CONFIG, type AuditConfig } from '../../server/src/audit/engine';
 import { batchHost } from '../../server/src/audit/sources';
@@ -13,18 +12,17 @@ import { outputText } from '../../server/src/audit/report/write';
 import { WorkspaceIndexer } from '../../server/src/index/indexer';
 import { reuseFromIndex } from '../../server/src/lsp/export';
 import { LspHarness, SERVER, fileUri } from './harness';
+import { exportTree, OTHER } from '../support/exportTree';
+import { timeless } from '../support/reportRuns';
 
 const WORKER = resolve(__dirname, '../../dist/indexWorker.js');
-const FIX = resolve(__dirname, '../fixtures/drivers');
 
 /** What two runs may differ in: the time stamp and each file's own timing. */
-const timeless = (s: string) => s.replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g, '<time>').replace(/"ms": [\d.]+/g, '"ms": 0');
 const rendered = (run: ReportRun | 'cancelled') => {
   assert.notEqual(run, 'cancelled');
   return Object.fromEntries((run as ReportRun).files.map((f) => [f.name, timeless(outputText(f))]));
 };
 
-const OTHER = '#include "tdx_io.h"\nstruct regs { u32 ctrl; };\nint other(void __iomem *p, struct regs __iomem *r) { writel(1, p + 8); r->ctrl |= 4; return readl(p); }\n';
 
 describe('export reuses the index for unchanged files', { skip: existsSync(WORKER) ? false : 'dist/indexWorker.js not built (npm run build)' }, () => {
   let dir = '';
@@ -51,12 +49,7 @@ describe('export reuses the index for unchanged files', { skip: existsSync(WORKE
   };
 
   before(async () => {
-    dir = realpathSync(mkdtempSync(join(tmpdir(), 'tdx-export-reuse-')));
-    mkdirSync(join(dir, '.git'));
-    mkdirSync(join(dir, 'drivers', 'net'), { recursive: true });
-    copyFileSync(join(FIX, 'foo_nic.c'), join(dir, 'drivers', 'net', 'foo_nic.c'));
-    copyFileSync(join(FIX, 'tdx_io.h'), join(dir, 'drivers', 'net', 'tdx_io.h'));
-    writeFileSync(join(dir, 'drivers', 'net', 'other.c'), OTHER);
+    dir = exportTree('tdx-export-reuse-');
     writeFileSync(join(dir, 'drivers', 'plain.c'), 'int add(int a, int b) { return a + b; }\n');
     // As the server in a trusted workspace: objects looked for beside each source.
     config = { ...DEFAULT_CONFIG, severity: { 'tdx-ve-msr': 'off' }, objects: { sourceRoot: dir } };
@@ -161,12 +154,7 @@ describe('export reuses the index for unchanged files', { skip: existsSync(WORKE
 });
 
 test('over LSP, an export after the index says how many files it took from the index, and why counts differ', { skip: existsSync(SERVER) ? false : 'dist/server.js missing: run npm run build' }, async () => {
-  const dir = realpathSync(mkdtempSync(join(tmpdir(), 'tdx-export-reuse-lsp-')));
-  mkdirSync(join(dir, '.git'));
-  mkdirSync(join(dir, 'drivers', 'net'), { recursive: true });
-  copyFileSync(join(FIX, 'foo_nic.c'), join(dir, 'drivers', 'net', 'foo_nic.c'));
-  copyFileSync(join(FIX, 'tdx_io.h'), join(dir, 'drivers', 'net', 'tdx_io.h'));
-  writeFileSync(join(dir, 'drivers', 'net', 'other.c'), OTHER);
+  const dir = exportTree('tdx-export-reuse-lsp-');
   const lsp = LspHarness.spawn({ debounceMs: 50 });
   try {
     await lsp.initialize(dir);

@@ -5,34 +5,23 @@
 // export with a clear error while the server keeps serving.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AuditEngine, DEFAULT_CONFIG } from '../../server/src/audit/engine';
 import { assembleOnWorker } from '../../server/src/lsp/exportThread';
 import type { ServerOptions } from '../../server/src/lsp/server';
 import { LspHarness, fileUri } from './harness';
+import { exportTree, OTHER } from '../support/exportTree';
+import { timeless } from '../support/reportRuns';
 
 const REPO = resolve(__dirname, '../..');
 const EXPORT_WORKER = join(REPO, 'dist', 'exportWorker.js');
 const INDEX_WORKER = join(REPO, 'dist', 'indexWorker.js');
-const FIX = resolve(__dirname, '../fixtures/drivers');
 const skip = existsSync(EXPORT_WORKER) && existsSync(INDEX_WORKER) ? false : 'dist/exportWorker.js not built (npm run build)';
 
-const OTHER = '#include "tdx_io.h"\nstruct regs { u32 ctrl; };\nint other(void __iomem *p, struct regs __iomem *r) { writel(1, p + 8); r->ctrl |= 4; return readl(p); }\n';
-/** What two runs may differ in: the time stamp and each file's own timing. */
-const timeless = (s: string) => s.replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g, '<time>').replace(/"ms": [\d.]+/g, '"ms": 0');
 const FORMATS = ['sarif', 'html', 'markdown', 'json'];
 
-function tree(): string {
-  const dir = realpathSync(mkdtempSync(join(tmpdir(), 'tdx-export-worker-')));
-  mkdirSync(join(dir, '.git'));
-  mkdirSync(join(dir, 'drivers', 'net'), { recursive: true });
-  copyFileSync(join(FIX, 'foo_nic.c'), join(dir, 'drivers', 'net', 'foo_nic.c'));
-  copyFileSync(join(FIX, 'tdx_io.h'), join(dir, 'drivers', 'net', 'tdx_io.h'));
-  writeFileSync(join(dir, 'drivers', 'net', 'other.c'), OTHER);
-  return dir;
-}
+const tree = () => exportTree('tdx-export-worker-');
 
 /** An in-process server whose engine counts the whole-file audits the report makes (auditOnce). */
 function server(exportWorker: ServerOptions['exportWorker']) {
