@@ -21,3 +21,10 @@ export function locate(text: string, needle: string, nth = 0): { line: number; c
   const line = before.split('\n').length - 1;
   return { line, character: idx - (before.lastIndexOf('\n') + 1) };
 }
+
+/** Each site of `text` (audited as one file, no headers) as [accessor, 1-based line, 0-based column]. */
+export async function sitesOf(text: string): Promise<[string, number, number][]> {
+  const e = await engineWith();
+  const a = e.auditOnce('/t/k.c', text);
+  return a.analysis.sites.map((s) => [s.accessor, s.range.start.line + 1, s.range.start.character]);
+}

@@ -5,14 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CParser } from '../../../server/src/c/parser';
 import { objectLikeMacros } from '../../../server/src/c/macroBodies';
-import { engineWith } from './helpers';
-
-/** Each site as [accessor, 1-based line, 0-based column]. */
-async function sitesOf(text: string): Promise<[string, number, number][]> {
-  const e = await engineWith();
-  const a = e.auditOnce('/t/k.c', text);
-  return a.analysis.sites.map((s) => [s.accessor, s.range.start.line + 1, s.range.start.character]);
-}
+import { sitesOf } from './helpers';
 
 test('calls in object-like macro bodies are sites, at their own columns', async () => {
   const text = [

@@ -8,7 +8,7 @@ import { callsInErrors, errorRegions } from '../../../server/src/c/errorRegions'
 import { prepare } from '../../../server/src/c/annotations';
 import { findingFor } from '../../../server/src/audit/findings';
 import { DEFAULT_CONFIG } from '../../../server/src/audit/engine';
-import { engineWith, locate } from './helpers';
+import { engineWith, locate, sitesOf } from './helpers';
 
 /** Parses `text` as the engine does and says how many ERROR/MISSING nodes are left. */
 async function errorsIn(text: string): Promise<number> {
@@ -21,13 +21,6 @@ async function errorsIn(text: string): Promise<number> {
   } finally {
     r.tree.delete();
   }
-}
-
-/** Each site as [accessor, 1-based line, 0-based column]. */
-async function sitesOf(text: string): Promise<[string, number, number][]> {
-  const e = await engineWith();
-  const a = e.auditOnce('/t/k.c', text);
-  return a.analysis.sites.map((s) => [s.accessor, s.range.start.line + 1, s.range.start.character]);
 }
 
 test('statement-like macros without a semicolon parse and keep the calls after them (iphase.c NVRAM_CLR_CE, skb_queue_walk)', async () => {
