@@ -17,15 +17,20 @@
 // The analysed text is the new text with every other function body blanked (same
 // length, newlines kept), so positions are file positions; the sites of the blanked
 // functions are the previous audit's, moved by the edit's line and column delta.
-// Anything this cannot vouch for (parse errors, a structural change, a range of a
-// kept site that overlaps the edit, the round cap of the provenance fixpoint) falls
-// back to the full audit, which is always right.
+// Parse errors the edit leaves alone (ixgbe_main.c: an `#ifdef` giving a function
+// two headers) are kept in the slice as they stand: the functions they touch are not
+// blanked, the edited function may not touch one, and the slice must fail to parse
+// exactly where the previous text did, moved by the edit (every ERROR and MISSING
+// node). Anything this cannot vouch for (another parse error, a structural change, a
+// range of a kept site that overlaps the edit, the round cap of the provenance
+// fixpoint) falls back to the full audit, which is always right.
 
 import type { CParser } from '../c/parser';
 import { analyzeFile, nestingHint, NESTING_HINT_LIMIT, type FileResult, type FunctionSpan } from '../c/analyze';
 import type { ProvenanceTrace } from '../c/provenance';
 import { emptyKnowledge, mergeKnowledge, type Knowledge, type Wrapper } from '../c/knowledge';
-import { countErrors, diffEdit } from '../c/parser';
+import { diffEdit, type ParsedFile } from '../c/parser';
+import { errorSpans } from '../c/errorRegions';
 import { functionView } from '../c/functions';
 import type { FunctionView, Position, Range, Site, SourceAnalysis } from '../c/types';
 import { C_WORD_RE } from '../c/syntax';
@@ -43,6 +48,8 @@ export interface AnalysisMemory {
   /** The file's own wrappers (static inline functions and macros), at this text's positions. */
   wrappers: Map<string, Wrapper>;
   functions: FunctionView[];
+  /** Every ERROR and MISSING node of the file's parse, [start, end) at this text's offsets (errorSpans). */
+  errors: [number, number][];
 }
 
 export function emptyTrace(): ProvenanceTrace {
@@ -50,10 +57,12 @@ export function emptyTrace(): ProvenanceTrace {
 }
 
 /** The memory a full analysis leaves, or undefined when an edit could not reuse it. */
-export function memoryOf(text: string, prepared: string, result: FileResult, trace: ProvenanceTrace, imported: string): AnalysisMemory | undefined {
-  if (result.analysis.parseErrors > 0 || trace.capped || prepared.length !== text.length) return undefined;
+export function memoryOf(text: string, parsed: ParsedFile, result: FileResult, trace: ProvenanceTrace, imported: string): AnalysisMemory | undefined {
+  if (trace.capped || parsed.prepared.text.length !== text.length) return undefined;
   if (nestingHint(text) > NESTING_HINT_LIMIT) return undefined;
-  return { text, sites: [...result.analysis.sites], table: result.table, callsFrom: result.callsFrom, trace, imported, wrappers: new Map(result.exports.wrappers), functions: result.analysis.functions };
+  const errors = errorSpans(parsed.tree.rootNode);
+  if (errors.length !== result.analysis.parseErrors) return undefined;
+  return { text, sites: [...result.analysis.sites], table: result.table, callsFrom: result.callsFrom, trace, imported, wrappers: new Map(result.exports.wrappers), functions: result.analysis.functions, errors };
 }
 
 /** A stable text of what the headers taught (compared between two audits). */
@@ -92,7 +101,7 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   const old = mem.text;
   const edit = editOf(old, text);
   // The same text again (a refresh): the same analysis.
-  if (!edit) return { analysis: { sites: [...mem.sites], functions: mem.functions, parseErrors: 0 }, memory: mem };
+  if (!edit) return { analysis: { sites: [...mem.sites], functions: mem.functions, parseErrors: mem.errors.length }, memory: mem };
   const { start, oldEnd, delta } = edit;
   // The function whose braces hold the whole edit.
   const k = mem.table.findIndex((d) => d.bodyStart >= 0 && d.bodyStart < start && oldEnd < d.bodyEnd);
@@ -110,6 +119,9 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   if (dirs.some((d) => !CONDITIONAL_RE.test(d))) return fallback('a directive in the body');
   if (!sameLines(dirs, directives(newBody))) return fallback('a directive in the body changed');
   if (nestingHint(text) > NESTING_HINT_LIMIT) return fallback('generated nesting');
+  // A parse error in or next to the edited function may be changed by the edit.
+  const touchesError = (d: FunctionSpan) => mem.errors.some(([a, b]) => a <= d.end && d.start <= b);
+  if (touchesError(fn)) return fallback('a parse error in or next to the edited function');
 
   const at = (i: number) => (i >= oldEnd ? i + delta : i);
   const table: FunctionSpan[] = mem.table.map((d, i) =>
@@ -125,7 +137,8 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   const needed = new Set(mem.trace.writers);
   const relevantBefore = relevantPlain(mem.trace);
   for (const [key, by] of mem.trace.plainBy) if (relevantBefore.has(key)) needed.add(Math.min(...by));
-  const keep = (d: FunctionSpan, i: number) => i === k || needed.has(mem.table[i]!.start) || d.bodyStart < 0;
+  // A function a parse error touches stays whole: blanking it could change how the error reads.
+  const keep = (d: FunctionSpan, i: number) => i === k || needed.has(mem.table[i]!.start) || d.bodyStart < 0 || (mem.errors.length > 0 && touchesError(mem.table[i]!));
   // A function no kept body names goes whole (its header too: a prototype-free
   // definition still costs a parse, a scope and a type walk); one that is named keeps
   // its header (its parameters and return type are what a call reads).
@@ -160,7 +173,11 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   // a typist's next edit is mostly in the same function, so the slice barely changes.
   const parsed = parser.parse(sliceKey(file), slice);
   {
-    if (parsed.prepared.text.length !== slice.length || countErrors(parsed.tree) > 0) return fallback('parse errors');
+    if (parsed.prepared.text.length !== slice.length) return fallback('the annotation rewrite changed the length');
+    // The slice fails to parse exactly where the previous text did (moved): the
+    // errors are the file's own, not the edit's nor the blanking's.
+    const errors = errorSpans(parsed.tree.rootNode);
+    if (errors.length !== mem.errors.length || errors.some(([a, b], i) => a !== at(mem.errors[i]![0]) || b !== at(mem.errors[i]![1]))) return fallback('parse errors');
     const trace = emptyTrace();
     const result = analyzeFile(parser, parsed, file, known, { trace, skipMacroBodies: true });
     // The same definitions where they were, the edited one ending where its body now ends.
@@ -214,8 +231,9 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
       imported: importedKey,
       wrappers,
       functions: functionView(table, direct, callsFrom),
+      errors,
     };
-    return { analysis: { sites: [...sites], functions: memory.functions, parseErrors: 0 }, memory };
+    return { analysis: { sites: [...sites], functions: memory.functions, parseErrors: errors.length }, memory };
   }
 }
 
