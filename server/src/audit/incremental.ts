@@ -50,6 +50,8 @@ export interface AnalysisMemory {
   functions: FunctionView[];
   /** Every ERROR and MISSING node of the file's parse, [start, end) at this text's offsets (errorSpans). */
   errors: [number, number][];
+  /** An upper bound of nestingHint(text) (its exact value after a full analysis). */
+  hint: number;
 }
 
 export function emptyTrace(): ProvenanceTrace {
@@ -59,10 +61,11 @@ export function emptyTrace(): ProvenanceTrace {
 /** The memory a full analysis leaves, or undefined when an edit could not reuse it. */
 export function memoryOf(text: string, parsed: ParsedFile, result: FileResult, trace: ProvenanceTrace, imported: string): AnalysisMemory | undefined {
   if (trace.capped || parsed.prepared.text.length !== text.length) return undefined;
-  if (nestingHint(text) > NESTING_HINT_LIMIT) return undefined;
+  const hint = nestingHint(text);
+  if (hint > NESTING_HINT_LIMIT) return undefined;
   const errors = errorSpans(parsed.tree.rootNode);
   if (errors.length !== result.analysis.parseErrors) return undefined;
-  return { text, sites: [...result.analysis.sites], table: result.table, callsFrom: result.callsFrom, trace, imported, wrappers: new Map(result.exports.wrappers), functions: result.analysis.functions, errors };
+  return { text, sites: [...result.analysis.sites], table: result.table, callsFrom: result.callsFrom, trace, imported, wrappers: new Map(result.exports.wrappers), functions: result.analysis.functions, errors, hint };
 }
 
 /** A stable text of what the headers taught (compared between two audits). */
@@ -77,6 +80,8 @@ class Fallback extends Error {}
 export interface IncrementalResult {
   analysis: SourceAnalysis;
   memory: AnalysisMemory;
+  /** The text analysed: other bodies blanked (what the tests check of the blanking). */
+  slice: string;
 }
 
 /**
@@ -101,7 +106,7 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   const old = mem.text;
   const edit = editOf(old, text);
   // The same text again (a refresh): the same analysis.
-  if (!edit) return { analysis: { sites: [...mem.sites], functions: mem.functions, parseErrors: mem.errors.length }, memory: mem };
+  if (!edit) return { analysis: { sites: [...mem.sites], functions: mem.functions, parseErrors: mem.errors.length }, memory: mem, slice: text };
   const { start, oldEnd, delta } = edit;
   // The function whose braces hold the whole edit.
   const k = mem.table.findIndex((d) => d.bodyStart >= 0 && d.bodyStart < start && oldEnd < d.bodyEnd);
@@ -118,7 +123,8 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   const dirs = directives(oldBody);
   if (dirs.some((d) => !CONDITIONAL_RE.test(d))) return fallback('a directive in the body');
   if (!sameLines(dirs, directives(newBody))) return fallback('a directive in the body changed');
-  if (nestingHint(text) > NESTING_HINT_LIMIT) return fallback('generated nesting');
+  const hint = hintAfter(mem.hint, old, text, edit);
+  if (hint > NESTING_HINT_LIMIT) return fallback('generated nesting');
   // A parse error in or next to the edited function may be changed by the edit.
   const touchesError = (d: FunctionSpan) => mem.errors.some(([a, b]) => a <= d.end && d.start <= b);
   if (touchesError(fn)) return fallback('a parse error in or next to the edited function');
@@ -152,10 +158,13 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   table.forEach((d, i) => {
     if (keep(d, i)) return;
     const all = text.slice(d.start, d.end);
-    if (all.includes('__iomem') || DIRECTIVE_RE.test(all)) return;
+    // Conditional branches go with the body (an `#if` left open or closed twice by the
+    // blanking shows as a parse error or another table, and the full audit runs); any
+    // other directive (a `#define` the kept code may read) stays.
+    if (all.includes('__iomem') || (DIRECTIVE_RE.test(all) && !directives(all).every((x) => CONDITIONAL_RE.test(x)))) return;
     const [a, b] = named.has(d.name) ? [d.bodyStart + 1, d.bodyEnd - 1] : [d.start, d.end];
     if (!named.has(d.name)) removed.add(i);
-    parts.push(text.slice(from, a), text.slice(a, b).replace(/[^\n\r]/g, ' '));
+    parts.push(text.slice(from, a), blanked(text.slice(a, b)));
     from = b;
   });
   parts.push(text.slice(from));
@@ -232,8 +241,9 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
       wrappers,
       functions: functionView(table, direct, callsFrom),
       errors,
+      hint,
     };
-    return { analysis: { sites: [...sites], functions: memory.functions, parseErrors: errors.length }, memory };
+    return { analysis: { sites: [...sites], functions: memory.functions, parseErrors: errors.length }, memory, slice };
   }
 }
 
@@ -243,6 +253,31 @@ export function sliceKey(file: string): string {
 }
 
 const DIRECTIVE_RE = /^[ \t]*#/m;
+
+/** The text with every character but line ends a space (a run per line: a replacement per character cost ~10 ms a slice). */
+function blanked(s: string): string {
+  return s.replace(/[^\n\r]+/g, (run) => ' '.repeat(run.length));
+}
+
+/** Characters nestingHint() counts as nesting (analyze.ts). */
+const HINT_COUNTED_RE = /[(*&!~+\-|^?]/g;
+/** Characters that end what nestingHint() counts, or change how a line is read (a directive, a continuation). */
+const HINT_BOUNDARY_RE = /[;{}\n\r#\\]/;
+
+/**
+ * An upper bound of nestingHint(text) from the previous text's bound, without a pass
+ * over the file: an edit that removes no boundary, adds none, and does not touch a
+ * line's first character raises no count by more than the counted characters it adds.
+ * Anything else is counted again.
+ */
+export function hintAfter(before: number, old: string, text: string, e: Edit): number {
+  const removed = old.slice(e.start, e.oldEnd);
+  const added = text.slice(e.start, e.oldEnd + e.delta);
+  const lineStart = old.lastIndexOf('\n', e.start - 1) + 1;
+  const lead = /^[ \t]*/.exec(old.slice(lineStart, e.start + 1))![0].length;
+  if (HINT_BOUNDARY_RE.test(removed) || HINT_BOUNDARY_RE.test(added) || lineStart + lead >= e.start) return nestingHint(text);
+  return before + (added.match(HINT_COUNTED_RE)?.length ?? 0);
+}
 
 /** The preprocessor lines of a body, each with its continuation lines, in order. */
 function directives(body: string): string[] {

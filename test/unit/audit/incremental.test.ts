@@ -14,6 +14,10 @@ import { FingerprintMemo, findingFingerprints } from '../../../server/src/audit/
 import { toDiagnostics } from '../../../server/src/lsp/diagnostics';
 import { typeTableReads } from '../../../server/src/c/ctypes';
 import { generate } from '../../bench/bigfile';
+import { CParser } from '../../../server/src/c/parser';
+import { analyzeFile, nestingHint } from '../../../server/src/c/analyze';
+import { emptyKnowledge } from '../../../server/src/c/knowledge';
+import { analyseEdit, editOf, emptyTrace, hintAfter, memoryOf } from '../../../server/src/audit/incremental';
 import { mulberry32 as rng } from '../../fuzz/prng';
 
 /** Functions that hand MMIO to each other through every kind of fact provenance.ts follows. */
@@ -344,6 +348,56 @@ describe('incremental audit of an edited document equals a full audit', () => {
       assert.equal(inc.auditCounts.incremental, incremental, `${what}: ${JSON.stringify([...inc.auditCounts.why])}`);
       assert.deepStrictEqual(view(a, next), view(ref.auditOnce(file, next), next), what);
     }
+  });
+
+  test('another body holding only #if branches is blanked in the slice; one holding a #define is kept', async () => {
+    const text = CROSS.replace(
+      'static void remove',
+      'static void pm(struct priv *p)\n{\n#ifdef CONFIG_PM\n\twritel(1, p->base + 0x44);\n#else\n\tp->irq = 2;\n#endif\n}\n\n' +
+        'static void defs(struct priv *p)\n{\n#define WR2(p) writel(0, p)\n\tp->irq = 1;\n\tioread8(p->base + 0x48);\n}\n\nstatic void remove',
+    );
+    const parser = await CParser.create();
+    const file = '/nonexistent/tdx-incremental/blank.c';
+    const parsed = parser.parse(file, text);
+    const trace = emptyTrace();
+    const result = analyzeFile(parser, parsed, file, emptyKnowledge(), { trace });
+    const mem = memoryOf(text, parsed, result, trace, '')!;
+    const next = text.replace('i < 16', 'i < 160');
+    const r = analyseEdit(parser, mem, next, file, emptyKnowledge(), '');
+    assert.ok(!('fallback' in r), JSON.stringify(r));
+    assert.equal(r.slice.length, next.length);
+    assert.ok(!r.slice.includes('p->base + 0x44') && !r.slice.includes('CONFIG_PM'), 'the body with branches only is blanked');
+    assert.ok(r.slice.includes('#define WR2(p)') && r.slice.includes('p->base + 0x48'), 'the body with a #define is kept');
+    const ref = await AuditEngine.create({ readFile: () => undefined });
+    assert.deepStrictEqual(r.analysis.sites, ref.auditOnce(file, next).analysis.sites);
+  });
+
+  test('the nesting bound kept across edits is never below the nesting a fresh count gives', () => {
+    const r = rng(4242);
+    let checked = 0;
+    for (const start of [CROSS, CROSS_ERR, generate(3000)]) {
+      let text = start;
+      let bound = nestingHint(text);
+      for (let step = 0; step < 400; step++) {
+        // Typing: single characters of every kind the count reads, at random places.
+        const at = Math.floor(r() * text.length);
+        const ch = ['(', '*', '-', ';', '{', '}', '\n', '#', '\\', ' ', 'x', '7', '?', '(('][Math.floor(r() * 14)]!;
+        const next = r() < 0.5 ? text.slice(0, at) + ch + text.slice(at) : text.slice(0, at) + text.slice(at + 1 + Math.floor(r() * 3));
+        const e = editOf(text, next);
+        if (!e) continue;
+        bound = hintAfter(bound, text, next, e);
+        const exact = nestingHint(next);
+        assert.ok(bound >= exact, `step ${step}: bound ${bound} below ${exact}`);
+        checked++;
+        text = next;
+      }
+    }
+    assert.ok(checked > 1000);
+    // A directive line made code by a character typed before its `#`: its count joins the next statement's.
+    const d = '#define A ((((\nint y = ((((1))));\n';
+    const typed = `x${d}`;
+    assert.ok(hintAfter(nestingHint(d), d, typed, editOf(d, typed)!) >= nestingHint(typed));
+    assert.ok(nestingHint(typed) > nestingHint(d));
   });
 
   test('an edit in one function hashes only that function\'s fingerprints again; the others come from the memo', async () => {
