@@ -155,6 +155,14 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   const removed = new Set<number>();
   const parts: string[] = [];
   let from = 0;
+  // The lines inside a blanked span are left empty (their line ends kept), so the
+  // slice is a fraction of the file (igb_main.c: 279 of 279 KB were prepared, scanned
+  // and parsed at every keystroke, 243 KB of it other bodies) while every line and
+  // column stays the file's: a position in the slice is the file position. Offsets
+  // are not: `toFile` maps one back (never needed inside a blanked span).
+  let sliceAt = 0;
+  const regionEnds: number[] = [];
+  const dropped: number[] = [];
   table.forEach((d, i) => {
     if (keep(d, i)) return;
     const all = text.slice(d.start, d.end);
@@ -164,11 +172,29 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
     if (all.includes('__iomem') || (DIRECTIVE_RE.test(all) && !directives(all).every((x) => CONDITIONAL_RE.test(x)))) return;
     const [a, b] = named.has(d.name) ? [d.bodyStart + 1, d.bodyEnd - 1] : [d.start, d.end];
     if (!named.has(d.name)) removed.add(i);
-    parts.push(text.slice(from, a), blanked(text.slice(a, b)));
+    const blank = compacted(text.slice(a, b));
+    parts.push(text.slice(from, a), blank);
+    sliceAt += a - from + blank.length;
+    regionEnds.push(sliceAt);
+    dropped.push((dropped[dropped.length - 1] ?? 0) + (b - a - blank.length));
     from = b;
   });
   parts.push(text.slice(from));
   const slice = parts.join('');
+  const toFile = (o: number): number => {
+    if (o < 0) return o;
+    let lo = 0;
+    let hi = regionEnds.length - 1;
+    let j = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (regionEnds[mid]! <= o) {
+        j = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return j < 0 ? o : o + dropped[j]!;
+  };
 
   // The file's wrappers come from the previous audit (static inline bodies and macros
   // are outside the edit), first as in analyze.ts, then what the headers teach.
@@ -185,17 +211,18 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
     if (parsed.prepared.text.length !== slice.length) return fallback('the annotation rewrite changed the length');
     // The slice fails to parse exactly where the previous text did (moved): the
     // errors are the file's own, not the edit's nor the blanking's.
-    const errors = errorSpans(parsed.tree.rootNode);
+    const errors = errorSpans(parsed.tree.rootNode).map(([a, b]): [number, number] => [toFile(a), toFile(b)]);
     if (errors.length !== mem.errors.length || errors.some(([a, b], i) => a !== at(mem.errors[i]![0]) || b !== at(mem.errors[i]![1]))) return fallback('parse errors');
-    const trace = emptyTrace();
-    const result = analyzeFile(parser, parsed, file, known, { trace, skipMacroBodies: true });
+    const sliceTrace = emptyTrace();
+    const result = analyzeFile(parser, parsed, file, known, { trace: sliceTrace, skipMacroBodies: true });
+    const trace = traceAt(sliceTrace, toFile);
     // The same definitions where they were, the edited one ending where its body now ends.
     const expected = table.filter((_, i) => !removed.has(i));
     if (result.table.length !== expected.length) return fallback('the definitions changed');
     for (let i = 0; i < expected.length; i++) {
       const a = result.table[i]!;
       const b = expected[i]!;
-      if (a.name !== b.name || a.start !== b.start || a.end !== b.end || a.bodyStart !== b.bodyStart || a.bodyEnd !== b.bodyEnd || a.isStatic !== b.isStatic || a.isInline !== b.isInline) return fallback('the definitions changed');
+      if (a.name !== b.name || toFile(a.start) !== b.start || toFile(a.end) !== b.end || toFile(a.bodyStart) !== b.bodyStart || toFile(a.bodyEnd) !== b.bodyEnd || a.isStatic !== b.isStatic || a.isInline !== b.isInline) return fallback('the definitions changed');
     }
     if (trace.capped || !sameFacts(edit, file, mem.trace, trace) || !sameSet(relevantBefore, relevantPlain(trace))) return fallback('the provenance facts changed');
 
@@ -257,6 +284,30 @@ const DIRECTIVE_RE = /^[ \t]*#/m;
 /** The text with every character but line ends a space (a run per line: a replacement per character cost ~10 ms a slice). */
 function blanked(s: string): string {
   return s.replace(/[^\n\r]+/g, (run) => ' '.repeat(run.length));
+}
+
+/**
+ * A blanked span whose inner lines are emptied: its first and last line's part
+ * become spaces (the text around them on those lines keeps its columns), every line
+ * between keeps only its line end. Lines and columns outside the span are unchanged.
+ */
+export function compacted(s: string): string {
+  const first = s.indexOf('\n');
+  if (first < 0) return blanked(s);
+  const last = s.lastIndexOf('\n');
+  return blanked(s.slice(0, first)) + s.slice(first, last + 1).replace(/[^\n\r]+/g, '') + blanked(s.slice(last + 1));
+}
+
+/** The trace of a run on the slice with its offsets (function starts, parameter slots) moved to the file's. */
+function traceAt(t: ProvenanceTrace, toFile: (o: number) => number): ProvenanceTrace {
+  const facts: ProvenanceTrace['facts'] = new Map();
+  for (const [key, v] of t.facts) {
+    const m = /^L(\d+):(.*)$/s.exec(key);
+    facts.set(m ? `L${toFile(Number(m[1]))}:${m[2]}` : key, v);
+  }
+  const plainBy = new Map<string, Set<number>>();
+  for (const [key, by] of t.plainBy) plainBy.set(key, new Set([...by].map(toFile)));
+  return { writers: new Set([...t.writers].map(toFile)), facts, plain: t.plain, plainBy, capped: t.capped };
 }
 
 /** Characters nestingHint() counts as nesting (analyze.ts). */

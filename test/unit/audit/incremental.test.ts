@@ -330,6 +330,27 @@ describe('incremental audit of an edited document equals a full audit', () => {
     assert.deepStrictEqual(view(a, next), view(ref.auditOnce(file, next), next));
   });
 
+  test('edits alternating between the function that stores MMIO (or normal memory) and one that reads it all take the incremental path', async () => {
+    // probe sets p->regs, gmap (MMIO) and p->shadow (normal memory) for irq_handler: the
+    // memory must name probe as their writer at its file offset (the slice's differ).
+    const inc = await AuditEngine.create({ readFile: () => undefined });
+    const ref = await AuditEngine.create({ readFile: () => undefined });
+    const file = '/nonexistent/tdx-incremental/writers.c';
+    inc.audit(file, CROSS, 1);
+    const texts = [CROSS.replace('i < 16', 'i < 160'), CROSS.replace('i < 16', 'i < 160').replace('p->regs[4] |= 8', 'p->regs[4] |= 9'), CROSS.replace('i < 16', 'i < 16').replace('p->regs[4] |= 8', 'p->regs[4] |= 9'), CROSS];
+    texts.forEach((t, i) => assert.deepStrictEqual(view(inc.audit(file, t, i + 2), t), view(ref.auditOnce(file, t), t), `edit ${i + 1}`));
+    assert.equal(inc.auditCounts.incremental, texts.length, JSON.stringify([...inc.auditCounts.why]));
+    // A function that only gives a field normal memory (no MMIO): kept for the reader as its first producer.
+    const plain = CROSS.replace('\tp->shadow = kmalloc(64, GFP_KERNEL);\n', '').replace('static int probe', 'static void init_shadow(struct priv *p)\n{\n\tp->shadow = kmalloc(64, GFP_KERNEL);\n}\n\nstatic int probe').replace('static void remove', 'static void remap(struct priv *p)\n{\n\tp->shadow = ioremap(0, 16);\n}\n\nstatic void remove');
+    const inc2 = await AuditEngine.create({ readFile: () => undefined });
+    inc2.audit(file, plain, 1);
+    const e1 = plain.replace('kmalloc(64', 'kmalloc(640');
+    const e2 = e1.replace('p->regs[4] |= 8', 'p->regs[4] |= 9');
+    const texts2 = [e1, e2, e2.replace('kmalloc(640', 'kmalloc(64'), plain];
+    texts2.forEach((t, i) => assert.deepStrictEqual(view(inc2.audit(file, t, i + 2), t), view(ref.auditOnce(file, t), t), `plain, edit ${i + 1}`));
+    assert.equal(inc2.auditCounts.incremental, texts2.length, JSON.stringify([...inc2.auditCounts.why]));
+  });
+
   test('a body with #ifdef branches the edit leaves alone takes the incremental path; a changed branch line or a #define in the body does not', async () => {
     const withBranch = CROSS.replace('\tfor (i = 0; i < 16; i++)\n', '#ifdef CONFIG_PM\n\tgmap[5] = 2;\n#else\n\twritel(1, gbase);\n#endif\n\tfor (i = 0; i < 16; i++)\n');
     const ref = await AuditEngine.create({ readFile: () => undefined });
@@ -350,7 +371,7 @@ describe('incremental audit of an edited document equals a full audit', () => {
     }
   });
 
-  test('another body holding only #if branches is blanked in the slice; one holding a #define is kept', async () => {
+  test('another body holding only #if branches is blanked in the slice (its inner lines emptied, every line and column kept); one holding a #define is kept', async () => {
     const text = CROSS.replace(
       'static void remove',
       'static void pm(struct priv *p)\n{\n#ifdef CONFIG_PM\n\twritel(1, p->base + 0x44);\n#else\n\tp->irq = 2;\n#endif\n}\n\n' +
@@ -365,7 +386,12 @@ describe('incremental audit of an edited document equals a full audit', () => {
     const next = text.replace('i < 16', 'i < 160');
     const r = analyseEdit(parser, mem, next, file, emptyKnowledge(), '');
     assert.ok(!('fallback' in r), JSON.stringify(r));
-    assert.equal(r.slice.length, next.length);
+    // Blanked lines are emptied, so the slice is shorter; every line keeps its number,
+    // and a line keeping any text keeps its columns (blanked parts are spaces).
+    const [sl, fl] = [r.slice.split('\n'), next.split('\n')];
+    assert.equal(sl.length, fl.length);
+    assert.ok(r.slice.length < next.length * 0.9, `${r.slice.length} of ${next.length}`);
+    sl.forEach((line, i) => assert.ok(line === fl[i] || line.trim() === '' || line.length === fl[i]!.length, `line ${i + 1}: ${JSON.stringify(line)}`));
     assert.ok(!r.slice.includes('p->base + 0x44') && !r.slice.includes('CONFIG_PM'), 'the body with branches only is blanked');
     assert.ok(r.slice.includes('#define WR2(p)') && r.slice.includes('p->base + 0x48'), 'the body with a #define is kept');
     const ref = await AuditEngine.create({ readFile: () => undefined });
