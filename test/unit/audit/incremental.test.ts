@@ -17,7 +17,7 @@ import { generate } from '../../bench/bigfile';
 import { CParser } from '../../../server/src/c/parser';
 import { analyzeFile, nestingHint } from '../../../server/src/c/analyze';
 import { emptyKnowledge } from '../../../server/src/c/knowledge';
-import { analyseEdit, editOf, emptyTrace, hintAfter, memoryOf } from '../../../server/src/audit/incremental';
+import { analyseEdit, editOf, emptyTrace, hintAfter, memoryOf, startsAfter } from '../../../server/src/audit/incremental';
 import { mulberry32 as rng } from '../../fuzz/prng';
 
 /** Functions that hand MMIO to each other through every kind of fact provenance.ts follows. */
@@ -424,6 +424,51 @@ describe('incremental audit of an edited document equals a full audit', () => {
     const typed = `x${d}`;
     assert.ok(hintAfter(nestingHint(d), d, typed, editOf(d, typed)!) >= nestingHint(typed));
     assert.ok(nestingHint(typed) > nestingHint(d));
+  });
+
+  test('the edit and the line starts kept across edits are those of a fresh comparison and a fresh count', () => {
+    const r = rng(777);
+    let text = generate(4000);
+    let starts = lineStarts(text);
+    for (let step = 0; step < 300; step++) {
+      const at = Math.floor(r() * text.length);
+      const ins = ['\n', 'x', '\n\n\tv = 1;\n', '', '\r\n', '}'][Math.floor(r() * 6)]!;
+      // Replacements, insertions and deletions, some near the ends and across 2 KiB blocks.
+      const cut = r() < 0.1 ? Math.floor(r() * 5000) : Math.floor(r() * 4);
+      const from = r() < 0.05 ? Math.floor(r() * 3) : r() < 0.05 ? text.length - Math.floor(r() * 3) : at;
+      const next = text.slice(0, from) + ins + text.slice(Math.min(text.length, from + cut));
+      const fast = editOf(text, next, starts);
+      assert.deepEqual(fast, editOf(text, next), `step ${step}`);
+      if (fast) starts = startsAfter(starts, fast, next);
+      assert.deepEqual(starts, lineStarts(next), `step ${step}: line starts`);
+      text = next;
+    }
+    // Repeated text: the common prefix and suffix must not overlap.
+    for (const [a, b] of [['x'.repeat(5000), 'x'.repeat(5001)], ['ab\n'.repeat(3000), 'ab\n'.repeat(2990)], ['q'.repeat(4100), 'q'.repeat(2000)]] as const) {
+      assert.deepEqual(editOf(a, b, lineStarts(a)), editOf(a, b), `${a.length} -> ${b.length}`);
+    }
+  });
+
+  test('what the slice kept of a definition is read again once an edit lands in it', async () => {
+    const parser = await CParser.create();
+    const file = '/nonexistent/tdx-incremental/blank-memo.c';
+    const parsed = parser.parse(file, CROSS);
+    const trace = emptyTrace();
+    let mem = memoryOf(CROSS, parsed, analyzeFile(parser, parsed, file, emptyKnowledge(), { trace }), trace, '')!;
+    const ref = await AuditEngine.create({ readFile: () => undefined });
+    // probe, then poke (blanked by the first: its body is remembered), then probe again.
+    const t1 = CROSS.replace('i < 16', 'i < 160');
+    const t2 = t1.replace('\tint i;\n\tfor (i = 0; i < 4', '\tint i;\n\tvoid __iomem *q = 0;\n\tfor (i = 0; i < 4');
+    const t3 = t2.replace('i < 160', 'i < 16');
+    let slice = '';
+    for (const t of [t1, t2, t3]) {
+      const r = analyseEdit(parser, mem, t, file, emptyKnowledge(), '');
+      assert.ok(!('fallback' in r), JSON.stringify(r));
+      assert.deepStrictEqual(r.analysis.sites, ref.auditOnce(file, t).analysis.sites);
+      mem = r.memory;
+      slice = r.slice;
+    }
+    assert.ok(slice.includes('void __iomem *q = 0;'), 'poke now holds __iomem: kept whole');
   });
 
   test('an edit in one function hashes only that function\'s fingerprints again; the others come from the memo', async () => {
