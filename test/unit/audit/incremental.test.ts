@@ -291,6 +291,11 @@ describe('incremental audit of an edited document equals a full audit', () => {
     assert.ok(counts.incremental >= 25, `incremental audits: ${counts.incremental}; full: ${JSON.stringify([...counts.why])}`);
   });
 
+  test('random edits of a driver with CRLF line ends (the compacted slice keeps each line end whole)', async () => {
+    const counts = await compareSequences('crlf', CROSS.replace(/\n/g, '\r\n'), 4, 25);
+    assert.ok(counts.incremental >= 10, `incremental audits: ${counts.incremental}; full: ${JSON.stringify([...counts.why])}`);
+  });
+
   test('an edit in a body away from the parse errors takes the incremental path; one in the function holding an error does not', async () => {
     const ref = await AuditEngine.create({ readFile: () => undefined });
     const file = '/nonexistent/tdx-incremental/errors.c';
