@@ -341,7 +341,7 @@ export class AuditEngine {
     const parsed = this.parser.parse(file, text);
     const trace = emptyTrace();
     const result = analyzeFile(this.parser, parsed, file, imported, { trace });
-    const next = memoryOf(text, parsed.prepared.text, result, trace, key);
+    const next = memoryOf(text, parsed, result, trace, key);
     if (next) this.memory.set(file, next);
     return result.analysis;
   }

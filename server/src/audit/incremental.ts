@@ -17,15 +17,20 @@
 // The analysed text is the new text with every other function body blanked (same
 // length, newlines kept), so positions are file positions; the sites of the blanked
 // functions are the previous audit's, moved by the edit's line and column delta.
-// Anything this cannot vouch for (parse errors, a structural change, a range of a
-// kept site that overlaps the edit, the round cap of the provenance fixpoint) falls
-// back to the full audit, which is always right.
+// Parse errors the edit leaves alone (ixgbe_main.c: an `#ifdef` giving a function
+// two headers) are kept in the slice as they stand: the functions they touch are not
+// blanked, the edited function may not touch one, and the slice must fail to parse
+// exactly where the previous text did, moved by the edit (every ERROR and MISSING
+// node). Anything this cannot vouch for (another parse error, a structural change, a
+// range of a kept site that overlaps the edit, the round cap of the provenance
+// fixpoint) falls back to the full audit, which is always right.
 
 import type { CParser } from '../c/parser';
 import { analyzeFile, nestingHint, NESTING_HINT_LIMIT, type FileResult, type FunctionSpan } from '../c/analyze';
 import type { ProvenanceTrace } from '../c/provenance';
 import { emptyKnowledge, mergeKnowledge, type Knowledge, type Wrapper } from '../c/knowledge';
-import { countErrors, diffEdit } from '../c/parser';
+import { diffEdit, type ParsedFile } from '../c/parser';
+import { errorSpans } from '../c/errorRegions';
 import { functionView } from '../c/functions';
 import type { FunctionView, Position, Range, Site, SourceAnalysis } from '../c/types';
 import { C_WORD_RE } from '../c/syntax';
@@ -43,6 +48,25 @@ export interface AnalysisMemory {
   /** The file's own wrappers (static inline functions and macros), at this text's positions. */
   wrappers: Map<string, Wrapper>;
   functions: FunctionView[];
+  /** Every ERROR and MISSING node of the file's parse, [start, end) at this text's offsets (errorSpans). */
+  errors: [number, number][];
+  /** An upper bound of nestingHint(text) (its exact value after a full analysis). */
+  hint: number;
+  /** Offsets at which each line of `text` starts. */
+  lineStarts: number[];
+  /** Per definition of `table`, what the slice took of its text (its text is unchanged until an edit lands in it). */
+  blanks: (BlankMemo | undefined)[];
+}
+
+/** What blanking one definition needs of its text, kept while the text is unchanged. */
+interface BlankMemo {
+  /** It holds `__iomem` or a directive other than a conditional branch: never blanked. */
+  never: boolean;
+  /** The words of its text (read when it is kept). */
+  words?: string[];
+  /** Its body's inside, compacted; the whole definition, compacted. */
+  body?: string;
+  whole?: string;
 }
 
 export function emptyTrace(): ProvenanceTrace {
@@ -50,10 +74,13 @@ export function emptyTrace(): ProvenanceTrace {
 }
 
 /** The memory a full analysis leaves, or undefined when an edit could not reuse it. */
-export function memoryOf(text: string, prepared: string, result: FileResult, trace: ProvenanceTrace, imported: string): AnalysisMemory | undefined {
-  if (result.analysis.parseErrors > 0 || trace.capped || prepared.length !== text.length) return undefined;
-  if (nestingHint(text) > NESTING_HINT_LIMIT) return undefined;
-  return { text, sites: [...result.analysis.sites], table: result.table, callsFrom: result.callsFrom, trace, imported, wrappers: new Map(result.exports.wrappers), functions: result.analysis.functions };
+export function memoryOf(text: string, parsed: ParsedFile, result: FileResult, trace: ProvenanceTrace, imported: string): AnalysisMemory | undefined {
+  if (trace.capped || parsed.prepared.text.length !== text.length) return undefined;
+  const hint = nestingHint(text);
+  if (hint > NESTING_HINT_LIMIT) return undefined;
+  const errors = errorSpans(parsed.tree.rootNode);
+  if (errors.length !== result.analysis.parseErrors) return undefined;
+  return { text, sites: [...result.analysis.sites], table: result.table, callsFrom: result.callsFrom, trace, imported, wrappers: new Map(result.exports.wrappers), functions: result.analysis.functions, errors, hint, lineStarts: lineStartsOf(text), blanks: [] };
 }
 
 /** A stable text of what the headers taught (compared between two audits). */
@@ -68,6 +95,8 @@ class Fallback extends Error {}
 export interface IncrementalResult {
   analysis: SourceAnalysis;
   memory: AnalysisMemory;
+  /** The text analysed: other bodies blanked (what the tests check of the blanking). */
+  slice: string;
 }
 
 /**
@@ -90,9 +119,9 @@ function fallback(why: string): never {
 
 function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: string, imported: Knowledge, importedKey: string): IncrementalResult {
   const old = mem.text;
-  const edit = editOf(old, text);
+  const edit = editOf(old, text, mem.lineStarts);
   // The same text again (a refresh): the same analysis.
-  if (!edit) return { analysis: { sites: [...mem.sites], functions: mem.functions, parseErrors: 0 }, memory: mem };
+  if (!edit) return { analysis: { sites: [...mem.sites], functions: mem.functions, parseErrors: mem.errors.length }, memory: mem, slice: text };
   const { start, oldEnd, delta } = edit;
   // The function whose braces hold the whole edit.
   const k = mem.table.findIndex((d) => d.bodyStart >= 0 && d.bodyStart < start && oldEnd < d.bodyEnd);
@@ -109,7 +138,11 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   const dirs = directives(oldBody);
   if (dirs.some((d) => !CONDITIONAL_RE.test(d))) return fallback('a directive in the body');
   if (!sameLines(dirs, directives(newBody))) return fallback('a directive in the body changed');
-  if (nestingHint(text) > NESTING_HINT_LIMIT) return fallback('generated nesting');
+  const hint = hintAfter(mem.hint, old, text, edit);
+  if (hint > NESTING_HINT_LIMIT) return fallback('generated nesting');
+  // A parse error in or next to the edited function may be changed by the edit.
+  const touchesError = (d: FunctionSpan) => mem.errors.some(([a, b]) => a <= d.end && d.start <= b);
+  if (touchesError(fn)) return fallback('a parse error in or next to the edited function');
 
   const at = (i: number) => (i >= oldEnd ? i + delta : i);
   const table: FunctionSpan[] = mem.table.map((d, i) =>
@@ -125,28 +158,72 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   const needed = new Set(mem.trace.writers);
   const relevantBefore = relevantPlain(mem.trace);
   for (const [key, by] of mem.trace.plainBy) if (relevantBefore.has(key)) needed.add(Math.min(...by));
-  const keep = (d: FunctionSpan, i: number) => i === k || needed.has(mem.table[i]!.start) || d.bodyStart < 0;
+  // A function a parse error touches stays whole: blanking it could change how the error reads.
+  const keep = (d: FunctionSpan, i: number) => i === k || needed.has(mem.table[i]!.start) || d.bodyStart < 0 || (mem.errors.length > 0 && touchesError(mem.table[i]!));
   // A function no kept body names goes whole (its header too: a prototype-free
   // definition still costs a parse, a scope and a type walk); one that is named keeps
   // its header (its parameters and return type are what a call reads).
+  // Other definitions' texts are unchanged: what was read of them is kept (`blanks`).
+  const blanks = mem.blanks.slice(0, table.length);
+  blanks[k] = undefined;
+  const memo = (d: FunctionSpan, i: number): BlankMemo => {
+    let b = blanks[i];
+    if (!b) {
+      const all = text.slice(d.start, d.end);
+      // Conditional branches go with the body (an `#if` left open or closed twice by the
+      // blanking shows as a parse error or another table, and the full audit runs); any
+      // other directive (a `#define` the kept code may read) stays.
+      blanks[i] = b = { never: all.includes('__iomem') || (DIRECTIVE_RE.test(all) && !directives(all).every((x) => CONDITIONAL_RE.test(x))) };
+    }
+    return b;
+  };
   const named = new Set<string>();
   table.forEach((d, i) => {
-    if (keep(d, i)) for (const w of text.slice(d.start, d.end).match(C_WORD_RE) ?? []) named.add(w);
+    if (!keep(d, i)) return;
+    const b = memo(d, i);
+    for (const w of (b.words ??= text.slice(d.start, d.end).match(C_WORD_RE) ?? [])) named.add(w);
   });
   const removed = new Set<number>();
   const parts: string[] = [];
   let from = 0;
+  // The lines inside a blanked span are left empty (their line ends kept), so the
+  // slice is a fraction of the file (igb_main.c: 85 KB instead of 279 KB prepared,
+  // scanned and parsed at every keystroke) while every line and
+  // column stays the file's: a position in the slice is the file position. Offsets
+  // are not: `toFile` maps one back (never needed inside a blanked span).
+  let sliceAt = 0;
+  const regionEnds: number[] = [];
+  const dropped: number[] = [];
   table.forEach((d, i) => {
     if (keep(d, i)) return;
-    const all = text.slice(d.start, d.end);
-    if (all.includes('__iomem') || DIRECTIVE_RE.test(all)) return;
-    const [a, b] = named.has(d.name) ? [d.bodyStart + 1, d.bodyEnd - 1] : [d.start, d.end];
-    if (!named.has(d.name)) removed.add(i);
-    parts.push(text.slice(from, a), text.slice(a, b).replace(/[^\n\r]/g, ' '));
+    const m = memo(d, i);
+    if (m.never) return;
+    const whole = !named.has(d.name);
+    const [a, b] = whole ? [d.start, d.end] : [d.bodyStart + 1, d.bodyEnd - 1];
+    if (whole) removed.add(i);
+    const blank = whole ? (m.whole ??= compacted(text.slice(a, b))) : (m.body ??= compacted(text.slice(a, b)));
+    parts.push(text.slice(from, a), blank);
+    sliceAt += a - from + blank.length;
+    regionEnds.push(sliceAt);
+    dropped.push((dropped[dropped.length - 1] ?? 0) + (b - a - blank.length));
     from = b;
   });
   parts.push(text.slice(from));
   const slice = parts.join('');
+  const toFile = (o: number): number => {
+    if (o < 0) return o;
+    let lo = 0;
+    let hi = regionEnds.length - 1;
+    let j = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (regionEnds[mid]! <= o) {
+        j = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return j < 0 ? o : o + dropped[j]!;
+  };
 
   // The file's wrappers come from the previous audit (static inline bodies and macros
   // are outside the edit), first as in analyze.ts, then what the headers teach.
@@ -160,16 +237,21 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   // a typist's next edit is mostly in the same function, so the slice barely changes.
   const parsed = parser.parse(sliceKey(file), slice);
   {
-    if (parsed.prepared.text.length !== slice.length || countErrors(parsed.tree) > 0) return fallback('parse errors');
-    const trace = emptyTrace();
-    const result = analyzeFile(parser, parsed, file, known, { trace, skipMacroBodies: true });
+    if (parsed.prepared.text.length !== slice.length) return fallback('the annotation rewrite changed the length');
+    // The slice fails to parse exactly where the previous text did (moved): the
+    // errors are the file's own, not the edit's nor the blanking's.
+    const errors = errorSpans(parsed.tree.rootNode).map(([a, b]): [number, number] => [toFile(a), toFile(b)]);
+    if (errors.length !== mem.errors.length || errors.some(([a, b], i) => a !== at(mem.errors[i]![0]) || b !== at(mem.errors[i]![1]))) return fallback('parse errors');
+    const sliceTrace = emptyTrace();
+    const result = analyzeFile(parser, parsed, file, known, { trace: sliceTrace, skipMacroBodies: true });
+    const trace = traceAt(sliceTrace, toFile);
     // The same definitions where they were, the edited one ending where its body now ends.
     const expected = table.filter((_, i) => !removed.has(i));
     if (result.table.length !== expected.length) return fallback('the definitions changed');
     for (let i = 0; i < expected.length; i++) {
       const a = result.table[i]!;
       const b = expected[i]!;
-      if (a.name !== b.name || a.start !== b.start || a.end !== b.end || a.bodyStart !== b.bodyStart || a.bodyEnd !== b.bodyEnd || a.isStatic !== b.isStatic || a.isInline !== b.isInline) return fallback('the definitions changed');
+      if (a.name !== b.name || toFile(a.start) !== b.start || toFile(a.end) !== b.end || toFile(a.bodyStart) !== b.bodyStart || toFile(a.bodyEnd) !== b.bodyEnd || a.isStatic !== b.isStatic || a.isInline !== b.isInline) return fallback('the definitions changed');
     }
     if (trace.capped || !sameFacts(edit, file, mem.trace, trace) || !sameSet(relevantBefore, relevantPlain(trace))) return fallback('the provenance facts changed');
 
@@ -179,8 +261,8 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
       const o = offsetIn(starts, s.range.start);
       return o >= lo && o < hi;
     };
-    const oldStarts = lineStartsOf(old);
-    const newStarts = lineStartsOf(text);
+    const oldStarts = mem.lineStarts;
+    const newStarts = startsAfter(oldStarts, edit, text);
     const kept = mem.sites.filter((s) => !inFn(s, fn.start, fn.end, oldStarts)).map((s) => shiftSite(edit, file, s));
     const fresh = result.analysis.sites.filter((s) => inFn(s, fnNew.start, fnNew.end, newStarts));
     const sites = [...kept, ...fresh].sort(byPosition);
@@ -214,8 +296,12 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
       imported: importedKey,
       wrappers,
       functions: functionView(table, direct, callsFrom),
+      errors,
+      hint,
+      lineStarts: newStarts,
+      blanks,
     };
-    return { analysis: { sites: [...sites], functions: memory.functions, parseErrors: 0 }, memory };
+    return { analysis: { sites: [...sites], functions: memory.functions, parseErrors: errors.length }, memory, slice };
   }
 }
 
@@ -225,6 +311,55 @@ export function sliceKey(file: string): string {
 }
 
 const DIRECTIVE_RE = /^[ \t]*#/m;
+
+/** The text with every character but line ends a space (a run per line: a replacement per character cost ~10 ms a slice). */
+function blanked(s: string): string {
+  return s.replace(/[^\n\r]+/g, (run) => ' '.repeat(run.length));
+}
+
+/**
+ * A blanked span whose inner lines are emptied: its first and last line's part
+ * become spaces (the text around them on those lines keeps its columns), every line
+ * between keeps only its line end. Lines and columns outside the span are unchanged.
+ */
+export function compacted(s: string): string {
+  const first = s.indexOf('\n');
+  if (first < 0) return blanked(s);
+  const last = s.lastIndexOf('\n');
+  return blanked(s.slice(0, first)) + s.slice(first, last + 1).replace(/[^\n\r]+/g, '') + blanked(s.slice(last + 1));
+}
+
+/** The trace of a run on the slice with its offsets (function starts, parameter slots) moved to the file's. */
+function traceAt(t: ProvenanceTrace, toFile: (o: number) => number): ProvenanceTrace {
+  const facts: ProvenanceTrace['facts'] = new Map();
+  for (const [key, v] of t.facts) {
+    const m = /^L(\d+):(.*)$/s.exec(key);
+    facts.set(m ? `L${toFile(Number(m[1]))}:${m[2]}` : key, v);
+  }
+  const plainBy = new Map<string, Set<number>>();
+  for (const [key, by] of t.plainBy) plainBy.set(key, new Set([...by].map(toFile)));
+  return { writers: new Set([...t.writers].map(toFile)), facts, plain: t.plain, plainBy, capped: t.capped };
+}
+
+/** Characters nestingHint() counts as nesting (analyze.ts). */
+const HINT_COUNTED_RE = /[(*&!~+\-|^?]/g;
+/** Characters that end what nestingHint() counts, or change how a line is read (a directive, a continuation). */
+const HINT_BOUNDARY_RE = /[;{}\n\r#\\]/;
+
+/**
+ * An upper bound of nestingHint(text) from the previous text's bound, without a pass
+ * over the file: an edit that removes no boundary, adds none, and does not touch a
+ * line's first character raises no count by more than the counted characters it adds.
+ * Anything else is counted again.
+ */
+export function hintAfter(before: number, old: string, text: string, e: Edit): number {
+  const removed = old.slice(e.start, e.oldEnd);
+  const added = text.slice(e.start, e.oldEnd + e.delta);
+  const lineStart = old.lastIndexOf('\n', e.start - 1) + 1;
+  const lead = /^[ \t]*/.exec(old.slice(lineStart, e.start + 1))![0].length;
+  if (HINT_BOUNDARY_RE.test(removed) || HINT_BOUNDARY_RE.test(added) || lineStart + lead >= e.start) return nestingHint(text);
+  return before + (added.match(HINT_COUNTED_RE)?.length ?? 0);
+}
 
 /** The preprocessor lines of a body, each with its continuation lines, in order. */
 function directives(body: string): string[] {
@@ -264,11 +399,60 @@ export interface Edit {
 }
 
 /** The span between the common prefix and suffix (the parser's own edit, c/parser.ts); undefined for equal texts. */
-export function editOf(before: string, after: string): Edit | undefined {
+export function editOf(before: string, after: string, beforeStarts?: readonly number[]): Edit | undefined {
   if (before === after) return undefined;
-  const d = diffEdit(before, after);
-  const pos = (p: { row: number; column: number }): Position => ({ line: p.row, character: p.column });
-  return { start: d.startIndex, oldEnd: d.oldEndIndex, delta: d.newEndIndex - d.oldEndIndex, startPos: pos(d.startPosition), oldEndPos: pos(d.oldEndPosition), newEndPos: pos(d.newEndPosition) };
+  if (!beforeStarts) {
+    const d = diffEdit(before, after);
+    const pos = (p: { row: number; column: number }): Position => ({ line: p.row, character: p.column });
+    return { start: d.startIndex, oldEnd: d.oldEndIndex, delta: d.newEndIndex - d.oldEndIndex, startPos: pos(d.startPosition), oldEndPos: pos(d.oldEndPosition), newEndPos: pos(d.newEndPosition) };
+  }
+  // The same span as diffEdit's, compared a block at a time (a string comparison of two
+  // slices is a memory compare; a loop of charCodeAt over a 300 KB file was ~1 ms).
+  const max = Math.min(before.length, after.length);
+  const B = 2048;
+  let start = 0;
+  while (start + B <= max && before.slice(start, start + B) === after.slice(start, start + B)) start += B;
+  while (start < max && before.charCodeAt(start) === after.charCodeAt(start)) start++;
+  let tail = 0;
+  const room = max - start;
+  while (tail + B <= room && before.slice(before.length - tail - B, before.length - tail) === after.slice(after.length - tail - B, after.length - tail)) tail += B;
+  while (tail < room && before.charCodeAt(before.length - 1 - tail) === after.charCodeAt(after.length - 1 - tail)) tail++;
+  const oldEnd = before.length - tail;
+  const newEnd = after.length - tail;
+  const delta = newEnd - oldEnd;
+  const at = (starts: readonly number[], i: number): Position => {
+    const line = lineOf(starts, i);
+    return { line, character: i - starts[line]! };
+  };
+  const e: Edit = { start, oldEnd, delta, startPos: at(beforeStarts, start), oldEndPos: at(beforeStarts, oldEnd), newEndPos: { line: 0, character: 0 } };
+  e.newEndPos = at(startsAfter(beforeStarts, e, after), newEnd);
+  return e;
+}
+
+/** The line (index into `starts`) holding offset `i`. */
+function lineOf(starts: readonly number[], i: number): number {
+  let lo = 0;
+  let hi = starts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (starts[mid]! <= i) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** The line starts of the text after an edit, from those before it (no pass over the text outside the edit). */
+export function startsAfter(before: readonly number[], e: Edit, after: string): number[] {
+  // A line start s follows the newline at s - 1: kept when that newline is before the
+  // edit, gone when it was in the replaced span, moved when it is after.
+  let i = 0;
+  while (i < before.length && before[i]! <= e.start) i++;
+  const out = before.slice(0, i);
+  for (let q = after.indexOf('\n', e.start); q >= 0 && q < e.oldEnd + e.delta; q = after.indexOf('\n', q + 1)) out.push(q + 1);
+  let j = i;
+  while (j < before.length && before[j]! - 1 < e.oldEnd) j++;
+  for (; j < before.length; j++) out.push(before[j]! + e.delta);
+  return out;
 }
 
 const cmp = (a: Position, b: Position) => a.line - b.line || a.character - b.character;

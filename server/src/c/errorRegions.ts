@@ -145,3 +145,25 @@ export function lineStarts(text: string): number[] {
   for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) out.push(i + 1);
   return out;
 }
+
+/**
+ * Every ERROR and MISSING node of a tree as [start, end) offsets, in tree order (a
+ * MISSING node is empty: start = end). Its length is countErrors(tree). Two parses
+ * that give the same list failed to read the same text the same way: the editor's
+ * incremental path (audit/incremental.ts) compares a slice's list with the file's.
+ */
+export function errorSpans(root: Node): [number, number][] {
+  const out: [number, number][] = [];
+  if (!root.hasError) return out;
+  const cursor = root.walk();
+  try {
+    for (;;) {
+      const node = cursor.currentNode;
+      if (node.isError || node.isMissing) out.push([node.startIndex, node.endIndex]);
+      if (node.hasError && cursor.gotoFirstChild()) continue;
+      while (!cursor.gotoNextSibling()) if (!cursor.gotoParent()) return out;
+    }
+  } finally {
+    cursor.delete();
+  }
+}

@@ -14,6 +14,10 @@ import { FingerprintMemo, findingFingerprints } from '../../../server/src/audit/
 import { toDiagnostics } from '../../../server/src/lsp/diagnostics';
 import { typeTableReads } from '../../../server/src/c/ctypes';
 import { generate } from '../../bench/bigfile';
+import { CParser } from '../../../server/src/c/parser';
+import { analyzeFile, nestingHint } from '../../../server/src/c/analyze';
+import { emptyKnowledge } from '../../../server/src/c/knowledge';
+import { analyseEdit, editOf, emptyTrace, hintAfter, memoryOf, startsAfter } from '../../../server/src/audit/incremental';
 import { mulberry32 as rng } from '../../fuzz/prng';
 
 /** Functions that hand MMIO to each other through every kind of fact provenance.ts follows. */
@@ -80,6 +84,55 @@ static void remove(struct priv *p)
 \tiounmap(p->regs);
 }
 `;
+
+/**
+ * CROSS with parse errors the edits mostly leave alone, as real drivers have them
+ * (ixgbe_main.c): an `#ifdef` giving a function two headers (two MISSING `;` outside
+ * any body, the body then a bare compound statement), an `#ifdef` in a body that
+ * leaves an `if` without its statement (a MISSING `;` inside a body), a top-level
+ * declaration tree-sitter cannot finish (an ERROR node), a body holding one (no
+ * directive in it: only the error keeps it out of the blanking), and a table without
+ * its `;`.
+ */
+const CROSS_ERR = CROSS.replace(
+  'static void irq_handler',
+  `#ifdef CONFIG_DCB
+void set_drop(struct priv *p)
+#else
+static void set_drop(struct priv *p)
+#endif
+{
+\twritel(1, p->base);
+\tp->regs[1] = 0;
+}
+
+static int setup(struct priv *p)
+{
+\tint err;
+#ifdef CONFIG_FCOE
+\terr = probe(p, 0);
+\tif (!err)
+#endif
+\t\treturn 0;
+\twritel(0, p->base);
+\treturn err;
+}
+
+static int xv = readl(gbase) + ;
+
+static void half(struct priv *p)
+{
+\tu32 v = readl(p->base) + ;
+\twritel(v, p->base + 4);
+}
+
+static const struct pci_device_id ids[] = {
+\t{ PCI_VDEVICE(INTEL, 0x1234), 7 },
+\t{ 0, }
+}
+
+static void irq_handler`,
+);
 
 const IN_BODY = [
   '\tv = readl(p->base);\n',
@@ -196,6 +249,8 @@ async function compareSequences(name: string, start: string, seeds: number, step
   const inc = await AuditEngine.create({ readFile: () => undefined });
   const ref = await AuditEngine.create({ readFile: () => undefined });
   const file = `/nonexistent/tdx-incremental/${name}.c`;
+  // The start's own parse errors are not a broken text (CROSS_ERR).
+  const startErrors = ref.auditOnce(file, start).analysis.parseErrors;
   for (let seed = 1; seed <= seeds; seed++) {
     const r = rng(seed * 7919);
     let text = start;
@@ -214,7 +269,7 @@ async function compareSequences(name: string, start: string, seeds: number, step
       const got = inc.audit(file, text, step);
       const want = ref.auditOnce(file, text);
       assert.deepStrictEqual(view(got, text, memo), view(want, text), `${name}, seed ${seed}, edit ${step}: the incremental audit differs from a full one`);
-      broken = want.analysis.parseErrors > 0;
+      broken = want.analysis.parseErrors !== startErrors;
       if (!broken) clean = text;
     }
   }
@@ -227,6 +282,41 @@ describe('incremental audit of an edited document equals a full audit', () => {
     // Both paths ran: a comparison that never took the incremental one proves nothing.
     assert.ok(counts.incremental >= 50, `incremental audits: ${counts.incremental}; full: ${JSON.stringify([...counts.why])}`);
     assert.ok(counts.full >= 100, `full audits: ${counts.full}`);
+  });
+
+  test('random edits of a driver with parse errors outside the edited function (an #ifdef giving a function two headers, an if left without its statement)', async () => {
+    const counts = await compareSequences('errors', CROSS_ERR, 12, 30);
+    // Fewer than on CROSS: an edit that breaks the text more leaves memory too, and
+    // the typist's fix then spans the two edits (a full audit).
+    assert.ok(counts.incremental >= 25, `incremental audits: ${counts.incremental}; full: ${JSON.stringify([...counts.why])}`);
+  });
+
+  test('random edits of a driver with CRLF line ends (the compacted slice keeps each line end whole)', async () => {
+    const counts = await compareSequences('crlf', CROSS.replace(/\n/g, '\r\n'), 4, 25);
+    assert.ok(counts.incremental >= 10, `incremental audits: ${counts.incremental}; full: ${JSON.stringify([...counts.why])}`);
+  });
+
+  test('an edit in a body away from the parse errors takes the incremental path; one in the function holding an error does not', async () => {
+    const ref = await AuditEngine.create({ readFile: () => undefined });
+    const file = '/nonexistent/tdx-incremental/errors.c';
+    assert.equal(ref.auditOnce(file, CROSS_ERR).analysis.parseErrors, 6);
+    const steps: [string, string, number][] = [
+      ['a digit in probe', CROSS_ERR.replace('i < 16', 'i < 160'), 1],
+      ['a line in irq_handler, after the errors', CROSS_ERR.replace('\tgmap[3] = 1;\n', '\tgmap[3] = 1;\n\tgmap[4] = 2;\n'), 1],
+      ['a digit in setup (it holds an error)', CROSS_ERR.replace('writel(0, p->base)', 'writel(10, p->base)'), 0],
+      ['a digit in the body of set_drop (no definition: its headers do not parse)', CROSS_ERR.replace('p->regs[1] = 0', 'p->regs[1] = 10'), 0],
+      ['a fix of an error', CROSS_ERR.replace('readl(gbase) + ;', 'readl(gbase) + 1;'), 0],
+      ['a digit in half (its body holds an error)', CROSS_ERR.replace('p->base + 4', 'p->base + 40'), 0],
+      // An error of the edited function's own: the whole file is audited (the slice must fail where the file failed before).
+      ['a new error in probe', CROSS_ERR.replace('\tpoke(p->regs, v);', '\tpoke(p->regs, v) + ;'), 0],
+    ];
+    for (const [what, next, incremental] of steps) {
+      const inc = await AuditEngine.create({ readFile: () => undefined });
+      inc.audit(file, CROSS_ERR, 1);
+      const a = inc.audit(file, next, 2);
+      assert.equal(inc.auditCounts.incremental, incremental, `${what}: ${JSON.stringify([...inc.auditCounts.why])}`);
+      assert.deepStrictEqual(view(a, next), view(ref.auditOnce(file, next), next), what);
+    }
   });
 
   test('random edits of a generated driver (macro and inline wrappers, __iomem fields, ioremap)', async () => {
@@ -243,6 +333,27 @@ describe('incremental audit of an edited document equals a full audit', () => {
     assert.deepEqual([inc.auditCounts.incremental, inc.auditCounts.full], [1, 1]);
     const ref = await AuditEngine.create({ readFile: () => undefined });
     assert.deepStrictEqual(view(a, next), view(ref.auditOnce(file, next), next));
+  });
+
+  test('edits alternating between the function that stores MMIO (or normal memory) and one that reads it all take the incremental path', async () => {
+    // probe sets p->regs, gmap (MMIO) and p->shadow (normal memory) for irq_handler: the
+    // memory must name probe as their writer at its file offset (the slice's differ).
+    const inc = await AuditEngine.create({ readFile: () => undefined });
+    const ref = await AuditEngine.create({ readFile: () => undefined });
+    const file = '/nonexistent/tdx-incremental/writers.c';
+    inc.audit(file, CROSS, 1);
+    const texts = [CROSS.replace('i < 16', 'i < 160'), CROSS.replace('i < 16', 'i < 160').replace('p->regs[4] |= 8', 'p->regs[4] |= 9'), CROSS.replace('i < 16', 'i < 16').replace('p->regs[4] |= 8', 'p->regs[4] |= 9'), CROSS];
+    texts.forEach((t, i) => assert.deepStrictEqual(view(inc.audit(file, t, i + 2), t), view(ref.auditOnce(file, t), t), `edit ${i + 1}`));
+    assert.equal(inc.auditCounts.incremental, texts.length, JSON.stringify([...inc.auditCounts.why]));
+    // A function that only gives a field normal memory (no MMIO): kept for the reader as its first producer.
+    const plain = CROSS.replace('\tp->shadow = kmalloc(64, GFP_KERNEL);\n', '').replace('static int probe', 'static void init_shadow(struct priv *p)\n{\n\tp->shadow = kmalloc(64, GFP_KERNEL);\n}\n\nstatic int probe').replace('static void remove', 'static void remap(struct priv *p)\n{\n\tp->shadow = ioremap(0, 16);\n}\n\nstatic void remove');
+    const inc2 = await AuditEngine.create({ readFile: () => undefined });
+    inc2.audit(file, plain, 1);
+    const e1 = plain.replace('kmalloc(64', 'kmalloc(640');
+    const e2 = e1.replace('p->regs[4] |= 8', 'p->regs[4] |= 9');
+    const texts2 = [e1, e2, e2.replace('kmalloc(640', 'kmalloc(64'), plain];
+    texts2.forEach((t, i) => assert.deepStrictEqual(view(inc2.audit(file, t, i + 2), t), view(ref.auditOnce(file, t), t), `plain, edit ${i + 1}`));
+    assert.equal(inc2.auditCounts.incremental, texts2.length, JSON.stringify([...inc2.auditCounts.why]));
   });
 
   test('a body with #ifdef branches the edit leaves alone takes the incremental path; a changed branch line or a #define in the body does not', async () => {
@@ -263,6 +374,106 @@ describe('incremental audit of an edited document equals a full audit', () => {
       assert.equal(inc.auditCounts.incremental, incremental, `${what}: ${JSON.stringify([...inc.auditCounts.why])}`);
       assert.deepStrictEqual(view(a, next), view(ref.auditOnce(file, next), next), what);
     }
+  });
+
+  test('another body holding only #if branches is blanked in the slice (its inner lines emptied, every line and column kept); one holding a #define is kept', async () => {
+    const text = CROSS.replace(
+      'static void remove',
+      'static void pm(struct priv *p)\n{\n#ifdef CONFIG_PM\n\twritel(1, p->base + 0x44);\n#else\n\tp->irq = 2;\n#endif\n}\n\n' +
+        'static void defs(struct priv *p)\n{\n#define WR2(p) writel(0, p)\n\tp->irq = 1;\n\tioread8(p->base + 0x48);\n}\n\nstatic void remove',
+    );
+    const parser = await CParser.create();
+    const file = '/nonexistent/tdx-incremental/blank.c';
+    const parsed = parser.parse(file, text);
+    const trace = emptyTrace();
+    const result = analyzeFile(parser, parsed, file, emptyKnowledge(), { trace });
+    const mem = memoryOf(text, parsed, result, trace, '')!;
+    const next = text.replace('i < 16', 'i < 160');
+    const r = analyseEdit(parser, mem, next, file, emptyKnowledge(), '');
+    assert.ok(!('fallback' in r), JSON.stringify(r));
+    // Blanked lines are emptied, so the slice is shorter; every line keeps its number,
+    // and a line keeping any text keeps its columns (blanked parts are spaces).
+    const [sl, fl] = [r.slice.split('\n'), next.split('\n')];
+    assert.equal(sl.length, fl.length);
+    assert.ok(r.slice.length < next.length * 0.9, `${r.slice.length} of ${next.length}`);
+    sl.forEach((line, i) => assert.ok(line === fl[i] || line.trim() === '' || line.length === fl[i]!.length, `line ${i + 1}: ${JSON.stringify(line)}`));
+    assert.ok(!r.slice.includes('p->base + 0x44') && !r.slice.includes('CONFIG_PM'), 'the body with branches only is blanked');
+    assert.ok(r.slice.includes('#define WR2(p)') && r.slice.includes('p->base + 0x48'), 'the body with a #define is kept');
+    const ref = await AuditEngine.create({ readFile: () => undefined });
+    assert.deepStrictEqual(r.analysis.sites, ref.auditOnce(file, next).analysis.sites);
+  });
+
+  test('the nesting bound kept across edits is never below the nesting a fresh count gives', () => {
+    const r = rng(4242);
+    let checked = 0;
+    for (const start of [CROSS, CROSS_ERR, generate(3000)]) {
+      let text = start;
+      let bound = nestingHint(text);
+      for (let step = 0; step < 400; step++) {
+        // Typing: single characters of every kind the count reads, at random places.
+        const at = Math.floor(r() * text.length);
+        const ch = ['(', '*', '-', ';', '{', '}', '\n', '#', '\\', ' ', 'x', '7', '?', '(('][Math.floor(r() * 14)]!;
+        const next = r() < 0.5 ? text.slice(0, at) + ch + text.slice(at) : text.slice(0, at) + text.slice(at + 1 + Math.floor(r() * 3));
+        const e = editOf(text, next);
+        if (!e) continue;
+        bound = hintAfter(bound, text, next, e);
+        const exact = nestingHint(next);
+        assert.ok(bound >= exact, `step ${step}: bound ${bound} below ${exact}`);
+        checked++;
+        text = next;
+      }
+    }
+    assert.ok(checked > 1000);
+    // A directive line made code by a character typed before its `#`: its count joins the next statement's.
+    const d = '#define A ((((\nint y = ((((1))));\n';
+    const typed = `x${d}`;
+    assert.ok(hintAfter(nestingHint(d), d, typed, editOf(d, typed)!) >= nestingHint(typed));
+    assert.ok(nestingHint(typed) > nestingHint(d));
+  });
+
+  test('the edit and the line starts kept across edits are those of a fresh comparison and a fresh count', () => {
+    const r = rng(777);
+    let text = generate(4000);
+    let starts = lineStarts(text);
+    for (let step = 0; step < 300; step++) {
+      const at = Math.floor(r() * text.length);
+      const ins = ['\n', 'x', '\n\n\tv = 1;\n', '', '\r\n', '}'][Math.floor(r() * 6)]!;
+      // Replacements, insertions and deletions, some near the ends and across 2 KiB blocks.
+      const cut = r() < 0.1 ? Math.floor(r() * 5000) : Math.floor(r() * 4);
+      const from = r() < 0.05 ? Math.floor(r() * 3) : r() < 0.05 ? text.length - Math.floor(r() * 3) : at;
+      const next = text.slice(0, from) + ins + text.slice(Math.min(text.length, from + cut));
+      const fast = editOf(text, next, starts);
+      assert.deepEqual(fast, editOf(text, next), `step ${step}`);
+      if (fast) starts = startsAfter(starts, fast, next);
+      assert.deepEqual(starts, lineStarts(next), `step ${step}: line starts`);
+      text = next;
+    }
+    // Repeated text: the common prefix and suffix must not overlap.
+    for (const [a, b] of [['x'.repeat(5000), 'x'.repeat(5001)], ['ab\n'.repeat(3000), 'ab\n'.repeat(2990)], ['q'.repeat(4100), 'q'.repeat(2000)]] as const) {
+      assert.deepEqual(editOf(a, b, lineStarts(a)), editOf(a, b), `${a.length} -> ${b.length}`);
+    }
+  });
+
+  test('what the slice kept of a definition is read again once an edit lands in it', async () => {
+    const parser = await CParser.create();
+    const file = '/nonexistent/tdx-incremental/blank-memo.c';
+    const parsed = parser.parse(file, CROSS);
+    const trace = emptyTrace();
+    let mem = memoryOf(CROSS, parsed, analyzeFile(parser, parsed, file, emptyKnowledge(), { trace }), trace, '')!;
+    const ref = await AuditEngine.create({ readFile: () => undefined });
+    // probe, then poke (blanked by the first: its body is remembered), then probe again.
+    const t1 = CROSS.replace('i < 16', 'i < 160');
+    const t2 = t1.replace('\tint i;\n\tfor (i = 0; i < 4', '\tint i;\n\tvoid __iomem *q = 0;\n\tfor (i = 0; i < 4');
+    const t3 = t2.replace('i < 160', 'i < 16');
+    let slice = '';
+    for (const t of [t1, t2, t3]) {
+      const r = analyseEdit(parser, mem, t, file, emptyKnowledge(), '');
+      assert.ok(!('fallback' in r), JSON.stringify(r));
+      assert.deepStrictEqual(r.analysis.sites, ref.auditOnce(file, t).analysis.sites);
+      mem = r.memory;
+      slice = r.slice;
+    }
+    assert.ok(slice.includes('void __iomem *q = 0;'), 'poke now holds __iomem: kept whole');
   });
 
   test('an edit in one function hashes only that function\'s fingerprints again; the others come from the memo', async () => {
