@@ -435,6 +435,8 @@ export interface ObjectFlow {
   functions: Map<string, FunctionFlow>;
   /** Functions the analysis covered. */
   analysed: number;
+  /** Function analyses run over all rounds (at most analysed × rounds; fewer where a function's inputs had not changed). */
+  runs: number;
 }
 
 /**
@@ -449,12 +451,14 @@ export function objectFlow(code: ObjectCode, fns: readonly FunctionCode[], facts
   // since) would give the same flow again and is not run again. Same result as
   // running every function every round, without the rounds' repeated work.
   const ranAt = new Map<FunctionCode, number>();
+  let runs = 0;
   for (let round = 0; round < MAX_ROUNDS; round++) {
     let learned = false;
     for (const fn of fns) {
       const version = facts.version;
       if (ranAt.get(fn) === version) continue;
       ranAt.set(fn, version);
+      runs++;
       const flow = analyseFunction(fn.name, {
         instructions: code.instructions(fn),
         framePointer: code.framePointer(fn),
@@ -472,5 +476,5 @@ export function objectFlow(code: ObjectCode, fns: readonly FunctionCode[], facts
     const f = flows.get(fn);
     if (f) functions.set(fn.name, f);
   }
-  return { functions, analysed: fns.length };
+  return { functions, analysed: fns.length, runs };
 }
