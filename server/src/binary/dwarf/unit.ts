@@ -40,7 +40,6 @@ export interface UnitHost {
 export class DwarfUnit {
   private rootDie: Die | undefined;
   private allDies: Die[] | undefined;
-  private byOffset: Map<number, Die> | undefined;
   private lineHdr: LineProgramHeader | null | undefined;
   private rows: LineRow[] | undefined;
   private code: (DieSubset & { byOffset: Map<number, Die> }) | undefined;
@@ -142,7 +141,6 @@ export class DwarfUnit {
     if (this.allDies && this.host.info().inMemory) this.rootDie = this.allDies[0];
     this.bytes = undefined;
     this.allDies = undefined;
-    this.byOffset = undefined;
     this.code = undefined;
     this.rows = undefined;
     this.sequenceCache = undefined;
@@ -158,11 +156,18 @@ export class DwarfUnit {
 
   dieAt(offset: number): Die | undefined {
     if (offset < this.header.dieOffset || offset >= this.header.end) return undefined;
-    if (!this.byOffset) {
-      this.byOffset = new Map();
-      for (const d of this.dies()) this.byOffset.set(d.offset, d);
+    // The DIEs are in pre-order, which is their order in the section: a binary
+    // search instead of a map of every DIE (a kernel unit has ~10^5 of them).
+    const dies = this.dies();
+    let lo = 0;
+    let hi = dies.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (dies[mid]!.offset < offset) lo = mid + 1;
+      else hi = mid;
     }
-    return this.byOffset.get(offset);
+    const d = dies[lo];
+    return d !== undefined && d.offset === offset ? d : undefined;
   }
 
   children(die: Die): Die[] {
