@@ -411,7 +411,10 @@ export function forgetUnitFacts(cu: DwarfUnit): void {
 export function unitFactsOf(o: OpenedObject, cu: DwarfUnit): UnitFacts {
   let f = unitFacts.get(cu);
   if (!f) {
-    f = { instances: o.bin.dwarf.inlinedInstances(cu), rows: o.bin.dwarf.lineRows(cu), decls: declsOf(cu) };
+    // The declarations first: they decode the unit's whole DIE tree, from which the
+    // instances' scope subset is then built instead of decoding the unit again.
+    const decls = declsOf(cu);
+    f = { instances: o.bin.dwarf.inlinedInstances(cu), rows: o.bin.dwarf.lineRows(cu), decls };
     unitFacts.set(cu, f);
   }
   return f;
