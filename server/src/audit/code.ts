@@ -339,9 +339,16 @@ export class ObjectCode {
     while (addr < hi) {
       const fn = this.functionAt(addr);
       if (!fn) return;
-      for (const insn of this.instructions(fn)) {
-        if (insn.ip >= lo && insn.ip < hi) yield { fn, insn };
+      // Decoded in address order: start at the first instruction at or after lo.
+      const all = this.instructions(fn);
+      let a = 0;
+      let b = all.length;
+      while (a < b) {
+        const mid = (a + b) >> 1;
+        if (all[mid]!.ip < lo) a = mid + 1;
+        else b = mid;
       }
+      for (let k = a; k < all.length && all[k]!.ip < hi; k++) yield { fn, insn: all[k]! };
       addr = fn.start + BigInt(fn.size);
     }
   }

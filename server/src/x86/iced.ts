@@ -3,19 +3,39 @@
 // InstructionInfoFactory) or freed before the function returns: the audit
 // walks whole object files, and a leaked Decoder per instruction would grow
 // the WASM heap without bound.
-import {
-  Code,
-  Decoder,
-  DecoderOptions,
-  Formatter,
-  FormatterSyntax,
-  Instruction,
-  InstructionInfoFactory,
-  MemorySizeExt,
-  OpAccess,
-  OpKind,
-  Register,
-} from 'iced-x86';
+import type * as Iced from 'iced-x86';
+
+// iced-x86 is required on first use, not when this module loads: its 0.9 MB of
+// JavaScript and 0.8 MB of WASM cost ~0.08 s of CPU per thread, and the CLI's
+// main thread and a worker whose files have no site never decode anything.
+type Register = Iced.Register;
+type OpAccess = Iced.OpAccess;
+type Decoder = Iced.Decoder;
+type Formatter = Iced.Formatter;
+type Instruction = Iced.Instruction;
+type InstructionInfoFactory = Iced.InstructionInfoFactory;
+let Code: typeof Iced.Code;
+let Decoder: typeof Iced.Decoder;
+let DecoderOptions: typeof Iced.DecoderOptions;
+let Formatter: typeof Iced.Formatter;
+let FormatterSyntax: typeof Iced.FormatterSyntax;
+let Instruction: typeof Iced.Instruction;
+let InstructionInfoFactory: typeof Iced.InstructionInfoFactory;
+let MemorySizeExt: typeof Iced.MemorySizeExt;
+let OpAccess: typeof Iced.OpAccess;
+let OpKind: typeof Iced.OpKind;
+let Register: typeof Iced.Register;
+let STACK_REGS: Set<Register>;
+let loaded = false;
+
+function loadIced(): void {
+  if (loaded) return;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const m = require('iced-x86') as typeof Iced;
+  ({ Code, Decoder, DecoderOptions, Formatter, FormatterSyntax, Instruction, InstructionInfoFactory, MemorySizeExt, OpAccess, OpKind, Register } = m);
+  STACK_REGS = new Set<Register>([Register.RSP, Register.ESP, Register.SP, Register.RBP, Register.EBP, Register.BP]);
+  loaded = true;
+}
 
 export type Access = 'R' | 'W' | 'RW';
 
@@ -67,6 +87,7 @@ let infoFactory: InstructionInfoFactory | null = null;
 
 function singletons(): { fmt: Formatter; ins: Instruction; fac: InstructionInfoFactory } {
   if (!formatter) {
+    loadIced();
     formatter = new Formatter(FormatterSyntax.Intel);
     scratch = new Instruction();
     infoFactory = new InstructionInfoFactory();
@@ -74,12 +95,10 @@ function singletons(): { fmt: Formatter; ins: Instruction; fac: InstructionInfoF
   return { fmt: formatter, ins: scratch!, fac: infoFactory! };
 }
 
-const STACK_REGS = new Set<Register>([
-  Register.RSP, Register.ESP, Register.SP, Register.RBP, Register.EBP, Register.BP,
-]);
 
 /** Register -> (GPR number, width in bytes, high-byte?) for the 64-bit GPR file. */
 export function gprOf(r: Register): { index: number; width: number; highByte: boolean } | null {
+  loadIced();
   if (r >= Register.AL && r <= Register.BL) return { index: r - Register.AL, width: 1, highByte: false };
   if (r >= Register.AH && r <= Register.BH) return { index: r - Register.AH, width: 1, highByte: true };
   if (r >= Register.SPL && r <= Register.R15L) return { index: r - Register.SPL + 4, width: 1, highByte: false };
@@ -213,7 +232,10 @@ export interface WalkedInstruction extends CpuView {
  */
 export class CodeWalker {
   private dec: Decoder | null;
+  /** Where the decoder stands after the last valid decode (it advances by the length), or -1: no reposition needed there. */
+  private next = -1;
   constructor(private readonly code: Uint8Array, private readonly baseIp: bigint = 0n) {
+    loadIced();
     this.dec = new Decoder(64, code, DecoderOptions.None);
   }
 
@@ -222,12 +244,22 @@ export class CodeWalker {
     if (!this.dec) throw new Error('CodeWalker used after free()');
     if (offset < 0 || offset >= this.code.length) throw new RangeError(`offset ${offset} outside code of ${this.code.length} bytes`);
     const { fmt, ins, fac } = singletons();
-    this.dec.position = offset;
-    this.dec.ip = this.baseIp + BigInt(offset);
+    const ip = this.baseIp + BigInt(offset);
+    // A linear walk decodes where the last valid instruction ended: the decoder is
+    // there already (two calls into WASM, one of them a BigInt, saved per instruction).
+    if (offset !== this.next) {
+      this.dec.position = offset;
+      this.dec.ip = ip;
+    }
     this.dec.decodeOut(ins);
-    const v = view(ins, fmt, fac);
+    // The view gets the walk's fields itself (a spread copy of it cost a third of the walk).
+    const v = view(ins, fmt, fac) as WalkedInstruction;
     const len = v.valid ? v.length : 1;
-    return { ...v, offset, ip: this.baseIp + BigInt(offset), bytes: this.code.slice(offset, offset + len) };
+    this.next = v.valid ? offset + len : -1;
+    v.offset = offset;
+    v.ip = ip;
+    v.bytes = this.code.slice(offset, offset + len);
+    return v;
   }
 
   /** Decode [start, end) linearly; an undecodable byte advances by one. */

@@ -146,6 +146,13 @@ export function compiledFormsFor(input: JoinInput): FileCompiled {
     instances.push(...f.instances);
     rows.push(f.rows);
   }
+  // Instances by the function they sit in, for "the accessor's instances nested in this wrapper's".
+  const inFunction = new Map<number | undefined, InlinedInstance[]>();
+  for (const inst of instances) {
+    const list = inFunction.get(inst.enclosingFunctionOffset);
+    if (list) list.push(inst);
+    else inFunction.set(inst.enclosingFunctionOffset, [inst]);
+  }
   const atCall = new Map<string, InlinedInstance[]>();
   for (const inst of instances) {
     if (!inst.name || !inst.callLine || !sameFile(inst.callFile, source)) continue;
@@ -207,8 +214,9 @@ export function compiledFormsFor(input: JoinInput): FileCompiled {
       const exact = macroLine ? [] : cands.filter((c) => c.callColumn !== undefined && utf16Column(lineText, c.callColumn) === col);
       const own = exact.length ? exact : cands;
       if (own.length) {
+        const baseNames = aliases(site.base);
         for (const inst of own) {
-          if (aliases(site.base).includes(inst.name!) || !acc?.inline) {
+          if (baseNames.includes(inst.name!) || !acc?.inline) {
             const before = found.length;
             if (acc && !acc.inline) calls(inst.ranges, site.base);
             // An accessor the catalogue knows out of line that this kernel inlines
@@ -216,7 +224,7 @@ export function compiledFormsFor(input: JoinInput): FileCompiled {
             if (found.length === before) pick(inst.ranges, 'inlined-accessor');
           } else {
             // Through an inline wrapper: the accessor's own instances nested in it.
-            const nested = instances.filter((x) => aliases(site.base).includes(x.name ?? '') && x.enclosingFunctionOffset === inst.enclosingFunctionOffset && x.depth > inst.depth && contains(inst, x));
+            const nested = (inFunction.get(inst.enclosingFunctionOffset) ?? []).filter((x) => baseNames.includes(x.name ?? '') && x.depth > inst.depth && contains(inst, x));
             for (const n of nested) pick(n.ranges, 'inlined-accessor');
           }
         }

@@ -149,7 +149,7 @@ export function formContext(h: UnitHeader): FormContext {
  * for name/comp_dir/bases). Every iteration consumes at least one byte of the
  * unit, and nesting is capped at MAX_DIE_DEPTH.
  */
-export function parseDies(info: Uint8Array | InfoBytes, h: UnitHeader, abbrevs: AbbrevTable, firstOnly = false): Die[] {
+export function parseDies(info: Uint8Array | InfoBytes, h: UnitHeader, abbrevs: AbbrevTable, firstOnly = false, check?: SiblingCheck): Die[] {
   const { r, base } = unitReader(info, h, !firstOnly);
   const ctx = formContext(h);
   const dies: Die[] = [];
@@ -162,8 +162,12 @@ export function parseDies(info: Uint8Array | InfoBytes, h: UnitHeader, abbrevs: 
     if (code === 0) {
       // End of a sibling chain (or padding after the root's children).
       if (stack.length > 0) {
-        stack.pop();
+        const closed = stack.pop()!;
         lastChild.pop();
+        // Its children end here: a DW_AT_sibling of it must say so (diesOfTagsFrom).
+        if (check?.siblingsExact) {
+          for (const a of dies[closed]!.attrs) if (a.name === DW_AT.sibling && a.value.kind === 'ref' && a.value.offset !== r.pos + base) check.siblingsExact = false;
+        }
       }
       continue;
     }
@@ -198,7 +202,14 @@ export function parseDies(info: Uint8Array | InfoBytes, h: UnitHeader, abbrevs: 
     }
   }
   if (dies.length === 0) throw new DwarfError('.debug_info', h.dieOffset, 'unit has no DIE');
+  // A DIE whose children never ended: where its DW_AT_sibling points is not known.
+  if (check && stack.length > 0) check.siblingsExact = false;
   return dies;
+}
+
+/** Filled by parseDies: whether every DW_AT_sibling (a reference) of a DIE with children points just past them. */
+export interface SiblingCheck {
+  siblingsExact: boolean;
 }
 
 /** The kept DIEs of parseDiesOfTags, and which of them hang below a DIE that is neither kept nor transparent. */
@@ -296,6 +307,58 @@ export function parseDiesOfTags(info: Uint8Array | InfoBytes, h: UnitHeader, abb
     }
   }
   if (dies.length === 0) throw new DwarfError('.debug_info', h.dieOffset, 'unit has no DIE');
+  return { dies, opaque: Uint8Array.from(opaque) };
+}
+
+/**
+ * parseDiesOfTags's result, from a unit's full DIE array instead of its bytes:
+ * the same DIEs, links, indices and opaque marks (the attributes are shared).
+ * Only for DIEs parseDies checked (SiblingCheck.siblingsExact): a jump by
+ * DW_AT_sibling then skips exactly a DIE's subtree, so skipping it here is the
+ * same walk; with a sibling that points elsewhere the bytes must be read again.
+ */
+export function diesOfTagsFrom(all: readonly Die[], keep: ReadonlySet<number>, transparent: ReadonlySet<number> = new Set()): DieSubset {
+  const dies: Die[] = [];
+  const opaque: number[] = [];
+  // Per depth of the open DIEs: the nearest kept DIE at or above, and whether only kept or transparent DIEs lie between.
+  const keptAt: number[] = [];
+  const clean: number[] = [];
+  const lastChild = new Map<number, number>();
+  for (let i = 0; i < all.length; ) {
+    const d = all[i]!;
+    const depth = d.depth;
+    const parent = depth > 0 ? keptAt[depth - 1]! : -1;
+    const parentClean = depth > 0 ? clean[depth - 1]! : 1;
+    if (depth === 0 || keep.has(d.tag)) {
+      const index = dies.length;
+      dies.push({ index, offset: d.offset, tag: d.tag, attrs: d.attrs, parent, firstChild: -1, nextSibling: -1, depth });
+      opaque.push(parentClean ? 0 : 1);
+      if (parent >= 0) {
+        const prev = lastChild.get(parent);
+        if (prev === undefined) dies[parent]!.firstChild = index;
+        else dies[prev]!.nextSibling = index;
+        lastChild.set(parent, index);
+      }
+      keptAt[depth] = index;
+      clean[depth] = 1;
+    } else {
+      const selfClean = parentClean && transparent.has(d.tag) ? 1 : 0;
+      let jumps = false;
+      if (d.firstChild >= 0 && !selfClean) {
+        // parseDiesOfTags jumps by a DW_AT_sibling reference, which parseDies checked is the subtree's end.
+        for (const a of d.attrs) if (a.name === DW_AT.sibling && a.value.kind === 'ref') jumps = true;
+      }
+      if (jumps) {
+        let j = i + 1;
+        while (j < all.length && all[j]!.depth > depth) j++;
+        i = j;
+        continue;
+      }
+      keptAt[depth] = parent;
+      clean[depth] = selfClean;
+    }
+    i++;
+  }
   return { dies, opaque: Uint8Array.from(opaque) };
 }
 

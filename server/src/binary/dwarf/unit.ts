@@ -9,7 +9,7 @@ import { cstringAt } from '../reader';
 import { AbbrevTable } from './abbrev';
 import { DW_AT } from './constants';
 import { AttrValue, constValue } from './forms';
-import { Die, DieSubset, getAttr, parseDies, parseDiesOfTags, UnitHeader } from './info';
+import { Die, DieSubset, diesOfTagsFrom, getAttr, parseDies, parseDiesOfTags, UnitHeader, type SiblingCheck } from './info';
 import { DW_TAG } from './constants';
 import { LineProgramHeader, LineRow, lineFilePath, readLineProgramHeader, runLineProgram } from './line';
 import { AddressRange, readRangeList, readRnglist, rnglistxOffset } from './ranges';
@@ -40,7 +40,8 @@ export interface UnitHost {
 export class DwarfUnit {
   private rootDie: Die | undefined;
   private allDies: Die[] | undefined;
-  private byOffset: Map<number, Die> | undefined;
+  /** parseDies found every DW_AT_sibling of allDies pointing just past its DIE's children. */
+  private siblingsExact = false;
   private lineHdr: LineProgramHeader | null | undefined;
   private rows: LineRow[] | undefined;
   private code: (DieSubset & { byOffset: Map<number, Die> }) | undefined;
@@ -98,7 +99,9 @@ export class DwarfUnit {
   /** All DIEs in pre-order (decoded on first call, then cached). */
   dies(): Die[] {
     if (!this.allDies) {
-      this.allDies = parseDies(this.unitBytes(), this.header, this.host.abbrevTable(this.header.abbrevOffset));
+      const check: SiblingCheck = { siblingsExact: true };
+      this.allDies = parseDies(this.unitBytes(), this.header, this.host.abbrevTable(this.header.abbrevOffset), false, check);
+      this.siblingsExact = check.siblingsExact;
       this.rootDie = undefined;
     }
     return this.allDies;
@@ -115,7 +118,10 @@ export class DwarfUnit {
    */
   codeTree(): DieSubset & { byOffset: Map<number, Die> } {
     if (!this.code) {
-      const t = parseDiesOfTags(this.unitBytes(), this.header, this.host.abbrevTable(this.header.abbrevOffset), CODE_TAGS, TRANSPARENT_TAGS);
+      // From the full tree when it is decoded already (the join reads both): no second decode of the unit.
+      const t = this.allDies && this.siblingsExact
+        ? diesOfTagsFrom(this.allDies, CODE_TAGS, TRANSPARENT_TAGS)
+        : parseDiesOfTags(this.unitBytes(), this.header, this.host.abbrevTable(this.header.abbrevOffset), CODE_TAGS, TRANSPARENT_TAGS);
       this.code = { ...t, byOffset: new Map(t.dies.map((d) => [d.offset, d])) };
     }
     return this.code;
@@ -142,7 +148,6 @@ export class DwarfUnit {
     if (this.allDies && this.host.info().inMemory) this.rootDie = this.allDies[0];
     this.bytes = undefined;
     this.allDies = undefined;
-    this.byOffset = undefined;
     this.code = undefined;
     this.rows = undefined;
     this.sequenceCache = undefined;
@@ -158,11 +163,18 @@ export class DwarfUnit {
 
   dieAt(offset: number): Die | undefined {
     if (offset < this.header.dieOffset || offset >= this.header.end) return undefined;
-    if (!this.byOffset) {
-      this.byOffset = new Map();
-      for (const d of this.dies()) this.byOffset.set(d.offset, d);
+    // The DIEs are in pre-order, which is their order in the section: a binary
+    // search instead of a map of every DIE (a kernel unit has ~10^5 of them).
+    const dies = this.dies();
+    let lo = 0;
+    let hi = dies.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (dies[mid]!.offset < offset) lo = mid + 1;
+      else hi = mid;
     }
-    return this.byOffset.get(offset);
+    const d = dies[lo];
+    return d !== undefined && d.offset === offset ? d : undefined;
   }
 
   children(die: Die): Die[] {
