@@ -267,7 +267,7 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
     // Generated code nested thousands deep makes every node.parent (O(depth) in
     // tree-sitter) quadratic: such a file gets calls only, not the deref analyses.
     const tooDeep = nestingHint(parsed.text) > NESTING_HINT_LIMIT && treeDeeperThan(root, MAX_TREE_DEPTH);
-    for (const d of tooDeep ? [] : finder.findDerefs(root)) {
+    for (const d of tooDeep ? [] : finder.findDerefs(root, parsed.prepared.text)) {
       // An accessor's own definition dereferences its argument in the asm operand
       // that *is* the MOV: that is the accessor, not a site.
       if (d.fn && CATALOGUE.has(d.fn.name)) continue;
@@ -291,6 +291,7 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
       ...findUntypedDerefs({
         root,
         text: parsed.text,
+        parsedText: parsed.prepared.text,
         file,
         defs,
         finder,
