@@ -143,6 +143,8 @@ export interface Deref {
   /** The access is written (assignment target). */
   write: boolean;
   fn: FunctionDef | undefined;
+  /** `node.endIndex`, from the node index. */
+  end: number;
 }
 
 export interface LibcUse {
@@ -383,7 +385,7 @@ export class DerefFinder {
       const assign = parent?.type === 'assignment_expression' && parent.childForFieldName('left')?.id === top.id ? parent : null;
       const op = assign?.childForFieldName('operator')?.text;
       const rmw = (assign !== null && op !== '=') || parent?.type === 'update_expression';
-      out.push({ node: n, decl: v.decl, rmw, write: assign !== null || rmw, fn: this.fn });
+      out.push({ node: n, decl: v.decl, rmw, write: assign !== null || rmw, fn: this.fn, end: candidateEnds[i]! });
     }
     return out;
   }

@@ -93,3 +93,27 @@ test('kindedNodesOf gives each node its end, and mayBeInside never misses a size
     tree.delete();
   }
 });
+
+test('ranges from the line starts are the ranges tree-sitter gives (tabs, CRLF, non-ASCII, astral characters)', async () => {
+  const parser = await CParser.create();
+  const src = [
+    '/* é 𝔘 */ static int f(void *régs)\r',
+    '{\r',
+    '\tu32 v = readl(régs + 0x10); /* 😀 */ writel(v, régs);\r',
+    '\t*(u32 *)régs = "𝔘𝔘" [0] + v;\r',
+    '\treturn v;\r',
+    '}\r',
+    '',
+  ].join('\n');
+  const { lineStarts, rangeAt } = await import('../../../server/src/c/errorRegions');
+  const { rangeOf } = await import('../../../server/src/c/syntax');
+  const tree = parser.parseOnce(src);
+  try {
+    const starts = lineStarts(src);
+    const k = kindedNodesOf(tree.rootNode, ['call_expression', 'pointer_expression', 'subscript_expression', 'init_declarator']);
+    assert.equal(k.nodes.length, 5);
+    k.nodes.forEach((n, i) => assert.deepEqual(rangeAt(starts, n.startIndex, k.ends[i]!), rangeOf(n), n.text));
+  } finally {
+    tree.delete();
+  }
+});
