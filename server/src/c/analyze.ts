@@ -181,6 +181,13 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
   }
 
   const isKnown = (name: string) => CATALOGUE.has(name) || known.wrappers.has(name);
+  // A function's local flows, read once however many of its calls are wrapper candidates.
+  const flowMemo = new Map<FunctionDef, Flow[]>();
+  const flowsOf = (fn: FunctionDef) => {
+    let f = flowMemo.get(fn);
+    if (!f) flowMemo.set(fn, (f = localFlows(fn)));
+    return f;
+  };
   const parsedMacros = new Set<MacroDef>();
   try {
     // Wrappers are found to a fixpoint: a wrapper of a wrapper is a wrapper.
@@ -210,7 +217,7 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
         if (!owner || owner.name === c.callee || known.wrappers.has(owner.name) || CATALOGUE.has(owner.name)) continue;
         const ids = new Set<string>();
         for (const i of target.addrArgs) for (const id of c.args[i] ? identifiersIn(c.args[i]) : []) ids.add(id);
-        const flows = c.fn ? localFlows(c.fn) : [];
+        const flows = c.fn ? flowsOf(c.fn) : [];
         const params = owner.params.flatMap((p, i) => (p && overlaps(ids, closure(p, flows)) ? [i] : []));
         if (!params.length) continue;
         const step: ViaStep = { name: owner.name, file, range: rangeOf(c.node), callee: c.callee };

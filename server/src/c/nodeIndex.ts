@@ -29,6 +29,21 @@ interface TreeIndex {
   kinds: string[];
   /** Per set of kinds asked of `mayBeInside`: those nodes' starts and the running maximum of their ends. */
   spans?: Map<string, { starts: Int32Array; maxEnds: Int32Array }>;
+  /**
+   * Per set of kinds asked of `kindedNodesOf`: the positions in `nodes` of those kinds,
+   * and their starts. A request walks only the nodes of its kinds in its range, not
+   * every indexed node there (a function body's declarations, its calls...).
+   */
+  selections: Map<string, { at: Int32Array; starts: Int32Array }>;
+}
+
+/** The key of a set of kinds (the same array is keyed once). */
+const keys = new WeakMap<readonly string[], string>();
+function keyOf(types: string | readonly string[]): string {
+  if (typeof types === 'string') return types;
+  let k = keys.get(types);
+  if (k === undefined) keys.set(types, (k = types.join(' ')));
+  return k;
 }
 
 const indexes = new WeakMap<Tree, TreeIndex>();
@@ -45,7 +60,7 @@ function indexOf(tree: Tree): TreeIndex {
       ends[i] = nodes[i]!.endIndex;
       kinds[i] = nodes[i]!.type;
     }
-    ix = { nodes, starts, ends, kinds };
+    ix = { nodes, starts, ends, kinds, selections: new Map() };
     indexes.set(tree, ix);
   }
   return ix;
@@ -90,17 +105,28 @@ export function kindedNodesOf(node: Node, types: string | readonly string[]): Ki
     const found = node.descendantsOfType([...wanted]).filter((n): n is Node => !!n);
     return { nodes: found, kinds: found.map((n) => n.type), ends: found.map((n) => n.endIndex) };
   }
-  const { nodes, starts, ends, kinds } = indexOf(node.tree);
-  const set = new Set(wanted);
+  const ix = indexOf(node.tree);
+  const { nodes, starts, ends, kinds } = ix;
+  const key = keyOf(types);
+  let sel = ix.selections.get(key);
+  if (!sel) {
+    const set = new Set(wanted);
+    const picked: number[] = [];
+    for (let i = 0; i < kinds.length; i++) if (set.has(kinds[i]!)) picked.push(i);
+    sel = { at: Int32Array.from(picked), starts: Int32Array.from(picked, (i) => starts[i]!) };
+    ix.selections.set(key, sel);
+  }
   const out: Node[] = [];
   const outKinds: string[] = [];
   const outEnds: number[] = [];
   const start = node.startIndex;
   const end = node.endIndex;
   const whole = start === 0 && node.id === node.tree.rootNode.id;
-  for (let i = whole ? 0 : lowerBound(starts, start); i < nodes.length; i++) {
+  const { at } = sel;
+  for (let j = whole ? 0 : lowerBound(sel.starts, start); j < at.length; j++) {
+    const i = at[j]!;
     if (starts[i]! > end) break;
-    if (ends[i]! <= end && set.has(kinds[i]!)) {
+    if (ends[i]! <= end) {
       out.push(nodes[i]!);
       outKinds.push(kinds[i]!);
       outEnds.push(ends[i]!);

@@ -117,3 +117,31 @@ test('ranges from the line starts are the ranges tree-sitter gives (tabs, CRLF, 
     tree.delete();
   }
 });
+
+test('nodesOf answers what descendantsOfType answers, for any node and any set of indexed kinds, asked in any order', async () => {
+  const parser = await CParser.create();
+  const { generate } = await import('../../bench/bigfile');
+  const src = generate(12_000);
+  const tree = parser.parseOnce(src);
+  try {
+    const root = tree.rootNode;
+    const sets: (string | string[])[] = [
+      'call_expression', 'declaration', ['init_declarator', 'assignment_expression'],
+      ['pointer_expression', 'subscript_expression', 'field_expression'], ['struct_specifier', 'declaration', 'call_expression'],
+    ];
+    const ids = (ns: (import('web-tree-sitter').Node | null)[]) => ns.map((n) => n!.id);
+    // Asked of the root first and of sub-nodes later, then the other way round (each set's selection is built on first use).
+    const subjects = [root, ...root.descendantsOfType(['function_definition', 'compound_statement', 'struct_specifier']).slice(0, 40).map((n) => n!)];
+    for (const order of [subjects, [...subjects].reverse()]) {
+      for (const n of order) {
+        for (const kinds of sets) {
+          const k = kindedNodesOf(n, kinds);
+          assert.deepEqual(ids(k.nodes), ids(n.descendantsOfType(typeof kinds === 'string' ? [kinds] : kinds)), `${n.type} ${String(kinds)}`);
+          k.nodes.forEach((x, i) => assert.equal(k.ends[i], x.endIndex));
+        }
+      }
+    }
+  } finally {
+    tree.delete();
+  }
+});
