@@ -6,14 +6,48 @@
 // macro and static-inline wrappers, accessor calls, __iomem dereferences, ioremap'd
 // pointers, memcpy_toio, locals and loops) repeated with fresh names to SIZE bytes.
 //
-//   node --import tsx test/bench/bigfile.ts [--mb 21] [--runs 3] [--out FILE]
+//   node --import tsx test/bench/bigfile.ts [--mb 21] [--runs 3] [--out FILE] [--crossings]
+//
+// --crossings: one more audit, counting the calls of web-tree-sitter's Node accessors
+// (each a crossing into WASM, most of them making a Node object): a figure the
+// machine's load does not move, unlike CPU time on 2 shared cores.
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuditEngine } from '../../server/src/audit/engine';
 import { CParser } from '../../server/src/c/parser';
 import { prepare } from '../../server/src/c/annotations';
+import { Node } from 'web-tree-sitter';
 import { fmtMs, log, median } from './lib';
+
+const ACCESSORS = ['text', 'type', 'parent', 'endIndex', 'endPosition', 'namedChildren', 'children', 'namedChildCount'];
+const METHODS = ['childForFieldName', 'childrenForFieldName', 'namedChild', 'child', 'descendantsOfType', 'descendantForIndex'];
+
+/** Runs `f` with every accessor and method above counted; returns the counts, most called first. */
+function countCrossings(f: () => void): [string, number][] {
+  const proto = Node.prototype as unknown as Record<string, unknown>;
+  const counts = new Map<string, number>();
+  const saved = new Map<string, PropertyDescriptor>();
+  for (const name of [...ACCESSORS, ...METHODS]) {
+    const d = Object.getOwnPropertyDescriptor(proto, name);
+    if (!d) continue;
+    saved.set(name, d);
+    const bump = () => counts.set(name, (counts.get(name) ?? 0) + 1);
+    if (d.get) {
+      const get = d.get;
+      Object.defineProperty(proto, name, { ...d, get(this: unknown) { bump(); return get.call(this); } });
+    } else if (typeof d.value === 'function') {
+      const fn = d.value as (...a: unknown[]) => unknown;
+      Object.defineProperty(proto, name, { ...d, value(this: unknown, ...a: unknown[]) { bump(); return fn.apply(this, a); } });
+    }
+  }
+  try {
+    f();
+  } finally {
+    for (const [name, d] of saved) Object.defineProperty(proto, name, d);
+  }
+  return [...counts].sort((a, b) => b[1] - a[1]);
+}
 
 /** One driver-shaped unit; `k` makes every name in it unique. */
 function unit(k: number): string {
@@ -124,6 +158,12 @@ async function main(): Promise<void> {
   console.log(`| generated file | tree-sitter parse (with the annotation rewrite), CPU | tdx-audit audit, CPU | **audit/parse** | sites | CPU s (all runs) |`);
   console.log(`|---|---|---|---|---|---|`);
   console.log(`| ${(text.length / 1048576).toFixed(1)} MB, ${text.split('\n').length} lines | ${fmtMs(p)} | ${fmtMs(a)} | **${(a / p).toFixed(2)}×** | ${sites} | ${((cpu.user + cpu.system) / 1e6).toFixed(1)} |`);
+  if (process.argv.includes('--crossings')) {
+    // `text` counts its own `endIndex` read too (web-tree-sitter reads it inside).
+    const counts = countCrossings(() => engine.auditOnce(file, text));
+    const total = counts.reduce((n, [, c]) => n + c, 0);
+    console.log(`Node accessor calls in one audit: ${total.toLocaleString('en')} (${counts.map(([k, c]) => `${k} ${c.toLocaleString('en')}`).join(', ')})`);
+  }
 }
 
 if (require.main === module) void main();

@@ -1,7 +1,7 @@
 // Source analysis of one C file: accessor call sites (catalogued or through the
 // driver's own wrappers), `__iomem` dereferences, and the function-level view.
 
-import { nodesOf } from './nodeIndex';
+import { kindedNodesOf, nodesOf } from './nodeIndex';
 import type { Node, Tree } from 'web-tree-sitter';
 import { CATALOGUE, LIBC_MEMORY_CALLS, type Accessor } from './catalogue';
 import { collectFunctions, enclosing, functionView, type FunctionDef } from './functions';
@@ -33,6 +33,8 @@ interface Call {
   readonly args: Node[];
   fn: FunctionDef | undefined;
   macro?: MacroDef;
+  /** `node.endIndex` when the node index gave it (calls of the file's own tree). */
+  end?: number;
 }
 
 class CallOf implements Call {
@@ -43,6 +45,8 @@ class CallOf implements Call {
     readonly calleeNode: Node,
     readonly fn: FunctionDef | undefined,
     readonly macro?: MacroDef,
+    /** `node.endIndex` when the node index gave it (calls of the file's own tree). */
+    readonly end?: number,
   ) {}
 
   get args(): Node[] {
@@ -169,14 +173,21 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
 
   const macros = collectMacros(root, parsed.text);
   const calls: Call[] = [];
-  for (const n of nodesOf(root, 'call_expression')) {
-    if (n) {
-      const c = toCall(n, enclosing(defs, n.startIndex));
-      if (c) calls.push(c);
-    }
+  const callNodes = kindedNodesOf(root, 'call_expression');
+  for (let i = 0; i < callNodes.nodes.length; i++) {
+    const n = callNodes.nodes[i]!;
+    const c = toCall(n, enclosing(defs, n.startIndex), undefined, callNodes.ends[i]);
+    if (c) calls.push(c);
   }
 
   const isKnown = (name: string) => CATALOGUE.has(name) || known.wrappers.has(name);
+  // A function's local flows, read once however many of its calls are wrapper candidates.
+  const flowMemo = new Map<FunctionDef, Flow[]>();
+  const flowsOf = (fn: FunctionDef) => {
+    let f = flowMemo.get(fn);
+    if (!f) flowMemo.set(fn, (f = localFlows(fn)));
+    return f;
+  };
   const parsedMacros = new Set<MacroDef>();
   try {
     // Wrappers are found to a fixpoint: a wrapper of a wrapper is a wrapper.
@@ -206,7 +217,7 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
         if (!owner || owner.name === c.callee || known.wrappers.has(owner.name) || CATALOGUE.has(owner.name)) continue;
         const ids = new Set<string>();
         for (const i of target.addrArgs) for (const id of c.args[i] ? identifiersIn(c.args[i]) : []) ids.add(id);
-        const flows = c.fn ? localFlows(c.fn) : [];
+        const flows = c.fn ? flowsOf(c.fn) : [];
         const params = owner.params.flatMap((p, i) => (p && overlaps(ids, closure(p, flows)) ? [i] : []));
         if (!params.length) continue;
         const step: ViaStep = { name: owner.name, file, range: rangeOf(c.node), callee: c.callee };
@@ -226,6 +237,7 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
 
     const sites: Site[] = [];
     const asWritten = shownAsWritten(parsed);
+    const at = positions(parsed.prepared.text);
     const callsFrom = new Map<string, Set<string>>();
     const finder = new DerefFinder(known, locals, defs);
     // Sites of macro bodies come from their own sub-parse: the file's ERROR regions say nothing of them.
@@ -233,7 +245,7 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
     for (const c of calls) {
       const target = resolve(c.callee, known);
       if (target) {
-        const s = callSite(c, target, c.macro ? undefined : asWritten);
+        const s = callSite(c, target, at, c.macro ? undefined : asWritten);
         sites.push(s);
         if (c.macro) fromMacros.add(s);
         continue;
@@ -267,7 +279,7 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
     // Generated code nested thousands deep makes every node.parent (O(depth) in
     // tree-sitter) quadratic: such a file gets calls only, not the deref analyses.
     const tooDeep = nestingHint(parsed.text) > NESTING_HINT_LIMIT && treeDeeperThan(root, MAX_TREE_DEPTH);
-    for (const d of tooDeep ? [] : finder.findDerefs(root)) {
+    for (const d of tooDeep ? [] : finder.findDerefs(root, parsed.prepared.text)) {
       // An accessor's own definition dereferences its argument in the asm operand
       // that *is* the MOV: that is the accessor, not a site.
       if (d.fn && CATALOGUE.has(d.fn.name)) continue;
@@ -279,9 +291,9 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
         width: 0,
         rule: 'tdx-iomem-deref',
         function: d.fn?.name ?? null,
-        range: rangeOf(d.node),
-        callRange: rangeOf(d.node.parent && d.rmw ? d.node.parent : d.node),
-        address: d.node.text,
+        range: at(d.node.startIndex, d.end),
+        callRange: d.rmw ? rangeOf(d.node.parent ?? d.node) : at(d.node.startIndex, d.end),
+        address: parsed.prepared.text.slice(d.node.startIndex, d.end),
         via: [],
         declaredAt: { file: d.decl.file, range: d.decl.range, name: d.decl.name },
       });
@@ -291,6 +303,7 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
       ...findUntypedDerefs({
         root,
         text: parsed.text,
+        parsedText: parsed.prepared.text,
         file,
         defs,
         finder,
@@ -401,9 +414,22 @@ function shownAsWritten(parsed: ParsedFile): ((n: Node) => string) | undefined {
   };
 }
 
-function callSite(c: Call, t: Target, asWritten?: (n: Node) => string): Site {
+/**
+ * The range of [start, end) of the parsed text, from its line starts (tree-sitter
+ * counts rows at each `\n` and columns in UTF-16 units, as these do): a node's
+ * `endPosition` is a call into WASM. Line starts are read on first need.
+ */
+function positions(parsedText: string): (start: number, end: number) => Range {
+  let starts: number[] | undefined;
+  return (start, end) => rangeAt((starts ??= lineStarts(parsedText)), start, end);
+}
+
+function callSite(c: Call, t: Target, at: (start: number, end: number) => Range, asWritten?: (n: Node) => string): Site {
   const a = t.accessor;
   const arg = t.addrArgs.length ? c.args[t.addrArgs[0]!] : undefined;
+  // A call of the file's own tree: its end from the node index, the callee's from its
+  // name (an identifier is one line; a `\` might splice one, so those ask the tree).
+  const own = c.end !== undefined && !c.callee.includes('\\');
   return {
     kind: 'call',
     accessor: c.callee,
@@ -412,17 +438,17 @@ function callSite(c: Call, t: Target, asWritten?: (n: Node) => string): Site {
     width: a.width,
     rule: a.rule,
     function: c.fn?.name ?? null,
-    range: rangeOf(c.calleeNode),
-    callRange: rangeOf(c.node),
+    range: own ? at(c.calleeNode.startIndex, c.calleeNode.startIndex + c.callee.length) : rangeOf(c.calleeNode),
+    callRange: own ? at(c.node.startIndex, c.end!) : rangeOf(c.node),
     address: arg ? (asWritten ? asWritten(arg) : arg.text) : '',
     via: t.chain,
   };
 }
 
-function toCall(node: Node, fn: FunctionDef | undefined, macro?: MacroDef): Call | null {
+function toCall(node: Node, fn: FunctionDef | undefined, macro?: MacroDef, end?: number): Call | null {
   const f = node.childForFieldName('function');
   if (!f || f.type !== 'identifier') return null;
-  return new CallOf(node, f.text, f, fn, macro);
+  return new CallOf(node, f.text, f, fn, macro, end);
 }
 
 function collectMacros(root: Node, text: string): MacroDef[] {

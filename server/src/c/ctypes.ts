@@ -3,7 +3,7 @@
 // whether `f` is that struct's `__iomem` field or another struct's field of the
 // same name). Names resolve through the file's scopes (scopes.ts).
 
-import type { Node } from 'web-tree-sitter';
+import type { Node, Tree } from 'web-tree-sitter';
 import type { FunctionDef } from './functions';
 import { nodesOf } from './nodeIndex';
 import type { LocalDecl, Scopes } from './scopes';
@@ -87,6 +87,55 @@ const MAX_TABLES = 8;
 /** How many times tables were read from a tree rather than reused (tests prove the reuse and its invalidation). */
 export const typeTableReads = { count: 0 };
 
+/** What the Types of one tree share: read once per tree, not once per Types. */
+interface TreeTypes {
+  rootId: number;
+  globals?: Map<string, CType | null>;
+  tables?: TypeTables;
+}
+
+const BY_TREE = new WeakMap<Tree, TreeTypes>();
+
+function treeTypes(root: Node): TreeTypes {
+  const tree = root.tree;
+  let t = BY_TREE.get(tree);
+  // Keyed by the tree; a Types of another node than the root (none today) gets its own.
+  if (!t || t.rootId !== root.id) {
+    t = { rootId: root.id };
+    if (!BY_TREE.has(tree)) BY_TREE.set(tree, t);
+  }
+  return t;
+}
+
+/**
+ * File-scope declarations: the translation unit's own children (and those of
+ * top-level preprocessor blocks), not a walk of every function body.
+ */
+function fileScopeTypes(root: Node): Map<string, CType | null> {
+  const globals = new Map<string, CType | null>();
+  const stack: Node[] = [root];
+  while (stack.length) {
+    const n = stack.pop()!;
+    for (const c of n.namedChildren) {
+      if (!c) continue;
+      // One read of the kind per child (each is a call into WASM).
+      const kind = c.type;
+      if (kind === 'declaration') declarationTypes(c, globals);
+      else if (kind.startsWith('preproc_if') || kind === 'preproc_else' || kind === 'preproc_elif') stack.push(c);
+    }
+  }
+  return globals;
+}
+
+function declarationTypes(n: Node, scope: Map<string, CType | null>) {
+  const name = typeName(n.childForFieldName('type'));
+  for (const d of n.childrenForFieldName('declarator')) {
+    const named = d && declaredName(d);
+    if (!named || scope.has(named.name)) continue;
+    scope.set(named.name, name ? { name, ptr: named.depth } : null);
+  }
+}
+
 export class Types {
   /** Filled by readTypes, or another Types's tables of the same declarations (then never written). */
   private typedefs = new Map<string, CType>();
@@ -95,7 +144,8 @@ export class Types {
   get structs(): ReadonlyMap<string, ReadonlyMap<string, CType>> {
     return this.structTable;
   }
-  readonly globals = new Map<string, CType | null>();
+  /** File-scope declarations' types by name (shared by every Types of the same tree: never written after it is read). */
+  readonly globals: ReadonlyMap<string, CType | null>;
   /** Locals and parameters by declaration (scopes.ts's id). */
   private readonly locals = new Map<number, CType | null>();
   /** The type of a call's value (function-like macros of the file), set by the user. */
@@ -104,6 +154,8 @@ export class Types {
   memo = new Map<number, CType | null>();
 
   private typesRead = false;
+  /** What every Types of this root's tree shares (the iomem and provenance passes each make one). */
+  private readonly shared: TreeTypes;
 
   constructor(
     private readonly root: Node,
@@ -111,17 +163,8 @@ export class Types {
     /** The file's text before preparation (annotations.ts blanks container_of's type argument). */
     private readonly source?: string,
   ) {
-    // File-scope declarations: the translation unit's own children (and those of
-    // top-level preprocessor blocks), not a walk of every function body.
-    const stack: Node[] = [root];
-    while (stack.length) {
-      const n = stack.pop()!;
-      for (const c of n.namedChildren) {
-        if (!c) continue;
-        if (c.type === 'declaration') this.declaration(c, this.globals);
-        else if (c.type.startsWith('preproc_if') || c.type === 'preproc_else' || c.type === 'preproc_elif') stack.push(c);
-      }
-    }
+    this.shared = treeTypes(root);
+    this.globals = this.shared.globals ??= fileScopeTypes(root);
   }
 
   /**
@@ -135,6 +178,12 @@ export class Types {
   private readTypes() {
     if (this.typesRead) return;
     this.typesRead = true;
+    const mine = this.shared.tables;
+    if (mine) {
+      this.typedefs = mine.typedefs;
+      this.structTable = mine.structs;
+      return;
+    }
     const defining: Node[] = [];
     const texts: string[] = [];
     for (const n of nodesOf(this.root, ['type_definition', 'struct_specifier', 'union_specifier'])) {
@@ -153,6 +202,7 @@ export class Types {
       TABLES.set(key, hit);
       this.typedefs = hit.typedefs;
       this.structTable = hit.structs;
+      this.shared.tables = hit;
       return;
     }
     typeTableReads.count++;
@@ -160,7 +210,9 @@ export class Types {
       if (n.type === 'type_definition') this.typedef(n);
       else this.struct(n);
     }
-    TABLES.set(key, { typedefs: this.typedefs, structs: this.structTable });
+    const tables = { typedefs: this.typedefs, structs: this.structTable };
+    this.shared.tables = tables;
+    TABLES.set(key, tables);
     if (TABLES.size > MAX_TABLES) TABLES.delete(TABLES.keys().next().value!);
   }
 
@@ -217,15 +269,6 @@ export class Types {
         const named = declaredName(d);
         if (named && name && !into.has(named.name)) into.set(named.name, { name, ptr: named.depth });
       }
-    }
-  }
-
-  private declaration(n: Node, scope: Map<string, CType | null>) {
-    const name = typeName(n.childForFieldName('type'));
-    for (const d of n.childrenForFieldName('declarator')) {
-      const named = d && declaredName(d);
-      if (!named || scope.has(named.name)) continue;
-      scope.set(named.name, name ? { name, ptr: named.depth } : null);
     }
   }
 

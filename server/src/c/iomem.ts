@@ -4,7 +4,7 @@
 // cannot decode. Declarations are found where the annotation stood before it was
 // blanked for parsing.
 
-import { kindedNodesOf, nodesOf } from './nodeIndex';
+import { kindedNodesOf, mayBeInside, nodesOf } from './nodeIndex';
 import type { Node, Tree } from 'web-tree-sitter';
 import { MAX_EXPRESSION_NESTING, Types } from './ctypes';
 import { addField, type IomemDecl, type Knowledge } from './knowledge';
@@ -16,7 +16,8 @@ export { MAX_EXPRESSION_NESTING } from './ctypes';
 
 const DEREF_KINDS = ['pointer_expression', 'subscript_expression', 'field_expression'];
 const DECL_TYPES = new Set(['declaration', 'parameter_declaration', 'field_declaration']);
-const NOT_EVALUATED = new Set(['sizeof_expression', 'alignof_expression', 'offsetof_expression', 'typeof_specifier', 'macro_type_specifier']);
+const NOT_EVALUATED_KINDS = ['sizeof_expression', 'alignof_expression', 'offsetof_expression', 'typeof_specifier', 'macro_type_specifier'];
+const NOT_EVALUATED = new Set(NOT_EVALUATED_KINDS);
 
 /**
  * A file's own declarations as the dereference analysis reads them: which locals and
@@ -142,6 +143,8 @@ export interface Deref {
   /** The access is written (assignment target). */
   write: boolean;
   fn: FunctionDef | undefined;
+  /** `node.endIndex`, from the node index. */
+  end: number;
 }
 
 export interface LibcUse {
@@ -332,8 +335,12 @@ export class DerefFinder {
     }
   }
 
-  /** Every outermost expression that designates MMIO and is evaluated. */
-  findDerefs(root: Node): Deref[] {
+  /**
+   * Every outermost expression that designates MMIO and is evaluated. `parsedText`,
+   * the text `root`'s tree was parsed from, gives the candidates' text without asking
+   * WASM for each one's end.
+   */
+  findDerefs(root: Node, parsedText?: string): Deref[] {
     const out: Deref[] = [];
     if (!this.active) return out;
     // One request for the three kinds (document order, kinds from the index), in the
@@ -346,6 +353,7 @@ export class DerefFinder {
     order.sort((a, b) => starts[a]! - starts[b]! || rank[a]! - rank[b]! || a - b);
     const candidates = order.map((i) => found.nodes[i]!);
     const candidateKinds = order.map((i) => found.kinds[i]!);
+    const candidateEnds = order.map((i) => found.ends[i]!);
     // Every non-null `remaining` starts at an identifier of an __iomem variable or at
     // a field name declared __iomem, both inside the expression's own text: a
     // candidate naming none of them is no access (most dereferences of a driver),
@@ -353,7 +361,7 @@ export class DerefFinder {
     const names = this.iomemNames();
     for (let i = 0; i < candidates.length; i++) {
       const n = candidates[i]!;
-      const text = n.text;
+      const text = parsedText === undefined ? n.text : parsedText.slice(n.startIndex, candidateEnds[i]);
       if (!namesWord(text, (w) => names.has(w))) continue;
       if (candidateKinds[i] === 'pointer_expression' && (n.childForFieldName('operator')?.text ?? text[0]) === '&') continue;
       this.fn = enclosing(this.defs, n.startIndex);
@@ -377,7 +385,7 @@ export class DerefFinder {
       const assign = parent?.type === 'assignment_expression' && parent.childForFieldName('left')?.id === top.id ? parent : null;
       const op = assign?.childForFieldName('operator')?.text;
       const rmw = (assign !== null && op !== '=') || parent?.type === 'update_expression';
-      out.push({ node: n, decl: v.decl, rmw, write: assign !== null || rmw, fn: this.fn });
+      out.push({ node: n, decl: v.decl, rmw, write: assign !== null || rmw, fn: this.fn, end: candidateEnds[i]! });
     }
     return out;
   }
@@ -415,6 +423,9 @@ export class DerefFinder {
 }
 
 export function isUnevaluated(n: Node): boolean {
+  // Most expressions stand in no sizeof/typeof at all: the node index says so
+  // without climbing (each `parent` is a call into WASM).
+  if (!mayBeInside(n, NOT_EVALUATED_KINDS)) return false;
   for (let p = n.parent; p; p = p.parent) {
     if (NOT_EVALUATED.has(p.type)) return true;
     if (p.type === 'function_definition' || p.type === 'compound_statement') return false;

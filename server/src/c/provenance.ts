@@ -37,7 +37,7 @@ import { MAX_EXPRESSION_NESTING, Types, type CType } from './ctypes';
 import { isUnevaluated, type DerefFinder } from './iomem';
 import type { CParser } from './parser';
 import type { Scopes } from './scopes';
-import { C_WORD_RE, declaredName, namesWord, rangeOf } from './syntax';
+import { declaredName, namesWord, rangeOf, someWord } from './syntax';
 import type { Range, Site } from './types';
 
 const MAX_ROUNDS = 6;
@@ -69,6 +69,11 @@ export interface ProvenanceInput {
   root: Node;
   /** Original text (the pre-filter runs on it). */
   text: string;
+  /**
+   * The text `root`'s tree was parsed from (the prepared text): the expressions' text
+   * is sliced from it with the node index's ends, not asked of WASM node by node.
+   */
+  parsedText?: string;
   file: string;
   defs: readonly FunctionDef[];
   finder: DerefFinder;
@@ -247,20 +252,22 @@ class Provenance {
   run(): Site[] {
     // Kinds come from the node index (each `type` read is a call into WASM), and each
     // expression's words are read once: the rounds below test them against `live` again.
-    const { nodes, kinds } = kindedNodesOf(this.input.root, [
+    const { nodes, kinds, ends } = kindedNodesOf(this.input.root, [
       'init_declarator', 'assignment_expression', 'return_statement', 'call_expression', ...DEREF_TYPES,
     ]);
+    const source = this.input.parsedText;
     const flows: Item[] = [];
     const uses: Item[] = [];
     for (let i = 0; i < nodes.length; i++) {
       const n = nodes[i]!;
       const t = kinds[i]!;
-      if (t === 'init_declarator' || t === 'assignment_expression' || t === 'return_statement') flows.push({ node: n, kind: t, text: n.text });
+      const text = source === undefined ? n.text : source.slice(n.startIndex, ends[i]);
+      if (t === 'init_declarator' || t === 'assignment_expression' || t === 'return_statement') flows.push({ node: n, kind: t, text });
       else if (t === 'call_expression') {
-        const item: Item = { node: n, kind: t, text: n.text };
+        const item: Item = { node: n, kind: t, text };
         flows.push(item);
         uses.push(item);
-      } else uses.push({ node: n, kind: t, text: n.text });
+      } else uses.push({ node: n, kind: t, text });
     }
     for (const m of this.macros.values()) if (this.mentionsLive(m.body)) this.live.add(m.name);
 
@@ -377,7 +384,10 @@ class Provenance {
     let words = item.words;
     if (!words) {
       const set = new Set<string>();
-      for (const m of item.text.matchAll(C_WORD_RE)) set.add(m[0]);
+      someWord(item.text, (w) => {
+        set.add(w);
+        return false;
+      });
       item.words = words = [...set];
     }
     for (const w of words) if (this.live.has(w)) return true;

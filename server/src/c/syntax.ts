@@ -14,10 +14,44 @@ export const C_WORD_RE = /(?:[\p{ID_Start}_$]|\\u[\dA-Fa-f]{4}|\\U[\dA-Fa-f]{8})
 /** `C_WORD_RE` with the `->` or `.` before the word when it is a member access (group 1), the word in group 2. */
 export const C_MEMBER_OR_WORD_RE = /(->|\.)?\s*((?:[\p{ID_Start}_$]|\\u[\dA-Fa-f]{4}|\\U[\dA-Fa-f]{8})(?:[\p{ID_Continue}$]|\\u[\dA-Fa-f]{4}|\\U[\dA-Fa-f]{8})*)/gu;
 
+/** A character outside ASCII, or a backslash (a `\u` name): text the plain scan below does not read. */
+const NOT_PLAIN_RE = /[\\\u0080-\uffff]/;
+
+/** `[A-Za-z_$]`: what starts a C word in ASCII text. */
+function startsWord(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 36;
+}
+
+/** `[A-Za-z0-9_$]`: what continues one. */
+function continuesWord(c: number): boolean {
+  return startsWord(c) || (c >= 48 && c <= 57);
+}
+
+/**
+ * Calls `visit` with each C word of `text` in order (what `C_WORD_RE` matches) until
+ * it returns true; returns whether it did. ASCII text without a backslash (nearly all
+ * C) is scanned by character codes, without the Unicode regex (a hot path: every
+ * expression's words are tested against a set of names).
+ */
+export function someWord(text: string, visit: (w: string) => boolean): boolean {
+  if (NOT_PLAIN_RE.test(text)) {
+    for (const m of text.matchAll(C_WORD_RE)) if (visit(m[0])) return true;
+    return false;
+  }
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    if (!startsWord(text.charCodeAt(i))) continue;
+    let j = i + 1;
+    while (j < n && continuesWord(text.charCodeAt(j))) j++;
+    if (visit(text.slice(i, j))) return true;
+    i = j; // text[j] continues no word, so it starts none either
+  }
+  return false;
+}
+
 /** Whether some C word of `text` is one `known` takes. */
 export function namesWord(text: string, known: (w: string) => boolean): boolean {
-  for (const m of text.matchAll(C_WORD_RE)) if (known(m[0])) return true;
-  return false;
+  return someWord(text, known);
 }
 
 /** Whether `text` names a word `plain` takes, or after `->` or `.` a member `member` takes. */
