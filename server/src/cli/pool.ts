@@ -46,9 +46,12 @@ export function workerHeapMb(): number {
  * closure it met: on drivers/ of Debian 6.1 the live set after a full collection
  * grew from 27 MB to 190 MB over the run, and the heap V8 kept around it to 290 MB
  * (BENCHMARKS.md, "One worker under a recycle threshold"). A fresh worker takes back
- * from the header cache only what the next files include.
+ * from the header cache only what the next files include, but runs unoptimised
+ * until the JIT warms up again: each replacement costs seconds of CPU. At 288 MB
+ * one worker was replaced on drivers/: peak 436-440 MB against 513-520 MB without,
+ * for 5-9 % more CPU, under the same load; at 256 MB two, for no lower peak.
  */
-const WORKER_RECYCLE_MB = 256;
+const WORKER_RECYCLE_MB = 288;
 
 /**
  * The recycle threshold, or TDX_AUDIT_WORKER_RECYCLE_MB's (0: never replace a
