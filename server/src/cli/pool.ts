@@ -39,6 +39,37 @@ export function workerHeapMb(): number {
   return Number.isInteger(v) && v >= 16 ? v : WORKER_HEAP_MB;
 }
 
+/**
+ * A scan worker is replaced by a fresh one once its V8 heap plus its WASM memory
+ * (tree-sitter's, iced-x86's: they never shrink) passes this after a file. What a
+ * scan worker keeps from file to file is the header knowledge of every include
+ * closure it met: on drivers/ of Debian 6.1 the live set after a full collection
+ * grew from 27 MB to 190 MB over the run, and the heap V8 kept around it to 290 MB
+ * (BENCHMARKS.md, "One worker under a recycle threshold"). A fresh worker takes back
+ * from the header cache only what the next files include, but runs unoptimised
+ * until the JIT warms up again: each replacement costs seconds of CPU. At 288 MB
+ * one worker was replaced on drivers/: peak 436-440 MB against 513-520 MB without,
+ * for 5-9 % more CPU, under the same load; at 256 MB two, for no lower peak.
+ */
+const WORKER_RECYCLE_MB = 288;
+
+/**
+ * The recycle threshold, or TDX_AUDIT_WORKER_RECYCLE_MB's (0: never replace a
+ * worker); `given` says whether the user chose it (the run then says how often it
+ * acted).
+ */
+export function workerRecycleMb(): { mb: number | undefined; given: boolean } {
+  const raw = process.env.TDX_AUDIT_WORKER_RECYCLE_MB;
+  const v = Number(raw);
+  if (raw === undefined || raw === '' || !Number.isInteger(v) || v < 0) return { mb: WORKER_RECYCLE_MB, given: false };
+  return { mb: v === 0 ? undefined : v, given: true };
+}
+
+/** What a worker holds that its recycle threshold is measured against: V8 heap (committed) and external memory (WASM memories among it), in MB. */
+export function workerFootprintMb(h: { total_heap_size: number; external_memory: number }): number {
+  return (h.total_heap_size + h.external_memory) / (1 << 20);
+}
+
 /** PoolRun.retried that tells the user, on `note`, which file needed the bigger worker. */
 export function noteRetried(note: (m: string) => void): (path: string, heapMb: number | undefined) => void {
   return (path, heapMb) => note(`tdx-audit: ${path}: its worker ran out of memory; audited again by a worker with ${heapMb} MB of heap`);
@@ -80,6 +111,14 @@ export interface PoolRun<R> {
   maxHeapMb?: number;
   /** A file a worker died on, given again to a worker with `heapMb` (for a note to the user). */
   retried?: (path: string, heapMb: number | undefined) => void;
+  /**
+   * Past this footprint (workerFootprintMb) after a file, a worker says so with that
+   * file's result and is replaced: it is terminated, and once its thread has exited
+   * (its memory gone) a fresh worker takes its lane on with the next file.
+   */
+  recycleMb?: number;
+  /** Called once per worker replaced under recycleMb. */
+  recycled?: () => void;
 }
 
 /** Workers started again after one died, per run: a file that kills every worker does not loop forever. */
@@ -133,9 +172,12 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
     new Promise<void>((resolveLane, rejectLane) => {
       const heapMb = retry !== undefined && run.maxHeapMb ? run.maxHeapMb * 2 : run.maxHeapMb;
       if (retry !== undefined) run.retried?.(files[retry]!, heapMb);
-      const w = new Worker(wp, { workerData: run.workerData, ...(heapMb ? { resourceLimits: { maxOldGenerationSizeMb: heapMb } } : {}) });
+      const workerData = { ...run.workerData, recycleMb: run.recycleMb };
+      const w = new Worker(wp, { workerData, ...(heapMb ? { resourceLimits: { maxOldGenerationSizeMb: heapMb } } : {}) });
       let current = -1;
       let ended = false;
+      /** Set when this worker is let go after a file (a retry's one file, or past recycleMb): its exit starts the next worker. */
+      let retiring = false;
       /** died: this worker went down (an exception, or its heap limit) auditing `current`; retired: a retry worker's one file is done. */
       const end = (how: 'stopped' | 'died' | 'retired') => {
         if (ended) return;
@@ -166,7 +208,7 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
         }
         w.postMessage({ id: current, path: files[current] });
       };
-      w.on('message', (m: { ready?: true; fatal?: string; id?: number; result?: R }) => {
+      w.on('message', (m: { ready?: true; fatal?: string; id?: number; result?: R; retire?: true }) => {
         if (m.fatal) {
           ended = true;
           return rejectLane(new Error(`a worker failed to start: ${m.fatal}`));
@@ -174,16 +216,21 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
         if (m.ready) return give();
         given.delete(m.id!);
         done(m.id!, m.result!);
-        // A bigger worker ends after its one file: its heap goes back to the system.
-        if (heapMb !== run.maxHeapMb) {
+        // A bigger worker ends after its one file, and a worker past recycleMb after
+        // the file that took it there: their memory goes back to the system before
+        // the next worker of the lane starts (two would be alive at once otherwise).
+        const recycle = m.retire === true && next < files.length && !signal?.aborted;
+        if (heapMb !== run.maxHeapMb || recycle) {
+          if (recycle && heapMb === run.maxHeapMb) run.recycled?.();
+          retiring = true;
           void w.terminate();
-          return end('retired');
+          return;
         }
         give();
       });
       // A file that took even the bigger worker down stays in `given`: audited on this thread at the end.
       w.on('error', () => end('died'));
-      w.on('exit', () => end('stopped'));
+      w.on('exit', () => end(retiring ? 'retired' : 'stopped'));
     });
   await Promise.all(Array.from({ length: threads }, () => lane()));
   if (signal?.aborted) return;

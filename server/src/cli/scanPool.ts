@@ -5,7 +5,7 @@ import type { AuditConfig, AuditEngine } from '../audit/engine';
 import { readSource, SiteFilter } from '../audit/sources';
 import { readTextOrUndefined } from '../fs/safeRead';
 import { fileResult, type ScanFileResult } from './scanOutput';
-import { runPool, workerHeapMb, noteRetried } from './pool';
+import { runPool, workerHeapMb, workerRecycleMb, noteRetried } from './pool';
 import { createHeaderShareBuffer } from '../c/headerShare';
 
 export { defaultJobs } from './pool';
@@ -34,6 +34,8 @@ export async function scanFiles(
   note: (m: string) => void = () => {},
 ): Promise<{ file: string; why: string }[]> {
   const skipped: { file: string; why: string }[] = [];
+  const recycle = workerRecycleMb();
+  let recycled = 0;
   const read = (p: string) => readTextOrUndefined(p);
   await runPool<ScanJobResult>({
     files,
@@ -53,6 +55,10 @@ export async function scanFiles(
     },
     maxHeapMb: workerHeapMb(),
     retried: noteRetried(note),
+    recycleMb: recycle.mb,
+    recycled: () => recycled++,
   });
+  // A threshold the user set is said to have acted (or not): it trades CPU (a fresh worker's start) for memory.
+  if (recycle.given && recycle.mb !== undefined) note(`tdx-audit: ${recycled} worker(s) replaced past ${recycle.mb} MB of heap and WASM memory`);
   return skipped;
 }

@@ -3,6 +3,7 @@
 // and answers with what the task keeps of each: scan's output pieces
 // (scanOutput.ts) or report's rows (audit/report/build.ts reportJob).
 import { parentPort, workerData } from 'node:worker_threads';
+import { getHeapStatistics } from 'node:v8';
 import { AuditEngine, type AuditConfig } from '../audit/engine';
 import { readTextOrUndefined } from '../fs/safeRead';
 import { auditForScan } from './scanPool';
@@ -10,8 +11,10 @@ import { batchHost, SiteFilter } from '../audit/sources';
 import { reportJob, type ReportJobSettings } from '../audit/report/build';
 import type { SharedImage } from '../audit/objects';
 import { shareHeadersOnThisThread } from '../c/headerShare';
+import { workerFootprintMb } from './pool';
 
 const port = parentPort!;
+const recycleMb = typeof workerData.recycleMb === 'number' ? (workerData.recycleMb as number) : undefined;
 
 async function main(): Promise<void> {
   const read = (p: string) => readTextOrUndefined(p);
@@ -33,7 +36,9 @@ async function main(): Promise<void> {
     } catch (e) {
       r = { kind: 'skipped', why: `analysis failed: ${(e as Error).message}` };
     }
-    port.postMessage({ id: m.id, result: r });
+    // Past the pool's threshold this worker asks, with the result, to be replaced (pool.ts PoolRun.recycleMb).
+    const retire = recycleMb !== undefined && workerFootprintMb(getHeapStatistics()) > recycleMb;
+    port.postMessage({ id: m.id, result: r, ...(retire ? { retire: true } : {}) });
   });
   port.postMessage({ ready: true });
 }

@@ -1,0 +1,90 @@
+// A scan worker past its recycle threshold (cli/pool.ts workerRecycleMb: V8 heap plus
+// WASM memory after a file) is replaced by a fresh worker, which takes the lane on
+// with the next file. The output must be the one a worker that is never replaced
+// writes: no file lost, none twice, the same header knowledge (taken from the
+// header cache or analysed again), in path order.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { runCli, timeless } from '../support/reportRuns';
+import { workerFootprintMb, workerRecycleMb } from '../../server/src/cli/pool';
+
+const ROOT = resolve(__dirname, '../..');
+const FIX = join(ROOT, 'test/fixtures');
+const EXAMPLE = join(ROOT, 'examples/acme_wdt');
+
+let dir = '';
+let tree = '';
+/** Files the walk gives the pool (.c and .h under tree). */
+let walked = 0;
+
+describe('scan workers replaced past the recycle threshold', () => {
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tdx-recycle-'));
+    tree = join(dir, 'tree');
+    mkdirSync(join(tree, '.git'), { recursive: true });
+    const net = join(tree, 'drivers', 'net');
+    mkdirSync(net, { recursive: true });
+    for (const f of ['foo_nic.c', 'tdx_io.h']) copyFileSync(join(FIX, 'drivers', f), join(net, f));
+    const prov = join(tree, 'drivers', 'prov');
+    mkdirSync(prov, { recursive: true });
+    for (const f of ['global_irq.c', 'member.c', 'negative.c', 'overlay.c', 'prov_io.h']) copyFileSync(join(FIX, 'drivers', 'provenance', f), join(prov, f));
+    const wdt = join(tree, 'drivers', 'watchdog');
+    mkdirSync(wdt, { recursive: true });
+    for (const f of ['acme_wdt.c', 'acme_io.h']) copyFileSync(join(EXAMPLE, f), join(wdt, f));
+    walked = ['net', 'prov', 'watchdog'].reduce((n, d) => n + readdirSync(join(tree, 'drivers', d)).length, 0);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  for (const cache of ['--no-header-cache', '--header-cache-dir'] as const) {
+    test(`a worker replaced after every file writes what a worker never replaced writes (${cache})`, () => {
+      const args = (tag: string) => ['scan', join(tree, 'drivers'), '--format', 'json', '--exit-zero', '--jobs', '1', '--no-objects', ...(cache === '--no-header-cache' ? [cache] : [cache, join(dir, `cache-${tag}`)])];
+      const kept = runCli(args('kept'), { TDX_AUDIT_WORKER_RECYCLE_MB: '0' });
+      assert.equal(kept.code, 0, kept.err);
+      assert.doesNotMatch(kept.err, /replaced past/, 'a threshold of 0 replaces no worker and says nothing');
+      const doc = JSON.parse(kept.out);
+      assert.ok(doc.sites.length > 10 && doc.files.length >= 6, 'sites in several files');
+      const replaced = runCli(args('replaced'), { TDX_AUDIT_WORKER_RECYCLE_MB: '1' });
+      assert.equal(replaced.code, 0, replaced.err);
+      // Every file but the last takes a worker past 1 MB: each is followed by a fresh worker.
+      assert.match(replaced.err, new RegExp(`tdx-audit: ${walked - 1} worker\\(s\\) replaced past 1 MB of heap and WASM memory`));
+      assert.equal(timeless(replaced.out), timeless(kept.out));
+    });
+  }
+
+  test('--jobs 2 with workers replaced after every file writes one worker\'s output', () => {
+    const one = runCli(['scan', join(tree, 'drivers'), '--format', 'json', '--exit-zero', '--jobs', '1', '--no-objects', '--no-header-cache'], { TDX_AUDIT_WORKER_RECYCLE_MB: '0' });
+    const two = runCli(['scan', join(tree, 'drivers'), '--format', 'json', '--exit-zero', '--jobs', '2', '--no-objects', '--no-header-cache'], { TDX_AUDIT_WORKER_RECYCLE_MB: '1' });
+    assert.equal(two.code, 0, two.err);
+    assert.match(two.err, /worker\(s\) replaced past 1 MB/);
+    assert.equal(timeless(two.out), timeless(one.out));
+  });
+});
+
+describe('the recycle threshold', () => {
+  const withEnv = (v: string | undefined, f: () => void) => {
+    const old = process.env.TDX_AUDIT_WORKER_RECYCLE_MB;
+    if (v === undefined) delete process.env.TDX_AUDIT_WORKER_RECYCLE_MB;
+    else process.env.TDX_AUDIT_WORKER_RECYCLE_MB = v;
+    try {
+      f();
+    } finally {
+      if (old === undefined) delete process.env.TDX_AUDIT_WORKER_RECYCLE_MB;
+      else process.env.TDX_AUDIT_WORKER_RECYCLE_MB = old;
+    }
+  };
+
+  test('is the default unless TDX_AUDIT_WORKER_RECYCLE_MB gives a whole number; 0 turns it off', () => {
+    withEnv(undefined, () => assert.deepEqual(workerRecycleMb(), { mb: 288, given: false }));
+    withEnv('lots', () => assert.deepEqual(workerRecycleMb(), { mb: 288, given: false }));
+    withEnv('-5', () => assert.deepEqual(workerRecycleMb(), { mb: 288, given: false }));
+    withEnv('300', () => assert.deepEqual(workerRecycleMb(), { mb: 300, given: true }));
+    withEnv('0', () => assert.deepEqual(workerRecycleMb(), { mb: undefined, given: true }));
+  });
+
+  test('counts the WASM memories (external memory) with the heap', () => {
+    assert.equal(workerFootprintMb({ total_heap_size: 100 << 20, external_memory: 28 << 20 }), 128);
+  });
+});
