@@ -5,7 +5,7 @@
 // header cache or analysed again), in path order.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runCli, timeless } from '../support/reportRuns';
@@ -60,6 +60,22 @@ describe('scan workers replaced past the recycle threshold', () => {
     assert.equal(two.code, 0, two.err);
     assert.match(two.err, /worker\(s\) replaced past 1 MB/);
     assert.equal(timeless(two.out), timeless(one.out));
+  });
+
+  test('report\'s workers replaced after every file write the report a worker never replaced writes, in every format', () => {
+    const report = (tag: string, mb: string) => {
+      const out = join(dir, `report-${tag}`);
+      const r = runCli(['report', join(tree, 'drivers'), '--out', out, '--exit-zero', '--jobs', '1', '--no-objects'], { TDX_AUDIT_WORKER_RECYCLE_MB: mb });
+      assert.equal(r.code, 0, r.err);
+      return { err: r.err, files: Object.fromEntries(readdirSync(out).sort().map((f) => [f, timeless(readFileSync(join(out, f), 'utf8'))])) };
+    };
+    const kept = report('kept', '0');
+    const replaced = report('replaced', '1');
+    assert.match(replaced.err, /worker\(s\) replaced past 1 MB/);
+    assert.doesNotMatch(replaced.err, / 0 worker\(s\) replaced/, 'report\'s workers are replaced too');
+    assert.deepEqual(Object.keys(replaced.files), ['tdx-audit.html', 'tdx-audit.json', 'tdx-audit.md', 'tdx-audit.sarif']);
+    assert.ok(JSON.parse(kept.files['tdx-audit.json']!).findings.length > 10, 'findings in the report');
+    assert.deepEqual(replaced.files, kept.files);
   });
 });
 

@@ -40,7 +40,7 @@ export function workerHeapMb(): number {
 }
 
 /**
- * A scan worker is replaced by a fresh one once its V8 heap plus its WASM memory
+ * A scan or report worker is replaced by a fresh one once its V8 heap plus its WASM memory
  * (tree-sitter's, iced-x86's: they never shrink) passes this after a file. What a
  * scan worker keeps from file to file is the header knowledge of every include
  * closure it met: on drivers/ of Debian 6.1 the live set after a full collection
@@ -50,6 +50,9 @@ export function workerHeapMb(): number {
  * until the JIT warms up again: each replacement costs seconds of CPU. At 288 MB
  * one worker was replaced on drivers/: peak 436-440 MB against 513-520 MB without,
  * for 5-9 % more CPU, under the same load; at 256 MB two, for no lower peak.
+ * `report`'s workers too: its peak on drivers/ went from 640 MB to 519-536 MB
+ * (two runs, at 288 and 224 MB), still above 500 MB (the rest is not the workers'
+ * steady heap: a lower threshold did not lower it).
  */
 const WORKER_RECYCLE_MB = 288;
 
@@ -73,6 +76,23 @@ export function workerFootprintMb(h: { total_heap_size: number; external_memory:
 /** PoolRun.retried that tells the user, on `note`, which file needed the bigger worker. */
 export function noteRetried(note: (m: string) => void): (path: string, heapMb: number | undefined) => void {
   return (path, heapMb) => note(`tdx-audit: ${path}: its worker ran out of memory; audited again by a worker with ${heapMb} MB of heap`);
+}
+
+/**
+ * PoolRun's recycleMb and recycled for a run, from workerRecycleMb: `done` says on
+ * `note` how many workers were replaced when the user chose the threshold (it trades
+ * a fresh worker's start-up CPU for memory), and nothing otherwise.
+ */
+export function recycling(note: (m: string) => void): Pick<PoolRun<unknown>, 'recycleMb' | 'recycled'> & { done: () => void } {
+  const { mb, given } = workerRecycleMb();
+  let replaced = 0;
+  return {
+    recycleMb: mb,
+    recycled: () => replaced++,
+    done: () => {
+      if (given && mb !== undefined) note(`tdx-audit: ${replaced} worker(s) replaced past ${mb} MB of heap and WASM memory`);
+    },
+  };
 }
 
 /** The bundled worker beside this bundle (dist/scanWorker.js), if there is one. */

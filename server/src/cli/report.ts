@@ -16,7 +16,7 @@ import { buildReport, FORMATS, reportJob, ReportUsageError, type BuildOptions, t
 import { AuditEngine } from '../audit/engine';
 import { batchHost, SiteFilter } from '../audit/sources';
 import { readTextOrUndefined } from '../fs/safeRead';
-import { defaultJobs, runPool, workerHeapMb, noteRetried } from './pool';
+import { defaultJobs, runPool, workerHeapMb, noteRetried, recycling } from './pool';
 import { readSharedImage } from '../audit/objects';
 import { asDoc, type ReportSource } from '../audit/report/doc';
 import { writeReportFiles, type OutputFile } from '../audit/report/write';
@@ -179,6 +179,7 @@ function pooledJobs(jobs: number, signal: AbortSignal, note: (m: string) => void
     // .debug_info (166 MiB of 6.1's 225) stays in the file: each worker reads the units it joins.
     const vmlinux = job.config.objects?.vmlinux;
     const image = jobs > 1 && files.length > 1 && vmlinux ? readSharedImage(vmlinux, { infoFromFile: true }) : undefined;
+    const recycle = recycling(note);
     return runPool<ReportJobResult>({
       files,
       jobs,
@@ -196,7 +197,9 @@ function pooledJobs(jobs: number, signal: AbortSignal, note: (m: string) => void
       signal,
       maxHeapMb: workerHeapMb(),
       retried: noteRetried(note),
-    });
+      recycleMb: recycle.recycleMb,
+      recycled: recycle.recycled,
+    }).finally(recycle.done);
   };
 }
 

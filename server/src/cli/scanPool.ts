@@ -5,7 +5,7 @@ import type { AuditConfig, AuditEngine } from '../audit/engine';
 import { readSource, SiteFilter } from '../audit/sources';
 import { readTextOrUndefined } from '../fs/safeRead';
 import { fileResult, type ScanFileResult } from './scanOutput';
-import { runPool, workerHeapMb, workerRecycleMb, noteRetried } from './pool';
+import { runPool, workerHeapMb, recycling, noteRetried } from './pool';
 import { createHeaderShareBuffer } from '../c/headerShare';
 
 export { defaultJobs } from './pool';
@@ -34,8 +34,7 @@ export async function scanFiles(
   note: (m: string) => void = () => {},
 ): Promise<{ file: string; why: string }[]> {
   const skipped: { file: string; why: string }[] = [];
-  const recycle = workerRecycleMb();
-  let recycled = 0;
+  const recycle = recycling(note);
   const read = (p: string) => readTextOrUndefined(p);
   await runPool<ScanJobResult>({
     files,
@@ -55,10 +54,9 @@ export async function scanFiles(
     },
     maxHeapMb: workerHeapMb(),
     retried: noteRetried(note),
-    recycleMb: recycle.mb,
-    recycled: () => recycled++,
+    recycleMb: recycle.recycleMb,
+    recycled: recycle.recycled,
   });
-  // A threshold the user set is said to have acted (or not): it trades CPU (a fresh worker's start) for memory.
-  if (recycle.given && recycle.mb !== undefined) note(`tdx-audit: ${recycled} worker(s) replaced past ${recycle.mb} MB of heap and WASM memory`);
+  recycle.done();
   return skipped;
 }
