@@ -30,7 +30,7 @@ import { analyzeFile, nestingHint, NESTING_HINT_LIMIT, type FileResult, type Fun
 import type { ProvenanceTrace } from '../c/provenance';
 import { emptyKnowledge, mergeKnowledge, type Knowledge, type Wrapper } from '../c/knowledge';
 import { diffEdit, type ParsedFile } from '../c/parser';
-import { errorSpans } from '../c/errorRegions';
+import { errorSpans, lineAt } from '../c/errorRegions';
 import { functionView } from '../c/functions';
 import type { FunctionView, Position, Range, Site, SourceAnalysis } from '../c/types';
 import { C_WORD_RE } from '../c/syntax';
@@ -421,7 +421,7 @@ export function editOf(before: string, after: string, beforeStarts?: readonly nu
   const newEnd = after.length - tail;
   const delta = newEnd - oldEnd;
   const at = (starts: readonly number[], i: number): Position => {
-    const line = lineOf(starts, i);
+    const line = lineAt(starts, i);
     return { line, character: i - starts[line]! };
   };
   const e: Edit = { start, oldEnd, delta, startPos: at(beforeStarts, start), oldEndPos: at(beforeStarts, oldEnd), newEndPos: { line: 0, character: 0 } };
@@ -429,17 +429,6 @@ export function editOf(before: string, after: string, beforeStarts?: readonly nu
   return e;
 }
 
-/** The line (index into `starts`) holding offset `i`. */
-function lineOf(starts: readonly number[], i: number): number {
-  let lo = 0;
-  let hi = starts.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (starts[mid]! <= i) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
-}
 
 /** The line starts of the text after an edit, from those before it (no pass over the text outside the edit). */
 export function startsAfter(before: readonly number[], e: Edit, after: string): number[] {

@@ -124,16 +124,22 @@ function splitArgs(src: string, open: number, close: number): string[] {
   return out;
 }
 
+/** The line (index into `starts`, see lineStarts) holding offset `i`. */
+export function lineAt(starts: readonly number[], i: number): number {
+  let lo = 0;
+  let hi = starts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (starts[mid]! <= i) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
 /** Range of [start, end) in a text, from its line starts (see lineStarts). */
 export function rangeAt(starts: readonly number[], start: number, end: number): Range {
   const at = (i: number) => {
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (starts[mid]! <= i) lo = mid;
-      else hi = mid - 1;
-    }
+    const lo = lineAt(starts, i);
     return { line: lo, character: i - starts[lo]! };
   };
   return { start: at(start), end: at(end) };

@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openBinary, type BinaryObject } from '../../../server/src/binary/index';
 import { ObjectCode } from '../../../server/src/audit/code';
-import { ObjectFacts, objectFlow } from '../../../server/src/audit/compiled/facts';
-import { analyseFunction, type FunctionFlow } from '../../../server/src/audit/compiled/dataflow';
+import { functionFlow, ObjectFacts, objectFlow } from '../../../server/src/audit/compiled/facts';
+import type { FunctionFlow } from '../../../server/src/audit/compiled/dataflow';
 import { gcc, GCC_FLAGS, skipWithoutGcc } from '../../support/gcc';
 
 // read_ctrl comes first in the object and reads d->r, which setup (after it) is the
@@ -48,12 +48,7 @@ function everyFunctionEveryRound(code: ObjectCode, facts: ObjectFacts): { functi
     let learned = false;
     for (const fn of code.functions) {
       runs++;
-      const flow = analyseFunction(fn.name, {
-        instructions: code.instructions(fn),
-        framePointer: code.framePointer(fn),
-        callTarget: (i) => code.callTarget(fn, i),
-        dataRef: (i) => code.dataRef(fn, i),
-      }, facts);
+      const flow = functionFlow(code, fn, facts);
       functions.set(fn.name, flow);
       learned ||= flow.learned;
     }

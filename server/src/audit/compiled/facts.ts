@@ -442,6 +442,16 @@ export interface ObjectFlow {
   runs: number;
 }
 
+/** One run of the dataflow over one function of an object, against what `facts` answer now. */
+export function functionFlow(code: ObjectCode, fn: FunctionCode, facts: DataflowFacts): FunctionFlow {
+  return analyseFunction(fn.name, {
+    instructions: code.instructions(fn),
+    framePointer: code.framePointer(fn),
+    callTarget: (i) => code.callTarget(fn, i),
+    dataRef: (i) => code.dataRef(fn, i),
+  }, facts);
+}
+
 /**
  * Runs the dataflow over the given functions of an object until what it learns
  * (members, globals, return values holding MMIO) stops growing.
@@ -462,12 +472,7 @@ export function objectFlow(code: ObjectCode, fns: readonly FunctionCode[], facts
       if (ranAt.get(fn) === version) continue;
       ranAt.set(fn, version);
       runs++;
-      const flow = analyseFunction(fn.name, {
-        instructions: code.instructions(fn),
-        framePointer: code.framePointer(fn),
-        callTarget: (i) => code.callTarget(fn, i),
-        dataRef: (i) => code.dataRef(fn, i),
-      }, facts);
+      const flow = functionFlow(code, fn, facts);
       flows.set(fn, flow);
       learned ||= flow.learned;
     }

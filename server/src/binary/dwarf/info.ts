@@ -268,16 +268,7 @@ export function parseDiesOfTags(info: Uint8Array | InfoBytes, h: UnitHeader, abb
         const s = ab.specs[i]!;
         attrs[i] = { name: s.name, form: s.form, value: readAttrValue(r, s.form, ctx, s.implicitConst) };
       }
-      const index = dies.length;
-      dies.push({ index, offset, tag: ab.tag, attrs, parent, firstChild: -1, nextSibling: -1, depth });
-      opaque.push(parentClean ? 0 : 1);
-      if (parent >= 0) {
-        const prev = lastChild.get(parent);
-        if (prev === undefined) dies[parent]!.firstChild = index;
-        else dies[prev]!.nextSibling = index;
-        lastChild.set(parent, index);
-      }
-      self = index;
+      self = appendKept(dies, opaque, lastChild, { offset, tag: ab.tag, attrs, depth }, parent, parentClean);
       selfClean = 1;
     } else {
       selfClean = parentClean && transparent.has(ab.tag) ? 1 : 0;
@@ -311,6 +302,25 @@ export function parseDiesOfTags(info: Uint8Array | InfoBytes, h: UnitHeader, abb
 }
 
 /**
+ * Appends a kept DIE under `parent` (its index in `dies`, -1 for the unit's root),
+ * linking it as the parent's first or next child, and marks it opaque when a DIE
+ * not kept and not transparent lies between (parentClean 0); returns its index.
+ * One rule for parseDiesOfTags and diesOfTagsFrom, whose results must be equal.
+ */
+function appendKept(dies: Die[], opaque: number[], lastChild: Map<number, number>, d: Pick<Die, 'offset' | 'tag' | 'attrs' | 'depth'>, parent: number, parentClean: number): number {
+  const index = dies.length;
+  dies.push({ index, offset: d.offset, tag: d.tag, attrs: d.attrs, parent, firstChild: -1, nextSibling: -1, depth: d.depth });
+  opaque.push(parentClean ? 0 : 1);
+  if (parent >= 0) {
+    const prev = lastChild.get(parent);
+    if (prev === undefined) dies[parent]!.firstChild = index;
+    else dies[prev]!.nextSibling = index;
+    lastChild.set(parent, index);
+  }
+  return index;
+}
+
+/**
  * parseDiesOfTags's result, from a unit's full DIE array instead of its bytes:
  * the same DIEs, links, indices and opaque marks (the attributes are shared).
  * Only for DIEs parseDies checked (SiblingCheck.siblingsExact): a jump by
@@ -330,16 +340,7 @@ export function diesOfTagsFrom(all: readonly Die[], keep: ReadonlySet<number>, t
     const parent = depth > 0 ? keptAt[depth - 1]! : -1;
     const parentClean = depth > 0 ? clean[depth - 1]! : 1;
     if (depth === 0 || keep.has(d.tag)) {
-      const index = dies.length;
-      dies.push({ index, offset: d.offset, tag: d.tag, attrs: d.attrs, parent, firstChild: -1, nextSibling: -1, depth });
-      opaque.push(parentClean ? 0 : 1);
-      if (parent >= 0) {
-        const prev = lastChild.get(parent);
-        if (prev === undefined) dies[parent]!.firstChild = index;
-        else dies[prev]!.nextSibling = index;
-        lastChild.set(parent, index);
-      }
-      keptAt[depth] = index;
+      keptAt[depth] = appendKept(dies, opaque, lastChild, d, parent, parentClean);
       clean[depth] = 1;
     } else {
       const selfClean = parentClean && transparent.has(d.tag) ? 1 : 0;
