@@ -6,39 +6,19 @@
 import { DwarfError } from '../errors';
 import { DW_RLE } from './constants';
 import { DwarfSections, sectionReader } from './sections';
+import { walkEntryList, walkPairList } from './lists';
 
 export interface AddressRange {
   lo: bigint;
   hi: bigint;
 }
 
-const MAX64 = (1n << 64n) - 1n;
-
-function maxAddr(addressSize: number): bigint {
-  return addressSize === 8 ? MAX64 : 0xffffffffn;
-}
-
-function push(out: AddressRange[], lo: bigint, hi: bigint): void {
-  if (hi > lo) out.push({ lo, hi });
-}
-
 /** A DWARF 2-4 range list at `offset` in .debug_ranges; `base` is the unit's low_pc. */
 export function readRangeList(sections: DwarfSections, offset: number, addressSize: number, base: bigint): AddressRange[] {
-  const r = sectionReader(sections, '.debug_ranges', offset);
   const out: AddressRange[] = [];
-  const max = maxAddr(addressSize);
-  let b = base;
   // Each entry consumes 2 * addressSize bytes; running off the section throws.
-  for (;;) {
-    const start = r.uintBig(addressSize);
-    const end = r.uintBig(addressSize);
-    if (start === 0n && end === 0n) return out;
-    if (start === max) {
-      b = end; // base address selection entry
-      continue;
-    }
-    push(out, BigInt.asUintN(64, b + start), BigInt.asUintN(64, b + end));
-  }
+  walkPairList(sectionReader(sections, '.debug_ranges', offset), addressSize, base, (lo, hi) => push(out, lo, hi));
+  return out;
 }
 
 /** Resolves DW_FORM_rnglistx `index` to a .debug_rnglists offset. */
@@ -59,51 +39,14 @@ export function readRnglist(
   base: bigint,
   addrx: (index: number) => bigint,
 ): AddressRange[] {
-  const r = sectionReader(sections, '.debug_rnglists', offset);
   const out: AddressRange[] = [];
-  let b = base;
-  for (;;) {
-    const at = r.pos;
-    const kind = r.u8();
-    switch (kind) {
-      case DW_RLE.end_of_list:
-        return out;
-      case DW_RLE.base_addressx:
-        b = addrx(r.uleb());
-        break;
-      case DW_RLE.startx_endx: {
-        const lo = addrx(r.uleb());
-        push(out, lo, addrx(r.uleb()));
-        break;
-      }
-      case DW_RLE.startx_length: {
-        const lo = addrx(r.uleb());
-        push(out, lo, BigInt.asUintN(64, lo + r.ulebBig()));
-        break;
-      }
-      case DW_RLE.offset_pair: {
-        const s = r.ulebBig();
-        const e = r.ulebBig();
-        push(out, BigInt.asUintN(64, b + s), BigInt.asUintN(64, b + e));
-        break;
-      }
-      case DW_RLE.base_address:
-        b = r.uintBig(addressSize);
-        break;
-      case DW_RLE.start_end: {
-        const lo = r.uintBig(addressSize);
-        push(out, lo, r.uintBig(addressSize));
-        break;
-      }
-      case DW_RLE.start_length: {
-        const lo = r.uintBig(addressSize);
-        push(out, lo, BigInt.asUintN(64, lo + r.ulebBig()));
-        break;
-      }
-      default:
-        throw new DwarfError('.debug_rnglists', at, `unknown range list entry kind ${kind}`);
-    }
-  }
+  const form = { section: '.debug_rnglists', what: 'range', kinds: DW_RLE, addressSize, base, addrx } as const;
+  walkEntryList(sectionReader(sections, '.debug_rnglists', offset), form, (lo, hi) => push(out, lo, hi));
+  return out;
+}
+
+function push(out: AddressRange[], lo: bigint, hi: bigint): void {
+  if (hi > lo) out.push({ lo, hi });
 }
 
 export interface ArangeEntry extends AddressRange {
