@@ -14,7 +14,7 @@
 // not with where the file happens to be now.
 
 import { forgetUnitFacts } from './compiled/facts';
-import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { checkRegular, SafeReadError, safeReadBytes, safeReadHead } from '../fs/safeRead';
 import { basename, dirname, join, posix, relative, resolve, sep } from 'node:path';
 import { openBinary, normalizePath, ElfError, DwarfError, FileSectionSource, type BinaryObject, type DwarfUnit, type OpenBinaryOptions } from '../binary/index';

@@ -191,7 +191,7 @@ function climbParens(n: Node): Node {
 const isDerefOp = (n: Node) => n.type !== 'pointer_expression' || (n.childForFieldName('operator')?.text ?? n.text[0]) !== '&';
 
 export function findUntypedDerefs(input: ProvenanceInput): Site[] {
-  const { root, text, finder } = input;
+  const { text, finder } = input;
   // Pre-filter: without a mapping API named and without any __iomem in play there is
   // no source, so nothing to follow (most files: no cost beyond one regex test).
   if (!MAPPING_NAMES_RE.test(text) && !finder.active) return [];
