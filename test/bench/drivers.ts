@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     for (let r = 0; r < runs; r++) {
       const loadBefore = load();
       log(`drivers: warm scan ${r + 1}/${runs} (load ${loadBefore})`);
-      const m = await measure([...argv.slice(0, 2), ...argv.slice(2)], {});
+      const m = await measure(argv);
       if (m.code !== 0) throw new Error(`scan failed (${m.code}): ${m.stderr.slice(0, 2000)}`);
       measured.push({ wall: m.wallMs, cpu: m.cpuS, rss: m.maxRssKiB, loadBefore, loadAfter: load() });
       if (r === runs - 1) json = m.stdout.toString('utf8');
