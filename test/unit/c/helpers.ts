@@ -1,4 +1,6 @@
+import type { Node } from 'web-tree-sitter';
 import { AuditEngine, type FileAudit } from '../../../server/src/audit/engine';
+import type { CParser } from '../../../server/src/c/parser';
 
 /** An engine whose "disk" is the given map of absolute paths to text. */
 export async function engineWith(files: Record<string, string> = {}): Promise<AuditEngine> {
@@ -27,4 +29,14 @@ export async function sitesOf(text: string): Promise<[string, number, number][]>
   const e = await engineWith();
   const a = e.auditOnce('/t/k.c', text);
   return a.analysis.sites.map((s) => [s.accessor, s.range.start.line + 1, s.range.start.character]);
+}
+
+/** `body` on the root of tree-sitter's tree of `text` as it is (no annotation rewrite); the tree is deleted after. */
+export function withTree<T>(parser: CParser, text: string, body: (root: Node) => T): T {
+  const tree = parser.parseOnce(text);
+  try {
+    return body(tree.rootNode);
+  } finally {
+    tree.delete();
+  }
 }

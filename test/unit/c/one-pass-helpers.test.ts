@@ -6,6 +6,7 @@ import { CParser } from '../../../server/src/c/parser';
 import { C_WORD_RE, someWord } from '../../../server/src/c/syntax';
 import { isUnevaluated } from '../../../server/src/c/iomem';
 import { kindedNodesOf, mayBeInside, nodesOf } from '../../../server/src/c/nodeIndex';
+import { withTree } from './helpers';
 
 const wordsByRegex = (text: string) => [...text.matchAll(C_WORD_RE)].map((m) => m[0]);
 const wordsByScan = (text: string) => {
@@ -54,9 +55,7 @@ test('kindedNodesOf gives each node its end, and mayBeInside never misses a size
     '}',
     'int g = sizeof(int);',
   ].join('\n');
-  const tree = parser.parseOnce(src);
-  try {
-    const root = tree.rootNode;
+  withTree(parser, src, (root) => {
     const k = kindedNodesOf(root, ['pointer_expression', 'field_expression', 'subscript_expression']);
     assert.ok(k.nodes.length >= 6);
     k.nodes.forEach((n, i) => {
@@ -89,9 +88,7 @@ test('kindedNodesOf gives each node its end, and mayBeInside never misses a size
       assert.equal(isUnevaluated(n), expected, n.text);
     }
     assert.ok(nodesOf(root, 'sizeof_expression').length >= 3);
-  } finally {
-    tree.delete();
-  }
+  });
 });
 
 test('ranges from the line starts are the ranges tree-sitter gives (tabs, CRLF, non-ASCII, astral characters)', async () => {
@@ -107,24 +104,19 @@ test('ranges from the line starts are the ranges tree-sitter gives (tabs, CRLF, 
   ].join('\n');
   const { lineStarts, rangeAt } = await import('../../../server/src/c/errorRegions');
   const { rangeOf } = await import('../../../server/src/c/syntax');
-  const tree = parser.parseOnce(src);
-  try {
+  withTree(parser, src, (root) => {
     const starts = lineStarts(src);
-    const k = kindedNodesOf(tree.rootNode, ['call_expression', 'pointer_expression', 'subscript_expression', 'init_declarator']);
+    const k = kindedNodesOf(root, ['call_expression', 'pointer_expression', 'subscript_expression', 'init_declarator']);
     assert.equal(k.nodes.length, 5);
     k.nodes.forEach((n, i) => assert.deepEqual(rangeAt(starts, n.startIndex, k.ends[i]!), rangeOf(n), n.text));
-  } finally {
-    tree.delete();
-  }
+  });
 });
 
 test('nodesOf answers what descendantsOfType answers, for any node and any set of indexed kinds, asked in any order', async () => {
   const parser = await CParser.create();
   const { generate } = await import('../../bench/bigfile');
   const src = generate(12_000);
-  const tree = parser.parseOnce(src);
-  try {
-    const root = tree.rootNode;
+  withTree(parser, src, (root) => {
     const sets: (string | string[])[] = [
       'call_expression', 'declaration', ['init_declarator', 'assignment_expression'],
       ['pointer_expression', 'subscript_expression', 'field_expression'], ['struct_specifier', 'declaration', 'call_expression'],
@@ -141,7 +133,5 @@ test('nodesOf answers what descendantsOfType answers, for any node and any set o
         }
       }
     }
-  } finally {
-    tree.delete();
-  }
+  });
 });

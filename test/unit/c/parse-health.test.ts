@@ -8,7 +8,7 @@ import { callsInErrors, errorRegions } from '../../../server/src/c/errorRegions'
 import { prepare } from '../../../server/src/c/annotations';
 import { findingFor } from '../../../server/src/audit/findings';
 import { DEFAULT_CONFIG } from '../../../server/src/audit/engine';
-import { engineWith, locate, sitesOf } from './helpers';
+import { engineWith, locate, sitesOf, withTree } from './helpers';
 
 /** Parses `text` as the engine does and says how many ERROR/MISSING nodes are left. */
 async function errorsIn(text: string): Promise<number> {
@@ -140,23 +140,14 @@ test('calls left as loose tokens in an ERROR region are found when unambiguous; 
     '}',
     '',
   ].join('\n');
-  const tree = p.parseOnce(text);
-  try {
-    const regions = errorRegions(tree.rootNode);
+  withTree(p, text, (root) => {
+    const regions = errorRegions(root);
     assert.ok(regions.length > 0, 'the raw text has an ERROR');
-    const calls = callsInErrors(tree.rootNode, text, regions, (n) => n === 'writel' || n === 'readl');
+    const calls = callsInErrors(root, text, regions, (n) => n === 'writel' || n === 'readl');
     assert.deepEqual(calls.map((c) => [c.callee, c.start, c.end, c.args]), [['writel', text.indexOf('writel'), text.indexOf(');') + 1, ['1', 'base + 4']]]);
-  } finally {
-    tree.delete();
-  }
+  });
   for (const junk of ['static u32 NVRAM\nreadl(void __iomem *a)\n{ @ }', 'x = a NVRAM\n\t->readl(base);', 'y = u32 readl(int a) @;']) {
-    const t = p.parseOnce(junk);
-    try {
-      const regions = errorRegions(t.rootNode);
-      assert.deepEqual(callsInErrors(t.rootNode, junk, regions, (n) => n === 'readl'), [], junk);
-    } finally {
-      t.delete();
-    }
+    withTree(p, junk, (root) => assert.deepEqual(callsInErrors(root, junk, errorRegions(root), (n) => n === 'readl'), [], junk));
   }
 });
 
