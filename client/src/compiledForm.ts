@@ -4,7 +4,7 @@
 
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { CompiledFormRequest, type CompiledFormParams, type CompiledFormResult } from '../../server/src/lsp/protocol';
+import { CompiledFormRequest, type CompiledFormParams } from '../../server/src/lsp/protocol';
 
 export const COMPILED_SCHEME = 'tdx-compiled';
 export const DISASM_LANGUAGE = 'tdx-disasm';

@@ -3,7 +3,7 @@
 
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { FileSummaryRequest, type FileSummary, type FileSummaryParams, type SummaryItem } from '../../server/src/lsp/protocol';
+import { FileSummaryRequest, type FileSummaryParams, type SummaryItem } from '../../server/src/lsp/protocol';
 
 interface SitePick extends vscode.QuickPickItem {
   site: SummaryItem;

@@ -253,7 +253,7 @@ export function kernelDecode(input: Uint8Array): KernelInsn {
   if (p >= b.length) return fail('-ENODATA: no ModRM');
   const modrm = b[p++];
   insn.modrm = modrm;
-  const mod = modrm >> 6, rm = modrm & 7, reg = (modrm >> 3) & 7;
+  const mod = modrm >> 6, rm = modrm & 7;
 
   if (!insn.vex && insn.opcode.length === 1 && (op === 0xc6 || op === 0xc7)) {
     // "c6: Grp11A Eb,Ib (1A)" / "c7: Grp11B Ev,Iz (1A)": the immediate is on the
