@@ -25,7 +25,7 @@
 // range of a kept site that overlaps the edit, the round cap of the provenance
 // fixpoint) falls back to the full audit, which is always right.
 
-import type { CParser } from '../c/parser';
+import type { CParser, Node } from '../c/parser';
 import { analyzeFile, nestingHint, NESTING_HINT_LIMIT, type FileResult, type FunctionSpan } from '../c/analyze';
 import type { ProvenanceTrace } from '../c/provenance';
 import { emptyKnowledge, mergeKnowledge, type Knowledge, type Wrapper } from '../c/knowledge';
@@ -56,6 +56,11 @@ export interface AnalysisMemory {
   lineStarts: number[];
   /** Per definition of `table`, what the slice took of its text (its text is unchanged until an edit lands in it). */
   blanks: (BlankMemo | undefined)[];
+  /**
+   * Top-level declarations the slice may leave out (declarationsOf), at this text's
+   * offsets: prototypes, tables, module parameters; never a type's definition.
+   */
+  decls: TopDeclaration[];
   /** The file's macros (`#define` lines) as their name and the words of their body (factNames). */
   macros: [string, string[]][];
   /**
@@ -63,6 +68,18 @@ export interface AnalysisMemory {
    * (factNames), or undefined until first needed.
    */
   factWords?: Set<string>;
+}
+
+/** A top-level declaration the slice leaves out unless the kept text names what it declares. */
+interface TopDeclaration {
+  start: number;
+  end: number;
+  /** The names it declares. */
+  names: string[];
+  /** The words of its text (named once it is kept: an initialiser's names). */
+  words: string[];
+  /** Its text compacted. */
+  blank?: string;
 }
 
 /** What blanking one definition needs of its text, kept while the text is unchanged. */
@@ -97,7 +114,45 @@ export function memoryOf(text: string, parsed: ParsedFile, result: FileResult, t
   // A definition inside another (a function pasted into a body: a parse error) would be
   // blanked inside the one kept around it, or blanked twice.
   if (result.table.some((d, i) => i > 0 && d.start < result.table[i - 1]!.end)) return undefined;
-  return { text, sites: [...result.analysis.sites], table: result.table, callsFrom: result.callsFrom, trace, imported, wrappers: new Map(result.exports.wrappers), functions: result.analysis.functions, errors, hint, lineStarts: lineStartsOf(text), blanks: [], macros: macrosOf(text) };
+  return { text, sites: [...result.analysis.sites], table: result.table, callsFrom: result.callsFrom, trace, imported, wrappers: new Map(result.exports.wrappers), functions: result.analysis.functions, errors, hint, lineStarts: lineStartsOf(text), blanks: [], macros: macrosOf(text), decls: declarationsOf(parsed.tree.rootNode, errors) };
+}
+
+/**
+ * The file's top-level declarations that declare only names (a prototype, a table,
+ * `module_param(...)`): no type's definition (a struct's fields are read by name),
+ * no `__iomem`, no directive, no parse error near it, and every declarator's name
+ * known. What they declare matters to the kept text only through those names.
+ */
+function declarationsOf(root: Node, errors: readonly [number, number][]): TopDeclaration[] {
+  const out: TopDeclaration[] = [];
+  for (const n of root.children) {
+    if (!n || n.type !== 'declaration' || n.hasError) continue;
+    const start = n.startIndex;
+    const end = n.endIndex;
+    if (errors.some(([a, b]) => a <= end && start <= b)) continue;
+    const text = n.text;
+    if (text.includes('__iomem') || DIRECTIVE_RE.test(text) || n.descendantsOfType(['field_declaration_list', 'enumerator_list']).length) continue;
+    const names: string[] = [];
+    let known = true;
+    for (const d of n.childrenForFieldName('declarator')) {
+      const name = d && nameOf(d);
+      if (name) names.push(name);
+      else known = false;
+    }
+    if (known && names.length) out.push({ start, end, names, words: text.match(C_WORD_RE) ?? [] });
+  }
+  return out;
+}
+
+/** The name a declarator declares (through pointers, arrays, parameters lists, initialisers). */
+function nameOf(d: Node): string | undefined {
+  let x: Node | null = d;
+  for (let guard = 0; x && guard < 64; guard++) {
+    if (x.type === 'identifier') return x.text;
+    if (!['pointer_declarator', 'array_declarator', 'function_declarator', 'init_declarator', 'parenthesized_declarator', 'attributed_declarator'].includes(x.type)) return undefined;
+    x = x.childForFieldName('declarator') ?? (x.type === 'parenthesized_declarator' || x.type === 'attributed_declarator' ? x.namedChild(0) : null);
+  }
+  return undefined;
 }
 
 /** Every `#define` of the text (continuations joined), as its name and the words of the rest. */
@@ -263,6 +318,23 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
     dropped.push((dropped[dropped.length - 1] ?? 0) + (b - a - blank.length));
     from = b;
   };
+  // Top-level declarations no kept text names go too (igb_main.c: ~100 prototypes, the
+  // PCI table); a kept one's words are named in turn (an initialiser naming a table).
+  const decls = mem.decls.map((x) => (x.start < fn.start ? x : { ...x, start: at(x.start), end: at(x.end) }));
+  const keptDecl = decls.map(() => false);
+  for (let grew = true; grew; ) {
+    grew = false;
+    decls.forEach((x, j) => {
+      if (keptDecl[j] || !x.names.some((w) => named.has(w))) return;
+      keptDecl[j] = true;
+      grew = true;
+      for (const w of x.words) named.add(w);
+    });
+  }
+  const regions: [number, number, () => string][] = [];
+  decls.forEach((x, j) => {
+    if (!keptDecl[j]) regions.push([x.start, x.end, () => (x.blank = mem.decls[j]!.blank ??= compacted(text.slice(x.start, x.end)))]);
+  });
   table.forEach((d, i) => {
     if (keep(d, i)) return;
     const m = memo(d, i);
@@ -270,14 +342,19 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
     if (m.directives) {
       // The header and the directives stay; each stretch of the body between them is blanked.
       const gaps = (m.gaps ??= gapsOf(d.bodyStart + 1, d.bodyEnd - 1, m.directives).map(([a, b]) => compacted(text.slice(a, b))));
-      gapsOf(d.bodyStart + 1, d.bodyEnd - 1, m.directives).forEach(([a, b], j) => blankOut(a, b, gaps[j]!));
+      gapsOf(d.bodyStart + 1, d.bodyEnd - 1, m.directives).forEach(([a, b], j) => regions.push([a, b, () => gaps[j]!]));
       return;
     }
     const whole = !named.has(d.name);
     const [a, b] = whole ? [d.start, d.end] : [d.bodyStart + 1, d.bodyEnd - 1];
     if (whole) removed.add(i);
-    blankOut(a, b, whole ? (m.whole ??= compacted(text.slice(a, b))) : (m.body ??= compacted(text.slice(a, b))));
+    regions.push([a, b, () => (whole ? (m.whole ??= compacted(text.slice(a, b))) : (m.body ??= compacted(text.slice(a, b))))]);
   });
+  regions.sort((x, y) => x[0] - y[0]);
+  for (const [a, b, blank] of regions) {
+    if (a < from) return fallback('blanked spans overlap');
+    blankOut(a, b, blank());
+  }
   parts.push(text.slice(from));
   const slice = parts.join('');
   const toFile = (o: number): number => {
@@ -380,6 +457,7 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
       hint,
       lineStarts: newStarts,
       blanks,
+      decls,
       macros: mem.macros,
       // The same facts and plain entries give the same words.
       ...(sameSet(plain, mem.trace.plain) && facts.size === mem.trace.facts.size ? { factWords } : {}),

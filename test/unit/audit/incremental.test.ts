@@ -140,12 +140,16 @@ static void irq_handler`,
  * bodies holding a `#define` (blanked but for it), one with a comment whose line
  * starts with `#`.
  */
-const ALONE = CROSS.replace('static u8 *gmap;', 'static u8 *gmap;\nstatic u32 *gnew;\n#define FIRST(q) ((q)->regs[0])').replace(
+const ALONE = CROSS.replace(
+  'static u8 *gmap;',
+  'static u8 *gmap;\nstatic u32 *gnew;\n#define FIRST(q) ((q)->regs[0])\nstatic void remove(struct priv *p);\nstatic const int sizes[] = { 1, 2, 4 };\nstatic const int *size_tab = sizes;\nstatic struct priv *gp;',
+).replace(
   'static void remove',
   `static int count(struct priv *p, int n)
 {
 \tint s = 0;
 \ts += n * 3;
+\ts += size_tab[1];
 \tp->irq = s;
 \treturn s;
 }
@@ -205,6 +209,8 @@ const IN_BODY = [
   '#define TWO(x) (x) /* two\n lines */ + 2\n',
   '\ts = FIRST(p);\n',
   '\tgnew = (u32 *)ioremap(0, 4);\n',
+  '\tgp->regs[1] = 2;\n',
+  '\tv = sizes[2];\n',
 ];
 const OUTSIDE = [
   'void __iomem *gextra;\n',
@@ -214,6 +220,8 @@ const OUTSIDE = [
   'static inline u32 gread(void) { return readl(gbase); }\n',
   'static void *shadow_of(struct priv *p) { return p->regs; }\n',
   '/* a comment */\n',
+  'static int count(struct priv *p, int n);\n',
+  'static struct priv *gp2 = NULL, *gp3;\n',
 ];
 
 /** Offsets of the lines of `text` that stand inside a function body (after a `{` line, before its `}`). */
@@ -343,7 +351,7 @@ describe('incremental audit of an edited document equals a full audit', () => {
     assert.ok(counts.incremental >= 25, `incremental audits: ${counts.incremental}; full: ${JSON.stringify([...counts.why])}`);
   });
 
-  test('an edit in a function that names no fact is analysed without the functions that set facts; naming one, through a macro too, or setting one is not', async () => {
+  test('an edit in a function that names no fact is analysed without the functions that set facts (naming one, through a macro too, or setting one is not), and without the declarations nothing kept names', async () => {
     const parser = await CParser.create();
     const file = '/nonexistent/tdx-incremental/alone.c';
     const parsed = parser.parse(file, ALONE);
@@ -370,6 +378,10 @@ describe('incremental audit of an edited document equals a full audit', () => {
       assert.ok(r.slice.includes('#define HALF(x) ((x) / 2)'), `${what}: the #define of a blanked body stays`);
       assert.ok(!r.slice.includes('k = HALF(k)'), `${what}: a blanked body's statements go`);
       assert.ok(!/^# not a directive/m.test(r.slice), `${what}: a comment's line is not kept as a directive`);
+      // Top-level declarations: one the kept text names stays, with what its initialiser names; others go.
+      if (what.includes('count')) assert.ok(r.slice.includes('size_tab = sizes;') && r.slice.includes('sizes[] = { 1, 2, 4 };'), `${what}: a named declaration and the one it names stay`);
+      else assert.ok(!r.slice.includes('size_tab = sizes;'), `${what}: a declaration nothing kept names goes`);
+      assert.ok(!r.slice.includes('static void remove(struct priv *p);'), `${what}: a prototype nothing kept names goes`);
       const want = ref.auditOnce(file, next);
       assert.deepStrictEqual(r.analysis.sites, want.analysis.sites, what);
       assert.deepStrictEqual(r.analysis.functions, want.analysis.functions, what);
