@@ -114,24 +114,35 @@ export function memoryOf(text: string, parsed: ParsedFile, result: FileResult, t
   // A definition inside another (a function pasted into a body: a parse error) would be
   // blanked inside the one kept around it, or blanked twice.
   if (result.table.some((d, i) => i > 0 && d.start < result.table[i - 1]!.end)) return undefined;
-  return { text, sites: [...result.analysis.sites], table: result.table, callsFrom: result.callsFrom, trace, imported, wrappers: new Map(result.exports.wrappers), functions: result.analysis.functions, errors, hint, lineStarts: lineStartsOf(text), blanks: [], macros: macrosOf(text), decls: declarationsOf(parsed.tree.rootNode, errors) };
+  return { text, sites: [...result.analysis.sites], table: result.table, callsFrom: result.callsFrom, trace, imported, wrappers: new Map(result.exports.wrappers), functions: result.analysis.functions, errors, hint, lineStarts: lineStartsOf(text), blanks: [], macros: macrosOf(text), decls: declarationsOf(parsed.tree.rootNode, text, errors) };
 }
 
 /**
  * The file's top-level declarations that declare only names (a prototype, a table,
  * `module_param(...)`): no type's definition (a struct's fields are read by name),
  * no `__iomem`, no directive, no parse error near it, and every declarator's name
- * known. What they declare matters to the kept text only through those names.
+ * known. What they declare matters to the kept text only through those names. And
+ * its top-level comments alone on their lines (declaring nothing: always left out).
  */
-function declarationsOf(root: Node, errors: readonly [number, number][]): TopDeclaration[] {
+function declarationsOf(root: Node, text: string, errors: readonly [number, number][]): TopDeclaration[] {
   const out: TopDeclaration[] = [];
   for (const n of root.children) {
-    if (!n || n.type !== 'declaration' || n.hasError) continue;
+    if (!n || (n.type !== 'declaration' && n.type !== 'comment') || n.hasError) continue;
     const start = n.startIndex;
     const end = n.endIndex;
     if (errors.some(([a, b]) => a <= end && start <= b)) continue;
-    const text = n.text;
-    if (text.includes('__iomem') || DIRECTIVE_RE.test(text) || n.descendantsOfType(['field_declaration_list', 'enumerator_list']).length) continue;
+    if (n.type === 'comment') {
+      // A comment alone on its lines is whitespace to the compiler (kernel-doc: a third
+      // of igb_main.c's slice), unless a line continued into it.
+      const lineStart = text.lastIndexOf('\n', start - 1) + 1;
+      const lineEnd = text.indexOf('\n', end);
+      if (/^[ \t]*$/.test(text.slice(lineStart, start)) && /^[ \t\r]*$/.test(text.slice(end, lineEnd < 0 ? text.length : lineEnd)) && !/\\\r?\n$/.test(text.slice(Math.max(0, lineStart - 3), lineStart))) {
+        out.push({ start, end, names: [], words: [] });
+      }
+      continue;
+    }
+    const own = text.slice(start, end);
+    if (own.includes('__iomem') || DIRECTIVE_RE.test(own) || n.descendantsOfType(['field_declaration_list', 'enumerator_list']).length) continue;
     const names: string[] = [];
     let known = true;
     for (const d of n.childrenForFieldName('declarator')) {
@@ -139,7 +150,7 @@ function declarationsOf(root: Node, errors: readonly [number, number][]): TopDec
       if (name) names.push(name);
       else known = false;
     }
-    if (known && names.length) out.push({ start, end, names, words: text.match(C_WORD_RE) ?? [] });
+    if (known && names.length) out.push({ start, end, names, words: own.match(C_WORD_RE) ?? [] });
   }
   return out;
 }

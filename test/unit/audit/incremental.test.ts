@@ -145,7 +145,10 @@ const ALONE = CROSS.replace(
   'static u8 *gmap;\nstatic u32 *gnew;\n#define FIRST(q) ((q)->regs[0])\nstatic void remove(struct priv *p);\nstatic const int sizes[] = { 1, 2, 4 };\nstatic const int *size_tab = sizes;\nstatic struct priv *gp;',
 ).replace(
   'static void remove',
-  `static int count(struct priv *p, int n)
+  `/**
+ * count - a kernel-doc comment, alone on its lines: left out of the slice
+ */
+static int count(struct priv *p, int n) /* a comment after code: kept */
 {
 \tint s = 0;
 \ts += n * 3;
@@ -348,7 +351,7 @@ describe('incremental audit of an edited document equals a full audit', () => {
 
   test('random edits of functions that name no fact, read one through a macro, or hold a #define', async () => {
     const counts = await compareSequences('alone', ALONE, 10, 30);
-    assert.ok(counts.incremental >= 25, `incremental audits: ${counts.incremental}; full: ${JSON.stringify([...counts.why])}`);
+    assert.ok(counts.incremental >= 20, `incremental audits: ${counts.incremental}; full: ${JSON.stringify([...counts.why])}`);
   });
 
   test('an edit in a function that names no fact is analysed without the functions that set facts (naming one, through a macro too, or setting one is not), and without the declarations nothing kept names', async () => {
@@ -382,6 +385,8 @@ describe('incremental audit of an edited document equals a full audit', () => {
       if (what.includes('count')) assert.ok(r.slice.includes('size_tab = sizes;') && r.slice.includes('sizes[] = { 1, 2, 4 };'), `${what}: a named declaration and the one it names stay`);
       else assert.ok(!r.slice.includes('size_tab = sizes;'), `${what}: a declaration nothing kept names goes`);
       assert.ok(!r.slice.includes('static void remove(struct priv *p);'), `${what}: a prototype nothing kept names goes`);
+      assert.ok(!r.slice.includes('a kernel-doc comment'), `${what}: a top-level comment alone on its lines goes`);
+      assert.ok(!what.includes('count') || r.slice.includes('/* a comment after code: kept */'), `${what}: a comment after code stays`);
       const want = ref.auditOnce(file, next);
       assert.deepStrictEqual(r.analysis.sites, want.analysis.sites, what);
       assert.deepStrictEqual(r.analysis.functions, want.analysis.functions, what);
