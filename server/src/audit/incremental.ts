@@ -25,7 +25,7 @@
 // range of a kept site that overlaps the edit, the round cap of the provenance
 // fixpoint) falls back to the full audit, which is always right.
 
-import type { CParser } from '../c/parser';
+import type { CParser, Node } from '../c/parser';
 import { analyzeFile, nestingHint, NESTING_HINT_LIMIT, type FileResult, type FunctionSpan } from '../c/analyze';
 import type { ProvenanceTrace } from '../c/provenance';
 import { emptyKnowledge, mergeKnowledge, type Knowledge, type Wrapper } from '../c/knowledge';
@@ -56,12 +56,43 @@ export interface AnalysisMemory {
   lineStarts: number[];
   /** Per definition of `table`, what the slice took of its text (its text is unchanged until an edit lands in it). */
   blanks: (BlankMemo | undefined)[];
+  /**
+   * Top-level declarations the slice may leave out (declarationsOf), at this text's
+   * offsets: prototypes, tables, module parameters; never a type's definition.
+   */
+  decls: TopDeclaration[];
+  /** The file's macros (`#define` lines) as their name and the words of their body (factNames). */
+  macros: [string, string[]][];
+  /**
+   * The words through which a function can read what the trace's facts hold
+   * (factNames), or undefined until first needed.
+   */
+  factWords?: Set<string>;
+}
+
+/** A top-level declaration the slice leaves out unless the kept text names what it declares. */
+interface TopDeclaration {
+  start: number;
+  end: number;
+  /** The names it declares. */
+  names: string[];
+  /** The words of its text (named once it is kept: an initialiser's names). */
+  words: string[];
+  /** Its text compacted. */
+  blank?: string;
 }
 
 /** What blanking one definition needs of its text, kept while the text is unchanged. */
 interface BlankMemo {
-  /** It holds `__iomem` or a directive other than a conditional branch: never blanked. */
+  /**
+   * It holds `__iomem`, or a directive other than a conditional branch that could not
+   * be kept alone (keptDirectives): never blanked.
+   */
   never: boolean;
+  /** Its body's directives kept (a `#define` the kept code may read), [start, end) relative to its body's inside (keptDirectives). */
+  directives?: [number, number][];
+  /** The compacted stretches between them. */
+  gaps?: string[];
   /** The words of its text (read when it is kept). */
   words?: string[];
   /** Its body's inside, compacted; the whole definition, compacted. */
@@ -80,7 +111,92 @@ export function memoryOf(text: string, parsed: ParsedFile, result: FileResult, t
   if (hint > NESTING_HINT_LIMIT) return undefined;
   const errors = errorSpans(parsed.tree.rootNode);
   if (errors.length !== result.analysis.parseErrors) return undefined;
-  return { text, sites: [...result.analysis.sites], table: result.table, callsFrom: result.callsFrom, trace, imported, wrappers: new Map(result.exports.wrappers), functions: result.analysis.functions, errors, hint, lineStarts: lineStartsOf(text), blanks: [] };
+  // A definition inside another (a function pasted into a body: a parse error) would be
+  // blanked inside the one kept around it, or blanked twice.
+  if (result.table.some((d, i) => i > 0 && d.start < result.table[i - 1]!.end)) return undefined;
+  return { text, sites: [...result.analysis.sites], table: result.table, callsFrom: result.callsFrom, trace, imported, wrappers: new Map(result.exports.wrappers), functions: result.analysis.functions, errors, hint, lineStarts: lineStartsOf(text), blanks: [], macros: macrosOf(text), decls: declarationsOf(parsed.tree.rootNode, text, errors) };
+}
+
+/**
+ * The file's top-level declarations that declare only names (a prototype, a table,
+ * `module_param(...)`): no type's definition (a struct's fields are read by name),
+ * no `__iomem`, no directive, no parse error near it, and every declarator's name
+ * known. What they declare matters to the kept text only through those names. And
+ * its top-level comments alone on their lines (declaring nothing: always left out).
+ */
+function declarationsOf(root: Node, text: string, errors: readonly [number, number][]): TopDeclaration[] {
+  const out: TopDeclaration[] = [];
+  for (const n of root.children) {
+    if (!n || (n.type !== 'declaration' && n.type !== 'comment') || n.hasError) continue;
+    const start = n.startIndex;
+    const end = n.endIndex;
+    if (errors.some(([a, b]) => a <= end && start <= b)) continue;
+    if (n.type === 'comment') {
+      // A comment alone on its lines is whitespace to the compiler (kernel-doc: a third
+      // of igb_main.c's slice), unless a line continued into it.
+      const lineStart = text.lastIndexOf('\n', start - 1) + 1;
+      const lineEnd = text.indexOf('\n', end);
+      if (/^[ \t]*$/.test(text.slice(lineStart, start)) && /^[ \t\r]*$/.test(text.slice(end, lineEnd < 0 ? text.length : lineEnd)) && !/\\\r?\n$/.test(text.slice(Math.max(0, lineStart - 3), lineStart))) {
+        out.push({ start, end, names: [], words: [] });
+      }
+      continue;
+    }
+    const own = text.slice(start, end);
+    if (own.includes('__iomem') || DIRECTIVE_RE.test(own) || n.descendantsOfType(['field_declaration_list', 'enumerator_list']).length) continue;
+    const names: string[] = [];
+    let known = true;
+    for (const d of n.childrenForFieldName('declarator')) {
+      const name = d && nameOf(d);
+      if (name) names.push(name);
+      else known = false;
+    }
+    if (known && names.length) out.push({ start, end, names, words: own.match(C_WORD_RE) ?? [] });
+  }
+  return out;
+}
+
+/** The name a declarator declares (through pointers, arrays, parameters lists, initialisers). */
+function nameOf(d: Node): string | undefined {
+  let x: Node | null = d;
+  for (let guard = 0; x && guard < 64; guard++) {
+    if (x.type === 'identifier') return x.text;
+    if (!['pointer_declarator', 'array_declarator', 'function_declarator', 'init_declarator', 'parenthesized_declarator', 'attributed_declarator'].includes(x.type)) return undefined;
+    x = x.childForFieldName('declarator') ?? (x.type === 'parenthesized_declarator' || x.type === 'attributed_declarator' ? x.namedChild(0) : null);
+  }
+  return undefined;
+}
+
+/** Every `#define` of the text (continuations joined), as its name and the words of the rest. */
+function macrosOf(text: string): [string, string[]][] {
+  const out: [string, string[]][] = [];
+  for (const m of text.matchAll(/^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)((?:[^\n]*\\\r?\n)*[^\n]*)/gm)) out.push([m[1]!, m[2]!.match(C_WORD_RE) ?? []]);
+  return out;
+}
+
+/**
+ * The words a function's text must name to read anything the trace's facts hold:
+ * the slot name of each fact (a field, a global, a function whose return value or
+ * parameter carries MMIO), each plain entry's name, and, closed over the file's
+ * macros, the name of every macro whose body names one of these (a macro of the
+ * file is expanded where it is called). A function naming none of them reads no
+ * fact: what provenance.ts finds in it is what it finds with every other body blanked.
+ */
+export function factNames(trace: ProvenanceTrace, macros: readonly [string, string[]][]): Set<string> {
+  const out = new Set<string>();
+  for (const key of [...trace.facts.keys(), ...trace.plain, ...trace.plainBy.keys()]) {
+    const m = /([A-Za-z_$][\w$]*)$/.exec(key);
+    if (m) out.add(m[1]!);
+  }
+  if (!out.size) return out;
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [name, words] of macros) {
+      if (out.has(name) || !words.some((w) => out.has(w))) continue;
+      out.add(name);
+      grew = true;
+    }
+  }
+  return out;
 }
 
 /** A stable text of what the headers taught (compared between two audits). */
@@ -154,10 +270,20 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   );
 
   // The text analysed: other bodies blanked unless they hand facts on.
-  // A fact of the plain kind (a set of names) needs one function that adds it: the first.
-  const needed = new Set(mem.trace.writers);
+  // A function that neither set a fact nor names one (factNames) is analysed alone:
+  // the facts stand as the previous audit found them, and the slice's run need only
+  // show that the function sets none now (writers re-analysed to compare their facts
+  // were most of each slice: igb_probe's 13 KB at every keystroke in igb_main.c).
   const relevantBefore = relevantPlain(mem.trace);
-  for (const [key, by] of mem.trace.plainBy) if (relevantBefore.has(key)) needed.add(Math.min(...by));
+  const factWords = (mem.factWords ??= factNames(mem.trace, mem.macros));
+  const alone = !mem.trace.writers.has(fn.start) && ![...mem.trace.plainBy.values()].some((by) => by.has(fn.start)) && !namesAny(text.slice(fn.start, fn.end + delta), factWords);
+  // Otherwise the functions that set facts are analysed with it. A fact of the plain
+  // kind (a set of names) needs one function that adds it: the first.
+  const needed = new Set<number>();
+  if (!alone) {
+    for (const w of mem.trace.writers) needed.add(w);
+    for (const [key, by] of mem.trace.plainBy) if (relevantBefore.has(key)) needed.add(Math.min(...by));
+  }
   // A function a parse error touches stays whole: blanking it could change how the error reads.
   const keep = (d: FunctionSpan, i: number) => i === k || needed.has(mem.table[i]!.start) || d.bodyStart < 0 || (mem.errors.length > 0 && touchesError(mem.table[i]!));
   // A function no kept body names goes whole (its header too: a prototype-free
@@ -173,7 +299,9 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
       // Conditional branches go with the body (an `#if` left open or closed twice by the
       // blanking shows as a parse error or another table, and the full audit runs); any
       // other directive (a `#define` the kept code may read) stays.
-      blanks[i] = b = { never: all.includes('__iomem') || (DIRECTIVE_RE.test(all) && !directives(all).every((x) => CONDITIONAL_RE.test(x))) };
+      const other = DIRECTIVE_RE.test(all) && !directives(all).every((x) => CONDITIONAL_RE.test(x));
+      const kept = other && d.bodyStart >= 0 && !all.includes('__iomem') ? keptDirectives(parser, text, d) : undefined;
+      blanks[i] = b = kept === undefined ? { never: all.includes('__iomem') || other } : { never: false, directives: kept };
     }
     return b;
   };
@@ -194,20 +322,50 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   let sliceAt = 0;
   const regionEnds: number[] = [];
   const dropped: number[] = [];
-  table.forEach((d, i) => {
-    if (keep(d, i)) return;
-    const m = memo(d, i);
-    if (m.never) return;
-    const whole = !named.has(d.name);
-    const [a, b] = whole ? [d.start, d.end] : [d.bodyStart + 1, d.bodyEnd - 1];
-    if (whole) removed.add(i);
-    const blank = whole ? (m.whole ??= compacted(text.slice(a, b))) : (m.body ??= compacted(text.slice(a, b)));
+  const blankOut = (a: number, b: number, blank: string) => {
     parts.push(text.slice(from, a), blank);
     sliceAt += a - from + blank.length;
     regionEnds.push(sliceAt);
     dropped.push((dropped[dropped.length - 1] ?? 0) + (b - a - blank.length));
     from = b;
+  };
+  // Top-level declarations no kept text names go too (igb_main.c: ~100 prototypes, the
+  // PCI table); a kept one's words are named in turn (an initialiser naming a table).
+  const decls = mem.decls.map((x) => (x.start < fn.start ? x : { ...x, start: at(x.start), end: at(x.end) }));
+  const keptDecl = decls.map(() => false);
+  for (let grew = true; grew; ) {
+    grew = false;
+    decls.forEach((x, j) => {
+      if (keptDecl[j] || !x.names.some((w) => named.has(w))) return;
+      keptDecl[j] = true;
+      grew = true;
+      for (const w of x.words) named.add(w);
+    });
+  }
+  const regions: [number, number, () => string][] = [];
+  decls.forEach((x, j) => {
+    if (!keptDecl[j]) regions.push([x.start, x.end, () => (x.blank = mem.decls[j]!.blank ??= compacted(text.slice(x.start, x.end)))]);
   });
+  table.forEach((d, i) => {
+    if (keep(d, i)) return;
+    const m = memo(d, i);
+    if (m.never) return;
+    if (m.directives) {
+      // The header and the directives stay; each stretch of the body between them is blanked.
+      const gaps = (m.gaps ??= gapsOf(d.bodyStart + 1, d.bodyEnd - 1, m.directives).map(([a, b]) => compacted(text.slice(a, b))));
+      gapsOf(d.bodyStart + 1, d.bodyEnd - 1, m.directives).forEach(([a, b], j) => regions.push([a, b, () => gaps[j]!]));
+      return;
+    }
+    const whole = !named.has(d.name);
+    const [a, b] = whole ? [d.start, d.end] : [d.bodyStart + 1, d.bodyEnd - 1];
+    if (whole) removed.add(i);
+    regions.push([a, b, () => (whole ? (m.whole ??= compacted(text.slice(a, b))) : (m.body ??= compacted(text.slice(a, b))))]);
+  });
+  regions.sort((x, y) => x[0] - y[0]);
+  for (const [a, b, blank] of regions) {
+    if (a < from) return fallback('blanked spans overlap');
+    blankOut(a, b, blank());
+  }
   parts.push(text.slice(from));
   const slice = parts.join('');
   const toFile = (o: number): number => {
@@ -253,7 +411,11 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
       const b = expected[i]!;
       if (a.name !== b.name || toFile(a.start) !== b.start || toFile(a.end) !== b.end || toFile(a.bodyStart) !== b.bodyStart || toFile(a.bodyEnd) !== b.bodyEnd || a.isStatic !== b.isStatic || a.isInline !== b.isInline) return fallback('the definitions changed');
     }
-    if (trace.capped || !sameFacts(edit, file, mem.trace, trace) || !sameSet(relevantBefore, relevantPlain(trace))) return fallback('the provenance facts changed');
+    if (trace.capped) return fallback('the provenance facts changed');
+    if (alone) {
+      // It sets no fact now either (else the others may read it: the full audit runs).
+      if (trace.writers.has(table[k]!.start)) return fallback('the edited function sets a fact');
+    } else if (!sameFacts(edit, file, mem.trace, trace) || !sameSet(relevantBefore, relevantPlain(trace))) return fallback('the provenance facts changed');
 
     // Sites: the edited function's from this run, every other one moved.
     const fnNew = table[k]!;
@@ -287,12 +449,18 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
       if (set.size) plainBy.set(key, set);
     }
     for (const [key, by] of trace.plainBy) if (by.has(fn.start) && !plainBy.has(key)) plainBy.set(key, new Set([fn.start]));
+    // Analysed alone, the slice's run saw no other function's facts: the previous ones
+    // stand (no other body changed, and the edited function sets none), moved by the edit.
+    const facts = alone ? movedFacts(edit, file, mem.trace.facts) : trace.facts;
+    const plain = new Set([...(alone ? mem.trace.plain : trace.plain), ...plainBy.keys()]);
+    const nextTrace: ProvenanceTrace = { writers, facts, plain, plainBy, capped: false };
+    if (alone && !sameSet(relevantBefore, relevantPlain(nextTrace))) return fallback('the provenance facts changed');
     const memory: AnalysisMemory = {
       text,
       sites,
       table,
       callsFrom,
-      trace: { writers, facts: trace.facts, plain: new Set([...trace.plain, ...plainBy.keys()]), plainBy, capped: false },
+      trace: nextTrace,
       imported: importedKey,
       wrappers,
       functions: functionView(table, direct, callsFrom),
@@ -300,6 +468,10 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
       hint,
       lineStarts: newStarts,
       blanks,
+      decls,
+      macros: mem.macros,
+      // The same facts and plain entries give the same words.
+      ...(sameSet(plain, mem.trace.plain) && facts.size === mem.trace.facts.size ? { factWords } : {}),
     };
     return { analysis: { sites: [...sites], functions: memory.functions, parseErrors: errors.length }, memory, slice };
   }
@@ -359,6 +531,125 @@ export function hintAfter(before: number, old: string, text: string, e: Edit): n
   const lead = /^[ \t]*/.exec(old.slice(lineStart, e.start + 1))![0].length;
   if (HINT_BOUNDARY_RE.test(removed) || HINT_BOUNDARY_RE.test(added) || lineStart + lead >= e.start) return nestingHint(text);
   return before + (added.match(HINT_COUNTED_RE)?.length ?? 0);
+}
+
+/** The stretches of [from, to) between the directives (relative to `from`), in file offsets. */
+function gapsOf(from: number, to: number, directives: readonly [number, number][]): [number, number][] {
+  const out: [number, number][] = [];
+  let at = from;
+  for (const [a, b] of directives) {
+    out.push([at, from + a]);
+    at = from + b;
+  }
+  out.push([at, to]);
+  return out;
+}
+
+/**
+ * The directives of a definition's body, [start, end) relative to the body's inside
+ * (between its braces), when the body may be blanked but for them, each kept whole
+ * where it stands (igb_main.c's igb_probe holds a `#define`: its 13 KB were analysed
+ * at every keystroke). Only when a parse of the definition alone finds the same
+ * directives at the same offsets in it and in the blanked form (so no comment or
+ * string made a line look like a directive, and none was cut); else undefined (the
+ * body is kept whole).
+ */
+export function keptDirectives(parser: CParser, text: string, d: FunctionSpan): [number, number][] | undefined {
+  const inside = text.slice(d.bodyStart + 1, d.bodyEnd - 1);
+  const spans = directiveSpans(inside);
+  if (!spans?.length) return undefined;
+  // Blanked in place (same length, so the offsets compare); the slice compacts the stretches.
+  const parts: string[] = [];
+  let from = 0;
+  for (const [a, b] of spans) {
+    parts.push(blanked(inside.slice(from, a)), inside.slice(a, b));
+    from = b;
+  }
+  parts.push(blanked(inside.slice(from)));
+  const kept = parts.join('');
+  const head = text.slice(d.start, d.bodyStart + 1);
+  const tail = text.slice(d.bodyEnd - 1, d.end);
+  const shape = (src: string): string | undefined => {
+    const tree = parser.parseOnce(src);
+    try {
+      if (tree.rootNode.hasError) return undefined;
+      const out: string[] = [];
+      for (const n of tree.rootNode.descendantsOfType(PREPROC_TYPES)) {
+        if (!n) continue;
+        // A branch's node ends where its last statement does (blanked: earlier); its lines are its `#` tokens.
+        if (!CONDITIONAL_NODES.has(n.type)) out.push(`${n.type}@${n.startIndex}-${n.endIndex}`);
+        else for (const c of n.children) if (c?.type.startsWith('#')) out.push(`${c.type}@${c.startIndex}-${c.endIndex}`);
+      }
+      return out.join(' ');
+    } finally {
+      tree.delete();
+    }
+  };
+  const before = shape(head + inside + tail);
+  return before !== undefined && before === shape(head + kept + tail) ? spans : undefined;
+}
+
+const CONDITIONAL_NODES = new Set(['preproc_if', 'preproc_ifdef', 'preproc_else', 'preproc_elif', 'preproc_elifdef']);
+const PREPROC_TYPES = ['preproc_def', 'preproc_function_def', 'preproc_call', 'preproc_include', ...CONDITIONAL_NODES];
+
+/**
+ * The directives of a body's text as [start, end) (the line's start to before the
+ * line end that ends it: continuations, comments spanning lines and strings read as
+ * the preprocessor reads them), or undefined when a comment does not end. A `#` at
+ * the start of a line inside a comment or continued from the line before is none.
+ */
+function directiveSpans(s: string): [number, number][] | undefined {
+  const out: [number, number][] = [];
+  const n = s.length;
+  // One token of C: returns the index after it (a comment, a string, a continuation) or i + 1.
+  const skip = (i: number): number => {
+    const c = s[i];
+    if (c === '\\' && s[i + 1] === '\n') return i + 2;
+    if (c === '\\' && s[i + 1] === '\r' && s[i + 2] === '\n') return i + 3;
+    if (c === '/' && s[i + 1] === '*') {
+      const e = s.indexOf('*/', i + 2);
+      return e < 0 ? -1 : e + 2;
+    }
+    if (c === '/' && s[i + 1] === '/') {
+      let j = i + 2;
+      while (j < n && s[j] !== '\n') j += s[j] === '\\' ? 2 : 1;
+      return Math.min(j, n);
+    }
+    if (c === '"' || c === "'") {
+      let j = i + 1;
+      while (j < n && s[j] !== c && s[j] !== '\n') j += s[j] === '\\' ? 2 : 1;
+      return Math.min(j + 1, n);
+    }
+    return i + 1;
+  };
+  let i = 0;
+  let lineStart = true;
+  while (i < n) {
+    if (lineStart) {
+      lineStart = false;
+      let j = i;
+      while (j < n && (s[j] === ' ' || s[j] === '\t')) j++;
+      if (s[j] === '#') {
+        let e = j + 1;
+        while (e < n && s[e] !== '\n') {
+          e = skip(e);
+          if (e < 0) return undefined;
+        }
+        const end = e > i && s[e - 1] === '\r' ? e - 1 : e;
+        out.push([i, end]);
+        i = e;
+        continue;
+      }
+    }
+    if (s[i] === '\n') {
+      lineStart = true;
+      i++;
+      continue;
+    }
+    i = skip(i);
+    if (i < 0) return undefined;
+  }
+  return out;
 }
 
 /** The preprocessor lines of a body, each with its continuation lines, in order. */
@@ -518,6 +809,36 @@ function sameFacts(e: Edit, file: string, before: ProvenanceTrace, after: Proven
     if (a !== b) return false;
   }
   return true;
+}
+
+/** The facts moved by the edit (slot keys carrying an offset, ranges in this file); a range the edit overlaps falls back. */
+function movedFacts(e: Edit, file: string, facts: ProvenanceTrace['facts']): ProvenanceTrace['facts'] {
+  const out: ProvenanceTrace['facts'] = new Map();
+  const r = <T extends { file: string; range: Range }>(x: T): T => {
+    if (x.file !== file) return x;
+    const range = shiftRange(e, x.range);
+    return range === x.range ? x : { ...x, range };
+  };
+  for (const [key, v] of facts) {
+    const m = /^L(\d+):(.*)$/s.exec(key);
+    const moved = m ? `L${Number(m[1]) >= e.oldEnd ? Number(m[1]) + e.delta : Number(m[1])}:${m[2]}` : key;
+    const origin = r(v.origin);
+    let changed = origin !== v.origin;
+    const steps = v.steps.map((st) => {
+      const x = r(st);
+      if (x !== st) changed = true;
+      return x;
+    });
+    out.set(moved, changed ? { ...v, origin, steps } : v);
+  }
+  return out;
+}
+
+/** Whether `text` names any of `words`. */
+function namesAny(text: string, words: ReadonlySet<string>): boolean {
+  if (!words.size) return false;
+  for (const m of text.matchAll(C_WORD_RE)) if (words.has(m[0])) return true;
+  return false;
 }
 
 /**

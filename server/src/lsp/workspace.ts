@@ -41,9 +41,24 @@ interface FileEntry {
 }
 
 interface EditorEntry extends FileEntry {
-  /** Hash of the text the editor audited: a closed file keeps this entry while its disk text is the same. */
-  hash: string;
+  /**
+   * The text the editor audited, while the document is open (the document holds it
+   * anyway); its hash once closed: a closed file keeps this entry while its disk text
+   * is the same. Hashed at the close, not at every audit (a SHA-1 of the whole text
+   * per keystroke, for a check made only once the document is closed).
+   */
+  text?: string;
+  hash?: string;
   open: boolean;
+}
+
+/** The hash of the text an editor entry audited (computed once, when first needed). */
+function hashOf(e: EditorEntry): string {
+  if (e.hash === undefined) {
+    e.hash = textHash(e.text ?? '');
+    e.text = undefined;
+  }
+  return e.hash;
 }
 
 /** What the view shows, built once per change. */
@@ -88,7 +103,7 @@ export class WorkspaceView {
     if (result) {
       this.index = result;
       // Closed files the editor had audited: kept only while their disk text is the one audited.
-      for (const [path, e] of this.editor) if (!e.open && !this.sameOnDisk(path, e.hash)) this.editor.delete(path);
+      for (const [path, e] of this.editor) if (!e.open && !this.sameOnDisk(path, hashOf(e))) this.editor.delete(path);
     }
     this.touch();
   }
@@ -118,7 +133,7 @@ export class WorkspaceView {
       return { ...w, group: groupOf({ severity: f.severity, dismissed: t?.deemphasised, notBuilt: aside }) };
     });
     const counts = countFindings(findings, audit.analysis.sites.length);
-    this.editor.set(path, { uri: toUri(path), path, from: 'editor', counts, perGroup: perGroup(findings), findings: () => findings, hash: textHash(text), open: true });
+    this.editor.set(path, { uri: toUri(path), path, from: 'editor', counts, perGroup: perGroup(findings), findings: () => findings, text, open: true });
     this.touch();
   }
 
@@ -127,14 +142,14 @@ export class WorkspaceView {
     const e = this.editor.get(path);
     if (!e) return;
     e.open = false;
-    if (!this.sameOnDisk(path, e.hash)) this.editor.delete(path);
+    if (!this.sameOnDisk(path, hashOf(e))) this.editor.delete(path);
     this.touch();
   }
 
   /** A file changed on disk (a save, a checkout): an editor entry of a closed file no longer holds. */
   changedOnDisk(path: string): void {
     const e = this.editor.get(path);
-    if (e && !e.open && !this.sameOnDisk(path, e.hash)) {
+    if (e && !e.open && !this.sameOnDisk(path, hashOf(e))) {
       this.editor.delete(path);
       this.touch();
     }
