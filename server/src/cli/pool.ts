@@ -235,7 +235,6 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
         }
         if (m.ready) return give();
         given.delete(m.id!);
-        done(m.id!, m.result!);
         // A bigger worker ends after its one file, and a worker past recycleMb after
         // the file that took it there: their memory goes back to the system before
         // the next worker of the lane starts (two would be alive at once otherwise).
@@ -244,9 +243,14 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
           if (recycle && heapMb === run.maxHeapMb) run.recycled?.();
           retiring = true;
           void w.terminate();
+          done(m.id!, m.result!);
           return;
         }
+        // The next file goes out before this one's result is written: the worker
+        // audits while this thread writes (on drivers/ the writer's JSON is 166 MB,
+        // seconds a worker waited through when the file came after the write).
         give();
+        done(m.id!, m.result!);
       });
       // A file that took even the bigger worker down stays in `given`: audited on this thread at the end.
       w.on('error', () => end('died'));
