@@ -45,7 +45,10 @@ export function workerHeapMb(): number {
  * scan worker keeps from file to file is the header knowledge of every include
  * closure it met: on drivers/ of Debian 6.1 the live set after a full collection
  * grew from 27 MB to 190 MB over the run, and the heap V8 kept around it to 290 MB
- * (BENCHMARKS.md, "One worker under a recycle threshold"). A fresh worker takes back
+ * (BENCHMARKS.md, "One worker under a recycle threshold"). Most of that growth was
+ * header and file texts kept alive by include names sliced out of them (fixed in
+ * includePath.ts includeDirectives), the rest is bounded now (headerIndex.ts
+ * maxRemembered): the threshold stays as a safety net. A fresh worker takes back
  * from the header cache only what the next files include, but runs unoptimised
  * until the JIT warms up again: each replacement costs seconds of CPU. At 288 MB
  * one worker was replaced on drivers/: peak 436-440 MB against 513-520 MB without,
