@@ -15,7 +15,9 @@ import { Worker } from 'node:worker_threads';
  * threads (GC, compilation) keep a core busy: on 2 cores one worker scanned drivers/
  * of Debian 6.1 in the wall time of two (105 s against 85-112 s) for 124 s of CPU
  * against 162-170 s and 538 MB against 819-938 MB peak (BENCHMARKS.md), and every
- * smaller tree of the spatch comparison was faster on one.
+ * smaller tree of the spatch comparison was faster on one. Two workers still take
+ * 574-638 MiB there with the header index bounded: each isolate's own floor (V8's
+ * committed pages, malloc arenas, WASM memory), not what it keeps, is over 500 MB.
  */
 export function defaultJobs(): number {
   return Math.max(1, availableParallelism() - 1);
