@@ -15,7 +15,9 @@ import { Worker } from 'node:worker_threads';
  * threads (GC, compilation) keep a core busy: on 2 cores one worker scanned drivers/
  * of Debian 6.1 in the wall time of two (105 s against 85-112 s) for 124 s of CPU
  * against 162-170 s and 538 MB against 819-938 MB peak (BENCHMARKS.md), and every
- * smaller tree of the spatch comparison was faster on one.
+ * smaller tree of the spatch comparison was faster on one. Two workers still take
+ * 574-638 MiB there with the header index bounded: each isolate's own floor (V8's
+ * committed pages, malloc arenas, WASM memory), not what it keeps, is over 500 MB.
  */
 export function defaultJobs(): number {
   return Math.max(1, availableParallelism() - 1);
@@ -45,7 +47,10 @@ export function workerHeapMb(): number {
  * scan worker keeps from file to file is the header knowledge of every include
  * closure it met: on drivers/ of Debian 6.1 the live set after a full collection
  * grew from 27 MB to 190 MB over the run, and the heap V8 kept around it to 290 MB
- * (BENCHMARKS.md, "One worker under a recycle threshold"). A fresh worker takes back
+ * (BENCHMARKS.md, "One worker under a recycle threshold"). Most of that growth was
+ * header and file texts kept alive by include names sliced out of them (fixed in
+ * includePath.ts includeDirectives), the rest is bounded now (headerIndex.ts
+ * maxRemembered): the threshold stays as a safety net. A fresh worker takes back
  * from the header cache only what the next files include, but runs unoptimised
  * until the JIT warms up again: each replacement costs seconds of CPU. At 288 MB
  * one worker was replaced on drivers/: peak 436-440 MB against 513-520 MB without,
@@ -235,7 +240,6 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
         }
         if (m.ready) return give();
         given.delete(m.id!);
-        done(m.id!, m.result!);
         // A bigger worker ends after its one file, and a worker past recycleMb after
         // the file that took it there: their memory goes back to the system before
         // the next worker of the lane starts (two would be alive at once otherwise).
@@ -244,9 +248,14 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
           if (recycle && heapMb === run.maxHeapMb) run.recycled?.();
           retiring = true;
           void w.terminate();
+          done(m.id!, m.result!);
           return;
         }
+        // The next file goes out before this one's result is written: the worker
+        // audits while this thread writes (on drivers/ the writer's JSON is 166 MB,
+        // seconds a worker waited through when the file came after the write).
         give();
+        done(m.id!, m.result!);
       });
       // A file that took even the bigger worker down stays in `given`: audited on this thread at the end.
       w.on('error', () => end('died'));
