@@ -289,6 +289,22 @@ export function prepare(src: string): Prepared {
     return true;
   }
 
+  /**
+   * `src.indexOf('/*', from)`, remembered: every #define asked it, and in a file with
+   * no `/*` after its last #defines each search ran to the end of the file (quadratic:
+   * 8 MB of generated code spent most of its rewrite here). The main loop's offsets
+   * only grow, so the last answer holds until `from` passes it.
+   */
+  let commentOpenFrom = -1;
+  let commentOpenAt = -1;
+  function nextCommentOpen(from: number): number {
+    if (commentOpenFrom < 0 || from < commentOpenFrom || (commentOpenAt >= 0 && from > commentOpenAt)) {
+      commentOpenFrom = from;
+      commentOpenAt = src.indexOf('/*', from);
+    }
+    return commentOpenAt;
+  }
+
   /** Offset of the newline ending the (backslash-continued) line holding `k`, or n. */
   function lineEndOf(k: number): number {
     let e = src.indexOf('\n', k);
@@ -437,7 +453,7 @@ export function prepare(src: string): Prepared {
         if (directive === 'define') {
           // A comment inside a #define body followed by more of the body (`X /* c */ + \`)
           // ends tree-sitter-c's macro value early: a one-line comment there is only space.
-          for (let k = src.indexOf('/*', i); k >= 0 && k < end; k = src.indexOf('/*', k + 2)) {
+          for (let k = nextCommentOpen(i); k >= 0 && k < end; k = src.indexOf('/*', k + 2)) {
             const e = src.indexOf('*/', k + 2);
             if (e < 0 || e >= end) break;
             if (!src.slice(k, e).includes('\n') && /\S/.test(src.slice(e + 2, lineEndOf(e)).replace(/\\\r?$/, '') + (src[lineEndOf(e) - 1] === '\\' ? 'x' : ''))) {

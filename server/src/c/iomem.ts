@@ -7,7 +7,7 @@
 import { kindedNodesOf, mayBeInside, nodesOf } from './nodeIndex';
 import type { Node, Tree } from 'web-tree-sitter';
 import { MAX_EXPRESSION_NESTING, Types } from './ctypes';
-import { addField, type IomemDecl, type Knowledge } from './knowledge';
+import { addField, fieldIn, type IomemDecl, type Knowledge } from './knowledge';
 import { Scopes } from './scopes';
 import { declaredName, namesWord, rangeOf } from './syntax';
 import { enclosing, type FunctionDef } from './functions';
@@ -216,9 +216,9 @@ export class DerefFinder {
     if (!decls?.length) return null;
     const tag = base ? this.baseStruct(base, arrow) : undefined;
     if (tag !== undefined) {
-      if (tag.known) return decls.find((d) => d.struct === tag.name) ?? null;
+      if (tag.known) return fieldIn(decls, tag.name) ?? null;
       // A type name that may be a typedef of a header's struct: its own field if it has one.
-      const own = decls.find((d) => d.struct === tag.name);
+      const own = fieldIn(decls, tag.name);
       if (own) return own;
     }
     if (!this.k.plainFields.has(name)) return decls[0];
@@ -234,7 +234,7 @@ export class DerefFinder {
   iomemFieldIn(tag: string, name: string): boolean | undefined {
     const decls = this.k.fields.get(name);
     if (!decls?.length) return undefined;
-    return decls.some((d) => d.struct === tag);
+    return fieldIn(decls, tag) !== undefined;
   }
 
   /**

@@ -1,0 +1,54 @@
+// The big-file fixes (BENCHMARKS.md, "The 21 MB file: quadratic paths"): each
+// shortcut must answer what the scan it replaces answered.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { prepare } from '../../../server/src/c/annotations';
+import { addField, emptyKnowledge, fieldIn, type IomemDecl } from '../../../server/src/c/knowledge';
+
+const ZERO = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
+const decl = (name: string, struct: string | undefined, file = 'a.h'): IomemDecl => ({ name, depth: 1, file, range: ZERO, ...(struct === undefined ? {} : { struct }) });
+
+test('a one-line comment inside a #define body is blanked in every #define, whatever comments stand between them', () => {
+  // The search for the next `/*` is remembered between #defines: a define before a
+  // comment of plain code, one after it, one with two comments, one with a trailing
+  // comment (left alone: nothing of the body follows it) and one after the last comment.
+  const src = [
+    '#define A 1',
+    'int x; /* plain code */',
+    '#define B(x) (x /* one */ + 1)',
+    '#define C 2',
+    '#define D(p) (p /* a */ + /* b */ 2)',
+    '#define E 3 /* tail */',
+    '#define F(q) (q + 4)',
+    'int y; /* last */',
+    '#define G(r) (r /* after */ - 1)',
+    '',
+  ].join('\n');
+  const out = prepare(src).text;
+  const line = (i: number) => out.split('\n')[i];
+  assert.equal(line(1), 'int x; /* plain code */');
+  assert.equal(line(2), '#define B(x) (x           + 1)');
+  assert.equal(line(4), '#define D(p) (p         +         2)');
+  assert.equal(line(5), '#define E 3 /* tail */');
+  assert.equal(line(8), '#define G(r) (r             - 1)');
+  assert.equal(out.length, src.length);
+});
+
+test('fieldIn answers as a scan of the list for the first declaration of a struct, short or long, as the list grows', () => {
+  const scan = (list: IomemDecl[], s: string | undefined) => list.find((d) => d.struct === s);
+  const k = emptyKnowledge();
+  const structs = [undefined, 's0', 's1', 's2', 's0', 's3', undefined];
+  for (let i = 0; i < 40; i++) structs.push(`t${i % 17}`);
+  let n = 0;
+  for (const s of structs) {
+    addField(k, decl('base', s, `f${n++}.h`));
+    const list = k.fields.get('base')!;
+    // Every struct asked after every addition: the index is extended, never stale.
+    for (const q of [undefined, 's0', 's3', 't0', 't16', 'none']) assert.equal(fieldIn(list, q), scan(list, q), `${q} after ${n}`);
+  }
+  // One declaration per struct, the first of each kept.
+  const list = k.fields.get('base')!;
+  assert.equal(list.length, new Set(structs).size);
+  assert.equal(fieldIn(list, 's0')?.file, 'f1.h');
+  assert.equal(fieldIn(list, undefined)?.file, 'f0.h');
+});
