@@ -693,13 +693,25 @@ export function prepare(src: string): Prepared {
    *   - `DECLARE_BITMAP(m, N);` as a struct member (100+): it goes.
    * Returns the offset to go on from (or `end` when nothing applies).
    */
+  /** Whether `[ \t]*:` starts at `k` (and stands within the 300 characters the label pattern reads). */
+  function colonFollows(k: number): boolean {
+    for (let j = k; j < n && j < k + 300; j++) {
+      const c = src.charCodeAt(j);
+      if (c === 58) return true;
+      if (c !== 32 && c !== 9) return false;
+    }
+    return false;
+  }
+
   function kernelMacroShape(word: string, start: number, end: number): number {
     const top = stack[stack.length - 1];
     if (top === 'block' && (lastSig === ';' || lastSig === '{' || lastSig === '}') && word !== 'default') {
       // `out:` as the last thing in a block (`out:\n}`) needs a statement after it in
       // the grammar (MISSING); `out;` parses and keeps every position.
       // The same for a label just before a directive line (`out:` then `#ifdef X`).
-      const m = /^[ \t]*:(?!:)(?:\s|\/\*[\s\S]*?\*\/)*(?:\}|\n[ \t]*#[ \t]*(?:if|ifdef|ifndef|endif|else|elif)\b)/.exec(src.slice(end, end + 300));
+      // Only a word followed by `:` can be one: most statements' first words are
+      // passed over without slicing the text after them for the pattern.
+      const m = colonFollows(end) ? /^[ \t]*:(?!:)(?:\s|\/\*[\s\S]*?\*\/)*(?:\}|\n[ \t]*#[ \t]*(?:if|ifdef|ifndef|endif|else|elif)\b)/.exec(src.slice(end, end + 300)) : null;
       if (m) {
         const colon = src.indexOf(':', end);
         put(colon, ';');

@@ -4,6 +4,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { prepare } from '../../../server/src/c/annotations';
 import { addField, emptyKnowledge, fieldIn, type IomemDecl } from '../../../server/src/c/knowledge';
+import { CParser } from '../../../server/src/c/parser';
+import { collectFunctions } from '../../../server/src/c/functions';
+import { collectDeclarations, LocalScopes } from '../../../server/src/c/iomem';
 
 const ZERO = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
 const decl = (name: string, struct: string | undefined, file = 'a.h'): IomemDecl => ({ name, depth: 1, file, range: ZERO, ...(struct === undefined ? {} : { struct }) });
@@ -51,4 +54,42 @@ test('fieldIn answers as a scan of the list for the first declaration of a struc
   assert.equal(list.length, new Set(structs).size);
   assert.equal(fieldIn(list, 's0')?.file, 'f1.h');
   assert.equal(fieldIn(list, undefined)?.file, 'f0.h');
+});
+
+test('a label at the end of a block becomes a statement, with blanks before its colon or not; other words followed by blanks are left', () => {
+  const src = 'int f(int a)\n{\n\tif (a)\n\t\tgoto out;\n\ta = a ? 1 : 2;\nout:\n}\nint g(void)\n{\n\tx();\ndone \t :\n}\nint h(void)\n{\n\ty();\nerr:\n#ifdef X\n\tz();\n#endif\n\treturn 0;\n}\n';
+  const out = prepare(src).text;
+  assert.equal(out.split('\n')[5], 'out;');
+  assert.equal(out.split('\n')[10], 'done \t ;');
+  assert.equal(out.split('\n')[15], 'err;');
+  assert.equal(out.split('\n')[4], '\ta = a ? 1 : 2;');
+  assert.equal(out.length, src.length);
+});
+
+test('collectDeclarations: __iomem fields keep their struct, typedef and range; plain fields and declarators are only names', async () => {
+  const src = [
+    'struct a { void __iomem *base; u32 flags, *plain; u8 __iomem *x, *y; };',
+    'typedef struct b_tag { int n; void __iomem *base; } B;',
+    'typedef struct { char __iomem *win; long len; } C;',
+    'struct d { u32 v __iomem; void __iomem *base, count; };',
+    'static void __iomem *g = 0;',
+    '',
+  ].join('\n');
+  const parser = await CParser.create();
+  const parsed = parser.parse(undefined, src);
+  try {
+    const k = emptyKnowledge();
+    const root = parsed.tree.rootNode;
+    collectDeclarations(parsed.tree, parsed.prepared.iomem, 'f.c', collectFunctions(root, parsed.prepared.annotations), k, new LocalScopes(root, src));
+    const show = (d: IomemDecl) => `${d.name}@${d.range.start.line}:${d.range.start.character}-${d.range.end.character} ${d.struct ?? '-'}${d.typedef ? `/${d.typedef}` : ''} depth ${d.depth}`;
+    assert.deepEqual([...k.fields.values()].flat().map(show), [
+      'base@0:25-29 a depth 1', 'base@1:44-48 b_tag/B depth 1', 'base@3:40-44 d depth 1',
+      'x@0:62-63 a depth 1', 'y@0:66-67 a depth 1',
+      'win@2:31-34 C depth 1',
+    ]);
+    assert.deepEqual([...k.plainFields].sort(), ['count', 'flags', 'len', 'n', 'plain', 'v']);
+    assert.deepEqual([...k.globals.keys()], ['g']);
+  } finally {
+    parsed.tree.delete();
+  }
 });
