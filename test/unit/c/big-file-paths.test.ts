@@ -93,3 +93,9 @@ test('collectDeclarations: __iomem fields keep their struct, typedef and range; 
     parsed.tree.delete();
   }
 });
+
+test('the rewrite keeps every other code unit as it was: non-ASCII, astral and lone surrogates', () => {
+  const src = 'static void __iomem *régs; /* \ud800 lone, \udc00 too, 😀 */\nint f(void) { return 0; }\n';
+  const out = prepare(src).text;
+  assert.equal(out, src.replace('__iomem', '       '));
+});
