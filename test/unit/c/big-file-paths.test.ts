@@ -7,6 +7,8 @@ import { addField, emptyKnowledge, fieldIn, type IomemDecl } from '../../../serv
 import { CParser } from '../../../server/src/c/parser';
 import { collectFunctions } from '../../../server/src/c/functions';
 import { collectDeclarations, LocalScopes } from '../../../server/src/c/iomem';
+import { kindedNodesOf } from '../../../server/src/c/nodeIndex';
+import { withTree } from './helpers';
 
 const ZERO = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
 const decl = (name: string, struct: string | undefined, file = 'a.h'): IomemDecl => ({ name, depth: 1, file, range: ZERO, ...(struct === undefined ? {} : { struct }) });
@@ -98,4 +100,24 @@ test('the rewrite keeps every other code unit as it was: non-ASCII, astral and l
   const src = 'static void __iomem *régs; /* \ud800 lone, \udc00 too, 😀 */\nint f(void) { return 0; }\n';
   const out = prepare(src).text;
   assert.equal(out, src.replace('__iomem', '       '));
+});
+
+test('kinds left out of the node index (parameter_declaration) are still answered, alone or beside indexed kinds', async () => {
+  const parser = await CParser.create();
+  const { generate } = await import('../../bench/bigfile');
+  withTree(parser, generate(6_000), (root) => {
+    const ids = (ns: ({ id: number } | null)[]) => ns.map((n) => n!.id);
+    for (const n of [root, ...root.descendantsOfType('function_definition').map((x) => x!)]) {
+      for (const kinds of [['parameter_declaration'], ['declaration', 'parameter_declaration'], ['parameter_declaration', 'call_expression']]) {
+        const k = kindedNodesOf(n, kinds);
+        const want = n.descendantsOfType(kinds);
+        assert.ok(want.length > 0 || n !== root);
+        assert.deepEqual(ids(k.nodes), ids(want), String(kinds));
+        k.nodes.forEach((x, i) => {
+          assert.equal(k.ends[i], x.endIndex);
+          assert.equal(k.kinds[i], x.type);
+        });
+      }
+    }
+  });
 });
