@@ -134,7 +134,9 @@ export function prepare(src: string): Prepared {
   const put = (k: number, ch: string) => {
     if (!out) {
       out = new Uint16Array(src.length);
-      for (let q = 0; q < src.length; q++) out[q] = src.charCodeAt(q);
+      // Native copy of the code units (lone surrogates too), little-endian as the
+      // `utf16le` read-back below assumes: a charCodeAt loop was ~13 % of the rewrite.
+      Buffer.from(out.buffer, out.byteOffset, out.byteLength).write(src, 0, 'utf16le');
     }
     out[k] = ch.charCodeAt(0);
     changed = true;
@@ -289,6 +291,22 @@ export function prepare(src: string): Prepared {
     return true;
   }
 
+  /**
+   * `src.indexOf('/*', from)`, remembered: every #define asked it, and in a file with
+   * no `/*` after its last #defines each search ran to the end of the file (quadratic:
+   * 8 MB of generated code spent most of its rewrite here). The main loop's offsets
+   * only grow, so the last answer holds until `from` passes it.
+   */
+  let commentOpenFrom = -1;
+  let commentOpenAt = -1;
+  function nextCommentOpen(from: number): number {
+    if (commentOpenFrom < 0 || from < commentOpenFrom || (commentOpenAt >= 0 && from > commentOpenAt)) {
+      commentOpenFrom = from;
+      commentOpenAt = src.indexOf('/*', from);
+    }
+    return commentOpenAt;
+  }
+
   /** Offset of the newline ending the (backslash-continued) line holding `k`, or n. */
   function lineEndOf(k: number): number {
     let e = src.indexOf('\n', k);
@@ -437,7 +455,7 @@ export function prepare(src: string): Prepared {
         if (directive === 'define') {
           // A comment inside a #define body followed by more of the body (`X /* c */ + \`)
           // ends tree-sitter-c's macro value early: a one-line comment there is only space.
-          for (let k = src.indexOf('/*', i); k >= 0 && k < end; k = src.indexOf('/*', k + 2)) {
+          for (let k = nextCommentOpen(i); k >= 0 && k < end; k = src.indexOf('/*', k + 2)) {
             const e = src.indexOf('*/', k + 2);
             if (e < 0 || e >= end) break;
             if (!src.slice(k, e).includes('\n') && /\S/.test(src.slice(e + 2, lineEndOf(e)).replace(/\\\r?$/, '') + (src[lineEndOf(e) - 1] === '\\' ? 'x' : ''))) {
@@ -677,13 +695,25 @@ export function prepare(src: string): Prepared {
    *   - `DECLARE_BITMAP(m, N);` as a struct member (100+): it goes.
    * Returns the offset to go on from (or `end` when nothing applies).
    */
+  /** Whether `[ \t]*:` starts at `k` (and stands within the 300 characters the label pattern reads). */
+  function colonFollows(k: number): boolean {
+    for (let j = k; j < n && j < k + 300; j++) {
+      const c = src.charCodeAt(j);
+      if (c === 58) return true;
+      if (c !== 32 && c !== 9) return false;
+    }
+    return false;
+  }
+
   function kernelMacroShape(word: string, start: number, end: number): number {
     const top = stack[stack.length - 1];
     if (top === 'block' && (lastSig === ';' || lastSig === '{' || lastSig === '}') && word !== 'default') {
       // `out:` as the last thing in a block (`out:\n}`) needs a statement after it in
       // the grammar (MISSING); `out;` parses and keeps every position.
       // The same for a label just before a directive line (`out:` then `#ifdef X`).
-      const m = /^[ \t]*:(?!:)(?:\s|\/\*[\s\S]*?\*\/)*(?:\}|\n[ \t]*#[ \t]*(?:if|ifdef|ifndef|endif|else|elif)\b)/.exec(src.slice(end, end + 300));
+      // Only a word followed by `:` can be one: most statements' first words are
+      // passed over without slicing the text after them for the pattern.
+      const m = colonFollows(end) ? /^[ \t]*:(?!:)(?:\s|\/\*[\s\S]*?\*\/)*(?:\}|\n[ \t]*#[ \t]*(?:if|ifdef|ifndef|endif|else|elif)\b)/.exec(src.slice(end, end + 300)) : null;
       if (m) {
         const colon = src.indexOf(':', end);
         put(colon, ';');

@@ -7,7 +7,7 @@
 import { kindedNodesOf, mayBeInside, nodesOf } from './nodeIndex';
 import type { Node, Tree } from 'web-tree-sitter';
 import { MAX_EXPRESSION_NESTING, Types } from './ctypes';
-import { addField, type IomemDecl, type Knowledge } from './knowledge';
+import { addField, fieldIn, type IomemDecl, type Knowledge } from './knowledge';
 import { Scopes } from './scopes';
 import { declaredName, namesWord, rangeOf } from './syntax';
 import { enclosing, type FunctionDef } from './functions';
@@ -76,22 +76,27 @@ export function collectDeclarations(
   };
   const record = (decl: Node, at: number | undefined) => {
     const isField = decl.type === 'field_declaration';
-    const owner = isField ? ownerOf(decl) : {};
+    // The owner and the range are read only for an __iomem declarator: a plain field
+    // (most of them, in every header) needs its name alone.
+    let owner: { struct?: string; typedef?: string } | undefined;
     for (const d of decl.childrenForFieldName('declarator')) {
       if (!d) continue;
       const named = declaredName(d);
       if (!named) continue;
       // An __iomem before the first declarator qualifies all; inside one, only that one.
       const applies = at !== undefined && (at < d.startIndex || (at >= d.startIndex && at < d.endIndex));
-      const valueStart = d.type === 'init_declarator' ? d.childForFieldName('value')?.startIndex ?? Infinity : Infinity;
-      const isIomem = applies && named.depth > 0 && (at as number) < valueStart;
-      const info: IomemDecl = { name: named.name, depth: named.depth, file, range: rangeOf(named.node), ...owner };
-      if (isField) {
-        if (isIomem) addField(k, info);
-        else k.plainFields.add(named.name);
+      const isIomem = applies && named.depth > 0 &&
+        (d.type !== 'init_declarator' || (at as number) < (d.childForFieldName('value')?.startIndex ?? Infinity));
+      if (!isIomem) {
+        if (isField) k.plainFields.add(named.name);
         continue;
       }
-      if (!isIomem) continue;
+      if (isField) owner ??= ownerOf(decl);
+      const info: IomemDecl = { name: named.name, depth: named.depth, file, range: rangeOf(named.node), ...owner };
+      if (isField) {
+        addField(k, info);
+        continue;
+      }
       const fn = enclosing(defs, decl.startIndex);
       if (decl.type === 'parameter_declaration' && (!fn || !inDeclarator(decl, fn))) continue; // prototypes
       if (!fn) {
@@ -216,9 +221,9 @@ export class DerefFinder {
     if (!decls?.length) return null;
     const tag = base ? this.baseStruct(base, arrow) : undefined;
     if (tag !== undefined) {
-      if (tag.known) return decls.find((d) => d.struct === tag.name) ?? null;
+      if (tag.known) return fieldIn(decls, tag.name) ?? null;
       // A type name that may be a typedef of a header's struct: its own field if it has one.
-      const own = decls.find((d) => d.struct === tag.name);
+      const own = fieldIn(decls, tag.name);
       if (own) return own;
     }
     if (!this.k.plainFields.has(name)) return decls[0];
@@ -234,7 +239,7 @@ export class DerefFinder {
   iomemFieldIn(tag: string, name: string): boolean | undefined {
     const decls = this.k.fields.get(name);
     if (!decls?.length) return undefined;
-    return decls.some((d) => d.struct === tag);
+    return fieldIn(decls, tag) !== undefined;
   }
 
   /**
