@@ -1,7 +1,9 @@
 // One very large generated C file (issue 15: "keep the 21 MB file <= 2x its parse
 // time"): the audit of the whole file (the annotation rewrite, tree-sitter's parse,
 // every analysis) against tree-sitter's parse of the same text alone, measured in
-// the same process, alternating, median of RUNS. The file is generated here, never
+// the same process, alternating, median of RUNS. The rewrite is ours, so it counts
+// on the audit's side only (until 2026-12-07 the peer included it, and a quadratic
+// rewrite flattered the ratio); the ratio with it on both sides is printed beside. The file is generated here, never
 // committed: driver-shaped code (register macros, a struct with __iomem fields,
 // macro and static-inline wrappers, accessor calls, __iomem dereferences, ioremap'd
 // pointers, memcpy_toio, locals and loops) repeated with fresh names to SIZE bytes.
@@ -157,13 +159,14 @@ async function main(): Promise<void> {
   const cpu = process.cpuUsage(cpu0);
   const p = median(parseMs);
   const a = median(auditMs);
-  // The peer's time includes our own annotation rewrite (prepare), which the audit
-  // pays too: shown apart, with the ratio against tree-sitter's parse alone beside.
+  // The peer is tree-sitter's parse alone: the annotation rewrite (prepare) is our
+  // own work, paid by the audit. The older ratio, with the rewrite on both sides,
+  // is printed beside it.
   const r = median(rewriteMs);
-  console.log(`| generated file | tree-sitter parse (with the annotation rewrite), CPU | tdx-audit audit, CPU | **audit/parse** | sites | CPU s (all runs) |`);
-  console.log(`|---|---|---|---|---|---|`);
-  console.log(`| ${(text.length / 1048576).toFixed(1)} MB, ${text.split('\n').length} lines | ${fmtMs(p)} | ${fmtMs(a)} | **${(a / p).toFixed(2)}×** | ${sites} | ${((cpu.user + cpu.system) / 1e6).toFixed(1)} |`);
-  console.log(`The rewrite alone (median): ${fmtMs(r)}; tree-sitter's parse without it: ${fmtMs(p - r)}; audit / that parse: ${(a / (p - r)).toFixed(2)}×`);
+  const ts = median(parseMs.map((ms, i) => ms - rewriteMs[i]!));
+  console.log(`| generated file | tree-sitter parse, CPU | tdx-audit audit, CPU (rewrite ${fmtMs(r)} of it) | **audit/parse** | (rewrite on both sides) | sites | CPU s (all runs) |`);
+  console.log(`|---|---|---|---|---|---|---|`);
+  console.log(`| ${(text.length / 1048576).toFixed(1)} MB, ${text.split('\n').length} lines | ${fmtMs(ts)} | ${fmtMs(a)} | **${(a / ts).toFixed(2)}×** | ${(a / p).toFixed(2)}× | ${sites} | ${((cpu.user + cpu.system) / 1e6).toFixed(1)} |`);
   if (process.argv.includes('--crossings')) {
     // `text` counts its own `endIndex` read too (web-tree-sitter reads it inside).
     const counts = countCrossings(() => engine.auditOnce(file, text));
