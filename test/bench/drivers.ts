@@ -42,8 +42,6 @@ async function main(): Promise<void> {
   const tree = process.env.TDX_BENCH_DRIVERS_TREE ?? join(ensureTree(), 'drivers');
   const cli = process.env.TDX_BENCH_DRIVERS_CLI ?? join(ROOT, 'dist/cli.js');
   const cache = mkdtempSync(join(tmpdir(), 'tdx-bench-drivers-cache-'));
-  const work = mkdtempSync(join(tmpdir(), 'tdx-bench-drivers-'));
-  const out = join(work, 'scan.json');
   const argv = [process.execPath, cli, 'scan', tree, '--format', 'json', '--exit-zero', '--header-cache-dir', cache];
   try {
     log(`drivers: warming the header cache (${tree})`);
@@ -80,7 +78,6 @@ async function main(): Promise<void> {
     writeSection('drivers', md.text());
   } finally {
     rmSync(cache, { recursive: true, force: true });
-    rmSync(work, { recursive: true, force: true });
   }
 }
 
