@@ -5,13 +5,16 @@
 // reordered on the way: a file of thousands of findings reaches the report whole and
 // in order; rows from several writers (workers replaced during the run) read back as
 // one; a writer that stopped in the middle of a file (its worker died) leaves bytes
-// nobody reads; and a spool name that is not one is refused.
+// nobody reads; a spool name that is not one is refused; and a worker that cannot
+// write its rows fails the run instead of dropping the file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AuditEngine } from '../../server/src/audit/engine';
-import { buildReport, FORMATS, reportFiles, type BuildOptions, type ReportRun } from '../../server/src/audit/report/build';
+import { buildReport, FORMATS, reportFiles, reportJob, type BuildOptions, type ReportRun } from '../../server/src/audit/report/build';
+import { batchHost, SiteFilter } from '../../server/src/audit/sources';
+import { readTextOrUndefined } from '../../server/src/fs/safeRead';
 import { siteKeys } from '../../server/src/audit/report/fingerprint';
 import { assembleReportModel, reportRowsOf, rowScope, type FileReportRows } from '../../server/src/audit/report/model';
 import { collectProvenance, findTreeRoot } from '../../server/src/audit/report/provenance';
@@ -140,4 +143,28 @@ test('a spool file name that is not one a writer makes is refused, and the folde
   assert.deepEqual(readdirSync(dir), []);
   spool.close();
   assert.ok(!existsSync(dir));
+});
+
+test('a worker that cannot write its rows to the spool fails the run with a clear error, not a skipped file, and the spool is removed', async () => {
+  const root = makeTree({ Makefile: KERNEL_MAKEFILE, 'drivers/acme/acme.c': DRIVER, 'drivers/acme/regs.h': '#define REG 4\n' });
+  try {
+    const o: BuildOptions = { paths: [join(root, 'drivers')], formats: FORMATS, profile: 'tdx-linux-6.1', followIncludes: true, objects: [], noObjects: true } as BuildOptions;
+    let spoolDir = '';
+    const failing = buildReport(o, {
+      spool: true,
+      // The pool as a worker runs it, with the spool folder gone from under it.
+      runJobs: async (files, job, emit) => {
+        spoolDir = job.settings.spoolDir!;
+        const engine = await AuditEngine.create(batchHost());
+        engine.configure(job.config);
+        const filter = new SiteFilter((p) => readTextOrUndefined(p), (p, t) => engine.mayHoldSitesThroughHeaders(p, t));
+        const run = reportJob(engine, filter, { ...job.settings, spoolDir: join(root, 'no-such-folder') });
+        files.forEach((f, i) => emit(i, run(f)));
+      },
+    });
+    await assert.rejects(failing, /cannot write the findings of .*acme\.c to the report's temp folder: ENOENT/);
+    assert.ok(spoolDir && !existsSync(spoolDir), 'the spool folder is removed');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });

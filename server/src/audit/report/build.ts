@@ -118,7 +118,13 @@ function withBuild(r: FileReportRows, build: FileBuild | undefined): FileReportR
  * the thread that audited it (ReportJobSettings.spoolDir), why it was skipped, or
  * nothing (no site).
  */
-export type ReportJobResult = { kind: 'rows'; rows: FileReportRows } | { kind: 'spooled'; rows: SpooledRows } | { kind: 'skipped'; why: string } | { kind: 'none' };
+export type ReportJobResult =
+  | { kind: 'rows'; rows: FileReportRows }
+  | { kind: 'spooled'; rows: SpooledRows }
+  /** The rows could not be written to the spool (a full or vanished temp folder): the run fails, it does not skip the file. */
+  | { kind: 'spool-failed'; why: string }
+  | { kind: 'skipped'; why: string }
+  | { kind: 'none' };
 
 /** What a thread auditing a report's files needs besides the engine's configuration (plain data, for a worker). */
 export interface ReportJobSettings {
@@ -156,7 +162,12 @@ export function reportJob(engine: Pick<AuditEngine, 'auditOnce'>, filter: SiteFi
     const src = readSource(path);
     if ('why' in src) return { kind: 'skipped', why: src.why };
     const r = rowsOfText(engine, filter, scope, path, src.text);
-    return writer && r.kind === 'rows' ? { kind: 'spooled', rows: writer.write(r.rows) } : r;
+    if (!writer || r.kind !== 'rows') return r;
+    try {
+      return { kind: 'spooled', rows: writer.write(r.rows) };
+    } catch (e) {
+      return { kind: 'spool-failed', why: (e as Error).message };
+    }
   };
 }
 
@@ -195,8 +206,11 @@ export async function buildReport(o: BuildOptions, hooks: ReportHooks = {}): Pro
     const dotConfig = findDotConfig(o, root);
     const buildOf = buildStates(o, root, kernel !== undefined, dotConfig);
     const settings: ReportJobSettings = { root, kernelTree: kernel !== undefined, ...(spool ? { spoolDir: spool.dir } : {}) };
+    /** The first file whose rows a worker could not spool: the run ends with it once the pool is done. */
+    let spoolFailed: string | undefined;
     const take = (f: string, r: ReportJobResult) => {
       if (r.kind === 'skipped') skipped.push({ file: f, why: r.why });
+      else if (r.kind === 'spool-failed') spoolFailed ??= `cannot write the findings of ${f} to the report's temp folder: ${r.why}`;
       else if (r.kind === 'spooled') {
         if (!spool) throw new Error(`${f}: rows were spooled by a run that keeps them in memory`);
         spool.addSpooled(r.rows, buildOf(relativeTo(root, f)));
@@ -250,6 +264,7 @@ export async function buildReport(o: BuildOptions, hooks: ReportHooks = {}): Pro
       spool?.close();
       return 'cancelled';
     }
+    if (spoolFailed) throw new Error(spoolFailed);
 
     const objects = spool ? spool.objects : rows.flatMap((r) => (r.object ? [{ source: r.path, info: r.object }] : []));
     const provenance = collectProvenance({

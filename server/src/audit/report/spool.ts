@@ -311,8 +311,17 @@ class KeyColumns {
     return this.fileOf[i]!;
   }
 
-  where(i: number): { source: number; at: number; length: number } {
-    return { source: this.source[i]!, at: this.at[i]!, length: this.length[i]! };
+  /** Where finding i's record is: which reader, at, length. */
+  sourceOf(i: number): number {
+    return this.source[i]!;
+  }
+
+  atOf(i: number): number {
+    return this.at[i]!;
+  }
+
+  lengthOf(i: number): number {
+    return this.length[i]!;
   }
 
   /** The fields of finding i's key that come from its record (the file's and the run's are added by the caller). */
@@ -430,9 +439,9 @@ export class ReportSpool {
     // Stable: findings at the same position keep the order they arrived in.
     order.sort((a, b) => byPosition(keys[a]!, keys[b]!));
     const sortedKeys = order.map((i) => keys[i]!);
-    const source = Uint32Array.from(order, (i) => cols.where(i).source);
-    const at = Float64Array.from(order, (i) => cols.where(i).at);
-    const length = Uint32Array.from(order, (i) => cols.where(i).length);
+    const source = Uint32Array.from(order, (i) => cols.sourceOf(i));
+    const at = Float64Array.from(order, (i) => cols.atOf(i));
+    const length = Uint32Array.from(order, (i) => cols.lengthOf(i));
     cols.clear();
     const readers = this.readers;
     const records = this.functionRecords;
