@@ -18,7 +18,7 @@ import { htmlChunks } from './html';
 import { jsonReportChunks, parseJsonReport, type JsonExtras, type JsonReport } from './json';
 import { markdownText } from './markdown';
 import { assembleReportModel, reportRowsOf, RowInterner, rowScope, skippedRows, type FileBuild, type FileReportRows, type ReportModel, type RowScope } from './model';
-import { ReportSpool } from './spool';
+import { ReportSpool, RowSpoolWriter, type SpooledRows } from './spool';
 import { parseDotConfig, treeKbuild } from '../kbuild';
 import { allowed, parseAllowList, type AllowList } from '../allowList';
 import { collectProvenance, findTreeRoot, readFirstConfig, relativeTo, type DotConfigText } from './provenance';
@@ -113,8 +113,18 @@ function withBuild(r: FileReportRows, build: FileBuild | undefined): FileReportR
   return build ? { ...rest, build } : rest;
 }
 
-/** What one file gives a report: its rows, why it was skipped, or nothing (no site). */
-export type ReportJobResult = { kind: 'rows'; rows: FileReportRows } | { kind: 'skipped'; why: string } | { kind: 'none' };
+/**
+ * What one file gives a report: its rows, its rows as written to the run's spool by
+ * the thread that audited it (ReportJobSettings.spoolDir), why it was skipped, or
+ * nothing (no site).
+ */
+export type ReportJobResult =
+  | { kind: 'rows'; rows: FileReportRows }
+  | { kind: 'spooled'; rows: SpooledRows }
+  /** The rows could not be written to the spool (a full or vanished temp folder): the run fails, it does not skip the file. */
+  | { kind: 'spool-failed'; why: string }
+  | { kind: 'skipped'; why: string }
+  | { kind: 'none' };
 
 /** What a thread auditing a report's files needs besides the engine's configuration (plain data, for a worker). */
 export interface ReportJobSettings {
@@ -122,6 +132,12 @@ export interface ReportJobSettings {
   root: string;
   /** A kernel tree: findings point at the io.h line defining their accessor. */
   kernelTree: boolean;
+  /**
+   * The run's spool folder (ReportSpool.dir): the thread writes each file's rows there
+   * itself and answers with where they are, so a large driver's rows are never copied
+   * to the main thread and held there while they are spooled.
+   */
+  spoolDir?: string;
 }
 
 /** A file's text audited into rows (its keys taken now, so neither the text nor the audit is kept). */
@@ -140,10 +156,18 @@ function rowsOfText(engine: Pick<AuditEngine, 'auditOnce'>, filter: SiteFilter, 
 /** The per-file task of a report on a thread of its own (cli/scanWorker.ts): read, filter, audit, rows. */
 export function reportJob(engine: Pick<AuditEngine, 'auditOnce'>, filter: SiteFilter, settings: ReportJobSettings): (path: string) => ReportJobResult {
   const scope = rowScope(settings.root, settings.kernelTree);
+  const dir = settings.spoolDir;
+  const writer = dir ? new RowSpoolWriter(dir) : undefined;
   return (path) => {
     const src = readSource(path);
     if ('why' in src) return { kind: 'skipped', why: src.why };
-    return rowsOfText(engine, filter, scope, path, src.text);
+    const r = rowsOfText(engine, filter, scope, path, src.text);
+    if (!writer || r.kind !== 'rows') return r;
+    try {
+      return { kind: 'spooled', rows: writer.write(r.rows) };
+    } catch (e) {
+      return { kind: 'spool-failed', why: (e as Error).message };
+    }
   };
 }
 
@@ -181,17 +205,24 @@ export async function buildReport(o: BuildOptions, hooks: ReportHooks = {}): Pro
     // Read once: the build states and the provenance both come from it.
     const dotConfig = findDotConfig(o, root);
     const buildOf = buildStates(o, root, kernel !== undefined, dotConfig);
-    const settings: ReportJobSettings = { root, kernelTree: kernel !== undefined };
+    const settings: ReportJobSettings = { root, kernelTree: kernel !== undefined, ...(spool ? { spoolDir: spool.dir } : {}) };
+    /** The first file whose rows a worker could not spool: the run ends with it once the pool is done. */
+    let spoolFailed: string | undefined;
     const take = (f: string, r: ReportJobResult) => {
       if (r.kind === 'skipped') skipped.push({ file: f, why: r.why });
-      else if (r.kind === 'rows') {
+      else if (r.kind === 'spool-failed') spoolFailed ??= `cannot write the findings of ${f} to the report's temp folder: ${r.why}`;
+      else if (r.kind === 'spooled') {
+        if (!spool) throw new Error(`${f}: rows were spooled by a run that keeps them in memory`);
+        spool.addSpooled(r.rows, buildOf(relativeTo(root, f)));
+      } else if (r.kind === 'rows') {
         const withState = withBuild(r.rows, buildOf(relativeTo(root, f)));
         if (spool) spool.add(withState);
         else rows.push(withState);
       }
     };
     if (hooks.runJobs && config && !hooks.textOf && !hooks.reuse) {
-      // Audited elsewhere (the CLI's worker threads); only the rows come back, in the files' order,
+      // Audited elsewhere (the CLI's worker threads); in the files' order come back, with a
+      // spool, where each file's rows were written (ReportSpool.addSpooled), else the rows,
       // each a copy: what repeats across files is shared again.
       const interner = new RowInterner();
       await hooks.runJobs(sources, { config, settings }, (i, r) => {
@@ -233,6 +264,7 @@ export async function buildReport(o: BuildOptions, hooks: ReportHooks = {}): Pro
       spool?.close();
       return 'cancelled';
     }
+    if (spoolFailed) throw new Error(spoolFailed);
 
     const objects = spool ? spool.objects : rows.flatMap((r) => (r.object ? [{ source: r.path, info: r.object }] : []));
     const provenance = collectProvenance({
