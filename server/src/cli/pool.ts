@@ -55,9 +55,9 @@ export function workerHeapMb(): number {
  * until the JIT warms up again: each replacement costs seconds of CPU. At 288 MB
  * one worker was replaced on drivers/: peak 436-440 MB against 513-520 MB without,
  * for 5-9 % more CPU, under the same load; at 256 MB two, for no lower peak.
- * `report`'s workers too: its peak on drivers/ went from 640 MB to 531-536 MB
- * (two runs, at 288 and 224 MB), still above 500 MB (the rest is not the workers'
- * steady heap: a lower threshold did not lower it).
+ * `report`'s workers too (640 MB → 531-536 MB on drivers/); what kept report above
+ * 500 MB was the main thread unpacking and re-spooling every file's rows, now
+ * spooled by the workers themselves (BENCHMARKS.md, report of drivers/ at 423 MiB).
  */
 const WORKER_RECYCLE_MB = 288;
 
