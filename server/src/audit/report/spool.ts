@@ -108,20 +108,10 @@ class SpoolReader {
 }
 
 /** Where one finding's record is, with what its key needs (the rest of the finding stays on disk). */
-export interface SpooledFinding {
+export interface SpooledFinding
+  extends Pick<FindingKey, 'file' | 'subsystem' | 'line' | 'character' | 'function' | 'severity' | 'verdict' | 'verdictFrom' | 'rule' | 'fingerprint' | 'risk'> {
   at: number;
   length: number;
-  file: string;
-  subsystem: string;
-  line: number;
-  character: number;
-  function: string | null;
-  severity: Severity;
-  verdict: ReportVerdict;
-  verdictFrom: 'compiled' | 'source';
-  rule: RuleCode;
-  fingerprint: string;
-  risk: number;
 }
 
 /**
