@@ -7,7 +7,7 @@
 // both print the same bytes.
 
 import type { Severity } from '../engine';
-import type { BaselineSummary, FileBuild, LandingRow, ReportCounts, ReportFileRow, ReportFinding, ReportModel, ReportVerdict } from './model';
+import type { BaselineSummary, FileBuild, LandingRow, ReportCounts, ReportFileRow, ReportFinding, ReportModel, ReportVerdict, RowFinding } from './model';
 import type { Provenance } from './provenance';
 import type { TriageEntry } from './triage';
 import type { RuleCode } from '../../c/types';
@@ -58,7 +58,10 @@ export function warningRisk(f: { message: string }): number {
   return /^likely (?:oops|terminates)\b/.test(f.message) ? 0 : /^likely mis-emulated\b/.test(f.message) ? 1 : 2;
 }
 
-export function keyOf(f: ReportFinding): FindingKey {
+/** The key fields a file's row already holds: triage, build and baseline come when the report is assembled. */
+export type RowKey = Pick<FindingKey, 'file' | 'line' | 'character' | 'function' | 'severity' | 'verdict' | 'verdictFrom' | 'rule' | 'subsystem' | 'fingerprint' | 'risk'>;
+
+export function rowKeyOf(f: RowFinding): RowKey {
   return {
     file: f.file,
     line: f.range.start.line,
@@ -70,11 +73,17 @@ export function keyOf(f: ReportFinding): FindingKey {
     rule: f.rule,
     subsystem: f.subsystem,
     fingerprint: f.fingerprint,
+    risk: warningRisk(f),
+  };
+}
+
+export function keyOf(f: ReportFinding): FindingKey {
+  return {
+    ...rowKeyOf(f),
     deemphasised: f.deemphasised,
     ...(f.triage ? { triage: f.triage } : {}),
     ...(f.build ? { build: f.build } : {}),
     ...(f.baseline ? { baseline: f.baseline } : {}),
-    risk: warningRisk(f),
   };
 }
 

@@ -17,7 +17,7 @@ import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync, writeSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
-import { byPosition, warningRisk, type FindingKey, type ReportDoc } from './doc';
+import { byPosition, rowKeyOf, type FindingKey, type ReportDoc, type RowKey } from './doc';
 import { countFindings, deemphasisedOf, type FileBuild, type FileReportRows, type LandingRow, type ReportFileRow, type ReportVerdict, type RowFinding } from './model';
 import type { Severity } from '../engine';
 import type { RuleCode } from '../../c/types';
@@ -108,8 +108,7 @@ class SpoolReader {
 }
 
 /** Where one finding's record is, with what its key needs (the rest of the finding stays on disk). */
-export interface SpooledFinding
-  extends Pick<FindingKey, 'file' | 'subsystem' | 'line' | 'character' | 'function' | 'severity' | 'verdict' | 'verdictFrom' | 'rule' | 'fingerprint' | 'risk'> {
+export interface SpooledFinding extends RowKey {
   at: number;
   length: number;
 }
@@ -164,20 +163,7 @@ export class RowSpoolWriter {
       return where;
     };
     for (const f of [...r.findings].sort(byLine)) {
-      findings.push({
-        ...put(JSON.stringify(f)),
-        file: f.file,
-        subsystem: f.subsystem,
-        line: f.range.start.line,
-        character: f.range.start.character,
-        function: f.function,
-        severity: f.severity,
-        verdict: f.verdict,
-        verdictFrom: f.verdictFrom,
-        rule: f.rule,
-        fingerprint: f.fingerprint,
-        risk: warningRisk(f),
-      });
+      findings.push({ ...put(JSON.stringify(f)), ...rowKeyOf(f) });
     }
     const functions = r.functions.length ? { ...put(JSON.stringify(r.functions)), count: r.functions.length } : undefined;
     if (parts.length) this.append(Buffer.from(parts.join('')));
