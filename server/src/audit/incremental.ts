@@ -33,7 +33,7 @@ import { diffEdit, type ParsedFile } from '../c/parser';
 import { errorSpans, lineAt } from '../c/errorRegions';
 import { functionView } from '../c/functions';
 import type { FunctionView, Position, Range, Site, SourceAnalysis } from '../c/types';
-import { C_WORD_RE } from '../c/syntax';
+import { C_WORD_RE, someWord } from '../c/syntax';
 
 /** What the previous audit of a document left for the next edit. */
 export interface AnalysisMemory {
@@ -352,8 +352,9 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
     if (m.never) return;
     if (m.directives) {
       // The header and the directives stay; each stretch of the body between them is blanked.
-      const gaps = (m.gaps ??= gapsOf(d.bodyStart + 1, d.bodyEnd - 1, m.directives).map(([a, b]) => compacted(text.slice(a, b))));
-      gapsOf(d.bodyStart + 1, d.bodyEnd - 1, m.directives).forEach(([a, b], j) => regions.push([a, b, () => gaps[j]!]));
+      const spans = gapsOf(d.bodyStart + 1, d.bodyEnd - 1, m.directives);
+      const gaps = (m.gaps ??= spans.map(([a, b]) => compacted(text.slice(a, b))));
+      spans.forEach(([a, b], j) => regions.push([a, b, () => gaps[j]!]));
       return;
     }
     const whole = !named.has(d.name);
@@ -800,8 +801,7 @@ function sameFacts(e: Edit, file: string, before: ProvenanceTrace, after: Proven
   if (before.facts.size !== after.facts.size) return false;
   const r = (x: { file: string; range: Range }) => (x.file === file ? shiftRange(e, x.range) : x.range);
   for (const [key, v] of before.facts) {
-    const m = /^L(\d+):(.*)$/s.exec(key);
-    const moved = m ? `L${Number(m[1]) >= e.oldEnd ? Number(m[1]) + e.delta : Number(m[1])}:${m[2]}` : key;
+    const moved = movedKey(e, key);
     const w = after.facts.get(moved);
     if (!w || w.depth !== v.depth) return false;
     const a = JSON.stringify([{ ...v.origin, range: r(v.origin) }, v.steps.map((s) => ({ ...s, range: r(s) }))]);
@@ -809,6 +809,12 @@ function sameFacts(e: Edit, file: string, before: ProvenanceTrace, after: Proven
     if (a !== b) return false;
   }
   return true;
+}
+
+/** A fact's slot key moved by the edit: static functions' parameters carry their offset (`L<offset>:`). */
+function movedKey(e: Edit, key: string): string {
+  const m = /^L(\d+):(.*)$/s.exec(key);
+  return m ? `L${Number(m[1]) >= e.oldEnd ? Number(m[1]) + e.delta : Number(m[1])}:${m[2]}` : key;
 }
 
 /** The facts moved by the edit (slot keys carrying an offset, ranges in this file); a range the edit overlaps falls back. */
@@ -820,8 +826,7 @@ function movedFacts(e: Edit, file: string, facts: ProvenanceTrace['facts']): Pro
     return range === x.range ? x : { ...x, range };
   };
   for (const [key, v] of facts) {
-    const m = /^L(\d+):(.*)$/s.exec(key);
-    const moved = m ? `L${Number(m[1]) >= e.oldEnd ? Number(m[1]) + e.delta : Number(m[1])}:${m[2]}` : key;
+    const moved = movedKey(e, key);
     const origin = r(v.origin);
     let changed = origin !== v.origin;
     const steps = v.steps.map((st) => {
@@ -834,11 +839,9 @@ function movedFacts(e: Edit, file: string, facts: ProvenanceTrace['facts']): Pro
   return out;
 }
 
-/** Whether `text` names any of `words`. */
+/** Whether `text` names any of `words` (someWord's ASCII fast path). */
 function namesAny(text: string, words: ReadonlySet<string>): boolean {
-  if (!words.size) return false;
-  for (const m of text.matchAll(C_WORD_RE)) if (words.has(m[0])) return true;
-  return false;
+  return words.size > 0 && someWord(text, (w) => words.has(w));
 }
 
 /**
