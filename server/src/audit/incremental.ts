@@ -181,7 +181,7 @@ function macrosOf(text: string): [string, string[]][] {
  * file is expanded where it is called). A function naming none of them reads no
  * fact: what provenance.ts finds in it is what it finds with every other body blanked.
  */
-export function factNames(trace: ProvenanceTrace, macros: readonly [string, string[]][]): Set<string> {
+function factNames(trace: ProvenanceTrace, macros: readonly [string, string[]][]): Set<string> {
   const out = new Set<string>();
   for (const key of [...trace.facts.keys(), ...trace.plain, ...trace.plainBy.keys()]) {
     const m = /([A-Za-z_$][\w$]*)$/.exec(key);
@@ -555,7 +555,7 @@ function gapsOf(from: number, to: number, directives: readonly [number, number][
  * string made a line look like a directive, and none was cut); else undefined (the
  * body is kept whole).
  */
-export function keptDirectives(parser: CParser, text: string, d: FunctionSpan): [number, number][] | undefined {
+function keptDirectives(parser: CParser, text: string, d: FunctionSpan): [number, number][] | undefined {
   const inside = text.slice(d.bodyStart + 1, d.bodyEnd - 1);
   const spans = directiveSpans(inside);
   if (!spans?.length) return undefined;

@@ -324,7 +324,7 @@ const INCLUDE_RE = /^[ \t]*#[ \t]*include(_next)?[ \t]*(?:"([^"\n]+)"|<([^>\n]+)
  * of a worker's 118 MB of live heap). Concatenating gives a string that slice flattens
  * into a fresh one, of which the copy is a slice.
  */
-export function detachedString(s: string): string {
+function detachedString(s: string): string {
   return (' ' + s).slice(1);
 }
 
