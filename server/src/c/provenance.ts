@@ -28,7 +28,7 @@
 // value, unless DerefFinder already reports it because the pointer is declared
 // `__iomem` at that point (rule tdx-iomem-deref / tdx-iomem-libc): no double report.
 
-import { kindedNodesOf, nodesOf } from './nodeIndex';
+import { indexedNodesOf, nodesOf, type IndexedNodes } from './nodeIndex';
 import type { Node } from 'web-tree-sitter';
 import { prepare } from './annotations';
 import { CATALOGUE, LIBC_DEST_ARG, LIBC_MEMORY_CALLS, MAPPING_APIS, MAPPING_NAMES_RE } from './catalogue';
@@ -125,20 +125,38 @@ interface MacroSummary {
 }
 
 const DEREF_TYPES = ['pointer_expression', 'subscript_expression', 'field_expression'];
+/** The kinds `run` reads: flows and uses (one array, so the node index keys it once). */
+const ITEM_KINDS = ['init_declarator', 'assignment_expression', 'return_statement', 'call_expression', ...DEREF_TYPES];
 const CONDITION_PARENTS = new Set(['if_statement', 'while_statement', 'do_statement', 'for_statement', 'conditional_expression']);
 
 // ---------------------------------------------------------------------------------
 
 /** An expression the pass reads: a flow (value transfer) or a use (possible access). */
-interface Item {
-  node: Node;
-  /** The node's kind, from the node index. */
-  kind: string;
-  text: string;
+/**
+ * One indexed expression or statement. Its `Node` is made only when the item is
+ * live (most are not: their words name nothing that carries MMIO).
+ */
+class Item {
   /** The distinct words of `text`, read on first need. */
   words?: string[];
   /** The enclosing function (null: file scope), found on first need. */
   fn?: FunctionDef | null;
+
+  constructor(
+    private readonly found: IndexedNodes,
+    private readonly j: number,
+    /** The node's kind, from the node index. */
+    readonly kind: string,
+    readonly text: string,
+  ) {}
+
+  get node(): Node {
+    return this.found.node(this.j);
+  }
+
+  get start(): number {
+    return this.found.start(this.j);
+  }
 }
 
 interface Access {
@@ -252,27 +270,24 @@ class Provenance {
   run(): Site[] {
     // Kinds come from the node index (each `type` read is a call into WASM), and each
     // expression's words are read once: the rounds below test them against `live` again.
-    const { nodes, kinds, ends } = kindedNodesOf(this.input.root, [
-      'init_declarator', 'assignment_expression', 'return_statement', 'call_expression', ...DEREF_TYPES,
-    ]);
+    const found = indexedNodesOf(this.input.root, ITEM_KINDS);
     const source = this.input.parsedText;
     const flows: Item[] = [];
     const uses: Item[] = [];
-    for (let i = 0; i < nodes.length; i++) {
-      const n = nodes[i]!;
-      const t = kinds[i]!;
-      const text = source === undefined ? n.text : source.slice(n.startIndex, ends[i]);
-      if (t === 'init_declarator' || t === 'assignment_expression' || t === 'return_statement') flows.push({ node: n, kind: t, text });
+    for (let i = 0; i < found.length; i++) {
+      const t = found.kind(i);
+      const text = source === undefined ? found.node(i).text : source.slice(found.start(i), found.end(i));
+      const item = new Item(found, i, t, text);
+      if (t === 'init_declarator' || t === 'assignment_expression' || t === 'return_statement') flows.push(item);
       else if (t === 'call_expression') {
-        const item: Item = { node: n, kind: t, text };
         flows.push(item);
         uses.push(item);
-      } else uses.push({ node: n, kind: t, text });
+      } else uses.push(item);
     }
     for (const m of this.macros.values()) if (this.mentionsLive(m.body)) this.live.add(m.name);
 
     const fnOf = (f: Item) => {
-      if (f.fn === undefined) f.fn = enclosing(this.defs, f.node.startIndex) ?? null;
+      if (f.fn === undefined) f.fn = enclosing(this.defs, f.start) ?? null;
       return f.fn ?? undefined;
     };
     // Variables given normal memory by a mapping API are known before any value flows,
@@ -357,7 +372,7 @@ class Provenance {
     const sites: Site[] = [];
     for (const u of uses) {
       if (!this.itemLive(u)) continue;
-      const fn = enclosing(this.defs, u.node.startIndex);
+      const fn = enclosing(this.defs, u.start);
       if (!fn || CATALOGUE.has(fn.name)) continue; // an accessor's own body is the accessor
       const s = u.kind === 'call_expression' ? this.callUse(u.node, fn) : this.derefUse(u.node, fn, u.kind);
       if (s) sites.push(...s);
