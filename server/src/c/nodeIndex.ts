@@ -22,6 +22,8 @@ const INDEXED = [
   'sizeof_expression', 'alignof_expression', 'offsetof_expression', 'typeof_specifier', 'macro_type_specifier',
 ] as const;
 const INDEXED_SET: ReadonlySet<string> = new Set(INDEXED);
+/** The kinds answered from the index (tests compare each with tree-sitter's own walk). */
+export const INDEXED_KINDS: readonly string[] = INDEXED;
 
 const KIND_OF: ReadonlyMap<string, number> = new Map(INDEXED.map((k, i) => [k, i]));
 
