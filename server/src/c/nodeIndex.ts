@@ -7,7 +7,7 @@
 // node of that tree, are answered from it in document order.
 
 import type { Node, Tree } from 'web-tree-sitter';
-import { descendantsRaw, makeNode, type RawNodes } from './wasmNodes';
+import { descendantsRaw, fieldChildRaw, makeNode, type RawNodes } from './wasmNodes';
 
 /** Every kind an analysis asks for. A request for another kind goes to tree-sitter directly. */
 const INDEXED = [
@@ -129,6 +129,16 @@ function fromNodes(tree: Tree, nodes: Node[], kindOf?: (n: Node) => number): Tre
   return { tree, starts, ends, kinds, kindNames, nodes, selections: new Map() };
 }
 
+/** Per language, field name to id (`Language.fields.indexOf`, as `childForFieldName` does; -1: none). */
+const fieldIds = new WeakMap<object, Map<string, number>>();
+function fieldIdOf(lang: Tree['language'], field: string): number {
+  let ids = fieldIds.get(lang);
+  if (!ids) fieldIds.set(lang, (ids = new Map()));
+  let id = ids.get(field);
+  if (id === undefined) ids.set(field, (id = lang.fields.indexOf(field)));
+  return id;
+}
+
 function nodeAt(ix: TreeIndex, i: number): Node {
   let n = ix.nodes[i];
   if (n === undefined) ix.nodes[i] = n = makeNode(ix.tree, ix.raw!, i);
@@ -190,6 +200,26 @@ export class IndexedNodes {
 
   node(j: number): Node {
     return nodeAt(this.ix, this.at[j]!);
+  }
+
+  /**
+   * `node(j).childForFieldName(field)` as its kind, span and text, read without
+   * making either Node when the index came from WASM; null when there is none.
+   */
+  fieldChild(j: number, field: string): { kind: string; start: number; end: number; text: string } | null {
+    const ix = this.ix;
+    const i = this.at[j]!;
+    const source = texts.get(ix.tree);
+    if (ix.raw && source !== undefined) {
+      const lang = ix.tree.language;
+      const id = fieldIdOf(lang, field);
+      if (id < 0) return null;
+      const c = fieldChildRaw(ix.tree, ix.raw, i, id);
+      if (!c) return null;
+      return { kind: lang.types[c.symbol] || 'ERROR', start: c.start, end: c.end, text: source.slice(c.start, c.end) };
+    }
+    const c = this.node(j).childForFieldName(field);
+    return c && { kind: c.type, start: c.startIndex, end: c.endIndex, text: c.text };
   }
 
   /** `node(j).text`, sliced from the tree's text when parser.ts remembered it. */

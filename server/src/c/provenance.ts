@@ -293,13 +293,13 @@ class Provenance {
     // Variables given normal memory by a mapping API are known before any value flows,
     // so an `__iomem` declaration on them is not taken as MMIO in any round.
     for (const f of flows) {
-      const node = f.node;
       if (f.kind === 'call_expression' || f.kind === 'return_statement' || !this.itemLive(f)) continue;
-      const left = node.type === 'assignment_expression' ? node.childForFieldName('left') : null;
-      const declared = node.type === 'init_declarator' ? declaredName(node.childForFieldName('declarator')) : null;
+      const node = f.node;
+      const left = f.kind === 'assignment_expression' ? node.childForFieldName('left') : null;
+      const declared = f.kind === 'init_declarator' ? declaredName(node.childForFieldName('declarator')) : null;
       const lhs = declared ? declared.name : left?.type === 'identifier' ? left.text : undefined;
       const lhsEnd = declared?.node.endIndex;
-      const rhs = node.childForFieldName(node.type === 'init_declarator' ? 'value' : 'right');
+      const rhs = node.childForFieldName(f.kind === 'init_declarator' ? 'value' : 'right');
       // `s->secret_data = ioremap_encrypted(...)`: that field name holds memory in this file.
       if (left?.type === 'field_expression' && rhs && isMemoryMapping(rhs)) this.memoryFields.add(left.childForFieldName('field')?.text ?? '');
       const fn = fnOf(f);

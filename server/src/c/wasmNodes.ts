@@ -49,11 +49,12 @@ interface EmModule {
   _ts_node_symbol_wasm(tree: number): number;
   _ts_node_end_index_wasm(tree: number): number;
   _ts_node_parent_wasm(tree: number): void;
+  _ts_node_child_by_field_id_wasm(tree: number, field: number): void;
 }
 
 const FUNCTIONS = [
   '_malloc', '_free', '_ts_init', '_ts_node_descendants_of_type_wasm',
-  '_ts_node_symbol_wasm', '_ts_node_end_index_wasm', '_ts_node_parent_wasm',
+  '_ts_node_symbol_wasm', '_ts_node_end_index_wasm', '_ts_node_parent_wasm', '_ts_node_child_by_field_id_wasm',
 ] as const;
 
 let M: EmModule | undefined;
@@ -64,7 +65,7 @@ let verified: boolean | undefined;
 let refusal: string | undefined;
 
 /** Calls into WASM made here (the bench's `--crossings` adds them to the accessors'). */
-export const wasmCalls = { descendants: 0, symbol: 0, endIndex: 0, made: 0 };
+export const wasmCalls = { descendants: 0, symbol: 0, endIndex: 0, made: 0, field: 0 };
 
 /**
  * Called by parser.ts with the object it gave `Parser.init`. Refuses (and the
@@ -96,7 +97,8 @@ function hasShape(): boolean {
     return String(d?.get ?? d?.value ?? '');
   };
   return src('parent').includes('_ts_node_parent_wasm') && src('descendantsOfType').includes('_ts_node_descendants_of_type_wasm') &&
-    src('endIndex').includes('_ts_node_end_index_wasm') && src('typeId').includes('_ts_node_symbol_wasm');
+    src('endIndex').includes('_ts_node_end_index_wasm') && src('typeId').includes('_ts_node_symbol_wasm') &&
+    src('childForFieldId').includes('_ts_node_child_by_field_id_wasm');
 }
 
 /** Whether the internals are in use; `why` says why not. */
@@ -185,6 +187,34 @@ function walk(tree: Tree, symbols: readonly number[]): RawNodes {
   wasmCalls.symbol += count;
   wasmCalls.endIndex += count;
   return { count, ids, starts, rows, columns, others, ends, symbols: syms };
+}
+
+/** A child's kind (symbol) and span, read without making its Node. */
+export interface ChildSpan {
+  symbol: number;
+  start: number;
+  end: number;
+}
+
+/**
+ * `childForFieldId(fieldId)` of match `i` of `raw`, as numbers: what the public API's
+ * `childForFieldName(...)` would make a Node of; null when there is none. The
+ * child is left in the transfer buffer by the field call, so its kind and end are
+ * read from there.
+ */
+export function fieldChildRaw(tree: Tree, raw: RawNodes, i: number, fieldId: number): ChildSpan | null {
+  const m = M!;
+  const t = put(tree, raw.ids[i]!, raw.starts[i]!, raw.rows[i]!, raw.columns[i]!, raw.others[i]!);
+  m._ts_node_child_by_field_id_wasm(t, fieldId);
+  wasmCalls.field++;
+  const at = transfer >> 2;
+  if (m.HEAP32[at] === 0) return null;
+  const start = m.HEAP32[at + 1]!;
+  const symbol = m._ts_node_symbol_wasm(t);
+  const end = m._ts_node_end_index_wasm(t);
+  wasmCalls.symbol++;
+  wasmCalls.endIndex++;
+  return { symbol, start, end };
 }
 
 /** Per tree, one Node of it whose `parent` getter carries `makeNode`'s answer. */

@@ -159,3 +159,23 @@ test('a tree parsed from a callback (no remembered text) still gives each node i
     tree.delete();
   }
 });
+
+test("a field child read as numbers is what childForFieldName answers (kind, span, text), or null alike", async () => {
+  const tree = await parsed(FIXTURE);
+  try {
+    const fields = ['function', 'arguments', 'left', 'right', 'operator', 'declarator', 'value', 'body', 'type', 'name', 'argument', 'field', 'index', 'parameters', 'nonexistent_field'];
+    const found = indexedNodesOf(tree.rootNode, [...INDEXED_KINDS]);
+    let children = 0;
+    for (let j = 0; j < found.length; j++) {
+      for (const f of fields) {
+        const want = found.node(j).childForFieldName(f);
+        const got = found.fieldChild(j, f);
+        assert.deepEqual(got, want && { kind: want.type, start: want.startIndex, end: want.endIndex, text: want.text }, `${f} of ${found.kind(j)}@${found.start(j)}`);
+        if (want) children++;
+      }
+    }
+    assert.ok(children > 100, `only ${children} field children compared`);
+  } finally {
+    tree.delete();
+  }
+});
