@@ -21,6 +21,9 @@ test('an object that is not the WASM module is refused, and the index still answ
       assert.deepEqual(Array.from({ length: found.length }, (_, j) => `${found.kind(j)}@${found.start(j)}-${found.end(j)}`), want, k);
       assert.deepEqual(nodesOf(tree.rootNode, k).map((n) => `${n.type}@${n.startIndex}-${n.endIndex}`), want, k);
     }
+    const calls = indexedNodesOf(tree.rootNode, 'call_expression');
+    assert.deepEqual(calls.fieldChild(0, 'function'), { kind: 'identifier', start: calls.start(0), end: calls.start(0) + 5, text: 'readl' });
+    assert.equal(calls.fieldChild(0, 'no_such_field'), null);
   } finally {
     tree.delete();
   }
