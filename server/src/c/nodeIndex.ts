@@ -7,7 +7,7 @@
 // node of that tree, are answered from it in document order.
 
 import type { Node, Tree } from 'web-tree-sitter';
-import { descendantsRaw, fieldChildRaw, makeNode, type RawNodes } from './wasmNodes';
+import { descendantsRaw, fieldChildRaw, makeNode, nodeFieldChild, type RawNodes } from './wasmNodes';
 
 /** Every kind an analysis asks for. A request for another kind goes to tree-sitter directly. */
 const INDEXED = [
@@ -229,6 +229,32 @@ export class IndexedNodes {
     const i = this.at[j]!;
     return source.slice(this.ix.starts[i], this.ix.ends[i]);
   }
+}
+
+/** A child's kind, span and text, without its Node. */
+export interface ChildInfo {
+  kind: string;
+  start: number;
+  end: number;
+  text: string;
+}
+
+/**
+ * `node.childForFieldName(field)` as kind, span and text, without making the child's
+ * Node when the internals are in use and the tree's text is remembered (a caller
+ * that only tests the child's kind or name).
+ */
+export function fieldChildOf(node: Node, field: string): ChildInfo | null {
+  const source = texts.get(node.tree);
+  if (source !== undefined) {
+    const lang = node.tree.language;
+    const id = fieldIdOf(lang, field);
+    if (id < 0) return null;
+    const c = nodeFieldChild(node, id);
+    if (c !== undefined) return c && { kind: lang.types[c.symbol] || 'ERROR', start: c.start, end: c.end, text: source.slice(c.start, c.end) };
+  }
+  const c = node.childForFieldName(field);
+  return c && { kind: c.type, start: c.startIndex, end: c.endIndex, text: c.text };
 }
 
 /**

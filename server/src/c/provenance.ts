@@ -28,7 +28,7 @@
 // value, unless DerefFinder already reports it because the pointer is declared
 // `__iomem` at that point (rule tdx-iomem-deref / tdx-iomem-libc): no double report.
 
-import { indexedNodesOf, nodesOf, type IndexedNodes } from './nodeIndex';
+import { fieldChildOf, indexedNodesOf, nodesOf, type IndexedNodes } from './nodeIndex';
 import type { Node } from 'web-tree-sitter';
 import { prepare } from './annotations';
 import { CATALOGUE, LIBC_DEST_ARG, LIBC_MEMORY_CALLS, MAPPING_APIS, MAPPING_NAMES_RE } from './catalogue';
@@ -463,8 +463,8 @@ class Provenance {
         return;
       }
       case 'call_expression': {
-        const callee = n.childForFieldName('function');
-        const target = callee?.type === 'identifier' ? this.byName.get(callee.text) : undefined;
+        const callee = fieldChildOf(n, 'function');
+        const target = callee?.kind === 'identifier' ? this.byName.get(callee.text) : undefined;
         // Arguments flow into the parameters of the file's static functions: gcc sees
         // every caller of those (other callers would need the function to be extern).
         if (!target || !target.isStatic || !target.params) return;
@@ -792,11 +792,15 @@ class Provenance {
   }
 
   private callUse(call: Node, fn: FunctionDef): Site[] | null {
-    const callee = call.childForFieldName('function');
-    if (callee?.type !== 'identifier') return null;
-    const name = callee.text;
-    const args = (call.childForFieldName('arguments')?.namedChildren ?? []).filter((a): a is Node => !!a && a.type !== 'comment');
+    // The callee's kind and name without its Node: most calls are neither a libc copy
+    // nor a macro of the file, and end here.
+    const calleeInfo = fieldChildOf(call, 'function');
+    if (calleeInfo?.kind !== 'identifier') return null;
+    const name = calleeInfo.text;
+    const argsOf = () => (call.childForFieldName('arguments')?.namedChildren ?? []).filter((a): a is Node => !!a && a.type !== 'comment');
     if (LIBC_MEMORY_CALLS.has(name)) {
+      const callee = call.childForFieldName('function')!;
+      const args = argsOf();
       if (this.input.finder.libcUse(call, name)) return null; // tdx-iomem-libc reports it
       const dest = LIBC_DEST_ARG.get(name);
       const order = dest === undefined ? args.map((_, i) => i) : [dest, ...args.map((_, i) => i).filter((i) => i !== dest)];
@@ -814,6 +818,7 @@ class Provenance {
     }
     const macro = this.macros.get(name);
     if (!macro || this.input.isAccessor(name) || this.byName.has(name)) return null;
+    const args = argsOf();
     const sum = this.summary(macro);
     const out: Site[] = [];
     // The whole macro value is an MMIO lvalue: `REG(base, 4) |= 1`.

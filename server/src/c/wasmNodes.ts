@@ -217,6 +217,24 @@ export function fieldChildRaw(tree: Tree, raw: RawNodes, i: number, fieldId: num
   return { symbol, start, end };
 }
 
+/** `node.childForFieldId(fieldId)` as numbers (see fieldChildRaw); undefined: internals not in use. */
+export function nodeFieldChild(node: Node, fieldId: number): ChildSpan | null | undefined {
+  const m = M;
+  if (!m || verified !== true) return undefined;
+  const t = put(node.tree, node.id, node.startIndex, node.startPosition.row, node.startPosition.column,
+    (node as unknown as { [0]: number })[0]);
+  m._ts_node_child_by_field_id_wasm(t, fieldId);
+  wasmCalls.field++;
+  const at = transfer >> 2;
+  if (m.HEAP32[at] === 0) return null;
+  const start = m.HEAP32[at + 1]!;
+  const symbol = m._ts_node_symbol_wasm(t);
+  const end = m._ts_node_end_index_wasm(t);
+  wasmCalls.symbol++;
+  wasmCalls.endIndex++;
+  return { symbol, start, end };
+}
+
 /** Per tree, one Node of it whose `parent` getter carries `makeNode`'s answer. */
 const carriers = new WeakMap<Tree, Node>();
 

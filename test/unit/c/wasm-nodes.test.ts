@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Node, type Tree } from 'web-tree-sitter';
 import { CParser } from '../../../server/src/c/parser';
-import { INDEXED_KINDS, indexedNodesOf, kindedNodesOf, nodesOf } from '../../../server/src/c/nodeIndex';
+import { INDEXED_KINDS, fieldChildOf, indexedNodesOf, kindedNodesOf, nodesOf } from '../../../server/src/c/nodeIndex';
 import { WASM_NODES_VERSION, descendantsRaw, makeNode, wasmNodesStatus } from '../../../server/src/c/wasmNodes';
 
 // Every indexed kind, nested in each other, inside ERROR nodes, after non-ASCII text
@@ -175,6 +175,39 @@ test("a field child read as numbers is what childForFieldName answers (kind, spa
       }
     }
     assert.ok(children > 100, `only ${children} field children compared`);
+  } finally {
+    tree.delete();
+  }
+});
+
+test("a Node's field child read as numbers (fieldChildOf) is what childForFieldName answers", async () => {
+  const tree = await parsed(FIXTURE);
+  try {
+    nodesOf(tree.rootNode, 'call_expression'); // the first walk of the process verifies the internals
+    // ERROR asked apart: web-tree-sitter 0.25.10 puts its symbol (65535) first in a
+    // list its WASM side searches as sorted, and then finds only ERROR nodes.
+    const all = [
+      ...tree.rootNode.descendantsOfType(['call_expression', 'assignment_expression', 'init_declarator', 'field_expression', 'declaration']),
+      ...tree.rootNode.descendantsOfType('ERROR'),
+    ].map((n) => n!);
+    let children = 0;
+    for (const n of all) {
+      for (const f of ['function', 'arguments', 'left', 'right', 'declarator', 'value', 'argument', 'field', 'type', 'nonexistent_field']) {
+        const want = n.childForFieldName(f);
+        assert.deepEqual(fieldChildOf(n, f), want && { kind: want.type, start: want.startIndex, end: want.endIndex, text: want.text }, `${f} of ${sig(n)}`);
+        if (want) children++;
+      }
+    }
+    assert.ok(children > 50, `only ${children} field children compared of ${all.length} nodes`);
+    // A tree whose text is not remembered (a callback parse) asks the public API.
+    const parser = await parserP;
+    const cb = parser.parseAt('void f(void) { readl(x); }', 40, { row: 2, column: 0 });
+    try {
+      const call = cb.rootNode.descendantsOfType('call_expression')[0]!;
+      assert.deepEqual(fieldChildOf(call, 'function'), { kind: 'identifier', start: call.startIndex, end: call.startIndex + 5, text: 'readl' });
+    } finally {
+      cb.delete();
+    }
   } finally {
     tree.delete();
   }
