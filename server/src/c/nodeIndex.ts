@@ -5,6 +5,11 @@
 // a tree now collects every kind below in one `descendantsOfType` traversal (done
 // in tree-sitter's own code), kept per tree; later requests, on the root or on any
 // node of that tree, are answered from it in document order.
+//
+// The index is numbers (starts, ends, kinds), read by c/wasmNodes.ts straight from
+// web-tree-sitter's WASM walk; a node's `Node` object is made only when an analysis
+// asks for it (`IndexedNodes.node`), most of them never do (BENCHMARKS.md "The node
+// index as numbers"). Without those internals the public walk fills the same arrays.
 
 import type { Node, Tree } from 'web-tree-sitter';
 import { descendantsRaw, fieldChildRaw, makeNode, nodeFieldChild, type RawNodes } from './wasmNodes';
