@@ -8,18 +8,24 @@
 // macro and static-inline wrappers, accessor calls, __iomem dereferences, ioremap'd
 // pointers, memcpy_toio, locals and loops) repeated with fresh names to SIZE bytes.
 //
-//   node --import tsx test/bench/bigfile.ts [--mb 21] [--runs 3] [--out FILE] [--crossings]
+//   node --import tsx test/bench/bigfile.ts [--mb 21] [--runs 3] [--out FILE] [--crossings] [--dump FILE]
+//
+// --dump FILE: the last audit's findings and sites as JSON (nodes as kind@start-end),
+// to compare two builds' results.
 //
 // --crossings: one more audit, counting the calls of web-tree-sitter's Node accessors
 // (each a crossing into WASM, most of them making a Node object): a figure the
-// machine's load does not move, unlike CPU time on 2 shared cores.
+// machine's load does not move, unlike CPU time on 2 shared cores. The node index's
+// own direct WASM calls (c/wasmNodes.ts: walks, kinds, ends, Nodes made) are counted
+// beside them.
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuditEngine } from '../../server/src/audit/engine';
 import { CParser } from '../../server/src/c/parser';
 import { prepare } from '../../server/src/c/annotations';
-import { Node } from 'web-tree-sitter';
+import { Node, Tree } from 'web-tree-sitter';
+import { wasmCalls, wasmNodesStatus } from '../../server/src/c/wasmNodes';
 import { fmtMs, log, median } from './lib';
 
 const ACCESSORS = ['text', 'type', 'parent', 'endIndex', 'endPosition', 'namedChildren', 'children', 'namedChildCount'];
@@ -154,6 +160,7 @@ async function main(): Promise<void> {
     const a = engine.auditOnce(file, text);
     auditMs.push(cpuMs(t));
     sites = a.analysis.sites.length;
+    if (i === runs - 1) dump(a);
     log(`run ${i + 1}: parse ${fmtMs(parseMs[i]!)} (of which the annotation rewrite ${fmtMs(rewriteMs[i]!)}), audit ${fmtMs(auditMs[i]!)}, ${sites} sites`);
   }
   const cpu = process.cpuUsage(cpu0);
@@ -169,10 +176,32 @@ async function main(): Promise<void> {
   console.log(`| ${(text.length / 1048576).toFixed(1)} MB, ${text.split('\n').length} lines | ${fmtMs(ts)} | ${fmtMs(a)} | **${(a / ts).toFixed(2)}×** | ${(a / p).toFixed(2)}× | ${sites} | ${((cpu.user + cpu.system) / 1e6).toFixed(1)} |`);
   if (process.argv.includes('--crossings')) {
     // `text` counts its own `endIndex` read too (web-tree-sitter reads it inside).
+    const before = { ...wasmCalls };
     const counts = countCrossings(() => engine.auditOnce(file, text));
     const total = counts.reduce((n, [, c]) => n + c, 0);
     console.log(`Node accessor calls in one audit: ${total.toLocaleString('en')} (${counts.map(([k, c]) => `${k} ${c.toLocaleString('en')}`).join(', ')})`);
+    const own = Object.entries(wasmCalls).map(([k, v]) => `${k} ${(v - before[k as keyof typeof before]).toLocaleString('en')}`);
+    const status = wasmNodesStatus();
+    console.log(`Node index's direct WASM calls (c/wasmNodes.ts, ${status.available ? 'in use' : `not in use: ${status.why}`}): ${own.join(', ')}`);
   }
+}
+
+/** --dump FILE: the audit's findings and sites, nodes and trees as kind@start-end. */
+function dump(a: unknown): void {
+  const at = process.argv.indexOf('--dump');
+  if (at < 0) return;
+  const seen = new WeakSet<object>();
+  const json = JSON.stringify(a, (key, v: unknown) => {
+    if (key === 'ms') return undefined;
+    if (v instanceof Node) return `${v.type}@${v.startIndex}-${v.endIndex}`;
+    if (v instanceof Tree) return 'tree';
+    if (v && typeof v === 'object') {
+      if (seen.has(v)) return '(seen)';
+      seen.add(v);
+    }
+    return v;
+  });
+  writeFileSync(process.argv[at + 1]!, json);
 }
 
 if (require.main === module) void main();

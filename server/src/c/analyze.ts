@@ -1,7 +1,7 @@
 // Source analysis of one C file: accessor call sites (catalogued or through the
 // driver's own wrappers), `__iomem` dereferences, and the function-level view.
 
-import { kindedNodesOf, nodesOf } from './nodeIndex';
+import { indexedNodesOf, nodesOf, type IndexedNodes } from './nodeIndex';
 import type { Node, Tree } from 'web-tree-sitter';
 import { CATALOGUE, LIBC_MEMORY_CALLS, type Accessor } from './catalogue';
 import { collectFunctions, enclosing, functionView, type FunctionDef } from './functions';
@@ -35,6 +35,45 @@ interface Call {
   macro?: MacroDef;
   /** `node.endIndex` when the node index gave it (calls of the file's own tree). */
   end?: number;
+  /** `node.startIndex` and `calleeNode.startIndex`, when known without the nodes. */
+  start?: number;
+  calleeStart?: number;
+}
+
+const argsOf = (node: Node) => (node.childForFieldName('arguments')?.namedChildren ?? []).filter((a): a is Node => !!a && a.type !== 'comment');
+
+/**
+ * A call of the file's own tree, read from the node index as numbers: its Node and
+ * its callee's are made only when asked for (most calls name no accessor and are
+ * only looked up by name).
+ */
+class IndexedCall implements Call {
+  private argList?: Node[];
+  private calleeMade?: Node;
+  constructor(
+    private readonly found: IndexedNodes,
+    private readonly j: number,
+    readonly callee: string,
+    readonly calleeStart: number,
+    readonly fn: FunctionDef | undefined,
+    readonly end: number,
+  ) {}
+
+  get node(): Node {
+    return this.found.node(this.j);
+  }
+
+  get start(): number {
+    return this.found.start(this.j);
+  }
+
+  get calleeNode(): Node {
+    return (this.calleeMade ??= this.node.childForFieldName('function')!);
+  }
+
+  get args(): Node[] {
+    return (this.argList ??= argsOf(this.node));
+  }
 }
 
 class CallOf implements Call {
@@ -50,8 +89,7 @@ class CallOf implements Call {
   ) {}
 
   get args(): Node[] {
-    this.argList ??= (this.node.childForFieldName('arguments')?.namedChildren ?? []).filter((a): a is Node => !!a && a.type !== 'comment');
-    return this.argList;
+    return (this.argList ??= argsOf(this.node));
   }
 }
 
@@ -173,11 +211,12 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
 
   const macros = collectMacros(root, parsed.text);
   const calls: Call[] = [];
-  const callNodes = kindedNodesOf(root, 'call_expression');
-  for (let i = 0; i < callNodes.nodes.length; i++) {
-    const n = callNodes.nodes[i]!;
-    const c = toCall(n, enclosing(defs, n.startIndex), undefined, callNodes.ends[i]);
-    if (c) calls.push(c);
+  // What toCall reads (the callee field's kind and text), as numbers.
+  const callNodes = indexedNodesOf(root, 'call_expression');
+  for (let j = 0; j < callNodes.length; j++) {
+    const f = callNodes.fieldChild(j, 'function');
+    if (!f || f.kind !== 'identifier') continue;
+    calls.push(new IndexedCall(callNodes, j, f.text, f.start, enclosing(defs, callNodes.start(j)), callNodes.end(j)));
   }
 
   const isKnown = (name: string) => CATALOGUE.has(name) || known.wrappers.has(name);
@@ -438,8 +477,8 @@ function callSite(c: Call, t: Target, at: (start: number, end: number) => Range,
     width: a.width,
     rule: a.rule,
     function: c.fn?.name ?? null,
-    range: own ? at(c.calleeNode.startIndex, c.calleeNode.startIndex + c.callee.length) : rangeOf(c.calleeNode),
-    callRange: own ? at(c.node.startIndex, c.end!) : rangeOf(c.node),
+    range: own ? at(c.calleeStart ?? c.calleeNode.startIndex, (c.calleeStart ?? c.calleeNode.startIndex) + c.callee.length) : rangeOf(c.calleeNode),
+    callRange: own ? at(c.start ?? c.node.startIndex, c.end!) : rangeOf(c.node),
     address: arg ? (asWritten ? asWritten(arg) : arg.text) : '',
     via: t.chain,
   };

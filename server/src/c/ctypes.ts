@@ -5,9 +5,12 @@
 
 import type { Node, Tree } from 'web-tree-sitter';
 import type { FunctionDef } from './functions';
-import { nodesOf } from './nodeIndex';
+import { indexedNodesOf } from './nodeIndex';
 import type { LocalDecl, Scopes } from './scopes';
 import { declaredName } from './syntax';
+
+/** The kinds the struct and typedef tables are read from (one array: indexed once). */
+const TABLE_KINDS = ['type_definition', 'struct_specifier', 'union_specifier'];
 
 /** Deepest expression nesting followed before giving up (each level is a JS stack frame or few). */
 export const MAX_EXPRESSION_NESTING = 400;
@@ -186,14 +189,16 @@ export class Types {
     }
     const defining: Node[] = [];
     const texts: string[] = [];
-    for (const n of nodesOf(this.root, ['type_definition', 'struct_specifier', 'union_specifier'])) {
-      if (!n) continue;
+    const found = indexedNodesOf(this.root, TABLE_KINDS);
+    for (let j = 0; j < found.length; j++) {
       // A struct or union without a body (`struct foo *p`) defines nothing: most of
       // them, and the ones in function bodies the editor's slice keeps or blanks.
-      const text = n.text;
-      if (n.type !== 'type_definition' && !text.includes('{')) continue;
-      defining.push(n);
-      texts.push(n.type, text);
+      // Passed over on its kind and text, without making its Node.
+      const kind = found.kind(j);
+      const text = found.text(j);
+      if (kind !== 'type_definition' && !text.includes('{')) continue;
+      defining.push(found.node(j));
+      texts.push(kind, text);
     }
     const key = texts.join('\0');
     const hit = TABLES.get(key);

@@ -4,7 +4,7 @@
 // cannot decode. Declarations are found where the annotation stood before it was
 // blanked for parsing.
 
-import { kindedNodesOf, mayBeInside, nodesOf } from './nodeIndex';
+import { indexedNodesOf, mayBeInside, nodesOf } from './nodeIndex';
 import type { Node, Tree } from 'web-tree-sitter';
 import { MAX_EXPRESSION_NESTING, Types } from './ctypes';
 import { addField, fieldIn, type IomemDecl, type Knowledge } from './knowledge';
@@ -351,24 +351,23 @@ export class DerefFinder {
     // One request for the three kinds (document order, kinds from the index), in the
     // order three requests sorted by start gave: at one start, pointers, then
     // subscripts, then members, each kind in document order.
-    const found = kindedNodesOf(root, DEREF_KINDS);
-    const order = found.nodes.map((_, i) => i);
-    const rank = found.kinds.map((k) => DEREF_KINDS.indexOf(k));
-    const starts = found.nodes.map((n) => n.startIndex);
+    const found = indexedNodesOf(root, DEREF_KINDS);
+    const order = Array.from({ length: found.length }, (_, i) => i);
+    const rank = order.map((i) => DEREF_KINDS.indexOf(found.kind(i)));
+    const starts = order.map((i) => found.start(i));
     order.sort((a, b) => starts[a]! - starts[b]! || rank[a]! - rank[b]! || a - b);
-    const candidates = order.map((i) => found.nodes[i]!);
-    const candidateKinds = order.map((i) => found.kinds[i]!);
-    const candidateEnds = order.map((i) => found.ends[i]!);
     // Every non-null `remaining` starts at an identifier of an __iomem variable or at
     // a field name declared __iomem, both inside the expression's own text: a
     // candidate naming none of them is no access (most dereferences of a driver),
-    // and is passed over without asking the tree anything else.
+    // and is passed over without making its Node or asking the tree anything else.
     const names = this.iomemNames();
-    for (let i = 0; i < candidates.length; i++) {
-      const n = candidates[i]!;
-      const text = parsedText === undefined ? n.text : parsedText.slice(n.startIndex, candidateEnds[i]);
+    for (const i of order) {
+      const end = found.end(i);
+      const text = parsedText === undefined ? found.node(i).text : parsedText.slice(starts[i], end);
       if (!namesWord(text, (w) => names.has(w))) continue;
-      if (candidateKinds[i] === 'pointer_expression' && (n.childForFieldName('operator')?.text ?? text[0]) === '&') continue;
+      // A pointer_expression begins with its operator (`*` or `&`) token.
+      if (found.kind(i) === 'pointer_expression' && text[0] === '&') continue;
+      const n = found.node(i);
       this.fn = enclosing(this.defs, n.startIndex);
       if (!this.fn) continue; // initialisers of globals are not run-time accesses
       const v = this.remaining(n);
@@ -390,7 +389,7 @@ export class DerefFinder {
       const assign = parent?.type === 'assignment_expression' && parent.childForFieldName('left')?.id === top.id ? parent : null;
       const op = assign?.childForFieldName('operator')?.text;
       const rmw = (assign !== null && op !== '=') || parent?.type === 'update_expression';
-      out.push({ node: n, decl: v.decl, rmw, write: assign !== null || rmw, fn: this.fn, end: candidateEnds[i]! });
+      out.push({ node: n, decl: v.decl, rmw, write: assign !== null || rmw, fn: this.fn, end });
     }
     return out;
   }

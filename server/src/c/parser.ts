@@ -6,6 +6,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Parser, Language, type Tree, type Node } from 'web-tree-sitter';
 import { prepare, type Prepared } from './annotations';
+import { registerModule } from './wasmNodes';
+import { rememberText } from './nodeIndex';
 
 export type { Tree, Node };
 
@@ -19,9 +21,10 @@ function wasmPath(file: string, pkgPath: string): string {
 let languagePromise: Promise<Language> | undefined;
 
 async function loadLanguage(): Promise<Language> {
-  await Parser.init({
-    locateFile: (name: string) => wasmPath(name, `web-tree-sitter/${name}`),
-  });
+  // Emscripten makes this object the module: wasmNodes.ts reads nodes through it.
+  const options = { locateFile: (name: string) => wasmPath(name, `web-tree-sitter/${name}`) };
+  await Parser.init(options);
+  registerModule(options);
   return Language.load(wasmPath('tree-sitter-c.wasm', 'tree-sitter-c/tree-sitter-c.wasm'));
 }
 
@@ -68,6 +71,7 @@ export class CParser {
       tree = this.parser.parse(prepared.text);
     }
     if (!tree) throw new Error('tree-sitter returned no tree');
+    rememberText(tree, prepared.text);
     const parsed = { tree, prepared, text };
     return key === undefined ? parsed : this.store(key, parsed);
   }
@@ -76,6 +80,7 @@ export class CParser {
   parseOnce(text: string): Tree {
     const tree = this.parser.parse(text);
     if (!tree) throw new Error('tree-sitter returned no tree');
+    rememberText(tree, text);
     return tree;
   }
 

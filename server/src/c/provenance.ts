@@ -28,7 +28,7 @@
 // value, unless DerefFinder already reports it because the pointer is declared
 // `__iomem` at that point (rule tdx-iomem-deref / tdx-iomem-libc): no double report.
 
-import { kindedNodesOf, nodesOf } from './nodeIndex';
+import { fieldChildOf, indexedNodesOf, nodesOf, type IndexedNodes } from './nodeIndex';
 import type { Node } from 'web-tree-sitter';
 import { prepare } from './annotations';
 import { CATALOGUE, LIBC_DEST_ARG, LIBC_MEMORY_CALLS, MAPPING_APIS, MAPPING_NAMES_RE } from './catalogue';
@@ -125,20 +125,38 @@ interface MacroSummary {
 }
 
 const DEREF_TYPES = ['pointer_expression', 'subscript_expression', 'field_expression'];
+/** The kinds `run` reads: flows and uses (one array, so the node index keys it once). */
+const ITEM_KINDS = ['init_declarator', 'assignment_expression', 'return_statement', 'call_expression', ...DEREF_TYPES];
 const CONDITION_PARENTS = new Set(['if_statement', 'while_statement', 'do_statement', 'for_statement', 'conditional_expression']);
 
 // ---------------------------------------------------------------------------------
 
 /** An expression the pass reads: a flow (value transfer) or a use (possible access). */
-interface Item {
-  node: Node;
-  /** The node's kind, from the node index. */
-  kind: string;
-  text: string;
+/**
+ * One indexed expression or statement. Its `Node` is made only when the item is
+ * live (most are not: their words name nothing that carries MMIO).
+ */
+class Item {
   /** The distinct words of `text`, read on first need. */
   words?: string[];
   /** The enclosing function (null: file scope), found on first need. */
   fn?: FunctionDef | null;
+
+  constructor(
+    private readonly found: IndexedNodes,
+    private readonly j: number,
+    /** The node's kind, from the node index. */
+    readonly kind: string,
+    readonly text: string,
+  ) {}
+
+  get node(): Node {
+    return this.found.node(this.j);
+  }
+
+  get start(): number {
+    return this.found.start(this.j);
+  }
 }
 
 interface Access {
@@ -252,39 +270,36 @@ class Provenance {
   run(): Site[] {
     // Kinds come from the node index (each `type` read is a call into WASM), and each
     // expression's words are read once: the rounds below test them against `live` again.
-    const { nodes, kinds, ends } = kindedNodesOf(this.input.root, [
-      'init_declarator', 'assignment_expression', 'return_statement', 'call_expression', ...DEREF_TYPES,
-    ]);
+    const found = indexedNodesOf(this.input.root, ITEM_KINDS);
     const source = this.input.parsedText;
     const flows: Item[] = [];
     const uses: Item[] = [];
-    for (let i = 0; i < nodes.length; i++) {
-      const n = nodes[i]!;
-      const t = kinds[i]!;
-      const text = source === undefined ? n.text : source.slice(n.startIndex, ends[i]);
-      if (t === 'init_declarator' || t === 'assignment_expression' || t === 'return_statement') flows.push({ node: n, kind: t, text });
+    for (let i = 0; i < found.length; i++) {
+      const t = found.kind(i);
+      const text = source === undefined ? found.node(i).text : source.slice(found.start(i), found.end(i));
+      const item = new Item(found, i, t, text);
+      if (t === 'init_declarator' || t === 'assignment_expression' || t === 'return_statement') flows.push(item);
       else if (t === 'call_expression') {
-        const item: Item = { node: n, kind: t, text };
         flows.push(item);
         uses.push(item);
-      } else uses.push({ node: n, kind: t, text });
+      } else uses.push(item);
     }
     for (const m of this.macros.values()) if (this.mentionsLive(m.body)) this.live.add(m.name);
 
     const fnOf = (f: Item) => {
-      if (f.fn === undefined) f.fn = enclosing(this.defs, f.node.startIndex) ?? null;
+      if (f.fn === undefined) f.fn = enclosing(this.defs, f.start) ?? null;
       return f.fn ?? undefined;
     };
     // Variables given normal memory by a mapping API are known before any value flows,
     // so an `__iomem` declaration on them is not taken as MMIO in any round.
     for (const f of flows) {
-      const node = f.node;
       if (f.kind === 'call_expression' || f.kind === 'return_statement' || !this.itemLive(f)) continue;
-      const left = node.type === 'assignment_expression' ? node.childForFieldName('left') : null;
-      const declared = node.type === 'init_declarator' ? declaredName(node.childForFieldName('declarator')) : null;
+      const node = f.node;
+      const left = f.kind === 'assignment_expression' ? node.childForFieldName('left') : null;
+      const declared = f.kind === 'init_declarator' ? declaredName(node.childForFieldName('declarator')) : null;
       const lhs = declared ? declared.name : left?.type === 'identifier' ? left.text : undefined;
       const lhsEnd = declared?.node.endIndex;
-      const rhs = node.childForFieldName(node.type === 'init_declarator' ? 'value' : 'right');
+      const rhs = node.childForFieldName(f.kind === 'init_declarator' ? 'value' : 'right');
       // `s->secret_data = ioremap_encrypted(...)`: that field name holds memory in this file.
       if (left?.type === 'field_expression' && rhs && isMemoryMapping(rhs)) this.memoryFields.add(left.childForFieldName('field')?.text ?? '');
       const fn = fnOf(f);
@@ -357,7 +372,7 @@ class Provenance {
     const sites: Site[] = [];
     for (const u of uses) {
       if (!this.itemLive(u)) continue;
-      const fn = enclosing(this.defs, u.node.startIndex);
+      const fn = enclosing(this.defs, u.start);
       if (!fn || CATALOGUE.has(fn.name)) continue; // an accessor's own body is the accessor
       const s = u.kind === 'call_expression' ? this.callUse(u.node, fn) : this.derefUse(u.node, fn, u.kind);
       if (s) sites.push(...s);
@@ -448,8 +463,8 @@ class Provenance {
         return;
       }
       case 'call_expression': {
-        const callee = n.childForFieldName('function');
-        const target = callee?.type === 'identifier' ? this.byName.get(callee.text) : undefined;
+        const callee = fieldChildOf(n, 'function');
+        const target = callee?.kind === 'identifier' ? this.byName.get(callee.text) : undefined;
         // Arguments flow into the parameters of the file's static functions: gcc sees
         // every caller of those (other callers would need the function to be extern).
         if (!target || !target.isStatic || !target.params) return;
@@ -777,11 +792,15 @@ class Provenance {
   }
 
   private callUse(call: Node, fn: FunctionDef): Site[] | null {
-    const callee = call.childForFieldName('function');
-    if (callee?.type !== 'identifier') return null;
-    const name = callee.text;
-    const args = (call.childForFieldName('arguments')?.namedChildren ?? []).filter((a): a is Node => !!a && a.type !== 'comment');
+    // The callee's kind and name without its Node: most calls are neither a libc copy
+    // nor a macro of the file, and end here.
+    const calleeInfo = fieldChildOf(call, 'function');
+    if (calleeInfo?.kind !== 'identifier') return null;
+    const name = calleeInfo.text;
+    const argsOf = () => (call.childForFieldName('arguments')?.namedChildren ?? []).filter((a): a is Node => !!a && a.type !== 'comment');
     if (LIBC_MEMORY_CALLS.has(name)) {
+      const callee = call.childForFieldName('function')!;
+      const args = argsOf();
       if (this.input.finder.libcUse(call, name)) return null; // tdx-iomem-libc reports it
       const dest = LIBC_DEST_ARG.get(name);
       const order = dest === undefined ? args.map((_, i) => i) : [dest, ...args.map((_, i) => i).filter((i) => i !== dest)];
@@ -799,6 +818,7 @@ class Provenance {
     }
     const macro = this.macros.get(name);
     if (!macro || this.input.isAccessor(name) || this.byName.has(name)) return null;
+    const args = argsOf();
     const sum = this.summary(macro);
     const out: Site[] = [];
     // The whole macro value is an MMIO lvalue: `REG(base, 4) |= 1`.
