@@ -83,7 +83,7 @@ export function analyseInRegions(parser: CParser, key: string, file: string, tex
   const candidates: Candidate[] = [];
   for (const b of lexed.blocks) {
     const inside = text.slice(b.open + 1, b.close);
-    const never = !b.afterParen ? 'no function body' : b.otherDirective ? 'a directive' : inside.includes('__iomem') ? '__iomem' : undefined;
+    const never = !b.afterParen ? 'no function body' : b.otherDirective ? 'a directive' : b.midStatementDirective ? 'a shape the parser trips on' : inside.includes('__iomem') ? '__iomem' : undefined;
     if (never) {
       stats.kept?.set(b.open, never);
       continue;

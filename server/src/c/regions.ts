@@ -27,12 +27,34 @@ export interface TopBlock {
   headerStart: number;
   /** A directive other than a conditional one (`#define`, `#undef`, `#include`, `#pragma`, ...) stands inside. */
   otherDirective: boolean;
+  /**
+   * A shape inside that tree-sitter is known not to read, whose error region can
+   * swallow the functions after it (drivers/atm/fore200e.c): a directive where no
+   * statement ends (after a character other than `;`, `{`, `}` or `:`: in an
+   * expression, `writel(A\n#ifdef X\n| B\n#endif\n, p)`, or as an `if`'s
+   * statement), or `if`/`while`/`switch`/`for` not followed by `(`.
+   */
+  midStatementDirective: boolean;
 }
 
 export type Blocks = { blocks: TopBlock[] } | { unsure: string };
 
 const CONDITIONAL_OPEN = new Set(['if', 'ifdef', 'ifndef']);
 const CONDITIONAL_BRANCH = new Set(['elif', 'elifdef', 'elifndef', 'else']);
+/** Keywords whose condition stands in parentheses. */
+const CONDITION_KEYWORDS = new Set(['if', 'while', 'switch', 'for']);
+
+/** `[A-Za-z_$]` and any non-ASCII character (a word of C as the lexer skips it). */
+function isWordStart(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 36 || c >= 128;
+}
+
+function isWordPart(c: number): boolean {
+  return isWordStart(c) || (c >= 48 && c <= 57);
+}
+
+/** What a statement (or a label) ends with: a directive after one stands between statements. */
+const STATEMENT_END = new Set([';', '{', '}', ':']);
 
 /**
  * The file-scope brace blocks of `text`, or why the lexer cannot vouch for them.
@@ -152,7 +174,7 @@ export function topBlocks(text: string): Blocks {
     }
     if (c === 123 /* { */) {
       if (depth === 0) {
-        current = { open: i, close: -1, afterParen: lastSig === ')', headerStart, otherDirective: false };
+        current = { open: i, close: -1, afterParen: lastSig === ')', headerStart, otherDirective: false, midStatementDirective: false };
         blocks.push(current);
       }
       depth++;
@@ -165,6 +187,20 @@ export function topBlocks(text: string): Blocks {
         headerStart = i + 1;
       }
     } else if (c === 59 /* ; */ && depth === 0) headerStart = i + 1;
+    if (isWordStart(c)) {
+      let j = i + 1;
+      while (j < n && isWordPart(text.charCodeAt(j))) j++;
+      // `if ACPI_FAILURE(x)`: a keyword whose condition a macro supplies, parens and
+      // all. tree-sitter cannot read it (drivers/platform/x86/thinkpad_acpi.c).
+      if (depth > 0 && j - i <= 6 && CONDITION_KEYWORDS.has(text.slice(i, j))) {
+        let k = j;
+        while (k < n && (text.charCodeAt(k) === 32 || text.charCodeAt(k) === 9 || text.charCodeAt(k) === 10 || text.charCodeAt(k) === 13)) k++;
+        if (text.charCodeAt(k) !== 40 /* ( */ && text.charCodeAt(k) !== 47 /* a comment: not judged */) current!.midStatementDirective = true;
+      }
+      lastSig = text[j - 1]!;
+      i = j;
+      continue;
+    }
     if (c !== 32 && c !== 9 && c !== 13 && c !== 12 && c !== 11) lastSig = text[i]!;
     i++;
   }
@@ -198,6 +234,7 @@ export function topBlocks(text: string): Blocks {
       }
       e++;
     }
+    if (depth > 0 && !STATEMENT_END.has(lastSig)) current!.midStatementDirective = true;
     if (CONDITIONAL_OPEN.has(name)) groups.push({ depth, block: blockIndex() });
     else if (CONDITIONAL_BRANCH.has(name) || name === 'endif') {
       const g = groups[groups.length - 1];

@@ -191,3 +191,63 @@ test('blanking keeps every offset, row and column', () => {
   assert.deepEqual(out.split('\n').map((l) => l.length), src.split('\n').map((l) => l.length));
   assert.equal(out, `int f(void)\n{\n${' '.repeat('\treturn 1; /* x */'.length)}\n}\nint g;\n`);
 });
+
+test('bodies with shapes tree-sitter trips on are kept: a directive inside an expression, `if MACRO(x)`', async () => {
+  const src = `static unsigned int f(void)
+{
+\treturn 1
+#ifdef CONFIG_X
+\t\t| 2
+#endif
+\t\t;
+}
+static int g(int r)
+{
+\tif ACPI_FAILURE(r)
+\t\treturn 1;
+\treturn 0;
+}
+static unsigned int h(void __iomem *p)
+{
+\treturn readl(p);
+}
+${PAD}`;
+  const r = await compareRegions({ '/t/k.c': src }, '/t/k.c');
+  assert.equal(r.stats.kept!.get(src.indexOf('{')), 'a shape the parser trips on');
+  assert.equal(r.stats.kept!.get(src.indexOf('{', src.indexOf('g(int r)'))), 'a shape the parser trips on');
+  assert.ok(r.on.parseErrors > 0, 'the fixture has parse errors for the rule to keep');
+  assert.equal(r.bodies.get('unrelated'), 'blanked');
+});
+
+test('a parse error in a blanked body is not counted: parseErrors is the analysed text\'s (documented), sites are the same', async () => {
+  // `10:10` is sis/init.c's GETBITSTR: no lexical rule keeps this body.
+  const src = `static int bits(int a)
+{
+\tint x = GETBITSTR(a, 10:10, 0:0);
+\treturn x;
+}
+static unsigned int h(void __iomem *p)
+{
+\treturn readl(p);
+}
+`;
+  const { AuditEngine } = await import('../../../server/src/audit/engine');
+  const on = await AuditEngine.create({ readFile: () => undefined });
+  const off = await AuditEngine.create({ readFile: () => undefined });
+  off.configure({ regions: false });
+  const a = on.auditOnce('/t/k.c', src).analysis;
+  const b = off.auditOnce('/t/k.c', src).analysis;
+  assert.deepEqual(a.sites, b.sites);
+  assert.deepEqual(a.functions, b.functions);
+  assert.ok(b.parseErrors > 0);
+  assert.equal(a.parseErrors, 0);
+  assert.ok(on.lastRegions!.blanked > 0);
+});
+
+test('the editor path (audit, not auditOnce) parses the whole text', async () => {
+  const src = `static int bits(int a)\n{\n\tint x = GETBITSTR(a, 10:10, 0:0);\n\treturn x;\n}\n`;
+  const { AuditEngine } = await import('../../../server/src/audit/engine');
+  const e = await AuditEngine.create({ readFile: () => undefined });
+  assert.ok(e.audit('/t/k.c', src, 1).analysis.parseErrors > 0);
+  assert.equal(e.lastRegions, undefined);
+});
