@@ -4,9 +4,10 @@
 // the parser was given.
 //
 //   node --import tsx test/bench/regions.ts TREE... [--header-cache-dir DIR] [--objects X]...
-//        [--out DIR] [--jobs N] [--no-bytes] [--cli dist/cli.js] [--order on,off]
+//        [--out DIR] [--jobs N] [--no-bytes] [--cli dist/cli.js] [--off-cli OTHER/dist/cli.js] [--order on,off]
 //
-// Runs the built CLI (npm run build first). Exits 1 when sites, functions or
+// Runs the built CLI (npm run build first); --off-cli runs the `off` scan with another
+// build (main's, which has no region audit) for a CPU pair of builds. Exits 1 when sites, functions or
 // instructions differ. Bytes: one engine in this process audits the files the scan
 // audited with the region audit on and sums what it blanked (load-independent).
 import { spawnSync } from 'node:child_process';
@@ -24,6 +25,8 @@ interface Args {
   out: string;
   bytes: boolean;
   cli: string;
+  /** The CLI of the `off` run when not `cli` (main's build: a pair of builds, not of switches). */
+  offCli?: string;
   order: string[];
   headerCacheDir?: string;
 }
@@ -35,6 +38,7 @@ function parseArgs(argv: string[]): Args {
     if (x === '--out') a.out = argv[++i]!;
     else if (x === '--no-bytes') a.bytes = false;
     else if (x === '--cli') a.cli = resolve(argv[++i]!);
+    else if (x === '--off-cli') a.offCli = resolve(argv[++i]!);
     else if (x === '--order') a.order = argv[++i]!.split(',');
     else if (x === '--header-cache-dir') {
       a.headerCacheDir = argv[++i]!;
@@ -64,7 +68,7 @@ function scan(a: Args, mode: string): Run {
   if (mode === 'off') env.TDX_AUDIT_NO_REGIONS = '1';
   else delete env.TDX_AUDIT_NO_REGIONS;
   const load = loadavg().map((x) => x.toFixed(2)).join(' ');
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', '-o', timeFile, process.execPath, a.cli, 'scan', ...a.trees, '--format', 'json', '--exit-zero', ...a.pass], {
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', '-o', timeFile, process.execPath, mode === 'off' ? a.offCli ?? a.cli : a.cli, 'scan', ...a.trees, '--format', 'json', '--exit-zero', ...a.pass], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
     maxBuffer: 4 << 30,

@@ -43,6 +43,13 @@ import { blankInsides, headerIsHelper, headerNames, topBlocks, type TopBlock } f
 import { someWord } from '../c/syntax';
 import { emptyTrace, factNames, macrosOf } from './incremental';
 
+/**
+ * Inline assembly: its operands are macros more often than not (`EAX_EDX_RET(val, low,
+ * high)`, `CALL_NOSPEC`, `__FORCE_ORDER`), which tree-sitter cannot read; kept so the
+ * parse errors of arch/x86 are counted as a whole parse counts them.
+ */
+const ASM_RE = /\b(?:asm|__asm__|__asm)\b/;
+
 /** Rounds of unblanking before the file is audited whole. */
 const MAX_ROUNDS = 4;
 
@@ -87,7 +94,7 @@ export function analyseInRegions(parser: CParser, key: string, file: string, tex
   const candidates: Candidate[] = [];
   for (const b of lexed.blocks) {
     const inside = text.slice(b.open + 1, b.close);
-    const never = !b.afterParen ? 'no function body' : b.otherDirective ? 'a directive' : b.midStatementDirective ? 'a shape the parser trips on' : inside.includes('__iomem') ? '__iomem' : undefined;
+    const never = !b.afterParen ? 'no function body' : b.otherDirective ? 'a directive' : b.midStatementDirective || ASM_RE.test(inside) ? 'a shape the parser trips on' : inside.includes('__iomem') ? '__iomem' : undefined;
     if (never) {
       stats.kept?.set(b.open, never);
       continue;

@@ -251,3 +251,16 @@ test('the editor path (audit, not auditOnce) parses the whole text', async () =>
   assert.ok(e.audit('/t/k.c', src, 1).analysis.parseErrors > 0);
   assert.equal(e.lastRegions, undefined);
 });
+
+test('a body holding inline assembly is kept (its operands are macros tree-sitter cannot read)', async () => {
+  const src = `static unsigned long rd(void)
+{
+\tunsigned long low, high;
+\tasm volatile("rdtsc" : EAX_EDX_RET(val, low, high));
+\treturn low;
+}
+${PAD}`;
+  const r = await compareRegions({ '/t/k.c': src }, '/t/k.c');
+  assert.equal(r.stats.kept!.get(src.indexOf('{')), 'a shape the parser trips on');
+  assert.equal(r.bodies.get('unrelated'), 'blanked');
+});
