@@ -103,24 +103,51 @@ export function analyseInRegions(parser: CParser, key: string, file: string, tex
   }
   if (!candidates.length) return whole(stats, 'no body to blank');
 
+  // Which bodies name each word (one pass over each body): the seeds and the
+  // fixpoint's words are looked up here, not searched for in every body again.
+  const namedBy = new Map<string, Candidate[]>();
+  for (const c of candidates) {
+    someWord(c.inside, (w) => {
+      const l = namedBy.get(w);
+      if (!l) namedBy.set(w, [c]);
+      else if (l[l.length - 1] !== c) l.push(c);
+      return false;
+    });
+  }
   const macros = macrosOf(text);
-  // Seeds: what a body must name to hold a site or hand one on, guessed from words.
-  const extra = new Set<string>();
-  for (const m of text.matchAll(/__iomem\b[\s*]*(?:const\b[\s*]*)?([A-Za-z_$][\w$]*)/g)) extra.add(m[1]!);
-  const seed = (w: string) => CATALOGUE.has(w) || MAPPING_APIS.has(w) || w === '__iomem' || imported.wrappers.has(w) || imported.globals.has(w) || imported.fields.has(w) || extra.has(w);
+  // Seeds: what a body must name to hold a site or hand one on, guessed from words:
+  // catalogued accessors, mapping APIs, `__iomem` and the names declared with it,
+  // what the headers teach, then (closed over) the file's macros naming a seed and
+  // the static and inline functions whose kept bodies name one.
+  const seeds = new Set<string>();
+  for (const m of text.matchAll(/__iomem\b[\s*]*(?:const\b[\s*]*)?([A-Za-z_$][\w$]*)/g)) seeds.add(m[1]!);
+  for (const w of namedBy.keys()) {
+    if (CATALOGUE.has(w) || MAPPING_APIS.has(w) || w === '__iomem' || imported.wrappers.has(w) || imported.globals.has(w) || imported.fields.has(w)) seeds.add(w);
+  }
+  const queue = [...seeds];
+  const isSeed = (w: string) => seeds.has(w) || w === '__iomem' || CATALOGUE.has(w) || MAPPING_APIS.has(w) || imported.wrappers.has(w) || imported.globals.has(w) || imported.fields.has(w);
+  const addSeed = (w: string) => {
+    if (seeds.has(w)) return;
+    seeds.add(w);
+    queue.push(w);
+  };
   for (let grew = true; grew; ) {
     grew = false;
     for (const [name, words] of macros) {
-      if (!extra.has(name) && words.some(seed)) {
-        extra.add(name);
+      if (!seeds.has(name) && words.some(isSeed)) {
+        addSeed(name);
         grew = true;
       }
     }
-    for (const c of candidates) {
-      if (!c.blank || !someWord(c.inside, (w) => seed(w) && (stats.kept?.set(c.open, `seed ${w}`), true))) continue;
-      c.blank = false;
-      grew = true;
-      if (headerIsHelper(c.header)) for (const w of headerNames(c.header)) extra.add(w);
+    while (queue.length) {
+      const w = queue.pop()!;
+      for (const c of namedBy.get(w) ?? []) {
+        if (!c.blank) continue;
+        c.blank = false;
+        stats.kept?.set(c.open, `seed ${w}`);
+        if (headerIsHelper(c.header)) for (const h of headerNames(c.header)) addSeed(h);
+        grew = true;
+      }
     }
   }
 
@@ -163,9 +190,11 @@ export function analyseInRegions(parser: CParser, key: string, file: string, tex
       }
     }
     let unblanked = false;
-    for (const c of blanked) {
-      if (matter.size && someWord(c.inside, (w) => matter.has(w) && (stats.kept?.set(c.open, `matter ${w}`), true))) {
+    for (const w of matter) {
+      for (const c of namedBy.get(w) ?? []) {
+        if (!c.blank) continue;
         c.blank = false;
+        stats.kept?.set(c.open, `matter ${w}`);
         unblanked = true;
       }
     }
