@@ -81,6 +81,12 @@ export interface AuditConfig {
   headerCache?: boolean;
   /** The header cache's folder instead of the tree's own .tdx-audit/ (one subfolder per tree). */
   headerCacheDir?: string;
+  /**
+   * `auditOnce` (batch runs) parses only the function bodies that can hold a site or
+   * hand one on (regions.ts); false parses every file whole. Default: on, unless the
+   * environment sets TDX_AUDIT_NO_REGIONS=1 (the check script's switch).
+   */
+  regions?: boolean;
   profile: Profile;
   /**
    * Where to look for objects holding the file's code; undefined turns the
@@ -143,6 +149,7 @@ import { functionAt, renderFunction } from './disasm';
 import { applyCompiled } from './verdicts';
 import { objectOnlyAsSites } from './compiled/objectOnly';
 import { analyseEdit, emptyTrace, knowledgeKey, memoryOf, sliceKey, type AnalysisMemory } from './incremental';
+import { analyseInRegions, type RegionStats } from './regions';
 export { hoverMarkdown } from './hover';
 export { DEFAULT_SEVERITY };
 
@@ -150,6 +157,7 @@ export const DEFAULT_CONFIG: AuditConfig = {
   severity: {},
   followIncludes: true,
   profile: DEFAULT_PROFILE,
+  ...(process.env.TDX_AUDIT_NO_REGIONS === '1' ? { regions: false } : {}),
 };
 
 /** Headers one include walk may read (the x86 kernel's whole include/ is about 7,000). */
@@ -184,6 +192,11 @@ export class AuditEngine {
    * annotates the findings of one audit.
    */
   private findingOf = new WeakMap<Site, Finding | null>();
+  /** Set while `auditOnce` runs: the audit parses only the bodies that can matter (regions.ts). */
+  private once = false;
+  /** The region audit's last file (tests and measurements), and totals over this engine's life. */
+  lastRegions: RegionStats | undefined;
+  readonly regionTotals = { files: 0, chars: 0, blanked: 0, rounds: 0, whole: new Map<string, number>() };
 
   private constructor(
     private readonly parser: CParser,
@@ -338,6 +351,19 @@ export class AuditEngine {
       this.auditCounts.why.set(r.fallback, (this.auditCounts.why.get(r.fallback) ?? 0) + 1);
     } else this.auditCounts.why.set('no memory', (this.auditCounts.why.get('no memory') ?? 0) + 1);
     this.auditCounts.full++;
+    // A batch audit (no memory is kept for a next edit) parses only what can matter.
+    if (this.once && this.config.regions !== false) {
+      const stats: RegionStats = { chars: 0, blanked: 0, rounds: 0 };
+      const r = analyseInRegions(this.parser, file, file, text, imported, stats);
+      this.lastRegions = stats;
+      const t = this.regionTotals;
+      t.files++;
+      t.chars += stats.chars;
+      t.blanked += stats.blanked;
+      t.rounds += stats.rounds;
+      if (stats.whole) t.whole.set(stats.whole, (t.whole.get(stats.whole) ?? 0) + 1);
+      if (r) return r.result.analysis;
+    }
     const parsed = this.parser.parse(file, text);
     const trace = emptyTrace();
     const result = analyzeFile(this.parser, parsed, file, imported, { trace });
@@ -398,9 +424,11 @@ export class AuditEngine {
 
   /** Audits text that is not kept open (CLI, workspace scans): no tree is cached. */
   auditOnce(file: string, text: string): FileAudit {
+    this.once = true;
     try {
       return this.audit(file, text, 0);
     } finally {
+      this.once = false;
       this.forget(file);
     }
   }

@@ -167,7 +167,7 @@ function nameOf(d: Node): string | undefined {
 }
 
 /** Every `#define` of the text (continuations joined), as its name and the words of the rest. */
-function macrosOf(text: string): [string, string[]][] {
+export function macrosOf(text: string): [string, string[]][] {
   const out: [string, string[]][] = [];
   for (const m of text.matchAll(/^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)((?:[^\n]*\\\r?\n)*[^\n]*)/gm)) out.push([m[1]!, m[2]!.match(C_WORD_RE) ?? []]);
   return out;
@@ -181,7 +181,7 @@ function macrosOf(text: string): [string, string[]][] {
  * file is expanded where it is called). A function naming none of them reads no
  * fact: what provenance.ts finds in it is what it finds with every other body blanked.
  */
-function factNames(trace: ProvenanceTrace, macros: readonly [string, string[]][]): Set<string> {
+export function factNames(trace: ProvenanceTrace, macros: readonly [string, string[]][]): Set<string> {
   const out = new Set<string>();
   for (const key of [...trace.facts.keys(), ...trace.plain, ...trace.plainBy.keys()]) {
     const m = /([A-Za-z_$][\w$]*)$/.exec(key);

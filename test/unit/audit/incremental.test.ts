@@ -306,6 +306,7 @@ function view(a: FileAudit, text: string, memo?: FingerprintMemo): unknown {
 async function compareSequences(name: string, start: string, seeds: number, steps: number): Promise<AuditEngine['auditCounts']> {
   const inc = await AuditEngine.create({ readFile: () => undefined });
   const ref = await AuditEngine.create({ readFile: () => undefined });
+  ref.configure({ regions: false }); // a whole parse, as the editor's full audit (auditOnce parses only the bodies that matter)
   const file = `/nonexistent/tdx-incremental/${name}.c`;
   // The start's own parse errors are not a broken text (CROSS_ERR).
   const startErrors = ref.auditOnce(file, start).analysis.parseErrors;
@@ -361,6 +362,7 @@ describe('incremental audit of an edited document equals a full audit', () => {
     const trace = emptyTrace();
     const result = analyzeFile(parser, parsed, file, emptyKnowledge(), { trace });
     const ref = await AuditEngine.create({ readFile: () => undefined });
+    ref.configure({ regions: false }); // a whole parse, as the editor's full audit (auditOnce parses only the bodies that matter)
     const steps: [string, string, 'alone' | 'writers' | 'full'][] = [
       ['a digit in count', ALONE.replace('n * 3', 'n * 30'), 'alone'],
       ['count reads gmap (a fact)', ALONE.replace('\ts += n * 3;', '\ts += n * 3 + gmap[1];'), 'writers'],
@@ -400,6 +402,7 @@ describe('incremental audit of an edited document equals a full audit', () => {
     const next = nested.replace('i < 16', 'i < 160');
     const inc = await AuditEngine.create({ readFile: () => undefined });
     const ref = await AuditEngine.create({ readFile: () => undefined });
+    ref.configure({ regions: false }); // a whole parse, as the editor's full audit (auditOnce parses only the bodies that matter)
     const file = '/nonexistent/tdx-incremental/nested.c';
     inc.audit(file, nested, 1);
     const a = inc.audit(file, next, 2);
@@ -415,6 +418,7 @@ describe('incremental audit of an edited document equals a full audit', () => {
 
   test('an edit in a body away from the parse errors takes the incremental path; one in the function holding an error does not', async () => {
     const ref = await AuditEngine.create({ readFile: () => undefined });
+    ref.configure({ regions: false }); // a whole parse, as the editor's full audit (auditOnce parses only the bodies that matter)
     const file = '/nonexistent/tdx-incremental/errors.c';
     assert.equal(ref.auditOnce(file, CROSS_ERR).analysis.parseErrors, 6);
     const steps: [string, string, number][] = [
@@ -449,6 +453,7 @@ describe('incremental audit of an edited document equals a full audit', () => {
     const a = inc.audit(file, next, 2);
     assert.deepEqual([inc.auditCounts.incremental, inc.auditCounts.full], [1, 1]);
     const ref = await AuditEngine.create({ readFile: () => undefined });
+    ref.configure({ regions: false }); // a whole parse, as the editor's full audit (auditOnce parses only the bodies that matter)
     assert.deepStrictEqual(view(a, next), view(ref.auditOnce(file, next), next));
   });
 
@@ -457,6 +462,7 @@ describe('incremental audit of an edited document equals a full audit', () => {
     // memory must name probe as their writer at its file offset (the slice's differ).
     const inc = await AuditEngine.create({ readFile: () => undefined });
     const ref = await AuditEngine.create({ readFile: () => undefined });
+    ref.configure({ regions: false }); // a whole parse, as the editor's full audit (auditOnce parses only the bodies that matter)
     const file = '/nonexistent/tdx-incremental/writers.c';
     inc.audit(file, CROSS, 1);
     const texts = [CROSS.replace('i < 16', 'i < 160'), CROSS.replace('i < 16', 'i < 160').replace('p->regs[4] |= 8', 'p->regs[4] |= 9'), CROSS.replace('i < 16', 'i < 16').replace('p->regs[4] |= 8', 'p->regs[4] |= 9'), CROSS];
@@ -476,6 +482,7 @@ describe('incremental audit of an edited document equals a full audit', () => {
   test('a body with #ifdef branches the edit leaves alone takes the incremental path; a changed branch line or a #define in the body does not', async () => {
     const withBranch = CROSS.replace('\tfor (i = 0; i < 16; i++)\n', '#ifdef CONFIG_PM\n\tgmap[5] = 2;\n#else\n\twritel(1, gbase);\n#endif\n\tfor (i = 0; i < 16; i++)\n');
     const ref = await AuditEngine.create({ readFile: () => undefined });
+    ref.configure({ regions: false }); // a whole parse, as the editor's full audit (auditOnce parses only the bodies that matter)
     const steps: [string, string, number][] = [
       ['a digit outside the branches', withBranch.replace('i < 16', 'i < 160'), 1],
       ['a digit inside a branch', withBranch.replace('gmap[5] = 2', 'gmap[5] = 27'), 1],
@@ -517,6 +524,7 @@ describe('incremental audit of an edited document equals a full audit', () => {
     assert.ok(!r.slice.includes('p->base + 0x44') && !r.slice.includes('CONFIG_PM'), 'the body with branches only is blanked');
     assert.ok(r.slice.includes('#define WR2(p) writel(0, p)') && !r.slice.includes('p->base + 0x48'), 'the body with a #define keeps the #define, not its statements');
     const ref = await AuditEngine.create({ readFile: () => undefined });
+    ref.configure({ regions: false }); // a whole parse, as the editor's full audit (auditOnce parses only the bodies that matter)
     assert.deepStrictEqual(r.analysis.sites, ref.auditOnce(file, next).analysis.sites);
   });
 
@@ -578,6 +586,7 @@ describe('incremental audit of an edited document equals a full audit', () => {
     const trace = emptyTrace();
     let mem = memoryOf(CROSS, parsed, analyzeFile(parser, parsed, file, emptyKnowledge(), { trace }), trace, '')!;
     const ref = await AuditEngine.create({ readFile: () => undefined });
+    ref.configure({ regions: false }); // a whole parse, as the editor's full audit (auditOnce parses only the bodies that matter)
     // probe, then poke (blanked by the first: its body is remembered), then probe again.
     const t1 = CROSS.replace('i < 16', 'i < 160');
     const t2 = t1.replace('\tint i;\n\tfor (i = 0; i < 4', '\tint i;\n\tvoid __iomem *q = 0;\n\tfor (i = 0; i < 4');
