@@ -247,13 +247,20 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   if (mem.table.some((d, i) => i !== k && d.name === fn.name)) return fallback('another definition has that name'); // callsFrom is by name
   const newBody = text.slice(fn.bodyStart, fn.bodyEnd + delta);
   const oldBody = old.slice(fn.bodyStart, fn.bodyEnd);
-  // Conditional branches the edit leaves alone are parsed in the slice as in the file
-  // (the body is kept whole). Any other directive (a #define's body is analysed with
-  // the file's macros, not the function's statements), or a branch line the edit adds,
-  // removes or changes, changes what the previous audit decided about the file.
+  // Conditional branches and `#define`/`#undef` lines the edit leaves alone are parsed
+  // in the slice as in the file (the body is kept whole). A macro's body is analysed
+  // with the file's macros, not the function's statements (the slice's run skips macro
+  // bodies): the sites inside a `#define` of the edited body are the previous audit's,
+  // moved (`defineSpans`), as its wrappers are. Any other directive (`#include`,
+  // `#pragma`, ...), or a directive line the edit adds, removes or changes, changes what
+  // the previous audit decided about the file. (igb_main.c: igb_probe, igb_clean_tx_irq
+  // and igb_can_reuse_rx_page hold a `#define`; every keystroke in them audited the
+  // whole file.)
   const dirs = directives(oldBody);
-  if (dirs.some((d) => !CONDITIONAL_RE.test(d))) return fallback('a directive in the body');
+  if (dirs.some((d) => !CONDITIONAL_RE.test(d) && !DEFINE_RE.test(d))) return fallback('a directive in the body');
   if (!sameLines(dirs, directives(newBody))) return fallback('a directive in the body changed');
+  const defines = dirs.some((d) => DEFINE_RE.test(d)) ? defineSpans(oldBody, fn.bodyStart) : [];
+  if (defines === undefined) return fallback('a directive in the body');
   const hint = hintAfter(mem.hint, old, text, edit);
   if (hint > NESTING_HINT_LIMIT) return fallback('generated nesting');
   // A parse error in or next to the edited function may be changed by the edit.
@@ -426,7 +433,12 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
     };
     const oldStarts = mem.lineStarts;
     const newStarts = startsAfter(oldStarts, edit, text);
-    const kept = mem.sites.filter((s) => !inFn(s, fn.start, fn.end, oldStarts)).map((s) => shiftSite(edit, file, s));
+    // A site inside one of the edited body's `#define`s is a macro body's: kept, moved (the slice's run skips macro bodies).
+    const inDefine = (s: Site) => {
+      const o = offsetIn(oldStarts, s.range.start);
+      return defines.some(([a, b]) => a <= o && o < b);
+    };
+    const kept = mem.sites.filter((s) => !inFn(s, fn.start, fn.end, oldStarts) || (defines.length > 0 && inDefine(s))).map((s) => shiftSite(edit, file, s));
     const fresh = result.analysis.sites.filter((s) => inFn(s, fnNew.start, fnNew.end, newStarts));
     const sites = [...kept, ...fresh].sort(byPosition);
 
@@ -671,6 +683,17 @@ function directives(body: string): string[] {
 }
 
 const CONDITIONAL_RE = /^[ \t]*#[ \t]*(?:if|ifdef|ifndef|elif|elifdef|elifndef|else|endif)\b/;
+const DEFINE_RE = /^[ \t]*#[ \t]*(?:define|undef)\b/;
+
+/**
+ * The `#define`/`#undef` lines of a body (its text from `{` to `}`, at file offset
+ * `at`) as file offsets [start, end), read as the preprocessor reads them
+ * (directiveSpans); undefined when a comment in it does not end.
+ */
+function defineSpans(body: string, at: number): [number, number][] | undefined {
+  const spans = directiveSpans(body);
+  return spans?.filter(([a, b]) => DEFINE_RE.test(body.slice(a, b))).map(([a, b]) => [a + at, b + at]);
+}
 
 function sameLines(x: readonly string[], y: readonly string[]): boolean {
   return x.length === y.length && x.every((d, i) => d === y[i]);
