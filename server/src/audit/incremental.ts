@@ -438,7 +438,8 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
       const o = offsetIn(oldStarts, s.range.start);
       return defines.some(([a, b]) => a <= o && o < b);
     };
-    const kept = mem.sites.filter((s) => !inFn(s, fn.start, fn.end, oldStarts) || (defines.length > 0 && inDefine(s))).map((s) => shiftSite(edit, file, s));
+    const gone: Site[] = [];
+    const kept = mem.sites.filter((s) => !inFn(s, fn.start, fn.end, oldStarts) || (defines.length > 0 && inDefine(s)) || (gone.push(s), false)).map((s) => shiftSite(edit, file, s));
     const fresh = result.analysis.sites.filter((s) => inFn(s, fnNew.start, fnNew.end, newStarts));
     const sites = [...kept, ...fresh].sort(byPosition);
 
@@ -446,8 +447,19 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
     const mine = result.callsFrom.get(fn.name);
     if (mine) callsFrom.set(fn.name, mine);
     else callsFrom.delete(fn.name);
-    const direct = new Map<string, number>();
-    for (const s of sites) if (s.function) direct.set(s.function, (direct.get(s.function) ?? 0) + 1);
+    // The function view is made of the definitions (unchanged but moved, checked above),
+    // each one's site count and its callees: when the edited function's sites count as
+    // before and it calls what it called, the view is the previous one, moved
+    // (functionView walks every function's callees again: 261 in igb_main.c, per keystroke).
+    const oldMine = mem.callsFrom.get(fn.name);
+    const sameView = (mine ? !!oldMine && sameSet(mine, oldMine) : !oldMine?.size) && sameCounts(gone, fresh);
+    let functions: FunctionView[];
+    if (sameView) functions = mem.functions.map((v, i) => (v.range === table[i]!.range ? v : { ...v, range: table[i]!.range }));
+    else {
+      const direct = new Map<string, number>();
+      for (const s of sites) if (s.function) direct.set(s.function, (direct.get(s.function) ?? 0) + 1);
+      functions = functionView(table, direct, callsFrom);
+    }
 
     const moved = (w: number) => (w < 0 ? w : at(w));
     const writers = new Set<number>();
@@ -476,7 +488,7 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
       trace: nextTrace,
       imported: importedKey,
       wrappers,
-      functions: functionView(table, direct, callsFrom),
+      functions,
       errors,
       hint,
       lineStarts: newStarts,
@@ -878,6 +890,16 @@ function relevantPlain(t: ProvenanceTrace): Set<string> {
   const out = new Set<string>();
   for (const p of t.plain) if (p.startsWith('M:') || p.startsWith('S:') || (p.startsWith('N:') && mmioFields.has(p.slice(2)))) out.add(p);
   return out;
+}
+
+/** Whether two lists of sites name each function as many times (the view's `direct` counts). */
+function sameCounts(a: readonly Site[], b: readonly Site[]): boolean {
+  if (a.length !== b.length) return false;
+  const n = new Map<string | null, number>();
+  for (const s of a) n.set(s.function, (n.get(s.function) ?? 0) + 1);
+  for (const s of b) n.set(s.function, (n.get(s.function) ?? 0) - 1);
+  for (const v of n.values()) if (v !== 0) return false;
+  return true;
 }
 
 function sameSet<T>(a: ReadonlySet<T>, b: ReadonlySet<T>): boolean {
