@@ -505,6 +505,27 @@ describe('incremental audit of an edited document equals a full audit', () => {
     }
   });
 
+  test('an edit in a static inline function that is no wrapper takes the incremental path; one that makes it a wrapper, or one in a wrapper, does not', async () => {
+    // next_slot is static inline and no wrapper; kick calls it with MMIO (a site once it writes through its parameter).
+    const base = CROSS + '\nstatic inline int next_slot(void __iomem *where, int i)\n{\n\treturn i + 1;\n}\n\nstatic void kick(struct priv *p)\n{\n\tnext_slot(p->base, 3);\n}\n';
+    const ref = await AuditEngine.create({ readFile: () => undefined });
+    const steps: [string, string, number][] = [
+      ['a digit in a static inline function that is no wrapper', base.replace('return i + 1;', 'return i + 12;'), 1],
+      ['a writel through its parameter: it becomes a wrapper', base.replace('\treturn i + 1;', '\twritel(i, where);\n\treturn i + 1;'), 0],
+      ['an edit in a wrapper (priv_read)', base.replace('p->base + off', 'p->base + off + 4'), 0],
+    ];
+    const file = '/nonexistent/tdx-incremental/inline.c';
+    const becomes = steps[1]![1];
+    assert.ok(ref.auditOnce(file, becomes).analysis.sites.some((x) => x.function === 'kick'), 'the call in kick is a site once next_slot is a wrapper');
+    for (const [what, next, incremental] of steps) {
+      const inc = await AuditEngine.create({ readFile: () => undefined });
+      inc.audit(file, base, 1);
+      const a = inc.audit(file, next, 2);
+      assert.equal(inc.auditCounts.incremental, incremental, `${what}: ${JSON.stringify([...inc.auditCounts.why])}`);
+      assert.deepStrictEqual(view(a, next), view(ref.auditOnce(file, next), next), what);
+    }
+  });
+
   test('another body holding only #if branches is blanked in the slice (its inner lines emptied, every line and column kept); one holding a #define keeps that line alone', async () => {
     const text = CROSS.replace(
       'static void remove',
