@@ -6,7 +6,8 @@
 // function's braces, only that function's sites can change, unless the function
 // hands facts to others. What a function can hand on, and how each is covered:
 //  - accessor wrappers: only static inline functions and macros become wrappers; an
-//    edit in such a function, or one that touches a directive line, is audited whole;
+//    edit in a wrapper, in a static inline function that becomes one, or one that
+//    touches a directive line, is audited whole;
 //  - `__iomem` declarations outside function bodies: not in the edited span by
 //    construction; bodies holding `__iomem` are analysed with the edited one;
 //  - MMIO provenance (provenance.ts): globals, struct fields, return values and
@@ -243,17 +244,26 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   const k = mem.table.findIndex((d) => d.bodyStart >= 0 && d.bodyStart < start && oldEnd < d.bodyEnd);
   if (k < 0) return fallback('the edit is not inside one function body');
   const fn = mem.table[k]!;
-  if (fn.isStatic && fn.isInline) return fallback('a static inline function (a wrapper candidate)');
+  // A wrapper's callers' sites are made of its chain: an edit in one audits the whole file.
+  // A static inline function that is none may become one: the slice's run says (below).
+  if (fn.isStatic && fn.isInline && mem.wrappers.has(fn.name)) return fallback('a static inline wrapper');
   if (mem.table.some((d, i) => i !== k && d.name === fn.name)) return fallback('another definition has that name'); // callsFrom is by name
   const newBody = text.slice(fn.bodyStart, fn.bodyEnd + delta);
   const oldBody = old.slice(fn.bodyStart, fn.bodyEnd);
-  // Conditional branches the edit leaves alone are parsed in the slice as in the file
-  // (the body is kept whole). Any other directive (a #define's body is analysed with
-  // the file's macros, not the function's statements), or a branch line the edit adds,
-  // removes or changes, changes what the previous audit decided about the file.
+  // Conditional branches and `#define`/`#undef` lines the edit leaves alone are parsed
+  // in the slice as in the file (the body is kept whole). A macro's body is analysed
+  // with the file's macros, not the function's statements (the slice's run skips macro
+  // bodies): the sites inside a `#define` of the edited body are the previous audit's,
+  // moved (`defineSpans`), as its wrappers are. Any other directive (`#include`,
+  // `#pragma`, ...), or a directive line the edit adds, removes or changes, changes what
+  // the previous audit decided about the file. (igb_main.c: igb_probe, igb_clean_tx_irq
+  // and igb_can_reuse_rx_page hold a `#define`; every keystroke in them audited the
+  // whole file.)
   const dirs = directives(oldBody);
-  if (dirs.some((d) => !CONDITIONAL_RE.test(d))) return fallback('a directive in the body');
+  if (dirs.some((d) => !CONDITIONAL_RE.test(d) && !DEFINE_RE.test(d))) return fallback('a directive in the body');
   if (!sameLines(dirs, directives(newBody))) return fallback('a directive in the body changed');
+  const defines = dirs.some((d) => DEFINE_RE.test(d)) ? defineSpans(oldBody, fn.bodyStart) : [];
+  if (defines === undefined) return fallback('a directive in the body');
   const hint = hintAfter(mem.hint, old, text, edit);
   if (hint > NESTING_HINT_LIMIT) return fallback('generated nesting');
   // A parse error in or next to the edited function may be changed by the edit.
@@ -404,6 +414,9 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
     const sliceTrace = emptyTrace();
     const result = analyzeFile(parser, parsed, file, known, { trace: sliceTrace, skipMacroBodies: true });
     const trace = traceAt(sliceTrace, toFile);
+    // The edited function, static inline, became a wrapper: every call of it is a site now.
+    // (ixgbe_main.c: 8 of the bench's 80 edits land in static inline functions, none a wrapper.)
+    if (fn.isStatic && fn.isInline && result.exports.wrappers.has(fn.name)) return fallback('a static inline function became a wrapper');
     // The same definitions where they were, the edited one ending where its body now ends.
     const expected = table.filter((_, i) => !removed.has(i));
     if (result.table.length !== expected.length) return fallback('the definitions changed');
@@ -426,7 +439,13 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
     };
     const oldStarts = mem.lineStarts;
     const newStarts = startsAfter(oldStarts, edit, text);
-    const kept = mem.sites.filter((s) => !inFn(s, fn.start, fn.end, oldStarts)).map((s) => shiftSite(edit, file, s));
+    // A site inside one of the edited body's `#define`s is a macro body's: kept, moved (the slice's run skips macro bodies).
+    const inDefine = (s: Site) => {
+      const o = offsetIn(oldStarts, s.range.start);
+      return defines.some(([a, b]) => a <= o && o < b);
+    };
+    const gone: Site[] = [];
+    const kept = mem.sites.filter((s) => !inFn(s, fn.start, fn.end, oldStarts) || (defines.length > 0 && inDefine(s)) || (gone.push(s), false)).map((s) => shiftSite(edit, file, s));
     const fresh = result.analysis.sites.filter((s) => inFn(s, fnNew.start, fnNew.end, newStarts));
     const sites = [...kept, ...fresh].sort(byPosition);
 
@@ -434,8 +453,19 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
     const mine = result.callsFrom.get(fn.name);
     if (mine) callsFrom.set(fn.name, mine);
     else callsFrom.delete(fn.name);
-    const direct = new Map<string, number>();
-    for (const s of sites) if (s.function) direct.set(s.function, (direct.get(s.function) ?? 0) + 1);
+    // The function view is made of the definitions (unchanged but moved, checked above),
+    // each one's site count and its callees: when the edited function's sites count as
+    // before and it calls what it called, the view is the previous one, moved
+    // (functionView walks every function's callees again: 261 in igb_main.c, per keystroke).
+    const oldMine = mem.callsFrom.get(fn.name);
+    const sameView = (mine ? !!oldMine && sameSet(mine, oldMine) : !oldMine?.size) && sameCounts(gone, fresh);
+    let functions: FunctionView[];
+    if (sameView) functions = mem.functions.map((v, i) => (v.range === table[i]!.range ? v : { ...v, range: table[i]!.range }));
+    else {
+      const direct = new Map<string, number>();
+      for (const s of sites) if (s.function) direct.set(s.function, (direct.get(s.function) ?? 0) + 1);
+      functions = functionView(table, direct, callsFrom);
+    }
 
     const moved = (w: number) => (w < 0 ? w : at(w));
     const writers = new Set<number>();
@@ -464,7 +494,7 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
       trace: nextTrace,
       imported: importedKey,
       wrappers,
-      functions: functionView(table, direct, callsFrom),
+      functions,
       errors,
       hint,
       lineStarts: newStarts,
@@ -671,6 +701,17 @@ function directives(body: string): string[] {
 }
 
 const CONDITIONAL_RE = /^[ \t]*#[ \t]*(?:if|ifdef|ifndef|elif|elifdef|elifndef|else|endif)\b/;
+const DEFINE_RE = /^[ \t]*#[ \t]*(?:define|undef)\b/;
+
+/**
+ * The `#define`/`#undef` lines of a body (its text from `{` to `}`, at file offset
+ * `at`) as file offsets [start, end), read as the preprocessor reads them
+ * (directiveSpans); undefined when a comment in it does not end.
+ */
+function defineSpans(body: string, at: number): [number, number][] | undefined {
+  const spans = directiveSpans(body);
+  return spans?.filter(([a, b]) => DEFINE_RE.test(body.slice(a, b))).map(([a, b]) => [a + at, b + at]);
+}
 
 function sameLines(x: readonly string[], y: readonly string[]): boolean {
   return x.length === y.length && x.every((d, i) => d === y[i]);
@@ -855,6 +896,16 @@ function relevantPlain(t: ProvenanceTrace): Set<string> {
   const out = new Set<string>();
   for (const p of t.plain) if (p.startsWith('M:') || p.startsWith('S:') || (p.startsWith('N:') && mmioFields.has(p.slice(2)))) out.add(p);
   return out;
+}
+
+/** Whether two lists of sites name each function as many times (the view's `direct` counts). */
+function sameCounts(a: readonly Site[], b: readonly Site[]): boolean {
+  if (a.length !== b.length) return false;
+  const n = new Map<string | null, number>();
+  for (const s of a) n.set(s.function, (n.get(s.function) ?? 0) + 1);
+  for (const s of b) n.set(s.function, (n.get(s.function) ?? 0) - 1);
+  for (const v of n.values()) if (v !== 0) return false;
+  return true;
 }
 
 function sameSet<T>(a: ReadonlySet<T>, b: ReadonlySet<T>): boolean {

@@ -479,20 +479,53 @@ describe('incremental audit of an edited document equals a full audit', () => {
     assert.equal(inc2.auditCounts.incremental, texts2.length, JSON.stringify([...inc2.auditCounts.why]));
   });
 
-  test('a body with #ifdef branches the edit leaves alone takes the incremental path; a changed branch line or a #define in the body does not', async () => {
+  test('a body with #ifdef branches or a #define the edit leaves alone takes the incremental path (the macro body keeps its site); a changed branch or #define line, or another directive, does not', async () => {
     const withBranch = CROSS.replace('\tfor (i = 0; i < 16; i++)\n', '#ifdef CONFIG_PM\n\tgmap[5] = 2;\n#else\n\twritel(1, gbase);\n#endif\n\tfor (i = 0; i < 16; i++)\n');
+    const withDefine = withBranch.replace('#else\n', '#else\n#define WR(p) writel(0, p)\n');
+    const withPragma = withBranch.replace('#else\n', '#else\n#pragma once\n');
+
     const ref = await AuditEngine.create({ readFile: () => undefined });
     ref.configure({ regions: false }); // a whole parse, as the editor's full audit (auditOnce parses only the bodies that matter)
+    // The macro body's site is there, inside the function: what the incremental path must keep.
+    const defineLine = withDefine.split('\n').findIndex((l) => l.startsWith('#define WR'));
+    assert.ok(ref.auditOnce('/nonexistent/tdx-incremental/branch.c', withDefine).analysis.sites.some((s) => s.range.start.line === defineLine), 'the #define holds a site');
     const steps: [string, string, number][] = [
       ['a digit outside the branches', withBranch.replace('i < 16', 'i < 160'), 1],
       ['a digit inside a branch', withBranch.replace('gmap[5] = 2', 'gmap[5] = 27'), 1],
       ['a branch line changed', withBranch.replace('#ifdef CONFIG_PM', '#ifdef CONFIG_PM_SLEEP'), 0],
-      ['a #define in the body', withBranch.replace('#else\n', '#else\n#define WR(p) writel(0, p)\n').replace('i < 16', 'i < 160'), 0],
+      // The macro's body holds a site (writel): the previous audit's, moved by the edit.
+      ['a #define in the body, a digit after it', withDefine.replace('i < 16', 'i < 160'), 1],
+      ['a #define in the body, a line added before it', withDefine.replace('\tgmap[5] = 2;\n', '\tgmap[5] = 2;\n\tgmap[6] = 3;\n'), 1],
+      ['a #define in the body, a character typed before it on its line', withDefine.replace('#else\n', '#else\n '), 0],
+      ['a #define line changed', withDefine.replace('writel(0, p)', 'writel(1, p)'), 0],
+      ['an #undef added', withDefine.replace('\tfor (i = 0; i < 16; i++)\n', '#undef WR\n\tfor (i = 0; i < 16; i++)\n'), 0],
+      ['a #pragma in the body', withPragma.replace('i < 16', 'i < 160'), 0],
     ];
     for (const [what, next, incremental] of steps) {
       const inc = await AuditEngine.create({ readFile: () => undefined });
       const file = '/nonexistent/tdx-incremental/branch.c';
-      const base = what === 'a #define in the body' ? withBranch.replace('#else\n', '#else\n#define WR(p) writel(0, p)\n') : withBranch;
+      const base = /#define|#undef/.test(what) ? withDefine : /#pragma/.test(what) ? withPragma : withBranch;
+      inc.audit(file, base, 1);
+      const a = inc.audit(file, next, 2);
+      assert.equal(inc.auditCounts.incremental, incremental, `${what}: ${JSON.stringify([...inc.auditCounts.why])}`);
+      assert.deepStrictEqual(view(a, next), view(ref.auditOnce(file, next), next), what);
+    }
+  });
+
+  test('an edit in a static inline function that is no wrapper takes the incremental path; one that makes it a wrapper, or one in a wrapper, does not', async () => {
+    // next_slot is static inline and no wrapper; kick calls it with MMIO (a site once it writes through its parameter).
+    const base = CROSS + '\nstatic inline int next_slot(void __iomem *where, int i)\n{\n\treturn i + 1;\n}\n\nstatic void kick(struct priv *p)\n{\n\tnext_slot(p->base, 3);\n}\n';
+    const ref = await AuditEngine.create({ readFile: () => undefined });
+    const steps: [string, string, number][] = [
+      ['a digit in a static inline function that is no wrapper', base.replace('return i + 1;', 'return i + 12;'), 1],
+      ['a writel through its parameter: it becomes a wrapper', base.replace('\treturn i + 1;', '\twritel(i, where);\n\treturn i + 1;'), 0],
+      ['an edit in a wrapper (priv_read)', base.replace('p->base + off', 'p->base + off + 4'), 0],
+    ];
+    const file = '/nonexistent/tdx-incremental/inline.c';
+    const becomes = steps[1]![1];
+    assert.ok(ref.auditOnce(file, becomes).analysis.sites.some((x) => x.function === 'kick'), 'the call in kick is a site once next_slot is a wrapper');
+    for (const [what, next, incremental] of steps) {
+      const inc = await AuditEngine.create({ readFile: () => undefined });
       inc.audit(file, base, 1);
       const a = inc.audit(file, next, 2);
       assert.equal(inc.auditCounts.incremental, incremental, `${what}: ${JSON.stringify([...inc.auditCounts.why])}`);
