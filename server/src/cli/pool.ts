@@ -16,8 +16,11 @@ import { Worker } from 'node:worker_threads';
  * of Debian 6.1 in the wall time of two (105 s against 85-112 s) for 124 s of CPU
  * against 162-170 s and 538 MB against 819-938 MB peak (BENCHMARKS.md), and every
  * smaller tree of the spatch comparison was faster on one. Two workers still take
- * 574-638 MiB there with the header index bounded: each isolate's own floor (V8's
- * committed pages, malloc arenas, WASM memory), not what it keeps, is over 500 MB.
+ * 574-638 MiB there with the header index bounded. With glibc's arenas limited
+ * (reexec.ts), a smaller young generation and a lower recycle threshold for two
+ * workers, the smallest peak at a normal CPU cost was 514 MiB (BENCHMARKS.md, "Two
+ * workers in 500 MB"): each worker's live header knowledge reaches ~100 MB late in the
+ * run, and two of them with V8's headroom do not fit under 477 MiB beside the main thread.
  */
 export function defaultJobs(): number {
   return Math.max(1, availableParallelism() - 1);
