@@ -18,7 +18,7 @@ import { Worker } from 'node:worker_threads';
  * smaller tree of the spatch comparison was faster on one. Two workers still take
  * 574-638 MiB there with the header index bounded. With glibc's arenas limited
  * (reexec.ts), a smaller young generation and a lower recycle threshold for two
- * workers, the smallest peak at a normal CPU cost was 514 MiB (BENCHMARKS.md, "Two
+ * workers, the smallest peak at a normal CPU cost was 509-514 MiB (BENCHMARKS.md, "Two
  * workers in 500 MB"): each worker's live header knowledge reaches ~100 MB late in the
  * run, and two of them with V8's headroom do not fit under 477 MiB beside the main thread.
  */
@@ -43,7 +43,8 @@ const WORKER_HEAP_MB = 384;
  * semi-spaces and a new large-object space of a third each): 12 MB instead of V8's 48,
  * so each worker keeps 8 MB of new space committed instead of 32. With two workers on
  * drivers/ (and glibc's arenas limited, reexec.ts) V8's pages at the peak went from 383
- * to 347 MiB for about 4 % more CPU (BENCHMARKS.md, "Two workers in 500 MB").
+ * to 347 MiB (runs in different pairs: 4 % more CPU, within what the load moved;
+ * BENCHMARKS.md, "Two workers in 500 MB").
  */
 const WORKER_YOUNG_MB = 12;
 
@@ -76,7 +77,7 @@ const WORKER_RECYCLE_MB = 288;
 /**
  * The threshold when more than one worker runs: two workers under 288 MB each and the
  * main thread took drivers/ to 562 MiB; at 200 MB (2 replaced, with the young
- * generation and arenas below limited) to 514 MiB (BENCHMARKS.md, "Two workers in 500 MB").
+ * generation and arenas limited) to 509-514 MiB (BENCHMARKS.md, "Two workers in 500 MB").
  */
 const WORKER_RECYCLE_MB_SHARED = 200;
 
