@@ -12,6 +12,7 @@ import { runFix, FIX_USAGE } from './cli/fix';
 import { runMerge, MERGE_USAGE } from './cli/merge';
 import { UsageError } from './cli/options';
 import { VERSION } from './cli/scanOutput';
+import { reexec, wantsReexec } from './cli/reexec';
 
 const USAGE = `usage:
   ${SCAN_USAGE}
@@ -57,7 +58,9 @@ export async function main(argv: string[], write = (s: string) => void process.s
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => {
+  const argv = process.argv.slice(2);
+  // With more than one worker, started again once with glibc's malloc arenas limited (cli/reexec.ts).
+  (wantsReexec(argv) ? reexec(argv) : main(argv)).then((code) => {
     process.exitCode = code;
   });
 }

@@ -94,6 +94,8 @@ describe('the recycle threshold', () => {
 
   test('is the default unless TDX_AUDIT_WORKER_RECYCLE_MB gives a whole number; 0 turns it off', () => {
     withEnv(undefined, () => assert.deepEqual(workerRecycleMb(), { mb: 288, given: false }));
+    withEnv(undefined, () => assert.deepEqual(workerRecycleMb(2), { mb: 200, given: false }, 'lower when two workers share the machine'));
+    withEnv('300', () => assert.deepEqual(workerRecycleMb(2), { mb: 300, given: true }));
     withEnv('lots', () => assert.deepEqual(workerRecycleMb(), { mb: 288, given: false }));
     withEnv('-5', () => assert.deepEqual(workerRecycleMb(), { mb: 288, given: false }));
     withEnv('300', () => assert.deepEqual(workerRecycleMb(), { mb: 300, given: true }));

@@ -16,8 +16,11 @@ import { Worker } from 'node:worker_threads';
  * of Debian 6.1 in the wall time of two (105 s against 85-112 s) for 124 s of CPU
  * against 162-170 s and 538 MB against 819-938 MB peak (BENCHMARKS.md), and every
  * smaller tree of the spatch comparison was faster on one. Two workers still take
- * 574-638 MiB there with the header index bounded: each isolate's own floor (V8's
- * committed pages, malloc arenas, WASM memory), not what it keeps, is over 500 MB.
+ * 574-638 MiB there with the header index bounded. With glibc's arenas limited
+ * (reexec.ts), a smaller young generation and a lower recycle threshold for two
+ * workers, the smallest peak at a normal CPU cost was 509-514 MiB (BENCHMARKS.md, "Two
+ * workers in 500 MB"): each worker's live header knowledge reaches ~100 MB late in the
+ * run, and two of them with V8's headroom do not fit under 477 MiB beside the main thread.
  */
 export function defaultJobs(): number {
   return Math.max(1, availableParallelism() - 1);
@@ -34,6 +37,16 @@ export function defaultJobs(): number {
  * (BENCHMARKS.md); scan of drivers/ from 1,781 MB to the figure there.
  */
 const WORKER_HEAP_MB = 384;
+
+/**
+ * Each worker's young generation when more than one runs (V8 splits it into two
+ * semi-spaces and a new large-object space of a third each): 12 MB instead of V8's 48,
+ * so each worker keeps 8 MB of new space committed instead of 32. With two workers on
+ * drivers/ (and glibc's arenas limited, reexec.ts) V8's pages at the peak went from 383
+ * to 347 MiB (runs in different pairs: 4 % more CPU, within what the load moved;
+ * BENCHMARKS.md, "Two workers in 500 MB").
+ */
+const WORKER_YOUNG_MB = 12;
 
 /** The limit, or TDX_AUDIT_WORKER_HEAP_MB's (at least 16 MB): to trade CPU for memory on a small machine. */
 export function workerHeapMb(): number {
@@ -62,14 +75,21 @@ export function workerHeapMb(): number {
 const WORKER_RECYCLE_MB = 288;
 
 /**
- * The recycle threshold, or TDX_AUDIT_WORKER_RECYCLE_MB's (0: never replace a
- * worker); `given` says whether the user chose it (the run then says how often it
+ * The threshold when more than one worker runs: two workers under 288 MB each and the
+ * main thread took drivers/ to 562 MiB; at 200 MB (2 replaced, with the young
+ * generation and arenas limited) to 509-514 MiB (BENCHMARKS.md, "Two workers in 500 MB").
+ */
+const WORKER_RECYCLE_MB_SHARED = 200;
+
+/**
+ * The recycle threshold for a run of `jobs` workers, or TDX_AUDIT_WORKER_RECYCLE_MB's
+ * (0: never replace a worker); `given` says whether the user chose it (the run then says how often it
  * acted).
  */
-export function workerRecycleMb(): { mb: number | undefined; given: boolean } {
+export function workerRecycleMb(jobs = 1): { mb: number | undefined; given: boolean } {
   const raw = process.env.TDX_AUDIT_WORKER_RECYCLE_MB;
   const v = Number(raw);
-  if (raw === undefined || raw === '' || !Number.isInteger(v) || v < 0) return { mb: WORKER_RECYCLE_MB, given: false };
+  if (raw === undefined || raw === '' || !Number.isInteger(v) || v < 0) return { mb: jobs > 1 ? WORKER_RECYCLE_MB_SHARED : WORKER_RECYCLE_MB, given: false };
   return { mb: v === 0 ? undefined : v, given: true };
 }
 
@@ -88,8 +108,8 @@ export function noteRetried(note: (m: string) => void): (path: string, heapMb: n
  * `note` how many workers were replaced when the user chose the threshold (it trades
  * a fresh worker's start-up CPU for memory), and nothing otherwise.
  */
-export function recycling(note: (m: string) => void): Pick<PoolRun<unknown>, 'recycleMb' | 'recycled'> & { done: () => void } {
-  const { mb, given } = workerRecycleMb();
+export function recycling(note: (m: string) => void, jobs = 1): Pick<PoolRun<unknown>, 'recycleMb' | 'recycled'> & { done: () => void } {
+  const { mb, given } = workerRecycleMb(jobs);
   let replaced = 0;
   return {
     recycleMb: mb,
@@ -198,7 +218,8 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
       const heapMb = retry !== undefined && run.maxHeapMb ? run.maxHeapMb * 2 : run.maxHeapMb;
       if (retry !== undefined) run.retried?.(files[retry]!, heapMb);
       const workerData = { ...run.workerData, recycleMb: run.recycleMb };
-      const w = new Worker(wp, { workerData, ...(heapMb ? { resourceLimits: { maxOldGenerationSizeMb: heapMb } } : {}) });
+      const young = threads > 1 ? { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } : {};
+      const w = new Worker(wp, { workerData, ...(heapMb ? { resourceLimits: { maxOldGenerationSizeMb: heapMb, ...young } } : {}) });
       let current = -1;
       let ended = false;
       /** Set when this worker is let go after a file (a retry's one file, or past recycleMb): its exit starts the next worker. */

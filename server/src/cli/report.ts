@@ -179,7 +179,7 @@ function pooledJobs(jobs: number, signal: AbortSignal, note: (m: string) => void
     // .debug_info (166 MiB of 6.1's 225) stays in the file: each worker reads the units it joins.
     const vmlinux = job.config.objects?.vmlinux;
     const image = jobs > 1 && files.length > 1 && vmlinux ? readSharedImage(vmlinux, { infoFromFile: true }) : undefined;
-    const recycle = recycling(note);
+    const recycle = recycling(note, jobs);
     return runPool<ReportJobResult>({
       files,
       jobs,

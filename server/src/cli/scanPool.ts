@@ -34,7 +34,7 @@ export async function scanFiles(
   note: (m: string) => void = () => {},
 ): Promise<{ file: string; why: string }[]> {
   const skipped: { file: string; why: string }[] = [];
-  const recycle = recycling(note);
+  const recycle = recycling(note, jobs);
   const read = (p: string) => readTextOrUndefined(p);
   await runPool<ScanJobResult>({
     files,
