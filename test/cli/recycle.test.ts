@@ -5,15 +5,13 @@
 // header cache or analysed again), in path order.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { runCli, timeless } from '../support/reportRuns';
+import { driverTree } from '../support/driverTree';
 import { workerFootprintMb, workerRecycleMb } from '../../server/src/cli/pool';
 
-const ROOT = resolve(__dirname, '../..');
-const FIX = join(ROOT, 'test/fixtures');
-const EXAMPLE = join(ROOT, 'examples/acme_wdt');
 
 let dir = '';
 let tree = '';
@@ -24,17 +22,11 @@ describe('scan workers replaced past the recycle threshold', () => {
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'tdx-recycle-'));
     tree = join(dir, 'tree');
-    mkdirSync(join(tree, '.git'), { recursive: true });
-    const net = join(tree, 'drivers', 'net');
-    mkdirSync(net, { recursive: true });
-    for (const f of ['foo_nic.c', 'tdx_io.h']) copyFileSync(join(FIX, 'drivers', f), join(net, f));
-    const prov = join(tree, 'drivers', 'prov');
-    mkdirSync(prov, { recursive: true });
-    for (const f of ['global_irq.c', 'member.c', 'negative.c', 'overlay.c', 'prov_io.h']) copyFileSync(join(FIX, 'drivers', 'provenance', f), join(prov, f));
-    const wdt = join(tree, 'drivers', 'watchdog');
-    mkdirSync(wdt, { recursive: true });
-    for (const f of ['acme_wdt.c', 'acme_io.h']) copyFileSync(join(EXAMPLE, f), join(wdt, f));
-    walked = ['net', 'prov', 'watchdog'].reduce((n, d) => n + readdirSync(join(tree, 'drivers', d)).length, 0);
+    walked = driverTree(tree, [
+      ['net', 'drivers', ['foo_nic.c', 'tdx_io.h']],
+      ['prov', 'provenance', ['global_irq.c', 'member.c', 'negative.c', 'overlay.c', 'prov_io.h']],
+      ['watchdog', 'example', ['acme_wdt.c', 'acme_io.h']],
+    ]);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -8,6 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runCli, timeless } from '../support/reportRuns';
+import { driverTree } from '../support/driverTree';
 import { jobsOf, wantsReexec, REEXEC_MARK } from '../../server/src/cli/reexec';
 
 const ROOT = resolve(__dirname, '../..');
@@ -35,13 +36,10 @@ describe('the CLI started again with malloc arenas limited', () => {
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'tdx-reexec-'));
     tree = join(dir, 'tree');
-    mkdirSync(join(tree, '.git'), { recursive: true });
-    const net = join(tree, 'drivers', 'net');
-    mkdirSync(net, { recursive: true });
-    for (const f of ['foo_nic.c', 'tdx_io.h']) copyFileSync(join(FIX, 'drivers', f), join(net, f));
-    const prov = join(tree, 'drivers', 'prov');
-    mkdirSync(prov, { recursive: true });
-    for (const f of ['global_irq.c', 'member.c', 'prov_io.h']) copyFileSync(join(FIX, 'drivers', 'provenance', f), join(prov, f));
+    driverTree(tree, [
+      ['net', 'drivers', ['foo_nic.c', 'tdx_io.h']],
+      ['prov', 'provenance', ['global_irq.c', 'member.c', 'prov_io.h']],
+    ]);
     // Logs each main thread the CLI starts (workers are not processes).
     probe = join(dir, 'probe.js');
     writeFileSync(

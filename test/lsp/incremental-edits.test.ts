@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuditEngine } from '../../server/src/audit/engine';
 import { FIXTURES, LspHarness, fileUri } from './harness';
+import { mulberry32 as rng } from '../fuzz/prng';
 
 /** foo_nic.c with a function whose body holds a `#define` (its body a site) and a loop to edit. */
 function driverText(): string {
@@ -18,17 +19,6 @@ function driverText(): string {
   );
 }
 
-/** A small deterministic generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Pos = { line: number; character: number };
 /** An incremental didChange range and its new text. */

@@ -204,25 +204,19 @@ export interface ChildSpan {
  */
 export function fieldChildRaw(tree: Tree, raw: RawNodes, i: number, fieldId: number): ChildSpan | null {
   const m = M!;
-  const t = put(tree, raw.ids[i]!, raw.starts[i]!, raw.rows[i]!, raw.columns[i]!, raw.others[i]!);
-  m._ts_node_child_by_field_id_wasm(t, fieldId);
-  wasmCalls.field++;
-  const at = transfer >> 2;
-  if (m.HEAP32[at] === 0) return null;
-  const start = m.HEAP32[at + 1]!;
-  const symbol = m._ts_node_symbol_wasm(t);
-  const end = m._ts_node_end_index_wasm(t);
-  wasmCalls.symbol++;
-  wasmCalls.endIndex++;
-  return { symbol, start, end };
+  return fieldChildAt(m, put(tree, raw.ids[i]!, raw.starts[i]!, raw.rows[i]!, raw.columns[i]!, raw.others[i]!), fieldId);
 }
 
 /** `node.childForFieldId(fieldId)` as numbers (see fieldChildRaw); undefined: internals not in use. */
 export function nodeFieldChild(node: Node, fieldId: number): ChildSpan | null | undefined {
   const m = M;
   if (!m || verified !== true) return undefined;
-  const t = put(node.tree, node.id, node.startIndex, node.startPosition.row, node.startPosition.column,
-    (node as unknown as { [0]: number })[0]);
+  return fieldChildAt(m, put(node.tree, node.id, node.startIndex, node.startPosition.row, node.startPosition.column,
+    (node as unknown as { [0]: number })[0]), fieldId);
+}
+
+/** The field call on the node `put` left at `t`, its child's kind and span read from the transfer buffer. */
+function fieldChildAt(m: EmModule, t: number, fieldId: number): ChildSpan | null {
   m._ts_node_child_by_field_id_wasm(t, fieldId);
   wasmCalls.field++;
   const at = transfer >> 2;
