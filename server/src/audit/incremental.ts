@@ -35,6 +35,7 @@ import { errorSpans, lineAt } from '../c/errorRegions';
 import { functionView } from '../c/functions';
 import type { FunctionView, Position, Range, Site, SourceAnalysis } from '../c/types';
 import { C_WORD_RE, someWord } from '../c/syntax';
+import { blankedText } from '../c/regions';
 
 /** What the previous audit of a document left for the next edit. */
 export interface AnalysisMemory {
@@ -515,11 +516,6 @@ export function sliceKey(file: string): string {
 
 const DIRECTIVE_RE = /^[ \t]*#/m;
 
-/** The text with every character but line ends a space (a run per line: a replacement per character cost ~10 ms a slice). */
-function blanked(s: string): string {
-  return s.replace(/[^\n\r]+/g, (run) => ' '.repeat(run.length));
-}
-
 /**
  * A blanked span whose inner lines are emptied: its first and last line's part
  * become spaces (the text around them on those lines keeps its columns), every line
@@ -527,9 +523,9 @@ function blanked(s: string): string {
  */
 export function compacted(s: string): string {
   const first = s.indexOf('\n');
-  if (first < 0) return blanked(s);
+  if (first < 0) return blankedText(s);
   const last = s.lastIndexOf('\n');
-  return blanked(s.slice(0, first)) + s.slice(first, last + 1).replace(/[^\n\r]+/g, '') + blanked(s.slice(last + 1));
+  return blankedText(s.slice(0, first)) + s.slice(first, last + 1).replace(/[^\n\r]+/g, '') + blankedText(s.slice(last + 1));
 }
 
 /** The trace of a run on the slice with its offsets (function starts, parameter slots) moved to the file's. */
@@ -593,10 +589,10 @@ function keptDirectives(parser: CParser, text: string, d: FunctionSpan): [number
   const parts: string[] = [];
   let from = 0;
   for (const [a, b] of spans) {
-    parts.push(blanked(inside.slice(from, a)), inside.slice(a, b));
+    parts.push(blankedText(inside.slice(from, a)), inside.slice(a, b));
     from = b;
   }
-  parts.push(blanked(inside.slice(from)));
+  parts.push(blankedText(inside.slice(from)));
   const kept = parts.join('');
   const head = text.slice(d.start, d.bodyStart + 1);
   const tail = text.slice(d.bodyEnd - 1, d.end);

@@ -121,12 +121,12 @@ export function analyseInRegions(parser: CParser, key: string, file: string, tex
   // what the headers teach, then (closed over) the file's macros naming a seed and
   // the static and inline functions whose kept bodies name one.
   const seeds = new Set<string>();
+  /** A seed whatever the file says: the catalogue, the mapping APIs, `__iomem`, what the headers teach. */
+  const given = (w: string) => w === '__iomem' || CATALOGUE.has(w) || MAPPING_APIS.has(w) || imported.wrappers.has(w) || imported.globals.has(w) || imported.fields.has(w);
   for (const m of text.matchAll(/__iomem\b[\s*]*(?:const\b[\s*]*)?([A-Za-z_$][\w$]*)/g)) seeds.add(m[1]!);
-  for (const w of namedBy.keys()) {
-    if (CATALOGUE.has(w) || MAPPING_APIS.has(w) || w === '__iomem' || imported.wrappers.has(w) || imported.globals.has(w) || imported.fields.has(w)) seeds.add(w);
-  }
+  for (const w of namedBy.keys()) if (given(w)) seeds.add(w);
   const queue = [...seeds];
-  const isSeed = (w: string) => seeds.has(w) || w === '__iomem' || CATALOGUE.has(w) || MAPPING_APIS.has(w) || imported.wrappers.has(w) || imported.globals.has(w) || imported.fields.has(w);
+  const isSeed = (w: string) => seeds.has(w) || given(w);
   const addSeed = (w: string) => {
     if (seeds.has(w)) return;
     seeds.add(w);

@@ -247,7 +247,10 @@ export function topBlocks(text: string): Blocks {
   }
 }
 
-/** `s` with every character but line ends a space (same length: offsets, rows and columns stay). */
+/**
+ * `s` with every character but line ends a space (same length: offsets, rows and columns
+ * stay; a run per line: a replacement per character cost ~10 ms an editor slice).
+ */
 export function blankedText(s: string): string {
   return s.replace(/[^\n\r]+/g, (run) => ' '.repeat(run.length));
 }
