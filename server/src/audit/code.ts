@@ -11,6 +11,7 @@ import { ET_REL, STT_FUNC, STT_OBJECT, STT_SECTION, SHF_EXECINSTR } from '../bin
 import { SHN_LORESERVE, SHN_UNDEF, STT_NOTYPE } from '../binary/elf';
 import { R_X86_64_PC32, R_X86_64_PLT32 } from '../binary/relocate';
 import { CodeWalker, type WalkedInstruction } from '../x86/iced';
+import { lastAtOrBefore, partitionPoint } from '../sorted';
 
 export interface FunctionCode {
   /**
@@ -69,20 +70,6 @@ export function hasFramePointer(ins: readonly WalkedInstruction[]): boolean {
   return false;
 }
 
-/** Index of the last entry whose offset is <= off in a list sorted by offset, or -1. */
-function lastAtOrBefore<T>(list: readonly T[], off: number, offsetOf: (t: T) => number): number {
-  let lo = 0;
-  let hi = list.length - 1;
-  let hit = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (offsetOf(list[mid]!) <= off) {
-      hit = mid;
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
-  return hit;
-}
 
 const byBig = (a: bigint, b: bigint): number => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -341,13 +328,7 @@ export class ObjectCode {
       if (!fn) return;
       // Decoded in address order: start at the first instruction at or after lo.
       const all = this.instructions(fn);
-      let a = 0;
-      let b = all.length;
-      while (a < b) {
-        const mid = (a + b) >> 1;
-        if (all[mid]!.ip < lo) a = mid + 1;
-        else b = mid;
-      }
+      const a = partitionPoint(all.length, (i) => all[i]!.ip < lo);
       for (let k = a; k < all.length && all[k]!.ip < hi; k++) yield { fn, insn: all[k]! };
       addr = fn.start + BigInt(fn.size);
     }
@@ -415,15 +396,9 @@ export class ObjectCode {
   /** The relocations of a code section whose place lies in [lo, hi) (section offsets), in offset order. */
   relocationsIn(sectionIndex: number, lo: number, hi: number): CodeReloc[] {
     const list = this.relocations().get(sectionIndex) ?? [];
-    let a = 0;
-    let b = list.length;
     const l = BigInt(lo);
     const h = BigInt(hi);
-    while (a < b) {
-      const mid = (a + b) >> 1;
-      if (list[mid]!.rela.offset < l) a = mid + 1;
-      else b = mid;
-    }
+    const a = partitionPoint(list.length, (i) => list[i]!.rela.offset < l);
     const out: CodeReloc[] = [];
     for (let i = a; i < list.length && list[i]!.rela.offset < h; i++) out.push(list[i]!);
     return out;
@@ -530,16 +505,7 @@ export class ObjectCode {
   private objectSymbolAt(shndx: number, value: bigint): ElfSymbol | undefined {
     const list = this.symbolTables().objects.get(shndx);
     if (!list) return undefined;
-    let lo = 0;
-    let hi = list.length - 1;
-    let best: ElfSymbol | undefined;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (list[mid]!.value <= value) {
-        best = list[mid];
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
+    const best = list[lastAtOrBefore(list, value, (s) => s.value)];
     return best && value < best.value + BigInt(Math.max(1, Number(best.size))) ? best : undefined;
   }
 

@@ -7,6 +7,7 @@
 import type { Node } from 'web-tree-sitter';
 import { matchParen } from './annotations';
 import type { Range } from './types';
+import { lastAtOrBefore, spanAt } from '../sorted';
 
 /** Outermost ERROR regions as sorted, disjoint [start, end) offsets. */
 export function errorRegions(root: Node): [number, number][] {
@@ -26,16 +27,7 @@ export function errorRegions(root: Node): [number, number][] {
 
 /** Whether offset `index` lies in one of the (sorted, disjoint) regions. */
 export function inRegions(regions: readonly [number, number][], index: number): boolean {
-  let lo = 0;
-  let hi = regions.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const [s, e] = regions[mid]!;
-    if (index < s) hi = mid - 1;
-    else if (index >= e) lo = mid + 1;
-    else return true;
-  }
-  return false;
+  return spanAt(regions, index, (r) => r[0], (r) => r[1]) !== undefined;
 }
 
 export interface RecoveredCall {
@@ -126,14 +118,7 @@ function splitArgs(src: string, open: number, close: number): string[] {
 
 /** The line (index into `starts`, see lineStarts) holding offset `i`. */
 export function lineAt(starts: readonly number[], i: number): number {
-  let lo = 0;
-  let hi = starts.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (starts[mid]! <= i) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
+  return Math.max(0, lastAtOrBefore(starts, i, (s) => s));
 }
 
 /** Range of [start, end) in a text, from its line starts (see lineStarts). */

@@ -16,6 +16,7 @@
 // reported back so facts can learn them and the object be run again.
 import type { WalkedInstruction, MemoryAccess } from '../../x86/iced';
 import { STRING_INSN } from './strings';
+import { partitionPoint } from '../../sorted';
 
 /** -1: MMIO; 0: unknown; > 0: pointer to the struct whose DIE is at that .debug_info offset. */
 export type Val = number;
@@ -186,14 +187,7 @@ export function analyseFunction(name: string, code: CodeView, facts: DataflowFac
   // Per instruction, the DWARF location hints that hold there (applied before it runs).
   const hintAt = new Map<number, RegisterHint[]>();
   for (const h of facts.hints(name)) {
-    let lo = 0;
-    let hi = ins.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (ins[mid]!.ip < h.lo) lo = mid + 1;
-      else hi = mid;
-    }
-    for (let k = lo; k < ins.length && ins[k]!.ip < h.hi; k++) {
+    for (let k = partitionPoint(ins.length, (i) => ins[i]!.ip < h.lo); k < ins.length && ins[k]!.ip < h.hi; k++) {
       {
         const l = hintAt.get(k);
         if (l) l.push(h);

@@ -23,6 +23,7 @@ import { AddressRange, ArangeEntry, rangesContain, readAranges } from './ranges'
 import { cstringAt } from '../reader';
 import { DwarfSections, ElfDwarfSections, faultIn, infoSourceOf, type InfoSource } from './sections';
 import { DwarfUnit, UnitHost } from './unit';
+import { lastAtOrBefore, spanAt } from '../../sorted';
 
 export interface FunctionInfo {
   /** DW_AT_name, following abstract_origin/specification when the DIE has none. */
@@ -191,17 +192,7 @@ export class DwarfReader implements UnitHost {
 
   /** The unit containing a .debug_info offset. */
   unitAt(offset: number): DwarfUnit | undefined {
-    const us = this.units();
-    let lo = 0;
-    let hi = us.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const u = us[mid]!;
-      if (offset < u.header.offset) hi = mid - 1;
-      else if (offset >= u.header.end) lo = mid + 1;
-      else return u;
-    }
-    return undefined;
+    return spanAt(this.units(), offset, (u) => u.header.offset, (u) => u.header.end);
   }
 
   /** A DIE by .debug_info offset, in whichever unit holds it. */
@@ -271,15 +262,8 @@ export class DwarfReader implements UnitHost {
   lineForAddress(cu: DwarfUnit, addr: bigint): LineRow | undefined {
     for (const s of this.sequencesOf(cu)) {
       if (addr < s.lo || addr >= s.hi) continue;
-      const rows = s.rows;
-      let lo = 0;
-      let hi = rows.length - 1; // rows[hi] is the end_sequence row, address > addr
-      while (hi - lo > 1) {
-        const mid = (lo + hi) >> 1;
-        if (rows[mid]!.address <= addr) lo = mid;
-        else hi = mid;
-      }
-      return rows[lo];
+      // The last row at or before addr (the end_sequence row's address is past it).
+      return s.rows[Math.max(0, lastAtOrBefore(s.rows, addr, (r) => r.address))];
     }
     return undefined;
   }
@@ -468,16 +452,7 @@ export class DwarfReader implements UnitHost {
     const idx = this.scopeIndexOf(cu);
     const dies = cu.codeDies();
     // Last interval starting at or before addr.
-    let lo = 0;
-    let hi = idx.length - 1;
-    let at = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (idx[mid]!.lo <= addr) {
-        at = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
+    const at = lastAtOrBefore(idx, addr, (e) => e.lo);
     let best = -1;
     for (let i = at; i >= 0; i--) {
       const e = idx[i]!;
@@ -577,16 +552,7 @@ function entryPc(cu: DwarfUnit, d: Die): bigint | undefined {
 
 /** Binary search for the entry containing addr in ranges sorted by lo. */
 function findRange(sorted: readonly ArangeEntry[], addr: bigint): ArangeEntry | undefined {
-  let lo = 0;
-  let hi = sorted.length - 1;
-  let cand = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid]!.lo <= addr) {
-      cand = mid;
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
+  const cand = lastAtOrBefore(sorted, addr, (r) => r.lo);
   // Ranges may nest or overlap (e.g. unit ranges); look back a little for a container.
   for (let i = cand; i >= 0 && i > cand - 64; i--) {
     const r = sorted[i]!;

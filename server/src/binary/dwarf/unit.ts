@@ -15,6 +15,7 @@ import { LineProgramHeader, LineRow, lineFilePath, readLineProgramHeader, runLin
 import { AddressRange, readRangeList, readRnglist, rnglistxOffset } from './ranges';
 import { LocationEntry, loclistxOffset, readLocList, readLoclist } from './loclists';
 import { DwarfSections, faultIn, sectionReader, type InfoBytes, type InfoSource } from './sections';
+import { partitionPoint } from '../../sorted';
 
 /**
  * Bytes read for a root DIE alone from a file-backed section: kernel root DIEs
@@ -166,14 +167,7 @@ export class DwarfUnit {
     // The DIEs are in pre-order, which is their order in the section: a binary
     // search instead of a map of every DIE (a kernel unit has ~10^5 of them).
     const dies = this.dies();
-    let lo = 0;
-    let hi = dies.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (dies[mid]!.offset < offset) lo = mid + 1;
-      else hi = mid;
-    }
-    const d = dies[lo];
+    const d = dies[partitionPoint(dies.length, (i) => dies[i]!.offset < offset)];
     return d !== undefined && d.offset === offset ? d : undefined;
   }
 
