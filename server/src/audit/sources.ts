@@ -6,6 +6,7 @@ import { MAX_TEXT_BYTES, readTextOrUndefined, tryReadText } from '../fs/safeRead
 import { walkFiles, WalkError } from '../fs/walk';
 import { dirname, resolve } from 'node:path';
 import { CATALOGUE_NAMES_RE, MAPPING_NAMES_RE } from '../c/catalogue';
+import { includeLineStart } from '../c/includePath';
 
 /** Folders that never hold driver C a user wants audited. */
 export const SKIP_DIRS: ReadonlySet<string> = new Set(['.git', '.hg', '.svn', 'node_modules', '.tdx-audit', 'dist', 'Documentation']);
@@ -35,20 +36,9 @@ const QUOTED_INCLUDE_G = /^[ \t]*#[ \t]*include[ \t]*"([^"\n]+)"/gm;
  * of a tree's bytes (drivers/: 1.6 s).
  */
 export function hasIncludeLine(text: string): boolean {
-  for (let i = text.indexOf('include'); i >= 0; i = text.indexOf('include', i + 7)) {
-    let j = i - 1;
-    while (j >= 0 && isBlank(text.charCodeAt(j))) j--;
-    if (j < 0 || text.charCodeAt(j) !== 35) continue; // #
-    j--;
-    while (j >= 0 && isBlank(text.charCodeAt(j))) j--;
-    if (j < 0 || isLineEnd(text.charCodeAt(j))) return true;
-  }
+  for (let i = text.indexOf('include'); i >= 0; i = text.indexOf('include', i + 7)) if (includeLineStart(text, i) >= 0) return true;
   return false;
 }
-
-const isBlank = (c: number) => c === 32 || c === 9;
-/** What ends a line for a regex's `^` under the m flag. */
-const isLineEnd = (c: number) => c === 10 || c === 13 || c === 0x2028 || c === 0x2029;
 /** Include chains deeper than this are let through (the engine decides). */
 const MAX_FILTER_DEPTH = 32;
 

@@ -8,7 +8,7 @@ import { mulberry32 } from '../../fuzz/prng';
 import { hasIncludeLine, namesSite } from '../../../server/src/audit/sources';
 import { HeaderIndex, type WordQuery } from '../../../server/src/c/headerIndex';
 import { emptyKnowledge, type Knowledge } from '../../../server/src/c/knowledge';
-import { kernelContext } from '../../../server/src/c/includePath';
+import { includeDirectives, kernelContext } from '../../../server/src/c/includePath';
 import { CATALOGUE, CATALOGUE_NAMES_RE, MAPPING_APIS, MAPPING_NAMES_RE } from '../../../server/src/c/catalogue';
 
 /** What namesMemberOrWord answered before its plain scan: the regex over every word. */
@@ -177,4 +177,38 @@ test('hasIncludeLine answers what /^[ \\t]*#[ \\t]*include/m answers', () => {
     assert.equal(hasIncludeLine(t), want, JSON.stringify(t));
   }
   assert.ok(yes > 300 && yes < samples.length - 300, `both answers are exercised (${yes})`);
+});
+
+test('includeDirectives finds what the include regex over the whole text found', () => {
+  // The directives as read before (every position tried by the regex).
+  const INCLUDE_RE = /^[ \t]*#[ \t]*include(_next)?[ \t]*(?:"([^"\n]+)"|<([^>\n]+)>|([A-Za-z_]\w*))/gm;
+  const byRegex = (text: string) => {
+    const out: { spec: string; kind: string; next: boolean; line: number }[] = [];
+    let line = 0;
+    let from = 0;
+    for (const m of text.matchAll(INCLUDE_RE)) {
+      for (let i = text.indexOf('\n', from); i >= 0 && i < m.index!; i = text.indexOf('\n', i + 1)) line++;
+      from = m.index!;
+      const next = !!m[1];
+      if (m[2] !== undefined) out.push({ spec: m[2], kind: 'quote', next, line });
+      else if (m[3] !== undefined) out.push({ spec: m[3], kind: 'angle', next, line });
+      else out.push({ spec: m[4]!, kind: 'macro', next, line });
+    }
+    return out;
+  };
+  const parts = ['#', 'include', '_next', ' ', '\t', '\n', '\r', '\u2028', '"a.h"', '<b.h>', 'M_H', '"', '<', '>', 'x', '#include "c.h"', 'include"d.h"', '"e\u2028#include <f.h>"'];
+  const rnd = mulberry32(3316);
+  const samples = ['#include <a.h>\n  #  include_next "b.h"\n#include M\n', '#include "x\u2028#include <y.h>"\n#include <z.h>', '#include\n#include <a.h>'];
+  for (let i = 0; i < 6000; i++) {
+    let t = '';
+    for (let n = Math.floor(rnd() * 12); n > 0; n--) t += parts[Math.floor(rnd() * parts.length)];
+    samples.push(t);
+  }
+  let found = 0;
+  for (const t of samples) {
+    const want = byRegex(t);
+    found += want.length;
+    assert.deepEqual(includeDirectives(t), want, JSON.stringify(t));
+  }
+  assert.ok(found > 1000, `directives are found (${found})`);
 });
