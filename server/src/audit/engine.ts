@@ -133,10 +133,10 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import { DiskHeaderStore, headerCacheDir, type HeaderStore } from '../c/headerCache';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { analyzeFile } from '../c/analyze';
-import { namesMemberOrWord, namesWord } from '../c/syntax';
+import { namesWord, scanMembersAndWords } from '../c/syntax';
 import { emptyKnowledge, mergeKnowledge, type Knowledge } from '../c/knowledge';
 import { CParser } from '../c/parser';
-import { HeaderIndex, type DeclaredNames, type Imports } from '../c/headerIndex';
+import { HeaderIndex, type DeclaredNames, type Imports, type WordQuery } from '../c/headerIndex';
 import { IncludeResolver, includeDirectives, type CompileEntry, type IncludeContext } from '../c/includePath';
 import { loadCompileCommands } from './compile';
 import { findingFor, DEFAULT_SEVERITY } from './findings';
@@ -483,23 +483,19 @@ export class AuditEngine {
    */
   mayHoldSitesThroughHeaders(file: string, text: string): boolean {
     if (!this.config.followIncludes) return false;
-    // Words first against every name the header index knows (no merge of the
-    // file's ~800-header closure for a file that names none of them).
-    const imports = this.computeImports(
-      file,
-      text,
-      (names) => (names.callable.size > 0 || names.fields.size > 0) && namesMemberOrWord(text, (w) => names.callable.has(w), (w) => names.fields.has(w)),
-    );
+    // One scan of the file's words against every name the header index knows, then
+    // those few words against the closure's components: the closure (~800 headers
+    // for a driver) is merged only for a file that names something it declares, and
+    // that merge is the audit's, which follows.
+    const imports = this.computeImports(file, text, (names) => wordsAmong(text, names));
     if (!imports) return false;
     this.lastImports = { file, text, imports };
-    const k = imports.knowledge;
-    if (!k.wrappers.size && !k.globals.size && !k.fields.size) return false;
-    return namesMemberOrWord(text, (w) => k.wrappers.has(w) || k.globals.has(w), (w) => k.fields.has(w));
+    return true;
   }
 
   private computeImports(file: string, text: string): Imports;
-  private computeImports(file: string, text: string, gate: (names: DeclaredNames) => boolean): Imports | undefined;
-  private computeImports(file: string, text: string, gate?: (names: DeclaredNames) => boolean): Imports | undefined {
+  private computeImports(file: string, text: string, words: WordQuery): Imports | undefined;
+  private computeImports(file: string, text: string, words?: WordQuery): Imports | undefined {
     const path = toPath(file);
     if (!path) return { knowledge: emptyKnowledge(), notFollowed: [], headers: 0 };
     const asUri = file.startsWith('file:');
@@ -511,7 +507,7 @@ export class AuditEngine {
     };
     try {
       const name = (p: string) => (asUri ? pathToFileURL(p).toString() : p);
-      return gate ? this.index.importsOf(path, text, ctx, read, name, this.storeFor(ctx), gate) : this.index.importsOf(path, text, ctx, read, name, this.storeFor(ctx));
+      return words ? this.index.importsOf(path, text, ctx, read, name, this.storeFor(ctx), words) : this.index.importsOf(path, text, ctx, read, name, this.storeFor(ctx));
     } catch (e) {
       // Headers teach; they never stop the file's own audit.
       return { knowledge: emptyKnowledge(), notFollowed: [{ include: '(all headers)', from: path, line: 0, why: `the header walk failed: ${e instanceof Error ? e.message : String(e)}` }], headers: 0 };
@@ -539,6 +535,26 @@ export class AuditEngine {
   get headerStats(): { components: number; analysed: number; fromDisk: number; factsFromDisk: number } {
     return { components: this.index.size, analysed: this.index.analysed, fromDisk: this.index.fromStore, factsFromDisk: this.index.factsFromStore };
   }
+}
+
+/**
+ * The words of `text` among the names headers declare (plain words among the
+ * callable names, words after `->`/`.` among the fields), or undefined when none is.
+ */
+function wordsAmong(text: string, names: DeclaredNames): { plain: Set<string>; member: Set<string> } | undefined {
+  if (names.callable.size === 0 && names.fields.size === 0) return undefined;
+  const plain = new Set<string>();
+  const member = new Set<string>();
+  // A word becomes a string only when its hash's bit is set in the set it is asked of.
+  scanMembersAndWords(text, (s, e, h, isMember) => {
+    const set = isMember ? names.fields : names.callable;
+    if (set.mayHave(h)) {
+      const w = text.slice(s, e);
+      if (set.has(w)) (isMember ? member : plain).add(w);
+    }
+    return false;
+  });
+  return plain.size || member.size ? { plain, member } : undefined;
 }
 
 function toPath(file: string): string | undefined {

@@ -6,6 +6,7 @@ import { MAX_TEXT_BYTES, readTextOrUndefined, tryReadText } from '../fs/safeRead
 import { walkFiles, WalkError } from '../fs/walk';
 import { dirname, resolve } from 'node:path';
 import { CATALOGUE_NAMES_RE, MAPPING_NAMES_RE } from '../c/catalogue';
+import { includeLineStart } from '../c/includePath';
 
 /** Folders that never hold driver C a user wants audited. */
 export const SKIP_DIRS: ReadonlySet<string> = new Set(['.git', '.hg', '.svn', 'node_modules', '.tdx-audit', 'dist', 'Documentation']);
@@ -14,14 +15,30 @@ export const MAX_SOURCE_BYTES = MAX_TEXT_BYTES;
 
 export class SourceError extends Error {}
 
+/**
+ * The three tests of namesSite as one regex: a file that names none of them (most
+ * of a tree, and nearly all of its bytes: the generated register headers) is read
+ * once instead of three times (drivers/: 43 % less time in this test).
+ */
+const NAMES_SITE_RE = new RegExp(`${CATALOGUE_NAMES_RE.source}|__iomem|${MAPPING_NAMES_RE.source}`);
+
 /** A text that names a catalogued accessor, `__iomem` or an MMIO mapping API. */
 export function namesSite(text: string): boolean {
-  return CATALOGUE_NAMES_RE.test(text) || text.includes('__iomem') || MAPPING_NAMES_RE.test(text);
+  return NAMES_SITE_RE.test(text);
 }
 
 const QUOTED_INCLUDE_G = /^[ \t]*#[ \t]*include[ \t]*"([^"\n]+)"/gm;
-/** A file with no include at all learns nothing from headers (the forced ones declare no wrappers). */
-const ANY_INCLUDE = /^[ \t]*#[ \t]*include/m;
+/**
+ * Whether some line of `text` starts an include directive: what `/^[ \t]*#[ \t]*include/m`
+ * matches (a file with no include at all learns nothing from headers; the forced
+ * ones declare no wrappers). Found from each `include` (a native string search)
+ * backwards: the regex tried every position of the files that name nothing, most
+ * of a tree's bytes (drivers/: 1.6 s).
+ */
+export function hasIncludeLine(text: string): boolean {
+  for (let i = text.indexOf('include'); i >= 0; i = text.indexOf('include', i + 7)) if (includeLineStart(text, i) >= 0) return true;
+  return false;
+}
 /** Include chains deeper than this are let through (the engine decides). */
 const MAX_FILTER_DEPTH = 32;
 
@@ -33,7 +50,7 @@ const MAX_FILTER_DEPTH = 32;
  */
 export function textDecision(text: string): 'parse' | 'headers' | 'skip' {
   if (namesSite(text)) return 'parse';
-  return ANY_INCLUDE.test(text) ? 'headers' : 'skip';
+  return hasIncludeLine(text) ? 'headers' : 'skip';
 }
 
 /**

@@ -33,6 +33,7 @@ import { dirname, sep } from 'node:path';
 import { emptyKnowledge, mergeKnowledge, type Knowledge } from './knowledge';
 import type { HeaderStore } from './headerCache';
 import { headerShareOfThisThread, type HeaderShare } from './headerShare';
+import { WordSet } from './wordSet';
 import { includeDirectives, resolveInclude, type IncludeContext, type IncludeDirective, type Probe, type Resolution } from './includePath';
 
 /** What the host answers for a header: its text, or why not (`missing`: the search goes on). */
@@ -58,9 +59,16 @@ export interface Imports {
 
 /** Names headers declare: wrappers and `__iomem` globals (called or named), `__iomem` fields (after `->` or `.`). */
 export interface DeclaredNames {
-  callable: ReadonlySet<string>;
-  fields: ReadonlySet<string>;
+  callable: Pick<WordSet, 'has' | 'mayHave' | 'size' | typeof Symbol.iterator>;
+  fields: Pick<WordSet, 'has' | 'mayHave' | 'size' | typeof Symbol.iterator>;
 }
+
+/**
+ * The pre-filter's question of a file's closure: which of the file's words are among
+ * `names` (plain words among `callable`, words after `->`/`.` among `fields`), or
+ * undefined when none is.
+ */
+export type WordQuery = (names: DeclaredNames) => { plain: ReadonlySet<string>; member: ReadonlySet<string> } | undefined;
 
 /** Analyses one component's members against what they import; returns what they declare. */
 /**
@@ -230,7 +238,7 @@ export class HeaderIndex {
   /** Headers whose facts the disk store gave for their stat (not read). */
   factsFromStore = 0;
   /** Every name a component this index has seen declares (only grows). */
-  private readonly names = { callable: new Set<string>(), fields: new Set<string>() };
+  private readonly names = { callable: new WordSet(), fields: new WordSet() };
   private readonly shared: HeaderShare | undefined;
 
   constructor(
@@ -279,12 +287,15 @@ export class HeaderIndex {
    */
   importsOf(file: string, text: string, ctx: IncludeContext, read: HeaderRead, name: (path: string) => string, store?: HeaderStore): Imports;
   /**
-   * With `gate`: undefined, without merging the closure, when `gate` says no word of
-   * the file is among the names every header the index knows declares (a superset
-   * of any one closure's: a negative answer is exact).
+   * With `words`: undefined, without merging the closure, unless a header of the
+   * closure declares one of the file's words as the file uses it (a plain word as a
+   * wrapper or `__iomem` global, a member as an `__iomem` field). `words` is asked
+   * against every name the index knows (a superset of any one closure's, so what it
+   * leaves out is exact); only its few answers are looked up in the closure's
+   * components.
    */
-  importsOf(file: string, text: string, ctx: IncludeContext, read: HeaderRead, name: (path: string) => string, store: HeaderStore | undefined, gate: (names: DeclaredNames) => boolean): Imports | undefined;
-  importsOf(file: string, text: string, ctx: IncludeContext, read: HeaderRead, name: (path: string) => string, store?: HeaderStore, gate?: (names: DeclaredNames) => boolean): Imports | undefined {
+  importsOf(file: string, text: string, ctx: IncludeContext, read: HeaderRead, name: (path: string) => string, store: HeaderStore | undefined, words: WordQuery): Imports | undefined;
+  importsOf(file: string, text: string, ctx: IncludeContext, read: HeaderRead, name: (path: string) => string, store?: HeaderStore, words?: WordQuery): Imports | undefined {
     const notFollowed: NotFollowed[] = [];
     const said = new Set<string>();
     const say = (n: NotFollowed) => {
@@ -429,8 +440,12 @@ export class HeaderIndex {
     }
 
     // The pre-filter's question first: a file none of whose words any header known
-    // to the index declares cannot name one its closure declares (no merge needed).
-    if (gate && !gate(this.names)) return undefined;
+    // to the index declares cannot name one its closure declares, and one whose
+    // closure declares none of those words names nothing either (no merge needed).
+    if (words) {
+      const asked = words(this.names);
+      if (!asked || !closureDeclares(roots, nodes, asked.plain, asked.member)) return undefined;
+    }
     const knowledge = emptyKnowledge();
     const reached = mergeClosure(knowledge, roots, nodes);
     for (const n of reached) for (const note of n.notes) say(note);
@@ -616,39 +631,79 @@ function edgeNodesOf(n: Node, nodes: Map<string, Node>): (Node | undefined)[] {
 }
 
 /**
- * Merges the exports of everything reachable from `starts` in C's order: a
- * header's includes before the header itself (first definition wins). Each
- * component once. (Runs once per audited or pre-filtered file over the ~800
- * headers a driver reaches: visited marks are numbers on the nodes, not a set of paths.)
+ * Visits everything reachable from `starts` in C's order: a header's includes
+ * before the header itself, each node once, `component` once per component, until
+ * `node` or `component` returns true (then true). (Runs once per audited or
+ * pre-filtered file over the ~800 headers a driver reaches: visited marks are
+ * numbers on the nodes, not a set of paths.)
  */
-function mergeClosure(into: Knowledge, starts: readonly string[], nodes: Map<string, Node>, wrappersOnly = false): Node[] {
+function visitClosure(starts: readonly string[], nodes: Map<string, Node>, node: ((n: Node) => void) | undefined, component: (c: Component) => boolean): boolean {
   const visit = ++merges;
-  const reached: Node[] = [];
+  // The frames as parallel stacks (no object per frame: the pre-filter walks a
+  // closure for each of a third of drivers/' files).
+  const ns: Node[] = [];
+  const es: (Node | undefined)[][] = [];
+  const is: number[] = [];
   for (const s of starts) {
     const first = nodes.get(s);
     if (!first || first.visit === visit) continue;
     first.visit = visit;
-    const frames: { n: Node; i: number; edges: (Node | undefined)[] }[] = [{ n: first, i: 0, edges: edgeNodesOf(first, nodes) }];
-    while (frames.length) {
-      const fr = frames[frames.length - 1]!;
-      if (fr.i < fr.edges.length) {
-        const m = fr.edges[fr.i++];
+    ns.push(first);
+    es.push(edgeNodesOf(first, nodes));
+    is.push(0);
+    while (ns.length) {
+      const top = ns.length - 1;
+      const edges = es[top]!;
+      const i = is[top]!;
+      if (i < edges.length) {
+        is[top] = i + 1;
+        const m = edges[i];
         if (m && m.visit !== visit) {
           m.visit = visit;
-          frames.push({ n: m, i: 0, edges: edgeNodesOf(m, nodes) });
+          ns.push(m);
+          es.push(edgeNodesOf(m, nodes));
+          is.push(0);
         }
         continue;
       }
-      frames.pop();
-      reached.push(fr.n);
-      const c = fr.n.comp;
+      const n = ns.pop()!;
+      es.pop();
+      is.pop();
+      node?.(n);
+      const c = n.comp;
       if (c && c.visit !== visit) {
         c.visit = visit;
-        if (c.exports === EMPTY) continue;
-        if (!wrappersOnly) mergeKnowledge(into, c.exports);
-        else for (const [k, v] of c.exports.wrappers) if (!into.wrappers.has(k)) into.wrappers.set(k, v);
+        if (c.exports !== EMPTY && component(c)) return true;
       }
     }
   }
+  return false;
+}
+
+/**
+ * Merges the exports of everything reachable from `starts` in C's order (first
+ * definition wins). Returns the nodes reached.
+ */
+function mergeClosure(into: Knowledge, starts: readonly string[], nodes: Map<string, Node>, wrappersOnly = false): Node[] {
+  const reached: Node[] = [];
+  visitClosure(starts, nodes, (n) => reached.push(n), (c) => {
+    if (!wrappersOnly) mergeKnowledge(into, c.exports);
+    else for (const [k, v] of c.exports.wrappers) if (!into.wrappers.has(k)) into.wrappers.set(k, v);
+    return false;
+  });
   return reached;
+}
+
+/**
+ * Whether a component reachable from `starts` declares one of `plain` as a wrapper
+ * or `__iomem` global, or one of `member` as an `__iomem` field: what the merged
+ * closure would hold (its names are the union of its components'), without merging.
+ */
+function closureDeclares(starts: readonly string[], nodes: Map<string, Node>, plain: ReadonlySet<string>, member: ReadonlySet<string>): boolean {
+  return visitClosure(starts, nodes, undefined, (c) => {
+    const k = c.exports;
+    for (const w of plain) if (k.wrappers.has(w) || k.globals.has(w)) return true;
+    for (const w of member) if (k.fields.has(w)) return true;
+    return false;
+  });
 }

@@ -328,12 +328,52 @@ function detachedString(s: string): string {
   return (' ' + s).slice(1);
 }
 
+/** INCLUDE_RE tried at one position (sticky; `^` still means a line start). */
+const INCLUDE_AT_RE = new RegExp(INCLUDE_RE.source, 'my');
+
+const isBlank = (c: number) => c === 32 || c === 9;
+/** What ends a line for a regex's `^` under the m flag. */
+const isLineEnd = (c: number) => c === 10 || c === 13 || c === 0x2028 || c === 0x2029;
+
+/**
+ * Where the line holding `include` at `i` starts when that line can open with
+ * `[ \t]*#[ \t]*include` (what `^[ \t]*#[ \t]*include` under the m flag needs), else -1.
+ */
+export function includeLineStart(text: string, i: number): number {
+  let j = i - 1;
+  while (j >= 0 && isBlank(text.charCodeAt(j))) j--;
+  if (j < 0 || text.charCodeAt(j) !== 35) return -1; // #
+  j--;
+  while (j >= 0 && isBlank(text.charCodeAt(j))) j--;
+  return j < 0 || isLineEnd(text.charCodeAt(j)) ? j + 1 : -1;
+}
+
+/**
+ * INCLUDE_RE's matches, in order: every match holds `include` after `#` at a line
+ * start, so each `include` the native string search finds is tried there alone
+ * (the regex tried every position of a file; headers and sources are mostly lines
+ * that are not includes). A candidate inside the previous match is not one.
+ */
+function* includeMatches(text: string): Generator<RegExpExecArray> {
+  const re = INCLUDE_AT_RE;
+  let end = 0;
+  for (let i = text.indexOf('include'); i >= 0; i = text.indexOf('include', i + 7)) {
+    const start = includeLineStart(text, i);
+    if (start < end) continue; // also -1
+    re.lastIndex = start;
+    const m = re.exec(text);
+    if (!m) continue;
+    end = start + m[0].length;
+    yield m;
+  }
+}
+
 /** Every include line of a text, in order (conditional ones too: the analysis sees every branch). */
 export function includeDirectives(text: string): IncludeDirective[] {
   const out: IncludeDirective[] = [];
   let line = 0;
   let from = 0;
-  for (const m of text.matchAll(INCLUDE_RE)) {
+  for (const m of includeMatches(text)) {
     for (let i = text.indexOf('\n', from); i >= 0 && i < m.index!; i = text.indexOf('\n', i + 1)) line++;
     from = m.index!;
     const next = !!m[1];

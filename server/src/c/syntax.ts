@@ -14,8 +14,12 @@ export const C_WORD_RE = /(?:[\p{ID_Start}_$]|\\u[\dA-Fa-f]{4}|\\U[\dA-Fa-f]{8})
 /** `C_WORD_RE` with the `->` or `.` before the word when it is a member access (group 1), the word in group 2. */
 export const C_MEMBER_OR_WORD_RE = /(->|\.)?\s*((?:[\p{ID_Start}_$]|\\u[\dA-Fa-f]{4}|\\U[\dA-Fa-f]{8})(?:[\p{ID_Continue}$]|\\u[\dA-Fa-f]{4}|\\U[\dA-Fa-f]{8})*)/gu;
 
-/** A character outside ASCII, or a backslash (a `\u` name): text the plain scan below does not read. */
-const NOT_PLAIN_RE = /[\\\u0080-\uffff]/;
+/**
+ * A character outside ASCII, or a backslash before `u`/`U` (a universal character
+ * name): text the plain scans below do not read. Any other backslash (a macro's line
+ * continuation, `\n` in a string) is a character no word holds, as for the regex.
+ */
+const NOT_PLAIN_RE = /[\u0080-\uffff]|\\[uU]/;
 
 /** `[A-Za-z_$]`: what starts a C word in ASCII text. */
 function startsWord(c: number): boolean {
@@ -54,10 +58,90 @@ export function namesWord(text: string, known: (w: string) => boolean): boolean 
   return someWord(text, known);
 }
 
-/** Whether `text` names a word `plain` takes, or after `->` or `.` a member `member` takes. */
-export function namesMemberOrWord(text: string, plain: (w: string) => boolean, member: (w: string) => boolean): boolean {
-  for (const m of text.matchAll(C_MEMBER_OR_WORD_RE)) if (m[1] ? member(m[2]!) : plain(m[2]!)) return true;
+/** The hash the scans below give a word as they read it: WordSet's filter (wordSet.ts). */
+export function wordHash(w: string): number {
+  let h = 0;
+  for (let i = 0; i < w.length; i++) h = (Math.imul(h, 31) + w.charCodeAt(i)) | 0;
+  return h;
+}
+
+/** Per UTF-16 code unit: starts an ASCII word, only continues one (a digit), or neither (every other unit, ASCII or not). */
+const NO_WORD = 0;
+const STARTS = 1;
+const WORD_CLASS = (() => {
+  const t = new Uint8Array(65536);
+  for (let c = 0; c < 128; c++) t[c] = startsWord(c) ? STARTS : continuesWord(c) ? 2 : NO_WORD;
+  return t;
+})();
+
+/** A character the plain scan does not read: outside ASCII, or a backslash before `u`/`U` (a universal character name). */
+function notPlainAt(text: string, i: number): boolean {
+  const c = text.charCodeAt(i);
+  if (c >= 128) return true;
+  if (c !== 92) return false;
+  const d = text.charCodeAt(i + 1);
+  return d === 117 || d === 85;
+}
+
+/**
+ * Calls `visit` with each C word of `text` as `C_MEMBER_OR_WORD_RE` reads it (its
+ * start, end, wordHash, and whether `->` or `.` comes before it) until `visit`
+ * returns true; returns whether it did. ASCII is read by character codes, hashing as
+ * it goes: a word is a member when the characters between it and the word before,
+ * whitespace aside, end with `.` or `->` (where the regex's match for it starts).
+ * At the first character the plain scan does not read, the regex takes over from
+ * the end of the last word visited (its matches from there are the ones it would
+ * have found from the start: they begin where the previous one ends).
+ */
+export function scanMembersAndWords(text: string, visit: (start: number, end: number, hash: number, member: boolean) => boolean): boolean {
+  const n = text.length;
+  let afterMember = false;
+  let resume = 0;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (WORD_CLASS[c] !== STARTS) {
+      if (c === 46) afterMember = true; // .
+      else if (c === 62) afterMember = i > 0 && text.charCodeAt(i - 1) === 45; // ->
+      else if (c === 32 || (c >= 9 && c <= 13)) continue; // \s keeps it
+      else if (notPlainAt(text, i)) return scanByRegex(text, resume, visit);
+      else afterMember = false;
+      continue;
+    }
+    let h = c;
+    let j = i + 1;
+    for (; j < n; j++) {
+      const d = text.charCodeAt(j);
+      if (WORD_CLASS[d] === NO_WORD) break;
+      h = (Math.imul(h, 31) + d) | 0;
+    }
+    // A letter outside ASCII or a `\u` name may continue the word: the regex reads it.
+    if (j < n && notPlainAt(text, j)) return scanByRegex(text, resume, visit);
+    if (visit(i, j, h, afterMember)) return true;
+    afterMember = false;
+    resume = j;
+    i = j - 1; // text[j] starts no word but may be the `.` or `->` of the next
+  }
   return false;
+}
+
+function scanByRegex(text: string, from: number, visit: (start: number, end: number, hash: number, member: boolean) => boolean): boolean {
+  // Its own regex object (lastIndex is state; V8 compiles the source once).
+  const re = new RegExp(C_MEMBER_OR_WORD_RE.source, 'gu');
+  re.lastIndex = from;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    const end = m.index + m[0].length;
+    const w = m[2]!;
+    if (visit(end - w.length, end, wordHash(w), m[1] !== undefined)) return true;
+  }
+  return false;
+}
+
+/** Whether `text` names a word `plain` takes, or after `->` or `.` a member `member` takes (what `C_MEMBER_OR_WORD_RE` reads). */
+export function namesMemberOrWord(text: string, plain: (w: string) => boolean, member: (w: string) => boolean): boolean {
+  return scanMembersAndWords(text, (s, e, _h, m) => {
+    const w = text.slice(s, e);
+    return m ? member(w) : plain(w);
+  });
 }
 
 export function rangeOf(node: Node): Range {

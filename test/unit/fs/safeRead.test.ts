@@ -44,6 +44,33 @@ describe('safeRead', () => {
     assert.equal(kindOf(() => safeReadText(join(d, 'f.c'))), 'not-regular');
   });
 
+  test('without roots (no realpath) each shape reads or fails as with roots (realpath first), with the same message', () => {
+    const d = tree();
+    mkdirSync(join(d, 'real'));
+    writeFileSync(join(d, 'real/x.c'), 'int x;\n');
+    symlinkSync(join(d, 'real'), join(d, 'dirlink'));
+    symlinkSync(join(d, 'real/x.c'), join(d, 'filelink.c'));
+    symlinkSync(join(d, 'real/gone.c'), join(d, 'dangling.c'));
+    symlinkSync(join(d, 'loop2.c'), join(d, 'loop1.c'));
+    symlinkSync(join(d, 'loop1.c'), join(d, 'loop2.c'));
+    symlinkSync('/dev/zero', join(d, 'zero.c'));
+    mkfifo(join(d, 'real/fifo.c'));
+    symlinkSync(join(d, 'real/fifo.c'), join(d, 'fifolink.c'));
+    writeFileSync(join(d, 'real/big.c'), 'x'.repeat(64));
+    const cases: [string, string][] = [
+      ['real/x.c', 'read'], ['dirlink/x.c', 'read'], ['filelink.c', 'read'], ['dangling.c', 'missing'], ['real/x.c/y.c', 'missing'],
+      ['loop1.c', 'loop'], ['dirlink/../real/x.c', 'read'], ['zero.c', 'not-regular'], ['fifolink.c', 'not-regular'], ['real', 'not-regular'], ['real/big.c', 'too-large'],
+    ];
+    for (const [rel, kind] of cases) {
+      const p = join(d, rel);
+      const plain = tryReadText(p, { maxBytes: 32 });
+      // roots: `/` lets everything in, and makes the reader resolve the path first.
+      const resolved = tryReadText(p, { maxBytes: 32, roots: ['/'] });
+      assert.deepEqual(plain, resolved, rel);
+      assert.equal('text' in plain ? 'read' : plain.kind, kind, rel);
+    }
+  });
+
   test('a symlink loop is said as a loop', () => {
     const d = tree();
     symlinkSync(join(d, 'b'), join(d, 'a'));
