@@ -138,6 +138,13 @@ const MAX_TREE_DEPTH = 1000;
 /** nestingHint() above this asks for the exact (cursor) depth check. */
 export const NESTING_HINT_LIMIT = 1500;
 
+/** ASCII characters nestingHint() does nothing with once past a line's start: 1. */
+const HINT_PLAIN = (() => {
+  const t = new Uint8Array(128).fill(1);
+  for (const ch of '\n;{}(*&!~+-|^?') t[ch.charCodeAt(0)] = 0;
+  return t;
+})();
+
 /**
  * A cheap upper-bound-ish hint of expression/statement nesting: the most opening
  * parentheses and operator characters in one statement (or directive line), or the
@@ -149,8 +156,12 @@ export function nestingHint(text: string): number {
   let depth = 0;
   let lineStart = true;
   let directive = false;
-  for (let i = 0; i < text.length; i++) {
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
+    // Most characters are none of the ones below, mid-line: one table read passes
+    // them (every file's text is read here once or twice per audit).
+    if (!lineStart && (c >= 128 || HINT_PLAIN[c] === 1)) continue;
     if (c === 10) {
       if (directive && text.charCodeAt(i - 1) !== 92) {
         if (cur > best) best = cur;
