@@ -239,6 +239,15 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
     return f;
   };
   const parsedMacros = new Set<MacroDef>();
+  /** Per call with a target: the owner's parameters its address arguments come from. */
+  const paramsMemo = new Map<Call, number[]>();
+  /** A function's parameter names, read once (each call of a wrapper candidate asked, every round). */
+  const paramNames = new Map<FunctionDef, string[]>();
+  const paramsOf = (fn: FunctionDef) => {
+    let p = paramNames.get(fn);
+    if (!p) paramNames.set(fn, (p = parameterNames(fn.params)));
+    return p;
+  };
   try {
     // Wrappers are found to a fixpoint: a wrapper of a wrapper is a wrapper.
     for (let round = 0; round < MAX_WRAPPER_ROUNDS; round++) {
@@ -260,15 +269,22 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
         const owner = c.macro
           ? { name: c.macro.name, params: c.macro.params, isMacro: true }
           : c.fn && c.fn.isStatic && c.fn.isInline
-            ? { name: c.fn.name, params: parameterNames(c.fn.params), isMacro: false }
+            ? { name: c.fn.name, params: paramsOf(c.fn), isMacro: false }
             : null;
         // A catalogued accessor's own definition (asm-generic/io.h's `ioread32` calling
         // `readl`) is the accessor, not a wrapper of another one.
         if (!owner || owner.name === c.callee || known.wrappers.has(owner.name) || CATALOGUE.has(owner.name)) continue;
-        const ids = new Set<string>();
-        for (const i of target.addrArgs) for (const id of c.args[i] ? identifiersIn(c.args[i]) : []) ids.add(id);
-        const flows = c.fn ? flowsOf(c.fn) : [];
-        const params = owner.params.flatMap((p, i) => (p && overlaps(ids, closure(p, flows)) ? [i] : []));
+        // The same in every round: a call's target, once found, stays (wrappers are
+        // only added), and so do its arguments, its function's flows and the owner's
+        // parameters; a call whose owner is no wrapper yet was computed again each round.
+        let params = paramsMemo.get(c);
+        if (!params) {
+          const ids = new Set<string>();
+          for (const i of target.addrArgs) for (const id of c.args[i] ? identifiersIn(c.args[i]) : []) ids.add(id);
+          const flows = c.fn ? flowsOf(c.fn) : [];
+          params = owner.params.flatMap((p, i) => (p && overlaps(ids, closure(p, flows)) ? [i] : []));
+          paramsMemo.set(c, params);
+        }
         if (!params.length) continue;
         const step: ViaStep = { name: owner.name, file, range: rangeOf(c.node), callee: c.callee };
         const w: Wrapper = {

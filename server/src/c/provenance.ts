@@ -148,11 +148,17 @@ class Item {
     private readonly j: number,
     /** The node's kind, from the node index. */
     readonly kind: string,
-    readonly text: string,
-    /** Where `text` stands in the text the word table read (-1: no table). */
+    /** The text the tree was parsed from, when the run has it. */
+    private readonly source: string | undefined,
+    /** Where `text` stands in `source` (-1: no source). */
     readonly from: number,
     readonly to: number,
   ) {}
+
+  /** The node's text (read only when the word table cannot answer for it). */
+  get text(): string {
+    return this.source === undefined ? this.node.text : this.source.slice(this.from, this.to);
+  }
 
   get node(): Node {
     return this.found.node(this.j);
@@ -292,8 +298,7 @@ class Provenance {
       const t = found.kind(i);
       const from = source === undefined ? -1 : found.start(i);
       const to = source === undefined ? -1 : found.end(i);
-      const text = source === undefined ? found.node(i).text : source.slice(from, to);
-      const item = new Item(found, i, t, text, from, to);
+      const item = new Item(found, i, t, source, from, to);
       if (t === 'init_declarator' || t === 'assignment_expression' || t === 'return_statement') flows.push(item);
       else if (t === 'call_expression') {
         flows.push(item);

@@ -1,0 +1,54 @@
+// Shortcuts of the analyses after the parse (BENCHMARKS.md "The analyses after the
+// parse (15.3, helper-analyses)"): each must answer what the plain way answers.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { nestingHint } from '../../../server/src/c/analyze';
+import { mulberry32 } from '../../fuzz/prng';
+
+/** nestingHint as it read every character (before the table of characters it passes over). */
+function nestingHintPlain(text: string): number {
+  let best = 0;
+  let cur = 0;
+  let depth = 0;
+  let lineStart = true;
+  let directive = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10) {
+      if (directive && text.charCodeAt(i - 1) !== 92) {
+        if (cur > best) best = cur;
+        cur = 0;
+        directive = false;
+      }
+      lineStart = true;
+      continue;
+    }
+    if (lineStart && c !== 32 && c !== 9) {
+      directive = c === 35;
+      lineStart = false;
+    }
+    if (c === 59 || c === 123 || c === 125) {
+      if (cur > best) best = cur;
+      cur = 0;
+      if (c === 123) {
+        if (++depth > best) best = depth;
+      } else if (c === 125 && depth > 0) depth--;
+      continue;
+    }
+    if (c === 40 || c === 42 || c === 38 || c === 33 || c === 126 || c === 43 || c === 45 || c === 124 || c === 94 || c === 63) cur++;
+  }
+  return Math.max(best, cur);
+}
+
+test('nestingHint passes ordinary characters by a table and answers as the character-by-character reading', () => {
+  const pieces = ['(', ')', '*', '&', '!', '~', '+', '-', '|', '^', '?', ';', '{', '}', '\n', '#', ' ', '\t', '\\', 'a', 'é', '\r', '#define X(a) ((a)+1)\n', 'x = (((y)));', '  # if\\\n (a\n'];
+  const rand = mulberry32(21);
+  for (let k = 0; k < 2000; k++) {
+    let s = '';
+    const len = Math.floor(rand() * 80);
+    for (let i = 0; i < len; i++) s += pieces[Math.floor(rand() * pieces.length)]!;
+    assert.equal(nestingHint(s), nestingHintPlain(s), JSON.stringify(s));
+  }
+  assert.equal(nestingHint('#if ((((a\n'), 4);
+  assert.equal(nestingHint('x = a + (b * c);\n{ { } }'), 3);
+});
