@@ -290,7 +290,9 @@ class Provenance {
     // expression's words are read once: the rounds below test them against `live` again.
     const found = indexedNodesOf(this.input.root, ITEM_KINDS);
     const source = this.input.parsedText;
-    if (source !== undefined && found.length) this.words = new WordTable(source);
+    // The table reads only the items' own text (a file's comments, declarations and
+    // definitions outside any expression are never asked about).
+    if (source !== undefined && found.length) this.words = new WordTable(source, found);
     for (const w of this.live) this.markLive(w);
     const flows: Item[] = [];
     const uses: Item[] = [];

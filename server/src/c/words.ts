@@ -69,6 +69,11 @@ function matchAt(text: string, i: number, to: number): number {
  * Every C word of one text: occurrences in text order (start, end, an id per
  * distinct word). `idsIn` answers a span's distinct words as ids when no word
  * crosses the span's ends (then the span's own scan would read exactly these).
+ *
+ * Built in one pass that hashes each word as it reads it and finds its id in an
+ * open-addressed table, comparing in place (`startsWith` at the offset): a word is
+ * sliced out of the text only the first time it is seen (a slice and a Map lookup
+ * per occurrence cost more than the scans of the items' texts this replaces).
  */
 export class WordTable {
   readonly starts: Int32Array;
@@ -76,39 +81,157 @@ export class WordTable {
   readonly ids: Int32Array;
   /** Id to word; ids are dense from 0 (words added by `idOf` get the next ones). */
   readonly words: string[] = [];
-  private readonly byWord = new Map<string, number>();
+  /** Id to the word's hash (`hashOf`). */
+  private hashes: number[] = [];
+  /** Open addressing: id + 1 per slot (0: empty); its size a power of two, kept under half full. */
+  private slots = new Int32Array(1024);
   /** Per id, the last `idsIn` call that took it (a distinct-words stamp). */
   private seen = new Int32Array(0);
   private stamp = 0;
 
-  constructor(readonly text: string) {
-    const starts: number[] = [];
-    const ends: number[] = [];
-    const ids: number[] = [];
-    eachWord(text, 0, text.length, (s, e) => {
-      starts.push(s);
-      ends.push(e);
-      ids.push(this.idOf(text.slice(s, e)));
-    });
-    this.starts = Int32Array.from(starts);
-    this.ends = Int32Array.from(ends);
-    this.ids = Int32Array.from(ids);
+  /**
+   * `spans` (optional): the only parts of `text` ever asked about, as [start, end)
+   * pairs in order of start; a span inside another (nested) or touching none is
+   * fine. Each outermost span is read as its own text (a word is cut at its ends, as
+   * a slice cuts it); `idsIn` must then be asked only within one of them.
+   */
+  constructor(readonly text: string, spans?: { length: number; start(j: number): number; end(j: number): number }) {
+    const n = text.length;
+    let cap = Math.max(64, n >> 3);
+    let starts = new Int32Array(cap);
+    let ends = new Int32Array(cap);
+    let ids = new Int32Array(cap);
+    let count = 0;
+    const add = (s: number, e: number, id: number) => {
+      if (count === cap) {
+        cap *= 2;
+        const grow = (a: Int32Array) => {
+          const b = new Int32Array(cap);
+          b.set(a);
+          return b;
+        };
+        starts = grow(starts);
+        ends = grow(ends);
+        ids = grow(ids);
+      }
+      starts[count] = s;
+      ends[count] = e;
+      ids[count++] = id;
+    };
+    const scan = (from: number, n: number) => {
+    let i = from;
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      if (c < 128 && c !== 92) {
+        if (ASCII[c] !== 2) {
+          i++;
+          continue;
+        }
+        // The ASCII loop of eachWord, hashing as it goes.
+        let h = c;
+        let j = i + 1;
+        let d = 0;
+        while (j < n && (d = text.charCodeAt(j)) < 128 && ASCII[d] !== 0) {
+          h = (Math.imul(h, 31) + d) | 0;
+          j++;
+        }
+        if (j < n && (d === 92 || d >= 128)) {
+          j = matchAt(text, i, n);
+          h = hashOf(text, i, j);
+        }
+        add(i, j, this.find(h, i, j));
+        i = j;
+        continue;
+      }
+      const j = (c & 0xfc00) === 0xdc00 && i > 0 && (text.charCodeAt(i - 1) & 0xfc00) === 0xd800 ? i : matchAt(text, i, n);
+      if (j > i) {
+        add(i, j, this.find(hashOf(text, i, j), i, j));
+        i = j;
+        continue;
+      }
+      i += c >= 0xd800 && c <= 0xdbff && i + 1 < n && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00 ? 2 : 1;
+    }
+    };
+    if (!spans) scan(0, n);
+    else {
+      for (let j = 0; j < spans.length; ) {
+        const from = spans.start(j);
+        let to = spans.end(j);
+        // The spans nested in this one.
+        for (j++; j < spans.length && spans.start(j) < to; j++) to = Math.max(to, spans.end(j));
+        scan(from, to);
+      }
+    }
+    this.starts = starts.subarray(0, count);
+    this.ends = ends.subarray(0, count);
+    this.ids = ids.subarray(0, count);
+  }
+
+  /** The id of `text.slice(s, e)` (hash `h`), a new one when first seen. */
+  private find(h: number, s: number, e: number): number {
+    const text = this.text;
+    const len = e - s;
+    let mask = this.slots.length - 1;
+    for (let k = h & mask; ; k = (k + 1) & mask) {
+      const v = this.slots[k]!;
+      if (v === 0) break;
+      const w = this.words[v - 1]!;
+      if (this.hashes[v - 1] === h && w.length === len && text.startsWith(w, s)) return v - 1;
+    }
+    const id = this.words.length;
+    this.words.push(text.slice(s, e));
+    this.hashes.push(h);
+    if ((id + 1) * 2 > this.slots.length) {
+      // Rehash into twice the slots.
+      const slots = new Int32Array(this.slots.length * 2);
+      mask = slots.length - 1;
+      for (let v = 1; v <= id; v++) {
+        let k = this.hashes[v - 1]! & mask;
+        while (slots[k] !== 0) k = (k + 1) & mask;
+        slots[k] = v;
+      }
+      this.slots = slots;
+    }
+    let k = h & mask;
+    while (this.slots[k] !== 0) k = (k + 1) & mask;
+    this.slots[k] = id + 1;
+    return id;
   }
 
   /** The id of `word` (a new one if the text does not hold it). */
   idOf(word: string): number {
-    let id = this.byWord.get(word);
-    if (id === undefined) {
-      id = this.words.length;
-      this.words.push(word);
-      this.byWord.set(word, id);
+    const id = this.has(word);
+    if (id !== undefined) return id;
+    const h = hashOf(word, 0, word.length);
+    const nid = this.words.length;
+    this.words.push(word);
+    this.hashes.push(h);
+    if ((nid + 1) * 2 > this.slots.length) {
+      const slots = new Int32Array(this.slots.length * 2);
+      const mask = slots.length - 1;
+      for (let v = 1; v <= nid; v++) {
+        let k = this.hashes[v - 1]! & mask;
+        while (slots[k] !== 0) k = (k + 1) & mask;
+        slots[k] = v;
+      }
+      this.slots = slots;
     }
-    return id;
+    const mask = this.slots.length - 1;
+    let k = h & mask;
+    while (this.slots[k] !== 0) k = (k + 1) & mask;
+    this.slots[k] = nid + 1;
+    return nid;
   }
 
   /** The id of `word` if the table has one. */
   has(word: string): number | undefined {
-    return this.byWord.get(word);
+    const h = hashOf(word, 0, word.length);
+    const mask = this.slots.length - 1;
+    for (let k = h & mask; ; k = (k + 1) & mask) {
+      const v = this.slots[k]!;
+      if (v === 0) return undefined;
+      if (this.hashes[v - 1] === h && this.words[v - 1] === word) return v - 1;
+    }
   }
 
   /**
@@ -145,4 +268,11 @@ export class WordTable {
     }
     return out;
   }
+}
+
+/** The hash WordTable gives the characters [s, e) of `text` (31 * h + code, from the first code). */
+function hashOf(text: string, s: number, e: number): number {
+  let h = text.charCodeAt(s);
+  for (let k = s + 1; k < e; k++) h = (Math.imul(h, 31) + text.charCodeAt(k)) | 0;
+  return h;
 }
