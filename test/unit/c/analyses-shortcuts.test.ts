@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { nestingHint } from '../../../server/src/c/analyze';
 import { mulberry32 } from '../../fuzz/prng';
+import { engineWith } from './helpers';
 
 /** nestingHint as it read every character (before the table of characters it passes over). */
 function nestingHintPlain(text: string): number {
@@ -51,4 +52,24 @@ test('nestingHint passes ordinary characters by a table and answers as the chara
   }
   assert.equal(nestingHint('#if ((((a\n'), 4);
   assert.equal(nestingHint('x = a + (b * c);\n{ { } }'), 3);
+});
+
+test('wrapper rounds: each call keeps its own parameter flow (computed once), wrappers of wrappers are found in later rounds', async () => {
+  const text = [
+    'static inline u32 rd_a(int off, void __iomem *base) { return readl(base + off); }',
+    'static inline u32 rd_c(int x, void __iomem *q) { u32 v = readl(q); return v + x; }',
+    // Round 2: rd_c is a wrapper only after round 1; rd_d hands its parameter to rd_c's second.
+    'static inline u32 rd_d(void __iomem *r) { void __iomem *t = r; return rd_c(0, t); }',
+    // Round 3: a wrapper of rd_d.
+    'static inline u32 rd_e(int k, void __iomem *s) { return rd_d(s) + k; }',
+    // Not a wrapper in any round: the accessor's address is no parameter's.
+    'static inline u32 rd_f(int z) { return readl(global_base) + z; }',
+    'int probe(void __iomem *m) { return rd_e(1, m) + rd_c(2, m) + rd_a(4, m) + rd_f(3); }',
+    '',
+  ].join('\n');
+  const e = await engineWith();
+  const a = e.auditOnce('/t/w.c', text);
+  const probe = a.analysis.sites.filter((s) => s.function === 'probe').map((s) => `${s.accessor}(${s.address}) via ${s.via.map((v) => v.callee).join(' ')}`).sort();
+  // rd_a's address is its first wrapper parameter (off, base: both flow into readl's address).
+  assert.deepEqual(probe, ['rd_a(4) via readl', 'rd_c(m) via readl', 'rd_e(m) via rd_d rd_c readl']);
 });
