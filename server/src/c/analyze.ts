@@ -138,6 +138,13 @@ const MAX_TREE_DEPTH = 1000;
 /** nestingHint() above this asks for the exact (cursor) depth check. */
 export const NESTING_HINT_LIMIT = 1500;
 
+/** ASCII characters nestingHint() does nothing with once past a line's start: 1. */
+const HINT_PLAIN = (() => {
+  const t = new Uint8Array(128).fill(1);
+  for (const ch of '\n;{}(*&!~+-|^?') t[ch.charCodeAt(0)] = 0;
+  return t;
+})();
+
 /**
  * A cheap upper-bound-ish hint of expression/statement nesting: the most opening
  * parentheses and operator characters in one statement (or directive line), or the
@@ -149,8 +156,12 @@ export function nestingHint(text: string): number {
   let depth = 0;
   let lineStart = true;
   let directive = false;
-  for (let i = 0; i < text.length; i++) {
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
+    // Most characters are none of the ones below, mid-line: one table read passes
+    // them (every file's text is read here once or twice per audit).
+    if (!lineStart && (c >= 128 || HINT_PLAIN[c] === 1)) continue;
     if (c === 10) {
       if (directive && text.charCodeAt(i - 1) !== 92) {
         if (cur > best) best = cur;
@@ -228,6 +239,15 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
     return f;
   };
   const parsedMacros = new Set<MacroDef>();
+  /** Per call with a target: the owner's parameters its address arguments come from. */
+  const paramsMemo = new Map<Call, number[]>();
+  /** A function's parameter names, read once (each call of a wrapper candidate asked, every round). */
+  const paramNames = new Map<FunctionDef, string[]>();
+  const paramsOf = (fn: FunctionDef) => {
+    let p = paramNames.get(fn);
+    if (!p) paramNames.set(fn, (p = parameterNames(fn.params)));
+    return p;
+  };
   try {
     // Wrappers are found to a fixpoint: a wrapper of a wrapper is a wrapper.
     for (let round = 0; round < MAX_WRAPPER_ROUNDS; round++) {
@@ -249,15 +269,22 @@ export function analyzeFile(parser: CParser, parsed: ParsedFile, file: string, i
         const owner = c.macro
           ? { name: c.macro.name, params: c.macro.params, isMacro: true }
           : c.fn && c.fn.isStatic && c.fn.isInline
-            ? { name: c.fn.name, params: parameterNames(c.fn.params), isMacro: false }
+            ? { name: c.fn.name, params: paramsOf(c.fn), isMacro: false }
             : null;
         // A catalogued accessor's own definition (asm-generic/io.h's `ioread32` calling
         // `readl`) is the accessor, not a wrapper of another one.
         if (!owner || owner.name === c.callee || known.wrappers.has(owner.name) || CATALOGUE.has(owner.name)) continue;
-        const ids = new Set<string>();
-        for (const i of target.addrArgs) for (const id of c.args[i] ? identifiersIn(c.args[i]) : []) ids.add(id);
-        const flows = c.fn ? flowsOf(c.fn) : [];
-        const params = owner.params.flatMap((p, i) => (p && overlaps(ids, closure(p, flows)) ? [i] : []));
+        // The same in every round: a call's target, once found, stays (wrappers are
+        // only added), and so do its arguments, its function's flows and the owner's
+        // parameters; a call whose owner is no wrapper yet was computed again each round.
+        let params = paramsMemo.get(c);
+        if (!params) {
+          const ids = new Set<string>();
+          for (const i of target.addrArgs) for (const id of c.args[i] ? identifiersIn(c.args[i]) : []) ids.add(id);
+          const flows = c.fn ? flowsOf(c.fn) : [];
+          params = owner.params.flatMap((p, i) => (p && overlaps(ids, closure(p, flows)) ? [i] : []));
+          paramsMemo.set(c, params);
+        }
         if (!params.length) continue;
         const step: ViaStep = { name: owner.name, file, range: rangeOf(c.node), callee: c.callee };
         const w: Wrapper = {

@@ -39,6 +39,7 @@ import type { CParser } from './parser';
 import type { Scopes } from './scopes';
 import { declaredName, namesWord, rangeOf, someWord } from './syntax';
 import type { Range, Site } from './types';
+import { WordTable } from './words';
 
 const MAX_ROUNDS = 6;
 const MAX_STEPS = 8;
@@ -137,8 +138,8 @@ const CONDITION_PARENTS = new Set(['if_statement', 'while_statement', 'do_statem
  * live (most are not: their words name nothing that carries MMIO).
  */
 class Item {
-  /** The distinct words of `text`, read on first need. */
-  words?: string[];
+  /** The distinct words of `text` as ids of the run's word list, read on first need. */
+  words?: number[];
   /** The enclosing function (null: file scope), found on first need. */
   fn?: FunctionDef | null;
 
@@ -147,8 +148,17 @@ class Item {
     private readonly j: number,
     /** The node's kind, from the node index. */
     readonly kind: string,
-    readonly text: string,
+    /** The text the tree was parsed from, when the run has it. */
+    private readonly source: string | undefined,
+    /** Where `text` stands in `source` (-1: no source). */
+    readonly from: number,
+    readonly to: number,
   ) {}
+
+  /** The node's text (read only when the word table cannot answer for it). */
+  get text(): string {
+    return this.source === undefined ? this.node.text : this.source.slice(this.from, this.to);
+  }
 
   get node(): Node {
     return this.found.node(this.j);
@@ -243,6 +253,14 @@ class Provenance {
    * expression naming none of them is skipped without touching its tree (most are).
    */
   private readonly live: Set<string>;
+  /**
+   * The parsed text's words, read once (words.ts): an item's words are a span of it,
+   * not a scan of the item's text (nested items read the same characters again).
+   * Ids of words met only in an item's own scan are added to it.
+   */
+  private words = new WordTable('');
+  /** Per word id: 1 when `live` holds the word. */
+  private liveIds = new Uint8Array(0);
 
   constructor(private readonly input: ProvenanceInput) {
     this.file = input.file;
@@ -272,19 +290,24 @@ class Provenance {
     // expression's words are read once: the rounds below test them against `live` again.
     const found = indexedNodesOf(this.input.root, ITEM_KINDS);
     const source = this.input.parsedText;
+    // The table reads only the items' own text (a file's comments, declarations and
+    // definitions outside any expression are never asked about).
+    if (source !== undefined && found.length) this.words = new WordTable(source, found);
+    for (const w of this.live) this.markLive(w);
     const flows: Item[] = [];
     const uses: Item[] = [];
     for (let i = 0; i < found.length; i++) {
       const t = found.kind(i);
-      const text = source === undefined ? found.node(i).text : source.slice(found.start(i), found.end(i));
-      const item = new Item(found, i, t, text);
+      const from = source === undefined ? -1 : found.start(i);
+      const to = source === undefined ? -1 : found.end(i);
+      const item = new Item(found, i, t, source, from, to);
       if (t === 'init_declarator' || t === 'assignment_expression' || t === 'return_statement') flows.push(item);
       else if (t === 'call_expression') {
         flows.push(item);
         uses.push(item);
       } else uses.push(item);
     }
-    for (const m of this.macros.values()) if (this.mentionsLive(m.body)) this.live.add(m.name);
+    for (const m of this.macros.values()) if (this.mentionsLive(m.body)) this.markLive(m.name);
 
     const fnOf = (f: Item) => {
       if (f.fn === undefined) f.fn = enclosing(this.defs, f.start) ?? null;
@@ -394,19 +417,38 @@ class Provenance {
     return namesWord(text, (w) => this.live.has(w));
   }
 
-  /** `mentionsLive(item.text)`, from the item's words (read from its text once). */
+  /** `mentionsLive(item.text)`, from the item's words (read once, as ids). */
   private itemLive(item: Item): boolean {
     let words = item.words;
-    if (!words) {
-      const set = new Set<string>();
-      someWord(item.text, (w) => {
-        set.add(w);
-        return false;
-      });
-      item.words = words = [...set];
-    }
-    for (const w of words) if (this.live.has(w)) return true;
+    if (!words) item.words = words = this.wordsOf(item);
+    const live = this.liveIds;
+    for (const w of words) if (live[w] === 1) return true;
     return false;
+  }
+
+  /** The distinct words of an item's text, as ids: from the word table, else by scanning the text. */
+  private wordsOf(item: Item): number[] {
+    const table = this.words;
+    const ids = item.from >= 0 ? table.idsIn(item.from, item.to) : undefined;
+    if (ids) return ids;
+    const set = new Set<number>();
+    someWord(item.text, (w) => {
+      set.add(table.idOf(w));
+      return false;
+    });
+    return [...set];
+  }
+
+  /** Adds `word` to `live` and marks its id (ids past `liveIds`' end are not live). */
+  private markLive(word: string): void {
+    this.live.add(word);
+    const id = this.words.idOf(word);
+    if (this.liveIds.length <= id) {
+      const grown = new Uint8Array(Math.max(this.words.words.length, this.liveIds.length * 2, 64));
+      grown.set(this.liveIds);
+      this.liveIds = grown;
+    }
+    this.liveIds[id] = 1;
   }
 
   /**
@@ -416,7 +458,7 @@ class Provenance {
    * these changes later in the same round, an earlier evaluation may have seen less
    * than the next round would: the round is `stale`, and the next one must run.
    */
-  private reads?: { slots: Set<string>; plain: Set<string>; tags: Set<string>; dead: Set<string> };
+  private reads?: { slots: Set<string>; plain: Set<string>; tags: Set<string>; dead: Set<number> };
   private stale = false;
 
   private slotOf(key: string): Prov | undefined {
@@ -433,8 +475,8 @@ class Provenance {
 
   private addLive(word: string): void {
     if (this.live.has(word)) return;
-    this.live.add(word);
-    if (this.reads?.dead.has(word)) this.stale = true;
+    this.markLive(word);
+    if (this.reads?.dead.has(this.words.idOf(word))) this.stale = true;
   }
 
   // --- transfer -------------------------------------------------------------------

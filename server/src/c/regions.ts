@@ -192,7 +192,8 @@ export function topBlocks(text: string): Blocks {
       while (j < n && isWordPart(text.charCodeAt(j))) j++;
       // `if ACPI_FAILURE(x)`: a keyword whose condition a macro supplies, parens and
       // all. tree-sitter cannot read it (drivers/platform/x86/thinkpad_acpi.c).
-      if (depth > 0 && j - i <= 6 && CONDITION_KEYWORDS.has(text.slice(i, j))) {
+      // (Only a word starting as one of them is sliced: most words of a body are not.)
+      if (depth > 0 && j - i <= 6 && (c === 105 || c === 119 || c === 115 || c === 102) && CONDITION_KEYWORDS.has(text.slice(i, j))) {
         let k = j;
         while (k < n && (text.charCodeAt(k) === 32 || text.charCodeAt(k) === 9 || text.charCodeAt(k) === 10 || text.charCodeAt(k) === 13)) k++;
         if (text.charCodeAt(k) !== 40 /* ( */ && text.charCodeAt(k) !== 47 /* a comment: not judged */) current!.midStatementDirective = true;
