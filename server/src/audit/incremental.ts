@@ -313,6 +313,10 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
       const other = DIRECTIVE_RE.test(all) && !directives(all).every((x) => CONDITIONAL_RE.test(x));
       const kept = other && d.bodyStart >= 0 && !all.includes('__iomem') ? keptDirectives(parser, text, d) : undefined;
       blanks[i] = b = kept === undefined ? { never: all.includes('__iomem') || other } : { never: false, directives: kept };
+      // The previous memory's too when definition i is not the edited one (its text is
+      // the same in both), so an edit analysed from the same memory again (a warm-up's
+      // made-up keystroke, AuditEngine.warmEdit) finds it read.
+      if (i !== k) mem.blanks[i] ??= b;
     }
     return b;
   };
@@ -509,12 +513,26 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   }
 }
 
+/**
+ * A made-up keystroke for warming the incremental path (AuditEngine.warmEdit): the
+ * memory's text with a space typed after the `{` of the `k`-th of `of` function
+ * bodies spread over the file (static inline functions left out: an edit in a
+ * wrapper audits the whole file). Undefined when the file has no such body.
+ */
+export function warmingText(mem: AnalysisMemory, k: number, of: number): string | undefined {
+  const bodies = mem.table.filter((d) => d.bodyStart >= 0 && !(d.isStatic && d.isInline));
+  const d = bodies[Math.floor(((k + 0.5) * bodies.length) / Math.max(of, 1))];
+  if (!d) return undefined;
+  return `${mem.text.slice(0, d.bodyStart + 1)} ${mem.text.slice(d.bodyStart + 1)}`;
+}
+
 /** The parser-cache key of a document's analysed slice (the engine forgets it with the document). */
 export function sliceKey(file: string): string {
   return `${file}\0slice`;
 }
 
 const DIRECTIVE_RE = /^[ \t]*#/m;
+
 
 /**
  * A blanked span whose inner lines are emptied: its first and last line's part
