@@ -17,7 +17,7 @@ import { generate } from '../../bench/bigfile';
 import { CParser } from '../../../server/src/c/parser';
 import { analyzeFile, nestingHint } from '../../../server/src/c/analyze';
 import { emptyKnowledge } from '../../../server/src/c/knowledge';
-import { analyseEdit, editOf, emptyTrace, hintAfter, memoryOf, startsAfter, warmingText } from '../../../server/src/audit/incremental';
+import { analyseEdit, compacted, editOf, emptyTrace, hintAfter, memoryOf, startsAfter, warmingText } from '../../../server/src/audit/incremental';
 import { mulberry32 as rng } from '../../fuzz/prng';
 
 /** Functions that hand MMIO to each other through every kind of fact provenance.ts follows. */
@@ -649,6 +649,44 @@ describe('incremental audit of an edited document equals a full audit', () => {
       slice = r.slice;
     }
     assert.ok(slice.includes('void __iomem *q = 0;'), 'poke now holds __iomem: kept whole');
+  });
+
+  test('a blanked span keeps its line ends alone, and spaces for its last line only when text follows it there: every kept character stays at its file line and column', async () => {
+    assert.equal(compacted('int f(void)\n{\n\treturn 1;\n}', '\n'), '\n\n\n');
+    assert.equal(compacted('int f(void)\n{\n\treturn 1;\n}', undefined), '\n\n\n');
+    assert.equal(compacted('int f(void)\n{\n}', ' '), '\n\n ', 'text after the span on its last line keeps its column');
+    assert.equal(compacted('static int x;', '\n'), '');
+    assert.equal(compacted('static int x;', 'i'), ' '.repeat(13));
+    assert.equal(compacted('a();\r\n\tb();\r', '\n'), '\r\n\r', 'a CRLF split by the span keeps its CR');
+    // In slices of a generated driver: a character kept is the file's at the same line and column.
+    const parser = await CParser.create();
+    const file = '/nonexistent/tdx-incremental/columns.c';
+    const text0 = generate(20_000);
+    const parsed = parser.parse(file, text0);
+    const trace = emptyTrace();
+    let mem = memoryOf(text0, parsed, analyzeFile(parser, parsed, file, emptyKnowledge(), { trace }), trace, '')!;
+    const r = rng(4242);
+    let checked = 0;
+    for (let step = 0; step < 12; step++) {
+      const bodies = mem.table.filter((d) => d.bodyStart >= 0 && !(d.isStatic && d.isInline));
+      const d = bodies[Math.floor(r() * bodies.length)]!;
+      const text = `${mem.text.slice(0, d.bodyStart + 1)}\n\tx = ${step};${mem.text.slice(d.bodyStart + 1)}`;
+      const res = analyseEdit(parser, mem, text, file, emptyKnowledge(), '');
+      if ('fallback' in res) continue;
+      const fileLines = text.split('\n');
+      const sliceLines = res.slice.split('\n');
+      assert.equal(sliceLines.length, fileLines.length, 'every line kept');
+      assert.ok(res.slice.length < text.length / 2, `the slice is a fraction of the file: ${res.slice.length} of ${text.length}`);
+      sliceLines.forEach((l, i) => {
+        for (let c = 0; c < l.length; c++) {
+          if (l[c] === ' ' || l[c] === '\r') continue;
+          checked++;
+          if (fileLines[i]![c] !== l[c]) assert.fail(`step ${step}, line ${i + 1}, column ${c + 1}: ${JSON.stringify(l)} against ${JSON.stringify(fileLines[i])}`);
+        }
+      });
+      mem = res.memory;
+    }
+    assert.ok(checked > 1000, `characters checked: ${checked}`);
   });
 
   test('a made-up keystroke (warmingText) leaves the memory it was analysed from unchanged but for what it read of the other definitions', async () => {
