@@ -177,20 +177,18 @@ export class AuditService {
    * after an open ran V8's code cold (igb_main.c over LSP: 35-45 ms of server CPU per
    * edit for the first 20, 20-30 ms once warm). One made-up keystroke per turn of the
    * event loop (setImmediate: a real edit's notification is read between two), none
-   * once the document is edited or closed (nor while an edit's audit is pending), or
-   * once the engine has no memory to reuse; the result is dropped, nothing is published.
+   * once the document is edited (`changed` stops it) or closed, or once the engine has
+   * no memory to reuse; the result is dropped, nothing is published.
    */
   private warm(uri: string, k: number): void {
-    if (this.disposed || k >= WARM_EDITS || !this.engine?.warmEdit || this.timers.has(uri)) return;
+    if (this.disposed || k >= WARM_EDITS || !this.engine?.warmEdit) return;
     this.warming.set(
       uri,
       setImmediate(() => {
         this.warming.delete(uri);
-        const engine = this.engine;
-        if (this.disposed || !engine?.warmEdit || this.timers.has(uri) || !this.documents.get(uri)) return;
         let more = false;
         try {
-          more = engine.warmEdit(uri, k, WARM_EDITS);
+          more = this.engine?.warmEdit?.(uri, k, WARM_EDITS) ?? false;
         } catch {
           // A made-up keystroke's failure is no document's: the real ones report theirs.
         }
