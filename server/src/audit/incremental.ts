@@ -313,6 +313,10 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
       const other = DIRECTIVE_RE.test(all) && !directives(all).every((x) => CONDITIONAL_RE.test(x));
       const kept = other && d.bodyStart >= 0 && !all.includes('__iomem') ? keptDirectives(parser, text, d) : undefined;
       blanks[i] = b = kept === undefined ? { never: all.includes('__iomem') || other } : { never: false, directives: kept };
+      // The previous memory's too when definition i is not the edited one (its text is
+      // the same in both), so an edit analysed from the same memory again (a warm-up's
+      // made-up keystroke, AuditEngine.warmEdit) finds it read.
+      if (i !== k) mem.blanks[i] ??= b;
     }
     return b;
   };
@@ -355,7 +359,7 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   }
   const regions: [number, number, () => string][] = [];
   decls.forEach((x, j) => {
-    if (!keptDecl[j]) regions.push([x.start, x.end, () => (x.blank = mem.decls[j]!.blank ??= compacted(text.slice(x.start, x.end)))]);
+    if (!keptDecl[j]) regions.push([x.start, x.end, () => (x.blank = mem.decls[j]!.blank ??= compacted(text.slice(x.start, x.end), text[x.end]))]);
   });
   table.forEach((d, i) => {
     if (keep(d, i)) return;
@@ -364,14 +368,14 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
     if (m.directives) {
       // The header and the directives stay; each stretch of the body between them is blanked.
       const spans = gapsOf(d.bodyStart + 1, d.bodyEnd - 1, m.directives);
-      const gaps = (m.gaps ??= spans.map(([a, b]) => compacted(text.slice(a, b))));
+      const gaps = (m.gaps ??= spans.map(([a, b]) => compacted(text.slice(a, b), text[b])));
       spans.forEach(([a, b], j) => regions.push([a, b, () => gaps[j]!]));
       return;
     }
     const whole = !named.has(d.name);
     const [a, b] = whole ? [d.start, d.end] : [d.bodyStart + 1, d.bodyEnd - 1];
     if (whole) removed.add(i);
-    regions.push([a, b, () => (whole ? (m.whole ??= compacted(text.slice(a, b))) : (m.body ??= compacted(text.slice(a, b))))]);
+    regions.push([a, b, () => (whole ? (m.whole ??= compacted(text.slice(a, b), text[b])) : (m.body ??= compacted(text.slice(a, b), text[b])))]);
   });
   regions.sort((x, y) => x[0] - y[0]);
   for (const [a, b, blank] of regions) {
@@ -509,6 +513,19 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   }
 }
 
+/**
+ * A made-up keystroke for warming the incremental path (AuditEngine.warmEdit): the
+ * memory's text with a space typed after the `{` of the `k`-th of `of` function
+ * bodies spread over the file (static inline functions left out: an edit in a
+ * wrapper audits the whole file). Undefined when the file has no such body.
+ */
+export function warmingText(mem: AnalysisMemory, k: number, of: number): string | undefined {
+  const bodies = mem.table.filter((d) => d.bodyStart >= 0 && !(d.isStatic && d.isInline));
+  const d = bodies[Math.floor(((k + 0.5) * bodies.length) / Math.max(of, 1))];
+  if (!d) return undefined;
+  return `${mem.text.slice(0, d.bodyStart + 1)} ${mem.text.slice(d.bodyStart + 1)}`;
+}
+
 /** The parser-cache key of a document's analysed slice (the engine forgets it with the document). */
 export function sliceKey(file: string): string {
   return `${file}\0slice`;
@@ -516,16 +533,22 @@ export function sliceKey(file: string): string {
 
 const DIRECTIVE_RE = /^[ \t]*#/m;
 
+
 /**
- * A blanked span whose inner lines are emptied: its first and last line's part
- * become spaces (the text around them on those lines keeps its columns), every line
- * between keeps only its line end. Lines and columns outside the span are unchanged.
+ * A blanked span whose lines are emptied but for their line ends, and but for its
+ * last line's part when text follows the span on that line (`after`: the character
+ * after the span; undefined at the end of the text): that part becomes spaces, so the
+ * text after it keeps its columns. Lines and columns outside the span are unchanged:
+ * the first line's part is followed by a line end inside the span, so nothing after
+ * it on that line needs its column. (Spaces for the first and last line's parts were
+ * 22 KB of igb_main.c's 38 KB slice, every header line of a function blanked whole and
+ * every one-line prototype left out, rewritten and lexed at every keystroke.)
  */
-export function compacted(s: string): string {
-  const first = s.indexOf('\n');
-  if (first < 0) return blankedText(s);
+export function compacted(s: string, after: string | undefined): string {
   const last = s.lastIndexOf('\n');
-  return blankedText(s.slice(0, first)) + s.slice(first, last + 1).replace(/[^\n\r]+/g, '') + blankedText(s.slice(last + 1));
+  const lineEnds = s.slice(0, last + 1).replace(/[^\n\r]+/g, '');
+  const tail = s.slice(last + 1);
+  return lineEnds + (after === undefined || after === '\n' || after === '\r' ? tail.replace(/[^\n\r]+/g, '') : blankedText(tail));
 }
 
 /** The trace of a run on the slice with its offsets (function starts, parameter slots) moved to the file's. */
@@ -753,18 +776,23 @@ export function editOf(before: string, after: string, beforeStarts?: readonly nu
     const line = lineAt(starts, i);
     return { line, character: i - starts[line]! };
   };
-  const e: Edit = { start, oldEnd, delta, startPos: at(beforeStarts, start), oldEndPos: at(beforeStarts, oldEnd), newEndPos: { line: 0, character: 0 } };
-  e.newEndPos = at(startsAfter(beforeStarts, e, after), newEnd);
-  return e;
+  const startPos = at(beforeStarts, start);
+  // The new end from the inserted text alone (the new line starts are counted once, by the caller).
+  const lastNl = newEnd > start ? after.lastIndexOf('\n', newEnd - 1) : -1;
+  let lines = 0;
+  for (let q = after.indexOf('\n', start); q >= 0 && q < newEnd; q = after.indexOf('\n', q + 1)) lines++;
+  const newEndPos: Position = lastNl >= start ? { line: startPos.line + lines, character: newEnd - lastNl - 1 } : { line: startPos.line, character: startPos.character + (newEnd - start) };
+  return { start, oldEnd, delta, startPos, oldEndPos: at(beforeStarts, oldEnd), newEndPos };
 }
 
 
 /** The line starts of the text after an edit, from those before it (no pass over the text outside the edit). */
 export function startsAfter(before: readonly number[], e: Edit, after: string): number[] {
+  // A character replaced by another within a line (a typist's usual keystroke): the same starts.
+  if (e.delta === 0 && e.startPos.line === e.oldEndPos.line && e.newEndPos.line === e.startPos.line) return before as number[];
   // A line start s follows the newline at s - 1: kept when that newline is before the
   // edit, gone when it was in the replaced span, moved when it is after.
-  let i = 0;
-  while (i < before.length && before[i]! <= e.start) i++;
+  let i = lineAt(before, e.start) + 1;
   const out = before.slice(0, i);
   for (let q = after.indexOf('\n', e.start); q >= 0 && q < e.oldEnd + e.delta; q = after.indexOf('\n', q + 1)) out.push(q + 1);
   let j = i;

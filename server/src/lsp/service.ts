@@ -12,11 +12,27 @@ import { MAX_TEXT_BYTES, tooLargeMessage } from '../fs/safeRead';
 /** The adaptive delay never exceeds this, so a slow file still updates every few seconds. */
 const MAX_ADAPTIVE_DELAY_MS = 5000;
 
+/**
+ * Made-up keystrokes analysed after a document opens (AuditEngine.warmEdit), one per
+ * turn of the event loop: the first real keystrokes then run code V8 has compiled.
+ * Each costs about what a keystroke in that function costs cold (igb_main.c: 20-140
+ * ms of CPU at load 12, once per open). TDX_AUDIT_WARM_EDITS sets another count (0:
+ * none), for measuring the warm-up itself against the same build.
+ */
+export const WARM_EDITS = warmEditsFrom(process.env.TDX_AUDIT_WARM_EDITS);
+
+export function warmEditsFrom(env: string | undefined): number {
+  const n = env === undefined || env === '' ? 4 : Number(env);
+  return Number.isInteger(n) && n >= 0 ? Math.min(n, 64) : 4;
+}
+
 /** The part of AuditEngine the server uses. */
 export interface EngineLike {
   configure(cfg: Partial<AuditConfig>): void;
   audit(file: string, text: string, version: number): FileAudit;
   forget(file: string): void;
+  /** Analyses the k-th of `of` made-up keystrokes of an open document and drops the result; false: stop warming. */
+  warmEdit?(file: string, k: number, of: number): boolean;
 }
 
 export interface ServiceHost {
@@ -33,6 +49,8 @@ export class AuditService {
   private engineFailed = false;
   private settings: ServerSettings = DEFAULT_SETTINGS;
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Documents being warmed (warm): the next made-up keystroke's turn. */
+  private readonly warming = new Map<string, NodeJS.Immediate>();
   private readonly audits = new Map<string, FileAudit>();
   /** How long each document's last audit took (ms), and when it ended: the least delay before the next. */
   private readonly costMs = new Map<string, { ms: number; endedAt: number }>();
@@ -65,7 +83,10 @@ export class AuditService {
     }
     if (this.disposed) return;
     this.setState('ready');
-    for (const doc of this.documents.all()) this.run(doc.uri);
+    for (const doc of this.documents.all()) {
+      this.run(doc.uri);
+      this.warm(doc.uri, 0);
+    }
   }
 
   get ready(): boolean {
@@ -93,9 +114,12 @@ export class AuditService {
     this.audits.delete(uri);
     this.cleared.delete(uri);
     this.run(uri);
+    this.warm(uri, 0);
   }
 
   changed(uri: string): void {
+    // A real keystroke ends the warm-up (a made-up one never goes before it).
+    this.stopWarming(uri);
     this.schedule(uri, this.settings.debounceMs);
     // The engine reads headers through the host at every audit, so an open includer
     // only needs a new audit to see a header buffer's edit.
@@ -119,6 +143,7 @@ export class AuditService {
 
   closed(uri: string): void {
     this.cancel(uri);
+    this.stopWarming(uri);
     this.costMs.delete(uri);
     this.audits.delete(uri);
     this.cleared.delete(uri);
@@ -143,6 +168,39 @@ export class AuditService {
     this.disposed = true;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
+    for (const w of this.warming.values()) clearImmediate(w);
+    this.warming.clear();
+  }
+
+  /**
+   * Warms the engine's incremental path for an opened document: the first keystrokes
+   * after an open ran V8's code cold (igb_main.c over LSP: 35-45 ms of server CPU per
+   * edit for the first 20, 20-30 ms once warm). One made-up keystroke per turn of the
+   * event loop (setImmediate: a real edit's notification is read between two), none
+   * once the document is edited (`changed` stops it) or closed, or once the engine has
+   * no memory to reuse; the result is dropped, nothing is published.
+   */
+  private warm(uri: string, k: number): void {
+    if (this.disposed || k >= WARM_EDITS || !this.engine?.warmEdit) return;
+    this.warming.set(
+      uri,
+      setImmediate(() => {
+        this.warming.delete(uri);
+        let more = false;
+        try {
+          more = this.engine?.warmEdit?.(uri, k, WARM_EDITS) ?? false;
+        } catch {
+          // A made-up keystroke's failure is no document's: the real ones report theirs.
+        }
+        if (more) this.warm(uri, k + 1);
+      }),
+    );
+  }
+
+  private stopWarming(uri: string): void {
+    const w = this.warming.get(uri);
+    if (w) clearImmediate(w);
+    this.warming.delete(uri);
   }
 
   /**

@@ -17,7 +17,7 @@ import { generate } from '../../bench/bigfile';
 import { CParser } from '../../../server/src/c/parser';
 import { analyzeFile, nestingHint } from '../../../server/src/c/analyze';
 import { emptyKnowledge } from '../../../server/src/c/knowledge';
-import { analyseEdit, editOf, emptyTrace, hintAfter, memoryOf, startsAfter } from '../../../server/src/audit/incremental';
+import { analyseEdit, compacted, editOf, emptyTrace, hintAfter, memoryOf, startsAfter, warmingText } from '../../../server/src/audit/incremental';
 import { mulberry32 as rng } from '../../fuzz/prng';
 
 /** Functions that hand MMIO to each other through every kind of fact provenance.ts follows. */
@@ -303,8 +303,10 @@ function view(a: FileAudit, text: string, memo?: FingerprintMemo): unknown {
   };
 }
 
-async function compareSequences(name: string, start: string, seeds: number, steps: number): Promise<AuditEngine['auditCounts']> {
+/** warm: made-up keystrokes (AuditEngine.warmEdit, the server's warm-up after an open) analysed between some of the edits. */
+async function compareSequences(name: string, start: string, seeds: number, steps: number, opts: { warm?: boolean; engine?: (e: AuditEngine) => void } = {}): Promise<AuditEngine['auditCounts']> {
   const inc = await AuditEngine.create({ readFile: () => undefined });
+  opts.engine?.(inc);
   const ref = await AuditEngine.create({ readFile: () => undefined });
   ref.configure({ regions: false }); // a whole parse, as the editor's full audit (auditOnce parses only the bodies that matter)
   const file = `/nonexistent/tdx-incremental/${name}.c`;
@@ -325,6 +327,10 @@ async function compareSequences(name: string, start: string, seeds: number, step
       // Sometimes two edits between audits (a burst, or a multi-range change).
       text = editOnce(text, r);
       if (r() < 0.15) text = editOnce(text, r);
+      if (opts.warm && r() < 0.5) {
+        const of = 1 + Math.floor(r() * 6);
+        for (let k = 0; k < of; k++) inc.warmEdit(file, k, of);
+      }
       const got = inc.audit(file, text, step);
       const want = ref.auditOnce(file, text);
       assert.deepStrictEqual(view(got, text, memo), view(want, text), `${name}, seed ${seed}, edit ${step}: the incremental audit differs from a full one`);
@@ -348,6 +354,16 @@ describe('incremental audit of an edited document equals a full audit', () => {
     // Fewer than on CROSS: an edit that breaks the text more leaves memory too, and
     // the typist's fix then spans the two edits (a full audit).
     assert.ok(counts.incremental >= 25, `incremental audits: ${counts.incremental}; full: ${JSON.stringify([...counts.why])}`);
+  });
+
+  test('made-up keystrokes (the warm-up after an open) analysed between random edits change no audit', async () => {
+    let engine: AuditEngine | undefined;
+    const cross = await compareSequences('warm-cross', CROSS, 6, 30, { warm: true, engine: (e) => (engine = e) });
+    const warmed = engine!.warmCount;
+    const alone = await compareSequences('warm-alone', ALONE, 6, 30, { warm: true, engine: (e) => (engine = e) });
+    // The warm-ups ran, on memories the next real edits then used.
+    assert.ok(warmed >= 100 && engine!.warmCount >= 100, `made-up keystrokes: ${warmed}, ${engine!.warmCount}`);
+    assert.ok(cross.incremental >= 20 && alone.incremental >= 20, `incremental audits: ${cross.incremental}, ${alone.incremental}`);
   });
 
   test('random edits of functions that name no fact, read one through a macro, or hold a #define', async () => {
@@ -633,6 +649,76 @@ describe('incremental audit of an edited document equals a full audit', () => {
       slice = r.slice;
     }
     assert.ok(slice.includes('void __iomem *q = 0;'), 'poke now holds __iomem: kept whole');
+  });
+
+  test('a blanked span keeps its line ends alone, and spaces for its last line only when text follows it there: every kept character stays at its file line and column', async () => {
+    assert.equal(compacted('int f(void)\n{\n\treturn 1;\n}', '\n'), '\n\n\n');
+    assert.equal(compacted('int f(void)\n{\n\treturn 1;\n}', undefined), '\n\n\n');
+    assert.equal(compacted('int f(void)\n{\n}', ' '), '\n\n ', 'text after the span on its last line keeps its column');
+    assert.equal(compacted('static int x;', '\n'), '');
+    assert.equal(compacted('static int x;', 'i'), ' '.repeat(13));
+    assert.equal(compacted('a();\r\n\tb();\r', '\n'), '\r\n\r', 'a CRLF split by the span keeps its CR');
+    // In slices of a generated driver: a character kept is the file's at the same line and column.
+    const parser = await CParser.create();
+    const file = '/nonexistent/tdx-incremental/columns.c';
+    const text0 = generate(20_000);
+    const parsed = parser.parse(file, text0);
+    const trace = emptyTrace();
+    let mem = memoryOf(text0, parsed, analyzeFile(parser, parsed, file, emptyKnowledge(), { trace }), trace, '')!;
+    const r = rng(4242);
+    let checked = 0;
+    for (let step = 0; step < 12; step++) {
+      const bodies = mem.table.filter((d) => d.bodyStart >= 0 && !(d.isStatic && d.isInline));
+      const d = bodies[Math.floor(r() * bodies.length)]!;
+      const text = `${mem.text.slice(0, d.bodyStart + 1)}\n\tx = ${step};${mem.text.slice(d.bodyStart + 1)}`;
+      const res = analyseEdit(parser, mem, text, file, emptyKnowledge(), '');
+      if ('fallback' in res) continue;
+      const fileLines = text.split('\n');
+      const sliceLines = res.slice.split('\n');
+      assert.equal(sliceLines.length, fileLines.length, 'every line kept');
+      assert.ok(res.slice.length < text.length / 2, `the slice is a fraction of the file: ${res.slice.length} of ${text.length}`);
+      sliceLines.forEach((l, i) => {
+        for (let c = 0; c < l.length; c++) {
+          if (l[c] === ' ' || l[c] === '\r') continue;
+          checked++;
+          if (fileLines[i]![c] !== l[c]) assert.fail(`step ${step}, line ${i + 1}, column ${c + 1}: ${JSON.stringify(l)} against ${JSON.stringify(fileLines[i])}`);
+        }
+      });
+      mem = res.memory;
+    }
+    assert.ok(checked > 1000, `characters checked: ${checked}`);
+  });
+
+  test('a made-up keystroke (warmingText) leaves the memory it was analysed from unchanged but for what it read of the other definitions', async () => {
+    const parser = await CParser.create();
+    const file = '/nonexistent/tdx-incremental/warm.c';
+    const parsed = parser.parse(file, CROSS);
+    const trace = emptyTrace();
+    const mem = memoryOf(CROSS, parsed, analyzeFile(parser, parsed, file, emptyKnowledge(), { trace }), trace, '')!;
+    const before = { text: mem.text, sites: mem.sites, table: mem.table, trace: mem.trace, functions: mem.functions, lineStarts: mem.lineStarts };
+    assert.equal(mem.blanks.filter(Boolean).length, 0, 'a full analysis has read no definition for a slice');
+    const of = 3;
+    for (let k = 0; k < of; k++) {
+      const text = warmingText(mem, k, of)!;
+      assert.equal(text.length, CROSS.length + 1);
+      const read = [...mem.blanks];
+      const r = analyseEdit(parser, mem, text, file, emptyKnowledge(), '');
+      assert.ok(!('fallback' in r), JSON.stringify(r));
+      // The edited definition: the one whose body's first character is the space typed.
+      const e = editOf(CROSS, text)!;
+      const edited = mem.table.findIndex((d) => d.bodyStart >= 0 && d.bodyStart < e.start && e.start < d.bodyEnd);
+      assert.ok(edited >= 0);
+      assert.equal(mem.blanks[edited], read[edited], `k ${k}: what was read of the edited definition is the made-up text's, never the memory's`);
+      assert.ok(mem.table.every((_, i) => i === edited || mem.blanks[i] !== undefined), `k ${k}: what was read of the others is the memory's too`);
+      assert.deepStrictEqual({ text: mem.text, sites: mem.sites, table: mem.table, trace: mem.trace, functions: mem.functions, lineStarts: mem.lineStarts }, before);
+    }
+    // What the made-up keystrokes read serves a real edit: the same sites as a full audit.
+    const ref = await AuditEngine.create({ readFile: () => undefined });
+    ref.configure({ regions: false });
+    const real = CROSS.replace('i < 16', 'i < 160');
+    const r = analyseEdit(parser, mem, real, file, emptyKnowledge(), '');
+    assert.ok(!('fallback' in r), JSON.stringify(r));
+    assert.deepStrictEqual(r.analysis.sites, ref.auditOnce(file, real).analysis.sites);
   });
 
   test('an edit in one function hashes only that function\'s fingerprints again; the others come from the memo', async () => {
