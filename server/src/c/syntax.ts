@@ -2,6 +2,7 @@
 
 import type { Node } from 'web-tree-sitter';
 import type { Range } from './types';
+import { NO_WORD, STARTS, WORD_CLASS, wordHash } from './words';
 
 /**
  * C identifiers as tree-sitter and gcc read them: Unicode letters, `$`, and `\u`/`\U`
@@ -21,16 +22,6 @@ export const C_MEMBER_OR_WORD_RE = /(->|\.)?\s*((?:[\p{ID_Start}_$]|\\u[\dA-Fa-f
  */
 const NOT_PLAIN_RE = /[\u0080-\uffff]|\\[uU]/;
 
-/** `[A-Za-z_$]`: what starts a C word in ASCII text. */
-function startsWord(c: number): boolean {
-  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 36;
-}
-
-/** `[A-Za-z0-9_$]`: what continues one. */
-function continuesWord(c: number): boolean {
-  return startsWord(c) || (c >= 48 && c <= 57);
-}
-
 /**
  * Calls `visit` with each C word of `text` in order (what `C_WORD_RE` matches) until
  * it returns true; returns whether it did. ASCII text without a backslash (nearly all
@@ -44,9 +35,9 @@ export function someWord(text: string, visit: (w: string) => boolean): boolean {
   }
   const n = text.length;
   for (let i = 0; i < n; i++) {
-    if (!startsWord(text.charCodeAt(i))) continue;
+    if (WORD_CLASS[text.charCodeAt(i)] !== STARTS) continue;
     let j = i + 1;
-    while (j < n && continuesWord(text.charCodeAt(j))) j++;
+    while (j < n && WORD_CLASS[text.charCodeAt(j)] !== NO_WORD) j++;
     if (visit(text.slice(i, j))) return true;
     i = j; // text[j] continues no word, so it starts none either
   }
@@ -58,21 +49,6 @@ export function namesWord(text: string, known: (w: string) => boolean): boolean 
   return someWord(text, known);
 }
 
-/** The hash the scans below give a word as they read it: WordSet's filter (wordSet.ts). */
-export function wordHash(w: string): number {
-  let h = 0;
-  for (let i = 0; i < w.length; i++) h = (Math.imul(h, 31) + w.charCodeAt(i)) | 0;
-  return h;
-}
-
-/** Per UTF-16 code unit: starts an ASCII word, only continues one (a digit), or neither (every other unit, ASCII or not). */
-const NO_WORD = 0;
-const STARTS = 1;
-const WORD_CLASS = (() => {
-  const t = new Uint8Array(65536);
-  for (let c = 0; c < 128; c++) t[c] = startsWord(c) ? STARTS : continuesWord(c) ? 2 : NO_WORD;
-  return t;
-})();
 
 /** A character the plain scan does not read: outside ASCII, or a backslash before `u`/`U` (a universal character name). */
 function notPlainAt(text: string, i: number): boolean {

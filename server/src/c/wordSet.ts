@@ -4,7 +4,7 @@
 // `__iomem` global and field the headers seen so far declare: tens of thousands on
 // drivers/) are asked of each word of every file the pre-filter looks at.
 
-import { wordHash } from './syntax';
+import { wordHash } from './words';
 
 /** 2^20 bits (128 KB): under 3 % of other words' bits set by 30,000 names. */
 const BITS_LOG2 = 20;

@@ -12,15 +12,36 @@
 /** `C_WORD_RE` (syntax.ts) anchored at `lastIndex`: a word starting exactly there. */
 const WORD_AT = /(?:[\p{ID_Start}_$]|\\u[\dA-Fa-f]{4}|\\U[\dA-Fa-f]{8})(?:[\p{ID_Continue}$]|\\u[\dA-Fa-f]{4}|\\U[\dA-Fa-f]{8})*/uy;
 
-/** Per ASCII code: 2 starts and continues a word (`[A-Za-z_$]`), 1 only continues one (a digit), 0 neither. */
-const ASCII = (() => {
-  const t = new Uint8Array(128);
+/**
+ * Per UTF-16 code unit: STARTS (and continues) an ASCII word (`[A-Za-z_$]`), 2 only
+ * continues one (a digit), NO_WORD neither (every other unit, ASCII or not). The word
+ * scans here and syntax.ts's read ASCII by this table.
+ */
+export const NO_WORD = 0;
+export const STARTS = 1;
+export const WORD_CLASS = (() => {
+  const t = new Uint8Array(65536);
   for (let c = 0; c < 128; c++) {
-    if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 36) t[c] = 2;
-    else if (c >= 48 && c <= 57) t[c] = 1;
+    if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 36) t[c] = STARTS;
+    else if (c >= 48 && c <= 57) t[c] = 2;
   }
   return t;
 })();
+
+/**
+ * The hash of the characters [s, e) of `text` (h = 31 * h + code): the one the word
+ * scans compute as they read (WordTable's slots, WordSet's filter in wordSet.ts).
+ */
+export function hashOf(text: string, s: number, e: number): number {
+  let h = 0;
+  for (let k = s; k < e; k++) h = (Math.imul(h, 31) + text.charCodeAt(k)) | 0;
+  return h;
+}
+
+/** hashOf of a whole word. */
+export function wordHash(w: string): number {
+  return hashOf(w, 0, w.length);
+}
 
 /**
  * Calls `visit(start, end)` for each match of `C_WORD_RE` in `text` at or after
@@ -31,13 +52,13 @@ export function eachWord(text: string, from: number, to: number, visit: (start: 
   while (i < to) {
     const c = text.charCodeAt(i);
     if (c < 128 && c !== 92) {
-      if (ASCII[c] !== 2) {
+      if (WORD_CLASS[c] !== STARTS) {
         i++;
         continue;
       }
       let j = i + 1;
       let d = 0;
-      while (j < to && (d = text.charCodeAt(j)) < 128 && ASCII[d] !== 0) j++;
+      while (j < to && WORD_CLASS[(d = text.charCodeAt(j))] !== NO_WORD) j++;
       // A backslash or a non-ASCII character may continue the word: the regex says.
       if (j < to && (d === 92 || d >= 128)) j = matchAt(text, i, to);
       visit(i, j);
@@ -123,7 +144,7 @@ export class WordTable {
     while (i < n) {
       const c = text.charCodeAt(i);
       if (c < 128 && c !== 92) {
-        if (ASCII[c] !== 2) {
+        if (WORD_CLASS[c] !== STARTS) {
           i++;
           continue;
         }
@@ -131,7 +152,7 @@ export class WordTable {
         let h = c;
         let j = i + 1;
         let d = 0;
-        while (j < n && (d = text.charCodeAt(j)) < 128 && ASCII[d] !== 0) {
+        while (j < n && WORD_CLASS[(d = text.charCodeAt(j))] !== NO_WORD) {
           h = (Math.imul(h, 31) + d) | 0;
           j++;
         }
@@ -268,11 +289,4 @@ export class WordTable {
     }
     return out;
   }
-}
-
-/** The hash WordTable gives the characters [s, e) of `text` (31 * h + code, from the first code). */
-function hashOf(text: string, s: number, e: number): number {
-  let h = text.charCodeAt(s);
-  for (let k = s + 1; k < e; k++) h = (Math.imul(h, 31) + text.charCodeAt(k)) | 0;
-  return h;
 }

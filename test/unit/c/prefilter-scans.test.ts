@@ -2,7 +2,8 @@
 // walk"): each must answer exactly what the slower way it replaced answers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { C_MEMBER_OR_WORD_RE, namesMemberOrWord, scanMembersAndWords, wordHash } from '../../../server/src/c/syntax';
+import { C_MEMBER_OR_WORD_RE, namesMemberOrWord, scanMembersAndWords } from '../../../server/src/c/syntax';
+import { wordHash } from '../../../server/src/c/words';
 import { WordSet } from '../../../server/src/c/wordSet';
 import { mulberry32 } from '../../fuzz/prng';
 import { hasIncludeLine, namesSite } from '../../../server/src/audit/sources';
