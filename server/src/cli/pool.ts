@@ -1,7 +1,8 @@
 // Files audited on worker threads, one per core but one (the design of the server's index
-// pool), shared by `scan` and `report`: files are handed out one at a time to
-// whichever worker is free, and the results are put back in the files' order, so
-// the output does not depend on the number of threads or on which finished first.
+// pool), shared by `scan` and `report`: files are handed out in path order to whichever
+// worker has room (each holds IN_FLIGHT), and the results are put back in the files'
+// order (poolQueue.ts), so the output does not depend on the number of threads or on
+// which finished first.
 // Without the bundled worker (running from sources under tsx), or with one job,
 // the files are audited on this thread.
 
@@ -9,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { FileQueue } from './poolQueue';
 
 /**
  * Worker threads by default: one per core but one. The main thread and V8's own
@@ -164,24 +166,36 @@ export interface PoolRun<R> {
   recycleMb?: number;
   /** Called once per worker replaced under recycleMb. */
   recycled?: () => void;
+  /**
+   * What a result weighs while it waits for an earlier file's (poolQueue.ts; by
+   * default 1 a file), and how much may wait before files ahead of the writer stop
+   * going out: results arriving out of order are held in memory.
+   */
+  weigh?: (r: R) => number;
+  heldBudget?: number;
+  /** The worker's script, by default the bundle's (scanWorker.js); tests give one of their own. */
+  workerScript?: string;
 }
 
 /** Workers started again after one died, per run: a file that kills every worker does not loop forever. */
 const MAX_RESTARTS = 16;
 
+/**
+ * Files a worker holds at once: the one it audits and the next, queued in its port, so
+ * that it starts the next file the moment it answers instead of waiting for this
+ * thread to wake, take the answer and post a path (on drivers/ the one worker sat idle
+ * 6.5 s of 124 s between its 28,521 files with one at a time).
+ */
+export const IN_FLIGHT = 2;
+
 /** Runs the task over every file (see PoolRun); resolves when each result was emitted, or on abort. */
 export async function runPool<R>(run: PoolRun<R>): Promise<void> {
   const { files, signal } = run;
-  const waiting = new Map<number, R>();
-  let nextOut = 0;
+  const queue = new FileQueue<R>(files.length, run.emit, run.weigh, run.heldBudget);
+  /** Each live lane's feed: called when the writer went on (a file held back by the budget may go out now). */
+  const feeders = new Set<() => void>();
   const done = (i: number, r: R) => {
-    waiting.set(i, r);
-    while (waiting.has(nextOut)) {
-      const x = waiting.get(nextOut)!;
-      waiting.delete(nextOut);
-      run.emit(nextOut, x);
-      nextOut++;
-    }
+    if (queue.answer(i, r)) for (const f of [...feeders]) f();
   };
   let here: ((path: string) => R) | undefined;
   const auditHere = async (i: number) => {
@@ -194,7 +208,7 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
     }
     done(i, r);
   };
-  const wp = workerPath();
+  const wp = run.workerScript ?? workerPath();
   const threads = Math.min(run.jobs, files.length);
   // One job still runs on a worker when there is a heap limit to keep (and more than
   // one file): this thread's heap has none, and V8 grows it towards a quarter of the
@@ -208,34 +222,63 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
     }
     return;
   }
-  const given = new Set<number>();
   /** Files already given to a bigger worker after their first worker died. */
   const tried = new Set<number>();
-  let next = 0;
   let restarts = 0;
   const lane = (retry?: number): Promise<void> =>
     new Promise<void>((resolveLane, rejectLane) => {
       const heapMb = retry !== undefined && run.maxHeapMb ? run.maxHeapMb * 2 : run.maxHeapMb;
+      /** A bigger worker audits the one file its predecessor died on, and ends. */
+      const bigger = retry !== undefined;
       if (retry !== undefined) run.retried?.(files[retry]!, heapMb);
       const workerData = { ...run.workerData, recycleMb: run.recycleMb };
       const young = threads > 1 ? { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } : {};
       const w = new Worker(wp, { workerData, ...(heapMb ? { resourceLimits: { maxOldGenerationSizeMb: heapMb, ...young } } : {}) });
-      let current = -1;
+      /** Files posted to this worker and not answered, in the order it audits them. */
+      const inflight: number[] = [];
+      let ready = false;
       let ended = false;
-      /** Set when this worker is let go after a file (a retry's one file, or past recycleMb): its exit starts the next worker. */
+      /** Set when this worker is let go after a file (a bigger worker's one file, or past recycleMb): its exit starts the next worker. */
       let retiring = false;
-      /** died: this worker went down (an exception, or its heap limit) auditing `current`; retired: a retry worker's one file is done. */
+      const post = (i: number) => {
+        inflight.push(i);
+        w.postMessage({ id: i, path: files[i] });
+      };
+      /** Tops the worker up to IN_FLIGHT files; stops it when it has none and none is left. */
+      const feed = () => {
+        if (!ready || ended || retiring) return;
+        if (signal?.aborted) return stop();
+        if (bigger) {
+          if (retry !== undefined) post(retry);
+          retry = undefined;
+          return;
+        }
+        while (inflight.length < IN_FLIGHT) {
+          const i = queue.take();
+          if (i === undefined) break;
+          post(i);
+        }
+        if (inflight.length === 0 && !queue.more) stop();
+      };
+      /** died: this worker went down (an exception, or its heap limit) auditing inflight[0]; retired: let go after a file. */
       const end = (how: 'stopped' | 'died' | 'retired') => {
         if (ended) return;
         ended = true;
+        feeders.delete(feed);
         signal?.removeEventListener('abort', stop);
         if (signal?.aborted) return resolveLane();
         if (how === 'died') {
+          // The file it died on goes to a bigger worker (once); the files queued behind it were not started.
+          const dying = inflight.shift();
+          queue.giveBack(inflight);
+          inflight.length = 0;
           if (restarts++ >= MAX_RESTARTS) return resolveLane();
-          const again = current >= 0 && given.has(current) && !tried.has(current) ? current : undefined;
+          const again = dying !== undefined && !tried.has(dying) ? dying : undefined;
           if (again !== undefined) tried.add(again);
-          if (again !== undefined || next < files.length) return void lane(again).then(resolveLane, rejectLane);
-        } else if (how === 'retired' && next < files.length) return void lane().then(resolveLane, rejectLane);
+          if (again !== undefined || queue.more) return void lane(again).then(resolveLane, rejectLane);
+        } else if (how === 'retired' && queue.more) return void lane().then(resolveLane, rejectLane);
+        // A file that took even the bigger worker down, and a worker's files when it
+        // stopped on its own, are left unanswered: audited on this thread at the end.
         resolveLane();
       };
       const stop = () => {
@@ -243,48 +286,49 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
         end('stopped');
       };
       signal?.addEventListener('abort', stop, { once: true });
-      const give = () => {
-        if (retry !== undefined) {
-          current = retry;
-          retry = undefined;
-        } else if (next >= files.length || signal?.aborted) return stop();
-        else {
-          current = next++;
-          given.add(current);
-        }
-        w.postMessage({ id: current, path: files[current] });
-      };
+      feeders.add(feed);
       w.on('message', (m: { ready?: true; fatal?: string; id?: number; result?: R; retire?: true }) => {
         if (m.fatal) {
           ended = true;
+          feeders.delete(feed);
           return rejectLane(new Error(`a worker failed to start: ${m.fatal}`));
         }
-        if (m.ready) return give();
-        given.delete(m.id!);
+        if (m.ready) {
+          ready = true;
+          return feed();
+        }
+        const k = inflight.indexOf(m.id!);
+        if (k >= 0) inflight.splice(k, 1);
         // A bigger worker ends after its one file, and a worker past recycleMb after
-        // the file that took it there: their memory goes back to the system before
+        // the file that took it there (it starts none of the files queued behind it:
+        // those go to the next worker): their memory goes back to the system before
         // the next worker of the lane starts (two would be alive at once otherwise).
-        const recycle = m.retire === true && next < files.length && !signal?.aborted;
-        if (heapMb !== run.maxHeapMb || recycle) {
-          if (recycle && heapMb === run.maxHeapMb) run.recycled?.();
-          retiring = true;
-          void w.terminate();
-          done(m.id!, m.result!);
-          return;
+        if ((bigger || m.retire === true) && !signal?.aborted) {
+          queue.giveBack(inflight);
+          inflight.length = 0;
+          if (bigger || queue.more) {
+            if (!bigger) run.recycled?.();
+            retiring = true;
+            void w.terminate();
+            done(m.id!, m.result!);
+            return;
+          }
         }
         // The next file goes out before this one's result is written: the worker
-        // audits while this thread writes (on drivers/ the writer's JSON is 166 MB,
-        // seconds a worker waited through when the file came after the write).
-        give();
+        // audits while this thread writes (on drivers/ the writer's JSON is 166 MB).
+        feed();
         done(m.id!, m.result!);
       });
-      // A file that took even the bigger worker down stays in `given`: audited on this thread at the end.
-      w.on('error', () => end('died'));
-      w.on('exit', () => end(retiring ? 'retired' : 'stopped'));
+      // A worker that answered one file and died on the next one has both its answer
+      // and its error on the way: node delivers every message a worker posted before
+      // its 'exit' (not always before its 'error'), so the lane ends on 'exit', when
+      // inflight[0] is the file it died on.
+      let died = false;
+      w.on('error', () => (died = true));
+      w.on('exit', () => end(died ? 'died' : retiring ? 'retired' : 'stopped'));
     });
   await Promise.all(Array.from({ length: threads }, () => lane()));
   if (signal?.aborted) return;
   // Files a worker died on, and files no worker got to (every worker died): audited here.
-  for (const i of [...given].sort((a, b) => a - b)) await auditHere(i);
-  for (let i = next; i < files.length; i++) await auditHere(i);
+  for (const i of queue.rest()) await auditHere(i);
 }

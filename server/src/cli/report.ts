@@ -199,6 +199,8 @@ function pooledJobs(jobs: number, signal: AbortSignal, note: (m: string) => void
       retried: noteRetried(note),
       recycleMb: recycle.recycleMb,
       recycled: recycle.recycled,
+      // Rows held for the writer (spooled rows keep a few fields per finding here).
+      weigh: (x) => (x.kind === 'rows' || x.kind === 'spooled' ? 1 + x.rows.findings.length : 0),
     }).finally(recycle.done);
   };
 }

@@ -20,6 +20,13 @@ export function auditForScan(engine: Pick<AuditEngine, 'auditOnce'>, path: strin
   return { kind: 'result', result: fileResult(engine.auditOnce(path, src.text)) };
 }
 
+/** What a result held for the writer weighs (pool.ts PoolRun.weigh): its rows, and one for the file. */
+export function scanResultWeight(x: ScanJobResult): number {
+  if (x.kind !== 'result') return 0;
+  const r = x.result;
+  return 1 + r.sites.length + r.functions.length + r.instructions.length + r.objectFunctions.length;
+}
+
 /**
  * Audits `files` with `jobs` threads and hands each file's result to `emit` in the
  * files' order. `local` makes an engine on this thread (used when jobs is 1 or no
@@ -56,6 +63,7 @@ export async function scanFiles(
     retried: noteRetried(note),
     recycleMb: recycle.recycleMb,
     recycled: recycle.recycled,
+    weigh: scanResultWeight,
   });
   recycle.done();
   return skipped;

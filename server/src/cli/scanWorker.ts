@@ -1,7 +1,8 @@
 // A worker thread of the CLI's pool (pool.ts): its own AuditEngine (parser, header
-// cache, object store); audits the files the main thread hands it, one at a time,
-// and answers with what the task keeps of each: scan's output pieces
-// (scanOutput.ts) or report's rows (audit/report/build.ts reportJob).
+// cache, object store); audits the files the main thread hands it, one at a time (the
+// pool keeps the next one queued in the port), and answers with what the task keeps
+// of each: scan's output pieces (scanOutput.ts) or report's rows (audit/report/build.ts
+// reportJob).
 import { parentPort, workerData } from 'node:worker_threads';
 import { getHeapStatistics } from 'node:v8';
 import { AuditEngine, type AuditConfig } from '../audit/engine';
@@ -29,7 +30,10 @@ async function main(): Promise<void> {
   const filter = new SiteFilter(read, (p, t) => engine.mayHoldSitesThroughHeaders(p, t));
   const job: (path: string) => unknown =
     workerData.task === 'report' ? reportJob(engine, filter, workerData.report as ReportJobSettings) : (path) => auditForScan(engine, path, filter);
+  /** Set once this worker asked to be replaced: the files queued behind that answer go to its successor (pool.ts). */
+  let retiring = false;
   port.on('message', (m: { id: number; path: string }) => {
+    if (retiring) return;
     let r: unknown;
     try {
       r = job(m.path);
@@ -38,6 +42,7 @@ async function main(): Promise<void> {
     }
     // Past the pool's threshold this worker asks, with the result, to be replaced (pool.ts PoolRun.recycleMb).
     const retire = recycleMb !== undefined && workerFootprintMb(getHeapStatistics()) > recycleMb;
+    retiring = retire;
     port.postMessage({ id: m.id, result: r, ...(retire ? { retire: true } : {}) });
   });
   port.postMessage({ ready: true });
