@@ -18,7 +18,8 @@ import { FileQueue } from '../../server/src/cli/poolQueue';
  * A worker of the pool's protocol. A path naming `slow` takes 30 ms, `stall` 300 ms; `crash` throws
  * (the worker dies) unless the worker has the retry's doubled heap limit; `retire`
  * asks to be replaced with its answer (and the worker then starts no queued file, as
- * scanWorker.ts). Each answer says which thread gave it and whether the pool had
+ * scanWorker.ts); `fat` leaves the worker at 250 MB (its footprint, sent with each
+ * answer), any other file at 60. Each answer says which thread gave it and whether the pool had
  * already queued the next file when this one was done (receiveMessageOnPort takes it
  * out of the port: the worker keeps it in a queue of its own).
  */
@@ -35,7 +36,8 @@ function one(m) {
   const next = receiveMessageOnPort(parentPort);
   if (next) queue.push(next.message);
   const retire = m.path.includes('retire');
-  parentPort.postMessage({ id: m.id, result: { path: m.path, thread: threadId, queued: next !== undefined || queue.length > 0 }, ...(retire ? { retire: true } : {}) });
+  const footprintMb = m.path.includes('fat') ? 250 : 60;
+  parentPort.postMessage({ id: m.id, result: { path: m.path, thread: threadId, queued: next !== undefined || queue.length > 0 }, footprintMb, ...(retire ? { retire: true } : {}) });
   return retire;
 }
 function drain() {
@@ -59,7 +61,7 @@ let dir = '';
 let script = '';
 
 /** Runs the pool over `files` with the test worker; every emitted index and result, and the pool's notes. */
-async function pool(files: string[], jobs: number, extra: { recycleMb?: number; heldBudget?: number; weigh?: (r: Answer) => number } = {}) {
+async function pool(files: string[], jobs: number, extra: { recycleMb?: number; recycleTotalMb?: number; heldBudget?: number; weigh?: (r: Answer) => number } = {}) {
   const emitted: { i: number; r: Answer; burst: number }[] = [];
   // Results emitted within one synchronous run of the pool's code share a burst.
   let burst = 0;
@@ -84,6 +86,7 @@ async function pool(files: string[], jobs: number, extra: { recycleMb?: number; 
     maxHeapMb: 32,
     retried: (p) => retried.push(p),
     recycleMb: extra.recycleMb ?? 1,
+    recycleTotalMb: extra.recycleTotalMb,
     recycled: () => recycled++,
     heldBudget: extra.heldBudget,
     weigh: extra.weigh,
@@ -133,6 +136,20 @@ describe('the pool keeps a worker fed', () => {
       assert.equal(recycled, files.filter((f) => f.includes('retire')).length, 'every retiring worker replaced');
       // A file queued behind a retiring worker's answer is audited by another thread than the one that retired.
       for (let i = 0; i + 1 < files.length; i++) if (files[i]!.includes('retire')) assert.notEqual(emitted[i + 1]!.r.thread, emitted[i]!.r.thread, files[i + 1]);
+    });
+  }
+
+  for (const jobs of [1, 2]) {
+    test(`${jobs} worker(s) under a total of 300 MB: a worker that takes the sum past it is replaced, and nothing is lost`, async () => {
+      // Every file takes 30 ms, so both workers have answered (and said their footprint) before the first fat file.
+      const files = names(30, (i) => `f${String(i).padStart(2, '0')}${i % 7 === 6 ? '-fat' : ''}-slow.c`);
+      const { emitted, recycled } = await pool(files, jobs, { recycleMb: 100_000, recycleTotalMb: 300 });
+      assert.deepEqual(emitted.map((e) => e.i), files.map((_, i) => i), 'each file once, in order');
+      assert.deepEqual(emitted.map((e) => e.r.path), files);
+      assert.deepEqual(emitted.filter((e) => e.r.here).map((e) => e.r.path), []);
+      // One worker at 250 MB is under 300; two are at 250 + 60 after a fat file (unless the other has not answered yet since it started).
+      if (jobs === 1) assert.equal(recycled, 0);
+      else assert.ok(recycled >= 1 && recycled <= 4, `${recycled} replaced`);
     });
   }
 

@@ -88,12 +88,27 @@ const WORKER_RECYCLE_MB_SHARED = 200;
  * (0: never replace a worker); `given` says whether the user chose it (the run then says how often it
  * acted).
  */
-export function workerRecycleMb(jobs = 1): { mb: number | undefined; given: boolean } {
+export function workerRecycleMb(jobs = 1): { mb: number | undefined; given: boolean; totalMb: number | undefined } {
   const raw = process.env.TDX_AUDIT_WORKER_RECYCLE_MB;
   const v = Number(raw);
-  if (raw === undefined || raw === '' || !Number.isInteger(v) || v < 0) return { mb: jobs > 1 ? WORKER_RECYCLE_MB_SHARED : WORKER_RECYCLE_MB, given: false };
-  return { mb: v === 0 ? undefined : v, given: true };
+  if (raw === undefined || raw === '' || !Number.isInteger(v) || v < 0)
+    return jobs > 1 ? { mb: WORKER_RECYCLE_MB_SHARED, given: false, totalMb: jobs * WORKERS_RECYCLE_MB_EACH } : { mb: WORKER_RECYCLE_MB, given: false, totalMb: undefined };
+  // The user's threshold is the only one (0: no worker is ever replaced).
+  return { mb: v === 0 ? undefined : v, given: true, totalMb: undefined };
 }
+
+/**
+ * With more than one worker, the largest is also replaced when the workers' footprints
+ * together pass this much a worker (PoolRun.recycleTotalMb): 150 MB each, 300 for two.
+ * What grows in a scan worker is its header knowledge, steadily (two workers on
+ * drivers/: 85 and 99 MB after 400 files each, 131 and 151 after 16,700, V8 heap
+ * plus WASM), and the process's RSS followed the two together at ~100 MB above them
+ * (the main thread, glibc's arenas, the node binary; BENCHMARKS.md, "Two workers
+ * within 500 MB"). Each worker's own threshold lets both reach 200 MB at once; the
+ * total keeps the sum where the process stays under 500 MB with room for one large
+ * file's transient, and replaces the one worker whose fresh start frees the most.
+ */
+const WORKERS_RECYCLE_MB_EACH = 150;
 
 /** What a worker holds that its recycle threshold is measured against: V8 heap (committed) and external memory (WASM memories among it), in MB. */
 export function workerFootprintMb(h: { total_heap_size: number; external_memory: number }): number {
@@ -110,11 +125,12 @@ export function noteRetried(note: (m: string) => void): (path: string, heapMb: n
  * `note` how many workers were replaced when the user chose the threshold (it trades
  * a fresh worker's start-up CPU for memory), and nothing otherwise.
  */
-export function recycling(note: (m: string) => void, jobs = 1): Pick<PoolRun<unknown>, 'recycleMb' | 'recycled'> & { done: () => void } {
-  const { mb, given } = workerRecycleMb(jobs);
+export function recycling(note: (m: string) => void, jobs = 1): Pick<PoolRun<unknown>, 'recycleMb' | 'recycleTotalMb' | 'recycled'> & { done: () => void } {
+  const { mb, given, totalMb } = workerRecycleMb(jobs);
   let replaced = 0;
   return {
     recycleMb: mb,
+    recycleTotalMb: totalMb,
     recycled: () => replaced++,
     done: () => {
       if (given && mb !== undefined) note(`tdx-audit: ${replaced} worker(s) replaced past ${mb} MB of heap and WASM memory`);
@@ -164,7 +180,12 @@ export interface PoolRun<R> {
    * (its memory gone) a fresh worker takes its lane on with the next file.
    */
   recycleMb?: number;
-  /** Called once per worker replaced under recycleMb. */
+  /**
+   * Past this sum of the workers' footprints (each as of its last answer), the worker
+   * whose answer took the sum there is replaced too, when none is larger.
+   */
+  recycleTotalMb?: number;
+  /** Called once per worker replaced under recycleMb or recycleTotalMb. */
   recycled?: () => void;
   /**
    * What a result weighs while it waits for an earlier file's (poolQueue.ts; by
@@ -224,6 +245,21 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
   }
   /** Files already given to a bigger worker after their first worker died. */
   const tried = new Set<number>();
+  /** Each live worker's footprint (MB) after its last file, by its lane's feed. */
+  const footprints = new Map<() => void, number>();
+  /** Whether a worker that now holds `mb` is the one to replace under recycleTotalMb. */
+  const overTotal = (feed: () => void, mb: number | undefined): boolean => {
+    if (mb === undefined) return false;
+    footprints.set(feed, mb);
+    if (run.recycleTotalMb === undefined) return false;
+    let sum = 0;
+    let largest = 0;
+    for (const v of footprints.values()) {
+      sum += v;
+      largest = Math.max(largest, v);
+    }
+    return sum > run.recycleTotalMb && mb >= largest;
+  };
   let restarts = 0;
   const lane = (retry?: number): Promise<void> =>
     new Promise<void>((resolveLane, rejectLane) => {
@@ -265,6 +301,7 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
         if (ended) return;
         ended = true;
         feeders.delete(feed);
+        footprints.delete(feed);
         signal?.removeEventListener('abort', stop);
         if (signal?.aborted) return resolveLane();
         if (how === 'died') {
@@ -287,7 +324,7 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
       };
       signal?.addEventListener('abort', stop, { once: true });
       feeders.add(feed);
-      w.on('message', (m: { ready?: true; fatal?: string; id?: number; result?: R; retire?: true }) => {
+      w.on('message', (m: { ready?: true; fatal?: string; id?: number; result?: R; retire?: true; footprintMb?: number }) => {
         if (m.fatal) {
           ended = true;
           feeders.delete(feed);
@@ -297,13 +334,18 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
           ready = true;
           return feed();
         }
+        // A worker let go may still answer a file it had started: taken unless another worker's answer came first.
+        if (retiring || ended) return done(m.id!, m.result!);
         const k = inflight.indexOf(m.id!);
         if (k >= 0) inflight.splice(k, 1);
         // A bigger worker ends after its one file, and a worker past recycleMb after
         // the file that took it there (it starts none of the files queued behind it:
         // those go to the next worker): their memory goes back to the system before
         // the next worker of the lane starts (two would be alive at once otherwise).
-        if ((bigger || m.retire === true) && !signal?.aborted) {
+        // Past recycleTotalMb the worker did not choose to go: a file it has started
+        // is given to another worker too.
+        const retire = m.retire === true || overTotal(feed, m.footprintMb);
+        if ((bigger || retire) && !signal?.aborted) {
           queue.giveBack(inflight);
           inflight.length = 0;
           if (bigger || queue.more) {

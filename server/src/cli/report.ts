@@ -198,6 +198,7 @@ function pooledJobs(jobs: number, signal: AbortSignal, note: (m: string) => void
       maxHeapMb: workerHeapMb(),
       retried: noteRetried(note),
       recycleMb: recycle.recycleMb,
+      recycleTotalMb: recycle.recycleTotalMb,
       recycled: recycle.recycled,
       // Rows held for the writer (spooled rows keep a few fields per finding here).
       weigh: (x) => (x.kind === 'rows' || x.kind === 'spooled' ? 1 + x.rows.findings.length : 0),

@@ -62,6 +62,7 @@ export async function scanFiles(
     maxHeapMb: workerHeapMb(),
     retried: noteRetried(note),
     recycleMb: recycle.recycleMb,
+    recycleTotalMb: recycle.recycleTotalMb,
     recycled: recycle.recycled,
     weigh: scanResultWeight,
   });
