@@ -31,13 +31,14 @@ let running = false;
 const big = (resourceLimits.maxOldGenerationSizeMb ?? 0) >= 64;
 function one(m) {
   if (m.path.includes('crash') && !big) throw new Error('a worker dies on ' + m.path);
+  const start = Date.now();
   const ms = m.path.includes('stall') ? 300 : m.path.includes('slow') ? 30 : 0;
-  for (const t = Date.now(); Date.now() - t < ms; );
+  while (Date.now() - start < ms);
   const next = receiveMessageOnPort(parentPort);
   if (next) queue.push(next.message);
   const retire = m.path.includes('retire');
   const footprintMb = m.path.includes('fat') ? 250 : 60;
-  parentPort.postMessage({ id: m.id, result: { path: m.path, thread: threadId, queued: next !== undefined || queue.length > 0 }, footprintMb, ...(retire ? { retire: true } : {}) });
+  parentPort.postMessage({ id: m.id, result: { path: m.path, thread: threadId, queued: next !== undefined || queue.length > 0, start, end: Date.now() }, footprintMb, ...(retire ? { retire: true } : {}) });
   return retire;
 }
 function drain() {
@@ -52,6 +53,8 @@ parentPort.postMessage({ ready: true });
 
 interface Answer {
   path: string;
+  start?: number;
+  end?: number;
   thread?: number;
   queued?: boolean;
   here?: true;
@@ -61,7 +64,7 @@ let dir = '';
 let script = '';
 
 /** Runs the pool over `files` with the test worker; every emitted index and result, and the pool's notes. */
-async function pool(files: string[], jobs: number, extra: { recycleMb?: number; recycleTotalMb?: number; heldBudget?: number; weigh?: (r: Answer) => number } = {}) {
+async function pool(files: string[], jobs: number, extra: { recycleMb?: number; recycleTotalMb?: number; heldBudget?: number; weigh?: (r: Answer) => number; heavy?: (p: string) => boolean } = {}) {
   const emitted: { i: number; r: Answer; burst: number }[] = [];
   // Results emitted within one synchronous run of the pool's code share a burst.
   let burst = 0;
@@ -89,6 +92,7 @@ async function pool(files: string[], jobs: number, extra: { recycleMb?: number; 
     recycleTotalMb: extra.recycleTotalMb,
     recycled: () => recycled++,
     heldBudget: extra.heldBudget,
+    heavy: extra.heavy,
     weigh: extra.weigh,
   });
   return { emitted, retried, recycled };
@@ -153,6 +157,21 @@ describe('the pool keeps a worker fed', () => {
     });
   }
 
+  test('two workers never audit two heavy files at once, and the output keeps its order', async () => {
+    const files = names(24, (i) => `f${String(i).padStart(2, '0')}${i % 3 !== 2 ? '-heavy' : ''}-slow.c`);
+    const overlaps = (emitted: { r: Answer }[]) => {
+      const h = emitted.filter((e) => e.r.path.includes('heavy')).map((e) => e.r);
+      let n = 0;
+      for (const a of h) for (const b of h) if (a.thread !== b.thread && a.start! < b.start! && b.start! < a.end!) n++;
+      return n;
+    };
+    const free = await pool(files, 2, { recycleMb: 100_000 });
+    assert.ok(overlaps(free.emitted) > 0, 'without the rule two heavy files run at once');
+    const one = await pool(files, 2, { recycleMb: 100_000, heavy: (p) => p.includes('heavy') });
+    assert.deepEqual(one.emitted.map((e) => e.r.path), files);
+    assert.equal(overlaps(one.emitted), 0);
+  });
+
   test('two workers: files ahead of the writer stop going out past the held budget, and the run still ends', async () => {
     // f000 stalls one worker for 300 ms; the other does the rest in far less, unless the budget stops it.
     const files = names(40, (i) => (i === 0 ? 'f000-stall.c' : `f${String(i).padStart(3, '0')}.c`));
@@ -206,6 +225,23 @@ describe('FileQueue', () => {
     assert.deepEqual(out, [0, 1, 2]);
     assert.equal(q.held, 0);
     assert.equal(q.take(), 3);
+  });
+
+  test('one heavy file out at a time: light files after it go first, the heavy ones wait', () => {
+    const heavy = new Set([1, 2, 5]);
+    const q = new FileQueue<number>(8, () => {}, () => 1, 100, (i) => heavy.has(i));
+    assert.deepEqual([q.take(), q.take(), q.take(), q.take()], [0, 1, 3, 4], '2 waits while 1 is out');
+    assert.equal(q.take(), 6, '5 waits too');
+    q.answer(1, 0);
+    assert.equal(q.take(), 2, 'with 1 answered, the smallest heavy file waiting goes');
+    assert.equal(q.take(), 7);
+    assert.equal(q.take(), undefined, '5 waits for 2');
+    assert.ok(q.more);
+    q.giveBack([2]);
+    assert.equal(q.take(), 2, 'a heavy file handed back is no longer out');
+    q.answer(2, 0);
+    assert.equal(q.take(), 5);
+    assert.equal(q.more, false);
   });
 
   test('the file the writer waits for goes out whatever is held', () => {

@@ -6,7 +6,7 @@
 // Without the bundled worker (running from sources under tsx), or with one job,
 // the files are audited on this thread.
 
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -115,6 +115,25 @@ export function workerFootprintMb(h: { total_heap_size: number; external_memory:
   return (h.total_heap_size + h.external_memory) / (1 << 20);
 }
 
+/**
+ * A source this large, or with an object beside it (foo.o beside foo.c: the compiled
+ * form is joined, DWARF decoded), is heavy (PoolRun.heavy). Two workers on drivers/
+ * peaked where both held such files at once: one had just audited i40e_main.c (474 KB,
+ * 135 MB of live heap after it) while the other went through e1000e's object-backed
+ * files (BENCHMARKS.md, "Two workers within 500 MB").
+ */
+export const HEAVY_BYTES = 128 << 10;
+
+/** Whether `path` is heavy (HEAVY_BYTES, or an object beside it); a file that cannot be stat'ed is not. */
+export function heavyFile(path: string): boolean {
+  try {
+    if (statSync(path).size >= HEAVY_BYTES) return true;
+    return /\.c$/.test(path) && existsSync(path.slice(0, -2) + '.o');
+  } catch {
+    return false;
+  }
+}
+
 /** PoolRun.retried that tells the user, on `note`, which file needed the bigger worker. */
 export function noteRetried(note: (m: string) => void): (path: string, heapMb: number | undefined) => void {
   return (path, heapMb) => note(`tdx-audit: ${path}: its worker ran out of memory; audited again by a worker with ${heapMb} MB of heap`);
@@ -194,6 +213,11 @@ export interface PoolRun<R> {
    */
   weigh?: (r: R) => number;
   heldBudget?: number;
+  /**
+   * Files whose audit takes a worker's memory up for a while: with more than one worker,
+   * one of them is audited at a time (poolQueue.ts). Asked once a file.
+   */
+  heavy?: (path: string) => boolean;
   /** The worker's script, by default the bundle's (scanWorker.js); tests give one of their own. */
   workerScript?: string;
 }
@@ -212,7 +236,13 @@ export const IN_FLIGHT = 2;
 /** Runs the task over every file (see PoolRun); resolves when each result was emitted, or on abort. */
 export async function runPool<R>(run: PoolRun<R>): Promise<void> {
   const { files, signal } = run;
-  const queue = new FileQueue<R>(files.length, run.emit, run.weigh, run.heldBudget);
+  const heavy = new Map<number, boolean>();
+  const isHeavy = (i: number) => {
+    let h = heavy.get(i);
+    if (h === undefined) heavy.set(i, (h = run.jobs > 1 && run.heavy !== undefined && run.heavy(files[i]!)));
+    return h;
+  };
+  const queue = new FileQueue<R>(files.length, run.emit, run.weigh, run.heldBudget, isHeavy);
   /** Each live lane's feed: called when the writer went on (a file held back by the budget may go out now). */
   const feeders = new Set<() => void>();
   const done = (i: number, r: R) => {

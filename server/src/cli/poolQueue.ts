@@ -22,23 +22,49 @@ export class FileQueue<R> {
   /** Sum of the weights in `waiting`. */
   held = 0;
 
+  /** Heavy files handed out and not answered. */
+  private heavyOut = 0;
+
+  /**
+   * `heavy` marks the files whose audit takes a worker's memory up for a while (a large
+   * source, an object to join): one of them is out at a time, and while it is, the
+   * other workers take the light files after it (within the budget) and the heavy
+   * ones wait, so two such peaks never add up.
+   */
   constructor(
     private readonly count: number,
     private readonly emit: (index: number, result: R) => void,
     private readonly weigh: (r: R) => number = () => 1,
     private readonly budget = DEFAULT_HELD_BUDGET,
+    private readonly heavy: (index: number) => boolean = () => false,
   ) {}
 
   /**
-   * The file to hand out next, or undefined: none is left, or the held results are
-   * over budget (the file the writer waits for, and files handed back, always go out:
-   * they are what lets the writer go on).
+   * The file to hand out next, or undefined: none is left, the held results are over
+   * budget, or only heavy files are left while one is out. Files handed back (and
+   * heavy files passed over) go out first, smallest first; past the budget only they
+   * and the file the writer waits for do (they are what lets the writer go on).
    */
   take(): number | undefined {
     let i: number | undefined;
-    if (this.back.length > 0) i = this.back.shift()!;
-    else if (this.next < this.count && (this.next === this.written || this.held < this.budget)) i = this.next++;
-    if (i !== undefined) this.out.add(i);
+    const k = this.back.findIndex((b) => this.heavyOut === 0 || !this.heavy(b));
+    if (k >= 0) i = this.back.splice(k, 1)[0]!;
+    else {
+      while (this.next < this.count && (this.next === this.written || this.held < this.budget)) {
+        const n = this.next++;
+        // Passed over while another heavy file is out (which the writer reaches first: it
+        // is earlier, so the budget cannot hold this back for ever).
+        if (this.heavyOut > 0 && this.heavy(n)) this.back.push(n);
+        else {
+          i = n;
+          break;
+        }
+      }
+    }
+    if (i !== undefined) {
+      this.out.add(i);
+      if (this.heavy(i)) this.heavyOut++;
+    }
     return i;
   }
 
@@ -46,6 +72,7 @@ export class FileQueue<R> {
   giveBack(ids: readonly number[]): void {
     for (const i of ids) {
       if (!this.out.delete(i)) continue;
+      if (this.heavy(i)) this.heavyOut--;
       let k = this.back.length;
       while (k > 0 && this.back[k - 1]! > i) k--;
       this.back.splice(k, 0, i);
@@ -55,7 +82,7 @@ export class FileQueue<R> {
   /** A file's result: written at once when every earlier file is, else held until they are. Returns whether the writer went on. */
   answer(i: number, r: R): boolean {
     if (i < this.written || this.waiting.has(i)) return false; // answered already
-    this.out.delete(i);
+    if (this.out.delete(i) && this.heavy(i)) this.heavyOut--;
     const b = this.back.indexOf(i);
     if (b >= 0) this.back.splice(b, 1);
     const w = this.weigh(r);

@@ -16,7 +16,7 @@ import { buildReport, FORMATS, reportJob, ReportUsageError, type BuildOptions, t
 import { AuditEngine } from '../audit/engine';
 import { batchHost, SiteFilter } from '../audit/sources';
 import { readTextOrUndefined } from '../fs/safeRead';
-import { defaultJobs, runPool, workerHeapMb, noteRetried, recycling } from './pool';
+import { defaultJobs, runPool, workerHeapMb, noteRetried, recycling, heavyFile } from './pool';
 import { readSharedImage } from '../audit/objects';
 import { asDoc, type ReportSource } from '../audit/report/doc';
 import { writeReportFiles, type OutputFile } from '../audit/report/write';
@@ -199,6 +199,7 @@ function pooledJobs(jobs: number, signal: AbortSignal, note: (m: string) => void
       retried: noteRetried(note),
       recycleMb: recycle.recycleMb,
       recycleTotalMb: recycle.recycleTotalMb,
+      heavy: heavyFile,
       recycled: recycle.recycled,
       // Rows held for the writer (spooled rows keep a few fields per finding here).
       weigh: (x) => (x.kind === 'rows' || x.kind === 'spooled' ? 1 + x.rows.findings.length : 0),

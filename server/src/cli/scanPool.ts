@@ -5,7 +5,7 @@ import type { AuditConfig, AuditEngine } from '../audit/engine';
 import { readSource, SiteFilter } from '../audit/sources';
 import { readTextOrUndefined } from '../fs/safeRead';
 import { fileResult, type ScanFileResult } from './scanOutput';
-import { runPool, workerHeapMb, recycling, noteRetried } from './pool';
+import { runPool, workerHeapMb, recycling, noteRetried, heavyFile } from './pool';
 import { createHeaderShareBuffer } from '../c/headerShare';
 
 export { defaultJobs } from './pool';
@@ -63,6 +63,7 @@ export async function scanFiles(
     retried: noteRetried(note),
     recycleMb: recycle.recycleMb,
     recycleTotalMb: recycle.recycleTotalMb,
+    heavy: heavyFile,
     recycled: recycle.recycled,
     weigh: scanResultWeight,
   });
