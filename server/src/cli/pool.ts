@@ -1,4 +1,4 @@
-// Files audited on worker threads, one per core but one (the design of the server's index
+// Files audited on worker threads, one per core (the design of the server's index
 // pool), shared by `scan` and `report`: files are handed out in path order to whichever
 // worker has room (each holds IN_FLIGHT), and the results are put back in the files'
 // order (poolQueue.ts), so the output does not depend on the number of threads or on
@@ -13,19 +13,17 @@ import { Worker } from 'node:worker_threads';
 import { FileQueue } from './poolQueue';
 
 /**
- * Worker threads by default: one per core but one. The main thread and V8's own
- * threads (GC, compilation) keep a core busy: on 2 cores one worker scanned drivers/
- * of Debian 6.1 in the wall time of two (105 s against 85-112 s) for 124 s of CPU
- * against 162-170 s and 538 MB against 819-938 MB peak (BENCHMARKS.md), and every
- * smaller tree of the spatch comparison was faster on one. Two workers still take
- * 574-638 MiB there with the header index bounded. With glibc's arenas limited
- * (reexec.ts), a smaller young generation and a lower recycle threshold for two
- * workers, the smallest peak at a normal CPU cost was 509-514 MiB (BENCHMARKS.md, "Two
- * workers in 500 MB"): each worker's live header knowledge reaches ~100 MB late in the
- * run, and two of them with V8's headroom do not fit under 477 MiB beside the main thread.
+ * Worker threads by default: one per core. One per core but one was the default while
+ * two workers did not fit issue 15's 500 MB on drivers/ of Debian 6.1 (509-514 MiB with
+ * glibc's arenas limited, reexec.ts; BENCHMARKS.md, "Two workers in 500 MB"). With one
+ * heavy file at a time and the workers' footprints held under a total (PoolRun.heavy,
+ * recycleTotalMb), two took 417 MiB there, and finished in 15:45 against one worker's
+ * 23+ minutes started at the same moment (BENCHMARKS.md, "Two workers within 500 MB").
+ * The main thread only hands out paths and writes: each worker holds its next file
+ * (IN_FLIGHT), so the main thread needs no core of its own.
  */
 export function defaultJobs(): number {
-  return Math.max(1, availableParallelism() - 1);
+  return Math.max(1, availableParallelism());
 }
 
 /**

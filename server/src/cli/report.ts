@@ -31,7 +31,7 @@ export interface ReportOptions extends BuildOptions {
   force: boolean;
   /** Write the report but exit 0 even with error findings (as scan's --exit-zero). */
   exitZero?: boolean;
-  /** Threads auditing files (--jobs; default one per core but one). */
+  /** Threads auditing files (--jobs; default one per core). */
   jobs: number;
 }
 
