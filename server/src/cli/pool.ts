@@ -241,10 +241,14 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
     return h;
   };
   const queue = new FileQueue<R>(files.length, run.emit, run.weigh, run.heldBudget, isHeavy);
-  /** Each live lane's feed: called when the writer went on (a file held back by the budget may go out now). */
+  /**
+   * Each live lane's feed: called after every answer, since a file held back may go out
+   * now (the writer went on past the budget, or the heavy file out was answered).
+   */
   const feeders = new Set<() => void>();
   const done = (i: number, r: R) => {
-    if (queue.answer(i, r)) for (const f of [...feeders]) f();
+    queue.answer(i, r);
+    for (const f of [...feeders]) f();
   };
   let here: ((path: string) => R) | undefined;
   const auditHere = async (i: number) => {
