@@ -1,29 +1,29 @@
-// Files audited on worker threads, one per core but one (the design of the server's index
-// pool), shared by `scan` and `report`: files are handed out one at a time to
-// whichever worker is free, and the results are put back in the files' order, so
-// the output does not depend on the number of threads or on which finished first.
+// Files audited on worker threads, one per core (the design of the server's index
+// pool), shared by `scan` and `report`: files are handed out in path order to whichever
+// worker has room (each holds IN_FLIGHT), and the results are put back in the files'
+// order (poolQueue.ts), so the output does not depend on the number of threads or on
+// which finished first.
 // Without the bundled worker (running from sources under tsx), or with one job,
 // the files are audited on this thread.
 
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { FileQueue } from './poolQueue';
 
 /**
- * Worker threads by default: one per core but one. The main thread and V8's own
- * threads (GC, compilation) keep a core busy: on 2 cores one worker scanned drivers/
- * of Debian 6.1 in the wall time of two (105 s against 85-112 s) for 124 s of CPU
- * against 162-170 s and 538 MB against 819-938 MB peak (BENCHMARKS.md), and every
- * smaller tree of the spatch comparison was faster on one. Two workers still take
- * 574-638 MiB there with the header index bounded. With glibc's arenas limited
- * (reexec.ts), a smaller young generation and a lower recycle threshold for two
- * workers, the smallest peak at a normal CPU cost was 509-514 MiB (BENCHMARKS.md, "Two
- * workers in 500 MB"): each worker's live header knowledge reaches ~100 MB late in the
- * run, and two of them with V8's headroom do not fit under 477 MiB beside the main thread.
+ * Worker threads by default: one per core. One per core but one was the default while
+ * two workers did not fit issue 15's 500 MB on drivers/ of Debian 6.1 (509-514 MiB with
+ * glibc's arenas limited, reexec.ts; BENCHMARKS.md, "Two workers in 500 MB"). With one
+ * heavy file at a time and the workers' footprints held under a total (PoolRun.heavy,
+ * recycleTotalMb), two took 417 MiB there, and finished in 15:45 against one worker's
+ * 23+ minutes started at the same moment (BENCHMARKS.md, "Two workers within 500 MB").
+ * The main thread only hands out paths and writes: each worker holds its next file
+ * (IN_FLIGHT), so the main thread needs no core of its own.
  */
 export function defaultJobs(): number {
-  return Math.max(1, availableParallelism() - 1);
+  return Math.max(1, availableParallelism());
 }
 
 /**
@@ -86,16 +86,50 @@ const WORKER_RECYCLE_MB_SHARED = 200;
  * (0: never replace a worker); `given` says whether the user chose it (the run then says how often it
  * acted).
  */
-export function workerRecycleMb(jobs = 1): { mb: number | undefined; given: boolean } {
+export function workerRecycleMb(jobs = 1): { mb: number | undefined; given: boolean; totalMb: number | undefined } {
   const raw = process.env.TDX_AUDIT_WORKER_RECYCLE_MB;
   const v = Number(raw);
-  if (raw === undefined || raw === '' || !Number.isInteger(v) || v < 0) return { mb: jobs > 1 ? WORKER_RECYCLE_MB_SHARED : WORKER_RECYCLE_MB, given: false };
-  return { mb: v === 0 ? undefined : v, given: true };
+  if (raw === undefined || raw === '' || !Number.isInteger(v) || v < 0)
+    return jobs > 1 ? { mb: WORKER_RECYCLE_MB_SHARED, given: false, totalMb: jobs * WORKERS_RECYCLE_MB_EACH } : { mb: WORKER_RECYCLE_MB, given: false, totalMb: undefined };
+  // The user's threshold is the only one (0: no worker is ever replaced).
+  return { mb: v === 0 ? undefined : v, given: true, totalMb: undefined };
 }
+
+/**
+ * With more than one worker, the largest is also replaced when the workers' footprints
+ * together pass this much a worker (PoolRun.recycleTotalMb): 150 MB each, 300 for two.
+ * What grows in a scan worker is its header knowledge, steadily (two workers on
+ * drivers/: 85 and 99 MB after 400 files each, 131 and 151 after 16,700, V8 heap
+ * plus WASM), and the process's RSS followed the two together at ~100 MB above them
+ * (the main thread, glibc's arenas, the node binary; BENCHMARKS.md, "Two workers
+ * within 500 MB"). Each worker's own threshold lets both reach 200 MB at once; the
+ * total keeps the sum where the process stays under 500 MB with room for one large
+ * file's transient, and replaces the one worker whose fresh start frees the most.
+ */
+const WORKERS_RECYCLE_MB_EACH = 150;
 
 /** What a worker holds that its recycle threshold is measured against: V8 heap (committed) and external memory (WASM memories among it), in MB. */
 export function workerFootprintMb(h: { total_heap_size: number; external_memory: number }): number {
   return (h.total_heap_size + h.external_memory) / (1 << 20);
+}
+
+/**
+ * A source this large, or with an object beside it (foo.o beside foo.c: the compiled
+ * form is joined, DWARF decoded), is heavy (PoolRun.heavy). Two workers on drivers/
+ * peaked where both held such files at once: one had just audited i40e_main.c (474 KB,
+ * 135 MB of live heap after it) while the other went through e1000e's object-backed
+ * files (BENCHMARKS.md, "Two workers within 500 MB").
+ */
+export const HEAVY_BYTES = 128 << 10;
+
+/** Whether `path` is heavy (HEAVY_BYTES, or an object beside it); a file that cannot be stat'ed is not. */
+export function heavyFile(path: string): boolean {
+  try {
+    if (statSync(path).size >= HEAVY_BYTES) return true;
+    return /\.c$/.test(path) && existsSync(path.slice(0, -2) + '.o');
+  } catch {
+    return false;
+  }
 }
 
 /** PoolRun.retried that tells the user, on `note`, which file needed the bigger worker. */
@@ -108,11 +142,12 @@ export function noteRetried(note: (m: string) => void): (path: string, heapMb: n
  * `note` how many workers were replaced when the user chose the threshold (it trades
  * a fresh worker's start-up CPU for memory), and nothing otherwise.
  */
-export function recycling(note: (m: string) => void, jobs = 1): Pick<PoolRun<unknown>, 'recycleMb' | 'recycled'> & { done: () => void } {
-  const { mb, given } = workerRecycleMb(jobs);
+export function recycling(note: (m: string) => void, jobs = 1): Pick<PoolRun<unknown>, 'recycleMb' | 'recycleTotalMb' | 'recycled'> & { done: () => void } {
+  const { mb, given, totalMb } = workerRecycleMb(jobs);
   let replaced = 0;
   return {
     recycleMb: mb,
+    recycleTotalMb: totalMb,
     recycled: () => replaced++,
     done: () => {
       if (given && mb !== undefined) note(`tdx-audit: ${replaced} worker(s) replaced past ${mb} MB of heap and WASM memory`);
@@ -162,26 +197,58 @@ export interface PoolRun<R> {
    * (its memory gone) a fresh worker takes its lane on with the next file.
    */
   recycleMb?: number;
-  /** Called once per worker replaced under recycleMb. */
+  /**
+   * Past this sum of the workers' footprints (each as of its last answer), the worker
+   * whose answer took the sum there is replaced too, when none is larger.
+   */
+  recycleTotalMb?: number;
+  /** Called once per worker replaced under recycleMb or recycleTotalMb. */
   recycled?: () => void;
+  /**
+   * What a result weighs while it waits for an earlier file's (poolQueue.ts; by
+   * default 1 a file), and how much may wait before files ahead of the writer stop
+   * going out: results arriving out of order are held in memory.
+   */
+  weigh?: (r: R) => number;
+  heldBudget?: number;
+  /**
+   * Files whose audit takes a worker's memory up for a while: with more than one worker,
+   * one of them is audited at a time (poolQueue.ts). Asked once a file.
+   */
+  heavy?: (path: string) => boolean;
+  /** The worker's script, by default the bundle's (scanWorker.js); tests give one of their own. */
+  workerScript?: string;
 }
 
 /** Workers started again after one died, per run: a file that kills every worker does not loop forever. */
 const MAX_RESTARTS = 16;
 
+/**
+ * Files a worker holds at once: the one it audits and the next, queued in its port, so
+ * that it starts the next file the moment it answers instead of waiting for this
+ * thread to wake, take the answer and post a path (on drivers/ the one worker sat idle
+ * 6.5 s of 124 s between its 28,521 files with one at a time).
+ */
+export const IN_FLIGHT = 2;
+
 /** Runs the task over every file (see PoolRun); resolves when each result was emitted, or on abort. */
 export async function runPool<R>(run: PoolRun<R>): Promise<void> {
   const { files, signal } = run;
-  const waiting = new Map<number, R>();
-  let nextOut = 0;
+  const heavy = new Map<number, boolean>();
+  const isHeavy = (i: number) => {
+    let h = heavy.get(i);
+    if (h === undefined) heavy.set(i, (h = run.jobs > 1 && run.heavy !== undefined && run.heavy(files[i]!)));
+    return h;
+  };
+  const queue = new FileQueue<R>(files.length, run.emit, run.weigh, run.heldBudget, isHeavy);
+  /**
+   * Each live lane's feed: called after every answer, since a file held back may go out
+   * now (the writer went on past the budget, or the heavy file out was answered).
+   */
+  const feeders = new Set<() => void>();
   const done = (i: number, r: R) => {
-    waiting.set(i, r);
-    while (waiting.has(nextOut)) {
-      const x = waiting.get(nextOut)!;
-      waiting.delete(nextOut);
-      run.emit(nextOut, x);
-      nextOut++;
-    }
+    queue.answer(i, r);
+    for (const f of [...feeders]) f();
   };
   let here: ((path: string) => R) | undefined;
   const auditHere = async (i: number) => {
@@ -194,7 +261,7 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
     }
     done(i, r);
   };
-  const wp = workerPath();
+  const wp = run.workerScript ?? workerPath();
   const threads = Math.min(run.jobs, files.length);
   // One job still runs on a worker when there is a heap limit to keep (and more than
   // one file): this thread's heap has none, and V8 grows it towards a quarter of the
@@ -208,34 +275,79 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
     }
     return;
   }
-  const given = new Set<number>();
   /** Files already given to a bigger worker after their first worker died. */
   const tried = new Set<number>();
-  let next = 0;
+  /** Each live worker's footprint (MB) after its last file, by its lane's feed. */
+  const footprints = new Map<() => void, number>();
+  /** Whether a worker that now holds `mb` is the one to replace under recycleTotalMb. */
+  const overTotal = (feed: () => void, mb: number | undefined): boolean => {
+    if (mb === undefined) return false;
+    footprints.set(feed, mb);
+    if (run.recycleTotalMb === undefined) return false;
+    let sum = 0;
+    let largest = 0;
+    for (const v of footprints.values()) {
+      sum += v;
+      largest = Math.max(largest, v);
+    }
+    return sum > run.recycleTotalMb && mb >= largest;
+  };
   let restarts = 0;
   const lane = (retry?: number): Promise<void> =>
     new Promise<void>((resolveLane, rejectLane) => {
       const heapMb = retry !== undefined && run.maxHeapMb ? run.maxHeapMb * 2 : run.maxHeapMb;
+      /** A bigger worker audits the one file its predecessor died on, and ends. */
+      const bigger = retry !== undefined;
       if (retry !== undefined) run.retried?.(files[retry]!, heapMb);
       const workerData = { ...run.workerData, recycleMb: run.recycleMb };
       const young = threads > 1 ? { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } : {};
       const w = new Worker(wp, { workerData, ...(heapMb ? { resourceLimits: { maxOldGenerationSizeMb: heapMb, ...young } } : {}) });
-      let current = -1;
+      /** Files posted to this worker and not answered, in the order it audits them. */
+      const inflight: number[] = [];
+      let ready = false;
       let ended = false;
-      /** Set when this worker is let go after a file (a retry's one file, or past recycleMb): its exit starts the next worker. */
+      /** Set when this worker is let go after a file (a bigger worker's one file, or past recycleMb): its exit starts the next worker. */
       let retiring = false;
-      /** died: this worker went down (an exception, or its heap limit) auditing `current`; retired: a retry worker's one file is done. */
+      const post = (i: number) => {
+        inflight.push(i);
+        w.postMessage({ id: i, path: files[i] });
+      };
+      /** Tops the worker up to IN_FLIGHT files; stops it when it has none and none is left. */
+      const feed = () => {
+        if (!ready || ended || retiring) return;
+        if (signal?.aborted) return stop();
+        if (bigger) {
+          if (retry !== undefined) post(retry);
+          retry = undefined;
+          return;
+        }
+        while (inflight.length < IN_FLIGHT) {
+          const i = queue.take();
+          if (i === undefined) break;
+          post(i);
+        }
+        if (inflight.length === 0 && !queue.more) stop();
+      };
+      /** died: this worker went down (an exception, or its heap limit) auditing inflight[0]; retired: let go after a file. */
       const end = (how: 'stopped' | 'died' | 'retired') => {
         if (ended) return;
         ended = true;
+        feeders.delete(feed);
+        footprints.delete(feed);
         signal?.removeEventListener('abort', stop);
         if (signal?.aborted) return resolveLane();
         if (how === 'died') {
+          // The file it died on goes to a bigger worker (once); the files queued behind it were not started.
+          const dying = inflight.shift();
+          queue.giveBack(inflight);
+          inflight.length = 0;
           if (restarts++ >= MAX_RESTARTS) return resolveLane();
-          const again = current >= 0 && given.has(current) && !tried.has(current) ? current : undefined;
+          const again = dying !== undefined && !tried.has(dying) ? dying : undefined;
           if (again !== undefined) tried.add(again);
-          if (again !== undefined || next < files.length) return void lane(again).then(resolveLane, rejectLane);
-        } else if (how === 'retired' && next < files.length) return void lane().then(resolveLane, rejectLane);
+          if (again !== undefined || queue.more) return void lane(again).then(resolveLane, rejectLane);
+        } else if (how === 'retired' && queue.more) return void lane().then(resolveLane, rejectLane);
+        // A file that took even the bigger worker down, and a worker's files when it
+        // stopped on its own, are left unanswered: audited on this thread at the end.
         resolveLane();
       };
       const stop = () => {
@@ -243,48 +355,54 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
         end('stopped');
       };
       signal?.addEventListener('abort', stop, { once: true });
-      const give = () => {
-        if (retry !== undefined) {
-          current = retry;
-          retry = undefined;
-        } else if (next >= files.length || signal?.aborted) return stop();
-        else {
-          current = next++;
-          given.add(current);
-        }
-        w.postMessage({ id: current, path: files[current] });
-      };
-      w.on('message', (m: { ready?: true; fatal?: string; id?: number; result?: R; retire?: true }) => {
+      feeders.add(feed);
+      w.on('message', (m: { ready?: true; fatal?: string; id?: number; result?: R; retire?: true; footprintMb?: number }) => {
         if (m.fatal) {
           ended = true;
+          feeders.delete(feed);
           return rejectLane(new Error(`a worker failed to start: ${m.fatal}`));
         }
-        if (m.ready) return give();
-        given.delete(m.id!);
+        if (m.ready) {
+          ready = true;
+          return feed();
+        }
+        // A worker let go may still answer a file it had started: taken unless another worker's answer came first.
+        if (retiring || ended) return done(m.id!, m.result!);
+        const k = inflight.indexOf(m.id!);
+        if (k >= 0) inflight.splice(k, 1);
         // A bigger worker ends after its one file, and a worker past recycleMb after
-        // the file that took it there: their memory goes back to the system before
+        // the file that took it there (it starts none of the files queued behind it:
+        // those go to the next worker): their memory goes back to the system before
         // the next worker of the lane starts (two would be alive at once otherwise).
-        const recycle = m.retire === true && next < files.length && !signal?.aborted;
-        if (heapMb !== run.maxHeapMb || recycle) {
-          if (recycle && heapMb === run.maxHeapMb) run.recycled?.();
-          retiring = true;
-          void w.terminate();
-          done(m.id!, m.result!);
-          return;
+        // Past recycleTotalMb the worker did not choose to go: a file it has started
+        // is given to another worker too.
+        const retire = m.retire === true || overTotal(feed, m.footprintMb);
+        if ((bigger || retire) && !signal?.aborted) {
+          queue.giveBack(inflight);
+          inflight.length = 0;
+          if (bigger || queue.more) {
+            if (!bigger) run.recycled?.();
+            retiring = true;
+            void w.terminate();
+            done(m.id!, m.result!);
+            return;
+          }
         }
         // The next file goes out before this one's result is written: the worker
-        // audits while this thread writes (on drivers/ the writer's JSON is 166 MB,
-        // seconds a worker waited through when the file came after the write).
-        give();
+        // audits while this thread writes (on drivers/ the writer's JSON is 166 MB).
+        feed();
         done(m.id!, m.result!);
       });
-      // A file that took even the bigger worker down stays in `given`: audited on this thread at the end.
-      w.on('error', () => end('died'));
-      w.on('exit', () => end(retiring ? 'retired' : 'stopped'));
+      // A worker that answered one file and died on the next one has both its answer
+      // and its error on the way: node delivers every message a worker posted before
+      // its 'exit' (not always before its 'error'), so the lane ends on 'exit', when
+      // inflight[0] is the file it died on.
+      let died = false;
+      w.on('error', () => (died = true));
+      w.on('exit', () => end(died ? 'died' : retiring ? 'retired' : 'stopped'));
     });
   await Promise.all(Array.from({ length: threads }, () => lane()));
   if (signal?.aborted) return;
   // Files a worker died on, and files no worker got to (every worker died): audited here.
-  for (const i of [...given].sort((a, b) => a - b)) await auditHere(i);
-  for (let i = next; i < files.length; i++) await auditHere(i);
+  for (const i of queue.rest()) await auditHere(i);
 }

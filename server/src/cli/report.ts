@@ -16,7 +16,7 @@ import { buildReport, FORMATS, reportJob, ReportUsageError, type BuildOptions, t
 import { AuditEngine } from '../audit/engine';
 import { batchHost, SiteFilter } from '../audit/sources';
 import { readTextOrUndefined } from '../fs/safeRead';
-import { defaultJobs, runPool, workerHeapMb, noteRetried, recycling } from './pool';
+import { defaultJobs, runPool, workerHeapMb, noteRetried, recycling, heavyFile } from './pool';
 import { readSharedImage } from '../audit/objects';
 import { asDoc, type ReportSource } from '../audit/report/doc';
 import { writeReportFiles, type OutputFile } from '../audit/report/write';
@@ -31,7 +31,7 @@ export interface ReportOptions extends BuildOptions {
   force: boolean;
   /** Write the report but exit 0 even with error findings (as scan's --exit-zero). */
   exitZero?: boolean;
-  /** Threads auditing files (--jobs; default one per core but one). */
+  /** Threads auditing files (--jobs; default one per core). */
   jobs: number;
 }
 
@@ -198,7 +198,11 @@ function pooledJobs(jobs: number, signal: AbortSignal, note: (m: string) => void
       maxHeapMb: workerHeapMb(),
       retried: noteRetried(note),
       recycleMb: recycle.recycleMb,
+      recycleTotalMb: recycle.recycleTotalMb,
+      heavy: heavyFile,
       recycled: recycle.recycled,
+      // Rows held for the writer (spooled rows keep a few fields per finding here).
+      weigh: (x) => (x.kind === 'rows' || x.kind === 'spooled' ? 1 + x.rows.findings.length : 0),
     }).finally(recycle.done);
   };
 }

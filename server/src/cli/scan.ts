@@ -37,7 +37,7 @@ interface ScanOptions extends CommonOptions {
   /** Where the header cache goes instead of the tree's .tdx-audit/ (a tree you must not write to). */
   headerCacheDir?: string;
   sourceRoot?: string;
-  /** Worker threads (default: one per core but one; the vmlinux inventory: one). */
+  /** Worker threads (default: one per core; the vmlinux inventory: one). */
   jobs: number;
   /** --jobs was given (the inventory's default differs from the scan's). */
   jobsGiven?: boolean;

@@ -5,7 +5,7 @@ import type { AuditConfig, AuditEngine } from '../audit/engine';
 import { readSource, SiteFilter } from '../audit/sources';
 import { readTextOrUndefined } from '../fs/safeRead';
 import { fileResult, type ScanFileResult } from './scanOutput';
-import { runPool, workerHeapMb, recycling, noteRetried } from './pool';
+import { runPool, workerHeapMb, recycling, noteRetried, heavyFile } from './pool';
 import { createHeaderShareBuffer } from '../c/headerShare';
 
 export { defaultJobs } from './pool';
@@ -18,6 +18,13 @@ export function auditForScan(engine: Pick<AuditEngine, 'auditOnce'>, path: strin
   if ('why' in src) return { kind: 'skipped', why: src.why };
   if (!filter.mayHoldSites(path, src.text)) return { kind: 'no-sites' };
   return { kind: 'result', result: fileResult(engine.auditOnce(path, src.text)) };
+}
+
+/** What a result held for the writer weighs (pool.ts PoolRun.weigh): its rows, and one for the file. */
+export function scanResultWeight(x: ScanJobResult): number {
+  if (x.kind !== 'result') return 0;
+  const r = x.result;
+  return 1 + r.sites.length + r.functions.length + r.instructions.length + r.objectFunctions.length;
 }
 
 /**
@@ -55,7 +62,10 @@ export async function scanFiles(
     maxHeapMb: workerHeapMb(),
     retried: noteRetried(note),
     recycleMb: recycle.recycleMb,
+    recycleTotalMb: recycle.recycleTotalMb,
+    heavy: heavyFile,
     recycled: recycle.recycled,
+    weigh: scanResultWeight,
   });
   recycle.done();
   return skipped;

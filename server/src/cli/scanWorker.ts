@@ -1,7 +1,8 @@
 // A worker thread of the CLI's pool (pool.ts): its own AuditEngine (parser, header
-// cache, object store); audits the files the main thread hands it, one at a time,
-// and answers with what the task keeps of each: scan's output pieces
-// (scanOutput.ts) or report's rows (audit/report/build.ts reportJob).
+// cache, object store); audits the files the main thread hands it, one at a time (the
+// pool keeps the next one queued in the port), and answers with what the task keeps
+// of each: scan's output pieces (scanOutput.ts) or report's rows (audit/report/build.ts
+// reportJob).
 import { parentPort, workerData } from 'node:worker_threads';
 import { getHeapStatistics } from 'node:v8';
 import { AuditEngine, type AuditConfig } from '../audit/engine';
@@ -29,7 +30,10 @@ async function main(): Promise<void> {
   const filter = new SiteFilter(read, (p, t) => engine.mayHoldSitesThroughHeaders(p, t));
   const job: (path: string) => unknown =
     workerData.task === 'report' ? reportJob(engine, filter, workerData.report as ReportJobSettings) : (path) => auditForScan(engine, path, filter);
+  /** Set once this worker asked to be replaced: the files queued behind that answer go to its successor (pool.ts). */
+  let retiring = false;
   port.on('message', (m: { id: number; path: string }) => {
+    if (retiring) return;
     let r: unknown;
     try {
       r = job(m.path);
@@ -37,8 +41,10 @@ async function main(): Promise<void> {
       r = { kind: 'skipped', why: `analysis failed: ${(e as Error).message}` };
     }
     // Past the pool's threshold this worker asks, with the result, to be replaced (pool.ts PoolRun.recycleMb).
-    const retire = recycleMb !== undefined && workerFootprintMb(getHeapStatistics()) > recycleMb;
-    port.postMessage({ id: m.id, result: r, ...(retire ? { retire: true } : {}) });
+    const footprintMb = workerFootprintMb(getHeapStatistics());
+    retiring = recycleMb !== undefined && footprintMb > recycleMb;
+    // The footprint goes with every answer: the pool weighs the workers together (PoolRun.recycleTotalMb).
+    port.postMessage({ id: m.id, result: r, footprintMb, ...(retiring ? { retire: true } : {}) });
   });
   port.postMessage({ ready: true });
 }

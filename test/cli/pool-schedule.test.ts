@@ -1,0 +1,254 @@
+// The CLI's worker pool (cli/pool.ts, cli/poolQueue.ts) hands each worker a second file
+// before it answers the first, so that a worker never waits for the main thread between
+// files. A worker can die or retire with that second file queued: the file must go to
+// another worker, once, and every result must come out once and in the files' order,
+// whatever the number of workers. The workers here are a small script of the pool's
+// protocol (ready; {id, path} in; {id, result, retire?} out), so the scheduling is
+// tested without the audit engine; test/cli/recycle.test.ts and report-jobs.test.ts
+// run the real worker through the same paths.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runPool, IN_FLIGHT } from '../../server/src/cli/pool';
+import { FileQueue } from '../../server/src/cli/poolQueue';
+
+/**
+ * A worker of the pool's protocol. A path naming `slow` takes 30 ms, `stall` 1 s; `crash` throws
+ * (the worker dies) unless the worker has the retry's doubled heap limit; `retire`
+ * asks to be replaced with its answer (and the worker then starts no queued file, as
+ * scanWorker.ts); `fat` leaves the worker at 250 MB (its footprint, sent with each
+ * answer), any other file at 60. Each answer says which thread gave it and whether the pool had
+ * already queued the next file when this one was done (receiveMessageOnPort takes it
+ * out of the port: the worker keeps it in a queue of its own).
+ */
+const WORKER = `
+const { parentPort, threadId, resourceLimits, receiveMessageOnPort } = require('node:worker_threads');
+const queue = [];
+let retiring = false;
+let running = false;
+const big = (resourceLimits.maxOldGenerationSizeMb ?? 0) >= 64;
+function one(m) {
+  if (m.path.includes('crash') && !big) throw new Error('a worker dies on ' + m.path);
+  const start = Date.now();
+  const ms = m.path.includes('stall') ? 1000 : m.path.includes('slow') ? 30 : 0;
+  while (Date.now() - start < ms);
+  const next = receiveMessageOnPort(parentPort);
+  if (next) queue.push(next.message);
+  const retire = m.path.includes('retire');
+  const footprintMb = m.path.includes('fat') ? 250 : 60;
+  parentPort.postMessage({ id: m.id, result: { path: m.path, thread: threadId, queued: next !== undefined || queue.length > 0, start, end: Date.now() }, footprintMb, ...(retire ? { retire: true } : {}) });
+  return retire;
+}
+function drain() {
+  if (running) return;
+  running = true;
+  while (queue.length && !retiring) retiring = one(queue.shift());
+  running = false;
+}
+parentPort.on('message', (m) => { queue.push(m); drain(); });
+parentPort.postMessage({ ready: true });
+`;
+
+interface Answer {
+  path: string;
+  start?: number;
+  end?: number;
+  thread?: number;
+  queued?: boolean;
+  here?: true;
+}
+
+let dir = '';
+let script = '';
+
+/** Runs the pool over `files` with the test worker; every emitted index and result, and the pool's notes. */
+async function pool(files: string[], jobs: number, extra: { recycleMb?: number; recycleTotalMb?: number; heldBudget?: number; weigh?: (r: Answer) => number; heavy?: (p: string) => boolean } = {}) {
+  const emitted: { i: number; r: Answer; burst: number }[] = [];
+  // Results emitted within one synchronous run of the pool's code share a burst.
+  let burst = 0;
+  let open = false;
+  const retried: string[] = [];
+  let recycled = 0;
+  await runPool<Answer>({
+    files,
+    jobs,
+    workerData: { task: 'scan' },
+    workerScript: script,
+    local: async () => (path) => ({ path, here: true }),
+    failed: (m) => ({ path: m }),
+    emit: (i, r) => {
+      if (!open) {
+        open = true;
+        burst++;
+        queueMicrotask(() => (open = false));
+      }
+      emitted.push({ i, r, burst });
+    },
+    maxHeapMb: 32,
+    retried: (p) => retried.push(p),
+    recycleMb: extra.recycleMb ?? 1,
+    recycleTotalMb: extra.recycleTotalMb,
+    recycled: () => recycled++,
+    heldBudget: extra.heldBudget,
+    heavy: extra.heavy,
+    weigh: extra.weigh,
+  });
+  return { emitted, retried, recycled };
+}
+
+const names = (n: number, f: (i: number) => string = (i) => `f${String(i).padStart(3, '0')}.c`) => Array.from({ length: n }, (_, i) => f(i));
+
+describe('the pool keeps a worker fed', () => {
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tdx-pool-'));
+    script = join(dir, 'worker.js');
+    writeFileSync(script, WORKER);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('one worker: the next file is queued before it answers the last, and the results come out in order', async () => {
+    assert.equal(IN_FLIGHT, 2);
+    const files = names(12, (i) => `f${String(i).padStart(2, '0')}-slow.c`);
+    const { emitted } = await pool(files, 1);
+    assert.deepEqual(emitted.map((e) => e.i), files.map((_, i) => i));
+    assert.deepEqual(emitted.map((e) => e.r.path), files);
+    assert.ok(emitted.every((e) => !e.r.here), 'every file audited by the worker');
+    // Every file but the last had the next one waiting in its worker's port when it was done.
+    assert.deepEqual(emitted.slice(0, -1).filter((e) => !e.r.queued).map((e) => e.r.path), []);
+  });
+
+  for (const jobs of [1, 2, 3]) {
+    test(`${jobs} worker(s): a worker that dies with a file queued behind the one it died on loses neither`, async () => {
+      // crash files are audited again by a bigger worker; the files after them were queued on the dead worker.
+      const files = names(40, (i) => `f${String(i).padStart(2, '0')}${i % 9 === 4 ? '-crash' : i % 5 === 0 ? '-slow' : ''}.c`);
+      const { emitted, retried } = await pool(files, jobs, { recycleMb: 100_000 });
+      assert.deepEqual(emitted.map((e) => e.i), files.map((_, i) => i), 'each file once, in order');
+      assert.deepEqual(emitted.map((e) => e.r.path), files);
+      assert.deepEqual(emitted.filter((e) => e.r.here).map((e) => e.r.path), [], 'none left to this thread');
+      assert.deepEqual(retried.sort(), files.filter((f) => f.includes('crash')));
+    });
+
+    test(`${jobs} worker(s): a worker that retires with a file queued hands it to its successor`, async () => {
+      // Files follow each retiring one (a worker that answers the last file has no successor).
+      const files = names(30, (i) => `f${String(i).padStart(2, '0')}${i % 4 === 1 && i < 24 ? '-retire' : ''}${i % 3 === 0 ? '-slow' : ''}.c`);
+      const { emitted, recycled } = await pool(files, jobs);
+      assert.deepEqual(emitted.map((e) => e.i), files.map((_, i) => i), 'each file once, in order');
+      assert.deepEqual(emitted.map((e) => e.r.path), files);
+      assert.deepEqual(emitted.filter((e) => e.r.here).map((e) => e.r.path), []);
+      assert.equal(recycled, files.filter((f) => f.includes('retire')).length, 'every retiring worker replaced');
+      // A file queued behind a retiring worker's answer is audited by another thread than the one that retired.
+      for (let i = 0; i + 1 < files.length; i++) if (files[i]!.includes('retire')) assert.notEqual(emitted[i + 1]!.r.thread, emitted[i]!.r.thread, files[i + 1]);
+    });
+  }
+
+  for (const jobs of [1, 2]) {
+    test(`${jobs} worker(s) under a total of 300 MB: a worker that takes the sum past it is replaced, and nothing is lost`, async () => {
+      // Every file takes 30 ms, so both workers have answered (and said their footprint) before the first fat file.
+      const files = names(30, (i) => `f${String(i).padStart(2, '0')}${i % 7 === 6 ? '-fat' : ''}-slow.c`);
+      const { emitted, recycled } = await pool(files, jobs, { recycleMb: 100_000, recycleTotalMb: 300 });
+      assert.deepEqual(emitted.map((e) => e.i), files.map((_, i) => i), 'each file once, in order');
+      assert.deepEqual(emitted.map((e) => e.r.path), files);
+      assert.deepEqual(emitted.filter((e) => e.r.here).map((e) => e.r.path), []);
+      // One worker at 250 MB is under 300; two are at 250 + 60 after a fat file (unless the other has not answered yet since it started).
+      if (jobs === 1) assert.equal(recycled, 0);
+      else assert.ok(recycled >= 1 && recycled <= 4, `${recycled} replaced`);
+    });
+  }
+
+  test('two workers never audit two heavy files at once, and the output keeps its order', async () => {
+    const files = names(24, (i) => `f${String(i).padStart(2, '0')}${i % 3 !== 2 ? '-heavy' : ''}-slow.c`);
+    const overlaps = (emitted: { r: Answer }[]) => {
+      const h = emitted.filter((e) => e.r.path.includes('heavy')).map((e) => e.r);
+      let n = 0;
+      for (const a of h) for (const b of h) if (a.thread !== b.thread && a.start! < b.start! && b.start! < a.end!) n++;
+      return n;
+    };
+    const free = await pool(files, 2, { recycleMb: 100_000 });
+    assert.ok(overlaps(free.emitted) > 0, 'without the rule two heavy files run at once');
+    const one = await pool(files, 2, { recycleMb: 100_000, heavy: (p) => p.includes('heavy') });
+    assert.deepEqual(one.emitted.map((e) => e.r.path), files);
+    assert.equal(overlaps(one.emitted), 0);
+  });
+
+  test('two workers: files ahead of the writer stop going out past the held budget, and the run still ends', async () => {
+    // f000 stalls one worker for 1 s; the other does the rest in far less, unless the budget stops it.
+    const files = names(40, (i) => (i === 0 ? 'f000-stall.c' : `f${String(i).padStart(3, '0')}.c`));
+    const heldWith = async (heldBudget: number) => {
+      const { emitted } = await pool(files, 2, { recycleMb: 100_000, heldBudget, weigh: () => 1 });
+      assert.deepEqual(emitted.map((e) => e.i), files.map((_, i) => i), 'each file once, in order');
+      assert.deepEqual(emitted.filter((e) => e.r.here).map((e) => e.r.path), []);
+      // Results written in one synchronous burst were held until the one before them came.
+      const sizes = new Map<number, number>();
+      for (const e of emitted) sizes.set(e.burst, (sizes.get(e.burst) ?? 0) + 1);
+      return Math.max(...sizes.values()) - 1;
+    };
+    const unbounded = await heldWith(1_000_000);
+    assert.ok(unbounded > 3 + IN_FLIGHT, `without a budget the other worker runs further ahead (${unbounded} held)`);
+    // Over budget no file after f000 goes out; what was queued on the worker still comes back.
+    assert.ok((await heldWith(3)) <= 3 + IN_FLIGHT);
+  });
+});
+
+describe('FileQueue', () => {
+  test('hands out in order, files handed back first, smallest first; results come out in order once', () => {
+    const out: [number, string][] = [];
+    const q = new FileQueue<string>(6, (i, r) => out.push([i, r]));
+    assert.deepEqual([q.take(), q.take(), q.take(), q.take()], [0, 1, 2, 3]);
+    q.giveBack([3, 1]);
+    assert.equal(q.take(), 1);
+    assert.equal(q.answer(2, 'c'), false, 'held: 0 and 1 are not written');
+    assert.equal(q.answer(0, 'a'), true);
+    assert.equal(q.answer(1, 'b'), true);
+    assert.equal(q.answer(1, 'b again'), false, 'a second answer is dropped');
+    assert.deepEqual(out, [[0, 'a'], [1, 'b'], [2, 'c']]);
+    assert.equal(q.take(), 3);
+    assert.ok(q.more);
+    assert.deepEqual(q.rest(), [3, 4, 5]);
+  });
+
+  test('past the budget only the file the writer waits for, and files handed back, go out', () => {
+    const out: number[] = [];
+    const q = new FileQueue<number>(10, (i) => out.push(i), (w) => w, 5);
+    assert.equal(q.take(), 0);
+    assert.equal(q.take(), 1);
+    assert.equal(q.take(), 2);
+    q.answer(1, 3);
+    q.answer(2, 3);
+    assert.equal(q.held, 6);
+    assert.equal(q.take(), undefined, 'over budget: 3 would be ahead of the writer');
+    assert.ok(q.more);
+    q.giveBack([0]);
+    assert.equal(q.take(), 0, 'handed back: the writer waits for it');
+    q.answer(0, 1);
+    assert.deepEqual(out, [0, 1, 2]);
+    assert.equal(q.held, 0);
+    assert.equal(q.take(), 3);
+  });
+
+  test('one heavy file out at a time: light files after it go first, the heavy ones wait', () => {
+    const heavy = new Set([1, 2, 5]);
+    const q = new FileQueue<number>(8, () => {}, () => 1, 100, (i) => heavy.has(i));
+    assert.deepEqual([q.take(), q.take(), q.take(), q.take()], [0, 1, 3, 4], '2 waits while 1 is out');
+    assert.equal(q.take(), 6, '5 waits too');
+    q.answer(1, 0);
+    assert.equal(q.take(), 2, 'with 1 answered, the smallest heavy file waiting goes');
+    assert.equal(q.take(), 7);
+    assert.equal(q.take(), undefined, '5 waits for 2');
+    assert.ok(q.more);
+    q.giveBack([2]);
+    assert.equal(q.take(), 2, 'a heavy file handed back is no longer out');
+    q.answer(2, 0);
+    assert.equal(q.take(), 5);
+    assert.equal(q.more, false);
+  });
+
+  test('the file the writer waits for goes out whatever is held', () => {
+    const q = new FileQueue<number>(3, () => {}, (w) => w, 0);
+    assert.equal(q.take(), 0);
+    assert.equal(q.take(), undefined, 'a budget of 0: nothing ahead of the writer');
+    q.answer(0, 5);
+    assert.equal(q.take(), 1);
+  });
+});
