@@ -98,4 +98,11 @@ describe('the recycle threshold', () => {
   test('counts the WASM memories (external memory) with the heap', () => {
     assert.equal(workerFootprintMb({ total_heap_size: 100 << 20, external_memory: 28 << 20 }), 128);
   });
+
+  test('leaves out the linked images a worker holds for the whole run (a fresh worker would hold them again)', () => {
+    // A --vmlinux run: 605 MB of image among the external memory, 28 MB of WASM.
+    const h = { total_heap_size: 100 << 20, external_memory: (605 + 28) << 20 };
+    assert.equal(workerFootprintMb(h, 605 << 20), 128);
+    assert.equal(workerFootprintMb({ total_heap_size: 100 << 20, external_memory: 0 }, 605 << 20), 100, 'never below the heap');
+  });
 });

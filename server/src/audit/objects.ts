@@ -132,6 +132,8 @@ export class ObjectStore {
   private batch = false;
   /** Images read once by another thread (shareImage): their bytes, used while the file is unchanged. */
   private readonly shared = new Map<string, SharedImage>();
+  /** Bytes of the linked images this store read itself (not shared), by path. */
+  private readonly ownImageBytes = new Map<string, number>();
 
   constructor(maxOpen = 16) {
     this.maxOpen = maxOpen;
@@ -187,7 +189,8 @@ export class ObjectStore {
       const given = this.shared.get(path);
       let data: Buffer | undefined;
       let infoFrom: OpenBinaryOptions['infoFrom'];
-      if (given && given.mtimeMs === st.mtimeMs && given.size === st.size) {
+      const useGiven = given !== undefined && given.mtimeMs === st.mtimeMs && given.size === st.size;
+      if (useGiven) {
         data = Buffer.from(given.bytes);
         if (given.infoFromFile) infoFrom = (sec) => new FileSectionSource(path, sec.offset, sec.size, { size: st.size, mtimeMs: st.mtimeMs });
       } else if (st.size > SPARSE_READ_BYTES) {
@@ -207,6 +210,7 @@ export class ObjectStore {
       const o: OpenedObject = { path, mtimeMs: st.mtimeMs, size: st.size, bin, code: codeOf(bin) };
       this.open.set(path, o);
       if (image) this.images.add(path);
+      if (image && !useGiven) this.ownImageBytes.set(path, data.byteLength);
       // A linked image stays open: re-reading vmlinux because 16 modules were opened
       // after it would cost seconds for every source of a tree.
       for (const k of [...this.open.keys()]) {
@@ -249,9 +253,23 @@ export class ObjectStore {
     o.joins?.clear();
   }
 
+  /**
+   * Bytes of the linked images this store holds for a whole run: those another
+   * thread read (shareImage) and those it read itself. A batch worker's footprint
+   * leaves them out (cli/pool.ts workerFootprintMb): a fresh worker holds them again,
+   * so replacing a worker for them frees nothing and re-reads vmlinux for every file.
+   */
+  heldImageBytes(): number {
+    let n = 0;
+    for (const s of this.shared.values()) n += s.bytes.byteLength;
+    for (const [p, b] of this.ownImageBytes) if (this.open.has(p)) n += b;
+    return n;
+  }
+
   forget(path: string): void {
     this.open.delete(path);
     this.images.delete(path);
+    this.ownImageBytes.delete(path);
     this.failures.delete(path);
   }
 

@@ -108,9 +108,16 @@ export function workerRecycleMb(jobs = 1): { mb: number | undefined; given: bool
  */
 const WORKERS_RECYCLE_MB_EACH = 150;
 
-/** What a worker holds that its recycle threshold is measured against: V8 heap (committed) and external memory (WASM memories among it), in MB. */
-export function workerFootprintMb(h: { total_heap_size: number; external_memory: number }): number {
-  return (h.total_heap_size + h.external_memory) / (1 << 20);
+/**
+ * What a worker holds that its recycle threshold is measured against, in MB: V8 heap
+ * (committed) and external memory (WASM memories among it), less `runBytes`: the
+ * linked images (vmlinux, 600 MB) the worker holds for the whole run
+ * (ObjectStore.heldImageBytes). A fresh worker would hold those again: counted, they
+ * put every worker of a `--vmlinux` run past the threshold after each file, and each
+ * successor read vmlinux again (the whole-kernel report took 8x its CPU).
+ */
+export function workerFootprintMb(h: { total_heap_size: number; external_memory: number }, runBytes = 0): number {
+  return (h.total_heap_size + Math.max(0, h.external_memory - runBytes)) / (1 << 20);
 }
 
 /**

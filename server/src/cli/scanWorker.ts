@@ -41,7 +41,7 @@ async function main(): Promise<void> {
       r = { kind: 'skipped', why: `analysis failed: ${(e as Error).message}` };
     }
     // Past the pool's threshold this worker asks, with the result, to be replaced (pool.ts PoolRun.recycleMb).
-    const footprintMb = workerFootprintMb(getHeapStatistics());
+    const footprintMb = workerFootprintMb(getHeapStatistics(), engine.objects.heldImageBytes());
     retiring = recycleMb !== undefined && footprintMb > recycleMb;
     // The footprint goes with every answer: the pool weighs the workers together (PoolRun.recycleTotalMb).
     port.postMessage({ id: m.id, result: r, footprintMb, ...(retiring ? { retire: true } : {}) });

@@ -34,11 +34,21 @@ test('threads share an image read once; a changed image is read again', { skip: 
     assert.ok(!('error' in o), 'error' in o ? o.error : '');
     assert.equal(o.bin.elf.data.buffer, image.bytes, 'the shared bytes are used, not a second read');
     assert.ok(o.bin.dwarf.hasDebugInfo);
+    // What a worker holds for the run (cli/pool.ts workerFootprintMb leaves it out): the shared bytes, once.
+    assert.equal(store.heldImageBytes(), 80 << 20);
     // The image rebuilt (another mtime): this thread reads the file itself.
     utimesSync(p, new Date(), new Date(Date.now() + 5000));
     const again = store.load(p, true);
     assert.ok(!('error' in again));
     assert.notEqual(again.bin.elf.data.buffer, image.bytes);
+    assert.equal(store.heldImageBytes(), 160 << 20, 'the shared copy and its own');
+    store.forget(p);
+    assert.equal(store.heldImageBytes(), 80 << 20, 'a forgotten image is not held');
+    // A store with no shared image: the image it read itself.
+    const own = new ObjectStore();
+    assert.equal(own.heldImageBytes(), 0);
+    assert.ok(!('error' in own.load(p, true)));
+    assert.equal(own.heldImageBytes(), 80 << 20);
     // Small files and non-images are not shared (each thread reads them as before).
     writeFileSync(join(dir, 'small'), 'x');
     assert.equal(readSharedImage(join(dir, 'small')), undefined);
