@@ -36,6 +36,7 @@ import { functionView } from '../c/functions';
 import type { FunctionView, Position, Range, Site, SourceAnalysis } from '../c/types';
 import { C_WORD_RE, someWord } from '../c/syntax';
 import { blankedText } from '../c/regions';
+import { lastAtOrBefore } from '../sorted';
 
 /** What the previous audit of a document left for the next edit. */
 export interface AnalysisMemory {
@@ -386,16 +387,7 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   const slice = parts.join('');
   const toFile = (o: number): number => {
     if (o < 0) return o;
-    let lo = 0;
-    let hi = regionEnds.length - 1;
-    let j = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (regionEnds[mid]! <= o) {
-        j = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
+    const j = lastAtOrBefore(regionEnds, o, (e) => e);
     return j < 0 ? o : o + dropped[j]!;
   };
 

@@ -7,6 +7,7 @@ import type { Node } from 'web-tree-sitter';
 import type { Annotation } from './annotations';
 import type { FunctionView, Range } from './types';
 import { functionName, rangeOf } from './syntax';
+import { partitionPoint } from '../sorted';
 
 export interface FunctionDef {
   name: string;
@@ -59,14 +60,7 @@ export function collectFunctions(root: Node, annotations: readonly Annotation[])
 }
 
 function* annotationsIn(list: readonly Annotation[], from: number, to: number): Generator<Annotation> {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (list[mid].index < from) lo = mid + 1;
-    else hi = mid;
-  }
-  for (let i = lo; i < list.length && list[i].index < to; i++) yield list[i];
+  for (let i = partitionPoint(list.length, (j) => list[j].index < from); i < list.length && list[i].index < to; i++) yield list[i];
 }
 
 /** The definition whose text holds `index`, by binary search (definitions do not nest). */

@@ -13,6 +13,7 @@
 
 import type { Node, Tree } from 'web-tree-sitter';
 import { descendantsRaw, fieldChildRaw, makeNode, nodeFieldChild, type RawNodes } from './wasmNodes';
+import { partitionPoint } from '../sorted';
 
 /** Every kind an analysis asks for. A request for another kind goes to tree-sitter directly. */
 const INDEXED = [
@@ -156,14 +157,7 @@ function kindAt(ix: TreeIndex, i: number): string {
 
 /** First position in `starts` (ascending) at or after `start`. */
 function lowerBound(starts: Int32Array, start: number): number {
-  let lo = 0;
-  let hi = starts.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (starts[mid]! < start) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+  return partitionPoint(starts.length, (j) => starts[j]! < start);
 }
 
 /** Nodes of some kinds in document order, with each one's kind and end offset beside it. */

@@ -5,6 +5,8 @@
 // what is held is bounded: past `budget` (in the units `weigh` gives a result), no file
 // after the one the writer waits for is handed out until the writer catches up.
 
+import { partitionPoint } from '../sorted';
+
 /** Files handed out ahead of the writer stop past this much held (weigh's units). */
 export const DEFAULT_HELD_BUDGET = 20_000;
 
@@ -73,9 +75,7 @@ export class FileQueue<R> {
     for (const i of ids) {
       if (!this.out.delete(i)) continue;
       if (this.heavy(i)) this.heavyOut--;
-      let k = this.back.length;
-      while (k > 0 && this.back[k - 1]! > i) k--;
-      this.back.splice(k, 0, i);
+      this.back.splice(partitionPoint(this.back.length, (j) => this.back[j]! <= i), 0, i);
     }
   }
 
