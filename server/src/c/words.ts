@@ -9,6 +9,8 @@
 //  - `WordTable` holds every word of one text (start, end, id) so that the words of
 //    any span are read from it as numbers, without slicing or scanning the text.
 
+import { partitionPoint } from '../sorted';
+
 /** `C_WORD_RE` (syntax.ts) anchored at `lastIndex`: a word starting exactly there. */
 const WORD_AT = /(?:[\p{ID_Start}_$]|\\u[\dA-Fa-f]{4}|\\U[\dA-Fa-f]{8})(?:[\p{ID_Continue}$]|\\u[\dA-Fa-f]{4}|\\U[\dA-Fa-f]{8})*/uy;
 
@@ -140,38 +142,38 @@ export class WordTable {
       ids[count++] = id;
     };
     const scan = (from: number, n: number) => {
-    let i = from;
-    while (i < n) {
-      const c = text.charCodeAt(i);
-      if (c < 128 && c !== 92) {
-        if (WORD_CLASS[c] !== STARTS) {
-          i++;
+      let i = from;
+      while (i < n) {
+        const c = text.charCodeAt(i);
+        if (c < 128 && c !== 92) {
+          if (WORD_CLASS[c] !== STARTS) {
+            i++;
+            continue;
+          }
+          // The ASCII loop of eachWord, hashing as it goes.
+          let h = c;
+          let j = i + 1;
+          let d = 0;
+          while (j < n && WORD_CLASS[(d = text.charCodeAt(j))] !== NO_WORD) {
+            h = (Math.imul(h, 31) + d) | 0;
+            j++;
+          }
+          if (j < n && (d === 92 || d >= 128)) {
+            j = matchAt(text, i, n);
+            h = hashOf(text, i, j);
+          }
+          add(i, j, this.find(h, i, j));
+          i = j;
           continue;
         }
-        // The ASCII loop of eachWord, hashing as it goes.
-        let h = c;
-        let j = i + 1;
-        let d = 0;
-        while (j < n && WORD_CLASS[(d = text.charCodeAt(j))] !== NO_WORD) {
-          h = (Math.imul(h, 31) + d) | 0;
-          j++;
+        const j = (c & 0xfc00) === 0xdc00 && i > 0 && (text.charCodeAt(i - 1) & 0xfc00) === 0xd800 ? i : matchAt(text, i, n);
+        if (j > i) {
+          add(i, j, this.find(hashOf(text, i, j), i, j));
+          i = j;
+          continue;
         }
-        if (j < n && (d === 92 || d >= 128)) {
-          j = matchAt(text, i, n);
-          h = hashOf(text, i, j);
-        }
-        add(i, j, this.find(h, i, j));
-        i = j;
-        continue;
+        i += c >= 0xd800 && c <= 0xdbff && i + 1 < n && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00 ? 2 : 1;
       }
-      const j = (c & 0xfc00) === 0xdc00 && i > 0 && (text.charCodeAt(i - 1) & 0xfc00) === 0xd800 ? i : matchAt(text, i, n);
-      if (j > i) {
-        add(i, j, this.find(hashOf(text, i, j), i, j));
-        i = j;
-        continue;
-      }
-      i += c >= 0xd800 && c <= 0xdbff && i + 1 < n && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00 ? 2 : 1;
-    }
     };
     if (!spans) scan(0, n);
     else {
@@ -192,45 +194,26 @@ export class WordTable {
   private find(h: number, s: number, e: number): number {
     const text = this.text;
     const len = e - s;
-    let mask = this.slots.length - 1;
+    const mask = this.slots.length - 1;
     for (let k = h & mask; ; k = (k + 1) & mask) {
       const v = this.slots[k]!;
       if (v === 0) break;
       const w = this.words[v - 1]!;
       if (this.hashes[v - 1] === h && w.length === len && text.startsWith(w, s)) return v - 1;
     }
+    return this.insert(text.slice(s, e), h);
+  }
+
+  /** Gives `word` (hash `h`, not in the table) the next id. */
+  private insert(word: string, h: number): number {
     const id = this.words.length;
-    this.words.push(text.slice(s, e));
+    this.words.push(word);
     this.hashes.push(h);
     if ((id + 1) * 2 > this.slots.length) {
       // Rehash into twice the slots.
       const slots = new Int32Array(this.slots.length * 2);
-      mask = slots.length - 1;
-      for (let v = 1; v <= id; v++) {
-        let k = this.hashes[v - 1]! & mask;
-        while (slots[k] !== 0) k = (k + 1) & mask;
-        slots[k] = v;
-      }
-      this.slots = slots;
-    }
-    let k = h & mask;
-    while (this.slots[k] !== 0) k = (k + 1) & mask;
-    this.slots[k] = id + 1;
-    return id;
-  }
-
-  /** The id of `word` (a new one if the text does not hold it). */
-  idOf(word: string): number {
-    const id = this.has(word);
-    if (id !== undefined) return id;
-    const h = hashOf(word, 0, word.length);
-    const nid = this.words.length;
-    this.words.push(word);
-    this.hashes.push(h);
-    if ((nid + 1) * 2 > this.slots.length) {
-      const slots = new Int32Array(this.slots.length * 2);
       const mask = slots.length - 1;
-      for (let v = 1; v <= nid; v++) {
+      for (let v = 1; v <= id; v++) {
         let k = this.hashes[v - 1]! & mask;
         while (slots[k] !== 0) k = (k + 1) & mask;
         slots[k] = v;
@@ -240,13 +223,18 @@ export class WordTable {
     const mask = this.slots.length - 1;
     let k = h & mask;
     while (this.slots[k] !== 0) k = (k + 1) & mask;
-    this.slots[k] = nid + 1;
-    return nid;
+    this.slots[k] = id + 1;
+    return id;
+  }
+
+  /** The id of `word` (a new one if the text does not hold it). */
+  idOf(word: string): number {
+    return this.has(word) ?? this.insert(word, wordHash(word));
   }
 
   /** The id of `word` if the table has one. */
   has(word: string): number | undefined {
-    const h = hashOf(word, 0, word.length);
+    const h = wordHash(word);
     const mask = this.slots.length - 1;
     for (let k = h & mask; ; k = (k + 1) & mask) {
       const v = this.slots[k]!;
@@ -262,14 +250,8 @@ export class WordTable {
    */
   idsIn(start: number, end: number): number[] | undefined {
     const { starts, ends, ids } = this;
-    let lo = 0;
-    let hi = starts.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (ends[mid]! <= start) lo = mid + 1;
-      else hi = mid;
-    }
-    // `lo`: the first word ending after `start`.
+    // The first word ending after `start`.
+    const lo = partitionPoint(starts.length, (k) => ends[k]! <= start);
     if (lo < starts.length && starts[lo]! < start) return undefined;
     if (this.seen.length < this.words.length) {
       const grown = new Int32Array(Math.max(this.words.length, this.seen.length * 2));
