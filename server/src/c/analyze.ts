@@ -12,7 +12,7 @@ import { findUntypedDerefs, type ProvenanceTrace } from './provenance';
 import { countErrors } from './parser';
 import { callsInErrors, errorRegions, inRegions, lineStarts, rangeAt } from './errorRegions';
 import { SHOWN_AS_WRITTEN } from './annotations';
-import { declaredName, identifiersIn, namesWord, parameterNames, rangeOf } from './syntax';
+import { callArguments, declaredName, identifiersIn, namesWord, parameterNames, rangeOf } from './syntax';
 import type { Range, Site, SourceAnalysis, ViaStep } from './types';
 import { objectLikeMacros } from './macroBodies';
 
@@ -39,8 +39,6 @@ interface Call {
   start?: number;
   calleeStart?: number;
 }
-
-const argsOf = (node: Node) => (node.childForFieldName('arguments')?.namedChildren ?? []).filter((a): a is Node => !!a && a.type !== 'comment');
 
 /**
  * A call of the file's own tree, read from the node index as numbers: its Node and
@@ -72,7 +70,7 @@ class IndexedCall implements Call {
   }
 
   get args(): Node[] {
-    return (this.argList ??= argsOf(this.node));
+    return (this.argList ??= callArguments(this.node));
   }
 }
 
@@ -89,7 +87,7 @@ class CallOf implements Call {
   ) {}
 
   get args(): Node[] {
-    return (this.argList ??= argsOf(this.node));
+    return (this.argList ??= callArguments(this.node));
   }
 }
 

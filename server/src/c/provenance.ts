@@ -37,7 +37,7 @@ import { MAX_EXPRESSION_NESTING, Types, type CType } from './ctypes';
 import { isUnevaluated, type DerefFinder } from './iomem';
 import type { CParser } from './parser';
 import type { Scopes } from './scopes';
-import { declaredName, namesWord, rangeOf, someWord } from './syntax';
+import { callArguments, declaredName, namesWord, rangeOf, someWord } from './syntax';
 import type { Range, Site } from './types';
 import { WordTable } from './words';
 
@@ -511,7 +511,7 @@ class Provenance {
         // every caller of those (other callers would need the function to be extern).
         if (!target || !target.isStatic || !target.params) return;
         const params = target.params.namedChildren.filter((p): p is Node => p?.type === 'parameter_declaration');
-        const args = (n.childForFieldName('arguments')?.namedChildren ?? []).filter((a): a is Node => !!a && a.type !== 'comment');
+        const args = callArguments(n);
         for (let i = 0; i < Math.min(params.length, args.length); i++) {
           const named = declaredName(params[i].childForFieldName('declarator'));
           if (!named) continue;
@@ -736,7 +736,7 @@ class Provenance {
     if (macro && !this.input.isAccessor(name)) {
       const s = this.summary(macro);
       if (!s.value) return null;
-      const args = (node.childForFieldName('arguments')?.namedChildren ?? []).filter((a): a is Node => !!a && a.type !== 'comment');
+      const args = callArguments(node);
       const arg = args[s.value.param];
       const a = arg ? this.val(arg, fn) : null;
       if (!a) return null;
@@ -839,10 +839,9 @@ class Provenance {
     const calleeInfo = fieldChildOf(call, 'function');
     if (calleeInfo?.kind !== 'identifier') return null;
     const name = calleeInfo.text;
-    const argsOf = () => (call.childForFieldName('arguments')?.namedChildren ?? []).filter((a): a is Node => !!a && a.type !== 'comment');
     if (LIBC_MEMORY_CALLS.has(name)) {
       const callee = call.childForFieldName('function')!;
-      const args = argsOf();
+      const args = callArguments(call);
       if (this.input.finder.libcUse(call, name)) return null; // tdx-iomem-libc reports it
       const dest = LIBC_DEST_ARG.get(name);
       const order = dest === undefined ? args.map((_, i) => i) : [dest, ...args.map((_, i) => i).filter((i) => i !== dest)];
@@ -860,7 +859,7 @@ class Provenance {
     }
     const macro = this.macros.get(name);
     if (!macro || this.input.isAccessor(name) || this.byName.has(name)) return null;
-    const args = argsOf();
+    const args = callArguments(call);
     const sum = this.summary(macro);
     const out: Site[] = [];
     // The whole macro value is an MMIO lvalue: `REG(base, 4) |= 1`.

@@ -120,6 +120,11 @@ export function namesMemberOrWord(text: string, plain: (w: string) => boolean, m
   });
 }
 
+/** A call's arguments, comments between them left out. */
+export function callArguments(call: Node): Node[] {
+  return (call.childForFieldName('arguments')?.namedChildren ?? []).filter((a): a is Node => !!a && a.type !== 'comment');
+}
+
 export function rangeOf(node: Node): Range {
   return {
     start: { line: node.startPosition.row, character: node.startPosition.column },
