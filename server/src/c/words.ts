@@ -46,10 +46,11 @@ export function wordHash(w: string): number {
 }
 
 /**
- * Calls `visit(start, end)` for each match of `C_WORD_RE` in `text` at or after
- * `from` and before `to` (the text read as if it ended at `to`), in order.
+ * Calls `visit(start, end, hash)` for each match of `C_WORD_RE` in `text` at or after
+ * `from` and before `to` (the text read as if it ended at `to`), in order; `hash` is
+ * the word's `hashOf`, computed as an ASCII word is read.
  */
-export function eachWord(text: string, from: number, to: number, visit: (start: number, end: number) => void): void {
+export function eachWord(text: string, from: number, to: number, visit: (start: number, end: number, hash: number) => void): void {
   let i = from;
   while (i < to) {
     const c = text.charCodeAt(i);
@@ -58,12 +59,19 @@ export function eachWord(text: string, from: number, to: number, visit: (start: 
         i++;
         continue;
       }
+      let h = c;
       let j = i + 1;
       let d = 0;
-      while (j < to && WORD_CLASS[(d = text.charCodeAt(j))] !== NO_WORD) j++;
+      while (j < to && WORD_CLASS[(d = text.charCodeAt(j))] !== NO_WORD) {
+        h = (Math.imul(h, 31) + d) | 0;
+        j++;
+      }
       // A backslash or a non-ASCII character may continue the word: the regex says.
-      if (j < to && (d === 92 || d >= 128)) j = matchAt(text, i, to);
-      visit(i, j);
+      if (j < to && (d === 92 || d >= 128)) {
+        j = matchAt(text, i, to);
+        h = hashOf(text, i, j);
+      }
+      visit(i, j, h);
       i = j;
       continue;
     }
@@ -71,7 +79,7 @@ export function eachWord(text: string, from: number, to: number, visit: (start: 
     // the span's own regex reads a lone surrogate, where V8's would back up to the pair.
     const j = (c & 0xfc00) === 0xdc00 && i > 0 && (text.charCodeAt(i - 1) & 0xfc00) === 0xd800 ? i : matchAt(text, i, to);
     if (j > i) {
-      visit(i, j);
+      visit(i, j, hashOf(text, i, j));
       i = j;
       continue;
     }
@@ -141,40 +149,8 @@ export class WordTable {
       ends[count] = e;
       ids[count++] = id;
     };
-    const scan = (from: number, n: number) => {
-      let i = from;
-      while (i < n) {
-        const c = text.charCodeAt(i);
-        if (c < 128 && c !== 92) {
-          if (WORD_CLASS[c] !== STARTS) {
-            i++;
-            continue;
-          }
-          // The ASCII loop of eachWord, hashing as it goes.
-          let h = c;
-          let j = i + 1;
-          let d = 0;
-          while (j < n && WORD_CLASS[(d = text.charCodeAt(j))] !== NO_WORD) {
-            h = (Math.imul(h, 31) + d) | 0;
-            j++;
-          }
-          if (j < n && (d === 92 || d >= 128)) {
-            j = matchAt(text, i, n);
-            h = hashOf(text, i, j);
-          }
-          add(i, j, this.find(h, i, j));
-          i = j;
-          continue;
-        }
-        const j = (c & 0xfc00) === 0xdc00 && i > 0 && (text.charCodeAt(i - 1) & 0xfc00) === 0xd800 ? i : matchAt(text, i, n);
-        if (j > i) {
-          add(i, j, this.find(hashOf(text, i, j), i, j));
-          i = j;
-          continue;
-        }
-        i += c >= 0xd800 && c <= 0xdbff && i + 1 < n && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00 ? 2 : 1;
-      }
-    };
+    // Each word is hashed as it is read, and its id found in place (find).
+    const scan = (from: number, to: number) => eachWord(text, from, to, (s, e, h) => add(s, e, this.find(h, s, e)));
     if (!spans) scan(0, n);
     else {
       for (let j = 0; j < spans.length; ) {
