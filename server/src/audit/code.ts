@@ -203,16 +203,19 @@ export class ObjectCode {
     return this.fns;
   }
 
-  /** The function whose bytes hold `addr` (the join's view: no overlaps). */
+  /**
+   * The function whose bytes hold `addr`: the latest-starting one that does. Sized
+   * symbols of hand-written assembly can nest (an entry point with its own `.size`
+   * inside another's span), so the list is sorted by start but its spans may overlap:
+   * a bisection that treats them as disjoint can step past the enclosing function
+   * (outer [0,20) and inner [4,8): 12 is outer's, and a search landing on inner goes
+   * right). Look back from the last start at or before `addr`, as symbolHolding does.
+   */
   functionAt(addr: bigint): FunctionCode | undefined {
-    let lo = 0;
-    let hi = this.fns.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const f = this.fns[mid]!;
-      if (addr < f.start) hi = mid - 1;
-      else if (addr >= f.start + BigInt(f.size)) lo = mid + 1;
-      else return f;
+    const list = this.fns;
+    for (let i = lastAtOrBefore(list, addr, (f) => f.start), n = 0; i >= 0 && n < ENCLOSING_LOOKBACK; i--, n++) {
+      const f = list[i]!;
+      if (addr < f.start + BigInt(f.size)) return f;
     }
     return undefined;
   }

@@ -26,6 +26,7 @@ import { objectOnlySites } from './objectOnly';
 import { openCallStart, utf16Column } from './sourceLines';
 import { ObjectFacts, objectFlow, sameFile, sourceMmioNames, unitFactsOf } from './facts';
 import { judgeFreshness } from './freshness';
+import { spanAt } from '../../sorted';
 
 function contains(outer: InlinedInstance, inner: InlinedInstance): boolean {
   return inner.ranges.every((r) => outer.ranges.some((o) => r.lo >= o.lo && r.hi <= o.hi));
@@ -453,18 +454,9 @@ function claimFusedAccesses(o: OpenedObject, out: SiteCompiled[], sites: readonl
     }
   }
   spans.sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : 0));
-  const lineAt = (ip: bigint): number | undefined => {
-    let lo = 0;
-    let hi = spans.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const sp = spans[mid]!;
-      if (ip < sp.lo) hi = mid - 1;
-      else if (ip >= sp.hi) lo = mid + 1;
-      else return sp.line;
-    }
-    return undefined;
-  };
+  // Disjoint: one sequence's rows do not overlap, and each sequence lies in its own
+  // function's bytes (a .o's sections at their synthetic bases, relocate.ts).
+  const lineAt = (ip: bigint): number | undefined => spanAt(spans, ip, (sp) => sp.lo, (sp) => sp.hi)?.line;
   const seen = new Set<string>();
   for (const fn of flow.functions) {
     const acc = flow.accessesOf(fn);
