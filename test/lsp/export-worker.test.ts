@@ -8,11 +8,13 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AuditEngine, DEFAULT_CONFIG } from '../../server/src/audit/engine';
+import { ObjectStore } from '../../server/src/audit/objects';
 import { assembleOnWorker } from '../../server/src/lsp/exportThread';
 import type { ServerOptions } from '../../server/src/lsp/server';
 import { LspHarness, fileUri } from './harness';
 import { exportTree, OTHER } from '../support/exportTree';
 import { timeless } from '../support/reportRuns';
+import { paddedImage, skipWithoutGcc } from '../support/gcc';
 
 const REPO = resolve(__dirname, '../..');
 const EXPORT_WORKER = join(REPO, 'dist', 'exportWorker.js');
@@ -132,6 +134,50 @@ test('an export cancelled while its worker runs ends the worker, writes nothing 
     );
     assert.deepEqual(outcome, { cancelled: true });
     assert.ok(!existsSync(out) || readdirSync(out).length === 0, 'nothing written');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('with a vmlinux configured the export runs on a worker too, which opens the image from the bytes the server holds', { skip: skip || skipWithoutGcc }, async () => {
+  // Until 2026-12-07 a vmlinux kept the export on the server's thread (no diagnostics
+  // or hovers for its whole run), because a worker would have read the image again.
+  const dir = tree();
+  try {
+    const img = paddedImage(dir);
+    // The server's side: its engine's store opened vmlinux, into memory threads share.
+    const store = new ObjectStore();
+    assert.ok(!('error' in store.load(img, true)));
+    const images = store.sharedImages();
+    assert.deepEqual(images.map((i) => i.path), [img]);
+    assert.ok(images[0]!.bytes instanceof SharedArrayBuffer);
+    const logs: string[] = [];
+    const outcome = await assembleOnWorker(
+      EXPORT_WORKER,
+      {
+        job: { paths: [dir], formats: ['json'], outDir: join(dir, 'out'), overwrite: false, profile: DEFAULT_CONFIG.profile, followIncludes: true },
+        config: { ...DEFAULT_CONFIG, objects: { vmlinux: img } },
+        folders: [dir],
+        buffers: [],
+        images,
+      },
+      { signal: new AbortController().signal, progress: () => undefined, log: (m) => logs.push(m) },
+    );
+    assert.equal(outcome.cancelled, false);
+    assert.ok(logs.includes(`Export Audit Report: ${img} opened from the server's copy, not read again`), logs.join('\n'));
+    // Without the server's bytes the worker reads the image itself (and says nothing of a copy).
+    const alone: string[] = [];
+    await assembleOnWorker(
+      EXPORT_WORKER,
+      {
+        job: { paths: [dir], formats: ['json'], outDir: join(dir, 'out2'), overwrite: false, profile: DEFAULT_CONFIG.profile, followIncludes: true },
+        config: { ...DEFAULT_CONFIG, objects: { vmlinux: img } },
+        folders: [dir],
+        buffers: [],
+      },
+      { signal: new AbortController().signal, progress: () => undefined, log: (m) => alone.push(m) },
+    );
+    assert.ok(!alone.some((m) => /server's copy/.test(m)), alone.join('\n'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -2,7 +2,7 @@
 // C (whether gcc is there, the flags the fixtures are built with, and a failure that
 // shows gcc's own message instead of a bare exit status).
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** gcc runs here. Checked once per process. */
@@ -52,4 +52,18 @@ export function copyFormsFixture(to: string, fixtures: string): void {
   copyFileSync(join(fixtures, 'compiled', 'forms.c'), join(to, 'forms.c'));
   writeFileSync(join(to, 'forms_io.h'), readFileSync(join(fixtures, 'compiled', 'forms_io.h'), 'utf8').replace('"../drivers/tdx_io.h"', '"tdx_io.h"'));
   copyFileSync(join(fixtures, 'drivers', 'tdx_io.h'), join(to, 'tdx_io.h'));
+}
+
+/**
+ * A linked executable with DWARF, padded with a hole to `mb` MB: past the size from
+ * which a linked image is read section by section and can be shared between threads
+ * (audit/objects.ts readSharedImage, ObjectStore.sharedImages). The section headers
+ * stay where they are.
+ */
+export function paddedImage(dir: string, mb = 80): string {
+  writeFileSync(join(dir, 'img.c'), 'volatile int x;\nint main(void) { return x; }\n');
+  gcc(['-O2', '-g', 'img.c', '-o', 'img'], dir);
+  const p = join(dir, 'img');
+  truncateSync(p, mb << 20);
+  return p;
 }

@@ -134,6 +134,10 @@ export class ObjectStore {
   private readonly shared = new Map<string, SharedImage>();
   /** Bytes of the linked images this store read itself (not shared), by path. */
   private readonly ownImageBytes = new Map<string, number>();
+  /** Linked images this store read itself into memory other threads can use (sharedImages). */
+  private readonly ownShared = new Map<string, SharedImage>();
+  /** Linked images whose open copy is another thread's bytes (shareImage), by path. */
+  private readonly fromOtherThread = new Set<string>();
 
   constructor(maxOpen = 16) {
     this.maxOpen = maxOpen;
@@ -188,15 +192,21 @@ export class ObjectStore {
       if (st.size > (image ? MAX_IMAGE_BYTES : MAX_OBJECT_BYTES)) throw new Error(`${path}: ${(st.size / 1048576).toFixed(0)} MB is too large to open as an object`);
       const given = this.shared.get(path);
       let data: Buffer | undefined;
+      let ownShared: SharedImage | undefined;
       let infoFrom: OpenBinaryOptions['infoFrom'];
       const useGiven = given !== undefined && given.mtimeMs === st.mtimeMs && given.size === st.size;
       if (useGiven) {
         data = Buffer.from(given.bytes);
         if (given.infoFromFile) infoFrom = (sec) => new FileSectionSource(path, sec.offset, sec.size, { size: st.size, mtimeMs: st.mtimeMs });
       } else if (st.size > SPARSE_READ_BYTES) {
-        // .debug_info (170 MB in a vmlinux) stays in the file, read unit by unit.
-        data = readSparse(path, st.size, undefined, { infoFromFile: true });
+        // .debug_info (170 MB in a vmlinux) stays in the file, read unit by unit. A
+        // linked image goes into memory threads can share (sharedImages): the same
+        // bytes, and an export's worker uses them instead of reading vmlinux again.
+        let bytes: SharedArrayBuffer | undefined;
+        const alloc = image ? (n: number) => Buffer.from((bytes = new SharedArrayBuffer(n))) : undefined;
+        data = readSparse(path, st.size, alloc, { infoFromFile: true });
         if (data) infoFrom = (sec) => new FileSectionSource(path, sec.offset, sec.size, { size: st.size, mtimeMs: st.mtimeMs });
+        if (data && bytes) ownShared = { path, mtimeMs: st.mtimeMs, size: st.size, bytes, infoFromFile: true };
       }
       data ??= safeReadBytes(path, { maxBytes: Number.MAX_SAFE_INTEGER });
       const bin = openBinary(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), { infoFrom });
@@ -211,6 +221,10 @@ export class ObjectStore {
       this.open.set(path, o);
       if (image) this.images.add(path);
       if (image && !useGiven) this.ownImageBytes.set(path, data.byteLength);
+      if (ownShared) this.ownShared.set(path, ownShared);
+      else this.ownShared.delete(path);
+      if (useGiven) this.fromOtherThread.add(path);
+      else this.fromOtherThread.delete(path);
       // A linked image stays open: re-reading vmlinux because 16 modules were opened
       // after it would cost seconds for every source of a tree.
       for (const k of [...this.open.keys()]) {
@@ -270,7 +284,30 @@ export class ObjectStore {
     this.open.delete(path);
     this.images.delete(path);
     this.ownImageBytes.delete(path);
+    this.ownShared.delete(path);
+    this.fromOtherThread.delete(path);
     this.failures.delete(path);
+  }
+
+  /**
+   * The linked images open here as memory another thread can use, read by this
+   * store or given to it: what the server hands an export's worker thread, so the
+   * worker opens vmlinux from the bytes the server holds instead of reading 600 MB
+   * of it again. An image whose file changed since it was read is left out.
+   */
+  sharedImages(): SharedImage[] {
+    const out: SharedImage[] = [];
+    for (const path of this.images) {
+      const o = this.open.get(path);
+      const s = this.fromOtherThread.has(path) ? this.shared.get(path) : this.ownShared.get(path);
+      if (o && s && s.mtimeMs === o.mtimeMs && s.size === o.size) out.push(s);
+    }
+    return out;
+  }
+
+  /** Open linked images whose bytes another thread read (shareImage): not read by this one. */
+  imagesFromOtherThreads(): string[] {
+    return [...this.fromOtherThread].filter((p) => this.open.has(p));
   }
 
   /** Object files under a folder by basename (cached; call refreshFolders() after a build). */

@@ -95,10 +95,11 @@ export async function exportReport(
       last = now;
       progress?.report(Math.floor((100 * done) / Math.max(1, total)), `${done}/${total} ${file}`);
     };
-    const worker = exportWorkerFor(ctx.worker, ctx.engine.configuration);
+    const worker = exportWorkerFor(ctx.worker);
     let out: ExportOutcome;
     if (worker.path) {
-      out = await assembleOnWorker(worker.path, { job, config: ctx.engine.configuration, folders: [...ctx.folders], buffers }, {
+      const images = ctx.engine.objects.sharedImages();
+      out = await assembleOnWorker(worker.path, { job, config: ctx.engine.configuration, folders: [...ctx.folders], buffers, images }, {
         signal: ac.signal,
         progress: onProgress,
         log: (m) => ctx.connection.console.log(m),

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { AuditConfig } from '../audit/engine';
+import type { SharedImage } from '../audit/objects';
 import { REPORT_FILE_NAMES } from '../audit/report/build';
 import type { ExportJob, ExportOutcome } from './exportAssembly';
 
@@ -33,6 +34,12 @@ export interface ExportWorkerInput {
   folders: string[];
   /** Open documents (uri, text): the report shows their text, not the disk's. */
   buffers: [string, string][];
+  /**
+   * Linked images the server's engine holds, in memory threads share
+   * (ObjectStore.sharedImages): the worker opens vmlinux from these bytes while the
+   * file is unchanged, instead of reading it again.
+   */
+  images?: SharedImage[];
 }
 
 export type ToExportWorker = { type: 'cancel' };
@@ -44,14 +51,13 @@ export type FromExportWorker =
 
 /**
  * The worker to use, or why the export runs on the server's thread: no worker
- * configured or built, or a vmlinux in the configuration (the server's engine holds
- * its inventory already; a worker would read the image again, minutes and hundreds
- * of MB for one export).
+ * configured or built. A vmlinux in the configuration no longer keeps the export on
+ * the server's thread (where it blocked diagnostics and hovers for the whole
+ * export): the worker is handed the image's bytes the server holds (images).
  */
-export function exportWorkerFor(option: ExportWorkerOption | undefined, config: Readonly<AuditConfig>): { path?: string; why?: string } {
+export function exportWorkerFor(option: ExportWorkerOption | undefined): { path?: string; why?: string } {
   if (!option) return {};
   if (!existsSync(option.path)) return { why: `no export worker at ${option.path}` };
-  if (config.objects?.vmlinux) return { why: 'the configuration names a vmlinux, whose inventory the server already holds' };
   return { path: option.path };
 }
 

@@ -26,6 +26,7 @@ async function main(input: ExportWorkerInput): Promise<void> {
   files.setFolders(input.folders.map((f) => pathToFileURL(f).href));
   const engine = await AuditEngine.create(files);
   engine.configure(input.config);
+  for (const image of input.images ?? []) engine.objects.shareImage(image);
   const byPath = new Map(input.buffers.map(([uri, text]) => [uriToPath(uri), text] as const));
   let last = 0;
   const outcome = await assembleExport(input.job, engine, {
@@ -39,6 +40,7 @@ async function main(input: ExportWorkerInput): Promise<void> {
       post({ type: 'progress', done, total, file });
     },
   });
+  for (const path of engine.objects.imagesFromOtherThreads()) post({ type: 'log', message: `Export Audit Report: ${path} opened from the server's copy, not read again` });
   post({ type: 'done', outcome });
 }
 

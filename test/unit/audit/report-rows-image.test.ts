@@ -4,22 +4,12 @@
 // run's store keeps only the last file's decoded units (ObjectStore.batchMode).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ObjectStore, readSharedImage } from '../../../server/src/audit/objects';
-import { gcc, skipWithoutGcc } from '../../support/gcc';
-
-/** A linked executable with DWARF, padded past the size from which images are read section by section. */
-function bigImage(dir: string): string {
-  writeFileSync(join(dir, 'img.c'), 'volatile int x;\nint main(void) { return x; }\n');
-  gcc(['-O2', '-g', 'img.c', '-o', 'img'], dir);
-  const p = join(dir, 'img');
-  // A hole at the end: the section headers stay where they are, the file is 80 MB.
-  truncateSync(p, 80 << 20);
-  return p;
-}
+import { gcc, paddedImage as bigImage, skipWithoutGcc } from '../../support/gcc';
 
 test('threads share an image read once; a changed image is read again', { skip: skipWithoutGcc }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'tdx-image-'));
