@@ -215,8 +215,8 @@ function lineSpans(before: string, after: string): Span[] {
   const a1 = after.length - tail;
   if (b0 === b1 && b0 === a1) return [];
   const whole: Span = { oldStart: b0, oldEnd: b1, newStart: b0, newEnd: a1 };
-  // Whole lines from the line holding the first difference.
-  const from = before.lastIndexOf('\n', b0 - 1) + 1;
+  // Whole lines from the line holding the first difference (lastIndexOf from -1 looks at offset 0).
+  const from = b0 === 0 ? 0 : before.lastIndexOf('\n', b0 - 1) + 1;
   if (count(before, from, b1) !== count(after, from, a1)) return [whole];
   const spans: Span[] = [];
   let o = from;

@@ -51,6 +51,12 @@ test('the edits of diffEdits turn the old text into the new one, each at its off
   }
   assert.equal(text, after);
   assert.deepEqual(diffEdits(before, before), []);
+  // Differences at the very start (a line end added before the first line and taken back).
+  for (const [b, a] of [['\nx\ny\nz\n', 'x\ny\nz\n'], ['x\ny\nz\n', '\nx\ny\nz\n'], ['\n\nx\n', 'q\n\nx\n'], ['\nab\ncd\n', 'xab\ncd\n']]) {
+    let t = b!;
+    for (const e of diffEdits(b!, a!)) t = t.slice(0, e.startIndex) + a!.slice(e.startIndex, e.newEndIndex) + t.slice(e.oldEndIndex);
+    assert.equal(t, a, JSON.stringify([b, a]));
+  }
   // Another line count: the one span between the common prefix and suffix.
   assert.equal(diffEdits(before, before.replace('ccc\n', '')).length, 1);
 });
