@@ -28,7 +28,7 @@ function edited(before: string, r: () => number, sameLines: boolean): string {
   const lines = before.split('\n');
   const n = 1 + Math.floor(r() * 12);
   for (let k = 0; k < n; k++) {
-    const i = Math.floor(r() * lines.length);
+    const i = r() < 0.15 ? 0 : Math.floor(r() * lines.length);
     const pick = r();
     if (sameLines || pick < 0.6) lines[i] = pick < 0.1 ? '' : pick < 0.35 ? `${lines[i]} /* é 𝔘 ${k} */` : lines[i]!.replace(/\d+/g, (d) => String(Number(d) * 10 + k));
     else if (pick < 0.8) lines.splice(i, 0, `int added_${k}(void) { return ${k}; }`);
@@ -73,6 +73,10 @@ test('a tree edited with diffEdits and parsed again is the tree a fresh parse gi
     parser.parse('k', text);
     for (let step = 0; step < 12; step++) {
       const next = edited(text, r, step % 2 === 0);
+      // The edits rebuild the new text, whatever the tree.
+      let rebuilt = text;
+      for (const e of diffEdits(text, next)) rebuilt = rebuilt.slice(0, e.startIndex) + next.slice(e.startIndex, e.newEndIndex) + rebuilt.slice(e.oldEndIndex);
+      assert.equal(rebuilt, next, `seed ${seed}, step ${step}: the edits rebuild the new text`);
       const fresh = parser.parseOnce(prepare(next).text);
       try {
         // tree-sitter's recovery from a parse error may differ between an incremental
