@@ -20,7 +20,10 @@
 // load. The server's CPU is read two ways: /proc/<pid>/stat (10 ms ticks, the
 // figure of the earlier rows in BENCHMARKS.md) and the scheduler's nanosecond count
 // of each of its threads (/proc/<pid>/task/*/schedstat, summed: V8's helper threads
-// too), which resolves a warm edit of a few milliseconds.
+// too), which resolves a warm edit of a few milliseconds. The main thread's share is
+// logged beside it (the JavaScript; the rest is V8's GC and concurrent compiler threads,
+// which compile the audit's code through the first ~80 edits after an open), and each
+// thread's CPU over the timed edits (by name; TDX_BENCH_BY_TID=1: by thread id).
 //
 // `--kernel-workspace` measures each real driver a second time with its kernel tree
 // as the workspace folder, as a user has it: its kernel headers are followed (about
