@@ -52,9 +52,10 @@ export class CParser {
 
   /**
    * Parses `text`, reusing the cached tree of `key` when there is one. The old and
-   * new prepared texts are diffed (common prefix and suffix) to give tree-sitter
-   * its edit: this also catches rewrites the annotation pass made differently
-   * outside the user's edit, which an edit list from the editor would miss.
+   * new prepared texts are diffed (diffEdits: the runs of lines that differ between
+   * the common prefix and suffix) to give tree-sitter its edits: this also catches
+   * rewrites the annotation pass made differently outside the user's edit, which an
+   * edit list from the editor would miss.
    */
   parse(key: string | undefined, text: string): ParsedFile {
     const prepared = prepare(text);
