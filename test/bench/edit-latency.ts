@@ -20,7 +20,10 @@
 // load. The server's CPU is read two ways: /proc/<pid>/stat (10 ms ticks, the
 // figure of the earlier rows in BENCHMARKS.md) and the scheduler's nanosecond count
 // of each of its threads (/proc/<pid>/task/*/schedstat, summed: V8's helper threads
-// too), which resolves a warm edit of a few milliseconds.
+// too), which resolves a warm edit of a few milliseconds. The main thread's share is
+// logged beside it (the JavaScript; the rest is V8's GC and concurrent compiler threads,
+// which compile the audit's code through the first ~80 edits after an open), and each
+// thread's CPU over the timed edits (by name; TDX_BENCH_BY_TID=1: by thread id).
 //
 // `--kernel-workspace` measures each real driver a second time with its kernel tree
 // as the workspace folder, as a user has it: its kernel headers are followed (about
@@ -130,8 +133,15 @@ function cpuOfPid(pid: number): number {
  * with it (the bench's servers start no worker during the edits: the index is off or
  * has an empty folder).
  */
-function schedCpuOfPid(pid: number): number | undefined {
+function schedCpuOfPid(pid: number, onlyTid?: number): number | undefined {
   let ns = 0;
+  if (onlyTid !== undefined) {
+    try {
+      return Number(readFileSync(`/proc/${pid}/task/${onlyTid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+    } catch {
+      return undefined;
+    }
+  }
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       try {
@@ -146,6 +156,24 @@ function schedCpuOfPid(pid: number): number | undefined {
   return Number.isFinite(ns) ? ns / 1e6 : undefined;
 }
 
+/** Each thread's CPU (ms, schedstat) by thread name (`comm`: node's main thread, V8's helpers), summed per name. */
+function threadCpuOfPid(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() + (tid === String(pid) ? ' (main)' : process.env.TDX_BENCH_BY_TID ? ` ${tid}` : '');
+        out.set(name, (out.get(name) ?? 0) + Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e6);
+      } catch {
+        // The thread ended while being read.
+      }
+    }
+  } catch {
+    // No /proc.
+  }
+  return out;
+}
+
 interface Row {
   name: string;
   lines: number;
@@ -156,6 +184,8 @@ interface Row {
   oursCpu: number[];
   /** Server CPU per edit from schedstat (ns resolution), when the kernel gives it. */
   oursSched: number[];
+  /** The same for the server's main thread alone (the JavaScript; the rest is V8's GC and compiler threads). */
+  oursMain: number[];
   openMs: number;
   loadBefore: number;
   loadAfter: number;
@@ -211,6 +241,7 @@ async function measure(name: string, file: string, text0: string, nEdits: number
     const oursMs: number[] = [];
     const oursCpu: number[] = [];
     const oursSched: number[] = [];
+    const oursMain: number[] = [];
     const pid = h.child.pid!;
     let version = 1;
     // --warmup N: N untimed edits first (the same kind, in other functions' order), so
@@ -222,21 +253,28 @@ async function measure(name: string, file: string, text0: string, nEdits: number
       await h.change(uri, version, [{ range: { start: { line: e.line, character: e.character }, end: { line: e.line, character: e.character + 1 } }, text: e.to }]);
       await h.diagnosticsFor(uri, version, 120_000);
     }
+    const threads0 = threadCpuOfPid(pid);
     for (const e of edits) {
       await new Promise((r) => setTimeout(r, idle));
       version++;
       const c0 = cpuOfPid(pid);
       const s0 = schedCpuOfPid(pid);
+      const m0 = schedCpuOfPid(pid, pid);
       t = performance.now();
       await h.change(uri, version, [{ range: { start: { line: e.line, character: e.character }, end: { line: e.line, character: e.character + 1 } }, text: e.to }]);
       await h.diagnosticsFor(uri, version, 120_000);
       oursMs.push(performance.now() - t);
       oursCpu.push(cpuOfPid(pid) - c0);
       const s1 = schedCpuOfPid(pid);
+      const m1 = schedCpuOfPid(pid, pid);
       if (s0 !== undefined && s1 !== undefined) oursSched.push(s1 - s0);
+      if (m0 !== undefined && m1 !== undefined) oursMain.push(m1 - m0);
     }
+    // Where the server's CPU went during the timed edits, by thread (the main thread runs the JavaScript).
+    const threads1 = threadCpuOfPid(pid);
+    log(`${name}: server CPU during the timed edits by thread (ms): ${[...threads1].map(([k, v]) => [k, v - (threads0.get(k) ?? 0)] as const).filter(([, v]) => v >= 0.05).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
     await h.shutdown();
-    return { name, lines: text0.split('\n').length, edits: edits.length, diagnostics: first.length, peerMs: median(peerMs), oursMs, oursCpu, oursSched, openMs, loadBefore, loadAfter: loadavg()[0]! };
+    return { name, lines: text0.split('\n').length, edits: edits.length, diagnostics: first.length, peerMs: median(peerMs), oursMs, oursCpu, oursSched, oursMain, openMs, loadBefore, loadAfter: loadavg()[0]! };
   } finally {
     h.kill();
   }
@@ -285,6 +323,7 @@ async function main(): Promise<void> {
       `| ${r.name}, ${r.lines} lines, ${r.edits} edits | ${r.diagnostics} | ${r.peerMs.toFixed(2)} ms | ${fmtMs(o)} (${fmtMs(Math.min(...r.oursMs))}–${fmtMs(Math.max(...r.oursMs))}) | ${fmtMs(oc)}; ${fmtMs(mean(r.oursCpu))} | ${sched} | **${(o / r.peerMs).toFixed(0)}×, ${((os ?? oc) / r.peerMs).toFixed(1)}×** | ${fmtMs(r.openMs)} | ${r.loadBefore.toFixed(2)} → ${r.loadAfter.toFixed(2)} |`,
     );
     if (r.oursSched.length) log(`${r.name}: schedstat CPU per edit (ms): ${r.oursSched.map((x) => x.toFixed(1)).join(' ')}`);
+    if (r.oursMain.length) log(`${r.name}: of it the main thread (ms; median ${median(r.oursMain).toFixed(1)}): ${r.oursMain.map((x) => x.toFixed(1)).join(' ')}`);
   }
 }
 

@@ -89,9 +89,11 @@ interface TopDeclaration {
 interface BlankMemo {
   /**
    * It holds `__iomem`, or a directive other than a conditional branch that could not
-   * be kept alone (keptDirectives): never blanked.
+   * be kept alone (keptDirectives): never blanked. Undefined until the definition is
+   * to be blanked: a kept one needs only its words, and keptDirectives parses a body
+   * holding a `#define` twice (igb_clean_tx_irq, 4.8 KB: at every keystroke in it).
    */
-  never: boolean;
+  never?: boolean;
   /** Its body's directives kept (a `#define` the kept code may read), [start, end) relative to its body's inside (keptDirectives). */
   directives?: [number, number][];
   /** The compacted stretches between them. */
@@ -307,17 +309,29 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   const memo = (d: FunctionSpan, i: number): BlankMemo => {
     let b = blanks[i];
     if (!b) {
+      blanks[i] = b = {};
+      // The previous memory's too when definition i is not the edited one (its text is
+      // the same in both), so an edit analysed from the same memory again (a warm-up's
+      // made-up keystroke, AuditEngine.warmEdit) finds it read.
+      if (i !== k) mem.blanks[i] ??= b;
+    }
+    return b;
+  };
+  /** How definition i may be blanked (memo's `never` and `directives`), read once. */
+  const blankable = (d: FunctionSpan, i: number): BlankMemo => {
+    const b = memo(d, i);
+    if (b.never === undefined) {
       const all = text.slice(d.start, d.end);
       // Conditional branches go with the body (an `#if` left open or closed twice by the
       // blanking shows as a parse error or another table, and the full audit runs); any
       // other directive (a `#define` the kept code may read) stays.
       const other = DIRECTIVE_RE.test(all) && !directives(all).every((x) => CONDITIONAL_RE.test(x));
       const kept = other && d.bodyStart >= 0 && !all.includes('__iomem') ? keptDirectives(parser, text, d) : undefined;
-      blanks[i] = b = kept === undefined ? { never: all.includes('__iomem') || other } : { never: false, directives: kept };
-      // The previous memory's too when definition i is not the edited one (its text is
-      // the same in both), so an edit analysed from the same memory again (a warm-up's
-      // made-up keystroke, AuditEngine.warmEdit) finds it read.
-      if (i !== k) mem.blanks[i] ??= b;
+      if (kept === undefined) b.never = all.includes('__iomem') || other;
+      else {
+        b.never = false;
+        b.directives = kept;
+      }
     }
     return b;
   };
@@ -364,7 +378,7 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   });
   table.forEach((d, i) => {
     if (keep(d, i)) return;
-    const m = memo(d, i);
+    const m = blankable(d, i);
     if (m.never) return;
     if (m.directives) {
       // The header and the directives stay; each stretch of the body between them is blanked.

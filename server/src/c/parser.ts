@@ -52,9 +52,10 @@ export class CParser {
 
   /**
    * Parses `text`, reusing the cached tree of `key` when there is one. The old and
-   * new prepared texts are diffed (common prefix and suffix) to give tree-sitter
-   * its edit: this also catches rewrites the annotation pass made differently
-   * outside the user's edit, which an edit list from the editor would miss.
+   * new prepared texts are diffed (diffEdits: the runs of lines that differ between
+   * the common prefix and suffix) to give tree-sitter its edits: this also catches
+   * rewrites the annotation pass made differently outside the user's edit, which an
+   * edit list from the editor would miss.
    */
   parse(key: string | undefined, text: string): ParsedFile {
     const prepared = prepare(text);
@@ -64,7 +65,7 @@ export class CParser {
       return old.text === text ? old : this.store(key, { tree: old.tree, prepared, text });
     }
     if (old) {
-      old.tree.edit(diffEdit(old.prepared.text, prepared.text));
+      for (const e of diffEdits(old.prepared.text, prepared.text)) old.tree.edit(e);
       tree = this.parser.parse(prepared.text, old.tree);
       old.tree.delete();
     } else {
@@ -162,6 +163,110 @@ export function diffEdit(before: string, after: string) {
     oldEndPosition: pointAt(before, oldEnd),
     newEndPosition: pointAt(after, newEnd),
   };
+}
+
+/** A span that differs: old text [oldStart, oldEnd) became new text [newStart, newEnd). */
+interface Span {
+  oldStart: number;
+  oldEnd: number;
+  newStart: number;
+  newEnd: number;
+}
+
+/** At most this many edits; beyond it the nearest spans are merged. */
+const MAX_SPANS = 64;
+
+/**
+ * The edits that turn `before` into `after`, in the order tree.edit takes them (each in
+ * the coordinates the edits before it left): diffEdit's span between the common prefix
+ * and suffix, split into the runs of lines that differ when both hold as many lines
+ * there (line i of one is line i of the other). A slice of a document (incremental.ts)
+ * keeps every line of the file at its row, and one whose kept function moved from one
+ * body to another differs at the two bodies and at the headers and prototypes each
+ * names, scattered over the file: one span from the first difference to the last made
+ * tree-sitter re-read most of the slice. Any split is a right edit list (the text
+ * outside the spans is equal in both); it only decides what is re-read.
+ */
+export function diffEdits(before: string, after: string) {
+  const spans = lineSpans(before, after);
+  // Ascending, each in the coordinates after the edits before it: its start is a new-text offset.
+  let p = { row: 0, column: 0 };
+  let at = 0;
+  return spans.map((s) => {
+    const startPosition = (p = advance(p, after, at, s.newStart));
+    at = s.newStart;
+    return {
+      startIndex: s.newStart,
+      oldEndIndex: s.newStart + (s.oldEnd - s.oldStart),
+      newEndIndex: s.newEnd,
+      startPosition,
+      oldEndPosition: advance(startPosition, before, s.oldStart, s.oldEnd),
+      newEndPosition: advance(startPosition, after, s.newStart, s.newEnd),
+    };
+  });
+}
+
+function lineSpans(before: string, after: string): Span[] {
+  const max = Math.min(before.length, after.length);
+  let b0 = 0;
+  while (b0 < max && before.charCodeAt(b0) === after.charCodeAt(b0)) b0++;
+  let tail = 0;
+  while (tail < max - b0 && before.charCodeAt(before.length - 1 - tail) === after.charCodeAt(after.length - 1 - tail)) tail++;
+  const b1 = before.length - tail;
+  const a1 = after.length - tail;
+  if (b0 === b1 && b0 === a1) return [];
+  const whole: Span = { oldStart: b0, oldEnd: b1, newStart: b0, newEnd: a1 };
+  // Whole lines from the line holding the first difference (lastIndexOf from -1 looks at offset 0).
+  const from = b0 === 0 ? 0 : before.lastIndexOf('\n', b0 - 1) + 1;
+  if (count(before, from, b1) !== count(after, from, a1)) return [whole];
+  const spans: Span[] = [];
+  let o = from;
+  let n = from;
+  let run: Span | undefined;
+  while (o < b1 || n < a1) {
+    const oe = lineEnd(before, o, b1);
+    const ne = lineEnd(after, n, a1);
+    const same = oe - o === ne - n && before.startsWith(after.slice(n, ne), o);
+    if (!same) {
+      if (run) {
+        run.oldEnd = oe;
+        run.newEnd = ne;
+      } else spans.push((run = { oldStart: o, oldEnd: oe, newStart: n, newEnd: ne }));
+    } else run = undefined;
+    o = oe;
+    n = ne;
+  }
+  while (spans.length > MAX_SPANS) {
+    // Merge the two spans with the fewest characters between them.
+    let k = 0;
+    for (let i = 1; i + 1 < spans.length; i++) if (spans[i + 1]!.oldStart - spans[i]!.oldEnd < spans[k + 1]!.oldStart - spans[k]!.oldEnd) k = i;
+    spans.splice(k, 2, { oldStart: spans[k]!.oldStart, oldEnd: spans[k + 1]!.oldEnd, newStart: spans[k]!.newStart, newEnd: spans[k + 1]!.newEnd });
+  }
+  return spans;
+}
+
+/** Line ends ('\n') in text[from, to). */
+function count(text: string, from: number, to: number): number {
+  let c = 0;
+  for (let i = text.indexOf('\n', from); i >= 0 && i < to; i = text.indexOf('\n', i + 1)) c++;
+  return c;
+}
+
+/** The offset after the line starting at `i` (its '\n' included), at most `to`. */
+function lineEnd(text: string, i: number, to: number): number {
+  const e = text.indexOf('\n', i);
+  return e < 0 || e >= to ? to : e + 1;
+}
+
+/** The point after text[from, to) read from point `p`. */
+function advance(p: Point, text: string, from: number, to: number): Point {
+  let row = p.row;
+  let column = p.column;
+  for (let i = text.indexOf('\n', from); i >= 0 && i < to; i = text.indexOf('\n', i + 1)) {
+    row++;
+    column = -(i + 1 - from);
+  }
+  return { row, column: column + (to - from) };
 }
 
 /** ERROR and MISSING nodes: the parse-quality figure reported in the note. */

@@ -528,6 +528,42 @@ describe('incremental audit of an edited document equals a full audit', () => {
     }
   });
 
+  test('keystrokes in a body holding a #define do not parse it alone (what blanking it needs is read once it is blanked)', async () => {
+    const withDefine = CROSS.replace('\tfor (i = 0; i < 16; i++)\n', '#ifdef CONFIG_PM\n\tgmap[5] = 2;\n#else\n#define WR(p) writel(0, p)\n\twritel(1, gbase);\n#endif\n\tfor (i = 0; i < 16; i++)\n');
+    const file = '/nonexistent/tdx-incremental/define-memo.c';
+    const ref = await AuditEngine.create({ readFile: () => undefined });
+    ref.configure({ regions: false });
+    const inc = await AuditEngine.create({ readFile: () => undefined });
+    inc.audit(file, withDefine, 1);
+    // keptDirectives parses a definition alone (parseOnce); the slice's own run does not.
+    let alone = 0;
+    const parseOnce = CParser.prototype.parseOnce;
+    CParser.prototype.parseOnce = function (this: CParser, text: string) {
+      alone++;
+      return parseOnce.call(this, text);
+    };
+    try {
+      const inBody = [withDefine.replace('i < 16', 'i < 160'), withDefine.replace('i < 16', 'i < 16'), withDefine.replace('gmap[5] = 2', 'gmap[5] = 27')];
+      let v = 2;
+      for (const t of inBody) {
+        const a = inc.audit(file, t, v++);
+        assert.deepStrictEqual(view(a, t), view(ref.auditOnce(file, t), t));
+      }
+      assert.equal(inc.auditCounts.incremental, 3, JSON.stringify([...inc.auditCounts.why]));
+      assert.equal(alone, 0, 'the edited (kept) body holding the #define was parsed alone');
+      // An edit in a function that names no fact blanks it: its directives are read then
+      // (and the audit is still a full one's).
+      const elsewhere = inBody[2]!.replace('int n = 16;', 'int n = 17;');
+      assert.notEqual(elsewhere, inBody[2]);
+      const a = inc.audit(file, elsewhere, v++);
+      assert.deepStrictEqual(view(a, elsewhere), view(ref.auditOnce(file, elsewhere), elsewhere));
+      assert.equal(inc.auditCounts.incremental, 4, JSON.stringify([...inc.auditCounts.why]));
+      assert.ok(alone > 0, 'blanking the body holding the #define reads its directives (keptDirectives)');
+    } finally {
+      CParser.prototype.parseOnce = parseOnce;
+    }
+  });
+
   test('an edit in a static inline function that is no wrapper takes the incremental path; one that makes it a wrapper, or one in a wrapper, does not', async () => {
     // next_slot is static inline and no wrapper; kick calls it with MMIO (a site once it writes through its parameter).
     const base = CROSS + '\nstatic inline int next_slot(void __iomem *where, int i)\n{\n\treturn i + 1;\n}\n\nstatic void kick(struct priv *p)\n{\n\tnext_slot(p->base, 3);\n}\n';
