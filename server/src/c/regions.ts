@@ -269,6 +269,52 @@ export function blankInsides(text: string, blocks: readonly Pick<TopBlock, 'open
   return parts.join('');
 }
 
+/** The blanked insides of `blocks` (in file order) as BlankSpans (c/annotations.ts): [open + 1, close) each. */
+export function insideSpans(blocks: readonly Pick<TopBlock, 'open' | 'close'>[]): number[] {
+  const out: number[] = [];
+  for (const b of blocks) if (b.close > b.open + 1) out.push(b.open + 1, b.close);
+  return out;
+}
+
+/** A part of a text tree-sitter reads (web-tree-sitter's Range: UTF-16 offsets and columns). */
+export interface IncludedRange {
+  startIndex: number;
+  endIndex: number;
+  startPosition: { row: number; column: number };
+  endPosition: { row: number; column: number };
+}
+
+/**
+ * The parts of `text` outside `skip` ([start, end) pairs, flat, in order, disjoint)
+ * as tree-sitter's included ranges, each with its row and column: the parser then
+ * never reads the skipped characters, and every node keeps the offset, row and
+ * column it has in the whole text. Left out are blank insides of blocks only
+ * (BlankSpans), so the tokens read, and the tree, are the whole text's.
+ */
+export function rangesOutside(text: string, skip: readonly number[]): IncludedRange[] {
+  const out: IncludedRange[] = [];
+  let row = 0;
+  let lineStart = 0;
+  let nl = text.indexOf('\n');
+  const at = (index: number) => {
+    while (nl >= 0 && nl < index) {
+      row++;
+      lineStart = nl + 1;
+      nl = text.indexOf('\n', nl + 1);
+    }
+    return { row, column: index - lineStart };
+  };
+  let from = 0;
+  for (let k = 0; k < skip.length; k += 2) {
+    const a = skip[k]!;
+    const b = skip[k + 1]!;
+    if (a > from) out.push({ startIndex: from, endIndex: a, startPosition: at(from), endPosition: at(a) });
+    from = b;
+  }
+  out.push({ startIndex: from, endIndex: text.length, startPosition: at(from), endPosition: at(text.length) });
+  return out;
+}
+
 /**
  * The names a definition's header may declare: each word directly followed by `(`
  * (the function's name, and attribute-like macros: a few extra words only keep more).
