@@ -824,7 +824,7 @@ export function prepare(src: string, blanks?: BlankSpans): Prepared {
       const list = top === 'init' || (top === '(' && callParens[callParens.length - 1]);
       if (list && (lastSig === '{' || lastSig === ',' || lastSig === '(' || lastSig === '}') && isCaps(word)) {
         const nx = nextSignificant(end);
-        if (nx > 0 && src.slice(end, nx).includes('\n') && (lastSig === '}' ? src[nx] === '}' && top === 'init' : isIdStart(src.charCodeAt(nx)))) {
+        if (nx > 0 && lineEndBetween(end, nx) && (lastSig === '}' ? src[nx] === '}' && top === 'init' : isIdStart(src.charCodeAt(nx)))) {
           blank(start, end);
           dropped = true;
           annotations.push({ name: 'initializer macro', index: start, length: end - start });
@@ -1099,6 +1099,12 @@ export function prepare(src: string, blanks?: BlankSpans): Prepared {
       if (nx > 0 && /^else\b/.test(src.slice(nx, nx + 5))) semicolonAfter(close, nx);
     }
     return end;
+  }
+
+  /** Whether a `\n` stands in [a, b) (no slice of the text between). */
+  function lineEndBetween(a: number, b: number): boolean {
+    const e = src.indexOf('\n', a);
+    return e >= 0 && e < b;
   }
 
   /** Offset of the next character that is not space or comment (-1 at the end). */
