@@ -40,7 +40,7 @@ import type { CParser, ParsedFile } from '../c/parser';
 import { analyzeFile, nestingHint, NESTING_HINT_LIMIT, type FileResult } from '../c/analyze';
 import { CATALOGUE, MAPPING_APIS } from '../c/catalogue';
 import type { Knowledge } from '../c/knowledge';
-import { blankInsides, headerIsHelper, headerNames, topBlocks, type TopBlock } from '../c/regions';
+import { blankInsides, headerIsHelper, headerNames, insideSpans, topBlocks, type TopBlock } from '../c/regions';
 import { eachWord } from '../c/words';
 import { emptyTrace, factNames, macrosOf } from './incremental';
 
@@ -173,7 +173,8 @@ export function analyseInRegions(parser: CParser, key: string, file: string, tex
     // A fresh parse each round (not an edit of the last tree): the text analysed is
     // parsed as the full audit parses the file.
     if (parsed) parser.forget(key);
-    parsed = parser.parse(key, blankInsides(text, blanked));
+    // The blanked insides are left out of the rewrite's and tree-sitter's reading.
+    parsed = parser.parse(key, blankInsides(text, blanked), insideSpans(blanked));
     const trace = emptyTrace();
     const result = analyzeFile(parser, parsed, file, imported, { trace });
     // The parse agrees with the lexer: each blanked block is a function body.

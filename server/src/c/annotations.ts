@@ -4,8 +4,22 @@
 // position in the user's file. What was rewritten is remembered (an `__iomem` is
 // the fact the audit needs most).
 
+import { isCaps, mayStartStringTail, maySpace, REWRITE_WORD, WordFilter } from './rewriteWords';
+import { wordHash } from './words';
+
+/**
+ * Every word the rewrite looks up in a set or map (each word of the text, or each
+ * one starting a statement or before a `(`), by hash: a word whose bit is clear is in
+ * none of them, and is not looked up. Each set is added where it is made (`lookedUp`).
+ */
+const LOOKED_UP = new WordFilter();
+function lookedUp<T extends ReadonlySet<string> | ReadonlyMap<string, unknown>>(set: T): T {
+  for (const w of set.keys()) LOOKED_UP.add(w);
+  return set;
+}
+
 /** Annotations that are a bare word: blanked to spaces. */
-const BARE = new Set([
+const BARE = lookedUp(new Set([
   '__iomem', '__user', '__force', '__rcu', '__percpu', '__kernel', '__bitwise', '__safe',
   '__nocast', '__private', '__must_check', '__always_inline', '__inline', 'noinline',
   '__noinline', '__init', '__exit', '__initdata', '__initconst', '__exitdata', '__devinit',
@@ -27,23 +41,23 @@ const BARE = new Set([
   // Driver- and subsystem-local spellings of the same (each the first ERROR of files in drivers/):
   '__xipram', '__long_aligned', '__ALIGNED__', 'SBA_INLINE', 'CCIO_INLINE', 'INITSECTION',
   '__initdata_or_acpilib', 'I915_SELFTEST_EXPORT', 'INDIRECT_CALLABLE_SCOPE', '__mock',
-]);
+]));
 
 /** Annotations that take an argument list: blanked with their balanced parentheses. */
-const WITH_ARGS = new Set([
+const WITH_ARGS = lookedUp(new Set([
   '__attribute__', '__attribute', '__must_hold', '__acquires', '__releases', '__acquire',
   '__release', '__aligned', '__section', '__printf', '__scanf', '__counted_by', '__free',
   '__cleanup', '__alloc_size', '__guarded_by', '__pt_guarded_by', '__diag_ignore',
   '__no_sanitize_or_inline', '__cond_acquires', '__cond_releases', '__assume_aligned',
   '__sized_by', '__nonnull', '__ATTR_PRINTF', '__bpf_kfunc', '__diagnose_as',
-]);
+]));
 
 /**
  * Macros with a type among their arguments (index of that argument). Not `offsetof`:
  * tree-sitter-c parses `offsetof(struct a, b)` itself, and a 0 there was an ERROR
  * (in virtio_pci_modern_dev.c's first function, among others).
  */
-const TYPE_ARG: ReadonlyMap<string, number> = new Map([
+const TYPE_ARG: ReadonlyMap<string, number> = lookedUp(new Map([
   ['container_of', 1], ['container_of_const', 1], ['list_entry', 1], ['list_first_entry', 1],
   ['list_last_entry', 1], ['list_first_entry_or_null', 1], ['list_next_entry', -1], ['hlist_entry', 1],
   ['hlist_entry_safe', 1], ['rb_entry', 1], ['llist_entry', 1], ['min_t', 0], ['max_t', 0],
@@ -51,9 +65,9 @@ const TYPE_ARG: ReadonlyMap<string, number> = new Map([
   ['struct_size_t', 0], ['__must_be_array', -1], ['va_arg', 1], ['READ_ONCE_TYPE', 0],
   ['alloc_percpu', 0], ['alloc_percpu_gfp', 0], ['BITS_PER_TYPE', 0], ['typecheck', 0],
   ['overflows_type', 1], ['vla_item', 1], ['DECLARE_SOCKADDR', 0], ['smtod', 1],
-]);
+]));
 
-const CAPS_RE = /^[A-Z][A-Z0-9_]*[A-Z0-9]$/;
+// A capitalised word (`/^[A-Z][A-Z0-9_]*[A-Z0-9]$/`, a macro's name): rewriteWords.ts isCaps.
 /** A call of something named like an accessor (a file's own macro over it may be a wrapper). */
 const ACCESSOR_LIKE_CALL_RE = /\b(?:(?:__raw_)?(?:read|write)[bwlq]\w*|io(?:read|write)\w*|(?:in|out)[bwl](?:_p)?|[rw]dmsr\w*|cpuid\w*|\w*_(?:read|write|rd|wr|in|out)(?:8|16|32|64|[bwlq])?|memcpy_(?:to|from)io|memset_io)\s*\(/i;
 /** C number literals (with GNU/C23 suffixes). */
@@ -65,15 +79,15 @@ const FILE_SCOPE_CALL_RE = /^(?:module_(?:init|exit|param\w*|driver|\w+_driver)|
 const KERNEL_DECL_MACRO_RE = /^(?:EXPORT_\w+|MODULE_\w+|DEFINE_(?:PER_CPU\w*|RATELIMIT_STATE|MUTEX|SPINLOCK|RAW_SPINLOCK|IDA|IDR|XARRAY\w*|SEMAPHORE|RWLOCK|STATIC_KEY_\w+|SHOW_ATTRIBUTE|SHOW_STORE_ATTRIBUTE|SIMPLE_ATTRIBUTE|DEBUGFS_ATTRIBUTE|SIMPLE_DEV_PM_OPS|RUNTIME_DEV_PM_OPS|STATIC_SRCU|WAIT_QUEUE_HEAD\w*|TIMER|LOCAL_IRQ_LOCK)|DECLARE_(?:PER_CPU\w*|WORK|DELAYED_WORK|BITMAP|WAIT_QUEUE_HEAD\w*|HASHTABLE|TASKLET\w*|COMPLETION\w*|RWSEM|KFIFO\w*)|LIST_HEAD|SIMPLE_DEV_PM_OPS|ACPI_MODULE_NAME|MODULE_DEVICE_TABLE)$/;
 
 /** Words before a '(' that does not open a call's arguments. */
-const NOT_CALL = new Set(['if', 'while', 'for', 'switch', 'return', 'sizeof', 'typeof', '__typeof__', '__typeof', '_Alignof', '__alignof__', 'alignof', 'case', 'do', 'else', 'goto', '_Generic', '__builtin_types_compatible_p', '__builtin_offsetof', 'offsetof']);
+const NOT_CALL = lookedUp(new Set(['if', 'while', 'for', 'switch', 'return', 'sizeof', 'typeof', '__typeof__', '__typeof', '_Alignof', '__alignof__', 'alignof', 'case', 'do', 'else', 'goto', '_Generic', '__builtin_types_compatible_p', '__builtin_offsetof', 'offsetof']));
 
 /** Words that are C's own (never a statement macro's name). */
-const C_KEYWORDS = new Set([
+const C_KEYWORDS = lookedUp(new Set([
   'int', 'char', 'void', 'unsigned', 'signed', 'long', 'short', 'const', 'volatile', 'static', 'struct', 'union',
   'enum', 'typedef', 'extern', 'register', 'auto', 'inline', 'break', 'continue', 'default', 'if', 'else', 'while',
   'for', 'do', 'switch', 'return', 'goto', 'case', 'sizeof', 'asm', '__asm__', '__asm', '_Static_assert',
   'static_assert', 'float', 'double', 'bool', '_Bool', '__volatile__', '__extension__', '__label__',
-]);
+]));
 /** Keywords that start a statement. */
 const STATEMENT_KEYWORDS = new Set(['if', 'for', 'while', 'do', 'switch', 'return', 'goto', 'break', 'continue']);
 
@@ -105,6 +119,15 @@ export const SHOWN_AS_WRITTEN: ReadonlySet<string> = new Set([
   'operator as a macro argument', 'per-cpu definition as a declaration', 'enumerator macro call',
 ]);
 
+/**
+ * Spans of a text that hold only blanks (space, CR, LF), as [start, end) pairs, flat,
+ * in order and disjoint: the blanked insides of a batch audit's function bodies
+ * (audit/regions.ts). The rewrite jumps over them (it would read only blanks there,
+ * and rewrites nothing in them) and the parser leaves them out of its included
+ * ranges (c/parser.ts): 45 MB of the 186 MB of drivers/ that a region audit parses.
+ */
+export type BlankSpans = readonly number[];
+
 export interface Prepared {
   /** Same length and line structure as the input. */
   text: string;
@@ -114,8 +137,8 @@ export interface Prepared {
   iomem: number[];
 }
 
-const isIdStart = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
-const isIdChar = (c: number) => isIdStart(c) || (c >= 48 && c <= 57);
+const isIdStart = (c: number) => REWRITE_WORD[c] === 1;
+const isIdChar = (c: number) => REWRITE_WORD[c] !== 0;
 
 /** 'record': a struct or union body (fields, not statements). */
 type Bracket = '(' | '[' | 'block' | 'init' | 'record';
@@ -126,7 +149,7 @@ type Bracket = '(' | '[' | 'block' | 'init' | 'record';
  * preprocessor conditionals that stand inside an expression or initializer, where
  * tree-sitter-c cannot place them (both branches are kept, as text).
  */
-export function prepare(src: string): Prepared {
+export function prepare(src: string, blanks?: BlankSpans): Prepared {
   // The rewritten text as UTF-16 code units, made on the first change: a
   // string of single characters per source character (split('')) cost 6 % of a
   // scan and a pointer per character of memory.
@@ -145,6 +168,8 @@ export function prepare(src: string): Prepared {
   const annotations: Annotation[] = [];
   const iomem: number[] = [];
   const stack: Bracket[] = [];
+  /** How many 'block' entries the stack holds (asked for every word in a call's arguments). */
+  let blocksOpen = 0;
   /** For each '(' on the stack: whether it opens a call's arguments (a word, not a keyword, before it). */
   const callParens: boolean[] = [];
   /** For each '(' on the stack: offset of that '(' or of the last top-level ',' after it. */
@@ -162,6 +187,8 @@ export function prepare(src: string): Prepared {
   const n = src.length;
   let lastSig = ''; // last significant non-space character outside comments
   let lastWord = '';
+  /** Whether lastWord may be in one of the sets (LOOKED_UP): else no lookup of it is needed. */
+  let lastLookedUp = false;
   let prevWord = '';
   let atLineStart = true;
 
@@ -366,24 +393,48 @@ export function prepare(src: string): Prepared {
     return braces === 0 && parens === 0 ? { first, last } : null;
   }
 
+  // The blank insides the caller vouches for (see BlankSpans): jumped over, not read.
+  let blankAt = 0;
+  let nextBlank = blanks && blanks.length ? blanks[0]! : n;
+  /** At a blank character `i` at or past `nextBlank`: where to go on from (the span's end when `i` is in one). */
+  const pastBlank = (i: number): number => {
+    const b = blanks!;
+    while (blankAt < b.length && b[blankAt + 1]! <= i) blankAt += 2;
+    let to = i;
+    if (blankAt < b.length && b[blankAt]! <= i) {
+      to = b[blankAt + 1]!;
+      // What the loop would have read: a line end leaves the next character at a line start.
+      if (src.lastIndexOf('\n', to - 1) >= i) atLineStart = true;
+      blankAt += 2;
+    }
+    nextBlank = blankAt < b.length ? b[blankAt]! : n;
+    return to;
+  };
+
   let i = 0;
   while (i < n) {
-    // Most files have no dead branch (and no `)` to ignore below): a Map lookup per
-    // character was the rewrite's dearest line (drivers/ profile, 0.6 s of 8 s).
-    const skip = deadCode.size ? deadCode.get(i) : undefined;
-    if (skip !== undefined) {
-      i = skip;
-      atLineStart = true;
-      continue;
-    }
     const c = src.charCodeAt(i);
     // Newlines and whitespace.
-    if (c === 10) {
-      atLineStart = true;
-      i++;
-      continue;
-    }
-    if (c === 32 || c === 9 || c === 13 || c === 12 || c === 11) {
+    if (c === 10 || c === 32 || c === 9 || c === 13 || c === 12 || c === 11) {
+      // A dead branch (splitsStatement) starts at the line end of its directive. Most
+      // files have none: a Map lookup per character was the rewrite's dearest line
+      // (drivers/ profile, 0.6 s of 8 s); one per line end while there is one.
+      if (c === 10 && deadCode.size) {
+        const skip = deadCode.get(i);
+        if (skip !== undefined) {
+          i = skip;
+          atLineStart = true;
+          continue;
+        }
+      }
+      if (i >= nextBlank) {
+        const to = pastBlank(i);
+        if (to > i) {
+          i = to;
+          continue;
+        }
+      }
+      if (c === 10) atLineStart = true;
       i++;
       continue;
     }
@@ -490,13 +541,16 @@ export function prepare(src: string): Prepared {
       lastSig = c === 34 ? '"' : "'";
       continue;
     }
-    if (isIdStart(c)) {
+    if (REWRITE_WORD[c] === 1) {
+      // The word's hash (words.ts wordHash) as it is read: the sets are asked only on its bit.
+      let h = c;
       let j = i + 1;
-      while (j < n && isIdChar(src.charCodeAt(j))) j++;
+      for (let d = 0; j < n && REWRITE_WORD[(d = src.charCodeAt(j))] !== 0; j++) h = (Math.imul(h, 31) + d) | 0;
       const word = src.slice(i, j);
       const ws = i;
+      const lookedUp = LOOKED_UP.mayHold(h);
       dropped = false;
-      i = handleWord(word, i, j);
+      i = handleWord(word, i, j, n, lookedUp);
       // A macro call blanked whole (an initializer's `DW_BLOCK(...)`) leaves the
       // significant character before it in place for the next one.
       if (dropped) continue;
@@ -505,6 +559,7 @@ export function prepare(src: string): Prepared {
       lastSig = 'a';
       prevWord = lastWord;
       lastWord = word;
+      lastLookedUp = lookedUp;
       continue;
     }
     if (c >= 48 && c <= 57) {
@@ -520,6 +575,7 @@ export function prepare(src: string): Prepared {
         lastSig = 'a';
         prevWord = lastWord;
         lastWord = tok;
+        lastLookedUp = true;
         i = j;
         continue;
       }
@@ -530,7 +586,7 @@ export function prepare(src: string): Prepared {
       i++;
       continue;
     }
-    if (ch === ';' && stack[stack.length - 1] === '(' && callParens[callParens.length - 1] && stack.includes('block')) {
+    if (ch === ';' && stack[stack.length - 1] === '(' && callParens[callParens.length - 1] && blocksOpen > 0) {
       // A statement's `;` inside a macro's arguments (`nvkm_msec(d, 2000, tmp = rd(d); if (tmp) break;)`):
       // a comma joins the statements as expressions; the last one before `)` goes.
       const nx = nextSignificant(i + 1);
@@ -587,8 +643,8 @@ export function prepare(src: string): Prepared {
       }
     }
     if (ch === '(') {
-      const call = lastSig === 'a' && !NOT_CALL.has(lastWord);
-      fileCall.push(call && ((stack.length === 0 && (sigBeforeWord === ';' || sigBeforeWord === '}' || sigBeforeWord === '' || (prevWord === 'static' && CAPS_RE.test(lastWord)))) || fileCall.includes(true)));
+      const call = lastSig === 'a' && !(lastLookedUp && NOT_CALL.has(lastWord));
+      fileCall.push(call && ((stack.length === 0 && (sigBeforeWord === ';' || sigBeforeWord === '}' || sigBeforeWord === '' || (prevWord === 'static' && isCaps(lastWord)))) || fileCall.includes(true)));
       stack.push('(');
       callParens.push(call);
       argStart.push(i);
@@ -600,11 +656,15 @@ export function prepare(src: string): Prepared {
       const record = !init && lastSig === 'a' && (lastWord === 'struct' || lastWord === 'union' || prevWord === 'struct' || prevWord === 'union');
       // An enum's list is read like an initializer (directives in it are blanked).
       const enumList = !init && lastSig === 'a' && (lastWord === 'enum' || prevWord === 'enum');
-      stack.push(init || enumList ? 'init' : record ? 'record' : 'block');
+      const kind = init || enumList ? 'init' : record ? 'record' : 'block';
+      stack.push(kind);
+      if (kind === 'block') blocksOpen++;
       if (enumList) enumLevels.add(stack.length);
     } else if (ch === ')' || ch === ']' || ch === '}') {
-      enumLevels.delete(stack.length);
-      if (stack.pop() === '(') {
+      if (enumLevels.size) enumLevels.delete(stack.length);
+      const popped = stack.pop();
+      if (popped === 'block') blocksOpen--;
+      if (popped === '(') {
         callParens.pop();
         argStart.pop();
         fileCall.pop();
@@ -679,7 +739,8 @@ export function prepare(src: string): Prepared {
       if (isIdStart(c)) {
         let j = k + 1;
         while (j < to && isIdChar(src.charCodeAt(j))) j++;
-        k = Math.max(j, handleWord(src.slice(k, j), k, j, to));
+        const w = src.slice(k, j);
+        k = Math.max(j, handleWord(w, k, j, to, LOOKED_UP.mayHold(wordHash(w))));
         continue;
       }
       k++;
@@ -741,10 +802,10 @@ export function prepare(src: string): Prepared {
     // A lower-case macro this file defines, called alone at file scope (`show_in_reg(in)`,
     // `fc_enum_name_search(...)`: generators of functions), reads like a capitalised one.
     const localGenerator = stack.length === 0 && (lastSig === ';' || lastSig === '}' || lastSig === '') && /^[ \t]*\(/.test(src.slice(end, end + 20)) &&
-      !CAPS_RE.test(word) && definesFunctionMacro(word);
-    if (!CAPS_RE.test(word) && !localGenerator && !(stack.length === 0 && FILE_SCOPE_CALL_RE.test(word))) return end;
+      !isCaps(word) && definesFunctionMacro(word);
+    if (!isCaps(word) && !localGenerator && !(stack.length === 0 && FILE_SCOPE_CALL_RE.test(word))) return end;
     // CAPS words then a string literal: `KERN_ERR DRV_NAME ": ..."`.
-    if (CAPS_RE.test(word) && (top !== undefined || lastSig === '=')) {
+    if (isCaps(word) && (top !== undefined || lastSig === '=') && mayStartStringTail(src, end, 200)) {
       const m = /^(?:\s+[A-Z][A-Z0-9_]*)*\s*(?:"|(?:pr_fmt|__stringify)\s*\()/.exec(src.slice(end, end + 200));
       if (m) {
         blank(start, end);
@@ -761,9 +822,9 @@ export function prepare(src: string): Prepared {
       // The same in a macro's arguments (pinctrl's `GROUP(` then `IP0_31_28` / `IP0_27_24` ...,
       // each expanding to `x,`), and after a list's last `}` (floppy.c's `EXTRA_FLOPPY_PARAMS`).
       const list = top === 'init' || (top === '(' && callParens[callParens.length - 1]);
-      if (list && (lastSig === '{' || lastSig === ',' || lastSig === '(' || lastSig === '}') && CAPS_RE.test(word)) {
+      if (list && (lastSig === '{' || lastSig === ',' || lastSig === '(' || lastSig === '}') && isCaps(word)) {
         const nx = nextSignificant(end);
-        if (nx > 0 && src.slice(end, nx).includes('\n') && (lastSig === '}' ? src[nx] === '}' && top === 'init' : isIdStart(src.charCodeAt(nx)))) {
+        if (nx > 0 && lineEndBetween(end, nx) && (lastSig === '}' ? src[nx] === '}' && top === 'init' : isIdStart(src.charCodeAt(nx)))) {
           blank(start, end);
           dropped = true;
           annotations.push({ name: 'initializer macro', index: start, length: end - start });
@@ -771,6 +832,9 @@ export function prepare(src: string): Prepared {
       }
       return end;
     }
+    // Every shape of a call below stands at file scope, in an initializer or in a
+    // struct: a macro call in a function body (`BIT(3)`, `WARN_ON(x)`) is none of them.
+    if (stack.length > 0 && top !== 'init' && top !== 'record') return end;
     const close = matchParen(src, k, n);
     if (close < 0) return end;
     let after = nextSignificant(close + 1);
@@ -798,13 +862,13 @@ export function prepare(src: string): Prepared {
     // (`DEF_SCSI_QCMD(hptiop_queuecommand)`, `EPF_NTB_R(spad_count)`, `ACPI_EXPORT_SYMBOL(f)`):
     // it defines something; a `static` before it goes with it. Not when this file
     // defines the macro over an accessor (its invocation may be a wrapper site).
-    if (stack.length === 0 && atLineStart && CAPS_RE.test(word) && next === ';' && args.includes('{') && !ACCESSOR_LIKE_CALL_RE.test(args) && !definesAccessorMacro(word) &&
+    if (stack.length === 0 && atLineStart && isCaps(word) && next === ';' && args.includes('{') && !ACCESSOR_LIKE_CALL_RE.test(args) && !definesAccessorMacro(word) &&
       (lastSig === ';' || lastSig === '}' || lastSig === '')) {
       // `SSAM_DEFINE_SYNC_REQUEST_N(name, { .target_category = ... });`: a braced initializer
       // as an argument at file scope (a declaration to the grammar, which has no place for it).
       return drop(after + 1, 'file-scope macro');
     }
-    if (stack.length === 0 && atLineStart && (CAPS_RE.test(word) || localGenerator) && (after >= n || isIdStart(next.charCodeAt(0)) || src[after] === '#' || next === '}') &&
+    if (stack.length === 0 && atLineStart && (isCaps(word) || localGenerator) && (after >= n || isIdStart(next.charCodeAt(0)) || src[after] === '#' || next === '}') &&
       /^[ \t]*(?:\/\*.*?\*\/[ \t]*|\/\/.*)?\r?\n/.test(src.slice(close + 1, close + 200)) && !definesAccessorMacro(word)) {
       const st = /static\s+$/.exec(src.slice(lineStart, start));
       const from = st ? lineStart + st.index : start;
@@ -843,7 +907,7 @@ export function prepare(src: string): Prepared {
       const next = nextSignificant(close + 1);
       if (next < 0) return false;
       const c = src.charCodeAt(next);
-      if (c === 61 /* = */ && CAPS_RE.test(word) && /^DECLARE_/.test(word)) {
+      if (c === 61 /* = */ && isCaps(word) && /^DECLARE_/.test(word)) {
         // `DECLARE_BITMAP(ids, 64) = { ... };`: the initializer goes (a bitmap's zeros hold no site).
         const open = nextSignificant(next + 1);
         if (open < 0 || src[open] !== '{') return false;
@@ -853,19 +917,19 @@ export function prepare(src: string): Prepared {
         annotations.push({ name: 'macro declaration initializer', index: next, length: shut + 1 - next });
         return true;
       }
-      if (c === 125 /* } */) return CAPS_RE.test(word) && semicolonAfter(close, next);
+      if (c === 125 /* } */) return isCaps(word) && semicolonAfter(close, next);
       if (!(isIdStart(c) || c === 123 /* { */)) return false;
       // `FOO(x) else`, `FOO(x) const`: not a statement after it.
       if (isIdStart(c)) {
         let j = next + 1;
         while (j < n && isIdChar(src.charCodeAt(j))) j++;
         const w = src.slice(next, j);
-        if (w === 'else') return CAPS_RE.test(word) && semicolonAfter(close, next);
+        if (w === 'else') return isCaps(word) && semicolonAfter(close, next);
         // `MACRO(a) b;`: a declaration of b with a macro type (`DECLARE_X(a) b`) reads
         // the same way; only a name followed by `(`, `=`, `->`, `.`, `[` or `++` is a statement.
         let m = j;
         while (m < n && /\s/.test(src[m]!)) m++;
-        const bareCapsLine = CAPS_RE.test(w) && /^[ \t]*(?:\/\*.*?\*\/[ \t]*|\/\/.*)?\r?\n/.test(src.slice(j, j + 200));
+        const bareCapsLine = isCaps(w) && /^[ \t]*(?:\/\*.*?\*\/[ \t]*|\/\/.*)?\r?\n/.test(src.slice(j, j + 200));
         if (!STATEMENT_KEYWORDS.has(w) && !bareCapsLine && !/^(?:\(|=[^=]|->|\.|\[|\+\+|--|[-+*/|&^]=)/.test(src.slice(m, m + 2))) return false;
       }
       const kw = word.length >= 5 ? 'while' : 'if';
@@ -876,7 +940,7 @@ export function prepare(src: string): Prepared {
       annotations.push({ name: 'statement macro', index: start, length: end - start });
       return true;
     }
-    if (!CAPS_RE.test(word)) return false;
+    if (!isCaps(word)) return false;
     // The rest of the line is empty (or a comment), and a statement, `}` or a directive
     // (octeontx2's `MBOX_MESSAGES` then `#undef M`) follows.
     if (!/^[ \t]*(?:\/\*.*?\*\/[ \t]*|\/\/.*)?\r?\n/.test(src.slice(end, end + 200))) return false;
@@ -900,7 +964,7 @@ export function prepare(src: string): Prepared {
    * Returns the offset to go on from, or -1.
    */
   function unwrapStatements(word: string, start: number, end: number): number {
-    if (!CAPS_RE.test(word)) return -1;
+    if (!isCaps(word)) return -1;
     let k = end;
     while (k < n && (src[k] === ' ' || src[k] === '\t')) k++;
     if (src[k] !== '(') return -1;
@@ -969,8 +1033,7 @@ export function prepare(src: string): Prepared {
       annotations.push({ name: 'typeof as a type name', index: start, length: close + 1 - start });
       return close + 1;
     }
-    const defining = /#[ \t]*define[ \t]+$/.test(src.slice(Math.max(0, start - 40), start));
-    if ((word === '__stringify' || word === 'pr_fmt') && !defining) {
+    if ((word === '__stringify' || word === 'pr_fmt') && !/#[ \t]*define[ \t]+$/.test(src.slice(Math.max(0, start - 40), start))) {
       const close = matchParen(src, k, limit);
       if (close < 0) return end;
       if (word === 'pr_fmt') {
@@ -1013,8 +1076,8 @@ export function prepare(src: string): Prepared {
       annotations.push({ name: 'per-cpu definition as a declaration', index: start, length: close + 1 - start });
       return close + 1;
     }
-    const group = STRUCT_GROUP.get(word);
-    if (group !== undefined && top === 'record') {
+    const group = top === 'record' ? STRUCT_GROUP.get(word) : undefined;
+    if (group !== undefined) {
       const close = matchParen(src, k, n);
       const members = close > 0 ? argumentSpan(src, k, close, group) : null;
       if (!members) return end;
@@ -1029,13 +1092,19 @@ export function prepare(src: string): Prepared {
       const inner = unwrapStatements(word, start, end);
       if (inner >= 0) return inner;
     }
-    if (top === 'block' && lastSig === ')' && CAPS_RE.test(word)) {
+    if (top === 'block' && lastSig === ')' && isCaps(word)) {
       // `if (x)` then `TW_PRINTK(...)` then `else`.
       const close = matchParen(src, k, n);
       const nx = close > 0 ? nextSignificant(close + 1) : -1;
       if (nx > 0 && /^else\b/.test(src.slice(nx, nx + 5))) semicolonAfter(close, nx);
     }
     return end;
+  }
+
+  /** Whether a `\n` stands in [a, b) (no slice of the text between). */
+  function lineEndBetween(a: number, b: number): boolean {
+    const e = src.indexOf('\n', a);
+    return e >= 0 && e < b;
   }
 
   /** Offset of the next character that is not space or comment (-1 at the end). */
@@ -1059,14 +1128,15 @@ export function prepare(src: string): Prepared {
   }
 
   /** Returns the offset to continue scanning from. */
-  function handleWord(word: string, start: number, end: number, limit = n): number {
-    if (BARE.has(word)) {
+  /** `lookedUp`: whether the word may be in the sets (LOOKED_UP); when not, they are not asked. */
+  function handleWord(word: string, start: number, end: number, limit: number, lookedUp: boolean): number {
+    if (lookedUp && BARE.has(word)) {
       annotations.push({ name: word, index: start, length: end - start });
       if (word === '__iomem') iomem.push(start);
       blank(start, end);
       return end;
     }
-    if (WITH_ARGS.has(word)) {
+    if (lookedUp && WITH_ARGS.has(word)) {
       let k = end;
       while (k < limit && /\s/.test(src[k])) k++;
       if (src[k] !== '(') return end;
@@ -1076,7 +1146,7 @@ export function prepare(src: string): Prepared {
       blank(start, close + 1);
       return close + 1;
     }
-    const typeArg = TYPE_ARG.get(word);
+    const typeArg = lookedUp ? TYPE_ARG.get(word) : undefined;
     if (typeArg !== undefined && typeArg >= 0) {
       // `container_of(p, struct foo, member)`: a type is no expression; stand a 0 in for it.
       let k = end;
@@ -1096,7 +1166,7 @@ export function prepare(src: string): Prepared {
       if (to > end) return to;
     }
     if ((word === 'struct' || word === 'union' || word === 'enum') && limit === n && (lastSig === '(' || lastSig === ',') && stack[stack.length - 1] === '(' && callParens[callParens.length - 1] &&
-      (stack.includes('block') || stack.includes('init') || fileCall[fileCall.length - 1])) {
+      (blocksOpen > 0 || stack.includes('init') || fileCall[fileCall.length - 1])) {
       // `virtio_cread_le(vdev, struct virtio_balloon_config, num_pages, &v)` in a
       // function body, `UVERBS_ATTR_TYPE(struct x)` / `enum x` in an initializer,
       // `INTERVAL_TREE_DEFINE(struct s, ...)` at file scope: a type standing alone as a
@@ -1127,12 +1197,12 @@ export function prepare(src: string): Prepared {
     }
     if (limit === n && stack[stack.length - 1] === 'block' && (lastSig === ';' || lastSig === '{' || lastSig === '}' || lastSig === ':' || (lastSig === 'a' && lastWord === 'else') ||
       // `PHY_STATE_STR(DOWN)` then `PHY_STATE_STR(READY)` ...: the next of a run of statement macros.
-      (lastSig === ')' && chainClose >= 0 && nextSignificant(chainClose + 1) === start)) && !NOT_CALL.has(word) && !C_KEYWORDS.has(word)) {
+      (lastSig === ')' && chainClose >= 0 && nextSignificant(chainClose + 1) === start)) && !(lookedUp && (NOT_CALL.has(word) || C_KEYWORDS.has(word)))) {
       const inner = unwrapStatements(word, start, end);
       if (inner >= 0) return inner;
       if (statementMacro(word, start, end)) return end;
     }
-    if (limit === n && stack[stack.length - 1] === '(' && callParens[callParens.length - 1] && stack.includes('block')) {
+    if (limit === n && stack[stack.length - 1] === '(' && callParens[callParens.length - 1] && blocksOpen > 0) {
       // Statements as a macro argument (nouveau's `nvkm_msec(device, 2000, if (!(nvkm_rd32(d, R) & 1)) break;)`):
       // `if` and `break;` go, the condition stays an argument expression (its calls seen).
       if (word === 'if' && /^\s*\(/.test(src.slice(end, end + 20)) && (lastSig === ',' || lastSig === ';')) {
@@ -1152,14 +1222,14 @@ export function prepare(src: string): Prepared {
         annotations.push({ name: 'statement in a macro argument', index: start, length: end - start });
         return end;
       }
-      if ((lastSig === ',' || lastSig === ';') && /^\s+[A-Za-z_]\w*\s*=[^=]/.test(src.slice(end, end + 80)) && !C_KEYWORDS.has(word)) {
+      if ((lastSig === ',' || lastSig === ';') && maySpace(src.charCodeAt(end)) && /^\s+[A-Za-z_]\w*\s*=[^=]/.test(src.slice(end, end + 80)) && !(lookedUp && C_KEYWORDS.has(word))) {
         // `nvkm_msec(d, 2000, u32 tmp = nvkm_rd32(d, R); if (tmp & 1) break;)`: a
         // declaration there becomes its assignment.
         blank(start, end);
         annotations.push({ name: 'declaration in a macro argument', index: start, length: end - start });
         return end;
       }
-      if (CAPS_RE.test(word) && /^[ \t]+[A-Z][A-Z0-9_]*[A-Z0-9]\s*[,)]/.test(src.slice(end, end + 80))) {
+      if (isCaps(word) && (src.charCodeAt(end) === 32 || src.charCodeAt(end) === 9) && /^[ \t]+[A-Z][A-Z0-9_]*[A-Z0-9]\s*[,)]/.test(src.slice(end, end + 80))) {
         // `printk(KERN_INFO PMC551_VERSION)`, `request_module(MDIO_MODULE_PREFIX MDIO_ID_FMT, ...)`:
         // string macros pasted together; the last one stays.
         blank(start, end);
@@ -1200,7 +1270,7 @@ export function prepare(src: string): Prepared {
       }
       return end;
     }
-    if (word.length > 8 && ITERATOR_RE.test(word)) {
+    if (word.length > 8 && word.includes('for_each') && ITERATOR_RE.test(word)) {
       // `list_for_each_entry(a, b, c) stmt` -> `while              (a, b, c) stmt`:
       // a comma expression in a while condition keeps the arguments' calls visible.
       let k = end;

@@ -5,7 +5,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Parser, Language, type Tree, type Node } from 'web-tree-sitter';
-import { prepare, type Prepared } from './annotations';
+import { prepare, type BlankSpans, type Prepared } from './annotations';
+import { rangesOutside } from './regions';
 import { registerModule } from './wasmNodes';
 import { rememberText } from './nodeIndex';
 
@@ -56,11 +57,23 @@ export class CParser {
    * the common prefix and suffix) to give tree-sitter its edits: this also catches
    * rewrites the annotation pass made differently outside the user's edit, which an
    * edit list from the editor would miss.
+   * `blanks`: spans of `text` holding only blanks inside a block's braces (a batch
+   * audit's blanked bodies, annotations.ts BlankSpans), which neither the rewrite nor
+   * tree-sitter reads (the tree is the one of the whole text).
    */
-  parse(key: string | undefined, text: string): ParsedFile {
-    const prepared = prepare(text);
+  parse(key: string | undefined, text: string, blanks?: BlankSpans): ParsedFile {
+    const prepared = prepare(text, blanks);
     const old = key === undefined ? undefined : this.cache.get(key);
     let tree: Tree | null;
+    if (blanks?.length) {
+      // A batch parse (the text is new): no old tree to edit.
+      if (old) this.forget(key!);
+      tree = this.parser.parse(prepared.text, null, { includedRanges: rangesOutside(prepared.text, blanks) });
+      if (!tree) throw new Error('tree-sitter returned no tree');
+      rememberText(tree, prepared.text);
+      const parsed = { tree, prepared, text };
+      return key === undefined ? parsed : this.store(key, parsed);
+    }
     if (old && old.prepared.text === prepared.text) {
       return old.text === text ? old : this.store(key, { tree: old.tree, prepared, text });
     }

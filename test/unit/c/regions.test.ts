@@ -264,3 +264,14 @@ ${PAD}`;
   assert.equal(r.stats.kept!.get(src.indexOf('{')), 'a shape the parser trips on');
   assert.equal(r.bodies.get('unrelated'), 'blanked');
 });
+
+test('the lexer reads `$`, digits and non-ASCII letters as parts of a word (an `if` inside one is no keyword)', () => {
+  const inside = (body: string) => {
+    const b = topBlocks(`void f(void)\n{\n${body}\n}\n`);
+    assert.ok('blocks' in b);
+    return b.blocks[0]!;
+  };
+  assert.equal(inside('\ta$if x;\n\tb9if y;\n\téif z;\n\tif (x) y;').midStatementDirective, false);
+  assert.equal(inside('\tif x;').midStatementDirective, true);
+  assert.equal(inside('\t(x)if y;').midStatementDirective, true);
+});
