@@ -235,6 +235,26 @@ export function nodeFieldChild(node: Node, fieldId: number): ChildSpan | null | 
     (node as unknown as { [0]: number })[0]), fieldId);
 }
 
+/**
+ * `node.childForFieldId(fieldId)?.text` as `source.slice(start, end)` (`source` is the
+ * text the tree was parsed from): the child's span read from the transfer buffer
+ * and one end call, without making its Node (an operator's or a field name's text
+ * is all most callers read of it). null: no such child; undefined: internals not in use.
+ */
+export function nodeFieldText(node: Node, fieldId: number, source: string): string | null | undefined {
+  const m = M;
+  if (!m || verified !== true) return undefined;
+  const t = put(node.tree, node.id, node.startIndex, node.startPosition.row, node.startPosition.column,
+    (node as unknown as { [0]: number })[0]);
+  m._ts_node_child_by_field_id_wasm(t, fieldId);
+  wasmCalls.field++;
+  const at = transfer >> 2;
+  if (m.HEAP32[at] === 0) return null;
+  const start = m.HEAP32[at + 1]!;
+  wasmCalls.endIndex++;
+  return source.slice(start, m._ts_node_end_index_wasm(t));
+}
+
 /** The field call on the node `put` left at `t`, its child's kind and span read from the transfer buffer. */
 function fieldChildAt(m: EmModule, t: number, fieldId: number): ChildSpan | null {
   m._ts_node_child_by_field_id_wasm(t, fieldId);
