@@ -716,8 +716,9 @@ class Provenance {
   }
 
   private callValue(node: Node, fn: FunctionDef | undefined, env?: Map<string, Prov>): Prov | null {
-    const callee = node.childForFieldName('function');
-    if (callee?.type !== 'identifier') return null;
+    // The callee's kind and name only: no Node for it (fieldChildOf).
+    const callee = fieldChildOf(node, 'function');
+    if (callee?.kind !== 'identifier') return null;
     const name = callee.text;
     const api = MAPPING_APIS.get(name);
     if (api) {
