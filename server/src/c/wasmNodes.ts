@@ -23,9 +23,10 @@
 //   is the TSTree address.
 // - The descendants call leaves [count, address of count*5 int32] in the buffer; the
 //   caller frees that address.
-// - `Node.prototype.parent` is `marshalNode(this); C._ts_node_parent_wasm(tree[0]);
-//   return unmarshalNode(tree)`: a Node is made (its constructor wants a private
-//   symbol) by having that call leave the wanted node in the buffer.
+// - A `Node` is an object of Node.prototype with the own fields `0` (`other`),
+//   `_children`, `_namedChildren`, `id`, `startIndex`, `startPosition` and `tree`
+//   (what `unmarshalNode` gives its constructor, which wants a private symbol): one
+//   is made here with those fields and that prototype (`nodeOf`).
 // A self-check on the first tree of a process compares these readings with the
 // public API (kinds, starts, ends, ids of the matches, and a made Node); if anything
 // differs, or the module is not reachable, `available()` is false and callers use
@@ -39,8 +40,6 @@ export const WASM_NODES_VERSION = '0.25.10';
 const SIZE_OF_NODE_INTS = 5;
 /** How many matches of a process's first walk the self-check compares. */
 const CHECKED = 4000;
-/** How many of them (with up to 3 children each) the fast accessors are compared on, each with every field of the language (test/unit/c/fast-accessors.test.ts compares every node of a fixture). */
-const FAST_CHECKED = 12;
 
 interface EmModule {
   HEAP32: Int32Array;
@@ -52,21 +51,11 @@ interface EmModule {
   _ts_node_end_index_wasm(tree: number): number;
   _ts_node_parent_wasm(tree: number): void;
   _ts_node_child_by_field_id_wasm(tree: number, field: number): void;
-  _ts_node_children_by_field_id_wasm(tree: number, field: number): void;
-  _ts_node_end_point_wasm(tree: number): void;
-  _ts_node_child_wasm(tree: number, index: number): void;
-  _ts_node_named_child_wasm(tree: number, index: number): void;
-  _ts_node_child_count_wasm(tree: number): number;
-  _ts_node_named_child_count_wasm(tree: number): number;
-  _ts_node_children_wasm(tree: number): void;
-  _ts_node_named_children_wasm(tree: number): void;
 }
 
 const FUNCTIONS = [
   '_malloc', '_free', '_ts_init', '_ts_node_descendants_of_type_wasm',
   '_ts_node_symbol_wasm', '_ts_node_end_index_wasm', '_ts_node_parent_wasm', '_ts_node_child_by_field_id_wasm',
-  '_ts_node_children_by_field_id_wasm', '_ts_node_end_point_wasm', '_ts_node_child_wasm', '_ts_node_named_child_wasm',
-  '_ts_node_child_count_wasm', '_ts_node_named_child_count_wasm', '_ts_node_children_wasm', '_ts_node_named_children_wasm',
 ] as const;
 
 let M: EmModule | undefined;
@@ -97,7 +86,6 @@ export function registerModule(options: unknown): void {
 }
 
 function refuse(why: string): void {
-  setFastAccessors(false);
   M = undefined;
   verified = false;
   refusal = why;
@@ -106,8 +94,7 @@ function refuse(why: string): void {
 /** The public accessors whose bodies this module stands in for still read as they did. */
 function hasShape(): boolean {
   const src = (name: string) => {
-    // Once the fast accessors are in, the originals are what web-tree-sitter shipped.
-    const d = originals?.get(name) ?? Object.getOwnPropertyDescriptor(Node.prototype, name);
+    const d = Object.getOwnPropertyDescriptor(Node.prototype, name);
     return String(d?.get ?? d?.value ?? '');
   };
   return src('parent').includes('_ts_node_parent_wasm') && src('descendantsOfType').includes('_ts_node_descendants_of_type_wasm') &&
@@ -155,12 +142,6 @@ export function descendantsRaw(tree: Tree, symbols: readonly number[]): RawNodes
   if (verified === undefined) {
     verified = selfCheck(tree, symbols, raw);
     if (!verified) return undefined;
-    if (fastRefusal === undefined) {
-      const bad = fastCheck(tree, raw, FAST_CHECKED); // ~15 ms, once per process
-
-      if (bad) fastRefusal = `fast accessors: ${bad} differs`;
-      else setFastAccessors(true);
-    }
   }
   return raw;
 }
@@ -302,239 +283,6 @@ function MadeNode(this: Record<string | number, unknown>, tree: Tree, id: number
 }
 MadeNode.prototype = NODE_PROTO;
 
-/** The node the transfer buffer holds at int32 `a` (what `unmarshalNode` reads), or null. */
-function nodeAtHeap(tree: Tree, h: Int32Array, a: number): Node | null {
-  const id = h[a]!;
-  return id === 0 ? null : nodeOf(tree, id, h[a + 1]!, h[a + 2]!, h[a + 3]!, h[a + 4]!);
-}
-
-// ---------------------------------------------------------------------------------
-// Fast accessors. Every `Node` accessor web-tree-sitter ships marshals its node into
-// the transfer buffer with five generic `setValue(ptr, v, 'i32')` calls (a string
-// switch and a DataView store each), and makes each answer through `unmarshalNode`
-// (five `getValue`, an options object, the constructor's class fields). The analyses
-// read node kinds, ends, parents and field children ~70 times per site (the 4 MB
-// generated file: 3.2 million accessor calls per audit), and that marshalling was
-// ~8 % of an audit's samples before any WASM ran. The accessors below do the same
-// WASM calls with the node written and read through HEAP32, and are installed on
-// Node.prototype once the process's first walk has passed its self-check and the
-// accessors give what the originals give on that tree (`fastCheck`).
-
-/** What the fast accessors replaced (undefined: the originals are in place). */
-let originals: Map<string, PropertyDescriptor> | undefined;
-/** Whether installing them was refused (environment, or a check failed) and why. */
-let fastRefusal: string | undefined = process.env.TDX_AUDIT_NO_FAST_NODES === '1' ? 'TDX_AUDIT_NO_FAST_NODES=1' : undefined;
-
-/** The node in the transfer buffer (what `marshalNode(node)` writes); returns the TSTree address. */
-function putNode(n: Node): number {
-  const h = M!.HEAP32;
-  const at = transfer >> 2;
-  const p = n.startPosition;
-  h[at] = n.id;
-  h[at + 1] = n.startIndex;
-  h[at + 2] = p.row;
-  h[at + 3] = p.column;
-  h[at + 4] = (n as unknown as { [0]: number })[0];
-  return (n.tree as unknown as { [0]: number })[0];
-}
-
-/** Per language: field name to id, as `Language.fields.indexOf` answers it. */
-const fieldIdMaps = new WeakMap<object, Map<string, number>>();
-function fieldIdFor(lang: Tree['language'], name: string): number {
-  let ids = fieldIdMaps.get(lang);
-  if (!ids) fieldIdMaps.set(lang, (ids = new Map()));
-  let id = ids.get(name);
-  if (id === undefined) ids.set(name, (id = lang.fields.indexOf(name)));
-  return id;
-}
-
-/** The nodes a `_ts_node_*children*_wasm` call left as [count, buffer] in the transfer buffer; frees the buffer. */
-function nodeList(tree: Tree): Node[] {
-  const m = M!;
-  const h = m.HEAP32;
-  const at = transfer >> 2;
-  const count = h[at]!;
-  const buffer = h[at + 1]!;
-  const out: Node[] = new Array(count);
-  if (count > 0) {
-    for (let i = 0, a = buffer >> 2; i < count; i++, a += SIZE_OF_NODE_INTS) out[i] = nodeAtHeap(tree, h, a)!;
-    m._free(buffer);
-  }
-  return out;
-}
-
-type FastNode = Node & { _children?: Node[]; _namedChildren?: Node[] };
-
-/** The replacements, each doing what the original does (web-tree-sitter 0.25.10 src/node.ts). */
-const FAST: Record<string, PropertyDescriptor> = {
-  typeId: { get(this: Node) { return M!._ts_node_symbol_wasm(putNode(this)); } },
-  endIndex: { get(this: Node) { return M!._ts_node_end_index_wasm(putNode(this)); } },
-  endPosition: {
-    get(this: Node) {
-      M!._ts_node_end_point_wasm(putNode(this));
-      const h = M!.HEAP32;
-      const at = transfer >> 2;
-      return { row: h[at]! >>> 0, column: h[at + 1]! >>> 0 };
-    },
-  },
-  parent: {
-    get(this: Node) {
-      M!._ts_node_parent_wasm(putNode(this));
-      return nodeAtHeap(this.tree, M!.HEAP32, transfer >> 2);
-    },
-  },
-  childCount: { get(this: Node) { return M!._ts_node_child_count_wasm(putNode(this)); } },
-  namedChildCount: { get(this: Node) { return M!._ts_node_named_child_count_wasm(putNode(this)); } },
-  child: {
-    value(this: Node, index: number) {
-      M!._ts_node_child_wasm(putNode(this), index);
-      return nodeAtHeap(this.tree, M!.HEAP32, transfer >> 2);
-    },
-  },
-  namedChild: {
-    value(this: Node, index: number) {
-      M!._ts_node_named_child_wasm(putNode(this), index);
-      return nodeAtHeap(this.tree, M!.HEAP32, transfer >> 2);
-    },
-  },
-  childForFieldId: {
-    value(this: Node, fieldId: number) {
-      M!._ts_node_child_by_field_id_wasm(putNode(this), fieldId);
-      return nodeAtHeap(this.tree, M!.HEAP32, transfer >> 2);
-    },
-  },
-  childForFieldName: {
-    value(this: Node, fieldName: string) {
-      const fieldId = fieldIdFor(this.tree.language, fieldName);
-      return fieldId !== -1 ? this.childForFieldId(fieldId) : null;
-    },
-  },
-  childrenForFieldId: {
-    value(this: Node, fieldId: number) {
-      M!._ts_node_children_by_field_id_wasm(putNode(this), fieldId);
-      return nodeList(this.tree);
-    },
-  },
-  childrenForFieldName: {
-    value(this: Node, fieldName: string) {
-      const fieldId = fieldIdFor(this.tree.language, fieldName);
-      return fieldId !== -1 && fieldId !== 0 ? this.childrenForFieldId(fieldId) : [];
-    },
-  },
-  children: {
-    get(this: FastNode) {
-      if (!this._children) {
-        M!._ts_node_children_wasm(putNode(this));
-        this._children = nodeList(this.tree);
-      }
-      return this._children;
-    },
-  },
-  namedChildren: {
-    get(this: FastNode) {
-      if (!this._namedChildren) {
-        M!._ts_node_named_children_wasm(putNode(this));
-        this._namedChildren = nodeList(this.tree);
-      }
-      return this._namedChildren;
-    },
-  },
-};
-
-/** The accessors FAST replaces (tests compare each with its original). */
-export const FAST_ACCESSORS: readonly string[] = Object.keys(FAST);
-
-/**
- * Puts the fast accessors on Node.prototype (true) or the originals back (false).
- * Installing needs the internals in use; returns whether the fast ones are in.
- */
-export function setFastAccessors(on: boolean): boolean {
-  const proto = NODE_PROTO as unknown as object;
-  if (!on) {
-    if (originals) for (const [name, d] of originals) Object.defineProperty(proto, name, d);
-    originals = undefined;
-    return false;
-  }
-  if (originals) return true;
-  if (!M || verified !== true) return false;
-  const saved = new Map<string, PropertyDescriptor>();
-  for (const name of FAST_ACCESSORS) {
-    const d = Object.getOwnPropertyDescriptor(proto, name);
-    if (!d || !!d.get !== !!FAST[name]!.get) return false; // not the shape replaced
-    saved.set(name, d);
-  }
-  originals = saved;
-  for (const [name, d] of saved) Object.defineProperty(proto, name, { ...d, ...FAST[name] });
-  return true;
-}
-
-/** Whether the fast accessors are installed; `why` says why not. */
-export function fastAccessorsStatus(): { installed: boolean; why?: string } {
-  return { installed: !!originals, why: fastRefusal };
-}
-
-/** The original accessor `name` called on `node` (args for methods): what the fast one must answer. */
-function original(name: string, node: Node, args: unknown[] = []): unknown {
-  const d = originals?.get(name) ?? Object.getOwnPropertyDescriptor(NODE_PROTO, name)!;
-  return d.get ? d.get.call(node) : (d.value as (...a: unknown[]) => unknown).apply(node, args);
-}
-
-/** A node's identity as the transfer buffer carries it. */
-const ident = (n: Node | null | undefined) =>
-  n ? `${n.id}:${n.startIndex}:${n.startPosition.row}:${n.startPosition.column}:${(n as unknown as { [0]: number })[0]}` : 'null';
-
-/**
- * The fast accessors against the originals on up to `limit` nodes of `tree` (the
- * matches of its first walk, their parents and children): every accessor, every
- * field of the language. Run once, before installing them.
- */
-function fastCheck(tree: Tree, raw: RawNodes, limit: number): string | undefined {
-  const fields = tree.language.fields;
-  // Not the root, nor any node with many children (a file's root has thousands):
-  // the children lists are read whole.
-  const sample: Node[] = [];
-  for (let i = 0; i < raw.count && sample.length < limit; i++) {
-    const n = makeNode(tree, raw, i);
-    if ((original('childCount', n) as number) <= 64) sample.push(n);
-  }
-  const n0 = sample.length;
-  for (let i = 0; i < n0; i++) {
-    const kids = original('children', sample[i]!) as Node[];
-    for (const k of kids.slice(0, 3)) sample.push(k);
-  }
-  const same = (what: string, a: unknown, b: unknown) => {
-    const show = (v: unknown) => (Array.isArray(v) ? v.map((x) => ident(x as Node)).join(',') : v instanceof Node || v === null ? ident(v as Node | null) : JSON.stringify(v));
-    return show(a) === show(b) ? undefined : what;
-  };
-  for (const n of sample) {
-    const fresh = () => nodeOf(n.tree, n.id, n.startIndex, n.startPosition.row, n.startPosition.column, (n as unknown as { [0]: number })[0]);
-    for (const name of ['typeId', 'endIndex', 'endPosition', 'parent', 'childCount', 'namedChildCount']) {
-      const d = FAST[name]!;
-      const bad = same(name, d.get!.call(n), original(name, n));
-      if (bad) return bad;
-    }
-    for (const name of ['children', 'namedChildren']) {
-      const bad = same(name, FAST[name]!.get!.call(fresh()), original(name, fresh()));
-      if (bad) return bad;
-    }
-    for (const i of [0, 1, -1, 99]) {
-      for (const name of ['child', 'namedChild']) {
-        const bad = same(`${name}(${i})`, (FAST[name]!.value as (i: number) => Node | null).call(n, i), original(name, n, [i]));
-        if (bad) return bad;
-      }
-    }
-    for (let f = 0; f < fields.length; f++) {
-      const fieldName = fields[f];
-      if (!fieldName) continue;
-      const one = (FAST.childForFieldId!.value as (id: number) => Node | null).call(n, fieldIdFor(tree.language, fieldName));
-      const bad = same(`childForFieldName(${fieldName})`, one, original('childForFieldName', n, [fieldName])) ??
-        same(`childrenForFieldName(${fieldName})`, (FAST.childrenForFieldId!.value as (id: number) => Node[]).call(n, f), original('childrenForFieldName', n, [fieldName]));
-      if (bad) return bad;
-    }
-  }
-  return undefined;
-}
-
 /**
  * The first walk of a process against the public API: the same matches (ids,
  * starts, positions), kinds and ends, and Nodes made here equal to theirs.
@@ -562,7 +310,7 @@ function selfCheck(tree: Tree, symbols: readonly number[], raw: RawNodes): boole
       if (i < 0 || i >= pub.length) continue;
       const made = makeNode(tree, raw, i);
       const n = pub[i]!;
-      if (!(made instanceof Node) || made.id !== n.id || made.type !== n.type || made.endIndex !== n.endIndex ||
+      if (!(made instanceof Node) || Object.keys(made).join() !== Object.keys(n).join() || made.id !== n.id || made.type !== n.type || made.endIndex !== n.endIndex ||
           made.text !== n.text || made.parent?.id !== n.parent?.id) return failed(`made node ${i} differs`);
     }
     return true;
