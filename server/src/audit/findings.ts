@@ -131,8 +131,28 @@ export function siteInstruction(site: Site): Uint8Array | null {
 
 /** What the profile's handler does with the site's own instruction (siteInstruction), or undefined. */
 export function siteHandler(site: Site, profile: Profile): HandlerView | undefined {
-  const bytes = siteInstruction(site);
-  return bytes ? handleOnce(bytes, profile).view : undefined;
+  // Every finding asks; the answer depends only on the key below (a file's thousands
+  // of sites name a few accessors), so the bytes, their hex key and handleOnce's
+  // lookup are made once per key, not per site. handleOnce answers the same object.
+  const key = handlerKey(site, profile);
+  let h = HANDLER_MEMO.get(key);
+  if (h === undefined) {
+    const bytes = siteInstruction(site);
+    h = bytes ? handleOnce(bytes, profile).view : null;
+    if (HANDLER_MEMO.size >= HANDLER_MEMO_MAX) HANDLER_MEMO.clear();
+    HANDLER_MEMO.set(key, h);
+  }
+  return h ?? undefined;
+}
+
+const HANDLER_MEMO = new Map<string, HandlerView | null>();
+const HANDLER_MEMO_MAX = 4096;
+
+/** What siteInstruction reads of a site: its rule, kind and accessor, and a port accessor's constant port. */
+function handlerKey(site: Site, profile: Profile): string {
+  const kind = site.kind === 'call' ? CATALOGUE.get(site.base)?.kind : undefined;
+  const port = kind === 'port-in' || kind === 'port-out' ? site.address : '';
+  return `${profile}\0${site.rule}\0${site.kind}\0${site.base}\0${port}`;
 }
 
 function width(site: Site): string {

@@ -1,7 +1,7 @@
 // Source analysis of one C file: accessor call sites (catalogued or through the
 // driver's own wrappers), `__iomem` dereferences, and the function-level view.
 
-import { indexedNodesOf, nodesOf, type IndexedNodes } from './nodeIndex';
+import { fieldText, indexedNodesOf, nodesOf, type IndexedNodes } from './nodeIndex';
 import type { Node, Tree } from 'web-tree-sitter';
 import { CATALOGUE, LIBC_MEMORY_CALLS, type Accessor } from './catalogue';
 import { collectFunctions, enclosing, functionView, type FunctionDef } from './functions';
@@ -519,7 +519,7 @@ function collectMacros(root: Node, text: string): MacroDef[] {
   const out: MacroDef[] = objectLikeMacros(root, text).map((o) => ({ name: o.name, params: [], tree: null, bodyText: o.bodyNode.text, bodyNode: o.bodyNode }));
   for (const m of nodesOf(root, 'preproc_function_def')) {
     if (!m) continue;
-    const name = m.childForFieldName('name')?.text;
+    const name = fieldText(m, 'name');
     const value = m.childForFieldName('value');
     if (!name || !value) continue;
     const params = (m.childForFieldName('parameters')?.namedChildren ?? [])

@@ -5,7 +5,7 @@
 
 import type { Node, Tree } from 'web-tree-sitter';
 import type { FunctionDef } from './functions';
-import { indexedNodesOf } from './nodeIndex';
+import { fieldText, indexedNodesOf } from './nodeIndex';
 import type { LocalDecl, Scopes } from './scopes';
 import { declaredName } from './syntax';
 
@@ -50,7 +50,7 @@ function typeName(t: Node | null): string | null {
       return t.text.replace(/\s+/g, ' ');
     case 'struct_specifier':
     case 'union_specifier': {
-      const tag = t.childForFieldName('name')?.text;
+      const tag = fieldText(t, 'name');
       return tag ? `struct:${tag}` : null;
     }
     case 'enum_specifier':
@@ -246,7 +246,7 @@ export class Types {
   private struct(n: Node) {
     const body = n.childForFieldName('body');
     if (!body) return;
-    let tag = n.childForFieldName('name')?.text;
+    let tag = fieldText(n, 'name');
     if (!tag && n.parent?.type === 'type_definition') {
       const d = n.parent.childForFieldName('declarator');
       const named = d && declaredName(d);
@@ -354,9 +354,9 @@ export class Types {
       }
       case 'field_expression': {
         const base = node.childForFieldName('argument');
-        const arrow = node.childForFieldName('operator')?.text === '->';
+        const arrow = fieldText(node, 'operator') === '->';
         const tag = this.tagOf(base ? this.typeOf(base, fn) : null, arrow);
-        const field = node.childForFieldName('field')?.text;
+        const field = fieldText(node, 'field');
         return (tag && field && this.structs.get(tag)?.get(field)) || null;
       }
       case 'subscript_expression': {
@@ -371,13 +371,13 @@ export class Types {
         const t = a ? this.typeOf(a, fn) : null;
         if (!t) return null;
         const r = this.resolve(t);
-        if (node.childForFieldName('operator')?.text === '&') return { name: r.name, ptr: r.ptr + 1 };
+        if (fieldText(node, 'operator') === '&') return { name: r.name, ptr: r.ptr + 1 };
         return r.ptr > 0 ? { name: r.name, ptr: r.ptr - 1 } : null;
       }
       case 'call_expression':
         return this.callType?.(node) ?? this.containerType(node);
       case 'binary_expression': {
-        const op = node.childForFieldName('operator')?.text;
+        const op = fieldText(node, 'operator');
         if (op !== '+' && op !== '-') return null;
         for (const side of ['left', 'right']) {
           const s = node.childForFieldName(side);

@@ -4,7 +4,7 @@
 // cannot decode. Declarations are found where the annotation stood before it was
 // blanked for parsing.
 
-import { indexedNodesOf, mayBeInside, nodesOf } from './nodeIndex';
+import { fieldText, indexedNodesOf, mayBeInside, nodesOf } from './nodeIndex';
 import type { Node, Tree } from 'web-tree-sitter';
 import { MAX_EXPRESSION_NESTING, Types } from './ctypes';
 import { addField, fieldIn, type IomemDecl, type Knowledge } from './knowledge';
@@ -134,7 +134,7 @@ function structTag(field: Node): { struct?: string; typedef?: string } {
     // names the type IADEV without seeing the typedef.
     const named = holder?.type === 'type_definition' ? declaredName(holder.childForFieldName('declarator')) : null;
     const typedef = named && named.depth === 0 ? named.name : undefined;
-    const tag = p.childForFieldName('name')?.text ?? typedef;
+    const tag = fieldText(p, 'name') ?? typedef;
     return tag ? { struct: tag, ...(typedef && typedef !== tag ? { typedef } : {}) } : {};
   }
   return {};
@@ -292,8 +292,8 @@ export class DerefFinder {
       }
       case 'field_expression': {
         const base = node.childForFieldName('argument');
-        const fieldName = node.childForFieldName('field')?.text ?? '';
-        const arrow = node.childForFieldName('operator')?.text === '->' || node.text.includes('->');
+        const fieldName = fieldText(node, 'field') ?? '';
+        const arrow = fieldText(node, 'operator') === '->' || node.text.includes('->');
         const inner = base ? this.remaining(base) : null;
         if (inner && ((arrow && inner.r === 1) || (!arrow && inner.r === 0) || (arrow && inner.r === 0))) {
           return { r: 0, decl: inner.decl };
@@ -311,12 +311,12 @@ export class DerefFinder {
         const a = node.childForFieldName('argument');
         const inner = a ? this.remaining(a) : null;
         if (!inner) return null;
-        const op = node.childForFieldName('operator')?.text ?? node.text[0];
+        const op = fieldText(node, 'operator') ?? node.text[0];
         if (op === '&') return { r: inner.r + 1, decl: inner.decl };
         return inner.r >= 1 ? { r: inner.r - 1, decl: inner.decl } : null;
       }
       case 'binary_expression': {
-        const op = node.childForFieldName('operator')?.text;
+        const op = fieldText(node, 'operator');
         if (op !== '+' && op !== '-') return null;
         const l = node.childForFieldName('left');
         const r = node.childForFieldName('right');
@@ -384,10 +384,10 @@ export class DerefFinder {
         const pv = this.remaining(parent);
         if (pv && pv.r === 0) continue;
       }
-      if (parent?.type === 'pointer_expression' && (parent.childForFieldName('operator')?.text ?? parent.text[0]) === '&') continue;
+      if (parent?.type === 'pointer_expression' && (fieldText(parent, 'operator') ?? parent.text[0]) === '&') continue;
       if (isUnevaluated(n)) continue;
       const assign = parent?.type === 'assignment_expression' && parent.childForFieldName('left')?.id === top.id ? parent : null;
-      const op = assign?.childForFieldName('operator')?.text;
+      const op = assign ? fieldText(assign, 'operator') : undefined;
       const rmw = (assign !== null && op !== '=') || parent?.type === 'update_expression';
       out.push({ node: n, decl: v.decl, rmw, write: assign !== null || rmw, fn: this.fn, end });
     }

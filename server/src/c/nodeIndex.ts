@@ -12,7 +12,7 @@
 // index as numbers"). Without those internals the public walk fills the same arrays.
 
 import type { Node, Tree } from 'web-tree-sitter';
-import { descendantsRaw, fieldChildRaw, makeNode, nodeFieldChild, type RawNodes } from './wasmNodes';
+import { descendantsRaw, fieldChildRaw, makeNode, nodeFieldChild, nodeFieldText, type RawNodes } from './wasmNodes';
 import { partitionPoint } from '../sorted';
 
 /** Every kind an analysis asks for. A request for another kind goes to tree-sitter directly. */
@@ -254,6 +254,23 @@ export function fieldChildOf(node: Node, field: string): ChildInfo | null {
   }
   const c = node.childForFieldName(field);
   return c && { kind: c.type, start: c.startIndex, end: c.endIndex, text: c.text };
+}
+
+/**
+ * `node.childForFieldName(field)?.text`, without making the child's Node when the
+ * internals are in use and the tree's text is remembered: the analyses read an
+ * operator's or a field name's text this way on every member access, dereference
+ * and assignment they evaluate (a Node each, ~260 bytes, for one short string).
+ */
+export function fieldText(node: Node, field: string): string | undefined {
+  const source = texts.get(node.tree);
+  if (source !== undefined) {
+    const id = fieldIdOf(node.tree.language, field);
+    if (id < 0) return undefined;
+    const t = nodeFieldText(node, id, source);
+    if (t !== undefined) return t ?? undefined;
+  }
+  return node.childForFieldName(field)?.text;
 }
 
 /**

@@ -28,7 +28,7 @@
 // value, unless DerefFinder already reports it because the pointer is declared
 // `__iomem` at that point (rule tdx-iomem-deref / tdx-iomem-libc): no double report.
 
-import { fieldChildOf, indexedNodesOf, nodesOf, type IndexedNodes } from './nodeIndex';
+import { fieldChildOf, fieldText, indexedNodesOf, nodesOf, type IndexedNodes } from './nodeIndex';
 import type { Node } from 'web-tree-sitter';
 import { prepare } from './annotations';
 import { CATALOGUE, LIBC_DEST_ARG, LIBC_MEMORY_CALLS, MAPPING_APIS, MAPPING_NAMES_RE } from './catalogue';
@@ -182,7 +182,7 @@ interface Access {
 function accessOf(top: Node): Access {
   const parent = top.parent;
   if (parent?.type === 'assignment_expression' && parent.childForFieldName('left')?.id === top.id) {
-    const op = parent.childForFieldName('operator')?.text ?? '=';
+    const op = fieldText(parent, 'operator') ?? '=';
     return { write: true, rmw: op !== '=', whole: parent, test: false };
   }
   if (parent?.type === 'update_expression') return { write: true, rmw: true, whole: parent, test: false };
@@ -192,7 +192,7 @@ function accessOf(top: Node): Access {
 /** `x & CONST` (either order) used as a truth value. */
 function isBitTest(top: Node): boolean {
   let p = top.parent;
-  if (p?.type !== 'binary_expression' || p.childForFieldName('operator')?.text !== '&') return false;
+  if (p?.type !== 'binary_expression' || fieldText(p, 'operator') !== '&') return false;
   const other = p.childForFieldName('left')?.id === top.id ? p.childForFieldName('right') : p.childForFieldName('left');
   if (!other || /[a-z]\w*\s*\(/.test(other.text) && !/^\s*(BIT|BIT_ULL|GENMASK)\s*\(/.test(other.text)) return false;
   if (other.type === 'identifier' && !/^[A-Z_][A-Z0-9_]*$/.test(other.text)) return false;
@@ -202,8 +202,8 @@ function isBitTest(top: Node): boolean {
       p = pp;
       continue;
     }
-    if (pp.type === 'unary_expression' && pp.childForFieldName('operator')?.text === '!') return true;
-    if (pp.type === 'binary_expression' && ['&&', '||'].includes(pp.childForFieldName('operator')?.text ?? '')) return true;
+    if (pp.type === 'unary_expression' && fieldText(pp, 'operator') === '!') return true;
+    if (pp.type === 'binary_expression' && ['&&', '||'].includes(fieldText(pp, 'operator') ?? '')) return true;
     if (pp.type === 'condition_clause' || CONDITION_PARENTS.has(pp.type)) return true;
     return false;
   }
@@ -216,7 +216,7 @@ function climbParens(n: Node): Node {
   return top;
 }
 
-const isDerefOp = (n: Node) => n.type !== 'pointer_expression' || (n.childForFieldName('operator')?.text ?? n.text[0]) !== '&';
+const isDerefOp = (n: Node) => n.type !== 'pointer_expression' || (fieldText(n, 'operator') ?? n.text[0]) !== '&';
 
 export function findUntypedDerefs(input: ProvenanceInput): Site[] {
   const { text, finder } = input;
@@ -270,12 +270,12 @@ class Provenance {
     this.types = new Types(input.root, this.scopes, input.text);
     this.live = new Set([...MAPPING_APIS.keys(), ...input.finder.iomemNames()]);
     this.types.callType = (call) => {
-      const name = call.childForFieldName('function')?.text ?? '';
+      const name = fieldText(call, 'function') ?? '';
       const m = this.macros.get(name);
       return m && !this.byName.has(name) && !input.isAccessor(name) ? this.summary(m).type : null;
     };
     for (const m of nodesOf(input.root, 'preproc_function_def')) {
-      const name = m?.childForFieldName('name')?.text;
+      const name = m ? fieldText(m, 'name') : undefined;
       const value = m?.childForFieldName('value');
       if (!m || !name || !value) continue;
       const params = (m.childForFieldName('parameters')?.namedChildren ?? [])
@@ -324,7 +324,7 @@ class Provenance {
       const lhsEnd = declared?.node.endIndex;
       const rhs = node.childForFieldName(f.kind === 'init_declarator' ? 'value' : 'right');
       // `s->secret_data = ioremap_encrypted(...)`: that field name holds memory in this file.
-      if (left?.type === 'field_expression' && rhs && isMemoryMapping(rhs)) this.memoryFields.add(left.childForFieldName('field')?.text ?? '');
+      if (left?.type === 'field_expression' && rhs && isMemoryMapping(rhs)) this.memoryFields.add(fieldText(left, 'field') ?? '');
       const fn = fnOf(f);
       if (lhs && rhs && isMemoryMapping(rhs)) this.memorySlots.add(this.varKey(fn, lhs, left ? left.startIndex : lhsEnd!));
     }
@@ -337,7 +337,7 @@ class Provenance {
         const rhs = f.node.childForFieldName('right');
         if (!rhs || !isMemoryMapping(rhs)) continue;
         const at = fnOf(f)?.startIndex ?? -1;
-        if (left?.type === 'field_expression') addTo(trace.plainBy, `M:${left.childForFieldName('field')?.text ?? ''}`, at);
+        if (left?.type === 'field_expression') addTo(trace.plainBy, `M:${fieldText(left, 'field') ?? ''}`, at);
         else if (left?.type === 'identifier') {
           const key = this.varKey(fnOf(f), left.text, left.startIndex);
           if (key.startsWith('G:')) addTo(trace.plainBy, `S:${key}`, at);
@@ -492,7 +492,7 @@ class Provenance {
         return;
       }
       case 'assignment_expression': {
-        if (n.childForFieldName('operator')?.text !== '=') return;
+        if (fieldText(n, 'operator') !== '=') return;
         const left = n.childForFieldName('left');
         const right = n.childForFieldName('right');
         const slot = left && this.lvalueSlot(left, fn);
@@ -530,9 +530,9 @@ class Provenance {
         return lhs.namedChildCount === 1 ? this.lvalueSlot(lhs.namedChild(0)!, fn) : null;
       case 'field_expression': {
         const base = lhs.childForFieldName('argument');
-        const field = lhs.childForFieldName('field')?.text;
+        const field = fieldText(lhs, 'field');
         if (!base || !field) return null;
-        const arrow = lhs.childForFieldName('operator')?.text === '->';
+        const arrow = fieldText(lhs, 'operator') === '->';
         const b = this.val(base, fn);
         if (b && ((arrow && b.depth === 1) || (!arrow && b.depth === 0))) return null; // a store into MMIO, not into a slot
         const tag = this.types.tagOf(this.types.typeOf(base, fn), arrow) ?? '?';
@@ -661,7 +661,7 @@ class Provenance {
       }
       case 'assignment_expression': {
         const r = node.childForFieldName('right');
-        return node.childForFieldName('operator')?.text === '=' && r ? this.val(r, fn, env) : null;
+        return fieldText(node, 'operator') === '=' && r ? this.val(r, fn, env) : null;
       }
       case 'conditional_expression': {
         const c = node.childForFieldName('consequence');
@@ -669,7 +669,7 @@ class Provenance {
         return (c && this.val(c, fn, env)) || (a && this.val(a, fn, env)) || null;
       }
       case 'binary_expression': {
-        const op = node.childForFieldName('operator')?.text;
+        const op = fieldText(node, 'operator');
         if (op !== '+' && op !== '-') return null;
         const l = node.childForFieldName('left');
         const lv = l ? this.val(l, fn, env) : null;
@@ -693,8 +693,8 @@ class Provenance {
       }
       case 'field_expression': {
         const base = node.childForFieldName('argument');
-        const field = node.childForFieldName('field')?.text ?? '';
-        const arrow = node.childForFieldName('operator')?.text === '->';
+        const field = fieldText(node, 'field') ?? '';
+        const arrow = fieldText(node, 'operator') === '->';
         const b = base ? this.val(base, fn, env) : null;
         if (b && ((arrow && b.depth <= 1) || (!arrow && b.depth === 0))) return { ...b, depth: 0 };
         if (env) return null;
@@ -716,8 +716,9 @@ class Provenance {
   }
 
   private callValue(node: Node, fn: FunctionDef | undefined, env?: Map<string, Prov>): Prov | null {
-    const callee = node.childForFieldName('function');
-    if (callee?.type !== 'identifier') return null;
+    // The callee's kind and name only: no Node for it (fieldChildOf).
+    const callee = fieldChildOf(node, 'function');
+    if (callee?.kind !== 'identifier') return null;
     const name = callee.text;
     const api = MAPPING_APIS.get(name);
     if (api) {
@@ -929,7 +930,7 @@ function isMemoryMapping(n: Node): boolean {
     if (x === n) break;
   }
   if (x.type !== 'call_expression') return false;
-  const api = MAPPING_APIS.get(x.childForFieldName('function')?.text ?? '');
+  const api = MAPPING_APIS.get(fieldText(x, 'function') ?? '');
   return !!api && api.returns === 'memory';
 }
 

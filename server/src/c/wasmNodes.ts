@@ -23,9 +23,10 @@
 //   is the TSTree address.
 // - The descendants call leaves [count, address of count*5 int32] in the buffer; the
 //   caller frees that address.
-// - `Node.prototype.parent` is `marshalNode(this); C._ts_node_parent_wasm(tree[0]);
-//   return unmarshalNode(tree)`: a Node is made (its constructor wants a private
-//   symbol) by having that call leave the wanted node in the buffer.
+// - A `Node` is an object of Node.prototype with the own fields `0` (`other`),
+//   `_children`, `_namedChildren`, `id`, `startIndex`, `startPosition` and `tree`
+//   (what `unmarshalNode` gives its constructor, which wants a private symbol): one
+//   is made here with those fields and that prototype (`nodeOf`).
 // A self-check on the first tree of a process compares these readings with the
 // public API (kinds, starts, ends, ids of the matches, and a made Node); if anything
 // differs, or the module is not reachable, `available()` is false and callers use
@@ -215,6 +216,26 @@ export function nodeFieldChild(node: Node, fieldId: number): ChildSpan | null | 
     (node as unknown as { [0]: number })[0]), fieldId);
 }
 
+/**
+ * `node.childForFieldId(fieldId)?.text` as `source.slice(start, end)` (`source` is the
+ * text the tree was parsed from): the child's span read from the transfer buffer
+ * and one end call, without making its Node (an operator's or a field name's text
+ * is all most callers read of it). null: no such child; undefined: internals not in use.
+ */
+export function nodeFieldText(node: Node, fieldId: number, source: string): string | null | undefined {
+  const m = M;
+  if (!m || verified !== true) return undefined;
+  const t = put(node.tree, node.id, node.startIndex, node.startPosition.row, node.startPosition.column,
+    (node as unknown as { [0]: number })[0]);
+  m._ts_node_child_by_field_id_wasm(t, fieldId);
+  wasmCalls.field++;
+  const at = transfer >> 2;
+  if (m.HEAP32[at] === 0) return null;
+  const start = m.HEAP32[at + 1]!;
+  wasmCalls.endIndex++;
+  return source.slice(start, m._ts_node_end_index_wasm(t));
+}
+
 /** The field call on the node `put` left at `t`, its child's kind and span read from the transfer buffer. */
 function fieldChildAt(m: EmModule, t: number, fieldId: number): ChildSpan | null {
   m._ts_node_child_by_field_id_wasm(t, fieldId);
@@ -229,26 +250,38 @@ function fieldChildAt(m: EmModule, t: number, fieldId: number): ChildSpan | null
   return { symbol, start, end };
 }
 
-/** Per tree, one Node of it whose `parent` getter carries `makeNode`'s answer. */
-const carriers = new WeakMap<Tree, Node>();
-
 /** The `Node` web-tree-sitter would have made for match `i` of `raw` (a fresh object each call). */
 export function makeNode(tree: Tree, raw: RawNodes, i: number): Node {
-  const m = M!;
-  let carrier = carriers.get(tree);
-  if (!carrier) carriers.set(tree, (carrier = tree.rootNode));
-  const parent = m._ts_node_parent_wasm;
-  // `carrier.parent` marshals the carrier, calls this, and unmarshals the buffer.
-  m._ts_node_parent_wasm = () => {
-    put(tree, raw.ids[i]!, raw.starts[i]!, raw.rows[i]!, raw.columns[i]!, raw.others[i]!);
-  };
-  try {
-    wasmCalls.made++;
-    return carrier.parent!;
-  } finally {
-    m._ts_node_parent_wasm = parent;
-  }
+  wasmCalls.made++;
+  return nodeOf(tree, raw.ids[i]!, raw.starts[i]!, raw.rows[i]!, raw.columns[i]!, raw.others[i]!);
 }
+
+const NODE_PROTO = Node.prototype;
+
+/**
+ * A `Node` as web-tree-sitter's `unmarshalNode` makes it (the same own fields, in the
+ * order its class declares them), without its constructor: that one wants a private
+ * symbol and an options object, and defines its seven class fields one by one.
+ */
+function nodeOf(tree: Tree, id: number, start: number, row: number, column: number, other: number): Node {
+  return new (MadeNode as unknown as new (...a: unknown[]) => Node)(tree, id, start, row, column, other);
+}
+
+/**
+ * Makes web-tree-sitter's Nodes: a plain constructor whose prototype is Node's, so
+ * `instanceof Node` and every accessor hold; V8 sizes its objects to their fields
+ * (an `Object.create(Node.prototype)` object grew an out-of-object property store).
+ */
+function MadeNode(this: Record<string | number, unknown>, tree: Tree, id: number, start: number, row: number, column: number, other: number): void {
+  this[0] = other;
+  this._children = undefined;
+  this._namedChildren = undefined;
+  this.id = id;
+  this.startIndex = start;
+  this.startPosition = { row, column };
+  this.tree = tree;
+}
+MadeNode.prototype = NODE_PROTO;
 
 /**
  * The first walk of a process against the public API: the same matches (ids,
@@ -277,7 +310,7 @@ function selfCheck(tree: Tree, symbols: readonly number[], raw: RawNodes): boole
       if (i < 0 || i >= pub.length) continue;
       const made = makeNode(tree, raw, i);
       const n = pub[i]!;
-      if (!(made instanceof Node) || made.id !== n.id || made.type !== n.type || made.endIndex !== n.endIndex ||
+      if (!(made instanceof Node) || Object.keys(made).join() !== Object.keys(n).join() || made.id !== n.id || made.type !== n.type || made.endIndex !== n.endIndex ||
           made.text !== n.text || made.parent?.id !== n.parent?.id) return failed(`made node ${i} differs`);
     }
     return true;

@@ -92,6 +92,9 @@ test("the raw walk reads what web-tree-sitter's descendantsOfType and Node acces
       );
       const made = makeNode(tree, raw, i);
       assert.ok(made instanceof Node);
+      // web-tree-sitter's own fields, in its order (0 holds the alias its accessors marshal).
+      assert.deepEqual(Object.keys(made), Object.keys(n));
+      assert.equal((made as unknown as { [0]: number })[0], (n as unknown as { [0]: number })[0]);
       assert.equal(sig(made), sig(n));
       assert.deepEqual(made.startPosition, n.startPosition);
       assert.equal(made.text, n.text);
