@@ -20,6 +20,8 @@ export interface CType {
   /** `struct:tag` for struct/union tags, a typedef or builtin name otherwise. */
   name: string;
   ptr: number;
+  /** Of `ptr`, the innermost levels that are arrays (set for struct members only, see arraysOf). */
+  arrays?: number;
 }
 
 const WIDTH_BY_NAME: ReadonlyMap<string, number> = new Map([
@@ -272,7 +274,7 @@ export class Types {
       const name = typeName(t);
       for (const d of decls) {
         const named = declaredName(d);
-        if (named && name && !into.has(named.name)) into.set(named.name, { name, ptr: named.depth });
+        if (named && name && !into.has(named.name)) into.set(named.name, named.arrays ? { name, ptr: named.depth, arrays: named.arrays } : { name, ptr: named.depth });
       }
     }
   }
@@ -286,6 +288,18 @@ export class Types {
       cur = { name: a.name, ptr: cur.ptr + a.ptr };
     }
     return cur;
+  }
+
+  /**
+   * Array levels of member `field` of struct `tag` (`u8 signature[20]`: 1), 0 when
+   * it is no array or the struct is not known. An array member of a struct in MMIO
+   * names an address: `vbt->signature` handed to memcmp is no load, and
+   * `vbt->signature[0]` is the access.
+   */
+  arraysOf(tag: string | undefined, field: string): number {
+    if (tag === undefined) return 0;
+    this.readTypes();
+    return this.structTable.get(tag)?.get(field)?.arrays ?? 0;
   }
 
   /** The struct tag a `->` (arrow) or `.` access on an expression of type t reads. */

@@ -4,12 +4,12 @@
 // cannot decode. Declarations are found where the annotation stood before it was
 // blanked for parsing.
 
-import { fieldText, indexedNodesOf, mayBeInside, nodesOf } from './nodeIndex';
+import { fieldText, indexedNodesOf, isDotMemberOf, mayBeInside, nodesOf } from './nodeIndex';
 import type { Node, Tree } from 'web-tree-sitter';
 import { MAX_EXPRESSION_NESTING, Types } from './ctypes';
 import { addField, fieldIn, type IomemDecl, type Knowledge } from './knowledge';
 import { Scopes } from './scopes';
-import { declaredName, namesWord, rangeOf } from './syntax';
+import { declaredName, namesWord, rangeOf, unparen } from './syntax';
 import { enclosing, type FunctionDef } from './functions';
 
 export { MAX_EXPRESSION_NESTING } from './ctypes';
@@ -261,6 +261,20 @@ export class DerefFinder {
     return { name: r.name, known: false };
   }
 
+  /**
+   * Array levels of the member a field_expression names in a struct this file
+   * declares (`a->regs` of `u32 regs[4]`: 1), 0 for anything else (ctypes.ts arraysOf).
+   */
+  private arrayMember(node: Node): number {
+    if (node.type !== 'field_expression') return 0;
+    const base = node.childForFieldName('argument');
+    const field = fieldText(node, 'field');
+    if (!base || !field) return 0;
+    // The operator itself: a chain's text (`a->s.regs`) holds an inner `->`.
+    const struct = this.baseStruct(base, fieldText(node, 'operator') === '->');
+    return struct?.known ? this.typesOf!.arraysOf(struct.name, field) : 0;
+  }
+
   remaining(node: Node): { r: number; decl: IomemDecl } | null {
     if (this.memo.has(node.id)) return this.memo.get(node.id)!;
     // Expressions nested thousands deep are generated, not written: past the limit
@@ -296,7 +310,8 @@ export class DerefFinder {
         const arrow = fieldText(node, 'operator') === '->' || node.text.includes('->');
         const inner = base ? this.remaining(base) : null;
         if (inner && ((arrow && inner.r === 1) || (!arrow && inner.r === 0) || (arrow && inner.r === 0))) {
-          return { r: 0, decl: inner.decl };
+          // The member is in MMIO; an array member is an address into it (arraysOf).
+          return { r: this.arrayMember(node), decl: inner.decl };
         }
         const f = this.field(base, fieldName, arrow);
         return f ? { r: f.depth, decl: f } : null;
@@ -312,7 +327,8 @@ export class DerefFinder {
         const inner = a ? this.remaining(a) : null;
         if (!inner) return null;
         const op = fieldText(node, 'operator') ?? node.text[0];
-        if (op === '&') return { r: inner.r + 1, decl: inner.decl };
+        // `&arr` of an array member is the address `arr` already is: one level, not two.
+        if (op === '&') return { r: inner.r + (this.arrayMember(unparen(a!)) ? 0 : 1), decl: inner.decl };
         return inner.r >= 1 ? { r: inner.r - 1, decl: inner.decl } : null;
       }
       case 'binary_expression': {
@@ -382,7 +398,7 @@ export class DerefFinder {
       if (parent && (parent.type === 'field_expression' || parent.type === 'subscript_expression') &&
           parent.childForFieldName('argument')?.id === top.id) {
         const pv = this.remaining(parent);
-        if (pv && pv.r === 0) continue;
+        if (pv && (pv.r === 0 || isDotMemberOf(parent))) continue;
       }
       if (parent?.type === 'pointer_expression' && (fieldText(parent, 'operator') ?? parent.text[0]) === '&') continue;
       if (isUnevaluated(n)) continue;

@@ -274,6 +274,15 @@ export function fieldText(node: Node, field: string): string | undefined {
 }
 
 /**
+ * Whether `parent` is a `.` member access of the expression it holds: then that
+ * expression is not an access by itself; the member is (or, for an array member,
+ * its address is used and nothing is read at this level: ctypes.ts arraysOf).
+ */
+export function isDotMemberOf(parent: Node): boolean {
+  return parent.type === 'field_expression' && fieldText(parent, 'operator') === '.';
+}
+
+/**
  * What `node.descendantsOfType(types)` answers (the node itself included, document
  * order), from the tree's index when every requested kind is indexed.
  */

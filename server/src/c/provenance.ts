@@ -28,7 +28,7 @@
 // value, unless DerefFinder already reports it because the pointer is declared
 // `__iomem` at that point (rule tdx-iomem-deref / tdx-iomem-libc): no double report.
 
-import { fieldChildOf, fieldText, indexedNodesOf, nodesOf, type IndexedNodes } from './nodeIndex';
+import { fieldChildOf, fieldText, indexedNodesOf, isDotMemberOf, nodesOf, type IndexedNodes } from './nodeIndex';
 import type { Node } from 'web-tree-sitter';
 import { prepare } from './annotations';
 import { CATALOGUE, LIBC_DEST_ARG, LIBC_MEMORY_CALLS, MAPPING_APIS, MAPPING_NAMES_RE } from './catalogue';
@@ -37,7 +37,7 @@ import { MAX_EXPRESSION_NESTING, Types, type CType } from './ctypes';
 import { isUnevaluated, type DerefFinder } from './iomem';
 import type { CParser } from './parser';
 import type { Scopes } from './scopes';
-import { callArguments, declaredName, namesWord, rangeOf, someWord } from './syntax';
+import { callArguments, declaredName, namesWord, rangeOf, someWord, unparen } from './syntax';
 import type { Range, Site } from './types';
 import { WordTable } from './words';
 
@@ -682,7 +682,9 @@ class Provenance {
         const a = node.childForFieldName('argument');
         const inner = a ? this.val(a, fn, env) : null;
         if (!inner) return null;
-        if (!isDerefOp(node)) return { ...inner, depth: inner.depth + 1 };
+        // `&arr` of an array member is the address `arr` already is (oxu210hp's
+        // `(__le32 *) &oxu->mem->frame_list`): one level, not two.
+        if (!isDerefOp(node)) return { ...inner, depth: inner.depth + (this.arrayMember(unparen(a!), fn) ? 0 : 1) };
         return inner.depth >= 1 ? { ...inner, depth: inner.depth - 1 } : null;
       }
       case 'subscript_expression': {
@@ -696,7 +698,8 @@ class Provenance {
         const field = fieldText(node, 'field') ?? '';
         const arrow = fieldText(node, 'operator') === '->';
         const b = base ? this.val(base, fn, env) : null;
-        if (b && ((arrow && b.depth <= 1) || (!arrow && b.depth === 0))) return { ...b, depth: 0 };
+        // The member is in MMIO; an array member is an address into it (ctypes.ts arraysOf).
+        if (b && ((arrow && b.depth <= 1) || (!arrow && b.depth === 0))) return { ...b, depth: this.arrayMember(node, fn) };
         if (env) return null;
         return this.fieldProv(this.types.tagOf(base ? this.types.typeOf(base, fn) : null, arrow), field) ??
           (this.memoryFields.has(field) ? null : this.declared(node, fn));
@@ -706,6 +709,15 @@ class Provenance {
       default:
         return null;
     }
+  }
+
+  /** Array levels of the member a field_expression names (`vbt->signature`: 1), 0 for anything else. */
+  private arrayMember(node: Node, fn: FunctionDef | undefined): number {
+    if (node.type !== 'field_expression') return 0;
+    const base = node.childForFieldName('argument');
+    const field = fieldText(node, 'field');
+    if (!base || !field) return 0;
+    return this.types.arraysOf(this.types.tagOf(this.types.typeOf(base, fn), fieldText(node, 'operator') === '->'), field);
   }
 
   /** Provenance from an `__iomem` declaration (what DerefFinder knows). */
@@ -788,7 +800,7 @@ class Provenance {
         const p = t.parent;
         if (p && (p.type === 'field_expression' || p.type === 'subscript_expression') && p.childForFieldName('argument')?.id === t.id) {
           const pv = this.val(p, undefined, env);
-          if (pv && pv.depth === 0) continue;
+          if (pv && (pv.depth === 0 || isDotMemberOf(p))) continue;
         }
         if (p?.type === 'pointer_expression' && !isDerefOp(p)) continue;
         const acc = accessOf(t);
@@ -819,7 +831,7 @@ class Provenance {
     const parent = top.parent;
     if (parent && (parent.type === 'field_expression' || parent.type === 'subscript_expression') && parent.childForFieldName('argument')?.id === top.id) {
       const pv = this.val(parent, fn);
-      if (pv && pv.depth === 0) return null; // the outer member/subscript is the access
+      if (pv && (pv.depth === 0 || isDotMemberOf(parent))) return null; // the outer member/subscript is the access
     }
     if (parent?.type === 'pointer_expression' && !isDerefOp(parent)) return null; // &p->f: an address
     if (parent?.type === 'call_expression' && parent.childForFieldName('function')?.id === top.id) return null;
@@ -914,12 +926,6 @@ function addTo(m: Map<string, Set<number>>, key: string, v: number): void {
   let set = m.get(key);
   if (!set) m.set(key, (set = new Set()));
   set.add(v);
-}
-
-function unparen(n: Node): Node {
-  let x = n;
-  while (x.type === 'parenthesized_expression' && x.namedChildCount === 1) x = x.namedChild(0)!;
-  return x;
 }
 
 /** A call (under casts and parentheses) of a mapping API that returns normal memory. */

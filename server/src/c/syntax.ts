@@ -132,19 +132,27 @@ export function rangeOf(node: Node): Range {
   };
 }
 
-/** The identifier a declarator declares, and how many pointer/array levels wrap it. */
-export function declaredName(declarator: Node | null): { name: string; node: Node; depth: number } | null {
+/**
+ * The identifier a declarator declares, how many pointer/array levels wrap it, and
+ * how many of the innermost are arrays (`u8 sig[4]` 1, `u32 r[2][4]` 2, `u8 *p[4]` 1,
+ * `u8 (*p)[4]` 0): the declared object is an array when that is above 0, and its
+ * name in an expression is then an address, not a load (C11 6.3.2.1p3).
+ */
+export function declaredName(declarator: Node | null): { name: string; node: Node; depth: number; arrays: number } | null {
   let depth = 0;
+  let arrays = 0;
   let d = declarator;
   for (let guard = 0; d && guard < 64; guard++) {
     switch (d.type) {
       case 'identifier':
       case 'field_identifier':
       case 'type_identifier':
-        return { name: d.text, node: d, depth };
+        return { name: d.text, node: d, depth, arrays };
       case 'pointer_declarator':
       case 'array_declarator':
         depth++;
+        // Walking from the outside in, the levels nearest the name come last.
+        arrays = d.type === 'array_declarator' ? arrays + 1 : 0;
         d = d.childForFieldName('declarator');
         break;
       case 'init_declarator':
@@ -208,4 +216,11 @@ export function identifiersIn(node: Node): Set<string> {
 export function isInside(node: Node, types: ReadonlySet<string>, stop?: Node): boolean {
   for (let p = node.parent; p && p.id !== stop?.id; p = p.parent) if (types.has(p.type)) return true;
   return false;
+}
+
+/** The expression inside any parentheses around it. */
+export function unparen(n: Node): Node {
+  let x = n;
+  while (x.type === 'parenthesized_expression' && x.namedChildCount === 1) x = x.namedChild(0)!;
+  return x;
 }

@@ -104,3 +104,12 @@ test("a header's typedef names its struct: the struct's own fields decide, not a
   const { src, sites } = await sitesOf('header_typedef.c', ['header_typedef.h']);
   assertMarks(src, sites);
 });
+
+test('an array member of a struct in MMIO is an address: its elements are the accesses, memcmp on it reads MMIO, &arr is the array (gma500, smem, ws16c48, oxu210hp shapes)', async () => {
+  const { src, sites } = await sitesOf('array_members.c');
+  assertMarks(src, sites);
+  const lines = src.split('\n');
+  const memcmpLine = lines.findIndex((l) => l.includes('memcmp(vbt->signature'));
+  const at = sites.filter((s) => s.range.start.line === memcmpLine);
+  assert.deepEqual(at.map((s) => s.accessor), ['memcmp'], 'memcmp on the array, not a load of it');
+});
