@@ -209,14 +209,17 @@ export interface PoolRun<R> {
   /** A file a worker died on, given again to a worker with `heapMb` (for a note to the user). */
   retried?: (path: string, heapMb: number | undefined) => void;
   /**
-   * Past this footprint (workerFootprintMb) after a file, a worker says so with that
-   * file's result and is replaced: it is terminated, and once its thread has exited
-   * (its memory gone) a fresh worker takes its lane on with the next file.
+   * Past this footprint (workerFootprintMb) after a file, a worker renews its engine on
+   * its own thread (scanWorker.ts: the JIT's code is kept); when it is still past it,
+   * it says so with that file's result and is replaced: it is terminated, and once its
+   * thread has exited (its memory gone) a fresh worker takes its lane on with the next file.
    */
   recycleMb?: number;
   /**
    * Past this sum of the workers' footprints (each as of its last answer), the worker
-   * whose answer took the sum there is replaced too, when none is larger.
+   * whose answer took the sum there, when none is larger, is asked to renew its engine
+   * after the files it holds (PoolRequest), and is replaced when a renewal of it freed
+   * too little (renewalFreed).
    */
   recycleTotalMb?: number;
   /** Called once per worker replaced under recycleMb or recycleTotalMb. */
