@@ -19,7 +19,8 @@ import { FileQueue } from '../../server/src/cli/poolQueue';
  * (the worker dies) unless the worker has the retry's doubled heap limit; `retire`
  * asks to be replaced with its answer (and the worker then starts no queued file, as
  * scanWorker.ts); `fat` leaves the worker at 250 MB (its footprint, sent with each
- * answer), any other file at 60. Each answer says which thread gave it and whether the pool had
+ * answer) until its engine is renewed, any other file at 60. Asked to renew its engine (PoolRequest), a worker that
+ * audited a `lean` file drops back to 60 MB; any other frees nothing and retires. Each answer says which thread gave it and whether the pool had
  * already queued the next file when this one was done (receiveMessageOnPort takes it
  * out of the port: the worker keeps it in a queue of its own).
  */
@@ -29,15 +30,28 @@ const queue = [];
 let retiring = false;
 let running = false;
 const big = (resourceLimits.maxOldGenerationSizeMb ?? 0) >= 64;
+/** The footprint of the last answer; whether a file named lean was audited (its renewal frees the fat). */
+let last = 60;
+let lean = false;
 function one(m) {
+  if (m.renew) {
+    // As scanWorker.ts: a fresh engine, and the footprint before and after; too little freed, it retires.
+    const before = last;
+    last = lean ? 60 : last;
+    const retire = last > before * 0.75;
+    parentPort.postMessage({ renewed: true, before, after: last, footprintMb: last, ...(retire ? { retire: true } : {}) });
+    return retire;
+  }
   if (m.path.includes('crash') && !big) throw new Error('a worker dies on ' + m.path);
+  if (m.path.includes('lean')) lean = true;
   const start = Date.now();
   const ms = m.path.includes('stall') ? 1000 : m.path.includes('slow') ? 30 : 0;
   while (Date.now() - start < ms);
   const next = receiveMessageOnPort(parentPort);
   if (next) queue.push(next.message);
   const retire = m.path.includes('retire');
-  const footprintMb = m.path.includes('fat') ? 250 : 60;
+  // The fat stays until the worker's engine is renewed, as a real worker's header knowledge does.
+  const footprintMb = (last = m.path.includes('fat') || last === 250 ? 250 : 60);
   parentPort.postMessage({ id: m.id, result: { path: m.path, thread: threadId, queued: next !== undefined || queue.length > 0, start, end: Date.now() }, footprintMb, ...(retire ? { retire: true } : {}) });
   return retire;
 }
@@ -71,6 +85,7 @@ async function pool(files: string[], jobs: number, extra: { recycleMb?: number; 
   let open = false;
   const retried: string[] = [];
   let recycled = 0;
+  const renewed: [number, number][] = [];
   await runPool<Answer>({
     files,
     jobs,
@@ -91,11 +106,12 @@ async function pool(files: string[], jobs: number, extra: { recycleMb?: number; 
     recycleMb: extra.recycleMb ?? 1,
     recycleTotalMb: extra.recycleTotalMb,
     recycled: () => recycled++,
+    renewed: (b, a) => renewed.push([b, a]),
     heldBudget: extra.heldBudget,
     heavy: extra.heavy,
     weigh: extra.weigh,
   });
-  return { emitted, retried, recycled };
+  return { emitted, retried, recycled, renewed };
 }
 
 const names = (n: number, f: (i: number) => string = (i) => `f${String(i).padStart(3, '0')}.c`) => Array.from({ length: n }, (_, i) => f(i));
@@ -156,6 +172,19 @@ describe('the pool keeps a worker fed', () => {
       else assert.ok(recycled >= 1 && recycled <= 4, `${recycled} replaced`);
     });
   }
+
+  test('2 workers under a total of 300 MB: a worker whose renewed engine frees enough is kept, with its queued file, and nothing is lost', async () => {
+    const files = names(30, (i) => `f${String(i).padStart(2, '0')}${i % 7 === 6 ? '-fat' : ''}-lean-slow.c`);
+    const { emitted, recycled, renewed } = await pool(files, 2, { recycleMb: 100_000, recycleTotalMb: 300 });
+    assert.deepEqual(emitted.map((e) => e.i), files.map((_, i) => i), 'each file once, in order');
+    assert.deepEqual(emitted.map((e) => e.r.path), files);
+    assert.deepEqual(emitted.filter((e) => e.r.here).map((e) => e.r.path), []);
+    assert.equal(recycled, 0, 'no worker replaced');
+    assert.ok(renewed.length >= 1, 'a worker renewed its engine');
+    assert.ok(renewed.every(([b, a]) => b === 250 && a === 60), JSON.stringify(renewed));
+    // Two threads did every file: the renewal did not start a third.
+    assert.equal(new Set(emitted.map((e) => e.r.thread)).size, 2);
+  });
 
   test('two workers never audit two heavy files at once, and the output keeps its order', async () => {
     const files = names(24, (i) => `f${String(i).padStart(2, '0')}${i % 3 !== 2 ? '-heavy' : ''}-slow.c`);

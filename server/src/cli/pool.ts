@@ -11,6 +11,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { FileQueue } from './poolQueue';
+import { liftMainSemiSpaceCap, workerYoungMb } from './youngGeneration';
 
 /**
  * Worker threads by default: one per core. One per core but one was the default while
@@ -37,16 +38,6 @@ export function defaultJobs(): number {
  * (BENCHMARKS.md); scan of drivers/ from 1,781 MB to the figure there.
  */
 const WORKER_HEAP_MB = 384;
-
-/**
- * Each worker's young generation when more than one runs (V8 splits it into two
- * semi-spaces and a new large-object space of a third each): 12 MB instead of V8's 48,
- * so each worker keeps 8 MB of new space committed instead of 32. With two workers on
- * drivers/ (and glibc's arenas limited, reexec.ts) V8's pages at the peak went from 383
- * to 347 MiB (runs in different pairs: 4 % more CPU, within what the load moved;
- * BENCHMARKS.md, "Two workers in 500 MB").
- */
-const WORKER_YOUNG_MB = 12;
 
 /** The limit, or TDX_AUDIT_WORKER_HEAP_MB's (at least 16 MB): to trade CPU for memory on a small machine. */
 export function workerHeapMb(): number {
@@ -120,6 +111,20 @@ export function workerFootprintMb(h: { total_heap_size: number; external_memory:
   return (h.total_heap_size + Math.max(0, h.external_memory - runBytes)) / (1 << 20);
 }
 
+/** What the pool posts to a worker: a file to audit, or (PoolRun.recycleTotalMb) to renew its engine. */
+export type PoolRequest = { id: number; path: string } | { renew: true };
+
+/**
+ * Whether renewing a worker's engine (scanWorker.ts: a fresh engine on the same
+ * thread, its JIT's code kept) freed enough to be tried again: a quarter of its
+ * footprint. What a fresh engine does not free (WASM memories, which never shrink;
+ * what modules keep for the thread's life) only a fresh thread does: the pool
+ * replaces the worker once a renewal frees less.
+ */
+export function renewalFreed(beforeMb: number, afterMb: number): boolean {
+  return afterMb <= beforeMb * 0.75;
+}
+
 /**
  * A source this large, or with an object beside it (foo.o beside foo.c: the compiled
  * form is joined, DWARF decoded), is heavy (PoolRun.heavy). Two workers on drivers/
@@ -145,19 +150,24 @@ export function noteRetried(note: (m: string) => void): (path: string, heapMb: n
 }
 
 /**
- * PoolRun's recycleMb and recycled for a run, from workerRecycleMb: `done` says on
- * `note` how many workers were replaced when the user chose the threshold (it trades
- * a fresh worker's start-up CPU for memory), and nothing otherwise.
+ * PoolRun's recycleMb, recycled and renewed for a run, from workerRecycleMb: `done`
+ * says on `note` how many workers were replaced when the user chose the threshold (it
+ * trades a fresh worker's start-up CPU for memory), and nothing otherwise; with
+ * TDX_AUDIT_POOL_STATS=1 it says how many were replaced and how many renewed their
+ * engine (scanWorker.ts), whatever the threshold (for measurements).
  */
-export function recycling(note: (m: string) => void, jobs = 1): Pick<PoolRun<unknown>, 'recycleMb' | 'recycleTotalMb' | 'recycled'> & { done: () => void } {
+export function recycling(note: (m: string) => void, jobs = 1): Pick<PoolRun<unknown>, 'recycleMb' | 'recycleTotalMb' | 'recycled' | 'renewed'> & { done: () => void } {
   const { mb, given, totalMb } = workerRecycleMb(jobs);
   let replaced = 0;
+  const renewals: string[] = [];
   return {
     recycleMb: mb,
     recycleTotalMb: totalMb,
     recycled: () => replaced++,
+    renewed: (before, after) => renewals.push(`${before.toFixed(0)}->${after.toFixed(0)}`),
     done: () => {
       if (given && mb !== undefined) note(`tdx-audit: ${replaced} worker(s) replaced past ${mb} MB of heap and WASM memory`);
+      if (process.env.TDX_AUDIT_POOL_STATS === '1') note(`tdx-audit: pool: ${replaced} worker(s) replaced, ${renewals.length} engine(s) renewed (MB before->after: ${renewals.join(' ') || 'none'})`);
     },
   };
 }
@@ -199,18 +209,23 @@ export interface PoolRun<R> {
   /** A file a worker died on, given again to a worker with `heapMb` (for a note to the user). */
   retried?: (path: string, heapMb: number | undefined) => void;
   /**
-   * Past this footprint (workerFootprintMb) after a file, a worker says so with that
-   * file's result and is replaced: it is terminated, and once its thread has exited
-   * (its memory gone) a fresh worker takes its lane on with the next file.
+   * Past this footprint (workerFootprintMb) after a file, a worker renews its engine on
+   * its own thread (scanWorker.ts: the JIT's code is kept); when it is still past it,
+   * it says so with that file's result and is replaced: it is terminated, and once its
+   * thread has exited (its memory gone) a fresh worker takes its lane on with the next file.
    */
   recycleMb?: number;
   /**
    * Past this sum of the workers' footprints (each as of its last answer), the worker
-   * whose answer took the sum there is replaced too, when none is larger.
+   * whose answer took the sum there, when none is larger, is asked to renew its engine
+   * after the files it holds (PoolRequest), and is replaced when a renewal of it freed
+   * too little (renewalFreed).
    */
   recycleTotalMb?: number;
   /** Called once per worker replaced under recycleMb or recycleTotalMb. */
   recycled?: () => void;
+  /** Called once per worker that renewed its engine instead (scanWorker.ts), with its footprint before and after (MB). */
+  renewed?: (beforeMb: number, afterMb: number) => void;
   /**
    * What a result weighs while it waits for an earlier file's (poolQueue.ts; by
    * default 1 a file), and how much may wait before files ahead of the writer stop
@@ -299,6 +314,8 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
     }
     return sum > run.recycleTotalMb && mb >= largest;
   };
+  // The main thread's semi-space flag (reexec.ts) would cap the workers' young generation too.
+  liftMainSemiSpaceCap();
   let restarts = 0;
   const lane = (retry?: number): Promise<void> =>
     new Promise<void>((resolveLane, rejectLane) => {
@@ -307,7 +324,8 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
       const bigger = retry !== undefined;
       if (retry !== undefined) run.retried?.(files[retry]!, heapMb);
       const workerData = { ...run.workerData, recycleMb: run.recycleMb };
-      const young = threads > 1 ? { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } : {};
+      const ymb = workerYoungMb(threads);
+      const young = ymb !== undefined ? { maxYoungGenerationSizeMb: ymb } : {};
       const w = new Worker(wp, { workerData, ...(heapMb ? { resourceLimits: { maxOldGenerationSizeMb: heapMb, ...young } } : {}) });
       /** Files posted to this worker and not answered, in the order it audits them. */
       const inflight: number[] = [];
@@ -315,9 +333,13 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
       let ended = false;
       /** Set when this worker is let go after a file (a bigger worker's one file, or past recycleMb): its exit starts the next worker. */
       let retiring = false;
+      /** A renewal asked of this worker (under recycleTotalMb) and not yet answered. */
+      let renewAsked = false;
+      /** Whether this worker's last renewal freed enough to ask for another (renewalFreed). */
+      let renewable = true;
       const post = (i: number) => {
         inflight.push(i);
-        w.postMessage({ id: i, path: files[i] });
+        w.postMessage({ id: i, path: files[i]! } satisfies PoolRequest);
       };
       /** Tops the worker up to IN_FLIGHT files; stops it when it has none and none is left. */
       const feed = () => {
@@ -363,7 +385,17 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
       };
       signal?.addEventListener('abort', stop, { once: true });
       feeders.add(feed);
-      w.on('message', (m: { ready?: true; fatal?: string; id?: number; result?: R; retire?: true; footprintMb?: number }) => {
+      /** Lets this worker go (past a threshold, or a bigger worker's one file): its queued files go to another. Returns false when none is left to go on with. */
+      const retire = (): boolean => {
+        queue.giveBack(inflight);
+        inflight.length = 0;
+        if (!bigger && !queue.more) return false;
+        if (!bigger) run.recycled?.();
+        retiring = true;
+        void w.terminate();
+        return true;
+      };
+      w.on('message', (m: { ready?: true; fatal?: string; id?: number; result?: R; retire?: true; footprintMb?: number; renewed?: true; before?: number; after?: number; renewedBefore?: number }) => {
         if (m.fatal) {
           ended = true;
           feeders.delete(feed);
@@ -373,27 +405,39 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
           ready = true;
           return feed();
         }
+        if (m.renewed) {
+          // The renewal asked under recycleTotalMb: its files go on unless it freed too little.
+          renewAsked = false;
+          if (retiring || ended) return;
+          run.renewed?.(m.before!, m.after!);
+          renewable = m.retire !== true;
+          footprints.set(feed, m.footprintMb!);
+          if (m.retire && !signal?.aborted && retire()) return;
+          return feed();
+        }
         // A worker let go may still answer a file it had started: taken unless another worker's answer came first.
         if (retiring || ended) return done(m.id!, m.result!);
         const k = inflight.indexOf(m.id!);
         if (k >= 0) inflight.splice(k, 1);
-        // A bigger worker ends after its one file, and a worker past recycleMb after
-        // the file that took it there (it starts none of the files queued behind it:
-        // those go to the next worker): their memory goes back to the system before
-        // the next worker of the lane starts (two would be alive at once otherwise).
-        // Past recycleTotalMb the worker did not choose to go: a file it has started
-        // is given to another worker too.
-        const retire = m.retire === true || overTotal(feed, m.footprintMb);
-        if ((bigger || retire) && !signal?.aborted) {
-          queue.giveBack(inflight);
-          inflight.length = 0;
-          if (bigger || queue.more) {
-            if (!bigger) run.recycled?.();
-            retiring = true;
-            void w.terminate();
-            done(m.id!, m.result!);
-            return;
-          }
+        // Past recycleMb the worker renewed its engine before it answered (scanWorker.ts).
+        if (m.renewedBefore !== undefined) {
+          run.renewed?.(m.renewedBefore, m.footprintMb!);
+          renewable = m.retire !== true;
+        }
+        // A bigger worker ends after its one file, and a worker past recycleMb (its
+        // engine renewed, and not enough freed) after the file that took it there (it
+        // starts none of the files queued behind it: those go to the next worker):
+        // their memory goes back to the system before the next worker of the lane
+        // starts (two would be alive at once otherwise). Past recycleTotalMb the
+        // worker is asked to renew its engine after the files it holds, and is replaced
+        // (a file it has started given to another worker too) when that freed too little.
+        const over = m.retire !== true && !bigger && overTotal(feed, m.footprintMb);
+        if (over && renewable && !renewAsked && !signal?.aborted) {
+          renewAsked = true;
+          w.postMessage({ renew: true } satisfies PoolRequest);
+        } else if ((bigger || m.retire === true || (over && !renewAsked)) && !signal?.aborted && retire()) {
+          done(m.id!, m.result!);
+          return;
         }
         // The next file goes out before this one's result is written: the worker
         // audits while this thread writes (on drivers/ the writer's JSON is 166 MB).

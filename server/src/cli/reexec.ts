@@ -12,11 +12,11 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { defaultJobs } from './pool';
+import { MAIN_SEMI_SPACE_FLAG, MAIN_SEMI_SPACE_MARK } from './youngGeneration';
 
 /** Set in the child's environment: a process that has it never starts another. */
 export const REEXEC_MARK = 'TDX_AUDIT_REEXECUTED';
 const ARENAS = '2';
-const MAIN_SEMI_SPACE = '--max-semi-space-size=4';
 
 /** Signals a CI runner or a terminal sends that the child must see too (the parent only waits). */
 const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
@@ -57,10 +57,10 @@ export function reexec(argv: readonly string[]): Promise<number> {
   const script = process.argv[1]!;
   // The main thread's young generation too (the workers' is set per worker, pool.ts):
   // semi-spaces of 4 MB instead of 16 took its heap from 52-57 to 29-43 MB on drivers/.
-  const semi = process.execArgv.some((a) => a.startsWith('--max-semi-space-size')) ? [] : [MAIN_SEMI_SPACE];
+  const semi = process.execArgv.some((a) => a.startsWith('--max-semi-space-size')) ? [] : [MAIN_SEMI_SPACE_FLAG];
   const child = spawn(process.execPath, [...semi, ...process.execArgv, script, ...argv], {
     stdio: 'inherit',
-    env: { ...process.env, MALLOC_ARENA_MAX: ARENAS, [REEXEC_MARK]: '1' },
+    env: { ...process.env, MALLOC_ARENA_MAX: ARENAS, [REEXEC_MARK]: '1', ...(semi.length ? { [MAIN_SEMI_SPACE_MARK]: '1' } : {}) },
   });
   const forward = (sig: NodeJS.Signals) => {
     child.kill(sig);

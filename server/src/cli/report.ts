@@ -201,6 +201,7 @@ function pooledJobs(jobs: number, signal: AbortSignal, note: (m: string) => void
       recycleTotalMb: recycle.recycleTotalMb,
       heavy: heavyFile,
       recycled: recycle.recycled,
+      renewed: recycle.renewed,
       // Rows held for the writer (spooled rows keep a few fields per finding here).
       weigh: (x) => (x.kind === 'rows' || x.kind === 'spooled' ? 1 + x.rows.findings.length : 0),
     }).finally(recycle.done);

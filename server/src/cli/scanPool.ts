@@ -65,6 +65,7 @@ export async function scanFiles(
     recycleTotalMb: recycle.recycleTotalMb,
     heavy: heavyFile,
     recycled: recycle.recycled,
+    renewed: recycle.renewed,
     weigh: scanResultWeight,
   });
   recycle.done();
