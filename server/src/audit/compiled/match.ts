@@ -41,6 +41,20 @@ const COPY_CALL = /\b(memcpy|memmove|memset|memcmp|strcpy|strncpy|strscpy|strlcp
  * is written, every other argument read. The other side is an ordinary buffer
  * whose loads or stores are not MMIO.
  */
+/**
+ * The column copyDirection reads a site from: a dereference's own; for a plain
+ * memcpy/memset on MMIO (iomem-libc, whose range is the whole call) the MMIO
+ * argument's, found by its text after the call's start (`memcpy((void *)r->ring, src,
+ * n)`: the destination, written); the call's start when that argument is not on the
+ * line (copyDirection then names no side).
+ */
+function copySideColumn(site: Site, lineText: string): number {
+  const at = site.callRange.start.character;
+  if (site.kind !== 'iomem-libc' || !site.address) return at;
+  const i = lineText.indexOf(site.address, at);
+  return i >= 0 ? i : at;
+}
+
 export function copyDirection(lineText: string, siteColumn: number): 'R' | 'W' | undefined {
   let depth = 0;
   let commas = 0;
@@ -255,7 +269,7 @@ export function compiledFormsFor(input: JoinInput): FileCompiled {
       const candidates: { fn: FunctionCode; insn: WalkedInstruction }[] = [];
       const byFlow: { fn: FunctionCode; insn: WalkedInstruction }[] = [];
       let flowKnows = false;
-      const dir = copyDirection(lineText, site.callRange.start.character);
+      const dir = copyDirection(lineText, copySideColumn(site, lineText));
       for (const r of regions) {
         for (const { fn, insn } of o.code.instructionsIn(r.lo, r.hi)) {
           if (!insn.valid) continue;
@@ -263,7 +277,10 @@ export function compiledFormsFor(input: JoinInput): FileCompiled {
           if (known) {
             flowKnows = true;
             const a = known.get(insn.ip);
-            if (a && (!dir || a.access === dir || a.access === 'RW') && site.kind !== 'iomem-libc') {
+            // A plain memcpy/memset on MMIO that gcc inlined (rep movs, vector moves) is
+            // found as a dereference is: the accesses whose address the dataflow derives
+            // from MMIO, on the copy's device side; a call to it is named below.
+            if (a && (!dir || a.access === dir || a.access === 'RW')) {
               byFlow.push({ fn, insn });
               continue;
             }
@@ -283,7 +300,7 @@ export function compiledFormsFor(input: JoinInput): FileCompiled {
       // attributes an inline memset/memcpy or a read-modify-write to other columns of the
       // line), or another site's: the dataflow decides, so the whole line is looked at too.
       const wholeLine: { fn: FunctionCode; insn: WalkedInstruction }[] = [];
-      if (flowKnows && site.kind !== 'iomem-libc') {
+      if (flowKnows) {
         for (const r of rows.flatMap((rs) => regionsOfRows(rs, source, line1, undefined, lineText))) {
           for (const { fn, insn } of o.code.instructionsIn(r.lo, r.hi)) {
             const a = flow.accessesOf(fn)?.get(insn.ip);
