@@ -12,6 +12,8 @@
 // depth different or that opens and closes in different blocks (`#ifdef X` giving
 // a function two headers: which one the parse takes is not the lexer's to say).
 
+import { NO_WORD, STARTS, wordUnits } from './words';
+
 /** One `{ ... }` at file scope. */
 export interface TopBlock {
   /** Offset of the `{` and of the matching `}`. */
@@ -45,18 +47,11 @@ const CONDITIONAL_BRANCH = new Set(['elif', 'elifdef', 'elifndef', 'else']);
 const CONDITION_KEYWORDS = new Set(['if', 'while', 'switch', 'for']);
 
 /**
- * Per UTF-16 code unit: 1 for `[A-Za-z_$]` and any non-ASCII unit (a word of C as the
- * lexer skips it), 2 for a digit (goes on with one), 0 for the rest: one table read
- * per character of the file (a range test each was half of the lexer's word time).
+ * Per UTF-16 code unit: STARTS for `[A-Za-z_$]` and any non-ASCII unit (a word of C as
+ * the lexer skips it), CONTINUES for a digit, NO_WORD for the rest (a range test per
+ * character was half of the lexer's word time).
  */
-const WORD_UNIT = (() => {
-  const t = new Uint8Array(65536).fill(1, 128);
-  for (let c = 0; c < 128; c++) {
-    if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 36) t[c] = 1;
-    else if (c >= 48 && c <= 57) t[c] = 2;
-  }
-  return t;
-})();
+const WORD_UNIT = wordUnits({ dollar: true, nonAscii: true });
 
 /** What a statement (or a label) ends with: a directive after one stands between statements. */
 const STATEMENT_END = new Set([';', '{', '}', ':']);
@@ -192,9 +187,9 @@ export function topBlocks(text: string): Blocks {
         headerStart = i + 1;
       }
     } else if (c === 59 /* ; */ && depth === 0) headerStart = i + 1;
-    if (WORD_UNIT[c] === 1) {
+    if (WORD_UNIT[c] === STARTS) {
       let j = i + 1;
-      while (j < n && WORD_UNIT[text.charCodeAt(j)] !== 0) j++;
+      while (j < n && WORD_UNIT[text.charCodeAt(j)] !== NO_WORD) j++;
       // `if ACPI_FAILURE(x)`: a keyword whose condition a macro supplies, parens and
       // all. tree-sitter cannot read it (drivers/platform/x86/thinkpad_acpi.c).
       // (Only a word starting as one of them is sliced: most words of a body are not.)

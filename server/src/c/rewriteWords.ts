@@ -6,7 +6,7 @@
 // Here are the cheap answers the rewrite asks first: each says "no" only where the
 // slow test says no (test/unit/c/rewrite-words.test.ts holds them against it).
 
-import { wordHash } from './words';
+import { wordHash, wordUnits } from './words';
 
 /** 2^14 bits: a few hundred words set about 1 % of them. */
 const FILTER_LOG2 = 14;
@@ -30,15 +30,8 @@ export class WordFilter {
   }
 }
 
-/** Per UTF-16 code unit: 1 for `[A-Za-z_]` (starts and continues a word of the rewrite), 2 for a digit (continues one). */
-export const REWRITE_WORD = (() => {
-  const t = new Uint8Array(65536);
-  for (let c = 0; c < 128; c++) {
-    if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95) t[c] = 1;
-    else if (c >= 48 && c <= 57) t[c] = 2;
-  }
-  return t;
-})();
+/** Per UTF-16 code unit: STARTS for `[A-Za-z_]` (starts and continues a word of the rewrite), CONTINUES for a digit (words.ts wordUnits). */
+export const REWRITE_WORD = wordUnits({ dollar: false, nonAscii: false });
 
 /** `/^[A-Z][A-Z0-9_]*[A-Z0-9]$/.test(w)` (a macro's name) by character codes: most words fail at the first. */
 export function isCaps(w: string): boolean {

@@ -14,21 +14,36 @@ import { partitionPoint } from '../sorted';
 /** `C_WORD_RE` (syntax.ts) anchored at `lastIndex`: a word starting exactly there. */
 const WORD_AT = /(?:[\p{ID_Start}_$]|\\u[\dA-Fa-f]{4}|\\U[\dA-Fa-f]{8})(?:[\p{ID_Continue}$]|\\u[\dA-Fa-f]{4}|\\U[\dA-Fa-f]{8})*/uy;
 
-/**
- * Per UTF-16 code unit: STARTS (and continues) an ASCII word (`[A-Za-z_$]`), 2 only
- * continues one (a digit), NO_WORD neither (every other unit, ASCII or not). The word
- * scans here and syntax.ts's read ASCII by this table.
- */
 export const NO_WORD = 0;
 export const STARTS = 1;
-export const WORD_CLASS = (() => {
+/** Continues a word, does not start one (a digit). */
+export const CONTINUES = 2;
+
+/**
+ * A table of the UTF-16 code units by what they are to a lexer's words: STARTS (and
+ * continues) for `[A-Za-z_]`, and `$` with `dollar`, and every non-ASCII unit with
+ * `nonAscii`; CONTINUES for a digit; NO_WORD for the rest. One table read per
+ * character instead of a range test each. The lexers differ only in those two
+ * choices: this file's and syntax.ts's word scans (WORD_CLASS), the region lexer
+ * (regions.ts: a non-ASCII unit is part of a word it skips) and the rewrite
+ * (rewriteWords.ts: `[A-Za-z_]\w*`, no `$`).
+ */
+export function wordUnits(o: { dollar: boolean; nonAscii: boolean }): Uint8Array {
   const t = new Uint8Array(65536);
+  if (o.nonAscii) t.fill(STARTS, 128);
   for (let c = 0; c < 128; c++) {
-    if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 36) t[c] = STARTS;
-    else if (c >= 48 && c <= 57) t[c] = 2;
+    if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || (o.dollar && c === 36)) t[c] = STARTS;
+    else if (c >= 48 && c <= 57) t[c] = CONTINUES;
   }
   return t;
-})();
+}
+
+/**
+ * Per UTF-16 code unit: STARTS an ASCII word (`[A-Za-z_$]`), CONTINUES (a digit),
+ * NO_WORD (every other unit, ASCII or not). The word scans here and syntax.ts's read
+ * ASCII by this table.
+ */
+export const WORD_CLASS = wordUnits({ dollar: true, nonAscii: false });
 
 /**
  * The hash of the characters [s, e) of `text` (h = 31 * h + code): the one the word
