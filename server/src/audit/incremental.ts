@@ -30,7 +30,7 @@ import type { CParser, Node } from '../c/parser';
 import { analyzeFile, nestingHint, NESTING_HINT_LIMIT, type FileResult, type FunctionSpan } from '../c/analyze';
 import type { ProvenanceTrace } from '../c/provenance';
 import { emptyKnowledge, mergeKnowledge, type Knowledge, type Wrapper } from '../c/knowledge';
-import { diffEdit, type ParsedFile } from '../c/parser';
+import { commonEnds, diffEdit, type ParsedFile } from '../c/parser';
 import { errorSpans, lineAt } from '../c/errorRegions';
 import { functionView } from '../c/functions';
 import type { FunctionView, Position, Range, Site, SourceAnalysis } from '../c/types';
@@ -306,7 +306,7 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   // Other definitions' texts are unchanged: what was read of them is kept (`blanks`).
   const blanks = mem.blanks.slice(0, table.length);
   blanks[k] = undefined;
-  const memo = (d: FunctionSpan, i: number): BlankMemo => {
+  const memo = (i: number): BlankMemo => {
     let b = blanks[i];
     if (!b) {
       blanks[i] = b = {};
@@ -319,7 +319,7 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   };
   /** How definition i may be blanked (memo's `never` and `directives`), read once. */
   const blankable = (d: FunctionSpan, i: number): BlankMemo => {
-    const b = memo(d, i);
+    const b = memo(i);
     if (b.never === undefined) {
       const all = text.slice(d.start, d.end);
       // Conditional branches go with the body (an `#if` left open or closed twice by the
@@ -338,7 +338,7 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   const named = new Set<string>();
   table.forEach((d, i) => {
     if (!keep(d, i)) return;
-    const b = memo(d, i);
+    const b = memo(i);
     for (const w of (b.words ??= text.slice(d.start, d.end).match(C_WORD_RE) ?? [])) named.add(w);
   });
   const removed = new Set<number>();
@@ -764,19 +764,8 @@ export function editOf(before: string, after: string, beforeStarts?: readonly nu
     const pos = (p: { row: number; column: number }): Position => ({ line: p.row, character: p.column });
     return { start: d.startIndex, oldEnd: d.oldEndIndex, delta: d.newEndIndex - d.oldEndIndex, startPos: pos(d.startPosition), oldEndPos: pos(d.oldEndPosition), newEndPos: pos(d.newEndPosition) };
   }
-  // The same span as diffEdit's, compared a block at a time (a string comparison of two
-  // slices is a memory compare; a loop of charCodeAt over a 300 KB file was ~1 ms).
-  const max = Math.min(before.length, after.length);
-  const B = 2048;
-  let start = 0;
-  while (start + B <= max && before.slice(start, start + B) === after.slice(start, start + B)) start += B;
-  while (start < max && before.charCodeAt(start) === after.charCodeAt(start)) start++;
-  let tail = 0;
-  const room = max - start;
-  while (tail + B <= room && before.slice(before.length - tail - B, before.length - tail) === after.slice(after.length - tail - B, after.length - tail)) tail += B;
-  while (tail < room && before.charCodeAt(before.length - 1 - tail) === after.charCodeAt(after.length - 1 - tail)) tail++;
-  const oldEnd = before.length - tail;
-  const newEnd = after.length - tail;
+  // diffEdit's span, with positions from the caller's line starts.
+  const { start, oldEnd, newEnd } = commonEnds(before, after);
   const delta = newEnd - oldEnd;
   const at = (starts: readonly number[], i: number): Position => {
     const line = lineAt(starts, i);

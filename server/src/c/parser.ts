@@ -69,15 +69,9 @@ export class CParser {
       // A batch parse (the text is new): no old tree to edit.
       if (old) this.forget(key!);
       tree = this.parser.parse(prepared.text, null, { includedRanges: rangesOutside(prepared.text, blanks) });
-      if (!tree) throw new Error('tree-sitter returned no tree');
-      rememberText(tree, prepared.text);
-      const parsed = { tree, prepared, text };
-      return key === undefined ? parsed : this.store(key, parsed);
-    }
-    if (old && old.prepared.text === prepared.text) {
+    } else if (old && old.prepared.text === prepared.text) {
       return old.text === text ? old : this.store(key, { tree: old.tree, prepared, text });
-    }
-    if (old) {
+    } else if (old) {
       for (const e of diffEdits(old.prepared.text, prepared.text)) old.tree.edit(e);
       tree = this.parser.parse(prepared.text, old.tree);
       old.tree.delete();
@@ -147,27 +141,31 @@ interface Point {
 
 /** Row and column (UTF-16) of an index into the text. */
 export function pointAt(text: string, index: number): Point {
-  let row = 0;
-  let lineStart = 0;
-  for (let i = text.indexOf('\n'); i >= 0 && i < index; i = text.indexOf('\n', i + 1)) {
-    row++;
-    lineStart = i + 1;
-  }
-  return { row, column: index - lineStart };
+  return advance({ row: 0, column: 0 }, text, 0, index);
+}
+
+/**
+ * The span between the common prefix and the common suffix of two texts: `start`, and
+ * where it ends in each. Compared a block at a time first (a comparison of two slices
+ * is a memory compare; a loop of charCodeAt over a 300 KB file was ~1 ms), then by
+ * character.
+ */
+export function commonEnds(before: string, after: string): { start: number; oldEnd: number; newEnd: number } {
+  const max = Math.min(before.length, after.length);
+  const B = 2048;
+  let start = 0;
+  while (start + B <= max && before.slice(start, start + B) === after.slice(start, start + B)) start += B;
+  while (start < max && before.charCodeAt(start) === after.charCodeAt(start)) start++;
+  let tail = 0;
+  const room = max - start;
+  while (tail + B <= room && before.slice(before.length - tail - B, before.length - tail) === after.slice(after.length - tail - B, after.length - tail)) tail += B;
+  while (tail < room && before.charCodeAt(before.length - 1 - tail) === after.charCodeAt(after.length - 1 - tail)) tail++;
+  return { start, oldEnd: before.length - tail, newEnd: after.length - tail };
 }
 
 /** One edit spanning everything between the common prefix and the common suffix. */
 export function diffEdit(before: string, after: string) {
-  const max = Math.min(before.length, after.length);
-  let start = 0;
-  while (start < max && before.charCodeAt(start) === after.charCodeAt(start)) start++;
-  let tail = 0;
-  while (
-    tail < max - start &&
-    before.charCodeAt(before.length - 1 - tail) === after.charCodeAt(after.length - 1 - tail)
-  ) tail++;
-  const oldEnd = before.length - tail;
-  const newEnd = after.length - tail;
+  const { start, oldEnd, newEnd } = commonEnds(before, after);
   return {
     startIndex: start,
     oldEndIndex: oldEnd,
@@ -220,13 +218,7 @@ export function diffEdits(before: string, after: string) {
 }
 
 function lineSpans(before: string, after: string): Span[] {
-  const max = Math.min(before.length, after.length);
-  let b0 = 0;
-  while (b0 < max && before.charCodeAt(b0) === after.charCodeAt(b0)) b0++;
-  let tail = 0;
-  while (tail < max - b0 && before.charCodeAt(before.length - 1 - tail) === after.charCodeAt(after.length - 1 - tail)) tail++;
-  const b1 = before.length - tail;
-  const a1 = after.length - tail;
+  const { start: b0, oldEnd: b1, newEnd: a1 } = commonEnds(before, after);
   if (b0 === b1 && b0 === a1) return [];
   const whole: Span = { oldStart: b0, oldEnd: b1, newStart: b0, newEnd: a1 };
   // Whole lines from the line holding the first difference (lastIndexOf from -1 looks at offset 0).
