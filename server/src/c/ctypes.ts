@@ -20,7 +20,7 @@ export interface CType {
   /** `struct:tag` for struct/union tags, a typedef or builtin name otherwise. */
   name: string;
   ptr: number;
-  /** Of `ptr`, the innermost levels that are arrays (set for struct members only, see arraysOf). */
+  /** Of `ptr`, the innermost levels that are arrays (set for struct members only, see memberArrays). */
   arrays?: number;
 }
 
@@ -291,15 +291,20 @@ export class Types {
   }
 
   /**
-   * Array levels of member `field` of struct `tag` (`u8 signature[20]`: 1), 0 when
-   * it is no array or the struct is not known. An array member of a struct in MMIO
-   * names an address: `vbt->signature` handed to memcmp is no load, and
-   * `vbt->signature[0]` is the access.
+   * Array levels of the member a field_expression names (`vbt->signature` of a
+   * `u8 signature[20]`: 1), 0 for anything else or when the base's struct is not one
+   * this file declares. An array member of a struct in MMIO names an address:
+   * `vbt->signature` handed to memcmp is no load, and `vbt->signature[0]` is the
+   * access (iomem.ts and provenance.ts both ask here).
    */
-  arraysOf(tag: string | undefined, field: string): number {
-    if (tag === undefined) return 0;
-    this.readTypes();
-    return this.structTable.get(tag)?.get(field)?.arrays ?? 0;
+  memberArrays(node: Node, fn: FunctionDef | undefined): number {
+    if (node.type !== 'field_expression') return 0;
+    const base = node.childForFieldName('argument');
+    const field = fieldText(node, 'field');
+    if (!base || !field) return 0;
+    // The operator itself: a chain's text (`a->s.regs`) holds an inner `->`.
+    const tag = this.tagOf(this.typeOf(base, fn), fieldText(node, 'operator') === '->');
+    return tag === undefined ? 0 : (this.structTable.get(tag)?.get(field)?.arrays ?? 0);
   }
 
   /** The struct tag a `->` (arrow) or `.` access on an expression of type t reads. */

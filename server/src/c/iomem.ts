@@ -249,30 +249,26 @@ export class DerefFinder {
    * found at all.
    */
   private baseStruct(base: Node, arrow: boolean): { name: string; known: boolean } | undefined {
-    this.typesOf ??= new Types(this.locals.root, this.locals.scopes, this.locals.source);
-    const t = this.typesOf.typeOf(base, this.fn);
+    const types = this.types();
+    const t = types.typeOf(base, this.fn);
     if (!t) return undefined;
-    const r = this.typesOf.resolve(t);
+    const r = types.resolve(t);
     if (r.ptr !== (arrow ? 1 : 0)) return undefined;
     if (r.name.startsWith('struct:')) return { name: r.name.slice(7), known: true };
-    if (this.typesOf.structs.has(r.name)) return { name: r.name, known: true }; // typedef struct { ... } name
+    if (types.structs.has(r.name)) return { name: r.name, known: true }; // typedef struct { ... } name
     const tag = this.typedefTags().get(r.name);
     if (tag) return { name: tag, known: true };
     return { name: r.name, known: false };
   }
 
-  /**
-   * Array levels of the member a field_expression names in a struct this file
-   * declares (`a->regs` of `u32 regs[4]`: 1), 0 for anything else (ctypes.ts arraysOf).
-   */
+  /** Array levels of the member `node` names (ctypes.ts memberArrays), in this.fn. */
   private arrayMember(node: Node): number {
-    if (node.type !== 'field_expression') return 0;
-    const base = node.childForFieldName('argument');
-    const field = fieldText(node, 'field');
-    if (!base || !field) return 0;
-    // The operator itself: a chain's text (`a->s.regs`) holds an inner `->`.
-    const struct = this.baseStruct(base, fieldText(node, 'operator') === '->');
-    return struct?.known ? this.typesOf!.arraysOf(struct.name, field) : 0;
+    return this.types().memberArrays(node, this.fn);
+  }
+
+  /** This file's types, read when first asked (most files dereference no struct member of MMIO). */
+  private types(): Types {
+    return (this.typesOf ??= new Types(this.locals.root, this.locals.scopes, this.locals.source));
   }
 
   remaining(node: Node): { r: number; decl: IomemDecl } | null {
@@ -310,7 +306,7 @@ export class DerefFinder {
         const arrow = fieldText(node, 'operator') === '->' || node.text.includes('->');
         const inner = base ? this.remaining(base) : null;
         if (inner && ((arrow && inner.r === 1) || (!arrow && inner.r === 0) || (arrow && inner.r === 0))) {
-          // The member is in MMIO; an array member is an address into it (arraysOf).
+          // The member is in MMIO; an array member is an address into it (memberArrays).
           return { r: this.arrayMember(node), decl: inner.decl };
         }
         const f = this.field(base, fieldName, arrow);

@@ -276,7 +276,7 @@ export function fieldText(node: Node, field: string): string | undefined {
 /**
  * Whether `parent` is a `.` member access of the expression it holds: then that
  * expression is not an access by itself; the member is (or, for an array member,
- * its address is used and nothing is read at this level: ctypes.ts arraysOf).
+ * its address is used and nothing is read at this level: ctypes.ts memberArrays).
  */
 export function isDotMemberOf(parent: Node): boolean {
   return parent.type === 'field_expression' && fieldText(parent, 'operator') === '.';

@@ -684,7 +684,7 @@ class Provenance {
         if (!inner) return null;
         // `&arr` of an array member is the address `arr` already is (oxu210hp's
         // `(__le32 *) &oxu->mem->frame_list`): one level, not two.
-        if (!isDerefOp(node)) return { ...inner, depth: inner.depth + (this.arrayMember(unparen(a!), fn) ? 0 : 1) };
+        if (!isDerefOp(node)) return { ...inner, depth: inner.depth + (this.types.memberArrays(unparen(a!), fn) ? 0 : 1) };
         return inner.depth >= 1 ? { ...inner, depth: inner.depth - 1 } : null;
       }
       case 'subscript_expression': {
@@ -698,8 +698,8 @@ class Provenance {
         const field = fieldText(node, 'field') ?? '';
         const arrow = fieldText(node, 'operator') === '->';
         const b = base ? this.val(base, fn, env) : null;
-        // The member is in MMIO; an array member is an address into it (ctypes.ts arraysOf).
-        if (b && ((arrow && b.depth <= 1) || (!arrow && b.depth === 0))) return { ...b, depth: this.arrayMember(node, fn) };
+        // The member is in MMIO; an array member is an address into it (ctypes.ts memberArrays).
+        if (b && ((arrow && b.depth <= 1) || (!arrow && b.depth === 0))) return { ...b, depth: this.types.memberArrays(node, fn) };
         if (env) return null;
         return this.fieldProv(this.types.tagOf(base ? this.types.typeOf(base, fn) : null, arrow), field) ??
           (this.memoryFields.has(field) ? null : this.declared(node, fn));
@@ -709,15 +709,6 @@ class Provenance {
       default:
         return null;
     }
-  }
-
-  /** Array levels of the member a field_expression names (`vbt->signature`: 1), 0 for anything else. */
-  private arrayMember(node: Node, fn: FunctionDef | undefined): number {
-    if (node.type !== 'field_expression') return 0;
-    const base = node.childForFieldName('argument');
-    const field = fieldText(node, 'field');
-    if (!base || !field) return 0;
-    return this.types.arraysOf(this.types.tagOf(this.types.typeOf(base, fn), fieldText(node, 'operator') === '->'), field);
   }
 
   /** Provenance from an `__iomem` declaration (what DerefFinder knows). */
