@@ -59,6 +59,12 @@ export interface OpenedObject {
    * units and names they were computed for; cleared when the units are released.
    */
   joins?: Map<string, unknown>;
+  /**
+   * A linked image's bytes as memory other threads can use, when it was opened from
+   * such (another thread's, shareImage, or read here by load()): what sharedImages
+   * hands an export's worker.
+   */
+  shared?: SharedImage;
 }
 
 /** A linked image's bytes as read by readSharedImage: memory every thread of a process can use. */
@@ -134,10 +140,6 @@ export class ObjectStore {
   private readonly shared = new Map<string, SharedImage>();
   /** Bytes of the linked images this store read itself (not shared), by path. */
   private readonly ownImageBytes = new Map<string, number>();
-  /** Linked images this store read itself into memory other threads can use (sharedImages). */
-  private readonly ownShared = new Map<string, SharedImage>();
-  /** Linked images whose open copy is another thread's bytes (shareImage), by path. */
-  private readonly fromOtherThread = new Set<string>();
 
   constructor(maxOpen = 16) {
     this.maxOpen = maxOpen;
@@ -192,7 +194,8 @@ export class ObjectStore {
       if (st.size > (image ? MAX_IMAGE_BYTES : MAX_OBJECT_BYTES)) throw new Error(`${path}: ${(st.size / 1048576).toFixed(0)} MB is too large to open as an object`);
       const given = this.shared.get(path);
       let data: Buffer | undefined;
-      let ownShared: SharedImage | undefined;
+      /** The bytes read below into memory threads share, for a linked image. */
+      let readShared: SharedImage | undefined;
       let infoFrom: OpenBinaryOptions['infoFrom'];
       const useGiven = given !== undefined && given.mtimeMs === st.mtimeMs && given.size === st.size;
       if (useGiven) {
@@ -206,7 +209,7 @@ export class ObjectStore {
         const alloc = image ? (n: number) => Buffer.from((bytes = new SharedArrayBuffer(n))) : undefined;
         data = readSparse(path, st.size, alloc, { infoFromFile: true });
         if (data) infoFrom = (sec) => new FileSectionSource(path, sec.offset, sec.size, { size: st.size, mtimeMs: st.mtimeMs });
-        if (data && bytes) ownShared = { path, mtimeMs: st.mtimeMs, size: st.size, bytes, infoFromFile: true };
+        if (data && bytes) readShared = { path, mtimeMs: st.mtimeMs, size: st.size, bytes, infoFromFile: true };
       }
       data ??= safeReadBytes(path, { maxBytes: Number.MAX_SAFE_INTEGER });
       const bin = openBinary(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), { infoFrom });
@@ -217,14 +220,11 @@ export class ObjectStore {
           ? `${path}: is stripped (no symbols, no DWARF); use the unstripped object or a -dbg package's vmlinux`
           : `${path}: has no DWARF (.debug_info); build with debug info (-g, CONFIG_DEBUG_INFO)`);
       }
-      const o: OpenedObject = { path, mtimeMs: st.mtimeMs, size: st.size, bin, code: codeOf(bin) };
+      const shared = useGiven ? given : readShared;
+      const o: OpenedObject = { path, mtimeMs: st.mtimeMs, size: st.size, bin, code: codeOf(bin), ...(shared ? { shared } : {}) };
       this.open.set(path, o);
       if (image) this.images.add(path);
       if (image && !useGiven) this.ownImageBytes.set(path, data.byteLength);
-      if (ownShared) this.ownShared.set(path, ownShared);
-      else this.ownShared.delete(path);
-      if (useGiven) this.fromOtherThread.add(path);
-      else this.fromOtherThread.delete(path);
       // A linked image stays open: re-reading vmlinux because 16 modules were opened
       // after it would cost seconds for every source of a tree.
       for (const k of [...this.open.keys()]) {
@@ -284,8 +284,6 @@ export class ObjectStore {
     this.open.delete(path);
     this.images.delete(path);
     this.ownImageBytes.delete(path);
-    this.ownShared.delete(path);
-    this.fromOtherThread.delete(path);
     this.failures.delete(path);
   }
 
@@ -298,16 +296,18 @@ export class ObjectStore {
   sharedImages(): SharedImage[] {
     const out: SharedImage[] = [];
     for (const path of this.images) {
-      const o = this.open.get(path);
-      const s = this.fromOtherThread.has(path) ? this.shared.get(path) : this.ownShared.get(path);
-      if (o && s && s.mtimeMs === o.mtimeMs && s.size === o.size) out.push(s);
+      const s = this.open.get(path)?.shared;
+      if (s) out.push(s);
     }
     return out;
   }
 
   /** Open linked images whose bytes another thread read (shareImage): not read by this one. */
   imagesFromOtherThreads(): string[] {
-    return [...this.fromOtherThread].filter((p) => this.open.has(p));
+    return [...this.images].filter((p) => {
+      const s = this.open.get(p)?.shared;
+      return s !== undefined && s === this.shared.get(p);
+    });
   }
 
   /** Object files under a folder by basename (cached; call refreshFolders() after a build). */
