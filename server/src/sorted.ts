@@ -36,3 +36,18 @@ export function spanAt<T, K extends number | bigint>(list: readonly T[], x: K, l
   const t = list[i]!;
   return x < hi(t) ? t : undefined;
 }
+
+/**
+ * The latest-starting element whose span [lo, hi) holds x, in a list sorted by lo
+ * whose spans may nest (sized symbols of hand-written assembly: an entry point with
+ * its own size inside another's span), looking back at most `lookback` elements from
+ * the last start at or before x; undefined if none of those does. A bisection that
+ * takes nested spans as disjoint can step past the enclosing one.
+ */
+export function enclosingAt<T, K extends number | bigint>(list: readonly T[], x: K, lo: (t: T) => K, hi: (t: T) => K, lookback: number): T | undefined {
+  for (let i = lastAtOrBefore(list, x, lo), n = 0; i >= 0 && n < lookback; i--, n++) {
+    const t = list[i]!;
+    if (x < hi(t)) return t;
+  }
+  return undefined;
+}

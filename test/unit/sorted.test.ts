@@ -3,7 +3,7 @@
 // edges (empty list, x before the first and after the last key).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lastAtOrBefore, partitionPoint, spanAt } from '../../server/src/sorted';
+import { enclosingAt, lastAtOrBefore, partitionPoint, spanAt } from '../../server/src/sorted';
 import { mulberry32, Pick } from '../fuzz/prng';
 
 function sortedKeys(p: Pick): number[] {
@@ -48,4 +48,12 @@ test('spanAt finds the disjoint span holding x, and nothing in gaps, at a span\'
     const want = spans.find(([lo, hi]) => lo <= x && x < hi);
     assert.equal(spanAt(spans, x, (s) => s[0], (s) => s[1]), want, `${x} in ${JSON.stringify(spans)}`);
   }
+});
+
+test('enclosingAt: the latest-starting span holding x, nested spans looked back over, within the lookback', () => {
+  // outer [0,20), inner [4,8), tail [20,24)
+  const list = [{ lo: 0, hi: 20, n: 'outer' }, { lo: 4, hi: 8, n: 'inner' }, { lo: 20, hi: 24, n: 'tail' }];
+  const at = (x: number, back = 16) => enclosingAt(list, x, (s) => s.lo, (s) => s.hi, back)?.n;
+  assert.deepEqual([0, 4, 7, 8, 12, 19, 20, 23, 24, -1].map((x) => at(x)), ['outer', 'inner', 'inner', 'outer', 'outer', 'outer', 'tail', 'tail', undefined, undefined]);
+  assert.equal(at(12, 1), undefined, 'outer is two back from 12: past a lookback of 1');
 });

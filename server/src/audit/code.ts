@@ -11,7 +11,7 @@ import { ET_REL, STT_FUNC, STT_OBJECT, STT_SECTION, SHF_EXECINSTR } from '../bin
 import { SHN_LORESERVE, SHN_UNDEF, STT_NOTYPE } from '../binary/elf';
 import { R_X86_64_PC32, R_X86_64_PLT32 } from '../binary/relocate';
 import { CodeWalker, type WalkedInstruction } from '../x86/iced';
-import { lastAtOrBefore, partitionPoint } from '../sorted';
+import { enclosingAt, lastAtOrBefore, partitionPoint } from '../sorted';
 
 export interface FunctionCode {
   /**
@@ -205,19 +205,11 @@ export class ObjectCode {
 
   /**
    * The function whose bytes hold `addr`: the latest-starting one that does. Sized
-   * symbols of hand-written assembly can nest (an entry point with its own `.size`
-   * inside another's span), so the list is sorted by start but its spans may overlap:
-   * a bisection that treats them as disjoint can step past the enclosing function
-   * (outer [0,20) and inner [4,8): 12 is outer's, and a search landing on inner goes
-   * right). Look back from the last start at or before `addr`, as symbolHolding does.
+   * symbols of hand-written assembly can nest, so the list is sorted by start but its
+   * spans may overlap (outer [0,20) and inner [4,8): 12 is outer's).
    */
   functionAt(addr: bigint): FunctionCode | undefined {
-    const list = this.fns;
-    for (let i = lastAtOrBefore(list, addr, (f) => f.start), n = 0; i >= 0 && n < ENCLOSING_LOOKBACK; i--, n++) {
-      const f = list[i]!;
-      if (addr < f.start + BigInt(f.size)) return f;
-    }
-    return undefined;
+    return enclosingAt(this.fns, addr, (f) => f.start, (f) => f.start + BigInt(f.size), ENCLOSING_LOOKBACK);
   }
 
   /**
@@ -229,12 +221,7 @@ export class ObjectCode {
     if (!loc) return undefined;
     const list = this.bySection.get(loc.sectionIndex);
     if (!list) return undefined;
-    const off = Number(loc.offset);
-    for (let i = lastAtOrBefore(list, off, (f) => f.sectionOffset), n = 0; i >= 0 && n < ENCLOSING_LOOKBACK; i--, n++) {
-      const f = list[i]!;
-      if (off < f.sectionOffset + f.size) return f;
-    }
-    return undefined;
+    return enclosingAt(list, Number(loc.offset), (f) => f.sectionOffset, (f) => f.sectionOffset + f.size, ENCLOSING_LOOKBACK);
   }
 
   byName(name: string): FunctionCode | undefined {
