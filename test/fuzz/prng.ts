@@ -21,6 +21,13 @@ export function inputRand(seed: number, index: number): Rand {
   return mulberry32((h ^ (h >>> 16)) >>> 0);
 }
 
+/** A text of up to `maxPieces - 1` pieces drawn from `parts` (the count drawn first, then each piece). */
+export function piecesText(r: Rand, parts: readonly string[], maxPieces: number): string {
+  let t = '';
+  for (let n = Math.floor(r() * maxPieces); n > 0; n--) t += parts[Math.floor(r() * parts.length)];
+  return t;
+}
+
 export class Pick {
   constructor(readonly r: Rand) {}
   /** Integer in [0, n). */

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { C_MEMBER_OR_WORD_RE, namesMemberOrWord, scanMembersAndWords } from '../../../server/src/c/syntax';
 import { wordHash } from '../../../server/src/c/words';
 import { WordSet } from '../../../server/src/c/wordSet';
-import { mulberry32 } from '../../fuzz/prng';
+import { mulberry32, piecesText } from '../../fuzz/prng';
 import { hasIncludeLine, namesSite } from '../../../server/src/audit/sources';
 import { HeaderIndex, type WordQuery } from '../../../server/src/c/headerIndex';
 import { emptyKnowledge, type Knowledge } from '../../../server/src/c/knowledge';
@@ -167,9 +167,7 @@ test('hasIncludeLine answers what /^[ \\t]*#[ \\t]*include/m answers', () => {
   const rnd = mulberry32(1515);
   const samples = ['#include <a.h>', '  #  include', 'x #include', '#\tinclude', '# define include', '\r#include', '\u2028 #include', 'a\n\t#include_next', '##include', ''];
   for (let i = 0; i < 5000; i++) {
-    let t = '';
-    for (let n = Math.floor(rnd() * 9); n > 0; n--) t += parts[Math.floor(rnd() * parts.length)];
-    samples.push(t);
+    samples.push(piecesText(rnd, parts, 9));
   }
   let yes = 0;
   for (const t of samples) {
@@ -201,9 +199,7 @@ test('includeDirectives finds what the include regex over the whole text found',
   const rnd = mulberry32(3316);
   const samples = ['#include <a.h>\n  #  include_next "b.h"\n#include M\n', '#include "x\u2028#include <y.h>"\n#include <z.h>', '#include\n#include <a.h>'];
   for (let i = 0; i < 6000; i++) {
-    let t = '';
-    for (let n = Math.floor(rnd() * 12); n > 0; n--) t += parts[Math.floor(rnd() * parts.length)];
-    samples.push(t);
+    samples.push(piecesText(rnd, parts, 12));
   }
   let found = 0;
   for (const t of samples) {
