@@ -4,7 +4,11 @@
 import type { AuditConfig, AuditEngine } from '../audit/engine';
 import { readSource, SiteFilter } from '../audit/sources';
 import { readTextOrUndefined } from '../fs/safeRead';
-import { fileResult, type ScanFileResult } from './scanOutput';
+import { lstatSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileResult, isScanFileResult, type ScanFileResult } from './scanOutput';
+import type { ResultCache } from './resultCache';
+import type { ScanKeys } from './resultKeys';
 import { runPool, workerHeapMb, recycling, noteRetried, heavyFile } from './pool';
 import { createHeaderShareBuffer } from '../c/headerShare';
 
@@ -27,10 +31,30 @@ export function scanResultWeight(x: ScanJobResult): number {
   return 1 + r.sites.length + r.functions.length + r.instructions.length + r.objectFunctions.length;
 }
 
+/** The result cache of a run (--cache): where entries are, and how a file's key is made. */
+export interface ScanCache {
+  store: ResultCache;
+  keys: ScanKeys;
+}
+
+/** What a cache entry holds: the job's answer, for a file with or without sites (a skip is not kept: it may pass). */
+type CachedJob = { kind: 'result'; result: ScanFileResult } | { kind: 'no-sites' };
+
+/** A file's size, mtime and inode, to tell whether it changed while it was audited. */
+function stampOf(path: string): string | undefined {
+  try {
+    const st = lstatSync(path);
+    return `${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Audits `files` with `jobs` threads and hands each file's result to `emit` in the
  * files' order. `local` makes an engine on this thread (used when jobs is 1 or no
- * worker bundle exists). Returns the files skipped, with why.
+ * worker bundle exists). With `cache`, files whose entry is there are answered from
+ * it and only the others are audited (and stored). Returns the files skipped, with why.
  */
 export async function scanFiles(
   files: readonly string[],
@@ -39,8 +63,74 @@ export async function scanFiles(
   local: (read: (p: string) => string | undefined) => Promise<Pick<AuditEngine, 'auditOnce' | 'mayHoldSitesThroughHeaders'>>,
   emit: (r: ScanFileResult) => void,
   note: (m: string) => void = () => {},
+  cache?: ScanCache,
+): Promise<{ file: string; why: string }[]> {
+  if (!cache) return auditFiles(files, config, jobs, local, emit, note);
+  const { store, keys } = cache;
+  // Every file's key and entry first, on this thread: a warm run starts no worker.
+  const known: (CachedJob | undefined)[] = [];
+  const keyed: ({ key: string; stamp: string | undefined } | undefined)[] = [];
+  const toAudit: number[] = [];
+  for (let i = 0; i < files.length; i++) {
+    const file = files[i]!;
+    const stamp = stampOf(file);
+    const src = readSource(file);
+    // A file that cannot be read is left to the audit, which says why it is skipped.
+    const key = 'text' in src ? keys.keyOf(file, resolve(file), src.text) : undefined;
+    keyed.push(key === undefined ? undefined : { key, stamp });
+    const hit = key === undefined ? undefined : store.get(key, (v): v is CachedJob => isCachedJob(v, file));
+    known.push(hit);
+    if (hit) store.hits++;
+    else {
+      store.misses++;
+      toAudit.push(i);
+    }
+  }
+  let next = 0;
+  const answered = (upTo: number) => {
+    for (; next < upTo; next++) {
+      const hit = known[next];
+      if (hit?.kind === 'result') emit(hit.result);
+    }
+  };
+  const skipped = await auditFiles(
+    toAudit.map((i) => files[i]!),
+    config,
+    jobs,
+    local,
+    emit,
+    note,
+    (j, x) => {
+      const i = toAudit[j]!;
+      answered(i);
+      next = i + 1;
+      const k = keyed[i];
+      // Kept only when the file is what it was when its key was made (not edited meanwhile).
+      if (k && x.kind !== 'skipped' && stampOf(files[i]!) === k.stamp) store.put(k.key, x);
+    },
+  );
+  answered(files.length);
+  return skipped;
+}
+
+function isCachedJob(v: unknown, file: string): v is CachedJob {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as { kind?: unknown; result?: unknown };
+  return (o.kind === 'no-sites' && Object.keys(o).length === 1) || (o.kind === 'result' && isScanFileResult(o.result, file));
+}
+
+/** The audit of `files` on the pool; `before` sees each answer before it is emitted. */
+async function auditFiles(
+  files: readonly string[],
+  config: Partial<AuditConfig>,
+  jobs: number,
+  local: (read: (p: string) => string | undefined) => Promise<Pick<AuditEngine, 'auditOnce' | 'mayHoldSitesThroughHeaders'>>,
+  emit: (r: ScanFileResult) => void,
+  note: (m: string) => void,
+  before?: (index: number, x: ScanJobResult) => void,
 ): Promise<{ file: string; why: string }[]> {
   const skipped: { file: string; why: string }[] = [];
+  if (!files.length) return skipped;
   const recycle = recycling(note, jobs);
   const read = (p: string) => readTextOrUndefined(p);
   await runPool<ScanJobResult>({
@@ -56,6 +146,7 @@ export async function scanFiles(
     },
     failed: (message) => ({ kind: 'skipped', why: `analysis failed: ${message}` }),
     emit: (i, x) => {
+      before?.(i, x);
       if (x.kind === 'result') emit(x.result);
       else if (x.kind === 'skipped') skipped.push({ file: files[i]!, why: x.why });
     },
