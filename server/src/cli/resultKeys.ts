@@ -21,7 +21,7 @@
 import { closeSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { batchHost, textDecision } from '../audit/sources';
+import { batchHost, hasIncludeLine, namesSite } from '../audit/sources';
 import { loadCompileCommands } from '../audit/compile';
 import type { AuditConfig } from '../audit/engine';
 import { ObjectStore, type ObjectSearch } from '../audit/objects';
@@ -88,12 +88,19 @@ interface HeaderNode {
   visit: number;
 }
 
+/** One include context's walk state (resolutions depend on the context, header nodes on its resolutions). */
+interface Walk {
+  ctx: IncludeContext;
+  resolutions: Map<string, Resolution>;
+  nodes: Map<string, HeaderNode>;
+}
+
 /** The include closures of one run's files, each header read and resolved once. */
 export class HeaderClosures {
   private readonly read = batchHost().tryReadFile;
   private readonly facts = new Map<string, Facts>();
-  private readonly resolutions = new Map<string, Resolution>();
-  private readonly nodes = new Map<string, HeaderNode>();
+  /** Per include context (by its contents): where includes resolved, and the headers' nodes. */
+  private readonly contexts = new Map<string, Walk>();
   private readonly resolver: IncludeResolver;
   private walks = 0;
 
@@ -123,25 +130,25 @@ export class HeaderClosures {
     return f;
   }
 
-  private resolve(d: IncludeDirective, from: string, ctx: IncludeContext, ctxKey: string): Resolution {
+  private resolve(d: IncludeDirective, from: string, w: Walk): Resolution {
     // As the engine's snapshot does: an angle include resolves the same from anywhere but #include_next.
-    const k = `${ctxKey}\0${d.kind}\0${d.spec}\0${d.next}\0${d.kind === 'angle' && !d.next ? '' : d.next ? from : dirname(from)}`;
-    let r = this.resolutions.get(k);
+    const k = `${d.kind}\0${d.spec}\0${d.next}\0${d.kind === 'angle' && !d.next ? '' : d.next ? from : dirname(from)}`;
+    let r = w.resolutions.get(k);
     if (!r) {
-      r = resolveInclude(d, from, ctx, (p) => {
+      r = resolveInclude(d, from, w.ctx, (p) => {
         const f = this.factsOf(p);
         return 'hash' in f ? true : f.missing ? 'missing' : { why: f.why };
       });
-      this.resolutions.set(k, r);
+      w.resolutions.set(k, r);
     }
     return r;
   }
 
   /** Resolves `directives` of `from`, feeding each outcome to `h`; the headers found. */
-  private edges(directives: readonly IncludeDirective[], from: string, ctx: IncludeContext, ctxKey: string, h: Hash): string[] {
+  private edges(directives: readonly IncludeDirective[], from: string, w: Walk, h: Hash): string[] {
     const out: string[] = [];
     for (const d of directives) {
-      const r = this.resolve(d, from, ctx, ctxKey);
+      const r = this.resolve(d, from, w);
       if ('path' in r) {
         h.update(`>${r.path}\0`);
         out.push(r.path);
@@ -151,17 +158,16 @@ export class HeaderClosures {
   }
 
   /** The node of a header that was found readable (its edges resolved once per context). */
-  private node(p: string, ctx: IncludeContext, ctxKey: string): HeaderNode {
-    const k = `${ctxKey}\0${p}`;
-    let n = this.nodes.get(k);
+  private node(p: string, w: Walk): HeaderNode {
+    let n = w.nodes.get(p);
     if (n) return n;
     const f = this.factsOf(p);
     const h = createHash('sha256').update(`${p}\0`);
     n = { path: p, digest: '', edgePaths: [], visit: 0 };
-    this.nodes.set(k, n);
+    w.nodes.set(p, n);
     if ('hash' in f) {
       h.update(`${f.hash}\0`);
-      n.edgePaths = this.edges(f.directives, p, ctx, ctxKey, h);
+      n.edgePaths = this.edges(f.directives, p, w, h);
       n.digest = h.digest('hex');
     } else {
       // Found by the search but unreadable since: the why is the answer.
@@ -174,6 +180,8 @@ export class HeaderClosures {
   digest(file: string, text: string): string {
     const ctx = this.resolver.contextFor(file, this.setup);
     const ctxKey = JSON.stringify([ctx.origin, ctx.quote, ctx.angle, ctx.forced, [...ctx.defines]]);
+    let w = this.contexts.get(ctxKey);
+    if (!w) this.contexts.set(ctxKey, (w = { ctx, resolutions: new Map(), nodes: new Map() }));
     const h = createHash('sha256').update(`${ctxKey}\0`);
     const roots: string[] = [];
     for (const f of ctx.forced) {
@@ -181,20 +189,22 @@ export class HeaderClosures {
       if ('hash' in r) roots.push(f);
       else h.update(`forced!${f}\0${r.why}\0`);
     }
-    roots.push(...this.edges(includeDirectives(text), file, ctx, ctxKey, h));
+    roots.push(...this.edges(includeDirectives(text), file, w, h));
     // Depth first, iteratively (a 1,000-deep include chain is not a recursion).
     const visit = ++this.walks;
-    const stack = roots.map((p) => this.node(p, ctx, ctxKey)).reverse();
+    const stack = roots.map((p) => this.node(p, w)).reverse();
+    // The closure's digests in visiting order, hashed in one update (hundreds of headers a file).
+    const seen: string[] = [];
     while (stack.length) {
       const n = stack.pop()!;
       if (n.visit === visit) continue;
       n.visit = visit;
-      h.update(n.digest);
+      seen.push(n.digest);
       // Nodes of the includes are made here, not in node(): no recursion down a chain.
-      const edges = (n.edges ??= n.edgePaths.map((q) => this.node(q, ctx, ctxKey)));
+      const edges = (n.edges ??= n.edgePaths.map((q) => this.node(q, w)));
       for (let i = edges.length - 1; i >= 0; i--) if (edges[i]!.visit !== visit) stack.push(edges[i]!);
     }
-    return h.digest('hex');
+    return h.update(seen.join('')).digest('hex');
   }
 }
 
@@ -264,8 +274,9 @@ export class ScanKeys {
   keyOf(file: string, absolute: string, text: string): string {
     const h = createHash('sha256').update(`${this.base}\0${file}\0${absolute}\0`);
     h.update(createHash('sha256').update(text).digest('hex'));
-    // A text with no include line and no name of an accessor is answered without headers (sources.ts textDecision).
-    if (this.headers && textDecision(text) !== 'skip') h.update(`\0headers ${this.headers.digest(absolute, text)}`);
+    // A text with no include line and no name of an accessor is answered without headers
+    // (sources.ts textDecision's 'skip'; the include test first: it is the cheap one).
+    if (this.headers && (hasIncludeLine(text) || namesSite(text))) h.update(`\0headers ${this.headers.digest(absolute, text)}`);
     if (this.objects) h.update(`\0objects ${this.objects.digest(absolute)}`);
     return h.digest('hex');
   }
