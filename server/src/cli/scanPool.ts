@@ -4,7 +4,7 @@
 import type { AuditConfig, AuditEngine } from '../audit/engine';
 import { readSource, SiteFilter } from '../audit/sources';
 import { readTextOrUndefined } from '../fs/safeRead';
-import { lstatSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileResult, isScanFileResult, type ScanFileResult } from './scanOutput';
 import type { ResultCache } from './resultCache';
@@ -40,10 +40,10 @@ export interface ScanCache {
 /** What a cache entry holds: the job's answer, for a file with or without sites (a skip is not kept: it may pass). */
 type CachedJob = { kind: 'result'; result: ScanFileResult } | { kind: 'no-sites' };
 
-/** A file's size, mtime and inode, to tell whether it changed while it was audited. */
+/** A file's size, mtimes and inode (through a symlink: the text's), to tell whether it changed while it was audited. */
 function stampOf(path: string): string | undefined {
   try {
-    const st = lstatSync(path);
+    const st = statSync(path);
     return `${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}`;
   } catch {
     return undefined;
