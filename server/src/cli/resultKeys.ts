@@ -77,6 +77,8 @@ function fileDigest(path: string, st?: Stats): string | undefined {
 /** What a header is to the walk: its text's hash and include lines, or why it was not read. */
 type Facts = { hash: string; directives: IncludeDirective[] } | { why: string; missing: boolean };
 
+const NOT_THERE: Facts = { why: 'no such file', missing: true };
+
 interface HeaderNode {
   path: string;
   /** Hash of the header's text and of where each include resolved (set when its edges are). */
@@ -123,6 +125,20 @@ export class HeaderClosures {
   private factsOf(p: string): Facts {
     let f = this.facts.get(p);
     if (!f) {
+      // Most probes of an include search are of files that are not there: a stat says
+      // so without the safe reader's realpath and its error (a dangling symlink is
+      // missing to both; a loop throws here and is left to the reader).
+      let absent = false;
+      try {
+        absent = statSync(p, { throwIfNoEntry: false }) === undefined;
+      } catch {
+        absent = false;
+      }
+      if (absent) {
+        f = NOT_THERE;
+        this.facts.set(p, f);
+        return f;
+      }
       const r = this.read(p);
       f = 'text' in r ? { hash: createHash('sha1').update(r.text).digest('hex'), directives: includeDirectives(r.text) } : r;
       this.facts.set(p, f);
