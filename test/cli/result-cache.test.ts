@@ -6,11 +6,12 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, copyFileSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { driverTree } from '../support/driverTree';
+import { compileObject, copyDriverFixture, skipWithoutGcc } from '../support/gcc';
 import { runCli } from '../support/reportRuns';
 import { buildDigest } from '../../server/src/cli/resultKeys';
 
@@ -206,6 +207,41 @@ test('the build digest changes with the build and needs a built CLI', () => {
     writeFileSync(join(d, 'tree-sitter-c.wasm'), 'grammar');
     assert.notEqual(buildDigest(d), b);
     assert.ok(buildDigest(join(ROOT, 'dist')), 'the built CLI has one');
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('with objects, a rebuilt object and a new object beside the file miss', { skip: skipWithoutGcc }, () => {
+  const d = mkdtempSync(join(tmpdir(), 'tdx-result-cache-objects-'));
+  try {
+    const net = join(d, 'tree', 'drivers', 'net');
+    mkdirSync(join(d, 'tree', '.git'), { recursive: true });
+    copyDriverFixture(net, join(ROOT, 'test/fixtures/drivers'));
+    const nic = join(net, 'foo_nic.c');
+    const cache = join(d, 'cache');
+    const withObjects = (...args: string[]) => {
+      const r = runCli(['scan', nic, '--format', 'json', '--exit-zero', '--no-header-cache', ...args]);
+      assert.equal(r.code, 0, r.err);
+      return r.out;
+    };
+    // No object yet: the source view, cached.
+    withObjects('--cache', cache);
+    assert.equal(counts(withObjects('--cache', cache)).hits, 1);
+    // An object appears beside it: the join would now say more.
+    compileObject('foo_nic.c', net);
+    const joined = withObjects('--cache', cache);
+    assert.deepEqual(counts(joined), { hits: 0, audited: 1 });
+    assert.ok(JSON.parse(joined).instructions.length > 0, 'the object was joined');
+    assert.deepEqual(comparable(joined), comparable(withObjects()));
+    assert.equal(counts(withObjects('--cache', cache)).hits, 1);
+    // Rebuilt with other flags: other bytes, other instructions.
+    compileObject('foo_nic.c', net, ['-O1', '-g']);
+    const rebuilt = withObjects('--cache', cache);
+    assert.deepEqual(counts(rebuilt), { hits: 0, audited: 1 });
+    assert.deepEqual(comparable(rebuilt), comparable(withObjects()));
+    // --no-objects is another setting: its own entry.
+    assert.deepEqual(counts(withObjects('--cache', cache, '--no-objects')), { hits: 0, audited: 1 });
   } finally {
     rmSync(d, { recursive: true, force: true });
   }
