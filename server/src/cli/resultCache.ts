@@ -63,8 +63,8 @@ export class ResultCache {
     return undefined;
   }
 
-  /** The value stored under `key`, or undefined (absent, or bad: then a warning). */
-  get<T>(key: string, valid: (v: unknown) => v is T): T | undefined {
+  /** The value stored under `key` and the entry's size, or undefined (absent, or bad: then a warning). */
+  get<T>(key: string, valid: (v: unknown) => v is T): { value: T; bytes: number } | undefined {
     const path = this.pathOf(key);
     let fd: number;
     try {
@@ -107,7 +107,7 @@ export class ResultCache {
       return this.bad(key, 'not JSON');
     }
     if (!valid(v)) return this.bad(key, 'not a result this version writes');
-    return v;
+    return { value: v, bytes: text.length };
   }
 
   /** Stores `value` under `key`: a temporary file in DIR renamed over the entry. A failure is a warning. */

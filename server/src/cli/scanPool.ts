@@ -67,33 +67,62 @@ export async function scanFiles(
 ): Promise<{ file: string; why: string }[]> {
   if (!cache) return auditFiles(files, config, jobs, local, emit, note);
   const { store, keys } = cache;
-  // Every file's key and entry first, on this thread: a warm run starts no worker.
-  const known: (CachedJob | undefined)[] = [];
+  // Every file's key and entry first, on this thread: a warm run starts no worker. The
+  // hits' results are held until their turn up to 64 MiB of entries (heldHitBytes) (a CI tree's
+  // whole cache: the five trees of issue 15 make 24 MB); past that a hit is read again
+  // at its turn, so that memory stays bounded on a tree as large as drivers/.
+  const known: (CachedJob | { again: string } | undefined)[] = [];
   const keyed: ({ key: string; stamp: string | undefined } | undefined)[] = [];
   const toAudit: number[] = [];
+  let held = 0;
+  const hold = heldHitBytes();
+  const valid = (file: string) => (v: unknown): v is CachedJob => isCachedJob(v, file);
   for (let i = 0; i < files.length; i++) {
     const file = files[i]!;
     const stamp = stampOf(file);
     const src = readSource(file);
-    // A file that cannot be read is left to the audit, which says why it is skipped.
-    const key = 'text' in src ? keys.keyOf(file, resolve(file), src.text) : undefined;
+    // A file that cannot be read is left to the audit, which says why it is skipped; so
+    // is one whose key could not be made (it is audited, and not stored).
+    let key: string | undefined;
+    if ('text' in src) {
+      try {
+        key = keys.keyOf(file, resolve(file), src.text);
+      } catch (e) {
+        note(`tdx-audit: cache: no key for ${file} (${(e as Error).message}): audited, not stored`);
+      }
+    }
     keyed.push(key === undefined ? undefined : { key, stamp });
-    const hit = key === undefined ? undefined : store.get(key, (v): v is CachedJob => isCachedJob(v, file));
-    known.push(hit);
-    if (hit) store.hits++;
-    else {
+    const hit = key === undefined ? undefined : store.get(key, valid(file));
+    if (hit) {
+      store.hits++;
+      held += hit.bytes;
+      known.push(held <= hold || hit.value.kind === 'no-sites' ? hit.value : { again: key! });
+    } else {
+      known.push(undefined);
       store.misses++;
       toAudit.push(i);
     }
   }
+  // Skips in the files' order: the audit's, and a hit whose entry went bad since it was read.
+  const skipped: { file: string; why: string }[] = [];
   let next = 0;
   const answered = (upTo: number) => {
     for (; next < upTo; next++) {
-      const hit = known[next];
+      let hit = known[next];
+      known[next] = undefined;
+      if (hit && 'again' in hit) {
+        const v = store.get(hit.again, valid(files[next]!));
+        if (!v) {
+          // Only another process writing into DIR during this run does this: said, not guessed.
+          skipped.push({ file: files[next]!, why: 'skipped: its cache entry changed during the run (run again)' });
+          continue;
+        }
+        hit = v.value;
+      }
       if (hit?.kind === 'result') emit(hit.result);
     }
   };
-  const skipped = await auditFiles(
+  await auditFiles(
     toAudit.map((i) => files[i]!),
     config,
     jobs,
@@ -104,6 +133,7 @@ export async function scanFiles(
       const i = toAudit[j]!;
       answered(i);
       next = i + 1;
+      if (x.kind === 'skipped') skipped.push({ file: files[i]!, why: x.why });
       const k = keyed[i];
       // Kept only when the file is what it was when its key was made (not edited meanwhile).
       if (k && x.kind !== 'skipped' && stampOf(files[i]!) === k.stamp) store.put(k.key, x);
@@ -111,6 +141,15 @@ export async function scanFiles(
   );
   answered(files.length);
   return skipped;
+}
+
+/**
+ * Entry bytes of hits held from the key pass until their turn (more are read again
+ * then); TDX_AUDIT_CACHE_HELD_BYTES sets it (tests: 0 reads every hit again).
+ */
+function heldHitBytes(): number {
+  const v = Number(process.env.TDX_AUDIT_CACHE_HELD_BYTES);
+  return process.env.TDX_AUDIT_CACHE_HELD_BYTES !== undefined && Number.isFinite(v) && v >= 0 ? v : 64 * 1024 * 1024;
 }
 
 function isCachedJob(v: unknown, file: string): v is CachedJob {
