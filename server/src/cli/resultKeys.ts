@@ -3,7 +3,7 @@
 // any audit, so a warm run starts no worker for a file it can answer.
 //
 //   - the tool's own build: the bytes of the bundles and WASM modules beside the
-//     running CLI (a rebuilt tool misses);
+//     running CLI (a rebuilt tool misses), and the Node version running them;
 //   - the run's settings that reach the audit (profile, includes followed, header
 //     cache, where objects are looked for, TDX_AUDIT_NO_REGIONS) and the working
 //     folder (text output names files relative to it);
@@ -280,6 +280,8 @@ export class ScanKeys {
       regions: config.regions ?? null,
       noRegions: process.env.TDX_AUDIT_NO_REGIONS ?? null,
       cwd: process.cwd(),
+      // The runtime runs the bundles and the WASM: another Node is another build, conservatively.
+      node: process.version,
     };
     this.base = createHash('sha256').update(`${KEY_VERSION}\0${build}\0${JSON.stringify(settings)}\0`).digest('hex');
     this.headers = config.followIncludes === false ? undefined : new HeaderClosures(config.includes);
