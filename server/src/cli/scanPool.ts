@@ -68,8 +68,8 @@ export async function scanFiles(
   if (!cache) return auditFiles(files, config, jobs, local, emit, note);
   const { store, keys } = cache;
   // Every file's key and entry first, on this thread: a warm run starts no worker. The
-  // hits' results are held until their turn up to 64 MiB of entries (heldHitBytes) (a CI tree's
-  // whole cache: the five trees of issue 15 make 24 MB); past that a hit is read again
+  // hits' results wait for their turn up to heldHitBytes of entries (64 MiB: a CI tree's
+  // whole cache; the five trees of issue 15 make 24 MB); past that a hit is read again
   // at its turn, so that memory stays bounded on a tree as large as drivers/.
   const known: (CachedJob | { again: string } | undefined)[] = [];
   const keyed: ({ key: string; stamp: string | undefined } | undefined)[] = [];
