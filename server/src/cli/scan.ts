@@ -16,12 +16,15 @@ import { isRejected } from '../audit/verdicts';
 import { instructionJson, type CompiledInstruction } from '../audit/compiled';
 import { VERSION } from './scanOutput';
 import { jsonWriter, textWriter } from './scanWriter';
-import { defaultJobs, scanFiles } from './scanPool';
+import { defaultJobs, scanFiles, type ScanCache } from './scanPool';
+import { ResultCache } from './resultCache';
+import { buildDigest, ScanKeys } from './resultKeys';
 
-export const SCAN_USAGE = `tdx-audit scan <files or dirs...> [--format text|json] [--profile P] [--no-includes] [--no-header-cache | --header-cache-dir DIR] [--exit-zero] [--jobs N] [--shard K/N]
+export const SCAN_USAGE = `tdx-audit scan <files or dirs...> [--format text|json] [--profile P] [--no-includes] [--no-header-cache | --header-cache-dir DIR] [--exit-zero] [--jobs N] [--shard K/N] [--cache DIR]
                  [--objects DIR|FILE]... [--build-dir DIR] [--source-root DIR] [--vmlinux FILE]
                  [--path-map FROM=TO]... [--no-objects]
-      (the .o beside each source is read unless --no-objects; --path-map: the objects name FROM, the sources are under TO)
+      (the .o beside each source is read unless --no-objects; --path-map: the objects name FROM, the sources are under TO;
+       --cache DIR: keep each file's result in DIR and answer unchanged files from it, for CI re-runs)
   tdx-audit scan --vmlinux FILE [--format text|json] [--profile P]      (binary inventory, no sources)`;
 
 /** Includes not followed that a scan names on stderr (each once; a kernel tree without generated headers has many). */
@@ -43,6 +46,8 @@ interface ScanOptions extends CommonOptions {
   jobsGiven?: boolean;
   /** Where objects are looked for; undefined with --no-objects. */
   search?: ObjectSearch;
+  /** --cache DIR: the warm result cache (resultCache.ts); none unless given. */
+  cacheDir?: string;
 }
 
 function parseScanArgs(argv: string[]): ScanOptions {
@@ -60,6 +65,7 @@ function parseScanArgs(argv: string[]): ScanOptions {
     else if (a === '--exit-zero') o.exitZero = true;
     else if (a === '--no-header-cache') o.headerCache = false;
     else if (a === '--header-cache-dir') o.headerCacheDir = resolve(optionValue(argv, ++i, a, fail));
+    else if (a === '--cache') o.cacheDir = resolve(optionValue(argv, ++i, a, fail));
     else if (a === '--jobs' || a === '-j') {
       const v = optionValue(argv, ++i, a, fail);
       if (!/^[1-9]\d{0,2}$/.test(v)) throw new UsageError(`${a} takes a number of threads (1-999), not ${v}`);
@@ -92,7 +98,10 @@ export function collectSources(paths: string[], onSkip?: (path: string, why: str
 
 export async function runScan(argv: string[], write: (s: string) => void, warn: (s: string) => void): Promise<number> {
   const o = parseScanArgs(argv);
-  if (!o.paths.length && o.vmlinux) return inventoryCommand(o, write, warn);
+  if (!o.paths.length && o.vmlinux) {
+    if (o.cacheDir) throw new UsageError('--cache keeps the results of source files; the vmlinux inventory has none');
+    return inventoryCommand(o, write, warn);
+  }
   applyTreeProfile(o, o.paths, warn);
   // Like the editor: the .o beside each source is read unless --no-objects.
   const withObjects = !!o.search;
@@ -106,6 +115,7 @@ export async function runScan(argv: string[], write: (s: string) => void, warn: 
   const walkSkipped: { file: string; why: string }[] = [];
   const all = collectSources(o.paths, (file, why) => walkSkipped.push({ file, why }));
   const files = shardOf(all, o.shard);
+  const cache = o.cacheDir ? openCache(o.cacheDir, config, warn) : undefined;
   const writer = o.format === 'json' ? jsonWriter(write, o.profile, withObjects) : textWriter(write);
   // What the end needs of each file, kept small: errors, and objects that were not fresh.
   let hasError = false;
@@ -136,9 +146,11 @@ export async function runScan(argv: string[], write: (s: string) => void, warn: 
       writer.add(r);
     },
     warn,
+    cache,
   );
   const skipped = [...walkSkipped, ...runSkipped];
-  writer.finish(skipped);
+  writer.finish(skipped, cache && { hits: cache.store.hits, audited: cache.store.misses });
+  if (cache) warn(cache.store.summary());
   for (const s of skipped) warn(`tdx-audit: ${s.file}: ${s.why.startsWith('skipped') ? s.why : `skipped: ${s.why}`}`);
   // Stale or broken objects are named one by one; files without any object are counted.
   for (const m of stale) warn(`tdx-audit: ${m}`);
@@ -150,6 +162,18 @@ export async function runScan(argv: string[], write: (s: string) => void, warn: 
     warn(`tdx-audit: ${missing.length} file(s) with sites have no object ${where} (e.g. ${missing.slice(0, 3).join(', ')}): source view only for them`);
   }
   return hasError && !o.exitZero ? 1 : 0;
+}
+
+/** The run's result cache, or a usage error when DIR cannot hold one; without a built CLI (run from sources) none, said once. */
+function openCache(dir: string, config: Parameters<typeof scanFiles>[1], warn: (s: string) => void): ScanCache | undefined {
+  const build = buildDigest();
+  if (!build) {
+    warn('tdx-audit: --cache: not a built CLI (no dist/cli.js beside it), so no build to key entries on: no cache this run');
+    return undefined;
+  }
+  const store = ResultCache.open(dir, warn);
+  if ('error' in store) throw new UsageError(store.error);
+  return { store, keys: new ScanKeys(build, config) };
 }
 
 /** `scan --vmlinux FILE` with no sources: every accessor instruction in the image. */

@@ -120,3 +120,30 @@ export function fileResult(a: FileAudit): ScanFileResult {
     notFollowed: a.notFollowed ?? [],
   };
 }
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const arrayOf = (v: unknown, item: (x: unknown) => boolean) => Array.isArray(v) && v.every(item);
+const isLanding = (x: unknown) => isObject(x) && typeof x.file === 'string' && typeof x.line === 'string';
+
+/**
+ * Whether `v`, read back from the result cache (resultCache.ts: untrusted bytes), has
+ * the shape fileResult gives `file`, so that the writers cannot trip over it.
+ */
+export function isScanFileResult(v: unknown, file: string): v is ScanFileResult {
+  if (!isObject(v) || v.file !== file) return false;
+  return (
+    arrayOf(v.sites, isObject) &&
+    arrayOf(v.functions, isObject) &&
+    arrayOf(v.instructions, isObject) &&
+    arrayOf(v.objectFunctions, isObject) &&
+    isObject(v.fileEntry) &&
+    typeof v.joined === 'boolean' &&
+    (v.object === undefined || (isObject(v.object) && typeof v.object.state === 'string' && typeof v.object.message === 'string')) &&
+    isObject(v.counts) &&
+    Object.values(v.counts).every((n) => typeof n === 'number') &&
+    arrayOf(v.findingLines, (x) => typeof x === 'string') &&
+    arrayOf(v.objectLanding, isLanding) &&
+    arrayOf(v.landing, isLanding) &&
+    arrayOf(v.notFollowed, (x) => isObject(x) && typeof x.include === 'string' && typeof x.from === 'string' && typeof x.line === 'number' && typeof x.why === 'string')
+  );
+}

@@ -4,7 +4,11 @@
 import type { AuditConfig, AuditEngine } from '../audit/engine';
 import { readSource, SiteFilter } from '../audit/sources';
 import { readTextOrUndefined } from '../fs/safeRead';
-import { fileResult, type ScanFileResult } from './scanOutput';
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileResult, isScanFileResult, type ScanFileResult } from './scanOutput';
+import type { ResultCache } from './resultCache';
+import type { ScanKeys } from './resultKeys';
 import { runPool, workerHeapMb, recycling, noteRetried, heavyFile } from './pool';
 import { createHeaderShareBuffer } from '../c/headerShare';
 
@@ -27,10 +31,30 @@ export function scanResultWeight(x: ScanJobResult): number {
   return 1 + r.sites.length + r.functions.length + r.instructions.length + r.objectFunctions.length;
 }
 
+/** The result cache of a run (--cache): where entries are, and how a file's key is made. */
+export interface ScanCache {
+  store: ResultCache;
+  keys: ScanKeys;
+}
+
+/** What a cache entry holds: the job's answer, for a file with or without sites (a skip is not kept: it may pass). */
+type CachedJob = { kind: 'result'; result: ScanFileResult } | { kind: 'no-sites' };
+
+/** A file's size, mtimes and inode (through a symlink: the text's), to tell whether it changed while it was audited. */
+function stampOf(path: string): string | undefined {
+  try {
+    const st = statSync(path);
+    return `${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Audits `files` with `jobs` threads and hands each file's result to `emit` in the
  * files' order. `local` makes an engine on this thread (used when jobs is 1 or no
- * worker bundle exists). Returns the files skipped, with why.
+ * worker bundle exists). With `cache`, files whose entry is there are answered from
+ * it and only the others are audited (and stored). Returns the files skipped, with why.
  */
 export async function scanFiles(
   files: readonly string[],
@@ -39,8 +63,113 @@ export async function scanFiles(
   local: (read: (p: string) => string | undefined) => Promise<Pick<AuditEngine, 'auditOnce' | 'mayHoldSitesThroughHeaders'>>,
   emit: (r: ScanFileResult) => void,
   note: (m: string) => void = () => {},
+  cache?: ScanCache,
+): Promise<{ file: string; why: string }[]> {
+  if (!cache) return auditFiles(files, config, jobs, local, emit, note);
+  const { store, keys } = cache;
+  // Every file's key and entry first, on this thread: a warm run starts no worker. The
+  // hits' results wait for their turn up to heldHitBytes of entries (64 MiB: a CI tree's
+  // whole cache; the five trees of issue 15 make 24 MB); past that a hit is read again
+  // at its turn, so that memory stays bounded on a tree as large as drivers/.
+  const known: (CachedJob | { again: string } | undefined)[] = [];
+  const keyed: ({ key: string; stamp: string | undefined } | undefined)[] = [];
+  const toAudit: number[] = [];
+  let held = 0;
+  const hold = heldHitBytes();
+  const valid = (file: string) => (v: unknown): v is CachedJob => isCachedJob(v, file);
+  for (let i = 0; i < files.length; i++) {
+    const file = files[i]!;
+    const stamp = stampOf(file);
+    const src = readSource(file);
+    // A file that cannot be read is left to the audit, which says why it is skipped; so
+    // is one whose key could not be made (it is audited, and not stored).
+    let key: string | undefined;
+    if ('text' in src) {
+      try {
+        key = keys.keyOf(file, resolve(file), src.text);
+      } catch (e) {
+        note(`tdx-audit: cache: no key for ${file} (${(e as Error).message}): audited, not stored`);
+      }
+    }
+    keyed.push(key === undefined ? undefined : { key, stamp });
+    const hit = key === undefined ? undefined : store.get(key, valid(file));
+    if (hit) {
+      store.hits++;
+      held += hit.bytes;
+      known.push(held <= hold || hit.value.kind === 'no-sites' ? hit.value : { again: key! });
+    } else {
+      known.push(undefined);
+      store.misses++;
+      toAudit.push(i);
+    }
+  }
+  // Skips in the files' order: the audit's, and a hit whose entry went bad since it was read.
+  const skipped: { file: string; why: string }[] = [];
+  let next = 0;
+  const answered = (upTo: number) => {
+    for (; next < upTo; next++) {
+      let hit = known[next];
+      known[next] = undefined;
+      if (hit && 'again' in hit) {
+        const v = store.get(hit.again, valid(files[next]!));
+        if (!v) {
+          // Only another process writing into DIR during this run does this: said, not guessed.
+          skipped.push({ file: files[next]!, why: 'skipped: its cache entry changed during the run (run again)' });
+          continue;
+        }
+        hit = v.value;
+      }
+      if (hit?.kind === 'result') emit(hit.result);
+    }
+  };
+  await auditFiles(
+    toAudit.map((i) => files[i]!),
+    config,
+    jobs,
+    local,
+    emit,
+    note,
+    (j, x) => {
+      const i = toAudit[j]!;
+      answered(i);
+      next = i + 1;
+      if (x.kind === 'skipped') skipped.push({ file: files[i]!, why: x.why });
+      const k = keyed[i];
+      // Kept only when the file is what it was when its key was made (not edited meanwhile).
+      if (k && x.kind !== 'skipped' && stampOf(files[i]!) === k.stamp) store.put(k.key, x);
+    },
+  );
+  answered(files.length);
+  return skipped;
+}
+
+/**
+ * Entry bytes of hits held from the key pass until their turn (more are read again
+ * then); TDX_AUDIT_CACHE_HELD_BYTES sets it (tests: 0 reads every hit again).
+ */
+function heldHitBytes(): number {
+  const v = Number(process.env.TDX_AUDIT_CACHE_HELD_BYTES);
+  return process.env.TDX_AUDIT_CACHE_HELD_BYTES !== undefined && Number.isFinite(v) && v >= 0 ? v : 64 * 1024 * 1024;
+}
+
+function isCachedJob(v: unknown, file: string): v is CachedJob {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as { kind?: unknown; result?: unknown };
+  return (o.kind === 'no-sites' && Object.keys(o).length === 1) || (o.kind === 'result' && isScanFileResult(o.result, file));
+}
+
+/** The audit of `files` on the pool; `before` sees each answer before it is emitted. */
+async function auditFiles(
+  files: readonly string[],
+  config: Partial<AuditConfig>,
+  jobs: number,
+  local: (read: (p: string) => string | undefined) => Promise<Pick<AuditEngine, 'auditOnce' | 'mayHoldSitesThroughHeaders'>>,
+  emit: (r: ScanFileResult) => void,
+  note: (m: string) => void,
+  before?: (index: number, x: ScanJobResult) => void,
 ): Promise<{ file: string; why: string }[]> {
   const skipped: { file: string; why: string }[] = [];
+  if (!files.length) return skipped;
   const recycle = recycling(note, jobs);
   const read = (p: string) => readTextOrUndefined(p);
   await runPool<ScanJobResult>({
@@ -56,6 +185,7 @@ export async function scanFiles(
     },
     failed: (message) => ({ kind: 'skipped', why: `analysis failed: ${message}` }),
     emit: (i, x) => {
+      before?.(i, x);
       if (x.kind === 'result') emit(x.result);
       else if (x.kind === 'skipped') skipped.push({ file: files[i]!, why: x.why });
     },

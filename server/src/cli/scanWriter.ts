@@ -55,9 +55,17 @@ class Spool {
   }
 }
 
+/** What `--cache` did in a run (the JSON document's last field, present only with --cache). */
+export interface CacheCounts {
+  /** Files answered from the cache. */
+  hits: number;
+  /** Files audited (and stored when they could be). */
+  audited: number;
+}
+
 export interface ScanWriter {
   add(r: ScanFileResult): void;
-  finish(skipped: { file: string; why: string }[]): void;
+  finish(skipped: { file: string; why: string }[], cache?: CacheCounts): void;
 }
 
 /**
@@ -82,7 +90,7 @@ export function jsonWriter(out: (s: string) => void, profile: string, withObject
       for (const o of r.objectFunctions) objectFunctions.add(o);
       files.add(r.fileEntry);
     },
-    finish(skipped) {
+    finish(skipped, cache) {
       try {
         sites.close();
         functions.close();
@@ -95,7 +103,7 @@ export function jsonWriter(out: (s: string) => void, profile: string, withObject
           objS.copyTo(out);
         }
         fileS.copyTo(out);
-        out(`  "skipped": ${skipped.length ? JSON.stringify(skipped, null, 2).replace(/\n/g, '\n  ') : '[]'}\n}\n`);
+        out(`  "skipped": ${skipped.length ? JSON.stringify(skipped, null, 2).replace(/\n/g, '\n  ') : '[]'}${cache ? `,\n  "cache": ${JSON.stringify({ hits: cache.hits, audited: cache.audited })}` : ''}\n}\n`);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

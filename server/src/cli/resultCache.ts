@@ -1,0 +1,139 @@
+// The warm result cache of `scan --cache DIR` (like ccache, for CI re-runs): one
+// entry per audited file, named by the key of everything its result depends on
+// (resultKeys.ts). This module holds the entries on disk; it knows nothing of what
+// they mean beyond the check `valid` the caller gives.
+//
+// DIR is the user's, but what lies in it is untrusted data: another tool's file, a
+// truncated write, a symlink, a FIFO someone left there. Every one of those is a miss
+// with a warning, never a crash, a blocked read or a wrong answer:
+//   - an entry is opened with O_NOFOLLOW | O_NONBLOCK and must be a regular file
+//     (fstat) no larger than MAX_ENTRY_BYTES;
+//   - its first line names the format, the key it was written under and the SHA-256
+//     and length of the body after it, so a truncated, corrupt or renamed (foreign)
+//     entry does not pass;
+//   - the body must be JSON the caller's `valid` accepts.
+// Writes go only inside DIR: a temporary file created exclusively there, then renamed
+// over the entry (atomic; a symlink at the entry's name is replaced, not followed).
+
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+
+/** The format named in every entry's first line; a change of layout changes it. */
+const MAGIC = 'tdx-audit-result-cache 1';
+/** An entry larger than this is neither read nor written (a file's result is far smaller: the 21 MB generated file's is a few MB). */
+export const MAX_ENTRY_BYTES = 64 * 1024 * 1024;
+/** Warnings about bad entries said one by one before they are only counted. */
+const MAX_WARNINGS = 10;
+
+const sha256 = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
+
+export class ResultCache {
+  /** Files answered from the cache and files audited (and stored) in this run. */
+  hits = 0;
+  misses = 0;
+  private warned = 0;
+  private unsaid = 0;
+
+  private constructor(
+    readonly dir: string,
+    private readonly warn: (m: string) => void,
+  ) {}
+
+  /** The cache at `dir` (created if absent), or a message saying why it cannot be used. */
+  static open(dir: string, warn: (m: string) => void): ResultCache | { error: string } {
+    try {
+      mkdirSync(dir, { recursive: true });
+      if (!statSync(dir).isDirectory()) return { error: `--cache ${dir}: not a directory` };
+    } catch (e) {
+      return { error: `--cache ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
+    }
+    return new ResultCache(dir, warn);
+  }
+
+  private pathOf(key: string): string {
+    return join(this.dir, `${key}.entry`);
+  }
+
+  private bad(key: string, why: string): undefined {
+    if (this.warned < MAX_WARNINGS) {
+      this.warned++;
+      this.warn(`tdx-audit: cache entry ${this.pathOf(key)}: ${why}; ignored (the file is audited again)`);
+    } else this.unsaid++;
+    return undefined;
+  }
+
+  /** The value stored under `key` and the entry's size, or undefined (absent, or bad: then a warning). */
+  get<T>(key: string, valid: (v: unknown) => v is T): { value: T; bytes: number } | undefined {
+    const path = this.pathOf(key);
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return undefined;
+      return this.bad(key, code === 'ELOOP' ? 'a symlink' : `cannot open (${code ?? 'error'})`);
+    }
+    let text: string;
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) return this.bad(key, st.isFIFO() ? 'a FIFO' : st.isDirectory() ? 'a directory' : 'not a regular file');
+      if (st.size > MAX_ENTRY_BYTES) return this.bad(key, `larger than ${MAX_ENTRY_BYTES} bytes`);
+      const buf = Buffer.alloc(st.size);
+      let n = 0;
+      while (n < buf.length) {
+        const k = readSync(fd, buf, n, buf.length - n, n);
+        if (k <= 0) break;
+        n += k;
+      }
+      if (n < buf.length) return this.bad(key, 'shorter than its size');
+      text = buf.toString('utf8');
+    } catch (e) {
+      return this.bad(key, `unreadable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    } finally {
+      closeSync(fd);
+    }
+    const eol = text.indexOf('\n');
+    const head = (eol < 0 ? text : text.slice(0, eol)).split(' ');
+    const body = eol < 0 ? '' : text.slice(eol + 1);
+    // MAGIC is two words: the key, the body's hash and its length follow.
+    if (head.length !== 5 || `${head[0]} ${head[1]}` !== MAGIC) return this.bad(key, 'not an entry of this cache format');
+    if (head[2] !== key) return this.bad(key, 'written under another key');
+    if (head[4] !== String(Buffer.byteLength(body)) || head[3] !== sha256(body)) return this.bad(key, 'truncated or corrupt (its checksum does not match)');
+    let v: unknown;
+    try {
+      v = JSON.parse(body);
+    } catch {
+      return this.bad(key, 'not JSON');
+    }
+    if (!valid(v)) return this.bad(key, 'not a result this version writes');
+    return { value: v, bytes: text.length };
+  }
+
+  /** Stores `value` under `key`: a temporary file in DIR renamed over the entry. A failure is a warning. */
+  put(key: string, value: unknown): void {
+    const body = JSON.stringify(value);
+    const data = `${MAGIC} ${key} ${sha256(body)} ${Buffer.byteLength(body)}\n${body}`;
+    if (Buffer.byteLength(data) > MAX_ENTRY_BYTES) return;
+    const final = this.pathOf(key);
+    const tmp = join(dirname(final), `.tmp-${process.pid}-${randomBytes(8).toString('hex')}`);
+    try {
+      // 'wx': created here and now (O_EXCL: never through a name someone placed).
+      writeFileSync(tmp, data, { flag: 'wx', mode: 0o644 });
+      renameSync(tmp, final);
+    } catch (e) {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // never created, or already renamed
+      }
+      this.bad(key, `not written (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+  }
+
+  /** The run's line for stderr. */
+  summary(): string {
+    const more = this.unsaid ? ` (${this.unsaid} more bad entries not listed)` : '';
+    return `tdx-audit: cache ${this.dir}: ${this.hits} of ${this.hits + this.misses} file(s) answered from the cache, ${this.misses} audited${more}`;
+  }
+}
