@@ -186,7 +186,7 @@ export class AuditEngine {
   /** Per document in `memory`: the header knowledge its analysis was given (what a warm-up's edit is analysed with). */
   private readonly knowledgeOf = new Map<string, Knowledge>();
   /** How many audits re-analysed one function, and how many the whole file (tests and measurements). */
-  readonly auditCounts = { incremental: 0, full: 0, why: new Map<string, number>() };
+  readonly auditCounts = { incremental: 0, full: 0, why: new Map<string, number>(), paths: new Map<string, number>() };
   /**
    * The finding of each site under the current configuration: an edit keeps the
    * site objects it does not move, and their findings (messages name lines, so a
@@ -350,6 +350,7 @@ export class AuditEngine {
         this.memory.set(file, r.memory);
         this.knowledgeOf.set(file, imported);
         this.auditCounts.incremental++;
+        this.auditCounts.paths.set(r.path, (this.auditCounts.paths.get(r.path) ?? 0) + 1);
         return r.analysis;
       }
       this.auditCounts.why.set(r.fallback, (this.auditCounts.why.get(r.fallback) ?? 0) + 1);
