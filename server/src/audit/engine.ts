@@ -60,6 +60,13 @@ export interface FileAudit {
   compiled?: FileCompiled;
   /** Includes that were not followed (not found, not readable), each once. */
   notFollowed?: NotFollowed[];
+  /**
+   * The audited text and the offsets at which its lines start, when the engine keeps
+   * them for the next edit (an open document's memory): fingerprints read them instead
+   * of scanning the text again (fingerprint.ts findingFingerprints). `text` is the
+   * string audited, so a caller holding another (a lone CR made a line end) sees it is not its own.
+   */
+  lines?: { text: string; starts: readonly number[] };
 }
 
 // The profile type lives with the profile table (x86/profiles.ts); re-exported
@@ -324,6 +331,7 @@ export class AuditEngine {
       }
     }
     if (compiled) applyCompiled(compiled, analysis.sites, bySite);
+    const mem = this.once ? undefined : this.memory.get(file);
     return {
       file,
       version,
@@ -332,6 +340,7 @@ export class AuditEngine {
       ms: performance.now() - t0,
       ...(compiled ? { compiled } : {}),
       ...(imports?.notFollowed.length ? { notFollowed: imports.notFollowed } : {}),
+      ...(mem && mem.text === text ? { lines: { text, starts: mem.lineStarts } } : {}),
     };
   }
 

@@ -20,6 +20,13 @@ import { emptyKnowledge } from '../../../server/src/c/knowledge';
 import { analyseEdit, compacted, editOf, emptyTrace, hintAfter, memoryOf, startsAfter, warmingText } from '../../../server/src/audit/incremental';
 import { mulberry32 as rng } from '../../fuzz/prng';
 
+/** Offsets at which each line of `t` starts (what fingerprint.ts scans for). */
+function lineStartsOfText(t: string): number[] {
+  const out = [0];
+  for (let i = t.indexOf('\n'); i >= 0; i = t.indexOf('\n', i + 1)) out.push(i + 1);
+  return out;
+}
+
 /** Functions that hand MMIO to each other through every kind of fact provenance.ts follows. */
 const CROSS = `#include <linux/io.h>
 #define REG_A 0x10
@@ -919,6 +926,33 @@ static void reader(unknown_t *o)
     // Another file: every fingerprint differs (the file is part of the key).
     const other = key(CROSS, 'drivers/y/driver.c');
     assert.ok(other.every((f, i) => f !== before[i]));
+  });
+
+  test('fingerprints read the line starts the engine kept for the text it audited, and only for that text', async () => {
+    const eng = await AuditEngine.create({ readFile: () => undefined });
+    const file = '/nonexistent/tdx-incremental/lines.c';
+    const rel = 'drivers/x/lines.c';
+    const fresh = (t: string, a: FileAudit) => findingFingerprints(rel, t, { analysis: a.analysis, findings: a.findings });
+    const open = eng.audit(file, CROSS, 1);
+    const edits = [CROSS.replace('i < 16', 'i < 17'), CROSS.replace('|= 8;', '|= 8;\n\tp->regs[5] |= 1;'), CROSS.replace('#define REG_A', '/* moved */\n#define REG_A')];
+    for (const [i, t] of [[0, CROSS] as const, ...edits.map((t, i) => [i + 1, t] as const)]) {
+      const a = i === 0 ? open : eng.audit(file, t, i + 1);
+      assert.ok(a.lines && a.lines.text === t, `${i}: the engine's line starts come with the audit`);
+      assert.deepEqual([...a.lines.starts], lineStartsOfText(t), `${i}: they are the text's`);
+      assert.deepEqual(findingFingerprints(rel, t, a), fresh(t, a), `${i}`);
+      // They are read: wrong ones for the same text give other keys.
+      const wrong = { ...a, lines: { text: t, starts: a.lines.starts.map((x) => x + 1) } };
+      assert.notDeepEqual(findingFingerprints(rel, t, wrong), fresh(t, a), `${i}: the line starts are read`);
+    }
+    // A lone CR: the engine audits a copy with a line end there, whose line starts are
+    // not the caller's text's (the same length: only the text tells them apart).
+    const cr = CROSS.replace('static u8 *gmap;\n', 'static u8 *gmap;\r');
+    eng.audit(file, CROSS, 8);
+    const c = eng.audit(file, cr, 9);
+    assert.ok(c.lines && c.lines.text !== cr && c.lines.starts.length === lineStartsOfText(cr).length + 1);
+    assert.deepEqual(findingFingerprints(rel, cr, c), fresh(cr, c));
+    // A batch audit keeps no memory: no line starts.
+    assert.equal(eng.auditOnce('/nonexistent/tdx-incremental/once.c', CROSS).lines, undefined);
   });
 
   test('a character replaced by another moves no site: every site outside the edited function keeps its object', async () => {
