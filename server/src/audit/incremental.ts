@@ -11,10 +11,14 @@
 //  - `__iomem` declarations outside function bodies: not in the edited span by
 //    construction; bodies holding `__iomem` are analysed with the edited one;
 //  - MMIO provenance (provenance.ts): globals, struct fields, return values and
-//    static functions' parameters a function sets. The functions that set any of
-//    them in the previous audit (its trace) are analysed with the edited one, and the
-//    facts the new run derives must equal the previous ones moved by the edit;
-//    otherwise the whole file is audited.
+//    static functions' parameters a function sets. When the edited function sets
+//    none (before and after), the previous run's events (what each flow did that
+//    others see, and when) of the blanked functions are replayed into the slice's run
+//    at the points where they happened, and what the edited function's own flows did
+//    must be what they did before; else the functions that set any of them in the
+//    previous audit (its trace) are analysed with the edited one, and the facts the
+//    new run derives must equal the previous ones moved by the edit; otherwise the
+//    whole file is audited.
 // The analysed text is the new text with every other function body blanked (same
 // length, newlines kept), so positions are file positions; the sites of the blanked
 // functions are the previous audit's, moved by the edit's line and column delta.
@@ -304,14 +308,7 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   // what it read in a full run (igb_main.c: igb_clean_tx_irq reads `tail`, whose writers
   // made its slice 37-40 KB instead of 15-20). Not when a field or global was given
   // normal memory (M:, S:): those are read before the run's rounds, not replayed.
-  const seeded = !alone && !hands && !!mem.trace.events && ![...relevantBefore].some((p) => p.startsWith('M:') || p.startsWith('S:'));
-  // Otherwise the functions that set facts are analysed with it. A fact of the plain
-  // kind (a set of names) needs one function that adds it: the first.
   const needed = new Set<number>();
-  if (!alone && !seeded) {
-    for (const w of mem.trace.writers) needed.add(w);
-    for (const [key, by] of mem.trace.plainBy) if (relevantBefore.has(key)) needed.add(Math.min(...by));
-  }
   // A function a parse error touches stays whole: blanking it could change how the error reads.
   const keep = (d: FunctionSpan, i: number) => i === k || needed.has(mem.table[i]!.start) || d.bodyStart < 0 || (mem.errors.length > 0 && touchesError(mem.table[i]!));
   // A function no kept body names goes whole (its header too: a prototype-free
@@ -349,6 +346,17 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
     }
     return b;
   };
+  // Nor when a definition the slice keeps anyway (a parse error touches it, it has no
+  // body, it is never blanked) or file scope sets a fact: the slice's run would set it
+  // again beside its replayed events (ixgbe_main.c: ixgbe_probe holds `__iomem`).
+  const keptWriter = () => mem.trace.writers.has(-1) || table.some((d, i) => i !== k && mem.trace.writers.has(mem.table[i]!.start) && (keep(d, i) || !!blankable(d, i).never));
+  const seeded = !alone && !hands && !!mem.trace.events && ![...relevantBefore].some((p) => p.startsWith('M:') || p.startsWith('S:')) && !keptWriter();
+  // Otherwise the functions that set facts are analysed with it. A fact of the plain
+  // kind (a set of names) needs one function that adds it: the first.
+  if (!alone && !seeded) {
+    for (const w of mem.trace.writers) needed.add(w);
+    for (const [key, by] of mem.trace.plainBy) if (relevantBefore.has(key)) needed.add(Math.min(...by));
+  }
   const named = new Set<string>();
   table.forEach((d, i) => {
     if (!keep(d, i)) return;

@@ -104,7 +104,7 @@ export interface ProvenanceTrace {
   rounds?: number;
   /**
    * Filled when given (an array): what each function's flows did that other functions
-   * can see, with when (traceEvent). An editor's re-analysis hands the events of the
+   * can see, with when (TraceEvent). An editor's re-analysis hands the events of the
    * functions it leaves out back in as `replay`.
    */
   events?: TraceEvent[];
