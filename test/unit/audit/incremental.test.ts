@@ -491,6 +491,23 @@ static void remove`);
     assert.ok(sites.length > 0 && sites.every((s) => JSON.stringify(s).includes('0x2000') || !JSON.stringify(s).includes('0x1000')), JSON.stringify(sites));
   });
 
+  test('an edit in a function that reads facts takes the writers\' path when a writer stays in the slice anyway (never blanked: `__iomem` in its body)', async () => {
+    const parser = await CParser.create();
+    const file = '/nonexistent/tdx-incremental/kept-writer.c';
+    const ref = await AuditEngine.create({ readFile: () => undefined });
+    ref.configure({ regions: false });
+    const start = CROSS.replace('\tu32 v = 0;\n\tint i;\n\tp->regs', '\tu32 v = 0;\n\tvoid __iomem *unused = NULL;\n\tint i;\n\tp->regs');
+    assert.notEqual(start, CROSS);
+    const trace = emptyTrace();
+    const parsed = parser.parse(file, start);
+    const mem = memoryOf(start, parsed, analyzeFile(parser, parsed, file, emptyKnowledge(), { trace }), trace, '')!;
+    const next = start.replace('|= 8', '|= 9');
+    const r = analyseEdit(parser, mem, next, file, emptyKnowledge(), '');
+    assert.ok(!('fallback' in r), JSON.stringify('fallback' in r && r.fallback));
+    assert.equal(r.path, 'writers');
+    assert.deepStrictEqual(r.analysis.sites, ref.auditOnce(file, next).analysis.sites);
+  });
+
   test('an edit that renames a variable of its own holding MMIO is audited whole: what other functions read depends on the names the run made live', async () => {
     // fn_local's `hw` makes plain_w's `p->regs = hw` live in round 0, before writer gives
     // regs MMIO, so regs is a plain field name when reader reads `o->regs` (an unknown
