@@ -60,6 +60,13 @@ export interface FileAudit {
   compiled?: FileCompiled;
   /** Includes that were not followed (not found, not readable), each once. */
   notFollowed?: NotFollowed[];
+  /**
+   * The audited text and the offsets at which its lines start, when the engine keeps
+   * them for the next edit (an open document's memory): fingerprints read them instead
+   * of scanning the text again (fingerprint.ts findingFingerprints). `text` is the
+   * string audited, so a caller holding another (a lone CR made a line end) sees it is not its own.
+   */
+  lines?: { text: string; starts: readonly number[] };
 }
 
 // The profile type lives with the profile table (x86/profiles.ts); re-exported
@@ -186,7 +193,7 @@ export class AuditEngine {
   /** Per document in `memory`: the header knowledge its analysis was given (what a warm-up's edit is analysed with). */
   private readonly knowledgeOf = new Map<string, Knowledge>();
   /** How many audits re-analysed one function, and how many the whole file (tests and measurements). */
-  readonly auditCounts = { incremental: 0, full: 0, why: new Map<string, number>() };
+  readonly auditCounts = { incremental: 0, full: 0, why: new Map<string, number>(), paths: new Map<string, number>() };
   /**
    * The finding of each site under the current configuration: an edit keeps the
    * site objects it does not move, and their findings (messages name lines, so a
@@ -324,6 +331,7 @@ export class AuditEngine {
       }
     }
     if (compiled) applyCompiled(compiled, analysis.sites, bySite);
+    const mem = this.once ? undefined : this.memory.get(file);
     return {
       file,
       version,
@@ -332,6 +340,7 @@ export class AuditEngine {
       ms: performance.now() - t0,
       ...(compiled ? { compiled } : {}),
       ...(imports?.notFollowed.length ? { notFollowed: imports.notFollowed } : {}),
+      ...(mem && mem.text === text ? { lines: { text, starts: mem.lineStarts } } : {}),
     };
   }
 
@@ -350,6 +359,7 @@ export class AuditEngine {
         this.memory.set(file, r.memory);
         this.knowledgeOf.set(file, imported);
         this.auditCounts.incremental++;
+        this.auditCounts.paths.set(r.path, (this.auditCounts.paths.get(r.path) ?? 0) + 1);
         return r.analysis;
       }
       this.auditCounts.why.set(r.fallback, (this.auditCounts.why.get(r.fallback) ?? 0) + 1);

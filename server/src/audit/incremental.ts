@@ -11,10 +11,14 @@
 //  - `__iomem` declarations outside function bodies: not in the edited span by
 //    construction; bodies holding `__iomem` are analysed with the edited one;
 //  - MMIO provenance (provenance.ts): globals, struct fields, return values and
-//    static functions' parameters a function sets. The functions that set any of
-//    them in the previous audit (its trace) are analysed with the edited one, and the
-//    facts the new run derives must equal the previous ones moved by the edit;
-//    otherwise the whole file is audited.
+//    static functions' parameters a function sets. When the edited function sets
+//    none (before and after), the previous run's events (what each flow did that
+//    others see, and when) of the blanked functions are replayed into the slice's run
+//    at the points where they happened, and what the edited function's own flows did
+//    must be what they did before; else the functions that set any of them in the
+//    previous audit (its trace) are analysed with the edited one, and the facts the
+//    new run derives must equal the previous ones moved by the edit; otherwise the
+//    whole file is audited.
 // The analysed text is the new text with every other function body blanked (same
 // length, newlines kept), so positions are file positions; the sites of the blanked
 // functions are the previous audit's, moved by the edit's line and column delta.
@@ -28,7 +32,7 @@
 
 import type { CParser, Node } from '../c/parser';
 import { analyzeFile, nestingHint, NESTING_HINT_LIMIT, type FileResult, type FunctionSpan } from '../c/analyze';
-import type { ProvenanceTrace } from '../c/provenance';
+import type { ProvenanceTrace, TraceEvent } from '../c/provenance';
 import { emptyKnowledge, mergeKnowledge, type Knowledge, type Wrapper } from '../c/knowledge';
 import { commonEnds, diffEdit, type ParsedFile } from '../c/parser';
 import { errorSpans, lineAt } from '../c/errorRegions';
@@ -106,7 +110,7 @@ interface BlankMemo {
 }
 
 export function emptyTrace(): ProvenanceTrace {
-  return { writers: new Set(), facts: new Map(), plain: new Set(), plainBy: new Map(), capped: false };
+  return { writers: new Set(), facts: new Map(), plain: new Set(), plainBy: new Map(), capped: false, events: [] };
 }
 
 /** The memory a full analysis leaves, or undefined when an edit could not reuse it. */
@@ -218,6 +222,12 @@ export interface IncrementalResult {
   memory: AnalysisMemory;
   /** The text analysed: other bodies blanked (what the tests check of the blanking). */
   slice: string;
+  /**
+   * How the facts other functions hand on were had: the edited function names none
+   * (`alone`), the previous run's events replayed (`replayed`), the functions that set
+   * them analysed with it (`writers`); `same` for the same text again.
+   */
+  path: 'alone' | 'replayed' | 'writers' | 'same';
 }
 
 /**
@@ -242,7 +252,7 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   const old = mem.text;
   const edit = editOf(old, text, mem.lineStarts);
   // The same text again (a refresh): the same analysis.
-  if (!edit) return { analysis: { sites: [...mem.sites], functions: mem.functions, parseErrors: mem.errors.length }, memory: mem, slice: text };
+  if (!edit) return { analysis: { sites: [...mem.sites], functions: mem.functions, parseErrors: mem.errors.length }, memory: mem, slice: text, path: 'same' };
   const { start, oldEnd, delta } = edit;
   // The function whose braces hold the whole edit.
   const k = mem.table.findIndex((d) => d.bodyStart >= 0 && d.bodyStart < start && oldEnd < d.bodyEnd);
@@ -290,14 +300,15 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   // were most of each slice: igb_probe's 13 KB at every keystroke in igb_main.c).
   const relevantBefore = relevantPlain(mem.trace);
   const factWords = (mem.factWords ??= factNames(mem.trace, mem.macros));
-  const alone = !mem.trace.writers.has(fn.start) && ![...mem.trace.plainBy.values()].some((by) => by.has(fn.start)) && !namesAny(text.slice(fn.start, fn.end + delta), factWords);
-  // Otherwise the functions that set facts are analysed with it. A fact of the plain
-  // kind (a set of names) needs one function that adds it: the first.
+  const hands = mem.trace.writers.has(fn.start) || [...mem.trace.plainBy.values()].some((by) => by.has(fn.start));
+  const alone = !hands && !namesAny(text.slice(fn.start, fn.end + delta), factWords);
+  // A function that names a fact but sets none is analysed without the writers too: what
+  // their flows did is replayed into the slice's run at the points of the run where the
+  // previous run did it (ProvenanceTrace.replay), so the function reads at each point
+  // what it read in a full run (igb_main.c: igb_clean_tx_irq reads `tail`, whose writers
+  // made its slice 37-40 KB instead of 15-20). Not when a field or global was given
+  // normal memory (M:, S:): those are read before the run's rounds, not replayed.
   const needed = new Set<number>();
-  if (!alone) {
-    for (const w of mem.trace.writers) needed.add(w);
-    for (const [key, by] of mem.trace.plainBy) if (relevantBefore.has(key)) needed.add(Math.min(...by));
-  }
   // A function a parse error touches stays whole: blanking it could change how the error reads.
   const keep = (d: FunctionSpan, i: number) => i === k || needed.has(mem.table[i]!.start) || d.bodyStart < 0 || (mem.errors.length > 0 && touchesError(mem.table[i]!));
   // A function no kept body names goes whole (its header too: a prototype-free
@@ -335,6 +346,17 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
     }
     return b;
   };
+  // Nor when a definition the slice keeps anyway (a parse error touches it, it has no
+  // body, it is never blanked) or file scope sets a fact: the slice's run would set it
+  // again beside its replayed events (ixgbe_main.c: ixgbe_probe holds `__iomem`).
+  const keptWriter = () => mem.trace.writers.has(-1) || table.some((d, i) => i !== k && mem.trace.writers.has(mem.table[i]!.start) && (keep(d, i) || !!blankable(d, i).never));
+  const seeded = !alone && !hands && !!mem.trace.events && ![...relevantBefore].some((p) => p.startsWith('M:') || p.startsWith('S:')) && !keptWriter();
+  // Otherwise the functions that set facts are analysed with it. A fact of the plain
+  // kind (a set of names) needs one function that adds it: the first.
+  if (!alone && !seeded) {
+    for (const w of mem.trace.writers) needed.add(w);
+    for (const [key, by] of mem.trace.plainBy) if (relevantBefore.has(key)) needed.add(Math.min(...by));
+  }
   const named = new Set<string>();
   table.forEach((d, i) => {
     if (!keep(d, i)) return;
@@ -352,8 +374,13 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
   let sliceAt = 0;
   const regionEnds: number[] = [];
   const dropped: number[] = [];
+  /** Each blanked span's start and end in the file (the new text). */
+  const blankedFrom: number[] = [];
+  const blankedTo: number[] = [];
   const blankOut = (a: number, b: number, blank: string) => {
     parts.push(text.slice(from, a), blank);
+    blankedFrom.push(a);
+    blankedTo.push(b);
     sliceAt += a - from + blank.length;
     regionEnds.push(sliceAt);
     dropped.push((dropped[dropped.length - 1] ?? 0) + (b - a - blank.length));
@@ -405,6 +432,40 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
     return j < 0 ? o : o + dropped[j]!;
   };
 
+  /**
+   * Where file offset `o` (the new text) stands among the slice's offsets: a kept
+   * character's own offset; inside a blanked span, half a character before the span's
+   * blank (after every kept flow before it, before every one after it).
+   */
+  const toSlice = (o: number): number => {
+    const j = lastAtOrBefore(blankedFrom, o, (x) => x);
+    if (j < 0) return o;
+    const blankStart = regionEnds[j]! - (blankedTo[j]! - blankedFrom[j]! - (dropped[j]! - (dropped[j - 1] ?? 0)));
+    return o < blankedTo[j]! ? blankStart - 0.5 : o - dropped[j]!;
+  };
+  const isBlanked = (o: number): boolean => {
+    const j = lastAtOrBefore(blankedFrom, o, (x) => x);
+    return j >= 0 && o < blankedTo[j]!;
+  };
+  // The previous run's events, moved by the edit: those of blanked flows are replayed
+  // (seeded) or kept as they were; those of kept flows are the slice's run's to repeat.
+  const facts = seeded || alone ? movedFacts(edit, file, mem.trace.facts) : undefined;
+  const replay: TraceEvent[] = [];
+  const outside: TraceEvent[] = [];
+  const repeated: TraceEvent[] = [];
+  for (const e of mem.trace.events ?? []) {
+    const inFn = e.at >= fn.start && e.at < fn.end;
+    const moved: TraceEvent = inFn ? e : movedEvent(edit, e);
+    if (!inFn && isBlanked(moved.at)) {
+      outside.push(moved);
+      if (seeded) {
+        const key = sliceKeyOf(moved.key, toSlice);
+        replay.push(moved.kind === 'slot' ? { ...moved, at: toSlice(moved.at), key, value: facts!.get(moved.key)! } : { ...moved, at: toSlice(moved.at) });
+      }
+    } else repeated.push(moved);
+  }
+  if (seeded && replay.some((e) => e.kind === 'slot' && !e.value)) return fallback('the provenance facts changed');
+
   // The file's wrappers come from the previous audit (static inline bodies and macros
   // are outside the edit), first as in analyze.ts, then what the headers teach.
   const wrappers = new Map<string, Wrapper>();
@@ -423,6 +484,7 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
     const errors = errorSpans(parsed.tree.rootNode).map(([a, b]): [number, number] => [toFile(a), toFile(b)]);
     if (errors.length !== mem.errors.length || errors.some(([a, b], i) => a !== at(mem.errors[i]![0]) || b !== at(mem.errors[i]![1]))) return fallback('parse errors');
     const sliceTrace = emptyTrace();
+    if (seeded) sliceTrace.replay = replay;
     const result = analyzeFile(parser, parsed, file, known, { trace: sliceTrace, skipMacroBodies: true });
     const trace = traceAt(sliceTrace, toFile);
     // The edited function, static inline, became a wrapper: every call of it is a site now.
@@ -437,9 +499,29 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
       if (a.name !== b.name || toFile(a.start) !== b.start || toFile(a.end) !== b.end || toFile(a.bodyStart) !== b.bodyStart || toFile(a.bodyEnd) !== b.bodyEnd || a.isStatic !== b.isStatic || a.isInline !== b.isInline) return fallback('the definitions changed');
     }
     if (trace.capped) return fallback('the provenance facts changed');
+    // What the edited function's flows did that others see (a variable of its own given
+    // MMIO makes expressions naming it live everywhere; a field name given a plain
+    // value) is what it did before, in the same rounds: else the other functions' events
+    // (replayed, or kept for the next edit) may not be what a full run does now.
+    // Seeded, every other kept flow did what it did too (their events are the same).
+    const fnEnd = table[k]!.end;
+    const inNewFn = (e: TraceEvent) => e.at >= fn.start && e.at < fnEnd;
+    if (alone || seeded) {
+      const sig = (e: TraceEvent, inFn: boolean) => `${e.round}\0${e.kind}\0${e.key}\0${inFn ? '' : e.at}`;
+      const was = repeated.filter((e) => seeded || (e.at >= fn.start && e.at < fn.end)).map((e) => sig(e, e.at >= fn.start && e.at < fn.end)).sort();
+      const now = (trace.events ?? []).filter((e) => seeded || inNewFn(e)).map((e) => sig(e, inNewFn(e))).sort();
+      // Not analysed again with the writers: a function neither sets facts nor is kept
+      // (one reading a field that another's now live flow gave a plain value first) may
+      // find something else now. (The path of a function naming no fact took such edits
+      // before this check, and kept that function's sites: a full audit finds others.)
+      if (was.length !== now.length || was.some((x, i) => x !== now[i])) return fallback('what the edited function hands on changed');
+    }
+    if (seeded && trace.writers.size) return fallback('the edited function sets a fact');
     if (alone) {
       // It sets no fact now either (else the others may read it: the full audit runs).
       if (trace.writers.has(table[k]!.start)) return fallback('the edited function sets a fact');
+    } else if (seeded) {
+      // The facts are the previous ones, moved (replayed, not re-derived; none is set in the slice).
     } else if (!sameFacts(edit, file, mem.trace, trace) || !sameSet(relevantBefore, relevantPlain(trace))) return fallback('the provenance facts changed');
 
     // Sites: the edited function's from this run, every other one moved.
@@ -493,10 +575,13 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
     for (const [key, by] of trace.plainBy) if (by.has(fn.start) && !plainBy.has(key)) plainBy.set(key, new Set([fn.start]));
     // Analysed alone, the slice's run saw no other function's facts: the previous ones
     // stand (no other body changed, and the edited function sets none), moved by the edit.
-    const facts = alone ? movedFacts(edit, file, mem.trace.facts) : trace.facts;
-    const plain = new Set([...(alone ? mem.trace.plain : trace.plain), ...plainBy.keys()]);
-    const nextTrace: ProvenanceTrace = { writers, facts, plain, plainBy, capped: false };
-    if (alone && !sameSet(relevantBefore, relevantPlain(nextTrace))) return fallback('the provenance facts changed');
+    const nextFacts = facts ?? trace.facts;
+    const plain = new Set([...(facts ? mem.trace.plain : trace.plain), ...plainBy.keys()]);
+    // The events: the blanked flows' as they were (moved), the kept flows' from this run
+    // (seeded or alone: equal to the previous ones but for the edited function's).
+    const events = mem.trace.events && trace.events ? [...outside, ...(facts ? [...repeated.filter((e) => !(e.at >= fn.start && e.at < fn.end)), ...trace.events.filter(inNewFn)] : trace.events)].sort(byRunOrder) : undefined;
+    const nextTrace: ProvenanceTrace = { writers, facts: nextFacts, plain, plainBy, capped: false, ...(events ? { events } : {}) };
+    if (facts && !sameSet(relevantBefore, relevantPlain(nextTrace))) return fallback('the provenance facts changed');
     const memory: AnalysisMemory = {
       text,
       sites,
@@ -513,9 +598,9 @@ function analyse(parser: CParser, mem: AnalysisMemory, text: string, file: strin
       decls,
       macros: mem.macros,
       // The same facts and plain entries give the same words.
-      ...(sameSet(plain, mem.trace.plain) && facts.size === mem.trace.facts.size ? { factWords } : {}),
+      ...(sameSet(plain, mem.trace.plain) && nextFacts.size === mem.trace.facts.size ? { factWords } : {}),
     };
-    return { analysis: { sites: [...sites], functions: memory.functions, parseErrors: errors.length }, memory, slice };
+    return { analysis: { sites: [...sites], functions: memory.functions, parseErrors: errors.length }, memory, slice, path: alone ? 'alone' : seeded ? 'replayed' : 'writers' };
   }
 }
 
@@ -566,7 +651,26 @@ function traceAt(t: ProvenanceTrace, toFile: (o: number) => number): ProvenanceT
   }
   const plainBy = new Map<string, Set<number>>();
   for (const [key, by] of t.plainBy) plainBy.set(key, new Set([...by].map(toFile)));
-  return { writers: new Set([...t.writers].map(toFile)), facts, plain: t.plain, plainBy, capped: t.capped };
+  const events = t.events?.map((e) => ({ round: e.round, at: toFile(e.at), kind: e.kind, key: e.kind === 'slot' ? sliceKeyOf(e.key, toFile) : e.key }));
+  return { writers: new Set([...t.writers].map(toFile)), facts, plain: t.plain, plainBy, capped: t.capped, ...(events ? { events } : {}) };
+}
+
+/** A slot key whose offset (a static function's parameter, `L<offset>:`) is mapped by `to`. */
+function sliceKeyOf(key: string, to: (o: number) => number): string {
+  const m = /^L(\d+):(.*)$/s.exec(key);
+  return m ? `L${to(Number(m[1]))}:${m[2]}` : key;
+}
+
+/** An event of the previous run moved by the edit (its flow is outside the edited function). */
+function movedEvent(e: Edit, ev: TraceEvent): TraceEvent {
+  const at = ev.at >= e.oldEnd ? ev.at + e.delta : ev.at;
+  const key = ev.kind === 'slot' ? movedKey(e, ev.key) : ev.key;
+  return at === ev.at && key === ev.key ? ev : { ...ev, at, key };
+}
+
+/** The order a run does its events in: by round, then by flow (stable: one flow's events in the order it did them). */
+function byRunOrder(a: TraceEvent, b: TraceEvent): number {
+  return a.round - b.round || a.at - b.at;
 }
 
 /** Characters nestingHint() counts as nesting (analyze.ts). */

@@ -102,6 +102,36 @@ export interface ProvenanceTrace {
   capped: boolean;
   /** How many rounds the fixpoint ran (set by the run). */
   rounds?: number;
+  /**
+   * Filled when given (an array): what each function's flows did that other functions
+   * can see, with when (TraceEvent). An editor's re-analysis hands the events of the
+   * functions it leaves out back in as `replay`.
+   */
+  events?: TraceEvent[];
+  /**
+   * Input: events of flows that are not in the analysed text, in the order of the run
+   * that recorded them (round, then `at`), `at` placed among the analysed text's flow
+   * starts. Each is applied when the run reaches that point, as the flow's own store
+   * was in the recording run, so the analysed functions see at every point what they
+   * saw there. Replayed facts are not written back into `facts`.
+   */
+  replay?: readonly TraceEvent[];
+}
+
+/**
+ * What one flow did that another function can see: a fact set (`slot`: `key` is the
+ * slot, its value the run's fact), a variable of its own set (`live`: `key` is the
+ * name, which makes expressions naming it anywhere live), a field name given a plain
+ * value (`plain`; recorded for field names that hold MMIO somewhere). The first of each
+ * kind and key per function; `at` is the start of the flow, `round` its round.
+ */
+export interface TraceEvent {
+  round: number;
+  at: number;
+  kind: 'slot' | 'live' | 'plain';
+  key: string;
+  /** A replayed `slot` event's value (recorded events leave it out: it is `facts`' entry). */
+  value?: { depth: number; origin: Origin; steps: Step[] };
 }
 
 // ---------------------------------------------------------------------------------
@@ -222,7 +252,7 @@ export function findUntypedDerefs(input: ProvenanceInput): Site[] {
   const { text, finder } = input;
   // Pre-filter: without a mapping API named and without any __iomem in play there is
   // no source, so nothing to follow (most files: no cost beyond one regex test).
-  if (!MAPPING_NAMES_RE.test(text) && !finder.active) return [];
+  if (!MAPPING_NAMES_RE.test(text) && !finder.active && !input.trace?.replay?.length) return [];
   return new Provenance(input).run();
 }
 
@@ -344,12 +374,19 @@ class Provenance {
         }
       }
     }
+    const replay = trace?.replay ?? [];
+    let next = 0;
+    /** Applies the replayed events the recording run had done before flow start `at` of `round`. */
+    const replayUntil = (round: number, at: number) => {
+      while (next < replay.length && (replay[next]!.round < round || (replay[next]!.round === round && replay[next]!.at < at))) this.apply(replay[next++]!);
+    };
     let settled = false;
     let rounds = 0;
     /** The last round read only final facts and never hit the nesting cap: its values stand. */
     let final = false;
     for (let round = 0; round < MAX_ROUNDS; round++) {
       rounds++;
+      this.round = round;
       this.changed = false;
       this.capHit = false;
       this.memo = new Map();
@@ -358,15 +395,20 @@ class Provenance {
       this.reads = round < MAX_ROUNDS - 1 ? { slots: new Set(), plain: new Set(), tags: new Set(), dead: new Set() } : undefined;
       this.stale = false;
       for (const f of flows) {
+        if (next < replay.length) replayUntil(round, f.start);
         if (!this.itemLive(f)) {
           if (this.reads) for (const w of f.words!) this.reads.dead.add(w);
           continue;
         }
         const fn = fnOf(f);
         if (f.kind !== 'init_declarator' && f.kind !== 'assignment_expression' && !fn) continue;
+        this.at = f.start;
         this.flow(f.node, fn);
       }
+      if (next < replay.length) replayUntil(round, Infinity);
       final = !!this.reads && !this.stale && !this.capHit;
+      // Replayed events of later rounds: the recording run went on (its other functions changed something).
+      if (next < replay.length) continue;
       if (!this.changed) {
         settled = true;
         break;
@@ -383,10 +425,12 @@ class Provenance {
     if (trace) {
       trace.capped = !settled;
       trace.rounds = rounds;
-      for (const [k, v] of this.slots) if (!k.startsWith('L') || this.paramSlots.has(k)) trace.facts.set(k, v);
+      for (const [k, v] of this.slots) if ((!k.startsWith('L') || this.paramSlots.has(k)) && !this.replayed.has(k)) trace.facts.set(k, v);
       for (const k of this.plainFieldNames) trace.plain.add(`N:${k}`);
       for (const k of this.memoryFields) trace.plain.add(`M:${k}`);
       for (const k of this.memorySlots) if (k.startsWith('G:')) trace.plain.add(`S:${k}`);
+      // A plain field name matters only for a field name that holds MMIO (fieldProv).
+      if (trace.events) for (const e of this.events) if (e.kind !== 'plain' || this.fieldTags.has(e.key)) trace.events.push(e);
     }
 
     // The uses below evaluate many of the expressions the last round did (a flow's
@@ -561,18 +605,17 @@ class Provenance {
     if (!v || v.depth < 1) {
       if (slot.field && !v && !isNullish(value)) {
         this.plainFieldKeys.add(`${slot.tag}.${slot.field}`);
-        if (!this.plainFieldNames.has(slot.field)) {
-          this.plainFieldNames.add(slot.field);
-          if (this.reads?.plain.has(slot.field)) this.stale = true;
-        }
+        this.addPlain(slot.field);
         if (this.input.trace) {
           addTo(this.input.trace.plainBy, `N:${slot.field}`, fn?.startIndex ?? -1);
+          this.record(fn, 'plain', slot.field);
         }
       }
       return;
     }
     if (this.slots.has(slot.key)) return;
-    if (this.input.trace && (slot.param || !slot.key.startsWith('L'))) {
+    const fact = !!slot.param || !slot.key.startsWith('L');
+    if (this.input.trace && fact) {
       this.input.trace.writers.add(fn?.startIndex ?? -1);
       if (slot.param) this.paramSlots.add(slot.key);
     }
@@ -582,18 +625,66 @@ class Provenance {
         ? `passed as ${slot.label}`
         : `stored in \`${oneLine(slot.label)}\``;
     const steps = v.steps.length < MAX_STEPS ? [...v.steps, { file: this.file, range: rangeOf(at), message }] : v.steps;
-    this.slots.set(slot.key, { depth: v.depth + slot.extra, origin: v.origin, steps });
-    if (this.reads?.slots.has(slot.key)) this.stale = true;
+    this.setSlot(slot.key, { depth: v.depth + slot.extra, origin: v.origin, steps });
+    if (this.input.trace) this.record(fn, fact ? 'slot' : 'live', fact ? slot.key : slotName(slot.key));
+  }
+
+  /**
+   * A slot set, and what follows for the other expressions: its name (a return value's
+   * function) becomes live, a field's tags grow. `slot.field`, `slot.tag` and
+   * `slot.returns` are what the key says (lvalueSlot, flow).
+   */
+  private setSlot(key: string, v: Prov): void {
+    this.slots.set(key, v);
+    if (this.reads?.slots.has(key)) this.stale = true;
     // Whatever names this slot in other expressions now carries provenance.
-    this.addLive(slot.key.slice(slot.key.lastIndexOf(slot.key.startsWith('F:') ? '.' : ':') + 1));
-    if (slot.returns) this.addLive(slot.returns);
-    if (slot.field) {
-      let tags = this.fieldTags.get(slot.field);
-      if (!tags) this.fieldTags.set(slot.field, (tags = new Set()));
-      if (this.reads?.tags.has(slot.field) && !tags.has(slot.tag ?? '?')) this.stale = true;
-      tags.add(slot.tag ?? '?');
+    this.addLive(slotName(key));
+    if (key.startsWith('F:')) {
+      const dot = key.lastIndexOf('.');
+      const field = key.slice(dot + 1);
+      const tag = key.slice(2, dot);
+      let tags = this.fieldTags.get(field);
+      if (!tags) this.fieldTags.set(field, (tags = new Set()));
+      if (this.reads?.tags.has(field) && !tags.has(tag)) this.stale = true;
+      tags.add(tag);
     }
     this.changed = true;
+  }
+
+  private addPlain(field: string): void {
+    if (this.plainFieldNames.has(field)) return;
+    this.plainFieldNames.add(field);
+    if (this.reads?.plain.has(field)) this.stale = true;
+  }
+
+  /** Start of the flow under way (TraceEvent.at). */
+  private at = -1;
+  /** The events recorded (trace.events), and the function/kind/key of each (the first per function). */
+  private readonly events: TraceEvent[] = [];
+  private readonly recorded = new Set<string>();
+  /** Slots set by replayed events (not this run's facts). */
+  private readonly replayed = new Set<string>();
+  private round = 0;
+
+  private record(fn: FunctionDef | undefined, kind: TraceEvent['kind'], key: string): void {
+    if (!this.input.trace?.events) return;
+    const id = `${fn?.startIndex ?? -1}\0${kind}\0${key}`;
+    if (this.recorded.has(id)) return;
+    this.recorded.add(id);
+    this.events.push({ round: this.round, at: this.at, kind, key });
+  }
+
+  /** A replayed event: what its flow's store did (store, setSlot, addPlain), at the same point of the run. */
+  private apply(e: TraceEvent): void {
+    if (e.kind === 'plain') this.addPlain(e.key);
+    else if (e.kind === 'live') {
+      this.addLive(e.key);
+      this.changed = true;
+    } else if (e.value && !this.slots.has(e.key)) {
+      if (e.key.startsWith('L')) this.paramSlots.add(e.key);
+      this.replayed.add(e.key);
+      this.setSlot(e.key, e.value);
+    }
   }
 
   private fieldProv(tag: string | undefined, field: string): Prov | null {
@@ -912,6 +1003,11 @@ class Provenance {
 }
 
 const ZERO: Range = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
+
+/** The name a slot's key ends with: a variable, a field, a function (a return value). */
+function slotName(key: string): string {
+  return key.slice(key.lastIndexOf(key.startsWith('F:') ? '.' : ':') + 1);
+}
 
 function addTo(m: Map<string, Set<number>>, key: string, v: number): void {
   let set = m.get(key);

@@ -20,6 +20,13 @@ import { emptyKnowledge } from '../../../server/src/c/knowledge';
 import { analyseEdit, compacted, editOf, emptyTrace, hintAfter, memoryOf, startsAfter, warmingText } from '../../../server/src/audit/incremental';
 import { mulberry32 as rng } from '../../fuzz/prng';
 
+/** Offsets at which each line of `t` starts (what fingerprint.ts scans for). */
+function lineStartsOfText(t: string): number[] {
+  const out = [0];
+  for (let i = t.indexOf('\n'); i >= 0; i = t.indexOf('\n', i + 1)) out.push(i + 1);
+  return out;
+}
+
 /** Functions that hand MMIO to each other through every kind of fact provenance.ts follows. */
 const CROSS = `#include <linux/io.h>
 #define REG_A 0x10
@@ -344,6 +351,8 @@ async function compareSequences(name: string, start: string, seeds: number, step
 describe('incremental audit of an edited document equals a full audit', () => {
   test('random edits of functions handing MMIO to each other (fields, globals, returns, static parameters)', async () => {
     const counts = await compareSequences('cross', CROSS, 12, 30);
+    // Edits in irq_handler, remove and poke name facts they do not set: the writers' events are replayed.
+    assert.ok((counts.paths.get('replayed') ?? 0) >= 5, `replayed: ${JSON.stringify([...counts.paths])}`);
     // Both paths ran: a comparison that never took the incremental one proves nothing.
     assert.ok(counts.incremental >= 40, `incremental audits: ${counts.incremental}; full: ${JSON.stringify([...counts.why])}`);
     assert.ok(counts.full >= 100, `full audits: ${counts.full}`);
@@ -379,10 +388,11 @@ describe('incremental audit of an edited document equals a full audit', () => {
     const result = analyzeFile(parser, parsed, file, emptyKnowledge(), { trace });
     const ref = await AuditEngine.create({ readFile: () => undefined });
     ref.configure({ regions: false }); // a whole parse, as the editor's full audit (auditOnce parses only the bodies that matter)
-    const steps: [string, string, 'alone' | 'writers' | 'full'][] = [
+    // A function naming a fact is analysed without the writers too: their events are replayed.
+    const steps: [string, string, 'alone' | 'replayed' | 'full'][] = [
       ['a digit in count', ALONE.replace('n * 3', 'n * 30'), 'alone'],
-      ['count reads gmap (a fact)', ALONE.replace('\ts += n * 3;', '\ts += n * 3 + gmap[1];'), 'writers'],
-      ['a digit in via_macro (FIRST names regs, a fact)', ALONE.replace('s + 1;', 's + 10;'), 'writers'],
+      ['count reads gmap (a fact)', ALONE.replace('\ts += n * 3;', '\ts += n * 3 + gmap[1];'), 'replayed'],
+      ['a digit in via_macro (FIRST names regs, a fact)', ALONE.replace('s + 1;', 's + 10;'), 'replayed'],
       ['count sets a new fact (gnew given MMIO)', ALONE.replace('\ts += n * 3;', '\ts += n * 3;\n\tgnew = (u32 *)ioremap(0, 4);'), 'full'],
       ['count passes MMIO to a static function (it sets that parameter now)', ALONE.replace('\ts += n * 3;', '\ts += n * 3;\n\tpoke((u32 *)ioremap(0, 4), 1);'), 'full'],
     ];
@@ -394,8 +404,9 @@ describe('incremental audit of an edited document equals a full audit', () => {
         continue;
       }
       assert.ok(!('fallback' in r), `${what}: ${JSON.stringify(r)}`);
-      // probe sets the facts: its statements are in the slice only when they are needed.
-      assert.equal(r.slice.includes('p->regs = map_regs(start)'), path === 'writers', what);
+      assert.equal(r.path, path, what);
+      // probe sets the facts: its statements are never in the slice here.
+      assert.ok(!r.slice.includes('p->regs = map_regs(start)'), what);
       assert.ok(r.slice.includes('#define HALF(x) ((x) / 2)'), `${what}: the #define of a blanked body stays`);
       assert.ok(!r.slice.includes('k = HALF(k)'), `${what}: a blanked body's statements go`);
       assert.ok(!/^# not a directive/m.test(r.slice), `${what}: a comment's line is not kept as a directive`);
@@ -408,6 +419,139 @@ describe('incremental audit of an edited document equals a full audit', () => {
       const want = ref.auditOnce(file, next);
       assert.deepStrictEqual(r.analysis.sites, want.analysis.sites, what);
       assert.deepStrictEqual(r.analysis.functions, want.analysis.functions, what);
+    }
+  });
+
+  test('an edit in a function that reads facts replays their writers\' events: a writer changed, removed or moved derives them again, and the next edit replays the new ones', async () => {
+    const parser = await CParser.create();
+    const file = '/nonexistent/tdx-incremental/replayed.c';
+    const ref = await AuditEngine.create({ readFile: () => undefined });
+    ref.configure({ regions: false });
+    // reader reads glate before late_writer sets it: in a full run its first flow finds
+    // nothing in round 0 and x takes the second store's origin (first wins); replayed at
+    // the start of the run instead of where late_writer set it, x would take glate's.
+    const start = CROSS.replace('static void remove', `static u32 *glate;
+static void reader(void)
+{
+\tu32 *x = glate;
+\tx = (u32 *)ioremap(0x2000, 4);
+\tx[1] = 7;
+}
+
+static void late_writer(void)
+{
+\tglate = (u32 *)ioremap(0x1000, 4);
+}
+
+static void remove`);
+    const full = (text: string) => {
+      const trace = emptyTrace();
+      const parsed = parser.parse(file, text);
+      return memoryOf(text, parsed, analyzeFile(parser, parsed, file, emptyKnowledge(), { trace }), trace, '')!;
+    };
+    let mem = full(start);
+    let text = start;
+    const steps: [string, (t: string) => string, 'alone' | 'replayed' | 'writers' | 'full', string?][] = [
+      ['a digit in irq_handler (reads regs and gmap)', (t) => t.replace('|= 8', '|= 9'), 'replayed', 'gmap = (u8 *)ioremap'],
+      ['a digit in reader (reads glate, set later in the file)', (t) => t.replace('x[1] = 7', 'x[1] = 8'), 'replayed', 'glate = (u32 *)ioremap'],
+      ['a digit in poke (its parameter is a fact its caller sets)', (t) => t.replace('where[i] = v;', 'where[i] = v + 1;'), 'replayed', 'poke(p->regs, v)'],
+      ['probe no longer maps gmap (the writer changed)', (t) => t.replace('gmap = (u8 *)ioremap(start + 0x1000, 16);', 'gmap = (u8 *)kzalloc(16, GFP_KERNEL);'), 'full'],
+      ['a digit in irq_handler again: gmap[3] is no access now', (t) => t.replace('|= 9', '|= 10'), 'replayed'],
+      ['late_writer removed (its store gone)', (t) => t.replace('\tglate = (u32 *)ioremap(0x1000, 4);\n', ''), 'full'],
+      ['a digit in reader again: glate is no fact now, so reader names none', (t) => t.replace('x[1] = 8', 'x[1] = 9'), 'alone'],
+      ['late_writer back, two lines longer (the writer moved too)', (t) => t.replace('static void late_writer(void)\n{\n', 'static void late_writer(void)\n{\n\tint pad = 0;\n\tpad++;\n\tglate = (u32 *)ioremap(0x1000, 4);\n'), 'full'],
+      ['a line added in probe (every event after it moves)', (t) => t.replace('\tu32 v = 0;\n\tint i;\n\tp->regs', '\tu32 v = 0;\n\tint i;\n\n\tp->regs'), 'writers'],
+      ['a digit in reader: glate\'s origin is where late_writer now maps it', (t) => t.replace('x[1] = 9', 'x[1] = 11'), 'replayed', 'glate = (u32 *)ioremap'],
+      ['a digit in poke again', (t) => t.replace('where[i] = v + 1;', 'where[i] = v + 2;'), 'replayed'],
+    ];
+    for (const [what, edit, path, writer] of steps) {
+      const next = edit(text);
+      assert.notEqual(next, text, what);
+      const r = analyseEdit(parser, mem, next, file, emptyKnowledge(), '');
+      const want = ref.auditOnce(file, next);
+      if (path === 'full') {
+        assert.ok('fallback' in r, `${what}: ${'fallback' in r ? '' : r.path}`);
+        mem = full(next);
+      } else {
+        assert.ok(!('fallback' in r), `${what}: ${JSON.stringify('fallback' in r && r.fallback)}`);
+        assert.equal(r.path, path, what);
+        if (writer) assert.ok(!r.slice.includes(writer), `${what}: the writer's statement is not in the slice`);
+        assert.deepStrictEqual(r.analysis.sites, want.analysis.sites, what);
+        assert.deepStrictEqual(r.analysis.functions, want.analysis.functions, what);
+        mem = r.memory;
+      }
+      // The memory's facts and events are what a full run of the same text records.
+      const fresh = full(next);
+      assert.deepStrictEqual([...mem.trace.facts].sort(), [...fresh.trace.facts].sort(), `${what}: facts`);
+      assert.deepStrictEqual(mem.trace.events, fresh.trace.events, `${what}: events`);
+      text = next;
+    }
+    // reader's x: the glate-less origin while late_writer was gone, glate's never (it comes later in round 0).
+    const sites = ref.auditOnce(file, text).analysis.sites.filter((s) => s.function === 'reader');
+    assert.ok(sites.length > 0 && sites.every((s) => JSON.stringify(s).includes('0x2000') || !JSON.stringify(s).includes('0x1000')), JSON.stringify(sites));
+  });
+
+  test('an edit in a function that reads facts takes the writers\' path when a writer stays in the slice anyway (never blanked: `__iomem` in its body)', async () => {
+    const parser = await CParser.create();
+    const file = '/nonexistent/tdx-incremental/kept-writer.c';
+    const ref = await AuditEngine.create({ readFile: () => undefined });
+    ref.configure({ regions: false });
+    const start = CROSS.replace('\tu32 v = 0;\n\tint i;\n\tp->regs', '\tu32 v = 0;\n\tvoid __iomem *unused = NULL;\n\tint i;\n\tp->regs');
+    assert.notEqual(start, CROSS);
+    const trace = emptyTrace();
+    const parsed = parser.parse(file, start);
+    const mem = memoryOf(start, parsed, analyzeFile(parser, parsed, file, emptyKnowledge(), { trace }), trace, '')!;
+    const next = start.replace('|= 8', '|= 9');
+    const r = analyseEdit(parser, mem, next, file, emptyKnowledge(), '');
+    assert.ok(!('fallback' in r), JSON.stringify('fallback' in r && r.fallback));
+    assert.equal(r.path, 'writers');
+    assert.deepStrictEqual(r.analysis.sites, ref.auditOnce(file, next).analysis.sites);
+  });
+
+  test('an edit that renames a variable of its own holding MMIO is audited whole: what other functions read depends on the names the run made live', async () => {
+    // fn_local's `hw` makes plain_w's `p->regs = hw` live in round 0, before writer gives
+    // regs MMIO, so regs is a plain field name when reader reads `o->regs` (an unknown
+    // type: only a field name holding MMIO and nothing else counts); renamed, plain_w's
+    // flow waits for regs to be live (round 1) and reader's x holds MMIO. fn_local names
+    // no fact: its path kept reader's sites as they were.
+    const start = `#include <linux/io.h>
+struct priv { u32 *regs; };
+static void fn_local(void)
+{
+\tu32 *hw = (u32 *)ioremap(0, 4);
+\thw[0] = 1;
+}
+static void plain_w(struct priv *p)
+{
+\tu32 *hw = kmalloc(4, GFP_KERNEL);
+\tp->regs = hw;
+}
+static void writer(struct priv *p)
+{
+\tp->regs = (u32 *)ioremap(0x100, 4);
+}
+static void reader(unknown_t *o)
+{
+\tu32 *x = o->regs;
+\tx[1] = 2;
+}
+`;
+    const renamed = start.replace('u32 *hw = (u32 *)ioremap', 'u32 *hk = (u32 *)ioremap').replace('hw[0]', 'hk[0]');
+    const ref = await AuditEngine.create({ readFile: () => undefined });
+    ref.configure({ regions: false });
+    const file = '/nonexistent/tdx-incremental/live.c';
+    const readerSites = (t: string) => ref.auditOnce(file, t).analysis.sites.filter((x) => x.function === 'reader').length;
+    assert.deepEqual([readerSites(start), readerSites(renamed)], [0, 1]);
+    for (const [from, to] of [[start, renamed], [renamed, start]] as const) {
+      const inc = await AuditEngine.create({ readFile: () => undefined });
+      inc.audit(file, from, 1);
+      const a = inc.audit(file, to, 2);
+      assert.deepStrictEqual(view(a, to), view(ref.auditOnce(file, to), to));
+      assert.equal(inc.auditCounts.why.get('what the edited function hands on changed'), 1, JSON.stringify([...inc.auditCounts.why]));
+      // A digit after it: the function's variables as before, the incremental path again.
+      const b = inc.audit(file, to.replace('[0] = 1', '[0] = 3'), 3);
+      assert.deepStrictEqual(view(b, to), view(ref.auditOnce(file, to.replace('[0] = 1', '[0] = 3')), to));
+      assert.equal(inc.auditCounts.incremental, 1, JSON.stringify([...inc.auditCounts.why]));
     }
   });
 
@@ -428,7 +572,7 @@ describe('incremental audit of an edited document equals a full audit', () => {
   });
 
   test('random edits of a driver with CRLF line ends (the compacted slice keeps each line end whole)', async () => {
-    const counts = await compareSequences('crlf', CROSS.replace(/\n/g, '\r\n'), 4, 25);
+    const counts = await compareSequences('crlf', CROSS.replace(/\n/g, '\r\n'), 5, 25); // a fifth seed: the fourth's edit adding a variable holding MMIO is audited whole now
     assert.ok(counts.incremental >= 10, `incremental audits: ${counts.incremental}; full: ${JSON.stringify([...counts.why])}`);
   });
 
@@ -799,6 +943,33 @@ describe('incremental audit of an edited document equals a full audit', () => {
     // Another file: every fingerprint differs (the file is part of the key).
     const other = key(CROSS, 'drivers/y/driver.c');
     assert.ok(other.every((f, i) => f !== before[i]));
+  });
+
+  test('fingerprints read the line starts the engine kept for the text it audited, and only for that text', async () => {
+    const eng = await AuditEngine.create({ readFile: () => undefined });
+    const file = '/nonexistent/tdx-incremental/lines.c';
+    const rel = 'drivers/x/lines.c';
+    const fresh = (t: string, a: FileAudit) => findingFingerprints(rel, t, { analysis: a.analysis, findings: a.findings });
+    const open = eng.audit(file, CROSS, 1);
+    const edits = [CROSS.replace('i < 16', 'i < 17'), CROSS.replace('|= 8;', '|= 8;\n\tp->regs[5] |= 1;'), CROSS.replace('#define REG_A', '/* moved */\n#define REG_A')];
+    for (const [i, t] of [[0, CROSS] as const, ...edits.map((t, i) => [i + 1, t] as const)]) {
+      const a = i === 0 ? open : eng.audit(file, t, i + 1);
+      assert.ok(a.lines && a.lines.text === t, `${i}: the engine's line starts come with the audit`);
+      assert.deepEqual([...a.lines.starts], lineStartsOfText(t), `${i}: they are the text's`);
+      assert.deepEqual(findingFingerprints(rel, t, a), fresh(t, a), `${i}`);
+      // They are read: wrong ones for the same text give other keys.
+      const wrong = { ...a, lines: { text: t, starts: a.lines.starts.map((x) => x + 1) } };
+      assert.notDeepEqual(findingFingerprints(rel, t, wrong), fresh(t, a), `${i}: the line starts are read`);
+    }
+    // A lone CR: the engine audits a copy with a line end there, whose line starts are
+    // not the caller's text's (the same length: only the text tells them apart).
+    const cr = CROSS.replace('static u8 *gmap;\n', 'static u8 *gmap;\r');
+    eng.audit(file, CROSS, 8);
+    const c = eng.audit(file, cr, 9);
+    assert.ok(c.lines && c.lines.text !== cr && c.lines.starts.length === lineStartsOfText(cr).length + 1);
+    assert.deepEqual(findingFingerprints(rel, cr, c), fresh(cr, c));
+    // A batch audit keeps no memory: no line starts.
+    assert.equal(eng.auditOnce('/nonexistent/tdx-incremental/once.c', CROSS).lines, undefined);
   });
 
   test('a character replaced by another moves no site: every site outside the edited function keeps its object', async () => {

@@ -41,7 +41,7 @@ export function normaliseExpression(text: string): string {
 }
 
 /** Offset of a 0-based line/UTF-16 column in text, clamped to the text. */
-function offsetOf(lineStarts: number[], text: string, p: Range['start']): number {
+function offsetOf(lineStarts: readonly number[], text: string, p: Range['start']): number {
   const start = lineStarts[Math.min(p.line, lineStarts.length - 1)] ?? 0;
   return Math.min(start + p.character, text.length);
 }
@@ -53,11 +53,11 @@ export function lineStartsOf(text: string): number[] {
 }
 
 /** The normalised source text of the site's whole call or dereference expression. */
-export function siteExpression(text: string, site: Site, lineStarts = lineStartsOf(text)): string {
+export function siteExpression(text: string, site: Site, lineStarts: readonly number[] = lineStartsOf(text)): string {
   return siteExpressionWith(text, site, lineStarts, normaliseExpression);
 }
 
-function siteExpressionWith(text: string, site: Site, lineStarts: number[], normalise: (raw: string) => string): string {
+function siteExpressionWith(text: string, site: Site, lineStarts: readonly number[], normalise: (raw: string) => string): string {
   const a = offsetOf(lineStarts, text, site.callRange.start);
   const b = offsetOf(lineStarts, text, site.callRange.end);
   const expr = normalise(text.slice(a, b));
@@ -135,10 +135,10 @@ function carried<I>(prev: ReadonlyMap<string, string>, compute: (input: I) => st
  * Keys for every site of one file. Ordinals count identical (function, expression)
  * pairs in source order over all sites of the analysis, not only reported findings,
  * so a severity override that hides some sites does not renumber the others.
- * `memo`: the same document's previous keying (the language server keys every version).
+ * `memo`: the same document's previous keying (the language server keys every version);
+ * `starts`: the text's line starts when the caller has them (lineStartsOf's answer).
  */
-export function siteKeys(file: string, text: string, sites: readonly Site[], memo?: FingerprintMemo): SiteKey[] {
-  const starts = lineStartsOf(text);
+export function siteKeys(file: string, text: string, sites: readonly Site[], memo?: FingerprintMemo, starts: readonly number[] = lineStartsOf(text)): SiteKey[] {
   const order = sites
     .map((s, i) => ({ s, i }))
     .sort((x, y) => x.s.callRange.start.line - y.s.callRange.start.line || x.s.callRange.start.character - y.s.callRange.start.character || x.i - y.i);
@@ -162,9 +162,10 @@ export function siteKeys(file: string, text: string, sites: readonly Site[], mem
  * server: a diagnostic's triage status, and the code action that sets it).
  * `file` is relative to the tree root (provenance.ts findTreeRoot / relativeTo).
  */
-export function findingFingerprints(file: string, text: string, audit: Pick<FileAudit, 'analysis' | 'findings'>, memo?: FingerprintMemo): string[] {
+export function findingFingerprints(file: string, text: string, audit: Pick<FileAudit, 'analysis' | 'findings' | 'lines'>, memo?: FingerprintMemo): string[] {
   const sites = audit.analysis.sites;
-  const keys = siteKeys(file, text, sites, memo);
+  // The engine's line starts of the text it audited (a 10,000-line file's scan per keystroke otherwise).
+  const keys = siteKeys(file, text, sites, memo, audit.lines?.text === text ? audit.lines.starts : undefined);
   const index = new Map<Site, number>();
   sites.forEach((s, i) => {
     if (!index.has(s)) index.set(s, i);
