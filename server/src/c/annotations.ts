@@ -4,7 +4,7 @@
 // position in the user's file. What was rewritten is remembered (an `__iomem` is
 // the fact the audit needs most).
 
-import { isCaps, mayStartStringTail, maySpace, REWRITE_WORD, WordFilter } from './rewriteWords';
+import { functionMacroNames, isCaps, mayStartOperatorArg, mayStartStringTail, maySpace, REWRITE_WORD, WordFilter } from './rewriteWords';
 import { wordHash } from './words';
 
 /**
@@ -216,7 +216,7 @@ const definesAccessor = new Map<string, boolean>();
 let functionMacros: Set<string> | undefined;
 /** Whether this file #defines `name` as a function-like macro (one pass over the file, on first use). */
 function definesFunctionMacro(name: string): boolean {
-  functionMacros ??= new Set([...src.matchAll(/#[ \t]*define[ \t]+([A-Za-z_]\w*)\(/g)].map((m) => m[1]!));
+  functionMacros ??= functionMacroNames(src);
   return functionMacros.has(name);
 }
 /**
@@ -565,10 +565,13 @@ function rewrite(src: string, n: number): void {
     if (c >= 48 && c <= 57) {
       // A number. `10000baseT_Full` (a pasted link-mode name: `ETHTOOL_LINK_MODE_ ## x ## _BIT`)
       // is no number literal: its first digit becomes `_`, an identifier of the same length.
+      // Only a token with a letter or `_` in it can be one: the rest (`0`, `100`, `1.5`)
+      // are not sliced and tested.
       let j = i + 1;
-      while (j < n && (isIdChar(src.charCodeAt(j)) || src[j] === '.')) j++;
-      const tok = src.slice(i, j);
-      if (/^\d+[A-Za-z_]\w*$/.test(tok) && !NUMBER_RE.test(tok) && !(/[eEpP]$/.test(tok) && (src[j] === '+' || src[j] === '-'))) {
+      let letter = false;
+      for (let d = 0; j < n && (REWRITE_WORD[(d = src.charCodeAt(j))] !== 0 || d === 46 /* . */); j++) if (REWRITE_WORD[d] === 1) letter = true;
+      const tok = letter ? src.slice(i, j) : '';
+      if (letter && /^\d+[A-Za-z_]\w*$/.test(tok) && !NUMBER_RE.test(tok) && !(/[eEpP]$/.test(tok) && (src[j] === '+' || src[j] === '-'))) {
         put(i, '_');
         changed = true;
         annotations.push({ name: 'pasted name starting with a digit', index: i, length: j - i });
@@ -609,7 +612,7 @@ function punctuation(i: number): number {
   if (inCall && (lastSig === ',' || lastSig === '(')) {
     // An operator as an argument (nouveau's `NVBO_TD32(bo, o, R, F, ==, V)`,
     // `V4L2_FRACT_COMPARE(a, <, b)`): the macro pastes it; a 0 stands in (no site there).
-    const m = OPERATOR_ARG_RE.exec(src.slice(i, i + 3));
+    const m = mayStartOperatorArg(src.charCodeAt(i)) ? OPERATOR_ARG_RE.exec(src.slice(i, i + 3)) : null;
     if (m) {
       blank(i, i + m[0].length);
       put(i, '0');
@@ -846,7 +849,7 @@ function colonFollows(k: number): boolean {
   return false;
 }
 
-function kernelMacroShape(word: string, start: number, end: number): number {
+function kernelMacroShape(word: string, caps: boolean, start: number, end: number): number {
   const top = stack[stack.length - 1];
   if (top === 'block' && (lastSig === ';' || lastSig === '{' || lastSig === '}') && word !== 'default') {
     // `out:` as the last thing in a block (`out:\n}`) needs a statement after it in
@@ -880,10 +883,10 @@ function kernelMacroShape(word: string, start: number, end: number): number {
   // A lower-case macro this file defines, called alone at file scope (`show_in_reg(in)`,
   // `fc_enum_name_search(...)`: generators of functions), reads like a capitalised one.
   const localGenerator = stack.length === 0 && (lastSig === ';' || lastSig === '}' || lastSig === '') && /^[ \t]*\(/.test(src.slice(end, end + 20)) &&
-    !isCaps(word) && definesFunctionMacro(word);
-  if (!isCaps(word) && !localGenerator && !(stack.length === 0 && FILE_SCOPE_CALL_RE.test(word))) return end;
+    !caps && definesFunctionMacro(word);
+  if (!caps && !localGenerator && !(stack.length === 0 && FILE_SCOPE_CALL_RE.test(word))) return end;
   // CAPS words then a string literal: `KERN_ERR DRV_NAME ": ..."`.
-  if (isCaps(word) && (top !== undefined || lastSig === '=') && mayStartStringTail(src, end, 200)) {
+  if (caps && (top !== undefined || lastSig === '=') && mayStartStringTail(src, end, 200)) {
     const m = /^(?:\s+[A-Z][A-Z0-9_]*)*\s*(?:"|(?:pr_fmt|__stringify)\s*\()/.exec(src.slice(end, end + 200));
     if (m) {
       blank(start, end);
@@ -891,16 +894,15 @@ function kernelMacroShape(word: string, start: number, end: number): number {
       return end;
     }
   }
-  let k = end;
-  while (k < n && (src[k] === ' ' || src[k] === '\t')) k++;
-  if (src[k] !== '(') {
+  let k = afterBlanks(end, n);
+  if (src.charCodeAt(k) !== 40 /* ( */) {
     // An initializer list of macros without commas (rtlwifi's `RTL8188EE_TRANS_CARDEMU_TO_ACT`
     // then `RTL8188EE_TRANS_END` on the next line, spi-nor's `PARSE_SFDP` then
     // `FIXUP_FLAGS(...)`): each expands to its own list items; all but the last go.
     // The same in a macro's arguments (pinctrl's `GROUP(` then `IP0_31_28` / `IP0_27_24` ...,
     // each expanding to `x,`), and after a list's last `}` (floppy.c's `EXTRA_FLOPPY_PARAMS`).
     const list = top === 'init' || (top === '(' && callParens[callParens.length - 1]);
-    if (list && (lastSig === '{' || lastSig === ',' || lastSig === '(' || lastSig === '}') && isCaps(word)) {
+    if (list && (lastSig === '{' || lastSig === ',' || lastSig === '(' || lastSig === '}') && caps) {
       const nx = nextSignificant(end);
       if (nx > 0 && lineEndBetween(end, nx) && (lastSig === '}' ? src[nx] === '}' && top === 'init' : isIdStart(src.charCodeAt(nx)))) {
         blank(start, end);
@@ -940,13 +942,13 @@ function kernelMacroShape(word: string, start: number, end: number): number {
   // (`DEF_SCSI_QCMD(hptiop_queuecommand)`, `EPF_NTB_R(spad_count)`, `ACPI_EXPORT_SYMBOL(f)`):
   // it defines something; a `static` before it goes with it. Not when this file
   // defines the macro over an accessor (its invocation may be a wrapper site).
-  if (stack.length === 0 && atLineStart && isCaps(word) && next === ';' && args.includes('{') && !ACCESSOR_LIKE_CALL_RE.test(args) && !definesAccessorMacro(word) &&
+  if (stack.length === 0 && atLineStart && caps && next === ';' && args.includes('{') && !ACCESSOR_LIKE_CALL_RE.test(args) && !definesAccessorMacro(word) &&
     (lastSig === ';' || lastSig === '}' || lastSig === '')) {
     // `SSAM_DEFINE_SYNC_REQUEST_N(name, { .target_category = ... });`: a braced initializer
     // as an argument at file scope (a declaration to the grammar, which has no place for it).
     return drop(after + 1, 'file-scope macro');
   }
-  if (stack.length === 0 && atLineStart && (isCaps(word) || localGenerator) && (after >= n || isIdStart(next.charCodeAt(0)) || src[after] === '#' || next === '}') &&
+  if (stack.length === 0 && atLineStart && (caps || localGenerator) && (after >= n || isIdStart(next.charCodeAt(0)) || src[after] === '#' || next === '}') &&
     /^[ \t]*(?:\/\*.*?\*\/[ \t]*|\/\/.*)?\r?\n/.test(src.slice(close + 1, close + 200)) && !definesAccessorMacro(word)) {
     const st = /static\s+$/.exec(src.slice(lineStart, start));
     const from = st ? lineStart + st.index : start;
@@ -975,17 +977,16 @@ function kernelMacroShape(word: string, start: number, end: number): number {
  *     becomes an empty statement `;`.
  * Returns whether the shape applied.
  */
-function statementMacro(word: string, start: number, end: number): boolean {
-  let k = end;
-  while (k < n && (src[k] === ' ' || src[k] === '\t')) k++;
-  if (src[k] === '(') {
+function statementMacro(word: string, caps: boolean, start: number, end: number): boolean {
+  let k = afterBlanks(end, n);
+  if (src.charCodeAt(k) === 40 /* ( */) {
     if (word.length < 2) return false;
     const close = matchParen(src, k, n);
     if (close < 0) return false;
     const next = nextSignificant(close + 1);
     if (next < 0) return false;
     const c = src.charCodeAt(next);
-    if (c === 61 /* = */ && isCaps(word) && /^DECLARE_/.test(word)) {
+    if (c === 61 /* = */ && caps && /^DECLARE_/.test(word)) {
       // `DECLARE_BITMAP(ids, 64) = { ... };`: the initializer goes (a bitmap's zeros hold no site).
       const open = nextSignificant(next + 1);
       if (open < 0 || src[open] !== '{') return false;
@@ -995,14 +996,14 @@ function statementMacro(word: string, start: number, end: number): boolean {
       annotations.push({ name: 'macro declaration initializer', index: next, length: shut + 1 - next });
       return true;
     }
-    if (c === 125 /* } */) return isCaps(word) && semicolonAfter(close, next);
+    if (c === 125 /* } */) return caps && semicolonAfter(close, next);
     if (!(isIdStart(c) || c === 123 /* { */)) return false;
     // `FOO(x) else`, `FOO(x) const`: not a statement after it.
     if (isIdStart(c)) {
       let j = next + 1;
       while (j < n && isIdChar(src.charCodeAt(j))) j++;
       const w = src.slice(next, j);
-      if (w === 'else') return isCaps(word) && semicolonAfter(close, next);
+      if (w === 'else') return caps && semicolonAfter(close, next);
       // `MACRO(a) b;`: a declaration of b with a macro type (`DECLARE_X(a) b`) reads
       // the same way; only a name followed by `(`, `=`, `->`, `.`, `[` or `++` is a statement.
       let m = j;
@@ -1018,7 +1019,7 @@ function statementMacro(word: string, start: number, end: number): boolean {
     annotations.push({ name: 'statement macro', index: start, length: end - start });
     return true;
   }
-  if (!isCaps(word)) return false;
+  if (!caps) return false;
   // The rest of the line is empty (or a comment), and a statement, `}` or a directive
   // (octeontx2's `MBOX_MESSAGES` then `#undef M`) follows.
   if (!/^[ \t]*(?:\/\*.*?\*\/[ \t]*|\/\/.*)?\r?\n/.test(src.slice(end, end + 200))) return false;
@@ -1041,11 +1042,10 @@ function statementMacro(word: string, start: number, end: number): boolean {
  * and parentheses go; the statements inside stay, as statements (their calls seen).
  * Returns the offset to go on from, or -1.
  */
-function unwrapStatements(word: string, start: number, end: number): number {
-  if (!isCaps(word)) return -1;
-  let k = end;
-  while (k < n && (src[k] === ' ' || src[k] === '\t')) k++;
-  if (src[k] !== '(') return -1;
+function unwrapStatements(word: string, caps: boolean, start: number, end: number): number {
+  if (!caps) return -1;
+  let k = afterBlanks(end, n);
+  if (src.charCodeAt(k) !== 40 /* ( */) return -1;
   const close = matchParen(src, k, n);
   if (close < 0) return -1;
   let b = close - 1;
@@ -1093,16 +1093,15 @@ function semicolonAfter(close: number, next: number): boolean {
  *   - `struct_group(cdb, u8 a[16]; u8 b;);` in a struct: the members stay, as members.
  * Returns the offset to go on from (`end` when nothing applies).
  */
-function typedShapes(word: string, start: number, end: number, limit: number): number {
+function typedShapes(word: string, caps: boolean, start: number, end: number, limit: number): number {
   if (word === '__alignof__' || word === '__alignof') {
     blank(start, end);
     for (let q = 0; q < 6; q++) put(start + q, 'sizeof'[q]!);
     annotations.push({ name: 'alignof as sizeof', index: start, length: end - start });
     return end;
   }
-  let k = end;
-  while (k < limit && (src[k] === ' ' || src[k] === '\t')) k++;
-  if (src[k] !== '(') return end;
+  let k = afterBlanks(end, limit);
+  if (src.charCodeAt(k) !== 40 /* ( */) return end;
   if (word === 'typeof' || word === '__typeof__' || word === '__typeof') {
     const close = matchParen(src, k, limit);
     if (close < 0 || src.slice(start, close).includes('\n') || (out && out[start] !== src.charCodeAt(start))) return end;
@@ -1167,10 +1166,10 @@ function typedShapes(word: string, start: number, end: number, limit: number): n
   }
   if (top === 'block' && (lastSig === ')' || (lastSig === 'a' && lastWord === 'else'))) {
     // `if (entries < 1)` then `IF_CBR(printk("...");)`.
-    const inner = unwrapStatements(word, start, end);
+    const inner = unwrapStatements(word, caps, start, end);
     if (inner >= 0) return inner;
   }
-  if (top === 'block' && lastSig === ')' && isCaps(word)) {
+  if (top === 'block' && lastSig === ')' && caps) {
     // `if (x)` then `TW_PRINTK(...)` then `else`.
     const close = matchParen(src, k, n);
     const nx = close > 0 ? nextSignificant(close + 1) : -1;
@@ -1183,6 +1182,16 @@ function typedShapes(word: string, start: number, end: number, limit: number): n
 function lineEndBetween(a: number, b: number): boolean {
   const e = src.indexOf('\n', a);
   return e >= 0 && e < b;
+}
+
+/** The first offset from `k` (before `limit`) that is not a space or a tab. */
+function afterBlanks(k: number, limit: number): number {
+  while (k < limit) {
+    const c = src.charCodeAt(k);
+    if (c !== 32 && c !== 9) break;
+    k++;
+  }
+  return k;
 }
 
 /** Offset of the next character that is not space or comment (-1 at the end). */
@@ -1208,6 +1217,8 @@ function nextSignificant(from: number): number {
 /** Returns the offset to continue scanning from. */
 /** `lookedUp`: whether the word may be in the sets (LOOKED_UP); when not, they are not asked. */
 function handleWord(word: string, start: number, end: number, limit: number, lookedUp: boolean): number {
+  // Capitalised like a macro's name: asked by most of the shapes below, once here.
+  const caps = isCaps(word);
   if (lookedUp && BARE.has(word)) {
     annotations.push({ name: word, index: start, length: end - start });
     if (word === '__iomem') iomem.push(start);
@@ -1237,10 +1248,10 @@ function handleWord(word: string, start: number, end: number, limit: number, loo
     }
     return end;
   }
-  const to = typedShapes(word, start, end, limit);
+  const to = typedShapes(word, caps, start, end, limit);
   if (to > end) return to;
   if (limit === n) {
-    const to = kernelMacroShape(word, start, end);
+    const to = kernelMacroShape(word, caps, start, end);
     if (to > end) return to;
   }
   if ((word === 'struct' || word === 'union' || word === 'enum') && limit === n && (lastSig === '(' || lastSig === ',') && stack[stack.length - 1] === '(' && callParens[callParens.length - 1] &&
@@ -1276,9 +1287,9 @@ function handleWord(word: string, start: number, end: number, limit: number, loo
   if (limit === n && stack[stack.length - 1] === 'block' && (lastSig === ';' || lastSig === '{' || lastSig === '}' || lastSig === ':' || (lastSig === 'a' && lastWord === 'else') ||
     // `PHY_STATE_STR(DOWN)` then `PHY_STATE_STR(READY)` ...: the next of a run of statement macros.
     (lastSig === ')' && chainClose >= 0 && nextSignificant(chainClose + 1) === start)) && !(lookedUp && (NOT_CALL.has(word) || C_KEYWORDS.has(word)))) {
-    const inner = unwrapStatements(word, start, end);
+    const inner = unwrapStatements(word, caps, start, end);
     if (inner >= 0) return inner;
-    if (statementMacro(word, start, end)) return end;
+    if (statementMacro(word, caps, start, end)) return end;
   }
   if (limit === n && stack[stack.length - 1] === '(' && callParens[callParens.length - 1] && blocksOpen > 0) {
     // Statements as a macro argument (nouveau's `nvkm_msec(device, 2000, if (!(nvkm_rd32(d, R) & 1)) break;)`):
@@ -1307,7 +1318,7 @@ function handleWord(word: string, start: number, end: number, limit: number, loo
       annotations.push({ name: 'declaration in a macro argument', index: start, length: end - start });
       return end;
     }
-    if (isCaps(word) && (src.charCodeAt(end) === 32 || src.charCodeAt(end) === 9) && /^[ \t]+[A-Z][A-Z0-9_]*[A-Z0-9]\s*[,)]/.test(src.slice(end, end + 80))) {
+    if (caps && (src.charCodeAt(end) === 32 || src.charCodeAt(end) === 9) && /^[ \t]+[A-Z][A-Z0-9_]*[A-Z0-9]\s*[,)]/.test(src.slice(end, end + 80))) {
       // `printk(KERN_INFO PMC551_VERSION)`, `request_module(MDIO_MODULE_PREFIX MDIO_ID_FMT, ...)`:
       // string macros pasted together; the last one stays.
       blank(start, end);
@@ -1351,9 +1362,8 @@ function handleWord(word: string, start: number, end: number, limit: number, loo
   if (word.length > 8 && word.includes('for_each') && ITERATOR_RE.test(word)) {
     // `list_for_each_entry(a, b, c) stmt` -> `while              (a, b, c) stmt`:
     // a comma expression in a while condition keeps the arguments' calls visible.
-    let k = end;
-    while (k < limit && (src[k] === ' ' || src[k] === '\t')) k++;
-    if (src[k] === '(') {
+    let k = afterBlanks(end, limit);
+    if (src.charCodeAt(k) === 40 /* ( */) {
       const close = matchParen(src, k, limit);
       if (close > 0) {
         let m = close + 1;
