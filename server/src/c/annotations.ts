@@ -5,6 +5,7 @@
 // the fact the audit needs most).
 
 import { functionMacroNames, isCaps, mayStartOperatorArg, mayStartStringTail, maySpace, REWRITE_WORD, WordFilter } from './rewriteWords';
+import { TextUnits, type Units } from './textUnits';
 import { wordHash } from './words';
 
 /**
@@ -150,17 +151,15 @@ type Bracket = '(' | '[' | 'block' | 'init' | 'record';
 // helper-v8). One rewrite runs at a time in a thread: `prepare` is not re-entered.
 let src = '';
 let blanks: BlankSpans | undefined;
-// The rewritten text as UTF-16 code units, made on the first change: a
+// The rewritten text as code units (textUnits.ts), copied on the first change: a
 // string of single characters per source character (split('')) cost 6 % of a
 // scan and a pointer per character of memory.
-let out: Uint16Array | undefined;
+const UNITS = new TextUnits();
+/** The copy of `src` being rewritten (UNITS' array), or undefined while nothing changed. */
+let out: Units | undefined;
+/** Writes the character `ch` at `k` of the rewritten text: ASCII, as every rewrite writes (it fits a one-byte copy). */
 function put(k: number, ch: string): void {
-  if (!out) {
-    out = new Uint16Array(src.length);
-    // Native copy of the code units (lone surrogates too), little-endian as the
-    // `utf16le` read-back below assumes: a charCodeAt loop was ~13 % of the rewrite.
-    Buffer.from(out.buffer, out.byteOffset, out.byteLength).write(src, 0, 'utf16le');
-  }
+  if (!out) out = UNITS.copy(src);
   out[k] = ch.charCodeAt(0);
   changed = true;
 }
@@ -420,8 +419,7 @@ function pastBlank(i: number): number {
 export function prepare(text: string, spans?: BlankSpans): Prepared {
   begin(text, spans);
   rewrite(src, n);
-  // utf16le decoding keeps every code unit as it was (lone surrogates included).
-  const rewritten = changed && out ? Buffer.from(out.buffer, out.byteOffset, out.byteLength).toString('utf16le') : src;
+  const rewritten = changed && out ? UNITS.read(out, n) : src;
   const result = { text: rewritten, annotations, iomem };
   end();
   return result;
