@@ -1217,13 +1217,59 @@ function nextSignificant(from: number): number {
 function handleWord(word: string, start: number, end: number, limit: number, lookedUp: boolean): number {
   // Capitalised like a macro's name: asked by most of the shapes below, once here.
   const caps = isCaps(word);
-  if (lookedUp && BARE.has(word)) {
+  if (lookedUp) {
+    const to = annotationWord(word, start, end, limit);
+    if (to >= 0) return to;
+  }
+  const to = typedShapes(word, caps, start, end, limit);
+  if (to > end) return to;
+  if (limit === n) {
+    const to = kernelMacroShape(word, caps, start, end);
+    if (to > end) return to;
+  }
+  if ((word === 'struct' || word === 'union' || word === 'enum') && limit === n && (lastSig === '(' || lastSig === ',') && stack[stack.length - 1] === '(' && callParens[callParens.length - 1] &&
+    (blocksOpen > 0 || stack.includes('init') || fileCall[fileCall.length - 1])) {
+    const to = typeArgument(word, start, end);
+    if (to >= 0) return to;
+  }
+  if (word === 'static' && (stack.length === 0 || (stack[stack.length - 1] === 'block' && (lastSig === ';' || lastSig === '{' || lastSig === '}')))) {
+    staticMacro(start, end, limit);
+    return end;
+  }
+  if (limit === n && stack[stack.length - 1] === 'block' && (lastSig === ';' || lastSig === '{' || lastSig === '}' || lastSig === ':' || (lastSig === 'a' && lastWord === 'else') ||
+    // `PHY_STATE_STR(DOWN)` then `PHY_STATE_STR(READY)` ...: the next of a run of statement macros.
+    (lastSig === ')' && chainClose >= 0 && nextSignificant(chainClose + 1) === start)) && !(lookedUp && (NOT_CALL.has(word) || C_KEYWORDS.has(word)))) {
+    const inner = unwrapStatements(word, caps, start, end);
+    if (inner >= 0) return inner;
+    if (statementMacro(word, caps, start, end)) return end;
+  }
+  if (limit === n && stack[stack.length - 1] === '(' && callParens[callParens.length - 1] && blocksOpen > 0) {
+    const to = statementInArguments(word, caps, start, end, lookedUp);
+    if (to >= 0) return to;
+  }
+  if ((word === 'offsetof' || word === '__builtin_offsetof') && limit === n) {
+    offsetofArguments(end);
+    return end;
+  }
+  if (word.length > 8 && word.includes('for_each') && ITERATOR_RE.test(word)) {
+    iteratorMacro(word, start, end, limit);
+  }
+  return end;
+}
+
+/**
+ * A word of one of the sets (BARE, WITH_ARGS, TYPE_ARG) at [start, end): blanked with
+ * its arguments, or its type argument made a 0. Returns where to go on from, or -1
+ * when the word is in none of them.
+ */
+function annotationWord(word: string, start: number, end: number, limit: number): number {
+  if (BARE.has(word)) {
     annotations.push({ name: word, index: start, length: end - start });
     if (word === '__iomem') iomem.push(start);
     blank(start, end);
     return end;
   }
-  if (lookedUp && WITH_ARGS.has(word)) {
+  if (WITH_ARGS.has(word)) {
     let k = end;
     while (k < limit && /\s/.test(src[k])) k++;
     if (src[k] !== '(') return end;
@@ -1233,7 +1279,7 @@ function handleWord(word: string, start: number, end: number, limit: number, loo
     blank(start, close + 1);
     return close + 1;
   }
-  const typeArg = lookedUp ? TYPE_ARG.get(word) : undefined;
+  const typeArg = TYPE_ARG.get(word);
   if (typeArg !== undefined && typeArg >= 0) {
     // `container_of(p, struct foo, member)`: a type is no expression; stand a 0 in for it.
     let k = end;
@@ -1246,136 +1292,136 @@ function handleWord(word: string, start: number, end: number, limit: number, loo
     }
     return end;
   }
-  const to = typedShapes(word, caps, start, end, limit);
-  if (to > end) return to;
-  if (limit === n) {
-    const to = kernelMacroShape(word, caps, start, end);
-    if (to > end) return to;
+  return -1;
+}
+
+/** `struct x` standing alone as a macro's argument at [start, end) (see handleWord): a 0 stands in. Returns where to go on from, or -1. */
+function typeArgument(word: string, start: number, end: number): number {
+  // `virtio_cread_le(vdev, struct virtio_balloon_config, num_pages, &v)` in a
+  // function body, `UVERBS_ATTR_TYPE(struct x)` / `enum x` in an initializer,
+  // `INTERVAL_TREE_DEFINE(struct s, ...)` at file scope: a type standing alone as a
+  // macro argument is no expression; a 0 stands in. Not in a prototype's parameters
+  // (file scope with a type before the name).
+  const m = /^\s+[A-Za-z_]\w*(?:\s*\*)*\s*(?=[,)])/.exec(src.slice(end, end + 120));
+  if (m) {
+    const to = end + m[0].trimEnd().length;
+    annotations.push({ name: `${word} type argument`, index: start, length: to - start });
+    blank(start, to);
+    put(start, '0');
+    return to;
   }
-  if ((word === 'struct' || word === 'union' || word === 'enum') && limit === n && (lastSig === '(' || lastSig === ',') && stack[stack.length - 1] === '(' && callParens[callParens.length - 1] &&
-    (blocksOpen > 0 || stack.includes('init') || fileCall[fileCall.length - 1])) {
-    // `virtio_cread_le(vdev, struct virtio_balloon_config, num_pages, &v)` in a
-    // function body, `UVERBS_ATTR_TYPE(struct x)` / `enum x` in an initializer,
-    // `INTERVAL_TREE_DEFINE(struct s, ...)` at file scope: a type standing alone as a
-    // macro argument is no expression; a 0 stands in. Not in a prototype's parameters
-    // (file scope with a type before the name).
-    const m = /^\s+[A-Za-z_]\w*(?:\s*\*)*\s*(?=[,)])/.exec(src.slice(end, end + 120));
-    if (m) {
-      const to = end + m[0].trimEnd().length;
-      annotations.push({ name: `${word} type argument`, index: start, length: to - start });
-      blank(start, to);
-      put(start, '0');
-      return to;
+  return -1;
+}
+
+/** `static` at [start, end) before a capitalised macro call standing alone (see handleWord): `static` goes. */
+function staticMacro(start: number, end: number, limit: number): void {
+  // `static DEVICE_ATTR(x, ...);` at file scope, `static DEFINE_RATELIMIT_STATE(rs, HZ, 2);`
+  // in a function body: the macro call stands alone.
+  const m = /^\s+(?:__\w+\s+)*(const\s+)?([A-Z][A-Z0-9_]*)\s*\(/.exec(src.slice(end, end + 120));
+  if (m) {
+    const open = src.indexOf('(', end + m[0].length - 1);
+    const close = matchParen(src, open, limit);
+    if (close > 0 && /^\s*;/.test(src.slice(close + 1, close + 10))) {
+      // `static const DECLARE_TLV_DB_SCALE(s, -3450, 150, 0);`: `const` goes too.
+      blank(start, m[1] ? end + m[0].lastIndexOf(m[2]!) : end);
     }
   }
-  if (word === 'static' && (stack.length === 0 || (stack[stack.length - 1] === 'block' && (lastSig === ';' || lastSig === '{' || lastSig === '}')))) {
-    // `static DEVICE_ATTR(x, ...);` at file scope, `static DEFINE_RATELIMIT_STATE(rs, HZ, 2);`
-    // in a function body: the macro call stands alone.
-    const m = /^\s+(?:__\w+\s+)*(const\s+)?([A-Z][A-Z0-9_]*)\s*\(/.exec(src.slice(end, end + 120));
-    if (m) {
-      const open = src.indexOf('(', end + m[0].length - 1);
-      const close = matchParen(src, open, limit);
-      if (close > 0 && /^\s*;/.test(src.slice(close + 1, close + 10))) {
-        // `static const DECLARE_TLV_DB_SCALE(s, -3450, 150, 0);`: `const` goes too.
-        blank(start, m[1] ? end + m[0].lastIndexOf(m[2]!) : end);
-      }
-    }
+}
+
+/**
+ * A word at [start, end) inside a macro call's arguments in a function body: statements
+ * there (`if`, `goto`, `return`, `break`, a declaration) and pasted string macros.
+ * Returns where to go on from, or -1 when none applies.
+ */
+function statementInArguments(word: string, caps: boolean, start: number, end: number, lookedUp: boolean): number {
+  // Statements as a macro argument (nouveau's `nvkm_msec(device, 2000, if (!(nvkm_rd32(d, R) & 1)) break;)`):
+  // `if` and `break;` go, the condition stays an argument expression (its calls seen).
+  if (word === 'if' && /^\s*\(/.test(src.slice(end, end + 20)) && (lastSig === ',' || lastSig === ';')) {
+    blank(start, end);
+    annotations.push({ name: 'statement in a macro argument', index: start, length: end - start });
     return end;
   }
-  if (limit === n && stack[stack.length - 1] === 'block' && (lastSig === ';' || lastSig === '{' || lastSig === '}' || lastSig === ':' || (lastSig === 'a' && lastWord === 'else') ||
-    // `PHY_STATE_STR(DOWN)` then `PHY_STATE_STR(READY)` ...: the next of a run of statement macros.
-    (lastSig === ')' && chainClose >= 0 && nextSignificant(chainClose + 1) === start)) && !(lookedUp && (NOT_CALL.has(word) || C_KEYWORDS.has(word)))) {
-    const inner = unwrapStatements(word, caps, start, end);
-    if (inner >= 0) return inner;
-    if (statementMacro(word, caps, start, end)) return end;
+  if (word === 'goto' && (lastSig === ',' || lastSig === ';') && /^\s+[A-Za-z_]\w*\s*[;,)]/.test(src.slice(end, end + 80))) {
+    // `PP_ASSERT_WITH_CODE(c, "msg", goto error);`: the label stays, as a name.
+    blank(start, end);
+    annotations.push({ name: 'statement in a macro argument', index: start, length: end - start });
+    return end;
   }
-  if (limit === n && stack[stack.length - 1] === '(' && callParens[callParens.length - 1] && blocksOpen > 0) {
-    // Statements as a macro argument (nouveau's `nvkm_msec(device, 2000, if (!(nvkm_rd32(d, R) & 1)) break;)`):
-    // `if` and `break;` go, the condition stays an argument expression (its calls seen).
-    if (word === 'if' && /^\s*\(/.test(src.slice(end, end + 20)) && (lastSig === ',' || lastSig === ';')) {
+  if (word === 'return' && lastSig === ',') {
+    // `PP_ASSERT_WITH_CODE(cond, "msg", return result);`: the value stays an argument.
+    blank(start, end);
+    annotations.push({ name: 'statement in a macro argument', index: start, length: end - start });
+    return end;
+  }
+  if ((lastSig === ',' || lastSig === ';') && maySpace(src.charCodeAt(end)) && /^\s+[A-Za-z_]\w*\s*=[^=]/.test(src.slice(end, end + 80)) && !(lookedUp && C_KEYWORDS.has(word))) {
+    // `nvkm_msec(d, 2000, u32 tmp = nvkm_rd32(d, R); if (tmp & 1) break;)`: a
+    // declaration there becomes its assignment.
+    blank(start, end);
+    annotations.push({ name: 'declaration in a macro argument', index: start, length: end - start });
+    return end;
+  }
+  if (caps && (src.charCodeAt(end) === 32 || src.charCodeAt(end) === 9) && /^[ \t]+[A-Z][A-Z0-9_]*[A-Z0-9]\s*[,)]/.test(src.slice(end, end + 80))) {
+    // `printk(KERN_INFO PMC551_VERSION)`, `request_module(MDIO_MODULE_PREFIX MDIO_ID_FMT, ...)`:
+    // string macros pasted together; the last one stays.
+    blank(start, end);
+    annotations.push({ name: 'pasted string macro in an argument', index: start, length: end - start });
+    return end;
+  }
+  if (word === 'break' || word === 'continue') {
+    // The word goes; its `;` is read like any statement's there (a `,` before the
+    // next statement, space before the `)`).
+    if (/^\s*;/.test(src.slice(end, end + 20))) {
       blank(start, end);
       annotations.push({ name: 'statement in a macro argument', index: start, length: end - start });
       return end;
     }
-    if (word === 'goto' && (lastSig === ',' || lastSig === ';') && /^\s+[A-Za-z_]\w*\s*[;,)]/.test(src.slice(end, end + 80))) {
-      // `PP_ASSERT_WITH_CODE(c, "msg", goto error);`: the label stays, as a name.
-      blank(start, end);
-      annotations.push({ name: 'statement in a macro argument', index: start, length: end - start });
-      return end;
+  }
+  return -1;
+}
+
+/** The arguments of an `offsetof` whose name ends at `end` (see handleWord). */
+function offsetofArguments(end: number): void {
+  // tree-sitter-c's offsetof takes a type and one field name: `offsetof(struct s, a[i].b)`
+  // keeps `a`, `offsetof(typeof(*p), f)` gets `int` for its type (neither holds a site).
+  let k = end;
+  while (k < n && /\s/.test(src[k]!)) k++;
+  const close = src[k] === '(' ? matchParen(src, k, n) : -1;
+  if (close > 0) {
+    const t = argumentSpan(src, k, close, 0);
+    const f = argumentSpan(src, k, close, 1);
+    if (t && /^(?:typeof|__typeof__|__typeof)\s*\(/.test(src.slice(t[0], t[1]))) {
+      blank(t[0], t[1]);
+      for (let q = 0; q < 3; q++) put(t[0] + q, 'int'[q]!);
+      annotations.push({ name: 'offsetof typeof', index: t[0], length: t[1] - t[0] });
     }
-    if (word === 'return' && lastSig === ',') {
-      // `PP_ASSERT_WITH_CODE(cond, "msg", return result);`: the value stays an argument.
-      blank(start, end);
-      annotations.push({ name: 'statement in a macro argument', index: start, length: end - start });
-      return end;
-    }
-    if ((lastSig === ',' || lastSig === ';') && maySpace(src.charCodeAt(end)) && /^\s+[A-Za-z_]\w*\s*=[^=]/.test(src.slice(end, end + 80)) && !(lookedUp && C_KEYWORDS.has(word))) {
-      // `nvkm_msec(d, 2000, u32 tmp = nvkm_rd32(d, R); if (tmp & 1) break;)`: a
-      // declaration there becomes its assignment.
-      blank(start, end);
-      annotations.push({ name: 'declaration in a macro argument', index: start, length: end - start });
-      return end;
-    }
-    if (caps && (src.charCodeAt(end) === 32 || src.charCodeAt(end) === 9) && /^[ \t]+[A-Z][A-Z0-9_]*[A-Z0-9]\s*[,)]/.test(src.slice(end, end + 80))) {
-      // `printk(KERN_INFO PMC551_VERSION)`, `request_module(MDIO_MODULE_PREFIX MDIO_ID_FMT, ...)`:
-      // string macros pasted together; the last one stays.
-      blank(start, end);
-      annotations.push({ name: 'pasted string macro in an argument', index: start, length: end - start });
-      return end;
-    }
-    if (word === 'break' || word === 'continue') {
-      // The word goes; its `;` is read like any statement's there (a `,` before the
-      // next statement, space before the `)`).
-      if (/^\s*;/.test(src.slice(end, end + 20))) {
-        blank(start, end);
-        annotations.push({ name: 'statement in a macro argument', index: start, length: end - start });
-        return end;
+    if (f) {
+      const m = /^[A-Za-z_]\w*/.exec(src.slice(f[0], f[1]));
+      if (m && m[0].length < f[1] - f[0] && !src.slice(f[0], f[1]).includes('\n#')) {
+        blank(f[0] + m[0].length, f[1]);
+        annotations.push({ name: 'offsetof member designator', index: f[0], length: f[1] - f[0] });
       }
     }
   }
-  if ((word === 'offsetof' || word === '__builtin_offsetof') && limit === n) {
-    // tree-sitter-c's offsetof takes a type and one field name: `offsetof(struct s, a[i].b)`
-    // keeps `a`, `offsetof(typeof(*p), f)` gets `int` for its type (neither holds a site).
-    let k = end;
-    while (k < n && /\s/.test(src[k]!)) k++;
-    const close = src[k] === '(' ? matchParen(src, k, n) : -1;
+}
+
+/** An iterator macro's name at [start, end) (see handleWord): `while` when a statement follows its call. */
+function iteratorMacro(word: string, start: number, end: number, limit: number): void {
+  // `list_for_each_entry(a, b, c) stmt` -> `while              (a, b, c) stmt`:
+  // a comma expression in a while condition keeps the arguments' calls visible.
+  let k = afterBlanks(end, limit);
+  if (src.charCodeAt(k) === 40 /* ( */) {
+    const close = matchParen(src, k, limit);
     if (close > 0) {
-      const t = argumentSpan(src, k, close, 0);
-      const f = argumentSpan(src, k, close, 1);
-      if (t && /^(?:typeof|__typeof__|__typeof)\s*\(/.test(src.slice(t[0], t[1]))) {
-        blank(t[0], t[1]);
-        for (let q = 0; q < 3; q++) put(t[0] + q, 'int'[q]!);
-        annotations.push({ name: 'offsetof typeof', index: t[0], length: t[1] - t[0] });
-      }
-      if (f) {
-        const m = /^[A-Za-z_]\w*/.exec(src.slice(f[0], f[1]));
-        if (m && m[0].length < f[1] - f[0] && !src.slice(f[0], f[1]).includes('\n#')) {
-          blank(f[0] + m[0].length, f[1]);
-          annotations.push({ name: 'offsetof member designator', index: f[0], length: f[1] - f[0] });
-        }
-      }
-    }
-    return end;
-  }
-  if (word.length > 8 && word.includes('for_each') && ITERATOR_RE.test(word)) {
-    // `list_for_each_entry(a, b, c) stmt` -> `while              (a, b, c) stmt`:
-    // a comma expression in a while condition keeps the arguments' calls visible.
-    let k = afterBlanks(end, limit);
-    if (src.charCodeAt(k) === 40 /* ( */) {
-      const close = matchParen(src, k, limit);
-      if (close > 0) {
-        let m = close + 1;
-        while (m < limit && /\s/.test(src[m])) m++;
-        if (src[m] !== ';' && src[m] !== ',' && src[m] !== ')') {
-          for (let q = 0; q < 5; q++) put(start + q, 'while'[q]!);
-          for (let q = start + 5; q < end; q++) put(q, ' ');
-          changed = true;
-          annotations.push({ name: word, index: start, length: end - start });
-        }
+      let m = close + 1;
+      while (m < limit && /\s/.test(src[m])) m++;
+      if (src[m] !== ';' && src[m] !== ',' && src[m] !== ')') {
+        for (let q = 0; q < 5; q++) put(start + q, 'while'[q]!);
+        for (let q = start + 5; q < end; q++) put(q, ' ');
+        changed = true;
+        annotations.push({ name: word, index: start, length: end - start });
       }
     }
   }
-  return end;
 }
 
 /** [start, end) of the nth top-level argument between `open` and `close`, trimmed. */
