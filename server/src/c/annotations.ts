@@ -461,13 +461,13 @@ function begin(text: string, spans: BlankSpans | undefined): void {
   nextBlank = spans && spans.length ? spans[0]! : n;
 }
 
-/** Lets go of the text and its copy (a worker keeps this module for its whole life). */
+/**
+ * Lets go of the text and of everything read from it (a thread keeps this module for its
+ * whole life): the state of an empty text. A word kept over from the text (`lastWord`, a
+ * macro's name) may be a slice of it, and would keep the whole text alive until the next.
+ */
 function end(): void {
-  src = '';
-  blanks = undefined;
-  out = undefined;
-  annotations = [];
-  iomem = [];
+  begin('', undefined);
 }
 
 /**
