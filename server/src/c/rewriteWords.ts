@@ -71,3 +71,36 @@ export function mayStartStringTail(src: string, at: number, limit: number): bool
   const c = src.charCodeAt(k);
   return c === 34 || c === 112 || c === 95 || (k > at && c >= 65 && c <= 90) || c >= 128;
 }
+
+/**
+ * Whether `OPERATOR_ARG_RE` (annotations.ts: `==`, `&&`, `<`, `%`, ... standing alone as a
+ * macro argument) can match at a character with this code: its first character is one of
+ * `= ! > < & | + - / % ^`.
+ */
+export function mayStartOperatorArg(c: number): boolean {
+  return c === 61 || c === 33 || c === 62 || c === 60 || c === 38 || c === 124 || c === 43 || c === 45 || c === 47 || c === 37 || c === 94;
+}
+
+/**
+ * The names of `/#[ \t]*define[ \t]+([A-Za-z_]\w*)\(/g`'s matches in `src` (the file's
+ * function-like macros), found from each `define` by `indexOf` instead of the regex
+ * trying every character of the file (it was 3 % of the rewrite on drivers/net).
+ */
+export function functionMacroNames(src: string): Set<string> {
+  const names = new Set<string>();
+  const n = src.length;
+  for (let at = src.indexOf('define'); at >= 0; at = src.indexOf('define', at + 6)) {
+    // `#[ \t]*` before it.
+    let b = at - 1;
+    while (b >= 0 && (src.charCodeAt(b) === 32 || src.charCodeAt(b) === 9)) b--;
+    if (b < 0 || src.charCodeAt(b) !== 35) continue;
+    // `[ \t]+` after it, then `[A-Za-z_]\w*` then `(`.
+    let k = at + 6;
+    while (k < n && (src.charCodeAt(k) === 32 || src.charCodeAt(k) === 9)) k++;
+    if (k === at + 6 || k >= n || REWRITE_WORD[src.charCodeAt(k)] !== 1) continue;
+    let e = k + 1;
+    while (e < n && REWRITE_WORD[src.charCodeAt(e)] !== 0) e++;
+    if (src.charCodeAt(e) === 40) names.add(src.slice(k, e));
+  }
+  return names;
+}

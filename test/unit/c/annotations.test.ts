@@ -139,3 +139,28 @@ test('named variadic macro parameters and a label closing a block parse, and a w
     ['rd', 'readl', 'b'],
   ]);
 });
+
+test('a rewrite starts afresh: nothing of the text before it carries over', () => {
+  // The rewrite's state lives beside `prepare` (made once, not per call): each text must
+  // be rewritten as if it were the first. Each earlier text leaves something behind that
+  // would change the later one's rewrite: open brackets (a directive inside them is
+  // blanked), a function-like macro (a lower-case call at file scope would be one of its
+  // generators), a dead `#if 0` branch and a taken-apart statement macro's `)`, spans.
+  const later = 'int a;\n#ifdef X\nint b;\n#endif\nfoo_gen(bar)\nint c;\nstatic int f(void) { g(1); return 0; }\n';
+  const earlier: [string, number[]?][] = [
+    ['void f(void) { g(a, {'],
+    ['struct s { int a : 3; enum { A = (1'],
+    ['#define foo_gen(x) int x##_v;\nfoo_gen(a)\n'],
+    ['void f(void)\n{\n\tif (a) {\n#if 0\n\t} else {\n#endif\n\t\tx();\n\t}\n\tDEB(int y;)\n}\n'],
+    ['int x;\n      \n', [6, 12]],
+  ];
+  const fresh = prepare(later);
+  for (const [text, spans] of earlier) {
+    prepare(text, spans);
+    assert.deepEqual(prepare(later), fresh, JSON.stringify(text));
+  }
+  // And the earlier texts' own rewrites did what this test relies on.
+  assert.match(prepare(earlier[2]![0]).text, /\n {10}\n/, 'foo_gen(a) blanked where the file defines foo_gen');
+  assert.doesNotMatch(fresh.text, /\n {12}\n/, "foo_gen(bar) kept where the file does not define it");
+  assert.ok(fresh.text.includes('#ifdef X'), 'a directive at file scope is kept');
+});

@@ -2,7 +2,7 @@
 // tests they stand before: each may say "no" only where the slow test says no.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isCaps, mayStartStringTail, maySpace, REWRITE_WORD, WordFilter } from '../../../server/src/c/rewriteWords';
+import { functionMacroNames, isCaps, mayStartOperatorArg, mayStartStringTail, maySpace, REWRITE_WORD, WordFilter } from '../../../server/src/c/rewriteWords';
 import { prepare } from '../../../server/src/c/annotations';
 import { wordHash } from '../../../server/src/c/words';
 
@@ -95,4 +95,33 @@ test("the rewrite still finds the words of each of its sets (the filter before t
   assert.deepEqual(p.iomem, [src.indexOf('__iomem')]);
   // `if (x)` then `return`: no statement macro made of a keyword.
   assert.ok(!names.includes('statement macro'), names.join(','));
+});
+
+test('mayStartOperatorArg is true wherever the operator-argument regex matches', () => {
+  const re = /^(?:==|!=|>=|<=|&&|\|\||[<>+\-\/%&|^])(?=[ \t]*[,)])/;
+  for (let c = 0; c < 128; c++) {
+    const ch = String.fromCharCode(c);
+    for (const rest of [',', ')', ' ,', '= )', '=,', '&,', '|)', '< ,', 'x,']) {
+      if (re.test(ch + rest)) assert.ok(mayStartOperatorArg(c), JSON.stringify(ch + rest));
+    }
+  }
+  assert.ok(!mayStartOperatorArg(42 /* * */) && !mayStartOperatorArg(40 /* ( */) && !mayStartOperatorArg(126 /* ~ */));
+});
+
+test("functionMacroNames is the define regex's names", () => {
+  const names = (s: string) => new Set([...s.matchAll(/#[ \t]*define[ \t]+([A-Za-z_]\w*)\(/g)].map((m) => m[1]!));
+  const r = rng(23);
+  // Each part a near-miss or a hit of the pattern, piece by piece.
+  const pieces = [['#', '# ', '#\t', '##', 'x#', ''], ['define', 'defin', 'undefine'], [' ', '\t', ' \t', '', '\n'], ['A', 'b_2', '_x', '9a', 'é', ''], ['(', ' (', 'x(', '', ')'], ['', '\n', '\\\n', ' ']];
+  const pick = (xs: string[]) => xs[Math.floor(r() * xs.length)]!;
+  let found = 0;
+  for (let k = 0; k < 30000; k++) {
+    let s = '';
+    for (let p = 1 + Math.floor(r() * 4); p > 0; p--) for (const xs of pieces) s += pick(xs);
+    const want = names(s);
+    found += want.size;
+    assert.deepEqual(functionMacroNames(s), want, JSON.stringify(s));
+  }
+  assert.ok(found > 500, 'the regex matched often enough to test the scan');
+  assert.deepEqual([...functionMacroNames('#define A(x) x\n# \tdefine\tB_1(y)\n#define C 1\n#definex D(\ndefine E(\n##define F(')].sort(), ['A', 'B_1', 'F']);
 });
