@@ -8,8 +8,6 @@
 // again. A flow here is a guess, never a fact: the parse and provenance decide; a
 // wrong guess only keeps a body (or leaves one to the region audit's next round).
 
-import { eachWord } from './words';
-
 /** One simple assignment, initialiser or `return` of a body. */
 export interface LexFlow {
   /**
@@ -132,13 +130,6 @@ export function lexFlows(text: string, from: number, to: number): { flows: LexFl
     i++;
   }
   return { flows, calls };
-}
-
-/** The distinct words of `text` in [from, end) (words of literals and comments too: a guess may over-read). */
-export function wordsIn(text: string, from: number, end: number): string[] {
-  const out = new Set<string>();
-  eachWord(text, from, end, (s, e) => out.add(text.slice(s, e)));
-  return [...out];
 }
 
 function isWordStart(c: number): boolean {
