@@ -15,6 +15,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadavg } from 'node:os';
 import { AuditEngine } from '../../server/src/audit/engine';
+import type { RegionStats } from '../../server/src/audit/regions';
 import { batchHost } from '../../server/src/audit/sources';
 import { readTextOrUndefined } from '../../server/src/fs/safeRead';
 import { ROOT } from './lib';
@@ -131,14 +132,23 @@ function compare(on: Doc, off: Doc): { field: string; file: string; what: string
   return out;
 }
 
-async function bytes(a: Args, files: string[]): Promise<AuditEngine['regionTotals']> {
+async function bytes(a: Args, files: string[]): Promise<AuditEngine['regionTotals'] & { read: number; later: number }> {
   const engine = await AuditEngine.create(batchHost());
   engine.configure({ followIncludes: true, headerCache: a.headerCacheDir !== undefined, ...(a.headerCacheDir ? { headerCacheDir: a.headerCacheDir } : {}), regions: true });
+  /** Characters parsed as code over every round (a file analysed whole after rounds: its rounds too), and files that took more than one round. */
+  let read = 0;
+  let later = 0;
   for (const f of files) {
     const text = readTextOrUndefined(f);
-    if (text !== undefined) engine.auditOnce(f, text);
+    if (text === undefined) continue;
+    engine.lastRegions = undefined;
+    engine.auditOnce(f, text);
+    const s = engine.lastRegions as RegionStats | undefined;
+    if (!s) continue;
+    read += (s.read ?? 0) + (s.whole ? text.length : 0);
+    if (s.rounds > 1) later++;
   }
-  return engine.regionTotals;
+  return { ...engine.regionTotals, read, later };
 }
 
 async function main(): Promise<void> {
@@ -162,7 +172,7 @@ async function main(): Promise<void> {
     const files = (on.files as { file: string }[]).map((f) => f.file);
     const t = await bytes(a, files);
     const parsed = t.chars - t.blanked;
-    console.log(`bytes: ${files.length} files audited, ${t.chars} characters, ${t.blanked} blanked: ${parsed} given to the parser as code (${((100 * parsed) / Math.max(1, t.chars)).toFixed(1)} %; the only characters the rewrite and tree-sitter read: the blanked insides are left out), ${t.rounds} analyses; audited whole: ${JSON.stringify(Object.fromEntries(t.whole))}`);
+    console.log(`bytes: ${files.length} files audited, ${t.chars} characters, ${t.blanked} blanked: ${parsed} given to the parser as code (${((100 * parsed) / Math.max(1, t.chars)).toFixed(1)} %; the only characters the rewrite and tree-sitter read: the blanked insides are left out), ${t.rounds} region analyses (${t.later} files took more than one round); characters parsed over all rounds and whole audits: ${t.read}; audited whole: ${JSON.stringify(Object.fromEntries(t.whole))}`);
   }
   const bad = diffs.filter((d) => d.field !== 'files' || !/^parseErrors: [^;]*$/.test(d.what));
   process.exitCode = bad.length ? 1 : 0;

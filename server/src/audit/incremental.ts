@@ -1013,7 +1013,7 @@ function namesAny(text: string, words: ReadonlySet<string>): boolean {
  * field name that also holds MMIO somewhere (provenance.ts fieldProv); fields and
  * globals given normal memory always matter.
  */
-function relevantPlain(t: ProvenanceTrace): Set<string> {
+export function relevantPlain(t: ProvenanceTrace): Set<string> {
   const mmioFields = new Set<string>();
   for (const k of t.facts.keys()) if (k.startsWith('F:')) mmioFields.add(k.slice(k.lastIndexOf('.') + 1));
   const out = new Set<string>();

@@ -22,10 +22,11 @@ static void poke(struct foo *p)
 ${PAD}`;
   const r = await compareRegions({ '/t/k.c': src }, '/t/k.c');
   assert.ok(r.on.sites.some((s) => s.function === 'poke'), 'the untyped dereference in poke is a site');
-  assert.equal(r.bodies.get('probe'), 'seed ioremap');
-  assert.equal(r.bodies.get('poke'), 'matter regs');
+  // Foreseen (audit/foresight.ts): `p->regs = ioremap(...)` makes `regs` a seed before the parse.
+  assert.match(r.bodies.get('probe')!, /^seed (ioremap|regs)$/);
+  assert.equal(r.bodies.get('poke'), 'seed regs');
   assert.equal(r.bodies.get('unrelated'), 'blanked');
-  assert.equal(r.stats.rounds, 2);
+  assert.equal(r.stats.rounds, 1);
 });
 
 test("a static helper's parameter given MMIO by its caller keeps the helper's body", async () => {
@@ -42,8 +43,9 @@ static int probe(void)
 ${PAD}`;
   const r = await compareRegions({ '/t/k.c': src }, '/t/k.c');
   assert.ok(r.on.sites.some((s) => s.function === 'helper'));
-  assert.equal(r.bodies.get('helper'), 'matter base');
+  assert.equal(r.bodies.get('helper'), 'param of helper');
   assert.equal(r.bodies.get('unrelated'), 'blanked');
+  assert.equal(r.stats.rounds, 1);
 });
 
 test("a macro wrapper of the file keeps its callers' bodies from the first round", async () => {
