@@ -29,7 +29,8 @@ import { cachedReportJobs } from './reportCache';
 
 
 export const REPORT_USAGE =
-  'tdx-audit report <files or dirs...> --out DIR [--format sarif,html,markdown,json] [--force] [--baseline FILE] [--triage FILE] [--objects DIR|FILE]... [--build-dir DIR] [--vmlinux FILE] [--path-map FROM=TO]... [--no-objects] [--profile P] [--no-includes] [--exit-zero] [--jobs N] [--shard K/N] [--config .config] [--allow-list FILE] [--cache DIR]';
+  `tdx-audit report <files or dirs...> --out DIR [--format sarif,html,markdown,json] [--force] [--baseline FILE] [--triage FILE] [--objects DIR|FILE]... [--build-dir DIR] [--vmlinux FILE] [--path-map FROM=TO]... [--no-objects] [--profile P] [--no-includes] [--exit-zero] [--jobs N] [--shard K/N] [--config .config] [--allow-list FILE] [--cache DIR]
+      (--cache DIR: keep each file's rows in DIR and answer unchanged files from it, for CI re-runs; the report is the same)`;
 
 
 export interface ReportOptions extends BuildOptions {
