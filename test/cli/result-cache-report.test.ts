@@ -167,6 +167,18 @@ describe('report --cache DIR', () => {
     sameReport(after.files, report([net]).files, 'after io.h moved');
   });
 
+  test('a scan and a report share a cache folder without taking each other\'s entries', () => {
+    const cache = join(dir, 'c-shared');
+    const wdt = join(tree, 'drivers/watchdog/acme_wdt.c');
+    const s = runCli(['scan', wdt, '--format', 'json', '--exit-zero', '--cache', cache]);
+    assert.equal(s.code, 0, s.err);
+    const r = report([wdt], ['--cache', cache]);
+    assert.deepEqual(counts(r.err), { hits: 0, audited: 1 });
+    assert.doesNotMatch(r.err, /cache entry/, 'no entry of the scan was read as the report\'s');
+    assert.equal(entries(cache).length, 2);
+    assert.equal(counts(report([wdt], ['--cache', cache]).err).hits, 1);
+  });
+
   test('a cache folder that is a file is a usage error', () => {
     const file = join(dir, 'not-a-dir');
     writeFileSync(file, '');
