@@ -1,11 +1,13 @@
 // `tdx-audit report <paths...> --out DIR [--format sarif,html,markdown,json] [--force]
 //    [--baseline FILE] [--triage FILE] [--objects DIR|FILE]... [--build-dir DIR]
-//    [--vmlinux FILE] [--profile P] [--no-includes] [--shard K/N]`
+//    [--vmlinux FILE] [--profile P] [--no-includes] [--shard K/N] [--cache DIR]`
 // Scans like `tdx-audit scan`, builds one report model and writes the chosen formats
 // into DIR. A progress bar goes to stderr on a terminal only. Ctrl-C (SIGINT) stops
 // the scan and writes nothing; existing report files are kept unless --force. The
 // findings wait in a private temp folder until written (report/spool.ts), removed
 // at the end however the run ends.
+// With --cache DIR each file's rows are kept there and unchanged files are answered
+// from it (reportCache.ts); the report is the same.
 // Exit status: 0 written, 2 usage or I/O error or existing files kept, 130 interrupted.
 
 import { createHeaderShareBuffer } from '../c/headerShare';
@@ -20,10 +22,15 @@ import { defaultJobs, runPool, workerHeapMb, noteRetried, recycling, heavyFile }
 import { readSharedImage } from '../audit/objects';
 import { asDoc, type ReportSource } from '../audit/report/doc';
 import { writeReportFiles, type OutputFile } from '../audit/report/write';
+import { resolve } from 'node:path';
+import { ResultCache } from './resultCache';
+import { buildDigest } from './resultKeys';
+import { cachedReportJobs } from './reportCache';
 
 
 export const REPORT_USAGE =
-  'tdx-audit report <files or dirs...> --out DIR [--format sarif,html,markdown,json] [--force] [--baseline FILE] [--triage FILE] [--objects DIR|FILE]... [--build-dir DIR] [--vmlinux FILE] [--path-map FROM=TO]... [--no-objects] [--profile P] [--no-includes] [--exit-zero] [--jobs N] [--shard K/N] [--config .config] [--allow-list FILE]';
+  `tdx-audit report <files or dirs...> --out DIR [--format sarif,html,markdown,json] [--force] [--baseline FILE] [--triage FILE] [--objects DIR|FILE]... [--build-dir DIR] [--vmlinux FILE] [--path-map FROM=TO]... [--no-objects] [--profile P] [--no-includes] [--exit-zero] [--jobs N] [--shard K/N] [--config .config] [--allow-list FILE] [--cache DIR]
+      (--cache DIR: keep each file's rows in DIR and answer unchanged files from it, for CI re-runs; the report is the same)`;
 
 
 export interface ReportOptions extends BuildOptions {
@@ -33,6 +40,8 @@ export interface ReportOptions extends BuildOptions {
   exitZero?: boolean;
   /** Threads auditing files (--jobs; default one per core). */
   jobs: number;
+  /** --cache DIR: keep each file's rows in DIR and answer unchanged files from it (reportCache.ts); none unless given. */
+  cacheDir?: string;
 }
 
 export function parseReportArgs(argv: string[]): ReportOptions {
@@ -47,6 +56,7 @@ export function parseReportArgs(argv: string[]): ReportOptions {
       o.formats = parseFormats(optionValue(argv, ++i, a, fail));
     } else if (a === '--force') o.force = true;
     else if (a === '--exit-zero') o.exitZero = true;
+    else if (a === '--cache') o.cacheDir = resolve(optionValue(argv, ++i, a, fail));
     else if (a === '--baseline') o.baseline = optionValue(argv, ++i, a, fail);
     else if (a === '--triage') o.triage = optionValue(argv, ++i, a, fail);
     else if (a === '--jobs' || a === '-j') {
@@ -148,12 +158,17 @@ export async function runReport(argv: string[], ioOverrides: Partial<ReportIO> =
   for (const s of signals) process.on(s, onSignal);
   try {
     const bar = progressBar(io);
+    const note = (m: string) => io.stderr(`${io.isTTY ? '\r\x1b[2K' : ''}${m}\n`);
+    const cache = o.cacheDir ? openCache(o.cacheDir, note) : undefined;
+    let runJobs = pooledJobs(o.jobs, ac.signal, note);
+    if (cache) runJobs = cachedReportJobs(runJobs, cache.store, cache.build, ac.signal, note);
     let run: ReportRun | 'cancelled';
     try {
-      run = await buildReport(o, { signal: ac.signal, progress: bar.tick, runJobs: pooledJobs(o.jobs, ac.signal, (m) => io.stderr(`${io.isTTY ? '\r\x1b[2K' : ''}${m}\n`)), spool: true });
+      run = await buildReport(o, { signal: ac.signal, progress: bar.tick, runJobs, spool: true });
     } finally {
       bar.done();
     }
+    if (cache && run !== 'cancelled') io.stderr(`${cache.store.summary()}\n`);
     if (run === 'cancelled') {
       io.stderr('tdx-audit: interrupted; no report written\n');
       return exitCode;
@@ -172,8 +187,20 @@ export async function runReport(argv: string[], ioOverrides: Partial<ReportIO> =
   }
 }
 
+/** The run's result cache; a usage error when DIR cannot hold one; none without a built CLI (run from sources), said once. */
+function openCache(dir: string, note: (m: string) => void): { store: ResultCache; build: string } | undefined {
+  const build = buildDigest();
+  if (!build) {
+    note('tdx-audit: --cache: not a built CLI (no dist/cli.js beside it), so no build to key entries on: no cache this run');
+    return undefined;
+  }
+  const store = ResultCache.open(dir, note);
+  if ('error' in store) throw new ReportUsageError(store.error);
+  return { store, build };
+}
+
 /** Report's files audited on `jobs` threads (pool.ts), each worker with its own engine. */
-function pooledJobs(jobs: number, signal: AbortSignal, note: (m: string) => void): ReportHooks['runJobs'] {
+function pooledJobs(jobs: number, signal: AbortSignal, note: (m: string) => void): NonNullable<ReportHooks['runJobs']> {
   return (files, job, emit) => {
     // vmlinux read once, into memory the workers share, instead of once per worker; its
     // .debug_info (166 MiB of 6.1's 225) stays in the file: each worker reads the units it joins.

@@ -137,3 +137,23 @@ export class ResultCache {
     return `tdx-audit: cache ${this.dir}: ${this.hits} of ${this.hits + this.misses} file(s) answered from the cache, ${this.misses} audited${more}`;
   }
 }
+
+/**
+ * Entry bytes of hits held from the key pass until their turn (more are read again
+ * then); TDX_AUDIT_CACHE_HELD_BYTES sets it (tests: 0 reads every hit again). Shared
+ * by scan (scanPool.ts) and report (reportCache.ts).
+ */
+export function heldHitBytes(): number {
+  const v = Number(process.env.TDX_AUDIT_CACHE_HELD_BYTES);
+  return process.env.TDX_AUDIT_CACHE_HELD_BYTES !== undefined && Number.isFinite(v) && v >= 0 ? v : 64 * 1024 * 1024;
+}
+
+/** A file's size, mtimes and inode (through a symlink: the text's), to tell whether it changed while it was audited (then its result is not stored). */
+export function stampOf(path: string): string | undefined {
+  try {
+    const st = statSync(path);
+    return `${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
+}

@@ -262,13 +262,18 @@ export class ObjectDigests {
   }
 }
 
-/** The keys of one scan run's files. */
+/** The keys of one scan run's files (or a report's: `task` names what else its results depend on). */
 export class ScanKeys {
   private readonly base: string;
   private readonly headers: HeaderClosures | undefined;
   private readonly objects: ObjectDigests | undefined;
 
-  constructor(build: string, config: Partial<AuditConfig>) {
+  /**
+   * `task`: what the entry holds when it is not a scan's result, with the settings
+   * beyond the audit's that reach it (report: its tree root, ...; reportCache.ts), so
+   * a scan's and a report's entries of one file never share a key.
+   */
+  constructor(build: string, config: Partial<AuditConfig>, task?: { task: string } & Record<string, unknown>) {
     const settings = {
       profile: config.profile,
       followIncludes: config.followIncludes,
@@ -282,6 +287,7 @@ export class ScanKeys {
       cwd: process.cwd(),
       // The runtime runs the bundles and the WASM: another Node is another build, conservatively.
       node: process.version,
+      ...(task ? { task } : {}),
     };
     this.base = createHash('sha256').update(`${KEY_VERSION}\0${build}\0${JSON.stringify(settings)}\0`).digest('hex');
     this.headers = config.followIncludes === false ? undefined : new HeaderClosures(config.includes);

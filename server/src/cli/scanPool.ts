@@ -4,10 +4,9 @@
 import type { AuditConfig, AuditEngine } from '../audit/engine';
 import { readSource, SiteFilter } from '../audit/sources';
 import { readTextOrUndefined } from '../fs/safeRead';
-import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileResult, isScanFileResult, type ScanFileResult } from './scanOutput';
-import type { ResultCache } from './resultCache';
+import { heldHitBytes, stampOf, type ResultCache } from './resultCache';
 import type { ScanKeys } from './resultKeys';
 import { runPool, workerHeapMb, recycling, noteRetried, heavyFile } from './pool';
 import { createHeaderShareBuffer } from '../c/headerShare';
@@ -39,16 +38,6 @@ export interface ScanCache {
 
 /** What a cache entry holds: the job's answer, for a file with or without sites (a skip is not kept: it may pass). */
 type CachedJob = { kind: 'result'; result: ScanFileResult } | { kind: 'no-sites' };
-
-/** A file's size, mtimes and inode (through a symlink: the text's), to tell whether it changed while it was audited. */
-function stampOf(path: string): string | undefined {
-  try {
-    const st = statSync(path);
-    return `${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}`;
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Audits `files` with `jobs` threads and hands each file's result to `emit` in the
@@ -141,15 +130,6 @@ export async function scanFiles(
   );
   answered(files.length);
   return skipped;
-}
-
-/**
- * Entry bytes of hits held from the key pass until their turn (more are read again
- * then); TDX_AUDIT_CACHE_HELD_BYTES sets it (tests: 0 reads every hit again).
- */
-function heldHitBytes(): number {
-  const v = Number(process.env.TDX_AUDIT_CACHE_HELD_BYTES);
-  return process.env.TDX_AUDIT_CACHE_HELD_BYTES !== undefined && Number.isFinite(v) && v >= 0 ? v : 64 * 1024 * 1024;
 }
 
 function isCachedJob(v: unknown, file: string): v is CachedJob {

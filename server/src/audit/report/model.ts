@@ -529,7 +529,7 @@ export function countFindings(findings: Iterable<Counted>): ReportCounts {
 // at the io.h line (`build_mmio_write(writel, ...)`) that makes it a single MOV.
 
 /** Searched in order: the x86 definition wins over the generic fallback. */
-const DEFINING_FILES = [
+export const DEFINING_FILES = [
   'arch/x86/include/asm/io.h',
   'include/asm-generic/io.h',
   'lib/iomap.c',

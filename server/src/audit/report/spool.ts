@@ -332,6 +332,23 @@ class KeyColumns {
 const SPOOL_NAME = /^rows-\d+-\d+-\d+\.jsonl$/;
 
 /**
+ * One file's rows read back from where a thread spooled them (RowSpoolWriter.write):
+ * the rows that thread wrote, findings in the line order it wrote them in (for the
+ * result cache, cli/reportCache.ts, which stores what a worker spooled).
+ */
+export function readSpooledRows(dir: string, s: SpooledRows): FileReportRows {
+  if (!SPOOL_NAME.test(s.spool)) throw new Error(`report spool: ${JSON.stringify(s.spool)} is not a spool file name`);
+  const reader = new SpoolReader(join(dir, s.spool));
+  try {
+    const findings = s.findings.map((f) => JSON.parse(reader.read(f.at, f.length)) as RowFinding);
+    const functions = s.functions ? (JSON.parse(reader.read(s.functions.at, s.functions.length)) as LandingRow[]) : [];
+    return { path: s.path, file: s.file, findings, functions, row: s.row, ...(s.object ? { object: s.object } : {}) };
+  } finally {
+    reader.close();
+  }
+}
+
+/**
  * Takes each file's rows as they come (add, or addSpooled for rows a worker wrote
  * itself) and gives the run's document (finish). Triage and build states are
  * applied as assembleReportModel does: to the keys in finish(), to each finding as
