@@ -13,13 +13,13 @@
 // the objects counted from the rows) and the document are made each run.
 
 import { createHash } from 'node:crypto';
-import { join, resolve } from 'node:path';
-import { readSource } from '../audit/sources';
+import { join } from 'node:path';
 import { readTextOrUndefined } from '../fs/safeRead';
 import type { ReportHooks, ReportJobResult, ReportJobSettings } from '../audit/report/build';
 import { DEFINING_FILES, type FileReportRows } from '../audit/report/model';
 import { readSpooledRows } from '../audit/report/spool';
-import { heldHitBytes, stampOf, type ResultCache } from './resultCache';
+import { stampOf, type ResultCache } from './resultCache';
+import { lookUpAll } from './cacheLookup';
 import { ScanKeys } from './resultKeys';
 
 type RunJobs = NonNullable<ReportHooks['runJobs']>;
@@ -58,40 +58,10 @@ export function cachedReportJobs(run: RunJobs, store: ResultCache, build: string
   return async (files, job, emit) => {
     const keys = new ScanKeys(build, job.config, reportKeySettings(job.settings));
     const valid = (file: string) => (v: unknown): v is CachedRows => isCachedRows(v, file);
-    // As scan's (scanPool.ts scanFiles): hits are held up to heldHitBytes of entries, then read again at their turn.
-    const known: (CachedRows | { again: string } | undefined)[] = [];
-    const keyed: ({ key: string; stamp: string | undefined } | undefined)[] = [];
-    const toAudit: number[] = [];
-    let held = 0;
-    const hold = heldHitBytes();
-    for (let i = 0; i < files.length; i++) {
-      // The key pass is synchronous work: let a SIGINT handler run.
-      if (i % 16 === 0) await new Promise((r) => setImmediate(r));
-      if (signal.aborted) return;
-      const file = files[i]!;
-      const stamp = stampOf(file);
-      const src = readSource(file);
-      // Unreadable: left to the audit, which says why it is skipped; no key: audited, not stored.
-      let key: string | undefined;
-      if ('text' in src) {
-        try {
-          key = keys.keyOf(file, resolve(file), src.text);
-        } catch (e) {
-          note(`tdx-audit: cache: no key for ${file} (${(e as Error).message}): audited, not stored`);
-        }
-      }
-      keyed.push(key === undefined ? undefined : { key, stamp });
-      const hit = key === undefined ? undefined : store.get(key, valid(file));
-      if (hit) {
-        store.hits++;
-        held += hit.bytes;
-        known.push(held <= hold || hit.value.kind === 'none' ? hit.value : { again: key! });
-      } else {
-        known.push(undefined);
-        store.misses++;
-        toAudit.push(i);
-      }
-    }
+    // As scan's (scanPool.ts scanFiles): every file looked up first (cacheLookup.ts).
+    const found = await lookUpAll(files, store, keys, valid, (v) => v.kind === 'none', note, signal);
+    if (!found) return;
+    const { known, keyed, toAudit } = found;
     let next = 0;
     /** Hands the hits before `upTo` to emit. */
     const answered = (upTo: number) => {

@@ -4,9 +4,9 @@
 import type { AuditConfig, AuditEngine } from '../audit/engine';
 import { readSource, SiteFilter } from '../audit/sources';
 import { readTextOrUndefined } from '../fs/safeRead';
-import { resolve } from 'node:path';
 import { fileResult, isScanFileResult, type ScanFileResult } from './scanOutput';
-import { heldHitBytes, stampOf, type ResultCache } from './resultCache';
+import { stampOf, type ResultCache } from './resultCache';
+import { lookUpAll } from './cacheLookup';
 import type { ScanKeys } from './resultKeys';
 import { runPool, workerHeapMb, recycling, noteRetried, heavyFile } from './pool';
 import { createHeaderShareBuffer } from '../c/headerShare';
@@ -56,42 +56,10 @@ export async function scanFiles(
 ): Promise<{ file: string; why: string }[]> {
   if (!cache) return auditFiles(files, config, jobs, local, emit, note);
   const { store, keys } = cache;
-  // Every file's key and entry first, on this thread: a warm run starts no worker. The
-  // hits' results wait for their turn up to heldHitBytes of entries (64 MiB: a CI tree's
-  // whole cache; the five trees of issue 15 make 24 MB); past that a hit is read again
-  // at its turn, so that memory stays bounded on a tree as large as drivers/.
-  const known: (CachedJob | { again: string } | undefined)[] = [];
-  const keyed: ({ key: string; stamp: string | undefined } | undefined)[] = [];
-  const toAudit: number[] = [];
-  let held = 0;
-  const hold = heldHitBytes();
+  // Every file's key and entry first, on this thread: a warm run starts no worker
+  // (cacheLookup.ts; the five trees of issue 15 make 24 MB of entries).
   const valid = (file: string) => (v: unknown): v is CachedJob => isCachedJob(v, file);
-  for (let i = 0; i < files.length; i++) {
-    const file = files[i]!;
-    const stamp = stampOf(file);
-    const src = readSource(file);
-    // A file that cannot be read is left to the audit, which says why it is skipped; so
-    // is one whose key could not be made (it is audited, and not stored).
-    let key: string | undefined;
-    if ('text' in src) {
-      try {
-        key = keys.keyOf(file, resolve(file), src.text);
-      } catch (e) {
-        note(`tdx-audit: cache: no key for ${file} (${(e as Error).message}): audited, not stored`);
-      }
-    }
-    keyed.push(key === undefined ? undefined : { key, stamp });
-    const hit = key === undefined ? undefined : store.get(key, valid(file));
-    if (hit) {
-      store.hits++;
-      held += hit.bytes;
-      known.push(held <= hold || hit.value.kind === 'no-sites' ? hit.value : { again: key! });
-    } else {
-      known.push(undefined);
-      store.misses++;
-      toAudit.push(i);
-    }
-  }
+  const { known, keyed, toAudit } = (await lookUpAll(files, store, keys, valid, (v) => v.kind === 'no-sites', note))!;
   // Skips in the files' order: the audit's, and a hit whose entry went bad since it was read.
   const skipped: { file: string; why: string }[] = [];
   let next = 0;
