@@ -67,3 +67,17 @@ export async function lookUpAll<T>(
   }
   return out;
 }
+
+/** Why a hit is skipped when its entry, read again at its turn, no longer passes: only another process writing into DIR during the run does this. */
+export const ENTRY_CHANGED = 'skipped: its cache entry changed during the run (run again)';
+
+/**
+ * File `i`'s hit at its turn: its value (read again when it was not held), 'changed'
+ * when its entry no longer passes, undefined for a miss. Released once taken.
+ */
+export function takeHit<T>(l: Lookup<T>, i: number, store: ResultCache, valid: (v: unknown) => v is T): T | 'changed' | undefined {
+  const hit = l.known[i];
+  l.known[i] = undefined;
+  if (!hit || !(typeof hit === 'object' && 'again' in hit)) return hit;
+  return store.get(hit.again, valid)?.value ?? 'changed';
+}

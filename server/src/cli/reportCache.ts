@@ -19,7 +19,7 @@ import type { ReportHooks, ReportJobResult, ReportJobSettings } from '../audit/r
 import { DEFINING_FILES, type FileReportRows } from '../audit/report/model';
 import { readSpooledRows } from '../audit/report/spool';
 import { stampOf, type ResultCache } from './resultCache';
-import { lookUpAll } from './cacheLookup';
+import { ENTRY_CHANGED, lookUpAll, takeHit } from './cacheLookup';
 import { ScanKeys } from './resultKeys';
 
 type RunJobs = NonNullable<ReportHooks['runJobs']>;
@@ -61,23 +61,14 @@ export function cachedReportJobs(run: RunJobs, store: ResultCache, build: string
     // As scan's (scanPool.ts scanFiles): every file looked up first (cacheLookup.ts).
     const found = await lookUpAll(files, store, keys, valid, (v) => v.kind === 'none', note, signal);
     if (!found) return;
-    const { known, keyed, toAudit } = found;
+    const { keyed, toAudit } = found;
     let next = 0;
     /** Hands the hits before `upTo` to emit. */
     const answered = (upTo: number) => {
       for (; next < upTo; next++) {
-        let hit = known[next];
-        known[next] = undefined;
-        if (hit && 'again' in hit) {
-          const v = store.get(hit.again, valid(files[next]!));
-          // Only another process writing into DIR during this run does this: said, not guessed.
-          hit = v?.value;
-          if (!hit) {
-            emit(next, { kind: 'skipped', why: 'skipped: its cache entry changed during the run (run again)' });
-            continue;
-          }
-        }
-        if (hit) emit(next, hit);
+        const hit = takeHit(found, next, store, valid(files[next]!));
+        if (hit === 'changed') emit(next, { kind: 'skipped', why: ENTRY_CHANGED });
+        else if (hit) emit(next, hit);
       }
     };
     if (toAudit.length) {

@@ -6,7 +6,7 @@ import { readSource, SiteFilter } from '../audit/sources';
 import { readTextOrUndefined } from '../fs/safeRead';
 import { fileResult, isScanFileResult, type ScanFileResult } from './scanOutput';
 import { stampOf, type ResultCache } from './resultCache';
-import { lookUpAll } from './cacheLookup';
+import { ENTRY_CHANGED, lookUpAll, takeHit } from './cacheLookup';
 import type { ScanKeys } from './resultKeys';
 import { runPool, workerHeapMb, recycling, noteRetried, heavyFile } from './pool';
 import { createHeaderShareBuffer } from '../c/headerShare';
@@ -59,24 +59,16 @@ export async function scanFiles(
   // Every file's key and entry first, on this thread: a warm run starts no worker
   // (cacheLookup.ts; the five trees of issue 15 make 24 MB of entries).
   const valid = (file: string) => (v: unknown): v is CachedJob => isCachedJob(v, file);
-  const { known, keyed, toAudit } = (await lookUpAll(files, store, keys, valid, (v) => v.kind === 'no-sites', note))!;
+  const found = (await lookUpAll(files, store, keys, valid, (v) => v.kind === 'no-sites', note))!;
+  const { keyed, toAudit } = found;
   // Skips in the files' order: the audit's, and a hit whose entry went bad since it was read.
   const skipped: { file: string; why: string }[] = [];
   let next = 0;
   const answered = (upTo: number) => {
     for (; next < upTo; next++) {
-      let hit = known[next];
-      known[next] = undefined;
-      if (hit && 'again' in hit) {
-        const v = store.get(hit.again, valid(files[next]!));
-        if (!v) {
-          // Only another process writing into DIR during this run does this: said, not guessed.
-          skipped.push({ file: files[next]!, why: 'skipped: its cache entry changed during the run (run again)' });
-          continue;
-        }
-        hit = v.value;
-      }
-      if (hit?.kind === 'result') emit(hit.result);
+      const hit = takeHit(found, next, store, valid(files[next]!));
+      if (hit === 'changed') skipped.push({ file: files[next]!, why: ENTRY_CHANGED });
+      else if (hit?.kind === 'result') emit(hit.result);
     }
   };
   await auditFiles(
