@@ -13,6 +13,17 @@ export function mulberry32(seed: number): Rand {
   };
 }
 
+/** Deterministic xorshift32 (the rewrite's and the text units' tests draw from it: their samples stay as written). */
+export function xorshift32(seed: number): Rand {
+  let x = seed;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+}
+
 /** The PRNG of input `index` of a run seeded with `seed`: independent of every other input. */
 export function inputRand(seed: number, index: number): Rand {
   let h = (seed ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0;

@@ -5,17 +5,10 @@ import assert from 'node:assert/strict';
 import { functionMacroNames, isCaps, mayStartOperatorArg, mayStartStringTail, maySpace, REWRITE_WORD, WordFilter } from '../../../server/src/c/rewriteWords';
 import { prepare } from '../../../server/src/c/annotations';
 import { wordHash } from '../../../server/src/c/words';
+import { xorshift32 } from '../../fuzz/prng';
 
-/** A deterministic generator (xorshift), so a failure is reproducible. */
-function rng(seed: number): () => number {
-  let x = seed;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
+/** A deterministic generator, so a failure is reproducible. */
+const rng = xorshift32;
 
 function randomText(r: () => number, alphabet: string[], max: number): string {
   let s = '';

@@ -4,17 +4,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TextUnits } from '../../../server/src/c/textUnits';
+import { xorshift32 } from '../../fuzz/prng';
 
-/** A deterministic generator (xorshift), so a failure is reproducible. */
-function rng(seed: number): () => number {
-  let x = seed;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
+/** A deterministic generator, so a failure is reproducible. */
+const rng = xorshift32;
 
 test('a copy overwritten and read back is the text with those units changed', () => {
   const r = rng(5);
