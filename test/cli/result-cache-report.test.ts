@@ -11,7 +11,7 @@ import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, read
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { driverTree } from '../support/driverTree';
+import { CACHE_TREE, driverTree } from '../support/driverTree';
 import { compileObject, copyDriverFixture, skipWithoutGcc } from '../support/gcc';
 import { runCli, timeless } from '../support/reportRuns';
 
@@ -53,11 +53,7 @@ describe('report --cache DIR', () => {
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'tdx-report-cache-'));
     tree = join(dir, 'tree');
-    nFiles = driverTree(tree, [
-      ['net', 'drivers', ['foo_nic.c', 'tdx_io.h']],
-      ['watchdog', 'example', ['acme_wdt.c', 'acme_io.h']],
-      ['prov', 'provenance', ['global_irq.c', 'member.c', 'prov_io.h']],
-    ]);
+    nFiles = driverTree(tree, CACHE_TREE);
     symlinkSync('/dev/zero', join(tree, 'drivers', 'prov', 'zero.c'));
   });
   after(() => rmSync(dir, { recursive: true, force: true }));

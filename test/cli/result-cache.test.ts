@@ -10,7 +10,7 @@ import { appendFileSync, copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdi
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { driverTree } from '../support/driverTree';
+import { CACHE_TREE, driverTree } from '../support/driverTree';
 import { compileObject, copyDriverFixture, skipWithoutGcc } from '../support/gcc';
 import { runCli } from '../support/reportRuns';
 import { buildDigest } from '../../server/src/cli/resultKeys';
@@ -43,11 +43,7 @@ describe('scan --cache DIR', () => {
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'tdx-result-cache-'));
     tree = join(dir, 'tree');
-    nFiles = driverTree(tree, [
-      ['net', 'drivers', ['foo_nic.c', 'tdx_io.h']],
-      ['watchdog', 'example', ['acme_wdt.c', 'acme_io.h']],
-      ['prov', 'provenance', ['global_irq.c', 'member.c', 'prov_io.h']],
-    ]);
+    nFiles = driverTree(tree, CACHE_TREE);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -29,3 +29,10 @@ export function driverTree(tree: string, parts: readonly (readonly [folder: stri
   }
   return n;
 }
+
+/** The tree both cache tests (scan's and report's) audit: a NIC, the example watchdog and the provenance shapes. */
+export const CACHE_TREE = [
+  ['net', 'drivers', ['foo_nic.c', 'tdx_io.h']],
+  ['watchdog', 'example', ['acme_wdt.c', 'acme_io.h']],
+  ['prov', 'provenance', ['global_irq.c', 'member.c', 'prov_io.h']],
+] as const;
