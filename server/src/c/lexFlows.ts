@@ -8,6 +8,8 @@
 // again. A flow here is a guess, never a fact: the parse and provenance decide; a
 // wrong guess only keeps a body (or leaves one to the region audit's next round).
 
+import { NO_WORD, STARTS, WORD_CLASS } from './words';
+
 /** One simple assignment, initialiser or `return` of a body. */
 export interface LexFlow {
   /**
@@ -132,12 +134,14 @@ export function lexFlows(text: string, from: number, to: number): { flows: LexFl
   return { flows, calls };
 }
 
+/** `[A-Za-z_$]`: words.ts's table of the word scans. */
 function isWordStart(c: number): boolean {
-  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 36;
+  return WORD_CLASS[c] === STARTS;
 }
 
+/** `[A-Za-z_$0-9]` (false past the text's end: a NaN code reads no entry). */
 function isWordPart(c: number): boolean {
-  return isWordStart(c) || (c >= 48 && c <= 57);
+  return WORD_CLASS[c]! > NO_WORD;
 }
 
 function onlyBlanks(text: string, from: number, to: number): boolean {
