@@ -4,8 +4,23 @@
 
 import { resolve } from 'node:path';
 import { readSource } from '../audit/sources';
-import { heldHitBytes, stampOf, type ResultCache } from './resultCache';
-import type { ScanKeys } from './resultKeys';
+import { heldHitBytes, ResultCache, stampOf } from './resultCache';
+import { buildDigest, type ScanKeys } from './resultKeys';
+
+/**
+ * The run's cache in DIR with the build its keys are made on (scan and report); the
+ * error when DIR cannot hold one (the caller's usage error); undefined without a built
+ * CLI (run from sources: no bytes say which build), said once.
+ */
+export function openRunCache(dir: string, note: (m: string) => void): { store: ResultCache; build: string } | { error: string } | undefined {
+  const build = buildDigest();
+  if (!build) {
+    note('tdx-audit: --cache: not a built CLI (no dist/cli.js beside it), so no build to key entries on: no cache this run');
+    return undefined;
+  }
+  const store = ResultCache.open(dir, note);
+  return 'error' in store ? store : { store, build };
+}
 
 /** What the key pass found, per file of the run (same indices as its files). */
 export interface Lookup<T> {

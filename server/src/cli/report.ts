@@ -23,8 +23,8 @@ import { readSharedImage } from '../audit/objects';
 import { asDoc, type ReportSource } from '../audit/report/doc';
 import { writeReportFiles, type OutputFile } from '../audit/report/write';
 import { resolve } from 'node:path';
-import { ResultCache } from './resultCache';
-import { buildDigest } from './resultKeys';
+import type { ResultCache } from './resultCache';
+import { openRunCache } from './cacheLookup';
 import { cachedReportJobs } from './reportCache';
 
 
@@ -187,16 +187,11 @@ export async function runReport(argv: string[], ioOverrides: Partial<ReportIO> =
   }
 }
 
-/** The run's result cache; a usage error when DIR cannot hold one; none without a built CLI (run from sources), said once. */
+/** The run's result cache (cacheLookup.ts openRunCache), or a usage error when DIR cannot hold one. */
 function openCache(dir: string, note: (m: string) => void): { store: ResultCache; build: string } | undefined {
-  const build = buildDigest();
-  if (!build) {
-    note('tdx-audit: --cache: not a built CLI (no dist/cli.js beside it), so no build to key entries on: no cache this run');
-    return undefined;
-  }
-  const store = ResultCache.open(dir, note);
-  if ('error' in store) throw new ReportUsageError(store.error);
-  return { store, build };
+  const c = openRunCache(dir, note);
+  if (c && 'error' in c) throw new ReportUsageError(c.error);
+  return c;
 }
 
 /** Report's files audited on `jobs` threads (pool.ts), each worker with its own engine. */

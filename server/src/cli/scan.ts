@@ -17,8 +17,8 @@ import { instructionJson, type CompiledInstruction } from '../audit/compiled';
 import { VERSION } from './scanOutput';
 import { jsonWriter, textWriter } from './scanWriter';
 import { defaultJobs, scanFiles, type ScanCache } from './scanPool';
-import { ResultCache } from './resultCache';
-import { buildDigest, ScanKeys } from './resultKeys';
+import { ScanKeys } from './resultKeys';
+import { openRunCache } from './cacheLookup';
 
 export const SCAN_USAGE = `tdx-audit scan <files or dirs...> [--format text|json] [--profile P] [--no-includes] [--no-header-cache | --header-cache-dir DIR] [--exit-zero] [--jobs N] [--shard K/N] [--cache DIR]
                  [--objects DIR|FILE]... [--build-dir DIR] [--source-root DIR] [--vmlinux FILE]
@@ -164,16 +164,11 @@ export async function runScan(argv: string[], write: (s: string) => void, warn: 
   return hasError && !o.exitZero ? 1 : 0;
 }
 
-/** The run's result cache, or a usage error when DIR cannot hold one; without a built CLI (run from sources) none, said once. */
+/** The run's result cache (cacheLookup.ts openRunCache), or a usage error when DIR cannot hold one. */
 function openCache(dir: string, config: Parameters<typeof scanFiles>[1], warn: (s: string) => void): ScanCache | undefined {
-  const build = buildDigest();
-  if (!build) {
-    warn('tdx-audit: --cache: not a built CLI (no dist/cli.js beside it), so no build to key entries on: no cache this run');
-    return undefined;
-  }
-  const store = ResultCache.open(dir, warn);
-  if ('error' in store) throw new UsageError(store.error);
-  return { store, keys: new ScanKeys(build, config) };
+  const c = openRunCache(dir, warn);
+  if (c && 'error' in c) throw new UsageError(c.error);
+  return c && { store: c.store, keys: new ScanKeys(c.build, config) };
 }
 
 /** `scan --vmlinux FILE` with no sources: every accessor instruction in the image. */
