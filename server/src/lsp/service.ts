@@ -26,6 +26,25 @@ export function warmEditsFrom(env: string | undefined): number {
   return Number.isInteger(n) && n >= 0 ? Math.min(n, 64) : 4;
 }
 
+/**
+ * Made-up keystrokes the server analyses in all before an open gets only WARM_EDITS:
+ * the code V8 compiles is the engine's, shared by every document, and it keeps
+ * compiling through the first 60-80 keystrokes of a process (BENCHMARKS.md, sixth
+ * pass: a third to a half of a keystroke's CPU on V8's compiler threads then). So the
+ * first document opened in a server is warmed with up to this many (igb_main.c: ~200
+ * ms of main-thread CPU after an open that took ~900, once per process; later opens
+ * WARM_EDITS each), and the compilation happens before its first real keystrokes
+ * rather than during them. TDX_AUDIT_WARM_EDITS, when set, is every open's count and
+ * there is no such budget (the A/B of the warm-up against the same build).
+ */
+export const PROCESS_WARM_EDITS = 40;
+
+/** The made-up keystrokes of the next open, after `done` in the server's life (`env`: TDX_AUDIT_WARM_EDITS). */
+export function warmEditsForOpen(done: number, env: string | undefined = process.env.TDX_AUDIT_WARM_EDITS): number {
+  const each = warmEditsFrom(env);
+  return env === undefined || env === '' ? Math.max(each, PROCESS_WARM_EDITS - done) : each;
+}
+
 /** The part of AuditEngine the server uses. */
 export interface EngineLike {
   configure(cfg: Partial<AuditConfig>): void;
@@ -51,6 +70,8 @@ export class AuditService {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   /** Documents being warmed (warm): the next made-up keystroke's turn. */
   private readonly warming = new Map<string, NodeJS.Immediate>();
+  /** Made-up keystrokes analysed in the server's life (PROCESS_WARM_EDITS). */
+  private warmed = 0;
   private readonly audits = new Map<string, FileAudit>();
   /** How long each document's last audit took (ms), and when it ended: the least delay before the next. */
   private readonly costMs = new Map<string, { ms: number; endedAt: number }>();
@@ -85,7 +106,7 @@ export class AuditService {
     this.setState('ready');
     for (const doc of this.documents.all()) {
       this.run(doc.uri);
-      this.warm(doc.uri, 0);
+      this.warm(doc.uri, 0, warmEditsForOpen(this.warmed));
     }
   }
 
@@ -114,7 +135,7 @@ export class AuditService {
     this.audits.delete(uri);
     this.cleared.delete(uri);
     this.run(uri);
-    this.warm(uri, 0);
+    this.warm(uri, 0, warmEditsForOpen(this.warmed));
   }
 
   changed(uri: string): void {
@@ -180,19 +201,22 @@ export class AuditService {
    * once the document is edited (`changed` stops it) or closed, or once the engine has
    * no memory to reuse; the result is dropped, nothing is published.
    */
-  private warm(uri: string, k: number): void {
-    if (this.disposed || k >= WARM_EDITS || !this.engine?.warmEdit) return;
+  private warm(uri: string, k: number, of: number): void {
+    if (this.disposed || k >= of || !this.engine?.warmEdit) return;
     this.warming.set(
       uri,
       setImmediate(() => {
         this.warming.delete(uri);
         let more = false;
         try {
-          more = this.engine?.warmEdit?.(uri, k, WARM_EDITS) ?? false;
+          more = this.engine?.warmEdit?.(uri, k, of) ?? false;
         } catch {
           // A made-up keystroke's failure is no document's: the real ones report theirs.
         }
-        if (more) this.warm(uri, k + 1);
+        if (more) {
+          this.warmed++;
+          this.warm(uri, k + 1, of);
+        }
       }),
     );
   }

@@ -17,7 +17,7 @@ import type { FileAudit } from '../audit/engine';
 import type { IndexResult } from '../index/indexer';
 import type { IndexedFile } from '../index/types';
 import { tryReadText } from '../fs/safeRead';
-import { addCounts, countFindings, emptyCounts, groupOf } from './counts';
+import { addCounts, countFindings, emptyCounts, groupOf, type Countable } from './counts';
 import { toUri } from './files';
 import { FINDING_GROUPS, type FindingCounts, type FindingGroup, type WorkspaceFinding, type WorkspaceFindings, type WorkspaceFindingsParams } from './protocol';
 import type { FindingTriage } from './triage';
@@ -115,25 +115,16 @@ export class WorkspaceView {
   /** An audit the editor published (with the triage its diagnostics carry). */
   audited(path: string, text: string, audit: FileAudit, triage: readonly FindingTriage[] | undefined): void {
     if (!this.inWorkspace(path)) return;
-    const aside = this.notBuilt(path);
-    const findings: ViewFinding[] = audit.findings.map((f, i) => {
-      const t = triage?.[i];
-      const w: WorkspaceFinding = {
-        rule: f.rule,
-        severity: f.severity,
-        message: f.message,
-        accessor: f.site.accessor,
-        function: f.site.function,
-        line: f.site.range.start.line,
-        character: f.site.range.start.character,
-        ...(t?.entry ? { triage: t.entry.status } : {}),
-        ...(t?.deemphasised ? { dismissed: true } : {}),
-        ...(aside ? { notBuilt: true } : {}),
-      };
-      return { ...w, group: groupOf({ severity: f.severity, dismissed: t?.deemphasised, notBuilt: aside }) };
-    });
-    const counts = countFindings(findings, audit.analysis.sites.length);
-    this.editor.set(path, { uri: toUri(path), path, from: 'editor', counts, perGroup: perGroup(findings), findings: () => findings, text, open: true });
+    const rows = entryRows(audit.findings, audit.analysis.sites.length, triage, this.notBuilt(path), (f) => ({
+      rule: f.rule,
+      severity: f.severity,
+      message: f.message,
+      accessor: f.site.accessor,
+      function: f.site.function,
+      line: f.site.range.start.line,
+      character: f.site.range.start.character,
+    }));
+    this.editor.set(path, { uri: toUri(path), path, from: 'editor', ...rows, text, open: true });
     this.touch();
   }
 
@@ -218,25 +209,16 @@ export class WorkspaceView {
   private fromIndex(f: IndexedFile): FileEntry {
     const triage = f.findings.length ? this.triageOf(f.path, f.findings.map((x) => x.fingerprint)) : undefined;
     const notBuilt = f.findings.length > 0 && this.notBuilt(f.path);
-    const findings = (): ViewFinding[] =>
-      f.findings.map((x, i) => {
-        const t = triage?.[i];
-        return {
-          rule: x.rule,
-          severity: x.severity,
-          message: x.message,
-          accessor: x.accessor,
-          function: x.function,
-          line: x.line,
-          character: x.character,
-          ...(t?.entry ? { triage: t.entry.status } : {}),
-          ...(t?.deemphasised ? { dismissed: true } : {}),
-          ...(notBuilt ? { notBuilt: true } : {}),
-          group: groupOf({ severity: x.severity, dismissed: t?.deemphasised, notBuilt }),
-        };
-      });
-    const countable = f.findings.map((x, i) => ({ severity: x.severity, dismissed: triage?.[i]?.deemphasised, notBuilt }));
-    return { uri: toUri(f.path), path: f.path, from: 'index', counts: countFindings(countable, f.sites), perGroup: perGroup(countable.map((c) => ({ group: groupOf(c) }))), findings };
+    const rows = entryRows(f.findings, f.sites, triage, notBuilt, (x) => ({
+      rule: x.rule,
+      severity: x.severity,
+      message: x.message,
+      accessor: x.accessor,
+      function: x.function,
+      line: x.line,
+      character: x.character,
+    }));
+    return { uri: toUri(f.path), path: f.path, from: 'index', ...rows };
   }
 
   private sameOnDisk(path: string, hash: string): boolean {
@@ -252,6 +234,35 @@ export class WorkspaceView {
       this.changed(this.totals(), this.indexState === 'running');
     }, NOTIFY_DELAY_MS);
   }
+}
+
+/**
+ * A file's counts, now, and its rows, made when first asked for (a file expanded in
+ * the tree): an editor's audit is counted at every keystroke (166 findings of
+ * igb_main.c with its kernel headers), its rows are rarely read. Each finding's
+ * triage is the one at the same index; `notBuilt` is the file's.
+ */
+export function entryRows<T extends { severity: Countable['severity'] }>(
+  list: readonly T[],
+  sites: number,
+  triage: readonly (FindingTriage | undefined)[] | undefined,
+  notBuilt: boolean,
+  row: (x: T) => Omit<WorkspaceFinding, 'triage' | 'dismissed' | 'notBuilt'>,
+): Pick<FileEntry, 'counts' | 'perGroup' | 'findings'> {
+  const countable: Countable[] = list.map((x, i) => ({ severity: x.severity, dismissed: triage?.[i]?.deemphasised, notBuilt }));
+  let rows: ViewFinding[] | undefined;
+  const findings = (): ViewFinding[] =>
+    (rows ??= list.map((x, i) => {
+      const t = triage?.[i];
+      return {
+        ...row(x),
+        ...(t?.entry ? { triage: t.entry.status } : {}),
+        ...(t?.deemphasised ? { dismissed: true } : {}),
+        ...(notBuilt ? { notBuilt: true } : {}),
+        group: groupOf(countable[i]!),
+      };
+    }));
+  return { counts: countFindings(countable, sites), perGroup: perGroup(countable.map((c) => ({ group: groupOf(c) }))), findings };
 }
 
 function perGroup(findings: readonly { group: FindingGroup }[]): Map<FindingGroup, number> {
