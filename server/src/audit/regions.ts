@@ -147,7 +147,6 @@ export function analyseInRegions(parser: CParser, key: string, file: string, tex
       else if (l[l.length - 1] !== c) l.push(c);
     });
   }
-  const macros = macrosOf(text);
   // Seeds: what a body must name to hold a site or hand one on, guessed from words:
   // catalogued accessors, mapping APIs, `__iomem` and the names declared with it,
   // what the headers teach, then (closed over) the file's macros naming a seed and
@@ -165,6 +164,7 @@ export function analyseInRegions(parser: CParser, key: string, file: string, tex
   // Said here, before the file's macros, the foresight's reading of every kept body's
   // flows and the closure (the 21 MB generated file: ~1.5 s of its audit for that answer).
   if (namingSeeds(candidates, seeds, namedBy, stats) === candidates.length) return whole(stats, 'every body matters');
+  const macros = macrosOf(text);
   const queue = [...seeds];
   const isSeed = (w: string) => seeds.has(w) || given(w);
   const addSeed = (w: string) => {
