@@ -277,3 +277,34 @@ test('the lexer reads `$`, digits and non-ASCII letters as parts of a word (an `
   assert.equal(inside('\tif x;').midStatementDirective, true);
   assert.equal(inside('\t(x)if y;').midStatementDirective, true);
 });
+
+test('every body naming a seed: the whole file, answered before the foresight reads any flow', async () => {
+  // `rd` names readl (a seed) and is a static helper given MMIO by `probe`: the
+  // foresight would keep it first as `param of rd`. The shortcut never runs the
+  // foresight, so its reason is the seed it names.
+  const src = `static unsigned int rd(void *p)
+{
+\treturn readl(p);
+}
+static int probe(void)
+{
+\tvoid *m = ioremap(0, 4);
+\treturn rd(m);
+}
+`;
+  const r = await compareRegions({ '/t/k.c': src }, '/t/k.c');
+  assert.equal(r.stats.whole, 'every body matters');
+  assert.equal(r.stats.rounds, 0);
+  assert.equal(r.bodies.get('rd'), 'seed readl');
+  assert.equal(r.bodies.get('probe'), 'seed ioremap');
+  // One body naming no seed of its own: the fixpoint runs (it keeps `rd` for its caller's argument).
+  const more = await compareRegions({ '/t/k.c': `${src}${PAD}` }, '/t/k.c');
+  assert.equal(more.stats.whole, undefined);
+  assert.equal(more.bodies.get('rd'), 'param of rd');
+  assert.equal(more.bodies.get('unrelated'), 'blanked');
+  // A body kept whatever it names (`__iomem`) is no candidate: it does not stand for the one left.
+  const kept = await compareRegions({ '/t/k.c': `static unsigned int g(void)\n{\n\tvoid __iomem *q = 0;\n\treturn readl(q);\n}\n${PAD}` }, '/t/k.c');
+  assert.equal(kept.stats.whole, undefined);
+  assert.equal(kept.bodies.get('g'), '__iomem');
+  assert.equal(kept.bodies.get('unrelated'), 'blanked');
+});
