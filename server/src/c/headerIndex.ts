@@ -105,9 +105,17 @@ export interface HeaderIndexOptions {
    * by default the one this thread was given, if any.
    */
   shared?: HeaderShare;
+  /**
+   * A snapshot's header facts some other walk of this thread already read (the result
+   * cache's key walk, cli/resultKeys.ts HeaderClosures: it reads every header of a
+   * file's closure before the file is audited), asked before anything is read; only
+   * what a read gave (a text's facts, or why it could not be read), never a guess.
+   */
+  known?: (path: string) => Facts | { why: string; missing: boolean } | undefined;
 }
 
-interface Facts {
+/** A header's text as the walk needs it: its SHA-1 and its include lines. */
+export interface Facts {
   hash: string;
   directives: IncludeDirective[];
 }
@@ -316,6 +324,11 @@ export class HeaderIndex {
       if (this.opts.snapshot) {
         const hit = this.facts.get(p);
         if (hit) return hit;
+        const known = this.opts.known?.(p);
+        if (known) {
+          this.facts.set(p, known);
+          return known;
+        }
       }
       // An editor's engine: a header of the include path (the kernel's include/, not
       // the driver's folder) is taken as unchanged while its size and mtime are; a

@@ -15,14 +15,10 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { readTextOrUndefined } from '../fs/safeRead';
-import type { ReportHooks, ReportJobResult, ReportJobSettings } from '../audit/report/build';
+import type { ReportJobResult, ReportJobSettings } from '../audit/report/build';
 import { DEFINING_FILES, type FileReportRows } from '../audit/report/model';
 import { readSpooledRows } from '../audit/report/spool';
-import { stampOf, type ResultCache } from './resultCache';
-import { ENTRY_CHANGED, lookUpAll, takeHit } from './cacheLookup';
-import { ScanKeys } from './resultKeys';
-
-type RunJobs = NonNullable<ReportHooks['runJobs']>;
+import type { CacheSettings, CachedTask } from './cacheJob';
 
 /** What an entry holds: a file's rows, or that it has none (a skip is not kept: it may pass). */
 type CachedRows = { kind: 'rows'; rows: FileReportRows } | { kind: 'none' };
@@ -47,59 +43,21 @@ export function reportKeySettings(settings: ReportJobSettings): { task: string }
   return { task: 'report rows 1', root: settings.root, kernelTree: settings.kernelTree, definitions };
 }
 
+/** What each thread of a report run keys its files with (cacheJob.ts): scan's key with the report's settings. */
+export function reportCacheSettings(dir: string, build: string, settings: ReportJobSettings): CacheSettings {
+  return { dir, build, task: reportKeySettings(settings) };
+}
+
 /**
- * `run` (report's pool, cli/report.ts) with the cache in front: every file's key and
- * entry first, on this thread (a warm run starts no worker and reads no vmlinux);
- * hits are handed to `emit` as rows at their turn, in the files' order, and only the
- * misses go to `run`, their rows stored as they come back (read back from the spool
- * a worker wrote them to). Returns early, having emitted less, when `signal` aborts.
+ * How report's answers are kept (cacheJob.ts): a hit is handed on as rows, in the
+ * files' order like an audited file's; a miss's rows, spooled by the thread that
+ * audited it, are read back from the spool to be stored (one file's rows at a time).
  */
-export function cachedReportJobs(run: RunJobs, store: ResultCache, build: string, signal: AbortSignal, note: (m: string) => void): RunJobs {
-  return async (files, job, emit) => {
-    const keys = new ScanKeys(build, job.config, reportKeySettings(job.settings));
-    const valid = (file: string) => (v: unknown): v is CachedRows => isCachedRows(v, file);
-    // As scan's (scanPool.ts scanFiles): every file looked up first (cacheLookup.ts).
-    const found = await lookUpAll(files, store, keys, valid, (v) => v.kind === 'none', note, signal);
-    if (!found) return;
-    const { keyed, toAudit } = found;
-    let next = 0;
-    /** Hands the hits before `upTo` to emit. */
-    const answered = (upTo: number) => {
-      for (; next < upTo; next++) {
-        const hit = takeHit(found, next, store, valid(files[next]!));
-        if (hit === 'changed') emit(next, { kind: 'skipped', why: ENTRY_CHANGED });
-        else if (hit) emit(next, hit);
-      }
-    };
-    if (toAudit.length) {
-      await run(
-        toAudit.map((i) => files[i]!),
-        job,
-        (j, r) => {
-          const i = toAudit[j]!;
-          answered(i);
-          next = i + 1;
-          const k = keyed[i];
-          // Kept only when the file is what it was when its key was made (not edited meanwhile).
-          if (k && stampOf(files[i]!) === k.stamp) {
-            let entry: CachedRows | undefined;
-            try {
-              entry = cachedOf(r, job.settings);
-            } catch (e) {
-              note(`tdx-audit: cache: the rows of ${files[i]} could not be read back to store (${(e as Error).message}): not stored`);
-            }
-            if (entry) store.put(k.key, entry);
-          }
-          emit(i, r);
-        },
-      );
-    }
-    // The rest are hits; spooling them is synchronous work too.
-    while (next < files.length) {
-      if (signal.aborted) return;
-      answered(Math.min(files.length, next + 64));
-      await new Promise((r) => setImmediate(r));
-    }
+export function reportEntries(settings: ReportJobSettings): CachedTask<ReportJobResult, CachedRows> {
+  return {
+    valid: (file) => (v): v is CachedRows => isCachedRows(v, file),
+    answer: (e) => e,
+    entryOf: (r) => cachedOf(r, settings),
   };
 }
 

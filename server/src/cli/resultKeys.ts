@@ -1,6 +1,7 @@
 // The key of a file's entry in the result cache (resultCache.ts): a SHA-256 of
-// everything the file's scan result depends on, computed on the main thread before
-// any audit, so a warm run starts no worker for a file it can answer.
+// everything the file's scan result depends on, computed by the thread that would
+// audit the file, just before (cacheJob.ts): a hit is not audited, and a miss's
+// audit takes the headers this walk read instead of reading them again.
 //
 //   - the tool's own build: the bytes of the bundles and WASM modules beside the
 //     running CLI (a rebuilt tool misses), and the Node version running them;
@@ -120,6 +121,17 @@ export class HeaderClosures {
     };
     const host = batchHost();
     this.resolver = new IncludeResolver((p) => host.readFile(p), lookup, true);
+  }
+
+  /**
+   * What the walks read of `p`: its text's facts, or why the read failed; undefined
+   * when it was only stat'ed as absent or never met. The engine's header walk on the
+   * same thread takes these instead of reading the header again (engine.ts
+   * EngineHost.knownHeaderFacts), so the key and the audit see the same texts.
+   */
+  known(p: string): Facts | undefined {
+    const f = this.facts.get(p);
+    return f === NOT_THERE ? undefined : f;
   }
 
   private factsOf(p: string): Facts {
@@ -265,7 +277,8 @@ export class ObjectDigests {
 /** The keys of one scan run's files (or a report's: `task` names what else its results depend on). */
 export class ScanKeys {
   private readonly base: string;
-  private readonly headers: HeaderClosures | undefined;
+  /** The closures' walk (undefined with --no-includes): its reads serve the engine on the same thread (HeaderClosures.known). */
+  readonly headers: HeaderClosures | undefined;
   private readonly objects: ObjectDigests | undefined;
 
   /**
