@@ -145,8 +145,13 @@ interface Component {
   visit?: number;
 }
 
+/** The header share's key of a header's facts (published by whichever thread read it first). */
+export function sharedFactsKey(path: string): string {
+  return createHash('sha1').update(`facts\0${path}`).digest('hex');
+}
+
 /** What another thread published for a header's facts, checked before use. */
-function isFacts(j: unknown): j is Facts | { why: string; missing: boolean } {
+export function isFacts(j: unknown): j is Facts | { why: string; missing: boolean } {
   if (typeof j !== 'object' || j === null) return false;
   const o = j as Record<string, unknown>;
   if (typeof o.why === 'string') return typeof o.missing === 'boolean';
@@ -357,7 +362,7 @@ export class HeaderIndex {
         }
       }
       // Another worker of the run may have read it (or found it missing) already.
-      const key = this.shared ? createHash('sha1').update(`facts\0${p}`).digest('hex') : '';
+      const key = this.shared ? sharedFactsKey(p) : '';
       const claim = this.shared?.claimJson(key, false);
       if (claim && 'json' in claim && isFacts(claim.json)) {
         this.facts.set(p, claim.json);

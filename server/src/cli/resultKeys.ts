@@ -26,6 +26,8 @@ import { batchHost, hasIncludeLine, namesSite } from '../audit/sources';
 import { loadCompileCommands } from '../audit/compile';
 import type { AuditConfig } from '../audit/engine';
 import { ObjectStore, type ObjectSearch } from '../audit/objects';
+import { isFacts, sharedFactsKey } from '../c/headerIndex';
+import { headerShareOfThisThread } from '../c/headerShare';
 import { IncludeResolver, includeDirectives, resolveInclude, type CompileEntry, type IncludeContext, type IncludeDirective, type Resolution } from '../c/includePath';
 
 /** Bumped when the entry's meaning changes without the tool's bytes changing (never, so far). */
@@ -91,8 +93,17 @@ interface HeaderNode {
   visit: number;
 }
 
+/** What a worker published for a key walk's node, checked before use. */
+function isSharedNode(j: unknown): j is { digest: string; edgePaths: string[] } {
+  if (typeof j !== 'object' || j === null) return false;
+  const o = j as Record<string, unknown>;
+  return typeof o.digest === 'string' && /^[0-9a-f]{64}$/.test(o.digest) && Array.isArray(o.edgePaths) && o.edgePaths.every((e) => typeof e === 'string');
+}
+
 /** One include context's walk state (resolutions depend on the context, header nodes on its resolutions). */
 interface Walk {
+  /** The context's contents, as keyed (the same in every worker). */
+  key: string;
   ctx: IncludeContext;
   resolutions: Map<string, Resolution>;
   nodes: Map<string, HeaderNode>;
@@ -151,8 +162,18 @@ export class HeaderClosures {
         this.facts.set(p, f);
         return f;
       }
-      const r = this.read(p);
-      f = 'text' in r ? { hash: createHash('sha1').update(r.text).digest('hex'), directives: includeDirectives(r.text) } : r;
+      // Another worker of the run may have read it already (its key walk or its engine:
+      // the same facts under the same key, headerIndex.ts); else it is read here and
+      // published for them.
+      const share = headerShareOfThisThread();
+      const key = share ? sharedFactsKey(p) : '';
+      const claim = share?.claimJson(key, false);
+      if (claim && 'json' in claim && isFacts(claim.json)) f = claim.json;
+      else {
+        const r = this.read(p);
+        f = 'text' in r ? { hash: createHash('sha1').update(r.text).digest('hex'), directives: includeDirectives(r.text) } : r;
+        if (claim) share!.publishJson(key, f);
+      }
       this.facts.set(p, f);
     }
     return f;
@@ -185,14 +206,38 @@ export class HeaderClosures {
     return out;
   }
 
-  /** The node of a header that was found readable (its edges resolved once per context). */
+  /** The node of a header that was found readable (its edges resolved once per context, by one worker of the run). */
   private node(p: string, w: Walk): HeaderNode {
     let n = w.nodes.get(p);
     if (n) return n;
+    // A node another worker of the run made for the same context (its digest and where its includes resolved).
+    const share = headerShareOfThisThread();
+    const key = share ? createHash('sha1').update(`key node\0${w.key}\0${p}`).digest('hex') : '';
+    const claim = share?.claimJson(key, false);
+    if (claim && 'json' in claim && isSharedNode(claim.json)) {
+      n = { path: p, digest: claim.json.digest, edgePaths: claim.json.edgePaths, visit: 0 };
+      w.nodes.set(p, n);
+      return n;
+    }
     const f = this.factsOf(p);
     const h = createHash('sha256').update(`${p}\0`);
     n = { path: p, digest: '', edgePaths: [], visit: 0 };
     w.nodes.set(p, n);
+    if (claim) {
+      try {
+        this.fill(n, f, w, h);
+      } catch (e) {
+        share!.abandon(key);
+        throw e;
+      }
+      share!.publishJson(key, { digest: n.digest, edgePaths: n.edgePaths });
+    } else this.fill(n, f, w, h);
+    return n;
+  }
+
+  /** A new node's digest and edges from its header's facts. */
+  private fill(n: HeaderNode, f: Facts, w: Walk, h: Hash): void {
+    const p = n.path;
     if ('hash' in f) {
       h.update(`${f.hash}\0`);
       n.edgePaths = this.edges(f.directives, p, w, h);
@@ -201,7 +246,6 @@ export class HeaderClosures {
       // Found by the search but unreadable since: the why is the answer.
       n.digest = h.update(`unread\0${f.why}`).digest('hex');
     }
-    return n;
   }
 
   /** The digest of what `file` (absolute) imports through its includes, with `text` its own text. */
@@ -209,7 +253,7 @@ export class HeaderClosures {
     const ctx = this.resolver.contextFor(file, this.setup);
     const ctxKey = JSON.stringify([ctx.origin, ctx.quote, ctx.angle, ctx.forced, [...ctx.defines]]);
     let w = this.contexts.get(ctxKey);
-    if (!w) this.contexts.set(ctxKey, (w = { ctx, resolutions: new Map(), nodes: new Map() }));
+    if (!w) this.contexts.set(ctxKey, (w = { key: ctxKey, ctx, resolutions: new Map(), nodes: new Map() }));
     const h = createHash('sha256').update(`${ctxKey}\0`);
     const roots: string[] = [];
     for (const f of ctx.forced) {
