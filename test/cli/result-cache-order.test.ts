@@ -1,17 +1,16 @@
-// scanFiles with a result cache, in process (no worker bundle under tsx: every file is
-// keyed and audited on this thread with the test's engine, as a worker does):
-// hits and audited files come out in the files' order and are counted on the run's
-// store; an entry that goes bad during the run is a miss with a warning said by the
-// run's store; a file edited while it is audited is not stored; and the engine is
-// handed the header facts the key walk read.
+// scanFiles with a result cache, in process (no worker bundle under tsx: every audit
+// runs on this thread with the test's engine): hits and audited files come out in the
+// files' order; a hit past the held budget is read again at its turn; and one whose
+// entry goes bad between the key pass and its turn is skipped with the reason, not
+// emitted wrong.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { scanFiles, type ScanCache } from '../../server/src/cli/scanPool';
 import { ResultCache } from '../../server/src/cli/resultCache';
+import { ScanKeys } from '../../server/src/cli/resultKeys';
 import type { AuditEngine, FileAudit } from '../../server/src/audit/engine';
 
 const CONFIG = { profile: 'tdx-linux-6.1' as const, followIncludes: false };
@@ -36,7 +35,7 @@ function setup(): { dir: string; files: string[]; cache: () => ScanCache; warnin
   const cache = () => {
     const store = ResultCache.open(join(dir, 'cache'), (m) => warnings.push(m));
     if ('error' in store) throw new Error(store.error);
-    return { store, settings: { dir: store.dir, build: 'test-build' } };
+    return { store, keys: new ScanKeys('test-build', CONFIG) };
   };
   return { dir, files, cache, warnings };
 }
@@ -47,95 +46,48 @@ async function run(files: string[], cache: ScanCache, engine: ReturnType<typeof 
   return { emitted, skipped };
 }
 
-test('hits and audited files come out in the files order, counted on the run\'s store', async () => {
+test('hits and audited files come out in the files order, a hit past the hold read again', async () => {
   const { dir, files, cache } = setup();
+  const held = process.env.TDX_AUDIT_CACHE_HELD_BYTES;
   try {
     const audited: string[] = [];
-    const first = cache();
-    assert.deepEqual((await run(files, first, fakeEngine(audited))).emitted, files);
+    assert.deepEqual((await run(files, cache(), fakeEngine(audited))).emitted, files);
     assert.deepEqual(audited, files);
-    assert.deepEqual([first.store.hits, first.store.misses], [0, 3]);
     // b.c edited: it alone is audited, between the two hits.
     writeFileSync(files[1]!, 'void g(void) { writel(0, 0); }\n');
     audited.length = 0;
+    process.env.TDX_AUDIT_CACHE_HELD_BYTES = '0';
     const c = cache();
     const r = await run(files, c, fakeEngine(audited));
     assert.deepEqual(audited, [files[1]]);
     assert.deepEqual(r.emitted, files);
-    assert.deepEqual([c.store.hits, c.store.misses], [2, 1]);
+    assert.equal(c.store.hits, 2);
   } finally {
+    if (held === undefined) delete process.env.TDX_AUDIT_CACHE_HELD_BYTES;
+    else process.env.TDX_AUDIT_CACHE_HELD_BYTES = held;
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test('an entry that goes bad during the run is a miss: audited, emitted, and a warning said by the run', async () => {
+test('a hit whose entry goes bad before its turn is skipped with the reason, not emitted', async () => {
   const { dir, files, cache, warnings } = setup();
+  const held = process.env.TDX_AUDIT_CACHE_HELD_BYTES;
   try {
     await run(files, cache(), fakeEngine([]));
     writeFileSync(files[0]!, 'void g(void) { writel(0, 0); }\n');
+    process.env.TDX_AUDIT_CACHE_HELD_BYTES = '0';
     // While a.c is audited, every entry in DIR is overwritten (another process, say).
     const entries = join(dir, 'cache');
-    const audited: string[] = [];
-    const c = cache();
-    const r = await run(files, c, fakeEngine(audited, () => {
+    const r = await run(files, cache(), fakeEngine([], () => {
       for (const e of readdirSync(entries)) writeFileSync(join(entries, e), 'garbage');
     }));
-    assert.deepEqual(r.emitted, files);
-    assert.deepEqual(r.skipped, []);
-    assert.deepEqual(audited, files);
-    assert.deepEqual([c.store.hits, c.store.misses], [0, 3]);
-    assert.equal(warnings.filter((w) => /not an entry of this cache format; ignored/.test(w)).length, 2);
+    assert.deepEqual(r.emitted, [files[0]]);
+    assert.deepEqual(r.skipped.map((s) => s.file), [files[1], files[2]]);
+    assert.match(r.skipped[0]!.why, /cache entry changed during the run/);
+    assert.ok(warnings.some((w) => /not an entry of this cache format/.test(w)));
   } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
-
-test('a file edited while it is audited is not stored: the next run audits it again', async () => {
-  const { dir, files, cache } = setup();
-  try {
-    await run(files, cache(), fakeEngine([], (p) => {
-      if (p === files[2]) writeFileSync(p, 'void h(void) { readb(0); } /* edited during its audit */\n');
-    }));
-    assert.equal(readdirSync(join(dir, 'cache')).filter((n) => n.endsWith('.entry')).length, 2);
-    const audited: string[] = [];
-    await run(files, cache(), fakeEngine(audited));
-    assert.deepEqual(audited, [files[2]]);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
-
-test('the engine is handed the header facts the key walk read, the same the engine would read', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tdx-cache-known-'));
-  try {
-    const header = join(dir, 'regs.h');
-    writeFileSync(header, '#include "deeper.h"\n#define R 4\n');
-    writeFileSync(join(dir, 'deeper.h'), '#define D 8\n');
-    const file = join(dir, 'a.c');
-    writeFileSync(file, '#include "regs.h"\nvoid f(void __iomem *p) { readl(p + R); }\n');
-    const store = ResultCache.open(join(dir, 'cache'), () => {});
-    if ('error' in store) throw new Error(store.error);
-    const config = { profile: 'tdx-linux-6.1' as const, followIncludes: true };
-    let known: ((p: string) => unknown) | undefined;
-    const seen: unknown[] = [];
-    await scanFiles([file], config, 1, async (_read, k) => {
-      known = k;
-      return {
-        auditOnce: (path: string) => {
-          // By the audit, the key walk has read the file's closure on this thread.
-          seen.push(k?.(header), k?.(join(dir, 'deeper.h')), k?.(join(dir, 'absent.h')));
-          return { file: path, findings: [], analysis: { functions: [], parseErrors: 0 }, ms: 1 } as unknown as FileAudit;
-        },
-        mayHoldSitesThroughHeaders: () => false,
-      };
-    }, () => {}, () => {}, { store, settings: { dir: store.dir, build: 'test-build' } });
-    assert.ok(known, 'the engine factory is given the key walk\'s facts');
-    const [h, d, absent] = seen as ({ hash: string; directives: { spec: string }[] } | undefined)[];
-    assert.equal(h?.hash, createHash('sha1').update(readFileSync(header, 'utf8')).digest('hex'));
-    assert.deepEqual(h?.directives.map((x) => x.spec), ['deeper.h']);
-    assert.ok(d && 'hash' in d);
-    assert.equal(absent, undefined, 'what the walk never read is left to the engine');
-  } finally {
+    if (held === undefined) delete process.env.TDX_AUDIT_CACHE_HELD_BYTES;
+    else process.env.TDX_AUDIT_CACHE_HELD_BYTES = held;
     rmSync(dir, { recursive: true, force: true });
   }
 });

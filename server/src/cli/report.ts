@@ -14,7 +14,7 @@ import { createHeaderShareBuffer } from '../c/headerShare';
 import { DEFAULT_PROFILE } from '../x86/profiles';
 import { applyTreeProfile, cacheSizeOption, checkObjectPaths, commonOption, optionValue } from './options';
 import type { ReportFormat } from '../lsp/protocol';
-import { buildReport, FORMATS, reportJob, ReportUsageError, type BuildOptions, type ReportHooks, type ReportJobResult, type ReportRun } from '../audit/report/build';
+import { buildReport, FORMATS, reportJob, ReportUsageError, type BuildOptions, type ReportJobResult, type ReportRun } from '../audit/report/build';
 import { AuditEngine } from '../audit/engine';
 import { batchHost, SiteFilter } from '../audit/sources';
 import { readTextOrUndefined } from '../fs/safeRead';
@@ -25,8 +25,7 @@ import { writeReportFiles, type OutputFile } from '../audit/report/write';
 import { resolve } from 'node:path';
 import { DEFAULT_CACHE_MAX_BYTES, type ResultCache } from './resultCache';
 import { boundRunCache, openRunCache } from './cacheLookup';
-import { reportCacheSettings, reportEntries } from './reportCache';
-import { ThreadCache, unmark, type CacheMark } from './cacheJob';
+import { cachedReportJobs, type PooledRunJobs } from './reportCache';
 
 
 export const REPORT_USAGE =
@@ -165,7 +164,8 @@ export async function runReport(argv: string[], ioOverrides: Partial<ReportIO> =
     const bar = progressBar(io);
     const note = (m: string) => io.stderr(`${io.isTTY ? '\r\x1b[2K' : ''}${m}\n`);
     const cache = o.cacheDir ? openCache(o.cacheDir, note) : undefined;
-    const runJobs = pooledJobs(o.jobs, ac.signal, note, cache);
+    let runJobs = pooledJobs(o.jobs, ac.signal, note);
+    if (cache) runJobs = cachedReportJobs(runJobs, cache.store, cache.build, ac.signal, note);
     let run: ReportRun | 'cancelled';
     try {
       run = await buildReport(o, { signal: ac.signal, progress: bar.tick, runJobs, spool: true });
@@ -202,31 +202,29 @@ function openCache(dir: string, note: (m: string) => void): { store: ResultCache
 }
 
 /** Report's files audited on `jobs` threads (pool.ts), each worker with its own engine. */
-function pooledJobs(jobs: number, signal: AbortSignal, note: (m: string) => void, cache?: { store: ResultCache; build: string }): NonNullable<ReportHooks['runJobs']> {
-  return (files, job, emit) => {
-    // With --cache each thread keys its files and audits only the misses (cacheJob.ts).
-    const keyed = cache && reportCacheSettings(cache.store.dir, cache.build, job.settings);
+function pooledJobs(jobs: number, signal: AbortSignal, note: (m: string) => void): PooledRunJobs {
+  // `headers`: with --cache, what the key pass read (reportCache.ts), so the audits do not read it again.
+  return (files, job, emit, headers) => {
     // vmlinux read once, into memory the workers share, instead of once per worker; its
     // .debug_info (166 MiB of 6.1's 225) stays in the file: each worker reads the units it joins.
     const vmlinux = job.config.objects?.vmlinux;
     const image = jobs > 1 && files.length > 1 && vmlinux ? readSharedImage(vmlinux, { infoFromFile: true }) : undefined;
     const recycle = recycling(note, jobs);
-    return runPool<ReportJobResult & CacheMark>({
+    return runPool<ReportJobResult>({
       files,
       jobs,
-      workerData: { task: 'report', config: job.config, report: job.settings, images: image ? [image] : [], headerShare: jobs > 1 ? createHeaderShareBuffer() : undefined, cache: keyed },
+      workerData: { task: 'report', config: job.config, report: job.settings, images: image ? [image] : [], headerShare: jobs > 1 ? (headers?.share ?? createHeaderShareBuffer()) : undefined },
       local: async () => {
-        const tc = keyed ? new ThreadCache(keyed, job.config) : undefined;
-        const engine = await AuditEngine.create(tc ? { ...batchHost(), knownHeaderFacts: tc.knownHeaderFacts } : batchHost());
+        const known = headers?.known;
+        const engine = await AuditEngine.create(known ? { ...batchHost(), knownHeaderFacts: known } : batchHost());
         engine.configure(job.config);
         engine.objects.batchMode();
         if (image) engine.objects.shareImage(image);
         const filter = new SiteFilter((p) => readTextOrUndefined(p), (p, t) => engine.mayHoldSitesThroughHeaders(p, t));
-        const audit = reportJob(engine, filter, job.settings);
-        return tc ? tc.job(audit, reportEntries(job.settings)) : audit;
+        return reportJob(engine, filter, job.settings);
       },
       failed: (message) => ({ kind: 'skipped', why: `analysis failed: ${message}` }),
-      emit: cache ? (i, x) => emit(i, unmark(x, cache.store)) : emit,
+      emit,
       signal,
       maxHeapMb: workerHeapMb(),
       retried: noteRetried(note),

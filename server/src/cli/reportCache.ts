@@ -15,10 +15,29 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { readTextOrUndefined } from '../fs/safeRead';
-import type { ReportJobResult, ReportJobSettings } from '../audit/report/build';
+import type { ReportHooks, ReportJobResult, ReportJobSettings } from '../audit/report/build';
 import { DEFINING_FILES, type FileReportRows } from '../audit/report/model';
 import { readSpooledRows } from '../audit/report/spool';
-import type { CacheSettings, CachedTask } from './cacheJob';
+import { stampOf, type ResultCache } from './resultCache';
+import { ENTRY_CHANGED, lookUpAll, takeHit } from './cacheLookup';
+import { ScanKeys, type HeaderClosures } from './resultKeys';
+import { createHeaderShareBuffer, HeaderShare } from '../c/headerShare';
+
+type RunJobs = NonNullable<ReportHooks['runJobs']>;
+
+/** What the audits of a cached run take from its key pass: the headers it read (ScanKeys.headers). */
+export interface KnownHeaders {
+  /** The workers' header share, holding the key pass's header facts (HeaderClosures.publish). */
+  share?: SharedArrayBuffer;
+  /** The same facts for an engine on this thread (engine.ts EngineHost.knownHeaderFacts). */
+  known?: (p: string) => ReturnType<HeaderClosures['known']>;
+}
+
+/** Report's pool (cli/report.ts), given the headers a cached run's key pass read. */
+export type PooledRunJobs = (...a: [...Parameters<RunJobs>, KnownHeaders?]) => ReturnType<RunJobs>;
+
+/** Bytes of the key pass's header facts handed to the workers' header share (as scan's, scanPool.ts). */
+const SHARED_FACTS_BYTES = 16 * 1024 * 1024;
 
 /** What an entry holds: a file's rows, or that it has none (a skip is not kept: it may pass). */
 type CachedRows = { kind: 'rows'; rows: FileReportRows } | { kind: 'none' };
@@ -43,21 +62,68 @@ export function reportKeySettings(settings: ReportJobSettings): { task: string }
   return { task: 'report rows 1', root: settings.root, kernelTree: settings.kernelTree, definitions };
 }
 
-/** What each thread of a report run keys its files with (cacheJob.ts): scan's key with the report's settings. */
-export function reportCacheSettings(dir: string, build: string, settings: ReportJobSettings): CacheSettings {
-  return { dir, build, task: reportKeySettings(settings) };
-}
-
 /**
- * How report's answers are kept (cacheJob.ts): a hit is handed on as rows, in the
- * files' order like an audited file's; a miss's rows, spooled by the thread that
- * audited it, are read back from the spool to be stored (one file's rows at a time).
+ * `run` (report's pool, cli/report.ts) with the cache in front: every file's key and
+ * entry first, on this thread (a warm run starts no worker and reads no vmlinux);
+ * hits are handed to `emit` as rows at their turn, in the files' order, and only the
+ * misses go to `run`, their rows stored as they come back (read back from the spool
+ * a worker wrote them to). Returns early, having emitted less, when `signal` aborts.
  */
-export function reportEntries(settings: ReportJobSettings): CachedTask<ReportJobResult, CachedRows> {
-  return {
-    valid: (file) => (v): v is CachedRows => isCachedRows(v, file),
-    answer: (e) => e,
-    entryOf: (r) => cachedOf(r, settings),
+export function cachedReportJobs(run: PooledRunJobs, store: ResultCache, build: string, signal: AbortSignal, note: (m: string) => void): RunJobs {
+  return async (files, job, emit) => {
+    const keys = new ScanKeys(build, job.config, reportKeySettings(job.settings));
+    const valid = (file: string) => (v: unknown): v is CachedRows => isCachedRows(v, file);
+    // As scan's (scanPool.ts scanFiles): every file looked up first (cacheLookup.ts).
+    const found = await lookUpAll(files, store, keys, valid, (v) => v.kind === 'none', note, signal);
+    if (!found) return;
+    const { keyed, toAudit } = found;
+    let next = 0;
+    /** Hands the hits before `upTo` to emit. */
+    const answered = (upTo: number) => {
+      for (; next < upTo; next++) {
+        const hit = takeHit(found, next, store, valid(files[next]!));
+        if (hit === 'changed') emit(next, { kind: 'skipped', why: ENTRY_CHANGED });
+        else if (hit) emit(next, hit);
+      }
+    };
+    if (toAudit.length) {
+      // The audits take the headers the key pass read instead of reading them again.
+      const headers: KnownHeaders = {};
+      if (keys.headers) {
+        const h = keys.headers;
+        headers.known = (p) => h.known(p);
+        headers.share = createHeaderShareBuffer();
+        h.publish(new HeaderShare(headers.share), SHARED_FACTS_BYTES);
+      }
+      await run(
+        toAudit.map((i) => files[i]!),
+        job,
+        (j, r) => {
+          const i = toAudit[j]!;
+          answered(i);
+          next = i + 1;
+          const k = keyed[i];
+          // Kept only when the file is what it was when its key was made (not edited meanwhile).
+          if (k && stampOf(files[i]!) === k.stamp) {
+            let entry: CachedRows | undefined;
+            try {
+              entry = cachedOf(r, job.settings);
+            } catch (e) {
+              note(`tdx-audit: cache: the rows of ${files[i]} could not be read back to store (${(e as Error).message}): not stored`);
+            }
+            if (entry) store.put(k.key, entry);
+          }
+          emit(i, r);
+        },
+        headers,
+      );
+    }
+    // The rest are hits; spooling them is synchronous work too.
+    while (next < files.length) {
+      if (signal.aborted) return;
+      answered(Math.min(files.length, next + 64));
+      await new Promise((r) => setImmediate(r));
+    }
   };
 }
 

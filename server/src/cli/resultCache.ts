@@ -239,6 +239,16 @@ export function parseCacheSize(s: string): number | undefined {
   return Number.isFinite(n) && n <= Number.MAX_SAFE_INTEGER ? Math.floor(n) : undefined;
 }
 
+/**
+ * Entry bytes of hits held from the key pass until their turn (more are read again
+ * then); TDX_AUDIT_CACHE_HELD_BYTES sets it (tests: 0 reads every hit again). Shared
+ * by scan (scanPool.ts) and report (reportCache.ts).
+ */
+export function heldHitBytes(): number {
+  const v = Number(process.env.TDX_AUDIT_CACHE_HELD_BYTES);
+  return process.env.TDX_AUDIT_CACHE_HELD_BYTES !== undefined && Number.isFinite(v) && v >= 0 ? v : 64 * 1024 * 1024;
+}
+
 /** A file's size, mtimes and inode (through a symlink: the text's), to tell whether it changed while it was audited (then its result is not stored). */
 export function stampOf(path: string): string | undefined {
   try {

@@ -1,7 +1,6 @@
 // The key of a file's entry in the result cache (resultCache.ts): a SHA-256 of
-// everything the file's scan result depends on, computed by the thread that would
-// audit the file, just before (cacheJob.ts): a hit is not audited, and a miss's
-// audit takes the headers this walk read instead of reading them again.
+// everything the file's scan result depends on, computed on the main thread before
+// any audit, so a warm run starts no worker for a file it can answer.
 //
 //   - the tool's own build: the bytes of the bundles and WASM modules beside the
 //     running CLI (a rebuilt tool misses), and the Node version running them;
@@ -26,8 +25,8 @@ import { batchHost, hasIncludeLine, namesSite } from '../audit/sources';
 import { loadCompileCommands } from '../audit/compile';
 import type { AuditConfig } from '../audit/engine';
 import { ObjectStore, type ObjectSearch } from '../audit/objects';
-import { isFacts, sharedFactsKey } from '../c/headerIndex';
-import { headerShareOfThisThread } from '../c/headerShare';
+import { sharedFactsKey } from '../c/headerIndex';
+import type { HeaderShare } from '../c/headerShare';
 import { IncludeResolver, includeDirectives, resolveInclude, type CompileEntry, type IncludeContext, type IncludeDirective, type Resolution } from '../c/includePath';
 
 /** Bumped when the entry's meaning changes without the tool's bytes changing (never, so far). */
@@ -93,17 +92,8 @@ interface HeaderNode {
   visit: number;
 }
 
-/** What a worker published for a key walk's node, checked before use. */
-function isSharedNode(j: unknown): j is { digest: string; edgePaths: string[] } {
-  if (typeof j !== 'object' || j === null) return false;
-  const o = j as Record<string, unknown>;
-  return typeof o.digest === 'string' && /^[0-9a-f]{64}$/.test(o.digest) && Array.isArray(o.edgePaths) && o.edgePaths.every((e) => typeof e === 'string');
-}
-
 /** One include context's walk state (resolutions depend on the context, header nodes on its resolutions). */
 interface Walk {
-  /** The context's contents, as keyed (the same in every worker). */
-  key: string;
   ctx: IncludeContext;
   resolutions: Map<string, Resolution>;
   nodes: Map<string, HeaderNode>;
@@ -136,13 +126,35 @@ export class HeaderClosures {
 
   /**
    * What the walks read of `p`: its text's facts, or why the read failed; undefined
-   * when it was only stat'ed as absent or never met. The engine's header walk on the
-   * same thread takes these instead of reading the header again (engine.ts
-   * EngineHost.knownHeaderFacts), so the key and the audit see the same texts.
+   * when it was only stat'ed as absent or never met. An engine on this thread takes
+   * these instead of reading the header again (engine.ts EngineHost.knownHeaderFacts).
    */
   known(p: string): Facts | undefined {
     const f = this.facts.get(p);
     return f === NOT_THERE ? undefined : f;
+  }
+
+  /**
+   * Hands what the walks read to the workers of the run through their header share,
+   * under the key their engines look a header's facts up by (headerIndex.ts
+   * sharedFactsKey), so that no worker reads and hashes a header the key pass read
+   * (up to `maxBytes` of the share's data area, which the header components need too).
+   * Returns the headers published.
+   */
+  publish(share: HeaderShare, maxBytes: number): number {
+    let n = 0;
+    let bytes = 0;
+    for (const [p, f] of this.facts) {
+      if (f === NOT_THERE) continue;
+      const json = JSON.stringify(f);
+      if ((bytes += json.length) > maxBytes) break;
+      const key = sharedFactsKey(p);
+      const c = share.claimJson(key, false);
+      if (!c || !('mine' in c)) continue; // already there
+      share.publishJson(key, f);
+      n++;
+    }
+    return n;
   }
 
   private factsOf(p: string): Facts {
@@ -162,18 +174,8 @@ export class HeaderClosures {
         this.facts.set(p, f);
         return f;
       }
-      // Another worker of the run may have read it already (its key walk or its engine:
-      // the same facts under the same key, headerIndex.ts); else it is read here and
-      // published for them.
-      const share = headerShareOfThisThread();
-      const key = share ? sharedFactsKey(p) : '';
-      const claim = share?.claimJson(key, false);
-      if (claim && 'json' in claim && isFacts(claim.json)) f = claim.json;
-      else {
-        const r = this.read(p);
-        f = 'text' in r ? { hash: createHash('sha1').update(r.text).digest('hex'), directives: includeDirectives(r.text) } : r;
-        if (claim) share!.publishJson(key, f);
-      }
+      const r = this.read(p);
+      f = 'text' in r ? { hash: createHash('sha1').update(r.text).digest('hex'), directives: includeDirectives(r.text) } : r;
       this.facts.set(p, f);
     }
     return f;
@@ -206,38 +208,14 @@ export class HeaderClosures {
     return out;
   }
 
-  /** The node of a header that was found readable (its edges resolved once per context, by one worker of the run). */
+  /** The node of a header that was found readable (its edges resolved once per context). */
   private node(p: string, w: Walk): HeaderNode {
     let n = w.nodes.get(p);
     if (n) return n;
-    // A node another worker of the run made for the same context (its digest and where its includes resolved).
-    const share = headerShareOfThisThread();
-    const key = share ? createHash('sha1').update(`key node\0${w.key}\0${p}`).digest('hex') : '';
-    const claim = share?.claimJson(key, false);
-    if (claim && 'json' in claim && isSharedNode(claim.json)) {
-      n = { path: p, digest: claim.json.digest, edgePaths: claim.json.edgePaths, visit: 0 };
-      w.nodes.set(p, n);
-      return n;
-    }
     const f = this.factsOf(p);
     const h = createHash('sha256').update(`${p}\0`);
     n = { path: p, digest: '', edgePaths: [], visit: 0 };
     w.nodes.set(p, n);
-    if (claim) {
-      try {
-        this.fill(n, f, w, h);
-      } catch (e) {
-        share!.abandon(key);
-        throw e;
-      }
-      share!.publishJson(key, { digest: n.digest, edgePaths: n.edgePaths });
-    } else this.fill(n, f, w, h);
-    return n;
-  }
-
-  /** A new node's digest and edges from its header's facts. */
-  private fill(n: HeaderNode, f: Facts, w: Walk, h: Hash): void {
-    const p = n.path;
     if ('hash' in f) {
       h.update(`${f.hash}\0`);
       n.edgePaths = this.edges(f.directives, p, w, h);
@@ -246,6 +224,7 @@ export class HeaderClosures {
       // Found by the search but unreadable since: the why is the answer.
       n.digest = h.update(`unread\0${f.why}`).digest('hex');
     }
+    return n;
   }
 
   /** The digest of what `file` (absolute) imports through its includes, with `text` its own text. */
@@ -253,7 +232,7 @@ export class HeaderClosures {
     const ctx = this.resolver.contextFor(file, this.setup);
     const ctxKey = JSON.stringify([ctx.origin, ctx.quote, ctx.angle, ctx.forced, [...ctx.defines]]);
     let w = this.contexts.get(ctxKey);
-    if (!w) this.contexts.set(ctxKey, (w = { key: ctxKey, ctx, resolutions: new Map(), nodes: new Map() }));
+    if (!w) this.contexts.set(ctxKey, (w = { ctx, resolutions: new Map(), nodes: new Map() }));
     const h = createHash('sha256').update(`${ctxKey}\0`);
     const roots: string[] = [];
     for (const f of ctx.forced) {
@@ -321,7 +300,7 @@ export class ObjectDigests {
 /** The keys of one scan run's files (or a report's: `task` names what else its results depend on). */
 export class ScanKeys {
   private readonly base: string;
-  /** The closures' walk (undefined with --no-includes): its reads serve the engine on the same thread (HeaderClosures.known). */
+  /** The include closures' walk (undefined with --no-includes): what it read serves the run's engines (HeaderClosures.known, publish). */
   readonly headers: HeaderClosures | undefined;
   private readonly objects: ObjectDigests | undefined;
 

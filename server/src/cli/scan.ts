@@ -17,6 +17,7 @@ import { instructionJson, type CompiledInstruction } from '../audit/compiled';
 import { VERSION } from './scanOutput';
 import { jsonWriter, textWriter } from './scanWriter';
 import { defaultJobs, scanFiles, type ScanCache } from './scanPool';
+import { ScanKeys } from './resultKeys';
 import { boundRunCache, openRunCache } from './cacheLookup';
 import { DEFAULT_CACHE_MAX_BYTES } from './resultCache';
 
@@ -120,7 +121,7 @@ export async function runScan(argv: string[], write: (s: string) => void, warn: 
   const walkSkipped: { file: string; why: string }[] = [];
   const all = collectSources(o.paths, (file, why) => walkSkipped.push({ file, why }));
   const files = shardOf(all, o.shard);
-  const cache = o.cacheDir ? openCache(o.cacheDir, warn) : undefined;
+  const cache = o.cacheDir ? openCache(o.cacheDir, config, warn) : undefined;
   const writer = o.format === 'json' ? jsonWriter(write, o.profile, withObjects) : textWriter(write);
   // What the end needs of each file, kept small: errors, and objects that were not fresh.
   let hasError = false;
@@ -173,10 +174,10 @@ export async function runScan(argv: string[], write: (s: string) => void, warn: 
 }
 
 /** The run's result cache (cacheLookup.ts openRunCache), or a usage error when DIR cannot hold one. */
-function openCache(dir: string, warn: (s: string) => void): ScanCache | undefined {
+function openCache(dir: string, config: Parameters<typeof scanFiles>[1], warn: (s: string) => void): ScanCache | undefined {
   const c = openRunCache(dir, warn);
   if (c && 'error' in c) throw new UsageError(c.error);
-  return c && { store: c.store, settings: { dir: c.store.dir, build: c.build } };
+  return c && { store: c.store, keys: new ScanKeys(c.build, config) };
 }
 
 /** `scan --vmlinux FILE` with no sources: every accessor instruction in the image. */

@@ -8,9 +8,7 @@ import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { AuditEngine, type AuditConfig } from '../audit/engine';
 import { readTextOrUndefined } from '../fs/safeRead';
-import { auditForScan, SCAN_ENTRIES } from './scanPool';
-import { ThreadCache, type CacheSettings } from './cacheJob';
-import { reportEntries } from './reportCache';
+import { auditForScan } from './scanPool';
 import { batchHost, SiteFilter } from '../audit/sources';
 import { reportJob, type ReportJobSettings } from '../audit/report/build';
 import type { SharedImage } from '../audit/objects';
@@ -28,27 +26,15 @@ interface Task {
 
 async function task(): Promise<Task> {
   const read = (p: string) => readTextOrUndefined(p);
-  const config = workerData.config as Partial<AuditConfig>;
-  // --cache: this thread keys each file before its audit; the engine's header walk
-  // takes the headers the key walk read (cacheJob.ts). Made with the engine, so a
-  // renewal (below) drops what its key walks remembered too.
-  const keyed = workerData.cache ? new ThreadCache(workerData.cache as CacheSettings, config) : undefined;
-  const engine = await AuditEngine.create(keyed ? { ...batchHost(), knownHeaderFacts: keyed.knownHeaderFacts } : batchHost());
-  engine.configure(config);
+  const engine = await AuditEngine.create(batchHost());
+  engine.configure(workerData.config as Partial<AuditConfig>);
   // Each file is joined once, in path order: objects keep only the last file's decoded units.
   engine.objects.batchMode();
   // vmlinux as the main thread read it once for every worker (report.ts).
   for (const image of (workerData.images ?? []) as SharedImage[]) engine.objects.shareImage(image);
   const filter = new SiteFilter(read, (p, t) => engine.mayHoldSitesThroughHeaders(p, t));
-  let job: (path: string) => unknown;
-  if (workerData.task === 'report') {
-    const settings = workerData.report as ReportJobSettings;
-    const audit = reportJob(engine, filter, settings);
-    job = keyed ? keyed.job(audit, reportEntries(settings)) : audit;
-  } else {
-    const audit = (path: string, src?: { text: string }) => auditForScan(engine, path, filter, src);
-    job = keyed ? keyed.job(audit, SCAN_ENTRIES) : audit;
-  }
+  const job: (path: string) => unknown =
+    workerData.task === 'report' ? reportJob(engine, filter, workerData.report as ReportJobSettings) : (path) => auditForScan(engine, path, filter);
   return { engine, job };
 }
 
