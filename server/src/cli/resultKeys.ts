@@ -15,8 +15,10 @@
 //     shadow another) changes the key too. It reaches at least what the engine reads
 //     (no walk budget here): conservative;
 //   - its objects, when objects are read: every candidate the object store would try
-//     (ObjectStore.candidates), by bytes, and, when one exists, its and the source's
-//     mtimes (the freshness check compares them). A vmlinux is hashed once a run.
+//     (ObjectStore.candidates), by bytes, and, for each one that exists, what the
+//     freshness check concludes from its and the source's mtimes (older by how much,
+//     or not: compiled/freshness.ts olderThanSource), not the times themselves. A
+//     vmlinux is hashed once a run.
 
 import { closeSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
@@ -25,6 +27,7 @@ import { batchHost, hasIncludeLine, namesSite } from '../audit/sources';
 import { loadCompileCommands } from '../audit/compile';
 import type { AuditConfig } from '../audit/engine';
 import { ObjectStore, type ObjectSearch } from '../audit/objects';
+import { olderThanSource } from '../audit/compiled/freshness';
 import { sharedFactsKey } from '../c/headerIndex';
 import type { HeaderShare } from '../c/headerShare';
 import { IncludeResolver, includeDirectives, resolveInclude, type CompileEntry, type IncludeContext, type IncludeDirective, type Resolution } from '../c/includePath';
@@ -268,7 +271,12 @@ export class ObjectDigests {
 
   digest(file: string): string {
     const h = createHash('sha256');
-    let any = false;
+    let source: number | undefined;
+    try {
+      source = statSync(file).mtimeMs;
+    } catch {
+      source = undefined;
+    }
     for (const c of this.store.candidates(file, this.search)) {
       let st: Stats | undefined;
       try {
@@ -280,18 +288,13 @@ export class ObjectDigests {
         h.update(`${c.path}\0absent\0`);
         continue;
       }
-      any = true;
       let d = this.byPath.get(c.path);
       if (d === undefined) this.byPath.set(c.path, (d = fileDigest(c.path, st) ?? `not a regular file ${st.mode}`));
-      h.update(`${c.path}\0${c.origin}\0${d}\0${st.mtimeMs}\0`);
-    }
-    // The freshness check compares the source's mtime with the object's.
-    if (any) {
-      try {
-        h.update(`source mtime ${statSync(file).mtimeMs}`);
-      } catch {
-        h.update('source mtime ?');
-      }
+      // Of the times, only what the freshness check concludes from them reaches the
+      // result (the age it shows, or nothing): a fresh checkout's new times, in the
+      // same order, keep the entry.
+      const older = source === undefined ? 'source time ?' : (olderThanSource(st.mtimeMs, source) ?? 'not older');
+      h.update(`${c.path}\0${c.origin}\0${d}\0${older}\0`);
     }
     return h.digest('hex');
   }
