@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { readSource } from '../audit/sources';
 import { heldHitBytes, ResultCache, stampOf } from './resultCache';
 import { buildDigest, type ScanKeys } from './resultKeys';
+import { HeaderStamps } from './headerStamps';
 
 /**
  * The run's cache in DIR with the build its keys are made on (scan and report); the
@@ -50,6 +51,9 @@ export async function lookUpAll<T>(
   signal?: AbortSignal,
 ): Promise<Lookup<T> | undefined> {
   const out: Lookup<T> = { known: [], keyed: [], toAudit: [] };
+  // Headers whose stat is the one DIR kept their facts under are not read (headerStamps.ts).
+  const stamps = keys.headers && HeaderStamps.load(store);
+  keys.headers?.useStamps(stamps);
   let held = 0;
   const hold = heldHitBytes();
   for (let i = 0; i < files.length; i++) {
@@ -80,6 +84,7 @@ export async function lookUpAll<T>(
       out.toAudit.push(i);
     }
   }
+  stamps?.save(store);
   return out;
 }
 

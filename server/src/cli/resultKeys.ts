@@ -20,7 +20,7 @@
 //     or not: compiled/freshness.ts olderThanSource), not the times themselves. A
 //     vmlinux is hashed once a run.
 
-import { closeSync, openSync, readSync, statSync, type Stats } from 'node:fs';
+import { closeSync, lstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { batchHost, hasIncludeLine, namesSite } from '../audit/sources';
@@ -30,6 +30,7 @@ import { ObjectStore, type ObjectSearch } from '../audit/objects';
 import { olderThanSource } from '../audit/compiled/freshness';
 import { sharedFactsKey } from '../c/headerIndex';
 import type { HeaderShare } from '../c/headerShare';
+import { settled, stampOf, type HeaderStamps } from './headerStamps';
 import { IncludeResolver, includeDirectives, resolveInclude, type CompileEntry, type IncludeContext, type IncludeDirective, type Resolution } from '../c/includePath';
 
 /** Bumped when the entry's meaning changes without the tool's bytes changing (never, so far). */
@@ -110,8 +111,13 @@ export class HeaderClosures {
   private readonly contexts = new Map<string, Walk>();
   private readonly resolver: IncludeResolver;
   private walks = 0;
+  private stamps: HeaderStamps | undefined;
 
-  constructor(private readonly setup: AuditConfig['includes']) {
+  /** `lstat`: the file system's (tests give a coarser one: a filesystem whose times have whole seconds). */
+  constructor(
+    private readonly setup: AuditConfig['includes'],
+    private readonly lstat: (p: string) => Stats | undefined = (p) => lstatSync(p, { throwIfNoEntry: false }),
+  ) {
     // The engine's resolver (engine.ts): compile databases read once a run.
     const dbs = new Map<string, Map<string, CompileEntry>>();
     const lookup = (db: string, f: string) => {
@@ -160,28 +166,52 @@ export class HeaderClosures {
     return n;
   }
 
+  /** Header facts kept in DIR under their stat (headerStamps.ts): a header whose stat is the kept one is not read. */
+  useStamps(stamps: HeaderStamps | undefined): void {
+    this.stamps = stamps;
+  }
+
   private factsOf(p: string): Facts {
     let f = this.facts.get(p);
-    if (!f) {
-      // Most probes of an include search are of files that are not there: a stat says
-      // so without the safe reader's realpath and its error (a dangling symlink is
-      // missing to both; a loop throws here and is left to the reader).
-      let absent = false;
-      try {
-        absent = statSync(p, { throwIfNoEntry: false }) === undefined;
-      } catch {
-        absent = false;
-      }
-      if (absent) {
-        f = NOT_THERE;
-        this.facts.set(p, f);
-        return f;
-      }
-      const r = this.read(p);
-      f = 'text' in r ? { hash: createHash('sha1').update(r.text).digest('hex'), directives: includeDirectives(r.text) } : r;
-      this.facts.set(p, f);
+    if (f) return f;
+    // Taken before the stat: a header whose ctime is not SETTLE_MS older is not kept.
+    const readAt = this.stamps ? Date.now() : 0;
+    // Most probes of an include search are of files that are not there: a stat says
+    // so without the safe reader's realpath and its error (a dangling symlink is
+    // missing to both; a loop throws here and is left to the reader).
+    let st: Stats | undefined;
+    let absent = false;
+    try {
+      st = this.lstat(p);
+      if (st === undefined) absent = true;
+      else if (st.isSymbolicLink()) absent = statSync(p, { throwIfNoEntry: false }) === undefined;
+    } catch {
+      absent = false;
     }
+    if (absent) {
+      this.facts.set(p, NOT_THERE);
+      return NOT_THERE;
+    }
+    const stamp = this.stamps ? stampOf(st) : undefined;
+    const kept = stamp === undefined ? undefined : this.stamps!.get(p, stamp);
+    if (kept) {
+      this.facts.set(p, kept);
+      return kept;
+    }
+    const r = this.read(p);
+    f = 'text' in r ? { hash: createHash('sha1').update(r.text).digest('hex'), directives: includeDirectives(r.text) } : r;
+    // Kept for the next run only when settled, and when the read saw the file the stat did.
+    if (stamp !== undefined && 'hash' in f && settled(st!, readAt) && stampOf(this.lstatOrNone(p)) === stamp) this.stamps!.put(p, stamp, f);
+    this.facts.set(p, f);
     return f;
+  }
+
+  private lstatOrNone(p: string): Stats | undefined {
+    try {
+      return this.lstat(p);
+    } catch {
+      return undefined;
+    }
   }
 
   private resolve(d: IncludeDirective, from: string, w: Walk): Resolution {
