@@ -213,7 +213,7 @@ function pooledJobs(jobs: number, signal: AbortSignal, note: (m: string) => void
     return runPool<ReportJobResult>({
       files,
       jobs,
-      workerData: { task: 'report', config: job.config, report: job.settings, images: image ? [image] : [], headerShare: jobs > 1 ? (headers?.share ?? createHeaderShareBuffer()) : undefined },
+      workerData: { task: 'report', config: job.config, report: job.settings, images: image ? [image] : [], headerShare: jobs > 1 ? (headers?.share?.() ?? createHeaderShareBuffer()) : undefined },
       local: async () => {
         const known = headers?.known;
         const engine = await AuditEngine.create(known ? { ...batchHost(), knownHeaderFacts: known } : batchHost());

@@ -27,8 +27,8 @@ type RunJobs = NonNullable<ReportHooks['runJobs']>;
 
 /** What the audits of a cached run take from its key pass: the headers it read (ScanKeys.headers). */
 export interface KnownHeaders {
-  /** The workers' header share, holding the key pass's header facts (HeaderClosures.publish). */
-  share?: SharedArrayBuffer;
+  /** The workers' header share, made holding the key pass's header facts (HeaderClosures.publish); asked for only when there are workers. */
+  share?: () => SharedArrayBuffer;
   /** The same facts for an engine on this thread (engine.ts EngineHost.knownHeaderFacts). */
   known?: (p: string) => ReturnType<HeaderClosures['known']>;
 }
@@ -36,8 +36,6 @@ export interface KnownHeaders {
 /** Report's pool (cli/report.ts), given the headers a cached run's key pass read. */
 export type PooledRunJobs = (...a: [...Parameters<RunJobs>, KnownHeaders?]) => ReturnType<RunJobs>;
 
-/** Bytes of the key pass's header facts handed to the workers' header share (as scan's, scanPool.ts). */
-const SHARED_FACTS_BYTES = 16 * 1024 * 1024;
 
 /** What an entry holds: a file's rows, or that it has none (a skip is not kept: it may pass). */
 type CachedRows = { kind: 'rows'; rows: FileReportRows } | { kind: 'none' };
@@ -92,8 +90,11 @@ export function cachedReportJobs(run: PooledRunJobs, store: ResultCache, build: 
       if (keys.headers) {
         const h = keys.headers;
         headers.known = (p) => h.known(p);
-        headers.share = createHeaderShareBuffer();
-        h.publish(new HeaderShare(headers.share), SHARED_FACTS_BYTES);
+        headers.share = () => {
+          const buffer = createHeaderShareBuffer();
+          h.publish(new HeaderShare(buffer));
+          return buffer;
+        };
       }
       await run(
         toAudit.map((i) => files[i]!),

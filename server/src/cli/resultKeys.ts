@@ -13,7 +13,8 @@
 //     hash and where each of its includes resolved, or why not. The walk is redone
 //     each run, so a header that appears earlier on the include path (and would
 //     shadow another) changes the key too. It reaches at least what the engine reads
-//     (no walk budget here): conservative;
+//     (no walk budget here): conservative. A header whose lstat is the one DIR kept its
+//     facts under, taken 3 s or more after it last changed, is not read (headerStamps.ts);
 //   - its objects, when objects are read: every candidate the object store would try
 //     (ObjectStore.candidates), by bytes, and, for each one that exists, what the
 //     freshness check concludes from its and the source's mtimes (older by how much,
@@ -150,7 +151,7 @@ export class HeaderClosures {
    * (up to `maxBytes` of the share's data area, which the header components need too).
    * Returns the headers published.
    */
-  publish(share: HeaderShare, maxBytes: number): number {
+  publish(share: HeaderShare, maxBytes = SHARED_FACTS_BYTES): number {
     let n = 0;
     let bytes = 0;
     for (const [p, f] of this.facts) {
@@ -291,6 +292,13 @@ export class HeaderClosures {
     return h.update(seen.join('')).digest('hex');
   }
 }
+
+/**
+ * Bytes of the key pass's header facts handed to a run's workers through their header
+ * share (HeaderClosures.publish): its data area is 48 MB, and the header components the
+ * workers analyse go there too.
+ */
+export const SHARED_FACTS_BYTES = 16 * 1024 * 1024;
 
 /** Object candidates of each file, by bytes (each object hashed once a run). */
 export class ObjectDigests {

@@ -39,12 +39,6 @@ export type LocalEngine = (
   known?: (p: string) => ReturnType<HeaderClosures['known']>,
 ) => Promise<Pick<AuditEngine, 'auditOnce' | 'mayHoldSitesThroughHeaders'>>;
 
-/**
- * Bytes of the key pass's header facts handed to the workers' header share (its
- * data area is 48 MB, and the header components the workers analyse go there too).
- */
-const SHARED_FACTS_BYTES = 16 * 1024 * 1024;
-
 /** The result cache of a run (--cache): where entries are, and how a file's key is made. */
 export interface ScanCache {
   store: ResultCache;
@@ -82,7 +76,7 @@ export async function scanFiles(
   let share: SharedArrayBuffer | undefined;
   if (toAudit.length && jobs > 1 && keys.headers) {
     share = createHeaderShareBuffer();
-    keys.headers.publish(new HeaderShare(share), SHARED_FACTS_BYTES);
+    keys.headers.publish(new HeaderShare(share));
   }
   // Skips in the files' order: the audit's, and a hit whose entry went bad since it was read.
   const skipped: { file: string; why: string }[] = [];
