@@ -6,7 +6,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,6 +14,7 @@ import { CACHE_TREE, driverTree } from '../support/driverTree';
 import { compileObject, copyDriverFixture, skipWithoutGcc } from '../support/gcc';
 import { runCli } from '../support/reportRuns';
 import { buildDigest } from '../../server/src/cli/resultKeys';
+import { STAMPS_KEY } from '../../server/src/cli/headerStamps';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -37,7 +38,8 @@ function scan(...args: string[]) {
 }
 
 const counts = (out: string) => (JSON.parse(out) as { cache: { hits: number; audited: number } }).cache;
-const entries = (cache: string) => readdirSync(cache).filter((n) => n.endsWith('.entry'));
+/** The files' entries (not the key pass's kept header stamps: headerStamps.ts). */
+const entries = (cache: string) => readdirSync(cache).filter((n) => n.endsWith('.entry') && n !== `${STAMPS_KEY}.entry`);
 
 describe('scan --cache DIR', () => {
   before(() => {
@@ -238,6 +240,45 @@ test('with objects, a rebuilt object and a new object beside the file miss', { s
     assert.deepEqual(comparable(rebuilt), comparable(withObjects()));
     // --no-objects is another setting: its own entry.
     assert.deepEqual(counts(withObjects('--cache', cache, '--no-objects')), { hits: 0, audited: 1 });
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('with objects, new times in the same order (a fresh checkout) hit; an object now older than its source misses', { skip: skipWithoutGcc }, () => {
+  const d = mkdtempSync(join(tmpdir(), 'tdx-result-cache-times-'));
+  try {
+    const net = join(d, 'tree', 'drivers', 'net');
+    mkdirSync(join(d, 'tree', '.git'), { recursive: true });
+    copyDriverFixture(net, join(ROOT, 'test/fixtures/drivers'));
+    const nic = join(net, 'foo_nic.c');
+    const obj = join(net, 'foo_nic.o');
+    compileObject('foo_nic.c', net);
+    const cache = join(d, 'cache');
+    const scanIt = (...args: string[]) => {
+      const r = runCli(['scan', nic, '--format', 'json', '--exit-zero', '--no-header-cache', ...args]);
+      assert.equal(r.code, 0, r.err);
+      return r.out;
+    };
+    const at = (t: number) => {
+      utimesSync(nic, t, t);
+      utimesSync(obj, t + 5, t + 5);
+    };
+    at(1_700_000_000);
+    scanIt('--cache', cache);
+    // Both files checked out again later, the object still the newer.
+    at(1_800_000_000);
+    assert.deepEqual(counts(scanIt('--cache', cache)), { hits: 1, audited: 0 });
+    // The object an hour older than the source: the check says so, and the entry is another.
+    utimesSync(obj, 1_800_000_000 - 3600, 1_800_000_000 - 3600);
+    const older = scanIt('--cache', cache);
+    assert.deepEqual(counts(older), { hits: 0, audited: 1 });
+    const cold = scanIt();
+    assert.deepEqual(comparable(older), comparable(cold));
+    assert.match(JSON.stringify(JSON.parse(cold).files), /older than the source \(by 60 min\)/);
+    // Older by another amount that shows the same: the same entry.
+    utimesSync(obj, 1_800_000_000 - 3590, 1_800_000_000 - 3590);
+    assert.deepEqual(counts(scanIt('--cache', cache)), { hits: 1, audited: 0 });
   } finally {
     rmSync(d, { recursive: true, force: true });
   }

@@ -126,6 +126,12 @@ export interface EngineHost {
    * of a NIC driver's ~970 kernel headers cost more than the audit of the edit).
    */
   headerEpoch?(file: string): number | undefined;
+  /**
+   * A batch run's header facts already read on this thread by another walk (the
+   * result cache's key walk), so the header walk does not read them again
+   * (headerIndex.ts HeaderIndexOptions.known).
+   */
+  knownHeaderFacts?(path: string): Facts | { why: string; missing: boolean } | undefined;
 }
 
 export type { Position };
@@ -143,7 +149,7 @@ import { analyzeFile } from '../c/analyze';
 import { namesWord, scanMembersAndWords } from '../c/syntax';
 import { emptyKnowledge, mergeKnowledge, type Knowledge } from '../c/knowledge';
 import { CParser } from '../c/parser';
-import { HeaderIndex, type DeclaredNames, type Imports, type WordQuery } from '../c/headerIndex';
+import { HeaderIndex, type DeclaredNames, type Facts, type Imports, type WordQuery } from '../c/headerIndex';
 import { IncludeResolver, includeDirectives, type CompileEntry, type IncludeContext } from '../c/includePath';
 import { loadCompileCommands } from './compile';
 import { findingFor, DEFAULT_SEVERITY } from './findings';
@@ -216,6 +222,7 @@ export class AuditEngine {
       snapshot,
       maxEntries: MAX_HEADER_COMPONENTS,
       maxHeadersPerWalk: MAX_HEADERS_PER_WALK,
+      known: snapshot && host.knownHeaderFacts ? (p) => host.knownHeaderFacts!(p) : undefined,
       // An lstat, not a read (the read, when there is one, is the host's): a symlink
       // or anything but a regular file is not stamped, so it is always read safely.
       stamp: (p) => {

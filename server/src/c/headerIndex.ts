@@ -105,9 +105,17 @@ export interface HeaderIndexOptions {
    * by default the one this thread was given, if any.
    */
   shared?: HeaderShare;
+  /**
+   * A snapshot's header facts some other walk of this thread already read (the result
+   * cache's key walk, cli/resultKeys.ts HeaderClosures: it reads every header of a
+   * file's closure before the file is audited), asked before anything is read; only
+   * what a read gave (a text's facts, or why it could not be read), never a guess.
+   */
+  known?: (path: string) => Facts | { why: string; missing: boolean } | undefined;
 }
 
-interface Facts {
+/** A header's text as the walk needs it: its SHA-1 and its include lines. */
+export interface Facts {
   hash: string;
   directives: IncludeDirective[];
 }
@@ -137,8 +145,13 @@ interface Component {
   visit?: number;
 }
 
+/** The header share's key of a header's facts (published by whichever thread read it first). */
+export function sharedFactsKey(path: string): string {
+  return createHash('sha1').update(`facts\0${path}`).digest('hex');
+}
+
 /** What another thread published for a header's facts, checked before use. */
-function isFacts(j: unknown): j is Facts | { why: string; missing: boolean } {
+export function isFacts(j: unknown): j is Facts | { why: string; missing: boolean } {
   if (typeof j !== 'object' || j === null) return false;
   const o = j as Record<string, unknown>;
   if (typeof o.why === 'string') return typeof o.missing === 'boolean';
@@ -316,6 +329,11 @@ export class HeaderIndex {
       if (this.opts.snapshot) {
         const hit = this.facts.get(p);
         if (hit) return hit;
+        const known = this.opts.known?.(p);
+        if (known) {
+          this.facts.set(p, known);
+          return known;
+        }
       }
       // An editor's engine: a header of the include path (the kernel's include/, not
       // the driver's folder) is taken as unchanged while its size and mtime are; a
@@ -344,7 +362,7 @@ export class HeaderIndex {
         }
       }
       // Another worker of the run may have read it (or found it missing) already.
-      const key = this.shared ? createHash('sha1').update(`facts\0${p}`).digest('hex') : '';
+      const key = this.shared ? sharedFactsKey(p) : '';
       const claim = this.shared?.claimJson(key, false);
       if (claim && 'json' in claim && isFacts(claim.json)) {
         this.facts.set(p, claim.json);

@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { readSource } from '../audit/sources';
 import { heldHitBytes, ResultCache, stampOf } from './resultCache';
 import { buildDigest, type ScanKeys } from './resultKeys';
+import { HeaderStamps } from './headerStamps';
 
 /**
  * The run's cache in DIR with the build its keys are made on (scan and report); the
@@ -50,6 +51,9 @@ export async function lookUpAll<T>(
   signal?: AbortSignal,
 ): Promise<Lookup<T> | undefined> {
   const out: Lookup<T> = { known: [], keyed: [], toAudit: [] };
+  // Headers whose stat is the one DIR kept their facts under are not read (headerStamps.ts).
+  const stamps = keys.headers && HeaderStamps.load(store);
+  keys.headers?.useStamps(stamps);
   let held = 0;
   const hold = heldHitBytes();
   for (let i = 0; i < files.length; i++) {
@@ -80,6 +84,7 @@ export async function lookUpAll<T>(
       out.toAudit.push(i);
     }
   }
+  stamps?.save(store);
   return out;
 }
 
@@ -96,3 +101,14 @@ export function takeHit<T>(l: Lookup<T>, i: number, store: ResultCache, valid: (
   if (!hit || !(typeof hit === 'object' && 'again' in hit)) return hit;
   return store.get(hit.again, valid)?.value ?? 'changed';
 }
+
+/**
+ * After the run: DIR's least recently used entries removed down to `maxBytes`
+ * (ResultCache.evict; 0: no bound), said when any went.
+ */
+export function boundRunCache(store: ResultCache, maxBytes: number, note: (m: string) => void): void {
+  const e = store.evict(maxBytes);
+  if (e.removed) note(`tdx-audit: cache ${store.dir}: ${e.removed} least recently used entr${e.removed === 1 ? 'y' : 'ies'} (${mb(e.removedBytes)}) evicted to stay within --cache-max-size ${mb(maxBytes)}; ${e.kept} kept (${mb(e.keptBytes)})`);
+}
+
+const mb = (n: number) => `${(n / (1 << 20)).toFixed(1)} MiB`;

@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import type { ObjectSearch, PathMapping } from '../audit/objects';
 import { PROFILE_IDS, isProfile, type Profile } from '../x86/profiles';
 import { treeProfile } from '../x86/treeVersion';
+import { parseCacheSize } from './resultCache';
 
 export interface CommonOptions {
   profile: Profile;
@@ -66,6 +67,14 @@ export function optionValue(argv: readonly string[], i: number, flag: string, fa
   const v = argv[i];
   if (v === undefined || v.startsWith('--')) throw fail(`${flag} needs a value`);
   return v;
+}
+
+/** --cache-max-size's value (scan and report): bytes, or a number with K, M or G; 0 for no bound. */
+export function cacheSizeOption(argv: readonly string[], i: number, flag: string, fail: Fail): number {
+  const v = optionValue(argv, i, flag, fail);
+  const n = parseCacheSize(v);
+  if (n === undefined) throw fail(`${flag} takes a size (bytes, or with K, M or G: 512M, 2G; 0 for no bound), not ${v}`);
+  return n;
 }
 
 /** Shared options that take one path. */

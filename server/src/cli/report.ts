@@ -12,9 +12,9 @@
 
 import { createHeaderShareBuffer } from '../c/headerShare';
 import { DEFAULT_PROFILE } from '../x86/profiles';
-import { applyTreeProfile, checkObjectPaths, commonOption, optionValue } from './options';
+import { applyTreeProfile, cacheSizeOption, checkObjectPaths, commonOption, optionValue } from './options';
 import type { ReportFormat } from '../lsp/protocol';
-import { buildReport, FORMATS, reportJob, ReportUsageError, type BuildOptions, type ReportHooks, type ReportJobResult, type ReportRun } from '../audit/report/build';
+import { buildReport, FORMATS, reportJob, ReportUsageError, type BuildOptions, type ReportJobResult, type ReportRun } from '../audit/report/build';
 import { AuditEngine } from '../audit/engine';
 import { batchHost, SiteFilter } from '../audit/sources';
 import { readTextOrUndefined } from '../fs/safeRead';
@@ -23,14 +23,15 @@ import { readSharedImage } from '../audit/objects';
 import { asDoc, type ReportSource } from '../audit/report/doc';
 import { writeReportFiles, type OutputFile } from '../audit/report/write';
 import { resolve } from 'node:path';
-import type { ResultCache } from './resultCache';
-import { openRunCache } from './cacheLookup';
-import { cachedReportJobs } from './reportCache';
+import { DEFAULT_CACHE_MAX_BYTES, type ResultCache } from './resultCache';
+import { boundRunCache, openRunCache } from './cacheLookup';
+import { cachedReportJobs, type PooledRunJobs } from './reportCache';
 
 
 export const REPORT_USAGE =
-  `tdx-audit report <files or dirs...> --out DIR [--format sarif,html,markdown,json] [--force] [--baseline FILE] [--triage FILE] [--objects DIR|FILE]... [--build-dir DIR] [--vmlinux FILE] [--path-map FROM=TO]... [--no-objects] [--profile P] [--no-includes] [--exit-zero] [--jobs N] [--shard K/N] [--config .config] [--allow-list FILE] [--cache DIR]
-      (--cache DIR: keep each file's rows in DIR and answer unchanged files from it, for CI re-runs; the report is the same)`;
+  `tdx-audit report <files or dirs...> --out DIR [--format sarif,html,markdown,json] [--force] [--baseline FILE] [--triage FILE] [--objects DIR|FILE]... [--build-dir DIR] [--vmlinux FILE] [--path-map FROM=TO]... [--no-objects] [--profile P] [--no-includes] [--exit-zero] [--jobs N] [--shard K/N] [--config .config] [--allow-list FILE] [--cache DIR [--cache-max-size SIZE]]
+      (--cache DIR: keep each file's rows in DIR and answer unchanged files from it, for CI re-runs; the report is the same;
+       --cache-max-size SIZE: after the run, least recently used entries go until DIR's take at most SIZE (bytes, or with K, M, G; default 1G; 0: no bound))`;
 
 
 export interface ReportOptions extends BuildOptions {
@@ -42,10 +43,12 @@ export interface ReportOptions extends BuildOptions {
   jobs: number;
   /** --cache DIR: keep each file's rows in DIR and answer unchanged files from it (reportCache.ts); none unless given. */
   cacheDir?: string;
+  /** --cache-max-size: DIR's entries are evicted down to this after the run (0: no bound). */
+  cacheMaxBytes: number;
 }
 
 export function parseReportArgs(argv: string[]): ReportOptions {
-  const o: ReportOptions = { paths: [], out: '', formats: [...FORMATS], force: false, profile: DEFAULT_PROFILE, followIncludes: true, objects: [], jobs: defaultJobs() };
+  const o: ReportOptions = { paths: [], out: '', formats: [...FORMATS], force: false, profile: DEFAULT_PROFILE, followIncludes: true, objects: [], jobs: defaultJobs(), cacheMaxBytes: DEFAULT_CACHE_MAX_BYTES };
   const fail = (m: string) => new ReportUsageError(m);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -57,6 +60,7 @@ export function parseReportArgs(argv: string[]): ReportOptions {
     } else if (a === '--force') o.force = true;
     else if (a === '--exit-zero') o.exitZero = true;
     else if (a === '--cache') o.cacheDir = resolve(optionValue(argv, ++i, a, fail));
+    else if (a === '--cache-max-size') o.cacheMaxBytes = cacheSizeOption(argv, ++i, a, fail);
     else if (a === '--baseline') o.baseline = optionValue(argv, ++i, a, fail);
     else if (a === '--triage') o.triage = optionValue(argv, ++i, a, fail);
     else if (a === '--jobs' || a === '-j') {
@@ -168,7 +172,10 @@ export async function runReport(argv: string[], ioOverrides: Partial<ReportIO> =
     } finally {
       bar.done();
     }
-    if (cache && run !== 'cancelled') io.stderr(`${cache.store.summary()}\n`);
+    if (cache && run !== 'cancelled') {
+      io.stderr(`${cache.store.summary()}\n`);
+      boundRunCache(cache.store, o.cacheMaxBytes, note);
+    }
     if (run === 'cancelled') {
       io.stderr('tdx-audit: interrupted; no report written\n');
       return exitCode;
@@ -195,8 +202,9 @@ function openCache(dir: string, note: (m: string) => void): { store: ResultCache
 }
 
 /** Report's files audited on `jobs` threads (pool.ts), each worker with its own engine. */
-function pooledJobs(jobs: number, signal: AbortSignal, note: (m: string) => void): NonNullable<ReportHooks['runJobs']> {
-  return (files, job, emit) => {
+function pooledJobs(jobs: number, signal: AbortSignal, note: (m: string) => void): PooledRunJobs {
+  // `headers`: with --cache, what the key pass read (reportCache.ts), so the audits do not read it again.
+  return (files, job, emit, headers) => {
     // vmlinux read once, into memory the workers share, instead of once per worker; its
     // .debug_info (166 MiB of 6.1's 225) stays in the file: each worker reads the units it joins.
     const vmlinux = job.config.objects?.vmlinux;
@@ -205,9 +213,10 @@ function pooledJobs(jobs: number, signal: AbortSignal, note: (m: string) => void
     return runPool<ReportJobResult>({
       files,
       jobs,
-      workerData: { task: 'report', config: job.config, report: job.settings, images: image ? [image] : [], headerShare: jobs > 1 ? createHeaderShareBuffer() : undefined },
+      workerData: { task: 'report', config: job.config, report: job.settings, images: image ? [image] : [], headerShare: jobs > 1 ? (headers?.share?.() ?? createHeaderShareBuffer()) : undefined },
       local: async () => {
-        const engine = await AuditEngine.create(batchHost());
+        const known = headers?.known;
+        const engine = await AuditEngine.create(known ? { ...batchHost(), knownHeaderFacts: known } : batchHost());
         engine.configure(job.config);
         engine.objects.batchMode();
         if (image) engine.objects.shareImage(image);

@@ -20,9 +20,22 @@ import { DEFINING_FILES, type FileReportRows } from '../audit/report/model';
 import { readSpooledRows } from '../audit/report/spool';
 import { stampOf, type ResultCache } from './resultCache';
 import { ENTRY_CHANGED, lookUpAll, takeHit } from './cacheLookup';
-import { ScanKeys } from './resultKeys';
+import { ScanKeys, type HeaderClosures } from './resultKeys';
+import { createHeaderShareBuffer, HeaderShare } from '../c/headerShare';
 
 type RunJobs = NonNullable<ReportHooks['runJobs']>;
+
+/** What the audits of a cached run take from its key pass: the headers it read (ScanKeys.headers). */
+export interface KnownHeaders {
+  /** The workers' header share, made holding the key pass's header facts (HeaderClosures.publish); asked for only when there are workers. */
+  share?: () => SharedArrayBuffer;
+  /** The same facts for an engine on this thread (engine.ts EngineHost.knownHeaderFacts). */
+  known?: (p: string) => ReturnType<HeaderClosures['known']>;
+}
+
+/** Report's pool (cli/report.ts), given the headers a cached run's key pass read. */
+export type PooledRunJobs = (...a: [...Parameters<RunJobs>, KnownHeaders?]) => ReturnType<RunJobs>;
+
 
 /** What an entry holds: a file's rows, or that it has none (a skip is not kept: it may pass). */
 type CachedRows = { kind: 'rows'; rows: FileReportRows } | { kind: 'none' };
@@ -54,7 +67,7 @@ export function reportKeySettings(settings: ReportJobSettings): { task: string }
  * misses go to `run`, their rows stored as they come back (read back from the spool
  * a worker wrote them to). Returns early, having emitted less, when `signal` aborts.
  */
-export function cachedReportJobs(run: RunJobs, store: ResultCache, build: string, signal: AbortSignal, note: (m: string) => void): RunJobs {
+export function cachedReportJobs(run: PooledRunJobs, store: ResultCache, build: string, signal: AbortSignal, note: (m: string) => void): RunJobs {
   return async (files, job, emit) => {
     const keys = new ScanKeys(build, job.config, reportKeySettings(job.settings));
     const valid = (file: string) => (v: unknown): v is CachedRows => isCachedRows(v, file);
@@ -72,6 +85,17 @@ export function cachedReportJobs(run: RunJobs, store: ResultCache, build: string
       }
     };
     if (toAudit.length) {
+      // The audits take the headers the key pass read instead of reading them again.
+      const headers: KnownHeaders = {};
+      if (keys.headers) {
+        const h = keys.headers;
+        headers.known = (p) => h.known(p);
+        headers.share = () => {
+          const buffer = createHeaderShareBuffer();
+          h.publish(new HeaderShare(buffer));
+          return buffer;
+        };
+      }
       await run(
         toAudit.map((i) => files[i]!),
         job,
@@ -92,6 +116,7 @@ export function cachedReportJobs(run: RunJobs, store: ResultCache, build: string
           }
           emit(i, r);
         },
+        headers,
       );
     }
     // The rest are hits; spooling them is synchronous work too.

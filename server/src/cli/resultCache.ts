@@ -14,8 +14,15 @@
 //   - the body must be JSON the caller's `valid` accepts.
 // Writes go only inside DIR: a temporary file created exclusively there, then renamed
 // over the entry (atomic; a symlink at the entry's name is replaced, not followed).
+//
+// DIR is bounded (--cache-max-size): a hit sets its entry's mtime to now through the
+// descriptor it was read from (futimes: never a path that could be swapped), and after
+// the run the least recently used entries go until DIR's entries fit (evict). Only our
+// own entry files are ever removed: a name `<64 hex>.entry` that lstat says is a
+// regular file (not a symlink, a folder or a FIFO); anything else in DIR is left alone
+// and not counted.
 
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, futimesSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 
@@ -38,28 +45,38 @@ export class ResultCache {
   private constructor(
     readonly dir: string,
     private readonly warn: (m: string) => void,
+    private readonly maxWarnings: number,
   ) {}
 
-  /** The cache at `dir` (created if absent), or a message saying why it cannot be used. */
-  static open(dir: string, warn: (m: string) => void): ResultCache | { error: string } {
+  /**
+   * The cache at `dir` (created if absent), or a message saying why it cannot be used.
+   * `maxWarnings`: said one by one before they are only counted (a worker's cache says
+   * all of its own to the main thread's, which counts them: relay).
+   */
+  static open(dir: string, warn: (m: string) => void, maxWarnings = MAX_WARNINGS): ResultCache | { error: string } {
     try {
       mkdirSync(dir, { recursive: true });
       if (!statSync(dir).isDirectory()) return { error: `--cache ${dir}: not a directory` };
     } catch (e) {
       return { error: `--cache ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
     }
-    return new ResultCache(dir, warn);
+    return new ResultCache(dir, warn, maxWarnings);
   }
 
   private pathOf(key: string): string {
     return join(this.dir, `${key}.entry`);
   }
 
-  private bad(key: string, why: string): undefined {
-    if (this.warned < MAX_WARNINGS) {
+  /** Says a warning, or counts it past the first few. */
+  relay(message: string): void {
+    if (this.warned < this.maxWarnings) {
       this.warned++;
-      this.warn(`tdx-audit: cache entry ${this.pathOf(key)}: ${why}; ignored (the file is audited again)`);
+      this.warn(message);
     } else this.unsaid++;
+  }
+
+  private bad(key: string, why: string): undefined {
+    this.relay(`tdx-audit: cache entry ${this.pathOf(key)}: ${why}; ignored (the file is audited again)`);
     return undefined;
   }
 
@@ -74,25 +91,31 @@ export class ResultCache {
       if (code === 'ENOENT') return undefined;
       return this.bad(key, code === 'ELOOP' ? 'a symlink' : `cannot open (${code ?? 'error'})`);
     }
-    let text: string;
     try {
-      const st = fstatSync(fd);
-      if (!st.isFile()) return this.bad(key, st.isFIFO() ? 'a FIFO' : st.isDirectory() ? 'a directory' : 'not a regular file');
-      if (st.size > MAX_ENTRY_BYTES) return this.bad(key, `larger than ${MAX_ENTRY_BYTES} bytes`);
-      const buf = Buffer.alloc(st.size);
-      let n = 0;
-      while (n < buf.length) {
-        const k = readSync(fd, buf, n, buf.length - n, n);
-        if (k <= 0) break;
-        n += k;
-      }
-      if (n < buf.length) return this.bad(key, 'shorter than its size');
-      text = buf.toString('utf8');
+      const v = this.read(fd, key, valid);
+      if (v) touch(fd);
+      return v;
     } catch (e) {
       return this.bad(key, `unreadable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     } finally {
       closeSync(fd);
     }
+  }
+
+  /** The entry open on `fd`, checked: its value and size, or undefined (and a warning). */
+  private read<T>(fd: number, key: string, valid: (v: unknown) => v is T): { value: T; bytes: number } | undefined {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return this.bad(key, st.isFIFO() ? 'a FIFO' : st.isDirectory() ? 'a directory' : 'not a regular file');
+    if (st.size > MAX_ENTRY_BYTES) return this.bad(key, `larger than ${MAX_ENTRY_BYTES} bytes`);
+    const buf = Buffer.alloc(st.size);
+    let n = 0;
+    while (n < buf.length) {
+      const k = readSync(fd, buf, n, buf.length - n, n);
+      if (k <= 0) break;
+      n += k;
+    }
+    if (n < buf.length) return this.bad(key, 'shorter than its size');
+    const text = buf.toString('utf8');
     const eol = text.indexOf('\n');
     const head = (eol < 0 ? text : text.slice(0, eol)).split(' ');
     const body = eol < 0 ? '' : text.slice(eol + 1);
@@ -131,11 +154,89 @@ export class ResultCache {
     }
   }
 
+  /**
+   * Removes the least recently used entries (oldest mtime first: a hit touches its
+   * entry, a write makes it) until DIR's entries take at most `maxBytes`; 0 bounds
+   * nothing. Only our own entries are counted and removed (the file's header). A
+   * failure to remove one is a warning, and the rest go on.
+   */
+  evict(maxBytes: number): { kept: number; keptBytes: number; removed: number; removedBytes: number } {
+    const out = { kept: 0, keptBytes: 0, removed: 0, removedBytes: 0 };
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch (e) {
+      this.relay(`tdx-audit: cache ${this.dir}: not listed for eviction (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      return out;
+    }
+    const own: { name: string; bytes: number; used: number }[] = [];
+    for (const name of names) {
+      if (!ENTRY_NAME.test(name)) continue;
+      try {
+        const st = lstatSync(join(this.dir, name));
+        if (st.isFile()) own.push({ name, bytes: st.size, used: st.mtimeMs });
+      } catch {
+        // gone meanwhile (another run evicting): nothing to count
+      }
+    }
+    let total = own.reduce((n, e) => n + e.bytes, 0);
+    if (maxBytes > 0 && total > maxBytes) {
+      // Oldest first; equal times by name, so two runs agree on the order.
+      own.sort((a, b) => a.used - b.used || (a.name < b.name ? -1 : 1));
+      for (const e of own) {
+        if (total <= maxBytes) break;
+        try {
+          unlinkSync(join(this.dir, e.name));
+          out.removed++;
+          out.removedBytes += e.bytes;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+            this.relay(`tdx-audit: cache entry ${join(this.dir, e.name)}: not evicted (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+            continue;
+          }
+        }
+        total -= e.bytes;
+      }
+    }
+    out.kept = own.length - out.removed;
+    out.keptBytes = total;
+    return out;
+  }
+
   /** The run's line for stderr. */
   summary(): string {
     const more = this.unsaid ? ` (${this.unsaid} more bad entries not listed)` : '';
     return `tdx-audit: cache ${this.dir}: ${this.hits} of ${this.hits + this.misses} file(s) answered from the cache, ${this.misses} audited${more}`;
   }
+}
+
+/**
+ * Marks an entry used now, for eviction: through the descriptor it was read from (the
+ * entry read, not whatever the name is now). An entry we cannot touch (a read-only
+ * cache, another user's file) is still a hit: it is only evicted sooner.
+ */
+function touch(fd: number): void {
+  try {
+    const now = new Date();
+    futimesSync(fd, now, now);
+  } catch {
+    // not ours to touch
+  }
+}
+
+/** The name of one of our entries (pathOf): a SHA-256 in hex. */
+const ENTRY_NAME = /^[0-9a-f]{64}\.entry$/;
+
+/** --cache-max-size's default: 1 GiB (the five trees of issue 15 take 24 MB of scan entries, a report's about twice its scan's). */
+export const DEFAULT_CACHE_MAX_BYTES = 1 << 30;
+
+/** A size as --cache-max-size takes it: bytes, or a number with K, M or G (1024-based); 0 for no bound. Undefined when not one. */
+export function parseCacheSize(s: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)([KMG]i?B?|B)?$/i.exec(s.trim());
+  if (!m) return undefined;
+  const unit = (m[2] ?? '').toUpperCase()[0];
+  const n = Number(m[1]) * (unit === 'K' ? 1024 : unit === 'M' ? 1024 ** 2 : unit === 'G' ? 1024 ** 3 : 1);
+  return Number.isFinite(n) && n <= Number.MAX_SAFE_INTEGER ? Math.floor(n) : undefined;
 }
 
 /**

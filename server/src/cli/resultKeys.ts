@@ -13,18 +13,25 @@
 //     hash and where each of its includes resolved, or why not. The walk is redone
 //     each run, so a header that appears earlier on the include path (and would
 //     shadow another) changes the key too. It reaches at least what the engine reads
-//     (no walk budget here): conservative;
+//     (no walk budget here): conservative. A header whose lstat is the one DIR kept its
+//     facts under, taken 3 s or more after it last changed, is not read (headerStamps.ts);
 //   - its objects, when objects are read: every candidate the object store would try
-//     (ObjectStore.candidates), by bytes, and, when one exists, its and the source's
-//     mtimes (the freshness check compares them). A vmlinux is hashed once a run.
+//     (ObjectStore.candidates), by bytes, and, for each one that exists, what the
+//     freshness check concludes from its and the source's mtimes (older by how much,
+//     or not: compiled/freshness.ts olderThanSource), not the times themselves. A
+//     vmlinux is hashed once a run.
 
-import { closeSync, openSync, readSync, statSync, type Stats } from 'node:fs';
+import { closeSync, lstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { batchHost, hasIncludeLine, namesSite } from '../audit/sources';
 import { loadCompileCommands } from '../audit/compile';
 import type { AuditConfig } from '../audit/engine';
 import { ObjectStore, type ObjectSearch } from '../audit/objects';
+import { olderThanSource } from '../audit/compiled/freshness';
+import { sharedFactsKey } from '../c/headerIndex';
+import type { HeaderShare } from '../c/headerShare';
+import { settled, stampOf, type HeaderStamps } from './headerStamps';
 import { IncludeResolver, includeDirectives, resolveInclude, type CompileEntry, type IncludeContext, type IncludeDirective, type Resolution } from '../c/includePath';
 
 /** Bumped when the entry's meaning changes without the tool's bytes changing (never, so far). */
@@ -105,8 +112,13 @@ export class HeaderClosures {
   private readonly contexts = new Map<string, Walk>();
   private readonly resolver: IncludeResolver;
   private walks = 0;
+  private stamps: HeaderStamps | undefined;
 
-  constructor(private readonly setup: AuditConfig['includes']) {
+  /** `lstat`: the file system's (tests give a coarser one: a filesystem whose times have whole seconds). */
+  constructor(
+    private readonly setup: AuditConfig['includes'],
+    private readonly lstat: (p: string) => Stats | undefined = (p) => lstatSync(p, { throwIfNoEntry: false }),
+  ) {
     // The engine's resolver (engine.ts): compile databases read once a run.
     const dbs = new Map<string, Map<string, CompileEntry>>();
     const lookup = (db: string, f: string) => {
@@ -122,28 +134,85 @@ export class HeaderClosures {
     this.resolver = new IncludeResolver((p) => host.readFile(p), lookup, true);
   }
 
+  /**
+   * What the walks read of `p`: its text's facts, or why the read failed; undefined
+   * when it was only stat'ed as absent or never met. An engine on this thread takes
+   * these instead of reading the header again (engine.ts EngineHost.knownHeaderFacts).
+   */
+  known(p: string): Facts | undefined {
+    const f = this.facts.get(p);
+    return f === NOT_THERE ? undefined : f;
+  }
+
+  /**
+   * Hands what the walks read to the workers of the run through their header share,
+   * under the key their engines look a header's facts up by (headerIndex.ts
+   * sharedFactsKey), so that no worker reads and hashes a header the key pass read
+   * (up to `maxBytes` of the share's data area, which the header components need too).
+   * Returns the headers published.
+   */
+  publish(share: HeaderShare, maxBytes = SHARED_FACTS_BYTES): number {
+    let n = 0;
+    let bytes = 0;
+    for (const [p, f] of this.facts) {
+      if (f === NOT_THERE) continue;
+      const json = JSON.stringify(f);
+      if ((bytes += json.length) > maxBytes) break;
+      const key = sharedFactsKey(p);
+      const c = share.claimJson(key, false);
+      if (!c || !('mine' in c)) continue; // already there
+      share.publishJson(key, f);
+      n++;
+    }
+    return n;
+  }
+
+  /** Header facts kept in DIR under their stat (headerStamps.ts): a header whose stat is the kept one is not read. */
+  useStamps(stamps: HeaderStamps | undefined): void {
+    this.stamps = stamps;
+  }
+
   private factsOf(p: string): Facts {
     let f = this.facts.get(p);
-    if (!f) {
-      // Most probes of an include search are of files that are not there: a stat says
-      // so without the safe reader's realpath and its error (a dangling symlink is
-      // missing to both; a loop throws here and is left to the reader).
-      let absent = false;
-      try {
-        absent = statSync(p, { throwIfNoEntry: false }) === undefined;
-      } catch {
-        absent = false;
-      }
-      if (absent) {
-        f = NOT_THERE;
-        this.facts.set(p, f);
-        return f;
-      }
-      const r = this.read(p);
-      f = 'text' in r ? { hash: createHash('sha1').update(r.text).digest('hex'), directives: includeDirectives(r.text) } : r;
-      this.facts.set(p, f);
+    if (f) return f;
+    // Taken before the stat: a header whose ctime is not SETTLE_MS older is not kept.
+    const readAt = this.stamps ? Date.now() : 0;
+    // Most probes of an include search are of files that are not there: a stat says
+    // so without the safe reader's realpath and its error (a dangling symlink is
+    // missing to both; a loop throws here and is left to the reader).
+    let st: Stats | undefined;
+    let absent = false;
+    try {
+      st = this.lstat(p);
+      if (st === undefined) absent = true;
+      else if (st.isSymbolicLink()) absent = statSync(p, { throwIfNoEntry: false }) === undefined;
+    } catch {
+      absent = false;
     }
+    if (absent) {
+      this.facts.set(p, NOT_THERE);
+      return NOT_THERE;
+    }
+    const stamp = this.stamps ? stampOf(st) : undefined;
+    const kept = stamp === undefined ? undefined : this.stamps!.get(p, stamp);
+    if (kept) {
+      this.facts.set(p, kept);
+      return kept;
+    }
+    const r = this.read(p);
+    f = 'text' in r ? { hash: createHash('sha1').update(r.text).digest('hex'), directives: includeDirectives(r.text) } : r;
+    // Kept for the next run only when settled, and when the read saw the file the stat did.
+    if (stamp !== undefined && 'hash' in f && settled(st!, readAt) && stampOf(this.lstatOrNone(p)) === stamp) this.stamps!.put(p, stamp, f);
+    this.facts.set(p, f);
     return f;
+  }
+
+  private lstatOrNone(p: string): Stats | undefined {
+    try {
+      return this.lstat(p);
+    } catch {
+      return undefined;
+    }
   }
 
   private resolve(d: IncludeDirective, from: string, w: Walk): Resolution {
@@ -224,6 +293,13 @@ export class HeaderClosures {
   }
 }
 
+/**
+ * Bytes of the key pass's header facts handed to a run's workers through their header
+ * share (HeaderClosures.publish): its data area is 48 MB, and the header components the
+ * workers analyse go there too.
+ */
+export const SHARED_FACTS_BYTES = 16 * 1024 * 1024;
+
 /** Object candidates of each file, by bytes (each object hashed once a run). */
 export class ObjectDigests {
   private readonly store = new ObjectStore(1);
@@ -233,7 +309,12 @@ export class ObjectDigests {
 
   digest(file: string): string {
     const h = createHash('sha256');
-    let any = false;
+    let source: number | undefined;
+    try {
+      source = statSync(file).mtimeMs;
+    } catch {
+      source = undefined;
+    }
     for (const c of this.store.candidates(file, this.search)) {
       let st: Stats | undefined;
       try {
@@ -245,18 +326,13 @@ export class ObjectDigests {
         h.update(`${c.path}\0absent\0`);
         continue;
       }
-      any = true;
       let d = this.byPath.get(c.path);
       if (d === undefined) this.byPath.set(c.path, (d = fileDigest(c.path, st) ?? `not a regular file ${st.mode}`));
-      h.update(`${c.path}\0${c.origin}\0${d}\0${st.mtimeMs}\0`);
-    }
-    // The freshness check compares the source's mtime with the object's.
-    if (any) {
-      try {
-        h.update(`source mtime ${statSync(file).mtimeMs}`);
-      } catch {
-        h.update('source mtime ?');
-      }
+      // Of the times, only what the freshness check concludes from them reaches the
+      // result (the age it shows, or nothing): a fresh checkout's new times, in the
+      // same order, keep the entry.
+      const older = source === undefined ? 'source time ?' : (olderThanSource(st.mtimeMs, source) ?? 'not older');
+      h.update(`${c.path}\0${c.origin}\0${d}\0${older}\0`);
     }
     return h.digest('hex');
   }
@@ -265,7 +341,8 @@ export class ObjectDigests {
 /** The keys of one scan run's files (or a report's: `task` names what else its results depend on). */
 export class ScanKeys {
   private readonly base: string;
-  private readonly headers: HeaderClosures | undefined;
+  /** The include closures' walk (undefined with --no-includes): what it read serves the run's engines (HeaderClosures.known, publish). */
+  readonly headers: HeaderClosures | undefined;
   private readonly objects: ObjectDigests | undefined;
 
   /**

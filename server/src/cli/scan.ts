@@ -5,7 +5,7 @@
 
 import { resolve } from 'node:path';
 import { batchHost, discoverSources, SourceError } from '../audit/sources';
-import { applyTreeProfile, checkObjectPaths, commonOption, objectSearchOf, objectsNamed, optionValue, shardOf, UsageError, type CommonOptions } from './options';
+import { applyTreeProfile, cacheSizeOption, checkObjectPaths, commonOption, objectSearchOf, objectsNamed, optionValue, shardOf, UsageError, type CommonOptions } from './options';
 import { findTreeRoot } from '../audit/report/provenance';
 import { DEFAULT_PROFILE } from '../x86/profiles';
 import { AuditEngine } from '../audit/engine';
@@ -18,13 +18,16 @@ import { VERSION } from './scanOutput';
 import { jsonWriter, textWriter } from './scanWriter';
 import { defaultJobs, scanFiles, type ScanCache } from './scanPool';
 import { ScanKeys } from './resultKeys';
-import { openRunCache } from './cacheLookup';
+import { boundRunCache, openRunCache } from './cacheLookup';
+import { DEFAULT_CACHE_MAX_BYTES } from './resultCache';
 
-export const SCAN_USAGE = `tdx-audit scan <files or dirs...> [--format text|json] [--profile P] [--no-includes] [--no-header-cache | --header-cache-dir DIR] [--exit-zero] [--jobs N] [--shard K/N] [--cache DIR]
+export const SCAN_USAGE = `tdx-audit scan <files or dirs...> [--format text|json] [--profile P] [--no-includes] [--no-header-cache | --header-cache-dir DIR] [--exit-zero] [--jobs N] [--shard K/N] [--cache DIR [--cache-max-size SIZE]]
                  [--objects DIR|FILE]... [--build-dir DIR] [--source-root DIR] [--vmlinux FILE]
                  [--path-map FROM=TO]... [--no-objects]
       (the .o beside each source is read unless --no-objects; --path-map: the objects name FROM, the sources are under TO;
-       --cache DIR: keep each file's result in DIR and answer unchanged files from it, for CI re-runs)
+       --cache DIR: keep each file's result in DIR and answer unchanged files from it, for CI re-runs;
+       --cache-max-size SIZE: after the run, least recently used entries go until DIR's take at most SIZE
+       (bytes, or with K, M, G; default 1G; 0: no bound))
   tdx-audit scan --vmlinux FILE [--format text|json] [--profile P]      (binary inventory, no sources)`;
 
 /** Includes not followed that a scan names on stderr (each once; a kernel tree without generated headers has many). */
@@ -48,10 +51,12 @@ interface ScanOptions extends CommonOptions {
   search?: ObjectSearch;
   /** --cache DIR: the warm result cache (resultCache.ts); none unless given. */
   cacheDir?: string;
+  /** --cache-max-size: DIR's entries are evicted down to this after the run (0: no bound). */
+  cacheMaxBytes: number;
 }
 
 function parseScanArgs(argv: string[]): ScanOptions {
-  const o: ScanOptions = { paths: [], format: 'text', profile: DEFAULT_PROFILE, followIncludes: true, exitZero: false, headerCache: true, objects: [], jobs: defaultJobs() };
+  const o: ScanOptions = { paths: [], format: 'text', profile: DEFAULT_PROFILE, followIncludes: true, exitZero: false, headerCache: true, objects: [], jobs: defaultJobs(), cacheMaxBytes: DEFAULT_CACHE_MAX_BYTES };
   const fail = (m: string) => new UsageError(m);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -66,6 +71,7 @@ function parseScanArgs(argv: string[]): ScanOptions {
     else if (a === '--no-header-cache') o.headerCache = false;
     else if (a === '--header-cache-dir') o.headerCacheDir = resolve(optionValue(argv, ++i, a, fail));
     else if (a === '--cache') o.cacheDir = resolve(optionValue(argv, ++i, a, fail));
+    else if (a === '--cache-max-size') o.cacheMaxBytes = cacheSizeOption(argv, ++i, a, fail);
     else if (a === '--jobs' || a === '-j') {
       const v = optionValue(argv, ++i, a, fail);
       if (!/^[1-9]\d{0,2}$/.test(v)) throw new UsageError(`${a} takes a number of threads (1-999), not ${v}`);
@@ -127,8 +133,8 @@ export async function runScan(argv: string[], write: (s: string) => void, warn: 
     files,
     config,
     o.jobs,
-    async () => {
-      const engine = await AuditEngine.create(batchHost());
+    async (_read, known) => {
+      const engine = await AuditEngine.create(known ? { ...batchHost(), knownHeaderFacts: known } : batchHost());
       engine.configure(config);
       return engine;
     },
@@ -150,7 +156,10 @@ export async function runScan(argv: string[], write: (s: string) => void, warn: 
   );
   const skipped = [...walkSkipped, ...runSkipped];
   writer.finish(skipped, cache && { hits: cache.store.hits, audited: cache.store.misses });
-  if (cache) warn(cache.store.summary());
+  if (cache) {
+    warn(cache.store.summary());
+    boundRunCache(cache.store, o.cacheMaxBytes, warn);
+  }
   for (const s of skipped) warn(`tdx-audit: ${s.file}: ${s.why.startsWith('skipped') ? s.why : `skipped: ${s.why}`}`);
   // Stale or broken objects are named one by one; files without any object are counted.
   for (const m of stale) warn(`tdx-audit: ${m}`);

@@ -7,9 +7,9 @@ import { readTextOrUndefined } from '../fs/safeRead';
 import { fileResult, isScanFileResult, type ScanFileResult } from './scanOutput';
 import { stampOf, type ResultCache } from './resultCache';
 import { ENTRY_CHANGED, lookUpAll, takeHit } from './cacheLookup';
-import type { ScanKeys } from './resultKeys';
+import type { HeaderClosures, ScanKeys } from './resultKeys';
 import { runPool, workerHeapMb, recycling, noteRetried, heavyFile } from './pool';
-import { createHeaderShareBuffer } from '../c/headerShare';
+import { createHeaderShareBuffer, HeaderShare } from '../c/headerShare';
 
 export { defaultJobs } from './pool';
 export type { ScanFileResult };
@@ -30,6 +30,15 @@ export function scanResultWeight(x: ScanJobResult): number {
   return 1 + r.sites.length + r.functions.length + r.instructions.length + r.objectFunctions.length;
 }
 
+/**
+ * A thread's engine; `known` (a --cache run) gives it the header facts the key pass
+ * read (engine.ts EngineHost.knownHeaderFacts).
+ */
+export type LocalEngine = (
+  read: (p: string) => string | undefined,
+  known?: (p: string) => ReturnType<HeaderClosures['known']>,
+) => Promise<Pick<AuditEngine, 'auditOnce' | 'mayHoldSitesThroughHeaders'>>;
+
 /** The result cache of a run (--cache): where entries are, and how a file's key is made. */
 export interface ScanCache {
   store: ResultCache;
@@ -49,7 +58,7 @@ export async function scanFiles(
   files: readonly string[],
   config: Partial<AuditConfig>,
   jobs: number,
-  local: (read: (p: string) => string | undefined) => Promise<Pick<AuditEngine, 'auditOnce' | 'mayHoldSitesThroughHeaders'>>,
+  local: LocalEngine,
   emit: (r: ScanFileResult) => void,
   note: (m: string) => void = () => {},
   cache?: ScanCache,
@@ -61,6 +70,14 @@ export async function scanFiles(
   const valid = (file: string) => (v: unknown): v is CachedJob => isCachedJob(v, file);
   const found = (await lookUpAll(files, store, keys, valid, (v) => v.kind === 'no-sites', note))!;
   const { keyed, toAudit } = found;
+  // The audits take the headers the key pass read instead of reading them again: on
+  // this thread from the key walk itself, on workers through the run's header share.
+  const known = keys.headers && ((p: string) => keys.headers!.known(p));
+  let share: SharedArrayBuffer | undefined;
+  if (toAudit.length && jobs > 1 && keys.headers) {
+    share = createHeaderShareBuffer();
+    keys.headers.publish(new HeaderShare(share));
+  }
   // Skips in the files' order: the audit's, and a hit whose entry went bad since it was read.
   const skipped: { file: string; why: string }[] = [];
   let next = 0;
@@ -75,9 +92,10 @@ export async function scanFiles(
     toAudit.map((i) => files[i]!),
     config,
     jobs,
-    local,
+    (read) => local(read, known),
     emit,
     note,
+    share,
     (j, x) => {
       const i = toAudit[j]!;
       answered(i);
@@ -98,14 +116,18 @@ function isCachedJob(v: unknown, file: string): v is CachedJob {
   return (o.kind === 'no-sites' && Object.keys(o).length === 1) || (o.kind === 'result' && isScanFileResult(o.result, file));
 }
 
-/** The audit of `files` on the pool; `before` sees each answer before it is emitted. */
+/**
+ * The audit of `files` on the pool; `share`: the workers' header share when the caller
+ * made (and filled) it; `before` sees each answer before it is emitted.
+ */
 async function auditFiles(
   files: readonly string[],
   config: Partial<AuditConfig>,
   jobs: number,
-  local: (read: (p: string) => string | undefined) => Promise<Pick<AuditEngine, 'auditOnce' | 'mayHoldSitesThroughHeaders'>>,
+  local: LocalEngine,
   emit: (r: ScanFileResult) => void,
   note: (m: string) => void,
+  share?: SharedArrayBuffer,
   before?: (index: number, x: ScanJobResult) => void,
 ): Promise<{ file: string; why: string }[]> {
   const skipped: { file: string; why: string }[] = [];
@@ -115,7 +137,7 @@ async function auditFiles(
   await runPool<ScanJobResult>({
     files,
     jobs,
-    workerData: { task: 'scan', config, headerShare: jobs > 1 ? createHeaderShareBuffer() : undefined },
+    workerData: { task: 'scan', config, headerShare: jobs > 1 ? (share ?? createHeaderShareBuffer()) : undefined },
     local: async () => {
       const engine = await local(read);
       // Each file is joined once, in path order: objects keep only the last file's decoded units.

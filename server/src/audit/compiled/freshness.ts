@@ -86,13 +86,23 @@ export function judgeFreshness(choice: ObjectChoice, source: string, text: strin
         (edited ? 'save and rebuild the object' : 'rebuild the object'),
     };
   }
-  if (info.mtimeMs !== undefined && info.sourceMtimeMs !== undefined && info.mtimeMs + 1000 < info.sourceMtimeMs && unedited(text, diskText)) {
+  const age = info.mtimeMs !== undefined && info.sourceMtimeMs !== undefined ? olderThanSource(info.mtimeMs, info.sourceMtimeMs) : undefined;
+  if (age !== undefined && unedited(text, diskText)) {
     // Older, but every inlined call it records still sits where the text has it: the
     // instructions are shown, with the age in the message.
     info.state = 'older-than-source';
-    info.message = `${choice.object.path} is older than the source (by ${formatAge(info.sourceMtimeMs - info.mtimeMs)}); the ${check.checked} functions it records are still where the text has them`;
+    info.message = `${choice.object.path} is older than the source (by ${age}); the ${check.checked} functions it records are still where the text has them`;
   }
   return info;
+}
+
+/**
+ * All the freshness check takes from the two files' times: the age it shows when the
+ * object is older than the source by more than a second, else undefined. (The result
+ * cache keys on this, not on the times: cli/resultKeys.ts ObjectDigests.)
+ */
+export function olderThanSource(objectMtimeMs: number, sourceMtimeMs: number): string | undefined {
+  return objectMtimeMs + 1000 < sourceMtimeMs ? formatAge(sourceMtimeMs - objectMtimeMs) : undefined;
 }
 
 function unedited(text: string, diskText: (() => string | undefined) | undefined): boolean {
