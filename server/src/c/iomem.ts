@@ -364,21 +364,28 @@ export class DerefFinder {
     // order three requests sorted by start gave: at one start, pointers, then
     // subscripts, then members, each kind in document order.
     const found = indexedNodesOf(root, DEREF_KINDS);
-    const order = Array.from({ length: found.length }, (_, i) => i);
-    const rank = order.map((i) => DEREF_KINDS.indexOf(found.kind(i)));
-    const starts = order.map((i) => found.start(i));
-    order.sort((a, b) => starts[a]! - starts[b]! || rank[a]! - rank[b]! || a - b);
     // Every non-null `remaining` starts at an identifier of an __iomem variable or at
     // a field name declared __iomem, both inside the expression's own text: a
     // candidate naming none of them is no access (most dereferences of a driver),
     // and is passed over without making its Node or asking the tree anything else.
+    // The test depends on the candidate alone, so the candidates are filtered first
+    // and only those kept are ordered (the order below, restricted to them).
     const names = this.iomemNames();
-    for (const i of order) {
-      const end = found.end(i);
-      const text = parsedText === undefined ? found.node(i).text : parsedText.slice(starts[i], end);
-      if (!namesWord(text, (w) => names.has(w))) continue;
+    const isName = (w: string) => names.has(w);
+    const kept: number[] = [];
+    for (let i = 0; i < found.length; i++) {
+      const text = parsedText === undefined ? found.node(i).text : parsedText.slice(found.start(i), found.end(i));
+      if (!namesWord(text, isName)) continue;
       // A pointer_expression begins with its operator (`*` or `&`) token.
       if (found.kind(i) === 'pointer_expression' && text[0] === '&') continue;
+      kept.push(i);
+    }
+    if (kept.length > 1) {
+      const rank = (i: number) => DEREF_KINDS.indexOf(found.kind(i));
+      kept.sort((a, b) => found.start(a) - found.start(b) || rank(a) - rank(b) || a - b);
+    }
+    for (const i of kept) {
+      const end = found.end(i);
       const n = found.node(i);
       this.fn = enclosing(this.defs, n.startIndex);
       if (!this.fn) continue; // initialisers of globals are not run-time accesses
