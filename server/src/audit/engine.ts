@@ -386,12 +386,13 @@ export class AuditEngine {
       if (r) return r.result.analysis;
     }
     const parsed = this.parser.parse(file, text);
-    const trace = emptyTrace();
-    const result = analyzeFile(this.parser, parsed, file, imported, { trace });
-    // The memory of a next edit (with the imports' key: a JSON string of everything the
-    // headers declare) is not made for a batch audit, which forgets it when it returns
-    // (auditOnce): generated and region-less files come this way.
-    const next = this.once ? undefined : memoryOf(text, parsed, result, trace, knowledgeKey(imported));
+    // The memory of a next edit (the provenance trace it keeps, the imports' key: a JSON
+    // string of everything the headers declare) is not made for a batch audit, which
+    // would forget it when it returns (auditOnce): generated and region-less files come
+    // this way. The trace only records; the analysis is the same without it.
+    const trace = this.once ? undefined : emptyTrace();
+    const result = analyzeFile(this.parser, parsed, file, imported, trace ? { trace } : {});
+    const next = trace && memoryOf(text, parsed, result, trace, knowledgeKey(imported));
     if (next) {
       this.memory.set(file, next);
       this.knowledgeOf.set(file, imported);
