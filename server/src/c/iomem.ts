@@ -4,7 +4,7 @@
 // cannot decode. Declarations are found where the annotation stood before it was
 // blanked for parsing.
 
-import { fieldText, indexedNodesOf, isDotMemberOf, mayBeInside, nodesOf } from './nodeIndex';
+import { fieldText, indexedNodesOf, isDotMemberOf, mayBeInside } from './nodeIndex';
 import type { Node, Tree } from 'web-tree-sitter';
 import { MAX_EXPRESSION_NESTING, Types } from './ctypes';
 import { addField, fieldIn, type IomemDecl, type Knowledge } from './knowledge';
@@ -18,6 +18,8 @@ const DEREF_KINDS = ['pointer_expression', 'subscript_expression', 'field_expres
 const DECL_TYPES = new Set(['declaration', 'parameter_declaration', 'field_declaration']);
 const NOT_EVALUATED_KINDS = ['sizeof_expression', 'alignof_expression', 'offsetof_expression', 'typeof_specifier', 'macro_type_specifier'];
 const NOT_EVALUATED = new Set(NOT_EVALUATED_KINDS);
+/** What may follow a field declaration's only declarator, a bare name: a number of bits, the `;`. */
+const ONE_FIELD_END_RE = /^\s*(?::\s*\d+\s*)?;$/;
 
 /**
  * A file's own declarations as the dereference analysis reads them: which locals and
@@ -54,7 +56,6 @@ export function collectDeclarations(
 ): void {
   const root = tree.rootNode;
   locals.file = file;
-  const iomemDecls = new Set<number>();
   // Declarations that carry an __iomem (found from where the annotation stood).
   const marked: { decl: Node; at: number }[] = [];
   for (const at of iomemOffsets) {
@@ -62,7 +63,6 @@ export function collectDeclarations(
     while (n && !DECL_TYPES.has(n.type) && n.type !== 'type_descriptor' && n.type !== 'function_definition' && n.type !== 'translation_unit') n = n.parent;
     if (!n || !DECL_TYPES.has(n.type)) continue; // casts, return types: provenance, not declarations
     marked.push({ decl: n, at });
-    iomemDecls.add(n.id);
   }
 
   // The fields of one struct body share their owner: climbed to once per body.
@@ -112,7 +112,24 @@ export function collectDeclarations(
   // Plain field declarations matter as plain twins of __iomem field names (for a base
   // whose type is not known); the pass is restricted to files that have any __iomem in play.
   if (iomemOffsets.length || k.fields.size || k.globals.size) {
-    for (const decl of nodesOf(root, 'field_declaration')) if (decl && !iomemDecls.has(decl.id)) record(decl, undefined);
+    // A field declaration is one node per start (they nest only inside a member's struct
+    // body, which starts later): the marked ones are known by where they start.
+    const markedAt = new Set<number>();
+    for (const { decl } of marked) if (decl.type === 'field_declaration') markedAt.add(decl.startIndex);
+    const found = indexedNodesOf(root, 'field_declaration');
+    for (let j = 0; j < found.length; j++) {
+      if (markedAt.has(found.start(j))) continue;
+      // Most fields are `type name;` (or `type name : 3;`): one declarator, a bare name
+      // (declaredName's answer for a field_identifier is its text), read as numbers
+      // without making a Node. Anything else after the name (a comma and another
+      // declarator, an attribute, a comment) goes the whole way.
+      const d = found.fieldChild(j, 'declarator');
+      if (d?.kind === 'field_identifier' && ONE_FIELD_END_RE.test(found.text(j).slice(d.end - found.start(j)))) {
+        k.plainFields.add(d.text);
+        continue;
+      }
+      record(found.node(j), undefined);
+    }
   }
 }
 
