@@ -316,9 +316,17 @@ export class AuditEngine {
     const findings: Finding[] = [];
     const bySite = new Map<Site, Finding>();
     for (const site of analysis.sites) {
-      let f = this.findingOf.get(site);
-      if (f === undefined) this.findingOf.set(site, (f = findingFor(site, this.config)));
-      if (f) f = { ...f };
+      let f: Finding | null | undefined;
+      // A batch audit keeps no memory for a next one, so its findings are made fresh
+      // (findingFor is a function of the site and the configuration): remembering each
+      // in `findingOf` (a WeakMap entry per site, which every GC then visits) and
+      // copying it would serve no later audit.
+      if (this.once) f = findingFor(site, this.config);
+      else {
+        f = this.findingOf.get(site);
+        if (f === undefined) this.findingOf.set(site, (f = findingFor(site, this.config)));
+        if (f) f = { ...f };
+      }
       if (f) {
         findings.push(f);
         bySite.set(site, f);
@@ -356,12 +364,11 @@ export class AuditEngine {
    * allows it (incremental.ts), else the whole file's.
    */
   private analyse(file: string, text: string, imported: Knowledge): SourceAnalysis {
-    const key = knowledgeKey(imported);
     const mem = this.memory.get(file);
     this.memory.delete(file);
     this.knowledgeOf.delete(file);
     if (mem) {
-      const r = analyseEdit(this.parser, mem, text, file, imported, key);
+      const r = analyseEdit(this.parser, mem, text, file, imported, knowledgeKey(imported));
       if (!('fallback' in r)) {
         this.memory.set(file, r.memory);
         this.knowledgeOf.set(file, imported);
@@ -386,9 +393,13 @@ export class AuditEngine {
       if (r) return r.result.analysis;
     }
     const parsed = this.parser.parse(file, text);
-    const trace = emptyTrace();
-    const result = analyzeFile(this.parser, parsed, file, imported, { trace });
-    const next = memoryOf(text, parsed, result, trace, key);
+    // The memory of a next edit (the provenance trace it keeps, the imports' key: a JSON
+    // string of everything the headers declare) is not made for a batch audit, which
+    // would forget it when it returns (auditOnce): generated and region-less files come
+    // this way. The trace only records; the analysis is the same without it.
+    const trace = this.once ? undefined : emptyTrace();
+    const result = analyzeFile(this.parser, parsed, file, imported, trace ? { trace } : {});
+    const next = trace && memoryOf(text, parsed, result, trace, knowledgeKey(imported));
     if (next) {
       this.memory.set(file, next);
       this.knowledgeOf.set(file, imported);

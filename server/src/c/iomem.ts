@@ -4,7 +4,7 @@
 // cannot decode. Declarations are found where the annotation stood before it was
 // blanked for parsing.
 
-import { fieldText, indexedNodesOf, isDotMemberOf, mayBeInside, nodesOf } from './nodeIndex';
+import { fieldText, indexedNodesOf, isDotMemberOf, mayBeInside } from './nodeIndex';
 import type { Node, Tree } from 'web-tree-sitter';
 import { MAX_EXPRESSION_NESTING, Types } from './ctypes';
 import { addField, fieldIn, type IomemDecl, type Knowledge } from './knowledge';
@@ -18,6 +18,8 @@ const DEREF_KINDS = ['pointer_expression', 'subscript_expression', 'field_expres
 const DECL_TYPES = new Set(['declaration', 'parameter_declaration', 'field_declaration']);
 const NOT_EVALUATED_KINDS = ['sizeof_expression', 'alignof_expression', 'offsetof_expression', 'typeof_specifier', 'macro_type_specifier'];
 const NOT_EVALUATED = new Set(NOT_EVALUATED_KINDS);
+/** What may follow a field declaration's only declarator, a bare name: a number of bits, the `;`. */
+const ONE_FIELD_END_RE = /^\s*(?::\s*\d+\s*)?;$/;
 
 /**
  * A file's own declarations as the dereference analysis reads them: which locals and
@@ -54,7 +56,6 @@ export function collectDeclarations(
 ): void {
   const root = tree.rootNode;
   locals.file = file;
-  const iomemDecls = new Set<number>();
   // Declarations that carry an __iomem (found from where the annotation stood).
   const marked: { decl: Node; at: number }[] = [];
   for (const at of iomemOffsets) {
@@ -62,7 +63,6 @@ export function collectDeclarations(
     while (n && !DECL_TYPES.has(n.type) && n.type !== 'type_descriptor' && n.type !== 'function_definition' && n.type !== 'translation_unit') n = n.parent;
     if (!n || !DECL_TYPES.has(n.type)) continue; // casts, return types: provenance, not declarations
     marked.push({ decl: n, at });
-    iomemDecls.add(n.id);
   }
 
   // The fields of one struct body share their owner: climbed to once per body.
@@ -112,7 +112,24 @@ export function collectDeclarations(
   // Plain field declarations matter as plain twins of __iomem field names (for a base
   // whose type is not known); the pass is restricted to files that have any __iomem in play.
   if (iomemOffsets.length || k.fields.size || k.globals.size) {
-    for (const decl of nodesOf(root, 'field_declaration')) if (decl && !iomemDecls.has(decl.id)) record(decl, undefined);
+    // A field declaration is one node per start (they nest only inside a member's struct
+    // body, which starts later): the marked ones are known by where they start.
+    const markedAt = new Set<number>();
+    for (const { decl } of marked) if (decl.type === 'field_declaration') markedAt.add(decl.startIndex);
+    const found = indexedNodesOf(root, 'field_declaration');
+    for (let j = 0; j < found.length; j++) {
+      if (markedAt.has(found.start(j))) continue;
+      // Most fields are `type name;` (or `type name : 3;`): one declarator, a bare name
+      // (declaredName's answer for a field_identifier is its text), read as numbers
+      // without making a Node. Anything else after the name (a comma and another
+      // declarator, an attribute, a comment) goes the whole way.
+      const d = found.fieldChild(j, 'declarator');
+      if (d?.kind === 'field_identifier' && ONE_FIELD_END_RE.test(found.text(j).slice(d.end - found.start(j)))) {
+        k.plainFields.add(d.text);
+        continue;
+      }
+      record(found.node(j), undefined);
+    }
   }
 }
 
@@ -364,21 +381,28 @@ export class DerefFinder {
     // order three requests sorted by start gave: at one start, pointers, then
     // subscripts, then members, each kind in document order.
     const found = indexedNodesOf(root, DEREF_KINDS);
-    const order = Array.from({ length: found.length }, (_, i) => i);
-    const rank = order.map((i) => DEREF_KINDS.indexOf(found.kind(i)));
-    const starts = order.map((i) => found.start(i));
-    order.sort((a, b) => starts[a]! - starts[b]! || rank[a]! - rank[b]! || a - b);
     // Every non-null `remaining` starts at an identifier of an __iomem variable or at
     // a field name declared __iomem, both inside the expression's own text: a
     // candidate naming none of them is no access (most dereferences of a driver),
     // and is passed over without making its Node or asking the tree anything else.
+    // The test depends on the candidate alone, so the candidates are filtered first
+    // and only those kept are ordered (the order below, restricted to them).
     const names = this.iomemNames();
-    for (const i of order) {
-      const end = found.end(i);
-      const text = parsedText === undefined ? found.node(i).text : parsedText.slice(starts[i], end);
-      if (!namesWord(text, (w) => names.has(w))) continue;
+    const isName = (w: string) => names.has(w);
+    const kept: number[] = [];
+    for (let i = 0; i < found.length; i++) {
+      const text = parsedText === undefined ? found.node(i).text : parsedText.slice(found.start(i), found.end(i));
+      if (!namesWord(text, isName)) continue;
       // A pointer_expression begins with its operator (`*` or `&`) token.
       if (found.kind(i) === 'pointer_expression' && text[0] === '&') continue;
+      kept.push(i);
+    }
+    if (kept.length > 1) {
+      const rank = (i: number) => DEREF_KINDS.indexOf(found.kind(i));
+      kept.sort((a, b) => found.start(a) - found.start(b) || rank(a) - rank(b) || a - b);
+    }
+    for (const i of kept) {
+      const end = found.end(i);
       const n = found.node(i);
       this.fn = enclosing(this.defs, n.startIndex);
       if (!this.fn) continue; // initialisers of globals are not run-time accesses

@@ -57,6 +57,8 @@ interface TreeIndex {
    * every indexed node there (a function body's declarations, its calls...).
    */
   selections: Map<string, { at: Int32Array; starts: Int32Array }>;
+  /** The root node's id, read when first needed. */
+  rootId?: number;
 }
 
 /** The key of a set of kinds (the same array is keyed once). */
@@ -326,14 +328,25 @@ export function indexedNodesOf(node: Node, types: string | readonly string[]): I
   const key = keyOf(types);
   let sel = ix.selections.get(key);
   if (!sel) {
-    const set = new Set(wanted.map((k) => KIND_OF.get(k)!));
-    const picked: number[] = [];
-    for (let i = 0; i < kinds.length; i++) if (set.has(kinds[i]!)) picked.push(i);
-    sel = { at: Int32Array.from(picked), starts: Int32Array.from(picked, (i) => starts[i]!) };
+    // Two passes over the kinds (count, then fill): no growing array of the picks, no
+    // Set lookup per node and no iterator (`Int32Array.from` of an array walks one).
+    const mask = new Uint8Array(INDEXED.length);
+    for (const k of wanted) mask[KIND_OF.get(k)!] = 1;
+    let count = 0;
+    for (let i = 0; i < kinds.length; i++) count += mask[kinds[i]!]!;
+    const at = new Int32Array(count);
+    const selStarts = new Int32Array(count);
+    for (let i = 0, j = 0; j < count; i++) {
+      if (mask[kinds[i]!] === 0) continue;
+      at[j] = i;
+      selStarts[j++] = starts[i]!;
+    }
+    sel = { at, starts: selStarts };
     ix.selections.set(key, sel);
   }
   const start = node.startIndex;
-  const whole = start === 0 && node.id === node.tree.rootNode.id;
+  // The root's id, read once per tree (`tree.rootNode` makes a Node each time).
+  const whole = start === 0 && node.id === (ix.rootId ??= node.tree.rootNode.id);
   const { at } = sel;
   if (whole) return new IndexedNodes(ix, at);
   const end = node.endIndex;
@@ -356,7 +369,7 @@ export function mayBeInside(node: Node, types: readonly string[]): boolean {
   // Only a tree indexed already is answered (a macro body's small tree is not worth one).
   const ix = indexes.get(node.tree);
   if (!ix) return true;
-  const key = types.join(' ');
+  const key = keyOf(types);
   let span = (ix.spans ??= new Map()).get(key);
   if (!span) {
     const set = new Set(types.map((k) => KIND_OF.get(k)));

@@ -168,7 +168,14 @@ const CONDITION_PARENTS = new Set(['if_statement', 'while_statement', 'do_statem
  * live (most are not: their words name nothing that carries MMIO).
  */
 class Item {
-  /** The distinct words of `text` as ids of the run's word list, read on first need. */
+  /**
+   * The item's words as positions [lo, hi) in the run's word table (its occurrences, in
+   * order: no list is made per item), found on first need; lo -1: the table cannot
+   * answer (a word crosses the item's ends, or no table), and `words` holds them.
+   */
+  lo = -2;
+  hi = 0;
+  /** The distinct words of `text` as ids of the run's word list, when lo is -1. */
   words?: number[];
   /** The enclosing function (null: file scope), found on first need. */
   fn?: FunctionDef | null;
@@ -397,7 +404,7 @@ class Provenance {
       for (const f of flows) {
         if (next < replay.length) replayUntil(round, f.start);
         if (!this.itemLive(f)) {
-          if (this.reads) for (const w of f.words!) this.reads.dead.add(w);
+          if (this.reads) this.noteDead(f);
           continue;
         }
         const fn = fnOf(f);
@@ -463,24 +470,41 @@ class Provenance {
 
   /** `mentionsLive(item.text)`, from the item's words (read once, as ids). */
   private itemLive(item: Item): boolean {
-    let words = item.words;
-    if (!words) item.words = words = this.wordsOf(item);
+    if (item.lo === -2) this.locate(item);
     const live = this.liveIds;
-    for (const w of words) if (live[w] === 1) return true;
+    if (item.lo >= 0) {
+      const ids = this.words.ids;
+      for (let k = item.lo; k < item.hi; k++) if (live[ids[k]!] === 1) return true;
+      return false;
+    }
+    for (const w of item.words!) if (live[w] === 1) return true;
     return false;
   }
 
-  /** The distinct words of an item's text, as ids: from the word table, else by scanning the text. */
-  private wordsOf(item: Item): number[] {
+  /** Records a dead flow's words in this round's reads (see `reads`). */
+  private noteDead(item: Item): void {
+    if (item.lo === -2) this.locate(item);
+    const dead = this.reads!.dead;
+    if (item.lo >= 0) {
+      const ids = this.words.ids;
+      for (let k = item.lo; k < item.hi; k++) dead.add(ids[k]!);
+    } else for (const w of item.words!) dead.add(w);
+  }
+
+  /**
+   * Where an item's words are in the word table ([lo, hi): WordTable.rangeIn), else
+   * (a word crosses its ends) its distinct words by scanning its text.
+   */
+  private locate(item: Item): void {
     const table = this.words;
-    const ids = item.from >= 0 ? table.idsIn(item.from, item.to) : undefined;
-    if (ids) return ids;
+    if (item.from >= 0 && table.rangeIn(item.from, item.to, item)) return;
+    item.lo = -1;
     const set = new Set<number>();
     someWord(item.text, (w) => {
       set.add(table.idOf(w));
       return false;
     });
-    return [...set];
+    item.words = [...set];
   }
 
   /** Adds `word` to `live` and marks its id (ids past `liveIds`' end are not live). */

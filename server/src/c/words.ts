@@ -239,6 +239,26 @@ export class WordTable {
    * undefined when a word of the text crosses `start` or `end` (the span's own scan
    * would read a piece of it: the caller scans the span instead).
    */
+  /**
+   * Where the words of `text.slice(start, end)` are in the table, as the positions
+   * [lo, hi) of `ids` (every occurrence, in order), written into `out`; false (and
+   * `out` untouched) when a word crosses `start` or `end`, as `idsIn` refuses. A caller
+   * that asks about the same span again reads `ids` there instead of keeping a list.
+   */
+  rangeIn(start: number, end: number, out: { lo: number; hi: number }): boolean {
+    const { starts, ends } = this;
+    // The first word ending after `start`, then the first starting at or after `end`
+    // (every word before `lo` ends by `start`, so starts before `end`: hi >= lo).
+    const lo = partitionPoint(starts.length, (k) => ends[k]! <= start);
+    if (lo < starts.length && starts[lo]! < start) return false;
+    const hi = partitionPoint(starts.length, (k) => starts[k]! < end);
+    // Words do not overlap: only the last one can cross `end`.
+    if (hi > lo && ends[hi - 1]! > end) return false;
+    out.lo = lo;
+    out.hi = hi;
+    return true;
+  }
+
   idsIn(start: number, end: number): number[] | undefined {
     const { starts, ends, ids } = this;
     // The first word ending after `start`.
