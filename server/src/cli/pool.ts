@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { FileQueue } from './poolQueue';
 import { liftMainSemiSpaceCap, workerYoungMb } from './youngGeneration';
+import { HeapKeeper, mainHeapMb } from './mainHeap';
 
 /**
  * Worker threads by default: one per core. One per core but one was the default while
@@ -134,15 +135,56 @@ export function renewalFreed(beforeMb: number, afterMb: number): boolean {
  */
 export const HEAVY_BYTES = 128 << 10;
 
-/** Whether `path` is heavy (HEAVY_BYTES, or an object beside it); a file that cannot be stat'ed is not. */
-export function heavyFile(path: string): boolean {
+/** What makes a file heavy: its size, or an object beside it (the larger transient: PoolRun.renewBeforeObject). */
+export type Heaviness = false | 'large' | 'object';
+
+/** Whether `path` is heavy, and why (HEAVY_BYTES, or an object beside it); a file that cannot be stat'ed is not. */
+export function heavyFile(path: string): Heaviness {
   try {
-    if (statSync(path).size >= HEAVY_BYTES) return true;
-    return /\.c$/.test(path) && existsSync(path.slice(0, -2) + '.o');
+    if (/\.c$/.test(path) && existsSync(path.slice(0, -2) + '.o')) return 'object';
+    return statSync(path).size >= HEAVY_BYTES ? 'large' : false;
   } catch {
     return false;
   }
 }
+
+/**
+ * With more than one worker, a worker that has grown this much (MB) past its fresh
+ * engine (its least footprint since it started or renewed) renews its engine before it
+ * starts a file with an object beside it (PoolRun.renewBeforeObject). The peak of
+ * drivers/ was such a file on a grown worker: e1000e/netdev.c (DWARF joined) took its
+ * worker from 145 to 213 MB while the other held 100 and the main thread 64: 446 MiB
+ * (BENCHMARKS.md, "drivers/ with a margin"). A renewed engine starts at 72-85 MB, so the
+ * same file then peaks some 60 MB lower. A large source alone no longer has such a
+ * transient (i40e_main.c, 474 KB: +5 MB), so only objects ask for it; measured against
+ * growth, not an absolute footprint, so that a tree where every file has its object
+ * renews once per this much growth, not before every file.
+ */
+export const RENEW_BEFORE_OBJECT_MB = 40;
+
+/**
+ * And only a worker that has answered this many files since its engine was fresh: a file
+ * with its object leaves the heap grown for a while (e1000e's 11 object-backed files
+ * each left their worker 45-58 MB past its fresh engine), so without it a run of such
+ * files renewed before nearly every one of them (7 renewals in 30 s on drivers/). A tree
+ * where every file has its object then renews a worker at most once per this many files.
+ */
+export const RENEW_BEFORE_OBJECT_AFTER = 256;
+
+/** When a worker renews its engine before a file with an object beside it (PoolRun.renewBeforeObject). */
+export interface RenewBeforeObject {
+  mb: number;
+  files: number;
+}
+
+/** RENEW_BEFORE_OBJECT_MB and _AFTER, or TDX_AUDIT_RENEW_BEFORE_OBJECT_MB's growth (0: never; for measurements). */
+export function renewBeforeObject(env: NodeJS.ProcessEnv = process.env): RenewBeforeObject | undefined {
+  const raw = env.TDX_AUDIT_RENEW_BEFORE_OBJECT_MB;
+  const v = Number(raw);
+  if (raw === undefined || raw === '' || !Number.isInteger(v) || v < 0) return { mb: RENEW_BEFORE_OBJECT_MB, files: RENEW_BEFORE_OBJECT_AFTER };
+  return v === 0 ? undefined : { mb: v, files: RENEW_BEFORE_OBJECT_AFTER };
+}
+
 
 /** PoolRun.retried that tells the user, on `note`, which file needed the bigger worker. */
 export function noteRetried(note: (m: string) => void): (path: string, heapMb: number | undefined) => void {
@@ -237,7 +279,14 @@ export interface PoolRun<R> {
    * Files whose audit takes a worker's memory up for a while: with more than one worker,
    * one of them is audited at a time (poolQueue.ts). Asked once a file.
    */
-  heavy?: (path: string) => boolean;
+  heavy?: (path: string) => boolean | Heaviness;
+  /**
+   * With more than one worker, a worker grown `mb` past its fresh engine, `files` files
+   * after it was fresh, is asked to renew its engine before a file `heavy` calls
+   * 'object' (by default renewBeforeObject(); a renewal that frees too little replaces
+   * the worker, as under recycleTotalMb).
+   */
+  renewBeforeObject?: RenewBeforeObject;
   /** The worker's script, by default the bundle's (scanWorker.js); tests give one of their own. */
   workerScript?: string;
 }
@@ -256,20 +305,23 @@ export const IN_FLIGHT = 2;
 /** Runs the task over every file (see PoolRun); resolves when each result was emitted, or on abort. */
 export async function runPool<R>(run: PoolRun<R>): Promise<void> {
   const { files, signal } = run;
-  const heavy = new Map<number, boolean>();
-  const isHeavy = (i: number) => {
+  const heavy = new Map<number, boolean | Heaviness>();
+  const heaviness = (i: number) => {
     let h = heavy.get(i);
     if (h === undefined) heavy.set(i, (h = run.jobs > 1 && run.heavy !== undefined && run.heavy(files[i]!)));
     return h;
   };
-  const queue = new FileQueue<R>(files.length, run.emit, run.weigh, run.heldBudget, isHeavy);
+  const queue = new FileQueue<R>(files.length, run.emit, run.weigh, run.heldBudget, (i) => heaviness(i) !== false);
   /**
    * Each live lane's feed: called after every answer, since a file held back may go out
    * now (the writer went on past the budget, or the heavy file out was answered).
    */
   const feeders = new Set<() => void>();
+  /** The main thread's heap kept near what is live while workers audit (mainHeap.ts). */
+  let keeper: HeapKeeper | undefined;
   const done = (i: number, r: R) => {
     queue.answer(i, r);
+    keeper?.tick();
     for (const f of [...feeders]) f();
   };
   let here: ((path: string) => R) | undefined;
@@ -316,6 +368,9 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
   };
   // The main thread's semi-space flag (reexec.ts) would cap the workers' young generation too.
   liftMainSemiSpaceCap();
+  const before = threads > 1 ? (run.renewBeforeObject ?? renewBeforeObject()) : undefined;
+  const keepMb = mainHeapMb();
+  if (keepMb !== undefined) keeper = new HeapKeeper(keepMb);
   let restarts = 0;
   const lane = (retry?: number): Promise<void> =>
     new Promise<void>((resolveLane, rejectLane) => {
@@ -337,7 +392,18 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
       let renewAsked = false;
       /** Whether this worker's last renewal freed enough to ask for another (renewalFreed). */
       let renewable = true;
+      /** This worker's least footprint since its engine was fresh (started or renewed): what a renewal gets back to. */
+      let fresh: number | undefined;
+      /** Files this worker answered since its engine was fresh. */
+      let sinceFresh = 0;
       const post = (i: number) => {
+        // A file with an object beside it on a grown worker: its engine is renewed first
+        // (the renewal is queued ahead of the file, and answered before it).
+        const mb = footprints.get(feed);
+        if (before !== undefined && mb !== undefined && fresh !== undefined && mb - fresh > before.mb && sinceFresh >= before.files && renewable && !renewAsked && heaviness(i) === 'object') {
+          renewAsked = true;
+          w.postMessage({ renew: true } satisfies PoolRequest);
+        }
         inflight.push(i);
         w.postMessage({ id: i, path: files[i]! } satisfies PoolRequest);
       };
@@ -412,6 +478,8 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
           run.renewed?.(m.before!, m.after!);
           renewable = m.retire !== true;
           footprints.set(feed, m.footprintMb!);
+          fresh = m.after!;
+          sinceFresh = 0;
           if (m.retire && !signal?.aborted && retire()) return;
           return feed();
         }
@@ -423,7 +491,10 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
         if (m.renewedBefore !== undefined) {
           run.renewed?.(m.renewedBefore, m.footprintMb!);
           renewable = m.retire !== true;
-        }
+          fresh = m.footprintMb;
+          sinceFresh = 0;
+        } else sinceFresh++;
+        if (m.footprintMb !== undefined) fresh = Math.min(fresh ?? m.footprintMb, m.footprintMb);
         // A bigger worker ends after its one file, and a worker past recycleMb (its
         // engine renewed, and not enough freed) after the file that took it there (it
         // starts none of the files queued behind it: those go to the next worker):
