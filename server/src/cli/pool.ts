@@ -89,7 +89,7 @@ export function workerRecycleMb(jobs = 1): { mb: number | undefined; given: bool
 
 /**
  * With more than one worker, the largest is also replaced when the workers' footprints
- * together pass this much a worker (PoolRun.recycleTotalMb): 150 MB each, 300 for two.
+ * together pass this much a worker (PoolRun.recycleTotalMb): 130 MB each, 260 for two.
  * What grows in a scan worker is its header knowledge, steadily (two workers on
  * drivers/: 85 and 99 MB after 400 files each, 131 and 151 after 16,700, V8 heap
  * plus WASM), and the process's RSS followed the two together at ~100 MB above them
@@ -97,8 +97,12 @@ export function workerRecycleMb(jobs = 1): { mb: number | undefined; given: bool
  * within 500 MB"). Each worker's own threshold lets both reach 200 MB at once; the
  * total keeps the sum where the process stays under 500 MB with room for one large
  * file's transient, and replaces the one worker whose fresh start frees the most.
+ * The footprints sit just under the total most of the run, so the total is most of the
+ * peak: at 150 MB each drivers/ peaked at 422-447 MiB, at 130 at 389-400 MiB, for 9-11
+ * renewals instead of 5-7, no CPU difference seen at load 10-18 (BENCHMARKS.md,
+ * "drivers/ with a margin").
  */
-const WORKERS_RECYCLE_MB_EACH = 150;
+const WORKERS_RECYCLE_MB_EACH = 130;
 
 /**
  * What a worker holds that its recycle threshold is measured against, in MB: V8 heap
