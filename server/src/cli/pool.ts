@@ -159,8 +159,8 @@ export function heavyFile(path: string): Heaviness {
  * drivers/ was such a file on a grown worker: e1000e/netdev.c (DWARF joined) took its
  * worker from 145 to 213 MB while the other held 100 and the main thread 64: 446 MiB
  * (BENCHMARKS.md, "drivers/ with a margin"). A renewed engine starts at 72-85 MB, so the
- * same file then peaks some 60 MB lower. A large source alone no longer has such a
- * transient (i40e_main.c, 474 KB: +5 MB), so only objects ask for it; measured against
+ * same file then peaked 50 MB lower (164 MB). A large source alone no longer has such a
+ * transient (i40e_main.c, 474 KB: +6 MB), so only objects ask for it; measured against
  * growth, not an absolute footprint, so that a tree where every file has its object
  * renews once per this much growth, not before every file.
  */
