@@ -98,9 +98,9 @@ export function workerRecycleMb(jobs = 1): { mb: number | undefined; given: bool
  * total keeps the sum where the process stays under 500 MB with room for one large
  * file's transient, and replaces the one worker whose fresh start frees the most.
  * The footprints sit just under the total most of the run, so the total is most of the
- * peak: at 150 MB each drivers/ peaked at 422-447 MiB, at 130 at 389-400 MiB, for 9-11
- * renewals instead of 5-7, no CPU difference seen at load 10-18 (BENCHMARKS.md,
- * "drivers/ with a margin").
+ * peak: at 150 MB each drivers/ peaked at 422-447 MiB, at 130 at 387-400 MiB, for 8-12
+ * renewals instead of 5-7, and 8 % more CPU in a pair at load 4-7 (none seen at 10-18;
+ * BENCHMARKS.md, "drivers/ with a margin"): a trade for the lead to settle quiet.
  */
 const WORKERS_RECYCLE_MB_EACH = 130;
 
