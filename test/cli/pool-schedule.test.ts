@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runPool, IN_FLIGHT } from '../../server/src/cli/pool';
+import { runPool, IN_FLIGHT, type Heaviness, type RenewBeforeObject } from '../../server/src/cli/pool';
 import { FileQueue } from '../../server/src/cli/poolQueue';
 
 /**
@@ -45,6 +45,7 @@ function one(m) {
   if (m.path.includes('crash') && !big) throw new Error('a worker dies on ' + m.path);
   if (m.path.includes('lean')) lean = true;
   const start = Date.now();
+  const before = last;
   const ms = m.path.includes('stall') ? 1000 : m.path.includes('slow') ? 30 : 0;
   while (Date.now() - start < ms);
   const next = receiveMessageOnPort(parentPort);
@@ -52,7 +53,7 @@ function one(m) {
   const retire = m.path.includes('retire');
   // The fat stays until the worker's engine is renewed, as a real worker's header knowledge does.
   const footprintMb = (last = m.path.includes('fat') || last === 250 ? 250 : 60);
-  parentPort.postMessage({ id: m.id, result: { path: m.path, thread: threadId, queued: next !== undefined || queue.length > 0, start, end: Date.now() }, footprintMb, ...(retire ? { retire: true } : {}) });
+  parentPort.postMessage({ id: m.id, result: { path: m.path, thread: threadId, queued: next !== undefined || queue.length > 0, start, end: Date.now(), before }, footprintMb, ...(retire ? { retire: true } : {}) });
   return retire;
 }
 function drain() {
@@ -72,13 +73,15 @@ interface Answer {
   thread?: number;
   queued?: boolean;
   here?: true;
+  /** The worker's footprint when it started this file. */
+  before?: number;
 }
 
 let dir = '';
 let script = '';
 
 /** Runs the pool over `files` with the test worker; every emitted index and result, and the pool's notes. */
-async function pool(files: string[], jobs: number, extra: { recycleMb?: number; recycleTotalMb?: number; heldBudget?: number; weigh?: (r: Answer) => number; heavy?: (p: string) => boolean } = {}) {
+async function pool(files: string[], jobs: number, extra: { recycleMb?: number; recycleTotalMb?: number; heldBudget?: number; weigh?: (r: Answer) => number; heavy?: (p: string) => boolean | Heaviness; renewBeforeObject?: RenewBeforeObject } = {}) {
   const emitted: { i: number; r: Answer; burst: number }[] = [];
   // Results emitted within one synchronous run of the pool's code share a burst.
   let burst = 0;
@@ -109,6 +112,7 @@ async function pool(files: string[], jobs: number, extra: { recycleMb?: number; 
     renewed: (b, a) => renewed.push([b, a]),
     heldBudget: extra.heldBudget,
     heavy: extra.heavy,
+    renewBeforeObject: extra.renewBeforeObject,
     weigh: extra.weigh,
   });
   return { emitted, retried, recycled, renewed };
@@ -199,6 +203,46 @@ describe('the pool keeps a worker fed', () => {
     const one = await pool(files, 2, { recycleMb: 100_000, heavy: (p) => p.includes('heavy') });
     assert.deepEqual(one.emitted.map((e) => e.r.path), files);
     assert.equal(overlaps(one.emitted), 0);
+  });
+
+  test('two workers: a worker grown past its fresh engine renews it before a file with an object, not before a large one', async () => {
+    // Every worker starts on lean files (60 MB: its fresh engine), grows on fat ones (250), then meets the object file.
+    // Enough lean files that a worker slow to start (a loaded machine) still gets some.
+    const files = [...names(32, (i) => `f${String(i).padStart(2, '0')}-lean-slow.c`), ...names(4, (i) => `g${i}-fat-slow.c`), 'h-obj-slow.c'];
+    const heavy = (kind: Heaviness) => (p: string) => (p.includes('obj') ? kind : false);
+    const grown = { mb: 40, files: 2 };
+    const obj = (r: { emitted: { r: Answer }[] }) => r.emitted.find((e) => e.r.path.includes('obj'))!.r;
+    const renewing = await pool(files, 2, { recycleMb: 100_000, heavy: heavy('object'), renewBeforeObject: grown });
+    assert.deepEqual(renewing.emitted.map((e) => e.r.path), files);
+    assert.equal(obj(renewing).before, 60, 'the object file started on a renewed engine');
+    assert.ok(renewing.renewed.some(([b, a]) => b === 250 && a === 60), JSON.stringify(renewing.renewed));
+    assert.equal(renewing.recycled, 0);
+    const large = await pool(files, 2, { recycleMb: 100_000, heavy: heavy('large'), renewBeforeObject: grown });
+    assert.equal(obj(large).before, 250, 'a large source alone renews nothing');
+    assert.deepEqual(large.renewed, []);
+    const off = await pool(files, 2, { recycleMb: 100_000, heavy: heavy('object'), renewBeforeObject: { mb: 1000, files: 2 } });
+    assert.equal(obj(off).before, 250, 'under the growth no renewal');
+  });
+
+  test('two workers: a run of object files renews each worker once per so many files, not before every one', async () => {
+    const files = [...names(32, (i) => `f${String(i).padStart(2, '0')}-lean-slow.c`), ...names(8, (i) => `g${i}-fat-obj-lean-slow.c`)];
+    const heavy = (p: string): Heaviness => (p.includes('obj') ? 'object' : false);
+    const every = await pool(files, 2, { recycleMb: 100_000, heavy, renewBeforeObject: { mb: 40, files: 0 } });
+    // On a thread that started lean (its fresh engine at 60), every object file after its first starts renewed.
+    let checked = 0;
+    for (const thread of new Set(every.emitted.map((e) => e.r.thread))) {
+      const mine = every.emitted.filter((e) => e.r.thread === thread).map((e) => e.r);
+      const objs = mine.filter((r) => r.path.startsWith('g'));
+      if (!mine[0]!.path.startsWith('f')) continue;
+      for (const r of objs.slice(1)) {
+        checked++;
+        assert.equal(r.before, 60, `without the file count ${r.path} starts on a renewed engine`);
+      }
+    }
+    assert.ok(checked >= 1 && every.renewed.length >= checked, `${checked} checked, ${every.renewed.length} renewed`);
+    const guarded = await pool(files, 2, { recycleMb: 100_000, heavy, renewBeforeObject: { mb: 40, files: 8 } });
+    assert.deepEqual(guarded.emitted.map((e) => e.r.path), files);
+    assert.ok(guarded.renewed.length <= 2, `at most once a worker within 8 files (${guarded.renewed.length})`);
   });
 
   test('two workers: files ahead of the writer stop going out past the held budget, and the run still ends', async () => {

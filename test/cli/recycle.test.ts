@@ -86,8 +86,8 @@ describe('the recycle threshold', () => {
 
   test('is the default unless TDX_AUDIT_WORKER_RECYCLE_MB gives a whole number; 0 turns it off', () => {
     withEnv(undefined, () => assert.deepEqual(workerRecycleMb(), { mb: 288, given: false, totalMb: undefined }));
-    withEnv(undefined, () => assert.deepEqual(workerRecycleMb(2), { mb: 200, given: false, totalMb: 300 }, 'lower when two workers share the machine, and a total for the two'));
-    withEnv(undefined, () => assert.deepEqual(workerRecycleMb(3), { mb: 200, given: false, totalMb: 450 }));
+    withEnv(undefined, () => assert.deepEqual(workerRecycleMb(2), { mb: 200, given: false, totalMb: 260 }, 'lower when two workers share the machine, and a total for the two'));
+    withEnv(undefined, () => assert.deepEqual(workerRecycleMb(3), { mb: 200, given: false, totalMb: 390 }));
     withEnv('300', () => assert.deepEqual(workerRecycleMb(2), { mb: 300, given: true, totalMb: undefined }, "the user's threshold is the only one"));
     withEnv('lots', () => assert.deepEqual(workerRecycleMb(), { mb: 288, given: false, totalMb: undefined }));
     withEnv('-5', () => assert.deepEqual(workerRecycleMb(), { mb: 288, given: false, totalMb: undefined }));

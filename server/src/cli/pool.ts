@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { FileQueue } from './poolQueue';
 import { liftMainSemiSpaceCap, workerYoungMb } from './youngGeneration';
+import { HeapKeeper, mainHeapMb } from './mainHeap';
 
 /**
  * Worker threads by default: one per core. One per core but one was the default while
@@ -88,7 +89,7 @@ export function workerRecycleMb(jobs = 1): { mb: number | undefined; given: bool
 
 /**
  * With more than one worker, the largest is also replaced when the workers' footprints
- * together pass this much a worker (PoolRun.recycleTotalMb): 150 MB each, 300 for two.
+ * together pass this much a worker (PoolRun.recycleTotalMb): 130 MB each, 260 for two.
  * What grows in a scan worker is its header knowledge, steadily (two workers on
  * drivers/: 85 and 99 MB after 400 files each, 131 and 151 after 16,700, V8 heap
  * plus WASM), and the process's RSS followed the two together at ~100 MB above them
@@ -96,8 +97,12 @@ export function workerRecycleMb(jobs = 1): { mb: number | undefined; given: bool
  * within 500 MB"). Each worker's own threshold lets both reach 200 MB at once; the
  * total keeps the sum where the process stays under 500 MB with room for one large
  * file's transient, and replaces the one worker whose fresh start frees the most.
+ * The footprints sit just under the total most of the run, so the total is most of the
+ * peak: at 150 MB each drivers/ peaked at 422-447 MiB, at 130 at 387-400 MiB, for 8-12
+ * renewals instead of 5-7, and 8 % more CPU in a pair at load 4-7 (none seen at 10-18;
+ * BENCHMARKS.md, "drivers/ with a margin"): a trade for the lead to settle quiet.
  */
-const WORKERS_RECYCLE_MB_EACH = 150;
+const WORKERS_RECYCLE_MB_EACH = 130;
 
 /**
  * What a worker holds that its recycle threshold is measured against, in MB: V8 heap
@@ -134,15 +139,56 @@ export function renewalFreed(beforeMb: number, afterMb: number): boolean {
  */
 export const HEAVY_BYTES = 128 << 10;
 
-/** Whether `path` is heavy (HEAVY_BYTES, or an object beside it); a file that cannot be stat'ed is not. */
-export function heavyFile(path: string): boolean {
+/** What makes a file heavy: its size, or an object beside it (the larger transient: PoolRun.renewBeforeObject). */
+export type Heaviness = false | 'large' | 'object';
+
+/** Whether `path` is heavy, and why (HEAVY_BYTES, or an object beside it); a file that cannot be stat'ed is not. */
+export function heavyFile(path: string): Heaviness {
   try {
-    if (statSync(path).size >= HEAVY_BYTES) return true;
-    return /\.c$/.test(path) && existsSync(path.slice(0, -2) + '.o');
+    if (/\.c$/.test(path) && existsSync(path.slice(0, -2) + '.o')) return 'object';
+    return statSync(path).size >= HEAVY_BYTES ? 'large' : false;
   } catch {
     return false;
   }
 }
+
+/**
+ * With more than one worker, a worker that has grown this much (MB) past its fresh
+ * engine (its least footprint since it started or renewed) renews its engine before it
+ * starts a file with an object beside it (PoolRun.renewBeforeObject). The peak of
+ * drivers/ was such a file on a grown worker: e1000e/netdev.c (DWARF joined) took its
+ * worker from 145 to 213 MB while the other held 100 and the main thread 64: 446 MiB
+ * (BENCHMARKS.md, "drivers/ with a margin"). A renewed engine starts at 72-85 MB, so the
+ * same file then peaked 50 MB lower (164 MB). A large source alone no longer has such a
+ * transient (i40e_main.c, 474 KB: +6 MB), so only objects ask for it; measured against
+ * growth, not an absolute footprint, so that a tree where every file has its object
+ * renews once per this much growth, not before every file.
+ */
+export const RENEW_BEFORE_OBJECT_MB = 40;
+
+/**
+ * And only a worker that has answered this many files since its engine was fresh: a file
+ * with its object leaves the heap grown for a while (e1000e's 11 object-backed files
+ * each left their worker 45-58 MB past its fresh engine), so without it a run of such
+ * files renewed before nearly every one of them (7 renewals in 30 s on drivers/). A tree
+ * where every file has its object then renews a worker at most once per this many files.
+ */
+export const RENEW_BEFORE_OBJECT_AFTER = 256;
+
+/** When a worker renews its engine before a file with an object beside it (PoolRun.renewBeforeObject). */
+export interface RenewBeforeObject {
+  mb: number;
+  files: number;
+}
+
+/** RENEW_BEFORE_OBJECT_MB and _AFTER, or TDX_AUDIT_RENEW_BEFORE_OBJECT_MB's growth (0: never; for measurements). */
+export function renewBeforeObject(env: NodeJS.ProcessEnv = process.env): RenewBeforeObject | undefined {
+  const raw = env.TDX_AUDIT_RENEW_BEFORE_OBJECT_MB;
+  const v = Number(raw);
+  if (raw === undefined || raw === '' || !Number.isInteger(v) || v < 0) return { mb: RENEW_BEFORE_OBJECT_MB, files: RENEW_BEFORE_OBJECT_AFTER };
+  return v === 0 ? undefined : { mb: v, files: RENEW_BEFORE_OBJECT_AFTER };
+}
+
 
 /** PoolRun.retried that tells the user, on `note`, which file needed the bigger worker. */
 export function noteRetried(note: (m: string) => void): (path: string, heapMb: number | undefined) => void {
@@ -237,7 +283,14 @@ export interface PoolRun<R> {
    * Files whose audit takes a worker's memory up for a while: with more than one worker,
    * one of them is audited at a time (poolQueue.ts). Asked once a file.
    */
-  heavy?: (path: string) => boolean;
+  heavy?: (path: string) => boolean | Heaviness;
+  /**
+   * With more than one worker, a worker grown `mb` past its fresh engine, `files` files
+   * after it was fresh, is asked to renew its engine before a file `heavy` calls
+   * 'object' (by default renewBeforeObject(); a renewal that frees too little replaces
+   * the worker, as under recycleTotalMb).
+   */
+  renewBeforeObject?: RenewBeforeObject;
   /** The worker's script, by default the bundle's (scanWorker.js); tests give one of their own. */
   workerScript?: string;
 }
@@ -256,20 +309,23 @@ export const IN_FLIGHT = 2;
 /** Runs the task over every file (see PoolRun); resolves when each result was emitted, or on abort. */
 export async function runPool<R>(run: PoolRun<R>): Promise<void> {
   const { files, signal } = run;
-  const heavy = new Map<number, boolean>();
-  const isHeavy = (i: number) => {
+  const heavy = new Map<number, boolean | Heaviness>();
+  const heaviness = (i: number) => {
     let h = heavy.get(i);
     if (h === undefined) heavy.set(i, (h = run.jobs > 1 && run.heavy !== undefined && run.heavy(files[i]!)));
     return h;
   };
-  const queue = new FileQueue<R>(files.length, run.emit, run.weigh, run.heldBudget, isHeavy);
+  const queue = new FileQueue<R>(files.length, run.emit, run.weigh, run.heldBudget, (i) => heaviness(i) !== false);
   /**
    * Each live lane's feed: called after every answer, since a file held back may go out
    * now (the writer went on past the budget, or the heavy file out was answered).
    */
   const feeders = new Set<() => void>();
+  /** The main thread's heap kept near what is live while workers audit (mainHeap.ts). */
+  let keeper: HeapKeeper | undefined;
   const done = (i: number, r: R) => {
     queue.answer(i, r);
+    keeper?.tick();
     for (const f of [...feeders]) f();
   };
   let here: ((path: string) => R) | undefined;
@@ -316,6 +372,9 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
   };
   // The main thread's semi-space flag (reexec.ts) would cap the workers' young generation too.
   liftMainSemiSpaceCap();
+  const before = threads > 1 ? (run.renewBeforeObject ?? renewBeforeObject()) : undefined;
+  const keepMb = mainHeapMb();
+  if (keepMb !== undefined) keeper = new HeapKeeper(keepMb);
   let restarts = 0;
   const lane = (retry?: number): Promise<void> =>
     new Promise<void>((resolveLane, rejectLane) => {
@@ -337,7 +396,18 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
       let renewAsked = false;
       /** Whether this worker's last renewal freed enough to ask for another (renewalFreed). */
       let renewable = true;
+      /** This worker's least footprint since its engine was fresh (started or renewed): what a renewal gets back to. */
+      let fresh: number | undefined;
+      /** Files this worker answered since its engine was fresh. */
+      let sinceFresh = 0;
       const post = (i: number) => {
+        // A file with an object beside it on a grown worker: its engine is renewed first
+        // (the renewal is queued ahead of the file, and answered before it).
+        const mb = footprints.get(feed);
+        if (before !== undefined && mb !== undefined && fresh !== undefined && mb - fresh > before.mb && sinceFresh >= before.files && renewable && !renewAsked && heaviness(i) === 'object') {
+          renewAsked = true;
+          w.postMessage({ renew: true } satisfies PoolRequest);
+        }
         inflight.push(i);
         w.postMessage({ id: i, path: files[i]! } satisfies PoolRequest);
       };
@@ -412,6 +482,8 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
           run.renewed?.(m.before!, m.after!);
           renewable = m.retire !== true;
           footprints.set(feed, m.footprintMb!);
+          fresh = m.after!;
+          sinceFresh = 0;
           if (m.retire && !signal?.aborted && retire()) return;
           return feed();
         }
@@ -423,7 +495,10 @@ export async function runPool<R>(run: PoolRun<R>): Promise<void> {
         if (m.renewedBefore !== undefined) {
           run.renewed?.(m.renewedBefore, m.footprintMb!);
           renewable = m.retire !== true;
-        }
+          fresh = m.footprintMb;
+          sinceFresh = 0;
+        } else sinceFresh++;
+        if (m.footprintMb !== undefined) fresh = Math.min(fresh ?? m.footprintMb, m.footprintMb);
         // A bigger worker ends after its one file, and a worker past recycleMb (its
         // engine renewed, and not enough freed) after the file that took it there (it
         // starts none of the files queued behind it: those go to the next worker):
