@@ -97,10 +97,11 @@ describe('heavy files and renewals before an object', () => {
     assert.equal(heavyFile(join(dir, 'gone.c')), false);
   });
 
-  test('growth: RENEW_BEFORE_OBJECT_MB unless TDX_AUDIT_RENEW_BEFORE_OBJECT_MB gives a whole number; 0 turns it off', () => {
-    assert.deepEqual(renewBeforeObject({}), { mb: RENEW_BEFORE_OBJECT_MB, files: RENEW_BEFORE_OBJECT_AFTER });
+  test('renewal before an object is off unless TDX_AUDIT_RENEW_BEFORE_OBJECT_MB gives a whole number above 0', () => {
+    assert.equal(renewBeforeObject({}), undefined);
+    assert.deepEqual(renewBeforeObject({ TDX_AUDIT_RENEW_BEFORE_OBJECT_MB: String(RENEW_BEFORE_OBJECT_MB) }), { mb: RENEW_BEFORE_OBJECT_MB, files: RENEW_BEFORE_OBJECT_AFTER });
     assert.deepEqual(renewBeforeObject({ TDX_AUDIT_RENEW_BEFORE_OBJECT_MB: '60' }), { mb: 60, files: RENEW_BEFORE_OBJECT_AFTER });
     assert.equal(renewBeforeObject({ TDX_AUDIT_RENEW_BEFORE_OBJECT_MB: '0' }), undefined);
-    assert.deepEqual(renewBeforeObject({ TDX_AUDIT_RENEW_BEFORE_OBJECT_MB: 'no' }), { mb: RENEW_BEFORE_OBJECT_MB, files: RENEW_BEFORE_OBJECT_AFTER });
+    assert.equal(renewBeforeObject({ TDX_AUDIT_RENEW_BEFORE_OBJECT_MB: 'no' }), undefined);
   });
 });

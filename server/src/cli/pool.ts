@@ -163,6 +163,12 @@ export function heavyFile(path: string): Heaviness {
  * transient (i40e_main.c, 474 KB: +6 MB), so only objects ask for it; measured against
  * growth, not an absolute footprint, so that a tree where every file has its object
  * renews once per this much growth, not before every file.
+ *
+ * Off unless TDX_AUDIT_RENEW_BEFORE_OBJECT_MB asks for it (this value is the one measured):
+ * each renewal re-reads the engine's header knowledge, and on drivers/ the 9-12 renewals
+ * cost 7-8 % more CPU (quiet pairs, lead, 2026-12-08) for 3-5 MiB of peak below what the
+ * 130 MB worker total (WORKERS_RECYCLE_MB_EACH) gives alone (379-382 MiB). A tree whose objects are
+ * larger than its sources' audits may want it.
  */
 export const RENEW_BEFORE_OBJECT_MB = 40;
 
@@ -181,12 +187,12 @@ export interface RenewBeforeObject {
   files: number;
 }
 
-/** RENEW_BEFORE_OBJECT_MB and _AFTER, or TDX_AUDIT_RENEW_BEFORE_OBJECT_MB's growth (0: never; for measurements). */
+/** TDX_AUDIT_RENEW_BEFORE_OBJECT_MB's growth, a whole number above 0, with RENEW_BEFORE_OBJECT_AFTER; else never (the default). */
 export function renewBeforeObject(env: NodeJS.ProcessEnv = process.env): RenewBeforeObject | undefined {
   const raw = env.TDX_AUDIT_RENEW_BEFORE_OBJECT_MB;
   const v = Number(raw);
-  if (raw === undefined || raw === '' || !Number.isInteger(v) || v < 0) return { mb: RENEW_BEFORE_OBJECT_MB, files: RENEW_BEFORE_OBJECT_AFTER };
-  return v === 0 ? undefined : { mb: v, files: RENEW_BEFORE_OBJECT_AFTER };
+  if (raw === undefined || raw === '' || !Number.isInteger(v) || v <= 0) return undefined;
+  return { mb: v, files: RENEW_BEFORE_OBJECT_AFTER };
 }
 
 
