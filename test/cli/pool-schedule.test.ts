@@ -33,6 +33,8 @@ const big = (resourceLimits.maxOldGenerationSizeMb ?? 0) >= 64;
 /** The footprint of the last answer; whether a file named lean was audited (its renewal frees the fat). */
 let last = 60;
 let lean = false;
+/** This thread's files in the order it audited them. */
+let seq = 0;
 function one(m) {
   if (m.renew) {
     // As scanWorker.ts: a fresh engine, and the footprint before and after; too little freed, it retires.
@@ -53,7 +55,7 @@ function one(m) {
   const retire = m.path.includes('retire');
   // The fat stays until the worker's engine is renewed, as a real worker's header knowledge does.
   const footprintMb = (last = m.path.includes('fat') || last === 250 ? 250 : 60);
-  parentPort.postMessage({ id: m.id, result: { path: m.path, thread: threadId, queued: next !== undefined || queue.length > 0, start, end: Date.now(), before }, footprintMb, ...(retire ? { retire: true } : {}) });
+  parentPort.postMessage({ id: m.id, result: { path: m.path, thread: threadId, seq: ++seq, queued: next !== undefined || queue.length > 0, start, end: Date.now(), before }, footprintMb, ...(retire ? { retire: true } : {}) });
   return retire;
 }
 function drain() {
@@ -71,6 +73,8 @@ interface Answer {
   start?: number;
   end?: number;
   thread?: number;
+  /** Which of its thread's files this was, in the order the thread audited them. */
+  seq?: number;
   queued?: boolean;
   here?: true;
   /** The worker's footprint when it started this file. */
@@ -158,8 +162,13 @@ describe('the pool keeps a worker fed', () => {
       assert.deepEqual(emitted.map((e) => e.r.path), files);
       assert.deepEqual(emitted.filter((e) => e.r.here).map((e) => e.r.path), []);
       assert.equal(recycled, files.filter((f) => f.includes('retire')).length, 'every retiring worker replaced');
-      // A file queued behind a retiring worker's answer is audited by another thread than the one that retired.
-      for (let i = 0; i + 1 < files.length; i++) if (files[i]!.includes('retire')) assert.notEqual(emitted[i + 1]!.r.thread, emitted[i]!.r.thread, files[i + 1]);
+      // A file queued behind a retiring worker's answer is audited by another thread than the one that retired:
+      // no thread audits a file after its retiring one. (Not "the next file by index is on another thread": a
+      // file handed on from a worker that retired before starting it can reach a thread after a later file did.)
+      for (const e of emitted.filter((x) => x.r.path.includes('retire'))) {
+        const after = emitted.filter((o) => o.r.thread === e.r.thread && o.r.seq! > e.r.seq!).map((o) => o.r.path);
+        assert.deepEqual(after, [], `${e.r.path}'s thread audited no file after it`);
+      }
     });
   }
 
