@@ -5,14 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WordTable } from '../../../server/src/c/words';
-import { mulberry32 } from '../../fuzz/prng';
+import { mulberry32, type Rand } from '../../fuzz/prng';
+import { nestedSpans, randomText as randomTextOf } from '../../support/wordFuzz';
 
-function randomText(rand: () => number, length: number): string {
-  const pieces = ['a', 'b', 'Z', '_', '$', '0', '9', ' ', '-', '>', '.', '(', ')', '"', '\n', '\\', 'u', '00e9', 'é', '𝔘', '\ud800', 'x', 'ab', 'base', 'p'];
-  let s = '';
-  while (s.length < length) s += pieces[Math.floor(rand() * pieces.length)]!;
-  return s;
-}
+const PIECES = ['a', 'b', 'Z', '_', '$', '0', '9', ' ', '-', '>', '.', '(', ')', '"', '\n', '\\', 'u', '00e9', 'é', '𝔘', '\ud800', 'x', 'ab', 'base', 'p'];
+const randomText = (rand: Rand, length: number) => randomTextOf(rand, length, PIECES);
 
 /** The distinct ids of [lo, hi) of the table's occurrences, first occurrence first. */
 const distinct = (t: WordTable, r: { lo: number; hi: number }) => [...new Set(t.ids.subarray(r.lo, r.hi))];
@@ -54,19 +51,7 @@ test('rangeIn over a table of some spans only: nested and disjoint spans, empty 
   let answered = 0;
   for (let k = 0; k < 300; k++) {
     const text = randomText(rand, 20 + Math.floor(rand() * 60));
-    const spans: [number, number][] = [];
-    let at = Math.floor(rand() * 4);
-    while (at < text.length - 2) {
-      const end = Math.min(text.length, at + 2 + Math.floor(rand() * 20));
-      spans.push([at, end]);
-      let inner = at + Math.floor(rand() * 3);
-      while (inner < end - 1 && rand() < 0.6) {
-        const ie = inner + 1 + Math.floor(rand() * (end - inner - 1));
-        spans.push([inner, ie]);
-        inner = ie + Math.floor(rand() * 3);
-      }
-      at = end + Math.floor(rand() * 4);
-    }
+    const spans = nestedSpans(rand, text, 4, 4);
     const table = new WordTable(text, { length: spans.length, start: (j) => spans[j]![0], end: (j) => spans[j]![1] });
     for (const [a, b] of spans) if (check(table, a, b, JSON.stringify([text, a, b, spans])) === 'answered') answered++;
     for (const [a] of spans) check(table, a, a, JSON.stringify([text, a, 'empty']));

@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { C_WORD_RE, someWord } from '../../../server/src/c/syntax';
 import { eachWord, WordTable } from '../../../server/src/c/words';
-import { mulberry32 } from '../../fuzz/prng';
+import { mulberry32, type Rand } from '../../fuzz/prng';
+import { nestedSpans, randomText as randomTextOf } from '../../support/wordFuzz';
 
 const byRegex = (text: string) => [...text.matchAll(C_WORD_RE)].map((m) => `${m.index}:${m[0]}`);
 const byEachWord = (text: string, from = 0, to = text.length) => {
@@ -22,12 +23,8 @@ const bySomeWord = (text: string) => {
 };
 
 /** Random text over characters that start, continue, break and escape words (surrogates too). */
-function randomText(rand: () => number, length: number): string {
-  const pieces = ['a', 'b', 'Z', '_', '$', '0', '9', ' ', '-', '>', '.', '(', ')', '"', '\n', '\\', 'u', '00e9', 'U0001F600', 'é', '𝔘', '\u0301', '\ud800', '\udc00', 'x', 'ab'];
-  let s = '';
-  while (s.length < length) s += pieces[Math.floor(rand() * pieces.length)]!;
-  return s;
-}
+const PIECES = ['a', 'b', 'Z', '_', '$', '0', '9', ' ', '-', '>', '.', '(', ')', '"', '\n', '\\', 'u', '00e9', 'U0001F600', 'é', '𝔘', '\u0301', '\ud800', '\udc00', 'x', 'ab'];
+const randomText = (rand: Rand, length: number) => randomTextOf(rand, length, PIECES);
 
 test('eachWord gives C_WORD_RE\'s matches, ASCII or not, and bounded at `to` as a slice would be', () => {
   const samples = ['readl(d->base + 0x1f) | $x9 * _y_', 'p->régs[i] = 0', 'a\\u00e9b + \\U0001F600x + c\\', 'x𝔘y + z', 'é\u0301a', '\\u00e', '"%s\\n", x', ''];
@@ -72,19 +69,7 @@ test('WordTable over some spans only: each outermost span read as its own slice,
   for (let k = 0; k < 300; k++) {
     const text = randomText(rand, 30 + Math.floor(rand() * 60));
     // Nested and disjoint spans in document order (a parent before the spans inside it).
-    const spans: [number, number][] = [];
-    let at = Math.floor(rand() * 5);
-    while (at < text.length - 2) {
-      const end = Math.min(text.length, at + 2 + Math.floor(rand() * 20));
-      spans.push([at, end]);
-      let inner = at + Math.floor(rand() * 3);
-      while (inner < end - 1 && rand() < 0.6) {
-        const ie = inner + 1 + Math.floor(rand() * (end - inner - 1));
-        spans.push([inner, ie]);
-        inner = ie + Math.floor(rand() * 3);
-      }
-      at = end + Math.floor(rand() * 6);
-    }
+    const spans = nestedSpans(rand, text, 5, 6);
     spans.sort((x, y) => x[0] - y[0] || y[1] - x[1]);
     const table = new WordTable(text, { length: spans.length, start: (j) => spans[j]![0], end: (j) => spans[j]![1] });
     for (const [a, b] of spans) {
