@@ -17,6 +17,7 @@ import type { Position, Range, Site, SourceAnalysis, RuleCode } from '../c/types
 import type { CompiledInstruction, FileCompiled } from './compiled';
 import type { ObjectSearch } from './objects';
 import type { NotFollowed } from '../c/headerIndex';
+import { stampOf } from '../c/headerStamp';
 import type { IncludeSetup } from '../c/includePath';
 export type { NotFollowed, IncludeSetup };
 
@@ -228,7 +229,7 @@ export class AuditEngine {
       stamp: (p) => {
         try {
           const st = lstatSync(p, { throwIfNoEntry: false });
-          return st === undefined ? null : st.isFile() ? `${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}:${st.dev}` : undefined;
+          return st === undefined ? null : stampOf(st);
         } catch {
           return undefined;
         }

@@ -17,7 +17,8 @@
 // device, the header a regular file and not a symlink). A warm run stats a header
 // instead of opening, reading and hashing it (headerIndex.ts); any other stat reads it
 // again, and the content hash stays what keys its component. A header rewritten with
-// its size and mtime kept still changes its ctime, which a user cannot set.
+// its size and mtime kept still changes its ctime, which a user cannot set; facts are
+// kept only for a header whose times have settled (headerStamp.ts SETTLE_MS).
 //
 // A cache is only as trustworthy as the tree it sits in: a key is a hash of header
 // contents that anyone can compute, so a planted cache could hide wrappers. The
@@ -32,6 +33,7 @@ import { tryReadText } from '../fs/safeRead';
 import { CATALOGUE } from './catalogue';
 import { knowledgeFromJson, knowledgeToJson, type Knowledge } from './knowledge';
 import type { IncludeDirective } from './includePath';
+import { stampSettled } from './headerStamp';
 
 /** What a header's own text says, for the include walk: its content hash and include lines. */
 export interface HeaderFacts {
@@ -245,6 +247,9 @@ export class DiskHeaderStore implements HeaderStore {
   }
 
   putFacts(path: string, stamp: string, f: HeaderFacts): void {
+    // A header changed within SETTLE_MS of now could change again within the same
+    // timestamp tick, unseen by its stat: read again next run (headerStamp.ts).
+    if (!stampSettled(stamp, Date.now())) return;
     this.load();
     const k = `${path}\0${stamp}`;
     if (this.broken || this.factsLoaded.has(k)) return;

@@ -3,25 +3,14 @@
 // a warm run stats a header instead of opening, reading and hashing it (ccache's inode
 // cache, for the include closure walk of resultKeys.ts HeaderClosures).
 //
-// What is trusted, exactly: a header that `lstat` says is a regular file (not a
-// symlink: those are always read) and whose size, mtime, ctime, inode and device are
-// those it had when its text was read has that text still. That holds because every
-// change to a file's contents sets its ctime to the time of the change, which no user
-// can set back; what would break it is a change within the same timestamp tick as the
-// read. So a header's facts are kept only when its ctime was at least SETTLE_MS before
-// the moment its stat was taken for the read (and the stat after the read is the same):
-// any later write then gets a ctime at or after that moment, less one tick, and cannot
-// equal the kept one. Assumed: the clock does not step back by more than SETTLE_MS
-// between runs, and the filesystem's timestamps are at most 2 s coarse (FAT's are 2 s;
-// ext4, xfs, btrfs, tmpfs and overlayfs keep nanoseconds, updated per kernel tick).
+// What is trusted, and when facts may be kept: c/headerStamp.ts (SETTLE_MS), the rule
+// the header cache follows too.
 
-import type { Stats } from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { IncludeDirective } from '../c/includePath';
 import type { ResultCache } from './resultCache';
 
-/** How old a header's ctime must be at its read for its facts to be kept: over two ticks of a 2 s-coarse filesystem. */
-export const SETTLE_MS = 3000;
+export { SETTLE_MS, settled, stampOf } from '../c/headerStamp';
 
 /** Headers kept at most (past it, only this run's are saved; a kept header is ~300 bytes of the entry's 64 MiB at most). */
 const MAX_KEPT = 100_000;
@@ -36,16 +25,6 @@ type Kept = [stamp: string, hash: string, directives: Directive[]];
 export interface StampedFacts {
   hash: string;
   directives: IncludeDirective[];
-}
-
-/** The stamp a header is kept under: lstat's size, mtime, ctime, inode and device; undefined unless a regular file. */
-export function stampOf(st: Stats | undefined): string | undefined {
-  return st?.isFile() ? `${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}:${st.dev}` : undefined;
-}
-
-/** Whether a header stat'ed as `st` when the read began at `readAt` (ms) may be kept (SETTLE_MS). */
-export function settled(st: Stats, readAt: number): boolean {
-  return st.ctimeMs + SETTLE_MS <= readAt && st.mtimeMs + SETTLE_MS <= readAt;
 }
 
 const isKept = (v: unknown): v is Kept =>

@@ -12,13 +12,19 @@ import { join } from 'node:path';
 import { AuditEngine } from '../../../server/src/audit/engine';
 import { batchHost } from '../../../server/src/audit/sources';
 import { factsFromJson, headerCacheDir } from '../../../server/src/c/headerCache';
+import { SETTLE_MS } from '../../../server/src/c/headerStamp';
 
 const SRC = '#include <linux/regs.h>\nvoid f(void __iomem *p) { rd_a(p); rd_b(p); }\n';
 const ONE = '#include <linux/types.h>\n#define rd_a(p) readl(p)\n#define rd_z(p) readl(p)\n';
 /** Same length as ONE: rd_z becomes rd_b. */
 const TWO = '#include <linux/types.h>\n#define rd_a(p) readl(p)\n#define rd_b(p) readl(p)\n';
 
-function tree(): { root: string; cache: string; hdr: string; file: string; done: () => void } {
+/**
+ * A driver tree and an empty store. Settled (the default), it waits SETTLE_MS after
+ * writing, so that its headers' times are old enough for their facts to be kept
+ * (headerStamp.ts): a file's ctime cannot be set back, only waited out.
+ */
+function tree(settle = true): { root: string; cache: string; hdr: string; file: string; done: () => void } {
   const root = mkdtempSync(join(tmpdir(), 'tdx-hfacts-'));
   const cache = mkdtempSync(join(tmpdir(), 'tdx-hfacts-cache-'));
   mkdirSync(join(root, 'include/linux'), { recursive: true });
@@ -27,12 +33,13 @@ function tree(): { root: string; cache: string; hdr: string; file: string; done:
   writeFileSync(join(root, 'include/linux/types.h'), 'typedef unsigned int u32;\n');
   const hdr = join(root, 'include/linux/regs.h');
   writeFileSync(hdr, ONE);
+  if (settle) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, SETTLE_MS + 100);
   return { root, cache, hdr, file: join(root, 'drivers/x/x.c'), done: () => [root, cache].forEach((d) => rmSync(d, { recursive: true, force: true })) };
 }
 
 /** Runs `body` on a fresh tree and store, removed afterwards whatever happens. */
-async function withTree(body: (t: ReturnType<typeof tree>) => Promise<void>): Promise<void> {
-  const t = tree();
+async function withTree(body: (t: ReturnType<typeof tree>) => Promise<void>, settle = true): Promise<void> {
+  const t = tree(settle);
   try {
     await body(t);
   } finally {
@@ -61,6 +68,16 @@ test('a warm run takes every header on its stat: none is read, the sites are the
     assert.equal(warm.stats.analysed, 0);
     assert.deepEqual(warm.accessors, cold.accessors);
   }));
+
+test('a header written within SETTLE_MS of its read is not kept: the next run reads it again (a rewrite in the same timestamp tick would keep its stat)', () =>
+  withTree(async (t) => {
+    const cold = await run(t);
+    assert.ok(cold.reads.some((p) => p.endsWith('regs.h')));
+    const again = await run(t);
+    assert.ok(again.reads.some((p) => p.endsWith('regs.h')), 'regs.h read again');
+    assert.equal(again.stats.factsFromDisk, 0);
+    assert.deepEqual(again.accessors, cold.accessors);
+  }, false));
 
 test('a header whose size changed is read again and its new wrapper seen', () =>
   withTree(async (t) => {
