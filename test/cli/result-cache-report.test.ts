@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CACHE_TREE, driverTree } from '../support/driverTree';
-import { compileObject, copyDriverFixture, skipWithoutGcc } from '../support/gcc';
+import { compileObject, driverFixtureTree, skipWithoutGcc } from '../support/gcc';
 import { runCli, timeless } from '../support/reportRuns';
 import { STAMPS_KEY } from '../../server/src/cli/headerStamps';
 
@@ -187,15 +187,10 @@ describe('report --cache DIR', () => {
 });
 
 test('report --cache: a rebuilt object misses, and a new one beside the file', { skip: skipWithoutGcc }, () => {
-  const d = mkdtempSync(join(tmpdir(), 'tdx-report-cache-objects-'));
+  const { d, net, nic, cache } = driverFixtureTree('tdx-report-cache-objects-', join(ROOT, 'test/fixtures/drivers'));
   const saved = dir;
   dir = d;
   try {
-    const net = join(d, 'tree', 'drivers', 'net');
-    mkdirSync(join(d, 'tree', '.git'), { recursive: true });
-    copyDriverFixture(net, join(ROOT, 'test/fixtures/drivers'));
-    const nic = join(net, 'foo_nic.c');
-    const cache = join(d, 'cache');
     report([nic], ['--cache', cache]);
     assert.equal(counts(report([nic], ['--cache', cache]).err).hits, 1);
     compileObject('foo_nic.c', net);

@@ -6,12 +6,12 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CACHE_TREE, driverTree } from '../support/driverTree';
-import { compileObject, copyDriverFixture, skipWithoutGcc } from '../support/gcc';
+import { compileObject, driverFixtureTree, skipWithoutGcc } from '../support/gcc';
 import { runCli } from '../support/reportRuns';
 import { buildDigest } from '../../server/src/cli/resultKeys';
 import { STAMPS_KEY } from '../../server/src/cli/headerStamps';
@@ -211,13 +211,8 @@ test('the build digest changes with the build and needs a built CLI', () => {
 });
 
 test('with objects, a rebuilt object and a new object beside the file miss', { skip: skipWithoutGcc }, () => {
-  const d = mkdtempSync(join(tmpdir(), 'tdx-result-cache-objects-'));
+  const { d, net, nic, cache } = driverFixtureTree('tdx-result-cache-objects-', join(ROOT, 'test/fixtures/drivers'));
   try {
-    const net = join(d, 'tree', 'drivers', 'net');
-    mkdirSync(join(d, 'tree', '.git'), { recursive: true });
-    copyDriverFixture(net, join(ROOT, 'test/fixtures/drivers'));
-    const nic = join(net, 'foo_nic.c');
-    const cache = join(d, 'cache');
     const withObjects = (...args: string[]) => {
       const r = runCli(['scan', nic, '--format', 'json', '--exit-zero', '--no-header-cache', ...args]);
       assert.equal(r.code, 0, r.err);
@@ -246,15 +241,10 @@ test('with objects, a rebuilt object and a new object beside the file miss', { s
 });
 
 test('with objects, new times in the same order (a fresh checkout) hit; an object now older than its source misses', { skip: skipWithoutGcc }, () => {
-  const d = mkdtempSync(join(tmpdir(), 'tdx-result-cache-times-'));
+  const { d, net, nic, cache } = driverFixtureTree('tdx-result-cache-times-', join(ROOT, 'test/fixtures/drivers'));
   try {
-    const net = join(d, 'tree', 'drivers', 'net');
-    mkdirSync(join(d, 'tree', '.git'), { recursive: true });
-    copyDriverFixture(net, join(ROOT, 'test/fixtures/drivers'));
-    const nic = join(net, 'foo_nic.c');
     const obj = join(net, 'foo_nic.o');
     compileObject('foo_nic.c', net);
-    const cache = join(d, 'cache');
     const scanIt = (...args: string[]) => {
       const r = runCli(['scan', nic, '--format', 'json', '--exit-zero', '--no-header-cache', ...args]);
       assert.equal(r.code, 0, r.err);

@@ -2,7 +2,8 @@
 // C (whether gcc is there, the flags the fixtures are built with, and a failure that
 // shows gcc's own message instead of a bare exit status).
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** gcc runs here. Checked once per process. */
@@ -40,6 +41,20 @@ export function compileObject(source: string, cwd: string, flags: readonly strin
 export function copyDriverFixture(to: string, fixtures: string): void {
   mkdirSync(to, { recursive: true });
   for (const f of ['foo_nic.c', 'tdx_io.h']) copyFileSync(join(fixtures, f), join(to, f));
+}
+
+/**
+ * A fresh temporary folder `d` holding a git-rooted tree with the driver fixture in
+ * tree/drivers/net (copyDriverFixture), for the tests that build its object: the
+ * folder, drivers/net, foo_nic.c in it, and a cache path beside the tree. The caller
+ * removes `d`.
+ */
+export function driverFixtureTree(prefix: string, fixtures: string): { d: string; net: string; nic: string; cache: string } {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  const net = join(d, 'tree', 'drivers', 'net');
+  mkdirSync(join(d, 'tree', '.git'), { recursive: true });
+  copyDriverFixture(net, fixtures);
+  return { d, net, nic: join(net, 'foo_nic.c'), cache: join(d, 'cache') };
 }
 
 /**
