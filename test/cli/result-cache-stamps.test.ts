@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ResultCache } from '../../server/src/cli/resultCache';
 import { HeaderClosures } from '../../server/src/cli/resultKeys';
-import { HeaderStamps, SETTLE_MS, STAMPS_KEY } from '../../server/src/cli/headerStamps';
+import { HeaderStamps, STAMPS_KEY } from '../../server/src/cli/headerStamps';
+import { SETTLE_MS } from '../../server/src/c/headerStamp';
 
 /** A filesystem whose every file reports mtime and ctime `at` (ms): what a rewrite within one tick looks like. */
 const frozenAt = (at: number) => (p: string): Stats | undefined => {

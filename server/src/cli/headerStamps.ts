@@ -10,8 +10,6 @@ import { createHash } from 'node:crypto';
 import type { IncludeDirective } from '../c/includePath';
 import type { ResultCache } from './resultCache';
 
-export { SETTLE_MS, settled, stampOf } from '../c/headerStamp';
-
 /** Headers kept at most (past it, only this run's are saved; a kept header is ~300 bytes of the entry's 64 MiB at most). */
 const MAX_KEPT = 100_000;
 

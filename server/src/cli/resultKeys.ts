@@ -31,7 +31,8 @@ import { ObjectStore, type ObjectSearch } from '../audit/objects';
 import { olderThanSource } from '../audit/compiled/freshness';
 import { sharedFactsKey } from '../c/headerIndex';
 import type { HeaderShare } from '../c/headerShare';
-import { settled, stampOf, type HeaderStamps } from './headerStamps';
+import { settled, stampOf } from '../c/headerStamp';
+import type { HeaderStamps } from './headerStamps';
 import { IncludeResolver, includeDirectives, resolveInclude, type CompileEntry, type IncludeContext, type IncludeDirective, type Resolution } from '../c/includePath';
 
 /** Bumped when the entry's meaning changes without the tool's bytes changing (never, so far). */
